@@ -1,0 +1,169 @@
+/**
+ * opsflow's one configuration: typed, documented, validated at synth. Values come from `opsflow.config.json`
+ * (or the file named by `-c config=<path>`), merged over the defaults below. Every problem fails `cdk synth`
+ * with a message naming the field, e.g. `opsflow config: approval.timeoutSeconds must be ...`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isValidEmail as isEmail } from '../tasks/shared/email';
+
+export interface ApprovalConfig {
+  /** From address of approval emails; must be verified in SES (or belong to `sesIdentity`). */
+  readonly sender: string;
+  /** The SES identity the sender belongs to: a domain or an email address. @default the sender's domain */
+  readonly sesIdentity: string;
+  /** Who approves when an execution names no approvers. @default [] (executions must name approvers) */
+  readonly approvers: string[];
+  /** Base URL of the approval links. @default the deployed HTTP API's URL */
+  readonly linkBaseUrl?: string;
+  /** How long an approval waits for a decision, unless the execution says otherwise. @default 86400 (24 h) */
+  readonly timeoutSeconds: number;
+  /** Longest timeout an execution may ask for. @default 604800 (7 days) */
+  readonly maxTimeoutSeconds: number;
+  /** Reminders go to approvers who have not decided, this often. @default 14400 (4 h) */
+  readonly reminderIntervalSeconds: number;
+  /** Approvers added (and emailed) when no decision has come in `escalateAfterSeconds`. @default [] */
+  readonly escalationApprovers: string[];
+  /** When to escalate. @default 43200 (12 h) */
+  readonly escalateAfterSeconds: number;
+}
+
+export interface AlertsConfig {
+  /** Email addresses subscribed to the failure-notification topic. @default [] */
+  readonly emails: string[];
+}
+
+export interface OpsflowConfig {
+  /** Prefix of every stack name; must start with `Opsflow`. @default 'Opsflow' */
+  readonly stackName: string;
+  readonly approval: ApprovalConfig;
+  readonly alerts: AlertsConfig;
+}
+
+export const DEFAULT_CONFIG: OpsflowConfig = {
+  stackName: 'Opsflow',
+  approval: {
+    sender: 'opsflow@example.com',
+    sesIdentity: 'example.com',
+    approvers: [],
+    timeoutSeconds: 86_400,
+    maxTimeoutSeconds: 604_800,
+    reminderIntervalSeconds: 14_400,
+    escalationApprovers: [],
+    escalateAfterSeconds: 43_200,
+  },
+  alerts: { emails: [] },
+};
+
+/** Step Functions activity tasks live at most a year. */
+const MIN_TIMEOUT = 60;
+const MAX_TIMEOUT = 31_536_000;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`opsflow config: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the config file (if any) and validates it; throws ConfigError listing every problem. */
+export function loadConfig(path = 'opsflow.config.json'): OpsflowConfig {
+  const file = resolve(path);
+  if (!existsSync(file)) {
+    if (path !== 'opsflow.config.json') throw new ConfigError([`file ${path} does not exist`]);
+    return parseConfig({});
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`${path} is not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseConfig(raw);
+}
+
+/** Merges `raw` over the defaults and validates the result. */
+export function parseConfig(raw: unknown): OpsflowConfig {
+  const problems: string[] = [];
+  const root = asObject(raw, '(root)', problems);
+  unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts'], '', problems);
+  const a = asObject(root.approval ?? {}, 'approval', problems);
+  unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval.', problems);
+  const al = asObject(root.alerts ?? {}, 'alerts', problems);
+  unknownKeys(al, ['emails'], 'alerts.', problems);
+
+  const d = DEFAULT_CONFIG.approval;
+  const sender = str(a.sender ?? d.sender, 'approval.sender', problems);
+  if (sender && !isEmail(sender)) problems.push(`approval.sender must be an email address, got '${sender}'`);
+  const sesIdentity = str(a.sesIdentity ?? sender.split('@')[1] ?? d.sesIdentity, 'approval.sesIdentity', problems);
+  if (sesIdentity && !isEmail(sesIdentity) && !/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(sesIdentity)) {
+    problems.push(`approval.sesIdentity must be a domain or an email address, got '${sesIdentity}'`);
+  }
+  if (sender && sesIdentity && sender !== sesIdentity && !sender.toLowerCase().endsWith(`@${sesIdentity.toLowerCase()}`)) {
+    problems.push(`approval.sender '${sender}' does not belong to approval.sesIdentity '${sesIdentity}'`);
+  }
+  const approvers = emails(a.approvers ?? d.approvers, 'approval.approvers', problems);
+  const escalationApprovers = emails(a.escalationApprovers ?? d.escalationApprovers, 'approval.escalationApprovers', problems);
+  const linkBaseUrl = a.linkBaseUrl === undefined ? undefined : str(a.linkBaseUrl, 'approval.linkBaseUrl', problems);
+  if (linkBaseUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(linkBaseUrl)) {
+    problems.push(`approval.linkBaseUrl must be an http(s) URL without query or fragment, got '${linkBaseUrl}'`);
+  }
+  const maxTimeoutSeconds = int(a.maxTimeoutSeconds ?? d.maxTimeoutSeconds, 'approval.maxTimeoutSeconds', MIN_TIMEOUT, MAX_TIMEOUT, problems);
+  const timeoutSeconds = int(a.timeoutSeconds ?? d.timeoutSeconds, 'approval.timeoutSeconds', MIN_TIMEOUT, maxTimeoutSeconds || MAX_TIMEOUT, problems);
+  const reminderIntervalSeconds = int(a.reminderIntervalSeconds ?? d.reminderIntervalSeconds, 'approval.reminderIntervalSeconds', 300, MAX_TIMEOUT, problems);
+  if (reminderIntervalSeconds && timeoutSeconds && reminderIntervalSeconds >= timeoutSeconds) {
+    problems.push(`approval.reminderIntervalSeconds (${reminderIntervalSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
+  }
+  const escalateAfterSeconds = int(a.escalateAfterSeconds ?? d.escalateAfterSeconds, 'approval.escalateAfterSeconds', 300, MAX_TIMEOUT, problems);
+  if (escalationApprovers.length && escalateAfterSeconds && timeoutSeconds && escalateAfterSeconds >= timeoutSeconds) {
+    problems.push(`approval.escalateAfterSeconds (${escalateAfterSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
+  }
+  const stackName = str(root.stackName ?? DEFAULT_CONFIG.stackName, 'stackName', problems);
+  if (stackName && !/^Opsflow[A-Za-z0-9-]*$/.test(stackName)) {
+    problems.push(`stackName must start with 'Opsflow' and use only letters, digits and '-', got '${stackName}'`);
+  }
+  const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    stackName,
+    approval: {
+      sender, sesIdentity, approvers, linkBaseUrl, timeoutSeconds, maxTimeoutSeconds,
+      reminderIntervalSeconds, escalationApprovers, escalateAfterSeconds,
+    },
+    alerts: { emails: alertEmails },
+  };
+}
+
+function asObject(v: unknown, field: string, problems: string[]): Record<string, unknown> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  problems.push(`${field} must be an object`);
+  return {};
+}
+
+function unknownKeys(o: Record<string, unknown>, known: string[], prefix: string, problems: string[]) {
+  for (const k of Object.keys(o)) if (!known.includes(k)) problems.push(`${prefix}${k} is not a known setting`);
+}
+
+function str(v: unknown, field: string, problems: string[]): string {
+  if (typeof v === 'string' && v.length > 0) return v;
+  problems.push(`${field} must be a non-empty string`);
+  return '';
+}
+
+function int(v: unknown, field: string, min: number, max: number, problems: string[]): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+  problems.push(`${field} must be a whole number of seconds from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return 0;
+}
+
+function emails(v: unknown, field: string, problems: string[]): string[] {
+  if (!Array.isArray(v)) {
+    problems.push(`${field} must be a list of email addresses`);
+    return [];
+  }
+  v.forEach((e, i) => {
+    if (typeof e !== 'string' || !isEmail(e)) problems.push(`${field}[${i}] must be an email address, got ${JSON.stringify(e)}`);
+  });
+  return v.filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase());
+}

@@ -1,0 +1,168 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { stateMachines } from '../../infra/asl';
+import { ManualApproval } from '../../workflows/manual-approval';
+import { asList, statements, synthOpsflow } from './synth';
+
+type State = { Type: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Branches?: Array<{ States: Record<string, State> }>; ItemProcessor?: { States: Record<string, State> }; Iterator?: { States: Record<string, State> } };
+
+function tasks(states: Record<string, State>): Array<[string, State]> {
+  return Object.entries(states).flatMap(([name, s]) => [
+    ...(s.Type === 'Task' ? [[name, s] as [string, State]] : []),
+    ...(s.Branches ?? []).flatMap((b) => tasks(b.States)),
+    ...[s.ItemProcessor, s.Iterator].flatMap((p) => (p ? tasks(p.States) : [])),
+  ]);
+}
+
+const policyOf = (json: any, fnPrefix: string) => {
+  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+  return statements(json).filter((s) => {
+    const policy = json.Resources[s.policy];
+    return policy.Properties.Roles.some((r: any) => r.Ref === role);
+  });
+};
+
+describe('Approval state machine', () => {
+  const { stack, json } = synthOpsflow();
+  const machines = stateMachines(json);
+  const approval = machines.find((m) => m.name === 'Approval')!;
+
+  it('is valid ASL', async () => {
+    for (const m of machines) {
+      const { isValid, errors } = aslValidator(m.definition as never);
+      expect(errors, m.name).toEqual([]);
+      expect(isValid).toBe(true);
+    }
+  });
+
+  it('gives every Task state an explicit timeout', () => {
+    for (const m of machines) {
+      for (const [name, s] of tasks(m.definition.States as Record<string, State>)) {
+        expect(s.TimeoutSeconds ?? s.TimeoutSecondsPath, `${m.name}.${name}`).toBeDefined();
+      }
+    }
+  });
+
+  it('validates first, then waits on the activity while the worker notifies', () => {
+    const states = approval.definition.States as Record<string, any>;
+    expect(approval.definition.StartAt).toBe('ValidateInput');
+    expect(states.ValidateInput.Catch).toEqual([{ ErrorEquals: ['Input.Invalid'], Next: 'ReadProblems' }]);
+    expect(states.InputInvalid).toMatchObject({ Type: 'Fail', Error: 'Input.Invalid', CausePath: '$.problems.errorMessage' });
+    const [activity, worker] = states.AwaitDecision.Branches.map((b: any) => b.States[b.StartAt]);
+    expect(activity).toMatchObject({
+      Type: 'Task',
+      Resource: expect.stringMatching(/:activity:/),
+      Parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id' },
+      TimeoutSecondsPath: '$.request.timeoutSeconds',
+      HeartbeatSeconds: 900,
+    });
+    expect(worker.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['Approval.NoTask', 'States.TaskFailed'] }));
+    expect(states.AwaitDecision.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['States.HeartbeatTimeout'], MaxAttempts: 2 })]);
+    expect(states.AwaitDecision.Catch).toEqual([{ ErrorEquals: ['States.Timeout'], Next: 'TimedOut' }]);
+    expect(states.TimedOut).toMatchObject({ Type: 'Fail', Error: 'Approval.TimedOut' });
+    expect(states.AwaitDecision.OutputPath).toBe('$[0]');
+  });
+
+  it('keeps execution data out of the state machine logs and traces', () => {
+    const sm = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::StepFunctions::StateMachine' && r.Properties.StateMachineName === 'Approval');
+    expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
+    expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
+  });
+});
+
+describe('IAM', () => {
+  const { json } = synthOpsflow();
+  const all = statements(json);
+
+  it('never grants a wildcard action', () => {
+    for (const s of all) for (const a of asList(s.Action)) expect(a, s.policy).not.toMatch(/(^\*$|:\*$)/);
+  });
+
+  it('uses Resource * only for actions that cannot be scoped (X-Ray, log delivery)', () => {
+    const unscoped = all.filter((s) => asList(s.Resource as string).includes('*')).flatMap((s) => asList(s.Action));
+    for (const a of unscoped) expect(a).toMatch(/^(xray:|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))/);
+  });
+
+  it('lets the worker only take tasks from its activity and send from the configured identity', () => {
+    const worker = policyOf(json, 'ApprovalWorkerFn');
+    const states = worker.filter((s) => asList(s.Action).some((a) => a.startsWith('states:')));
+    expect(states).toHaveLength(1);
+    expect(asList(states[0].Action).sort()).toEqual(['states:GetActivityTask', 'states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess']);
+    expect(states[0].Resource).toEqual({ Ref: expect.stringMatching(/^ApprovalActivity/) });
+    const ses = worker.find((s) => asList(s.Action).includes('ses:SendEmail'))!;
+    expect(JSON.stringify(ses.Resource)).toContain(':identity/example.com');
+    expect(ses.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'opsflow@example.com' } });
+  });
+
+  it('lets the decision function only complete tasks and read/write approval records', () => {
+    const actions = policyOf(json, 'ApprovalDecideFn').flatMap((s) => asList(s.Action)).filter((a) => !a.startsWith('xray:')).sort();
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:SendTaskFailure', 'states:SendTaskSuccess']);
+  });
+});
+
+describe('resources', () => {
+  const { template } = synthOpsflow();
+
+  it('serves GET and POST /approvals/{ref} through a throttled, logged HTTP API stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /approvals/{ref}' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /approvals/{ref}' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingBurstLimit: 20, ThrottlingRateLimit: 10 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it('sweeps every 5 minutes', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)' });
+  });
+
+  it('builds tasks for Node.js 22 on arm64 with tracing and their own log groups', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(fns).length).toBeGreaterThanOrEqual(4);
+    for (const fn of Object.values(fns) as any[]) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } } });
+    }
+  });
+
+  it('reports failed, timed-out and aborted executions to an encrypted SNS topic', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: Match.anyValue() },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('FailureAlertsTopic') } })],
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds no unsuppressed AwsSolutions errors or warnings', () => {
+    const { stack } = synthOpsflow();
+    const findings = [
+      ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ];
+    expect(findings.map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`)).toEqual([]);
+  });
+});
+
+describe('ManualApproval props', () => {
+  const props = { sender: 'a@example.com', sesIdentity: 'example.com' };
+
+  it('fails when reminderInterval is not shorter than timeout', () => {
+    expect(() => new ManualApproval(new Stack(), 'A', { ...props, timeout: Duration.hours(1), reminderInterval: Duration.hours(1) })).toThrow('ManualApproval: reminderInterval must be shorter than timeout');
+  });
+
+  it('fails when timeout exceeds maxTimeout', () => {
+    expect(() => new ManualApproval(new Stack(), 'A', { ...props, timeout: Duration.days(8) })).toThrow('ManualApproval: timeout must not exceed maxTimeout');
+  });
+
+  it('fails when escalateAfter is not shorter than timeout', () => {
+    expect(() => new ManualApproval(new Stack(), 'A', { ...props, escalationApprovers: ['b@example.com'], escalateAfter: Duration.days(2) })).toThrow('ManualApproval: escalateAfter must be shorter than timeout');
+  });
+});

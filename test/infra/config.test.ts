@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, loadConfig, parseConfig } from '../../infra/config';
+
+const withApproval = (approval: Record<string, unknown>) => ({ approval });
+
+describe('config', () => {
+  it('synthesizes out of the box with the documented defaults', () => {
+    expect(parseConfig({})).toEqual({ ...DEFAULT_CONFIG, approval: { ...DEFAULT_CONFIG.approval, linkBaseUrl: undefined } });
+  });
+
+  it('derives the SES identity from the sender and lower-cases approvers', () => {
+    const c = parseConfig(withApproval({ sender: 'ops@acme.io', approvers: ['Lead@Acme.io'] }));
+    expect(c.approval.sesIdentity).toBe('acme.io');
+    expect(c.approval.approvers).toEqual(['lead@acme.io']);
+  });
+
+  it.each([
+    ['the sender is not an email', { sender: 'not-an-email' }, 'approval.sender must be an email address'],
+    ['an approver is not an email', { approvers: ['ok@acme.io', 'nope'] }, "approval.approvers[1] must be an email address, got \"nope\""],
+    ['an escalation approver is not an email', { escalationApprovers: [42] }, 'approval.escalationApprovers[0] must be an email address'],
+    ['the timeout is below a minute', { timeoutSeconds: 30 }, 'approval.timeoutSeconds must be a whole number of seconds from 60 to'],
+    ['the timeout exceeds maxTimeoutSeconds', { timeoutSeconds: 700_000 }, 'approval.timeoutSeconds must be a whole number of seconds from 60 to 604800'],
+    ['the timeout is not a whole number', { timeoutSeconds: 90.5 }, 'approval.timeoutSeconds must be a whole number'],
+    ['the reminder is not shorter than the timeout', { timeoutSeconds: 3600, reminderIntervalSeconds: 3600 }, 'approval.reminderIntervalSeconds (3600) must be shorter than approval.timeoutSeconds (3600)'],
+    ['escalation comes after the timeout', { timeoutSeconds: 3600, reminderIntervalSeconds: 600, escalationApprovers: ['boss@acme.io'], escalateAfterSeconds: 7200 }, 'approval.escalateAfterSeconds (7200) must be shorter than approval.timeoutSeconds (3600)'],
+    ['the sender is outside the SES identity', { sender: 'ops@acme.io', sesIdentity: 'other.io' }, "approval.sender 'ops@acme.io' does not belong to approval.sesIdentity 'other.io'"],
+    ['the link base URL is not a URL', { linkBaseUrl: 'ftp://x' }, 'approval.linkBaseUrl must be an http(s) URL'],
+    ['a setting is unknown', { timeout: 5 }, 'approval.timeout is not a known setting'],
+  ])('fails when %s', (_case, approval, message) => {
+    expect(() => parseConfig(withApproval(approval))).toThrow(message);
+  });
+
+  it('fails when the stack name does not start with Opsflow', () => {
+    expect(() => parseConfig({ stackName: 'Prod' })).toThrow("stackName must start with 'Opsflow'");
+  });
+
+  it('fails when an alert address is not an email', () => {
+    expect(() => parseConfig({ alerts: { emails: ['x'] } })).toThrow('alerts.emails[0] must be an email address');
+  });
+
+  it('lists every problem at once', () => {
+    expect(() => parseConfig(withApproval({ sender: 'x', timeoutSeconds: 1 }))).toThrow(/approval\.sender.*; .*approval\.timeoutSeconds/);
+  });
+
+  it('fails when the named config file is missing or not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsflow-config-'));
+    writeFileSync(join(dir, 'bad.json'), '{ nope');
+    expect(() => loadConfig(join(dir, 'missing.json'))).toThrow('does not exist');
+    expect(() => loadConfig(join(dir, 'bad.json'))).toThrow('is not valid JSON');
+  });
+
+  it('makes the CDK app exit non-zero naming the field, without a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsflow-config-'));
+    const file = join(dir, 'opsflow.config.json');
+    writeFileSync(file, JSON.stringify(withApproval({ timeoutSeconds: 10 })));
+    let stderr = '';
+    try {
+      execFileSync('npx', ['tsx', 'infra/app.ts'], {
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config: file }), CDK_OUTDIR: join(dir, 'out') },
+        stdio: 'pipe',
+      });
+    } catch (err) {
+      stderr = String((err as { stderr: Buffer }).stderr);
+    }
+    expect(stderr).toContain('opsflow config: approval.timeoutSeconds must be a whole number of seconds');
+    expect(stderr).not.toContain('    at ');
+  });
+});

@@ -1,0 +1,256 @@
+/**
+ * Manual approval: an execution pauses on a Step Functions Activity until people decide through a link
+ * in an email.
+ *
+ * Input:  {"title": string, "details"?: string|object, "approvers"?: [email, ...], "requestedBy"?: string,
+ *          "timeoutSeconds"?: number, "quorum"?: number}
+ * Output: {"decision":"approved","approver","approvers":[...],"comment","decidedAt"}
+ * Errors: Input.Invalid (cause lists every problem, nothing was sent), Approval.Rejected (cause has approver
+ *         and comment), Approval.TimedOut (no decision before the deadline).
+ *
+ * How it works: `ValidateInput` normalises the input. `AwaitDecision` runs two branches: the activity task
+ * that holds the decision, and the worker Lambda, started by the workflow itself (no idle polling), which
+ * takes that task (GetActivityTask), stores the token with one secret link per approver in DynamoDB, and
+ * emails the approvers through SES. A link opens a page (GET never decides); the form POST records the vote
+ * and, once the quorum is reached or anyone rejects, completes the task. A sweep every 5 minutes heartbeats
+ * pending tasks, resends failed emails, reminds and escalates; a worker that crashed before storing the token
+ * stops the heartbeats, so the task fails with States.HeartbeatTimeout and delivery is retried, never stranded.
+ *
+ * Locally: `npm start`, then `opsflow start Approval examples/approval.json` and open the link in `opsflow outbox`.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import {
+  Activity, DefinitionBody, Fail, JsonPath, LogLevel, Parallel, Pass, StateMachine, StateMachineType, TaskInput, Timeout,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke, StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { ErrorNames } from '../tasks/shared/errors';
+import { TaskFunction } from './shared/task-function';
+
+/** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
+export const SWEEP_INTERVAL = Duration.minutes(5);
+export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
+
+export interface ManualApprovalProps {
+  /** From address of the approval emails. */
+  readonly sender: string;
+  /** SES identity (domain or email address) that `sender` belongs to; the only identity the tasks may send from. */
+  readonly sesIdentity: string;
+  /** Approvers used when an execution names none. @default [] (executions must name approvers) */
+  readonly defaultApprovers?: string[];
+  /** Base URL of the links in the emails. @default the URL of the HTTP API this construct creates */
+  readonly linkBaseUrl?: string;
+  /** Deadline of an approval when the execution gives no `timeoutSeconds`. @default Duration.hours(24) */
+  readonly timeout?: Duration;
+  /** Longest `timeoutSeconds` an execution may ask for. @default Duration.days(7) */
+  readonly maxTimeout?: Duration;
+  /** How often undecided approvers are reminded. @default Duration.hours(4) */
+  readonly reminderInterval?: Duration;
+  /** Approvers added when no decision has come in `escalateAfter`. @default [] */
+  readonly escalationApprovers?: string[];
+  /** @default Duration.hours(12) */
+  readonly escalateAfter?: Duration;
+  /** @default 'Approval' */
+  readonly stateMachineName?: string;
+}
+
+export class ManualApproval extends Construct {
+  /** The standalone `Approval` state machine; other workflows call it with `states:startExecution.sync`. */
+  readonly stateMachine: StateMachine;
+  /** The activity that holds each pending decision. */
+  readonly activity: Activity;
+  /** The HTTP API serving the approval pages. */
+  readonly api: HttpApi;
+  /** Approval records: token, hashed link secrets, votes. */
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: ManualApprovalProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.hours(24);
+    const maxTimeout = props.maxTimeout ?? Duration.days(7);
+    const reminderInterval = props.reminderInterval ?? Duration.hours(4);
+    const escalateAfter = props.escalateAfter ?? Duration.hours(12);
+    const escalationApprovers = props.escalationApprovers ?? [];
+    if (timeout.toSeconds() > maxTimeout.toSeconds()) throw new Error('ManualApproval: timeout must not exceed maxTimeout');
+    if (reminderInterval.toSeconds() >= timeout.toSeconds()) throw new Error('ManualApproval: reminderInterval must be shorter than timeout');
+    if (escalationApprovers.length && escalateAfter.toSeconds() >= timeout.toSeconds()) {
+      throw new Error('ManualApproval: escalateAfter must be shorter than timeout');
+    }
+
+    this.activity = new Activity(this, 'Activity');
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: 'id', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Sparse index: only records that still need the sweep carry the `pending` attribute.
+    this.table.addGlobalSecondaryIndex({
+      indexName: 'pending',
+      partitionKey: { name: 'pending', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new HttpApi(this, 'Api', { description: 'opsflow approval pages', createDefaultStage: false });
+    new HttpStage(this, 'ApiStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      // Approvers click a handful of links; this bounds abuse of a leaked link without getting in their way.
+      throttle: { rateLimit: 10, burstLimit: 20 },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.clf() },
+    });
+    const linkBaseUrl = props.linkBaseUrl ?? this.api.apiEndpoint;
+
+    const stack = Stack.of(this);
+    const identityArn = stack.formatArn({ service: 'ses', resource: 'identity', resourceName: props.sesIdentity });
+    const sendEmail = new PolicyStatement({
+      actions: ['ses:SendEmail'],
+      resources: [identityArn],
+      conditions: { StringEquals: { 'ses:FromAddress': props.sender } },
+    });
+    const mailEnv = {
+      TABLE_NAME: this.table.tableName,
+      SENDER: props.sender,
+      LINK_BASE_URL: linkBaseUrl,
+      REMINDER_INTERVAL_SECONDS: String(reminderInterval.toSeconds()),
+      ESCALATE_AFTER_SECONDS: String(escalationApprovers.length ? escalateAfter.toSeconds() : 0),
+      ESCALATION_APPROVERS: JSON.stringify(escalationApprovers),
+    };
+
+    const validate = new TaskFunction(this, 'ValidateFn', {
+      entry: 'tasks/approval/validate.ts',
+      description: 'opsflow approval: validate and normalise the execution input',
+      environment: {
+        DEFAULT_APPROVERS: JSON.stringify(props.defaultApprovers ?? []),
+        DEFAULT_TIMEOUT_SECONDS: String(timeout.toSeconds()),
+        MAX_TIMEOUT_SECONDS: String(maxTimeout.toSeconds()),
+      },
+    });
+    const worker = new TaskFunction(this, 'WorkerFn', {
+      entry: 'tasks/approval/worker.ts',
+      description: 'opsflow approval: take the activity task, store it, email the approvers',
+      // GetActivityTask long-polls for up to 60 s.
+      timeout: Duration.seconds(90),
+      environment: { ...mailEnv, ACTIVITY_ARN: this.activity.activityArn },
+    });
+    const sweep = new TaskFunction(this, 'SweepFn', {
+      entry: 'tasks/approval/sweep.ts',
+      description: 'opsflow approval: heartbeat pending tasks, remind, escalate, retry deliveries',
+      timeout: Duration.minutes(2),
+      environment: mailEnv,
+    });
+    const decide = new TaskFunction(this, 'DecideFn', {
+      entry: 'tasks/approval/decide.ts',
+      description: 'opsflow approval: serve the approval page and record decisions',
+      environment: { TABLE_NAME: this.table.tableName },
+    });
+
+    this.activity.grant(worker, 'states:GetActivityTask', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure');
+    this.activity.grant(sweep, 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure');
+    this.activity.grant(decide, 'states:SendTaskSuccess', 'states:SendTaskFailure');
+    // Explicit statements rather than table.grant(): that would also open every index to Get/Put.
+    const readWrite = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
+    for (const fn of [worker, sweep, decide]) fn.addToRolePolicy(readWrite);
+    sweep.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.table.tableArn}/index/pending`] }));
+    worker.addToRolePolicy(sendEmail);
+    sweep.addToRolePolicy(sendEmail);
+
+    const integration = new HttpLambdaIntegration('Decide', decide);
+    this.api.addRoutes({ path: '/approvals/{ref}', methods: [HttpMethod.GET, HttpMethod.POST], integration });
+    NagSuppressions.addResourceSuppressions(
+      this.api,
+      [{ id: 'AwsSolutions-APIG4', reason: 'Approvers have no AWS identity: each link carries its own unguessable, expiring, per-approver secret, checked by the handler.' }],
+      true,
+    );
+
+    const schedulerRole = new Role(this, 'SweepScheduleRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+    new Schedule(this, 'Sweep', {
+      description: 'opsflow approval sweep: heartbeats, reminders, escalation, retries',
+      schedule: ScheduleExpression.rate(SWEEP_INTERVAL),
+      target: new ScheduleLambdaInvoke(sweep, { role: schedulerRole }),
+    });
+    NagSuppressions.addResourceSuppressions(
+      schedulerRole,
+      [{ id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the sweep function and its versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*SweepFn[0-9A-F]+\\.Arn>:\\*$/g' }] }],
+      true,
+    );
+
+    const validateInput = new LambdaInvoke(this, 'ValidateInput', {
+      lambdaFunction: validate,
+      payload: TaskInput.fromObject({ input: JsonPath.entirePayload }),
+      payloadResponseOnly: true,
+      taskTimeout: Timeout.duration(Duration.seconds(30)),
+      retryOnServiceExceptions: true,
+    });
+    const inputInvalid = new Fail(this, 'InputInvalid', {
+      error: ErrorNames.InputInvalid,
+      causePath: JsonPath.stringAt('$.problems.errorMessage'),
+    });
+    // The Lambda error's cause is JSON ({errorType, errorMessage, trace}); surface just the problem list.
+    validateInput.addCatch(
+      new Pass(this, 'ReadProblems', {
+        parameters: { 'problems.$': 'States.StringToJson($.Cause)' },
+      }).next(inputInvalid),
+      { errors: [ErrorNames.InputInvalid] },
+    );
+
+    const waitForDecision = new StepFunctionsInvokeActivity(this, 'WaitForDecision', {
+      activity: this.activity,
+      parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id' },
+      taskTimeout: Timeout.at('$.request.timeoutSeconds'),
+      heartbeatTimeout: Timeout.duration(HEARTBEAT_TIMEOUT),
+    });
+    const notifyApprovers = new LambdaInvoke(this, 'NotifyApprovers', {
+      lambdaFunction: worker,
+      payload: TaskInput.fromObject({}),
+      payloadResponseOnly: true,
+      taskTimeout: Timeout.duration(Duration.seconds(120)),
+      retryOnServiceExceptions: true,
+    });
+    // No task yet (the activity task is scheduled a moment after the branch starts) or a crashed worker:
+    // try again; every attempt that finds nothing long-polled for up to 60 s.
+    notifyApprovers.addRetry({ errors: [ErrorNames.ApprovalNoTask, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
+
+    const awaitDecision = new Parallel(this, 'AwaitDecision', { outputPath: '$[0]' })
+      .branch(waitForDecision)
+      .branch(notifyApprovers);
+    // A worker that crashed after taking the task never stored it, so nothing heartbeats it: deliver again.
+    awaitDecision.addRetry({ errors: ['States.HeartbeatTimeout'], interval: Duration.seconds(5), maxAttempts: 2 });
+    awaitDecision.addCatch(
+      new Fail(this, 'TimedOut', { error: ErrorNames.ApprovalTimedOut, cause: 'No decision was made before the approval deadline.' }),
+      { errors: ['States.Timeout'] },
+    );
+
+    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName ?? 'Approval',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(validateInput.next(awaitDecision)),
+      timeout: maxTimeout.plus(Duration.hours(1)),
+      tracingEnabled: true,
+      // Execution data stays out of the logs; history keeps it for operators with states:GetExecutionHistory.
+      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    });
+    NagSuppressions.addResourceSuppressions(
+      this.stateMachine,
+      [
+        { id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the task functions and their versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*Fn[0-9A-F]+\\.Arn>:\\*$/g' }] },
+        { id: 'AwsSolutions-IAM5', reason: 'X-Ray and CloudWatch Logs delivery actions do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+      ],
+      true,
+    );
+  }
+}
