@@ -25,7 +25,7 @@ const policyOf = (json: any, fnPrefix: string) => {
 };
 
 describe('Approval state machine', () => {
-  const { stack, json } = synthOpsflow();
+  const { json } = synthOpsflow();
   const machines = stateMachines(json);
   const approval = machines.find((m) => m.name === 'Approval')!;
 

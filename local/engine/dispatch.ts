@@ -1,0 +1,388 @@
+/**
+ * The work behind every Task state (and every Wait, see preprocess.ts): the library calls `run` with the
+ * wrapped effective input; this file picks the integration from the Resource, records the task events
+ * AWS shows in history, enforces TimeoutSeconds/HeartbeatSeconds on the virtual clock and turns failures
+ * into the error names Retry/Catch match.
+ */
+import { randomUUID } from 'node:crypto';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { AwsError, arn, type Clock } from '../kernel';
+import { ENTERED_TIME_SENTINEL, TOKEN_SENTINEL, WAIT_RESOURCE, type TaskMeta } from './preprocess';
+import { statesTimeoutErrorClass } from './interpreter';
+import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
+import type { TaskTokens } from './tokens';
+
+/** What the dispatcher needs from the running execution. */
+export interface ExecutionPort {
+  arn: string;
+  /** Aborted when the execution stops, times out or the runtime closes. */
+  signal: AbortSignal;
+  emit(type: string, details?: Record<string, unknown>): void;
+}
+
+/** An execution as `.sync` integrations see it (times in epoch ms). */
+export interface ChildDescription {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: string;
+  startDate: number;
+  stopDate?: number;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface ChildExecutions {
+  start(stateMachineArn: string, input: string, name: string | undefined): Promise<{ executionArn: string; startDate: number }>;
+  waitFor(executionArn: string): Promise<ChildDescription>;
+  stop(executionArn: string, error: string, cause: string): void;
+}
+
+export interface DispatcherDeps {
+  clock: Clock;
+  tokens: TaskTokens;
+  endpoint: () => string;
+  invokeLambda: (functionArn: string, payload: unknown) => Promise<unknown>;
+  children: ChildExecutions;
+  activityExists: (activityArn: string) => boolean;
+}
+
+type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';
+
+type Target =
+  | { kind: 'activity'; arn: string }
+  | { kind: 'lambdaFunction'; arn: string }
+  | { kind: 'lambdaInvoke'; pattern: Pattern; resourceType: string; resource: string }
+  | { kind: 'startExecution'; pattern: Pattern; resourceType: string; resource: string }
+  | { kind: 'sdk'; sdk: SdkTarget; pattern: Pattern; resourceType: string; resource: string };
+
+interface Wrapped {
+  Input?: unknown;
+  TimeoutSeconds?: unknown;
+  HeartbeatSeconds?: unknown;
+  Seconds?: unknown;
+  Timestamp?: unknown;
+}
+
+/** Settings of one task run. */
+interface Run {
+  exec: ExecutionPort;
+  /** Aborted when the task is over for us: finished, timed out, or the execution stopped. */
+  signal: AbortSignal;
+  target: Target;
+  input: unknown;
+  token?: string;
+  timeoutSeconds?: number;
+  heartbeatSeconds?: number;
+}
+
+export class Dispatcher {
+  private readonly sdk: SdkCaller;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.sdk = new SdkCaller(deps.endpoint);
+  }
+
+  async run(exec: ExecutionPort, stateName: string, meta: TaskMeta, raw: unknown): Promise<unknown> {
+    // The library logs StateEntered just before calling us; its event stream is drained by microtasks,
+    // so one macrotask later our task events land after it in the history.
+    await nextMacrotask();
+    if (exec.signal.aborted) throw stopped();
+    const wrapped = (raw ?? {}) as Wrapped;
+    if (meta.resource === WAIT_RESOURCE) return this.wait(exec, wrapped);
+
+    const target = classify(meta.resource);
+    if (!target) throw runtimeError(`State '${stateName}' uses the resource '${meta.resource}', which the opsflow local runtime does not support`);
+    const timeoutSeconds = seconds(meta.timeoutSeconds ?? wrapped.TimeoutSeconds, 'TimeoutSecondsPath', stateName);
+    const heartbeatSeconds = seconds(meta.heartbeatSeconds ?? wrapped.HeartbeatSeconds, 'HeartbeatSecondsPath', stateName);
+    const usesToken = target.kind === 'activity' || ('pattern' in target && target.pattern === 'waitForTaskToken');
+    const token = usesToken || JSON.stringify(wrapped.Input ?? null).includes(TOKEN_SENTINEL) ? this.deps.tokens.issue(exec.arn) : undefined;
+    const input = substitute(wrapped.Input, token, this.deps.clock.now().toISOString());
+    const over = new AbortController();
+    const run: Run = { exec, signal: AbortSignal.any([exec.signal, over.signal]), target, input, token, timeoutSeconds, heartbeatSeconds };
+    try {
+      this.scheduled(run);
+      const output = await this.guard(run, this.perform(run));
+      this.emit(run, 'Succeeded', { output: JSON.stringify(output ?? null), outputDetails: { truncated: false } });
+      return output;
+    } catch (err) {
+      if (!exec.signal.aborted) {
+        const e = err as Error;
+        this.emit(run, e.name === 'States.Timeout' || e.name === 'States.HeartbeatTimeout' ? 'TimedOut' : 'Failed', { error: e.name, cause: e.message });
+      }
+      throw err;
+    } finally {
+      over.abort();
+      if (token) this.deps.tokens.kill(token);
+    }
+  }
+
+  private scheduled(run: Run): void {
+    const { target, input, timeoutSeconds: timeoutInSeconds, heartbeatSeconds: heartbeatInSeconds } = run;
+    const json = JSON.stringify(input ?? null);
+    if (target.kind === 'activity') {
+      run.exec.emit('ActivityScheduled', { resource: target.arn, input: json, inputDetails: { truncated: false }, timeoutInSeconds, heartbeatInSeconds });
+    } else if (target.kind === 'lambdaFunction') {
+      run.exec.emit('LambdaFunctionScheduled', { resource: target.arn, input: json, inputDetails: { truncated: false }, timeoutInSeconds });
+      run.exec.emit('LambdaFunctionStarted');
+    } else {
+      const { resourceType, resource } = target;
+      run.exec.emit('TaskScheduled', { resourceType, resource, region: 'us-east-1', parameters: json, timeoutInSeconds, heartbeatInSeconds });
+      run.exec.emit('TaskStarted', { resourceType, resource });
+    }
+  }
+
+  /** Emits `<Family><suffix>`: ActivitySucceeded, LambdaFunctionFailed, TaskTimedOut, ... */
+  private emit(run: Run, suffix: string, details: Record<string, unknown>): void {
+    const { target } = run;
+    if (target.kind === 'activity') run.exec.emit(`Activity${suffix}`, details);
+    else if (target.kind === 'lambdaFunction') run.exec.emit(`LambdaFunction${suffix}`, details);
+    else run.exec.emit(`Task${suffix}`, { resourceType: target.resourceType, resource: target.resource, ...details });
+  }
+
+  private async perform(run: Run): Promise<unknown> {
+    const { target, input, exec } = run;
+    switch (target.kind) {
+      case 'activity':
+        if (!this.deps.activityExists(target.arn)) throw runtimeError(`Activity '${target.arn}' does not exist`);
+        this.deps.tokens.enqueue(run.token!, target.arn, JSON.stringify(input ?? null), ms(run.heartbeatSeconds), (workerName) =>
+          exec.emit('ActivityStarted', workerName === undefined ? {} : { workerName }),
+        );
+        return this.settlement(run);
+      case 'lambdaFunction':
+        return this.invoke(target.arn, input);
+      case 'lambdaInvoke':
+        return this.afterCall(run, await this.lambdaInvoke(input as Record<string, unknown>));
+      case 'sdk':
+        return this.afterCall(run, await this.sdk.call(target.sdk, input, run.signal));
+      case 'startExecution':
+        return this.startExecution(run, input as Record<string, unknown>);
+    }
+  }
+
+  /** For `.waitForTaskToken` the call only submits the work; the result comes with the token. */
+  private async afterCall(run: Run, callOutput: unknown): Promise<unknown> {
+    if (!('pattern' in run.target) || run.target.pattern !== 'waitForTaskToken') return callOutput;
+    this.emit(run, 'Submitted', { output: JSON.stringify(callOutput ?? null), outputDetails: { truncated: false } });
+    return this.settlement(run);
+  }
+
+  private async settlement(run: Run): Promise<unknown> {
+    if (run.target.kind !== 'activity') this.deps.tokens.startHeartbeat(run.token!, ms(run.heartbeatSeconds));
+    const settled = await this.deps.tokens.settled(run.token!);
+    switch (settled.kind) {
+      case 'success':
+        return JSON.parse(settled.output);
+      case 'failure':
+        throw taskError(settled.error ?? '', settled.cause ?? '');
+      case 'heartbeat-timeout':
+        throw await timeoutError('States.HeartbeatTimeout', `No heartbeat within ${run.heartbeatSeconds} seconds`);
+      case 'cancelled':
+        throw stopped();
+    }
+  }
+
+  private async invoke(functionArn: string, payload: unknown): Promise<unknown> {
+    try {
+      return await this.deps.invokeLambda(functionArn, payload);
+    } catch (err) {
+      const e = err as Error & { errorType?: string; errorMessage?: string; trace?: string[] };
+      if (e.errorType) throw taskError(e.errorType, JSON.stringify({ errorType: e.errorType, errorMessage: e.errorMessage, trace: e.trace }));
+      throw taskError(e.name?.endsWith('Exception') ? `Lambda.${e.name}` : 'Lambda.Unknown', e.message);
+    }
+  }
+
+  /** `arn:aws:states:::lambda:invoke`: the Lambda Invoke API response as Step Functions returns it. */
+  private async lambdaInvoke(params: Record<string, unknown>): Promise<unknown> {
+    const name = String(params?.FunctionName ?? '');
+    if (!name) throw taskError('Lambda.InvalidParameterValueException', 'FunctionName is required');
+    const functionArn = name.startsWith('arn:') ? name : arn.lambda(name);
+    const requestId = randomUUID();
+    const async = params.InvocationType === 'Event';
+    let payload: unknown = '';
+    if (async) {
+      // Fire and forget, as Lambda does for Event invocations; a failure is the function's own business.
+      this.deps.invokeLambda(functionArn, params.Payload ?? {}).catch(() => undefined);
+    } else {
+      payload = await this.invoke(functionArn, params.Payload ?? {});
+    }
+    const headers = { 'Content-Type': 'application/json', 'X-Amz-Executed-Version': '$LATEST', 'x-amzn-RequestId': requestId };
+    return {
+      ExecutedVersion: '$LATEST',
+      Payload: payload,
+      SdkHttpMetadata: {
+        AllHttpHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+        HttpHeaders: headers,
+        HttpStatusCode: async ? 202 : 200,
+      },
+      SdkResponseMetadata: { RequestId: requestId },
+      StatusCode: async ? 202 : 200,
+    };
+  }
+
+  private async startExecution(run: Run, params: Record<string, unknown>): Promise<unknown> {
+    const target = run.target as Extract<Target, { kind: 'startExecution' }>;
+    const input = params?.Input === undefined ? '{}' : typeof params.Input === 'string' ? params.Input : JSON.stringify(params.Input);
+    let started: { executionArn: string; startDate: number };
+    try {
+      started = await this.deps.children.start(String(params?.StateMachineArn ?? ''), input, params?.Name === undefined ? undefined : String(params.Name));
+    } catch (err) {
+      if (err instanceof AwsError) throw taskError(`StepFunctions.${err.code.endsWith('Exception') ? err.code : `${err.code}Exception`}`, err.message);
+      throw err;
+    }
+    const submitted = { ExecutionArn: started.executionArn, StartDate: started.startDate };
+    if (target.pattern !== 'sync' && target.pattern !== 'sync:2') return this.afterCall(run, submitted);
+
+    this.emit(run, 'Submitted', { output: JSON.stringify(submitted), outputDetails: { truncated: false } });
+    let child: ChildDescription | undefined;
+    try {
+      child = await untilAborted(this.deps.children.waitFor(started.executionArn), run.signal);
+    } finally {
+      // A parent that stops or whose task times out takes its .sync child down with it, as in AWS.
+      if (!child) this.deps.children.stop(started.executionArn, 'States.Aborted', 'The parent execution stopped waiting for this execution');
+    }
+    const output = syncOutput(child, target.pattern === 'sync:2');
+    if (child.status === 'SUCCEEDED') return output;
+    throw taskError('States.TaskFailed', JSON.stringify(output));
+  }
+
+  /** Races the work with the execution stopping and the task's TimeoutSeconds on the virtual clock. */
+  private async guard(run: Run, work: Promise<unknown>): Promise<unknown> {
+    const guarded = untilAborted(work, run.exec.signal);
+    if (run.timeoutSeconds === undefined) return guarded;
+    const limit = run.timeoutSeconds;
+    // A Lambda function or SDK call takes real time whatever the time scale, so its timeout counts real
+    // seconds; tasks that wait on people or other executions (tokens, activities, .sync) count virtual time.
+    const waitsOnOthers = run.token !== undefined || ('pattern' in run.target && String(run.target.pattern).startsWith('sync'));
+    const timer = this.deps.clock.sleep(limit * 1000 * (waitsOnOthers ? 1 : this.deps.clock.scale), run.signal).then(
+      async () => {
+        throw await timeoutError('States.Timeout', `The task did not finish within TimeoutSeconds (${limit})`);
+      },
+      // The task ended first: this contender never settles.
+      () => new Promise<never>(() => undefined),
+    );
+    return Promise.race([guarded, timer]);
+  }
+
+  private async wait(exec: ExecutionPort, wrapped: Wrapped): Promise<unknown> {
+    let delayMs: number;
+    if (wrapped.Seconds !== undefined) {
+      if (!Number.isInteger(wrapped.Seconds) || (wrapped.Seconds as number) < 0) throw runtimeError(`Wait seconds must be a non-negative integer, got ${JSON.stringify(wrapped.Seconds)}`);
+      delayMs = (wrapped.Seconds as number) * 1000;
+    } else {
+      const at = typeof wrapped.Timestamp === 'string' ? Date.parse(wrapped.Timestamp) : NaN;
+      if (Number.isNaN(at)) throw runtimeError(`Wait timestamp must be an RFC 3339 timestamp, got ${JSON.stringify(wrapped.Timestamp)}`);
+      delayMs = at - this.deps.clock.nowMs();
+    }
+    try {
+      await this.deps.clock.sleep(Math.max(0, delayMs), exec.signal);
+    } catch {
+      throw stopped();
+    }
+    return wrapped.Input;
+  }
+}
+
+/** Settles like `work`, or rejects as stopped once `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function classify(resource: string): Target | undefined {
+  if (/^arn:aws:states:[^:]+:\d+:activity:.+$/.test(resource)) return { kind: 'activity', arn: resource };
+  if (/^arn:aws:lambda:[^:]+:\d+:function:.+$/.test(resource)) return { kind: 'lambdaFunction', arn: resource };
+  const m = /^arn:aws:states:::(.+?)(?:\.(waitForTaskToken|sync:2|sync))?$/.exec(resource);
+  if (!m) return undefined;
+  const integration = m[1];
+  const pattern = (m[2] ?? '') as Pattern;
+  const split = integration.lastIndexOf(':');
+  const resourceType = integration.slice(0, split);
+  const names = { pattern, resourceType, resource: `${integration.slice(split + 1)}${pattern ? `.${pattern}` : ''}` };
+  if (integration === 'states:startExecution') return { kind: 'startExecution', ...names };
+  if (pattern === 'sync' || pattern === 'sync:2') return undefined;
+  if (integration === 'lambda:invoke') return { kind: 'lambdaInvoke', ...names };
+  const sdk = sdkTarget(integration);
+  return sdk ? { kind: 'sdk', sdk, ...names } : undefined;
+}
+
+/** DescribeExecution-like output of `.sync` (`.sync:2` parses Input/Output as JSON). */
+function syncOutput(d: ChildDescription, parsed: boolean): Record<string, unknown> {
+  const json = (s: string | undefined) => (parsed && s !== undefined ? JSON.parse(s) : s);
+  return {
+    ExecutionArn: d.executionArn,
+    Input: json(d.input),
+    InputDetails: { Included: true },
+    Name: d.name,
+    Output: json(d.output),
+    OutputDetails: { Included: true },
+    StartDate: d.startDate,
+    StateMachineArn: d.stateMachineArn,
+    Status: d.status,
+    StopDate: d.stopDate,
+    ...(d.error !== undefined ? { Error: d.error } : {}),
+    ...(d.cause !== undefined ? { Cause: d.cause } : {}),
+  };
+}
+
+function substitute(value: unknown, token: string | undefined, enteredTime: string): unknown {
+  if (typeof value === 'string') {
+    let out = token ? value.split(TOKEN_SENTINEL).join(token) : value;
+    out = out.split(ENTERED_TIME_SENTINEL).join(enteredTime);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => substitute(v, token, enteredTime));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, token, enteredTime)]));
+  return value;
+}
+
+/** TimeoutSeconds/HeartbeatSeconds (static or from a *Path): a positive integer, as AWS requires. */
+function seconds(value: unknown, field: string, stateName: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw runtimeError(`State '${stateName}': ${field} must resolve to a positive integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function ms(secondsValue: number | undefined): number | undefined {
+  return secondsValue === undefined ? undefined : secondsValue * 1000;
+}
+
+/** An error Retry/Catch match by name; its message becomes the Cause. */
+function taskError(name: string, cause: string): Error {
+  const err = new Error(cause);
+  err.name = name;
+  return err;
+}
+
+/** States.Runtime: neither retried nor caught, it fails the execution (the library honours these flags). */
+function runtimeError(message: string): Error {
+  return Object.assign(taskError('States.Runtime', message), { isRetryable: false, isCatchable: false });
+}
+
+function stopped(): Error {
+  return runtimeError('The execution stopped');
+}
+
+/** Instances of the library's own timeout class, so `States.TaskFailed` does not match them. */
+async function timeoutError(name: 'States.Timeout' | 'States.HeartbeatTimeout', cause: string): Promise<Error> {
+  const Timeout = await statesTimeoutErrorClass();
+  const err = new Timeout();
+  err.name = name;
+  err.message = cause;
+  return err;
+}

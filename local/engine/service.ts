@@ -1,0 +1,496 @@
+/**
+ * The local Step Functions: deployed state machines and activities, executions run by
+ * aws-local-stepfunctions with our dispatcher behind every Task, their history, persistence in the
+ * state directory ('sfn'), status-change events on the bus, and the AWSStepFunctions JSON 1.0 API.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
+import { jsonError } from '../server';
+import { Dispatcher, type ChildDescription, type ExecutionPort } from './dispatch';
+import { History, historyPage, page, translate, type HistoryEvent } from './history';
+import { ExecutionAbortedError, ExecutionError, runDefinition, type LibRun } from './interpreter';
+import { EXECUTION_CONTEXT_KEY, prepareDefinition, type PreparedDefinition } from './preprocess';
+import { TaskTokens, type TokensSnapshot } from './tokens';
+
+export interface StepFunctionsDeps {
+  clock: Clock;
+  state: StateDir;
+  bus: EventBus;
+  /** Rejects with an Error carrying errorType/errorMessage/trace when the function fails. */
+  invokeLambda: (functionArn: string, payload: unknown) => Promise<unknown>;
+  /** The local AWS endpoint, for SDK integrations. */
+  endpoint: () => string;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** An execution as the runtime keeps it; dates are epoch ms. */
+export interface ExecutionDescription extends ChildDescription {
+  status: ExecutionStatus;
+}
+
+interface ExecutionRecord extends ExecutionDescription {
+  roleArn?: string;
+  events: HistoryEvent[];
+}
+
+interface StateMachineRecord {
+  arn: string;
+  name: string;
+  definition: object;
+  roleArn: string;
+  type: string;
+  creationDate: number;
+  prepared: PreparedDefinition;
+}
+
+interface ActivityRecord {
+  arn: string;
+  name: string;
+  creationDate: number;
+}
+
+interface Running {
+  record: ExecutionRecord;
+  controller: AbortController;
+  lib?: LibRun;
+  cancelTimeout?: () => void;
+  waiters: ((d: ExecutionDescription) => void)[];
+}
+
+interface Persisted {
+  executions: ExecutionRecord[];
+  activities: ActivityRecord[];
+  tokens: TokensSnapshot;
+}
+
+type Outcome = { status: Exclude<ExecutionStatus, 'RUNNING'>; output?: string; error?: string; cause?: string };
+
+const STATE_FILE = 'sfn';
+const PERSIST_DEBOUNCE_MS = 50;
+export const RESTART_ERROR = 'Local.RuntimeRestarted';
+export const RESTART_CAUSE = 'The opsflow local runtime stopped while this execution was running; it was not resumed.';
+/** Defaults of the library's Fail state error when the state sets no Error/Cause. */
+const FAIL_STATE_DEFAULTS = { name: 'FailStateError', message: 'Execution failed because of a Fail state' };
+const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
+
+export class StepFunctionsService implements ServiceHandler {
+  readonly services = ['states'] as const;
+  private readonly machines = new Map<string, StateMachineRecord>();
+  private readonly activities = new Map<string, ActivityRecord>();
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly running = new Map<string, Running>();
+  private readonly tokens: TaskTokens;
+  private readonly dispatcher: Dispatcher;
+  private readonly pollSignals = new Map<string, AbortSignal>();
+  private persistTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly deps: StepFunctionsDeps) {
+    this.tokens = new TaskTokens(deps.clock, () => this.changed());
+    this.dispatcher = new Dispatcher({
+      clock: deps.clock,
+      tokens: this.tokens,
+      endpoint: deps.endpoint,
+      invokeLambda: deps.invokeLambda,
+      activityExists: (activityArn) => this.activities.has(activityArn),
+      children: {
+        start: (smArn, input, name) => this.startExecution(smArn, input, name),
+        waitFor: (executionArn) => this.waitForExecution(executionArn),
+        stop: (executionArn, error, cause) => void this.stopExecution(executionArn, error, cause),
+      },
+    });
+    const saved = deps.state.read<Persisted>(STATE_FILE);
+    for (const e of saved?.executions ?? []) this.executions.set(e.executionArn, e);
+    for (const a of saved?.activities ?? []) this.activities.set(a.arn, a);
+    this.tokens.restore(saved?.tokens);
+  }
+
+  // ---- deployment -------------------------------------------------------------------------------------
+
+  /** Throws (DefinitionRefusedError) for definitions the runtime refuses or asl-validator rejects. */
+  deployStateMachine(sm: { arn: string; name: string; definition: object; roleArn: string; type?: string }): void {
+    const prepared = prepareDefinition(sm.definition, this.deps.clock.scale);
+    const previous = this.machines.get(sm.arn);
+    this.machines.set(sm.arn, {
+      arn: sm.arn,
+      name: sm.name,
+      definition: sm.definition,
+      roleArn: sm.roleArn,
+      type: sm.type ?? 'STANDARD',
+      creationDate: previous?.creationDate ?? this.deps.clock.nowMs(),
+      prepared,
+    });
+  }
+
+  deployActivity(activity: { arn: string; name: string }): void {
+    if (this.activities.has(activity.arn)) return;
+    this.activities.set(activity.arn, { ...activity, creationDate: this.deps.clock.nowMs() });
+    this.changed();
+  }
+
+  /** Call once at startup: executions a previous process left RUNNING are failed, never silently lost. */
+  async recover(): Promise<void> {
+    for (const record of this.executions.values()) {
+      if (record.status !== 'RUNNING' || this.running.has(record.executionArn)) continue;
+      this.finish(record, { status: 'FAILED', error: RESTART_ERROR, cause: RESTART_CAUSE });
+    }
+    this.flush();
+  }
+
+  // ---- executions -------------------------------------------------------------------------------------
+
+  async startExecution(stateMachineArn: string, input?: string, name?: string): Promise<{ executionArn: string; startDate: number }> {
+    const sm = this.machines.get(stateMachineArn);
+    if (!sm) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    const inputText = input ?? '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(inputText);
+    } catch {
+      throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input is not valid JSON');
+    }
+    const executionName = name ?? randomUUID();
+    if (!EXECUTION_NAME.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
+    const executionArn = arn.execution(sm.name, executionName);
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // AWS: same name and input while still running returns the running execution; anything else is a conflict.
+      if (existing.status === 'RUNNING' && existing.input === inputText) return { executionArn, startDate: existing.startDate };
+      throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn,
+      name: executionName,
+      status: 'RUNNING',
+      startDate: this.deps.clock.nowMs(),
+      input: inputText,
+      roleArn: sm.roleArn,
+      events: [],
+    };
+    this.executions.set(executionArn, record);
+    new History(record.events, this.deps.clock).add('ExecutionStarted', { input: inputText, inputDetails: { truncated: false }, roleArn: sm.roleArn });
+    this.launch(record, sm, parsed);
+    this.statusChanged(record);
+    this.changed();
+    return { executionArn, startDate: record.startDate };
+  }
+
+  describeExecution(executionArn: string): ExecutionDescription {
+    const record = this.executions.get(executionArn);
+    if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return describe(record);
+  }
+
+  /** Newest first, as AWS lists them. */
+  listExecutions(stateMachineArn?: string): ExecutionDescription[] {
+    return [...this.executions.values()]
+      .filter((e) => !stateMachineArn || e.stateMachineArn === stateMachineArn)
+      .sort((a, b) => b.startDate - a.startDate)
+      .map(describe);
+  }
+
+  history(executionArn: string): HistoryEvent[] {
+    const record = this.executions.get(executionArn);
+    if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return record.events;
+  }
+
+  /** Resolves with the final description once the execution ends (at once if it already has). */
+  waitForExecution(executionArn: string): Promise<ExecutionDescription> {
+    const description = this.describeExecution(executionArn);
+    const running = this.running.get(executionArn);
+    if (!running) return Promise.resolve(description);
+    return new Promise((resolve) => running.waiters.push(resolve));
+  }
+
+  async stopExecution(executionArn: string, error?: string, cause?: string): Promise<{ stopDate: number }> {
+    const record = this.executions.get(executionArn);
+    if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (record.status === 'RUNNING') this.finish(record, { status: 'ABORTED', error, cause });
+    return { stopDate: record.stopDate ?? this.deps.clock.nowMs() };
+  }
+
+  activeCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * GetActivityTask long polls; AwsRequest carries no connection, so the service learns about clients that
+   * went away from the HTTP server itself, keyed by the SDK's per-request `amz-sdk-invocation-id` header.
+   */
+  watchDisconnects(server: Server): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const id = req.headers['amz-sdk-invocation-id'];
+      if (typeof id !== 'string' || req.headers['x-amz-target'] !== 'AWSStepFunctions.GetActivityTask') return;
+      const controller = new AbortController();
+      this.pollSignals.set(id, controller.signal);
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+        if (this.pollSignals.get(id) === controller.signal) this.pollSignals.delete(id);
+      });
+    });
+  }
+
+  /** Stops timers and long polls and persists; executions still running stay RUNNING on disk for recover(). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const running of this.running.values()) {
+      running.cancelTimeout?.();
+      running.controller.abort();
+      running.lib?.abort();
+      // Nothing will finish these executions in this process; waiters get them as they stand.
+      for (const resolve of running.waiters) resolve(describe(running.record));
+    }
+    this.tokens.close();
+    this.flush();
+  }
+
+  private launch(record: ExecutionRecord, sm: StateMachineRecord, input: unknown): void {
+    const history = new History(record.events, this.deps.clock);
+    const running: Running = { record, controller: new AbortController(), waiters: [] };
+    this.running.set(record.executionArn, running);
+    const port: ExecutionPort = {
+      arn: record.executionArn,
+      signal: running.controller.signal,
+      emit: (type, details) => {
+        if (record.status !== 'RUNNING' || this.closed) return;
+        history.add(type, details);
+        this.changed();
+      },
+    };
+    const handlers = Object.fromEntries(
+      [...sm.prepared.tasks].map(([stateName, meta]) => [stateName, (taskInput: unknown) => this.dispatcher.run(port, stateName, meta, taskInput)]),
+    );
+    const context = {
+      [EXECUTION_CONTEXT_KEY]: {
+        Id: record.executionArn,
+        Name: record.name,
+        Input: input,
+        StartTime: new Date(record.startDate).toISOString(),
+        RoleArn: sm.roleArn,
+        RedriveCount: 0,
+      },
+      StateMachine: { Id: sm.arn, Name: sm.name },
+    };
+    const lib = runDefinition(sm.prepared.definition, input, handlers, context);
+    running.lib = lib;
+    const consumed = (async () => {
+      for await (const event of lib.eventLogs) translate(event, sm.prepared.stateTypes, port.emit);
+    })();
+    if (sm.prepared.timeoutSeconds !== undefined) {
+      const seconds = sm.prepared.timeoutSeconds;
+      running.cancelTimeout = this.deps.clock.at(record.startDate + seconds * 1000, () =>
+        this.finish(record, { status: 'TIMED_OUT', error: 'States.Timeout', cause: `The execution did not finish within TimeoutSeconds (${seconds})` }),
+      );
+    }
+    lib.result.then(
+      async (output) => {
+        await consumed;
+        this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) });
+      },
+      async (err: Error) => {
+        if (err instanceof ExecutionAbortedError) return;
+        await consumed;
+        this.finish(record, { status: 'FAILED', ...failure(err) });
+      },
+    );
+  }
+
+  /** Ends an execution (first outcome wins): final event, stop the run, persist, notify. */
+  private finish(record: ExecutionRecord, outcome: Outcome): void {
+    if (record.status !== 'RUNNING' || this.closed) return;
+    const history = new History(record.events, this.deps.clock);
+    if (outcome.status === 'SUCCEEDED') history.add('ExecutionSucceeded', { output: outcome.output, outputDetails: { truncated: false } });
+    else history.add(`Execution${{ FAILED: 'Failed', TIMED_OUT: 'TimedOut', ABORTED: 'Aborted' }[outcome.status]}`, { error: outcome.error, cause: outcome.cause });
+    Object.assign(record, { status: outcome.status, stopDate: this.deps.clock.nowMs(), output: outcome.output, error: outcome.error, cause: outcome.cause });
+    const running = this.running.get(record.executionArn);
+    this.running.delete(record.executionArn);
+    if (running) {
+      running.cancelTimeout?.();
+      running.controller.abort();
+      if (outcome.status === 'ABORTED' || outcome.status === 'TIMED_OUT') running.lib?.abort();
+      for (const resolve of running.waiters) resolve(describe(record));
+    }
+    this.statusChanged(record);
+    this.changed();
+  }
+
+  private statusChanged(record: ExecutionRecord): void {
+    this.deps.bus
+      .put({
+        source: 'aws.states',
+        'detail-type': 'Step Functions Execution Status Change',
+        resources: [record.executionArn],
+        detail: {
+          executionArn: record.executionArn,
+          stateMachineArn: record.stateMachineArn,
+          name: record.name,
+          status: record.status,
+          startDate: record.startDate,
+          stopDate: record.stopDate ?? null,
+          input: record.input,
+          output: record.output ?? null,
+          error: record.error ?? null,
+          cause: record.cause ?? null,
+        },
+      })
+      // A failing bus must not break the execution that reports to it.
+      .catch(() => undefined);
+  }
+
+  private changed(): void {
+    if (this.closed || this.persistTimer) return;
+    this.persistTimer = setTimeout(() => this.flush(), PERSIST_DEBOUNCE_MS);
+    this.persistTimer.unref();
+  }
+
+  private flush(): void {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    const persisted: Persisted = { executions: [...this.executions.values()], activities: [...this.activities.values()], tokens: this.tokens.snapshot() };
+    this.deps.state.write(STATE_FILE, persisted);
+  }
+
+  // ---- API --------------------------------------------------------------------------------------------
+
+  async handle(req: AwsRequest): Promise<AwsResponse> {
+    try {
+      const op = req.target?.startsWith('AWSStepFunctions.') ? req.target.slice('AWSStepFunctions.'.length) : '';
+      let body: Record<string, any>;
+      try {
+        body = req.body.length ? JSON.parse(req.body.toString('utf8')) : {};
+      } catch {
+        throw new AwsError('SerializationException', 'Request body is not valid JSON');
+      }
+      const result = await this.operation(op, body, req);
+      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(result) };
+    } catch (err) {
+      return jsonError(err instanceof AwsError ? err : new AwsError('InternalFailure', (err as Error).message, 500));
+    }
+  }
+
+  private async operation(op: string, b: Record<string, any>, req: AwsRequest): Promise<unknown> {
+    const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+    switch (op) {
+      case 'ListStateMachines': {
+        const all = [...this.machines.values()].map((m) => ({ stateMachineArn: m.arn, name: m.name, type: m.type, creationDate: secs(m.creationDate) }));
+        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        return { stateMachines: items, nextToken };
+      }
+      case 'DescribeStateMachine': {
+        const m = this.machine(required(b, 'stateMachineArn'));
+        return { stateMachineArn: m.arn, name: m.name, status: 'ACTIVE', definition: JSON.stringify(m.definition), roleArn: m.roleArn, type: m.type, creationDate: secs(m.creationDate) };
+      }
+      case 'StartExecution': {
+        const started = await this.startExecution(required(b, 'stateMachineArn'), b.input, b.name);
+        return { executionArn: started.executionArn, startDate: secs(started.startDate) };
+      }
+      case 'StopExecution': {
+        const { stopDate } = await this.stopExecution(required(b, 'executionArn'), b.error, b.cause);
+        return { stopDate: secs(stopDate) };
+      }
+      case 'DescribeExecution': {
+        const d = this.describeExecution(required(b, 'executionArn'));
+        return {
+          ...d,
+          startDate: secs(d.startDate),
+          stopDate: secs(d.stopDate),
+          inputDetails: { included: true },
+          ...(d.output !== undefined ? { outputDetails: { included: true } } : {}),
+          redriveCount: 0,
+          redriveStatus: 'NOT_REDRIVABLE',
+        };
+      }
+      case 'ListExecutions': {
+        if (b.stateMachineArn) this.machine(b.stateMachineArn);
+        const all = this.listExecutions(b.stateMachineArn).filter((e) => !b.statusFilter || e.status === b.statusFilter);
+        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        return {
+          executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate) })),
+          nextToken,
+        };
+      }
+      case 'GetExecutionHistory':
+        return historyPage(this.history(required(b, 'executionArn')), b);
+      case 'CreateActivity': {
+        const name = required(b, 'name');
+        const activityArn = arn.activity(name);
+        this.deployActivity({ arn: activityArn, name });
+        return { activityArn, creationDate: secs(this.activities.get(activityArn)!.creationDate) };
+      }
+      case 'ListActivities': {
+        const all = [...this.activities.values()].map((a) => ({ activityArn: a.arn, name: a.name, creationDate: secs(a.creationDate) }));
+        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        return { activities: items, nextToken };
+      }
+      case 'DescribeActivity': {
+        const a = this.activity(required(b, 'activityArn'));
+        return { activityArn: a.arn, name: a.name, creationDate: secs(a.creationDate) };
+      }
+      case 'GetActivityTask': {
+        const a = this.activity(required(b, 'activityArn'));
+        const signal = this.pollSignals.get(req.headers['amz-sdk-invocation-id'] ?? '');
+        return (await this.tokens.poll(a.arn, b.workerName, signal)) ?? {};
+      }
+      case 'SendTaskSuccess': {
+        const output = required(b, 'output');
+        try {
+          JSON.parse(output);
+        } catch {
+          throw new AwsError('InvalidOutput', 'Invalid output: not valid JSON');
+        }
+        this.tokens.succeed(required(b, 'taskToken'), output);
+        return {};
+      }
+      case 'SendTaskFailure':
+        this.tokens.fail(required(b, 'taskToken'), b.error, b.cause);
+        return {};
+      case 'SendTaskHeartbeat':
+        this.tokens.heartbeat(required(b, 'taskToken'));
+        return {};
+      default:
+        throw new AwsError('UnknownOperationException', `opsflow local Step Functions does not implement '${req.target ?? ''}'`);
+    }
+  }
+
+  private machine(stateMachineArn: string): StateMachineRecord {
+    const m = this.machines.get(stateMachineArn);
+    if (!m) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    return m;
+  }
+
+  private activity(activityArn: string): ActivityRecord {
+    const a = this.activities.get(activityArn);
+    if (!a) throw new AwsError('ActivityDoesNotExist', `Activity Does Not Exist: '${activityArn}'`);
+    return a;
+  }
+}
+
+function required(body: Record<string, any>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || !value) throw new AwsError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  return value;
+}
+
+function describe(record: ExecutionRecord): ExecutionDescription {
+  const description: Record<string, unknown> = { ...record };
+  delete description.events;
+  delete description.roleArn;
+  return Object.fromEntries(Object.entries(description).filter(([, v]) => v !== undefined)) as unknown as ExecutionDescription;
+}
+
+/** The execution's error and cause from the library's failure (a Fail state without Error/Cause leaves them empty). */
+function failure(err: Error): { error?: string; cause?: string } {
+  const inner = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : err;
+  if (inner.constructor.name === 'FailStateError') {
+    return {
+      error: inner.name === FAIL_STATE_DEFAULTS.name ? undefined : inner.name,
+      cause: inner.message === FAIL_STATE_DEFAULTS.message ? undefined : inner.message,
+    };
+  }
+  return { error: inner.name, cause: inner.message };
+}

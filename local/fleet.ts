@@ -1,0 +1,776 @@
+/**
+ * The simulated EC2 world behind the local EC2 and CloudTrail APIs: instances with EC2's lifecycle rules,
+ * transitions that take (virtual) time, the CloudTrail records of every mutating call, and a deterministic
+ * demo fleet that exercises the scheduler and the tag policy (opt-in tags, broken and special instances).
+ *
+ * Rules live here rather than in the API layer because they are the world's rules: whoever asks, an
+ * instance-store root cannot be stopped. Errors are therefore EC2's own `AwsError` codes.
+ * State is one JSON file (`fleet`); pending transitions are stored with their due virtual time, so a
+ * restarted runtime completes the overdue ones and re-schedules the rest.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ACCOUNT, AwsError, REGION, type Clock, type StateDir } from './kernel';
+
+export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+
+/** The numeric codes EC2 reports next to each state name. */
+export const STATE_CODES: Record<InstanceStateName, number> = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
+/** Virtual durations of the lifecycle transitions, in the range EC2 usually takes. */
+export const TRANSITION_MS = { boot: 30_000, stop: 60_000, forcedStop: 10_000, terminate: 30_000, launchFailure: 15_000 };
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface StateReason {
+  code: string;
+  message: string;
+}
+
+/** A CloudTrail `userIdentity`, in the shapes CloudTrail writes (see `identity`). */
+export interface UserIdentity {
+  type: 'IAMUser' | 'AssumedRole' | 'FederatedUser';
+  principalId: string;
+  arn: string;
+  accountId: string;
+  accessKeyId: string;
+  userName?: string;
+  sessionContext?: {
+    sessionIssuer: { type: 'Role' | 'IAMUser'; principalId: string; arn: string; accountId: string; userName: string };
+  };
+}
+
+/** Who made an API call, as CloudTrail records it. */
+export interface Caller {
+  identity: UserIdentity;
+  userAgent?: string;
+  requestId?: string;
+}
+
+/** A state change in progress, stored with the instance so it survives a restart. */
+export interface Transition {
+  to: InstanceStateName;
+  /** Virtual epoch ms. */
+  dueMs: number;
+  stateTransitionReason: string;
+  stateReason?: StateReason;
+}
+
+export interface Instance {
+  instanceId: string;
+  reservationId: string;
+  instanceType: string;
+  imageId: string;
+  state: InstanceStateName;
+  stateTransitionReason: string;
+  stateReason?: StateReason;
+  /** ISO time of the latest launch or start, as EC2 reports LaunchTime. */
+  launchTime: string;
+  /** Virtual epoch ms of the last state change (instance status checks initialise after a start). */
+  stateChangedMs: number;
+  tags: Tag[];
+  availabilityZone: string;
+  privateIpAddress: string;
+  rootDeviceType: 'ebs' | 'instance-store';
+  instanceLifecycle?: 'spot';
+  spotInstanceRequestId?: string;
+  /** Only meaningful for Spot: one-time requests cannot be stopped. */
+  spotRequestType?: 'one-time' | 'persistent';
+  hibernationConfigured?: boolean;
+  /** Termination protection. */
+  disableApiTermination: boolean;
+  sim: {
+    /** The encrypted root volume's KMS key has no grant for EC2, so every start ends `stopped`. */
+    kmsGrantMissing?: boolean;
+  };
+  launchedBy: UserIdentity;
+  transition?: Transition;
+}
+
+export interface StateChange {
+  instanceId: string;
+  previousState: InstanceStateName;
+  currentState: InstanceStateName;
+}
+
+/** One CloudTrail management event for a mutating EC2 call. */
+export interface TrailRecord {
+  eventId: string;
+  /** ISO, second precision like CloudTrail. */
+  eventTime: string;
+  eventName: string;
+  eventSource: 'ec2.amazonaws.com';
+  awsRegion: string;
+  userIdentity: UserIdentity;
+  userAgent: string;
+  requestId: string;
+  requestParameters: Record<string, unknown>;
+  responseElements: Record<string, unknown>;
+  resources: { type: 'AWS::EC2::Instance'; name: string }[];
+}
+
+export interface RunRequest {
+  imageId: string;
+  instanceType: string;
+  count: number;
+  /** minCount/maxCount as requested, for the CloudTrail record. */
+  minCount?: number;
+  maxCount?: number;
+  tags?: Tag[];
+  availabilityZone?: string;
+  disableApiTermination?: boolean;
+}
+
+const FILE = 'fleet';
+const DAY = 86_400_000;
+/** CloudTrail event history keeps 90 days. */
+const TRAIL_RETENTION_MS = 90 * DAY;
+const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const USER_SHUTDOWN: StateReason = { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
+const USER_HIBERNATE: StateReason = { code: 'Client.UserInitiatedHibernate', message: 'Client.UserInitiatedHibernate: User initiated hibernate' };
+const LAUNCH_ERROR: StateReason = { code: 'Client.InternalError', message: 'Client.InternalError: Client error on launch' };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+/** CloudTrail's eventTime has no milliseconds. */
+const trailTime = (ms: number) => iso(ms).replace(/\.\d{3}Z$/, 'Z');
+/** EC2's StateTransitionReason format, e.g. `User initiated (2024-05-01 18:00:00 GMT)`. */
+const userInitiated = (ms: number) => `User initiated (${iso(ms).slice(0, 19).replace('T', ' ')} GMT)`;
+const hex = (seed: string, length: number) => createHash('sha1').update(seed).digest('hex').slice(0, length);
+const pseudoId = (prefix: string, seed: string, length: number) => (prefix + hex(seed, length - prefix.length)).toUpperCase();
+
+/** Builders for the identity shapes CloudTrail writes, so seeds, API calls and tests agree on them. */
+export const identity = {
+  iamUser(userName: string, accessKeyId = pseudoId('AKIA', userName, 20)): UserIdentity {
+    return {
+      type: 'IAMUser',
+      principalId: pseudoId('AIDA', userName, 21),
+      arn: `arn:aws:iam::${ACCOUNT}:user/${userName}`,
+      accountId: ACCOUNT,
+      accessKeyId,
+      userName,
+    };
+  },
+  assumedRole(roleName: string, sessionName: string, rolePath = '/'): UserIdentity {
+    const roleId = pseudoId('AROA', roleName, 21);
+    return {
+      type: 'AssumedRole',
+      principalId: `${roleId}:${sessionName}`,
+      arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${roleName}/${sessionName}`,
+      accountId: ACCOUNT,
+      accessKeyId: pseudoId('ASIA', `${roleName}/${sessionName}`, 20),
+      sessionContext: {
+        sessionIssuer: { type: 'Role', principalId: roleId, arn: `arn:aws:iam::${ACCOUNT}:role${rolePath}${roleName}`, accountId: ACCOUNT, userName: roleName },
+      },
+    };
+  },
+  /** IAM Identity Center: an assumed AWSReservedSSO_* role whose session name is the person's email. */
+  sso(permissionSet: string, email: string): UserIdentity {
+    return identity.assumedRole(`AWSReservedSSO_${permissionSet}_${hex(permissionSet, 16)}`, email, '/aws-reserved/sso.amazonaws.com/');
+  },
+  /** GetFederationToken called by an IAM user acting as identity broker. */
+  federatedUser(name: string, brokerUserName: string): UserIdentity {
+    const broker = identity.iamUser(brokerUserName);
+    return {
+      type: 'FederatedUser',
+      principalId: `${ACCOUNT}:${name}`,
+      arn: `arn:aws:sts::${ACCOUNT}:federated-user/${name}`,
+      accountId: ACCOUNT,
+      accessKeyId: pseudoId('ASIA', `federated/${name}`, 20),
+      sessionContext: {
+        sessionIssuer: { type: 'IAMUser', principalId: broker.principalId, arn: broker.arn, accountId: ACCOUNT, userName: brokerUserName },
+      },
+    };
+  },
+};
+
+/** Local credentials carry no identity, so an access key id stands for an IAM user of that name. */
+export function identityForAccessKey(accessKeyId: string): UserIdentity {
+  return identity.iamUser(accessKeyId || 'anonymous', accessKeyId);
+}
+
+/** The record as CloudTrail stores it (`CloudTrailEvent` in LookupEvents, `detail` of the EventBridge event). */
+export function toCloudTrailEvent(r: TrailRecord): Record<string, unknown> {
+  return {
+    eventVersion: '1.09',
+    userIdentity: r.userIdentity,
+    eventTime: r.eventTime,
+    eventSource: r.eventSource,
+    eventName: r.eventName,
+    awsRegion: r.awsRegion,
+    sourceIPAddress: '127.0.0.1',
+    userAgent: r.userAgent,
+    requestParameters: r.requestParameters,
+    responseElements: r.responseElements,
+    requestID: r.requestId,
+    eventID: r.eventId,
+    readOnly: false,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: ACCOUNT,
+    eventCategory: 'Management',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Demo fleet
+
+const seedId = (n: number) => `i-0feed${String(n).padStart(12, '0')}`;
+
+/** Notable demo instances, so tests and docs can name them. */
+export const DEMO = {
+  officeHours: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(seedId),
+  officeHoursDb: [9, 10].map(seedId),
+  batchWindow: [11, 12, 13, 14].map(seedId),
+  /** Instances that break the tag policy (Owner email, CostCenter CC-nnnn, Environment dev|staging|prod). */
+  nonCompliant: [15, 20, 21, 26, 27, 28, 29, 30].map(seedId),
+  /** Schedule=office-hours, stopped, and every start ends `stopped` with Client.InternalError. */
+  kmsBroken: seedId(8),
+  hibernationConfigured: seedId(5),
+  asg: seedId(15),
+  spot: seedId(16),
+  cloudFormation: seedId(17),
+  instanceStore: seedId(18),
+  terminationProtected: seedId(19),
+  exemptForever: seedId(20),
+  override2099: seedId(21),
+  /** One instance per kind of tag-policy breach. */
+  missingOwner: seedId(26),
+  badCostCenter: seedId(27),
+  badEnvironment: seedId(28),
+} as const;
+
+const ALICE = identity.iamUser('alice');
+const CI = identity.assumedRole('GitLabDeployRole', 'gitlab-ci-4242');
+const CAROL = identity.sso('AdministratorAccess', 'carol@example.com');
+const DAVE = identity.federatedUser('dave', 'fed-broker');
+const ROTATION = [ALICE, CI, CAROL, DAVE];
+
+const owned = (Owner: string, CostCenter: string, Environment: string) => ({ Owner, CostCenter, Environment });
+const officeApp = { Schedule: 'office-hours', 'opsflow:group': 'app' };
+const officeDb = { Schedule: 'office-hours', 'opsflow:group': 'db' };
+const batch = { Schedule: 'batch-window' };
+const data = owned('team-data@example.com', 'CC-3300', 'prod');
+
+interface SeedRow {
+  name: string;
+  type: string;
+  stopped?: boolean;
+  tags: Record<string, string>;
+  by?: UserIdentity;
+  extra?: Partial<Instance>;
+}
+
+// Row n (1-based) becomes instance seedId(n); DEMO above names rows by that number.
+const SEED: SeedRow[] = [
+  { name: 'web-01', type: 't3.medium', tags: { ...officeApp, ...owned('alice@example.com', 'CC-1001', 'prod') } },
+  { name: 'web-02', type: 't3.medium', tags: { ...officeApp, ...owned('alice@example.com', 'CC-1001', 'prod') } },
+  { name: 'api-01', type: 't3.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-1001', 'staging') } },
+  { name: 'api-02', type: 't3.large', stopped: true, tags: { ...officeApp, ...owned('bob@example.com', 'CC-1001', 'staging') } },
+  { name: 'worker-01', type: 'c5.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-2040', 'dev') }, extra: { hibernationConfigured: true } },
+  { name: 'worker-02', type: 'c5.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-2040', 'dev') } },
+  { name: 'frontend-dev', type: 't3.small', tags: { ...officeApp, ...owned('erin@example.com', 'CC-2040', 'dev') } },
+  { name: 'reporting-01', type: 'm5.large', stopped: true, tags: { ...officeApp, ...owned('team-data@example.com', 'CC-3300', 'staging') }, extra: { sim: { kmsGrantMissing: true } } },
+  { name: 'db-primary', type: 'r5.large', tags: { ...officeDb, ...owned('team-data@example.com', 'CC-3300', 'staging') } },
+  { name: 'db-replica', type: 'r5.large', tags: { ...officeDb, ...owned('team-data@example.com', 'CC-3300', 'staging') } },
+  { name: 'batch-01', type: 'c5.xlarge', stopped: true, tags: { ...batch, ...data } },
+  { name: 'batch-02', type: 'c5.xlarge', stopped: true, tags: { ...batch, ...data } },
+  { name: 'etl-01', type: 'm5.xlarge', stopped: true, tags: { ...batch, ...data } },
+  { name: 'etl-02', type: 'm5.xlarge', tags: { ...batch, ...data } },
+  {
+    name: 'web-asg-node',
+    type: 't3.medium',
+    tags: { 'aws:autoscaling:groupName': 'web-asg', Owner: 'alice@example.com', Environment: 'prod' },
+    by: identity.assumedRole('AWSServiceRoleForAutoScaling', 'AutoScaling', '/aws-service-role/autoscaling.amazonaws.com/'),
+  },
+  {
+    name: 'spot-render',
+    type: 'c5.2xlarge',
+    tags: owned('erin@example.com', 'CC-2040', 'dev'),
+    extra: { instanceLifecycle: 'spot', spotInstanceRequestId: 'sir-0feed0016', spotRequestType: 'one-time' },
+  },
+  {
+    name: 'legacy-app',
+    type: 't3.medium',
+    tags: {
+      'aws:cloudformation:stack-name': 'legacy-app',
+      'aws:cloudformation:stack-id': `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/legacy-app/0feed000-0000-4000-8000-000000000017`,
+      'aws:cloudformation:logical-id': 'AppServer',
+      ...owned('bob@example.com', 'CC-1001', 'prod'),
+    },
+    by: identity.assumedRole('CloudFormationExecutionRole', 'AWSCloudFormation'),
+  },
+  { name: 'cache-ephemeral', type: 'm3.medium', tags: owned('bob@example.com', 'CC-1001', 'staging'), extra: { rootDeviceType: 'instance-store' } },
+  { name: 'ledger-db', type: 'r5.xlarge', tags: owned('team-data@example.com', 'CC-3300', 'prod'), extra: { disableApiTermination: true } },
+  { name: 'vpn-gateway', type: 't3.micro', tags: { 'opsflow:exempt': 'forever', CostCenter: 'CC-1001', Environment: 'prod' } },
+  { name: 'ml-training', type: 'p3.2xlarge', stopped: true, tags: { 'opsflow:override': '2099-12-31', Owner: 'erin@example.com', CostCenter: 'CC-2040', Environment: 'Production' } },
+  { name: 'bastion', type: 't3.micro', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+  { name: 'jenkins', type: 'm5.large', tags: owned('bob@example.com', 'CC-2040', 'prod') },
+  { name: 'grafana', type: 't3.small', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+  { name: 'sandbox-alice', type: 't3.micro', stopped: true, tags: owned('alice@example.com', 'CC-2040', 'dev') },
+  { name: 'sandbox-bob', type: 't3.micro', tags: { CostCenter: 'CC-2040', Environment: 'dev' } },
+  { name: 'analytics-01', type: 'm5.large', tags: owned('team-data@example.com', 'cc-12', 'staging') },
+  { name: 'search-01', type: 'r5.large', tags: owned('bob@example.com', 'CC-1001', 'Production') },
+  { name: 'queue-01', type: 't3.medium', tags: owned('bob', 'CC-1001', 'prod') },
+  { name: 'legacy-ftp', type: 't2.micro', tags: {} },
+  { name: 'mail-relay', type: 't3.small', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+  { name: 'monitoring', type: 't3.medium', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+  { name: 'docs-site', type: 't3.micro', tags: owned('erin@example.com', 'CC-2040', 'staging') },
+  { name: 'staging-api', type: 't3.large', stopped: true, tags: owned('bob@example.com', 'CC-1001', 'staging') },
+  { name: 'k8s-node-1', type: 'm5.xlarge', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+  { name: 'k8s-node-2', type: 'm5.xlarge', tags: owned('alice@example.com', 'CC-1001', 'prod') },
+];
+
+const AZS = [`${REGION}a`, `${REGION}b`, `${REGION}c`];
+
+/**
+ * The demo fleet, launched over the 40 days before `nowMs` (inside CloudTrail's 90-day window), each with the
+ * RunInstances record of the identity that launched it.
+ */
+export function seedFleet(nowMs: number): { instances: Instance[]; trail: TrailRecord[] } {
+  const instances: Instance[] = [];
+  const trail: TrailRecord[] = [];
+  SEED.forEach((row, i) => {
+    const n = i + 1;
+    const launchedMs = Math.floor((nowMs - (41 - n) * DAY) / 60_000) * 60_000;
+    const stoppedMs = launchedMs + DAY;
+    const inst: Instance = {
+      instanceId: seedId(n),
+      reservationId: `r-0feed${String(n).padStart(12, '0')}`,
+      instanceType: row.type,
+      imageId: row.type.startsWith('m3') ? 'ami-0feed000000000003' : 'ami-0feed000000000001',
+      state: row.stopped ? 'stopped' : 'running',
+      stateTransitionReason: row.stopped ? userInitiated(stoppedMs) : '',
+      ...(row.stopped && { stateReason: USER_SHUTDOWN }),
+      launchTime: iso(launchedMs),
+      stateChangedMs: row.stopped ? stoppedMs : launchedMs,
+      tags: [{ Key: 'Name', Value: row.name }, ...Object.entries(row.tags).map(([Key, Value]) => ({ Key, Value }))],
+      availabilityZone: AZS[n % 3],
+      privateIpAddress: `10.0.${n % 3}.${10 + n}`,
+      rootDeviceType: 'ebs',
+      disableApiTermination: false,
+      sim: {},
+      launchedBy: row.by ?? ROTATION[n % ROTATION.length],
+      ...row.extra,
+    };
+    instances.push(inst);
+    const run = { imageId: inst.imageId, instanceType: inst.instanceType, count: 1, tags: inst.tags };
+    trail.push(runRecord([inst], run, { identity: inst.launchedBy, requestId: uuidFrom(`req/${inst.instanceId}`) }, launchedMs, uuidFrom(inst.instanceId)));
+  });
+  return { instances, trail };
+}
+
+function uuidFrom(seed: string): string {
+  const h = hex(seed, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CloudTrail record shapes (lowerCamel, `items` lists, as CloudTrail writes EC2 events)
+
+const stateOf = (name: InstanceStateName) => ({ code: STATE_CODES[name], name });
+const tagItems = (tags: readonly Tag[]) => tags.map((t) => ({ key: t.Key, value: t.Value }));
+const idItems = (ids: readonly string[]) => ({ items: ids.map((instanceId) => ({ instanceId })) });
+const changeItems = (changes: StateChange[]) => ({
+  items: changes.map((c) => ({ instanceId: c.instanceId, currentState: stateOf(c.currentState), previousState: stateOf(c.previousState) })),
+});
+
+function record(eventName: string, caller: Caller, atMs: number, ids: readonly string[], requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>, eventId: string = randomUUID()): TrailRecord {
+  const requestId = caller.requestId ?? randomUUID();
+  return {
+    eventId,
+    eventTime: trailTime(atMs),
+    eventName,
+    eventSource: 'ec2.amazonaws.com',
+    awsRegion: REGION,
+    userIdentity: caller.identity,
+    userAgent: caller.userAgent ?? 'opsflow-local',
+    requestId,
+    requestParameters,
+    responseElements: { requestId, ...responseElements },
+    resources: ids.map((name) => ({ type: 'AWS::EC2::Instance' as const, name })),
+  };
+}
+
+function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs: number, eventId?: string): TrailRecord {
+  const first = instances[0];
+  const tags = req.tags ?? [];
+  return record(
+    'RunInstances',
+    caller,
+    atMs,
+    instances.map((i) => i.instanceId),
+    {
+      instancesSet: { items: [{ imageId: req.imageId, minCount: req.minCount ?? req.count, maxCount: req.maxCount ?? req.count }] },
+      instanceType: req.instanceType,
+      blockDeviceMapping: {},
+      monitoring: { enabled: false },
+      disableApiTermination: req.disableApiTermination ?? false,
+      ...(tags.length > 0 && { tagSpecificationSet: { items: [{ resourceType: 'instance', tags: tagItems(tags) }] } }),
+    },
+    {
+      reservationId: first.reservationId,
+      ownerId: ACCOUNT,
+      groupSet: {},
+      instancesSet: {
+        items: instances.map((i) => ({
+          instanceId: i.instanceId,
+          imageId: i.imageId,
+          instanceState: stateOf('pending'),
+          privateIpAddress: i.privateIpAddress,
+          instanceType: i.instanceType,
+          launchTime: Date.parse(i.launchTime),
+          placement: { availabilityZone: i.availabilityZone, tenancy: 'default' },
+          ...(i.tags.length > 0 && { tagSet: { items: tagItems(i.tags) } }),
+        })),
+      },
+    },
+    eventId,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The fleet
+
+export interface FleetOptions {
+  clock: Clock;
+  state: StateDir;
+  /** Seed the demo fleet when the state directory has no fleet yet. @default false */
+  seed?: boolean;
+}
+
+interface FleetFile {
+  version: 1;
+  instances: Instance[];
+  trail: TrailRecord[];
+}
+
+const incorrectState = (id: string, verb: string) => new AwsError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be ${verb}.`);
+
+export class Fleet {
+  readonly clock: Clock;
+  private readonly state: StateDir;
+  private readonly instances = new Map<string, Instance>();
+  private records: TrailRecord[] = [];
+  /** Ids with a pending transition, so settling never scans a 10,000-instance fleet. */
+  private readonly transitioning = new Set<string>();
+  private timer?: { dueMs: number; cancel: () => void };
+  private saveTimer?: NodeJS.Timeout;
+
+  constructor(opts: FleetOptions) {
+    this.clock = opts.clock;
+    this.state = opts.state;
+    const saved = opts.state.read<FleetFile>(FILE);
+    const initial = saved ?? (opts.seed ? seedFleet(this.clock.nowMs()) : { instances: [], trail: [] });
+    for (const inst of initial.instances) this.index(inst);
+    this.records = initial.trail;
+    if (!saved) this.flush();
+    this.settle();
+  }
+
+  /** All instances, transitions due by now completed. Treat as read-only: change them through the methods. */
+  list(): readonly Instance[] {
+    this.settle();
+    return [...this.instances.values()];
+  }
+
+  get(id: string): Instance | undefined {
+    this.settle();
+    return this.instances.get(id);
+  }
+
+  /** CloudTrail records, oldest first. */
+  get trail(): readonly TrailRecord[] {
+    return this.records;
+  }
+
+  /** The instances for `ids` in request order, or EC2's Malformed / NotFound error naming the bad ones. */
+  require(ids: readonly string[]): Instance[] {
+    const malformed = ids.find((id) => !INSTANCE_ID.test(id));
+    if (malformed !== undefined) throw new AwsError('InvalidInstanceID.Malformed', `Invalid id: "${malformed}" (expecting "i-...")`);
+    this.settle();
+    const unique = [...new Set(ids)];
+    const missing = unique.filter((id) => !this.instances.has(id));
+    if (missing.length === 1) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${missing[0]}' does not exist`);
+    if (missing.length > 1) throw new AwsError('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
+    return unique.map((id) => this.instances.get(id)!);
+  }
+
+  run(req: RunRequest, caller: Caller): Instance[] {
+    for (const t of req.tags ?? []) checkTagKey(t.Key);
+    const now = this.clock.nowMs();
+    const reservationId = `r-0${randomBytes(8).toString('hex')}`;
+    const created: Instance[] = [];
+    for (let k = 0; k < req.count; k++) {
+      const n = this.instances.size;
+      const inst: Instance = {
+        ...this.blank(n, now),
+        reservationId,
+        imageId: req.imageId,
+        instanceType: req.instanceType,
+        state: 'pending',
+        tags: (req.tags ?? []).map((t) => ({ ...t })),
+        availabilityZone: req.availabilityZone ?? AZS[n % 3],
+        disableApiTermination: req.disableApiTermination ?? false,
+        launchedBy: caller.identity,
+        transition: { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' },
+      };
+      this.index(inst);
+      created.push(inst);
+    }
+    this.append(runRecord(created, req, caller, now));
+    this.mutated();
+    return created;
+  }
+
+  start(ids: readonly string[], caller: Caller): StateChange[] {
+    const targets = this.require(ids);
+    for (const i of targets) if (['stopping', 'shutting-down', 'terminated'].includes(i.state)) throw incorrectState(i.instanceId, 'started');
+    const now = this.clock.nowMs();
+    const changes = targets.map((i) =>
+      this.change(i, () => {
+        if (i.state !== 'stopped') return; // pending/running: starting again is a no-op, as in EC2
+        i.launchTime = iso(now);
+        this.enter(i, 'pending', '', undefined, now);
+        // A volume whose KMS key has no grant cannot be attached: EC2 gives up and the instance falls back to stopped.
+        i.transition = i.sim.kmsGrantMissing
+          ? { to: 'stopped', dueMs: now + TRANSITION_MS.launchFailure, stateTransitionReason: 'Client.InternalError', stateReason: LAUNCH_ERROR }
+          : { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' };
+      }),
+    );
+    this.append(record('StartInstances', caller, now, targets.map((i) => i.instanceId), { instancesSet: idItems(targets.map((i) => i.instanceId)) }, { instancesSet: changeItems(changes) }));
+    this.mutated();
+    return changes;
+  }
+
+  stop(ids: readonly string[], opts: { force?: boolean; hibernate?: boolean }, caller: Caller): StateChange[] {
+    const targets = this.require(ids);
+    for (const i of targets) {
+      if (['pending', 'shutting-down', 'terminated'].includes(i.state)) throw incorrectState(i.instanceId, 'stopped');
+      if (i.rootDeviceType === 'instance-store') {
+        throw new AwsError('UnsupportedOperation', `The instance '${i.instanceId}' does not have an 'ebs' root device type and cannot be stopped.`);
+      }
+      if (i.instanceLifecycle === 'spot' && i.spotRequestType !== 'persistent') {
+        throw new AwsError('UnsupportedOperation', `You can't stop the Spot Instance '${i.instanceId}' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests.`);
+      }
+      if (opts.hibernate && !i.hibernationConfigured) {
+        throw new AwsError('UnsupportedOperation', `The instance '${i.instanceId}' is not enabled for hibernation.`);
+      }
+    }
+    const now = this.clock.nowMs();
+    const duration = opts.force ? TRANSITION_MS.forcedStop : TRANSITION_MS.stop;
+    const changes = targets.map((i) =>
+      this.change(i, () => {
+        if (i.state === 'stopping' && opts.force && i.transition) {
+          i.transition.dueMs = Math.min(i.transition.dueMs, now + duration);
+        }
+        if (i.state !== 'running') return;
+        const reason = opts.hibernate ? USER_HIBERNATE : USER_SHUTDOWN;
+        this.enter(i, 'stopping', userInitiated(now), reason, now);
+        i.transition = { to: 'stopped', dueMs: now + duration, stateTransitionReason: userInitiated(now), stateReason: reason };
+      }),
+    );
+    const params = { instancesSet: idItems(targets.map((i) => i.instanceId)), force: opts.force ?? false, ...(opts.hibernate && { hibernate: true }) };
+    this.append(record('StopInstances', caller, now, targets.map((i) => i.instanceId), params, { instancesSet: changeItems(changes) }));
+    this.mutated();
+    return changes;
+  }
+
+  terminate(ids: readonly string[], caller: Caller): StateChange[] {
+    const targets = this.require(ids);
+    const locked = targets.find((i) => i.disableApiTermination);
+    if (locked) {
+      throw new AwsError('OperationNotPermitted', `The instance '${locked.instanceId}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+    }
+    const now = this.clock.nowMs();
+    const changes = targets.map((i) =>
+      this.change(i, () => {
+        if (i.state === 'shutting-down' || i.state === 'terminated') return;
+        this.enter(i, 'shutting-down', userInitiated(now), USER_SHUTDOWN, now);
+        i.transition = { to: 'terminated', dueMs: now + TRANSITION_MS.terminate, stateTransitionReason: userInitiated(now), stateReason: USER_SHUTDOWN };
+      }),
+    );
+    this.append(record('TerminateInstances', caller, now, targets.map((i) => i.instanceId), { instancesSet: idItems(targets.map((i) => i.instanceId)) }, { instancesSet: changeItems(changes) }));
+    this.mutated();
+    return changes;
+  }
+
+  createTags(ids: readonly string[], tags: readonly Tag[], caller: Caller): void {
+    for (const t of tags) checkTagKey(t.Key);
+    const bad = tags.find((t) => t.Value.length > 256);
+    if (bad) throw new AwsError('InvalidParameterValue', `Tag value exceeds the maximum length of 256 characters (key '${bad.Key}')`);
+    const targets = this.require(ids);
+    for (const i of targets) {
+      const keys = new Set([...i.tags.map((t) => t.Key), ...tags.map((t) => t.Key)]);
+      if (keys.size > 50) throw new AwsError('TagLimitExceeded', `The maximum number of tags (50) for resource '${i.instanceId}' has been reached.`);
+    }
+    for (const i of targets) {
+      for (const t of tags) {
+        const existing = i.tags.find((x) => x.Key === t.Key);
+        if (existing) existing.Value = t.Value;
+        else i.tags.push({ Key: t.Key, Value: t.Value });
+      }
+    }
+    this.append(
+      record('CreateTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagItems(tags) } }, { _return: true }),
+    );
+    this.mutated();
+  }
+
+  /** Deletes the given keys (only where the value matches, when one is given); no tags means every user tag. */
+  deleteTags(ids: readonly string[], tags: readonly { Key: string; Value?: string }[], caller: Caller): void {
+    for (const t of tags) checkTagKey(t.Key);
+    const targets = this.require(ids);
+    const doomed = (t: Tag) =>
+      tags.length === 0 ? !t.Key.startsWith('aws:') : tags.some((d) => d.Key === t.Key && (d.Value === undefined || d.Value === t.Value));
+    for (const i of targets) i.tags = i.tags.filter((t) => !doomed(t));
+    const tagSet = tags.map((t) => ({ key: t.Key, ...(t.Value !== undefined && { value: t.Value }) }));
+    this.append(
+      record('DeleteTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagSet } }, { _return: true }),
+    );
+    this.mutated();
+  }
+
+  /**
+   * Adds `count` instances directly (no API call, no CloudTrail record): bulk setup for benchmarks and tests.
+   * `template` fields apply to every instance; ids, reservation and address are generated.
+   */
+  addInstances(count: number, template: Partial<Omit<Instance, 'instanceId' | 'reservationId'>> = {}): Instance[] {
+    const now = this.clock.nowMs();
+    const created: Instance[] = [];
+    for (let k = 0; k < count; k++) {
+      const inst: Instance = { ...this.blank(this.instances.size, now), ...template, tags: (template.tags ?? []).map((t) => ({ ...t })), sim: { ...template.sim } };
+      this.index(inst);
+      created.push(inst);
+    }
+    this.mutated();
+    return created;
+  }
+
+  /** Writes the state file now (pending transitions included). */
+  flush(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const file: FleetFile = { version: 1, instances: [...this.instances.values()], trail: this.records };
+    this.state.write(FILE, file);
+  }
+
+  /** Stops the transition timer and writes the state: call before dropping the fleet or its state directory. */
+  close(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.flush();
+  }
+
+  private blank(n: number, now: number): Instance {
+    return {
+      instanceId: `i-0${randomBytes(8).toString('hex')}`,
+      reservationId: `r-0${randomBytes(8).toString('hex')}`,
+      instanceType: 't3.micro',
+      imageId: 'ami-0feed000000000001',
+      state: 'running',
+      stateTransitionReason: '',
+      launchTime: iso(now),
+      stateChangedMs: now,
+      tags: [],
+      availabilityZone: AZS[n % 3],
+      privateIpAddress: `10.1.${Math.floor(n / 250) % 256}.${(n % 250) + 4}`,
+      rootDeviceType: 'ebs',
+      disableApiTermination: false,
+      sim: {},
+      launchedBy: identity.iamUser('opsflow-benchmark'),
+    };
+  }
+
+  private index(inst: Instance): void {
+    this.instances.set(inst.instanceId, inst);
+    if (inst.transition) this.transitioning.add(inst.instanceId);
+  }
+
+  private change(i: Instance, apply: () => void): StateChange {
+    const previousState = i.state;
+    apply();
+    if (i.transition) this.transitioning.add(i.instanceId);
+    return { instanceId: i.instanceId, previousState, currentState: i.state };
+  }
+
+  private enter(i: Instance, state: InstanceStateName, reason: string, stateReason: StateReason | undefined, atMs: number): void {
+    i.state = state;
+    i.stateTransitionReason = reason;
+    i.stateReason = stateReason;
+    i.stateChangedMs = atMs;
+    i.transition = undefined;
+  }
+
+  private append(r: TrailRecord): void {
+    const oldest = trailTime(this.clock.nowMs() - TRAIL_RETENTION_MS);
+    this.records = this.records.filter((x) => x.eventTime >= oldest);
+    this.records.push(r);
+  }
+
+  /** An API call changed the world: persist before answering, so a client never sees a success a restart forgets. */
+  private mutated(): void {
+    this.flush();
+    this.arm();
+  }
+
+  /** Completes every transition due by now. */
+  private settle(): void {
+    const now = this.clock.nowMs();
+    let changed = false;
+    for (const id of this.transitioning) {
+      const i = this.instances.get(id);
+      const t = i?.transition;
+      if (!i || !t) {
+        this.transitioning.delete(id);
+      } else if (t.dueMs <= now) {
+        this.enter(i, t.to, t.stateTransitionReason, t.stateReason, t.dueMs);
+        this.transitioning.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) this.saveSoon();
+    this.arm();
+  }
+
+  /** One timer for the earliest pending transition. */
+  private arm(): void {
+    let next = Infinity;
+    for (const id of this.transitioning) next = Math.min(next, this.instances.get(id)?.transition?.dueMs ?? Infinity);
+    if (this.timer?.dueMs === next) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (next === Infinity) return;
+    const cancel = this.clock.at(next, () => {
+      this.timer = undefined;
+      this.settle();
+    });
+    this.timer = { dueMs: next, cancel };
+  }
+
+  /** Transitions complete in bursts (a whole schedule's instances): coalesce their writes. */
+  private saveSoon(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        // A timer has no caller to report to; losing one write only delays persistence until the next one.
+        console.error(`opsflow: could not persist the EC2 fleet: ${(err as Error).message}`);
+      }
+    }, 20);
+  }
+}
+
+function checkTagKey(key: string): void {
+  if (key.length === 0 || key.length > 128) throw new AwsError('InvalidParameterValue', `Tag key must be 1 to 128 characters long: '${key}'`);
+  if (key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterValue', `Tag keys starting with 'aws:' are reserved for internal use`);
+}

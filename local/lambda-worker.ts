@@ -1,0 +1,190 @@
+/**
+ * Bootstrap of one Lambda execution environment, running in a `worker_threads` Worker that
+ * `LambdaRunner` (local/lambda.ts) starts per function. It plays the part of the Node.js Lambda runtime:
+ * installs the runtime's virtual clock, formats console output like Lambda, loads the handler once
+ * (the cold start) and answers invocations with the Lambda result or error document.
+ *
+ * The runner transpiles this file and starts it with `eval`, so it must stay self-contained: Node
+ * built-ins only, and type-only imports.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { format as formatLog } from 'node:util';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ClockSpec } from './kernel';
+
+export interface WorkerInit {
+  taskRoot: string;
+  handler: string;
+  clock: ClockSpec;
+  functionName: string;
+  functionArn: string;
+  memoryMb: number;
+  logGroupName: string;
+  logStreamName: string;
+}
+
+/** The error document Lambda returns for a failed invocation. */
+export interface LambdaErrorDocument {
+  errorType: string;
+  errorMessage: string;
+  trace: string[];
+}
+
+export type ToWorker = { type: 'invoke'; id: string; payload: string; deadline: number };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'init-error'; error: LambdaErrorDocument }
+  | { type: 'result'; id: string; payload: string }
+  | { type: 'error'; id: string; error: LambdaErrorDocument }
+  /** The environment is broken (uncaught exception, unhandled rejection): fail what is in flight, recycle. */
+  | { type: 'fatal'; error: LambdaErrorDocument }
+  | { type: 'log'; text: string };
+
+type Handler = (event: unknown, context: unknown, callback: (err?: unknown, result?: unknown) => void) => unknown;
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (message: FromWorker) => port.postMessage(message);
+const realNow = Date.now;
+const requestContext = new AsyncLocalStorage<string>();
+
+installVirtualClock(init.clock);
+captureOutput();
+
+process.on('uncaughtException', (err) => post({ type: 'fatal', error: errorDocument(err) }));
+process.on('unhandledRejection', (reason) =>
+  post({ type: 'fatal', error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: `${String(reason)}`, trace: errorDocument(reason).trace } }),
+);
+
+let handler: Handler;
+loadHandler(init.taskRoot, init.handler).then(
+  (loaded) => {
+    handler = loaded;
+    port.on('message', (message: ToWorker) => void invoke(message));
+    post({ type: 'ready' });
+  },
+  (err: unknown) => post({ type: 'init-error', error: initErrorDocument(err) }),
+);
+
+/**
+ * `Date.now()` and `new Date()` follow the runtime's virtual clock; `Date(x)`, `Date.UTC`, `Date.parse`
+ * stay as they are. Subclasses of Date keep working (Reflect.construct with new.target).
+ */
+function installVirtualClock(spec: ClockSpec) {
+  const RealDate = Date;
+  const virtualNow = () => Math.floor(spec.virtualBase + (realNow() - spec.realBase) * spec.scale);
+  function VirtualDate(this: unknown, ...args: unknown[]) {
+    if (!new.target) return new RealDate(virtualNow()).toString();
+    return Reflect.construct(RealDate, args.length === 0 ? [virtualNow()] : args, new.target);
+  }
+  VirtualDate.prototype = RealDate.prototype;
+  Object.defineProperty(RealDate.prototype, 'constructor', { value: VirtualDate, writable: true, configurable: true });
+  Object.assign(VirtualDate, { now: virtualNow, UTC: RealDate.UTC, parse: RealDate.parse });
+  globalThis.Date = VirtualDate as unknown as DateConstructor;
+}
+
+/**
+ * Output travels on the message port, the same channel as results, so a log line written before the
+ * handler returns is in the log file before the caller sees the result. Console lines get Lambda's
+ * text format: `<time>\t<request id>\t<LEVEL>\t<message>`.
+ */
+function captureOutput() {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+      post({ type: 'log', text: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') done();
+      return true;
+    }) as typeof stream.write;
+  }
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' } as const;
+  for (const [method, level] of Object.entries(levels)) {
+    const stream = level === 'INFO' || level === 'DEBUG' ? process.stdout : process.stderr;
+    (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      // Lambda prints `undefined` as the request id for lines written during the cold start.
+      stream.write(`${new Date().toISOString()}\t${requestContext.getStore()}\t${level}\t${formatLog(...args)}\n`);
+    };
+  }
+}
+
+/** Resolves `dir/file.export.path` the way the Node.js runtime does: file.js, file.mjs, then file.cjs. */
+async function loadHandler(taskRoot: string, handlerName: string): Promise<Handler> {
+  const slash = handlerName.lastIndexOf('/');
+  const moduleDir = join(taskRoot, handlerName.slice(0, slash + 1));
+  const match = /^([^.]*)\.(.+)$/.exec(handlerName.slice(slash + 1));
+  if (!match) throw runtimeError('Runtime.MalformedHandlerName', `Bad handler ${handlerName}`);
+  const [, moduleName, exportPath] = match;
+  const file = ['.js', '.mjs', '.cjs'].map((ext) => join(moduleDir, moduleName + ext)).find((f) => existsSync(f));
+  if (!file) throw runtimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
+  const loaded: Record<string, unknown> = isEsm(file) ? await import(pathToFileURL(file).href) : require(file);
+  const fn = exportPath.split('.').reduce<unknown>((obj, key) => (obj as Record<string, unknown> | undefined)?.[key], loaded);
+  if (typeof fn !== 'function') throw runtimeError('Runtime.HandlerNotFound', `${handlerName} is undefined or not exported`);
+  return fn as Handler;
+}
+
+function isEsm(file: string): boolean {
+  if (file.endsWith('.mjs')) return true;
+  if (file.endsWith('.cjs')) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
+    if (dir === init.taskRoot || dirname(dir) === dir) return false;
+  }
+}
+
+async function invoke(message: ToWorker) {
+  const { id, deadline } = message;
+  const context = {
+    awsRequestId: id,
+    functionName: init.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: init.functionArn,
+    memoryLimitInMB: String(init.memoryMb),
+    logGroupName: init.logGroupName,
+    logStreamName: init.logStreamName,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - realNow()),
+  };
+  try {
+    const result = await requestContext.run(id, () => callHandler(JSON.parse(message.payload), context));
+    let payload: string;
+    try {
+      payload = JSON.stringify(result === undefined ? null : result);
+    } catch (err) {
+      throw runtimeError('Runtime.MarshalError', `Unable to stringify response body: ${(err as Error).message}`);
+    }
+    post({ type: 'result', id, payload });
+  } catch (err) {
+    post({ type: 'error', id, error: errorDocument(err) });
+  }
+}
+
+/** Async handlers return a promise; callback-style handlers call back. */
+function callHandler(event: unknown, context: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const callback = (err?: unknown, result?: unknown) => (err ? reject(err) : resolve(result));
+    const returned = handler(event, context, callback);
+    if (returned && typeof (returned as Promise<unknown>).then === 'function') (returned as Promise<unknown>).then(resolve, reject);
+  });
+}
+
+/** As the Node.js runtime reports errors: `errorType` is the error's name. */
+function errorDocument(err: unknown): LambdaErrorDocument {
+  if (err instanceof Error) return { errorType: err.name, errorMessage: err.message, trace: (err.stack ?? '').split('\n') };
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+function initErrorDocument(err: unknown): LambdaErrorDocument {
+  const doc = errorDocument(err);
+  return err instanceof SyntaxError ? { ...doc, errorType: 'Runtime.UserCodeSyntaxError', errorMessage: `${err.name}: ${err.message}` } : doc;
+}
+
+function runtimeError(name: string, message: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}

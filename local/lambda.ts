@@ -1,0 +1,333 @@
+/**
+ * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a
+ * `worker_threads` Worker, see local/lambda-worker.ts) with its own environment variables, kept warm
+ * between invocations, recycled after a timeout or a crash so the next invocation is a cold start.
+ * Handlers reach the local endpoint through AWS_ENDPOINT_URL, which SDK v3 (@smithy/core endpoints,
+ * installed 3.41) honours for every client that is not given an explicit endpoint.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { transformSync } from 'esbuild';
+import { AwsError, REGION, type Clock } from './kernel';
+import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
+
+export interface LambdaFunction {
+  arn: string;
+  name: string;
+  logicalId: string;
+  /** Directory of the unpacked bundle (LAMBDA_TASK_ROOT). */
+  assetDir: string;
+  /** `file.export`, e.g. `index.handler`. */
+  handler: string;
+  /** The template's environment variables. */
+  environment: Record<string, string>;
+  /** Real seconds: Lambda timeouts are not scaled by the virtual clock. */
+  timeoutSeconds: number;
+  /** @default 128 */
+  memoryMb?: number;
+}
+
+export interface LambdaRunnerOptions {
+  clock: Clock;
+  /** Base URL of the local endpoint, read at each cold start. */
+  endpoint: () => string;
+  /** Fault injection: functions (name, logical id or ARN) whose invocations crash the environment. */
+  crashes?: () => string[];
+  /** Function output goes to `<logDir>/<function name>.log`; without it, output is discarded. */
+  logDir?: string;
+}
+
+/** The access key every function signs with, so services can tell Lambda calls apart. */
+export const LAMBDA_ACCESS_KEY_ID = 'AKIDLOCALLAMBDA';
+
+/** Lambda gives a cold start 10 seconds of init before it gives up. */
+const INIT_TIMEOUT_MS = 10_000;
+
+/** A failed invocation, carrying Lambda's error document (`errorType` is what Step Functions matches). */
+export class LambdaInvokeError extends Error implements LambdaErrorDocument {
+  readonly errorType: string;
+  readonly errorMessage: string;
+  readonly trace: string[];
+
+  constructor(doc: LambdaErrorDocument) {
+    super(doc.errorMessage);
+    this.name = doc.errorType;
+    this.errorType = doc.errorType;
+    this.errorMessage = doc.errorMessage;
+    this.trace = doc.trace;
+  }
+
+  /** The payload Lambda's Invoke API returns with `X-Amz-Function-Error: Unhandled`. */
+  toDocument(): LambdaErrorDocument {
+    return { errorType: this.errorType, errorMessage: this.errorMessage, trace: this.trace };
+  }
+}
+
+interface Pending {
+  id: string;
+  payload: string;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
+  started?: number;
+}
+
+/** One execution environment. */
+interface Sandbox {
+  fn: LambdaFunction;
+  worker: Worker;
+  pending: Map<string, Pending>;
+  ready: boolean;
+  retired: boolean;
+  spawnedAt: number;
+  /** Reported once, on the REPORT line of the first invocation, like Lambda's `Init Duration`. */
+  initDuration?: number;
+  initTimer: NodeJS.Timeout;
+}
+
+export class LambdaRunner {
+  private readonly functions = new Map<string, LambdaFunction>();
+  private readonly sandboxes = new Map<string, Sandbox>();
+  private closed = false;
+
+  constructor(private readonly options: LambdaRunnerOptions) {
+    if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+  }
+
+  /** Adds or replaces a function; replacing recycles its environment (code or configuration changed). */
+  register(fn: LambdaFunction): void {
+    if (!(fn.timeoutSeconds > 0)) throw new Error(`Lambda function ${fn.name}: timeoutSeconds must be positive, got ${fn.timeoutSeconds}`);
+    const current = this.sandboxes.get(fn.name);
+    if (current) this.retire(current, (id) => exitError(id, 'signal: terminated'));
+    this.functions.set(fn.name, fn);
+  }
+
+  /** The registered function an ARN (optionally `:$LATEST`-qualified) or name designates. */
+  get(arnOrName: string): LambdaFunction | undefined {
+    const match = /^arn:aws:lambda:[^:]*:[^:]*:function:([^:]+)(?::(.+))?$/.exec(arnOrName);
+    if (!match) return this.functions.get(arnOrName);
+    const fn = this.functions.get(match[1]);
+    const unqualified = arnOrName.split(':').slice(0, 7).join(':');
+    return fn && fn.arn === unqualified && (match[2] === undefined || match[2] === '$LATEST') ? fn : undefined;
+  }
+
+  list(): LambdaFunction[] {
+    return [...this.functions.values()];
+  }
+
+  /** Runs one invocation; resolves to the handler's result after a JSON round trip, as Lambda returns it. */
+  invoke(arnOrName: string, payload: unknown): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('LambdaRunner is closed'));
+    const fn = this.get(arnOrName);
+    if (!fn) return Promise.reject(new AwsError('ResourceNotFoundException', `Function not found: ${arnOrName}`, 404));
+    const id = randomUUID();
+    if (this.mustCrash(fn)) return Promise.reject(this.injectCrash(fn, id));
+    return new Promise((resolve, reject) => {
+      const sandbox = this.sandboxes.get(fn.name) ?? this.spawn(fn);
+      const pending: Pending = { id, payload: JSON.stringify(payload ?? null), resolve, reject };
+      sandbox.pending.set(id, pending);
+      if (sandbox.ready) this.dispatch(sandbox, pending);
+    });
+  }
+
+  /** Terminates every environment; invocations in flight fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const sandboxes = [...this.sandboxes.values()];
+    for (const s of sandboxes) this.retire(s, (id) => exitError(id, 'signal: terminated'));
+    await Promise.all(sandboxes.map((s) => s.worker.terminate()));
+  }
+
+  private mustCrash(fn: LambdaFunction): boolean {
+    const names = this.options.crashes?.() ?? [];
+    return names.includes(fn.name) || names.includes(fn.logicalId) || names.includes(fn.arn);
+  }
+
+  /** A crash takes the whole environment down, as a runtime process exit would. */
+  private injectCrash(fn: LambdaFunction, id: string): LambdaInvokeError {
+    const current = this.sandboxes.get(fn.name);
+    if (current) this.retire(current, (other) => exitError(other, 'signal: killed'));
+    const err = exitError(id, 'signal: killed');
+    this.log(fn, `START RequestId: ${id} Version: $LATEST\n${err.errorMessage}\n${err.errorType}\nEND RequestId: ${id}\n`);
+    return err;
+  }
+
+  private spawn(fn: LambdaFunction): Sandbox {
+    const memoryMb = fn.memoryMb ?? 128;
+    const logStreamName = `${new Date(this.options.clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
+    const init: WorkerInit = {
+      taskRoot: fn.assetDir,
+      handler: fn.handler,
+      clock: this.options.clock.clockSpec(),
+      functionName: fn.name,
+      functionArn: fn.arn,
+      memoryMb,
+      logGroupName: `/aws/lambda/${fn.name}`,
+      logStreamName,
+    };
+    const worker = new Worker(workerSource(), {
+      eval: true,
+      workerData: init,
+      env: this.environment(fn, init),
+      // The handler runs on plain Node, not with the runtime's own loaders (tsx) or flags.
+      execArgv: [],
+      stdout: true,
+      stderr: true,
+    });
+    const sandbox: Sandbox = {
+      fn,
+      worker,
+      pending: new Map(),
+      ready: false,
+      retired: false,
+      spawnedAt: performance.now(),
+      initTimer: setTimeout(() => {
+        this.log(fn, `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS}.00 ms\tPhase: init\tStatus: timeout\n`);
+        this.retire(sandbox, () => new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `Init timed out after ${INIT_TIMEOUT_MS / 1000}.00 seconds`, trace: [] }));
+      }, INIT_TIMEOUT_MS),
+    };
+    // Output is captured through the message port; the raw streams only need draining.
+    worker.stdout.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    worker.stderr.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    worker.on('message', (message: FromWorker) => this.onMessage(sandbox, message));
+    worker.on('error', (err) => this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
+    worker.on('exit', (code) => this.retire(sandbox, (id) => exitError(id, `exit status ${code}`)));
+    this.sandboxes.set(fn.name, sandbox);
+    return sandbox;
+  }
+
+  private environment(fn: LambdaFunction, init: WorkerInit): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
+      LANG: 'en_US.UTF-8',
+      ...fn.environment,
+      // Reserved variables: Lambda sets these itself, whatever the template says.
+      TZ: 'UTC',
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LAMBDA_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_ENDPOINT_URL: this.options.endpoint(),
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(init.memoryMb),
+      AWS_LAMBDA_LOG_GROUP_NAME: init.logGroupName,
+      AWS_LAMBDA_LOG_STREAM_NAME: init.logStreamName,
+      _HANDLER: fn.handler,
+      LAMBDA_TASK_ROOT: fn.assetDir,
+      // No X-Ray daemon locally: tracing libraries must stay quiet instead of failing or warning.
+      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+      POWERTOOLS_TRACE_DISABLED: 'true',
+    };
+    delete env.AWS_SESSION_TOKEN;
+    delete env.NODE_OPTIONS;
+    return env;
+  }
+
+  private onMessage(sandbox: Sandbox, message: FromWorker) {
+    switch (message.type) {
+      case 'log':
+        return this.log(sandbox.fn, message.text);
+      case 'ready':
+        clearTimeout(sandbox.initTimer);
+        sandbox.ready = true;
+        sandbox.initDuration = performance.now() - sandbox.spawnedAt;
+        for (const pending of sandbox.pending.values()) this.dispatch(sandbox, pending);
+        return;
+      case 'init-error':
+        this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\tUncaught Exception \t${JSON.stringify(message.error)}\n`);
+        return this.retire(sandbox, () => new LambdaInvokeError(message.error));
+      case 'fatal':
+        this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\t${message.error.errorType} \t${JSON.stringify(message.error)}\n`);
+        return this.retire(sandbox, () => new LambdaInvokeError(message.error));
+      case 'result':
+      case 'error': {
+        const pending = this.settle(sandbox, message.id);
+        if (!pending) return; // already timed out
+        if (message.type === 'result') pending.resolve(JSON.parse(message.payload));
+        else pending.reject(new LambdaInvokeError(message.error));
+        return;
+      }
+    }
+  }
+
+  private dispatch(sandbox: Sandbox, pending: Pending) {
+    const { fn } = sandbox;
+    const timeoutMs = fn.timeoutSeconds * 1000;
+    pending.started = performance.now();
+    this.log(fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
+    // Real time on purpose: a Lambda timeout guards real work, and the virtual clock may run 1000x faster.
+    pending.timer = setTimeout(() => this.timeOut(sandbox, pending), timeoutMs);
+    const message: ToWorker = { type: 'invoke', id: pending.id, payload: pending.payload, deadline: Date.now() + timeoutMs };
+    sandbox.worker.postMessage(message);
+  }
+
+  private settle(sandbox: Sandbox, id: string): Pending | undefined {
+    const pending = sandbox.pending.get(id);
+    if (!pending) return undefined;
+    clearTimeout(pending.timer);
+    sandbox.pending.delete(id);
+    if (pending.started === undefined) return pending; // never dispatched: nothing ran, nothing to report
+    const duration = performance.now() - pending.started;
+    const init = sandbox.initDuration === undefined ? '' : `\tInit Duration: ${sandbox.initDuration.toFixed(2)} ms`;
+    sandbox.initDuration = undefined;
+    const memory = sandbox.fn.memoryMb ?? 128;
+    this.log(sandbox.fn, `END RequestId: ${id}\nREPORT RequestId: ${id}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: ${memory} MB${init}\n`);
+    return pending;
+  }
+
+  private timeOut(sandbox: Sandbox, pending: Pending) {
+    const seconds = sandbox.fn.timeoutSeconds.toFixed(2);
+    this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()} ${pending.id} Task timed out after ${seconds} seconds\n`);
+    this.settle(sandbox, pending.id);
+    pending.reject(new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${pending.id} Error: Task timed out after ${seconds} seconds`, trace: [] }));
+    // The handler may still be running: the environment is not reusable.
+    this.retire(sandbox, (id) => exitError(id, 'signal: killed'));
+  }
+
+  /** Takes an environment out of service, failing what it still holds; the next invocation cold-starts. */
+  private retire(sandbox: Sandbox, cause: (requestId: string) => LambdaInvokeError) {
+    if (sandbox.retired) return;
+    sandbox.retired = true;
+    clearTimeout(sandbox.initTimer);
+    if (this.sandboxes.get(sandbox.fn.name) === sandbox) this.sandboxes.delete(sandbox.fn.name);
+    for (const pending of [...sandbox.pending.values()]) {
+      const err = cause(pending.id);
+      if (pending.started !== undefined) this.log(sandbox.fn, `${err.errorMessage}\n${err.errorType}\n`);
+      this.settle(sandbox, pending.id);
+      pending.reject(err);
+    }
+    void sandbox.worker.terminate();
+  }
+
+  private log(fn: LambdaFunction, text: string) {
+    if (!this.options.logDir) return;
+    // Synchronous, so the log is complete by the time the caller sees the result.
+    appendFileSync(join(this.options.logDir, `${fn.name}.log`), text);
+  }
+}
+
+function exitError(requestId: string, reason: string): LambdaInvokeError {
+  return new LambdaInvokeError({ errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${reason}`, trace: [] });
+}
+
+function errorDocument(err: Error): LambdaErrorDocument {
+  return { errorType: err.name, errorMessage: err.message, trace: (err.stack ?? '').split('\n') };
+}
+
+let compiledWorker: string | undefined;
+
+/** The worker bootstrap, transpiled once: workers cannot load TypeScript, and must not inherit tsx's loaders. */
+function workerSource(): string {
+  compiledWorker ??= transformSync(readFileSync(join(__dirname, 'lambda-worker.ts'), 'utf8'), {
+    loader: 'ts',
+    format: 'cjs',
+    target: 'node20',
+    sourcefile: 'lambda-worker.ts',
+  }).code;
+  return compiledWorker;
+}

@@ -1,0 +1,316 @@
+/**
+ * The embedded local runtime: "deploys" the synthesized app (cdk.out) onto simulated AWS services behind one
+ * AWS-compatible endpoint on 127.0.0.1, and runs it: the same state machines and Lambda bundles that
+ * `cdk deploy` ships, the same SDK clients, pointed at the local endpoint through AWS_ENDPOINT_URL.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import { StepFunctionsService } from './engine';
+import { applyFaultPatch, defaultFaults, type Faults } from './faults';
+import { HttpApiRouter } from './http-api';
+import { AwsError, Clock, StateDir, type AwsRequest, type AwsResponse } from './kernel';
+import { LambdaRunner } from './lambda';
+import { FileOutbox } from './outbox';
+import { Scheduler } from './scheduler';
+import { createServer, listen } from './server';
+import { CloudTrailService } from './services/cloudtrail';
+import { DynamoDbService } from './services/dynamodb';
+import { Ec2Service } from './services/ec2';
+import { EventsService, type Target } from './services/events';
+import { SesV2Service } from './services/sesv2';
+import { SnsService } from './services/sns';
+import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
+
+export interface RuntimeOptions {
+  /** @default 'cdk.out' */
+  readonly cdkOut?: string;
+  /** Where state persists. @default '.opsflow' */
+  readonly stateDir?: string;
+  /** 0 picks a free port. @default OPSFLOW_PORT or 4566 */
+  readonly port?: number;
+  /** Virtual time runs this many times faster. @default OPSFLOW_TIME_SCALE or 1 */
+  readonly timeScale?: number;
+  /** Seed the demo fleet when the state has none. @default true */
+  readonly seedFleet?: boolean;
+  /** Progress lines while deploying. @default no output */
+  readonly log?: (line: string) => void;
+}
+
+/** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
+const NO_LOCAL_EFFECT = new Set([
+  'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup',
+  'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::SNS::TopicPolicy', 'AWS::CDK::Metadata', 'AWS::ApiGatewayV2::Api',
+  'AWS::ApiGatewayV2::Integration', 'AWS::ApiGatewayV2::Stage', 'AWS::ApiGatewayV2::Route',
+]);
+
+export interface Deployed {
+  stateMachines: Array<{ name: string; arn: string }>;
+  activities: string[];
+  functions: string[];
+  tables: string[];
+  topics: string[];
+  rules: string[];
+  schedules: string[];
+  routes: string[];
+  /** Resource types present in the template that the runtime does not run, with counts. */
+  notRun: Record<string, number>;
+  /** Types accepted with no local effect (IAM, logs, KMS, ...), with counts. */
+  noLocalEffect: Record<string, number>;
+}
+
+export class Runtime {
+  readonly clock: Clock;
+  readonly state: StateDir;
+  readonly faults: Faults = defaultFaults();
+  readonly outbox: FileOutbox;
+  readonly sfn: StepFunctionsService;
+  readonly ec2: Ec2Service;
+  readonly events: EventsService;
+  readonly scheduler: Scheduler;
+  readonly sns: SnsService;
+  readonly dynamodb: DynamoDbService;
+  readonly lambdas: LambdaRunner;
+  readonly http: HttpApiRouter;
+  readonly deployed: Deployed = {
+    stateMachines: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
+  };
+  endpoint = '';
+  private server?: Server;
+  private readonly log: (line: string) => void;
+
+  private constructor(options: RuntimeOptions) {
+    this.log = options.log ?? (() => {});
+    this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
+    const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
+    // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
+    const saved = this.state.read<{ virtualNow: number; scale: number }>('clock');
+    this.clock = new Clock({ scale, start: scale === 1 ? undefined : saved?.virtualNow });
+    const endpoint = () => this.endpoint;
+    const invoke = (t: Target) => this.invokeTarget(t);
+    this.outbox = new FileOutbox(this.state, this.clock);
+    this.events = new EventsService({ clock: this.clock, invoke });
+    this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
+    this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
+    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock });
+    this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events, seed: options.seedFleet ?? true });
+    mkdirSync(this.state.path('logs'), { recursive: true });
+    this.lambdas = new LambdaRunner({ clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs') });
+    this.sfn = new StepFunctionsService({
+      clock: this.clock,
+      state: this.state,
+      bus: this.events,
+      invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
+      endpoint,
+    });
+    this.http = new HttpApiRouter({ clock: this.clock, invoke: (fn, event) => this.lambdas.invoke(fn, event) });
+  }
+
+  /** Starts the endpoint, deploys cdk.out and starts the schedule clock. */
+  static async start(options: RuntimeOptions = {}): Promise<Runtime> {
+    const cdkOut = resolve(options.cdkOut ?? 'cdk.out');
+    if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
+    const rt = new Runtime(options);
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
+    rt.server = createServer(services, (req) => rt.plain(req));
+    rt.sfn.watchDisconnects(rt.server);
+    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566));
+    rt.endpoint = `http://127.0.0.1:${port}`;
+    rt.log(`endpoint ${rt.endpoint}`);
+    try {
+      await rt.sfn.recover();
+      for (const stack of loadAssembly(cdkOut).stacks) rt.deploy(stack.stackName, stack.template, stack.assemblyDir);
+      rt.scheduler.start();
+    } catch (err) {
+      await rt.stop();
+      throw err;
+    }
+    return rt;
+  }
+
+  private deploy(stackName: string, template: ConstructorParameters<typeof ResolvedStack>[0], assemblyDir: string): void {
+    this.log(`deploying stack ${stackName}`);
+    const stack = new ResolvedStack(template, { stackName, policy: defaultResourcePolicy({ stackName, endpoint: this.endpoint }) });
+    const all = stack.resources();
+    const byType = (type: string) => all.filter((r) => r.type === type);
+    const count = (bucket: Record<string, number>, type: string) => (bucket[type] = (bucket[type] ?? 0) + 1);
+    const handled = new Set<string>();
+    const use = (type: string) => (handled.add(type), byType(type));
+
+    for (const r of use('AWS::Lambda::Function')) {
+      const p = r.properties;
+      this.lambdas.register({
+        arn: stack.getAtt(r.logicalId, 'Arn') as string,
+        name: r.physicalName,
+        logicalId: r.logicalId,
+        assetDir: lambdaAssetDir(assemblyDir, r),
+        handler: (p.Handler as string) ?? 'index.handler',
+        environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
+        timeoutSeconds: (p.Timeout as number) ?? 3,
+        memoryMb: p.MemorySize as number | undefined,
+      });
+      this.deployed.functions.push(r.physicalName);
+    }
+    for (const r of use('AWS::DynamoDB::Table')) {
+      const p = r.properties;
+      this.dynamodb.addTable({
+        name: r.physicalName,
+        keySchema: p.KeySchema as never,
+        attributeDefinitions: p.AttributeDefinitions as never,
+        globalSecondaryIndexes: p.GlobalSecondaryIndexes as never,
+        timeToLiveAttribute: (p.TimeToLiveSpecification as { AttributeName?: string } | undefined)?.AttributeName,
+      });
+      this.deployed.tables.push(r.physicalName);
+    }
+    for (const r of use('AWS::SNS::Topic')) {
+      this.sns.addTopic({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
+      this.deployed.topics.push(r.physicalName);
+    }
+    for (const r of use('AWS::SNS::Subscription')) {
+      const p = r.properties;
+      this.sns.addSubscription({ topicArn: p.TopicArn as string, protocol: p.Protocol as string, endpoint: p.Endpoint as string });
+    }
+    for (const r of use('AWS::StepFunctions::Activity')) {
+      this.sfn.deployActivity({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
+      this.deployed.activities.push(r.physicalName);
+    }
+    for (const r of use('AWS::StepFunctions::StateMachine')) {
+      const arn = stack.ref(r.logicalId) as string;
+      this.sfn.deployStateMachine({ arn, name: r.physicalName, definition: stateMachineDefinition(r), roleArn: String(r.properties.RoleArn ?? '') });
+      this.deployed.stateMachines.push({ name: r.physicalName, arn });
+    }
+    for (const r of use('AWS::Events::Rule')) this.deployRule(r);
+    for (const r of use('AWS::Scheduler::Schedule')) {
+      const p = r.properties;
+      const target = p.Target as { Arn: string; Input?: string };
+      this.scheduler.add({
+        name: r.physicalName,
+        group: p.GroupName as string | undefined,
+        expression: p.ScheduleExpression as string,
+        timezone: p.ScheduleExpressionTimezone as string | undefined,
+        target: { arn: target.Arn, input: target.Input ?? '{}' },
+        state: p.State as 'ENABLED' | 'DISABLED' | undefined,
+        startDate: p.StartDate as string | undefined,
+        endDate: p.EndDate as string | undefined,
+      });
+      this.deployed.schedules.push(r.physicalName);
+    }
+    this.deployRoutes(stack, byType);
+
+    for (const r of all) {
+      if (handled.has(r.type) || r.type.startsWith('AWS::ApiGatewayV2::')) continue;
+      count(NO_LOCAL_EFFECT.has(r.type) ? this.deployed.noLocalEffect : this.deployed.notRun, r.type);
+    }
+  }
+
+  private deployRule(r: ResolvedResource): void {
+    const p = r.properties;
+    type CfnTarget = { Id: string; Arn: string; Input?: string; InputPath?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } };
+    const targets = ((p.Targets as CfnTarget[] | undefined) ?? []).map((t) => ({
+      id: t.Id, arn: t.Arn, input: t.Input, inputPath: t.InputPath, inputTransformer: t.InputTransformer,
+    }));
+    if (p.ScheduleExpression) {
+      // A scheduled rule behaves like a schedule with one target per rule target.
+      for (const t of targets) {
+        this.scheduler.add({ name: `${r.physicalName}-${t.id}`, expression: p.ScheduleExpression as string, target: { arn: t.arn, input: t.input ?? '{}' }, state: p.State as never });
+      }
+    } else {
+      this.events.addRule({ name: r.physicalName, eventPattern: p.EventPattern as object, state: p.State as never, targets });
+    }
+    this.deployed.rules.push(r.physicalName);
+  }
+
+  private deployRoutes(stack: ResolvedStack, byType: (type: string) => ResolvedResource[]): void {
+    const integrations = new Map(byType('AWS::ApiGatewayV2::Integration').map((i) => [i.logicalId, i]));
+    for (const stage of byType('AWS::ApiGatewayV2::Stage')) {
+      const s = stage.properties.DefaultRouteSettings as { ThrottlingBurstLimit?: number; ThrottlingRateLimit?: number } | undefined;
+      this.http.addStage({
+        apiId: stage.properties.ApiId as string,
+        name: stage.properties.StageName as string,
+        throttle: s?.ThrottlingBurstLimit !== undefined ? { burstLimit: s.ThrottlingBurstLimit, rateLimit: s.ThrottlingRateLimit ?? s.ThrottlingBurstLimit } : undefined,
+      });
+    }
+    for (const route of byType('AWS::ApiGatewayV2::Route')) {
+      const target = String(route.properties.Target ?? '');
+      const integrationId = (stack.template.Resources?.[route.logicalId]?.Properties?.Target as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.['Fn::Join']?.[1]
+        ?.map((part) => (part as { Ref?: string }).Ref).find(Boolean);
+      const integration = integrationId ? integrations.get(integrationId) : undefined;
+      if (!integration || integration.properties.IntegrationType !== 'AWS_PROXY') {
+        throw new Error(`HTTP API route ${route.properties.RouteKey} (${target}): only Lambda proxy integrations run locally`);
+      }
+      this.http.addRoute({
+        apiId: route.properties.ApiId as string,
+        routeKey: route.properties.RouteKey as string,
+        integrationArn: integration.properties.IntegrationUri as string,
+        payloadFormatVersion: '2.0',
+      });
+      this.deployed.routes.push(route.properties.RouteKey as string);
+    }
+  }
+
+  /** Where schedules, rules and subscriptions deliver: a state machine, a Lambda function or an SNS topic. */
+  private async invokeTarget(target: Target): Promise<void> {
+    const service = target.arn.split(':')[2];
+    if (service === 'states') {
+      await this.sfn.startExecution(target.arn, target.input);
+    } else if (service === 'lambda') {
+      // Asynchronous invocation: the caller does not wait for, or see, the function's result.
+      this.lambdas.invoke(target.arn, JSON.parse(target.input)).catch((err: Error) => console.error(`opsflow: ${target.arn} failed: ${err.name}: ${err.message}`));
+    } else if (service === 'sns') {
+      await this.sns.publish(target.arn, target.input);
+    } else {
+      throw new AwsError('InvalidTarget', `the local runtime cannot deliver to ${target.arn}`);
+    }
+  }
+
+  /** Requests that are not signed AWS API calls: `/_opsflow/*` and the app's HTTP API routes. */
+  private async plain(req: AwsRequest): Promise<AwsResponse> {
+    const json = (status: number, body: unknown): AwsResponse => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body, null, 1) });
+    const route = `${req.method} ${req.path}`;
+    switch (route) {
+      case 'GET /_opsflow/health':
+        return json(200, {
+          status: 'ready', endpoint: this.endpoint, timeScale: this.clock.scale, now: this.clock.now().toISOString(),
+          stateMachines: this.deployed.stateMachines.map((s) => s.name), running: this.sfn.activeCount(),
+        });
+      case 'GET /_opsflow/outbox':
+        return json(200, this.outbox.list());
+      case 'GET /_opsflow/fleet':
+        return json(200, this.ec2.fleet.list());
+      case 'GET /_opsflow/schedules':
+        return json(200, this.scheduler.list());
+      case 'GET /_opsflow/deployed':
+        return json(200, this.deployed);
+      case 'GET /_opsflow/faults':
+        return json(200, this.faults);
+      case 'POST /_opsflow/faults':
+        try {
+          Object.assign(this.faults, applyFaultPatch(this.faults, JSON.parse(req.body.toString() || '{}')));
+          return json(200, this.faults);
+        } catch (err) {
+          return json(400, { message: (err as Error).message });
+        }
+    }
+    const fire = /^POST \/_opsflow\/schedules\/([^/]+)\/fire$/.exec(route);
+    if (fire) {
+      try {
+        await this.scheduler.fire(decodeURIComponent(fire[1]));
+        return json(200, { fired: decodeURIComponent(fire[1]) });
+      } catch (err) {
+        return json(404, { message: (err as Error).message });
+      }
+    }
+    return (await this.http.handle(req)) ?? json(404, { message: `No route for ${route}. The local endpoint serves AWS API calls (signed), the app's HTTP API routes (${this.deployed.routes.join(', ') || 'none'}) and /_opsflow/{health,outbox,fleet,schedules,deployed,faults}.` });
+  }
+
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    this.sfn.close();
+    this.ec2.close();
+    await this.lambdas.close();
+    this.state.write('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
+    // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.
+    this.server?.closeAllConnections();
+    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * CloudTrail LookupEvents (AWS JSON 1.1) over the fleet's records, so "who launched this instance?" has the
+ * answer real CloudTrail gives: event history newest first, one lookup attribute, a time window, pages of
+ * at most 50, and the full record as the `CloudTrailEvent` JSON string.
+ */
+import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from '../kernel';
+import { jsonError } from '../server';
+import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } from '../fleet';
+
+/**
+ * AWS documents `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`; current SDK v3 clients send
+ * the short `CloudTrail_20131101.LookupEvents`. Both reach the same operation.
+ */
+const TARGETS = new Set(['com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents', 'CloudTrail_20131101.LookupEvents']);
+const MAX_RESULTS = 50;
+
+export interface CloudTrailServiceOptions {
+  /** The records come from the fleet, which writes one per mutating EC2 call. */
+  fleet: Fleet;
+}
+
+interface LookupEventsInput {
+  LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[];
+  StartTime?: number;
+  EndTime?: number;
+  MaxResults?: number;
+  NextToken?: string;
+}
+
+/** CloudTrail's Username: the IAM user name, the role session name, or the federated user name. */
+export function usernameOf(id: UserIdentity): string {
+  if (id.type === 'IAMUser') return id.userName ?? id.arn.split('/').pop()!;
+  return id.arn.split('/').pop()!;
+}
+
+const ATTRIBUTES: Record<string, (r: TrailRecord) => string[]> = {
+  EventId: (r) => [r.eventId],
+  EventName: (r) => [r.eventName],
+  EventSource: (r) => [r.eventSource],
+  Username: (r) => [usernameOf(r.userIdentity)],
+  ResourceName: (r) => r.resources.map((x) => x.name),
+  ResourceType: (r) => r.resources.map((x) => x.type),
+  AccessKeyId: (r) => [r.userIdentity.accessKeyId],
+  // Every recorded EC2 call mutates something.
+  ReadOnly: () => ['false'],
+};
+
+export class CloudTrailService implements ServiceHandler {
+  readonly services = ['cloudtrail'] as const;
+  private readonly fleet: Fleet;
+
+  constructor(opts: CloudTrailServiceOptions) {
+    this.fleet = opts.fleet;
+  }
+
+  async handle(req: AwsRequest): Promise<AwsResponse> {
+    try {
+      if (!TARGETS.has(req.target ?? '')) {
+        throw new AwsError('UnknownOperationException', `opsflow local CloudTrail supports LookupEvents only, not '${req.target ?? '(no target)'}'`);
+      }
+      const output = this.lookupEvents(parseBody(req.body));
+      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(output) };
+    } catch (err) {
+      if (!(err instanceof AwsError)) console.error('opsflow: CloudTrail handler failed', err);
+      return jsonError(err instanceof AwsError ? err : new AwsError('InternalFailure', 'An internal error has occurred', 500));
+    }
+  }
+
+  private lookupEvents(input: LookupEventsInput): Record<string, unknown> {
+    const attrs = input.LookupAttributes ?? [];
+    if (attrs.length > 1) throw new AwsError('InvalidLookupAttributesException', 'You can specify only one lookup attribute.');
+    const attr = attrs[0];
+    if (attr && (!attr.AttributeKey || !Object.hasOwn(ATTRIBUTES, attr.AttributeKey) || attr.AttributeValue === undefined)) {
+      throw new AwsError('InvalidLookupAttributesException', `Invalid lookup attribute: ${JSON.stringify(attr)}. AttributeKey must be one of ${Object.keys(ATTRIBUTES).join(', ')} and AttributeValue is required.`);
+    }
+    const start = input.StartTime === undefined ? -Infinity : input.StartTime * 1000;
+    const end = input.EndTime === undefined ? Infinity : input.EndTime * 1000;
+    if (start > end) throw new AwsError('InvalidTimeRangeException', 'Start time must not be after end time.');
+    const max = input.MaxResults ?? MAX_RESULTS;
+    if (!Number.isInteger(max) || max < 1 || max > MAX_RESULTS) throw new AwsError('InvalidMaxResultsException', `MaxResults must be between 1 and ${MAX_RESULTS}.`);
+    const offset = input.NextToken === undefined ? 0 : decodeToken(input.NextToken);
+
+    const matches = this.fleet.trail
+      .map((r, order) => ({ r, order, at: Date.parse(r.eventTime) }))
+      .filter(({ r, at }) => at >= start && at <= end && (!attr || ATTRIBUTES[attr.AttributeKey!](r).includes(attr.AttributeValue!)))
+      .sort((a, b) => b.at - a.at || b.order - a.order);
+    const page = matches.slice(offset, offset + max);
+    const next = offset + max < matches.length ? Buffer.from(JSON.stringify({ offset: offset + max })).toString('base64url') : undefined;
+    return { Events: page.map(({ r, at }) => toEvent(r, at)), ...(next && { NextToken: next }) };
+  }
+}
+
+function toEvent(r: TrailRecord, atMs: number): Record<string, unknown> {
+  return {
+    EventId: r.eventId,
+    EventName: r.eventName,
+    ReadOnly: 'false',
+    AccessKeyId: r.userIdentity.accessKeyId,
+    EventTime: atMs / 1000,
+    EventSource: r.eventSource,
+    Username: usernameOf(r.userIdentity),
+    Resources: r.resources.map((x) => ({ ResourceType: x.type, ResourceName: x.name })),
+    CloudTrailEvent: JSON.stringify(toCloudTrailEvent(r)),
+  };
+}
+
+function parseBody(body: Buffer): LookupEventsInput {
+  try {
+    const parsed: unknown = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as LookupEventsInput;
+  } catch {
+    // reported below
+  }
+  throw new AwsError('SerializationException', 'The request body is not a JSON object.');
+}
+
+function decodeToken(token: string): number {
+  try {
+    const { offset } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { offset: unknown };
+    if (Number.isInteger(offset) && (offset as number) >= 0) return offset as number;
+  } catch {
+    // reported below
+  }
+  throw new AwsError('InvalidNextTokenException', 'The NextToken is not valid.');
+}

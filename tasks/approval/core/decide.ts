@@ -1,0 +1,204 @@
+/**
+ * The approval page behind each personal link (API Gateway HTTP API, `GET|POST /approvals/{ref}`).
+ *
+ * GET only ever reads: mail scanners and link previews open links. POST records the vote of the link's
+ * owner (never a typed name) under optimistic concurrency; a rejection decides at once, approvals decide
+ * when distinct approvers reach the quorum, and the decision is then delivered to Step Functions.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { errorName, type Log } from '../../shared/logger';
+import { isThrottling } from './aws-errors';
+import { deliverDecision } from './deliver';
+import { findApprover, parseRef } from './links';
+import { COMMENT_MAX_CHARS, htmlResponse, type HttpResponse, type Intent, type RequestFacts } from './pages';
+import { ConcurrentUpdateError, type ApprovalStore } from './store';
+import type { ApprovalRecord, Decision, Verdict, Vote } from './types';
+
+export interface DecideRequest {
+  method: string;
+  ref: string | undefined;
+  intent: string | undefined;
+  contentType: string | undefined;
+  /** Decoded (API Gateway may deliver it base64-encoded). */
+  body: string | undefined;
+  /** API Gateway's request id: the only request detail that is logged. */
+  requestId: string;
+}
+
+export interface DecideDeps {
+  store: ApprovalStore;
+  sfn: SFNClient;
+  now: () => Date;
+  log: Log;
+}
+
+export function fromHttpApiEvent(event: APIGatewayProxyEventV2): DecideRequest {
+  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const body =
+    event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    ref: event.pathParameters?.ref,
+    intent: event.queryStringParameters?.intent,
+    contentType: headers['content-type'],
+    body,
+    requestId: event.requestContext.requestId,
+  };
+}
+
+export async function handleDecisionRequest(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
+  try {
+    return await route(request, deps);
+  } catch (error) {
+    if (isThrottling(error) || error instanceof ConcurrentUpdateError) {
+      deps.log.warn('approval page unavailable', { requestId: request.requestId, error: errorName(error) });
+      return htmlResponse(503, { kind: 'unavailable' });
+    }
+    deps.log.error('approval page failed', { requestId: request.requestId, error: errorName(error) });
+    return htmlResponse(500, { kind: 'error' });
+  }
+}
+
+async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
+  const ref = parseRef(request.ref);
+  if (ref === 'invalid') return invalid();
+  const record = await deps.store.get(ref.id);
+  const approver = record && findApprover(record.approvers, ref.secret);
+  // Same answer for an unknown id and a wrong secret: the page must not confirm that an id exists.
+  if (!record || !approver) return invalid();
+
+  const now = deps.now();
+  const state = stateFor(record, approver.email, now);
+  const isPost = request.method === 'POST';
+  // A POST to a request that cannot take this vote changes nothing: 409, except for expiry (410).
+  if (state.kind !== 'open') return settled(record, state, isPost ? 409 : 200);
+  const facts = factsOf(record);
+  const form = { kind: 'pending', facts, you: approver.email, ref: request.ref! } as const;
+  // Anything but POST only reads (HEAD from link scanners included).
+  if (!isPost) return htmlResponse(200, { ...form, intent: intentOf(request.intent) });
+
+  const submitted = parseForm(request);
+  if ('problems' in submitted) {
+    return htmlResponse(400, { ...form, intent: null, problems: submitted.problems, comment: submitted.comment });
+  }
+
+  // Set by the mutation below; it may run more than once (lost races), the last run is what was stored.
+  let outcome: Settled | { kind: 'recorded'; vote: Vote } | { kind: 'decided now' } | undefined;
+  const stored = await deps.store.update(record.id, (current) => {
+    const currentState = stateFor(current, approver.email, now);
+    if (currentState.kind !== 'open') {
+      outcome = currentState;
+      return undefined;
+    }
+    const vote: Vote = { approver: approver.email, decision: submitted.verdict, comment: submitted.comment, at: now.toISOString() };
+    current.votes.push(vote);
+    const decision = decisionAfter(current, vote);
+    if (!decision) {
+      outcome = { kind: 'recorded', vote };
+      return current;
+    }
+    current.decision = decision;
+    current.status = decision.decision;
+    current.delivered = false;
+    current.pending = 'yes';
+    outcome = { kind: 'decided now' };
+    return current;
+  });
+
+  switch (outcome!.kind) {
+    case 'recorded':
+      deps.log.info('vote recorded', { requestId: record.id, decision: submitted.verdict });
+      return htmlResponse(200, { kind: 'voted', facts: factsOf(stored), vote: outcome!.vote, justNow: true });
+    case 'decided now': {
+      deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision });
+      const { outcome: delivery } = await deliverDecision(deps, stored);
+      if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
+      if (delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
+        return htmlResponse(410, { kind: 'closed', title: record.title });
+      }
+      // 'retry' included: the decision is recorded and stays pending; the sweep delivers it within minutes.
+      return htmlResponse(200, { kind: 'decided', facts: factsOf(stored), decision: stored.decision! });
+    }
+    default:
+      return settled(stored, outcome!, 409);
+  }
+}
+
+type Settled = { kind: 'expired' } | { kind: 'decided'; decision: Decision } | { kind: 'voted'; vote: Vote };
+type State = Settled | { kind: 'open' };
+
+/** Where the request stands for this approver. Order matters: a decision stays visible after the deadline. */
+function stateFor(record: ApprovalRecord, email: string, now: Date): State {
+  if (record.status === 'expired') return { kind: 'expired' };
+  if (record.decision) return { kind: 'decided', decision: record.decision };
+  if (now.getTime() >= Date.parse(record.deadline)) return { kind: 'expired' };
+  const vote = record.votes.find((v) => v.approver === email);
+  return vote ? { kind: 'voted', vote } : { kind: 'open' };
+}
+
+/** The page for a request this approver cannot vote on (any more). */
+function settled(record: ApprovalRecord, state: Settled, statusCode: 200 | 409): HttpResponse {
+  switch (state.kind) {
+    case 'expired':
+      return htmlResponse(410, { kind: 'expired', title: record.title });
+    case 'decided':
+      return htmlResponse(statusCode, { kind: 'decided', facts: factsOf(record), decision: state.decision });
+    case 'voted':
+      return htmlResponse(statusCode, { kind: 'voted', facts: factsOf(record), vote: state.vote, justNow: false });
+  }
+}
+
+function intentOf(value: string | undefined): Intent | null {
+  return value === 'approve' || value === 'reject' ? value : null;
+}
+
+/** The decision `vote` brings about, if any: any rejection, or distinct approvals reaching the quorum. */
+function decisionAfter(record: ApprovalRecord, vote: Vote): Decision | undefined {
+  const approvers = approvedBy(record);
+  if (vote.decision === 'approved' && approvers.length < record.quorum) return undefined;
+  return { decision: vote.decision, approver: vote.approver, approvers, comment: vote.comment, decidedAt: vote.at };
+}
+
+function approvedBy(record: ApprovalRecord): string[] {
+  return [...new Set(record.votes.filter((v) => v.decision === 'approved').map((v) => v.approver))];
+}
+
+function factsOf(record: ApprovalRecord): RequestFacts {
+  return {
+    title: record.title,
+    details: record.details,
+    requestedBy: record.requestedBy,
+    deadline: record.deadline,
+    quorum: record.quorum,
+    approvedBy: approvedBy(record),
+  };
+}
+
+function invalid(): HttpResponse {
+  return htmlResponse(404, { kind: 'invalid' });
+}
+
+type Form = { verdict: Verdict; comment: string | null } | { problems: string[]; comment: string };
+
+function parseForm(request: DecideRequest): Form {
+  const type = request.contentType?.split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return { problems: ['The form must be submitted as application/x-www-form-urlencoded.'], comment: '' };
+  }
+  const params = new URLSearchParams(request.body ?? '');
+  // Browsers submit textarea line breaks as CRLF; count them as the one character the user typed.
+  const comment = (params.get('comment') ?? '').replace(/\r\n/g, '\n').trim();
+  const decisions = params.getAll('decision');
+  const problems: string[] = [];
+  if (decisions.length === 0) problems.push('Choose Approve or Reject.');
+  else if (decisions.length > 1 || !['approve', 'reject'].includes(decisions[0])) {
+    problems.push('The decision must be either approve or reject.');
+  }
+  if (comment.length > COMMENT_MAX_CHARS) {
+    problems.push(`The comment is ${comment.length} characters long; at most ${COMMENT_MAX_CHARS} are allowed.`);
+  }
+  if (problems.length > 0) return { problems, comment };
+  const intent = decisions[0] as Intent;
+  return { verdict: intent === 'approve' ? 'approved' : 'rejected', comment: comment === '' ? null : comment };
+}

@@ -1,0 +1,17 @@
+/** HTML escaping for the approval pages and emails: every interpolated value goes through `escapeHtml`. */
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ENTITIES[c]);
+}
+
+/** A deadline or timestamp for people: minute precision, always UTC, unambiguous. */
+export function formatUtc(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** Details as readable text: strings as given, objects as indented JSON. */
+export function detailsText(details: string | Record<string, unknown> | null): string | null {
+  if (details === null) return null;
+  return typeof details === 'string' ? details : JSON.stringify(details, null, 2);
+}

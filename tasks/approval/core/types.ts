@@ -1,0 +1,74 @@
+/**
+ * The approval request as validated from the execution input, and the record the tasks keep per request
+ * in DynamoDB (one record per execution of the Approval state machine).
+ */
+
+/** The normalized request: the output of `validateRequest`, carried in the activity task's input. */
+export interface ApprovalRequest {
+  title: string;
+  details: string | Record<string, unknown> | null;
+  /** Lower-cased, de-duplicated. */
+  approvers: string[];
+  requestedBy: string | null;
+  timeoutSeconds: number;
+  /** Distinct approvals needed; one rejection decides at once. */
+  quorum: number;
+}
+
+export type Role = 'approver' | 'escalation';
+export type Verdict = 'approved' | 'rejected';
+export type Status = 'pending' | Verdict | 'expired';
+
+export interface Approver {
+  email: string;
+  /** Hex sha256 of the approver's link secret; the secret itself is only ever in the email. */
+  secretHash: string;
+  role: Role;
+  notifiedAt: string | null;
+  remindedAt: string | null;
+}
+
+export interface Vote {
+  approver: string;
+  decision: Verdict;
+  comment: string | null;
+  at: string;
+}
+
+export interface Decision {
+  decision: Verdict;
+  /** The approver whose vote decided (reached the quorum, or rejected). */
+  approver: string;
+  /** Every approving address at the time of the decision. */
+  approvers: string[];
+  comment: string | null;
+  decidedAt: string;
+}
+
+export interface ApprovalRecord {
+  id: string;
+  executionArn: string;
+  /** The activity task token: stored only here, never returned or logged. */
+  token: string;
+  title: string;
+  details: string | Record<string, unknown> | null;
+  requestedBy: string | null;
+  quorum: number;
+  createdAt: string;
+  deadline: string;
+  nextReminderAt: string | null;
+  escalateAt: string | null;
+  escalated: boolean;
+  approvers: Approver[];
+  votes: Vote[];
+  status: Status;
+  decision: Decision | null;
+  /** The decision reached Step Functions, or the task it was meant for is gone. */
+  delivered: boolean;
+  /** 'yes' while the sweep must look at the record (sparse GSI `pending`); absent otherwise. */
+  pending?: 'yes';
+  /** DynamoDB TTL, epoch seconds: deadline + 30 days. Derived from `deadline` on every write. */
+  expiresAt?: number;
+  /** Optimistic concurrency: every write is conditional on the version it read. */
+  version: number;
+}

@@ -1,0 +1,163 @@
+/**
+ * Validates the raw execution input of the Approval workflow before any side effect. Every problem is
+ * collected (not just the first) so whoever started the execution can fix the input in one go; each
+ * problem starts with the field it is about.
+ */
+import { InputInvalidError } from '../../shared/errors';
+import { isValidEmail, normalizeEmail } from '../../shared/email';
+import type { ApprovalRequest } from './types';
+
+export interface RequestDefaults {
+  /** Used when the input has no (or an empty) `approvers`. May be empty. */
+  approvers: string[];
+  timeoutSeconds: number;
+  maxTimeoutSeconds: number;
+}
+
+export const LIMITS = {
+  titleChars: 200,
+  detailsBytes: 8 * 1024,
+  approvers: 20,
+  requestedByChars: 200,
+  minTimeoutSeconds: 60,
+} as const;
+
+const FIELDS = ['title', 'details', 'approvers', 'requestedBy', 'timeoutSeconds', 'quorum'] as const;
+
+export function validateRequest(input: unknown, defaults: RequestDefaults): ApprovalRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InputInvalidError([`input: must be a JSON object, got ${describe(input)}`]);
+  }
+  const raw = input as Record<string, unknown>;
+  const problems: string[] = [];
+
+  for (const key of Object.keys(raw)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      problems.push(`${key}: unknown field (allowed: ${FIELDS.join(', ')})`);
+    }
+  }
+
+  const title = checkTitle(raw.title, problems);
+  const details = checkDetails(raw.details, problems);
+  const approvers = checkApprovers(raw.approvers, defaults.approvers, problems);
+  const requestedBy = checkRequestedBy(raw.requestedBy, problems);
+  const timeoutSeconds = checkTimeout(raw.timeoutSeconds, defaults, problems);
+  const quorum = checkQuorum(raw.quorum, approvers, problems);
+
+  if (problems.length > 0) throw new InputInvalidError(problems);
+  return {
+    title: title!,
+    details,
+    approvers: approvers!,
+    requestedBy,
+    timeoutSeconds,
+    quorum,
+  };
+}
+
+function checkTitle(value: unknown, problems: string[]): string | undefined {
+  if (value === undefined) {
+    problems.push('title: is required');
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    problems.push(`title: must be a string, got ${describe(value)}`);
+    return undefined;
+  }
+  const title = value.trim();
+  if (title === '') problems.push('title: must not be empty');
+  if (title.length > LIMITS.titleChars) {
+    problems.push(`title: must be at most ${LIMITS.titleChars} characters, got ${title.length}`);
+  }
+  return title;
+}
+
+function checkDetails(value: unknown, problems: string[]): ApprovalRequest['details'] {
+  if (value === undefined || value === null) return null;
+  const isObject = typeof value === 'object' && !Array.isArray(value);
+  if (typeof value !== 'string' && !isObject) {
+    problems.push(`details: must be a string or a JSON object, got ${describe(value)}`);
+    return null;
+  }
+  const bytes = Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
+  if (bytes > LIMITS.detailsBytes) {
+    problems.push(`details: must be at most ${LIMITS.detailsBytes} bytes serialized, got ${bytes}`);
+  }
+  return value as ApprovalRequest['details'];
+}
+
+function checkApprovers(value: unknown, defaults: string[], problems: string[]): string[] | undefined {
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    if (defaults.length === 0) {
+      problems.push('approvers: at least one approver is required (no default approvers are configured)');
+      return undefined;
+    }
+    return defaults;
+  }
+  if (!Array.isArray(value)) {
+    problems.push(`approvers: must be an array of email addresses, got ${describe(value)}`);
+    return undefined;
+  }
+  let valid = true;
+  if (value.length > LIMITS.approvers) {
+    problems.push(`approvers: at most ${LIMITS.approvers} approvers, got ${value.length}`);
+    valid = false;
+  }
+  value.forEach((entry, i) => {
+    if (typeof entry !== 'string' || !isValidEmail(entry.trim())) {
+      problems.push(`approvers[${i}]: not a valid email address: ${describe(entry)}`);
+      valid = false;
+    }
+  });
+  return valid ? [...new Set((value as string[]).map(normalizeEmail))] : undefined;
+}
+
+function checkRequestedBy(value: unknown, problems: string[]): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    problems.push(`requestedBy: must be a string, got ${describe(value)}`);
+    return null;
+  }
+  const requestedBy = value.trim();
+  if (requestedBy.length > LIMITS.requestedByChars) {
+    problems.push(`requestedBy: must be at most ${LIMITS.requestedByChars} characters, got ${requestedBy.length}`);
+  }
+  return requestedBy === '' ? null : requestedBy;
+}
+
+function checkTimeout(value: unknown, defaults: RequestDefaults, problems: string[]): number {
+  if (value === undefined) return defaults.timeoutSeconds;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    problems.push(`timeoutSeconds: must be an integer, got ${describe(value)}`);
+    return defaults.timeoutSeconds;
+  }
+  if (value < LIMITS.minTimeoutSeconds) {
+    problems.push(`timeoutSeconds: must be at least ${LIMITS.minTimeoutSeconds}, got ${value}`);
+  }
+  if (value > defaults.maxTimeoutSeconds) {
+    problems.push(`timeoutSeconds: must be at most ${defaults.maxTimeoutSeconds}, got ${value}`);
+  }
+  return value;
+}
+
+function checkQuorum(value: unknown, approvers: string[] | undefined, problems: string[]): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    problems.push(`quorum: must be an integer, got ${describe(value)}`);
+    return 1;
+  }
+  if (value < 1) problems.push(`quorum: must be at least 1, got ${value}`);
+  // Only comparable when the approver list itself is valid; otherwise its problem is already reported.
+  if (approvers && value > approvers.length) {
+    problems.push(`quorum: must be at most the number of approvers (${approvers.length}), got ${value}`);
+  }
+  return value;
+}
+
+/** A short, safe rendering of an offending value for a problem message. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const json = JSON.stringify(value) ?? String(value);
+  const shown = json.length > 80 ? `${json.slice(0, 77)}...` : json;
+  return Array.isArray(value) ? `array ${shown}` : value === null ? 'null' : `${typeof value} ${shown}`;
+}

@@ -1,0 +1,184 @@
+/**
+ * The approval worker: takes the approval's activity task, records it, and emails the approvers.
+ *
+ * The state machine invokes it while the activity task is pending and retries it on Approval.NoTask, so it
+ * must be idempotent: the record id is derived from the execution ARN, so a retried delivery of the same
+ * approval (a new task token) finds the record, swaps the token, keeps the votes, delivers an existing
+ * decision and only emails approvers who were never reached.
+ */
+import { GetActivityTaskCommand, SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
+import type { Log } from '../../shared/logger';
+import { deliverDecision, heartbeat } from './deliver';
+import { hashSecret, newSecret, requestId } from './links';
+import { sendLinks, type MailTarget } from './notify';
+import type { ApprovalStore } from './store';
+import type { ApprovalRecord, ApprovalRequest } from './types';
+
+export interface WorkerDeps {
+  sfn: SFNClient;
+  ses: SESv2Client;
+  store: ApprovalStore;
+  activityArn: string;
+  workerName: string;
+  sender: string;
+  linkBaseUrl: string;
+  reminderIntervalSeconds: number;
+  /** 0: no escalation. */
+  escalateAfterSeconds: number;
+  escalationApprovers: string[];
+  now: () => Date;
+  log: Log;
+}
+
+export interface WorkerResult {
+  requestId: string;
+  /** Approvers emailed by this invocation. */
+  notified: number;
+}
+
+export interface TaskInput {
+  request: ApprovalRequest;
+  execution: string;
+}
+
+export async function deliverNext(deps: WorkerDeps): Promise<WorkerResult> {
+  const task = await deps.sfn.send(new GetActivityTaskCommand({ activityArn: deps.activityArn, workerName: deps.workerName }));
+  // No token is how GetActivityTask says "nothing arrived within the long poll".
+  if (!task.taskToken) throw new ApprovalNoTaskError(deps.activityArn);
+  const token = task.taskToken;
+
+  let input: TaskInput;
+  try {
+    input = parseTaskInput(task.input);
+  } catch (error) {
+    // A wiring bug, not a transient state: fail the approval visibly rather than leave it waiting.
+    if (error instanceof InputInvalidError) {
+      await deps.sfn.send(new SendTaskFailureCommand({ taskToken: token, error: error.name, cause: error.message }));
+    }
+    throw error;
+  }
+
+  const id = requestId(input.execution);
+  const now = deps.now();
+  const fresh = newRecord(deps, id, token, input, now);
+  if (!(await deps.store.create(fresh.record))) return redeliver(deps, id, token, now);
+
+  deps.log.info('approval recorded', { requestId: id, approvers: fresh.record.approvers.length });
+  // The heartbeat proves the task was taken; if the task is already over, nobody needs an email.
+  if ((await heartbeat(deps, fresh.record)) === 'gone') return { requestId: id, notified: 0 };
+  const { sent } = await sendLinks(deps, fresh.record, fresh.targets);
+  return { requestId: id, notified: sent.length };
+}
+
+/**
+ * A retried delivery (the state machine re-ran the approval, e.g. after a heartbeat timeout): the record
+ * exists with its votes and maybe a decision; the task token is new, and so is the task to watch.
+ */
+async function redeliver(deps: WorkerDeps, id: string, token: string, now: Date): Promise<WorkerResult> {
+  const record = await deps.store.update(id, (current) => {
+    current.token = token;
+    current.pending = 'yes';
+    if (current.decision) {
+      // The new task has not had the decision, whatever became of the old one.
+      current.status = current.decision.decision;
+      current.delivered = false;
+    } else if (now < new Date(current.deadline)) {
+      // An earlier task's timeout may have marked it expired; the deadline is what counts.
+      current.status = 'pending';
+    }
+    return current;
+  });
+  deps.log.info('approval task redelivered', { requestId: id, decided: record.decision !== null });
+
+  if (record.decision) {
+    await deliverDecision(deps, record);
+    return { requestId: id, notified: 0 };
+  }
+  // Past the deadline the sweep fails the new task with Approval.TimedOut.
+  if (record.status !== 'pending' || (await heartbeat(deps, record)) === 'gone') return { requestId: id, notified: 0 };
+  const targets: MailTarget[] = record.approvers
+    .filter((a) => a.notifiedAt === null)
+    .map((a) => ({ email: a.email, kind: a.role === 'escalation' ? 'escalation' : 'request' }));
+  const { sent } = await sendLinks(deps, record, targets);
+  return { requestId: id, notified: sent.length };
+}
+
+function newRecord(
+  deps: WorkerDeps,
+  id: string,
+  token: string,
+  input: TaskInput,
+  now: Date,
+): { record: ApprovalRecord; targets: MailTarget[] } {
+  const { request } = input;
+  const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+  const deadline = at(request.timeoutSeconds);
+  const reminder = at(deps.reminderIntervalSeconds);
+  const escalation = at(deps.escalateAfterSeconds);
+  const escalates = deps.escalateAfterSeconds > 0 && deps.escalationApprovers.length > 0 && escalation < deadline;
+
+  const targets: MailTarget[] = request.approvers.map((email) => ({ email, kind: 'request', secret: newSecret() }));
+  const record: ApprovalRecord = {
+    id,
+    executionArn: input.execution,
+    token,
+    title: request.title,
+    details: request.details,
+    requestedBy: request.requestedBy,
+    quorum: request.quorum,
+    createdAt: now.toISOString(),
+    deadline: deadline.toISOString(),
+    nextReminderAt: reminder < deadline ? reminder.toISOString() : null,
+    escalateAt: escalates ? escalation.toISOString() : null,
+    escalated: false,
+    approvers: targets.map((t) => ({
+      email: t.email,
+      secretHash: hashSecret(t.secret!),
+      role: 'approver',
+      notifiedAt: null,
+      remindedAt: null,
+    })),
+    votes: [],
+    status: 'pending',
+    decision: null,
+    delivered: false,
+    pending: 'yes',
+    version: 1,
+  };
+  return { record, targets };
+}
+
+/**
+ * The task input is built by the state machine from a validated request; this only guards against the
+ * wiring drifting (a missing path, a renamed field), not against user input.
+ */
+export function parseTaskInput(raw: string | undefined): TaskInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw ?? '');
+  } catch {
+    throw new InputInvalidError(['task input: not valid JSON']);
+  }
+  const problems: string[] = [];
+  const value = (parsed ?? {}) as Partial<TaskInput>;
+  const request = (value.request ?? {}) as Partial<ApprovalRequest>;
+  if (typeof value.execution !== 'string' || value.execution === '') problems.push('execution: must be the execution ARN');
+  if (typeof request.title !== 'string') problems.push('request.title: must be a string');
+  if (!Array.isArray(request.approvers) || request.approvers.length === 0) problems.push('request.approvers: must be a non-empty array');
+  if (!Number.isInteger(request.timeoutSeconds)) problems.push('request.timeoutSeconds: must be an integer');
+  if (!Number.isInteger(request.quorum)) problems.push('request.quorum: must be an integer');
+  if (problems.length > 0) throw new InputInvalidError(problems);
+  return {
+    execution: value.execution!,
+    request: {
+      title: request.title!,
+      details: request.details ?? null,
+      approvers: request.approvers!,
+      requestedBy: request.requestedBy ?? null,
+      timeoutSeconds: request.timeoutSeconds!,
+      quorum: request.quorum!,
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Approval workflow, first state: validates the execution input before any side effect.
+ * Event `{ input: <raw execution input> }` → `{ request: ApprovalRequest }`; throws Input.Invalid listing
+ * every problem.
+ */
+import { requireEmailList, requireInt, type Env } from '../shared/env';
+import { EnvError } from '../shared/env';
+import { validateRequest, LIMITS, type RequestDefaults } from './core/validate';
+import type { ApprovalRequest } from './core/types';
+
+export function loadEnv(env: Env = process.env): RequestDefaults {
+  const maxTimeoutSeconds = requireInt(env, 'MAX_TIMEOUT_SECONDS', { min: LIMITS.minTimeoutSeconds });
+  const timeoutSeconds = requireInt(env, 'DEFAULT_TIMEOUT_SECONDS', { min: LIMITS.minTimeoutSeconds, max: maxTimeoutSeconds });
+  const approvers = requireEmailList(env, 'DEFAULT_APPROVERS');
+  if (approvers.length > LIMITS.approvers) {
+    throw new EnvError('DEFAULT_APPROVERS', `must list at most ${LIMITS.approvers} addresses, got ${approvers.length}`);
+  }
+  return { approvers, timeoutSeconds, maxTimeoutSeconds };
+}
+
+const defaults = loadEnv();
+
+export async function handler(event: { input?: unknown }): Promise<{ request: ApprovalRequest }> {
+  return { request: validateRequest(event?.input, defaults) };
+}

@@ -1,0 +1,69 @@
+/**
+ * The endpoint as the real AWS CLI v2 (Debian's `awscli`, installed by .ci/run) sees it. /usr/bin/aws is used by
+ * path because a pyenv AWS CLI v1 may come first on PATH.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO } from '../../local/fleet';
+import { startRuntime, type Harness } from './harness';
+
+const run = promisify(execFile);
+let h: Harness;
+let aws: (...args: string[]) => Promise<any>;
+
+beforeAll(async () => {
+  h = await startRuntime({ timeScale: 600 });
+  aws = async (...args: string[]) => {
+    const { stdout } = await run('/usr/bin/aws', ['--endpoint-url', h.endpoint, '--output', 'json', ...args], {
+      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: 'AKIDAWSCLI', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
+    });
+    return stdout.trim() ? JSON.parse(stdout) : {};
+  };
+});
+afterAll(() => h?.stop());
+
+describe('AWS CLI v2 against the local endpoint', () => {
+  it('is version 2', async () => {
+    const { stdout } = await run('/usr/bin/aws', ['--version']);
+    expect(stdout).toMatch(/^aws-cli\/2\./);
+  });
+
+  it('lists state machines, starts, describes and reads the history of an execution', async () => {
+    const { stateMachines } = await aws('stepfunctions', 'list-state-machines');
+    const approval = stateMachines.find((s: any) => s.name === 'Approval');
+    expect(approval.stateMachineArn).toBe(h.arnOf('Approval'));
+
+    const started = await aws('stepfunctions', 'start-execution', '--state-machine-arn', approval.stateMachineArn, '--name', 'cli-run', '--input', '{"title":"x","approvers":["not-an-email"]}');
+    expect(started.executionArn).toMatch(/:execution:Approval:cli-run$/);
+    await h.finished(started.executionArn);
+
+    const described = await aws('stepfunctions', 'describe-execution', '--execution-arn', started.executionArn);
+    expect(described).toMatchObject({ status: 'FAILED', name: 'cli-run', error: 'Input.Invalid' });
+    const { executions } = await aws('stepfunctions', 'list-executions', '--state-machine-arn', approval.stateMachineArn, '--status-filter', 'FAILED');
+    expect(executions.map((e: any) => e.name)).toContain('cli-run');
+    const { events } = await aws('stepfunctions', 'get-execution-history', '--execution-arn', started.executionArn);
+    expect(events[0].type).toBe('ExecutionStarted');
+    expect(events.at(-1).type).toBe('ExecutionFailed');
+  });
+
+  it('describes, stops and starts EC2 instances', async () => {
+    const { Reservations } = await aws('ec2', 'describe-instances', '--filters', 'Name=tag:Schedule,Values=office-hours', 'Name=instance-state-name,Values=running');
+    const ids: string[] = Reservations.flatMap((r: any) => r.Instances.map((i: any) => i.InstanceId));
+    expect(ids.length).toBeGreaterThan(2);
+    const id = ids.find((i) => i !== DEMO.kmsBroken)!;
+
+    const stopped = await aws('ec2', 'stop-instances', '--instance-ids', id);
+    expect(stopped.StoppingInstances[0]).toMatchObject({ InstanceId: id, PreviousState: { Name: 'running' }, CurrentState: { Name: 'stopping' } });
+    await new Promise((r) => setTimeout(r, 200)); // 60 virtual seconds at scale 600 is 100 ms
+    const after = await aws('ec2', 'describe-instances', '--instance-ids', id);
+    expect(after.Reservations[0].Instances[0].State.Name).toBe('stopped');
+
+    const started = await aws('ec2', 'start-instances', '--instance-ids', id);
+    expect(started.StartingInstances[0].CurrentState.Name).toBe('pending');
+  });
+
+  it('surfaces EC2 error codes', async () => {
+    await expect(aws('ec2', 'start-instances', '--instance-ids', 'i-0000000000000dead')).rejects.toThrow(/InvalidInstanceID\.NotFound/);
+  });
+});

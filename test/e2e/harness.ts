@@ -1,0 +1,84 @@
+/**
+ * Starts the embedded runtime in-process on a free port with its own state directory, over the cdk.out that
+ * `npm test` synthesizes first (OPSFLOW_CDK_OUT overrides it), and hands out real SDK clients pointed at it.
+ */
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OutboxEntry } from '../../local/kernel';
+import { Runtime, type RuntimeOptions } from '../../local/runtime';
+
+export const credentials = { accessKeyId: 'AKIDE2ETEST', secretAccessKey: 'local' };
+
+export interface Harness {
+  rt: Runtime;
+  endpoint: string;
+  sfn: SFNClient;
+  ec2: EC2Client;
+  stateDir: string;
+  /** ARN of a deployed state machine by name. */
+  arnOf(name: string): string;
+  /** Starts an execution and returns its ARN. */
+  start(stateMachine: string, input: unknown): Promise<string>;
+  /** Resolves when the execution has ended; polls DescribeExecution like a client would. */
+  finished(executionArn: string, timeoutMs?: number): Promise<DescribeExecutionCommandOutput>;
+  outbox(): Promise<OutboxEntry[]>;
+  /** Waits until `count` outbox entries satisfy `filter`. */
+  mail(filter: (e: OutboxEntry) => boolean, count?: number, timeoutMs?: number): Promise<OutboxEntry[]>;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOut'> = {}): Promise<Harness> {
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'opsflow-e2e-'));
+  const rt = await Runtime.start({ cdkOut: process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, ...options, stateDir });
+  const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
+  const sfn = new SFNClient(client);
+  const ec2 = new EC2Client(client);
+  const outbox = async () => (await (await fetch(`${rt.endpoint}/_opsflow/outbox`)).json()) as OutboxEntry[];
+  const poll = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const harness: Harness = {
+    rt,
+    endpoint: rt.endpoint,
+    sfn,
+    ec2,
+    stateDir,
+    arnOf(name) {
+      const sm = rt.deployed.stateMachines.find((s) => s.name === name);
+      if (!sm) throw new Error(`no state machine ${name}; deployed: ${rt.deployed.stateMachines.map((s) => s.name).join(', ')}`);
+      return sm.arn;
+    },
+    async start(stateMachine, input) {
+      const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: harness.arnOf(stateMachine), input: JSON.stringify(input) }));
+      return out.executionArn!;
+    },
+    finished(executionArn, timeoutMs = 30_000) {
+      return poll(`execution ${executionArn} to end`, timeoutMs, async () => {
+        const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        return d.status === 'RUNNING' ? undefined : d;
+      });
+    },
+    outbox,
+    mail(filter, count = 1, timeoutMs = 15_000) {
+      return poll(`${count} matching outbox entries`, timeoutMs, async () => {
+        const hits = (await outbox()).filter(filter);
+        return hits.length >= count ? hits : undefined;
+      });
+    },
+    async stop() {
+      sfn.destroy();
+      ec2.destroy();
+      await rt.stop();
+    },
+  };
+  return harness;
+}

@@ -1,0 +1,267 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Clock, type AwsRequest, type ServiceHandler } from '../../local/kernel';
+import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, type LambdaFunction } from '../../local/lambda';
+import { createServer, listen } from '../../local/server';
+
+/** A bundle as NodejsFunction emits it: plain CommonJS, one exported handler. */
+const HANDLER = `
+let invocations = 0; // module state survives while the environment stays warm
+exports.handler = async (event, context) => {
+  invocations += 1;
+  switch (event.action) {
+    case 'echo':
+      return {
+        event, invocations,
+        endpoint: process.env.AWS_ENDPOINT_URL, color: process.env.COLOR, other: process.env.OTHER ?? null,
+        region: process.env.AWS_REGION, accessKeyId: process.env.AWS_ACCESS_KEY_ID,
+        sessionToken: process.env.AWS_SESSION_TOKEN ?? null, nodeOptions: process.env.NODE_OPTIONS ?? null,
+        functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, taskRoot: process.env.LAMBDA_TASK_ROOT, handler: process.env._HANDLER,
+        now: Date.now(), date: new Date().getTime(), fixed: new Date(0).toISOString(), utc: Date.UTC(2020, 0, 1),
+        isDate: new Date() instanceof Date,
+        context: { awsRequestId: context.awsRequestId, functionName: context.functionName, functionVersion: context.functionVersion,
+          invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB, logGroupName: context.logGroupName,
+          remaining: context.getRemainingTimeInMillis() },
+      };
+    case 'throw': {
+      class PolicyInvalidError extends Error { name = 'Policy.Invalid'; }
+      throw new PolicyInvalidError('tag policy has no rules');
+    }
+    case 'hang':
+      return new Promise(() => {});
+    case 'exit':
+      process.exit(7);
+    case 'uncaught':
+      setImmediate(() => { throw new TypeError('exploded later'); });
+      return new Promise(() => {});
+    case 'log':
+      console.log('processing order', { id: event.id });
+      console.error('something odd');
+      return 'logged';
+    case 'sdk': {
+      const { SFNClient, ListActivitiesCommand } = require(process.env.SFN_CLIENT_PATH);
+      return new SFNClient({}).send(new ListActivitiesCommand({}));
+    }
+  }
+};
+`;
+
+const ESM_HANDLER = `export const handler = async (event) => ({ esm: true, event });`;
+
+describe('LambdaRunner', () => {
+  const root = mkdtempSync(join(tmpdir(), 'opsflow-lambda-'));
+  const bundle = join(root, 'asset.cjs');
+  const esmBundle = join(root, 'asset.esm');
+  const logDir = join(root, 'logs');
+  const clock = new Clock({ scale: 1000, start: Date.UTC(2030, 0, 1) });
+  const crashes: string[] = [];
+  const seen: AwsRequest[] = [];
+  let server: Server;
+  let endpoint = '';
+  let runner: LambdaRunner;
+
+  const fn = (name: string, extra: Partial<LambdaFunction> = {}): LambdaFunction => ({
+    arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    name,
+    logicalId: `${name}Logical`,
+    assetDir: bundle,
+    handler: 'index.handler',
+    environment: {},
+    timeoutSeconds: 5,
+    ...extra,
+  });
+
+  async function failure(promise: Promise<unknown>): Promise<LambdaInvokeError> {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LambdaInvokeError);
+    return err as LambdaInvokeError;
+  }
+
+  beforeAll(async () => {
+    mkdirSync(bundle);
+    writeFileSync(join(bundle, 'index.js'), HANDLER);
+    mkdirSync(esmBundle);
+    writeFileSync(join(esmBundle, 'index.mjs'), ESM_HANDLER);
+    const states: ServiceHandler = {
+      services: ['states'],
+      async handle(req) {
+        seen.push(req);
+        return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify({ activities: [] }) };
+      },
+    };
+    server = createServer([states], async () => ({ status: 404, body: '' }));
+    endpoint = `http://127.0.0.1:${await listen(server, 0)}`;
+    // Must not leak into functions: each one gets only its own environment.
+    process.env.AWS_SESSION_TOKEN = 'runtime-session-token';
+    runner = new LambdaRunner({ clock, endpoint: () => endpoint, crashes: () => crashes, logDir });
+    runner.register(fn('blue', { environment: { COLOR: 'blue', SFN_CLIENT_PATH: require.resolve('@aws-sdk/client-sfn') } }));
+    runner.register(fn('green', { environment: { COLOR: 'green', OTHER: 'only-green' }, memoryMb: 512 }));
+    runner.register(fn('slow', { timeoutSeconds: 0.3 }));
+    runner.register(fn('esm', { assetDir: esmBundle }));
+    runner.register(fn('broken', { handler: 'index.missing' }));
+  });
+
+  afterAll(async () => {
+    delete process.env.AWS_SESSION_TOKEN;
+    await runner?.close();
+    server?.close();
+  });
+
+  it('gives each function its own environment, Lambda context and the virtual clock', async () => {
+    // Prepare
+    const before = clock.nowMs();
+
+    // Act
+    const blue = (await runner.invoke('blue', { action: 'echo', n: 1 })) as Record<string, unknown>;
+    const green = (await runner.invoke('arn:aws:lambda:us-east-1:000000000000:function:green:$LATEST', { action: 'echo' })) as Record<string, unknown>;
+    const after = clock.nowMs();
+
+    // Assess
+    expect(blue).toMatchObject({
+      event: { action: 'echo', n: 1 },
+      endpoint,
+      color: 'blue',
+      other: null,
+      region: 'us-east-1',
+      accessKeyId: LAMBDA_ACCESS_KEY_ID,
+      sessionToken: null,
+      nodeOptions: null,
+      functionName: 'blue',
+      taskRoot: bundle,
+      handler: 'index.handler',
+      fixed: '1970-01-01T00:00:00.000Z',
+      utc: Date.UTC(2020, 0, 1),
+      isDate: true,
+      context: {
+        functionName: 'blue',
+        functionVersion: '$LATEST',
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:blue',
+        memoryLimitInMB: '128',
+        logGroupName: '/aws/lambda/blue',
+      },
+    });
+    expect(green).toMatchObject({ color: 'green', other: 'only-green', functionName: 'green', context: { memoryLimitInMB: '512' } });
+    expect((blue.context as { awsRequestId: string }).awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((blue.context as { remaining: number }).remaining).toBeGreaterThan(0);
+    expect((blue.context as { remaining: number }).remaining).toBeLessThanOrEqual(5000);
+    // Virtual time (2030, 1000x) rather than the host clock.
+    for (const t of [blue.now, blue.date, green.now]) {
+      expect(t).toBeGreaterThanOrEqual(Math.floor(before));
+      expect(t).toBeLessThanOrEqual(Math.ceil(after));
+    }
+  });
+
+  it('points the SDK v3 at the local endpoint through AWS_ENDPOINT_URL', async () => {
+    // Act
+    const result = await runner.invoke('blue', { action: 'sdk' });
+
+    // Assess
+    expect(result).toMatchObject({ activities: [] });
+    expect(seen.map((r) => [r.service, r.target, r.accessKeyId])).toEqual([['states', 'AWSStepFunctions.ListActivities', LAMBDA_ACCESS_KEY_ID]]);
+  });
+
+  it('runs ES module handlers', async () => {
+    expect(await runner.invoke('esm', { x: 1 })).toEqual({ esm: true, event: { x: 1 } });
+  });
+
+  it('reports a thrown error with its name as errorType and keeps the environment warm', async () => {
+    // Prepare
+    const first = (await runner.invoke('green', { action: 'echo' })) as { invocations: number };
+
+    // Act
+    const err = await failure(runner.invoke('green', { action: 'throw' }));
+    const next = (await runner.invoke('green', { action: 'echo' })) as { invocations: number };
+
+    // Assess
+    expect(err.toDocument()).toEqual({
+      errorType: 'Policy.Invalid',
+      errorMessage: 'tag policy has no rules',
+      trace: expect.arrayContaining(['Policy.Invalid: tag policy has no rules']),
+    });
+    expect(next.invocations).toBe(first.invocations + 2);
+  });
+
+  it('times out like Lambda and cold-starts the next invocation', async () => {
+    // Prepare
+    await runner.invoke('slow', { action: 'echo' });
+
+    // Act
+    const err = await failure(runner.invoke('slow', { action: 'hang' }));
+    const next = (await runner.invoke('slow', { action: 'echo' })) as { invocations: number };
+
+    // Assess
+    expect(err.errorType).toBe('Sandbox.Timedout');
+    expect(err.errorMessage).toMatch(/^RequestId: [0-9a-f-]{36} Error: Task timed out after 0\.30 seconds$/);
+    expect(next.invocations).toBe(1);
+  });
+
+  it('reports a process exit as Runtime.ExitError and recovers with a fresh environment', async () => {
+    // Prepare
+    await runner.invoke('green', { action: 'echo' });
+
+    // Act
+    const err = await failure(runner.invoke('green', { action: 'exit' }));
+    const next = (await runner.invoke('green', { action: 'echo' })) as { invocations: number };
+
+    // Assess
+    expect(err.errorType).toBe('Runtime.ExitError');
+    expect(err.errorMessage).toMatch(/Error: Runtime exited with error: exit status 7$/);
+    expect(next.invocations).toBe(1);
+  });
+
+  it('reports an uncaught exception with its own type and recycles the environment', async () => {
+    // Act
+    const err = await failure(runner.invoke('green', { action: 'uncaught' }));
+    const next = (await runner.invoke('green', { action: 'echo' })) as { invocations: number };
+
+    // Assess
+    expect([err.errorType, err.errorMessage]).toEqual(['TypeError', 'exploded later']);
+    expect(next.invocations).toBe(1);
+  });
+
+  it('crashes functions named in crashes() and recovers once they are removed', async () => {
+    // Prepare
+    await runner.invoke('blue', { action: 'echo' });
+    crashes.push('blueLogical');
+
+    // Act
+    const err = await failure(runner.invoke('blue', { action: 'echo' }));
+    crashes.length = 0;
+    const next = (await runner.invoke('blue', { action: 'echo' })) as { invocations: number };
+
+    // Assess
+    expect(err.errorType).toBe('Runtime.ExitError');
+    expect(next.invocations).toBe(1);
+  });
+
+  it('writes function output to <logDir>/<function>.log in Lambda text format', async () => {
+    // Act
+    await runner.invoke('esm', {});
+    await runner.invoke('green', { action: 'log', id: 42 });
+
+    // Assess
+    const log = readFileSync(join(logDir, 'green.log'), 'utf8');
+    const requestId = /START RequestId: (\S+) Version: \$LATEST\n[^\n]*processing order/.exec(log)?.[1];
+    expect(requestId).toBeDefined();
+    expect(log).toContain(`\t${requestId}\tINFO\tprocessing order { id: 42 }\n`);
+    expect(log).toContain(`\t${requestId}\tERROR\tsomething odd\n`);
+    expect(log).toContain(`END RequestId: ${requestId}\nREPORT RequestId: ${requestId}\tDuration: `);
+    expect(log).not.toContain('esm');
+  });
+
+  it('reports a handler that is not exported as Runtime.HandlerNotFound', async () => {
+    const err = await failure(runner.invoke('broken', {}));
+    expect([err.errorType, err.errorMessage]).toEqual(['Runtime.HandlerNotFound', 'index.missing is undefined or not exported']);
+  });
+
+  it('rejects unknown functions with ResourceNotFoundException', async () => {
+    await expect(runner.invoke('arn:aws:lambda:us-east-1:000000000000:function:nope', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(runner.invoke('arn:aws:lambda:us-east-1:000000000000:function:blue:7', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
