@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: figures, printed, never asserted.
+ *  - ready time of `opsflow up` after synth (process start → /_opsflow/health answers "ready");
+ *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
+ *    workflow's validation path (one real Lambda bundle per execution).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { arn } from '../../local/kernel';
+import { startRuntime, type Harness } from '../e2e/harness';
+
+const SMALL = {
+  StartAt: 'Prepare',
+  States: {
+    Prepare: { Type: 'Pass', Parameters: { 'items.$': 'States.ArrayRange(1, 3, 1)', 'n.$': '$.n' }, Next: 'Even?' },
+    'Even?': { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 0, Next: 'Each' }], Default: 'Done' },
+    Each: { Type: 'Map', ItemsPath: '$.items', Iterator: { StartAt: 'Double', States: { Double: { Type: 'Pass', End: true } } }, ResultPath: '$.doubled', Next: 'Done' },
+    Done: { Type: 'Succeed' },
+  },
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function readyTime(): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'up', '--port', String(port), '--json'], {
+    env: { ...process.env, OPSFLOW_STATE_DIR: mkdtempSync(join(tmpdir(), 'opsflow-bench-')) },
+    stdio: 'ignore',
+  });
+  try {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/_opsflow/health`).then((r) => r.ok, () => false);
+      if (ok) return performance.now() - started;
+      if (performance.now() - started > 60_000) throw new Error('opsflow up was not ready within 60 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function throughput(h: Harness, stateMachine: string, input: (i: number) => unknown, count: number, concurrency: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      await h.finished(await h.start(stateMachine, input(i)), 120_000);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function main() {
+  const lines: string[] = [];
+  const print = (line: string) => {
+    lines.push(line);
+    console.log(line);
+  };
+  print(`opsflow bench on Node ${process.version}`);
+  print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
+
+  const h = await startRuntime({ seedFleet: false });
+  try {
+    h.rt.sfn.deployStateMachine({ arn: arn.stateMachine('BenchSmall'), name: 'BenchSmall', definition: SMALL, roleArn: '' });
+    h.rt.deployed.stateMachines.push({ name: 'BenchSmall', arn: arn.stateMachine('BenchSmall') });
+    const small = await throughput(h, 'BenchSmall', (i) => ({ n: i }), 300, 10);
+    print(`small workflow (Pass, Choice, Map of 3): ${small.toFixed(1)} executions/s (300 executions, 10 at a time)`);
+    const approval = await throughput(h, 'Approval', () => ({ title: 'bench', approvers: ['not-an-email'] }), 60, 4);
+    print(`Approval input validation path (1 Lambda invoke, fails Input.Invalid): ${approval.toFixed(1)} executions/s (60 executions, 4 at a time)`);
+  } finally {
+    await h.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
