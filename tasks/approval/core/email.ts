@@ -38,7 +38,6 @@ export function renderEmail(kind: MailKind, facts: MailFacts, recipient: string,
   const deadline = formatUtc(facts.deadline);
   const details = truncate(detailsText(facts.details));
   const personal = `This link is personal to ${recipient}: anyone who has it can decide in your name. Do not forward this email.`;
-  const replaced = 'This email carries a new link: links in earlier emails about this request no longer work.';
   const confirm = 'Each link opens a page to confirm; opening it does not decide anything.';
 
   const text = [
@@ -54,7 +53,6 @@ export function renderEmail(kind: MailKind, facts: MailFacts, recipient: string,
     confirm,
     '',
     personal,
-    ...(kind === 'reminder' ? [replaced] : []),
   ].join('\n');
 
   const p = (s: string) => `<p style="margin:0 0 12px">${s}</p>`;
@@ -71,7 +69,7 @@ export function renderEmail(kind: MailKind, facts: MailFacts, recipient: string,
       : `<pre style="white-space:pre-wrap;background:#f6f8fa;padding:10px;border-radius:4px">${escapeHtml(details)}</pre>`,
     p(`${button(links.approve, 'Approve', '#1a7f37')}${button(links.reject, 'Reject', '#cf222e')}`),
     p(escapeHtml(confirm)),
-    p(`<small>${escapeHtml(personal)}${kind === 'reminder' ? `<br>${escapeHtml(replaced)}` : ''}</small>`),
+    p(`<small>${escapeHtml(personal)}</small>`),
     '</body></html>',
   ].join('\n');
 

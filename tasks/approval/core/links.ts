@@ -52,8 +52,10 @@ export function findApprover(approvers: readonly Approver[], secret: string): Ap
   const presented = Buffer.from(hashSecret(secret), 'hex');
   let found: Approver | undefined;
   for (const approver of approvers) {
-    const stored = Buffer.from(approver.secretHash, 'hex');
-    if (stored.length === presented.length && timingSafeEqual(stored, presented) && !found) found = approver;
+    for (const hash of approver.secretHashes) {
+      const stored = Buffer.from(hash, 'hex');
+      if (stored.length === presented.length && timingSafeEqual(stored, presented) && !found) found = approver;
+    }
   }
   return found;
 }

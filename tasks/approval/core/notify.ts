@@ -1,10 +1,10 @@
 /**
  * Sending approval emails, shared by the worker and the sweep.
  *
- * The record keeps only the hash of each link secret, so an email to an approver whose secret is not in
- * memory (a retry after an SES failure, a reminder) needs a new secret: its hash is stored BEFORE the email
- * goes out, so a link is never mailed that the record would not accept. When sending then fails, the
- * previous hash is put back so the approver's last delivered link keeps working.
+ * The record keeps only hashes of link secrets, so an email to an approver whose secret is not in memory
+ * (a retry after an SES failure, a reminder) needs a new secret. Its hash is added BEFORE the email goes out,
+ * so a link is never mailed that the record would not accept; earlier links stay valid. When sending fails,
+ * the unused hash is removed again.
  */
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { errorName, type Log } from '../../shared/logger';
@@ -39,13 +39,10 @@ export async function sendLinks(
 
   const secrets = new Map(targets.map((t) => [t.email, t.secret ?? newSecret()]));
   const rotated = targets.filter((t) => t.secret === undefined).map((t) => t.email);
-  const previousHash = new Map<string, string>();
   if (rotated.length > 0) {
     record = await deps.store.update(record.id, (current) => {
       for (const approver of current.approvers) {
-        if (!rotated.includes(approver.email)) continue;
-        previousHash.set(approver.email, approver.secretHash);
-        approver.secretHash = hashSecret(secrets.get(approver.email)!);
+        if (rotated.includes(approver.email)) approver.secretHashes.push(hashSecret(secrets.get(approver.email)!));
       }
       return current;
     });
@@ -89,10 +86,9 @@ export async function sendLinks(
         changed = true;
         continue;
       }
-      const restore = previousHash.get(approver.email);
-      const mailed = failed.some((t) => t.email === approver.email);
-      if (mailed && restore && approver.secretHash === hashSecret(secrets.get(approver.email)!)) {
-        approver.secretHash = restore;
+      const unused = hashSecret(secrets.get(approver.email) ?? '');
+      if (failed.some((t) => t.email === approver.email) && rotated.includes(approver.email) && approver.secretHashes.includes(unused)) {
+        approver.secretHashes = approver.secretHashes.filter((h) => h !== unused);
         changed = true;
       }
     }

@@ -92,7 +92,7 @@ export function renderPage(view: View): string {
     case 'invalid':
       return layout('Approval link not valid', [
         '<p>This approval link is not valid. Check that you opened the complete link from the email. ' +
-          'If you received a newer email about the request, use the link in that one.</p>',
+          'Links stay valid until the request is decided or expires.</p>',
       ]);
     case 'unavailable':
       return layout('Temporarily unavailable', [

@@ -164,13 +164,13 @@ async function escalate(deps: SweepDeps, record: ApprovalRecord): Promise<void> 
       if (current.approvers.some((a) => a.email === email)) continue;
       const secret = secrets.get(email) ?? newSecret();
       secrets.set(email, secret);
-      current.approvers.push({ email, secretHash: hashSecret(secret), role: 'escalation', notifiedAt: null, remindedAt: null });
+      current.approvers.push({ email, secretHashes: [hashSecret(secret)], role: 'escalation', notifiedAt: null, remindedAt: null });
     }
     current.escalated = true;
     return current;
   });
   // Only the approvers this call added (a concurrent sweep may have escalated first, with its own secrets).
-  const added = record.approvers.filter((a) => secrets.has(a.email) && a.secretHash === hashSecret(secrets.get(a.email)!));
+  const added = record.approvers.filter((a) => secrets.has(a.email) && a.secretHashes.includes(hashSecret(secrets.get(a.email)!)));
   deps.log.info('approval escalated', { requestId: record.id, added: added.length });
   await sendLinks(
     deps,

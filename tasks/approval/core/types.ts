@@ -21,8 +21,8 @@ export type Status = 'pending' | Verdict | 'expired';
 
 export interface Approver {
   email: string;
-  /** Hex sha256 of the approver's link secret; the secret itself is only ever in the email. */
-  secretHash: string;
+  /** Hex sha256 of every link secret mailed to this approver; a reminder adds one, earlier links keep working. */
+  secretHashes: string[];
   role: Role;
   notifiedAt: string | null;
   remindedAt: string | null;

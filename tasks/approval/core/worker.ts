@@ -135,7 +135,7 @@ function newRecord(
     escalated: false,
     approvers: targets.map((t) => ({
       email: t.email,
-      secretHash: hashSecret(t.secret!),
+      secretHashes: [hashSecret(t.secret!)],
       role: 'approver',
       notifiedAt: null,
       remindedAt: null,

@@ -125,7 +125,7 @@ export function pendingRecord(overrides: Partial<ApprovalRecord> = {}): Approval
     escalated: false,
     approvers: approvers.map((email) => ({
       email,
-      secretHash: hashSecret(SECRETS[email]),
+      secretHashes: [hashSecret(SECRETS[email])],
       role: 'approver' as const,
       notifiedAt: '2030-01-01T09:00:01.000Z',
       remindedAt: null,

@@ -5,7 +5,7 @@ import type { Approver } from '../../../tasks/approval/core/types';
 const EXECUTION = 'arn:aws:states:us-east-1:000000000000:execution:Approval:run-1';
 
 function approver(email: string, secret: string): Approver {
-  return { email, secretHash: hashSecret(secret), role: 'approver', notifiedAt: null, remindedAt: null };
+  return { email, secretHashes: [hashSecret(secret)], role: 'approver', notifiedAt: null, remindedAt: null };
 }
 
 describe('approval ids', () => {

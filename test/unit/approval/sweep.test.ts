@@ -103,6 +103,20 @@ describe('sweep', () => {
     expect(sentMails()).toHaveLength(2);
   });
 
+  it('keeps the links of earlier emails valid next to the reminder link', async () => {
+    // Prepare
+    const record = seed();
+    now = new Date('2030-01-01T13:00:00.000Z');
+    // Act
+    await sweep(deps());
+    // Assess
+    const stored = table.record(record.id);
+    const reminder = sentMails().find((m) => m.Destination!.ToAddresses![0] === ALICE)!;
+    expect(findApprover(stored.approvers, secretIn(reminder))?.email).toBe(ALICE);
+    expect(findApprover(stored.approvers, SECRETS[ALICE])?.email).toBe(ALICE);
+    expect(stored.approvers.find((a) => a.email === ALICE)!.secretHashes).toHaveLength(2);
+  });
+
   it("keeps an approver's previous link working when the reminder could not be sent", async () => {
     // Prepare
     const record = seed();
