@@ -16,7 +16,7 @@
  * pending tasks, resends failed emails, reminds and escalates; a worker that crashed before storing the token
  * stops the heartbeats, so the task fails with States.HeartbeatTimeout and delivery is retried, never stranded.
  *
- * Locally: `npm start`, then `opsflow start Approval examples/approval.json` and open the link in `opsflow outbox`.
+ * Locally: `npm start`, then `opsflow start Approval workflows/examples/approval.json` and open the link in `opsflow outbox`.
  */
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
