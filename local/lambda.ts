@@ -143,7 +143,8 @@ export class LambdaRunner {
 
   private mustCrash(fn: LambdaFunction): boolean {
     const names = this.options.crashes?.() ?? [];
-    return names.includes(fn.name) || names.includes(fn.logicalId) || names.includes(fn.arn);
+    // Logical ids carry CDK's hash suffix; a readable part of the id ('ApprovalWorkerFn') is enough to name one.
+    return names.some((n) => n === fn.name || n === fn.arn || fn.logicalId.includes(n));
   }
 
   /** A crash takes the whole environment down, as a runtime process exit would. */

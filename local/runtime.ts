@@ -77,6 +77,7 @@ export class Runtime {
   };
   endpoint = '';
   private server?: Server;
+  private stopping = false;
   private readonly log: (line: string) => void;
 
   private constructor(options: RuntimeOptions) {
@@ -255,7 +256,10 @@ export class Runtime {
       await this.sfn.startExecution(target.arn, target.input);
     } else if (service === 'lambda') {
       // Asynchronous invocation: the caller does not wait for, or see, the function's result.
-      this.lambdas.invoke(target.arn, JSON.parse(target.input)).catch((err: Error) => console.error(`opsflow: ${target.arn} failed: ${err.name}: ${err.message}`));
+      this.lambdas.invoke(target.arn, JSON.parse(target.input)).catch((err: Error) => {
+        // Invocations cut off by stop() are expected; anything else is worth a line on the console.
+        if (!this.stopping) console.error(`opsflow: ${target.arn} failed: ${err.name}: ${err.message}`);
+      });
     } else if (service === 'sns') {
       await this.sns.publish(target.arn, target.input);
     } else {
@@ -304,6 +308,7 @@ export class Runtime {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();

@@ -1,0 +1,52 @@
+/** The `opsflow` CLI against a running runtime, as a person or a script uses it. */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRuntime, type Harness } from './harness';
+
+const exec = promisify(execFile);
+let h: Harness;
+const opsflow = async (...args: string[]) => {
+  const { stdout } = await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir } });
+  return stdout;
+};
+
+beforeAll(async () => {
+  h = await startRuntime();
+});
+afterAll(() => h?.stop());
+
+describe('opsflow CLI', () => {
+  it('starts a workflow from a file and lists it with its history', async () => {
+    const input = join(h.stateDir, 'input.json');
+    writeFileSync(input, JSON.stringify({ title: 'From the CLI', approvers: ['lead@example.com'] }));
+    const started = JSON.parse(await opsflow('start', 'Approval', input, '--name', 'cli-approval', '--json'));
+    expect(started.executionArn).toMatch(/:execution:Approval:cli-approval$/);
+
+    await h.mail((e) => e.subject.includes('From the CLI'));
+    const executions = JSON.parse(await opsflow('executions', 'Approval', '--json'));
+    expect(executions).toContainEqual(expect.objectContaining({ workflow: 'Approval', name: 'cli-approval', status: 'RUNNING' }));
+    expect(await opsflow('executions')).toMatch(/Approval\s+cli-approval\s+RUNNING/);
+
+    const history = JSON.parse(await opsflow('history', 'cli-approval', '--json'));
+    expect(history.map((e: { type: string }) => e.type)).toContain('ActivityStarted');
+  });
+
+  it('shows the outbox and the fleet', async () => {
+    const outbox = JSON.parse(await opsflow('outbox', '--json'));
+    expect(outbox.some((e: { links: string[] }) => e.links.some((l) => l.includes('/approvals/')))).toBe(true);
+    expect(await opsflow('fleet')).toMatch(/i-0feed0000000000\d\d\s+\S+\s+(running|stopped)/);
+  });
+
+  it('fires a schedule by name and explains an unknown one', async () => {
+    const [sweep] = h.rt.scheduler.list().filter((s) => s.name.includes('ApprovalSweep'));
+    expect(await opsflow('fire', sweep.name)).toContain(`fired ${sweep.name}`);
+    await expect(opsflow('fire', 'no-such-schedule')).rejects.toThrow(/no-such-schedule/);
+  });
+
+  it('refuses to reset the state of a running runtime', async () => {
+    await expect(opsflow('reset')).rejects.toThrow(/is running: stop it before resetting/);
+  });
+});
