@@ -28,13 +28,14 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
-  Activity, DefinitionBody, Fail, JsonPath, LogLevel, Parallel, Pass, StateMachine, StateMachineType, TaskInput, Timeout,
+  Activity, Fail, JsonPath, Parallel, Pass, TaskInput, Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ErrorNames } from '../tasks/shared/errors';
 import { TaskFunction } from './shared/task-function';
+import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
@@ -65,7 +66,7 @@ export interface ManualApprovalProps {
 
 export class ManualApproval extends Construct {
   /** The standalone `Approval` state machine; other workflows call it with `states:startExecution.sync`. */
-  readonly stateMachine: StateMachine;
+  readonly stateMachine: WorkflowStateMachine;
   /** The activity that holds each pending decision. */
   readonly activity: Activity;
   /** The HTTP API serving the approval pages. */
@@ -234,23 +235,10 @@ export class ManualApproval extends Construct {
       { errors: ['States.Timeout'] },
     );
 
-    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName ?? 'Approval',
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(validateInput.next(awaitDecision)),
+      definition: validateInput.next(awaitDecision),
       timeout: maxTimeout.plus(Duration.hours(1)),
-      tracingEnabled: true,
-      // Execution data stays out of the logs; history keeps it for operators with states:GetExecutionHistory.
-      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
     });
-    NagSuppressions.addResourceSuppressions(
-      this.stateMachine,
-      [
-        { id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the task functions and their versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*Fn[0-9A-F]+\\.Arn>:\\*$/g' }] },
-        { id: 'AwsSolutions-IAM5', reason: 'X-Ray and CloudWatch Logs delivery actions do not support resource-level permissions.', appliesTo: ['Resource::*'] },
-      ],
-      true,
-    );
   }
 }

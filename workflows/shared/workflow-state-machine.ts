@@ -1,0 +1,42 @@
+/**
+ * The one way opsflow builds a state machine: Standard type (activities and task tokens need it), X-Ray
+ * tracing, and a log group with every event but without execution data — task inputs and outputs stay in the
+ * execution history, readable only with states:GetExecutionHistory, never copied into logs.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+
+export interface WorkflowStateMachineProps {
+  /** Name operators start it by, e.g. `Approval`. */
+  readonly stateMachineName: string;
+  readonly definition: IChainable;
+  /** Longest an execution may run. */
+  readonly timeout: Duration;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+export class WorkflowStateMachine extends StateMachine {
+  constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    super(scope, id, {
+      stateMachineName: props.stateMachineName,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(props.definition),
+      timeout: props.timeout,
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    });
+    NagSuppressions.addResourceSuppressions(
+      this,
+      [
+        { id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the task functions and their versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*Fn[0-9A-F]+\\.Arn>:\\*$/g' }] },
+        { id: 'AwsSolutions-IAM5', reason: 'X-Ray and CloudWatch Logs delivery actions do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+      ],
+      true,
+    );
+  }
+}
