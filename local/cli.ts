@@ -17,6 +17,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Runtime } from './runtime';
 
+// Node 20 is this machine's runtime on purpose (the brief); the SDK's notice about Node 22 is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const argv = process.argv.slice(2);
 const flags = new Map<string, string | true>();
 const args: string[] = [];

@@ -223,6 +223,8 @@ export class LambdaRunner {
       // No X-Ray daemon locally: tracing libraries must stay quiet instead of failing or warning.
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
       POWERTOOLS_TRACE_DISABLED: 'true',
+      // The bundles run on Node 22 in AWS; here they run on the host's Node 20, which the SDK would warn about.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     delete env.AWS_SESSION_TOKEN;
     delete env.NODE_OPTIONS;
