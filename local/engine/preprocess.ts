@@ -98,6 +98,15 @@ function refuseUnsupported(scope: Obj, seen: Set<string>): void {
   }
 }
 
+/**
+ * `ResultPath: "$"` means "the result replaces the input", which is also what an absent ResultPath means;
+ * the library would instead store the result under a key named "$", so drop it.
+ */
+function withoutRootResultPath(holder: Obj): Obj {
+  if (holder.ResultPath === '$') delete holder.ResultPath;
+  return holder;
+}
+
 function rewriteScope(scope: Obj, prepared: PreparedDefinition, scale: number): void {
   for (const [name, state] of Object.entries(scope.States as Record<string, Obj>)) {
     prepared.stateTypes.set(name, state.Type);
@@ -106,7 +115,8 @@ function rewriteScope(scope: Obj, prepared: PreparedDefinition, scale: number): 
     }
     if (isObj(state.ResultSelector)) state.ResultSelector = rewriteTemplate(state.ResultSelector, name, false);
     if (state.Retry) state.Retry = state.Retry.map((r: Obj) => rewriteRetrier(r, scale));
-    if (state.Catch) state.Catch = state.Catch.map((c: Obj) => ({ ...c, ErrorEquals: withHeartbeat(c.ErrorEquals) }));
+    if (state.Catch) state.Catch = state.Catch.map((c: Obj) => withoutRootResultPath({ ...c, ErrorEquals: withHeartbeat(c.ErrorEquals) }));
+    withoutRootResultPath(state);
 
     switch (state.Type) {
       case 'Task':

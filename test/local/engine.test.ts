@@ -154,6 +154,27 @@ describe('ASL semantics', () => {
     expect(history.at(-1)).toBe('ExecutionSucceeded');
   });
 
+  it('replaces the state with the result when ResultPath is "$", in a state and in a catcher', async () => {
+    // Prepare
+    env.lambdas.boom = () => {
+      throw new LambdaError('Boom', 'no');
+    };
+    const smArn = deploy('root-result-path', {
+      StartAt: 'Swap',
+      States: {
+        Swap: { Type: 'Pass', Result: { swapped: true }, ResultPath: '$', Next: 'Call' },
+        Call: { Type: 'Task', Resource: arn.lambda('boom'), Catch: [{ ErrorEquals: ['Boom'], ResultPath: '$', Next: 'Done' }], End: true },
+        Done: { Type: 'Succeed' },
+      },
+    });
+
+    // Act
+    const { result } = await run(smArn, { original: 1 });
+
+    // Assess
+    expect(JSON.parse(result.output!)).toEqual({ Error: 'Boom', Cause: expect.stringContaining('"errorType":"Boom"') });
+  });
+
   it('retries with back-off and then succeeds', async () => {
     // Prepare
     let attempts = 0;
