@@ -210,7 +210,7 @@ export class ManualApproval extends Construct {
 
     const waitForDecision = new StepFunctionsInvokeActivity(this, 'WaitForDecision', {
       activity: this.activity,
-      parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id' },
+      parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
       taskTimeout: Timeout.at('$.request.timeoutSeconds'),
       heartbeatTimeout: Timeout.duration(HEARTBEAT_TIMEOUT),
     });

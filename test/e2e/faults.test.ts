@@ -15,7 +15,7 @@ describe('faults', () => {
   it('rejects an invalid fault patch naming the field', async () => {
     const res = await faults({ ec2ThrottleRate: 2 });
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toContain('ec2ThrottleRate');
+    expect(((await res.json()) as { message: string }).message).toContain('ec2ThrottleRate');
   });
 
   it('emails the approver once SES works again: the sweep retries failed sends', async () => {

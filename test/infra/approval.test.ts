@@ -54,7 +54,7 @@ describe('Approval state machine', () => {
     expect(activity).toMatchObject({
       Type: 'Task',
       Resource: expect.stringMatching(/:activity:/),
-      Parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id' },
+      Parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
       TimeoutSecondsPath: '$.request.timeoutSeconds',
       HeartbeatSeconds: 900,
     });

@@ -41,6 +41,8 @@ export interface WorkerResult {
 export interface TaskInput {
   request: ApprovalRequest;
   execution: string;
+  /** When the activity state started (`$$.State.EnteredTime`): the deadline counts from here, as the task timeout does. */
+  enteredAt: string;
 }
 
 export async function deliverNext(deps: WorkerDeps): Promise<WorkerResult> {
@@ -113,7 +115,8 @@ function newRecord(
   now: Date,
 ): { record: ApprovalRecord; targets: MailTarget[] } {
   const { request } = input;
-  const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+  const start = new Date(input.enteredAt).getTime();
+  const at = (seconds: number) => new Date(start + seconds * 1000);
   const deadline = at(request.timeoutSeconds);
   const reminder = at(deps.reminderIntervalSeconds);
   const escalation = at(deps.escalateAfterSeconds);
@@ -169,9 +172,11 @@ export function parseTaskInput(raw: string | undefined): TaskInput {
   if (!Array.isArray(request.approvers) || request.approvers.length === 0) problems.push('request.approvers: must be a non-empty array');
   if (!Number.isInteger(request.timeoutSeconds)) problems.push('request.timeoutSeconds: must be an integer');
   if (!Number.isInteger(request.quorum)) problems.push('request.quorum: must be an integer');
+  if (typeof value.enteredAt !== 'string' || Number.isNaN(Date.parse(value.enteredAt))) problems.push('enteredAt: must be the time the activity state started');
   if (problems.length > 0) throw new InputInvalidError(problems);
   return {
     execution: value.execution!,
+    enteredAt: value.enteredAt!,
     request: {
       title: request.title!,
       details: request.details ?? null,

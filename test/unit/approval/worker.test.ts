@@ -53,7 +53,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps {
   };
 }
 
-function offerTask(token = TOKEN, input: unknown = { request, execution: EXECUTION }) {
+function offerTask(token = TOKEN, input: unknown = { request, execution: EXECUTION, enteredAt: NOW.toISOString() }) {
   sfn.on(GetActivityTaskCommand).resolves({ taskToken: token, input: JSON.stringify(input) });
 }
 
@@ -145,8 +145,14 @@ describe('deliverNext', () => {
     expect(table.record(requestId(EXECUTION)).escalateAt).toBe('2030-01-01T11:00:00.000Z');
   });
 
+  it('counts the deadline from when the activity state started, not from when the worker ran', async () => {
+    offerTask(TOKEN, { request: { ...request, timeoutSeconds: 3600 }, execution: EXECUTION, enteredAt: new Date(NOW.getTime() - 90_000).toISOString() });
+    await deliverNext(deps());
+    expect(table.record(requestId(EXECUTION)).deadline).toBe(new Date(NOW.getTime() - 90_000 + 3_600_000).toISOString());
+  });
+
   it('schedules no escalation or reminder past the deadline', async () => {
-    offerTask(TOKEN, { request: { ...request, timeoutSeconds: 600 }, execution: EXECUTION });
+    offerTask(TOKEN, { request: { ...request, timeoutSeconds: 600 }, execution: EXECUTION, enteredAt: NOW.toISOString() });
     await deliverNext(deps({ escalateAfterSeconds: 3600, escalationApprovers: ['boss@example.com'] }));
     expect(table.record(requestId(EXECUTION))).toMatchObject({ escalateAt: null, nextReminderAt: null });
   });
