@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
+import { DEFAULT_EC2_SCHEDULE, DEFAULT_SCHEDULES, parseEc2Schedule, parseSchedules, type Ec2ScheduleConfig, type SchedulesConfig } from './config-schedules';
+import { DEFAULT_TAG_POLICY, parseTagPolicy, type TagPolicyConfig } from './config-tag-policy';
 
 export interface ApprovalConfig {
   /** From address of approval emails; must be verified in SES (or belong to `sesIdentity`). */
@@ -38,6 +40,11 @@ export interface OpsflowConfig {
   readonly stackName: string;
   readonly approval: ApprovalConfig;
   readonly alerts: AlertsConfig;
+  /** Named EC2 schedules (see infra/config-schedules.ts). @default {} */
+  readonly schedules: SchedulesConfig;
+  readonly ec2Schedule: Ec2ScheduleConfig;
+  /** EC2 tag-policy remediation (see infra/config-tag-policy.ts). */
+  readonly tagPolicy: TagPolicyConfig;
 }
 
 export const DEFAULT_CONFIG: OpsflowConfig = {
@@ -53,6 +60,9 @@ export const DEFAULT_CONFIG: OpsflowConfig = {
     escalateAfterSeconds: 43_200,
   },
   alerts: { emails: [] },
+  schedules: DEFAULT_SCHEDULES,
+  ec2Schedule: DEFAULT_EC2_SCHEDULE,
+  tagPolicy: DEFAULT_TAG_POLICY,
 };
 
 /** Step Functions activity tasks live at most a year. */
@@ -86,7 +96,7 @@ export function loadConfig(path = 'opsflow.config.json'): OpsflowConfig {
 export function parseConfig(raw: unknown): OpsflowConfig {
   const problems: string[] = [];
   const root = asObject(raw, '(root)', problems);
-  unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts'], '', problems);
+  unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts', 'schedules', 'ec2Schedule', 'tagPolicy'], '', problems);
   const a = asObject(root.approval ?? {}, 'approval', problems);
   unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval.', problems);
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
@@ -123,6 +133,9 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     problems.push(`stackName must start with 'Opsflow' and use only letters, digits and '-', got '${stackName}'`);
   }
   const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
+  const schedules = parseSchedules(root.schedules, problems);
+  const ec2Schedule = parseEc2Schedule(root.ec2Schedule, problems);
+  const tagPolicy = parseTagPolicy(root.tagPolicy, problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -132,6 +145,9 @@ export function parseConfig(raw: unknown): OpsflowConfig {
       reminderIntervalSeconds, escalationApprovers, escalateAfterSeconds,
     },
     alerts: { emails: alertEmails },
+    schedules,
+    ec2Schedule,
+    tagPolicy,
   };
 }
 

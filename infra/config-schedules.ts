@@ -1,0 +1,282 @@
+/**
+ * The EC2 schedule part of opsflow's config: named schedules (`schedules`) and the workflow's settings
+ * (`ec2Schedule`), validated at synth so a bad schedule fails `cdk synth` naming the field, e.g.
+ * `schedules.office-hours.timezone: unknown time zone 'Europe/Berln'`.
+ *
+ * A schedule is a set of periods (days of week, start and/or stop wall time), an IANA time zone, optional skip
+ * dates and optional ordering groups. Each period boundary becomes one EventBridge Scheduler schedule
+ * (`scheduleTriggers`) with `ScheduleExpressionTimezone`, so EventBridge does the DST arithmetic and nothing
+ * polls. Instances opt in with the tag `Schedule=<name>` and join a group with `opsflow:group=<group>`.
+ */
+import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
+
+/** Days of week in cron order: cron's 1..7 is SUN..SAT; these indexes are 0..6. */
+export const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] as const;
+
+export interface PeriodConfig {
+  /** Days of week the period starts on, 0 = Sunday .. 6 = Saturday, ascending. */
+  readonly days: number[];
+  /** `HH:MM` wall time in the schedule's zone; absent for a stop-only period. */
+  readonly start?: string;
+  /** `HH:MM`; absent for a start-only period. Earlier than `start` means the next day (overnight). */
+  readonly stop?: string;
+  /** Only these groups of the schedule move at this period's boundaries. @default every instance */
+  readonly groups?: string[];
+}
+
+export interface ScheduleConfig {
+  readonly description?: string;
+  /** IANA time zone the periods are written in. */
+  readonly timezone: string;
+  readonly periods: PeriodConfig[];
+  /** `YYYY-MM-DD` dates (in `timezone`) on which scheduled starts do nothing. @default [] */
+  readonly skipDates: string[];
+  /** Ordering groups: started in this order, stopped in reverse; instances in no group go last on start. @default [] */
+  readonly groups: string[];
+}
+
+export interface ControlConfig {
+  /**
+   * Which instances links and chat commands may control: `Key` (tag present) or `Key=Value`. An instance is
+   * allowed when it matches any entry here or is listed in `allowInstanceIds`. @default ['Schedule']
+   */
+  readonly allowTags: string[];
+  /** @default [] */
+  readonly allowInstanceIds: string[];
+}
+
+export interface Ec2ScheduleConfig {
+  /** Instances per Start/StopInstances call. @default 50 */
+  readonly batchSize: number;
+  /** Batches of one group acted on at the same time. @default 4 */
+  readonly maxConcurrency: number;
+  /** How long verification waits for instances to reach the target state. @default 900 */
+  readonly verifyTimeoutSeconds: number;
+  /** KMS keys of encrypted EBS volumes the workflow may create grants on (needed to start such instances). @default [] */
+  readonly kmsKeyArns: string[];
+  /** Email addresses subscribed to the schedule report topic. @default [] */
+  readonly reportEmails: string[];
+  readonly control: ControlConfig;
+}
+
+export type SchedulesConfig = Record<string, ScheduleConfig>;
+
+export const DEFAULT_SCHEDULES: SchedulesConfig = {};
+
+export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
+  batchSize: 50,
+  maxConcurrency: 4,
+  verifyTimeoutSeconds: 900,
+  kmsKeyArns: [],
+  reportEmails: [],
+  control: { allowTags: [SCHEDULE_TAG], allowInstanceIds: [] },
+};
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const TAG_KEY = /^[^=]{1,128}$/;
+
+type Raw = Record<string, unknown>;
+
+/** Parses `schedules`; pushes one problem per bad field. */
+export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfig {
+  if (raw === undefined) return DEFAULT_SCHEDULES;
+  const all = asObject(raw, 'schedules', problems);
+  const out: SchedulesConfig = {};
+  for (const [name, value] of Object.entries(all)) {
+    const field = `schedules.${name}`;
+    if (!NAME.test(name)) problems.push(`${field}: a schedule name must be 1-40 lower-case letters, digits or '-', starting with a letter or digit`);
+    const s = asObject(value, field, problems);
+    unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups'], field, problems);
+    const timezone = typeof s.timezone === 'string' ? s.timezone : '';
+    if (!timezone) problems.push(`${field}.timezone: required, an IANA time zone such as Europe/Berlin`);
+    else if (!isTimeZone(timezone)) problems.push(`${field}.timezone: unknown time zone '${timezone}' (expected an IANA name such as Europe/Berlin)`);
+    const groups = stringList(s.groups ?? [], `${field}.groups`, problems);
+    groups.forEach((g, i) => {
+      if (!NAME.test(g)) problems.push(`${field}.groups[${i}]: '${g}' must be lower-case letters, digits or '-'`);
+      if (groups.indexOf(g) !== i) problems.push(`${field}.groups[${i}]: '${g}' is listed twice`);
+    });
+    const skipDates = stringList(s.skipDates ?? [], `${field}.skipDates`, problems);
+    skipDates.forEach((d, i) => {
+      if (!isDate(d)) problems.push(`${field}.skipDates[${i}]: '${d}' is not a YYYY-MM-DD date`);
+    });
+    let periods: PeriodConfig[] = [];
+    if (!Array.isArray(s.periods) || s.periods.length === 0) problems.push(`${field}.periods: required, a non-empty list of periods`);
+    else periods = s.periods.map((p, i) => parsePeriod(p, `${field}.periods[${i}]`, groups, problems));
+    const description = s.description === undefined ? undefined : String(s.description);
+    out[name] = { ...(description !== undefined && { description }), timezone, periods, skipDates, groups };
+  }
+  return out;
+}
+
+function parsePeriod(raw: unknown, field: string, groups: string[], problems: string[]): PeriodConfig {
+  const p = asObject(raw, field, problems);
+  unknownKeys(p, ['days', 'start', 'stop', 'groups'], field, problems);
+  const days = parseDays(p.days, `${field}.days`, problems);
+  const time = (key: 'start' | 'stop') => {
+    const v = p[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !TIME.test(v)) problems.push(`${field}.${key}: must be a 24-hour HH:MM time, got ${JSON.stringify(v)}`);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const start = time('start');
+  const stop = time('stop');
+  if (p.start === undefined && p.stop === undefined) problems.push(`${field}: needs a start, a stop or both`);
+  if (start !== undefined && start === stop) problems.push(`${field}.stop: must differ from start (${start})`);
+  let periodGroups: string[] | undefined;
+  if (p.groups !== undefined) {
+    periodGroups = stringList(p.groups, `${field}.groups`, problems);
+    periodGroups.forEach((g, i) => {
+      if (!groups.includes(g)) problems.push(`${field}.groups[${i}]: group '${g}' is not defined in the schedule's groups (${groups.join(', ') || 'none'})`);
+    });
+    if (periodGroups.length === 0) problems.push(`${field}.groups: must name at least one group when present`);
+  }
+  return { days, ...(start !== undefined && { start }), ...(stop !== undefined && { stop }), ...(periodGroups && { groups: periodGroups }) };
+}
+
+/** `"MON-FRI"`, `"SAT,SUN"`, `["MON","WED"]`, `"*"` (every day); ranges may wrap (`FRI-MON`). */
+export function parseDays(raw: unknown, field: string, problems: string[]): number[] {
+  const tokens = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
+  if (!tokens || tokens.length === 0) {
+    problems.push(`${field}: required, day names such as "MON-FRI" or ["SAT","SUN"]`);
+    return [];
+  }
+  const days = new Set<number>();
+  tokens.forEach((token, i) => {
+    const t = typeof token === 'string' ? token.trim().toUpperCase() : '';
+    if (t === '*') return DAY_NAMES.forEach((_, d) => days.add(d));
+    const [from, to, extra] = t.split('-');
+    const a = DAY_NAMES.indexOf(from as never);
+    const b = to === undefined ? a : DAY_NAMES.indexOf(to as never);
+    if (a < 0 || b < 0 || extra !== undefined) {
+      problems.push(`${field}${Array.isArray(raw) ? `[${i}]` : ''}: bad day ${JSON.stringify(token)} (use ${DAY_NAMES.join(', ')}, a range such as MON-FRI, or *)`);
+      return;
+    }
+    for (let d = a; ; d = (d + 1) % 7) {
+      days.add(d);
+      if (d === b) break;
+    }
+  });
+  return [...days].sort((x, y) => x - y);
+}
+
+/** Parses `ec2Schedule`, checking control settings against known tag and id formats. */
+export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleConfig {
+  const d = DEFAULT_EC2_SCHEDULE;
+  const e = asObject(raw ?? {}, 'ec2Schedule', problems);
+  unknownKeys(e, Object.keys(d), 'ec2Schedule', problems);
+  const c = asObject(e.control ?? {}, 'ec2Schedule.control', problems);
+  unknownKeys(c, Object.keys(d.control), 'ec2Schedule.control', problems);
+  const batchSize = int(e.batchSize ?? d.batchSize, 'ec2Schedule.batchSize', 1, 1000, problems);
+  const maxConcurrency = int(e.maxConcurrency ?? d.maxConcurrency, 'ec2Schedule.maxConcurrency', 1, 40, problems);
+  const verifyTimeoutSeconds = int(e.verifyTimeoutSeconds ?? d.verifyTimeoutSeconds, 'ec2Schedule.verifyTimeoutSeconds', 60, 3600, problems);
+  const kmsKeyArns = stringList(e.kmsKeyArns ?? d.kmsKeyArns, 'ec2Schedule.kmsKeyArns', problems);
+  kmsKeyArns.forEach((k, i) => {
+    if (!KMS_KEY_ARN.test(k)) problems.push(`ec2Schedule.kmsKeyArns[${i}]: '${k}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+  });
+  const reportEmails = stringList(e.reportEmails ?? d.reportEmails, 'ec2Schedule.reportEmails', problems);
+  reportEmails.forEach((m, i) => {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m)) problems.push(`ec2Schedule.reportEmails[${i}]: '${m}' is not an email address`);
+  });
+  const allowTags = stringList(c.allowTags ?? d.control.allowTags, 'ec2Schedule.control.allowTags', problems);
+  allowTags.forEach((t, i) => {
+    if (!TAG_KEY.test(t.split('=')[0])) problems.push(`ec2Schedule.control.allowTags[${i}]: '${t}' must be Key or Key=Value`);
+  });
+  const allowInstanceIds = stringList(c.allowInstanceIds ?? d.control.allowInstanceIds, 'ec2Schedule.control.allowInstanceIds', problems);
+  allowInstanceIds.forEach((id, i) => {
+    if (!INSTANCE_ID.test(id)) problems.push(`ec2Schedule.control.allowInstanceIds[${i}]: '${id}' is not an instance id`);
+  });
+  return { batchSize, maxConcurrency, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
+}
+
+/** One EventBridge Scheduler schedule: a period boundary of a named schedule. */
+export interface ScheduleTrigger {
+  /** e.g. `opsflow-office-hours-start-0` (prefix, schedule, action, period index). */
+  readonly scheduleName: string;
+  readonly schedule: string;
+  readonly action: 'start' | 'stop';
+  /** `cron(m h ? * DOW *)` */
+  readonly expression: string;
+  readonly timezone: string;
+  readonly groups?: string[];
+}
+
+/**
+ * The schedules EventBridge Scheduler runs for one named schedule. An overnight period (stop earlier than
+ * start) stops on the day after each start day.
+ */
+export function scheduleTriggers(prefix: string, name: string, s: ScheduleConfig): ScheduleTrigger[] {
+  const out: ScheduleTrigger[] = [];
+  s.periods.forEach((p, i) => {
+    const base = { schedule: name, timezone: s.timezone, ...(p.groups && { groups: p.groups }) };
+    if (p.start) out.push({ ...base, scheduleName: `${prefix}-${name}-start-${i}`, action: 'start', expression: cron(p.start, p.days) });
+    if (p.stop) {
+      const overnight = p.start !== undefined && p.stop < p.start;
+      const days = overnight ? p.days.map((d) => (d + 1) % 7) : p.days;
+      out.push({ ...base, scheduleName: `${prefix}-${name}-stop-${i}`, action: 'stop', expression: cron(p.stop, days) });
+    }
+  });
+  return out;
+}
+
+function cron(time: string, days: number[]): string {
+  const [h, m] = time.split(':').map(Number);
+  return `cron(${m} ${h} ? * ${dayList(days)} *)`;
+}
+
+/** Cron day-of-week field with consecutive days folded into ranges: [1,2,3,4,5] → `MON-FRI`. */
+export function dayList(days: number[]): string {
+  const sorted = [...new Set(days)].sort((a, b) => a - b);
+  if (sorted.length === 7) return '*';
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j - i >= 2 ? `${DAY_NAMES[sorted[i]]}-${DAY_NAMES[sorted[j]]}` : sorted.slice(i, j + 1).map((d) => DAY_NAMES[d]).join(','));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDate(s: string): boolean {
+  const m = DATE.exec(s);
+  if (!m) return false;
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
+}
+
+function asObject(v: unknown, field: string, problems: string[]): Raw {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Raw;
+  problems.push(`${field} must be an object`);
+  return {};
+}
+
+function unknownKeys(o: Raw, known: string[], prefix: string, problems: string[]) {
+  for (const k of Object.keys(o)) if (!known.includes(k)) problems.push(`${prefix}.${k} is not a known setting`);
+}
+
+function stringList(v: unknown, field: string, problems: string[]): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+    problems.push(`${field} must be a list of non-empty strings`);
+    return [];
+  }
+  return v as string[];
+}
+
+function int(v: unknown, field: string, min: number, max: number, problems: string[]): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+  problems.push(`${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return min;
+}

@@ -1,0 +1,133 @@
+/**
+ * Control links and the chat token, from the command line (`npm run control-link -- ...`):
+ *
+ *   control-link <instanceId> <start|stop> [--days N]   print a signed link (expires after N days; default never)
+ *   control-link rotate                                 new signing secret: every link handed out stops working
+ *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
+ *   control-link chat-token [<token>]                   set the slash command's verification token (or make one)
+ *
+ * Locally (the default) it talks to the runtime of `npm start` (OPSFLOW_ENDPOINT, or 127.0.0.1:OPSFLOW_PORT/4566)
+ * and finds the table itself. Against AWS: `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>`
+ * (the stack outputs), with the usual AWS credentials.
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2/core/links';
+import { Ec2Store } from '../tasks/ec2/core/store';
+import { INSTANCE_ID } from '../tasks/ec2/core/validate';
+
+export interface CliOptions {
+  /** Local runtime endpoint; ignored with --aws. */
+  endpoint?: string;
+  now?: () => Date;
+}
+
+export type Command =
+  | { kind: 'link'; instanceId: string; action: 'start' | 'stop'; days?: number }
+  | { kind: 'rotate' }
+  | { kind: 'revoke'; linkId: string }
+  | { kind: 'chat-token'; token?: string };
+
+export interface Parsed {
+  command: Command;
+  aws: boolean;
+  table?: string;
+  baseUrl?: string;
+}
+
+export const USAGE = `usage:
+  npm run control-link -- <instanceId> <start|stop> [--days N]
+  npm run control-link -- rotate
+  npm run control-link -- revoke <linkId>
+  npm run control-link -- chat-token [<token>]
+options: --aws --table <name> --base-url <url>   (against AWS instead of the local runtime)`;
+
+export function parseArgs(argv: string[]): Parsed {
+  const flags = new Map<string, string | true>();
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) args.push(a);
+    else if (['--days', '--table', '--base-url'].includes(a)) flags.set(a, argv[++i] ?? '');
+    else if (a === '--aws') flags.set(a, true);
+    else throw new Error(`unknown option ${a}\n${USAGE}`);
+  }
+  const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
+  const common = { aws: flags.has('--aws'), table: str('--table'), baseUrl: str('--base-url') };
+  if (common.aws && !common.table) throw new Error('--aws needs --table <Ec2ScheduleTableName> (a stack output)');
+  const [first, second] = args;
+  if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
+  if (first === 'revoke' && args.length === 2) return { ...common, command: { kind: 'revoke', linkId: second } };
+  if (first === 'chat-token' && args.length <= 2) return { ...common, command: { kind: 'chat-token', token: second } };
+  if (args.length === 2 && INSTANCE_ID.test(first) && (second === 'start' || second === 'stop')) {
+    let days: number | undefined;
+    if (flags.has('--days')) {
+      days = Number(str('--days'));
+      if (!Number.isInteger(days) || days < 1) throw new Error(`--days must be a whole number of days, got ${str('--days')}`);
+    }
+    if (common.aws && !common.baseUrl) throw new Error('--aws needs --base-url <Ec2ControlApiUrl> to print links (a stack output)');
+    return { ...common, command: { kind: 'link', instanceId: first, action: second, days } };
+  }
+  throw new Error(USAGE);
+}
+
+/** Runs one command and returns what to print. */
+export async function run(argv: string[], options: CliOptions = {}): Promise<string> {
+  const parsed = parseArgs(argv);
+  const now = options.now ?? (() => new Date());
+  const endpoint = options.endpoint ?? process.env.OPSFLOW_ENDPOINT ?? `http://127.0.0.1:${process.env.OPSFLOW_PORT ?? 4566}`;
+  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDOPSFLOWCLI', secretAccessKey: 'local' } };
+  const table = parsed.table ?? (await localTable(endpoint));
+  const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
+  const c = parsed.command;
+  switch (c.kind) {
+    case 'rotate': {
+      const version = ((await store.linkSecret())?.version ?? 0) + 1;
+      await store.putLinkSecret({ secret: newSecret(), version, rotatedAt: now().toISOString() });
+      return `link secret rotated (version ${version}): every link handed out before now is revoked`;
+    }
+    case 'revoke':
+      await store.revoke(c.linkId);
+      return `link ${c.linkId} revoked`;
+    case 'chat-token': {
+      const token = c.token ?? randomBytes(18).toString('base64url');
+      await store.putChatToken(token);
+      return c.token ? 'chat verification token set' : `chat verification token set to ${token} (use it as the slash command's token)`;
+    }
+    case 'link': {
+      let secret = await store.linkSecret();
+      if (!secret) {
+        secret = { secret: newSecret(), version: 1, rotatedAt: now().toISOString() };
+        await store.putLinkSecret(secret);
+      }
+      const claims = { instanceId: c.instanceId, action: c.action, linkId: newLinkId(), expiresAt: c.days ? Math.floor(now().getTime() / 1000) + c.days * 86_400 : 0 };
+      const url = linkUrl(parsed.baseUrl ?? endpoint, claims, signLink(secret.secret, claims));
+      const expiry = claims.expiresAt ? `expires ${new Date(claims.expiresAt * 1000).toISOString()}` : 'does not expire';
+      return `${url}\n(link id ${claims.linkId}, ${expiry}; open it to see the instance, POST to it (or press the button) to ${c.action})`;
+    }
+  }
+}
+
+/** The Ec2Schedule table of the local runtime, from its deployment summary. */
+async function localTable(endpoint: string): Promise<string> {
+  let deployed: { tables: string[] };
+  try {
+    deployed = (await (await fetch(`${endpoint}/_opsflow/deployed`)).json()) as { tables: string[] };
+  } catch {
+    throw new Error(`no local runtime at ${endpoint}: run \`npm start\` first, or pass --aws --table ... --base-url ...`);
+  }
+  const table = deployed.tables.find((t) => t.includes('Ec2Schedule'));
+  if (!table) throw new Error(`the runtime at ${endpoint} has no Ec2Schedule table (tables: ${deployed.tables.join(', ')})`);
+  return table;
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (out) => console.log(out),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
+}

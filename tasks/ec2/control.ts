@@ -1,0 +1,21 @@
+/** `GET|POST /ec2/control/{instanceId}/{action}`: control links (HTTP API payload v2). See core/control.ts. */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handleControl } from './core/control';
+import { bodyText, httpDeps } from './http';
+
+const deps = httpDeps();
+
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  // A browser form posts the token in the query string of its action URL; a form field works too.
+  const form = new URLSearchParams(event.requestContext.http.method === 'POST' ? bodyText(event) : '');
+  return handleControl(
+    {
+      method: event.requestContext.http.method,
+      instanceId: event.pathParameters?.instanceId ?? '',
+      action: event.pathParameters?.action ?? '',
+      token: event.queryStringParameters?.token ?? form.get('token') ?? undefined,
+      accept: event.headers?.accept ?? '*/*',
+    },
+    deps,
+  );
+}

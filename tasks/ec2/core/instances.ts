@@ -1,0 +1,57 @@
+/**
+ * Reading instances from EC2: paged DescribeInstances mapped to the few facts the tasks decide on. Ids given
+ * by a caller are looked up with an `instance-id` filter, so an unknown id is simply absent (and reported as
+ * not found) instead of failing the whole call with InvalidInstanceID.NotFound.
+ */
+import { paginateDescribeInstances, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import { Ec2ThrottledError } from '../../shared/errors';
+import type { InstanceFacts } from './types';
+
+/** EC2 accepts at most 200 values per filter. */
+const FILTER_VALUES = 200;
+const PAGE_SIZE = 500;
+
+export function facts(i: Instance): InstanceFacts {
+  const tags: Record<string, string> = {};
+  for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  return {
+    instanceId: i.InstanceId ?? '',
+    name: tags.Name ?? '',
+    state: i.State?.Name ?? 'unknown',
+    instanceType: i.InstanceType ?? '',
+    tags,
+    rootDeviceType: i.RootDeviceType ?? 'ebs',
+    ...(i.InstanceLifecycle && { lifecycle: i.InstanceLifecycle }),
+    ...(i.StateReason?.Code && { stateReason: { code: i.StateReason.Code, message: i.StateReason.Message ?? '' } }),
+  };
+}
+
+/** Every instance matching the filters, page by page (memory holds facts, never raw pages). */
+export async function* describe(ec2: EC2Client, filters: Filter[]): AsyncGenerator<InstanceFacts> {
+  try {
+    for await (const page of paginateDescribeInstances({ client: ec2, pageSize: PAGE_SIZE }, { Filters: filters })) {
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) yield facts(i);
+    }
+  } catch (err) {
+    throw throttled(err) ?? err;
+  }
+}
+
+/** The instances with these ids (unknown ids are left out), `instance-id` filters of at most 200 values. */
+export async function* describeIds(ec2: EC2Client, ids: string[], extra: Filter[] = []): AsyncGenerator<InstanceFacts> {
+  for (let i = 0; i < ids.length; i += FILTER_VALUES) {
+    yield* describe(ec2, [{ Name: 'instance-id', Values: ids.slice(i, i + FILTER_VALUES) }, ...extra]);
+  }
+}
+
+const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
+
+/** The SDK retried throttling already; what still comes through becomes the workflow's named retryable error. */
+export function throttled(err: unknown): Ec2ThrottledError | undefined {
+  const name = (err as Error)?.name;
+  return THROTTLING.has(name) ? new Ec2ThrottledError(`EC2 throttled the request (${name})`) : undefined;
+}
+
+export function isThrottling(err: unknown): boolean {
+  return THROTTLING.has((err as Error)?.name);
+}

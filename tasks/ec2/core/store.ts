@@ -1,0 +1,110 @@
+/**
+ * The Ec2Schedule table: run data that must stay out of the state payload (batches with their instances,
+ * report entries settled at planning time) and the control settings (link signing secret, revoked links,
+ * chat verification token). One table, partition `pk` + sort `sk`:
+ *
+ *   run#<execution name> / batch#<wave>-<n>   StoredBatch (one writer at a time: its own Map iteration)
+ *   run#<execution name> / entries#<n>        ReportEntry[] settled by the plan (skipped, not found)
+ *   control / link-secret                     { secret, version, rotatedAt }
+ *   control / chat-token                      { token, rotatedAt }
+ *   control / revoked#<linkId>                { revokedAt }
+ *
+ * Run items expire after two weeks (TTL `expiresAt`).
+ */
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ReportEntry, StoredBatch } from './types';
+
+const RUN_TTL_SECONDS = 14 * 86_400;
+
+export interface LinkSecret {
+  secret: string;
+  version: number;
+  rotatedAt: string;
+}
+
+export class Ec2Store {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async putBatch(runId: string, key: string, batch: StoredBatch): Promise<void> {
+    await this.put(`run#${runId}`, `batch#${key}`, { ...batch, expiresAt: this.expiry() });
+  }
+
+  async getBatch(runId: string, key: string): Promise<StoredBatch> {
+    const item = await this.get(`run#${runId}`, `batch#${key}`);
+    if (!item) throw new Error(`batch ${key} of run ${runId} is missing from ${this.tableName}`);
+    return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries } as StoredBatch;
+  }
+
+  async putEntries(runId: string, index: number, entries: ReportEntry[]): Promise<void> {
+    await this.put(`run#${runId}`, `entries#${String(index).padStart(5, '0')}`, { entries, expiresAt: this.expiry() });
+  }
+
+  /** Everything stored for a run: batches and settled entries, page by page. */
+  async loadRun(runId: string): Promise<{ batches: StoredBatch[]; entries: ReportEntry[] }> {
+    const batches: StoredBatch[] = [];
+    const entries: ReportEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `run#${runId}` },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (String(item.sk).startsWith('batch#')) batches.push(item as unknown as StoredBatch);
+        else entries.push(...((item.entries as ReportEntry[]) ?? []));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return { batches, entries };
+  }
+
+  async linkSecret(): Promise<LinkSecret | undefined> {
+    const item = await this.get('control', 'link-secret');
+    return item && typeof item.secret === 'string' ? { secret: item.secret, version: Number(item.version), rotatedAt: String(item.rotatedAt) } : undefined;
+  }
+
+  async putLinkSecret(value: LinkSecret): Promise<void> {
+    await this.put('control', 'link-secret', { ...value });
+  }
+
+  async isRevoked(linkId: string): Promise<boolean> {
+    return (await this.get('control', `revoked#${linkId}`)) !== undefined;
+  }
+
+  async revoke(linkId: string): Promise<void> {
+    await this.put('control', `revoked#${linkId}`, { revokedAt: this.now().toISOString() });
+  }
+
+  async chatToken(): Promise<string | undefined> {
+    const item = await this.get('control', 'chat-token');
+    return typeof item?.token === 'string' && item.token !== '' ? item.token : undefined;
+  }
+
+  async putChatToken(token: string): Promise<void> {
+    await this.put('control', 'chat-token', { token, rotatedAt: this.now().toISOString() });
+  }
+
+  private async get(pk: string, sk: string): Promise<Record<string, any> | undefined> {
+    // Strongly consistent: a rotated secret or a revoked link must take effect on the very next request.
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk, sk }, ConsistentRead: true }));
+    return out.Item;
+  }
+
+  private async put(pk: string, sk: string, attributes: Record<string, unknown>): Promise<void> {
+    // Through JSON: optional fields left undefined (a reason not yet known) are dropped, not rejected by the marshaller.
+    const item = JSON.parse(JSON.stringify({ pk, sk, ...attributes }));
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  private expiry(): number {
+    return Math.floor(this.now().getTime() / 1000) + RUN_TTL_SECONDS;
+  }
+}

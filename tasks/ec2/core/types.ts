@@ -1,0 +1,87 @@
+/**
+ * Shapes shared by the Ec2Schedule tasks. Everything here is what travels in the state machine's payload or
+ * in the run table, so it is kept small: the state carries ids of batches, never the fleet.
+ */
+export type Ec2Action = 'start' | 'stop';
+
+/** The validated execution input. */
+export interface Ec2Request {
+  action: Ec2Action;
+  schedule: string | null;
+  instanceIds: string[] | null;
+  dryRun: boolean;
+  requestedBy: string | null;
+  /** Only these ordering groups of the schedule (a period limited to some groups). */
+  groups: string[] | null;
+}
+
+/** What the tasks know about a named schedule at run time (from the SCHEDULES environment variable). */
+export interface ScheduleRuntime {
+  timezone: string;
+  skipDates: string[];
+  groups: string[];
+}
+
+export type Schedules = Record<string, ScheduleRuntime>;
+
+/** The instance facts the plan decides on. */
+export interface InstanceFacts {
+  instanceId: string;
+  name: string;
+  state: string;
+  instanceType: string;
+  tags: Record<string, string>;
+  rootDeviceType: string;
+  lifecycle?: string;
+  stateReason?: { code: string; message: string };
+}
+
+export type Outcome = 'moved' | 'skipped' | 'failed' | 'dry-run';
+
+/** One line of the report. */
+export interface ReportEntry {
+  instanceId: string;
+  name: string;
+  from: string;
+  to: string;
+  outcome: Outcome;
+  reason: string;
+}
+
+/** The working state of one instance inside a stored batch. */
+export interface BatchEntry {
+  instanceId: string;
+  name: string;
+  from: string;
+  /** acted: the API call succeeded, verification pending; capacity: retry later; the rest are final. */
+  status: 'planned' | 'acted' | 'capacity' | Outcome;
+  to?: string;
+  reason?: string;
+}
+
+export interface StoredBatch {
+  action: Ec2Action;
+  dryRun: boolean;
+  group: string;
+  entries: BatchEntry[];
+}
+
+export interface BatchRef {
+  key: string;
+  size: number;
+}
+
+export interface Wave {
+  group: string;
+  batches: BatchRef[];
+}
+
+export interface Plan {
+  /** Set when a scheduled start falls on one of the schedule's skip dates: nothing is done. */
+  holiday: string | null;
+  /** Instances to act on, in `waves`. */
+  targets: number;
+  /** Instances already accounted for at planning time (skipped, or not found), stored as report entries. */
+  settled: number;
+  waves: Wave[];
+}

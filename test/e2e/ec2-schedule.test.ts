@@ -1,0 +1,247 @@
+/**
+ * Ec2Schedule end to end on the local runtime's simulated fleet: schedules fired by name, the KMS-broken
+ * instance reported while the rest move, ordering groups, overrides, injected throttling, a control link
+ * and slash commands. Virtual time runs 100x faster and starts on a fixed Wednesday that is no skip date.
+ */
+import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO } from '../../local/fleet';
+import { run as runControlLink } from '../../infra/control-link';
+import type { Report } from '../../tasks/ec2/core/report';
+import { startRuntime, type Harness } from './harness';
+
+const TIME_SCALE = 100;
+/** Wednesday 4 June 2025, 09:00 UTC: a working day, and not a skip date of office-hours. */
+const WEDNESDAY = Date.parse('2025-06-04T09:00:00Z');
+
+async function pinnedRuntime(nowMs: number): Promise<Harness> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-e2e-ec2-'));
+  // The runtime continues a scaled clock from its saved state: start it at a known instant.
+  writeFileSync(join(stateDir, 'clock.json'), JSON.stringify({ virtualNow: nowMs, scale: TIME_SCALE }));
+  return startRuntime({ stateDir, timeScale: TIME_SCALE });
+}
+
+async function states(h: Harness, ids: readonly string[]): Promise<Record<string, string>> {
+  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+  return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
+}
+
+/** The execution started by the scheduler most recently for this state machine. */
+async function latestExecution(h: Harness): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const out = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }));
+    const latest = out.executions?.sort((a, b) => +b.startDate! - +a.startDate!)[0];
+    if (latest) return latest.executionArn!;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no Ec2Schedule execution started');
+}
+
+const entry = (r: Report, id: string) => r.instances.find((e) => e.instanceId === id)!;
+
+describe('Ec2Schedule on the simulated fleet', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await pinnedRuntime(WEDNESDAY);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('deploys one schedule per period boundary, each in its time zone', () => {
+    const byName = Object.fromEntries(h.rt.scheduler.list().map((s) => [s.name, s]));
+    expect(byName['opsflow-office-hours-start-0']).toMatchObject({ expression: 'cron(0 7 ? * MON-FRI *)', timezone: 'Europe/Berlin' });
+    expect(byName['opsflow-office-hours-stop-0']).toMatchObject({ expression: 'cron(0 19 ? * MON-FRI *)', timezone: 'Europe/Berlin' });
+    expect(byName['opsflow-batch-window-start-0']).toMatchObject({ expression: 'cron(0 22 ? * MON-FRI *)', timezone: 'UTC' });
+  });
+
+  it('starts office-hours when its schedule fires: the KMS-broken instance is reported, the rest is running', async () => {
+    await h.rt.scheduler.fire('opsflow-office-hours-start-0');
+    const arn = await latestExecution(h);
+    const done = await h.finished(arn, 60_000);
+
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toBe('Ec2.PartialFailure');
+    expect(done.cause).toBe('start schedule office-hours: 1 moved, 8 skipped, 1 failed');
+    const now = await states(h, DEMO.officeHours);
+    expect(Object.entries(now).filter(([id]) => id !== DEMO.kmsBroken).every(([, s]) => s === 'running')).toBe(true);
+    expect(now[DEMO.kmsBroken]).toBe('stopped');
+    const [mail] = await h.mail((m) => m.service === 'sns' && m.subject.includes('start schedule office-hours'));
+    expect(mail.text).toContain(`${DEMO.kmsBroken} reporting-01: stopped -> stopped (fell back to stopped: EC2 could not attach a volume`);
+    expect(mail.text).toContain('(Client.InternalError)');
+    expect(mail.text).toMatch(/i-0feed000000000004 api-02: stopped -> running/);
+    expect(mail.text).toMatch(/i-0feed000000000001 web-01: running -> running \(already running\)/);
+  });
+
+  it('stops office-hours app servers before the databases, honouring a live override and ignoring an expired one', async () => {
+    const [web01, web02] = DEMO.officeHours;
+    await h.ec2.send(new CreateTagsCommand({ Resources: [web01], Tags: [{ Key: 'opsflow:override', Value: '2099-01-31' }] }));
+    await h.ec2.send(new CreateTagsCommand({ Resources: [web02], Tags: [{ Key: 'opsflow:override', Value: '2025-01-31' }] }));
+    const trailBefore = h.rt.ec2.fleet.trail.length;
+
+    const done = await h.finished(await h.start('Ec2Schedule', { action: 'stop', schedule: 'office-hours', requestedBy: 'e2e' }), 60_000);
+
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.counts).toEqual({ total: 10, moved: 8, skipped: 2, failed: 0, dryRun: 0 });
+    expect(entry(report, web01)).toMatchObject({ outcome: 'skipped', reason: 'opsflow:override until 2099-01-31', from: 'running' });
+    expect(entry(report, web02)).toMatchObject({ outcome: 'moved', from: 'running', to: 'stopped' });
+    expect(entry(report, DEMO.kmsBroken)).toMatchObject({ outcome: 'skipped', reason: 'already stopped' });
+    const stops = h.rt.ec2.fleet.trail.slice(trailBefore).filter((r) => r.eventName === 'StopInstances');
+    const stoppedIds = stops.map((r) => r.resources.map((x) => x.name));
+    // Waves: instances without a group (app-tagged ones belong to group app) ... app, then db last.
+    expect(stoppedIds.at(-1)!.sort()).toEqual([...DEMO.officeHoursDb].sort());
+    expect(stoppedIds.slice(0, -1).flat()).not.toContain(DEMO.officeHoursDb[0]);
+    expect((await states(h, [web01]))[web01]).toBe('running');
+  });
+
+  it('marks a dry run and changes nothing', async () => {
+    const done = await h.finished(await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', dryRun: true }), 60_000);
+
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.dryRun).toBe(true);
+    expect(report.counts.dryRun).toBe(9);
+    expect(entry(report, DEMO.officeHours[1])).toMatchObject({ outcome: 'dry-run', from: 'stopped', to: 'stopped', reason: 'would start (DryRun permitted)' });
+    expect(Object.values(await states(h, DEMO.officeHoursDb))).toEqual(['stopped', 'stopped']);
+  });
+
+  it('fails fast with Input.Invalid listing every problem', async () => {
+    const done = await h.finished(await h.start('Ec2Schedule', { action: 'reboot', schedule: 'office-hours', instanceIds: ['i-1'] }));
+
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toBe('Input.Invalid');
+    expect(done.cause).toContain('action: must be "start" or "stop"');
+    expect(done.cause).toContain('schedule, instanceIds: give exactly one of them');
+    expect(done.cause).toContain('instanceIds[0]: not an instance id');
+  });
+
+  it('survives EC2 throttling: the workflow retries with back-off until EC2 answers again', async () => {
+    h.rt.faults.ec2ThrottleRate = 1;
+    const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'batch-window' });
+    try {
+      await waitFor(async () => {
+        const { events } = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000 }));
+        return events!.some((e) => JSON.stringify(e).includes('"error":"Ec2.Throttled"')) || undefined;
+      });
+    } finally {
+      h.rt.faults.ec2ThrottleRate = 0;
+    }
+
+    const done = await h.finished(arn, 60_000);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!).counts).toMatchObject({ moved: 3, skipped: 1, failed: 0 });
+    expect(Object.values(await states(h, DEMO.batchWindow))).toEqual(['running', 'running', 'running', 'running']);
+  });
+
+  describe('control links', () => {
+    const target = DEMO.batchWindow[0];
+    let url: string;
+
+    beforeAll(async () => {
+      // The npm script `control-link`, as an operator runs it against the local runtime.
+      const printed = await runControlLink([target, 'stop'], { endpoint: h.endpoint });
+      url = printed.split('\n')[0];
+    });
+
+    it('GET shows the state and a button, and changes nothing', async () => {
+      const page = await fetch(url, { headers: { accept: 'text/html' } });
+      const text = await fetch(url);
+
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/State: <strong class="state">running<\/strong>.*<button type="submit">Stop batch-01<\/button>/s);
+      expect(await text.text()).toBe(`batch-01 (${target}): running`);
+      expect((await states(h, [target]))[target]).toBe('running');
+    });
+
+    it('refuses a wrong signature with 401 and does nothing', async () => {
+      const forged = url.replace(/.{4}$/, 'AAAA');
+      const res = await fetch(forged, { method: 'POST' });
+
+      expect(res.status).toBe(401);
+      expect((await states(h, [target]))[target]).toBe('running');
+    });
+
+    it('POST stops the instance through the workflow and answers like the seed', async () => {
+      const res = await fetch(url, { method: 'POST', headers: { accept: 'text/plain' } });
+
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('running -> stopping');
+      await waitFor(async () => ((await states(h, [target]))[target] === 'stopped') || undefined);
+      const [mail] = await h.mail((m) => m.service === 'sns' && m.text.includes('Requested by: control-link:'));
+      expect(mail.text).toContain(`${target} batch-01: running -> stopped`);
+    });
+
+    it('stops working once the link is revoked, and every link once the secret is rotated', async () => {
+      const other = (await runControlLink([target, 'start'], { endpoint: h.endpoint })).split('\n')[0];
+      const linkId = /token=v1\.([^.]+)\./.exec(url)![1];
+
+      await runControlLink(['revoke', linkId], { endpoint: h.endpoint });
+      const revoked = await fetch(url, { method: 'POST' });
+      const stillValid = await fetch(other);
+      await runControlLink(['rotate'], { endpoint: h.endpoint });
+      const rotated = await fetch(other, { method: 'POST' });
+
+      expect(revoked.status).toBe(401);
+      expect(stillValid.status).toBe(200);
+      expect(rotated.status).toBe(401);
+      expect((await states(h, [target]))[target]).toBe('stopped');
+    });
+  });
+
+  describe('slash command', () => {
+    const chat = (fields: Record<string, string>) =>
+      fetch(`${h.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+
+    beforeAll(async () => {
+      await runControlLink(['chat-token', 'mm-verification-token'], { endpoint: h.endpoint });
+    });
+
+    it('refuses a wrong verification token with 401', async () => {
+      const res = await chat({ token: 'nope', text: 'ls', user_name: 'mallory' });
+      expect(res.status).toBe(401);
+    });
+
+    it('lists the instances one may control, filtered by tag', async () => {
+      const res = await chat({ token: 'mm-verification-token', text: 'ls Schedule=batch-window', user_name: 'alice', command: '/ec2' });
+
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { response_type: string; text: string };
+      expect(body.response_type).toBe('ephemeral');
+      expect(body.text).toContain(`| batch-01 | \`${DEMO.batchWindow[0]}\` | stopped | batch-window |`);
+      expect(body.text.split('\n').filter((l: string) => l.includes('batch-window'))).toHaveLength(4);
+    });
+
+    it('starts an instance and tells the channel', async () => {
+      const res = await chat({ token: 'mm-verification-token', text: `start -i ${DEMO.batchWindow[0]}`, user_name: 'alice' });
+
+      const body = (await res.json()) as { response_type: string; text: string };
+      expect(body).toEqual({ response_type: 'in_channel', text: `@alice: start **batch-01** \`${DEMO.batchWindow[0]}\`: stopped -> pending` });
+    });
+
+    it('refuses an instance outside the allowed set, and answers a bad command with help', async () => {
+      const outside = (await (await chat({ token: 'mm-verification-token', text: `stop ${DEMO.asg}`, user_name: 'alice' })).json()) as { text: string };
+      const bad = (await (await chat({ token: 'mm-verification-token', text: 'reboot everything', user_name: 'alice' })).json()) as { text: string };
+
+      expect(outside.text).toBe(`Instance ${DEMO.asg} is not one you may control here.`);
+      expect(bad.text).toContain("unknown command 'reboot'");
+      expect(bad.text).toContain('start <id>');
+      expect((await states(h, [DEMO.asg]))[DEMO.asg]).toBe('running');
+    });
+  });
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

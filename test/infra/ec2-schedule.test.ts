@@ -1,0 +1,158 @@
+import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import aslValidator from 'asl-validator';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { stateMachines } from '../../infra/asl';
+import { parseSchedules } from '../../infra/config-schedules';
+import { Ec2Schedule } from '../../workflows/ec2-schedule';
+import { asList, statements, synthOpsflow } from './synth';
+
+const resources = (json: any, type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
+const roleOf = (json: any, fnPrefix: string) => resources(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+const policyOf = (json: any, fnPrefix: string) => {
+  const role = roleOf(json, fnPrefix);
+  return statements(json).filter((s) => json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === role));
+};
+
+/** A bare stack with just the construct, for props the shipped config does not use. */
+function standalone(props: ConstructorParameters<typeof Ec2Schedule>[2]) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-central-1' } });
+  new Ec2Schedule(stack, 'Ec2Schedule', props);
+  Aspects.of(app).add(new AwsSolutionsChecks());
+  return { stack, json: Template.fromStack(stack).toJSON() };
+}
+
+describe('Ec2Schedule schedules', () => {
+  const { json } = synthOpsflow();
+  const schedules = Object.fromEntries(resources(json, 'AWS::Scheduler::Schedule').filter(([id]) => id.startsWith('Ec2Schedule')).map(([, r]) => [r.Properties.Name, r.Properties]));
+
+  it('creates one EventBridge Scheduler schedule per period boundary, in the schedule time zone, and no polling rule', () => {
+    expect(Object.keys(schedules).sort()).toEqual([
+      'opsflow-batch-window-start-0', 'opsflow-batch-window-stop-1', 'opsflow-office-hours-start-0', 'opsflow-office-hours-stop-0',
+    ]);
+    expect(schedules['opsflow-office-hours-start-0']).toMatchObject({ ScheduleExpression: 'cron(0 7 ? * MON-FRI *)', ScheduleExpressionTimezone: 'Europe/Berlin', State: 'ENABLED' });
+    expect(schedules['opsflow-batch-window-stop-1']).toMatchObject({ ScheduleExpression: 'cron(0 4 ? * TUE-SAT *)', ScheduleExpressionTimezone: 'UTC' });
+    const rates = Object.values(schedules).filter((s: any) => s.ScheduleExpression.startsWith('rate(') && JSON.stringify(s.Target).includes('Ec2Schedule'));
+    expect(rates).toEqual([]);
+  });
+
+  it('targets the workflow with the action and the schedule name', () => {
+    const t = schedules['opsflow-office-hours-stop-0'].Target;
+    expect(t.Arn.Ref).toMatch(/^Ec2ScheduleStateMachine/);
+    expect(JSON.parse(t.Input)).toEqual({ action: 'stop', schedule: 'office-hours', requestedBy: 'EventBridge Scheduler opsflow-office-hours-stop-0' });
+  });
+
+  it('fails synth on a schedule name too long for EventBridge Scheduler', () => {
+    const problems: string[] = [];
+    const long = parseSchedules({ 'a-very-long-schedule-name-that-goes-on-and-on': { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }] } }, problems);
+    expect(() => standalone({ schedules: long, scheduleNamePrefix: 'opsflow-production-eu-central' })).toThrow("exceeds EventBridge Scheduler's 64 characters");
+  });
+
+  it.each([
+    [{ batchSize: 0 }, 'Ec2Schedule: batchSize must be from 1 to 1000'],
+    [{ maxConcurrency: 50 }, 'Ec2Schedule: maxConcurrency must be from 1 to 40'],
+    [{ verifyTimeout: Duration.seconds(20) }, 'Ec2Schedule: verifyTimeout must allow at least two checks'],
+  ])('fails synth on bad props %j', (props, message) => {
+    expect(() => standalone(props)).toThrow(message);
+  });
+});
+
+describe('Ec2Schedule state machine', () => {
+  const { json } = synthOpsflow();
+  const machine = stateMachines(json).find((m) => m.name === 'Ec2Schedule')!;
+  const states = machine.definition.States as Record<string, any>;
+
+  it('is valid ASL', () => {
+    const { isValid, errors } = aslValidator(machine.definition as never);
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it('validates the input before anything else and fails with Input.Invalid', () => {
+    expect(machine.definition.StartAt).toBe('ValidateInput');
+    expect(states.ValidateInput.Catch).toEqual([{ ErrorEquals: ['Input.Invalid'], Next: 'ReadProblems' }]);
+    expect(states.InputInvalid).toMatchObject({ Type: 'Fail', Error: 'Input.Invalid', CausePath: '$.problems.errorMessage' });
+    expect(states.ValidateInput.Next).toBe('Plan');
+  });
+
+  it('runs groups one at a time and their batches with bounded concurrency, keeping results out of the state', () => {
+    expect(states.Waves).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.waves', ResultPath: null });
+    const batches = states.Waves.ItemProcessor.States.Batches;
+    expect(batches).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.wave.batches', ResultPath: null });
+    const inner = batches.ItemProcessor.States;
+    expect(inner.Act.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'] }),
+      { ErrorEquals: ['Ec2.Throttled'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60 },
+      { ErrorEquals: ['Ec2.InsufficientCapacity'], IntervalSeconds: 60, MaxAttempts: 3, BackoffRate: 2 },
+    ]);
+    expect(inner.Act.Catch).toEqual([{ ErrorEquals: ['Ec2.InsufficientCapacity'], ResultPath: '$.capacityError', Next: 'ActFinalAttempt' }]);
+    expect(inner.WaitForTransition).toMatchObject({ Type: 'Wait', Seconds: 15, Next: 'Verify' });
+    expect(inner['Verified?'].Default).toBe('WaitForTransition');
+  });
+
+  it('reports, then fails with Ec2.PartialFailure when anything failed', () => {
+    expect(states.Report.Next).toBe('PublishReport');
+    expect(states.PublishReport).toMatchObject({ Resource: 'arn:aws:states:::sns:publish', Parameters: { 'Message.$': '$.result.message.text', 'Subject.$': '$.result.message.subject' } });
+    expect(states['AllAccountedFor?'].Choices).toEqual([{ Variable: '$.result.report.counts.failed', NumericGreaterThan: 0, Next: 'PartialFailure' }]);
+    expect(states.PartialFailure).toMatchObject({ Type: 'Fail', Error: 'Ec2.PartialFailure', CausePath: '$.result.report.summary' });
+    expect(states.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.result.report' });
+  });
+
+  it('is watched by the failure alerts', () => {
+    const [, rule] = resources(json, 'AWS::Events::Rule').find(([id]) => id.startsWith('FailureAlerts'))!;
+    expect(JSON.stringify(rule.Properties.EventPattern.detail.stateMachineArn)).toContain('Ec2ScheduleStateMachine');
+  });
+});
+
+describe('Ec2Schedule IAM', () => {
+  const { json } = synthOpsflow();
+
+  it('allows Start/StopInstances only to the act task, only on instances carrying the Schedule tag', () => {
+    const startStop = statements(json).filter((s) => asList(s.Action).some((a) => a === 'ec2:StartInstances' || a === 'ec2:StopInstances'));
+    const actRole = roleOf(json, 'Ec2ScheduleActFn');
+    expect(startStop.filter((s) => !json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === actRole) && s.policy.startsWith('Ec2Schedule'))).toEqual([]);
+    const act = policyOf(json, 'Ec2ScheduleActFn').find((s) => asList(s.Action).includes('ec2:StartInstances'))!;
+    expect(act.Action).toEqual(['ec2:StartInstances', 'ec2:StopInstances']);
+    expect(act.Condition).toEqual({ Null: { 'aws:ResourceTag/Schedule': 'false' } });
+    expect(JSON.stringify(act.Resource)).toContain(':instance/*');
+  });
+
+  it('grants KMS CreateGrant for configured keys only, for AWS resources only', () => {
+    const key = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const none = standalone({});
+    const withKey = standalone({ kmsKeyArns: [key], controlAllowInstanceIds: ['i-0feed000000000020'] });
+
+    expect(statements(none.json).filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')))).toEqual([]);
+    const grants = statements(withKey.json).filter((s) => asList(s.Action).includes('kms:CreateGrant'));
+    expect(grants).toEqual([expect.objectContaining({ Action: 'kms:CreateGrant', Resource: key, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } })]);
+    const byId = statements(withKey.json).find((s) => !s.Condition && asList(s.Action).includes('ec2:StartInstances'))!;
+    expect(JSON.stringify(byId.Resource)).toContain('instance/i-0feed000000000020');
+  });
+
+  it('lets the HTTP handlers read the table and start this workflow, and nothing that changes instances', () => {
+    for (const fn of ['Ec2ScheduleControlFn', 'Ec2ScheduleChatFn']) {
+      const actions = policyOf(json, fn).flatMap((s) => asList(s.Action));
+      expect(actions.sort(), fn).toEqual(['dynamodb:GetItem', 'ec2:DescribeInstances', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+
+  it('passes cdk-nag with scoped suppressions', () => {
+    const { stack } = standalone({ kmsKeyArns: ['arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'] });
+    const findings = [
+      ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ];
+    expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
+  });
+});
+
+describe('Ec2Schedule HTTP API', () => {
+  const { json } = synthOpsflow();
+
+  it('serves control links and the slash command on routes apart from the approval pages', () => {
+    const keys = resources(json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).filter((k: string) => k.includes('/ec2/'));
+    expect(keys.sort()).toEqual(['GET /ec2/control/{instanceId}/{action}', 'POST /ec2/chat', 'POST /ec2/control/{instanceId}/{action}']);
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { holidayOf, plan, verdict, waveOrder } from '../../../tasks/ec2/core/plan';
+import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2/core/types';
+import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
+
+const NOW = new Date('2025-06-04T09:00:00Z');
+const facts = (state: string, tags: Record<string, string> = {}, extra: Partial<InstanceFacts> = {}): InstanceFacts => ({
+  instanceId: 'i-0000000000000000a', name: 'x', state, instanceType: 't3.micro', tags, rootDeviceType: 'ebs', ...extra,
+});
+const request = (over: Partial<Ec2Request> = {}): Ec2Request => ({ action: 'start', schedule: 'oh', instanceIds: null, dryRun: false, requestedBy: null, groups: null, ...over });
+const schedules = { oh: { timezone: 'Europe/Berlin', skipDates: ['2025-12-25'], groups: ['db', 'app'] } };
+
+describe('verdict', () => {
+  it.each([
+    ['acts on a stopped instance', facts('stopped'), 'start', { kind: 'act' }],
+    ['skips a running instance on start', facts('running'), 'start', { kind: 'skip', reason: 'already running' }],
+    ['skips a stopped instance on stop', facts('stopped'), 'stop', { kind: 'skip', reason: 'already stopped' }],
+    ['skips a terminated instance', facts('terminated'), 'stop', { kind: 'skip', reason: 'instance is terminated' }],
+    ['skips an Auto Scaling member', facts('running', { 'aws:autoscaling:groupName': 'web' }), 'stop', { kind: 'skip', reason: expect.stringContaining('member of Auto Scaling group web') }],
+    ['skips an instance-store root', facts('running', {}, { rootDeviceType: 'instance-store' }), 'stop', { kind: 'skip', reason: expect.stringContaining('instance-store root') }],
+    ['honours an override in the future', facts('running', { 'opsflow:override': '2025-06-04' }), 'stop', { kind: 'skip', reason: 'opsflow:override until 2025-06-04' }],
+    ['ignores an expired override', facts('running', { 'opsflow:override': '2025-06-03T23:59:59Z' }), 'stop', { kind: 'act' }],
+    ['leaves an unreadable override alone', facts('running', { 'opsflow:override': 'next week' }), 'stop', { kind: 'skip', reason: expect.stringContaining('is not an ISO date') }],
+    ['fails a start of a stopping instance', facts('stopping'), 'start', { kind: 'fail', reason: expect.stringContaining('still stopping') }],
+  ])('%s', (_case, f, action, expected) => {
+    expect(verdict(f, action as 'start' | 'stop', NOW)).toEqual(expected);
+  });
+});
+
+describe('skip dates', () => {
+  it('skips a start on a skip date of the schedule, in its time zone', () => {
+    // 23:30 UTC on the 24th is already the 25th in Berlin.
+    expect(holidayOf(request(), schedules.oh, new Date('2025-12-24T23:30:00Z'))).toBe('2025-12-25');
+    expect(holidayOf(request(), schedules.oh, new Date('2025-12-24T22:30:00Z'))).toBeNull();
+  });
+
+  it('still stops on a skip date', () => {
+    expect(holidayOf(request({ action: 'stop' }), schedules.oh, new Date('2025-12-25T12:00:00Z'))).toBeNull();
+  });
+
+  it('plans nothing on a skip date', async () => {
+    const { store, items } = memoryStore();
+    const { ec2, mock } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped', { Schedule: 'oh' })]);
+
+    const p = await plan(request(), 'run1', { ec2, store, schedules, batchSize: 2, now: () => new Date('2025-12-25T08:00:00Z'), log: recordingLog() });
+
+    expect(p).toEqual({ holiday: '2025-12-25', targets: 0, settled: 0, waves: [] });
+    expect(mock.calls()).toHaveLength(0);
+    expect(items.size).toBe(0);
+  });
+});
+
+describe('plan', () => {
+  it('orders groups (db before app on start, reverse on stop) and batches every group', async () => {
+    const fleet = [
+      ...[1, 2, 3].map((n) => instance(`i-000000000000000a${n}`, 'stopped', { Schedule: 'oh', 'opsflow:group': 'app', Name: `app-${n}` })),
+      instance('i-00000000000000d001', 'stopped', { Schedule: 'oh', 'opsflow:group': 'db', Name: 'db-1' }),
+      instance('i-00000000000000e001', 'stopped', { Schedule: 'oh', Name: 'loose' }),
+      instance('i-00000000000000f001', 'running', { Schedule: 'oh', Name: 'up' }),
+      instance('i-00000000000000f002', 'stopped', { Schedule: 'other' }),
+    ];
+    const { store } = memoryStore();
+    const { ec2 } = ec2Fleet(() => fleet);
+    const deps = { ec2, store, schedules, batchSize: 2, now: () => NOW, log: recordingLog() };
+
+    const start = await plan(request(), 'run-start', deps);
+    const stop = await plan(request({ action: 'stop' }), 'run-stop', deps);
+
+    expect(start.waves).toEqual([
+      { group: 'db', batches: [{ key: '0-0', size: 1 }] },
+      { group: 'app', batches: [{ key: '1-0', size: 2 }, { key: '1-1', size: 1 }] },
+      { group: '', batches: [{ key: '2-0', size: 1 }] },
+    ]);
+    expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null });
+    expect(stop.waves.map((w) => w.group)).toEqual(['']);
+    expect((await store.getBatch('run-start', '1-1')).entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
+    expect((await store.loadRun('run-start')).entries).toEqual([
+      { instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
+    ]);
+  });
+
+  it('moves only the groups a period names', async () => {
+    const { store } = memoryStore();
+    const { ec2 } = ec2Fleet(() => [
+      instance('i-00000000000000d001', 'running', { Schedule: 'oh', 'opsflow:group': 'db' }),
+      instance('i-00000000000000a001', 'running', { Schedule: 'oh', 'opsflow:group': 'app' }),
+    ]);
+
+    const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', { ec2, store, schedules, batchSize: 5, now: () => NOW, log: recordingLog() });
+
+    expect(p.waves).toEqual([{ group: 'db', batches: [{ key: '0-0', size: 1 }] }]);
+  });
+
+  it('reports ids that do not exist as failed instead of failing the run', async () => {
+    const { store } = memoryStore();
+    const { ec2 } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped')]);
+
+    const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', { ec2, store, schedules, batchSize: 5, now: () => NOW, log: recordingLog() });
+
+    expect(p.targets).toBe(1);
+    expect((await store.loadRun('r')).entries).toEqual([expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'instance not found' })]);
+  });
+
+  it('keeps the state payload small whatever the fleet size', async () => {
+    const fleet = Array.from({ length: 10_000 }, (_, n) => instance(`i-${n.toString(16).padStart(17, '0')}`, 'stopped', { Schedule: 'oh', 'opsflow:group': n % 10 ? 'app' : 'db' }));
+    const { store } = memoryStore();
+    const { ec2 } = ec2Fleet(() => fleet, 1000);
+
+    const p = await plan(request(), 'big', { ec2, store, schedules, batchSize: 50, now: () => NOW, log: recordingLog() });
+
+    expect(p.targets).toBe(10_000);
+    expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThan(16 * 1024);
+  });
+
+  it('waves follow the schedule order on start and the reverse on stop', () => {
+    expect(waveOrder(['db', 'app'], 'start')).toEqual(['db', 'app', '']);
+    expect(waveOrder(['db', 'app'], 'stop')).toEqual(['', 'app', 'db']);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadConfig } from '../../../infra/config';
+import { validateRequest } from '../../../tasks/ec2/core/validate';
+
+const schedules = { 'office-hours': { timezone: 'Europe/Berlin', skipDates: [], groups: ['db', 'app'] } };
+
+describe('Ec2Schedule input', () => {
+  it('normalises a scheduled start', () => {
+    expect(validateRequest({ action: 'start', schedule: 'office-hours' }, schedules)).toEqual({
+      action: 'start', schedule: 'office-hours', instanceIds: null, dryRun: false, requestedBy: null, groups: null,
+    });
+  });
+
+  it('de-duplicates instance ids', () => {
+    const r = validateRequest({ action: 'stop', instanceIds: ['i-0feed000000000001', 'i-0feed000000000001'], dryRun: true, requestedBy: ' bob ' }, schedules);
+    expect(r).toMatchObject({ instanceIds: ['i-0feed000000000001'], dryRun: true, requestedBy: 'bob' });
+  });
+
+  it('lists every problem at once, each naming its field', () => {
+    let problems: string[] = [];
+    try {
+      validateRequest({ action: 'reboot', schedule: 'nope', dryRun: 'yes', extra: 1, groups: ['web'] }, schedules);
+    } catch (err) {
+      expect((err as Error).name).toBe('Input.Invalid');
+      problems = (err as { problems: string[] }).problems;
+    }
+    expect(problems).toEqual([
+      'extra: unknown field (allowed: action, schedule, instanceIds, dryRun, requestedBy, groups)',
+      'action: must be "start" or "stop", got "reboot"',
+      'schedule: unknown schedule "nope" (known: office-hours)',
+      'dryRun: must be true or false, got "yes"',
+    ]);
+  });
+
+  it.each([
+    [{ action: 'start' }, 'schedule, instanceIds: give exactly one of them'],
+    [{ action: 'start', schedule: 'office-hours', instanceIds: ['i-0feed000000000001'] }, 'schedule, instanceIds: give exactly one of them'],
+    [{ action: 'start', instanceIds: [] }, 'instanceIds: must be a non-empty array'],
+    [{ action: 'start', instanceIds: ['web-01'] }, 'instanceIds[0]: not an instance id'],
+    [{ action: 'stop', schedule: 'office-hours', groups: ['web'] }, "groups[0]: 'web' is not a group of schedule office-hours"],
+    [{ action: 'stop', instanceIds: ['i-0feed000000000001'], groups: ['db'] }, 'groups: only allowed together with schedule'],
+    ['start', 'input: must be a JSON object'],
+  ])('refuses %j', (input, problem) => {
+    expect(() => validateRequest(input, schedules)).toThrow(problem);
+  });
+});
+
+describe('shipped examples', () => {
+  it('are valid inputs for the shipped config', () => {
+    const config = loadConfig();
+    const runtime = Object.fromEntries(Object.entries(config.schedules).map(([n, s]) => [n, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }]));
+    const files = readdirSync('workflows/examples').filter((f) => f.startsWith('ec2-'));
+
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(() => validateRequest(JSON.parse(readFileSync(`workflows/examples/${f}`, 'utf8')), runtime), f).not.toThrow();
+  });
+});
