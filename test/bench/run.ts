@@ -2,7 +2,8 @@
  * `npm run bench`: figures, printed, never asserted.
  *  - ready time of `opsflow up` after synth (process start → /_opsflow/health answers "ready");
  *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
- *    workflow's validation path (one real Lambda bundle per execution).
+ *    workflow's validation path (one real Lambda bundle per execution);
+ *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
+import { benchTagPolicy } from './tag-policy';
 
 const SMALL = {
   StartAt: 'Prepare',
@@ -64,11 +66,7 @@ async function throughput(h: Harness, stateMachine: string, input: (i: number) =
 }
 
 async function main() {
-  const lines: string[] = [];
-  const print = (line: string) => {
-    lines.push(line);
-    console.log(line);
-  };
+  const print = (line: string) => console.log(line);
   print(`opsflow bench on Node ${process.version}`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
 
@@ -83,6 +81,7 @@ async function main() {
   } finally {
     await h.stop();
   }
+  for (const line of await benchTagPolicy()) print(line);
 }
 
 main().catch((err) => {

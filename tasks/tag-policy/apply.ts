@@ -1,0 +1,21 @@
+/**
+ * TagPolicy, remediation loop: applies one page of the run's findings for the current phase (tags,
+ * destructive, or all), re-checking each instance first.
+ * Event `{ run, step }` → the next `step` `{ phase, cursor?, done, tally, approvedBy? }`.
+ */
+import { requireInt, requireString, type Env } from '../shared/env';
+import { createLogger } from '../shared/logger';
+import { applyStep, type ApplyState } from './core/apply';
+import { ec2, runStore } from './core/clients';
+import type { Run } from './core/types';
+
+export function loadEnv(env: Env = process.env) {
+  return { tableName: requireString(env, 'TABLE_NAME'), batchSize: requireInt(env, 'BATCH_SIZE', { min: 1, max: 100 }) };
+}
+
+const env = loadEnv();
+const deps = { ec2: ec2(), store: runStore(env.tableName), log: createLogger(), batchSize: env.batchSize };
+
+export async function handler(event: { run: Run; step: ApplyState }): Promise<ApplyState> {
+  return applyStep(event.run, event.step, { ...deps, now: () => new Date() });
+}

@@ -1,0 +1,196 @@
+/**
+ * One step of the remediation loop: take a page of the run's findings, re-read those instances, and apply
+ * what the phase allows — only where the violation is still there (an approval can take hours; an owner may
+ * have fixed the tags meanwhile, or added an exemption). Tags are written with one CreateTags call per
+ * distinct tag set; stop/terminate go in batches, and a batch EC2 refuses is retried instance by instance so
+ * one protected or unstoppable instance does not block the others.
+ */
+import { CreateTagsCommand, StopInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { errorName, type Log } from '../../shared/logger';
+import { checkInstance } from './evaluate';
+import { describeByIds } from './instances';
+import type { Phase } from './plan';
+import type { RunStore, StoredFinding } from './store';
+import { exemption } from '../rules/exemption';
+import type { ActionResult, InstanceFacts, Run } from './types';
+
+export interface ApplyDeps {
+  ec2: EC2Client;
+  store: RunStore;
+  now: () => Date;
+  log: Log;
+  /** Findings per step (and instances per EC2 call). */
+  batchSize: number;
+}
+
+export interface ApplyTally {
+  applied: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface ApplyState {
+  phase: Phase;
+  cursor?: string;
+  done: boolean;
+  tally: ApplyTally;
+  /** Who approved, recorded on the destructive actions. */
+  approvedBy?: string;
+}
+
+export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): Promise<ApplyState> {
+  const page = await deps.store.findings(run.id, state.cursor, deps.batchSize);
+  const wantsTags = state.phase !== 'destructive';
+  const wantsDestructive = state.phase !== 'tags';
+  const todo = page.items.filter((f) => (wantsTags && Object.keys(f.tags).length > 0) || (wantsDestructive && f.destructive));
+  const tally = { ...state.tally };
+  if (todo.length > 0) {
+    const current = await currentFacts(deps.ec2, todo.map((f) => f.instanceId));
+    if (wantsTags) await applyTags(run, todo, current, deps, tally);
+    if (wantsDestructive) await applyDestructive(run, todo, current, state.approvedBy, deps, tally);
+    await deps.store.putFindings(run.id, todo);
+  }
+  return { ...state, cursor: page.cursor, done: page.cursor === undefined, tally };
+}
+
+/** Instances that vanished since the scan are simply absent from the map. */
+async function currentFacts(ec2: EC2Client, ids: string[]): Promise<Map<string, InstanceFacts>> {
+  const facts = new Map<string, InstanceFacts>();
+  try {
+    for (const f of await describeByIds(ec2, ids, { tagsFromDescribeTags: false })) facts.set(f.instanceId, f);
+  } catch (err) {
+    // Some instances are gone (terminated and forgotten): read the rest one by one.
+    if ((err as Error).name !== 'TagPolicy.ReadFailed' || !(err as Error).message.includes('does not (yet) know')) throw err;
+    for (const id of ids) {
+      try {
+        for (const f of await describeByIds(ec2, [id], { tagsFromDescribeTags: false })) facts.set(f.instanceId, f);
+      } catch (inner) {
+        if (!(inner as Error).message.includes('does not (yet) know')) throw inner;
+      }
+    }
+  }
+  return facts;
+}
+
+/** Why an action planned at scan time must not run now, if it must not. */
+function staleReason(run: Run, instance: InstanceFacts | undefined, now: Date): string | undefined {
+  if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') return 'the instance no longer exists';
+  const exempt = exemption(instance, run.policy.exemptionTag, now);
+  if (exempt.status === 'exempt') return `exempted since the scan (${run.policy.exemptionTag}=${exempt.until})`;
+  return undefined;
+}
+
+async function applyTags(run: Run, todo: StoredFinding[], current: Map<string, InstanceFacts>, deps: ApplyDeps, tally: ApplyTally): Promise<void> {
+  // Group instances by the exact tag set they need now: one CreateTags call per group.
+  const groups = new Map<string, { tags: Record<string, string>; findings: StoredFinding[] }>();
+  for (const f of todo) {
+    const planned = f.actions.filter((a) => (a.action === 'tag' || a.action === 'lookup-creator') && a.outcome === 'planned');
+    if (planned.length === 0) continue;
+    const instance = current.get(f.instanceId);
+    const stale = staleReason(run, instance, deps.now());
+    const stillBroken = new Set(instance ? checkInstance(instance, run.policy).map((v) => v.rule.key) : []);
+    const tags: Record<string, string> = {};
+    for (const a of planned) {
+      if (stale) settle(a, 'skipped', `${a.reason}; not applied: ${stale}`, tally);
+      else if (!stillBroken.has(a.tag!)) settle(a, 'skipped', `${a.reason}; not applied: fixed since the scan`, tally);
+      else tags[a.tag!] = a.value!;
+    }
+    if (Object.keys(tags).length === 0) continue;
+    const key = JSON.stringify(Object.entries(tags).sort(([a], [b]) => a.localeCompare(b)));
+    const group = groups.get(key) ?? { tags, findings: [] };
+    group.findings.push(f);
+    groups.set(key, group);
+  }
+  for (const { tags, findings } of groups.values()) {
+    const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    await batched(
+      findings.map((f) => f.instanceId),
+      (ids) => deps.ec2.send(new CreateTagsCommand({ Resources: ids, Tags })),
+      (id, error) => {
+        const f = findings.find((x) => x.instanceId === id)!;
+        for (const a of f.actions) {
+          if ((a.action === 'tag' || a.action === 'lookup-creator') && a.outcome === 'planned' && a.tag! in tags) {
+            if (error) settle(a, 'failed', `${a.reason}; CreateTags failed: ${error}`, tally);
+            else settle(a, 'applied', `${a.reason}; tagged ${a.tag}=${a.value}`, tally);
+          }
+        }
+      },
+      deps.log,
+    );
+  }
+}
+
+async function applyDestructive(
+  run: Run, todo: StoredFinding[], current: Map<string, InstanceFacts>, approvedBy: string | undefined, deps: ApplyDeps, tally: ApplyTally,
+): Promise<void> {
+  const byAction: Record<'stop' | 'terminate', StoredFinding[]> = { stop: [], terminate: [] };
+  for (const f of todo) {
+    if (!f.destructive) continue;
+    const a = f.actions.find((x) => x.action === f.destructive && x.outcome === 'planned');
+    if (!a) continue;
+    const instance = current.get(f.instanceId);
+    const stale = staleReason(run, instance, deps.now());
+    const stillDestructive = instance && checkInstance(instance, run.policy).some((v) => v.spec.action === 'stop' || v.spec.action === 'terminate');
+    if (stale) settle(a, 'skipped', `${a.reason}; not applied: ${stale}`, tally);
+    else if (!stillDestructive) settle(a, 'skipped', `${a.reason}; not applied: fixed since the scan`, tally);
+    else if (f.destructive === 'stop' && instance!.state !== 'running') settle(a, 'skipped', `${a.reason}; not applied: the instance is ${instance!.state}`, tally);
+    else byAction[f.destructive].push(f);
+  }
+  const by = approvedBy ? ` (approved by ${approvedBy})` : '';
+  for (const action of ['stop', 'terminate'] as const) {
+    const findings = byAction[action];
+    if (findings.length === 0) continue;
+    const call = action === 'stop'
+      ? (ids: string[]) => deps.ec2.send(new StopInstancesCommand({ InstanceIds: ids }))
+      : (ids: string[]) => deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    await batched(
+      findings.map((f) => f.instanceId),
+      call,
+      (id, error, message) => {
+        const a = findings.find((x) => x.instanceId === id)!.actions.find((x) => x.action === action && x.outcome === 'planned')!;
+        if (!error) settle(a, 'applied', `${a.reason}; ${action === 'stop' ? 'stopped' : 'terminated'}${by}`, tally);
+        else if (error === 'OperationNotPermitted') settle(a, 'skipped', `${a.reason}; not terminated: termination protection is on`, tally);
+        else settle(a, 'failed', `${a.reason}; ${action} failed: ${error}${message ? ` (${message})` : ''}`, tally);
+      },
+      deps.log,
+    );
+  }
+}
+
+function settle(a: ActionResult, outcome: ActionResult['outcome'], reason: string, tally: ApplyTally): void {
+  a.outcome = outcome;
+  a.reason = reason;
+  if (outcome === 'applied') tally.applied++;
+  else if (outcome === 'failed') tally.failed++;
+  else tally.skipped++;
+}
+
+/**
+ * Calls `call` for all ids at once; when EC2 refuses the batch, once per id so each instance gets its own
+ * outcome. `done(id, errorName?, message?)` is told about every id exactly once.
+ */
+async function batched(
+  ids: string[],
+  call: (ids: string[]) => Promise<unknown>,
+  done: (id: string, error?: string, message?: string) => void,
+  log: Log,
+): Promise<void> {
+  try {
+    await call(ids);
+    for (const id of ids) done(id);
+    return;
+  } catch (error) {
+    if (ids.length === 1) {
+      log.warn('EC2 refused a remediation call', { instanceId: ids[0], error: errorName(error) });
+      done(ids[0], errorName(error), ec2Message(error));
+      return;
+    }
+  }
+  for (const id of ids) await batched([id], call, done, log);
+}
+
+/** EC2 error messages name instances and states, never secrets: useful in the report. */
+function ec2Message(error: unknown): string | undefined {
+  const message = (error as Error)?.message;
+  return typeof message === 'string' ? message.slice(0, 200) : undefined;
+}

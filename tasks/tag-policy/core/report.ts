@@ -1,0 +1,142 @@
+/**
+ * The run report: the execution output and the SNS message. Per instance `{instanceId, violations, actions}`
+ * with each action's outcome and reason, plus counts. A dry run says so in the first line and in `dryRun`,
+ * and its actions read "would". Actions waiting for an approval that was refused or never came end
+ * `rejected`; nothing destructive ran.
+ */
+import type { ApplyTally } from './apply';
+import type { BlastRadius, Phase } from './plan';
+import type { StoredFinding } from './store';
+import type { ActionResult, Counts, Finding, Run } from './types';
+
+/** The execution output stays far below the 256 KiB payload limit; the table keeps the full list for 30 days. */
+export const REPORT_INSTANCES = 100;
+
+export interface ApprovalOutcome {
+  decision: 'approved' | 'rejected' | 'timed-out' | 'failed';
+  approver?: string;
+  comment?: string;
+  /** For `failed`: the error of the approval execution. */
+  error?: string;
+}
+
+export interface Report {
+  runId: string;
+  mode: Run['mode'];
+  dryRun: boolean;
+  summary: string;
+  counts: Counts & ApplyTally;
+  blastRadius?: BlastRadius;
+  approval?: ApprovalOutcome;
+  instances: Finding[];
+  /** Instances with findings left out of `instances` (they are in the findings table). */
+  omitted: number;
+}
+
+/**
+ * Reads the approval task's result: the child's output when approved, or the error Step Functions caught —
+ * `States.TaskFailed` whose Cause is the child's DescribeExecution JSON (Error `Approval.Rejected`, ...).
+ */
+export function approvalOutcome(raw: unknown): ApprovalOutcome | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  if (r.decision === 'approved') return { decision: 'approved', approver: str(r.approver), comment: str(r.comment) };
+  if (typeof r.Error !== 'string') return undefined;
+  let childError = r.Error;
+  let childCause: unknown;
+  try {
+    const child = JSON.parse(String(r.Cause ?? '')) as Record<string, unknown>;
+    if (typeof child.Error === 'string') childError = child.Error;
+    childCause = child.Cause;
+  } catch {
+    // the Cause was not the child's description: keep the parent's error
+  }
+  if (childError === 'Approval.Rejected') {
+    let who: Record<string, unknown> = {};
+    try {
+      who = JSON.parse(String(childCause ?? '{}')) as Record<string, unknown>;
+    } catch {
+      // a plain-text cause names nobody
+    }
+    return { decision: 'rejected', approver: str(who.approver), comment: str(who.comment) };
+  }
+  if (childError === 'Approval.TimedOut' || childError === 'States.Timeout') return { decision: 'timed-out' };
+  return { decision: 'failed', error: childError };
+}
+
+export interface ReportInput {
+  run: Run;
+  counts: Counts;
+  tally?: ApplyTally;
+  blastRadius?: BlastRadius;
+  /** The phase an approval would have unlocked, when one was asked for. */
+  approvedPhase?: Phase;
+  approval?: ApprovalOutcome;
+  findings: StoredFinding[];
+}
+
+export function buildReport(input: ReportInput): Report {
+  const { run, approval } = input;
+  const refused = approval !== undefined && approval.decision !== 'approved';
+  const instances: Finding[] = input.findings.map((f) => ({
+    instanceId: f.instanceId,
+    violations: f.violations,
+    actions: f.actions.map((a) => finalAction(a, run.dryRun, refused ? input.approvedPhase : undefined, approval)),
+    ...(f.exemptUntil && { exemptUntil: f.exemptUntil }),
+    ...(f.managedBy && { managedBy: f.managedBy }),
+  }));
+  const tally = input.tally ?? { applied: 0, skipped: 0, failed: 0 };
+  const c = input.counts;
+  const head = run.dryRun ? 'DRY RUN (nothing changed)' : 'APPLIED';
+  const verdict = refused ? `; approval ${approval!.decision}, nothing destructive was done` : '';
+  const summary =
+    `${head}: ${c.scanned} instances checked, ${c.violating} violating, ${c.exempt} exempt; ` +
+    (run.dryRun
+      ? `would tag ${c.toTag}, stop ${c.toStop}, terminate ${c.toTerminate}; ${c.deferred} in grace period`
+      : `${tally.applied} actions applied, ${tally.skipped} skipped, ${tally.failed} failed; ${c.deferred} in grace period`) +
+    verdict;
+  return {
+    runId: run.id,
+    mode: run.mode,
+    dryRun: run.dryRun,
+    summary,
+    counts: { ...c, ...tally },
+    ...(input.blastRadius && { blastRadius: input.blastRadius }),
+    ...(approval && { approval }),
+    instances: instances.slice(0, REPORT_INSTANCES),
+    omitted: Math.max(0, instances.length - REPORT_INSTANCES),
+  };
+}
+
+function finalAction(a: ActionResult, dryRun: boolean, refusedPhase: Phase | undefined, approval: ApprovalOutcome | undefined): ActionResult {
+  if (a.outcome !== 'planned') return a;
+  const destructive = a.action === 'stop' || a.action === 'terminate';
+  const waited = refusedPhase !== undefined && (destructive || (refusedPhase === 'all' && a.action !== 'notify'));
+  if (!dryRun && waited) {
+    const by = approval?.approver ? ` by ${approval.approver}` : '';
+    return { ...a, outcome: 'rejected', reason: `${a.reason}; approval ${approval!.decision}${by}, not applied` };
+  }
+  if (!dryRun && a.action === 'notify') return { ...a, outcome: 'applied', reason: `${a.reason}; reported` };
+  return a;
+}
+
+/** The SNS email: the summary, then one block per instance. */
+export function renderText(report: Report): { subject: string; message: string } {
+  const would = report.dryRun ? 'would ' : '';
+  const lines = [
+    report.summary,
+    `Run ${report.runId} (${report.mode})${report.dryRun ? ' — dry run: this report says what WOULD happen; start with "dryRun": false to apply.' : ''}`,
+  ];
+  if (report.blastRadius?.over) lines.push(`Blast radius: ${report.blastRadius.changes} changes over the cap of ${report.blastRadius.limit}.`);
+  if (report.approval) lines.push(`Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`);
+  for (const i of report.instances) {
+    lines.push('', `${i.instanceId}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
+    for (const v of i.violations) lines.push(`  - ${v.message}`);
+    for (const a of i.actions) lines.push(`  * ${a.outcome === 'planned' ? would : ''}${a.action}${a.tag ? ` ${a.tag}=${a.value ?? ''}` : ''}: ${a.outcome} — ${a.reason}`);
+  }
+  if (report.omitted > 0) lines.push('', `${report.omitted} more instances are in the findings table under run ${report.runId}.`);
+  const subject = `opsflow tag policy${report.dryRun ? ' [DRY RUN]' : ''}: ${report.counts.violating} violating of ${report.counts.scanned}`;
+  return { subject, message: lines.join('\n') };
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -1,0 +1,107 @@
+/**
+ * The workflow's table: the findings of each run (so the fleet never travels through the state payload, whose
+ * limit is 256 KiB) and the grace records. One table, two kinds of items:
+ * - `pk = run#<runId>`, `sk = <instanceId>`: a finding with the tags to write and the destructive action due;
+ *   expires 30 days after the run (TTL).
+ * - `pk = grace#<instanceId>`, `sk = grace`: when a destructive violation was first seen.
+ */
+import {
+  BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { GraceRecord } from './grace';
+import type { Finding } from './types';
+
+export interface StoredFinding extends Finding {
+  /** Tags to write (tag phase). */
+  tags: Record<string, string>;
+  /** Destructive action due (destructive phase). */
+  destructive?: 'stop' | 'terminate';
+}
+
+export interface FindingsPage {
+  items: StoredFinding[];
+  /** Opaque; undefined on the last page. */
+  cursor?: string;
+}
+
+/** What the tasks need from storage; tests use an in-memory implementation. */
+export interface RunStore {
+  putFindings(runId: string, findings: StoredFinding[]): Promise<void>;
+  findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage>;
+  getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>>;
+  putGrace(records: GraceRecord[]): Promise<void>;
+  deleteGrace(instanceIds: string[]): Promise<void>;
+}
+
+const FINDING_TTL_SECONDS = 30 * 86_400;
+const WRITE_BATCH = 25;
+const READ_BATCH = 100;
+
+export class DynamoRunStore implements RunStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly now: () => Date,
+  ) {}
+
+  async putFindings(runId: string, findings: StoredFinding[]): Promise<void> {
+    const expiresAt = Math.floor(this.now().getTime() / 1000) + FINDING_TTL_SECONDS;
+    await this.write(findings.map((f) => ({ PutRequest: { Item: { pk: `run#${runId}`, sk: f.instanceId, finding: f, expiresAt } } })));
+  }
+
+  async findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `run#${runId}` },
+        Limit: limit,
+        ExclusiveStartKey: cursor === undefined ? undefined : JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')),
+      }),
+    );
+    const next = out.LastEvaluatedKey ? Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') : undefined;
+    return { items: (out.Items ?? []).map((i) => i.finding as StoredFinding), cursor: next };
+  }
+
+  async getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>> {
+    const found = new Map<string, GraceRecord>();
+    for (let i = 0; i < instanceIds.length; i += READ_BATCH) {
+      let keys: Record<string, unknown>[] | undefined = instanceIds.slice(i, i + READ_BATCH).map((id) => ({ pk: `grace#${id}`, sk: 'grace' }));
+      // UnprocessedKeys is how DynamoDB sheds load: ask again for the rest.
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > 0) await backoff(attempt);
+        const out: { Responses?: Record<string, Record<string, any>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        for (const item of out.Responses?.[this.table] ?? []) found.set(item.record.instanceId, item.record as GraceRecord);
+        keys = out.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  async putGrace(records: GraceRecord[]): Promise<void> {
+    await this.write(records.map((r) => ({ PutRequest: { Item: { pk: `grace#${r.instanceId}`, sk: 'grace', record: r } } })));
+  }
+
+  async deleteGrace(instanceIds: string[]): Promise<void> {
+    await this.write(instanceIds.map((id) => ({ DeleteRequest: { Key: { pk: `grace#${id}`, sk: 'grace' } } })));
+  }
+
+  private async write(requests: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += WRITE_BATCH) {
+      let batch: Record<string, unknown>[] | undefined = requests.slice(i, i + WRITE_BATCH);
+      for (let attempt = 0; batch && batch.length > 0; attempt++) {
+        if (attempt > 0) await backoff(attempt);
+        const out: { UnprocessedItems?: Record<string, unknown[]> } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } }));
+        batch = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
+      }
+    }
+  }
+}
+
+/** DynamoDB sheds load by returning unprocessed items; after this many rounds the task fails and is retried. */
+const MAX_ROUNDS = 8;
+
+function backoff(attempt: number): Promise<void> {
+  if (attempt >= MAX_ROUNDS) throw new Error(`DynamoDB left items unprocessed after ${MAX_ROUNDS} attempts`);
+  return new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+}

@@ -1,0 +1,224 @@
+/**
+ * TagPolicy end to end on the local runtime, over the seeded demo fleet (local/fleet.ts DEMO ids): a dry-run
+ * scan report, applied scans that tag, look up a creator and ask approval before stopping (approve and reject),
+ * and a launch remediated after the settle delay while a launch tagged right after RunInstances is left alone.
+ *
+ * Time runs TIME_SCALE times faster: the 120 s settle delay and a one-hour grace period pass in seconds.
+ */
+import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO, identity } from '../../local/fleet';
+import type { OutboxEntry } from '../../local/kernel';
+import type { Report } from '../../tasks/tag-policy/core/report';
+import deployedPolicy from '../../tag-policy.json';
+import { startRuntime, type Harness } from './harness';
+
+const TIME_SCALE = 600;
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startRuntime({ timeScale: TIME_SCALE });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function run(input: unknown, timeoutMs = 60_000): Promise<{ arn: string; report: Report; status: string; error?: string; cause?: string }> {
+  const arn = await h.start('TagPolicy', input);
+  const done = await h.finished(arn, timeoutMs);
+  return { arn, status: done.status!, report: done.output ? JSON.parse(done.output) : undefined, error: done.error, cause: done.cause };
+}
+
+const byId = (r: Report, id: string) => r.instances.find((i) => i.instanceId === id);
+
+async function tagsOf(id: string): Promise<Record<string, string>> {
+  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  const i = out.Reservations![0].Instances![0];
+  return Object.fromEntries((i.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+}
+
+async function stateOf(id: string): Promise<string> {
+  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  return out.Reservations![0].Instances![0].State!.Name!;
+}
+
+/** Decides the approval the way an approver does: the link from the email, then the form POST. */
+async function decide(mail: OutboxEntry, decision: 'approve' | 'reject'): Promise<void> {
+  const link = mail.links.find((l) => l.includes(`intent=${decision}`))!;
+  const res = await fetch(link.replace(/\?intent=.*$/, ''), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `decision=${decision}`,
+  });
+  expect(res.status).toBe(200);
+}
+
+describe('TagPolicy dry-run scan', () => {
+  it('reports every breach of the seeded fleet, says what would happen, and changes nothing', async () => {
+    // Prepare
+    const before = await tagsOf(DEMO.missingOwner);
+
+    // Act
+    const result = await run({ mode: 'scan' });
+    const { report } = result;
+
+    // Assess
+    expect(result).toMatchObject({ status: 'SUCCEEDED' });
+    expect(report.dryRun).toBe(true);
+    expect(report.summary).toMatch(/^DRY RUN/);
+    const violating = report.instances.map((i) => i.instanceId).sort();
+    expect(violating).toEqual([...DEMO.nonCompliant].sort());
+    expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(
+      expect.objectContaining({ action: 'lookup-creator', outcome: 'planned', tag: 'Owner', value: 'carol@example.com' }),
+    );
+    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
+    expect(byId(report, DEMO.badEnvironment)!.violations).toEqual([expect.objectContaining({ tag: 'Environment', kind: 'invalid', value: 'Production' })]);
+    expect(byId(report, DEMO.exemptForever)!.exemptUntil).toBe('forever');
+    expect(byId(report, DEMO.asg)!.managedBy).toBe('asg:web-asg');
+    expect(byId(report, DEMO.asg)!.actions.map((a) => a.action)).toEqual(['notify']);
+    expect(await tagsOf(DEMO.missingOwner)).toEqual(before);
+    const mail = await h.mail((e) => e.service === 'sns' && e.subject.includes('[DRY RUN]'));
+    expect(mail[0].text).toContain('would lookup-creator Owner=carol@example.com');
+  });
+});
+
+describe('TagPolicy input and policy validation', () => {
+  it('fails with Policy.Invalid naming every problem of an input policy, before reading anything', async () => {
+    // Act
+    const result = await run({ mode: 'scan', policy: { version: 1, rules: [{ key: 'aws:Owner', pattern: '([a-z' , onMissing: { action: 'explode' } }] } });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
+    expect(result.cause).toContain('policy.rules[0].onMissing.action');
+  });
+
+  it('fails with Input.Invalid when launch mode has no instances', async () => {
+    const result = await run({ mode: 'launch', dryRun: 'no' });
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Input.Invalid' });
+    expect(result.cause).toContain('dryRun');
+    expect(result.cause).toContain('instanceIds');
+  });
+});
+
+describe('TagPolicy applied scans', () => {
+  // The deployed policy with a grace period of 3 virtual minutes (0.3 s here).
+  const policy = { ...deployedPolicy, gracePeriodHours: 0.05 };
+  const approvalMails = () => h.mail((e) => e.service === 'ses' && e.subject.includes('Tag policy:'), 0);
+
+  it('tags, looks up the creator, and only starts the grace period before stopping', async () => {
+    // Act
+    const { status, report } = await run({ mode: 'scan', dryRun: false, policy });
+
+    // Assess
+    expect(status).toBe('SUCCEEDED');
+    expect(report.dryRun).toBe(false);
+    expect(await tagsOf(DEMO.missingOwner)).toMatchObject({ Owner: 'carol@example.com' });
+    expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(expect.objectContaining({ action: 'lookup-creator', outcome: 'applied', value: 'carol@example.com' }));
+    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
+    expect(byId(report, DEMO.asg)!.actions.every((a) => a.action === 'notify')).toBe(true);
+    expect(await tagsOf(DEMO.asg)).not.toHaveProperty('Owner', 'carol@example.com');
+    expect(await stateOf(DEMO.badCostCenter)).toBe('running');
+    expect(await approvalMails()).toEqual([]);
+  });
+
+  it('asks for approval once the grace period is over; a rejection stops nothing', async () => {
+    // Prepare: the grace period (3 virtual minutes) has passed.
+    await new Promise((r) => setTimeout(r, (0.05 * 3_600_000) / TIME_SCALE + 200));
+
+    // Act
+    const arn = await h.start('TagPolicy', { mode: 'scan', dryRun: false, policy });
+    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('to stop'));
+    expect(mail.text).toContain(DEMO.badCostCenter);
+    expect(mail.text).toContain('CostCenter');
+    await decide(mail, 'reject');
+    const done = await h.finished(arn);
+
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.approval).toMatchObject({ decision: 'rejected', approver: 'approver@example.com' });
+    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'rejected' }));
+    expect(await stateOf(DEMO.badCostCenter)).toBe('running');
+  });
+
+  it('stops the instances once the approver approves', async () => {
+    // Act
+    const before = (await approvalMails()).length;
+    const arn = await h.start('TagPolicy', { mode: 'scan', dryRun: false, policy });
+    const mails = await h.mail((e) => e.service === 'ses' && e.subject.includes('to stop'), before + 1);
+    await decide(mails[before], 'approve');
+    const done = await h.finished(arn);
+
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.approval).toMatchObject({ decision: 'approved' });
+    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'applied' }));
+    expect(['stopping', 'stopped']).toContain(await stateOf(DEMO.badCostCenter));
+    // The ASG member breaks the same rule but is never stopped.
+    expect(await stateOf(DEMO.asg)).toBe('running');
+  });
+});
+
+describe('TagPolicy launch mode', () => {
+  const launch = async (tags?: Record<string, string>) => {
+    const out = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    const id = out.Instances![0].InstanceId!;
+    // Tags added right after launch, as Terraform and ASG lifecycle hooks do: the race Cloud Custodian loses.
+    if (tags) await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+    return id;
+  };
+  const launchReport = async (id: string): Promise<Report> => {
+    for (;;) {
+      const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
+      for (const e of list.executions ?? []) {
+        const d = await h.finished(e.executionArn!);
+        if (d.input?.includes(id)) return JSON.parse(d.output!) as Report;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  it('checks a new instance after the settle delay, counting tags added right after launch', async () => {
+    // Act
+    const untagged = await launch();
+    const taggedLate = await launch({ Owner: 'dev@example.com', CostCenter: 'CC-4242', Environment: 'dev' });
+
+    // Assess
+    const late = await launchReport(taggedLate);
+    expect(late).toMatchObject({ mode: 'launch', dryRun: true, counts: { scanned: 1, violating: 0 } });
+    const bare = await launchReport(untagged);
+    expect(bare.instances[0].violations.map((v) => v.tag).sort()).toEqual(['CostCenter', 'Environment', 'Owner']);
+  });
+
+  it('remediates a launch with the Broom and policy-engine rules: tags, then terminates after approval', async () => {
+    // Prepare
+    const id = await launch();
+    const broom = {
+      version: 1,
+      gracePeriodHours: 0,
+      rules: [
+        { key: 'Code', allowedValues: ['LOL', 'GGG', 'BRB', 'YLO'], onMissing: { action: 'terminate' }, onInvalid: { action: 'terminate' } },
+        { key: 'ProjectCode', onMissing: { action: 'tag', value: 'Proj007' } },
+        { key: 'CreatedBy', onMissing: { action: 'lookup-creator', fallback: 'Undefined' } },
+        { key: 'Expires', onMissing: { action: 'tag', value: '${today}' } },
+      ],
+    };
+    const userIdentity = identity.sso('PowerUser', 'carol@example.com');
+
+    // Act
+    const arn = await h.start('TagPolicy', { mode: 'launch', launch: { items: [{ instanceId: id }], userIdentity }, dryRun: false, policy: broom });
+    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('1 to terminate'));
+    await decide(mail, 'approve');
+    const done = await h.finished(arn);
+
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    const tags = await tagsOf(id);
+    expect(tags).toMatchObject({ ProjectCode: 'Proj007', CreatedBy: 'carol@example.com', Expires: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
+    expect(['shutting-down', 'terminated']).toContain(await stateOf(id));
+  });
+});

@@ -1,0 +1,184 @@
+/** TagPolicy in the synthesized stack: triggers, ASL, IAM scoping, props and config validation. */
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Pass, StateMachine, DefinitionBody } from 'aws-cdk-lib/aws-stepfunctions';
+import aslValidator from 'asl-validator';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../infra/config';
+import { stateMachines } from '../../infra/asl';
+import { parsePolicy } from '../../tasks/tag-policy/core/policy';
+import { TagPolicy } from '../../workflows/tag-policy';
+import deployed from '../../tag-policy.json';
+import { asList, statements, synthOpsflow } from './synth';
+
+const policyOf = (json: any, fnPrefix: string) => {
+  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+  return statements(json).filter((s) => json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === role));
+};
+const actions = (json: any, fnPrefix: string) => policyOf(json, fnPrefix).flatMap((s) => asList(s.Action)).filter((a) => !a.startsWith('xray:')).sort();
+
+describe('TagPolicy state machine', () => {
+  const { json } = synthOpsflow();
+  const sm = stateMachines(json).find((m) => m.name === 'TagPolicy')!;
+  const states = sm.definition.States as Record<string, any>;
+
+  it('is valid ASL with a timeout on every task', () => {
+    const { isValid, errors } = aslValidator(sm.definition as never);
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+    for (const [name, s] of Object.entries(states)) if (s.Type === 'Task') expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
+  });
+
+  it('validates input and policy first, failing with named errors', () => {
+    expect(sm.definition.StartAt).toBe('ValidateInput');
+    expect(states.ValidateInput.Catch.map((c: any) => c.ErrorEquals[0])).toEqual(['Input.Invalid', 'Policy.Invalid']);
+    expect(states.InputInvalid).toMatchObject({ Type: 'Fail', Error: 'Input.Invalid' });
+    expect(states.PolicyInvalid).toMatchObject({ Type: 'Fail', Error: 'Policy.Invalid' });
+    // The deployed policy is part of the definition.
+    expect(states.ValidateInput.Parameters.policy).toEqual(parsePolicy(deployed));
+  });
+
+  it('waits the settle delay in launch mode only', () => {
+    expect(states.IsLaunch.Choices).toEqual([{ Variable: '$.run.mode', StringEquals: 'launch', Next: 'SettleDelay' }]);
+    expect(states.SettleDelay).toMatchObject({ Type: 'Wait', SecondsPath: '$.run.settleSeconds', Next: 'Evaluate' });
+  });
+
+  it('loops over the fleet inside tasks, not with a Map over instances', () => {
+    expect(Object.values(states).some((s: any) => s.Type === 'Map')).toBe(false);
+    expect(states.EvaluatedAll.Choices[0]).toEqual({ Variable: '$.scan.done', BooleanEquals: false, Next: 'Evaluate' });
+    expect(states.Evaluate.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['TagPolicy.ReadFailed'] }));
+  });
+
+  it('asks the Approval workflow (.sync:2) before destructive actions, and reports whatever it decides', () => {
+    expect(states.AskApproval).toMatchObject({
+      Resource: 'arn:aws:states:::states:startExecution.sync:2',
+      Parameters: { 'Input.$': '$.plan.approval', StateMachineArn: expect.stringContaining(':stateMachine:Approval') },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.approval', Next: 'Report' }],
+      Next: 'Approved',
+    });
+    expect(states.Approved.Next).toBe('Apply');
+    expect(states.Route.Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([['apply', 'StartApply'], ['approve', 'AskApproval']]);
+    expect(states.Route.Default).toBe('Report');
+  });
+});
+
+describe('TagPolicy triggers', () => {
+  const { template } = synthOpsflow();
+
+  it('scans the fleet on an EventBridge Scheduler schedule', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^TagPolicyStateMachine') }, Input: '{"mode":"scan"}' }),
+    });
+  });
+
+  it('starts a launch run for every successful RunInstances', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ec2'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['RunInstances'], errorCode: [{ exists: false }] },
+      },
+      Targets: [Match.objectLike({
+        Arn: { Ref: Match.stringLikeRegexp('^TagPolicyStateMachine') },
+        InputTransformer: {
+          InputPathsMap: { 'detail-responseElements-instancesSet-items': '$.detail.responseElements.instancesSet.items', 'detail-userIdentity': '$.detail.userIdentity' },
+          InputTemplate: '{"mode":"launch","launch":{"items":<detail-responseElements-instancesSet-items>,"userIdentity":<detail-userIdentity>}}',
+        },
+      })],
+    });
+  });
+
+  it('reports failed runs through the failure alerts', () => {
+    const rule = Object.values(template.toJSON().Resources as Record<string, any>).find((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern.source?.[0] === 'aws.states');
+    expect(JSON.stringify(rule.Properties.EventPattern.detail.stateMachineArn)).toContain('TagPolicyStateMachine');
+  });
+});
+
+describe('TagPolicy IAM', () => {
+  const { json } = synthOpsflow();
+  const instanceArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', expect.anything(), ':', { Ref: 'AWS::AccountId' }, ':instance/*']] };
+
+  it('lets the evaluation only read EC2, look up CloudTrail, and use its table', () => {
+    expect(actions(json, 'TagPolicyEvaluateFn')).toEqual(['cloudtrail:LookupEvents', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'ec2:DescribeInstances', 'ec2:DescribeTags']);
+  });
+
+  it('lets remediation tag only instances, and stop/terminate only instances no ASG or stack manages', () => {
+    const statementsOf = policyOf(json, 'TagPolicyApplyFn');
+    expect(statementsOf.find((s) => asList(s.Action).includes('ec2:CreateTags'))).toMatchObject({ Action: 'ec2:CreateTags', Resource: instanceArn });
+    const destructive = statementsOf.find((s) => asList(s.Action).includes('ec2:StopInstances'))!;
+    expect(asList(destructive.Action).sort()).toEqual(['ec2:StopInstances', 'ec2:TerminateInstances']);
+    expect(destructive.Resource).toEqual(instanceArn);
+    expect(destructive.Condition).toEqual({ Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' } });
+  });
+
+  it('gives validation, planning and reporting no EC2 access at all', () => {
+    expect(actions(json, 'TagPolicyValidateFn')).toEqual([]);
+    expect(actions(json, 'TagPolicyPlanFn')).toEqual(['dynamodb:Query']);
+    expect(actions(json, 'TagPolicyReportFn')).toEqual(['dynamodb:Query', 'sns:Publish']);
+  });
+
+  it('grants no destructive action the policy and config do not use', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const approval = new StateMachine(stack, 'A', { definitionBody: DefinitionBody.fromChainable(new Pass(stack, 'P')) });
+    const policy = parsePolicy({ version: 1, rules: [{ key: 'Owner' }] });
+    new TagPolicy(stack, 'T', { policy, approvalStateMachine: approval });
+    const all = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
+    expect(all).toContain('ec2:CreateTags');
+    expect(all).not.toContain('ec2:StopInstances');
+    expect(all).not.toContain('ec2:TerminateInstances');
+  });
+});
+
+describe('TagPolicy props', () => {
+  const make = (props: Partial<ConstructorParameters<typeof TagPolicy>[2]>) => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+    const approval = new StateMachine(stack, 'A', { definitionBody: DefinitionBody.fromChainable(new Pass(stack, 'P')) });
+    return () => new TagPolicy(stack, 'T', { policy: parsePolicy(deployed), approvalStateMachine: approval, ...props });
+  };
+
+  it('fails when destructiveActions leaves out what the policy uses', () => {
+    expect(make({ destructiveActions: [] })).toThrow('TagPolicy: destructiveActions must include what the policy uses (stop)');
+  });
+
+  it('fails when pageSize is outside the DescribeInstances limits', () => {
+    expect(make({ pageSize: 2000 })).toThrow('TagPolicy: pageSize must be from 5 to 1000');
+  });
+});
+
+describe('tagPolicy config', () => {
+  const problems = (tagPolicy: unknown) => {
+    try {
+      parseConfig({ tagPolicy });
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+    return [];
+  };
+
+  it('fails synth naming the policy file and the path of each policy problem', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tag-policy-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ version: 1, rules: [{ key: 'aws:Owner', pattern: '(' }] }));
+    expect(problems({ policyFile: file })).toEqual([
+      `tagPolicy.policyFile (${file}): rules[0].key: 'aws:Owner' starts with 'aws:', which EC2 reserves for AWS`,
+      expect.stringMatching(new RegExp(`^tagPolicy\\.policyFile \\(${file.replace(/[.]/g, '\\.')}\\): rules\\[0\\]\\.pattern: not a valid regular expression`)),
+    ]);
+  });
+
+  it('fails on bad schedule, time zone, settle delay and unknown settings', () => {
+    expect(problems({ scanSchedule: 'daily', scanTimezone: 'Mars/Olympus', settleSeconds: -1, colour: 1 })).toEqual([
+      'tagPolicy.colour is not a known setting',
+      'tagPolicy.scanSchedule must be an EventBridge Scheduler expression (rate(...), cron(6 fields) or at(...)), got "daily"',
+      "tagPolicy.scanTimezone: unknown time zone 'Mars/Olympus'",
+      'tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got -1',
+    ]);
+  });
+
+  it('fails when the policy uses a destructive action the config does not enable', () => {
+    expect(problems({ destructiveActions: [] })).toContain("tagPolicy.policyFile (tag-policy.json): rules[1].onMissing.action: 'stop' is not enabled in this deployment (enabled: none)");
+  });
+});

@@ -1,0 +1,306 @@
+/**
+ * Tag policy: finds EC2 instances that break the tagging policy (tag-policy.json) and remediates them, on a
+ * schedule over the whole fleet and right after launch (CloudTrail RunInstances), safe by default.
+ *
+ * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "policy"?: {...}}
+ *         (the RunInstances rule sends {"mode":"launch","launch":{"items":[...],"userIdentity":{...}}})
+ * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,
+ *          "instances":[{"instanceId","violations":[...],"actions":[{"action","outcome","reason"}]}],"omitted"}
+ *         — also published to the report topic.
+ * Errors: Input.Invalid, Policy.Invalid (causes list every problem; nothing was read or changed),
+ *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read).
+ *
+ * How it works: `ValidateInput` checks the input and the policy (the deployed policy is embedded in this
+ * definition, so a deploy is the only way to change it; an input policy is checked the same way). Launch runs
+ * wait `settleDelay` first, so tags added just after RunInstances (Terraform, ASG lifecycle hooks) count, then
+ * re-read the tags. `Evaluate` loops over the fleet a few DescribeInstances pages per invocation and writes the
+ * findings to the table, never to the payload: state transitions grow with pages, not instances. `Plan`
+ * decides: a dry run (the default) only reports; tags are applied directly unless the run is over the
+ * blast-radius cap; stop/terminate (after the grace period) and over-cap runs call the Approval workflow first
+ * and do nothing destructive unless it approves. `Apply` re-checks every instance before acting. `Report` ends.
+ *
+ * Locally: `npm start`, then `opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json`.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution as ScheduleStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import {
+  Choice, Condition, Fail, IntegrationPattern, JsonPath, Pass, Succeed,
+  TaskInput, Timeout, Wait, WaitTime, type IStateMachine,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { destructiveActionsOf } from '../tasks/tag-policy/core/policy';
+import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
+import { ErrorNames } from '../tasks/shared/errors';
+import { TaskFunction } from './shared/task-function';
+import { WorkflowStateMachine } from './shared/workflow-state-machine';
+
+export interface TagPolicyProps {
+  /** The validated policy (see infra/config-tag-policy.ts); embedded in the state machine definition. */
+  readonly policy: Policy;
+  /** The Approval state machine, called with `states:startExecution.sync:2` before anything destructive. */
+  readonly approvalStateMachine: IStateMachine;
+  /** How long the workflow waits for an approval. @default Duration.days(8) (the approval's own longest timeout is 7 days) */
+  readonly approvalTimeout?: Duration;
+  /** When the whole fleet is scanned. @default ScheduleExpression.cron({ hour: '6', minute: '0' }) (daily, 06:00 UTC) */
+  readonly scanSchedule?: ScheduleExpression;
+  /** @default true */
+  readonly scanEnabled?: boolean;
+  /** Start a launch run for every successful RunInstances. @default true */
+  readonly launchEnabled?: boolean;
+  /** How long a launch run waits before reading the new instances' tags. @default Duration.minutes(2) */
+  readonly settleDelay?: Duration;
+  /**
+   * Destructive actions the workflow may take; its role gets StopInstances/TerminateInstances only for these.
+   * @default the ones `policy` uses
+   */
+  readonly destructiveActions?: ActionName[];
+  /** Addresses subscribed to the report topic. @default [] */
+  readonly reportEmails?: string[];
+  /** DescribeInstances page size. @default 1000 */
+  readonly pageSize?: number;
+  /** Pages evaluated per Lambda invocation. @default 5 */
+  readonly pagesPerInvocation?: number;
+  /** @default 'TagPolicy' */
+  readonly stateMachineName?: string;
+}
+
+export class TagPolicy extends Construct {
+  readonly stateMachine: WorkflowStateMachine;
+  /** Findings per run (30-day TTL) and grace records. */
+  readonly table: Table;
+  /** Run reports. */
+  readonly topic: Topic;
+  readonly launchRule?: Rule;
+  readonly schedule?: Schedule;
+
+  constructor(scope: Construct, id: string, props: TagPolicyProps) {
+    super(scope, id);
+    const settleDelay = props.settleDelay ?? Duration.minutes(2);
+    const approvalTimeout = props.approvalTimeout ?? Duration.days(8);
+    const pageSize = props.pageSize ?? 1000;
+    const pagesPerInvocation = props.pagesPerInvocation ?? 5;
+    const destructive = props.destructiveActions ?? destructiveActionsOf(props.policy);
+    if (settleDelay.toSeconds() > 86_400) throw new Error('TagPolicy: settleDelay must be at most 24 hours');
+    if (pageSize < 5 || pageSize > 1000) throw new Error('TagPolicy: pageSize must be from 5 to 1000 (the DescribeInstances limits)');
+    if (pagesPerInvocation < 1 || pagesPerInvocation > 100) throw new Error('TagPolicy: pagesPerInvocation must be from 1 to 100');
+    const missing = destructiveActionsOf(props.policy).filter((a) => !destructive.includes(a));
+    if (missing.length > 0) throw new Error(`TagPolicy: destructiveActions must include what the policy uses (${missing.join(', ')})`);
+
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // The AWS-managed SNS key: only this stack's Lambda publishes (EventBridge, which it would block, does not).
+    this.topic = new Topic(this, 'ReportTopic', {
+      displayName: 'opsflow tag policy reports',
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    for (const email of props.reportEmails ?? []) this.topic.addSubscription(new EmailSubscription(email));
+
+    const stack = Stack.of(this);
+    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const table = this.table.tableArn;
+    const fns = {
+      validate: new TaskFunction(this, 'ValidateFn', {
+        entry: 'tasks/tag-policy/validate.ts',
+        description: 'opsflow tag policy: validate the execution input and the policy',
+        environment: { DESTRUCTIVE_ACTIONS: JSON.stringify(destructive), SETTLE_SECONDS: String(settleDelay.toSeconds()) },
+      }),
+      evaluate: new TaskFunction(this, 'EvaluateFn', {
+        entry: 'tasks/tag-policy/evaluate.ts',
+        description: 'opsflow tag policy: evaluate a few pages of instances and store the findings',
+        timeout: Duration.minutes(5),
+        environment: { TABLE_NAME: this.table.tableName, PAGE_SIZE: String(pageSize), PAGES_PER_INVOCATION: String(pagesPerInvocation) },
+      }),
+      plan: new TaskFunction(this, 'PlanFn', {
+        entry: 'tasks/tag-policy/plan.ts',
+        description: 'opsflow tag policy: blast radius, approval request',
+        environment: { TABLE_NAME: this.table.tableName },
+      }),
+      apply: new TaskFunction(this, 'ApplyFn', {
+        entry: 'tasks/tag-policy/apply.ts',
+        description: 'opsflow tag policy: re-check and remediate a page of findings',
+        timeout: Duration.minutes(2),
+        environment: { TABLE_NAME: this.table.tableName, BATCH_SIZE: '100' },
+      }),
+      report: new TaskFunction(this, 'ReportFn', {
+        entry: 'tasks/tag-policy/report.ts',
+        description: 'opsflow tag policy: build and publish the run report',
+        timeout: Duration.minutes(2),
+        environment: { TABLE_NAME: this.table.tableName, TOPIC_ARN: this.topic.topicArn },
+      }),
+    };
+    // Describe* and LookupEvents do not support resource-level permissions.
+    const describe = new PolicyStatement({ actions: ['ec2:DescribeInstances', 'ec2:DescribeTags'], resources: ['*'] });
+    fns.evaluate.addToRolePolicy(describe);
+    fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
+    fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], resources: [table] }));
+    fns.plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
+    fns.apply.addToRolePolicy(describe);
+    fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], resources: [table] }));
+    fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['ec2:CreateTags'], resources: [instances] }));
+    if (destructive.length > 0) {
+      fns.apply.addToRolePolicy(
+        new PolicyStatement({
+          actions: destructive.map((a) => (a === 'stop' ? 'ec2:StopInstances' : 'ec2:TerminateInstances')),
+          resources: [instances],
+          // Never an instance an Auto Scaling group or a CloudFormation stack manages, whatever the code does.
+          conditions: { Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' } },
+        }),
+      );
+    }
+    fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
+    this.topic.grantPublish(fns.report);
+    for (const fn of [fns.evaluate, fns.apply]) {
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [
+          { id: 'AwsSolutions-IAM5', reason: 'ec2:Describe* and cloudtrail:LookupEvents do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+          { id: 'AwsSolutions-IAM5', reason: 'Remediation targets whichever instances break the policy: any instance in this account and region, never other resource types.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:instance\\/\\*$/g' }] },
+        ],
+        true,
+      );
+    }
+
+    this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName ?? 'TagPolicy',
+      definition: this.definition(props, fns, approvalTimeout),
+      timeout: approvalTimeout.plus(Duration.hours(12)),
+    });
+    NagSuppressions.addResourceSuppressions(
+      this.stateMachine,
+      [
+        { id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the Approval executions this workflow starts (execution ARNs are not known in advance).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:execution:.*$/g' }] },
+      ],
+      true,
+    );
+
+    if (props.scanEnabled ?? true) {
+      this.schedule = new Schedule(this, 'ScanSchedule', {
+        description: 'opsflow tag policy: scan the whole fleet',
+        schedule: props.scanSchedule ?? ScheduleExpression.cron({ hour: '6', minute: '0' }),
+        target: new ScheduleStartExecution(this.stateMachine, { input: ScheduleTargetInput.fromObject({ mode: 'scan' }) }),
+      });
+    }
+    if (props.launchEnabled ?? true) {
+      this.launchRule = new Rule(this, 'LaunchRule', {
+        description: 'opsflow tag policy: check instances right after RunInstances',
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: ['AWS API Call via CloudTrail'],
+          // A failed RunInstances (errorCode set) launched nothing.
+          detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['RunInstances'], errorCode: [{ exists: false }] },
+        },
+        targets: [
+          new SfnStateMachine(this.stateMachine, {
+            input: RuleTargetInput.fromObject({
+              mode: 'launch',
+              launch: {
+                items: EventField.fromPath('$.detail.responseElements.instancesSet.items'),
+                userIdentity: EventField.fromPath('$.detail.userIdentity'),
+              },
+            }),
+          }),
+        ],
+      });
+    }
+  }
+
+  private definition(props: TagPolicyProps, fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'report', TaskFunction>, approvalTimeout: Duration) {
+    // No payload: the task gets the whole state. No resultPath: its result replaces the state.
+    const lambda = (id: string, fn: TaskFunction, payload: Record<string, unknown> | undefined, resultPath: string | undefined, seconds: number) =>
+      new LambdaInvoke(this, id, {
+        lambdaFunction: fn,
+        payload: payload && TaskInput.fromObject(payload),
+        payloadResponseOnly: true,
+        resultPath,
+        taskTimeout: Timeout.duration(Duration.seconds(seconds)),
+        retryOnServiceExceptions: true,
+      });
+
+    const validate = lambda('ValidateInput', fns.validate, {
+      input: JsonPath.entirePayload,
+      // The deployed policy travels in the definition: what runs is what was reviewed and deployed.
+      policy: props.policy,
+      execution: JsonPath.stringAt('$$.Execution.Id'),
+    }, undefined, 30);
+    const readProblems = (id: string) => new Pass(this, id, { parameters: { 'problems.$': 'States.StringToJson($.Cause)' } });
+    validate.addCatch(
+      readProblems('ReadInputProblems').next(new Fail(this, 'InputInvalid', { error: ErrorNames.InputInvalid, causePath: JsonPath.stringAt('$.problems.errorMessage') })),
+      { errors: [ErrorNames.InputInvalid] },
+    );
+    validate.addCatch(
+      readProblems('ReadPolicyProblems').next(new Fail(this, 'PolicyInvalid', { error: ErrorNames.PolicyInvalid, causePath: JsonPath.stringAt('$.problems.errorMessage') })),
+      { errors: [ErrorNames.PolicyInvalid] },
+    );
+
+    const readRetry = { errors: [ErrorNames.TagPolicyReadFailed], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 };
+    const evaluate = lambda('Evaluate', fns.evaluate, { 'run.$': '$.run', 'scan.$': '$.scan' }, '$.scan', 360);
+    evaluate.addRetry(readRetry);
+    const settle = new Wait(this, 'SettleDelay', { time: WaitTime.secondsPath('$.run.settleSeconds') });
+    const plan = lambda('Plan', fns.plan, { 'run.$': '$.run', 'counts.$': '$.scan.counts' }, '$.plan', 60);
+    const apply = lambda('Apply', fns.apply, { 'run.$': '$.run', 'step.$': '$.step' }, '$.step', 150);
+    apply.addRetry(readRetry);
+    const report = lambda('Report', fns.report, undefined, undefined, 150).next(new Succeed(this, 'Done'));
+
+    const askApproval = new StepFunctionsStartExecution(this, 'AskApproval', {
+      stateMachine: props.approvalStateMachine,
+      integrationPattern: IntegrationPattern.RUN_JOB,
+      input: TaskInput.fromJsonPathAt('$.plan.approval'),
+      resultSelector: { 'decision.$': '$.Output.decision', 'approver.$': '$.Output.approver', 'comment.$': '$.Output.comment' },
+      resultPath: '$.approval',
+      taskTimeout: Timeout.duration(approvalTimeout),
+    });
+    // Rejected, timed out or failed: the cause is kept for the report, and nothing destructive runs.
+    askApproval.addCatch(report, { errors: ['States.ALL'], resultPath: '$.approval' });
+    const approved = new Pass(this, 'Approved', {
+      parameters: { 'phase.$': '$.plan.approvedPhase', done: false, 'tally.$': '$.step.tally', 'approvedBy.$': '$.approval.approver' },
+      resultPath: '$.step',
+    });
+    const startApply = new Pass(this, 'StartApply', {
+      parameters: { 'phase.$': '$.plan.phase', done: false, 'tally.$': '$.step.tally' },
+      resultPath: '$.step',
+    });
+
+    const evaluated = new Choice(this, 'EvaluatedAll')
+      .when(Condition.booleanEquals('$.scan.done', false), evaluate)
+      .otherwise(plan);
+    evaluate.next(evaluated);
+    const applied = new Choice(this, 'AppliedAll')
+      .when(Condition.booleanEquals('$.step.done', false), apply)
+      .when(Condition.and(Condition.stringEquals('$.step.phase', 'tags'), Condition.booleanEquals('$.plan.thenApprove', true)), askApproval)
+      .otherwise(report);
+    apply.next(applied);
+    askApproval.next(approved);
+    approved.next(apply);
+    startApply.next(apply);
+    plan.next(
+      new Choice(this, 'Route')
+        .when(Condition.stringEquals('$.plan.next', 'apply'), startApply)
+        .when(Condition.stringEquals('$.plan.next', 'approve'), askApproval)
+        .otherwise(report),
+    );
+    settle.next(evaluate);
+    return validate.next(
+      new Choice(this, 'IsLaunch')
+        .when(Condition.stringEquals('$.run.mode', 'launch'), settle)
+        .otherwise(evaluate),
+    );
+  }
+}
