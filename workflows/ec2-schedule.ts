@@ -27,18 +27,14 @@
  * a schedule: `curl -X POST localhost:4566/_opsflow/schedules/opsflow-office-hours-start-0/fire`.
  * A control link: `npm run control-link -- <instanceId> start`.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { ArnFormat, Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Alias } from 'aws-cdk-lib/aws-kms';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import {
   Choice, Condition, Fail, JsonPath, Map as MapState, Pass, Succeed,
   TaskInput, Timeout, Wait, WaitTime,
@@ -50,6 +46,7 @@ import type { SchedulesConfig } from '../infra/config-schedules';
 import { scheduleTriggers } from '../infra/config-schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
+import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -107,22 +104,8 @@ export class Ec2Schedule extends Construct {
     if (tooLong) throw new Error(`Ec2Schedule: schedule name ${tooLong.scheduleName} exceeds EventBridge Scheduler's 64 characters; shorten scheduleNamePrefix or the schedule name`);
 
     const stack = Stack.of(this);
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // The AWS-managed SNS key: only Step Functions (in this account) publishes, so no key policy of our own is needed.
-    this.topic = new Topic(this, 'ReportTopic', {
-      displayName: 'opsflow EC2 schedule reports',
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
-      enforceSSL: true,
-    });
-    for (const email of props.reportEmails ?? []) this.topic.addSubscription(new EmailSubscription(email));
+    this.table = new WorkflowTable(this, 'Table');
+    this.topic = new ReportTopic(this, 'ReportTopic', { displayName: 'opsflow EC2 schedule reports', emails: props.reportEmails });
 
     // ---- task functions -------------------------------------------------------------------------------
     const schedulesEnv = JSON.stringify(
@@ -334,22 +317,13 @@ export class Ec2Schedule extends Construct {
       );
     }
 
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.api = new HttpApi(this, 'Api', { description: 'opsflow EC2 control links and slash command', createDefaultStage: false });
-    new HttpStage(this, 'ApiStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
+    this.api = new LinkApi(this, 'Api', {
+      description: 'opsflow EC2 control links and slash command',
       // People click links and type commands: this bounds abuse of a leaked link without getting in their way.
       throttle: { rateLimit: 5, burstLimit: 10 },
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.clf() },
+      authentication: 'Link holders and chat servers have no AWS identity: links carry an HMAC signature (revocable, secret rotatable), chat requests a verification token; both are checked by the handler.',
     });
     this.api.addRoutes({ path: '/ec2/control/{instanceId}/{action}', methods: [HttpMethod.GET, HttpMethod.POST], integration: new HttpLambdaIntegration('Control', control) });
     this.api.addRoutes({ path: '/ec2/chat', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('Chat', chat) });
-    NagSuppressions.addResourceSuppressions(
-      this.api,
-      [{ id: 'AwsSolutions-APIG4', reason: 'Link holders and chat servers have no AWS identity: links carry an HMAC signature (revocable, secret rotatable), chat requests a verification token; both are checked by the handler.' }],
-      true,
-    );
   }
 }

@@ -18,13 +18,11 @@
  *
  * Locally: `npm start`, then `opsflow start Approval workflows/examples/approval.json` and open the link in `opsflow outbox`.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
@@ -34,6 +32,7 @@ import { LambdaInvoke, StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepf
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ErrorNames } from '../tasks/shared/errors';
+import { LinkApi, WorkflowTable } from './shared/resources';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -70,9 +69,9 @@ export class ManualApproval extends Construct {
   /** The activity that holds each pending decision. */
   readonly activity: Activity;
   /** The HTTP API serving the approval pages. */
-  readonly api: HttpApi;
+  readonly api: LinkApi;
   /** Approval records: token, hashed link secrets, votes. */
-  readonly table: Table;
+  readonly table: WorkflowTable;
 
   constructor(scope: Construct, id: string, props: ManualApprovalProps) {
     super(scope, id);
@@ -88,14 +87,7 @@ export class ManualApproval extends Construct {
     }
 
     this.activity = new Activity(this, 'Activity');
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'id', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.table = new WorkflowTable(this, 'Table', { partitionKey: 'id', sortKey: null });
     // Sparse index: only records that still need the sweep carry the `pending` attribute.
     this.table.addGlobalSecondaryIndex({
       indexName: 'pending',
@@ -103,15 +95,11 @@ export class ManualApproval extends Construct {
       projectionType: ProjectionType.ALL,
     });
 
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    this.api = new HttpApi(this, 'Api', { description: 'opsflow approval pages', createDefaultStage: false });
-    new HttpStage(this, 'ApiStage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
+    this.api = new LinkApi(this, 'Api', {
+      description: 'opsflow approval pages',
       // Approvers click a handful of links; this bounds abuse of a leaked link without getting in their way.
       throttle: { rateLimit: 10, burstLimit: 20 },
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.clf() },
+      authentication: 'Approvers have no AWS identity: each link carries its own unguessable, expiring, per-approver secret, checked by the handler.',
     });
     const linkBaseUrl = props.linkBaseUrl ?? this.api.apiEndpoint;
 
@@ -171,11 +159,6 @@ export class ManualApproval extends Construct {
 
     const integration = new HttpLambdaIntegration('Decide', decide);
     this.api.addRoutes({ path: '/approvals/{ref}', methods: [HttpMethod.GET, HttpMethod.POST], integration });
-    NagSuppressions.addResourceSuppressions(
-      this.api,
-      [{ id: 'AwsSolutions-APIG4', reason: 'Approvers have no AWS identity: each link carries its own unguessable, expiring, per-approver secret, checked by the handler.' }],
-      true,
-    );
 
     const schedulerRole = new Role(this, 'SweepScheduleRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
     new Schedule(this, 'Sweep', {

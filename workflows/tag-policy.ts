@@ -21,16 +21,14 @@
  *
  * Locally: `npm start`, then `opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json`.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Alias } from 'aws-cdk-lib/aws-kms';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution as ScheduleStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import {
   Choice, Condition, Fail, IntegrationPattern, JsonPath, Pass, Succeed,
   TaskInput, Timeout, Wait, WaitTime, type IStateMachine,
@@ -41,6 +39,7 @@ import { Construct } from 'constructs';
 import { destructiveActionsOf } from '../tasks/tag-policy/core/policy';
 import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
 import { ErrorNames } from '../tasks/shared/errors';
+import { ReportTopic, WorkflowTable } from './shared/resources';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -96,22 +95,8 @@ export class TagPolicy extends Construct {
     const missing = destructiveActionsOf(props.policy).filter((a) => !destructive.includes(a));
     if (missing.length > 0) throw new Error(`TagPolicy: destructiveActions must include what the policy uses (${missing.join(', ')})`);
 
-    this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // The AWS-managed SNS key: only this stack's Lambda publishes (EventBridge, which it would block, does not).
-    this.topic = new Topic(this, 'ReportTopic', {
-      displayName: 'opsflow tag policy reports',
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
-      enforceSSL: true,
-    });
-    for (const email of props.reportEmails ?? []) this.topic.addSubscription(new EmailSubscription(email));
+    this.table = new WorkflowTable(this, 'Table');
+    this.topic = new ReportTopic(this, 'ReportTopic', { displayName: 'opsflow tag policy reports', emails: props.reportEmails });
 
     const stack = Stack.of(this);
     const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
