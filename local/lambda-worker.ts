@@ -24,6 +24,11 @@ export interface WorkerInit {
   memoryMb: number;
   logGroupName: string;
   logStreamName: string;
+  /**
+   * node_modules holding what the Lambda runtime provides (the AWS SDK v3, which bundles leave external);
+   * searched last, so a bundle found outside the project still loads it.
+   */
+  providedModules: string;
 }
 
 /** The error document Lambda returns for a failed invocation. */
@@ -54,6 +59,9 @@ const requestContext = new AsyncLocalStorage<string>();
 
 installVirtualClock(init.clock);
 captureOutput();
+// NODE_PATH is read once per thread, at start: re-read it with the provided modules appended.
+process.env.NODE_PATH = [process.env.NODE_PATH, init.providedModules].filter(Boolean).join(':');
+(require('node:module') as { _initPaths(): void })._initPaths();
 
 process.on('uncaughtException', (err) => post({ type: 'fatal', error: errorDocument(err) }));
 process.on('unhandledRejection', (reason) =>

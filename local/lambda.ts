@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { transformSync } from 'esbuild';
@@ -42,6 +42,9 @@ export interface LambdaRunnerOptions {
 
 /** The access key every function signs with, so services can tell Lambda calls apart. */
 export const LAMBDA_ACCESS_KEY_ID = 'AKIDLOCALLAMBDA';
+
+/** The node_modules the runtime's own AWS SDK comes from: it stands in for the SDK the Node.js runtime ships. */
+const PROVIDED_MODULES = join(dirname(require.resolve('@aws-sdk/client-sfn/package.json')), '..', '..');
 
 /** Lambda gives a cold start 10 seconds of init before it gives up. */
 const INIT_TIMEOUT_MS = 10_000;
@@ -168,6 +171,7 @@ export class LambdaRunner {
       memoryMb,
       logGroupName: `/aws/lambda/${fn.name}`,
       logStreamName,
+      providedModules: PROVIDED_MODULES,
     };
     const worker = new Worker(workerSource(), {
       eval: true,

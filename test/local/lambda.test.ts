@@ -42,7 +42,8 @@ exports.handler = async (event, context) => {
       console.error('something odd');
       return 'logged';
     case 'sdk': {
-      const { SFNClient, ListActivitiesCommand } = require(process.env.SFN_CLIENT_PATH);
+      // The bundle lives outside the project, like a Lambda bundle relying on the SDK the runtime provides.
+      const { SFNClient, ListActivitiesCommand } = require('@aws-sdk/client-sfn');
       return new SFNClient({}).send(new ListActivitiesCommand({}));
     }
   }
@@ -100,7 +101,7 @@ describe('LambdaRunner', () => {
     // Must not leak into functions: each one gets only its own environment.
     process.env.AWS_SESSION_TOKEN = 'runtime-session-token';
     runner = new LambdaRunner({ clock, endpoint: () => endpoint, crashes: () => crashes, logDir });
-    runner.register(fn('blue', { environment: { COLOR: 'blue', SFN_CLIENT_PATH: require.resolve('@aws-sdk/client-sfn') } }));
+    runner.register(fn('blue', { environment: { COLOR: 'blue' } }));
     runner.register(fn('green', { environment: { COLOR: 'green', OTHER: 'only-green' }, memoryMb: 512 }));
     runner.register(fn('slow', { timeoutSeconds: 0.3 }));
     runner.register(fn('esm', { assetDir: esmBundle }));
@@ -157,7 +158,7 @@ describe('LambdaRunner', () => {
     }
   });
 
-  it('points the SDK v3 at the local endpoint through AWS_ENDPOINT_URL', async () => {
+  it('provides the AWS SDK v3 to bundles outside the project and points it at AWS_ENDPOINT_URL', async () => {
     // Act
     const result = await runner.invoke('blue', { action: 'sdk' });
 
