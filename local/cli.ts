@@ -2,7 +2,7 @@
  * `opsflow`: the local runtime's command line. `up` runs the runtime (what `npm start` does); the other
  * commands talk to a running one over its endpoint, like any AWS client would.
  *
- *   opsflow up [--port N] [--time-scale N]      synth output → local AWS, until Ctrl-C
+ *   opsflow up [--port N] [--time-scale N] [--cdk-out DIR]   synth output → local AWS, until Ctrl-C
  *   opsflow start <workflow> [input.json|-]      start an execution (input from a file, stdin or '{}')
  *   opsflow executions [workflow]                list executions
  *   opsflow history <execution>                  an execution's events (ARN or name)
@@ -26,7 +26,7 @@ const args: string[] = [];
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (!a.startsWith('--')) args.push(a);
-  else if (['--port', '--time-scale', '--name'].includes(a)) flags.set(a, argv[++i] ?? '');
+  else if (['--port', '--time-scale', '--name', '--cdk-out'].includes(a)) flags.set(a, argv[++i] ?? '');
   else flags.set(a, true);
 }
 const asJson = flags.has('--json');
@@ -81,6 +81,7 @@ const commands: Record<string, () => Promise<void>> = {
   async up() {
     const started = Date.now();
     const rt = await Runtime.start({
+      cdkOut: (flags.get('--cdk-out') as string | undefined) ?? process.env.OPSFLOW_CDK_OUT,
       port,
       timeScale: flags.has('--time-scale') ? Number(flags.get('--time-scale')) : undefined,
       stateDir,
