@@ -199,7 +199,7 @@ export class ManualApproval extends Construct {
     });
     const notifyApprovers = new LambdaInvoke(this, 'NotifyApprovers', {
       lambdaFunction: worker,
-      payload: TaskInput.fromObject({}),
+      payload: TaskInput.fromObject({ execution: JsonPath.stringAt('$$.Execution.Id'), since: JsonPath.stringAt('$$.State.EnteredTime') }),
       payloadResponseOnly: true,
       taskTimeout: Timeout.duration(Duration.seconds(120)),
       retryOnServiceExceptions: true,

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { createLogger } from '../shared/logger';
 import { ApprovalStore } from './core/store';
-import { deliverNext, type WorkerResult } from './core/worker';
+import { deliverNext, type WorkerEvent, type WorkerResult } from './core/worker';
 
 export function loadEnv(env: Env = process.env) {
   return {
@@ -32,6 +32,6 @@ const sfn = new SFNClient({ requestHandler: { requestTimeout: 70_000 } });
 const ses = new SESv2Client({});
 const store = new ApprovalStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), env.tableName);
 
-export async function handler(): Promise<WorkerResult> {
-  return deliverNext({ ...env, sfn, ses, store, now: () => new Date(), log: logger });
+export async function handler(event: WorkerEvent): Promise<WorkerResult> {
+  return deliverNext({ ...env, sfn, ses, store, now: () => new Date(), log: logger }, event ?? {});
 }

@@ -1,5 +1,7 @@
 /** Fault injection through the runtime's API, proving the approval workflow's retries. */
+import { GetActivityTaskCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from './harness';
 
 let h: Harness;
@@ -30,6 +32,29 @@ describe('faults', () => {
     await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
     expect((await h.finished(arn)).status).toBe('SUCCEEDED');
   });
+});
+
+describe('a worker that took the task and died', () => {
+  it('is detected by the missing heartbeat; the approval is delivered again', async () => {
+    // Prepare: a "worker" that takes the next activity task and then never stores or heartbeats it.
+    const activityArn = arn.activity(h.rt.deployed.activities[0]);
+    const stolen = h.sfn.send(new GetActivityTaskCommand({ activityArn, workerName: 'crashed-worker' }));
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Act
+    const execution = await h.start('Approval', { title: 'Stranded no more', approvers: ['lead@example.com'] });
+    expect((await stolen).taskToken).toBeTruthy();
+
+    // Assess: 15 virtual minutes without a heartbeat, then AwaitDecision is retried and the email goes out.
+    const [mail] = await h.mail((e) => e.subject === 'Approval needed: Stranded no more', 1, 30_000);
+    const timedOut = h.rt.sfn.history(execution).filter((e) => e.type === 'ActivityTimedOut');
+    expect(JSON.stringify(timedOut)).toContain('States.HeartbeatTimeout');
+    const link = mail.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
+    await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    // The retried worker returns at once when the orphaned first one stored the task before it looked, or
+    // after its own empty 60-second long poll when it looked first.
+    expect((await h.finished(execution, 90_000)).status).toBe('SUCCEEDED');
+  }, 120_000);
 });
 
 describe('a crashing worker', () => {

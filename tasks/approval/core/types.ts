@@ -50,6 +50,8 @@ export interface ApprovalRecord {
   executionArn: string;
   /** The activity task token: stored only here, never returned or logged. */
   token: string;
+  /** When `token` was stored: tells a worker that found no task whether another one took this execution's. */
+  tokenAt: string;
   title: string;
   details: string | Record<string, unknown> | null;
   requestedBy: string | null;

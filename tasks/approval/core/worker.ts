@@ -45,10 +45,29 @@ export interface TaskInput {
   enteredAt: string;
 }
 
-export async function deliverNext(deps: WorkerDeps): Promise<WorkerResult> {
+/** What the state machine passes: whose approval this invocation was started for, and when. */
+export interface WorkerEvent {
+  execution?: string;
+  /** `$$.State.EnteredTime` of the invoking state. */
+  since?: string;
+}
+
+/**
+ * Takes the next task of the activity, whichever execution it belongs to: every pending approval invokes one
+ * worker, so each task finds one. A worker that finds none succeeds if another worker has stored its
+ * execution's task since it was invoked (e.g. a worker orphaned by a retried AwaitDecision); otherwise it
+ * fails with Approval.NoTask and the state machine retries it.
+ */
+export async function deliverNext(deps: WorkerDeps, event: WorkerEvent = {}): Promise<WorkerResult> {
+  const elsewhere = await takenElsewhere(deps, event);
+  if (elsewhere) return elsewhere;
   const task = await deps.sfn.send(new GetActivityTaskCommand({ activityArn: deps.activityArn, workerName: deps.workerName }));
   // No token is how GetActivityTask says "nothing arrived within the long poll".
-  if (!task.taskToken) throw new ApprovalNoTaskError(deps.activityArn);
+  if (!task.taskToken) {
+    const later = await takenElsewhere(deps, event);
+    if (later) return later;
+    throw new ApprovalNoTaskError(deps.activityArn);
+  }
   const token = task.taskToken;
 
   let input: TaskInput;
@@ -74,6 +93,15 @@ export async function deliverNext(deps: WorkerDeps): Promise<WorkerResult> {
   return { requestId: id, notified: sent.length };
 }
 
+async function takenElsewhere(deps: WorkerDeps, event: WorkerEvent): Promise<WorkerResult | undefined> {
+  if (!event.execution || !event.since) return undefined;
+  const id = requestId(event.execution);
+  const record = await deps.store.get(id);
+  if (!record || !(Date.parse(record.tokenAt) >= Date.parse(event.since))) return undefined;
+  deps.log.info('approval task already taken by another worker', { requestId: id });
+  return { requestId: id, notified: 0 };
+}
+
 /**
  * A retried delivery (the state machine re-ran the approval, e.g. after a heartbeat timeout): the record
  * exists with its votes and maybe a decision; the task token is new, and so is the task to watch.
@@ -81,6 +109,7 @@ export async function deliverNext(deps: WorkerDeps): Promise<WorkerResult> {
 async function redeliver(deps: WorkerDeps, id: string, token: string, now: Date): Promise<WorkerResult> {
   const record = await deps.store.update(id, (current) => {
     current.token = token;
+    current.tokenAt = now.toISOString();
     current.pending = 'yes';
     if (current.decision) {
       // The new task has not had the decision, whatever became of the old one.
@@ -127,6 +156,7 @@ function newRecord(
     id,
     executionArn: input.execution,
     token,
+    tokenAt: now.toISOString(),
     title: request.title,
     details: request.details,
     requestedBy: request.requestedBy,

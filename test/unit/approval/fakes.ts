@@ -114,6 +114,7 @@ export function pendingRecord(overrides: Partial<ApprovalRecord> = {}): Approval
     id: requestId(EXECUTION),
     executionArn: EXECUTION,
     token: TOKEN,
+    tokenAt: '2030-01-01T09:00:00.000Z',
     title: 'Stop i-0123 in prod',
     details: { instance: 'i-0123', reason: 'cost' },
     requestedBy: 'ops@example.com',

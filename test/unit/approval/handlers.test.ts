@@ -135,7 +135,7 @@ describe('handlers', () => {
     sfn.on(GetActivityTaskCommand).resolves({});
     const { handler } = await tasks.worker();
     // Act / Assess
-    await expect(handler()).rejects.toMatchObject({ name: 'Approval.NoTask' });
+    await expect(handler({})).rejects.toMatchObject({ name: 'Approval.NoTask' });
     expect(sfn).toHaveReceivedCommandWith(GetActivityTaskCommand, { activityArn: WORKER_ENV.ACTIVITY_ARN });
     sfn.restore();
   });

@@ -68,6 +68,32 @@ function refIn(mail: SendEmailCommandInput): string {
 }
 
 describe('deliverNext', () => {
+  it("succeeds without polling when another worker already stored its execution's task", async () => {
+    // Prepare: the record's token was stored after this invocation's state was entered
+    table.insert(pendingRecord({ tokenAt: '2030-01-01T09:00:05.000Z' }));
+    // Act
+    const result = await deliverNext(deps(), { execution: EXECUTION, since: '2030-01-01T09:00:00.000Z' });
+    // Assess
+    expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 0 });
+    expect(sfn).not.toHaveReceivedCommand(GetActivityTaskCommand);
+  });
+
+  it('succeeds after an empty long poll when another worker stored its task meanwhile, else fails Approval.NoTask', async () => {
+    // Prepare: an older token only (from an earlier attempt); the poll finds nothing
+    table.insert(pendingRecord({ tokenAt: '2030-01-01T08:00:00.000Z' }));
+    const event = { execution: EXECUTION, since: '2030-01-01T09:00:00.000Z' };
+    sfn.on(GetActivityTaskCommand).resolves({});
+    // Act / Assess: still the old token
+    await expect(deliverNext(deps(), event)).rejects.toMatchObject({ name: 'Approval.NoTask' });
+    // Prepare: an orphaned worker stores the new token during the poll
+    sfn.on(GetActivityTaskCommand).callsFake(async () => {
+      await table.store.update(requestId(EXECUTION), (r) => ({ ...r, tokenAt: '2030-01-01T09:00:30.000Z' }));
+      return {};
+    });
+    // Act / Assess
+    await expect(deliverNext(deps(), event)).resolves.toEqual({ requestId: requestId(EXECUTION), notified: 0 });
+  });
+
   it('throws Approval.NoTask when no task arrived, touching nothing', async () => {
     // Prepare
     sfn.on(GetActivityTaskCommand).resolves({});
