@@ -148,7 +148,9 @@ const commands: Record<string, () => Promise<void>> = {
 
   async outbox() {
     const entries = (await local('/_opsflow/outbox')) as Array<Record<string, unknown>>;
-    print(entries, () => table(entries.map((e) => ({ ...e, to: (e.to as string[]).join(','), link: (e.links as string[])[0] ?? '' })), ['id', 'sentAt', 'service', 'to', 'subject', 'link']));
+    // The link worth showing is the one into the app (an approval or control page), not one quoted in details.
+    const appLink = (links: string[]) => links.find((l) => l.startsWith(endpoint)) ?? links[0] ?? '';
+    print(entries, () => table(entries.map((e) => ({ ...e, to: (e.to as string[]).join(','), link: appLink(e.links as string[]) })), ['id', 'sentAt', 'service', 'to', 'subject', 'link']));
   },
 
   async fleet() {
