@@ -3,20 +3,17 @@
  * the page, clicks Approve, and the execution succeeds. The screenshot is kept in test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntime, type Harness } from '../e2e/harness';
+import { launchChromium } from './chromium';
 
 let h: Harness;
 let browser: Browser;
 
 beforeAll(async () => {
   h = await startRuntime();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // This machine has no network beyond loopback: keep Chromium from trying.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -4,11 +4,12 @@
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as controlLink } from '../../infra/control-link';
 import { DEMO } from '../../local/fleet';
 import { startRuntime, type Harness } from '../e2e/harness';
+import { launchChromium } from './chromium';
 
 let h: Harness;
 let browser: Browser;
@@ -16,10 +17,7 @@ let browser: Browser;
 beforeAll(async () => {
   // Instance transitions (60 virtual seconds to stop) take well under a second.
   h = await startRuntime({ timeScale: 100 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
