@@ -26,11 +26,15 @@ export const ErrorNames = {
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
 
-export class InputInvalidError extends Error {
-  name = ErrorNames.InputInvalid;
+/** Lists every problem at once, so the cause tells the caller all there is to fix, not just the first thing. */
+abstract class ProblemsError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('; '));
   }
+}
+
+export class InputInvalidError extends ProblemsError {
+  name = ErrorNames.InputInvalid;
 }
 
 export class ApprovalNoTaskError extends Error {
@@ -48,11 +52,8 @@ export class Ec2InsufficientCapacityError extends Error {
   name = ErrorNames.Ec2InsufficientCapacity;
 }
 
-export class PolicyInvalidError extends Error {
+export class PolicyInvalidError extends ProblemsError {
   name = ErrorNames.PolicyInvalid;
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-  }
 }
 
 export class TagPolicyReadFailedError extends Error {
