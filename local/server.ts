@@ -7,11 +7,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from './kernel';
+import { parseSigV4 } from './sigv4';
 
 /** Handles everything that is not a signed AWS API call (app routes, `/_opsflow/*`). */
 export type PlainHandler = (req: AwsRequest) => Promise<AwsResponse>;
-
-const CREDENTIAL = /Credential=([^/,\s]+)\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/;
 
 export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> {
   const chunks: Buffer[] = [];
@@ -19,17 +18,17 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
   const url = new URL(req.url ?? '/', 'http://local');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  // Presigned URLs carry the credential in the query string instead of the header.
-  const match = CREDENTIAL.exec(headers.authorization ?? '') ?? CREDENTIAL.exec(`Credential=${url.searchParams.get('X-Amz-Credential') ?? ''}`);
+  // Presigned URLs carry the credential in the query string instead of the header; a malformed one throws IncompleteSignature.
+  const signature = parseSigV4({ headers, query: url.searchParams });
   return {
     method: req.method ?? 'GET',
     path: url.pathname,
     query: url.searchParams,
     headers,
     body: Buffer.concat(chunks),
-    service: match?.[2] ?? '',
+    service: signature?.service ?? '',
     target: headers['x-amz-target'],
-    accessKeyId: match?.[1] ?? '',
+    accessKeyId: signature?.accessKeyId ?? '',
   };
 }
 
