@@ -60,6 +60,24 @@ export interface LinkApiProps {
   readonly authentication: string;
 }
 
+/**
+ * The stages' access log: one JSON object per request, built from HTTP API variables only. `AccessLogFormat.clf()`
+ * is the REST API format: it writes `$context.resourcePath`, which HTTP APIs do not have, and API Gateway refuses the
+ * stage (the stack rolls back). Variables: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+ * (the format must contain `$context.requestId` or `$context.extendedRequestId`:
+ * https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_apigatewayv2.IAccessLogSettings.html).
+ */
+export const HTTP_API_ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  sourceIp: '$context.identity.sourceIp',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationErrorMessage: '$context.integrationErrorMessage',
+});
+
 /** An HTTP API for people and chat servers following links: a throttled `$default` stage with access logs. */
 export class LinkApi extends HttpApi {
   private readonly authentication: string;
@@ -72,7 +90,7 @@ export class LinkApi extends HttpApi {
       stageName: '$default',
       autoDeploy: true,
       throttle: props.throttle,
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.clf() },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(HTTP_API_ACCESS_LOG_FORMAT) },
     });
     this.authentication = props.authentication;
   }
