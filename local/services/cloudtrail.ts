@@ -5,7 +5,7 @@
  */
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from '../kernel';
 import { jsonError } from '../server';
-import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } from '../fleet';
+import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } from './fleet';
 
 /**
  * AWS documents `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`; current SDK v3 clients send

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
-import { Fleet, STATE_CODES, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from '../fleet';
+import { Fleet, STATE_CODES, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;

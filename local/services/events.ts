@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type Clock, type EventBus, type ServiceHandler } from '../kernel';
 import { jsonError } from '../server';
-import { matches, patternProblems, selectPath, transformInput, type InputTransformer } from '../event-pattern';
+import { matches, patternProblems, selectPath, transformInput, type InputTransformer } from './event-pattern';
 
 /** What a rule, a schedule or a subscription delivers to. */
 export interface Target {

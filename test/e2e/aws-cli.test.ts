@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO } from '../../local/fleet';
+import { DEMO } from '../../local/services/fleet';
 import { startRuntime, type Harness } from './harness';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { EC2Client, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/c
 import { Clock, StateDir } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
 import { defaultFaults } from '../../local/faults';
-import { DEMO } from '../../local/fleet';
+import { DEMO } from '../../local/services/fleet';
 import { Ec2Service } from '../../local/services/ec2';
 import { CloudTrailService } from '../../local/services/cloudtrail';
 

@@ -18,7 +18,7 @@ import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand,
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
-import { DynamoDbService, type TableDefinition } from '../../local/services/dynamodb';
+import { DynamoDbService, type TableDefinition } from '../../local/services/dynamodb/service';
 
 const APPROVALS: TableDefinition = {
   name: 'approvals',

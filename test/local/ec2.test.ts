@@ -22,7 +22,7 @@ import {
 import { Clock, StateDir, type BusEvent } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
 import { applyFaultPatch, defaultFaults } from '../../local/faults';
-import { DEMO } from '../../local/fleet';
+import { DEMO } from '../../local/services/fleet';
 import { Ec2Service } from '../../local/services/ec2';
 
 const dir = mkdtempSync(join(tmpdir(), 'opsflow-ec2-'));

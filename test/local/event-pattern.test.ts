@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matches, patternProblems, selectPath, transformInput } from '../../local/event-pattern';
+import { matches, patternProblems, selectPath, transformInput } from '../../local/services/event-pattern';
 
 const event = {
   version: '0',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
-import { DEMO, Fleet, identity, seedFleet, type Caller, type Instance } from '../../local/fleet';
+import { DEMO, Fleet, identity, seedFleet, type Caller, type Instance } from '../../local/services/fleet';
 
 const dirs: string[] = [];
 const fleets: Fleet[] = [];

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpApiRouter } from '../../local/http-api';
+import { HttpApiRouter } from '../../local/services/http-api';
 import { Clock } from '../../local/kernel';
-import { LambdaInvokeError } from '../../local/lambda';
+import { LambdaInvokeError } from '../../local/services/lambda';
 import { createServer, listen } from '../../local/server';
 
 const fnArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, type AwsRequest, type ServiceHandler } from '../../local/kernel';
-import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, type LambdaFunction } from '../../local/lambda';
+import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, type LambdaFunction } from '../../local/services/lambda';
 import { createServer, listen } from '../../local/server';
 
 /** A bundle as NodejsFunction emits it: plain CommonJS, one exported handler. */

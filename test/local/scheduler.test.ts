@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
-import { nextFire, Scheduler, validateExpression } from '../../local/scheduler';
+import { nextFire, Scheduler, validateExpression } from '../../local/services/scheduler';
 import type { Target } from '../../local/services/events';
 
 const next = (expression: string, timezone: string, after: string, anchor?: string) =>

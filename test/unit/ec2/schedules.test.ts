@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, parseConfig } from '../../../infra/config';
 import { parseSchedules, scheduleTriggers, type ScheduleConfig } from '../../../infra/config-schedules';
-import { nextFire } from '../../../local/scheduler';
+import { nextFire } from '../../../local/services/scheduler';
 
 const parse = (schedules: unknown) => {
   const problems: string[] = [];

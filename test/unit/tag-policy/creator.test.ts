@@ -1,8 +1,8 @@
-/** Creator resolution from the CloudTrail identities the seeded fleet uses (local/fleet.ts builds them as CloudTrail writes them). */
+/** Creator resolution from the CloudTrail identities the seeded fleet uses (local/services/fleet.ts builds them as CloudTrail writes them). */
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { identity } from '../../../local/fleet';
+import { identity } from '../../../local/services/fleet';
 import { creatorFromIdentity, lookupCreator } from '../../../tasks/tag-policy/core/creator';
 
 describe('creatorFromIdentity', () => {

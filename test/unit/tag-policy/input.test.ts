@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identity } from '../../../local/fleet';
+import { identity } from '../../../local/services/fleet';
 import { validateInput } from '../../../tasks/tag-policy/core/input';
 import { InputInvalidError, PolicyInvalidError } from '../../../tasks/shared/errors';
 import deployed from '../../../tag-policy.json';

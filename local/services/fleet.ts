@@ -9,7 +9,7 @@
  * restarted runtime completes the overdue ones and re-schedules the rest.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type Clock, type StateDir } from './kernel';
+import { ACCOUNT, AwsError, REGION, type Clock, type StateDir } from '../kernel';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 

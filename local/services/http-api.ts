@@ -5,7 +5,7 @@
  * and two APIs claiming the same route is an error.
  */
 import { randomBytes } from 'node:crypto';
-import { ACCOUNT, type AwsRequest, type AwsResponse, type Clock } from './kernel';
+import { ACCOUNT, type AwsRequest, type AwsResponse, type Clock } from '../kernel';
 
 export interface HttpRoute {
   apiId: string;

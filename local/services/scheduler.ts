@@ -10,8 +10,8 @@
  * - fall back: an ambiguous wall time fires once, at its first occurrence (01:30 EDT, not again at 01:30 EST).
  */
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, REGION, type Clock, type StateDir } from './kernel';
-import type { Target, TargetInvoker } from './services/events';
+import { ACCOUNT, REGION, type Clock, type StateDir } from '../kernel';
+import type { Target, TargetInvoker } from './events';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

@@ -1,6 +1,6 @@
 /**
  * Bootstrap of one Lambda execution environment, running in a `worker_threads` Worker that
- * `LambdaRunner` (local/lambda.ts) starts per function. It plays the part of the Node.js Lambda runtime:
+ * `LambdaRunner` (local/services/lambda.ts) starts per function. It plays the part of the Node.js Lambda runtime:
  * installs the runtime's virtual clock, formats console output like Lambda, loads the handler once
  * (the cold start) and answers invocations with the Lambda result or error document.
  *
@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ClockSpec } from './kernel';
+import type { ClockSpec } from '../kernel';
 
 export interface WorkerInit {
   taskRoot: string;

@@ -1,6 +1,6 @@
 /**
  * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a
- * `worker_threads` Worker, see local/lambda-worker.ts) with its own environment variables, kept warm
+ * `worker_threads` Worker, see local/services/lambda-worker.ts) with its own environment variables, kept warm
  * between invocations, recycled after a timeout or a crash so the next invocation is a cold start.
  * Handlers reach the local endpoint through AWS_ENDPOINT_URL, which SDK v3 (@smithy/core endpoints,
  * installed 3.41) honours for every client that is not given an explicit endpoint.
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { transformSync } from 'esbuild';
-import { AwsError, REGION, type Clock } from './kernel';
+import { AwsError, REGION, type Clock } from '../kernel';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
 export interface LambdaFunction {

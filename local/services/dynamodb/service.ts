@@ -1,0 +1,501 @@
+/**
+ * A DynamoDB subset over AWS JSON 1.0 (`DynamoDB_20120810.<Op>`): the tables the template declares, items
+ * kept as raw AttributeValue maps, expressions (condition, filter, key condition, update, projection)
+ * parsed and evaluated here, and the same error codes and messages AWS uses where the SDKs depend on them.
+ *
+ * Ops: DescribeTable, DescribeTimeToLive, ListTables, GetItem, PutItem, DeleteItem, UpdateItem, Query, Scan,
+ * BatchGetItem, BatchWriteItem. Tables persist in StateDir 'dynamodb' after each write.
+ *
+ * Local choices: items whose TTL attribute is in the past (virtual clock) are removed as soon as the table is
+ * next touched (AWS takes up to a few days); Query and Scan order partitions by key value (AWS by hash);
+ * reserved words are not rejected; capacity, streams and transactions are not emulated.
+ */
+import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../../kernel';
+import { applyUpdate, clone, evalCond, project } from './evaluate';
+import { ExpressionContext, Parser, parseCondition, parseProjection, type Cond, type Operand } from './expressions';
+import { checkItem, compareScalars, invalid, typeOf, type Item } from './values';
+
+export type { AV, Item } from './values';
+
+export interface KeySchemaElement {
+  AttributeName: string;
+  KeyType: 'HASH' | 'RANGE';
+}
+
+export interface Projection {
+  /** @default 'ALL' */
+  ProjectionType?: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  NonKeyAttributes?: string[];
+}
+
+export interface TableDefinition {
+  name: string;
+  keySchema: KeySchemaElement[];
+  attributeDefinitions: { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[];
+  globalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchemaElement[]; Projection: Projection }[];
+  timeToLiveAttribute?: string;
+}
+
+interface Table {
+  def: TableDefinition;
+  items: Map<string, Item>;
+  createdAt: number;
+}
+
+interface KeyView {
+  hash: string;
+  range?: string;
+}
+
+function keyView(schema: KeySchemaElement[]): KeyView {
+  return { hash: schema.find((k) => k.KeyType === 'HASH')!.AttributeName, range: schema.find((k) => k.KeyType === 'RANGE')?.AttributeName };
+}
+
+interface Persisted {
+  tables: Record<string, { items: Item[] }>;
+}
+
+const TARGET_PREFIX = 'DynamoDB_20120810.';
+
+export class DynamoDbService implements ServiceHandler {
+  readonly services = ['dynamodb'] as const;
+  private readonly state: StateDir;
+  private readonly clock?: Clock;
+  private readonly tables = new Map<string, Table>();
+  private readonly persisted: Persisted;
+
+  /** `clock` (optional) drives TTL expiry and DescribeTable's creation time. */
+  constructor(opts: { state: StateDir; clock?: Clock }) {
+    this.state = opts.state;
+    this.clock = opts.clock;
+    this.persisted = this.state.read<Persisted>('dynamodb') ?? { tables: {} };
+  }
+
+  addTable(def: TableDefinition): void {
+    const defined = new Map(def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    for (const schema of [def.keySchema, ...(def.globalSecondaryIndexes ?? []).map((g) => g.KeySchema)]) {
+      if (!schema.some((k) => k.KeyType === 'HASH')) throw new Error(`table ${def.name}: every key schema needs a HASH key`);
+      for (const k of schema) if (!defined.has(k.AttributeName)) throw new Error(`table ${def.name}: key attribute ${k.AttributeName} is missing from attributeDefinitions`);
+    }
+    const table: Table = { def, items: new Map(), createdAt: this.now() };
+    for (const item of this.persisted.tables[def.name]?.items ?? []) table.items.set(this.keyString(table, item), item);
+    this.tables.set(def.name, table);
+  }
+
+  async handle(req: AwsRequest): Promise<AwsResponse> {
+    try {
+      const op = req.target?.startsWith(TARGET_PREFIX) ? req.target.slice(TARGET_PREFIX.length) : '';
+      let input: Record<string, unknown>;
+      try {
+        input = JSON.parse(req.body.toString('utf8') || '{}');
+      } catch {
+        throw new AwsError('SerializationException', 'Request body is not valid JSON');
+      }
+      return ok(this.dispatch(op, input));
+    } catch (err) {
+      return errorResponse(err);
+    }
+  }
+
+  private dispatch(op: string, input: Record<string, unknown>): unknown {
+    for (const legacy of ['Expected', 'AttributeUpdates', 'KeyConditions', 'QueryFilter', 'ScanFilter', 'AttributesToGet']) {
+      if (input[legacy] !== undefined) throw invalid(`The legacy parameter ${legacy} is not supported by the opsflow local runtime; use expressions`);
+    }
+    switch (op) {
+      case 'ListTables':
+        return this.listTables(input as { ExclusiveStartTableName?: string; Limit?: number });
+      case 'DescribeTable':
+        return { Table: this.describe(this.table(input.TableName)) };
+      case 'DescribeTimeToLive': {
+        const attr = this.table(input.TableName).def.timeToLiveAttribute;
+        return { TimeToLiveDescription: attr ? { TimeToLiveStatus: 'ENABLED', AttributeName: attr } : { TimeToLiveStatus: 'DISABLED' } };
+      }
+      case 'GetItem':
+        return this.getItem(input as unknown as GetItemInput);
+      case 'PutItem':
+        return this.putItem(input as unknown as PutItemInput);
+      case 'DeleteItem':
+        return this.deleteItem(input as unknown as DeleteItemInput);
+      case 'UpdateItem':
+        return this.updateItem(input as unknown as UpdateItemInput);
+      case 'Query':
+        return this.read(input as unknown as ReadInput, true);
+      case 'Scan':
+        return this.read(input as unknown as ReadInput, false);
+      case 'BatchGetItem':
+        return this.batchGet(input as { RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }> });
+      case 'BatchWriteItem':
+        return this.batchWrite(input as { RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> });
+      default:
+        throw new AwsError('UnknownOperationException', `DynamoDB operation '${op || '(missing X-Amz-Target)'}' is not emulated by the opsflow local runtime`);
+    }
+  }
+
+  // -- operations ---------------------------------------------------------------------------------------
+
+  private listTables(input: { ExclusiveStartTableName?: string; Limit?: number }) {
+    const names = [...this.tables.keys()].sort().filter((n) => !input.ExclusiveStartTableName || n > input.ExclusiveStartTableName);
+    const limit = input.Limit ?? 100;
+    const page = names.slice(0, limit);
+    return { TableNames: page, ...(names.length > limit ? { LastEvaluatedTableName: page[page.length - 1] } : {}) };
+  }
+
+  private getItem(input: GetItemInput) {
+    const table = this.table(input.TableName);
+    const ctx = new ExpressionContext(input.ExpressionAttributeNames);
+    const projection = input.ProjectionExpression ? parseProjection(input.ProjectionExpression, ctx) : undefined;
+    ctx.checkAllUsed();
+    const item = table.items.get(this.keyString(table, this.checkKey(table, input.Key)));
+    return item ? { Item: project(item, projection) } : {};
+  }
+
+  private putItem(input: PutItemInput) {
+    const table = this.table(input.TableName);
+    const item = checkItem(input.Item ?? {});
+    this.checkItemKeys(table, item);
+    const key = this.keyString(table, item);
+    const old = table.items.get(key);
+    this.checkCondition(input, old);
+    table.items.set(key, item);
+    this.save();
+    return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD'], old, item, []);
+  }
+
+  private deleteItem(input: DeleteItemInput) {
+    const table = this.table(input.TableName);
+    const key = this.keyString(table, this.checkKey(table, input.Key));
+    const old = table.items.get(key);
+    this.checkCondition(input, old);
+    if (old) {
+      table.items.delete(key);
+      this.save();
+    }
+    return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD'], old, undefined, []);
+  }
+
+  private updateItem(input: UpdateItemInput) {
+    const table = this.table(input.TableName);
+    const keyItem = this.checkKey(table, input.Key);
+    const key = this.keyString(table, keyItem);
+    const old = table.items.get(key);
+    const ctx = new ExpressionContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    if (!input.UpdateExpression) throw invalid('UpdateExpression is required (AttributeUpdates is not supported)');
+    const actions = new Parser(input.UpdateExpression, 'UpdateExpression', ctx).update();
+    const condition = input.ConditionExpression ? parseCondition(input.ConditionExpression, 'ConditionExpression', ctx) : undefined;
+    ctx.checkAllUsed();
+    for (const a of actions) {
+      if (table.def.keySchema.some((k) => k.AttributeName === a.path[0])) {
+        throw invalid(`One or more parameter values were invalid: Cannot update attribute ${a.path[0]}. This attribute is part of the key`);
+      }
+    }
+    if (condition && !evalCond(old ?? {}, condition)) throw conditionFailed(input, old);
+    const updated = applyUpdate(old ?? clone(keyItem), actions);
+    this.checkItemKeys(table, updated);
+    table.items.set(key, updated);
+    this.save();
+    const touched = [...new Set(actions.map((a) => a.path[0] as string))];
+    return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD', 'UPDATED_OLD', 'ALL_NEW', 'UPDATED_NEW'], old, updated, touched);
+  }
+
+  /** Query and Scan share paging, filtering and projection; only the candidate set differs. */
+  private read(input: ReadInput, isQuery: boolean) {
+    const table = this.table(input.TableName);
+    const index = input.IndexName ? table.def.globalSecondaryIndexes?.find((g) => g.IndexName === input.IndexName) : undefined;
+    if (input.IndexName && !index) throw invalid(`The table does not have the specified index: ${input.IndexName}`);
+    if (index && input.ConsistentRead) throw invalid('Consistent reads are not supported on global secondary indexes');
+    if (input.Limit !== undefined && !(Number.isInteger(input.Limit) && input.Limit > 0)) throw invalid('Limit must be a positive integer');
+    const ctx = new ExpressionContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    const tableKeys = keyView(table.def.keySchema);
+    const keys = index ? keyView(index.KeySchema) : tableKeys;
+    let keyCondition: Cond | undefined;
+    if (isQuery) {
+      if (!input.KeyConditionExpression) throw invalid('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
+      keyCondition = parseCondition(input.KeyConditionExpression, 'KeyConditionExpression', ctx);
+      checkKeyCondition(keyCondition, keys);
+    }
+    const filter = input.FilterExpression ? parseCondition(input.FilterExpression, 'FilterExpression', ctx) : undefined;
+    const projection = input.ProjectionExpression ? parseProjection(input.ProjectionExpression, ctx) : undefined;
+    ctx.checkAllUsed();
+
+    // Index entries exist only for items that carry the index key attributes with the declared types (sparse).
+    const types = new Map(table.def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    const inIndex = (item: Item) => [keys.hash, keys.range].every((k) => !k || (item[k] !== undefined && typeOf(item[k]) === types.get(k)));
+    const order = [keys.hash, keys.range, ...(index ? [tableKeys.hash, tableKeys.range] : [])].filter((k): k is string => !!k);
+    const compare = (a: Item, b: Item) => {
+      for (const k of order) {
+        const c = a[k] && b[k] ? compareScalars(a[k], b[k]) ?? 0 : 0;
+        if (c) return c;
+      }
+      return 0;
+    };
+    let candidates = [...table.items.values()].filter((item) => inIndex(item) && (!keyCondition || evalCond(item, keyCondition)));
+    candidates.sort(compare);
+    if (isQuery && input.ScanIndexForward === false) candidates.reverse();
+    if (input.ExclusiveStartKey) {
+      const start = checkItem(input.ExclusiveStartKey, 'ExclusiveStartKey');
+      const direction = isQuery && input.ScanIndexForward === false ? -1 : 1;
+      candidates = candidates.filter((item) => compare(item, start) * direction > 0);
+    }
+    const evaluated = input.Limit !== undefined ? candidates.slice(0, input.Limit) : candidates;
+    const last = evaluated.length < candidates.length ? evaluated[evaluated.length - 1] : undefined;
+    const matched = filter ? evaluated.filter((item) => evalCond(item, filter)) : evaluated;
+    const visible = index ? matched.map((item) => indexProjection(item, index.Projection, order)) : matched;
+    return {
+      ...(input.Select === 'COUNT' ? {} : { Items: visible.map((item) => project(item, projection)) }),
+      Count: matched.length,
+      ScannedCount: evaluated.length,
+      ...(last ? { LastEvaluatedKey: Object.fromEntries(order.map((k) => [k, last[k]])) } : {}),
+    };
+  }
+
+  private batchGet(input: { RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }> }) {
+    const responses: Record<string, Item[]> = {};
+    for (const [name, request] of Object.entries(input.RequestItems ?? {})) {
+      responses[name] = request.Keys.map((Key) => this.getItem({ TableName: name, Key, ProjectionExpression: request.ProjectionExpression, ExpressionAttributeNames: request.ExpressionAttributeNames }).Item).filter(
+        (i): i is Item => !!i,
+      );
+    }
+    return { Responses: responses, UnprocessedKeys: {} };
+  }
+
+  private batchWrite(input: { RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> }) {
+    const requests = Object.entries(input.RequestItems ?? {}).flatMap(([name, list]) => list.map((r) => [name, r] as const));
+    if (requests.length === 0 || requests.length > 25) throw invalid('BatchWriteItem takes between 1 and 25 requests');
+    // Validate everything first so a bad request leaves no partial write behind.
+    for (const [name, r] of requests) {
+      const table = this.table(name);
+      if (r.PutRequest) this.checkItemKeys(table, checkItem(r.PutRequest.Item));
+      else if (r.DeleteRequest) this.checkKey(table, r.DeleteRequest.Key);
+      else throw invalid('Each write request needs PutRequest or DeleteRequest');
+    }
+    for (const [name, r] of requests) {
+      if (r.PutRequest) this.putItem({ TableName: name, Item: r.PutRequest.Item });
+      else this.deleteItem({ TableName: name, Key: r.DeleteRequest!.Key });
+    }
+    return { UnprocessedItems: {} };
+  }
+
+  // -- helpers ------------------------------------------------------------------------------------------
+
+  private table(name: unknown): Table {
+    if (typeof name !== 'string' || !name) throw invalid('1 validation error detected: Value null at \'tableName\' failed to satisfy constraint: Member must not be null');
+    const table = this.tables.get(name);
+    if (!table) throw new AwsError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+    this.expire(table);
+    return table;
+  }
+
+  private expire(table: Table): void {
+    const attr = table.def.timeToLiveAttribute;
+    if (!attr || !this.clock) return;
+    const nowSeconds = this.clock.nowMs() / 1000;
+    let removed = false;
+    for (const [key, item] of table.items) {
+      const ttl = item[attr]?.N;
+      if (ttl !== undefined && Number(ttl) < nowSeconds) {
+        table.items.delete(key);
+        removed = true;
+      }
+    }
+    if (removed) this.save();
+  }
+
+  private describe(table: Table) {
+    const { def } = table;
+    const types = new Map(def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    const bytes = [...table.items.values()].reduce((n, i) => n + Buffer.byteLength(JSON.stringify(i)), 0);
+    return {
+      TableName: def.name,
+      TableArn: arn.table(def.name),
+      TableStatus: 'ACTIVE',
+      KeySchema: def.keySchema,
+      AttributeDefinitions: def.attributeDefinitions,
+      ItemCount: table.items.size,
+      TableSizeBytes: bytes,
+      CreationDateTime: table.createdAt / 1000,
+      BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
+      ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0, NumberOfDecreasesToday: 0 },
+      ...(def.globalSecondaryIndexes?.length
+        ? {
+            GlobalSecondaryIndexes: def.globalSecondaryIndexes.map((g) => ({
+              IndexName: g.IndexName,
+              IndexArn: `${arn.table(def.name)}/index/${g.IndexName}`,
+              KeySchema: g.KeySchema,
+              Projection: g.Projection,
+              IndexStatus: 'ACTIVE',
+              ItemCount: [...table.items.values()].filter((i) => g.KeySchema.every((k) => i[k.AttributeName] && typeOf(i[k.AttributeName]) === types.get(k.AttributeName))).length,
+            })),
+          }
+        : {}),
+    };
+  }
+
+  /** A Key parameter must hold exactly the table's key attributes, with the declared types. */
+  private checkKey(table: Table, key: Item | undefined): Item {
+    const checked = checkItem(key ?? {}, 'Key');
+    const names = table.def.keySchema.map((k) => k.AttributeName);
+    const types = new Map(table.def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    const ok = Object.keys(checked).length === names.length && names.every((n) => checked[n] !== undefined && typeOf(checked[n]) === types.get(n));
+    if (!ok) throw invalid('The provided key element does not match the schema');
+    return checked;
+  }
+
+  /** Items must carry the table key, and any index key they carry must have the declared type. */
+  private checkItemKeys(table: Table, item: Item): void {
+    const types = new Map(table.def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    for (const k of table.def.keySchema) {
+      const v = item[k.AttributeName];
+      if (v === undefined) throw invalid(`One or more parameter values were invalid: Missing the key ${k.AttributeName} in the item`);
+      if (typeOf(v) !== types.get(k.AttributeName)) {
+        throw invalid(`One or more parameter values were invalid: Type mismatch for key ${k.AttributeName} expected: ${types.get(k.AttributeName)} actual: ${typeOf(v)}`);
+      }
+      if ((v.S ?? v.B) === '') throw invalid(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${k.AttributeName}`);
+    }
+    for (const g of table.def.globalSecondaryIndexes ?? []) {
+      for (const k of g.KeySchema) {
+        const v = item[k.AttributeName];
+        if (v !== undefined && typeOf(v) !== types.get(k.AttributeName)) {
+          throw invalid(`One or more parameter values were invalid: Type mismatch for Index Key ${k.AttributeName} Expected: ${types.get(k.AttributeName)} Actual: ${typeOf(v)} IndexName: ${g.IndexName}`);
+        }
+      }
+    }
+  }
+
+  private checkCondition(input: ConditionalInput, old: Item | undefined): void {
+    const ctx = new ExpressionContext(input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    const condition = input.ConditionExpression ? parseCondition(input.ConditionExpression, 'ConditionExpression', ctx) : undefined;
+    ctx.checkAllUsed();
+    if (condition && !evalCond(old ?? {}, condition)) throw conditionFailed(input, old);
+  }
+
+  private keyString(table: Table, item: Item): string {
+    return JSON.stringify(table.def.keySchema.map((k) => item[k.AttributeName]));
+  }
+
+  private now(): number {
+    return this.clock?.nowMs() ?? Date.now();
+  }
+
+  private save(): void {
+    const tables: Persisted['tables'] = { ...this.persisted.tables };
+    for (const [name, t] of this.tables) tables[name] = { items: [...t.items.values()] };
+    this.persisted.tables = tables;
+    this.state.write('dynamodb', this.persisted);
+  }
+}
+
+/** A Query key condition: equality on the partition key, optionally AND one sort key condition. */
+function checkKeyCondition(cond: Cond, keys: KeyView): void {
+  const parts: Cond[] = [];
+  const flatten = (c: Cond) => {
+    if (c.k === 'and') {
+      flatten(c.l);
+      flatten(c.r);
+    } else if (c.k === 'or' || c.k === 'not') throw invalid(`Invalid operator used in KeyConditionExpression: ${c.k.toUpperCase()}`);
+    else parts.push(c);
+  };
+  flatten(cond);
+  const attributeOf = (c: Cond): string | undefined => {
+    const a = c.k === 'fn' ? c.args[0] : c.k === 'cmp' || c.k === 'between' || c.k === 'in' ? c.a : undefined;
+    return a?.k === 'path' && a.path.length === 1 ? (a.path[0] as string) : undefined;
+  };
+  const isValue = (o: Operand) => o.k === 'value';
+  const sortConditionOk = (c: Cond) =>
+    (c.k === 'cmp' && c.op !== '<>' && isValue(c.b)) || (c.k === 'between' && isValue(c.lo) && isValue(c.hi)) || (c.k === 'fn' && c.name === 'begins_with' && isValue(c.args[1]));
+  let hashSeen = false;
+  let rangeSeen = false;
+  for (const c of parts) {
+    const attr = attributeOf(c);
+    if (attr === keys.hash && !hashSeen && c.k === 'cmp' && c.op === '=' && isValue(c.b)) hashSeen = true;
+    else if (attr !== undefined && attr === keys.range && !rangeSeen && sortConditionOk(c)) rangeSeen = true;
+    else if (attr !== undefined && attr !== keys.hash && attr !== keys.range) throw invalid(`Query key condition not supported: ${attr} is not a key attribute`);
+    else throw invalid('Query key condition not supported');
+  }
+  if (!hashSeen) throw invalid(`Query condition missed key schema element: ${keys.hash}`);
+}
+
+function indexProjection(item: Item, projection: Projection, keys: string[]): Item {
+  const type = projection.ProjectionType ?? 'ALL';
+  if (type === 'ALL') return item;
+  const keep = new Set([...keys, ...(type === 'INCLUDE' ? projection.NonKeyAttributes ?? [] : [])]);
+  return Object.fromEntries(Object.entries(item).filter(([k]) => keep.has(k)));
+}
+
+function returnValues(mode: string | undefined, allowed: string[], old: Item | undefined, updated: Item | undefined, touched: string[]) {
+  const m = mode ?? 'NONE';
+  if (!allowed.includes(m)) throw invalid(`ReturnValues can only be ${allowed.join(', ')} for this operation, got ${m}`);
+  const pick = (item: Item | undefined) => (item ? Object.fromEntries(touched.filter((k) => item[k] !== undefined).map((k) => [k, item[k]])) : undefined);
+  const attributes = { NONE: undefined, ALL_OLD: old, ALL_NEW: updated, UPDATED_OLD: pick(old), UPDATED_NEW: pick(updated) }[m];
+  return attributes && Object.keys(attributes).length ? { Attributes: attributes } : {};
+}
+
+class ConditionalCheckFailed extends AwsError {
+  constructor(readonly item: Item | undefined) {
+    super('ConditionalCheckFailedException', 'The conditional request failed');
+  }
+}
+
+function conditionFailed(input: ConditionalInput, old: Item | undefined): AwsError {
+  return new ConditionalCheckFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
+}
+
+function errorResponse(err: unknown): AwsResponse {
+  const error = err instanceof AwsError ? err : new AwsError('InternalServerError', (err as Error).message, 500);
+  const namespace =
+    error.code === 'ValidationException' ? 'com.amazon.coral.validate' : error.code === 'UnknownOperationException' || error.code === 'SerializationException' ? 'com.amazon.coral.service' : 'com.amazonaws.dynamodb.v20120810';
+  const body: Record<string, unknown> = { __type: `${namespace}#${error.code}`, message: error.message };
+  if (err instanceof ConditionalCheckFailed && err.item) body.Item = err.item;
+  return { status: error.status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(body) };
+}
+
+function ok(body: unknown): AwsResponse {
+  return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(body) };
+}
+
+interface ConditionalInput {
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Item;
+  ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
+}
+
+interface GetItemInput {
+  TableName: string;
+  Key: Item;
+  ProjectionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+}
+
+interface PutItemInput extends ConditionalInput {
+  TableName: string;
+  Item: Item;
+  ReturnValues?: string;
+}
+
+interface DeleteItemInput extends ConditionalInput {
+  TableName: string;
+  Key: Item;
+  ReturnValues?: string;
+}
+
+interface UpdateItemInput extends ConditionalInput {
+  TableName: string;
+  Key: Item;
+  UpdateExpression?: string;
+  ReturnValues?: string;
+}
+
+interface ReadInput {
+  TableName: string;
+  IndexName?: string;
+  KeyConditionExpression?: string;
+  FilterExpression?: string;
+  ProjectionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Item;
+  Limit?: number;
+  ExclusiveStartKey?: Item;
+  ScanIndexForward?: boolean;
+  ConsistentRead?: boolean;
+  Select?: string;
+}
