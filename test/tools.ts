@@ -31,8 +31,7 @@ export function findAwsCliV2(): string | undefined {
  */
 export function toolAvailable(tool: string, present: boolean, howToEnable: string): boolean {
   if (present) return true;
-  const line = `${tool} not found: its tests are skipped. To run them: ${howToEnable}`;
-  if (requireTools) throw new Error(`${line} (OPSFLOW_REQUIRE_TOOLS=1: a missing tool is a failure)`);
-  console.warn(line);
+  if (requireTools) throw new Error(`${tool} not found, and OPSFLOW_REQUIRE_TOOLS=1 makes that a failure. To install it: ${howToEnable}`);
+  console.warn(`${tool} not found: its tests are skipped. To run them: ${howToEnable}`);
   return false;
 }
