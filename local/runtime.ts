@@ -7,7 +7,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
-import { applyFaultPatch, defaultFaults, type Faults } from './faults';
+import { ConsoleServer } from './console/server';
+import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { AwsError, Clock, StateDir, type AwsRequest, type AwsResponse } from './kernel';
 import { LambdaRunner } from './services/lambda';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   readonly stateDir?: string;
   /** 0 picks a free port. @default OPSFLOW_PORT or 4566 */
   readonly port?: number;
+  /** The address to listen on; anything but loopback exposes the runtime to the network. @default OPSFLOW_HOST or 127.0.0.1 */
+  readonly host?: string;
   /** Virtual time runs this many times faster. @default OPSFLOW_TIME_SCALE or 1 */
   readonly timeScale?: number;
   /** Seed the demo fleet when the state has none. @default true */
@@ -72,6 +75,10 @@ export class Runtime {
   readonly dynamodb: DynamoDbService;
   readonly lambdas: LambdaRunner;
   readonly http: HttpApiRouter;
+  /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
+  readonly console: ConsoleServer;
+  /** Deployed ASL definitions by state machine ARN. */
+  private readonly definitions = new Map<string, object>();
   readonly deployed: Deployed = {
     stateMachines: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
@@ -105,6 +112,10 @@ export class Runtime {
       endpoint,
     });
     this.http = new HttpApiRouter({ clock: this.clock, invoke: (fn, event) => this.lambdas.invoke(fn, event) });
+    this.console = new ConsoleServer({
+      clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
+      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
+    });
   }
 
   /** Starts the endpoint, deploys cdk.out and starts the schedule clock. */
@@ -115,8 +126,10 @@ export class Runtime {
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     rt.server = createServer(services, (req) => rt.plain(req));
     rt.sfn.watchDisconnects(rt.server);
-    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566));
-    rt.endpoint = `http://127.0.0.1:${port}`;
+    const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
+    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
+    rt.endpoint = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (host !== '127.0.0.1') rt.log(`listening on ${host}, not only on 127.0.0.1: other machines can reach this runtime`);
     rt.log(`endpoint ${rt.endpoint}`);
     try {
       await rt.sfn.recover();
@@ -177,7 +190,9 @@ export class Runtime {
     }
     for (const r of use('AWS::StepFunctions::StateMachine')) {
       const arn = stack.ref(r.logicalId) as string;
-      this.sfn.deployStateMachine({ arn, name: r.physicalName, definition: stateMachineDefinition(r), roleArn: String(r.properties.RoleArn ?? '') });
+      const definition = stateMachineDefinition(r);
+      this.sfn.deployStateMachine({ arn, name: r.physicalName, definition, roleArn: String(r.properties.RoleArn ?? '') });
+      this.definitions.set(arn, definition);
       this.deployed.stateMachines.push({ name: r.physicalName, arn });
     }
     for (const r of use('AWS::Events::Rule')) this.deployRule(r);
@@ -267,44 +282,15 @@ export class Runtime {
     }
   }
 
-  /** Requests that are not signed AWS API calls: `/_opsflow/*` and the app's HTTP API routes. */
+  /** Requests that are not signed AWS API calls: the console, `/_opsflow/*` and the app's HTTP API routes. */
   private async plain(req: AwsRequest): Promise<AwsResponse> {
-    const json = (status: number, body: unknown): AwsResponse => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body, null, 1) });
-    const route = `${req.method} ${req.path}`;
-    switch (route) {
-      case 'GET /_opsflow/health':
-        return json(200, {
-          status: 'ready', endpoint: this.endpoint, timeScale: this.clock.scale, now: this.clock.now().toISOString(),
-          stateMachines: this.deployed.stateMachines.map((s) => s.name), running: this.sfn.activeCount(),
-        });
-      case 'GET /_opsflow/outbox':
-        return json(200, this.outbox.list());
-      case 'GET /_opsflow/fleet':
-        return json(200, this.ec2.fleet.list());
-      case 'GET /_opsflow/schedules':
-        return json(200, this.scheduler.list());
-      case 'GET /_opsflow/deployed':
-        return json(200, this.deployed);
-      case 'GET /_opsflow/faults':
-        return json(200, this.faults);
-      case 'POST /_opsflow/faults':
-        try {
-          Object.assign(this.faults, applyFaultPatch(this.faults, JSON.parse(req.body.toString() || '{}')));
-          return json(200, this.faults);
-        } catch (err) {
-          return json(400, { message: (err as Error).message });
-        }
-    }
-    const fire = /^POST \/_opsflow\/schedules\/([^/]+)\/fire$/.exec(route);
-    if (fire) {
-      try {
-        await this.scheduler.fire(decodeURIComponent(fire[1]));
-        return json(200, { fired: decodeURIComponent(fire[1]) });
-      } catch (err) {
-        return json(404, { message: (err as Error).message });
-      }
-    }
-    return (await this.http.handle(req)) ?? json(404, { message: `No route for ${route}. The local endpoint serves AWS API calls (signed), the app's HTTP API routes (${this.deployed.routes.join(', ') || 'none'}) and /_opsflow/{health,outbox,fleet,schedules,deployed,faults}.` });
+    const answered = await this.console.handle(req);
+    if (answered) return answered;
+    return (await this.http.handle(req)) ?? {
+      status: 404,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: `No route for ${req.method} ${req.path}. The local endpoint serves AWS API calls (signed), the app's HTTP API routes (${this.deployed.routes.join(', ') || 'none'}), the console at / and its API under /_opsflow/.` }),
+    };
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,8 @@
 /** The `opsflow` CLI against a running runtime, as a person or a script uses it. */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +46,35 @@ describe('opsflow CLI', () => {
     const [sweep] = h.rt.scheduler.list().filter((s) => s.name.includes('ApprovalSweep'));
     expect(await opsflow('fire', sweep.name)).toContain(`fired ${sweep.name}`);
     await expect(opsflow('fire', 'no-such-schedule')).rejects.toThrow(/no-such-schedule/);
+  });
+
+  it('has --help for every command, each with an example', async () => {
+    const overview = await opsflow('--help');
+    const commands = ['up', 'start', 'executions', 'history', 'stop', 'outbox', 'fleet', 'schedules', 'fire', 'faults', 'reset'];
+    for (const command of commands) expect(overview).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    // The overview ends with one example per command; `<command> --help` shows the same and explains the options.
+    const examples = overview.slice(overview.indexOf('Examples:')).split('\n').filter((l) => /^  (npx|npm)/.test(l));
+    expect(examples).toHaveLength(commands.length);
+    const help = await opsflow('faults', '--help');
+    expect(help).toMatch(/^npx opsflow faults \[--set JSON\]/);
+    expect(help).toMatch(/--set VALUE\s+a JSON object/);
+    expect(help).toMatch(/^Examples:\n  npx opsflow faults\n  npx opsflow faults --set/m);
+  });
+
+  it('names a runtime that is not running, with the fix, instead of ECONNREFUSED', async () => {
+    const closed = await new Promise<number>((done) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => done(port));
+      });
+    });
+    const run = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'executions', '--port', String(closed)], { env: { ...process.env, OPSFLOW_ENDPOINT: '' } });
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: `opsflow executions: no opsflow runtime at 127.0.0.1:${closed}: start it with \`npm start\`\n` });
+  });
+
+  it('explains a wrong command line (exit code 2)', async () => {
+    await expect(opsflow('start')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: npx opsflow start <workflow>') });
+    await expect(opsflow('executions', '--bogus')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
   });
 
   it('refuses to reset the state of a running runtime', async () => {

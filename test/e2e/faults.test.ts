@@ -5,7 +5,7 @@ import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from './harness';
 
 let h: Harness;
-const faults = (patch: object) => fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', body: JSON.stringify(patch) });
+const faults = (patch: object) => fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
 
 // Sweeps every 5 virtual minutes are 0.5 s apart at this scale.
 beforeAll(async () => {
@@ -66,11 +66,11 @@ describe('a crashing worker', () => {
   afterAll(() => real?.stop());
 
   it('is retried by the state machine until the approval goes out', async () => {
-    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', body: JSON.stringify({ crashLambdas: ['ApprovalWorkerFn'] }) });
+    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashLambdas: ['ApprovalWorkerFn'] }) });
     const arn = await real.start('Approval', { title: 'After a crash', approvers: ['lead@example.com'] });
     const deadline = Date.now() + 10_000;
     while (!real.rt.sfn.history(arn).some((e) => e.type === 'LambdaFunctionFailed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', body: JSON.stringify({ crashLambdas: [] }) });
+    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashLambdas: [] }) });
 
     await real.mail((e) => e.subject === 'Approval needed: After a crash', 1, 20_000);
     const failures = real.rt.sfn.history(arn).filter((e) => e.type === 'LambdaFunctionFailed');

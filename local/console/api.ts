@@ -1,0 +1,322 @@
+/**
+ * The opsflow local API under `/_opsflow/`: the one contract between the runtime, the browser console and
+ * the CLI. The server implements `OpsflowApi` (local/console/handlers.ts); `ApiClient` below implements it
+ * over HTTP with `fetch`, and both the CLI (Node) and the console (browser bundle) use that client, so a
+ * route, a field or an error name exists in exactly one place.
+ *
+ * This file must stay free of Node imports: esbuild bundles it into the browser console.
+ */
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
+
+export interface Health {
+  status: 'ready';
+  endpoint: string;
+  timeScale: number;
+  /** The runtime's virtual now (ISO). */
+  now: string;
+  stateMachines: string[];
+  running: number;
+}
+
+export interface WorkflowExample {
+  /** Path relative to the project, e.g. `workflows/examples/approval.json`. */
+  file: string;
+  /** The file's text, as the Start form prefills it. */
+  input: string;
+}
+
+export interface Workflow {
+  name: string;
+  arn: string;
+  /** The ASL `Comment`, when the definition has one. */
+  description: string | null;
+  /** Example inputs from `workflows/examples/` whose file name starts like the workflow's name. */
+  examples: WorkflowExample[];
+  /** The Amazon States Language definition as deployed. */
+  definition: AslDefinition;
+}
+
+/** Just enough of ASL for the graph; everything else passes through untyped. */
+export interface AslDefinition {
+  Comment?: string;
+  StartAt: string;
+  States: Record<string, AslState>;
+  [other: string]: unknown;
+}
+
+export interface AslState {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Choices?: Array<{ Next: string; [k: string]: unknown }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; [k: string]: unknown }>;
+  Retry?: Array<{ ErrorEquals: string[]; [k: string]: unknown }>;
+  Branches?: AslDefinition[];
+  Iterator?: AslDefinition;
+  ItemProcessor?: AslDefinition;
+  Resource?: string;
+  Comment?: string;
+  [other: string]: unknown;
+}
+
+export interface StartRequest {
+  /** State machine name or ARN. */
+  workflow: string;
+  /** The execution input as JSON text (it must parse). */
+  input: string;
+  name?: string;
+}
+
+export interface StartResult {
+  executionArn: string;
+  startDate: string;
+}
+
+export interface ExecutionSummary {
+  executionArn: string;
+  workflow: string;
+  name: string;
+  status: ExecutionStatus;
+  startDate: string;
+  stopDate: string | null;
+  error: string | null;
+}
+
+export interface ExecutionQuery {
+  /** Workflow (state machine) name. */
+  workflow?: string;
+  status?: ExecutionStatus;
+  /** Newest first; `offset` counts from the newest. @default 0 */
+  offset?: number;
+  /** @default 50, at most 1000 */
+  limit?: number;
+}
+
+export interface ExecutionPage {
+  items: ExecutionSummary[];
+  offset: number;
+  limit: number;
+  /** How many executions match the filter. */
+  total: number;
+  /** How many executions of the filtered workflow (or all) have each status, for the filter's labels. */
+  counts: Record<ExecutionStatus, number>;
+}
+
+/** One event exactly as GetExecutionHistory returns it, except `timestamp` is ISO text, not epoch seconds. */
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: string;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface ExecutionDetail extends ExecutionSummary {
+  stateMachineArn: string;
+  input: string;
+  output: string | null;
+  cause: string | null;
+  definition: AslDefinition;
+  /** Oldest first. */
+  events: HistoryEvent[];
+  /** For an execution of the Approval workflow: the request's record as the approval tasks keep it. */
+  approval: ApprovalInfo | null;
+}
+
+export interface ApprovalInfo {
+  title: string;
+  status: string;
+  quorum: number;
+  deadline: string;
+  nextReminderAt: string | null;
+  approvers: Array<{ email: string; role: string; notifiedAt: string | null; remindedAt: string | null }>;
+  votes: Array<{ approver: string; decision: string; comment: string | null; at: string }>;
+  /** Approvers who were sent at least one reminder. */
+  remindersSent: number;
+}
+
+export interface OutboxMessage {
+  id: string;
+  service: 'ses' | 'sns';
+  from?: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html?: string;
+  links: string[];
+  sentAt: string;
+  topicArn?: string;
+}
+
+export interface FleetInstance {
+  instanceId: string;
+  instanceType: string;
+  state: string;
+  tags: Array<{ Key: string; Value: string }>;
+  stateTransitionReason: string;
+  stateReason?: { code: string; message: string };
+  launchTime: string;
+  [other: string]: unknown;
+}
+
+export interface Schedule {
+  name: string;
+  group: string;
+  expression: string;
+  /** IANA zone the expression is evaluated in. */
+  timezone: string;
+  state: 'ENABLED' | 'DISABLED';
+  targetArn: string;
+  /** Next fire (ISO, UTC), or null when it will not fire again. */
+  next: string | null;
+  lastFiredAt: string | null;
+}
+
+export interface Faults {
+  ec2ThrottleRate: number;
+  capacityErrorTypes: string[];
+  sesFailRate: number;
+  crashLambdas: string[];
+}
+
+export interface Deployed {
+  stateMachines: Array<{ name: string; arn: string }>;
+  activities: string[];
+  functions: string[];
+  tables: string[];
+  topics: string[];
+  rules: string[];
+  schedules: string[];
+  routes: string[];
+  notRun: Record<string, number>;
+  noLocalEffect: Record<string, number>;
+}
+
+/** Every operation of the API. The server implements it; `ApiClient` implements it over HTTP. */
+export interface OpsflowApi {
+  health(): Promise<Health>;
+  deployed(): Promise<Deployed>;
+  workflows(): Promise<Workflow[]>;
+  start(request: StartRequest): Promise<StartResult>;
+  executions(query?: ExecutionQuery): Promise<ExecutionPage>;
+  /** By ARN, or by name when exactly one execution has it. */
+  execution(ref: string): Promise<ExecutionDetail>;
+  stop(ref: string, reason?: { error?: string; cause?: string }): Promise<{ stopDate: string }>;
+  outbox(): Promise<OutboxMessage[]>;
+  fleet(): Promise<FleetInstance[]>;
+  schedules(): Promise<Schedule[]>;
+  fire(schedule: string): Promise<{ fired: string }>;
+  faults(): Promise<Faults>;
+  setFaults(patch: Partial<Faults>): Promise<Faults>;
+}
+
+/** The error body every `/_opsflow/` failure answers with; `error` is a stable name, `message` says what to do. */
+export interface ApiErrorBody {
+  error: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly error: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = error;
+  }
+}
+
+/** The runtime is not answering at all (nothing listens on the port). */
+export class NoRuntimeError extends Error {
+  constructor(readonly endpoint: string) {
+    super(`no opsflow runtime at ${endpoint.replace(/^https?:\/\//, '')}: start it with \`npm start\``);
+    this.name = 'NoRuntime';
+  }
+}
+
+export const API_PREFIX = '/_opsflow';
+
+/** Paths, shared by the server's router and the client. */
+export const paths = {
+  health: () => `${API_PREFIX}/health`,
+  deployed: () => `${API_PREFIX}/deployed`,
+  workflows: () => `${API_PREFIX}/workflows`,
+  executions: () => `${API_PREFIX}/executions`,
+  execution: (ref: string) => `${API_PREFIX}/executions/${encodeURIComponent(ref)}`,
+  stop: (ref: string) => `${API_PREFIX}/executions/${encodeURIComponent(ref)}/stop`,
+  outbox: () => `${API_PREFIX}/outbox`,
+  /** The email's HTML as its own document, for a sandboxed iframe. */
+  outboxHtml: (id: string) => `${API_PREFIX}/outbox/${encodeURIComponent(id)}/html`,
+  fleet: () => `${API_PREFIX}/fleet`,
+  schedules: () => `${API_PREFIX}/schedules`,
+  fire: (name: string) => `${API_PREFIX}/schedules/${encodeURIComponent(name)}/fire`,
+  faults: () => `${API_PREFIX}/faults`,
+} as const;
+
+/** `fetch` over the API. `base` is the runtime's endpoint (CLI) or '' (the console, same origin). */
+export class ApiClient implements OpsflowApi {
+  constructor(
+    private readonly base: string,
+    private readonly fetchFn: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  health = () => this.get<Health>(paths.health());
+  deployed = () => this.get<Deployed>(paths.deployed());
+  workflows = () => this.get<Workflow[]>(paths.workflows());
+  start = (request: StartRequest) => this.post<StartResult>(paths.executions(), request);
+  executions = (query: ExecutionQuery = {}) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, String(v));
+    const qs = q.toString();
+    return this.get<ExecutionPage>(`${paths.executions()}${qs ? `?${qs}` : ''}`);
+  };
+  execution = (ref: string) => this.get<ExecutionDetail>(paths.execution(ref));
+  stop = (ref: string, reason: { error?: string; cause?: string } = {}) => this.post<{ stopDate: string }>(paths.stop(ref), reason);
+  outbox = () => this.get<OutboxMessage[]>(paths.outbox());
+  fleet = () => this.get<FleetInstance[]>(paths.fleet());
+  schedules = () => this.get<Schedule[]>(paths.schedules());
+  fire = (schedule: string) => this.post<{ fired: string }>(paths.fire(schedule), {});
+  faults = () => this.get<Faults>(paths.faults());
+  setFaults = (patch: Partial<Faults>) => this.post<Faults>(paths.faults(), patch);
+
+  private get<T>(path: string): Promise<T> {
+    return this.call<T>(path, { method: 'GET' });
+  }
+
+  private post<T>(path: string, body: unknown): Promise<T> {
+    // Writes carry a JSON content type: the runtime refuses the form and text types a foreign page could send.
+    return this.call<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  private async call<T>(path: string, init: RequestInit): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.base}${path}`, init);
+    } catch (err) {
+      if (isConnectionRefused(err)) throw new NoRuntimeError(this.base);
+      throw err;
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError('InvalidResponse', `${init.method} ${path} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, res.status);
+    }
+    if (!res.ok) {
+      const e = (body ?? {}) as Partial<ApiErrorBody> & { __type?: string };
+      throw new ApiError(e.error ?? e.__type ?? `HTTP${res.status}`, e.message ?? `${init.method} ${path} answered ${res.status}`, res.status);
+    }
+    return body as T;
+  }
+}
+
+function isConnectionRefused(err: unknown): boolean {
+  // Node's fetch (undici) wraps the socket error as `cause`; a browser says only "Failed to fetch".
+  const cause = (err as { cause?: { code?: string; errors?: Array<{ code?: string }> } })?.cause;
+  return cause?.code === 'ECONNREFUSED' || Boolean(cause?.errors?.some((e) => e.code === 'ECONNREFUSED'));
+}

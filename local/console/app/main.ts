@@ -1,0 +1,2 @@
+/// <reference lib="dom" />
+document.getElementById('main')!.textContent = 'opsflow console';

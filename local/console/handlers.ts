@@ -1,0 +1,297 @@
+/**
+ * The server side of the `/_opsflow/` API (see api.ts): `LocalApi` implements `OpsflowApi` over the runtime's
+ * services, and `routeApi` maps HTTP requests onto it. The CLI and the browser console call the same routes.
+ */
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { StepFunctionsService } from '../engine';
+import { applyFaultPatch, type Faults as RuntimeFaults } from '../faults';
+import { AwsError, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
+import {
+  API_PREFIX, ApiError, EXECUTION_STATUSES, paths,
+  type ApprovalInfo, type AslDefinition, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
+  type ExecutionSummary, type Faults, type FleetInstance, type Health, type OpsflowApi, type OutboxMessage, type Schedule, type StartRequest,
+  type StartResult, type Workflow, type WorkflowExample,
+} from './api';
+
+/** What the API reads from the runtime; a structural view so this module does not import the Runtime class. */
+export interface ApiDeps {
+  clock: Clock;
+  endpoint: () => string;
+  sfn: StepFunctionsService;
+  outbox: Outbox;
+  fleet: { list(): readonly unknown[] };
+  scheduler: { list(): Schedule[]; fire(name: string): Promise<void> };
+  faults: RuntimeFaults;
+  deployed: Deployed;
+  dynamodb: ServiceHandler;
+  /** Deployed definitions by state machine ARN. */
+  definitions: ReadonlyMap<string, object>;
+  /** Where the example inputs are. @default workflows/examples of this project */
+  examplesDir?: string;
+}
+
+const DEFAULT_EXAMPLES = resolve(__dirname, '..', '..', 'workflows', 'examples');
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 1000;
+
+export class LocalApi implements OpsflowApi {
+  private examplesCache?: WorkflowExample[];
+
+  constructor(private readonly deps: ApiDeps) {}
+
+  async health(): Promise<Health> {
+    const d = this.deps;
+    return { status: 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(), stateMachines: d.deployed.stateMachines.map((s) => s.name), running: d.sfn.activeCount() };
+  }
+
+  async deployed(): Promise<Deployed> {
+    return this.deps.deployed;
+  }
+
+  async workflows(): Promise<Workflow[]> {
+    return this.deps.deployed.stateMachines.map(({ name, arn }) => {
+      const definition = this.definition(arn);
+      const prefix = kebab(name).split('-')[0];
+      return {
+        name,
+        arn,
+        description: typeof definition.Comment === 'string' ? definition.Comment : null,
+        examples: this.examples().filter((e) => basename(e.file).startsWith(prefix)),
+        definition,
+      };
+    });
+  }
+
+  async start(request: StartRequest): Promise<StartResult> {
+    if (typeof request?.workflow !== 'string' || typeof request.input !== 'string') {
+      throw new ApiError('ValidationException', 'the body must be {"workflow": name or ARN, "input": JSON text, "name"?: string}', 400);
+    }
+    const arn = this.stateMachineArn(request.workflow);
+    const started = await this.deps.sfn.startExecution(arn, request.input, request.name || undefined);
+    return { executionArn: started.executionArn, startDate: iso(started.startDate)! };
+  }
+
+  async executions(query: ExecutionQuery = {}): Promise<ExecutionPage> {
+    const smArn = query.workflow ? this.stateMachineArn(query.workflow) : undefined;
+    if (query.status !== undefined && !EXECUTION_STATUSES.includes(query.status)) {
+      throw new ApiError('ValidationException', `status must be one of ${EXECUTION_STATUSES.join(', ')}`, 400);
+    }
+    const offset = Math.max(0, Math.floor(Number(query.offset ?? 0)) || 0);
+    const limit = Math.min(PAGE_MAX, Math.max(1, Math.floor(Number(query.limit ?? PAGE_DEFAULT)) || PAGE_DEFAULT));
+    const all = this.deps.sfn.listExecutions(smArn);
+    const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
+    for (const e of all) counts[e.status] += 1;
+    const matching = query.status ? all.filter((e) => e.status === query.status) : all;
+    return { items: matching.slice(offset, offset + limit).map(summary), offset, limit, total: matching.length, counts };
+  }
+
+  async execution(ref: string): Promise<ExecutionDetail> {
+    const arn = this.executionArn(ref);
+    const d = this.deps.sfn.describeExecution(arn);
+    const events = this.deps.sfn.history(arn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! }));
+    const definition = this.definition(d.stateMachineArn);
+    return {
+      ...summary(d),
+      stateMachineArn: d.stateMachineArn,
+      input: d.input,
+      output: d.output ?? null,
+      cause: d.cause ?? null,
+      definition,
+      events,
+      approval: usesActivity(definition) ? await this.approval(arn) : null,
+    };
+  }
+
+  async stop(ref: string, reason: { error?: string; cause?: string } = {}): Promise<{ stopDate: string }> {
+    const { stopDate } = await this.deps.sfn.stopExecution(this.executionArn(ref), reason.error, reason.cause);
+    return { stopDate: iso(stopDate)! };
+  }
+
+  async outbox(): Promise<OutboxMessage[]> {
+    return this.deps.outbox.list();
+  }
+
+  async fleet(): Promise<FleetInstance[]> {
+    return this.deps.fleet.list() as FleetInstance[];
+  }
+
+  async schedules(): Promise<Schedule[]> {
+    return this.deps.scheduler.list();
+  }
+
+  async fire(schedule: string): Promise<{ fired: string }> {
+    try {
+      await this.deps.scheduler.fire(schedule);
+    } catch (err) {
+      throw new ApiError('ScheduleNotFound', (err as Error).message, 404);
+    }
+    return { fired: schedule };
+  }
+
+  async faults(): Promise<Faults> {
+    return this.deps.faults;
+  }
+
+  async setFaults(patch: Partial<Faults>): Promise<Faults> {
+    try {
+      return applyFaultPatch(this.deps.faults, patch);
+    } catch (err) {
+      throw new ApiError('ValidationException', (err as Error).message, 400);
+    }
+  }
+
+  /** The approval record the Approval tasks keep for this execution (any deployed table holding one). */
+  private async approval(executionArn: string): Promise<ApprovalInfo | null> {
+    for (const table of this.deps.deployed.tables) {
+      const res = await this.deps.dynamodb.handle({
+        method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
+        target: 'DynamoDB_20120810.Scan',
+        body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: 'executionArn = :a', ExpressionAttributeValues: { ':a': { S: executionArn } } })),
+      });
+      if (res.status !== 200) continue;
+      const items = (JSON.parse(res.body.toString()) as { Items?: Record<string, never>[] }).Items ?? [];
+      const record = items.map((i) => unmarshall(i)).find((r) => Array.isArray(r.approvers) && Array.isArray(r.votes));
+      if (!record) continue;
+      const approvers = (record.approvers as ApprovalInfo['approvers']).map(({ email, role, notifiedAt, remindedAt }) => ({ email, role, notifiedAt, remindedAt }));
+      return {
+        title: record.title,
+        status: record.status,
+        quorum: record.quorum,
+        deadline: record.deadline,
+        nextReminderAt: record.nextReminderAt ?? null,
+        approvers,
+        votes: record.votes,
+        remindersSent: approvers.filter((a) => a.remindedAt).length,
+      };
+    }
+    return null;
+  }
+
+  private definition(stateMachineArn: string): AslDefinition {
+    const definition = this.deps.definitions.get(stateMachineArn);
+    if (!definition) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`, 404);
+    return definition as AslDefinition;
+  }
+
+  private stateMachineArn(ref: string): string {
+    const deployed = this.deps.deployed.stateMachines;
+    const match = deployed.find((s) => s.name === ref || s.arn === ref);
+    if (!match) throw new ApiError('StateMachineDoesNotExist', `no workflow named '${ref}'; deployed: ${deployed.map((s) => s.name).join(', ') || 'none'}`, 404);
+    return match.arn;
+  }
+
+  private executionArn(ref: string): string {
+    if (ref.startsWith('arn:')) return ref;
+    const hits = this.deps.sfn.listExecutions().filter((e) => e.name === ref);
+    if (hits.length === 0) throw new ApiError('ExecutionDoesNotExist', `no execution named '${ref}'`, 404);
+    if (hits.length > 1) throw new ApiError('AmbiguousName', `${hits.length} executions are named '${ref}': use the ARN (${hits.map((h) => h.executionArn).join(', ')})`, 400);
+    return hits[0].executionArn;
+  }
+
+  private examples(): WorkflowExample[] {
+    if (this.examplesCache) return this.examplesCache;
+    const dir = this.deps.examplesDir ?? DEFAULT_EXAMPLES;
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+    this.examplesCache = files.map((f) => ({ file: relative(resolve(dir, '..', '..'), join(dir, f)), input: readFileSync(join(dir, f), 'utf8') }));
+    return this.examplesCache;
+  }
+}
+
+function summary(d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string }): ExecutionSummary {
+  return {
+    executionArn: d.executionArn,
+    workflow: d.stateMachineArn.split(':').pop()!,
+    name: d.name,
+    status: d.status as ExecutionStatus,
+    startDate: iso(d.startDate)!,
+    stopDate: iso(d.stopDate),
+    error: d.error ?? null,
+  };
+}
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+function kebab(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function basename(file: string): string {
+  return file.split('/').pop()!;
+}
+
+function usesActivity(definition: AslDefinition): boolean {
+  return JSON.stringify(definition).includes(':activity:');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// HTTP routing
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+function json(status: number, body: unknown): AwsResponse {
+  return { status, headers: JSON_HEADERS, body: JSON.stringify(body) };
+}
+
+/** Answers `/_opsflow/*` requests, or undefined for any other path. */
+export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: string) => AwsResponse, req: AwsRequest): Promise<AwsResponse | undefined> {
+  if (req.path !== API_PREFIX && !req.path.startsWith(`${API_PREFIX}/`)) return undefined;
+  const body = (): Record<string, unknown> => {
+    const text = req.body.toString('utf8');
+    if (!text) return {};
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ApiError('SerializationException', 'the request body is not valid JSON', 400);
+    }
+  };
+  const q = (name: string) => req.query.get(name) ?? undefined;
+  const segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
+  const ref = segments[1];
+  try {
+    switch (route) {
+      case 'GET health':
+        return json(200, await api.health());
+      case 'GET deployed':
+        return json(200, await api.deployed());
+      case 'GET workflows':
+        return json(200, await api.workflows());
+      case 'POST executions':
+        return json(200, await api.start(body() as unknown as StartRequest));
+      case 'GET executions':
+        return json(200, await api.executions({ workflow: q('workflow'), status: q('status') as ExecutionStatus | undefined, offset: num(q('offset')), limit: num(q('limit')) }));
+      case 'GET executions/:ref':
+        return json(200, await api.execution(ref));
+      case 'POST executions/:ref/stop':
+        return json(200, await api.stop(ref, body() as { error?: string; cause?: string }));
+      case 'GET outbox':
+        return json(200, await api.outbox());
+      case 'GET outbox/:ref/html':
+        return outboxHtml(ref);
+      case 'GET fleet':
+        return json(200, await api.fleet());
+      case 'GET schedules':
+        return json(200, await api.schedules());
+      case 'POST schedules/:ref/fire':
+        return json(200, await api.fire(ref));
+      case 'GET faults':
+        return json(200, await api.faults());
+      case 'POST faults':
+        return json(200, await api.setFaults(body() as Partial<Faults>));
+    }
+    const known = Object.keys(paths).join(', ');
+    return json(404, { error: 'NotFound', message: `no /_opsflow/ route ${req.method} ${req.path}; the API has: ${known} (see local/console/api.ts)` });
+  } catch (err) {
+    if (err instanceof ApiError) return json(err.status, { error: err.error, message: err.message });
+    if (err instanceof AwsError) return json(err.status, { error: err.code, message: err.message });
+    return json(500, { error: 'InternalFailure', message: (err as Error).message });
+  }
+}
+
+function num(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : Number(v);
+}

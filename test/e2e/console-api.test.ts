@@ -1,0 +1,69 @@
+/** The `/_opsflow/` API through its typed client, as the CLI and the console call it. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, ApiError } from '../../local/console/api';
+import { startRuntime, type Harness } from './harness';
+
+let h: Harness;
+let api: ApiClient;
+
+beforeAll(async () => {
+  h = await startRuntime();
+  api = new ApiClient(h.endpoint);
+});
+afterAll(() => h?.stop());
+
+describe('/_opsflow/ API', () => {
+  it('lists every deployed workflow with its definition and its example inputs', async () => {
+    const workflows = await api.workflows();
+    expect(workflows.map((w) => w.name).sort()).toEqual(h.rt.deployed.stateMachines.map((s) => s.name).sort());
+    const approval = workflows.find((w) => w.name === 'Approval')!;
+    expect(approval.definition.StartAt).toBe('ValidateInput');
+    expect(approval.examples.map((e) => e.file)).toContain('workflows/examples/approval.json');
+    expect(JSON.parse(approval.examples[0].input)).toHaveProperty('title');
+    expect(workflows.find((w) => w.name === 'TagPolicy')!.examples.every((e) => e.file.includes('tag-policy'))).toBe(true);
+  });
+
+  it('starts an execution, finds it by name, pages and filters the list, and stops it', async () => {
+    const started = await api.start({ workflow: 'Approval', input: JSON.stringify({ title: 'API run', approvers: ['lead@example.com'] }), name: 'api-run' });
+    expect(started.executionArn).toMatch(/:execution:Approval:api-run$/);
+    await h.mail((e) => e.subject.includes('API run'));
+
+    const detail = await api.execution('api-run');
+    expect(detail).toMatchObject({ name: 'api-run', workflow: 'Approval', status: 'RUNNING', output: null });
+    expect(detail.events[0]).toMatchObject({ id: 1, type: 'ExecutionStarted' });
+    expect(detail.events.map((e) => e.type)).toContain('ActivityStarted');
+    expect(detail.approval).toMatchObject({ title: 'API run', status: 'pending', votes: [] });
+    expect(detail.approval!.approvers.map((a) => a.email)).toEqual(['lead@example.com']);
+
+    const running = await api.executions({ workflow: 'Approval', status: 'RUNNING', limit: 1 });
+    expect(running.items).toHaveLength(1);
+    expect(running.total).toBeGreaterThanOrEqual(1);
+    expect(running.counts.RUNNING).toBe(running.total);
+
+    await api.stop(started.executionArn, { cause: 'stopped from the API test' });
+    const stopped = await api.execution(started.executionArn);
+    expect(stopped).toMatchObject({ status: 'ABORTED', cause: 'stopped from the API test' });
+    expect((await api.executions({ status: 'ABORTED' })).items.map((e) => e.name)).toContain('api-run');
+  });
+
+  it('answers errors with a name and a message', async () => {
+    await expect(api.start({ workflow: 'Approval', input: '{not json' })).rejects.toMatchObject({ error: 'InvalidExecutionInput', status: 400 });
+    await expect(api.start({ workflow: 'Nope', input: '{}' })).rejects.toMatchObject({ error: 'StateMachineDoesNotExist', status: 404 });
+    await expect(api.execution('no-such-run')).rejects.toBeInstanceOf(ApiError);
+    await expect(api.fire('no-such-schedule')).rejects.toMatchObject({ error: 'ScheduleNotFound', message: expect.stringContaining('known schedules') });
+    await expect(api.setFaults({ ec2ThrottleRate: 2 })).rejects.toMatchObject({ error: 'ValidationException', message: expect.stringContaining('ec2ThrottleRate') });
+  });
+
+  it('shows schedules with their zone, fires one, and edits faults', async () => {
+    const schedules = await api.schedules();
+    expect(schedules.length).toBeGreaterThan(0);
+    expect(schedules.every((s) => typeof s.timezone === 'string')).toBe(true);
+    const sweep = schedules.find((s) => s.name.includes('ApprovalSweep'))!;
+    expect(await api.fire(sweep.name)).toEqual({ fired: sweep.name });
+
+    expect(await api.setFaults({ sesFailRate: 0.25 })).toMatchObject({ sesFailRate: 0.25 });
+    expect((await api.faults()).sesFailRate).toBe(0.25);
+    await api.setFaults({ sesFailRate: 0 });
+    expect((await api.fleet()).length).toBeGreaterThan(0);
+  });
+});
