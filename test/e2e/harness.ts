@@ -25,6 +25,8 @@ export interface Harness {
   /** Resolves when the execution has ended; polls DescribeExecution like a client would. */
   finished(executionArn: string, timeoutMs?: number): Promise<DescribeExecutionCommandOutput>;
   outbox(): Promise<OutboxEntry[]>;
+  /** Polls `probe` until it returns a value other than undefined; fails naming `what` after `timeoutMs`. */
+  until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
   /** Waits until `count` outbox entries satisfy `filter`. */
   mail(filter: (e: OutboxEntry) => boolean, count?: number, timeoutMs?: number): Promise<OutboxEntry[]>;
   stop(): Promise<void>;
@@ -37,7 +39,7 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOu
   const sfn = new SFNClient(client);
   const ec2 = new EC2Client(client);
   const outbox = async () => (await (await fetch(`${rt.endpoint}/_opsflow/outbox`)).json()) as OutboxEntry[];
-  const poll = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> => {
+  const poll = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await probe();
@@ -66,6 +68,9 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOu
         const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
         return d.status === 'RUNNING' ? undefined : d;
       });
+    },
+    until(what, probe, timeoutMs = 30_000) {
+      return poll(what, timeoutMs, probe);
     },
     outbox,
     mail(filter, count = 1, timeoutMs = 15_000) {
