@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
+import { flagValue } from './rules/settings';
 import { Runtime } from './runtime';
 
 // Node 20 is this machine's runtime on purpose (the brief); the SDK's notice about Node 22 is noise here.
@@ -48,12 +49,14 @@ const COMMON: Options = {
 
 const commands: Record<string, Command> = {
   up: {
-    usage: 'up [--port N] [--time-scale N] [--cdk-out DIR] [--host ADDR] [--synth]',
+    usage: 'up [--port N] [--time-scale N] [--cdk-out DIR] [--host ADDR] [--synth] [--iam off] [--quotas off] [--deploy-checks off] [--rates off]',
     summary: 'run the local runtime over the synthesized app until Ctrl-C',
     details: [
       'Deploys cdk.out onto the local AWS services and serves them, the app\'s HTTP routes and the console on one',
       'port. It listens on 127.0.0.1 only; --host (or OPSFLOW_HOST) listens elsewhere, for a VM or a container.',
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
+      'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
+      'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
     ].join('\n'),
     examples: ['npm start', 'npx opsflow up --time-scale 60 --port 4599'],
     options: {
@@ -61,6 +64,10 @@ const commands: Record<string, Command> = {
       'cdk-out': { type: 'string', description: 'the cloud assembly to run (default cdk.out, or OPSFLOW_CDK_OUT)' },
       host: { type: 'string', description: 'the address to listen on (default 127.0.0.1, or OPSFLOW_HOST)' },
       synth: { type: 'boolean', description: 'run `cdk synth --quiet` first' },
+      iam: { type: 'string', description: 'off: do not enforce the template\'s IAM policies (default on, or OPSFLOW_IAM)' },
+      quotas: { type: 'string', description: 'off: do not enforce AWS\'s size and history quotas (default on, or OPSFLOW_QUOTAS)' },
+      'deploy-checks': { type: 'string', description: 'off: deploy what CloudFormation would refuse (default on, or OPSFLOW_DEPLOY_CHECKS)' },
+      rates: { type: 'string', description: 'off: no API request rates or Lambda concurrency limit (default on, or OPSFLOW_RATES)' },
     },
     run: up,
   },
@@ -200,6 +207,12 @@ async function up({ values, port, print }: Context): Promise<void> {
     timeScale: values['time-scale'] !== undefined ? Number(values['time-scale']) : undefined,
     stateDir: stateDir(),
     log,
+    rules: {
+      iam: flagValue('--iam', values.iam as string | undefined),
+      quotas: flagValue('--quotas', values.quotas as string | undefined),
+      deployChecks: flagValue('--deploy-checks', values['deploy-checks'] as string | undefined),
+      rates: flagValue('--rates', values.rates as string | undefined),
+    },
   });
   await rt.console.prepare();
   const d = rt.deployed;

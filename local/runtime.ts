@@ -14,6 +14,8 @@ import { AwsError, Clock, StateDir, type AwsRequest, type AwsResponse } from './
 import { LambdaRunner } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
+import { checkAssembly, DeployRefusedError } from './rules/deploy';
+import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
@@ -38,6 +40,8 @@ export interface RuntimeOptions {
   readonly seedFleet?: boolean;
   /** Progress lines while deploying. @default no output */
   readonly log?: (line: string) => void;
+  /** AWS's rules, all on unless relaxed here or by OPSFLOW_IAM/QUOTAS/DEPLOY_CHECKS/RATES=off. */
+  readonly rules?: Partial<Rules>;
 }
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
@@ -65,6 +69,7 @@ export interface Deployed {
 export class Runtime {
   readonly clock: Clock;
   readonly state: StateDir;
+  readonly rules: Rules;
   readonly faults: Faults = defaultFaults();
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
@@ -89,6 +94,7 @@ export class Runtime {
 
   private constructor(options: RuntimeOptions) {
     this.log = options.log ?? (() => {});
+    this.rules = resolveRules(options.rules);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
     // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
@@ -133,7 +139,16 @@ export class Runtime {
     rt.log(`endpoint ${rt.endpoint}`);
     try {
       await rt.sfn.recover();
-      for (const stack of loadAssembly(cdkOut).stacks) rt.deploy(stack.stackName, stack.template, stack.assemblyDir);
+      const stacks = loadAssembly(cdkOut).stacks.map((s) => ({
+        assemblyDir: s.assemblyDir,
+        resolved: new ResolvedStack(s.template, { stackName: s.stackName, policy: defaultResourcePolicy({ stackName: s.stackName, endpoint: rt.endpoint }) }),
+      }));
+      // What CloudFormation would refuse fails `up` before anything runs, listing every problem.
+      if (rt.rules.deployChecks) {
+        const problems = checkAssembly(stacks.map((s) => s.resolved));
+        if (problems.length) throw new DeployRefusedError(problems);
+      }
+      for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.scheduler.start();
     } catch (err) {
       await rt.stop();
@@ -142,9 +157,8 @@ export class Runtime {
     return rt;
   }
 
-  private deploy(stackName: string, template: ConstructorParameters<typeof ResolvedStack>[0], assemblyDir: string): void {
-    this.log(`deploying stack ${stackName}`);
-    const stack = new ResolvedStack(template, { stackName, policy: defaultResourcePolicy({ stackName, endpoint: this.endpoint }) });
+  private deploy(stack: ResolvedStack, assemblyDir: string): void {
+    this.log(`deploying stack ${stack.stackName}`);
     const all = stack.resources();
     const byType = (type: string) => all.filter((r) => r.type === type);
     const count = (bucket: Record<string, number>, type: string) => (bucket[type] = (bucket[type] ?? 0) + 1);

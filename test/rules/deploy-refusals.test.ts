@@ -1,0 +1,120 @@
+/**
+ * `opsflow up` refuses an app that CloudFormation or the service would refuse: one small CDK app per rule
+ * (one stack each, synthesized once), deployed with `opsflow up --cdk-out`; the command exits non-zero and
+ * lists every problem with AWS's error name and wording.
+ */
+import { CfnResource, Duration } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Runtime } from '../../local/runtime';
+import { echoFunction, synthApp } from './apps/synth';
+
+const exec = promisify(execFile);
+
+const PASS = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
+
+const APPS = {
+  HttpApiAccessLog(stack: import('aws-cdk-lib').Stack) {
+    const api = new apigwv2.CfnApi(stack, 'Api', { name: 'links', protocolType: 'HTTP' });
+    new apigwv2.CfnStage(stack, 'Stage', {
+      apiId: api.ref, stageName: '$default', autoDeploy: true,
+      // What CDK's AccessLogFormat.clf() writes: REST API variables.
+      accessLogSettings: { destinationArn: 'arn:aws:logs:us-east-1:000000000000:log-group:api', format: '$context.identity.sourceIp $context.resourcePath $context.requestId' },
+    });
+  },
+  LambdaEnvironment(stack: import('aws-cdk-lib').Stack) {
+    const fn = echoFunction(stack, 'Fn', { environment: { BIG: 'x'.repeat(4200) } });
+    (fn.node.defaultChild as CfnResource).addPropertyOverride('Environment.Variables.AWS_REGION', 'eu-west-1');
+  },
+  LambdaRuntime(stack: import('aws-cdk-lib').Stack) {
+    echoFunction(stack, 'Future', { runtime: new lambda.Runtime('nodejs99.x', lambda.RuntimeFamily.NODEJS) });
+    echoFunction(stack, 'Retired', { runtime: new lambda.Runtime('nodejs16.x', lambda.RuntimeFamily.NODEJS) });
+  },
+  Names(stack: import('aws-cdk-lib').Stack) {
+    // CDK's L2 checks the length itself; the L1 shows what CloudFormation does with a template that skips it.
+    new sfn.CfnStateMachine(stack, 'Long', { stateMachineName: 'w'.repeat(81), roleArn: 'arn:aws:iam::000000000000:role/sm', definitionString: PASS });
+    new sfn.StateMachine(stack, 'First', { stateMachineName: 'Twin', definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P2')), timeout: Duration.minutes(1) });
+    new dynamodb.Table(stack, 'T1', { tableName: 'twin-table', partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+  },
+  NamesElsewhere(stack: import('aws-cdk-lib').Stack) {
+    // The same names in another stack of the same account and region.
+    new sfn.StateMachine(stack, 'Second', { stateMachineName: 'Twin', definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P3')), timeout: Duration.minutes(1) });
+    new dynamodb.Table(stack, 'T2', { tableName: 'twin-table', partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+  },
+  InvalidAsl(stack: import('aws-cdk-lib').Stack) {
+    const role = 'arn:aws:iam::000000000000:role/sm';
+    new sfn.CfnStateMachine(stack, 'Broken', { roleArn: role, definitionString: JSON.stringify({ StartAt: 'Missing', States: { Only: { Type: 'Pass', End: true } } }) });
+  },
+};
+
+describe('opsflow up refuses what AWS would refuse at deploy', () => {
+  let cdkOut: string;
+  let result: { code: number; stderr: string; stdout: string };
+
+  beforeAll(async () => {
+    cdkOut = synthApp(APPS);
+    const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-refusal-'));
+    try {
+      const out = await exec('node_modules/.bin/tsx', ['local/cli.ts', 'up', '--cdk-out', cdkOut, '--port', '0'], { env: { ...process.env, OPSFLOW_STATE_DIR: stateDir }, timeout: 60_000 });
+      result = { code: 0, ...out };
+    } catch (err) {
+      const e = err as { code: number; stderr: string; stdout: string };
+      result = { code: e.code, stderr: e.stderr, stdout: e.stdout };
+    }
+  });
+
+  const line = (stack: string, logicalIdPrefix: string) => result.stderr.split('\n').filter((l) => l.includes(`${stack}/${logicalIdPrefix}`));
+
+  it('exits non-zero and lists every problem', () => {
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/the app would not deploy on AWS: 9 problems/);
+  });
+
+  it('HTTP API access logs may use HTTP API variables only', () => {
+    expect(line('HttpApiAccessLog', 'Stage')).toEqual([
+      expect.stringContaining('(AWS::ApiGatewayV2::Stage): BadRequestException: Invalid access log format for an HTTP API: $context.resourcePath is not an HTTP API access logging variable'),
+    ]);
+  });
+
+  it('Lambda environments: reserved keys and the 4 KB limit', () => {
+    const lines = line('LambdaEnvironment', 'Fn');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('InvalidParameterValueException: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION');
+    expect(lines[1]).toMatch(/InvalidParameterValueException: .*exceeded the 4KB limit \(42\d\d bytes measured as JSON\)/);
+  });
+
+  it('unknown and retired Lambda runtimes', () => {
+    expect(line('LambdaRuntime', 'Future')[0]).toContain("ValidationException: 1 validation error detected: Value 'nodejs99.x' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set:");
+    expect(line('LambdaRuntime', 'Retired')[0]).toContain('InvalidParameterValueException: The runtime parameter of nodejs16.x is no longer supported for creating or updating AWS Lambda functions.');
+  });
+
+  it('names over the length limit', () => {
+    expect(line('Names', 'Long')[0]).toContain(`ValidationException: 1 validation error detected: Value '${'w'.repeat(81)}' at 'StateMachineName' failed to satisfy constraint: Member must have length 1..80`);
+  });
+
+  it('physical names that collide in one account and region', () => {
+    expect(line('NamesElsewhere', 'Second')[0]).toMatch(/StateMachineAlreadyExists: State Machine Already Exists: 'Twin' \(also the name of Names\/First/);
+    expect(line('NamesElsewhere', 'T2')[0]).toMatch(/ResourceInUseException: Table already exists: twin-table \(also the name of Names\/T1/);
+  });
+
+  it('invalid ASL', () => {
+    expect(line('InvalidAsl', 'Broken')[0]).toMatch(/InvalidDefinition: Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: .*Missing/);
+  });
+
+  it('OPSFLOW_DEPLOY_CHECKS=off (--deploy-checks off) relaxes the refusals', async () => {
+    const oversized = synthApp({ LambdaEnvironment: APPS.LambdaEnvironment });
+    const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-refusal-'));
+    await expect(Runtime.start({ cdkOut: oversized, port: 0, stateDir })).rejects.toThrow(/would not deploy on AWS: 2 problems/);
+    const rt = await Runtime.start({ cdkOut: oversized, port: 0, stateDir, rules: { deployChecks: false } });
+    expect(rt.deployed.functions).toHaveLength(1);
+    await rt.stop();
+  });
+});
