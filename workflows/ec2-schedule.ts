@@ -36,10 +36,10 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import {
-  Choice, Condition, Fail, JsonPath, Map as MapState, Pass, Succeed,
+  Choice, Condition, Fail, JsonPath, Map as MapState, Succeed,
   TaskInput, Timeout, Wait, WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { SchedulesConfig } from '../infra/config-schedules';
@@ -47,6 +47,7 @@ import { scheduleTriggers } from '../infra/config-schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
+import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -178,40 +179,25 @@ export class Ec2Schedule extends Construct {
     );
 
     // ---- state machine ---------------------------------------------------------------------------------
-    const lambdaStep = (name: string, fn: TaskFunction, payload: Record<string, unknown>, timeout: Duration, resultPath?: string) =>
-      new LambdaInvoke(this, name, {
-        lambdaFunction: fn,
-        payload: TaskInput.fromObject(payload),
-        payloadResponseOnly: true,
-        resultPath,
-        // Lambda timeout plus a margin for cold starts.
-        taskTimeout: Timeout.duration(timeout.plus(Duration.seconds(60))),
-        retryOnServiceExceptions: true,
-      });
     const retryThrottling = { errors: [ErrorNames.Ec2Throttled], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) };
 
-    const validateInput = lambdaStep('ValidateInput', validate, { input: JsonPath.entirePayload, runId: JsonPath.stringAt('$$.Execution.Name') }, Duration.seconds(30));
-    validateInput.addCatch(
-      new Pass(this, 'ReadProblems', { parameters: { 'problems.$': 'States.StringToJson($.Cause)' } }).next(
-        new Fail(this, 'InputInvalid', { error: ErrorNames.InputInvalid, causePath: JsonPath.stringAt('$.problems.errorMessage') }),
-      ),
-      { errors: [ErrorNames.InputInvalid] },
-    );
-    const planStep = lambdaStep('Plan', plan, { 'request.$': '$.request', 'runId.$': '$.runId' }, Duration.minutes(5), '$.plan');
+    const validateInput = new LambdaStep(this, 'ValidateInput', validate, { payload: { input: JsonPath.entirePayload, runId: JsonPath.stringAt('$$.Execution.Name') } });
+    failWithProblems(validateInput, ErrorNames.InputInvalid);
+    const planStep = new LambdaStep(this, 'Plan', plan, { payload: { 'request.$': '$.request', 'runId.$': '$.runId' }, resultPath: '$.plan' });
     planStep.addRetry(retryThrottling);
 
     const batchInput = { 'runId.$': '$.runId', 'key.$': '$.key' };
-    const actStep = lambdaStep('Act', act, { ...batchInput, finalAttempt: false }, Duration.minutes(5), '$.act');
+    const actStep = new LambdaStep(this, 'Act', act, { payload: { ...batchInput, finalAttempt: false }, resultPath: '$.act' });
     actStep.addRetry(retryThrottling);
     // Capacity usually comes back within minutes; only the short instances are sent again.
     actStep.addRetry({ errors: [ErrorNames.Ec2InsufficientCapacity], interval: Duration.minutes(1), backoffRate: 2, maxAttempts: 3 });
-    const actFinal = lambdaStep('ActFinalAttempt', act, { ...batchInput, finalAttempt: true }, Duration.minutes(5), '$.act');
+    const actFinal = new LambdaStep(this, 'ActFinalAttempt', act, { payload: { ...batchInput, finalAttempt: true }, resultPath: '$.act' });
     actFinal.addRetry(retryThrottling);
     actStep.addCatch(actFinal, { errors: [ErrorNames.Ec2InsufficientCapacity], resultPath: '$.capacityError' });
 
     const batchDone = new Succeed(this, 'BatchDone');
     const waitForTransition = new Wait(this, 'WaitForTransition', { time: WaitTime.duration(VERIFY_INTERVAL) });
-    const verifyStep = lambdaStep('Verify', verify, { ...batchInput, 'deadline.$': '$.act.deadline' }, Duration.minutes(1), '$.verify');
+    const verifyStep = new LambdaStep(this, 'Verify', verify, { payload: { ...batchInput, 'deadline.$': '$.act.deadline' }, resultPath: '$.verify' });
     verifyStep.addRetry(retryThrottling);
     const verifyLoop = waitForTransition
       .next(verifyStep)
@@ -236,13 +222,10 @@ export class Ec2Schedule extends Construct {
     });
     waves.itemProcessor(batches);
 
-    const reportStep = lambdaStep(
-      'Report',
-      report,
-      { 'runId.$': '$.runId', 'request.$': '$.request', plan: { 'holiday.$': '$.plan.holiday', 'targets.$': '$.plan.targets', 'settled.$': '$.plan.settled' } },
-      Duration.minutes(2),
-      '$.result',
-    );
+    const reportStep = new LambdaStep(this, 'Report', report, {
+      payload: { 'runId.$': '$.runId', 'request.$': '$.request', plan: { 'holiday.$': '$.plan.holiday', 'targets.$': '$.plan.targets', 'settled.$': '$.plan.settled' } },
+      resultPath: '$.result',
+    });
     const publish = new SnsPublish(this, 'PublishReport', {
       topic: this.topic,
       subject: JsonPath.stringAt('$.result.message.subject'),

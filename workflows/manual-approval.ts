@@ -26,13 +26,14 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
-  Activity, Fail, JsonPath, Parallel, Pass, TaskInput, Timeout,
+  Activity, Fail, JsonPath, Parallel, Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke, StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, WorkflowTable } from './shared/resources';
+import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -172,24 +173,8 @@ export class ManualApproval extends Construct {
       true,
     );
 
-    const validateInput = new LambdaInvoke(this, 'ValidateInput', {
-      lambdaFunction: validate,
-      payload: TaskInput.fromObject({ input: JsonPath.entirePayload }),
-      payloadResponseOnly: true,
-      taskTimeout: Timeout.duration(Duration.seconds(30)),
-      retryOnServiceExceptions: true,
-    });
-    const inputInvalid = new Fail(this, 'InputInvalid', {
-      error: ErrorNames.InputInvalid,
-      causePath: JsonPath.stringAt('$.problems.errorMessage'),
-    });
-    // The Lambda error's cause is JSON ({errorType, errorMessage, trace}); surface just the problem list.
-    validateInput.addCatch(
-      new Pass(this, 'ReadProblems', {
-        parameters: { 'problems.$': 'States.StringToJson($.Cause)' },
-      }).next(inputInvalid),
-      { errors: [ErrorNames.InputInvalid] },
-    );
+    const validateInput = new LambdaStep(this, 'ValidateInput', validate, { payload: { input: JsonPath.entirePayload } });
+    failWithProblems(validateInput, ErrorNames.InputInvalid);
 
     const waitForDecision = new StepFunctionsInvokeActivity(this, 'WaitForDecision', {
       activity: this.activity,
@@ -197,12 +182,8 @@ export class ManualApproval extends Construct {
       taskTimeout: Timeout.at('$.request.timeoutSeconds'),
       heartbeatTimeout: Timeout.duration(HEARTBEAT_TIMEOUT),
     });
-    const notifyApprovers = new LambdaInvoke(this, 'NotifyApprovers', {
-      lambdaFunction: worker,
-      payload: TaskInput.fromObject({ execution: JsonPath.stringAt('$$.Execution.Id'), since: JsonPath.stringAt('$$.State.EnteredTime') }),
-      payloadResponseOnly: true,
-      taskTimeout: Timeout.duration(Duration.seconds(120)),
-      retryOnServiceExceptions: true,
+    const notifyApprovers = new LambdaStep(this, 'NotifyApprovers', worker, {
+      payload: { execution: JsonPath.stringAt('$$.Execution.Id'), since: JsonPath.stringAt('$$.State.EnteredTime') },
     });
     // No task yet (the activity task is scheduled a moment after the branch starts) or a crashed worker:
     // try again; every attempt that finds nothing long-polled for up to 60 s.

@@ -30,16 +30,17 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { StepFunctionsStartExecution as ScheduleStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import {
-  Choice, Condition, Fail, IntegrationPattern, JsonPath, Pass, Succeed,
+  Choice, Condition, IntegrationPattern, JsonPath, Pass, Succeed,
   TaskInput, Timeout, Wait, WaitTime, type IStateMachine,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { destructiveActionsOf } from '../tasks/tag-policy/core/policy';
 import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
 import { ErrorNames } from '../tasks/shared/errors';
 import { ReportTopic, WorkflowTable } from './shared/resources';
+import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine } from './shared/workflow-state-machine';
 
@@ -208,41 +209,26 @@ export class TagPolicy extends Construct {
   }
 
   private definition(props: TagPolicyProps, fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'report', TaskFunction>, approvalTimeout: Duration) {
-    // No payload: the task gets the whole state. No resultPath: its result replaces the state.
-    const lambda = (id: string, fn: TaskFunction, payload: Record<string, unknown> | undefined, resultPath: string | undefined, seconds: number) =>
-      new LambdaInvoke(this, id, {
-        lambdaFunction: fn,
-        payload: payload && TaskInput.fromObject(payload),
-        payloadResponseOnly: true,
-        resultPath,
-        taskTimeout: Timeout.duration(Duration.seconds(seconds)),
-        retryOnServiceExceptions: true,
-      });
-
-    const validate = lambda('ValidateInput', fns.validate, {
-      input: JsonPath.entirePayload,
-      // The deployed policy travels in the definition: what runs is what was reviewed and deployed.
-      policy: props.policy,
-      execution: JsonPath.stringAt('$$.Execution.Id'),
-    }, undefined, 30);
-    const readProblems = (id: string) => new Pass(this, id, { parameters: { 'problems.$': 'States.StringToJson($.Cause)' } });
-    validate.addCatch(
-      readProblems('ReadInputProblems').next(new Fail(this, 'InputInvalid', { error: ErrorNames.InputInvalid, causePath: JsonPath.stringAt('$.problems.errorMessage') })),
-      { errors: [ErrorNames.InputInvalid] },
-    );
-    validate.addCatch(
-      readProblems('ReadPolicyProblems').next(new Fail(this, 'PolicyInvalid', { error: ErrorNames.PolicyInvalid, causePath: JsonPath.stringAt('$.problems.errorMessage') })),
-      { errors: [ErrorNames.PolicyInvalid] },
-    );
+    const validate = new LambdaStep(this, 'ValidateInput', fns.validate, {
+      payload: {
+        input: JsonPath.entirePayload,
+        // The deployed policy travels in the definition: what runs is what was reviewed and deployed.
+        policy: props.policy,
+        execution: JsonPath.stringAt('$$.Execution.Id'),
+      },
+    });
+    failWithProblems(validate, ErrorNames.InputInvalid, { readId: 'ReadInputProblems' });
+    failWithProblems(validate, ErrorNames.PolicyInvalid, { readId: 'ReadPolicyProblems' });
 
     const readRetry = { errors: [ErrorNames.TagPolicyReadFailed], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 };
-    const evaluate = lambda('Evaluate', fns.evaluate, { 'run.$': '$.run', 'scan.$': '$.scan' }, '$.scan', 360);
+    const evaluate = new LambdaStep(this, 'Evaluate', fns.evaluate, { payload: { 'run.$': '$.run', 'scan.$': '$.scan' }, resultPath: '$.scan' });
     evaluate.addRetry(readRetry);
     const settle = new Wait(this, 'SettleDelay', { time: WaitTime.secondsPath('$.run.settleSeconds') });
-    const plan = lambda('Plan', fns.plan, { 'run.$': '$.run', 'counts.$': '$.scan.counts' }, '$.plan', 60);
-    const apply = lambda('Apply', fns.apply, { 'run.$': '$.run', 'step.$': '$.step' }, '$.step', 150);
+    const plan = new LambdaStep(this, 'Plan', fns.plan, { payload: { 'run.$': '$.run', 'counts.$': '$.scan.counts' }, resultPath: '$.plan' });
+    const apply = new LambdaStep(this, 'Apply', fns.apply, { payload: { 'run.$': '$.run', 'step.$': '$.step' }, resultPath: '$.step' });
     apply.addRetry(readRetry);
-    const report = lambda('Report', fns.report, undefined, undefined, 150).next(new Succeed(this, 'Done'));
+    // No payload: the report gets the whole state; its result replaces the state.
+    const report = new LambdaStep(this, 'Report', fns.report).next(new Succeed(this, 'Done'));
 
     const askApproval = new StepFunctionsStartExecution(this, 'AskApproval', {
       stateMachine: props.approvalStateMachine,

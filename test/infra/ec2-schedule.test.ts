@@ -83,7 +83,7 @@ describe('Ec2Schedule state machine', () => {
     expect(batches).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.wave.batches', ResultPath: null });
     const inner = batches.ItemProcessor.States;
     expect(inner.Act.Retry).toEqual([
-      expect.objectContaining({ ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'] }),
+      expect.objectContaining({ ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'] }),
       { ErrorEquals: ['Ec2.Throttled'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60 },
       { ErrorEquals: ['Ec2.InsufficientCapacity'], IntervalSeconds: 60, MaxAttempts: 3, BackoffRate: 2 },
     ]);
