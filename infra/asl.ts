@@ -53,13 +53,20 @@ function resolve(template: Template, value: unknown): string {
   throw new Error(`asl: cannot resolve ${JSON.stringify(value)}`);
 }
 
-/** Every state machine in the template: its name (or logical id) and its ASL with placeholder ARNs. */
-export function stateMachines(template: Template): Array<{ logicalId: string; name: string; definition: Record<string, unknown> }> {
+/** `Opsflow-Ec2Schedule` → `Ec2Schedule`: state machine names are `<stackName>-<workflow>`. */
+export function workflowOf(stateMachineName: string): string {
+  return stateMachineName.slice(stateMachineName.lastIndexOf('-') + 1);
+}
+
+/**
+ * Every state machine in the template: its name (or logical id), its workflow (the name without the stack
+ * prefix) and its ASL with placeholder ARNs.
+ */
+export function stateMachines(template: Template): Array<{ logicalId: string; name: string; workflow: string; definition: Record<string, unknown> }> {
   return Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
-    .map(([logicalId, r]) => ({
-      logicalId,
-      name: (r.Properties?.StateMachineName as string | undefined) ?? readable(logicalId),
-      definition: JSON.parse(resolve(template, r.Properties?.DefinitionString)),
-    }));
+    .map(([logicalId, r]) => {
+      const name = (r.Properties?.StateMachineName as string | undefined) ?? readable(logicalId);
+      return { logicalId, name, workflow: workflowOf(name), definition: JSON.parse(resolve(template, r.Properties?.DefinitionString)) };
+    });
 }

@@ -222,7 +222,7 @@ async function up({ values, port, print }: Context): Promise<void> {
     '',
     `  Console: ${rt.endpoint}/`,
     '',
-    table(d.stateMachines.map((s) => ({ workflow: s.name, arn: s.arn })), ['workflow', 'arn']),
+    table(d.stateMachines.map((s) => ({ workflow: s.name.slice(s.name.lastIndexOf('-') + 1), arn: s.arn })), ['workflow', 'arn']),
     '',
     `activities: ${d.activities.join(', ') || 'none'}   functions: ${d.functions.length}   tables: ${d.tables.length}   topics: ${d.topics.length}`,
     `schedules: ${d.schedules.join(', ') || 'none'}   rules: ${d.rules.length}   HTTP routes: ${d.routes.join(', ') || 'none'}`,

@@ -49,7 +49,7 @@ import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine } from './shared/workflow-state-machine';
+import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
 
 /** How long the verify loop waits between checks: EC2 transitions take 30-60 s, rarely more. */
 export const VERIFY_INTERVAL = Duration.seconds(15);
@@ -73,7 +73,7 @@ export interface Ec2ScheduleProps {
   readonly controlAllowInstanceIds?: string[];
   /** Prefix of the EventBridge schedule names (`<prefix>-<schedule>-start-<n>`). @default 'opsflow' */
   readonly scheduleNamePrefix?: string;
-  /** @default 'Ec2Schedule' */
+  /** @default `<stackName>-Ec2Schedule` */
   readonly stateMachineName?: string;
 }
 
@@ -95,7 +95,7 @@ export class Ec2Schedule extends Construct {
     const maxConcurrency = props.maxConcurrency ?? 4;
     const verifyTimeout = props.verifyTimeout ?? Duration.minutes(15);
     const prefix = props.scheduleNamePrefix ?? 'opsflow';
-    const stateMachineName = props.stateMachineName ?? 'Ec2Schedule';
+    const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'Ec2Schedule');
     const allow = { tags: props.controlAllowTags ?? [SCHEDULE_TAG], instanceIds: props.controlAllowInstanceIds ?? [] };
     if (batchSize < 1 || batchSize > 1000) throw new Error('Ec2Schedule: batchSize must be from 1 to 1000 (StartInstances takes at most 1000 ids)');
     if (maxConcurrency < 1 || maxConcurrency > 40) throw new Error('Ec2Schedule: maxConcurrency must be from 1 to 40');

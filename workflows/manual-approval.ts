@@ -35,7 +35,7 @@ import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine } from './shared/workflow-state-machine';
+import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
 
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
@@ -60,7 +60,7 @@ export interface ManualApprovalProps {
   readonly escalationApprovers?: string[];
   /** @default Duration.hours(12) */
   readonly escalateAfter?: Duration;
-  /** @default 'Approval' */
+  /** @default `<stackName>-Approval` */
   readonly stateMachineName?: string;
 }
 
@@ -200,7 +200,7 @@ export class ManualApproval extends Construct {
     );
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
-      stateMachineName: props.stateMachineName ?? 'Approval',
+      stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'Approval'),
       definition: validateInput.next(awaitDecision),
       timeout: maxTimeout.plus(Duration.hours(1)),
     });

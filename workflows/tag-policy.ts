@@ -42,7 +42,7 @@ import { ErrorNames } from '../tasks/shared/errors';
 import { ReportTopic, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine } from './shared/workflow-state-machine';
+import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
 
 export interface TagPolicyProps {
   /** The validated policy (see infra/config-tag-policy.ts); embedded in the state machine definition. */
@@ -70,7 +70,7 @@ export interface TagPolicyProps {
   readonly pageSize?: number;
   /** Pages evaluated per Lambda invocation. @default 5 */
   readonly pagesPerInvocation?: number;
-  /** @default 'TagPolicy' */
+  /** @default `<stackName>-TagPolicy` */
   readonly stateMachineName?: string;
 }
 
@@ -165,7 +165,7 @@ export class TagPolicy extends Construct {
     }
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
-      stateMachineName: props.stateMachineName ?? 'TagPolicy',
+      stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy'),
       definition: this.definition(props, fns, approvalTimeout),
       timeout: approvalTimeout.plus(Duration.hours(12)),
     });

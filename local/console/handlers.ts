@@ -51,8 +51,9 @@ export class LocalApi implements OpsflowApi {
   }
 
   async workflows(): Promise<Workflow[]> {
-    return this.deps.deployed.stateMachines.map(({ name, arn }) => {
+    return this.deps.deployed.stateMachines.map(({ name: stateMachineName, arn }) => {
       const definition = this.definition(arn);
+      const name = workflowOf(stateMachineName);
       const prefix = kebab(name).split('-')[0];
       return {
         name,
@@ -177,7 +178,7 @@ export class LocalApi implements OpsflowApi {
 
   private stateMachineArn(ref: string): string {
     const deployed = this.deps.deployed.stateMachines;
-    const match = deployed.find((s) => s.name === ref || s.arn === ref);
+    const match = deployed.find((s) => s.name === ref || s.arn === ref) ?? deployed.find((s) => workflowOf(s.name) === ref);
     if (!match) throw new ApiError('StateMachineDoesNotExist', `no workflow named '${ref}'; deployed: ${deployed.map((s) => s.name).join(', ') || 'none'}`, 404);
     return match.arn;
   }
@@ -199,10 +200,15 @@ export class LocalApi implements OpsflowApi {
   }
 }
 
+/** `Opsflow-Approval` → `Approval`: state machine names are `<stackName>-<workflow>` (see infra/asl.ts). */
+function workflowOf(stateMachineName: string): string {
+  return stateMachineName.slice(stateMachineName.lastIndexOf('-') + 1);
+}
+
 function summary(d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string }): ExecutionSummary {
   return {
     executionArn: d.executionArn,
-    workflow: d.stateMachineArn.split(':').pop()!,
+    workflow: workflowOf(d.stateMachineArn.split(':').pop()!),
     name: d.name,
     status: d.status as ExecutionStatus,
     startDate: iso(d.startDate)!,

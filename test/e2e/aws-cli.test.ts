@@ -40,11 +40,11 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
 
   it('lists state machines, starts, describes and reads the history of an execution', async () => {
     const { stateMachines } = await aws('stepfunctions', 'list-state-machines');
-    const approval = stateMachines.find((s: any) => s.name === 'Approval');
+    const approval = stateMachines.find((s: any) => s.name === 'Opsflow-Approval');
     expect(approval.stateMachineArn).toBe(h.arnOf('Approval'));
 
     const started = await aws('stepfunctions', 'start-execution', '--state-machine-arn', approval.stateMachineArn, '--name', 'cli-run', '--input', '{"title":"x","approvers":["not-an-email"]}');
-    expect(started.executionArn).toMatch(/:execution:Approval:cli-run$/);
+    expect(started.executionArn).toMatch(/:execution:Opsflow-Approval:cli-run$/);
     await h.finished(started.executionArn);
 
     const described = await aws('stepfunctions', 'describe-execution', '--execution-arn', started.executionArn);

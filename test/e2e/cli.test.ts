@@ -25,7 +25,7 @@ describe('opsflow CLI', () => {
     const input = join(h.stateDir, 'input.json');
     writeFileSync(input, JSON.stringify({ title: 'From the CLI', approvers: ['lead@example.com'] }));
     const started = JSON.parse(await opsflow('start', 'Approval', input, '--name', 'cli-approval', '--json'));
-    expect(started.executionArn).toMatch(/:execution:Approval:cli-approval$/);
+    expect(started.executionArn).toMatch(/:execution:Opsflow-Approval:cli-approval$/);
 
     await h.mail((e) => e.subject.includes('From the CLI'));
     const executions = JSON.parse(await opsflow('executions', 'Approval', '--json'));

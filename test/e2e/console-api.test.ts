@@ -15,7 +15,7 @@ afterAll(() => h?.stop());
 describe('/_opsflow/ API', () => {
   it('lists every deployed workflow with its definition and its example inputs', async () => {
     const workflows = await api.workflows();
-    expect(workflows.map((w) => w.name).sort()).toEqual(h.rt.deployed.stateMachines.map((s) => s.name).sort());
+    expect(workflows.map((w) => w.name).sort()).toEqual(h.rt.deployed.stateMachines.map((s) => s.name.split('-').pop()).sort());
     const approval = workflows.find((w) => w.name === 'Approval')!;
     expect(approval.definition.StartAt).toBe('ValidateInput');
     expect(approval.examples.map((e) => e.file)).toContain('workflows/examples/approval.json');
@@ -25,7 +25,7 @@ describe('/_opsflow/ API', () => {
 
   it('starts an execution, finds it by name, pages and filters the list, and stops it', async () => {
     const started = await api.start({ workflow: 'Approval', input: JSON.stringify({ title: 'API run', approvers: ['lead@example.com'] }), name: 'api-run' });
-    expect(started.executionArn).toMatch(/:execution:Approval:api-run$/);
+    expect(started.executionArn).toMatch(/:execution:Opsflow-Approval:api-run$/);
     await h.mail((e) => e.subject.includes('API run'));
 
     const detail = await api.execution('api-run');

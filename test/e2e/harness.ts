@@ -18,7 +18,7 @@ export interface Harness {
   sfn: SFNClient;
   ec2: EC2Client;
   stateDir: string;
-  /** ARN of a deployed state machine by name. */
+  /** ARN of a deployed state machine by name or workflow (`Approval` finds `Opsflow-Approval`). */
   arnOf(name: string): string;
   /** Starts an execution and returns its ARN. */
   start(stateMachine: string, input: unknown): Promise<string>;
@@ -55,7 +55,7 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOu
     ec2,
     stateDir,
     arnOf(name) {
-      const sm = rt.deployed.stateMachines.find((s) => s.name === name);
+      const sm = rt.deployed.stateMachines.find((s) => s.name === name) ?? rt.deployed.stateMachines.find((s) => s.name.endsWith(`-${name}`));
       if (!sm) throw new Error(`no state machine ${name}; deployed: ${rt.deployed.stateMachines.map((s) => s.name).join(', ')}`);
       return sm.arn;
     },

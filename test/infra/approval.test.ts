@@ -27,7 +27,7 @@ const policyOf = (json: any, fnPrefix: string) => {
 describe('Approval state machine', () => {
   const { json } = synthOpsflow();
   const machines = stateMachines(json);
-  const approval = machines.find((m) => m.name === 'Approval')!;
+  const approval = machines.find((m) => m.workflow === 'Approval')!;
 
   it('is valid ASL', async () => {
     for (const m of machines) {
@@ -66,7 +66,7 @@ describe('Approval state machine', () => {
   });
 
   it('keeps execution data out of the state machine logs and traces', () => {
-    const sm = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::StepFunctions::StateMachine' && r.Properties.StateMachineName === 'Approval');
+    const sm = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::StepFunctions::StateMachine' && r.Properties.StateMachineName === 'Opsflow-Approval');
     expect(sm.Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
     expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
   });

@@ -61,7 +61,7 @@ describe('Ec2Schedule schedules', () => {
 
 describe('Ec2Schedule state machine', () => {
   const { json } = synthOpsflow();
-  const machine = stateMachines(json).find((m) => m.name === 'Ec2Schedule')!;
+  const machine = stateMachines(json).find((m) => m.workflow === 'Ec2Schedule')!;
   const states = machine.definition.States as Record<string, any>;
 
   it('is valid ASL', () => {

@@ -22,7 +22,7 @@ const actions = (json: any, fnPrefix: string) => policyOf(json, fnPrefix).flatMa
 
 describe('TagPolicy state machine', () => {
   const { json } = synthOpsflow();
-  const sm = stateMachines(json).find((m) => m.name === 'TagPolicy')!;
+  const sm = stateMachines(json).find((m) => m.workflow === 'TagPolicy')!;
   const states = sm.definition.States as Record<string, any>;
 
   it('is valid ASL with a timeout on every task', () => {

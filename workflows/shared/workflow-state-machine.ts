@@ -3,14 +3,31 @@
  * tracing, and a log group with every event but without execution data — task inputs and outputs stay in the
  * execution history, readable only with states:GetExecutionHistory, never copied into logs.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
+/**
+ * A state machine's name in its account and region: `<stackName>-<workflow>`, so a second stack in the same
+ * account and region does not collide with the first (names are unique per account and region). Operators,
+ * the CLI and `npm run asl` still address it by `<workflow>` (see `workflowOf` in infra/asl.ts).
+ * Names: 1-80 characters of letters, digits, `-` and `_`:
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
+ */
+export function workflowStateMachineName(scope: Construct, workflow: string): string {
+  const stackName = Stack.of(scope).stackName;
+  if (Token.isUnresolved(stackName)) return workflow;
+  const name = `${stackName}-${workflow}`;
+  if (name.length > 80 || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new Error(`${workflow}: state machine name ${name} must be 1-80 letters, digits, '-' or '_'; shorten stackName`);
+  }
+  return name;
+}
+
 export interface WorkflowStateMachineProps {
-  /** Name operators start it by, e.g. `Approval`. */
+  /** Its name in the account and region, normally `workflowStateMachineName(scope, 'Approval')`. */
   readonly stateMachineName: string;
   readonly definition: IChainable;
   /** Longest an execution may run. */
