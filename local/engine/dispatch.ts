@@ -1,24 +1,18 @@
 /**
- * The work behind every Task state (and every Wait, see preprocess.ts): the library calls `run` with the
- * wrapped effective input; this file picks the integration from the Resource, records the task events
- * AWS shows in history, enforces TimeoutSeconds/HeartbeatSeconds on the virtual clock and turns failures
- * into the error names Retry/Catch match.
+ * The work behind every Task state: the interpreter (executor.ts) calls `run` with the effective input;
+ * this file picks the integration from the Resource, records the task events AWS shows in history,
+ * enforces TimeoutSeconds/HeartbeatSeconds on the virtual clock and turns failures into the error names
+ * Retry/Catch match.
  */
 import { randomUUID } from 'node:crypto';
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { AwsError, arn, type Clock } from '../kernel';
-import { ENTERED_TIME_SENTINEL, TOKEN_SENTINEL, WAIT_RESOURCE, type TaskMeta } from './preprocess';
-import { statesTimeoutErrorClass } from './interpreter';
+import { runtimeError as statesRuntimeError, StatesError } from './errors';
+import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './executor';
 import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
 import type { TaskTokens } from './tokens';
 
 /** What the dispatcher needs from the running execution. */
-export interface ExecutionPort {
-  arn: string;
-  /** Aborted when the execution stops, times out or the runtime closes. */
-  signal: AbortSignal;
-  emit(type: string, details?: Record<string, unknown>): void;
-}
+export type ExecutionPort = TaskPort;
 
 /** An execution as `.sync` integrations see it (times in epoch ms). */
 export interface ChildDescription {
@@ -58,14 +52,6 @@ type Target =
   | { kind: 'startExecution'; pattern: Pattern; resourceType: string; resource: string }
   | { kind: 'sdk'; sdk: SdkTarget; pattern: Pattern; resourceType: string; resource: string };
 
-interface Wrapped {
-  Input?: unknown;
-  TimeoutSeconds?: unknown;
-  HeartbeatSeconds?: unknown;
-  Seconds?: unknown;
-  Timestamp?: unknown;
-}
-
 /** Settings of one task run. */
 interface Run {
   exec: ExecutionPort;
@@ -85,21 +71,14 @@ export class Dispatcher {
     this.sdk = new SdkCaller(deps.endpoint);
   }
 
-  async run(exec: ExecutionPort, stateName: string, meta: TaskMeta, raw: unknown): Promise<unknown> {
-    // The library logs StateEntered just before calling us; its event stream is drained by microtasks,
-    // so one macrotask later our task events land after it in the history.
-    await nextMacrotask();
+  async run(exec: ExecutionPort, request: TaskRequest): Promise<unknown> {
     if (exec.signal.aborted) throw stopped();
-    const wrapped = (raw ?? {}) as Wrapped;
-    if (meta.resource === WAIT_RESOURCE) return this.wait(exec, wrapped);
-
-    const target = classify(meta.resource);
-    if (!target) throw runtimeError(`State '${stateName}' uses the resource '${meta.resource}', which the opsflow local runtime does not support`);
-    const timeoutSeconds = seconds(meta.timeoutSeconds ?? wrapped.TimeoutSeconds, 'TimeoutSecondsPath', stateName);
-    const heartbeatSeconds = seconds(meta.heartbeatSeconds ?? wrapped.HeartbeatSeconds, 'HeartbeatSecondsPath', stateName);
+    const { stateName, resource, timeoutSeconds, heartbeatSeconds } = request;
+    const target = classify(resource);
+    if (!target) throw runtimeError(`State '${stateName}' uses the resource '${resource}', which the opsflow local runtime does not support`);
     const usesToken = target.kind === 'activity' || ('pattern' in target && target.pattern === 'waitForTaskToken');
-    const token = usesToken || JSON.stringify(wrapped.Input ?? null).includes(TOKEN_SENTINEL) ? this.deps.tokens.issue(exec.arn) : undefined;
-    const input = substitute(wrapped.Input, token, this.deps.clock.now().toISOString());
+    const token = usesToken || JSON.stringify(request.input ?? null).includes(TOKEN_SENTINEL) ? this.deps.tokens.issue(exec.arn) : undefined;
+    const input = substitute(request.input, token);
     const over = new AbortController();
     const run: Run = { exec, signal: AbortSignal.any([exec.signal, over.signal]), target, input, token, timeoutSeconds, heartbeatSeconds };
     try {
@@ -265,24 +244,6 @@ export class Dispatcher {
     );
     return Promise.race([guarded, timer]);
   }
-
-  private async wait(exec: ExecutionPort, wrapped: Wrapped): Promise<unknown> {
-    let delayMs: number;
-    if (wrapped.Seconds !== undefined) {
-      if (!Number.isInteger(wrapped.Seconds) || (wrapped.Seconds as number) < 0) throw runtimeError(`Wait seconds must be a non-negative integer, got ${JSON.stringify(wrapped.Seconds)}`);
-      delayMs = (wrapped.Seconds as number) * 1000;
-    } else {
-      const at = typeof wrapped.Timestamp === 'string' ? Date.parse(wrapped.Timestamp) : NaN;
-      if (Number.isNaN(at)) throw runtimeError(`Wait timestamp must be an RFC 3339 timestamp, got ${JSON.stringify(wrapped.Timestamp)}`);
-      delayMs = at - this.deps.clock.nowMs();
-    }
-    try {
-      await this.deps.clock.sleep(Math.max(0, delayMs), exec.signal);
-    } catch {
-      throw stopped();
-    }
-    return wrapped.Input;
-  }
 }
 
 /** Settles like `work`, or rejects as stopped once `signal` aborts. */
@@ -340,21 +301,10 @@ function syncOutput(d: ChildDescription, parsed: boolean): Record<string, unknow
   };
 }
 
-function substitute(value: unknown, token: string | undefined, enteredTime: string): unknown {
-  if (typeof value === 'string') {
-    let out = token ? value.split(TOKEN_SENTINEL).join(token) : value;
-    out = out.split(ENTERED_TIME_SENTINEL).join(enteredTime);
-    return out;
-  }
-  if (Array.isArray(value)) return value.map((v) => substitute(v, token, enteredTime));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, token, enteredTime)]));
-  return value;
-}
-
-/** TimeoutSeconds/HeartbeatSeconds (static or from a *Path): a positive integer, as AWS requires. */
-function seconds(value: unknown, field: string, stateName: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw runtimeError(`State '${stateName}': ${field} must resolve to a positive integer, got ${JSON.stringify(value)}`);
+function substitute(value: unknown, token: string | undefined): unknown {
+  if (typeof value === 'string') return token ? value.split(TOKEN_SENTINEL).join(token) : value;
+  if (Array.isArray(value)) return value.map((v) => substitute(v, token));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, token)]));
   return value;
 }
 
@@ -364,25 +314,18 @@ function ms(secondsValue: number | undefined): number | undefined {
 
 /** An error Retry/Catch match by name; its message becomes the Cause. */
 function taskError(name: string, cause: string): Error {
-  const err = new Error(cause);
-  err.name = name;
-  return err;
+  return new StatesError(name, cause, { fatal: false, terminal: false });
 }
 
-/** States.Runtime: neither retried nor caught, it fails the execution (the library honours these flags). */
+/** States.Runtime: neither retried nor caught, it fails the execution. */
 function runtimeError(message: string): Error {
-  return Object.assign(taskError('States.Runtime', message), { isRetryable: false, isCatchable: false });
+  return statesRuntimeError(message);
 }
 
 function stopped(): Error {
   return runtimeError('The execution stopped');
 }
 
-/** Instances of the library's own timeout class, so `States.TaskFailed` does not match them. */
 async function timeoutError(name: 'States.Timeout' | 'States.HeartbeatTimeout', cause: string): Promise<Error> {
-  const Timeout = await statesTimeoutErrorClass();
-  const err = new Timeout();
-  err.name = name;
-  err.message = cause;
-  return err;
+  return new StatesError(name, cause, { fatal: false, terminal: false });
 }

@@ -1,9 +1,11 @@
 /**
- * Execution history in the shape of GetExecutionHistory. State events come from the library's event log
- * (translated here), task events from the dispatcher, execution events from the service.
+ * Execution history in the shape of GetExecutionHistory
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html). State events come
+ * from the interpreter, task events from the dispatcher, execution events from the service; each names the
+ * event it follows (`previousEventId`), which for branches and iterations is the previous event of the same
+ * branch, not the previous line of the history.
  */
 import { AwsError, type Clock } from '../kernel';
-import type { LibEvent } from './interpreter';
 
 /** One history event; `timestamp` is epoch ms here and epoch seconds on the wire. */
 export interface HistoryEvent {
@@ -20,49 +22,29 @@ export class History {
     private readonly clock: Clock,
   ) {}
 
-  add(type: string, details?: Record<string, unknown>): void {
+  /** Adds an event after `previousEventId` (default: the last event); returns its id. */
+  add(type: string, details?: Record<string, unknown>, previousEventId?: number): number {
     const id = this.events.length + 1;
-    const event: HistoryEvent = { timestamp: this.clock.nowMs(), type, id, previousEventId: id - 1 };
+    const event: HistoryEvent = { timestamp: this.clock.nowMs(), type, id, previousEventId: previousEventId ?? id - 1 };
     if (details) event[detailsKey(type)] = withoutUndefined(details);
     this.events.push(event);
+    return id;
+  }
+
+  lastId(): number {
+    return this.events.length;
   }
 }
 
 function detailsKey(type: string): string {
   if (type.endsWith('StateEntered')) return 'stateEnteredEventDetails';
   if (type.endsWith('StateExited')) return 'stateExitedEventDetails';
+  if (type.startsWith('MapIteration')) return `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
   return `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
 }
 
 function withoutUndefined(details: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined));
-}
-
-/**
- * Library event → history events. `stateTypes` holds the definition's own types (Waits run as Tasks).
- * Retries and catches need no events of their own: AWS shows them as repeated/failed task events.
- */
-export function translate(event: LibEvent, stateTypes: Map<string, string>, add: (type: string, details?: Record<string, unknown>) => void): void {
-  const state = event.state;
-  const type = state ? (stateTypes.get(state.name) ?? state.type) : '';
-  switch (event.type) {
-    case 'StateEntered':
-      add(`${type}StateEntered`, { name: state!.name, input: JSON.stringify(state!.input ?? null), inputDetails: { truncated: false } });
-      if (type === 'Map' || type === 'Parallel') add(`${type}StateStarted`);
-      break;
-    case 'StateExited':
-      if (type === 'Map' || type === 'Parallel') add(`${type}StateSucceeded`);
-      add(`${type}StateExited`, { name: state!.name, output: JSON.stringify(state!.output ?? null), outputDetails: { truncated: false } });
-      break;
-    case 'StateFailed':
-      if (type === 'Map' || type === 'Parallel') add(`${type}StateFailed`);
-      break;
-    case 'MapIterationStarted':
-    case 'MapIterationSucceeded':
-    case 'MapIterationFailed':
-      add(event.type, { name: event.parentState?.name, index: event.index });
-      break;
-  }
 }
 
 export interface HistoryPage {

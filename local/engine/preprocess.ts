@@ -1,56 +1,38 @@
 /**
- * Turns a deployed ASL definition into the one handed to aws-local-stepfunctions.
- *
- * The library replaces a Task's work per state NAME and hands the replacement only the effective input,
- * sleeps in real time and knows no task tokens, so before running a definition we:
- * - refuse what it would run wrongly (JSONata, Assign, distributed Map, duplicate state names);
- * - turn every Wait into a Task handled by the dispatcher, so waits run on the virtual clock;
- * - wrap each Task's Parameters as `{ Input, TimeoutSeconds?, HeartbeatSeconds? }` so *SecondsPath values
- *   reach the dispatcher, which enforces timeouts itself (the library's own race is pushed out of reach);
- * - replace `$$.Task.Token`, `$$.State.EnteredTime` and `$$.State.Name` in Task parameters with values
- *   the dispatcher (or this file) fills in, and point `$$.Execution.*` at a context entry the library does
- *   not overwrite (it resets Execution.Input/StartTime in every Map iteration and Parallel branch);
- * - divide Retry intervals by the clock scale and let `States.Timeout` retriers/catchers also match
- *   `States.HeartbeatTimeout`, as AWS does.
+ * Create-time checks of a definition, as CreateStateMachine/ValidateStateMachineDefinition do them
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ValidateStateMachineDefinition.html):
+ * asl-validator checks the structure; this file adds what it does not (malformed intrinsic calls and
+ * escapes, literal timestamps, JSONata syntax, unique state names, variable names and scopes) and turns
+ * every problem into an AWS-shaped diagnostic {severity, code, message, location}.
  */
+import jsonata from 'jsonata';
+import { comparisonOperator, isTimestamp } from './choice';
+import { IntrinsicSyntaxError, isIntrinsic, parseIntrinsic } from './intrinsics';
+import { expressionText, isExpression } from './jsonata';
 
-/** Context key that carries `$$.Execution` (see above). */
-export const EXECUTION_CONTEXT_KEY = 'Opsflow_Execution';
-export const TOKEN_SENTINEL = '@@opsflow:task-token@@';
-export const ENTERED_TIME_SENTINEL = '@@opsflow:state-entered-time@@';
-/** Resource of the Tasks that stand in for Wait states. */
-export const WAIT_RESOURCE = 'opsflow:wait';
-/**
- * The library races every Task with a real-time timer (60 s when TimeoutSeconds is absent). The dispatcher
- * enforces the definition's timeouts on the virtual clock, so the library's timer is set to the longest
- * delay Node's setTimeout accepts (~24.8 days).
- */
-const LIBRARY_TASK_TIMEOUT_SECONDS = 2_000_000;
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = Record<string, any>;
 
-export interface TaskMeta {
-  /** The state's Resource, or WAIT_RESOURCE for a converted Wait. */
-  resource: string;
-  timeoutSeconds?: number;
-  heartbeatSeconds?: number;
+export interface Diagnostic {
+  severity: 'ERROR' | 'WARNING';
+  code: string;
+  message: string;
+  location?: string;
 }
 
 export interface PreparedDefinition {
-  /** The definition the library runs. */
   definition: Obj;
-  /** Original state types by name (converted Waits are still 'Wait' here, as history shows them). */
+  /** State types by name. */
   stateTypes: Map<string, string>;
-  /** Every state the dispatcher runs, by name. */
-  tasks: Map<string, TaskMeta>;
   /** The top-level TimeoutSeconds, enforced by the service on the virtual clock. */
   timeoutSeconds?: number;
 }
 
-/** Thrown for definitions the local runtime will not run. */
+/** Thrown for definitions the runtime refuses; `diagnostics` hold each problem. */
 export class DefinitionRefusedError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly diagnostics: Diagnostic[] = [],
+  ) {
     super(message);
     this.name = 'DefinitionRefusedError';
   }
@@ -58,192 +40,156 @@ export class DefinitionRefusedError extends Error {
 
 interface AslValidatorResult {
   isValid: boolean;
-  errorsText: (separator?: string) => string;
+  errors: { 'Error code'?: string; Message?: string; schemaError?: { instancePath?: string } }[];
 }
 // asl-validator ships no type declarations.
 const aslValidator = require('asl-validator') as (definition: unknown, options?: Record<string, boolean>) => AslValidatorResult;
 
-export function prepareDefinition(original: unknown, scale: number): PreparedDefinition {
-  if (!isObj(original) || !isObj(original.States)) throw new DefinitionRefusedError('State machine definition must be an object with States');
-  refuseUnsupported(original, new Set());
-  // The validator writes a default QueryLanguage into every state, so it gets its own copy.
-  const validation = aslValidator(structuredClone(original), { checkArn: true, checkPaths: true });
-  if (!validation.isValid) throw new DefinitionRefusedError(`Invalid state machine definition: ${validation.errorsText('; ')}`);
-
-  const definition = structuredClone(original) as Obj;
-  const prepared: PreparedDefinition = { definition, stateTypes: new Map(), tasks: new Map(), timeoutSeconds: definition.TimeoutSeconds };
-  delete definition.TimeoutSeconds;
-  rewriteScope(definition, prepared, scale);
-  return prepared;
-}
-
-function refuseUnsupported(scope: Obj, seen: Set<string>): void {
-  if (scope.QueryLanguage === 'JSONata') throw new DefinitionRefusedError('QueryLanguage JSONata is not supported by the opsflow local runtime; use JSONPath');
-  for (const [name, state] of Object.entries(scope.States as Obj)) {
-    if (seen.has(name)) throw new DefinitionRefusedError(`State name '${name}' is used more than once; the local runtime needs unique state names`);
-    seen.add(name);
-    if (!isObj(state)) continue;
-    const refuse = (what: string) => {
-      throw new DefinitionRefusedError(`State '${name}' uses ${what}, which the opsflow local runtime does not support`);
-    };
-    if (state.QueryLanguage === 'JSONata') refuse('QueryLanguage JSONata');
-    for (const field of ['Assign', 'Output', 'Arguments']) if (field in state) refuse(field);
-    if (state.Type === 'Map') {
-      for (const field of ['ItemReader', 'ItemWriter', 'ResultWriter', 'ItemBatcher']) if (field in state) refuse(`${field} (distributed Map)`);
-      const processor = state.ItemProcessor ?? state.Iterator;
-      if (processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') refuse('a distributed Map');
-      if (isObj(processor) && isObj(processor.States)) refuseUnsupported(processor, seen);
-    }
-    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) for (const branch of state.Branches) if (isObj(branch) && isObj(branch.States)) refuseUnsupported(branch, seen);
-  }
-}
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,79}$/;
 
 /**
- * `ResultPath: "$"` means "the result replaces the input", which is also what an absent ResultPath means;
- * the library would instead store the result under a key named "$", so drop it.
+ * Every problem AWS would report for this definition (empty when it is valid). `schema: false` skips
+ * asl-validator's JSON Schema pass (it compiles its schemas on every call, ~0.5 s), for in-process suites
+ * that run hundreds of definitions already known to be well-formed.
  */
-function withoutRootResultPath(holder: Obj): Obj {
-  if (holder.ResultPath === '$') delete holder.ResultPath;
-  return holder;
+export function diagnose(original: unknown, opts: { schema?: boolean } = {}): Diagnostic[] {
+  if (!isObj(original) || !isObj(original.States)) return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'The definition must be a JSON object with StartAt and States', location: '/' }];
+  const out: Diagnostic[] = [];
+  // The validator writes a default QueryLanguage into every state, so it gets its own copy.
+  const validation = opts.schema === false ? { isValid: true, errors: [] } : aslValidator(structuredClone(original), { checkArn: true, checkPaths: true });
+  if (!validation.isValid) {
+    for (const e of validation.errors ?? []) {
+      out.push({ severity: 'ERROR', code: e['Error code'] ?? 'SCHEMA_VALIDATION_FAILED', message: e.Message ?? 'Invalid definition', location: e.schemaError?.instancePath || undefined });
+    }
+  }
+  const topLanguage = original.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
+  checkScope(original, '', topLanguage, new Set(), new Set(), out);
+  return out;
 }
 
-function rewriteScope(scope: Obj, prepared: PreparedDefinition, scale: number): void {
+export function prepareDefinition(original: unknown, opts: { schema?: boolean } = {}): PreparedDefinition {
+  const problems = diagnose(original, opts).filter((d) => d.severity === 'ERROR');
+  if (problems.length) throw new DefinitionRefusedError(invalidDefinitionMessage(problems), problems);
+  const definition = structuredClone(original) as Obj;
+  const stateTypes = new Map<string, string>();
+  collectTypes(definition, stateTypes);
+  return { definition, stateTypes, timeoutSeconds: definition.TimeoutSeconds };
+}
+
+/** CreateStateMachine's InvalidDefinition message. */
+export function invalidDefinitionMessage(problems: Diagnostic[]): string {
+  return `Invalid State Machine Definition: '${problems.map((p) => `${p.code}: ${p.message}${p.location ? ` at ${p.location}` : ''}`).join(', ')}'`;
+}
+
+function collectTypes(scope: Obj, types: Map<string, string>): void {
   for (const [name, state] of Object.entries(scope.States as Record<string, Obj>)) {
-    prepared.stateTypes.set(name, state.Type);
-    for (const field of ['InputPath', 'OutputPath', 'ItemsPath', 'ErrorPath', 'CausePath', 'MaxConcurrencyPath']) {
-      if (typeof state[field] === 'string') state[field] = rewritePath(state[field], name, false);
-    }
-    if (isObj(state.ResultSelector)) state.ResultSelector = rewriteTemplate(state.ResultSelector, name, false);
-    if (state.Retry) state.Retry = state.Retry.map((r: Obj) => rewriteRetrier(r, scale));
-    if (state.Catch) state.Catch = state.Catch.map((c: Obj) => withoutRootResultPath({ ...c, ErrorEquals: withHeartbeat(c.ErrorEquals) }));
-    withoutRootResultPath(state);
-
-    switch (state.Type) {
-      case 'Task':
-        prepareTask(name, state, prepared);
-        break;
-      case 'Wait':
-        scope.States[name] = waitAsTask(state);
-        prepared.tasks.set(name, { resource: WAIT_RESOURCE });
-        break;
-      case 'Pass':
-        if ('Parameters' in state) state.Parameters = rewriteTemplate(state.Parameters, name, false);
-        break;
-      case 'Choice':
-        state.Choices = state.Choices.map((rule: Obj) => rewriteChoiceRule(rule, name));
-        break;
-      case 'Map':
-        for (const field of ['ItemSelector', 'Parameters']) if (field in state) state[field] = rewriteTemplate(state[field], name, false);
-        rewriteScope(state.ItemProcessor ?? state.Iterator, prepared, scale);
-        break;
-      case 'Parallel':
-        for (const branch of state.Branches) rewriteScope(branch, prepared, scale);
-        break;
-    }
+    types.set(name, state.Type);
+    if (state.Type === 'Map') collectTypes(state.ItemProcessor ?? state.Iterator, types);
+    if (state.Type === 'Parallel') for (const b of state.Branches) collectTypes(b, types);
   }
 }
 
-function prepareTask(name: string, state: Obj, prepared: PreparedDefinition): void {
-  prepared.tasks.set(name, { resource: state.Resource, timeoutSeconds: state.TimeoutSeconds, heartbeatSeconds: state.HeartbeatSeconds });
-  const wrapper: Obj = 'Parameters' in state ? { Input: rewriteTemplate(state.Parameters, name, true) } : { 'Input.$': '$' };
-  if (typeof state.TimeoutSecondsPath === 'string') wrapper['TimeoutSeconds.$'] = rewritePath(state.TimeoutSecondsPath, name, false);
-  if (typeof state.HeartbeatSecondsPath === 'string') wrapper['HeartbeatSeconds.$'] = rewritePath(state.HeartbeatSecondsPath, name, false);
-  for (const field of ['TimeoutSecondsPath', 'HeartbeatSeconds', 'HeartbeatSecondsPath']) delete state[field];
-  state.Parameters = wrapper;
-  state.TimeoutSeconds = LIBRARY_TASK_TIMEOUT_SECONDS;
-}
-
-/** A Wait becomes a Task whose input carries the wait spec; its output is its (InputPath-filtered) input, as for a Wait. */
-function waitAsTask(state: Obj): Obj {
-  const params: Obj = { 'Input.$': '$' };
-  if ('Seconds' in state) params.Seconds = state.Seconds;
-  if ('Timestamp' in state) params.Timestamp = state.Timestamp;
-  if (typeof state.SecondsPath === 'string') params['Seconds.$'] = state.SecondsPath;
-  if (typeof state.TimestampPath === 'string') params['Timestamp.$'] = state.TimestampPath;
-  const task: Obj = { Type: 'Task', Resource: WAIT_RESOURCE, Parameters: params, TimeoutSeconds: LIBRARY_TASK_TIMEOUT_SECONDS };
-  for (const field of ['Comment', 'InputPath', 'OutputPath', 'Next', 'End']) if (field in state) task[field] = state[field];
-  return task;
-}
-
-function rewriteRetrier(retrier: Obj, scale: number): Obj {
-  const out: Obj = { ...retrier, ErrorEquals: withHeartbeat(retrier.ErrorEquals) };
-  // The library sleeps IntervalSeconds * BackoffRate^n real seconds (default interval 1 s), clamped by MaxDelaySeconds.
-  out.IntervalSeconds = (retrier.IntervalSeconds ?? 1) / scale;
-  if (retrier.MaxDelaySeconds !== undefined) out.MaxDelaySeconds = retrier.MaxDelaySeconds / scale;
-  return out;
-}
-
-/** In AWS a retrier or catcher on States.Timeout also matches heartbeat timeouts. */
-function withHeartbeat(errors: string[]): string[] {
-  return errors.includes('States.Timeout') && !errors.includes('States.HeartbeatTimeout') ? [...errors, 'States.HeartbeatTimeout'] : errors;
-}
-
-function rewriteChoiceRule(rule: Obj, stateName: string): Obj {
-  const out: Obj = {};
-  for (const [key, value] of Object.entries(rule)) {
-    if ((key === 'And' || key === 'Or') && Array.isArray(value)) out[key] = value.map((r) => rewriteChoiceRule(r, stateName));
-    else if (key === 'Not' && isObj(value)) out[key] = rewriteChoiceRule(value, stateName);
-    else if ((key === 'Variable' || key.endsWith('Path')) && typeof value === 'string') out[key] = rewritePath(value, stateName, false);
-    else out[key] = value;
-  }
-  return out;
-}
-
-/** A payload template (Parameters, ItemSelector, ResultSelector): only `.$` keys hold paths or intrinsic functions. */
-function rewriteTemplate(template: Json, stateName: string, inTask: boolean): Json {
-  if (Array.isArray(template)) return template.map((v) => rewriteTemplate(v, stateName, inTask));
-  if (!isObj(template)) return template;
-  const out: Obj = {};
-  for (const [key, value] of Object.entries(template)) {
-    if (key.endsWith('.$') && typeof value === 'string') {
-      const rewritten = value.startsWith('$') ? rewritePath(value, stateName, inTask) : rewriteIntrinsic(value, stateName, inTask);
-      if (typeof rewritten === 'string') out[key] = rewritten;
-      else out[key.slice(0, -2)] = rewritten.literal;
+function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<string>, outerVariables: Set<string>, out: Diagnostic[]): void {
+  const error = (code: string, message: string, location: string) => out.push({ severity: 'ERROR', code, message, location });
+  const assignedHere = new Set<string>();
+  for (const [name, state] of Object.entries(scope.States ?? {})) {
+    const loc = `${at}/States/${name}`;
+    if (names.has(name)) error('SCHEMA_VALIDATION_FAILED', `State names must be unique across the state machine: '${name}' is used more than once`, loc);
+    names.add(name);
+    if (!isObj(state)) continue;
+    const language = state.QueryLanguage ?? topLanguage;
+    if (topLanguage === 'JSONata' && state.QueryLanguage === 'JSONPath') error('SCHEMA_VALIDATION_FAILED', 'A state cannot use JSONPath when the state machine uses JSONata', `${loc}/QueryLanguage`);
+    if (language === 'JSONata') {
+      for (const field of ['InputPath', 'Parameters', 'ResultSelector', 'ResultPath', 'OutputPath', 'ItemsPath']) {
+        if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is not supported in JSONata states`, `${loc}/${field}`);
+      }
+      checkJsonata(state, loc, out);
     } else {
-      out[key] = rewriteTemplate(value as Json, stateName, inTask);
+      for (const field of ['Arguments', 'Output']) if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is only supported in JSONata states`, `${loc}/${field}`);
+      for (const field of ['Parameters', 'ResultSelector', 'ItemSelector', 'Assign']) if (field in state) checkTemplate(state[field], `${loc}/${field}`, out);
+      for (const field of ['ErrorPath', 'CausePath']) if (typeof state[field] === 'string' && !state[field].startsWith('$')) checkIntrinsic(state[field], `${loc}/${field}`, out);
+    }
+    if (state.Type === 'Wait' && 'Timestamp' in state && !isExpression(state.Timestamp) && !isTimestamp(state.Timestamp)) {
+      error('SCHEMA_VALIDATION_FAILED', 'The value for the field \'Timestamp\' must be a valid ISO-8601 extended offset date-time format string', `${loc}/Timestamp`);
+    }
+    if (state.Type === 'Choice' && Array.isArray(state.Choices)) state.Choices.forEach((rule: Obj, n: number) => checkRule(rule, `${loc}/Choices[${n}]`, out));
+    const assigns = [state.Assign, ...(state.Catch ?? []).map((c: Obj) => c?.Assign), ...(state.Choices ?? []).map((c: Obj) => c?.Assign)].filter(isObj);
+    for (const assign of assigns) {
+      for (const key of Object.keys(assign)) {
+        const variable = key.endsWith('.$') ? key.slice(0, -2) : key;
+        if (!VARIABLE_NAME.test(variable) || variable === 'states') error('SCHEMA_VALIDATION_FAILED', `The variable name '${variable}' is invalid: it must start with a letter or underscore and contain only letters, digits and underscores`, `${loc}/Assign`);
+        // https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html#variable-scope
+        if (outerVariables.has(variable)) error('SCHEMA_VALIDATION_FAILED', `The variable '${variable}' is declared in an outer scope and cannot be assigned in a Map or Parallel state's inner scope`, `${loc}/Assign`);
+        assignedHere.add(variable);
+      }
     }
   }
-  return out;
-}
-
-/** Per-state context values become literals; `$$.Execution` moves to the context key the library leaves alone. */
-function rewritePath(path: string, stateName: string, inTask: boolean): string | { literal: string } {
-  if (path === '$$.State.Name') return { literal: stateName };
-  if (inTask && path === '$$.Task.Token') return { literal: TOKEN_SENTINEL };
-  if (inTask && path === '$$.State.EnteredTime') return { literal: ENTERED_TIME_SENTINEL };
-  return path.replace(/^\$\$\.Execution(?=$|[.[])/, `$$$$.${EXECUTION_CONTEXT_KEY}`);
-}
-
-/** Same rewrite inside an intrinsic function call, leaving quoted string arguments untouched. */
-function rewriteIntrinsic(expr: string, stateName: string, inTask: boolean): string {
-  const quote = (s: string) => `'${s.replace(/[\\'{}]/g, (c) => `\\${c}`)}'`;
-  let out = '';
-  let i = 0;
-  while (i < expr.length) {
-    const ch = expr[i];
-    if (ch === "'") {
-      let j = i + 1;
-      while (j < expr.length && expr[j] !== "'") j += expr[j] === '\\' ? 2 : 1;
-      out += expr.slice(i, j + 1);
-      i = j + 1;
-      continue;
+  for (const [name, state] of Object.entries(scope.States ?? {})) {
+    if (!isObj(state)) continue;
+    const visible = new Set([...outerVariables, ...assignedHere]);
+    if (state.Type === 'Map') {
+      const processor = state.ItemProcessor ?? state.Iterator;
+      // A distributed Map's children are separate executions: they cannot see the parent's variables.
+      const inner = processor?.ProcessorConfig?.Mode === 'DISTRIBUTED' ? new Set<string>() : visible;
+      if (isObj(processor)) checkScope(processor, `${at}/States/${name}/ItemProcessor`, topLanguage, names, inner, out);
     }
-    const rest = expr.slice(i);
-    const match = /^\$\$\.(Task\.Token|State\.Name|State\.EnteredTime|Execution)(?![\w])/.exec(rest);
-    if (match) {
-      const [whole, what] = match;
-      if (what === 'State.Name') out += quote(stateName);
-      else if (what === 'Task.Token' && inTask) out += quote(TOKEN_SENTINEL);
-      else if (what === 'State.EnteredTime' && inTask) out += quote(ENTERED_TIME_SENTINEL);
-      else if (what === 'Execution') out += `$$.${EXECUTION_CONTEXT_KEY}`;
-      else out += whole;
-      i += whole.length;
-      continue;
+    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) {
+      state.Branches.forEach((b: Obj, n: number) => isObj(b) && checkScope(b, `${at}/States/${name}/Branches[${n}]`, topLanguage, names, visible, out));
     }
-    out += ch;
-    i += 1;
   }
-  return out;
+}
+
+function checkTemplate(value: unknown, loc: string, out: Diagnostic[]): void {
+  if (Array.isArray(value)) return value.forEach((v, n) => checkTemplate(v, `${loc}[${n}]`, out));
+  if (!isObj(value)) return;
+  for (const [key, v] of Object.entries(value)) {
+    if (key.endsWith('.$') && typeof v === 'string') {
+      if (!v.startsWith('$')) checkIntrinsic(v, `${loc}/${key}`, out);
+    } else checkTemplate(v, `${loc}/${key}`, out);
+  }
+}
+
+function checkIntrinsic(text: string, loc: string, out: Diagnostic[]): void {
+  if (!isIntrinsic(text)) {
+    out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field must be a valid JSONPath or a valid intrinsic function call: '${text}'`, location: loc });
+    return;
+  }
+  try {
+    parseIntrinsic(text);
+  } catch (err) {
+    if (err instanceof IntrinsicSyntaxError) out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: err.message, location: loc });
+    else throw err;
+  }
+}
+
+function checkRule(rule: Obj, loc: string, out: Diagnostic[]): void {
+  if (!isObj(rule)) return;
+  for (const [key, value] of Object.entries(rule)) {
+    if (key === 'And' || key === 'Or') (value as Obj[]).forEach((r, n) => checkRule(r, `${loc}/${key}[${n}]`, out));
+    else if (key === 'Not') checkRule(value as Obj, `${loc}/Not`, out);
+    const op = comparisonOperator(key);
+    if (op?.family === 'Timestamp' && !op.path && !isTimestamp(value)) {
+      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field '${key}' must be a valid ISO-8601 extended offset date-time format string`, location: `${loc}/${key}` });
+    }
+  }
+}
+
+function checkJsonata(value: unknown, loc: string, out: Diagnostic[]): void {
+  if (isExpression(value)) {
+    try {
+      jsonata(expressionText(value));
+    } catch (err) {
+      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The JSONata expression '${expressionText(value)}' is invalid: ${(err as Error).message}`, location: loc });
+    }
+    return;
+  }
+  if (Array.isArray(value)) return value.forEach((v, n) => checkJsonata(v, `${loc}[${n}]`, out));
+  if (!isObj(value)) return;
+  for (const [key, v] of Object.entries(value)) {
+    // Nested state definitions are checked as scopes of their own.
+    if (key === 'ItemProcessor' || key === 'Iterator' || key === 'Branches' || key === 'States') continue;
+    checkJsonata(v, `${loc}/${key}`, out);
+  }
 }
 
 function isObj(value: unknown): value is Obj {

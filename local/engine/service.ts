@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import { jsonError } from '../server';
-import { Dispatcher, type ChildDescription, type ExecutionPort } from './dispatch';
-import { History, historyPage, page, translate, type HistoryEvent } from './history';
-import { ExecutionAbortedError, ExecutionError, runDefinition, type LibRun } from './interpreter';
-import { EXECUTION_CONTEXT_KEY, prepareDefinition, type PreparedDefinition } from './preprocess';
+import { Dispatcher, type ChildDescription } from './dispatch';
+import { StatesError } from './errors';
+import { Interpreter } from './executor';
+import { History, historyPage, page, type HistoryEvent } from './history';
+import { prepareDefinition, type PreparedDefinition } from './preprocess';
 import { TaskTokens, type TokensSnapshot } from './tokens';
 
 export interface StepFunctionsDeps {
@@ -54,7 +55,6 @@ interface ActivityRecord {
 interface Running {
   record: ExecutionRecord;
   controller: AbortController;
-  lib?: LibRun;
   cancelTimeout?: () => void;
   waiters: ((d: ExecutionDescription) => void)[];
 }
@@ -65,14 +65,12 @@ interface Persisted {
   tokens: TokensSnapshot;
 }
 
-type Outcome = { status: Exclude<ExecutionStatus, 'RUNNING'>; output?: string; error?: string; cause?: string };
+type Outcome = { status: Exclude<ExecutionStatus, 'RUNNING'>; output?: string; error?: string; cause?: string; after?: number };
 
 const STATE_FILE = 'sfn';
 const PERSIST_DEBOUNCE_MS = 50;
 export const RESTART_ERROR = 'Local.RuntimeRestarted';
 export const RESTART_CAUSE = 'The opsflow local runtime stopped while this execution was running; it was not resumed.';
-/** Defaults of the library's Fail state error when the state sets no Error/Cause. */
-const FAIL_STATE_DEFAULTS = { name: 'FailStateError', message: 'Execution failed because of a Fail state' };
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 
 export class StepFunctionsService implements ServiceHandler {
@@ -111,7 +109,7 @@ export class StepFunctionsService implements ServiceHandler {
 
   /** Throws (DefinitionRefusedError) for definitions the runtime refuses or asl-validator rejects. */
   deployStateMachine(sm: { arn: string; name: string; definition: object; roleArn: string; type?: string }): void {
-    const prepared = prepareDefinition(sm.definition, this.deps.clock.scale);
+    const prepared = prepareDefinition(sm.definition);
     const previous = this.machines.get(sm.arn);
     this.machines.set(sm.arn, {
       arn: sm.arn,
@@ -241,7 +239,6 @@ export class StepFunctionsService implements ServiceHandler {
     for (const running of this.running.values()) {
       running.cancelTimeout?.();
       running.controller.abort();
-      running.lib?.abort();
       // Nothing will finish these executions in this process; waiters get them as they stand.
       for (const resolve of running.waiters) resolve(describe(running.record));
     }
@@ -253,48 +250,40 @@ export class StepFunctionsService implements ServiceHandler {
     const history = new History(record.events, this.deps.clock);
     const running: Running = { record, controller: new AbortController(), waiters: [] };
     this.running.set(record.executionArn, running);
-    const port: ExecutionPort = {
-      arn: record.executionArn,
-      signal: running.controller.signal,
-      emit: (type, details) => {
-        if (record.status !== 'RUNNING' || this.closed) return;
-        history.add(type, details);
+    const signal = running.controller.signal;
+    const interpreter = new Interpreter({
+      clock: this.deps.clock,
+      signal,
+      executionArn: record.executionArn,
+      record: (type, details, previousEventId) => {
+        if (record.status !== 'RUNNING' || this.closed) return history.lastId();
+        const id = history.add(type, details, previousEventId);
         this.changed();
+        return id;
       },
-    };
-    const handlers = Object.fromEntries(
-      [...sm.prepared.tasks].map(([stateName, meta]) => [stateName, (taskInput: unknown) => this.dispatcher.run(port, stateName, meta, taskInput)]),
-    );
-    const context = {
-      [EXECUTION_CONTEXT_KEY]: {
-        Id: record.executionArn,
-        Name: record.name,
-        Input: input,
-        StartTime: new Date(record.startDate).toISOString(),
-        RoleArn: sm.roleArn,
-        RedriveCount: 0,
+      task: (port, request) => this.dispatcher.run(port, request),
+      context: {
+        Execution: {
+          Id: record.executionArn,
+          Input: input,
+          Name: record.name,
+          RoleArn: sm.roleArn,
+          StartTime: new Date(record.startDate).toISOString(),
+          RedriveCount: 0,
+        },
+        StateMachine: { Id: sm.arn, Name: sm.name },
       },
-      StateMachine: { Id: sm.arn, Name: sm.name },
-    };
-    const lib = runDefinition(sm.prepared.definition, input, handlers, context);
-    running.lib = lib;
-    const consumed = (async () => {
-      for await (const event of lib.eventLogs) translate(event, sm.prepared.stateTypes, port.emit);
-    })();
+    });
     if (sm.prepared.timeoutSeconds !== undefined) {
       const seconds = sm.prepared.timeoutSeconds;
       running.cancelTimeout = this.deps.clock.at(record.startDate + seconds * 1000, () =>
         this.finish(record, { status: 'TIMED_OUT', error: 'States.Timeout', cause: `The execution did not finish within TimeoutSeconds (${seconds})` }),
       );
     }
-    lib.result.then(
-      async (output) => {
-        await consumed;
-        this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) });
-      },
-      async (err: Error) => {
-        if (err instanceof ExecutionAbortedError) return;
-        await consumed;
+    interpreter.run(sm.prepared.definition, input).then(
+      (output) => this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) }),
+      (err: unknown) => {
+        if (signal.aborted) return;
         this.finish(record, { status: 'FAILED', ...failure(err) });
       },
     );
@@ -305,14 +294,13 @@ export class StepFunctionsService implements ServiceHandler {
     if (record.status !== 'RUNNING' || this.closed) return;
     const history = new History(record.events, this.deps.clock);
     if (outcome.status === 'SUCCEEDED') history.add('ExecutionSucceeded', { output: outcome.output, outputDetails: { truncated: false } });
-    else history.add(`Execution${{ FAILED: 'Failed', TIMED_OUT: 'TimedOut', ABORTED: 'Aborted' }[outcome.status]}`, { error: outcome.error, cause: outcome.cause });
+    else history.add(`Execution${{ FAILED: 'Failed', TIMED_OUT: 'TimedOut', ABORTED: 'Aborted' }[outcome.status]}`, { error: outcome.error, cause: outcome.cause }, outcome.after);
     Object.assign(record, { status: outcome.status, stopDate: this.deps.clock.nowMs(), output: outcome.output, error: outcome.error, cause: outcome.cause });
     const running = this.running.get(record.executionArn);
     this.running.delete(record.executionArn);
     if (running) {
       running.cancelTimeout?.();
       running.controller.abort();
-      if (outcome.status === 'ABORTED' || outcome.status === 'TIMED_OUT') running.lib?.abort();
       for (const resolve of running.waiters) resolve(describe(record));
     }
     this.statusChanged(record);
@@ -483,14 +471,9 @@ function describe(record: ExecutionRecord): ExecutionDescription {
   return Object.fromEntries(Object.entries(description).filter(([, v]) => v !== undefined)) as unknown as ExecutionDescription;
 }
 
-/** The execution's error and cause from the library's failure (a Fail state without Error/Cause leaves them empty). */
-function failure(err: Error): { error?: string; cause?: string } {
-  const inner = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : err;
-  if (inner.constructor.name === 'FailStateError') {
-    return {
-      error: inner.name === FAIL_STATE_DEFAULTS.name ? undefined : inner.name,
-      cause: inner.message === FAIL_STATE_DEFAULTS.message ? undefined : inner.message,
-    };
-  }
-  return { error: inner.name, cause: inner.message };
+/** The execution's error and cause (a Fail state without Error/Cause leaves them out) and the event it follows. */
+function failure(err: unknown): { error?: string; cause?: string; after?: number } {
+  if (err instanceof StatesError) return { error: err.name || undefined, cause: err.cause, after: err.lastEventId };
+  const e = err as Error;
+  return { error: 'States.Runtime', cause: e?.message ?? String(err) };
 }

@@ -315,17 +315,14 @@ describe('ASL semantics', () => {
 
 describe('refused definitions', () => {
   it.each([
-    ['JSONata', { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }, /JSONata/],
-    ['Assign', { StartAt: 'A', States: { A: { Type: 'Pass', Assign: { x: 1 }, End: true } } }, /State 'A' uses Assign/],
+    ['a Wait with a malformed timestamp', { StartAt: 'W', States: { W: { Type: 'Wait', Timestamp: '2030-01-01 08:00', End: true } } }, /SCHEMA_VALIDATION_FAILED: .*Timestamp.* at \/States\/W\/Timestamp/],
     [
-      'a distributed Map',
-      {
-        StartAt: 'M',
-        States: { M: { Type: 'Map', ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }, End: true } },
-      },
-      /State 'M' uses a distributed Map/,
+      'an intrinsic with an open escape',
+      { StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'v.$': "States.Format('a\\b {}', $.x)" }, End: true } } },
+      /open escape character.* at \/States\/P\/Parameters\/v\.\$/,
     ],
-    ['an invalid definition', { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } }, /Invalid state machine definition/],
+    ['a malformed JSONata expression', { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input. %}', End: true } } }, /JSONata expression .* at \/States\/A\/Output/],
+    ['an invalid definition', { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } }, /Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET/],
   ])('refuses %s with a message naming the problem', (_what, definition, message) => {
     // Act + Assess
     expect(() => engine.deployStateMachine({ arn: arn.stateMachine('refused'), name: 'refused', definition, roleArn: ROLE })).toThrow(message);

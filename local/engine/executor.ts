@@ -1,0 +1,734 @@
+/**
+ * The state machine interpreter: runs an Amazon States Language definition
+ * (https://states-language.net/spec.html and https://docs.aws.amazon.com/step-functions/latest/dg/concepts-amazon-states-language.html)
+ * in JSONPath or JSONata, with variables, Retry/Catch, inline and distributed Map, Parallel, and the
+ * history AWS records (types, order, ids and the previousEventId chain of each branch and iteration).
+ *
+ * It replaces aws-local-stepfunctions' interpreter: that library exports only a closed `StateMachine`
+ * whose internals cannot be corrected from outside (see local/engine/DIVERGENCES.md for each difference
+ * it had from AWS and the test that now covers it). Task work (Lambda, SDK integrations, activities,
+ * tokens, child executions) stays in dispatch.ts behind `Host.task`.
+ *
+ * History chain, as read off AWS: the first state event points at 0; every event of a branch or iteration
+ * points at the previous event of the same branch; Map/Parallel *Succeeded, MapIterationFailed and
+ * *StateAborted events are "passed by" (the next event points where they point); States.Runtime fails the
+ * execution at once without Failed events in enclosing states.
+ */
+import type { Clock } from '../kernel';
+import { evaluateRule, isTimestamp } from './choice';
+import { asStatesError, errorMatches, runtimeError, StatesError } from './errors';
+import { evaluateIntrinsic, isIntrinsic } from './intrinsics';
+import { evaluateTemplate, expressionText, isExpression, type JsonataScope } from './jsonata';
+import { applyResultPath, evaluatePath, selectPath, type PathScope } from './jsonpath';
+
+type Obj = Record<string, any>;
+
+export const TOKEN_SENTINEL = '@@opsflow:task-token@@';
+
+/** Limits of https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html#variable-size-limits */
+export const VARIABLE_MAX_BYTES = 256 * 1024;
+export const ASSIGN_MAX_BYTES = 256 * 1024;
+export const EXECUTION_VARIABLES_MAX_BYTES = 10 * 1024 * 1024;
+/** Inline Map runs at most 40 iterations at a time (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html). */
+const INLINE_MAP_CONCURRENCY = 40;
+
+/** Emits the events of one Task (TaskScheduled, LambdaFunctionSucceeded, ...) on its state's chain. */
+export interface TaskPort {
+  arn: string;
+  signal: AbortSignal;
+  emit(type: string, details?: Record<string, unknown>): void;
+}
+
+export interface TaskRequest {
+  stateName: string;
+  resource: string;
+  input: unknown;
+  timeoutSeconds?: number;
+  heartbeatSeconds?: number;
+}
+
+export interface DistributedMapRequest {
+  stateName: string;
+  state: Obj;
+  input: unknown;
+  items: unknown[] | undefined;
+  itemSelector: (item: unknown, index: number) => Promise<unknown>;
+  port: TaskPort;
+  chainLast: number;
+}
+
+export interface Host {
+  clock: Clock;
+  /** Aborted when the execution stops, times out or the runtime closes. */
+  signal: AbortSignal;
+  executionArn: string;
+  /** Adds a history event; returns its id. */
+  record(type: string, details: Record<string, unknown> | undefined, previousEventId: number): number;
+  task(port: TaskPort, request: TaskRequest): Promise<unknown>;
+  /** Context object entries that do not change during the run (Execution, StateMachine). */
+  context: { Execution: Obj; StateMachine: Obj };
+  /** Distributed Map: runs the child executions and returns the Map's result. */
+  distributedMap?(request: DistributedMapRequest): Promise<unknown>;
+  /** TestState's inspectionLevel: data at each step of the one state under test. */
+  inspect?(key: string, value: unknown): void;
+}
+
+interface Chain {
+  last: number;
+  /** The state entered and not exited on this chain (aborted if an enclosing Map/Parallel fails). */
+  active?: { type: string; name: string };
+}
+
+/** Workflow variables: a Map iteration or Parallel branch reads its parents' and assigns its own. */
+export class Variables {
+  private readonly own = new Map<string, unknown>();
+  constructor(
+    private readonly parent?: Variables,
+    private readonly budget: { bytes: number } = parent?.budget ?? { bytes: 0 },
+  ) {}
+
+  get(name: string): { found: boolean; value?: unknown } {
+    if (this.own.has(name)) return { found: true, value: this.own.get(name) };
+    return this.parent ? this.parent.get(name) : { found: false };
+  }
+
+  all(): Record<string, unknown> {
+    return { ...(this.parent?.all() ?? {}), ...Object.fromEntries(this.own) };
+  }
+
+  assign(values: Record<string, unknown>): void {
+    let total = 0;
+    for (const [name, value] of Object.entries(values)) {
+      const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
+      if (bytes > VARIABLE_MAX_BYTES) throw new StatesError('States.DataLimitExceeded', `The variable '${name}' has a size of ${bytes} bytes, which exceeds the maximum of ${VARIABLE_MAX_BYTES} bytes.`);
+      total += bytes;
+    }
+    if (total > ASSIGN_MAX_BYTES) throw new StatesError('States.DataLimitExceeded', `The assigned variables have a combined size of ${total} bytes, which exceeds the maximum of ${ASSIGN_MAX_BYTES} bytes.`);
+    for (const [name, value] of Object.entries(values)) {
+      const before = this.own.has(name) ? Buffer.byteLength(JSON.stringify(this.own.get(name) ?? null)) : 0;
+      this.budget.bytes += Buffer.byteLength(JSON.stringify(value ?? null)) - before;
+      this.own.set(name, value);
+    }
+    if (this.budget.bytes > EXECUTION_VARIABLES_MAX_BYTES) {
+      throw new StatesError('States.DataLimitExceeded', `The variables of this execution have a combined size of ${this.budget.bytes} bytes, which exceeds the maximum of ${EXECUTION_VARIABLES_MAX_BYTES} bytes.`);
+    }
+  }
+}
+
+interface Env {
+  chain: Chain;
+  vars: Variables;
+  /** The query language of the enclosing definition. */
+  language: 'JSONPath' | 'JSONata';
+  /** Extra context entries for the states of this scope. */
+  extraContext?: Obj;
+  /** Id of the StateEntered event of the state running in this scope (named in causes). */
+  enteredId?: number;
+}
+
+interface StateOutcome {
+  output: unknown;
+  next?: string;
+}
+
+const json = (v: unknown) => JSON.stringify(v ?? null);
+
+export class Interpreter {
+  constructor(private readonly host: Host) {}
+
+  /** Runs a whole definition (or a branch/iteration) from its StartAt; resolves with its output. */
+  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }): Promise<unknown> {
+    const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
+    return this.runScope(definition, input, { chain, vars, language });
+  }
+
+  /** Runs a single state (TestState); resolves with its output and next state. */
+  async runOne(state: Obj, name: string, input: unknown, vars: Variables, language: 'JSONPath' | 'JSONata'): Promise<StateOutcome> {
+    return this.runState(name, state, input, { chain: { last: 0 }, vars, language });
+  }
+
+  private async runScope(scope: Obj, input: unknown, env: Env): Promise<unknown> {
+    let name: string = scope.StartAt;
+    let data = input;
+    for (;;) {
+      if (this.host.signal.aborted) throw runtimeError('The execution stopped');
+      const state = scope.States[name];
+      const outcome = await this.runState(name, state, data, env);
+      data = outcome.output;
+      if (outcome.next === undefined) return data;
+      name = outcome.next;
+    }
+  }
+
+  private languageOf(state: Obj, env: Env): 'JSONPath' | 'JSONata' {
+    return (state.QueryLanguage ?? env.language) === 'JSONata' ? 'JSONata' : 'JSONPath';
+  }
+
+  private async runState(name: string, state: Obj, rawInput: unknown, env: Env): Promise<StateOutcome> {
+    const { chain } = env;
+    const type: string = state.Type;
+    const language = this.languageOf(state, env);
+    const enteredAt = this.host.clock.now().toISOString();
+    const enteredId = this.host.record(`${type}StateEntered`, { name, input: json(rawInput), inputDetails: { truncated: false } }, chain.last);
+    chain.last = enteredId;
+    chain.active = { type, name };
+    env.enteredId = enteredId;
+    this.host.inspect?.('input', rawInput);
+    const retries: number[] = (state.Retry ?? []).map(() => 0);
+    let retryCount = 0;
+    for (;;) {
+      const context = this.contextFor(name, enteredAt, retryCount, env, type === 'Task');
+      try {
+        const outcome = language === 'JSONata' ? await this.jsonataState(name, state, rawInput, context, env) : await this.jsonPathState(name, state, rawInput, context, env);
+        if (type !== 'Fail') {
+          this.exited(type, name, outcome.output, env, outcome.assigned);
+        }
+        return { output: outcome.output, next: outcome.next };
+      } catch (thrown) {
+        const err = this.located(asStatesError(thrown), name, enteredId);
+        if (err.fatal || this.host.signal.aborted) {
+          err.lastEventId ??= chain.last;
+          throw err;
+        }
+        const retrier = (state.Retry ?? []).findIndex((r: Obj) => errorMatches(r.ErrorEquals, err, type));
+        if (retrier >= 0) {
+          const r = state.Retry[retrier];
+          const max = r.MaxAttempts ?? 3;
+          if (retries[retrier] < max) {
+            const interval = r.IntervalSeconds ?? 1;
+            let delay = interval * Math.pow(r.BackoffRate ?? 2, retries[retrier]);
+            if (r.MaxDelaySeconds !== undefined) delay = Math.min(delay, r.MaxDelaySeconds);
+            if (r.JitterStrategy === 'FULL') delay = Math.random() * delay;
+            retries[retrier]++;
+            retryCount++;
+            try {
+              await this.host.clock.sleep(delay * 1000, this.host.signal);
+            } catch {
+              throw runtimeError('The execution stopped');
+            }
+            continue;
+          }
+        }
+        const catcherIndex = (state.Catch ?? []).findIndex((c: Obj) => errorMatches(c.ErrorEquals, err, type));
+        if (catcherIndex < 0) {
+          err.lastEventId ??= chain.last;
+          throw err;
+        }
+        const catcher = state.Catch[catcherIndex];
+        const errorOutput: Obj = { Error: err.name, ...(err.cause !== undefined ? { Cause: err.cause } : {}) };
+        const caught = await this.caught(name, catcher, catcherIndex, rawInput, errorOutput, context, env, language, enteredId);
+        this.exited(type, name, caught.output, env, caught.assigned);
+        return { output: caught.output, next: catcher.Next };
+      }
+    }
+  }
+
+  private exited(type: string, name: string, output: unknown, env: Env, assigned?: Record<string, unknown>): void {
+    const details: Obj = { name, output: json(output), outputDetails: { truncated: false } };
+    if (assigned) {
+      details.assignedVariables = Object.fromEntries(Object.entries(assigned).map(([k, v]) => [k, json(v)]));
+      details.assignedVariablesDetails = { truncated: false };
+    }
+    env.chain.last = this.host.record(`${type}StateExited`, details, env.chain.last);
+    env.chain.active = undefined;
+  }
+
+  /** Errors the engine itself raises name the state and its entered event, as AWS's causes do. */
+  private located(err: StatesError, name: string, enteredId: number): StatesError {
+    const engineError = ['States.Runtime', 'States.QueryEvaluationError', 'States.ResultPathMatchFailure', 'States.IntrinsicFailure', 'States.ItemReaderFailed'].includes(err.name);
+    if (!engineError || (err as { located?: boolean }).located) return err;
+    const prefixed = new StatesError(err.name, `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${err.cause ?? ''}`, { fatal: err.fatal, terminal: err.terminal });
+    (prefixed as { located?: boolean }).located = true;
+    prefixed.lastEventId = err.lastEventId;
+    return prefixed;
+  }
+
+  private contextFor(name: string, enteredAt: string, retryCount: number, env: Env, task: boolean): Obj {
+    const context: Obj = {
+      Execution: this.host.context.Execution,
+      State: { EnteredTime: enteredAt, Name: name, RetryCount: retryCount },
+      StateMachine: this.host.context.StateMachine,
+      ...(env.extraContext ?? {}),
+    };
+    if (task) context.Task = { Token: TOKEN_SENTINEL };
+    return context;
+  }
+
+  private pathScope(input: unknown, context: Obj, env: Env): PathScope {
+    return { input, context: withoutSentinel(context), variables: (n) => env.vars.get(n) };
+  }
+
+  /** A payload template (Parameters, ItemSelector, ResultSelector, Assign): `.$` keys hold paths or intrinsics. */
+  private template(template: unknown, scope: PathScope): unknown {
+    if (Array.isArray(template)) return template.map((v) => this.template(v, scope));
+    if (typeof template !== 'object' || template === null) return template;
+    const out: Obj = {};
+    for (const [key, value] of Object.entries(template)) {
+      if (key.endsWith('.$') && typeof value === 'string') {
+        out[key.slice(0, -2)] = this.dynamicValue(value, key, scope);
+      } else {
+        out[key] = this.template(value, scope);
+      }
+    }
+    return out;
+  }
+
+  /** The value of a `.$` field: a path (of the input, `$$` context or a `$variable`) or an intrinsic function. */
+  private dynamicValue(value: string, field: string, scope: PathScope): unknown {
+    if (isIntrinsic(value)) return evaluateIntrinsic(value, scope);
+    const r = evaluatePath(value, scope);
+    if (!r.found) {
+      const data = value.startsWith('$$') ? scope.context : scope.input;
+      throw runtimeError(`The JSONPath '${value}' specified for the field '${field}' could not be found in the input '${json(data)}'`);
+    }
+    return r.value;
+  }
+
+  // ---- JSONPath states ----------------------------------------------------------------------------------
+
+  private async jsonPathState(name: string, state: Obj, rawInput: unknown, context: Obj, env: Env): Promise<StateOutcome & { assigned?: Obj }> {
+    const type = state.Type;
+    const scopeOf = (input: unknown) => this.pathScope(input, context, env);
+    let effective = rawInput;
+    if (type !== 'Fail') {
+      if (state.InputPath === null) effective = {};
+      else if (typeof state.InputPath === 'string') effective = selectPath(state.InputPath, scopeOf(rawInput));
+      this.host.inspect?.('afterInputPath', effective);
+    }
+    const finish = (output: unknown, next: string | undefined, assignFrom: unknown, assignSpec = state.Assign): StateOutcome & { assigned?: Obj } => {
+      const assigned = assignSpec !== undefined ? (this.template(assignSpec, scopeOf(assignFrom)) as Obj) : undefined;
+      let out = output;
+      if (state.OutputPath === null) out = {};
+      else if (typeof state.OutputPath === 'string') out = selectPath(state.OutputPath, scopeOf(output));
+      if (assigned) env.vars.assign(assigned);
+      return { output: out, next, assigned };
+    };
+    const withResult = (result: unknown) => {
+      let selected = result;
+      if (state.ResultSelector !== undefined) {
+        selected = this.template(state.ResultSelector, scopeOf(result));
+        this.host.inspect?.('afterResultSelector', selected);
+      }
+      const merged = state.ResultPath === null ? rawInput : applyResultPath(state.ResultPath ?? '$', rawInput, selected);
+      this.host.inspect?.('afterResultPath', merged);
+      return { merged, selected };
+    };
+    const next = (): string | undefined => (state.End ? undefined : state.Next);
+
+    switch (type) {
+      case 'Pass': {
+        let result = effective;
+        if (state.Parameters !== undefined) {
+          result = this.template(state.Parameters, scopeOf(effective));
+          this.host.inspect?.('afterParameters', result);
+        }
+        if ('Result' in state) result = state.Result;
+        const { merged } = withResult(result);
+        return finish(merged, next(), result);
+      }
+      case 'Task': {
+        // Only a Task's Parameters see $$.Task.Token (a placeholder the dispatcher replaces with the issued token).
+        const params = state.Parameters !== undefined ? this.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }) : effective;
+        if (state.Parameters !== undefined) this.host.inspect?.('afterParameters', params);
+        const timeoutSeconds = state.TimeoutSecondsPath !== undefined ? selectPath(state.TimeoutSecondsPath, scopeOf(effective)) : state.TimeoutSeconds;
+        const heartbeatSeconds = state.HeartbeatSecondsPath !== undefined ? selectPath(state.HeartbeatSecondsPath, scopeOf(effective)) : state.HeartbeatSeconds;
+        const result = await this.task(name, state, params, timeoutSeconds, heartbeatSeconds, env);
+        this.host.inspect?.('result', result);
+        const { merged, selected } = withResult(result);
+        return finish(merged, next(), selected);
+      }
+      case 'Wait': {
+        await this.wait(state, scopeOf(effective), env);
+        return finish(effective, next(), effective);
+      }
+      case 'Choice': {
+        const scope = scopeOf(effective);
+        const rule = (state.Choices as Obj[]).find((r) => evaluateRule(r, scope));
+        const target = rule?.Next ?? state.Default;
+        if (target === undefined) throw noChoice();
+        return finish(effective, target, effective, rule ? rule.Assign : state.Assign);
+      }
+      case 'Succeed':
+        return finish(effective, undefined, effective);
+      case 'Fail': {
+        const scope = scopeOf(rawInput);
+        const error = state.ErrorPath !== undefined ? this.dynamicValue(state.ErrorPath, 'ErrorPath', scope) : state.Error;
+        const cause = state.CausePath !== undefined ? this.dynamicValue(state.CausePath, 'CausePath', scope) : state.Cause;
+        throw failState(error, cause);
+      }
+      case 'Parallel': {
+        const branchInput = state.Parameters !== undefined ? this.template(state.Parameters, scopeOf(effective)) : effective;
+        const result = await this.parallel(name, state, branchInput, env);
+        const { merged, selected } = withResult(result);
+        return finish(merged, next(), selected);
+      }
+      case 'Map': {
+        const items = state.ItemsPath !== undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
+        this.host.inspect?.('afterItemsPath', items);
+        const selector = state.ItemSelector ?? state.Parameters;
+        const itemInput = async (item: unknown, index: number) =>
+          selector === undefined ? item : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env));
+        const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
+        const result = await this.map(name, state, effective, items, itemInput, maxConcurrency, env);
+        const { merged, selected } = withResult(result);
+        return finish(merged, next(), selected);
+      }
+      default:
+        throw runtimeError(`Unknown state type '${type}'`);
+    }
+  }
+
+  // ---- JSONata states -----------------------------------------------------------------------------------
+
+  private async jsonataState(name: string, state: Obj, rawInput: unknown, context: Obj, env: Env): Promise<StateOutcome & { assigned?: Obj }> {
+    const type = state.Type;
+    const states: Obj = { input: rawInput, context: withoutSentinel(context) };
+    const scope = (): JsonataScope => ({ states, variables: env.vars.all() });
+    const evaluate = async (value: unknown, field: string) => {
+      try {
+        return await evaluateTemplate(value, field, scope());
+      } catch (err) {
+        throw this.evaluationFailed(err, name, field, env);
+      }
+    };
+    const finish = async (defaultOutput: unknown, next: string | undefined, assignSpec = state.Assign, outputSpec = state.Output, prefix = '') => {
+      // Assign and Output see the variables as they were before this state: both are evaluated first.
+      const assigned = assignSpec !== undefined ? ((await evaluate(assignSpec, `${prefix}Assign`)) as Obj) : undefined;
+      const output = outputSpec !== undefined ? await evaluate(outputSpec, `${prefix}Output`) : defaultOutput;
+      if (assigned) env.vars.assign(assigned);
+      return { output, next, assigned };
+    };
+    const next = (): string | undefined => (state.End ? undefined : state.Next);
+
+    switch (type) {
+      case 'Pass':
+        return finish(rawInput, next());
+      case 'Task': {
+        const taskScope = { states: { ...states, context }, variables: env.vars.all() };
+        let args = rawInput;
+        if (state.Arguments !== undefined) {
+          try {
+            args = await evaluateTemplate(state.Arguments, 'Arguments', taskScope);
+          } catch (err) {
+            throw this.evaluationFailed(err, name, 'Arguments', env);
+          }
+          this.host.inspect?.('afterArguments', args);
+        }
+        const timeoutSeconds = isExpression(state.TimeoutSeconds) ? await evaluate(state.TimeoutSeconds, 'TimeoutSeconds') : state.TimeoutSeconds;
+        const heartbeatSeconds = isExpression(state.HeartbeatSeconds) ? await evaluate(state.HeartbeatSeconds, 'HeartbeatSeconds') : state.HeartbeatSeconds;
+        const result = await this.task(name, state, args, timeoutSeconds, heartbeatSeconds, env);
+        this.host.inspect?.('result', result);
+        states.result = result;
+        return finish(result, next());
+      }
+      case 'Wait': {
+        const spec: Obj = { ...state };
+        if (isExpression(state.Seconds)) spec.Seconds = await evaluate(state.Seconds, 'Seconds');
+        if (isExpression(state.Timestamp)) spec.Timestamp = await evaluate(state.Timestamp, 'Timestamp');
+        await this.wait(spec, this.pathScope(rawInput, context, env), env);
+        return finish(rawInput, next());
+      }
+      case 'Choice': {
+        for (const [n, rule] of (state.Choices as Obj[]).entries()) {
+          const field = `Choices[${n}]/Condition`;
+          const value = typeof rule.Condition === 'boolean' ? rule.Condition : await evaluate(rule.Condition, field);
+          if (typeof value !== 'boolean') throw this.evaluationFailed(new StatesError('States.QueryEvaluationError', `The JSONata expression '${isExpression(rule.Condition) ? expressionText(rule.Condition) : rule.Condition}' specified for the field '${field}' returned a non-boolean value.`), name, field, env);
+          if (value) return finish(rawInput, rule.Next, rule.Assign, rule.Output, `Choices[${n}]/`);
+        }
+        if (state.Default === undefined) throw noChoice();
+        return finish(rawInput, state.Default);
+      }
+      case 'Succeed':
+        return finish(rawInput, undefined);
+      case 'Fail': {
+        const error = isExpression(state.Error) ? await evaluate(state.Error, 'Error') : state.Error;
+        const cause = isExpression(state.Cause) ? await evaluate(state.Cause, 'Cause') : state.Cause;
+        throw failState(error, cause);
+      }
+      case 'Parallel': {
+        const branchInput = state.Arguments !== undefined ? await evaluate(state.Arguments, 'Arguments') : rawInput;
+        const result = await this.parallel(name, state, branchInput, env);
+        states.result = result;
+        return finish(result, next());
+      }
+      case 'Map': {
+        let items: unknown = rawInput;
+        if (state.Items !== undefined) items = isExpression(state.Items) ? await evaluate(state.Items, 'Items') : state.Items;
+        const itemInput = async (item: unknown, index: number) => {
+          if (state.ItemSelector === undefined) return item;
+          const itemStates = { ...states, context: { ...states.context, Map: { Item: { Index: index, Value: item } } } };
+          try {
+            return await evaluateTemplate(state.ItemSelector, 'ItemSelector', { states: itemStates, variables: env.vars.all() });
+          } catch (err) {
+            throw this.evaluationFailed(err, name, 'ItemSelector', env);
+          }
+        };
+        const maxConcurrency = isExpression(state.MaxConcurrency) ? await evaluate(state.MaxConcurrency, 'MaxConcurrency') : state.MaxConcurrency;
+        const result = await this.map(name, state, rawInput, items, itemInput, maxConcurrency, env);
+        states.result = result;
+        return finish(result, next());
+      }
+      default:
+        throw runtimeError(`Unknown state type '${type}'`);
+    }
+  }
+
+  /** A JSONata failure leaves an EvaluationFailed event (error, cause, location, state) on the chain. */
+  private evaluationFailed(err: unknown, name: string, field: string, env: Env): StatesError {
+    const e = asStatesError(err);
+    if (e.name !== 'States.QueryEvaluationError') return e;
+    const entered = this.enteredIdOf(env);
+    const located = this.located(e, name, entered);
+    env.chain.last = this.host.record('EvaluationFailed', { error: located.name, cause: located.cause, location: locationOf(e.cause ?? '', field), state: name }, env.chain.last);
+    return located;
+  }
+
+  private enteredIdOf(env: Env): number {
+    return env.enteredId ?? env.chain.last;
+  }
+
+  private async caught(name: string, catcher: Obj, index: number, rawInput: unknown, errorOutput: Obj, context: Obj, env: Env, language: string, enteredId: number): Promise<{ output: unknown; assigned?: Obj }> {
+    if (language === 'JSONata') {
+      const states = { input: rawInput, errorOutput, context: withoutSentinel(context) };
+      const scope = { states, variables: env.vars.all() };
+      const evaluate = async (value: unknown, field: string) => {
+        try {
+          return await evaluateTemplate(value, field, scope);
+        } catch (err) {
+          const e = this.located(asStatesError(err), name, enteredId);
+          env.chain.last = this.host.record('EvaluationFailed', { error: e.name, cause: e.cause, location: field, state: name }, env.chain.last);
+          throw e;
+        }
+      };
+      const assigned = catcher.Assign !== undefined ? ((await evaluate(catcher.Assign, `Catch[${index}]/Assign`)) as Obj) : undefined;
+      const output = catcher.Output !== undefined ? await evaluate(catcher.Output, `Catch[${index}]/Output`) : errorOutput;
+      if (assigned) env.vars.assign(assigned);
+      return { output, assigned };
+    }
+    const scope = this.pathScope(errorOutput, context, env);
+    const assigned = catcher.Assign !== undefined ? (this.template(catcher.Assign, scope) as Obj) : undefined;
+    const output = catcher.ResultPath === null ? rawInput : applyResultPath(catcher.ResultPath ?? '$', rawInput, errorOutput);
+    if (assigned) env.vars.assign(assigned);
+    return { output, assigned };
+  }
+
+  private async task(name: string, state: Obj, input: unknown, timeoutSeconds: unknown, heartbeatSeconds: unknown, env: Env): Promise<unknown> {
+    const chain = env.chain;
+    const port: TaskPort = {
+      arn: this.host.executionArn,
+      signal: this.host.signal,
+      emit: (type, details) => {
+        chain.last = this.host.record(type, details, chain.last);
+      },
+    };
+    return this.host.task(port, {
+      stateName: name,
+      resource: state.Resource,
+      input,
+      timeoutSeconds: seconds(timeoutSeconds, 'TimeoutSeconds'),
+      heartbeatSeconds: seconds(heartbeatSeconds, 'HeartbeatSeconds'),
+    });
+  }
+
+  private async wait(state: Obj, scope: PathScope, _env: Env): Promise<void> {
+    let delayMs: number;
+    if (state.Seconds !== undefined || state.SecondsPath !== undefined) {
+      const value = state.SecondsPath !== undefined ? selectPath(state.SecondsPath, scope) : state.Seconds;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw runtimeError(state.SecondsPath !== undefined ? `The SecondsPath parameter does not reference a valid integer value: ${json(value)}` : `The Seconds parameter is not a valid non-negative integer: ${json(value)}`);
+      }
+      delayMs = value * 1000;
+    } else {
+      const value = state.TimestampPath !== undefined ? selectPath(state.TimestampPath, scope) : state.Timestamp;
+      if (!isTimestamp(value)) {
+        throw runtimeError(state.TimestampPath !== undefined ? `The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: ${json(value)}` : `The Timestamp parameter is not a valid ISO-8601 extended offset date-time format string: ${json(value)}`);
+      }
+      delayMs = Date.parse(value) - this.host.clock.nowMs();
+    }
+    try {
+      await this.host.clock.sleep(Math.max(0, delayMs), this.host.signal);
+    } catch {
+      throw runtimeError('The execution stopped');
+    }
+  }
+
+  // ---- Parallel and Map ---------------------------------------------------------------------------------
+
+  private async parallel(name: string, state: Obj, input: unknown, env: Env): Promise<unknown[]> {
+    const startedId = this.host.record('ParallelStateStarted', undefined, env.chain.last);
+    env.chain.last = startedId;
+    const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
+    const runs = (state.Branches as Obj[]).map((branch, n) =>
+      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language }),
+    );
+    const settled = await settleFirstFailure(runs);
+    if (settled.failed) {
+      const { error, index } = settled;
+      if (error.fatal || this.host.signal.aborted) throw error;
+      const failingLast = branches[index].chain.last;
+      this.abortBranches(branches.map((b) => b.chain), index, 'Parallel', name);
+      env.chain.last = this.host.record('ParallelStateFailed', undefined, failingLast);
+      error.lastEventId = env.chain.last;
+      throw error;
+    }
+    const last = Math.max(...branches.map((b) => b.chain.last));
+    this.host.record('ParallelStateSucceeded', undefined, last);
+    env.chain.last = last;
+    return settled.values;
+  }
+
+  /** Aborts the states still active on each chain (the failing one included, as AWS records a TaskStateAborted there). */
+  private abortBranches(chains: Chain[], _failing: number, _kind: string, _name: string): void {
+    for (const chain of chains) {
+      const active = chain.active;
+      if (!active || !['Task', 'Wait', 'Map', 'Parallel'].includes(active.type)) continue;
+      this.host.record(`${active.type}StateAborted`, undefined, chain.last);
+      chain.active = undefined;
+    }
+  }
+
+  private async map(name: string, state: Obj, input: unknown, items: unknown, itemInput: (item: unknown, index: number) => Promise<unknown>, maxConcurrency: unknown, env: Env): Promise<unknown> {
+    if (!Array.isArray(items)) {
+      const distributed = state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED' && state.ItemReader !== undefined;
+      if (!distributed) throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
+    }
+    if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
+      throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);
+    }
+    const processor = state.ItemProcessor ?? state.Iterator;
+    const startedId = this.host.record('MapStateStarted', { length: Array.isArray(items) ? items.length : 0 }, env.chain.last);
+    env.chain.last = startedId;
+
+    if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+      if (!this.host.distributedMap) throw runtimeError('Distributed Map is not available here');
+      const chain = env.chain;
+      const port: TaskPort = {
+        arn: this.host.executionArn,
+        signal: this.host.signal,
+        emit: (type, details) => {
+          chain.last = this.host.record(type, details, chain.last);
+        },
+      };
+      try {
+        const result = await this.host.distributedMap({ stateName: name, state, input, items: items as unknown[] | undefined, itemSelector: itemInput, port, chainLast: chain.last });
+        this.host.record('MapStateSucceeded', undefined, chain.last);
+        return result;
+      } catch (thrown) {
+        const err = asStatesError(thrown);
+        if (err.fatal || this.host.signal.aborted) throw err;
+        chain.last = this.host.record('MapStateFailed', undefined, chain.last);
+        throw err;
+      }
+    }
+
+    const list = items as unknown[];
+    const limit = maxConcurrency ? Math.min(maxConcurrency as number, INLINE_MAP_CONCURRENCY) : INLINE_MAP_CONCURRENCY;
+    const chains: Chain[] = list.map(() => ({ last: startedId }));
+    const results: unknown[] = new Array(list.length);
+    const started = new Set<number>();
+    const finished = new Set<number>();
+    let failure: { error: StatesError; index: number } | undefined;
+    const language = env.language;
+    let nextIndex = 0;
+    const worker = async () => {
+      while (!failure && nextIndex < list.length) {
+        const index = nextIndex++;
+        const chain = chains[index];
+        const iterationInput = await itemInput(list[index], index);
+        if (failure) return;
+        started.add(index);
+        chain.last = this.host.record('MapIterationStarted', { name, index }, chain.last);
+        try {
+          results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language });
+          finished.add(index);
+          chain.last = this.host.record('MapIterationSucceeded', { name, index }, chain.last);
+        } catch (thrown) {
+          finished.add(index);
+          const error = asStatesError(thrown);
+          failure ??= { error, index };
+          return;
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+    } catch (thrown) {
+      // An ItemSelector failure before any iteration started.
+      failure ??= { error: asStatesError(thrown), index: -1 };
+    }
+    if (failure) {
+      const { error, index } = failure;
+      if (error.fatal || this.host.signal.aborted) throw error;
+      const failingLast = index >= 0 ? chains[index].last : env.chain.last;
+      if (index >= 0) {
+        this.host.record('MapIterationFailed', { name, index }, failingLast);
+        for (const other of started) {
+          if (other === index || finished.has(other)) continue;
+          this.abortBranches([chains[other]], -1, 'Map', name);
+          this.host.record('MapIterationAborted', { name, index: other }, chains[other].last);
+        }
+      }
+      env.chain.last = this.host.record('MapStateFailed', undefined, failingLast);
+      error.lastEventId = env.chain.last;
+      throw error;
+    }
+    const last = list.length ? Math.max(...chains.map((c) => c.last)) : startedId;
+    this.host.record('MapStateSucceeded', undefined, last);
+    env.chain.last = last;
+    return results;
+  }
+}
+
+/** Resolves with every value, or with the first failure (the others keep running until aborted). */
+async function settleFirstFailure(runs: Promise<unknown>[]): Promise<{ failed: false; values: unknown[] } | { failed: true; error: StatesError; index: number }> {
+  return new Promise((resolve) => {
+    const values: unknown[] = new Array(runs.length);
+    let pending = runs.length;
+    let done = false;
+    if (pending === 0) resolve({ failed: false, values });
+    runs.forEach((run, index) =>
+      run.then(
+        (value) => {
+          values[index] = value;
+          if (--pending === 0 && !done) {
+            done = true;
+            resolve({ failed: false, values });
+          }
+        },
+        (err) => {
+          if (done) return;
+          done = true;
+          resolve({ failed: true, error: asStatesError(err), index });
+        },
+      ),
+    );
+  });
+}
+
+function noChoice(): StatesError {
+  // AWS fails a Choice state without a matching rule or Default with this runtime error (not catchable).
+  return runtimeError('Failed to transition out of the state. The state does not point to a next state.');
+}
+
+function failState(error: unknown, cause: unknown): StatesError {
+  const err = new StatesError(error === undefined ? '' : String(error), cause === undefined ? undefined : String(cause), { fatal: false, terminal: false });
+  (err as { fromFail?: boolean }).fromFail = true;
+  return err;
+}
+
+function seconds(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw runtimeError(`The ${field} value must be a positive integer, got ${json(value)}`);
+  return value;
+}
+
+function locationOf(_cause: string, field: string): string {
+  return field;
+}
+
+/** The task token is only ever read from a Task's Parameters/Arguments; elsewhere `$$.Task` does not exist. */
+function withoutSentinel(context: Obj): Obj {
+  if (!context.Task) return context;
+  const { Task: _task, ...rest } = context;
+  return rest;
+}

@@ -1,0 +1,109 @@
+/**
+ * JSONata in Step Functions (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html):
+ * a field value `"{% expression %}"` is evaluated with the maintained `jsonata` package; `$states`
+ * (input, result, errorOutput, context) and the workflow's variables are bound, and AWS's own functions
+ * `$partition`, `$range`, `$hash`, `$random`, `$uuid` and `$parse` are added. An expression that returns
+ * nothing, or throws, fails the state with States.QueryEvaluationError.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import jsonata from 'jsonata';
+import { StatesError } from './errors';
+
+const EXPRESSION = /^\{%([\s\S]*)%\}$/;
+const compiled = new Map<string, ReturnType<typeof jsonata>>();
+
+export function isExpression(value: unknown): value is string {
+  return typeof value === 'string' && EXPRESSION.test(value);
+}
+
+export function expressionText(value: string): string {
+  return EXPRESSION.exec(value)![1].trim();
+}
+
+/** Compiles once; a syntax error becomes the message of an Error (for validation) or QueryEvaluationError. */
+export function compile(text: string): ReturnType<typeof jsonata> {
+  let expr = compiled.get(text);
+  if (!expr) {
+    expr = jsonata(text);
+    registerAwsFunctions(expr);
+    compiled.set(text, expr);
+  }
+  return expr;
+}
+
+function registerAwsFunctions(expr: ReturnType<typeof jsonata>): void {
+  expr.registerFunction('partition', (array: unknown[], size: number) => {
+    if (!Array.isArray(array)) array = array === undefined ? [] : [array];
+    if (!Number.isInteger(size) || size <= 0) throw new Error('$partition: the chunk size must be a positive integer');
+    const out: unknown[][] = [];
+    for (let n = 0; n < array.length; n += size) out.push(array.slice(n, n + size));
+    return out;
+  }, '<an:a>');
+  expr.registerFunction('range', (start: number, end: number, step: number) => {
+    if (!step) throw new Error('$range: the step must not be 0');
+    const out: number[] = [];
+    for (let v = start; step > 0 ? v <= end : v >= end; v += step) {
+      out.push(v);
+      if (out.length > 1000) throw new Error('$range: at most 1000 items');
+    }
+    return out;
+  }, '<nnn:a>');
+  expr.registerFunction('hash', (data: unknown, algorithm: string) => {
+    const alg = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' }[algorithm];
+    if (!alg) throw new Error(`$hash: unsupported algorithm '${algorithm}'`);
+    return createHash(alg).update(typeof data === 'string' ? data : JSON.stringify(data), 'utf8').digest('hex');
+  }, '<js:s>');
+  expr.registerFunction('random', (seed?: number) => (seed === undefined ? Math.random() : mulberry(seed)), '<n?:n>');
+  expr.registerFunction('uuid', () => randomUUID(), '<:s>');
+  expr.registerFunction('parse', (text: string) => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new Error(`$parse: '${text}' is not valid JSON`);
+    }
+  }, '<s:j>');
+}
+
+function mulberry(seed: number): number {
+  let t = (Math.trunc(seed) + 0x6d2b79f5) | 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+export interface JsonataScope {
+  states: Record<string, unknown>;
+  variables: Record<string, unknown>;
+}
+
+/** Plain JSON (JSONata sequences carry extra flags; functions are not JSON). */
+function plain(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+/** Evaluates one expression; `field` is where it sits (`Output/v`), named in the cause as AWS does. */
+export async function evaluateExpression(text: string, field: string, scope: JsonataScope): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = await compile(text).evaluate(scope.states.input ?? null, { ...scope.variables, states: scope.states });
+  } catch (err) {
+    const e = err as { message?: string; code?: string };
+    throw new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' threw an error: ${e.message ?? String(err)}`);
+  }
+  if (result === undefined) {
+    throw new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' returned nothing (undefined).`);
+  }
+  return plain(result);
+}
+
+/** Evaluates every `{% %}` string inside a field's value (Arguments, Output, Assign, ...). */
+export async function evaluateTemplate(value: unknown, field: string, scope: JsonataScope): Promise<unknown> {
+  if (isExpression(value)) return evaluateExpression(expressionText(value), field, scope);
+  if (Array.isArray(value)) return Promise.all(value.map((v, n) => evaluateTemplate(v, `${field}[${n}]`, scope)));
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) out[key] = await evaluateTemplate(v, `${field}/${key}`, scope);
+    return out;
+  }
+  return value;
+}
