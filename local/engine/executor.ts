@@ -124,6 +124,8 @@ interface Env {
   extraContext?: Obj;
   /** Id of the StateEntered event of the state running in this scope (named in causes). */
   enteredId?: number;
+  /** Aborted when the execution stops or an enclosing Map/Parallel gives this branch up. */
+  signal: AbortSignal;
 }
 
 interface StateOutcome {
@@ -139,19 +141,19 @@ export class Interpreter {
   /** Runs a whole definition (or a branch/iteration) from its StartAt; resolves with its output. */
   async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
-    return this.runScope(definition, input, { chain, vars, language });
+    return this.runScope(definition, input, { chain, vars, language, signal: this.host.signal });
   }
 
   /** Runs a single state (TestState); resolves with its output and next state. */
   async runOne(state: Obj, name: string, input: unknown, vars: Variables, language: 'JSONPath' | 'JSONata'): Promise<StateOutcome> {
-    return this.runState(name, state, input, { chain: { last: 0 }, vars, language });
+    return this.runState(name, state, input, { chain: { last: 0 }, vars, language, signal: this.host.signal });
   }
 
   private async runScope(scope: Obj, input: unknown, env: Env): Promise<unknown> {
     let name: string = scope.StartAt;
     let data = input;
     for (;;) {
-      if (this.host.signal.aborted) throw runtimeError('The execution stopped');
+      if (env.signal.aborted) throw runtimeError('The execution stopped');
       const state = scope.States[name];
       const outcome = await this.runState(name, state, data, env);
       data = outcome.output;
@@ -186,7 +188,7 @@ export class Interpreter {
         return { output: outcome.output, next: outcome.next };
       } catch (thrown) {
         const err = this.located(asStatesError(thrown), name, enteredId);
-        if (err.fatal || this.host.signal.aborted) {
+        if (err.fatal || env.signal.aborted) {
           err.lastEventId ??= chain.last;
           throw err;
         }
@@ -202,7 +204,7 @@ export class Interpreter {
             retries[retrier]++;
             retryCount++;
             try {
-              await this.host.clock.sleep(delay * 1000, this.host.signal);
+              await this.host.clock.sleep(delay * 1000, env.signal);
             } catch {
               throw runtimeError('The execution stopped');
             }
@@ -516,8 +518,9 @@ export class Interpreter {
     const chain = env.chain;
     const port: TaskPort = {
       arn: this.host.executionArn,
-      signal: this.host.signal,
+      signal: env.signal,
       emit: (type, details) => {
+        if (env.signal.aborted) return;
         chain.last = this.host.record(type, details, chain.last);
       },
     };
@@ -530,7 +533,7 @@ export class Interpreter {
     });
   }
 
-  private async wait(state: Obj, scope: PathScope, _env: Env): Promise<void> {
+  private async wait(state: Obj, scope: PathScope, env: Env): Promise<void> {
     let delayMs: number;
     if (state.Seconds !== undefined || state.SecondsPath !== undefined) {
       const value = state.SecondsPath !== undefined ? selectPath(state.SecondsPath, scope) : state.Seconds;
@@ -546,7 +549,7 @@ export class Interpreter {
       delayMs = Date.parse(value) - this.host.clock.nowMs();
     }
     try {
-      await this.host.clock.sleep(Math.max(0, delayMs), this.host.signal);
+      await this.host.clock.sleep(Math.max(0, delayMs), env.signal);
     } catch {
       throw runtimeError('The execution stopped');
     }
@@ -557,14 +560,18 @@ export class Interpreter {
   private async parallel(name: string, state: Obj, input: unknown, env: Env): Promise<unknown[]> {
     const startedId = this.host.record('ParallelStateStarted', undefined, env.chain.last);
     env.chain.last = startedId;
+    const giveUp = new AbortController();
+    const signal = AbortSignal.any([env.signal, giveUp.signal]);
     const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
     const runs = (state.Branches as Obj[]).map((branch, n) =>
-      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language }),
+      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal }),
     );
     const settled = await settleFirstFailure(runs);
+    // AWS stops the other branches once one fails.
+    if (settled.failed) giveUp.abort();
     if (settled.failed) {
       const { error, index } = settled;
-      if (error.fatal || this.host.signal.aborted) throw error;
+      if (error.fatal || env.signal.aborted) throw error;
       const failingLast = branches[index].chain.last;
       this.abortBranches(branches.map((b) => b.chain), index, 'Parallel', name);
       env.chain.last = this.host.record('ParallelStateFailed', undefined, failingLast);
@@ -604,8 +611,9 @@ export class Interpreter {
       const chain = env.chain;
       const port: TaskPort = {
         arn: this.host.executionArn,
-        signal: this.host.signal,
+        signal: env.signal,
         emit: (type, details) => {
+          if (env.signal.aborted) return;
           chain.last = this.host.record(type, details, chain.last);
         },
       };
@@ -615,7 +623,7 @@ export class Interpreter {
         return result;
       } catch (thrown) {
         const err = asStatesError(thrown);
-        if (err.fatal || this.host.signal.aborted) throw err;
+        if (err.fatal || env.signal.aborted) throw err;
         chain.last = this.host.record('MapStateFailed', undefined, chain.last);
         throw err;
       }
@@ -629,6 +637,8 @@ export class Interpreter {
     const finished = new Set<number>();
     let failure: { error: StatesError; index: number } | undefined;
     const language = env.language;
+    const giveUp = new AbortController();
+    const signal = AbortSignal.any([env.signal, giveUp.signal]);
     let nextIndex = 0;
     const worker = async () => {
       while (!failure && nextIndex < list.length) {
@@ -639,13 +649,17 @@ export class Interpreter {
         started.add(index);
         chain.last = this.host.record('MapIterationStarted', { name, index }, chain.last);
         try {
-          results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language });
+          results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language, signal });
           finished.add(index);
           chain.last = this.host.record('MapIterationSucceeded', { name, index }, chain.last);
         } catch (thrown) {
           finished.add(index);
           const error = asStatesError(thrown);
-          failure ??= { error, index };
+          if (!failure) {
+            failure = { error, index };
+            // AWS stops the other iterations once one fails.
+            giveUp.abort();
+          }
           return;
         }
       }
@@ -657,8 +671,9 @@ export class Interpreter {
       failure ??= { error: asStatesError(thrown), index: -1 };
     }
     if (failure) {
+      giveUp.abort();
       const { error, index } = failure;
-      if (error.fatal || this.host.signal.aborted) throw error;
+      if (error.fatal || env.signal.aborted) throw error;
       const failingLast = index >= 0 ? chains[index].last : env.chain.last;
       if (index >= 0) {
         this.host.record('MapIterationFailed', { name, index }, failingLast);
