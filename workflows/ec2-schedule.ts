@@ -48,7 +48,7 @@ import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
-import { TaskFunction } from './shared/task-function';
+import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
 
 /** How long the verify loop waits between checks: EC2 transitions take 30-60 s, rarely more. */
@@ -112,6 +112,16 @@ export class Ec2Schedule extends Construct {
     const schedulesEnv = JSON.stringify(
       Object.fromEntries(Object.entries(schedules).map(([name, s]) => [name, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }])),
     );
+    // The schedules travel in the Lambda environment (4 KB for all variables together, see checkEnvironmentSize):
+    // name the config field that fills it, instead of failing the deployment.
+    const planEnvBytes = checkEnvironmentSize('Ec2Schedule', { TABLE_NAME: this.table.tableName, BATCH_SIZE: String(batchSize), SCHEDULES: '', POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps' });
+    if (planEnvBytes + Buffer.byteLength(schedulesEnv) > LAMBDA_ENVIRONMENT_BYTES) {
+      const most = Object.entries(schedules).sort((a, b) => b[1].skipDates.length - a[1].skipDates.length)[0];
+      throw new Error(
+        `Ec2Schedule: the schedules take ${Buffer.byteLength(schedulesEnv)} bytes of the Lambda environment, which holds ${LAMBDA_ENVIRONMENT_BYTES} bytes for all variables; ` +
+          `remove past skip dates (schedules.${most?.[0]}.skipDates has ${most?.[1].skipDates.length})`,
+      );
+    }
     const tableEnv = { TABLE_NAME: this.table.tableName };
     const validate = new TaskFunction(this, 'ValidateFn', {
       entry: 'tasks/ec2/validate.ts',

@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
 import { parseSchedules } from '../../infra/config-schedules';
+import { checkEnvironmentSize } from '../../workflows/shared/task-function';
 import { Ec2Schedule } from '../../workflows/ec2-schedule';
 import { asList, statements, synthOpsflow } from './synth';
 
@@ -48,6 +49,21 @@ describe('Ec2Schedule schedules', () => {
     const problems: string[] = [];
     const long = parseSchedules({ 'a-very-long-schedule-name-that-goes-on-and-on': { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }] } }, problems);
     expect(() => standalone({ schedules: long, scheduleNamePrefix: 'opsflow-production-eu-central' })).toThrow("exceeds EventBridge Scheduler's 64 characters");
+  });
+
+  it('fails synth, naming the field, when skip dates would push a Lambda environment over 4 KB', () => {
+    const problems: string[] = [];
+    const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+    const many = parseSchedules({ holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 300 }, (_, i) => day(i)) } }, problems);
+    expect(problems).toEqual([]);
+    expect(() => standalone({ schedules: many })).toThrow(/the schedules take \d+ bytes of the Lambda environment, which holds 4096 bytes.*schedules\.holidays\.skipDates has 300/);
+    const fits = parseSchedules({ holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 100 }, (_, i) => day(i)) } }, problems);
+    expect(() => standalone({ schedules: fits })).not.toThrow();
+  });
+
+  it('refuses any task whose environment is over 4 KB', () => {
+    expect(() => checkEnvironmentSize('Fn', { BIG: 'x'.repeat(4094) })).toThrow("Fn: its Lambda environment takes 4097 bytes, over Lambda's 4096-byte limit (largest: BIG 4097 bytes)");
+    expect(checkEnvironmentSize('Fn', { OK: 'x'.repeat(4094) })).toBe(4096);
   });
 
   it.each([
