@@ -16,7 +16,7 @@ import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { resolveRules, type Rules } from './rules/settings';
-import { createServer, listen } from './server';
+import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { Ec2Service } from './services/ec2';
@@ -88,6 +88,8 @@ export class Runtime {
     stateMachines: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
   endpoint = '';
+  /** Host header values this runtime answers (its own address); set once it listens. */
+  private allowedHosts: string[] = [];
   private server?: Server;
   private stopping = false;
   private readonly log: (line: string) => void;
@@ -130,11 +132,12 @@ export class Runtime {
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
-    rt.server = createServer(services, (req) => rt.plain(req));
+    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, nows: () => [Date.now(), rt.clock.nowMs()] });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
     rt.endpoint = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+    rt.allowedHosts = ownHosts(host, port);
     if (host !== '127.0.0.1') rt.log(`listening on ${host}, not only on 127.0.0.1: other machines can reach this runtime`);
     rt.log(`endpoint ${rt.endpoint}`);
     try {

@@ -32,18 +32,84 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
   };
 }
 
-export function createServer(services: ServiceHandler[], plain: PlainHandler): Server {
+export interface ServerGuards {
+  /** `host:port` values the Host header may have (lower case). Empty until the server listens. */
+  allowedHosts(): string[];
+  /** The instants a signature date may be near: real now, and the virtual now local Lambdas sign with. */
+  nows(): number[];
+}
+
+export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards): Server {
   const byService = new Map<string, ServiceHandler>();
   for (const s of services) for (const name of s.services) byService.set(name, s);
   return createHttpServer((req, res) => {
-    void dispatch(req, res, byService, plain);
+    void dispatch(req, res, byService, plain, guards);
   });
 }
 
-async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler) {
+/** The Host values of a runtime listening on `host:port`: loopback by number and by name, and `host` itself. */
+export function ownHosts(host: string, port: number): string[] {
+  const named = host === '0.0.0.0' || host === '::' ? [] : [host.includes(':') ? `[${host}]` : host];
+  return [...new Set(['127.0.0.1', 'localhost', '[::1]', ...named])].map((h) => `${h}:${port}`.toLowerCase());
+}
+
+/** AWS's window around the signature date (RequestExpired: https://docs.aws.amazon.com/emr/latest/APIReference/CommonErrors.html). */
+export const SIGNATURE_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Refuses what must never reach a service: a foreign Host (DNS rebinding), an AWS API request without a
+ * signature (MissingAuthenticationToken, https://docs.aws.amazon.com/cloudsearch/latest/developerguide/CommonErrors.html),
+ * one whose signature lacks `host` among its signed headers (required in every canonical request:
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) or a date, or whose date is
+ * outside the 15-minute window (a presigned URL: past its X-Amz-Expires).
+ */
+export function guard(request: AwsRequest, guards: ServerGuards): AwsResponse | undefined {
+  const host = (request.headers.host ?? '').toLowerCase();
+  const allowed = guards.allowedHosts();
+  if (!allowed.includes(host)) {
+    return { status: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'ForeignHost', message: `Host '${host}' is not this runtime's address (${allowed[0]}): refused` }) };
+  }
+  const signature = parseSigV4({ headers: request.headers, query: request.query });
+  if (!signature) {
+    const looksAws = request.headers['x-amz-target'] !== undefined || /^application\/x-amz-json/i.test(request.headers['content-type'] ?? '')
+      || (request.query.has('Action') && request.query.has('Version')) || /(^|&)Action=[^&]+&(.*&)?Version=|(^|&)Version=[^&]+&(.*&)?Action=/.test(formBody(request));
+    return looksAws ? jsonError(new AwsError('MissingAuthenticationToken', 'Missing Authentication Token', 403)) : undefined;
+  }
+  if (!signature.signedHeaders.includes('host')) {
+    return jsonError(new AwsError('IncompleteSignature', `The request signature does not conform to AWS standards. 'Host' must be a 'SignedHeader' in the AWS Authorization.`, 400));
+  }
+  const date = signature.requestDate ? parseAmzDate(signature.requestDate) : undefined;
+  if (date === undefined) {
+    return jsonError(new AwsError('IncompleteSignature', `The request signature does not conform to AWS standards. Authorization ${signature.location === 'header' ? "header requires existence of either a 'X-Amz-Date' or a 'Date' header" : "query requires 'X-Amz-Date'"}.`, 400));
+  }
+  const expiresMs = signature.location === 'query' ? (signature.expiresSeconds ?? 0) * 1000 : 0;
+  const fresh = guards.nows().some((now) => date - SIGNATURE_WINDOW_MS <= now && now <= date + Math.max(expiresMs, SIGNATURE_WINDOW_MS));
+  if (!fresh) {
+    return jsonError(new AwsError('RequestExpired', `Request has expired: the signature date ${signature.requestDate} is more than 15 minutes from the runtime's time.`, 400));
+  }
+  return undefined;
+}
+
+function formBody(request: AwsRequest): string {
+  return /^application\/x-www-form-urlencoded/i.test(request.headers['content-type'] ?? '') ? request.body.toString('utf8', 0, 4096) : '';
+}
+
+/** `YYYYMMDDTHHMMSSZ` → epoch ms. */
+function parseAmzDate(value: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
+}
+
+async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards) {
   let response: AwsResponse;
   try {
     const request = await readAwsRequest(req);
+    const refused = guards ? guard(request, guards) : undefined;
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json', ...refused.headers });
+      res.end(refused.body);
+      return;
+    }
     const handler = request.service ? byService.get(request.service) : undefined;
     if (request.service && !handler) {
       response = jsonError(new AwsError('UnknownOperationException', `opsflow local runtime does not emulate the AWS service '${request.service}'`, 400));

@@ -252,6 +252,7 @@ export class Ec2Schedule extends Construct {
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
       stateMachineName,
+      comment: 'Starts or stops the EC2 instances that opted in to a schedule by tag, verifies each reached its target state, and reports.',
       definition: validateInput.next(planStep).next(waves).next(reportStep).next(publish).next(outcome),
       timeout: Duration.hours(6),
     });

@@ -201,6 +201,7 @@ export class ManualApproval extends Construct {
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'Approval'),
+      comment: 'Asks people to approve a request by email and waits for their decision (quorum, reminders, escalation, deadline).',
       definition: validateInput.next(awaitDecision),
       timeout: maxTimeout.plus(Duration.hours(1)),
     });

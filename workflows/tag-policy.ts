@@ -166,6 +166,7 @@ export class TagPolicy extends Construct {
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy'),
+      comment: 'Applies a tag policy to EC2 instances: adds missing tags, and stops or terminates non-compliant ones behind an approval (dry run by default).',
       definition: this.definition(props, fns, approvalTimeout),
       timeout: approvalTimeout.plus(Duration.hours(12)),
     });

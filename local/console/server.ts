@@ -38,6 +38,7 @@ const HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>opsflow local console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console.css">
 <script defer src="/console.js"></script>
 </head>

@@ -29,6 +29,8 @@ export function workflowStateMachineName(scope: Construct, workflow: string): st
 export interface WorkflowStateMachineProps {
   /** Its name in the account and region, normally `workflowStateMachineName(scope, 'Approval')`. */
   readonly stateMachineName: string;
+  /** One sentence on what it does: the definition's ASL `Comment`, shown by the AWS and the local consoles. */
+  readonly comment: string;
   readonly definition: IChainable;
   /** Longest an execution may run. */
   readonly timeout: Duration;
@@ -43,6 +45,7 @@ export class WorkflowStateMachine extends StateMachine {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(props.definition),
+      comment: props.comment,
       timeout: props.timeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },

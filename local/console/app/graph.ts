@@ -54,9 +54,11 @@ const NODE_H = 40;
 const CHAR_W = 7.2;
 const TERMINAL = 18;
 
+/** Wide enough for the name (bold, 12px) and for the status line: "○ Not reached ×12" and the type. */
 export function nodeWidth(name: string, type?: string): number {
-  const text = Math.max(name.length, (type ?? '').length + 2);
-  return Math.max(96, Math.min(260, Math.round(text * CHAR_W + 48)));
+  const nameLine = name.length * CHAR_W + 24;
+  const statusLine = (17 + (type ?? '').length) * 6.2 + 26;
+  return Math.round(Math.max(120, Math.min(300, Math.max(nameLine, statusLine))));
 }
 
 interface Building {
