@@ -481,7 +481,8 @@ export class Interpreter {
     if (e.name !== 'States.QueryEvaluationError') return e;
     const entered = this.enteredIdOf(env);
     const located = this.located(e, name, entered);
-    env.chain.last = this.host.record('EvaluationFailed', { error: located.name, cause: located.cause, location: locationOf(e.cause ?? '', field), state: name }, env.chain.last);
+    const location = (e as { location?: string }).location ?? field;
+    env.chain.last = this.host.record('EvaluationFailed', { error: located.name, cause: located.cause, location, state: name }, env.chain.last);
     return located;
   }
 
@@ -498,7 +499,8 @@ export class Interpreter {
           return await evaluateTemplate(value, field, scope);
         } catch (err) {
           const e = this.located(asStatesError(err), name, enteredId);
-          env.chain.last = this.host.record('EvaluationFailed', { error: e.name, cause: e.cause, location: field, state: name }, env.chain.last);
+          const location = (asStatesError(err) as { location?: string }).location ?? field;
+          env.chain.last = this.host.record('EvaluationFailed', { error: e.name, cause: e.cause, location, state: name }, env.chain.last);
           throw e;
         }
       };
@@ -735,10 +737,6 @@ function seconds(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw runtimeError(`The ${field} value must be a positive integer, got ${json(value)}`);
   return value;
-}
-
-function locationOf(_cause: string, field: string): string {
-  return field;
 }
 
 /** The task token is only ever read from a Task's Parameters/Arguments; elsewhere `$$.Task` does not exist. */

@@ -88,10 +88,10 @@ export async function evaluateExpression(text: string, field: string, scope: Jso
     result = await compile(text).evaluate(scope.states.input ?? null, { ...scope.variables, states: scope.states });
   } catch (err) {
     const e = err as { message?: string; code?: string };
-    throw new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' threw an error: ${e.message ?? String(err)}`);
+    throw Object.assign(new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' threw an error: ${e.message ?? String(err)}`), { location: field });
   }
   if (result === undefined) {
-    throw new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' returned nothing (undefined).`);
+    throw Object.assign(new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' returned nothing (undefined).`), { location: field });
   }
   return plain(result);
 }
