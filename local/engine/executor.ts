@@ -126,6 +126,8 @@ interface Env {
   enteredId?: number;
   /** Aborted when the execution stops or an enclosing Map/Parallel gives this branch up. */
   signal: AbortSignal;
+  /** The execution's own scope (not a branch or iteration). */
+  top?: boolean;
 }
 
 interface StateOutcome {
@@ -136,12 +138,16 @@ interface StateOutcome {
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
 export class Interpreter {
+  /** Told about each top-level state as it is entered (where RedriveExecution starts again). */
+  onTopLevelState?: (name: string, input: unknown) => void;
+
   constructor(private readonly host: Host) {}
 
-  /** Runs a whole definition (or a branch/iteration) from its StartAt; resolves with its output. */
-  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }): Promise<unknown> {
+  /** Runs a whole definition from its StartAt (or `startAt`, for a redrive); resolves with its output. */
+  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }, startAt?: string): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
-    return this.runScope(definition, input, { chain, vars, language, signal: this.host.signal });
+    const scope = startAt ? { ...definition, StartAt: startAt } : definition;
+    return this.runScope(scope, input, { chain, vars, language, signal: this.host.signal, top: true });
   }
 
   /** Runs a single state (TestState); resolves with its output and next state. */
@@ -155,6 +161,7 @@ export class Interpreter {
     for (;;) {
       if (env.signal.aborted) throw runtimeError('The execution stopped');
       const state = scope.States[name];
+      if (env.top) this.onTopLevelState?.(name, data);
       const outcome = await this.runState(name, state, data, env);
       data = outcome.output;
       if (outcome.next === undefined) return data;
@@ -218,6 +225,7 @@ export class Interpreter {
         }
         const catcher = state.Catch[catcherIndex];
         const errorOutput: Obj = { Error: err.name, ...(err.cause !== undefined ? { Cause: err.cause } : {}) };
+        this.host.inspect?.('caught', errorOutput);
         const caught = await this.caught(name, catcher, catcherIndex, rawInput, errorOutput, context, env, language, enteredId);
         this.exited(type, name, caught.output, env, caught.assigned);
         return { output: caught.output, next: catcher.Next };

@@ -11,7 +11,8 @@ import { Dispatcher, type ChildDescription } from './dispatch';
 import { StatesError } from './errors';
 import { Interpreter } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
-import { prepareDefinition, type PreparedDefinition } from './preprocess';
+import { Registry, type RegistrySnapshot, type Resolved } from './registry';
+import { testState } from './test-state';
 import { TaskTokens, type TokensSnapshot } from './tokens';
 
 export interface StepFunctionsDeps {
@@ -34,16 +35,14 @@ export interface ExecutionDescription extends ChildDescription {
 interface ExecutionRecord extends ExecutionDescription {
   roleArn?: string;
   events: HistoryEvent[];
-}
-
-interface StateMachineRecord {
-  arn: string;
-  name: string;
-  definition: object;
-  roleArn: string;
-  type: string;
-  creationDate: number;
-  prepared: PreparedDefinition;
+  /** The machine revision it runs (DescribeStateMachineForExecution, redrive). */
+  revisionId?: string;
+  stateMachineVersionArn?: string;
+  stateMachineAliasArn?: string;
+  redriveCount?: number;
+  redriveDate?: number;
+  /** The top-level state that did not succeed and its input: where RedriveExecution starts again. */
+  redriveFrom?: { state: string; input: unknown };
 }
 
 interface ActivityRecord {
@@ -61,6 +60,8 @@ interface Running {
 
 interface Persisted {
   executions: ExecutionRecord[];
+  /** State machines created through the API, their versions and aliases, and tags. */
+  registry?: RegistrySnapshot;
   activities: ActivityRecord[];
   tokens: TokensSnapshot;
 }
@@ -75,7 +76,7 @@ const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]
 
 export class StepFunctionsService implements ServiceHandler {
   readonly services = ['states'] as const;
-  private readonly machines = new Map<string, StateMachineRecord>();
+  private readonly registry: Registry;
   private readonly activities = new Map<string, ActivityRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, Running>();
@@ -87,6 +88,7 @@ export class StepFunctionsService implements ServiceHandler {
 
   constructor(private readonly deps: StepFunctionsDeps) {
     this.tokens = new TaskTokens(deps.clock, () => this.changed());
+    this.registry = new Registry(deps.clock, () => this.changed());
     this.dispatcher = new Dispatcher({
       clock: deps.clock,
       tokens: this.tokens,
@@ -103,23 +105,14 @@ export class StepFunctionsService implements ServiceHandler {
     for (const e of saved?.executions ?? []) this.executions.set(e.executionArn, e);
     for (const a of saved?.activities ?? []) this.activities.set(a.arn, a);
     this.tokens.restore(saved?.tokens);
+    this.registry.restore(saved?.registry);
   }
 
   // ---- deployment -------------------------------------------------------------------------------------
 
   /** Throws (DefinitionRefusedError) for definitions the runtime refuses or asl-validator rejects. */
   deployStateMachine(sm: { arn: string; name: string; definition: object; roleArn: string; type?: string }): void {
-    const prepared = prepareDefinition(sm.definition);
-    const previous = this.machines.get(sm.arn);
-    this.machines.set(sm.arn, {
-      arn: sm.arn,
-      name: sm.name,
-      definition: sm.definition,
-      roleArn: sm.roleArn,
-      type: sm.type ?? 'STANDARD',
-      creationDate: previous?.creationDate ?? this.deps.clock.nowMs(),
-      prepared,
-    });
+    this.registry.deploy(sm);
   }
 
   deployActivity(activity: { arn: string; name: string }): void {
@@ -140,8 +133,9 @@ export class StepFunctionsService implements ServiceHandler {
   // ---- executions -------------------------------------------------------------------------------------
 
   async startExecution(stateMachineArn: string, input?: string, name?: string): Promise<{ executionArn: string; startDate: number }> {
-    const sm = this.machines.get(stateMachineArn);
-    if (!sm) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    const target = this.registry.resolve(stateMachineArn);
+    const sm = target.machine;
+    const roleArn = target.revision.roleArn;
     const inputText = input ?? '{}';
     let parsed: unknown;
     try {
@@ -160,17 +154,26 @@ export class StepFunctionsService implements ServiceHandler {
     }
     const record: ExecutionRecord = {
       executionArn,
-      stateMachineArn,
+      stateMachineArn: sm.arn,
       name: executionName,
       status: 'RUNNING',
       startDate: this.deps.clock.nowMs(),
       input: inputText,
-      roleArn: sm.roleArn,
+      roleArn,
       events: [],
+      revisionId: target.revision.revisionId,
+      ...(target.versionArn ? { stateMachineVersionArn: target.versionArn } : {}),
+      ...(target.aliasArn ? { stateMachineAliasArn: target.aliasArn } : {}),
     };
     this.executions.set(executionArn, record);
-    new History(record.events, this.deps.clock).add('ExecutionStarted', { input: inputText, inputDetails: { truncated: false }, roleArn: sm.roleArn });
-    this.launch(record, sm, parsed);
+    new History(record.events, this.deps.clock).add('ExecutionStarted', {
+      input: inputText,
+      inputDetails: { truncated: false },
+      roleArn,
+      ...(target.versionArn ? { stateMachineVersionArn: target.versionArn } : {}),
+      ...(target.aliasArn ? { stateMachineAliasArn: target.aliasArn } : {}),
+    });
+    this.launch(record, target, parsed);
     this.statusChanged(record);
     this.changed();
     return { executionArn, startDate: record.startDate };
@@ -246,7 +249,9 @@ export class StepFunctionsService implements ServiceHandler {
     this.flush();
   }
 
-  private launch(record: ExecutionRecord, sm: StateMachineRecord, input: unknown): void {
+  private launch(record: ExecutionRecord, target: Resolved, input: unknown, from?: { state: string; input: unknown }): void {
+    const sm = target.machine;
+    const prepared = target.prepared;
     const history = new History(record.events, this.deps.clock);
     const running: Running = { record, controller: new AbortController(), waiters: [] };
     this.running.set(record.executionArn, running);
@@ -267,20 +272,24 @@ export class StepFunctionsService implements ServiceHandler {
           Id: record.executionArn,
           Input: input,
           Name: record.name,
-          RoleArn: sm.roleArn,
+          RoleArn: target.revision.roleArn,
           StartTime: new Date(record.startDate).toISOString(),
-          RedriveCount: 0,
+          RedriveCount: record.redriveCount ?? 0,
+          ...(record.redriveDate !== undefined ? { RedriveTime: new Date(record.redriveDate).toISOString() } : {}),
         },
         StateMachine: { Id: sm.arn, Name: sm.name },
       },
     });
-    if (sm.prepared.timeoutSeconds !== undefined) {
-      const seconds = sm.prepared.timeoutSeconds;
-      running.cancelTimeout = this.deps.clock.at(record.startDate + seconds * 1000, () =>
+    if (prepared.timeoutSeconds !== undefined) {
+      const seconds = prepared.timeoutSeconds;
+      running.cancelTimeout = this.deps.clock.at((record.redriveDate ?? record.startDate) + seconds * 1000, () =>
         this.finish(record, { status: 'TIMED_OUT', error: 'States.Timeout', cause: `The execution did not finish within TimeoutSeconds (${seconds})` }),
       );
     }
-    interpreter.run(sm.prepared.definition, input).then(
+    interpreter.onTopLevelState = (state, stateInput) => {
+      record.redriveFrom = { state, input: stateInput };
+    };
+    interpreter.run(prepared.definition, from ? from.input : input, undefined, from ? { last: history.lastId() } : undefined, from?.state).then(
       (output) => this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) }),
       (err: unknown) => {
         if (signal.aborted) return;
@@ -339,7 +348,12 @@ export class StepFunctionsService implements ServiceHandler {
   private flush(): void {
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
-    const persisted: Persisted = { executions: [...this.executions.values()], activities: [...this.activities.values()], tokens: this.tokens.snapshot() };
+    const persisted: Persisted = {
+      executions: [...this.executions.values()],
+      registry: this.registry.snapshot(),
+      activities: [...this.activities.values()],
+      tokens: this.tokens.snapshot(),
+    };
     this.deps.state.write(STATE_FILE, persisted);
   }
 
@@ -365,14 +379,72 @@ export class StepFunctionsService implements ServiceHandler {
     const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
     switch (op) {
       case 'ListStateMachines': {
-        const all = [...this.machines.values()].map((m) => ({ stateMachineArn: m.arn, name: m.name, type: m.type, creationDate: secs(m.creationDate) }));
-        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        const { items, nextToken } = page(this.registry.list(), b.maxResults, b.nextToken);
         return { stateMachines: items, nextToken };
       }
-      case 'DescribeStateMachine': {
-        const m = this.machine(required(b, 'stateMachineArn'));
-        return { stateMachineArn: m.arn, name: m.name, status: 'ACTIVE', definition: JSON.stringify(m.definition), roleArn: m.roleArn, type: m.type, creationDate: secs(m.creationDate) };
+      case 'DescribeStateMachine':
+        return this.registry.describe(b);
+      case 'CreateStateMachine':
+        return this.registry.create(b);
+      case 'UpdateStateMachine':
+        return this.registry.update(b);
+      case 'DeleteStateMachine':
+        return this.registry.delete(b);
+      case 'PublishStateMachineVersion':
+        return this.registry.publish(b);
+      case 'ListStateMachineVersions': {
+        const { items, nextToken } = page(this.registry.listVersions(b), b.maxResults, b.nextToken);
+        return { stateMachineVersions: items, nextToken };
       }
+      case 'DeleteStateMachineVersion':
+        return this.registry.deleteVersion(b);
+      case 'CreateStateMachineAlias':
+        return this.registry.createAlias(b);
+      case 'DescribeStateMachineAlias':
+        return this.registry.describeAlias(b);
+      case 'UpdateStateMachineAlias':
+        return this.registry.updateAlias(b);
+      case 'DeleteStateMachineAlias':
+        return this.registry.deleteAlias(b);
+      case 'ListStateMachineAliases': {
+        const { items, nextToken } = page(this.registry.listAliases(b), b.maxResults, b.nextToken);
+        return { stateMachineAliases: items, nextToken };
+      }
+      case 'ValidateStateMachineDefinition':
+        return Registry.validate(b);
+      case 'TestState':
+        return testState(b, { clock: this.deps.clock, dispatcher: this.dispatcher });
+      case 'DescribeStateMachineForExecution': {
+        const record = this.executions.get(required(b, 'executionArn'));
+        if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${b.executionArn}'`);
+        const machine = this.registry.machine(record.stateMachineArn);
+        const revision = (record.revisionId && this.registry.revisionOf(machine.arn, record.revisionId)) || machine.revisions[machine.revisionId];
+        return {
+          stateMachineArn: machine.arn,
+          name: machine.name,
+          definition: revision.definition,
+          roleArn: revision.roleArn,
+          updateDate: secs(revision.date),
+          loggingConfiguration: machine.loggingConfiguration ?? { level: 'OFF', includeExecutionData: false },
+          tracingConfiguration: machine.tracingConfiguration ?? { enabled: false },
+          revisionId: revision.revisionId,
+        };
+      }
+      case 'RedriveExecution': {
+        const { redriveDate } = this.redrive(required(b, 'executionArn'));
+        return { redriveDate: secs(redriveDate) };
+      }
+      case 'TagResource':
+        this.taggable(required(b, 'resourceArn'));
+        this.registry.tag(b.resourceArn, b.tags ?? []);
+        return {};
+      case 'UntagResource':
+        this.taggable(required(b, 'resourceArn'));
+        this.registry.untag(b.resourceArn, b.tagKeys);
+        return {};
+      case 'ListTagsForResource':
+        this.taggable(required(b, 'resourceArn'));
+        return { tags: this.registry.listTags(b.resourceArn) };
       case 'StartExecution': {
         const started = await this.startExecution(required(b, 'stateMachineArn'), b.input, b.name);
         return { executionArn: started.executionArn, startDate: secs(started.startDate) };
@@ -383,19 +455,35 @@ export class StepFunctionsService implements ServiceHandler {
       }
       case 'DescribeExecution': {
         const d = this.describeExecution(required(b, 'executionArn'));
+        const record = this.executions.get(d.executionArn)!;
         return {
           ...d,
           startDate: secs(d.startDate),
           stopDate: secs(d.stopDate),
           inputDetails: { included: true },
           ...(d.output !== undefined ? { outputDetails: { included: true } } : {}),
-          redriveCount: 0,
-          redriveStatus: 'NOT_REDRIVABLE',
+          redriveCount: record.redriveCount ?? 0,
+          ...(record.redriveDate !== undefined ? { redriveDate: secs(record.redriveDate) } : {}),
+          redriveStatus: this.redrivable(record) ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
+          ...(this.redrivable(record) ? {} : { redriveStatusReason: redriveReason(record) }),
+          ...(record.revisionId ? { stateMachineVersionArn: record.stateMachineVersionArn, stateMachineAliasArn: record.stateMachineAliasArn } : {}),
         };
       }
       case 'ListExecutions': {
-        if (b.stateMachineArn) this.machine(b.stateMachineArn);
-        const all = this.listExecutions(b.stateMachineArn).filter((e) => !b.statusFilter || e.status === b.statusFilter);
+        if (b.stateMachineArn && b.mapRunArn) throw new AwsError('ValidationException', '1 validation error detected: Only one of stateMachineArn and mapRunArn can be specified');
+        if (b.statusFilter && !['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'].includes(b.statusFilter)) {
+          throw new AwsError('ValidationException', `1 validation error detected: Value '${b.statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`);
+        }
+        let qualifier: string | undefined;
+        if (b.stateMachineArn) {
+          const resolved = this.registry.resolve(b.stateMachineArn);
+          qualifier = b.stateMachineArn === resolved.machine.arn ? undefined : b.stateMachineArn;
+        }
+        const base = b.stateMachineArn ? b.stateMachineArn.replace(/^(arn:[^:]+:states:[^:]+:\d+:stateMachine:[^:]+).*$/, '$1') : undefined;
+        const all = this.listExecutions(base)
+          .filter((e) => !b.statusFilter || e.status === b.statusFilter)
+          .filter((e) => !qualifier || [this.executions.get(e.executionArn)?.stateMachineVersionArn, this.executions.get(e.executionArn)?.stateMachineAliasArn].includes(qualifier))
+          .filter((e) => !b.redriveFilter || (b.redriveFilter === 'REDRIVEN') === (this.executions.get(e.executionArn)?.redriveCount ?? 0) > 0);
         const { items, nextToken } = page(all, b.maxResults, b.nextToken);
         return {
           executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate) })),
@@ -445,10 +533,37 @@ export class StepFunctionsService implements ServiceHandler {
     }
   }
 
-  private machine(stateMachineArn: string): StateMachineRecord {
-    const m = this.machines.get(stateMachineArn);
-    if (!m) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
-    return m;
+  /** Tags apply to state machines and activities. */
+  private taggable(resourceArn: string): void {
+    if (this.activities.has(resourceArn)) return;
+    if (/:stateMachine:/.test(resourceArn)) {
+      this.registry.machine(resourceArn);
+      return;
+    }
+    throw new AwsError('ResourceNotFound', `Resource not found: '${resourceArn}'`);
+  }
+
+  /** https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html: failed, timed out or aborted, within 14 days. */
+  private redrivable(record: ExecutionRecord): boolean {
+    if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(record.status) || !record.redriveFrom || !record.revisionId) return false;
+    return this.deps.clock.nowMs() - (record.stopDate ?? 0) <= REDRIVE_WINDOW_MS;
+  }
+
+  private redrive(executionArn: string): { redriveDate: number } {
+    const record = this.executions.get(executionArn);
+    if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (!this.redrivable(record)) throw new AwsError('ExecutionNotRedrivable', `Execution is not redrivable: ${redriveReason(record)}`);
+    const machine = this.registry.machine(record.stateMachineArn);
+    const revision = this.registry.revisionOf(machine.arn, record.revisionId!);
+    if (!revision) throw new AwsError('ExecutionNotRedrivable', 'Execution is not redrivable: its state machine revision is no longer available');
+    const now = this.deps.clock.nowMs();
+    Object.assign(record, { status: 'RUNNING', redriveCount: (record.redriveCount ?? 0) + 1, redriveDate: now, stopDate: undefined, output: undefined, error: undefined, cause: undefined });
+    new History(record.events, this.deps.clock).add('ExecutionRedriven', { redriveCount: record.redriveCount });
+    const target: Resolved = { machine, revision, prepared: this.registry.preparedOf(revision) };
+    this.launch(record, target, JSON.parse(record.input), record.redriveFrom);
+    this.statusChanged(record);
+    this.changed();
+    return { redriveDate: now };
   }
 
   private activity(activityArn: string): ActivityRecord {
@@ -456,6 +571,15 @@ export class StepFunctionsService implements ServiceHandler {
     if (!a) throw new AwsError('ActivityDoesNotExist', `Activity Does Not Exist: '${activityArn}'`);
     return a;
   }
+}
+
+const REDRIVE_WINDOW_MS = 14 * 24 * 3600 * 1000;
+
+function redriveReason(record: ExecutionRecord): string {
+  if (record.status === 'RUNNING') return 'Execution is RUNNING and cannot be redriven';
+  if (record.status === 'SUCCEEDED') return 'Execution is SUCCEEDED and cannot be redriven';
+  if (!record.redriveFrom) return 'Execution has no state to redrive from';
+  return 'Execution can no longer be redriven';
 }
 
 function required(body: Record<string, any>, field: string): string {

@@ -1,0 +1,205 @@
+/**
+ * The Step Functions control plane through the real SFN client: state machines, versions and aliases,
+ * ValidateStateMachineDefinition, TestState, executions (stop, redrive, filtered lists), tags, AWS's
+ * validation errors, and persistence of API-created machines across a restart.
+ */
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as S from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT, Clock, StateDir } from '../../local/kernel';
+import { createServer, listen } from '../../local/server';
+import { StepFunctionsService } from '../../local/engine';
+
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/sfn`;
+const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-control-')));
+const clock = new Clock({ scale: 36000, start: Date.UTC(2030, 0, 1) });
+let flakyFailures = 0;
+const build = () =>
+  new StepFunctionsService({
+    clock,
+    state,
+    bus: { put: async () => undefined },
+    invokeLambda: async (functionArn, payload) => {
+      if (functionArn.endsWith(':flaky') && flakyFailures-- > 0) throw Object.assign(new Error('flaky'), { errorType: 'Flaky.Failure', errorMessage: 'try again' });
+      return { echoed: payload };
+    },
+    endpoint: () => 'http://127.0.0.1:1',
+  });
+
+let engine: StepFunctionsService;
+let server: Server;
+let sfn: S.SFNClient;
+
+async function serve(): Promise<void> {
+  engine = build();
+  await engine.recover();
+  server = createServer([engine], async () => ({ status: 404, body: '' }));
+  const port = await listen(server, 0);
+  sfn = new S.SFNClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1, disableHostPrefix: true });
+}
+
+async function shutdown(): Promise<void> {
+  engine.close();
+  sfn.destroy();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+beforeAll(serve);
+afterAll(shutdown);
+
+const pass = (result: unknown) => JSON.stringify({ StartAt: 'P', States: { P: { Type: 'Pass', Result: result, End: true } } });
+
+async function finished(executionArn: string): Promise<S.DescribeExecutionCommandOutput> {
+  await engine.waitForExecution(executionArn);
+  return sfn.send(new S.DescribeExecutionCommand({ executionArn }));
+}
+
+const awsError = (p: Promise<unknown>) => p.then(() => undefined, (e: Error & { message: string }) => `${e.name}: ${e.message}`);
+
+describe('state machines', () => {
+  it('creates, describes, updates, lists and deletes', async () => {
+    const created = await sfn.send(new S.CreateStateMachineCommand({ name: 'crud', definition: pass(1), roleArn: ROLE, tags: [{ key: 'team', value: 'ops' }] }));
+    expect(created.stateMachineArn).toBe(`arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:crud`);
+
+    const described = await sfn.send(new S.DescribeStateMachineCommand({ stateMachineArn: created.stateMachineArn }));
+    expect(described).toEqual(expect.objectContaining({ name: 'crud', status: 'ACTIVE', definition: pass(1), roleArn: ROLE, type: 'STANDARD' }));
+
+    const updated = await sfn.send(new S.UpdateStateMachineCommand({ stateMachineArn: created.stateMachineArn, definition: pass(2) }));
+    expect(updated.revisionId).not.toBe(described.revisionId);
+    expect((await sfn.send(new S.DescribeStateMachineCommand({ stateMachineArn: created.stateMachineArn }))).definition).toBe(pass(2));
+
+    const listed = await sfn.send(new S.ListStateMachinesCommand({}));
+    expect(listed.stateMachines!.map((m) => m.name)).toContain('crud');
+    expect((await sfn.send(new S.ListTagsForResourceCommand({ resourceArn: created.stateMachineArn }))).tags).toEqual([{ key: 'team', value: 'ops' }]);
+
+    await sfn.send(new S.DeleteStateMachineCommand({ stateMachineArn: created.stateMachineArn }));
+    expect(await awsError(sfn.send(new S.DescribeStateMachineCommand({ stateMachineArn: created.stateMachineArn })))).toBe(`StateMachineDoesNotExist: State Machine Does Not Exist: '${created.stateMachineArn}'`);
+  });
+
+  it('answers with AWS validation errors', async () => {
+    await sfn.send(new S.CreateStateMachineCommand({ name: 'taken', definition: pass(1), roleArn: ROLE }));
+    // Same name and definition: idempotent. Other definition: the name is taken.
+    await sfn.send(new S.CreateStateMachineCommand({ name: 'taken', definition: pass(1), roleArn: ROLE }));
+    expect(await awsError(sfn.send(new S.CreateStateMachineCommand({ name: 'taken', definition: pass(2), roleArn: ROLE })))).toMatch(/^StateMachineAlreadyExists: State Machine Already Exists: 'arn:aws:states:us-east-1:\d+:stateMachine:taken'$/);
+    expect(await awsError(sfn.send(new S.CreateStateMachineCommand({ name: 'bad name', definition: pass(1), roleArn: ROLE })))).toBe("InvalidName: Invalid Name: 'bad name'");
+    expect(await awsError(sfn.send(new S.CreateStateMachineCommand({ name: 'badrole', definition: pass(1), roleArn: 'nope' })))).toMatch(/^InvalidArn:/);
+    expect(await awsError(sfn.send(new S.CreateStateMachineCommand({ name: 'baddef', definition: '{"StartAt":"X","States":{"W":{"Type":"Wait","Timestamp":"soon","End":true}}}', roleArn: ROLE })))).toMatch(
+      /^InvalidDefinition: Invalid State Machine Definition: '.*at \/States\/W\/Timestamp/,
+    );
+    expect(await awsError(sfn.send(new S.UpdateStateMachineCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:taken` })))).toMatch(/^MissingRequiredParameter:/);
+  });
+
+  it('publishes versions, routes aliases and starts executions through them', async () => {
+    const { stateMachineArn, stateMachineVersionArn: v1 } = await sfn.send(new S.CreateStateMachineCommand({ name: 'versioned', definition: pass('one'), roleArn: ROLE, publish: true }));
+    expect(v1).toBe(`${stateMachineArn}:1`);
+    await sfn.send(new S.UpdateStateMachineCommand({ stateMachineArn, definition: pass('two') }));
+    const { stateMachineVersionArn: v2 } = await sfn.send(new S.PublishStateMachineVersionCommand({ stateMachineArn, description: 'second' }));
+    expect(v2).toBe(`${stateMachineArn}:2`);
+    expect((await sfn.send(new S.ListStateMachineVersionsCommand({ stateMachineArn }))).stateMachineVersions!.map((v) => v.stateMachineVersionArn)).toEqual([v2, v1]);
+
+    const { stateMachineAliasArn } = await sfn.send(new S.CreateStateMachineAliasCommand({ name: 'prod', routingConfiguration: [{ stateMachineVersionArn: v1, weight: 100 }] }));
+    expect(stateMachineAliasArn).toBe(`${stateMachineArn}:prod`);
+    const viaAlias = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: stateMachineAliasArn }));
+    const done = await finished(viaAlias.executionArn!);
+    expect(done.output).toBe('"one"');
+    expect(done.stateMachineAliasArn).toBe(stateMachineAliasArn);
+    expect(done.stateMachineVersionArn).toBe(v1);
+
+    const viaVersion = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: v2 }));
+    expect((await finished(viaVersion.executionArn!)).output).toBe('"two"');
+    const forExecution = await sfn.send(new S.DescribeStateMachineForExecutionCommand({ executionArn: viaAlias.executionArn }));
+    expect(forExecution.definition).toBe(pass('one'));
+    expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn: v2 }))).executions!.map((e) => e.executionArn)).toEqual([viaVersion.executionArn]);
+
+    expect(await awsError(sfn.send(new S.DeleteStateMachineVersionCommand({ stateMachineVersionArn: v1 })))).toMatch(/^ConflictException:/);
+    await sfn.send(new S.UpdateStateMachineAliasCommand({ stateMachineAliasArn, routingConfiguration: [{ stateMachineVersionArn: v2, weight: 100 }] }));
+    await sfn.send(new S.DeleteStateMachineVersionCommand({ stateMachineVersionArn: v1 }));
+    expect((await sfn.send(new S.DescribeStateMachineAliasCommand({ stateMachineAliasArn }))).routingConfiguration).toEqual([{ stateMachineVersionArn: v2, weight: 100 }]);
+    expect(await awsError(sfn.send(new S.CreateStateMachineAliasCommand({ name: 'split', routingConfiguration: [{ stateMachineVersionArn: v2, weight: 60 }] })))).toMatch(/^ValidationException:.*add up to 100/);
+  });
+});
+
+describe('ValidateStateMachineDefinition', () => {
+  it('answers OK for a valid definition and each problem with its location otherwise', async () => {
+    expect(await sfn.send(new S.ValidateStateMachineDefinitionCommand({ definition: pass(1) }))).toEqual(expect.objectContaining({ result: 'OK', diagnostics: [] }));
+    const bad = await sfn.send(
+      new S.ValidateStateMachineDefinitionCommand({ definition: JSON.stringify({ StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'v.$': "States.Format('\\x')" }, End: true } } }) }),
+    );
+    expect(bad.result).toBe('FAIL');
+    expect(bad.diagnostics).toEqual([expect.objectContaining({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', location: '/States/P/Parameters/v.$' })]);
+  });
+});
+
+describe('TestState', () => {
+  it('runs one state and shows the data after each step with inspectionLevel DEBUG', async () => {
+    const definition = JSON.stringify({ Type: 'Pass', InputPath: '$.a', Parameters: { 'v.$': '$.b' }, ResultPath: '$.out', Next: 'Somewhere' });
+    const out = await sfn.send(new S.TestStateCommand({ definition, roleArn: ROLE, input: '{"a":{"b":1}}', inspectionLevel: 'DEBUG' }));
+    expect(out).toEqual(expect.objectContaining({ status: 'SUCCEEDED', nextState: 'Somewhere', output: '{"a":{"b":1},"out":{"v":1}}' }));
+    expect(out.inspectionData).toEqual(expect.objectContaining({ input: '{"a":{"b":1}}', afterInputPath: '{"b":1}', afterParameters: '{"v":1}', afterResultPath: '{"a":{"b":1},"out":{"v":1}}' }));
+  });
+
+  it('answers RETRIABLE, CAUGHT_ERROR and FAILED as a Task would end', async () => {
+    const task = (extra: object) => JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'nope', 'Payload.$': '$.missing' }, End: true, ...extra });
+    const failed = await sfn.send(new S.TestStateCommand({ definition: task({}), roleArn: ROLE, input: '{}' }));
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toBe('States.Runtime');
+    const choice = await sfn.send(new S.TestStateCommand({ definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 1, Next: 'Big' }], Default: 'Small' }), roleArn: ROLE, input: '{"n":2}' }));
+    expect(choice.nextState).toBe('Big');
+    const fail = JSON.stringify({ Type: 'Parallel', Branches: [{ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E' } } }], End: true });
+    const retriable = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Retry":[{"ErrorEquals":["E"]}],"End":true'), roleArn: ROLE }));
+    expect(retriable.status).toBe('RETRIABLE');
+    const caught = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Catch":[{"ErrorEquals":["E"],"Next":"Handler"}],"End":true'), roleArn: ROLE }));
+    expect(caught).toEqual(expect.objectContaining({ status: 'CAUGHT_ERROR', nextState: 'Handler', error: 'E' }));
+  });
+});
+
+describe('executions', () => {
+  it('stops, redrives from the failed state, and filters lists', async () => {
+    const definition = JSON.stringify({
+      StartAt: 'First',
+      States: { First: { Type: 'Pass', Result: 'ok', ResultPath: '$.first', Next: 'Call' }, Call: { Type: 'Task', Resource: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:flaky`, End: true } },
+    });
+    flakyFailures = 1;
+    const { stateMachineArn } = await sfn.send(new S.CreateStateMachineCommand({ name: 'redrive', definition, roleArn: ROLE }));
+    const { executionArn } = await sfn.send(new S.StartExecutionCommand({ stateMachineArn, input: '{"n":1}' }));
+    const failed = await finished(executionArn!);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.redriveStatus).toBe('REDRIVABLE');
+
+    await sfn.send(new S.RedriveExecutionCommand({ executionArn }));
+    const redriven = await finished(executionArn!);
+    expect(redriven.status).toBe('SUCCEEDED');
+    expect(redriven.redriveCount).toBe(1);
+    const history = (await sfn.send(new S.GetExecutionHistoryCommand({ executionArn }))).events!;
+    const redrivenAt = history.findIndex((e) => e.type === 'ExecutionRedriven');
+    expect(history[redrivenAt + 1]).toEqual(expect.objectContaining({ type: 'TaskStateEntered', previousEventId: history[redrivenAt].id }));
+    expect(JSON.parse(redriven.output!)).toEqual({ echoed: { n: 1, first: 'ok' } });
+    expect(await awsError(sfn.send(new S.RedriveExecutionCommand({ executionArn })))).toMatch(/^ExecutionNotRedrivable:/);
+
+    const slow = await sfn.send(new S.CreateStateMachineCommand({ name: 'slow', definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 100000000, End: true } } }), roleArn: ROLE }));
+    const running = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: slow.stateMachineArn }));
+    expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn: slow.stateMachineArn, statusFilter: 'RUNNING' }))).executions).toHaveLength(1);
+    await sfn.send(new S.StopExecutionCommand({ executionArn: running.executionArn, error: 'Why', cause: 'because' }));
+    expect(await finished(running.executionArn!)).toEqual(expect.objectContaining({ status: 'ABORTED', error: 'Why', cause: 'because' }));
+    expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn, redriveFilter: 'REDRIVEN' }))).executions!.map((e) => e.executionArn)).toEqual([executionArn]);
+    expect(await awsError(sfn.send(new S.ListExecutionsCommand({ stateMachineArn, statusFilter: 'LOST' as never })))).toMatch(/^ValidationException:/);
+  });
+});
+
+describe('restart', () => {
+  it('keeps API-created state machines, versions, aliases and tags', async () => {
+    const { stateMachineArn } = await sfn.send(new S.CreateStateMachineCommand({ name: 'durable', definition: pass('kept'), roleArn: ROLE, publish: true, tags: [{ key: 'k', value: 'v' }] }));
+    await sfn.send(new S.CreateStateMachineAliasCommand({ name: 'live', routingConfiguration: [{ stateMachineVersionArn: `${stateMachineArn}:1`, weight: 100 }] }));
+
+    await shutdown();
+    await serve();
+
+    expect((await sfn.send(new S.DescribeStateMachineCommand({ stateMachineArn }))).definition).toBe(pass('kept'));
+    expect((await sfn.send(new S.ListTagsForResourceCommand({ resourceArn: stateMachineArn }))).tags).toEqual([{ key: 'k', value: 'v' }]);
+    const started = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: `${stateMachineArn}:live` }));
+    expect((await finished(started.executionArn!)).output).toBe('"kept"');
+  });
+});
