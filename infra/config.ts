@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
-import { DEFAULT_EC2_SCHEDULE, DEFAULT_SCHEDULES, parseEc2Schedule, parseSchedules, type Ec2ScheduleConfig, type SchedulesConfig } from './config-schedules';
+import type { SchedulesConfig } from '../tasks/ec2/core/schedules';
+import { DEFAULT_EC2_SCHEDULE, DEFAULT_SCHEDULES, parseEc2Schedule, parseSchedules, type Ec2ScheduleConfig } from './config-schedules';
 import { DEFAULT_TAG_POLICY, parseTagPolicy, type TagPolicyConfig } from './config-tag-policy';
 
 export interface ApprovalConfig {

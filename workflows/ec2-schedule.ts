@@ -42,8 +42,7 @@ import {
 import { SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import type { SchedulesConfig } from '../infra/config-schedules';
-import { scheduleTriggers } from '../infra/config-schedules';
+import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';

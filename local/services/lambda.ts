@@ -222,6 +222,9 @@ export class LambdaRunner {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(init.memoryMb),
       AWS_LAMBDA_LOG_GROUP_NAME: init.logGroupName,
       AWS_LAMBDA_LOG_STREAM_NAME: init.logStreamName,
+      // An on-demand environment (no provisioned concurrency); Powertools reads it to report cold starts.
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       _HANDLER: fn.handler,
       LAMBDA_TASK_ROOT: fn.assetDir,
       // No X-Ray daemon locally: tracing libraries must stay quiet instead of failing or warning.

@@ -4,22 +4,19 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireString, type Env } from '../shared/env';
-import { createLogger } from '../shared/logger';
-import { fromHttpApiEvent, handleDecisionRequest } from './core/decide';
+import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { handleDecisionRequest } from './core/decide';
 import { ApprovalStore } from './core/store';
+import { fromHttpApiEvent } from './http';
 
 export function loadEnv(env: Env = process.env) {
   return { tableName: requireString(env, 'TABLE_NAME') };
 }
 
 const env = loadEnv();
-const logger = createLogger();
-const sfn = new SFNClient({});
-const store = new ApprovalStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), env.tableName);
+const deps = { store: new ApprovalStore(documentClient(), env.tableName), sfn: new SFNClient({}), log: logger };
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  return handleDecisionRequest(fromHttpApiEvent(event), { store, sfn, now: () => new Date(), log: logger });
-}
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+  handleDecisionRequest(fromHttpApiEvent(event), { ...deps, now: () => new Date() }),
+);

@@ -5,10 +5,8 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
-import { createLogger } from '../shared/logger';
+import { documentClient, lambdaHandler, logger } from '../shared/handler';
 import { ApprovalStore } from './core/store';
 import { sweep, type SweepCounts } from './core/sweep';
 
@@ -24,11 +22,6 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const logger = createLogger();
-const sfn = new SFNClient({});
-const ses = new SESv2Client({});
-const store = new ApprovalStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), env.tableName);
+const deps = { ...env, sfn: new SFNClient({}), ses: new SESv2Client({}), store: new ApprovalStore(documentClient(), env.tableName), log: logger };
 
-export async function handler(): Promise<SweepCounts> {
-  return sweep({ ...env, sfn, ses, store, now: () => new Date(), log: logger });
-}
+export const handler = lambdaHandler(async (): Promise<SweepCounts> => sweep({ ...deps, now: () => new Date() }));

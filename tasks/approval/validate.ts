@@ -3,8 +3,8 @@
  * Event `{ input: <raw execution input> }` → `{ request: ApprovalRequest }`; throws Input.Invalid listing
  * every problem.
  */
-import { requireEmailList, requireInt, type Env } from '../shared/env';
-import { EnvError } from '../shared/env';
+import { EnvError, requireEmailList, requireInt, type Env } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { validateRequest, LIMITS, type RequestDefaults } from './core/validate';
 import type { ApprovalRequest } from './core/types';
 
@@ -20,6 +20,4 @@ export function loadEnv(env: Env = process.env): RequestDefaults {
 
 const defaults = loadEnv();
 
-export async function handler(event: { input?: unknown }): Promise<{ request: ApprovalRequest }> {
-  return { request: validateRequest(event?.input, defaults) };
-}
+export const handler = lambdaHandler(async (event: { input?: unknown }): Promise<{ request: ApprovalRequest }> => ({ request: validateRequest(event?.input, defaults) }));

@@ -5,10 +5,8 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
-import { createLogger } from '../shared/logger';
+import { documentClient, lambdaHandler, logger } from '../shared/handler';
 import { ApprovalStore } from './core/store';
 import { deliverNext, type WorkerEvent, type WorkerResult } from './core/worker';
 
@@ -26,12 +24,13 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const logger = createLogger();
-// GetActivityTask long-polls for up to 60 s: the socket must outlast it.
-const sfn = new SFNClient({ requestHandler: { requestTimeout: 70_000 } });
-const ses = new SESv2Client({});
-const store = new ApprovalStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), env.tableName);
+const deps = {
+  ...env,
+  // GetActivityTask long-polls for up to 60 s: the socket must outlast it.
+  sfn: new SFNClient({ requestHandler: { requestTimeout: 70_000 } }),
+  ses: new SESv2Client({}),
+  store: new ApprovalStore(documentClient(), env.tableName),
+  log: logger,
+};
 
-export async function handler(event: WorkerEvent): Promise<WorkerResult> {
-  return deliverNext({ ...env, sfn, ses, store, now: () => new Date(), log: logger }, event ?? {});
-}
+export const handler = lambdaHandler(async (event: WorkerEvent): Promise<WorkerResult> => deliverNext({ ...deps, now: () => new Date() }, event ?? {}));

@@ -1,10 +1,12 @@
 /** `POST /ec2/chat`: Mattermost / Slack slash command (HTTP API payload v2). See core/chat.ts. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { lambdaHandler } from '../shared/handler';
+import { bodyText } from '../shared/http';
 import { handleChat } from './core/chat';
-import { bodyText, httpDeps } from './http';
+import { httpDeps } from './http';
 
 const deps = httpDeps();
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  return handleChat(new URLSearchParams(bodyText(event)), deps);
-}
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+  handleChat(new URLSearchParams(bodyText(event) ?? ''), deps),
+);

@@ -1,13 +1,15 @@
 /** `GET|POST /ec2/control/{instanceId}/{action}`: control links (HTTP API payload v2). See core/control.ts. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { lambdaHandler } from '../shared/handler';
+import { bodyText } from '../shared/http';
 import { handleControl } from './core/control';
-import { bodyText, httpDeps } from './http';
+import { httpDeps } from './http';
 
 const deps = httpDeps();
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   // A browser form posts the token in the query string of its action URL; a form field works too.
-  const form = new URLSearchParams(event.requestContext.http.method === 'POST' ? bodyText(event) : '');
+  const form = new URLSearchParams(event.requestContext.http.method === 'POST' ? (bodyText(event) ?? '') : '');
   return handleControl(
     {
       method: event.requestContext.http.method,
@@ -18,4 +20,4 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
     },
     deps,
   );
-}
+});

@@ -1,12 +1,13 @@
 /** Ec2Schedule: per-instance report, counts and the SNS message. See core/report.ts. */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { requireString } from '../shared/env';
+import { requireString, type Env } from '../shared/env';
+import { documentClient, lambdaHandler } from '../shared/handler';
 import { report, type ReportInput } from './core/report';
 import { Ec2Store } from './core/store';
 
-const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient({})), requireString(process.env, 'TABLE_NAME'));
-
-export async function handler(event: ReportInput): Promise<Awaited<ReturnType<typeof report>>> {
-  return report(event, store);
+export function loadEnv(env: Env = process.env) {
+  return { tableName: requireString(env, 'TABLE_NAME') };
 }
+
+const store = new Ec2Store(documentClient(), loadEnv().tableName);
+
+export const handler = lambdaHandler(async (event: ReportInput): Promise<Awaited<ReturnType<typeof report>>> => report(event, store));

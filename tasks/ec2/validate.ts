@@ -2,12 +2,19 @@
  * Ec2Schedule, first state: validates the execution input before any side effect.
  * Event `{ input, runId }` → `{ request: Ec2Request, runId }`; throws Input.Invalid listing every problem.
  */
+import type { Env } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { validateRequest } from './core/validate';
 import type { Ec2Request } from './core/types';
 import { requireSchedules } from './env';
 
-const schedules = requireSchedules(process.env);
-
-export async function handler(event: { input?: unknown; runId?: string }): Promise<{ request: Ec2Request; runId: string }> {
-  return { request: validateRequest(event?.input, schedules), runId: String(event?.runId ?? '') };
+export function loadEnv(env: Env = process.env) {
+  return { schedules: requireSchedules(env) };
 }
+
+const env = loadEnv();
+
+export const handler = lambdaHandler(async (event: { input?: unknown; runId?: string }): Promise<{ request: Ec2Request; runId: string }> => ({
+  request: validateRequest(event?.input, env.schedules),
+  runId: String(event?.runId ?? ''),
+}));

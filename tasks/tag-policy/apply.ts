@@ -4,9 +4,9 @@
  * Event `{ run, step }` → the next `step` `{ phase, cursor?, done, tally, approvedBy? }`.
  */
 import { requireInt, requireString, type Env } from '../shared/env';
-import { createLogger } from '../shared/logger';
+import { lambdaHandler, logger } from '../shared/handler';
+import { ec2, runStore } from './clients';
 import { applyStep, type ApplyState } from './core/apply';
-import { ec2, runStore } from './core/clients';
 import type { Run } from './core/types';
 
 export function loadEnv(env: Env = process.env) {
@@ -14,8 +14,8 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const deps = { ec2: ec2(), store: runStore(env.tableName), log: createLogger(), batchSize: env.batchSize };
+const deps = { ec2: ec2(), store: runStore(env.tableName), log: logger, batchSize: env.batchSize };
 
-export async function handler(event: { run: Run; step: ApplyState }): Promise<ApplyState> {
-  return applyStep(event.run, event.step, { ...deps, now: () => new Date() });
-}
+export const handler = lambdaHandler(async (event: { run: Run; step: ApplyState }): Promise<ApplyState> =>
+  applyStep(event.run, event.step, { ...deps, now: () => new Date() }),
+);

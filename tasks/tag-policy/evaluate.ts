@@ -4,8 +4,8 @@
  * EC2 cannot be read (the state machine retries; instances are never judged on a failed read).
  */
 import { requireInt, requireString, type Env } from '../shared/env';
-import { createLogger } from '../shared/logger';
-import { cloudtrail, ec2, runStore } from './core/clients';
+import { lambdaHandler, logger } from '../shared/handler';
+import { cloudtrail, ec2, runStore } from './clients';
 import { evaluateStep, type ScanState } from './core/scan';
 import type { Run } from './core/types';
 
@@ -18,8 +18,8 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: createLogger(), pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation };
+const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation };
 
-export async function handler(event: { run: Run; scan?: ScanState }): Promise<ScanState> {
-  return evaluateStep(event.run, event.scan, { ...deps, now: () => new Date() });
-}
+export const handler = lambdaHandler(async (event: { run: Run; scan?: ScanState }): Promise<ScanState> =>
+  evaluateStep(event.run, event.scan, { ...deps, now: () => new Date() }),
+);

@@ -4,9 +4,9 @@
  * Event `{ run, counts }` → `RunPlan & { approval?: ApprovalRequest }`.
  */
 import { requireString, type Env } from '../shared/env';
-import { runStore } from './core/clients';
-import { approvalRequest, planRun, type ApprovalRequest, type RunPlan } from './core/plan';
-import type { StoredFinding } from './core/store';
+import { lambdaHandler } from '../shared/handler';
+import { runStore } from './clients';
+import { planStep, type ApprovalRequest, type RunPlan } from './core/plan';
 import type { Counts, Run } from './core/types';
 
 export function loadEnv(env: Env = process.env) {
@@ -14,18 +14,7 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const store = runStore(loadEnv().tableName);
-/** Enough findings to fill the approval details (they are cut to 7 KB anyway). */
-const LISTED = 200;
 
-export async function handler(event: { run: Run; counts: Counts }): Promise<RunPlan & { approval?: ApprovalRequest }> {
-  const plan = planRun(event.run, event.counts);
-  if (plan.next === 'report' || (plan.next === 'apply' && !plan.thenApprove)) return plan;
-  const wanted: StoredFinding[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.findings(event.run.id, cursor, 100);
-    wanted.push(...page.items.filter((f) => f.destructive || (plan.approvedPhase === 'all' && Object.keys(f.tags).length > 0)));
-    cursor = page.cursor;
-  } while (cursor && wanted.length < LISTED);
-  return { ...plan, approval: approvalRequest(event.run, event.counts, plan, wanted) };
-}
+export const handler = lambdaHandler(async (event: { run: Run; counts: Counts }): Promise<RunPlan & { approval?: ApprovalRequest }> =>
+  planStep(event.run, event.counts, store),
+);

@@ -5,6 +5,7 @@
  * throws Input.Invalid or Policy.Invalid listing every problem.
  */
 import { EnvError, requireInt, requireString, type Env } from '../shared/env';
+import { lambdaHandler } from '../shared/handler';
 import { validateInput } from './core/input';
 import type { ApplyState } from './core/apply';
 import type { ScanState } from './core/scan';
@@ -26,7 +27,7 @@ export function loadEnv(env: Env = process.env) {
 
 const env = loadEnv();
 
-export async function handler(event: { input?: unknown; policy?: unknown; execution?: string }): Promise<{ run: Run; scan: ScanState; step: ApplyState }> {
+export const handler = lambdaHandler(async (event: { input?: unknown; policy?: unknown; execution?: string }): Promise<{ run: Run; scan: ScanState; step: ApplyState }> => {
   const run = validateInput(event?.input, {
     deployedPolicy: event?.policy,
     destructiveActions: env.destructiveActions,
@@ -39,4 +40,4 @@ export async function handler(event: { input?: unknown; policy?: unknown; execut
     scan: { done: false, counts: zeroCounts() },
     step: { phase: 'tags', done: false, tally: { applied: 0, skipped: 0, failed: 0 } },
   };
-}
+});

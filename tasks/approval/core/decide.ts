@@ -5,7 +5,6 @@
  * owner (never a typed name) under optimistic concurrency; a rejection decides at once, approvals decide
  * when distinct approvers reach the quorum, and the decision is then delivered to Step Functions.
  */
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from './aws-errors';
@@ -31,20 +30,6 @@ export interface DecideDeps {
   sfn: SFNClient;
   now: () => Date;
   log: Log;
-}
-
-export function fromHttpApiEvent(event: APIGatewayProxyEventV2): DecideRequest {
-  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  const body =
-    event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  return {
-    method: event.requestContext.http.method.toUpperCase(),
-    ref: event.pathParameters?.ref,
-    intent: event.queryStringParameters?.intent,
-    contentType: headers['content-type'],
-    body,
-    requestId: event.requestContext.requestId,
-  };
 }
 
 export async function handleDecisionRequest(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {

@@ -3,7 +3,7 @@
  * change), apply the tags, or stop and ask a person first. Destructive actions always need an approval;
  * a run that would change more instances than the blast-radius cap asks before changing anything at all.
  */
-import type { StoredFinding } from './store';
+import type { RunStore, StoredFinding } from './store';
 import type { Counts, Policy, Run } from './types';
 
 export type Phase = 'tags' | 'destructive' | 'all';
@@ -93,4 +93,21 @@ export function approvalRequest(run: Run, counts: Counts, plan: RunPlan, finding
     ...(run.policy.approvers.length > 0 && { approvers: run.policy.approvers }),
     requestedBy: `opsflow TagPolicy ${run.mode} run ${run.id}`,
   };
+}
+
+/** Enough findings to fill the approval details (they are cut to 7 KB anyway). */
+const LISTED = 200;
+
+/** The Plan task: the plan, and when a person must decide, the approval request listing what would change. */
+export async function planStep(run: Run, counts: Counts, store: RunStore): Promise<RunPlan & { approval?: ApprovalRequest }> {
+  const plan = planRun(run, counts);
+  if (plan.next === 'report' || (plan.next === 'apply' && !plan.thenApprove)) return plan;
+  const wanted: StoredFinding[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.findings(run.id, cursor, 100);
+    wanted.push(...page.items.filter((f) => f.destructive || (plan.approvedPhase === 'all' && Object.keys(f.tags).length > 0)));
+    cursor = page.cursor;
+  } while (cursor && wanted.length < LISTED);
+  return { ...plan, approval: approvalRequest(run, counts, plan, wanted) };
 }

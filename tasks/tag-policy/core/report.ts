@@ -4,9 +4,11 @@
  * and its actions read "would". Actions waiting for an approval that was refused or never came end
  * `rejected`; nothing destructive ran.
  */
-import type { ApplyTally } from './apply';
-import type { BlastRadius, Phase } from './plan';
-import type { StoredFinding } from './store';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { ApplyState, ApplyTally } from './apply';
+import type { BlastRadius, Phase, RunPlan } from './plan';
+import type { ScanState } from './scan';
+import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
 
 /** The execution output stays far below the 256 KiB payload limit; the table keeps the full list for 30 days. */
@@ -140,3 +142,35 @@ export function renderText(report: Report): { subject: string; message: string }
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** The Report task's input: the whole execution state. */
+export interface RunState {
+  run: Run;
+  scan: ScanState;
+  plan?: RunPlan;
+  step?: ApplyState;
+  approval?: unknown;
+}
+
+/** The Report task: builds the report from every stored finding, publishes it, returns it as the output. */
+export async function reportStep(state: RunState, deps: { store: RunStore; sns: SNSClient; topicArn: string }): Promise<Report> {
+  const findings: StoredFinding[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.findings(state.run.id, cursor, 500);
+    findings.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  const report = buildReport({
+    run: state.run,
+    counts: state.scan.counts,
+    tally: state.step?.tally,
+    blastRadius: state.plan?.blastRadius,
+    approvedPhase: state.plan?.approvedPhase,
+    approval: approvalOutcome(state.approval),
+    findings,
+  });
+  const { subject, message } = renderText(report);
+  await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: subject, Message: message }));
+  return report;
+}

@@ -4,7 +4,8 @@ import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { fromHttpApiEvent, handleDecisionRequest, type DecideRequest } from '../../../tasks/approval/core/decide';
+import { handleDecisionRequest, type DecideRequest } from '../../../tasks/approval/core/decide';
+import { fromHttpApiEvent } from '../../../tasks/approval/http';
 import type { ApprovalRecord } from '../../../tasks/approval/core/types';
 import { FakeTable, NOW, TOKEN, pendingRecord, recordingLog, refFor } from './fakes';
 

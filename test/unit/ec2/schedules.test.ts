@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, parseConfig } from '../../../infra/config';
-import { parseSchedules, scheduleTriggers, type ScheduleConfig } from '../../../infra/config-schedules';
+import { parseSchedules } from '../../../infra/config-schedules';
+import { scheduleTriggers, type ScheduleConfig } from '../../../tasks/ec2/core/schedules';
 import { nextFire } from '../../../local/services/scheduler';
 
 const parse = (schedules: unknown) => {
