@@ -1,4 +1,4 @@
-/** Classification of AWS errors the approval tasks react to, by the error name the SDK throws. */
+/** Classification of AWS errors the approval tasks react to, by the error name the SDK throws. Throttling: tasks/shared/aws-errors.ts. */
 
 /**
  * Step Functions answers these to a task token whose task is over: timed out, closed (execution stopped,
@@ -9,18 +9,4 @@ const TASK_GONE: readonly string[] = ['TaskTimedOut', 'TaskDoesNotExist', 'Inval
 
 export function taskGone(error: unknown): TaskGone | undefined {
   return error instanceof Error && TASK_GONE.includes(error.name) ? (error.name as TaskGone) : undefined;
-}
-
-const THROTTLING: readonly string[] = [
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-];
-
-export function isThrottling(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const retryable = (error as { $retryable?: { throttling?: boolean } }).$retryable;
-  return THROTTLING.includes(error.name) || retryable?.throttling === true;
 }

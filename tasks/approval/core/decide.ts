@@ -7,7 +7,7 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { errorName, type Log } from '../../shared/logger';
-import { isThrottling } from './aws-errors';
+import { isThrottling } from '../../shared/aws-errors';
 import { deliverDecision } from './deliver';
 import { findApprover, parseRef } from './links';
 import { COMMENT_MAX_CHARS, htmlResponse, type HttpResponse, type Intent, type RequestFacts } from './pages';

@@ -13,7 +13,7 @@
 import { StartInstancesCommand, StopInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { Ec2InsufficientCapacityError, Ec2ThrottledError } from '../../shared/errors';
 import type { Log } from '../../shared/logger';
-import { isThrottling } from './instances';
+import { isThrottling } from '../../shared/aws-errors';
 import type { Ec2Store } from './store';
 import type { BatchEntry, Ec2Action } from './types';
 

@@ -6,6 +6,7 @@
 import { paginateDescribeInstances, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
 import { Ec2ThrottledError } from '../../shared/errors';
 import type { InstanceFacts } from './types';
+import { isThrottling } from '../../shared/aws-errors';
 
 /** EC2 accepts at most 200 values per filter. */
 const FILTER_VALUES = 200;
@@ -44,14 +45,7 @@ export async function* describeIds(ec2: EC2Client, ids: string[], extra: Filter[
   }
 }
 
-const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException']);
-
 /** The SDK retried throttling already; what still comes through becomes the workflow's named retryable error. */
 export function throttled(err: unknown): Ec2ThrottledError | undefined {
-  const name = (err as Error)?.name;
-  return THROTTLING.has(name) ? new Ec2ThrottledError(`EC2 throttled the request (${name})`) : undefined;
-}
-
-export function isThrottling(err: unknown): boolean {
-  return THROTTLING.has((err as Error)?.name);
+  return isThrottling(err) ? new Ec2ThrottledError(`EC2 throttled the request (${(err as Error).name})`) : undefined;
 }
