@@ -132,7 +132,7 @@ export class Runtime {
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
-    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, nows: () => [Date.now(), rt.clock.nowMs()] });
+    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);

@@ -35,8 +35,11 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
 export interface ServerGuards {
   /** `host:port` values the Host header may have (lower case). Empty until the server listens. */
   allowedHosts(): string[];
-  /** The instants a signature date may be near: real now, and the virtual now local Lambdas sign with. */
-  nows(): number[];
+  /**
+   * The clocks a signature date may come from: the real one (SDKs, the AWS CLI) and the runtime's virtual one,
+   * which local Lambdas sign with. `scale` is how many of its milliseconds pass per real one.
+   */
+  clocks(): Array<{ now: number; scale: number }>;
 }
 
 export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards): Server {
@@ -83,7 +86,11 @@ export function guard(request: AwsRequest, guards: ServerGuards): AwsResponse | 
     return jsonError(new AwsError('IncompleteSignature', `The request signature does not conform to AWS standards. Authorization ${signature.location === 'header' ? "header requires existence of either a 'X-Amz-Date' or a 'Date' header" : "query requires 'X-Amz-Date'"}.`, 400));
   }
   const expiresMs = signature.location === 'query' ? (signature.expiresSeconds ?? 0) * 1000 : 0;
-  const fresh = guards.nows().some((now) => date - SIGNATURE_WINDOW_MS <= now && now <= date + Math.max(expiresMs, SIGNATURE_WINDOW_MS));
+  // The window is 15 real minutes: on a clock running N times faster, 15 × N of its minutes.
+  const fresh = guards.clocks().some(({ now, scale }) => {
+    const window = SIGNATURE_WINDOW_MS * Math.max(1, scale);
+    return date - window <= now && now <= date + Math.max(expiresMs, window);
+  });
   if (!fresh) {
     return jsonError(new AwsError('RequestExpired', `Request has expired: the signature date ${signature.requestDate} is more than 15 minutes from the runtime's time.`, 400));
   }

@@ -51,8 +51,8 @@ export class LocalApi implements OpsflowApi {
   }
 
   async workflows(): Promise<Workflow[]> {
-    return this.deps.deployed.stateMachines.map(({ name: stateMachineName, arn }) => {
-      const definition = this.definition(arn);
+    return Promise.all(this.deps.deployed.stateMachines.map(async ({ name: stateMachineName, arn }) => {
+      const definition = await this.definition(arn);
       const name = workflowOf(stateMachineName);
       const prefix = kebab(name).split('-')[0];
       return {
@@ -62,7 +62,7 @@ export class LocalApi implements OpsflowApi {
         examples: this.examples().filter((e) => basename(e.file).startsWith(prefix)),
         definition,
       };
-    });
+    }));
   }
 
   async start(request: StartRequest): Promise<StartResult> {
@@ -92,7 +92,7 @@ export class LocalApi implements OpsflowApi {
     const arn = this.executionArn(ref);
     const d = this.deps.sfn.describeExecution(arn);
     const events = this.deps.sfn.history(arn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! }));
-    const definition = this.definition(d.stateMachineArn);
+    const definition = await this.definition(d.stateMachineArn);
     return {
       ...summary(d),
       stateMachineArn: d.stateMachineArn,
@@ -170,10 +170,16 @@ export class LocalApi implements OpsflowApi {
     return null;
   }
 
-  private definition(stateMachineArn: string): AslDefinition {
-    const definition = this.deps.definitions.get(stateMachineArn);
-    if (!definition) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`, 404);
-    return definition as AslDefinition;
+  /** From the template; a machine created otherwise (CreateStateMachine, a bench) through DescribeStateMachine. */
+  private async definition(stateMachineArn: string): Promise<AslDefinition> {
+    const known = this.deps.definitions.get(stateMachineArn);
+    if (known) return known as AslDefinition;
+    const res = await this.deps.sfn.handle({
+      method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'states', accessKeyId: 'opsflow-console',
+      target: 'AWSStepFunctions.DescribeStateMachine', body: Buffer.from(JSON.stringify({ stateMachineArn })),
+    });
+    if (res.status !== 200) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`, 404);
+    return JSON.parse(JSON.parse(res.body.toString()).definition) as AslDefinition;
   }
 
   private stateMachineArn(ref: string): string {

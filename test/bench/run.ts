@@ -3,7 +3,8 @@
  *  - ready time of `opsflow up` after synth (process start → /_opsflow/health answers "ready");
  *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
  *    workflow's validation path (one real Lambda bundle per execution);
- *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat).
+ *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
+ *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
+import { benchConsole } from './console';
 import { benchTagPolicy } from './tag-policy';
 
 // Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
@@ -85,6 +87,7 @@ async function main() {
     await h.stop();
   }
   for (const line of await benchTagPolicy()) print(line);
+  await benchConsole(print);
 }
 
 main().catch((err) => {
