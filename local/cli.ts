@@ -5,13 +5,14 @@
  * --help` explains one with an example.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
 import { flagValue } from './rules/settings';
 import { Runtime } from './runtime';
+import { resetStateDir } from './storage';
 
 // Node 20 is this machine's runtime on purpose (the brief); the SDK's notice about Node 22 is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -188,8 +189,9 @@ const commands: Record<string, Command> = {
     async run({ endpoint, print }) {
       const running = await fetch(`${endpoint}/_opsflow/health`).then(() => true, () => false);
       if (running) throw new Error(`the runtime at ${endpoint} is running: stop it before resetting its state`);
-      if (existsSync(stateDir())) rmSync(stateDir(), { recursive: true, force: true });
-      print({ reset: stateDir() }, () => `cleared ${stateDir()}`);
+      // Deletes only a directory the runtime marked as its own, and refuses while any runtime holds its lock.
+      const cleared = resetStateDir(stateDir());
+      print({ reset: stateDir(), cleared }, () => (cleared ? `cleared ${stateDir()}` : `${stateDir()} does not exist: nothing to clear`));
     },
   },
 };

@@ -4,8 +4,6 @@
  * Each service module implements `ServiceHandler`; `local/server.ts` routes a request to one of them by
  * protocol and SigV4 signing service, exactly as AWS front doors do.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 export const ACCOUNT = '000000000000';
 export const REGION = 'us-east-1';
@@ -145,32 +143,8 @@ export interface ClockSpec {
   realBase: number;
 }
 
-/**
- * The state directory (`.opsflow/` by default). Each component owns one JSON file, written atomically
- * (temp file + rename) so a crash never leaves half a file behind.
- */
-export class StateDir {
-  constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true });
-  }
-
-  path(...parts: string[]): string {
-    return join(this.root, ...parts);
-  }
-
-  read<T>(name: string): T | undefined {
-    const file = this.path(`${name}.json`);
-    if (!existsSync(file)) return undefined;
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  }
-
-  write(name: string, value: unknown): void {
-    const file = this.path(`${name}.json`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(value, null, 1));
-    renameSync(tmp, file);
-  }
-}
+/** The state directory: named stores of keyed records, journaled; see local/storage.ts. */
+export { StateDir, type Store } from './storage';
 
 /** A request that reached the AWS-compatible endpoint, already read and classified. */
 export interface AwsRequest {

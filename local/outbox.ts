@@ -1,24 +1,25 @@
 /**
  * The mail outbox: every email SES "sends" and every SNS notification lands here instead of a mailbox.
- * The list lives in StateDir 'outbox'; each message is also written as an RFC 5322 `.eml` file that any
+ * The list lives in the state store 'outbox' (one record per message); each message is also written as an RFC 5322 `.eml` file that any
  * mail client opens, so an approver can click the real links exactly as in production.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Clock, Outbox, OutboxEntry, StateDir } from './kernel';
+import type { Clock, Outbox, OutboxEntry, StateDir, Store } from './kernel';
 
 const SNS_SENDER = 'AWS Notifications <no-reply@sns.amazonaws.com>';
 const DEFAULT_SENDER = 'opsflow-local@localhost';
 
 export class FileOutbox implements Outbox {
-  private readonly entries: OutboxEntry[];
+  private readonly entries: Store<OutboxEntry>;
   private counter: number;
 
   constructor(
     private readonly state: StateDir,
     private readonly clock: Clock,
   ) {
-    this.entries = state.read<OutboxEntry[]>('outbox') ?? [];
-    this.counter = Math.max(0, ...this.entries.map((e) => Number(/^msg-(\d+)$/.exec(e.id)?.[1] ?? 0)));
+    this.entries = state.store<OutboxEntry>('outbox');
+    this.counter = 0;
+    for (const e of this.entries.values()) this.counter = Math.max(this.counter, Number(/^msg-(\d+)$/.exec(e.id)?.[1] ?? 0));
   }
 
   add(entry: Omit<OutboxEntry, 'id' | 'sentAt' | 'links'> & { links?: string[] }): OutboxEntry {
@@ -29,16 +30,16 @@ export class FileOutbox implements Outbox {
       sentAt: this.clock.now().toISOString(),
       links: dedupe([...(entry.links ?? []), ...extractLinks(entry.text, entry.html)]),
     };
-    this.entries.push(stored);
-    this.state.write('outbox', this.entries);
-    mkdirSync(this.state.path('outbox'), { recursive: true });
-    writeFileSync(this.state.path('outbox', `${stored.id}.eml`), toEml(stored));
+    this.entries.put(stored.id, stored);
+    // Message and link secrets: readable by this user only.
+    mkdirSync(this.state.path('outbox'), { recursive: true, mode: 0o700 });
+    writeFileSync(this.state.path('outbox', `${stored.id}.eml`), toEml(stored), { mode: 0o600 });
     return stored;
   }
 
   /** Oldest first. */
   list(): OutboxEntry[] {
-    return [...this.entries];
+    return [...this.entries.values()];
   }
 }
 

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   readonly host?: string;
   /** Virtual time runs this many times faster. @default OPSFLOW_TIME_SCALE or 1 */
   readonly timeScale?: number;
+  /** With a time scale: where virtual time starts (epoch ms) when the state holds no clock yet. @default now */
+  readonly virtualStart?: number;
   /** Seed the demo fleet when the state has none. @default true */
   readonly seedFleet?: boolean;
   /** Progress lines while deploying. @default no output */
@@ -98,10 +100,11 @@ export class Runtime {
     this.log = options.log ?? (() => {});
     this.rules = resolveRules(options.rules);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
+    this.state.lock();
     const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
     // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
-    const saved = this.state.read<{ virtualNow: number; scale: number }>('clock');
-    this.clock = new Clock({ scale, start: scale === 1 ? undefined : saved?.virtualNow });
+    const saved = this.state.store<{ virtualNow: number; scale: number }>('runtime').get('clock');
+    this.clock = new Clock({ scale, start: scale === 1 ? undefined : (saved?.virtualNow ?? options.virtualStart) });
     const endpoint = () => this.endpoint;
     const invoke = (t: Target) => this.invokeTarget(t);
     this.outbox = new FileOutbox(this.state, this.clock);
@@ -110,7 +113,7 @@ export class Runtime {
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
     this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock });
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events, seed: options.seedFleet ?? true });
-    mkdirSync(this.state.path('logs'), { recursive: true });
+    mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({ clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs') });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
@@ -123,6 +126,7 @@ export class Runtime {
     this.console = new ConsoleServer({
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
       faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
+      storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
     });
   }
 
@@ -132,7 +136,8 @@ export class Runtime {
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
-    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] });
+    // An answer means durable: every change a request made is on disk before its response leaves.
+    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { commit: () => rt.state.commit() });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
@@ -153,6 +158,7 @@ export class Runtime {
       }
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.scheduler.start();
+      await rt.state.commit();
     } catch (err) {
       await rt.stop();
       throw err;
@@ -311,14 +317,16 @@ export class Runtime {
   }
 
   async stop(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
     await this.lambdas.close();
-    this.state.write('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
+    this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.
     this.server?.closeAllConnections();
     await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+    this.state.close();
   }
 }

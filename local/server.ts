@@ -7,19 +7,42 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from './kernel';
+import { bodyLimit, type BodyLimit } from './limits';
 import { parseSigV4 } from './sigv4';
 
 /** Handles everything that is not a signed AWS API call (app routes, `/_opsflow/*`). */
 export type PlainHandler = (req: AwsRequest) => Promise<AwsResponse>;
 
+export interface ServerOptions {
+  /** Resolves once every change made so far is durable; a request is answered only after it (rejects: the request fails). */
+  commit?: () => Promise<void>;
+}
+
+/** The body is larger than the API's limit: answered 413 without reading the rest. */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: BodyLimit, received: string) {
+    super(`Request body ${received} exceeds the ${limit.bytes}-byte limit (${limit.what})`);
+  }
+}
+
 export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
   const url = new URL(req.url ?? '/', 'http://local');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   // Presigned URLs carry the credential in the query string instead of the header; a malformed one throws IncompleteSignature.
   const signature = parseSigV4({ headers, query: url.searchParams });
+  // The cap is known from the head, so an oversized body is refused before it is buffered.
+  const limit = bodyLimit(signature?.service ?? '', url.pathname);
+  const declared = Number(headers['content-length'] ?? 0);
+  if (declared > limit.bytes) throw new BodyTooLarge(limit, `of ${declared} bytes`);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  // destroyOnReturn: false keeps the socket open to send the 413 when the loop stops early.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    received += (chunk as Buffer).length;
+    if (received > limit.bytes) throw new BodyTooLarge(limit, `of more than ${limit.bytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
   return {
     method: req.method ?? 'GET',
     path: url.pathname,
@@ -42,11 +65,11 @@ export interface ServerGuards {
   clocks(): Array<{ now: number; scale: number }>;
 }
 
-export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards): Server {
+export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}): Server {
   const byService = new Map<string, ServiceHandler>();
   for (const s of services) for (const name of s.services) byService.set(name, s);
   return createHttpServer((req, res) => {
-    void dispatch(req, res, byService, plain, guards);
+    void dispatch(req, res, byService, plain, guards, options);
   });
 }
 
@@ -107,7 +130,7 @@ function parseAmzDate(value: string): number | undefined {
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
 }
 
-async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards) {
+async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}) {
   let response: AwsResponse;
   try {
     const request = await readAwsRequest(req);
@@ -124,11 +147,30 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
       response = handler ? await handler.handle(request) : await plain(request);
     }
   } catch (err) {
+    if (err instanceof BodyTooLarge) return refuseBody(req, res, err);
     // A bug in a handler must still answer in a shape the SDKs understand, never hang or leak a stack trace.
     response = jsonError(err instanceof AwsError ? err : new AwsError('InternalFailure', (err as Error).message, 500));
   }
+  try {
+    await options.commit?.();
+  } catch (err) {
+    // Not on disk means not done: the client must not see a success that a restart would forget.
+    response = jsonError(new AwsError('ServiceUnavailable', `opsflow could not save this change, so it may not survive a restart: ${(err as Error).message}. GET /_opsflow/health shows the storage state.`, 503));
+  }
   res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
   res.end(response.body);
+}
+
+/** 413, then the rest of the body is discarded unread (never buffered) and the connection closed. */
+function refuseBody(req: IncomingMessage, res: ServerResponse, err: BodyTooLarge): void {
+  const body = JSON.stringify({ __type: 'RequestEntityTooLarge', message: err.message });
+  res.writeHead(413, { 'content-type': 'application/json', 'x-amzn-errortype': 'RequestEntityTooLarge', connection: 'close', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+  req.resume();
+  // Closing at once could reset the connection before the client reads the 413; give it a moment, then cut it.
+  const timer = setTimeout(() => req.socket.destroy(), 2000);
+  timer.unref();
+  req.socket.once('close', () => clearTimeout(timer));
 }
 
 /** AWS JSON 1.0/1.1 error body; services with other protocols render their own. */

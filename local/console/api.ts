@@ -11,13 +11,16 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' |
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 export interface Health {
-  status: 'ready';
+  /** 'failing': the state directory cannot be written (a full disk, say); requests that change state fail. */
+  status: 'ready' | 'failing';
   endpoint: string;
   timeScale: number;
   /** The runtime's virtual now (ISO). */
   now: string;
   stateMachines: string[];
   running: number;
+  /** The state directory: whether writes succeed, and the last error while they do not. */
+  storage?: { ok: boolean; error?: string; since?: string; pending: number; journalBytes: number; stateDir: string };
 }
 
 export interface WorkflowExample {

@@ -28,6 +28,8 @@ export interface ApiDeps {
   dynamodb: ServiceHandler;
   /** Deployed definitions by state machine ARN. */
   definitions: ReadonlyMap<string, object>;
+  /** The state directory's write health. */
+  storage?: () => NonNullable<Health['storage']>;
   /** Where the example inputs are. @default workflows/examples of this project */
   examplesDir?: string;
 }
@@ -43,7 +45,11 @@ export class LocalApi implements OpsflowApi {
 
   async health(): Promise<Health> {
     const d = this.deps;
-    return { status: 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(), stateMachines: d.deployed.stateMachines.map((s) => s.name), running: d.sfn.activeCount() };
+    const storage = d.storage?.();
+    return {
+      status: storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
+      stateMachines: d.deployed.stateMachines.map((s) => s.name), running: d.sfn.activeCount(), ...(storage && { storage }),
+    };
   }
 
   async deployed(): Promise<Deployed> {
@@ -266,8 +272,11 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
   const ref = segments[1];
   try {
     switch (route) {
-      case 'GET health':
-        return json(200, await api.health());
+      case 'GET health': {
+        // A failing disk is what an operator must see first: 503 until writes succeed again.
+        const health = await api.health();
+        return json(health.status === 'ready' ? 200 : 503, health);
+      }
       case 'GET deployed':
         return json(200, await api.deployed());
       case 'GET workflows':

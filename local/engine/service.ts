@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
+import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../server';
 import { Dispatcher, type ChildDescription } from './dispatch';
 import { StatesError } from './errors';
@@ -13,7 +13,7 @@ import { Interpreter } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
 import { Registry, type RegistrySnapshot, type Resolved } from './registry';
 import { testState } from './test-state';
-import { TaskTokens, type TokensSnapshot } from './tokens';
+import { TaskTokens } from './tokens';
 
 export interface StepFunctionsDeps {
   clock: Clock;
@@ -58,18 +58,16 @@ interface Running {
   waiters: ((d: ExecutionDescription) => void)[];
 }
 
-interface Persisted {
-  executions: ExecutionRecord[];
-  /** State machines created through the API, their versions and aliases, and tags. */
-  registry?: RegistrySnapshot;
-  activities: ActivityRecord[];
-  tokens: TokensSnapshot;
-}
+/** An execution as its store keeps it: everything but the history, which has a store of its own. */
+type ExecutionMeta = Omit<ExecutionRecord, 'events'>;
 
 type Outcome = { status: Exclude<ExecutionStatus, 'RUNNING'>; output?: string; error?: string; cause?: string; after?: number };
 
-const STATE_FILE = 'sfn';
-const PERSIST_DEBOUNCE_MS = 50;
+/**
+ * Closed executions are kept 90 days, then removed, as AWS does ("Execution history retention time: 90 days
+ * after an execution is closed"): https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+ */
+export const CLOSED_EXECUTION_RETENTION_MS = 90 * 24 * 3600 * 1000;
 export const RESTART_ERROR = 'Local.RuntimeRestarted';
 export const RESTART_CAUSE = 'The opsflow local runtime stopped while this execution was running; it was not resumed.';
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
@@ -83,12 +81,37 @@ export class StepFunctionsService implements ServiceHandler {
   private readonly tokens: TaskTokens;
   private readonly dispatcher: Dispatcher;
   private readonly pollSignals = new Map<string, AbortSignal>();
-  private persistTimer?: NodeJS.Timeout;
+  private readonly stored: {
+    executions: Store<ExecutionMeta>; history: Store<HistoryEvent>; activities: Store<ActivityRecord>; tokens: Store<1>; registry: Store<RegistrySnapshot>;
+  };
+  private registryDirty = false;
+  /** How many of each execution's events are in the history store. */
+  private readonly savedEvents = new Map<string, number>();
+  /** Closed executions, oldest stop first, for the retention sweep. */
+  private closedOrder: ExecutionRecord[] = [];
   private closed = false;
 
   constructor(private readonly deps: StepFunctionsDeps) {
-    this.tokens = new TaskTokens(deps.clock, () => this.changed());
-    this.registry = new Registry(deps.clock, () => this.changed());
+    this.stored = {
+      executions: deps.state.store('sfn.executions'),
+      history: deps.state.store('sfn.history'),
+      activities: deps.state.store('sfn.activities'),
+      tokens: deps.state.store('sfn.tokens'),
+      registry: deps.state.store('sfn.registry'),
+    };
+    this.tokens = new TaskTokens(deps.clock, {
+      issued: (token) => this.stored.tokens.put(token, 1),
+      forgotten: (token) => void this.stored.tokens.delete(token),
+    });
+    // API-created state machines change rarely (control plane): the registry is one record, written once per turn.
+    this.registry = new Registry(deps.clock, () => {
+      if (this.registryDirty) return;
+      this.registryDirty = true;
+      queueMicrotask(() => {
+        this.registryDirty = false;
+        this.stored.registry.put('snapshot', this.registry.snapshot());
+      });
+    });
     this.dispatcher = new Dispatcher({
       clock: deps.clock,
       tokens: this.tokens,
@@ -101,11 +124,21 @@ export class StepFunctionsService implements ServiceHandler {
         stop: (executionArn, error, cause) => void this.stopExecution(executionArn, error, cause),
       },
     });
-    const saved = deps.state.read<Persisted>(STATE_FILE);
-    for (const e of saved?.executions ?? []) this.executions.set(e.executionArn, e);
-    for (const a of saved?.activities ?? []) this.activities.set(a.arn, a);
-    this.tokens.restore(saved?.tokens);
-    this.registry.restore(saved?.registry);
+    for (const meta of this.stored.executions.values()) this.executions.set(meta.executionArn, { ...meta, events: [] });
+    for (const [key, event] of this.stored.history.entries()) {
+      const record = this.executions.get(key.slice(0, key.lastIndexOf('#')));
+      if (record) record.events.push(event);
+      // An event whose execution is gone was left by a retention sweep cut short.
+      else this.stored.history.delete(key);
+    }
+    for (const record of this.executions.values()) {
+      record.events.sort((a, b) => a.id - b.id);
+      this.savedEvents.set(record.executionArn, record.events.length);
+    }
+    this.closedOrder = [...this.executions.values()].filter((e) => e.status !== 'RUNNING').sort((a, b) => (a.stopDate ?? 0) - (b.stopDate ?? 0));
+    for (const a of this.stored.activities.values()) this.activities.set(a.arn, a);
+    this.tokens.restore(this.stored.tokens.keys());
+    this.registry.restore(this.stored.registry.get('snapshot'));
   }
 
   // ---- deployment -------------------------------------------------------------------------------------
@@ -117,8 +150,9 @@ export class StepFunctionsService implements ServiceHandler {
 
   deployActivity(activity: { arn: string; name: string }): void {
     if (this.activities.has(activity.arn)) return;
-    this.activities.set(activity.arn, { ...activity, creationDate: this.deps.clock.nowMs() });
-    this.changed();
+    const record = { ...activity, creationDate: this.deps.clock.nowMs() };
+    this.activities.set(activity.arn, record);
+    this.stored.activities.put(record.arn, record);
   }
 
   /** Call once at startup: executions a previous process left RUNNING are failed, never silently lost. */
@@ -127,7 +161,8 @@ export class StepFunctionsService implements ServiceHandler {
       if (record.status !== 'RUNNING' || this.running.has(record.executionArn)) continue;
       this.finish(record, { status: 'FAILED', error: RESTART_ERROR, cause: RESTART_CAUSE });
     }
-    this.flush();
+    this.sweep();
+    await this.deps.state.commit();
   }
 
   // ---- executions -------------------------------------------------------------------------------------
@@ -173,9 +208,10 @@ export class StepFunctionsService implements ServiceHandler {
       ...(target.versionArn ? { stateMachineVersionArn: target.versionArn } : {}),
       ...(target.aliasArn ? { stateMachineAliasArn: target.aliasArn } : {}),
     });
+    this.save(record, true);
     this.launch(record, target, parsed);
     this.statusChanged(record);
-    this.changed();
+    this.sweep();
     return { executionArn, startDate: record.startDate };
   }
 
@@ -246,7 +282,6 @@ export class StepFunctionsService implements ServiceHandler {
       for (const resolve of running.waiters) resolve(describe(running.record));
     }
     this.tokens.close();
-    this.flush();
   }
 
   private launch(record: ExecutionRecord, target: Resolved, input: unknown, from?: { state: string; input: unknown }): void {
@@ -263,7 +298,7 @@ export class StepFunctionsService implements ServiceHandler {
       record: (type, details, previousEventId) => {
         if (record.status !== 'RUNNING' || this.closed) return history.lastId();
         const id = history.add(type, details, previousEventId);
-        this.changed();
+        this.save(record, false);
         return id;
       },
       task: (port, request) => this.dispatcher.run(port, request),
@@ -312,8 +347,9 @@ export class StepFunctionsService implements ServiceHandler {
       running.controller.abort();
       for (const resolve of running.waiters) resolve(describe(record));
     }
+    this.closedOrder.push(record);
+    this.save(record, true);
     this.statusChanged(record);
-    this.changed();
   }
 
   private statusChanged(record: ExecutionRecord): void {
@@ -339,22 +375,31 @@ export class StepFunctionsService implements ServiceHandler {
       .catch(() => undefined);
   }
 
-  private changed(): void {
-    if (this.closed || this.persistTimer) return;
-    this.persistTimer = setTimeout(() => this.flush(), PERSIST_DEBOUNCE_MS);
-    this.persistTimer.unref();
+  /** Journals the events added since the last save, and the execution itself when it changed (start, end). */
+  private save(record: ExecutionRecord, meta: boolean): void {
+    if (meta) {
+      const { events: _events, ...rest } = record;
+      this.stored.executions.put(record.executionArn, rest);
+    }
+    const from = this.savedEvents.get(record.executionArn) ?? 0;
+    for (let i = from; i < record.events.length; i++) this.stored.history.put(`${record.executionArn}#${record.events[i].id}`, record.events[i]);
+    this.savedEvents.set(record.executionArn, record.events.length);
   }
 
-  private flush(): void {
-    clearTimeout(this.persistTimer);
-    this.persistTimer = undefined;
-    const persisted: Persisted = {
-      executions: [...this.executions.values()],
-      registry: this.registry.snapshot(),
-      activities: [...this.activities.values()],
-      tokens: this.tokens.snapshot(),
-    };
-    this.deps.state.write(STATE_FILE, persisted);
+  /** Removes executions closed longer than the retention period, with their history. */
+  private sweep(): void {
+    const cutoff = this.deps.clock.nowMs() - CLOSED_EXECUTION_RETENTION_MS;
+    let n = 0;
+    while (n < this.closedOrder.length && (this.closedOrder[n].stopDate ?? 0) < cutoff) {
+      const record = this.closedOrder[n++];
+      // Gone already, or redriven (running again: it rejoins the queue when it closes).
+      if (this.executions.get(record.executionArn) !== record || record.status === 'RUNNING') continue;
+      for (const e of record.events) this.stored.history.delete(`${record.executionArn}#${e.id}`);
+      this.stored.executions.delete(record.executionArn);
+      this.executions.delete(record.executionArn);
+      this.savedEvents.delete(record.executionArn);
+    }
+    if (n > 0) this.closedOrder = this.closedOrder.slice(n);
   }
 
   // ---- API --------------------------------------------------------------------------------------------
@@ -561,8 +606,8 @@ export class StepFunctionsService implements ServiceHandler {
     new History(record.events, this.deps.clock).add('ExecutionRedriven', { redriveCount: record.redriveCount });
     const target: Resolved = { machine, revision, prepared: this.registry.preparedOf(revision) };
     this.launch(record, target, JSON.parse(record.input), record.redriveFrom);
+    this.save(record, true);
     this.statusChanged(record);
-    this.changed();
     return { redriveDate: now };
   }
 

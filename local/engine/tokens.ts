@@ -38,10 +38,10 @@ interface Poller {
   deliver: (task: ActivityTask | undefined) => void;
 }
 
-export interface TokensSnapshot {
-  /** Tokens that were live when the snapshot was taken (with their activity, if queued). */
-  live: { token: string; executionArn: string; activityArn?: string }[];
-  dead: string[];
+/** Where tokens are remembered across restarts: every token issued, until it falls out of the dead set. */
+export interface TokenJournal {
+  issued(token: string): void;
+  forgotten(token: string): void;
 }
 
 const TOKEN_FORMAT = /^AQ[A-Za-z0-9_-]{128}$/;
@@ -58,8 +58,7 @@ export class TaskTokens {
 
   constructor(
     private readonly clock: Clock,
-    /** Called whenever something worth persisting changed. */
-    private readonly changed: () => void,
+    private readonly journal: TokenJournal,
   ) {}
 
   issue(executionArn: string): string {
@@ -67,7 +66,7 @@ export class TaskTokens {
     let settle!: (s: Settlement) => void;
     const settled = new Promise<Settlement>((resolve) => (settle = resolve));
     this.live.set(token, { token, executionArn, settled, settle });
-    this.changed();
+    this.journal.issued(token);
     return token;
   }
 
@@ -99,7 +98,6 @@ export class TaskTokens {
       return;
     }
     this.queues.set(activityArn, [...(this.queues.get(activityArn) ?? []), token]);
-    this.changed();
   }
 
   /** Long poll for GetActivityTask; resolves undefined when nothing arrived in time or the client left. */
@@ -109,7 +107,6 @@ export class TaskTokens {
     while (queue.length) {
       const entry = this.live.get(queue.shift()!);
       if (entry?.activity) {
-        this.changed();
         return Promise.resolve(this.start(entry, workerName));
       }
     }
@@ -155,17 +152,9 @@ export class TaskTokens {
     for (const entry of this.live.values()) entry.cancelHeartbeat?.();
   }
 
-  snapshot(): TokensSnapshot {
-    return {
-      live: [...this.live.values()].map((e) => ({ token: e.token, executionArn: e.executionArn, activityArn: e.activity?.arn })),
-      dead: [...this.dead],
-    };
-  }
-
-  /** Tokens live in a previous process cannot complete anything now: they are dead. */
-  restore(snapshot: TokensSnapshot | undefined): void {
-    for (const token of snapshot?.dead ?? []) this.bury(token);
-    for (const { token } of snapshot?.live ?? []) this.bury(token);
+  /** Tokens issued by a previous process cannot complete anything now: they are dead. */
+  restore(tokens: Iterable<string>): void {
+    for (const token of tokens) this.bury(token);
   }
 
   private start(entry: LiveToken, workerName: string | undefined): ActivityTask {
@@ -173,7 +162,6 @@ export class TaskTokens {
     entry.activity = undefined;
     onStarted(workerName);
     this.armHeartbeat(entry);
-    this.changed();
     return { taskToken: entry.token, input };
   }
 
@@ -195,7 +183,6 @@ export class TaskTokens {
     this.bury(entry.token);
     if (entry.activity) this.queues.set(entry.activity.arn, (this.queues.get(entry.activity.arn) ?? []).filter((t) => t !== entry.token));
     entry.settle(settlement);
-    this.changed();
   }
 
   private check(token: string): LiveToken {
@@ -208,6 +195,10 @@ export class TaskTokens {
 
   private bury(token: string): void {
     this.dead.add(token);
-    if (this.dead.size > DEAD_TOKENS_KEPT) this.dead.delete(this.dead.values().next().value!);
+    if (this.dead.size > DEAD_TOKENS_KEPT) {
+      const oldest = this.dead.values().next().value!;
+      this.dead.delete(oldest);
+      this.journal.forgotten(oldest);
+    }
   }
 }

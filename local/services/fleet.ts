@@ -9,7 +9,7 @@
  * restarted runtime completes the overdue ones and re-schedules the rest.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type Clock, type StateDir } from '../kernel';
+import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -130,7 +130,6 @@ export interface RunRequest {
   disableApiTermination?: boolean;
 }
 
-const FILE = 'fleet';
 const DAY = 86_400_000;
 /** CloudTrail event history keeps 90 days. */
 const TRAIL_RETENTION_MS = 90 * DAY;
@@ -447,32 +446,34 @@ export interface FleetOptions {
   seed?: boolean;
 }
 
-interface FleetFile {
-  version: 1;
-  instances: Instance[];
-  trail: TrailRecord[];
-}
 
 const incorrectState = (id: string, verb: string) => new AwsError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be ${verb}.`);
 
 export class Fleet {
   readonly clock: Clock;
-  private readonly state: StateDir;
+  private readonly stored: { instances: Store<Instance>; trail: Store<TrailRecord>; meta: Store<boolean> };
   private readonly instances = new Map<string, Instance>();
+  /** Instances changed since they were last journaled. */
+  private readonly dirty = new Set<string>();
   private records: TrailRecord[] = [];
   /** Ids with a pending transition, so settling never scans a 10,000-instance fleet. */
   private readonly transitioning = new Set<string>();
   private timer?: { dueMs: number; cancel: () => void };
-  private saveTimer?: NodeJS.Timeout;
 
   constructor(opts: FleetOptions) {
     this.clock = opts.clock;
-    this.state = opts.state;
-    const saved = opts.state.read<FleetFile>(FILE);
-    const initial = saved ?? (opts.seed ? seedFleet(this.clock.nowMs()) : { instances: [], trail: [] });
-    for (const inst of initial.instances) this.index(inst);
-    this.records = initial.trail;
-    if (!saved) this.flush();
+    this.stored = { instances: opts.state.store('fleet.instances'), trail: opts.state.store('fleet.trail'), meta: opts.state.store('fleet.meta') };
+    const saved = this.stored.meta.get('created') === true;
+    if (saved) {
+      for (const inst of this.stored.instances.values()) this.index(inst, false);
+      this.records = [...this.stored.trail.values()].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
+    } else {
+      const initial = opts.seed ? seedFleet(this.clock.nowMs()) : { instances: [], trail: [] };
+      for (const inst of initial.instances) this.index(inst);
+      for (const r of initial.trail) this.append(r);
+      this.stored.meta.put('created', true);
+      this.flush();
+    }
     this.settle();
   }
 
@@ -618,6 +619,7 @@ export class Fleet {
         if (existing) existing.Value = t.Value;
         else i.tags.push({ Key: t.Key, Value: t.Value });
       }
+      this.dirty.add(i.instanceId);
     }
     this.append(
       record('CreateTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagItems(tags) } }, { _return: true }),
@@ -631,7 +633,10 @@ export class Fleet {
     const targets = this.require(ids);
     const doomed = (t: Tag) =>
       tags.length === 0 ? !t.Key.startsWith('aws:') : tags.some((d) => d.Key === t.Key && (d.Value === undefined || d.Value === t.Value));
-    for (const i of targets) i.tags = i.tags.filter((t) => !doomed(t));
+    for (const i of targets) {
+      i.tags = i.tags.filter((t) => !doomed(t));
+      this.dirty.add(i.instanceId);
+    }
     const tagSet = tags.map((t) => ({ key: t.Key, ...(t.Value !== undefined && { value: t.Value }) }));
     this.append(
       record('DeleteTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagSet } }, { _return: true }),
@@ -655,15 +660,16 @@ export class Fleet {
     return created;
   }
 
-  /** Writes the state file now (pending transitions included). */
+  /** Journals every instance changed since the last flush (the state directory's commit puts it on disk). */
   flush(): void {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
-    const file: FleetFile = { version: 1, instances: [...this.instances.values()], trail: this.records };
-    this.state.write(FILE, file);
+    for (const id of this.dirty) {
+      const i = this.instances.get(id);
+      if (i) this.stored.instances.put(id, i);
+    }
+    this.dirty.clear();
   }
 
-  /** Stops the transition timer and writes the state: call before dropping the fleet or its state directory. */
+  /** Stops the transition timer and journals what changed: call before dropping the fleet or its state directory. */
   close(): void {
     this.timer?.cancel();
     this.timer = undefined;
@@ -690,14 +696,16 @@ export class Fleet {
     };
   }
 
-  private index(inst: Instance): void {
+  private index(inst: Instance, changed = true): void {
     this.instances.set(inst.instanceId, inst);
+    if (changed) this.dirty.add(inst.instanceId);
     if (inst.transition) this.transitioning.add(inst.instanceId);
   }
 
   private change(i: Instance, apply: () => void): StateChange {
     const previousState = i.state;
     apply();
+    this.dirty.add(i.instanceId);
     if (i.transition) this.transitioning.add(i.instanceId);
     return { instanceId: i.instanceId, previousState, currentState: i.state };
   }
@@ -708,12 +716,16 @@ export class Fleet {
     i.stateReason = stateReason;
     i.stateChangedMs = atMs;
     i.transition = undefined;
+    this.dirty.add(i.instanceId);
   }
 
   private append(r: TrailRecord): void {
     const oldest = trailTime(this.clock.nowMs() - TRAIL_RETENTION_MS);
-    this.records = this.records.filter((x) => x.eventTime >= oldest);
+    let expired = 0;
+    while (expired < this.records.length && this.records[expired].eventTime < oldest) this.stored.trail.delete(this.records[expired++].eventId);
+    if (expired > 0) this.records = this.records.slice(expired);
     this.records.push(r);
+    this.stored.trail.put(r.eventId, r);
   }
 
   /** An API call changed the world: persist before answering, so a client never sees a success a restart forgets. */
@@ -737,7 +749,7 @@ export class Fleet {
         changed = true;
       }
     }
-    if (changed) this.saveSoon();
+    if (changed) this.flush();
     this.arm();
   }
 
@@ -754,19 +766,6 @@ export class Fleet {
       this.settle();
     });
     this.timer = { dueMs: next, cancel };
-  }
-
-  /** Transitions complete in bursts (a whole schedule's instances): coalesce their writes. */
-  private saveSoon(): void {
-    if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      try {
-        this.flush();
-      } catch (err) {
-        // A timer has no caller to report to; losing one write only delays persistence until the next one.
-        console.error(`opsflow: could not persist the EC2 fleet: ${(err as Error).message}`);
-      }
-    }, 20);
   }
 }
 

@@ -10,7 +10,7 @@
  * - fall back: an ambiguous wall time fires once, at its first occurrence (01:30 EDT, not again at 01:30 EST).
  */
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, REGION, type Clock, type StateDir } from '../kernel';
+import { ACCOUNT, REGION, type Clock, type StateDir, type Store } from '../kernel';
 import type { Target, TargetInvoker } from './events';
 
 const MINUTE = 60_000;
@@ -342,17 +342,16 @@ const MAX_REAL_DELAY_MS = 20 * DAY;
 
 export class Scheduler {
   private readonly clock: Clock;
-  private readonly state: StateDir;
   private readonly invoke: TargetInvoker;
   private readonly schedules = new Map<string, Schedule>();
-  private readonly persisted: Record<string, Persisted>;
+  /** Per schedule: when it first started and when it last fired. */
+  private readonly persisted: Store<Persisted>;
   private running = false;
 
   constructor(opts: { clock: Clock; state: StateDir; invoke: TargetInvoker }) {
     this.clock = opts.clock;
-    this.state = opts.state;
     this.invoke = opts.invoke;
-    this.persisted = this.state.read<Record<string, Persisted>>('schedules') ?? {};
+    this.persisted = opts.state.store<Persisted>('schedules');
   }
 
   add(def: ScheduleDefinition): void {
@@ -360,8 +359,8 @@ export class Scheduler {
     const problems = validateExpression(def.expression, timezone);
     if (problems.length) throw new Error(`schedule ${def.name}: ${problems.join('; ')}`);
     if (this.schedules.has(def.name)) throw new Error(`schedule ${def.name} is defined twice`);
-    const record = (this.persisted[def.name] ??= { firstStartAt: this.clock.now().toISOString() });
-    this.save();
+    let record = this.persisted.get(def.name);
+    if (!record) this.persisted.put(def.name, (record = { firstStartAt: this.clock.now().toISOString() }));
     const start = def.startDate === undefined ? undefined : new Date(def.startDate).getTime();
     const schedule: Schedule = {
       def: { ...def, group: def.group ?? 'default', timezone, state: def.state ?? 'ENABLED' },
@@ -409,7 +408,7 @@ export class Scheduler {
         state: s.def.state,
         targetArn: s.def.target.arn,
         next: next?.toISOString() ?? null,
-        lastFiredAt: this.persisted[s.def.name]?.lastFiredAt ?? null,
+        lastFiredAt: this.persisted.get(s.def.name)?.lastFiredAt ?? null,
       };
     });
   }
@@ -441,8 +440,7 @@ export class Scheduler {
 
   private async deliver(s: Schedule, scheduledMs: number): Promise<void> {
     const firedAt = this.clock.now().toISOString();
-    this.persisted[s.def.name] = { ...this.persisted[s.def.name], lastFiredAt: firedAt };
-    this.save();
+    this.persisted.put(s.def.name, { ...this.persisted.get(s.def.name)!, lastFiredAt: firedAt });
     const target = { arn: s.def.target.arn, input: this.contextualize(s, s.def.target.input, scheduledMs) };
     try {
       await this.invoke(target);
@@ -460,9 +458,5 @@ export class Scheduler {
       'aws.scheduler.attempt-number': '1',
     };
     return input.replace(/<(aws\.scheduler\.[a-z-]+)>/g, (whole, key: string) => values[key] ?? whole);
-  }
-
-  private save(): void {
-    this.state.write('schedules', this.persisted);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,9 +20,8 @@ const WEDNESDAY = Date.parse('2025-06-04T09:00:00Z');
 
 async function pinnedRuntime(nowMs: number): Promise<Harness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-e2e-ec2-'));
-  // The runtime continues a scaled clock from its saved state: start it at a known instant.
-  writeFileSync(join(stateDir, 'clock.json'), JSON.stringify({ virtualNow: nowMs, scale: TIME_SCALE }));
-  return startRuntime({ stateDir, timeScale: TIME_SCALE });
+  // A fresh state directory: the scaled clock starts at a known instant.
+  return startRuntime({ stateDir, timeScale: TIME_SCALE, virtualStart: nowMs });
 }
 
 async function states(h: Harness, ids: readonly string[]): Promise<Record<string, string>> {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
+import { readJournal } from '../../local/storage';
 import { DEMO, Fleet, identity, seedFleet, type Caller, type Instance } from '../../local/services/fleet';
 
 const dirs: string[] = [];
@@ -27,7 +28,8 @@ afterEach(() => {
 });
 
 const tag = (i: Instance, key: string) => i.tags.find((t) => t.Key === key)?.Value;
-const savedState = (state: StateDir, id: string) => state.read<{ instances: Instance[] }>('fleet')?.instances.find((i) => i.instanceId === id)?.state;
+/** The instance's state as the journal on disk holds it. */
+const savedState = (state: StateDir, id: string) => (readJournal(state.root).get('fleet.instances')?.get(id) as Instance | undefined)?.state;
 
 /** Polls (in virtual time) until `check` holds; the state file is written by timers, not by reads. */
 async function eventually(clock: Clock, check: () => boolean): Promise<void> {
@@ -128,6 +130,7 @@ describe('Fleet', () => {
 
     // Act
     const second = fleet({ clock, state });
+    await state.commit();
     const stateAfterRestart = savedState(state, DEMO.officeHours[0]);
     await eventually(clock, () => savedState(state, DEMO.officeHours[0]) === 'stopped');
     second.start([DEMO.officeHours[0]], caller);

@@ -4,13 +4,13 @@
  * parsed and evaluated here, and the same error codes and messages AWS uses where the SDKs depend on them.
  *
  * Ops: DescribeTable, DescribeTimeToLive, ListTables, GetItem, PutItem, DeleteItem, UpdateItem, Query, Scan,
- * BatchGetItem, BatchWriteItem. Tables persist in StateDir 'dynamodb' after each write.
+ * BatchGetItem, BatchWriteItem. Each written item is journaled in the state store 'dynamodb' (key: table, item key).
  *
  * Local choices: items whose TTL attribute is in the past (virtual clock) are removed as soon as the table is
  * next touched (AWS takes up to a few days); Query and Scan order partitions by key value (AWS by hash);
  * reserved words are not rejected; capacity, streams and transactions are not emulated.
  */
-import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../../kernel';
+import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../../kernel';
 import { applyUpdate, clone, evalCond, project } from './evaluate';
 import { ExpressionContext, Parser, parseCondition, parseProjection, type Cond, type Operand } from './expressions';
 import { checkItem, compareScalars, invalid, typeOf, type Item } from './values';
@@ -51,24 +51,20 @@ function keyView(schema: KeySchemaElement[]): KeyView {
   return { hash: schema.find((k) => k.KeyType === 'HASH')!.AttributeName, range: schema.find((k) => k.KeyType === 'RANGE')?.AttributeName };
 }
 
-interface Persisted {
-  tables: Record<string, { items: Item[] }>;
-}
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 
 export class DynamoDbService implements ServiceHandler {
   readonly services = ['dynamodb'] as const;
-  private readonly state: StateDir;
   private readonly clock?: Clock;
   private readonly tables = new Map<string, Table>();
-  private readonly persisted: Persisted;
+  /** Items of every table, keyed `<table>\n<item key>`. */
+  private readonly stored: Store<Item>;
 
   /** `clock` (optional) drives TTL expiry and DescribeTable's creation time. */
   constructor(opts: { state: StateDir; clock?: Clock }) {
-    this.state = opts.state;
     this.clock = opts.clock;
-    this.persisted = this.state.read<Persisted>('dynamodb') ?? { tables: {} };
+    this.stored = opts.state.store<Item>('dynamodb');
   }
 
   addTable(def: TableDefinition): void {
@@ -78,7 +74,8 @@ export class DynamoDbService implements ServiceHandler {
       for (const k of schema) if (!defined.has(k.AttributeName)) throw new Error(`table ${def.name}: key attribute ${k.AttributeName} is missing from attributeDefinitions`);
     }
     const table: Table = { def, items: new Map(), createdAt: this.now() };
-    for (const item of this.persisted.tables[def.name]?.items ?? []) table.items.set(this.keyString(table, item), item);
+    const prefix = `${def.name}\n`;
+    for (const [k, item] of this.stored.entries()) if (k.startsWith(prefix)) table.items.set(k.slice(prefix.length), item);
     this.tables.set(def.name, table);
   }
 
@@ -156,8 +153,7 @@ export class DynamoDbService implements ServiceHandler {
     const key = this.keyString(table, item);
     const old = table.items.get(key);
     this.checkCondition(input, old);
-    table.items.set(key, item);
-    this.save();
+    this.setItem(table, key, item);
     return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD'], old, item, []);
   }
 
@@ -167,8 +163,7 @@ export class DynamoDbService implements ServiceHandler {
     const old = table.items.get(key);
     this.checkCondition(input, old);
     if (old) {
-      table.items.delete(key);
-      this.save();
+      this.removeItem(table, key);
     }
     return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD'], old, undefined, []);
   }
@@ -191,8 +186,7 @@ export class DynamoDbService implements ServiceHandler {
     if (condition && !evalCond(old ?? {}, condition)) throw conditionFailed(input, old);
     const updated = applyUpdate(old ?? clone(keyItem), actions);
     this.checkItemKeys(table, updated);
-    table.items.set(key, updated);
-    this.save();
+    this.setItem(table, key, updated);
     const touched = [...new Set(actions.map((a) => a.path[0] as string))];
     return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD', 'UPDATED_OLD', 'ALL_NEW', 'UPDATED_NEW'], old, updated, touched);
   }
@@ -289,15 +283,10 @@ export class DynamoDbService implements ServiceHandler {
     const attr = table.def.timeToLiveAttribute;
     if (!attr || !this.clock) return;
     const nowSeconds = this.clock.nowMs() / 1000;
-    let removed = false;
     for (const [key, item] of table.items) {
       const ttl = item[attr]?.N;
-      if (ttl !== undefined && Number(ttl) < nowSeconds) {
-        table.items.delete(key);
-        removed = true;
-      }
+      if (ttl !== undefined && Number(ttl) < nowSeconds) this.removeItem(table, key);
     }
-    if (removed) this.save();
   }
 
   private describe(table: Table) {
@@ -376,11 +365,14 @@ export class DynamoDbService implements ServiceHandler {
     return this.clock?.nowMs() ?? Date.now();
   }
 
-  private save(): void {
-    const tables: Persisted['tables'] = { ...this.persisted.tables };
-    for (const [name, t] of this.tables) tables[name] = { items: [...t.items.values()] };
-    this.persisted.tables = tables;
-    this.state.write('dynamodb', this.persisted);
+  private setItem(table: Table, key: string, item: Item): void {
+    table.items.set(key, item);
+    this.stored.put(`${table.def.name}\n${key}`, item);
+  }
+
+  private removeItem(table: Table, key: string): void {
+    table.items.delete(key);
+    this.stored.delete(`${table.def.name}\n${key}`);
   }
 }
 
