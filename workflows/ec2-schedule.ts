@@ -36,10 +36,10 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import {
-  Choice, Condition, Fail, JsonPath, Map as MapState, Succeed,
+  Choice, Condition, Fail, IntegrationPattern, JsonPath, Map as MapState, Succeed,
   TaskInput, Timeout, Wait, WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedules';
@@ -49,6 +49,12 @@ import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+
+/**
+ * What a batch execution allows on top of `verifyTimeout`: Act (5 min) with its throttling retries (about 2 min)
+ * and capacity retries (1 + 2 + 4 min) and the final attempt.
+ */
+const BATCH_ACT_ALLOWANCE = Duration.minutes(30);
 
 /** How long the verify loop waits between checks: EC2 transitions take 30-60 s, rarely more. */
 export const VERIFY_INTERVAL = Duration.seconds(15);
@@ -78,6 +84,8 @@ export interface Ec2ScheduleProps {
 
 export class Ec2Schedule extends Construct {
   readonly stateMachine: WorkflowStateMachine;
+  /** Acts on and verifies one batch; the main state machine runs one child execution per batch. */
+  readonly batchStateMachine: WorkflowStateMachine;
   /** Run batches and control settings (link secret, revoked links, chat token). */
   readonly table: Table;
   /** Receives every run's report. */
@@ -215,13 +223,36 @@ export class Ec2Schedule extends Construct {
     actStep.next(needsVerify);
     actFinal.next(needsVerify);
 
+    // Each batch is its own child execution: its Act and verify polls (11 + 9 events per poll) go into the child's
+    // history, and the parent records 8 events per batch (Map iteration + .sync task), so no execution comes near
+    // Step Functions' 25,000-event history quota at 10,000 instances (200 batches), however slowly instances stop.
+    // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (history: 25,000 events);
+    // https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html (startExecution.sync:2).
+    const batchTimeout = verifyTimeout.plus(BATCH_ACT_ALLOWANCE);
+    this.batchStateMachine = new WorkflowStateMachine(this, 'BatchStateMachine', {
+      stateMachineName: props.stateMachineName ? `${props.stateMachineName}Batch` : workflowStateMachineName(this, 'Ec2ScheduleBatch'),
+      definition: actStep,
+      timeout: batchTimeout,
+    });
+    const runBatch = new StartExecutionTask(this, 'RunBatch', {
+      stateMachine: this.batchStateMachine,
+      integrationPattern: IntegrationPattern.RUN_JOB,
+      input: TaskInput.fromObject({ 'runId.$': '$.runId', 'key.$': '$.key' }),
+      associateWithParent: true,
+      resultPath: JsonPath.DISCARD,
+      taskTimeout: Timeout.duration(batchTimeout.plus(Duration.minutes(5))),
+    });
+    // A child that could not start because of the account's open-execution quota or API throttling is started
+    // again (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html, errors;
+    // https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html).
+    runBatch.addRetry({ errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) });
     const batches = new MapState(this, 'Batches', {
       itemsPath: '$.wave.batches',
       maxConcurrency,
       itemSelector: { 'runId.$': '$.runId', 'key.$': '$$.Map.Item.Value.key' },
       resultPath: JsonPath.DISCARD,
     });
-    batches.itemProcessor(actStep);
+    batches.itemProcessor(runBatch);
     // One ordering group at a time, so `db` is running (verified) before `app` starts.
     const waves = new MapState(this, 'Waves', {
       itemsPath: '$.plan.waves',
@@ -255,6 +286,11 @@ export class Ec2Schedule extends Construct {
       definition: validateInput.next(planStep).next(waves).next(reportStep).next(publish).next(outcome),
       timeout: Duration.hours(6),
     });
+    NagSuppressions.addResourceSuppressions(
+      this.stateMachine,
+      [{ id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the batch executions this workflow starts (execution names are generated).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:.*$/g' }] }],
+      true,
+    );
 
     // ---- schedules: one per period boundary, evaluated by EventBridge Scheduler in the schedule's zone ---------
     const schedulerRole = new Role(this, 'SchedulerRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });

@@ -91,6 +91,8 @@ export interface Instance {
   sim: {
     /** The encrypted root volume's KMS key has no grant for EC2, so every start ends `stopped`. */
     kmsGrantMissing?: boolean;
+    /** This instance's (unforced) stop takes this long, e.g. a guest OS slow to shut down. @default TRANSITION_MS.stop */
+    stopMs?: number;
   };
   launchedBy: UserIdentity;
   transition?: Transition;
@@ -576,7 +578,8 @@ export class Fleet {
         if (i.state !== 'running') return;
         const reason = opts.hibernate ? USER_HIBERNATE : USER_SHUTDOWN;
         this.enter(i, 'stopping', userInitiated(now), reason, now);
-        i.transition = { to: 'stopped', dueMs: now + duration, stateTransitionReason: userInitiated(now), stateReason: reason };
+        const takes = opts.force ? duration : i.sim.stopMs ?? duration;
+        i.transition = { to: 'stopped', dueMs: now + takes, stateTransitionReason: userInitiated(now), stateReason: reason };
       }),
     );
     const params = { instancesSet: idItems(targets.map((i) => i.instanceId)), force: opts.force ?? false, ...(opts.hibernate && { hibernate: true }) };

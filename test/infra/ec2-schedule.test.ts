@@ -97,7 +97,14 @@ describe('Ec2Schedule state machine', () => {
     expect(states.Waves).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.waves', ResultPath: null });
     const batches = states.Waves.ItemProcessor.States.Batches;
     expect(batches).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.wave.batches', ResultPath: null });
-    const inner = batches.ItemProcessor.States;
+    // Each batch runs as a child execution (its own history), waited for with .sync:2.
+    expect(batches.ItemProcessor.States.RunBatch).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::states:startExecution.sync:2',
+      Parameters: { StateMachineArn: expect.stringContaining(':stateMachine:Ec2ScheduleBatchStateMachine'), Input: { 'runId.$': '$.runId', 'key.$': '$.key', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' } },
+      ResultPath: null,
+    });
+    const inner = stateMachines(json).find((m) => m.workflow === 'Ec2ScheduleBatch')!.definition.States as Record<string, any>;
     expect(inner.Act.Retry).toEqual([
       expect.objectContaining({ ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'] }),
       { ErrorEquals: ['Ec2.Throttled'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60 },
