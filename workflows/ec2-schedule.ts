@@ -231,6 +231,7 @@ export class Ec2Schedule extends Construct {
     const batchTimeout = verifyTimeout.plus(BATCH_ACT_ALLOWANCE);
     this.batchStateMachine = new WorkflowStateMachine(this, 'BatchStateMachine', {
       stateMachineName: props.stateMachineName ? `${props.stateMachineName}Batch` : workflowStateMachineName(this, 'Ec2ScheduleBatch'),
+      comment: 'One batch of an Ec2Schedule run: starts or stops its instances, then polls until each reached its target state or the deadline.',
       definition: actStep,
       timeout: batchTimeout,
     });

@@ -15,7 +15,7 @@ function allStates(states: Record<string, State>): Array<[string, State]> {
 
 describe('Lambda steps', () => {
   const { json } = synthOpsflow();
-  const machines = stateMachines(json).map((m) => ({ name: m.name, states: allStates(m.definition.States as Record<string, State>) }));
+  const machines = stateMachines(json).map((m) => ({ name: m.workflow, states: allStates(m.definition.States as Record<string, State>) }));
   /** Function timeouts by the readable name asl.ts gives their ARNs (logical id without the hash). */
   const timeouts = new Map(
     Object.entries(json.Resources as Record<string, any>)
@@ -26,10 +26,10 @@ describe('Lambda steps', () => {
     m.states.filter(([, s]) => s.Type === 'Task' && /:lambda:.*:function:/.test(s.Resource ?? '')).map(([name, s]) => ({ id: `${m.name}.${name}`, state: s })),
   );
 
-  it('are found in all three workflows', () => {
+  it('are found in all three workflows (Ec2Schedule\'s batches run as child executions of Ec2ScheduleBatch)', () => {
     expect(lambdaSteps.map((s) => s.id).sort()).toEqual([
       'Approval.NotifyApprovers', 'Approval.ValidateInput',
-      'Ec2Schedule.Act', 'Ec2Schedule.ActFinalAttempt', 'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2Schedule.Verify',
+      'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2ScheduleBatch.Act', 'Ec2ScheduleBatch.ActFinalAttempt', 'Ec2ScheduleBatch.Verify',
       'TagPolicy.Apply', 'TagPolicy.Evaluate', 'TagPolicy.Plan', 'TagPolicy.Report', 'TagPolicy.ValidateInput',
     ]);
   });
