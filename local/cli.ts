@@ -54,7 +54,8 @@ const commands: Record<string, Command> = {
     summary: 'run the local runtime over the synthesized app until Ctrl-C',
     details: [
       'Deploys cdk.out onto the local AWS services and serves them, the app\'s HTTP routes and the console on one',
-      'port. It listens on 127.0.0.1 only; --host (or OPSFLOW_HOST) listens elsewhere, for a VM or a container.',
+      'port. It listens on 127.0.0.1 only; --host ADDR (or OPSFLOW_HOST) listens on ADDR, for a VM or a container,',
+      'and answers requests addressed to ADDR:PORT, 127.0.0.1:PORT or localhost:PORT (any other Host is refused).',
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
       'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',

@@ -119,6 +119,29 @@ describe('the local console in Chromium', () => {
     await context.close();
   });
 
+  it('edits the faults and fires a schedule from the console itself', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.endpoint}/#/faults`);
+    await page.getByLabel('SES failure rate').fill('0.5');
+    await page.getByLabel('Crashing Lambda functions').fill('NoSuchFn, OtherFn');
+    await page.getByRole('button', { name: 'Save faults' }).click();
+    await expect.poll(() => h.rt.faults.sesFailRate).toBe(0.5);
+    expect(h.rt.faults.crashLambdas).toEqual(['NoSuchFn', 'OtherFn']);
+    // Out of range: the browser's own validation keeps the form from being sent.
+    await page.getByLabel('SES failure rate').fill('2');
+    await page.getByRole('button', { name: 'Save faults' }).click();
+    expect(await page.getByLabel('SES failure rate').evaluate((el) => (el as HTMLInputElement).validity.rangeOverflow)).toBe(true);
+    expect(h.rt.faults.sesFailRate).toBe(0.5);
+    await h.rt.console.api.setFaults({ sesFailRate: 0, crashLambdas: [] });
+
+    await page.goto(`${h.endpoint}/#/schedules`);
+    const sweep = h.rt.scheduler.list().find((s) => s.name.includes('ApprovalSweep'))!;
+    await page.getByRole('button', { name: `Fire ${sweep.name} now` }).click();
+    await expect.poll(() => page.locator('#toast').textContent()).toBe(`Fired ${sweep.name}.`);
+    await expect.poll(() => h.rt.scheduler.list().find((s) => s.name === sweep.name)!.lastFiredAt).not.toBeNull();
+    await page.close();
+  });
+
   it('lets no page on another origin change anything', async () => {
     const before = JSON.stringify(h.rt.faults);
     // Record what reaches the console/API handler and what it answered, to know the writes arrived and were refused.
