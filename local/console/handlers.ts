@@ -57,15 +57,19 @@ export class LocalApi implements OpsflowApi {
   }
 
   async workflows(): Promise<Workflow[]> {
-    return Promise.all(this.deps.deployed.stateMachines.map(async ({ name: stateMachineName, arn }) => {
+    const machines = this.deps.deployed.stateMachines.map((m) => ({ ...m, workflow: workflowOf(m.name) }));
+    // An example belongs to the workflow whose name starts like the file (approval.json → Approval,
+    // ec2-*.json → Ec2Schedule); of several (Ec2Schedule, Ec2ScheduleBatch), to the shortest: the one people start.
+    const owner = (file: string) => machines
+      .filter((m) => kebab(m.workflow).split('-')[0] === basename(file).split(/[-.]/)[0])
+      .sort((a, b) => a.workflow.length - b.workflow.length)[0]?.arn;
+    return Promise.all(machines.map(async ({ workflow, arn }) => {
       const definition = await this.definition(arn);
-      const name = workflowOf(stateMachineName);
-      const prefix = kebab(name).split('-')[0];
       return {
-        name,
+        name: workflow,
         arn,
         description: typeof definition.Comment === 'string' ? definition.Comment : null,
-        examples: this.examples().filter((e) => basename(e.file).startsWith(prefix)),
+        examples: this.examples().filter((e) => owner(e.file) === arn),
         definition,
       };
     }));

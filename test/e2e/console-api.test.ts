@@ -21,6 +21,10 @@ describe('/_opsflow/ API', () => {
     expect(approval.examples.map((e) => e.file)).toContain('workflows/examples/approval.json');
     expect(JSON.parse(approval.examples[0].input)).toHaveProperty('title');
     expect(workflows.find((w) => w.name === 'TagPolicy')!.examples.every((e) => e.file.includes('tag-policy'))).toBe(true);
+    const examples = (name: string) => workflows.find((w) => w.name === name)?.examples.map((e) => e.file.split('/').pop()) ?? [];
+    expect(examples('Ec2Schedule')).toContain('ec2-stop-office-hours-dry-run.json');
+    // Each example belongs to one workflow: child workflows started by others get none.
+    expect(workflows.flatMap((w) => w.examples.map((e) => e.file)).sort()).toEqual([...new Set(workflows.flatMap((w) => w.examples.map((e) => e.file)))].sort());
   });
 
   it('starts an execution, finds it by name, pages and filters the list, and stops it', async () => {
