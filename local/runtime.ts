@@ -19,6 +19,7 @@ import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
+import { S3Service } from './services/s3';
 import { Ec2Service } from './services/ec2';
 import { EventsService, type Target } from './services/events';
 import { SesV2Service } from './services/sesv2';
@@ -80,6 +81,8 @@ export class Runtime {
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
   readonly dynamodb: DynamoDbService;
+  /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
+  readonly s3: S3Service;
   readonly lambdas: LambdaRunner;
   readonly http: HttpApiRouter;
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
@@ -115,12 +118,14 @@ export class Runtime {
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events, seed: options.seedFleet ?? true });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({ clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs') });
+    this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
       state: this.state,
       bus: this.events,
       invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
       endpoint,
+      s3: this.s3,
     });
     this.http = new HttpApiRouter({ clock: this.clock, invoke: (fn, event) => this.lambdas.invoke(fn, event) });
     this.console = new ConsoleServer({
@@ -135,7 +140,7 @@ export class Runtime {
     const cdkOut = resolve(options.cdkOut ?? 'cdk.out');
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { commit: () => rt.state.commit() });
     rt.sfn.watchDisconnects(rt.server);

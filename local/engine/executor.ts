@@ -47,14 +47,28 @@ export interface TaskRequest {
   heartbeatSeconds?: number;
 }
 
+/** The fields of a distributed Map, evaluated against the state's input. */
+export interface DistributedFields {
+  readerParameters?: Obj;
+  writerParameters?: Obj;
+  batchInput?: unknown;
+  toleratedFailureCount?: number;
+  toleratedFailurePercentage?: number;
+}
+
 export interface DistributedMapRequest {
   stateName: string;
   state: Obj;
   input: unknown;
+  /** Items from the input (ItemsPath/Items); undefined when an ItemReader supplies them. */
   items: unknown[] | undefined;
   itemSelector: (item: unknown, index: number) => Promise<unknown>;
-  port: TaskPort;
-  chainLast: number;
+  fields: DistributedFields;
+  maxConcurrency?: number;
+  /** MapRunStarted and friends; `passedBy` events leave the chain where it was. */
+  port: TaskPort & { note(type: string, details?: Record<string, unknown>): void };
+  /** The definition's top-level query language, which the child executions inherit. */
+  language: 'JSONPath' | 'JSONata';
 }
 
 export interface Host {
@@ -379,7 +393,16 @@ export class Interpreter {
         const itemInput = async (item: unknown, index: number) =>
           selector === undefined ? item : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env));
         const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
-        const result = await this.map(name, state, effective, items, itemInput, maxConcurrency, env);
+        const fields: DistributedFields = {};
+        if (isDistributed(state)) {
+          const scope = scopeOf(effective);
+          if (state.ItemReader?.Parameters !== undefined) fields.readerParameters = this.template(state.ItemReader.Parameters, scope) as Obj;
+          if (state.ResultWriter?.Parameters !== undefined) fields.writerParameters = this.template(state.ResultWriter.Parameters, scope) as Obj;
+          if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = this.template(state.ItemBatcher.BatchInput, scope);
+          fields.toleratedFailureCount = state.ToleratedFailureCountPath !== undefined ? (selectPath(state.ToleratedFailureCountPath, scope) as number) : state.ToleratedFailureCount;
+          fields.toleratedFailurePercentage = state.ToleratedFailurePercentagePath !== undefined ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number) : state.ToleratedFailurePercentage;
+        }
+        const result = await this.map(name, state, effective, state.ItemReader !== undefined && state.ItemsPath === undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
         const { merged, selected } = withResult(result);
         return finish(merged, next(), selected);
       }
@@ -474,7 +497,15 @@ export class Interpreter {
           }
         };
         const maxConcurrency = isExpression(state.MaxConcurrency) ? await evaluate(state.MaxConcurrency, 'MaxConcurrency') : state.MaxConcurrency;
-        const result = await this.map(name, state, rawInput, items, itemInput, maxConcurrency, env);
+        const fields: DistributedFields = {};
+        if (isDistributed(state)) {
+          if (state.ItemReader?.Arguments !== undefined) fields.readerParameters = (await evaluate(state.ItemReader.Arguments, 'ItemReader/Arguments')) as Obj;
+          if (state.ResultWriter?.Arguments !== undefined) fields.writerParameters = (await evaluate(state.ResultWriter.Arguments, 'ResultWriter/Arguments')) as Obj;
+          if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = await evaluate(state.ItemBatcher.BatchInput, 'ItemBatcher/BatchInput');
+          fields.toleratedFailureCount = isExpression(state.ToleratedFailureCount) ? ((await evaluate(state.ToleratedFailureCount, 'ToleratedFailureCount')) as number) : state.ToleratedFailureCount;
+          fields.toleratedFailurePercentage = isExpression(state.ToleratedFailurePercentage) ? ((await evaluate(state.ToleratedFailurePercentage, 'ToleratedFailurePercentage')) as number) : state.ToleratedFailurePercentage;
+        }
+        const result = await this.map(name, state, rawInput, state.ItemReader !== undefined && state.Items === undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
         states.result = result;
         return finish(result, next());
       }
@@ -604,11 +635,8 @@ export class Interpreter {
     }
   }
 
-  private async map(name: string, state: Obj, input: unknown, items: unknown, itemInput: (item: unknown, index: number) => Promise<unknown>, maxConcurrency: unknown, env: Env): Promise<unknown> {
-    if (!Array.isArray(items)) {
-      const distributed = state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED' && state.ItemReader !== undefined;
-      if (!distributed) throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
-    }
+  private async map(name: string, state: Obj, input: unknown, items: unknown, itemInput: (item: unknown, index: number) => Promise<unknown>, maxConcurrency: unknown, env: Env, fields: DistributedFields = {}): Promise<unknown> {
+    if (!Array.isArray(items) && !(isDistributed(state) && items === undefined)) throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
     if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
       throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);
     }
@@ -619,17 +647,32 @@ export class Interpreter {
     if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
       if (!this.host.distributedMap) throw runtimeError('Distributed Map is not available here');
       const chain = env.chain;
-      const port: TaskPort = {
+      const port = {
         arn: this.host.executionArn,
         signal: env.signal,
-        emit: (type, details) => {
+        emit: (type: string, details?: Record<string, unknown>) => {
           if (env.signal.aborted) return;
           chain.last = this.host.record(type, details, chain.last);
         },
+        note: (type: string, details?: Record<string, unknown>) => {
+          if (!env.signal.aborted) noted = this.host.record(type, details, chain.last);
+        },
       };
+      let noted = chain.last;
       try {
-        const result = await this.host.distributedMap({ stateName: name, state, input, items: items as unknown[] | undefined, itemSelector: itemInput, port, chainLast: chain.last });
-        this.host.record('MapStateSucceeded', undefined, chain.last);
+        const result = await this.host.distributedMap({
+          stateName: name,
+          state,
+          input,
+          items: items as unknown[] | undefined,
+          itemSelector: itemInput,
+          fields,
+          maxConcurrency: maxConcurrency as number | undefined,
+          port,
+          language: env.language,
+        });
+        // MapRunSucceeded and MapStateSucceeded are passed by: MapStateExited follows MapRunStarted.
+        this.host.record('MapStateSucceeded', undefined, noted);
         return result;
       } catch (thrown) {
         const err = asStatesError(thrown);
@@ -728,6 +771,10 @@ async function settleFirstFailure(runs: Promise<unknown>[]): Promise<{ failed: f
       ),
     );
   });
+}
+
+function isDistributed(state: Obj): boolean {
+  return (state.ItemProcessor ?? state.Iterator)?.ProcessorConfig?.Mode === 'DISTRIBUTED';
 }
 
 function noChoice(): StatesError {

@@ -11,6 +11,7 @@ import { Dispatcher, type ChildDescription } from './dispatch';
 import { StatesError } from './errors';
 import { Interpreter } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
+import { runDistributedMap, type ChildResult, type MapRunRecord, type S3Access } from './distributed';
 import { Registry, type RegistrySnapshot, type Resolved } from './registry';
 import { testState } from './test-state';
 import { TaskTokens } from './tokens';
@@ -23,6 +24,8 @@ export interface StepFunctionsDeps {
   invokeLambda: (functionArn: string, payload: unknown) => Promise<unknown>;
   /** The local AWS endpoint, for SDK integrations. */
   endpoint: () => string;
+  /** The runtime's S3, for Distributed Map's ItemReader and ResultWriter. */
+  s3?: S3Access;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -43,6 +46,8 @@ interface ExecutionRecord extends ExecutionDescription {
   redriveDate?: number;
   /** The top-level state that did not succeed and its input: where RedriveExecution starts again. */
   redriveFrom?: { state: string; input: unknown };
+  /** A Distributed Map child: the Map Run it belongs to. */
+  mapRunArn?: string;
 }
 
 interface ActivityRecord {
@@ -75,6 +80,7 @@ const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]
 export class StepFunctionsService implements ServiceHandler {
   readonly services = ['states'] as const;
   private readonly registry: Registry;
+  private readonly mapRuns = new Map<string, MapRunRecord>();
   private readonly activities = new Map<string, ActivityRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, Running>();
@@ -82,7 +88,7 @@ export class StepFunctionsService implements ServiceHandler {
   private readonly dispatcher: Dispatcher;
   private readonly pollSignals = new Map<string, AbortSignal>();
   private readonly stored: {
-    executions: Store<ExecutionMeta>; history: Store<HistoryEvent>; activities: Store<ActivityRecord>; tokens: Store<1>; registry: Store<RegistrySnapshot>;
+    executions: Store<ExecutionMeta>; history: Store<HistoryEvent>; activities: Store<ActivityRecord>; tokens: Store<1>; registry: Store<RegistrySnapshot>; mapRuns: Store<MapRunRecord>;
   };
   private registryDirty = false;
   /** How many of each execution's events are in the history store. */
@@ -98,6 +104,7 @@ export class StepFunctionsService implements ServiceHandler {
       activities: deps.state.store('sfn.activities'),
       tokens: deps.state.store('sfn.tokens'),
       registry: deps.state.store('sfn.registry'),
+      mapRuns: deps.state.store('sfn.mapRuns'),
     };
     this.tokens = new TaskTokens(deps.clock, {
       issued: (token) => this.stored.tokens.put(token, 1),
@@ -139,6 +146,7 @@ export class StepFunctionsService implements ServiceHandler {
     for (const a of this.stored.activities.values()) this.activities.set(a.arn, a);
     this.tokens.restore(this.stored.tokens.keys());
     this.registry.restore(this.stored.registry.get('snapshot'));
+    for (const run of this.stored.mapRuns.values()) this.mapRuns.set(run.mapRunArn, run);
   }
 
   // ---- deployment -------------------------------------------------------------------------------------
@@ -302,6 +310,24 @@ export class StepFunctionsService implements ServiceHandler {
         return id;
       },
       task: (port, request) => this.dispatcher.run(port, request),
+      distributedMap: (request) => {
+        let mapRun: MapRunRecord | undefined;
+        return runDistributedMap(request, {
+          s3: this.deps.s3,
+          now: () => this.deps.clock.nowMs(),
+          parent: { executionArn: record.executionArn, stateMachineArn: sm.arn, stateMachineName: sm.name },
+          runChild: (childInput, childStateMachineArn, executionArn, mapRunArn, childSignal) =>
+            this.runChild(target, request.state, request.language, childInput, childStateMachineArn, executionArn, mapRunArn, childSignal),
+          register: (run) => {
+            mapRun = run;
+            this.mapRuns.set(run.mapRunArn, run);
+            this.stored.mapRuns.put(run.mapRunArn, run);
+          },
+          changed: () => {
+            if (mapRun) this.stored.mapRuns.put(mapRun.mapRunArn, mapRun);
+          },
+        });
+      },
       context: {
         Execution: {
           Id: record.executionArn,
@@ -475,6 +501,17 @@ export class StepFunctionsService implements ServiceHandler {
           revisionId: revision.revisionId,
         };
       }
+      case 'DescribeMapRun':
+        return this.describeMapRun(required(b, 'mapRunArn'));
+      case 'ListMapRuns': {
+        const executionArn = required(b, 'executionArn');
+        if (!this.executions.has(executionArn)) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+        const runs = [...this.mapRuns.values()]
+          .filter((r) => r.executionArn === executionArn)
+          .map((r) => ({ executionArn: r.executionArn, mapRunArn: r.mapRunArn, stateMachineArn: r.stateMachineArn, startDate: r.startDate / 1000, ...(r.stopDate !== undefined ? { stopDate: r.stopDate / 1000 } : {}) }));
+        const { items, nextToken } = page(runs, b.maxResults, b.nextToken);
+        return { mapRuns: items, nextToken };
+      }
       case 'RedriveExecution': {
         const { redriveDate } = this.redrive(required(b, 'executionArn'));
         return { redriveDate: secs(redriveDate) };
@@ -518,6 +555,15 @@ export class StepFunctionsService implements ServiceHandler {
         if (b.stateMachineArn && b.mapRunArn) throw new AwsError('ValidationException', '1 validation error detected: Only one of stateMachineArn and mapRunArn can be specified');
         if (b.statusFilter && !['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'].includes(b.statusFilter)) {
           throw new AwsError('ValidationException', `1 validation error detected: Value '${b.statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`);
+        }
+        if (b.mapRunArn) {
+          this.describeMapRun(b.mapRunArn);
+          const children = [...this.executions.values()].filter((e) => e.mapRunArn === b.mapRunArn && (!b.statusFilter || e.status === b.statusFilter)).sort((x, y) => y.startDate - x.startDate);
+          const { items, nextToken } = page(children, b.maxResults, b.nextToken);
+          return {
+            executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate), mapRunArn: e.mapRunArn })),
+            nextToken,
+          };
         }
         let qualifier: string | undefined;
         if (b.stateMachineArn) {
@@ -578,6 +624,46 @@ export class StepFunctionsService implements ServiceHandler {
     }
   }
 
+  /** A Distributed Map child execution: the item processor run as an execution of its own, with its own history. */
+  private async runChild(parent: Resolved, mapState: Record<string, any>, language: 'JSONPath' | 'JSONata', input: unknown, childStateMachineArn: string, executionArn: string, mapRunArn: string, signal: AbortSignal): Promise<ChildResult> {
+    const processor = mapState.ItemProcessor ?? mapState.Iterator;
+    const definition = { ...processor, QueryLanguage: processor.QueryLanguage ?? language };
+    delete definition.ProcessorConfig;
+    const inputText = JSON.stringify(input ?? null);
+    const name = executionArn.split(':').pop()!;
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: childStateMachineArn,
+      name,
+      status: 'RUNNING',
+      startDate: this.deps.clock.nowMs(),
+      input: inputText,
+      roleArn: parent.revision.roleArn,
+      events: [],
+      mapRunArn,
+    };
+    this.executions.set(executionArn, record);
+    new History(record.events, this.deps.clock).add('ExecutionStarted', { input: inputText, inputDetails: { truncated: false }, roleArn: parent.revision.roleArn });
+    this.save(record, true);
+    const target: Resolved = {
+      machine: { ...parent.machine, arn: childStateMachineArn, name: childStateMachineArn.split(':stateMachine:')[1] },
+      revision: parent.revision,
+      prepared: { definition, stateTypes: new Map(), timeoutSeconds: undefined },
+    };
+    this.launch(record, target, input);
+    const stop = () => void this.stopExecution(executionArn, 'States.Aborted', 'The Map Run stopped this execution');
+    signal.addEventListener('abort', stop, { once: true });
+    const done = await this.waitForExecution(executionArn);
+    signal.removeEventListener('abort', stop);
+    return done;
+  }
+
+  private describeMapRun(mapRunArn: string): Record<string, unknown> {
+    const run = this.mapRuns.get(mapRunArn);
+    if (!run) throw new AwsError('ResourceNotFound', `Resource not found: '${mapRunArn}'`);
+    return { ...run, startDate: run.startDate / 1000, ...(run.stopDate !== undefined ? { stopDate: run.stopDate / 1000 } : {}), redriveCount: 0 };
+  }
+
   /** Tags apply to state machines and activities. */
   private taggable(resourceArn: string): void {
     if (this.activities.has(resourceArn)) return;
@@ -634,10 +720,8 @@ function required(body: Record<string, any>, field: string): string {
 }
 
 function describe(record: ExecutionRecord): ExecutionDescription {
-  const description: Record<string, unknown> = { ...record };
-  delete description.events;
-  delete description.roleArn;
-  return Object.fromEntries(Object.entries(description).filter(([, v]) => v !== undefined)) as unknown as ExecutionDescription;
+  const fields = ['executionArn', 'stateMachineArn', 'name', 'status', 'startDate', 'stopDate', 'input', 'output', 'error', 'cause', 'mapRunArn'] as const;
+  return Object.fromEntries(fields.filter((k) => record[k] !== undefined).map((k) => [k, record[k]])) as unknown as ExecutionDescription;
 }
 
 /** The execution's error and cause (a Fail state without Error/Cause leaves them out) and the event it follows. */

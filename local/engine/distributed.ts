@@ -1,0 +1,322 @@
+/**
+ * Distributed Map (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html): each
+ * item, or each batch of ItemBatcher, runs as a child execution with its own history; the parent records a
+ * Map Run (DescribeMapRun, ListMapRuns, ListExecutions by mapRunArn).
+ * - ItemReader reads S3 through the runtime's own S3: a JSON array, JSON Lines, CSV (first-row or given
+ *   headers), an S3 inventory manifest, or ListObjectsV2 (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html);
+ * - ToleratedFailureCount/Percentage fail the run with States.ExceedToleratedFailureThreshold once exceeded
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html);
+ * - ResultWriter writes manifest.json and SUCCEEDED_/FAILED_/PENDING_ files under Prefix/<map run id>/
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
+ */
+import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { ACCOUNT, AwsError, REGION } from '../kernel';
+import { StatesError } from './errors';
+import type { DistributedMapRequest } from './executor';
+
+type Obj = Record<string, any>;
+
+export interface S3Access {
+  getObject(bucket: string, key: string): { body: Buffer };
+  putObject(bucket: string, key: string, body: Buffer, contentType?: string): unknown;
+  listObjects(bucket: string, prefix?: string): { key: string; meta: { etag: string; size: number; lastModified: number } }[];
+}
+
+export interface Counts {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  aborted: number;
+  total: number;
+  resultsWritten: number;
+}
+
+export interface MapRunRecord {
+  mapRunArn: string;
+  executionArn: string;
+  stateMachineArn: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  startDate: number;
+  stopDate?: number;
+  maxConcurrency: number;
+  toleratedFailurePercentage: number;
+  toleratedFailureCount: number;
+  itemCounts: Counts;
+  executionCounts: Counts;
+}
+
+export interface ChildResult {
+  executionArn: string;
+  name: string;
+  status: string;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: number;
+  stopDate?: number;
+}
+
+export interface DistributedDeps {
+  s3?: S3Access;
+  now(): number;
+  parent: { executionArn: string; stateMachineArn: string; stateMachineName: string };
+  /** Starts a child execution of the item processor; resolves with its description once it ends. */
+  runChild(input: unknown, childStateMachineArn: string, executionArn: string, mapRunArn: string, signal: AbortSignal): Promise<ChildResult>;
+  register(run: MapRunRecord): void;
+  changed(): void;
+}
+
+/** Distributed Map runs at most 10,000 child executions at a time. */
+const MAX_CHILDREN = 10_000;
+
+const zero = (): Counts => ({ pending: 0, running: 0, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, total: 0, resultsWritten: 0 });
+
+export async function runDistributedMap(req: DistributedMapRequest, deps: DistributedDeps): Promise<unknown> {
+  const { state, fields } = req;
+  const label = typeof state.Label === 'string' && state.Label ? state.Label : req.stateName;
+  const runId = randomUUID();
+  const base = `${deps.parent.stateMachineName}/${label}`;
+  const mapRunArn = `arn:aws:states:${REGION}:${ACCOUNT}:mapRun:${base}:${runId}`;
+  const childStateMachineArn = `${deps.parent.stateMachineArn}/${label}`;
+
+  let items = req.items ?? (await readItems(state.ItemReader, fields.readerParameters ?? {}, deps.s3));
+  const maxItems = state.ItemReader?.ReaderConfig?.MaxItems;
+  if (typeof maxItems === 'number' && maxItems > 0) items = items.slice(0, maxItems);
+  const selected: unknown[] = [];
+  for (let n = 0; n < items.length; n++) selected.push(await req.itemSelector(items[n], n));
+  const inputs = batch(selected, state.ItemBatcher, fields.batchInput);
+
+  const concurrency = req.maxConcurrency ? Math.min(req.maxConcurrency, MAX_CHILDREN) : MAX_CHILDREN;
+  const toleratedCount = fields.toleratedFailureCount ?? 0;
+  const toleratedPercentage = fields.toleratedFailurePercentage ?? 0;
+  const run: MapRunRecord = {
+    mapRunArn,
+    executionArn: deps.parent.executionArn,
+    stateMachineArn: childStateMachineArn,
+    status: 'RUNNING',
+    startDate: deps.now(),
+    maxConcurrency: req.maxConcurrency ?? 0,
+    toleratedFailurePercentage: toleratedPercentage,
+    toleratedFailureCount: toleratedCount,
+    itemCounts: { ...zero(), pending: selected.length, total: selected.length },
+    executionCounts: { ...zero(), pending: inputs.length, total: inputs.length },
+  };
+  deps.register(run);
+  req.port.emit('MapRunStarted', { mapRunArn });
+
+  const results: ChildResult[] = new Array(inputs.length);
+  const giveUp = new AbortController();
+  const signal = AbortSignal.any([req.port.signal, giveUp.signal]);
+  const itemsIn = (n: number) => (state.ItemBatcher ? ((inputs[n] as Obj).Items as unknown[]).length : 1);
+  let next = 0;
+  let failedItems = 0;
+  let exceeded = false;
+  // No tolerance set: any failure fails the run; otherwise either threshold, once exceeded, fails it.
+  const exceeds = () => {
+    const hasCount = fields.toleratedFailureCount !== undefined;
+    const hasPercentage = fields.toleratedFailurePercentage !== undefined;
+    if (!hasCount && !hasPercentage) return failedItems > 0;
+    return (hasCount && failedItems > toleratedCount) || (hasPercentage && (failedItems * 100) / Math.max(1, selected.length) > toleratedPercentage);
+  };
+  const worker = async () => {
+    while (!exceeded && !signal.aborted && next < inputs.length) {
+      const n = next++;
+      const count = itemsIn(n);
+      run.executionCounts.pending--;
+      run.executionCounts.running++;
+      run.itemCounts.pending -= count;
+      run.itemCounts.running += count;
+      deps.changed();
+      const child = await deps.runChild(inputs[n], childStateMachineArn, `arn:aws:states:${REGION}:${ACCOUNT}:execution:${base}:${randomUUID()}`, mapRunArn, signal);
+      results[n] = child;
+      run.executionCounts.running--;
+      run.itemCounts.running -= count;
+      const key = child.status === 'SUCCEEDED' ? 'succeeded' : child.status === 'TIMED_OUT' ? 'timedOut' : child.status === 'ABORTED' ? 'aborted' : 'failed';
+      run.executionCounts[key]++;
+      run.itemCounts[key] += count;
+      if (key !== 'succeeded' && !(key === 'aborted' && exceeded)) failedItems += count;
+      if (!exceeded && exceeds()) {
+        exceeded = true;
+        giveUp.abort();
+      }
+      deps.changed();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
+  run.stopDate = deps.now();
+
+  if (req.port.signal.aborted) {
+    run.status = 'ABORTED';
+    deps.changed();
+    throw new StatesError('States.Runtime', 'The execution stopped', { fatal: true });
+  }
+  let written: Obj | undefined;
+  if (state.ResultWriter && fields.writerParameters) written = writeResults(fields.writerParameters, mapRunArn, runId, results, deps.s3, run);
+  if (exceeded) {
+    run.status = 'FAILED';
+    const cause = 'The specified tolerated failure threshold was exceeded';
+    req.port.emit('MapRunFailed', { error: 'States.ExceedToleratedFailureThreshold', cause });
+    deps.changed();
+    throw new StatesError('States.ExceedToleratedFailureThreshold', cause);
+  }
+  run.status = 'SUCCEEDED';
+  req.port.note('MapRunSucceeded');
+  deps.changed();
+  if (written) return { MapRunArn: mapRunArn, ResultWriterDetails: written };
+  return results.map((r) => (r.status === 'SUCCEEDED' ? JSON.parse(r.output ?? 'null') : { Error: r.error, Cause: r.cause }));
+}
+
+function batch(items: unknown[], batcher: Obj | undefined, batchInput: unknown): unknown[] {
+  if (!batcher) return items;
+  const maxItems = batcher.MaxItemsPerBatch ?? Infinity;
+  const maxBytes = batcher.MaxInputBytesPerBatch ?? 256 * 1024;
+  const batches: unknown[][] = [];
+  let current: unknown[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(JSON.stringify(item));
+    if (current.length && (current.length >= maxItems || bytes + size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches.map((Items) => (batchInput === undefined ? { Items } : { BatchInput: batchInput, Items }));
+}
+
+function readerError(cause: string): StatesError {
+  return new StatesError('States.ItemReaderFailed', cause);
+}
+
+async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | undefined): Promise<unknown[]> {
+  if (!reader) return [];
+  if (!s3) throw readerError('The local runtime has no S3 service to read items from');
+  const bucket = String(params.Bucket ?? '');
+  try {
+    if (/s3:listObjectsV2$/.test(reader.Resource)) {
+      return s3.listObjects(bucket, params.Prefix ?? '').map((o) => ({ Etag: o.meta.etag, Key: o.key, LastModified: new Date(o.meta.lastModified).toISOString(), Size: o.meta.size, StorageClass: 'STANDARD' }));
+    }
+    const config = reader.ReaderConfig ?? {};
+    const text = (key: string) => {
+      const body = s3.getObject(bucket, key).body;
+      return (key.endsWith('.gz') ? gunzipSync(body) : body).toString('utf8');
+    };
+    switch (config.InputType) {
+      case 'CSV':
+        return parseCsv(text(String(params.Key)), config);
+      case 'JSONL':
+        return text(String(params.Key))
+          .split(/\r?\n/)
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l));
+      case 'MANIFEST': {
+        // An S3 Inventory manifest: its CSV files list bucket,key[,...] rows.
+        const manifest = JSON.parse(text(String(params.Key)));
+        const schema = String(manifest.fileSchema ?? 'Bucket, Key').split(',').map((h: string) => h.trim());
+        const out: Obj[] = [];
+        for (const file of manifest.files ?? []) {
+          const rows = parseCsv(text(file.key), { CSVHeaderLocation: 'GIVEN', CSVHeaders: schema });
+          out.push(...(rows as Obj[]));
+        }
+        return out;
+      }
+      default: {
+        const parsed = JSON.parse(text(String(params.Key)));
+        if (!Array.isArray(parsed)) throw readerError('Attempting to map over non-iterable node.');
+        return parsed;
+      }
+    }
+  } catch (err) {
+    if (err instanceof StatesError) throw err;
+    if (err instanceof AwsError) throw readerError(`S3 ${err.code}: ${err.message} (Bucket '${bucket}', Key '${params.Key ?? params.Prefix ?? ''}')`);
+    throw readerError((err as Error).message);
+  }
+}
+
+/** RFC 4180 CSV; every value is a string, as Step Functions reads it. */
+function parseCsv(text: string, config: Obj): Obj[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  const headers: string[] = config.CSVHeaderLocation === 'GIVEN' ? config.CSVHeaders : (rows.shift() ?? []);
+  return rows.filter((r) => r.some((v) => v !== '')).map((r) => Object.fromEntries(headers.map((h, n) => [h, r[n] ?? ''])));
+}
+
+function writeResults(params: Obj, mapRunArn: string, runId: string, results: ChildResult[], s3: S3Access | undefined, run: MapRunRecord): Obj {
+  if (!s3) throw new StatesError('States.ResultWriterFailed', 'The local runtime has no S3 service to write results to');
+  const bucket = String(params.Bucket ?? '');
+  const prefix = params.Prefix ? `${String(params.Prefix).replace(/\/$/, '')}/` : '';
+  const dir = `${prefix}${runId}`;
+  const entry = (r: ChildResult) => ({
+    ExecutionArn: r.executionArn,
+    Input: r.input,
+    InputDetails: { Included: true },
+    Name: r.name,
+    ...(r.output !== undefined ? { Output: r.output, OutputDetails: { Included: true } } : {}),
+    ...(r.error !== undefined ? { Error: r.error } : {}),
+    ...(r.cause !== undefined ? { Cause: r.cause } : {}),
+    RedriveCount: 0,
+    RedriveStatus: 'NOT_REDRIVABLE',
+    StartDate: new Date(r.startDate).toISOString(),
+    StateMachineArn: run.stateMachineArn,
+    Status: r.status,
+    StopDate: r.stopDate !== undefined ? new Date(r.stopDate).toISOString() : undefined,
+  });
+  const files: Obj = { FAILED: [], PENDING: [], SUCCEEDED: [] };
+  const write = (kind: 'SUCCEEDED' | 'FAILED' | 'PENDING', list: ChildResult[]) => {
+    if (!list.length) return;
+    const key = `${dir}/${kind}_0.json`;
+    const body = Buffer.from(JSON.stringify(list.map(entry)));
+    try {
+      s3.putObject(bucket, key, body, 'application/json');
+    } catch (err) {
+      throw new StatesError('States.ResultWriterFailed', `S3 ${(err as AwsError).code ?? 'Error'}: ${(err as Error).message} (Bucket '${bucket}')`);
+    }
+    files[kind].push({ Key: key, Size: body.length });
+  };
+  const done = results.filter(Boolean);
+  write('SUCCEEDED', done.filter((r) => r.status === 'SUCCEEDED'));
+  write('FAILED', done.filter((r) => r.status !== 'SUCCEEDED'));
+  write('PENDING', []);
+  const manifestKey = `${dir}/manifest.json`;
+  try {
+    s3.putObject(bucket, manifestKey, Buffer.from(JSON.stringify({ DestinationBucket: bucket, MapRunArn: mapRunArn, ResultFiles: files })), 'application/json');
+  } catch (err) {
+    throw new StatesError('States.ResultWriterFailed', `S3 ${(err as AwsError).code ?? 'Error'}: ${(err as Error).message} (Bucket '${bucket}')`);
+  }
+  run.itemCounts.resultsWritten = done.length;
+  run.executionCounts.resultsWritten = done.length;
+  return { Bucket: bucket, Key: manifestKey };
+}

@@ -1,0 +1,164 @@
+/**
+ * Amazon S3 over its REST protocol, path-style (`/<bucket>/<key>` on the runtime's endpoint; SDK clients
+ * set `forcePathStyle: true`), for the app and for Distributed Map's ItemReader and ResultWriter:
+ * CreateBucket, HeadBucket, DeleteBucket, ListBuckets, PutObject, GetObject, HeadObject, DeleteObject and
+ * ListObjectsV2, with S3's error codes and XML
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+ *
+ * Objects are files under the state directory (`s3/<bucket>/<base64url key>`, metadata beside them).
+ * Not modelled: versioning, multipart uploads, ACLs and policies, virtual-hosted-style addressing.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AwsError, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
+const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+interface Meta {
+  contentType: string;
+  etag: string;
+  lastModified: number;
+  size: number;
+}
+
+export interface S3Object {
+  body: Buffer;
+  meta: Meta;
+}
+
+export class S3Service implements ServiceHandler {
+  readonly services = ['s3'] as const;
+  private readonly root: string;
+
+  constructor(private readonly deps: { state: StateDir; clock: Clock }) {
+    this.root = deps.state.path('s3');
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  // ---- used in-process (Distributed Map) ----------------------------------------------------------------
+
+  getObject(bucket: string, key: string): S3Object {
+    this.bucket(bucket);
+    const file = this.file(bucket, key);
+    if (!existsSync(file)) throw new AwsError('NoSuchKey', 'The specified key does not exist.', 404);
+    return { body: readFileSync(file), meta: JSON.parse(readFileSync(`${file}.meta`, 'utf8')) as Meta };
+  }
+
+  putObject(bucket: string, key: string, body: Buffer, contentType = 'application/octet-stream'): Meta {
+    this.bucket(bucket);
+    const file = this.file(bucket, key);
+    const meta: Meta = { contentType, etag: `"${createHash('md5').update(body).digest('hex')}"`, lastModified: this.deps.clock.nowMs(), size: body.length };
+    writeFileSync(`${file}.tmp`, body);
+    renameSync(`${file}.tmp`, file);
+    writeFileSync(`${file}.meta`, JSON.stringify(meta));
+    return meta;
+  }
+
+  listObjects(bucket: string, prefix = ''): { key: string; meta: Meta }[] {
+    this.bucket(bucket);
+    return readdirSync(join(this.root, bucket))
+      .filter((f) => !f.endsWith('.meta') && !f.endsWith('.tmp'))
+      .map((f) => Buffer.from(f, 'base64url').toString('utf8'))
+      .filter((key) => key.startsWith(prefix))
+      .sort()
+      .map((key) => ({ key, meta: JSON.parse(readFileSync(`${this.file(bucket, key)}.meta`, 'utf8')) as Meta }));
+  }
+
+  createBucket(bucket: string): void {
+    if (!BUCKET_NAME.test(bucket)) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
+    if (existsSync(join(this.root, bucket))) throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
+    mkdirSync(join(this.root, bucket));
+  }
+
+  private bucket(bucket: string): string {
+    const dir = join(this.root, bucket);
+    if (!BUCKET_NAME.test(bucket) || !existsSync(dir)) throw new AwsError('NoSuchBucket', 'The specified bucket does not exist', 404);
+    return dir;
+  }
+
+  private file(bucket: string, key: string): string {
+    return join(this.root, bucket, Buffer.from(key, 'utf8').toString('base64url'));
+  }
+
+  // ---- REST API ---------------------------------------------------------------------------------------
+
+  async handle(req: AwsRequest): Promise<AwsResponse> {
+    try {
+      return this.route(req);
+    } catch (err) {
+      const e = err instanceof AwsError ? err : new AwsError('InternalError', (err as Error).message, 500);
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${e.code}</Code><Message>${xml(e.message)}</Message><Resource>${xml(req.path)}</Resource></Error>`;
+      return { status: e.status, headers: { 'content-type': 'application/xml' }, body: req.method === 'HEAD' ? '' : body };
+    }
+  }
+
+  private route(req: AwsRequest): AwsResponse {
+    const [, bucket = '', ...rest] = req.path.split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    const ok = (body = '', headers: Record<string, string> = {}): AwsResponse => ({ status: 200, headers: { 'content-type': 'application/xml', ...headers }, body });
+    if (!bucket) {
+      if (req.method !== 'GET') throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+      const buckets = readdirSync(this.root)
+        .filter((b) => statSync(join(this.root, b)).isDirectory())
+        .map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>${new Date(statSync(join(this.root, b)).birthtimeMs).toISOString()}</CreationDate></Bucket>`)
+        .join('');
+      return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
+    }
+    if (!key) {
+      switch (req.method) {
+        case 'PUT':
+          this.createBucket(bucket);
+          return ok('', { location: `/${bucket}` });
+        case 'HEAD':
+          this.bucket(bucket);
+          return ok();
+        case 'DELETE': {
+          const dir = this.bucket(bucket);
+          if (readdirSync(dir).length) throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409);
+          rmSync(dir, { recursive: true });
+          return { status: 204, body: '' };
+        }
+        case 'GET': {
+          const prefix = req.query.get('prefix') ?? '';
+          const max = Math.min(Number(req.query.get('max-keys') ?? 1000) || 1000, 1000);
+          const after = req.query.get('continuation-token') ? Buffer.from(req.query.get('continuation-token')!, 'base64url').toString('utf8') : (req.query.get('start-after') ?? '');
+          const all = this.listObjects(bucket, prefix).filter((o) => o.key > after);
+          const shown = all.slice(0, max);
+          const truncated = all.length > shown.length;
+          const contents = shown
+            .map((o) => `<Contents><Key>${xml(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+            .join('');
+          const next = truncated ? `<NextContinuationToken>${Buffer.from(shown.at(-1)!.key).toString('base64url')}</NextContinuationToken>` : '';
+          return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`);
+        }
+      }
+      throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+    }
+    switch (req.method) {
+      case 'PUT': {
+        const meta = this.putObject(bucket, key, req.body, req.headers['content-type']);
+        return ok('', { etag: meta.etag });
+      }
+      case 'GET':
+      case 'HEAD': {
+        const { body, meta } = this.getObject(bucket, key);
+        const headers = { 'content-type': meta.contentType, etag: meta.etag, 'last-modified': new Date(meta.lastModified).toUTCString(), 'content-length': String(meta.size) };
+        return { status: 200, headers, body: req.method === 'HEAD' ? '' : body };
+      }
+      case 'DELETE': {
+        this.bucket(bucket);
+        const file = this.file(bucket, key);
+        rmSync(file, { force: true });
+        rmSync(`${file}.meta`, { force: true });
+        return { status: 204, body: '' };
+      }
+    }
+    throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+  }
+}
+
+function xml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
