@@ -344,7 +344,7 @@ async function executionView(route: Route): Promise<HTMLElement> {
     replace(banner, d.status !== 'RUNNING' && d.status !== 'SUCCEEDED'
       ? h('div', { class: 'banner error', role: 'alert' }, h('p', null, h('strong', { class: 'error-name' }, d.error ?? d.status)), d.cause ? h('pre', { class: 'cause' }, pretty(d.cause)) : null)
       : null);
-    replace(approval, d.approval ? approvalPanel(d) : null);
+    replace(approval, d.approval ? approvalPanel(d) : null, relatives(d));
     replace(io, h('details', { class: 'panel' }, h('summary', null, 'Execution input and output'), h('h3', null, 'Input'), h('pre', { class: 'json' }, pretty(d.input)), h('h3', null, 'Output'), h('pre', { class: 'json' }, d.output ? pretty(d.output) : '—')));
     replace(historyBox, historyTable(d));
     showState();
@@ -381,6 +381,26 @@ async function executionView(route: Route): Promise<HTMLElement> {
   );
 }
 
+/** The execution that started this one, and those it started (states:startExecution), as links. */
+function relatives(d: ExecutionDetail): HTMLElement | null {
+  let parent: string | undefined;
+  try {
+    parent = (JSON.parse(d.input) as Record<string, unknown>).AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID as string | undefined;
+  } catch {
+    parent = undefined;
+  }
+  const children = new Set<string>();
+  for (const e of d.events) {
+    if (!/^Task(Submitted|Succeeded|Failed)$/.test(e.type)) continue;
+    for (const m of JSON.stringify(e).matchAll(/arn:aws:states:[^:"\\]+:\d+:execution:[^"\\\s]+/g)) if (m[0] !== d.executionArn) children.add(m[0]);
+  }
+  if (!parent && children.size === 0) return null;
+  const link = (arn: string) => h('a', { href: `#/execution/${encodeURIComponent(arn)}` }, arn.split(':').slice(-2).join(' / '));
+  return h('section', { class: 'panel', 'aria-label': 'Related executions' },
+    parent ? h('p', null, 'Started by ', link(parent)) : null,
+    children.size ? [h('h2', null, `Started ${children.size} execution${children.size === 1 ? '' : 's'}`), h('ul', { class: 'links' }, [...children].slice(0, 200).map((c) => h('li', null, link(c))))] : null);
+}
+
 function legendList(): HTMLElement {
   const statuses: StateStatus[] = ['succeeded', 'running', 'caught', 'failed', 'aborted', 'not-reached'];
   return h('ul', { class: 'legend', 'aria-label': 'Legend' }, statuses.map((s) => h('li', { class: `state-${s}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `${STATUS_ICON[s]} ${STATUS_WORD[s]}`)));
@@ -408,19 +428,24 @@ function approvalPanel(d: ExecutionDetail): HTMLElement {
   );
 }
 
+/** 12:48:58.123 in the browser's zone; the full date is in the title. */
+function clock(iso: string): string {
+  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false }).format(new Date(iso));
+}
+
 function historyTable(d: ExecutionDetail): HTMLElement {
   const start = Date.parse(d.startDate);
   return h('section', { class: 'panel', 'aria-label': 'Event history' },
     h('h2', null, `Event history (${d.events.length})`),
     h('p', { class: 'muted' }, 'As GetExecutionHistory returns it.'),
-    scrollTable('Event history', ['ID', 'Type', 'Step', 'Elapsed', 'Timestamp', 'Details'], d.events.map((e) => {
+    scrollTable('Event history', ['ID', 'Type', 'Step', 'Elapsed', 'Time', 'Details'], d.events.map((e) => {
       const details = eventDetails(e);
       return h('tr', { class: /Failed|TimedOut|Aborted/.test(e.type) ? 'row-failed' : undefined },
         h('td', null, String(e.id)),
         h('td', null, e.type),
         h('td', null, eventSummary(e)),
         h('td', null, `${Date.parse(e.timestamp) - start} ms`),
-        h('td', null, h('time', { datetime: e.timestamp }, formatTime(e.timestamp))),
+        h('td', null, h('time', { datetime: e.timestamp, title: formatTime(e.timestamp) }, clock(e.timestamp))),
         h('td', null, Object.keys(details).length ? h('details', null, h('summary', null, 'Show'), h('pre', { class: 'json' }, JSON.stringify(details, null, 2))) : ''));
     }), 'history'),
   );
