@@ -178,6 +178,9 @@ export class Ec2Schedule extends Construct {
     const runItems = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
     for (const fn of [plan, act, verify]) fn.addToRolePolicy(runItems);
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.table.tableArn] }));
+    // The full report goes into the table, only under `report#<run>` keys (it never touches control settings).
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html (dynamodb:LeadingKeys)
+    report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } } }));
     for (const fn of [plan, act, verify]) {
       NagSuppressions.addResourceSuppressions(
         fn,

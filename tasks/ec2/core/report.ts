@@ -1,14 +1,19 @@
 /**
  * Builds the run's report from the table: one entry per instance `{instanceId, name, from, to, outcome,
- * reason}`, counts, and the SNS message. The execution output keeps at most MAX_OUTPUT_ENTRIES entries
- * (failures first) so it stays far below Step Functions' 256 KiB whatever the fleet size; the SNS text is
- * cut at the same bound of the message size.
+ * reason}`, counts, and the SNS message. The full report goes back into the table (`report#<run>`, pages of
+ * REPORT_PAGE entries, each far below DynamoDB's 400 KB item limit); the state, the execution output and the SNS
+ * message carry only counts, the summary and the first MAX_OUTPUT_ENTRIES entries (failures first), so they
+ * stay a few KB whatever the fleet size. Step Functions caps a state payload at 256 KiB
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); at 5,000 instances the old report
+ * with 500 entries and the 200,000-character text was 265,474 bytes.
  */
 import type { Ec2Store } from './store';
 import type { Ec2Request, Outcome, Plan, ReportEntry, StoredBatch } from './types';
 
-export const MAX_OUTPUT_ENTRIES = 500;
-const MAX_MESSAGE_CHARS = 200_000;
+export const MAX_OUTPUT_ENTRIES = 50;
+/** Report entries per table item: ~200 bytes each, so a page stays near 100 KB (DynamoDB allows 400 KB per item). */
+export const REPORT_PAGE = 500;
+const MAX_MESSAGE_CHARS = 16_000;
 const ORDER: Outcome[] = ['failed', 'moved', 'dry-run', 'skipped'];
 
 export interface ReportInput {
@@ -25,9 +30,11 @@ export interface Report {
   holiday: string | null;
   counts: Record<'total' | 'moved' | 'skipped' | 'failed' | 'dryRun', number>;
   instances: ReportEntry[];
-  /** Entries left out of `instances` (the SNS message has them, up to its size limit). */
+  /** Entries left out of `instances`; the full report has them. */
   omitted: number;
   summary: string;
+  /** Where the full report is: the run table's items `{pk, sk: page#<n>}`, each `{entries: [...]}`. */
+  fullReport: { pk: string; pages: number };
 }
 
 export function entriesOf(batch: StoredBatch): ReportEntry[] {
@@ -44,7 +51,7 @@ export function entriesOf(batch: StoredBatch): ReportEntry[] {
   });
 }
 
-export function buildReport(input: ReportInput, entries: ReportEntry[]): { report: Report; message: { subject: string; text: string } } {
+export function buildReport(input: ReportInput, entries: ReportEntry[]): { report: Report; message: { subject: string; text: string }; entries: ReportEntry[] } {
   const { request, plan } = input;
   const sorted = [...entries].sort((a, b) => ORDER.indexOf(a.outcome) - ORDER.indexOf(b.outcome) || a.name.localeCompare(b.name) || a.instanceId.localeCompare(b.instanceId));
   const count = (o: Outcome) => sorted.filter((e) => e.outcome === o).length;
@@ -64,30 +71,44 @@ export function buildReport(input: ReportInput, entries: ReportEntry[]): { repor
     instances: sorted.slice(0, MAX_OUTPUT_ENTRIES),
     omitted: Math.max(0, sorted.length - MAX_OUTPUT_ENTRIES),
     summary,
+    fullReport: { pk: reportKey(input.runId), pages: Math.ceil(sorted.length / REPORT_PAGE) },
   };
-  return { report, message: { subject: subject(`opsflow: ${summary}`), text: messageText(input, report, sorted) } };
+  return { report, message: { subject: subject(`opsflow: ${summary}`), text: messageText(input, report) }, entries: sorted };
 }
 
-export async function report(input: ReportInput, store: Ec2Store): Promise<ReturnType<typeof buildReport>> {
+export const reportKey = (runId: string) => `report#${runId}`;
+
+export async function report(input: ReportInput, store: Ec2Store): Promise<{ report: Report; message: { subject: string; text: string } }> {
   const run = await store.loadRun(input.runId);
-  return buildReport(input, [...run.entries, ...run.batches.flatMap(entriesOf)]);
+  const { report, message, entries } = buildReport(input, [...run.entries, ...run.batches.flatMap(entriesOf)]);
+  for (let page = 0; page * REPORT_PAGE < entries.length; page++) {
+    await store.putReportPage(report.fullReport.pk, page, entries.slice(page * REPORT_PAGE, (page + 1) * REPORT_PAGE));
+  }
+  return { report, message };
 }
 
-function messageText(input: ReportInput, report: Report, entries: ReportEntry[]): string {
+/** The summary and the entries of the output (failures first); the rest is in the table. */
+function messageText(input: ReportInput, report: Report): string {
   const lines = [
     `opsflow Ec2Schedule${report.dryRun ? ' DRY RUN (nothing was changed)' : ''}`,
     report.summary,
     `Requested by: ${report.requestedBy ?? 'not given'}`,
     `Execution: ${input.runId}`,
   ];
+  const counts: Record<Outcome, number> = { failed: report.counts.failed, moved: report.counts.moved, 'dry-run': report.counts.dryRun, skipped: report.counts.skipped };
   for (const outcome of ORDER) {
-    const group = entries.filter((e) => e.outcome === outcome);
-    if (group.length === 0) continue;
-    lines.push('', `${outcome.toUpperCase()} (${group.length})`);
+    const group = report.instances.filter((e) => e.outcome === outcome);
+    if (counts[outcome] === 0) continue;
+    lines.push('', `${outcome.toUpperCase()} (${counts[outcome]})`);
     for (const e of group) lines.push(`  ${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+    if (group.length < counts[outcome]) lines.push(`  ... and ${counts[outcome] - group.length} more`);
+  }
+  if (report.omitted > 0) {
+    lines.push('', `The full report (${report.counts.total} instances) is in the Ec2Schedule table under pk "${report.fullReport.pk}", ${report.fullReport.pages} item(s).`);
   }
   let text = lines.join('\n');
-  if (text.length > MAX_MESSAGE_CHARS) text = `${text.slice(0, MAX_MESSAGE_CHARS)}\n... cut at ${MAX_MESSAGE_CHARS} characters; the execution output has counts and failures first.`;
+  // Reasons are bounded, but a message must never approach SNS's 256 KB.
+  if (text.length > MAX_MESSAGE_CHARS) text = `${text.slice(0, MAX_MESSAGE_CHARS)}\n... cut at ${MAX_MESSAGE_CHARS} characters; the full report is in the table.`;
   return text;
 }
 

@@ -5,6 +5,7 @@
  *
  *   run#<execution name> / batch#<wave>-<n>   StoredBatch (one writer at a time: its own Map iteration)
  *   run#<execution name> / entries#<n>        ReportEntry[] settled by the plan (skipped, not found)
+ *   report#<execution name> / page#<n>        the run's full report, failures first, in pages
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / chat-token                      { token, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
@@ -41,6 +42,10 @@ export class Ec2Store {
 
   async putEntries(runId: string, index: number, entries: ReportEntry[]): Promise<void> {
     await this.put(`run#${runId}`, `entries#${String(index).padStart(5, '0')}`, { entries, expiresAt: this.expiry() });
+  }
+
+  async putReportPage(pk: string, page: number, entries: ReportEntry[]): Promise<void> {
+    await this.put(pk, `page#${String(page).padStart(5, '0')}`, { entries, expiresAt: this.expiry() });
   }
 
   /** Everything stored for a run: batches and settled entries, page by page. */
