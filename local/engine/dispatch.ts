@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
-import { runtimeError as statesRuntimeError, StatesError } from './errors';
+import { asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
 import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './executor';
 import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
 import type { TaskTokens } from './tokens';
@@ -87,11 +87,12 @@ export class Dispatcher {
       this.emit(run, 'Succeeded', { output: JSON.stringify(output ?? null), outputDetails: { truncated: false } });
       return output;
     } catch (err) {
+      // Whatever went wrong is reported under a Step Functions name, never a JavaScript one (TypeError, ...).
+      const e = err instanceof StatesError || (err as Error)?.name?.includes('.') ? (err as Error) : asStatesError(err);
       if (!exec.signal.aborted) {
-        const e = err as Error;
         this.emit(run, e.name === 'States.Timeout' || e.name === 'States.HeartbeatTimeout' ? 'TimedOut' : 'Failed', { error: e.name, cause: e.message });
       }
-      throw err;
+      throw e;
     } finally {
       over.abort();
       if (token) this.deps.tokens.kill(token);
