@@ -1,7 +1,8 @@
 /**
- * The local Step Functions: deployed state machines and activities, executions run by
- * aws-local-stepfunctions with our dispatcher behind every Task, their history, persistence in the
- * state directory ('sfn'), status-change events on the bus, and the AWSStepFunctions JSON 1.0 API.
+ * The local Step Functions: state machines (registry.ts) and activities, executions run by the interpreter
+ * (executor.ts) with the dispatcher behind every Task, Distributed Map runs (distributed.ts), their
+ * history, persistence in the state directory's stores ('sfn.*'), status-change events on the bus, and
+ * the AWSStepFunctions JSON 1.0 API.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
