@@ -7,6 +7,7 @@
  */
 import { isValidEmail, normalizeEmail } from '../../shared/email';
 import { PolicyInvalidError } from '../../shared/errors';
+import { patternProblem } from './pattern';
 import { schemaProblems } from './schema';
 import { templateVariables, TEMPLATE_VARIABLES } from './templates';
 import { DESTRUCTIVE, type ActionName, type ActionSpec, type Policy, type TagRule } from './types';
@@ -90,11 +91,8 @@ function normaliseRule(r: Raw): TagRule {
 function checkRule(rule: TagRule, raw: Raw, at: string, enabled: readonly ActionName[], problems: string[]): void {
   if (rule.allowedValues && rule.pattern !== undefined) problems.push(`${at}: set allowedValues or pattern, not both`);
   if (rule.pattern !== undefined) {
-    try {
-      new RegExp(rule.pattern, 'u');
-    } catch (err) {
-      problems.push(`${at}.pattern: not a valid regular expression: ${(err as Error).message}`);
-    }
+    const problem = patternProblem(rule.pattern);
+    if (problem) problems.push(`${at}.pattern: not a valid RE2 regular expression (no backreferences or lookaround): ${problem}`);
   }
   rule.allowedValues?.forEach((v, i) => {
     if (v.trim() === '') problems.push(`${at}.allowedValues[${i}]: must not be empty (an empty tag counts as missing)`);
@@ -134,10 +132,5 @@ function checkKey(key: string, at: string, problems: string[]): void {
 }
 
 function compiles(pattern: string): boolean {
-  try {
-    new RegExp(pattern, 'u');
-    return true;
-  } catch {
-    return false;
-  }
+  return patternProblem(pattern) === undefined;
 }

@@ -1,9 +1,11 @@
 /**
- * A present tag's value must be one of `allowedValues` or match `pattern` (anchored: the whole value).
+ * A present tag's value must be one of `allowedValues` or match `pattern` (RE2 syntax, anchored: the whole
+ * value; linear-time matching, see core/pattern.ts).
  * `case: insensitive` ignores case; `normalize` also ignores it but reports the allowed spelling so the
  * workflow can rewrite `Prod` to `prod` instead of treating it like a wrong value.
  */
 import type { InstanceFacts, TagRule } from '../core/types';
+import { matchesPattern } from '../core/pattern';
 import { OK, type Verdict } from './verdict';
 
 export function allowedValue(instance: InstanceFacts, rule: TagRule): Verdict {
@@ -23,8 +25,7 @@ export function valueVerdict(value: string, rule: Pick<TagRule, 'key' | 'allowed
     return { ok: false, message: `tag ${rule.key} is ${JSON.stringify(value)}, expected ${expected}` };
   }
   if (rule.pattern !== undefined) {
-    const re = new RegExp(`^(?:${rule.pattern})$`, ignoreCase ? 'iu' : 'u');
-    if (re.test(value)) return OK;
+    if (matchesPattern(value, rule.pattern, ignoreCase)) return OK;
     return { ok: false, message: `tag ${rule.key} is ${JSON.stringify(value)}, which does not match /${rule.pattern}/${ignoreCase ? 'i' : ''}` };
   }
   return OK;

@@ -53,7 +53,10 @@ describe('parsePolicy', () => {
   });
 
   it('fails on a regular expression that does not compile', () => {
-    expect(problems(minimal({ pattern: '([a-z' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid regular expression/)]);
+    expect(problems(minimal({ pattern: '([a-z' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression/)]);
+    // RE2 syntax: backreferences and lookaround (which need backtracking) are refused.
+    expect(problems(minimal({ pattern: '(a)\\1' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression .*invalid escape sequence/)]);
+    expect(problems(minimal({ pattern: '(?=a)a' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression .*\(\?=/)]);
   });
 
   it('fails on tag keys and values EC2 would refuse', () => {

@@ -28,6 +28,13 @@ describe('allowedValue', () => {
   it('reports the allowed spelling to normalize to', () => {
     expect(valueVerdict('Prod', { ...values, case: 'normalize' })).toMatchObject({ ok: false, normalized: 'prod' });
   });
+  it('matches patterns in linear time: (a+)+$ against 40 a and a ! answers at once (RE2, no backtracking)', () => {
+    const evil = rule({ key: 'CostCenter', pattern: '(a+)+$' });
+    // A backtracking engine needs about 2^40 steps here (minutes to hours: the test times out); RE2 a few hundred.
+    expect(allowedValue(instance('i-1', { CostCenter: `${'a'.repeat(40)}!` }), evil).ok).toBe(false);
+    expect(allowedValue(instance('i-1', { CostCenter: 'a'.repeat(40) }), evil).ok).toBe(true);
+  });
+
   it('matches a pattern against the whole value', () => {
     const cc = rule({ key: 'CostCenter', pattern: 'CC-[0-9]{4}' });
     expect(valueVerdict('CC-1001', cc).ok).toBe(true);
