@@ -10,11 +10,14 @@ import { StepFunctionsService } from './engine';
 import { ConsoleServer } from './console/server';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
-import { AwsError, Clock, StateDir, type AwsRequest, type AwsResponse } from './kernel';
+import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
 import { LambdaRunner } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
+import { IamEnforcer } from './iam/enforcer';
+import { IamModel } from './iam/model';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
+import { Gate } from './rules/gate';
 import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
@@ -73,6 +76,10 @@ export class Runtime {
   readonly clock: Clock;
   readonly state: StateDir;
   readonly rules: Rules;
+  /** AWS's rules in front of every service and on every call the runtime makes for the app. */
+  readonly gate: Gate;
+  /** State machine ARN → its role ARN, for the credentials of its executions. */
+  private readonly machineRoles = new Map<string, string>();
   readonly faults: Faults = defaultFaults();
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
@@ -102,6 +109,7 @@ export class Runtime {
   private constructor(options: RuntimeOptions) {
     this.log = options.log ?? (() => {});
     this.rules = resolveRules(options.rules);
+    this.gate = new Gate(this.rules);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
@@ -126,8 +134,15 @@ export class Runtime {
       invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
       endpoint,
       s3: this.s3,
+      iam: this.gate.taskIam((sm) => this.machineRoles.get(sm)),
     });
-    this.http = new HttpApiRouter({ clock: this.clock, invoke: (fn, event) => this.lambdas.invoke(fn, event) });
+    this.http = new HttpApiRouter({
+      clock: this.clock,
+      invoke: async (fn, event) => {
+        this.gate.authorizeApiGateway(fn, event as never);
+        return this.lambdas.invoke(fn, event);
+      },
+    });
     this.console = new ConsoleServer({
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
       faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
@@ -142,7 +157,7 @@ export class Runtime {
     const rt = new Runtime(options);
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
-    rt.server = createServer(services, (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { commit: () => rt.state.commit() });
+    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { commit: () => rt.state.commit() });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
@@ -161,6 +176,7 @@ export class Runtime {
         const problems = checkAssembly(stacks.map((s) => s.resolved));
         if (problems.length) throw new DeployRefusedError(problems);
       }
+      rt.enforceIam(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.scheduler.start();
       await rt.state.commit();
@@ -169,6 +185,21 @@ export class Runtime {
       throw err;
     }
     return rt;
+  }
+
+  /** Reads the templates' IAM and says at startup what is enforced. */
+  private enforceIam(stacks: ResolvedStack[]): void {
+    const model = IamModel.fromStacks(stacks);
+    const tagsByArn = model.resourceTags;
+    this.gate.iam = new IamEnforcer(model, {
+      instanceTags: (id) => this.ec2.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
+      resourceTags: (arn) => tagsByArn.get(arn),
+    }, this.clock);
+    this.log(this.rules.iam
+      ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`
+      : 'IAM NOT enforced (OPSFLOW_IAM=off): every call is allowed, unlike on AWS');
+    const relaxed = (['quotas', 'deployChecks', 'rates'] as const).filter((k) => !this.rules[k]);
+    if (relaxed.length) this.log(`relaxed, unlike on AWS: ${relaxed.join(', ')}`);
   }
 
   private deploy(stack: ResolvedStack, assemblyDir: string): void {
@@ -190,6 +221,8 @@ export class Runtime {
         environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
         timeoutSeconds: (p.Timeout as number) ?? 3,
         memoryMb: p.MemorySize as number | undefined,
+        // The execution role's credentials: Lambda names the session after the function.
+        credentials: p.Role && this.gate.iam ? this.gate.iam.model.credentialsFor(String(p.Role), r.physicalName) : undefined,
       });
       this.deployed.functions.push(r.physicalName);
     }
@@ -220,19 +253,20 @@ export class Runtime {
       const arn = stack.ref(r.logicalId) as string;
       const definition = stateMachineDefinition(r);
       this.sfn.deployStateMachine({ arn, name: r.physicalName, definition, roleArn: String(r.properties.RoleArn ?? '') });
+      if (r.properties.RoleArn) this.machineRoles.set(arn, String(r.properties.RoleArn));
       this.definitions.set(arn, definition);
       this.deployed.stateMachines.push({ name: r.physicalName, arn });
     }
     for (const r of use('AWS::Events::Rule')) this.deployRule(r);
     for (const r of use('AWS::Scheduler::Schedule')) {
       const p = r.properties;
-      const target = p.Target as { Arn: string; Input?: string };
+      const target = p.Target as { Arn: string; Input?: string; RoleArn?: string };
       this.scheduler.add({
         name: r.physicalName,
         group: p.GroupName as string | undefined,
         expression: p.ScheduleExpression as string,
         timezone: p.ScheduleExpressionTimezone as string | undefined,
-        target: { arn: target.Arn, input: target.Input ?? '{}' },
+        target: { arn: target.Arn, input: target.Input ?? '{}', roleArn: target.RoleArn },
         state: p.State as 'ENABLED' | 'DISABLED' | undefined,
         startDate: p.StartDate as string | undefined,
         endDate: p.EndDate as string | undefined,
@@ -249,14 +283,14 @@ export class Runtime {
 
   private deployRule(r: ResolvedResource): void {
     const p = r.properties;
-    type CfnTarget = { Id: string; Arn: string; Input?: string; InputPath?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } };
+    type CfnTarget = { Id: string; Arn: string; RoleArn?: string; Input?: string; InputPath?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } };
     const targets = ((p.Targets as CfnTarget[] | undefined) ?? []).map((t) => ({
-      id: t.Id, arn: t.Arn, input: t.Input, inputPath: t.InputPath, inputTransformer: t.InputTransformer,
+      id: t.Id, arn: t.Arn, input: t.Input, inputPath: t.InputPath, inputTransformer: t.InputTransformer, roleArn: t.RoleArn,
     }));
     if (p.ScheduleExpression) {
       // A scheduled rule behaves like a schedule with one target per rule target.
       for (const t of targets) {
-        this.scheduler.add({ name: `${r.physicalName}-${t.id}`, expression: p.ScheduleExpression as string, target: { arn: t.arn, input: t.input ?? '{}' }, state: p.State as never });
+        this.scheduler.add({ name: `${r.physicalName}-${t.id}`, expression: p.ScheduleExpression as string, target: { arn: t.arn, input: t.input ?? '{}', roleArn: t.roleArn, source: { service: 'events.amazonaws.com', arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${r.physicalName}` } }, state: p.State as never });
       }
     } else {
       this.events.addRule({ name: r.physicalName, eventPattern: p.EventPattern as object, state: p.State as never, targets });
@@ -294,6 +328,7 @@ export class Runtime {
 
   /** Where schedules, rules and subscriptions deliver: a state machine, a Lambda function or an SNS topic. */
   private async invokeTarget(target: Target): Promise<void> {
+    this.gate.authorizeTarget(target);
     const service = target.arn.split(':')[2];
     if (service === 'states') {
       await this.sfn.startExecution(target.arn, target.input);

@@ -148,9 +148,14 @@ export class ManualApproval extends Construct {
       environment: { TABLE_NAME: this.table.tableName },
     });
 
-    this.activity.grant(worker, 'states:GetActivityTask', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure');
-    this.activity.grant(sweep, 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure');
-    this.activity.grant(decide, 'states:SendTaskSuccess', 'states:SendTaskFailure');
+    this.activity.grant(worker, 'states:GetActivityTask');
+    // SendTask* name a task token, not a resource: they support no resource-level permissions, so a grant
+    // scoped to the activity is denied on AWS ("you must specify all resources ("*")"):
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    const respond = (...actions: string[]) => new PolicyStatement({ actions: actions.map((a) => `states:${a}`), resources: ['*'] });
+    worker.addToRolePolicy(respond('SendTaskHeartbeat', 'SendTaskSuccess', 'SendTaskFailure'));
+    sweep.addToRolePolicy(respond('SendTaskHeartbeat', 'SendTaskSuccess', 'SendTaskFailure'));
+    decide.addToRolePolicy(respond('SendTaskSuccess', 'SendTaskFailure'));
     // Explicit statements rather than table.grant(): that would also open every index to Get/Put.
     const readWrite = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
     for (const fn of [worker, sweep, decide]) fn.addToRolePolicy(readWrite);

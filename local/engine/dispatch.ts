@@ -41,6 +41,17 @@ export interface DispatcherDeps {
   invokeLambda: (functionArn: string, payload: unknown) => Promise<unknown>;
   children: ChildExecutions;
   activityExists: (activityArn: string) => boolean;
+  iam?: TaskIam;
+}
+
+/**
+ * IAM for the calls an execution makes with its state machine's role: SDK integrations sign with the role's
+ * credentials (the endpoint authorizes them); Lambda invocations and child executions, which the engine makes
+ * itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
+ */
+export interface TaskIam {
+  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
+  authorize(executionArn: string, action: string, resource: string): string | undefined;
 }
 
 type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';
@@ -132,11 +143,12 @@ export class Dispatcher {
         );
         return this.settlement(run);
       case 'lambdaFunction':
+        this.authorize(exec, 'lambda:InvokeFunction', target.arn);
         return this.invoke(target.arn, input);
       case 'lambdaInvoke':
-        return this.afterCall(run, await this.lambdaInvoke(input as Record<string, unknown>));
+        return this.afterCall(run, await this.lambdaInvoke(input as Record<string, unknown>, exec));
       case 'sdk':
-        return this.afterCall(run, await this.sdk.call(target.sdk, input, run.signal));
+        return this.afterCall(run, await this.sdk.call(target.sdk, input, run.signal, this.deps.iam?.credentials(exec.arn)));
       case 'startExecution':
         return this.startExecution(run, input as Record<string, unknown>);
     }
@@ -164,6 +176,18 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A call the role may not make fails the task as Step Functions reports it: the service's AccessDenied
+   * under the integration's error prefix (Lambda answers 403 AccessDeniedException, which Step Functions
+   * surfaces as `Lambda.AWSLambdaException`).
+   */
+  private authorize(exec: ExecutionPort, action: string, resource: string): void {
+    const denied = this.deps.iam?.authorize(exec.arn, action, resource);
+    if (!denied) return;
+    const details = `(Service: ${action.startsWith('lambda:') ? 'AWSLambda' : 'AWSStepFunctions'}; Status Code: ${action.startsWith('lambda:') ? 403 : 400}; Error Code: AccessDeniedException; Request ID: ${randomUUID()})`;
+    throw taskError(action.startsWith('lambda:') ? 'Lambda.AWSLambdaException' : 'StepFunctions.AccessDeniedException', `${denied} ${details}`);
+  }
+
   private async invoke(functionArn: string, payload: unknown): Promise<unknown> {
     try {
       return await this.deps.invokeLambda(functionArn, payload);
@@ -175,10 +199,11 @@ export class Dispatcher {
   }
 
   /** `arn:aws:states:::lambda:invoke`: the Lambda Invoke API response as Step Functions returns it. */
-  private async lambdaInvoke(params: Record<string, unknown>): Promise<unknown> {
+  private async lambdaInvoke(params: Record<string, unknown>, exec: ExecutionPort): Promise<unknown> {
     const name = String(params?.FunctionName ?? '');
     if (!name) throw taskError('Lambda.InvalidParameterValueException', 'FunctionName is required');
     const functionArn = name.startsWith('arn:') ? name : arn.lambda(name);
+    this.authorize(exec, 'lambda:InvokeFunction', functionArn);
     const requestId = randomUUID();
     const async = params.InvocationType === 'Event';
     let payload: unknown = '';
@@ -206,6 +231,7 @@ export class Dispatcher {
     const target = run.target as Extract<Target, { kind: 'startExecution' }>;
     const input = params?.Input === undefined ? '{}' : typeof params.Input === 'string' ? params.Input : JSON.stringify(params.Input);
     let started: { executionArn: string; startDate: number };
+    this.authorize(run.exec, 'states:StartExecution', String(params?.StateMachineArn ?? ''));
     try {
       started = await this.deps.children.start(String(params?.StateMachineArn ?? ''), input, params?.Name === undefined ? undefined : String(params.Name));
     } catch (err) {

@@ -62,6 +62,13 @@ export class IntegrationError extends Error {
   }
 }
 
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+const ADMIN: Credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' };
+
 interface SdkClient {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Record<string, unknown>>;
 }
@@ -71,14 +78,15 @@ export class SdkCaller {
 
   constructor(private readonly endpoint: () => string) {}
 
-  async call(target: SdkTarget, params: unknown, signal: AbortSignal): Promise<unknown> {
+  /** `credentials`: the execution role's; without them the call signs as the account's administrator. */
+  async call(target: SdkTarget, params: unknown, signal: AbortSignal, credentials?: Credentials): Promise<unknown> {
     const service = SDK_SERVICES[target.service];
     const mod = require(service.pkg) as Record<string, new (input: unknown) => unknown>;
     const Command = mod[`${target.action[0].toUpperCase()}${target.action.slice(1)}Command`];
     if (!Command) throw new IntegrationError('States.Runtime', `The ${target.service} SDK has no action '${target.action}'`);
     let response: Record<string, unknown>;
     try {
-      response = await this.client(target.service, mod).send(new Command(optimizedInput(target, params ?? {})), { abortSignal: signal });
+      response = await this.client(target.service, mod, credentials).send(new Command(optimizedInput(target, params ?? {})), { abortSignal: signal });
     } catch (err) {
       throw namedError(target, err as SdkFailure);
     }
@@ -91,13 +99,13 @@ export class SdkCaller {
     return toJson(output);
   }
 
-  private client(service: string, mod: Record<string, new (input: unknown) => unknown>): SdkClient {
+  private client(service: string, mod: Record<string, new (input: unknown) => unknown>, credentials: Credentials = ADMIN): SdkClient {
     const endpoint = this.endpoint();
-    const key = `${service} ${endpoint}`;
+    const key = `${service} ${endpoint} ${credentials.accessKeyId}`;
     let client = this.clients.get(key);
     if (!client) {
       const Client = mod[SDK_SERVICES[service].client];
-      client = new Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 }) as SdkClient;
+      client = new Client({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 }) as SdkClient;
       this.clients.set(key, client);
     }
     return client;

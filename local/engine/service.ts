@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../server';
-import { Dispatcher, type ChildDescription } from './dispatch';
+import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
 import { StatesError } from './errors';
 import { Interpreter } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
@@ -27,6 +27,8 @@ export interface StepFunctionsDeps {
   endpoint: () => string;
   /** The runtime's S3, for Distributed Map's ItemReader and ResultWriter. */
   s3?: S3Access;
+  /** IAM: the execution role's credentials and authorization of the calls the engine makes itself. */
+  iam?: TaskIam;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -125,6 +127,7 @@ export class StepFunctionsService implements ServiceHandler {
       tokens: this.tokens,
       endpoint: deps.endpoint,
       invokeLambda: deps.invokeLambda,
+      iam: deps.iam,
       activityExists: (activityArn) => this.activities.has(activityArn),
       children: {
         start: (smArn, input, name) => this.startExecution(smArn, input, name),

@@ -15,6 +15,10 @@ export interface Target {
   arn: string;
   /** JSON text delivered to the target. */
   input: string;
+  /** The role the service assumes to reach the target (schedule and rule targets with a RoleArn). */
+  roleArn?: string;
+  /** The service principal and `aws:SourceArn` of the delivery, for the target's resource policy. */
+  source?: { service: string; arn: string };
 }
 
 /** Supplied by the runtime: starts a state machine, invokes a Lambda asynchronously or publishes to SNS, by ARN. */
@@ -28,6 +32,8 @@ export interface RuleTarget {
   /** JSONPath selecting part of the event, e.g. `$.detail`. */
   inputPath?: string;
   inputTransformer?: InputTransformer;
+  /** The role EventBridge assumes to invoke the target (state machines); without it, the target's resource policy decides. */
+  roleArn?: string;
 }
 
 export interface RuleDefinition {
@@ -219,7 +225,7 @@ export class EventsService implements ServiceHandler, EventBus {
 
   private async deliver(rule: Rule, target: RuleTarget, event: BusEvent): Promise<void> {
     try {
-      await this.invoke({ arn: target.arn, input: renderInput(rule, target, event) });
+      await this.invoke({ arn: target.arn, input: renderInput(rule, target, event), roleArn: target.roleArn, source: { service: 'events.amazonaws.com', arn: rule.arn } });
     } catch (err) {
       console.error(`events: rule ${rule.name} target ${target.id} (${target.arn}) failed: ${(err as Error).message}`);
     }

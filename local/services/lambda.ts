@@ -28,6 +28,8 @@ export interface LambdaFunction {
   timeoutSeconds: number;
   /** @default 128 */
   memoryMb?: number;
+  /** The execution role's temporary credentials; they identify the role to IAM. @default LAMBDA_ACCESS_KEY_ID, no session */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 
 export interface LambdaRunnerOptions {
@@ -213,8 +215,8 @@ export class LambdaRunner {
       TZ: 'UTC',
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
-      AWS_ACCESS_KEY_ID: LAMBDA_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_ACCESS_KEY_ID: fn.credentials?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: fn.credentials?.secretAccessKey ?? 'x',
       AWS_ENDPOINT_URL: this.options.endpoint(),
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
@@ -233,7 +235,8 @@ export class LambdaRunner {
       // The bundles run on Node 22 in AWS; here they run on the host's Node 20, which the SDK would warn about.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
-    delete env.AWS_SESSION_TOKEN;
+    if (fn.credentials) env.AWS_SESSION_TOKEN = fn.credentials.sessionToken;
+    else delete env.AWS_SESSION_TOKEN;
     delete env.NODE_OPTIONS;
     return env;
   }

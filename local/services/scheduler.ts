@@ -441,7 +441,11 @@ export class Scheduler {
   private async deliver(s: Schedule, scheduledMs: number): Promise<void> {
     const firedAt = this.clock.now().toISOString();
     this.persisted.put(s.def.name, { ...this.persisted.get(s.def.name)!, lastFiredAt: firedAt });
-    const target = { arn: s.def.target.arn, input: this.contextualize(s, s.def.target.input, scheduledMs) };
+    const target = {
+      ...s.def.target,
+      input: this.contextualize(s, s.def.target.input, scheduledMs),
+      source: s.def.target.source ?? { service: 'scheduler.amazonaws.com', arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.def.group ?? 'default'}/${s.def.name}` },
+    };
     try {
       await this.invoke(target);
     } catch (err) {

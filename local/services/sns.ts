@@ -87,7 +87,7 @@ export class SnsService implements ServiceHandler {
         .map(async (s) => {
           const record = snsEventRecord(s, { messageId, message, subject, timestamp, attributes });
           try {
-            await this.invoke({ arn: s.endpoint, input: JSON.stringify(record) });
+            await this.invoke({ arn: s.endpoint, input: JSON.stringify(record), source: { service: 'sns.amazonaws.com', arn: topic.arn } });
           } catch (err) {
             console.error(`sns: delivery of ${messageId} to ${s.endpoint} failed: ${(err as Error).message}`);
           }

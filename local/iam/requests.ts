@@ -1,0 +1,142 @@
+/**
+ * The request context of an API call, as AWS's Service Authorization Reference describes it for each action:
+ * the resources the call names (one authorization per resource: a call naming several is refused whole when
+ * one is denied) and the condition keys the runtime knows (`aws:ResourceTag/*` from the fleet and the
+ * template's tags, `aws:RequestTag/*`, `aws:TagKeys`, `ses:FromAddress`, `ses:Recipients`, `events:source`, ...).
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+ */
+import { ACCOUNT, REGION } from '../kernel';
+import { formList, type DecodedRequest } from '../rules/decode';
+import type { RequestContext } from './policy';
+
+export interface ResourceLookups {
+  /** Tags of an EC2 instance, undefined if it does not exist. */
+  instanceTags(instanceId: string): Array<{ Key: string; Value: string }> | undefined;
+  /** Tags of a resource from the template (tables, topics, state machines), by ARN. */
+  resourceTags(arn: string): Record<string, string> | undefined;
+}
+
+export interface ResourceRequest {
+  /** `service:Operation`. */
+  action: string;
+  resource: string;
+  context: RequestContext;
+}
+
+const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
+const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
+
+function tagContext(prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag', tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined): RequestContext {
+  const out: RequestContext = {};
+  const entries = Array.isArray(tags) ? tags.map((t) => [t.Key, t.Value ?? ''] as const) : Object.entries(tags ?? {});
+  for (const [k, v] of entries) out[`${prefix}/${k}`] = v;
+  return out;
+}
+
+function instanceContext(lookups: ResourceLookups, id: string): RequestContext {
+  const tags = lookups.instanceTags(id);
+  return { ...tagContext('aws:ResourceTag', tags), ...tagContext('ec2:ResourceTag', tags), 'ec2:InstanceID': id };
+}
+
+/** The domain identity an address sends as (the app verifies domains), e.g. `identity/example.com`. */
+function sesIdentity(address: string): string {
+  const email = /<([^>]+)>/.exec(address)?.[1] ?? address;
+  const domain = email.split('@')[1] ?? email;
+  return `arn:aws:ses:${REGION}:${ACCOUNT}:identity/${domain}`;
+}
+
+/** One entry per resource the call is authorized against; `*` for actions without resource-level permissions. */
+export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups): ResourceRequest[] {
+  const action = `${req.service}:${req.operation}`;
+  const p = req.params;
+  const one = (resource: string, context: RequestContext = {}): ResourceRequest[] => [{ action, resource, context }];
+  const many = (resources: Array<[string, RequestContext]>): ResourceRequest[] => resources.map(([resource, context]) => ({ action, resource, context }));
+
+  switch (req.service) {
+    case 'ec2': {
+      const ids = formList(req.form, 'InstanceId');
+      switch (req.operation) {
+        case 'StartInstances':
+        case 'StopInstances':
+        case 'TerminateInstances':
+        case 'RebootInstances':
+          return many(ids.map((id) => [ec2Arn('instance', id), instanceContext(lookups, id)]));
+        case 'CreateTags':
+        case 'DeleteTags': {
+          const tags: Array<{ Key: string; Value?: string }> = [];
+          for (let i = 1; req.form?.has(`Tag.${i}.Key`); i++) tags.push({ Key: req.form.get(`Tag.${i}.Key`)!, Value: req.form.get(`Tag.${i}.Value`) ?? undefined });
+          const requestContext: RequestContext = { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) };
+          return many(formList(req.form, 'ResourceId').map((id) => {
+            const type = id.startsWith('i-') ? 'instance' : id.split('-')[0];
+            return [ec2Arn(type, id), { ...requestContext, ...(type === 'instance' ? instanceContext(lookups, id) : {}) }];
+          }));
+        }
+        case 'RunInstances': {
+          const tags: Array<{ Key: string; Value?: string }> = [];
+          for (let s = 1; req.form?.has(`TagSpecification.${s}.ResourceType`); s++) {
+            if (req.form.get(`TagSpecification.${s}.ResourceType`) !== 'instance') continue;
+            for (let i = 1; req.form.has(`TagSpecification.${s}.Tag.${i}.Key`); i++) tags.push({ Key: req.form.get(`TagSpecification.${s}.Tag.${i}.Key`)!, Value: req.form.get(`TagSpecification.${s}.Tag.${i}.Value`) ?? undefined });
+          }
+          return one(ec2Arn('instance', '*'), { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) });
+        }
+        default:
+          return one('*');
+      }
+    }
+    case 'dynamodb': {
+      switch (req.operation) {
+        case 'BatchGetItem':
+        case 'BatchWriteItem':
+          return many(Object.keys(p.RequestItems ?? {}).map((t) => [tableArn(t), tagContext('aws:ResourceTag', lookups.resourceTags(tableArn(t)))]));
+        case 'TransactWriteItems':
+        case 'TransactGetItems': {
+          // Each item is authorized as the single-item action it stands for.
+          const ops: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem', Get: 'GetItem' };
+          return ((p.TransactItems ?? []) as Array<Record<string, { TableName?: string }>>).flatMap((item) =>
+            Object.entries(item).filter(([k]) => ops[k]).map(([k, v]) => ({ action: `dynamodb:${ops[k]}`, resource: tableArn(String(v.TableName)), context: {} })),
+          );
+        }
+        case 'ListTables':
+          return one('*');
+        default: {
+          const table = tableArn(String(p.TableName ?? ''));
+          const resource = p.IndexName ? `${table}/index/${p.IndexName}` : table;
+          return one(resource, tagContext('aws:ResourceTag', lookups.resourceTags(table)));
+        }
+      }
+    }
+    case 'states': {
+      const resource = p.stateMachineArn ?? p.executionArn ?? p.activityArn ?? p.resourceArn ?? p.mapRunArn;
+      return one(typeof resource === 'string' ? resource : '*', typeof resource === 'string' ? tagContext('aws:ResourceTag', lookups.resourceTags(resource)) : {});
+    }
+    case 'sns': {
+      const topic = p.TopicArn ?? p.TargetArn ?? p.ResourceArn;
+      return one(typeof topic === 'string' ? topic : '*');
+    }
+    case 'ses': {
+      const destination = (p.Destination ?? {}) as { ToAddresses?: string[]; CcAddresses?: string[]; BccAddresses?: string[] };
+      const recipients = [...(destination.ToAddresses ?? []), ...(destination.CcAddresses ?? []), ...(destination.BccAddresses ?? [])];
+      const from = String(p.FromEmailAddress ?? '');
+      const context: RequestContext = { 'ses:FromAddress': /<([^>]+)>/.exec(from)?.[1] ?? from, 'ses:Recipients': recipients, 'ses:ApiVersion': '2' };
+      const display = /^\s*"?([^"<]*?)"?\s*</.exec(from)?.[1];
+      if (display) context['ses:FromDisplayName'] = display;
+      const resources: Array<[string, RequestContext]> = [[sesIdentity(from), context]];
+      if (p.ConfigurationSetName) resources.push([`arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/${p.ConfigurationSetName}`, context]);
+      return many(resources);
+    }
+    case 'events': {
+      if (req.operation === 'PutEvents') {
+        const entries = (p.Entries ?? []) as Array<{ Source?: string; DetailType?: string; EventBusName?: string }>;
+        return entries.map((e) => ({
+          action,
+          resource: e.EventBusName?.startsWith('arn:') ? e.EventBusName : `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${e.EventBusName ?? 'default'}`,
+          context: { 'events:source': e.Source ?? '', 'events:detail-type': e.DetailType ?? '' },
+        }));
+      }
+      if (typeof p.Name === 'string' || typeof p.Rule === 'string') return one(`arn:aws:events:${REGION}:${ACCOUNT}:rule/${p.Name ?? p.Rule}`);
+      return one('*');
+    }
+    default:
+      return one('*');
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Reads a signed AWS API request into its action and parameters, whatever its protocol, so the rules (IAM,
+ * quotas, rates) can look at it before the service handles it; and renders an error in the protocol's own
+ * wire format, as the service would.
+ */
+import { randomUUID } from 'node:crypto';
+import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
+import { jsonError } from '../server';
+
+export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json';
+
+export interface DecodedRequest {
+  /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`. */
+  service: string;
+  /** Operation name as in the API reference, e.g. `StopInstances`. */
+  operation: string;
+  protocol: Protocol;
+  /** JSON body for JSON protocols; `Record<string,string>` of form fields for query protocols. */
+  params: Record<string, any>;
+  /** Form fields in order, for list parameters (`InstanceId.1`, ...). */
+  form?: URLSearchParams;
+}
+
+/** Signing service → IAM prefix and protocol. */
+const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
+  ec2: { prefix: 'ec2', protocol: 'ec2' },
+  sns: { prefix: 'sns', protocol: 'query' },
+  ses: { prefix: 'ses', protocol: 'rest-json' },
+  states: { prefix: 'states', protocol: 'json' },
+  dynamodb: { prefix: 'dynamodb', protocol: 'json' },
+  events: { prefix: 'events', protocol: 'json' },
+  cloudtrail: { prefix: 'cloudtrail', protocol: 'json' },
+};
+
+/** SES v2 REST routes the runtime emulates → operation. */
+const SES_ROUTES: Array<[string, RegExp, string]> = [['POST', /^\/v2\/email\/outbound-emails$/, 'SendEmail']];
+
+/** The decoded request, or undefined when it is not one the rules can read (the service then answers it). */
+export function decode(req: AwsRequest): DecodedRequest | undefined {
+  const svc = SERVICES[req.service];
+  if (!svc) return undefined;
+  const base = { service: svc.prefix, protocol: svc.protocol };
+  if (svc.protocol === 'ec2' || svc.protocol === 'query') {
+    const form = new URLSearchParams(req.body.length ? req.body.toString('utf8') : req.query.toString());
+    const operation = form.get('Action');
+    return operation ? { ...base, operation, params: Object.fromEntries(form), form } : undefined;
+  }
+  if (svc.protocol === 'rest-json') {
+    const route = SES_ROUTES.find(([method, path]) => method === req.method && path.test(req.path));
+    if (!route) return undefined;
+    return { ...base, operation: route[2], params: parseJson(req.body) ?? {} };
+  }
+  const operation = req.target?.split('.').pop();
+  if (!operation) return undefined;
+  const params = parseJson(req.body);
+  return params === undefined ? undefined : { ...base, operation, params };
+}
+
+function parseJson(body: Buffer): Record<string, any> | undefined {
+  try {
+    const value = JSON.parse(body.length ? body.toString('utf8') : '{}');
+    return value && typeof value === 'object' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Name.1`, `Name.2`, ... of a query-protocol request. */
+export function formList(form: URLSearchParams | undefined, name: string): string[] {
+  if (!form) return [];
+  const out: Array<[number, string]> = [];
+  for (const [k, v] of form) {
+    const m = new RegExp(`^${name.replace(/\./g, '\\.')}\\.(\\d+)$`).exec(k);
+    if (m) out.push([Number(m[1]), v]);
+  }
+  return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** An error in the wire format of the request's protocol. */
+export function renderError(protocol: Protocol, err: AwsError): AwsResponse {
+  const requestId = randomUUID();
+  switch (protocol) {
+    case 'ec2':
+      return {
+        status: err.status,
+        headers: { 'content-type': 'text/xml;charset=UTF-8' },
+        body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+      };
+    case 'query':
+      return {
+        status: err.status,
+        headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+        body: `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${err.status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+      };
+    case 'rest-json':
+      return { status: err.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code, 'x-amzn-requestid': requestId }, body: JSON.stringify({ message: err.message }) };
+    default:
+      return jsonError(err);
+  }
+}
