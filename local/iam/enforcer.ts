@@ -100,7 +100,7 @@ export function serviceError(service: string, denial: Denial): AwsError {
     }
     case 'sns':
       // SNS spells its actions `SNS:Publish` in its messages.
-      return new AwsError('AuthorizationError', denial.message.replace(/\bsns:/g, 'SNS:'), 403);
+      return new AwsError('AuthorizationError', denial.message.split(denial.action).join(`SNS:${denial.action.slice(4)}`), 403);
     case 'ses':
       return new AwsError('AccessDeniedException', denial.message, 403);
     default:

@@ -306,7 +306,7 @@ export function evaluate(req: AuthorizationRequest, identity: PolicyDocument[], 
   if (resHits.some((s) => s.Effect === 'Deny')) return { decision: 'ExplicitDeny', policyType: 'resource-based' };
   if (idHits.some((s) => s.Effect === 'Allow')) return { decision: 'Allow', policyType: 'identity-based' };
   if (resHits.some((s) => s.Effect === 'Allow')) return { decision: 'Allow', policyType: 'resource-based' };
-  return { decision: 'ImplicitDeny', policyType: req.principal.type === 'Service' || identity.length === 0 ? 'resource-based' : 'identity-based' };
+  return { decision: 'ImplicitDeny', policyType: req.principal.type === 'Service' ? 'resource-based' : 'identity-based' };
 }
 
 /**

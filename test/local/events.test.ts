@@ -88,7 +88,8 @@ describe('EventsService', () => {
     expect(out.Entries?.[0].EventId).toMatch(/^[0-9a-f-]{36}$/);
     expect(out.Entries?.[1]).toMatchObject({ ErrorCode: 'MalformedDetail' });
     expect(out.Entries?.[2]).toMatchObject({ ErrorCode: 'InvalidArgument', ErrorMessage: expect.stringContaining('Detail') });
-    expect(invoked[0]).toEqual({ arn: SM, input: '{"constant":1}' });
+    // The delivery names its source, so the target's resource policy can be checked against the rule.
+    expect(invoked[0]).toEqual({ arn: SM, input: '{"constant":1}', roleArn: undefined, source: { service: 'events.amazonaws.com', arn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//) } });
   });
 
   it('PutEvents to another bus does not reach default-bus rules', async () => {

@@ -22,5 +22,5 @@ export function synthApp(stacks: Record<string, (stack: Stack) => void>): string
 
 /** A Node.js function whose handler echoes its event. */
 export function echoFunction(stack: Stack, id: string, props: Partial<lambda.FunctionProps> = {}): lambda.Function {
-  return new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_20_X, handler: 'index.handler', code: lambda.Code.fromAsset(ECHO_CODE), ...props });
+  return new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromAsset(ECHO_CODE), ...props });
 }
