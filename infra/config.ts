@@ -36,6 +36,14 @@ export interface AlertsConfig {
   readonly emails: string[];
 }
 
+export interface LocalConfig {
+  /**
+   * The EC2 fleet the local runtime simulates: a JSON file of instances (format: `FleetSeed` in
+   * local/services/fleet.ts), relative to the app's directory. Only `npm start` reads it. @default none (an empty fleet)
+   */
+  readonly fleet?: string;
+}
+
 export interface OpsflowConfig {
   /** Prefix of every stack name; must start with `Opsflow`. @default 'Opsflow' */
   readonly stackName: string;
@@ -46,6 +54,8 @@ export interface OpsflowConfig {
   readonly ec2Schedule: Ec2ScheduleConfig;
   /** EC2 tag-policy remediation (see infra/config-tag-policy.ts). */
   readonly tagPolicy: TagPolicyConfig;
+  /** What the local runtime needs from the app beyond the template. @default {} */
+  readonly local: LocalConfig;
 }
 
 export const DEFAULT_CONFIG: OpsflowConfig = {
@@ -64,6 +74,7 @@ export const DEFAULT_CONFIG: OpsflowConfig = {
   schedules: DEFAULT_SCHEDULES,
   ec2Schedule: DEFAULT_EC2_SCHEDULE,
   tagPolicy: DEFAULT_TAG_POLICY,
+  local: {},
 };
 
 /** Step Functions activity tasks live at most a year. */
@@ -97,7 +108,7 @@ export function loadConfig(path = 'opsflow.config.json'): OpsflowConfig {
 export function parseConfig(raw: unknown): OpsflowConfig {
   const problems: string[] = [];
   const root = asObject(raw, '(root)', problems);
-  unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts', 'schedules', 'ec2Schedule', 'tagPolicy'], '', problems);
+  unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts', 'schedules', 'ec2Schedule', 'tagPolicy', 'local'], '', problems);
   const a = asObject(root.approval ?? {}, 'approval', problems);
   unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval.', problems);
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
@@ -137,6 +148,10 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const schedules = parseSchedules(root.schedules, problems);
   const ec2Schedule = parseEc2Schedule(root.ec2Schedule, problems);
   const tagPolicy = parseTagPolicy(root.tagPolicy, problems);
+  const lo = asObject(root.local ?? {}, 'local', problems);
+  unknownKeys(lo, ['fleet'], 'local.', problems);
+  const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
+  if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -149,6 +164,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     schedules,
     ec2Schedule,
     tagPolicy,
+    local: fleet ? { fleet } : {},
   };
 }
 

@@ -225,7 +225,8 @@ async function up({ values, port, print }: Context): Promise<void> {
     '',
     `  Console: ${rt.endpoint}/`,
     '',
-    table(d.stateMachines.map((s) => ({ workflow: s.name.slice(s.name.lastIndexOf('-') + 1), arn: s.arn })), ['workflow', 'arn']),
+    // The app's workflows as its template lists them; a template without that list: its state machines.
+    table((d.workflows.length ? d.workflows : d.stateMachines).map((w) => ({ workflow: w.name, arn: w.arn ?? '(no state machine)' })), ['workflow', 'arn']),
     '',
     `activities: ${d.activities.join(', ') || 'none'}   functions: ${d.functions.length}   tables: ${d.tables.length}   topics: ${d.topics.length}`,
     `schedules: ${d.schedules.join(', ') || 'none'}   rules: ${d.rules.length}   HTTP routes: ${d.routes.join(', ') || 'none'}`,
@@ -234,11 +235,8 @@ async function up({ values, port, print }: Context): Promise<void> {
     `accepted with no local effect (not enforced locally): ${Object.entries(d.noLocalEffect).map(([t, n]) => `${t} ×${n}`).join(', ')}`,
     '',
     'Try it (in another terminal, or in the console):',
-    '  npx opsflow start Approval workflows/examples/approval.json                  # then open the link from: npx opsflow outbox',
-    '  npx opsflow start Ec2Schedule workflows/examples/ec2-stop-office-hours-dry-run.json',
-    '  npx opsflow fire opsflow-office-hours-start-0                               # as EventBridge Scheduler would at 07:00 Berlin',
-    '  npx opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json',
-    '  npm run control-link -- i-0feed000000000011 start                           # a delegated start link',
+    // The app's own hints, from its workflow registry (infra/workflows.ts) by way of the template.
+    ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',

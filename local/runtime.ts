@@ -23,6 +23,7 @@ import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
+import { loadFleetSeed } from './services/fleet';
 import { Ec2Service } from './services/ec2';
 import { EventsService, type Target } from './services/events';
 import { SesV2Service } from './services/sesv2';
@@ -42,7 +43,7 @@ export interface RuntimeOptions {
   readonly timeScale?: number;
   /** With a time scale: where virtual time starts (epoch ms) when the state holds no clock yet. @default now */
   readonly virtualStart?: number;
-  /** Seed the demo fleet when the state has none. @default true */
+  /** Seed the fleet the app's template names (`Metadata.OpsflowLocal.fleet`) when the state has none. @default true */
   readonly seedFleet?: boolean;
   /** Progress lines while deploying. @default no output */
   readonly log?: (line: string) => void;
@@ -57,8 +58,17 @@ const NO_LOCAL_EFFECT = new Set([
   'AWS::ApiGatewayV2::Integration', 'AWS::ApiGatewayV2::Stage', 'AWS::ApiGatewayV2::Route',
 ]);
 
+/** What an app's template tells the local runtime (`Metadata.OpsflowLocal`); written by infra/opsflow-stack.ts. */
+interface AppMetadata {
+  workflows?: Array<{ name: string; tryLocally?: string[] }>;
+  /** The EC2 fleet to simulate: a JSON file (local/services/fleet.ts `FleetSeed`), relative to the app's directory. */
+  fleet?: string;
+}
+
 export interface Deployed {
   stateMachines: Array<{ name: string; arn: string }>;
+  /** The app's workflows as its template lists them (`Metadata.OpsflowLocal.workflows`), with their state machines. */
+  workflows: Array<{ name: string; arn?: string; tryLocally: string[] }>;
   activities: string[];
   functions: string[];
   tables: string[];
@@ -97,7 +107,7 @@ export class Runtime {
   /** Deployed ASL definitions by state machine ARN. */
   private readonly definitions = new Map<string, object>();
   readonly deployed: Deployed = {
-    stateMachines: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
+    stateMachines: [], workflows: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
   endpoint = '';
   /** Host header values this runtime answers (its own address); set once it listens. */
@@ -105,6 +115,7 @@ export class Runtime {
   private server?: Server;
   private stopping = false;
   private readonly log: (line: string) => void;
+  private readonly seedFleet: boolean;
 
   private constructor(options: RuntimeOptions) {
     this.log = options.log ?? (() => {});
@@ -123,7 +134,8 @@ export class Runtime {
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
     this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock });
-    this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events, seed: options.seedFleet ?? true });
+    this.seedFleet = options.seedFleet ?? true;
+    this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({ clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs') });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
@@ -178,6 +190,7 @@ export class Runtime {
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
+      rt.readAppMetadata(cdkOut, loadAssembly(cdkOut).stacks.map((s) => s.template.Metadata?.OpsflowLocal as AppMetadata | undefined));
       rt.scheduler.start();
       await rt.state.commit();
     } catch (err) {
@@ -200,6 +213,21 @@ export class Runtime {
       : 'IAM NOT enforced (OPSFLOW_IAM=off): every call is allowed, unlike on AWS');
     const relaxed = (['quotas', 'deployChecks', 'rates'] as const).filter((k) => !this.rules[k]);
     if (relaxed.length) this.log(`relaxed, unlike on AWS: ${relaxed.join(', ')}`);
+  }
+
+  /**
+   * What the app tells the runtime about itself in its templates (`Metadata.OpsflowLocal`, which AWS ignores):
+   * its workflows, and the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
+   * cdk.out). The runtime knows no workflow and no instance of its own.
+   */
+  private readAppMetadata(cdkOut: string, apps: Array<AppMetadata | undefined>): void {
+    for (const app of apps) {
+      for (const w of app?.workflows ?? []) {
+        const sm = this.deployed.stateMachines.find((s) => s.name === w.name || s.name.endsWith(`-${w.name}`));
+        this.deployed.workflows.push({ name: w.name, arn: sm?.arn, tryLocally: [...(w.tryLocally ?? [])] });
+      }
+      if (app?.fleet && this.seedFleet) this.ec2.fleet.seed(loadFleetSeed(resolve(cdkOut, '..', app.fleet)));
+    }
   }
 
   private deploy(stack: ResolvedStack, assemblyDir: string): void {

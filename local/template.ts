@@ -19,6 +19,7 @@ export interface CfnResource {
 }
 
 export interface CfnTemplate {
+  Metadata?: Record<string, unknown>;
   Parameters?: Record<string, { Type?: string; Default?: unknown }>;
   Mappings?: Record<string, Record<string, Record<string, unknown>>>;
   Conditions?: Record<string, unknown>;

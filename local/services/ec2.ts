@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
-import { Fleet, STATE_CODES, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -16,8 +16,8 @@ export interface Ec2ServiceOptions {
   faults: Faults;
   /** Receives the CloudTrail `RunInstances` event, as the default EventBridge bus does in AWS. */
   bus?: EventBus;
-  /** Seed the demo fleet when the state directory has none yet. @default false */
-  seed?: boolean;
+  /** Instances to start with when the state directory has none yet. @default none */
+  seed?: FleetSeed;
   /** Probability source for fault rates. @default Math.random */
   random?: Random;
 }

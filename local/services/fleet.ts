@@ -9,6 +9,7 @@
  * restarted runtime completes the overdue ones and re-schedules the rest.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
@@ -222,145 +223,98 @@ export function toCloudTrailEvent(r: TrailRecord): Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Demo fleet
+// Seed: the fleet the app supplies (a JSON file it names; opsflow's is workflows/examples/fleet.json)
 
-const seedId = (n: number) => `i-0feed${String(n).padStart(12, '0')}`;
+/** Who launched a seeded instance, as one of the identity shapes above. */
+export type SeedIdentity =
+  | { iamUser: string }
+  | { assumedRole: { role: string; session: string; path?: string } }
+  | { sso: { permissionSet: string; email: string } }
+  | { federatedUser: { name: string; broker: string } };
 
-/** Notable demo instances, so tests and docs can name them. */
-export const DEMO = {
-  officeHours: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(seedId),
-  officeHoursDb: [9, 10].map(seedId),
-  batchWindow: [11, 12, 13, 14].map(seedId),
-  /** Instances that break the tag policy (Owner email, CostCenter CC-nnnn, Environment dev|staging|prod). */
-  nonCompliant: [15, 20, 21, 26, 27, 28, 29, 30].map(seedId),
-  /** Schedule=office-hours, stopped, and every start ends `stopped` with Client.InternalError. */
-  kmsBroken: seedId(8),
-  hibernationConfigured: seedId(5),
-  asg: seedId(15),
-  spot: seedId(16),
-  cloudFormation: seedId(17),
-  instanceStore: seedId(18),
-  terminationProtected: seedId(19),
-  exemptForever: seedId(20),
-  override2099: seedId(21),
-  /** One instance per kind of tag-policy breach. */
-  missingOwner: seedId(26),
-  badCostCenter: seedId(27),
-  badEnvironment: seedId(28),
-} as const;
-
-const ALICE = identity.iamUser('alice');
-const CI = identity.assumedRole('GitLabDeployRole', 'gitlab-ci-4242');
-const CAROL = identity.sso('AdministratorAccess', 'carol@example.com');
-const DAVE = identity.federatedUser('dave', 'fed-broker');
-const ROTATION = [ALICE, CI, CAROL, DAVE];
-
-const owned = (Owner: string, CostCenter: string, Environment: string) => ({ Owner, CostCenter, Environment });
-const officeApp = { Schedule: 'office-hours', 'opsflow:group': 'app' };
-const officeDb = { Schedule: 'office-hours', 'opsflow:group': 'db' };
-const batch = { Schedule: 'batch-window' };
-const data = owned('team-data@example.com', 'CC-3300', 'prod');
-
-interface SeedRow {
+export interface SeedInstance {
+  instanceId: string;
+  /** The `Name` tag. */
   name: string;
-  type: string;
-  stopped?: boolean;
+  instanceType: string;
+  imageId: string;
+  state: 'running' | 'stopped';
+  /** Launched this many days before the runtime first starts (CloudTrail keeps 90 days). */
+  launchedDaysAgo: number;
+  launchedBy: SeedIdentity;
   tags: Record<string, string>;
-  by?: UserIdentity;
-  extra?: Partial<Instance>;
+  hibernationConfigured?: boolean;
+  rootDeviceType?: 'ebs' | 'instance-store';
+  disableApiTermination?: boolean;
+  instanceLifecycle?: 'spot';
+  spotInstanceRequestId?: string;
+  spotRequestType?: 'one-time' | 'persistent';
+  /** Simulated faults of this instance. */
+  sim?: Instance['sim'];
 }
 
-// Row n (1-based) becomes instance seedId(n); DEMO above names rows by that number.
-const SEED: SeedRow[] = [
-  { name: 'web-01', type: 't3.medium', tags: { ...officeApp, ...owned('alice@example.com', 'CC-1001', 'prod') } },
-  { name: 'web-02', type: 't3.medium', tags: { ...officeApp, ...owned('alice@example.com', 'CC-1001', 'prod') } },
-  { name: 'api-01', type: 't3.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-1001', 'staging') } },
-  { name: 'api-02', type: 't3.large', stopped: true, tags: { ...officeApp, ...owned('bob@example.com', 'CC-1001', 'staging') } },
-  { name: 'worker-01', type: 'c5.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-2040', 'dev') }, extra: { hibernationConfigured: true } },
-  { name: 'worker-02', type: 'c5.large', tags: { ...officeApp, ...owned('bob@example.com', 'CC-2040', 'dev') } },
-  { name: 'frontend-dev', type: 't3.small', tags: { ...officeApp, ...owned('erin@example.com', 'CC-2040', 'dev') } },
-  { name: 'reporting-01', type: 'm5.large', stopped: true, tags: { ...officeApp, ...owned('team-data@example.com', 'CC-3300', 'staging') }, extra: { sim: { kmsGrantMissing: true } } },
-  { name: 'db-primary', type: 'r5.large', tags: { ...officeDb, ...owned('team-data@example.com', 'CC-3300', 'staging') } },
-  { name: 'db-replica', type: 'r5.large', tags: { ...officeDb, ...owned('team-data@example.com', 'CC-3300', 'staging') } },
-  { name: 'batch-01', type: 'c5.xlarge', stopped: true, tags: { ...batch, ...data } },
-  { name: 'batch-02', type: 'c5.xlarge', stopped: true, tags: { ...batch, ...data } },
-  { name: 'etl-01', type: 'm5.xlarge', stopped: true, tags: { ...batch, ...data } },
-  { name: 'etl-02', type: 'm5.xlarge', tags: { ...batch, ...data } },
-  {
-    name: 'web-asg-node',
-    type: 't3.medium',
-    tags: { 'aws:autoscaling:groupName': 'web-asg', Owner: 'alice@example.com', Environment: 'prod' },
-    by: identity.assumedRole('AWSServiceRoleForAutoScaling', 'AutoScaling', '/aws-service-role/autoscaling.amazonaws.com/'),
-  },
-  {
-    name: 'spot-render',
-    type: 'c5.2xlarge',
-    tags: owned('erin@example.com', 'CC-2040', 'dev'),
-    extra: { instanceLifecycle: 'spot', spotInstanceRequestId: 'sir-0feed0016', spotRequestType: 'one-time' },
-  },
-  {
-    name: 'legacy-app',
-    type: 't3.medium',
-    tags: {
-      'aws:cloudformation:stack-name': 'legacy-app',
-      'aws:cloudformation:stack-id': `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/legacy-app/0feed000-0000-4000-8000-000000000017`,
-      'aws:cloudformation:logical-id': 'AppServer',
-      ...owned('bob@example.com', 'CC-1001', 'prod'),
-    },
-    by: identity.assumedRole('CloudFormationExecutionRole', 'AWSCloudFormation'),
-  },
-  { name: 'cache-ephemeral', type: 'm3.medium', tags: owned('bob@example.com', 'CC-1001', 'staging'), extra: { rootDeviceType: 'instance-store' } },
-  { name: 'ledger-db', type: 'r5.xlarge', tags: owned('team-data@example.com', 'CC-3300', 'prod'), extra: { disableApiTermination: true } },
-  { name: 'vpn-gateway', type: 't3.micro', tags: { 'opsflow:exempt': 'forever', CostCenter: 'CC-1001', Environment: 'prod' } },
-  { name: 'ml-training', type: 'p3.2xlarge', stopped: true, tags: { 'opsflow:override': '2099-12-31', Owner: 'erin@example.com', CostCenter: 'CC-2040', Environment: 'Production' } },
-  { name: 'bastion', type: 't3.micro', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-  { name: 'jenkins', type: 'm5.large', tags: owned('bob@example.com', 'CC-2040', 'prod') },
-  { name: 'grafana', type: 't3.small', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-  { name: 'sandbox-alice', type: 't3.micro', stopped: true, tags: owned('alice@example.com', 'CC-2040', 'dev') },
-  { name: 'sandbox-bob', type: 't3.micro', tags: { CostCenter: 'CC-2040', Environment: 'dev' } },
-  { name: 'analytics-01', type: 'm5.large', tags: owned('team-data@example.com', 'cc-12', 'staging') },
-  { name: 'search-01', type: 'r5.large', tags: owned('bob@example.com', 'CC-1001', 'Production') },
-  { name: 'queue-01', type: 't3.medium', tags: owned('bob', 'CC-1001', 'prod') },
-  { name: 'legacy-ftp', type: 't2.micro', tags: {} },
-  { name: 'mail-relay', type: 't3.small', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-  { name: 'monitoring', type: 't3.medium', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-  { name: 'docs-site', type: 't3.micro', tags: owned('erin@example.com', 'CC-2040', 'staging') },
-  { name: 'staging-api', type: 't3.large', stopped: true, tags: owned('bob@example.com', 'CC-1001', 'staging') },
-  { name: 'k8s-node-1', type: 'm5.xlarge', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-  { name: 'k8s-node-2', type: 'm5.xlarge', tags: owned('alice@example.com', 'CC-1001', 'prod') },
-];
+export interface FleetSeed {
+  description?: string;
+  instances: SeedInstance[];
+}
 
-const AZS = [`${REGION}a`, `${REGION}b`, `${REGION}c`];
+function seedIdentity(by: SeedIdentity): UserIdentity {
+  if ('iamUser' in by) return identity.iamUser(by.iamUser);
+  if ('assumedRole' in by) return identity.assumedRole(by.assumedRole.role, by.assumedRole.session, by.assumedRole.path);
+  if ('sso' in by) return identity.sso(by.sso.permissionSet, by.sso.email);
+  return identity.federatedUser(by.federatedUser.name, by.federatedUser.broker);
+}
 
-/**
- * The demo fleet, launched over the 40 days before `nowMs` (inside CloudTrail's 90-day window), each with the
- * RunInstances record of the identity that launched it.
- */
-export function seedFleet(nowMs: number): { instances: Instance[]; trail: TrailRecord[] } {
+/** Reads a fleet file, refusing one that is not a list of seed instances (naming the file and the entry). */
+export function loadFleetSeed(path: string): FleetSeed {
+  let seed: FleetSeed;
+  try {
+    seed = JSON.parse(readFileSync(path, 'utf8')) as FleetSeed;
+  } catch (err) {
+    throw new Error(`fleet file ${path}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(seed?.instances)) throw new Error(`fleet file ${path}: "instances" must be a list`);
+  seed.instances.forEach((i, n) => {
+    const problem =
+      typeof i?.instanceId !== 'string' || !/^i-[0-9a-f]{8,17}$/.test(i.instanceId) ? 'instanceId must be an instance id'
+      : typeof i.instanceType !== 'string' ? 'instanceType is required'
+      : i.state !== 'running' && i.state !== 'stopped' ? 'state must be running or stopped'
+      : typeof i.launchedDaysAgo !== 'number' || i.launchedDaysAgo < 0 || i.launchedDaysAgo > 89 ? 'launchedDaysAgo must be from 0 to 89 (CloudTrail keeps 90 days)'
+      : typeof i.launchedBy !== 'object' || i.launchedBy === null ? 'launchedBy is required'
+      : undefined;
+    if (problem) throw new Error(`fleet file ${path}: instances[${n}]: ${problem}`);
+  });
+  return seed;
+}
+
+/** The seed's instances as launched before `nowMs`, each with the RunInstances record of the identity that launched it. */
+export function seedFleet(seed: FleetSeed, nowMs: number): { instances: Instance[]; trail: TrailRecord[] } {
   const instances: Instance[] = [];
   const trail: TrailRecord[] = [];
-  SEED.forEach((row, i) => {
+  seed.instances.forEach((row, i) => {
     const n = i + 1;
-    const launchedMs = Math.floor((nowMs - (41 - n) * DAY) / 60_000) * 60_000;
+    const launchedMs = Math.floor((nowMs - row.launchedDaysAgo * DAY) / 60_000) * 60_000;
     const stoppedMs = launchedMs + DAY;
+    const stopped = row.state === 'stopped';
+    const { instanceId, name, instanceType, imageId, tags, launchedBy, state: _state, launchedDaysAgo: _days, sim, ...extra } = row;
     const inst: Instance = {
-      instanceId: seedId(n),
-      reservationId: `r-0feed${String(n).padStart(12, '0')}`,
-      instanceType: row.type,
-      imageId: row.type.startsWith('m3') ? 'ami-0feed000000000003' : 'ami-0feed000000000001',
-      state: row.stopped ? 'stopped' : 'running',
-      stateTransitionReason: row.stopped ? userInitiated(stoppedMs) : '',
-      ...(row.stopped && { stateReason: USER_SHUTDOWN }),
+      instanceId,
+      reservationId: `r-${instanceId.slice(2)}`,
+      instanceType,
+      imageId,
+      state: row.state,
+      stateTransitionReason: stopped ? userInitiated(stoppedMs) : '',
+      ...(stopped && { stateReason: USER_SHUTDOWN }),
       launchTime: iso(launchedMs),
-      stateChangedMs: row.stopped ? stoppedMs : launchedMs,
-      tags: [{ Key: 'Name', Value: row.name }, ...Object.entries(row.tags).map(([Key, Value]) => ({ Key, Value }))],
+      stateChangedMs: stopped ? stoppedMs : launchedMs,
+      tags: [{ Key: 'Name', Value: name }, ...Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))],
       availabilityZone: AZS[n % 3],
       privateIpAddress: `10.0.${n % 3}.${10 + n}`,
       rootDeviceType: 'ebs',
       disableApiTermination: false,
-      sim: {},
-      launchedBy: row.by ?? ROTATION[n % ROTATION.length],
-      ...row.extra,
+      sim: { ...sim },
+      launchedBy: seedIdentity(launchedBy),
+      ...extra,
     };
     instances.push(inst);
     const run = { imageId: inst.imageId, instanceType: inst.instanceType, count: 1, tags: inst.tags };
@@ -368,6 +322,8 @@ export function seedFleet(nowMs: number): { instances: Instance[]; trail: TrailR
   });
   return { instances, trail };
 }
+
+const AZS = [`${REGION}a`, `${REGION}b`, `${REGION}c`];
 
 function uuidFrom(seed: string): string {
   const h = hex(seed, 32);
@@ -444,8 +400,8 @@ function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs:
 export interface FleetOptions {
   clock: Clock;
   state: StateDir;
-  /** Seed the demo fleet when the state directory has no fleet yet. @default false */
-  seed?: boolean;
+  /** Instances to start with when the state directory has no fleet yet (see also `seed()`). @default none */
+  seed?: FleetSeed;
 }
 
 
@@ -461,22 +417,38 @@ export class Fleet {
   /** Ids with a pending transition, so settling never scans a 10,000-instance fleet. */
   private readonly transitioning = new Set<string>();
   private timer?: { dueMs: number; cancel: () => void };
+  /** No saved fleet was found: a seed may still be planted (see `seed()`). */
+  private fresh: boolean;
 
   constructor(opts: FleetOptions) {
     this.clock = opts.clock;
     this.stored = { instances: opts.state.store('fleet.instances'), trail: opts.state.store('fleet.trail'), meta: opts.state.store('fleet.meta') };
     const saved = this.stored.meta.get('created') === true;
+    this.fresh = !saved;
     if (saved) {
       for (const inst of this.stored.instances.values()) this.index(inst, false);
       this.records = [...this.stored.trail.values()].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
     } else {
-      const initial = opts.seed ? seedFleet(this.clock.nowMs()) : { instances: [], trail: [] };
+      const initial = opts.seed ? seedFleet(opts.seed, this.clock.nowMs()) : { instances: [], trail: [] };
       for (const inst of initial.instances) this.index(inst);
       for (const r of initial.trail) this.append(r);
       this.stored.meta.put('created', true);
       this.flush();
     }
     this.settle();
+  }
+
+  /**
+   * Plants the app's seed in a fleet that started empty with no saved state (a first run); a fleet that has
+   * state, or instances already, is left as it is.
+   */
+  seed(seed: FleetSeed): void {
+    if (!this.fresh || this.instances.size > 0) return;
+    this.fresh = false;
+    const initial = seedFleet(seed, this.clock.nowMs());
+    for (const inst of initial.instances) this.index(inst);
+    for (const r of initial.trail) this.append(r);
+    this.flush();
   }
 
   /** All instances, transitions due by now completed. Treat as read-only: change them through the methods. */

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as controlLink } from '../../infra/control-link';
-import { DEMO } from '../../local/services/fleet';
+import { DEMO } from '../demo-fleet';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { launchChromium } from './chromium';
 

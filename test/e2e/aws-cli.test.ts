@@ -7,7 +7,7 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO } from '../../local/services/fleet';
+import { DEMO } from '../demo-fleet';
 import { findAwsCliV2, toolAvailable } from '../tools';
 import { startRuntime, type Harness } from './harness';
 

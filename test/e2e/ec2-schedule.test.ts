@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO } from '../../local/services/fleet';
+import { DEMO } from '../demo-fleet';
 import { run as runControlLink } from '../../infra/control-link';
 import type { Report } from '../../tasks/ec2/core/report';
 import { startRuntime, type Harness } from './harness';

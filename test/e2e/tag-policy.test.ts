@@ -1,5 +1,5 @@
 /**
- * TagPolicy end to end on the local runtime, over the seeded demo fleet (local/services/fleet.ts DEMO ids): a dry-run
+ * TagPolicy end to end on the local runtime, over the seeded demo fleet (workflows/examples/fleet.json, test/demo-fleet.ts DEMO ids): a dry-run
  * scan report, applied scans that tag, look up a creator and ask approval before stopping (approve and reject),
  * and a launch remediated after the settle delay while a launch tagged right after RunInstances is left alone.
  *
@@ -8,7 +8,8 @@
 import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, identity } from '../../local/services/fleet';
+import { identity } from '../../local/services/fleet';
+import { DEMO } from '../demo-fleet';
 import type { OutboxEntry } from '../../local/kernel';
 import type { Report } from '../../tasks/tag-policy/core/report';
 import deployedPolicy from '../../tag-policy.json';

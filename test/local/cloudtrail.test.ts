@@ -8,13 +8,13 @@ import { EC2Client, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/c
 import { Clock, StateDir } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
 import { defaultFaults } from '../../local/faults';
-import { DEMO } from '../../local/services/fleet';
+import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { Ec2Service } from '../../local/services/ec2';
 import { CloudTrailService } from '../../local/services/cloudtrail';
 
 const dir = mkdtempSync(join(tmpdir(), 'opsflow-cloudtrail-'));
 const clock = new Clock({ scale: 1000 });
-const ec2Service = new Ec2Service({ clock, state: new StateDir(dir), faults: defaultFaults(), seed: true });
+const ec2Service = new Ec2Service({ clock, state: new StateDir(dir), faults: defaultFaults(), seed: DEMO_SEED });
 let server: Server;
 let ec2: EC2Client;
 let trail: CloudTrailClient;

@@ -22,7 +22,7 @@ import {
 import { Clock, StateDir, type BusEvent } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
 import { applyFaultPatch, defaultFaults } from '../../local/faults';
-import { DEMO } from '../../local/services/fleet';
+import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { Ec2Service } from '../../local/services/ec2';
 
 const dir = mkdtempSync(join(tmpdir(), 'opsflow-ec2-'));
@@ -31,7 +31,7 @@ const clock = new Clock({ scale: 1000 });
 const faults = defaultFaults();
 let roll = 0.5;
 const events: BusEvent[] = [];
-const service = new Ec2Service({ clock, state, faults, seed: true, random: () => roll, bus: { put: async (e) => void events.push(e) } });
+const service = new Ec2Service({ clock, state, faults, seed: DEMO_SEED, random: () => roll, bus: { put: async (e) => void events.push(e) } });
 let server: Server;
 let ec2: EC2Client;
 
@@ -400,7 +400,7 @@ describe('persistence and scale', () => {
     const later = new Clock({ start: clock.nowMs() + 10 * 60_000 });
 
     // Act
-    const restarted = new Ec2Service({ clock: later, state, faults: defaultFaults(), seed: true });
+    const restarted = new Ec2Service({ clock: later, state, faults: defaultFaults(), seed: DEMO_SEED });
     const reloaded = restarted.fleet.get(id);
     const count = restarted.fleet.list().length;
     restarted.close();

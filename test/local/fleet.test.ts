@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
 import { readJournal } from '../../local/storage';
-import { DEMO, Fleet, identity, seedFleet, type Caller, type Instance } from '../../local/services/fleet';
+import { Fleet, identity, seedFleet, type Caller, type Instance } from '../../local/services/fleet';
+import { DEMO, DEMO_SEED } from '../demo-fleet';
 
 const dirs: string[] = [];
 const fleets: Fleet[] = [];
@@ -16,7 +17,7 @@ function stateDir(): StateDir {
   return new StateDir(dir);
 }
 
-function fleet(opts: { clock: Clock; state: StateDir; seed?: boolean }): Fleet {
+function fleet(opts: { clock: Clock; state: StateDir; seed?: typeof DEMO_SEED }): Fleet {
   const f = new Fleet(opts);
   fleets.push(f);
   return f;
@@ -46,7 +47,7 @@ function breaksPolicy(i: Instance): boolean {
 }
 
 describe('seedFleet', () => {
-  const { instances, trail } = seedFleet(Date.parse('2025-03-01T12:00:00Z'));
+  const { instances, trail } = seedFleet(DEMO_SEED, Date.parse('2025-03-01T12:00:00Z'));
   const byId = new Map(instances.map((i) => [i.instanceId, i]));
 
   it('covers the schedule opt-in tags', () => {
@@ -109,7 +110,7 @@ describe('Fleet', () => {
     // Prepare
     const clock = new Clock({ scale: 1000 });
     const state = stateDir();
-    const f = fleet({ clock, state, seed: true });
+    const f = fleet({ clock, state, seed: DEMO_SEED });
 
     // Act
     const [change] = f.start([DEMO.officeHours[3]], caller);
@@ -124,7 +125,7 @@ describe('Fleet', () => {
     // Prepare
     const clock = new Clock({ scale: 1000 });
     const state = stateDir();
-    const first = fleet({ clock, state, seed: true });
+    const first = fleet({ clock, state, seed: DEMO_SEED });
     first.stop([DEMO.officeHours[0]], {}, caller);
     first.close();
 
@@ -145,7 +146,7 @@ describe('Fleet', () => {
   it('applies a batch all or nothing and treats repeats as no-ops', () => {
     // Prepare
     const clock = new Clock({ start: Date.parse('2025-03-03T09:00:00Z') });
-    const f = fleet({ clock, state: stateDir(), seed: true });
+    const f = fleet({ clock, state: stateDir(), seed: DEMO_SEED });
     const pending = f.start([DEMO.officeHours[3]], caller);
 
     // Act
@@ -162,7 +163,7 @@ describe('Fleet', () => {
   it('shortens a pending stop when forced', () => {
     // Prepare
     const clock = new Clock({ start: Date.parse('2025-03-03T09:00:00Z'), scale: 0.001 });
-    const f = fleet({ clock, state: stateDir(), seed: true });
+    const f = fleet({ clock, state: stateDir(), seed: DEMO_SEED });
     f.stop([DEMO.officeHours[0]], {}, caller);
 
     // Act
@@ -175,7 +176,7 @@ describe('Fleet', () => {
 
   it('deletes every user tag but keeps aws: tags when no keys are given', () => {
     // Prepare
-    const f = fleet({ clock: new Clock(), state: stateDir(), seed: true });
+    const f = fleet({ clock: new Clock(), state: stateDir(), seed: DEMO_SEED });
 
     // Act
     f.deleteTags([DEMO.asg], [], caller);
