@@ -119,7 +119,7 @@ describe('the local console in Chromium', () => {
     await context.close();
   });
 
-  it('edits the faults and fires a schedule from the console itself', async () => {
+  it('edits the faults, stops an execution and fires a schedule from the console itself', async () => {
     const page = await browser.newPage();
     await page.goto(`${h.endpoint}/#/faults`);
     await page.getByLabel('SES failure rate').fill('0.5');
@@ -133,6 +133,13 @@ describe('the local console in Chromium', () => {
     expect(await page.getByLabel('SES failure rate').evaluate((el) => (el as HTMLInputElement).validity.rangeOverflow)).toBe(true);
     expect(h.rt.faults.sesFailRate).toBe(0.5);
     await h.rt.console.api.setFaults({ sesFailRate: 0, crashLambdas: [] });
+
+    // Stop execution.
+    const running = await h.start('Approval', { title: 'To be stopped', approvers: ['lead@example.com'] });
+    await page.goto(`${h.endpoint}/#/execution/${encodeURIComponent(running)}`);
+    await page.getByRole('button', { name: 'Stop execution' }).click();
+    await expect.poll(() => page.locator('.execution-meta .badge').textContent(), { timeout: 15_000 }).toContain('ABORTED');
+    expect((await h.rt.console.api.execution(running)).status).toBe('ABORTED');
 
     await page.goto(`${h.endpoint}/#/schedules`);
     const sweep = h.rt.scheduler.list().find((s) => s.name.includes('ApprovalSweep'))!;
