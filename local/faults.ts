@@ -14,18 +14,24 @@ export interface Faults {
   sesFailRate: number;
   /** Lambda function names (or logical-id substrings) that crash when invoked. */
   crashLambdas: string[];
+  /**
+   * The next N activity tasks are taken by a worker ('crashed-worker') that dies at once: ActivityStarted is
+   * recorded and the heartbeat clock runs, but nobody holds the token. Each task taken counts one down.
+   */
+  crashActivityWorkers: number;
 }
 
 /** A probability source; tests inject a fixed one so a rate of 0.5 is deterministic. */
 export type Random = () => number;
 
 export function defaultFaults(): Faults {
-  return { ec2ThrottleRate: 0, capacityErrorTypes: [], sesFailRate: 0, crashLambdas: [] };
+  return { ec2ThrottleRate: 0, capacityErrorTypes: [], sesFailRate: 0, crashLambdas: [], crashActivityWorkers: 0 };
 }
 
 type Check = (value: unknown) => string | undefined;
 
 const rate: Check = (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? undefined : 'must be a number between 0 and 1');
+const count: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer');
 const names: Check = (v) =>
   Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0) ? undefined : 'must be an array of non-empty strings';
 
@@ -34,6 +40,7 @@ const CHECKS: Record<keyof Faults, Check> = {
   capacityErrorTypes: names,
   sesFailRate: rate,
   crashLambdas: names,
+  crashActivityWorkers: count,
 };
 
 /**

@@ -147,6 +147,7 @@ export class Runtime {
       endpoint,
       s3: this.s3,
       iam: this.gate.taskIam((sm) => this.machineRoles.get(sm)),
+      crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
     });
     this.http = new HttpApiRouter({
       clock: this.clock,

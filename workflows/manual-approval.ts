@@ -26,7 +26,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
-  Activity, Fail, JsonPath, Parallel, Timeout,
+  Activity, Fail, JsonPath, Parallel, Pass, Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
@@ -193,6 +193,10 @@ export class ManualApproval extends Construct {
     // No task yet (the activity task is scheduled a moment after the branch starts) or a crashed worker:
     // try again; every attempt that finds nothing long-polled for up to 60 s.
     notifyApprovers.addRetry({ errors: [ErrorNames.ApprovalNoTask, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
+    // Still no task after every attempt (about 7 minutes of 60-second long polls): a worker took it. If that
+    // worker died, its heartbeats stop and the 15-minute heartbeat timeout re-runs AwaitDecision, which delivers
+    // again; failing here instead would end the whole approval before that could happen.
+    notifyApprovers.addCatch(new Pass(this, 'TaskTakenElsewhere'), { errors: [ErrorNames.ApprovalNoTask] });
 
     const awaitDecision = new Parallel(this, 'AwaitDecision', { outputPath: '$[0]' })
       .branch(waitForDecision)

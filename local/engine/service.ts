@@ -29,6 +29,8 @@ export interface StepFunctionsDeps {
   s3?: S3Access;
   /** IAM: the execution role's credentials and authorization of the calls the engine makes itself. */
   iam?: TaskIam;
+  /** Fault injection: true when the next activity task is to be taken by a worker that dies at once. */
+  crashActivityWorker?: () => boolean;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -112,7 +114,7 @@ export class StepFunctionsService implements ServiceHandler {
     this.tokens = new TaskTokens(deps.clock, {
       issued: (token) => this.stored.tokens.put(token, 1),
       forgotten: (token) => void this.stored.tokens.delete(token),
-    });
+    }, deps.crashActivityWorker);
     // API-created state machines change rarely (control plane): the registry is one record, written once per turn.
     this.registry = new Registry(deps.clock, () => {
       if (this.registryDirty) return;

@@ -47,7 +47,12 @@ export interface TokenJournal {
 const TOKEN_FORMAT = /^AQ[A-Za-z0-9_-]{128}$/;
 /** How many settled tokens we remember to answer TaskTimedOut; older ones answer TaskDoesNotExist. */
 const DEAD_TOKENS_KEPT = 10_000;
-/** GetActivityTask holds the request up to 60 real seconds, like AWS. */
+/**
+ * GetActivityTask holds the request up to 60 seconds, like AWS
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetActivityTask.html), in virtual time
+ * like every other wait the service imposes: at a time scale, a poll that outlasted the 15-minute heartbeat
+ * window would hide what AWS does. Never longer than 60 real seconds, which clients' socket timeouts allow for.
+ */
 const LONG_POLL_MS = 60_000;
 
 export class TaskTokens {
@@ -59,6 +64,8 @@ export class TaskTokens {
   constructor(
     private readonly clock: Clock,
     private readonly journal: TokenJournal,
+    /** Fault injection: true when this task goes to a worker that takes it and dies. */
+    private readonly crashWorker: () => boolean = () => false,
   ) {}
 
   issue(executionArn: string): string {
@@ -89,6 +96,10 @@ export class TaskTokens {
     if (!entry) return;
     entry.activity = { arn: activityArn, input, onStarted };
     entry.heartbeatMs = heartbeatMs;
+    if (this.crashWorker()) {
+      this.start(entry, 'crashed-worker');
+      return;
+    }
     const pollers = this.pollers.get(activityArn) ?? [];
     while (pollers.length) {
       const poller = pollers.shift()!;
@@ -112,10 +123,10 @@ export class TaskTokens {
     }
     return new Promise((resolve) => {
       const poller: Poller = { workerName, signal, deliver: (task) => finish(task) };
-      const timer = setTimeout(() => finish(undefined), LONG_POLL_MS);
+      const cancelTimer = this.clock.at(this.clock.nowMs() + Math.min(LONG_POLL_MS, LONG_POLL_MS * this.clock.scale), () => finish(undefined));
       const onAbort = () => finish(undefined);
       const finish = (task: ActivityTask | undefined) => {
-        clearTimeout(timer);
+        cancelTimer();
         signal?.removeEventListener('abort', onAbort);
         const waiting = this.pollers.get(activityArn) ?? [];
         const at = waiting.indexOf(poller);

@@ -59,6 +59,8 @@ describe('Approval state machine', () => {
       HeartbeatSeconds: 900,
     });
     expect(worker.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['Approval.NoTask', 'States.TaskFailed'] }));
+    // A task some other worker took must not fail the approval before its heartbeat timeout can redeliver it.
+    expect(worker.Catch).toEqual([{ ErrorEquals: ['Approval.NoTask'], Next: 'TaskTakenElsewhere' }]);
     expect(states.AwaitDecision.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['States.HeartbeatTimeout'], MaxAttempts: 2 })]);
     expect(states.AwaitDecision.Catch).toEqual([{ ErrorEquals: ['States.Timeout'], Next: 'TimedOut' }]);
     expect(states.TimedOut).toMatchObject({ Type: 'Fail', Error: 'Approval.TimedOut' });
