@@ -21,7 +21,9 @@ export type Arg =
 const MAX_NESTING = 10;
 /** Limits the intrinsics page states: 10,000 characters for hash and Base64 input, 1,000 ArrayRange items. */
 const MAX_STRING = 10_000;
-const MAX_RANGE_ITEMS = 1_000;
+export const MAX_RANGE_ITEMS = 1_000;
+/** States.Hash / $hash algorithms and their node:crypto names. */
+export const HASH_ALGORITHMS: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 export const INTRINSICS = [
   'States.Format', 'States.StringToJson', 'States.JsonToString', 'States.Array', 'States.ArrayPartition',
@@ -307,7 +309,7 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     expectType('States.Hash', 2, args[1], 'string');
     const data = formatValue(args[0]);
     if (data.length > MAX_STRING) throw new Error(`The input of States.Hash exceeds ${MAX_STRING} characters`);
-    const algorithm = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' }[args[1] as string];
+    const algorithm = HASH_ALGORITHMS[args[1] as string];
     if (!algorithm) throw new Error(`The hash algorithm '${args[1]}' is not supported; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512`);
     return createHash(algorithm).update(data, 'utf8').digest('hex');
   },
@@ -357,7 +359,7 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
 };
 
 /** A deterministic [0, 1) value for a seed (mulberry32). */
-function seeded(seed: number): number {
+export function seeded(seed: number): number {
   let t = (seed + 0x6d2b79f5) | 0;
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);

@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import jsonata from 'jsonata';
 import { StatesError } from './errors';
+import { HASH_ALGORITHMS, MAX_RANGE_ITEMS, seeded } from './intrinsics';
 
 const EXPRESSION = /^\{%([\s\S]*)%\}$/;
 const compiled = new Map<string, ReturnType<typeof jsonata>>();
@@ -44,16 +45,16 @@ function registerAwsFunctions(expr: ReturnType<typeof jsonata>): void {
     const out: number[] = [];
     for (let v = start; step > 0 ? v <= end : v >= end; v += step) {
       out.push(v);
-      if (out.length > 1000) throw new Error('$range: at most 1000 items');
+      if (out.length > MAX_RANGE_ITEMS) throw new Error(`$range: at most ${MAX_RANGE_ITEMS} items`);
     }
     return out;
   }, '<nnn:a>');
   expr.registerFunction('hash', (data: unknown, algorithm: string) => {
-    const alg = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' }[algorithm];
+    const alg = HASH_ALGORITHMS[algorithm];
     if (!alg) throw new Error(`$hash: unsupported algorithm '${algorithm}'`);
     return createHash(alg).update(typeof data === 'string' ? data : JSON.stringify(data), 'utf8').digest('hex');
   }, '<js:s>');
-  expr.registerFunction('random', (seed?: number) => (seed === undefined ? Math.random() : mulberry(seed)), '<n?:n>');
+  expr.registerFunction('random', (seed?: number) => (seed === undefined ? Math.random() : seeded(Math.trunc(seed))), '<n?:n>');
   expr.registerFunction('uuid', () => randomUUID(), '<:s>');
   expr.registerFunction('parse', (text: string) => {
     try {
@@ -62,13 +63,6 @@ function registerAwsFunctions(expr: ReturnType<typeof jsonata>): void {
       throw new Error(`$parse: '${text}' is not valid JSON`);
     }
   }, '<s:j>');
-}
-
-function mulberry(seed: number): number {
-  let t = (Math.trunc(seed) + 0x6d2b79f5) | 0;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
 export interface JsonataScope {
