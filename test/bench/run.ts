@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
+import { benchScale } from './scale';
 import { benchTagPolicy } from './tag-policy';
 
 // Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
@@ -87,6 +88,7 @@ async function main() {
     await h.stop();
   }
   for (const line of await benchTagPolicy()) print(line);
+  await benchScale(print);
   await benchConsole(print);
 }
 

@@ -1,0 +1,261 @@
+/**
+ * Fleet-scale figures of the three workflows on the local runtime with its AWS rules on (whatever the runtime
+ * enforces by default) and EC2 transitions taking realistic virtual time (boot 30 s, stop 60 s: local/services/fleet.ts).
+ * Per workflow and size: state transitions, the largest history of any one execution, the largest state payload,
+ * Lambda invocations and GB-seconds, AWS API calls by action, wall time, and the estimated cost of one run in USD.
+ * Printed, never asserted. Virtual time runs TIME_SCALE times faster; Lambda durations are measured in real time.
+ *
+ *  - Ec2Schedule: stop N running instances of one schedule (batches of 50 as child executions).
+ *  - TagPolicy: scan N instances, 20% without the Owner tag (so its creator lookups run), dry run.
+ *  - Approval: N approvals started at once; latency from start to the email (p50, p99); none may fail.
+ */
+import { GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import type { AwsRequest, AwsResponse } from '../../local/kernel';
+import { CloudTrailService } from '../../local/services/cloudtrail';
+import { DynamoDbService } from '../../local/services/dynamodb/service';
+import { Ec2Service } from '../../local/services/ec2';
+import { EventsService } from '../../local/services/events';
+import { SesV2Service } from '../../local/services/sesv2';
+import { SnsService } from '../../local/services/sns';
+import { StepFunctionsService } from '../../local/engine/service';
+import { credentials, startRuntime, type Harness } from '../e2e/harness';
+
+/**
+ * Published prices, US East (N. Virginia), read on 2026-11-30:
+ * Step Functions Standard: $0.025 per 1,000 state transitions (https://aws.amazon.com/step-functions/pricing/);
+ * Lambda arm64: $0.0000133334 per GB-second, $0.20 per 1M requests (https://aws.amazon.com/lambda/pricing/);
+ * SNS: $0.50 per 1M publishes, $2.00 per 100,000 email deliveries (https://aws.amazon.com/sns/pricing/);
+ * SES: $0.10 per 1,000 emails (https://aws.amazon.com/ses/pricing/). Free tiers are left out.
+ */
+export const PRICES = {
+  date: '2026-11-30',
+  stepFunctionsPerTransition: 0.025 / 1000,
+  lambdaPerGbSecond: 0.0000133334,
+  lambdaPerRequest: 0.2 / 1_000_000,
+  snsPerPublish: 0.5 / 1_000_000,
+  snsPerEmailDelivery: 2 / 100_000,
+  sesPerEmail: 0.1 / 1000,
+};
+/** TaskFunction memorySize (workflows/shared/task-function.ts). */
+const LAMBDA_GB = 256 / 1024;
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 50);
+const SIZES = (process.env.BENCH_SIZES ?? '10,1000,10000').split(',').map(Number);
+
+// ---- AWS API calls by action, counted at the endpoint (the calls the tasks make through the SDK) ----------------
+const calls = new Map<string, number>();
+function actionOf(service: string, req: AwsRequest): string {
+  if (req.target) return `${service}:${req.target.split('.').pop()}`;
+  const form = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '') ? new URLSearchParams(req.body.toString('utf8')) : undefined;
+  const action = req.query.get('Action') ?? form?.get('Action');
+  if (action) return `${service}:${action}`;
+  if (service === 'sesv2' && /\/outbound-emails$/.test(req.path)) return 'sesv2:SendEmail';
+  return `${service}:${req.method} ${req.path.split('/').slice(0, 3).join('/')}`;
+}
+for (const [name, cls] of [
+  ['ec2', Ec2Service], ['cloudtrail', CloudTrailService], ['dynamodb', DynamoDbService], ['events', EventsService],
+  ['sesv2', SesV2Service], ['sns', SnsService], ['states', StepFunctionsService],
+] as const) {
+  const proto = (cls as unknown as { prototype: { handle(req: AwsRequest): Promise<AwsResponse> } }).prototype;
+  const original = proto.handle;
+  proto.handle = function (req: AwsRequest) {
+    // The bench's own client (starting runs, polling, reading histories) is not the workflows' traffic.
+    if (req.accessKeyId !== credentials.accessKeyId) {
+      const action = actionOf(name, req);
+      calls.set(action, (calls.get(action) ?? 0) + 1);
+    }
+    return original.call(this, req);
+  };
+}
+
+async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
+interface Figures {
+  workflow: string;
+  size: number;
+  status: string;
+  executions: number;
+  transitions: number;
+  largestHistory: number;
+  largestPayload: number;
+  lambdaInvocations: number;
+  lambdaGbSeconds: number;
+  apiCalls: Record<string, number>;
+  wallSeconds: number;
+  usd: number;
+  note: string;
+}
+
+/** Every execution of every state machine in this runtime, measured from its history. */
+async function measure(h: Harness, workflow: string, size: number, status: string, wallMs: number, note: string, emails = 0): Promise<Figures> {
+  let executions = 0;
+  let transitions = 0;
+  let largestHistory = 0;
+  let largestPayload = 0;
+  let lambdaInvocations = 0;
+  let lambdaRealMs = 0;
+  const integrations = new Map<string, number>();
+  for (const sm of h.rt.deployed.stateMachines) {
+    let nextToken: string | undefined;
+    do {
+      const page = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: 1000, nextToken }));
+      for (const e of page.executions ?? []) {
+        executions++;
+        const events = await history(h.sfn, e.executionArn!);
+        largestHistory = Math.max(largestHistory, events.length);
+        const started = new Map<number, number>();
+        for (const ev of events) {
+          if (ev.type?.endsWith('StateEntered')) transitions++;
+          for (const details of Object.values(ev).filter((v) => v && typeof v === 'object' && !(v instanceof Date)) as Array<Record<string, unknown>>) {
+            for (const k of ['input', 'output', 'parameters']) if (typeof details[k] === 'string') largestPayload = Math.max(largestPayload, Buffer.byteLength(details[k] as string));
+          }
+          if (ev.type === 'TaskScheduled') {
+            const d = ev.taskScheduledEventDetails!;
+            const key = `${d.resourceType}:${d.resource}`;
+            integrations.set(key, (integrations.get(key) ?? 0) + 1);
+            if (d.resourceType === 'lambda') lambdaInvocations++;
+          }
+          // Lambda tasks (a function ARN as Resource) record LambdaFunction* events.
+          if (ev.type === 'LambdaFunctionScheduled') {
+            lambdaInvocations++;
+            integrations.set('lambda:Invoke', (integrations.get('lambda:Invoke') ?? 0) + 1);
+          }
+          if (ev.type === 'LambdaFunctionStarted') started.set(ev.id!, +ev.timestamp!);
+          if (ev.type === 'LambdaFunctionSucceeded' || ev.type === 'LambdaFunctionFailed' || ev.type === 'LambdaFunctionTimedOut') {
+            const from = started.get(ev.previousEventId!);
+            if (from !== undefined) lambdaRealMs += (+ev.timestamp! - from) / TIME_SCALE;
+          }
+        }
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  const apiCalls: Record<string, number> = {};
+  for (const [k, v] of [...integrations, ...calls].sort((a, b) => b[1] - a[1])) apiCalls[k] = v;
+  const lambdaGbSeconds = (lambdaRealMs / 1000) * LAMBDA_GB;
+  const snsPublishes = integrations.get('sns:publish') ?? 0;
+  const sesEmails = calls.get('sesv2:SendEmail') ?? 0;
+  const usd =
+    transitions * PRICES.stepFunctionsPerTransition +
+    lambdaInvocations * PRICES.lambdaPerRequest +
+    lambdaGbSeconds * PRICES.lambdaPerGbSecond +
+    snsPublishes * (PRICES.snsPerPublish + emails * PRICES.snsPerEmailDelivery) +
+    sesEmails * PRICES.sesPerEmail;
+  return { workflow, size, status, executions, transitions, largestHistory, largestPayload, lambdaInvocations, lambdaGbSeconds, apiCalls, wallSeconds: wallMs / 1000, usd, note };
+}
+
+async function run(workflow: string, size: number, body: (h: Harness) => Promise<{ status: string; note: string }>): Promise<Figures> {
+  calls.clear();
+  const h = await startRuntime({ seedFleet: false, timeScale: TIME_SCALE });
+  try {
+    calls.clear(); // deploy-time calls are not the run's
+    const started = Date.now();
+    const { status, note } = await body(h);
+    const wall = Date.now() - started;
+    return await measure(h, workflow, size, status, wall, note, 1);
+  } finally {
+    await h.stop();
+  }
+}
+
+const ec2Schedule = (size: number) =>
+  run('Ec2Schedule', size, async (h) => {
+    h.rt.ec2.fleet.addInstances(size, { tags: [{ Key: 'Schedule', Value: 'batch-window' }, { Key: 'Name', Value: 'bench' }] });
+    const done = await h.finished(await h.start('Ec2Schedule', { action: 'stop', schedule: 'batch-window', requestedBy: 'bench' }), 3_600_000);
+    const counts = done.output ? JSON.parse(done.output).counts : undefined;
+    const honest = counts && counts.total === size && counts.moved + counts.skipped + counts.failed + counts.dryRun === size;
+    return { status: done.status!, note: counts ? `counts ${JSON.stringify(counts)}${honest ? '' : ' (DO NOT ADD UP)'}` : `${done.error}: ${(done.cause ?? '').slice(0, 160)}` };
+  });
+
+const tagPolicy = (size: number) =>
+  run('TagPolicy', size, async (h) => {
+    const owned = [{ Key: 'Owner', Value: 'team@example.com' }, { Key: 'CostCenter', Value: 'CC-1000' }, { Key: 'Environment', Value: 'dev' }];
+    const unowned = owned.slice(1);
+    const lacking = Math.round(size * 0.2);
+    h.rt.ec2.fleet.addInstances(size - lacking, { tags: owned });
+    h.rt.ec2.fleet.addInstances(lacking, { tags: unowned });
+    const done = await h.finished(await h.start('TagPolicy', { mode: 'scan' }), 3_600_000);
+    const counts = done.output ? JSON.parse(done.output).counts : undefined;
+    return { status: done.status!, note: counts ? `counts ${JSON.stringify(counts)} (${lacking} lack Owner)` : `${done.error}: ${(done.cause ?? '').slice(0, 160)}` };
+  });
+
+const approval = (size: number) =>
+  run('Approval', size, async (h) => {
+    const startedAt = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: size }, async (_, i) => {
+        const t0 = Date.now();
+        const arn = await h.start('Approval', { title: `bench approval ${i}`, approvers: [`approver${i}@example.com`] });
+        startedAt.set(arn, t0);
+      }),
+    );
+    const latencies: number[] = [];
+    const seen = new Set<string>();
+    const deadline = Date.now() + 600_000;
+    while (seen.size < size && Date.now() < deadline) {
+      for (const m of await h.outbox()) {
+        const to = JSON.stringify(m);
+        const i = /approver(\d+)@example\.com/.exec(to)?.[1];
+        if (i === undefined || seen.has(i)) continue;
+        seen.add(i);
+        latencies.push(Date.now());
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const t0 = Math.min(...startedAt.values());
+    const sorted = latencies.map((t) => t - t0).sort((a, b) => a - b);
+    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+    let failed = 0;
+    for (const arn of startedAt.keys()) {
+      const d = await h.sfn.send(new (await import('@aws-sdk/client-sfn')).DescribeExecutionCommand({ executionArn: arn }));
+      if (d.status === 'FAILED' || d.status === 'TIMED_OUT' || d.status === 'ABORTED') failed++;
+    }
+    return {
+      status: failed === 0 && seen.size === size ? 'ALL EMAILED' : `${seen.size} emailed, ${failed} failed`,
+      note: `start to email (real ms, all started at once; polled every 100 ms): p50 ${pct(50)}, p99 ${pct(99)}`,
+    };
+  });
+
+function print(f: Figures): string {
+  const api = Object.entries(f.apiCalls).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `${f.workflow} at ${f.size.toLocaleString('en-US')}: ${f.status}; ${f.note}`,
+    `  executions ${f.executions}, transitions ${f.transitions}, largest history ${f.largestHistory} events, largest state payload ${f.largestPayload} bytes`,
+    `  Lambda ${f.lambdaInvocations} invocations, ${f.lambdaGbSeconds.toFixed(2)} GB-s; wall ${f.wallSeconds.toFixed(1)} s; estimated $${f.usd.toFixed(4)} per run (prices of ${PRICES.date})`,
+    `  AWS API calls: ${api}`,
+  ].join('\n');
+}
+
+export async function benchScale(log: (line: string) => void = console.log): Promise<Figures[]> {
+  const all: Figures[] = [];
+  log(`fleet-scale bench: time scale ${TIME_SCALE}, sizes ${SIZES.join(', ')}`);
+  for (const size of SIZES) for (const f of [await ec2Schedule(size), await tagPolicy(size)]) {
+    all.push(f);
+    log(print(f));
+  }
+  for (const size of [10, 200]) {
+    const f = await approval(size);
+    all.push(f);
+    log(print(f));
+  }
+  return all;
+}
+
+if (require.main === module) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  benchScale().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
