@@ -140,7 +140,16 @@ export class TagPolicy extends Construct {
     fns.plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     fns.apply.addToRolePolicy(describe);
     fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], resources: [table] }));
-    fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['ec2:CreateTags'], resources: [instances] }));
+    // Only the policy's own tag keys: whoever can start TagPolicy must not be able to set any other tag (a
+    // `Schedule` tag would enrol an instance in Ec2Schedule). aws:TagKeys on CreateTags:
+    // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+    fns.apply.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [instances],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...new Set(props.policy.rules.map((r) => r.key))].sort() } },
+      }),
+    );
     if (destructive.length > 0) {
       fns.apply.addToRolePolicy(
         new PolicyStatement({

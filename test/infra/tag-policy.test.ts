@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config';
 import { stateMachines } from '../../infra/asl';
+import { evaluate, type PolicyDocument } from '../../local/iam/policy';
 import { parsePolicy } from '../../tasks/tag-policy/core/policy';
 import { TagPolicy } from '../../workflows/tag-policy';
 import deployed from '../../tag-policy.json';
@@ -109,7 +110,7 @@ describe('TagPolicy IAM', () => {
 
   it('lets remediation tag only instances, and stop/terminate only instances no ASG or stack manages', () => {
     const statementsOf = policyOf(json, 'TagPolicyApplyFn');
-    expect(statementsOf.find((s) => asList(s.Action).includes('ec2:CreateTags'))).toMatchObject({ Action: 'ec2:CreateTags', Resource: instanceArn });
+    expect(statementsOf.find((s) => asList(s.Action).includes('ec2:CreateTags'))).toMatchObject({ Action: 'ec2:CreateTags', Resource: instanceArn, Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['CostCenter', 'Environment', 'Owner'] } } });
     const destructive = statementsOf.find((s) => asList(s.Action).includes('ec2:StopInstances'))!;
     expect(asList(destructive.Action).sort()).toEqual(['ec2:StopInstances', 'ec2:TerminateInstances']);
     expect(destructive.Resource).toEqual(instanceArn);
@@ -165,7 +166,7 @@ describe('tagPolicy config', () => {
     writeFileSync(file, JSON.stringify({ version: 1, rules: [{ key: 'aws:Owner', pattern: '(' }] }));
     expect(problems({ policyFile: file })).toEqual([
       `tagPolicy.policyFile (${file}): rules[0].key: 'aws:Owner' starts with 'aws:', which EC2 reserves for AWS`,
-      expect.stringMatching(new RegExp(`^tagPolicy\\.policyFile \\(${file.replace(/[.]/g, '\\.')}\\): rules\\[0\\]\\.pattern: not a valid regular expression`)),
+      expect.stringMatching(new RegExp(`^tagPolicy\\.policyFile \\(${file.replace(/[.]/g, '\\.')}\\): rules\\[0\\]\\.pattern: not a valid RE2 regular expression`)),
     ]);
   });
 
@@ -180,5 +181,37 @@ describe('tagPolicy config', () => {
 
   it('fails when the policy uses a destructive action the config does not enable', () => {
     expect(problems({ destructiveActions: [] })).toContain("tagPolicy.policyFile (tag-policy.json): rules[1].onMissing.action: 'stop' is not enabled in this deployment (enabled: none)");
+  });
+});
+
+describe('TagPolicy CreateTags under IAM evaluation (local/iam/policy.ts)', () => {
+  const { json } = synthOpsflow();
+  const PSEUDO: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' };
+  const resolve = (v: any): any => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v && typeof v === 'object') {
+      if ('Fn::Join' in v) return v['Fn::Join'][1].map(resolve).join(v['Fn::Join'][0]);
+      if ('Ref' in v) return PSEUDO[v.Ref] ?? `ref-${v.Ref}`;
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+    }
+    return v;
+  };
+  const applyPolicies = (): PolicyDocument[] => {
+    const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TagPolicyApplyFn'))![1].Properties.Role['Fn::GetAtt'][0];
+    return Object.values(json.Resources as Record<string, any>)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === role))
+      .map((r) => resolve(r.Properties.PolicyDocument));
+  };
+  const createTags = (keys: string[]) =>
+    evaluate(
+      { principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/apply' }, action: 'ec2:CreateTags', resource: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0', context: { 'aws:TagKeys': keys } },
+      applyPolicies(),
+    ).decision;
+
+  it('allows the policy\'s own keys and denies any other (Schedule would enrol the instance in Ec2Schedule)', () => {
+    expect(createTags(['Owner'])).toBe('Allow');
+    expect(createTags(['Owner', 'CostCenter', 'Environment'])).toBe('Allow');
+    expect(createTags(['Schedule'])).toBe('ImplicitDeny');
+    expect(createTags(['Owner', 'Schedule'])).toBe('ImplicitDeny');
   });
 });

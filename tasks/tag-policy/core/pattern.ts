@@ -28,6 +28,8 @@ export function matchesPattern(value: string, pattern: string, ignoreCase: boole
 /** Why RE2 refuses the pattern, or undefined when it compiles. */
 export function patternProblem(pattern: string): string | undefined {
   try {
+    // The pattern itself first, so the message quotes what the user wrote, then as it is used (anchored).
+    RE2JS.compile(pattern);
     compilePattern(pattern, false);
     return undefined;
   } catch (err) {
