@@ -19,13 +19,15 @@ export interface Faults {
    * recorded and the heartbeat clock runs, but nobody holds the token. Each task taken counts one down.
    */
   crashActivityWorkers: number;
+  /** Every state write fails with ENOSPC, as on a full disk: requests that change state fail (503) until it is off. */
+  diskFull: boolean;
 }
 
 /** A probability source; tests inject a fixed one so a rate of 0.5 is deterministic. */
 export type Random = () => number;
 
 export function defaultFaults(): Faults {
-  return { ec2ThrottleRate: 0, capacityErrorTypes: [], sesFailRate: 0, crashLambdas: [], crashActivityWorkers: 0 };
+  return { ec2ThrottleRate: 0, capacityErrorTypes: [], sesFailRate: 0, crashLambdas: [], crashActivityWorkers: 0, diskFull: false };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -41,6 +43,7 @@ const CHECKS: Record<keyof Faults, Check> = {
   sesFailRate: rate,
   crashLambdas: names,
   crashActivityWorkers: count,
+  diskFull: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
 };
 
 /**

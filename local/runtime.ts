@@ -123,6 +123,7 @@ export class Runtime {
     this.gate = new Gate(this.rules);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
+    this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
     const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
     // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
     const saved = this.state.store<{ virtualNow: number; scale: number }>('runtime').get('clock');
@@ -170,7 +171,7 @@ export class Runtime {
     const rt = new Runtime(options);
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
-    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { commit: () => rt.state.commit() });
+    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);

@@ -14,8 +14,10 @@ import { parseSigV4 } from './sigv4';
 export type PlainHandler = (req: AwsRequest) => Promise<AwsResponse>;
 
 export interface ServerOptions {
-  /** Resolves once every change made so far is durable; a request is answered only after it (rejects: the request fails). */
-  commit?: () => Promise<void>;
+  /** A position in the stream of state changes, taken before a request is handled. */
+  mark?: () => number;
+  /** Resolves once every change made since `mark` is durable; a request is answered only after it (rejects: the request fails). */
+  commit?: (mark?: number) => Promise<void>;
 }
 
 /** The body is larger than the API's limit: answered 413 without reading the rest. */
@@ -132,6 +134,7 @@ function parseAmzDate(value: string): number | undefined {
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}) {
   let response: AwsResponse;
+  const mark = options.mark?.();
   try {
     const request = await readAwsRequest(req);
     const refused = guards ? guard(request, guards) : undefined;
@@ -152,7 +155,7 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
     response = jsonError(err instanceof AwsError ? err : new AwsError('InternalFailure', (err as Error).message, 500));
   }
   try {
-    await options.commit?.();
+    await options.commit?.(mark);
   } catch (err) {
     // Not on disk means not done: the client must not see a success that a restart would forget.
     response = jsonError(new AwsError('ServiceUnavailable', `opsflow could not save this change, so it may not survive a restart: ${(err as Error).message}. GET /_opsflow/health shows the storage state.`, 503));

@@ -45,11 +45,6 @@ export class StateError extends Error {
   override name = 'StateError';
 }
 
-/** Writes go through this seam so a test can simulate a full disk without filling one. */
-export interface WriteFault {
-  /** Set to an errno code ('ENOSPC', 'EIO', ...) to fail every journal write with it; undefined to stop. */
-  code?: string;
-}
 
 export interface StorageHealth {
   ok: boolean;
@@ -149,7 +144,11 @@ interface Waiter {
  * from a guess.
  */
 export class StateDir {
-  readonly faults: WriteFault = {};
+  /**
+   * A simulated write failure: an errno code ('ENOSPC', 'EIO', ...) fails every journal write with it, as a full
+   * disk would, without filling one. The runtime wires it to the `diskFull` fault.
+   */
+  writeFault: () => string | undefined = () => undefined;
   private readonly stores = new Map<string, Store<unknown>>();
   /** Replayed records for stores nobody asked for yet. */
   private readonly loaded = new Map<string, Map<string, { value: unknown; bytes: number }>>();
@@ -198,9 +197,18 @@ export class StateDir {
     return store as Store<T>;
   }
 
-  /** Resolves once every change queued before the call is written and flushed; rejects with the write error. */
-  commit(): Promise<void> {
-    if (this.durableSeq >= this.queuedSeq) return Promise.resolve();
+  /** A position in the stream of changes, for `commit(since)`. */
+  mark(): number {
+    return this.queuedSeq;
+  }
+
+  /**
+   * Resolves once every change queued before the call is written and flushed; rejects with the write error.
+   * With `since` (a `mark()`), resolves at once when nothing changed after it: a request that changed nothing
+   * (a health probe during a disk failure) is not failed for others' changes.
+   */
+  commit(since?: number): Promise<void> {
+    if (this.durableSeq >= this.queuedSeq || since === this.queuedSeq) return Promise.resolve();
     const seq = this.queuedSeq;
     return new Promise((resolve, reject) => {
       this.waiters.push({ seq, resolve, reject });
@@ -323,7 +331,8 @@ export class StateDir {
     const fd = this.fd;
     const before = this.fileBytes;
     try {
-      if (this.faults.code) throw Object.assign(new Error(`${this.faults.code}: simulated write failure, write '${this.journalFile(this.gen)}'`), { code: this.faults.code });
+      const fault = this.writeFault();
+      if (fault) throw Object.assign(new Error(`${fault}: simulated write failure, write '${this.journalFile(this.gen)}'`), { code: fault });
       await writeAll(fd, data);
       await datasync(fd);
       this.fileBytes = before + data.length;
@@ -369,7 +378,8 @@ export class StateDir {
 
   private flushSync(): void {
     if (this.fd < 0 || this.pending.length === 0) return;
-    if (this.faults.code) throw new Error(`${this.faults.code}: simulated write failure`);
+    const fault = this.writeFault();
+    if (fault) throw new Error(`${fault}: simulated write failure`);
     const data = Buffer.from(this.pending.join(''));
     writeSync(this.fd, data);
     fdatasyncSync(this.fd);

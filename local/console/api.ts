@@ -183,6 +183,7 @@ export interface Faults {
   capacityErrorTypes: string[];
   sesFailRate: number;
   crashLambdas: string[];
+  diskFull: boolean;
 }
 
 export interface Deployed {

@@ -320,7 +320,8 @@ export class LambdaRunner {
   private log(fn: LambdaFunction, text: string) {
     if (!this.options.logDir) return;
     // Synchronous, so the log is complete by the time the caller sees the result.
-    appendFileSync(join(this.options.logDir, `${fn.name}.log`), text);
+    // Function logs may quote task tokens: readable by this user only.
+    appendFileSync(join(this.options.logDir, `${fn.name}.log`), text, { mode: 0o600 });
   }
 }
 

@@ -124,13 +124,14 @@ describe('StateDir journal', () => {
     const store = state.store<number>('s');
     store.put('before', 1);
     await state.commit();
-    state.faults.code = 'ENOSPC';
+    let fault: string | undefined = 'ENOSPC';
+    state.writeFault = () => fault;
 
     // Act
     store.put('during', 2);
     const failed = await state.commit().then(() => undefined, (err: Error) => err);
     const health = state.health();
-    state.faults.code = undefined;
+    fault = undefined;
     store.put('after', 3);
     await state.commit();
     const recovered = state.health();
