@@ -34,6 +34,8 @@ const BY_SERVICE: Record<string, BodyLimit> = {
   // AWS documents no body limit for the EC2 Query API; its largest parameter, UserData, is limited to 16 KB
   // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html): 1 MB leaves ample room.
   ec2: { bytes: 1 * MiB, what: 'EC2 request size (local cap: UserData, the largest parameter, is 16 KB)' },
+  // PutObject: "upload a single object up to 5 GB" https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html
+  s3: { bytes: 5 * 1024 * MiB, what: 'S3 maximum single PUT object size (5 GB)' },
   // LookupEvents takes a handful of small attributes (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
   cloudtrail: { bytes: 1 * MiB, what: 'CloudTrail request size (local cap: LookupEvents takes a few small attributes)' },
 };

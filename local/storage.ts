@@ -26,7 +26,7 @@
  */
 import { chmodSync, closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, write, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const MARKER = 'opsflow-state.json';
 export const LOCK = 'runtime.lock';
@@ -579,6 +579,20 @@ function fsyncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Writes a whole file atomically and durably (temp file, fsync, rename, fsync of the directory), mode 0600. */
+export function writeDurable(file: string, data: string | Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', FILE_MODE);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncDir(dirname(file));
 }
 
 // ---- ownership and lock -------------------------------------------------------------------------------

@@ -9,9 +9,10 @@
  * Not modelled: versioning, multipart uploads, ACLs and policies, virtual-hosted-style addressing.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
+import { writeDurable } from '../storage';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
 const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -34,7 +35,7 @@ export class S3Service implements ServiceHandler {
 
   constructor(private readonly deps: { state: StateDir; clock: Clock }) {
     this.root = deps.state.path('s3');
-    mkdirSync(this.root, { recursive: true });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
   }
 
   // ---- used in-process (Distributed Map) ----------------------------------------------------------------
@@ -50,9 +51,9 @@ export class S3Service implements ServiceHandler {
     this.bucket(bucket);
     const file = this.file(bucket, key);
     const meta: Meta = { contentType, etag: `"${createHash('md5').update(body).digest('hex')}"`, lastModified: this.deps.clock.nowMs(), size: body.length };
-    writeFileSync(`${file}.tmp`, body);
-    renameSync(`${file}.tmp`, file);
-    writeFileSync(`${file}.meta`, JSON.stringify(meta));
+    // On disk (fsync) before PutObject answers, readable by this user only.
+    writeDurable(file, body);
+    writeDurable(`${file}.meta`, JSON.stringify(meta));
     return meta;
   }
 
@@ -69,7 +70,7 @@ export class S3Service implements ServiceHandler {
   createBucket(bucket: string): void {
     if (!BUCKET_NAME.test(bucket)) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
     if (existsSync(join(this.root, bucket))) throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
-    mkdirSync(join(this.root, bucket));
+    mkdirSync(join(this.root, bucket), { mode: 0o700 });
   }
 
   private bucket(bucket: string): string {
