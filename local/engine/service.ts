@@ -268,6 +268,11 @@ export class StepFunctionsService implements ServiceHandler {
     return this.running.size;
   }
 
+  /** GetActivityTask long polls waiting on an activity. */
+  activityPollers(activityArn: string): number {
+    return this.tokens.waiting(activityArn);
+  }
+
   /**
    * GetActivityTask long polls; AwsRequest carries no connection, so the service learns about clients that
    * went away from the HTTP server itself, keyed by the SDK's per-request `amz-sdk-invocation-id` header.

@@ -157,6 +157,11 @@ export class TaskTokens {
     if (entry) this.finish(entry, { kind: 'cancelled' });
   }
 
+  /** GetActivityTask calls waiting on the activity right now (what a test waits for instead of sleeping). */
+  waiting(activityArn: string): number {
+    return this.pollers.get(activityArn)?.length ?? 0;
+  }
+
   /** Ends every pending long poll (runtime shutdown). */
   close(): void {
     for (const pollers of this.pollers.values()) for (const p of [...pollers]) p.deliver(undefined);

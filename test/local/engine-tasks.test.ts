@@ -1,7 +1,8 @@
 /**
  * The Step Functions engine's waiting and calling tasks: activities through the real SFN client,
  * task tokens, heartbeats and timeouts, SDK integrations against a fake DynamoDB in the same server,
- * and child executions. Scale 100: HeartbeatSeconds 60 is 600 real milliseconds.
+ * and child executions. Virtual time moves only when a test advances it (ManualClock), so heartbeat and timeout
+ * windows do not depend on how fast the machine is.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +18,8 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, AwsError, Clock, StateDir, arn, type AwsRequest, type ServiceHandler } from '../../local/kernel';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ACCOUNT, AwsError, ManualClock, StateDir, arn, type AwsRequest, type ServiceHandler } from '../../local/kernel';
 import { createServer, jsonError, listen } from '../../local/server';
 import { StepFunctionsService } from '../../local/engine';
 
@@ -54,7 +55,7 @@ class FakeDynamoDb implements ServiceHandler {
 const ok = (body: unknown) => ({ status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(body) });
 
 const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-engine-tasks-')));
-const clock = new Clock({ scale: 100 });
+const clock = new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
 const dynamo = new FakeDynamoDb();
 const lambdaPayloads: any[] = [];
 let port = 0;
@@ -72,15 +73,13 @@ async function start(smArn: string, input: unknown = {}) {
   return (await engine.startExecution(smArn, JSON.stringify(input))).executionArn;
 }
 
-/** Polls until the activity hands out a task (GetActivityTask long-polls, so this rarely loops). */
+/** Takes the activity's next task (GetActivityTask long-polls until it comes; the virtual clock stands still). */
 async function takeTask(workerName = 'worker-1') {
-  for (;;) {
-    const task = await sfn.send(new GetActivityTaskCommand({ activityArn: ACTIVITY, workerName }));
-    if (task.taskToken) return task;
-  }
+  const task = await sfn.send(new GetActivityTaskCommand({ activityArn: ACTIVITY, workerName }));
+  if (!task.taskToken) throw new Error('GetActivityTask returned no task');
+  return task;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const types = (executionArn: string) => engine.history(executionArn).map((e) => e.type);
 
 beforeAll(async () => {
@@ -152,11 +151,12 @@ describe('activities', () => {
     const executionArn = await start(deploy('activity-heartbeat', approval({ HeartbeatSeconds: 60 })), { request: 'r' });
     const task = await takeTask();
 
-    // Act: heartbeats span well over the 600 real ms heartbeat timeout
+    // Act: heartbeats every 50 virtual seconds span 7.5 minutes, far beyond the 60-second heartbeat timeout
     for (let i = 0; i < 9; i++) {
-      await sleep(100);
+      await clock.advance(50_000);
       await sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.taskToken }));
     }
+    expect(types(executionArn)).not.toContain('ActivityTimedOut');
     await sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: '"done"' }));
 
     // Assess
@@ -176,6 +176,7 @@ describe('activities', () => {
 
     // Act
     const task = await takeTask();
+    await clock.advance(1_000);
     const result = await engine.waitForExecution(executionArn);
     const late = sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: '{}' }));
 
@@ -197,7 +198,12 @@ describe('activities', () => {
     });
 
     // Act
-    const result = await engine.waitForExecution(await start(smArn));
+    const executionArn = await start(smArn);
+    await vi.waitFor(() => expect(types(executionArn)).toContain('ActivityScheduled'));
+    await clock.advance(4_999);
+    expect(engine.describeExecution(executionArn).status).toBe('RUNNING');
+    await clock.advance(1);
+    const result = await engine.waitForExecution(executionArn);
 
     // Assess
     expect(result).toMatchObject({ status: 'FAILED', error: 'States.Timeout' });
@@ -207,10 +213,11 @@ describe('activities', () => {
     // Prepare
     const gone = new AbortController();
     const abandoned = sfn.send(new GetActivityTaskCommand({ activityArn: ACTIVITY, workerName: 'gone' }), { abortSignal: gone.signal }).catch((e) => e);
-    await sleep(50);
+    await vi.waitFor(() => expect(engine.activityPollers(ACTIVITY)).toBe(1));
     gone.abort();
     await abandoned;
-    await sleep(50);
+    // The service has seen the client go (its poll ended) before the task exists.
+    await vi.waitFor(() => expect(engine.activityPollers(ACTIVITY)).toBe(0));
 
     // Act
     const executionArn = await start(deploy('activity-disconnect', approval()), { request: 'kept' });
@@ -264,7 +271,7 @@ describe('task tokens and integrations', () => {
       },
     });
     const executionArn = await start(smArn);
-    while (!lambdaPayloads.some((p) => p.state === 'Notify')) await sleep(5);
+    await vi.waitFor(() => expect(lambdaPayloads.some((p) => p.state === 'Notify')).toBe(true), { timeout: 10_000 });
     const payload = lambdaPayloads.find((p) => p.state === 'Notify');
 
     // Act
