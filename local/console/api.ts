@@ -18,6 +18,8 @@ export interface Health {
   /** The runtime's virtual now (ISO). */
   now: string;
   stateMachines: string[];
+  /** The workflow names the API and the CLI take (state machine names without the stack prefix). */
+  workflows: string[];
   running: number;
   /** The state directory: whether writes succeed, and the last error while they do not. */
   storage?: { ok: boolean; error?: string; since?: string; pending: number; journalBytes: number; stateDir: string };

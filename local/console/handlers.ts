@@ -48,7 +48,8 @@ export class LocalApi implements OpsflowApi {
     const storage = d.storage?.();
     return {
       status: storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
-      stateMachines: d.deployed.stateMachines.map((s) => s.name), running: d.sfn.activeCount(), ...(storage && { storage }),
+      stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => workflowOf(s.name)),
+      running: d.sfn.activeCount(), ...(storage && { storage }),
     };
   }
 

@@ -53,6 +53,7 @@ export async function benchConsole(print: (line: string) => void): Promise<void>
     }
     print(`console API, first page of 50 of ${EXECUTIONS.toLocaleString('en')} executions: ${median(apiTimes).toFixed(1)} ms (median of 5, in-process)`);
 
+    await h.rt.console.prepare(); // as `opsflow up` does at start
     const browser = await launchChromium();
     try {
       const paints: number[] = [];

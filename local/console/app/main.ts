@@ -214,7 +214,7 @@ async function executionsView(route: Route): Promise<HTMLElement> {
   const workflow = route.params.get('workflow') ?? '';
   const status = (route.params.get('status') ?? '') as ExecutionStatus | '';
   const offset = Math.max(0, Number(route.params.get('offset') ?? 0) || 0);
-  const [page, workflows] = await Promise.all([api.executions({ workflow: workflow || undefined, status: status || undefined, offset, limit: PAGE }), api.workflows()]);
+  const [page, { workflows }] = await Promise.all([api.executions({ workflow: workflow || undefined, status: status || undefined, offset, limit: PAGE }), api.health()]);
   const tbody = h('tbody');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
@@ -247,7 +247,7 @@ async function executionsView(route: Route): Promise<HTMLElement> {
       fill(next);
     }
   }, 1000);
-  const workflowSelect = h('select', { id: 'filter-workflow', name: 'workflow' }, h('option', { value: '' }, 'All workflows'), workflows.map(({ name: n }) => h('option', { value: n, selected: n === workflow }, n)));
+  const workflowSelect = h('select', { id: 'filter-workflow', name: 'workflow' }, h('option', { value: '' }, 'All workflows'), workflows.map((n) => h('option', { value: n, selected: n === workflow }, n)));
   const onFilter = () => go('executions', undefined, { workflow: workflowSelect.value, status: statusSelect.value });
   workflowSelect.addEventListener('change', onFilter);
   statusSelect.addEventListener('change', onFilter);
