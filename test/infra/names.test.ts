@@ -43,3 +43,16 @@ describe('names in the account and region', () => {
     expect(() => new OpsflowStack(new App(), stackName, { config: parseConfig({ stackName }) })).toThrow(/must be 1-80 letters/);
   });
 });
+
+describe('state machine log groups', () => {
+  it('live under /aws/vendedlogs/states/, named after their state machine', () => {
+    const { json } = synthOpsflow();
+    const resources = json.Resources as Record<string, any>;
+    const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    expect(machines.length).toBeGreaterThanOrEqual(4);
+    for (const m of machines) {
+      const arn = m.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+      expect(resources[arn].Properties.LogGroupName).toBe(`/aws/vendedlogs/states/${m.Properties.StateMachineName}`);
+    }
+  });
+});

@@ -40,7 +40,13 @@ export interface WorkflowStateMachineProps {
 
 export class WorkflowStateMachine extends StateMachine {
   constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
-    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    // Under /aws/vendedlogs/: CloudWatch Logs then needs no resource policy entry per log group, whose 5,120
+    // characters a few state machines would fill (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     super(scope, id, {
       stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
