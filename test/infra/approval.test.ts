@@ -29,6 +29,10 @@ describe('Approval state machine', () => {
   const machines = stateMachines(json);
   const approval = machines.find((m) => m.workflow === 'Approval')!;
 
+  it('covers every state machine of the app (the loops below are not empty)', () => {
+    expect(machines.map((m) => m.workflow).sort()).toEqual(['Approval', 'Ec2Schedule', 'Ec2ScheduleBatch', 'TagPolicy']);
+  });
+
   it('is valid ASL', async () => {
     for (const m of machines) {
       const { isValid, errors } = aslValidator(m.definition as never);

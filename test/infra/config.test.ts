@@ -3,13 +3,28 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, loadConfig, parseConfig } from '../../infra/config';
+import { loadConfig, parseConfig } from '../../infra/config';
 
 const withApproval = (approval: Record<string, unknown>) => ({ approval });
 
 describe('config', () => {
-  it('synthesizes out of the box with the documented defaults', () => {
-    expect(parseConfig({})).toEqual({ ...DEFAULT_CONFIG, approval: { ...DEFAULT_CONFIG.approval, linkBaseUrl: undefined } });
+  it('synthesizes out of the box with the defaults the README documents', () => {
+    const c = parseConfig({});
+    expect(c.stackName).toBe('Opsflow');
+    expect(c.approval).toEqual({
+      sender: 'opsflow@example.com', sesIdentity: 'example.com', approvers: [], linkBaseUrl: undefined,
+      timeoutSeconds: 86400, maxTimeoutSeconds: 604800, reminderIntervalSeconds: 14400, escalationApprovers: [], escalateAfterSeconds: 43200,
+    });
+    expect(c.alerts).toEqual({ emails: [] });
+    expect(c.tagPolicy).toMatchObject({
+      policyFile: 'tag-policy.json', scanSchedule: 'cron(0 6 * * ? *)', scanTimezone: 'UTC', scanEnabled: true, launchEnabled: true, settleSeconds: 120,
+    });
+  });
+
+  it('loads the shipped opsflow.config.json', () => {
+    const c = loadConfig('opsflow.config.json');
+    expect(c.approval).toMatchObject({ sender: 'opsflow@example.com', approvers: ['approver@example.com'], escalationApprovers: ['duty-manager@example.com'] });
+    expect(c.alerts.emails).toEqual(['ops-alerts@example.com']);
   });
 
   it('derives the SES identity from the sender and lower-cases approvers', () => {

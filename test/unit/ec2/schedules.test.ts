@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, parseConfig } from '../../../infra/config';
+import { loadConfig, parseConfig } from '../../../infra/config';
 import { parseSchedules } from '../../../infra/config-schedules';
 import { scheduleTriggers, type ScheduleConfig } from '../../../tasks/ec2/core/schedules';
 import { nextFire } from '../../../local/services/scheduler';
@@ -76,8 +76,18 @@ describe('schedule validation', () => {
     );
   });
 
-  it('accepts the shipped config and defaults to no schedules', () => {
+  it('defaults to no schedules and to the README\'s ec2Schedule settings', () => {
     expect(parseConfig({}).schedules).toEqual({});
-    expect(parseConfig({}).ec2Schedule).toEqual(DEFAULT_CONFIG.ec2Schedule);
+    expect(parseConfig({}).ec2Schedule).toEqual({
+      batchSize: 50, maxConcurrency: 4, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
+      control: { allowTags: ['Schedule'], allowInstanceIds: [] },
+    });
+  });
+
+  it('accepts the shipped config (opsflow.config.json) with its two schedules', () => {
+    const shipped = loadConfig('opsflow.config.json');
+    expect(Object.keys(shipped.schedules).sort()).toEqual(['batch-window', 'office-hours']);
+    expect(shipped.schedules['office-hours']).toMatchObject({ timezone: 'Europe/Berlin', groups: ['db', 'app'] });
+    expect(shipped.ec2Schedule.reportEmails).toEqual(['ops-reports@example.com']);
   });
 });
