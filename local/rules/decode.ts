@@ -3,6 +3,7 @@
  * quotas, rates) can look at it before the service handles it; and renders an error in the protocol's own
  * wire format, as the service would.
  */
+import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
 import { jsonError } from '../server';
@@ -76,7 +77,8 @@ export function formList(form: URLSearchParams | undefined, name: string): strin
   return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+// The project's one escaper (escape-html).
+const esc = escapeHtml;
 
 /** An error in the wire format of the request's protocol. */
 export function renderError(protocol: Protocol, err: AwsError): AwsResponse {

@@ -4,6 +4,7 @@
  * errors named by EC2's codes. Fault injection (throttling, capacity) is applied here, before any side effect,
  * because it is the API that throttles, not the world.
  */
+import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
@@ -408,8 +409,8 @@ function decodeToken(token: string): number {
 // ---------------------------------------------------------------------------------------------------------
 // XML
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+// The project's one escaper; `&#39;` for an apostrophe is as valid in XML as `&apos;`, and the SDKs decode both.
+const esc = escapeHtml;
 const el = (name: string, value: string | number | boolean | undefined) => (value === undefined ? '' : `<${name}>${esc(String(value))}</${name}>`);
 /** EC2 lists are `<name><item>...</item></name>`. */
 const set = (name: string, items: string[]) => (items.length > 0 ? `<${name}>${items.map((i) => `<item>${i}</item>`).join('')}</${name}>` : `<${name}/>`);

@@ -8,6 +8,7 @@
  * Objects are files under the state directory (`s3/<bucket>/<base64url key>`, metadata beside them).
  * Not modelled: versioning, multipart uploads, ACLs and policies, virtual-hosted-style addressing.
  */
+import escapeHtml from 'escape-html';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -160,6 +161,5 @@ export class S3Service implements ServiceHandler {
   }
 }
 
-function xml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
+// The project's one escaper (escape-html); its `&#39;` is valid XML, and the SDKs decode it.
+const xml = escapeHtml;

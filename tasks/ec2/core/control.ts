@@ -5,6 +5,7 @@
  * for `curl` (`stopped -> pending`), HTML for browsers, JSON for `Accept: application/json`.
  * A wrong, expired or revoked token is a 401 with nothing done and nothing revealed.
  */
+import escapeHtml from 'escape-html';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
@@ -106,5 +107,4 @@ const html = (statusCode: number, content: string): HttpResult => ({
     `<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}button{font-size:1.2em;padding:.4em 1em}</style></head><body>${content}</body></html>`,
 });
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+const esc = escapeHtml;
