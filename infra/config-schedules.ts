@@ -10,6 +10,7 @@
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
+import { asObject, emails, int, stringList, unknownKeys } from './config-helpers';
 
 export interface ControlConfig {
   /**
@@ -53,7 +54,6 @@ const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TAG_KEY = /^[^=]{1,128}$/;
 
-type Raw = Record<string, unknown>;
 
 /** Parses `schedules`; pushes one problem per bad field. */
 export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfig {
@@ -151,10 +151,7 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
   kmsKeyArns.forEach((k, i) => {
     if (!KMS_KEY_ARN.test(k)) problems.push(`ec2Schedule.kmsKeyArns[${i}]: '${k}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
   });
-  const reportEmails = stringList(e.reportEmails ?? d.reportEmails, 'ec2Schedule.reportEmails', problems);
-  reportEmails.forEach((m, i) => {
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(m)) problems.push(`ec2Schedule.reportEmails[${i}]: '${m}' is not an email address`);
-  });
+  const reportEmails = emails(e.reportEmails ?? d.reportEmails, 'ec2Schedule.reportEmails', problems);
   const allowTags = stringList(c.allowTags ?? d.control.allowTags, 'ec2Schedule.control.allowTags', problems);
   allowTags.forEach((t, i) => {
     if (!TAG_KEY.test(t.split('=')[0])) problems.push(`ec2Schedule.control.allowTags[${i}]: '${t}' must be Key or Key=Value`);
@@ -182,26 +179,3 @@ function isDate(s: string): boolean {
   return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
 }
 
-function asObject(v: unknown, field: string, problems: string[]): Raw {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Raw;
-  problems.push(`${field} must be an object`);
-  return {};
-}
-
-function unknownKeys(o: Raw, known: string[], prefix: string, problems: string[]) {
-  for (const k of Object.keys(o)) if (!known.includes(k)) problems.push(`${prefix}.${k} is not a known setting`);
-}
-
-function stringList(v: unknown, field: string, problems: string[]): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
-    problems.push(`${field} must be a list of non-empty strings`);
-    return [];
-  }
-  return v as string[];
-}
-
-function int(v: unknown, field: string, min: number, max: number, problems: string[]): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-  problems.push(`${field} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return min;
-}

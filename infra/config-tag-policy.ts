@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isValidEmail } from '../tasks/shared/email';
 import { PolicyInvalidError } from '../tasks/shared/errors';
 import { destructiveActionsOf, parsePolicy } from '../tasks/tag-policy/core/policy';
 import { DESTRUCTIVE, type ActionName, type Policy } from '../tasks/tag-policy/core/types';
 import defaultPolicy from '../tag-policy.json';
+import { emails } from './config-helpers';
 
 export interface TagPolicyConfig {
   /** The policy file, relative to the working directory. @default 'tag-policy.json' */
@@ -78,11 +78,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
   if (typeof settleSeconds !== 'number' || !Number.isInteger(settleSeconds) || settleSeconds < 0 || settleSeconds > 86_400) {
     problems.push(`tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got ${JSON.stringify(t.settleSeconds)}`);
   }
-  const reportEmails = t.reportEmails ?? [];
-  if (!Array.isArray(reportEmails)) problems.push('tagPolicy.reportEmails must be a list of email addresses');
-  else reportEmails.forEach((e, i) => {
-    if (!isValidEmail(e)) problems.push(`tagPolicy.reportEmails[${i}] must be an email address, got ${JSON.stringify(e)}`);
-  });
+  const reportEmails = emails(t.reportEmails ?? [], 'tagPolicy.reportEmails', problems);
 
   return {
     policyFile,
@@ -93,7 +89,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     launchEnabled,
     settleSeconds: settleSeconds as number,
     destructiveActions: destructiveActions ?? (policy ? destructiveActionsOf(policy) : []),
-    reportEmails: Array.isArray(reportEmails) ? (reportEmails as string[]).map((e) => e.toLowerCase()) : [],
+    reportEmails,
   };
 }
 

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
+import { asObject, emails, int as whole, str, unknownKeys } from './config-helpers';
 import type { SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { DEFAULT_EC2_SCHEDULE, DEFAULT_SCHEDULES, parseEc2Schedule, parseSchedules, type Ec2ScheduleConfig } from './config-schedules';
 import { DEFAULT_TAG_POLICY, parseTagPolicy, type TagPolicyConfig } from './config-tag-policy';
@@ -110,9 +111,9 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const root = asObject(raw, '(root)', problems);
   unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts', 'schedules', 'ec2Schedule', 'tagPolicy', 'local'], '', problems);
   const a = asObject(root.approval ?? {}, 'approval', problems);
-  unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval.', problems);
+  unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval', problems);
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
-  unknownKeys(al, ['emails'], 'alerts.', problems);
+  unknownKeys(al, ['emails'], 'alerts', problems);
 
   const d = DEFAULT_CONFIG.approval;
   const sender = str(a.sender ?? d.sender, 'approval.sender', problems);
@@ -130,13 +131,13 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   if (linkBaseUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(linkBaseUrl)) {
     problems.push(`approval.linkBaseUrl must be an http(s) URL without query or fragment, got '${linkBaseUrl}'`);
   }
-  const maxTimeoutSeconds = int(a.maxTimeoutSeconds ?? d.maxTimeoutSeconds, 'approval.maxTimeoutSeconds', MIN_TIMEOUT, MAX_TIMEOUT, problems);
-  const timeoutSeconds = int(a.timeoutSeconds ?? d.timeoutSeconds, 'approval.timeoutSeconds', MIN_TIMEOUT, maxTimeoutSeconds || MAX_TIMEOUT, problems);
-  const reminderIntervalSeconds = int(a.reminderIntervalSeconds ?? d.reminderIntervalSeconds, 'approval.reminderIntervalSeconds', 300, MAX_TIMEOUT, problems);
+  const maxTimeoutSeconds = seconds(a.maxTimeoutSeconds ?? d.maxTimeoutSeconds, 'approval.maxTimeoutSeconds', MIN_TIMEOUT, MAX_TIMEOUT, problems);
+  const timeoutSeconds = seconds(a.timeoutSeconds ?? d.timeoutSeconds, 'approval.timeoutSeconds', MIN_TIMEOUT, maxTimeoutSeconds || MAX_TIMEOUT, problems);
+  const reminderIntervalSeconds = seconds(a.reminderIntervalSeconds ?? d.reminderIntervalSeconds, 'approval.reminderIntervalSeconds', 300, MAX_TIMEOUT, problems);
   if (reminderIntervalSeconds && timeoutSeconds && reminderIntervalSeconds >= timeoutSeconds) {
     problems.push(`approval.reminderIntervalSeconds (${reminderIntervalSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
   }
-  const escalateAfterSeconds = int(a.escalateAfterSeconds ?? d.escalateAfterSeconds, 'approval.escalateAfterSeconds', 300, MAX_TIMEOUT, problems);
+  const escalateAfterSeconds = seconds(a.escalateAfterSeconds ?? d.escalateAfterSeconds, 'approval.escalateAfterSeconds', 300, MAX_TIMEOUT, problems);
   if (escalationApprovers.length && escalateAfterSeconds && timeoutSeconds && escalateAfterSeconds >= timeoutSeconds) {
     problems.push(`approval.escalateAfterSeconds (${escalateAfterSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
   }
@@ -149,7 +150,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const ec2Schedule = parseEc2Schedule(root.ec2Schedule, problems);
   const tagPolicy = parseTagPolicy(root.tagPolicy, problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
-  unknownKeys(lo, ['fleet'], 'local.', problems);
+  unknownKeys(lo, ['fleet'], 'local', problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
   if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
 
@@ -168,35 +169,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   };
 }
 
-function asObject(v: unknown, field: string, problems: string[]): Record<string, unknown> {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  problems.push(`${field} must be an object`);
-  return {};
-}
-
-function unknownKeys(o: Record<string, unknown>, known: string[], prefix: string, problems: string[]) {
-  for (const k of Object.keys(o)) if (!known.includes(k)) problems.push(`${prefix}${k} is not a known setting`);
-}
-
-function str(v: unknown, field: string, problems: string[]): string {
-  if (typeof v === 'string' && v.length > 0) return v;
-  problems.push(`${field} must be a non-empty string`);
-  return '';
-}
-
-function int(v: unknown, field: string, min: number, max: number, problems: string[]): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-  problems.push(`${field} must be a whole number of seconds from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return 0;
-}
-
-function emails(v: unknown, field: string, problems: string[]): string[] {
-  if (!Array.isArray(v)) {
-    problems.push(`${field} must be a list of email addresses`);
-    return [];
-  }
-  v.forEach((e, i) => {
-    if (typeof e !== 'string' || !isEmail(e)) problems.push(`${field}[${i}] must be an email address, got ${JSON.stringify(e)}`);
-  });
-  return v.filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase());
+/** Durations in this section: a problem says "seconds", and an invalid value counts as 0 in later comparisons. */
+function seconds(v: unknown, field: string, min: number, max: number, problems: string[]): number {
+  return whole(v, field, min, max, problems, { unit: 'seconds', fallback: 0 });
 }
