@@ -10,6 +10,7 @@
  * and finds the table itself. Against AWS: `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>`
  * (the stack outputs), with the usual AWS credentials.
  */
+import { parseArgs as parseCommandLine } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
@@ -44,17 +45,21 @@ export const USAGE = `usage:
 options: --aws --table <name> --base-url <url>   (against AWS instead of the local runtime)`;
 
 export function parseArgs(argv: string[]): Parsed {
-  const flags = new Map<string, string | true>();
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) args.push(a);
-    else if (['--days', '--table', '--base-url'].includes(a)) flags.set(a, argv[++i] ?? '');
-    else if (a === '--aws') flags.set(a, true);
-    else throw new Error(`unknown option ${a}\n${USAGE}`);
+  let values: { days?: string; table?: string; 'base-url'?: string; aws?: boolean };
+  let args: string[];
+  try {
+    ({ values, positionals: args } = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      options: { days: { type: 'string' }, table: { type: 'string' }, 'base-url': { type: 'string' }, aws: { type: 'boolean' } },
+    }));
+  } catch (err) {
+    // node:util names the option it refuses (ERR_PARSE_ARGS_UNKNOWN_OPTION, ..._INVALID_OPTION_VALUE).
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
+  const flags = new Map(Object.entries(values).map(([k, v]) => [`--${k}`, v]));
   const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
-  const common = { aws: flags.has('--aws'), table: str('--table'), baseUrl: str('--base-url') };
+  const common = { aws: values.aws === true, table: values.table, baseUrl: values['base-url'] };
   if (common.aws && !common.table) throw new Error('--aws needs --table <Ec2ScheduleTableName> (a stack output)');
   const [first, second] = args;
   if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
