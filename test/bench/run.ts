@@ -15,6 +15,7 @@ import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
 import { benchScale } from './scale';
+import { benchDurable } from './durable';
 import { benchTagPolicy } from './tag-policy';
 
 // Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
@@ -90,6 +91,7 @@ async function main() {
   for (const line of await benchTagPolicy()) print(line);
   await benchScale(print);
   await benchConsole(print);
+  await benchDurable(print);
 }
 
 main().catch((err) => {
