@@ -10,6 +10,7 @@ import { describe, describeIds } from './instances';
 import type { Ec2Store } from './store';
 import { ASG_TAG, GROUP_TAG, OVERRIDE_TAG, SCHEDULE_TAG } from './tags';
 import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, Wave } from './types';
+import { validUntil } from '../../shared/valid-until';
 
 /** Report entries per stored item: well under DynamoDB's 400 KB item limit. */
 const ENTRIES_PER_ITEM = 200;
@@ -38,11 +39,9 @@ export function holidayOf(req: Ec2Request, schedule: ScheduleRuntime | undefined
   return schedule.skipDates.includes(today) ? today : null;
 }
 
-/** The override deadline of `opsflow:override`: a date means the end of that day (UTC). */
+/** The override deadline of `opsflow:override`, by the project's one "valid until" rule (tasks/shared/valid-until.ts). */
 export function overrideUntil(value: string): number {
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const t = Date.parse(dateOnly ? `${value}T00:00:00Z` : value);
-  return Number.isNaN(t) ? NaN : dateOnly ? t + 86_400_000 : t;
+  return validUntil(value) ?? NaN;
 }
 
 export type Verdict = { kind: 'act' } | { kind: 'skip' | 'fail'; reason: string };
@@ -55,7 +54,7 @@ export function verdict(i: InstanceFacts, action: Ec2Action, now: Date): Verdict
   const override = i.tags[OVERRIDE_TAG];
   if (override !== undefined) {
     const until = overrideUntil(override);
-    if (Number.isNaN(until)) return { kind: 'skip', reason: `${OVERRIDE_TAG} '${override}' is not an ISO date; left alone until the tag is fixed or removed` };
+    if (Number.isNaN(until)) return { kind: 'skip', reason: `${OVERRIDE_TAG} '${override}' is not an ISO date (YYYY-MM-DD, or a timestamp with Z or an offset); left alone until the tag is fixed or removed` };
     if (until > now.getTime()) return { kind: 'skip', reason: `${OVERRIDE_TAG} until ${override}` };
   }
   if (i.rootDeviceType === 'instance-store') return { kind: 'skip', reason: 'instance-store root device: it cannot be stopped, so it is not scheduled' };
