@@ -1,6 +1,7 @@
 /** The policy format: the repository file and examples are valid; each kind of mistake is a named Policy.Invalid problem. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { validateInput } from '../../../tasks/tag-policy/core/input';
 import { destructiveActionsOf, parsePolicy } from '../../../tasks/tag-policy/core/policy';
 import { PolicyInvalidError } from '../../../tasks/shared/errors';
 import deployed from '../../../tag-policy.json';
@@ -32,14 +33,22 @@ describe('parsePolicy', () => {
     expect(p.rules[0]).toMatchObject({ required: true, case: 'sensitive', onMissing: { action: 'notify' }, onInvalid: { action: 'notify' } });
   });
 
-  it('accepts every example policy in workflows/examples', () => {
+  it('accepts all five example inputs in workflows/examples, through validateInput like the workflow', () => {
     const dir = 'workflows/examples';
-    const files = readdirSync(dir).filter((f) => f.startsWith('tag-policy-'));
-    expect(files.length).toBeGreaterThan(0);
-    for (const f of files) {
-      const input = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'));
-      if (input.policy) expect(() => parsePolicy(input.policy), f).not.toThrow();
-    }
+    const files = readdirSync(dir).filter((f) => f.startsWith('tag-policy-')).sort();
+    expect(files).toEqual(['tag-policy-broom.json', 'tag-policy-instances.json', 'tag-policy-policy-engine.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']);
+    const ctx = { deployedPolicy: deployed, destructiveActions: ['stop', 'terminate'] as const, settleSeconds: 120, executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:example', now: new Date('2025-03-01T00:00:00Z') };
+    const runs = Object.fromEntries(files.map((f) => [f, validateInput(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')), ctx)]));
+    expect(Object.fromEntries(Object.entries(runs).map(([f, r]) => [f, { mode: r.mode, dryRun: r.dryRun }]))).toEqual({
+      'tag-policy-broom.json': { mode: 'launch', dryRun: true },
+      'tag-policy-instances.json': { mode: 'scan', dryRun: true },
+      'tag-policy-policy-engine.json': { mode: 'scan', dryRun: true },
+      'tag-policy-scan-apply.json': { mode: 'scan', dryRun: false },
+      'tag-policy-scan-dry-run.json': { mode: 'scan', dryRun: true },
+    });
+    // The two that bring their own policy run it, not the deployed one.
+    expect(runs['tag-policy-broom.json'].policy).toEqual(parsePolicy(JSON.parse(readFileSync(`${dir}/tag-policy-broom.json`, 'utf8')).policy));
+    expect(runs['tag-policy-policy-engine.json'].policy.description).toMatch(/Serverless Policy Engine/);
   });
 
   it('names schema errors by path: unknown fields, wrong types, unknown actions', () => {
