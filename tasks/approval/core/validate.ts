@@ -66,8 +66,8 @@ function checkTitle(value: unknown, problems: string[]): string | undefined {
   }
   const title = value.trim();
   if (title === '') problems.push('title: must not be empty');
-  if (title.length > LIMITS.titleChars) {
-    problems.push(`title: must be at most ${LIMITS.titleChars} characters, got ${title.length}`);
+  if (chars(title) > LIMITS.titleChars) {
+    problems.push(`title: must be at most ${LIMITS.titleChars} characters, got ${chars(title)}`);
   }
   return title;
 }
@@ -119,8 +119,8 @@ function checkRequestedBy(value: unknown, problems: string[]): string | null {
     return null;
   }
   const requestedBy = value.trim();
-  if (requestedBy.length > LIMITS.requestedByChars) {
-    problems.push(`requestedBy: must be at most ${LIMITS.requestedByChars} characters, got ${requestedBy.length}`);
+  if (chars(requestedBy) > LIMITS.requestedByChars) {
+    problems.push(`requestedBy: must be at most ${LIMITS.requestedByChars} characters, got ${chars(requestedBy)}`);
   }
   return requestedBy === '' ? null : requestedBy;
 }
@@ -160,4 +160,9 @@ function describe(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);
   const shown = json.length > 80 ? `${json.slice(0, 77)}...` : json;
   return Array.isArray(value) ? `array ${shown}` : value === null ? 'null' : `${typeof value} ${shown}`;
+}
+
+/** Characters as people count them (code points): an emoji is one, not two UTF-16 units. */
+function chars(text: string): number {
+  return [...text].length;
 }

@@ -125,4 +125,9 @@ describe('validateRequest', () => {
       expect.objectContaining({ name: 'Input.Invalid', message: expect.stringContaining('title: is required; quorum:') }),
     );
   });
+
+  it('counts title characters, not UTF-16 units: 150 emoji fit, 201 do not', () => {
+    expect(validateRequest({ title: '😀'.repeat(150), approvers: ['a@example.com'] }, defaults).title).toBe('😀'.repeat(150));
+    expect(problemsOf({ title: '😀'.repeat(201), approvers: ['a@example.com'] })).toEqual(['title: must be at most 200 characters, got 201']);
+  });
 });
