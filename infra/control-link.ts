@@ -44,6 +44,11 @@ export const USAGE = `usage:
   npm run control-link -- chat-token [<token>]
 options: --aws --table <name> --base-url <url>   (against AWS instead of the local runtime)`;
 
+/** Longest a link may live. Much longer expiries overflow the signed 32-bit expiry or JavaScript's dates. */
+export const MAX_LINK_DAYS = 3650;
+/** Link ids as newLinkId() makes them: 9 random bytes in base64url. */
+const LINK_ID = /^[A-Za-z0-9_-]{12}$/;
+
 export function parseArgs(argv: string[]): Parsed {
   let values: { days?: string; table?: string; 'base-url'?: string; aws?: boolean };
   let args: string[];
@@ -63,13 +68,18 @@ export function parseArgs(argv: string[]): Parsed {
   if (common.aws && !common.table) throw new Error('--aws needs --table <Ec2ScheduleTableName> (a stack output)');
   const [first, second] = args;
   if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
-  if (first === 'revoke' && args.length === 2) return { ...common, command: { kind: 'revoke', linkId: second } };
+  if (first === 'revoke' && args.length === 2) {
+    if (!LINK_ID.test(second)) throw new Error(`nothing revoked: '${second}' is not a link id (12 characters, printed with each link)`);
+    return { ...common, command: { kind: 'revoke', linkId: second } };
+  }
   if (first === 'chat-token' && args.length <= 2) return { ...common, command: { kind: 'chat-token', token: second } };
   if (args.length === 2 && INSTANCE_ID.test(first) && (second === 'start' || second === 'stop')) {
     let days: number | undefined;
     if (flags.has('--days')) {
       days = Number(str('--days'));
-      if (!Number.isInteger(days) || days < 1) throw new Error(`--days must be a whole number of days, got ${str('--days')}`);
+      if (!Number.isInteger(days) || days < 1 || days > MAX_LINK_DAYS) {
+        throw new Error(`--days must be a whole number of days from 1 to ${MAX_LINK_DAYS} (ten years), got ${str('--days')}`);
+      }
     }
     if (common.aws && !common.baseUrl) throw new Error('--aws needs --base-url <Ec2ControlApiUrl> to print links (a stack output)');
     return { ...common, command: { kind: 'link', instanceId: first, action: second, days } };
@@ -93,6 +103,7 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
       return `link secret rotated (version ${version}): every link handed out before now is revoked`;
     }
     case 'revoke':
+      if (!(await store.wasIssued(c.linkId))) return `nothing revoked: no link with id ${c.linkId} was handed out (rotate revokes every link)`;
       await store.revoke(c.linkId);
       return `link ${c.linkId} revoked`;
     case 'chat-token': {
@@ -107,6 +118,7 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
         await store.putLinkSecret(secret);
       }
       const claims = { instanceId: c.instanceId, action: c.action, linkId: newLinkId(), expiresAt: c.days ? Math.floor(now().getTime() / 1000) + c.days * 86_400 : 0 };
+      await store.recordIssued(claims.linkId, claims.expiresAt);
       const url = linkUrl(parsed.baseUrl ?? endpoint, claims, signLink(secret.secret, claims));
       const expiry = claims.expiresAt ? `expires ${new Date(claims.expiresAt * 1000).toISOString()}` : 'does not expire';
       return `${url}\n(link id ${claims.linkId}, ${expiry}; open it to see the instance, POST to it (or press the button) to ${c.action})`;

@@ -191,6 +191,19 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(rotated.status).toBe(401);
       expect((await states(h, [target]))[target]).toBe('stopped');
     });
+
+    it('says when a revoke matches nothing, and bounds --days by a named limit', async () => {
+      expect(await runControlLink(['revoke', 'AAAAAAAAAAAA'], { endpoint: h.endpoint })).toBe('nothing revoked: no link with id AAAAAAAAAAAA was handed out (rotate revokes every link)');
+      await expect(runControlLink(['revoke', ''], { endpoint: h.endpoint })).rejects.toThrow("nothing revoked: '' is not a link id");
+      for (const days of ['20000000', '100000000']) {
+        await expect(runControlLink([target, 'start', '--days', days], { endpoint: h.endpoint })).rejects.toThrow(`--days must be a whole number of days from 1 to 3650 (ten years), got ${days}`);
+      }
+      const ok = await runControlLink([target, 'start', '--days', '3650'], { endpoint: h.endpoint });
+      expect(ok).toMatch(/expires \d{4}-/);
+      // The page may not be framed (clickjacking the button).
+      const page = await fetch(ok.split('\n')[0], { headers: { accept: 'text/html' } });
+      expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    });
   });
 
   describe('slash command', () => {

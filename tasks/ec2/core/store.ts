@@ -9,6 +9,7 @@
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / chat-token                      { token, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
+ *   control / issued#<linkId>                 { issuedAt, expiresAt? } (so revoke can tell an unknown id)
  *
  * Run items expire after two weeks (TTL `expiresAt`).
  */
@@ -78,6 +79,15 @@ export class Ec2Store {
 
   async putLinkSecret(value: LinkSecret): Promise<void> {
     await this.put('control', 'link-secret', { ...value });
+  }
+
+  /** Remembers a link handed out, so `revoke` can say when an id matches nothing. */
+  async recordIssued(linkId: string, expiresAt: number): Promise<void> {
+    await this.put('control', `issued#${linkId}`, { issuedAt: this.now().toISOString(), ...(expiresAt > 0 && { expiresAt }) });
+  }
+
+  async wasIssued(linkId: string): Promise<boolean> {
+    return (await this.get('control', `issued#${linkId}`)) !== undefined;
   }
 
   async isRevoked(linkId: string): Promise<boolean> {
