@@ -21,7 +21,7 @@
  *
  * Locally: `npm start`, then `opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json`.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
@@ -195,6 +195,10 @@ export class TagPolicy extends Construct {
       });
     }
     if (props.launchEnabled ?? true) {
+      // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+      Annotations.of(this).addInfo(
+        'TagPolicy: the launch rule fires only if this region has a CloudTrail trail logging management events; it sees RunInstances only (not CreateFleet, not later DeleteTags/CreateTags). The scheduled scan is the safety net.',
+      );
       this.launchRule = new Rule(this, 'LaunchRule', {
         description: 'opsflow tag policy: check instances right after RunInstances',
         eventPattern: {

@@ -1,6 +1,6 @@
 /** TagPolicy in the synthesized stack: triggers, ASL, IAM scoping, props and config validation. */
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Pass, StateMachine, DefinitionBody } from 'aws-cdk-lib/aws-stepfunctions';
 import aslValidator from 'asl-validator';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -223,5 +223,12 @@ describe('TagPolicy CreateTags under IAM evaluation (local/iam/policy.ts)', () =
     expect(createTags(['Owner', 'CostCenter', 'Environment'])).toBe('Allow');
     expect(createTags(['Schedule'])).toBe('ImplicitDeny');
     expect(createTags(['Owner', 'Schedule'])).toBe('ImplicitDeny');
+  });
+});
+
+describe('TagPolicy launch rule notice', () => {
+  it('says at synth and deploy that the launch rule needs a CloudTrail trail and that the scan is the safety net', () => {
+    const { stack } = synthOpsflow();
+    Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp('launch rule fires only if this region has a CloudTrail trail.*scheduled scan is the safety net'));
   });
 });
