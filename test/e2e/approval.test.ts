@@ -42,6 +42,10 @@ describe('Approval workflow', () => {
     expect(res.status).toBe(200);
     const done = await h.finished(arn);
     expect(done.status).toBe('SUCCEEDED');
+    // README: the task token never appears in the execution history (tokens are AQ + 128 base64url characters).
+    const history = JSON.stringify(h.rt.sfn.history(arn));
+    expect(history).toContain('ActivityStarted');
+    expect(history).not.toMatch(/AQ[A-Za-z0-9_-]{128}/);
     expect(JSON.parse(done.output!)).toEqual({
       decision: 'approved', approver: 'lead@example.com', approvers: ['lead@example.com'], comment: 'ship it', decidedAt: expect.any(String),
     });

@@ -166,6 +166,16 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect((await states(h, [target]))[target]).toBe('running');
     });
 
+    it('refuses an expired link with 401 and does nothing (README: links expire after --days)', async () => {
+      // Issued two virtual days ago, valid for one: expired by the runtime's clock, which the Lambda reads.
+      const issued = new Date(h.rt.clock.nowMs() - 2 * 86_400_000);
+      const expired = (await runControlLink([target, 'stop', '--days', '1'], { endpoint: h.endpoint, now: () => issued })).split('\n')[0];
+      const res = await fetch(expired, { method: 'POST' });
+
+      expect(res.status).toBe(401);
+      expect((await states(h, [target]))[target]).toBe('running');
+    });
+
     it('POST stops the instance through the workflow and answers like the seed', async () => {
       const res = await fetch(url, { method: 'POST', headers: { accept: 'text/plain' } });
 
