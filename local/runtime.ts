@@ -18,6 +18,8 @@ import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
+import { RateLimits } from './rules/rates';
 import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
@@ -121,6 +123,7 @@ export class Runtime {
     this.log = options.log ?? (() => {});
     this.rules = resolveRules(options.rules);
     this.gate = new Gate(this.rules);
+    if (this.rules.quotas) this.gate.use(requestQuota);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
@@ -128,6 +131,7 @@ export class Runtime {
     // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
     const saved = this.state.store<{ virtualNow: number; scale: number }>('runtime').get('clock');
     this.clock = new Clock({ scale, start: scale === 1 ? undefined : (saved?.virtualNow ?? options.virtualStart) });
+    if (this.rules.rates) this.gate.use(new RateLimits(this.clock, this.rules).check);
     const endpoint = () => this.endpoint;
     const invoke = (t: Target) => this.invokeTarget(t);
     this.outbox = new FileOutbox(this.state, this.clock);
@@ -138,7 +142,13 @@ export class Runtime {
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
-    this.lambdas = new LambdaRunner({ clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs') });
+    this.lambdas = new LambdaRunner({
+      clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs'),
+      limits: {
+        payloadBytes: this.rules.quotas ? LAMBDA_SYNC_PAYLOAD_BYTES : undefined,
+        concurrency: this.rules.rates ? this.rules.lambdaConcurrency : undefined,
+      },
+    });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
@@ -149,6 +159,7 @@ export class Runtime {
       s3: this.s3,
       iam: this.gate.taskIam((sm) => this.machineRoles.get(sm)),
       crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
+      limits: this.rules.quotas ? { payloadBytes: STATES_PAYLOAD_BYTES, historyEvents: STATES_HISTORY_EVENTS } : undefined,
     });
     this.http = new HttpApiRouter({
       clock: this.clock,

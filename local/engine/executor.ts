@@ -85,6 +85,8 @@ export interface Host {
   distributedMap?(request: DistributedMapRequest): Promise<unknown>;
   /** TestState's inspectionLevel: data at each step of the one state under test. */
   inspect?(key: string, value: unknown): void;
+  /** AWS's 256 KiB state output quota (States.DataLimitExceeded); unset: not enforced. */
+  payloadLimitBytes?: number;
 }
 
 interface Chain {
@@ -249,6 +251,11 @@ export class Interpreter {
 
   private exited(type: string, name: string, output: unknown, env: Env, assigned?: Record<string, unknown>): void {
     const details: Obj = { name, output: json(output), outputDetails: { truncated: false } };
+    // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
+    const limit = this.host.payloadLimitBytes;
+    if (limit !== undefined && Buffer.byteLength(details.output as string) > limit) {
+      throw new StatesError('States.DataLimitExceeded', `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`);
+    }
     if (assigned) {
       details.assignedVariables = Object.fromEntries(Object.entries(assigned).map(([k, v]) => [k, json(v)]));
       details.assignedVariablesDetails = { truncated: false };

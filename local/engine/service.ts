@@ -31,6 +31,8 @@ export interface StepFunctionsDeps {
   iam?: TaskIam;
   /** Fault injection: true when the next activity task is to be taken by a worker that dies at once. */
   crashActivityWorker?: () => boolean;
+  /** AWS's quotas the engine enforces (state output bytes, history events); unset: not enforced. */
+  limits?: { payloadBytes: number; historyEvents: number };
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -318,9 +320,16 @@ export class StepFunctionsService implements ServiceHandler {
         if (record.status !== 'RUNNING' || this.closed) return history.lastId();
         const id = history.add(type, details, previousEventId);
         this.save(record, false);
+        // "Maximum execution history size: 25,000 events"; the execution fails when it reaches it.
+        // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-state-machine-executions
+        const cap = this.deps.limits?.historyEvents;
+        if (cap !== undefined && id >= cap - 1) {
+          this.finish(record, { status: 'FAILED', error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${cap}).` });
+        }
         return id;
       },
       task: (port, request) => this.dispatcher.run(port, request),
+      payloadLimitBytes: this.deps.limits?.payloadBytes,
       distributedMap: (request) => {
         let mapRun: MapRunRecord | undefined;
         return runDistributedMap(request, {

@@ -40,6 +40,8 @@ export interface LambdaRunnerOptions {
   crashes?: () => string[];
   /** Function output goes to `<logDir>/<function name>.log`; without it, output is discarded. */
   logDir?: string;
+  /** Lambda's quotas: synchronous payload bytes (request and response) and concurrent executions. @default none */
+  limits?: { payloadBytes?: number; concurrency?: number };
 }
 
 /** The access key every function signs with, so services can tell Lambda calls apart. */
@@ -97,6 +99,7 @@ export class LambdaRunner {
   private readonly functions = new Map<string, LambdaFunction>();
   private readonly sandboxes = new Map<string, Sandbox>();
   private closed = false;
+  private inFlight = 0;
 
   constructor(private readonly options: LambdaRunnerOptions) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
@@ -129,13 +132,24 @@ export class LambdaRunner {
     const fn = this.get(arnOrName);
     if (!fn) return Promise.reject(new AwsError('ResourceNotFoundException', `Function not found: ${arnOrName}`, 404));
     const id = randomUUID();
+    const text = JSON.stringify(payload ?? null);
+    const limits = this.options.limits;
+    // Lambda's quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    if (limits?.payloadBytes !== undefined && Buffer.byteLength(text) > limits.payloadBytes) {
+      return Promise.reject(new AwsError('RequestTooLargeException', `Request must be smaller than ${limits.payloadBytes} bytes for the InvokeFunction operation`, 413));
+    }
+    if (limits?.concurrency !== undefined && this.inFlight >= limits.concurrency) {
+      return Promise.reject(new AwsError('TooManyRequestsException', 'Rate Exceeded.', 429));
+    }
     if (this.mustCrash(fn)) return Promise.reject(this.injectCrash(fn, id));
+    this.inFlight++;
+    const done = () => void this.inFlight--;
     return new Promise((resolve, reject) => {
       const sandbox = this.sandboxes.get(fn.name) ?? this.spawn(fn);
-      const pending: Pending = { id, payload: JSON.stringify(payload ?? null), resolve, reject };
+      const pending: Pending = { id, payload: text, resolve, reject };
       sandbox.pending.set(id, pending);
       if (sandbox.ready) this.dispatch(sandbox, pending);
-    });
+    }).finally(done);
   }
 
   /** Terminates every environment; invocations in flight fail. */
@@ -261,7 +275,10 @@ export class LambdaRunner {
       case 'error': {
         const pending = this.settle(sandbox, message.id);
         if (!pending) return; // already timed out
-        if (message.type === 'result') pending.resolve(JSON.parse(message.payload));
+        const limit = this.options.limits?.payloadBytes;
+        if (message.type === 'result' && limit !== undefined && Buffer.byteLength(message.payload) > limit) {
+          pending.reject(new LambdaInvokeError({ errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`, trace: [] }));
+        } else if (message.type === 'result') pending.resolve(JSON.parse(message.payload));
         else pending.reject(new LambdaInvokeError(message.error));
         return;
       }
