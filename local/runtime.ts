@@ -315,6 +315,8 @@ export class Runtime {
       this.deployed.schedules.push(r.physicalName);
     }
     this.deployRoutes(stack, byType);
+    // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
+    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key']) handled.add(t);
 
     for (const r of all) {
       if (handled.has(r.type) || r.type.startsWith('AWS::ApiGatewayV2::')) continue;

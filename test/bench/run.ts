@@ -4,6 +4,7 @@
  *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
  *    workflow's validation path (one real Lambda bundle per execution);
  *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
+ *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
  *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine.
  */
 import { spawn } from 'node:child_process';
@@ -16,6 +17,7 @@ import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
 import { benchScale } from './scale';
 import { benchDurable } from './durable';
+import { benchRules } from './rules';
 import { benchTagPolicy } from './tag-policy';
 
 // Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
@@ -88,6 +90,7 @@ async function main() {
   } finally {
     await h.stop();
   }
+  await benchRules(print);
   for (const line of await benchTagPolicy()) print(line);
   await benchScale(print);
   await benchConsole(print);
