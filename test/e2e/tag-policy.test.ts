@@ -172,16 +172,16 @@ describe('TagPolicy launch mode', () => {
     if (tags) await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
     return id;
   };
-  const launchReport = async (id: string): Promise<Report> => {
-    for (;;) {
+  /** The report of the launch execution that covered `id`; fails after 60 s instead of looping forever. */
+  const launchReport = (id: string): Promise<Report> =>
+    h.until(`a TagPolicy execution covering ${id}`, async () => {
       const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
       for (const e of list.executions ?? []) {
         const d = await h.finished(e.executionArn!);
         if (d.input?.includes(id)) return JSON.parse(d.output!) as Report;
       }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+      return undefined;
+    }, 60_000);
 
   it('checks a new instance after the settle delay, counting tags added right after launch', async () => {
     // Act
