@@ -50,11 +50,14 @@ export const MAX_LINK_DAYS = 3650;
 const LINK_ID = /^[A-Za-z0-9_-]{12}$/;
 
 export function parseArgs(argv: string[]): Parsed {
+  // Link ids and tokens are base64url and may start with '-': only '--name' is an option here, as before.
+  const hide = (v: string) => (/^-[^-]/.test(v) ? `\u0000${v}` : v);
+  const show = (v: string) => (v.startsWith('\u0000') ? v.slice(1) : v);
   let values: { days?: string; table?: string; 'base-url'?: string; aws?: boolean };
   let args: string[];
   try {
     ({ values, positionals: args } = parseCommandLine({
-      args: argv,
+      args: argv.map(hide),
       allowPositionals: true,
       options: { days: { type: 'string' }, table: { type: 'string' }, 'base-url': { type: 'string' }, aws: { type: 'boolean' } },
     }));
@@ -62,6 +65,8 @@ export function parseArgs(argv: string[]): Parsed {
     // node:util names the option it refuses (ERR_PARSE_ARGS_UNKNOWN_OPTION, ..._INVALID_OPTION_VALUE).
     throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
+  args = args.map(show);
+  values = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? show(v) : v]));
   const flags = new Map(Object.entries(values).map(([k, v]) => [`--${k}`, v]));
   const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
   const common = { aws: values.aws === true, table: values.table, baseUrl: values['base-url'] };
