@@ -46,8 +46,8 @@ options: --aws --table <name> --base-url <url>   (against AWS instead of the loc
 
 /** Longest a link may live. Much longer expiries overflow the signed 32-bit expiry or JavaScript's dates. */
 export const MAX_LINK_DAYS = 3650;
-/** Link ids as newLinkId() makes them: 9 random bytes in base64url. */
-const LINK_ID = /^[A-Za-z0-9_-]{12}$/;
+/** Link ids are base64url (newLinkId() makes 12 characters); anything else, the empty id included, matches nothing. */
+const LINK_ID = /^[A-Za-z0-9_-]+$/;
 
 export function parseArgs(argv: string[]): Parsed {
   // Link ids and tokens are base64url and may start with '-': only '--name' is an option here, as before.
@@ -74,7 +74,7 @@ export function parseArgs(argv: string[]): Parsed {
   const [first, second] = args;
   if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
   if (first === 'revoke' && args.length === 2) {
-    if (!LINK_ID.test(second)) throw new Error(`nothing revoked: '${second}' is not a link id (12 characters, printed with each link)`);
+    if (!LINK_ID.test(second)) throw new Error(`nothing revoked: '${second}' is not a link id (base64url characters, printed with each link)`);
     return { ...common, command: { kind: 'revoke', linkId: second } };
   }
   if (first === 'chat-token' && args.length <= 2) return { ...common, command: { kind: 'chat-token', token: second } };
