@@ -36,7 +36,7 @@ import {
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { destructiveActionsOf } from '../tasks/tag-policy/core/policy';
+import { destructiveActionsOf, taggableKeysOf } from '../tasks/tag-policy/core/policy';
 import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
 import { ErrorNames } from '../tasks/shared/errors';
 import { ReportTopic, WorkflowTable } from './shared/resources';
@@ -147,7 +147,7 @@ export class TagPolicy extends Construct {
       new PolicyStatement({
         actions: ['ec2:CreateTags'],
         resources: [instances],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...new Set(props.policy.rules.map((r) => r.key))].sort() } },
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': taggableKeysOf(props.policy) } },
       }),
     );
     if (destructive.length > 0) {

@@ -196,16 +196,16 @@ describe('TagPolicy launch mode', () => {
   });
 
   it('remediates a launch with the Broom and policy-engine rules: tags, then terminates after approval', async () => {
-    // Prepare
+    // Prepare: the policy-engine rules on keys this deployment may write (the Apply role's aws:TagKeys).
     const id = await launch();
     const broom = {
       version: 1,
       gracePeriodHours: 0,
       rules: [
         { key: 'Code', allowedValues: ['LOL', 'GGG', 'BRB', 'YLO'], onMissing: { action: 'terminate' }, onInvalid: { action: 'terminate' } },
-        { key: 'ProjectCode', onMissing: { action: 'tag', value: 'Proj007' } },
-        { key: 'CreatedBy', onMissing: { action: 'lookup-creator', fallback: 'Undefined' } },
-        { key: 'Expires', onMissing: { action: 'tag', value: '${today}' } },
+        { key: 'CostCenter', onMissing: { action: 'tag', value: 'CC-0007' } },
+        { key: 'Owner', onMissing: { action: 'lookup-creator', fallback: 'Undefined' } },
+        { key: 'Environment', onMissing: { action: 'tag', value: '${today}' } },
       ],
     };
     const userIdentity = identity.sso('PowerUser', 'carol@example.com');
@@ -219,7 +219,22 @@ describe('TagPolicy launch mode', () => {
     // Assess
     expect(done.status).toBe('SUCCEEDED');
     const tags = await tagsOf(id);
-    expect(tags).toMatchObject({ ProjectCode: 'Proj007', CreatedBy: 'carol@example.com', Expires: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
+    expect(tags).toMatchObject({ CostCenter: 'CC-0007', Owner: 'carol@example.com', Environment: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
     expect(['shutting-down', 'terminated']).toContain(await stateOf(id));
+  });
+
+  it('refuses, before any side effect, an applied input policy that would write tags IAM does not allow', async () => {
+    // Prepare: the blog's keys are not the deployed policy's, so EC2 would answer UnauthorizedOperation.
+    const id = await launch();
+    const engine = { version: 1, rules: [{ key: 'ProjectCode', onMissing: { action: 'tag', value: 'Proj007' } }, { key: 'Schedule', onMissing: { action: 'tag', value: 'office-hours' } }] };
+
+    // Act
+    const result = await run({ mode: 'launch', instanceIds: [id], dryRun: false, policy: engine });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
+    expect(result.cause).toContain("not 'ProjectCode'");
+    expect(result.cause).toContain("not 'Schedule'");
+    expect(await tagsOf(id)).toEqual({});
   });
 });

@@ -9,7 +9,7 @@
  */
 import { InputInvalidError, PolicyInvalidError } from '../../shared/errors';
 import { creatorFromIdentity, type UserIdentityLike } from './creator';
-import { parsePolicy } from './policy';
+import { parsePolicy, taggableKeysOf } from './policy';
 import type { ActionName, Run } from './types';
 
 const FIELDS = ['mode', 'instanceIds', 'dryRun', 'policy', 'launch'];
@@ -50,12 +50,17 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
   if (mode === 'launch' && !instanceIds && !problems.some((p) => p.startsWith('launch'))) problems.push('instanceIds: launch mode needs the launched instance ids');
   if (problems.length > 0) throw new InputInvalidError(problems);
 
-  let policy;
-  try {
-    policy = parsePolicy(input.policy ?? ctx.deployedPolicy, { destructiveActions: ctx.destructiveActions });
-  } catch (err) {
-    if (err instanceof PolicyInvalidError && input.policy !== undefined) throw new PolicyInvalidError(err.problems.map((p) => `policy.${p}`));
-    throw err;
+  const deployed = parsePolicy(ctx.deployedPolicy, { destructiveActions: ctx.destructiveActions });
+  let policy = deployed;
+  if (input.policy !== undefined) {
+    try {
+      // A dry run writes nothing, so only a policy that will be applied is held to the keys IAM lets it write.
+      const applies = input.dryRun === false || (input.dryRun === undefined && (input.policy as { dryRun?: unknown }).dryRun === false);
+      policy = parsePolicy(input.policy, { destructiveActions: ctx.destructiveActions, ...(applies && { taggableKeys: taggableKeysOf(deployed) }) });
+    } catch (err) {
+      if (err instanceof PolicyInvalidError) throw new PolicyInvalidError(err.problems.map((p) => `policy.${p}`));
+      throw err;
+    }
   }
   return {
     id: ctx.executionArn.split(':').pop()!,

@@ -47,4 +47,33 @@ describe('validateInput', () => {
     expect(error).toBeInstanceOf(PolicyInvalidError);
     expect((error as PolicyInvalidError).problems).toEqual(["policy.rules[0].key: 'aws:x' starts with 'aws:', which EC2 reserves for AWS"]);
   });
+
+  it('holds an input policy that will be applied to the tag keys the deployment may write (the Apply role allows only those)', () => {
+    // Prepare: Schedule would enrol instances in Ec2Schedule; Code only terminates, so it writes no tag.
+    const policy = {
+      version: 1,
+      rules: [
+        { key: 'Schedule', onMissing: { action: 'tag', value: 'office-hours' } },
+        { key: 'Team', onMissing: { action: 'lookup-creator' } },
+        { key: 'CostCenter', onMissing: { action: 'tag', value: 'CC-0001' } },
+        { key: 'Code', allowedValues: ['LOL'], onMissing: { action: 'terminate' }, onInvalid: { action: 'terminate' } },
+      ],
+    };
+
+    // Act
+    let error: unknown;
+    try {
+      validateInput({ mode: 'scan', dryRun: false, policy }, ctx);
+    } catch (err) {
+      error = err;
+    }
+
+    // Assess: a dry run writes nothing, so it may evaluate any keys; applied, two rules would be refused by IAM.
+    expect(validateInput({ mode: 'scan', policy }, ctx).policy.rules.map((r) => r.key)).toEqual(['Schedule', 'Team', 'CostCenter', 'Code']);
+    expect(error).toBeInstanceOf(PolicyInvalidError);
+    expect((error as PolicyInvalidError).problems).toEqual([
+      "policy.rules[0].key: this deployment may only write the tags CostCenter, Environment, Owner (its IAM allows the deployed policy's keys), not 'Schedule'",
+      "policy.rules[1].key: this deployment may only write the tags CostCenter, Environment, Owner (its IAM allows the deployed policy's keys), not 'Team'",
+    ]);
+  });
 });
