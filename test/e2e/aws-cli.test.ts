@@ -19,7 +19,9 @@ let aws: (...args: string[]) => Promise<any>;
 
 beforeAll(async () => {
   if (!enabled) return;
-  h = await startRuntime({ timeScale: 600 });
+  // A fixed Wednesday 10:00 Berlin, nine virtual hours before office-hours' 19:00 stop (nine real minutes at this
+  // scale): on the real clock's time of day, that stop could fire mid-test and stop the instance first.
+  h = await startRuntime({ timeScale: 60, virtualStart: Date.parse('2025-03-05T09:00:00Z') });
   aws = async (...args: string[]) => {
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], {
       env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: 'AKIDAWSCLI', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
@@ -64,7 +66,7 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
 
     const stopped = await aws('ec2', 'stop-instances', '--instance-ids', id);
     expect(stopped.StoppingInstances[0]).toMatchObject({ InstanceId: id, PreviousState: { Name: 'running' }, CurrentState: { Name: 'stopping' } });
-    // The instance reaches 'stopped' 60 virtual seconds later (100 ms at this scale, longer on a busy machine).
+    // The instance reaches 'stopped' 60 virtual seconds later (1 s at this scale, longer on a busy machine).
     await h.until(`${id} to stop`, async () => ((await stateOf(id)) === 'stopped' ? true : undefined));
     const after = await aws('ec2', 'describe-instances', '--instance-ids', id);
     expect(after.Reservations[0].Instances[0].State.Name).toBe('stopped');
