@@ -4,8 +4,12 @@
  * over HTTP with `fetch`, and both the CLI (Node) and the console (browser bundle) use that client, so a
  * route, a field or an error name exists in exactly one place.
  *
- * This file must stay free of Node imports: esbuild bundles it into the browser console.
+ * This file must stay free of Node imports: esbuild bundles it into the browser console. Type-only imports
+ * from the runtime are fine (erased by esbuild) and keep its shapes declared once.
  */
+
+import type { OutboxEntry } from '../kernel';
+import type { Deployed } from '../runtime';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
@@ -143,18 +147,8 @@ export interface ApprovalInfo {
   remindersSent: number;
 }
 
-export interface OutboxMessage {
-  id: string;
-  service: 'ses' | 'sns';
-  from?: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html?: string;
-  links: string[];
-  sentAt: string;
-  topicArn?: string;
-}
+/** An email or SNS message, as the runtime's outbox keeps it. */
+export type OutboxMessage = OutboxEntry;
 
 export interface FleetInstance {
   instanceId: string;
@@ -188,18 +182,7 @@ export interface Faults {
   diskFull: boolean;
 }
 
-export interface Deployed {
-  stateMachines: Array<{ name: string; arn: string }>;
-  activities: string[];
-  functions: string[];
-  tables: string[];
-  topics: string[];
-  rules: string[];
-  schedules: string[];
-  routes: string[];
-  notRun: Record<string, number>;
-  noLocalEffect: Record<string, number>;
-}
+export type { Deployed };
 
 /** Every operation of the API. The server implements it; `ApiClient` implements it over HTTP. */
 export interface OpsflowApi {
