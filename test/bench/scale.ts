@@ -9,7 +9,7 @@
  *  - TagPolicy: scan N instances, 20% without the Owner tag (so its creator lookups run), dry run.
  *  - Approval: N approvals started at once; latency from start to the email (p50, p99); none may fail.
  */
-import { GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsRequest, AwsResponse } from '../../local/kernel';
 import { CloudTrailService } from '../../local/services/cloudtrail';
 import { DynamoDbService } from '../../local/services/dynamodb/service';
@@ -18,7 +18,7 @@ import { EventsService } from '../../local/services/events';
 import { SesV2Service } from '../../local/services/sesv2';
 import { SnsService } from '../../local/services/sns';
 import { StepFunctionsService } from '../../local/engine/service';
-import { credentials, startRuntime, type Harness } from '../e2e/harness';
+import { credentials, fullHistory, startRuntime, type Harness } from '../e2e/harness';
 
 /**
  * Published prices, US East (N. Virginia), read on 2026-11-30:
@@ -67,17 +67,6 @@ for (const [name, cls] of [
   };
 }
 
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
-
 interface Figures {
   workflow: string;
   size: number;
@@ -109,7 +98,7 @@ async function measure(h: Harness, workflow: string, size: number, status: strin
       const page = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: 1000, nextToken }));
       for (const e of page.executions ?? []) {
         executions++;
-        const events = await history(h.sfn, e.executionArn!);
+        const events = await fullHistory(h.sfn, e.executionArn!);
         largestHistory = Math.max(largestHistory, events.length);
         const started = new Map<number, number>();
         for (const ev of events) {

@@ -4,8 +4,7 @@
  * Evaluate task, so transitions grow with pages (5,000 instances per invocation), not with instances.
  * Printed, not asserted: wall time depends on the machine. One in ten instances breaks the policy.
  */
-import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
-import { startRuntime } from '../e2e/harness';
+import { fullHistory, startRuntime } from '../e2e/harness';
 
 const SIZES = [10, 100, 1_000, 10_000];
 const compliant = [{ Key: 'Owner', Value: 'bench@example.com' }, { Key: 'CostCenter', Value: 'CC-1000' }, { Key: 'Environment', Value: 'dev' }];
@@ -26,7 +25,7 @@ export async function benchTagPolicy(): Promise<string[]> {
       const done = await h.finished(arn, 600_000);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       if (done.status !== 'SUCCEEDED') throw new Error(`scan of ${size} instances ended ${done.status}: ${done.error} ${done.cause}`);
-      const transitions = (await history(h.sfn, arn)).filter((e) => e.type?.endsWith('StateEntered')).length;
+      const transitions = (await fullHistory(h.sfn, arn)).filter((e) => e.type?.endsWith('StateEntered')).length;
       const report = JSON.parse(done.output!) as { counts: { scanned: number; violating: number } };
       lines.push(
         `${String(report.counts.scanned).padStart(9)}  ${String(transitions).padStart(11)}  ${(transitions / report.counts.scanned).toFixed(4).padStart(12)}  ${String(report.counts.violating).padStart(9)}  ${seconds.padStart(7)}`,
@@ -36,17 +35,6 @@ export async function benchTagPolicy(): Promise<string[]> {
     await h.stop();
   }
   return lines;
-}
-
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
 }
 
 if (require.main === module) {

@@ -4,25 +4,14 @@
  * slowly instances stop. A batch's Act and verify polls live in its own child execution; the parent records a
  * fixed number of events per batch. Measured here on 3 batches of slow stops, extrapolated to 10,000 instances.
  */
-import { GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../tasks/ec2/core/report';
-import { startRuntime, type Harness } from './harness';
+import { fullHistory, startRuntime, type Harness } from './harness';
 
 const HISTORY_QUOTA = 25_000;
 const BATCH_SIZE = 50; // opsflow.config.json ec2Schedule.batchSize
 const VERIFY_POLLS = 900 / 15; // verifyTimeout / VERIFY_INTERVAL
-
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
-}
 
 const polls = (events: HistoryEvent[]) => events.filter((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === 'Verify').length;
 
@@ -46,10 +35,10 @@ describe('Ec2Schedule history at scale', () => {
     const report = JSON.parse(done.output!) as Report;
     expect(report.counts).toEqual({ total: 150, moved: 150, skipped: 0, failed: 0, dryRun: 0 });
 
-    const parent = await history(h.sfn, arn);
+    const parent = await fullHistory(h.sfn, arn);
     const { executions = [] } = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2ScheduleBatch') }));
     expect(executions).toHaveLength(3);
-    const children = await Promise.all(executions.map((e) => history(h.sfn, e.executionArn!)));
+    const children = await Promise.all(executions.map((e) => fullHistory(h.sfn, e.executionArn!)));
 
     // A child: Act, then one Wait + Verify + Choice (9 events) per poll, at most until verifyTimeout.
     for (const c of children) {

@@ -3,7 +3,7 @@
  * `npm test` synthesizes first (OPSFLOW_CDK_OUT overrides it), and hands out real SDK clients pointed at it.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +89,16 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOu
     },
   };
   return harness;
+}
+
+/** Every event of an execution's history, following nextToken. */
+export async function fullHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
 }
