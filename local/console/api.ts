@@ -10,6 +10,7 @@
 
 import type { OutboxEntry } from '../kernel';
 import type { Deployed } from '../runtime';
+import type { ScheduleSummary } from '../services/scheduler';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
@@ -161,18 +162,8 @@ export interface FleetInstance {
   [other: string]: unknown;
 }
 
-export interface Schedule {
-  name: string;
-  group: string;
-  expression: string;
-  /** IANA zone the expression is evaluated in. */
-  timezone: string;
-  state: 'ENABLED' | 'DISABLED';
-  targetArn: string;
-  /** Next fire (ISO, UTC), or null when it will not fire again. */
-  next: string | null;
-  lastFiredAt: string | null;
-}
+/** A schedule with its next fire time (ISO, UTC; null when it will not fire again), as the scheduler lists it. */
+export type Schedule = ScheduleSummary;
 
 export interface Faults {
   ec2ThrottleRate: number;

@@ -314,9 +314,11 @@ export interface ScheduleSummary {
   name: string;
   group: string;
   expression: string;
+  /** IANA zone the expression is evaluated in. */
   timezone: string;
   state: 'ENABLED' | 'DISABLED';
   targetArn: string;
+  /** Next fire (ISO, UTC), or null when it will not fire again. */
   next: string | null;
   lastFiredAt: string | null;
 }
