@@ -51,14 +51,20 @@ const HTTP_API_LOG_VARIABLES = new Set([
 /** `$context.authorizer.claims.<property>` and `$context.authorizer.<property>` take any property name. */
 const HTTP_API_LOG_PREFIXES = ['authorizer.claims.', 'authorizer.'];
 
+/** The `$context` variables of an access-log format, and those of them an HTTP API does not have. */
+export function httpApiLogVariables(format: string): { used: string[]; unknown: string[] } {
+  const used = [...format.matchAll(/\$context\.([A-Za-z0-9_.]+[A-Za-z0-9_])/g)].map((m) => m[1]);
+  const unknown = [...new Set(used.filter((v) => !HTTP_API_LOG_VARIABLES.has(v) && !HTTP_API_LOG_PREFIXES.some((p) => v.startsWith(p) && v.length > p.length)))];
+  return { used, unknown };
+}
+
 const httpApiAccessLog: Check = (r, stack) => {
   const format = (r.properties.AccessLogSettings as { Format?: unknown } | undefined)?.Format;
   if (typeof format !== 'string') return [];
   const api = stack.resources('AWS::ApiGatewayV2::Api').find((a) => stack.ref(a.logicalId) === r.properties.ApiId);
   if (api && api.properties.ProtocolType !== 'HTTP') return [];
   const problems: Array<Pick<DeployProblem, 'error' | 'message'>> = [];
-  const used = [...format.matchAll(/\$context\.([A-Za-z0-9_.]+[A-Za-z0-9_])/g)].map((m) => m[1]);
-  const unknown = [...new Set(used.filter((v) => !HTTP_API_LOG_VARIABLES.has(v) && !HTTP_API_LOG_PREFIXES.some((p) => v.startsWith(p) && v.length > p.length)))];
+  const { used, unknown } = httpApiLogVariables(format);
   if (unknown.length) {
     problems.push({
       error: 'BadRequestException',
