@@ -3,7 +3,7 @@
  * does (Runtime.start over the synthesized assembly, synthesized once for the file).
  */
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
@@ -85,6 +85,15 @@ describe('quotas and API rates', () => {
       await expectError(ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
       const writes = Array.from({ length: 26 }, (_, i) => ({ PutRequest: { Item: { pk: { S: `k${i}` } } } }));
       await expectError(ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': writes } })), 'ValidationException', /Member must have length less than or equal to 25/);
+    });
+
+    it('DynamoDB: a Scan reads at most 1 MB per page and answers LastEvaluatedKey', async () => {
+      const ddb = new DynamoDBClient(client());
+      // Five items of 300 KB: 1.5 MB.
+      for (let i = 0; i < 5; i++) await ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: `page-${i}` }, data: { S: 'x'.repeat(300 * 1024) } } }));
+      const page = await ddb.send(new ScanCommand({ TableName: 'quota-table', FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': { S: 'page-' } } }));
+      expect(page.ScannedCount).toBeLessThan(5);
+      expect(page.LastEvaluatedKey).toBeDefined();
     });
 
     it('EventBridge: entries over 256 KB (ValidationException)', async () => {

@@ -13,6 +13,7 @@
 import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../../kernel';
 import { applyUpdate, clone, evalCond, project } from './evaluate';
 import { ExpressionContext, Parser, parseCondition, parseProjection, type Cond, type Operand } from './expressions';
+import { dynamoItemSize } from '../../rules/quotas';
 import { checkItem, compareScalars, invalid, typeOf, type Item } from './values';
 
 export type { AV, Item } from './values';
@@ -61,10 +62,17 @@ export class DynamoDbService implements ServiceHandler {
   /** Items of every table, keyed `<table>\n<item key>`. */
   private readonly stored: Store<Item>;
 
-  /** `clock` (optional) drives TTL expiry and DescribeTable's creation time. */
-  constructor(opts: { state: StateDir; clock?: Clock }) {
+  /** Query and Scan stop reading once a page holds this many bytes of items; undefined with OPSFLOW_QUOTAS=off. */
+  private readonly pageBytes?: number;
+
+  /**
+   * `clock` (optional) drives TTL expiry and DescribeTable's creation time. `pageBytes` is AWS's 1 MB page
+   * (DYNAMODB_PAGE_BYTES, local/rules/quotas.ts); the runtime passes it unless quotas are relaxed.
+   */
+  constructor(opts: { state: StateDir; clock?: Clock; pageBytes?: number }) {
     this.clock = opts.clock;
     this.stored = opts.state.store<Item>('dynamodb');
+    this.pageBytes = opts.pageBytes;
   }
 
   addTable(def: TableDefinition): void {
@@ -230,10 +238,25 @@ export class DynamoDbService implements ServiceHandler {
       const direction = isQuery && input.ScanIndexForward === false ? -1 : 1;
       candidates = candidates.filter((item) => compare(item, start) * direction > 0);
     }
-    const evaluated = input.Limit !== undefined ? candidates.slice(0, input.Limit) : candidates;
+    // "A single Query operation will read up to the maximum number of items set (if using the Limit parameter) or
+    // a maximum of 1 MB of data and then apply any filtering to the results using FilterExpression."
+    // "If the total size of scanned items exceeds the maximum dataset size limit of 1 MB, the scan completes and
+    // results are returned to the user. The LastEvaluatedKey value is also returned."
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html
+    // The size read is the item's (an index entry's, for an index) as DynamoDB sizes items; the item that takes
+    // the page past 1 MB is the last one read.
+    const entry = (item: Item) => (index ? indexProjection(item, index.Projection, order) : item);
+    let evaluated = input.Limit !== undefined ? candidates.slice(0, input.Limit) : candidates;
+    if (this.pageBytes !== undefined) {
+      let read = 0;
+      let n = 0;
+      while (n < evaluated.length && read <= this.pageBytes) read += dynamoItemSize(entry(evaluated[n++]));
+      if (n < evaluated.length) evaluated = evaluated.slice(0, n);
+    }
     const last = evaluated.length < candidates.length ? evaluated[evaluated.length - 1] : undefined;
     const matched = filter ? evaluated.filter((item) => evalCond(item, filter)) : evaluated;
-    const visible = index ? matched.map((item) => indexProjection(item, index.Projection, order)) : matched;
+    const visible = matched.map(entry);
     return {
       ...(input.Select === 'COUNT' ? {} : { Items: visible.map((item) => project(item, projection)) }),
       Count: matched.length,
