@@ -157,14 +157,20 @@ export class LocalApi implements OpsflowApi {
   /** The approval record the Approval tasks keep for this execution (any deployed table holding one). */
   private async approval(executionArn: string): Promise<ApprovalInfo | null> {
     for (const table of this.deps.deployed.tables) {
-      const res = await this.deps.dynamodb.handle({
-        method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
-        target: 'DynamoDB_20120810.Scan',
-        body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: 'executionArn = :a', ExpressionAttributeValues: { ':a': { S: executionArn } } })),
-      });
-      if (res.status !== 200) continue;
-      const items = (JSON.parse(res.body.toString()) as { Items?: Record<string, never>[] }).Items ?? [];
-      const record = items.map((i) => unmarshall(i)).find((r) => Array.isArray(r.approvers) && Array.isArray(r.votes));
+      // Scan pages stop at 1 MB of data read, as on AWS: read on until the record or the last page.
+      let record: ReturnType<typeof unmarshall> | undefined;
+      let start: unknown;
+      do {
+        const res = await this.deps.dynamodb.handle({
+          method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
+          target: 'DynamoDB_20120810.Scan',
+          body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: 'executionArn = :a', ExpressionAttributeValues: { ':a': { S: executionArn } }, ExclusiveStartKey: start })),
+        });
+        if (res.status !== 200) break;
+        const page = JSON.parse(res.body.toString()) as { Items?: Record<string, never>[]; LastEvaluatedKey?: unknown };
+        record = (page.Items ?? []).map((i) => unmarshall(i)).find((r) => Array.isArray(r.approvers) && Array.isArray(r.votes));
+        start = page.LastEvaluatedKey;
+      } while (!record && start);
       if (!record) continue;
       const approvers = (record.approvers as ApprovalInfo['approvers']).map(({ email, role, notifiedAt, remindedAt }) => ({ email, role, notifiedAt, remindedAt }));
       return {
