@@ -266,7 +266,7 @@ export class Interpreter {
 
   /** Errors the engine itself raises name the state and its entered event, as AWS's causes do. */
   private located(err: StatesError, name: string, enteredId: number): StatesError {
-    const engineError = ['States.Runtime', 'States.QueryEvaluationError', 'States.ResultPathMatchFailure', 'States.IntrinsicFailure', 'States.ItemReaderFailed'].includes(err.name);
+    const engineError = ['States.Runtime', 'States.QueryEvaluationError', 'States.ResultPathMatchFailure', 'States.ParameterPathFailure', 'States.NoChoiceMatched', 'States.IntrinsicFailure', 'States.ItemReaderFailed'].includes(err.name);
     if (!engineError || (err as { located?: boolean }).located) return err;
     const prefixed = new StatesError(err.name, `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${err.cause ?? ''}`, { fatal: err.fatal, terminal: err.terminal });
     (prefixed as { located?: boolean }).located = true;
@@ -289,28 +289,36 @@ export class Interpreter {
     return { input, context: withoutSentinel(context), variables: (n) => env.vars.get(n) };
   }
 
-  /** A payload template (Parameters, ItemSelector, ResultSelector, Assign): `.$` keys hold paths or intrinsics. */
-  private template(template: unknown, scope: PathScope): unknown {
-    if (Array.isArray(template)) return template.map((v) => this.template(v, scope));
+  /**
+   * A payload template (Parameters, ItemSelector, ResultSelector, Assign): `.$` keys hold paths or intrinsics.
+   * `parameters`: the template is a state's Parameters (or a Map's ItemSelector, which replaces them), where a
+   * path that finds nothing is `States.ParameterPathFailure` ("An attempt to replace a field, within a state's
+   * Parameters field, whose name ends in .$ using a path fails":
+   * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation,
+   * and https://states-language.net/spec.html#appendix-a); elsewhere AWS names no error, and it stays States.Runtime.
+   */
+  private template(template: unknown, scope: PathScope, parameters = false): unknown {
+    if (Array.isArray(template)) return template.map((v) => this.template(v, scope, parameters));
     if (typeof template !== 'object' || template === null) return template;
     const out: Obj = {};
     for (const [key, value] of Object.entries(template)) {
       if (key.endsWith('.$') && typeof value === 'string') {
-        out[key.slice(0, -2)] = this.dynamicValue(value, key, scope);
+        out[key.slice(0, -2)] = this.dynamicValue(value, key, scope, parameters);
       } else {
-        out[key] = this.template(value, scope);
+        out[key] = this.template(value, scope, parameters);
       }
     }
     return out;
   }
 
   /** The value of a `.$` field: a path (of the input, `$$` context or a `$variable`) or an intrinsic function. */
-  private dynamicValue(value: string, field: string, scope: PathScope): unknown {
+  private dynamicValue(value: string, field: string, scope: PathScope, parameters = false): unknown {
     if (isIntrinsic(value)) return evaluateIntrinsic(value, scope);
     const r = evaluatePath(value, scope);
     if (!r.found) {
       const data = value.startsWith('$$') ? scope.context : scope.input;
-      throw runtimeError(`The JSONPath '${value}' specified for the field '${field}' could not be found in the input '${json(data)}'`);
+      const cause = `The JSONPath '${value}' specified for the field '${field}' could not be found in the input '${json(data)}'`;
+      throw parameters ? new StatesError('States.ParameterPathFailure', cause) : runtimeError(cause);
     }
     return r.value;
   }
@@ -350,7 +358,7 @@ export class Interpreter {
       case 'Pass': {
         let result = effective;
         if (state.Parameters !== undefined) {
-          result = this.template(state.Parameters, scopeOf(effective));
+          result = this.template(state.Parameters, scopeOf(effective), true);
           this.host.inspect?.('afterParameters', result);
         }
         if ('Result' in state) result = state.Result;
@@ -359,7 +367,7 @@ export class Interpreter {
       }
       case 'Task': {
         // Only a Task's Parameters see $$.Task.Token (a placeholder the dispatcher replaces with the issued token).
-        const params = state.Parameters !== undefined ? this.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }) : effective;
+        const params = state.Parameters !== undefined ? this.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }, true) : effective;
         if (state.Parameters !== undefined) this.host.inspect?.('afterParameters', params);
         const timeoutSeconds = state.TimeoutSecondsPath !== undefined ? selectPath(state.TimeoutSecondsPath, scopeOf(effective)) : state.TimeoutSeconds;
         const heartbeatSeconds = state.HeartbeatSecondsPath !== undefined ? selectPath(state.HeartbeatSecondsPath, scopeOf(effective)) : state.HeartbeatSeconds;
@@ -388,7 +396,7 @@ export class Interpreter {
         throw failState(error, cause);
       }
       case 'Parallel': {
-        const branchInput = state.Parameters !== undefined ? this.template(state.Parameters, scopeOf(effective)) : effective;
+        const branchInput = state.Parameters !== undefined ? this.template(state.Parameters, scopeOf(effective), true) : effective;
         const result = await this.parallel(name, state, branchInput, env);
         const { merged, selected } = withResult(result);
         return finish(merged, next(), selected);
@@ -398,7 +406,7 @@ export class Interpreter {
         this.host.inspect?.('afterItemsPath', items);
         const selector = state.ItemSelector ?? state.Parameters;
         const itemInput = async (item: unknown, index: number) =>
-          selector === undefined ? item : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env));
+          selector === undefined ? item : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env), true);
         const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
         const fields: DistributedFields = {};
         if (isDistributed(state)) {
@@ -784,9 +792,16 @@ function isDistributed(state: Obj): boolean {
   return (state.ItemProcessor ?? state.Iterator)?.ProcessorConfig?.Mode === 'DISTRIBUTED';
 }
 
+/**
+ * A Choice state with no matching rule and no Default: `States.NoChoiceMatched`, "A Choice state failed to match
+ * the input to the conditions defined in the Choice Rule and a Default transition was not specified"
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation;
+ * https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html: "the state machine will throw an error due
+ * to a failure to transition out of the state"). Not a States.Runtime error, so an enclosing Parallel or Map can
+ * catch it. AWS documents no cause text; this one paraphrases the Choice page.
+ */
 function noChoice(): StatesError {
-  // AWS fails a Choice state without a matching rule or Default with this runtime error (not catchable).
-  return runtimeError('Failed to transition out of the state. The state does not point to a next state.');
+  return new StatesError('States.NoChoiceMatched', 'Failed to transition out of the state: no Choice Rule matched the input and the state has no Default.');
 }
 
 function failState(error: unknown, cause: unknown): StatesError {

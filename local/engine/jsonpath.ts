@@ -97,9 +97,20 @@ export function isDefinite(path: string): boolean {
   return definiteSteps(body) !== undefined;
 }
 
+/**
+ * A function call step such as `.length()`. "Functions such as length() aren't supported" in reference paths
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html#amazon-states-language-reference-paths);
+ * for other paths AWS documents no functions at all, so the engine supports none (see DIVERGENCES.md).
+ */
+export function hasFunctionCall(path: string): boolean {
+  const unquoted = path.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+  return /\.\s*[A-Za-z_$][\w$]*\s*\(\s*\)/.test(unquoted);
+}
+
 /** Evaluates a path; a definite path that finds nothing reports what was missing. */
 export function evaluatePath(path: string, scope: PathScope): PathResult {
   if (!path.startsWith('$')) throw runtimeError(`Invalid path '${path}': paths must begin with '$'`);
+  if (hasFunctionCall(path)) throw runtimeError(`Invalid path '${path}': functions such as length() aren't supported`);
   const r = root(path, scope);
   if ('variable' in r) return { found: false, missing: `$${r.variable}` };
   const body = r.rest.slice(1);

@@ -9,6 +9,7 @@ import jsonata from 'jsonata';
 import { comparisonOperator, isTimestamp } from './choice';
 import { IntrinsicSyntaxError, isIntrinsic, parseIntrinsic } from './intrinsics';
 import { expressionText, isExpression } from './jsonata';
+import { hasFunctionCall } from './jsonpath';
 
 type Obj = Record<string, any>;
 
@@ -108,6 +109,7 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
       for (const field of ['Arguments', 'Output']) if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is only supported in JSONata states`, `${loc}/${field}`);
       for (const field of ['Parameters', 'ResultSelector', 'ItemSelector', 'Assign']) if (field in state) checkTemplate(state[field], `${loc}/${field}`, out);
       for (const field of ['ErrorPath', 'CausePath']) if (typeof state[field] === 'string' && !state[field].startsWith('$')) checkIntrinsic(state[field], `${loc}/${field}`, out);
+      checkReferencePaths(state, loc, out);
     }
     if (state.Type === 'Wait' && 'Timestamp' in state && !isExpression(state.Timestamp) && !isTimestamp(state.Timestamp)) {
       error('SCHEMA_VALIDATION_FAILED', 'The value for the field \'Timestamp\' must be a valid ISO-8601 extended offset date-time format string', `${loc}/Timestamp`);
@@ -137,6 +139,25 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
       state.Branches.forEach((b: Obj, n: number) => isObj(b) && checkScope(b, `${at}/States/${name}/Branches[${n}]`, topLanguage, names, visible, out));
     }
   }
+}
+
+/**
+ * Reference paths: "Functions such as length() aren't supported"
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html#amazon-states-language-reference-paths).
+ * The fields AWS calls reference paths: ResultPath (input-output-resultpath.html), ItemsPath (input-output-itemspath.html),
+ * ErrorPath/CausePath (state-fail.html), SecondsPath/TimestampPath (state-wait.html). Refused at create time whether
+ * or not the schema pass runs (TestState and stored revisions skip it).
+ */
+const REFERENCE_PATH_FIELDS = ['ResultPath', 'ItemsPath', 'ErrorPath', 'CausePath', 'SecondsPath', 'TimestampPath'];
+
+function checkReferencePaths(state: Obj, loc: string, out: Diagnostic[]): void {
+  const check = (value: unknown, at: string, field: string) => {
+    if (typeof value === 'string' && value.startsWith('$') && hasFunctionCall(value)) {
+      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field '${field}' must be a valid reference path: functions such as length() aren't supported`, location: at });
+    }
+  };
+  for (const field of REFERENCE_PATH_FIELDS) check(state[field], `${loc}/${field}`, field);
+  if (Array.isArray(state.Catch)) state.Catch.forEach((c: unknown, n: number) => isObj(c) && check(c.ResultPath, `${loc}/Catch[${n}]/ResultPath`, 'ResultPath'));
 }
 
 function checkTemplate(value: unknown, loc: string, out: Diagnostic[]): void {

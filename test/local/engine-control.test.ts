@@ -145,7 +145,7 @@ describe('TestState', () => {
     const task = (extra: object) => JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'nope', 'Payload.$': '$.missing' }, End: true, ...extra });
     const failed = await sfn.send(new S.TestStateCommand({ definition: task({}), roleArn: ROLE, input: '{}' }));
     expect(failed.status).toBe('FAILED');
-    expect(failed.error).toBe('States.Runtime');
+    expect(failed.error).toBe('States.ParameterPathFailure');
     const choice = await sfn.send(new S.TestStateCommand({ definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 1, Next: 'Big' }], Default: 'Small' }), roleArn: ROLE, input: '{"n":2}' }));
     expect(choice.nextState).toBe('Big');
     const fail = JSON.stringify({ Type: 'Parallel', Branches: [{ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E' } } }], End: true });

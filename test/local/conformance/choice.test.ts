@@ -110,16 +110,29 @@ describe('Choice rules', () => {
     expect(outcome.cause).toBe("An error occurred while executing the state 'C' (entered at the event id #2). Invalid path '$.jobs[0].done': The choice state's condition path references an invalid value.");
   });
 
-  it('no matching rule and no Default fails with States.Runtime', async () => {
+  it('no matching rule and no Default fails with States.NoChoiceMatched', async () => {
     // Prepare
     const definition = { StartAt: 'C', States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } } };
 
     // Act
     const outcome = await runDefinition(definition, { x: 'a' });
 
+    // Assess (error name from https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation)
+    expect(outcome.error).toBe('States.NoChoiceMatched');
+    expect(outcome.cause).toMatch(/^An error occurred while executing the state 'C' \(entered at the event id #2\)\. /);
+  });
+
+  it('States.NoChoiceMatched is not a States.Runtime error: an enclosing Parallel catches it with States.ALL', async () => {
+    // Prepare
+    const choice = { StartAt: 'C', States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } } };
+    const definition = { StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [choice], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
+
+    // Act
+    const outcome = await runDefinition(definition, { x: 'a' });
+
     // Assess
-    expect(outcome.error).toBe('States.Runtime');
-    expect(outcome.cause).toBe("An error occurred while executing the state 'C' (entered at the event id #2). Failed to transition out of the state. The state does not point to a next state.");
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect((outcome.output as { Error: string }).Error).toBe('States.NoChoiceMatched');
   });
 
   it('rules are tried in order and the first match wins', async () => {

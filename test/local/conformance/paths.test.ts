@@ -69,13 +69,46 @@ describe('paths and input/output processing', () => {
     expect(out.ctx.Task.Token).toBe(out.token);
   });
 
-  it('a path that finds nothing in Parameters fails with the cause AWS gives', async () => {
+  it('a path that finds nothing in Parameters fails with States.ParameterPathFailure', async () => {
     // Act
     const outcome = await runDefinition(pass({ Parameters: { 'm.$': '$.nope' } }), { x: 'a' });
 
-    // Assess
-    expect(outcome.error).toBe('States.Runtime');
+    // Assess (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation:
+    // "An attempt to replace a field, within a state's Parameters field, whose name ends in .$ using a path fails")
+    expect(outcome.error).toBe('States.ParameterPathFailure');
     expect(outcome.cause).toBe(`An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$.nope' specified for the field 'm.$' could not be found in the input '{"x":"a"}'`);
+  });
+
+  it('States.ParameterPathFailure is caught by States.ALL (it is not States.Runtime), in a Task and in a Map ItemSelector', async () => {
+    // Prepare
+    const task = { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:echo', Parameters: { 'm.$': '$.nope' }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
+    const map = { StartAt: 'M', States: { M: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'v.$': '$.nope' }, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, Catch: [{ ErrorEquals: ['States.ParameterPathFailure'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
+
+    // Act
+    const caughtInTask = await runDefinition(task, {}, { echo: (x) => x });
+    const caughtInMap = await runDefinition(map, { items: [1] });
+
+    // Assess
+    expect(caughtInTask.status).toBe('SUCCEEDED');
+    expect((caughtInTask.output as { Error: string }).Error).toBe('States.ParameterPathFailure');
+    expect(caughtInMap.status).toBe('SUCCEEDED');
+    expect((caughtInMap.output as { Error: string }).Error).toBe('States.ParameterPathFailure');
+  });
+
+  it('length() is refused in a reference path at create time, and at run time in any path', async () => {
+    // Prepare (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html#amazon-states-language-reference-paths:
+    // "Functions such as length() aren't supported")
+    const refused = [
+      pass({ Result: 1, ResultPath: '$.a.length()' }),
+      { StartAt: 'W', States: { W: { Type: 'Wait', SecondsPath: '$.a.length()', End: true } } },
+      { StartAt: 'M', States: { M: { Type: 'Map', ItemsPath: '$.a.length()', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } },
+    ];
+
+    // Act + Assess
+    for (const definition of refused) await expect(runDefinition(definition, { a: [1, 2] })).rejects.toThrow(/functions such as length\(\) aren't supported/);
+    const atRunTime = await runDefinition(pass({ Parameters: { 'n.$': '$.a.length()' } }), { a: [1, 2] });
+    expect(atRunTime.error).toBe('States.Runtime');
+    expect(atRunTime.cause).toMatch(/Invalid path '\$\.a\.length\(\)': functions such as length\(\) aren't supported$/);
   });
 
   it('an InputPath that finds nothing fails with the cause AWS gives', async () => {
