@@ -76,6 +76,29 @@ export class IamEnforcer {
   }
 
   /**
+   * A service assuming a role to act for the app (Scheduler, an EventBridge target's role): the role's trust
+   * policy must allow the service principal `sts:AssumeRole`, with `aws:SourceArn`/`aws:SourceAccount` as the
+   * service sends them for confused-deputy conditions
+   * (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). Roles the templates do not
+   * define are not checked here (their sessions have no policies, so what they do is denied anyway).
+   */
+  assumeRole(caller: ServiceCaller, roleArn: string): Denial | undefined {
+    const trust = this.model.role(roleArn)?.trust;
+    if (!trust) return undefined;
+    const now = this.clock.now();
+    const context: RequestContext = {
+      'aws:CurrentTime': now.toISOString(),
+      'aws:SourceArn': caller.sourceArn,
+      'aws:SourceAccount': ACCOUNT,
+      'aws:PrincipalServiceName': caller.service,
+    };
+    const evaluation = evaluate({ principal: { type: 'Service', id: caller.service }, action: 'sts:AssumeRole', resource: roleArn, context }, [], trust);
+    if (evaluation.decision === 'Allow') return undefined;
+    this.stats.denied++;
+    return { principalArn: caller.service, action: 'sts:AssumeRole', resource: roleArn, evaluation, message: deniedMessage(caller.service, 'sts:AssumeRole', roleArn, evaluation) };
+  }
+
+  /**
    * Authorizes a signed API call. Returns the denial as the service's error, or undefined when allowed
    * (or the caller is outside the app). A call naming several resources is refused whole if any is denied.
    */

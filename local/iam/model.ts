@@ -19,6 +19,8 @@ export interface Role {
   policies: PolicyDocument[];
   /** AWS managed policies attached by ARN; their content is not known locally (not enforced, counted). */
   managedPolicyArns: string[];
+  /** The trust policy (`AssumeRolePolicyDocument`): who may assume the role; undefined for roles not in the templates. */
+  trust?: PolicyDocument;
 }
 
 export interface Session {
@@ -59,7 +61,7 @@ export class IamModel {
       const name = roleNameFromArn(arn) ?? r.physicalName;
       const inline = list(r.properties.Policies as Array<{ PolicyDocument: PolicyDocument }> | undefined).map((p) => p.PolicyDocument);
       const managed = list(r.properties.ManagedPolicyArns as string[] | undefined);
-      const role: Role = { name, arn, policies: [...inline], managedPolicyArns: managed.filter((a) => a.includes(':aws:policy/')) };
+      const role: Role = { name, arn, policies: [...inline], managedPolicyArns: managed.filter((a) => a.includes(':aws:policy/')), trust: r.properties.AssumeRolePolicyDocument as PolicyDocument | undefined };
       this.roles.set(arn, role);
       byName.set(name, role);
       byName.set(String(stack.ref(r.logicalId)), role);

@@ -72,6 +72,15 @@ export class Gate {
     const service = target.arn.split(':')[2];
     const action = service === 'states' ? 'states:StartExecution' : service === 'lambda' ? 'lambda:InvokeFunction' : service === 'sns' ? 'sns:Publish' : undefined;
     if (!action) return;
+    if (target.roleArn && target.source) {
+      // The service first assumes the role. Scheduler names the schedule group as aws:SourceArn
+      // (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role),
+      // EventBridge the rule.
+      const group = /^(arn:[^:]+:scheduler:[^:]*:\d{12}):schedule\/([^/]+)\//.exec(target.source.arn);
+      const sourceArn = group ? `${group[1]}:schedule-group/${group[2]}` : target.source.arn;
+      const refused = this.iam.assumeRole({ service: target.source.service, sourceArn }, target.roleArn);
+      if (refused) throw new AwsError('AccessDeniedException', refused.message, 403);
+    }
     const caller = target.roleArn
       ? this.iam.model.sessionFor(target.roleArn, target.source?.service.split('.')[0] ?? 'target')
       : target.source && { service: target.source.service, sourceArn: target.source.arn };
