@@ -182,21 +182,13 @@ export class Ec2Schedule extends Construct {
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html (dynamodb:LeadingKeys)
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } } }));
     for (const fn of [plan, act, verify]) {
-      NagSuppressions.addResourceSuppressions(
-        fn,
-        [{ id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] }],
-        true,
-      );
+      fn.suppress([{ id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
     }
-    NagSuppressions.addResourceSuppressions(
-      act,
-      [{
-        id: 'AwsSolutions-IAM5',
-        reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag (aws:ResourceTag condition): instances opt in by tag, their ids are not known at deploy time.',
-        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
-      }],
-      true,
-    );
+    act.suppress([{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag (aws:ResourceTag condition): instances opt in by tag, their ids are not known at deploy time.',
+      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
+    }]);
 
     // ---- state machine ---------------------------------------------------------------------------------
     const retryThrottling = { errors: [ErrorNames.Ec2Throttled], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) };
@@ -340,13 +332,11 @@ export class Ec2Schedule extends Construct {
           resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
         }),
       );
-      NagSuppressions.addResourceSuppressions(
-        fn,
+      fn.suppress(
         [
           { id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] },
           { id: 'AwsSolutions-IAM5', reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }] },
         ],
-        true,
       );
     }
 

@@ -163,13 +163,11 @@ export class TagPolicy extends Construct {
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
     for (const fn of [fns.evaluate, fns.apply]) {
-      NagSuppressions.addResourceSuppressions(
-        fn,
+      fn.suppress(
         [
           { id: 'AwsSolutions-IAM5', reason: 'ec2:Describe* and cloudtrail:LookupEvents do not support resource-level permissions.', appliesTo: ['Resource::*'] },
           { id: 'AwsSolutions-IAM5', reason: 'Remediation targets whichever instances break the policy: any instance in this account and region, never other resource types.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:instance\\/\\*$/g' }] },
         ],
-        true,
       );
     }
 

@@ -157,7 +157,7 @@ describe('Ec2Schedule IAM', () => {
   it('lets the HTTP handlers read the table and start this workflow, and nothing that changes instances', () => {
     for (const fn of ['Ec2ScheduleControlFn', 'Ec2ScheduleChatFn']) {
       const actions = policyOf(json, fn).flatMap((s) => asList(s.Action));
-      expect(actions.sort(), fn).toEqual(['dynamodb:GetItem', 'ec2:DescribeInstances', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(actions.sort(), fn).toEqual(['dynamodb:GetItem', 'ec2:DescribeInstances', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
   });
 

@@ -1,13 +1,19 @@
 /**
  * The one way opsflow builds a Lambda task: esbuild bundling from node_modules (no Docker), Node.js 22 on
- * arm64, an explicit log group with retention, structured JSON logs, and active X-Ray tracing. The AWS SDK v3
+ * arm64, its own log group with retention, structured JSON logs, and active X-Ray tracing. The AWS SDK v3
  * stays external because the Node.js 22 runtime ships it (the local runtime resolves it from node_modules).
+ *
+ * Each function has its own execution role that may write only to its own log group: not
+ * AWSLambdaBasicExecutionRole, which allows logs:CreateLogGroup/CreateLogStream/PutLogEvents on `*`
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html), so
+ * every function could write into any log group of the account, another function's included.
  */
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { NagSuppressions } from 'cdk-nag';
+import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 
@@ -48,11 +54,25 @@ export function checkEnvironmentSize(owner: string, environment: Record<string, 
 }
 
 export class TaskFunction extends NodejsFunction {
+  /** The execution role: a sibling of the function in the construct tree (it exists before the function, which names it). */
+  private readonly executionRole: Role;
+
   constructor(scope: Construct, id: string, props: TaskFunctionProps) {
+    // DESTROY: the group goes with the stack (it is the function's, nothing else writes to it); retention bounds
+    // what it keeps meanwhile. Lambda names its streams `YYYY/MM/DD/<function>[<version>]...` in it
+    // (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html).
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Lambda sends logs with the execution role's permissions: CreateLogGroup, CreateLogStream and PutLogEvents
+    // (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html, "Required IAM permissions").
+    // The group exists before the function (the template creates it first: LoggingConfig.LogGroup refers to it),
+    // so CreateLogGroup is not needed; CreateLogStream and PutLogEvents on this group's ARN
+    // (`...:log-group:<name>:*`, its streams included) are all it gets
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `opsflow ${props.entry}` });
+    logGroup.grantWrite(role);
     const environment = { POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps', ...props.environment };
     checkEnvironmentSize(`${scope.node.path}/${id}`, environment);
     super(scope, id, {
@@ -65,6 +85,7 @@ export class TaskFunction extends NodejsFunction {
       memorySize: 256,
       timeout: props.timeout ?? Duration.seconds(30),
       tracing: Tracing.ACTIVE,
+      role,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       environment,
@@ -76,25 +97,21 @@ export class TaskFunction extends NodejsFunction {
         externalModules: ['@aws-sdk/*'],
       },
     });
+    this.executionRole = role;
     NagSuppressions.addResourceSuppressions(
       this,
-      [
-        {
-          id: 'AwsSolutions-L1',
-          reason: 'opsflow pins Node.js 22 (the supported LTS its tasks are tested against) on purpose.',
-        },
-        {
-          id: 'AwsSolutions-IAM4',
-          reason: 'AWSLambdaBasicExecutionRole only allows writing this function\'s own logs.',
-          appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-        },
-        {
-          id: 'AwsSolutions-IAM5',
-          reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.',
-          appliesTo: ['Resource::*'],
-        },
-      ],
+      [{ id: 'AwsSolutions-L1', reason: 'opsflow pins Node.js 22 (the supported LTS its tasks are tested against) on purpose.' }],
       true,
     );
+    this.suppress([{ id: 'AwsSolutions-IAM5', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
+  }
+
+  /**
+   * cdk-nag suppressions for this function's permissions: on its role and the role's policies, which are not
+   * children of the function (so `NagSuppressions.addResourceSuppressions(fn, ...)` does not reach them).
+   * Call it after the statements it justifies were added.
+   */
+  suppress(suppressions: NagPackSuppression[]): void {
+    NagSuppressions.addResourceSuppressions(this.executionRole, suppressions, true);
   }
 }
