@@ -1,90 +1,113 @@
 /**
- * Checks a value against `tag-policy.schema.json`, the file editors also use. This is a small interpreter of
- * exactly the JSON Schema (draft-07) keywords that schema uses, so the schema stays the one definition of the
- * format without adding a validator dependency to every Lambda bundle; an unknown keyword is a programming
- * error and throws, so the schema cannot silently grow past what is checked.
+ * Checks a value against `tag-policy.schema.json`, the file editors also use. The validator is ajv's, compiled
+ * to standalone code at build time (`schema.generated.ts`, written by `npm run schema`), so the schema stays
+ * the one definition of the format and a Lambda bundle carries the generated checks, not ajv's compiler.
+ * Here ajv's errors become the messages operators read: every problem, each starting with the path it is
+ * about (`rules[1].pattern: ...`), in the order of the fields in the policy.
  */
-import schemaJson from '../../../tag-policy.schema.json';
+import type { ErrorObject } from 'ajv';
+import { schema, validate } from './schema.generated';
 
 type Schema = Record<string, unknown>;
 
-export const POLICY_SCHEMA: Schema = schemaJson as Schema;
+/** tag-policy.schema.json, as the generated validator holds it. */
+export const POLICY_SCHEMA: Schema = schema as Schema;
 
-const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'default', 'definitions']);
+/** Every violation of the policy schema in `value`, each starting with the JSON path it is about (`rules[1].pattern`). */
+export function schemaProblems(value: unknown): string[] {
+  if (validate(value)) return [];
+  const errors = ((validate as unknown as { errors?: ErrorObject[] }).errors ?? []).map((e) => located(e, value));
+  // A field's problems in the order of the policy's fields; an object's missing fields before its contents.
+  return errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => compareOrder(a.e.order, b.e.order) || a.i - b.i)
+    .map(({ e }) => message(e));
+}
 
-/** Every violation of `schema` in `value`, each starting with the JSON path it is about (`rules[1].pattern`). */
-export function schemaProblems(value: unknown, schema: Schema = POLICY_SCHEMA, root: Schema = schema, path = ''): string[] {
-  if (typeof schema.$ref === 'string') return schemaProblems(value, resolveRef(root, schema.$ref), root, path);
+interface Located {
+  error: ErrorObject;
+  /** The JSON path of the value the error is about (`rules[0].key`), '' for the policy itself. */
+  path: string;
+  value: unknown;
+  /** Position of each path segment among its siblings; -1 puts an object's missing fields before its fields. */
+  order: number[];
+}
+
+function located(error: ErrorObject, root: unknown): Located {
+  const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let value = root;
+  let path = '';
+  const order: number[] = [];
+  for (const s of segments) {
+    if (Array.isArray(value)) {
+      path += `[${s}]`;
+      order.push(Number(s));
+      value = value[Number(s)];
+    } else {
+      path = join(path, s);
+      order.push(Object.keys(value as object).indexOf(s));
+      value = (value as Record<string, unknown>)[s];
+    }
+  }
+  // Errors about one property of an object are placed, and named, at that property.
+  const property = error.keyword === 'additionalProperties' ? (error.params as { additionalProperty: string }).additionalProperty : undefined;
+  if (property !== undefined) {
+    order.push(Object.keys(value as object).indexOf(property));
+    path = join(path, property);
+  }
+  if (error.keyword === 'required') {
+    order.push(-1);
+    path = join(path, (error.params as { missingProperty: string }).missingProperty);
+  }
+  return { error, path, value, order };
+}
+
+function message({ error, path, value }: Located): string {
   const at = path || '(policy)';
-  const problems: string[] = [];
-  for (const keyword of Object.keys(schema)) {
-    if (!ANNOTATIONS.has(keyword) && !KEYWORDS.has(keyword)) throw new Error(`tag-policy schema: unsupported keyword '${keyword}' at ${at}`);
-  }
-  if (schema.type !== undefined && !hasType(value, schema.type as string)) {
-    return [`${at}: must be ${article(schema.type as string)}, got ${describe(value)}`];
-  }
-  if ('const' in schema && value !== schema.const) problems.push(`${at}: must be ${JSON.stringify(schema.const)}, got ${describe(value)}`);
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) {
-    problems.push(`${at}: must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${describe(value)}`);
-  }
-  if (typeof value === 'string') {
-    if (typeof schema.minLength === 'number' && value.length < schema.minLength) problems.push(`${at}: must be at least ${schema.minLength} characters`);
-    if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) problems.push(`${at}: must be at most ${schema.maxLength} characters, got ${value.length}`);
-  }
-  if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum) problems.push(`${at}: must be at least ${schema.minimum}, got ${value}`);
-    if (typeof schema.maximum === 'number' && value > schema.maximum) problems.push(`${at}: must be at most ${schema.maximum}, got ${value}`);
-  }
-  if (Array.isArray(value)) {
-    if (typeof schema.minItems === 'number' && value.length < schema.minItems) problems.push(`${at}: must have at least ${schema.minItems} item(s)`);
-    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) problems.push(`${at}: must have at most ${schema.maxItems} items, got ${value.length}`);
-    if (schema.items) value.forEach((item, i) => problems.push(...schemaProblems(item, schema.items as Schema, root, `${path}[${i}]`)));
-  }
-  if (isObject(value)) {
-    const properties = (schema.properties ?? {}) as Record<string, Schema>;
-    for (const key of (schema.required as string[] | undefined) ?? []) {
-      if (!(key in value)) problems.push(`${join(path, key)}: is required`);
-    }
-    for (const [key, v] of Object.entries(value)) {
-      if (Object.hasOwn(properties, key)) problems.push(...schemaProblems(v, properties[key], root, join(path, key)));
-      else if (schema.additionalProperties === false) {
-        problems.push(`${join(path, key)}: is not a known field (known: ${Object.keys(properties).filter((k) => k !== '$schema').join(', ')})`);
-      }
-    }
-  }
-  return problems;
-}
-
-const KEYWORDS = new Set([
-  '$ref', 'type', 'const', 'enum', 'minLength', 'maxLength', 'minimum', 'maximum', 'minItems', 'maxItems', 'items',
-  'properties', 'required', 'additionalProperties',
-]);
-
-function resolveRef(root: Schema, ref: string): Schema {
-  if (!ref.startsWith('#/')) throw new Error(`tag-policy schema: only local $ref is supported, got ${ref}`);
-  let node: unknown = root;
-  for (const part of ref.slice(2).split('/')) node = (node as Schema)?.[part];
-  if (!isObject(node)) throw new Error(`tag-policy schema: $ref ${ref} does not resolve`);
-  return node;
-}
-
-function hasType(value: unknown, type: string): boolean {
-  switch (type) {
-    case 'object':
-      return isObject(value);
-    case 'array':
-      return Array.isArray(value);
-    case 'integer':
-      return Number.isInteger(value);
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value);
+  const p = error.params as Record<string, any>;
+  switch (error.keyword) {
+    case 'type':
+      return `${at}: must be ${article(p.type)}, got ${describe(value)}`;
+    case 'const':
+      return `${at}: must be ${JSON.stringify(p.allowedValue)}, got ${describe(value)}`;
+    case 'enum':
+      return `${at}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`;
+    case 'minLength':
+      return `${at}: must be at least ${p.limit} characters`;
+    case 'maxLength':
+      // Counted in characters (code points), as EC2 counts tag keys and values: "128 Unicode characters in UTF-8"
+      // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions); so does ajv.
+      return `${at}: must be at most ${p.limit} characters, got ${[...(value as string)].length}`;
+    case 'minimum':
+      return `${at}: must be at least ${p.limit}, got ${value}`;
+    case 'maximum':
+      return `${at}: must be at most ${p.limit}, got ${value}`;
+    case 'minItems':
+      return `${at}: must have at least ${p.limit} item(s)`;
+    case 'maxItems':
+      return `${at}: must have at most ${p.limit} items, got ${(value as unknown[]).length}`;
+    case 'required':
+      return `${at}: is required`;
+    case 'additionalProperties':
+      return `${at}: is not a known field (known: ${knownFields(error.schemaPath).join(', ')})`;
     default:
-      return typeof value === type;
+      // A keyword the schema gains later still reads as a named problem.
+      return `${at}: fails the schema's ${error.keyword} (${JSON.stringify(error.params)})`;
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The fields the schema node of an `additionalProperties` error declares (its `$schema` aside). */
+function knownFields(schemaPath: string): string[] {
+  let node: unknown = POLICY_SCHEMA;
+  for (const part of schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1)) {
+    if (part) node = (node as Schema)?.[part];
+  }
+  return Object.keys(((node as Schema | undefined)?.properties ?? {}) as Schema).filter((k) => k !== '$schema');
+}
+
+function compareOrder(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
