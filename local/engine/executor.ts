@@ -95,6 +95,16 @@ interface Chain {
   active?: { type: string; name: string };
 }
 
+/** A chain that is running now: the execution's own, a Parallel branch or a Map iteration (for StopExecution). */
+interface LiveChain {
+  chain: Chain;
+  depth: number;
+  iteration?: { name: string; index: number };
+}
+
+/** States that run long enough to be stopped; HistoryEvent has a `*StateAborted` type for each. */
+const ABORTABLE = ['Task', 'Wait', 'Map', 'Parallel'];
+
 /** Workflow variables: a Map iteration or Parallel branch reads its parents' and assigns its own. */
 export class Variables {
   private readonly own = new Map<string, unknown>();
@@ -144,6 +154,8 @@ interface Env {
   signal: AbortSignal;
   /** The execution's own scope (not a branch or iteration). */
   top?: boolean;
+  /** Nesting depth: 0 for the execution's own scope, +1 per Parallel branch or Map iteration. */
+  depth?: number;
 }
 
 interface StateOutcome {
@@ -157,13 +169,48 @@ export class Interpreter {
   /** Told about each top-level state as it is entered (where RedriveExecution starts again). */
   onTopLevelState?: (name: string, input: unknown) => void;
 
+  private readonly live = new Set<LiveChain>();
+
   constructor(private readonly host: Host) {}
 
   /** Runs a whole definition from its StartAt (or `startAt`, for a redrive); resolves with its output. */
   async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }, startAt?: string): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
     const scope = startAt ? { ...definition, StartAt: startAt } : definition;
-    return this.runScope(scope, input, { chain, vars, language, signal: this.host.signal, top: true });
+    const own: LiveChain = { chain, depth: 0 };
+    this.live.add(own);
+    try {
+      return await this.runScope(scope, input, { chain, vars, language, signal: this.host.signal, top: true, depth: 0 });
+    } finally {
+      this.live.delete(own);
+    }
+  }
+
+  /**
+   * StopExecution: records `TaskStateAborted`, `WaitStateAborted`, `MapIterationAborted`, `MapStateAborted` and
+   * `ParallelStateAborted` (event types of https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html)
+   * for the states running now, innermost first, each on its own branch's chain; returns the id of the last one,
+   * which ExecutionAborted follows. Call it before the execution's signal aborts.
+   */
+  abortRunning(): number | undefined {
+    let last: number | undefined;
+    const running = [...this.live].sort((a, b) => b.depth - a.depth);
+    for (const live of running) {
+      const { chain } = live;
+      if (chain.active && ABORTABLE.includes(chain.active.type)) {
+        chain.last = last = this.host.record(`${chain.active.type}StateAborted`, undefined, chain.last);
+        chain.active = undefined;
+      }
+      if (live.iteration) chain.last = last = this.host.record('MapIterationAborted', live.iteration, chain.last);
+      this.live.delete(live);
+    }
+    return last;
+  }
+
+  private track(chain: Chain, depth: number, iteration?: { name: string; index: number }): () => void {
+    const live: LiveChain = { chain, depth, ...(iteration ? { iteration } : {}) };
+    this.live.add(live);
+    return () => this.live.delete(live);
   }
 
   /** Runs a single state (TestState); resolves with its output and next state. */
@@ -619,8 +666,10 @@ export class Interpreter {
     const giveUp = new AbortController();
     const signal = AbortSignal.any([env.signal, giveUp.signal]);
     const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
+    const depth = (env.depth ?? 0) + 1;
+    const untrack = branches.map((b) => this.track(b.chain, depth));
     const runs = (state.Branches as Obj[]).map((branch, n) =>
-      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal }),
+      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal, depth }).finally(untrack[n]),
     );
     const settled = await settleFirstFailure(runs);
     // AWS stops the other branches once one fails.
@@ -707,6 +756,7 @@ export class Interpreter {
     const language = env.language;
     const giveUp = new AbortController();
     const signal = AbortSignal.any([env.signal, giveUp.signal]);
+    const depth = (env.depth ?? 0) + 1;
     let nextIndex = 0;
     const worker = async () => {
       while (!failure && nextIndex < list.length) {
@@ -716,11 +766,14 @@ export class Interpreter {
         if (failure) return;
         started.add(index);
         chain.last = this.host.record('MapIterationStarted', { name, index }, chain.last);
+        const untrack = this.track(chain, depth, { name, index });
         try {
-          results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language, signal });
+          results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language, signal, depth });
+          untrack();
           finished.add(index);
           chain.last = this.host.record('MapIterationSucceeded', { name, index }, chain.last);
         } catch (thrown) {
+          untrack();
           finished.add(index);
           const error = asStatesError(thrown);
           if (!failure) {

@@ -68,6 +68,7 @@ interface Running {
   controller: AbortController;
   cancelTimeout?: () => void;
   waiters: ((d: ExecutionDescription) => void)[];
+  interpreter?: Interpreter;
 }
 
 /** An execution as its store keeps it: everything but the history, which has a store of its own. */
@@ -262,7 +263,11 @@ export class StepFunctionsService implements ServiceHandler {
   async stopExecution(executionArn: string, error?: string, cause?: string): Promise<{ stopDate: number }> {
     const record = this.executions.get(executionArn);
     if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
-    if (record.status === 'RUNNING') this.finish(record, { status: 'ABORTED', error, cause });
+    if (record.status === 'RUNNING') {
+      // The states still running leave *StateAborted events; ExecutionAborted follows the last of them.
+      const after = this.running.get(executionArn)?.interpreter?.abortRunning();
+      this.finish(record, { status: 'ABORTED', error, cause, after });
+    }
     return { stopDate: record.stopDate ?? this.deps.clock.nowMs() };
   }
 
@@ -367,6 +372,7 @@ export class StepFunctionsService implements ServiceHandler {
         this.finish(record, { status: 'TIMED_OUT', error: 'States.Timeout', cause: `The execution did not finish within TimeoutSeconds (${seconds})` }),
       );
     }
+    running.interpreter = interpreter;
     interpreter.onTopLevelState = (state, stateInput) => {
       record.redriveFrom = { state, input: stateInput };
     };

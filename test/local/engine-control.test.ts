@@ -184,6 +184,8 @@ describe('executions', () => {
     expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn: slow.stateMachineArn, statusFilter: 'RUNNING' }))).executions).toHaveLength(1);
     await sfn.send(new S.StopExecutionCommand({ executionArn: running.executionArn, error: 'Why', cause: 'because' }));
     expect(await finished(running.executionArn!)).toEqual(expect.objectContaining({ status: 'ABORTED', error: 'Why', cause: 'because' }));
+    const stopped = (await sfn.send(new S.GetExecutionHistoryCommand({ executionArn: running.executionArn }))).events!;
+    expect(stopped.map((e) => `${e.type}<${e.previousEventId}`)).toEqual(['ExecutionStarted<0', 'WaitStateEntered<0', 'WaitStateAborted<2', 'ExecutionAborted<3']);
     expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn, redriveFilter: 'REDRIVEN' }))).executions!.map((e) => e.executionArn)).toEqual([executionArn]);
     expect(await awsError(sfn.send(new S.ListExecutionsCommand({ stateMachineArn, statusFilter: 'LOST' as never })))).toMatch(/^ValidationException:/);
   });

@@ -405,7 +405,7 @@ describe('API', () => {
     // Assess
     expect(stopped.stopDate).toBeInstanceOf(Date);
     expect(described).toMatchObject({ status: 'ABORTED', error: 'Operator.Stop', cause: 'changed my mind' });
-    expect(types(executionArn!)).toEqual(['ExecutionStarted', 'WaitStateEntered', 'ExecutionAborted']);
+    expect(types(executionArn!)).toEqual(['ExecutionStarted', 'WaitStateEntered', 'WaitStateAborted', 'ExecutionAborted']);
     const statuses = env.busEvents.filter((e) => e.resources?.[0] === executionArn).map((e) => e.detail.status);
     expect(statuses).toEqual(['RUNNING', 'ABORTED']);
     expect(env.busEvents.at(-1)).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { stateMachineArn: smArn, error: 'Operator.Stop' } });

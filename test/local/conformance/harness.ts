@@ -12,7 +12,7 @@ import { prepareDefinition } from '../../../local/engine/preprocess';
 export type TaskFn = (input: any, request: TaskRequest) => unknown;
 
 export interface Outcome {
-  status: 'SUCCEEDED' | 'FAILED';
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   output?: unknown;
   error?: string;
   cause?: string;
@@ -43,22 +43,33 @@ class ManualClock extends Clock {
   }
 }
 
-/** `Resource: 'fn:<name>'` in a Task runs tasks[name]; a thrown `{ name, message }` is the task's error. */
-export async function runDefinition(definition: object, input: unknown = {}, tasks: Record<string, TaskFn> = {}): Promise<Outcome> {
+/** A task that never ends (until the execution stops). */
+export const hang: TaskFn = () => new Promise(() => undefined);
+
+/**
+ * `Resource: 'fn:<name>'` in a Task runs tasks[name]; a thrown `{ name, message }` is the task's error.
+ * `stopWhen`: after a task call for which it answers true, the run is stopped as StopExecution stops it.
+ */
+export async function runDefinition(definition: object, input: unknown = {}, tasks: Record<string, TaskFn> = {}, opts: { stopWhen?: (calls: Record<string, number>) => boolean } = {}): Promise<Outcome> {
   const prepared = prepareDefinition(definition, { schema: false });
   const clock = new ManualClock();
+  const controller = new AbortController();
+  let stop!: () => void;
+  const stopped = new Promise<'stopped'>((resolve) => (stop = () => resolve('stopped')));
   const events: HistoryEvent[] = [];
   const history = new History(events, clock);
   const calls: Record<string, number> = {};
   history.add('ExecutionStarted', { input: JSON.stringify(input) });
   const interpreter = new Interpreter({
     clock,
-    signal: new AbortController().signal,
+    signal: controller.signal,
     executionArn: 'arn:aws:states:us-east-1:123456789012:execution:conformance:run',
     record: (type, details, previous) => history.add(type, details, previous),
     task: async (port, request) => {
       const name = request.resource.replace(/^fn:/, '');
       calls[name] = (calls[name] ?? 0) + 1;
+      // On the next macrotask: every branch or iteration that starts in this one has reached its task.
+      if (opts.stopWhen?.(calls)) setImmediate(stop);
       port.emit('TaskScheduled', { resource: request.resource, parameters: JSON.stringify(request.input ?? null) });
       port.emit('TaskStarted', { resource: request.resource });
       try {
@@ -79,15 +90,24 @@ export async function runDefinition(definition: object, input: unknown = {}, tas
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:conformance', Name: 'conformance' },
     },
   });
-  try {
-    const output = await interpreter.run(prepared.definition, input);
-    history.add('ExecutionSucceeded', { output: JSON.stringify(output) });
-    return { status: 'SUCCEEDED', output, events, calls };
-  } catch (err) {
-    const e = err as StatesError;
-    history.add('ExecutionFailed', { error: e.name, cause: e.cause }, e.lastEventId);
-    return { status: 'FAILED', error: e.name, cause: e.cause, events, calls };
+  const run = interpreter.run(prepared.definition, input).then(
+    (output) => ({ output }),
+    (err: unknown) => ({ err: err as StatesError }),
+  );
+  const first = await Promise.race([run, stopped]);
+  if (first === 'stopped') {
+    const after = interpreter.abortRunning();
+    history.add('ExecutionAborted', {}, after);
+    controller.abort();
+    return { status: 'ABORTED', events, calls };
   }
+  if ('output' in first) {
+    history.add('ExecutionSucceeded', { output: JSON.stringify(first.output) });
+    return { status: 'SUCCEEDED', output: first.output, events, calls };
+  }
+  const e = first.err;
+  history.add('ExecutionFailed', { error: e.name, cause: e.cause }, e.lastEventId);
+  return { status: 'FAILED', error: e.name, cause: e.cause, events, calls };
 }
 
 /** A one-state machine: a Pass whose Parameters are `{ "v.$": expr }`; resolves with `v`. */

@@ -4,7 +4,7 @@
  * a branch chains from *StateStarted, *StateSucceeded is passed by, States.Runtime leaves no Failed events.
  */
 import { describe, expect, it } from 'vitest';
-import { runDefinition } from './harness';
+import { hang, runDefinition } from './harness';
 
 const shape = (o: { events: { type: string; previousEventId: number }[] }) => o.events.map((e) => `${e.type}<${e.previousEventId}`);
 
@@ -109,5 +109,40 @@ describe('history', () => {
       'ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2', 'MapStateEntered<3', 'MapStateStarted<4', 'MapIterationStarted<5',
       'PassStateEntered<6', 'PassStateExited<7', 'MapIterationSucceeded<8', 'MapStateSucceeded<9', 'MapStateExited<9', 'ParallelStateSucceeded<11', 'ParallelStateExited<11', 'ExecutionSucceeded<13',
     ]);
+  });
+
+  describe('StopExecution records a *StateAborted event for each state still running, innermost first', () => {
+    // Event types from https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
+    // (TaskStateAborted, MapIterationAborted, MapStateAborted, ParallelStateAborted); ExecutionAborted follows the last.
+    const task = { Type: 'Task', Resource: 'fn:hang', End: true };
+
+    it('a running Task', async () => {
+      const o = await runDefinition({ StartAt: 'T', States: { T: task } }, {}, { hang }, { stopWhen: (c) => c.hang === 1 });
+      expect(o.status).toBe('ABORTED');
+      expect(shape(o)).toEqual(['ExecutionStarted<0', 'TaskStateEntered<0', 'TaskScheduled<2', 'TaskStarted<3', 'TaskStateAborted<4', 'ExecutionAborted<5']);
+    });
+
+    it('a Parallel whose two branches run Tasks', async () => {
+      const branch = { StartAt: 'T', States: { T: task } };
+      const o = await runDefinition({ StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [branch, { StartAt: 'U', States: { U: task } }], End: true } } }, {}, { hang }, { stopWhen: (c) => c.hang === 2 });
+      const byId = new Map(o.events.map((e) => [e.id, e]));
+      const last = o.events.slice(-4);
+      expect(last.map((e) => e.type)).toEqual(['TaskStateAborted', 'TaskStateAborted', 'ParallelStateAborted', 'ExecutionAborted']);
+      // Each branch's abort follows that branch's own last event; the Parallel's follows ParallelStateStarted.
+      expect(last.slice(0, 2).map((e) => byId.get(e.previousEventId)!.type)).toEqual(['TaskStarted', 'TaskStarted']);
+      expect(new Set(last.slice(0, 2).map((e) => e.previousEventId)).size).toBe(2);
+      expect(last[2].previousEventId).toBe(3);
+      expect(last[3].previousEventId).toBe(last[2].id);
+    });
+
+    it('an inline Map whose iterations run Tasks: each iteration is aborted, then the Map', async () => {
+      const o = await runDefinition({ StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task } }, End: true } } }, [1, 2], { hang }, { stopWhen: (c) => c.hang === 2 });
+      const types = o.events.map((e) => e.type);
+      expect(types.slice(-6)).toEqual(['TaskStateAborted', 'MapIterationAborted', 'TaskStateAborted', 'MapIterationAborted', 'MapStateAborted', 'ExecutionAborted']);
+      expect(o.events.filter((e) => e.type === 'MapIterationAborted').map((e) => e.mapIterationAbortedEventDetails)).toEqual([{ name: 'M', index: 0 }, { name: 'M', index: 1 }]);
+      const mapAborted = o.events.find((e) => e.type === 'MapStateAborted')!;
+      expect(mapAborted.previousEventId).toBe(o.events.find((e) => e.type === 'MapStateStarted')!.id);
+      expect(o.events.at(-1)!.previousEventId).toBe(mapAborted.id);
+    });
   });
 });
