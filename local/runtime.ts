@@ -192,7 +192,11 @@ export class Runtime {
     rt.log(`endpoint ${rt.endpoint}`);
     try {
       await rt.sfn.recover();
-      const stacks = loadAssembly(cdkOut).stacks.map((s) => ({
+      const assembly = loadAssembly(cdkOut);
+      const apps = assembly.stacks.map((s) => s.template.Metadata?.OpsflowLocal as AppMetadata | undefined);
+      // A bad fleet file is refused (naming the file and the field) before the deploy checks, which take seconds.
+      const fleets = rt.seedFleet ? apps.flatMap((app) => (app?.fleet ? [loadFleetSeed(resolve(cdkOut, '..', app.fleet))] : [])) : [];
+      const stacks = assembly.stacks.map((s) => ({
         assemblyDir: s.assemblyDir,
         resolved: new ResolvedStack(s.template, { stackName: s.stackName, policy: defaultResourcePolicy({ stackName: s.stackName, endpoint: rt.endpoint }) }),
       }));
@@ -203,7 +207,8 @@ export class Runtime {
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
-      rt.readAppMetadata(cdkOut, loadAssembly(cdkOut).stacks.map((s) => s.template.Metadata?.OpsflowLocal as AppMetadata | undefined));
+      rt.readAppMetadata(apps);
+      for (const seed of fleets) rt.ec2.fleet.seed(seed);
       rt.scheduler.start();
       await rt.state.commit();
     } catch (err) {
@@ -231,15 +236,14 @@ export class Runtime {
   /**
    * What the app tells the runtime about itself in its templates (`Metadata.OpsflowLocal`, which AWS ignores):
    * its workflows, and the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
-   * cdk.out). The runtime knows no workflow and no instance of its own.
+   * cdk.out, read in `start`). The runtime knows no workflow and no instance of its own.
    */
-  private readAppMetadata(cdkOut: string, apps: Array<AppMetadata | undefined>): void {
+  private readAppMetadata(apps: Array<AppMetadata | undefined>): void {
     for (const app of apps) {
       for (const w of app?.workflows ?? []) {
         const sm = this.deployed.stateMachines.find((s) => s.name === w.name || s.name.endsWith(`-${w.name}`));
         this.deployed.workflows.push({ name: w.name, arn: sm?.arn, tryLocally: [...(w.tryLocally ?? [])] });
       }
-      if (app?.fleet && this.seedFleet) this.ec2.fleet.seed(loadFleetSeed(resolve(cdkOut, '..', app.fleet)));
     }
   }
 

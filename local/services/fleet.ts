@@ -265,24 +265,50 @@ function seedIdentity(by: SeedIdentity): UserIdentity {
   return identity.federatedUser(by.federatedUser.name, by.federatedUser.broker);
 }
 
-/** Reads a fleet file, refusing one that is not a list of seed instances (naming the file and the entry). */
+/**
+ * Reads a fleet file, refusing one that is not a list of seed instances. Every error names the file and the
+ * field (`instances[3].state`), with what was found, so a hand-edited file is fixed in one look.
+ */
 export function loadFleetSeed(path: string): FleetSeed {
+  const fail = (what: string): never => {
+    throw new Error(`fleet file ${path} (config local.fleet): ${what}`);
+  };
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`);
+  }
   let seed: FleetSeed;
   try {
-    seed = JSON.parse(readFileSync(path, 'utf8')) as FleetSeed;
+    seed = JSON.parse(text) as FleetSeed;
   } catch (err) {
-    throw new Error(`fleet file ${path}: ${(err as Error).message}`);
+    return fail(`is not valid JSON: ${(err as Error).message}`);
   }
-  if (!Array.isArray(seed?.instances)) throw new Error(`fleet file ${path}: "instances" must be a list`);
+  if (typeof seed !== 'object' || seed === null || !Array.isArray(seed.instances)) fail('instances: must be a list of instances');
+  const got = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+  const ids = new Map<string, number>();
   seed.instances.forEach((i, n) => {
-    const problem =
-      typeof i?.instanceId !== 'string' || !/^i-[0-9a-f]{8,17}$/.test(i.instanceId) ? 'instanceId must be an instance id'
-      : typeof i.instanceType !== 'string' ? 'instanceType is required'
-      : i.state !== 'running' && i.state !== 'stopped' ? 'state must be running or stopped'
-      : typeof i.launchedDaysAgo !== 'number' || i.launchedDaysAgo < 0 || i.launchedDaysAgo > 89 ? 'launchedDaysAgo must be from 0 to 89 (CloudTrail keeps 90 days)'
-      : typeof i.launchedBy !== 'object' || i.launchedBy === null ? 'launchedBy is required'
-      : undefined;
-    if (problem) throw new Error(`fleet file ${path}: instances[${n}]: ${problem}`);
+    const at = `instances[${n}]`;
+    if (typeof i !== 'object' || i === null || Array.isArray(i)) fail(`${at}: must be an object, got ${got(i)}`);
+    if (typeof i.instanceId !== 'string' || !/^i-[0-9a-f]{8,17}$/.test(i.instanceId)) fail(`${at}.instanceId: must be an instance id (i- and 8 or 17 hex digits), got ${got(i.instanceId)}`);
+    if (ids.has(i.instanceId)) fail(`${at}.instanceId: ${i.instanceId} is also instances[${ids.get(i.instanceId)}]`);
+    ids.set(i.instanceId, n);
+    for (const field of ['name', 'instanceType', 'imageId'] as const) {
+      if (typeof i[field] !== 'string' || i[field] === '') fail(`${at}.${field}: must be a non-empty string, got ${got(i[field])}`);
+    }
+    if (i.state !== 'running' && i.state !== 'stopped') fail(`${at}.state: must be "running" or "stopped", got ${got(i.state)}`);
+    if (typeof i.launchedDaysAgo !== 'number' || !(i.launchedDaysAgo >= 0 && i.launchedDaysAgo <= 89)) {
+      fail(`${at}.launchedDaysAgo: must be a number from 0 to 89 (CloudTrail keeps 90 days), got ${got(i.launchedDaysAgo)}`);
+    }
+    const by = i.launchedBy as unknown;
+    if (typeof by !== 'object' || by === null || !['iamUser', 'assumedRole', 'sso', 'federatedUser'].some((k) => k in by)) {
+      fail(`${at}.launchedBy: must be one of {"iamUser"}, {"assumedRole"}, {"sso"}, {"federatedUser"}, got ${got(by)}`);
+    }
+    if (typeof i.tags !== 'object' || i.tags === null || Array.isArray(i.tags)) fail(`${at}.tags: must be an object of tag values, got ${got(i.tags)}`);
+    for (const [key, value] of Object.entries(i.tags)) {
+      if (typeof value !== 'string') fail(`${at}.tags.${key}: must be a string, got ${got(value)}`);
+    }
   });
   return seed;
 }
