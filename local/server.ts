@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from './kernel';
 import { bodyLimit, type BodyLimit } from './limits';
 import { parseSigV4 } from './sigv4';
+import { validateRequest } from './validate';
 
 /** Handles everything that is not a signed AWS API call (app routes, `/_opsflow/*`). */
 export type PlainHandler = (req: AwsRequest) => Promise<AwsResponse>;
@@ -147,7 +148,9 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
     if (request.service && !handler) {
       response = jsonError(new AwsError('UnknownOperationException', `opsflow local runtime does not emulate the AWS service '${request.service}'`, 400));
     } else {
-      response = handler ? await handler.handle(request) : await plain(request);
+      // Checked against the service's AWS model first: a request of the wrong shape never reaches the service.
+      const invalid = handler ? await validateRequest(request) : undefined;
+      response = invalid ?? (handler ? await handler.handle(request) : await plain(request));
     }
   } catch (err) {
     if (err instanceof BodyTooLarge) return refuseBody(req, res, err);

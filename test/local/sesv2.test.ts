@@ -58,7 +58,7 @@ describe('SesV2Service', () => {
     ['a missing FromEmailAddress', { Destination: { ToAddresses: ['a@example.com'] } }, /FromEmailAddress/],
     ['no destination', { FromEmailAddress: 'a@example.com', Destination: {} }, /Destination/],
     ['an invalid address', { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['not-an-address'] } }, /not-an-address/],
-    ['a missing subject', { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['b@example.com'] }, Content: { Simple: { Body: { Text: { Data: 'x' } } } } }, /Subject/],
+    ['a missing subject', { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['b@example.com'] }, Content: { Simple: { Body: { Text: { Data: 'x' } } } } }, /subject/i],
   ])('rejects %s with BadRequestException naming the field', async (_name, input, message) => {
     const simple = { Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } } };
     const before = outbox.list().length;
