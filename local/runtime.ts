@@ -320,7 +320,7 @@ export class Runtime {
     }
     this.deployRoutes(stack, byType);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
-    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key']) handled.add(t);
+    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key', 'AWS::KMS::Alias']) handled.add(t);
 
     for (const r of all) {
       if (handled.has(r.type) || r.type.startsWith('AWS::ApiGatewayV2::')) continue;

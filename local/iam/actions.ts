@@ -72,5 +72,8 @@ export function keyApplies(info: ActionInfo, key: string): boolean {
   if (lower.startsWith('aws:') && !lower.startsWith('aws:resourcetag/') && !lower.startsWith('aws:requesttag/') && lower !== 'aws:tagkeys') return true;
   if (info.conditionKeys.has(lower)) return true;
   const slash = lower.indexOf('/');
-  return slash > 0 && info.conditionKeys.has(lower.slice(0, slash + 1));
+  if (slash > 0 && info.conditionKeys.has(lower.slice(0, slash + 1))) return true;
+  // Keys named by a prefix and a colon-separated part, e.g. `kms:EncryptionContext:${EncryptionContextKey}`.
+  for (const k of info.conditionKeys) if (k.endsWith(':') && lower.startsWith(k)) return true;
+  return false;
 }

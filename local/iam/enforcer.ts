@@ -12,7 +12,7 @@ import { ACCOUNT, AwsError, REGION, type Clock } from '../kernel';
 import type { DecodedRequest } from '../rules/decode';
 import { actionInfo, keyApplies } from './actions';
 import type { IamModel, Session } from './model';
-import { deniedMessage, evaluate, type Evaluation, type PrincipalRef, type RequestContext } from './policy';
+import { deniedMessage, evaluate, evaluateKeyPolicy, type Evaluation, type PrincipalRef, type RequestContext } from './policy';
 import { resourceRequests, type ResourceLookups } from './requests';
 
 /** A service principal calling on the app's behalf (EventBridge, API Gateway, SNS invoking Lambda). */
@@ -33,6 +33,7 @@ export interface Denial {
 }
 
 const isSession = (c: Caller): c is Session => 'role' in c;
+const principalOf = (c: Caller): PrincipalRef => (isSession(c) ? c.principal : { type: 'Service', id: c.service });
 
 export class IamEnforcer {
   /** Decisions made, for the bench and the console. */
@@ -52,7 +53,29 @@ export class IamEnforcer {
     const info = actionInfo(action);
     const name = info?.name ?? action;
     const target = info && info.resourceTypes.length === 0 ? '*' : resource;
-    const principal: PrincipalRef = isSession(caller) ? caller.principal : { type: 'Service', id: caller.service };
+    const full = this.context(caller, info, context);
+    const identity = isSession(caller) ? caller.role.policies : [];
+    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.model.resourcePolicy(resource)));
+  }
+
+  /**
+   * Decides a KMS action on the key a service uses for the caller (an encrypted topic's key when publishing),
+   * by KMS's rules: the key policy must allow the caller, or allow the account so that IAM policies apply
+   * (evaluateKeyPolicy). `viaService` is the service calling KMS on the caller's behalf (`kms:ViaService`);
+   * `context` carries the encryption context (`kms:EncryptionContext:*`).
+   */
+  checkKey(caller: Caller, action: string, keyRef: string, viaService: string, context: RequestContext = {}): Denial | undefined {
+    const key = this.model.key(keyRef);
+    const info = actionInfo(action);
+    const name = info?.name ?? action;
+    // kms:ViaService and kms:CallerAccount: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
+    const full = this.context(caller, info, { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${viaService}.${REGION}.amazonaws.com`, ...context });
+    const identity = isSession(caller) ? caller.role.policies : [];
+    return this.decide(caller, name, key.arn, evaluateKeyPolicy({ principal: principalOf(caller), action: name, resource: key.arn, context: full }, identity, key.policy, ACCOUNT));
+  }
+
+  /** The request context: the global keys the caller brings, then the call's keys the action can see. */
+  private context(caller: Caller, info: ReturnType<typeof actionInfo>, context: RequestContext): RequestContext {
     const now = this.clock.now();
     const full: RequestContext = {
       'aws:CurrentTime': now.toISOString(),
@@ -64,15 +87,33 @@ export class IamEnforcer {
         : { 'aws:SourceArn': caller.sourceArn, 'aws:SourceAccount': ACCOUNT, 'aws:PrincipalServiceName': caller.service }),
     };
     for (const [k, v] of Object.entries(context)) if (!info || keyApplies(info, k)) full[k] = v;
-    const identity = isSession(caller) ? caller.role.policies : [];
-    const evaluation = evaluate({ principal, action: name, resource: target, context: full }, identity, this.model.resourcePolicy(resource));
+    return full;
+  }
+
+  private decide(caller: Caller, action: string, resource: string, evaluation: Evaluation): Denial | undefined {
     if (evaluation.decision === 'Allow') {
       this.stats.allowed++;
       return undefined;
     }
     this.stats.denied++;
     const principalArn = isSession(caller) ? caller.principal.sessionArn! : caller.service;
-    return { principalArn, action: name, resource: target, evaluation, message: deniedMessage(principalArn, name, target, evaluation) };
+    return { principalArn, action, resource, evaluation, message: deniedMessage(principalArn, action, resource, evaluation) };
+  }
+
+  /**
+   * Publishing to a topic encrypted with a KMS key: SNS uses the key for the publisher, who therefore needs
+   * kms:GenerateDataKey* and kms:Decrypt on it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html),
+   * with the encryption context `aws:sns:topicArn`. Refused as SNS refuses it: KMSAccessDenied (400) carrying
+   * KMS's denial. Undefined for an unencrypted topic or when allowed.
+   */
+  topicKeyDenial(caller: Caller, topicArn: string): AwsError | undefined {
+    const keyRef = this.model.topicKey(topicArn);
+    if (!keyRef) return undefined;
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      const denial = this.checkKey(caller, action, keyRef, 'sns', { 'kms:EncryptionContext:aws:sns:topicArn': topicArn, 'kms:EncryptionContextKeys': ['aws:sns:topicArn'] });
+      if (denial) return new AwsError('KMSAccessDenied', `${denial.message} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)`, 400);
+    }
+    return undefined;
   }
 
   /**
@@ -109,6 +150,7 @@ export class IamEnforcer {
       const denial = this.check(session, r.action, r.resource, r.context);
       if (denial) return serviceError(decoded.service, denial);
     }
+    if (decoded.service === 'sns' && decoded.operation === 'Publish' && typeof decoded.params.TopicArn === 'string') return this.topicKeyDenial(session, decoded.params.TopicArn);
     return undefined;
   }
 }

@@ -9,7 +9,7 @@
  * `opsflow`) is the account's administrator.
  */
 import { createHash } from 'node:crypto';
-import { ACCOUNT } from '../kernel';
+import { ACCOUNT, REGION } from '../kernel';
 import type { ResolvedStack } from '../template';
 import type { PolicyDocument, PrincipalRef, Statement } from './policy';
 
@@ -41,6 +41,12 @@ export class IamModel {
   private readonly sessions = new Map<string, Session>();
   /** Tags the template gives resources (`aws:ResourceTag/*`), by ARN. */
   readonly resourceTags = new Map<string, Record<string, string>>();
+  /** Key policies by key ARN. */
+  private readonly keys = new Map<string, PolicyDocument>();
+  /** Key ids and alias names (`alias/x`) → key ARN. */
+  private readonly keyAliases = new Map<string, string>();
+  /** Encrypted topics: topic ARN → KmsMasterKeyId as the template gives it. */
+  private readonly topicKeys = new Map<string, string>();
   /** Statements enforced, for the startup line. */
   statementCount = 0;
 
@@ -113,11 +119,42 @@ export class IamModel {
     for (const p of stack.resources('AWS::SNS::TopicPolicy')) {
       for (const topic of list(p.properties.Topics as string[] | undefined)) this.addResourcePolicy(String(topic), p.properties.PolicyDocument as PolicyDocument);
     }
+    // KMS keys: their key policy is evaluated by KMS's own rules (evaluateKeyPolicy), not as a resource policy.
     for (const k of stack.resources('AWS::KMS::Key')) {
-      if (k.properties.KeyPolicy) this.addResourcePolicy(String(stack.getAtt(k.logicalId, 'Arn')), k.properties.KeyPolicy as PolicyDocument);
+      const keyArn = String(stack.getAtt(k.logicalId, 'Arn'));
+      // CloudFormation requires KeyPolicy only since 2022; without one, KMS gives the key its default key policy.
+      this.keys.set(keyArn, (k.properties.KeyPolicy as PolicyDocument | undefined) ?? defaultKeyPolicy());
+      this.keyAliases.set(String(stack.ref(k.logicalId)), keyArn);
+    }
+    for (const a of stack.resources('AWS::KMS::Alias')) {
+      const target = String(a.properties.TargetKeyId);
+      const keyArn = this.keys.has(target) ? target : this.keyAliases.get(target);
+      if (keyArn) this.keyAliases.set(String(a.properties.AliasName), keyArn);
+    }
+    for (const t of stack.resources('AWS::SNS::Topic')) {
+      if (t.properties.KmsMasterKeyId) this.topicKeys.set(String(stack.ref(t.logicalId)), String(t.properties.KmsMasterKeyId));
     }
     this.statementCount = [...this.roles.values()].reduce((n, r) => n + r.policies.reduce((m, d) => m + list(d.Statement).length, 0), 0)
-      + [...this.resourcePolicies.values()].reduce((n, d) => n + list(d.Statement).length, 0);
+      + [...this.resourcePolicies.values()].reduce((n, d) => n + list(d.Statement).length, 0)
+      + [...this.keys.values()].reduce((n, d) => n + list(d.Statement).length, 0);
+  }
+
+  /**
+   * The key a KmsMasterKeyId-style reference designates (key ARN, key id, alias ARN or `alias/name`) with its
+   * key policy: the template's, AWS's for an AWS managed key (`alias/aws/<service>`), and the default key
+   * policy for a key the templates do not define (its real policy is not known here).
+   */
+  key(ref: string): { arn: string; policy: PolicyDocument; awsManaged?: string } {
+    const alias = /(?:^|:)(alias\/.+)$/.exec(ref)?.[1];
+    const managed = alias && /^alias\/aws\/([a-z0-9-]+)$/.exec(alias)?.[1];
+    if (managed) return { arn: `arn:aws:kms:${REGION}:${ACCOUNT}:${alias}`, policy: awsManagedKeyPolicy(managed), awsManaged: managed };
+    const keyArn = this.keys.has(ref) ? ref : (this.keyAliases.get(alias ?? ref) ?? (ref.startsWith('arn:') ? ref : `arn:aws:kms:${REGION}:${ACCOUNT}:key/${ref}`));
+    return { arn: keyArn, policy: this.keys.get(keyArn) ?? defaultKeyPolicy() };
+  }
+
+  /** The KMS key reference an encrypted SNS topic names (`KmsMasterKeyId`), if any. */
+  topicKey(topicArn: string): string | undefined {
+    return this.topicKeys.get(topicArn);
   }
 
   private addResourcePolicy(arn: string, doc: PolicyDocument): void {
@@ -165,4 +202,32 @@ export class IamModel {
   sessionFor(roleArn: string, sessionName: string): Session {
     return this.sessions.get(this.credentialsFor(roleArn, sessionName).accessKeyId)!;
   }
+}
+
+/**
+ * The default key policy: it allows the account, which enables IAM policies, and nothing else.
+ * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+ */
+function defaultKeyPolicy(): PolicyDocument {
+  return { Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] };
+}
+
+/**
+ * The key policy of an AWS managed key (`aws/sns`, `aws/dynamodb`, ...): principals of the account may use it
+ * through that service only; no service principal (EventBridge, CloudWatch) may, and the policy cannot be
+ * changed. https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#aws-managed-key and, for SNS,
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+ */
+function awsManagedKeyPolicy(service: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: `Allow access through ${service} for all principals in the account that are authorized to use ${service}`,
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${service}.${REGION}.amazonaws.com` } },
+    }],
+  };
 }

@@ -320,3 +320,31 @@ export function deniedMessage(principalArn: string, action: string, resource: st
     ? `${head} with an explicit deny in ${evaluation.policyType === 'identity-based' ? 'an' : 'a'} ${evaluation.policyType} policy`
     : `${head} because no ${evaluation.policyType} policy allows the ${action} action`;
 }
+
+/** The account's root principal as a key policy names it: `arn:aws:iam::<account>:root` or the bare account id. */
+function namesAccountRoot(element: Statement['Principal'], account: string): boolean {
+  if (element === undefined || element === '*') return false;
+  return list(element.AWS).some((id) => id === account || id === `arn:aws:iam::${account}:root` || /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(id)?.[1] === account);
+}
+
+/**
+ * Decides a request on a KMS key, where the key policy is required
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html): "Unless the key policy explicitly
+ * allows it, you cannot use IAM policies to allow access to a KMS key. Without permission from the key policy,
+ * IAM policies that allow permissions have no effect. (You can use an IAM policy to deny a permission to a KMS
+ * key without permission from a key policy.)" A key policy statement that allows the account (its root
+ * principal) enables IAM policies for that action
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam);
+ * otherwise only statements naming the principal itself allow.
+ */
+export function evaluateKeyPolicy(req: AuthorizationRequest, identity: PolicyDocument[], keyPolicy: PolicyDocument, account: string): Evaluation {
+  const id = identity.flatMap(statements).filter((s) => statementApplies(s, req, false));
+  const key = statements(keyPolicy);
+  const keyHits = key.filter((s) => statementApplies(s, req, true));
+  if (id.some((s) => s.Effect === 'Deny')) return { decision: 'ExplicitDeny', policyType: 'identity-based' };
+  if (keyHits.some((s) => s.Effect === 'Deny')) return { decision: 'ExplicitDeny', policyType: 'resource-based' };
+  if (keyHits.some((s) => s.Effect === 'Allow')) return { decision: 'Allow', policyType: 'resource-based' };
+  const iamEnabled = req.principal.type === 'AWS' && key.some((s) => s.Effect === 'Allow' && namesAccountRoot(s.Principal, account) && statementApplies({ ...s, Principal: undefined }, req, false));
+  if (!iamEnabled) return { decision: 'ImplicitDeny', policyType: 'resource-based' };
+  return id.some((s) => s.Effect === 'Allow') ? { decision: 'Allow', policyType: 'identity-based' } : { decision: 'ImplicitDeny', policyType: 'identity-based' };
+}

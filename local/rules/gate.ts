@@ -87,6 +87,10 @@ export class Gate {
     if (!caller) return;
     const denial = this.iam.check(caller, action, target.arn);
     if (denial) throw new AwsError('AccessDeniedException', denial.message, 403);
+    if (service === 'sns') {
+      const refused = this.iam.topicKeyDenial(caller, target.arn);
+      if (refused) throw refused;
+    }
   }
 
   /** API Gateway invoking a route's Lambda function: the function's resource policy must allow it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conditionHolds, deniedMessage, evaluate, type AuthorizationRequest, type PolicyDocument, type PrincipalRef } from '../../local/iam/policy';
+import { conditionHolds, deniedMessage, evaluate, evaluateKeyPolicy, type AuthorizationRequest, type PolicyDocument, type PrincipalRef } from '../../local/iam/policy';
 
 // Cases follow the examples of AWS's docs: reference_policies_evaluation-logic.html, reference_policies_elements_condition_operators.html,
 // reference_policies_multi-value-conditions.html, reference_policies_variables.html.
@@ -148,5 +148,43 @@ describe('deniedMessage', () => {
       `User: arn:aws:sts::000000000000:assumed-role/Act/fn is not authorized to perform: ec2:StopInstances on resource: ${INSTANCE} because no identity-based policy allows the ec2:StopInstances action`,
     );
     expect(deniedMessage(ROLE.sessionArn!, 'ec2:StopInstances', INSTANCE, { decision: 'ExplicitDeny', policyType: 'identity-based' })).toMatch(/with an explicit deny in an identity-based policy$/);
+  });
+});
+
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html and key-policy-default.html
+describe('evaluateKeyPolicy: the key policy is required', () => {
+  const KEY = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const kmsReq = (over: Partial<AuthorizationRequest> = {}) => req({ action: 'kms:GenerateDataKey', resource: KEY, ...over });
+  const root = doc({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' });
+  const iamAllow = doc({ Effect: 'Allow', Action: 'kms:GenerateDataKey*', Resource: KEY });
+
+  it('with the default key policy, IAM policies decide', () => {
+    expect(evaluateKeyPolicy(kmsReq(), [iamAllow], root, '000000000000')).toEqual({ decision: 'Allow', policyType: 'identity-based' });
+    expect(evaluateKeyPolicy(kmsReq(), [], root, '000000000000')).toEqual({ decision: 'ImplicitDeny', policyType: 'identity-based' });
+    // The account as a bare id enables IAM policies too.
+    expect(evaluateKeyPolicy(kmsReq(), [iamAllow], doc({ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'kms:*', Resource: '*' }), '000000000000').decision).toBe('Allow');
+  });
+
+  it('without a statement for the account, an IAM allow has no effect', () => {
+    const adminOnly = doc({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:role/KeyAdmin' }, Action: 'kms:*', Resource: '*' });
+    expect(evaluateKeyPolicy(kmsReq(), [iamAllow], adminOnly, '000000000000')).toEqual({ decision: 'ImplicitDeny', policyType: 'resource-based' });
+    // The root statement enables IAM policies only for the actions it names.
+    const describeOnly = doc({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:DescribeKey', Resource: '*' });
+    expect(evaluateKeyPolicy(kmsReq(), [iamAllow], describeOnly, '000000000000').decision).toBe('ImplicitDeny');
+  });
+
+  it('a key policy naming the principal allows without IAM; an IAM deny still wins', () => {
+    const named = doc({ Effect: 'Allow', Principal: { AWS: ROLE.id }, Action: 'kms:GenerateDataKey*', Resource: '*' });
+    expect(evaluateKeyPolicy(kmsReq(), [], named, '000000000000')).toEqual({ decision: 'Allow', policyType: 'resource-based' });
+    expect(evaluateKeyPolicy(kmsReq(), [doc({ Effect: 'Deny', Action: 'kms:*', Resource: '*' })], named, '000000000000').decision).toBe('ExplicitDeny');
+  });
+
+  it('a service principal needs a statement of its own, with its aws:SourceArn conditions', () => {
+    const events: PrincipalRef = { type: 'Service', id: 'events.amazonaws.com' };
+    const context = { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/alerts', 'aws:SourceAccount': '000000000000' };
+    expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], root, '000000000000').decision).toBe('ImplicitDeny');
+    const forRule = (arn: string) => doc({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*', Condition: { ArnEquals: { 'aws:SourceArn': arn }, StringEquals: { 'aws:SourceAccount': '000000000000' } } });
+    expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], forRule(context['aws:SourceArn']), '000000000000').decision).toBe('Allow');
+    expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], forRule('arn:aws:events:us-east-1:000000000000:rule/other'), '000000000000').decision).toBe('ImplicitDeny');
   });
 });
