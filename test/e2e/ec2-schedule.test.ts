@@ -2,15 +2,18 @@
  * Ec2Schedule end to end on the local runtime's simulated fleet: schedules fired by name, the KMS-broken
  * instance reported while the rest move, ordering groups, overrides, injected throttling, a control link
  * and slash commands. Virtual time runs 100x faster and starts on a fixed Wednesday that is no skip date.
+ * Each test sets up the instances it uses (the seed's tags, and the states it needs) instead of relying on what
+ * an earlier test left, so each passes alone and in any order (vitest --sequence.shuffle).
  */
-import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO } from '../demo-fleet';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { run as runControlLink } from '../../infra/control-link';
+import type { OutboxEntry } from '../../local/kernel';
 import type { Report } from '../../tasks/ec2/core/report';
 import { startRuntime, type Harness } from './harness';
 
@@ -29,15 +32,48 @@ async function states(h: Harness, ids: readonly string[]): Promise<Record<string
   return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
 }
 
-/** The execution started by the scheduler most recently for this state machine. */
-async function latestExecution(h: Harness): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const out = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }));
-    const latest = out.executions?.sort((a, b) => +b.startDate! - +a.startDate!)[0];
-    if (latest) return latest.executionArn!;
-    await new Promise((r) => setTimeout(r, 50));
+type Settled = 'running' | 'stopped';
+const SEED = new Map(DEMO_SEED.instances.map((row) => [row.instanceId, row]));
+
+/**
+ * A test's starting point: the instances carry exactly the seed's tags and are in `want` (default: the seed's
+ * state), through the EC2 API as an operator would put them there. Waits for transitions in flight to end first.
+ */
+async function prepare(h: Harness, ids: readonly string[], want: Record<string, Settled> = {}): Promise<void> {
+  const target = Object.fromEntries(ids.map((id) => [id, want[id] ?? SEED.get(id)!.state]));
+  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+  for (const i of out.Reservations!.flatMap((r) => r.Instances!)) {
+    const row = SEED.get(i.InstanceId!)!;
+    const seedTags: Record<string, string> = { Name: row.name, ...row.tags };
+    const extra = (i.Tags ?? []).filter((t) => !(t.Key! in seedTags) && !t.Key!.startsWith('aws:'));
+    if (extra.length) await h.ec2.send(new DeleteTagsCommand({ Resources: [i.InstanceId!], Tags: extra.map((t) => ({ Key: t.Key })) }));
+    const changed = Object.entries(seedTags).filter(([k, v]) => i.Tags?.find((t) => t.Key === k)?.Value !== v);
+    if (changed.length) await h.ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId!], Tags: changed.map(([Key, Value]) => ({ Key, Value })) }));
   }
-  throw new Error('no Ec2Schedule execution started');
+  const now = await h.until('transitions in flight to end', async () => {
+    const s = await states(h, ids);
+    return Object.values(s).every((v) => v === 'running' || v === 'stopped') ? s : undefined;
+  });
+  const toStart = ids.filter((id) => target[id] === 'running' && now[id] === 'stopped');
+  const toStop = ids.filter((id) => target[id] === 'stopped' && now[id] === 'running');
+  if (toStart.length) await h.ec2.send(new StartInstancesCommand({ InstanceIds: toStart }));
+  if (toStop.length) await h.ec2.send(new StopInstancesCommand({ InstanceIds: toStop }));
+  await h.until(`instances in ${JSON.stringify(target)}`, async () => {
+    const s = await states(h, ids);
+    return ids.every((id) => s[id] === target[id]) || undefined;
+  });
+}
+
+/** The executions of Ec2Schedule so far. */
+async function executionArns(h: Harness): Promise<Set<string>> {
+  const out = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }));
+  return new Set(out.executions?.map((e) => e.executionArn!));
+}
+
+/** The outbox entries sent so far, so that a test reads only the mail its own run sent. */
+async function sentSoFar(h: Harness): Promise<(m: OutboxEntry) => boolean> {
+  const ids = new Set((await h.outbox()).map((m) => m.id));
+  return (m) => !ids.has(m.id);
 }
 
 const entry = (r: Report, id: string) => r.instances.find((e) => e.instanceId === id)!;
@@ -60,8 +96,12 @@ describe('Ec2Schedule on the simulated fleet', () => {
   });
 
   it('starts office-hours when its schedule fires: the KMS-broken instance is reported, the rest is running', async () => {
+    await prepare(h, DEMO.officeHours);
+    const before = await executionArns(h);
+    const isNew = await sentSoFar(h);
+
     await h.rt.scheduler.fire('opsflow-office-hours-start-0');
-    const arn = await latestExecution(h);
+    const arn = await h.until('the Execution the schedule started', async () => [...(await executionArns(h))].find((a) => !before.has(a)));
     const done = await h.finished(arn, 60_000);
 
     expect(done.status).toBe('FAILED');
@@ -70,7 +110,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     const now = await states(h, DEMO.officeHours);
     expect(Object.entries(now).filter(([id]) => id !== DEMO.kmsBroken).every(([, s]) => s === 'running')).toBe(true);
     expect(now[DEMO.kmsBroken]).toBe('stopped');
-    const [mail] = await h.mail((m) => m.service === 'sns' && m.subject.includes('start schedule office-hours'));
+    const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.subject.includes('start schedule office-hours'));
     expect(mail.text).toContain(`${DEMO.kmsBroken} reporting-01: stopped -> stopped (fell back to stopped: EC2 could not attach a volume`);
     expect(mail.text).toContain('(Client.InternalError)');
     expect(mail.text).toMatch(/i-0feed000000000004 api-02: stopped -> running/);
@@ -78,7 +118,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
   });
 
   it('stops office-hours app servers before the databases, honouring a live override and ignoring an expired one', async () => {
+    // Prepare: office-hours after its start (the KMS-broken instance could not start).
     const [web01, web02] = DEMO.officeHours;
+    await prepare(h, DEMO.officeHours, Object.fromEntries(DEMO.officeHours.map((id) => [id, id === DEMO.kmsBroken ? 'stopped' : 'running'])));
     await h.ec2.send(new CreateTagsCommand({ Resources: [web01], Tags: [{ Key: 'opsflow:override', Value: '2099-01-31' }] }));
     await h.ec2.send(new CreateTagsCommand({ Resources: [web02], Tags: [{ Key: 'opsflow:override', Value: '2025-01-31' }] }));
     const trailBefore = h.rt.ec2.fleet.trail.length;
@@ -100,6 +142,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
   });
 
   it('marks a dry run and changes nothing', async () => {
+    // Prepare: office-hours stopped but for web-01 (kept running by an override).
+    await prepare(h, DEMO.officeHours, Object.fromEntries(DEMO.officeHours.map((id) => [id, id === DEMO.officeHours[0] ? 'running' : 'stopped'])));
+
     const done = await h.finished(await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', dryRun: true }), 60_000);
 
     expect(done.status).toBe('SUCCEEDED');
@@ -121,10 +166,11 @@ describe('Ec2Schedule on the simulated fleet', () => {
   });
 
   it('survives EC2 throttling: the workflow retries with back-off until EC2 answers again', async () => {
+    await prepare(h, DEMO.batchWindow);
     h.rt.faults.ec2ThrottleRate = 1;
     const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'batch-window' });
     try {
-      await waitFor(async () => {
+      await h.until('an Ec2.Throttled retry in the history', async () => {
         const { events } = await h.sfn.send(new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000 }));
         return events!.some((e) => JSON.stringify(e).includes('"error":"Ec2.Throttled"')) || undefined;
       });
@@ -140,15 +186,15 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
   describe('control links', () => {
     const target = DEMO.batchWindow[0];
-    let url: string;
+    /** A fresh link from the npm script `control-link`, as an operator runs it against the local runtime. */
+    const link = async (...args: string[]) => (await runControlLink([target, ...args], { endpoint: h.endpoint })).split('\n')[0];
 
-    beforeAll(async () => {
-      // The npm script `control-link`, as an operator runs it against the local runtime.
-      const printed = await runControlLink([target, 'stop'], { endpoint: h.endpoint });
-      url = printed.split('\n')[0];
+    beforeEach(async () => {
+      await prepare(h, [target], { [target]: 'running' });
     });
 
     it('GET shows the state and a button, and changes nothing', async () => {
+      const url = await link('stop');
       const page = await fetch(url, { headers: { accept: 'text/html' } });
       const text = await fetch(url);
 
@@ -159,6 +205,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     });
 
     it('refuses a wrong signature with 401 and does nothing', async () => {
+      const url = await link('stop');
       const forged = url.replace(/.{4}$/, 'AAAA');
       const res = await fetch(forged, { method: 'POST' });
 
@@ -177,17 +224,20 @@ describe('Ec2Schedule on the simulated fleet', () => {
     });
 
     it('POST stops the instance through the workflow and answers like the seed', async () => {
+      const url = await link('stop');
+      const isNew = await sentSoFar(h);
       const res = await fetch(url, { method: 'POST', headers: { accept: 'text/plain' } });
 
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('running -> stopping');
-      await waitFor(async () => ((await states(h, [target]))[target] === 'stopped') || undefined);
-      const [mail] = await h.mail((m) => m.service === 'sns' && m.text.includes('Requested by: control-link:'));
+      await h.until(`${target} stopped`, async () => ((await states(h, [target]))[target] === 'stopped') || undefined);
+      const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.text.includes('Requested by: control-link:'));
       expect(mail.text).toContain(`${target} batch-01: running -> stopped`);
     });
 
     it('stops working once the link is revoked, and every link once the secret is rotated', async () => {
-      const other = (await runControlLink([target, 'start'], { endpoint: h.endpoint })).split('\n')[0];
+      const url = await link('stop');
+      const other = await link('start');
       const linkId = /token=v1\.([^.]+)\./.exec(url)![1];
 
       await runControlLink(['revoke', linkId], { endpoint: h.endpoint });
@@ -199,7 +249,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(revoked.status).toBe(401);
       expect(stillValid.status).toBe(200);
       expect(rotated.status).toBe(401);
-      expect((await states(h, [target]))[target]).toBe('stopped');
+      expect((await states(h, [target]))[target]).toBe('running');
     });
 
     it('says when a revoke matches nothing, and bounds --days by a named limit', async () => {
@@ -220,8 +270,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
     const chat = (fields: Record<string, string>) =>
       fetch(`${h.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 
-    beforeAll(async () => {
+    beforeEach(async () => {
       await runControlLink(['chat-token', 'mm-verification-token'], { endpoint: h.endpoint });
+      await prepare(h, [...DEMO.batchWindow, DEMO.asg]);
     });
 
     it('refuses a wrong verification token with 401', async () => {
@@ -257,13 +308,3 @@ describe('Ec2Schedule on the simulated fleet', () => {
     });
   });
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
