@@ -31,6 +31,7 @@ import {
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
@@ -40,6 +41,13 @@ import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflo
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
 export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
+/** GetActivityTask long-polls for up to 60 s. */
+const WORKER_TIMEOUT = Duration.seconds(90);
+const SWEEP_TIMEOUT = Duration.minutes(2);
+// A claim to send an email (tasks/approval/core/notify.ts) is taken over once it is older than any sender can run.
+if (Math.max(WORKER_TIMEOUT.toSeconds(), SWEEP_TIMEOUT.toSeconds()) >= SEND_CLAIM_SECONDS) {
+  throw new Error('ManualApproval: the worker and sweep timeouts must be shorter than SEND_CLAIM_SECONDS');
+}
 
 export interface ManualApprovalProps {
   /** From address of the approval emails. */
@@ -132,14 +140,13 @@ export class ManualApproval extends Construct {
     const worker = new TaskFunction(this, 'WorkerFn', {
       entry: 'tasks/approval/worker.ts',
       description: 'opsflow approval: take the activity task, store it, email the approvers',
-      // GetActivityTask long-polls for up to 60 s.
-      timeout: Duration.seconds(90),
+      timeout: WORKER_TIMEOUT,
       environment: { ...mailEnv, ACTIVITY_ARN: this.activity.activityArn },
     });
     const sweep = new TaskFunction(this, 'SweepFn', {
       entry: 'tasks/approval/sweep.ts',
       description: 'opsflow approval: heartbeat pending tasks, remind, escalate, retry deliveries',
-      timeout: Duration.minutes(2),
+      timeout: SWEEP_TIMEOUT,
       environment: mailEnv,
     });
     const decide = new TaskFunction(this, 'DecideFn', {

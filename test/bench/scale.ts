@@ -7,7 +7,8 @@
  *
  *  - Ec2Schedule: stop N running instances of one schedule (batches of 50 as child executions).
  *  - TagPolicy: scan N instances, 20% without the Owner tag (so its creator lookups run), dry run.
- *  - Approval: N approvals started at once; latency from start to the email (p50, p99); none may fail.
+ *  - Approval: N approvals started at once; latency from start to the email (p50, p99), emails per approval, failed
+ *    executions (test/bench/approval.ts).
  */
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsRequest, AwsResponse } from '../../local/kernel';
@@ -19,6 +20,7 @@ import { SesV2Service } from '../../local/services/sesv2';
 import { SnsService } from '../../local/services/sns';
 import { StepFunctionsService } from '../../local/engine/service';
 import { credentials, fullHistory, startRuntime, type Harness } from '../e2e/harness';
+import { approvalLoad, approvalLoadStatus, printApprovalLoad } from './approval';
 
 /**
  * Published prices, US East (N. Virginia), read on 2026-11-30:
@@ -178,39 +180,8 @@ const tagPolicy = (size: number) =>
 
 const approval = (size: number) =>
   run('Approval', size, async (h) => {
-    const startedAt = new Map<string, number>();
-    await Promise.all(
-      Array.from({ length: size }, async (_, i) => {
-        const t0 = Date.now();
-        const arn = await h.start('Approval', { title: `bench approval ${i}`, approvers: [`approver${i}@example.com`] });
-        startedAt.set(arn, t0);
-      }),
-    );
-    const latencies: number[] = [];
-    const seen = new Set<string>();
-    const deadline = Date.now() + 600_000;
-    while (seen.size < size && Date.now() < deadline) {
-      for (const m of await h.outbox()) {
-        const to = JSON.stringify(m);
-        const i = /approver(\d+)@example\.com/.exec(to)?.[1];
-        if (i === undefined || seen.has(i)) continue;
-        seen.add(i);
-        latencies.push(Date.now());
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const t0 = Math.min(...startedAt.values());
-    const sorted = latencies.map((t) => t - t0).sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-    let failed = 0;
-    for (const arn of startedAt.keys()) {
-      const d = await h.sfn.send(new (await import('@aws-sdk/client-sfn')).DescribeExecutionCommand({ executionArn: arn }));
-      if (d.status === 'FAILED' || d.status === 'TIMED_OUT' || d.status === 'ABORTED') failed++;
-    }
-    return {
-      status: failed === 0 && seen.size === size ? 'ALL EMAILED' : `${seen.size} emailed, ${failed} failed`,
-      note: `start to email (real ms, all started at once; polled every 100 ms): p50 ${pct(50)}, p99 ${pct(99)}`,
-    };
+    const f = await approvalLoad(h, size);
+    return { status: approvalLoadStatus(f), note: printApprovalLoad(f).split('\n')[1].trim() };
   });
 
 function print(f: Figures): string {

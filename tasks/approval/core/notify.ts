@@ -1,17 +1,35 @@
 /**
  * Sending approval emails, shared by the worker and the sweep.
  *
+ * Exactly one email per approver and kind, whoever runs: a worker that took another execution's task, a second
+ * worker after a retried AwaitDecision, the sweep retrying unsent emails. Before sending, a caller CLAIMS each
+ * email in the record (a write conditional on the version it read, store.ts), and sends only what it claimed: an
+ * approver already reached, or with a live claim of someone else's, is skipped. After sending, the claim is
+ * released and `notifiedAt` (or `remindedAt`) set in one write. A claim older than SEND_CLAIM_SECONDS belongs to
+ * a sender that died between claiming and recording; the sweep then sends again. SES's SendEmail has no
+ * idempotency token (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html), so a sender that
+ * dies after SES accepted its email and before recording it is the one case that can still send twice.
+ *
  * The record keeps only hashes of link secrets, so an email to an approver whose secret is not in memory
- * (a retry after an SES failure, a reminder) needs a new secret. Its hash is added BEFORE the email goes out,
- * so a link is never mailed that the record would not accept; earlier links stay valid. When sending fails,
- * the unused hash is removed again.
+ * (a retry after an SES failure, a reminder) needs a new secret. Its hash is added with the claim, BEFORE the
+ * email goes out, so a link is never mailed that the record would not accept; earlier links stay valid. When
+ * sending fails, the unused hash is removed again.
  */
+import { randomUUID } from 'node:crypto';
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { errorName, type Log } from '../../shared/logger';
 import { renderEmail, type MailKind } from './email';
 import { approvalLinks, hashSecret, newSecret } from './links';
 import type { ApprovalStore } from './store';
-import type { ApprovalRecord } from './types';
+import type { ApprovalRecord, SendClaim } from './types';
+
+/**
+ * How long a claim to send an email holds. Longer than any approval Lambda can run (worker 90 s, sweep 2 min:
+ * workers/manual-approval.ts checks it at synth), so a claim this old belongs to a sender that is gone.
+ */
+export const SEND_CLAIM_SECONDS = 15 * 60;
+/** The write that records what was sent must not be lost to contention: a lost one means a second email later. */
+const RECORD_ATTEMPTS = 10;
 
 export interface NotifyDeps {
   ses: SESv2Client;
@@ -29,28 +47,54 @@ export interface MailTarget {
   secret?: string;
 }
 
-/** Emails each target its personal links; returns the record as stored afterwards and who was reached. */
+/** A new claim for `sendLinks`, to store with a record before it is created (the worker's first email). */
+export function newClaim(now: Date): SendClaim {
+  return { by: randomUUID(), at: now.toISOString() };
+}
+
+/**
+ * Emails each target its personal links, if this call can claim the email; returns the record as stored
+ * afterwards and who was reached. `claim`: a claim already stored with the record (a new record's approvers).
+ */
 export async function sendLinks(
   deps: NotifyDeps,
   record: ApprovalRecord,
   targets: MailTarget[],
+  claim: SendClaim = newClaim(deps.now()),
 ): Promise<{ record: ApprovalRecord; sent: MailTarget[] }> {
   if (targets.length === 0) return { record, sent: [] };
 
   const secrets = new Map(targets.map((t) => [t.email, t.secret ?? newSecret()]));
-  const rotated = targets.filter((t) => t.secret === undefined).map((t) => t.email);
-  if (rotated.length > 0) {
-    record = await deps.store.update(record.id, (current) => {
-      for (const approver of current.approvers) {
-        if (rotated.includes(approver.email)) approver.secretHashes.push(hashSecret(secrets.get(approver.email)!));
+  const now = Date.parse(claim.at);
+  // Set by the mutation, which may run more than once (lost races): the last run is what was stored.
+  let claimed: MailTarget[] = [];
+  record = await deps.store.update(record.id, (current) => {
+    claimed = [];
+    let changed = false;
+    for (const target of targets) {
+      const approver = current.approvers.find((a) => a.email === target.email);
+      if (!approver) continue;
+      if (approver.sending?.by === claim.by) {
+        claimed.push(target);
+        continue;
       }
-      return current;
-    });
+      if (target.kind !== 'reminder' && approver.notifiedAt !== null) continue; // reached meanwhile
+      if (approver.sending && now - Date.parse(approver.sending.at) < SEND_CLAIM_SECONDS * 1000) continue; // being sent
+      approver.sending = claim;
+      if (target.secret === undefined) approver.secretHashes.push(hashSecret(secrets.get(target.email)!));
+      claimed.push(target);
+      changed = true;
+    }
+    return changed ? current : undefined;
+  });
+  if (claimed.length < targets.length) {
+    deps.log.info('approval emails already sent or being sent by another task', { requestId: record.id, skipped: targets.length - claimed.length });
   }
+  if (claimed.length === 0) return { record, sent: [] };
 
   const sent: MailTarget[] = [];
   const failed: MailTarget[] = [];
-  for (const target of targets) {
+  for (const target of claimed) {
     const links = approvalLinks(deps.linkBaseUrl, record.id, secrets.get(target.email)!);
     const mail = renderEmail(target.kind, record, target.email, links);
     try {
@@ -68,31 +112,45 @@ export async function sendLinks(
       );
       sent.push(target);
     } catch (error) {
-      // Left for the sweep: notifiedAt stays null (or remindedAt unchanged) and it tries again.
+      // Left for the sweep: notifiedAt stays null (or remindedAt unchanged), the claim is released, it tries again.
       deps.log.warn('approval email not sent', { requestId: record.id, kind: target.kind, error: errorName(error) });
       failed.push(target);
     }
   }
   deps.log.info('approval emails sent', { requestId: record.id, sent: sent.length, failed: failed.length });
 
-  const at = deps.now().toISOString();
-  record = await deps.store.update(record.id, (current) => {
-    let changed = false;
-    for (const approver of current.approvers) {
-      const target = sent.find((t) => t.email === approver.email);
-      if (target) {
-        if (target.kind === 'reminder') approver.remindedAt = at;
-        else approver.notifiedAt ??= at;
-        changed = true;
-        continue;
+  record = await deps.store.update(
+    record.id,
+    (current) => {
+      for (const approver of current.approvers) {
+        const target = claimed.find((t) => t.email === approver.email);
+        if (!target) continue;
+        if (sent.includes(target)) {
+          if (target.kind === 'reminder') approver.remindedAt = claim.at;
+          else approver.notifiedAt ??= claim.at;
+        } else if (target.secret === undefined) {
+          const unused = hashSecret(secrets.get(approver.email)!);
+          approver.secretHashes = approver.secretHashes.filter((h) => h !== unused);
+        }
+        // A stale claim may have been taken over meanwhile: only our own is released.
+        if (approver.sending?.by === claim.by) approver.sending = null;
       }
-      const unused = hashSecret(secrets.get(approver.email) ?? '');
-      if (failed.some((t) => t.email === approver.email) && rotated.includes(approver.email) && approver.secretHashes.includes(unused)) {
-        approver.secretHashes = approver.secretHashes.filter((h) => h !== unused);
-        changed = true;
-      }
-    }
-    return changed ? current : undefined;
-  });
+      return current;
+    },
+    { attempts: RECORD_ATTEMPTS },
+  );
   return { record, sent };
+}
+
+/** Drops this caller's claims without sending (the task was gone before the emails went out). */
+export async function releaseClaim(store: ApprovalStore, id: string, claim: SendClaim): Promise<void> {
+  await store.update(
+    id,
+    (current) => {
+      const mine = current.approvers.filter((a) => a.sending?.by === claim.by);
+      for (const approver of mine) approver.sending = null;
+      return mine.length ? current : undefined;
+    },
+    { attempts: RECORD_ATTEMPTS },
+  );
 }

@@ -11,8 +11,8 @@ const ATTEMPTS = 3;
 
 export class ConcurrentUpdateError extends Error {
   name = 'ConcurrentUpdateError';
-  constructor(id: string) {
-    super(`approval ${id} kept changing under ${ATTEMPTS} attempts to update it`);
+  constructor(id: string, attempts = ATTEMPTS) {
+    super(`approval ${id} kept changing under ${attempts} attempts to update it`);
   }
 }
 
@@ -61,8 +61,9 @@ export class ApprovalStore {
    * Applies `mutate` to the current record and writes it, re-reading and re-applying when another writer
    * got there first. Returns the record as stored afterwards.
    */
-  async update(id: string, mutate: Mutation): Promise<ApprovalRecord> {
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  async update(id: string, mutate: Mutation, options: { attempts?: number } = {}): Promise<ApprovalRecord> {
+    const attempts = options.attempts ?? ATTEMPTS;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       const current = await this.get(id);
       if (!current) throw new RecordNotFoundError(id);
       const next = mutate(structuredClone(current));
@@ -83,7 +84,7 @@ export class ApprovalStore {
         if (!isConditionFailed(error)) throw error;
       }
     }
-    throw new ConcurrentUpdateError(id);
+    throw new ConcurrentUpdateError(id, attempts);
   }
 
   /** Ids of the records that need the sweep's attention (the sparse `pending` index, every page). */

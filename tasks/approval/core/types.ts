@@ -26,6 +26,17 @@ export interface Approver {
   role: Role;
   notifiedAt: string | null;
   remindedAt: string | null;
+  /**
+   * An email to this approver being sent right now: the claim of whoever sends it (tasks/approval/core/notify.ts).
+   * Null or absent: nobody is sending. A claim older than SEND_CLAIM_SECONDS belongs to a sender that died.
+   */
+  sending?: SendClaim | null;
+}
+
+export interface SendClaim {
+  /** Random id of the sending call. */
+  by: string;
+  at: string;
 }
 
 export interface Vote {

@@ -12,9 +12,9 @@ import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
 import type { Log } from '../../shared/logger';
 import { deliverDecision, heartbeat } from './deliver';
 import { hashSecret, newSecret, requestId } from './links';
-import { sendLinks, type MailTarget } from './notify';
+import { newClaim, releaseClaim, sendLinks, type MailTarget } from './notify';
 import type { ApprovalStore } from './store';
-import type { ApprovalRecord, ApprovalRequest } from './types';
+import type { ApprovalRecord, ApprovalRequest, SendClaim } from './types';
 
 export interface WorkerDeps {
   sfn: SFNClient;
@@ -87,9 +87,13 @@ export async function deliverNext(deps: WorkerDeps, event: WorkerEvent = {}): Pr
   if (!(await deps.store.create(fresh.record))) return redeliver(deps, id, token, now);
 
   deps.log.info('approval recorded', { requestId: id, approvers: fresh.record.approvers.length });
-  // The heartbeat proves the task was taken; if the task is already over, nobody needs an email.
-  if ((await heartbeat(deps, fresh.record)) === 'gone') return { requestId: id, notified: 0 };
-  const { sent } = await sendLinks(deps, fresh.record, fresh.targets);
+  // The heartbeat proves the task was taken; if the task is already over, nobody needs an email (and a retried
+  // task's worker must not wait for this one's claim to go stale).
+  if ((await heartbeat(deps, fresh.record)) === 'gone') {
+    await releaseClaim(deps.store, id, fresh.claim);
+    return { requestId: id, notified: 0 };
+  }
+  const { sent } = await sendLinks(deps, fresh.record, fresh.targets, fresh.claim);
   return { requestId: id, notified: sent.length };
 }
 
@@ -142,8 +146,10 @@ function newRecord(
   token: string,
   input: TaskInput,
   now: Date,
-): { record: ApprovalRecord; targets: MailTarget[] } {
+): { record: ApprovalRecord; targets: MailTarget[]; claim: SendClaim } {
   const { request } = input;
+  // The first emails are claimed with the record itself: nobody else sends them while this worker does.
+  const claim = newClaim(now);
   const start = new Date(input.enteredAt).getTime();
   const at = (seconds: number) => new Date(start + seconds * 1000);
   const deadline = at(request.timeoutSeconds);
@@ -172,6 +178,7 @@ function newRecord(
       role: 'approver',
       notifiedAt: null,
       remindedAt: null,
+      sending: claim,
     })),
     votes: [],
     status: 'pending',
@@ -180,7 +187,7 @@ function newRecord(
     pending: 'yes',
     version: 1,
   };
-  return { record, targets };
+  return { record, targets, claim };
 }
 
 /**
