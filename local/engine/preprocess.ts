@@ -82,6 +82,32 @@ export function invalidDefinitionMessage(problems: Diagnostic[]): string {
   return `Invalid State Machine Definition: '${problems.map((p) => `${p.code}: ${p.message}${p.location ? ` at ${p.location}` : ''}`).join(', ')}'`;
 }
 
+/**
+ * EXPRESS state machines support neither activities (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html)
+ * nor the Run a Job (.sync) and Wait for Callback (.waitForTaskToken) patterns ("Express Workflows only support
+ * Request Response integrations": https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html);
+ * the runtime refuses them at create time. The diagnostic's wording is the runtime's own.
+ */
+export function expressProblems(definition: unknown, at = ''): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  if (!isObj(definition) || !isObj(definition.States)) return out;
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (!isObj(state)) continue;
+    const loc = `${at}/States/${name}`;
+    const resource = typeof state.Resource === 'string' ? state.Resource : '';
+    if (state.Type === 'Task' && /^arn:aws:states:[^:]*:\d+:activity:/.test(resource)) {
+      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'Express state machines do not support activities', location: `${loc}/Resource` });
+    }
+    const pattern = /\.(sync(:2)?|waitForTaskToken)$/.exec(resource);
+    if (state.Type === 'Task' && pattern) {
+      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `Express state machines do not support the '.${pattern[1]}' service integration pattern`, location: `${loc}/Resource` });
+    }
+    if (state.Type === 'Map') out.push(...expressProblems(state.ItemProcessor ?? state.Iterator, `${loc}/ItemProcessor`));
+    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) state.Branches.forEach((b: unknown, n: number) => out.push(...expressProblems(b, `${loc}/Branches[${n}]`)));
+  }
+  return out;
+}
+
 function collectTypes(scope: Obj, types: Map<string, string>): void {
   for (const [name, state] of Object.entries(scope.States as Record<string, Obj>)) {
     types.set(name, state.Type);

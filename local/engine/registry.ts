@@ -11,7 +11,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
-import { diagnose, invalidDefinitionMessage, prepareDefinition, type Diagnostic, type PreparedDefinition } from './preprocess';
+import { DefinitionRefusedError, diagnose, expressProblems, invalidDefinitionMessage, prepareDefinition, type Diagnostic, type PreparedDefinition } from './preprocess';
 
 type Obj = Record<string, any>;
 
@@ -102,6 +102,10 @@ export class Registry {
   deploy(sm: { arn: string; name: string; definition: object; roleArn: string; type?: string }): void {
     const definition = JSON.stringify(sm.definition);
     const prepared = prepareDefinition(sm.definition);
+    if (sm.type === 'EXPRESS') {
+      const problems = expressProblems(sm.definition);
+      if (problems.length) throw new DefinitionRefusedError(invalidDefinitionMessage(problems), problems);
+    }
     const previous = this.machines.get(sm.arn);
     const revision = this.revision(definition, sm.roleArn);
     this.prepared.set(revision.revisionId, prepared);
@@ -182,7 +186,7 @@ export class Registry {
     if (!ROLE_ARN.test(roleArn)) throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${roleArn}'`);
     const type = b.type ?? 'STANDARD';
     if (type !== 'STANDARD' && type !== 'EXPRESS') throw validation(`Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
-    const prepared = this.validDefinition(definitionText);
+    const prepared = this.validDefinition(definitionText, type);
     const smArn = arn.stateMachine(name);
     const revision = this.revision(JSON.stringify(JSON.parse(definitionText)), roleArn);
     revision.definition = definitionText;
@@ -225,7 +229,7 @@ export class Registry {
     const definitionText = b.definition ?? current.definition;
     const roleArn = b.roleArn ?? current.roleArn;
     if (!ROLE_ARN.test(roleArn)) throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${roleArn}'`);
-    const prepared = this.validDefinition(definitionText);
+    const prepared = this.validDefinition(definitionText, machine.type);
     const revision = this.revision(JSON.stringify(JSON.parse(definitionText)), roleArn);
     revision.definition = definitionText;
     this.prepared.set(revision.revisionId, prepared);
@@ -418,7 +422,7 @@ export class Registry {
 
   // ---- validation -------------------------------------------------------------------------------------
 
-  private validDefinition(text: string): PreparedDefinition {
+  private validDefinition(text: string, type: string): PreparedDefinition {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -426,6 +430,7 @@ export class Registry {
       throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: ${(err as Error).message}'`);
     }
     const problems = diagnose(parsed).filter((d) => d.severity === 'ERROR');
+    if (type === 'EXPRESS') problems.push(...expressProblems(parsed));
     if (problems.length) throw new AwsError('InvalidDefinition', invalidDefinitionMessage(problems));
     return prepareDefinition(parsed, { schema: false });
   }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AwsError, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
+import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../server';
 import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
 import { StatesError } from './errors';
@@ -55,6 +55,8 @@ interface ExecutionRecord extends ExecutionDescription {
   redriveFrom?: { state: string; input: unknown };
   /** A Distributed Map child: the Map Run it belongs to. */
   mapRunArn?: string;
+  /** An EXPRESS execution: not persisted, no history through the API (see EXPRESS below). */
+  express?: boolean;
 }
 
 interface ActivityRecord {
@@ -81,6 +83,15 @@ type Outcome = { status: Exclude<ExecutionStatus, 'RUNNING'>; output?: string; e
  * after an execution is closed"): https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
  */
 export const CLOSED_EXECUTION_RETENTION_MS = 90 * 24 * 3600 * 1000;
+/**
+ * EXPRESS: "Maximum duration: 5 minutes" (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html);
+ * "Execution history is not captured by Step Functions" and "Idempotency is not automatically managed. Starting
+ * multiple workflows with the same name results in concurrent executions"
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/express-at-least-once-execution.html).
+ */
+export const EXPRESS_MAX_SECONDS = 5 * 60;
+/** Finished EXPRESS executions kept in memory (for waiters and the console); they are never persisted. */
+const EXPRESS_KEPT = 1000;
 export const RESTART_ERROR = 'Local.RuntimeRestarted';
 export const RESTART_CAUSE = 'The opsflow local runtime stopped while this execution was running; it was not resumed.';
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
@@ -103,6 +114,8 @@ export class StepFunctionsService implements ServiceHandler {
   private readonly savedEvents = new Map<string, number>();
   /** Closed executions, oldest stop first, for the retention sweep. */
   private closedOrder: ExecutionRecord[] = [];
+  /** Finished EXPRESS executions, oldest first. */
+  private expressClosed: string[] = [];
   private closed = false;
 
   constructor(private readonly deps: StepFunctionsDeps) {
@@ -197,7 +210,9 @@ export class StepFunctionsService implements ServiceHandler {
     }
     const executionName = name ?? randomUUID();
     if (!EXECUTION_NAME.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
-    const executionArn = arn.execution(sm.name, executionName);
+    const express = sm.type === 'EXPRESS';
+    // An EXPRESS execution's ARN carries a unique id: the same name starts another, concurrent execution.
+    const executionArn = express ? `arn:aws:states:${REGION}:${ACCOUNT}:express:${sm.name}:${executionName}:${randomUUID()}` : arn.execution(sm.name, executionName);
     const existing = this.executions.get(executionArn);
     if (existing) {
       // AWS: same name and input while still running returns the running execution; anything else is a conflict.
@@ -216,6 +231,7 @@ export class StepFunctionsService implements ServiceHandler {
       revisionId: target.revision.revisionId,
       ...(target.versionArn ? { stateMachineVersionArn: target.versionArn } : {}),
       ...(target.aliasArn ? { stateMachineAliasArn: target.aliasArn } : {}),
+      ...(express ? { express: true } : {}),
     };
     this.executions.set(executionArn, record);
     new History(record.events, this.deps.clock).add('ExecutionStarted', {
@@ -366,8 +382,9 @@ export class StepFunctionsService implements ServiceHandler {
         StateMachine: { Id: sm.arn, Name: sm.name },
       },
     });
-    if (prepared.timeoutSeconds !== undefined) {
-      const seconds = prepared.timeoutSeconds;
+    const timeoutSeconds = record.express ? Math.min(prepared.timeoutSeconds ?? EXPRESS_MAX_SECONDS, EXPRESS_MAX_SECONDS) : prepared.timeoutSeconds;
+    if (timeoutSeconds !== undefined) {
+      const seconds = timeoutSeconds;
       running.cancelTimeout = this.deps.clock.at((record.redriveDate ?? record.startDate) + seconds * 1000, () =>
         this.finish(record, { status: 'TIMED_OUT', error: 'States.Timeout', cause: `The execution did not finish within TimeoutSeconds (${seconds})` }),
       );
@@ -399,7 +416,10 @@ export class StepFunctionsService implements ServiceHandler {
       running.controller.abort();
       for (const resolve of running.waiters) resolve(describe(record));
     }
-    this.closedOrder.push(record);
+    if (record.express) {
+      this.expressClosed.push(record.executionArn);
+      if (this.expressClosed.length > EXPRESS_KEPT) this.executions.delete(this.expressClosed.shift()!);
+    } else this.closedOrder.push(record);
     this.save(record, true);
     this.statusChanged(record);
   }
@@ -429,6 +449,7 @@ export class StepFunctionsService implements ServiceHandler {
 
   /** Journals the events added since the last save, and the execution itself when it changed (start, end). */
   private save(record: ExecutionRecord, meta: boolean): void {
+    if (record.express) return;
     if (meta) {
       const { events: _events, ...rest } = record;
       this.stored.executions.put(record.executionArn, rest);
@@ -512,7 +533,7 @@ export class StepFunctionsService implements ServiceHandler {
       case 'TestState':
         return testState(b, { clock: this.deps.clock, dispatcher: this.dispatcher });
       case 'DescribeStateMachineForExecution': {
-        const record = this.executions.get(required(b, 'executionArn'));
+        const record = this.executions.get(notExpress(required(b, 'executionArn')));
         if (!record) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${b.executionArn}'`);
         const machine = this.registry.machine(record.stateMachineArn);
         const revision = (record.revisionId && this.registry.revisionOf(machine.arn, record.revisionId)) || machine.revisions[machine.revisionId];
@@ -539,7 +560,7 @@ export class StepFunctionsService implements ServiceHandler {
         return { mapRuns: items, nextToken };
       }
       case 'RedriveExecution': {
-        const { redriveDate } = this.redrive(required(b, 'executionArn'));
+        const { redriveDate } = this.redrive(notExpress(required(b, 'executionArn')));
         return { redriveDate: secs(redriveDate) };
       }
       case 'TagResource':
@@ -557,12 +578,14 @@ export class StepFunctionsService implements ServiceHandler {
         const started = await this.startExecution(required(b, 'stateMachineArn'), b.input, b.name);
         return { executionArn: started.executionArn, startDate: secs(started.startDate) };
       }
+      case 'StartSyncExecution':
+        return this.startSyncExecution(required(b, 'stateMachineArn'), b.input, b.name);
       case 'StopExecution': {
-        const { stopDate } = await this.stopExecution(required(b, 'executionArn'), b.error, b.cause);
+        const { stopDate } = await this.stopExecution(notExpress(required(b, 'executionArn')), b.error, b.cause);
         return { stopDate: secs(stopDate) };
       }
       case 'DescribeExecution': {
-        const d = this.describeExecution(required(b, 'executionArn'));
+        const d = this.describeExecution(notExpress(required(b, 'executionArn')));
         const record = this.executions.get(d.executionArn)!;
         return {
           ...d,
@@ -594,6 +617,8 @@ export class StepFunctionsService implements ServiceHandler {
         let qualifier: string | undefined;
         if (b.stateMachineArn) {
           const resolved = this.registry.resolve(b.stateMachineArn);
+          // "This API action is not supported by EXPRESS state machines": https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+          if (resolved.machine.type === 'EXPRESS') throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
           qualifier = b.stateMachineArn === resolved.machine.arn ? undefined : b.stateMachineArn;
         }
         const base = b.stateMachineArn ? b.stateMachineArn.replace(/^(arn:[^:]+:states:[^:]+:\d+:stateMachine:[^:]+).*$/, '$1') : undefined;
@@ -608,7 +633,7 @@ export class StepFunctionsService implements ServiceHandler {
         };
       }
       case 'GetExecutionHistory':
-        return historyPage(this.history(required(b, 'executionArn')), b);
+        return historyPage(this.history(notExpress(required(b, 'executionArn'))), b);
       case 'CreateActivity': {
         const name = required(b, 'name');
         const activityArn = arn.activity(name);
@@ -648,6 +673,30 @@ export class StepFunctionsService implements ServiceHandler {
       default:
         throw new AwsError('UnknownOperationException', `opsflow local Step Functions does not implement '${req.target ?? ''}'`);
     }
+  }
+
+  /**
+   * StartSyncExecution (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartSyncExecution.html):
+   * EXPRESS only ("not available for STANDARD workflows": StateMachineTypeNotSupported); answers once the execution
+   * ends, with its status (SUCCEEDED, FAILED or TIMED_OUT), output or error and cause, and 200 even when it failed.
+   */
+  private async startSyncExecution(stateMachineArn: string, input: string | undefined, name: string | undefined): Promise<Record<string, unknown>> {
+    if (this.registry.resolve(stateMachineArn).machine.type !== 'EXPRESS') throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
+    const { executionArn } = await this.startExecution(stateMachineArn, input, name);
+    const done = await this.waitForExecution(executionArn);
+    return {
+      executionArn,
+      stateMachineArn: done.stateMachineArn,
+      name: done.name,
+      startDate: done.startDate / 1000,
+      stopDate: (done.stopDate ?? this.deps.clock.nowMs()) / 1000,
+      status: done.status,
+      input: done.input,
+      inputDetails: { included: true },
+      ...(done.output !== undefined ? { output: done.output, outputDetails: { included: true } } : {}),
+      ...(done.error !== undefined ? { error: done.error } : {}),
+      ...(done.cause !== undefined ? { cause: done.cause } : {}),
+    };
   }
 
   /** A Distributed Map child execution: the item processor run as an execution of its own, with its own history. */
@@ -737,6 +786,16 @@ function redriveReason(record: ExecutionRecord): string {
   if (record.status === 'SUCCEEDED') return 'Execution is SUCCEEDED and cannot be redriven';
   if (!record.redriveFrom) return 'Execution has no state to redrive from';
   return 'Execution can no longer be redriven';
+}
+
+/**
+ * DescribeExecution, GetExecutionHistory, StopExecution, RedriveExecution and DescribeStateMachineForExecution
+ * are "not supported by EXPRESS state machines" (each operation's page in the API reference); AWS names no error
+ * for it, and the runtime answers InvalidArn, an error each of them documents (see DIVERGENCES.md).
+ */
+function notExpress(executionArn: string): string {
+  if (/^arn:aws[\w-]*:states:[^:]*:\d*:express:/.test(executionArn)) throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: express'`);
+  return executionArn;
 }
 
 function required(body: Record<string, any>, field: string): string {

@@ -191,6 +191,63 @@ describe('executions', () => {
   });
 });
 
+describe('EXPRESS', () => {
+  const express = async (name: string, definition: object) =>
+    (await sfn.send(new S.CreateStateMachineCommand({ name, definition: JSON.stringify(definition), roleArn: ROLE, type: 'EXPRESS' }))).stateMachineArn!;
+
+  it('StartSyncExecution answers the result, or the error and cause with status FAILED (still 200)', async () => {
+    const ok = await express('sync-ok', { StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'doubled.$': 'States.MathAdd($.n, $.n)' }, End: true } } });
+    const bad = await express('sync-bad', { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Mine.Failed', Cause: 'on purpose' } } });
+
+    const done = await sfn.send(new S.StartSyncExecutionCommand({ stateMachineArn: ok, input: '{"n":21}', name: 'one' }));
+    const failed = await sfn.send(new S.StartSyncExecutionCommand({ stateMachineArn: bad }));
+
+    expect(done).toEqual(expect.objectContaining({ status: 'SUCCEEDED', output: '{"doubled":42}', name: 'one', stateMachineArn: ok, input: '{"n":21}' }));
+    expect(done.executionArn).toMatch(new RegExp(`^arn:aws:states:us-east-1:${ACCOUNT}:express:sync-ok:one:[0-9a-f-]{36}$`));
+    expect(done.stopDate).toBeInstanceOf(Date);
+    expect(failed).toEqual(expect.objectContaining({ status: 'FAILED', error: 'Mine.Failed', cause: 'on purpose' }));
+    expect(failed.output).toBeUndefined();
+  });
+
+  it('StartSyncExecution refuses a STANDARD machine; history, describe, stop and list refuse EXPRESS', async () => {
+    const standard = (await sfn.send(new S.CreateStateMachineCommand({ name: 'std-for-sync', definition: pass(1), roleArn: ROLE }))).stateMachineArn!;
+    const machine = await express('no-history', { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } });
+    const { executionArn } = await sfn.send(new S.StartSyncExecutionCommand({ stateMachineArn: machine }));
+
+    expect(await awsError(sfn.send(new S.StartSyncExecutionCommand({ stateMachineArn: standard })))).toMatch(/^StateMachineTypeNotSupported:/);
+    expect(await awsError(sfn.send(new S.GetExecutionHistoryCommand({ executionArn })))).toMatch(/^InvalidArn:/);
+    expect(await awsError(sfn.send(new S.DescribeExecutionCommand({ executionArn })))).toMatch(/^InvalidArn:/);
+    expect(await awsError(sfn.send(new S.StopExecutionCommand({ executionArn })))).toMatch(/^InvalidArn:/);
+    expect(await awsError(sfn.send(new S.RedriveExecutionCommand({ executionArn })))).toMatch(/^InvalidArn:/);
+    expect(await awsError(sfn.send(new S.ListExecutionsCommand({ stateMachineArn: machine })))).toMatch(/^StateMachineTypeNotSupported:/);
+  });
+
+  it('the same name starts another, concurrent execution (at-least-once, no idempotency)', async () => {
+    const machine = await express('twice', { StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 10, End: true } } });
+    const first = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: machine, name: 'same', input: '{}' }));
+    const second = await sfn.send(new S.StartExecutionCommand({ stateMachineArn: machine, name: 'same', input: '{}' }));
+    expect(first.executionArn).not.toBe(second.executionArn);
+    expect((await engine.waitForExecution(second.executionArn!)).status).toBe('SUCCEEDED');
+  });
+
+  it('times out after five minutes with States.Timeout, whatever TimeoutSeconds says', async () => {
+    // A Wait ten times as long as the limit, so the virtual clock's scale cannot blur which one ends first.
+    const machine = await express('too-long', { TimeoutSeconds: 36000, StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3000, End: true } } });
+    const out = await sfn.send(new S.StartSyncExecutionCommand({ stateMachineArn: machine }));
+    expect(out).toEqual(expect.objectContaining({ status: 'TIMED_OUT', error: 'States.Timeout' }));
+    const seconds = (out.stopDate!.getTime() - out.startDate!.getTime()) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(300);
+    expect(seconds).toBeLessThan(3000);
+  });
+
+  it('refuses activities, .sync and .waitForTaskToken at create time', async () => {
+    const task = (Resource: string) => ({ StartAt: 'T', States: { T: { Type: 'Task', Resource, End: true } } });
+    for (const resource of [`arn:aws:states:us-east-1:${ACCOUNT}:activity:a`, 'arn:aws:states:::lambda:invoke.waitForTaskToken', 'arn:aws:states:::states:startExecution.sync:2']) {
+      expect(await awsError(express('refused', task(resource)))).toMatch(/^InvalidDefinition: .*Express state machines do not support.*at \/States\/T\/Resource/);
+    }
+  });
+});
+
 describe('restart', () => {
   it('keeps API-created state machines, versions, aliases and tags', async () => {
     const { stateMachineArn } = await sfn.send(new S.CreateStateMachineCommand({ name: 'durable', definition: pass('kept'), roleArn: ROLE, publish: true, tags: [{ key: 'k', value: 'v' }] }));
