@@ -19,13 +19,33 @@ const TIME_SCALE = 600;
 
 let h: Harness;
 
-beforeAll(async () => {
-  h = await startRuntime({ timeScale: TIME_SCALE });
-});
+/**
+ * Each group of tests gets a runtime of its own, freshly seeded, so no group depends on what another did (a
+ * whole-fleet scan would see another group's launches); within a group each test works on its own instances.
+ */
+function freshRuntime(): void {
+  beforeAll(async () => {
+    h = await startRuntime({ timeScale: TIME_SCALE });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+}
 
-afterAll(async () => {
-  await h?.stop();
-});
+/** The outbox entries sent so far, so that a test reads only the mail its own runs sent. */
+async function sentSoFar(): Promise<(m: OutboxEntry) => boolean> {
+  const ids = new Set((await h.outbox()).map((m) => m.id));
+  return (m) => !ids.has(m.id);
+}
+
+/** Launches an instance with `tags` at launch (TagSpecifications), as a person or a pipeline does. */
+async function launchTagged(tags: Record<string, string>): Promise<string> {
+  const out = await h.ec2.send(new RunInstancesCommand({
+    ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
+    TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+  }));
+  return out.Instances![0].InstanceId!;
+}
 
 async function run(input: unknown, timeoutMs = 60_000): Promise<{ arn: string; report: Report; status: string; error?: string; cause?: string }> {
   const arn = await h.start('TagPolicy', input);
@@ -57,61 +77,77 @@ async function decide(mail: OutboxEntry, decision: 'approve' | 'reject'): Promis
   expect(res.status).toBe(200);
 }
 
-describe('TagPolicy dry-run scan', () => {
-  it('reports every breach of the seeded fleet, says what would happen, and changes nothing', async () => {
-    // Prepare
-    const before = await tagsOf(DEMO.missingOwner);
+describe('TagPolicy without side effects', () => {
+  freshRuntime();
 
-    // Act
-    const result = await run({ mode: 'scan' });
-    const { report } = result;
+  describe('TagPolicy dry-run scan', () => {
+    it('reports every breach of the seeded fleet, says what would happen, and changes nothing', async () => {
+      // Prepare
+      const before = await tagsOf(DEMO.missingOwner);
 
-    // Assess
-    expect(result).toMatchObject({ status: 'SUCCEEDED' });
-    expect(report.dryRun).toBe(true);
-    expect(report.summary).toMatch(/^DRY RUN/);
-    const violating = report.instances.map((i) => i.instanceId).sort();
-    expect(violating).toEqual([...DEMO.nonCompliant].sort());
-    expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(
-      expect.objectContaining({ action: 'lookup-creator', outcome: 'planned', tag: 'Owner', value: 'carol@example.com' }),
-    );
-    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
-    expect(byId(report, DEMO.badEnvironment)!.violations).toEqual([expect.objectContaining({ tag: 'Environment', kind: 'invalid', value: 'Production' })]);
-    expect(byId(report, DEMO.exemptForever)!.exemptUntil).toBe('forever');
-    expect(byId(report, DEMO.asg)!.managedBy).toBe('asg:web-asg');
-    expect(byId(report, DEMO.asg)!.actions.map((a) => a.action)).toEqual(['notify']);
-    expect(await tagsOf(DEMO.missingOwner)).toEqual(before);
-    const mail = await h.mail((e) => e.service === 'sns' && e.subject.includes('[DRY RUN]'));
-    expect(mail[0].text).toContain('would lookup-creator Owner=carol@example.com');
-  });
-});
+      // Act
+      const result = await run({ mode: 'scan' });
+      const { report } = result;
 
-describe('TagPolicy input and policy validation', () => {
-  it('fails with Policy.Invalid naming every problem of an input policy, before reading anything', async () => {
-    // Act
-    const result = await run({ mode: 'scan', policy: { version: 1, rules: [{ key: 'aws:Owner', pattern: '([a-z' , onMissing: { action: 'explode' } }] } });
-
-    // Assess
-    expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
-    expect(result.cause).toContain('policy.rules[0].onMissing.action');
+      // Assess
+      expect(result).toMatchObject({ status: 'SUCCEEDED' });
+      expect(report.dryRun).toBe(true);
+      expect(report.summary).toMatch(/^DRY RUN/);
+      const violating = report.instances.map((i) => i.instanceId).sort();
+      expect(violating).toEqual([...DEMO.nonCompliant].sort());
+      expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(
+        expect.objectContaining({ action: 'lookup-creator', outcome: 'planned', tag: 'Owner', value: 'carol@example.com' }),
+      );
+      expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
+      expect(byId(report, DEMO.badEnvironment)!.violations).toEqual([expect.objectContaining({ tag: 'Environment', kind: 'invalid', value: 'Production' })]);
+      expect(byId(report, DEMO.exemptForever)!.exemptUntil).toBe('forever');
+      expect(byId(report, DEMO.asg)!.managedBy).toBe('asg:web-asg');
+      expect(byId(report, DEMO.asg)!.actions.map((a) => a.action)).toEqual(['notify']);
+      expect(await tagsOf(DEMO.missingOwner)).toEqual(before);
+      const mail = await h.mail((e) => e.service === 'sns' && e.subject.includes('[DRY RUN]'));
+      expect(mail[0].text).toContain('would lookup-creator Owner=carol@example.com');
+    });
   });
 
-  it('fails with Input.Invalid when launch mode has no instances', async () => {
-    const result = await run({ mode: 'launch', dryRun: 'no' });
-    expect(result).toMatchObject({ status: 'FAILED', error: 'Input.Invalid' });
-    expect(result.cause).toContain('dryRun');
-    expect(result.cause).toContain('instanceIds');
+  describe('TagPolicy input and policy validation', () => {
+    it('fails with Policy.Invalid naming every problem of an input policy, before reading anything', async () => {
+      // Act
+      const result = await run({ mode: 'scan', policy: { version: 1, rules: [{ key: 'aws:Owner', pattern: '([a-z' , onMissing: { action: 'explode' } }] } });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
+      expect(result.cause).toContain('policy.rules[0].onMissing.action');
+    });
+
+    it('fails with Input.Invalid when launch mode has no instances', async () => {
+      const result = await run({ mode: 'launch', dryRun: 'no' });
+      expect(result).toMatchObject({ status: 'FAILED', error: 'Input.Invalid' });
+      expect(result.cause).toContain('dryRun');
+      expect(result.cause).toContain('instanceIds');
+    });
   });
 });
 
 describe('TagPolicy applied scans', () => {
+  freshRuntime();
   // The deployed policy with a grace period of 3 virtual minutes (0.3 s here).
   const policy = { ...deployedPolicy, gracePeriodHours: 0.05 };
-  const approvalMails = () => h.mail((e) => e.service === 'ses' && e.subject.includes('Tag policy:'), 0);
+  /** An instance breaking the CostCenter rule (onInvalid: stop) as the seed's analytics-01 does, for one test alone. */
+  const badCostCenter = () => launchTagged({ Owner: 'team-data@example.com', CostCenter: 'cc-12', Environment: 'staging' });
+  /** Its first applied scan starts the grace period; then 3 virtual minutes pass. */
+  const graceOver = async (id: string) => {
+    const first = await run({ mode: 'scan', instanceIds: [id], dryRun: false, policy });
+    expect(byId(first.report, id)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
+    await h.rt.clock.sleep(policy.gracePeriodHours * 3_600_000 + 60_000);
+  };
+  const stopMail = (id: string, isNew: (m: OutboxEntry) => boolean) => h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('to stop') && e.text.includes(id));
 
   it('tags, looks up the creator, and only starts the grace period before stopping', async () => {
+    // Prepare
+    const isNew = await sentSoFar();
+
     // Act
-    const { status, report } = await run({ mode: 'scan', dryRun: false, policy });
+    const { status, report } = await run({ mode: 'scan', instanceIds: [DEMO.missingOwner, DEMO.badCostCenter, DEMO.asg], dryRun: false, policy });
 
     // Assess
     expect(status).toBe('SUCCEEDED');
@@ -122,17 +158,18 @@ describe('TagPolicy applied scans', () => {
     expect(byId(report, DEMO.asg)!.actions.every((a) => a.action === 'notify')).toBe(true);
     expect(await tagsOf(DEMO.asg)).not.toHaveProperty('Owner', 'carol@example.com');
     expect(await stateOf(DEMO.badCostCenter)).toBe('running');
-    expect(await approvalMails()).toEqual([]);
+    expect((await h.outbox()).filter((e) => isNew(e) && e.service === 'ses' && e.subject.includes('Tag policy:'))).toEqual([]);
   });
 
   it('asks for approval once the grace period is over; a rejection stops nothing', async () => {
     // Prepare: the grace period (3 virtual minutes) has passed.
-    await new Promise((r) => setTimeout(r, (0.05 * 3_600_000) / TIME_SCALE + 200));
+    const id = await badCostCenter();
+    await graceOver(id);
+    const isNew = await sentSoFar();
 
     // Act
-    const arn = await h.start('TagPolicy', { mode: 'scan', dryRun: false, policy });
-    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('to stop'));
-    expect(mail.text).toContain(DEMO.badCostCenter);
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
+    const [mail] = await stopMail(id, isNew);
     expect(mail.text).toContain('CostCenter');
     await decide(mail, 'reject');
     const done = await h.finished(arn);
@@ -141,30 +178,36 @@ describe('TagPolicy applied scans', () => {
     expect(done.status).toBe('SUCCEEDED');
     const report = JSON.parse(done.output!) as Report;
     expect(report.approval).toMatchObject({ decision: 'rejected', approver: 'approver@example.com' });
-    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'rejected' }));
-    expect(await stateOf(DEMO.badCostCenter)).toBe('running');
+    expect(byId(report, id)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'rejected' }));
+    expect(await stateOf(id)).toBe('running');
   });
 
   it('stops the instances once the approver approves', async () => {
-    // Act
-    const before = (await approvalMails()).length;
-    const arn = await h.start('TagPolicy', { mode: 'scan', dryRun: false, policy });
-    const mails = await h.mail((e) => e.service === 'ses' && e.subject.includes('to stop'), before + 1);
-    await decide(mails[before], 'approve');
+    // Prepare
+    const id = await badCostCenter();
+    await graceOver(id);
+    const isNew = await sentSoFar();
+
+    // Act: the ASG member breaks a rule too, and is in the same run.
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id, DEMO.asg], dryRun: false, policy });
+    const [mail] = await stopMail(id, isNew);
+    await decide(mail, 'approve');
     const done = await h.finished(arn);
 
     // Assess
     expect(done.status).toBe('SUCCEEDED');
     const report = JSON.parse(done.output!) as Report;
     expect(report.approval).toMatchObject({ decision: 'approved' });
-    expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'applied' }));
-    expect(['stopping', 'stopped']).toContain(await stateOf(DEMO.badCostCenter));
-    // The ASG member breaks the same rule but is never stopped.
+    expect(byId(report, id)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'applied' }));
+    expect(['stopping', 'stopped']).toContain(await stateOf(id));
+    // The ASG member is never stopped.
+    expect(byId(report, DEMO.asg)!.actions.map((a) => a.action)).toEqual(['notify']);
     expect(await stateOf(DEMO.asg)).toBe('running');
   });
 });
 
 describe('TagPolicy launch mode', () => {
+  freshRuntime();
   const launch = async (tags?: Record<string, string>) => {
     const out = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
     const id = out.Instances![0].InstanceId!;
@@ -212,7 +255,7 @@ describe('TagPolicy launch mode', () => {
 
     // Act
     const arn = await h.start('TagPolicy', { mode: 'launch', launch: { items: [{ instanceId: id }], userIdentity }, dryRun: false, policy: broom });
-    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('1 to terminate'));
+    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('1 to terminate') && e.text.includes(id));
     await decide(mail, 'approve');
     const done = await h.finished(arn);
 
