@@ -87,6 +87,8 @@ export interface Host {
   inspect?(key: string, value: unknown): void;
   /** AWS's 256 KiB state output quota (States.DataLimitExceeded); unset: not enforced. */
   payloadLimitBytes?: number;
+  /** TestState's `mock`: the result (or error) of a Task, Map or Parallel state, which then does no work. */
+  mock?: { result: unknown } | { error: string; cause?: string };
 }
 
 interface Chain {
@@ -617,7 +619,15 @@ export class Interpreter {
     return { output, assigned };
   }
 
+  /** TestState's mocked result or error, in place of a Task's, Map's or Parallel's work. */
+  private mocked(): unknown {
+    const mock = this.host.mock!;
+    if ('result' in mock) return structuredClone(mock.result);
+    throw new StatesError(mock.error, mock.cause, { fatal: false, terminal: false });
+  }
+
   private async task(name: string, state: Obj, input: unknown, timeoutSeconds: unknown, heartbeatSeconds: unknown, env: Env): Promise<unknown> {
+    if (this.host.mock) return this.mocked();
     const chain = env.chain;
     const port: TaskPort = {
       arn: this.host.executionArn,
@@ -661,6 +671,7 @@ export class Interpreter {
   // ---- Parallel and Map ---------------------------------------------------------------------------------
 
   private async parallel(name: string, state: Obj, input: unknown, env: Env): Promise<unknown[]> {
+    if (this.host.mock) return this.mocked() as unknown[];
     const startedId = this.host.record('ParallelStateStarted', undefined, env.chain.last);
     env.chain.last = startedId;
     const giveUp = new AbortController();
@@ -700,6 +711,7 @@ export class Interpreter {
   }
 
   private async map(name: string, state: Obj, input: unknown, items: unknown, itemInput: (item: unknown, index: number) => Promise<unknown>, maxConcurrency: unknown, env: Env, fields: DistributedFields = {}): Promise<unknown> {
+    if (this.host.mock) return this.mocked();
     if (!Array.isArray(items) && !(isDistributed(state) && items === undefined)) throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
     if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
       throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);

@@ -45,9 +45,13 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
   const probe: Obj = { ...(state.QueryLanguage ? { QueryLanguage: state.QueryLanguage } : {}), StartAt: name, States: { [name]: alone } };
   const problems = diagnose(probe, { schema: false }).filter((d) => d.severity === 'ERROR');
   if (problems.length) throw new AwsError('InvalidDefinition', invalidDefinitionMessage(problems));
-  if (state.Type === 'Task' && /^arn:aws:states:[^:]+:\d+:activity:|\.(sync(:2)?|waitForTaskToken)$/.test(String(state.Resource))) {
-    throw validation('TestState does not support activities or the .sync and .waitForTaskToken integration patterns');
+  const mock = mockOf(b.mock, state);
+  // "TestState only supports the following when a mock is specified: Activity tasks, .sync or .waitForTaskToken
+  // service integration patterns, Parallel, or Map states" (https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestState.html).
+  if (!mock && state.Type === 'Task' && /^arn:aws:states:[^:]+:\d+:activity:|\.(sync(:2)?|waitForTaskToken)$/.test(String(state.Resource))) {
+    throw validation('TestState supports activities and the .sync and .waitForTaskToken integration patterns only when a mock is specified');
   }
+  if (!mock && (state.Type === 'Map' || state.Type === 'Parallel')) throw validation(`TestState supports ${state.Type} states only when a mock is specified`);
 
   const inspection: Obj = {};
   let caught = false;
@@ -60,6 +64,7 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     executionArn: 'arn:aws:states:us-east-1:123456789012:execution:TestState:test',
     record: () => 0,
     task: (port, request) => deps.dispatcher.run(port, request),
+    ...(mock ? { mock } : {}),
     context: {
       Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:TestState:test', Input: input, Name: 'test', RoleArn: b.roleArn ?? '', StartTime: deps.clock.now().toISOString(), RedriveCount: 0 },
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:TestState', Name: 'TestState' },
@@ -91,6 +96,31 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     return withInspection({ status: retriable ? 'RETRIABLE' : 'FAILED', error: err.name, cause: err.cause ?? '' });
   } finally {
     controller.abort();
+  }
+}
+
+/**
+ * TestState's `mock` (https://docs.aws.amazon.com/step-functions/latest/apireference/API_MockInput.html): a JSON
+ * `result` or an `errorOutput` ({error, cause}) that stands for the state's work. Only Task, Map and Parallel states
+ * do work to stand for. `fieldValidationMode` (STRICT by default) checks a result against the integration's API
+ * model; the runtime checks that the result is JSON and accepts the three modes, but does not compare the result
+ * with API models (see the README).
+ */
+function mockOf(raw: unknown, state: Obj): { result: unknown } | { error: string; cause?: string } | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object') throw validation("Value at 'mock' failed to satisfy constraint: Member must be a structure");
+  const mock = raw as Obj;
+  if (mock.fieldValidationMode !== undefined && !['STRICT', 'PRESENT', 'NONE'].includes(mock.fieldValidationMode)) {
+    throw validation(`Value '${mock.fieldValidationMode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]`);
+  }
+  if ((mock.result === undefined) === (mock.errorOutput === undefined)) throw validation('A mock must specify exactly one of result and errorOutput');
+  if (!['Task', 'Map', 'Parallel'].includes(state.Type)) throw validation(`A mock is not supported for ${state.Type} states: only Task, Map and Parallel states can be mocked`);
+  if (mock.errorOutput !== undefined) return { error: String(mock.errorOutput.error ?? ''), ...(mock.errorOutput.cause !== undefined ? { cause: String(mock.errorOutput.cause) } : {}) };
+  if (typeof mock.result !== 'string' || Buffer.byteLength(mock.result) > 262144) throw validation("Value at 'mock.result' failed to satisfy constraint: Member must have length less than or equal to 262144");
+  try {
+    return { result: JSON.parse(mock.result) };
+  } catch {
+    throw validation("Value at 'mock.result' failed to satisfy constraint: Member must be a valid JSON string");
   }
 }
 

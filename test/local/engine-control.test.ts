@@ -148,11 +148,41 @@ describe('TestState', () => {
     expect(failed.error).toBe('States.ParameterPathFailure');
     const choice = await sfn.send(new S.TestStateCommand({ definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 1, Next: 'Big' }], Default: 'Small' }), roleArn: ROLE, input: '{"n":2}' }));
     expect(choice.nextState).toBe('Big');
-    const fail = JSON.stringify({ Type: 'Parallel', Branches: [{ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E' } } }], End: true });
-    const retriable = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Retry":[{"ErrorEquals":["E"]}],"End":true'), roleArn: ROLE }));
+    const fail = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'f' }, End: true });
+    const mock = { errorOutput: { error: 'E', cause: 'mocked' } };
+    const retriable = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Retry":[{"ErrorEquals":["E"]}],"End":true'), roleArn: ROLE, mock }));
     expect(retriable.status).toBe('RETRIABLE');
-    const caught = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Catch":[{"ErrorEquals":["E"],"Next":"Handler"}],"End":true'), roleArn: ROLE }));
-    expect(caught).toEqual(expect.objectContaining({ status: 'CAUGHT_ERROR', nextState: 'Handler', error: 'E' }));
+    const caught = await sfn.send(new S.TestStateCommand({ definition: fail.replace('"End":true', '"Catch":[{"ErrorEquals":["E"],"Next":"Handler"}],"End":true'), roleArn: ROLE, mock }));
+    expect(caught).toEqual(expect.objectContaining({ status: 'CAUGHT_ERROR', nextState: 'Handler', error: 'E', cause: 'mocked' }));
+  });
+
+  // https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestState.html and API_MockInput.html
+  it('a mock result stands for the Task\'s work; ResultSelector, ResultPath and OutputPath still apply', async () => {
+    const definition = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'never-called' }, ResultSelector: { 'v.$': '$.Payload.v' }, ResultPath: '$.r', End: true });
+    const out = await sfn.send(new S.TestStateCommand({ definition, input: '{"a":1}', mock: { result: '{"Payload":{"v":7},"StatusCode":200}' } }));
+    expect(out).toEqual(expect.objectContaining({ status: 'SUCCEEDED', output: '{"a":1,"r":{"v":7}}' }));
+  });
+
+  it('with a mock, activities, .waitForTaskToken, Map and Parallel can be tested; without one they are refused', async () => {
+    const activity = JSON.stringify({ Type: 'Task', Resource: `arn:aws:states:us-east-1:${ACCOUNT}:activity:a`, End: true });
+    const token = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken', Parameters: { 'MessageBody.$': '$$.Task.Token', QueueUrl: 'q' }, End: true });
+    const map = JSON.stringify({ Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, ResultPath: '$.items', End: true });
+    const parallel = JSON.stringify({ Type: 'Parallel', Branches: [{ StartAt: 'B', States: { B: { Type: 'Pass', End: true } } }], End: true });
+    for (const definition of [activity, token, map, parallel]) {
+      expect(await awsError(sfn.send(new S.TestStateCommand({ definition, roleArn: ROLE, input: '[]' })))).toMatch(/^ValidationException: .*only when a mock is specified/);
+    }
+    expect((await sfn.send(new S.TestStateCommand({ definition: activity, mock: { result: '"done"' } }))).output).toBe('"done"');
+    expect((await sfn.send(new S.TestStateCommand({ definition: token, mock: { result: '{"ok":true}' } }))).output).toBe('{"ok":true}');
+    expect((await sfn.send(new S.TestStateCommand({ definition: map, input: '{"n":1}', mock: { result: '[1,2]' } }))).output).toBe('{"n":1,"items":[1,2]}');
+    expect(await sfn.send(new S.TestStateCommand({ definition: parallel, mock: { errorOutput: { error: 'Branch.Failed', cause: 'c' } } }))).toEqual(expect.objectContaining({ status: 'FAILED', error: 'Branch.Failed', cause: 'c' }));
+  });
+
+  it('refuses a mock with both or neither of result and errorOutput, a result that is not JSON, and a mock on a Pass state', async () => {
+    const task = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'f' }, End: true });
+    for (const mock of [{}, { result: '1', errorOutput: { error: 'E' } }, { result: '{not json' }]) {
+      expect(await awsError(sfn.send(new S.TestStateCommand({ definition: task, mock })))).toMatch(/^ValidationException:/);
+    }
+    expect(await awsError(sfn.send(new S.TestStateCommand({ definition: JSON.stringify({ Type: 'Pass', End: true }), mock: { result: '1' } })))).toMatch(/^ValidationException: .*Pass states/);
   });
 });
 
