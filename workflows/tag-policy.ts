@@ -14,7 +14,10 @@
  * definition, so a deploy is the only way to change it; an input policy is checked the same way). Launch runs
  * wait `settleDelay` first, so tags added just after RunInstances (Terraform, ASG lifecycle hooks) count, then
  * re-read the tags. `Evaluate` loops over the fleet a few DescribeInstances pages per invocation and writes the
- * findings to the table, never to the payload: state transitions grow with pages, not instances. `Plan`
+ * findings to the table, never to the payload: state transitions grow with pages, not instances. Creators of
+ * instances without an owner come from CloudTrail's RunInstances events, read per launch at CloudTrail's
+ * 2 calls a second and cached in the table; an invocation that runs short of time returns early with its cursor
+ * (and retried after a timeout, resumes from the table). `Plan`
  * decides: a dry run (the default) only reports; tags are applied directly unless the run is over the
  * blast-radius cap; stop/terminate (after the grace period) and over-cap runs call the Approval workflow first
  * and do nothing destructive unless it approves. `Apply` re-checks every instance before acting. `Report` ends.
@@ -43,6 +46,9 @@ import { ReportTopic, WorkflowTable } from './shared/resources';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+
+/** How Step Functions names a Lambda timeout (Lambda.Unknown) and a task timeout (States.Timeout). */
+export const EVALUATE_TIMEOUT_ERRORS = ['Lambda.Unknown', 'States.Timeout'] as const;
 
 export interface TagPolicyProps {
   /** The validated policy (see infra/config-tag-policy.ts); embedded in the state machine definition. */
@@ -235,6 +241,11 @@ export class TagPolicy extends Construct {
     const readRetry = { errors: [ErrorNames.TagPolicyReadFailed], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 };
     const evaluate = new LambdaStep(this, 'Evaluate', fns.evaluate, { payload: { 'run.$': '$.run', 'scan.$': '$.scan' }, resultPath: '$.scan' });
     evaluate.addRetry(readRetry);
+    // Evaluate returns before its timeout with a cursor the loop below resumes from, so a timeout should not happen;
+    // if one does (Lambda reports it as Lambda.Unknown, the task timeout is States.Timeout:
+    // https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html), the same input runs
+    // again and resumes the creator lookups from the progress saved in the table; its writes are idempotent.
+    evaluate.addRetry({ errors: [...EVALUATE_TIMEOUT_ERRORS], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2 });
     const settle = new Wait(this, 'SettleDelay', { time: WaitTime.secondsPath('$.run.settleSeconds') });
     const plan = new LambdaStep(this, 'Plan', fns.plan, { payload: { 'run.$': '$.run', 'counts.$': '$.scan.counts' }, resultPath: '$.plan' });
     const apply = new LambdaStep(this, 'Apply', fns.apply, { payload: { 'run.$': '$.run', 'step.$': '$.step' }, resultPath: '$.step' });

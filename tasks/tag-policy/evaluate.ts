@@ -2,10 +2,13 @@
  * TagPolicy, evaluation loop: reads a few pages of instances, evaluates them, stores the findings.
  * Event `{ run, scan }` → the next `scan` state `{ cursor?, done, counts }`; throws TagPolicy.ReadFailed when
  * EC2 cannot be read (the state machine retries; instances are never judged on a failed read).
+ * The step returns before the function's timeout (`context.getRemainingTimeInMillis()`), leaving what it could not
+ * finish to the next invocation (core/scan.ts).
  */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { lambdaHandler, logger } from '../shared/handler';
 import { cloudtrail, ec2, runStore } from './clients';
+import { Pacer } from './core/creator';
 import { evaluateStep, type ScanState } from './core/scan';
 import type { Run } from './core/types';
 
@@ -17,9 +20,26 @@ export function loadEnv(env: Env = process.env) {
   };
 }
 
-const env = loadEnv();
-const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation };
+/** Kept back from the remaining time: returning the result, and the clock's granularity. */
+const RETURN_MARGIN_MS = 10_000;
+/** Without a Lambda context (a direct call): the function's 5-minute timeout. */
+const DEFAULT_BUDGET_MS = 5 * 60_000;
 
-export const handler = lambdaHandler(async (event: { run: Run; scan?: ScanState }): Promise<ScanState> =>
-  evaluateStep(event.run, event.scan, { ...deps, now: () => new Date() }),
-);
+/**
+ * Waits until `Date.now()` has moved `ms` on. It looks at the clock every millisecond instead of setting one timer,
+ * so it follows whatever clock `Date` is: on Lambda the wall clock (a few hundred wake-ups per paced call), in the
+ * local runtime its virtual clock, which runs faster than timers.
+ */
+async function sleep(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+const env = loadEnv();
+// One pacer per execution environment: successive invocations keep CloudTrail's pace between them.
+const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation, sleep, pacer: new Pacer() };
+
+export const handler = lambdaHandler(async (event: { run: Run; scan?: ScanState }, context): Promise<ScanState> => {
+  const deadline = Date.now() + (context?.getRemainingTimeInMillis() ?? DEFAULT_BUDGET_MS) - RETURN_MARGIN_MS;
+  return evaluateStep(event.run, event.scan, { ...deps, now: () => new Date(), deadline });
+});

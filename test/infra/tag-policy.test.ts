@@ -63,6 +63,10 @@ describe('TagPolicy state machine', () => {
     expect(states.Evaluate.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['TagPolicy.ReadFailed'] }));
   });
 
+  it('retries an Evaluate slice that timed out (it resumes from the progress saved in the table)', () => {
+    expect(states.Evaluate.Retry).toContainEqual({ ErrorEquals: ['Lambda.Unknown', 'States.Timeout'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2 });
+  });
+
   it('asks the Approval workflow (.sync:2) before destructive actions, and reports whatever it decides', () => {
     expect(states.AskApproval).toMatchObject({
       Resource: 'arn:aws:states:::states:startExecution.sync:2',

@@ -4,10 +4,16 @@
  * - `pk = run#<runId>`, `sk = <instanceId>`: a finding with the tags to write and the destructive action due;
  *   expires 30 days after the run (TTL).
  * - `pk = grace#<instanceId>`, `sk = grace`: when a destructive violation was first seen.
+ * - `pk = creator#<instanceId>`, `sk = creator`: who launched the instance (its RunInstances event); an instance's
+ *   creator never changes, so the entry is kept for a year (TTL), past CloudTrail's 90 days of history.
+ * - `pk = creators`, `sk = index`: how far CloudTrail's RunInstances history has been read into those entries, and
+ *   the walk in progress (core/creator.ts).
+ * Reads are BatchGetItem and writes BatchWriteItem only, so the Evaluate role needs no other table action.
  */
 import {
   BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import type { CreatorIndex, CreatorRecord, CreatorStore } from './creator';
 import type { GraceRecord } from './grace';
 import type { Finding } from './types';
 
@@ -25,7 +31,7 @@ export interface FindingsPage {
 }
 
 /** What the tasks need from storage; tests use an in-memory implementation. */
-export interface RunStore {
+export interface RunStore extends CreatorStore {
   putFindings(runId: string, findings: StoredFinding[]): Promise<void>;
   findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage>;
   getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>>;
@@ -34,6 +40,8 @@ export interface RunStore {
 }
 
 const FINDING_TTL_SECONDS = 30 * 86_400;
+const CREATOR_TTL_SECONDS = 365 * 86_400;
+const INDEX_KEY = { pk: 'creators', sk: 'index' };
 const WRITE_BATCH = 25;
 const READ_BATCH = 100;
 
@@ -65,17 +73,44 @@ export class DynamoRunStore implements RunStore {
 
   async getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>> {
     const found = new Map<string, GraceRecord>();
-    for (let i = 0; i < instanceIds.length; i += READ_BATCH) {
-      let keys: Record<string, unknown>[] | undefined = instanceIds.slice(i, i + READ_BATCH).map((id) => ({ pk: `grace#${id}`, sk: 'grace' }));
-      // UnprocessedKeys is how DynamoDB sheds load: ask again for the rest.
+    for (const item of await this.batchGet(instanceIds.map((id) => ({ pk: `grace#${id}`, sk: 'grace' })))) found.set(item.record.instanceId, item.record as GraceRecord);
+    return found;
+  }
+
+  async getCreators(instanceIds: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const item of await this.batchGet([...new Set(instanceIds)].map((id) => ({ pk: `creator#${id}`, sk: 'creator' })))) found.set(item.instanceId, item.creator);
+    return found;
+  }
+
+  async putCreators(records: CreatorRecord[]): Promise<void> {
+    const expiresAt = Math.floor(this.now().getTime() / 1000) + CREATOR_TTL_SECONDS;
+    const unique = new Map(records.map((r) => [r.instanceId, r]));
+    await this.write([...unique.values()].map((r) => ({ PutRequest: { Item: { pk: `creator#${r.instanceId}`, sk: 'creator', instanceId: r.instanceId, creator: r.creator, launchedAt: r.launchedAt, expiresAt } } })));
+  }
+
+  async getCreatorIndex(): Promise<CreatorIndex> {
+    const [item] = await this.batchGet([INDEX_KEY]);
+    return (item?.index as CreatorIndex | undefined) ?? {};
+  }
+
+  async putCreatorIndex(index: CreatorIndex): Promise<void> {
+    await this.write([{ PutRequest: { Item: { ...INDEX_KEY, index } } }]);
+  }
+
+  /** BatchGetItem in chunks of 100, asking again for UnprocessedKeys (how DynamoDB sheds load). */
+  private async batchGet(allKeys: Record<string, unknown>[]): Promise<Record<string, any>[]> {
+    const items: Record<string, any>[] = [];
+    for (let i = 0; i < allKeys.length; i += READ_BATCH) {
+      let keys: Record<string, unknown>[] | undefined = allKeys.slice(i, i + READ_BATCH);
       for (let attempt = 0; keys && keys.length > 0; attempt++) {
         if (attempt > 0) await backoff(attempt);
         const out: { Responses?: Record<string, Record<string, any>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
-        for (const item of out.Responses?.[this.table] ?? []) found.set(item.record.instanceId, item.record as GraceRecord);
+        items.push(...(out.Responses?.[this.table] ?? []));
         keys = out.UnprocessedKeys?.[this.table]?.Keys;
       }
     }
-    return found;
+    return items;
   }
 
   async putGrace(records: GraceRecord[]): Promise<void> {

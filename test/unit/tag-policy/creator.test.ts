@@ -1,9 +1,7 @@
 /** Creator resolution from the CloudTrail identities the seeded fleet uses (local/services/fleet.ts builds them as CloudTrail writes them). */
-import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { identity } from '../../../local/services/fleet';
-import { creatorFromIdentity, lookupCreator } from '../../../tasks/tag-policy/core/creator';
+import { creatorFromIdentity, recordsOf } from '../../../tasks/tag-policy/core/creator';
 
 describe('creatorFromIdentity', () => {
   it('uses the IAM user name', () => expect(creatorFromIdentity(identity.iamUser('alice'))).toBe('alice'));
@@ -17,27 +15,20 @@ describe('creatorFromIdentity', () => {
   it('knows nobody without an identity', () => expect(creatorFromIdentity(undefined)).toBeUndefined());
 });
 
-describe('lookupCreator', () => {
-  const ct = mockClient(CloudTrailClient);
-  beforeEach(() => ct.reset());
-  const event = (name: string, id: object) => ({ EventName: name, Username: 'x', CloudTrailEvent: JSON.stringify({ userIdentity: id }) });
+describe('recordsOf', () => {
+  const event = (record: object, name = 'RunInstances') => ({ EventName: name, Username: 'x', EventTime: new Date('2025-02-01T10:00:00Z'), CloudTrailEvent: JSON.stringify(record) });
+  const launched = (...ids: string[]) => ({ instancesSet: { items: ids.map((instanceId) => ({ instanceId })) } });
 
-  it('finds the RunInstances record among the instance events, paging if needed', async () => {
-    // Prepare
-    ct.on(LookupEventsCommand)
-      .resolvesOnce({ Events: [event('CreateTags', identity.iamUser('bob'))], NextToken: 't' })
-      .resolvesOnce({ Events: [event('RunInstances', identity.sso('Dev', 'erin@example.com'))] });
-
-    // Act
-    const creator = await lookupCreator(new CloudTrailClient({ region: 'us-east-1' }), 'i-0feed000000000026');
-
-    // Assess
-    expect(creator).toBe('erin@example.com');
-    expect(ct).toHaveReceivedCommandWith(LookupEventsCommand, { LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: 'i-0feed000000000026' }] });
+  it('names every instance one RunInstances event launched, each with the person who launched them', () => {
+    expect(recordsOf(event({ userIdentity: identity.sso('Dev', 'erin@example.com'), responseElements: launched('i-01', 'i-02') }))).toEqual([
+      { instanceId: 'i-01', creator: 'erin@example.com', launchedAt: '2025-02-01T10:00:00.000Z' },
+      { instanceId: 'i-02', creator: 'erin@example.com', launchedAt: '2025-02-01T10:00:00.000Z' },
+    ]);
   });
 
-  it('returns undefined when CloudTrail has no RunInstances record (older than 90 days)', async () => {
-    ct.on(LookupEventsCommand).resolves({ Events: [] });
-    expect(await lookupCreator(new CloudTrailClient({ region: 'us-east-1' }), 'i-0feed000000000026')).toBeUndefined();
+  it('ignores failed launches, other events and records it cannot read', () => {
+    expect(recordsOf(event({ userIdentity: identity.iamUser('bob'), errorCode: 'Client.InsufficientInstanceCapacity', responseElements: null }))).toEqual([]);
+    expect(recordsOf(event({ userIdentity: identity.iamUser('bob'), responseElements: launched('i-01') }, 'CreateTags'))).toEqual([]);
+    expect(recordsOf({ EventName: 'RunInstances', CloudTrailEvent: '{not json' })).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 /** Test doubles for the tag-policy cores: an in-memory RunStore, a recording logger, and policy/instance builders. */
+import type { CreatorIndex, CreatorRecord } from '../../../tasks/tag-policy/core/creator';
 import type { GraceRecord } from '../../../tasks/tag-policy/core/grace';
 import { parsePolicy } from '../../../tasks/tag-policy/core/policy';
 import type { FindingsPage, RunStore, StoredFinding } from '../../../tasks/tag-policy/core/store';
@@ -9,6 +10,10 @@ import deployed from '../../../tag-policy.json';
 export class MemoryStore implements RunStore {
   readonly runs = new Map<string, Map<string, StoredFinding>>();
   readonly grace = new Map<string, GraceRecord>();
+  readonly creators = new Map<string, CreatorRecord>();
+  index: CreatorIndex = {};
+  /** Index writes, in order (the walk's saved progress). */
+  readonly indexWrites: CreatorIndex[] = [];
 
   async putFindings(runId: string, findings: StoredFinding[]): Promise<void> {
     const run = this.runs.get(runId) ?? new Map<string, StoredFinding>();
@@ -33,6 +38,23 @@ export class MemoryStore implements RunStore {
 
   async deleteGrace(ids: string[]): Promise<void> {
     for (const id of ids) this.grace.delete(id);
+  }
+
+  async getCreators(ids: string[]): Promise<Map<string, string>> {
+    return new Map(ids.filter((id) => this.creators.has(id)).map((id) => [id, this.creators.get(id)!.creator]));
+  }
+
+  async putCreators(records: CreatorRecord[]): Promise<void> {
+    for (const r of records) this.creators.set(r.instanceId, structuredClone(r));
+  }
+
+  async getCreatorIndex(): Promise<CreatorIndex> {
+    return structuredClone(this.index);
+  }
+
+  async putCreatorIndex(index: CreatorIndex): Promise<void> {
+    this.index = JSON.parse(JSON.stringify(index)) as CreatorIndex;
+    this.indexWrites.push(this.index);
   }
 
   finding(runId: string, id: string): StoredFinding | undefined {

@@ -6,6 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { applyStep } from '../../../tasks/tag-policy/core/apply';
+import { Pacer } from '../../../tasks/tag-policy/core/creator';
 import { evaluateStep } from '../../../tasks/tag-policy/core/scan';
 import { GOOD_TAGS, MemoryStore, policyWith, run, silentLog } from './fakes';
 
@@ -22,7 +23,7 @@ beforeEach(() => {
   ec2Mock.reset();
   store = new MemoryStore();
 });
-const scanDeps = () => ({ ec2, cloudtrail: new CloudTrailClient({ region: 'us-east-1' }), store, now, log: silentLog(), pageSize: 5, pagesPerInvocation: 2 });
+const scanDeps = () => ({ ec2, cloudtrail: new CloudTrailClient({ region: 'us-east-1' }), store, now, log: silentLog(), pageSize: 5, pagesPerInvocation: 2, sleep: async () => {}, pacer: new Pacer() });
 
 describe('evaluateStep', () => {
   it('pages the fleet inside the task and keeps only counts and a cursor in the state', async () => {
