@@ -131,8 +131,11 @@ export interface CreatorDeps {
   /** Waits `ms` on the same clock as `now`. */
   sleep: (ms: number) => Promise<void>;
   pacer: Pacer;
-  /** Epoch ms (on `now`'s clock) after which no CloudTrail call may start: the caller still has to use the answer. */
-  stopAt: number;
+  /**
+   * Milliseconds left for lookups (the Lambda's remaining time less what the caller keeps back to use the answer).
+   * No CloudTrail call starts with less than a few seconds left.
+   */
+  remainingMs: () => number;
   log: Log;
 }
 
@@ -248,7 +251,7 @@ type Page =
 async function lookupPage(w: NonNullable<CreatorIndex['walk']>, deps: CreatorDeps): Promise<Page> {
   const nowMs = () => deps.now().getTime();
   for (let attempt = 0, calls = 0; ; attempt++) {
-    if (Math.max(nowMs(), deps.pacer.next) + CALL_RESERVE_MS > deps.stopAt) return { kind: 'stopped', calls };
+    if (deps.remainingMs() - Math.max(0, deps.pacer.next - nowMs()) < CALL_RESERVE_MS) return { kind: 'stopped', calls };
     await deps.pacer.turn(nowMs, deps.sleep);
     try {
       calls++;

@@ -33,8 +33,11 @@ export interface ScanDeps {
   /** Waits on the same clock as `now` (CloudTrail pacing and back-off). */
   sleep: (ms: number) => Promise<void>;
   pacer: Pacer;
-  /** Epoch ms (on `now`'s clock) by which the step must have returned. @default no deadline */
-  deadline?: number;
+  /**
+   * Milliseconds left before the step must have returned (Lambda's `context.getRemainingTimeInMillis()` less a
+   * margin). @default no limit
+   */
+  remainingMs?: () => number;
 }
 
 /**
@@ -54,10 +57,10 @@ export interface ScanState {
 export async function evaluateStep(run: Run, state: ScanState | undefined, deps: ScanDeps): Promise<ScanState> {
   let cursor = state?.cursor;
   let counts = state?.counts ?? zeroCounts();
-  const deadline = deps.deadline ?? Infinity;
+  const remaining = deps.remainingMs ?? (() => Infinity);
   for (let page = 0; page < deps.pagesPerInvocation; page++) {
     // Always one page at least, so every invocation moves on.
-    if (page > 0 && deps.now().getTime() + PAGE_RESERVE_MS > deadline) break;
+    if (page > 0 && remaining() < PAGE_RESERVE_MS) break;
     const { instances, next } = await readPage(run, cursor, deps);
     const evaluated = await evaluateInstances(run, instances, deps);
     // Out of time looking up creators: this page again in the next invocation (the lookups' progress is saved).
@@ -148,7 +151,7 @@ async function creatorsOf(run: Run, wanted: InstanceFacts[], deps: ScanDeps): Pr
     now: deps.now,
     sleep: deps.sleep,
     pacer: deps.pacer,
-    stopAt: (deps.deadline ?? Infinity) - PAGE_RESERVE_MS,
+    remainingMs: () => (deps.remainingMs?.() ?? Infinity) - PAGE_RESERVE_MS,
     log: deps.log,
   });
   if (resolved.lookups > 0) deps.log.info('creator lookups', { instances: wanted.length, found: resolved.creators.size, lookups: resolved.lookups, complete: resolved.complete });

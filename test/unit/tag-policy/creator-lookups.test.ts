@@ -88,7 +88,7 @@ function deps(deadline?: number) {
     log: silentLog(),
     pageSize: 1000,
     pagesPerInvocation: 5,
-    deadline,
+    remainingMs: deadline === undefined ? undefined : () => deadline - clock,
   };
 }
 
