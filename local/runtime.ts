@@ -282,6 +282,7 @@ export class Runtime {
       });
       this.deployed.tables.push(r.physicalName);
     }
+    for (const r of use('AWS::S3::Bucket')) this.s3.ensureBucket(r.physicalName);
     for (const r of use('AWS::SNS::Topic')) {
       this.sns.addTopic({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
       this.deployed.topics.push(r.physicalName);
@@ -320,7 +321,7 @@ export class Runtime {
     }
     this.deployRoutes(stack, byType);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
-    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key', 'AWS::KMS::Alias']) handled.add(t);
+    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::S3::BucketPolicy']) handled.add(t);
 
     for (const r of all) {
       if (handled.has(r.type) || r.type.startsWith('AWS::ApiGatewayV2::')) continue;

@@ -369,6 +369,7 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::Scheduler::Schedule': 'Name',
   'AWS::Scheduler::ScheduleGroup': 'Name',
   'AWS::SQS::Queue': 'QueueName',
+  'AWS::S3::Bucket': 'BucketName',
 };
 
 /** Explicit name property when present, else `<StackName>-<LogicalId>` (CloudFormation adds a random suffix; we do not, so names are stable). */
@@ -377,6 +378,8 @@ export function defaultPhysicalName(stackName: string, logicalId: string, resour
   const explicit = property ? resource.properties[property] : undefined;
   if (typeof explicit === 'string' && explicit) return explicit;
   const generated = `${stackName}-${logicalId}`;
+  // Bucket names are lower case (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); CloudFormation generates them so.
+  if (resource.type === 'AWS::S3::Bucket') return generated.toLowerCase().slice(0, 63);
   return resource.type === 'AWS::SQS::Queue' && resource.properties.FifoQueue ? `${generated}.fifo` : generated;
 }
 
@@ -428,6 +431,8 @@ function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resour
       return { Ref: () => stableId(seed, 10), ApiId: () => stableId(seed, 10), ApiEndpoint: () => endpoint };
     case 'AWS::ApiGatewayV2::Stage':
       return { Ref: () => name };
+    case 'AWS::S3::Bucket':
+      return { Ref: () => name, Arn: () => `arn:aws:s3:::${name}`, DomainName: () => `${name}.s3.amazonaws.com`, RegionalDomainName: () => `${name}.s3.${REGION}.amazonaws.com` };
     case 'AWS::KMS::Key':
       return { Ref: () => stableUuid(seed), KeyId: () => stableUuid(seed), Arn: () => regional('kms', `key/${stableUuid(seed)}`) };
     case 'AWS::SecretsManager::Secret': {

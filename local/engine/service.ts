@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../server';
+import { authorizedS3 } from '../services/s3';
 import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
 import { StatesError } from './errors';
 import { Interpreter } from './executor';
@@ -354,7 +355,8 @@ export class StepFunctionsService implements ServiceHandler {
       distributedMap: (request) => {
         let mapRun: MapRunRecord | undefined;
         return runDistributedMap(request, {
-          s3: this.deps.s3,
+          // S3 authorizes Distributed Map's reads and writes with the state machine's role.
+          s3: this.deps.s3 && this.deps.iam ? authorizedS3(this.deps.s3, (action, resource) => this.deps.iam!.authorize(record.executionArn, action, resource)) : this.deps.s3,
           now: () => this.deps.clock.nowMs(),
           parent: { executionArn: record.executionArn, stateMachineArn: sm.arn, stateMachineName: sm.name },
           runChild: (childInput, childStateMachineArn, executionArn, mapRunArn, childSignal) =>

@@ -168,7 +168,18 @@ export function serviceError(service: string, denial: Denial): AwsError {
       return new AwsError('AuthorizationError', denial.message.split(denial.action).join(`SNS:${denial.action.slice(4)}`), 403);
     case 'ses':
       return new AwsError('AccessDeniedException', denial.message, 403);
+    case 's3':
+      return s3AccessDenied(denial.message);
     default:
       return new AwsError('AccessDeniedException', denial.message, 400);
   }
+}
+
+/**
+ * S3's AccessDenied (403), whose message quotes the resource: 'User: <arn> is not authorized to perform:
+ * s3:GetObject on resource: "arn:aws:s3:::bucket/key" because no identity-based policy allows the s3:GetObject
+ * action'. https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html
+ */
+export function s3AccessDenied(message: string): AwsError {
+  return new AwsError('AccessDenied', message.replace(/ on resource: (\S+) (because|with)/, ' on resource: "$1" $2'), 403);
 }

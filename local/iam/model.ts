@@ -119,6 +119,10 @@ export class IamModel {
     for (const p of stack.resources('AWS::SNS::TopicPolicy')) {
       for (const topic of list(p.properties.Topics as string[] | undefined)) this.addResourcePolicy(String(topic), p.properties.PolicyDocument as PolicyDocument);
     }
+    for (const p of stack.resources('AWS::S3::BucketPolicy')) {
+      const bucket = String(p.properties.Bucket);
+      this.addResourcePolicy(bucket.startsWith('arn:') ? bucket : `arn:aws:s3:::${bucket}`, p.properties.PolicyDocument as PolicyDocument);
+    }
     // KMS keys: their key policy is evaluated by KMS's own rules (evaluateKeyPolicy), not as a resource policy.
     for (const k of stack.resources('AWS::KMS::Key')) {
       const keyArn = String(stack.getAtt(k.logicalId, 'Arn'));
@@ -172,6 +176,8 @@ export class IamModel {
   }
 
   resourcePolicy(resourceArn: string): PolicyDocument | undefined {
+    // A bucket policy covers the bucket's objects (`arn:aws:s3:::bucket/key`).
+    if (resourceArn.startsWith('arn:aws:s3:::')) return this.resourcePolicies.get(resourceArn.split('/')[0]);
     // A Lambda permission on the function covers `function:name:qualifier` invocations too.
     return this.resourcePolicies.get(resourceArn) ?? this.resourcePolicies.get(resourceArn.split(':').slice(0, 7).join(':'));
   }

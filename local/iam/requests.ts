@@ -136,6 +136,33 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       if (typeof p.Name === 'string' || typeof p.Rule === 'string') return one(`arn:aws:events:${REGION}:${ACCOUNT}:rule/${p.Name ?? p.Rule}`);
       return one('*');
     }
+    case 's3': {
+      // Actions and resources per S3 operation: https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html
+      const bucket = `arn:aws:s3:::${p.Bucket}`;
+      const object = `${bucket}/${p.Key}`;
+      const s3 = (a: string, resource: string, context: RequestContext = {}): ResourceRequest[] => [{ action: `s3:${a}`, resource, context }];
+      switch (req.operation) {
+        case 'ListBuckets':
+          return s3('ListAllMyBuckets', '*');
+        case 'CreateBucket':
+          return s3('CreateBucket', bucket);
+        case 'DeleteBucket':
+          return s3('DeleteBucket', bucket);
+        case 'HeadBucket':
+          return s3('ListBucket', bucket);
+        case 'ListObjectsV2':
+          return s3('ListBucket', bucket, p.Prefix !== undefined ? { 's3:prefix': p.Prefix } : {});
+        case 'PutObject':
+          return s3('PutObject', object);
+        case 'GetObject':
+        case 'HeadObject':
+          return s3('GetObject', object);
+        case 'DeleteObject':
+          return s3('DeleteObject', object);
+        default:
+          return one('*');
+      }
+    }
     default:
       return one('*');
   }

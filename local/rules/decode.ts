@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
 import { jsonError } from '../server';
 
-export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json';
+export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml';
 
 export interface DecodedRequest {
   /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`. */
@@ -31,6 +31,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   dynamodb: { prefix: 'dynamodb', protocol: 'json' },
   events: { prefix: 'events', protocol: 'json' },
   cloudtrail: { prefix: 'cloudtrail', protocol: 'json' },
+  s3: { prefix: 's3', protocol: 'rest-xml' },
 };
 
 /** SES v2 REST routes the runtime emulates → operation. */
@@ -46,6 +47,7 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
     const operation = form.get('Action');
     return operation ? { ...base, operation, params: Object.fromEntries(form), form } : undefined;
   }
+  if (svc.protocol === 'rest-xml') return decodeS3(req);
   if (svc.protocol === 'rest-json') {
     const route = SES_ROUTES.find(([method, path]) => method === req.method && path.test(req.path));
     if (!route) return undefined;
@@ -55,6 +57,28 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
   if (!operation) return undefined;
   const params = parseJson(req.body);
   return params === undefined ? undefined : { ...base, operation, params };
+}
+
+/**
+ * S3 path-style REST (`/<bucket>/<key>`), the operations local/services/s3.ts serves; params carry Bucket, Key
+ * and the listing's prefix. https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
+ */
+function decodeS3(req: AwsRequest): DecodedRequest | undefined {
+  const [, bucket = '', ...rest] = req.path.split('/');
+  let key: string;
+  try {
+    key = decodeURIComponent(rest.join('/'));
+  } catch {
+    return undefined;
+  }
+  const base = { service: 's3', protocol: 'rest-xml' as const, params: { Bucket: bucket, Key: key, Prefix: req.query.get('prefix') ?? undefined } };
+  const m = req.method.toUpperCase();
+  const operation = !bucket
+    ? (m === 'GET' ? 'ListBuckets' : undefined)
+    : !key
+      ? ({ PUT: 'CreateBucket', HEAD: 'HeadBucket', DELETE: 'DeleteBucket', GET: 'ListObjectsV2' } as Record<string, string>)[m]
+      : ({ PUT: 'PutObject', GET: 'GetObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' } as Record<string, string>)[m];
+  return operation ? { ...base, operation } : undefined;
 }
 
 function parseJson(body: Buffer): Record<string, any> | undefined {
@@ -95,6 +119,13 @@ export function renderError(protocol: Protocol, err: AwsError): AwsResponse {
         status: err.status,
         headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
         body: `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${err.status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+      };
+    case 'rest-xml':
+      // S3's error document: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+      return {
+        status: err.status,
+        headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
+        body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message><RequestId>${requestId}</RequestId></Error>`,
       };
     case 'rest-json':
       return { status: err.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code, 'x-amzn-requestid': requestId }, body: JSON.stringify({ message: err.message }) };

@@ -6,13 +6,16 @@
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
  *
  * Objects are files under the state directory (`s3/<bucket>/<base64url key>`, metadata beside them).
- * Not modelled: versioning, multipart uploads, ACLs and policies, virtual-hosted-style addressing.
+ * Calls are authorized like every signed call (local/rules/gate.ts; bucket policies count), and Distributed
+ * Map's reads and writes with the state machine's role (`authorizedS3`); a denial is S3's 403 AccessDenied.
+ * Not modelled: versioning, multipart uploads, ACLs, virtual-hosted-style addressing.
  */
 import escapeHtml from 'escape-html';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
+import { s3AccessDenied } from '../iam/enforcer';
 import { writeDurable } from '../storage';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
@@ -72,6 +75,12 @@ export class S3Service implements ServiceHandler {
     if (!BUCKET_NAME.test(bucket)) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
     if (existsSync(join(this.root, bucket))) throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
     mkdirSync(join(this.root, bucket), { mode: 0o700 });
+  }
+
+  /** A bucket the template declares (AWS::S3::Bucket): created at deploy, kept with its objects across restarts. */
+  ensureBucket(bucket: string): void {
+    if (!BUCKET_NAME.test(bucket)) throw new Error(`S3 bucket name '${bucket}' is not valid (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)`);
+    mkdirSync(join(this.root, bucket), { recursive: true, mode: 0o700 });
   }
 
   private bucket(bucket: string): string {
@@ -159,6 +168,33 @@ export class S3Service implements ServiceHandler {
     }
     throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
   }
+}
+
+/**
+ * The in-process S3 an execution's Distributed Map uses, authorized with the state machine's role as S3 would
+ * authorize its requests: s3:GetObject on `arn:aws:s3:::bucket/key` to read an item source, s3:ListBucket on the
+ * bucket to list a prefix, s3:PutObject on each result object
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). `authorize` answers the
+ * denial message, or undefined when allowed.
+ */
+export function authorizedS3<T extends InProcessS3>(s3: T, authorize: (action: string, resource: string) => string | undefined): T {
+  const check = (action: string, resource: string) => {
+    const denied = authorize(action, resource);
+    if (denied) throw s3AccessDenied(denied);
+  };
+  const wrapped: InProcessS3 = {
+    getObject: (bucket, key) => (check('s3:GetObject', `arn:aws:s3:::${bucket}/${key}`), s3.getObject(bucket, key)),
+    putObject: (bucket, key, body, contentType) => (check('s3:PutObject', `arn:aws:s3:::${bucket}/${key}`), s3.putObject(bucket, key, body, contentType)),
+    listObjects: (bucket, prefix) => (check('s3:ListBucket', `arn:aws:s3:::${bucket}`), s3.listObjects(bucket, prefix)),
+  };
+  return wrapped as T;
+}
+
+/** What Distributed Map uses of S3 (local/engine/distributed.ts `S3Access`). */
+interface InProcessS3 {
+  getObject(bucket: string, key: string): unknown;
+  putObject(bucket: string, key: string, body: Buffer, contentType?: string): unknown;
+  listObjects(bucket: string, prefix?: string): unknown;
 }
 
 // The project's one escaper (escape-html); its `&#39;` is valid XML, and the SDKs decode it.
