@@ -6,7 +6,8 @@
  *          "timeoutSeconds"?: number, "quorum"?: number}
  * Output: {"decision":"approved","approver","approvers":[...],"comment","decidedAt"}
  * Errors: Input.Invalid (cause lists every problem, nothing was sent), Approval.Rejected (cause has approver
- *         and comment), Approval.TimedOut (no decision before the deadline).
+ *         and comment), Approval.TimedOut (no decision before the deadline), Approval.WorkerLost (every delivery of
+ *         the task went to a worker that died; nobody was asked).
  *
  * How it works: `ValidateInput` normalises the input. `AwaitDecision` runs two branches: the activity task
  * that holds the decision, and the worker Lambda, started by the workflow itself (no idle polling), which
@@ -26,7 +27,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
-  Activity, Fail, JsonPath, Parallel, Pass, Timeout,
+  Activity, Errors, Fail, JsonPath, Parallel, Pass, Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
@@ -41,6 +42,8 @@ import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflo
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
 export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
+/** Deliveries retried after a heartbeat timeout (a worker died holding the task) before Approval.WorkerLost. */
+const HEARTBEAT_RETRIES = 2;
 /** GetActivityTask long-polls for up to 60 s. */
 const WORKER_TIMEOUT = Duration.seconds(90);
 const SWEEP_TIMEOUT = Duration.minutes(2);
@@ -209,10 +212,21 @@ export class ManualApproval extends Construct {
       .branch(waitForDecision)
       .branch(notifyApprovers);
     // A worker that crashed after taking the task never stored it, so nothing heartbeats it: deliver again.
-    awaitDecision.addRetry({ errors: ['States.HeartbeatTimeout'], interval: Duration.seconds(5), maxAttempts: 2 });
+    awaitDecision.addRetry({ errors: [Errors.HEARTBEAT_TIMEOUT], interval: Duration.seconds(5), maxAttempts: HEARTBEAT_RETRIES });
+    // States.Timeout also matches heartbeat timeouts ("A Task state either ran longer than the TimeoutSeconds value,
+    // or failed to send a heartbeat for a period longer than the HeartbeatSeconds value";
+    // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html) and the first matching
+    // catcher wins: the worker-lost catcher comes first, so only the deadline reads as Approval.TimedOut.
+    awaitDecision.addCatch(
+      new Fail(this, 'WorkerLost', {
+        error: ErrorNames.ApprovalWorkerLost,
+        cause: `Every delivery of the approval task (${HEARTBEAT_RETRIES + 1}) went to a worker that stopped heartbeating within ${HEARTBEAT_TIMEOUT.toMinutes()} minutes; nobody was asked. The deadline had not passed.`,
+      }),
+      { errors: [Errors.HEARTBEAT_TIMEOUT] },
+    );
     awaitDecision.addCatch(
       new Fail(this, 'TimedOut', { error: ErrorNames.ApprovalTimedOut, cause: 'No decision was made before the approval deadline.' }),
-      { errors: ['States.Timeout'] },
+      { errors: [Errors.TIMEOUT] },
     );
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {

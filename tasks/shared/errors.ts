@@ -10,6 +10,11 @@ export const ErrorNames = {
   ApprovalRejected: 'Approval.Rejected',
   /** Nobody decided before the deadline. */
   ApprovalTimedOut: 'Approval.TimedOut',
+  /**
+   * Every delivery of the approval's activity task went to a worker that died (no heartbeat within the heartbeat
+   * timeout, three times in a row): nobody could be asked. Not Approval.TimedOut: the deadline had not passed.
+   */
+  ApprovalWorkerLost: 'Approval.WorkerLost',
   /** The approval worker found no activity task yet; the state machine retries the worker. */
   ApprovalNoTask: 'Approval.NoTask',
   /** EC2 answered RequestLimitExceeded (after the SDK's own retries); the workflow retries with back-off. */

@@ -54,6 +54,30 @@ describe('a worker that took the task and died', () => {
   });
 });
 
+describe('every delivery going to a worker that dies', () => {
+  let fast: Harness;
+  // Nothing here races the clock: the fault hands each task to a dead worker the moment it is queued, so the
+  // three heartbeat timeouts happen at any speed; 600x only makes 3 x 15 virtual minutes take 4.5 real seconds.
+  beforeAll(async () => {
+    fast = await startRuntime({ timeScale: 600 });
+  });
+  afterAll(() => fast?.stop());
+
+  it('fails with Approval.WorkerLost, not Approval.TimedOut: the deadline had not passed', async () => {
+    // Prepare: the first delivery and both retries go to workers that die
+    await fetch(`${fast.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashActivityWorkers: 3 }) });
+    // Act
+    const arn = await fast.start('Approval', { title: 'Nobody alive', approvers: ['lead@example.com'], timeoutSeconds: 7 * 24 * 3600 });
+    const done = await fast.finished(arn, 60_000);
+    // Assess
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Approval.WorkerLost' });
+    expect(done.cause).toContain('stopped heartbeating');
+    const timedOut = fast.rt.sfn.history(arn).filter((e) => e.type === 'ActivityTimedOut');
+    expect(timedOut).toHaveLength(3);
+    expect(JSON.stringify(timedOut)).toContain('States.HeartbeatTimeout');
+  });
+});
+
 describe('a crashing worker', () => {
   let real: Harness;
   // Real time: the worker's retries back off 2 s, 4 s, ... so the crash can be lifted between attempts.

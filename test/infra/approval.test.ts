@@ -66,7 +66,12 @@ describe('Approval state machine', () => {
     // A task some other worker took must not fail the approval before its heartbeat timeout can redeliver it.
     expect(worker.Catch).toEqual([{ ErrorEquals: ['Approval.NoTask'], Next: 'TaskTakenElsewhere' }]);
     expect(states.AwaitDecision.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['States.HeartbeatTimeout'], MaxAttempts: 2 })]);
-    expect(states.AwaitDecision.Catch).toEqual([{ ErrorEquals: ['States.Timeout'], Next: 'TimedOut' }]);
+    // The heartbeat catcher first: States.Timeout matches heartbeat timeouts too, and the first match wins.
+    expect(states.AwaitDecision.Catch).toEqual([
+      { ErrorEquals: ['States.HeartbeatTimeout'], Next: 'WorkerLost' },
+      { ErrorEquals: ['States.Timeout'], Next: 'TimedOut' },
+    ]);
+    expect(states.WorkerLost).toMatchObject({ Type: 'Fail', Error: 'Approval.WorkerLost' });
     expect(states.TimedOut).toMatchObject({ Type: 'Fail', Error: 'Approval.TimedOut' });
     expect(states.AwaitDecision.OutputPath).toBe('$[0]');
   });

@@ -8,6 +8,7 @@ describe('named errors', () => {
       ApprovalRejected: 'Approval.Rejected',
       ApprovalTimedOut: 'Approval.TimedOut',
       ApprovalNoTask: 'Approval.NoTask',
+      ApprovalWorkerLost: 'Approval.WorkerLost',
     });
   });
 
