@@ -13,6 +13,7 @@ import { eventSummary } from './console/app/status';
 import { flagValue } from './rules/settings';
 import { Runtime } from './runtime';
 import { resetStateDir } from './storage';
+import { loadAssembly } from './template';
 
 // Node 20 is this machine's runtime on purpose (the brief); the SDK's notice about Node 22 is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -26,7 +27,8 @@ interface Command {
   summary: string;
   /** Shown by `opsflow <command> --help`. */
   details?: string;
-  examples: string[];
+  /** The first is the overview's example; the app's own names come from `app` (its template), never from here. */
+  examples: string[] | ((app: AppHints) => string[]);
   options?: Options;
   /** Names of the positional arguments, `?` for optional ones. */
   positionals?: string[];
@@ -41,6 +43,31 @@ interface Context {
   port: number;
   print(data: unknown, human: () => string): void;
 }
+
+/**
+ * What the help's examples name: the app's workflows and their `tryLocally` commands, as the app's registry
+ * (infra/workflows.ts) writes them into the template (`Metadata.OpsflowLocal`), and its schedules. The CLI names
+ * no workflow of its own: a new workflow shows up here without a CLI edit. Without a cdk.out: placeholders.
+ */
+interface AppHints {
+  workflows: string[];
+  /** `tryLocally` lines, comments removed. */
+  tryLocally: string[];
+  schedules: string[];
+}
+
+function appHints(): AppHints {
+  try {
+    const stacks = loadAssembly(process.env.OPSFLOW_CDK_OUT || 'cdk.out').stacks;
+    const workflows = stacks.flatMap((s) => ((s.template.Metadata?.OpsflowLocal as { workflows?: Array<{ name: string; tryLocally?: string[] }> } | undefined)?.workflows ?? []));
+    const schedules = stacks.flatMap((s) => Object.values(s.template.Resources ?? {}).filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties?.Name)).filter((n): n is string => typeof n === 'string');
+    return { workflows: workflows.map((w) => w.name), tryLocally: workflows.flatMap((w) => w.tryLocally ?? []).map((l) => l.replace(/\s+#.*$/, '').trim()), schedules };
+  } catch {
+    return { workflows: [], tryLocally: [], schedules: [] };
+  }
+}
+
+const examplesOf = (c: Command, app: AppHints) => (typeof c.examples === 'function' ? c.examples(app) : c.examples);
 
 const COMMON: Options = {
   port: { type: 'string', description: 'the runtime\'s port (default OPSFLOW_PORT or 4566)' },
@@ -76,7 +103,12 @@ const commands: Record<string, Command> = {
   start: {
     usage: 'start <workflow> [input.json|-] [--name NAME]',
     summary: 'start an execution (input from a file, from stdin with -, or {})',
-    examples: ['npx opsflow start Approval workflows/examples/approval.json', 'echo \'{"mode":"scan"}\' | npx opsflow start TagPolicy - --name my-scan'],
+    examples: (app) => {
+      const starts = app.tryLocally.filter((l) => l.startsWith('npx opsflow start '));
+      if (starts.length === 0) return ['npx opsflow start <workflow> input.json', 'npx opsflow start <workflow> - --name my-run < input.json'];
+      const [, , , workflow, file] = starts[0].split(/\s+/);
+      return [...starts, `npx opsflow start ${workflow} - --name my-run < ${file}`];
+    },
     positionals: ['workflow', 'input?'],
     options: { name: { type: 'string', description: 'the execution name (default a UUID)' } },
     async run({ args, values, api, print }) {
@@ -89,7 +121,7 @@ const commands: Record<string, Command> = {
   executions: {
     usage: 'executions [workflow] [--status STATUS] [--limit N]',
     summary: 'list executions, newest first',
-    examples: ['npx opsflow executions', 'npx opsflow executions Approval --status RUNNING'],
+    examples: (app) => ['npx opsflow executions', `npx opsflow executions ${app.workflows[0] ?? '<workflow>'} --status RUNNING`],
     positionals: ['workflow?'],
     options: {
       status: { type: 'string', description: EXECUTION_STATUSES.join(', ') },
@@ -105,7 +137,7 @@ const commands: Record<string, Command> = {
   history: {
     usage: 'history <execution>',
     summary: 'an execution\'s events, as GetExecutionHistory returns them (ARN or name)',
-    examples: ['npx opsflow history 6d1f0c9e-…', 'npx opsflow history arn:aws:states:us-east-1:000000000000:execution:Approval:my-run --json'],
+    examples: ['npx opsflow history 6d1f0c9e-…', 'npx opsflow history arn:aws:states:us-east-1:000000000000:execution:<state machine>:my-run --json'],
     positionals: ['execution'],
     async run({ args, api, print }) {
       const detail = await api.execution(args[0]);
@@ -158,7 +190,7 @@ const commands: Record<string, Command> = {
   fire: {
     usage: 'fire <schedule>',
     summary: 'fire a schedule now, as EventBridge Scheduler would',
-    examples: ['npx opsflow fire opsflow-office-hours-start-0'],
+    examples: (app) => [app.tryLocally.find((l) => l.startsWith('npx opsflow fire ')) ?? `npx opsflow fire ${app.schedules[0] ?? '<schedule>'}`],
     positionals: ['schedule'],
     async run({ args, api, print }) {
       const out = await api.fire(args[0]);
@@ -168,7 +200,7 @@ const commands: Record<string, Command> = {
   faults: {
     usage: 'faults [--set JSON]',
     summary: 'show or change fault injection (throttling, capacity errors, SES failures, crashing Lambdas)',
-    examples: ['npx opsflow faults', 'npx opsflow faults --set \'{"ec2ThrottleRate":0.2,"crashLambdas":["Worker"]}\''],
+    examples: ['npx opsflow faults', 'npx opsflow faults --set \'{"ec2ThrottleRate":0.2,"sesFailRate":0.5}\''],
     options: { set: { type: 'string', description: 'a JSON object with the fields to change' } },
     async run({ values, api, print }) {
       let patch: object | undefined;
@@ -282,7 +314,7 @@ function table(rows: Array<Record<string, unknown>>, columns: string[]): string 
 // ---------------------------------------------------------------------------------------------------------
 // Help
 
-function overview(): string {
+function overview(app: AppHints): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
   return [
     'opsflow: the local AWS runtime for the opsflow workflows, and a client for it.',
@@ -293,13 +325,14 @@ function overview(): string {
     ...Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     '',
     'Examples:',
-    ...Object.values(commands).map((c) => `  ${c.examples[0]}`),
+    ...Object.values(commands).map((c) => `  ${examplesOf(c, app)[0]}`),
     '',
     '`npx opsflow <command> --help` explains one command. The console at http://127.0.0.1:4566/ shows the same.',
   ].join('\n');
 }
 
-function commandHelp(c: Command): string {
+function commandHelp(c: Command, app: AppHints): string {
+  const examples = examplesOf(c, app);
   const options = { ...(c.options ?? {}), ...COMMON };
   const flag = (k: string, o: Options[string]) => `--${k}${o.type === 'string' ? ' VALUE' : ''}${o.short ? `, -${o.short}` : ''}`;
   const width = Math.max(...Object.entries(options).map(([k, o]) => flag(k, o).length));
@@ -312,8 +345,8 @@ function commandHelp(c: Command): string {
     'Options:',
     ...Object.entries(options).map(([k, o]) => `  ${flag(k, o).padEnd(width)}  ${o.description}`),
     '',
-    c.examples.length > 1 ? 'Examples:' : 'Example:',
-    ...c.examples.map((e) => `  ${e}`),
+    examples.length > 1 ? 'Examples:' : 'Example:',
+    ...examples.map((e) => `  ${e}`),
   ].join('\n');
 }
 
@@ -324,7 +357,7 @@ async function main(argv: string[]): Promise<void> {
   const name = argv[0];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? argv[1] : undefined;
-    console.log(topic && commands[topic] ? commandHelp(commands[topic]) : overview());
+    console.log(topic && commands[topic] ? commandHelp(commands[topic], appHints()) : overview(appHints()));
     return;
   }
   const command = commands[name];
@@ -336,7 +369,7 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError(`${(err as Error).message}\nusage: npx opsflow ${command.usage}   (npx opsflow ${name} --help)`);
   }
   if (parsed.values.help) {
-    console.log(commandHelp(command));
+    console.log(commandHelp(command, appHints()));
     return;
   }
   const wanted = command.positionals ?? [];

@@ -1,19 +1,22 @@
 /** The `opsflow` CLI against a running runtime, as a person or a script uses it. */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORKFLOWS } from '../../infra/workflows';
 import { startRuntime, type Harness } from './harness';
 
 const exec = promisify(execFile);
 let h: Harness;
-const opsflow = async (...args: string[]) => {
-  const { stdout } = await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir } });
+const opsflowWith = async (env: Record<string, string>, ...args: string[]) => {
+  const { stdout } = await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir, ...env } });
   return stdout;
 };
+const opsflow = (...args: string[]) => opsflowWith({}, ...args);
 
 beforeAll(async () => {
   h = await startRuntime();
@@ -59,6 +62,31 @@ describe('opsflow CLI', () => {
     expect(help).toMatch(/^npx opsflow faults \[--set JSON\]/);
     expect(help).toMatch(/--set VALUE\s+a JSON object/);
     expect(help).toMatch(/^Examples:\n  npx opsflow faults\n  npx opsflow faults --set/m);
+  });
+
+  it('takes the workflows in its examples from the app\'s registry, so a new workflow needs no CLI edit', async () => {
+    // The CLI's source names none of the app's workflows or schedules.
+    const source = readFileSync('local/cli.ts', 'utf8');
+    expect(WORKFLOWS.length).toBeGreaterThanOrEqual(3);
+    for (const w of WORKFLOWS) expect(source).not.toContain(w.name);
+    expect(source).not.toContain('office-hours');
+
+    // Prepare: the app with one more workflow registered first; its synthesized template is all the CLI reads.
+    const app = mkdtempSync(join(tmpdir(), 'opsflow-cli-app-'));
+    cpSync('cdk.out/manifest.json', join(app, 'manifest.json'));
+    const template = JSON.parse(readFileSync('cdk.out/Opsflow.template.json', 'utf8'));
+    template.Metadata.OpsflowLocal.workflows.unshift({ name: 'Inventory', tryLocally: ['npx opsflow start Inventory workflows/examples/inventory.json   # the new one'] });
+    writeFileSync(join(app, 'Opsflow.template.json'), JSON.stringify(template));
+
+    // Act
+    const startHelp = await opsflowWith({ OPSFLOW_CDK_OUT: app }, 'start', '--help');
+    const executions = await opsflowWith({ OPSFLOW_CDK_OUT: app }, 'executions', '--help');
+
+    // Assess: every registered workflow's start command is an example, the new one's too.
+    const starts = WORKFLOWS.flatMap((w) => w.tryLocally).filter((l) => l.startsWith('npx opsflow start ')).map((l) => l.replace(/\s+#.*$/, ''));
+    expect(starts).toHaveLength(WORKFLOWS.length);
+    for (const line of [...starts, 'npx opsflow start Inventory workflows/examples/inventory.json']) expect(startHelp).toContain(`\n  ${line}\n`);
+    expect(executions).toContain('npx opsflow executions Inventory --status RUNNING');
   });
 
   it('names a runtime that is not running, with the fix, instead of ECONNREFUSED', async () => {
