@@ -31,7 +31,7 @@ import { ArnFormat, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -46,6 +46,7 @@ import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedu
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
+import { SchedulerRole } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
@@ -289,7 +290,7 @@ export class Ec2Schedule extends Construct {
     );
 
     // ---- schedules: one per period boundary, evaluated by EventBridge Scheduler in the schedule's zone ---------
-    const schedulerRole = new Role(this, 'SchedulerRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+    const schedulerRole = new SchedulerRole(this, 'SchedulerRole');
     for (const t of triggers) {
       this.schedules.push(
         new Schedule(this, `Schedule-${t.scheduleName}`, {

@@ -5,13 +5,13 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
-import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { eventRuleArn, eventRuleName, sourceConditions } from './shared/service-roles';
 
 export interface FailureAlertsProps {
   /** The state machines whose failed, timed-out and aborted executions are reported. */
@@ -31,11 +31,24 @@ export class FailureAlerts extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    key.grant(new ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new Topic(this, 'Topic', { displayName: 'opsflow failures', masterKey: key, enforceSSL: true });
     for (const email of props.emails ?? []) this.topic.addSubscription(new EmailSubscription(email));
 
+    // EventBridge publishes to the encrypted topic for this account's own rule only: the topic policy and the key
+    // policy name the rule (aws:SourceArn is the rule's ARN for event bus rule targets,
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html) and the
+    // account. EventBridge needs sns:Publish on the topic and the key's Decrypt/GenerateDataKey, through resource
+    // policies, not a target role (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions,
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). The rule's name is fixed in advance: its
+    // generated ARN would make the key, topic and rule depend on each other.
+    const ruleName = eventRuleName(this, 'FailureAlerts');
+    const fromRule = sourceConditions(this, eventRuleArn(this, ruleName));
+    const events = new ServicePrincipal('events.amazonaws.com');
+    key.addToResourcePolicy(new PolicyStatement({ principals: [events], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromRule }));
+    this.topic.addToResourcePolicy(new PolicyStatement({ principals: [events], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromRule }));
+
     new Rule(this, 'Rule', {
+      ruleName,
       description: 'opsflow executions that failed, timed out or were aborted',
       eventPattern: {
         source: ['aws.states'],
@@ -46,13 +59,18 @@ export class FailureAlerts extends Construct {
         },
       },
       targets: [
-        new SnsTopic(this.topic, {
-          message: RuleTargetInput.fromText(
-            `opsflow execution ${EventField.fromPath('$.detail.name')} ${EventField.fromPath('$.detail.status')}: ` +
-              `${EventField.fromPath('$.detail.error')} ${EventField.fromPath('$.detail.cause')} ` +
-              `(${EventField.fromPath('$.detail.executionArn')})`,
-          ),
-        }),
+        // Not aws-events-targets' SnsTopic: it grants events.amazonaws.com sns:Publish and the key without conditions.
+        {
+          bind: () => ({
+            arn: this.topic.topicArn,
+            targetResource: this.topic,
+            input: RuleTargetInput.fromText(
+              `opsflow execution ${EventField.fromPath('$.detail.name')} ${EventField.fromPath('$.detail.status')}: ` +
+                `${EventField.fromPath('$.detail.error')} ${EventField.fromPath('$.detail.cause')} ` +
+                `(${EventField.fromPath('$.detail.executionArn')})`,
+            ),
+          }),
+        },
       ],
     });
   }

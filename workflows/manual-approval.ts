@@ -23,7 +23,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
@@ -35,6 +35,7 @@ import { Construct } from 'constructs';
 import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, WorkflowTable } from './shared/resources';
+import { SchedulerRole } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
@@ -176,7 +177,7 @@ export class ManualApproval extends Construct {
     const integration = new HttpLambdaIntegration('Decide', decide);
     this.api.addRoutes({ path: '/approvals/{ref}', methods: [HttpMethod.GET, HttpMethod.POST], integration });
 
-    const schedulerRole = new Role(this, 'SweepScheduleRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+    const schedulerRole = new SchedulerRole(this, 'SweepScheduleRole');
     new Schedule(this, 'Sweep', {
       description: 'opsflow approval sweep: heartbeats, reminders, escalation, retries',
       schedule: ScheduleExpression.rate(SWEEP_INTERVAL),

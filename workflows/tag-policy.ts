@@ -43,6 +43,7 @@ import { destructiveActionsOf, taggableKeysOf } from '../tasks/tag-policy/core/p
 import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
 import { ErrorNames } from '../tasks/shared/errors';
 import { ReportTopic, WorkflowTable } from './shared/resources';
+import { EventRuleRole, eventRuleName } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
@@ -203,7 +204,9 @@ export class TagPolicy extends Construct {
       Annotations.of(this).addInfo(
         'TagPolicy: the launch rule fires only if this region has a CloudTrail trail logging management events; it sees RunInstances only (not CreateFleet, not later DeleteTags/CreateTags). The scheduled scan is the safety net.',
       );
+      const launchRuleName = eventRuleName(this, 'TagPolicyLaunch');
       this.launchRule = new Rule(this, 'LaunchRule', {
+        ruleName: launchRuleName,
         description: 'opsflow tag policy: check instances right after RunInstances',
         eventPattern: {
           source: ['aws.ec2'],
@@ -213,6 +216,7 @@ export class TagPolicy extends Construct {
         },
         targets: [
           new SfnStateMachine(this.stateMachine, {
+            role: new EventRuleRole(this, 'LaunchRuleRole', { ruleName: launchRuleName }),
             input: RuleTargetInput.fromObject({
               mode: 'launch',
               launch: {
