@@ -120,7 +120,9 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
     }
     case 'events:PutEvents': {
       const total = ((p.Entries ?? []) as Array<Parameters<typeof eventEntrySize>[0]>).reduce((n, e) => n + eventEntrySize(e), 0);
-      return total > EVENTBRIDGE_ENTRY_BYTES ? new AwsError('ValidationException', `Total size of the entries in the request is over the limit (${total} bytes; the limit is ${EVENTBRIDGE_ENTRY_BYTES}).`) : undefined;
+      // AWS documents the limit, not the message; this is the message EventBridge answers, as users report it
+      // (https://github.com/awslabs/aws-service-catalog-puppet/issues/563).
+      return total > EVENTBRIDGE_ENTRY_BYTES ? new AwsError('ValidationException', 'Total size of the entries in the request is over the limit.') : undefined;
     }
     default:
       return undefined;

@@ -97,7 +97,7 @@ describe('quotas and API rates', () => {
     });
 
     it('EventBridge: entries over 256 KB (ValidationException)', async () => {
-      await expectError(new EventBridgeClient(client()).send(new PutEventsCommand({ Entries: [{ Source: 'quota.test', DetailType: 'big', Detail: JSON.stringify({ pad: 'x'.repeat(262_144) }) }] })), 'ValidationException', /over the limit/);
+      await expectError(new EventBridgeClient(client()).send(new PutEventsCommand({ Entries: [{ Source: 'quota.test', DetailType: 'big', Detail: JSON.stringify({ pad: 'x'.repeat(262_144) }) }] })), 'ValidationException', /^Total size of the entries in the request is over the limit\.$/);
     });
 
     it('Lambda: a synchronous request over 6 MB (RequestTooLargeException)', async () => {
