@@ -124,6 +124,14 @@ export class Variables {
     return { ...(this.parent?.all() ?? {}), ...Object.fromEntries(this.own) };
   }
 
+  /** Puts back variables saved from an earlier attempt (RedriveExecution); they passed the limits when assigned. */
+  restore(values: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(values)) {
+      this.own.set(name, value);
+      this.budget.bytes += Buffer.byteLength(JSON.stringify(value ?? null));
+    }
+  }
+
   assign(values: Record<string, unknown>): void {
     let total = 0;
     for (const [name, value] of Object.entries(values)) {
@@ -169,15 +177,25 @@ const json = (v: unknown) => JSON.stringify(v ?? null);
 
 export class Interpreter {
   /** Told about each top-level state as it is entered (where RedriveExecution starts again). */
-  onTopLevelState?: (name: string, input: unknown) => void;
+  onTopLevelState?: (name: string, input: unknown, variables: Record<string, unknown>) => void;
+  /** Told about each iteration or branch of a top-level inline Map or Parallel that succeeds, and its result. */
+  onBranchSucceeded?: (state: string, index: number, result: unknown) => void;
+  /**
+   * A redrive's top-level Map or Parallel: the iterations or branches that succeeded before, with their results.
+   * "For workflows that include an Inline Map or Parallel state, RedriveExecution API action reschedules and
+   * redrives only the iterations and branches that failed or aborted"
+   * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html).
+   */
+  private resume?: { state: string; succeeded: Record<string, unknown> };
 
   private readonly live = new Set<LiveChain>();
 
   constructor(private readonly host: Host) {}
 
   /** Runs a whole definition from its StartAt (or `startAt`, for a redrive); resolves with its output. */
-  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }, startAt?: string): Promise<unknown> {
+  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }, startAt?: string, succeeded?: Record<string, unknown>): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
+    if (startAt && succeeded) this.resume = { state: startAt, succeeded };
     const scope = startAt ? { ...definition, StartAt: startAt } : definition;
     const own: LiveChain = { chain, depth: 0 };
     this.live.add(own);
@@ -226,8 +244,14 @@ export class Interpreter {
     for (;;) {
       if (env.signal.aborted) throw runtimeError('The execution stopped');
       const state = scope.States[name];
-      if (env.top) this.onTopLevelState?.(name, data);
-      const outcome = await this.runState(name, state, data, env);
+      if (env.top) this.onTopLevelState?.(name, data, env.vars.all());
+      let outcome: StateOutcome;
+      try {
+        outcome = await this.runState(name, state, data, env);
+      } finally {
+        // A redrive resumes only the state it starts at, once.
+        if (env.top) this.resume = undefined;
+      }
       data = outcome.output;
       if (outcome.next === undefined) return data;
       name = outcome.next;
@@ -678,10 +702,25 @@ export class Interpreter {
     const signal = AbortSignal.any([env.signal, giveUp.signal]);
     const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
     const depth = (env.depth ?? 0) + 1;
-    const untrack = branches.map((b) => this.track(b.chain, depth));
-    const runs = (state.Branches as Obj[]).map((branch, n) =>
-      this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal, depth }).finally(untrack[n]),
-    );
+    const done = this.resumed(name, env);
+    const runs = (state.Branches as Obj[]).map((branch, n) => {
+      if (n in done) {
+        this.onBranchSucceeded?.(name, n, done[n]);
+        return Promise.resolve(done[n]);
+      }
+      const untrack = this.track(branches[n].chain, depth);
+      return this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal, depth }).then(
+        (result) => {
+          untrack();
+          if (env.top) this.onBranchSucceeded?.(name, n, result);
+          return result;
+        },
+        (err: unknown) => {
+          untrack();
+          throw err;
+        },
+      );
+    });
     const settled = await settleFirstFailure(runs);
     // AWS stops the other branches once one fails.
     if (settled.failed) giveUp.abort();
@@ -698,6 +737,14 @@ export class Interpreter {
     this.host.record('ParallelStateSucceeded', undefined, last);
     env.chain.last = last;
     return settled.values;
+  }
+
+  /** A redrive's earlier successes for this top-level Map or Parallel (used once: a retry of the state runs it whole). */
+  private resumed(name: string, env: Env): Record<string, unknown> {
+    if (!env.top || this.resume?.state !== name) return {};
+    const { succeeded } = this.resume;
+    this.resume = undefined;
+    return succeeded;
   }
 
   /** Aborts the states still active on each chain (the failing one included, as AWS records a TaskStateAborted there). */
@@ -764,6 +811,13 @@ export class Interpreter {
     const results: unknown[] = new Array(list.length);
     const started = new Set<number>();
     const finished = new Set<number>();
+    const done = this.resumed(name, env);
+    const pending: number[] = [];
+    list.forEach((_, index) => {
+      if (!(index in done)) return void pending.push(index);
+      results[index] = done[index];
+      this.onBranchSucceeded?.(name, index, done[index]);
+    });
     let failure: { error: StatesError; index: number } | undefined;
     const language = env.language;
     const giveUp = new AbortController();
@@ -771,8 +825,8 @@ export class Interpreter {
     const depth = (env.depth ?? 0) + 1;
     let nextIndex = 0;
     const worker = async () => {
-      while (!failure && nextIndex < list.length) {
-        const index = nextIndex++;
+      while (!failure && nextIndex < pending.length) {
+        const index = pending[nextIndex++];
         const chain = chains[index];
         const iterationInput = await itemInput(list[index], index);
         if (failure) return;
@@ -782,6 +836,7 @@ export class Interpreter {
         try {
           results[index] = await this.runScope(processor, iterationInput, { chain, vars: new Variables(env.vars), language, signal, depth });
           untrack();
+          if (env.top) this.onBranchSucceeded?.(name, index, results[index]);
           finished.add(index);
           chain.last = this.host.record('MapIterationSucceeded', { name, index }, chain.last);
         } catch (thrown) {
@@ -798,7 +853,7 @@ export class Interpreter {
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, worker));
     } catch (thrown) {
       // An ItemSelector failure before any iteration started.
       failure ??= { error: asStatesError(thrown), index: -1 };
@@ -820,7 +875,7 @@ export class Interpreter {
       error.lastEventId = env.chain.last;
       throw error;
     }
-    const last = list.length ? Math.max(...chains.map((c) => c.last)) : startedId;
+    const last = pending.length ? Math.max(...pending.map((i) => chains[i].last)) : startedId;
     this.host.record('MapStateSucceeded', undefined, last);
     env.chain.last = last;
     return results;

@@ -11,7 +11,7 @@ import { jsonError } from '../server';
 import { authorizedS3 } from '../services/s3';
 import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
 import { StatesError } from './errors';
-import { Interpreter } from './executor';
+import { Interpreter, Variables } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
 import { runDistributedMap, type ChildResult, type MapRunRecord, type S3Access } from './distributed';
 import { Registry, type RegistrySnapshot, type Resolved } from './registry';
@@ -53,7 +53,7 @@ interface ExecutionRecord extends ExecutionDescription {
   redriveCount?: number;
   redriveDate?: number;
   /** The top-level state that did not succeed and its input: where RedriveExecution starts again. */
-  redriveFrom?: { state: string; input: unknown };
+  redriveFrom?: RedriveFrom;
   /** A Distributed Map child: the Map Run it belongs to. */
   mapRunArn?: string;
   /** An EXPRESS execution: not persisted, no history through the API (see EXPRESS below). */
@@ -72,6 +72,19 @@ interface Running {
   cancelTimeout?: () => void;
   waiters: ((d: ExecutionDescription) => void)[];
   interpreter?: Interpreter;
+}
+
+/**
+ * Where RedriveExecution starts again: the top-level state that did not succeed, its input, the variables as they
+ * were when it was entered ("Step Functions preserves the results ... of the successful steps":
+ * https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html), and, for an inline Map or
+ * Parallel, the iterations or branches that succeeded with their results (only the others run again).
+ */
+interface RedriveFrom {
+  state: string;
+  input: unknown;
+  variables?: Record<string, unknown>;
+  succeeded?: Record<string, unknown>;
 }
 
 /** An execution as its store keeps it: everything but the history, which has a store of its own. */
@@ -327,7 +340,7 @@ export class StepFunctionsService implements ServiceHandler {
     this.tokens.close();
   }
 
-  private launch(record: ExecutionRecord, target: Resolved, input: unknown, from?: { state: string; input: unknown }): void {
+  private launch(record: ExecutionRecord, target: Resolved, input: unknown, from?: RedriveFrom): void {
     const sm = target.machine;
     const prepared = target.prepared;
     const history = new History(record.events, this.deps.clock);
@@ -392,10 +405,15 @@ export class StepFunctionsService implements ServiceHandler {
       );
     }
     running.interpreter = interpreter;
-    interpreter.onTopLevelState = (state, stateInput) => {
-      record.redriveFrom = { state, input: stateInput };
+    interpreter.onTopLevelState = (state, stateInput, variables) => {
+      record.redriveFrom = { state, input: stateInput, variables, succeeded: {} };
     };
-    interpreter.run(prepared.definition, from ? from.input : input, undefined, from ? { last: history.lastId() } : undefined, from?.state).then(
+    interpreter.onBranchSucceeded = (state, index, result) => {
+      if (record.redriveFrom?.state === state) record.redriveFrom.succeeded![index] = result;
+    };
+    const vars = new Variables();
+    if (from?.variables) vars.restore(from.variables);
+    interpreter.run(prepared.definition, from ? from.input : input, vars, from ? { last: history.lastId() } : undefined, from?.state, from?.succeeded).then(
       (output) => this.finish(record, { status: 'SUCCEEDED', output: JSON.stringify(output ?? null) }),
       (err: unknown) => {
         if (signal.aborted) return;

@@ -17,6 +17,9 @@ const ROLE = `arn:aws:iam::${ACCOUNT}:role/sfn`;
 const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-control-')));
 const clock = new Clock({ scale: 36000, start: Date.UTC(2030, 0, 1) });
 let flakyFailures = 0;
+/** Payloads the `per-item` function saw; it fails once for each payload with `fail: true` while failures are left. */
+const perItem: unknown[] = [];
+let perItemFailures = 0;
 const build = () =>
   new StepFunctionsService({
     clock,
@@ -24,6 +27,11 @@ const build = () =>
     bus: { put: async () => undefined },
     invokeLambda: async (functionArn, payload) => {
       if (functionArn.endsWith(':flaky') && flakyFailures-- > 0) throw Object.assign(new Error('flaky'), { errorType: 'Flaky.Failure', errorMessage: 'try again' });
+      if (functionArn.endsWith(':per-item')) {
+        perItem.push(payload);
+        if ((payload as { fail?: boolean }).fail && perItemFailures-- > 0) throw Object.assign(new Error('once'), { errorType: 'Item.Failed', errorMessage: 'fails once' });
+        return payload;
+      }
       return { echoed: payload };
     },
     endpoint: () => 'http://127.0.0.1:1',
@@ -218,6 +226,59 @@ describe('executions', () => {
     expect(stopped.map((e) => `${e.type}<${e.previousEventId}`)).toEqual(['ExecutionStarted<0', 'WaitStateEntered<0', 'WaitStateAborted<2', 'ExecutionAborted<3']);
     expect((await sfn.send(new S.ListExecutionsCommand({ stateMachineArn, redriveFilter: 'REDRIVEN' }))).executions!.map((e) => e.executionArn)).toEqual([executionArn]);
     expect(await awsError(sfn.send(new S.ListExecutionsCommand({ stateMachineArn, statusFilter: 'LOST' as never })))).toMatch(/^ValidationException:/);
+  });
+});
+
+describe('RedriveExecution of an inline Map or Parallel', () => {
+  // "RedriveExecution API action reschedules and redrives only the iterations and branches that failed or aborted"
+  // (https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html); the variables are
+  // those of the failed attempt.
+  const call = (Parameters: object) => ({ Type: 'Task', Resource: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:per-item`, Parameters, End: true });
+
+  it('runs again only the Map iterations that failed, with the variables assigned before', async () => {
+    const definition = JSON.stringify({
+      StartAt: 'Greet',
+      States: {
+        Greet: { Type: 'Pass', Assign: { greeting: 'hi' }, Next: 'Each' },
+        Each: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'n.$': '$$.Map.Item.Value.n', 'fail.$': '$$.Map.Item.Value.fail', 'g.$': '$greeting' }, ItemProcessor: { StartAt: 'Call', States: { Call: call({ 'n.$': '$.n', 'fail.$': '$.fail', 'g.$': '$.g' }) } }, End: true },
+      },
+    });
+    const { stateMachineArn } = await sfn.send(new S.CreateStateMachineCommand({ name: 'redrive-map', definition, roleArn: ROLE }));
+    perItem.length = 0;
+    perItemFailures = 1;
+    const { executionArn } = await sfn.send(new S.StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ items: [{ n: 1, fail: false }, { n: 2, fail: true }, { n: 3, fail: false }] }) }));
+    expect((await finished(executionArn!)).status).toBe('FAILED');
+    const before = perItem.length;
+
+    await sfn.send(new S.RedriveExecutionCommand({ executionArn }));
+    const redriven = await finished(executionArn!);
+
+    expect(redriven.status).toBe('SUCCEEDED');
+    expect(perItem.slice(before)).toEqual([{ n: 2, fail: true, g: 'hi' }]);
+    expect(JSON.parse(redriven.output!)).toEqual([1, 2, 3].map((n) => ({ n, fail: n === 2, g: 'hi' })));
+    const history = (await sfn.send(new S.GetExecutionHistoryCommand({ executionArn }))).events!;
+    const after = history.slice(history.findIndex((e) => e.type === 'ExecutionRedriven'));
+    expect(after.filter((e) => e.type === 'MapIterationStarted').map((e) => e.mapIterationStartedEventDetails!.index)).toEqual([1]);
+  });
+
+  it('runs again only the Parallel branches that failed', async () => {
+    const definition = JSON.stringify({
+      StartAt: 'Both',
+      States: { Both: { Type: 'Parallel', Branches: [{ StartAt: 'A', States: { A: call({ n: 'a', fail: false }) } }, { StartAt: 'B', States: { B: call({ n: 'b', fail: true }) } }], End: true } },
+    });
+    const { stateMachineArn } = await sfn.send(new S.CreateStateMachineCommand({ name: 'redrive-parallel', definition, roleArn: ROLE }));
+    perItem.length = 0;
+    perItemFailures = 1;
+    const { executionArn } = await sfn.send(new S.StartExecutionCommand({ stateMachineArn, input: '{}' }));
+    expect((await finished(executionArn!)).status).toBe('FAILED');
+    const before = perItem.length;
+
+    await sfn.send(new S.RedriveExecutionCommand({ executionArn }));
+    const redriven = await finished(executionArn!);
+
+    expect(redriven.status).toBe('SUCCEEDED');
+    expect(perItem.slice(before)).toEqual([{ n: 'b', fail: true }]);
+    expect(JSON.parse(redriven.output!)).toEqual([{ n: 'a', fail: false }, { n: 'b', fail: true }]);
   });
 });
 
