@@ -32,12 +32,13 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startRuntime(options: Omit<RuntimeOptions, 'port' | 'cdkOut'> = {}): Promise<Harness> {
+/** A runtime over `options.cdkOut` (default OPSFLOW_CDK_OUT or cdk.out) on a free port. */
+export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'opsflow-e2e-'));
   // Every rule of AWS's is on. SES's sending rate is an account setting: 1 email/s in the sandbox (the runtime's
   // default); these tests model an account out of the sandbox, whose rate is set per account (14/s here).
   const rules = { sesPerSecond: 14, ...options.rules };
-  const rt = await Runtime.start({ cdkOut: process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, ...options, rules, stateDir });
+  const rt = await Runtime.start({ ...options, cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, rules, stateDir });
   const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
   const sfn = new SFNClient(client);
   const ec2 = new EC2Client(client);

@@ -1,0 +1,197 @@
+/**
+ * README claims that had no test, each end to end on the local runtime:
+ * - skip dates: on a skip date a scheduled start does nothing, a scheduled stop still runs ("skipDates");
+ * - the Ec2Schedule output lists at most 50 instances (failures first: unit-tested) and the full report is in the table
+ *   (`report#<execution name>`, pages `page#00000`, ... of 500 entries; the 500-entry paging is unit-tested at
+ *   10,000 instances in test/unit/ec2/report.test.ts);
+ * - TagPolicy re-reads every instance before acting: one exempted while the approval was pending is skipped;
+ * - "Any opsflow execution that fails, times out or is aborted is published to the failure SNS topic": aborted
+ *   and timed-out executions reach the topic's subscriber (the outbox), not only the template's rule;
+ * - `npm run reset` clears the state.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OutboxEntry } from '../../local/kernel';
+import type { Report as Ec2Report } from '../../tasks/ec2/core/report';
+import type { Report as TagReport } from '../../tasks/tag-policy/core/report';
+import { DEMO } from '../demo-fleet';
+import { credentials, startRuntime, type Harness } from './harness';
+
+/** Wednesday 24 December 2025, 07:30 in Berlin: a working day, and a skip date of office-hours. */
+const CHRISTMAS_EVE = Date.parse('2025-12-24T06:30:00Z');
+
+async function states(h: Harness, ids: readonly string[]): Promise<Record<string, string>> {
+  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+  return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
+}
+
+/** Fires a schedule as EventBridge Scheduler does and returns the execution it started, once ended. */
+async function fire(h: Harness, schedule: string) {
+  const arns = async () => new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }))).executions?.map((e) => e.executionArn!));
+  const before = await arns();
+  await h.rt.scheduler.fire(schedule);
+  const arn = await h.until(`the execution ${schedule} started`, async () => [...(await arns())].find((a) => !before.has(a)));
+  return h.finished(arn, 60_000);
+}
+
+/** The outbox entries sent so far, so that a test reads only the mail its own runs sent. */
+async function sentSoFar(h: Harness): Promise<(m: OutboxEntry) => boolean> {
+  const ids = new Set((await h.outbox()).map((m) => m.id));
+  return (m) => !ids.has(m.id);
+}
+
+describe('README claims on the seeded fleet', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startRuntime({ timeScale: 100, virtualStart: CHRISTMAS_EVE });
+  });
+  afterAll(() => h?.stop());
+
+  it('on a skip date a scheduled start does nothing, and a scheduled stop still runs', async () => {
+    // Prepare
+    const before = await states(h, DEMO.officeHours);
+    expect(Object.values(before)).toContain('stopped');
+
+    // Act
+    const start = await fire(h, 'opsflow-office-hours-start-0');
+    const afterStart = await states(h, DEMO.officeHours);
+    const stop = await fire(h, 'opsflow-office-hours-stop-0');
+
+    // Assess
+    expect(start.status).toBe('SUCCEEDED');
+    const skipped = JSON.parse(start.output!) as Ec2Report;
+    expect(skipped).toMatchObject({ holiday: '2025-12-24', summary: 'start schedule office-hours: skipped, 2025-12-24 is a skip date of the schedule' });
+    expect(afterStart).toEqual(before);
+    expect(stop.status).toBe('SUCCEEDED');
+    const stopped = JSON.parse(stop.output!) as Ec2Report;
+    expect(stopped.holiday).toBeNull();
+    expect(stopped.counts.moved).toBe(Object.values(before).filter((s) => s === 'running').length);
+    expect(Object.values(await states(h, DEMO.officeHours)).every((s) => s === 'stopped')).toBe(true);
+  });
+
+  it('lists at most 50 instances in the output and keeps the full report in the table', async () => {
+    // Prepare: 60 instances that opted in.
+    const added = h.rt.ec2.fleet.addInstances(60, { state: 'stopped', tags: [{ Key: 'Schedule', Value: 'batch-window' }] });
+    const ids = added.map((i) => i.instanceId);
+
+    // Act
+    const arn = await h.start('Ec2Schedule', { action: 'start', instanceIds: ids, dryRun: true, requestedBy: 'readme' });
+    const done = await h.finished(arn, 60_000);
+
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as Ec2Report;
+    const runId = arn.split(':').pop()!;
+    expect(report.counts).toEqual({ total: 60, moved: 0, skipped: 0, failed: 0, dryRun: 60 });
+    expect(report.instances).toHaveLength(50);
+    expect(report.omitted).toBe(10);
+    expect(report.fullReport).toEqual({ pk: `report#${runId}`, pages: 1 });
+    const table = h.rt.deployed.tables.find((t) => t.includes('Ec2Schedule'))!;
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials }));
+    const page = await doc.send(new GetCommand({ TableName: table, Key: { pk: `report#${runId}`, sk: 'page#00000' } }));
+    doc.destroy();
+    expect((page.Item!.entries as Array<{ instanceId: string }>).map((e) => e.instanceId).sort()).toEqual([...ids].sort());
+  });
+
+  it('re-reads an instance before acting: one exempted while the approval was pending is left alone', async () => {
+    // Prepare: an instance breaking a terminate rule.
+    const launched = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    const id = launched.Instances![0].InstanceId!;
+    const policy = { version: 1, gracePeriodHours: 0, rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
+    const isNew = await sentSoFar(h);
+
+    // Act: while the approver decides, the owner exempts the instance; then the approver approves.
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
+    const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to terminate') && e.text.includes(id));
+    await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'opsflow:exempt', Value: 'forever' }] }));
+    const link = mail.links.find((l) => l.includes('intent=approve'))!;
+    const res = await fetch(link.replace(/\?intent=.*$/, ''), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    expect(res.status).toBe(200);
+    const done = await h.finished(arn);
+
+    // Assess
+    expect(done.status).toBe('SUCCEEDED');
+    const report = JSON.parse(done.output!) as TagReport;
+    expect(report.approval).toMatchObject({ decision: 'approved' });
+    expect(report.instances.find((i) => i.instanceId === id)!.actions).toEqual([
+      expect.objectContaining({ action: 'terminate', outcome: 'skipped', reason: expect.stringContaining('exempted since the scan (opsflow:exempt=forever)') }),
+    ]);
+    expect((await states(h, [id]))[id]).toBe('running');
+  });
+
+  it('publishes an aborted execution to the failure topic', async () => {
+    // Prepare
+    const arn = await h.start('Approval', { title: 'To be aborted', approvers: ['lead@example.com'] });
+    const name = arn.split(':').pop()!;
+
+    // Act
+    await h.sfn.send(new StopExecutionCommand({ executionArn: arn, error: 'Operator.Stop', cause: 'changed my mind' }));
+
+    // Assess
+    const [alert] = await h.mail((e) => e.service === 'sns' && e.text.includes(name));
+    expect(alert.to).toEqual(['ops-alerts@example.com']);
+    // The rule's input template is a JSON string (CDK's RuleTargetInput.fromText), so the message arrives in quotes,
+    // as on AWS (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_InputTransformer.html).
+    expect(alert.text).toBe(JSON.stringify(`opsflow execution ${name} ABORTED: Operator.Stop changed my mind (${arn})`));
+  });
+});
+
+describe('README claims needing a runtime of their own', () => {
+  it('publishes a timed-out execution to the failure topic', async () => {
+    // Prepare: the app with the Approval state machine's TimeoutSeconds (7 days and 1 hour) cut to 60 s, so that
+    // the execution times out before its approval deadline; everything else is the synthesized app.
+    const cdkOut = join(mkdtempSync(join(tmpdir(), 'opsflow-timeout-')), 'cdk.out');
+    cpSync(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', cdkOut, { recursive: true });
+    const file = join(cdkOut, 'Opsflow.template.json');
+    const template = JSON.parse(readFileSync(file, 'utf8'));
+    const [approval] = Object.entries(template.Resources as Record<string, { Type: string; Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } } }>)
+      .filter(([id, r]) => id.startsWith('ApprovalStateMachine') && r.Type === 'AWS::StepFunctions::StateMachine');
+    const parts = approval[1].Properties.DefinitionString['Fn::Join'][1];
+    const at = parts.findIndex((p) => typeof p === 'string' && p.includes('"TimeoutSeconds":608400,"Comment"'));
+    parts[at] = (parts[at] as string).replace('"TimeoutSeconds":608400,"Comment"', '"TimeoutSeconds":60,"Comment"');
+    writeFileSync(file, JSON.stringify(template));
+    const h = await startRuntime({ cdkOut, seedFleet: false, timeScale: 60 });
+    try {
+      // Act
+      const arn = await h.start('Approval', { title: 'Nobody answers', approvers: ['lead@example.com'], timeoutSeconds: 3600 });
+      const done = await h.finished(arn);
+
+      // Assess
+      const name = arn.split(':').pop()!;
+      expect(done.status).toBe('TIMED_OUT');
+      const [alert] = await h.mail((e) => e.service === 'sns' && e.text.includes(name));
+      expect(alert.to).toEqual(['ops-alerts@example.com']);
+      expect(alert.text).toMatch(new RegExp(`^"opsflow execution ${name} TIMED_OUT: States.Timeout .*\\(${arn}\\)"$`));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('npm run reset clears the state of a stopped runtime', async () => {
+    // Prepare: a runtime that ran an execution, stopped.
+    const h = await startRuntime({ seedFleet: false });
+    await h.start('Approval', { title: 'Leaves state behind', approvers: ['lead@example.com'] });
+    await h.mail((e) => e.subject.includes('Leaves state behind'));
+    const { endpoint, stateDir } = h;
+    await h.stop();
+    expect(existsSync(stateDir)).toBe(true);
+
+    // Act: the command `npm run reset` runs, against this runtime's state directory.
+    const script = JSON.parse(readFileSync('package.json', 'utf8')).scripts.reset as string;
+    expect(script).toBe('tsx local/cli.ts reset');
+    const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'reset'], { env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_ENDPOINT: endpoint } });
+
+    // Assess
+    expect(stdout.trim()).toBe(`cleared ${stateDir}`);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+});
