@@ -3,7 +3,10 @@
  * scan report, applied scans that tag, look up a creator and ask approval before stopping (approve and reject),
  * and a launch remediated after the settle delay while a launch tagged right after RunInstances is left alone.
  *
- * Time runs TIME_SCALE times faster: the 120 s settle delay and a one-hour grace period pass in seconds.
+ * Time runs TIME_SCALE times faster: the 120 s settle delay and a three-minute grace period pass in seconds. Not
+ * faster: the approval's activity task has a 15-minute heartbeat window that the 5-minute sweep keeps alive, and at
+ * 600x a loaded machine let it lapse (the decision then answered 410). The virtual day starts at 10:00 UTC on a
+ * Wednesday, hours away from the 06:00 scan and the Ec2Schedule runs, so no scheduled run acts mid-test.
  */
 import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
@@ -15,7 +18,8 @@ import type { Report } from '../../tasks/tag-policy/core/report';
 import deployedPolicy from '../../tag-policy.json';
 import { startRuntime, type Harness } from './harness';
 
-const TIME_SCALE = 600;
+const TIME_SCALE = 60;
+const VIRTUAL_START = Date.parse('2025-03-05T10:00:00Z');
 
 let h: Harness;
 
@@ -25,7 +29,7 @@ let h: Harness;
  */
 function freshRuntime(): void {
   beforeAll(async () => {
-    h = await startRuntime({ timeScale: TIME_SCALE });
+    h = await startRuntime({ timeScale: TIME_SCALE, virtualStart: VIRTUAL_START });
   });
   afterAll(async () => {
     await h?.stop();
@@ -130,7 +134,7 @@ describe('TagPolicy without side effects', () => {
 
 describe('TagPolicy applied scans', () => {
   freshRuntime();
-  // The deployed policy with a grace period of 3 virtual minutes (0.3 s here).
+  // The deployed policy with a grace period of 3 virtual minutes (3 s here).
   const policy = { ...deployedPolicy, gracePeriodHours: 0.05 };
   /** An instance breaking the CostCenter rule (onInvalid: stop) as the seed's analytics-01 does, for one test alone. */
   const badCostCenter = () => launchTagged({ Owner: 'team-data@example.com', CostCenter: 'cc-12', Environment: 'staging' });
