@@ -42,6 +42,7 @@ import {
 import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { parseAllowTag } from '../tasks/ec2/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
 import { ErrorNames } from '../tasks/shared/errors';
@@ -59,6 +60,27 @@ const BATCH_ACT_ALLOWANCE = Duration.minutes(30);
 
 /** How long the verify loop waits between checks: EC2 transitions take 30-60 s, rarely more. */
 export const VERIFY_INTERVAL = Duration.seconds(15);
+
+/**
+ * The conditions under which the Act role may start or stop an instance, one statement each (IAM allows when any
+ * statement does): the Schedule tag is present, or the instance matches an `allowTags` entry, read as the handlers
+ * read it (`parseAllowTag`): `Key` is the tag present with any value (`Null` false), `Key=Value` that value
+ * (`StringEquals`, values of one key together). EC2 authorizes Start/StopInstances per instance with
+ * `aws:ResourceTag/<key>`: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html;
+ * operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+ */
+export function startStopTagConditions(allowTags: string[]): Array<Record<string, Record<string, string | string[]>>> {
+  const present = new Set<string>([SCHEDULE_TAG]);
+  const values = new Map<string, string[]>();
+  for (const { key, value } of allowTags.map(parseAllowTag)) {
+    if (value === undefined) present.add(key);
+    else values.set(key, [...new Set([...(values.get(key) ?? []), value])]);
+  }
+  return [
+    ...[...present].map((key) => ({ Null: { [`aws:ResourceTag/${key}`]: 'false' } })),
+    ...[...values].filter(([key]) => !present.has(key)).map(([key, vs]) => ({ StringEquals: { [`aws:ResourceTag/${key}`]: vs.length === 1 ? vs[0] : vs } })),
+  ];
+}
 
 export interface Ec2ScheduleProps {
   /** Named schedules; each period boundary becomes an EventBridge Scheduler schedule. @default {} */
@@ -166,8 +188,11 @@ export class Ec2Schedule extends Construct {
     // DescribeInstances supports no resource-level permissions.
     const describeInstances = new PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] });
     const startStop = ['ec2:StartInstances', 'ec2:StopInstances'];
-    // Only instances that opted in: an instance without a Schedule tag cannot be started or stopped by opsflow.
-    act.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions: { Null: { [`aws:ResourceTag/${SCHEDULE_TAG}`]: 'false' } } }));
+    // Only instances that opted in: a Schedule tag (scheduled runs), or a tag that ec2Schedule.control allows (links
+    // and chat), so that IAM allows exactly what the handlers offer; any other instance is refused by IAM.
+    for (const conditions of startStopTagConditions(allow.tags)) {
+      act.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
+    }
     if (allow.instanceIds.length) {
       act.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })) }));
     }
@@ -187,7 +212,7 @@ export class Ec2Schedule extends Construct {
     }
     act.suppress([{
       id: 'AwsSolutions-IAM5',
-      reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag (aws:ResourceTag condition): instances opt in by tag, their ids are not known at deploy time.',
+      reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag or a tag ec2Schedule.control allows (aws:ResourceTag conditions): instances opt in by tag, their ids are not known at deploy time.',
       appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
     }]);
 

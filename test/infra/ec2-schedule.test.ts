@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
 import { parseSchedules } from '../../infra/config-schedules';
 import { checkEnvironmentSize } from '../../workflows/shared/task-function';
-import { Ec2Schedule } from '../../workflows/ec2-schedule';
+import { evaluate, type PolicyDocument } from '../../local/iam/policy';
+import { isAllowed } from '../../tasks/ec2/core/allow';
+import { Ec2Schedule, startStopTagConditions } from '../../workflows/ec2-schedule';
 import { asList, statements, synthOpsflow } from './synth';
 
 const resources = (json: any, type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
@@ -168,6 +170,81 @@ describe('Ec2Schedule IAM', () => {
       ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
     ];
     expect(findings.map((f) => `${f.id}: ${f.entry.data}`)).toEqual([]);
+  });
+});
+
+describe('Ec2Schedule control allow-list and the Act role agree (IAM evaluated as local/iam/policy.ts does)', () => {
+  const allowTags = ['Team=web', 'Team=api', 'Owner', 'Env=prod'];
+  const { json } = standalone({ controlAllowTags: allowTags, controlAllowInstanceIds: ['i-0feed000000000020'] });
+  // The standalone stack's account and region are concrete; only the partition is a reference.
+  const resolve = (v: any): any => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v && typeof v === 'object') {
+      if ('Fn::Join' in v) return v['Fn::Join'][1].map(resolve).join(v['Fn::Join'][0]);
+      if ('Ref' in v) return v.Ref === 'AWS::Partition' ? 'aws' : `ref-${v.Ref}`;
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+    }
+    return v;
+  };
+  const actPolicies: PolicyDocument[] = (() => {
+    const role = roleOf(json, 'Ec2ScheduleActFn');
+    return resources(json, 'AWS::IAM::Policy').filter(([, r]) => r.Properties.Roles.some((x: any) => x.Ref === role)).map(([, r]) => resolve(r.Properties.PolicyDocument));
+  })();
+  /** What IAM decides for the Act role's StartInstances/StopInstances on an instance with these tags. */
+  const decide = (action: string, tags: Record<string, string>, id = 'i-0123456789abcdef0') =>
+    evaluate(
+      {
+        principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/act' },
+        action: `ec2:${action}`,
+        resource: `arn:aws:ec2:eu-central-1:123456789012:instance/${id}`,
+        context: Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v])),
+      },
+      actPolicies,
+    ).decision;
+
+  it.each([
+    [{ Team: 'web' }],
+    [{ Team: 'api' }],
+    [{ Owner: 'dev@example.com' }],
+    [{ Owner: '' }],
+    [{ Env: 'prod', Team: 'data' }],
+  ])('lets the Act role start and stop an instance tagged %j, which the control allow-list allows', (tags) => {
+    expect(isAllowed({ instanceId: 'i-0123456789abcdef0', tags }, { tags: allowTags, instanceIds: [] })).toBe(true);
+    expect(decide('StartInstances', tags)).toBe('Allow');
+    expect(decide('StopInstances', tags)).toBe('Allow');
+  });
+
+  it.each([
+    [{}],
+    [{ Team: 'data' }],
+    [{ Env: 'dev' }],
+  ])('refuses an instance tagged %j, which the allow-list refuses too', (tags) => {
+    expect(isAllowed({ instanceId: 'i-0123456789abcdef0', tags }, { tags: allowTags, instanceIds: [] })).toBe(false);
+    expect(decide('StartInstances', tags)).toBe('ImplicitDeny');
+    expect(decide('StopInstances', tags)).toBe('ImplicitDeny');
+  });
+
+  it('still lets scheduled runs start and stop Schedule-tagged instances', () => {
+    expect(decide('StartInstances', { Schedule: 'office-hours' })).toBe('Allow');
+    expect(decide('StopInstances', { Schedule: 'office-hours' })).toBe('Allow');
+  });
+
+  it('lets the Act role start a listed instance by id, whatever its tags', () => {
+    expect(decide('StartInstances', {}, 'i-0feed000000000020')).toBe('Allow');
+  });
+
+  it('derives one condition per tag key: presence for Key, the values for Key=Value; Schedule always', () => {
+    expect(startStopTagConditions(['Schedule'])).toEqual([{ Null: { 'aws:ResourceTag/Schedule': 'false' } }]);
+    expect(startStopTagConditions(allowTags)).toEqual([
+      { Null: { 'aws:ResourceTag/Schedule': 'false' } },
+      { Null: { 'aws:ResourceTag/Owner': 'false' } },
+      { StringEquals: { 'aws:ResourceTag/Team': ['web', 'api'] } },
+      { StringEquals: { 'aws:ResourceTag/Env': 'prod' } },
+    ]);
+    // A key allowed with any value makes its values redundant.
+    expect(startStopTagConditions(['Team=web', 'Team'])).toEqual([{ Null: { 'aws:ResourceTag/Schedule': 'false' } }, { Null: { 'aws:ResourceTag/Team': 'false' } }]);
+    // A value containing '=' keeps everything after the first '=', as the handlers read it.
+    expect(startStopTagConditions(['k=a=b'])).toContainEqual({ StringEquals: { 'aws:ResourceTag/k': 'a=b' } });
   });
 });
 

@@ -111,7 +111,7 @@ export function classifyCallError(e: Error, action: Ec2Action): Partial<BatchEnt
     case 'IncorrectInstanceState':
       return { status: 'failed', reason: `wrong state for ${action}: ${message}` };
     case 'UnauthorizedOperation':
-      return { status: 'failed', reason: `not permitted (only instances tagged Schedule may be started or stopped; encrypted volumes need a configured KMS key): ${message}` };
+      return { status: 'failed', reason: `not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): ${message}` };
     case 'InvalidInstanceID.NotFound':
       return { status: 'failed', reason: 'instance not found' };
     default:
