@@ -109,6 +109,24 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
   req.port.emit('MapRunStarted', { mapRunArn });
 
   const results: ChildResult[] = new Array(inputs.length);
+  // A redriven parent runs again only the child executions that did not succeed
+  // (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html).
+  const earlier = req.succeeded ?? {};
+  const pending: number[] = [];
+  for (let n = 0; n < inputs.length; n++) {
+    const before = earlier[n] as ChildResult | undefined;
+    if (before?.status !== 'SUCCEEDED') {
+      pending.push(n);
+      continue;
+    }
+    results[n] = before;
+    const count = state.ItemBatcher ? ((inputs[n] as Obj).Items as unknown[]).length : 1;
+    run.executionCounts.pending--;
+    run.executionCounts.succeeded++;
+    run.itemCounts.pending -= count;
+    run.itemCounts.succeeded += count;
+    req.onSucceeded?.(n, before);
+  }
   const giveUp = new AbortController();
   const signal = AbortSignal.any([req.port.signal, giveUp.signal]);
   const itemsIn = (n: number) => (state.ItemBatcher ? ((inputs[n] as Obj).Items as unknown[]).length : 1);
@@ -123,8 +141,8 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
     return (hasCount && failedItems > toleratedCount) || (hasPercentage && (failedItems * 100) / Math.max(1, selected.length) > toleratedPercentage);
   };
   const worker = async () => {
-    while (!exceeded && !signal.aborted && next < inputs.length) {
-      const n = next++;
+    while (!exceeded && !signal.aborted && next < pending.length) {
+      const n = pending[next++];
       const count = itemsIn(n);
       run.executionCounts.pending--;
       run.executionCounts.running++;
@@ -133,6 +151,7 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
       deps.changed();
       const child = await deps.runChild(inputs[n], childStateMachineArn, `arn:aws:states:${REGION}:${ACCOUNT}:execution:${base}:${randomUUID()}`, mapRunArn, signal);
       results[n] = child;
+      if (child.status === 'SUCCEEDED') req.onSucceeded?.(n, child);
       run.executionCounts.running--;
       run.itemCounts.running -= count;
       const key = child.status === 'SUCCEEDED' ? 'succeeded' : child.status === 'TIMED_OUT' ? 'timedOut' : child.status === 'ABORTED' ? 'aborted' : 'failed';
@@ -146,7 +165,7 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
       deps.changed();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
   run.stopDate = deps.now();
 
   if (req.port.signal.aborted) {

@@ -69,6 +69,10 @@ export interface DistributedMapRequest {
   port: TaskPort & { note(type: string, details?: Record<string, unknown>): void };
   /** The definition's top-level query language, which the child executions inherit. */
   language: 'JSONPath' | 'JSONata';
+  /** A redrive: the child executions (by input index) that succeeded before; only the others run again. */
+  succeeded?: Record<string, unknown>;
+  /** Told about each child execution that succeeds (what a later redrive keeps). */
+  onSucceeded?: (index: number, child: unknown) => void;
 }
 
 export interface Host {
@@ -793,6 +797,8 @@ export class Interpreter {
           maxConcurrency: maxConcurrency as number | undefined,
           port,
           language: env.language,
+          succeeded: this.resumed(name, env),
+          onSucceeded: env.top ? (index, child) => this.onBranchSucceeded?.(name, index, child) : undefined,
         });
         // MapRunSucceeded and MapStateSucceeded are passed by: MapStateExited follows MapRunStarted.
         this.host.record('MapStateSucceeded', undefined, noted);

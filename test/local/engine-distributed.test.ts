@@ -14,6 +14,9 @@ import { createServer, listen } from '../../local/server';
 import { S3Service } from '../../local/services/s3';
 
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/sfn`;
+/** Every payload the item function saw; `failOnce: id` fails the first call for that id only. */
+const calls: any[] = [];
+const healed = new Set<unknown>();
 const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-dmap-')));
 const clock = new Clock({ scale: 36000, start: Date.UTC(2030, 0, 1) });
 const s3 = new S3Service({ state, clock });
@@ -23,6 +26,11 @@ const engine = new StepFunctionsService({
   s3,
   bus: { put: async () => undefined },
   invokeLambda: async (_fn, payload: any) => {
+    calls.push(payload);
+    if (payload?.failOnce !== undefined && !healed.has(payload.failOnce)) {
+      healed.add(payload.failOnce);
+      throw Object.assign(new Error('once'), { errorType: 'Item.Once', errorMessage: 'fails once' });
+    }
     if (payload?.fail || payload?.Items?.some((i: any) => i.fail)) throw Object.assign(new Error('bad item'), { errorType: 'Item.Bad', errorMessage: 'bad item' });
     return { seen: payload };
   },
@@ -158,6 +166,26 @@ describe('Distributed Map', () => {
     const strict = await run(distributed('dmap-strict', { ItemsPath: '$.items', MaxConcurrency: 1 }, call({ 'fail.$': '$.fail' })), { items: [{ fail: true }, { fail: false }] });
     expect(strict.result.error).toBe('States.ExceedToleratedFailureThreshold');
     expect(engine.history(strict.executionArn).map((e) => e.type)).toEqual(['ExecutionStarted', 'MapStateEntered', 'MapStateStarted', 'MapRunStarted', 'MapRunFailed', 'MapStateFailed', 'ExecutionFailed']);
+  });
+
+  it('a redriven parent runs again only the child executions that did not succeed', async () => {
+    // https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html
+    const smArn = distributed('dmap-redrive', { ItemsPath: '$.items' }, call({ 'n.$': '$.n', 'failOnce.$': '$.failOnce' }));
+    const items = { items: [{ n: 1, failOnce: 'a' }, { n: 2, failOnce: 'b' }, { n: 3, failOnce: 'c' }] };
+    healed.add('a');
+    healed.add('c');
+    const { executionArn, result } = await run(smArn, items);
+    expect(result.status).toBe('FAILED');
+    const before = calls.length;
+
+    const redrive = await engine.handle({ method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, body: Buffer.from(JSON.stringify({ executionArn })), service: 'states', target: 'AWSStepFunctions.RedriveExecution', accessKeyId: 'AKID' });
+    expect(redrive.status).toBe(200);
+    const redriven = await engine.waitForExecution(executionArn);
+
+    expect(redriven.status).toBe('SUCCEEDED');
+    // (Only this test's payloads carry failOnce: children of earlier tests may still be finishing.)
+    expect(calls.slice(before).filter((c) => c?.failOnce !== undefined)).toEqual([{ n: 2, failOnce: 'b' }]);
+    expect(JSON.parse(redriven.output!).map((r: any) => r.seen.n)).toEqual([1, 2, 3]);
   });
 
   it('writes results to S3 with ResultWriter', async () => {
