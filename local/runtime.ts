@@ -225,6 +225,8 @@ export class Runtime {
     this.gate.iam = new IamEnforcer(model, {
       instanceTags: (id) => this.ec2.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
       resourceTags: (arn) => tagsByArn.get(arn),
+      volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
+      volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
     }, this.clock);
     this.log(this.rules.iam
       ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`

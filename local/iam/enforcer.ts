@@ -9,7 +9,7 @@
  * Callers without a role session (the AWS CLI, SDKs, `opsflow`) act as the account's administrator.
  */
 import { ACCOUNT, AwsError, REGION, type Clock } from '../kernel';
-import type { DecodedRequest } from '../rules/decode';
+import { formList, type DecodedRequest } from '../rules/decode';
 import { actionInfo, keyApplies } from './actions';
 import type { IamModel, Session } from './model';
 import { deniedMessage, evaluate, evaluateKeyPolicy, type Evaluation, type PrincipalRef, type RequestContext } from './policy';
@@ -101,6 +101,24 @@ export class IamEnforcer {
   }
 
   /**
+   * Starting an instance whose EBS volume is encrypted with a customer managed key: EC2 creates a grant on the
+   * key for the caller, which needs kms:CreateGrant with `kms:GrantIsForAWSResource` true and `kms:ViaService`
+   * EC2 (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html#ebs-encryption-permissions,
+   * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource).
+   * StartInstances itself succeeds; without the grant the instance cannot attach its volume and stops again
+   * (Client.InternalError), which EC2 decides when it starts it.
+   */
+  private volumeGrants(session: Session, instanceIds: string[]): void {
+    if (!this.lookups.volumeKey || !this.lookups.volumeGrant) return;
+    for (const id of instanceIds) {
+      const key = this.lookups.volumeKey(id);
+      if (!key) continue;
+      const denial = this.checkKey(session, 'kms:CreateGrant', key, 'ec2', { 'kms:GrantIsForAWSResource': true });
+      this.lookups.volumeGrant(id, !denial);
+    }
+  }
+
+  /**
    * Publishing to a topic encrypted with a KMS key: SNS uses the key for the publisher, who therefore needs
    * kms:GenerateDataKey* and kms:Decrypt on it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html),
    * with the encryption context `aws:sns:topicArn`. Refused as SNS refuses it: KMSAccessDenied (400) carrying
@@ -150,6 +168,7 @@ export class IamEnforcer {
       const denial = this.check(session, r.action, r.resource, r.context);
       if (denial) return serviceError(decoded.service, denial);
     }
+    if (decoded.service === 'ec2' && decoded.operation === 'StartInstances') this.volumeGrants(session, formList(decoded.form, 'InstanceId'));
     if (decoded.service === 'sns' && decoded.operation === 'Publish' && typeof decoded.params.TopicArn === 'string') return this.topicKeyDenial(session, decoded.params.TopicArn);
     return undefined;
   }

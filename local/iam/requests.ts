@@ -14,6 +14,10 @@ export interface ResourceLookups {
   instanceTags(instanceId: string): Array<{ Key: string; Value: string }> | undefined;
   /** Tags of a resource from the template (tables, topics, state machines), by ARN. */
   resourceTags(arn: string): Record<string, string> | undefined;
+  /** The customer managed KMS key of an instance's encrypted volume, if any. */
+  volumeKey?(instanceId: string): string | undefined;
+  /** Tells EC2 whether the caller of this StartInstances may have the volume key's grant created. */
+  volumeGrant?(instanceId: string, allowed: boolean): void;
 }
 
 export interface ResourceRequest {

@@ -92,6 +92,12 @@ export interface Instance {
   sim: {
     /** The encrypted root volume's KMS key has no grant for EC2, so every start ends `stopped`. */
     kmsGrantMissing?: boolean;
+    /**
+     * The customer managed KMS key (ARN) of the encrypted root volume: EC2 creates a grant on it for the caller
+     * of StartInstances, so the caller needs kms:CreateGrant (with kms:GrantIsForAWSResource) as IAM and the key
+     * policy decide; without it the start ends `stopped`.
+     */
+    volumeKmsKeyArn?: string;
     /** This instance's (unforced) stop takes this long, e.g. a guest OS slow to shut down. @default TRANSITION_MS.stop */
     stopMs?: number;
   };
@@ -532,6 +538,9 @@ export class Fleet {
     return created;
   }
 
+  /** Instances whose next start is refused the volume key's grant (set by IAM for the caller of StartInstances). */
+  readonly grantDenied = new Set<string>();
+
   start(ids: readonly string[], caller: Caller): StateChange[] {
     const targets = this.require(ids);
     for (const i of targets) if (['stopping', 'shutting-down', 'terminated'].includes(i.state)) throw incorrectState(i.instanceId, 'started');
@@ -542,11 +551,12 @@ export class Fleet {
         i.launchTime = iso(now);
         this.enter(i, 'pending', '', undefined, now);
         // A volume whose KMS key has no grant cannot be attached: EC2 gives up and the instance falls back to stopped.
-        i.transition = i.sim.kmsGrantMissing
+        i.transition = i.sim.kmsGrantMissing || this.grantDenied.has(i.instanceId)
           ? { to: 'stopped', dueMs: now + TRANSITION_MS.launchFailure, stateTransitionReason: 'Client.InternalError', stateReason: LAUNCH_ERROR }
           : { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' };
       }),
     );
+    for (const i of targets) this.grantDenied.delete(i.instanceId);
     this.append(record('StartInstances', caller, now, targets.map((i) => i.instanceId), { instancesSet: idItems(targets.map((i) => i.instanceId)) }, { instancesSet: changeItems(changes) }));
     this.mutated();
     return changes;

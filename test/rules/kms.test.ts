@@ -23,7 +23,11 @@ const ACCOUNT = '000000000000';
 const topicArn = (name: string) => `arn:aws:sns:us-east-1:${ACCOUNT}:${name}`;
 const ruleArn = (name: string) => `arn:aws:events:us-east-1:${ACCOUNT}:rule/${name}`;
 
+const GRANTED_KEY = 'arn:aws:kms:us-east-1:000000000000:key/11111111-1111-1111-1111-111111111111';
+
 function app(stack: Stack) {
+  // The simulated fleet: two stopped instances with encrypted volumes (keys outside the template: default key policy).
+  stack.templateOptions.metadata = { OpsflowLocal: { fleet: join(__dirname, 'apps', 'kms-fleet.json') } };
   const caller = (id: string, name: string) =>
     new lambda.Function(stack, id, { functionName: name, runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromAsset(join(__dirname, 'apps', 'caller')), timeout: Duration.seconds(20) });
 
@@ -43,6 +47,9 @@ function app(stack: Stack) {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [iamTopic.topicArn, closedTopic.ref, managedTopic.topicArn] }));
   }
   iamKey.grantEncryptDecrypt(withKms);
+  // Starting an instance with an encrypted volume: EC2 creates a grant on its key for the caller.
+  withKms.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:StartInstances', 'ec2:DescribeInstances'], resources: ['*'] }));
+  withKms.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:CreateGrant'], resources: [GRANTED_KEY], conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }));
   withKms.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:*'], resources: [closedKey.attrArn] }));
 
   // EventBridge publishing: the key policy must name events.amazonaws.com; aws:SourceArn conditions hold for the rule.
@@ -70,7 +77,7 @@ describe('KMS key policies are evaluated', () => {
 
   beforeAll(async () => {
     const cdkOut = synthApp({ KmsRules: app });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-kms-')), seedFleet: false });
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-kms-')), timeScale: 100 });
     vi.spyOn(console, 'error').mockImplementation((line: string) => void failures.push(line));
   });
   afterAll(async () => {
@@ -98,6 +105,24 @@ describe('KMS key policies are evaluated', () => {
 
     it('uses the AWS managed key (alias/aws/sns) through SNS with no KMS permission of its own', async () => {
       expect(await publish('kms-without', 'kms-managed')).toMatchObject({ ok: true });
+    });
+  });
+
+  describe('EC2 starting an instance whose volume is encrypted with a customer managed key', () => {
+    it('needs kms:CreateGrant (kms:GrantIsForAWSResource) on the key: without it the instance stops again (Client.InternalError)', async () => {
+      const ids = ['i-0face00000000a001', 'i-0face00000000b002'];
+      // StartInstances itself succeeds: EC2 finds out when it attaches the volume.
+      expect(await rt.lambdas.invoke('kms-with', { client: 'ec2', command: 'StartInstances', input: { InstanceIds: ids } })).toMatchObject({ ok: true });
+      // Boot (30 s) and the failed launch take virtual seconds: a fraction of a real second at time scale 100.
+      let states: Array<{ id: string; state: string; reason?: string }> = [];
+      do {
+        await new Promise((r) => setTimeout(r, 25));
+        states = ids.map((id) => ({ id, state: rt.ec2.fleet.get(id)!.state, ...(rt.ec2.fleet.get(id)!.state === 'stopped' ? { reason: rt.ec2.fleet.get(id)!.stateReason?.code } : {}) }));
+      } while (states.some((s) => s.state === 'pending'));
+      expect(states).toEqual([
+        { id: 'i-0face00000000a001', state: 'running' },
+        { id: 'i-0face00000000b002', state: 'stopped', reason: 'Client.InternalError' },
+      ]);
     });
   });
 
