@@ -1,66 +1,90 @@
-/** Test doubles for the tag-policy cores: an in-memory RunStore, a recording logger, and policy/instance builders. */
+/** Test doubles for the tag-policy cores: the run table in memory, a recording logger, and policy/instance builders. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { CreatorIndex, CreatorRecord } from '../../../tasks/tag-policy/core/creator';
 import type { GraceRecord } from '../../../tasks/tag-policy/core/grace';
 import { parsePolicy } from '../../../tasks/tag-policy/core/policy';
-import type { FindingsPage, RunStore, StoredFinding } from '../../../tasks/tag-policy/core/store';
+import { DynamoRunStore, type StoredFinding } from '../../../tasks/tag-policy/core/store';
 import type { InstanceFacts, Policy, Run } from '../../../tasks/tag-policy/core/types';
 import type { Log } from '../../../tasks/shared/logger';
 import deployed from '../../../tag-policy.json';
 
-export class MemoryStore implements RunStore {
-  readonly runs = new Map<string, Map<string, StoredFinding>>();
-  readonly grace = new Map<string, GraceRecord>();
-  readonly creators = new Map<string, CreatorRecord>();
-  index: CreatorIndex = {};
+/**
+ * The workflow's table in memory, behind the real `DynamoRunStore` (as test/unit/ec2 and test/unit/approval fake
+ * their tables): a mocked DynamoDBDocumentClient answers BatchGetItem, BatchWriteItem and Query (in pages of
+ * `Limit`, so callers must follow the cursor) from `items`, so the store's own keys, batching and paging are
+ * what the cores' tests run. The getters are read-only views of the items for assertions.
+ */
+export class MemoryStore extends DynamoRunStore {
+  /** Items by `pk|sk`. */
+  readonly items = new Map<string, Record<string, any>>();
   /** Index writes, in order (the walk's saved progress). */
   readonly indexWrites: CreatorIndex[] = [];
 
-  async putFindings(runId: string, findings: StoredFinding[]): Promise<void> {
-    const run = this.runs.get(runId) ?? new Map<string, StoredFinding>();
-    for (const f of findings) run.set(f.instanceId, structuredClone(f));
-    this.runs.set(runId, run);
+  constructor(now: () => Date = () => new Date('2025-03-01T00:00:00Z')) {
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+    super(doc, TABLE, now);
+    const items = this.items;
+    const key = (k: Record<string, unknown>) => `${k.pk}|${k.sk}`;
+    const mock = mockClient(doc);
+    mock.on(BatchGetCommand).callsFake((input) => {
+      const keys = input.RequestItems[TABLE].Keys as Record<string, unknown>[];
+      if (keys.length > 100) throw new Error('BatchGetItem takes at most 100 keys');
+      return { Responses: { [TABLE]: keys.map((k) => items.get(key(k))).filter(Boolean).map((i) => structuredClone(i)) } };
+    });
+    mock.on(BatchWriteCommand).callsFake((input) => {
+      const requests = input.RequestItems[TABLE] as Array<{ PutRequest?: { Item: Record<string, any> }; DeleteRequest?: { Key: Record<string, unknown> } }>;
+      if (requests.length > 25) throw new Error('BatchWriteItem takes at most 25 requests');
+      for (const r of requests) {
+        if (r.PutRequest) {
+          items.set(key(r.PutRequest.Item), structuredClone(r.PutRequest.Item));
+          if (r.PutRequest.Item.pk === 'creators') this.indexWrites.push(structuredClone(r.PutRequest.Item.index));
+        } else if (r.DeleteRequest) items.delete(key(r.DeleteRequest.Key));
+      }
+      return {};
+    });
+    mock.on(QueryCommand).callsFake((input) => {
+      const pk = input.ExpressionAttributeValues[':pk'];
+      const all = [...items.values()].filter((i) => i.pk === pk).sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
+      const start = input.ExclusiveStartKey ? all.findIndex((i) => i.sk === input.ExclusiveStartKey.sk) + 1 : 0;
+      const page = all.slice(start, start + (input.Limit ?? all.length));
+      return { Items: structuredClone(page), LastEvaluatedKey: start + page.length < all.length ? { pk, sk: page.at(-1)!.sk } : undefined };
+    });
   }
 
-  async findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage> {
-    const all = [...(this.runs.get(runId)?.values() ?? [])].sort((a, b) => a.instanceId.localeCompare(b.instanceId));
-    const start = cursor === undefined ? 0 : Number(cursor);
-    const end = start + limit;
-    return { items: structuredClone(all.slice(start, end)), cursor: end < all.length ? String(end) : undefined };
+  private of(prefix: string): Array<Record<string, any>> {
+    return [...this.items.values()].filter((i) => String(i.pk).startsWith(prefix));
   }
 
-  async getGrace(ids: string[]): Promise<Map<string, GraceRecord>> {
-    return new Map(ids.filter((id) => this.grace.has(id)).map((id) => [id, structuredClone(this.grace.get(id)!)]));
+  /** Findings by run and instance. */
+  get runs(): ReadonlyMap<string, ReadonlyMap<string, StoredFinding>> {
+    const runs = new Map<string, Map<string, StoredFinding>>();
+    for (const i of this.of('run#')) {
+      const runId = String(i.pk).slice('run#'.length);
+      runs.set(runId, (runs.get(runId) ?? new Map()).set(i.sk, i.finding));
+    }
+    return runs;
   }
 
-  async putGrace(records: GraceRecord[]): Promise<void> {
-    for (const r of records) this.grace.set(r.instanceId, structuredClone(r));
+  get grace(): ReadonlyMap<string, GraceRecord> {
+    return new Map(this.of('grace#').map((i) => [i.record.instanceId, i.record as GraceRecord]));
   }
 
-  async deleteGrace(ids: string[]): Promise<void> {
-    for (const id of ids) this.grace.delete(id);
+  get creators(): ReadonlyMap<string, CreatorRecord> {
+    return new Map(this.of('creator#').map((i) => [i.instanceId, { instanceId: i.instanceId, creator: i.creator, launchedAt: i.launchedAt } as CreatorRecord]));
   }
 
-  async getCreators(ids: string[]): Promise<Map<string, string>> {
-    return new Map(ids.filter((id) => this.creators.has(id)).map((id) => [id, this.creators.get(id)!.creator]));
-  }
-
-  async putCreators(records: CreatorRecord[]): Promise<void> {
-    for (const r of records) this.creators.set(r.instanceId, structuredClone(r));
-  }
-
-  async getCreatorIndex(): Promise<CreatorIndex> {
-    return structuredClone(this.index);
-  }
-
-  async putCreatorIndex(index: CreatorIndex): Promise<void> {
-    this.index = JSON.parse(JSON.stringify(index)) as CreatorIndex;
-    this.indexWrites.push(this.index);
+  get index(): CreatorIndex {
+    return (this.items.get('creators|index')?.index as CreatorIndex | undefined) ?? {};
   }
 
   finding(runId: string, id: string): StoredFinding | undefined {
-    return this.runs.get(runId)?.get(id);
+    return this.items.get(`run#${runId}|${id}`)?.finding;
   }
 }
+
+const TABLE = 'tag-policy';
 
 export const silentLog = (): Log & { lines: unknown[] } => {
   const lines: unknown[] = [];
