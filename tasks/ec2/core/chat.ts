@@ -14,7 +14,7 @@ import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
 import type { HttpResult } from './control';
 import type { Ec2Store } from './store';
-import { describeOne, trigger, type TriggerDeps } from './trigger';
+import { describeOne, shorten, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
 import { INSTANCE_ID } from './validate';
 import { explainStateReason } from './verify';
@@ -87,7 +87,7 @@ export async function handleChat(form: URLSearchParams, deps: ChatDeps): Promise
     case 'help':
       return answer(200, 'ephemeral', '```\n' + HELP + '\n```');
     case 'bad':
-      return answer(200, 'ephemeral', `${command.problem}\n\`\`\`\n${HELP}\n\`\`\``);
+      return answer(200, 'ephemeral', `${shorten(command.problem, 300)}\n\`\`\`\n${HELP}\n\`\`\``);
     case 'ls':
       return answer(200, 'ephemeral', await list(deps, command.tag));
     case 'status': {
@@ -100,8 +100,14 @@ export async function handleChat(form: URLSearchParams, deps: ChatDeps): Promise
       const i = await allowedInstance(deps, command.instanceId);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
       const done = await trigger({ ...deps.trigger, ec2: deps.ec2 }, i, command.action, `chat:${user}`);
-      deps.log.info('chat command', { user, action: command.action, instanceId: i.instanceId, from: done.from, to: done.to });
-      return answer(200, 'in_channel', `@${user}: ${command.action} **${i.name || i.instanceId}** \`${i.instanceId}\`: ${done.from} -> ${done.to}`);
+      const who = shorten(user, USER_NAME_CHARS);
+      deps.log.info('chat command', { user: who, action: command.action, instanceId: i.instanceId, from: done.from, to: done.to, failure: done.failure });
+      const what = `@${who}: ${command.action} **${shorten(i.name || i.instanceId, 128)}** \`${i.instanceId}\``;
+      if (done.failure) {
+        const cause = done.failure.cause ? `: ${done.failure.cause}` : '';
+        return answer(200, 'in_channel', `${what}: failed, ${done.failure.error}${cause} (still ${done.to})`);
+      }
+      return answer(200, 'in_channel', `${what}: ${done.from} -> ${done.to}`);
     }
   }
 }
@@ -138,6 +144,11 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** How much of the caller's user name a reply repeats: chat servers send what they like, a reply must stay small. */
+const USER_NAME_CHARS = 64;
+/** Longest reply text: far below what Slack and Mattermost accept, and nothing the caller sent is repeated at length. */
+export const REPLY_CHARS = 4000;
+
 function answer(statusCode: number, responseType: 'ephemeral' | 'in_channel', text: string): HttpResult {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: responseType, text }) };
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: responseType, text: shorten(text, REPLY_CHARS) }) };
 }

@@ -61,9 +61,9 @@ export async function handleControl(req: ControlRequest, deps: ControlDeps): Pro
   if (req.method !== 'POST') return reply(format, 405, 'Use GET to look, POST to act.');
 
   const done = await trigger({ ...deps.trigger, ec2: deps.ec2 }, instance, action, `control-link:${check.linkId}`);
-  deps.log.info('control link used', { instanceId: req.instanceId, action, linkId: check.linkId, from: done.from, to: done.to });
-  const line = `${done.from} -> ${done.to}`;
-  if (format === 'json') return json(200, { instanceId: instance.instanceId, name: instance.name, action, from: done.from, to: done.to, executionArn: done.executionArn });
+  deps.log.info('control link used', { instanceId: req.instanceId, action, linkId: check.linkId, from: done.from, to: done.to, failure: done.failure });
+  const line = done.failure ? `failed, ${done.failure.error}${done.failure.cause ? `: ${done.failure.cause}` : ''} (still ${done.to})` : `${done.from} -> ${done.to}`;
+  if (format === 'json') return json(200, { instanceId: instance.instanceId, name: instance.name, action, from: done.from, to: done.to, executionArn: done.executionArn, ...(done.failure && { failure: done.failure }) });
   if (format === 'html') {
     return html(200, `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`);
   }

@@ -24,6 +24,17 @@ export interface Triggered {
   from: string;
   to: string;
   executionArn: string;
+  /** Set when the run ended without succeeding (FAILED, TIMED_OUT, ABORTED) while observed: its error and cause, shortened. */
+  failure?: { status: string; error: string; cause: string };
+}
+
+/** Longest cause a caller is shown: the workflow's causes list problems and can be long; the history keeps it whole. */
+export const FAILURE_CAUSE_CHARS = 300;
+
+/** `text` cut to `max` characters (code points, not UTF-16 units), marked with `…` when cut. */
+export function shorten(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
 export async function describeOne(ec2: EC2Client, instanceId: string): Promise<InstanceFacts | undefined> {
@@ -44,9 +55,14 @@ export async function trigger(deps: TriggerDeps, instance: InstanceFacts, action
     await deps.sleep(300);
     to = (await describeOne(deps.ec2, instance.instanceId))?.state ?? 'unknown';
     if (to !== instance.state) break;
-    const status = (await deps.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
-    if (status !== 'RUNNING') {
+    const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (execution.status !== 'RUNNING') {
       to = (await describeOne(deps.ec2, instance.instanceId))?.state ?? 'unknown';
+      // A run that failed before acting (Input.Invalid, say) leaves the instance as it was: say why, not "stopped -> stopped".
+      if (execution.status !== 'SUCCEEDED') {
+        const failure = { status: execution.status ?? 'UNKNOWN', error: shorten(execution.error ?? execution.status ?? 'unknown', 100), cause: shorten(execution.cause ?? '', FAILURE_CAUSE_CHARS) };
+        return { from: instance.state, to, executionArn, failure };
+      }
       break;
     }
   }

@@ -1,6 +1,9 @@
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { isAllowed } from '../../../tasks/ec2/core/allow';
-import { parseCommand } from '../../../tasks/ec2/core/chat';
+import { handleChat, parseCommand, REPLY_CHARS } from '../../../tasks/ec2/core/chat';
+import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 import { parseArgs } from '../../../infra/control-link';
 
 describe('slash command parsing', () => {
@@ -52,5 +55,62 @@ describe('control-link command line', () => {
     expect(() => parseArgs(['web-01', 'start'])).toThrow('usage:');
     expect(() => parseArgs(['i-0feed000000000001', 'reboot'])).toThrow('usage:');
     expect(() => parseArgs(['i-0feed000000000001', 'start', '--aws'])).toThrow('--aws needs --table');
+  });
+});
+
+describe('chat start/stop whose run fails', () => {
+  const id = 'i-0feed000000000001';
+  const setup = async (execution: { status: string; error?: string; cause?: string }) => {
+    const { store } = memoryStore();
+    await store.putChatToken('chat-token-1234567890');
+    const fleet = ec2Fleet(() => [instance(id, 'stopped', { Name: 'web-01', Schedule: 'office-hours' })]);
+    const sfnMock = mockClient(SFNClient);
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:Ec2Schedule:run-1', startDate: new Date() });
+    sfnMock.on(DescribeExecutionCommand).resolves(execution as never);
+    const deps = {
+      store,
+      ec2: fleet.ec2,
+      allow: { tags: ['Schedule'], instanceIds: [] },
+      trigger: { sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule', sleep: async () => {} },
+      log: recordingLog(),
+    };
+    const send = async (user: string, text = `start ${id}`) => {
+      const res = await handleChat(new URLSearchParams({ token: 'chat-token-1234567890', user_name: user, text }), deps);
+      return { res, body: JSON.parse(res.body) as { response_type: string; text: string } };
+    };
+    return { send, sfnMock };
+  };
+
+  it('reports the failure by name and cause instead of "stopped -> stopped"', async () => {
+    const { send } = await setup({ status: 'FAILED', error: 'Input.Invalid', cause: 'requestedBy: must be at most 200 characters' });
+    const { res, body } = await send('alice');
+    expect(res.statusCode).toBe(200);
+    expect(body).toEqual({ response_type: 'in_channel', text: '@alice: start **web-01** `i-0feed000000000001`: failed, Input.Invalid: requestedBy: must be at most 200 characters (still stopped)' });
+  });
+
+  it('never echoes a huge user name or cause back: the reply stays small', async () => {
+    const { send, sfnMock } = await setup({ status: 'FAILED', error: 'Input.Invalid', cause: `requestedBy: must be at most 200 characters; ${'x'.repeat(100_000)}` });
+    const user = 'u'.repeat(200_000);
+    const { res, body } = await send(user);
+    // The workflow got the whole name and refused it: the chat handler does not hide what was asked.
+    expect(JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.input!).requestedBy).toBe(`chat:${user}`);
+    expect(body.text).toMatch(/^@u{63}…: start \*\*web-01\*\* `i-0feed000000000001`: failed, Input\.Invalid: requestedBy: must be at most 200 characters; x+… \(still stopped\)$/);
+    expect(res.body.length).toBeLessThan(600);
+  });
+
+  it('says a timed-out or aborted run failed too', async () => {
+    const { send } = await setup({ status: 'ABORTED' });
+    expect((await send('bob')).body.text).toBe('@bob: start **web-01** `i-0feed000000000001`: failed, ABORTED (still stopped)');
+  });
+
+  it('reports the transition when the run succeeds', async () => {
+    const { send } = await setup({ status: 'SUCCEEDED' });
+    expect((await send('carol')).body.text).toBe('@carol: start **web-01** `i-0feed000000000001`: stopped -> stopped');
+  });
+
+  it('bounds a bad command\'s echo of what was typed', async () => {
+    const { body } = await (await setup({ status: 'SUCCEEDED' })).send('dave', `start ${'y'.repeat(100_000)}`);
+    expect(body.text.length).toBeLessThan(REPLY_CHARS);
+    expect(body.text).toContain('start needs one instance id');
   });
 });
