@@ -10,6 +10,7 @@ import { AwsError, type Clock } from '../kernel';
 import type { Dispatcher } from './dispatch';
 import { asStatesError, errorMatches, StatesError } from './errors';
 import { Interpreter, Variables } from './executor';
+import { mockResultProblems } from './mock-validation';
 import { diagnose, invalidDefinitionMessage } from './preprocess';
 
 type Obj = Record<string, any>;
@@ -52,6 +53,10 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     throw validation('TestState supports activities and the .sync and .waitForTaskToken integration patterns only when a mock is specified');
   }
   if (!mock && (state.Type === 'Map' || state.Type === 'Parallel')) throw validation(`TestState supports ${state.Type} states only when a mock is specified`);
+  if (mock && 'result' in mock && state.Type === 'Task') {
+    const problems = await mockResultProblems(state.Resource, mock.result, b.mock.fieldValidationMode ?? 'STRICT');
+    if (problems.length) throw validation(`The mocked result does not conform to the API's response (fieldValidationMode ${b.mock.fieldValidationMode ?? 'STRICT'}): ${problems.join('; ')}`);
+  }
 
   const inspection: Obj = {};
   let caught = false;
@@ -102,9 +107,8 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
 /**
  * TestState's `mock` (https://docs.aws.amazon.com/step-functions/latest/apireference/API_MockInput.html): a JSON
  * `result` or an `errorOutput` ({error, cause}) that stands for the state's work. Only Task, Map and Parallel states
- * do work to stand for. `fieldValidationMode` (STRICT by default) checks a result against the integration's API
- * model; the runtime checks that the result is JSON and accepts the three modes, but does not compare the result
- * with API models (see the README).
+ * do work to stand for. `fieldValidationMode` (STRICT by default) checks a Task's result against the integration's
+ * API model (mock-validation.ts).
  */
 function mockOf(raw: unknown, state: Obj): { result: unknown } | { error: string; cause?: string } | undefined {
   if (raw === undefined || raw === null) return undefined;

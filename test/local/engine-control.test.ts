@@ -185,6 +185,21 @@ describe('TestState', () => {
     expect(await sfn.send(new S.TestStateCommand({ definition: parallel, mock: { errorOutput: { error: 'Branch.Failed', cause: 'c' } } }))).toEqual(expect.objectContaining({ status: 'FAILED', error: 'Branch.Failed', cause: 'c' }));
   });
 
+  it('checks a mocked result against the API model: STRICT needs required fields, PRESENT only types, NONE nothing', async () => {
+    // https://docs.aws.amazon.com/step-functions/latest/apireference/API_MockInput.html (fieldValidationMode)
+    const describe = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances', End: true });
+    const start = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:sfn:startExecution', Parameters: { StateMachineArn: 'x' }, End: true });
+    const send = (definition: string, result: unknown, fieldValidationMode?: 'STRICT' | 'PRESENT' | 'NONE') =>
+      sfn.send(new S.TestStateCommand({ definition, mock: { result: JSON.stringify(result), ...(fieldValidationMode ? { fieldValidationMode } : {}) } }));
+
+    expect((await send(describe, { Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'running' } }] }] })).status).toBe('SUCCEEDED');
+    expect(await awsError(send(describe, { Reservations: 'none' }))).toMatch(/^ValidationException: .*Reservations must be an array/);
+    expect(await awsError(send(describe, { Reservations: [{ Instances: [{ State: { Code: 'sixteen' } }] }] }, 'PRESENT'))).toMatch(/Reservations\[0\]\.Instances\[0\]\.State\.Code must be a number/);
+    expect((await send(describe, { Reservations: 'none' }, 'NONE')).output).toBe('{"Reservations":"none"}');
+    expect(await awsError(send(start, { StartDate: 1 }))).toMatch(/ExecutionArn is required/);
+    expect((await send(start, { StartDate: 1 }, 'PRESENT')).status).toBe('SUCCEEDED');
+  });
+
   it('refuses a mock with both or neither of result and errorOutput, a result that is not JSON, and a mock on a Pass state', async () => {
     const task = JSON.stringify({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'f' }, End: true });
     for (const mock of [{}, { result: '1', errorOutput: { error: 'E' } }, { result: '{not json' }]) {
