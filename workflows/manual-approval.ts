@@ -19,7 +19,7 @@
  *
  * Locally: `npm start`, then `opsflow start Approval workflows/examples/approval.json` and open the link in `opsflow outbox`.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
@@ -230,8 +230,22 @@ export class ManualApproval extends Construct {
       { errors: [Errors.TIMEOUT] },
     );
 
+    const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'Approval');
+    // The page asks whether the execution still waits (aborted, failed, timed out: it says why the request closed).
+    // DescribeExecution's resource is the execution:
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    decide.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    decide.suppress([
+      { id: 'AwsSolutions-IAM5', reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }] },
+    ]);
+
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
-      stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'Approval'),
+      stateMachineName,
       comment: 'Asks people to approve a request by email and waits for their decision (quorum, reminders, escalation, deadline).',
       definition: validateInput.next(awaitDecision),
       timeout: maxTimeout.plus(Duration.hours(1)),

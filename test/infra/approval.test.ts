@@ -108,9 +108,12 @@ describe('IAM', () => {
     expect(ses.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'opsflow@example.com' } });
   });
 
-  it('lets the decision function only complete tasks and read/write approval records', () => {
-    const actions = policyOf(json, 'ApprovalDecideFn').flatMap((s) => asList(s.Action)).filter((a) => !/^(xray|logs):/.test(a)).sort();
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:SendTaskFailure', 'states:SendTaskSuccess']);
+  it('lets the decision function only complete tasks, read/write approval records and describe its own executions', () => {
+    const statements = policyOf(json, 'ApprovalDecideFn');
+    const actions = statements.flatMap((s) => asList(s.Action)).filter((a) => !/^(xray|logs):/.test(a)).sort();
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:DescribeExecution', 'states:SendTaskFailure', 'states:SendTaskSuccess']);
+    const describe = statements.find((s) => asList(s.Action).includes('states:DescribeExecution'))!;
+    expect(JSON.stringify(describe.Resource)).toContain(':execution:Opsflow-Approval:*');
   });
 });
 

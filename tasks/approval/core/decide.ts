@@ -5,7 +5,8 @@
  * owner (never a typed name) under optimistic concurrency; a rejection decides at once, approvals decide
  * when distinct approvers reach the quorum, and the decision is then delivered to Step Functions.
  */
-import type { SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
 import { deliverDecision } from './deliver';
@@ -56,8 +57,11 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
   const now = deps.now();
   const state = stateFor(record, approver.email, now);
   const isPost = request.method === 'POST';
-  // A POST to a request that cannot take this vote changes nothing: 409, except for expiry (410).
+  // A POST to a request that cannot take this vote changes nothing: 409, except for expiry and closure (410).
   if (state.kind !== 'open') return settled(record, state, isPost ? 409 : 200);
+  // Open as far as the record knows; the execution may have stopped waiting (aborted, failed, a restart).
+  const over = await closeIfOver(deps, record);
+  if (over) return settled(over.record, over.state, isPost ? 409 : 200);
   const facts = factsOf(record);
   const form = { kind: 'pending', facts, you: approver.email, ref: request.ref! } as const;
   // Anything but POST only reads (HEAD from link scanners included).
@@ -98,8 +102,12 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
     case 'decided now': {
       deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision });
       const { outcome: delivery } = await deliverDecision(deps, stored);
-      if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
-      if (delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
+      if (delivery === 'TaskTimedOut' || delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
+        // The task is gone: say why when Step Functions knows (a dead token of a stopped execution also answers
+        // TaskTimedOut, which alone would read as the deadline).
+        const why = await executionClosure(deps, record).catch(() => undefined);
+        if (why && why !== 'deadline') return htmlResponse(410, { kind: 'closed', title: record.title, reason: why });
+        if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
         return htmlResponse(410, { kind: 'closed', title: record.title });
       }
       // 'retry' included: the decision is recorded and stays pending; the sweep delivers it within minutes.
@@ -110,12 +118,17 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
   }
 }
 
-type Settled = { kind: 'expired' } | { kind: 'decided'; decision: Decision } | { kind: 'voted'; vote: Vote };
+type Settled =
+  | { kind: 'expired' }
+  | { kind: 'closed'; reason?: string }
+  | { kind: 'decided'; decision: Decision }
+  | { kind: 'voted'; vote: Vote };
 type State = Settled | { kind: 'open' };
 
 /** Where the request stands for this approver. Order matters: a decision stays visible after the deadline. */
 function stateFor(record: ApprovalRecord, email: string, now: Date): State {
   if (record.status === 'expired') return { kind: 'expired' };
+  if (record.status === 'closed') return { kind: 'closed', reason: record.closedReason };
   if (record.decision) return { kind: 'decided', decision: record.decision };
   if (now.getTime() >= Date.parse(record.deadline)) return { kind: 'expired' };
   const vote = record.votes.find((v) => v.approver === email);
@@ -127,11 +140,62 @@ function settled(record: ApprovalRecord, state: Settled, statusCode: 200 | 409):
   switch (state.kind) {
     case 'expired':
       return htmlResponse(410, { kind: 'expired', title: record.title });
+    case 'closed':
+      return htmlResponse(410, { kind: 'closed', title: record.title, reason: state.reason });
     case 'decided':
       return htmlResponse(statusCode, { kind: 'decided', facts: factsOf(record), decision: state.decision });
     case 'voted':
       return htmlResponse(statusCode, { kind: 'voted', facts: factsOf(record), vote: state.vote, justNow: false });
   }
+}
+
+/**
+ * Why the execution no longer waits for a decision: 'deadline' when it failed at the approval deadline, a
+ * sentence for the page otherwise, undefined while it still waits. Statuses and fields of DescribeExecution:
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
+ */
+export function closedReason(status: string | undefined, error: string | undefined): string | 'deadline' | undefined {
+  switch (status) {
+    case 'ABORTED':
+      return 'it was stopped (aborted) before anyone decided';
+    case 'TIMED_OUT':
+      return 'the workflow timed out before anyone decided';
+    case 'SUCCEEDED':
+      return 'the workflow ended';
+    case 'FAILED':
+      if (error === ErrorNames.ApprovalTimedOut) return 'deadline';
+      // The local runtime fails the executions that were running when it stopped (local/engine, recover()).
+      if (error === 'Local.RuntimeRestarted') return 'the runtime running the workflow restarted before anyone decided';
+      return `the workflow failed (${error ?? 'no error name'}) before anyone decided`;
+    default:
+      return undefined; // RUNNING, PENDING_REDRIVE (it will run again)
+  }
+}
+
+async function executionClosure(deps: DecideDeps, record: ApprovalRecord): Promise<string | 'deadline' | undefined> {
+  try {
+    const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn: record.executionArn }));
+    return closedReason(execution.status, execution.error);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return 'the workflow that asked for it no longer exists';
+    throw error;
+  }
+}
+
+/** Closes an open-looking record whose execution stopped waiting, so the page (and every later one) says why. */
+async function closeIfOver(deps: DecideDeps, record: ApprovalRecord): Promise<{ record: ApprovalRecord; state: Settled } | undefined> {
+  const why = await executionClosure(deps, record);
+  if (why === undefined) return undefined;
+  const stored = await deps.store.update(record.id, (current) => {
+    if (current.decision || current.status === 'closed' || current.status === 'expired') return undefined;
+    current.status = why === 'deadline' ? 'expired' : 'closed';
+    if (why !== 'deadline') current.closedReason = why;
+    delete current.pending;
+    return current;
+  });
+  deps.log.info('approval closed: its execution stopped waiting', { requestId: record.id, reason: why });
+  const state = stateFor(stored, '', deps.now());
+  return state.kind === 'open' ? undefined : { record: stored, state: state as Settled };
 }
 
 function intentOf(value: string | undefined): Intent | null {

@@ -90,8 +90,9 @@ export async function heartbeat(deps: DeliverDeps, record: ApprovalRecord): Prom
     if (!gone) return 'failed';
     await deps.store.update(record.id, (current) => {
       if (current.token !== record.token || current.decision) return undefined;
+      // Off the sweep's list. Not marked expired: a stopped execution's dead token answers TaskTimedOut too; the
+      // page asks Step Functions why the request closed (decide.ts), and the deadline speaks for itself.
       delete current.pending;
-      if (gone === 'TaskTimedOut') current.status = 'expired';
       return current;
     });
     return 'gone';

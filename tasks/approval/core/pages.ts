@@ -26,7 +26,8 @@ export type View =
   | { kind: 'voted'; facts: RequestFacts; vote: Vote; justNow: boolean }
   | { kind: 'decided'; facts: RequestFacts; decision: Decision }
   | { kind: 'expired'; title: string }
-  | { kind: 'closed'; title: string }
+  /** The execution stopped waiting before anyone decided; `reason` says why (aborted, restarted, failed, ...). */
+  | { kind: 'closed'; title: string; reason?: string }
   | { kind: 'invalid' }
   | { kind: 'unavailable' }
   | { kind: 'error' };
@@ -87,7 +88,8 @@ export function renderPage(view: View): string {
       ]);
     case 'closed':
       return layout(view.title, [
-        '<p class="notice">This request is closed: the workflow that asked for it is no longer waiting for a decision.</p>',
+        `<p class="notice">This request is closed: ${view.reason ? `${e(view.reason)}, so the` : 'the'} workflow that asked ` +
+          'for it is no longer waiting for a decision. Nothing was approved, and a vote now would change nothing.</p>',
       ]);
     case 'invalid':
       return layout('Approval link not valid', [

@@ -17,7 +17,7 @@ export interface ApprovalRequest {
 
 export type Role = 'approver' | 'escalation';
 export type Verdict = 'approved' | 'rejected';
-export type Status = 'pending' | Verdict | 'expired';
+export type Status = 'pending' | Verdict | 'expired' | 'closed';
 
 export interface Approver {
   email: string;
@@ -76,6 +76,8 @@ export interface ApprovalRecord {
   votes: Vote[];
   status: Status;
   decision: Decision | null;
+  /** Set with status 'closed': why the execution stopped waiting before anyone decided (shown on the page). */
+  closedReason?: string;
   /** The decision reached Step Functions, or the task it was meant for is gone. */
   delivered: boolean;
   /** 'yes' while the sweep must look at the record (sparse GSI `pending`); absent otherwise. */

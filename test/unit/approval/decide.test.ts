@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handleDecisionRequest, type DecideRequest } from '../../../tasks/approval/core/decide';
@@ -16,6 +16,8 @@ let now: Date;
 
 beforeEach(() => {
   sfn.reset();
+  // The page asks whether the execution still waits before it shows the form or takes a vote.
+  sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
   table = new FakeTable();
   log = recordingLog();
   now = NOW;
@@ -39,6 +41,12 @@ function seed(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
   return record;
 }
 
+/** Nothing was sent on the task token (DescribeExecution only reads). */
+function expectNoTaskCall() {
+  expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+  expect(sfn).not.toHaveReceivedCommand(SendTaskFailureCommand);
+}
+
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 
@@ -54,7 +62,7 @@ describe('GET /approvals/{ref}', () => {
     expect(response.body).toContain(`This personal link identifies you as <strong>${ALICE}</strong>`);
     expect(response.body).toContain('<form method="post"');
     expect(table.mock).not.toHaveReceivedCommand(PutCommand);
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
   });
 
   it('preselects the intent from the link and still changes nothing', async () => {
@@ -62,7 +70,7 @@ describe('GET /approvals/{ref}', () => {
     const response = await handleDecisionRequest(get(refFor(record, ALICE), 'reject'), deps());
     expect(response.body).toContain('value="reject" class="chosen"');
     expect(table.mock).not.toHaveReceivedCommand(PutCommand);
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
   });
 
   it("shows an approver's own vote while the quorum is not reached", async () => {
@@ -160,7 +168,7 @@ describe('POST /approvals/{ref}', () => {
     expect(first.body).toContain('1 of 2</strong>');
     expect(again.statusCode).toBe(409);
     expect(table.record(record.id).votes).toHaveLength(1);
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
 
     // Act: a second, distinct approver
     const second = await handleDecisionRequest(post(refFor(record, BOB), 'decision=approve&comment=ok'), deps());
@@ -198,7 +206,7 @@ describe('POST /approvals/{ref}', () => {
     // Assess
     expect(replay.statusCode).toBe(409);
     expect(replay.body).toContain('<strong>approved</strong>');
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
     expect(table.mock).not.toHaveReceivedCommand(PutCommand);
   });
 
@@ -208,7 +216,7 @@ describe('POST /approvals/{ref}', () => {
     const response = await handleDecisionRequest(post(refFor(record, ALICE), 'decision=approve'), deps());
     expect(response.statusCode).toBe(410);
     expect(table.mock).not.toHaveReceivedCommand(PutCommand);
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
   });
 
   it('answers 404 for a tampered link and records nothing', async () => {
@@ -235,7 +243,7 @@ describe('POST /approvals/{ref}', () => {
     expect(response.body).toMatch(message);
     expect(response.body).toContain('<form');
     expect(table.mock).not.toHaveReceivedCommand(PutCommand);
-    expect(sfn).not.toHaveReceivedAnyCommand();
+    expectNoTaskCall();
   });
 
   it('counts CRLF line breaks as one character and accepts a charset parameter', async () => {
@@ -361,5 +369,54 @@ describe('fromHttpApiEvent', () => {
       body: 'decision=approve',
       requestId: 'abc',
     });
+  });
+});
+
+describe('a request whose execution stopped waiting', () => {
+  it.each([
+    ['aborted', { status: 'ABORTED' as const }, 'it was stopped (aborted) before anyone decided'],
+    ['lost to a runtime restart', { status: 'FAILED' as const, error: 'Local.RuntimeRestarted' }, 'the runtime running the workflow restarted'],
+    ['timed out', { status: 'TIMED_OUT' as const }, 'the workflow timed out'],
+    ['failed', { status: 'FAILED' as const, error: 'Approval.WorkerLost' }, 'the workflow failed (Approval.WorkerLost)'],
+  ])('%s: the page and a POST say it is closed and why, never "expired"', async (_, execution, why) => {
+    // Prepare
+    const record = seed();
+    sfn.on(DescribeExecutionCommand).resolves(execution);
+    // Act
+    const page = await handleDecisionRequest(get(refFor(record, ALICE)), deps());
+    const vote = await handleDecisionRequest(post(refFor(record, BOB), 'decision=approve'), deps());
+    // Assess
+    for (const response of [page, vote]) {
+      expect(response.statusCode).toBe(410);
+      expect(response.body).toContain('This request is closed');
+      expect(response.body).toContain(why);
+      expect(response.body).not.toContain('expired');
+      expect(response.body).not.toContain('<form');
+    }
+    expectNoTaskCall();
+    expect(table.record(record.id)).toMatchObject({ status: 'closed', closedReason: expect.stringContaining(why), votes: [] });
+    expect(table.record(record.id)).not.toHaveProperty('pending');
+  });
+
+  it('at the approval deadline (Approval.TimedOut) it is expired, as before', async () => {
+    const record = seed();
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'Approval.TimedOut' });
+    const page = await handleDecisionRequest(get(refFor(record, ALICE)), deps());
+    expect(page.statusCode).toBe(410);
+    expect(page.body).toContain('expired');
+    expect(table.record(record.id).status).toBe('expired');
+  });
+
+  it('a vote whose task turns out gone says why when the execution stopped (a dead token answers TaskTimedOut too)', async () => {
+    // Prepare: the execution still ran when the page was read, and was aborted before the vote reached the task
+    const record = seed();
+    sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING' }).resolves({ status: 'ABORTED' });
+    sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    // Act
+    const response = await handleDecisionRequest(post(refFor(record, ALICE), 'decision=approve'), deps());
+    // Assess
+    expect(response.statusCode).toBe(410);
+    expect(response.body).toContain('stopped (aborted)');
+    expect(response.body).not.toContain('expired');
   });
 });
