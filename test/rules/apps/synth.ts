@@ -14,7 +14,9 @@ export const ECHO_CODE = join(__dirname, 'echo');
 /** Synthesizes one app with one stack per entry of `stacks`; returns the cdk.out directory. */
 export function synthApp(stacks: Record<string, (stack: Stack) => void>): string {
   const outdir = mkdtempSync(join(tmpdir(), 'opsflow-rule-app-'));
-  const app = new App({ outdir });
+  // CDK's built-in template linter (a WebAssembly cfn-lint, warnings only) takes seconds per synth; what these
+  // apps test is the runtime's own refusals (local/rules/deploy.ts), so it is off here.
+  const app = new App({ outdir, builtinCloudFormationValidation: false });
   for (const [name, build] of Object.entries(stacks)) build(new Stack(app, name, { env: { account: '000000000000', region: 'us-east-1' } }));
   app.synth();
   return outdir;
