@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { run as runControlLink } from '../../infra/control-link';
-import type { OutboxEntry } from '../../local/kernel';
 import type { Report } from '../../tasks/ec2/core/report';
 import { startRuntime, type Harness } from './harness';
 
@@ -25,11 +24,6 @@ async function pinnedRuntime(nowMs: number): Promise<Harness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-e2e-ec2-'));
   // A fresh state directory: the scaled clock starts at a known instant.
   return startRuntime({ stateDir, timeScale: TIME_SCALE, virtualStart: nowMs });
-}
-
-async function states(h: Harness, ids: readonly string[]): Promise<Record<string, string>> {
-  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
-  return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
 }
 
 type Settled = 'running' | 'stopped';
@@ -51,7 +45,7 @@ async function prepare(h: Harness, ids: readonly string[], want: Record<string, 
     if (changed.length) await h.ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId!], Tags: changed.map(([Key, Value]) => ({ Key, Value })) }));
   }
   const now = await h.until('transitions in flight to end', async () => {
-    const s = await states(h, ids);
+    const s = await h.instanceStates(ids);
     return Object.values(s).every((v) => v === 'running' || v === 'stopped') ? s : undefined;
   });
   const toStart = ids.filter((id) => target[id] === 'running' && now[id] === 'stopped');
@@ -59,7 +53,7 @@ async function prepare(h: Harness, ids: readonly string[], want: Record<string, 
   if (toStart.length) await h.ec2.send(new StartInstancesCommand({ InstanceIds: toStart }));
   if (toStop.length) await h.ec2.send(new StopInstancesCommand({ InstanceIds: toStop }));
   await h.until(`instances in ${JSON.stringify(target)}`, async () => {
-    const s = await states(h, ids);
+    const s = await h.instanceStates(ids);
     return ids.every((id) => s[id] === target[id]) || undefined;
   });
 }
@@ -68,12 +62,6 @@ async function prepare(h: Harness, ids: readonly string[], want: Record<string, 
 async function executionArns(h: Harness): Promise<Set<string>> {
   const out = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }));
   return new Set(out.executions?.map((e) => e.executionArn!));
-}
-
-/** The outbox entries sent so far, so that a test reads only the mail its own run sent. */
-async function sentSoFar(h: Harness): Promise<(m: OutboxEntry) => boolean> {
-  const ids = new Set((await h.outbox()).map((m) => m.id));
-  return (m) => !ids.has(m.id);
 }
 
 const entry = (r: Report, id: string) => r.instances.find((e) => e.instanceId === id)!;
@@ -98,7 +86,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
   it('starts office-hours when its schedule fires: the KMS-broken instance is reported, the rest is running', async () => {
     await prepare(h, DEMO.officeHours);
     const before = await executionArns(h);
-    const isNew = await sentSoFar(h);
+    const isNew = await h.unseenMail();
 
     await h.rt.scheduler.fire('opsflow-office-hours-start-0');
     const arn = await h.until('the Execution the schedule started', async () => [...(await executionArns(h))].find((a) => !before.has(a)));
@@ -107,7 +95,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     expect(done.status).toBe('FAILED');
     expect(done.error).toBe('Ec2.PartialFailure');
     expect(done.cause).toBe('start schedule office-hours: 1 moved, 8 skipped, 1 failed');
-    const now = await states(h, DEMO.officeHours);
+    const now = await h.instanceStates(DEMO.officeHours);
     expect(Object.entries(now).filter(([id]) => id !== DEMO.kmsBroken).every(([, s]) => s === 'running')).toBe(true);
     expect(now[DEMO.kmsBroken]).toBe('stopped');
     const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.subject.includes('start schedule office-hours'));
@@ -138,7 +126,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     // Waves: instances without a group (app-tagged ones belong to group app) ... app, then db last.
     expect(stoppedIds.at(-1)!.sort()).toEqual([...DEMO.officeHoursDb].sort());
     expect(stoppedIds.slice(0, -1).flat()).not.toContain(DEMO.officeHoursDb[0]);
-    expect((await states(h, [web01]))[web01]).toBe('running');
+    expect((await h.instanceStates([web01]))[web01]).toBe('running');
   });
 
   it('marks a dry run and changes nothing', async () => {
@@ -152,7 +140,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     expect(report.dryRun).toBe(true);
     expect(report.counts.dryRun).toBe(9);
     expect(entry(report, DEMO.officeHours[1])).toMatchObject({ outcome: 'dry-run', from: 'stopped', to: 'stopped', reason: 'would start (DryRun permitted)' });
-    expect(Object.values(await states(h, DEMO.officeHoursDb))).toEqual(['stopped', 'stopped']);
+    expect(Object.values(await h.instanceStates(DEMO.officeHoursDb))).toEqual(['stopped', 'stopped']);
   });
 
   it('fails fast with Input.Invalid listing every problem', async () => {
@@ -181,7 +169,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     const done = await h.finished(arn, 60_000);
     expect(done.status).toBe('SUCCEEDED');
     expect(JSON.parse(done.output!).counts).toMatchObject({ moved: 3, skipped: 1, failed: 0 });
-    expect(Object.values(await states(h, DEMO.batchWindow))).toEqual(['running', 'running', 'running', 'running']);
+    expect(Object.values(await h.instanceStates(DEMO.batchWindow))).toEqual(['running', 'running', 'running', 'running']);
   });
 
   describe('control links', () => {
@@ -201,7 +189,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toMatch(/State: <strong class="state">running<\/strong>.*<button type="submit">Stop batch-01<\/button>/s);
       expect(await text.text()).toBe(`batch-01 (${target}): running`);
-      expect((await states(h, [target]))[target]).toBe('running');
+      expect((await h.instanceStates([target]))[target]).toBe('running');
     });
 
     it('refuses a wrong signature with 401 and does nothing', async () => {
@@ -210,7 +198,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       const res = await fetch(forged, { method: 'POST' });
 
       expect(res.status).toBe(401);
-      expect((await states(h, [target]))[target]).toBe('running');
+      expect((await h.instanceStates([target]))[target]).toBe('running');
     });
 
     it('refuses an expired link with 401 and does nothing (README: links expire after --days)', async () => {
@@ -220,17 +208,17 @@ describe('Ec2Schedule on the simulated fleet', () => {
       const res = await fetch(expired, { method: 'POST' });
 
       expect(res.status).toBe(401);
-      expect((await states(h, [target]))[target]).toBe('running');
+      expect((await h.instanceStates([target]))[target]).toBe('running');
     });
 
     it('POST stops the instance through the workflow and answers like the seed', async () => {
       const url = await link('stop');
-      const isNew = await sentSoFar(h);
+      const isNew = await h.unseenMail();
       const res = await fetch(url, { method: 'POST', headers: { accept: 'text/plain' } });
 
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('running -> stopping');
-      await h.until(`${target} stopped`, async () => ((await states(h, [target]))[target] === 'stopped') || undefined);
+      await h.until(`${target} stopped`, async () => ((await h.instanceStates([target]))[target] === 'stopped') || undefined);
       const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.text.includes('Requested by: control-link:'));
       expect(mail.text).toContain(`${target} batch-01: running -> stopped`);
     });
@@ -249,7 +237,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(revoked.status).toBe(401);
       expect(stillValid.status).toBe(200);
       expect(rotated.status).toBe(401);
-      expect((await states(h, [target]))[target]).toBe('running');
+      expect((await h.instanceStates([target]))[target]).toBe('running');
     });
 
     it('says when a revoke matches nothing, and bounds --days by a named limit', async () => {
@@ -304,7 +292,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(outside.text).toBe(`Instance ${DEMO.asg} is not one you may control here.`);
       expect(bad.text).toContain("unknown command 'reboot'");
       expect(bad.text).toContain('start <id>');
-      expect((await states(h, [DEMO.asg]))[DEMO.asg]).toBe('running');
+      expect((await h.instanceStates([DEMO.asg]))[DEMO.asg]).toBe('running');
     });
   });
 });

@@ -2,7 +2,7 @@
  * Starts the embedded runtime in-process on a free port with its own state directory, over the cdk.out that
  * `npm test` synthesizes first (OPSFLOW_CDK_OUT overrides it), and hands out real SDK clients pointed at it.
  */
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,10 @@ export interface Harness {
   outbox(): Promise<OutboxEntry[]>;
   /** Polls `probe` until it returns a value other than undefined; fails naming `what` after `timeoutMs`. */
   until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
+  /** A filter that passes only outbox entries sent after this call: a test reads the mail its own runs sent. */
+  unseenMail(): Promise<(e: OutboxEntry) => boolean>;
+  /** The state name of each instance, by id (DescribeInstances). */
+  instanceStates(ids: readonly string[]): Promise<Record<string, string>>;
   /** Waits until `count` outbox entries satisfy `filter`. */
   mail(filter: (e: OutboxEntry) => boolean, count?: number, timeoutMs?: number): Promise<OutboxEntry[]>;
   stop(): Promise<void>;
@@ -77,6 +81,14 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): 
       return poll(what, timeoutMs, probe);
     },
     outbox,
+    async unseenMail() {
+      const seen = new Set((await outbox()).map((e) => e.id));
+      return (e) => !seen.has(e.id);
+    },
+    async instanceStates(ids) {
+      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+      return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
+    },
     mail(filter, count = 1, timeoutMs = 15_000) {
       return poll(`${count} matching outbox entries`, timeoutMs, async () => {
         const hits = (await outbox()).filter(filter);

@@ -10,7 +10,7 @@
  * - `npm run reset` clears the state.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { execFile } from 'node:child_process';
@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OutboxEntry } from '../../local/kernel';
 import type { Report as Ec2Report } from '../../tasks/ec2/core/report';
 import type { Report as TagReport } from '../../tasks/tag-policy/core/report';
 import { DEMO } from '../demo-fleet';
@@ -28,11 +27,6 @@ import { credentials, startRuntime, type Harness } from './harness';
 /** Wednesday 24 December 2025, 07:30 in Berlin: a working day, and a skip date of office-hours. */
 const CHRISTMAS_EVE = Date.parse('2025-12-24T06:30:00Z');
 
-async function states(h: Harness, ids: readonly string[]): Promise<Record<string, string>> {
-  const out = await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
-  return Object.fromEntries(out.Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId!, i.State!.Name!]));
-}
-
 /** Fires a schedule as EventBridge Scheduler does and returns the execution it started, once ended. */
 async function fire(h: Harness, schedule: string) {
   const arns = async () => new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }))).executions?.map((e) => e.executionArn!));
@@ -40,12 +34,6 @@ async function fire(h: Harness, schedule: string) {
   await h.rt.scheduler.fire(schedule);
   const arn = await h.until(`the execution ${schedule} started`, async () => [...(await arns())].find((a) => !before.has(a)));
   return h.finished(arn, 60_000);
-}
-
-/** The outbox entries sent so far, so that a test reads only the mail its own runs sent. */
-async function sentSoFar(h: Harness): Promise<(m: OutboxEntry) => boolean> {
-  const ids = new Set((await h.outbox()).map((m) => m.id));
-  return (m) => !ids.has(m.id);
 }
 
 describe('README claims on the seeded fleet', () => {
@@ -58,12 +46,12 @@ describe('README claims on the seeded fleet', () => {
 
   it('on a skip date a scheduled start does nothing, and a scheduled stop still runs', async () => {
     // Prepare
-    const before = await states(h, DEMO.officeHours);
+    const before = await h.instanceStates(DEMO.officeHours);
     expect(Object.values(before)).toContain('stopped');
 
     // Act
     const start = await fire(h, 'opsflow-office-hours-start-0');
-    const afterStart = await states(h, DEMO.officeHours);
+    const afterStart = await h.instanceStates(DEMO.officeHours);
     const stop = await fire(h, 'opsflow-office-hours-stop-0');
 
     // Assess
@@ -75,7 +63,7 @@ describe('README claims on the seeded fleet', () => {
     const stopped = JSON.parse(stop.output!) as Ec2Report;
     expect(stopped.holiday).toBeNull();
     expect(stopped.counts.moved).toBe(Object.values(before).filter((s) => s === 'running').length);
-    expect(Object.values(await states(h, DEMO.officeHours)).every((s) => s === 'stopped')).toBe(true);
+    expect(Object.values(await h.instanceStates(DEMO.officeHours)).every((s) => s === 'stopped')).toBe(true);
   });
 
   it('lists at most 50 instances in the output and keeps the full report in the table', async () => {
@@ -107,7 +95,7 @@ describe('README claims on the seeded fleet', () => {
     const launched = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
     const id = launched.Instances![0].InstanceId!;
     const policy = { version: 1, gracePeriodHours: 0, rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
-    const isNew = await sentSoFar(h);
+    const isNew = await h.unseenMail();
 
     // Act: while the approver decides, the owner exempts the instance; then the approver approves.
     const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
@@ -125,7 +113,7 @@ describe('README claims on the seeded fleet', () => {
     expect(report.instances.find((i) => i.instanceId === id)!.actions).toEqual([
       expect.objectContaining({ action: 'terminate', outcome: 'skipped', reason: expect.stringContaining('exempted since the scan (opsflow:exempt=forever)') }),
     ]);
-    expect((await states(h, [id]))[id]).toBe('running');
+    expect((await h.instanceStates([id]))[id]).toBe('running');
   });
 
   it('publishes an aborted execution to the failure topic', async () => {

@@ -36,12 +36,6 @@ function freshRuntime(): void {
   });
 }
 
-/** The outbox entries sent so far, so that a test reads only the mail its own runs sent. */
-async function sentSoFar(): Promise<(m: OutboxEntry) => boolean> {
-  const ids = new Set((await h.outbox()).map((m) => m.id));
-  return (m) => !ids.has(m.id);
-}
-
 /** Launches an instance with `tags` at launch (TagSpecifications), as a person or a pipeline does. */
 async function launchTagged(tags: Record<string, string>): Promise<string> {
   const out = await h.ec2.send(new RunInstancesCommand({
@@ -148,7 +142,7 @@ describe('TagPolicy applied scans', () => {
 
   it('tags, looks up the creator, and only starts the grace period before stopping', async () => {
     // Prepare
-    const isNew = await sentSoFar();
+    const isNew = await h.unseenMail();
 
     // Act
     const { status, report } = await run({ mode: 'scan', instanceIds: [DEMO.missingOwner, DEMO.badCostCenter, DEMO.asg], dryRun: false, policy });
@@ -169,7 +163,7 @@ describe('TagPolicy applied scans', () => {
     // Prepare: the grace period (3 virtual minutes) has passed.
     const id = await badCostCenter();
     await graceOver(id);
-    const isNew = await sentSoFar();
+    const isNew = await h.unseenMail();
 
     // Act
     const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
@@ -190,7 +184,7 @@ describe('TagPolicy applied scans', () => {
     // Prepare
     const id = await badCostCenter();
     await graceOver(id);
-    const isNew = await sentSoFar();
+    const isNew = await h.unseenMail();
 
     // Act: the ASG member breaks a rule too, and is in the same run.
     const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id, DEMO.asg], dryRun: false, policy });
