@@ -1,0 +1,106 @@
+/**
+ * The control allow-list and the Act role's IAM agree, with IAM enforced by the runtime against the fleet's tags:
+ * an app whose `ec2Schedule.control.allowTags` allows `Team=web` is synthesized and deployed; an instance tagged
+ * Team=web (no Schedule tag) is stopped and started, one tagged Team=data is refused by IAM (UnauthorizedOperation).
+ * A chat start whose run fails (a user name too long for requestedBy) says so, briefly.
+ */
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { App } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app';
+import { run as runControlLink } from '../../infra/control-link';
+import { Runtime } from '../../local/runtime';
+
+describe('Ec2Schedule control allow-list under IAM', () => {
+  let rt: Runtime;
+  let sfn: SFNClient;
+  let ec2: EC2Client;
+  let web: string;
+  let data: string;
+
+  const state = async (id: string) => (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name!;
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const chat = async (fields: Record<string, string>) => {
+    const res = await fetch(`${rt.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    return { status: res.status, raw: await res.clone().text(), body: (await res.json()) as { response_type: string; text: string } };
+  };
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsflow-control-iam-'));
+    const config = JSON.parse(readFileSync('opsflow.config.json', 'utf8'));
+    config.ec2Schedule.control.allowTags = ['Schedule', 'Team=web'];
+    delete config.local.fleet;
+    writeFileSync(join(dir, 'opsflow.config.json'), JSON.stringify(config));
+    const cdkOut = join(dir, 'cdk.out');
+    // The template comes from this config; the functions' code does not depend on it (the allow-list travels in
+    // the environment), so the bundles `npm test` built into cdk.out are reused instead of bundling 16 again.
+    buildApp(new App({ outdir: cdkOut, context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } })).app.synth();
+    const built = resolve(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out');
+    const bundled = JSON.parse(readFileSync(join(built, `${config.stackName}.template.json`), 'utf8'));
+    const templateFile = join(cdkOut, `${config.stackName}.template.json`);
+    const template = JSON.parse(readFileSync(templateFile, 'utf8'));
+    for (const [id, r] of Object.entries<any>(template.Resources)) {
+      if (r.Type === 'AWS::Lambda::Function') r.Metadata['aws:asset:path'] = join(built, bundled.Resources[id].Metadata['aws:asset:path']);
+    }
+    writeFileSync(templateFile, JSON.stringify(template));
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 } });
+    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDCONTROLIAM', secretAccessKey: 'local' } };
+    sfn = new SFNClient(client);
+    ec2 = new EC2Client(client);
+    const launch = async (tags: Record<string, string>) =>
+      (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }))).Instances![0].InstanceId!;
+    web = await launch({ Name: 'web-9', Team: 'web' });
+    data = await launch({ Name: 'data-9', Team: 'data' });
+    await until('both instances running', async () => ((await state(web)) === 'running' && (await state(data)) === 'running' ? true : undefined));
+  }, 180_000);
+
+  afterAll(async () => {
+    sfn?.destroy();
+    ec2?.destroy();
+    await rt?.stop();
+  });
+
+  it('stops the Team=web instance and IAM refuses the Team=data one with UnauthorizedOperation', async () => {
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: rt.deployed.stateMachines.find((s) => s.name.endsWith('-Ec2Schedule'))!.arn, input: JSON.stringify({ action: 'stop', instanceIds: [web, data], requestedBy: 'e2e' }) }));
+    const done = await until('the run to end', async () => {
+      const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return d.status === 'RUNNING' ? undefined : d;
+    });
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Ec2.PartialFailure' });
+    expect(await state(web)).toBe('stopped');
+    expect(await state(data)).toBe('running');
+    const mail = await until('the report', async () => {
+      const outbox = (await (await fetch(`${rt.endpoint}/_opsflow/outbox`)).json()) as Array<{ service: string; text: string }>;
+      return outbox.find((m) => m.service === 'sns' && m.text.includes('Requested by: e2e') && m.text.includes(data));
+    });
+    expect(mail.text).toContain(`${data} data-9: running -> running (not permitted`);
+    expect(mail.text).toContain(`${web} web-9: running -> stopped`);
+  });
+
+  it('lets the chat command start the Team=web instance, and reports a failed run briefly', async () => {
+    await runControlLink(['chat-token', 'iam-chat-token'], { endpoint: rt.endpoint });
+    await until('web stopped', async () => ((await state(web)) === 'stopped' ? true : undefined));
+    const refused = await chat({ token: 'iam-chat-token', text: `start ${data}`, user_name: 'alice' });
+    expect(refused.body.text).toBe(`Instance ${data} is not one you may control here.`);
+
+    const long = await chat({ token: 'iam-chat-token', text: `start ${web}`, user_name: 'u'.repeat(300) });
+    expect(long.body.response_type).toBe('in_channel');
+    expect(long.body.text).toMatch(/: failed, Input\.Invalid: requestedBy: must be at most 200 characters \(still stopped\)$/);
+    expect(long.raw.length).toBeLessThan(400);
+
+    const ok = await chat({ token: 'iam-chat-token', text: `start ${web}`, user_name: 'alice' });
+    expect(ok.body.text).toBe(`@alice: start **web-9** \`${web}\`: stopped -> pending`);
+  });
+});
