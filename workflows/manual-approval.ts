@@ -43,6 +43,17 @@ import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflo
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
 export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
+/**
+ * Throttling of each approval route (GET and POST /approvals/{ref} have a bucket each). The buckets are shared by
+ * every client: HTTP APIs have no per-client throttling and no AWS WAF
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vs-rest.html), so a flood of unknown refs
+ * spends the same tokens as approvers. Unknown refs cost one short Lambda run and no table read (decide.ts checks
+ * the ref's shape first), so the limit is sized for floods, not for approvers, who click a handful of links: a
+ * burst of 200 and 100 per second in the long run, far below the account's default of 10,000 per second
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). At 25 requests the old 20/10
+ * locked approvers out. README "Approval page limits" says what a flood above this does.
+ */
+export const APPROVAL_API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
 /** Deliveries retried after a heartbeat timeout (a worker died holding the task) before Approval.WorkerLost. */
 const HEARTBEAT_RETRIES = 2;
 /** GetActivityTask long-polls for up to 60 s. */
@@ -110,8 +121,7 @@ export class ManualApproval extends Construct {
 
     this.api = new LinkApi(this, 'Api', {
       description: 'opsflow approval pages',
-      // Approvers click a handful of links; this bounds abuse of a leaked link without getting in their way.
-      throttle: { rateLimit: 10, burstLimit: 20 },
+      throttle: APPROVAL_API_THROTTLE,
       authentication: 'Approvers have no AWS identity: each link carries its own unguessable, expiring, per-approver secret, checked by the handler.',
     });
     const linkBaseUrl = props.linkBaseUrl ?? this.api.apiEndpoint;

@@ -20,7 +20,7 @@ export interface HttpStage {
   apiId: string;
   /** `$default` serves at the root; any other stage under `/<name>`. */
   name: string;
-  /** The stage's default route throttling, in requests per (virtual) second. */
+  /** The stage's default route throttling (each route has its own bucket), in requests per (virtual) second. */
   throttle?: { burstLimit: number; rateLimit: number };
 }
 
@@ -90,7 +90,7 @@ export class HttpApiRouter {
     if (!match) return undefined;
     const requestId = randomBytes(10).toString('base64');
     const headers = { ...JSON_HEADERS, 'apigw-requestid': requestId };
-    if (!this.admit(match.stage)) return { status: 429, headers, body: JSON.stringify({ message: 'Too Many Requests' }) };
+    if (!this.admit(match.stage, match.compiled.route.routeKey)) return { status: 429, headers, body: JSON.stringify({ message: 'Too Many Requests' }) };
     let result: unknown;
     try {
       result = await this.options.invoke(match.compiled.functionArn, this.event(req, match, requestId));
@@ -121,11 +121,16 @@ export class HttpApiRouter {
     return best;
   }
 
-  /** Token bucket per stage: `burstLimit` tokens, refilled at `rateLimit` per second. */
-  private admit(stage: HttpStage): boolean {
+  /**
+   * Token bucket per route of a stage (the stage's default route throttling applies to each route on its own):
+   * `burstLimit` tokens, refilled at `rateLimit` per second. "You can set route-level throttling to override the
+   * account-level request throttling limits for a specific stage or for individual routes in your API."
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+   */
+  private admit(stage: HttpStage, routeKey: string): boolean {
     if (!stage.throttle) return true;
     const { burstLimit, rateLimit } = stage.throttle;
-    const key = `${stage.apiId}/${stage.name}`;
+    const key = `${stage.apiId}/${stage.name}/${routeKey}`;
     const now = this.options.clock.nowMs();
     const bucket = this.buckets.get(key) ?? { tokens: burstLimit, updatedAt: now };
     bucket.tokens = Math.min(burstLimit, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rateLimit);

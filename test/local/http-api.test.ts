@@ -50,6 +50,7 @@ describe('HttpApiRouter', () => {
     });
     route('staged', 'GET /ping', 'ping');
     route('limited', 'GET /limited', 'limited');
+    route('limited', 'POST /limited', 'limited');
     router.addStage({ apiId: 'links', name: '$default' });
     router.addStage({ apiId: 'admin', name: '$default' });
     router.addStage({ apiId: 'staged', name: 'prod' });
@@ -250,8 +251,9 @@ describe('HttpApiRouter', () => {
       expect(statuses).toEqual([200, 200, 429]);
       expect([throttled.status, await throttled.text()]).toEqual([429, '{"message":"Too Many Requests"}']);
       expect(calls).toHaveLength(2);
-      // Other stages are not affected.
+      // Other stages are not affected, nor other routes of the stage: each route has its own bucket.
       expect((await fetch(`${base}/health`)).status).toBe(200);
+      expect((await fetch(`${base}/limited`, { method: 'POST' })).status).toBe(200);
     });
   });
 });

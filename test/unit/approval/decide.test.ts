@@ -420,3 +420,15 @@ describe('a request whose execution stopped waiting', () => {
     expect(response.body).not.toContain('expired');
   });
 });
+
+describe('unknown refs', () => {
+  it.each(['garbage', '', 'x'.repeat(22), `${'x'.repeat(22)}.short`, `${'x'.repeat(22)}.${'y'.repeat(43)}/../etc`])(
+    'answers %j with 404 from its shape alone: no table read, no Step Functions call',
+    async (ref) => {
+      const response = await handleDecisionRequest(get(ref), deps());
+      expect(response.statusCode).toBe(404);
+      expect(table.mock).not.toHaveReceivedCommand(GetCommand);
+      expect(sfn).not.toHaveReceivedAnyCommand();
+    },
+  );
+});
