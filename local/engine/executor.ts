@@ -9,7 +9,9 @@
  * it had from AWS and the test that now covers it). Task work (Lambda, SDK integrations, activities,
  * tokens, child executions) stays in dispatch.ts behind `Host.task`.
  *
- * History chain, as read off AWS: the first state event points at 0; every event of a branch or iteration
+ * History chain (event types from https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html;
+ * the chain inside branches is not documented and was taken from recorded histories, see DIVERGENCES.md):
+ * the first state event points at 0; every event of a branch or iteration
  * points at the previous event of the same branch; Map/Parallel *Succeeded, MapIterationFailed and
  * *StateAborted events are "passed by" (the next event points where they point); States.Runtime fails the
  * execution at once without Failed events in enclosing states.
@@ -751,7 +753,7 @@ export class Interpreter {
     return succeeded;
   }
 
-  /** Aborts the states still active on each chain (the failing one included, as AWS records a TaskStateAborted there). */
+  /** Aborts the states still active on each chain (the failing one included: a TaskStateAborted there, an undocumented detail; see DIVERGENCES.md). */
   private abortBranches(chains: Chain[], _failing: number, _kind: string, _name: string): void {
     for (const chain of chains) {
       const active = chain.active;

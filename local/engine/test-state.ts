@@ -3,8 +3,8 @@
  * https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html): runs one state with a
  * given input and answers its output, next state and status (SUCCEEDED, FAILED, RETRIABLE when a retrier
  * would run it again, CAUGHT_ERROR when a catcher takes over); with inspectionLevel DEBUG or TRACE it also
- * answers the data after each processing step. Task work runs for real through the dispatcher;
- * activities and the .sync and .waitForTaskToken patterns are refused, as AWS does.
+ * answers the data after each processing step. Task work runs for real through the dispatcher, unless a
+ * `mock` stands for it; activities, .sync, .waitForTaskToken, Map and Parallel need a mock, as on AWS.
  */
 import { AwsError, type Clock } from '../kernel';
 import type { Dispatcher } from './dispatch';
