@@ -46,6 +46,8 @@ export interface MapRunRecord {
   toleratedFailureCount: number;
   itemCounts: Counts;
   executionCounts: Counts;
+  redriveCount?: number;
+  redriveDate?: number;
 }
 
 export interface ChildResult {
@@ -68,6 +70,8 @@ export interface DistributedDeps {
   runChild(input: unknown, childStateMachineArn: string, executionArn: string, mapRunArn: string, signal: AbortSignal): Promise<ChildResult>;
   register(run: MapRunRecord): void;
   changed(): void;
+  /** A redrive: the Map Run this state ran in the failed attempt, if it started one. */
+  previous?: MapRunRecord;
 }
 
 /** Distributed Map runs at most 10,000 child executions at a time. */
@@ -78,9 +82,12 @@ const zero = (): Counts => ({ pending: 0, running: 0, succeeded: 0, failed: 0, t
 export async function runDistributedMap(req: DistributedMapRequest, deps: DistributedDeps): Promise<unknown> {
   const { state, fields } = req;
   const label = typeof state.Label === 'string' && state.Label ? state.Label : req.stateName;
-  const runId = randomUUID();
   const base = `${deps.parent.stateMachineName}/${label}`;
-  const mapRunArn = `arn:aws:states:${REGION}:${ACCOUNT}:mapRun:${base}:${runId}`;
+  // A redriven parent redrives the Map Run it started before (MapRunRedriven, the same ARN, redriveCount + 1):
+  // https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html
+  const previous = deps.previous;
+  const runId = previous ? previous.mapRunArn.slice(previous.mapRunArn.lastIndexOf(':') + 1) : randomUUID();
+  const mapRunArn = previous?.mapRunArn ?? `arn:aws:states:${REGION}:${ACCOUNT}:mapRun:${base}:${runId}`;
   const childStateMachineArn = `${deps.parent.stateMachineArn}/${label}`;
 
   let items = req.items ?? (await readItems(state.ItemReader, fields.readerParameters ?? {}, deps.s3));
@@ -98,7 +105,8 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
     executionArn: deps.parent.executionArn,
     stateMachineArn: childStateMachineArn,
     status: 'RUNNING',
-    startDate: deps.now(),
+    startDate: previous?.startDate ?? deps.now(),
+    ...(previous ? { redriveCount: (previous.redriveCount ?? 0) + 1, redriveDate: deps.now() } : {}),
     maxConcurrency: req.maxConcurrency ?? 0,
     toleratedFailurePercentage: toleratedPercentage,
     toleratedFailureCount: toleratedCount,
@@ -106,7 +114,8 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
     executionCounts: { ...zero(), pending: inputs.length, total: inputs.length },
   };
   deps.register(run);
-  req.port.emit('MapRunStarted', { mapRunArn });
+  if (previous) req.port.emit('MapRunRedriven', { mapRunArn, redriveCount: run.redriveCount });
+  else req.port.emit('MapRunStarted', { mapRunArn });
 
   const results: ChildResult[] = new Array(inputs.length);
   // A redriven parent runs again only the child executions that did not succeed

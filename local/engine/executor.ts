@@ -708,7 +708,7 @@ export class Interpreter {
     const signal = AbortSignal.any([env.signal, giveUp.signal]);
     const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
     const depth = (env.depth ?? 0) + 1;
-    const done = this.resumed(name, env);
+    const done = this.resumed(name, env) ?? {};
     const runs = (state.Branches as Obj[]).map((branch, n) => {
       if (n in done) {
         this.onBranchSucceeded?.(name, n, done[n]);
@@ -746,8 +746,8 @@ export class Interpreter {
   }
 
   /** A redrive's earlier successes for this top-level Map or Parallel (used once: a retry of the state runs it whole). */
-  private resumed(name: string, env: Env): Record<string, unknown> {
-    if (!env.top || this.resume?.state !== name) return {};
+  private resumed(name: string, env: Env): Record<string, unknown> | undefined {
+    if (!env.top || this.resume?.state !== name) return undefined;
     const { succeeded } = this.resume;
     this.resume = undefined;
     return succeeded;
@@ -819,7 +819,7 @@ export class Interpreter {
     const results: unknown[] = new Array(list.length);
     const started = new Set<number>();
     const finished = new Set<number>();
-    const done = this.resumed(name, env);
+    const done = this.resumed(name, env) ?? {};
     const pending: number[] = [];
     list.forEach((_, index) => {
       if (!(index in done)) return void pending.push(index);

@@ -382,6 +382,10 @@ export class StepFunctionsService implements ServiceHandler {
           changed: () => {
             if (mapRun) this.stored.mapRuns.put(mapRun.mapRunArn, mapRun);
           },
+          // Resumed by a redrive: the Map Run this Map state started in the failed attempt.
+          previous: request.succeeded
+            ? [...this.mapRuns.values()].filter((r) => r.executionArn === record.executionArn && r.mapRunArn.includes(`:mapRun:${sm.name}/${typeof request.state.Label === 'string' && request.state.Label ? request.state.Label : request.stateName}:`)).at(-1)
+            : undefined,
         });
       },
       context: {
@@ -756,7 +760,7 @@ export class StepFunctionsService implements ServiceHandler {
   private describeMapRun(mapRunArn: string): Record<string, unknown> {
     const run = this.mapRuns.get(mapRunArn);
     if (!run) throw new AwsError('ResourceNotFound', `Resource not found: '${mapRunArn}'`);
-    return { ...run, startDate: run.startDate / 1000, ...(run.stopDate !== undefined ? { stopDate: run.stopDate / 1000 } : {}), redriveCount: 0 };
+    return { ...run, startDate: run.startDate / 1000, ...(run.stopDate !== undefined ? { stopDate: run.stopDate / 1000 } : {}), redriveCount: run.redriveCount ?? 0, ...(run.redriveDate !== undefined ? { redriveDate: run.redriveDate / 1000 } : {}) };
   }
 
   /** Tags apply to state machines and activities. */

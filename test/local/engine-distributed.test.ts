@@ -186,6 +186,12 @@ describe('Distributed Map', () => {
     // (Only this test's payloads carry failOnce: children of earlier tests may still be finishing.)
     expect(calls.slice(before).filter((c) => c?.failOnce !== undefined)).toEqual([{ n: 2, failOnce: 'b' }]);
     expect(JSON.parse(redriven.output!).map((r: any) => r.seen.n)).toEqual([1, 2, 3]);
+    // The same Map Run is redriven: MapRunRedriven with its ARN, and DescribeMapRun's redriveCount.
+    const events = engine.history(executionArn);
+    const started = events.find((e) => e.type === 'MapRunStarted')!.mapRunStartedEventDetails as { mapRunArn: string };
+    expect(events.find((e) => e.type === 'MapRunRedriven')!.mapRunRedrivenEventDetails).toEqual({ mapRunArn: started.mapRunArn, redriveCount: 1 });
+    const described = await engine.handle({ method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, body: Buffer.from(JSON.stringify({ mapRunArn: started.mapRunArn })), service: 'states', target: 'AWSStepFunctions.DescribeMapRun', accessKeyId: 'AKID' });
+    expect(JSON.parse(String(described.body))).toEqual(expect.objectContaining({ status: 'SUCCEEDED', redriveCount: 1 }));
   });
 
   it('writes results to S3 with ResultWriter', async () => {
