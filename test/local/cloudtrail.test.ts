@@ -126,6 +126,25 @@ describe('LookupEvents', () => {
     expect(one.Events?.map((e) => e.Resources?.[0].ResourceName)).toEqual([DEMO.officeHours[0]]);
   });
 
+  it('answers the per-launch creator lookup: RunInstances by event name in a window, one event naming every instance launched, paged', async () => {
+    // Prepare: one launch of three instances, then another of one.
+    const start = new Date(clock.nowMs() - 1_000);
+    const three = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 3, MaxCount: 3 }));
+    await clock.sleep(2_000);
+    const one = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    const query = { LookupAttributes: [{ AttributeKey: 'EventName' as const, AttributeValue: 'RunInstances' }], StartTime: start, EndTime: new Date(clock.nowMs() + 1_000), MaxResults: 1 };
+
+    // Act: the newest launch first, then the older one through NextToken with the same parameters.
+    const first = await trail.send(new LookupEventsCommand(query));
+    const second = await trail.send(new LookupEventsCommand({ ...query, NextToken: first.NextToken }));
+
+    // Assess
+    const launched = (e: { CloudTrailEvent?: string }) => (record(e).responseElements.instancesSet.items as { instanceId: string }[]).map((i) => i.instanceId);
+    expect(launched(first.Events![0])).toEqual([one.Instances![0].InstanceId]);
+    expect(launched(second.Events![0])).toEqual(three.Instances!.map((i) => i.InstanceId));
+    expect(second.NextToken).toBeUndefined();
+  });
+
   it('pages with MaxResults and NextToken and honours the time window', async () => {
     // Prepare
     const recentStart = new Date(clock.nowMs() - 60 * 60_000);
