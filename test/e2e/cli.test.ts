@@ -40,6 +40,10 @@ describe('opsflow CLI', () => {
   });
 
   it('shows the outbox and the fleet', async () => {
+    // Prepare: an approval email in the outbox, sent for this test.
+    await h.start('Approval', { title: 'For the outbox', approvers: ['lead@example.com'] });
+    await h.mail((e) => e.subject.includes('For the outbox'));
+
     const outbox = JSON.parse(await opsflow('outbox', '--json'));
     expect(outbox.some((e: { links: string[] }) => e.links.some((l) => l.includes('/approvals/')))).toBe(true);
     expect(await opsflow('fleet')).toMatch(/i-0feed0000000000\d\d\s+\S+\s+(running|stopped)/);
