@@ -353,14 +353,19 @@ export class StepFunctionsService implements ServiceHandler {
       executionArn: record.executionArn,
       record: (type, details, previousEventId) => {
         if (record.status !== 'RUNNING' || this.closed) return history.lastId();
+        // "Maximum execution history size: 25,000 events"
+        // (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-state-machine-executions).
+        // At 24,999 events the execution waits for the next one: event 25,000 may be ExecutionSucceeded (added by
+        // finish), anything else fails the execution instead, ExecutionFailed taking its place
+        // (https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html). AWS documents no error
+        // name or cause for it: both are the runtime's own (README, "How faithful the local runtime is").
+        const cap = this.deps.limits?.historyEvents;
+        if (cap !== undefined && history.lastId() >= cap - 1) {
+          this.finish(record, { status: 'FAILED', error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${cap}).` });
+          return history.lastId();
+        }
         const id = history.add(type, details, previousEventId);
         this.save(record, false);
-        // "Maximum execution history size: 25,000 events"; the execution fails when it reaches it.
-        // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-state-machine-executions
-        const cap = this.deps.limits?.historyEvents;
-        if (cap !== undefined && id >= cap - 1) {
-          this.finish(record, { status: 'FAILED', error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${cap}).` });
-        }
         return id;
       },
       task: (port, request) => this.dispatcher.run(port, request),

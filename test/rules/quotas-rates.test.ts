@@ -7,7 +7,7 @@ import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } fr
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -30,6 +30,11 @@ function app(stack: Stack) {
   // Each branch passes the input on: the Parallel's output is twice the input.
   const twice = new sfn.Parallel(stack, 'Twice').branch(new sfn.Pass(stack, 'A')).branch(new sfn.Pass(stack, 'B'));
   new sfn.StateMachine(stack, 'Doubler', { stateMachineName: 'quota-doubler', definitionBody: sfn.DefinitionBody.fromChainable(twice), timeout: Duration.minutes(5) });
+  // Counts to $.n: 4 events a round (Pass and Choice, entered and exited) after ExecutionStarted, then the Succeed
+  // state's two and ExecutionSucceeded: 4n + 4 events in all.
+  const count = new sfn.Pass(stack, 'Count', { parameters: { 'n.$': '$.n', 'i.$': 'States.MathAdd($.i, 1)' } });
+  const loop = count.next(new sfn.Choice(stack, 'Check').when(sfn.Condition.numberEqualsJsonPath('$.i', '$.n'), new sfn.Succeed(stack, 'Done')).otherwise(count));
+  new sfn.StateMachine(stack, 'Counter', { stateMachineName: 'quota-counter', definitionBody: sfn.DefinitionBody.fromChainable(loop), timeout: Duration.minutes(5) });
 }
 
 const expectError = async (p: Promise<unknown>, name: string, message?: RegExp) => {
@@ -69,6 +74,28 @@ describe('quotas and API rates', () => {
       }
       expect(d).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
       expect(d.cause).toMatch(/The state\/task 'Twice' returned a result with a size exceeding the maximum number of bytes service limit/);
+    });
+
+    it('history: event 25,000 may be ExecutionSucceeded; any other event 25,000 fails the execution', async () => {
+      const sfnClient = new SFNClient(client());
+      const run = async (n: number) => {
+        const { executionArn } = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-counter`, input: JSON.stringify({ n, i: 0 }) }));
+        let d = await sfnClient.send(new DescribeExecutionCommand({ executionArn }));
+        while (d.status === 'RUNNING') {
+          await new Promise((r) => setTimeout(r, 20));
+          d = await sfnClient.send(new DescribeExecutionCommand({ executionArn }));
+        }
+        const last = (await sfnClient.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1 }))).events![0];
+        return { d, last };
+      };
+      // 4 * 6,249 + 4 = 25,000 events: the last is ExecutionSucceeded.
+      const fits = await run(6_249);
+      expect(fits.d.status).toBe('SUCCEEDED');
+      expect(fits.last).toMatchObject({ id: 25_000, type: 'ExecutionSucceeded' });
+      // One round more: event 25,000 would be a PassStateEntered, so ExecutionFailed is event 25,000.
+      const over = await run(6_250);
+      expect(over.d).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
+      expect(over.last).toMatchObject({ id: 25_000, type: 'ExecutionFailed' });
     });
 
     it('SNS messages over 256 KB (InvalidParameter)', async () => {
