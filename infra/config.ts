@@ -20,6 +20,8 @@ export interface ApprovalConfig {
   readonly approvers: string[];
   /** Base URL of the approval links. @default the deployed HTTP API's URL */
   readonly linkBaseUrl?: string;
+  /** Domains approval emails may go to; enforced by input validation and IAM (ses:Recipients). @default any */
+  readonly allowedRecipientDomains?: string[];
   /** How long an approval waits for a decision, unless the execution says otherwise. @default 86400 (24 h) */
   readonly timeoutSeconds: number;
   /** Longest timeout an execution may ask for. @default 604800 (7 days) */
@@ -111,7 +113,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const root = asObject(raw, '(root)', problems);
   unknownKeys(root, ['$schema', 'stackName', 'approval', 'alerts', 'schedules', 'ec2Schedule', 'tagPolicy', 'local'], '', problems);
   const a = asObject(root.approval ?? {}, 'approval', problems);
-  unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl'), 'approval', problems);
+  unknownKeys(a, Object.keys(DEFAULT_CONFIG.approval).concat('linkBaseUrl', 'allowedRecipientDomains'), 'approval', problems);
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
   unknownKeys(al, ['emails'], 'alerts', problems);
 
@@ -141,6 +143,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   if (escalationApprovers.length && escalateAfterSeconds && timeoutSeconds && escalateAfterSeconds >= timeoutSeconds) {
     problems.push(`approval.escalateAfterSeconds (${escalateAfterSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
   }
+  const allowedRecipientDomains = recipientDomains(a.allowedRecipientDomains, { approvers, escalationApprovers }, problems);
   const stackName = str(root.stackName ?? DEFAULT_CONFIG.stackName, 'stackName', problems);
   if (stackName && !/^Opsflow[A-Za-z0-9-]*$/.test(stackName)) {
     problems.push(`stackName must start with 'Opsflow' and use only letters, digits and '-', got '${stackName}'`);
@@ -160,6 +163,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     approval: {
       sender, sesIdentity, approvers, linkBaseUrl, timeoutSeconds, maxTimeoutSeconds,
       reminderIntervalSeconds, escalationApprovers, escalateAfterSeconds,
+      ...(allowedRecipientDomains ? { allowedRecipientDomains } : {}),
     },
     alerts: { emails: alertEmails },
     schedules,
@@ -167,6 +171,26 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     tagPolicy,
     local: fleet ? { fleet } : {},
   };
+}
+
+/** `approval.allowedRecipientDomains`: lower-case domain names; the configured approvers must be in them. */
+function recipientDomains(v: unknown, lists: Record<string, string[]>, problems: string[]): string[] | undefined {
+  if (v === undefined) return undefined;
+  const field = 'approval.allowedRecipientDomains';
+  if (!Array.isArray(v)) {
+    problems.push(`${field} must be an array of domain names, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  const domains: string[] = [];
+  v.forEach((d, i) => {
+    if (typeof d !== 'string' || !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(d)) problems.push(`${field}[${i}] must be a lower-case domain name such as example.com, got ${JSON.stringify(d)}`);
+    else domains.push(d);
+  });
+  for (const [name, list] of Object.entries(lists)) {
+    const outside = list.filter((e) => !domains.includes(e.slice(e.lastIndexOf('@') + 1).toLowerCase()));
+    if (domains.length && outside.length) problems.push(`approval.${name} ${outside.join(', ')} not in ${field} (${domains.join(', ')})`);
+  }
+  return domains;
 }
 
 /** Durations in this section: a problem says "seconds", and an invalid value counts as 0 in later comparisons. */

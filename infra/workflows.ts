@@ -44,6 +44,7 @@ const approval: WorkflowRegistration = {
       reminderInterval: Duration.seconds(a.reminderIntervalSeconds),
       escalationApprovers: a.escalationApprovers,
       escalateAfter: Duration.seconds(a.escalateAfterSeconds),
+      allowedRecipientDomains: a.allowedRecipientDomains,
     });
     return { stateMachine: w.stateMachine, outputs: { ApprovalApiUrl: w.api.apiEndpoint } };
   },

@@ -33,6 +33,7 @@ import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
+import { inAllowedDomain } from '../tasks/approval/core/validate';
 import { ErrorNames } from '../tasks/shared/errors';
 import { LinkApi, WorkflowTable } from './shared/resources';
 import { SchedulerRole } from './shared/service-roles';
@@ -85,6 +86,12 @@ export interface ManualApprovalProps {
   readonly escalateAfter?: Duration;
   /** @default `<stackName>-Approval` */
   readonly stateMachineName?: string;
+  /**
+   * Domains approval emails may go to (e.g. `example.com`), enforced twice: the input validation refuses other
+   * approvers (Input.Invalid, before any side effect) and the tasks' IAM allows ses:SendEmail only to them.
+   * @default [] (any domain)
+   */
+  readonly allowedRecipientDomains?: string[];
 }
 
 export class ManualApproval extends Construct {
@@ -110,6 +117,15 @@ export class ManualApproval extends Construct {
       throw new Error('ManualApproval: escalateAfter must be shorter than timeout');
     }
 
+    const allowedDomains = (props.allowedRecipientDomains ?? []).map((d) => d.toLowerCase());
+    for (const domain of allowedDomains) {
+      if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(domain)) throw new Error(`ManualApproval: allowedRecipientDomains has '${domain}', not a domain name`);
+    }
+    for (const [prop, list] of [['defaultApprovers', props.defaultApprovers ?? []], ['escalationApprovers', escalationApprovers]] as const) {
+      const outside = list.filter((email) => !inAllowedDomain(email, allowedDomains));
+      if (outside.length) throw new Error(`ManualApproval: ${prop} ${outside.join(', ')} not in allowedRecipientDomains (${allowedDomains.join(', ')})`);
+    }
+
     this.activity = new Activity(this, 'Activity');
     this.table = new WorkflowTable(this, 'Table', { partitionKey: 'id', sortKey: null });
     // Sparse index: only records that still need the sweep carry the `pending` attribute.
@@ -128,10 +144,15 @@ export class ManualApproval extends Construct {
 
     const stack = Stack.of(this);
     const identityArn = stack.formatArn({ service: 'ses', resource: 'identity', resourceName: props.sesIdentity });
+    // ses:Recipients holds every To, CC and BCC address; ForAllValues: each of them must match one of the patterns.
+    // https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html
     const sendEmail = new PolicyStatement({
       actions: ['ses:SendEmail'],
       resources: [identityArn],
-      conditions: { StringEquals: { 'ses:FromAddress': props.sender } },
+      conditions: {
+        StringEquals: { 'ses:FromAddress': props.sender },
+        ...(allowedDomains.length ? { 'ForAllValues:StringLike': { 'ses:Recipients': allowedDomains.map((d) => `*@${d}`) } } : {}),
+      },
     });
     const mailEnv = {
       TABLE_NAME: this.table.tableName,
@@ -149,6 +170,7 @@ export class ManualApproval extends Construct {
         DEFAULT_APPROVERS: JSON.stringify(props.defaultApprovers ?? []),
         DEFAULT_TIMEOUT_SECONDS: String(timeout.toSeconds()),
         MAX_TIMEOUT_SECONDS: String(maxTimeout.toSeconds()),
+        ALLOWED_RECIPIENT_DOMAINS: JSON.stringify(allowedDomains),
       },
     });
     const worker = new TaskFunction(this, 'WorkerFn', {

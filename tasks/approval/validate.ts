@@ -15,7 +15,16 @@ export function loadEnv(env: Env = process.env): RequestDefaults {
   if (approvers.length > LIMITS.approvers) {
     throw new EnvError('DEFAULT_APPROVERS', `must list at most ${LIMITS.approvers} addresses, got ${approvers.length}`);
   }
-  return { approvers, timeoutSeconds, maxTimeoutSeconds };
+  const domains = env.ALLOWED_RECIPIENT_DOMAINS;
+  let allowedRecipientDomains: string[] = [];
+  if (domains !== undefined && domains !== '') {
+    const parsed: unknown = JSON.parse(domains);
+    if (!Array.isArray(parsed) || !parsed.every((d) => typeof d === 'string' && /^[a-z0-9.-]+\.[a-z]{2,}$/.test(d))) {
+      throw new EnvError('ALLOWED_RECIPIENT_DOMAINS', 'must be a JSON array of lower-case domain names');
+    }
+    allowedRecipientDomains = parsed as string[];
+  }
+  return { approvers, timeoutSeconds, maxTimeoutSeconds, allowedRecipientDomains };
 }
 
 const defaults = loadEnv();

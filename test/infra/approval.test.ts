@@ -1,8 +1,9 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
+import { parseConfig } from '../../infra/config';
 import { ManualApproval } from '../../workflows/manual-approval';
 import { asList, statements, synthOpsflow } from './synth';
 
@@ -177,6 +178,27 @@ describe('ManualApproval props', () => {
     expect(() => new ManualApproval(new Stack(), 'A', { ...props, timeout: Duration.days(8) })).toThrow('ManualApproval: timeout must not exceed maxTimeout');
   });
 
+  it('fails when allowedRecipientDomains has something that is not a domain, or an approver outside them', () => {
+    expect(() => new ManualApproval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['*.example.com'] })).toThrow("ManualApproval: allowedRecipientDomains has '*.example.com', not a domain name");
+    expect(() => new ManualApproval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['example.com'], defaultApprovers: ['x@evil.test'] })).toThrow('ManualApproval: defaultApprovers x@evil.test not in allowedRecipientDomains (example.com)');
+  });
+
+  it('with allowedRecipientDomains, IAM lets the worker and sweep email only those domains (ses:Recipients)', () => {
+    const stack = new Stack();
+    new ManualApproval(stack, 'A', { ...props, allowedRecipientDomains: ['example.com', 'corp.example.org'] });
+    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Condition?: unknown }> } } }>;
+    const sends = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => st.Condition);
+    expect(sends).toHaveLength(2);
+    for (const condition of sends) {
+      expect(condition).toEqual({
+        StringEquals: { 'ses:FromAddress': 'a@example.com' },
+        'ForAllValues:StringLike': { 'ses:Recipients': ['*@example.com', '*@corp.example.org'] },
+      });
+    }
+    const validate = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes('ALLOWED_RECIPIENT_DOMAINS'));
+    expect(JSON.stringify(validate)).toContain(JSON.stringify(JSON.stringify(['example.com', 'corp.example.org'])).slice(1, -1));
+  });
+
   it('fails when escalateAfter is not shorter than timeout', () => {
     expect(() => new ManualApproval(new Stack(), 'A', { ...props, escalationApprovers: ['b@example.com'], escalateAfter: Duration.days(2) })).toThrow('ManualApproval: escalateAfter must be shorter than timeout');
   });
@@ -192,5 +214,14 @@ describe('npm run asl', () => {
     expect(text).toContain('arn:aws:states:us-east-1:123456789012:activity:ApprovalActivity');
     expect(text).toContain('arn:aws:lambda:us-east-1:123456789012:function:ApprovalWorkerFn');
     expect(aslValidator(JSON.parse(text)).isValid).toBe(true);
+  });
+});
+
+describe('config approval.allowedRecipientDomains', () => {
+  it('fails naming the field for a bad domain and for configured approvers outside the domains', () => {
+    expect(() => parseConfig({ approval: { allowedRecipientDomains: ['example.com', '*@x'], approvers: ['a@other.test'] } })).toThrow(
+      /approval\.allowedRecipientDomains\[1\] must be a lower-case domain name[\s\S]*approval\.approvers a@other\.test not in approval\.allowedRecipientDomains/,
+    );
+    expect(parseConfig({ approval: { allowedRecipientDomains: ['example.com'] } }).approval.allowedRecipientDomains).toEqual(['example.com']);
   });
 });

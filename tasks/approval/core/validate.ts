@@ -12,6 +12,14 @@ export interface RequestDefaults {
   approvers: string[];
   timeoutSeconds: number;
   maxTimeoutSeconds: number;
+  /** Lower-case domains every approver's address must be in; empty or absent: any domain. */
+  allowedRecipientDomains?: string[];
+}
+
+/** The domain of an address that may receive approval emails, by `allowedRecipientDomains` (exact domain match). */
+export function inAllowedDomain(email: string, domains: readonly string[] | undefined): boolean {
+  if (!domains || domains.length === 0) return true;
+  return domains.includes(email.slice(email.lastIndexOf('@') + 1).toLowerCase());
 }
 
 export const LIMITS = {
@@ -40,6 +48,12 @@ export function validateRequest(input: unknown, defaults: RequestDefaults): Appr
   const title = checkTitle(raw.title, problems);
   const details = checkDetails(raw.details, problems);
   const approvers = checkApprovers(raw.approvers, defaults.approvers, problems);
+  const domains = defaults.allowedRecipientDomains;
+  (approvers ?? []).forEach((email, i) => {
+    if (!inAllowedDomain(email, domains)) {
+      problems.push(`approvers[${i}]: ${email} is not in an allowed recipient domain (${domains!.join(', ')})`);
+    }
+  });
   const requestedBy = checkRequestedBy(raw.requestedBy, problems);
   const timeoutSeconds = checkTimeout(raw.timeoutSeconds, defaults, problems);
   const quorum = checkQuorum(raw.quorum, approvers, problems);

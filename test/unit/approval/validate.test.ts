@@ -131,3 +131,15 @@ describe('validateRequest', () => {
     expect(problemsOf({ title: '😀'.repeat(201), approvers: ['a@example.com'] })).toEqual(['title: must be at most 200 characters, got 201']);
   });
 });
+
+describe('allowedRecipientDomains', () => {
+  it('refuses approvers outside the allowed domains, listing each with every other problem', () => {
+    const d: RequestDefaults = { ...defaults, allowedRecipientDomains: ['example.com'] };
+    expect(problemsOf({ title: '', approvers: ['ok@example.com', 'x@evil.test', 'y@sub.example.com'] }, d)).toEqual([
+      'title: must not be empty',
+      'approvers[1]: x@evil.test is not in an allowed recipient domain (example.com)',
+      'approvers[2]: y@sub.example.com is not in an allowed recipient domain (example.com)',
+    ]);
+    expect(validateRequest({ title: 'T', approvers: ['OK@Example.com'] }, d).approvers).toEqual(['ok@example.com']);
+  });
+});
