@@ -4,6 +4,7 @@ import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
 import { parseConfig } from '../../infra/config';
+import { evaluate, type PolicyDocument } from '../../local/iam/policy';
 import { ManualApproval } from '../../workflows/manual-approval';
 import { asList, statements, synthOpsflow } from './synth';
 
@@ -195,6 +196,15 @@ describe('ManualApproval props', () => {
         'ForAllValues:StringLike': { 'ses:Recipients': ['*@example.com', '*@corp.example.org'] },
       });
     }
+    // What the runtime's IAM evaluator (the one that authorizes the worker's and sweep's calls) decides on them.
+    const send = (recipients: string[]) =>
+      evaluate(
+        { principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/worker' }, action: 'ses:SendEmail', resource: '*', context: { 'ses:FromAddress': 'a@example.com', 'ses:Recipients': recipients } },
+        [{ Version: '2012-10-17', Statement: policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => ({ ...st, Resource: '*' })) } as PolicyDocument],
+      ).decision;
+    expect(send(['ops@example.com', 'lead@corp.example.org'])).toBe('Allow');
+    expect(send(['ops@example.com', 'x@evil.test'])).toBe('ImplicitDeny');
+    expect(send(['x@example.com.evil.test'])).toBe('ImplicitDeny');
     const validate = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes('ALLOWED_RECIPIENT_DOMAINS'));
     expect(JSON.stringify(validate)).toContain(JSON.stringify(JSON.stringify(['example.com', 'corp.example.org'])).slice(1, -1));
   });
