@@ -2,6 +2,9 @@
  * The approval workflow end to end on the embedded runtime: the synthesized state machine, the real Lambda
  * bundles, SDK clients, plain HTTP on the approval links read from the outbox.
  */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../local/kernel';
 import { startRuntime, type Harness } from './harness';
@@ -131,32 +134,38 @@ describe('Approval workflow', () => {
 
 describe('Approval deadline', () => {
   let fast: Harness;
-  // At 600x the 15-minute heartbeat window is 1.5 real seconds and sweeps (which heartbeat) run 0.5 s apart; at
-  // 3600x the window was 250 ms, which a busy machine overran. The deadline is 4.5 h (27 s) so that one reminder
-  // (every 4 h) falls before it; the escalation after 12 h and later reminders are unit-tested (sweep.test.ts).
+  // The app with its approval reminder every 20 minutes instead of 4 hours (the sweep and worker setting
+  // REMINDER_INTERVAL_SECONDS, as a configuration with approval.reminderIntervalSeconds: 1200 deploys it), so a
+  // 35-minute deadline holds exactly one reminder at 120x: 17.5 s of real time. At 120x the 15-minute heartbeat
+  // window is 7.5 real seconds, with sweeps (which heartbeat) 2.5 s apart; at 600x, as before, it was 1.5 s, at
+  // 3600x 250 ms, which a busy machine overran. Escalation and later reminders are unit-tested (sweep.test.ts).
   beforeAll(async () => {
-    fast = await startRuntime({ timeScale: 600 });
+    const cdkOut = join(mkdtempSync(join(tmpdir(), 'opsflow-reminder-')), 'cdk.out');
+    cpSync(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', cdkOut, { recursive: true });
+    const file = join(cdkOut, 'Opsflow.template.json');
+    const template = readFileSync(file, 'utf8');
+    const edited = template.replaceAll('"REMINDER_INTERVAL_SECONDS": "14400"', '"REMINDER_INTERVAL_SECONDS": "1200"');
+    expect(edited.split('"REMINDER_INTERVAL_SECONDS": "1200"')).toHaveLength(3); // the worker's and the sweep's
+    writeFileSync(file, edited);
+    fast = await startRuntime({ cdkOut, seedFleet: false, timeScale: 120 });
   });
   afterAll(() => fast?.stop());
 
   it('reminds, then fails with Approval.TimedOut; the link then shows the request expired', async () => {
     const t = title('Quarterly access review');
-    const arn = await fast.start('Approval', { title: t, approvers: ['owner@example.com'], timeoutSeconds: 4.5 * 3600 });
+    const arn = await fast.start('Approval', { title: t, approvers: ['owner@example.com'], timeoutSeconds: 35 * 60 });
     const done = await fast.finished(arn, 90_000);
     expect(done.status).toBe('FAILED');
     expect(done.error).toBe('Approval.TimedOut');
 
     const mails = (await fast.outbox()).filter((e) => e.service === 'ses' && e.subject.includes(t));
-    const kinds = mails.map((m) => `${m.to[0]}: ${m.subject.split(':')[0]}`);
-    // A sweep that runs while the worker is still sending may send the first email again (0.5 s apart here).
-    expect(kinds[0]).toBe('owner@example.com: Approval needed');
-    expect(new Set(kinds), JSON.stringify(kinds)).toEqual(new Set(['owner@example.com: Approval needed', 'owner@example.com: Reminder']));
-    expect(kinds.filter((k) => k.endsWith('Reminder'))).toHaveLength(1);
+    // Exactly one of each: whoever emails an approver first claims it, so a sweep never sends it twice.
+    expect(mails.map((m) => `${m.to[0]}: ${m.subject.split(':')[0]}`)).toEqual(['owner@example.com: Approval needed', 'owner@example.com: Reminder']);
     const started = new Date(fast.rt.sfn.history(arn)[0].timestamp as never).getTime();
-    const hoursAfterStart = (m: OutboxEntry) => (Date.parse(m.sentAt) - started) / 3_600_000;
-    const reminder = mails.find((m) => m.subject.startsWith('Reminder'))!;
-    expect(hoursAfterStart(reminder)).toBeGreaterThanOrEqual(4);
-    expect(hoursAfterStart(reminder)).toBeLessThan(4.5);
+    const minutesAfterStart = (m: OutboxEntry) => (Date.parse(m.sentAt) - started) / 60_000;
+    // Due at 20 minutes; the sweep that sends it runs every 5.
+    expect(minutesAfterStart(mails[1])).toBeGreaterThanOrEqual(20);
+    expect(minutesAfterStart(mails[1])).toBeLessThan(26);
 
     const page = await fetch(linkOf(mails[0]));
     expect(page.status).toBe(410);
