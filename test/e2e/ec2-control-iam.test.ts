@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app';
 import { run as runControlLink } from '../../infra/control-link';
 import { Runtime } from '../../local/runtime';
+import { poll } from './harness';
 
 describe('Ec2Schedule control allow-list under IAM', () => {
   let rt: Runtime;
@@ -23,15 +24,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   let data: string;
 
   const state = async (id: string) => (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name!;
-  const until = async <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const until = <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => poll(what, ms, probe);
   const chat = async (fields: Record<string, string>) => {
     const res = await fetch(`${rt.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
     return { status: res.status, raw: await res.clone().text(), body: (await res.json()) as { response_type: string; text: string } };

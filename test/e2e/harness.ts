@@ -37,6 +37,17 @@ export interface Harness {
 }
 
 /** A runtime over `options.cdkOut` (default OPSFLOW_CDK_OUT or cdk.out) on a free port. */
+/** Polls `probe` every 50 ms until it returns a value other than undefined; fails naming `what` after `timeoutMs`. */
+export async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'opsflow-e2e-'));
   // Every rule of AWS's is on. SES's sending rate is an account setting: 1 email/s in the sandbox (the runtime's
@@ -47,15 +58,6 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): 
   const sfn = new SFNClient(client);
   const ec2 = new EC2Client(client);
   const outbox = async () => (await (await fetch(`${rt.endpoint}/_opsflow/outbox`)).json()) as OutboxEntry[];
-  const poll = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
   const harness: Harness = {
     rt,
     endpoint: rt.endpoint,
