@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
-import { asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
+import { ABORTED, asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
 import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './executor';
 import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
 import type { TaskTokens } from './tokens';
@@ -105,7 +105,7 @@ export class Dispatcher {
       }
       throw e;
     } finally {
-      over.abort();
+      over.abort(ABORTED);
       if (token) this.deps.tokens.kill(token);
     }
   }

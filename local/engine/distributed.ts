@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { ACCOUNT, AwsError, REGION } from '../kernel';
-import { StatesError } from './errors';
+import { ABORTED, StatesError } from './errors';
 import type { DistributedMapRequest } from './executor';
 
 type Obj = Record<string, any>;
@@ -169,7 +169,7 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
       if (key !== 'succeeded' && !(key === 'aborted' && exceeded)) failedItems += count;
       if (!exceeded && exceeds()) {
         exceeded = true;
-        giveUp.abort();
+        giveUp.abort(ABORTED);
       }
       deps.changed();
     }

@@ -18,7 +18,7 @@
  */
 import type { Clock } from '../kernel';
 import { evaluateRule, isTimestamp } from './choice';
-import { asStatesError, errorMatches, runtimeError, StatesError } from './errors';
+import { ABORTED, asStatesError, errorMatches, runtimeError, StatesError } from './errors';
 import { evaluateIntrinsic, isIntrinsic } from './intrinsics';
 import { evaluateTemplate, expressionText, isExpression, type JsonataScope } from './jsonata';
 import { applyResultPath, evaluatePath, selectPath, type PathScope } from './jsonpath';
@@ -729,7 +729,7 @@ export class Interpreter {
     });
     const settled = await settleFirstFailure(runs);
     // AWS stops the other branches once one fails.
-    if (settled.failed) giveUp.abort();
+    if (settled.failed) giveUp.abort(ABORTED);
     if (settled.failed) {
       const { error, index } = settled;
       if (error.fatal || env.signal.aborted) throw error;
@@ -854,7 +854,7 @@ export class Interpreter {
           if (!failure) {
             failure = { error, index };
             // AWS stops the other iterations once one fails.
-            giveUp.abort();
+            giveUp.abort(ABORTED);
           }
           return;
         }
@@ -867,7 +867,7 @@ export class Interpreter {
       failure ??= { error: asStatesError(thrown), index: -1 };
     }
     if (failure) {
-      giveUp.abort();
+      giveUp.abort(ABORTED);
       const { error, index } = failure;
       if (error.fatal || env.signal.aborted) throw error;
       const failingLast = index >= 0 ? chains[index].last : env.chain.last;

@@ -10,7 +10,7 @@ import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type
 import { jsonError } from '../server';
 import { authorizedS3 } from '../services/s3';
 import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
-import { StatesError } from './errors';
+import { ABORTED, StatesError } from './errors';
 import { Interpreter, Variables } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';
 import { runDistributedMap, type ChildResult, type MapRunRecord, type S3Access } from './distributed';
@@ -333,7 +333,7 @@ export class StepFunctionsService implements ServiceHandler {
     this.closed = true;
     for (const running of this.running.values()) {
       running.cancelTimeout?.();
-      running.controller.abort();
+      running.controller.abort(ABORTED);
       // Nothing will finish these executions in this process; waiters get them as they stand.
       for (const resolve of running.waiters) resolve(describe(running.record));
     }
@@ -442,7 +442,7 @@ export class StepFunctionsService implements ServiceHandler {
     this.running.delete(record.executionArn);
     if (running) {
       running.cancelTimeout?.();
-      running.controller.abort();
+      running.controller.abort(ABORTED);
       for (const resolve of running.waiters) resolve(describe(record));
     }
     if (record.express) {

@@ -8,7 +8,7 @@
  */
 import { AwsError, type Clock } from '../kernel';
 import type { Dispatcher } from './dispatch';
-import { asStatesError, errorMatches, StatesError } from './errors';
+import { ABORTED, asStatesError, errorMatches, StatesError } from './errors';
 import { Interpreter, Variables } from './executor';
 import { mockResultProblems } from './mock-validation';
 import { diagnose, invalidDefinitionMessage } from './preprocess';
@@ -100,7 +100,7 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     const retriable = (state.Retry ?? []).some((r: Obj) => errorMatches(r.ErrorEquals, err, state.Type) && (r.MaxAttempts ?? 3) > 0);
     return withInspection({ status: retriable ? 'RETRIABLE' : 'FAILED', error: err.name, cause: err.cause ?? '' });
   } finally {
-    controller.abort();
+    controller.abort(ABORTED);
   }
 }
 
