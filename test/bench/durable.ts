@@ -2,17 +2,22 @@
  * Storage figures for `npm run bench` (issue 13), printed, never asserted:
  *  - StartExecution latency p50/p99 through the SDK, and the state directory's size on disk, after 10,000 and
  *    100,000 executions (each answer waits for its fsync);
- *  - executions per second through the API (StartExecution, completion by the runtime's own signal, not by
- *    polling) next to the raw aws-local-stepfunctions library on the same definition, in the same run,
- *    each repeated with the spread.
+ *  - executions per second through the API (StartExecution from an SDK client on its own thread, completion by
+ *    the runtime's own signal, not by polling) next to the raw aws-local-stepfunctions library on the same
+ *    definition, in the same run, and next to the API ceiling: the same client against a server that does
+ *    nothing. Each figure is repeated, with the spread.
  */
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { arn } from '../../local/kernel';
 import { credentials, startRuntime } from '../e2e/harness';
+import type { ClientData } from './start-client';
 
 const DEFINITION = {
   StartAt: 'Prepare',
@@ -35,7 +40,49 @@ function dirBytes(dir: string): number {
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const load = () => `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`;
-const spread = (xs: number[]) => `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(0)} (runs: ${xs.map((x) => x.toFixed(0)).join(', ')})`;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const spread = (xs: number[]) => `${mean(xs).toFixed(0)} (runs: ${xs.map((x) => x.toFixed(0)).join(', ')})`;
+
+async function rate(count: number, run: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return count / ((performance.now() - t0) / 1000);
+}
+
+/** start-client.ts on its own thread; `completed` (when given) is awaited before the client starts the next one. */
+function clientThread(data: ClientData, completed?: (executionArn: string) => Promise<unknown>) {
+  // A worker's entry module does not get the parent's tsx loader: register tsx's require hook first.
+  const entry = JSON.stringify(join(__dirname, 'start-client.ts'));
+  const worker = new Worker(`require('tsx/cjs/api').register(); require(${entry});`, { eval: true, workerData: data });
+  let finished: () => void = () => undefined;
+  worker.on('message', (m: { started?: string; finished?: boolean }) => {
+    if (m.started) void completed!(m.started).then(() => worker.postMessage({ done: m.started }));
+    if (m.finished) finished();
+  });
+  return {
+    run: (count: number, inFlight: number) =>
+      new Promise<void>((resolve, reject) => {
+        finished = resolve;
+        worker.once('error', reject);
+        worker.postMessage({ count, inFlight });
+      }),
+    stop: () => worker.terminate(),
+  };
+}
+
+/** A server answering every request with a canned StartExecution response: the cost of the API and client alone. */
+async function cannedServer(): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ executionArn: `${arn.stateMachine('Canned').replace(':stateMachine:', ':execution:')}:${n++}`, startDate: Date.now() / 1000 }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 export async function benchDurable(print: (line: string) => void, sizes = [10_000, 100_000]): Promise<void> {
   const h = await startRuntime({ seedFleet: false });
@@ -48,29 +95,46 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
     return out.executionArn!;
   };
   try {
-    // Throughput: start and await completion through the runtime's signal (waitForExecution), N at a time. The raw
-    // library runs in-process with no API, no fsync and no history: its rate does not depend on N.
-    for (const inFlight of [8, 64]) {
-      const runtimeRates: number[] = [];
-      const rawRates: number[] = [];
-      for (let r = 0; r < REPEATS; r++) {
-        const count = 500;
-        let next = 0;
-        const t0 = performance.now();
-        await Promise.all(Array.from({ length: inFlight }, async () => {
-          while (next++ < count) await h.rt.sfn.waitForExecution(await start());
-        }));
-        runtimeRates.push(count / ((performance.now() - t0) / 1000));
-        const raw = new StateMachine(DEFINITION as never);
-        const t1 = performance.now();
-        let rawNext = 0;
-        await Promise.all(Array.from({ length: inFlight }, async () => {
-          while (rawNext++ < count) await raw.run({ n: rawNext }).result;
-        }));
-        rawRates.push(count / ((performance.now() - t1) / 1000));
+    // Throughput: the SDK client runs on a thread of its own (start-client.ts) and waits, per execution, for the
+    // runtime's completion signal (waitForExecution). The raw library runs in-process with no API, no fsync and
+    // no history. The API ceiling is the same client against a server that answers at once and does nothing:
+    // no runtime through this API and this client can beat it on this machine.
+    const client = clientThread({ endpoint: h.endpoint, credentials, stateMachineArn: machine }, (executionArn) => h.rt.sfn.waitForExecution(executionArn));
+    const nullServer = await cannedServer();
+    const ceilingClient = clientThread({ endpoint: nullServer.endpoint, credentials, stateMachineArn: machine, noWait: true });
+    try {
+      // Warm-up, not counted: the first thousand calls mostly measure the JIT compiling each side.
+      await client.run(1000, 64);
+      started += 1000;
+      await ceilingClient.run(1000, 64);
+      const warm = new StateMachine(DEFINITION as never);
+      for (let i = 0; i < 1000; i++) await warm.run({ n: i }).result;
+      for (const inFlight of [8, 64]) {
+        const runtimeRates: number[] = [];
+        const rawRates: number[] = [];
+        const ceilingRates: number[] = [];
+        for (let r = 0; r < REPEATS; r++) {
+          const count = 1000;
+          runtimeRates.push(await rate(count, () => client.run(count, inFlight)));
+          started += count;
+          const raw = new StateMachine(DEFINITION as never);
+          let rawNext = 0;
+          rawRates.push(await rate(count, () => Promise.all(Array.from({ length: inFlight }, async () => {
+            while (rawNext++ < count) await raw.run({ n: rawNext }).result;
+          }))));
+          ceilingRates.push(await rate(count, () => ceilingClient.run(count, inFlight)));
+        }
+        const ratio = (mean(runtimeRates) / mean(rawRates)) * 100;
+        print(
+          `executions/s, Pass+Choice+Succeed, ${inFlight} at a time, ${REPEATS} runs of 1,000: runtime through the API ${spread(runtimeRates)}; ` +
+            `raw aws-local-stepfunctions ${spread(rawRates)}; runtime = ${ratio.toFixed(0)}% of raw; ` +
+            `API ceiling (the same SDK client, a server that does nothing) ${spread(ceilingRates)} = ${((mean(ceilingRates) / mean(rawRates)) * 100).toFixed(0)}% of raw (${load()})`,
+        );
       }
-      const ratio = (runtimeRates.reduce((a, b) => a + b, 0) / rawRates.reduce((a, b) => a + b, 0)) * 100;
-      print(`executions/s, Pass+Choice+Succeed, ${inFlight} at a time, ${REPEATS} runs of 500: runtime through the API ${spread(runtimeRates)}; raw aws-local-stepfunctions ${spread(rawRates)}; runtime = ${ratio.toFixed(0)}% of raw (${load()})`);
+    } finally {
+      await client.stop();
+      await ceilingClient.stop();
+      await nullServer.close();
     }
 
     for (const size of sizes) {
@@ -80,6 +144,7 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
         await Promise.all(Array.from({ length: batch }, start));
       }
       await h.rt.state.commit();
+      const at = started;
       // 1,000 sequential calls, REPEATS times: p50 and p99 of each run, with the spread across runs.
       const p50s: number[] = [];
       const p99s: number[] = [];
@@ -96,7 +161,7 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
       }
       const ms = (xs: number[]) => `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)} ms (runs: ${xs.map((x) => x.toFixed(1)).join(', ')})`;
       const mb = dirBytes(h.stateDir) / 1024 / 1024;
-      print(`after ${size.toLocaleString('en-US')} executions: StartExecution p50 ${ms(p50s)}, p99 ${ms(p99s)} (${REPEATS} runs of 1,000 sequential calls, each answered after its fsync); state on disk ${mb.toFixed(1)} MB (${load()})`);
+      print(`after ${at.toLocaleString('en-US')} executions: StartExecution p50 ${ms(p50s)}, p99 ${ms(p99s)} (${REPEATS} runs of 1,000 sequential calls, each answered after its fsync); state on disk ${mb.toFixed(1)} MB (${load()})`);
     }
   } finally {
     sfn.destroy();
