@@ -158,6 +158,11 @@ export interface AwsRequest {
   service: string;
   /** `X-Amz-Target` for JSON protocols, e.g. `AWSStepFunctions.StartExecution`. */
   target?: string;
+  /**
+   * The operation as the service's AWS model names it, set by request validation (local/validate/). S3 needs it:
+   * its operations share paths and methods, told apart by query literals and required headers.
+   */
+  operation?: string;
   /** Caller identity derived from the access key id (used for CloudTrail records). */
   accessKeyId: string;
 }

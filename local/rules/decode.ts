@@ -60,10 +60,12 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
 }
 
 /**
- * S3 path-style REST (`/<bucket>/<key>`), the operations local/services/s3.ts serves; params carry Bucket, Key
- * and the listing's prefix. https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
+ * S3 path-style REST (`/<bucket>/<key>`): the operation is the one request validation found in S3's model
+ * (`req.operation`, local/validate/); params carry Bucket, Key and the listing's prefix.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
  */
 function decodeS3(req: AwsRequest): DecodedRequest | undefined {
+  if (!req.operation) return undefined;
   const [, bucket = '', ...rest] = req.path.split('/');
   let key: string;
   try {
@@ -71,14 +73,7 @@ function decodeS3(req: AwsRequest): DecodedRequest | undefined {
   } catch {
     return undefined;
   }
-  const base = { service: 's3', protocol: 'rest-xml' as const, params: { Bucket: bucket, Key: key, Prefix: req.query.get('prefix') ?? undefined } };
-  const m = req.method.toUpperCase();
-  const operation = !bucket
-    ? (m === 'GET' ? 'ListBuckets' : undefined)
-    : !key
-      ? ({ PUT: 'CreateBucket', HEAD: 'HeadBucket', DELETE: 'DeleteBucket', GET: 'ListObjectsV2' } as Record<string, string>)[m]
-      : ({ PUT: 'PutObject', GET: 'GetObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' } as Record<string, string>)[m];
-  return operation ? { ...base, operation } : undefined;
+  return { service: 's3', protocol: 'rest-xml', operation: req.operation, params: { Bucket: bucket, Key: key, Prefix: req.query.get('prefix') ?? undefined } };
 }
 
 function parseJson(body: Buffer): Record<string, any> | undefined {

@@ -21,6 +21,9 @@ import { writeDurable } from '../storage';
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
 const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
+/** The operations served, by their names in S3's model. */
+const SERVED = 'ListBuckets, CreateBucket, HeadBucket, DeleteBucket, ListObjectsV2, PutObject, GetObject, HeadObject and DeleteObject';
+
 interface Meta {
   contentType: string;
   etag: string;
@@ -105,68 +108,78 @@ export class S3Service implements ServiceHandler {
     }
   }
 
+  /**
+   * By the operation S3's model names (found by request validation, local/validate/). One it names that is not
+   * served here is NotImplemented (501); a request that names none, MethodNotAllowed (405), as S3 answers
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+   */
   private route(req: AwsRequest): AwsResponse {
     const [, bucket = '', ...rest] = req.path.split('/');
     const key = decodeURIComponent(rest.join('/'));
     const ok = (body = '', headers: Record<string, string> = {}): AwsResponse => ({ status: 200, headers: { 'content-type': 'application/xml', ...headers }, body });
-    if (!bucket) {
-      if (req.method !== 'GET') throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
-      const buckets = readdirSync(this.root)
-        .filter((b) => statSync(join(this.root, b)).isDirectory())
-        .map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>${new Date(statSync(join(this.root, b)).birthtimeMs).toISOString()}</CreationDate></Bucket>`)
-        .join('');
-      return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
-    }
-    if (!key) {
-      switch (req.method) {
-        case 'PUT':
-          this.createBucket(bucket);
-          return ok('', { location: `/${bucket}` });
-        case 'HEAD':
-          this.bucket(bucket);
-          return ok();
-        case 'DELETE': {
-          const dir = this.bucket(bucket);
-          if (readdirSync(dir).length) throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409);
-          rmSync(dir, { recursive: true });
-          return { status: 204, body: '' };
-        }
-        case 'GET': {
-          const prefix = req.query.get('prefix') ?? '';
-          const max = Math.min(Number(req.query.get('max-keys') ?? 1000) || 1000, 1000);
-          const after = req.query.get('continuation-token') ? Buffer.from(req.query.get('continuation-token')!, 'base64url').toString('utf8') : (req.query.get('start-after') ?? '');
-          const all = this.listObjects(bucket, prefix).filter((o) => o.key > after);
-          const shown = all.slice(0, max);
-          const truncated = all.length > shown.length;
-          const contents = shown
-            .map((o) => `<Contents><Key>${xml(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
-            .join('');
-          const next = truncated ? `<NextContinuationToken>${Buffer.from(shown.at(-1)!.key).toString('base64url')}</NextContinuationToken>` : '';
-          return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`);
-        }
+    switch (req.operation) {
+      case 'ListBuckets': {
+        const buckets = readdirSync(this.root)
+          .filter((b) => statSync(join(this.root, b)).isDirectory())
+          .map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>${new Date(statSync(join(this.root, b)).birthtimeMs).toISOString()}</CreationDate></Bucket>`)
+          .join('');
+        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
       }
-      throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
-    }
-    switch (req.method) {
-      case 'PUT': {
+      case 'CreateBucket':
+        this.createBucket(bucket);
+        return ok('', { location: `/${bucket}` });
+      case 'HeadBucket':
+        this.bucket(bucket);
+        return ok();
+      case 'DeleteBucket': {
+        const dir = this.bucket(bucket);
+        if (readdirSync(dir).length) throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409);
+        rmSync(dir, { recursive: true });
+        return { status: 204, body: '' };
+      }
+      case 'ListObjectsV2':
+        return ok(this.listObjectsV2(bucket, req.query));
+      case 'PutObject': {
         const meta = this.putObject(bucket, key, req.body, req.headers['content-type']);
         return ok('', { etag: meta.etag });
       }
-      case 'GET':
-      case 'HEAD': {
+      case 'GetObject':
+      case 'HeadObject': {
         const { body, meta } = this.getObject(bucket, key);
         const headers = { 'content-type': meta.contentType, etag: meta.etag, 'last-modified': new Date(meta.lastModified).toUTCString(), 'content-length': String(meta.size) };
         return { status: 200, headers, body: req.method === 'HEAD' ? '' : body };
       }
-      case 'DELETE': {
+      case 'DeleteObject': {
         this.bucket(bucket);
         const file = this.file(bucket, key);
         rmSync(file, { force: true });
         rmSync(`${file}.meta`, { force: true });
         return { status: 204, body: '' };
       }
+      case undefined:
+        throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+      default:
+        throw new AwsError('NotImplemented', `opsflow's local S3 does not implement ${req.operation}: it serves ${SERVED} (path-style).`, 501);
     }
-    throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+  }
+
+  /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html: at most 1,000 keys a page. */
+  private listObjectsV2(bucket: string, query: URLSearchParams): string {
+    const prefix = query.get('prefix') ?? '';
+    // Validation has refused a max-keys that is not an integer; a negative one is S3's InvalidArgument too.
+    const maxKeys = Number(query.get('max-keys') ?? 1000);
+    if (maxKeys < 0) throw new AwsError('InvalidArgument', 'Argument maxKeys must be an integer between 0 and 2147483647');
+    const max = Math.min(maxKeys, 1000);
+    const token = query.get('continuation-token');
+    const after = token ? Buffer.from(token, 'base64url').toString('utf8') : (query.get('start-after') ?? '');
+    const all = this.listObjects(bucket, prefix).filter((o) => o.key > after);
+    const shown = all.slice(0, max);
+    const truncated = all.length > shown.length;
+    const contents = shown
+      .map((o) => `<Contents><Key>${xml(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+      .join('');
+    const next = truncated && shown.length ? `<NextContinuationToken>${Buffer.from(shown.at(-1)!.key).toString('base64url')}</NextContinuationToken>` : '';
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`;
   }
 }
 

@@ -16,6 +16,11 @@
  * - AWS query (SNS): `ValidationError` with the same message (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html).
  * - EC2 query: `MissingParameter`, `InvalidParameterValue` and `UnknownParameter`
  *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+ * - REST-XML (S3, path-style): the operation is found as S3 finds it, by method, path, query literals
+ *   (`?list-type=2`, `?tagging`) and the required query parameters and headers that set operations apart
+ *   (`x-amz-copy-source` makes a PUT a CopyObject); an integer query parameter that is not one is
+ *   `InvalidArgument` (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html), worded as S3
+ *   answers it ("Provided max-keys not an integer or within integer range", from recorded S3 responses).
  *
  * An operation the model does not know is left to the service (which answers UnknownOperation/InvalidAction).
  */
@@ -23,8 +28,8 @@ import { NormalizedSchema } from '@smithy/core/schema';
 import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
 import { renderError, type Protocol as WireProtocol } from '../rules/decode';
 
-type Protocol = 'awsJson' | 'restJson' | 'awsQuery' | 'ec2Query';
-const WIRE: Record<Protocol, WireProtocol> = { awsJson: 'json', restJson: 'rest-json', awsQuery: 'query', ec2Query: 'ec2' };
+type Protocol = 'awsJson' | 'restJson' | 'restXml' | 'awsQuery' | 'ec2Query';
+const WIRE: Record<Protocol, WireProtocol> = { awsJson: 'json', restJson: 'rest-json', restXml: 'rest-xml', awsQuery: 'query', ec2Query: 'ec2' };
 
 interface ServiceModel {
   protocol: Protocol;
@@ -43,10 +48,11 @@ const MODELS: Record<string, ServiceModel> = {
   ses: { protocol: 'restJson', load: () => import('@aws-sdk/client-sesv2'), validationError: 'BadRequestException' },
   sns: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-sns'), validationError: 'ValidationError' },
   ec2: { protocol: 'ec2Query', load: () => import('@aws-sdk/client-ec2'), validationError: 'MissingParameter' },
+  s3: { protocol: 'restXml', load: () => import('@aws-sdk/client-s3'), validationError: 'InvalidArgument' },
 };
 
-/** The input schema of an operation, or undefined when the model has no such operation. */
-type Resolver = (req: AwsRequest) => NormalizedSchema | undefined;
+/** The operation's name and input schema, or undefined when the model has no such operation. */
+type Resolver = (req: AwsRequest) => { name: string; input: NormalizedSchema } | undefined;
 const resolvers = new Map<string, Promise<Resolver>>();
 
 /**
@@ -63,14 +69,18 @@ export async function validateRequest(req: AwsRequest): Promise<AwsResponse | un
 async function check(req: AwsRequest, model: ServiceModel): Promise<AwsError | undefined> {
   let resolver = resolvers.get(req.service);
   if (!resolver) resolvers.set(req.service, (resolver = model.load().then((mod) => resolverFor(model.protocol, mod))));
-  const input = (await resolver)(req);
-  if (!input) return undefined;
+  const operation = (await resolver)(req);
+  if (!operation) return undefined;
+  req.operation = operation.name;
+  const { input } = operation;
   try {
     switch (model.protocol) {
       case 'awsJson':
         return notNull(jsonMissing(req, input), model.validationError);
       case 'restJson':
         return checkRestJsonRequest(req, input, model);
+      case 'restXml':
+        return checkRestXmlQuery(req, input);
       case 'awsQuery':
       case 'ec2Query':
         return checkQueryRequest(req, input, model);
@@ -94,8 +104,17 @@ function operations(mod: Record<string, unknown>): Map<string, OperationSchema> 
   return ops;
 }
 
-function inputOf(op: OperationSchema | undefined): NormalizedSchema | undefined {
-  return op ? NormalizedSchema.of(op[4] as never) : undefined;
+function inputOf(op: OperationSchema | undefined): { name: string; input: NormalizedSchema } | undefined {
+  return op ? { name: op[2], input: NormalizedSchema.of(op[4] as never) } : undefined;
+}
+
+/** An operation's `http` trait: method, path pattern (labels as capture groups), and the query string after `?`. */
+function httpRoute(op: OperationSchema): { method: string; regex: RegExp; literals: string } | undefined {
+  const http = typeof op[3] === 'object' ? (op[3].http as [string, string, number] | undefined) : undefined;
+  if (!http) return undefined;
+  const [path, literals = ''] = http[1].split('?');
+  const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{([^}]+)\\?\}/g, (_, label: string) => (label.endsWith('+') ? '(.+)' : '([^/]+)'));
+  return { method: http[0], regex: new RegExp(`^${pattern}$`), literals };
 }
 
 function resolverFor(protocol: Protocol, mod: Record<string, unknown>): Resolver {
@@ -106,19 +125,12 @@ function resolverFor(protocol: Protocol, mod: Record<string, unknown>): Resolver
   }
   if (protocol === 'restJson') {
     const routes = [...ops.values()].flatMap((op) => {
-      const http = typeof op[3] === 'object' ? (op[3].http as [string, string, number] | undefined) : undefined;
-      if (!http) return [];
-      const [path] = http[1].split('?');
-      const labels: string[] = [];
-      const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{([^}]+)\\?\}/g, (_, label: string) => {
-        const greedy = label.endsWith('+');
-        labels.push(greedy ? label.slice(0, -1) : label);
-        return greedy ? '(.+)' : '([^/]+)';
-      });
-      return [{ method: http[0], regex: new RegExp(`^${pattern}$`), op }];
+      const route = httpRoute(op);
+      return route ? [{ ...route, op }] : [];
     });
     return (req) => inputOf(routes.find((r) => r.method === req.method && r.regex.test(req.path))?.op);
   }
+  if (protocol === 'restXml') return s3Resolver(ops);
   return (req) => inputOf(ops.get(queryParams(req).get('Action') ?? ''));
 }
 
@@ -256,6 +268,77 @@ function checkRestJsonRequest(req: AwsRequest, input: NormalizedSchema, model: S
     }
   }
   return notNull([...missing, ...jsonMissing(req, input, bound)], model.validationError);
+}
+
+// ---- REST-XML (S3) ---------------------------------------------------------------------------------------
+
+interface S3Route {
+  method: string;
+  /** The operation's path: after the bucket (path-style) when it has one, else the whole path (ListBuckets). */
+  regex: RegExp;
+  bucket: boolean;
+  /** `x-id=GetObject`: SDKs send it and it then names the operation, but S3 does not require it. */
+  xId?: string;
+  /** Query literals that must be there (`list-type=2`, `tagging`): key, and the value when one is given. */
+  literals: Array<[string, string | undefined]>;
+  /** Required members bound to the query string or to headers: the presence of these tells operations apart. */
+  requiredQuery: string[];
+  requiredHeaders: string[];
+  op: OperationSchema;
+}
+
+/** Finds an S3 operation as S3 does; among the routes a request fits, the most specific one wins. */
+function s3Resolver(ops: Map<string, OperationSchema>): Resolver {
+  const routes: S3Route[] = [];
+  for (const op of ops.values()) {
+    const http = httpRoute(op);
+    if (!http) continue;
+    const input = NormalizedSchema.of(op[4] as never);
+    const required = requiredMembers(input);
+    const route: S3Route = { method: http.method, regex: http.regex, bucket: false, literals: [], requiredQuery: [], requiredHeaders: [], op };
+    for (const [name, member] of input.structIterator()) {
+      if (name === 'Bucket') route.bucket = true;
+      if (!required.has(name)) continue;
+      const traits = member.getMergedTraits();
+      if (traits.httpQuery !== undefined) route.requiredQuery.push(String(traits.httpQuery));
+      if (traits.httpHeader !== undefined) route.requiredHeaders.push(String(traits.httpHeader).toLowerCase());
+    }
+    for (const literal of http.literals.split('&').filter(Boolean)) {
+      const [key, value] = literal.split('=');
+      if (key === 'x-id') route.xId = value;
+      else route.literals.push([key, value]);
+    }
+    routes.push(route);
+  }
+  return (req) => {
+    // Path-style addressing: `/<bucket><the operation's path>`; `/` alone is the account's.
+    const m = /^\/([^/]+)(\/.*)?$/.exec(req.path);
+    const rest = m ? (m[2] ?? '/') : req.path;
+    const xId = req.query.get('x-id');
+    let best: { route: S3Route; score: number } | undefined;
+    for (const route of routes) {
+      if (route.method !== req.method || route.bucket !== !!m || !route.regex.test(rest)) continue;
+      if (xId !== null && xId !== route.xId) continue;
+      if (!route.literals.every(([k, v]) => req.query.has(k) && (v === undefined || req.query.get(k) === v))) continue;
+      if (!route.requiredQuery.every((k) => req.query.has(k)) || !route.requiredHeaders.every((h) => req.headers[h] !== undefined)) continue;
+      const score = route.literals.length + route.requiredQuery.length + route.requiredHeaders.length;
+      if (!best || score > best.score) best = { route, score };
+    }
+    return inputOf(best?.route.op);
+  };
+}
+
+/** S3 reads its integer query parameters strictly (`max-keys=ten` is refused, never read as the default). */
+function checkRestXmlQuery(req: AwsRequest, input: NormalizedSchema): AwsError | undefined {
+  for (const [, member] of input.structIterator()) {
+    const name = member.getMergedTraits().httpQuery;
+    if (name === undefined || !member.isNumericSchema()) continue;
+    const value = req.query.get(String(name));
+    if (value !== null && (!/^-?\d+$/.test(value) || Math.abs(Number(value)) > 2 ** 31 - 1)) {
+      return new AwsError('InvalidArgument', `Provided ${String(name)} not an integer or within integer range`);
+    }
+  }
+  return undefined;
 }
 
 // ---- query protocols ------------------------------------------------------------------------------------

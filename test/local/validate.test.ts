@@ -7,6 +7,10 @@ import { LookupEventsCommand, CloudTrailClient } from '@aws-sdk/client-cloudtrai
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, StartInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetBucketPolicyCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand,
+  ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { ListStateMachinesCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -167,5 +171,73 @@ describe('EC2 (EC2 query)', () => {
   it('accepts what the SDK sends: filters, lists and booleans', async () => {
     const out = await h.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Schedule', Values: ['a', 'b'] }], MaxResults: 5 }));
     expect(out.Reservations).toEqual([]);
+  });
+});
+
+describe('S3 (REST-XML, path-style)', () => {
+  const Bucket = 'validate-s3';
+  let s3: S3Client;
+  beforeAll(() => {
+    s3 = new S3Client({ ...client(), forcePathStyle: true });
+  });
+  afterAll(() => s3?.destroy());
+
+  /** The command, sent with `value` in place of the query parameter `key` (signed as usual). */
+  function withQuery<C>(command: C, key: string, value: string): C {
+    (command as Middlewared).middlewareStack.add(
+      (next: (args: { request: { query: Record<string, string> } }) => Promise<unknown>) => async (args: { request: { query: Record<string, string> } }) => {
+        args.request.query[key] = value;
+        return next(args);
+      },
+      { step: 'build', priority: 'low' },
+    );
+    return command;
+  }
+
+  it('finds each operation the real S3 client sends, by method, path and query, and serves it', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'a/1.json', Body: '{"n":1}', ContentType: 'application/json' }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'a/2.json', Body: '{"n":2}' }));
+    const first = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'a/', MaxKeys: 1 }));
+    expect([first.Contents?.map((o) => o.Key), first.IsTruncated]).toEqual([['a/1.json'], true]);
+    const second = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'a/', ContinuationToken: first.NextContinuationToken }));
+    expect([second.Contents?.map((o) => o.Key), second.IsTruncated]).toEqual([['a/2.json'], false]);
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'a/1.json' }));
+    expect([await got.Body?.transformToString(), got.ContentType]).toEqual(['{"n":1}', 'application/json']);
+    expect((await s3.send(new HeadObjectCommand({ Bucket, Key: 'a/2.json' }))).ContentLength).toBe(7);
+    expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toContain(Bucket);
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: 'a/1.json' }));
+    expect((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents?.map((o) => o.Key)).toEqual(['a/2.json']);
+  });
+
+  it("answers NotImplemented (501) for an S3 operation the runtime does not serve, never another operation's answer", async () => {
+    // Each of these shares a method and path with a served operation: GET /bucket was read as a listing before.
+    for (const [command, name] of [
+      [new GetBucketPolicyCommand({ Bucket }), 'GetBucketPolicy'],
+      [new ListObjectsCommand({ Bucket }), 'ListObjects'],
+      [new GetObjectTaggingCommand({ Bucket, Key: 'a/2.json' }), 'GetObjectTagging'],
+      [new CopyObjectCommand({ Bucket, Key: 'a/3.json', CopySource: `${Bucket}/a/2.json` }), 'CopyObject'],
+    ] as const) {
+      const err = await refusal(s3.send(command as never));
+      expect(err).toMatchObject({ name: 'NotImplemented', status: 501 });
+      expect(err.message).toContain(`does not implement ${name}:`);
+    }
+    expect(await refusal(s3.send(new HeadObjectCommand({ Bucket, Key: 'a/3.json' })))).toMatchObject({ status: 404 });
+  });
+
+  it('refuses a max-keys that is not an integer, or is negative, with InvalidArgument', async () => {
+    expect(await refusal(s3.send(withQuery(new ListObjectsV2Command({ Bucket }), 'max-keys', 'ten')))).toEqual({
+      name: 'InvalidArgument',
+      message: 'Provided max-keys not an integer or within integer range',
+      status: 400,
+    });
+    expect(await refusal(s3.send(withQuery(new ListObjectsV2Command({ Bucket }), 'max-keys', '99999999999')))).toMatchObject({ name: 'InvalidArgument' });
+    expect(await refusal(s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: -1 })))).toEqual({
+      name: 'InvalidArgument',
+      message: 'Argument maxKeys must be an integer between 0 and 2147483647',
+      status: 400,
+    });
+    const none = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 0 }));
+    expect([none.KeyCount, none.Contents]).toEqual([0, undefined]);
   });
 });
