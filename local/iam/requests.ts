@@ -164,8 +164,8 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         case 'DeleteObject':
           return s3('DeleteObject', object);
         default:
-          // Not served (NotImplemented), but authorized first as S3 would: on its object or bucket.
-          return one(p.Key ? object : p.Bucket ? bucket : '*');
+          // Not served: the service answers NotImplemented and reads nothing, so there is no action to check.
+          return [];
       }
     }
     default:

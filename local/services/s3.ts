@@ -1,9 +1,9 @@
 /**
  * Amazon S3 over its REST protocol, path-style (`/<bucket>/<key>` on the runtime's endpoint; SDK clients
  * set `forcePathStyle: true`), for the app and for Distributed Map's ItemReader and ResultWriter:
- * CreateBucket, HeadBucket, DeleteBucket, ListBuckets, PutObject, GetObject, HeadObject, DeleteObject and
- * ListObjectsV2, with S3's error codes and XML
- * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+ * CreateBucket, HeadBucket, DeleteBucket, ListBuckets, PutObject, GetObject and HeadObject (byte ranges too),
+ * DeleteObject and ListObjectsV2 (delimiter, URL encoding), with S3's error codes and XML
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); any other S3 operation is NotImplemented.
  *
  * Objects are files under the state directory (`s3/<bucket>/<base64url key>`, metadata beside them).
  * Calls are authorized like every signed call (local/rules/gate.ts; bucket policies count), and Distributed
@@ -21,8 +21,11 @@ import { writeDurable } from '../storage';
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
 const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** The operations served, by their names in S3's model. */
-const SERVED = 'ListBuckets, CreateBucket, HeadBucket, DeleteBucket, ListObjectsV2, PutObject, GetObject, HeadObject and DeleteObject';
+/** The operations served, by their names in S3's model (local/iam/requests.ts authorizes each). */
+const S3_SERVED = new Set(['ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'ListObjectsV2', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject']);
+
+/** "List results are always returned in UTF-8 binary order" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html). */
+const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 interface Meta {
   contentType: string;
@@ -70,7 +73,7 @@ export class S3Service implements ServiceHandler {
       .filter((f) => !f.endsWith('.meta') && !f.endsWith('.tmp'))
       .map((f) => Buffer.from(f, 'base64url').toString('utf8'))
       .filter((key) => key.startsWith(prefix))
-      .sort()
+      .sort(utf8Order)
       .map((key) => ({ key, meta: JSON.parse(readFileSync(`${this.file(bucket, key)}.meta`, 'utf8')) as Meta }));
   }
 
@@ -115,7 +118,12 @@ export class S3Service implements ServiceHandler {
    */
   private route(req: AwsRequest): AwsResponse {
     const [, bucket = '', ...rest] = req.path.split('/');
-    const key = decodeURIComponent(rest.join('/'));
+    let key: string;
+    try {
+      key = decodeURIComponent(rest.join('/'));
+    } catch {
+      throw new AwsError('InvalidURI', "Couldn't parse the specified URI.", 400);
+    }
     const ok = (body = '', headers: Record<string, string> = {}): AwsResponse => ({ status: 200, headers: { 'content-type': 'application/xml', ...headers }, body });
     switch (req.operation) {
       case 'ListBuckets': {
@@ -146,8 +154,12 @@ export class S3Service implements ServiceHandler {
       case 'GetObject':
       case 'HeadObject': {
         const { body, meta } = this.getObject(bucket, key);
-        const headers = { 'content-type': meta.contentType, etag: meta.etag, 'last-modified': new Date(meta.lastModified).toUTCString(), 'content-length': String(meta.size) };
-        return { status: 200, headers, body: req.method === 'HEAD' ? '' : body };
+        const headers: Record<string, string> = { 'content-type': meta.contentType, etag: meta.etag, 'last-modified': new Date(meta.lastModified).toUTCString(), 'accept-ranges': 'bytes' };
+        const range = byteRange(req.headers.range, meta.size);
+        if (!range) return { status: 200, headers: { ...headers, 'content-length': String(meta.size) }, body: req.method === 'HEAD' ? '' : body };
+        const [first, last] = range;
+        const part = { ...headers, 'content-length': String(last - first + 1), 'content-range': `bytes ${first}-${last}/${meta.size}` };
+        return { status: 206, headers: part, body: req.method === 'HEAD' ? '' : body.subarray(first, last + 1) };
       }
       case 'DeleteObject': {
         this.bucket(bucket);
@@ -159,28 +171,66 @@ export class S3Service implements ServiceHandler {
       case undefined:
         throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
       default:
-        throw new AwsError('NotImplemented', `opsflow's local S3 does not implement ${req.operation}: it serves ${SERVED} (path-style).`, 501);
+        throw new AwsError('NotImplemented', `opsflow's local S3 does not implement ${req.operation}: it serves ${[...S3_SERVED].join(', ')} (path-style).`, 501);
     }
   }
 
-  /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html: at most 1,000 keys a page. */
+  /**
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html: at most 1,000 entries a page; with a
+   * delimiter, the keys that hold it after the prefix roll up into one CommonPrefixes entry each, which counts as
+   * one of the page's entries; with `encoding-type=url`, names come URL-encoded (the AWS CLI asks for that).
+   */
   private listObjectsV2(bucket: string, query: URLSearchParams): string {
     const prefix = query.get('prefix') ?? '';
+    const delimiter = query.get('delimiter') ?? '';
+    const startAfter = query.get('start-after') ?? '';
+    const token = query.get('continuation-token');
     // Validation has refused a max-keys that is not an integer; a negative one is S3's InvalidArgument too.
     const maxKeys = Number(query.get('max-keys') ?? 1000);
     if (maxKeys < 0) throw new AwsError('InvalidArgument', 'Argument maxKeys must be an integer between 0 and 2147483647');
     const max = Math.min(maxKeys, 1000);
-    const token = query.get('continuation-token');
-    const after = token ? Buffer.from(token, 'base64url').toString('utf8') : (query.get('start-after') ?? '');
-    const all = this.listObjects(bucket, prefix).filter((o) => o.key > after);
-    const shown = all.slice(0, max);
-    const truncated = all.length > shown.length;
-    const contents = shown
-      .map((o) => `<Contents><Key>${xml(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+    const entries: Array<{ name: string; object?: { key: string; meta: Meta } }> = [];
+    for (const o of this.listObjects(bucket, prefix)) {
+      if (utf8Order(o.key, startAfter) <= 0) continue;
+      const cut = delimiter ? o.key.indexOf(delimiter, prefix.length) : -1;
+      if (cut < 0) entries.push({ name: o.key, object: o });
+      else if (entries.at(-1)?.name !== o.key.slice(0, cut + delimiter.length)) entries.push({ name: o.key.slice(0, cut + delimiter.length) });
+    }
+    const after = token ? Buffer.from(token, 'base64url').toString('utf8') : undefined;
+    const remaining = after === undefined ? entries : entries.filter((e) => utf8Order(e.name, after) > 0);
+    const shown = remaining.slice(0, max);
+    const truncated = remaining.length > shown.length;
+    // URL-encoded as S3 answers it (recorded against S3: https://github.com/brekkylab/backlot/issues/178): a space
+    // is `+`, a `+` is `%2B`, slashes stay; the AWS CLI decodes it with unquote_plus.
+    const name = query.get('encoding-type') === 'url' ? (text: string) => xml(encodeURIComponent(text).replace(/%20/g, '+').replace(/%2F/g, '/')) : xml;
+    const body = shown
+      .map(({ name: n, object: o }) => (o
+        ? `<Contents><Key>${name(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`
+        : `<CommonPrefixes><Prefix>${name(n)}</Prefix></CommonPrefixes>`))
       .join('');
-    const next = truncated && shown.length ? `<NextContinuationToken>${Buffer.from(shown.at(-1)!.key).toString('base64url')}</NextContinuationToken>` : '';
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${contents}${next}</ListBucketResult>`;
+    const optional = [
+      delimiter && `<Delimiter>${name(delimiter)}</Delimiter>`,
+      query.get('encoding-type') === 'url' && '<EncodingType>url</EncodingType>',
+      startAfter && `<StartAfter>${name(startAfter)}</StartAfter>`,
+      token && `<ContinuationToken>${xml(token)}</ContinuationToken>`,
+      truncated && shown.length && `<NextContinuationToken>${Buffer.from(shown.at(-1)!.name).toString('base64url')}</NextContinuationToken>`,
+    ].filter(Boolean).join('');
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${name(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${body}${optional}</ListBucketResult>`;
   }
+}
+
+/**
+ * The single byte range of a `Range: bytes=first-last` (or `first-`, or `-suffix`) header, clamped to the object;
+ * undefined when there is none or it is not a byte range S3 reads (the whole object is then sent). One that starts
+ * past the end is 416 InvalidRange. https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
+ */
+function byteRange(header: string | undefined, size: number): [number, number] | undefined {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  const [first, last] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size - 1] : [Number(m[1]), m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
+  if (m[1] !== '' && m[2] !== '' && Number(m[2]) < first) return undefined;
+  if (first >= size || (m[1] === '' && Number(m[2]) === 0)) throw new AwsError('InvalidRange', 'The requested range is not satisfiable', 416);
+  return [first, last];
 }
 
 /**

@@ -287,7 +287,14 @@ interface S3Route {
   op: OperationSchema;
 }
 
-/** Finds an S3 operation as S3 does; among the routes a request fits, the most specific one wins. */
+/**
+ * Finds an S3 operation as S3 does. A route fits by method, path, x-id and its query literals; among those that
+ * fit, the one with the most literals wins (`DELETE /bucket?analytics` is never DeleteBucket, even without its
+ * id), then the one with the most of its required query parameters and headers present (a PUT with
+ * `x-amz-copy-source` is CopyObject), then one with all of them present (a plain PUT is PutObject, not an
+ * UploadPart short of its part number). Ties keep the model's order: `GET /` is ListBuckets, as on a
+ * general-purpose endpoint, not ListDirectoryBuckets.
+ */
 function s3Resolver(ops: Map<string, OperationSchema>): Resolver {
   const routes: S3Route[] = [];
   for (const op of ops.values()) {
@@ -315,17 +322,23 @@ function s3Resolver(ops: Map<string, OperationSchema>): Resolver {
     const m = /^\/([^/]+)(\/.*)?$/.exec(req.path);
     const rest = m ? (m[2] ?? '/') : req.path;
     const xId = req.query.get('x-id');
-    let best: { route: S3Route; score: number } | undefined;
+    let best: { route: S3Route; score: number[] } | undefined;
     for (const route of routes) {
       if (route.method !== req.method || route.bucket !== !!m || !route.regex.test(rest)) continue;
       if (xId !== null && xId !== route.xId) continue;
       if (!route.literals.every(([k, v]) => req.query.has(k) && (v === undefined || req.query.get(k) === v))) continue;
-      if (!route.requiredQuery.every((k) => req.query.has(k)) || !route.requiredHeaders.every((h) => req.headers[h] !== undefined)) continue;
-      const score = route.literals.length + route.requiredQuery.length + route.requiredHeaders.length;
-      if (!best || score > best.score) best = { route, score };
+      const present = route.requiredQuery.filter((k) => req.query.has(k)).length + route.requiredHeaders.filter((h) => req.headers[h] !== undefined).length;
+      const score = [route.literals.length, present, present === route.requiredQuery.length + route.requiredHeaders.length ? 1 : 0];
+      if (!best || ranksAbove(score, best.score)) best = { route, score };
     }
     return inputOf(best?.route.op);
   };
+}
+
+/** Compares scores of equal length element by element: the first difference decides. */
+function ranksAbove(a: number[], b: number[]): boolean {
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return i >= 0 && a[i] > b[i];
 }
 
 /** S3 reads its integer query parameters strictly (`max-keys=ten` is refused, never read as the default). */

@@ -5,6 +5,9 @@
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../demo-fleet';
@@ -16,6 +19,7 @@ const cli = findAwsCliV2();
 const enabled = toolAvailable('AWS CLI v2', cli !== undefined, '`apt-get install awscli` (Debian 12+), or set OPSFLOW_AWS_CLI to an AWS CLI v2 executable');
 let h: Harness;
 let aws: (...args: string[]) => Promise<any>;
+const cliEnv = () => ({ PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: 'AKIDAWSCLI', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' });
 
 beforeAll(async () => {
   if (!enabled) return;
@@ -23,10 +27,8 @@ beforeAll(async () => {
   // scale): on the real clock's time of day, that stop could fire mid-test and stop the instance first.
   h = await startRuntime({ timeScale: 60, virtualStart: Date.parse('2025-03-05T09:00:00Z') });
   aws = async (...args: string[]) => {
-    const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], {
-      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: 'AKIDAWSCLI', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
-    });
-    return stdout.trim() ? JSON.parse(stdout) : {};
+    const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], { env: cliEnv() });
+    return stdout.trim() && args[0] !== 's3' ? JSON.parse(stdout) : {};
   };
 });
 afterAll(() => h?.stop());
@@ -73,6 +75,28 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
 
     const started = await aws('ec2', 'start-instances', '--instance-ids', id);
     expect(started.StartingInstances[0].CurrentState.Name).toBe('pending');
+  });
+
+  it('copies files to and from S3 and lists them, a download over 8 MB in ranged parts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsflow-cli-s3-'));
+    writeFileSync(join(dir, 'small.txt'), 'hello from the CLI');
+    await aws('s3', 'mb', 's3://cli-files');
+    await aws('s3', 'cp', join(dir, 'small.txt'), 's3://cli-files/notes/a b+c.txt');
+    // Put in one PutObject (the CLI would upload it in parts, which the runtime does not serve); the CLI then
+    // downloads it in 8 MB ranges (its multipart_threshold), each a GetObject with a Range header.
+    const big = Buffer.alloc(9 * 1024 * 1024 + 3, 'opsflow');
+    h.rt.s3.putObject('cli-files', 'big.bin', big);
+
+    const { stdout: top } = await run(cli!, ['--endpoint-url', h.endpoint, 's3', 'ls', 's3://cli-files/'], { env: cliEnv() });
+    expect(top).toMatch(/^\s+PRE notes\/$/m);
+    expect(top).toMatch(/ 9437187 big\.bin$/m);
+    const { stdout: notes } = await run(cli!, ['--endpoint-url', h.endpoint, 's3', 'ls', 's3://cli-files/notes/'], { env: cliEnv() });
+    expect(notes).toMatch(/ 18 a b\+c\.txt$/m);
+
+    await aws('s3', 'cp', 's3://cli-files/notes/a b+c.txt', join(dir, 'back.txt'));
+    expect(readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('hello from the CLI');
+    await aws('s3', 'cp', 's3://cli-files/big.bin', join(dir, 'big.bin'));
+    expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
   });
 
   it('surfaces EC2 error codes', async () => {

@@ -8,8 +8,9 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, StartInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
-  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetBucketPolicyCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand,
-  ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  CopyObjectCommand, CreateBucketCommand, DeleteBucketAnalyticsConfigurationCommand, DeleteObjectCommand, GetBucketPolicyCommand, GetObjectCommand,
+  GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand,
+  RenameObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { ListStateMachinesCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -239,5 +240,49 @@ describe('S3 (REST-XML, path-style)', () => {
     });
     const none = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 0 }));
     expect([none.KeyCount, none.Contents]).toEqual([0, undefined]);
+  });
+});
+
+describe('S3 operations that share a method and path with a served one', () => {
+  const Bucket = 'validate-s3-routes';
+  let s3: S3Client;
+  beforeAll(async () => {
+    s3 = new S3Client({ ...client(), forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket }));
+  });
+  afterAll(() => s3?.destroy());
+
+  it('are told apart by their query literal even when a required member is missing: nothing is deleted or overwritten', async () => {
+    // The SDK sends DELETE /bucket?analytics and PUT /bucket/key?renameObject (no id, no rename source) as asked.
+    expect(await refusal(s3.send(new DeleteBucketAnalyticsConfigurationCommand({ Bucket } as never)))).toMatchObject({ name: 'NotImplemented', status: 501 });
+    expect((await s3.send(new HeadBucketCommand({ Bucket }))).$metadata.httpStatusCode).toBe(200);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'kept', Body: 'original' }));
+    expect(await refusal(s3.send(new RenameObjectCommand({ Bucket, Key: 'kept' } as never)))).toMatchObject({ name: 'NotImplemented', status: 501 });
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'kept' }))).Body?.transformToString()).toBe('original');
+  });
+
+  it('GetObject reads a byte range (206, Content-Range), a suffix range, and refuses one past the end with InvalidRange', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'digits', Body: '0123456789' }));
+    const middle = await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=2-4' }));
+    expect([middle.$metadata.httpStatusCode, await middle.Body?.transformToString(), middle.ContentRange, middle.ContentLength]).toEqual([206, '234', 'bytes 2-4/10', 3]);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=-3' }))).Body?.transformToString()).toBe('789');
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=8-100' }))).Body?.transformToString()).toBe('89');
+    expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=10-' })))).toMatchObject({ name: 'InvalidRange', status: 416 });
+  });
+
+  it('ListObjectsV2 rolls keys up to CommonPrefixes at the delimiter, pages across them, and URL-encodes names when asked', async () => {
+    for (const Key of ['d/sub/a', 'd/sub/b', 'd/x 1.json', 'd/x+1.json', 'd/z']) await s3.send(new PutObjectCommand({ Bucket, Key, Body: '-' }));
+    const entries: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'd/', Delimiter: '/', MaxKeys: 1, ContinuationToken }));
+      expect(page.KeyCount).toBe(1);
+      entries.push(...(page.CommonPrefixes ?? []).map((p) => `prefix ${p.Prefix}`), ...(page.Contents ?? []).map((o) => `key ${o.Key}`));
+      ContinuationToken = page.NextContinuationToken;
+    } while (ContinuationToken);
+    expect(entries).toEqual(['prefix d/sub/', 'key d/x 1.json', 'key d/x+1.json', 'key d/z']);
+    // As S3 answers: a space is `+`, a `+` is `%2B` (the client decodes), slashes stay.
+    const encoded = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'd/x', EncodingType: 'url' }));
+    expect([encoded.EncodingType, encoded.Contents?.map((o) => o.Key)]).toEqual(['url', ['d/x+1.json', 'd/x%2B1.json']]);
   });
 });
