@@ -157,7 +157,12 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         case 'ListObjectsV2':
           return s3('ListBucket', bucket, p.Prefix !== undefined ? { 's3:prefix': p.Prefix } : {});
         case 'PutObject':
+        case 'CreateMultipartUpload':
+        case 'UploadPart':
+        case 'CompleteMultipartUpload':
           return s3('PutObject', object);
+        case 'AbortMultipartUpload':
+          return s3('AbortMultipartUpload', object);
         case 'GetObject':
         case 'HeadObject':
           return s3('GetObject', object);

@@ -2,13 +2,14 @@
  * Amazon S3 over its REST protocol, path-style (`/<bucket>/<key>` on the runtime's endpoint; SDK clients
  * set `forcePathStyle: true`), for the app and for Distributed Map's ItemReader and ResultWriter:
  * CreateBucket, HeadBucket, DeleteBucket, ListBuckets, PutObject, GetObject and HeadObject (byte ranges too),
- * DeleteObject and ListObjectsV2 (delimiter, URL encoding), with S3's error codes and XML
- * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); any other S3 operation is NotImplemented.
+ * DeleteObject, ListObjectsV2 (delimiter, URL encoding) and multipart uploads (s3-multipart.ts), with S3's error
+ * codes and XML (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); any other S3 operation is
+ * NotImplemented.
  *
  * Objects are files under the state directory (`s3/<bucket>/<base64url key>`, metadata beside them).
  * Calls are authorized like every signed call (local/rules/gate.ts; bucket policies count), and Distributed
  * Map's reads and writes with the state machine's role (`authorizedS3`); a denial is S3's 403 AccessDenied.
- * Not modelled: versioning, multipart uploads, ACLs, virtual-hosted-style addressing.
+ * Not modelled: versioning, ACLs, listing uploads and parts, virtual-hosted-style addressing.
  */
 import escapeHtml from 'escape-html';
 import { createHash } from 'node:crypto';
@@ -17,12 +18,16 @@ import { join } from 'node:path';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
 import { s3AccessDenied } from '../iam/enforcer';
 import { writeDurable } from '../storage';
+import { MultipartUploads } from './s3-multipart';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
 const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** The operations served, by their names in S3's model (local/iam/requests.ts authorizes each). */
-const S3_SERVED = new Set(['ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'ListObjectsV2', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject']);
+const S3_SERVED = new Set([
+  'ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'ListObjectsV2', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject',
+  'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload',
+]);
 
 /** "List results are always returned in UTF-8 binary order" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html). */
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -42,10 +47,12 @@ export interface S3Object {
 export class S3Service implements ServiceHandler {
   readonly services = ['s3'] as const;
   private readonly root: string;
+  private readonly multipart: MultipartUploads;
 
   constructor(private readonly deps: { state: StateDir; clock: Clock }) {
     this.root = deps.state.path('s3');
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.multipart = new MultipartUploads(this.root);
   }
 
   // ---- used in-process (Distributed Map) ----------------------------------------------------------------
@@ -57,10 +64,11 @@ export class S3Service implements ServiceHandler {
     return { body: readFileSync(file), meta: JSON.parse(readFileSync(`${file}.meta`, 'utf8')) as Meta };
   }
 
-  putObject(bucket: string, key: string, body: Buffer, contentType = 'application/octet-stream'): Meta {
+  /** `etag`: a multipart upload's (the MD5 of its parts' MD5s); otherwise the body's MD5. */
+  putObject(bucket: string, key: string, body: Buffer, contentType = 'application/octet-stream', etag = `"${createHash('md5').update(body).digest('hex')}"`): Meta {
     this.bucket(bucket);
     const file = this.file(bucket, key);
-    const meta: Meta = { contentType, etag: `"${createHash('md5').update(body).digest('hex')}"`, lastModified: this.deps.clock.nowMs(), size: body.length };
+    const meta: Meta = { contentType, etag, lastModified: this.deps.clock.nowMs(), size: body.length };
     // On disk (fsync) before PutObject answers, readable by this user only.
     writeDurable(file, body);
     writeDurable(`${file}.meta`, JSON.stringify(meta));
@@ -128,7 +136,7 @@ export class S3Service implements ServiceHandler {
     switch (req.operation) {
       case 'ListBuckets': {
         const buckets = readdirSync(this.root)
-          .filter((b) => statSync(join(this.root, b)).isDirectory())
+          .filter((b) => BUCKET_NAME.test(b) && statSync(join(this.root, b)).isDirectory())
           .map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>${new Date(statSync(join(this.root, b)).birthtimeMs).toISOString()}</CreationDate></Bucket>`)
           .join('');
         return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
@@ -161,6 +169,23 @@ export class S3Service implements ServiceHandler {
         const part = { ...headers, 'content-length': String(last - first + 1), 'content-range': `bytes ${first}-${last}/${meta.size}` };
         return { status: 206, headers: part, body: req.method === 'HEAD' ? '' : body.subarray(first, last + 1) };
       }
+      case 'CreateMultipartUpload': {
+        this.bucket(bucket);
+        const uploadId = this.multipart.create(bucket, key, req.headers['content-type']);
+        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`);
+      }
+      case 'UploadPart':
+        return ok('', { etag: this.multipart.uploadPart(bucket, key, req.query.get('uploadId') ?? '', req.query.get('partNumber'), req.body) });
+      case 'CompleteMultipartUpload': {
+        const uploadId = req.query.get('uploadId') ?? '';
+        const object = this.multipart.complete(bucket, key, uploadId, req.body);
+        const meta = this.putObject(bucket, key, object.body, object.contentType, object.etag);
+        this.multipart.discard(uploadId);
+        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Location>/${xml(bucket)}/${xml(key)}</Location><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><ETag>${xml(meta.etag)}</ETag></CompleteMultipartUploadResult>`);
+      }
+      case 'AbortMultipartUpload':
+        this.multipart.abort(bucket, key, req.query.get('uploadId') ?? '');
+        return { status: 204, body: '' };
       case 'DeleteObject': {
         this.bucket(bucket);
         const file = this.file(bucket, key);

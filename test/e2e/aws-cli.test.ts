@@ -77,15 +77,16 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
     expect(started.StartingInstances[0].CurrentState.Name).toBe('pending');
   });
 
-  it('copies files to and from S3 and lists them, a download over 8 MB in ranged parts', async () => {
+  it('copies files to and from S3 and lists them; over 8 MB, up in a multipart upload and down in ranged parts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opsflow-cli-s3-'));
     writeFileSync(join(dir, 'small.txt'), 'hello from the CLI');
+    // Over the CLI's 8 MB multipart_threshold: uploaded in 8 MB parts, downloaded in 8 MB byte ranges.
+    const big = Buffer.alloc(9 * 1024 * 1024 + 3, 'opsflow');
+    writeFileSync(join(dir, 'big.bin'), big);
     await aws('s3', 'mb', 's3://cli-files');
     await aws('s3', 'cp', join(dir, 'small.txt'), 's3://cli-files/notes/a b+c.txt');
-    // Put in one PutObject (the CLI would upload it in parts, which the runtime does not serve); the CLI then
-    // downloads it in 8 MB ranges (its multipart_threshold), each a GetObject with a Range header.
-    const big = Buffer.alloc(9 * 1024 * 1024 + 3, 'opsflow');
-    h.rt.s3.putObject('cli-files', 'big.bin', big);
+    await aws('s3', 'cp', join(dir, 'big.bin'), 's3://cli-files/big.bin');
+    expect(h.rt.s3.getObject('cli-files', 'big.bin').meta.etag).toMatch(/^"[0-9a-f]{32}-2"$/);
 
     const { stdout: top } = await run(cli!, ['--endpoint-url', h.endpoint, 's3', 'ls', 's3://cli-files/'], { env: cliEnv() });
     expect(top).toMatch(/^\s+PRE notes\/$/m);
@@ -95,8 +96,8 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
 
     await aws('s3', 'cp', 's3://cli-files/notes/a b+c.txt', join(dir, 'back.txt'));
     expect(readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('hello from the CLI');
-    await aws('s3', 'cp', 's3://cli-files/big.bin', join(dir, 'big.bin'));
-    expect(readFileSync(join(dir, 'big.bin')).equals(big)).toBe(true);
+    await aws('s3', 'cp', 's3://cli-files/big.bin', join(dir, 'big-back.bin'));
+    expect(readFileSync(join(dir, 'big-back.bin')).equals(big)).toBe(true);
   });
 
   it('surfaces EC2 error codes', async () => {
