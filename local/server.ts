@@ -48,7 +48,9 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
   }
   return {
     method: req.method ?? 'GET',
-    path: url.pathname,
+    // S3 object keys may hold `.` and `..` segments: S3 reads the path as sent, where URL parsing would resolve
+    // `/bucket/../other` to `/other` (another bucket).
+    path: signature?.service === 's3' && req.url?.startsWith('/') ? req.url.split('?')[0] : url.pathname,
     query: url.searchParams,
     headers,
     body: Buffer.concat(chunks),

@@ -55,6 +55,15 @@ describe('objects', () => {
   });
 });
 
+describe('keys', () => {
+  it('keep their . and .. segments: the path is read as sent, never resolved to another key or bucket', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'dots/../y', Body: 'dotted' }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'y', Body: 'plain' }));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'dots/../y' }))).Body?.transformToString()).toBe('dotted');
+    expect((await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'dots/' }))).Contents?.map((o) => o.Key)).toEqual(['dots/../y']);
+  });
+});
+
 describe('multipart uploads', () => {
   const MiB = 1024 * 1024;
   const Key = 'parts/object.bin';
