@@ -8,6 +8,9 @@
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** The largest object the local S3 keeps (its limit on AWS is 5 GB a PUT, 5 TB an object). */
+export const S3_LOCAL_OBJECT_BYTES = 2 * 1024 * MiB - 1;
+
 export interface BodyLimit {
   bytes: number;
   /** What the limit is, for the 413 message. */
@@ -34,8 +37,10 @@ const BY_SERVICE: Record<string, BodyLimit> = {
   // AWS documents no body limit for the EC2 Query API; its largest parameter, UserData, is limited to 16 KB
   // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html): 1 MB leaves ample room.
   ec2: { bytes: 1 * MiB, what: 'EC2 request size (local cap: UserData, the largest parameter, is 16 KB)' },
-  // PutObject: "upload a single object up to 5 GB" https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html
-  s3: { bytes: 5 * 1024 * MiB, what: 'S3 maximum single PUT object size (5 GB)' },
+  // PutObject: "upload a single object up to 5 GB" https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html.
+  // The local S3 holds a whole object in memory and reads its file in one call, which Node caps at 2 GiB - 1:
+  // the local cap, for a single PUT, a part, and a completed multipart object (local/services/s3.ts).
+  s3: { bytes: S3_LOCAL_OBJECT_BYTES, what: 'local S3 object size (2 GiB - 1: below S3\'s 5 GB, the most the local runtime holds in memory)' },
   // LookupEvents takes a handful of small attributes (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
   cloudtrail: { bytes: 1 * MiB, what: 'CloudTrail request size (local cap: LookupEvents takes a few small attributes)' },
 };

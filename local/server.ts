@@ -29,7 +29,12 @@ export class BodyTooLarge extends Error {
 }
 
 export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> {
-  const url = new URL(req.url ?? '/', 'http://local');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://local');
+  } catch {
+    throw new AwsError('InvalidRequest', `The request target '${(req.url ?? '').slice(0, 200)}' is not a valid URL`, 400);
+  }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   // Presigned URLs carry the credential in the query string instead of the header; a malformed one throws IncompleteSignature.
@@ -50,7 +55,7 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
     method: req.method ?? 'GET',
     // S3 object keys may hold `.` and `..` segments: S3 reads the path as sent, where URL parsing would resolve
     // `/bucket/../other` to `/other` (another bucket).
-    path: signature?.service === 's3' && req.url?.startsWith('/') ? req.url.split('?')[0] : url.pathname,
+    path: signature?.service === 's3' ? rawPath(req.url ?? '/') : url.pathname,
     query: url.searchParams,
     headers,
     body: Buffer.concat(chunks),
@@ -58,6 +63,12 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
     target: headers['x-amz-target'],
     accessKeyId: signature?.accessKeyId ?? '',
   };
+}
+
+/** The path of a request target as sent, in origin form (`/a/../b`) or absolute form (`http://host/a/../b`). */
+function rawPath(target: string): string {
+  const path = target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/)[0];
+  return path.startsWith('/') ? path : `/${path}`;
 }
 
 export interface ServerGuards {

@@ -572,7 +572,8 @@ function datasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a directory's entries (files created, renamed or removed in it) durable. */
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
@@ -586,7 +587,9 @@ export function writeDurable(file: string, data: string | Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', FILE_MODE);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    // One write call moves at most about 2 GiB on Linux: loop until all of it is written.
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);

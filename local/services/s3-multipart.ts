@@ -12,7 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AwsError } from '../kernel';
-import { writeDurable } from '../storage';
+import { S3_LOCAL_OBJECT_BYTES } from '../limits';
+import { fsyncDir, writeDurable } from '../storage';
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
@@ -43,6 +44,7 @@ export class MultipartUploads {
     const uploadId = randomBytes(24).toString('base64url');
     mkdirSync(this.dir(uploadId), { mode: 0o700 });
     writeDurable(join(this.dir(uploadId), 'upload.json'), JSON.stringify({ bucket, key, contentType } satisfies Upload));
+    fsyncDir(this.root);
     return uploadId;
   }
 
@@ -75,6 +77,9 @@ export class MultipartUploads {
       buffers.push(data);
     }
     if (buffers.slice(0, -1).some((b) => b.length < MIN_PART_BYTES)) throw new AwsError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.');
+    if (buffers.reduce((n, b) => n + b.length, 0) > S3_LOCAL_OBJECT_BYTES) {
+      throw new AwsError('EntityTooLarge', `Your proposed upload exceeds the maximum allowed object size: the local S3 keeps objects up to ${S3_LOCAL_OBJECT_BYTES} bytes (local/limits.ts).`, 400);
+    }
     const etag = `"${md5(Buffer.concat(buffers.map(md5))).toString('hex')}-${buffers.length}"`;
     return { ...upload, body: Buffer.concat(buffers), etag };
   }
@@ -86,6 +91,7 @@ export class MultipartUploads {
 
   discard(uploadId: string): void {
     rmSync(this.dir(uploadId), { recursive: true, force: true });
+    fsyncDir(this.root);
   }
 
   /** Uploads in progress (tests). */

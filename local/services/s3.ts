@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
 import { s3AccessDenied } from '../iam/enforcer';
-import { writeDurable } from '../storage';
+import { fsyncDir, writeDurable } from '../storage';
 import { MultipartUploads } from './s3-multipart';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html */
@@ -31,6 +31,9 @@ const S3_SERVED = new Set([
 
 /** "List results are always returned in UTF-8 binary order" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html). */
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** base64url of 175 bytes is 236 characters; with `.meta.<pid>.tmp` the file name stays under 255 bytes. */
+const MAX_LOCAL_KEY_BYTES = 175;
 
 interface Meta {
   contentType: string;
@@ -60,13 +63,15 @@ export class S3Service implements ServiceHandler {
   getObject(bucket: string, key: string): S3Object {
     this.bucket(bucket);
     const file = this.file(bucket, key);
-    if (!existsSync(file)) throw new AwsError('NoSuchKey', 'The specified key does not exist.', 404);
+    // A body without its metadata is a PutObject cut short by a crash: never acknowledged, so not there.
+    if (!existsSync(file) || !existsSync(`${file}.meta`)) throw new AwsError('NoSuchKey', 'The specified key does not exist.', 404);
     return { body: readFileSync(file), meta: JSON.parse(readFileSync(`${file}.meta`, 'utf8')) as Meta };
   }
 
   /** `etag`: a multipart upload's (the MD5 of its parts' MD5s); otherwise the body's MD5. */
   putObject(bucket: string, key: string, body: Buffer, contentType = 'application/octet-stream', etag = `"${createHash('md5').update(body).digest('hex')}"`): Meta {
     this.bucket(bucket);
+    checkKey(key);
     const file = this.file(bucket, key);
     const meta: Meta = { contentType, etag, lastModified: this.deps.clock.nowMs(), size: body.length };
     // On disk (fsync) before PutObject answers, readable by this user only.
@@ -76,9 +81,11 @@ export class S3Service implements ServiceHandler {
   }
 
   listObjects(bucket: string, prefix = ''): { key: string; meta: Meta }[] {
-    this.bucket(bucket);
-    return readdirSync(join(this.root, bucket))
-      .filter((f) => !f.endsWith('.meta') && !f.endsWith('.tmp'))
+    const files = readdirSync(this.bucket(bucket));
+    const metas = new Set(files.filter((f) => f.endsWith('.meta')));
+    // A body without its metadata is a PutObject cut short by a crash (see getObject).
+    return files
+      .filter((f) => !f.endsWith('.meta') && !f.endsWith('.tmp') && metas.has(`${f}.meta`))
       .map((f) => Buffer.from(f, 'base64url').toString('utf8'))
       .filter((key) => key.startsWith(prefix))
       .sort(utf8Order)
@@ -89,6 +96,7 @@ export class S3Service implements ServiceHandler {
     if (!BUCKET_NAME.test(bucket)) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
     if (existsSync(join(this.root, bucket))) throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
     mkdirSync(join(this.root, bucket), { mode: 0o700 });
+    fsyncDir(this.root);
   }
 
   /** A bucket the template declares (AWS::S3::Bucket): created at deploy, kept with its objects across restarts. */
@@ -151,12 +159,13 @@ export class S3Service implements ServiceHandler {
         const dir = this.bucket(bucket);
         if (readdirSync(dir).length) throw new AwsError('BucketNotEmpty', 'The bucket you tried to delete is not empty', 409);
         rmSync(dir, { recursive: true });
+        fsyncDir(this.root);
         return { status: 204, body: '' };
       }
       case 'ListObjectsV2':
         return ok(this.listObjectsV2(bucket, req.query));
       case 'PutObject': {
-        const meta = this.putObject(bucket, key, req.body, req.headers['content-type']);
+        const meta = this.putObject(bucket, key, payload(req), req.headers['content-type']);
         return ok('', { etag: meta.etag });
       }
       case 'GetObject':
@@ -171,11 +180,12 @@ export class S3Service implements ServiceHandler {
       }
       case 'CreateMultipartUpload': {
         this.bucket(bucket);
+        checkKey(key);
         const uploadId = this.multipart.create(bucket, key, req.headers['content-type']);
         return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`);
       }
       case 'UploadPart':
-        return ok('', { etag: this.multipart.uploadPart(bucket, key, req.query.get('uploadId') ?? '', req.query.get('partNumber'), req.body) });
+        return ok('', { etag: this.multipart.uploadPart(bucket, key, req.query.get('uploadId') ?? '', req.query.get('partNumber'), payload(req)) });
       case 'CompleteMultipartUpload': {
         const uploadId = req.query.get('uploadId') ?? '';
         const object = this.multipart.complete(bucket, key, uploadId, req.body);
@@ -191,6 +201,7 @@ export class S3Service implements ServiceHandler {
         const file = this.file(bucket, key);
         rmSync(file, { force: true });
         rmSync(`${file}.meta`, { force: true });
+        fsyncDir(join(this.root, bucket));
         return { status: 204, body: '' };
       }
       case undefined:
@@ -214,9 +225,11 @@ export class S3Service implements ServiceHandler {
     const maxKeys = Number(query.get('max-keys') ?? 1000);
     if (maxKeys < 0) throw new AwsError('InvalidArgument', 'Argument maxKeys must be an integer between 0 and 2147483647');
     const max = Math.min(maxKeys, 1000);
+    // A start-after that is itself a rolled-up prefix (a NextMarker of `boo/`) starts after all of it.
+    const rolledUp = delimiter && startAfter.startsWith(prefix) && startAfter.indexOf(delimiter, prefix.length) === startAfter.length - delimiter.length ? startAfter : undefined;
     const entries: Array<{ name: string; object?: { key: string; meta: Meta } }> = [];
     for (const o of this.listObjects(bucket, prefix)) {
-      if (utf8Order(o.key, startAfter) <= 0) continue;
+      if (utf8Order(o.key, startAfter) <= 0 || (rolledUp && o.key.startsWith(rolledUp))) continue;
       const cut = delimiter ? o.key.indexOf(delimiter, prefix.length) : -1;
       if (cut < 0) entries.push({ name: o.key, object: o });
       else if (entries.at(-1)?.name !== o.key.slice(0, cut + delimiter.length)) entries.push({ name: o.key.slice(0, cut + delimiter.length) });
@@ -224,7 +237,8 @@ export class S3Service implements ServiceHandler {
     const after = token ? Buffer.from(token, 'base64url').toString('utf8') : undefined;
     const remaining = after === undefined ? entries : entries.filter((e) => utf8Order(e.name, after) > 0);
     const shown = remaining.slice(0, max);
-    const truncated = remaining.length > shown.length;
+    // max-keys=0 asks for nothing, and gets an answer that is not truncated.
+    const truncated = max > 0 && remaining.length > shown.length;
     // URL-encoded as S3 answers it (recorded against S3: https://github.com/brekkylab/backlot/issues/178): a space
     // is `+`, a `+` is `%2B`, slashes stay; the AWS CLI decodes it with unquote_plus.
     const name = query.get('encoding-type') === 'url' ? (text: string) => xml(encodeURIComponent(text).replace(/%20/g, '+').replace(/%2F/g, '/')) : xml;
@@ -251,11 +265,49 @@ export class S3Service implements ServiceHandler {
  */
 function byteRange(header: string | undefined, size: number): [number, number] | undefined {
   const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  // A suffix of an empty object is the whole (empty) object (RFC 9110 §14.1.1: a non-zero suffix is satisfiable).
+  if (!m || (m[1] === '' && m[2] === '') || (size === 0 && m[1] === '' && Number(m[2]) > 0)) return undefined;
   const [first, last] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size - 1] : [Number(m[1]), m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)];
   if (m[1] !== '' && m[2] !== '' && Number(m[2]) < first) return undefined;
   if (first >= size || (m[1] === '' && Number(m[2]) === 0)) throw new AwsError('InvalidRange', 'The requested range is not satisfiable', 416);
   return [first, last];
+}
+
+/**
+ * The bytes of a PutObject or UploadPart. The SDK v3 streams a body of unknown content as `aws-chunked`
+ * (`<hex size>[;chunk-signature=…]\r\n<data>\r\n` … `0\r\n<trailers>\r\n`), its length in
+ * `x-amz-decoded-content-length` (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html).
+ */
+function payload(req: AwsRequest): Buffer {
+  if (!/(^|,)\s*aws-chunked\s*(,|$)/i.test(req.headers['content-encoding'] ?? '')) return req.body;
+  const chunks: Buffer[] = [];
+  const body = req.body;
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    const size = eol < 0 ? NaN : parseInt(body.subarray(at, eol).toString('latin1').split(';')[0], 16);
+    if (!Number.isInteger(size) || size < 0 || eol + 2 + size > body.length) throw new AwsError('IncompleteBody', 'The request body is not valid aws-chunked encoding.', 400);
+    if (size === 0) break;
+    chunks.push(body.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+  const data = Buffer.concat(chunks);
+  const declared = req.headers['x-amz-decoded-content-length'];
+  if (declared !== undefined && Number(declared) !== data.length) {
+    throw new AwsError('IncompleteBody', `You did not provide the number of bytes specified by the x-amz-decoded-content-length header (${declared}; ${data.length} sent).`, 400);
+  }
+  return data;
+}
+
+/**
+ * S3 keys are at most 1,024 bytes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); the local
+ * S3 names each object's file after its key (base64url, plus a suffix while it is written), and file names stop at
+ * 255 bytes: its own cap is 175 bytes.
+ */
+function checkKey(key: string): void {
+  const bytes = Buffer.byteLength(key);
+  if (bytes > 1024) throw new AwsError('KeyTooLongError', 'Your key is too long', 400);
+  if (bytes > MAX_LOCAL_KEY_BYTES) throw new AwsError('KeyTooLongError', `Your key is too long for the local S3: ${bytes} bytes, at most ${MAX_LOCAL_KEY_BYTES} (S3 takes 1,024)`, 400);
 }
 
 /**

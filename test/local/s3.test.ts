@@ -4,8 +4,12 @@
  */
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
+  HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, startRuntime, type Harness } from '../e2e/harness';
 
@@ -28,6 +32,17 @@ async function refusal(p: Promise<unknown>): Promise<{ name: string; status?: nu
   return { name: err.name, status: err.$metadata?.httpStatusCode };
 }
 
+/** A request written to the socket as is (the SDK never sends an absolute-form target); resolves with the whole answer. */
+function raw(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(request));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString('latin1')));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
 describe('objects', () => {
   it('GetObject reads a byte range (206, Content-Range), a suffix range, and refuses one past the end with InvalidRange', async () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'digits', Body: '0123456789' }));
@@ -36,6 +51,10 @@ describe('objects', () => {
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=-3' }))).Body?.transformToString()).toBe('789');
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=8-100' }))).Body?.transformToString()).toBe('89');
     expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=10-' })))).toMatchObject({ name: 'InvalidRange', status: 416 });
+    // A suffix of an empty object is all of it: 200, no bytes.
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'empty', Body: '' }));
+    const empty = await s3.send(new GetObjectCommand({ Bucket, Key: 'empty', Range: 'bytes=-1' }));
+    expect([empty.$metadata.httpStatusCode, await empty.Body?.transformToString()]).toEqual([200, '']);
   });
 
   it('ListObjectsV2 rolls keys up to CommonPrefixes at the delimiter, pages across them, and URL-encodes names when asked', async () => {
@@ -49,9 +68,42 @@ describe('objects', () => {
       ContinuationToken = page.NextContinuationToken;
     } while (ContinuationToken);
     expect(entries).toEqual(['prefix d/sub/', 'key d/x 1.json', 'key d/x+1.json', 'key d/z']);
+    // StartAfter a rolled-up prefix starts after all of it; inside one, the prefix is still there.
+    const names = async (StartAfter: string) => {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'd/', Delimiter: '/', StartAfter }));
+      return [...(page.CommonPrefixes ?? []).map((p) => p.Prefix), ...(page.Contents ?? []).map((o) => o.Key)];
+    };
+    expect(await names('d/sub/')).toEqual(['d/x 1.json', 'd/x+1.json', 'd/z']);
+    expect(await names('d/sub/a')).toEqual(['d/sub/', 'd/x 1.json', 'd/x+1.json', 'd/z']);
     // As S3 answers: a space is `+`, a `+` is `%2B` (the client decodes), slashes stay.
     const encoded = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'd/x', EncodingType: 'url' }));
     expect([encoded.EncodingType, encoded.Contents?.map((o) => o.Key)]).toEqual(['url', ['d/x+1.json', 'd/x%2B1.json']]);
+  });
+});
+
+describe('writes', () => {
+  it('store a streamed body (the SDK sends it aws-chunked, with a checksum trailer) as its bytes, in one PUT or a part', async () => {
+    const stream = () => Readable.from([Buffer.from('hello '), Buffer.from('world')]);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'streamed', Body: stream(), ContentLength: 11 }));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'streamed' }))).Body?.transformToString()).toBe('hello world');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'streamed-parts' }));
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket, Key: 'streamed-parts', UploadId, PartNumber: 1, Body: stream(), ContentLength: 11 }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'streamed-parts', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'streamed-parts' }))).Body?.transformToString()).toBe('hello world');
+  });
+
+  it('refuse a key too long with KeyTooLongError: over S3\'s 1,024 bytes, or over the local S3\'s 175', async () => {
+    expect(await refusal(s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({ name: 'KeyTooLongError', status: 400 });
+    expect(await refusal(s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(176), Body: 'x' })))).toEqual({ name: 'KeyTooLongError', status: 400 });
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(175), Body: 'x' }));
+  });
+
+  it('a body whose metadata a crash kept from disk was never acknowledged: not listed, not read', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'torn/a', Body: 'a' }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'torn/b', Body: 'b' }));
+    rmSync(join(h.stateDir, 's3', Bucket, `${Buffer.from('torn/a').toString('base64url')}.meta`));
+    expect((await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'torn/' }))).Contents?.map((o) => o.Key)).toEqual(['torn/b']);
+    expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'torn/a' })))).toMatchObject({ name: 'NoSuchKey', status: 404 });
   });
 });
 
@@ -61,6 +113,18 @@ describe('keys', () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'y', Body: 'plain' }));
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'dots/../y' }))).Body?.transformToString()).toBe('dotted');
     expect((await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'dots/' }))).Contents?.map((o) => o.Key)).toEqual(['dots/../y']);
+  });
+
+  it('are read as sent in an absolute-form request target too; a target that is no URL is a 400', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bystander' }));
+    const { port } = new URL(h.endpoint);
+    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const auth = `AWS4-HMAC-SHA256 Credential=AKIDE2ETEST/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
+    const send = (line: string) => raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    // The AWS CLI's DELETE of the key '../bystander' (no x-id): a DeleteObject in this bucket, not a DeleteBucket.
+    expect(await send(`DELETE http://127.0.0.1:${port}/${Bucket}/../bystander HTTP/1.1`)).toMatch(/^HTTP\/1\.1 204/);
+    expect((await s3.send(new HeadBucketCommand({ Bucket: 'bystander' }))).$metadata.httpStatusCode).toBe(200);
+    expect(await send('GET http://[::1/x HTTP/1.1')).toMatch(/^HTTP\/1\.1 400[\s\S]*is not a valid URL/);
   });
 });
 

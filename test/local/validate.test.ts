@@ -239,7 +239,7 @@ describe('S3 (REST-XML, path-style)', () => {
       status: 400,
     });
     const none = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 0 }));
-    expect([none.KeyCount, none.Contents]).toEqual([0, undefined]);
+    expect([none.KeyCount, none.Contents, none.IsTruncated]).toEqual([0, undefined, false]);
   });
 });
 
