@@ -84,9 +84,17 @@ export interface ServerGuards {
 export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}): Server {
   const byService = new Map<string, ServiceHandler>();
   for (const s of services) for (const name of s.services) byService.set(name, s);
-  return createHttpServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     void dispatch(req, res, byService, plain, guards, options);
   });
+  // SDK clients keep their sockets and reuse them; a server that closes an idle one just as the next request
+  // arrives resets that request (ECONNRESET). Node's 5 s default is short when a busy runtime (and often the
+  // client, in tests) shares one event loop: keep idle connections for a minute, an Application Load Balancer's
+  // default (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout).
+  // A request's headers must still arrive within headersTimeout, which must exceed the keep-alive.
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
+  return server;
 }
 
 /** The Host values of a runtime listening on `host:port`: loopback by number and by name, and `host` itself. */

@@ -99,3 +99,10 @@ describe('the runtime refuses what a foreign web page can send', () => {
     expect((await send('/', { headers: { origin: 'http://evil.example' } })).status).toBe(403);
   });
 });
+
+describe('connections', () => {
+  it('are kept a minute when idle (Keep-Alive: timeout=60), so a reused SDK socket is not reset under load', async () => {
+    const res = await send('/_opsflow/health', { headers: { connection: 'keep-alive' } });
+    expect([res.status, res.headers['keep-alive']]).toEqual([200, 'timeout=60']);
+  });
+});
