@@ -36,7 +36,12 @@ async function activityStateName(): Promise<string> {
 }
 
 async function startFromConsole(page: Page, workflow: string, input: string): Promise<string> {
+  // From another view, going to #/workflows is a hash change: the page renders the cards anew after goto returns.
+  // Fill only once that render is in the DOM (the app marks it), or the input goes into a card about to be replaced.
+  const rendered = () => page.evaluate(() => performance.getEntriesByName('opsflow:workflows-rendered').length);
+  const before = await rendered();
   await page.goto(`${h.endpoint}/#/workflows`);
+  await expect.poll(rendered).toBeGreaterThan(before);
   const card = page.locator(`#wf-${workflow}`);
   await card.getByLabel('Input (JSON)').fill(input);
   await card.getByRole('button', { name: 'Start execution' }).click();
