@@ -9,7 +9,7 @@
  */
 import { parseXML } from '@aws-sdk/xml-builder';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AwsError } from '../kernel';
 import { S3_LOCAL_OBJECT_BYTES } from '../limits';
@@ -25,7 +25,7 @@ interface Upload {
 }
 
 /** The whole object a completed upload makes, for the bucket to store. */
-export interface Assembled extends Upload {
+interface Assembled extends Upload {
   body: Buffer;
   etag: string;
 }
@@ -92,11 +92,6 @@ export class MultipartUploads {
   discard(uploadId: string): void {
     rmSync(this.dir(uploadId), { recursive: true, force: true });
     fsyncDir(this.root);
-  }
-
-  /** Uploads in progress (tests). */
-  inProgress(): string[] {
-    return readdirSync(this.root);
   }
 
   private upload(bucket: string, key: string, uploadId: string): Upload {

@@ -65,7 +65,7 @@ export class S3Service implements ServiceHandler {
     const file = this.file(bucket, key);
     // A body without its metadata is a PutObject cut short by a crash: never acknowledged, so not there.
     if (!existsSync(file) || !existsSync(`${file}.meta`)) throw new AwsError('NoSuchKey', 'The specified key does not exist.', 404);
-    return { body: readFileSync(file), meta: JSON.parse(readFileSync(`${file}.meta`, 'utf8')) as Meta };
+    return { body: readFileSync(file), meta: this.meta(bucket, key) };
   }
 
   /** `etag`: a multipart upload's (the MD5 of its parts' MD5s); otherwise the body's MD5. */
@@ -81,6 +81,11 @@ export class S3Service implements ServiceHandler {
   }
 
   listObjects(bucket: string, prefix = ''): { key: string; meta: Meta }[] {
+    return this.keys(bucket, prefix).map((key) => ({ key, meta: this.meta(bucket, key) }));
+  }
+
+  /** The keys under `prefix`, in S3's order, without reading their metadata. */
+  private keys(bucket: string, prefix: string): string[] {
     const files = readdirSync(this.bucket(bucket));
     const metas = new Set(files.filter((f) => f.endsWith('.meta')));
     // A body without its metadata is a PutObject cut short by a crash (see getObject).
@@ -88,8 +93,11 @@ export class S3Service implements ServiceHandler {
       .filter((f) => !f.endsWith('.meta') && !f.endsWith('.tmp') && metas.has(`${f}.meta`))
       .map((f) => Buffer.from(f, 'base64url').toString('utf8'))
       .filter((key) => key.startsWith(prefix))
-      .sort(utf8Order)
-      .map((key) => ({ key, meta: JSON.parse(readFileSync(`${this.file(bucket, key)}.meta`, 'utf8')) as Meta }));
+      .sort(utf8Order);
+  }
+
+  private meta(bucket: string, key: string): Meta {
+    return JSON.parse(readFileSync(`${this.file(bucket, key)}.meta`, 'utf8')) as Meta;
   }
 
   createBucket(bucket: string): void {
@@ -227,12 +235,13 @@ export class S3Service implements ServiceHandler {
     const max = Math.min(maxKeys, 1000);
     // A start-after that is itself a rolled-up prefix (a NextMarker of `boo/`) starts after all of it.
     const rolledUp = delimiter && startAfter.startsWith(prefix) && startAfter.indexOf(delimiter, prefix.length) === startAfter.length - delimiter.length ? startAfter : undefined;
-    const entries: Array<{ name: string; object?: { key: string; meta: Meta } }> = [];
-    for (const o of this.listObjects(bucket, prefix)) {
-      if (utf8Order(o.key, startAfter) <= 0 || (rolledUp && o.key.startsWith(rolledUp))) continue;
-      const cut = delimiter ? o.key.indexOf(delimiter, prefix.length) : -1;
-      if (cut < 0) entries.push({ name: o.key, object: o });
-      else if (entries.at(-1)?.name !== o.key.slice(0, cut + delimiter.length)) entries.push({ name: o.key.slice(0, cut + delimiter.length) });
+    // Names only: the metadata is read for the page's objects alone.
+    const entries: Array<{ name: string; object: boolean }> = [];
+    for (const key of this.keys(bucket, prefix)) {
+      if (utf8Order(key, startAfter) <= 0 || (rolledUp && key.startsWith(rolledUp))) continue;
+      const cut = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+      if (cut < 0) entries.push({ name: key, object: true });
+      else if (entries.at(-1)?.name !== key.slice(0, cut + delimiter.length)) entries.push({ name: key.slice(0, cut + delimiter.length), object: false });
     }
     const after = token ? Buffer.from(token, 'base64url').toString('utf8') : undefined;
     const remaining = after === undefined ? entries : entries.filter((e) => utf8Order(e.name, after) > 0);
@@ -243,9 +252,11 @@ export class S3Service implements ServiceHandler {
     // is `+`, a `+` is `%2B`, slashes stay; the AWS CLI decodes it with unquote_plus.
     const name = query.get('encoding-type') === 'url' ? (text: string) => xml(encodeURIComponent(text).replace(/%20/g, '+').replace(/%2F/g, '/')) : xml;
     const body = shown
-      .map(({ name: n, object: o }) => (o
-        ? `<Contents><Key>${name(o.key)}</Key><LastModified>${new Date(o.meta.lastModified).toISOString()}</LastModified><ETag>${xml(o.meta.etag)}</ETag><Size>${o.meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`
-        : `<CommonPrefixes><Prefix>${name(n)}</Prefix></CommonPrefixes>`))
+      .map(({ name: n, object }) => {
+        if (!object) return `<CommonPrefixes><Prefix>${name(n)}</Prefix></CommonPrefixes>`;
+        const meta = this.meta(bucket, n);
+        return `<Contents><Key>${name(n)}</Key><LastModified>${new Date(meta.lastModified).toISOString()}</LastModified><ETag>${xml(meta.etag)}</ETag><Size>${meta.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+      })
       .join('');
     const optional = [
       delimiter && `<Delimiter>${name(delimiter)}</Delimiter>`,
