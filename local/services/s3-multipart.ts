@@ -4,6 +4,9 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html: parts are numbered 1 to 10,000; every
  * part but the last is at least 5 MiB; the object's ETag is the MD5 of the parts' MD5s, `-` and the part count.
  *
+ * Errors as S3 names them (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): NoSuchUpload,
+ * InvalidPart, InvalidPartOrder, EntityTooSmall, MalformedXML; EntityTooLarge past the local size cap.
+ *
  * An upload in progress is a directory under the S3 root, `.uploads/<upload id>/` (a name no bucket can have),
  * holding `upload.json` and one file per part, each written durably before its request is answered.
  */

@@ -43,6 +43,15 @@ function raw(port: number, request: string): Promise<string> {
   });
 }
 
+/** An S3-signed request with this request line (the runtime reads the signature's scope and date, not its value). */
+function signedRaw(line: string, headers: Record<string, string> = {}, body = ''): Promise<string> {
+  const { port } = new URL(h.endpoint);
+  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const auth = `AWS4-HMAC-SHA256 Credential=AKIDE2ETEST/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 describe('objects', () => {
   it('GetObject reads a byte range (206, Content-Range), a suffix range, and refuses one past the end with InvalidRange', async () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'digits', Body: '0123456789' }));
@@ -118,13 +127,27 @@ describe('keys', () => {
   it('are read as sent in an absolute-form request target too; a target that is no URL is a 400', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'bystander' }));
     const { port } = new URL(h.endpoint);
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    const auth = `AWS4-HMAC-SHA256 Credential=AKIDE2ETEST/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
-    const send = (line: string) => raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const send = (line: string) => signedRaw(line);
     // The AWS CLI's DELETE of the key '../bystander' (no x-id): a DeleteObject in this bucket, not a DeleteBucket.
     expect(await send(`DELETE http://127.0.0.1:${port}/${Bucket}/../bystander HTTP/1.1`)).toMatch(/^HTTP\/1\.1 204/);
     expect((await s3.send(new HeadBucketCommand({ Bucket: 'bystander' }))).$metadata.httpStatusCode).toBe(200);
     expect(await send('GET http://[::1/x HTTP/1.1')).toMatch(/^HTTP\/1\.1 400[\s\S]*is not a valid URL/);
+  });
+});
+
+describe('malformed requests get S3\'s 400s', () => {
+  it('a key that is not valid percent-encoding is InvalidURI; aws-chunked framing that is cut short or disagrees with its declared length is IncompleteBody', async () => {
+    expect(await signedRaw(`GET /${Bucket}/bad%E0%A4%A HTTP/1.1`)).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>InvalidURI<\/Code>/);
+    const chunked = { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '5' };
+    expect(await signedRaw(`PUT /${Bucket}/chunked HTTP/1.1`, chunked, '3\r\nabc\r\n0\r\n\r\n')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>IncompleteBody<\/Code>/);
+    expect(await signedRaw(`PUT /${Bucket}/chunked HTTP/1.1`, chunked, 'ff\r\nabc')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>IncompleteBody<\/Code>/);
+    expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'chunked' })))).toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('a CompleteMultipartUpload body that is not the parts list is MalformedXML', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'malformed' }));
+    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload><Part>')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/);
+    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload></CompleteMultipartUpload>')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/);
   });
 });
 
