@@ -48,8 +48,8 @@ function signedRaw(line: string, headers: Record<string, string> = {}, body = ''
   const { port } = new URL(h.endpoint);
   const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
   const auth = `AWS4-HMAC-SHA256 Credential=AKIDE2ETEST/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const extra = Object.entries({ 'Content-Length': String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
 
 describe('objects', () => {
@@ -142,6 +142,10 @@ describe('malformed requests get S3\'s 400s', () => {
     expect(await signedRaw(`PUT /${Bucket}/chunked HTTP/1.1`, chunked, '3\r\nabc\r\n0\r\n\r\n')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>IncompleteBody<\/Code>/);
     expect(await signedRaw(`PUT /${Bucket}/chunked HTTP/1.1`, chunked, 'ff\r\nabc')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>IncompleteBody<\/Code>/);
     expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'chunked' })))).toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('a PUT declaring more than the local S3 keeps (2 GiB - 1) is refused with 413 before its body is read', async () => {
+    expect(await signedRaw(`PUT /${Bucket}/huge HTTP/1.1`, { 'Content-Length': String(2 ** 31) })).toMatch(/^HTTP\/1\.1 413[\s\S]*local S3 object size/);
   });
 
   it('a CompleteMultipartUpload body that is not the parts list is MalformedXML', async () => {
