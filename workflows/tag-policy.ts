@@ -299,7 +299,11 @@ export class TagPolicy extends Construct {
       .when(Condition.booleanEquals('$.scan.done', false), evaluate)
       .otherwise(plan);
     evaluate.next(evaluated);
+    // EC2 throttled the page: wait (on Step Functions' clock) and run the same page again (core/apply.ts).
+    const backoff = new Wait(this, 'ApplyBackoff', { time: WaitTime.secondsPath('$.step.throttled.waitSeconds') });
+    backoff.next(apply);
     const applied = new Choice(this, 'AppliedAll')
+      .when(Condition.isPresent('$.step.throttled'), backoff)
       .when(Condition.booleanEquals('$.step.done', false), apply)
       .when(Condition.and(Condition.stringEquals('$.step.phase', 'tags'), Condition.booleanEquals('$.plan.thenApprove', true)), askApproval)
       .otherwise(report);

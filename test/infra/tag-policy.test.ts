@@ -63,6 +63,11 @@ describe('TagPolicy state machine', () => {
     expect(states.Evaluate.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['TagPolicy.ReadFailed'] }));
   });
 
+  it('waits out EC2 throttling of a remediation page with back-off on Step Functions\' clock, then runs the page again', () => {
+    expect(states.AppliedAll.Choices[0]).toEqual({ Variable: '$.step.throttled', IsPresent: true, Next: 'ApplyBackoff' });
+    expect(states.ApplyBackoff).toEqual({ Type: 'Wait', SecondsPath: '$.step.throttled.waitSeconds', Next: 'Apply' });
+  });
+
   it('retries an Evaluate slice that timed out (it resumes from the progress saved in the table)', () => {
     expect(states.Evaluate.Retry).toContainEqual({ ErrorEquals: ['Lambda.Unknown', 'States.Timeout'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2 });
   });
