@@ -65,7 +65,7 @@ describe('TagPolicy state machine', () => {
 
   it('waits out EC2 throttling of a remediation page with back-off on Step Functions\' clock, then runs the page again', () => {
     expect(states.AppliedAll.Choices[0]).toEqual({ Variable: '$.step.throttled', IsPresent: true, Next: 'ApplyBackoff' });
-    expect(states.ApplyBackoff).toEqual({ Type: 'Wait', SecondsPath: '$.step.throttled.waitSeconds', Next: 'Apply' });
+    expect(states.ApplyBackoff).toMatchObject({ Type: 'Wait', SecondsPath: '$.step.throttled.waitSeconds', Next: 'Apply' });
   });
 
   it('retries an Evaluate slice that timed out (it resumes from the progress saved in the table)', () => {
