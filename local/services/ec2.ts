@@ -8,7 +8,8 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
-import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import { apiCallEvent } from './cloudtrail';
+import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -149,7 +150,7 @@ export class Ec2Service implements ServiceHandler {
     dryRun(p);
     this.checkCapacity([instanceType], availabilityZone ?? `${REGION}a`);
     const instances = this.fleet.run(
-      { imageId, instanceType, count: maxCount, minCount, maxCount, tags, availabilityZone, disableApiTermination: p.bool('DisableApiTermination') },
+      { imageId, instanceType, count: maxCount, minCount, maxCount, tags, availabilityZone, disableApiTermination: p.bool('DisableApiTermination'), clientToken: p.str('ClientToken') },
       caller,
     );
     await this.publish(this.fleet.trail.at(-1)!);
@@ -215,17 +216,7 @@ export class Ec2Service implements ServiceHandler {
   private async publish(record: TrailRecord): Promise<void> {
     if (!this.bus) return;
     try {
-      await this.bus.put({
-        version: '0',
-        id: randomUUID(),
-        source: 'aws.ec2',
-        'detail-type': 'AWS API Call via CloudTrail',
-        account: ACCOUNT,
-        region: REGION,
-        time: record.eventTime,
-        resources: [],
-        detail: toCloudTrailEvent(record),
-      });
+      await this.bus.put(apiCallEvent(record));
     } catch (err) {
       console.error(`opsflow: could not publish ${record.eventName} to the event bus: ${(err as Error).message}`);
     }
@@ -333,6 +324,11 @@ const INSTANCE_FILTERS: Record<string, Getter<Instance>> = {
   'image-id': (i) => [i.imageId],
   'availability-zone': (i) => [i.availabilityZone],
   'reservation-id': (i) => [i.reservationId],
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html: "client-token - The idempotency
+  // token you provided when you launched the instance"; "launch-time - The time when the instance was launched, in the
+  // ISO 8601 format in the UTC time zone (YYYY-MM-DDThh:mm:ss.sssZ) ... You can use a wildcard (*)".
+  'client-token': (i) => (i.clientToken !== undefined ? [i.clientToken] : []),
+  'launch-time': (i) => [i.launchTime],
   'private-ip-address': (i) => [i.privateIpAddress],
   'root-device-type': (i) => [i.rootDeviceType],
   'instance-lifecycle': (i) => (i.instanceLifecycle ? [i.instanceLifecycle] : []),
@@ -446,6 +442,7 @@ function instanceXml(i: Instance): string {
     tagSetXml(i.tags),
     el('hypervisor', 'xen'),
     el('ebsOptimized', false),
+    el('clientToken', i.clientToken),
     `<hibernationOptions>${el('configured', i.hibernationConfigured ?? false)}</hibernationOptions>`,
   ].join('');
 }

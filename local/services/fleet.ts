@@ -48,6 +48,12 @@ export interface UserIdentity {
   sessionContext?: {
     sessionIssuer: { type: 'Role' | 'IAMUser'; principalId: string; arn: string; accountId: string; userName: string };
   };
+  /**
+   * "The name of the AWS service that made the request ... only present when a request is made by an AWS service. This
+   * includes requests made by services using ... service-linked roles, or service roles used by an AWS service."
+   * https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
+   */
+  invokedBy?: string;
 }
 
 /** Who made an API call, as CloudTrail records it. */
@@ -89,6 +95,8 @@ export interface Instance {
   hibernationConfigured?: boolean;
   /** Termination protection. */
   disableApiTermination: boolean;
+  /** The RunInstances idempotency token (`ClientToken`, filter `client-token`). */
+  clientToken?: string;
   sim: {
     /** The encrypted root volume's KMS key has no grant for EC2, so every start ends `stopped`. */
     kmsGrantMissing?: boolean;
@@ -137,6 +145,8 @@ export interface RunRequest {
   tags?: Tag[];
   availabilityZone?: string;
   disableApiTermination?: boolean;
+  /** `ClientToken`: the SDKs send a generated one when the caller gives none (an idempotency token). */
+  clientToken?: string;
 }
 
 const DAY = 86_400_000;
@@ -183,6 +193,14 @@ export const identity = {
   /** IAM Identity Center: an assumed AWSReservedSSO_* role whose session name is the person's email. */
   sso(permissionSet: string, email: string): UserIdentity {
     return identity.assumedRole(`AWSReservedSSO_${permissionSet}_${hex(permissionSet, 16)}`, email, '/aws-reserved/sso.amazonaws.com/');
+  },
+  /** A role session that an AWS service (`service`, e.g. `events.amazonaws.com`) uses for the account. */
+  serviceRole(roleName: string, sessionName: string, service: string, rolePath = '/'): UserIdentity {
+    return { ...identity.assumedRole(roleName, sessionName, rolePath), invokedBy: service };
+  },
+  /** EC2 Auto Scaling launching for a group: its service-linked role, as CloudTrail records it. */
+  autoScaling(): UserIdentity {
+    return identity.serviceRole('AWSServiceRoleForAutoScaling', 'AutoScaling', 'autoscaling.amazonaws.com', '/aws-service-role/autoscaling.amazonaws.com/');
   },
   /** GetFederationToken called by an IAM user acting as identity broker. */
   federatedUser(name: string, brokerUserName: string): UserIdentity {
@@ -403,6 +421,7 @@ function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs:
       blockDeviceMapping: {},
       monitoring: { enabled: false },
       disableApiTermination: req.disableApiTermination ?? false,
+      ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
       ...(tags.length > 0 && { tagSpecificationSet: { items: [{ resourceType: 'instance', tags: tagItems(tags) }] } }),
     },
     {
@@ -527,6 +546,7 @@ export class Fleet {
         tags: (req.tags ?? []).map((t) => ({ ...t })),
         availabilityZone: req.availabilityZone ?? AZS[n % 3],
         disableApiTermination: req.disableApiTermination ?? false,
+        ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
         launchedBy: caller.identity,
         transition: { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' },
       };

@@ -11,7 +11,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,15 +91,25 @@ describe('README claims on the seeded fleet', () => {
   });
 
   it('re-reads an instance before acting: one exempted while the approval was pending is left alone', async () => {
-    // Prepare: an instance breaking a terminate rule.
-    const launched = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    // Prepare: an instance breaking the deployed policy's stop rule (CostCenter), its 72-hour grace period over.
+    const launched = await h.ec2.send(new RunInstancesCommand({
+      ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Owner', Value: 'dev@example.com' }, { Key: 'CostCenter', Value: 'none' }, { Key: 'Environment', Value: 'dev' }] }],
+    }));
     const id = launched.Instances![0].InstanceId!;
-    const policy = { version: 1, gracePeriodHours: 0, rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
+    expect((await h.finished(await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false }))).status).toBe('SUCCEEDED');
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials }));
+    const table = h.rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;
+    await doc.send(new UpdateCommand({
+      TableName: table, Key: { pk: `grace#${id}`, sk: 'grace' }, UpdateExpression: 'SET #r.firstSeenAt = :t',
+      ExpressionAttributeNames: { '#r': 'record' }, ExpressionAttributeValues: { ':t': new Date(h.rt.clock.nowMs() - 73 * 3_600_000).toISOString() },
+    }));
+    doc.destroy();
     const isNew = await h.unseenMail();
 
     // Act: while the approver decides, the owner exempts the instance; then the approver approves.
-    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
-    const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to terminate') && e.text.includes(id));
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false });
+    const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to stop') && e.text.includes(id));
     await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'opsflow:exempt', Value: 'forever' }] }));
     const link = mail.links.find((l) => l.includes('intent=approve'))!;
     const res = await fetch(link.replace(/\?intent=.*$/, ''), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
@@ -111,7 +121,7 @@ describe('README claims on the seeded fleet', () => {
     const report = JSON.parse(done.output!) as TagReport;
     expect(report.approval).toMatchObject({ decision: 'approved' });
     expect(report.instances.find((i) => i.instanceId === id)!.actions).toEqual([
-      expect.objectContaining({ action: 'terminate', outcome: 'skipped', reason: expect.stringContaining('exempted since the scan (opsflow:exempt=forever)') }),
+      expect.objectContaining({ action: 'stop', outcome: 'skipped', reason: expect.stringContaining('exempted since the scan (opsflow:exempt=forever)') }),
     ]);
     expect((await h.instanceStates([id]))[id]).toBe('running');
   });
