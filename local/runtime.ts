@@ -11,7 +11,7 @@ import { ConsoleServer } from './console/server';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
-import { LambdaRunner } from './services/lambda';
+import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
@@ -180,6 +180,8 @@ export class Runtime {
     const cdkOut = resolve(options.cdkOut ?? 'cdk.out');
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
+    // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
+    const deploying = rt.clock.busy();
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
@@ -206,6 +208,7 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.readAppMetadata(apps);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
@@ -214,8 +217,21 @@ export class Runtime {
     } catch (err) {
       await rt.stop();
       throw err;
+    } finally {
+      deploying();
     }
     return rt;
+  }
+
+  /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
+  private logNodeRuntimes(stacks: ResolvedStack[]): void {
+    const runtimes = new Set(stacks.flatMap((s) => s.resources().filter((r) => r.type === 'AWS::Lambda::Function').map((r) => String(r.properties.Runtime ?? DEFAULT_RUNTIME))));
+    for (const runtime of runtimes) {
+      const node = nodeForRuntime(runtime);
+      this.log(node.matches
+        ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
+        : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`);
+    }
   }
 
   /** Reads the templates' IAM and says at startup what is enforced. */
@@ -268,6 +284,7 @@ export class Runtime {
         environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
         timeoutSeconds: (p.Timeout as number) ?? 3,
         memoryMb: p.MemorySize as number | undefined,
+        runtime: p.Runtime as string | undefined,
         // The execution role's credentials: Lambda names the session after the function.
         credentials: p.Role && this.gate.iam ? this.gate.iam.model.credentialsFor(String(p.Role), r.physicalName) : undefined,
       });
