@@ -11,6 +11,7 @@ import { ConsoleServer } from './console/server';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
+import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
@@ -187,7 +188,14 @@ export class Runtime {
     rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
-    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
+    let port: number;
+    try {
+      port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT), host);
+    } catch (err) {
+      deploying();
+      await rt.stop();
+      throw listenError(err as NodeJS.ErrnoException, host, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT));
+    }
     rt.endpoint = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
     rt.allowedHosts = ownHosts(host, port);
     if (host !== '127.0.0.1') rt.log(`listening on ${host}, not only on 127.0.0.1: other machines can reach this runtime`);
@@ -214,6 +222,8 @@ export class Runtime {
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       rt.scheduler.start();
       await rt.state.commit();
+      // Clients on this machine (the CLI, control-link) find this runtime's port here without being told.
+      recordEndpoint(rt.state.root, rt.endpoint);
     } catch (err) {
       await rt.stop();
       throw err;
@@ -426,6 +436,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.endpoint) forgetEndpoint(this.state.root);
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
@@ -436,4 +447,15 @@ export class Runtime {
     await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
     this.state.close();
   }
+}
+
+/**
+ * A port that cannot be listened on, said plainly with the fix (never a raw `EADDRINUSE`). `opsflow up` checks the
+ * port before synthesizing (local/cli.ts); this covers a port taken in the moment between, and callers of `start`.
+ */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is in use by another program: stop it, or start on another port: npm start -- --port ${port + 1}`);
+  if (err.code === 'EACCES') return new Error(`no permission to listen on port ${port} on ${host} (ports below 1024 need root): start on another port: npm start -- --port ${DEFAULT_PORT}`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
+  return err;
 }
