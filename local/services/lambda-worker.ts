@@ -30,6 +30,8 @@ export interface WorkerInit {
    * searched last, so a bundle found outside the project still loads it.
    */
   providedModules: string;
+  /** Where Node keeps compiled code between cold starts (module.enableCompileCache, Node 22.1+). */
+  compileCache?: string;
 }
 
 /** The error document Lambda returns for a failed invocation. */
@@ -83,6 +85,9 @@ function start(received: WorkerInit) {
   process.on('unhandledRejection', (reason) =>
     post({ type: 'fatal', error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: `${String(reason)}`, trace: errorDocument(reason).trace } }),
   );
+  // A cold start compiles the bundle and the SDK again: V8's code cache on disk makes the next ones cheaper (on a
+  // loaded machine, the difference between a cold start and Lambda's 10-second init limit).
+  if (init.compileCache) (require('node:module') as { enableCompileCache?(dir: string): unknown }).enableCompileCache?.(init.compileCache);
   // NODE_PATH is read once, at start: re-read it with the provided modules appended.
   process.env.NODE_PATH = [process.env.NODE_PATH, init.providedModules].filter(Boolean).join(':');
   (require('node:module') as { _initPaths(): void })._initPaths();

@@ -240,6 +240,7 @@ export class LambdaRunner {
       logGroupName: `/aws/lambda/${fn.name}`,
       logStreamName,
       providedModules: PROVIDED_MODULES,
+      compileCache: this.options.logDir ? join(this.options.logDir, '..', 'compile-cache') : undefined,
     };
     const node = nodeForRuntime(fn.runtime);
     const worker = spawn(node.path, ['-e', workerSource()], {
