@@ -11,7 +11,8 @@ import { ConsoleServer } from './console/server';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
-import { LambdaRunner } from './services/lambda';
+import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
+import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
@@ -180,12 +181,21 @@ export class Runtime {
     const cdkOut = resolve(options.cdkOut ?? 'cdk.out');
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
+    // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
+    const deploying = rt.clock.busy();
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
-    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
+    let port: number;
+    try {
+      port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT), host);
+    } catch (err) {
+      deploying();
+      await rt.stop();
+      throw listenError(err as NodeJS.ErrnoException, host, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT));
+    }
     rt.endpoint = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
     rt.allowedHosts = ownHosts(host, port);
     if (host !== '127.0.0.1') rt.log(`listening on ${host}, not only on 127.0.0.1: other machines can reach this runtime`);
@@ -206,16 +216,32 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.readAppMetadata(apps);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       rt.scheduler.start();
       await rt.state.commit();
+      // Clients on this machine (the CLI, control-link) find this runtime's port here without being told.
+      recordEndpoint(rt.state.root, rt.endpoint);
     } catch (err) {
       await rt.stop();
       throw err;
+    } finally {
+      deploying();
     }
     return rt;
+  }
+
+  /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
+  private logNodeRuntimes(stacks: ResolvedStack[]): void {
+    const runtimes = new Set(stacks.flatMap((s) => s.resources().filter((r) => r.type === 'AWS::Lambda::Function').map((r) => String(r.properties.Runtime ?? DEFAULT_RUNTIME))));
+    for (const runtime of runtimes) {
+      const node = nodeForRuntime(runtime);
+      this.log(node.matches
+        ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
+        : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`);
+    }
   }
 
   /** Reads the templates' IAM and says at startup what is enforced. */
@@ -268,6 +294,7 @@ export class Runtime {
         environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
         timeoutSeconds: (p.Timeout as number) ?? 3,
         memoryMb: p.MemorySize as number | undefined,
+        runtime: p.Runtime as string | undefined,
         // The execution role's credentials: Lambda names the session after the function.
         credentials: p.Role && this.gate.iam ? this.gate.iam.model.credentialsFor(String(p.Role), r.physicalName) : undefined,
       });
@@ -409,6 +436,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.endpoint) forgetEndpoint(this.state.root);
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
@@ -419,4 +447,15 @@ export class Runtime {
     await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
     this.state.close();
   }
+}
+
+/**
+ * A port that cannot be listened on, said plainly with the fix (never a raw `EADDRINUSE`). `opsflow up` checks the
+ * port before synthesizing (local/cli.ts); this covers a port taken in the moment between, and callers of `start`.
+ */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is in use by another program: stop it, or start on another port: npm start -- --port ${port + 1}`);
+  if (err.code === 'EACCES') return new Error(`no permission to listen on port ${port} on ${host} (ports below 1024 need root): start on another port: npm start -- --port ${DEFAULT_PORT}`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
+  return err;
 }
