@@ -14,6 +14,7 @@ import { parseArgs as parseCommandLine } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { configuredCredentials } from '../local/credentials';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2/core/links';
 import { Ec2Store } from '../tasks/ec2/core/store';
 import { INSTANCE_ID } from '../tasks/ec2/core/validate';
@@ -97,7 +98,8 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
   const parsed = parseArgs(argv);
   const now = options.now ?? (() => new Date());
   const endpoint = options.endpoint ?? process.env.OPSFLOW_ENDPOINT ?? `http://127.0.0.1:${process.env.OPSFLOW_PORT ?? 4566}`;
-  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDOPSFLOWCLI', secretAccessKey: 'local' } };
+  // Locally, the credentials the runtime accepts (OPSFLOW_CREDENTIALS, default test/test): it verifies every signature.
+  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: configuredCredentials()[0] };
   const table = parsed.table ?? (await localTable(endpoint));
   const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
   const c = parsed.command;

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
+import { configuredCredentials, DEFAULT_CREDENTIALS } from './credentials';
 import { flagValue } from './rules/settings';
 import { Runtime } from './runtime';
 import { resetStateDir } from './storage';
@@ -86,6 +87,8 @@ const commands: Record<string, Command> = {
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
       'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
+      'Every AWS request must be signed (SigV4) with credentials the runtime knows: test / test unless',
+      'OPSFLOW_CREDENTIALS=KEY:SECRET[,KEY:SECRET...] says otherwise; a wrong signature is refused as AWS refuses it.',
     ].join('\n'),
     examples: ['npm start', 'npx opsflow up --time-scale 60 --port 4599'],
     options: {
@@ -269,7 +272,7 @@ async function up({ values, port, print }: Context): Promise<void> {
     'Try it (in another terminal, or in the console):',
     // The app's own hints, from its workflow registry (infra/workflows.ts) by way of the template.
     ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
-    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
+    `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',
     'Ctrl-C stops it; state survives in .opsflow/ (npm run reset clears it).',
@@ -287,6 +290,13 @@ async function up({ values, port, print }: Context): Promise<void> {
  * user cannot act on here: the count of unconfigured feature flags (aws-cdk-cli#913 asks for a way to turn
  * it off; there is none), so it is dropped.
  */
+/** The environment an AWS CLI command needs to sign for this runtime; a secret the user chose is not printed. */
+function awsCliCredentials(): string {
+  const [first] = configuredCredentials();
+  const secret = first === DEFAULT_CREDENTIALS ? first.secretAccessKey : '<its secret in OPSFLOW_CREDENTIALS>';
+  return `AWS_ACCESS_KEY_ID=${first.accessKeyId} AWS_SECRET_ACCESS_KEY=${secret}`;
+}
+
 function synth(log?: (line: string) => void): Promise<void> {
   log?.('cdk synth');
   const cdk = resolve(__dirname, '..', 'node_modules', '.bin', 'cdk');
