@@ -19,7 +19,7 @@ import { AwsError, REGION, type AwsRequest, type AwsResponse } from './kernel';
 import { EMPTY_SHA256, expectedSignature, parseAmzDate, sameSignature, sha256Hex, UNSIGNED_PAYLOAD, verifyChunks, type Computed, type ReceivedRequest, type SigV4 } from './sigv4';
 
 export interface AuthContext {
-  /** `host:port` values of the runtime's own address (lower case): its own pages' origins are `http://` those. */
+  /** `host:port` values of the runtime's own address (lower case), empty until it listens: the Host header must be one, and its own pages' origins are `http://` those. */
   allowedHosts(): string[];
   /** The credentials of an access key id; undefined: unknown to the runtime. */
   credentials(accessKeyId: string): Credentials | undefined;

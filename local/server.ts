@@ -108,7 +108,7 @@ function rawPath(target: string): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
-/** `allowedHosts`: the `host:port` values the Host header may have (lower case); empty until the server listens. */
+/** What requests are checked against: the runtime's own address (the Host header), its keys and its clocks. */
 export type ServerGuards = AuthContext;
 
 export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}): Server {
