@@ -127,6 +127,19 @@ describe('verifyChunks', () => {
     expect(await verifyChunks(body(), sig, SECRET, false)).toBeUndefined();
   });
 
+  it('verifies the chunks and the signed trailer of the trailing-header example', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html: the same 66,560 bytes, a CRC32C trailer.
+    const seeded = parseSigV4({ headers: { ...headers, 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', authorization: headers.authorization.replace(/Signature=\w+/, 'Signature=106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e') } })!;
+    const trailed = (trailerSignature: string) => Buffer.from(
+      `10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n${'a'.repeat(65536)}\r\n`
+      + `400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n${'a'.repeat(1024)}\r\n`
+      + '0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n'
+      + `x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:${trailerSignature}\r\n\r\n`,
+    );
+    expect(await verifyChunks(trailed('d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435'), seeded, SECRET, true)).toBeUndefined();
+    expect(await verifyChunks(trailed('0'.repeat(64)), seeded, SECRET, true)).toBe('signature');
+  });
+
   it('refuses a chunk changed after signing, a wrong final signature, and a wrong secret', async () => {
     expect(await verifyChunks(body(undefined, `${'a'.repeat(1023)}b`), sig, SECRET, false)).toBe('signature');
     expect(await verifyChunks(body('0'.repeat(64)), sig, SECRET, false)).toBe('signature');
