@@ -129,10 +129,11 @@ export class Runtime {
     this.rules = resolveRules(options.rules);
     this.gate = new Gate(this.rules);
     if (this.rules.quotas) this.gate.use(requestQuota);
+    // A malformed OPSFLOW_CREDENTIALS fails here, before the state directory is locked.
+    this.keys = new Keyring(options.credentials ?? configuredCredentials(), (id) => this.gate.iam?.model.session(id)?.credentials);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
-    this.keys = new Keyring(options.credentials ?? configuredCredentials(), (id) => this.gate.iam?.model.session(id)?.credentials);
     const scale = options.timeScale ?? Number(process.env.OPSFLOW_TIME_SCALE ?? 1);
     // With a time scale the virtual clock continues from where the last run left it, so state stays coherent.
     const saved = this.state.store<{ virtualNow: number; scale: number }>('runtime').get('clock');
