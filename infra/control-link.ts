@@ -14,7 +14,7 @@ import { parseArgs as parseCommandLine } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { CLIENT_CREDENTIALS, clientEndpoint } from '../local/client';
+import { clientCredentials, clientEndpoint } from '../local/client';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2/core/links';
 import { Ec2Store } from '../tasks/ec2/core/store';
 import { INSTANCE_ID } from '../tasks/ec2/core/validate';
@@ -97,9 +97,9 @@ export function parseArgs(argv: string[]): Parsed {
 export async function run(argv: string[], options: CliOptions = {}): Promise<string> {
   const parsed = parseArgs(argv);
   const now = options.now ?? (() => new Date());
-  // The runtime this machine runs (its recorded port, local/client.ts), signing as the local CLI does.
+  // The runtime this machine runs (its recorded port, local/client.ts), with the credentials it verifies.
   const endpoint = options.endpoint ?? clientEndpoint();
-  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: CLIENT_CREDENTIALS };
+  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: clientCredentials() };
   const table = parsed.table ?? (await localTable(endpoint));
   const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
   const c = parsed.command;

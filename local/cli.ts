@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
-import { AWS_CLI_CREDENTIALS_ENV, clientEndpoint, DEFAULT_PORT, parsePort, PortError, stateDirPath } from './client';
+import { awsCliCredentials, clientEndpoint, DEFAULT_PORT, parsePort, PortError, stateDirPath } from './client';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
 import { flagValue } from './rules/settings';
@@ -86,6 +86,8 @@ const commands: Record<string, Command> = {
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
       'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
+      'Every AWS request must be signed (SigV4) with credentials the runtime knows: test / test unless',
+      'OPSFLOW_CREDENTIALS=KEY:SECRET[,KEY:SECRET...] says otherwise; a wrong signature is refused as AWS refuses it.',
     ].join('\n'),
     examples: ['npm start', 'npx opsflow up --time-scale 60 --port 4599'],
     options: {
@@ -283,7 +285,7 @@ async function up({ values, port, print }: Context): Promise<void> {
     'Try it (in another terminal, or in the console):',
     // The app's own hints, from its workflow registry (infra/workflows.ts) by way of the template.
     ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
-    `  ${AWS_CLI_CREDENTIALS_ENV} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
+    `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',
     // The CLI and control-link find this port in the state directory: the hints above need no --port.

@@ -9,6 +9,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lockHolder } from './storage';
+import { configuredCredentials, DEFAULT_CREDENTIALS, type Credentials } from './credentials';
 
 // On Node 20 (end of life, still supported by this project: README "Requirements") the AWS SDK prints, at every
 // run, that its releases after January 2027 need Node 22; the README says so once, the clients do not repeat it.
@@ -21,13 +22,20 @@ export const DEFAULT_PORT = 4566;
 export const ENDPOINT_FILE = 'endpoint.json';
 
 /**
- * The credentials local clients sign with: any credentials that are not a role session the runtime handed out act
+ * The credentials local clients sign with: the first pair the runtime accepts (OPSFLOW_CREDENTIALS, default
+ * test/test; it verifies every signature). Any credentials that are not a role session the runtime handed out act
  * as the account's administrator (README, "Callers outside the app").
  */
-export const CLIENT_CREDENTIALS = { accessKeyId: 'AKIDOPSFLOWCLI', secretAccessKey: 'local' } as const;
+export function clientCredentials(): Credentials {
+  return configuredCredentials()[0];
+}
 
-/** The same, as environment variables for the AWS CLI (the startup hint). */
-export const AWS_CLI_CREDENTIALS_ENV = 'AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local';
+/** The environment an AWS CLI command needs to sign for this runtime (the startup hint); a secret the user chose is not printed. */
+export function awsCliCredentials(): string {
+  const first = clientCredentials();
+  const secret = first === DEFAULT_CREDENTIALS ? first.secretAccessKey : '<its secret in OPSFLOW_CREDENTIALS>';
+  return `AWS_ACCESS_KEY_ID=${first.accessKeyId} AWS_SECRET_ACCESS_KEY=${secret}`;
+}
 
 /** The state directory clients and `opsflow up` use: OPSFLOW_STATE_DIR, or `.opsflow` in the current directory. */
 export function stateDirPath(): string {

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
 import { ConsoleServer } from './console/server';
+import { configuredCredentials, Keyring, type Credentials } from './credentials';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
@@ -52,6 +53,8 @@ export interface RuntimeOptions {
   readonly log?: (line: string) => void;
   /** AWS's rules, all on unless relaxed here or by OPSFLOW_IAM/QUOTAS/DEPLOY_CHECKS/RATES=off. */
   readonly rules?: Partial<Rules>;
+  /** The credentials AWS clients may sign with; the endpoint verifies every signature with their secrets. @default OPSFLOW_CREDENTIALS or test/test */
+  readonly credentials?: readonly Credentials[];
 }
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
@@ -94,6 +97,8 @@ export class Runtime {
   /** State machine ARN → its role ARN, for the credentials of its executions. */
   private readonly machineRoles = new Map<string, string>();
   readonly faults: Faults = defaultFaults();
+  /** Whose signatures the endpoint accepts: the user's credentials, the runtime's own, the app's role sessions. */
+  readonly keys: Keyring;
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
@@ -125,6 +130,8 @@ export class Runtime {
     this.rules = resolveRules(options.rules);
     this.gate = new Gate(this.rules);
     if (this.rules.quotas) this.gate.use(requestQuota);
+    // A malformed OPSFLOW_CREDENTIALS fails here, before the state directory is locked.
+    this.keys = new Keyring(options.credentials ?? configuredCredentials(), (id) => this.gate.iam?.model.session(id)?.credentials);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
@@ -149,6 +156,7 @@ export class Runtime {
         payloadBytes: this.rules.quotas ? LAMBDA_SYNC_PAYLOAD_BYTES : undefined,
         concurrency: this.rules.rates ? this.rules.lambdaConcurrency : undefined,
       },
+      credentials: this.keys.lambda,
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
@@ -158,7 +166,7 @@ export class Runtime {
       invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
       endpoint,
       s3: this.s3,
-      iam: this.gate.taskIam((sm) => this.machineRoles.get(sm)),
+      iam: this.taskIam(),
       crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
       limits: this.rules.quotas ? { payloadBytes: STATES_PAYLOAD_BYTES, historyEvents: STATES_HISTORY_EVENTS } : undefined,
     });
@@ -185,7 +193,11 @@ export class Runtime {
     const deploying = rt.clock.busy();
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
-    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
+    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), {
+      allowedHosts: () => rt.allowedHosts,
+      clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }],
+      credentials: (id) => rt.keys.lookup(id),
+    }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     let port: number;
@@ -242,6 +254,12 @@ export class Runtime {
         ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
         : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`);
     }
+  }
+
+  /** The IAM of executions; one whose state machine has no role (or with IAM relaxed) signs with the runtime's own key. */
+  private taskIam() {
+    const iam = this.gate.taskIam((sm) => this.machineRoles.get(sm));
+    return { ...iam, credentials: (executionArn: string) => iam.credentials(executionArn) ?? this.keys.runtime };
   }
 
   /** Reads the templates' IAM and says at startup what is enforced. */

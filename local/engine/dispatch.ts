@@ -46,11 +46,11 @@ export interface DispatcherDeps {
 
 /**
  * IAM for the calls an execution makes with its state machine's role: SDK integrations sign with the role's
- * credentials (the endpoint authorizes them); Lambda invocations and child executions, which the engine makes
- * itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
+ * credentials (the endpoint verifies and authorizes them; without a role, with the runtime's own key); Lambda
+ * invocations and child executions, which the engine makes itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
  */
 export interface TaskIam {
-  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
+  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   authorize(executionArn: string, action: string, resource: string): string | undefined;
 }
 

@@ -12,6 +12,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { transformSync } from 'esbuild';
+import { LAMBDA_ACCESS_KEY_ID } from '../credentials';
 import { AwsError, REGION, type Clock } from '../kernel';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
@@ -31,7 +32,7 @@ export interface LambdaFunction {
   memoryMb?: number;
   /** The Lambda runtime identifier (`nodejs22.x`): which Node.js major runs the function. @default DEFAULT_RUNTIME */
   runtime?: string;
-  /** The execution role's temporary credentials; they identify the role to IAM. @default LAMBDA_ACCESS_KEY_ID, no session */
+  /** The execution role's temporary credentials; they identify the role to IAM. @default the runner's `credentials` */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 
@@ -45,10 +46,12 @@ export interface LambdaRunnerOptions {
   logDir?: string;
   /** Lambda's quotas: synchronous payload bytes (request and response) and concurrent executions. @default none */
   limits?: { payloadBytes?: number; concurrency?: number };
+  /** What a function without an execution role signs with; the endpoint must know the secret. @default LAMBDA_ACCESS_KEY_ID, secret `x` */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** The access key every function signs with, so services can tell Lambda calls apart. */
-export const LAMBDA_ACCESS_KEY_ID = 'AKIDLOCALLAMBDA';
+/** The access key functions without a role sign with, so services can tell Lambda calls apart. */
+export { LAMBDA_ACCESS_KEY_ID };
 
 /** The node_modules the runtime's own AWS SDK comes from: it stands in for the SDK the Node.js runtime ships. */
 const PROVIDED_MODULES = join(dirname(require.resolve('@aws-sdk/client-sfn/package.json')), '..', '..');
@@ -286,8 +289,8 @@ export class LambdaRunner {
       TZ: 'UTC',
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
-      AWS_ACCESS_KEY_ID: fn.credentials?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: fn.credentials?.secretAccessKey ?? 'x',
+      AWS_ACCESS_KEY_ID: (fn.credentials ?? this.options.credentials)?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: (fn.credentials ?? this.options.credentials)?.secretAccessKey ?? 'x',
       AWS_ENDPOINT_URL: this.options.endpoint(),
       AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime ?? DEFAULT_RUNTIME}`,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,

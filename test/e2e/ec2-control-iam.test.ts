@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app';
 import { run as runControlLink } from '../../infra/control-link';
 import { Runtime } from '../../local/runtime';
-import { poll } from './harness';
+import { credentials, poll } from './harness';
 
 describe('Ec2Schedule control allow-list under IAM', () => {
   let rt: Runtime;
@@ -50,8 +50,8 @@ describe('Ec2Schedule control allow-list under IAM', () => {
       if (r.Type === 'AWS::Lambda::Function') r.Metadata['aws:asset:path'] = join(built, bundled.Resources[id].Metadata['aws:asset:path']);
     }
     writeFileSync(templateFile, JSON.stringify(template));
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 } });
-    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDCONTROLIAM', secretAccessKey: 'local' } };
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 }, credentials: [credentials] });
+    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfn = new SFNClient(client);
     ec2 = new EC2Client(client);
     const launch = async (tags: Record<string, string>) =>

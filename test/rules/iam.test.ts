@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../local/runtime';
+import { credentials } from '../e2e/harness';
 import { synthApp } from './apps/synth';
 
 const ACCOUNT = '000000000000';
@@ -66,8 +67,8 @@ describe('IAM is enforced', () => {
 
   beforeAll(async () => {
     const cdkOut = synthApp({ IamRules: app });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-iam-')), seedFleet: false, timeScale: 100, log: (l) => lines.push(l) });
-    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDADMIN', secretAccessKey: 'x' } };
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-iam-')), seedFleet: false, timeScale: 100, log: (l) => lines.push(l), credentials: [credentials] });
+    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfnClient = new SFNClient(client);
     ec2 = new EC2Client(client);
     const run = async (tags: Array<{ Key: string; Value: string }>) => {
