@@ -18,7 +18,7 @@ import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
-import { DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
+import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
 import { RateLimits } from './rules/rates';
 import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
@@ -138,7 +138,7 @@ export class Runtime {
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
-    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined });
+    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined, itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined });
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });

@@ -8,6 +8,7 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
+import { compileGlob, globMatches } from '../glob';
 import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
@@ -374,14 +375,20 @@ function compileFilters<T>(p: Params, known: Record<string, Getter<T>>, byTag?: 
   return (item) => checks.every((check) => check(item));
 }
 
+/**
+ * EC2's filter wildcards: "`*` specifies that zero or more characters must match, and `?` specifies that exactly
+ * one character must match. Use a backslash to escape special characters."
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Filter.html, and the SDKs' Filter docs). Matched in
+ * linear time (local/glob.ts), never through a backtracking RegExp.
+ */
 function valueMatcher(values: string[]): (v: string) => boolean {
-  const wild = /[*?]/;
-  const exact = new Set(values.filter((v) => !wild.test(v)));
-  const patterns = values
-    .filter((v) => wild.test(v))
-    .map((v) => new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
-  return (v) => exact.has(v) || patterns.some((re) => re.test(v));
+  const globs = values.map((v) => compileGlob(v, EC2_FILTER));
+  const exact = new Set(globs.filter((g) => g.units.every((u) => typeof u === 'string')).map((g) => g.units.join('')));
+  const patterns = globs.filter((g) => g.units.some((u) => typeof u !== 'string'));
+  return (v) => exact.has(v) || patterns.some((g) => globMatches(g, v));
 }
+
+const EC2_FILTER = { star: '*', one: '?', escape: 'backslash' } as const;
 
 function paginate<T>(items: T[], p: Params): { page: T[]; nextToken?: string } {
   const max = p.int('MaxResults');
