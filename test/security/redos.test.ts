@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as S from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, Clock, StateDir } from '../../local/kernel';
@@ -21,6 +22,7 @@ import { DynamoDbService } from '../../local/services/dynamodb/service';
 import { Ec2Service } from '../../local/services/ec2';
 import { defaultFaults } from '../../local/faults';
 import { matches } from '../../local/services/event-pattern';
+import { S3Service } from '../../local/services/s3';
 import { matchesPattern } from '../../tasks/tag-policy/core/pattern';
 
 /** `*a*a…*a*b`: k stars, each of which a backtracking matcher tries at every position. */
@@ -217,5 +219,34 @@ describe('tag-policy patterns', () => {
   it('(a+)+$ against 40 a and a ! runs on RE2', () => {
     expect(matchesPattern(`${'a'.repeat(40)}!`, '(a+)+', false)).toBe(false);
     expect(matchesPattern('a'.repeat(100_000), '(a+)+', false)).toBe(true);
+  });
+});
+
+describe('S3 prefixes and delimiters', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'opsflow-redos-s3-'));
+  const state = new StateDir(dir);
+  const service = new S3Service({ state, clock: new Clock() });
+  let server: Server;
+  let s3: S3Client;
+  beforeAll(async () => {
+    server = createServer([service], async () => ({ status: 404, body: '' }));
+    s3 = new S3Client({ endpoint: `http://127.0.0.1:${await listen(server, 0)}`, region: 'us-east-1', credentials, forcePathStyle: true, maxAttempts: 1 });
+    await s3.send(new CreateBucketCommand({ Bucket: 'redos-bucket' }));
+    // Keys are at most 1,024 bytes (KeyTooLongError past that), which bounds every prefix and delimiter scan.
+    for (let i = 0; i < 50; i++) await s3.send(new PutObjectCommand({ Bucket: 'redos-bucket', Key: `${'a'.repeat(1000)}${String(i).padStart(3, '0')}`, Body: 'x' }));
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a near-miss prefix and a 100 KB delimiter are single passes over each key', async () => {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: 'redos-bucket', Prefix: `${'a'.repeat(999)}b`, Delimiter: `${'a'.repeat(100_000)}b` }));
+    expect(out.KeyCount).toBe(0);
+    const all = await s3.send(new ListObjectsV2Command({ Bucket: 'redos-bucket', Prefix: 'a'.repeat(500), Delimiter: `${'a'.repeat(600)}b` }));
+    expect(all.KeyCount).toBe(50);
+    const rolled = await s3.send(new ListObjectsV2Command({ Bucket: 'redos-bucket', Delimiter: `${'a'.repeat(1000)}0` }));
+    expect(rolled.CommonPrefixes?.map((p) => p.Prefix)).toEqual([`${'a'.repeat(1000)}0`]);
   });
 });
