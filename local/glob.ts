@@ -17,6 +17,8 @@ export const ANY_RUN = 2;
 
 export interface Glob {
   readonly units: readonly GlobUnit[];
+  /** The units as code points (ANY_ONE and ANY_RUN as -1 and -2), what the matcher reads. */
+  readonly codes: Int32Array;
   /** How many characters a matching text holds at least (its literals and `?`s). */
   readonly minLength: number;
   readonly caseInsensitive: boolean;
@@ -53,7 +55,25 @@ export function compileGlob(pattern: string, dialect: GlobDialect): Glob {
     } else if (dialect.one?.includes(c)) units.push(ANY_ONE);
     else units.push(fold(c));
   }
-  return { units, minLength: units.filter((u) => u !== ANY_RUN).length, caseInsensitive: !!dialect.caseInsensitive };
+  return { units, codes: codesOf(units), minLength: units.filter((u) => u !== ANY_RUN).length, caseInsensitive: !!dialect.caseInsensitive };
+}
+
+/** Rebuilds a glob whose units were rewritten (IAM's `${*}` stand-ins). */
+export function withUnits(glob: Glob, units: GlobUnit[]): Glob {
+  return { ...glob, units, codes: codesOf(units) };
+}
+
+function codesOf(units: readonly GlobUnit[]): Int32Array {
+  return Int32Array.from(units, (u) => (u === ANY_ONE ? -1 : u === ANY_RUN ? -2 : u.codePointAt(0)!));
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** The text as code points: its UTF-16 units when it has no surrogate pair (the common case, no copy). */
+function codePoints(text: string): { length: number; at: (i: number) => number } {
+  if (!SURROGATE.test(text)) return { length: text.length, at: (i) => text.charCodeAt(i) };
+  const points = Int32Array.from(text, (c) => c.codePointAt(0)!);
+  return { length: points.length, at: (i) => points[i] };
 }
 
 /**
@@ -61,9 +81,11 @@ export function compileGlob(pattern: string, dialect: GlobDialect): Glob {
  * bound structurally with it; nothing else reads it).
  */
 export function globMatches(glob: Glob, text: string, counter?: { steps: number }): boolean {
-  const { units } = glob;
-  const chars = Array.from(glob.caseInsensitive ? text.toLowerCase() : text);
-  if (chars.length < glob.minLength) return false;
+  const { codes } = glob;
+  const chars = codePoints(glob.caseInsensitive ? text.toLowerCase() : text);
+  const n = chars.length;
+  const m = codes.length;
+  if (n < glob.minLength) return false;
   let t = 0;
   let p = 0;
   // Where to resume after a mismatch: just past the last `*`, with that `*` taking one more character.
@@ -71,13 +93,13 @@ export function globMatches(glob: Glob, text: string, counter?: { steps: number 
   let starT = 0;
   let steps = 0;
   try {
-    while (t < chars.length) {
+    while (t < n) {
       steps++;
-      const u = units[p];
-      if (p < units.length && (u === ANY_ONE || u === chars[t])) {
+      const u = p < m ? codes[p] : -3;
+      if (u === -1 || (u >= 0 && u === chars.at(t))) {
         p++;
         t++;
-      } else if (p < units.length && u === ANY_RUN) {
+      } else if (u === -2) {
         starP = p++;
         starT = t;
       } else if (starP >= 0) {
@@ -85,11 +107,11 @@ export function globMatches(glob: Glob, text: string, counter?: { steps: number 
         t = ++starT;
       } else return false;
     }
-    while (p < units.length && units[p] === ANY_RUN) {
+    while (p < m && codes[p] === -2) {
       steps++;
       p++;
     }
-    return p === units.length;
+    return p === m;
   } finally {
     if (counter) counter.steps += steps;
   }

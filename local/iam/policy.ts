@@ -17,7 +17,7 @@
  * from the request context makes a condition false, except that a negated operator is then true, `...IfExists`
  * is true, and `Null` tests presence. `ForAllValues` is true for an absent or empty key; `ForAnyValue` is false.
  */
-import { GlobCache, globMatches } from '../glob';
+import { GlobCache, globMatches, withUnits } from '../glob';
 
 export type ContextValue = string | string[] | boolean | number;
 /** Request context keys (case-insensitive names, as AWS treats them). */
@@ -83,8 +83,8 @@ const UNESCAPE: Record<string, string> = { [LITERAL_STAR]: '*', [LITERAL_QM]: '?
 export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {
   const glob = GLOBS[caseInsensitive ? 'i' : 's'].get(pattern);
   // `${*}` and `${?}` were substituted by stand-ins: they match the literal character.
-  const units = pattern.includes(LITERAL_STAR) || pattern.includes(LITERAL_QM) ? { ...glob, units: glob.units.map((u) => (typeof u === 'string' ? UNESCAPE[u] ?? u : u)) } : glob;
-  return globMatches(units, value);
+  const escaped = pattern.includes(LITERAL_STAR) || pattern.includes(LITERAL_QM) ? withUnits(glob, glob.units.map((u) => (typeof u === 'string' ? UNESCAPE[u] ?? u : u))) : glob;
+  return globMatches(escaped, value);
 }
 
 /** Action names are case-insensitive: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html */
