@@ -278,7 +278,13 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
     }
   };
   const q = (name: string) => req.query.get(name) ?? undefined;
-  const segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  } catch {
+    // decodeURIComponent throws URIError on `%` not followed by two hex digits or on bytes that are not UTF-8.
+    return json(400, { error: 'BadRequest', message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)` });
+  }
   const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
   const ref = segments[1];
   try {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
 import { compileGlob, globMatches } from '../glob';
-import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import { Fleet, NOT_XML, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -417,7 +417,10 @@ function decodeToken(token: string): number {
 // XML
 
 // The project's one escaper; `&#39;` for an apostrophe is as valid in XML as `&apos;`, and the SDKs decode both.
-const esc = escapeHtml;
+// Whatever was stored (a tag from before tags were checked, a fleet file) must still read as well-formed XML: a
+// character XML 1.0 cannot carry is answered as U+FFFD, where one NUL made every DescribeInstances unreadable.
+const NOT_XML_ALL = new RegExp(NOT_XML.source, 'g');
+const esc = (s: string) => escapeHtml(s).replace(NOT_XML_ALL, '\uFFFD');
 const el = (name: string, value: string | number | boolean | undefined) => (value === undefined ? '' : `<${name}>${esc(String(value))}</${name}>`);
 /** EC2 lists are `<name><item>...</item></name>`. */
 const set = (name: string, items: string[]) => (items.length > 0 ? `<${name}>${items.map((i) => `<item>${i}</item>`).join('')}</${name}>` : `<${name}/>`);
