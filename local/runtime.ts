@@ -116,6 +116,8 @@ export class Runtime {
   private allowedHosts: string[] = [];
   private server?: Server;
   private stopping = false;
+  /** Set once the app is deployed: `/_opsflow/health` answers 'ready' only then. */
+  private deployDone = false;
   private readonly log: (line: string) => void;
   private readonly seedFleet: boolean;
 
@@ -172,6 +174,7 @@ export class Runtime {
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
       faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
       storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
+      ready: () => this.deployDone,
     });
   }
 
@@ -211,6 +214,7 @@ export class Runtime {
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       rt.scheduler.start();
       await rt.state.commit();
+      rt.deployDone = true;
     } catch (err) {
       await rt.stop();
       throw err;
