@@ -288,11 +288,13 @@ class Params {
     const byIndex = new Map<number, Map<string, string>>();
     for (const [key, value] of this.map) {
       if (!key.startsWith(`${prefix}.`)) continue;
-      const m = /^(\d+)(.*)$/.exec(key.slice(prefix.length + 1));
-      if (!m || !accept(m[2])) continue;
-      const index = Number(m[1]);
+      // Digits, then the rest as is: `/^(\d+)(.*)$/` backtracked quadratically on a long index before a newline.
+      const rest = key.slice(prefix.length + 1);
+      const digits = /^\d+/.exec(rest)?.[0];
+      if (!digits || !accept(rest.slice(digits.length))) continue;
+      const index = Number(digits);
       if (!byIndex.has(index)) byIndex.set(index, new Map());
-      byIndex.get(index)!.set(m[2], value);
+      byIndex.get(index)!.set(rest.slice(digits.length), value);
     }
     return [...byIndex.entries()].sort((a, b) => a[0] - b[0]);
   }

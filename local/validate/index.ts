@@ -405,7 +405,7 @@ function checkQueryRequest(req: AwsRequest, input: NormalizedSchema, model: Serv
       return new AwsError('InvalidParameterValue', `Value (${value}) for parameter ${wire} is invalid. Expected: '${expected}'.`);
     }
     const unknown = check.keys.find((k) => !check.consumed.has(k) && !ENVELOPE.test(k));
-    if (unknown) return new AwsError('UnknownParameter', `The parameter ${unknown.replace(/\.\d+.*$/, '')} is not recognized`);
+    if (unknown) return new AwsError('UnknownParameter', `The parameter ${unknown.replace(/\.\d+[\s\S]*$/, '')} is not recognized`);
     return undefined;
   }
   if (check.invalid) {

@@ -12,6 +12,7 @@ import { DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from 
 import { CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as S from '@aws-sdk/client-sfn';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, Clock, StateDir } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
@@ -24,6 +25,7 @@ import { defaultFaults } from '../../local/faults';
 import { matches } from '../../local/services/event-pattern';
 import { S3Service } from '../../local/services/s3';
 import { matchesPattern } from '../../tasks/tag-policy/core/pattern';
+import { credentials as harnessCredentials, startRuntime, type Harness } from '../e2e/harness';
 
 /** `*a*a…*a*b`: k stars, each of which a backtracking matcher tries at every position. */
 const stars = (k: number, literal = 'a', tail = 'b') => `${`*${literal}`.repeat(k)}*${tail}`;
@@ -249,5 +251,34 @@ describe('S3 prefixes and delimiters', () => {
     expect(all.KeyCount).toBe(50);
     const rolled = await s3.send(new ListObjectsV2Command({ Bucket: 'redos-bucket', Delimiter: `${'a'.repeat(170)}0` }));
     expect(rolled.CommonPrefixes?.map((p) => p.Prefix)).toEqual([`${'a'.repeat(170)}0`]);
+  });
+});
+
+describe('request parsing: regular expressions over request text that backtracked quadratically', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startRuntime({ seedFleet: false });
+  });
+  afterAll(() => h?.stop());
+
+  it('an EC2 parameter with a 200,000-digit index before a newline is refused as unknown', async () => {
+    // `/^(\d+)(.*)$/` on the index and `/\.\d+.*$/` on the unknown name took O(digits²) steps (20,000 digits: 5 s).
+    const key = `Filter.${'1'.repeat(200_000)}\n`;
+    const cmd = new DescribeInstancesCommand({});
+    cmd.middlewareStack.add((next) => async (args) => {
+      (args.request as { body: string }).body = `Action=DescribeInstances&Version=2016-11-15&${encodeURIComponent(key)}=x`;
+      return next(args);
+    }, { step: 'build', priority: 'high' });
+    const err = await h.ec2.send(cmd).then(() => undefined, (e: Error) => e);
+    expect(err).toMatchObject({ name: 'UnknownParameter', message: 'The parameter Filter is not recognized' });
+  });
+
+  it('an SES recipient of 200,000 `<` is refused as an invalid address', async () => {
+    const ses = new SESv2Client({ endpoint: h.endpoint, region: 'us-east-1', credentials: harnessCredentials, maxAttempts: 1 });
+    const err = await ses.send(new SendEmailCommand({
+      FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['<'.repeat(200_000)] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } },
+    })).then(() => undefined, (e: Error) => e);
+    ses.destroy();
+    expect(err).toMatchObject({ name: 'BadRequestException', message: expect.stringMatching(/^Destination contains an invalid email address/) });
   });
 });
