@@ -629,7 +629,8 @@ const MARKER_CONTENT = { owner: OWNER, purpose: 'state directory; `opsflow reset
  */
 function ownership(root: string): 'owned' | 'empty' | 'corrupt' | 'foreign' {
   const file = join(root, MARKER);
-  if (!existsSync(file)) return readdirSync(root).length === 0 ? 'empty' : 'foreign';
+  // A marker write cut short (writeDurable's temp file) leaves the directory as empty as it was.
+  if (!existsSync(file)) return readdirSync(root).every((f) => f.startsWith(`${MARKER}.`) && f.endsWith('.tmp')) ? 'empty' : 'foreign';
   let marker: unknown;
   try {
     marker = JSON.parse(readFileSync(file, 'utf8'));
