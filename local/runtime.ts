@@ -20,7 +20,7 @@ import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
-import { DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
+import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
 import { RateLimits } from './rules/rates';
 import { resolveRules, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
@@ -122,6 +122,8 @@ export class Runtime {
   private allowedHosts: string[] = [];
   private server?: Server;
   private stopping = false;
+  /** Set once the app is deployed: `/_opsflow/health` answers 'ready' only then. */
+  private deployDone = false;
   private readonly log: (line: string) => void;
   private readonly seedFleet: boolean;
 
@@ -146,7 +148,7 @@ export class Runtime {
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
-    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined });
+    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined, itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined });
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
@@ -181,6 +183,7 @@ export class Runtime {
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
       faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
       storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
+      ready: () => this.deployDone,
     });
   }
 
@@ -234,6 +237,7 @@ export class Runtime {
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       rt.scheduler.start();
       await rt.state.commit();
+      rt.deployDone = true;
       // Clients on this machine (the CLI, control-link) find this runtime's port here without being told.
       recordEndpoint(rt.state.root, rt.endpoint);
     } catch (err) {

@@ -16,8 +16,12 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' |
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 export interface Health {
-  /** 'failing': the state directory cannot be written (a full disk, say); requests that change state fail. */
-  status: 'ready' | 'failing';
+  /**
+   * 'deploying': the runtime listens but has not finished deploying the app (its deploy checks may still refuse
+   * it); 'ready' only once everything is deployed; 'failing': the state directory cannot be written (a full disk,
+   * say), so requests that change state fail. Anything but 'ready' answers 503.
+   */
+  status: 'deploying' | 'ready' | 'failing';
   endpoint: string;
   timeScale: number;
   /** The runtime's virtual now (ISO). */

@@ -30,6 +30,8 @@ export interface ApiDeps {
   definitions: ReadonlyMap<string, object>;
   /** The state directory's write health. */
   storage?: () => NonNullable<Health['storage']>;
+  /** Whether the app is deployed; until then health answers 'deploying' (503). @default true */
+  ready?: () => boolean;
   /** Where the example inputs are. @default workflows/examples of this project */
   examplesDir?: string;
 }
@@ -47,7 +49,7 @@ export class LocalApi implements OpsflowApi {
     const d = this.deps;
     const storage = d.storage?.();
     return {
-      status: storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
+      status: d.ready && !d.ready() ? 'deploying' : storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
       stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => workflowOf(s.name)),
       running: d.sfn.activeCount(), ...(storage && { storage }),
     };
@@ -278,13 +280,19 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
     }
   };
   const q = (name: string) => req.query.get(name) ?? undefined;
-  const segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  } catch {
+    // decodeURIComponent throws URIError on `%` not followed by two hex digits or on bytes that are not UTF-8.
+    return json(400, { error: 'BadRequest', message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)` });
+  }
   const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
   const ref = segments[1];
   try {
     switch (route) {
       case 'GET health': {
-        // A failing disk is what an operator must see first: 503 until writes succeed again.
+        // 503 until the app is deployed (a deploy check may still refuse it), and while writes fail.
         const health = await api.health();
         return json(health.status === 'ready' ? 200 : 503, health);
       }

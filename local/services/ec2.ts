@@ -8,8 +8,9 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
+import { compileGlob, globMatches } from '../glob';
 import { apiCallEvent } from './cloudtrail';
-import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import { Fleet, NOT_XML, STATE_CODES, type FleetSeed, identityForAccessKey, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -278,11 +279,13 @@ class Params {
     const byIndex = new Map<number, Map<string, string>>();
     for (const [key, value] of this.map) {
       if (!key.startsWith(`${prefix}.`)) continue;
-      const m = /^(\d+)(.*)$/.exec(key.slice(prefix.length + 1));
-      if (!m || !accept(m[2])) continue;
-      const index = Number(m[1]);
+      // Digits, then the rest as is: `/^(\d+)(.*)$/` backtracked quadratically on a long index before a newline.
+      const rest = key.slice(prefix.length + 1);
+      const digits = /^\d+/.exec(rest)?.[0];
+      if (!digits || !accept(rest.slice(digits.length))) continue;
+      const index = Number(digits);
       if (!byIndex.has(index)) byIndex.set(index, new Map());
-      byIndex.get(index)!.set(m[2], value);
+      byIndex.get(index)!.set(rest.slice(digits.length), value);
     }
     return [...byIndex.entries()].sort((a, b) => a[0] - b[0]);
   }
@@ -370,14 +373,20 @@ function compileFilters<T>(p: Params, known: Record<string, Getter<T>>, byTag?: 
   return (item) => checks.every((check) => check(item));
 }
 
+/**
+ * EC2's filter wildcards: "`*` specifies that zero or more characters must match, and `?` specifies that exactly
+ * one character must match. Use a backslash to escape special characters."
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Filter.html, and the SDKs' Filter docs). Matched in
+ * linear time (local/glob.ts), never through a backtracking RegExp.
+ */
 function valueMatcher(values: string[]): (v: string) => boolean {
-  const wild = /[*?]/;
-  const exact = new Set(values.filter((v) => !wild.test(v)));
-  const patterns = values
-    .filter((v) => wild.test(v))
-    .map((v) => new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
-  return (v) => exact.has(v) || patterns.some((re) => re.test(v));
+  const globs = values.map((v) => compileGlob(v, EC2_FILTER));
+  const exact = new Set(globs.filter((g) => g.units.every((u) => typeof u === 'string')).map((g) => g.units.join('')));
+  const patterns = globs.filter((g) => g.units.some((u) => typeof u !== 'string'));
+  return (v) => exact.has(v) || patterns.some((g) => globMatches(g, v));
 }
+
+const EC2_FILTER = { star: '*', one: '?', escape: 'backslash' } as const;
 
 function paginate<T>(items: T[], p: Params): { page: T[]; nextToken?: string } {
   const max = p.int('MaxResults');
@@ -406,7 +415,10 @@ function decodeToken(token: string): number {
 // XML
 
 // The project's one escaper; `&#39;` for an apostrophe is as valid in XML as `&apos;`, and the SDKs decode both.
-const esc = escapeHtml;
+// Whatever was stored (a tag from before tags were checked, a fleet file) must still read as well-formed XML: a
+// character XML 1.0 cannot carry is answered as U+FFFD, where one NUL made every DescribeInstances unreadable.
+const NOT_XML_ALL = new RegExp(NOT_XML.source, 'g');
+const esc = (s: string) => escapeHtml(s).replace(NOT_XML_ALL, '\uFFFD');
 const el = (name: string, value: string | number | boolean | undefined) => (value === undefined ? '' : `<${name}>${esc(String(value))}</${name}>`);
 /** EC2 lists are `<name><item>...</item></name>`. */
 const set = (name: string, items: string[]) => (items.length > 0 ? `<${name}>${items.map((i) => `<item>${i}</item>`).join('')}</${name}>` : `<${name}/>`);

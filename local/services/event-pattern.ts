@@ -7,6 +7,8 @@
  * match a missing field, as in AWS (`matchLeaf`).
  */
 
+import { GlobCache } from '../glob';
+
 type Json = unknown;
 
 export function matches(pattern: unknown, event: object): boolean {
@@ -102,7 +104,7 @@ function matchOne(m: unknown, v: Json): boolean {
     case 'equals-ignore-case':
       return typeof v === 'string' && typeof arg === 'string' && v.toLowerCase() === arg.toLowerCase();
     case 'wildcard':
-      return typeof v === 'string' && typeof arg === 'string' && wildcardRegExp(arg).test(v);
+      return typeof v === 'string' && typeof arg === 'string' && wildcards.matches(arg, v);
     case 'numeric':
       return typeof v === 'number' && numeric(arg as unknown[], v);
     case 'anything-but':
@@ -139,20 +141,12 @@ function equalScalar(m: unknown, v: Json): boolean {
   return m === v;
 }
 
-const wildcardCache = new Map<string, RegExp>();
-function wildcardRegExp(glob: string): RegExp {
-  let re = wildcardCache.get(glob);
-  if (!re) {
-    // `\*` is a literal star in EventBridge wildcards; every other `*` matches any run of characters.
-    const body = glob
-      .split(/(\\\*|\*)/)
-      .map((part) => (part === '*' ? '.*' : part === '\\*' ? '\\*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
-      .join('');
-    re = new RegExp(`^${body}$`, 's');
-    wildcardCache.set(glob, re);
-  }
-  return re;
-}
+/**
+ * EventBridge `wildcard`: `*` matches any run of characters, `\*` is a literal star
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching).
+ * Matched in linear time (local/glob.ts): patterns come from templates and PutRule, values from PutEvents.
+ */
+const wildcards = new GlobCache({ star: '*', escape: 'backslash-star' });
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

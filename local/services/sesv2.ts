@@ -52,7 +52,7 @@ export class SesV2Service implements ServiceHandler {
     const to = [...(dest.ToAddresses ?? []), ...(dest.CcAddresses ?? []), ...(dest.BccAddresses ?? [])];
     if (to.length === 0 && rawHeaders.to) to.push(...rawHeaders.to.split(',').map((a) => a.trim()));
     if (to.length === 0) throw new AwsError('BadRequestException', 'Destination must contain at least one address in ToAddresses, CcAddresses or BccAddresses');
-    const bad = to.find((a) => !/^[^@\s]+@[^@\s]+$/.test(a.replace(/^.*<([^>]*)>\s*$/, '$1')));
+    const bad = to.find((a) => !/^[^@\s]+@[^@\s]+$/.test(angleAddress(a)));
     if (bad) throw new AwsError('BadRequestException', `Destination contains an invalid email address: ${bad}`);
 
     let message: { subject: string; text: string; html?: string };
@@ -95,4 +95,15 @@ function headersOf(raw: string): Record<string, string> {
     if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] ??= line.slice(i + 1).trim();
   }
   return headers;
+}
+
+/**
+ * The address inside the last `<...>` of `Name <a@b>`, else the text. By index, not `/^.*<([^>]*)>\s*$/`, which
+ * backtracks quadratically on a long run of `<` (an address comes from the request).
+ */
+function angleAddress(a: string): string {
+  const trimmed = a.trimEnd();
+  if (!trimmed.endsWith('>')) return a;
+  const open = trimmed.lastIndexOf('<');
+  return open < 0 || trimmed.indexOf('>', open) !== trimmed.length - 1 ? a : trimmed.slice(open + 1, -1);
 }

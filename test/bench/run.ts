@@ -6,7 +6,8 @@
  *    workflow's validation path (one real Lambda bundle per execution);
  *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
  *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
- *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine.
+ *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine;
+ *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
+import { benchRedos } from './redos';
 import { benchScale } from './scale';
 import { benchTimeScale } from './time-scale';
 import { benchDurable } from './durable';
@@ -94,6 +96,7 @@ async function main() {
   } finally {
     await h.stop();
   }
+  await benchRedos(print);
   await benchRules(print);
   for (const line of await benchTagPolicy()) print(line);
   await benchScale(print);

@@ -163,6 +163,6 @@ describe('opsflow CLI', () => {
   });
 
   it('refuses to reset the state of a running runtime', async () => {
-    await expect(opsflow('reset')).rejects.toThrow(/is running: stop it before resetting/);
+    await expect(opsflow('reset')).rejects.toThrow(/is in use by the opsflow runtime with pid \d+ .*stop it before resetting its state/);
   });
 });
