@@ -74,7 +74,10 @@ if (Math.max(WORKER_TIMEOUT.toSeconds(), SWEEP_TIMEOUT.toSeconds()) >= SEND_CLAI
 export interface ManualApprovalProps {
   /** From address of the approval emails. */
   readonly sender: string;
-  /** SES identity (domain or email address) that `sender` belongs to; the only identity the tasks may send from. */
+  /**
+   * SES identity (domain or email address) that `sender` belongs to; it must be verified. The tasks may send only from
+   * `sender`, authorized on whichever identity SES matches it with (this one, or the address verified on its own).
+   */
   readonly sesIdentity: string;
   /** Approvers used when an execution names none. @default [] (executions must name approvers) */
   readonly defaultApprovers?: string[];
