@@ -22,7 +22,7 @@ import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
 import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
 import { RateLimits } from './rules/rates';
-import { resolveRules, type Rules } from './rules/settings';
+import { resolveRules, SES_SANDBOX_RATE, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
@@ -30,7 +30,7 @@ import { S3Service } from './services/s3';
 import { loadFleetSeed } from './services/fleet';
 import { Ec2Service } from './services/ec2';
 import { EventsService, type Target } from './services/events';
-import { SesV2Service } from './services/sesv2';
+import { SesAccount, SesV2Service } from './services/sesv2';
 import { SnsService } from './services/sns';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -69,6 +69,8 @@ interface AppMetadata {
   workflows?: Array<{ name: string; tryLocally?: string[] }>;
   /** The EC2 fleet to simulate: a JSON file (local/services/fleet.ts `FleetSeed`), relative to the app's directory. */
   fleet?: string;
+  /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
+  sesIdentities?: string[];
 }
 
 export interface Deployed {
@@ -106,6 +108,8 @@ export class Runtime {
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
   readonly dynamodb: DynamoDbService;
+  /** The account's SES: verified identities and sandbox status. */
+  readonly ses: SesAccount;
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
   readonly s3: S3Service;
   readonly lambdas: LambdaRunner;
@@ -149,6 +153,7 @@ export class Runtime {
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
     this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined, itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined });
+    this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
@@ -194,7 +199,8 @@ export class Runtime {
     const rt = new Runtime(options);
     // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
     const deploying = rt.clock.busy();
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), {
       allowedHosts: () => rt.allowedHosts,
@@ -235,6 +241,12 @@ export class Runtime {
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.readAppMetadata(apps);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
+      const verified = rt.ses.list().map((i) => i.name).join(', ') || 'none';
+      rt.log(rt.rules.sesSandbox
+        ? `SES sandbox (OPSFLOW_SES_SANDBOX=off for production access): mail only to verified identities: ${verified}` +
+          (rt.rules.sesPerSecond > SES_SANDBOX_RATE ? `; OPSFLOW_SES_RATE=${rt.rules.sesPerSecond} is above the sandbox's ${SES_SANDBOX_RATE} per second` : '')
+        : `SES production access (OPSFLOW_SES_SANDBOX=off): mail to any recipient, from verified identities: ${verified}`);
       rt.scheduler.start();
       await rt.state.commit();
       rt.deployDone = true;
@@ -275,6 +287,8 @@ export class Runtime {
       resourceTags: (arn) => tagsByArn.get(arn),
       volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
       volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
+      sesIdentity: (address) => this.ses.resolve(address).identity,
+      sesSandbox: () => this.rules.sesSandbox,
     }, this.clock);
     this.log(this.rules.iam
       ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`
@@ -285,8 +299,9 @@ export class Runtime {
 
   /**
    * What the app tells the runtime about itself in its templates (`Metadata.OpsflowLocal`, which AWS ignores):
-   * its workflows, and the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
-   * cdk.out, read in `start`). The runtime knows no workflow and no instance of its own.
+   * its workflows, the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
+   * cdk.out, read in `start`) and the SES identities its account has verified (verified in `start`). The runtime
+   * knows no workflow, no instance and no identity of its own.
    */
   private readAppMetadata(apps: Array<AppMetadata | undefined>): void {
     for (const app of apps) {

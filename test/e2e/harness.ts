@@ -54,9 +54,10 @@ export async function poll<T>(what: string, timeoutMs: number, probe: () => Prom
 
 export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'opsflow-e2e-'));
-  // Every rule of AWS's is on. SES's sending rate is an account setting: 1 email/s in the sandbox (the runtime's
-  // default); these tests model an account out of the sandbox, whose rate is set per account (14/s here).
-  const rules = { sesPerSecond: 14, ...options.rules };
+  // Every rule of AWS's is on. SES's sandbox and sending rate are account settings: a new account is in the sandbox at
+  // 1 email/s (the runtime's defaults, test/e2e/approval-ses.test.ts); these tests model an account out of the sandbox,
+  // whose rate is set per account (14/s here). Its verified identity is the app's (config local.sesIdentities).
+  const rules = { sesPerSecond: 14, sesSandbox: false, ...options.rules };
   // The harness's credentials, whatever OPSFLOW_CREDENTIALS says in the developer's shell.
   const rt = await Runtime.start({ credentials: [credentials], ...options, cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, rules, stateDir });
   const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };

@@ -323,6 +323,11 @@ describe('refused definitions', () => {
     ],
     ['a malformed JSONata expression', { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input. %}', End: true } } }, /JSONata expression .* at \/States\/A\/Output/],
     ['an invalid definition', { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } }, /Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET/],
+    [
+      'a Task whose heartbeat is not shorter than its timeout',
+      { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:states:us-east-1:000000000000:activity:a', TimeoutSeconds: 60, HeartbeatSeconds: 60, End: true } } },
+      /SCHEMA_VALIDATION_FAILED: The value for the field 'HeartbeatSeconds' \(60\) must be smaller than the value for the field 'TimeoutSeconds' \(60\) at \/States\/T\/HeartbeatSeconds/,
+    ],
   ])('refuses %s with a message naming the problem', (_what, definition, message) => {
     // Act + Assess
     expect(() => engine.deployStateMachine({ arn: arn.stateMachine('refused'), name: 'refused', definition, roleArn: ROLE })).toThrow(message);

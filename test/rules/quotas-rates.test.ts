@@ -50,7 +50,12 @@ describe('quotas and API rates', () => {
   let cdkOut: string;
   let rt: Runtime;
   const client = () => ({ endpoint: rt.endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
-  const start = (rules: Partial<Rules> = {}) => Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-quota-')), seedFleet: false, rules, credentials: [credentials] });
+  // The account's SES has the senders' domain verified (it is in the sandbox, the runtime's default).
+  const start = async (rules: Partial<Rules> = {}) => {
+    const started = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-quota-')), seedFleet: false, rules, credentials: [credentials] });
+    started.ses.verify('example.com');
+    return started;
+  };
 
   beforeAll(async () => {
     cdkOut = synthApp({ Quotas: app });

@@ -40,6 +40,7 @@ function deps(): SweepDeps {
     reminderIntervalSeconds: 4 * 3600,
     escalationApprovers: [BOSS, ALICE],
     now: () => now,
+    sleep: async () => {},
     log,
   };
 }
