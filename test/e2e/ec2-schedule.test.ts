@@ -282,7 +282,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
       const res = await chat({ token: 'mm-verification-token', text: `start -i ${DEMO.batchWindow[0]}`, user_name: 'alice' });
 
       const body = (await res.json()) as { response_type: string; text: string };
-      expect(body).toEqual({ response_type: 'in_channel', text: `\`alice\`: start \`batch-01\` \`${DEMO.batchWindow[0]}\`: stopped -> pending` });
+      expect(body.response_type).toBe('in_channel');
+      // At 100x the boot may be over before the command looks again.
+      expect(body.text).toMatch(new RegExp(`^\`alice\`: start \`batch-01\` \`${DEMO.batchWindow[0]}\`: stopped -> (pending|running)$`));
     });
 
     it('refuses an instance outside the allowed set, and answers a bad command with help', async () => {
