@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
+import { parseRecordPanel, type RecordPanel } from './console/records';
 import { ConsoleServer } from './console/server';
 import { configuredCredentials, Keyring, type Credentials } from './credentials';
 import { defaultFaults, type Faults } from './faults';
@@ -118,6 +119,8 @@ export class Runtime {
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
   private readonly definitions = new Map<string, object>();
+  /** What the app's tables say about their records (`Metadata.OpsflowLocal.records`), for the console. */
+  private readonly recordPanels: RecordPanel[] = [];
   readonly deployed: Deployed = {
     stateMachines: [], workflows: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
@@ -186,7 +189,7 @@ export class Runtime {
     });
     this.console = new ConsoleServer({
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
-      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
+      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions, recordPanels: this.recordPanels,
       storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
       ready: () => this.deployDone,
     });
@@ -347,6 +350,8 @@ export class Runtime {
         timeToLiveAttribute: (p.TimeToLiveSpecification as { AttributeName?: string } | undefined)?.AttributeName,
       });
       this.deployed.tables.push(r.physicalName);
+      const records = (r.metadata.OpsflowLocal as { records?: unknown } | undefined)?.records;
+      if (records !== undefined) this.recordPanels.push(parseRecordPanel(records, r.physicalName, `${stack.stackName} table ${r.logicalId}`));
     }
     for (const r of use('AWS::S3::Bucket')) this.s3.ensureBucket(r.physicalName);
     for (const r of use('AWS::SNS::Topic')) {

@@ -36,6 +36,7 @@ import { Construct } from 'constructs';
 import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
 import { inAllowedDomain } from '../tasks/approval/core/validate';
 import { ErrorNames } from '../tasks/shared/errors';
+import { addRecordPanel, type RecordPanel } from './shared/record-panel';
 import { LinkApi, WorkflowTable } from './shared/resources';
 import { SchedulerRole } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
@@ -70,6 +71,45 @@ const SWEEP_TIMEOUT = Duration.minutes(2);
 if (Math.max(WORKER_TIMEOUT.toSeconds(), SWEEP_TIMEOUT.toSeconds()) >= SEND_CLAIM_SECONDS) {
   throw new Error('ManualApproval: the worker and sweep timeouts must be shorter than SEND_CLAIM_SECONDS');
 }
+
+/**
+ * The approval record (tasks/approval/core/types.ts `ApprovalRecord`) as a console shows it: who was asked, who
+ * voted, reminders, the deadline; and whom a pending request waits on. JSONata over the record.
+ */
+export const APPROVAL_RECORD_PANEL: RecordPanel = {
+  name: 'Approval',
+  waitingTitle: 'Pending approvals',
+  executionAttribute: 'executionArn',
+  statusAttribute: 'status',
+  openStatuses: ['pending'],
+  title: 'title',
+  deadline: 'deadline',
+  closedReason: 'closedReason',
+  facts: [
+    { label: 'Requested by', value: 'requestedBy' },
+    { label: 'Quorum', value: '$string($count($distinct(votes[decision = "approved"].approver))) & " of " & $string(quorum) & " approvals"' },
+    { label: 'Decision', value: 'decision.decision', type: 'status' },
+    { label: 'Reminders sent', value: '$string($sum(approvers.(reminders ? reminders : (remindedAt ? 1 : 0))))' },
+    { label: 'Next reminder', value: 'nextReminderAt', type: 'time', whileOpen: true },
+    { label: 'Escalates', value: 'escalated ? undefined : escalateAt', type: 'time', whileOpen: true },
+  ],
+  list: {
+    label: 'Approvers',
+    rows: 'approvers',
+    columns: [
+      { label: 'Approver', value: 'email' },
+      { label: 'Role', value: 'role' },
+      { label: 'Asked', value: 'notifiedAt', type: 'time' },
+      // `reminders` counts every reminder email; records written before it existed know only the last one.
+      { label: 'Reminders', value: '$string(reminders ? reminders : (remindedAt ? 1 : 0))' },
+      { label: 'Last reminded', value: 'remindedAt', type: 'time' },
+      { label: 'Vote', value: '($e := email; $record.votes[approver = $e].decision)', type: 'status' },
+      { label: 'Comment', value: '($e := email; $record.votes[approver = $e].comment)' },
+      { label: 'Voted', value: '($e := email; $record.votes[approver = $e].at)', type: 'time' },
+    ],
+  },
+  waitingOn: 'decision ? [] : ($voted := votes.approver; [approvers[$not(email in $voted)].{ "who": email, "since": notifiedAt }])',
+};
 
 export interface ManualApprovalProps {
   /** From address of the approval emails. */
@@ -137,6 +177,7 @@ export class ManualApproval extends Construct {
 
     this.activity = new Activity(this, 'Activity');
     this.table = new WorkflowTable(this, 'Table', { partitionKey: 'id', sortKey: null });
+    addRecordPanel(this.table, APPROVAL_RECORD_PANEL);
     // Sparse index: only records that still need the sweep carry the `pending` attribute.
     this.table.addGlobalSecondaryIndex({
       indexName: 'pending',

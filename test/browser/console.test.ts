@@ -143,6 +143,7 @@ describe('the local console in Chromium', () => {
     const running = await h.start('Approval', { title: 'To be stopped', approvers: ['lead@example.com'] });
     await page.goto(`${h.endpoint}/#/execution/${encodeURIComponent(running)}`);
     await page.getByRole('button', { name: 'Stop execution' }).click();
+    await page.getByRole('dialog', { name: 'Stop this execution?' }).getByRole('button', { name: 'Stop execution' }).click();
     await expect.poll(() => page.locator('.execution-meta .badge').textContent(), { timeout: 15_000 }).toContain('ABORTED');
     expect((await h.rt.console.api.execution(running)).status).toBe('ABORTED');
 

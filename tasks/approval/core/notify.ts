@@ -152,8 +152,10 @@ export async function sendLinks(
         const target = claimed.find((t) => t.email === approver.email);
         if (!target) continue;
         if (sent.includes(target)) {
-          if (target.kind === 'reminder') approver.remindedAt = claim.at;
-          else approver.notifiedAt ??= claim.at;
+          if (target.kind === 'reminder') {
+            approver.remindedAt = claim.at;
+            approver.reminders = (approver.reminders ?? 0) + 1;
+          } else approver.notifiedAt ??= claim.at;
         } else if (target.secret === undefined) {
           const unused = hashSecret(secrets.get(approver.email)!);
           approver.secretHashes = approver.secretHashes.filter((h) => h !== unused);
