@@ -453,6 +453,11 @@ export class StepFunctionsService implements ServiceHandler {
     this.statusChanged(record);
   }
 
+  /**
+   * The status-change event, with the fields AWS documents and no others: no error or cause (a consumer reads them
+   * from the execution), https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+   * ("Execution Status Change").
+   */
   private statusChanged(record: ExecutionRecord): void {
     this.deps.bus
       .put({
@@ -467,9 +472,9 @@ export class StepFunctionsService implements ServiceHandler {
           startDate: record.startDate,
           stopDate: record.stopDate ?? null,
           input: record.input,
+          inputDetails: { included: true },
           output: record.output ?? null,
-          error: record.error ?? null,
-          cause: record.cause ?? null,
+          outputDetails: record.output === undefined ? null : { included: true },
         },
       })
       // A failing bus must not break the execution that reports to it.

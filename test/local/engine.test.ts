@@ -408,7 +408,11 @@ describe('API', () => {
     expect(types(executionArn!)).toEqual(['ExecutionStarted', 'WaitStateEntered', 'WaitStateAborted', 'ExecutionAborted']);
     const statuses = env.busEvents.filter((e) => e.resources?.[0] === executionArn).map((e) => e.detail.status);
     expect(statuses).toEqual(['RUNNING', 'ABORTED']);
-    expect(env.busEvents.at(-1)).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { stateMachineArn: smArn, error: 'Operator.Stop' } });
+    // The event has the fields AWS documents, and no error or cause (https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
+    const event = env.busEvents.at(-1)!;
+    expect(event).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change' });
+    expect(Object.keys(event.detail).sort()).toEqual(['executionArn', 'input', 'inputDetails', 'name', 'output', 'outputDetails', 'startDate', 'stateMachineArn', 'status', 'stopDate']);
+    expect(event.detail).toMatchObject({ stateMachineArn: smArn, status: 'ABORTED', inputDetails: { included: true }, output: null, outputDetails: null });
     expect(engine.activeCount()).toBe(0);
   });
 
