@@ -456,9 +456,10 @@ export class StepFunctionsService implements ServiceHandler {
   /**
    * The status-change event, with the fields AWS documents and no others: no error or cause (a consumer reads them
    * from the execution), https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
-   * ("Execution Status Change").
+   * ("Execution Status Change"). "Only standard workflows emit events to EventBridge" (same page).
    */
   private statusChanged(record: ExecutionRecord): void {
+    if (record.express) return;
     this.deps.bus
       .put({
         source: 'aws.states',

@@ -416,6 +416,20 @@ describe('API', () => {
     expect(engine.activeCount()).toBe(0);
   });
 
+  it('reports no status change of an EXPRESS execution: "Only standard workflows emit events to EventBridge"', async () => {
+    // Prepare
+    const smArn = arn.stateMachine('express-quiet');
+    engine.deployStateMachine({ arn: smArn, name: 'express-quiet', definition: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Mine.Failed' } } }, roleArn: ROLE, type: 'EXPRESS' });
+    const before = env.busEvents.length;
+
+    // Act
+    const { executionArn } = await engine.startExecution(smArn, '{}');
+    await engine.waitForExecution(executionArn);
+
+    // Assess
+    expect(env.busEvents.slice(before)).toEqual([]);
+  });
+
   it('answers unknown executions with ExecutionDoesNotExist', async () => {
     // Act
     const missing = sfn.send(new DescribeExecutionCommand({ executionArn: arn.execution('api', 'nope') }));
