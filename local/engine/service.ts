@@ -453,7 +453,13 @@ export class StepFunctionsService implements ServiceHandler {
     this.statusChanged(record);
   }
 
+  /**
+   * The status-change event, with the fields AWS documents and no others: no error or cause (a consumer reads them
+   * from the execution), https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+   * ("Execution Status Change"). "Only standard workflows emit events to EventBridge" (same page).
+   */
   private statusChanged(record: ExecutionRecord): void {
+    if (record.express) return;
     this.deps.bus
       .put({
         source: 'aws.states',
@@ -467,9 +473,9 @@ export class StepFunctionsService implements ServiceHandler {
           startDate: record.startDate,
           stopDate: record.stopDate ?? null,
           input: record.input,
+          inputDetails: { included: true },
           output: record.output ?? null,
-          error: record.error ?? null,
-          cause: record.cause ?? null,
+          outputDetails: record.output === undefined ? null : { included: true },
         },
       })
       // A failing bus must not break the execution that reports to it.

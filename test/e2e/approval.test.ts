@@ -128,7 +128,8 @@ describe('Approval workflow', () => {
     await h.finished(arn);
     const [alert] = await h.mail((e) => e.service === 'sns' && e.text.includes(arn.split(':').pop()!));
     expect(alert.to).toEqual(['ops-alerts@example.com']);
-    expect(alert.text).toContain('FAILED');
+    // Readable alerts (subject, cause, console link): test/e2e/failure-alerts.test.ts.
+    expect(alert.subject).toBe('Opsflow-Approval failed: Input.Invalid');
   });
 });
 

@@ -177,14 +177,14 @@ describe('resources', () => {
     }
   });
 
-  it('reports failed, timed-out and aborted executions to an encrypted SNS topic', () => {
+  it('reports failed, timed-out and aborted executions through a function that publishes to an encrypted SNS topic (test/infra/failure-alerts.test.ts)', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: Match.anyValue() },
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: Match.arrayWith([{ Ref: Match.stringLikeRegexp('^ApprovalStateMachine') }]) },
       },
-      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('FailureAlertsTopic') } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailureAlertsNotifyFn'), 'Arn'] } })],
     });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });

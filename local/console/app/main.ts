@@ -103,6 +103,9 @@ interface Route {
 function currentRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
   const [path, query = ''] = hash.split('?');
+  // The AWS console's route to an execution (`#/v2/executions/details/<arn>`, what an alert links to), here.
+  const aws = /^(?:v2\/)?executions\/details\/(.+)$/.exec(path);
+  if (aws) return { view: 'execution', id: decodeURIComponent(aws[1]), params: new URLSearchParams(query) };
   const [view, ...rest] = path.split('/');
   return { view: view || 'workflows', id: rest.length ? decodeURIComponent(rest.join('/')) : undefined, params: new URLSearchParams(query) };
 }
