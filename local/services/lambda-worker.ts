@@ -163,22 +163,30 @@ function installVirtualClock() {
   globalThis.Date = VirtualDate as unknown as DateConstructor;
 }
 
-interface VirtualTimer {
-  callback: (...args: unknown[]) => void;
-  args: unknown[];
-  delay: number;
-  /** setInterval: fires again `delay` after each firing. */
-  repeat: boolean;
-  handle: VirtualTimeout;
-}
-
-const timers = new Map<number, VirtualTimer>();
+/** The function's timers waiting to fire, by id. */
+const timers = new Map<number, VirtualTimeout>();
 let lastTimerId = 0;
 
-/** What setTimeout returns, as Node's Timeout does (ref/unref change nothing: the IPC channel keeps the process up). */
+/** What setTimeout and setInterval return, as Node's Timeout (ref/unref change nothing: the IPC channel keeps the process up). */
 class VirtualTimeout {
+  readonly id = ++lastTimerId;
   private refed = true;
-  constructor(readonly id: number) {}
+
+  constructor(
+    readonly callback: (...args: unknown[]) => void,
+    readonly args: unknown[],
+    /** Node's rule: a delay that is not a number from 1 to 2^31 - 1 ms is 1 ms. */
+    readonly delay: number,
+    /** setInterval: fires again `delay` after each firing. */
+    readonly repeat: boolean,
+  ) {}
+
+  /** Due `delay` from now (again, for `refresh`, even once it has fired). */
+  start() {
+    timers.set(this.id, this);
+    post({ type: 'timer', id: this.id, at: virtualNow() + this.delay });
+    return this;
+  }
   ref() {
     this.refed = true;
     return this;
@@ -191,9 +199,7 @@ class VirtualTimeout {
     return this.refed;
   }
   refresh() {
-    const timer = timers.get(this.id);
-    if (timer) schedule(this.id, timer.delay);
-    return this;
+    return this.start();
   }
   close() {
     clear(this);
@@ -204,24 +210,10 @@ class VirtualTimeout {
   }
 }
 
-function schedule(id: number, delay: number) {
-  post({ type: 'timer', id, at: virtualNow() + delay });
-}
-
-/** Node's rule: a delay that is not a number from 1 to 2^31 - 1 ms is 1 ms. */
-function delayOf(ms: unknown): number {
-  const n = Number(ms);
-  return n >= 1 && n <= 2 ** 31 - 1 ? n : 1;
-}
-
 function set(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): VirtualTimeout {
   if (typeof callback !== 'function') throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof callback}`), { code: 'ERR_INVALID_ARG_TYPE' });
-  const id = ++lastTimerId;
-  const handle = new VirtualTimeout(id);
-  const delay = delayOf(ms);
-  timers.set(id, { callback: callback as VirtualTimer['callback'], args, delay, repeat, handle });
-  schedule(id, delay);
-  return handle;
+  const n = Number(ms);
+  return new VirtualTimeout(callback as VirtualTimeout['callback'], args, n >= 1 && n <= 2 ** 31 - 1 ? n : 1, repeat).start();
 }
 
 function clear(handle: unknown) {
@@ -232,7 +224,7 @@ function clear(handle: unknown) {
 function fire(id: number) {
   const timer = timers.get(id);
   if (!timer) return;
-  if (timer.repeat) schedule(id, timer.delay);
+  if (timer.repeat) timer.start();
   else timers.delete(id);
   timer.callback(...timer.args);
 }
