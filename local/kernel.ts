@@ -27,6 +27,10 @@ export const REGION = 'us-east-1';
  * A function is waiting when it has no runnable work, and every call it has in flight is such a wait; it works
  * otherwise. Whatever wakes it (a timer, an invocation, a waited call's answer) takes the clock back before the
  * function runs, and hands it the clock's current mapping (`clockSpec`) for its `Date`.
+ *
+ * At the scale, time does not pass a timer that has not fired (`nowMs`): a timer that a loaded machine delays in
+ * real time still fires at its virtual instant, so the order and timing of events in virtual time do not depend on
+ * the machine.
  */
 export class Clock {
   readonly scale: number;
