@@ -137,7 +137,8 @@ describe('every command in the README, as written', () => {
           for (const link of links) expect({ link, status: (await fetch(link)).status }).toEqual({ link, status: 200 });
         }
         if (/^npx opsflow history/.test(written)) expect(result.stdout).toContain('ExecutionStarted');
-        if (/^curl -X POST/.test(written)) expect(result.stdout).toMatch(/^\w+ -> \w+/);
+        // The scheduled start fired above may or may not have reached this instance yet: either answer the README shows.
+        if (/^curl -X POST/.test(written)) expect(result.stdout).toMatch(/^(\w+ -> \w+|not \w+( yet)?: \S)/);
         if (/ec2\/chat/.test(written)) expect(result.stdout).toMatch(/batch-/);
         if (/^npm run control-link -- i-/.test(written)) expect(result.stdout).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/ec2/control/`, 'm'));
       }
