@@ -43,7 +43,7 @@ export class CfnSchemas {
   private readonly loaded = new Map<string, ResourceSchema | undefined>();
   private dir: string | undefined;
 
-  constructor(private readonly cacheRoot?: string) {}
+  constructor(private readonly options: { cacheRoot?: string; log?: (line: string) => void } = {}) {}
 
   get(typeName: string): ResourceSchema | undefined {
     if (this.loaded.has(typeName)) return this.loaded.get(typeName);
@@ -57,11 +57,12 @@ export class CfnSchemas {
   private cacheDir(): string {
     if (this.dir) return this.dir;
     const version = (require(`${SPEC}/package.json`) as { version: string }).version;
-    const roots = this.cacheRoot ? [this.cacheRoot] : [join(nodeModulesOf(SPEC), '.cache', 'opsflow'), join(tmpdir(), 'opsflow-cache')];
+    const roots = this.options.cacheRoot ? [this.options.cacheRoot] : [join(nodeModulesOf(SPEC), '.cache', 'opsflow'), join(tmpdir(), 'opsflow-cache')];
     for (const root of roots) {
       const dir = join(root, `cfn-schemas-${version}`);
       if (existsSync(join(dir, 'COMPLETE'))) return (this.dir = dir);
     }
+    this.options.log?.(`splitting ${SPEC} ${version} into one schema file per resource type (once per version, takes seconds)`);
     let lastError: unknown;
     for (const root of roots) {
       const dir = join(root, `cfn-schemas-${version}`);
