@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CfnSchemas } from '../../local/rules/cfn-schemas';
 import { checkAssembly } from '../../local/rules/deploy';
+import { propertyProblems } from '../../local/rules/schema-checks';
 import { defaultResourcePolicy, loadAssembly, ResolvedStack, type CfnTemplate } from '../../local/template';
 
 const CDK_OUT = process.env.OPSFLOW_CDK_OUT ?? 'cdk.out';
@@ -39,5 +40,38 @@ describe('the opsflow cdk.out against CloudFormation resource schemas', () => {
     expect(checkAssembly([resolved(copy, stackName)], schemas)).toEqual([
       expect.objectContaining({ logicalId: id, error: 'ValidationError', message: `Properties validation failed for resource ${id} with message: #: extraneous key [MemorySizeMb] is not permitted` }),
     ]);
+  });
+});
+
+describe('values as CloudFormation converts them', () => {
+  const schemas = new CfnSchemas();
+  const stack = (resources: CfnTemplate['Resources']) => resolved({ Resources: resources }, 'Values');
+  const messages = (s: ResolvedStack, id: string) => propertyProblems(s, id, schemas).map((p) => p.message.replace(/^.*with message: /, ''));
+
+  it('a string of digits is an integer, "true" a boolean, a number a string', () => {
+    const s = stack({
+      Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: '30', LogGroupName: 404 } },
+      Fn: { Type: 'AWS::Lambda::Function', Properties: { Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: 'x' }, SnapStart: { ApplyOn: 'None' }, MemorySize: '256' } },
+      Key: { Type: 'AWS::KMS::Key', Properties: { EnableKeyRotation: 'true' } },
+    });
+    expect(['Logs', 'Fn', 'Key'].flatMap((id) => messages(s, id))).toEqual([]);
+  });
+
+  it('what does not convert is refused', () => {
+    const s = stack({ Key: { Type: 'AWS::KMS::Key', Properties: { EnableKeyRotation: 'yes', PendingWindowInDays: 7.5, Tags: { Team: 'ops' } } } });
+    expect(messages(s, 'Key')).toEqual([
+      '#/EnableKeyRotation: expected type: Boolean, found: String',
+      '#/PendingWindowInDays: expected type: Integer, found: Number',
+      '#/Tags: expected type: JSONArray, found: JSONObject',
+    ]);
+  });
+
+  it('a value whose intrinsic cannot be resolved before deploy is not judged; Ref AWS::NoValue removes the property', () => {
+    const s = stack({
+      Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: { 'Fn::ImportValue': 'shared-retention' }, LogGroupClass: { Ref: 'AWS::NoValue' } } },
+      Activity: { Type: 'AWS::StepFunctions::Activity', Properties: { Name: { Ref: 'AWS::NoValue' } } },
+    });
+    expect(messages(s, 'Logs')).toEqual([]);
+    expect(messages(s, 'Activity')).toEqual(['#: required key [Name] not found']);
   });
 });
