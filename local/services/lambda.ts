@@ -1,17 +1,22 @@
 /**
- * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a
- * `worker_threads` Worker, see local/services/lambda-worker.ts) with its own environment variables, kept warm
- * between invocations, recycled after a timeout or a crash so the next invocation is a cold start.
+ * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a Node.js process on
+ * the major its Lambda runtime names, see local/services/lambda-worker.ts and `nodeForRuntime`) with its own
+ * environment variables, kept warm between invocations, recycled after a timeout or a crash so the next
+ * invocation is a cold start.
+ * An environment holds the virtual clock at real speed (Clock.busy) while it works for an invocation, and not while
+ * it waits: on its timers, which the runner sets on the clock, or on calls the runtime answers later (Clock.waitFor).
+ * Between invocations it is frozen, as Lambda freezes it: its timers that fall due fire at the next invocation.
  * Handlers reach the local endpoint through AWS_ENDPOINT_URL, which SDK v3 (@smithy/core endpoints,
  * installed 3.41) honours for every client that is not given an explicit endpoint.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { transformSync } from 'esbuild';
-import { AwsError, REGION, type Clock } from '../kernel';
+import { LAMBDA_ACCESS_KEY_ID } from '../credentials';
+import { AwsError, CALL_HEADER, REGION, type CallWaits, type Clock } from '../kernel';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
 export interface LambdaFunction {
@@ -24,11 +29,13 @@ export interface LambdaFunction {
   handler: string;
   /** The template's environment variables. */
   environment: Record<string, string>;
-  /** Real seconds: Lambda timeouts are not scaled by the virtual clock. */
+  /** Virtual seconds; while the function works, virtual time runs at real speed (Clock). */
   timeoutSeconds: number;
   /** @default 128 */
   memoryMb?: number;
-  /** The execution role's temporary credentials; they identify the role to IAM. @default LAMBDA_ACCESS_KEY_ID, no session */
+  /** The Lambda runtime identifier (`nodejs22.x`): which Node.js major runs the function. @default DEFAULT_RUNTIME */
+  runtime?: string;
+  /** The execution role's temporary credentials; they identify the role to IAM. @default the runner's `credentials` */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 
@@ -42,15 +49,63 @@ export interface LambdaRunnerOptions {
   logDir?: string;
   /** Lambda's quotas: synchronous payload bytes (request and response) and concurrent executions. @default none */
   limits?: { payloadBytes?: number; concurrency?: number };
+  /** What a function without an execution role signs with; the endpoint must know the secret. @default LAMBDA_ACCESS_KEY_ID, secret `x` */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** The access key every function signs with, so services can tell Lambda calls apart. */
-export const LAMBDA_ACCESS_KEY_ID = 'AKIDLOCALLAMBDA';
+/** The access key functions without a role sign with, so services can tell Lambda calls apart. */
+export { LAMBDA_ACCESS_KEY_ID };
 
 /** The node_modules the runtime's own AWS SDK comes from: it stands in for the SDK the Node.js runtime ships. */
 const PROVIDED_MODULES = join(dirname(require.resolve('@aws-sdk/client-sfn/package.json')), '..', '..');
 
-/** Lambda gives a cold start 10 seconds of init before it gives up. */
+/** The runtime of a function that names none. */
+export const DEFAULT_RUNTIME = 'nodejs22.x';
+
+/** The Node.js binary that runs a function, and whether its major is the one the Lambda runtime names. */
+export interface NodeBinary {
+  path: string;
+  version: string;
+  /** Where it comes from: `host` (the Node.js running the runtime) or the npm package that carries it. */
+  source: string;
+  /** Its major is the runtime's (`nodejs22.x` → 22). */
+  matches: boolean;
+}
+
+const nodeBinaries = new Map<string, NodeBinary>();
+
+/**
+ * The Node.js for a Lambda runtime identifier (`nodejs22.x`, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html):
+ * the host's own when its major is the runtime's; otherwise the binary that the npm package `node-linux-<arch>`
+ * carries (an optional dependency, pinned to Node 22: npm installs it on Linux x64 and arm64); otherwise the host's,
+ * with `matches: false` so that the runtime says so at startup.
+ */
+export function nodeForRuntime(runtime: string = DEFAULT_RUNTIME): NodeBinary {
+  const known = nodeBinaries.get(runtime);
+  if (known) return known;
+  const major = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
+  const host: NodeBinary = { path: process.execPath, version: process.version, source: 'host', matches: major !== undefined && process.versions.node.split('.')[0] === major };
+  let found = host;
+  if (!host.matches && major !== undefined) {
+    const pkg = `node-linux-${process.arch}`;
+    try {
+      const manifest = require.resolve(`${pkg}/package.json`);
+      const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+      const path = join(dirname(manifest), 'bin', 'node');
+      if (version.split('.')[0] === major && existsSync(path)) found = { path, version: `v${version}`, source: pkg, matches: true };
+    } catch {
+      // not installed (another platform, or npm ci --omit=optional): the host's Node runs the function
+    }
+  }
+  nodeBinaries.set(runtime, found);
+  return found;
+}
+
+/**
+ * "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10 seconds, Lambda retries the
+ * Init phase at the time of the first function invocation with the configured function timeout."
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ */
 const INIT_TIMEOUT_MS = 10_000;
 
 /** A failed invocation, carrying Lambda's error document (`errorType` is what Step Functions matches). */
@@ -78,31 +133,54 @@ interface Pending {
   payload: string;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-  timer?: NodeJS.Timeout;
+  /** Virtual epoch ms at which the invocation times out, once its timeout runs. */
+  deadline?: number;
+  cancelTimeout?: () => void;
+  /** Real ms (performance.now) when the handler got the event: the REPORT line's Duration. */
   started?: number;
 }
 
 /** One execution environment. */
 interface Sandbox {
+  /** Names its calls (`<id>:<n>`, CALL_HEADER). */
+  id: string;
   fn: LambdaFunction;
-  worker: Worker;
+  worker: ChildProcess;
   pending: Map<string, Pending>;
   ready: boolean;
   retired: boolean;
   spawnedAt: number;
+  /** Resolves when the process has exited. */
+  exited: Promise<void>;
   /** Reported once, on the REPORT line of the first invocation, like Lambda's `Init Duration`. */
   initDuration?: number;
-  initTimer: NodeJS.Timeout;
+  cancelInit: () => void;
+  /** The function's timers on the virtual clock, by the id the function gave them. */
+  timers: Map<number, () => void>;
+  /** Timers that fell due while no invocation ran (the environment was frozen): they fire at the next one. */
+  due: number[];
+  /** Number of the latest message sent: each gives the function work. */
+  seq: number;
+  /** The function's latest `quiet` report. */
+  quiet?: { seq: number; calls: string[] };
+  /** The clock, held at real speed while the environment works. */
+  release?: () => void;
+  /** `clock` messages awaiting the function's `synced`, by seq. */
+  syncs: Map<number, () => void>;
 }
 
-export class LambdaRunner {
+export class LambdaRunner implements CallWaits {
   private readonly functions = new Map<string, LambdaFunction>();
   private readonly sandboxes = new Map<string, Sandbox>();
+  private readonly byId = new Map<string, Sandbox>();
+  /** Calls (CALL_HEADER) that the runtime answers once virtual time has passed: waits, not work. */
+  private readonly waiting = new Set<string>();
   private closed = false;
   private inFlight = 0;
 
   constructor(private readonly options: LambdaRunnerOptions) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+    options.clock.watchCalls(this);
   }
 
   /** Adds or replaces a function; replacing recycles its environment (code or configuration changed). */
@@ -143,13 +221,31 @@ export class LambdaRunner {
     }
     if (this.mustCrash(fn)) return Promise.reject(this.injectCrash(fn, id));
     this.inFlight++;
-    const done = () => void this.inFlight--;
     return new Promise((resolve, reject) => {
-      const sandbox = this.sandboxes.get(fn.name) ?? this.spawn(fn);
       const pending: Pending = { id, payload: text, resolve, reject };
-      sandbox.pending.set(id, pending);
-      if (sandbox.ready) this.dispatch(sandbox, pending);
-    }).finally(done);
+      const warm = this.sandboxes.get(fn.name);
+      if (warm) {
+        warm.pending.set(id, pending);
+        if (warm.ready) this.dispatch(warm, pending);
+      } else this.spawn(fn, pending);
+    }).finally(() => this.inFlight--);
+  }
+
+  /** A function's call waits (Clock.waitFor): the environment may stop holding the clock. */
+  begin(call: string): (() => Promise<void>) | undefined {
+    const sandbox = this.byId.get(call.split(':')[0]);
+    if (!sandbox) return undefined;
+    this.waiting.add(call);
+    this.update(sandbox);
+    return () => {
+      this.waiting.delete(call);
+      if (sandbox.retired) return Promise.resolve();
+      // The function works again from here: it gets the clock's mapping before the call's answer.
+      return new Promise<void>((synced) => {
+        this.wake(sandbox, { type: 'clock' });
+        sandbox.syncs.set(sandbox.seq, synced);
+      });
+    };
   }
 
   /** Terminates every environment; invocations in flight fail. */
@@ -157,7 +253,7 @@ export class LambdaRunner {
     this.closed = true;
     const sandboxes = [...this.sandboxes.values()];
     for (const s of sandboxes) this.retire(s, (id) => exitError(id, 'signal: terminated'));
-    await Promise.all(sandboxes.map((s) => s.worker.terminate()));
+    await Promise.all(sandboxes.map((s) => s.exited));
   }
 
   private mustCrash(fn: LambdaFunction): boolean {
@@ -175,52 +271,124 @@ export class LambdaRunner {
     return err;
   }
 
-  private spawn(fn: LambdaFunction): Sandbox {
+  private spawn(fn: LambdaFunction, first: Pending): Sandbox {
     const memoryMb = fn.memoryMb ?? 128;
+    const id = randomBytes(8).toString('hex');
     const logStreamName = `${new Date(this.options.clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
     const init: WorkerInit = {
       taskRoot: fn.assetDir,
       handler: fn.handler,
-      clock: this.options.clock.clockSpec(),
       functionName: fn.name,
       functionArn: fn.arn,
       memoryMb,
       logGroupName: `/aws/lambda/${fn.name}`,
       logStreamName,
       providedModules: PROVIDED_MODULES,
+      compileCache: this.compileCache(),
+      sandbox: id,
+      callHeader: CALL_HEADER,
     };
-    const worker = new Worker(workerSource(), {
-      eval: true,
-      workerData: init,
-      env: this.environment(fn, init),
-      // The handler runs on plain Node, not with the runtime's own loaders (tsx) or flags.
-      execArgv: [],
-      stdout: true,
-      stderr: true,
+    const node = nodeForRuntime(fn.runtime);
+    const worker = spawn(node.path, ['-e', workerSource()], {
+      env: this.environment(fn, init, node),
+      // stdin unused; stdout and stderr drained into the log; the IPC channel carries invocations and results.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const sandbox: Sandbox = {
+      id,
       fn,
       worker,
-      pending: new Map(),
+      pending: new Map([[first.id, first]]),
       ready: false,
       retired: false,
       spawnedAt: performance.now(),
-      initTimer: setTimeout(() => {
+      exited: new Promise((done) => worker.once('exit', () => done())),
+      // Past the limit, the init goes on under the function's timeout, as Lambda's retried init runs (a second init
+      // here would only repeat the same work on a machine that is slower than Lambda's).
+      cancelInit: this.options.clock.at(this.options.clock.nowMs() + INIT_TIMEOUT_MS, () => {
         this.log(fn, `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS}.00 ms\tPhase: init\tStatus: timeout\n`);
-        this.retire(sandbox, () => new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `Init timed out after ${INIT_TIMEOUT_MS / 1000}.00 seconds`, trace: [] }));
-      }, INIT_TIMEOUT_MS),
+        for (const pending of sandbox.pending.values()) this.startTimeout(sandbox, pending);
+      }),
+      timers: new Map(),
+      due: [],
+      seq: 0,
+      syncs: new Map(),
     };
-    // Output is captured through the message port; the raw streams only need draining.
-    worker.stdout.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
-    worker.stderr.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    // Output is captured through the IPC channel; the raw streams only need draining.
+    worker.stdout!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    worker.stderr!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
     worker.on('message', (message: FromWorker) => this.onMessage(sandbox, message));
     worker.on('error', (err) => this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
-    worker.on('exit', (code) => this.retire(sandbox, (id) => exitError(id, `exit status ${code}`)));
+    worker.on('exit', (code, signal) => this.retire(sandbox, (requestId) => exitError(requestId, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`)));
     this.sandboxes.set(fn.name, sandbox);
+    this.byId.set(id, sandbox);
+    this.wake(sandbox, { type: 'init', init });
     return sandbox;
   }
 
-  private environment(fn: LambdaFunction, init: WorkerInit): Record<string, string> {
+  /**
+   * V8's code cache, kept between cold starts in the state directory (0700, like all of it): on a loaded machine it
+   * is what keeps a cold start well inside Lambda's 10-second init.
+   */
+  private compileCache(): string | undefined {
+    if (!this.options.logDir) return undefined;
+    const dir = join(this.options.logDir, '..', 'compile-cache');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    return dir;
+  }
+
+  /**
+   * A message that gives the function work: the environment holds the clock first, so the mapping the message carries
+   * (virtual time at real speed) is the one the function runs on until it reports `quiet` for this message.
+   */
+  private wake(sandbox: Sandbox, message: DistributiveOmit<ToWorker, 'seq' | 'clock'>): void {
+    sandbox.seq++;
+    this.update(sandbox);
+    const clock = this.options.clock.clockSpec();
+    this.send(sandbox, { ...message, seq: sandbox.seq, clock } as ToWorker);
+  }
+
+  /**
+   * Holds the clock while the environment works for an invocation: from the cold start until it reports that it
+   * has nothing left to run but timers and calls that the runtime marked as waits (Clock.waitFor).
+   */
+  private update(sandbox: Sandbox): void {
+    const { quiet } = sandbox;
+    const waits = quiet !== undefined && quiet.seq === sandbox.seq && quiet.calls.every((c) => this.waiting.has(c));
+    const works = !sandbox.retired && sandbox.pending.size > 0 && !waits;
+    if (works && !sandbox.release) sandbox.release = this.options.clock.busy();
+    if (!works && sandbox.release) {
+      sandbox.release();
+      sandbox.release = undefined;
+    }
+  }
+
+  /** A message to the environment; one whose process is gone is dropped (its exit fails what it held). */
+  private send(sandbox: Sandbox, message: ToWorker): void {
+    if (sandbox.worker.connected) sandbox.worker.send(message, (err) => err && this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
+  }
+
+  /** A timer of the function, on the virtual clock. */
+  private setTimer(sandbox: Sandbox, id: number, at: number): void {
+    sandbox.timers.get(id)?.();
+    sandbox.timers.set(
+      id,
+      this.options.clock.at(at, () => {
+        sandbox.timers.delete(id);
+        if (sandbox.pending.size > 0) this.wake(sandbox, { type: 'fire', ids: [id] });
+        else sandbox.due.push(id);
+      }),
+    );
+  }
+
+  private clearTimer(sandbox: Sandbox, id: number): void {
+    sandbox.timers.get(id)?.();
+    sandbox.timers.delete(id);
+    sandbox.due = sandbox.due.filter((d) => d !== id);
+  }
+
+  private environment(fn: LambdaFunction, init: WorkerInit, node: NodeBinary): Record<string, string> {
     const env: Record<string, string> = {
       PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
       LANG: 'en_US.UTF-8',
@@ -229,10 +397,10 @@ export class LambdaRunner {
       TZ: 'UTC',
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
-      AWS_ACCESS_KEY_ID: fn.credentials?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: fn.credentials?.secretAccessKey ?? 'x',
+      AWS_ACCESS_KEY_ID: (fn.credentials ?? this.options.credentials)?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: (fn.credentials ?? this.options.credentials)?.secretAccessKey ?? 'x',
       AWS_ENDPOINT_URL: this.options.endpoint(),
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime ?? DEFAULT_RUNTIME}`,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(init.memoryMb),
@@ -246,9 +414,9 @@ export class LambdaRunner {
       // No X-Ray daemon locally: tracing libraries must stay quiet instead of failing or warning.
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
       POWERTOOLS_TRACE_DISABLED: 'true',
-      // The bundles run on Node 22 in AWS; here they run on the host's Node 20, which the SDK would warn about.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
+    // Only where no Node of the runtime's major was found (the runtime said so at startup): the SDK would warn.
+    if (!node.matches) env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     if (fn.credentials) env.AWS_SESSION_TOKEN = fn.credentials.sessionToken;
     else delete env.AWS_SESSION_TOKEN;
     delete env.NODE_OPTIONS;
@@ -259,8 +427,19 @@ export class LambdaRunner {
     switch (message.type) {
       case 'log':
         return this.log(sandbox.fn, message.text);
+      case 'timer':
+        return this.setTimer(sandbox, message.id, message.at);
+      case 'clear':
+        return this.clearTimer(sandbox, message.id);
+      case 'quiet':
+        sandbox.quiet = { seq: message.seq, calls: message.calls };
+        return this.update(sandbox);
+      case 'synced':
+        sandbox.syncs.get(message.seq)?.();
+        sandbox.syncs.delete(message.seq);
+        return;
       case 'ready':
-        clearTimeout(sandbox.initTimer);
+        sandbox.cancelInit();
         sandbox.ready = true;
         sandbox.initDuration = performance.now() - sandbox.spawnedAt;
         for (const pending of sandbox.pending.values()) this.dispatch(sandbox, pending);
@@ -286,21 +465,31 @@ export class LambdaRunner {
   }
 
   private dispatch(sandbox: Sandbox, pending: Pending) {
-    const { fn } = sandbox;
-    const timeoutMs = fn.timeoutSeconds * 1000;
     pending.started = performance.now();
-    this.log(fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
-    // Real time on purpose: a Lambda timeout guards real work, and the virtual clock may run 1000x faster.
-    pending.timer = setTimeout(() => this.timeOut(sandbox, pending), timeoutMs);
-    const message: ToWorker = { type: 'invoke', id: pending.id, payload: pending.payload, deadline: Date.now() + timeoutMs };
-    sandbox.worker.postMessage(message);
+    this.log(sandbox.fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
+    this.startTimeout(sandbox, pending);
+    this.wake(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: pending.deadline! });
+    // Thawed: what fell due while the environment was frozen runs now.
+    if (sandbox.due.length) this.wake(sandbox, { type: 'fire', ids: sandbox.due.splice(0) });
+  }
+
+  /**
+   * The function's timeout, on the virtual clock: real time while the function works, the scale's while it waits (a
+   * function that sleeps past its timeout times out, as on AWS). Started once: at the invocation, or when a cold
+   * start outlasts the init limit.
+   */
+  private startTimeout(sandbox: Sandbox, pending: Pending) {
+    if (pending.deadline !== undefined) return;
+    pending.deadline = this.options.clock.nowMs() + sandbox.fn.timeoutSeconds * 1000;
+    pending.cancelTimeout = this.options.clock.at(pending.deadline, () => this.timeOut(sandbox, pending));
   }
 
   private settle(sandbox: Sandbox, id: string): Pending | undefined {
     const pending = sandbox.pending.get(id);
     if (!pending) return undefined;
-    clearTimeout(pending.timer);
+    pending.cancelTimeout?.();
     sandbox.pending.delete(id);
+    this.update(sandbox);
     if (pending.started === undefined) return pending; // never dispatched: nothing ran, nothing to report
     const duration = performance.now() - pending.started;
     const init = sandbox.initDuration === undefined ? '' : `\tInit Duration: ${sandbox.initDuration.toFixed(2)} ms`;
@@ -323,15 +512,20 @@ export class LambdaRunner {
   private retire(sandbox: Sandbox, cause: (requestId: string) => LambdaInvokeError) {
     if (sandbox.retired) return;
     sandbox.retired = true;
-    clearTimeout(sandbox.initTimer);
+    sandbox.cancelInit();
+    for (const cancel of sandbox.timers.values()) cancel();
+    sandbox.timers.clear();
+    for (const synced of sandbox.syncs.values()) synced();
+    sandbox.syncs.clear();
     if (this.sandboxes.get(sandbox.fn.name) === sandbox) this.sandboxes.delete(sandbox.fn.name);
+    this.byId.delete(sandbox.id);
     for (const pending of [...sandbox.pending.values()]) {
       const err = cause(pending.id);
       if (pending.started !== undefined) this.log(sandbox.fn, `${err.errorMessage}\n${err.errorType}\n`);
       this.settle(sandbox, pending.id);
       pending.reject(err);
     }
-    void sandbox.worker.terminate();
+    sandbox.worker.kill('SIGKILL');
   }
 
   private log(fn: LambdaFunction, text: string) {
@@ -341,6 +535,8 @@ export class LambdaRunner {
     appendFileSync(join(this.options.logDir, `${fn.name}.log`), text, { mode: 0o600 });
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function exitError(requestId: string, reason: string): LambdaInvokeError {
   return new LambdaInvokeError({ errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${reason}`, trace: [] });
@@ -352,12 +548,12 @@ function errorDocument(err: Error): LambdaErrorDocument {
 
 let compiledWorker: string | undefined;
 
-/** The worker bootstrap, transpiled once: workers cannot load TypeScript, and must not inherit tsx's loaders. */
+/** The environment's bootstrap, transpiled once: it runs on plain Node, without tsx's loaders. */
 function workerSource(): string {
   compiledWorker ??= transformSync(readFileSync(join(__dirname, 'lambda-worker.ts'), 'utf8'), {
     loader: 'ts',
     format: 'cjs',
-    target: 'node20',
+    target: 'node18',
     sourcefile: 'lambda-worker.ts',
   }).code;
   return compiledWorker;

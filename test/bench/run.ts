@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: figures, printed, never asserted.
  *  - ready time of `opsflow up` after synth (process start → /_opsflow/health answers "ready");
+ *  - the highest time scale at which the walkthrough of the three workflows ends as at scale 1 (test/bench/time-scale.ts);
  *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
  *    workflow's validation path (one real Lambda bundle per execution);
  *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
  *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
- *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine.
+ *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine;
+ *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -15,12 +17,14 @@ import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
+import { benchRedos } from './redos';
 import { benchScale } from './scale';
+import { benchTimeScale } from './time-scale';
 import { benchDurable } from './durable';
 import { benchRules } from './rules';
 import { benchTagPolicy } from './tag-policy';
 
-// Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
+// On Node 20 the SDK's notice about Node 22 is noise in the figures (README, "Requirements").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const SMALL = {
@@ -79,6 +83,7 @@ async function main() {
   const print = (line: string) => console.log(line);
   print(`opsflow bench on Node ${process.version}`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
+  await benchTimeScale(print);
 
   const h = await startRuntime({ seedFleet: false });
   try {
@@ -91,6 +96,7 @@ async function main() {
   } finally {
     await h.stop();
   }
+  await benchRedos(print);
   await benchRules(print);
   for (const line of await benchTagPolicy()) print(line);
   await benchScale(print);
