@@ -19,6 +19,7 @@ import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
+import { CfnSchemas } from './rules/cfn-schemas';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
 import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
@@ -236,7 +237,7 @@ export class Runtime {
       }));
       // What CloudFormation would refuse fails `up` before anything runs, listing every problem.
       if (rt.rules.deployChecks) {
-        const problems = checkAssembly(stacks.map((s) => s.resolved));
+        const problems = checkAssembly(stacks.map((s) => s.resolved), new CfnSchemas({ log: (line) => rt.log(line) }));
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
