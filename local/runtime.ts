@@ -471,7 +471,9 @@ export class Runtime {
    */
   private identityOf(accessKeyId: string, invokedBy?: string): UserIdentity {
     const session = this.gate.iam?.model.session(accessKeyId);
-    return session ? roleSessionIdentity(session.role.arn, session.sessionName, accessKeyId, invokedBy) : identityForAccessKey(accessKeyId);
+    if (session) return roleSessionIdentity(session.role.arn, session.sessionName, accessKeyId, invokedBy);
+    // IAM off: the runtime's own key signs a service's call; CloudTrail still names the service.
+    return { ...identityForAccessKey(accessKeyId), ...(invokedBy && { invokedBy }) };
   }
 
   /**
