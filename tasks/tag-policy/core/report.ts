@@ -7,6 +7,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { ApplyState, ApplyTally } from './apply';
 import type { BlastRadius, Phase, RunPlan } from './plan';
+import { requestedByOf, type Requester, type RequesterLookup } from './requester';
 import type { ScanState } from './scan';
 import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
@@ -30,6 +31,8 @@ export interface Report {
   counts: Counts & ApplyTally;
   blastRadius?: BlastRadius;
   approval?: ApprovalOutcome;
+  /** Who started the run, when an approval was asked (core/requester.ts): that person was not asked. */
+  requester?: Requester;
   instances: Finding[];
   /** Instances with findings left out of `instances` (they are in the findings table). */
   omitted: number;
@@ -74,6 +77,7 @@ export interface ReportInput {
   /** The phase an approval would have unlocked, when one was asked for. */
   approvedPhase?: Phase;
   approval?: ApprovalOutcome;
+  requester?: Requester;
   findings: StoredFinding[];
 }
 
@@ -105,6 +109,7 @@ export function buildReport(input: ReportInput): Report {
     counts: { ...c, ...tally },
     ...(input.blastRadius && { blastRadius: input.blastRadius }),
     ...(approval && { approval }),
+    ...(input.requester && { requester: input.requester }),
     instances: instances.slice(0, REPORT_INSTANCES),
     omitted: Math.max(0, instances.length - REPORT_INSTANCES),
   };
@@ -131,6 +136,7 @@ export function renderText(report: Report): { subject: string; message: string }
   ];
   if (report.blastRadius?.over) lines.push(`Blast radius: ${report.blastRadius.changes} changes over the cap of ${report.blastRadius.limit}.`);
   if (report.approval) lines.push(`Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`);
+  if (report.requester) lines.push(`Requested by: ${requestedByOf(report.requester)}${report.requester.email ? ' (not asked to approve)' : ''}`);
   for (const i of report.instances) {
     lines.push('', `${i.instanceId}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
     for (const v of i.violations) lines.push(`  - ${v.message}`);
@@ -150,6 +156,7 @@ export interface RunState {
   plan?: RunPlan;
   step?: ApplyState;
   approval?: unknown;
+  requester?: RequesterLookup;
 }
 
 /** The Report task: builds the report from every stored finding, publishes it, returns it as the output. */
@@ -168,6 +175,7 @@ export async function reportStep(state: RunState, deps: { store: RunStore; sns: 
     blastRadius: state.plan?.blastRadius,
     approvedPhase: state.plan?.approvedPhase,
     approval: approvalOutcome(state.approval),
+    requester: state.requester?.done ? state.requester.requester : undefined,
     findings,
   });
   const { subject, message } = renderText(report);
