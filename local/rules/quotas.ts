@@ -38,7 +38,8 @@ export const EVENTBRIDGE_ENTRY_BYTES = 262_144;
 
 const bytes = (s: unknown) => Buffer.byteLength(typeof s === 'string' ? s : JSON.stringify(s ?? null));
 
-/** DynamoDB's item size: attribute names plus values, as the item-size docs count them. */
+/** DynamoDB's item size: attribute names plus values, as "DynamoDB item sizes and formats" counts them
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html). */
 export function dynamoItemSize(item: Record<string, unknown>): number {
   let size = 0;
   for (const [name, value] of Object.entries(item ?? {})) size += Buffer.byteLength(name) + attributeSize(value as Record<string, unknown>);
@@ -51,8 +52,9 @@ function attributeSize(av: Record<string, unknown>): number {
     case 'S':
       return Buffer.byteLength(String(v));
     case 'N':
-      // "Numbers are variable length, with up to 38 significant digits ... approximately 1 byte per two digits plus 1."
-      return Math.ceil(String(v).replace(/^-|\.|e.*$/gi, '').replace(/^0+/, '').length / 2) + 1;
+      // "Numbers are variable length, with up to 38 significant digits. Leading and trailing zeroes are trimmed. The
+      // size of a number is approximately ... (1 byte per two significant digits) + (1 byte)."
+      return Math.ceil(String(v).replace(/^-/, '').replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length / 2) + 1;
     case 'B':
       return Buffer.from(String(v), 'base64').length;
     case 'BOOL':
@@ -109,14 +111,13 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
       if (requests.length > DYNAMODB_BATCH_WRITE_ITEMS) {
         return validation(`with ${requests.length} write requests`, 'requestItems', `Map value must satisfy constraint: [Member must have length less than or equal to ${DYNAMODB_BATCH_WRITE_ITEMS}, Member must have length greater than or equal to 1]`);
       }
-      for (const r of requests) if (r.PutRequest) return itemTooLarge(r.PutRequest.Item);
-      return undefined;
+      // Every item of the batch, not just the first: one oversized item refuses the whole request.
+      return requests.reduce<AwsError | undefined>((e, r) => e ?? (r.PutRequest ? itemTooLarge(r.PutRequest.Item) : undefined), undefined);
     }
     case 'dynamodb:TransactWriteItems': {
       const items = (p.TransactItems ?? []) as Array<{ Put?: { Item: Record<string, unknown> } }>;
       if (items.length > DYNAMODB_TRANSACT_ITEMS) return validation(`with ${items.length} items`, 'transactItems', `Member must have length less than or equal to ${DYNAMODB_TRANSACT_ITEMS}`);
-      for (const i of items) if (i.Put) return itemTooLarge(i.Put.Item);
-      return undefined;
+      return items.reduce<AwsError | undefined>((e, i) => e ?? (i.Put ? itemTooLarge(i.Put.Item) : undefined), undefined);
     }
     case 'events:PutEvents': {
       const total = ((p.Entries ?? []) as Array<Parameters<typeof eventEntrySize>[0]>).reduce((n, e) => n + eventEntrySize(e), 0);
