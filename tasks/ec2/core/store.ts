@@ -3,9 +3,13 @@
  * report entries settled at planning time) and the control settings (link signing secret, revoked links,
  * chat verification token). One table, partition `pk` + sort `sk`:
  *
- *   run#<execution name> / batch#<wave>-<n>   StoredBatch (one writer at a time: its own Map iteration)
+ *   run#<execution name> / batch#<wave>-<n>   StoredBatch (one writer at a time: its wave's Advance loop)
+ *   run#<execution name> / wave#<wave>        WaveProgress of that loop
  *   run#<execution name> / entries#<n>        ReportEntry[] settled by the plan (skipped, not found)
  *   report#<execution name> / page#<n>        the run's full report, failures first, in pages
+ *
+ * Items that hold lists (batches, entries, report pages) are cut by their size as DynamoDB counts it
+ * (tasks/shared/item-size.ts), not by a count, so none reaches the 400 KB item limit whatever the reasons say.
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / chat-token                      { token, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
@@ -14,9 +18,16 @@
  * Run items expire after two weeks (TTL `expiresAt`).
  */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ReportEntry, StoredBatch } from './types';
+import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
+import type { ReportEntry, StoredBatch, WaveProgress } from './types';
 
 const RUN_TTL_SECONDS = 14 * 86_400;
+
+/** Storage calls a task keeps in flight at once when they do not depend on each other. */
+export const STORE_CONCURRENCY = 16;
+
+/** The list in one batch, entries or report item takes at most this much of DynamoDB's 400 KB; the rest is keys and room. */
+export const LIST_ITEM_BYTES = Math.floor(DYNAMODB_ITEM_LIMIT * 0.75);
 
 export interface LinkSecret {
   secret: string;
@@ -31,6 +42,11 @@ export class Ec2Store {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** Batch `n` of wave `wave`. */
+  static batchKey(wave: number, n: number): string {
+    return `${wave}-${n}`;
+  }
+
   async putBatch(runId: string, key: string, batch: StoredBatch): Promise<void> {
     await this.put(`run#${runId}`, `batch#${key}`, { ...batch, expiresAt: this.expiry() });
   }
@@ -38,7 +54,16 @@ export class Ec2Store {
   async getBatch(runId: string, key: string): Promise<StoredBatch> {
     const item = await this.get(`run#${runId}`, `batch#${key}`);
     if (!item) throw new Error(`batch ${key} of run ${runId} is missing from ${this.tableName}`);
-    return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries } as StoredBatch;
+    return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries, ...(item.callSize && { callSize: item.callSize }) } as StoredBatch;
+  }
+
+  async getWave(runId: string, wave: number): Promise<WaveProgress | undefined> {
+    const item = await this.get(`run#${runId}`, `wave#${wave}`);
+    return item && { acted: item.acted, open: item.open ?? [], sent: item.sent, paced: item.paced, passes: item.passes, errors: item.errors ?? 0 };
+  }
+
+  async putWave(runId: string, wave: number, progress: WaveProgress): Promise<void> {
+    await this.put(`run#${runId}`, `wave#${wave}`, { ...progress, expiresAt: this.expiry() });
   }
 
   async putEntries(runId: string, index: number, entries: ReportEntry[]): Promise<void> {
@@ -64,8 +89,9 @@ export class Ec2Store {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (String(item.sk).startsWith('batch#')) batches.push(item as unknown as StoredBatch);
-        else entries.push(...((item.entries as ReportEntry[]) ?? []));
+        const sk = String(item.sk);
+        if (sk.startsWith('batch#')) batches.push(item as unknown as StoredBatch);
+        else if (sk.startsWith('entries#')) entries.push(...((item.entries as ReportEntry[]) ?? []));
       }
       start = page.LastEvaluatedKey;
     } while (start);
