@@ -195,8 +195,9 @@ export class Ec2Schedule extends Construct {
       advance.addToRolePolicy(new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }));
     }
     for (const fn of [plan, advance]) fn.addToRolePolicy(describeInstances);
-    const runItems = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
-    for (const fn of [plan, advance]) fn.addToRolePolicy(runItems);
+    // Batches are written 25 to a BatchWriteItem and a pass reads its window of batches with one Query.
+    plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [this.table.tableArn] }));
+    advance.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.table.tableArn] }));
     // The full report goes into the table, only under `report#<run>` keys (it never touches control settings).
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html (dynamodb:LeadingKeys)

@@ -20,9 +20,8 @@ import { boundReason } from '../../shared/reasons';
 import { actOn, caller, isTransient, Pause } from './act';
 import { describeMany } from './instances';
 import { isThrottling } from '../../shared/aws-errors';
-import { actWaitSeconds, callsPerPass, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
-import { mapLimit } from '../../shared/limit';
-import { Ec2Store, STORE_CONCURRENCY } from './store';
+import { actWaitSeconds, batchesPerPass, callsPerPass, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
+import type { Ec2Store } from './store';
 import type { BatchEntry, InstanceFacts, StoredBatch, Wave, WaveProgress } from './types';
 import { settle } from './verify';
 
@@ -64,16 +63,19 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
   const now = deps.now();
   const progress: WaveProgress = (await deps.store.getWave(runId, wave.index)) ?? { acted: 0, open: [], sent: 0, paced: false, passes: 0, errors: 0 };
   progress.passes++;
-  const cache = new Map<number, StoredBatch>();
   const dirty = new Set<number>();
-  const load = async (n: number) => {
-    let b = cache.get(n);
-    if (!b) cache.set(n, (b = await deps.store.getBatch(runId, Ec2Store.batchKey(wave.index, n))));
-    return b;
+  // Everything this pass may touch, read at once: the open batches, and the next ones its calls may reach.
+  const reach = Math.min(wave.batches, progress.acted + batchesPerPass(wave.action, deps.batchSize));
+  const cache = await deps.store.getBatches(runId, wave.index, [...progress.open, ...range(progress.acted, reach)]);
+  const load = async (n: number): Promise<StoredBatch> => {
+    if (!cache.has(n)) {
+      // Past what was read up front (closing an expired wave): read the next stretch at once.
+      for (const [k, v] of await deps.store.getBatches(runId, wave.index, range(n, Math.min(wave.batches, n + batchesPerPass(wave.action, deps.batchSize))))) {
+        if (!cache.has(k)) cache.set(k, v);
+      }
+    }
+    return cache.get(n)!;
   };
-  // Everything this pass may touch, read at once: the open batches, and the next ones its calls can reach.
-  const reach = Math.min(wave.batches, progress.acted + callsPerPass(wave.action));
-  await mapLimit([...progress.open, ...range(progress.acted, reach)], STORE_CONCURRENCY, load);
 
   await verifyOpen(progress.open, load, dirty, wave, now, deps);
 
@@ -122,7 +124,7 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
   const open = new Set(progress.open);
   for (const n of dirty) open.add(n);
   progress.open = [...open].sort((a, b) => a - b).filter((n) => cache.get(n)!.entries.some(pending));
-  await mapLimit([...dirty], STORE_CONCURRENCY, (n) => deps.store.putBatch(runId, Ec2Store.batchKey(wave.index, n), cache.get(n)!));
+  await deps.store.putBatches(runId, [...dirty].map((n) => ({ wave: wave.index, n, batch: cache.get(n)! })));
   await deps.store.putWave(runId, wave.index, progress);
 
   const result = { done: progress.acted >= wave.batches && progress.open.length === 0, waitSeconds: 0 };

@@ -43,6 +43,11 @@ export function callsPerPass(action: Ec2Action): number {
   return EC2_BUCKETS[action].request.capacity;
 }
 
+/** Batches one pass can act on: one call each at least, and no more instances than the resource bucket holds. */
+export function batchesPerPass(action: Ec2Action, batchSize: number): number {
+  return Math.min(callsPerPass(action), Math.ceil(EC2_BUCKETS[action].resource.capacity / batchSize));
+}
+
 /**
  * Seconds to wait before the next pass sends more calls.
  * @param remaining instances not yet sent to EC2

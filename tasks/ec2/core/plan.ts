@@ -10,12 +10,12 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Log } from '../../shared/logger';
 import { describe, describeIds } from './instances';
 import { ASG_TAG, GROUP_TAG, OVERRIDE_TAG, SCHEDULE_TAG } from './tags';
-import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, Wave } from './types';
+import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
 import { validUntil } from '../../shared/valid-until';
 import { pagesByBytes, valueSize } from '../../shared/item-size';
 import { boundReason, MAX_REASON_BYTES } from '../../shared/reasons';
 import { mapLimit } from '../../shared/limit';
-import { Ec2Store, LIST_ITEM_BYTES, STORE_CONCURRENCY } from './store';
+import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
 
 /** The most an entry can grow to during a run: the longest reason, a verification deadline, capacity retries. */
 export function worstCaseSize(e: BatchEntry): number {
@@ -116,20 +116,20 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     if (!seen.has(id)) settled.push({ instanceId: id, name: '', from: 'unknown', to: 'unknown', outcome: 'failed', reason: 'instance not found' });
   }
 
-  const writes: Array<() => Promise<void>> = pagesByBytes(settled, LIST_ITEM_BYTES).map((chunk, n) => () => deps.store.putEntries(runId, n, chunk));
+  const settledPages = pagesByBytes(settled, LIST_ITEM_BYTES);
+  const stored: Array<{ wave: number; n: number; batch: StoredBatch }> = [];
   const waves: Wave[] = [];
   let targets = 0;
   for (const [group, entries] of byGroup) {
     if (entries.length === 0) continue;
     const index = waves.length;
     const cut = pagesByBytes(entries, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize);
-    for (const [n, chunk] of cut.entries()) {
-      writes.push(() => deps.store.putBatch(runId, Ec2Store.batchKey(index, n), { action: req.action, dryRun: req.dryRun, group, entries: chunk }));
-    }
+    for (const [n, chunk] of cut.entries()) stored.push({ wave: index, n, batch: { action: req.action, dryRun: req.dryRun, group, entries: chunk } });
     targets += entries.length;
     waves.push({ index, group, action: req.action, dryRun: req.dryRun, batches: cut.length, instances: entries.length });
   }
-  await mapLimit(writes, STORE_CONCURRENCY, (write) => write());
+  await deps.store.putBatches(runId, stored);
+  await mapLimit(settledPages, STORE_CONCURRENCY, (page, n) => deps.store.putEntries(runId, n, page));
   const actUntil = new Date(now.getTime() + deps.actBudgetSeconds * 1000).toISOString();
   deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets, settled: settled.length, waves: waves.length, actUntil });
   return { holiday: null, targets, settled: settled.length, waves, actUntil };

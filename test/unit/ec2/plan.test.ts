@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { holidayOf, plan, verdict, waveOrder, worstCaseSize } from '../../../tasks/ec2/core/plan';
-import { LIST_ITEM_BYTES } from '../../../tasks/ec2/core/store';
+import { Ec2Store, LIST_ITEM_BYTES } from '../../../tasks/ec2/core/store';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2/core/types';
 import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
@@ -76,7 +76,7 @@ describe('plan', () => {
     ]);
     expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null, actUntil: '2025-06-04T10:00:00.000Z' });
     expect(stop.waves.map((w) => w.group)).toEqual(['']);
-    expect((await store.getBatch('run-start', '1-1')).entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
+    expect((await store.getBatches('run-start', 1, [1])).get(1)!.entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
     expect((await store.loadRun('run-start')).entries).toEqual([
       { instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
     ]);
@@ -129,11 +129,11 @@ describe('plan', () => {
     const [wave] = p.waves;
     expect(wave.batches).toBeGreaterThan(1);
     for (let n = 0; n < wave.batches; n++) {
-      const batch = await store.getBatch('wide', `0-${n}`);
+      const batch = (await store.getBatches('wide', 0, [n])).get(n)!;
       const worst = batch.entries.reduce((sum, e) => sum + worstCaseSize(e) + 1, 0);
       expect(worst).toBeLessThanOrEqual(LIST_ITEM_BYTES);
       // Filled with the longest reasons a run may write, the item still fits.
-      const full = { ...items.get(`run#wide|batch#0-${n}`)!, entries: batch.entries.map((e) => ({ ...e, status: 'failed', to: 'running', reason: 'x'.repeat(1024) })) };
+      const full = { ...items.get(`run#wide|${Ec2Store.batchKey(0, n)}`)!, entries: batch.entries.map((e) => ({ ...e, status: 'failed', to: 'running', reason: 'x'.repeat(1024) })) };
       expect(itemSize(full)).toBeLessThan(DYNAMODB_ITEM_LIMIT);
     }
   });

@@ -10,14 +10,14 @@ describe('report', () => {
   it('accounts for every instance, failures first, with counts and the SNS message', async () => {
     const { store } = memoryStore();
     await store.putEntries('r', 0, [{ instanceId: 'i-0000000000000000c', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' }]);
-    await store.putBatch('r', '0-0', {
+    await store.putBatches('r', [{ wave: 0, n: 0, batch: {
       action: 'start', dryRun: false, group: 'db',
       entries: [
         { instanceId: 'i-0000000000000000a', name: 'db', from: 'stopped', status: 'moved', to: 'running', reason: '' },
         { instanceId: 'i-0000000000000000b', name: 'kms', from: 'stopped', status: 'failed', to: 'stopped', reason: 'fell back to stopped' },
       ],
-    });
-    await store.putBatch('r', '1-0', { action: 'start', dryRun: false, group: 'app', entries: [{ instanceId: 'i-0000000000000000d', name: 'app', from: 'stopped', status: 'acted' }] });
+    } }]);
+    await store.putBatches('r', [{ wave: 1, n: 0, batch: { action: 'start', dryRun: false, group: 'app', entries: [{ instanceId: 'i-0000000000000000d', name: 'app', from: 'stopped', status: 'acted' }] } }]);
 
     const { report: r, message } = await report({ runId: 'r', request, plan: { holiday: null, targets: 3, settled: 1 } }, store);
 
@@ -41,14 +41,14 @@ describe('report', () => {
     const { store, items } = memoryStore();
     const reason = 'fell back to stopped: EC2 could not attach a volume at launch (Client.InternalError)';
     for (let b = 0; b < 200; b++) {
-      await store.putBatch('big', `0-${b}`, {
+      await store.putBatches('big', [{ wave: 0, n: b, batch: {
         action: 'start', dryRun: false, group: '',
         entries: Array.from({ length: 50 }, (_, i) => {
           const n = b * 50 + i;
           const id = `i-0${n.toString(16).padStart(16, '0')}`;
           return n % 10 === 0 ? { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'failed' as const, to: 'stopped', reason } : { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'moved' as const, to: 'running', reason: '' };
         }),
-      });
+      } }]);
     }
 
     const out = await report({ runId: 'big', request, plan: { holiday: null, targets: 10_000, settled: 0 } }, store);
@@ -74,10 +74,10 @@ describe('report', () => {
     // What an UnauthorizedOperation leaves once bounded: about a kilobyte per instance.
     const reason = `not permitted: You are not authorized to perform this operation. ${'x'.repeat(1000)}`;
     for (let b = 0; b < 20; b++) {
-      await store.putBatch('denied', `0-${b}`, {
+      await store.putBatches('denied', [{ wave: 0, n: b, batch: {
         action: 'stop', dryRun: false, group: '',
         entries: Array.from({ length: 50 }, (_, i) => ({ instanceId: `i-0${(b * 50 + i).toString(16).padStart(16, '0')}`, name: 'web', from: 'running', status: 'failed' as const, to: 'running', reason })),
-      });
+      } }]);
     }
 
     const out = await report({ runId: 'denied', request: { ...request, action: 'stop' }, plan: { holiday: null, targets: 1000, settled: 0 } }, store);
@@ -91,14 +91,14 @@ describe('report', () => {
 
   it('reports every instance with why, when a wave failed', async () => {
     const { store } = memoryStore();
-    await store.putBatch('cut', '0-0', {
+    await store.putBatches('cut', [{ wave: 0, n: 0, batch: {
       action: 'start', dryRun: false, group: '',
       entries: [
         { instanceId: 'i-0000000000000000a', name: 'a', from: 'stopped', status: 'moved', to: 'running', reason: '' },
         { instanceId: 'i-0000000000000000b', name: 'b', from: 'stopped', status: 'planned' },
         { instanceId: 'i-0000000000000000c', name: 'c', from: 'stopped', status: 'capacity', reason: 'no c5.large' },
       ],
-    });
+    } }]);
 
     const { report: r } = await report({ runId: 'cut', request, plan: { holiday: null, targets: 3, settled: 0 }, failure: { Error: 'States.TaskFailed', Cause: 'the wave execution was aborted' } }, store);
 
