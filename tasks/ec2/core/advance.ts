@@ -20,7 +20,7 @@ import { boundReason } from '../../shared/reasons';
 import { actOn, caller, isTransient, Pause } from './act';
 import { describeMany } from './instances';
 import { isThrottling } from '../../shared/aws-errors';
-import { actWaitSeconds, batchesPerPass, callsPerPass, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
+import { actWaitSeconds, batchesPerPass, callsPerPass, retryWaitSeconds, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
 import type { Ec2Store } from './store';
 import type { BatchEntry, InstanceFacts, StoredBatch, Wave, WaveProgress } from './types';
 import { settle } from './verify';
@@ -186,14 +186,30 @@ function waitSeconds(progress: WaveProgress, end: PassEnd, calls: number, batche
   }
   let retryAt = Infinity;
   let inTransition = false;
+  // The calls the next pass would make for the retries already due, and the instances they carry.
+  const next = { calls: 0, instances: 0 };
   for (const n of progress.open) {
-    for (const e of batches.get(n)!.entries) {
+    const b = batches.get(n)!;
+    let due = 0;
+    for (const e of b.entries) {
       if (e.status === 'acted') inTransition = true;
-      if (e.status === 'capacity') retryAt = Math.min(retryAt, Date.parse(e.retryAt ?? ''));
+      if (e.status !== 'capacity') continue;
+      const at = Date.parse(e.retryAt ?? '');
+      retryAt = Math.min(retryAt, at);
+      if (at <= now.getTime()) due++;
+    }
+    const size = b.callSize ?? due;
+    for (let left = due; left > 0 && next.calls < callsPerPass(wave.action); left -= size) {
+      next.calls++;
+      next.instances += Math.min(size, left);
     }
   }
   const forRetry = Number.isFinite(retryAt) ? Math.max(1, Math.ceil((retryAt - now.getTime()) / 1000)) : Infinity;
-  return Math.min(inTransition ? VERIFY_INTERVAL_SECONDS : Infinity, forRetry, end === 'transient' ? actWaitSeconds(wave.action, end, false, 0, batchSize, 0, progress.errors) : Infinity);
+  const soonest = Math.min(inTransition ? VERIFY_INTERVAL_SECONDS : Infinity, forRetry);
+  // Retries that this pass could not send (EC2 throttled, the pass used its calls, or a transient error) wait for
+  // the tokens they need, as a pass sending batches would, instead of calling again every second.
+  const held = end === 'done' ? 0 : end === 'transient' ? actWaitSeconds(wave.action, end, false, 0, batchSize, 0, progress.errors) : retryWaitSeconds(wave.action, progress.paced, next.calls, next.instances);
+  return Math.max(held, soonest);
 }
 
 function range(from: number, to: number): number[] {

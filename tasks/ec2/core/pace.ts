@@ -64,3 +64,15 @@ export function actWaitSeconds(action: Ec2Action, end: PassEnd, paced: boolean, 
   // Not throttled yet: come back as soon as the request bucket has the calls of another pass.
   return Math.max(1, Math.ceil(Math.max(1, calls) / request.refill));
 }
+
+/**
+ * Seconds before a pass can send capacity retries: `calls` calls carrying `instances` instances (retries go in the
+ * call size their batch was split to, often one instance a call, so the request bucket can be what limits them).
+ * Until EC2 has throttled the wave, only the request bucket is waited for; after, the resource bucket too.
+ */
+export function retryWaitSeconds(action: Ec2Action, paced: boolean, calls: number, instances: number): number {
+  const { resource, request } = EC2_BUCKETS[action];
+  const forCalls = Math.max(1, calls) / request.refill;
+  const forInstances = paced ? Math.min(instances, Math.floor(resource.capacity * BUCKET_SHARE)) / resource.refill : 0;
+  return Math.max(1, Math.ceil(Math.max(forCalls, forInstances)));
+}

@@ -138,4 +138,15 @@ describe('a wave paced to EC2\'s token buckets', () => {
     // Retries after 1, 2, 4 and 8 minutes.
     expect(seconds).toBeGreaterThanOrEqual(15 * 60);
   });
+
+  it('paces capacity retries to the buckets: EC2 rarely throttles them', async () => {
+    // 300 instances short of capacity: once pinned to single instances, their retries come due together, 300 calls
+    // of one instance where StartInstances' request bucket holds 5 and refills 2 a second.
+    const short = new Set(Array.from({ length: 300 }, (_, n) => id(n)));
+    const { entries, passes, stats } = await runWave('start', 400, { capacityShort: short });
+
+    expect(entries.filter((x) => x.status === 'moved')).toHaveLength(100);
+    expect(entries.filter((x) => x.status === 'failed' && /^insufficient capacity, still after 5 attempts/.test(x.reason ?? ''))).toHaveLength(300);
+    expect(stats.throttled).toBeLessThan(passes / 10);
+  });
 });
