@@ -45,6 +45,12 @@ export interface LocalConfig {
    * local/services/fleet.ts), relative to the app's directory. Only `npm start` reads it. @default none (an empty fleet)
    */
   readonly fleet?: string;
+  /**
+   * The SES identities (domains or addresses) the local runtime's simulated account has verified, as the account you
+   * deploy to must have them (README "Deploy"). Its SES is in the sandbox unless told otherwise, so recipients must be
+   * verified too. @default [approval.sesIdentity]
+   */
+  readonly sesIdentities: string[];
 }
 
 export interface OpsflowConfig {
@@ -77,8 +83,10 @@ export const DEFAULT_CONFIG: OpsflowConfig = {
   schedules: DEFAULT_SCHEDULES,
   ec2Schedule: DEFAULT_EC2_SCHEDULE,
   tagPolicy: DEFAULT_TAG_POLICY,
-  local: {},
+  local: { sesIdentities: [] },
 };
+
+const DOMAIN = /^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
 
 /** Step Functions activity tasks live at most a year. */
 const MIN_TIMEOUT = 60;
@@ -121,7 +129,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const sender = str(a.sender ?? d.sender, 'approval.sender', problems);
   if (sender && !isEmail(sender)) problems.push(`approval.sender must be an email address, got '${sender}'`);
   const sesIdentity = str(a.sesIdentity ?? sender.split('@')[1] ?? d.sesIdentity, 'approval.sesIdentity', problems);
-  if (sesIdentity && !isEmail(sesIdentity) && !/^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(sesIdentity)) {
+  if (sesIdentity && !isEmail(sesIdentity) && !DOMAIN.test(sesIdentity)) {
     problems.push(`approval.sesIdentity must be a domain or an email address, got '${sesIdentity}'`);
   }
   if (sender && sesIdentity && sender !== sesIdentity && !sender.toLowerCase().endsWith(`@${sesIdentity.toLowerCase()}`)) {
@@ -153,9 +161,10 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const ec2Schedule = parseEc2Schedule(root.ec2Schedule, problems);
   const tagPolicy = parseTagPolicy(root.tagPolicy, problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
-  unknownKeys(lo, ['fleet'], 'local', problems);
+  unknownKeys(lo, ['fleet', 'sesIdentities'], 'local', problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
   if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
+  const sesIdentities = lo.sesIdentities === undefined ? [sesIdentity] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -169,8 +178,20 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     schedules,
     ec2Schedule,
     tagPolicy,
-    local: fleet ? { fleet } : {},
+    local: { ...(fleet ? { fleet } : {}), sesIdentities },
   };
+}
+
+/** A list of SES identities: each a domain or an email address. */
+function identities(v: unknown, field: string, problems: string[]): string[] {
+  if (!Array.isArray(v)) {
+    problems.push(`${field} must be a list of domains or email addresses`);
+    return [];
+  }
+  v.forEach((x, i) => {
+    if (typeof x !== 'string' || (!isEmail(x) && !DOMAIN.test(x))) problems.push(`${field}[${i}] must be a domain or an email address, got ${JSON.stringify(x)}`);
+  });
+  return v.filter((x): x is string => typeof x === 'string');
 }
 
 /** `approval.allowedRecipientDomains`: lower-case domain names; the configured approvers must be in them. */

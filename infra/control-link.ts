@@ -6,14 +6,15 @@
  *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
  *   control-link chat-token [<token>]                   set the slash command's verification token (or make one)
  *
- * Locally (the default) it talks to the runtime of `npm start` (OPSFLOW_ENDPOINT, or 127.0.0.1:OPSFLOW_PORT/4566)
- * and finds the table itself. Against AWS: `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>`
+ * Locally (the default) it talks to the runtime of `npm start` (OPSFLOW_ENDPOINT, OPSFLOW_PORT, else the port that
+ * runtime recorded in its state directory, else 4566) and finds the table itself. Against AWS: `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>`
  * (the stack outputs), with the usual AWS credentials.
  */
 import { parseArgs as parseCommandLine } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { clientCredentials, clientEndpoint } from '../local/client';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2/core/links';
 import { Ec2Store } from '../tasks/ec2/core/store';
 import { INSTANCE_ID } from '../tasks/ec2/core/validate';
@@ -96,8 +97,9 @@ export function parseArgs(argv: string[]): Parsed {
 export async function run(argv: string[], options: CliOptions = {}): Promise<string> {
   const parsed = parseArgs(argv);
   const now = options.now ?? (() => new Date());
-  const endpoint = options.endpoint ?? process.env.OPSFLOW_ENDPOINT ?? `http://127.0.0.1:${process.env.OPSFLOW_PORT ?? 4566}`;
-  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDOPSFLOWCLI', secretAccessKey: 'local' } };
+  // The runtime this machine runs (its recorded port, local/client.ts), with the credentials it verifies.
+  const endpoint = options.endpoint ?? clientEndpoint();
+  const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: clientCredentials() };
   const table = parsed.table ?? (await localTable(endpoint));
   const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
   const c = parsed.command;

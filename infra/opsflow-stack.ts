@@ -20,6 +20,8 @@ export interface OpsflowLocalMetadata {
   readonly workflows: Array<{ name: string; tryLocally: readonly string[] }>;
   /** The fleet file the local runtime seeds its simulated EC2 with (config `local.fleet`). */
   readonly fleet?: string;
+  /** SES identities verified in the local runtime's account (config `local.sesIdentities`). */
+  readonly sesIdentities: readonly string[];
 }
 
 export class OpsflowStack extends Stack {
@@ -44,6 +46,7 @@ export class OpsflowStack extends Stack {
     const local: OpsflowLocalMetadata = {
       workflows: registry.map((w) => ({ name: w.name, tryLocally: w.tryLocally })),
       ...(props.config.local.fleet && { fleet: props.config.local.fleet }),
+      sesIdentities: props.config.local.sesIdentities,
     };
     this.templateOptions.metadata = { ...this.templateOptions.metadata, OpsflowLocal: local };
   }

@@ -5,18 +5,18 @@
  * --help` explains one with an example.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest, distance } from 'fastest-levenshtein';
+import { awsCliCredentials, clientEndpoint, DEFAULT_PORT, parsePort, PortError, stateDirPath } from './client';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
 import { flagValue } from './rules/settings';
-import { Runtime } from './runtime';
+import { listenError, Runtime } from './runtime';
 import { resetStateDir } from './storage';
 import { loadAssembly } from './template';
-
-// Node 20 is this machine's runtime on purpose (the brief); the SDK's notice about Node 22 is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 type Options = Record<string, NonNullable<ParseArgsConfig['options']>[string] & { description: string }>;
 type Values = Record<string, string | boolean | undefined>;
@@ -70,7 +70,7 @@ function appHints(): AppHints {
 const examplesOf = (c: Command, app: AppHints) => (typeof c.examples === 'function' ? c.examples(app) : c.examples);
 
 const COMMON: Options = {
-  port: { type: 'string', description: 'the runtime\'s port (default OPSFLOW_PORT or 4566)' },
+  port: { type: 'string', description: 'the runtime\'s port (default OPSFLOW_PORT, else the port the running runtime recorded in its state directory, else 4566)' },
   json: { type: 'boolean', description: 'machine-readable output' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
@@ -86,6 +86,8 @@ const commands: Record<string, Command> = {
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
       'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
+      'Every AWS request must be signed (SigV4) with credentials the runtime knows: test / test unless',
+      'OPSFLOW_CREDENTIALS=KEY:SECRET[,KEY:SECRET...] says otherwise; a wrong signature is refused as AWS refuses it.',
     ].join('\n'),
     examples: ['npm start', 'npx opsflow up --time-scale 60 --port 4599'],
     options: {
@@ -112,8 +114,9 @@ const commands: Record<string, Command> = {
     positionals: ['workflow', 'input?'],
     options: { name: { type: 'string', description: 'the execution name (default a UUID)' } },
     async run({ args, values, api, print }) {
-      const [workflow, file] = args;
-      const input = file === '-' ? readFileSync(0, 'utf8') : file ? readFileSync(file, 'utf8') : '{}';
+      const [typed, file] = args;
+      const input = file === '-' ? checkedJson(readFileSync(0, 'utf8'), '<stdin>') : file ? readInputFile(file) : '{}';
+      const workflow = resolveName(typed, (await api.workflows()).map((w) => w.name), 'workflow');
       const out = await api.start({ workflow, input, name: values.name as string | undefined });
       print(out, () => `started ${out.executionArn}`);
     },
@@ -129,7 +132,9 @@ const commands: Record<string, Command> = {
     },
     async run({ args, values, api, print }) {
       const status = values.status as ExecutionStatus | undefined;
-      const page = await api.executions({ workflow: args[0], status, limit: Number(values.limit ?? 100) });
+      if (status !== undefined && !EXECUTION_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${EXECUTION_STATUSES.join(', ')}, got '${status}'`);
+      const workflow = args[0] === undefined ? undefined : resolveName(args[0], (await api.workflows()).map((w) => w.name), 'workflow');
+      const page = await api.executions({ workflow, status, limit: Number(values.limit ?? 100) });
       const rows = page.items.map((e) => ({ workflow: e.workflow, name: e.name, status: e.status, started: e.startDate, stopped: e.stopDate ?? '' }));
       print(page.items, () => `${table(rows, ['workflow', 'name', 'status', 'started', 'stopped'])}${page.total > rows.length ? `\n(${rows.length} of ${page.total}; --limit shows more)` : ''}`);
     },
@@ -157,15 +162,23 @@ const commands: Record<string, Command> = {
     },
   },
   outbox: {
-    usage: 'outbox',
-    summary: 'emails and notifications sent (with the link into the app)',
-    details: 'Every message is also an .eml file under .opsflow/outbox/; the console\'s Outbox view renders them.',
+    usage: 'outbox [--wide]',
+    summary: 'emails and notifications sent, each with its link into the app, printed whole',
+    details: [
+      'One message a paragraph: when, to whom, the subject, and the link into the app (an approval or control page),',
+      'whole, to open in a browser. --wide prints one line a message instead. Every message is also an .eml file',
+      'under .opsflow/outbox/; the console\'s Outbox view renders them.',
+    ].join('\n'),
     examples: ['npx opsflow outbox', 'npx opsflow outbox --json | jq -r \'.[-1].links[0]\''],
-    async run({ api, endpoint, print }) {
+    options: { wide: { type: 'boolean', description: 'one line a message (long lines are not cut)' } },
+    async run({ api, endpoint, values, print }) {
       const entries = await api.outbox();
       // The link worth showing is the one into the app (an approval or control page), not one quoted in details.
       const appLink = (links: string[]) => links.find((l) => l.startsWith(endpoint)) ?? links[0] ?? '';
-      print(entries, () => table(entries.map((e) => ({ ...e, to: e.to.join(','), link: appLink(e.links) })), ['id', 'sentAt', 'service', 'to', 'subject', 'link']));
+      const rows = entries.map((e) => ({ ...e, to: e.to.join(', '), link: appLink(e.links) }));
+      print(entries, () => (values.wide
+        ? table(rows, ['id', 'sentAt', 'service', 'to', 'subject', 'link'])
+        : rows.map((r) => [`${r.sentAt}  ${r.service}  ${r.id}  to ${r.to}`, `  ${r.subject}`, ...(r.link ? [`  ${r.link}`] : [])].join('\n')).join('\n\n') || '(none)'));
     },
   },
   fleet: {
@@ -219,26 +232,28 @@ const commands: Record<string, Command> = {
     usage: 'reset',
     summary: 'delete the local state (.opsflow/); the runtime must be stopped',
     examples: ['npm run reset'],
-    async run({ endpoint, print }) {
-      const running = await fetch(`${endpoint}/_opsflow/health`).then(() => true, () => false);
-      if (running) throw new Error(`the runtime at ${endpoint} is running: stop it before resetting its state`);
-      // Deletes only a directory the runtime marked as its own, and refuses while any runtime holds its lock.
+    async run({ print }) {
+      // Deletes only a directory the runtime marked as its own, and refuses while a runtime holds its lock: "in
+      // use" is the directory's lock, not whatever answers on the port (a runtime there may use another directory).
       const cleared = resetStateDir(stateDir());
       print({ reset: stateDir(), cleared }, () => (cleared ? `cleared ${stateDir()}` : `${stateDir()} does not exist: nothing to clear`));
     },
   },
 };
 
-const stateDir = () => resolve(process.env.OPSFLOW_STATE_DIR ?? '.opsflow');
+const stateDir = stateDirPath;
 
 async function up({ values, port, print }: Context): Promise<void> {
   const log = values.json ? undefined : (line: string) => console.log(`… ${line}`);
+  const host = (values.host as string | undefined) ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
+  // Before `cdk synth`, which takes half a minute: a port in use is known at once.
+  await portAvailable(host, port);
   if (values.synth) await synth(log);
   const started = Date.now();
   const rt = await Runtime.start({
     cdkOut: (values['cdk-out'] as string | undefined) ?? process.env.OPSFLOW_CDK_OUT,
     port,
-    host: (values.host as string | undefined) ?? process.env.OPSFLOW_HOST,
+    host,
     timeScale: values['time-scale'] !== undefined ? Number(values['time-scale']) : undefined,
     stateDir: stateDir(),
     log,
@@ -269,10 +284,12 @@ async function up({ values, port, print }: Context): Promise<void> {
     'Try it (in another terminal, or in the console):',
     // The app's own hints, from its workflow registry (infra/workflows.ts) by way of the template.
     ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
-    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
+    `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',
-    'Ctrl-C stops it; state survives in .opsflow/ (npm run reset clears it).',
+    // The CLI and control-link find this port in the state directory: the hints above need no --port.
+    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow and npm run control-link find it by themselves (it is recorded in ${stateDir()}).`]),
+    `Ctrl-C stops it; state survives in ${stateDir()} (npm run reset clears it).`,
   ].join('\n'));
   const stop = async () => {
     await rt.stop();
@@ -303,12 +320,101 @@ function inZone(iso: string, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
 }
 
+/**
+ * Columns padded to their widest cell. Nothing is ever cut: a link, an ARN or an id printed short would be a
+ * different one (an approval link cut to 80 characters answers 404). A line wider than the terminal wraps there.
+ */
 function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
-  const widths = columns.map((c) => Math.min(80, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
-  const line = (vals: string[]) => vals.map((v, i) => v.slice(0, widths[i]).padEnd(widths[i])).join('  ').trimEnd();
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
+}
+
+/** Resolves after checking that `host:port` can be listened on; otherwise explains why, with the fix. */
+async function portAvailable(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const problem = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
+    const probe = createServer();
+    probe.once('error', (err) => done(err));
+    probe.listen(port, host, () => probe.close(() => done(undefined)));
+  });
+  if (!problem) return;
+  if (problem.code !== 'EADDRINUSE') throw listenError(problem, host, port);
+  // Another opsflow runtime answers its health check: say so, and where its state is.
+  const health = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_opsflow/health`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.json() as Promise<{ endpoint?: string; storage?: { stateDir?: string } }>)
+    .catch(() => undefined);
+  const free = await freePortAfter(host, port);
+  const who = health?.endpoint ? `another opsflow runtime${health.storage?.stateDir ? ` (state in ${health.storage.stateDir})` : ''}` : 'another program';
+  throw new Error(`port ${port} on ${host} is in use by ${who}: stop it, or start on another port: npm start -- --port ${free}`);
+}
+
+/** The first port after `port` that can be listened on (for the hint), or port + 1. */
+async function freePortAfter(host: string, port: number): Promise<number> {
+  for (let p = port + 1; p <= Math.min(65535, port + 20); p++) {
+    const ok = await new Promise<boolean>((done) => {
+      const probe = createServer();
+      probe.once('error', () => done(false));
+      probe.listen(p, host, () => probe.close(() => done(true)));
+    });
+    if (ok) return p;
+  }
+  return port + 1;
+}
+
+/** An input file's text, or an error naming the file (and a near name beside it, for a typo). */
+function readInputFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      let near: string | undefined;
+      try {
+        const names = readdirSync(dirname(file)).filter((n) => n.endsWith('.json'));
+        const best = names.length ? closest(basename(file), names) : undefined;
+        if (best && distance(best, basename(file)) <= Math.max(2, basename(file).length / 4)) near = join(dirname(file), best);
+      } catch {
+        // the directory is missing too
+      }
+      throw new Error(`input file ${file} does not exist${near ? ` (did you mean ${near}?)` : ''}`);
+    }
+    if (code === 'EISDIR') throw new Error(`input file ${file} is a directory: give a JSON file, or - to read stdin`);
+    throw new Error(`cannot read input file ${file}: ${(err as Error).message}`);
+  }
+  return checkedJson(text, file);
+}
+
+/** `text` when it is JSON; otherwise an error with the file, line and column, as an editor shows them. */
+function checkedJson(text: string, file: string): string {
+  try {
+    JSON.parse(text);
+    return text;
+  } catch (err) {
+    // V8 names the offset ("... at position 42", Node 20) or nothing ("Unexpected end of JSON input": the end).
+    const message = (err as Error).message.replace(/\s*\(line \d+ column \d+\)$/, '');
+    const at = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
+    const before = text.slice(0, at).split('\n');
+    const line = before.length;
+    const column = before[before.length - 1].length + 1;
+    throw new Error(`${file}:${line}:${column}: not valid JSON: ${message.replace(/ in JSON at position \d+/, '')}`);
+  }
+}
+
+/**
+ * The name the user meant, among `names`: an exact match, else the one that differs only in case.
+ * Otherwise an error that lists the names as they can be typed, with the nearest first when it is close.
+ */
+function resolveName(typed: string, names: string[], what: string): string {
+  if (names.includes(typed)) return typed;
+  const folded = names.filter((n) => n.toLowerCase() === typed.toLowerCase());
+  if (folded.length === 1) return folded[0];
+  const best = names.length ? closest(typed.toLowerCase(), names.map((n) => n.toLowerCase())) : undefined;
+  const near = best !== undefined && distance(best, typed.toLowerCase()) <= Math.max(2, Math.floor(typed.length / 3)) ? names.find((n) => n.toLowerCase() === best) : undefined;
+  throw new Error(`no ${what} named '${typed}'${near ? ` (did you mean ${near}?)` : ''}. ${what[0].toUpperCase()}${what.slice(1)}s: ${names.join(', ') || 'none'}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -327,7 +433,8 @@ function overview(app: AppHints): string {
     'Examples:',
     ...Object.values(commands).map((c) => `  ${examplesOf(c, app)[0]}`),
     '',
-    '`npx opsflow <command> --help` explains one command. The console at http://127.0.0.1:4566/ shows the same.',
+    '`npx opsflow <command> --help` explains one command. The console, at the runtime\'s address (http://127.0.0.1:4566/',
+    'unless started with --port), shows the same. Without --port, commands find the running runtime\'s port by themselves.',
   ].join('\n');
 }
 
@@ -377,9 +484,18 @@ async function main(argv: string[]): Promise<void> {
   if (parsed.positionals.length < required || parsed.positionals.length > wanted.length) {
     throw new UsageError(`expected ${wanted.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ') || 'no arguments'}\nusage: npx opsflow ${command.usage}   (npx opsflow ${name} --help)`);
   }
-  const port = Number(parsed.values.port ?? process.env.OPSFLOW_PORT ?? 4566);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got '${parsed.values.port}'`);
-  const endpoint = process.env.OPSFLOW_ENDPOINT || `http://127.0.0.1:${port}`;
+  let port: number;
+  let endpoint: string;
+  try {
+    // `up` listens where it is told; every other command talks to the runtime that is running (client.ts).
+    port = name === 'up'
+      ? (parsed.values.port !== undefined ? parsePort(String(parsed.values.port), '--port') : process.env.OPSFLOW_PORT ? parsePort(process.env.OPSFLOW_PORT, 'OPSFLOW_PORT') : DEFAULT_PORT)
+      : Number(new URL(clientEndpoint({ port: parsed.values.port as string | undefined, stateDir: stateDir() })).port || 80);
+    endpoint = name === 'up' ? `http://127.0.0.1:${port}` : clientEndpoint({ port: parsed.values.port as string | undefined, stateDir: stateDir() });
+  } catch (err) {
+    if (err instanceof PortError) throw new UsageError(err.message);
+    throw err;
+  }
   const asJson = Boolean(parsed.values.json);
   await command.run({
     values: parsed.values,

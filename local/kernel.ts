@@ -9,70 +9,165 @@ export const ACCOUNT = '000000000000';
 export const REGION = 'us-east-1';
 
 /**
- * Virtual time. `scale` > 1 runs Wait states, timeouts, retry back-off, schedules and instance transitions
- * N times faster: one real millisecond is `scale` virtual milliseconds. Lambda workers install the same
- * mapping (see `clockSpec`) so `new Date()` inside a task agrees with the runtime.
+ * Virtual time: one clock for everything the runtime runs. While the app waits (Wait states, task and heartbeat
+ * timeouts, retry back-off, schedules, EC2 transitions, rate buckets), virtual time runs `scale` times faster than
+ * real time. While real work is in progress (a Lambda invocation, from its cold start to its result; an SDK
+ * integration call; the deploy at startup: see `busy()`) it runs at real speed, because that work takes real time
+ * whatever the scale: a one-second cold start is one virtual second, not an hour at scale 3600, so a 15-minute
+ * heartbeat timeout cannot expire under a function that is still starting. So a function's `Date`, its timers
+ * (which stay real timers: during an invocation one real millisecond is one virtual millisecond) and the runtime
+ * agree, and the outcome of a workflow does not depend on the scale or on how loaded the machine is.
+ * Lambda workers get the mapping with each invocation (`clockSpec`).
  */
 export class Clock {
   readonly scale: number;
-  private readonly virtualBase: number;
-  private readonly realBase: number;
+  /** virtual = anchorVirtual + (real - anchorReal) * rate, re-anchored whenever the rate changes. */
+  private anchorVirtual: number;
+  private anchorReal: number;
+  private rate: number;
+  private busyCount = 0;
+  /** Pending `at`/`sleep` timers, earliest first; one real timer waits for the first of them. */
+  private readonly queue: ClockTimer[] = [];
+  /** Pending timers that keep the process alive (`sleep`). */
+  private keepAlive = 0;
+  private realTimer?: NodeJS.Timeout;
 
   constructor(opts: { scale?: number; start?: number } = {}) {
     this.scale = opts.scale ?? 1;
     if (!(this.scale > 0)) throw new Error(`OPSFLOW_TIME_SCALE must be a positive number, got ${opts.scale}`);
-    this.realBase = Date.now();
-    this.virtualBase = opts.start ?? this.realBase;
+    this.anchorReal = Date.now();
+    this.anchorVirtual = opts.start ?? this.anchorReal;
+    this.rate = this.scale;
   }
 
   /** Virtual epoch milliseconds. */
   nowMs(): number {
-    return this.virtualBase + (Date.now() - this.realBase) * this.scale;
+    return this.anchorVirtual + (Date.now() - this.anchorReal) * this.rate;
   }
 
   now(): Date {
     return new Date(this.nowMs());
   }
 
-  /** Real milliseconds for a virtual duration. */
+  /** Real milliseconds for a virtual duration, at the current rate. */
   toReal(virtualMs: number): number {
-    return Math.max(0, virtualMs / this.scale);
+    return Math.max(0, virtualMs / this.rate);
+  }
+
+  /**
+   * Marks real work in progress until the returned function is called (calling it again does nothing): virtual
+   * time runs at real speed while any work is marked, and `scale` times faster once none is.
+   */
+  busy(): () => void {
+    if (this.busyCount++ === 0) this.setRate(1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.busyCount === 0) this.setRate(this.scale);
+    };
   }
 
   /** Resolves after `virtualMs` of virtual time; rejects with the signal's reason when aborted. */
   sleep(virtualMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, this.toReal(virtualMs));
       const onAbort = () => {
-        clearTimeout(timer);
+        cancel();
         reject(signal!.reason);
       };
+      const cancel = this.schedule(this.nowMs() + Math.max(0, virtualMs), true, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** Runs `fn` at a virtual instant; returns a cancel function. Timers never keep the process alive. */
   at(when: Date | number, fn: () => void): () => void {
-    const timer = setTimeout(fn, this.toReal(+when - this.nowMs()));
-    timer.unref?.();
-    return () => clearTimeout(timer);
+    return this.schedule(+when, false, fn);
   }
 
-  /** What a Lambda worker needs to install the same virtual clock. */
+  /** The mapping a Lambda worker installs for its `Date`, valid while the rate stays as it is now. */
   clockSpec(): ClockSpec {
-    return { scale: this.scale, virtualBase: this.virtualBase, realBase: this.realBase };
+    const realMs = Date.now();
+    return { virtualMs: this.anchorVirtual + (realMs - this.anchorReal) * this.rate, realMs, rate: this.rate };
   }
+
+  private setRate(rate: number): void {
+    if (rate === this.rate) return;
+    const real = Date.now();
+    this.anchorVirtual += (real - this.anchorReal) * this.rate;
+    this.anchorReal = real;
+    this.rate = rate;
+    this.arm();
+  }
+
+  private schedule(at: number, keepAlive: boolean, fn: () => void): () => void {
+    const timer: ClockTimer = { at, keepAlive, fn, done: false };
+    if (keepAlive) this.keepAlive++;
+    // Insert in order (binary search): the queue stays sorted by instant, then by scheduling order.
+    let lo = 0;
+    let hi = this.queue.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.queue[mid].at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.queue.splice(lo, 0, timer);
+    if (lo === 0 || keepAlive) this.arm();
+    return () => {
+      if (timer.done) return;
+      this.finish(timer);
+      const i = this.queue.indexOf(timer);
+      if (i >= 0) this.queue.splice(i, 1);
+      if (i === 0 || keepAlive) this.arm();
+    };
+  }
+
+  /** One real timer for the earliest virtual deadline, at the current rate; referenced while a `sleep` waits. */
+  private arm(): void {
+    if (this.realTimer) clearTimeout(this.realTimer);
+    this.realTimer = undefined;
+    const first = this.queue[0];
+    if (!first) return;
+    // setTimeout overflows past 2^31 - 1 ms: a later deadline is reached through an intermediate wake-up.
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil((first.at - this.nowMs()) / this.rate)));
+    this.realTimer = setTimeout(() => this.fire(), delay);
+    if (this.keepAlive === 0) this.realTimer.unref();
+  }
+
+  private fire(): void {
+    this.realTimer = undefined;
+    const now = this.nowMs();
+    const due: ClockTimer[] = [];
+    while (this.queue.length && this.queue[0].at <= now) due.push(this.queue.shift()!);
+    this.arm();
+    for (const timer of due) {
+      this.finish(timer);
+      timer.fn();
+    }
+  }
+
+  private finish(timer: ClockTimer): void {
+    timer.done = true;
+    if (timer.keepAlive) this.keepAlive--;
+  }
+}
+
+interface ClockTimer {
+  at: number;
+  keepAlive: boolean;
+  fn: () => void;
+  done: boolean;
 }
 
 /**
  * Virtual time that moves only when told to, for tests of components that run on the clock (scheduler, fleet,
  * tokens): nothing depends on how fast the machine is. `advance()` runs every timer that falls due, in time
- * order, each at its own instant, letting the work it starts settle before the next. Not for a runtime that runs
- * Lambda code (workers follow `clockSpec`, which a manual clock cannot give).
+ * order, each at its own instant, letting the work it starts settle before the next. `busy()` changes nothing here.
+ * Not for a runtime that runs Lambda code (workers follow `clockSpec`, which a manual clock cannot give).
  */
 export class ManualClock extends Clock {
   private current: number;
@@ -132,15 +227,20 @@ export class ManualClock extends Clock {
     this.current = until;
   }
 
+  override busy(): () => void {
+    return () => {};
+  }
+
   override clockSpec(): ClockSpec {
     throw new Error('ManualClock: Lambda workers cannot follow a manual clock');
   }
 }
 
+/** The clock's mapping at one moment: virtual = virtualMs + (real - realMs) * rate. */
 export interface ClockSpec {
-  scale: number;
-  virtualBase: number;
-  realBase: number;
+  virtualMs: number;
+  realMs: number;
+  rate: number;
 }
 
 /** The state directory: named stores of keyed records, journaled; see local/storage.ts. */

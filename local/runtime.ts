@@ -7,20 +7,23 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
+import { parseRecordPanel, type RecordPanel } from './console/records';
 import { ConsoleServer } from './console/server';
+import { configuredCredentials, Keyring, type Credentials } from './credentials';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse } from './kernel';
-import { LambdaRunner } from './services/lambda';
+import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
+import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
-import { DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
+import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
 import { RateLimits } from './rules/rates';
-import { resolveRules, type Rules } from './rules/settings';
+import { resolveRules, SES_SANDBOX_RATE, type Rules } from './rules/settings';
 import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
@@ -28,7 +31,7 @@ import { S3Service } from './services/s3';
 import { loadFleetSeed } from './services/fleet';
 import { Ec2Service } from './services/ec2';
 import { EventsService, type Target } from './services/events';
-import { SesV2Service } from './services/sesv2';
+import { SesAccount, SesV2Service } from './services/sesv2';
 import { SnsService } from './services/sns';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -51,6 +54,8 @@ export interface RuntimeOptions {
   readonly log?: (line: string) => void;
   /** AWS's rules, all on unless relaxed here or by OPSFLOW_IAM/QUOTAS/DEPLOY_CHECKS/RATES=off. */
   readonly rules?: Partial<Rules>;
+  /** The credentials AWS clients may sign with; the endpoint verifies every signature with their secrets. @default OPSFLOW_CREDENTIALS or test/test */
+  readonly credentials?: readonly Credentials[];
 }
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
@@ -65,6 +70,8 @@ interface AppMetadata {
   workflows?: Array<{ name: string; tryLocally?: string[] }>;
   /** The EC2 fleet to simulate: a JSON file (local/services/fleet.ts `FleetSeed`), relative to the app's directory. */
   fleet?: string;
+  /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
+  sesIdentities?: string[];
 }
 
 export interface Deployed {
@@ -93,6 +100,8 @@ export class Runtime {
   /** State machine ARN → its role ARN, for the credentials of its executions. */
   private readonly machineRoles = new Map<string, string>();
   readonly faults: Faults = defaultFaults();
+  /** Whose signatures the endpoint accepts: the user's credentials, the runtime's own, the app's role sessions. */
+  readonly keys: Keyring;
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
@@ -100,6 +109,8 @@ export class Runtime {
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
   readonly dynamodb: DynamoDbService;
+  /** The account's SES: verified identities and sandbox status. */
+  readonly ses: SesAccount;
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
   readonly s3: S3Service;
   readonly lambdas: LambdaRunner;
@@ -108,6 +119,8 @@ export class Runtime {
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
   private readonly definitions = new Map<string, object>();
+  /** What the app's tables say about their records (`Metadata.OpsflowLocal.records`), for the console. */
+  private readonly recordPanels: RecordPanel[] = [];
   readonly deployed: Deployed = {
     stateMachines: [], workflows: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
@@ -116,6 +129,8 @@ export class Runtime {
   private allowedHosts: string[] = [];
   private server?: Server;
   private stopping = false;
+  /** Set once the app is deployed: `/_opsflow/health` answers 'ready' only then. */
+  private deployDone = false;
   private readonly log: (line: string) => void;
   private readonly seedFleet: boolean;
 
@@ -124,6 +139,8 @@ export class Runtime {
     this.rules = resolveRules(options.rules);
     this.gate = new Gate(this.rules);
     if (this.rules.quotas) this.gate.use(requestQuota);
+    // A malformed OPSFLOW_CREDENTIALS fails here, before the state directory is locked.
+    this.keys = new Keyring(options.credentials ?? configuredCredentials(), (id) => this.gate.iam?.model.session(id)?.credentials);
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
@@ -138,7 +155,8 @@ export class Runtime {
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
-    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined });
+    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined, itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined });
+    this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
@@ -148,6 +166,7 @@ export class Runtime {
         payloadBytes: this.rules.quotas ? LAMBDA_SYNC_PAYLOAD_BYTES : undefined,
         concurrency: this.rules.rates ? this.rules.lambdaConcurrency : undefined,
       },
+      credentials: this.keys.lambda,
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
@@ -157,7 +176,7 @@ export class Runtime {
       invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
       endpoint,
       s3: this.s3,
-      iam: this.gate.taskIam((sm) => this.machineRoles.get(sm)),
+      iam: this.taskIam(),
       crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
       limits: this.rules.quotas ? { payloadBytes: STATES_PAYLOAD_BYTES, historyEvents: STATES_HISTORY_EVENTS } : undefined,
     });
@@ -170,8 +189,9 @@ export class Runtime {
     });
     this.console = new ConsoleServer({
       clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
-      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions,
+      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions, recordPanels: this.recordPanels,
       storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
+      ready: () => this.deployDone,
     });
   }
 
@@ -180,12 +200,26 @@ export class Runtime {
     const cdkOut = resolve(options.cdkOut ?? 'cdk.out');
     if (!existsSync(cdkOut)) throw new Error(`${cdkOut} does not exist: run \`npx cdk synth\` first (npm start does it for you)`);
     const rt = new Runtime(options);
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, new SesV2Service({ outbox: rt.outbox, faults: rt.faults }), new CloudTrailService({ fleet: rt.ec2.fleet })];
+    // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
+    const deploying = rt.clock.busy();
+    const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
-    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), { allowedHosts: () => rt.allowedHosts, clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }] }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
+    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), {
+      allowedHosts: () => rt.allowedHosts,
+      clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }],
+      credentials: (id) => rt.keys.lookup(id),
+    }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
-    const port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? 4566), host);
+    let port: number;
+    try {
+      port = await listen(rt.server, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT), host);
+    } catch (err) {
+      deploying();
+      await rt.stop();
+      throw listenError(err as NodeJS.ErrnoException, host, options.port ?? Number(process.env.OPSFLOW_PORT ?? DEFAULT_PORT));
+    }
     rt.endpoint = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
     rt.allowedHosts = ownHosts(host, port);
     if (host !== '127.0.0.1') rt.log(`listening on ${host}, not only on 127.0.0.1: other machines can reach this runtime`);
@@ -206,16 +240,45 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       rt.readAppMetadata(apps);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
+      const verified = rt.ses.list().map((i) => i.name).join(', ') || 'none';
+      rt.log(rt.rules.sesSandbox
+        ? `SES sandbox (OPSFLOW_SES_SANDBOX=off for production access): mail only to verified identities: ${verified}` +
+          (rt.rules.sesPerSecond > SES_SANDBOX_RATE ? `; OPSFLOW_SES_RATE=${rt.rules.sesPerSecond} is above the sandbox's ${SES_SANDBOX_RATE} per second` : '')
+        : `SES production access (OPSFLOW_SES_SANDBOX=off): mail to any recipient, from verified identities: ${verified}`);
       rt.scheduler.start();
       await rt.state.commit();
+      rt.deployDone = true;
+      // Clients on this machine (the CLI, control-link) find this runtime's port here without being told.
+      recordEndpoint(rt.state.root, rt.endpoint);
     } catch (err) {
       await rt.stop();
       throw err;
+    } finally {
+      deploying();
     }
     return rt;
+  }
+
+  /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
+  private logNodeRuntimes(stacks: ResolvedStack[]): void {
+    const runtimes = new Set(stacks.flatMap((s) => s.resources().filter((r) => r.type === 'AWS::Lambda::Function').map((r) => String(r.properties.Runtime ?? DEFAULT_RUNTIME))));
+    for (const runtime of runtimes) {
+      const node = nodeForRuntime(runtime);
+      this.log(node.matches
+        ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
+        : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`);
+    }
+  }
+
+  /** The IAM of executions; one whose state machine has no role (or with IAM relaxed) signs with the runtime's own key. */
+  private taskIam() {
+    const iam = this.gate.taskIam((sm) => this.machineRoles.get(sm));
+    return { ...iam, credentials: (executionArn: string) => iam.credentials(executionArn) ?? this.keys.runtime };
   }
 
   /** Reads the templates' IAM and says at startup what is enforced. */
@@ -227,6 +290,8 @@ export class Runtime {
       resourceTags: (arn) => tagsByArn.get(arn),
       volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
       volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
+      sesIdentity: (address) => this.ses.resolve(address).identity,
+      sesSandbox: () => this.rules.sesSandbox,
     }, this.clock);
     this.log(this.rules.iam
       ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`
@@ -237,8 +302,9 @@ export class Runtime {
 
   /**
    * What the app tells the runtime about itself in its templates (`Metadata.OpsflowLocal`, which AWS ignores):
-   * its workflows, and the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
-   * cdk.out, read in `start`). The runtime knows no workflow and no instance of its own.
+   * its workflows, the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
+   * cdk.out, read in `start`) and the SES identities its account has verified (verified in `start`). The runtime
+   * knows no workflow, no instance and no identity of its own.
    */
   private readAppMetadata(apps: Array<AppMetadata | undefined>): void {
     for (const app of apps) {
@@ -268,6 +334,7 @@ export class Runtime {
         environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
         timeoutSeconds: (p.Timeout as number) ?? 3,
         memoryMb: p.MemorySize as number | undefined,
+        runtime: p.Runtime as string | undefined,
         // The execution role's credentials: Lambda names the session after the function.
         credentials: p.Role && this.gate.iam ? this.gate.iam.model.credentialsFor(String(p.Role), r.physicalName) : undefined,
       });
@@ -283,6 +350,8 @@ export class Runtime {
         timeToLiveAttribute: (p.TimeToLiveSpecification as { AttributeName?: string } | undefined)?.AttributeName,
       });
       this.deployed.tables.push(r.physicalName);
+      const records = (r.metadata.OpsflowLocal as { records?: unknown } | undefined)?.records;
+      if (records !== undefined) this.recordPanels.push(parseRecordPanel(records, r.physicalName, `${stack.stackName} table ${r.logicalId}`));
     }
     for (const r of use('AWS::S3::Bucket')) this.s3.ensureBucket(r.physicalName);
     for (const r of use('AWS::SNS::Topic')) {
@@ -409,6 +478,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.endpoint) forgetEndpoint(this.state.root);
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
@@ -419,4 +489,15 @@ export class Runtime {
     await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
     this.state.close();
   }
+}
+
+/**
+ * A port that cannot be listened on, said plainly with the fix (never a raw `EADDRINUSE`). `opsflow up` checks the
+ * port before synthesizing (local/cli.ts); this covers a port taken in the moment between, and callers of `start`.
+ */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is in use by another program: stop it, or start on another port: npm start -- --port ${port + 1}`);
+  if (err.code === 'EACCES') return new Error(`no permission to listen on port ${port} on ${host} (ports below 1024 need root): start on another port: npm start -- --port ${DEFAULT_PORT}`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
+  return err;
 }

@@ -1,11 +1,12 @@
 /**
  * The single AWS-compatible HTTP endpoint (default 127.0.0.1:4566). Like the AWS front doors, it routes a
- * request by its SigV4 signing service (from the Authorization header's credential scope) and, for JSON
- * protocols, by `X-Amz-Target`. Unsigned requests go to the app's HTTP API routes and `/_opsflow/*`.
- * Signatures are not checked: any credentials are accepted, as the brief for local use requires.
+ * request by its SigV4 signing service (from the credential scope) and, for JSON protocols, by `X-Amz-Target`,
+ * after authenticating it as AWS does (local/auth.ts: the signature must verify with a key the runtime knows).
+ * Unsigned requests go to the app's HTTP API routes and `/_opsflow/*`.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { authenticate, type AuthContext } from './auth';
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from './kernel';
 import { bodyLimit, type BodyLimit } from './limits';
 import { parseSigV4 } from './sigv4';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   mark?: () => number;
   /** Resolves once every change made since `mark` is durable; a request is answered only after it (rejects: the request fails). */
   commit?: (mark?: number) => Promise<void>;
+  /** How long a request's body may take to arrive once its headers have. @default BODY_TIMEOUT_MS */
+  bodyTimeoutMs?: number;
 }
 
 /** The body is larger than the API's limit: answered 413 without reading the rest. */
@@ -28,7 +31,20 @@ export class BodyTooLarge extends Error {
   }
 }
 
-export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> {
+/** The body did not arrive in time: answered 408 (S3: 400 RequestTimeout) without waiting for the rest. */
+export class BodyTimeout extends Error {
+  constructor(readonly service: string, ms: number) {
+    super(`The request body did not arrive within ${ms / 1000} seconds of its headers: the connection is closed. Send the whole body promptly (a client that streams slowly must send the rest within that time).`);
+  }
+}
+
+/**
+ * Slow headers are cut at `headersTimeout` (65 s, below); a slow body gets as long after them, as a whole,
+ * so no client holds a request open by trickling its body.
+ */
+export const BODY_TIMEOUT_MS = 65_000;
+
+export async function readAwsRequest(req: IncomingMessage, bodyTimeoutMs = BODY_TIMEOUT_MS): Promise<AwsRequest> {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://local');
@@ -43,14 +59,7 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
   const limit = bodyLimit(signature?.service ?? '', url.pathname);
   const declared = Number(headers['content-length'] ?? 0);
   if (declared > limit.bytes) throw new BodyTooLarge(limit, `of ${declared} bytes`);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  // destroyOnReturn: false keeps the socket open to send the 413 when the loop stops early.
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    received += (chunk as Buffer).length;
-    if (received > limit.bytes) throw new BodyTooLarge(limit, `of more than ${limit.bytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readBody(req, limit, signature?.service ?? '', bodyTimeoutMs);
   return {
     method: req.method ?? 'GET',
     // S3 object keys may hold `.` and `..` segments: S3 reads the path as sent, where URL parsing would resolve
@@ -58,11 +67,39 @@ export async function readAwsRequest(req: IncomingMessage): Promise<AwsRequest> 
     path: signature?.service === 's3' ? rawPath(req.url ?? '/') : url.pathname,
     query: url.searchParams,
     headers,
-    body: Buffer.concat(chunks),
+    body,
     service: signature?.service ?? '',
     target: headers['x-amz-target'],
     accessKeyId: signature?.accessKeyId ?? '',
   };
+}
+
+/** The body, within its cap and its time. */
+function readBody(req: IncomingMessage, limit: BodyLimit, service: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (err: Error | undefined) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
+      if (err) {
+        // Stop reading; the caller answers and closes the connection.
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit.bytes) finish(new BodyTooLarge(limit, `of more than ${limit.bytes} bytes`));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(undefined);
+    const onClose = () => {
+      if (!req.complete) finish(new Error('the client closed the connection before sending the whole body'));
+    };
+    const timer = setTimeout(() => finish(new BodyTimeout(service, timeoutMs)), timeoutMs);
+    req.on('data', onData).once('end', onEnd).once('error', finish).once('close', onClose);
+  });
 }
 
 /** The path of a request target as sent, in origin form (`/a/../b`) or absolute form (`http://host/a/../b`). */
@@ -71,15 +108,8 @@ function rawPath(target: string): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
-export interface ServerGuards {
-  /** `host:port` values the Host header may have (lower case). Empty until the server listens. */
-  allowedHosts(): string[];
-  /**
-   * The clocks a signature date may come from: the real one (SDKs, the AWS CLI) and the runtime's virtual one,
-   * which local Lambdas sign with. `scale` is how many of its milliseconds pass per real one.
-   */
-  clocks(): Array<{ now: number; scale: number }>;
-}
+/** What requests are checked against: the runtime's own address (the Host header), its keys and its clocks. */
+export type ServerGuards = AuthContext;
 
 export function createServer(services: ServiceHandler[], plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}): Server {
   const byService = new Map<string, ServiceHandler>();
@@ -103,17 +133,13 @@ export function ownHosts(host: string, port: number): string[] {
   return [...new Set(['127.0.0.1', 'localhost', '[::1]', ...named])].map((h) => `${h}:${port}`.toLowerCase());
 }
 
-/** AWS's window around the signature date (RequestExpired: https://docs.aws.amazon.com/emr/latest/APIReference/CommonErrors.html). */
-export const SIGNATURE_WINDOW_MS = 15 * 60_000;
-
 /**
  * Refuses what must never reach a service: a foreign Host (DNS rebinding), an AWS API request without a
  * signature (MissingAuthenticationToken, https://docs.aws.amazon.com/cloudsearch/latest/developerguide/CommonErrors.html),
- * one whose signature lacks `host` among its signed headers (required in every canonical request:
- * https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) or a date, or whose date is
- * outside the 15-minute window (a presigned URL: past its X-Amz-Expires).
+ * and a signed one that does not authenticate (local/auth.ts: wrong signature, unknown key, another region's
+ * or day's scope, outside its time window; or sent by a browser for another page), in the service's own words.
  */
-export function guard(request: AwsRequest, guards: ServerGuards): AwsResponse | undefined {
+export async function guard(request: AwsRequest, target: string, guards: ServerGuards): Promise<AwsResponse | undefined> {
   const host = (request.headers.host ?? '').toLowerCase();
   const allowed = guards.allowedHosts();
   if (!allowed.includes(host)) {
@@ -125,41 +151,20 @@ export function guard(request: AwsRequest, guards: ServerGuards): AwsResponse | 
       || (request.query.has('Action') && request.query.has('Version')) || /(^|&)Action=[^&]+&(.*&)?Version=|(^|&)Version=[^&]+&(.*&)?Action=/.test(formBody(request));
     return looksAws ? jsonError(new AwsError('MissingAuthenticationToken', 'Missing Authentication Token', 403)) : undefined;
   }
-  if (!signature.signedHeaders.includes('host')) {
-    return jsonError(new AwsError('IncompleteSignature', `The request signature does not conform to AWS standards. 'Host' must be a 'SignedHeader' in the AWS Authorization.`, 400));
-  }
-  const date = signature.requestDate ? parseAmzDate(signature.requestDate) : undefined;
-  if (date === undefined) {
-    return jsonError(new AwsError('IncompleteSignature', `The request signature does not conform to AWS standards. Authorization ${signature.location === 'header' ? "header requires existence of either a 'X-Amz-Date' or a 'Date' header" : "query requires 'X-Amz-Date'"}.`, 400));
-  }
-  const expiresMs = signature.location === 'query' ? (signature.expiresSeconds ?? 0) * 1000 : 0;
-  // The window is 15 real minutes: on a clock running N times faster, 15 × N of its minutes.
-  const fresh = guards.clocks().some(({ now, scale }) => {
-    const window = SIGNATURE_WINDOW_MS * Math.max(1, scale);
-    return date - window <= now && now <= date + Math.max(expiresMs, window);
-  });
-  if (!fresh) {
-    return jsonError(new AwsError('RequestExpired', `Request has expired: the signature date ${signature.requestDate} is more than 15 minutes from the runtime's time.`, 400));
-  }
-  return undefined;
+  return authenticate(request, target, signature, guards);
 }
 
 function formBody(request: AwsRequest): string {
   return /^application\/x-www-form-urlencoded/i.test(request.headers['content-type'] ?? '') ? request.body.toString('utf8', 0, 4096) : '';
 }
 
-/** `YYYYMMDDTHHMMSSZ` → epoch ms. */
-function parseAmzDate(value: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
-}
-
 async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}) {
   let response: AwsResponse;
   const mark = options.mark?.();
   try {
-    const request = await readAwsRequest(req);
-    const refused = guards ? guard(request, guards) : undefined;
+    const request = await readAwsRequest(req, options.bodyTimeoutMs);
+    // The signature covers the request target exactly as sent, not as URL parsing normalizes it.
+    const refused = guards ? await guard(request, req.url ?? '/', guards) : undefined;
     if (refused) {
       res.writeHead(refused.status, { 'content-type': 'application/json', ...refused.headers });
       res.end(refused.body);
@@ -174,9 +179,20 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
       response = invalid ?? (handler ? await handler.handle(request) : await plain(request));
     }
   } catch (err) {
-    if (err instanceof BodyTooLarge) return refuseBody(req, res, err);
+    if (err instanceof BodyTooLarge) return refuseBody(req, res, 413, 'RequestEntityTooLarge', err.message);
+    if (err instanceof BodyTimeout) {
+      // S3 answers a body that stops arriving with RequestTimeout, 400 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html);
+      // the other services' front door with RequestTimeoutException, 408 ("Reading the Request timed out",
+      // https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html).
+      return err.service === 's3'
+        ? refuseBody(req, res, 400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.', true)
+        : refuseBody(req, res, 408, 'RequestTimeoutException', err.message);
+    }
+    if (err instanceof AwsError) response = jsonError(err);
+    // A client that hung up mid-body gets no answer: there is no one to read it.
+    else if (!req.complete && req.socket.destroyed) return;
     // A bug in a handler must still answer in a shape the SDKs understand, never hang or leak a stack trace.
-    response = jsonError(err instanceof AwsError ? err : new AwsError('InternalFailure', (err as Error).message, 500));
+    else response = jsonError(new AwsError('InternalFailure', (err as Error).message, 500));
   }
   try {
     await options.commit?.(mark);
@@ -188,13 +204,15 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
   res.end(response.body);
 }
 
-/** 413, then the rest of the body is discarded unread (never buffered) and the connection closed. */
-function refuseBody(req: IncomingMessage, res: ServerResponse, err: BodyTooLarge): void {
-  const body = JSON.stringify({ __type: 'RequestEntityTooLarge', message: err.message });
-  res.writeHead(413, { 'content-type': 'application/json', 'x-amzn-errortype': 'RequestEntityTooLarge', connection: 'close', 'content-length': Buffer.byteLength(body) });
+/** Answers a body it will not read (too large, too slow), then discards the rest unread and closes the connection. */
+function refuseBody(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, xml = false): void {
+  const body = xml
+    ? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`
+    : JSON.stringify({ __type: code, message });
+  res.writeHead(status, { 'content-type': xml ? 'application/xml' : 'application/json', 'x-amzn-errortype': code, connection: 'close', 'content-length': Buffer.byteLength(body) });
   res.end(body);
   req.resume();
-  // Closing at once could reset the connection before the client reads the 413; give it a moment, then cut it.
+  // Closing at once could reset the connection before the client reads the answer; give it a moment, then cut it.
   const timer = setTimeout(() => req.socket.destroy(), 2000);
   timer.unref();
   req.socket.once('close', () => clearTimeout(timer));

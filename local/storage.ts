@@ -33,8 +33,6 @@ export const LOCK = 'runtime.lock';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 const JOURNAL = /^journal\.(\d+)\.log$/;
-/** Files an opsflow runtime before the journal kept; a directory holding only these is ours too. */
-const LEGACY = /^(sfn|dynamodb|fleet|schedules|outbox|clock)\.json$|^(outbox|logs)$/;
 /** Compact once the journal holds this many bytes and more than twice the live data. */
 const COMPACT_MIN_BYTES = 8 * 1024 * 1024;
 /** Records serialized per slice of a compaction, between which requests run. */
@@ -602,42 +600,63 @@ export function writeDurable(file: string, data: string | Buffer): void {
 
 /**
  * Makes `root` the runtime's own directory: creates it (0700) with the marker, or accepts it when the marker is
- * there (or it holds only what an older opsflow wrote). Refuses any other non-empty directory.
+ * there. Refuses any other non-empty directory before changing anything in it (not even its mode): only a
+ * directory the runtime marked is ever its own, whatever it holds (`logs/` and `outbox/` are names anyone uses).
  */
 export function claim(root: string): void {
   if (!existsSync(root)) mkdirSync(root, { recursive: true, mode: DIR_MODE });
   if (!statSync(root).isDirectory()) throw new StateError(`${root} is not a directory: set OPSFLOW_STATE_DIR to a directory of its own for opsflow's state`);
-  chmodSync(root, DIR_MODE);
-  if (isOwned(root)) return;
-  const foreign = readdirSync(root).filter((f) => !LEGACY.test(f));
-  if (foreign.length > 0) {
+  const owner = ownership(root);
+  if (owner === 'corrupt') throw corruptMarker(root);
+  if (owner === 'foreign') {
+    const files = readdirSync(root);
     throw new StateError(
-      `${root} holds files opsflow did not create (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}) and no ${MARKER}: ` +
-        'opsflow keeps its state only in a directory of its own. Point OPSFLOW_STATE_DIR at a new or empty directory.',
+      `${root} holds files opsflow did not create (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''}) and no ${MARKER}: ` +
+        'opsflow keeps its state only in a directory of its own, and changed nothing here. Point OPSFLOW_STATE_DIR at a new or empty directory.',
     );
   }
-  for (const f of readdirSync(root)) {
-    if (/\.json$/.test(f)) {
-      throw new StateError(`${join(root, f)} is state from an older opsflow that this version does not read. Run \`npm run reset\` (\`npx opsflow reset\`) to start from empty state.`);
-    }
+  chmodSync(root, DIR_MODE);
+  if (owner === 'owned') return;
+  writeDurable(join(root, MARKER), `${JSON.stringify(MARKER_CONTENT, null, 1)}\n`);
+}
+
+const OWNER = 'opsflow local runtime';
+const MARKER_CONTENT = { owner: OWNER, purpose: 'state directory; `opsflow reset` deletes it whole' };
+
+/**
+ * Whose directory `root` is: `owned` (a valid marker), `empty` (nothing in it: free to claim), `corrupt` (a marker
+ * that does not parse), or `foreign` (anything else, including a marker naming another owner).
+ */
+function ownership(root: string): 'owned' | 'empty' | 'corrupt' | 'foreign' {
+  const file = join(root, MARKER);
+  // A marker write cut short (writeDurable's temp file) leaves the directory as empty as it was.
+  if (!existsSync(file)) return readdirSync(root).every((f) => f.startsWith(`${MARKER}.`) && f.endsWith('.tmp')) ? 'empty' : 'foreign';
+  let marker: unknown;
+  try {
+    marker = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return 'corrupt';
   }
-  writeFileSync(join(root, MARKER), `${JSON.stringify({ owner: 'opsflow local runtime', purpose: 'state directory; `opsflow reset` deletes it whole', created: new Date().toISOString() }, null, 1)}\n`, { mode: FILE_MODE });
-  fsyncDir(root);
+  return (marker as { owner?: unknown } | null)?.owner === OWNER ? 'owned' : 'foreign';
 }
 
 export function isOwned(root: string): boolean {
-  try {
-    const marker = JSON.parse(readFileSync(join(root, MARKER), 'utf8')) as { owner?: unknown };
-    return marker.owner === 'opsflow local runtime';
-  } catch {
-    return false;
-  }
+  return existsSync(root) && statSync(root).isDirectory() && ownership(root) === 'owned';
 }
 
-/** A directory an opsflow before the ownership marker wrote: only its known files, at least one of them. */
-function isLegacy(root: string): boolean {
-  const files = statSync(root).isDirectory() ? readdirSync(root) : [];
-  return files.length > 0 && files.every((f) => LEGACY.test(f));
+function corruptMarker(root: string): StateError {
+  const file = join(root, MARKER);
+  let reason = '';
+  try {
+    JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    reason = ` (${(err as Error).message})`;
+  }
+  return new StateError(
+    `${file} is damaged${reason}: it is the marker that makes ${root} opsflow's state directory, so opsflow neither uses nor deletes the ` +
+      `directory while it cannot read it. If ${root} is opsflow's state, restore the marker and keep your state: ` +
+      `echo '${JSON.stringify({ owner: OWNER })}' > ${file}. To start from empty state instead, delete ${root} yourself.`,
+  );
 }
 
 function pidAlive(pid: number): boolean {
@@ -682,14 +701,21 @@ function releaseLock(root: string): void {
 }
 
 /**
- * `opsflow reset`: deletes the state directory, only when it is opsflow's own (marker present) and no runtime
- * holds its lock. Returns false when there was nothing to delete.
+ * `opsflow reset`: deletes the state directory, only when it is opsflow's own (its marker is there) and no runtime
+ * holds its lock. Whatever answers on the runtime's port does not matter: another runtime may use another
+ * directory. Returns false when there was nothing to delete.
  */
 export function resetStateDir(root: string): boolean {
   if (!existsSync(root)) return false;
-  if (!isOwned(root) && !isLegacy(root)) {
+  if (!statSync(root).isDirectory()) throw new StateError(`${root} is not a directory: refusing to delete it`);
+  const owner = ownership(root);
+  if (owner === 'corrupt') throw corruptMarker(root);
+  if (owner !== 'owned') {
     throw new StateError(`${root} is not an opsflow state directory (no ${MARKER} in it): refusing to delete it. Remove it yourself if you really mean to.`);
   }
+  const holder = lockHolder(root);
+  if (holder !== undefined) throw new StateError(`${root} is in use by the opsflow runtime with pid ${holder} (see ${join(root, LOCK)}): stop it before resetting its state`);
+  // Taken, not only read: a runtime starting now waits for the lock rather than writing into a deleted directory.
   takeLock(root);
   rmSync(root, { recursive: true, force: true });
   return true;

@@ -1,17 +1,33 @@
 /**
- * Failure notifications: any opsflow execution that fails, times out or is aborted publishes a short message
- * to an SNS topic, through an EventBridge rule on Step Functions status changes. The topic is encrypted with
- * its own KMS key (EventBridge cannot publish to topics under the AWS-managed SNS key).
+ * Failure notifications: any opsflow execution that fails, times out or is aborted is reported to an SNS topic
+ * (its email subscribers) as a message a person can read: the subject names the workflow, what happened and the
+ * error; the body gives the cause formatted, when it ended and the execution's console link. A rejected approval
+ * (`Approval.Rejected`) is a decision, not a failure, and is not reported. Code: tasks/alerts/.
+ *
+ * Path: an EventBridge rule on Step Functions status changes invokes a function (its resource policy allows this
+ * rule only), which publishes with its own role. Not an SNS target of the rule: EventBridge cannot set a subject,
+ * and publishing to an encrypted topic as events.amazonaws.com allows no confused-deputy conditions — "You can't
+ * use Condition blocks in Amazon SNS topic policies for EventBridge"
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions), and
+ * "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for
+ * EventBridge-to-encrypted topics" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). With
+ * them, KMS refused the data key and every alert was lost (counted only in the rule's FailedInvocations).
+ *
+ * Least privilege: nothing but the function's role may publish, and it may use the topic's key only through SNS
+ * (`kms:ViaService`) for this topic's messages (`kms:EncryptionContext:aws:sns:topicArn`); the key policy names no
+ * service. The function reads only the history of the watched state machines' executions.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { eventRuleArn, eventRuleName, sourceConditions } from './shared/service-roles';
+import { eventRuleName } from './shared/service-roles';
+import { TaskFunction } from './shared/task-function';
 
 export interface FailureAlertsProps {
   /** The state machines whose failed, timed-out and aborted executions are reported. */
@@ -22,33 +38,49 @@ export interface FailureAlertsProps {
 
 export class FailureAlerts extends Construct {
   readonly topic: Topic;
+  readonly key: Key;
+  /** Publishes each alert (tasks/alerts/notify.ts). */
+  readonly fn: TaskFunction;
+  readonly rule: Rule;
 
   constructor(scope: Construct, id: string, props: FailureAlertsProps) {
     super(scope, id);
     if (props.stateMachines.length === 0) throw new Error('FailureAlerts: stateMachines must name at least one state machine');
-    const key = new Key(this, 'Key', {
+    this.key = new Key(this, 'Key', {
       description: 'opsflow failure notifications',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.topic = new Topic(this, 'Topic', { displayName: 'opsflow failures', masterKey: key, enforceSSL: true });
+    this.topic = new Topic(this, 'Topic', { displayName: 'opsflow failures', masterKey: this.key, enforceSSL: true });
     for (const email of props.emails ?? []) this.topic.addSubscription(new EmailSubscription(email));
 
-    // EventBridge publishes to the encrypted topic for this account's own rule only: the topic policy and the key
-    // policy name the rule (aws:SourceArn is the rule's ARN for event bus rule targets,
-    // https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html) and the
-    // account. EventBridge needs sns:Publish on the topic and the key's Decrypt/GenerateDataKey, through resource
-    // policies, not a target role (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions,
-    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). The rule's name is fixed in advance: its
-    // generated ARN would make the key, topic and rule depend on each other.
-    const ruleName = eventRuleName(this, 'FailureAlerts');
-    const fromRule = sourceConditions(this, eventRuleArn(this, ruleName));
-    const events = new ServicePrincipal('events.amazonaws.com');
-    key.addToResourcePolicy(new PolicyStatement({ principals: [events], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromRule }));
-    this.topic.addToResourcePolicy(new PolicyStatement({ principals: [events], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromRule }));
+    this.fn = new TaskFunction(this, 'NotifyFn', {
+      entry: 'tasks/alerts/notify.ts',
+      description: 'Publishes a readable alert for a failed, timed-out or aborted opsflow execution',
+      environment: { TOPIC_ARN: this.topic.topicArn },
+    });
+    // The error and cause are in the execution's last history event, not in the status-change event.
+    this.fn.addToRolePolicy(new PolicyStatement({
+      actions: ['states:GetExecutionHistory'],
+      resources: props.stateMachines.map((sm) => Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${Arn.split(sm.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+    }));
+    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
+    // A publisher to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt on its key
+    // (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#send-to-encrypted-topic); the key's default
+    // policy lets IAM policies of the account grant it. SNS calls KMS with the topic's ARN as encryption context.
+    this.fn.addToRolePolicy(new PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: [this.key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`, 'kms:EncryptionContext:aws:sns:topicArn': this.topic.topicArn } },
+    }));
+    this.fn.suppress([
+      { id: 'AwsSolutions-IAM5', reason: 'The history of any execution of the watched state machines: execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:.+:execution:.+:\\*$/g' }] },
+      { id: 'AwsSolutions-IAM5', reason: 'kms:GenerateDataKey* is what the SNS guide asks of publishers to an encrypted topic; limited to SNS for this topic by kms:ViaService and the encryption context.', appliesTo: ['Action::kms:GenerateDataKey*'] },
+    ]);
 
-    new Rule(this, 'Rule', {
-      ruleName,
+    // The rule keeps a fixed name, so that its FailedInvocations metric (dimension RuleName) is easy to find.
+    this.rule = new Rule(this, 'Rule', {
+      ruleName: eventRuleName(this, 'FailureAlerts'),
       description: 'opsflow executions that failed, timed out or were aborted',
       eventPattern: {
         source: ['aws.states'],
@@ -58,20 +90,8 @@ export class FailureAlerts extends Construct {
           stateMachineArn: props.stateMachines.map((sm) => sm.stateMachineArn),
         },
       },
-      targets: [
-        // Not aws-events-targets' SnsTopic: it grants events.amazonaws.com sns:Publish and the key without conditions.
-        {
-          bind: () => ({
-            arn: this.topic.topicArn,
-            targetResource: this.topic,
-            input: RuleTargetInput.fromText(
-              `opsflow execution ${EventField.fromPath('$.detail.name')} ${EventField.fromPath('$.detail.status')}: ` +
-                `${EventField.fromPath('$.detail.error')} ${EventField.fromPath('$.detail.cause')} ` +
-                `(${EventField.fromPath('$.detail.executionArn')})`,
-            ),
-          }),
-        },
-      ],
+      // The whole event: the function reads executionArn, name, status, dates and region from it.
+      targets: [new LambdaFunction(this.fn)],
     });
   }
 }

@@ -15,7 +15,8 @@
  * emails the approvers through SES. A link opens a page (GET never decides); the form POST records the vote
  * and, once the quorum is reached or anyone rejects, completes the task. A sweep every 5 minutes heartbeats
  * pending tasks, resends failed emails, reminds and escalates; a worker that crashed before storing the token
- * stops the heartbeats, so the task fails with States.HeartbeatTimeout and delivery is retried, never stranded.
+ * stops the heartbeats, so the task fails with States.HeartbeatTimeout and delivery is retried, never stranded
+ * (approvals of 15 minutes or less have no heartbeat, which must be shorter than the deadline: they time out).
  *
  * Locally: `npm start`, then `opsflow start Approval workflows/examples/approval.json` and open the link in `opsflow outbox`.
  */
@@ -27,7 +28,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import {
-  Activity, Errors, Fail, JsonPath, Parallel, Pass, Timeout,
+  Activity, Choice, Condition, Errors, Fail, JsonPath, Parallel, Pass, Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
@@ -35,6 +36,7 @@ import { Construct } from 'constructs';
 import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
 import { inAllowedDomain } from '../tasks/approval/core/validate';
 import { ErrorNames } from '../tasks/shared/errors';
+import { addRecordPanel, type RecordPanel } from './shared/record-panel';
 import { LinkApi, WorkflowTable } from './shared/resources';
 import { SchedulerRole } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
@@ -43,6 +45,11 @@ import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflo
 
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
+/**
+ * Only on approvals whose deadline is longer: "If provided, the "HeartbeatSeconds" interval MUST be smaller than the
+ * "TimeoutSeconds" value" (https://states-language.net/spec.html#task-state), and the deadline is the execution's
+ * `timeoutSeconds` (TimeoutSecondsPath), which may be as short as 60 seconds.
+ */
 export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
 /**
  * Throttling of each approval route (GET and POST /approvals/{ref} have a bucket each). The buckets are shared by
@@ -65,10 +72,52 @@ if (Math.max(WORKER_TIMEOUT.toSeconds(), SWEEP_TIMEOUT.toSeconds()) >= SEND_CLAI
   throw new Error('ManualApproval: the worker and sweep timeouts must be shorter than SEND_CLAIM_SECONDS');
 }
 
+/**
+ * The approval record (tasks/approval/core/types.ts `ApprovalRecord`) as a console shows it: who was asked, who
+ * voted, reminders, the deadline; and whom a pending request waits on. JSONata over the record.
+ */
+export const APPROVAL_RECORD_PANEL: RecordPanel = {
+  name: 'Approval',
+  waitingTitle: 'Pending approvals',
+  executionAttribute: 'executionArn',
+  statusAttribute: 'status',
+  openStatuses: ['pending'],
+  title: 'title',
+  deadline: 'deadline',
+  closedReason: 'closedReason',
+  facts: [
+    { label: 'Requested by', value: 'requestedBy' },
+    { label: 'Quorum', value: '$string($count($distinct(votes[decision = "approved"].approver))) & " of " & $string(quorum) & " approvals"' },
+    { label: 'Decision', value: 'decision.decision', type: 'status' },
+    { label: 'Reminders sent', value: '$string($sum(approvers.(reminders ? reminders : (remindedAt ? 1 : 0))))' },
+    { label: 'Next reminder', value: 'nextReminderAt', type: 'time', whileOpen: true },
+    { label: 'Escalates', value: 'escalated ? undefined : escalateAt', type: 'time', whileOpen: true },
+  ],
+  list: {
+    label: 'Approvers',
+    rows: 'approvers',
+    columns: [
+      { label: 'Approver', value: 'email' },
+      { label: 'Role', value: 'role' },
+      { label: 'Asked', value: 'notifiedAt', type: 'time' },
+      // `reminders` counts every reminder email; records written before it existed know only the last one.
+      { label: 'Reminders', value: '$string(reminders ? reminders : (remindedAt ? 1 : 0))' },
+      { label: 'Last reminded', value: 'remindedAt', type: 'time' },
+      { label: 'Vote', value: '($e := email; $record.votes[approver = $e].decision)', type: 'status' },
+      { label: 'Comment', value: '($e := email; $record.votes[approver = $e].comment)' },
+      { label: 'Voted', value: '($e := email; $record.votes[approver = $e].at)', type: 'time' },
+    ],
+  },
+  waitingOn: 'decision ? [] : ($voted := votes.approver; [approvers[$not(email in $voted)].{ "who": email, "since": notifiedAt }])',
+};
+
 export interface ManualApprovalProps {
   /** From address of the approval emails. */
   readonly sender: string;
-  /** SES identity (domain or email address) that `sender` belongs to; the only identity the tasks may send from. */
+  /**
+   * SES identity (domain or email address) that `sender` belongs to; it must be verified. The tasks may send only from
+   * `sender`, authorized on whichever identity SES matches it with (this one, or the address verified on its own).
+   */
   readonly sesIdentity: string;
   /** Approvers used when an execution names none. @default [] (executions must name approvers) */
   readonly defaultApprovers?: string[];
@@ -128,6 +177,7 @@ export class ManualApproval extends Construct {
 
     this.activity = new Activity(this, 'Activity');
     this.table = new WorkflowTable(this, 'Table', { partitionKey: 'id', sortKey: null });
+    addRecordPanel(this.table, APPROVAL_RECORD_PANEL);
     // Sparse index: only records that still need the sweep carry the `pending` attribute.
     this.table.addGlobalSecondaryIndex({
       indexName: 'pending',
@@ -143,12 +193,24 @@ export class ManualApproval extends Construct {
     const linkBaseUrl = props.linkBaseUrl ?? this.api.apiEndpoint;
 
     const stack = Stack.of(this);
-    const identityArn = stack.formatArn({ service: 'ses', resource: 'identity', resourceName: props.sesIdentity });
+    const identityArn = (name: string) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
+    // SendEmail is authorized on the identity SES matches, which need not be `sesIdentity`: a sender address verified
+    // on its own is its own identity ("an email address identity ... explicitly verified", as opposed to one "using
+    // the inherited verification from its domain": https://docs.aws.amazon.com/ses/latest/dg/creating-identities.html;
+    // "The Resource element in the IAM policy is set to the email address identity's ARN":
+    // https://repost.aws/knowledge-center/amazon-ses-iam-user-email-access-denied). In the sandbox, where the approvers
+    // must be verified too (https://docs.aws.amazon.com/ses/latest/dg/request-production-access.html), each recipient's
+    // identity is authorized as well (README "Unconfirmed"). So the resources are every identity SES may match for the
+    // sender and the allowed recipients, or every identity of the account when any recipient domain is allowed; the
+    // conditions pin the From address and the recipients.
+    const resources = allowedDomains.length
+      ? [...new Set([...senderIdentities(props.sender, props.sesIdentity), ...allowedDomains.flatMap((d) => [`*@${d}`, ...domainAndParents(d)])])]
+      : ['*'];
     // ses:Recipients holds every To, CC and BCC address; ForAllValues: each of them must match one of the patterns.
     // https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html
     const sendEmail = new PolicyStatement({
       actions: ['ses:SendEmail'],
-      resources: [identityArn],
+      resources: resources.map(identityArn),
       conditions: {
         StringEquals: { 'ses:FromAddress': props.sender },
         ...(allowedDomains.length ? { 'ForAllValues:StringLike': { 'ses:Recipients': allowedDomains.map((d) => `*@${d}`) } } : {}),
@@ -205,6 +267,13 @@ export class ManualApproval extends Construct {
     sweep.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.table.tableArn}/index/pending`] }));
     worker.addToRolePolicy(sendEmail);
     sweep.addToRolePolicy(sendEmail);
+    for (const fn of [worker, sweep]) {
+      fn.suppress([{
+        id: 'AwsSolutions-IAM5',
+        reason: 'ses:SendEmail on the SES identities that may match a recipient (every identity, or the addresses of the allowed domains); the From address and recipients are pinned by ses:FromAddress and ses:Recipients.',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ses:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):identity\\/(\\*|\\*@[a-z0-9.-]+)$/g' }],
+      }]);
+    }
 
     const integration = new HttpLambdaIntegration('Decide', decide);
     this.api.addRoutes({ path: '/approvals/{ref}', methods: [HttpMethod.GET, HttpMethod.POST], integration });
@@ -224,12 +293,17 @@ export class ManualApproval extends Construct {
     const validateInput = new LambdaStep(this, 'ValidateInput', validate, { payload: { input: JsonPath.entirePayload } });
     failWithProblems(validateInput, ErrorNames.InputInvalid);
 
-    const waitForDecision = new StepFunctionsInvokeActivity(this, 'WaitForDecision', {
+    const activityTask = (id: string, heartbeat?: Duration) => new StepFunctionsInvokeActivity(this, id, {
       activity: this.activity,
       parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
       taskTimeout: Timeout.at('$.request.timeoutSeconds'),
-      heartbeatTimeout: Timeout.duration(HEARTBEAT_TIMEOUT),
+      heartbeatTimeout: heartbeat && Timeout.duration(heartbeat),
     });
+    // The heartbeat must be shorter than the deadline: approvals up to 15 minutes wait without one (a worker that dies
+    // before storing the task leaves them to time out), longer ones with it (the task is delivered again).
+    const waitForDecision = new Choice(this, 'ShortDeadline')
+      .when(Condition.numberLessThanEquals('$.request.timeoutSeconds', HEARTBEAT_TIMEOUT.toSeconds()), activityTask('WaitForShortDecision'))
+      .otherwise(activityTask('WaitForDecision', HEARTBEAT_TIMEOUT));
     const notifyApprovers = new LambdaStep(this, 'NotifyApprovers', worker, {
       payload: { execution: JsonPath.stringAt('$$.Execution.Id'), since: JsonPath.stringAt('$$.State.EnteredTime') },
     });
@@ -283,4 +357,16 @@ export class ManualApproval extends Construct {
       timeout: maxTimeout.plus(Duration.hours(1)),
     });
   }
+}
+
+/** The identities SES may match the sender with: the address itself, or a domain from its own up to `sesIdentity`. */
+function senderIdentities(sender: string, sesIdentity: string): string[] {
+  const domain = sender.split('@')[1] ?? '';
+  return [sender, ...domainAndParents(domain).filter((d) => d === sesIdentity || d.endsWith(`.${sesIdentity}`))];
+}
+
+/** `a.b.example.com` → `a.b.example.com`, `b.example.com`, `example.com`: the domains whose verification covers it. */
+function domainAndParents(domain: string): string[] {
+  const labels = domain.split('.');
+  return labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
 }

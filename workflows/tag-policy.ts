@@ -2,8 +2,9 @@
  * Tag policy: finds EC2 instances that break the tagging policy (tag-policy.json) and remediates them, on a
  * schedule over the whole fleet and right after launch (CloudTrail RunInstances), safe by default.
  *
- * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "policy"?: {...}}
- *         (the RunInstances rule sends {"mode":"launch","launch":{"items":[...],"userIdentity":{...}}})
+ * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...]}: an
+ *         input only narrows the deployed policy (the RunInstances rule sends {"mode":"launch","launch":{"items",
+ *         "userIdentity","clientToken","eventTime"}}; `items` is null when CloudTrail omitted a large responseElements)
  * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,
  *          "instances":[{"instanceId","violations":[...],"actions":[{"action","outcome","reason"}]}],"omitted"}
  *         — also published to the report topic.
@@ -11,7 +12,7 @@
  *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read).
  *
  * How it works: `ValidateInput` checks the input and the policy (the deployed policy is embedded in this
- * definition, so a deploy is the only way to change it; an input policy is checked the same way). Launch runs
+ * definition, so a deploy is the only way to change it; an input can only select some of its rules). Launch runs
  * wait `settleDelay` first, so tags added just after RunInstances (Terraform, ASG lifecycle hooks) count, then
  * re-read the tags. `Evaluate` loops over the fleet a few DescribeInstances pages per invocation and writes the
  * findings to the table, never to the payload: state transitions grow with pages, not instances. Creators of
@@ -47,6 +48,26 @@ import { EventRuleRole, eventRuleName } from './shared/service-roles';
 import { failWithProblems, LambdaStep } from './shared/steps';
 import { TaskFunction } from './shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+
+/**
+ * Which RunInstances records start a launch run. A failed call (errorCode set) launched nothing. Launches by EC2 Auto
+ * Scaling are left out: its instances are only ever notified about (managed by their group), so each such run would be
+ * a Standard execution with a 120 s wait that skips everything; the scheduled scan still reports them. CloudTrail names
+ * the service in `userIdentity.invokedBy` ("The name of the AWS service that made the request, when a request is made
+ * by an AWS service such as Amazon EC2 Auto Scaling",
+ * https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html). Content
+ * filtering (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html): `anything-but`
+ * matches only a field that is present, so a launch by a person (no invokedBy) needs its own `exists: false` branch.
+ */
+export const LAUNCH_RULE_DETAIL = {
+  eventSource: ['ec2.amazonaws.com'],
+  eventName: ['RunInstances'],
+  errorCode: [{ exists: false }],
+  $or: [
+    { userIdentity: { invokedBy: [{ exists: false }] } },
+    { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } },
+  ],
+};
 
 /** How Step Functions names a Lambda timeout (Lambda.Unknown) and a task timeout (States.Timeout). */
 export const EVALUATE_TIMEOUT_ERRORS = ['Lambda.Unknown', 'States.Timeout'] as const;
@@ -207,13 +228,8 @@ export class TagPolicy extends Construct {
       const launchRuleName = eventRuleName(this, 'TagPolicyLaunch');
       this.launchRule = new Rule(this, 'LaunchRule', {
         ruleName: launchRuleName,
-        description: 'opsflow tag policy: check instances right after RunInstances',
-        eventPattern: {
-          source: ['aws.ec2'],
-          detailType: ['AWS API Call via CloudTrail'],
-          // A failed RunInstances (errorCode set) launched nothing.
-          detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['RunInstances'], errorCode: [{ exists: false }] },
-        },
+        description: 'opsflow tag policy: check instances right after RunInstances (not Auto Scaling launches)',
+        eventPattern: { source: ['aws.ec2'], detailType: ['AWS API Call via CloudTrail'], detail: LAUNCH_RULE_DETAIL },
         targets: [
           new SfnStateMachine(this.stateMachine, {
             role: new EventRuleRole(this, 'LaunchRuleRole', { ruleName: launchRuleName }),
@@ -222,6 +238,9 @@ export class TagPolicy extends Construct {
               launch: {
                 items: EventField.fromPath('$.detail.responseElements.instancesSet.items'),
                 userIdentity: EventField.fromPath('$.detail.userIdentity'),
+                // What survives when CloudTrail omits a responseElements over 100 KB (core/input.ts).
+                clientToken: EventField.fromPath('$.detail.requestParameters.clientToken'),
+                eventTime: EventField.fromPath('$.detail.eventTime'),
               },
             }),
           }),
@@ -280,7 +299,11 @@ export class TagPolicy extends Construct {
       .when(Condition.booleanEquals('$.scan.done', false), evaluate)
       .otherwise(plan);
     evaluate.next(evaluated);
+    // EC2 throttled the page: wait (on Step Functions' clock) and run the same page again (core/apply.ts).
+    const backoff = new Wait(this, 'ApplyBackoff', { time: WaitTime.secondsPath('$.step.throttled.waitSeconds') });
+    backoff.next(apply);
     const applied = new Choice(this, 'AppliedAll')
+      .when(Condition.isPresent('$.step.throttled'), backoff)
       .when(Condition.booleanEquals('$.step.done', false), apply)
       .when(Condition.and(Condition.stringEquals('$.step.phase', 'tags'), Condition.booleanEquals('$.plan.thenApprove', true)), askApproval)
       .otherwise(report);

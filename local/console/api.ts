@@ -11,13 +11,18 @@
 import type { OutboxEntry } from '../kernel';
 import type { Deployed } from '../runtime';
 import type { ScheduleSummary } from '../services/scheduler';
+import type { StateRun } from './app/status';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 export interface Health {
-  /** 'failing': the state directory cannot be written (a full disk, say); requests that change state fail. */
-  status: 'ready' | 'failing';
+  /**
+   * 'deploying': the runtime listens but has not finished deploying the app (its deploy checks may still refuse
+   * it); 'ready' only once everything is deployed; 'failing': the state directory cannot be written (a full disk,
+   * say), so requests that change state fail. Anything but 'ready' answers 503.
+   */
+  status: 'deploying' | 'ready' | 'failing';
   endpoint: string;
   timeScale: number;
   /** The runtime's virtual now (ISO). */
@@ -132,20 +137,76 @@ export interface ExecutionDetail extends ExecutionSummary {
   definition: AslDefinition;
   /** Oldest first. */
   events: HistoryEvent[];
-  /** For an execution of the Approval workflow: the request's record as the approval tasks keep it. */
-  approval: ApprovalInfo | null;
+  /** The records of this execution in the tables that declare a record panel (README "Record panels"). */
+  records: RecordView[];
+  /** The execution that started this one (a `states:startExecution` task, or the Map Run of a Distributed Map). */
+  parent: string | null;
+  /** The executions this one started, grouped: a Distributed Map's Map Run, or a child state machine. */
+  children: ChildGroup[];
 }
 
-export interface ApprovalInfo {
-  title: string;
+/** How a record panel shows one value: text, an ISO date, or a status badge. */
+export type FieldType = 'text' | 'time' | 'status';
+
+export interface RecordField {
+  label: string;
+  value: string | null;
+  type: FieldType;
+}
+
+/** One record, as its table's record panel describes it. */
+export interface RecordView {
+  /** The panel's name, e.g. `Approval`. */
+  panel: string;
+  title: string | null;
+  /** The record's status, or `closed` when it says it waits but its execution no longer runs. */
   status: string;
-  quorum: number;
-  deadline: string;
-  nextReminderAt: string | null;
-  approvers: Array<{ email: string; role: string; notifiedAt: string | null; remindedAt: string | null }>;
-  votes: Array<{ approver: string; decision: string; comment: string | null; at: string }>;
-  /** Approvers who were sent at least one reminder. */
-  remindersSent: number;
+  /** Waits for people: its status is open and its execution runs. */
+  open: boolean;
+  /** Why it is closed: from the record when it says, otherwise from its execution. */
+  reason: string | null;
+  deadline: string | null;
+  facts: RecordField[];
+  list: { label: string; columns: Array<{ label: string; type: FieldType }>; rows: Array<Array<string | null>> } | null;
+  /** Whom an open record waits on, since when (ISO; null: not asked yet). */
+  waitingOn: Array<{ who: string; since: string | null }>;
+}
+
+/** The open records of one record panel: what waits on whom. */
+export interface WaitingGroup {
+  panel: string;
+  /** e.g. `Pending approvals`. */
+  title: string;
+  /** Soonest deadline first. */
+  items: WaitingItem[];
+}
+
+export interface WaitingItem {
+  executionArn: string;
+  /** The execution's name. */
+  execution: string;
+  workflow: string;
+  startDate: string;
+  title: string | null;
+  deadline: string | null;
+  /** The deadline has passed by the runtime's clock (the sweep has not closed it yet). */
+  overdue: boolean;
+  waitingOn: Array<{ who: string; since: string | null }>;
+}
+
+export interface ChildGroup {
+  /** `map-run`: a Distributed Map's child executions; `started`: executions a task started (`states:startExecution`). */
+  kind: 'map-run' | 'started';
+  /** The Map state's label, or the child state machine's name. */
+  label: string;
+  stateMachineArn: string;
+  mapRunArn: string | null;
+  total: number;
+  counts: Record<ExecutionStatus, number>;
+  /** Failed, timed-out and aborted ones first, then running, then the newest; at most 100. */
+  items: ExecutionSummary[];
+  /** For a Map Run: each inner state's status over all its child executions (the parent's history has none of them). */
+  states: Record<string, StateRun> | null;
 }
 
 /** An email or SNS message, as the runtime's outbox keeps it. */
@@ -184,6 +245,8 @@ export interface OpsflowApi {
   executions(query?: ExecutionQuery): Promise<ExecutionPage>;
   /** By ARN, or by name when exactly one execution has it. */
   execution(ref: string): Promise<ExecutionDetail>;
+  /** The open records of every record panel, with whom they wait on. */
+  waiting(): Promise<WaitingGroup[]>;
   stop(ref: string, reason?: { error?: string; cause?: string }): Promise<{ stopDate: string }>;
   outbox(): Promise<OutboxMessage[]>;
   fleet(): Promise<FleetInstance[]>;
@@ -228,6 +291,7 @@ export const paths = {
   executions: () => `${API_PREFIX}/executions`,
   execution: (ref: string) => `${API_PREFIX}/executions/${encodeURIComponent(ref)}`,
   stop: (ref: string) => `${API_PREFIX}/executions/${encodeURIComponent(ref)}/stop`,
+  waiting: () => `${API_PREFIX}/waiting`,
   outbox: () => `${API_PREFIX}/outbox`,
   /** The email's HTML as its own document, for a sandboxed iframe. */
   outboxHtml: (id: string) => `${API_PREFIX}/outbox/${encodeURIComponent(id)}/html`,
@@ -255,6 +319,7 @@ export class ApiClient implements OpsflowApi {
     return this.get<ExecutionPage>(`${paths.executions()}${qs ? `?${qs}` : ''}`);
   };
   execution = (ref: string) => this.get<ExecutionDetail>(paths.execution(ref));
+  waiting = () => this.get<WaitingGroup[]>(paths.waiting());
   stop = (ref: string, reason: { error?: string; cause?: string } = {}) => this.post<{ stopDate: string }>(paths.stop(ref), reason);
   outbox = () => this.get<OutboxMessage[]>(paths.outbox());
   fleet = () => this.get<FleetInstance[]>(paths.fleet());

@@ -10,10 +10,12 @@ import { applyFaultPatch, type Faults as RuntimeFaults } from '../faults';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
 import {
   API_PREFIX, ApiError, EXECUTION_STATUSES, paths,
-  type ApprovalInfo, type AslDefinition, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
-  type ExecutionSummary, type Faults, type FleetInstance, type Health, type OpsflowApi, type OutboxMessage, type Schedule, type StartRequest,
-  type StartResult, type Workflow, type WorkflowExample,
+  type AslDefinition, type ChildGroup, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
+  type ExecutionSummary, type Faults, type FleetInstance, type Health, type HistoryEvent, type OpsflowApi, type OutboxMessage, type RecordView,
+  type Schedule, type StartRequest, type StartResult, type WaitingGroup, type Workflow, type WorkflowExample,
 } from './api';
+import { mergeRuns, stateRuns, type StateRun } from './app/status';
+import { recordView, waitingItem, type ExecutionFacts, type RecordPanel } from './records';
 
 /** What the API reads from the runtime; a structural view so this module does not import the Runtime class. */
 export interface ApiDeps {
@@ -26,10 +28,14 @@ export interface ApiDeps {
   faults: RuntimeFaults;
   deployed: Deployed;
   dynamodb: ServiceHandler;
+  /** The record panels the app's tables declare (README "Record panels"), filled as the template is deployed. */
+  recordPanels: readonly RecordPanel[];
   /** Deployed definitions by state machine ARN. */
   definitions: ReadonlyMap<string, object>;
   /** The state directory's write health. */
   storage?: () => NonNullable<Health['storage']>;
+  /** Whether the app is deployed; until then health answers 'deploying' (503). @default true */
+  ready?: () => boolean;
   /** Where the example inputs are. @default workflows/examples of this project */
   examplesDir?: string;
 }
@@ -37,9 +43,17 @@ export interface ApiDeps {
 const DEFAULT_EXAMPLES = resolve(__dirname, '..', '..', 'workflows', 'examples');
 const PAGE_DEFAULT = 50;
 const PAGE_MAX = 1000;
+/** Child executions listed per group; the group's counts cover all of them. */
+const CHILDREN_SHOWN = 100;
+/** State runs of finished Map Run children kept computed (their history no longer changes). */
+const CHILD_RUNS_CACHED = 20_000;
+
+/** DescribeExecution's fields; a Distributed Map child's also carry its Map Run (local/engine describe()). */
+type Description = ReturnType<StepFunctionsService['describeExecution']> & { mapRunArn?: string };
 
 export class LocalApi implements OpsflowApi {
   private examplesCache?: WorkflowExample[];
+  private readonly childRuns = new Map<string, Map<string, StateRun>>();
 
   constructor(private readonly deps: ApiDeps) {}
 
@@ -47,7 +61,7 @@ export class LocalApi implements OpsflowApi {
     const d = this.deps;
     const storage = d.storage?.();
     return {
-      status: storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
+      status: d.ready && !d.ready() ? 'deploying' : storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
       stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => workflowOf(s.name)),
       running: d.sfn.activeCount(), ...(storage && { storage }),
     };
@@ -112,8 +126,27 @@ export class LocalApi implements OpsflowApi {
       cause: d.cause ?? null,
       definition,
       events,
-      approval: usesActivity(definition) ? await this.approval(arn) : null,
+      records: await this.records(d),
+      parent: await this.parentOf(d),
+      children: this.children(d, events),
     };
+  }
+
+  async waiting(): Promise<WaitingGroup[]> {
+    return Promise.all(this.deps.recordPanels.map(async (panel) => {
+      const open = await this.scan(panel.table, '#s IN (' + panel.openStatuses.map((_, i) => `:o${i}`).join(', ') + ')', { '#s': panel.statusAttribute },
+        Object.fromEntries(panel.openStatuses.map((v, i) => [`:o${i}`, { S: v }])));
+      const items = [];
+      for (const record of open) {
+        const arn = record[panel.executionAttribute];
+        const execution = typeof arn === 'string' ? this.facts(arn) : undefined;
+        // A record whose execution no longer runs waits on nobody, whatever it says (README "Record panels").
+        if (!execution || execution.status !== 'RUNNING') continue;
+        items.push({ executionArn: arn as string, execution: execution.name, workflow: summary(execution).workflow, startDate: iso(execution.startDate)!, ...(await waitingItem(panel, record, this.deps.clock.nowMs())) });
+      }
+      items.sort((a, b) => (a.deadline ?? '\uffff').localeCompare(b.deadline ?? '\uffff') || a.startDate.localeCompare(b.startDate));
+      return { panel: panel.name, title: panel.waitingTitle, items };
+    }));
   }
 
   async stop(ref: string, reason: { error?: string; cause?: string } = {}): Promise<{ stopDate: string }> {
@@ -154,37 +187,102 @@ export class LocalApi implements OpsflowApi {
     }
   }
 
-  /** The approval record the Approval tasks keep for this execution (any deployed table holding one). */
-  private async approval(executionArn: string): Promise<ApprovalInfo | null> {
-    for (const table of this.deps.deployed.tables) {
-      // Scan pages stop at 1 MB of data read, as on AWS: read on until the record or the last page.
-      let record: ReturnType<typeof unmarshall> | undefined;
-      let start: unknown;
-      do {
-        const res = await this.deps.dynamodb.handle({
-          method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
-          target: 'DynamoDB_20120810.Scan',
-          body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: 'executionArn = :a', ExpressionAttributeValues: { ':a': { S: executionArn } }, ExclusiveStartKey: start })),
-        });
-        if (res.status !== 200) break;
-        const page = JSON.parse(res.body.toString()) as { Items?: Record<string, never>[]; LastEvaluatedKey?: unknown };
-        record = (page.Items ?? []).map((i) => unmarshall(i)).find((r) => Array.isArray(r.approvers) && Array.isArray(r.votes));
-        start = page.LastEvaluatedKey;
-      } while (!record && start);
-      if (!record) continue;
-      const approvers = (record.approvers as ApprovalInfo['approvers']).map(({ email, role, notifiedAt, remindedAt }) => ({ email, role, notifiedAt, remindedAt }));
-      return {
-        title: record.title,
-        status: record.status,
-        quorum: record.quorum,
-        deadline: record.deadline,
-        nextReminderAt: record.nextReminderAt ?? null,
-        approvers,
-        votes: record.votes,
-        remindersSent: approvers.filter((a) => a.remindedAt).length,
-      };
+  /** This execution's record in each table with a record panel, read by the attribute the panel names. */
+  private async records(d: Description): Promise<RecordView[]> {
+    const views: RecordView[] = [];
+    for (const panel of this.deps.recordPanels) {
+      const [record] = await this.scan(panel.table, '#e = :e', { '#e': panel.executionAttribute }, { ':e': { S: d.executionArn } }, 1);
+      if (record) views.push(await recordView(panel, record, d as ExecutionFacts));
     }
-    return null;
+    return views;
+  }
+
+  /**
+   * Items of `table` matching `filter`, every page (a Scan page stops at 1 MB of data read, as on AWS), up to `limit`.
+   * Through the runtime's DynamoDB, as the console's own reader (not the app's IAM).
+   */
+  private async scan(table: string, filter: string, names: Record<string, string>, values: Record<string, unknown>, limit = Infinity): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    let start: unknown;
+    do {
+      const res = await this.deps.dynamodb.handle({
+        method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
+        target: 'DynamoDB_20120810.Scan',
+        body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: filter, ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: start })),
+      });
+      if (res.status !== 200) break;
+      const page = JSON.parse(res.body.toString()) as { Items?: Record<string, never>[]; LastEvaluatedKey?: unknown };
+      for (const item of page.Items ?? []) out.push(unmarshall(item) as Record<string, unknown>);
+      start = page.LastEvaluatedKey;
+    } while (start && out.length < limit);
+    return out;
+  }
+
+  private facts(executionArn: string): Description | undefined {
+    try {
+      return this.deps.sfn.describeExecution(executionArn);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The execution that started this one: named in its input (associateWithParent), or the Map Run's parent. */
+  private async parentOf(d: Description): Promise<string | null> {
+    try {
+      const started = (JSON.parse(d.input) as Record<string, unknown>)?.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID;
+      if (typeof started === 'string') return started;
+    } catch {
+      // not JSON: no parent named
+    }
+    if (!d.mapRunArn) return null;
+    const res = await this.deps.sfn.handle({
+      method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'states', accessKeyId: 'opsflow-console',
+      target: 'AWSStepFunctions.DescribeMapRun', body: Buffer.from(JSON.stringify({ mapRunArn: d.mapRunArn })),
+    });
+    return res.status === 200 ? (JSON.parse(res.body.toString()) as { executionArn?: string }).executionArn ?? null : null;
+  }
+
+  /**
+   * The executions this one started, grouped so that hundreds of them stay one line each: the child executions of
+   * each Distributed Map's Map Run (MapRunStarted), with the status of each inner state over all of them, and the
+   * executions started by tasks (their ARNs in the task events), by state machine.
+   */
+  private children(d: Description, events: HistoryEvent[]): ChildGroup[] {
+    const groups: ChildGroup[] = [];
+    const mapRuns = [...new Set(events.flatMap((e) => (/^MapRun(Started|Redriven)$/.test(e.type) ? [String(detailsOf(e).mapRunArn ?? '')] : [])).filter(Boolean))];
+    if (mapRuns.length) {
+      const all: Description[] = this.deps.sfn.listExecutions();
+      for (const mapRunArn of mapRuns) {
+        const members = all.filter((e) => e.mapRunArn === mapRunArn);
+        const label = /:mapRun:[^/]+\/(.+):[^:]+$/.exec(mapRunArn)?.[1] ?? mapRunArn;
+        const states = mergeRuns(members.map((m) => this.runsOf(m)));
+        groups.push({ ...group('map-run', label, members[0]?.stateMachineArn ?? '', members), mapRunArn, states: Object.fromEntries(states) });
+      }
+    }
+    const started = new Set<string>();
+    for (const e of events) {
+      if (!/^Task(Submitted|Succeeded|Failed)$/.test(e.type)) continue;
+      for (const m of JSON.stringify(e).matchAll(/arn:aws:states:[^:"\\]+:\d+:execution:[^"\\\s]+/g)) if (m[0] !== d.executionArn) started.add(m[0]);
+    }
+    const byMachine = new Map<string, Description[]>();
+    for (const arn of started) {
+      const child = this.facts(arn);
+      if (child) byMachine.set(child.stateMachineArn, [...(byMachine.get(child.stateMachineArn) ?? []), child]);
+    }
+    for (const [machine, members] of byMachine) groups.push({ ...group('started', machine.split(':').pop()!, machine, members), mapRunArn: null, states: null });
+    return groups;
+  }
+
+  /** A child's state runs; computed once for a finished child (its history no longer changes). */
+  private runsOf(child: Description): Map<string, StateRun> {
+    const cached = this.childRuns.get(child.executionArn);
+    if (cached) return cached;
+    const runs = stateRuns(this.deps.sfn.history(child.executionArn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! })), child.status as ExecutionStatus);
+    if (child.status !== 'RUNNING') {
+      if (this.childRuns.size >= CHILD_RUNS_CACHED) this.childRuns.clear();
+      this.childRuns.set(child.executionArn, runs);
+    }
+    return runs;
   }
 
   /** From the template; a machine created otherwise (CreateStateMachine, a bench) through DescribeStateMachine. */
@@ -252,8 +350,19 @@ function basename(file: string): string {
   return file.split('/').pop()!;
 }
 
-function usesActivity(definition: AslDefinition): boolean {
-  return JSON.stringify(definition).includes(':activity:');
+const STATUS_ORDER: Record<string, number> = { FAILED: 0, TIMED_OUT: 0, ABORTED: 0, RUNNING: 1 };
+
+function group(kind: ChildGroup['kind'], label: string, stateMachineArn: string, members: Description[]): Omit<ChildGroup, 'mapRunArn' | 'states'> {
+  const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
+  for (const m of members) counts[m.status as ExecutionStatus] = (counts[m.status as ExecutionStatus] ?? 0) + 1;
+  const order = (m: Description) => STATUS_ORDER[m.status] ?? 2;
+  const items = [...members].sort((a, b) => order(a) - order(b) || b.startDate - a.startDate).slice(0, CHILDREN_SHOWN).map(summary);
+  return { kind, label, stateMachineArn, total: members.length, counts, items };
+}
+
+function detailsOf(event: HistoryEvent): Record<string, unknown> {
+  for (const [key, value] of Object.entries(event)) if (key.endsWith('EventDetails') && value && typeof value === 'object') return value as Record<string, unknown>;
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -278,13 +387,19 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
     }
   };
   const q = (name: string) => req.query.get(name) ?? undefined;
-  const segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  } catch {
+    // decodeURIComponent throws URIError on `%` not followed by two hex digits or on bytes that are not UTF-8.
+    return json(400, { error: 'BadRequest', message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)` });
+  }
   const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
   const ref = segments[1];
   try {
     switch (route) {
       case 'GET health': {
-        // A failing disk is what an operator must see first: 503 until writes succeed again.
+        // 503 until the app is deployed (a deploy check may still refuse it), and while writes fail.
         const health = await api.health();
         return json(health.status === 'ready' ? 200 : 503, health);
       }
@@ -298,6 +413,8 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
         return json(200, await api.executions({ workflow: q('workflow'), status: q('status') as ExecutionStatus | undefined, offset: num(q('offset')), limit: num(q('limit')) }));
       case 'GET executions/:ref':
         return json(200, await api.execution(ref));
+      case 'GET waiting':
+        return json(200, await api.waiting());
       case 'POST executions/:ref/stop':
         return json(200, await api.stop(ref, body() as { error?: string; cause?: string }));
       case 'GET outbox':

@@ -32,6 +32,9 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
+/** The AWS Step Functions console's path (`https://<region>.console.aws.amazon.com/states/home?region=<region>#/...`). */
+const AWS_CONSOLE_PATH = '/states/home';
+
 const HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -77,10 +80,14 @@ export class ConsoleServer {
   /** Answers `/`, the console's assets and `/_opsflow/*`; undefined for every other request. */
   async handle(req: AwsRequest): Promise<AwsResponse | undefined> {
     const isApi = req.path === API_PREFIX || req.path.startsWith(`${API_PREFIX}/`);
-    const isPage = req.path === '/' || req.path === '/console.js' || req.path === '/console.css';
+    const isPage = req.path === '/' || req.path === '/console.js' || req.path === '/console.css' || req.path === AWS_CONSOLE_PATH;
     if (!isApi && !(isPage && req.method === 'GET')) return undefined;
     const refused = this.refuseForeign(req, isApi && req.method !== 'GET' && req.method !== 'HEAD');
     if (refused) return refused;
+    // A link into the AWS Step Functions console, with this endpoint in place of AWS's console (what an app builds
+    // from its AWS_ENDPOINT_URL), opens the same view here. The browser keeps the fragment (#/v2/executions/details/<arn>)
+    // across the redirect (RFC 9110, 10.2.2), and the page reads it.
+    if (req.path === AWS_CONSOLE_PATH) return { status: 302, headers: { location: '/', 'cache-control': 'no-store', ...SECURITY_HEADERS }, body: '' };
     if (isApi) return routeApi(this.api, (id) => this.emailDocument(id), req);
     const bundle = await this.prepare();
     if (req.path === '/console.js') return asset('text/javascript; charset=utf-8', bundle.js);

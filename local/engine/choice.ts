@@ -5,6 +5,7 @@
  * fail, and timestamps follow the RFC 3339 profile with an uppercase T and Z.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { GlobCache } from '../glob';
 import { runtimeError } from './errors';
 import { evaluatePath, type PathScope } from './jsonpath';
 
@@ -40,17 +41,14 @@ const TYPE_TESTS: Record<string, (v: unknown) => boolean> = {
   IsTimestamp: isTimestamp,
 };
 
-/** `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal. */
+/**
+ * `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html). Linear time (local/glob.ts): the
+ * pattern comes from a definition (CreateStateMachine, TestState), the value from execution input.
+ */
+const stringPatterns = new GlobCache({ star: '*', escape: 'backslash-star' });
 export function stringMatches(value: string, pattern: string): boolean {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\' && (pattern[i + 1] === '*' || pattern[i + 1] === '\\')) {
-      re += `\\${pattern[++i]}`;
-    } else if (ch === '*') re += '.*';
-    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's').test(value);
+  return stringPatterns.matches(pattern, value);
 }
 
 /** Is this key a comparison operator (with or without the Path suffix)? */

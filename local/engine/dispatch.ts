@@ -46,11 +46,11 @@ export interface DispatcherDeps {
 
 /**
  * IAM for the calls an execution makes with its state machine's role: SDK integrations sign with the role's
- * credentials (the endpoint authorizes them); Lambda invocations and child executions, which the engine makes
- * itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
+ * credentials (the endpoint verifies and authorizes them; without a role, with the runtime's own key); Lambda
+ * invocations and child executions, which the engine makes itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
  */
 export interface TaskIam {
-  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
+  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   authorize(executionArn: string, action: string, resource: string): string | undefined;
 }
 
@@ -256,13 +256,18 @@ export class Dispatcher {
 
   /** Races the work with the execution stopping and the task's TimeoutSeconds on the virtual clock. */
   private async guard(run: Run, work: Promise<unknown>): Promise<unknown> {
+    // A Lambda function or SDK call is real work: virtual time runs at real speed while it runs (Clock.busy), so
+    // its TimeoutSeconds counts what AWS would count. Tasks that wait on people or other executions (tokens,
+    // activities, .sync) are waits, and their virtual time runs at the scale.
+    const waitsOnOthers = run.token !== undefined || ('pattern' in run.target && String(run.target.pattern).startsWith('sync'));
+    if (!waitsOnOthers) {
+      const release = this.deps.clock.busy();
+      work.then(release, release);
+    }
     const guarded = untilAborted(work, run.exec.signal);
     if (run.timeoutSeconds === undefined) return guarded;
     const limit = run.timeoutSeconds;
-    // A Lambda function or SDK call takes real time whatever the time scale, so its timeout counts real
-    // seconds; tasks that wait on people or other executions (tokens, activities, .sync) count virtual time.
-    const waitsOnOthers = run.token !== undefined || ('pattern' in run.target && String(run.target.pattern).startsWith('sync'));
-    const timer = this.deps.clock.sleep(limit * 1000 * (waitsOnOthers ? 1 : this.deps.clock.scale), run.signal).then(
+    const timer = this.deps.clock.sleep(limit * 1000, run.signal).then(
       async () => {
         throw await timeoutError('States.Timeout', `The task did not finish within TimeoutSeconds (${limit})`);
       },

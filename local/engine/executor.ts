@@ -667,13 +667,16 @@ export class Interpreter {
         chain.last = this.host.record(type, details, chain.last);
       },
     };
-    return this.host.task(port, {
-      stateName: name,
-      resource: state.Resource,
-      input,
-      timeoutSeconds: seconds(timeoutSeconds, 'TimeoutSeconds'),
-      heartbeatSeconds: seconds(heartbeatSeconds, 'HeartbeatSeconds'),
-    });
+    const timeout = seconds(timeoutSeconds, 'TimeoutSeconds');
+    const heartbeat = seconds(heartbeatSeconds, 'HeartbeatSeconds');
+    // "If provided, the "HeartbeatSeconds" interval MUST be smaller than the "TimeoutSeconds" value."
+    // (https://states-language.net/spec.html#task-state). Values from a path or an expression are only known here;
+    // AWS documents no outcome for breaking the rule at run time, so the runtime fails the execution (States.Runtime)
+    // before the task is scheduled, the stricter reading (README "Unconfirmed").
+    if (timeout !== undefined && heartbeat !== undefined && heartbeat >= timeout) {
+      throw runtimeError(`The HeartbeatSeconds value (${heartbeat}) must be smaller than the TimeoutSeconds value (${timeout})`);
+    }
+    return this.host.task(port, { stateName: name, resource: state.Resource, input, timeoutSeconds: timeout, heartbeatSeconds: heartbeat });
   }
 
   private async wait(state: Obj, scope: PathScope, env: Env): Promise<void> {

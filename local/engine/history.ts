@@ -55,10 +55,10 @@ export interface HistoryPage {
 /** GetExecutionHistory paging; `includeExecutionData: false` drops inputs and outputs as AWS does. */
 export function historyPage(
   events: HistoryEvent[],
-  opts: { maxResults?: number; nextToken?: string; reverseOrder?: boolean; includeExecutionData?: boolean },
+  opts: { executionArn?: string; maxResults?: number; nextToken?: string; reverseOrder?: boolean; includeExecutionData?: boolean },
 ): HistoryPage {
   const ordered = opts.reverseOrder ? [...events].reverse() : events;
-  const { items, nextToken } = page(ordered, opts.maxResults, opts.nextToken);
+  const { items, nextToken } = page(ordered, opts, `GetExecutionHistory ${opts.executionArn} ${opts.reverseOrder ? 'reverse' : 'forward'}`);
   return {
     events: items.map((e) => toWire(e, opts.includeExecutionData ?? true)),
     ...(nextToken ? { nextToken } : {}),
@@ -78,15 +78,45 @@ function toWire(event: HistoryEvent, includeData: boolean): Record<string, unkno
   return out;
 }
 
-/** Offset-based paging shared by the List/Get operations; tokens are opaque to clients. */
-export function page<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined): { items: T[]; nextToken?: string } {
-  let start = 0;
-  if (nextToken) {
-    start = Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
-    if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidToken', 'Invalid nextToken');
+/**
+ * Offset-based paging shared by the List/Get operations. `maxResults`: "The default is 100 and the maximum allowed
+ * page size is 1000. A value of 0 uses the default"; an expired or unknown token is "an HTTP 400 InvalidToken error"
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html, and the same parameters
+ * on every List operation and GetExecutionHistory). A token names the list it pages (`collection`: operation and
+ * arguments), so a token from another list, or text that is not a token, is refused rather than read as offset 0.
+ * The messages are the service's: Coral's validation wording, and InvalidToken's "Invalid Token: 'Invalid token'"
+ * as recorded against Step Functions.
+ */
+export function page<T>(items: T[], params: { maxResults?: unknown; nextToken?: unknown }, collection: string): { items: T[]; nextToken?: string } {
+  const { maxResults, nextToken } = params;
+  if (maxResults !== undefined && maxResults !== null) {
+    if (typeof maxResults !== 'number' || !Number.isInteger(maxResults)) throw validation(`Value '${String(maxResults)}' at 'maxResults' failed to satisfy constraint: Member must be an integer`);
+    if (maxResults < 0) throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0`);
+    if (maxResults > MAX_RESULTS) throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${MAX_RESULTS}`);
   }
-  const size = maxResults && maxResults > 0 ? Math.min(maxResults, 1000) : 100;
+  let start = 0;
+  if (nextToken !== undefined && nextToken !== null) {
+    if (typeof nextToken !== 'string' || nextToken.length < 1 || nextToken.length > 1024) {
+      throw validation(`Value at 'nextToken' failed to satisfy constraint: Member must have length between 1 and 1024`);
+    }
+    start = tokenOffset(nextToken, collection);
+  }
+  const size = typeof maxResults === 'number' && maxResults > 0 ? maxResults : DEFAULT_RESULTS;
   const slice = items.slice(start, start + size);
-  const next = start + size < items.length ? Buffer.from(String(start + size)).toString('base64url') : undefined;
+  const next = start + size < items.length ? Buffer.from(JSON.stringify({ c: collection, o: start + size })).toString('base64url') : undefined;
   return { items: slice, nextToken: next };
+}
+
+const MAX_RESULTS = 1000;
+const DEFAULT_RESULTS = 100;
+const validation = (message: string) => new AwsError('ValidationException', `1 validation error detected: ${message}`);
+
+function tokenOffset(token: string, collection: string): number {
+  try {
+    const { c, o } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { c?: unknown; o?: unknown };
+    if (c === collection && Number.isInteger(o) && (o as number) > 0) return o as number;
+  } catch {
+    // not a token: the error below
+  }
+  throw new AwsError('InvalidToken', "Invalid Token: 'Invalid token'");
 }

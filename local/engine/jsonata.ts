@@ -4,14 +4,45 @@
  * (input, result, errorOutput, context) and the workflow's variables are bound, and AWS's own functions
  * `$partition`, `$range`, `$hash`, `$random`, `$uuid` and `$parse` are added. An expression that returns
  * nothing, or throws, fails the state with States.QueryEvaluationError.
+ *
+ * Regular expressions (`$match`, `$contains`, `$replace`, `$split` with `/.../`) run on RE2 (re2js), not on
+ * JavaScript's backtracking RegExp: a definition's pattern (TestState takes one in a request) such as `/(a+)+$/`
+ * then takes time linear in the input instead of freezing the runtime. RE2 has no backreferences and no
+ * lookaround; an expression using them fails with States.QueryEvaluationError (listed in the README).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import jsonata from 'jsonata';
+import { RE2JS } from 're2js';
 import { StatesError } from './errors';
 import { HASH_ALGORITHMS, MAX_RANGE_ITEMS, seeded } from './intrinsics';
 
 const EXPRESSION = /^\{%([\s\S]*)%\}$/;
 const compiled = new Map<string, ReturnType<typeof jsonata>>();
+/** TestState compiles whatever a request sends: the cache is bounded. */
+const MAX_COMPILED = 10_000;
+
+/**
+ * The `RegexEngine` jsonata accepts (a RegExp-like constructor: `lastIndex` and `exec`), backed by RE2. jsonata
+ * parses `/pattern/flags` into a RegExp (never run) and hands it here; only its source and `i`/`m` flags are used.
+ */
+class Re2Engine {
+  lastIndex = 0;
+  private readonly re: RE2JS;
+  constructor(pattern: RegExp) {
+    this.re = RE2JS.compile(pattern.source, (pattern.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) | (pattern.multiline ? RE2JS.MULTILINE : 0));
+  }
+
+  exec(text: string): RegExpExecArray | null {
+    const m = this.re.matcher(text);
+    if (this.lastIndex > text.length || !m.find(this.lastIndex)) {
+      this.lastIndex = 0;
+      return null;
+    }
+    const groups = Array.from({ length: m.groupCount() + 1 }, (_, g) => m.group(g) ?? undefined);
+    this.lastIndex = m.end();
+    return Object.assign(groups, { index: m.start(), input: text }) as unknown as RegExpExecArray;
+  }
+}
 
 export function isExpression(value: unknown): value is string {
   return typeof value === 'string' && EXPRESSION.test(value);
@@ -25,8 +56,9 @@ export function expressionText(value: string): string {
 export function compile(text: string): ReturnType<typeof jsonata> {
   let expr = compiled.get(text);
   if (!expr) {
-    expr = jsonata(text);
+    expr = jsonata(text, { RegexEngine: Re2Engine as unknown as RegExpConstructor });
     registerAwsFunctions(expr);
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
     compiled.set(text, expr);
   }
   return expr;

@@ -98,13 +98,15 @@ export function isDefinite(path: string): boolean {
 }
 
 /**
- * A function call step such as `.length()`. "Functions such as length() aren't supported" in reference paths
+ * A function call such as `.length()`. "Functions such as length() aren't supported" in reference paths
  * (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html#amazon-states-language-reference-paths);
- * for other paths AWS documents no functions at all, so the engine supports none (see DIVERGENCES.md).
+ * for other paths AWS documents no functions at all, so the engine supports none (see DIVERGENCES.md). That
+ * includes calls inside filter expressions: jsonpath-plus would run `@.a.match(/(a+)+$/)` on JavaScript's
+ * backtracking RegExp, and one such path froze the runtime for a minute.
  */
 export function hasFunctionCall(path: string): boolean {
   const unquoted = path.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
-  return /\.\s*[A-Za-z_$][\w$]*\s*\(\s*\)/.test(unquoted);
+  return /[\w$)\]]\s*\(/.test(unquoted);
 }
 
 /** Evaluates a path; a definite path that finds nothing reports what was missing. */

@@ -141,6 +141,11 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
       error('SCHEMA_VALIDATION_FAILED', 'The value for the field \'Timestamp\' must be a valid ISO-8601 extended offset date-time format string', `${loc}/Timestamp`);
     }
     if (state.Type === 'Choice' && Array.isArray(state.Choices)) state.Choices.forEach((rule: Obj, n: number) => checkRule(rule, `${loc}/Choices[${n}]`, out));
+    // "If provided, the "HeartbeatSeconds" interval MUST be smaller than the "TimeoutSeconds" value."
+    // (https://states-language.net/spec.html#task-state); values from paths are checked when the state runs (executor.ts).
+    if (state.Type === 'Task' && typeof state.HeartbeatSeconds === 'number' && typeof state.TimeoutSeconds === 'number' && state.HeartbeatSeconds >= state.TimeoutSeconds) {
+      error('SCHEMA_VALIDATION_FAILED', `The value for the field 'HeartbeatSeconds' (${state.HeartbeatSeconds}) must be smaller than the value for the field 'TimeoutSeconds' (${state.TimeoutSeconds})`, `${loc}/HeartbeatSeconds`);
+    }
     const assigns = [state.Assign, ...(state.Catch ?? []).map((c: Obj) => c?.Assign), ...(state.Choices ?? []).map((c: Obj) => c?.Assign)].filter(isObj);
     for (const assign of assigns) {
       for (const key of Object.keys(assign)) {

@@ -453,7 +453,13 @@ export class StepFunctionsService implements ServiceHandler {
     this.statusChanged(record);
   }
 
+  /**
+   * The status-change event, with the fields AWS documents and no others: no error or cause (a consumer reads them
+   * from the execution), https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+   * ("Execution Status Change"). "Only standard workflows emit events to EventBridge" (same page).
+   */
   private statusChanged(record: ExecutionRecord): void {
+    if (record.express) return;
     this.deps.bus
       .put({
         source: 'aws.states',
@@ -467,9 +473,9 @@ export class StepFunctionsService implements ServiceHandler {
           startDate: record.startDate,
           stopDate: record.stopDate ?? null,
           input: record.input,
+          inputDetails: { included: true },
           output: record.output ?? null,
-          error: record.error ?? null,
-          cause: record.cause ?? null,
+          outputDetails: record.output === undefined ? null : { included: true },
         },
       })
       // A failing bus must not break the execution that reports to it.
@@ -526,7 +532,7 @@ export class StepFunctionsService implements ServiceHandler {
     const secs = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
     switch (op) {
       case 'ListStateMachines': {
-        const { items, nextToken } = page(this.registry.list(), b.maxResults, b.nextToken);
+        const { items, nextToken } = page(this.registry.list(), b, 'ListStateMachines');
         return { stateMachines: items, nextToken };
       }
       case 'DescribeStateMachine':
@@ -540,7 +546,7 @@ export class StepFunctionsService implements ServiceHandler {
       case 'PublishStateMachineVersion':
         return this.registry.publish(b);
       case 'ListStateMachineVersions': {
-        const { items, nextToken } = page(this.registry.listVersions(b), b.maxResults, b.nextToken);
+        const { items, nextToken } = page(this.registry.listVersions(b), b, `ListStateMachineVersions ${b.stateMachineArn}`);
         return { stateMachineVersions: items, nextToken };
       }
       case 'DeleteStateMachineVersion':
@@ -554,7 +560,7 @@ export class StepFunctionsService implements ServiceHandler {
       case 'DeleteStateMachineAlias':
         return this.registry.deleteAlias(b);
       case 'ListStateMachineAliases': {
-        const { items, nextToken } = page(this.registry.listAliases(b), b.maxResults, b.nextToken);
+        const { items, nextToken } = page(this.registry.listAliases(b), b, `ListStateMachineAliases ${b.stateMachineArn}`);
         return { stateMachineAliases: items, nextToken };
       }
       case 'ValidateStateMachineDefinition':
@@ -585,7 +591,7 @@ export class StepFunctionsService implements ServiceHandler {
         const runs = [...this.mapRuns.values()]
           .filter((r) => r.executionArn === executionArn)
           .map((r) => ({ executionArn: r.executionArn, mapRunArn: r.mapRunArn, stateMachineArn: r.stateMachineArn, startDate: r.startDate / 1000, ...(r.stopDate !== undefined ? { stopDate: r.stopDate / 1000 } : {}) }));
-        const { items, nextToken } = page(runs, b.maxResults, b.nextToken);
+        const { items, nextToken } = page(runs, b, `ListMapRuns ${executionArn}`);
         return { mapRuns: items, nextToken };
       }
       case 'RedriveExecution': {
@@ -637,7 +643,7 @@ export class StepFunctionsService implements ServiceHandler {
         if (b.mapRunArn) {
           this.describeMapRun(b.mapRunArn);
           const children = [...this.executions.values()].filter((e) => e.mapRunArn === b.mapRunArn && (!b.statusFilter || e.status === b.statusFilter)).sort((x, y) => y.startDate - x.startDate);
-          const { items, nextToken } = page(children, b.maxResults, b.nextToken);
+          const { items, nextToken } = page(children, b, `ListExecutions ${b.mapRunArn} ${b.statusFilter ?? ''}`);
           return {
             executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate), mapRunArn: e.mapRunArn })),
             nextToken,
@@ -655,14 +661,14 @@ export class StepFunctionsService implements ServiceHandler {
           .filter((e) => !b.statusFilter || e.status === b.statusFilter)
           .filter((e) => !qualifier || [this.executions.get(e.executionArn)?.stateMachineVersionArn, this.executions.get(e.executionArn)?.stateMachineAliasArn].includes(qualifier))
           .filter((e) => !b.redriveFilter || (b.redriveFilter === 'REDRIVEN') === (this.executions.get(e.executionArn)?.redriveCount ?? 0) > 0);
-        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        const { items, nextToken } = page(all, b, `ListExecutions ${b.stateMachineArn ?? ''} ${b.statusFilter ?? ''} ${b.redriveFilter ?? ''}`);
         return {
           executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate) })),
           nextToken,
         };
       }
       case 'GetExecutionHistory':
-        return historyPage(this.history(notExpress(required(b, 'executionArn'))), b);
+        return historyPage(this.history(notExpress(required(b, 'executionArn'))), { ...b, executionArn: b.executionArn });
       case 'CreateActivity': {
         const name = required(b, 'name');
         const activityArn = arn.activity(name);
@@ -671,7 +677,7 @@ export class StepFunctionsService implements ServiceHandler {
       }
       case 'ListActivities': {
         const all = [...this.activities.values()].map((a) => ({ activityArn: a.arn, name: a.name, creationDate: secs(a.creationDate) }));
-        const { items, nextToken } = page(all, b.maxResults, b.nextToken);
+        const { items, nextToken } = page(all, b, 'ListActivities');
         return { activities: items, nextToken };
       }
       case 'DescribeActivity': {

@@ -14,7 +14,7 @@ import { ACCOUNT, AwsError, REGION, type Clock } from '../kernel';
 import { formList, type DecodedRequest } from '../rules/decode';
 import { actionInfo, keyApplies } from './actions';
 import type { IamModel, Session } from './model';
-import { deniedMessage, evaluate, evaluateKeyPolicy, type Evaluation, type PrincipalRef, type RequestContext } from './policy';
+import { deniedMessage, evaluate, evaluateKeyPolicy, statements, type Evaluation, type PolicyDocument, type PrincipalRef, type RequestContext } from './policy';
 import { resourceRequests, type ResourceLookups } from './requests';
 
 /** A service principal calling on the app's behalf (EventBridge, API Gateway, SNS invoking Lambda). */
@@ -39,6 +39,21 @@ export interface Denial {
 const isSession = (c: Caller): c is Session => 'role' in c;
 const principalOf = (c: Caller): PrincipalRef => (isSession(c) ? c.principal : { type: 'Service', id: c.service });
 
+/**
+ * EventBridge publishing to an SNS topic (a rule target without a role) is authorized by the topic policy, but
+ * "You can't use `Condition` blocks in Amazon SNS topic policies for EventBridge"
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions), and
+ * when SNS asks KMS for the data key of an encrypted topic on EventBridge's behalf, "Adding the aws:SourceAccount,
+ * aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). So: a topic
+ * policy's Allow statement with a Condition grants EventBridge nothing (Deny statements still deny: the stricter
+ * reading, since AWS says nothing of them), and the KMS request carries none of the source keys, so a key policy
+ * statement that depends on them does not allow.
+ */
+const EVENTBRIDGE = 'events.amazonaws.com';
+const SOURCE_KEYS = ['aws:SourceArn', 'aws:SourceAccount', 'aws:SourceOrgID', 'aws:SourceOrgPaths'];
+const isEventBridge = (c: Caller): c is ServiceCaller => !isSession(c) && c.service === EVENTBRIDGE;
+
 export class IamEnforcer {
   /** Decisions made, for the bench and the console. */
   readonly stats = { allowed: 0, denied: 0 };
@@ -59,21 +74,30 @@ export class IamEnforcer {
     const target = info && info.resourceTypes.length === 0 ? '*' : resource;
     const full = this.context(caller, info, context);
     const identity = isSession(caller) ? caller.role.policies : [];
-    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.model.resourcePolicy(resource)), full);
+    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.resourcePolicyFor(caller, name, resource)), full);
+  }
+
+  /** The resource's policy as it applies to the caller: for EventBridge publishing to a topic, without conditional Allow statements (see EVENTBRIDGE). */
+  private resourcePolicyFor(caller: Caller, action: string, resource: string): PolicyDocument | undefined {
+    const policy = this.model.resourcePolicy(resource);
+    if (!policy || !isEventBridge(caller) || action.toLowerCase() !== 'sns:publish') return policy;
+    return { ...policy, Statement: statements(policy).filter((s) => s.Effect === 'Deny' || s.Condition === undefined || Object.keys(s.Condition).length === 0) };
   }
 
   /**
    * Decides a KMS action on the key a service uses for the caller (an encrypted topic's key when publishing),
    * by KMS's rules: the key policy must allow the caller, or allow the account so that IAM policies apply
    * (evaluateKeyPolicy). `viaService` is the service calling KMS on the caller's behalf (`kms:ViaService`);
-   * `context` carries the encryption context (`kms:EncryptionContext:*`).
+   * `context` carries the encryption context (`kms:EncryptionContext:*`). `sourceKeys: false` leaves a service
+   * caller's `aws:SourceArn`/`aws:SourceAccount` out of the request, for services that do not pass them on to KMS.
    */
-  checkKey(caller: Caller, action: string, keyRef: string, viaService: string, context: RequestContext = {}): Denial | undefined {
+  checkKey(caller: Caller, action: string, keyRef: string, viaService: string, context: RequestContext = {}, opts: { sourceKeys?: boolean } = {}): Denial | undefined {
     const key = this.model.key(keyRef);
     const info = actionInfo(action);
     const name = info?.name ?? action;
     // kms:ViaService and kms:CallerAccount: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
     const full = this.context(caller, info, { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${viaService}.${REGION}.amazonaws.com`, ...context });
+    if (opts.sourceKeys === false) for (const k of SOURCE_KEYS) delete full[k];
     const identity = isSession(caller) ? caller.role.policies : [];
     return this.decide(caller, name, key.arn, evaluateKeyPolicy({ principal: principalOf(caller), action: name, resource: key.arn, context: full }, identity, key.policy, ACCOUNT));
   }
@@ -126,13 +150,14 @@ export class IamEnforcer {
    * Publishing to a topic encrypted with a KMS key: SNS uses the key for the publisher, who therefore needs
    * kms:GenerateDataKey* and kms:Decrypt on it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html),
    * with the encryption context `aws:sns:topicArn`. Refused as SNS refuses it: KMSAccessDenied (400) carrying
-   * KMS's denial. Undefined for an unencrypted topic or when allowed.
+   * KMS's denial. Undefined for an unencrypted topic or when allowed. For EventBridge the request carries no
+   * source keys (see EVENTBRIDGE).
    */
   topicKeyDenial(caller: Caller, topicArn: string): AwsError | undefined {
     const keyRef = this.model.topicKey(topicArn);
     if (!keyRef) return undefined;
     for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
-      const denial = this.checkKey(caller, action, keyRef, 'sns', { 'kms:EncryptionContext:aws:sns:topicArn': topicArn, 'kms:EncryptionContextKeys': ['aws:sns:topicArn'] });
+      const denial = this.checkKey(caller, action, keyRef, 'sns', { 'kms:EncryptionContext:aws:sns:topicArn': topicArn, 'kms:EncryptionContextKeys': ['aws:sns:topicArn'] }, { sourceKeys: !isEventBridge(caller) });
       if (denial) return new AwsError('KMSAccessDenied', `${denial.message} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)`, 400);
     }
     return undefined;

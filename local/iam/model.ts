@@ -8,7 +8,7 @@
  * temporary credentials Lambda and Step Functions hand out do. Any other access key (the AWS CLI, an SDK,
  * `opsflow`) is the account's administrator.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ACCOUNT, REGION } from '../kernel';
 import type { ResolvedStack } from '../template';
 import type { PolicyDocument, PrincipalRef, Statement } from './policy';
@@ -27,6 +27,8 @@ export interface Session {
   role: Role;
   sessionName: string;
   principal: PrincipalRef;
+  /** The session's temporary credentials; the endpoint verifies signatures with them (local/auth.ts). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -39,6 +41,8 @@ export class IamModel {
   private readonly roles = new Map<string, Role>();
   private readonly resourcePolicies = new Map<string, PolicyDocument>();
   private readonly sessions = new Map<string, Session>();
+  /** Session secrets derive from it: random at each start, so only the callers the runtime hands them to know them. */
+  private readonly secretSeed = randomBytes(32);
   /** Tags the template gives resources (`aws:ResourceTag/*`), by ARN. */
   readonly resourceTags = new Map<string, Record<string, string>>();
   /** Key policies by key ARN. */
@@ -191,12 +195,19 @@ export class IamModel {
     const name = roleNameFromArn(roleArn) ?? roleArn;
     const role = this.roles.get(roleArn) ?? { name, arn: roleArn, policies: [], managedPolicyArns: [] };
     const accessKeyId = `ASIA${createHash('sha256').update(`${roleArn}/${sessionName}`).digest('hex').slice(0, 16).toUpperCase()}`;
+    // Derived from the seed: the same session always gets the same secret within a run.
+    const credentials = {
+      accessKeyId,
+      secretAccessKey: createHmac('sha256', this.secretSeed).update(accessKeyId).digest('base64').slice(0, 40),
+      sessionToken: `opsflow-local-session-${createHmac('sha256', this.secretSeed).update(`token/${accessKeyId}`).digest('base64url')}`,
+    };
     this.sessions.set(accessKeyId, {
       role,
       sessionName,
       principal: { type: 'AWS', id: role.arn, sessionArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role.name}/${sessionName}` },
+      credentials,
     });
-    return { accessKeyId, secretAccessKey: 'local', sessionToken: `opsflow-local-session-${accessKeyId}` };
+    return credentials;
   }
 
   /** The role session an access key belongs to; undefined means the caller is outside the app (administrator). */

@@ -17,6 +17,7 @@
  * from the request context makes a condition false, except that a negated operator is then true, `...IfExists`
  * is true, and `Null` tests presence. `ForAllValues` is true for an absent or empty key; `ForAnyValue` is false.
  */
+import { GlobCache, globMatches, withUnits } from '../glob';
 
 export type ContextValue = string | string[] | boolean | number;
 /** Request context keys (case-insensitive names, as AWS treats them). */
@@ -72,27 +73,18 @@ const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.i
 const LITERAL_STAR = '\u0002';
 const LITERAL_QM = '\u0001';
 
-/** `*` any run of characters, `?` any one character; everything else literal. */
-function globToRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.')
-    .replace(/\u0002/g, '\\*')
-    .replace(/\u0001/g, '\\?');
-  return new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's');
-}
-
-const globCache = new Map<string, RegExp>();
+/**
+ * `*` any run of characters, `?` any one character; everything else literal
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_String).
+ * Matched in linear time (local/glob.ts): a policy's pattern against a request's value never backtracks.
+ */
+const GLOBS = { s: new GlobCache({ star: '*', one: '?' }), i: new GlobCache({ star: '*', one: '?', caseInsensitive: true }) };
+const UNESCAPE: Record<string, string> = { [LITERAL_STAR]: '*', [LITERAL_QM]: '?' };
 export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-  const key = `${caseInsensitive ? 'i' : 's'}${pattern}`;
-  let re = globCache.get(key);
-  if (!re) {
-    re = globToRegExp(pattern, caseInsensitive);
-    if (globCache.size > 10_000) globCache.clear();
-    globCache.set(key, re);
-  }
-  return re.test(value);
+  const glob = GLOBS[caseInsensitive ? 'i' : 's'].get(pattern);
+  // `${*}` and `${?}` were substituted by stand-ins: they match the literal character.
+  const escaped = pattern.includes(LITERAL_STAR) || pattern.includes(LITERAL_QM) ? withUnits(glob, glob.units.map((u) => (typeof u === 'string' ? UNESCAPE[u] ?? u : u))) : glob;
+  return globMatches(escaped, value);
 }
 
 /** Action names are case-insensitive: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html */

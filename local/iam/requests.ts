@@ -18,6 +18,13 @@ export interface ResourceLookups {
   volumeKey?(instanceId: string): string | undefined;
   /** Tells EC2 whether the caller of this StartInstances may have the volume key's grant created. */
   volumeGrant?(instanceId: string, allowed: boolean): void;
+  /**
+   * The SES identity an address is matched with (local/services/sesv2.ts `SesAccount.resolve`): the address when it
+   * is a verified identity itself, else its nearest verified domain, else the address.
+   */
+  sesIdentity?(address: string): string;
+  /** Whether the account's SES is in the sandbox, where the recipients' identities are authorized too. */
+  sesSandbox?(): boolean;
 }
 
 export interface ResourceRequest {
@@ -42,12 +49,7 @@ function instanceContext(lookups: ResourceLookups, id: string): RequestContext {
   return { ...tagContext('aws:ResourceTag', tags), ...tagContext('ec2:ResourceTag', tags), 'ec2:InstanceID': id };
 }
 
-/** The domain identity an address sends as (the app verifies domains), e.g. `identity/example.com`. */
-function sesIdentity(address: string): string {
-  const email = /<([^>]+)>/.exec(address)?.[1] ?? address;
-  const domain = email.split('@')[1] ?? email;
-  return `arn:aws:ses:${REGION}:${ACCOUNT}:identity/${domain}`;
-}
+const sesArn = (type: string, name: string) => `arn:aws:ses:${REGION}:${ACCOUNT}:${type}/${name}`;
 
 /** One entry per resource the call is authorized against; `*` for actions without resource-level permissions. */
 export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups): ResourceRequest[] {
@@ -118,14 +120,27 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       return one(typeof topic === 'string' ? topic : '*');
     }
     case 'ses': {
+      if (req.operation === 'CreateEmailIdentity' || req.operation === 'GetEmailIdentity' || req.operation === 'DeleteEmailIdentity') {
+        return one(sesArn('identity', String(p.EmailIdentity ?? '')));
+      }
+      if (req.operation !== 'SendEmail') return one('*');
       const destination = (p.Destination ?? {}) as { ToAddresses?: string[]; CcAddresses?: string[]; BccAddresses?: string[] };
       const recipients = [...(destination.ToAddresses ?? []), ...(destination.CcAddresses ?? []), ...(destination.BccAddresses ?? [])];
       const from = String(p.FromEmailAddress ?? '');
-      const context: RequestContext = { 'ses:FromAddress': /<([^>]+)>/.exec(from)?.[1] ?? from, 'ses:Recipients': recipients, 'ses:ApiVersion': '2' };
+      const fromAddress = /<([^>]+)>/.exec(from)?.[1] ?? from;
+      const context: RequestContext = { 'ses:FromAddress': fromAddress, 'ses:Recipients': recipients, 'ses:ApiVersion': '2' };
       const display = /^\s*"?([^"<]*?)"?\s*</.exec(from)?.[1];
       if (display) context['ses:FromDisplayName'] = display;
-      const resources: Array<[string, RequestContext]> = [[sesIdentity(from), context]];
-      if (p.ConfigurationSetName) resources.push([`arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/${p.ConfigurationSetName}`, context]);
+      // SES authorizes the identity that matches the sender: a separately verified address is its own identity, not
+      // its domain's (https://docs.aws.amazon.com/ses/latest/dg/creating-identities.html; the IAM troubleshooting page,
+      // https://repost.aws/knowledge-center/amazon-ses-iam-user-email-access-denied, names the address identity's ARN).
+      // In the sandbox the recipients' identities are authorized too: AWS does not document it, answers recorded by
+      // users show it (AccessDenied "on resource identity/<recipient>": https://github.com/aws/aws-sdk-js/issues/3641,
+      // https://github.com/GSA/data.gov/issues/3810); README "Unconfirmed" lists it.
+      const identity = (address: string) => sesArn('identity', lookups.sesIdentity?.(address) ?? /<([^>]+)>/.exec(address)?.[1] ?? address);
+      const identities = [identity(fromAddress), ...(lookups.sesSandbox?.() ? recipients.map(identity) : [])];
+      const resources: Array<[string, RequestContext]> = [...new Set(identities)].map((arn) => [arn, context]);
+      if (p.ConfigurationSetName) resources.push([sesArn('configuration-set', String(p.ConfigurationSetName)), context]);
       return many(resources);
     }
     case 'events': {

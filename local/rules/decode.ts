@@ -34,8 +34,16 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   s3: { prefix: 's3', protocol: 'rest-xml' },
 };
 
-/** SES v2 REST routes the runtime emulates → operation. */
-const SES_ROUTES: Array<[string, RegExp, string]> = [['POST', /^\/v2\/email\/outbound-emails$/, 'SendEmail']];
+/** SES v2 REST routes the runtime emulates → operation; a path label is the `EmailIdentity` parameter. */
+const SES_ROUTES: Array<[string, RegExp, string]> = [
+  ['POST', /^\/v2\/email\/outbound-emails$/, 'SendEmail'],
+  ['POST', /^\/v2\/email\/identities$/, 'CreateEmailIdentity'],
+  ['GET', /^\/v2\/email\/identities$/, 'ListEmailIdentities'],
+  ['POST', /^\/v2\/email\/list-identities$/, 'ListEmailIdentities'],
+  ['GET', /^\/v2\/email\/identities\/([^/]+)$/, 'GetEmailIdentity'],
+  ['DELETE', /^\/v2\/email\/identities\/([^/]+)$/, 'DeleteEmailIdentity'],
+  ['GET', /^\/v2\/email\/account$/, 'GetAccount'],
+];
 
 /** The decoded request, or undefined when it is not one the rules can read (the service then answers it). */
 export function decode(req: AwsRequest): DecodedRequest | undefined {
@@ -51,7 +59,16 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
   if (svc.protocol === 'rest-json') {
     const route = SES_ROUTES.find(([method, path]) => method === req.method && path.test(req.path));
     if (!route) return undefined;
-    return { ...base, operation: route[2], params: parseJson(req.body) ?? {} };
+    const label = route[1].exec(req.path)?.[1];
+    let params = parseJson(req.body) ?? {};
+    if (label !== undefined) {
+      try {
+        params = { ...params, EmailIdentity: decodeURIComponent(label) };
+      } catch {
+        return undefined;
+      }
+    }
+    return { ...base, operation: route[2], params };
   }
   const operation = req.target?.split('.').pop();
   if (!operation) return undefined;

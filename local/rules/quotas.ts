@@ -54,7 +54,9 @@ function attributeSize(av: Record<string, unknown>): number {
     case 'N':
       // "Numbers are variable length, with up to 38 significant digits. Leading and trailing zeroes are trimmed. The
       // size of a number is approximately ... (1 byte per two significant digits) + (1 byte)."
-      return Math.ceil(String(v).replace(/^-/, '').replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length / 2) + 1;
+      // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+      // Stored numbers are canonical (no exponent): 1e125 is one significant digit, not 126.
+      return Math.ceil(significantDigits(String(v)) / 2) + 1;
     case 'B':
       return Buffer.from(String(v), 'base64').length;
     case 'BOOL':
@@ -71,6 +73,15 @@ function attributeSize(av: Record<string, unknown>): number {
     default:
       return 0;
   }
+}
+
+function significantDigits(n: string): number {
+  const digits = n.replace(/^-/, '').replace('.', '');
+  let start = 0;
+  let end = digits.length;
+  while (start < end && digits.charCodeAt(start) === 48) start++;
+  while (end > start && digits.charCodeAt(end - 1) === 48) end--;
+  return end - start;
 }
 
 /** "Total entry size" of a PutEvents entry as EventBridge computes it (eb-putevent-size.html). */
@@ -104,20 +115,18 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
       const count = (dest.ToAddresses?.length ?? 0) + (dest.CcAddresses?.length ?? 0) + (dest.BccAddresses?.length ?? 0);
       return count > SES_RECIPIENTS ? new AwsError('MessageRejected', `Recipient count exceeds ${SES_RECIPIENTS}.`, 400) : undefined;
     }
-    case 'dynamodb:PutItem':
-      return itemTooLarge(p.Item);
+    // Item sizes are checked by the DynamoDB service on the stored form (numbers canonical, nesting checked).
     case 'dynamodb:BatchWriteItem': {
-      const requests = Object.values((p.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item: Record<string, unknown> } }>>).flat();
+      const requests = Object.values((p.RequestItems ?? {}) as Record<string, unknown[]>).flat();
       if (requests.length > DYNAMODB_BATCH_WRITE_ITEMS) {
         return validation(`with ${requests.length} write requests`, 'requestItems', `Map value must satisfy constraint: [Member must have length less than or equal to ${DYNAMODB_BATCH_WRITE_ITEMS}, Member must have length greater than or equal to 1]`);
       }
-      // Every item of the batch, not just the first: one oversized item refuses the whole request.
-      return requests.reduce<AwsError | undefined>((e, r) => e ?? (r.PutRequest ? itemTooLarge(r.PutRequest.Item) : undefined), undefined);
+      return undefined;
     }
     case 'dynamodb:TransactWriteItems': {
-      const items = (p.TransactItems ?? []) as Array<{ Put?: { Item: Record<string, unknown> } }>;
+      const items = (p.TransactItems ?? []) as unknown[];
       if (items.length > DYNAMODB_TRANSACT_ITEMS) return validation(`with ${items.length} items`, 'transactItems', `Member must have length less than or equal to ${DYNAMODB_TRANSACT_ITEMS}`);
-      return items.reduce<AwsError | undefined>((e, i) => e ?? (i.Put ? itemTooLarge(i.Put.Item) : undefined), undefined);
+      return undefined;
     }
     case 'events:PutEvents': {
       const total = ((p.Entries ?? []) as Array<Parameters<typeof eventEntrySize>[0]>).reduce((n, e) => n + eventEntrySize(e), 0);
@@ -128,9 +137,4 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
     default:
       return undefined;
   }
-}
-
-function itemTooLarge(item: Record<string, unknown> | undefined): AwsError | undefined {
-  if (!item) return undefined;
-  return dynamoItemSize(item) > DYNAMODB_ITEM_BYTES ? new AwsError('ValidationException', 'Item size has exceeded the maximum allowed size') : undefined;
 }

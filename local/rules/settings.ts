@@ -8,7 +8,8 @@
  *   OPSFLOW_RATES=off          --rates off          API request rates (CloudTrail, EC2, SES) and Lambda concurrency
  *
  * Rates that are account settings on AWS are configurable: OPSFLOW_SES_RATE (emails per second, default 1,
- * the sandbox rate) and OPSFLOW_LAMBDA_CONCURRENCY (default 1000, the default account quota).
+ * the sandbox rate) and OPSFLOW_LAMBDA_CONCURRENCY (default 1000, the default account quota). So is the SES sandbox:
+ * OPSFLOW_SES_SANDBOX=off models an account with production access (default on, as every new account starts).
  */
 export interface Rules {
   readonly iam: boolean;
@@ -19,6 +20,12 @@ export interface Rules {
   readonly sesPerSecond: number;
   /** Lambda concurrent executions for the account. */
   readonly lambdaConcurrency: number;
+  /**
+   * The account's SES is in the sandbox: mail goes only to verified identities (and IAM authorizes the recipients'
+   * identities too). "We place all new accounts in the Amazon SES sandbox."
+   * https://docs.aws.amazon.com/ses/latest/dg/request-production-access.html
+   */
+  readonly sesSandbox: boolean;
 }
 
 /** "Sandbox: ... You can send a maximum of one message per second." https://docs.aws.amazon.com/ses/latest/dg/request-production-access.html */
@@ -52,6 +59,7 @@ export function resolveRules(overrides: Partial<Rules> = {}, env: NodeJS.Process
     rates: overrides.rates ?? onOff(SWITCHES.rates, env[SWITCHES.rates]),
     sesPerSecond: overrides.sesPerSecond ?? positive('OPSFLOW_SES_RATE', env.OPSFLOW_SES_RATE, SES_SANDBOX_RATE),
     lambdaConcurrency: overrides.lambdaConcurrency ?? positive('OPSFLOW_LAMBDA_CONCURRENCY', env.OPSFLOW_LAMBDA_CONCURRENCY, LAMBDA_DEFAULT_CONCURRENCY),
+    sesSandbox: overrides.sesSandbox ?? onOff('OPSFLOW_SES_SANDBOX', env.OPSFLOW_SES_SANDBOX),
   };
 }
 

@@ -3,7 +3,8 @@
  * answer real CloudTrail gives: event history newest first, one lookup attribute, a time window, pages of
  * at most 50, and the full record as the `CloudTrailEvent` JSON string.
  */
-import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from '../kernel';
+import { randomUUID } from 'node:crypto';
+import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type ServiceHandler } from '../kernel';
 import { jsonError } from '../server';
 import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } from './fleet';
 
@@ -13,6 +14,50 @@ import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } fr
  */
 const TARGETS = new Set(['com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents', 'CloudTrail_20131101.LookupEvents']);
 const MAX_RESULTS = 50;
+
+/**
+ * CloudTrail's field limits, "CloudTrail record contents"
+ * (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html):
+ * requestParameters "has a maximum size of 100 KB. When the field size exceeds 100 KB, the `requestParameters`
+ * content is omitted"; the same for responseElements and serviceEventDetails (100 KB) and additionalEventData (28 KB).
+ * The page does not say whether a KB is 1,000 or 1,024 bytes: the smaller, stricter one is used. An earlier edition of
+ * the page says "If a field is truncated, omitted is present with a value of true": the field is replaced by
+ * `{"omitted": true}` (the exact shape AWS writes is not documented; README, unconfirmed behaviours).
+ */
+export const FIELD_LIMIT_BYTES: Readonly<Record<string, number>> = {
+  requestParameters: 100_000,
+  responseElements: 100_000,
+  serviceEventDetails: 100_000,
+  additionalEventData: 28_000,
+};
+
+/** The record as CloudTrail delivers it (trail, event history, EventBridge): fields over their limit omitted. */
+export function deliveredRecord(r: TrailRecord): Record<string, unknown> {
+  const event = toCloudTrailEvent(r);
+  for (const [field, limit] of Object.entries(FIELD_LIMIT_BYTES)) {
+    const value = event[field];
+    if (value !== undefined && value !== null && Buffer.byteLength(JSON.stringify(value)) > limit) event[field] = { omitted: true };
+  }
+  return event;
+}
+
+/**
+ * The EventBridge event of a CloudTrail management event: `AWS API Call via CloudTrail` with the delivered record as
+ * `detail` (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html).
+ */
+export function apiCallEvent(r: TrailRecord): BusEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    source: `aws.${r.eventSource.replace('.amazonaws.com', '')}`,
+    'detail-type': 'AWS API Call via CloudTrail',
+    account: ACCOUNT,
+    region: REGION,
+    time: r.eventTime,
+    resources: [],
+    detail: deliveredRecord(r),
+  };
+}
 
 export interface CloudTrailServiceOptions {
   /** The records come from the fleet, which writes one per mutating EC2 call. */
@@ -100,7 +145,7 @@ function toEvent(r: TrailRecord, atMs: number): Record<string, unknown> {
     EventSource: r.eventSource,
     Username: usernameOf(r.userIdentity),
     Resources: r.resources.map((x) => ({ ResourceType: x.type, ResourceName: x.name })),
-    CloudTrailEvent: JSON.stringify(toCloudTrailEvent(r)),
+    CloudTrailEvent: JSON.stringify(deliveredRecord(r)),
   };
 }
 

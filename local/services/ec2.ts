@@ -8,7 +8,9 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
-import { Fleet, STATE_CODES, type FleetSeed, identityForAccessKey, toCloudTrailEvent, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import { compileGlob, globMatches } from '../glob';
+import { apiCallEvent } from './cloudtrail';
+import { Fleet, NOT_XML, STATE_CODES, type FleetSeed, identityForAccessKey, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -149,7 +151,7 @@ export class Ec2Service implements ServiceHandler {
     dryRun(p);
     this.checkCapacity([instanceType], availabilityZone ?? `${REGION}a`);
     const instances = this.fleet.run(
-      { imageId, instanceType, count: maxCount, minCount, maxCount, tags, availabilityZone, disableApiTermination: p.bool('DisableApiTermination') },
+      { imageId, instanceType, count: maxCount, minCount, maxCount, tags, availabilityZone, disableApiTermination: p.bool('DisableApiTermination'), clientToken: p.str('ClientToken') },
       caller,
     );
     await this.publish(this.fleet.trail.at(-1)!);
@@ -215,17 +217,7 @@ export class Ec2Service implements ServiceHandler {
   private async publish(record: TrailRecord): Promise<void> {
     if (!this.bus) return;
     try {
-      await this.bus.put({
-        version: '0',
-        id: randomUUID(),
-        source: 'aws.ec2',
-        'detail-type': 'AWS API Call via CloudTrail',
-        account: ACCOUNT,
-        region: REGION,
-        time: record.eventTime,
-        resources: [],
-        detail: toCloudTrailEvent(record),
-      });
+      await this.bus.put(apiCallEvent(record));
     } catch (err) {
       console.error(`opsflow: could not publish ${record.eventName} to the event bus: ${(err as Error).message}`);
     }
@@ -287,11 +279,13 @@ class Params {
     const byIndex = new Map<number, Map<string, string>>();
     for (const [key, value] of this.map) {
       if (!key.startsWith(`${prefix}.`)) continue;
-      const m = /^(\d+)(.*)$/.exec(key.slice(prefix.length + 1));
-      if (!m || !accept(m[2])) continue;
-      const index = Number(m[1]);
+      // Digits, then the rest as is: `/^(\d+)(.*)$/` backtracked quadratically on a long index before a newline.
+      const rest = key.slice(prefix.length + 1);
+      const digits = /^\d+/.exec(rest)?.[0];
+      if (!digits || !accept(rest.slice(digits.length))) continue;
+      const index = Number(digits);
       if (!byIndex.has(index)) byIndex.set(index, new Map());
-      byIndex.get(index)!.set(m[2], value);
+      byIndex.get(index)!.set(rest.slice(digits.length), value);
     }
     return [...byIndex.entries()].sort((a, b) => a[0] - b[0]);
   }
@@ -333,6 +327,11 @@ const INSTANCE_FILTERS: Record<string, Getter<Instance>> = {
   'image-id': (i) => [i.imageId],
   'availability-zone': (i) => [i.availabilityZone],
   'reservation-id': (i) => [i.reservationId],
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html: "client-token - The idempotency
+  // token you provided when you launched the instance"; "launch-time - The time when the instance was launched, in the
+  // ISO 8601 format in the UTC time zone (YYYY-MM-DDThh:mm:ss.sssZ) ... You can use a wildcard (*)".
+  'client-token': (i) => (i.clientToken !== undefined ? [i.clientToken] : []),
+  'launch-time': (i) => [i.launchTime],
   'private-ip-address': (i) => [i.privateIpAddress],
   'root-device-type': (i) => [i.rootDeviceType],
   'instance-lifecycle': (i) => (i.instanceLifecycle ? [i.instanceLifecycle] : []),
@@ -374,14 +373,20 @@ function compileFilters<T>(p: Params, known: Record<string, Getter<T>>, byTag?: 
   return (item) => checks.every((check) => check(item));
 }
 
+/**
+ * EC2's filter wildcards: "`*` specifies that zero or more characters must match, and `?` specifies that exactly
+ * one character must match. Use a backslash to escape special characters."
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Filter.html, and the SDKs' Filter docs). Matched in
+ * linear time (local/glob.ts), never through a backtracking RegExp.
+ */
 function valueMatcher(values: string[]): (v: string) => boolean {
-  const wild = /[*?]/;
-  const exact = new Set(values.filter((v) => !wild.test(v)));
-  const patterns = values
-    .filter((v) => wild.test(v))
-    .map((v) => new RegExp(`^${v.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
-  return (v) => exact.has(v) || patterns.some((re) => re.test(v));
+  const globs = values.map((v) => compileGlob(v, EC2_FILTER));
+  const exact = new Set(globs.filter((g) => g.units.every((u) => typeof u === 'string')).map((g) => g.units.join('')));
+  const patterns = globs.filter((g) => g.units.some((u) => typeof u !== 'string'));
+  return (v) => exact.has(v) || patterns.some((g) => globMatches(g, v));
 }
+
+const EC2_FILTER = { star: '*', one: '?', escape: 'backslash' } as const;
 
 function paginate<T>(items: T[], p: Params): { page: T[]; nextToken?: string } {
   const max = p.int('MaxResults');
@@ -410,7 +415,10 @@ function decodeToken(token: string): number {
 // XML
 
 // The project's one escaper; `&#39;` for an apostrophe is as valid in XML as `&apos;`, and the SDKs decode both.
-const esc = escapeHtml;
+// Whatever was stored (a tag from before tags were checked, a fleet file) must still read as well-formed XML: a
+// character XML 1.0 cannot carry is answered as U+FFFD, where one NUL made every DescribeInstances unreadable.
+const NOT_XML_ALL = new RegExp(NOT_XML.source, 'g');
+const esc = (s: string) => escapeHtml(s).replace(NOT_XML_ALL, '\uFFFD');
 const el = (name: string, value: string | number | boolean | undefined) => (value === undefined ? '' : `<${name}>${esc(String(value))}</${name}>`);
 /** EC2 lists are `<name><item>...</item></name>`. */
 const set = (name: string, items: string[]) => (items.length > 0 ? `<${name}>${items.map((i) => `<item>${i}</item>`).join('')}</${name}>` : `<${name}/>`);
@@ -446,6 +454,7 @@ function instanceXml(i: Instance): string {
     tagSetXml(i.tags),
     el('hypervisor', 'xen'),
     el('ebsOptimized', false),
+    el('clientToken', i.clientToken),
     `<hibernationOptions>${el('configured', i.hibernationConfigured ?? false)}</hibernationOptions>`,
   ].join('');
 }

@@ -4,8 +4,10 @@
  * A pattern is an object whose leaves are arrays of matchers; an event matches when every key of the
  * pattern matches (AND), any matcher in a leaf array matches (OR), and an array in the event matches when
  * any of its elements does. A missing field matches only `{"exists": false}` — `anything-but` does not
- * match a missing field, as in AWS.
+ * match a missing field, as in AWS (`matchLeaf`).
  */
+
+import { GlobCache } from '../glob';
 
 type Json = unknown;
 
@@ -75,11 +77,18 @@ function matchObject(pattern: Record<string, unknown>, event: Record<string, unk
   return true;
 }
 
+/**
+ * "Comparison operators only work on leaf nodes, with the exception of $or and anything-but"
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html): a leaf pattern sees
+ * the field's scalar values (an array's scalar elements); an object or an empty array has none, like a missing field.
+ * So `{"exists": false}` matches a field that is missing or holds no value, `{"exists": true}` one that holds a value
+ * (null included), and every other matcher, `anything-but` too, needs a value to match: an absent field never matches
+ * `{"anything-but": ...}`.
+ */
 function matchLeaf(matchers: unknown[], value: Json): boolean {
-  if (value === undefined) return matchers.some((m) => isObject(m) && m.exists === false);
-  const values = Array.isArray(value) ? value : [value];
+  const values = (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((v) => !isObject(v) && !Array.isArray(v));
   return matchers.some((m) => {
-    if (isObject(m) && 'exists' in m) return m.exists === true;
+    if (isObject(m) && 'exists' in m) return m.exists === (values.length > 0);
     return values.some((v) => matchOne(m, v));
   });
 }
@@ -95,7 +104,7 @@ function matchOne(m: unknown, v: Json): boolean {
     case 'equals-ignore-case':
       return typeof v === 'string' && typeof arg === 'string' && v.toLowerCase() === arg.toLowerCase();
     case 'wildcard':
-      return typeof v === 'string' && typeof arg === 'string' && wildcardRegExp(arg).test(v);
+      return typeof v === 'string' && typeof arg === 'string' && wildcards.matches(arg, v);
     case 'numeric':
       return typeof v === 'number' && numeric(arg as unknown[], v);
     case 'anything-but':
@@ -132,20 +141,12 @@ function equalScalar(m: unknown, v: Json): boolean {
   return m === v;
 }
 
-const wildcardCache = new Map<string, RegExp>();
-function wildcardRegExp(glob: string): RegExp {
-  let re = wildcardCache.get(glob);
-  if (!re) {
-    // `\*` is a literal star in EventBridge wildcards; every other `*` matches any run of characters.
-    const body = glob
-      .split(/(\\\*|\*)/)
-      .map((part) => (part === '*' ? '.*' : part === '\\*' ? '\\*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
-      .join('');
-    re = new RegExp(`^${body}$`, 's');
-    wildcardCache.set(glob, re);
-  }
-  return re;
-}
+/**
+ * EventBridge `wildcard`: `*` matches any run of characters, `\*` is a literal star
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching).
+ * Matched in linear time (local/glob.ts): patterns come from templates and PutRule, values from PutEvents.
+ */
+const wildcards = new GlobCache({ star: '*', escape: 'backslash-star' });
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

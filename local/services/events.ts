@@ -3,7 +3,10 @@
  * in-process `put` for events the runtime itself emits (CloudTrail, EC2 state changes), and the AWS JSON 1.1
  * API subset apps call: PutEvents, ListRules, TestEventPattern.
  *
- * Delivery is at-most-once with no retries: a failing target is logged and the other targets still run.
+ * Delivery is at-most-once with no retries: a failing target is logged and the other targets still run. Each rule
+ * counts its target invocations and the ones that failed, as EventBridge's `Invocations` and `FailedInvocations`
+ * metrics do (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html): a delivery the target
+ * refuses (its resource policy, the key of an encrypted topic) is lost, and only the count says so.
  */
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type Clock, type EventBus, type ServiceHandler } from '../kernel';
@@ -46,9 +49,18 @@ export interface RuleDefinition {
   targets: RuleTarget[];
 }
 
+/** A rule's EventBridge metrics (dimension RuleName), counted since the runtime started. */
+export interface RuleMetrics {
+  /** Target invocations, failed ones included. */
+  invocations: number;
+  /** Invocations that failed for good (the runtime does not retry, so every failed one). */
+  failedInvocations: number;
+}
+
 interface Rule extends Required<Omit<RuleDefinition, 'targets'>> {
   arn: string;
   targets: RuleTarget[];
+  metrics: RuleMetrics;
 }
 
 export interface RuleSummary {
@@ -58,6 +70,7 @@ export interface RuleSummary {
   state: 'ENABLED' | 'DISABLED';
   eventPattern: object;
   targets: { id: string; arn: string }[];
+  metrics: RuleMetrics;
 }
 
 interface PutEventsEntry {
@@ -97,6 +110,7 @@ export class EventsService implements ServiceHandler, EventBus {
       state: def.state ?? 'ENABLED',
       targets: def.targets,
       arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${busPart}${def.name}`,
+      metrics: { invocations: 0, failedInvocations: 0 },
     });
   }
 
@@ -108,6 +122,7 @@ export class EventsService implements ServiceHandler, EventBus {
       state: r.state,
       eventPattern: r.eventPattern,
       targets: r.targets.map((t) => ({ id: t.id, arn: t.arn })),
+      metrics: { ...r.metrics },
     }));
   }
 
@@ -224,9 +239,11 @@ export class EventsService implements ServiceHandler, EventBus {
   }
 
   private async deliver(rule: Rule, target: RuleTarget, event: BusEvent): Promise<void> {
+    rule.metrics.invocations++;
     try {
       await this.invoke({ arn: target.arn, input: renderInput(rule, target, event), roleArn: target.roleArn, source: { service: 'events.amazonaws.com', arn: rule.arn } });
     } catch (err) {
+      rule.metrics.failedInvocations++;
       console.error(`events: rule ${rule.name} target ${target.id} (${target.arn}) failed: ${(err as Error).message}`);
     }
   }

@@ -48,6 +48,12 @@ export interface UserIdentity {
   sessionContext?: {
     sessionIssuer: { type: 'Role' | 'IAMUser'; principalId: string; arn: string; accountId: string; userName: string };
   };
+  /**
+   * "The name of the AWS service that made the request ... only present when a request is made by an AWS service. This
+   * includes requests made by services using ... service-linked roles, or service roles used by an AWS service."
+   * https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
+   */
+  invokedBy?: string;
 }
 
 /** Who made an API call, as CloudTrail records it. */
@@ -89,6 +95,8 @@ export interface Instance {
   hibernationConfigured?: boolean;
   /** Termination protection. */
   disableApiTermination: boolean;
+  /** The RunInstances idempotency token (`ClientToken`, filter `client-token`). */
+  clientToken?: string;
   sim: {
     /** The encrypted root volume's KMS key has no grant for EC2, so every start ends `stopped`. */
     kmsGrantMissing?: boolean;
@@ -137,6 +145,8 @@ export interface RunRequest {
   tags?: Tag[];
   availabilityZone?: string;
   disableApiTermination?: boolean;
+  /** `ClientToken`: the SDKs send a generated one when the caller gives none (an idempotency token). */
+  clientToken?: string;
 }
 
 const DAY = 86_400_000;
@@ -183,6 +193,14 @@ export const identity = {
   /** IAM Identity Center: an assumed AWSReservedSSO_* role whose session name is the person's email. */
   sso(permissionSet: string, email: string): UserIdentity {
     return identity.assumedRole(`AWSReservedSSO_${permissionSet}_${hex(permissionSet, 16)}`, email, '/aws-reserved/sso.amazonaws.com/');
+  },
+  /** A role session that an AWS service (`service`, e.g. `events.amazonaws.com`) uses for the account. */
+  serviceRole(roleName: string, sessionName: string, service: string, rolePath = '/'): UserIdentity {
+    return { ...identity.assumedRole(roleName, sessionName, rolePath), invokedBy: service };
+  },
+  /** EC2 Auto Scaling launching for a group: its service-linked role, as CloudTrail records it. */
+  autoScaling(): UserIdentity {
+    return identity.serviceRole('AWSServiceRoleForAutoScaling', 'AutoScaling', 'autoscaling.amazonaws.com', '/aws-service-role/autoscaling.amazonaws.com/');
   },
   /** GetFederationToken called by an IAM user acting as identity broker. */
   federatedUser(name: string, brokerUserName: string): UserIdentity {
@@ -403,6 +421,7 @@ function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs:
       blockDeviceMapping: {},
       monitoring: { enabled: false },
       disableApiTermination: req.disableApiTermination ?? false,
+      ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
       ...(tags.length > 0 && { tagSpecificationSet: { items: [{ resourceType: 'instance', tags: tagItems(tags) }] } }),
     },
     {
@@ -512,7 +531,7 @@ export class Fleet {
   }
 
   run(req: RunRequest, caller: Caller): Instance[] {
-    for (const t of req.tags ?? []) checkTagKey(t.Key);
+    for (const t of req.tags ?? []) checkTag(t);
     const now = this.clock.nowMs();
     const reservationId = `r-0${randomBytes(8).toString('hex')}`;
     const created: Instance[] = [];
@@ -527,6 +546,7 @@ export class Fleet {
         tags: (req.tags ?? []).map((t) => ({ ...t })),
         availabilityZone: req.availabilityZone ?? AZS[n % 3],
         disableApiTermination: req.disableApiTermination ?? false,
+        ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
         launchedBy: caller.identity,
         transition: { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' },
       };
@@ -616,9 +636,7 @@ export class Fleet {
   }
 
   createTags(ids: readonly string[], tags: readonly Tag[], caller: Caller): void {
-    for (const t of tags) checkTagKey(t.Key);
-    const bad = tags.find((t) => t.Value.length > 256);
-    if (bad) throw new AwsError('InvalidParameterValue', `Tag value exceeds the maximum length of 256 characters (key '${bad.Key}')`);
+    for (const t of tags) checkTag(t);
     const targets = this.require(ids);
     for (const i of targets) {
       const keys = new Set([...i.tags.map((t) => t.Key), ...tags.map((t) => t.Key)]);
@@ -640,7 +658,7 @@ export class Fleet {
 
   /** Deletes the given keys (only where the value matches, when one is given); no tags means every user tag. */
   deleteTags(ids: readonly string[], tags: readonly { Key: string; Value?: string }[], caller: Caller): void {
-    for (const t of tags) checkTagKey(t.Key);
+    for (const t of tags) checkTag(t);
     const targets = this.require(ids);
     const doomed = (t: Tag) =>
       tags.length === 0 ? !t.Key.startsWith('aws:') : tags.some((d) => d.Key === t.Key && (d.Value === undefined || d.Value === t.Value));
@@ -780,7 +798,41 @@ export class Fleet {
   }
 }
 
-function checkTagKey(key: string): void {
-  if (key.length === 0 || key.length > 128) throw new AwsError('InvalidParameterValue', `Tag key must be 1 to 128 characters long: '${key}'`);
-  if (key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterValue', `Tag keys starting with 'aws:' are reserved for internal use`);
+/**
+ * EC2's tag restrictions (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions):
+ * "Maximum key length – 128 Unicode characters in UTF-8", "Maximum value length – 256 Unicode characters in UTF-8",
+ * and the `aws:` prefix is reserved ("you can't edit or delete a tag key with this prefix"), in any case. "Although
+ * EC2 allows for any character in its tags", EC2 answers in XML 1.0, which cannot carry C0 controls other than tab,
+ * LF and CR, lone surrogates, U+FFFE or U+FFFF: a tag holding one would make every later DescribeInstances
+ * unreadable, so they are refused (stricter than documented; README, unconfirmed behaviours). The messages follow
+ * EC2's InvalidParameterValue form, "Value ( x ) for parameter key is invalid. ..." (the reserved-prefix wording is
+ * EC2's as recorded; the others are the runtime's in that form).
+ */
+function checkTag(t: { Key: string; Value?: string }): void {
+  const key = t.Key;
+  const shown = (s: string) => JSON.stringify(s).slice(1, -1);
+  if (key.length === 0) throw new AwsError('InvalidParameterValue', 'Value (  ) for parameter key is invalid. Tag keys must not be empty');
+  if (codePoints(key) > 128) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tag key exceeds the maximum length of 128 characters`);
+  if (key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use`);
+  const badKey = notXml(key);
+  if (badKey) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tags may not contain ${badKey}, which XML 1.0 cannot carry`);
+  if (t.Value === undefined) return;
+  if (codePoints(t.Value) > 256) throw new AwsError('InvalidParameterValue', `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tag value exceeds the maximum length of 256 characters`);
+  const badValue = notXml(t.Value);
+  if (badValue) throw new AwsError('InvalidParameterValue', `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tags may not contain ${badValue}, which XML 1.0 cannot carry`);
 }
+
+const codePoints = (s: string) => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+/** The first character XML 1.0 cannot carry (https://www.w3.org/TR/xml/#charsets), as `U+XXXX`, or undefined. */
+function notXml(s: string): string | undefined {
+  const m = NOT_XML.exec(s);
+  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+}
+
+/** Characters outside XML 1.0's Char production: C0 controls but tab, LF, CR; U+FFFE, U+FFFF; lone surrogates. */
+export const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

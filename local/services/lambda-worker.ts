@@ -1,23 +1,24 @@
 /**
- * Bootstrap of one Lambda execution environment, running in a `worker_threads` Worker that
- * `LambdaRunner` (local/services/lambda.ts) starts per function. It plays the part of the Node.js Lambda runtime:
- * installs the runtime's virtual clock, formats console output like Lambda, loads the handler once
- * (the cold start) and answers invocations with the Lambda result or error document.
+ * Bootstrap of one Lambda execution environment: a Node.js process that `LambdaRunner` (local/services/lambda.ts)
+ * starts per function, on the Node.js major the function's Lambda runtime names (`nodejs22.x` runs on Node 22),
+ * with the function's environment and nothing else. It plays the part of the Node.js Lambda runtime: follows the
+ * runtime's virtual clock, formats console output like Lambda, loads the handler once (the cold start) and answers
+ * invocations with the Lambda result or error document, over the IPC channel.
  *
- * The runner transpiles this file and starts it with `eval`, so it must stay self-contained: Node
- * built-ins only, and type-only imports.
+ * The runner transpiles this file and starts it with `node -e`, so it must stay self-contained: Node built-ins
+ * only, and type-only imports.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format as formatLog } from 'node:util';
-import { parentPort, workerData } from 'node:worker_threads';
 import type { ClockSpec } from '../kernel';
 
 export interface WorkerInit {
   taskRoot: string;
   handler: string;
+  /** The runtime's clock mapping at the cold start. */
   clock: ClockSpec;
   functionName: string;
   functionArn: string;
@@ -29,6 +30,8 @@ export interface WorkerInit {
    * searched last, so a bundle found outside the project still loads it.
    */
   providedModules: string;
+  /** Where Node keeps compiled code between cold starts (module.enableCompileCache, Node 22.1+). */
+  compileCache?: string;
 }
 
 /** The error document Lambda returns for a failed invocation. */
@@ -38,7 +41,11 @@ export interface LambdaErrorDocument {
   trace: string[];
 }
 
-export type ToWorker = { type: 'invoke'; id: string; payload: string; deadline: number };
+export type ToWorker =
+  /** The first message: what to load, and the clock's mapping at the cold start. */
+  | { type: 'init'; init: WorkerInit }
+  /** `clock`: the runtime's clock mapping as the invocation starts (it holds while the invocation runs). */
+  | { type: 'invoke'; id: string; payload: string; deadline: number; clock: ClockSpec };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -51,40 +58,57 @@ export type FromWorker =
 
 type Handler = (event: unknown, context: unknown, callback: (err?: unknown, result?: unknown) => void) => unknown;
 
-const port = parentPort!;
-const init = workerData as WorkerInit;
-const post = (message: FromWorker) => port.postMessage(message);
+const post = (message: FromWorker) => process.send!(message);
 const realNow = Date.now;
 const requestContext = new AsyncLocalStorage<string>();
-
-installVirtualClock(init.clock);
-captureOutput();
-// NODE_PATH is read once per thread, at start: re-read it with the provided modules appended.
-process.env.NODE_PATH = [process.env.NODE_PATH, init.providedModules].filter(Boolean).join(':');
-(require('node:module') as { _initPaths(): void })._initPaths();
-
-process.on('uncaughtException', (err) => post({ type: 'fatal', error: errorDocument(err) }));
-process.on('unhandledRejection', (reason) =>
-  post({ type: 'fatal', error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: `${String(reason)}`, trace: errorDocument(reason).trace } }),
-);
-
+/** The runtime's clock mapping, renewed by every invocation. */
+let clock: ClockSpec;
+let init: WorkerInit;
 let handler: Handler;
-loadHandler(init.taskRoot, init.handler).then(
-  (loaded) => {
-    handler = loaded;
-    port.on('message', (message: ToWorker) => void invoke(message));
-    post({ type: 'ready' });
-  },
-  (err: unknown) => post({ type: 'init-error', error: initErrorDocument(err) }),
-);
+
+// The runtime went away (stopped, crashed, killed): so does the environment.
+process.on('disconnect', () => process.exit(0));
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'init') start(message.init);
+  else {
+    clock = message.clock;
+    void invoke(message);
+  }
+});
+
+function start(received: WorkerInit) {
+  init = received;
+  clock = init.clock;
+  installVirtualClock();
+  captureOutput();
+  process.on('uncaughtException', (err) => post({ type: 'fatal', error: errorDocument(err) }));
+  process.on('unhandledRejection', (reason) =>
+    post({ type: 'fatal', error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: `${String(reason)}`, trace: errorDocument(reason).trace } }),
+  );
+  // A cold start compiles the bundle and the SDK again: V8's code cache on disk makes the next ones cheaper (on a
+  // loaded machine, the difference between a cold start and Lambda's 10-second init limit).
+  if (init.compileCache) (require('node:module') as { enableCompileCache?(dir: string): unknown }).enableCompileCache?.(init.compileCache);
+  // NODE_PATH is read once, at start: re-read it with the provided modules appended.
+  process.env.NODE_PATH = [process.env.NODE_PATH, init.providedModules].filter(Boolean).join(':');
+  (require('node:module') as { _initPaths(): void })._initPaths();
+  loadHandler(init.taskRoot, init.handler).then(
+    (loaded) => {
+      handler = loaded;
+      post({ type: 'ready' });
+    },
+    (err: unknown) => post({ type: 'init-error', error: initErrorDocument(err) }),
+  );
+}
 
 /**
  * `Date.now()` and `new Date()` follow the runtime's virtual clock; `Date(x)`, `Date.UTC`, `Date.parse`
- * stay as they are. Subclasses of Date keep working (Reflect.construct with new.target).
+ * stay as they are. Subclasses of Date keep working (Reflect.construct with new.target). Timers need no change:
+ * while an invocation runs, the runtime's clock runs at real speed (`rate` 1, see Clock in local/kernel.ts), so a
+ * real `setTimeout(1000)` is one virtual second, as the function's `Date` measures it.
  */
-function installVirtualClock(spec: ClockSpec) {
+function installVirtualClock() {
   const RealDate = Date;
-  const virtualNow = () => Math.floor(spec.virtualBase + (realNow() - spec.realBase) * spec.scale);
+  const virtualNow = () => Math.floor(clock.virtualMs + (realNow() - clock.realMs) * clock.rate);
   function VirtualDate(this: unknown, ...args: unknown[]) {
     if (!new.target) return new RealDate(virtualNow()).toString();
     return Reflect.construct(RealDate, args.length === 0 ? [virtualNow()] : args, new.target);
@@ -144,7 +168,7 @@ function isEsm(file: string): boolean {
   }
 }
 
-async function invoke(message: ToWorker) {
+async function invoke(message: Extract<ToWorker, { type: 'invoke' }>) {
   const { id, deadline } = message;
   const context = {
     awsRequestId: id,

@@ -1,16 +1,18 @@
 /**
- * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a
- * `worker_threads` Worker, see local/services/lambda-worker.ts) with its own environment variables, kept warm
- * between invocations, recycled after a timeout or a crash so the next invocation is a cold start.
+ * Runs Lambda bundles the way Lambda does: each function in its own execution environment (a Node.js process on
+ * the major its Lambda runtime names, see local/services/lambda-worker.ts and `nodeForRuntime`) with its own
+ * environment variables, kept warm between invocations, recycled after a timeout or a crash so the next
+ * invocation is a cold start.
  * Handlers reach the local endpoint through AWS_ENDPOINT_URL, which SDK v3 (@smithy/core endpoints,
  * installed 3.41) honours for every client that is not given an explicit endpoint.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { transformSync } from 'esbuild';
+import { LAMBDA_ACCESS_KEY_ID } from '../credentials';
 import { AwsError, REGION, type Clock } from '../kernel';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
@@ -28,7 +30,9 @@ export interface LambdaFunction {
   timeoutSeconds: number;
   /** @default 128 */
   memoryMb?: number;
-  /** The execution role's temporary credentials; they identify the role to IAM. @default LAMBDA_ACCESS_KEY_ID, no session */
+  /** The Lambda runtime identifier (`nodejs22.x`): which Node.js major runs the function. @default DEFAULT_RUNTIME */
+  runtime?: string;
+  /** The execution role's temporary credentials; they identify the role to IAM. @default the runner's `credentials` */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 
@@ -42,13 +46,57 @@ export interface LambdaRunnerOptions {
   logDir?: string;
   /** Lambda's quotas: synchronous payload bytes (request and response) and concurrent executions. @default none */
   limits?: { payloadBytes?: number; concurrency?: number };
+  /** What a function without an execution role signs with; the endpoint must know the secret. @default LAMBDA_ACCESS_KEY_ID, secret `x` */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** The access key every function signs with, so services can tell Lambda calls apart. */
-export const LAMBDA_ACCESS_KEY_ID = 'AKIDLOCALLAMBDA';
+/** The access key functions without a role sign with, so services can tell Lambda calls apart. */
+export { LAMBDA_ACCESS_KEY_ID };
 
 /** The node_modules the runtime's own AWS SDK comes from: it stands in for the SDK the Node.js runtime ships. */
 const PROVIDED_MODULES = join(dirname(require.resolve('@aws-sdk/client-sfn/package.json')), '..', '..');
+
+/** The runtime of a function that names none. */
+export const DEFAULT_RUNTIME = 'nodejs22.x';
+
+/** The Node.js binary that runs a function, and whether its major is the one the Lambda runtime names. */
+export interface NodeBinary {
+  path: string;
+  version: string;
+  /** Where it comes from: `host` (the Node.js running the runtime) or the npm package that carries it. */
+  source: string;
+  /** Its major is the runtime's (`nodejs22.x` → 22). */
+  matches: boolean;
+}
+
+const nodeBinaries = new Map<string, NodeBinary>();
+
+/**
+ * The Node.js for a Lambda runtime identifier (`nodejs22.x`, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html):
+ * the host's own when its major is the runtime's; otherwise the binary that the npm package `node-linux-<arch>`
+ * carries (an optional dependency, pinned to Node 22: npm installs it on Linux x64 and arm64); otherwise the host's,
+ * with `matches: false` so that the runtime says so at startup.
+ */
+export function nodeForRuntime(runtime: string = DEFAULT_RUNTIME): NodeBinary {
+  const known = nodeBinaries.get(runtime);
+  if (known) return known;
+  const major = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
+  const host: NodeBinary = { path: process.execPath, version: process.version, source: 'host', matches: major !== undefined && process.versions.node.split('.')[0] === major };
+  let found = host;
+  if (!host.matches && major !== undefined) {
+    const pkg = `node-linux-${process.arch}`;
+    try {
+      const manifest = require.resolve(`${pkg}/package.json`);
+      const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+      const path = join(dirname(manifest), 'bin', 'node');
+      if (version.split('.')[0] === major && existsSync(path)) found = { path, version: `v${version}`, source: pkg, matches: true };
+    } catch {
+      // not installed (another platform, or npm ci --omit=optional): the host's Node runs the function
+    }
+  }
+  nodeBinaries.set(runtime, found);
+  return found;
+}
 
 /** Lambda gives a cold start 10 seconds of init before it gives up. */
 const INIT_TIMEOUT_MS = 10_000;
@@ -85,11 +133,13 @@ interface Pending {
 /** One execution environment. */
 interface Sandbox {
   fn: LambdaFunction;
-  worker: Worker;
+  worker: ChildProcess;
   pending: Map<string, Pending>;
   ready: boolean;
   retired: boolean;
   spawnedAt: number;
+  /** Resolves when the process has exited. */
+  exited: Promise<void>;
   /** Reported once, on the REPORT line of the first invocation, like Lambda's `Init Duration`. */
   initDuration?: number;
   initTimer: NodeJS.Timeout;
@@ -143,7 +193,12 @@ export class LambdaRunner {
     }
     if (this.mustCrash(fn)) return Promise.reject(this.injectCrash(fn, id));
     this.inFlight++;
-    const done = () => void this.inFlight--;
+    // The invocation's work takes real time: virtual time runs at real speed until it ends (Clock.busy).
+    const release = this.options.clock.busy();
+    const done = () => {
+      this.inFlight--;
+      release();
+    };
     return new Promise((resolve, reject) => {
       const sandbox = this.sandboxes.get(fn.name) ?? this.spawn(fn);
       const pending: Pending = { id, payload: text, resolve, reject };
@@ -157,7 +212,7 @@ export class LambdaRunner {
     this.closed = true;
     const sandboxes = [...this.sandboxes.values()];
     for (const s of sandboxes) this.retire(s, (id) => exitError(id, 'signal: terminated'));
-    await Promise.all(sandboxes.map((s) => s.worker.terminate()));
+    await Promise.all(sandboxes.map((s) => s.exited));
   }
 
   private mustCrash(fn: LambdaFunction): boolean {
@@ -188,15 +243,13 @@ export class LambdaRunner {
       logGroupName: `/aws/lambda/${fn.name}`,
       logStreamName,
       providedModules: PROVIDED_MODULES,
+      compileCache: this.options.logDir ? join(this.options.logDir, '..', 'compile-cache') : undefined,
     };
-    const worker = new Worker(workerSource(), {
-      eval: true,
-      workerData: init,
-      env: this.environment(fn, init),
-      // The handler runs on plain Node, not with the runtime's own loaders (tsx) or flags.
-      execArgv: [],
-      stdout: true,
-      stderr: true,
+    const node = nodeForRuntime(fn.runtime);
+    const worker = spawn(node.path, ['-e', workerSource()], {
+      env: this.environment(fn, init, node),
+      // stdin unused; stdout and stderr drained into the log; the IPC channel carries invocations and results.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const sandbox: Sandbox = {
       fn,
@@ -205,22 +258,29 @@ export class LambdaRunner {
       ready: false,
       retired: false,
       spawnedAt: performance.now(),
+      exited: new Promise((done) => worker.once('exit', () => done())),
       initTimer: setTimeout(() => {
         this.log(fn, `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS}.00 ms\tPhase: init\tStatus: timeout\n`);
         this.retire(sandbox, () => new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `Init timed out after ${INIT_TIMEOUT_MS / 1000}.00 seconds`, trace: [] }));
       }, INIT_TIMEOUT_MS),
     };
-    // Output is captured through the message port; the raw streams only need draining.
-    worker.stdout.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
-    worker.stderr.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    // Output is captured through the IPC channel; the raw streams only need draining.
+    worker.stdout!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
+    worker.stderr!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
     worker.on('message', (message: FromWorker) => this.onMessage(sandbox, message));
     worker.on('error', (err) => this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
-    worker.on('exit', (code) => this.retire(sandbox, (id) => exitError(id, `exit status ${code}`)));
+    worker.on('exit', (code, signal) => this.retire(sandbox, (id) => exitError(id, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`)));
+    this.send(sandbox, { type: 'init', init });
     this.sandboxes.set(fn.name, sandbox);
     return sandbox;
   }
 
-  private environment(fn: LambdaFunction, init: WorkerInit): Record<string, string> {
+  /** A message to the environment; one whose process is gone is dropped (its exit fails what it held). */
+  private send(sandbox: Sandbox, message: ToWorker): void {
+    if (sandbox.worker.connected) sandbox.worker.send(message, (err) => err && this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
+  }
+
+  private environment(fn: LambdaFunction, init: WorkerInit, node: NodeBinary): Record<string, string> {
     const env: Record<string, string> = {
       PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
       LANG: 'en_US.UTF-8',
@@ -229,10 +289,10 @@ export class LambdaRunner {
       TZ: 'UTC',
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
-      AWS_ACCESS_KEY_ID: fn.credentials?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: fn.credentials?.secretAccessKey ?? 'x',
+      AWS_ACCESS_KEY_ID: (fn.credentials ?? this.options.credentials)?.accessKeyId ?? LAMBDA_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: (fn.credentials ?? this.options.credentials)?.secretAccessKey ?? 'x',
       AWS_ENDPOINT_URL: this.options.endpoint(),
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+      AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime ?? DEFAULT_RUNTIME}`,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(init.memoryMb),
@@ -246,9 +306,9 @@ export class LambdaRunner {
       // No X-Ray daemon locally: tracing libraries must stay quiet instead of failing or warning.
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
       POWERTOOLS_TRACE_DISABLED: 'true',
-      // The bundles run on Node 22 in AWS; here they run on the host's Node 20, which the SDK would warn about.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
+    // Only where no Node of the runtime's major was found (the runtime said so at startup): the SDK would warn.
+    if (!node.matches) env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     if (fn.credentials) env.AWS_SESSION_TOKEN = fn.credentials.sessionToken;
     else delete env.AWS_SESSION_TOKEN;
     delete env.NODE_OPTIONS;
@@ -292,8 +352,7 @@ export class LambdaRunner {
     this.log(fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
     // Real time on purpose: a Lambda timeout guards real work, and the virtual clock may run 1000x faster.
     pending.timer = setTimeout(() => this.timeOut(sandbox, pending), timeoutMs);
-    const message: ToWorker = { type: 'invoke', id: pending.id, payload: pending.payload, deadline: Date.now() + timeoutMs };
-    sandbox.worker.postMessage(message);
+    this.send(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: Date.now() + timeoutMs, clock: this.options.clock.clockSpec() });
   }
 
   private settle(sandbox: Sandbox, id: string): Pending | undefined {
@@ -331,7 +390,7 @@ export class LambdaRunner {
       this.settle(sandbox, pending.id);
       pending.reject(err);
     }
-    void sandbox.worker.terminate();
+    sandbox.worker.kill('SIGKILL');
   }
 
   private log(fn: LambdaFunction, text: string) {
@@ -352,12 +411,12 @@ function errorDocument(err: Error): LambdaErrorDocument {
 
 let compiledWorker: string | undefined;
 
-/** The worker bootstrap, transpiled once: workers cannot load TypeScript, and must not inherit tsx's loaders. */
+/** The environment's bootstrap, transpiled once: it runs on plain Node, without tsx's loaders. */
 function workerSource(): string {
   compiledWorker ??= transformSync(readFileSync(join(__dirname, 'lambda-worker.ts'), 'utf8'), {
     loader: 'ts',
     format: 'cjs',
-    target: 'node20',
+    target: 'node18',
     sourcefile: 'lambda-worker.ts',
   }).code;
   return compiledWorker;

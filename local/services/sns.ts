@@ -67,9 +67,7 @@ export class SnsService implements ServiceHandler {
     const topic = this.topic(topicArn);
     if (typeof message !== 'string' || message.length === 0) throw new AwsError('InvalidParameter', 'Invalid parameter: Empty message');
     if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) throw new AwsError('InvalidParameter', 'Invalid parameter: Message too long');
-    if (subject !== undefined && (subject.length === 0 || subject.length > 100 || /[\r\n]/.test(subject))) {
-      throw new AwsError('InvalidParameter', 'Invalid parameter: Subject must be 1-100 characters on one line');
-    }
+    if (subject !== undefined && !validSubject(subject)) throw new AwsError('InvalidParameter', 'Invalid parameter: Subject');
     const messageId = randomUUID();
     const subs = this.subscriptions.filter((s) => s.topicArn === topic.arn);
     const emails = subs.filter((s) => s.protocol === 'email' || s.protocol === 'email-json').map((s) => s.endpoint);
@@ -159,6 +157,17 @@ export class SnsService implements ServiceHandler {
     if (!topic) throw new AwsError('NotFound', 'Topic does not exist', 404);
     return topic;
   }
+}
+
+/**
+ * https://docs.aws.amazon.com/sns/latest/api/API_Publish.html: "Subjects must be ASCII text that begins with a letter,
+ * number, or punctuation mark; must not include line breaks or control characters; and must be less than 100
+ * characters long". The page now says "UTF-8 text" instead of ASCII, and SNS has been seen to accept 100 characters
+ * (https://github.com/getmoto/moto/issues/1503, whose report also gives SNS's answer, "Invalid parameter: Subject"):
+ * the stricter reading is enforced, ASCII and at most 99 characters.
+ */
+function validSubject(subject: string): boolean {
+  return /^[!-~][\x20-\x7e]{0,98}$/.test(subject);
 }
 
 function checkProtocol(protocol: string, endpoint: string): Protocol {

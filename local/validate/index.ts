@@ -194,9 +194,16 @@ function serialization(message: string): AwsError {
   return new AwsError('SerializationException', message);
 }
 
+/**
+ * How deep the shape check follows a request. Only recursive shapes (DynamoDB's AttributeValue) nest further, and
+ * their service bounds nesting with its own error (DynamoDB: 32 levels): past this the value is left to it, so a
+ * document nested thousands deep gets the service's answer rather than overflowing the stack here.
+ */
+const MAX_CHECK_DEPTH = 64;
+
 /** Throws SerializationException for a value of the wrong JSON type; collects the paths of missing required members. */
-function checkJson(schema: NormalizedSchema, value: unknown, path: string, missing: string[], skip: Set<string> = new Set()): void {
-  if (value === null || value === undefined || schema.isDocumentSchema()) return;
+function checkJson(schema: NormalizedSchema, value: unknown, path: string, missing: string[], skip: Set<string> = new Set(), depth = 0): void {
+  if (value === null || value === undefined || schema.isDocumentSchema() || depth > MAX_CHECK_DEPTH) return;
   const isArray = Array.isArray(value);
   const isObject = typeof value === 'object' && !isArray;
   if (schema.isStructSchema() || schema.isUnionSchema()) {
@@ -212,7 +219,7 @@ function checkJson(schema: NormalizedSchema, value: unknown, path: string, missi
         if (required.has(name)) missing.push(at);
         continue;
       }
-      checkJson(member, v, at, missing);
+      checkJson(member, v, at, missing, undefined, depth + 1);
     }
     return;
   }
@@ -220,14 +227,14 @@ function checkJson(schema: NormalizedSchema, value: unknown, path: string, missi
     if (isObject) throw serialization(MAP_FOUND);
     if (!isArray) throw serialization('Expected list or null');
     const element = schema.getValueSchema();
-    (value as unknown[]).forEach((v, i) => checkJson(element, v, `${path}.${i + 1}.member`, missing));
+    (value as unknown[]).forEach((v, i) => checkJson(element, v, `${path}.${i + 1}.member`, missing, undefined, depth + 1));
     return;
   }
   if (schema.isMapSchema()) {
     if (isArray) throw serialization(LIST_FOUND);
     if (!isObject) throw serialization('Expected map or null');
     const element = schema.getValueSchema();
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) checkJson(element, v, `${path}.${k}.member`, missing);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) checkJson(element, v, `${path}.${k}.member`, missing, undefined, depth + 1);
     return;
   }
   if (isArray) throw serialization(LIST_FOUND);
@@ -398,7 +405,7 @@ function checkQueryRequest(req: AwsRequest, input: NormalizedSchema, model: Serv
       return new AwsError('InvalidParameterValue', `Value (${value}) for parameter ${wire} is invalid. Expected: '${expected}'.`);
     }
     const unknown = check.keys.find((k) => !check.consumed.has(k) && !ENVELOPE.test(k));
-    if (unknown) return new AwsError('UnknownParameter', `The parameter ${unknown.replace(/\.\d+.*$/, '')} is not recognized`);
+    if (unknown) return new AwsError('UnknownParameter', `The parameter ${unknown.replace(/\.\d+[\s\S]*$/, '')} is not recognized`);
     return undefined;
   }
   if (check.invalid) {

@@ -7,6 +7,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { sleep } from '../shared/sleep';
 import { ApprovalStore } from './core/store';
 import { sweep, type SweepCounts } from './core/sweep';
 
@@ -24,4 +25,5 @@ export function loadEnv(env: Env = process.env) {
 const env = loadEnv();
 const deps = { ...env, sfn: new SFNClient({}), ses: new SESv2Client({}), store: new ApprovalStore(documentClient(), env.tableName), log: logger };
 
-export const handler = lambdaHandler(async (): Promise<SweepCounts> => sweep({ ...deps, now: () => new Date() }));
+export const handler = lambdaHandler(async (_event: unknown, context): Promise<SweepCounts> =>
+  sweep({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }));

@@ -7,6 +7,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { sleep } from '../shared/sleep';
 import { ApprovalStore } from './core/store';
 import { deliverNext, type WorkerEvent, type WorkerResult } from './core/worker';
 
@@ -33,4 +34,5 @@ const deps = {
   log: logger,
 };
 
-export const handler = lambdaHandler(async (event: WorkerEvent): Promise<WorkerResult> => deliverNext({ ...deps, now: () => new Date() }, event ?? {}));
+export const handler = lambdaHandler(async (event: WorkerEvent, context): Promise<WorkerResult> =>
+  deliverNext({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }, event ?? {}));

@@ -3,10 +3,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { lambdaHandler } from '../shared/handler';
 import { bodyText } from '../shared/http';
 import { handleChat } from './core/chat';
-import { httpDeps } from './http';
+import { FORM_BODY_BYTES, httpDeps, payloadTooLarge } from './http';
 
 const deps = httpDeps();
 
-export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
-  handleChat(new URLSearchParams(bodyText(event) ?? ''), deps),
-);
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const body = bodyText(event) ?? '';
+  const bytes = Buffer.byteLength(body);
+  if (bytes > FORM_BODY_BYTES) return payloadTooLarge(bytes);
+  return handleChat(new URLSearchParams(body), deps);
+});

@@ -3,13 +3,16 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { lambdaHandler } from '../shared/handler';
 import { bodyText } from '../shared/http';
 import { handleControl } from './core/control';
-import { httpDeps } from './http';
+import { FORM_BODY_BYTES, httpDeps, payloadTooLarge } from './http';
 
 const deps = httpDeps();
 
 export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   // A browser form posts the token in the query string of its action URL; a form field works too.
-  const form = new URLSearchParams(event.requestContext.http.method === 'POST' ? (bodyText(event) ?? '') : '');
+  const body = event.requestContext.http.method === 'POST' ? (bodyText(event) ?? '') : '';
+  const bytes = Buffer.byteLength(body);
+  if (bytes > FORM_BODY_BYTES) return payloadTooLarge(bytes);
+  const form = new URLSearchParams(body);
   return handleControl(
     {
       method: event.requestContext.http.method,

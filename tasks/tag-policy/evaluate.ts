@@ -5,6 +5,7 @@
  * The step returns before the function's timeout (`context.getRemainingTimeInMillis()`), leaving what it could not
  * finish to the next invocation (core/scan.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { requireInt, requireString, type Env } from '../shared/env';
 import { lambdaHandler, logger } from '../shared/handler';
 import { cloudtrail, ec2, runStore } from './clients';
@@ -25,22 +26,12 @@ const RETURN_MARGIN_MS = 10_000;
 /** Without a Lambda context (a direct call): the function's 5-minute timeout. */
 const DEFAULT_BUDGET_MS = 5 * 60_000;
 
-/**
- * Waits until `Date.now()` has moved `ms` on. It looks at the clock every millisecond instead of setting one timer,
- * so it follows whatever clock `Date` is: on Lambda the wall clock (a few hundred wake-ups per paced call), in the
- * local runtime its virtual clock, which runs faster than timers.
- */
-async function sleep(ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 1));
-}
-
 const env = loadEnv();
 // One pacer per execution environment: successive invocations keep CloudTrail's pace between them.
-const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation, sleep, pacer: new Pacer() };
+const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation, sleep: (ms: number) => sleep(ms).then(() => undefined), pacer: new Pacer() };
 
 export const handler = lambdaHandler(async (event: { run: Run; scan?: ScanState }, context): Promise<ScanState> => {
-  // Lambda's own count of the time left (wall time; in the local runtime too, where Date runs on the virtual clock).
+  // Lambda's own count of the time left.
   const started = performance.now();
   const left = context ? () => context.getRemainingTimeInMillis() : () => DEFAULT_BUDGET_MS - (performance.now() - started);
   return evaluateStep(event.run, event.scan, { ...deps, now: () => new Date(), remainingMs: () => left() - RETURN_MARGIN_MS });

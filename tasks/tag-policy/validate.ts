@@ -1,6 +1,6 @@
 /**
- * TagPolicy, first state: validates the execution input and the policy (the deployed one, embedded in the
- * state machine definition, or one given in the input) before any side effect.
+ * TagPolicy, first state: validates the execution input and the deployed policy (embedded in the state machine
+ * definition; an input can only narrow it) before any side effect.
  * Event `{ input, policy, execution }` → `{ run, scan, step }` (the run and the initial loop states);
  * throws Input.Invalid or Policy.Invalid listing every problem.
  */

@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: figures, printed, never asserted.
  *  - ready time of `opsflow up` after synth (process start → /_opsflow/health answers "ready");
+ *  - the highest time scale at which the walkthrough of the three workflows ends as at scale 1 (test/bench/time-scale.ts);
  *  - executions per second through the runtime: a small Pass/Choice/Map workflow, and the Approval
  *    workflow's validation path (one real Lambda bundle per execution);
  *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
  *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
  *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine;
+ *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms);
  *  - Ec2Schedule's scheduled start and stop of 10,000 instances next to EC2's floor (test/bench/scale.ts).
  *
  * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only the last.
@@ -18,12 +20,14 @@ import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
+import { benchRedos } from './redos';
 import { benchEc2Floor, benchScale } from './scale';
+import { benchTimeScale } from './time-scale';
 import { benchDurable } from './durable';
 import { benchRules } from './rules';
 import { benchTagPolicy } from './tag-policy';
 
-// Node 20 is this machine's runtime on purpose; the SDK's notice about Node 22 is noise in the figures.
+// On Node 20 the SDK's notice about Node 22 is noise in the figures (README, "Requirements").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const SMALL = {
@@ -88,6 +92,7 @@ async function main() {
   }
   if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor)`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
+  await benchTimeScale(print);
 
   const h = await startRuntime({ seedFleet: false });
   try {
@@ -100,6 +105,7 @@ async function main() {
   } finally {
     await h.stop();
   }
+  await benchRedos(print);
   await benchRules(print);
   for (const line of await benchTagPolicy()) print(line);
   await benchScale(print);

@@ -2,7 +2,11 @@
  * The Chromium every browser test uses, started the way this machine allows (no network but loopback):
  * - CHROMIUM_PATH, or Debian's /usr/bin/chromium when it is installed;
  * - otherwise the Chromium that the `@sparticuz/chromium` npm package carries in its tarball (so a machine with
- *   Node and npm only runs the browser tests too), with the package's own flags. OPSFLOW_CHROMIUM=bundled forces it.
+ *   Node and npm only runs the browser tests too), with the same desktop flags as Debian's. OPSFLOW_CHROMIUM=bundled
+ *   forces it. Not with the package's own flags (`Sparticuz.args`): they are made for Lambda, where one page lives
+ *   per process: `--single-process` and `--no-zygote` close the browser with the first test's page ("Target page,
+ *   context or browser has been closed"), and `--disable-web-security` would switch off the very Origin and CSP
+ *   rules the console's tests check.
  * Under OPSFLOW_REQUIRE_TOOLS=1 (CI, which installs Debian's chromium) a missing system Chromium is an error.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,17 +16,18 @@ import { chromium, type Browser } from 'playwright-core';
 import { requireTools } from '../tools';
 
 const OFFLINE_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** A desktop browser, one process per site as usual; the sandbox needs user namespaces a container may not have. */
+export const DESKTOP_ARGS = ['--no-sandbox', ...OFFLINE_ARGS];
 
 export async function launchChromium(): Promise<Browser> {
   const system = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (process.env.OPSFLOW_CHROMIUM !== 'bundled' && existsSync(system)) {
-    return chromium.launch({ executablePath: system, args: ['--no-sandbox', ...OFFLINE_ARGS] });
+    return chromium.launch({ executablePath: system, args: DESKTOP_ARGS });
   }
   if (requireTools) {
     throw new Error(`no Chromium at ${system} (apt-get install chromium); OPSFLOW_REQUIRE_TOOLS=1 does not fall back to the npm one`);
   }
-  const bundled = await bundledChromium();
-  return chromium.launch({ executablePath: bundled.executablePath, args: [...bundled.args, ...OFFLINE_ARGS] });
+  return chromium.launch({ executablePath: await bundledChromium(), args: DESKTOP_ARGS });
 }
 
 /**
@@ -31,7 +36,7 @@ export async function launchChromium(): Promise<Browser> {
  * older unpack is lying around. So each version unpacks once into its own private directory, which is renamed
  * into place only when complete: whoever loses the race uses the winner's copy.
  */
-async function bundledChromium(): Promise<{ executablePath: string; args: string[] }> {
+async function bundledChromium(): Promise<string> {
   const { default: Sparticuz } = await import('@sparticuz/chromium');
   // The package exports no ./package.json; its entry point sits in build/cjs/.
   const manifest = join(dirname(require.resolve('@sparticuz/chromium')), '..', '..', 'package.json');
@@ -60,5 +65,5 @@ async function bundledChromium(): Promise<{ executablePath: string; args: string
       rmSync(staging, { recursive: true, force: true }); // another process finished first
     }
   }
-  return { executablePath: binary, args: Sparticuz.args };
+  return binary;
 }

@@ -1,7 +1,7 @@
 /**
  * The local console in Chromium: an approval from start to finish in the browser (start it from the
  * console, see the activity state running, open the email in the outbox, follow its link, approve, see the
- * graph succeeded), a TagPolicy start with a broken policy showing Policy.Invalid and its cause, and a page
+ * graph succeeded), a TagPolicy start with a bad input showing Input.Invalid and its cause, and a page
  * on another origin that cannot change anything. Screenshots go to test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
@@ -111,16 +111,16 @@ describe('the local console in Chromium', () => {
     await context.close();
   });
 
-  it('shows Policy.Invalid and its cause for a TagPolicy start with a broken policy, also at 390×844', async () => {
+  it('shows Input.Invalid and its cause for a TagPolicy start with a bad input, also at 390×844', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
-    await startFromConsole(page, 'TagPolicy', JSON.stringify({ mode: 'scan', policy: { version: 1, rules: [{ key: '' }] } }));
+    await startFromConsole(page, 'TagPolicy', JSON.stringify({ mode: 'scan', rules: ['Owner', 'NoSuchRule'] }));
     const banner = page.locator('.banner.error');
-    await expect.poll(() => banner.textContent(), { timeout: 15_000 }).toContain('Policy.Invalid');
-    expect(await banner.textContent()).toMatch(/rules\[0\]\.key/);
+    await expect.poll(() => banner.textContent(), { timeout: 15_000 }).toContain('Input.Invalid');
+    expect(await banner.textContent()).toMatch(/"NoSuchRule" not in the deployed policy/);
     // Nothing wider than the phone's screen but the scrollable graph and tables.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: `${ARTIFACTS}/console-policy-invalid-390.png`, fullPage: true });
+    await page.screenshot({ path: `${ARTIFACTS}/console-input-invalid-390.png`, fullPage: true });
     await context.close();
   });
 
@@ -143,6 +143,7 @@ describe('the local console in Chromium', () => {
     const running = await h.start('Approval', { title: 'To be stopped', approvers: ['lead@example.com'] });
     await page.goto(`${h.endpoint}/#/execution/${encodeURIComponent(running)}`);
     await page.getByRole('button', { name: 'Stop execution' }).click();
+    await page.getByRole('dialog', { name: 'Stop this execution?' }).getByRole('button', { name: 'Stop execution' }).click();
     await expect.poll(() => page.locator('.execution-meta .badge').textContent(), { timeout: 15_000 }).toContain('ABORTED');
     expect((await h.rt.console.api.execution(running)).status).toBe('ABORTED');
 

@@ -128,7 +128,8 @@ describe('Approval workflow', () => {
     await h.finished(arn);
     const [alert] = await h.mail((e) => e.service === 'sns' && e.text.includes(arn.split(':').pop()!));
     expect(alert.to).toEqual(['ops-alerts@example.com']);
-    expect(alert.text).toContain('FAILED');
+    // Readable alerts (subject, cause, console link): test/e2e/failure-alerts.test.ts.
+    expect(alert.subject).toBe('Opsflow-Approval failed: Input.Invalid');
   });
 });
 
@@ -170,4 +171,16 @@ describe('Approval deadline', () => {
     const page = await fetch(linkOf(mails[0]));
     expect(page.status).toBe(410);
   }, 120_000);
+
+  it('waits for an approval of a minute without a heartbeat (it must be shorter than the deadline) and times it out as Approval.TimedOut', async () => {
+    const t = title('One-minute approval');
+    const arn = await fast.start('Approval', { title: t, approvers: ['owner@example.com'], timeoutSeconds: 60 });
+    const done = await fast.finished(arn, 60_000);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Approval.TimedOut' });
+    const history = fast.rt.sfn.history(arn);
+    expect(history.filter((e) => e.type === 'TaskStateEntered').map((e) => (e.stateEnteredEventDetails as { name: string }).name)).toContain('WaitForShortDecision');
+    const scheduled = history.find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails as { timeoutInSeconds: number; heartbeatInSeconds?: number };
+    expect(scheduled.timeoutInSeconds).toBe(60);
+    expect(scheduled.heartbeatInSeconds).toBeUndefined();
+  });
 });

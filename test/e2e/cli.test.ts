@@ -109,7 +109,60 @@ describe('opsflow CLI', () => {
     await expect(opsflow('executions', '--bogus')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
   });
 
+  it('prints every link whole, and the printed approval link opens the approval page', async () => {
+    // Prepare: an approval whose links are longer than any column width.
+    await h.start('Approval', { title: 'Whole links', approvers: ['lead@example.com'] });
+    const [mail] = await h.mail((e) => e.subject.includes('Whole links'));
+    const link = mail.links.find((l) => l.includes('/approvals/'))!;
+    expect(link.length).toBeGreaterThan(80);
+
+    // Act
+    const printed = await opsflow('outbox');
+    const wide = await opsflow('outbox', '--wide');
+
+    // Assess: the exact link, on a line of its own and in the wide table, opens the page (a cut one answers 404).
+    expect(printed.split('\n').map((l) => l.trim())).toContain(link);
+    expect(wide).toContain(link);
+    const shown = printed.split('\n').map((l) => l.trim()).find((l) => l.startsWith(`${h.endpoint}/approvals/`) && printed.includes('Whole links'))!;
+    expect((await fetch(shown)).status).toBe(200);
+  });
+
+  it('finds the workflow whatever the case, and suggests the nearest name for a typo', async () => {
+    const input = join(h.stateDir, 'case.json');
+    writeFileSync(input, JSON.stringify({ title: 'Any case', approvers: ['lead@example.com'] }));
+    expect(await opsflow('start', 'approval', input)).toMatch(/^started arn:aws:states:us-east-1:000000000000:execution:Opsflow-Approval:/);
+    await expect(opsflow('start', 'Aproval', input)).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^opsflow start: no workflow named 'Aproval' \(did you mean Approval\?\)\. Workflows: Approval, .*Ec2Schedule.*TagPolicy/),
+    });
+  });
+
+  it('names a missing input file, and gives the file, line and column of malformed JSON', async () => {
+    const bad = join(h.stateDir, 'bad.json');
+    writeFileSync(bad, '{\n  "title": "x",\n  "approvers": ["a@example.com"],\n}\n');
+    await expect(opsflow('start', 'Approval', 'workflows/examples/aproval.json')).rejects.toMatchObject({
+      code: 1,
+      stderr: 'opsflow start: input file workflows/examples/aproval.json does not exist (did you mean workflows/examples/approval.json?)\n',
+    });
+    await expect(opsflow('start', 'Approval', bad)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow start: ${bad}:4:1: not valid JSON: `)) });
+  });
+
+  it('finds the port of the running runtime in its state directory, and reports a port in use before synthesizing', async () => {
+    // Act: no --port, no OPSFLOW_PORT, no OPSFLOW_ENDPOINT: the runtime recorded its (random) port in its state.
+    const found = await opsflowWith({ OPSFLOW_ENDPOINT: '', OPSFLOW_PORT: '' }, 'executions', '--json');
+    const link = await exec(process.execPath, [require.resolve('tsx/cli'), 'infra/control-link.ts', 'i-0feed000000000011', 'stop'], { env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_PORT: '', OPSFLOW_STATE_DIR: h.stateDir } });
+    const up = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'up', '--synth', '--port', new URL(h.endpoint).port], { env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_STATE_DIR: mkdtempSync(join(tmpdir(), 'opsflow-cli-up-')) } });
+
+    // Assess
+    expect(Array.isArray(JSON.parse(found))).toBe(true);
+    expect(link.stdout).toMatch(new RegExp(`^${h.endpoint}/ec2/control/i-0feed000000000011/stop\\?token=`));
+    const failed = await up.then(() => undefined, (err: { code: number; stdout: string; stderr: string }) => err);
+    expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow up: port ${new URL(h.endpoint).port} on 127\\.0\\.0\\.1 is in use by another opsflow runtime \\(state in .*\\): stop it, or start on another port: npm start -- --port \\d+\n$`)) });
+    // Reported before synthesis: `cdk synth` never started.
+    expect(failed!.stdout).not.toContain('cdk synth');
+  });
+
   it('refuses to reset the state of a running runtime', async () => {
-    await expect(opsflow('reset')).rejects.toThrow(/is running: stop it before resetting/);
+    await expect(opsflow('reset')).rejects.toThrow(/is in use by the opsflow runtime with pid \d+ .*stop it before resetting its state/);
   });
 });

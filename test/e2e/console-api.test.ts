@@ -1,4 +1,7 @@
 /** The `/_opsflow/` API through its typed client, as the CLI and the console call it. */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError } from '../../local/console/api';
 import { startRuntime, type Harness } from './harness';
@@ -36,8 +39,11 @@ describe('/_opsflow/ API', () => {
     expect(detail).toMatchObject({ name: 'api-run', workflow: 'Approval', status: 'RUNNING', output: null });
     expect(detail.events[0]).toMatchObject({ id: 1, type: 'ExecutionStarted' });
     expect(detail.events.map((e) => e.type)).toContain('ActivityStarted');
-    expect(detail.approval).toMatchObject({ title: 'API run', status: 'pending', votes: [] });
-    expect(detail.approval!.approvers.map((a) => a.email)).toEqual(['lead@example.com']);
+    // The Approval table's record panel (template metadata) shows the request, open, waiting on its approver.
+    expect(detail.records).toHaveLength(1);
+    expect(detail.records[0]).toMatchObject({ panel: 'Approval', title: 'API run', status: 'pending', open: true, reason: null, waitingOn: [{ who: 'lead@example.com' }] });
+    expect(detail.records[0].list!.rows.map((r) => r[0])).toEqual(['lead@example.com']);
+    expect((await api.waiting()).find((g) => g.panel === 'Approval')!.items.map((i) => i.execution)).toContain('api-run');
 
     const running = await api.executions({ workflow: 'Approval', status: 'RUNNING', limit: 1 });
     expect(running.items).toHaveLength(1);
@@ -47,6 +53,9 @@ describe('/_opsflow/ API', () => {
     await api.stop(started.executionArn, { cause: 'stopped from the API test' });
     const stopped = await api.execution(started.executionArn);
     expect(stopped).toMatchObject({ status: 'ABORTED', cause: 'stopped from the API test' });
+    // The record still says pending; its execution says otherwise, and the console believes the execution.
+    expect(stopped.records[0]).toMatchObject({ status: 'closed', open: false, reason: 'its execution was stopped (ABORTED): stopped from the API test', waitingOn: [] });
+    expect((await api.waiting()).find((g) => g.panel === 'Approval')!.items.map((i) => i.execution)).not.toContain('api-run');
     expect((await api.executions({ status: 'ABORTED' })).items.map((e) => e.name)).toContain('api-run');
   });
 
@@ -70,4 +79,17 @@ describe('/_opsflow/ API', () => {
     await api.setFaults({ sesFailRate: 0 });
     expect((await api.fleet()).length).toBeGreaterThan(0);
   });
+});
+
+describe('record panel metadata', () => {
+  it('refuses at deploy a table whose record panel is malformed, naming the table and the field', async () => {
+    const cdkOut = join(mkdtempSync(join(tmpdir(), 'opsflow-panel-')), 'cdk.out');
+    cpSync(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', cdkOut, { recursive: true });
+    const file = join(cdkOut, 'Opsflow.template.json');
+    const template = JSON.parse(readFileSync(file, 'utf8'));
+    const [id, table] = Object.entries<any>(template.Resources).find(([, r]) => r.Metadata?.OpsflowLocal?.records)!;
+    table.Metadata.OpsflowLocal.records.title = 'title &';
+    writeFileSync(file, JSON.stringify(template));
+    await expect(startRuntime({ cdkOut, seedFleet: false })).rejects.toThrow(new RegExp(`Opsflow table ${id}: OpsflowLocal\\.records is not a valid record panel: title: not valid JSONata`));
+  }, 60_000);
 });

@@ -2,7 +2,7 @@
  * The control allow-list and the Act role's IAM agree, with IAM enforced by the runtime against the fleet's tags:
  * an app whose `ec2Schedule.control.allowTags` allows `Team=web` is synthesized and deployed; an instance tagged
  * Team=web (no Schedule tag) is stopped and started, one tagged Team=data is refused by IAM (UnauthorizedOperation).
- * A chat start whose run fails (a user name too long for requestedBy) says so, briefly.
+ * A chat start by a user whose name is too long for requestedBy still starts the instance, the name shortened.
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app';
 import { run as runControlLink } from '../../infra/control-link';
 import { Runtime } from '../../local/runtime';
-import { poll } from './harness';
+import { credentials, poll } from './harness';
 
 describe('Ec2Schedule control allow-list under IAM', () => {
   let rt: Runtime;
@@ -50,8 +50,8 @@ describe('Ec2Schedule control allow-list under IAM', () => {
       if (r.Type === 'AWS::Lambda::Function') r.Metadata['aws:asset:path'] = join(built, bundled.Resources[id].Metadata['aws:asset:path']);
     }
     writeFileSync(templateFile, JSON.stringify(template));
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 } });
-    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDCONTROLIAM', secretAccessKey: 'local' } };
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 }, credentials: [credentials] });
+    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfn = new SFNClient(client);
     ec2 = new EC2Client(client);
     const launch = async (tags: Record<string, string>) =>
@@ -84,7 +84,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
     expect(mail.text).toContain(`${web} web-9: running -> stopped`);
   });
 
-  it('lets the chat command start the Team=web instance, and reports a failed run briefly', async () => {
+  it('lets the chat command start the Team=web instance, even for a user name too long for requestedBy', async () => {
     await runControlLink(['chat-token', 'iam-chat-token'], { endpoint: rt.endpoint });
     await until('web stopped', async () => ((await state(web)) === 'stopped' ? true : undefined));
     const refused = await chat({ token: 'iam-chat-token', text: `start ${data}`, user_name: 'alice' });
@@ -92,10 +92,8 @@ describe('Ec2Schedule control allow-list under IAM', () => {
 
     const long = await chat({ token: 'iam-chat-token', text: `start ${web}`, user_name: 'u'.repeat(300) });
     expect(long.body.response_type).toBe('in_channel');
-    expect(long.body.text).toMatch(/: failed, Input\.Invalid: requestedBy: must be at most 200 characters \(still stopped\)$/);
+    // At 100x the boot may be over before the command looks again.
+    expect(long.body.text).toMatch(new RegExp(`^\`u{63}…\`: start \`web-9\` \`${web}\`: stopped -> (pending|running)$`));
     expect(long.raw.length).toBeLessThan(400);
-
-    const ok = await chat({ token: 'iam-chat-token', text: `start ${web}`, user_name: 'alice' });
-    expect(ok.body.text).toBe(`@alice: start **web-9** \`${web}\`: stopped -> pending`);
   });
 });

@@ -274,7 +274,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as { response_type: string; text: string };
       expect(body.response_type).toBe('ephemeral');
-      expect(body.text).toContain(`| batch-01 | \`${DEMO.batchWindow[0]}\` | stopped | batch-window |`);
+      expect(body.text).toContain(`| \`batch-01\` | \`${DEMO.batchWindow[0]}\` | stopped | \`batch-window\` |`);
       expect(body.text.split('\n').filter((l: string) => l.includes('batch-window'))).toHaveLength(4);
     });
 
@@ -282,7 +282,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
       const res = await chat({ token: 'mm-verification-token', text: `start -i ${DEMO.batchWindow[0]}`, user_name: 'alice' });
 
       const body = (await res.json()) as { response_type: string; text: string };
-      expect(body).toEqual({ response_type: 'in_channel', text: `@alice: start **batch-01** \`${DEMO.batchWindow[0]}\`: stopped -> pending` });
+      expect(body.response_type).toBe('in_channel');
+      // At 100x the boot may be over before the command looks again.
+      expect(body.text).toMatch(new RegExp(`^\`alice\`: start \`batch-01\` \`${DEMO.batchWindow[0]}\`: stopped -> (pending|running)$`));
     });
 
     it('refuses an instance outside the allowed set, and answers a bad command with help', async () => {
@@ -290,7 +292,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
       const bad = (await (await chat({ token: 'mm-verification-token', text: 'reboot everything', user_name: 'alice' })).json()) as { text: string };
 
       expect(outside.text).toBe(`Instance ${DEMO.asg} is not one you may control here.`);
-      expect(bad.text).toContain("unknown command 'reboot'");
+      expect(bad.text).toContain('unknown command `reboot`');
       expect(bad.text).toContain('start <id>');
       expect((await h.instanceStates([DEMO.asg]))[DEMO.asg]).toBe('running');
     });

@@ -4,13 +4,17 @@
  */
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { Hash } from '@smithy/core/serde';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { HttpRequest } from '@smithy/types';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutboxEntry } from '../../local/kernel';
 import { Runtime, type RuntimeOptions } from '../../local/runtime';
 
-export const credentials = { accessKeyId: 'AKIDE2ETEST', secretAccessKey: 'local' };
+/** The runtime's default credentials (OPSFLOW_CREDENTIALS unset): the endpoint verifies every signature with them. */
+export const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 export interface Harness {
   rt: Runtime;
@@ -50,10 +54,12 @@ export async function poll<T>(what: string, timeoutMs: number, probe: () => Prom
 
 export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'opsflow-e2e-'));
-  // Every rule of AWS's is on. SES's sending rate is an account setting: 1 email/s in the sandbox (the runtime's
-  // default); these tests model an account out of the sandbox, whose rate is set per account (14/s here).
-  const rules = { sesPerSecond: 14, ...options.rules };
-  const rt = await Runtime.start({ ...options, cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, rules, stateDir });
+  // Every rule of AWS's is on. SES's sandbox and sending rate are account settings: a new account is in the sandbox at
+  // 1 email/s (the runtime's defaults, test/e2e/approval-ses.test.ts); these tests model an account out of the sandbox,
+  // whose rate is set per account (14/s here). Its verified identity is the app's (config local.sesIdentities).
+  const rules = { sesPerSecond: 14, sesSandbox: false, ...options.rules };
+  // The harness's credentials, whatever OPSFLOW_CREDENTIALS says in the developer's shell.
+  const rt = await Runtime.start({ credentials: [credentials], ...options, cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, rules, stateDir });
   const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
   const sfn = new SFNClient(client);
   const ec2 = new EC2Client(client);
@@ -116,4 +122,44 @@ export async function fullHistory(sfn: SFNClient, executionArn: string): Promise
     nextToken = page.nextToken;
   } while (nextToken);
   return events;
+}
+
+export interface RawSigning {
+  method: string;
+  /** Path and query, percent-encoded as they go on the wire. */
+  path: string;
+  /** SigV4 signing service (`states`, `ec2`, `s3`, ...). */
+  service: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** @default the harness's credentials */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** @default now */
+  date?: Date;
+  /** @default 'us-east-1' */
+  region?: string;
+}
+
+/**
+ * The headers of a request signed as an AWS SDK signs it (the SDK's own signer), for tests that craft requests
+ * the SDK clients would not send. S3 requests carry x-amz-content-sha256 (the body's hash unless `headers` says
+ * otherwise), as the S3 clients send it.
+ */
+export async function signedHeaders(endpoint: string, req: RawSigning): Promise<Record<string, string>> {
+  const url = new URL(endpoint);
+  const [path, search = ''] = req.path.split('?');
+  const query: Record<string, string | string[]> = {};
+  for (const part of search.split('&').filter(Boolean)) {
+    const [k, v = ''] = part.split('=').map(decodeURIComponent);
+    query[k] = query[k] === undefined ? v : [...[query[k]].flat(), v];
+  }
+  const signer = new SignatureV4({
+    service: req.service, region: req.region ?? 'us-east-1', credentials: req.credentials ?? credentials,
+    sha256: Hash.bind(null, 'sha256'), uriEscapePath: req.service !== 's3', applyChecksum: req.service === 's3',
+  });
+  const signed = await signer.sign({
+    method: req.method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query,
+    headers: { host: url.host, ...req.headers }, body: req.body,
+  } as HttpRequest, { signingDate: req.date ?? new Date() });
+  return signed.headers as Record<string, string>;
 }

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Harness } from './harness';
+import { signedHeaders, startRuntime, type Harness } from './harness';
 
 let h: Harness;
 let port: number;
@@ -62,13 +62,15 @@ describe('the runtime refuses what a foreign web page can send', () => {
 
   it('refuses an unsigned AWS API call, and signatures that lack host, a date, or are outside the 15-minute window', async () => {
     const list = (headers: Record<string, string>) => send('/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines', ...headers }, body: '{}' });
-    const auth = (signed: string, date = amzDate(Date.now())) => `AWS4-HMAC-SHA256 Credential=AKIDTEST/${date.slice(0, 8)}/us-east-1/states/aws4_request, SignedHeaders=${signed}, Signature=${'0'.repeat(64)}`;
+    const auth = (signed: string, date = amzDate(Date.now())) => `AWS4-HMAC-SHA256 Credential=test/${date.slice(0, 8)}/us-east-1/states/aws4_request, SignedHeaders=${signed}, Signature=${'0'.repeat(64)}`;
+    const signed = (date = new Date()) => signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', date, body: '{}', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' } });
     expect(JSON.parse((await list({})).body)).toMatchObject({ __type: 'MissingAuthenticationToken' });
     expect(JSON.parse((await list({ authorization: auth('x-amz-date'), 'x-amz-date': amzDate(Date.now()) })).body)).toMatchObject({ __type: 'IncompleteSignature' });
     expect(JSON.parse((await list({ authorization: auth('host') })).body)).toMatchObject({ __type: 'IncompleteSignature' });
-    const stale = amzDate(Date.now() - 16 * 60_000);
-    expect(JSON.parse((await list({ authorization: auth('host;x-amz-date', stale), 'x-amz-date': stale })).body)).toMatchObject({ __type: 'RequestExpired' });
-    const ok = await list({ authorization: auth('host;x-amz-date'), 'x-amz-date': amzDate(Date.now()) });
+    // Step Functions' front door: "Signature expired: <date> is now earlier than <now - 15 min>".
+    const stale = JSON.parse((await list(await signed(new Date(Date.now() - 16 * 60_000)))).body);
+    expect(stale).toMatchObject({ __type: 'InvalidSignatureException', message: expect.stringMatching(/^Signature expired: \d{8}T\d{6}Z is now earlier than/) });
+    const ok = await list(await signed());
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).stateMachines.length).toBeGreaterThan(0);
   });

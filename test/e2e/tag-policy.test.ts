@@ -8,15 +8,17 @@
  * 600x a loaded machine let it lapse (the decision then answered 410). The virtual day starts at 10:00 UTC on a
  * Wednesday, hours away from the 06:00 scan and the Ec2Schedule runs, so no scheduled run acts mid-test.
  */
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCallEvent } from '../../local/services/cloudtrail';
 import { identity } from '../../local/services/fleet';
 import { DEMO } from '../demo-fleet';
 import type { OutboxEntry } from '../../local/kernel';
 import type { Report } from '../../tasks/tag-policy/core/report';
 import deployedPolicy from '../../tag-policy.json';
-import { startRuntime, type Harness } from './harness';
+import { credentials, startRuntime, type Harness } from './harness';
 
 const TIME_SCALE = 60;
 const VIRTUAL_START = Date.parse('2025-03-05T10:00:00Z');
@@ -49,6 +51,18 @@ async function run(input: unknown, timeoutMs = 60_000): Promise<{ arn: string; r
   const arn = await h.start('TagPolicy', input);
   const done = await h.finished(arn, timeoutMs);
   return { arn, status: done.status!, report: done.output ? JSON.parse(done.output) : undefined, error: done.error, cause: done.cause };
+}
+
+/** Dates the grace record of `id` (workflow table, `grace#<id>`) back by `hours` and a minute. */
+async function backdateGrace(id: string, hours: number): Promise<void> {
+  const table = h.rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;
+  const ddb = new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials });
+  const firstSeenAt = new Date(h.rt.clock.nowMs() - hours * 3_600_000 - 60_000).toISOString();
+  await ddb.send(new UpdateItemCommand({
+    TableName: table, Key: { pk: { S: `grace#${id}` }, sk: { S: 'grace' } },
+    UpdateExpression: 'SET #r.firstSeenAt = :t', ExpressionAttributeNames: { '#r': 'record' }, ExpressionAttributeValues: { ':t': { S: firstSeenAt } },
+  }));
+  ddb.destroy();
 }
 
 const byId = (r: Report, id: string) => r.instances.find((i) => i.instanceId === id);
@@ -108,13 +122,14 @@ describe('TagPolicy without side effects', () => {
   });
 
   describe('TagPolicy input and policy validation', () => {
-    it('fails with Policy.Invalid naming every problem of an input policy, before reading anything', async () => {
+    it('fails with Input.Invalid naming every problem, before reading anything, when the input would change the policy', async () => {
       // Act
-      const result = await run({ mode: 'scan', policy: { version: 1, rules: [{ key: 'aws:Owner', pattern: '([a-z' , onMissing: { action: 'explode' } }] } });
+      const result = await run({ mode: 'scan', policy: { version: 1, rules: [{ key: 'Owner' }] }, rules: ['Owner', 'Team'] });
 
       // Assess
-      expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
-      expect(result.cause).toContain('policy.rules[0].onMissing.action');
+      expect(result).toMatchObject({ status: 'FAILED', error: 'Input.Invalid' });
+      expect(result.cause).toContain('policy: an execution cannot bring its own policy');
+      expect(result.cause).toContain('rules: "Team" not in the deployed policy');
     });
 
     it('fails with Input.Invalid when launch mode has no instances', async () => {
@@ -128,15 +143,15 @@ describe('TagPolicy without side effects', () => {
 
 describe('TagPolicy applied scans', () => {
   freshRuntime();
-  // The deployed policy with a grace period of 3 virtual minutes (3 s here).
-  const policy = { ...deployedPolicy, gracePeriodHours: 0.05 };
+  // The deployed policy (tag-policy.json): an execution cannot shorten its 72-hour grace period.
+  const graceHours = deployedPolicy.gracePeriodHours;
   /** An instance breaking the CostCenter rule (onInvalid: stop) as the seed's analytics-01 does, for one test alone. */
   const badCostCenter = () => launchTagged({ Owner: 'team-data@example.com', CostCenter: 'cc-12', Environment: 'staging' });
-  /** Its first applied scan starts the grace period; then 3 virtual minutes pass. */
+  /** Its first applied scan starts the grace period; then the record is dated back past it, as if 72 hours had passed. */
   const graceOver = async (id: string) => {
-    const first = await run({ mode: 'scan', instanceIds: [id], dryRun: false, policy });
+    const first = await run({ mode: 'scan', instanceIds: [id], dryRun: false });
     expect(byId(first.report, id)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
-    await h.rt.clock.sleep(policy.gracePeriodHours * 3_600_000 + 60_000);
+    await backdateGrace(id, graceHours);
   };
   const stopMail = (id: string, isNew: (m: OutboxEntry) => boolean) => h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('to stop') && e.text.includes(id));
 
@@ -145,7 +160,7 @@ describe('TagPolicy applied scans', () => {
     const isNew = await h.unseenMail();
 
     // Act
-    const { status, report } = await run({ mode: 'scan', instanceIds: [DEMO.missingOwner, DEMO.badCostCenter, DEMO.asg], dryRun: false, policy });
+    const { status, report } = await run({ mode: 'scan', instanceIds: [DEMO.missingOwner, DEMO.badCostCenter, DEMO.asg], dryRun: false });
 
     // Assess
     expect(status).toBe('SUCCEEDED');
@@ -166,7 +181,7 @@ describe('TagPolicy applied scans', () => {
     const isNew = await h.unseenMail();
 
     // Act
-    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false, policy });
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false });
     const [mail] = await stopMail(id, isNew);
     expect(mail.text).toContain('CostCenter');
     await decide(mail, 'reject');
@@ -187,7 +202,7 @@ describe('TagPolicy applied scans', () => {
     const isNew = await h.unseenMail();
 
     // Act: the ASG member breaks a rule too, and is in the same run.
-    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id, DEMO.asg], dryRun: false, policy });
+    const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id, DEMO.asg], dryRun: false });
     const [mail] = await stopMail(id, isNew);
     await decide(mail, 'approve');
     const done = await h.finished(arn);
@@ -236,46 +251,62 @@ describe('TagPolicy launch mode', () => {
     expect(bare.instances[0].violations.map((v) => v.tag).sort()).toEqual(['CostCenter', 'Environment', 'Owner']);
   });
 
-  it('remediates a launch with the Broom and policy-engine rules: tags, then terminates after approval', async () => {
-    // Prepare: the policy-engine rules on keys this deployment may write (the Apply role's aws:TagKeys).
-    const id = await launch();
-    const broom = {
-      version: 1,
-      gracePeriodHours: 0,
-      rules: [
-        { key: 'Code', allowedValues: ['LOL', 'GGG', 'BRB', 'YLO'], onMissing: { action: 'terminate' }, onInvalid: { action: 'terminate' } },
-        { key: 'CostCenter', onMissing: { action: 'tag', value: 'CC-0007' } },
-        { key: 'Owner', onMissing: { action: 'lookup-creator', fallback: 'Undefined' } },
-        { key: 'Environment', onMissing: { action: 'tag', value: '${today}' } },
-      ],
-    };
-    const userIdentity = identity.sso('PowerUser', 'carol@example.com');
+  it('finds the instances of a launch whose CloudTrail record omitted them (over 100 KB), by its client token', async () => {
+    // Prepare: 400 instances at once: the runtime's CloudTrail omits the responseElements, as AWS does over 100 KB.
+    const out = await h.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 400, MaxCount: 400 }));
+    const ids = out.Instances!.map((i) => i.InstanceId!);
 
-    // Act
-    const arn = await h.start('TagPolicy', { mode: 'launch', launch: { items: [{ instanceId: id }], userIdentity }, dryRun: false, policy: broom });
-    const [mail] = await h.mail((e) => e.service === 'ses' && e.subject.includes('1 to terminate') && e.text.includes(id));
-    await decide(mail, 'approve');
-    const done = await h.finished(arn);
+    // Act: the rule's run for this launch (its input carries the client token, not the ids).
+    const arn = await h.until('the launch run of the 400 instances', async () => {
+      const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
+      for (const e of list.executions ?? []) {
+        const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }));
+        if (d.input?.includes(out.Instances![0].ClientToken!)) return e.executionArn!;
+      }
+      return undefined;
+    }, 60_000);
+    const done = await h.finished(arn, 120_000);
 
-    // Assess
+    // Assess: not Input.Invalid: every one of the 400 was evaluated, and the launcher is known.
+    expect(JSON.parse(done.input!).launch.items).toBeNull();
     expect(done.status).toBe('SUCCEEDED');
-    const tags = await tagsOf(id);
-    expect(tags).toMatchObject({ CostCenter: 'CC-0007', Owner: 'carol@example.com', Environment: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
-    expect(['shutting-down', 'terminated']).toContain(await stateOf(id));
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.counts).toMatchObject({ scanned: 400, violating: 400 });
+    expect(new Set(report.instances.map((i) => i.instanceId)).size + report.omitted).toBe(400);
+    expect(ids).toContain(report.instances[0].instanceId);
   });
 
-  it('refuses, before any side effect, an applied input policy that would write tags IAM does not allow', async () => {
-    // Prepare: the blog's keys are not the deployed policy's, so EC2 would answer UnauthorizedOperation.
-    const id = await launch();
-    const engine = { version: 1, rules: [{ key: 'ProjectCode', onMissing: { action: 'tag', value: 'Proj007' } }, { key: 'Schedule', onMissing: { action: 'tag', value: 'office-hours' } }] };
+  it('starts no run for an EC2 Auto Scaling launch (the rule filters it out), and one for a person\'s', async () => {
+    // Prepare: Auto Scaling launches through its service-linked role; CloudTrail names it in userIdentity.invokedBy.
+    const [scaled] = h.rt.ec2.fleet.run({ imageId: 'ami-0feed000000000001', instanceType: 't3.micro', count: 1 }, { identity: identity.autoScaling() });
+    await h.rt.events.put(apiCallEvent(h.rt.ec2.fleet.trail.at(-1)!));
 
     // Act
-    const result = await run({ mode: 'launch', instanceIds: [id], dryRun: false, policy: engine });
+    const byPerson = await launch();
+    await launchReport(byPerson);
 
     // Assess
-    expect(result).toMatchObject({ status: 'FAILED', error: 'Policy.Invalid' });
-    expect(result.cause).toContain("not 'ProjectCode'");
-    expect(result.cause).toContain("not 'Schedule'");
+    const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
+    const inputs = await Promise.all((list.executions ?? []).map(async (e) => (await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))).input ?? ''));
+    expect(inputs.filter((i) => i.includes(byPerson))).toHaveLength(1);
+    expect(inputs.filter((i) => i.includes(scaled.instanceId))).toHaveLength(0);
+  });
+
+  it('refuses, before any side effect, an input that brings its own policy: approvers, no grace period, terminate', async () => {
+    // Prepare: anyone with states:StartExecution naming themselves approver of the termination of any instance.
+    const id = await launch();
+    const selfApproval = { version: 1, approvers: ['mallory@example.com'], gracePeriodHours: 0, rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
+    const unseen = await h.unseenMail();
+
+    // Act
+    const result = await run({ mode: 'launch', instanceIds: [id], dryRun: false, policy: selfApproval, rules: ['Schedule'] });
+
+    // Assess: Input.Invalid listing both problems; nothing was read, written or asked of an approver.
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Input.Invalid' });
+    expect(result.cause).toContain('policy: an execution cannot bring its own policy');
+    expect(result.cause).toContain('rules: "Schedule" not in the deployed policy');
+    expect(await stateOf(id)).not.toMatch(/shutting-down|terminated/);
     expect(await tagsOf(id)).toEqual({});
+    expect((await h.outbox()).filter(unseen).filter((e) => e.service === 'ses')).toEqual([]);
   });
 });

@@ -56,14 +56,22 @@ describe('Approval state machine', () => {
     expect(approval.definition.StartAt).toBe('ValidateInput');
     expect(states.ValidateInput.Catch).toEqual([{ ErrorEquals: ['Input.Invalid'], Next: 'ReadProblems' }]);
     expect(states.InputInvalid).toMatchObject({ Type: 'Fail', Error: 'Input.Invalid', CausePath: '$.problems.errorMessage' });
-    const [activity, worker] = states.AwaitDecision.Branches.map((b: any) => b.States[b.StartAt]);
-    expect(activity).toMatchObject({
+    const [decision, worker] = states.AwaitDecision.Branches.map((b: any) => b.States[b.StartAt]);
+    const waits = states.AwaitDecision.Branches[0].States;
+    // The heartbeat (900 s) must be shorter than the deadline, which comes from the input (60 s and up):
+    // https://states-language.net/spec.html#task-state. Deadlines up to 900 s wait without a heartbeat.
+    expect(decision).toMatchObject({ Type: 'Choice', Default: 'WaitForDecision' });
+    expect(decision.Choices).toEqual([{ Variable: '$.request.timeoutSeconds', NumericLessThanEquals: 900, Next: 'WaitForShortDecision' }]);
+    const activity = {
       Type: 'Task',
+      End: true,
       Resource: expect.stringMatching(/:activity:/),
       Parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
       TimeoutSecondsPath: '$.request.timeoutSeconds',
-      HeartbeatSeconds: 900,
-    });
+    };
+    expect(waits.WaitForDecision).toMatchObject({ ...activity, HeartbeatSeconds: 900 });
+    expect(waits.WaitForShortDecision).toMatchObject(activity);
+    expect(Object.keys(waits.WaitForShortDecision).filter((k) => k.startsWith('Heartbeat'))).toEqual([]);
     expect(worker.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['Approval.NoTask', 'States.TaskFailed'] }));
     // A task some other worker took must not fail the approval before its heartbeat timeout can redeliver it.
     expect(worker.Catch).toEqual([{ ErrorEquals: ['Approval.NoTask'], Next: 'TaskTakenElsewhere' }]);
@@ -106,8 +114,33 @@ describe('IAM', () => {
     // SendTask* support no resource-level permissions: scoped to the activity, AWS would deny them.
     expect(states[1]).toMatchObject({ Action: ['states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'states:SendTaskFailure'], Resource: '*' });
     const ses = worker.find((s) => asList(s.Action).includes('ses:SendEmail'))!;
-    expect(JSON.stringify(ses.Resource)).toContain(':identity/example.com');
-    expect(ses.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'opsflow@example.com' } });
+    // Any recipient domain is allowed: in the sandbox any approver's identity may be authorized, so every identity of
+    // the account is the resource and the From address is pinned by the condition.
+    expect(ses).toEqual({
+      policy: expect.any(String), Effect: 'Allow', Action: 'ses:SendEmail',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':identity/*']] },
+      Condition: { StringEquals: { 'ses:FromAddress': 'opsflow@example.com' } },
+    });
+    expect(policyOf(json, 'ApprovalSweepFn').find((s) => asList(s.Action).includes('ses:SendEmail'))).toEqual({ ...ses, policy: expect.any(String) });
+  });
+
+  it('lets the worker and sweep send as SES authorizes it: from a separately verified sender address, to sandbox-verified approvers', () => {
+    // What the runtime's IAM evaluator decides for the identities SES checks (https://repost.aws/knowledge-center/amazon-ses-iam-user-email-access-denied).
+    for (const fn of ['ApprovalWorkerFn', 'ApprovalSweepFn']) {
+      const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000' };
+      const resolve = (arn: any) => (arn['Fn::Join'][1] as Array<string | { Ref: string }>).map((x) => (typeof x === 'string' ? x : pseudo[x.Ref])).join('');
+      const sendStatements = policyOf(json, fn).filter((s) => asList(s.Action).includes('ses:SendEmail')).map(({ policy: _p, ...st }) => ({ ...st, Resource: resolve(st.Resource) }));
+      const send = (resource: string, from = 'opsflow@example.com') =>
+        evaluate(
+          { principal: { type: 'AWS', id: 'arn:aws:iam::000000000000:role/worker' }, action: 'ses:SendEmail', resource, context: { 'ses:FromAddress': from, 'ses:Recipients': ['lead@example.com'] } },
+          [{ Version: '2012-10-17', Statement: sendStatements } as PolicyDocument],
+        ).decision;
+      const identity = (name: string) => `arn:aws:ses:us-east-1:000000000000:identity/${name}`;
+      expect(send(identity('example.com')), fn).toBe('Allow');
+      expect(send(identity('opsflow@example.com')), fn).toBe('Allow');
+      expect(send(identity('lead@partner.example.net')), fn).toBe('Allow');
+      expect(send(identity('example.com'), 'ceo@example.com'), fn).toBe('ImplicitDeny');
+    }
   });
 
   it('lets the decision function only complete tasks, read/write approval records and describe its own executions', () => {
@@ -144,14 +177,14 @@ describe('resources', () => {
     }
   });
 
-  it('reports failed, timed-out and aborted executions to an encrypted SNS topic', () => {
+  it('reports failed, timed-out and aborted executions through a function that publishes to an encrypted SNS topic (test/infra/failure-alerts.test.ts)', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: Match.anyValue() },
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: Match.arrayWith([{ Ref: Match.stringLikeRegexp('^ApprovalStateMachine') }]) },
       },
-      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('FailureAlertsTopic') } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailureAlertsNotifyFn'), 'Arn'] } })],
     });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
@@ -205,6 +238,13 @@ describe('ManualApproval props', () => {
     expect(send(['ops@example.com', 'lead@corp.example.org'])).toBe('Allow');
     expect(send(['ops@example.com', 'x@evil.test'])).toBe('ImplicitDeny');
     expect(send(['x@example.com.evil.test'])).toBe('ImplicitDeny');
+    // The resources: every identity SES may match for the sender (its own address, verified on its own, or its domain)
+    // and, in the sandbox, for a recipient of an allowed domain (the address, the domain, or a parent domain).
+    const resources = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => (st as unknown as { Resource: unknown }).Resource);
+    const arn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${name}`]] });
+    for (const r of resources) {
+      expect(r).toEqual(['a@example.com', 'example.com', '*@example.com', '*@corp.example.org', 'corp.example.org', 'example.org'].map(arn));
+    }
     const validate = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes('ALLOWED_RECIPIENT_DOMAINS'));
     expect(JSON.stringify(validate)).toContain(JSON.stringify(JSON.stringify(['example.com', 'corp.example.org'])).slice(1, -1));
   });

@@ -49,6 +49,16 @@ describe('config', () => {
     expect(() => parseConfig(withApproval(approval))).toThrow(message);
   });
 
+  it('tells the local runtime which SES identities its account has verified: approval.sesIdentity unless local.sesIdentities says', () => {
+    expect(parseConfig(withApproval({ sender: 'ops@acme.io' })).local.sesIdentities).toEqual(['acme.io']);
+    expect(parseConfig({ local: { sesIdentities: ['acme.io', 'lead@partner.example.net'] } }).local.sesIdentities).toEqual(['acme.io', 'lead@partner.example.net']);
+    expect(loadConfig('opsflow.config.json').local.sesIdentities).toEqual(['example.com']);
+    expect(() => parseConfig({ local: { sesIdentities: ['acme.io', 'not an identity', 7] } })).toThrow(
+      /local\.sesIdentities\[1\] must be a domain or an email address, got "not an identity".*local\.sesIdentities\[2\] must be a domain or an email address, got 7/,
+    );
+    expect(() => parseConfig({ local: { sesIdentities: 'acme.io' } })).toThrow('local.sesIdentities must be a list of domains or email addresses');
+  });
+
   it('fails when the stack name does not start with Opsflow', () => {
     expect(() => parseConfig({ stackName: 'Prod' })).toThrow("stackName must start with 'Opsflow'");
   });

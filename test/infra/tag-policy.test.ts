@@ -63,6 +63,11 @@ describe('TagPolicy state machine', () => {
     expect(states.Evaluate.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['TagPolicy.ReadFailed'] }));
   });
 
+  it('waits out EC2 throttling of a remediation page with back-off on Step Functions\' clock, then runs the page again', () => {
+    expect(states.AppliedAll.Choices[0]).toEqual({ Variable: '$.step.throttled', IsPresent: true, Next: 'ApplyBackoff' });
+    expect(states.ApplyBackoff).toMatchObject({ Type: 'Wait', SecondsPath: '$.step.throttled.waitSeconds', Next: 'Apply' });
+  });
+
   it('retries an Evaluate slice that timed out (it resumes from the progress saved in the table)', () => {
     expect(states.Evaluate.Retry).toContainEqual({ ErrorEquals: ['Lambda.Unknown', 'States.Timeout'], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2 });
   });
@@ -91,18 +96,31 @@ describe('TagPolicy triggers', () => {
     });
   });
 
-  it('starts a launch run for every successful RunInstances', () => {
+  it('starts a launch run for every successful RunInstances but those of EC2 Auto Scaling, with what survives omission', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.ec2'],
         'detail-type': ['AWS API Call via CloudTrail'],
-        detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['RunInstances'], errorCode: [{ exists: false }] },
+        detail: {
+          eventSource: ['ec2.amazonaws.com'],
+          eventName: ['RunInstances'],
+          errorCode: [{ exists: false }],
+          $or: [
+            { userIdentity: { invokedBy: [{ exists: false }] } },
+            { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } },
+          ],
+        },
       },
       Targets: [Match.objectLike({
         Arn: { Ref: Match.stringLikeRegexp('^TagPolicyStateMachine') },
         InputTransformer: {
-          InputPathsMap: { 'detail-responseElements-instancesSet-items': '$.detail.responseElements.instancesSet.items', 'detail-userIdentity': '$.detail.userIdentity' },
-          InputTemplate: '{"mode":"launch","launch":{"items":<detail-responseElements-instancesSet-items>,"userIdentity":<detail-userIdentity>}}',
+          InputPathsMap: {
+            'detail-responseElements-instancesSet-items': '$.detail.responseElements.instancesSet.items',
+            'detail-userIdentity': '$.detail.userIdentity',
+            'detail-requestParameters-clientToken': '$.detail.requestParameters.clientToken',
+            'detail-eventTime': '$.detail.eventTime',
+          },
+          InputTemplate: '{"mode":"launch","launch":{"items":<detail-responseElements-instancesSet-items>,"userIdentity":<detail-userIdentity>,"clientToken":<detail-requestParameters-clientToken>,"eventTime":<detail-eventTime>}}',
         },
       })],
     });

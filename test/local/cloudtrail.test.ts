@@ -192,3 +192,27 @@ describe('LookupEvents', () => {
     expect(unknown).toBe('UnknownOperationException');
   });
 });
+
+describe('CloudTrail field limits (record contents: over 100 KB, responseElements is omitted)', () => {
+  it('omits the responseElements of a launch too large to record, keeping requestParameters with the client token', async () => {
+    // Prepare: 400 instances make a responseElements of about 130 KB locally (each item more on AWS).
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 400, MaxCount: 400 }));
+    const id = run.Instances![0].InstanceId!;
+
+    // Act
+    const [event] = await byResource(id);
+
+    // Assess
+    const r = record(event);
+    expect(r.responseElements).toEqual({ omitted: true });
+    expect(r.requestParameters).toMatchObject({ instanceType: 't3.micro', clientToken: expect.any(String) });
+    // The SDK's generated idempotency token names this launch's instances (DescribeInstances filter client-token).
+    expect(run.Instances!.every((i) => i.ClientToken === r.requestParameters.clientToken)).toBe(true);
+  });
+
+  it('keeps the responseElements of a small launch', async () => {
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 2, MaxCount: 2 }));
+    const [event] = await byResource(run.Instances![0].InstanceId!);
+    expect(record(event).responseElements.instancesSet.items.map((i: { instanceId: string }) => i.instanceId)).toEqual(run.Instances!.map((i) => i.InstanceId));
+  });
+});

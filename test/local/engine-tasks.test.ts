@@ -163,6 +163,33 @@ describe('activities', () => {
     expect(await engine.waitForExecution(executionArn)).toMatchObject({ status: 'SUCCEEDED', output: '"done"' });
   });
 
+  describe('a heartbeat must be shorter than the timeout (https://states-language.net/spec.html#task-state)', () => {
+    const paths = (extra: object) => approval({ TimeoutSecondsPath: '$.timeoutSeconds', ...extra, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }] });
+    const withCaught = (definition: ReturnType<typeof approval>) => ({ ...definition, States: { ...definition.States, Caught: { Type: 'Succeed' } } });
+
+    it.each([
+      ['a TimeoutSecondsPath shorter than HeartbeatSeconds', { HeartbeatSeconds: 900 }, { timeoutSeconds: 60 }, 'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (60)'],
+      ['a TimeoutSecondsPath equal to HeartbeatSeconds', { HeartbeatSeconds: 900 }, { timeoutSeconds: 900 }, 'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (900)'],
+      ['a HeartbeatSecondsPath longer than the timeout', { HeartbeatSecondsPath: '$.heartbeat' }, { timeoutSeconds: 60, heartbeat: 61 }, 'The HeartbeatSeconds value (61) must be smaller than the TimeoutSeconds value (60)'],
+    ])('fails the execution with States.Runtime, which no Catch handles, before scheduling the task: %s', async (_what, fields, input, cause) => {
+      // Prepare
+      const executionArn = await start(deploy(`heartbeat-${Object.values(input).join('-')}-${Object.keys(fields)[0]}`, withCaught(paths(fields))), { request: 'r', ...input });
+      // Act
+      const result = await engine.waitForExecution(executionArn);
+      // Assess
+      expect(result).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: `An error occurred while executing the state 'Approve' (entered at the event id #2). ${cause}` });
+      expect(types(executionArn)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'ExecutionFailed']);
+    });
+
+    it('runs the task when the resolved timeout is longer than the heartbeat', async () => {
+      const executionArn = await start(deploy('heartbeat-fits', withCaught(paths({ HeartbeatSeconds: 900 }))), { request: 'r', timeoutSeconds: 901 });
+      const task = await takeTask();
+      await sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: '"ok"' }));
+      expect(await engine.waitForExecution(executionArn)).toMatchObject({ status: 'SUCCEEDED', output: '"ok"' });
+      expect(engine.history(executionArn).find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails).toMatchObject({ timeoutInSeconds: 901, heartbeatInSeconds: 900 });
+    });
+  });
+
   it('times out a silent worker with States.HeartbeatTimeout, which a Catch on States.Timeout handles', async () => {
     // Prepare
     const smArn = deploy('activity-silent', {

@@ -323,6 +323,11 @@ describe('refused definitions', () => {
     ],
     ['a malformed JSONata expression', { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input. %}', End: true } } }, /JSONata expression .* at \/States\/A\/Output/],
     ['an invalid definition', { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } }, /Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET/],
+    [
+      'a Task whose heartbeat is not shorter than its timeout',
+      { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:states:us-east-1:000000000000:activity:a', TimeoutSeconds: 60, HeartbeatSeconds: 60, End: true } } },
+      /SCHEMA_VALIDATION_FAILED: The value for the field 'HeartbeatSeconds' \(60\) must be smaller than the value for the field 'TimeoutSeconds' \(60\) at \/States\/T\/HeartbeatSeconds/,
+    ],
   ])('refuses %s with a message naming the problem', (_what, definition, message) => {
     // Act + Assess
     expect(() => engine.deployStateMachine({ arn: arn.stateMachine('refused'), name: 'refused', definition, roleArn: ROLE })).toThrow(message);
@@ -408,8 +413,26 @@ describe('API', () => {
     expect(types(executionArn!)).toEqual(['ExecutionStarted', 'WaitStateEntered', 'WaitStateAborted', 'ExecutionAborted']);
     const statuses = env.busEvents.filter((e) => e.resources?.[0] === executionArn).map((e) => e.detail.status);
     expect(statuses).toEqual(['RUNNING', 'ABORTED']);
-    expect(env.busEvents.at(-1)).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { stateMachineArn: smArn, error: 'Operator.Stop' } });
+    // The event has the fields AWS documents, and no error or cause (https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
+    const event = env.busEvents.at(-1)!;
+    expect(event).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change' });
+    expect(Object.keys(event.detail).sort()).toEqual(['executionArn', 'input', 'inputDetails', 'name', 'output', 'outputDetails', 'startDate', 'stateMachineArn', 'status', 'stopDate']);
+    expect(event.detail).toMatchObject({ stateMachineArn: smArn, status: 'ABORTED', inputDetails: { included: true }, output: null, outputDetails: null });
     expect(engine.activeCount()).toBe(0);
+  });
+
+  it('reports no status change of an EXPRESS execution: "Only standard workflows emit events to EventBridge"', async () => {
+    // Prepare
+    const smArn = arn.stateMachine('express-quiet');
+    engine.deployStateMachine({ arn: smArn, name: 'express-quiet', definition: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Mine.Failed' } } }, roleArn: ROLE, type: 'EXPRESS' });
+    const before = env.busEvents.length;
+
+    // Act
+    const { executionArn } = await engine.startExecution(smArn, '{}');
+    await engine.waitForExecution(executionArn);
+
+    // Assess
+    expect(env.busEvents.slice(before)).toEqual([]);
   });
 
   it('answers unknown executions with ExecutionDoesNotExist', async () => {
@@ -438,7 +461,8 @@ describe('restart', () => {
     // Assess
     expect(after.describeExecution(executionArn)).toMatchObject({ status: 'FAILED', error: RESTART_ERROR, cause: RESTART_CAUSE });
     expect(after.history(executionArn).map((e) => e.type)).toEqual(['ExecutionStarted', 'WaitStateEntered', 'ExecutionFailed']);
-    expect(first.busEvents.at(-1)?.detail).toMatchObject({ executionArn, status: 'FAILED', error: RESTART_ERROR });
+    // The status change goes on the bus (without the error: AWS's event has none).
+    expect(first.busEvents.at(-1)?.detail).toMatchObject({ executionArn, status: 'FAILED' });
     after.close();
   });
 });

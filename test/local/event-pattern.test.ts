@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matches, patternProblems, selectPath, transformInput } from '../../local/services/event-pattern';
+import { identity } from '../../local/services/fleet';
+import { LAUNCH_RULE_DETAIL } from '../../workflows/tag-policy';
 
 const event = {
   version: '0',
@@ -57,6 +59,43 @@ describe('matches', () => {
 
     // Assess
     expect(result).toBe(expected);
+  });
+});
+
+describe('matches, leaves only (operators work on leaf nodes)', () => {
+  const e = { detail: { obj: { a: 1 }, empty: [], list: ['x', 'y'], objects: [{ a: 1 }] } };
+  it.each([
+    ['exists true on an object', { detail: { obj: [{ exists: true }] } }, false],
+    ['exists false on an object', { detail: { obj: [{ exists: false }] } }, true],
+    ['exists false on an empty array', { detail: { empty: [{ exists: false }] } }, true],
+    ['exists true on an array of values', { detail: { list: [{ exists: true }] } }, true],
+    ['anything-but on an object', { detail: { obj: [{ 'anything-but': 'x' }] } }, false],
+    ['anything-but on an array: some element is not excluded', { detail: { list: [{ 'anything-but': ['x'] }] } }, true],
+    ['anything-but on an array: every element excluded', { detail: { list: [{ 'anything-but': ['x', 'y'] }] } }, false],
+  ])('%s', (_name, pattern, expected) => {
+    expect(matches(pattern, e)).toBe(expected);
+  });
+});
+
+describe('the TagPolicy launch rule pattern', () => {
+  const pattern = { source: ['aws.ec2'], 'detail-type': ['AWS API Call via CloudTrail'], detail: LAUNCH_RULE_DETAIL };
+  const runInstances = (userIdentity: object, extra: object = {}) => ({
+    source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail',
+    detail: { eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', userIdentity, ...extra },
+  });
+
+  it('is a pattern EventBridge accepts', () => {
+    expect(patternProblems(pattern)).toEqual([]);
+  });
+
+  it.each([
+    ['a person (no invokedBy)', runInstances(identity.sso('PowerUser', 'carol@example.com')), true],
+    ['an IAM user', runInstances(identity.iamUser('alice')), true],
+    ['another service (CloudFormation)', runInstances({ ...identity.iamUser('alice'), invokedBy: 'cloudformation.amazonaws.com' }), true],
+    ['EC2 Auto Scaling', runInstances(identity.autoScaling()), false],
+    ['a failed call', runInstances(identity.iamUser('alice'), { errorCode: 'InsufficientInstanceCapacity' }), false],
+  ])('%s: %s', (_name, event, expected) => {
+    expect(matches(pattern, event)).toBe(expected);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpApiRouter } from '../../local/services/http-api';
-import { Clock } from '../../local/kernel';
+import { AwsError, Clock } from '../../local/kernel';
 import { LambdaInvokeError } from '../../local/services/lambda';
 import { createServer, listen } from '../../local/server';
 
@@ -226,6 +226,19 @@ describe('HttpApiRouter', () => {
 
       // Assess
       expect([res.status, await res.text()]).toEqual([500, '{"message":"Internal Server Error"}']);
+    });
+
+    it('answers 413 when Lambda refuses the event as over its invocation payload quota', async () => {
+      // Prepare: what LambdaRunner.invoke rejects with past 6 MB (local/services/lambda.ts)
+      reply = () => {
+        throw new AwsError('RequestTooLargeException', 'Request must be smaller than 6291456 bytes for the InvokeFunction operation', 413);
+      };
+
+      // Act
+      const res = await fetch(`${base}/approvals/x`);
+
+      // Assess
+      expect([res.status, await res.text()]).toEqual([413, '{"message":"Request Entity Too Large"}']);
     });
 
     it('answers a malformed structured response with 500', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, type AwsRequest, type ServiceHandler } from '../../local/kernel';
-import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, type LambdaFunction } from '../../local/services/lambda';
+import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, nodeForRuntime, type LambdaFunction } from '../../local/services/lambda';
 import { createServer, listen } from '../../local/server';
 
 /** A bundle as NodejsFunction emits it: plain CommonJS, one exported handler. */
@@ -26,6 +26,16 @@ exports.handler = async (event, context) => {
           invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB, logGroupName: context.logGroupName,
           remaining: context.getRemainingTimeInMillis() },
       };
+    case 'sleep': {
+      // Paced code, as a function that keeps to an API's rate sleeps between calls.
+      const before = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, event.ms));
+      const { setTimeout: sleep } = require('node:timers/promises');
+      await sleep(event.ms);
+      return { slept: Date.now() - before };
+    }
+    case 'version':
+      return { node: process.versions.node, executionEnv: process.env.AWS_EXECUTION_ENV };
     case 'throw': {
       class PolicyInvalidError extends Error { name = 'Policy.Invalid'; }
       throw new PolicyInvalidError('tag policy has no rules');
@@ -156,6 +166,28 @@ describe('LambdaRunner', () => {
       expect(t).toBeGreaterThanOrEqual(Math.floor(before));
       expect(t).toBeLessThanOrEqual(Math.ceil(after));
     }
+  });
+
+  it('runs a function\'s timers on the same clock as its Date: paced code sleeps as long as it measures', async () => {
+    // Act: at 1000x, a real 2 x 200 ms sleep measured on a Date that ran at the scale would read 400 virtual seconds.
+    const { slept } = (await runner.invoke('blue', { action: 'sleep', ms: 200 })) as { slept: number };
+
+    // Assess: virtual time runs at real speed while the invocation runs (Clock.busy), so the Date agrees with the timers.
+    expect(slept).toBeGreaterThanOrEqual(400);
+    expect(slept).toBeLessThan(10_000);
+  });
+
+  it('runs each function on the Node.js major its Lambda runtime names', async () => {
+    // Prepare
+    runner.register(fn('node22', { runtime: 'nodejs22.x' }));
+
+    // Act
+    const out = (await runner.invoke('node22', { action: 'version' })) as { node: string; executionEnv: string };
+
+    // Assess: on Linux x64/arm64 npm installs node-linux-<arch> 22 (an optional dependency); the host may be Node 20.
+    expect(nodeForRuntime('nodejs22.x')).toMatchObject({ matches: true });
+    expect(out.node.split('.')[0]).toBe('22');
+    expect(out.executionEnv).toBe('AWS_Lambda_nodejs22.x');
   });
 
   it('provides the AWS SDK v3 to bundles outside the project and points it at AWS_ENDPOINT_URL', async () => {

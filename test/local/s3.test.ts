@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, startRuntime, type Harness } from '../e2e/harness';
+import { credentials, signedHeaders, startRuntime, type Harness } from '../e2e/harness';
 
 const Bucket = 's3-objects';
 let h: Harness;
@@ -43,13 +43,13 @@ function raw(port: number, request: string): Promise<string> {
   });
 }
 
-/** An S3-signed request with this request line (the runtime reads the signature's scope and date, not its value). */
-function signedRaw(line: string, headers: Record<string, string> = {}, body = ''): Promise<string> {
+/** A request with this request line, signed as the S3 clients sign (the path as sent, not normalized). */
+async function signedRaw(line: string, headers: Record<string, string> = {}, body = ''): Promise<string> {
   const { port } = new URL(h.endpoint);
-  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-  const auth = `AWS4-HMAC-SHA256 Credential=AKIDE2ETEST/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
-  const extra = Object.entries({ 'Content-Length': String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return raw(Number(port), `${line}\r\nHost: 127.0.0.1:${port}\r\nx-amz-date: ${amzDate}\r\nAuthorization: ${auth}\r\n${extra}Connection: close\r\n\r\n${body}`);
+  const [method, target] = line.split(' ');
+  const extra = Object.fromEntries(Object.entries({ 'content-length': String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => [k.toLowerCase(), v]));
+  const signed = await signedHeaders(h.endpoint, { method, path: target.replace(/^[a-z]+:\/\/[^/]*/i, ''), service: 's3', headers: extra, body });
+  return raw(Number(port), `${line}\r\n${Object.entries(signed).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n${body}`);
 }
 
 describe('objects', () => {

@@ -2,20 +2,28 @@ import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SendEmailCommand, SESv2Client, GetAccountCommand } from '@aws-sdk/client-sesv2';
+import {
+  CreateEmailIdentityCommand, DeleteEmailIdentityCommand, GetAccountCommand, GetEmailIdentityCommand, ListConfigurationSetsCommand, ListEmailIdentitiesCommand,
+  SendEmailCommand, SESv2Client,
+} from '@aws-sdk/client-sesv2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
 import { FileOutbox } from '../../local/outbox';
 import { createServer, listen } from '../../local/server';
-import { SesV2Service } from '../../local/services/sesv2';
+import { SesAccount, SesV2Service } from '../../local/services/sesv2';
 
 describe('SesV2Service', () => {
-  const outbox = new FileOutbox(new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-ses-'))), new Clock());
+  const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-ses-')));
+  const clock = new Clock();
+  const outbox = new FileOutbox(state, clock);
   const faults = { sesFailRate: 0 };
+  let sandbox = false;
+  const account = new SesAccount(state, clock, () => sandbox);
+  account.verify('example.com');
   let server: Server;
   let ses: SESv2Client;
   beforeAll(async () => {
-    server = createServer([new SesV2Service({ outbox, faults, random: () => 0.5 })], async () => ({ status: 404, body: '' }));
+    server = createServer([new SesV2Service({ outbox, account, clock, faults, sendRate: 1, random: () => 0.5 })], async () => ({ status: 404, body: '' }));
     const port = await listen(server, 0);
     ses = new SESv2Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
   });
@@ -81,6 +89,67 @@ describe('SesV2Service', () => {
   });
 
   it('answers other operations with NotFoundException', async () => {
-    await expect(ses.send(new GetAccountCommand({}))).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(ses.send(new ListConfigurationSetsCommand({}))).rejects.toMatchObject({ name: 'NotFoundException' });
+  });
+
+  describe('identities and the sandbox', () => {
+    const email = (from: string, ...to: string[]) =>
+      new SendEmailCommand({ FromEmailAddress: from, Destination: { ToAddresses: to }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } } });
+    const notVerified = (...identities: string[]) => ({
+      name: 'MessageRejected',
+      message: `Email address is not verified. The following identities failed the check in region US-EAST-1: ${identities.join(', ')}`,
+      $metadata: { httpStatusCode: 400 },
+    });
+
+    it('creates, reads, lists and deletes email identities (verified at once locally)', async () => {
+      // Act
+      const created = await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'Ops@Partner.example.net' }));
+      const read = await ses.send(new GetEmailIdentityCommand({ EmailIdentity: 'ops@partner.example.net' }));
+      const listed = await ses.send(new ListEmailIdentitiesCommand({}));
+      const again = await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'ops@partner.example.net' })).catch((e: Error) => e);
+      await ses.send(new DeleteEmailIdentityCommand({ EmailIdentity: 'Ops@Partner.example.net' }));
+      const gone = await ses.send(new GetEmailIdentityCommand({ EmailIdentity: 'ops@partner.example.net' })).catch((e: Error) => e);
+
+      // Assess
+      expect(created).toMatchObject({ IdentityType: 'EMAIL_ADDRESS', VerifiedForSendingStatus: true });
+      expect(read).toMatchObject({ IdentityType: 'EMAIL_ADDRESS', VerifiedForSendingStatus: true, VerificationStatus: 'SUCCESS' });
+      expect(listed.EmailIdentities).toEqual(expect.arrayContaining([
+        { IdentityType: 'DOMAIN', IdentityName: 'example.com', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
+        { IdentityType: 'EMAIL_ADDRESS', IdentityName: 'Ops@Partner.example.net', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
+      ]));
+      expect(again).toMatchObject({ name: 'AlreadyExistsException', $metadata: { httpStatusCode: 400 } });
+      expect(gone).toMatchObject({ name: 'NotFoundException', $metadata: { httpStatusCode: 404 } });
+      await expect(ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'not an identity' }))).rejects.toMatchObject({ name: 'BadRequestException' });
+    });
+
+    it('refuses a sender no verified identity covers, in or out of the sandbox (MessageRejected)', async () => {
+      sandbox = false;
+      await expect(ses.send(email('ops@elsewhere.example.org', 'b@example.com'))).rejects.toMatchObject(notVerified('ops@elsewhere.example.org'));
+      // A verified domain covers its addresses and subdomains.
+      await expect(ses.send(email('Ops <ops@mail.example.com>', 'b@example.com'))).resolves.toMatchObject({ MessageId: expect.any(String) });
+    });
+
+    it('out of the sandbox sends to anyone; in the sandbox only to verified identities and the mailbox simulator', async () => {
+      // Prepare
+      const before = outbox.list().length;
+      sandbox = false;
+      await ses.send(email('ops@example.com', 'guest@partner.example.net'));
+
+      // Act + Assess
+      sandbox = true;
+      await expect(ses.send(email('ops@example.com', 'lead@example.com', 'guest@partner.example.net', 'other@partner.example.net'))).rejects.toMatchObject(notVerified('guest@partner.example.net', 'other@partner.example.net'));
+      await expect(ses.send(email('ops@example.com', 'success@simulator.amazonses.com'))).resolves.toBeDefined();
+      await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'guest@partner.example.net' }));
+      await expect(ses.send(email('ops@example.com', 'guest@partner.example.net'))).resolves.toBeDefined();
+      expect(outbox.list().slice(before).map((e) => e.to)).toEqual([['guest@partner.example.net'], ['success@simulator.amazonses.com'], ['guest@partner.example.net']]);
+      sandbox = false;
+    });
+
+    it('tells its sandbox status and sending quota (GetAccount)', async () => {
+      sandbox = true;
+      expect(await ses.send(new GetAccountCommand({}))).toMatchObject({ ProductionAccessEnabled: false, SendQuota: { MaxSendRate: 1, Max24HourSend: 200, SentLast24Hours: expect.any(Number) } });
+      sandbox = false;
+      expect(await ses.send(new GetAccountCommand({}))).toMatchObject({ ProductionAccessEnabled: true });
+    });
   });
 });

@@ -109,7 +109,12 @@ describe('SnsService', () => {
     ['an unknown topic', { TopicArn: 'arn:aws:sns:us-east-1:000000000000:nope', Message: 'x' }, 'NotFoundException', 404],
     ['a malformed topic ARN', { TopicArn: 'not-an-arn', Message: 'x' }, 'InvalidParameterException', 400],
     ['an empty message', { TopicArn: TOPIC, Message: '' }, 'InvalidParameterException', 400],
-    ['a too long subject', { TopicArn: TOPIC, Message: 'x', Subject: 's'.repeat(101) }, 'InvalidParameterException', 400],
+    // Subjects: ASCII, beginning with a letter, number or punctuation, no line breaks or control characters, under 100 characters.
+    ['a subject of 100 characters', { TopicArn: TOPIC, Message: 'x', Subject: 's'.repeat(100) }, 'InvalidParameterException', 400],
+    ['a subject with a line break', { TopicArn: TOPIC, Message: 'x', Subject: 'two\nlines' }, 'InvalidParameterException', 400],
+    ['a subject with a control character', { TopicArn: TOPIC, Message: 'x', Subject: 'bell\u0007' }, 'InvalidParameterException', 400],
+    ['a subject that is not ASCII', { TopicArn: TOPIC, Message: 'x', Subject: 'Störung' }, 'InvalidParameterException', 400],
+    ['a subject beginning with a space', { TopicArn: TOPIC, Message: 'x', Subject: ' leading' }, 'InvalidParameterException', 400],
   ])('Publish rejects %s', async (_name, input, code, status) => {
     const before = outbox.list().length;
     await expect(client.send(new PublishCommand(input))).rejects.toMatchObject({ name: code, $metadata: { httpStatusCode: status } });

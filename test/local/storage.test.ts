@@ -209,7 +209,7 @@ describe('ownership and reset', () => {
     const cleared = resetStateDir(root);
 
     // Assess
-    expect(refused?.message).toMatch(new RegExp(`in use by another opsflow runtime \\(pid ${other.pid}`));
+    expect(refused?.message).toMatch(new RegExp(`in use by the opsflow runtime with pid ${other.pid} `));
     expect(stillThere).toBe(true);
     expect(cleared).toBe(true);
     expect(existsSync(root)).toBe(false);

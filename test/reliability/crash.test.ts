@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RESTART_ERROR } from '../../local/engine';
+import { credentials } from '../e2e/harness';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -34,7 +35,6 @@ const APPROVAL_DEADLINE_MS = 60_000;
  */
 const STARTS_PER_WORKER = 15;
 const FIRES_PER_ROUND = 4;
-const credentials = { accessKeyId: 'AKIDRELIABILITY', secretAccessKey: 'local' };
 
 /** mulberry32: the kill points are random but the same on every run. */
 function seeded(seed: number): () => number {
@@ -62,7 +62,8 @@ function up(stateDir: string): Promise<Up> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/cli.ts', 'up', '--port', '0', '--json'], {
     // SES at 14 emails/s, an account out of the sandbox (as in the e2e harness): at the sandbox's 1/s the round's
     // approval emails, sent together, would be throttled and wait for the 5-minute sweep to resend them.
-    env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_SES_RATE: '14' },
+    // The runtime accepts the harness's credentials, whatever the developer's shell says.
+    env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_SES_RATE: '14', OPSFLOW_CREDENTIALS: `${credentials.accessKeyId}:${credentials.secretAccessKey}` },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so the Lambda workers it spawns can be cleaned up after the crash.
     detached: true,

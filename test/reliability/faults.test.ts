@@ -147,7 +147,7 @@ describe('reset', () => {
 
     // Assess
     expect(code).toBe(1);
-    expect(out).toMatch(/in use by another opsflow runtime \(pid \d+/);
+    expect(out).toMatch(/in use by the opsflow runtime with pid \d+ .*stop it before resetting its state/);
     expect(existsSync(join(h.stateDir, 'opsflow-state.json'))).toBe(true);
   });
 

@@ -4,6 +4,7 @@
  * with its own role's credentials; a state machine invokes it, so every call goes the way the app's own do.
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateEmailIdentityCommand, DeleteEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../local/runtime';
+import { credentials } from '../e2e/harness';
 import { synthApp } from './apps/synth';
 
 const ACCOUNT = '000000000000';
@@ -60,16 +62,20 @@ describe('IAM is enforced', () => {
   let rt: Runtime;
   let sfnClient: SFNClient;
   let ec2: EC2Client;
+  let ses: SESv2Client;
   const lines: string[] = [];
   let tagged: string;
   let untagged: string;
 
   beforeAll(async () => {
     const cdkOut = synthApp({ IamRules: app });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-iam-')), seedFleet: false, timeScale: 100, log: (l) => lines.push(l) });
-    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDADMIN', secretAccessKey: 'x' } };
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-iam-')), seedFleet: false, timeScale: 100, log: (l) => lines.push(l), credentials: [credentials] });
+    const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfnClient = new SFNClient(client);
     ec2 = new EC2Client(client);
+    ses = new SESv2Client(client);
+    // The account's SES (in the sandbox, the runtime's default) has the domain verified, as the caller's policy expects.
+    await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'example.com' }));
     const run = async (tags: Array<{ Key: string; Value: string }>) => {
       const out = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] }));
       return out.Instances![0].InstanceId!;
@@ -86,6 +92,7 @@ describe('IAM is enforced', () => {
   afterAll(async () => {
     sfnClient?.destroy();
     ec2?.destroy();
+    ses?.destroy();
     await rt?.stop();
   });
 
@@ -132,6 +139,32 @@ describe('IAM is enforced', () => {
     const email = (from: string) => ({ FromEmailAddress: from, Destination: { ToAddresses: ['a@example.com'] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } } });
     expect(await call('sesv2', 'SendEmail', email('ops@example.com'))).toMatchObject({ ok: true });
     expect(await call('sesv2', 'SendEmail', email('ceo@example.com'))).toMatchObject({ ok: false, name: 'AccessDeniedException', status: 403 });
+  });
+
+  describe('SES authorizes the identity that matches, not the one a policy names', () => {
+    const email = (to: string) => ({ FromEmailAddress: 'ops@example.com', Destination: { ToAddresses: [to] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } } });
+    const deniedOn = (identity: string) => ({
+      ok: false, name: 'AccessDeniedException', status: 403,
+      message: expect.stringMatching(new RegExp(`is not authorized to perform: ses:SendEmail on resource: arn:aws:ses:us-east-1:${ACCOUNT}:identity/${identity.replaceAll('.', '\\.')} because no identity-based policy allows the ses:SendEmail action$`)),
+    });
+
+    it('a sender address verified on its own is checked as identity/<address>: a policy on the domain no longer covers it', async () => {
+      // Prepare: the account verifies the sender address as well as its domain
+      await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'ops@example.com' }));
+      try {
+        // Act + Assess
+        expect(await call('sesv2', 'SendEmail', email('a@example.com'))).toMatchObject(deniedOn('ops@example.com'));
+      } finally {
+        await ses.send(new DeleteEmailIdentityCommand({ EmailIdentity: 'ops@example.com' }));
+      }
+      expect(await call('sesv2', 'SendEmail', email('a@example.com'))).toMatchObject({ ok: true });
+    });
+
+    it("in the sandbox each recipient's identity is checked too: a verified recipient address, and an unverified one", async () => {
+      await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'guest@partner.example.net' }));
+      expect(await call('sesv2', 'SendEmail', email('guest@partner.example.net'))).toMatchObject(deniedOn('guest@partner.example.net'));
+      expect(await call('sesv2', 'SendEmail', email('nobody@elsewhere.example.org'))).toMatchObject(deniedOn('nobody@elsewhere.example.org'));
+    });
   });
 
   it('Step Functions: a role without lambda:InvokeFunction fails the task with Lambda.AWSLambdaException', async () => {

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../local/runtime';
+import { credentials, signedHeaders } from '../e2e/harness';
 import { synthApp } from './apps/synth';
 
 const ACCOUNT = '000000000000';
@@ -65,8 +66,8 @@ describe('S3 is authorized', () => {
 
   beforeAll(async () => {
     const cdkOut = synthApp({ S3Rules: app });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-s3-')), seedFleet: false, timeScale: 100 });
-    sfnClient = new SFNClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDADMIN', secretAccessKey: 'x' } });
+    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-s3-')), seedFleet: false, timeScale: 100, credentials: [credentials] });
+    sfnClient = new SFNClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials });
     // The template's bucket exists after deploy; the item source is put as the administrator.
     rt.s3.putObject(BUCKET, 'items.json', Buffer.from(JSON.stringify([{ n: 1 }, { n: 2 }])), 'application/json');
   });
@@ -84,17 +85,11 @@ describe('S3 is authorized', () => {
     }
   }
 
-  /** A REST call signed with a role session's credentials (the runtime reads, and does not verify, the signature). */
-  function rest(role: string, method: string, path: string, body?: string) {
-    const { accessKeyId, sessionToken } = rt.gate.iam!.model.credentialsFor(roleArn(role), 'test');
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-    return fetch(`${rt.endpoint}${path}`, {
-      method, body,
-      headers: {
-        'x-amz-date': amzDate, 'x-amz-security-token': sessionToken, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
-      },
-    });
+  /** A REST call signed with a role session's credentials, as a Lambda function of that role would sign it. */
+  async function rest(role: string, method: string, path: string, body?: string) {
+    const session = rt.gate.iam!.model.credentialsFor(roleArn(role), 'test');
+    const headers = await signedHeaders(rt.endpoint, { method, path, service: 's3', body, credentials: session, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    return fetch(`${rt.endpoint}${path}`, { method, body, headers });
   }
   const deniedXml = (role: string, action: string, resource: string, policy = 'identity-based') =>
     new RegExp(`^<\\?xml version="1.0" encoding="UTF-8"\\?>\\n<Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::${ACCOUNT}:assumed-role/${role}/test is not authorized to perform: ${action} on resource: &quot;${resource.replace(/[.*]/g, '\\$&')}&quot; because no ${policy} policy allows the ${action} action</Message><RequestId>`);

@@ -54,10 +54,13 @@ const NODE_H = 40;
 const CHAR_W = 7.2;
 const TERMINAL = 18;
 
-/** Wide enough for the name (bold, 12px) and for the status line: "○ Not reached ×12" and the type. */
+/**
+ * Wide enough for the name (bold, 12px) and for the status line: its icon, a word with a count over a Distributed
+ * Map's child executions ("Succeeded ×10000", bold 11px) and the type (10px).
+ */
 export function nodeWidth(name: string, type?: string): number {
   const nameLine = name.length * CHAR_W + 24;
-  const statusLine = (17 + (type ?? '').length) * 6.2 + 26;
+  const statusLine = 24 + 16 * 6.8 + 8 + (type ?? '').length * 6 + 8;
   return Math.round(Math.max(120, Math.min(300, Math.max(nameLine, statusLine))));
 }
 

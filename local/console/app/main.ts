@@ -3,11 +3,16 @@
  * The opsflow local console: one page, hash-routed views over the `/_opsflow/` API (the same ApiClient
  * the CLI uses). Views that show changing things poll the API about once a second while they are open.
  */
-import { ApiClient, ApiError, EXECUTION_STATUSES, paths, type ExecutionDetail, type ExecutionPage, type ExecutionStatus, type OutboxMessage, type Workflow } from '../api';
+import {
+  ApiClient, ApiError, EXECUTION_STATUSES, paths,
+  type ChildGroup, type ExecutionDetail, type ExecutionPage, type ExecutionStatus, type FieldType, type OutboxMessage, type RecordView, type Workflow,
+} from '../api';
 import { duration, formatTime, h, pretty, replace, type Child } from './dom';
+import { describeFailure } from './failure';
 import { layoutDefinition, type LaidOutGraph } from './graph';
+import { icon, iconFor, statusKey } from './icons';
 import { renderGraph, type GraphView } from './render';
-import { eventDetails, eventSummary, stateRuns, STATUS_ICON, STATUS_WORD, type StateRun, type StateStatus } from './status';
+import { eventDetails, eventSummary, stateRuns, STATUS_WORD, type StateRun, type StateStatus } from './status';
 import './style.css';
 
 const api = new ApiClient('');
@@ -18,6 +23,7 @@ const toast = document.getElementById('toast')!;
 const SECTIONS: Array<[string, string]> = [
   ['workflows', 'State machines'],
   ['executions', 'Executions'],
+  ['waiting', 'Waiting'],
   ['outbox', 'Outbox'],
   ['fleet', 'Fleet'],
   ['schedules', 'Schedules'],
@@ -61,9 +67,12 @@ function showError(err: unknown): void {
 }
 
 function statusBadge(status: string): HTMLElement {
-  const key = status.toLowerCase().replace('_', '-');
-  const icon: Record<string, string> = { running: '●', succeeded: '✓', failed: '✕', 'timed-out': '⌛', aborted: '■', pending: '●', approved: '✓', rejected: '✕', expired: '⌛', stopped: '■', stopping: '◐' };
-  return h('span', { class: `badge badge-${key}` }, h('span', { 'aria-hidden': 'true' }, icon[key] ?? '•'), ` ${status}`);
+  return h('span', { class: `badge badge-${statusKey(status)}` }, icon(iconFor(status)), ` ${status}`);
+}
+
+/** A state's status as a badge: icon and word. */
+function stateBadge(status: StateStatus): HTMLElement {
+  return h('span', { class: `badge state-${status}` }, icon(iconFor(status)), ` ${STATUS_WORD[status]}`);
 }
 
 function section(title: string, ...children: Child[]): HTMLElement {
@@ -72,6 +81,14 @@ function section(title: string, ...children: Child[]): HTMLElement {
 
 function scrollTable(caption: string, head: string[], rows: Child[], extraClass = ''): HTMLElement {
   return h('div', { class: `table-wrap ${extraClass}` }, h('table', null, h('caption', { class: 'visually-hidden' }, caption), h('thead', null, h('tr', null, head.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows)));
+}
+
+/** A table whose rows become labelled blocks on a narrow screen (each cell says its column). */
+function stackTable(caption: string, head: string[], rows: Child[][], extraClass = ''): HTMLElement {
+  return h('div', { class: `table-wrap ${extraClass}` }, h('table', { class: 'stack' },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', null, h('tr', null, head.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', null, rows.map((cells) => h('tr', null, cells.map((c, i) => h('td', { 'data-label': head[i] }, c)))))));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -86,6 +103,9 @@ interface Route {
 function currentRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
   const [path, query = ''] = hash.split('?');
+  // The AWS console's route to an execution (`#/v2/executions/details/<arn>`, what an alert links to), here.
+  const aws = /^(?:v2\/)?executions\/details\/(.+)$/.exec(path);
+  if (aws) return { view: 'execution', id: decodeURIComponent(aws[1]), params: new URLSearchParams(query) };
   const [view, ...rest] = path.split('/');
   return { view: view || 'workflows', id: rest.length ? decodeURIComponent(rest.join('/')) : undefined, params: new URLSearchParams(query) };
 }
@@ -108,6 +128,7 @@ async function render(): Promise<void> {
     workflows: workflowsView,
     executions: executionsView,
     execution: executionView,
+    waiting: waitingView,
     outbox: outboxView,
     fleet: fleetView,
     schedules: schedulesView,
@@ -275,8 +296,9 @@ async function executionView(route: Route): Promise<HTMLElement> {
   let detail = await api.execution(arn);
   const header = h('div', { class: 'execution-header' });
   const banner = h('div');
-  const approval = h('div');
+  const records = h('div');
   const stateDetails = h('section', { class: 'panel state-details', 'aria-label': 'Selected state', 'aria-live': 'polite' }, h('h2', null, 'State'), h('p', { class: 'muted' }, 'Select a state in the graph (click it, or Tab to it and press Enter).'));
+  const childrenBox = h('div');
   const io = h('div');
   const historyBox = h('div');
   let selected: string | undefined;
@@ -298,24 +320,25 @@ async function executionView(route: Route): Promise<HTMLElement> {
     if (!selected) return;
     const run = runs.get(selected);
     const status: StateStatus = run?.status ?? 'not-reached';
+    const counts = run?.counts ? Object.entries(run.counts).map(([st, n]) => `${n} ${STATUS_WORD[st as StateStatus].toLowerCase()}`).join(', ') : null;
     replace(stateDetails,
       h('h2', null, selected),
-      h('p', null, h('span', { class: `badge state-${status}` }, `${STATUS_ICON[status]} ${STATUS_WORD[status]}`)),
+      h('p', null, stateBadge(status)),
       h('dl', { class: 'facts' },
+        counts ? [h('dt', null, 'Child executions'), h('dd', null, counts)] : null,
         h('dt', null, 'Started'), h('dd', null, run?.startedAt ? formatTime(run.startedAt) : '—'),
         h('dt', null, 'Ended'), h('dd', null, run?.endedAt ? formatTime(run.endedAt) : '—'),
         h('dt', null, 'Retries'), h('dd', null, String(run?.retries ?? 0)),
         run && run.entered > 1 ? [h('dt', null, 'Runs'), h('dd', null, String(run.entered))] : null,
-        h('dt', null, 'Error'), h('dd', null, run?.error ?? '—'),
-        h('dt', null, 'Cause'), h('dd', null, run?.cause ? h('pre', null, pretty(run.cause)) : '—'),
       ),
+      run?.error || run?.cause ? failureView(run.error, run.cause, 'h3') : null,
       h('h3', null, 'Input'), h('pre', { class: 'json' }, run?.input ? pretty(run.input) : '—'),
       h('h3', null, 'Output'), h('pre', { class: 'json' }, run?.output ? pretty(run.output) : '—'),
     );
   };
 
   const stopButton = h('button', { type: 'button', class: 'danger' }, 'Stop execution');
-  stopButton.addEventListener('click', async () => {
+  stopButton.addEventListener('click', () => confirmStop(detail, async () => {
     stopButton.disabled = true;
     try {
       await api.stop(detail.executionArn, { cause: 'Stopped from the opsflow console' });
@@ -325,10 +348,12 @@ async function executionView(route: Route): Promise<HTMLElement> {
       showError(err);
       stopButton.disabled = false;
     }
-  });
+  }));
 
   const fill = (d: ExecutionDetail) => {
     runs = stateRuns(d.events, d.status);
+    // A Distributed Map's inner states run in its child executions: their history, not this one, says how they ran.
+    for (const g of d.children) for (const [name, run] of Object.entries(g.states ?? {})) if (!runs.has(name)) runs.set(name, run);
     graph.update(runs);
     replace(header,
       h('h1', null, d.name),
@@ -339,12 +364,16 @@ async function executionView(route: Route): Promise<HTMLElement> {
         d.stopDate ? [' · ended ', h('time', { datetime: d.stopDate }, formatTime(d.stopDate))] : null,
         ` · ${duration(d.startDate, d.stopDate)}`),
       h('p', { class: 'muted arn' }, d.executionArn),
+      d.parent ? h('p', { class: 'parent' }, 'Started by ', executionLink(d.parent)) : null,
       d.status === 'RUNNING' ? stopButton : null,
     );
     replace(banner, d.status !== 'RUNNING' && d.status !== 'SUCCEEDED'
-      ? h('div', { class: 'banner error', role: 'alert' }, h('p', null, h('strong', { class: 'error-name' }, d.error ?? d.status)), d.cause ? h('pre', { class: 'cause' }, pretty(d.cause)) : null)
+      ? h('div', { class: 'banner error', role: 'alert' }, failureView(d.error ?? d.status, d.cause, 'p'))
       : null);
-    replace(approval, d.approval ? approvalPanel(d) : null, relatives(d));
+    replace(records, d.records.map(recordPanel));
+    // A group someone opened stays open while its counts change.
+    const opened = new Set(Array.from(childrenBox.querySelectorAll<HTMLDetailsElement>('details[open]')).map((el) => el.dataset.key));
+    replace(childrenBox, childGroups(d.children, opened));
     replace(io, h('details', { class: 'panel' }, h('summary', null, 'Execution input and output'), h('h3', null, 'Input'), h('pre', { class: 'json' }, pretty(d.input)), h('h3', null, 'Output'), h('pre', { class: 'json' }, d.output ? pretty(d.output) : '—')));
     replace(historyBox, historyTable(d));
     showState();
@@ -355,10 +384,11 @@ async function executionView(route: Route): Promise<HTMLElement> {
     fill(detail);
   };
   fill(detail);
-  let last = detail.events.length + detail.status;
+  const stampOf = (d: ExecutionDetail) => d.events.length + d.status + JSON.stringify(d.records) + JSON.stringify(d.children.map((g) => [g.total, g.counts]));
+  let last = stampOf(detail);
   poll(async () => {
     const next = await api.execution(arn);
-    const stamp = next.events.length + next.status + JSON.stringify(next.approval);
+    const stamp = stampOf(next);
     if (stamp !== last) {
       last = stamp;
       detail = next;
@@ -369,62 +399,99 @@ async function executionView(route: Route): Promise<HTMLElement> {
   return h('div', null,
     header,
     banner,
-    approval,
+    records,
     h('div', { class: 'graph-layout' },
       h('section', { class: 'panel graph-panel', 'aria-label': 'Graph' },
         h('h2', null, 'Graph'),
         legendList(),
         h('div', { class: 'graph-scroll' }, graph.svg)),
       stateDetails),
+    childrenBox,
     io,
     historyBox,
   );
 }
 
-/** The execution that started this one, and those it started (states:startExecution), as links. */
-function relatives(d: ExecutionDetail): HTMLElement | null {
-  let parent: string | undefined;
-  try {
-    parent = (JSON.parse(d.input) as Record<string, unknown>).AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID as string | undefined;
-  } catch {
-    parent = undefined;
-  }
-  const children = new Set<string>();
-  for (const e of d.events) {
-    if (!/^Task(Submitted|Succeeded|Failed)$/.test(e.type)) continue;
-    for (const m of JSON.stringify(e).matchAll(/arn:aws:states:[^:"\\]+:\d+:execution:[^"\\\s]+/g)) if (m[0] !== d.executionArn) children.add(m[0]);
-  }
-  if (!parent && children.size === 0) return null;
-  const link = (arn: string) => h('a', { href: `#/execution/${encodeURIComponent(arn)}` }, arn.split(':').slice(-2).join(' / '));
-  return h('section', { class: 'panel', 'aria-label': 'Related executions' },
-    parent ? h('p', null, 'Started by ', link(parent)) : null,
-    children.size ? [h('h2', null, `Started ${children.size} execution${children.size === 1 ? '' : 's'}`), h('ul', { class: 'links' }, [...children].slice(0, 200).map((c) => h('li', null, link(c))))] : null);
+/**
+ * Asks before stopping: the running states are aborted and the execution cannot be resumed (only redriven). A modal
+ * <dialog>, so the page behind cannot be used meanwhile and Escape cancels.
+ */
+function confirmStop(d: ExecutionDetail, stop: () => Promise<void>): void {
+  const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-stop-title', 'aria-describedby': 'confirm-stop-text' },
+    h('h2', { id: 'confirm-stop-title' }, 'Stop this execution?'),
+    h('p', { id: 'confirm-stop-text' }, h('strong', null, d.name), ` of ${d.workflow} ends as ABORTED: its running states are stopped where they are, and it cannot be resumed.`),
+    h('form', { method: 'dialog', class: 'confirm-actions' },
+      h('button', { type: 'submit', value: 'cancel', autofocus: true }, 'Keep it running'),
+      h('button', { type: 'submit', value: 'stop', class: 'danger' }, 'Stop execution')));
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (dialog.returnValue === 'stop') void stop();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+function executionLink(arn: string): HTMLElement {
+  return h('a', { href: `#/execution/${encodeURIComponent(arn)}` }, arn.split(':').slice(-2).join(' / '));
+}
+
+/**
+ * A failure as people read it: the error name, then for a function that crashed (Lambda's `errorType`,
+ * `errorMessage`, `trace` JSON: Lambda.Unknown, Runtime.ExitError, ...) the message and what it means, with the
+ * stack trace folded away; any other JSON cause pretty-printed, text as text.
+ */
+function failureView(error: string | null | undefined, cause: string | null | undefined, titleTag: 'p' | 'h3'): HTMLElement {
+  const f = describeFailure(error, cause);
+  return h('div', { class: 'failure' },
+    h(titleTag, { class: 'failure-title' }, h('strong', { class: 'error-name' }, f.error)),
+    f.message ? h('p', { class: 'failure-message' }, f.message) : null,
+    f.hint ? h('p', { class: 'muted failure-hint' }, f.hint) : null,
+    f.trace.length ? h('details', { class: 'trace' }, h('summary', null, `Stack trace (${f.trace.length} line${f.trace.length === 1 ? '' : 's'})`), h('pre', null, f.trace.join('\n'))) : null,
+    f.details ? h('pre', { class: 'cause' }, f.details) : null,
+  );
+}
+
+/** The executions this one started: one folded group per Map Run or child state machine, below the graph. */
+function childGroups(groups: ChildGroup[], opened: Set<string | undefined>): HTMLElement | null {
+  if (groups.length === 0) return null;
+  return h('section', { class: 'panel children', 'aria-label': 'Child executions' },
+    h('h2', null, 'Child executions'),
+    groups.map((g) => {
+      const counts = EXECUTION_STATUSES.filter((st) => g.counts[st] > 0).map((st) => [statusBadge(st), ` ${g.counts[st]} `]);
+      const what = g.kind === 'map-run' ? `Map Run of ${g.label}` : `${g.label}`;
+      const key = g.mapRunArn ?? g.stateMachineArn;
+      return h('details', { class: 'child-group', 'data-key': key, open: opened.has(key) },
+        h('summary', null, h('span', { class: 'child-label' }, what), ` · ${g.total} execution${g.total === 1 ? '' : 's'} `, h('span', { class: 'child-counts' }, counts)),
+        g.total > g.items.length ? h('p', { class: 'muted' }, `The ${g.items.length} shown: failed, timed out and aborted first, then running, then the newest.`) : null,
+        scrollTable(`${what}: child executions`, ['Name', 'Status', 'Started', 'Duration'], g.items.map((c) => h('tr', null,
+          h('td', null, h('a', { href: `#/execution/${encodeURIComponent(c.executionArn)}` }, c.name)),
+          h('td', null, statusBadge(c.status), c.error ? h('span', { class: 'muted' }, ` ${c.error}`) : null),
+          h('td', null, h('time', { datetime: c.startDate }, formatTime(c.startDate))),
+          h('td', null, duration(c.startDate, c.stopDate))))));
+    }));
 }
 
 function legendList(): HTMLElement {
   const statuses: StateStatus[] = ['succeeded', 'running', 'caught', 'failed', 'aborted', 'not-reached'];
-  return h('ul', { class: 'legend', 'aria-label': 'Legend' }, statuses.map((s) => h('li', { class: `state-${s}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `${STATUS_ICON[s]} ${STATUS_WORD[s]}`)));
+  return h('ul', { class: 'legend', 'aria-label': 'Legend' }, statuses.map((st) => h('li', { class: `state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), icon(iconFor(st)), ` ${STATUS_WORD[st]}`)));
 }
 
-function approvalPanel(d: ExecutionDetail): HTMLElement {
-  const a = d.approval!;
-  const voted = new Map(a.votes.map((v) => [v.approver, v]));
-  return section(`Approval: ${a.title}`,
+/** One record of a table with a record panel (README "Record panels"): its status, facts and list. */
+function recordPanel(r: RecordView): HTMLElement {
+  const value = (v: string | null, type: FieldType): Child => {
+    if (v === null) return '—';
+    if (type === 'time') return h('time', { datetime: v }, formatTime(v));
+    if (type === 'status') return statusBadge(v);
+    return v;
+  };
+  return section(`${r.panel}${r.title ? `: ${r.title}` : ''}`,
     h('dl', { class: 'facts' },
-      h('dt', null, 'Status'), h('dd', null, statusBadge(a.status)),
-      h('dt', null, 'Quorum'), h('dd', null, `${a.votes.filter((v) => v.decision === 'approved').length} of ${a.quorum} approvals`),
-      h('dt', null, 'Deadline'), h('dd', null, h('time', { datetime: a.deadline }, formatTime(a.deadline))),
-      h('dt', null, 'Reminders sent'), h('dd', null, `${a.remindersSent}${a.nextReminderAt ? ` (next ${formatTime(a.nextReminderAt)})` : ''}`),
+      h('dt', null, 'Status'), h('dd', null, statusBadge(r.status), r.reason ? h('span', { class: 'record-reason' }, ` ${r.reason}`) : null),
+      r.deadline ? [h('dt', null, 'Deadline'), h('dd', null, value(r.deadline, 'time'))] : null,
+      r.facts.map((f) => [h('dt', null, f.label), h('dd', null, value(f.value, f.type))]),
+      r.open && r.waitingOn.length ? [h('dt', null, 'Waiting on'), h('dd', null, r.waitingOn.map((w) => w.who).join(', '))] : null,
     ),
-    scrollTable('Approvers', ['Approver', 'Role', 'Asked', 'Reminded', 'Vote'], a.approvers.map((p) => {
-      const vote = voted.get(p.email);
-      return h('tr', null,
-        h('td', null, p.email),
-        h('td', null, p.role),
-        h('td', null, formatTime(p.notifiedAt) || 'not yet'),
-        h('td', null, formatTime(p.remindedAt) || '—'),
-        h('td', null, vote ? [statusBadge(vote.decision), vote.comment ? ` “${vote.comment}”` : '', ` ${formatTime(vote.at)}`] : 'not voted'));
-    })),
+    r.list ? [h('h3', null, r.list.label), stackTable(r.list.label, r.list.columns.map((c) => c.label), r.list.rows.map((row) => row.map((v, i) => value(v, r.list!.columns[i].type))))] : null,
   );
 }
 
@@ -449,6 +516,36 @@ function historyTable(d: ExecutionDetail): HTMLElement {
         h('td', null, Object.keys(details).length ? h('details', null, h('summary', null, 'Show'), h('pre', { class: 'json' }, JSON.stringify(details, null, 2))) : ''));
     }), 'history'),
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Waiting: the open records of every record panel the app declares (README "Record panels")
+
+async function waitingView(): Promise<HTMLElement> {
+  const box = h('div');
+  let shown = '';
+  const fill = async () => {
+    const groups = await api.waiting();
+    const text = JSON.stringify(groups);
+    if (text === shown) return;
+    shown = text;
+    if (groups.length === 0) {
+      replace(box, h('p', { class: 'muted' }, 'The app declares no record panels, so nothing here waits on people. A table declares one in its template metadata (README "Record panels").'));
+      return;
+    }
+    replace(box, groups.map((g) => section(`${g.title} (${g.items.length})`,
+      g.items.length === 0
+        ? h('p', { class: 'muted' }, `No ${g.panel.toLowerCase()} is waiting.`)
+        : stackTable(g.title, ['Request', 'Waiting on', 'Since', 'Deadline'], g.items.map((i) => [
+            [h('a', { href: `#/execution/${encodeURIComponent(i.executionArn)}` }, i.title ?? i.execution), h('div', { class: 'muted' }, `${i.workflow} · ${i.execution}`)],
+            i.waitingOn.length ? h('ul', { class: 'plain' }, i.waitingOn.map((w) => h('li', null, w.who))) : h('span', { class: 'muted' }, 'nobody (deciding)'),
+            i.waitingOn.length ? h('ul', { class: 'plain' }, i.waitingOn.map((w) => h('li', null, w.since ? h('time', { datetime: w.since }, formatTime(w.since)) : h('span', { class: 'muted' }, 'not emailed yet')))) : formatTime(i.startDate),
+            i.deadline ? [h('time', { datetime: i.deadline }, formatTime(i.deadline)), i.overdue ? h('div', { class: 'error' }, 'passed') : null] : '—',
+          ]), 'waiting'))));
+  };
+  await fill();
+  poll(fill, 2000);
+  return h('div', null, h('h1', null, 'Waiting'), h('p', { class: 'muted' }, 'Requests that wait on people, from the records the app declares; a request whose execution stopped waits on nobody.'), box);
 }
 
 // ---------------------------------------------------------------------------------------------------------

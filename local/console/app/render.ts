@@ -5,7 +5,8 @@
  */
 import type { LaidOutGraph } from './graph';
 import { s } from './dom';
-import { STATUS_ICON, STATUS_WORD, type StateRun, type StateStatus } from './status';
+import { iconFor, setIcon, svgIcon } from './icons';
+import { STATUS_WORD, type StateRun, type StateStatus } from './status';
 
 export interface GraphView {
   svg: SVGSVGElement;
@@ -41,7 +42,7 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
     const d = e.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
     svg.append(s('path', { d, class: `edge edge-${e.kind}`, 'marker-end': e.kind === 'catch' ? 'url(#arrow-catch)' : 'url(#arrow)' }));
   }
-  const nodes = new Map<string, { el: SVGGElement; word: SVGTextElement; name: string; type: string }[]>();
+  const nodes = new Map<string, { el: SVGGElement; word: SVGTextElement; mark: SVGSVGElement; name: string; type: string }[]>();
   for (const n of graph.nodes) {
     const x = n.x - n.width / 2;
     const y = n.y - n.height / 2;
@@ -53,10 +54,12 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
       svg.append(s('circle', { cx: n.x, cy: n.y, r: n.width / 2, class: 'join', 'aria-hidden': 'true' }));
       continue;
     }
-    const word = s('text', { x: x + 10, y: y + 32, class: 'status-word' });
+    const word = s('text', { x: x + 24, y: y + 32, class: 'status-word' });
+    const mark = svgIcon('ring', x + 10, y + 23, 11);
     const el = s('g', { class: 'node status-not-reached', tabindex: 0, role: 'button', 'data-state': n.name },
       s('rect', { x, y, width: n.width, height: n.height, rx: 6 }),
       s('text', { x: x + 10, y: y + 16, class: 'state-name' }, n.name),
+      mark,
       word,
       s('text', { x: x + n.width - 8, y: y + 32, class: 'state-type', 'text-anchor': 'end' }, n.type ?? ''),
     );
@@ -69,7 +72,7 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
       }
     });
     svg.append(el);
-    nodes.set(n.name, [...(nodes.get(n.name) ?? []), { el, word, name: n.name, type: n.type ?? '' }]);
+    nodes.set(n.name, [...(nodes.get(n.name) ?? []), { el, word, mark, name: n.name, type: n.type ?? '' }]);
   }
 
   const view: GraphView = {
@@ -79,9 +82,10 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
         const run = runs.get(name);
         const status: StateStatus = run?.status ?? 'not-reached';
         const extra = run && run.entered > 1 ? ` ×${run.entered}` : '';
-        for (const { el, word, type } of entries) {
+        for (const { el, word, mark, type } of entries) {
           el.setAttribute('class', `node status-${status}${el.classList.contains('selected') ? ' selected' : ''}`);
-          word.textContent = `${STATUS_ICON[status]} ${STATUS_WORD[status]}${extra}`;
+          setIcon(mark, iconFor(status));
+          word.textContent = `${STATUS_WORD[status]}${extra}`;
           el.setAttribute('aria-label', `${name}, ${type} state: ${STATUS_WORD[status]}${extra}`);
         }
       }

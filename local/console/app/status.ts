@@ -22,6 +22,8 @@ export interface StateRun {
   output: string | null;
   error: string | null;
   cause: string | null;
+  /** Over several executions (a Distributed Map's child executions): how many had the state in each status. */
+  counts?: Partial<Record<StateStatus, number>>;
 }
 
 interface Tracking extends StateRun {
@@ -118,6 +120,35 @@ export function stateRuns(events: readonly HistoryEvent[], executionStatus: Exec
   return new Map([...runs].map(([k, { open: _o, pending: _p, failedForGood: _f, caught: _c, ...run }]) => [k, run]));
 }
 
+/** Running while any run is, then the worst outcome: one status for a state over many executions. */
+const PRECEDENCE: StateStatus[] = ['running', 'failed', 'aborted', 'caught', 'succeeded', 'not-reached'];
+
+/**
+ * The state runs of many executions of one item processor (a Distributed Map's child executions) as one run per
+ * state: entered and retries summed, `counts` per status, the status by PRECEDENCE, and the input, output, error and
+ * cause of the execution that decided that status.
+ */
+export function mergeRuns(all: Iterable<Map<string, StateRun>>): Map<string, StateRun> {
+  const merged = new Map<string, StateRun>();
+  for (const runs of all) {
+    for (const [name, run] of runs) {
+      const m = merged.get(name);
+      if (!m) {
+        merged.set(name, { ...run, counts: { [run.status]: 1 } });
+        continue;
+      }
+      m.entered += run.entered;
+      m.retries += run.retries;
+      m.counts![run.status] = (m.counts![run.status] ?? 0) + 1;
+      if (run.startedAt && (!m.startedAt || run.startedAt < m.startedAt)) m.startedAt = run.startedAt;
+      if (run.endedAt && (!m.endedAt || run.endedAt > m.endedAt)) m.endedAt = run.endedAt;
+      if (PRECEDENCE.indexOf(run.status) < PRECEDENCE.indexOf(m.status)) Object.assign(m, { status: run.status, input: run.input, output: run.output, error: run.error, cause: run.cause });
+    }
+  }
+  for (const m of merged.values()) if (m.status === 'running') m.endedAt = null;
+  return merged;
+}
+
 function isStructural(events: readonly HistoryEvent[], name: string): boolean {
   return events.some((e) => /^(Map|Parallel)StateEntered$/.test(e.type) && detailsOf(e).name === name);
 }
@@ -148,14 +179,4 @@ export const STATUS_WORD: Record<StateStatus, string> = {
   running: 'Running',
   aborted: 'Aborted',
   'not-reached': 'Not reached',
-};
-
-/** Icons next to the word: status never depends on colour alone. */
-export const STATUS_ICON: Record<StateStatus, string> = {
-  succeeded: '✓',
-  failed: '✕',
-  caught: '↪',
-  running: '●',
-  aborted: '■',
-  'not-reached': '○',
 };

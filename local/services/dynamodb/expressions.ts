@@ -51,21 +51,40 @@ export class ExpressionContext {
   }
 }
 
+/**
+ * "The maximum length of any expression string is 4 KB ... The maximum number of operators or functions allowed in
+ * an UpdateExpression is 300 ... The maximum number of operands for the IN comparator is 100."
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-expression-parameters
+ * The messages are DynamoDB's as users and emulators recorded them ("Invalid FilterExpression: Expression size has
+ * exceeded the maximum allowed size; expression size: 5872").
+ */
+export const MAX_EXPRESSION_BYTES = 4096;
+export const MAX_UPDATE_OPERATORS = 300;
+export const MAX_IN_OPERANDS = 100;
+
 const BOOLEAN_FUNCTIONS: Record<string, number> = { attribute_exists: 1, attribute_not_exists: 1, attribute_type: 2, begins_with: 2, contains: 2 };
 
 export class Parser {
   private readonly tokens: Token[] = [];
   private i = 0;
+  /** Operators and functions seen (UpdateExpression's limit). */
+  private operators = 0;
 
   constructor(
     private readonly text: string,
     private readonly label: string,
     private readonly ctx: ExpressionContext,
   ) {
-    const re = /\s*(?:(#[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)|([A-Za-z_][A-Za-z0-9_]*)|(\d+)|(<>|<=|>=|[=<>(),.[\]+-]))/y;
+    const size = Buffer.byteLength(text);
+    if (size > MAX_EXPRESSION_BYTES) throw invalid(`Invalid ${label}: Expression size has exceeded the maximum allowed size; expression size: ${size}`);
+    const re = /(?:(#[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)|([A-Za-z_][A-Za-z0-9_]*)|(\d+)|(<>|<=|>=|[=<>(),.[\]+-]))/y;
+    const space = /\s*/y;
     let pos = 0;
-    while (pos < text.length) {
-      if (/^\s*$/.test(text.slice(pos))) break;
+    for (;;) {
+      space.lastIndex = pos;
+      space.exec(text);
+      pos = space.lastIndex;
+      if (pos >= text.length) break;
       re.lastIndex = pos;
       const m = re.exec(text);
       if (!m) throw invalid(`Invalid ${label}: Syntax error; token: "${text.slice(pos).trim()[0]}", near: "${text.slice(Math.max(0, pos - 5), pos + 5).trim()}"`);
@@ -149,6 +168,7 @@ export class Parser {
     if (tok.t === 'name' && this.peek(1).v === '(' && this.peek(1).t === 'op') {
       const name = tok.v;
       this.i += 2;
+      if (update) this.countOperator();
       let result: Operand;
       if (name === 'size') result = { k: 'size', path: this.path() };
       else if (update && name === 'if_not_exists') {
@@ -171,6 +191,7 @@ export class Parser {
     const a = this.operand(true);
     if (this.isOp('+') || this.isOp('-')) {
       const op = this.next().v as '+' | '-';
+      this.countOperator();
       return { k: 'arith', op, a, b: this.operand(true) };
     }
     return a;
@@ -240,6 +261,7 @@ export class Parser {
         list.push(this.operand());
       }
       this.expectOp(')');
+      if (list.length > MAX_IN_OPERANDS) throw invalid(`Invalid ${this.label}: The IN operator is provided with too many operands; number of operands: ${list.length}`);
       return { k: 'in', a, list };
     }
     const op = this.peek();
@@ -248,6 +270,10 @@ export class Parser {
       return { k: 'cmp', op: op.v, a, b: this.operand() };
     }
     throw this.syntaxError();
+  }
+
+  private countOperator(): void {
+    if (++this.operators > MAX_UPDATE_OPERATORS) throw invalid(`Invalid ${this.label}: The expression contains too many operators; operator count: ${this.operators}`);
   }
 
   projection(): PathElem[][] {

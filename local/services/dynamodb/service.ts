@@ -64,15 +64,19 @@ export class DynamoDbService implements ServiceHandler {
 
   /** Query and Scan stop reading once a page holds this many bytes of items; undefined with OPSFLOW_QUOTAS=off. */
   private readonly pageBytes?: number;
+  /** The largest item a write may leave; undefined with OPSFLOW_QUOTAS=off. */
+  private readonly itemBytes?: number;
 
   /**
    * `clock` (optional) drives TTL expiry and DescribeTable's creation time. `pageBytes` is AWS's 1 MB page
-   * (DYNAMODB_PAGE_BYTES, local/rules/quotas.ts); the runtime passes it unless quotas are relaxed.
+   * (DYNAMODB_PAGE_BYTES, local/rules/quotas.ts) and `itemBytes` its 400 KB item (DYNAMODB_ITEM_BYTES); the runtime
+   * passes them unless quotas are relaxed.
    */
-  constructor(opts: { state: StateDir; clock?: Clock; pageBytes?: number }) {
+  constructor(opts: { state: StateDir; clock?: Clock; pageBytes?: number; itemBytes?: number }) {
     this.clock = opts.clock;
     this.stored = opts.state.store<Item>('dynamodb');
     this.pageBytes = opts.pageBytes;
+    this.itemBytes = opts.itemBytes;
   }
 
   addTable(def: TableDefinition): void {
@@ -158,6 +162,7 @@ export class DynamoDbService implements ServiceHandler {
     const table = this.table(input.TableName);
     const item = checkItem(input.Item ?? {});
     this.checkItemKeys(table, item);
+    this.checkSize(item, 'Item size has exceeded the maximum allowed size');
     const key = this.keyString(table, item);
     const old = table.items.get(key);
     this.checkCondition(input, old);
@@ -194,6 +199,7 @@ export class DynamoDbService implements ServiceHandler {
     if (condition && !evalCond(old ?? {}, condition)) throw conditionFailed(input, old);
     const updated = applyUpdate(old ?? clone(keyItem), actions);
     this.checkItemKeys(table, updated);
+    this.checkSize(updated, 'Item size to update has exceeded the maximum allowed size');
     this.setItem(table, key, updated);
     const touched = [...new Set(actions.map((a) => a.path[0] as string))];
     return returnValues(input.ReturnValues, ['NONE', 'ALL_OLD', 'UPDATED_OLD', 'ALL_NEW', 'UPDATED_NEW'], old, updated, touched);
@@ -281,7 +287,11 @@ export class DynamoDbService implements ServiceHandler {
     // Validate everything first so a bad request leaves no partial write behind.
     for (const [name, r] of requests) {
       const table = this.table(name);
-      if (r.PutRequest) this.checkItemKeys(table, checkItem(r.PutRequest.Item));
+      if (r.PutRequest) {
+        const item = checkItem(r.PutRequest.Item);
+        this.checkItemKeys(table, item);
+        this.checkSize(item, 'Item size has exceeded the maximum allowed size');
+      }
       else if (r.DeleteRequest) this.checkKey(table, r.DeleteRequest.Key);
       else throw invalid('Each write request needs PutRequest or DeleteRequest');
     }
@@ -371,6 +381,15 @@ export class DynamoDbService implements ServiceHandler {
         }
       }
     }
+  }
+
+  /**
+   * "The maximum item size in DynamoDB is 400 KB" (DYNAMODB_ITEM_BYTES), measured on the item as it would be stored
+   * (canonical numbers), after an update as well as on a put. The messages are those the TransactWriteItems
+   * reference lists: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+   */
+  private checkSize(item: Item, message: string): void {
+    if (this.itemBytes !== undefined && dynamoItemSize(item) > this.itemBytes) throw invalid(message);
   }
 
   private checkCondition(input: ConditionalInput, old: Item | undefined): void {

@@ -3,9 +3,11 @@
  *
  * GET only ever reads: mail scanners and link previews open links. POST records the vote of the link's
  * owner (never a typed name) under optimistic concurrency; a rejection decides at once, approvals decide
- * when distinct approvers reach the quorum, and the decision is then delivered to Step Functions.
+ * when distinct approvers reach the quorum, and the decision is then delivered to Step Functions. The requester
+ * (`requestedBy`, when it is an email address: what a parent workflow passes) never decides their own request.
  */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { isValidEmail, normalizeEmail } from '../../shared/email';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
@@ -53,6 +55,8 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
   const approver = record && findApprover(record.approvers, ref.secret);
   // Same answer for an unknown id and a wrong secret: the page must not confirm that an id exists.
   if (!record || !approver) return invalid();
+  // Nothing recorded: an escalation list or an old record may still hold the requester's address.
+  if (isRequester(record, approver.email)) return htmlResponse(403, { kind: 'own-request', title: record.title });
 
   const now = deps.now();
   const state = stateFor(record, approver.email, now);
@@ -196,6 +200,11 @@ async function closeIfOver(deps: DecideDeps, record: ApprovalRecord): Promise<{ 
   deps.log.info('approval closed: its execution stopped waiting', { requestId: record.id, reason: why });
   const state = stateFor(stored, '', deps.now());
   return state.kind === 'open' ? undefined : { record: stored, state: state as Settled };
+}
+
+/** Whether `email` asked for this request. */
+export function isRequester(record: Pick<ApprovalRecord, 'requestedBy'>, email: string): boolean {
+  return record.requestedBy !== null && isValidEmail(record.requestedBy) && normalizeEmail(record.requestedBy) === email;
 }
 
 function intentOf(value: string | undefined): Intent | null {

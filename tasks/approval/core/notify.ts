@@ -14,9 +14,17 @@
  * (a retry after an SES failure, a reminder) needs a new secret. Its hash is added with the claim, BEFORE the
  * email goes out, so a link is never mailed that the record would not accept; earlier links stay valid. When
  * sending fails, the unused hash is removed again.
+ *
+ * SES's sending rate is per second and each recipient counts (1 per second in the sandbox): emailing several approvers
+ * at once is throttled, and "A "Throttling – Maximum sending rate exceeded" error is retriable ... can be retried at a
+ * later time and is likely to succeed" (https://aws.amazon.com/blogs/messaging-and-targeting/how-to-handle-a-throttling-maximum-sending-rate-exceeded-error/).
+ * So a throttled email waits a second (then 2, 4, 8) and is sent again, while the function has time left; only what
+ * still fails is left to the sweep. Any other refusal (an unverified identity in the sandbox: `MessageRejected`) is
+ * not retried and is returned as `undelivered`, with SES's message, for the execution's history and the log.
  */
 import { randomUUID } from 'node:crypto';
-import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { isThrottling } from '../../shared/aws-errors';
 import { errorName, type Log } from '../../shared/logger';
 import { renderEmail, type MailKind } from './email';
 import { approvalLinks, hashSecret, newSecret } from './links';
@@ -30,6 +38,12 @@ import type { ApprovalRecord, SendClaim } from './types';
 export const SEND_CLAIM_SECONDS = 15 * 60;
 /** The write that records what was sent must not be lost to contention: a lost one means a second email later. */
 const RECORD_ATTEMPTS = 10;
+/** Waits before sending a throttled email again: SES's rate is counted per second. */
+const THROTTLE_WAITS_MS = [1000, 2000, 4000, 8000];
+/** Kept back from the function's remaining time when deciding to wait: sending and recording what was sent. */
+const SEND_RESERVE_MS = 10_000;
+/** SES's message on an undelivered email is kept to this length in the output and the log. */
+const REASON_CHARS = 500;
 
 export interface NotifyDeps {
   ses: SESv2Client;
@@ -37,7 +51,18 @@ export interface NotifyDeps {
   sender: string;
   linkBaseUrl: string;
   now: () => Date;
+  /** Waits `ms` on the clock `now` reads (a throttled send waits before it is sent again). */
+  sleep: (ms: number) => Promise<void>;
+  /** Milliseconds the function has left; without it, waits are bounded by THROTTLE_WAITS_MS alone. */
+  remainingMs?: () => number;
   log: Log;
+}
+
+/** An approver SES did not take the email for (other than throttling), with SES's error. */
+export interface Undelivered {
+  email: string;
+  error: string;
+  message: string;
 }
 
 export interface MailTarget {
@@ -61,8 +86,8 @@ export async function sendLinks(
   record: ApprovalRecord,
   targets: MailTarget[],
   claim: SendClaim = newClaim(deps.now()),
-): Promise<{ record: ApprovalRecord; sent: MailTarget[] }> {
-  if (targets.length === 0) return { record, sent: [] };
+): Promise<{ record: ApprovalRecord; sent: MailTarget[]; undelivered: Undelivered[] }> {
+  if (targets.length === 0) return { record, sent: [], undelivered: [] };
 
   const secrets = new Map(targets.map((t) => [t.email, t.secret ?? newSecret()]));
   const now = Date.parse(claim.at);
@@ -90,31 +115,32 @@ export async function sendLinks(
   if (claimed.length < targets.length) {
     deps.log.info('approval emails already sent or being sent by another task', { requestId: record.id, skipped: targets.length - claimed.length });
   }
-  if (claimed.length === 0) return { record, sent: [] };
+  if (claimed.length === 0) return { record, sent: [], undelivered: [] };
 
   const sent: MailTarget[] = [];
   const failed: MailTarget[] = [];
+  const undelivered: Undelivered[] = [];
   for (const target of claimed) {
     const links = approvalLinks(deps.linkBaseUrl, record.id, secrets.get(target.email)!);
     const mail = renderEmail(target.kind, record, target.email, links);
     try {
-      await deps.ses.send(
-        new SendEmailCommand({
-          FromEmailAddress: deps.sender,
-          Destination: { ToAddresses: [target.email] },
-          Content: {
-            Simple: {
-              Subject: { Data: mail.subject, Charset: 'UTF-8' },
-              Body: { Text: { Data: mail.text, Charset: 'UTF-8' }, Html: { Data: mail.html, Charset: 'UTF-8' } },
-            },
+      await sendPaced(deps, {
+        FromEmailAddress: deps.sender,
+        Destination: { ToAddresses: [target.email] },
+        Content: {
+          Simple: {
+            Subject: { Data: mail.subject, Charset: 'UTF-8' },
+            Body: { Text: { Data: mail.text, Charset: 'UTF-8' }, Html: { Data: mail.html, Charset: 'UTF-8' } },
           },
-        }),
-      );
+        },
+      });
       sent.push(target);
     } catch (error) {
       // Left for the sweep: notifiedAt stays null (or remindedAt unchanged), the claim is released, it tries again.
-      deps.log.warn('approval email not sent', { requestId: record.id, kind: target.kind, error: errorName(error) });
+      const reason = (error instanceof Error ? error.message : String(error)).slice(0, REASON_CHARS);
+      deps.log.warn('approval email not sent', { requestId: record.id, kind: target.kind, error: errorName(error), reason });
       failed.push(target);
+      if (!isThrottling(error)) undelivered.push({ email: target.email, error: errorName(error), message: reason });
     }
   }
   deps.log.info('approval emails sent', { requestId: record.id, sent: sent.length, failed: failed.length });
@@ -126,8 +152,10 @@ export async function sendLinks(
         const target = claimed.find((t) => t.email === approver.email);
         if (!target) continue;
         if (sent.includes(target)) {
-          if (target.kind === 'reminder') approver.remindedAt = claim.at;
-          else approver.notifiedAt ??= claim.at;
+          if (target.kind === 'reminder') {
+            approver.remindedAt = claim.at;
+            approver.reminders = (approver.reminders ?? 0) + 1;
+          } else approver.notifiedAt ??= claim.at;
         } else if (target.secret === undefined) {
           const unused = hashSecret(secrets.get(approver.email)!);
           approver.secretHashes = approver.secretHashes.filter((h) => h !== unused);
@@ -139,7 +167,21 @@ export async function sendLinks(
     },
     { attempts: RECORD_ATTEMPTS },
   );
-  return { record, sent };
+  return { record, sent, undelivered };
+}
+
+/** Sends one email, waiting out throttling while the function has time for it. */
+async function sendPaced(deps: NotifyDeps, input: SendEmailCommandInput): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await deps.ses.send(new SendEmailCommand(input));
+      return;
+    } catch (error) {
+      const wait = THROTTLE_WAITS_MS[attempt];
+      if (!isThrottling(error) || wait === undefined || (deps.remainingMs?.() ?? Infinity) < wait + SEND_RESERVE_MS) throw error;
+      await deps.sleep(wait);
+    }
+  }
 }
 
 /** Drops this caller's claims without sending (the task was gone before the emails went out). */

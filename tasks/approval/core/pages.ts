@@ -28,6 +28,8 @@ export type View =
   | { kind: 'expired'; title: string }
   /** The execution stopped waiting before anyone decided; `reason` says why (aborted, restarted, failed, ...). */
   | { kind: 'closed'; title: string; reason?: string }
+  /** The link's owner asked for this request: they cannot approve (or reject) it. */
+  | { kind: 'own-request'; title: string }
   | { kind: 'invalid' }
   | { kind: 'unavailable' }
   | { kind: 'error' };
@@ -90,6 +92,11 @@ export function renderPage(view: View): string {
       return layout(view.title, [
         `<p class="notice">This request is closed: ${view.reason ? `${e(view.reason)}, so the` : 'the'} workflow that asked ` +
           'for it is no longer waiting for a decision. Nothing was approved, and a vote now would change nothing.</p>',
+      ]);
+    case 'own-request':
+      return layout(view.title, [
+        '<p class="notice">You asked for this request, so you cannot decide it: another approver has to. ' +
+          'Nothing was recorded.</p>',
       ]);
     case 'invalid':
       return layout('Approval link not valid', [

@@ -24,6 +24,10 @@ export interface SweepDeps {
   reminderIntervalSeconds: number;
   escalationApprovers: string[];
   now: () => Date;
+  /** Waits on the clock `now` reads: a throttled email is sent again after a second or a few (notify.ts). */
+  sleep: (ms: number) => Promise<void>;
+  /** Milliseconds the function has left. */
+  remainingMs?: () => number;
   log: Log;
 }
 

@@ -25,7 +25,10 @@ export interface Approver {
   secretHashes: string[];
   role: Role;
   notifiedAt: string | null;
+  /** When the last reminder went out. */
   remindedAt: string | null;
+  /** Reminder emails sent to this approver (absent on records written before it was counted). */
+  reminders?: number;
   /**
    * An email to this approver being sent right now: the claim of whoever sends it (tasks/approval/core/notify.ts).
    * Null or absent: nobody is sending. A claim older than SEND_CLAIM_SECONDS belongs to a sender that died.

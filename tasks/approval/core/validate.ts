@@ -55,14 +55,20 @@ export function validateRequest(input: unknown, defaults: RequestDefaults): Appr
     }
   });
   const requestedBy = checkRequestedBy(raw.requestedBy, problems);
+  // The requester never approves their own request (decide.ts refuses the vote): they are not asked, and the others
+  // must be able to reach the quorum without them.
+  const requester = requestedBy !== null && isValidEmail(requestedBy) ? normalizeEmail(requestedBy) : undefined;
+  const asked = approvers?.filter((a) => a !== requester);
+  if (approvers && asked && asked.length === 0) problems.push(`approvers: the requester ${requester} cannot approve their own request, and there is no other approver`);
   const timeoutSeconds = checkTimeout(raw.timeoutSeconds, defaults, problems);
-  const quorum = checkQuorum(raw.quorum, approvers, problems);
+  const excluded = requester !== undefined && asked!.length < approvers!.length ? `, not counting the requester ${requester}` : '';
+  const quorum = checkQuorum(raw.quorum, asked?.length === 0 ? undefined : asked, excluded, problems);
 
   if (problems.length > 0) throw new InputInvalidError(problems);
   return {
     title: title!,
     details,
-    approvers: approvers!,
+    approvers: asked!,
     requestedBy,
     timeoutSeconds,
     quorum,
@@ -154,7 +160,7 @@ function checkTimeout(value: unknown, defaults: RequestDefaults, problems: strin
   return value;
 }
 
-function checkQuorum(value: unknown, approvers: string[] | undefined, problems: string[]): number {
+function checkQuorum(value: unknown, approvers: string[] | undefined, excluded: string, problems: string[]): number {
   if (value === undefined) return 1;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     problems.push(`quorum: must be an integer, got ${describe(value)}`);
@@ -163,7 +169,7 @@ function checkQuorum(value: unknown, approvers: string[] | undefined, problems: 
   if (value < 1) problems.push(`quorum: must be at least 1, got ${value}`);
   // Only comparable when the approver list itself is valid; otherwise its problem is already reported.
   if (approvers && value > approvers.length) {
-    problems.push(`quorum: must be at most the number of approvers (${approvers.length}), got ${value}`);
+    problems.push(`quorum: must be at most the number of approvers (${approvers.length}${excluded}), got ${value}`);
   }
   return value;
 }

@@ -12,7 +12,7 @@ import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
 import type { Log } from '../../shared/logger';
 import { deliverDecision, heartbeat } from './deliver';
 import { hashSecret, newSecret, requestId } from './links';
-import { newClaim, releaseClaim, sendLinks, type MailTarget } from './notify';
+import { newClaim, releaseClaim, sendLinks, type MailTarget, type Undelivered } from './notify';
 import type { ApprovalStore } from './store';
 import type { ApprovalRecord, ApprovalRequest, SendClaim } from './types';
 
@@ -29,6 +29,10 @@ export interface WorkerDeps {
   escalateAfterSeconds: number;
   escalationApprovers: string[];
   now: () => Date;
+  /** Waits on the clock `now` reads: a throttled email is sent again after a second or a few (notify.ts). */
+  sleep: (ms: number) => Promise<void>;
+  /** Milliseconds the function has left. */
+  remainingMs?: () => number;
   log: Log;
 }
 
@@ -36,6 +40,11 @@ export interface WorkerResult {
   requestId: string;
   /** Approvers emailed by this invocation. */
   notified: number;
+  /**
+   * Approvers SES refused to email, with its error and message (e.g. `MessageRejected` for an address the SES sandbox
+   * has not verified). Present only when some were; the sweep keeps trying them until the deadline.
+   */
+  undelivered?: Undelivered[];
 }
 
 export interface TaskInput {
@@ -93,8 +102,7 @@ export async function deliverNext(deps: WorkerDeps, event: WorkerEvent = {}): Pr
     await releaseClaim(deps.store, id, fresh.claim);
     return { requestId: id, notified: 0 };
   }
-  const { sent } = await sendLinks(deps, fresh.record, fresh.targets, fresh.claim);
-  return { requestId: id, notified: sent.length };
+  return result(id, await sendLinks(deps, fresh.record, fresh.targets, fresh.claim));
 }
 
 async function takenElsewhere(deps: WorkerDeps, event: WorkerEvent): Promise<WorkerResult | undefined> {
@@ -136,8 +144,11 @@ async function redeliver(deps: WorkerDeps, id: string, token: string, now: Date)
   const targets: MailTarget[] = record.approvers
     .filter((a) => a.notifiedAt === null)
     .map((a) => ({ email: a.email, kind: a.role === 'escalation' ? 'escalation' : 'request' }));
-  const { sent } = await sendLinks(deps, record, targets);
-  return { requestId: id, notified: sent.length };
+  return result(id, await sendLinks(deps, record, targets));
+}
+
+function result(requestId: string, { sent, undelivered }: { sent: MailTarget[]; undelivered: Undelivered[] }): WorkerResult {
+  return { requestId, notified: sent.length, ...(undelivered.length ? { undelivered } : {}) };
 }
 
 function newRecord(

@@ -14,7 +14,8 @@ import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
 import type { HttpResult } from './control';
 import type { Ec2Store } from './store';
-import { describeOne, shorten, trigger, type TriggerDeps } from './trigger';
+import { bold, cell, dialectOf, literal, singleLine, type Dialect } from './chat-markup';
+import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
 import { INSTANCE_ID } from './validate';
 import { explainStateReason } from './verify';
@@ -24,7 +25,8 @@ export type Command =
   | { kind: 'ls'; tag?: { key: string; value: string } }
   | { kind: 'status'; instanceId: string }
   | { kind: 'act'; action: Ec2Action; instanceId: string }
-  | { kind: 'bad'; problem: string };
+  /** `problem` is the reply's own words; `got`, what the caller typed, is echoed only as literal text. */
+  | { kind: 'bad'; problem: string; got: string };
 
 const LIST_LIMIT = 50;
 
@@ -50,18 +52,18 @@ export function parseCommand(text: string): Command {
     case 'list': {
       if (args.length === 0) return { kind: 'ls' };
       const m = /^([^=]+)=(.*)$/.exec(args[0]);
-      if (args.length > 1 || !m) return { kind: 'bad', problem: `ls takes one Key=Value filter, got '${args.join(' ')}'` };
+      if (args.length > 1 || !m) return { kind: 'bad', problem: 'ls takes one Key=Value filter, got', got: args.join(' ') };
       return { kind: 'ls', tag: { key: m[1], value: m[2] } };
     }
     case 'status':
     case 'start':
     case 'stop': {
       const id = args[0];
-      if (args.length !== 1 || !INSTANCE_ID.test(id)) return { kind: 'bad', problem: `${verb.toLowerCase()} needs one instance id (i-...), got '${args.join(' ')}'` };
+      if (args.length !== 1 || !INSTANCE_ID.test(id)) return { kind: 'bad', problem: `${verb.toLowerCase()} needs one instance id (i-...), got`, got: args.join(' ') };
       return verb.toLowerCase() === 'status' ? { kind: 'status', instanceId: id } : { kind: 'act', action: verb.toLowerCase() as Ec2Action, instanceId: id };
     }
     default:
-      return { kind: 'bad', problem: `unknown command '${verb}'` };
+      return { kind: 'bad', problem: 'unknown command', got: verb };
   }
 }
 
@@ -69,7 +71,7 @@ export interface ChatDeps {
   store: Ec2Store;
   ec2: EC2Client;
   allow: AllowRules;
-  trigger: Omit<TriggerDeps, 'ec2'>;
+  trigger: Omit<TriggerDeps, 'ec2' | 'store'>;
   log: Log;
 }
 
@@ -81,35 +83,37 @@ export async function handleChat(form: URLSearchParams, deps: ChatDeps): Promise
     deps.log.warn('chat command refused: bad verification token', { configured: expected !== undefined });
     return answer(401, 'ephemeral', 'Unauthorized: wrong verification token.');
   }
-  const user = form.get('user_name') || 'someone';
+  const d = dialectOf(form);
+  // Chat servers send what they like: the name is cut to a length a reply, a log line and the workflow's
+  // requestedBy (at most 200 characters) all take, so a long name never fails the action.
+  const user = shorten(singleLine(form.get('user_name') ?? '').trim() || 'someone', USER_NAME_CHARS);
   const command = parseCommand(form.get('text') ?? '');
   switch (command.kind) {
     case 'help':
       return answer(200, 'ephemeral', '```\n' + HELP + '\n```');
     case 'bad':
-      return answer(200, 'ephemeral', `${shorten(command.problem, 300)}\n\`\`\`\n${HELP}\n\`\`\``);
+      return answer(200, 'ephemeral', `${command.problem} ${literal(shorten(command.got, 100), d)}\n\`\`\`\n${HELP}\n\`\`\``);
     case 'ls':
-      return answer(200, 'ephemeral', await list(deps, command.tag));
+      return answer(200, 'ephemeral', await list(deps, d, command.tag));
     case 'status': {
       const i = await allowedInstance(deps, command.instanceId);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
       const why = i.state === 'stopped' && i.stateReason ? `\nWhy: ${explainStateReason(i.stateReason)}` : '';
-      return answer(200, 'ephemeral', `**${i.name || i.instanceId}** \`${i.instanceId}\` ${i.instanceType}: **${i.state}**${why}`);
+      return answer(200, 'ephemeral', `${label(i, d)} ${i.instanceType}: ${bold(i.state, d)}${why}`);
     }
     case 'act': {
       const i = await allowedInstance(deps, command.instanceId);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
-      const done = await trigger({ ...deps.trigger, ec2: deps.ec2 }, i, command.action, `chat:${user}`);
-      const who = shorten(user, USER_NAME_CHARS);
-      deps.log.info('chat command', { user: who, action: command.action, instanceId: i.instanceId, from: done.from, to: done.to, failure: done.failure });
-      const what = `@${who}: ${command.action} **${shorten(i.name || i.instanceId, 128)}** \`${i.instanceId}\``;
-      if (done.failure) {
-        const cause = done.failure.cause ? `: ${done.failure.cause}` : '';
-        return answer(200, 'in_channel', `${what}: failed, ${done.failure.error}${cause} (still ${done.to})`);
-      }
-      return answer(200, 'in_channel', `${what}: ${done.from} -> ${done.to}`);
+      const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, i, command.action, `chat:${user}`);
+      deps.log.info('chat command', { user, action: command.action, instanceId: i.instanceId, from: done.from, to: done.to, outcome: done.outcome, reason: done.reason, failure: done.failure });
+      return answer(200, 'in_channel', `${literal(user, d)}: ${command.action} ${label(i, d)}: ${describeOutcome(done, command.action)}`);
     }
   }
+}
+
+/** The instance as `name` `i-...` (both literal: the Name tag is anyone's text). */
+function label(i: InstanceFacts, d: Dialect): string {
+  return i.name ? `${literal(shorten(i.name, 128), d)} ${literal(i.instanceId, d)}` : literal(i.instanceId, d);
 }
 
 async function allowedInstance(deps: ChatDeps, instanceId: string): Promise<InstanceFacts | string> {
@@ -119,7 +123,7 @@ async function allowedInstance(deps: ChatDeps, instanceId: string): Promise<Inst
   return i;
 }
 
-async function list(deps: ChatDeps, tag?: { key: string; value: string }): Promise<string> {
+async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: string }): Promise<string> {
   const filters: Filter[] = [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }];
   if (tag) filters.push({ Name: `tag:${tag.key}`, Values: [tag.value] });
   // Narrow the scan server-side when the allow rules are tag keys only.
@@ -131,11 +135,15 @@ async function list(deps: ChatDeps, tag?: { key: string; value: string }): Promi
     if (rows.length < LIST_LIMIT) rows.push(i);
     else more++;
   }
-  if (rows.length === 0) return tag ? `No instance you may control has ${tag.key}=${tag.value}.` : 'No instance you may control.';
+  if (rows.length === 0) return tag ? `No instance you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No instance you may control.';
   rows.sort((a, b) => a.name.localeCompare(b.name));
-  const table = ['| Name | Instance | State | Schedule |', '|:--|:--|:--|:--|', ...rows.map((i) => `| ${i.name || '-'} | \`${i.instanceId}\` | ${i.state} | ${i.tags.Schedule ?? ''} |`)];
-  if (more > 0) table.push('', `... and ${more} more; narrow with ls Key=Value.`);
-  return table.join('\n');
+  const v = (text: string) => cell(shorten(text, 128), d);
+  // Slack draws no tables (https://api.slack.com/reference/surfaces/formatting): one line per instance there.
+  const lines = d === 'slack'
+    ? rows.map((i) => `${v(i.name)} ${v(i.instanceId)} ${i.state} ${v(i.tags.Schedule ?? '')}`)
+    : ['| Name | Instance | State | Schedule |', '|:--|:--|:--|:--|', ...rows.map((i) => `| ${v(i.name)} | ${v(i.instanceId)} | ${i.state} | ${v(i.tags.Schedule ?? '')} |`)];
+  if (more > 0) lines.push('', `... and ${more} more; narrow with ls Key=Value.`);
+  return lines.join('\n');
 }
 
 function sameSecret(a: string, b: string): boolean {

@@ -1,8 +1,9 @@
 /**
  * `GET|POST /ec2/control/{instanceId}/{action}?token=...`: a control link. GET shows the instance's state and
  * a button and never changes anything (mail scanners and link previews fetch URLs); POST (the button, or
- * `curl -X POST`) runs the workflow for that one instance and answers with the transition, as plain text
- * for `curl` (`stopped -> pending`), HTML for browsers, JSON for `Accept: application/json`.
+ * `curl -X POST`) runs the workflow for that one instance and answers with the transition, or why there was none
+ * (`stopped -> pending`, `not started: already running`), as plain text for `curl`, HTML for browsers, JSON for
+ * `Accept: application/json`.
  * A wrong, expired or revoked token is a 401 with nothing done and nothing revealed.
  */
 import escapeHtml from 'escape-html';
@@ -11,7 +12,7 @@ import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { checkLink } from './links';
 import type { Ec2Store } from './store';
-import { describeOne, trigger, type TriggerDeps } from './trigger';
+import { describeOne, describeOutcome, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
 import { INSTANCE_ID } from './validate';
 
@@ -33,7 +34,7 @@ export interface ControlDeps {
   store: Ec2Store;
   ec2: EC2Client;
   allow: AllowRules;
-  trigger: Omit<TriggerDeps, 'ec2'>;
+  trigger: Omit<TriggerDeps, 'ec2' | 'store'>;
   nowMs: () => number;
   log: Log;
 }
@@ -60,10 +61,15 @@ export async function handleControl(req: ControlRequest, deps: ControlDeps): Pro
   if (req.method === 'GET') return page(format, instance, action, req.token ?? '');
   if (req.method !== 'POST') return reply(format, 405, 'Use GET to look, POST to act.');
 
-  const done = await trigger({ ...deps.trigger, ec2: deps.ec2 }, instance, action, `control-link:${check.linkId}`);
-  deps.log.info('control link used', { instanceId: req.instanceId, action, linkId: check.linkId, from: done.from, to: done.to, failure: done.failure });
-  const line = done.failure ? `failed, ${done.failure.error}${done.failure.cause ? `: ${done.failure.cause}` : ''} (still ${done.to})` : `${done.from} -> ${done.to}`;
-  if (format === 'json') return json(200, { instanceId: instance.instanceId, name: instance.name, action, from: done.from, to: done.to, executionArn: done.executionArn, ...(done.failure && { failure: done.failure }) });
+  const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, instance, action, `control-link:${check.linkId}`);
+  deps.log.info('control link used', { instanceId: req.instanceId, action, linkId: check.linkId, from: done.from, to: done.to, outcome: done.outcome, reason: done.reason, failure: done.failure });
+  const line = describeOutcome(done, action);
+  if (format === 'json') {
+    return json(200, {
+      instanceId: instance.instanceId, name: instance.name, action, from: done.from, to: done.to, outcome: done.outcome, executionArn: done.executionArn,
+      ...(done.reason && { reason: done.reason }), ...(done.failure && { failure: done.failure }),
+    });
+  }
   if (format === 'html') {
     return html(200, `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`);
   }

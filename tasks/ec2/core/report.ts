@@ -146,8 +146,8 @@ function messageText(input: ReportInput, report: Report): string {
   return text;
 }
 
-/** SNS subjects: ASCII, no line breaks, at most 100 characters. */
+/** SNS subjects: ASCII, no line breaks, fewer than 100 characters (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html). */
 function subject(s: string): string {
   const ascii = s.replace(/[^\x20-\x7e]/g, '?');
-  return ascii.length > 100 ? `${ascii.slice(0, 97)}...` : ascii;
+  return ascii.length > 99 ? `${ascii.slice(0, 96)}...` : ascii;
 }

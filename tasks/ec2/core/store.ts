@@ -20,7 +20,7 @@
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../shared/limit';
 import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
-import type { ReportEntry, StoredBatch, WaveProgress } from './types';
+import type { BatchEntry, ReportEntry, StoredBatch, WaveProgress } from './types';
 
 const RUN_TTL_SECONDS = 14 * 86_400;
 /** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */
@@ -134,6 +134,20 @@ export class Ec2Store {
       start = page.LastEvaluatedKey;
     } while (start);
     return { batches, entries };
+  }
+
+  /**
+   * Where one instance stands in a run for that instance alone (a control link's or a chat command's): the plan
+   * settles it in `entries#00000` or puts it in the only batch of the only wave, `batch#0-00000`. Undefined until the
+   * plan has stored either. Reads single items with GetItem, which the link and chat functions may already do.
+   */
+  async singleInstanceEntry(runId: string, instanceId: string): Promise<ReportEntry | BatchEntry | undefined> {
+    for (const sk of ['entries#00000', Ec2Store.batchKey(0, 0)]) {
+      const item = await this.get(`run#${runId}`, sk);
+      const found = ((item?.entries ?? []) as Array<ReportEntry | BatchEntry>).find((e) => e.instanceId === instanceId);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   async linkSecret(): Promise<LinkSecret | undefined> {

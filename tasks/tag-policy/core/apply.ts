@@ -2,10 +2,18 @@
  * One step of the remediation loop: take a page of the run's findings, re-read those instances, and apply
  * what the phase allows — only where the violation is still there (an approval can take hours; an owner may
  * have fixed the tags meanwhile, or added an exemption). Tags are written with one CreateTags call per
- * distinct tag set; stop/terminate go in batches, and a batch EC2 refuses is retried instance by instance so
- * one protected or unstoppable instance does not block the others.
+ * distinct tag set; stop/terminate go in batches. A batch EC2 refuses for some of its instances (the error names
+ * them: a protected or unstoppable instance) gets that error for the named ones and is sent again without them, so
+ * one instance does not block the others. A throttled call (RequestLimitExceeded once the SDK's own retries are spent)
+ * is no instance's fault: nothing is settled, the findings done so far are saved, and the step returns `throttled`
+ * with a back-off the state machine waits (a Wait state, on Step Functions' clock, not a sleeping Lambda) before it
+ * runs the same page again, whose already settled actions are not sent twice. Re-sending a throttled batch once per
+ * instance would only multiply the calls that are being throttled
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html: "we recommend that you use an exponential
+ * backoff"). After THROTTLE_ATTEMPTS waits the actions still planned fail, saying so.
  */
 import { CreateTagsCommand, StopInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { isThrottling } from '../../shared/aws-errors';
 import { errorName, type Log } from '../../shared/logger';
 import { checkInstance } from './evaluate';
 import { describeByIds } from './instances';
@@ -36,6 +44,20 @@ export interface ApplyState {
   tally: ApplyTally;
   /** Who approved, recorded on the destructive actions. */
   approvedBy?: string;
+  /** Set when EC2 throttled this page: the state machine waits `waitSeconds`, then runs the same page again. */
+  throttled?: { attempts: number; waitSeconds: number };
+}
+
+/** Waits of the back-off: 2, 4, 8, ... seconds, at most 5 minutes each; after the last, the page's actions fail. */
+export const THROTTLE_ATTEMPTS = 10;
+const BACKOFF_FIRST_SECONDS = 2;
+const BACKOFF_MAX_SECONDS = 300;
+
+/** EC2 throttled a remediation call: the page is to be tried again later, as a whole. */
+class Throttled extends Error {
+  constructor(readonly cause: unknown) {
+    super('throttled');
+  }
 }
 
 export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): Promise<ApplyState> {
@@ -44,13 +66,31 @@ export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): P
   const wantsDestructive = state.phase !== 'tags';
   const todo = page.items.filter((f) => (wantsTags && Object.keys(f.tags).length > 0) || (wantsDestructive && f.destructive));
   const tally = { ...state.tally };
+  const { throttled, ...rest } = state;
   if (todo.length > 0) {
     const current = await currentFacts(deps.ec2, todo.map((f) => f.instanceId));
-    if (wantsTags) await applyTags(run, todo, current, deps, tally);
-    if (wantsDestructive) await applyDestructive(run, todo, current, state.approvedBy, deps, tally);
+    try {
+      if (wantsTags) await applyTags(run, todo, current, deps, tally);
+      if (wantsDestructive) await applyDestructive(run, todo, current, state.approvedBy, deps, tally);
+    } catch (err) {
+      if (!(err instanceof Throttled)) throw err;
+      const attempts = (throttled?.attempts ?? 0) + 1;
+      if (attempts <= THROTTLE_ATTEMPTS) {
+        // What was settled before the throttle is kept; the rest of the page is tried again after the wait.
+        await deps.store.putFindings(run.id, todo);
+        const waitSeconds = Math.min(BACKOFF_FIRST_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX_SECONDS);
+        deps.log.warn('EC2 throttled remediation; the page is retried after a wait', { attempts, waitSeconds });
+        return { ...rest, tally, throttled: { attempts, waitSeconds } };
+      }
+      for (const f of todo) {
+        for (const a of f.actions) {
+          if (a.outcome === 'planned' && a.action !== 'notify') settle(a, 'failed', `${a.reason}; not applied: EC2 throttled the call (${errorName(err.cause)}) ${THROTTLE_ATTEMPTS + 1} times, the last after a ${BACKOFF_MAX_SECONDS} s wait`, tally);
+        }
+      }
+    }
     await deps.store.putFindings(run.id, todo);
   }
-  return { ...state, cursor: page.cursor, done: page.cursor === undefined, tally };
+  return { ...rest, cursor: page.cursor, done: page.cursor === undefined, tally };
 }
 
 /** Instances that vanished since the scan are simply absent from the map. */
@@ -166,8 +206,10 @@ function settle(a: ActionResult, outcome: ActionResult['outcome'], reason: strin
 }
 
 /**
- * Calls `call` for all ids at once; when EC2 refuses the batch, once per id so each instance gets its own
- * outcome. `done(id, errorName?, message?)` is told about every id exactly once.
+ * Calls `call` for all ids at once. When EC2 refuses the batch with an error that names some of its instances (an
+ * instance in the wrong state, protected, unknown), those get the error and the rest go again as one batch; an error
+ * that names none is every instance's. A throttle is thrown as `Throttled` for the step to retry the page later.
+ * `done(id, errorName?, message?)` is told about every id exactly once.
  */
 async function batched(
   ids: string[],
@@ -175,18 +217,22 @@ async function batched(
   done: (id: string, error?: string, message?: string) => void,
   log: Log,
 ): Promise<void> {
-  try {
-    await call(ids);
-    for (const id of ids) done(id);
-    return;
-  } catch (error) {
-    if (ids.length === 1) {
-      log.warn('EC2 refused a remediation call', { instanceId: ids[0], error: errorName(error) });
-      done(ids[0], errorName(error), ec2Message(error));
+  let pending = ids;
+  while (pending.length > 0) {
+    try {
+      await call(pending);
+      for (const id of pending) done(id);
       return;
+    } catch (error) {
+      if (isThrottling(error)) throw new Throttled(error);
+      const message = ec2Message(error);
+      const named = pending.filter((id) => (error as Error)?.message?.includes(id));
+      const refused = named.length > 0 ? named : pending;
+      log.warn('EC2 refused a remediation call', { instances: refused.length, of: pending.length, error: errorName(error) });
+      for (const id of refused) done(id, errorName(error), message);
+      pending = pending.filter((id) => !refused.includes(id));
     }
   }
-  for (const id of ids) await batched([id], call, done, log);
 }
 
 /** EC2 error messages name instances and states, never secrets: useful in the report. */

@@ -4,7 +4,7 @@
  */
 import { DescribeInstancesCommand, DescribeTagsCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { TagPolicyReadFailedError } from '../../shared/errors';
-import type { InstanceFacts } from './types';
+import type { InstanceFacts, LaunchFilter } from './types';
 
 /** Instances that can still be remediated; shutting-down and terminated ones are gone for our purposes. */
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
@@ -16,11 +16,10 @@ export interface FleetPage {
   nextToken?: string;
 }
 
-/** One DescribeInstances page of the live fleet. */
-export async function describeFleetPage(ec2: EC2Client, nextToken: string | undefined, pageSize: number): Promise<FleetPage> {
-  const out = await read('DescribeInstances', () =>
-    ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: LIVE_STATES }], MaxResults: pageSize, NextToken: nextToken })),
-  );
+/** One DescribeInstances page of the live fleet, or of the live instances `filter` selects (a launch). */
+export async function describeFleetPage(ec2: EC2Client, nextToken: string | undefined, pageSize: number, filter?: LaunchFilter): Promise<FleetPage> {
+  const Filters = [{ Name: 'instance-state-name', Values: LIVE_STATES }, ...(filter ? [{ Name: filter.name, Values: filter.values }] : [])];
+  const out = await read('DescribeInstances', () => ec2.send(new DescribeInstancesCommand({ Filters, MaxResults: pageSize, NextToken: nextToken })));
   const instances = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(toFacts);
   return { instances, nextToken: out.NextToken };
 }

@@ -39,7 +39,7 @@ export function blastRadius(counts: Counts, policy: Policy, wholeFleet: boolean)
 }
 
 export function planRun(run: Run, counts: Counts): RunPlan {
-  const radius = blastRadius(counts, run.policy, run.instanceIds === undefined);
+  const radius = blastRadius(counts, run.policy, run.instanceIds === undefined && run.launchFilter === undefined);
   const destructive = counts.toStop + counts.toTerminate > 0;
   const base = { blastRadius: radius, thenApprove: false, approvedPhase: 'destructive' as Phase };
   if (run.dryRun || counts.toChange === 0) return { ...base, next: 'report', phase: 'tags' };

@@ -23,12 +23,6 @@ export const POLICY_DEFAULTS = {
 export interface PolicyOptions {
   /** Destructive actions this deployment may take (its IAM allows). @default ['stop', 'terminate'] */
   destructiveActions?: readonly ActionName[];
-  /**
-   * Tag keys this deployment may write: the Apply role's `aws:TagKeys` condition (see `taggableKeysOf`). A rule
-   * that would write another key is a problem here, not an UnauthorizedOperation after the run has started.
-   * @default any key
-   */
-  taggableKeys?: readonly string[];
 }
 
 type Raw = Record<string, any>;
@@ -56,9 +50,6 @@ export function parsePolicy(raw: unknown, opts: PolicyOptions = {}): Policy {
     seen.set(rule.key, i);
     if (rule.key === exemptionTag) problems.push(`${at}.key: '${rule.key}' is the exemption tag and cannot also be a rule`);
     checkRule(rule, r, at, enabled, problems);
-    if (opts.taggableKeys && writesTag(rule) && !opts.taggableKeys.includes(rule.key)) {
-      problems.push(`${at}.key: this deployment may only write the tags ${opts.taggableKeys.join(', ')} (its IAM allows the deployed policy's keys), not '${rule.key}'`);
-    }
     return rule;
   });
 
@@ -80,16 +71,11 @@ export function parsePolicy(raw: unknown, opts: PolicyOptions = {}): Policy {
 
 /**
  * The tag keys a deployment may write: its policy's rule keys. The construct puts them in the Apply role's
- * `aws:TagKeys` condition and the input check holds a policy given at execution start to them, so whoever can
- * start TagPolicy cannot set any other tag (`Schedule` would enrol an instance in Ec2Schedule).
+ * `aws:TagKeys` condition, so whatever the code does, the workflow cannot set any other tag (`Schedule` would
+ * enrol an instance in Ec2Schedule).
  */
 export function taggableKeysOf(policy: Policy): string[] {
   return [...new Set(policy.rules.map((r) => r.key))].sort();
-}
-
-/** Whether a rule can write its own tag: a default value, the creator, or a normalized spelling. */
-function writesTag(rule: TagRule): boolean {
-  return rule.case === 'normalize' || [rule.onMissing, rule.onInvalid].some((s) => s.action === 'tag' || s.action === 'lookup-creator');
 }
 
 /** The destructive actions a (valid) policy uses: what its deployment needs permission for. */

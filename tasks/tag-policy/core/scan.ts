@@ -80,7 +80,7 @@ async function readPage(run: Run, cursor: string | undefined, deps: ScanDeps): P
     const end = offset + ids.length;
     return { instances, next: end < run.instanceIds.length ? String(end) : undefined };
   }
-  const page = await describeFleetPage(deps.ec2, cursor, deps.pageSize);
+  const page = await describeFleetPage(deps.ec2, cursor, deps.pageSize, run.launchFilter);
   return { instances: page.instances, next: page.nextToken };
 }
 

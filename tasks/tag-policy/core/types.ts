@@ -116,13 +116,21 @@ export function addCounts(a: Counts, b: Counts): Counts {
   return sum;
 }
 
+/** A DescribeInstances filter (`client-token` names one launch; `launch-time` minutes may catch others). */
+export interface LaunchFilter {
+  name: 'client-token' | 'launch-time';
+  values: string[];
+}
+
 /** The run as validated at execution start; travels in the state payload (small: no instance lists). */
 export interface Run {
   id: string;
   mode: 'scan' | 'launch';
   dryRun: boolean;
-  /** Specific instances (launch mode, or a targeted scan). Absent: the whole fleet. */
+  /** Specific instances (launch mode, or a targeted scan). Absent, and no `launchFilter`: the whole fleet. */
   instanceIds?: string[];
+  /** Launch mode when CloudTrail omitted the instance list: the DescribeInstances filter that finds the launch. */
+  launchFilter?: LaunchFilter;
   /** Who launched the instances, from the RunInstances event (launch mode). */
   launchedBy?: string;
   settleSeconds: number;

@@ -349,6 +349,26 @@ describe('POST /approvals/{ref}', () => {
   });
 });
 
+describe('the requester\'s own link', () => {
+  it('refuses the requester\'s vote (403), records nothing and completes nothing; the page says why', async () => {
+    // Prepare: ALICE asked (a parent workflow passed her address) and is on the list, e.g. as an escalation approver.
+    const record = seed({ requestedBy: ALICE });
+
+    // Act
+    const page = await handleDecisionRequest(get(refFor(record, ALICE)), deps());
+    const vote = await handleDecisionRequest(post(refFor(record, ALICE), 'decision=approve'), deps());
+    const other = await handleDecisionRequest(post(refFor(record, BOB), 'decision=approve'), deps());
+
+    // Assess
+    for (const response of [page, vote]) {
+      expect(response.statusCode).toBe(403);
+      expect(response.body).toContain('You asked for this request, so you cannot decide it');
+    }
+    expect(other.statusCode).toBe(200);
+    expect(table.record(record.id).votes.map((v) => v.approver)).toEqual([BOB]);
+  });
+});
+
 describe('fromHttpApiEvent', () => {
   it('decodes a base64 body and reads the route, query and content type', () => {
     // Prepare

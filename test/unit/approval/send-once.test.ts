@@ -29,14 +29,14 @@ const mail = { sender: 'approvals@example.com', linkBaseUrl: LINK_BASE };
 function workerDeps(): WorkerDeps {
   return {
     sfn: new SFNClient({ region: 'us-east-1' }), ses: new SESv2Client({ region: 'us-east-1' }), store: table.store, activityArn: ACTIVITY,
-    workerName: 'w', ...mail, reminderIntervalSeconds: 4 * 3600, escalateAfterSeconds: 0, escalationApprovers: [], now: () => now, log: recordingLog(),
+    workerName: 'w', ...mail, reminderIntervalSeconds: 4 * 3600, escalateAfterSeconds: 0, escalationApprovers: [], now: () => now, sleep: async () => {}, log: recordingLog(),
   };
 }
 
 function sweepDeps(): SweepDeps {
   return {
     sfn: new SFNClient({ region: 'us-east-1' }), ses: new SESv2Client({ region: 'us-east-1' }), store: table.store, ...mail,
-    reminderIntervalSeconds: 4 * 3600, escalationApprovers: [], now: () => now, log: recordingLog(),
+    reminderIntervalSeconds: 4 * 3600, escalationApprovers: [], now: () => now, sleep: async () => {}, log: recordingLog(),
   };
 }
 
@@ -120,8 +120,8 @@ describe('one email per approver', () => {
   });
 
   it('a failed send releases its claim: the next sweep retries at once', async () => {
-    // Prepare: SES refuses the worker's send
-    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error('Throttled'), { name: 'TooManyRequestsException' })).resolves({ MessageId: 'm' });
+    // Prepare: SES refuses the worker's send (the sandbox had not verified alice yet)
+    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error('Email address is not verified.'), { name: 'MessageRejected' })).resolves({ MessageId: 'm' });
     await deliverNext(workerDeps());
     // Act
     now = new Date(NOW.getTime() + 60_000);

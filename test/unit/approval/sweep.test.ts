@@ -40,6 +40,7 @@ function deps(): SweepDeps {
     reminderIntervalSeconds: 4 * 3600,
     escalationApprovers: [BOSS, ALICE],
     now: () => now,
+    sleep: async () => {},
     log,
   };
 }
@@ -86,6 +87,23 @@ describe('sweep', () => {
     expect(stored.nextReminderAt).toBe('2030-01-01T17:00:00.000Z');
     expect(stored.approvers[0].remindedAt).toBe(now.toISOString());
     expect(findApprover(stored.approvers, secretIn(mails[0]))?.email).toBe(ALICE);
+  });
+
+  it('counts every reminder an approver was sent, not only the last one (the console shows the count)', async () => {
+    // Prepare: two reminders due, four hours apart; the second fails to send for bob
+    const record = seed();
+    now = new Date('2030-01-01T13:00:00.000Z');
+    await sweep(deps());
+    now = new Date('2030-01-01T17:00:00.000Z');
+    ses.on(SendEmailCommand, { Destination: { ToAddresses: [BOB] } }).rejects(Object.assign(new Error('down'), { name: 'InternalServiceErrorException' }));
+    // Act
+    await sweep(deps());
+    // Assess
+    const stored = table.record(record.id);
+    expect(stored.approvers.map((a) => [a.email, a.reminders, a.remindedAt])).toEqual([
+      [ALICE, 2, '2030-01-01T17:00:00.000Z'],
+      [BOB, 1, '2030-01-01T13:00:00.000Z'],
+    ]);
   });
 
   it('after a late sweep, schedules the next reminder in the future, not a burst', async () => {

@@ -143,3 +143,19 @@ describe('allowedRecipientDomains', () => {
     expect(validateRequest({ title: 'T', approvers: ['OK@Example.com'] }, d).approvers).toEqual(['ok@example.com']);
   });
 });
+
+describe('the requester (requestedBy, an email address) never approves their own request', () => {
+  it('does not ask the requester, whether named in the input or among the default approvers', () => {
+    expect(validateRequest({ title: 't', approvers: ['Carol@example.com', 'dave@example.com'], requestedBy: 'carol@example.com' }, defaults).approvers).toEqual(['dave@example.com']);
+    expect(validateRequest({ title: 't', requestedBy: 'ops-lead@example.com' }, { ...defaults, approvers: ['ops-lead@example.com', 'erin@example.com'] }).approvers).toEqual(['erin@example.com']);
+    // A requester that is not an address (a pipeline, a run) excludes nobody.
+    expect(validateRequest({ title: 't', requestedBy: 'opsflow TagPolicy scan run 7' }, defaults).approvers).toEqual(['ops-lead@example.com']);
+  });
+
+  it('fails Input.Invalid when the others cannot reach the quorum without the requester', () => {
+    expect(problemsOf({ title: 't', requestedBy: 'ops-lead@example.com' })).toEqual(['approvers: the requester ops-lead@example.com cannot approve their own request, and there is no other approver']);
+    expect(problemsOf({ title: 't', approvers: ['a@example.com', 'b@example.com'], requestedBy: 'a@example.com', quorum: 2 })).toEqual([
+      'quorum: must be at most the number of approvers (1, not counting the requester a@example.com), got 2',
+    ]);
+  });
+});

@@ -48,6 +48,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps {
     escalateAfterSeconds: 0,
     escalationApprovers: [],
     now: () => NOW,
+    sleep: async () => {},
     log,
     ...overrides,
   };
@@ -183,17 +184,54 @@ describe('deliverNext', () => {
     expect(table.record(requestId(EXECUTION))).toMatchObject({ escalateAt: null, nextReminderAt: null });
   });
 
-  it('leaves notifiedAt null for an approver SES refused, without throwing', async () => {
-    // Prepare
+  it('leaves notifiedAt null for an approver SES refused, without throwing, and says who and why in its output', async () => {
+    // Prepare: the SES sandbox refuses alice, who is not a verified identity
     offerTask();
-    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error('Throttled'), { name: 'TooManyRequestsException' })).resolves({});
+    const refusal = 'Email address is not verified. The following identities failed the check in region US-EAST-1: alice@example.com';
+    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error(refusal), { name: 'MessageRejected' })).resolves({});
     // Act
     const result = await deliverNext(deps());
     // Assess
-    expect(result.notified).toBe(1);
+    expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 1, undelivered: [{ email: 'alice@example.com', error: 'MessageRejected', message: refusal }] });
     const approvers = table.record(requestId(EXECUTION)).approvers;
     expect(approvers.map((a) => a.notifiedAt)).toEqual([null, NOW.toISOString()]);
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'approval email not sent' }));
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'approval email not sent', attributes: expect.objectContaining({ error: 'MessageRejected', reason: refusal }) }));
+  });
+
+  describe('SES throttling (1 email per second in the sandbox, each recipient counts)', () => {
+    const throttled = () => Object.assign(new Error('Maximum sending rate exceeded.'), { name: 'TooManyRequestsException' });
+
+    it('waits a second, then longer, and sends a throttled email again: every approver is emailed now, not by the sweep', async () => {
+      // Prepare: three approvers; SES takes the first email and throttles each of the others once or twice
+      offerTask(TOKEN, { request: { ...request, approvers: ['alice@example.com', 'bob@example.com', 'carol@example.com'] }, execution: EXECUTION, enteredAt: NOW.toISOString() });
+      ses.on(SendEmailCommand).resolvesOnce({}).rejectsOnce(throttled()).resolvesOnce({}).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({});
+      const waits: number[] = [];
+      // Act
+      const result = await deliverNext(deps({ sleep: async (ms) => void waits.push(ms) }));
+      // Assess
+      expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 3 });
+      expect(sentMails().map((m) => m.Destination!.ToAddresses![0])).toEqual(['alice@example.com', 'bob@example.com', 'bob@example.com', 'carol@example.com', 'carol@example.com', 'carol@example.com']);
+      expect(waits).toEqual([1000, 1000, 2000]);
+      expect(table.record(requestId(EXECUTION)).approvers.map((a) => a.notifiedAt)).toEqual([NOW.toISOString(), NOW.toISOString(), NOW.toISOString()]);
+    });
+
+    it('gives up after four waits (15 s) and leaves the email to the sweep; a throttle is not reported as undelivered', async () => {
+      offerTask();
+      ses.on(SendEmailCommand).resolvesOnce({}).rejects(throttled());
+      const waits: number[] = [];
+      const result = await deliverNext(deps({ sleep: async (ms) => void waits.push(ms) }));
+      expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 1 });
+      expect(waits).toEqual([1000, 2000, 4000, 8000]);
+    });
+
+    it('does not wait past the time the function has left', async () => {
+      offerTask();
+      ses.on(SendEmailCommand).resolvesOnce({}).rejects(throttled());
+      const waits: number[] = [];
+      const result = await deliverNext(deps({ sleep: async (ms) => void waits.push(ms), remainingMs: () => 12_500 }));
+      expect(result.notified).toBe(1);
+      expect(waits).toEqual([1000, 2000]);
+    });
   });
 
   it('on a retried delivery reuses the record: new token, votes kept, only unreached approvers emailed', async () => {

@@ -22,12 +22,12 @@ describe('slash command parsing', () => {
   });
 
   it.each([
-    ['reboot i-0feed000000000001', "unknown command 'reboot'"],
-    ['start web-01', "start needs one instance id (i-...), got 'web-01'"],
-    ['stop', "stop needs one instance id (i-...), got ''"],
-    ['ls a b', 'ls takes one Key=Value filter'],
-  ])('refuses %j', (text, problem) => {
-    expect(parseCommand(text)).toEqual({ kind: 'bad', problem: expect.stringContaining(problem) });
+    ['reboot i-0feed000000000001', 'unknown command', 'reboot'],
+    ['start web-01', 'start needs one instance id (i-...), got', 'web-01'],
+    ['stop', 'stop needs one instance id (i-...), got', ''],
+    ['ls a b', 'ls takes one Key=Value filter, got', 'a b'],
+  ])('refuses %j', (text, problem, got) => {
+    expect(parseCommand(text)).toEqual({ kind: 'bad', problem, got });
   });
 });
 
@@ -58,59 +58,151 @@ describe('control-link command line', () => {
   });
 });
 
-describe('chat start/stop whose run fails', () => {
-  const id = 'i-0feed000000000001';
-  const setup = async (execution: { status: string; error?: string; cause?: string }) => {
-    const { store } = memoryStore();
-    await store.putChatToken('chat-token-1234567890');
-    const fleet = ec2Fleet(() => [instance(id, 'stopped', { Name: 'web-01', Schedule: 'office-hours' })]);
-    const sfnMock = mockClient(SFNClient);
-    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:Ec2Schedule:run-1', startDate: new Date() });
-    sfnMock.on(DescribeExecutionCommand).resolves(execution as never);
-    const deps = {
-      store,
-      ec2: fleet.ec2,
-      allow: { tags: ['Schedule'], instanceIds: [] },
-      trigger: { sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule', sleep: async () => {} },
-      log: recordingLog(),
-    };
-    const send = async (user: string, text = `start ${id}`) => {
-      const res = await handleChat(new URLSearchParams({ token: 'chat-token-1234567890', user_name: user, text }), deps);
-      return { res, body: JSON.parse(res.body) as { response_type: string; text: string } };
-    };
-    return { send, sfnMock };
-  };
+const id = 'i-0feed000000000001';
+const ARN = 'arn:aws:states:us-east-1:123456789012:execution:Ec2Schedule:run-1';
 
+/** The chat core over an in-memory run table, a one-instance fleet and a mocked Step Functions. */
+async function chatSetup(execution: { status: string; error?: string; cause?: string }, tags: Record<string, string> = { Name: 'web-01', Schedule: 'office-hours' }, state: string | (() => string) = 'stopped') {
+  const { store } = memoryStore();
+  await store.putChatToken('chat-token-1234567890');
+  const fleet = ec2Fleet(() => [instance(id, typeof state === 'string' ? state : state(), tags)]);
+  const sfnMock = mockClient(SFNClient);
+  sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN, startDate: new Date() });
+  sfnMock.on(DescribeExecutionCommand).resolves(execution as never);
+  const deps = {
+    store,
+    ec2: fleet.ec2,
+    allow: { tags: ['Schedule'], instanceIds: [] },
+    trigger: { sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule', sleep: async () => {} },
+    log: recordingLog(),
+  };
+  const send = async (user: string, text = `start ${id}`, extra: Record<string, string> = {}) => {
+    const res = await handleChat(new URLSearchParams({ token: 'chat-token-1234567890', user_name: user, text, ...extra }), deps);
+    return { res, body: JSON.parse(res.body) as { response_type: string; text: string } };
+  };
+  return { send, sfnMock, store };
+}
+
+/** What Mattermost looks in for mentions: the text without its code spans (removeCodeFromMessage, mattermost-server). */
+const outsideCode = (text: string) => text.replace(/`+(?:.+?|.*?\n(.*?\S.*?\n)*.*?)`+/g, ' ');
+
+describe('chat start/stop whose run fails', () => {
   it('reports the failure by name and cause instead of "stopped -> stopped"', async () => {
-    const { send } = await setup({ status: 'FAILED', error: 'Input.Invalid', cause: 'requestedBy: must be at most 200 characters' });
+    const { send } = await chatSetup({ status: 'FAILED', error: 'Input.Invalid', cause: 'schedule: unknown' });
     const { res, body } = await send('alice');
     expect(res.statusCode).toBe(200);
-    expect(body).toEqual({ response_type: 'in_channel', text: '@alice: start **web-01** `i-0feed000000000001`: failed, Input.Invalid: requestedBy: must be at most 200 characters (still stopped)' });
+    expect(body).toEqual({ response_type: 'in_channel', text: '`alice`: start `web-01` `i-0feed000000000001`: failed, Input.Invalid: schedule: unknown (still stopped)' });
   });
 
-  it('never echoes a huge user name or cause back: the reply stays small', async () => {
-    const { send, sfnMock } = await setup({ status: 'FAILED', error: 'Input.Invalid', cause: `requestedBy: must be at most 200 characters; ${'x'.repeat(100_000)}` });
+  it('shortens a huge user name in the reply and in requestedBy, so the action never fails for it', async () => {
+    const { send, sfnMock } = await chatSetup({ status: 'FAILED', error: 'States.Runtime', cause: `boom; ${'x'.repeat(100_000)}` });
     const user = 'u'.repeat(200_000);
     const { res, body } = await send(user);
-    // The workflow got the whole name and refused it: the chat handler does not hide what was asked.
-    expect(JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.input!).requestedBy).toBe(`chat:${user}`);
-    expect(body.text).toMatch(/^@u{63}…: start \*\*web-01\*\* `i-0feed000000000001`: failed, Input\.Invalid: requestedBy: must be at most 200 characters; x+… \(still stopped\)$/);
+    const requestedBy = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.input!).requestedBy as string;
+    expect(requestedBy).toBe(`chat:${'u'.repeat(63)}…`);
+    expect(requestedBy.length).toBeLessThanOrEqual(200); // the workflow's limit (tasks/ec2/core/validate.ts)
+    expect(body.text).toMatch(/^`u{63}…`: start `web-01` `i-0feed000000000001`: failed, States\.Runtime: boom; x+… \(still stopped\)$/);
     expect(res.body.length).toBeLessThan(600);
   });
 
   it('says a timed-out or aborted run failed too', async () => {
-    const { send } = await setup({ status: 'ABORTED' });
-    expect((await send('bob')).body.text).toBe('@bob: start **web-01** `i-0feed000000000001`: failed, ABORTED (still stopped)');
-  });
-
-  it('reports the transition when the run succeeds', async () => {
-    const { send } = await setup({ status: 'SUCCEEDED' });
-    expect((await send('carol')).body.text).toBe('@carol: start **web-01** `i-0feed000000000001`: stopped -> stopped');
+    const { send } = await chatSetup({ status: 'ABORTED' });
+    expect((await send('bob')).body.text).toBe('`bob`: start `web-01` `i-0feed000000000001`: failed, ABORTED (still stopped)');
   });
 
   it('bounds a bad command\'s echo of what was typed', async () => {
-    const { body } = await (await setup({ status: 'SUCCEEDED' })).send('dave', `start ${'y'.repeat(100_000)}`);
+    const { body } = await (await chatSetup({ status: 'SUCCEEDED' })).send('dave', `start ${'y'.repeat(100_000)}`);
     expect(body.text.length).toBeLessThan(REPLY_CHARS);
     expect(body.text).toContain('start needs one instance id');
+  });
+});
+
+describe('chat start/stop: why nothing happened', () => {
+  const settle = async (store: Awaited<ReturnType<typeof chatSetup>>['store'], sk: 'entries' | 'batch', entry: Record<string, unknown>) => {
+    if (sk === 'entries') await store.putEntries('run-1', 0, [{ instanceId: id, name: 'web-01', from: 'stopped', to: 'stopped', outcome: 'skipped', reason: '', ...entry } as never]);
+    else await store.putBatches('run-1', [{ wave: 0, n: 0, batch: { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] } }]);
+  };
+
+  it('says the instance was already there, not "running -> running"', async () => {
+    const { send, store } = await chatSetup({ status: 'SUCCEEDED' }, undefined, 'running');
+    await settle(store, 'entries', { from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' });
+    expect((await send('carol')).body.text).toBe('`carol`: start `web-01` `i-0feed000000000001`: not started: already running');
+  });
+
+  it('says EC2 had no capacity and that the workflow tries again', async () => {
+    const { send, store } = await chatSetup({ status: 'RUNNING' });
+    await settle(store, 'batch', { status: 'capacity', reason: 'We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).' });
+    expect((await send('carol')).body.text).toBe(
+      '`carol`: start `web-01` `i-0feed000000000001`: not started yet: EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), ' +
+        'so the start is retried after 1, 2, 4 and 8 minutes: We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). (still stopped)',
+    );
+  });
+
+  it('says IAM refused the call', async () => {
+    const { send, store } = await chatSetup({ status: 'RUNNING' });
+    await settle(store, 'batch', { status: 'failed', to: 'stopped', reason: 'not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): You are not authorized to perform this operation.' });
+    expect((await send('carol')).body.text).toMatch(/: not started: not permitted \(only instances tagged Schedule.*You are not authorized to perform this operation\. \(still stopped\)$/);
+  });
+
+  it('says the instance fell back to stopped because of its volume\'s KMS key', async () => {
+    const { send, store } = await chatSetup({ status: 'FAILED', error: 'Ec2.PartialFailure', cause: '0 of 1 moved' });
+    await settle(store, 'batch', { status: 'failed', to: 'stopped', reason: 'fell back to stopped: EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key) (Client.InternalError)' });
+    const { body } = await send('carol');
+    expect(body.text).toMatch(/: not started: fell back to stopped: .*KMS key.*\(Client\.InternalError\) \(still stopped\)$/);
+    expect(body.text).not.toContain('Ec2.PartialFailure');
+  });
+
+  it('reports the transition when the instance moves', async () => {
+    const states = ['stopped', 'pending']; // as the command finds it, then after the workflow's call
+    const { send, store } = await chatSetup({ status: 'RUNNING' }, undefined, () => (states.length > 1 ? states.shift()! : states[0]));
+    await settle(store, 'batch', { status: 'acted' });
+    expect((await send('carol')).body.text).toBe('`carol`: start `web-01` `i-0feed000000000001`: stopped -> pending');
+  });
+
+  it('never says "stopped -> stopped" when the run ends with nothing recorded', async () => {
+    const { send } = await chatSetup({ status: 'SUCCEEDED' });
+    expect((await send('carol')).body.text).toBe('`carol`: start `web-01` `i-0feed000000000001`: no change yet (stopped): the workflow is still running and reports when it is done');
+  });
+});
+
+describe('chat markup: echoed names are text, never mentions, links or formatting', () => {
+  const evilUser = '<!channel> @here *boss* _x_ ~y~ `z` <http://e.example|hi>';
+  const evilName = 'web | <!here> [a](http://evil.example) **b** `c`\n# heading';
+
+  it('Mattermost (Markdown): in code spans, backticks replaced, table pipes escaped', async () => {
+    const { send } = await chatSetup({ status: 'ABORTED' }, { Name: evilName, Schedule: 'office-hours' });
+    const { body } = await send(evilUser);
+    expect(body.text).toBe(
+      "`<!channel> @here *boss* _x_ ~y~ 'z' <http://e.example|hi>`: start " +
+        "`web | <!here> [a](http://evil.example) **b** 'c' # heading` `i-0feed000000000001`: failed, ABORTED (still stopped)",
+    );
+    const outside = outsideCode(body.text);
+    for (const bad of ['@', '<', '>', '*', '_', '~', '[', 'http', '\n']) expect(outside).not.toContain(bad);
+
+    const ls = (await send('alice', 'ls')).body.text;
+    const row = ls.split('\n')[2];
+    expect(row).toBe("| `web \\| <!here> [a](http://evil.example) **b** 'c' # heading` | `i-0feed000000000001` | stopped | `office-hours` |");
+    expect(row.replace(/\\\|/g, '').split('|').slice(1, -1)).toHaveLength(4); // four cells, whatever the Name tag holds
+  });
+
+  it('Slack (mrkdwn, the payload has api_app_id): &, < and > as entities, in code spans', async () => {
+    const { send } = await chatSetup({ status: 'ABORTED' }, { Name: evilName, Schedule: 'office-hours' });
+    const slack = { api_app_id: 'A0123456789' };
+    const { body } = await send(evilUser, `start ${id}`, slack);
+    expect(body.text).toBe(
+      "`&lt;!channel&gt; @here *boss* _x_ ~y~ 'z' &lt;http://e.example|hi&gt;`: start " +
+        "`web | &lt;!here&gt; [a](http://evil.example) **b** 'c' # heading` `i-0feed000000000001`: failed, ABORTED (still stopped)",
+    );
+    expect(body.text).not.toMatch(/[<>]/);
+    expect(outsideCode(body.text)).not.toMatch(/[@*_~]/);
+    const ls = (await send('alice', 'ls', slack)).body.text;
+    expect(ls).toBe("`web | &lt;!here&gt; [a](http://evil.example) **b** 'c' # heading` `i-0feed000000000001` stopped `office-hours`");
+  });
+
+  it('echoes a bad command and an ls filter as text too', async () => {
+    const { send } = await chatSetup({ status: 'SUCCEEDED' });
+    expect((await send('alice', '<!channel>')).body.text).toMatch(/^unknown command `<!channel>`\n```/);
+    expect((await send('alice', 'ls Team=<!here>')).body.text).toBe('No instance you may control has `Team=<!here>`.');
+    expect((await send('alice', 'ls Team=<!here>', { api_app_id: 'A1' })).body.text).toBe('No instance you may control has `Team=&lt;!here&gt;`.');
   });
 });

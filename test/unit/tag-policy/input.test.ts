@@ -28,7 +28,7 @@ describe('validateInput', () => {
 
   it('lists every input problem at once', () => {
     expect(problems({ mode: 'sweep', dryRun: 'no', instanceIds: ['web-01'], extra: 1 })).toEqual([
-      'extra: unknown field (allowed: mode, instanceIds, dryRun, policy)',
+      'extra: unknown field (allowed: mode, instanceIds, dryRun, rules)',
       'mode: must be "scan" or "launch", got "sweep"',
       'dryRun: must be true or false',
       'instanceIds: not instance ids: "web-01"',
@@ -37,43 +37,59 @@ describe('validateInput', () => {
     expect(problems([])).toEqual(['input: must be a JSON object']);
   });
 
-  it('checks an input policy like the file, naming paths under policy.', () => {
-    let error: unknown;
-    try {
-      validateInput({ mode: 'scan', policy: { version: 1, rules: [{ key: 'aws:x' }] } }, ctx);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(PolicyInvalidError);
-    expect((error as PolicyInvalidError).problems).toEqual(["policy.rules[0].key: 'aws:x' starts with 'aws:', which EC2 reserves for AWS"]);
-  });
-
-  it('holds an input policy that will be applied to the tag keys the deployment may write (the Apply role allows only those)', () => {
-    // Prepare: Schedule would enrol instances in Ec2Schedule; Code only terminates, so it writes no tag.
-    const policy = {
-      version: 1,
-      rules: [
-        { key: 'Schedule', onMissing: { action: 'tag', value: 'office-hours' } },
-        { key: 'Team', onMissing: { action: 'lookup-creator' } },
-        { key: 'CostCenter', onMissing: { action: 'tag', value: 'CC-0001' } },
-        { key: 'Code', allowedValues: ['LOL'], onMissing: { action: 'terminate' }, onInvalid: { action: 'terminate' } },
-      ],
-    };
+  it('refuses a policy of its own: approvers, grace period, exemption tag and stop/terminate rules are the deployment\'s', () => {
+    // Prepare: the self-approval attack: name yourself approver, no grace period, terminate everything untagged.
+    const policy = { version: 1, approvers: ['mallory@example.com'], gracePeriodHours: 0, exemptionTag: 'x', rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
 
     // Act
-    let error: unknown;
-    try {
-      validateInput({ mode: 'scan', dryRun: false, policy }, ctx);
-    } catch (err) {
-      error = err;
-    }
+    const listed = problems({ mode: 'scan', dryRun: false, policy, rules: ['Code', 7] });
 
-    // Assess: a dry run writes nothing, so it may evaluate any keys; applied, two rules would be refused by IAM.
-    expect(validateInput({ mode: 'scan', policy }, ctx).policy.rules.map((r) => r.key)).toEqual(['Schedule', 'Team', 'CostCenter', 'Code']);
-    expect(error).toBeInstanceOf(PolicyInvalidError);
-    expect((error as PolicyInvalidError).problems).toEqual([
-      "policy.rules[0].key: this deployment may only write the tags CostCenter, Environment, Owner (its IAM allows the deployed policy's keys), not 'Schedule'",
-      "policy.rules[1].key: this deployment may only write the tags CostCenter, Environment, Owner (its IAM allows the deployed policy's keys), not 'Team'",
+    // Assess: every problem, and Input.Invalid (the deployed policy is fine; the input is not).
+    expect(listed).toEqual([
+      expect.stringMatching(/^policy: an execution cannot bring its own policy \(its approvers, grace period, exemption tag and stop\/terminate rules come from the deployed policy\)/),
+      "rules: must be a non-empty array of the deployed policy's rule keys (Owner, CostCenter, Environment)",
+    ]);
+    expect(() => validateInput({ mode: 'scan', policy }, ctx)).toThrow(InputInvalidError);
+  });
+
+  it('narrows the deployed policy to some of its rules, never anything else', () => {
+    const run = validateInput({ mode: 'scan', rules: ['Environment', 'Owner', 'Owner'] }, ctx);
+    const deployedRun = validateInput({ mode: 'scan' }, ctx);
+    expect(run.policy.rules.map((r) => r.key)).toEqual(['Owner', 'Environment']);
+    expect({ ...run.policy, rules: [] }).toEqual({ ...deployedRun.policy, rules: [] });
+    expect(problems({ mode: 'scan', rules: ['Schedule', 'Owner'] })).toEqual(['rules: "Schedule" not in the deployed policy (its rules: Owner, CostCenter, Environment)']);
+    expect(problems({ mode: 'scan', rules: [] })).toEqual(["rules: must be a non-empty array of the deployed policy's rule keys (Owner, CostCenter, Environment)"]);
+  });
+
+  it('fails Policy.Invalid when the deployed policy itself is broken', () => {
+    expect(() => validateInput({ mode: 'scan' }, { ...ctx, deployedPolicy: { version: 1, rules: [{ key: 'aws:x' }] } })).toThrow(PolicyInvalidError);
+  });
+});
+
+describe('validateInput, launches whose CloudTrail record omitted the instance list', () => {
+  const launcher = identity.sso('Dev', 'erin@example.com');
+
+  it('finds the instances of a launch by its client token, crediting the launcher', () => {
+    // Prepare: CloudTrail omitted responseElements (over 100 KB), so the rule's `items` path rendered null.
+    const input = { mode: 'launch', launch: { items: null, userIdentity: launcher, clientToken: 'b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11', eventTime: '2025-03-01T10:02:03Z' } };
+
+    // Act
+    const run = validateInput(input, ctx);
+
+    // Assess
+    expect(run).toMatchObject({ mode: 'launch', launchFilter: { name: 'client-token', values: ['b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11'] }, launchedBy: 'erin@example.com' });
+    expect(run.instanceIds).toBeUndefined();
+  });
+
+  it('without a client token, evaluates what was launched in the minute of the call, crediting nobody', () => {
+    const run = validateInput({ mode: 'launch', launch: { items: null, userIdentity: launcher, clientToken: null, eventTime: '2025-03-01T10:00:03Z' } }, ctx);
+    expect(run.launchFilter).toEqual({ name: 'launch-time', values: ['2025-03-01T10:00*', '2025-03-01T09:59*'] });
+    expect(run.launchedBy).toBeUndefined();
+  });
+
+  it('fails Input.Invalid when the record names nothing at all', () => {
+    expect(problems({ mode: 'launch', launch: { items: null, userIdentity: launcher, clientToken: null, eventTime: null } })).toEqual([
+      'launch: the RunInstances record names no instances (no responseElements.instancesSet.items, no requestParameters.clientToken, no eventTime)',
     ]);
   });
 });

@@ -33,22 +33,24 @@ describe('parsePolicy', () => {
     expect(p.rules[0]).toMatchObject({ required: true, case: 'sensitive', onMissing: { action: 'notify' }, onInvalid: { action: 'notify' } });
   });
 
-  it('accepts all five example inputs in workflows/examples, through validateInput like the workflow', () => {
+  it('accepts every example input in workflows/examples, through validateInput like the workflow', () => {
     const dir = 'workflows/examples';
     const files = readdirSync(dir).filter((f) => f.startsWith('tag-policy-')).sort();
-    expect(files).toEqual(['tag-policy-broom.json', 'tag-policy-instances.json', 'tag-policy-policy-engine.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']);
+    expect(files).toEqual(['tag-policy-instances.json', 'tag-policy-rules.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']);
     const ctx = { deployedPolicy: deployed, destructiveActions: ['stop', 'terminate'] as const, settleSeconds: 120, executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:example', now: new Date('2025-03-01T00:00:00Z') };
     const runs = Object.fromEntries(files.map((f) => [f, validateInput(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')), ctx)]));
-    expect(Object.fromEntries(Object.entries(runs).map(([f, r]) => [f, { mode: r.mode, dryRun: r.dryRun }]))).toEqual({
-      'tag-policy-broom.json': { mode: 'launch', dryRun: true },
-      'tag-policy-instances.json': { mode: 'scan', dryRun: true },
-      'tag-policy-policy-engine.json': { mode: 'scan', dryRun: true },
-      'tag-policy-scan-apply.json': { mode: 'scan', dryRun: false },
-      'tag-policy-scan-dry-run.json': { mode: 'scan', dryRun: true },
+    expect(Object.fromEntries(Object.entries(runs).map(([f, r]) => [f, { mode: r.mode, dryRun: r.dryRun, rules: r.policy.rules.length }]))).toEqual({
+      'tag-policy-instances.json': { mode: 'scan', dryRun: true, rules: 3 },
+      'tag-policy-rules.json': { mode: 'scan', dryRun: true, rules: 1 },
+      'tag-policy-scan-apply.json': { mode: 'scan', dryRun: false, rules: 3 },
+      'tag-policy-scan-dry-run.json': { mode: 'scan', dryRun: true, rules: 3 },
     });
-    // The two that bring their own policy run it, not the deployed one.
-    expect(runs['tag-policy-broom.json'].policy).toEqual(parsePolicy(JSON.parse(readFileSync(`${dir}/tag-policy-broom.json`, 'utf8')).policy));
-    expect(runs['tag-policy-policy-engine.json'].policy.description).toMatch(/Serverless Policy Engine/);
+  });
+
+  it('accepts the example policy files in workflows/examples/policies (deployed with tagPolicy.policyFile)', () => {
+    const dir = 'workflows/examples/policies';
+    const policies = readdirSync(dir).sort().map((f) => parsePolicy(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'))));
+    expect(policies.map((p) => p.description)).toEqual([expect.stringMatching(/^Broom/), expect.stringMatching(/Serverless Policy Engine/)]);
   });
 
   it('names schema errors by path: unknown fields, wrong types, unknown actions', () => {

@@ -1,11 +1,11 @@
 /** The evaluation and remediation loops against a mocked EC2 and an in-memory table. */
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import {
-  CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, TerminateInstancesCommand, type Instance,
+  CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, StopInstancesCommand, TerminateInstancesCommand, type Instance,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { applyStep } from '../../../tasks/tag-policy/core/apply';
+import { applyStep, THROTTLE_ATTEMPTS } from '../../../tasks/tag-policy/core/apply';
 import { Pacer } from '../../../tasks/tag-policy/core/creator';
 import { evaluateStep } from '../../../tasks/tag-policy/core/scan';
 import { GOOD_TAGS, MemoryStore, policyWith, run, silentLog } from './fakes';
@@ -137,5 +137,92 @@ describe('applyStep', () => {
     const next = await applyStep(run(), start, applyDeps());
     expect(next.tally).toEqual({ applied: 0, skipped: 0, failed: 0 });
     expect(ec2Mock).toHaveReceivedCommandTimes(TerminateInstancesCommand, 0);
+  });
+
+  describe('when EC2 throttles', () => {
+    const throttle = () => Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded', $retryable: { throttling: true } });
+    const ids = Array.from({ length: 100 }, (_, k) => `i-${String(k + 1).padStart(8, '0')}`);
+
+    it('records nothing as failed and sends no call per instance: the page waits and is tried again as a batch', async () => {
+      // Prepare: a page of 100 instances that all need the same tag; EC2 throttles CreateTags once, then accepts.
+      await store.putFindings('run-1', ids.map(tagFinding));
+      ec2Mock.on(DescribeInstancesCommand).resolves(reservations(...ids.map((id) => ec2Instance(id, noOwner))));
+      ec2Mock.on(CreateTagsCommand).rejectsOnce(throttle()).resolves({});
+
+      // Act
+      const throttled = await applyStep(run(), start, applyDeps());
+      const callsWhileThrottled = ec2Mock.commandCalls(CreateTagsCommand).length;
+      const outcomeWhileThrottled = store.finding('run-1', ids[0])!.actions[0].outcome;
+      const after = await applyStep(run(), throttled, applyDeps());
+
+      // Assess: one throttled call, not 100 more; a back-off for the state machine; then one batch that tags all.
+      expect(callsWhileThrottled).toBe(1);
+      expect(throttled).toEqual({ ...start, throttled: { attempts: 1, waitSeconds: 2 } });
+      expect(outcomeWhileThrottled).toBe('planned');
+      expect(ec2Mock).toHaveReceivedCommandTimes(CreateTagsCommand, 2);
+      expect(after).toEqual({ ...start, done: true, tally: { applied: 100, skipped: 0, failed: 0 } });
+      expect(after.throttled).toBeUndefined();
+    });
+
+    it('keeps what was done before the throttle and does not send it again', async () => {
+      // Prepare: the tags go through; the stop of the same page is throttled.
+      const policy = policyWith({ rules: [{ key: 'Owner', onMissing: { action: 'stop' } }] });
+      const both = (id: string) => ({ ...tagFinding(id), actions: [...tagFinding(id).actions, { action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Owner is missing' }], destructive: 'stop' as const });
+      await store.putFindings('run-1', [both('i-00000001')]);
+      ec2Mock.on(DescribeInstancesCommand).resolves(reservations(ec2Instance('i-00000001', {})));
+      ec2Mock.on(CreateTagsCommand).resolves({});
+      ec2Mock.on(StopInstancesCommand).rejectsOnce(throttle()).resolves({});
+
+      // Act
+      const first = await applyStep(run({ policy }), { ...start, phase: 'all' }, applyDeps());
+      const second = await applyStep(run({ policy }), first, applyDeps());
+
+      // Assess
+      expect(first).toMatchObject({ done: false, tally: { applied: 1 }, throttled: { attempts: 1 } });
+      expect(second).toMatchObject({ done: true, tally: { applied: 2, skipped: 0, failed: 0 } });
+      expect(ec2Mock).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
+      expect(ec2Mock).toHaveReceivedCommandTimes(StopInstancesCommand, 2);
+    });
+
+    it('backs off exponentially, and fails the page\'s actions only after the last attempt, saying why', async () => {
+      // Prepare
+      await store.putFindings('run-1', [tagFinding('i-00000001')]);
+      ec2Mock.on(DescribeInstancesCommand).resolves(reservations(ec2Instance('i-00000001', noOwner)));
+      ec2Mock.on(CreateTagsCommand).rejects(throttle());
+
+      // Act
+      const waits: number[] = [];
+      let state = await applyStep(run(), start, applyDeps());
+      while (state.throttled) {
+        waits.push(state.throttled.waitSeconds);
+        state = await applyStep(run(), state, applyDeps());
+      }
+
+      // Assess
+      expect(waits).toEqual([2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+      expect(waits).toHaveLength(THROTTLE_ATTEMPTS);
+      expect(state).toMatchObject({ done: true, tally: { applied: 0, failed: 1 } });
+      expect(store.finding('run-1', 'i-00000001')!.actions[0]).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('EC2 throttled the call (RequestLimitExceeded) 11 times') });
+    });
+  });
+
+  it('splits a refused batch only by the instances the error names, and sends the rest again as one batch', async () => {
+    // Prepare: 50 instances to stop, one of them already stopping (EC2 names it).
+    const policy = policyWith({ rules: [{ key: 'Code', onMissing: { action: 'stop' } }] });
+    const stopIds = Array.from({ length: 50 }, (_, k) => `i-${String(k + 1).padStart(8, '0')}`);
+    await store.putFindings('run-1', stopIds.map((id) => ({ ...terminateFinding(id), actions: [{ action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Code is missing' }], destructive: 'stop' as const })));
+    ec2Mock.on(DescribeInstancesCommand).resolves(reservations(...stopIds.map((id) => ec2Instance(id, {}))));
+    ec2Mock.on(StopInstancesCommand).callsFake(({ InstanceIds }: { InstanceIds: string[] }) => {
+      if (InstanceIds.includes('i-00000007')) throw Object.assign(new Error("The instance 'i-00000007' is not in a state from which it can be stopped."), { name: 'IncorrectInstanceState' });
+      return {};
+    });
+
+    // Act
+    const next = await applyStep(run({ policy }), { ...start, phase: 'destructive' }, applyDeps());
+
+    // Assess: two calls, not 51.
+    expect(ec2Mock).toHaveReceivedCommandTimes(StopInstancesCommand, 2);
+    expect(next.tally).toEqual({ applied: 49, skipped: 0, failed: 1 });
+    expect(store.finding('run-1', 'i-00000007')!.actions[0]).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('IncorrectInstanceState') });
   });
 });
