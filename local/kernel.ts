@@ -9,19 +9,32 @@ export const ACCOUNT = '000000000000';
 export const REGION = 'us-east-1';
 
 /**
- * Virtual time: one clock for everything the runtime runs. While the app waits (Wait states, task and heartbeat
- * timeouts, retry back-off, schedules, EC2 transitions, rate buckets), virtual time runs `scale` times faster than
- * real time. While real work is in progress (a Lambda invocation, from its cold start to its result; an SDK
- * integration call; the deploy at startup: see `busy()`) it runs at real speed, because that work takes real time
- * whatever the scale: a one-second cold start is one virtual second, not an hour at scale 3600, so a 15-minute
- * heartbeat timeout cannot expire under a function that is still starting. So a function's `Date`, its timers
- * (which stay real timers: during an invocation one real millisecond is one virtual millisecond) and the runtime
- * agree, and the outcome of a workflow does not depend on the scale or on how loaded the machine is.
- * Lambda workers get the mapping with each invocation (`clockSpec`).
+ * Virtual time: one clock for everything the runtime runs, and for the functions it runs.
+ *
+ * While nothing works, everything waits (Wait states, task and heartbeat timeouts, retry back-off, schedules, EC2
+ * transitions, rate buckets, long polls, functions sleeping), and virtual time runs `scale` times faster than real
+ * time. While real work is in progress (see `busy()`: a Lambda function computing, from its cold start on; an SDK
+ * integration call; the deploy at startup) it runs at real speed, because that work takes real time whatever the
+ * scale: a one-second cold start is one virtual second, not an hour at scale 3600, so a 15-minute heartbeat timeout
+ * cannot expire under a function that is still starting, and a workflow ends the same at any scale.
+ *
+ * A function holds the clock only while it works, not while it waits (local/services/lambda.ts keeps the score):
+ * - its timers (`setTimeout`, `setInterval`, `timers/promises`) are this clock's timers, set over the function's
+ *   IPC channel, so paced code and back-off sleep at the scale, and a function's `Date` and timers agree;
+ * - its calls to the runtime are named (`CALL_HEADER`); a request that waits on virtual time on the caller's behalf
+ *   (GetActivityTask's long poll) says so with `waitFor`, and the call then holds nothing;
+ * - the function process reports when it has nothing left to run but such waits (lambda-worker.ts).
+ * A function is waiting when it has no runnable work, and every call it has in flight is such a wait; it works
+ * otherwise. Whatever wakes it (a timer, an invocation, a waited call's answer) takes the clock back before the
+ * function runs, and hands it the clock's current mapping (`clockSpec`) for its `Date`.
+ *
+ * At the scale, time does not pass a timer that has not fired (`nowMs`): a timer that a loaded machine delays in
+ * real time still fires at its virtual instant, so the order and timing of events in virtual time do not depend on
+ * the machine.
  */
 export class Clock {
   readonly scale: number;
-  /** virtual = anchorVirtual + (real - anchorReal) * rate, re-anchored whenever the rate changes. */
+  /** virtual = anchorVirtual + (real - anchorReal) * rate (see nowMs), re-anchored when the rate changes and as timers come and go. */
   private anchorVirtual: number;
   private anchorReal: number;
   private rate: number;
@@ -31,6 +44,7 @@ export class Clock {
   /** Pending timers that keep the process alive (`sleep`). */
   private keepAlive = 0;
   private realTimer?: NodeJS.Timeout;
+  private calls?: CallWaits;
 
   constructor(opts: { scale?: number; start?: number } = {}) {
     this.scale = opts.scale ?? 1;
@@ -40,9 +54,15 @@ export class Clock {
     this.rate = this.scale;
   }
 
-  /** Virtual epoch milliseconds. */
+  /**
+   * Virtual epoch milliseconds. While time runs at the scale, it does not pass a timer that has not fired yet: a
+   * timer that fires late in real time (a loaded machine) fires on time in virtual time, so what happens in
+   * virtual time does not depend on the machine's load.
+   */
   nowMs(): number {
-    return this.anchorVirtual + (Date.now() - this.anchorReal) * this.rate;
+    const linear = this.anchorVirtual + (Date.now() - this.anchorReal) * this.rate;
+    // Never before the anchor: a timer set for an instant already past does not take time back.
+    return this.rate === 1 || !this.queue.length ? linear : Math.min(linear, Math.max(this.queue[0].at, this.anchorVirtual));
   }
 
   now(): Date {
@@ -68,6 +88,27 @@ export class Clock {
     };
   }
 
+  /** Who is told that a call waits: the Lambda runner, whose functions make the calls. */
+  watchCalls(calls: CallWaits): void {
+    this.calls = calls;
+  }
+
+  /**
+   * Settles like `work`, a wait on virtual time that a request makes for its caller (a long poll): a function that
+   * made the request (its `CALL_HEADER`) holds no clock while it waits. The answer is sent once the function follows
+   * the clock again.
+   */
+  async waitFor<T>(req: { headers: Record<string, string> }, work: Promise<T>): Promise<T> {
+    const call = req.headers[CALL_HEADER];
+    const end = call ? this.calls?.begin(call) : undefined;
+    if (!end) return work;
+    try {
+      return await work;
+    } finally {
+      await end();
+    }
+  }
+
   /** Resolves after `virtualMs` of virtual time; rejects with the signal's reason when aborted. */
   sleep(virtualMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -91,20 +132,20 @@ export class Clock {
 
   /** The mapping a Lambda worker installs for its `Date`, valid while the rate stays as it is now. */
   clockSpec(): ClockSpec {
-    const realMs = Date.now();
-    return { virtualMs: this.anchorVirtual + (realMs - this.anchorReal) * this.rate, realMs, rate: this.rate };
+    return { virtualMs: this.nowMs(), realMs: Date.now(), rate: this.rate };
   }
 
   private setRate(rate: number): void {
     if (rate === this.rate) return;
-    const real = Date.now();
-    this.anchorVirtual += (real - this.anchorReal) * this.rate;
-    this.anchorReal = real;
+    this.anchorVirtual = this.nowMs();
+    this.anchorReal = Date.now();
     this.rate = rate;
     this.arm();
   }
 
   private schedule(at: number, keepAlive: boolean, fn: () => void): () => void {
+    this.anchorVirtual = this.nowMs();
+    this.anchorReal = Date.now();
     const timer: ClockTimer = { at, keepAlive, fn, done: false };
     if (keepAlive) this.keepAlive++;
     // Insert in order (binary search): the queue stays sorted by instant, then by scheduling order.
@@ -141,6 +182,9 @@ export class Clock {
   private fire(): void {
     this.realTimer = undefined;
     const now = this.nowMs();
+    // Time goes on from the instant these timers are due, however late the real timer came.
+    this.anchorVirtual = now;
+    this.anchorReal = Date.now();
     const due: ClockTimer[] = [];
     while (this.queue.length && this.queue[0].at <= now) due.push(this.queue.shift()!);
     this.arm();
@@ -154,6 +198,15 @@ export class Clock {
     timer.done = true;
     if (timer.keepAlive) this.keepAlive--;
   }
+}
+
+/** The header that names a function's call to the runtime (set in the function's process, lambda-worker.ts). */
+export const CALL_HEADER = 'x-opsflow-call';
+
+/** Calls that wait on virtual time: `begin` marks one, the function it returns ends the wait. */
+export interface CallWaits {
+  /** `undefined`: no function of this runtime made the call. The returned promise resolves once the caller follows the clock. */
+  begin(call: string): (() => Promise<void>) | undefined;
 }
 
 interface ClockTimer {

@@ -237,6 +237,8 @@ export class StateDir {
     } catch (err) {
       console.error(`opsflow: could not save the last changes to ${this.journalFile(this.gen)}: ${(err as Error).message}`);
     }
+    // A request waiting for its changes to be durable gets its answer now: they are on disk, or never will be.
+    this.settle(() => true, new Error(`the runtime stopped before ${this.journalFile(this.gen)} was written`));
     this.closed = true;
     clearTimeout(this.retryTimer);
     if (this.fd >= 0) closeSync(this.fd);
@@ -384,6 +386,7 @@ export class StateDir {
     this.pending = [];
     this.fileBytes += data.length;
     this.durableSeq = this.queuedSeq;
+    this.settle((w) => w.seq <= this.durableSeq, undefined);
   }
 
   // ---- compaction -----------------------------------------------------------------------------------

@@ -256,11 +256,12 @@ export class Dispatcher {
 
   /** Races the work with the execution stopping and the task's TimeoutSeconds on the virtual clock. */
   private async guard(run: Run, work: Promise<unknown>): Promise<unknown> {
-    // A Lambda function or SDK call is real work: virtual time runs at real speed while it runs (Clock.busy), so
-    // its TimeoutSeconds counts what AWS would count. Tasks that wait on people or other executions (tokens,
-    // activities, .sync) are waits, and their virtual time runs at the scale.
+    // An SDK call is real work: virtual time runs at real speed while it runs (Clock.busy), so its TimeoutSeconds
+    // counts what AWS would count. A Lambda function holds the clock itself, only while it works (LambdaRunner).
+    // Tasks that wait on people or other executions (tokens, activities, .sync) are waits, and their virtual time
+    // runs at the scale.
     const waitsOnOthers = run.token !== undefined || ('pattern' in run.target && String(run.target.pattern).startsWith('sync'));
-    if (!waitsOnOthers) {
+    if (run.target.kind === 'sdk' && !waitsOnOthers) {
       const release = this.deps.clock.busy();
       work.then(release, release);
     }

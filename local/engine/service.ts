@@ -687,7 +687,8 @@ export class StepFunctionsService implements ServiceHandler {
       case 'GetActivityTask': {
         const a = this.activity(required(b, 'activityArn'));
         const signal = this.pollSignals.get(req.headers['amz-sdk-invocation-id'] ?? '');
-        return (await this.tokens.poll(a.arn, b.workerName, signal)) ?? {};
+        // A function that long-polls waits: it does not hold the clock at real speed meanwhile.
+        return (await this.deps.clock.waitFor(req, this.tokens.poll(a.arn, b.workerName, signal))) ?? {};
       }
       case 'SendTaskSuccess': {
         const output = required(b, 'output');

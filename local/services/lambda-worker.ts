@@ -1,25 +1,27 @@
 /**
  * Bootstrap of one Lambda execution environment: a Node.js process that `LambdaRunner` (local/services/lambda.ts)
  * starts per function, on the Node.js major the function's Lambda runtime names (`nodejs22.x` runs on Node 22),
- * with the function's environment and nothing else. It plays the part of the Node.js Lambda runtime: follows the
- * runtime's virtual clock, formats console output like Lambda, loads the handler once (the cold start) and answers
- * invocations with the Lambda result or error document, over the IPC channel.
+ * with the function's environment and nothing else. It plays the part of the Node.js Lambda runtime: formats console
+ * output like Lambda, loads the handler once (the cold start) and answers invocations with the Lambda result or error
+ * document, over the IPC channel. It also keeps the function on the runtime's one virtual clock (see Clock in
+ * local/kernel.ts): `Date` reads it, timers are set on it through the runner, calls to the runtime carry their name
+ * (CALL_HEADER), and the process says when it has nothing left to run but timers and calls (`quiet`), so that a
+ * function that waits does not hold the clock at real speed.
  *
  * The runner transpiles this file and starts it with `node -e`, so it must stay self-contained: Node built-ins
  * only, and type-only imports.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { format as formatLog } from 'node:util';
+import { format as formatLog, promisify } from 'node:util';
 import type { ClockSpec } from '../kernel';
 
 export interface WorkerInit {
   taskRoot: string;
   handler: string;
-  /** The runtime's clock mapping at the cold start. */
-  clock: ClockSpec;
   functionName: string;
   functionArn: string;
   memoryMb: number;
@@ -32,6 +34,10 @@ export interface WorkerInit {
   providedModules: string;
   /** Where Node keeps compiled code between cold starts (module.enableCompileCache, Node 22.1+). */
   compileCache?: string;
+  /** Names this environment's calls to the runtime: `<sandbox>:<n>` in the CALL_HEADER header. */
+  sandbox: string;
+  /** CALL_HEADER (a value import would break `node -e`: this file imports types only). */
+  callHeader: string;
 }
 
 /** The error document Lambda returns for a failed invocation. */
@@ -41,11 +47,20 @@ export interface LambdaErrorDocument {
   trace: string[];
 }
 
-export type ToWorker =
-  /** The first message: what to load, and the clock's mapping at the cold start. */
+/**
+ * Every message gives the function something to run: it carries the clock's mapping (valid while the function works:
+ * the runner holds the clock at real speed until the function reports `quiet` for this `seq`).
+ */
+export type ToWorker = { seq: number; clock: ClockSpec } & (
+  /** The first message: what to load. */
   | { type: 'init'; init: WorkerInit }
-  /** `clock`: the runtime's clock mapping as the invocation starts (it holds while the invocation runs). */
-  | { type: 'invoke'; id: string; payload: string; deadline: number; clock: ClockSpec };
+  /** `deadline`: virtual epoch ms at which the invocation times out. */
+  | { type: 'invoke'; id: string; payload: string; deadline: number }
+  /** Timers that fell due. */
+  | { type: 'fire'; ids: number[] }
+  /** A call waited while virtual time ran at the scale: the new mapping, before the call's answer arrives. */
+  | { type: 'clock' }
+);
 
 export type FromWorker =
   | { type: 'ready' }
@@ -54,32 +69,55 @@ export type FromWorker =
   | { type: 'error'; id: string; error: LambdaErrorDocument }
   /** The environment is broken (uncaught exception, unhandled rejection): fail what is in flight, recycle. */
   | { type: 'fatal'; error: LambdaErrorDocument }
-  | { type: 'log'; text: string };
+  | { type: 'log'; text: string }
+  /** A timer on the runtime's clock, due at virtual epoch ms `at` (set again under the same id: moved). */
+  | { type: 'timer'; id: number; at: number }
+  | { type: 'clear'; id: number }
+  /** Nothing left to run but timers and `calls` in flight, as of message `seq`. */
+  | { type: 'quiet'; seq: number; calls: string[] }
+  /** The `clock` message `seq` is installed. */
+  | { type: 'synced'; seq: number };
 
 type Handler = (event: unknown, context: unknown, callback: (err?: unknown, result?: unknown) => void) => unknown;
 
 const post = (message: FromWorker) => process.send!(message);
 const realNow = Date.now;
+const realSetTimeout = setTimeout;
 const requestContext = new AsyncLocalStorage<string>();
-/** The runtime's clock mapping, renewed by every invocation. */
+/** The runtime's clock mapping, renewed by every message. */
 let clock: ClockSpec;
 let init: WorkerInit;
 let handler: Handler;
+/** The latest message from the runner. */
+let seq = 0;
 
 // The runtime went away (stopped, crashed, killed): so does the environment.
 process.on('disconnect', () => process.exit(0));
 process.on('message', (message: ToWorker) => {
-  if (message.type === 'init') start(message.init);
-  else {
-    clock = message.clock;
-    void invoke(message);
+  seq = message.seq;
+  clock = message.clock;
+  switch (message.type) {
+    case 'init':
+      start(message.init);
+      break;
+    case 'invoke':
+      void invoke(message);
+      break;
+    case 'fire':
+      for (const id of message.ids) fire(id);
+      break;
+    case 'clock':
+      post({ type: 'synced', seq });
+      break;
   }
+  checkQuiet();
 });
 
 function start(received: WorkerInit) {
   init = received;
-  clock = init.clock;
   installVirtualClock();
+  installVirtualTimers();
+  nameCalls();
   captureOutput();
   process.on('uncaughtException', (err) => post({ type: 'fatal', error: errorDocument(err) }));
   process.on('unhandledRejection', (reason) =>
@@ -87,7 +125,7 @@ function start(received: WorkerInit) {
   );
   // A cold start compiles the bundle and the SDK again: V8's code cache on disk makes the next ones cheaper (on a
   // loaded machine, the difference between a cold start and Lambda's 10-second init limit).
-  if (init.compileCache) (require('node:module') as { enableCompileCache?(dir: string): unknown }).enableCompileCache?.(init.compileCache);
+  if (init.compileCache) enableCompileCache(init.compileCache);
   // NODE_PATH is read once, at start: re-read it with the provided modules appended.
   process.env.NODE_PATH = [process.env.NODE_PATH, init.providedModules].filter(Boolean).join(':');
   (require('node:module') as { _initPaths(): void })._initPaths();
@@ -100,15 +138,21 @@ function start(received: WorkerInit) {
   );
 }
 
+/** V8's code cache in the runtime's state directory, which holds only what this user may read (0700). */
+function enableCompileCache(dir: string) {
+  const enabled = (require('node:module') as { enableCompileCache?(dir: string): unknown }).enableCompileCache?.(dir);
+  // Node creates its per-version directory with the default mode (its files are 0600).
+  if (enabled) for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) chmodSync(join(dir, entry.name), 0o700);
+}
+
+const virtualNow = () => Math.floor(clock.virtualMs + (realNow() - clock.realMs) * clock.rate);
+
 /**
  * `Date.now()` and `new Date()` follow the runtime's virtual clock; `Date(x)`, `Date.UTC`, `Date.parse`
- * stay as they are. Subclasses of Date keep working (Reflect.construct with new.target). Timers need no change:
- * while an invocation runs, the runtime's clock runs at real speed (`rate` 1, see Clock in local/kernel.ts), so a
- * real `setTimeout(1000)` is one virtual second, as the function's `Date` measures it.
+ * stay as they are. Subclasses of Date keep working (Reflect.construct with new.target).
  */
 function installVirtualClock() {
   const RealDate = Date;
-  const virtualNow = () => Math.floor(clock.virtualMs + (realNow() - clock.realMs) * clock.rate);
   function VirtualDate(this: unknown, ...args: unknown[]) {
     if (!new.target) return new RealDate(virtualNow()).toString();
     return Reflect.construct(RealDate, args.length === 0 ? [virtualNow()] : args, new.target);
@@ -117,6 +161,190 @@ function installVirtualClock() {
   Object.defineProperty(RealDate.prototype, 'constructor', { value: VirtualDate, writable: true, configurable: true });
   Object.assign(VirtualDate, { now: virtualNow, UTC: RealDate.UTC, parse: RealDate.parse });
   globalThis.Date = VirtualDate as unknown as DateConstructor;
+}
+
+/** The function's timers waiting to fire, by id. */
+const timers = new Map<number, VirtualTimeout>();
+let lastTimerId = 0;
+
+/** What setTimeout and setInterval return, as Node's Timeout (ref/unref change nothing: the IPC channel keeps the process up). */
+class VirtualTimeout {
+  readonly id = ++lastTimerId;
+  private refed = true;
+
+  constructor(
+    readonly callback: (...args: unknown[]) => void,
+    readonly args: unknown[],
+    /** Node's rule: a delay that is not a number from 1 to 2^31 - 1 ms is 1 ms. */
+    readonly delay: number,
+    /** setInterval: fires again `delay` after each firing. */
+    readonly repeat: boolean,
+  ) {}
+
+  /** Due `delay` from now (again, for `refresh`, even once it has fired). */
+  start() {
+    timers.set(this.id, this);
+    post({ type: 'timer', id: this.id, at: virtualNow() + this.delay });
+    return this;
+  }
+  ref() {
+    this.refed = true;
+    return this;
+  }
+  unref() {
+    this.refed = false;
+    return this;
+  }
+  hasRef() {
+    return this.refed;
+  }
+  refresh() {
+    return this.start();
+  }
+  close() {
+    clear(this);
+    return this;
+  }
+  [Symbol.toPrimitive]() {
+    return this.id;
+  }
+}
+
+function set(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): VirtualTimeout {
+  if (typeof callback !== 'function') throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof callback}`), { code: 'ERR_INVALID_ARG_TYPE' });
+  const n = Number(ms);
+  return new VirtualTimeout(callback as VirtualTimeout['callback'], args, n >= 1 && n <= 2 ** 31 - 1 ? n : 1, repeat).start();
+}
+
+function clear(handle: unknown) {
+  const id = handle instanceof VirtualTimeout ? handle.id : typeof handle === 'number' || typeof handle === 'string' ? Number(handle) : undefined;
+  if (id !== undefined && timers.delete(id)) post({ type: 'clear', id });
+}
+
+function fire(id: number) {
+  const timer = timers.get(id);
+  if (!timer) return;
+  if (timer.repeat) timer.start();
+  else timers.delete(id);
+  timer.callback(...timer.args);
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
+}
+
+/** timers/promises' setTimeout (and scheduler.wait) on the virtual clock. */
+function sleep<T>(ms?: number, value?: T, options: { signal?: AbortSignal } = {}): Promise<T> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clear(handle);
+      reject(abortError(signal!));
+    };
+    const handle = set(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value as T);
+      },
+      ms,
+      [],
+      false,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** timers/promises' setInterval: an async iterator that yields `value` every `ms` of virtual time. */
+async function* interval<T>(ms?: number, value?: T, options: { signal?: AbortSignal } = {}): AsyncGenerator<T> {
+  for (;;) yield await sleep(ms, value, options);
+}
+
+/**
+ * The function's timers are the runtime clock's timers: the runner schedules them (Clock.at) and says when they fire.
+ * `setImmediate` and `process.nextTick` are runnable work and stay as they are; so do Node's own internal timers
+ * (socket timeouts).
+ */
+function installVirtualTimers() {
+  const setTimeoutV = (callback: unknown, ms?: unknown, ...args: unknown[]) => set(callback, ms, args, false);
+  const setIntervalV = (callback: unknown, ms?: unknown, ...args: unknown[]) => set(callback, ms, args, true);
+  Object.defineProperty(setTimeoutV, promisify.custom, { value: sleep });
+  const patch = { setTimeout: setTimeoutV, setInterval: setIntervalV, clearTimeout: clear, clearInterval: clear };
+  Object.assign(globalThis, patch);
+  Object.assign(require('node:timers') as object, patch);
+  const promises = require('node:timers/promises') as { setTimeout: unknown; setInterval: unknown; scheduler: { wait: unknown } };
+  Object.assign(promises, { setTimeout: sleep, setInterval: interval });
+  promises.scheduler.wait = (ms: number, options?: { signal?: AbortSignal }) => sleep(ms, undefined, options);
+  // ES modules that import these names see the new functions too.
+  (require('node:module') as { syncBuiltinESMExports(): void }).syncBuiltinESMExports();
+}
+
+/** Calls in flight (node:http and node:https, which the AWS SDK uses): to the runtime, by their name. */
+const calls = new Set<string>();
+let lastCall = 0;
+
+/**
+ * Calls to the runtime (AWS_ENDPOINT_URL) carry their name in CALL_HEADER, so that a request that waits on virtual
+ * time (a long poll) can tell the runner whose call waits. Calls elsewhere count as work until they end.
+ */
+function nameCalls() {
+  const runtimeHost = process.env.AWS_ENDPOINT_URL ? new URL(process.env.AWS_ENDPOINT_URL).host : undefined;
+  for (const name of ['node:http', 'node:https']) {
+    const mod = require(name) as typeof import('node:http');
+    const request = mod.request;
+    const tracked = function (this: unknown, ...args: unknown[]): ClientRequest {
+      const req = (request as (...a: unknown[]) => ClientRequest).apply(this, args);
+      const id = `${init.sandbox}:${++lastCall}`;
+      calls.add(id);
+      try {
+        if (req.getHeader('host') === runtimeHost) req.setHeader(init.callHeader, id);
+      } catch {
+        // headers already sent: the call is not named, and counts as work until it ends
+      }
+      req.once('close', () => {
+        calls.delete(id);
+        checkQuiet();
+      });
+      // Reported at once: until the runtime says the call waits, it is work.
+      checkQuiet();
+      return req;
+    };
+    mod.request = tracked as typeof mod.request;
+    mod.get = function (this: unknown, ...args: unknown[]) {
+      const req = tracked.apply(this, args);
+      req.end();
+      return req;
+    } as typeof mod.get;
+  }
+}
+
+/**
+ * Active resources that are not work: sockets (their calls are counted in `calls`), the IPC channel, terminals.
+ * Anything else (a file read, a DNS lookup, a connection being made, a pending setImmediate, a real timer) is work.
+ */
+const IDLE_RESOURCES = new Set(['TCPSocketWrap', 'PipeWrap', 'TTYWrap']);
+let checking = false;
+let reported = '';
+
+/**
+ * Reports `quiet` once the process has nothing left to run but timers and calls in flight: looked at after the
+ * callbacks and promise jobs of the current turn of the event loop (setImmediate), and again every few
+ * milliseconds while other work is pending. The runner counts the report only for its latest message (`seq`).
+ */
+function checkQuiet() {
+  if (checking) return;
+  checking = true;
+  setImmediate(() => {
+    checking = false;
+    if (!process.getActiveResourcesInfo().every((type) => IDLE_RESOURCES.has(type))) {
+      realSetTimeout(checkQuiet, 5).unref();
+      return;
+    }
+    const report = JSON.stringify([seq, [...calls]]);
+    if (report === reported) return;
+    reported = report;
+    post({ type: 'quiet', seq, calls: [...calls] });
+  });
 }
 
 /**
@@ -179,7 +407,7 @@ async function invoke(message: Extract<ToWorker, { type: 'invoke' }>) {
     logGroupName: init.logGroupName,
     logStreamName: init.logStreamName,
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - realNow()),
+    getRemainingTimeInMillis: () => Math.max(0, deadline - virtualNow()),
   };
   try {
     const result = await requestContext.run(id, () => callHandler(JSON.parse(message.payload), context));

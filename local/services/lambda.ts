@@ -3,17 +3,20 @@
  * the major its Lambda runtime names, see local/services/lambda-worker.ts and `nodeForRuntime`) with its own
  * environment variables, kept warm between invocations, recycled after a timeout or a crash so the next
  * invocation is a cold start.
+ * An environment holds the virtual clock at real speed (Clock.busy) while it works for an invocation, and not while
+ * it waits: on its timers, which the runner sets on the clock, or on calls the runtime answers later (Clock.waitFor).
+ * Between invocations it is frozen, as Lambda freezes it: its timers that fall due fire at the next invocation.
  * Handlers reach the local endpoint through AWS_ENDPOINT_URL, which SDK v3 (@smithy/core endpoints,
  * installed 3.41) honours for every client that is not given an explicit endpoint.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { transformSync } from 'esbuild';
 import { LAMBDA_ACCESS_KEY_ID } from '../credentials';
-import { AwsError, REGION, type Clock } from '../kernel';
+import { AwsError, CALL_HEADER, REGION, type CallWaits, type Clock } from '../kernel';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
 export interface LambdaFunction {
@@ -26,7 +29,7 @@ export interface LambdaFunction {
   handler: string;
   /** The template's environment variables. */
   environment: Record<string, string>;
-  /** Real seconds: Lambda timeouts are not scaled by the virtual clock. */
+  /** Virtual seconds; while the function works, virtual time runs at real speed (Clock). */
   timeoutSeconds: number;
   /** @default 128 */
   memoryMb?: number;
@@ -98,7 +101,11 @@ export function nodeForRuntime(runtime: string = DEFAULT_RUNTIME): NodeBinary {
   return found;
 }
 
-/** Lambda gives a cold start 10 seconds of init before it gives up. */
+/**
+ * "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10 seconds, Lambda retries the
+ * Init phase at the time of the first function invocation with the configured function timeout."
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ */
 const INIT_TIMEOUT_MS = 10_000;
 
 /** A failed invocation, carrying Lambda's error document (`errorType` is what Step Functions matches). */
@@ -126,12 +133,17 @@ interface Pending {
   payload: string;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-  timer?: NodeJS.Timeout;
+  /** Virtual epoch ms at which the invocation times out, once its timeout runs. */
+  deadline?: number;
+  cancelTimeout?: () => void;
+  /** Real ms (performance.now) when the handler got the event: the REPORT line's Duration. */
   started?: number;
 }
 
 /** One execution environment. */
 interface Sandbox {
+  /** Names its calls (`<id>:<n>`, CALL_HEADER). */
+  id: string;
   fn: LambdaFunction;
   worker: ChildProcess;
   pending: Map<string, Pending>;
@@ -142,17 +154,33 @@ interface Sandbox {
   exited: Promise<void>;
   /** Reported once, on the REPORT line of the first invocation, like Lambda's `Init Duration`. */
   initDuration?: number;
-  initTimer: NodeJS.Timeout;
+  cancelInit: () => void;
+  /** The function's timers on the virtual clock, by the id the function gave them. */
+  timers: Map<number, () => void>;
+  /** Timers that fell due while no invocation ran (the environment was frozen): they fire at the next one. */
+  due: number[];
+  /** Number of the latest message sent: each gives the function work. */
+  seq: number;
+  /** The function's latest `quiet` report. */
+  quiet?: { seq: number; calls: string[] };
+  /** The clock, held at real speed while the environment works. */
+  release?: () => void;
+  /** `clock` messages awaiting the function's `synced`, by seq. */
+  syncs: Map<number, () => void>;
 }
 
-export class LambdaRunner {
+export class LambdaRunner implements CallWaits {
   private readonly functions = new Map<string, LambdaFunction>();
   private readonly sandboxes = new Map<string, Sandbox>();
+  private readonly byId = new Map<string, Sandbox>();
+  /** Calls (CALL_HEADER) that the runtime answers once virtual time has passed: waits, not work. */
+  private readonly waiting = new Set<string>();
   private closed = false;
   private inFlight = 0;
 
   constructor(private readonly options: LambdaRunnerOptions) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
+    options.clock.watchCalls(this);
   }
 
   /** Adds or replaces a function; replacing recycles its environment (code or configuration changed). */
@@ -193,18 +221,31 @@ export class LambdaRunner {
     }
     if (this.mustCrash(fn)) return Promise.reject(this.injectCrash(fn, id));
     this.inFlight++;
-    // The invocation's work takes real time: virtual time runs at real speed until it ends (Clock.busy).
-    const release = this.options.clock.busy();
-    const done = () => {
-      this.inFlight--;
-      release();
-    };
     return new Promise((resolve, reject) => {
-      const sandbox = this.sandboxes.get(fn.name) ?? this.spawn(fn);
       const pending: Pending = { id, payload: text, resolve, reject };
-      sandbox.pending.set(id, pending);
-      if (sandbox.ready) this.dispatch(sandbox, pending);
-    }).finally(done);
+      const warm = this.sandboxes.get(fn.name);
+      if (warm) {
+        warm.pending.set(id, pending);
+        if (warm.ready) this.dispatch(warm, pending);
+      } else this.spawn(fn, pending);
+    }).finally(() => this.inFlight--);
+  }
+
+  /** A function's call waits (Clock.waitFor): the environment may stop holding the clock. */
+  begin(call: string): (() => Promise<void>) | undefined {
+    const sandbox = this.byId.get(call.split(':')[0]);
+    if (!sandbox) return undefined;
+    this.waiting.add(call);
+    this.update(sandbox);
+    return () => {
+      this.waiting.delete(call);
+      if (sandbox.retired) return Promise.resolve();
+      // The function works again from here: it gets the clock's mapping before the call's answer.
+      return new Promise<void>((synced) => {
+        this.wake(sandbox, { type: 'clock' });
+        sandbox.syncs.set(sandbox.seq, synced);
+      });
+    };
   }
 
   /** Terminates every environment; invocations in flight fail. */
@@ -230,20 +271,22 @@ export class LambdaRunner {
     return err;
   }
 
-  private spawn(fn: LambdaFunction): Sandbox {
+  private spawn(fn: LambdaFunction, first: Pending): Sandbox {
     const memoryMb = fn.memoryMb ?? 128;
+    const id = randomBytes(8).toString('hex');
     const logStreamName = `${new Date(this.options.clock.nowMs()).toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
     const init: WorkerInit = {
       taskRoot: fn.assetDir,
       handler: fn.handler,
-      clock: this.options.clock.clockSpec(),
       functionName: fn.name,
       functionArn: fn.arn,
       memoryMb,
       logGroupName: `/aws/lambda/${fn.name}`,
       logStreamName,
       providedModules: PROVIDED_MODULES,
-      compileCache: this.options.logDir ? join(this.options.logDir, '..', 'compile-cache') : undefined,
+      compileCache: this.compileCache(),
+      sandbox: id,
+      callHeader: CALL_HEADER,
     };
     const node = nodeForRuntime(fn.runtime);
     const worker = spawn(node.path, ['-e', workerSource()], {
@@ -252,32 +295,97 @@ export class LambdaRunner {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const sandbox: Sandbox = {
+      id,
       fn,
       worker,
-      pending: new Map(),
+      pending: new Map([[first.id, first]]),
       ready: false,
       retired: false,
       spawnedAt: performance.now(),
       exited: new Promise((done) => worker.once('exit', () => done())),
-      initTimer: setTimeout(() => {
+      // Past the limit, the init goes on under the function's timeout, as Lambda's retried init runs (a second init
+      // here would only repeat the same work on a machine that is slower than Lambda's).
+      cancelInit: this.options.clock.at(this.options.clock.nowMs() + INIT_TIMEOUT_MS, () => {
         this.log(fn, `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS}.00 ms\tPhase: init\tStatus: timeout\n`);
-        this.retire(sandbox, () => new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `Init timed out after ${INIT_TIMEOUT_MS / 1000}.00 seconds`, trace: [] }));
-      }, INIT_TIMEOUT_MS),
+        for (const pending of sandbox.pending.values()) this.startTimeout(sandbox, pending);
+      }),
+      timers: new Map(),
+      due: [],
+      seq: 0,
+      syncs: new Map(),
     };
     // Output is captured through the IPC channel; the raw streams only need draining.
     worker.stdout!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
     worker.stderr!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
     worker.on('message', (message: FromWorker) => this.onMessage(sandbox, message));
     worker.on('error', (err) => this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
-    worker.on('exit', (code, signal) => this.retire(sandbox, (id) => exitError(id, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`)));
-    this.send(sandbox, { type: 'init', init });
+    worker.on('exit', (code, signal) => this.retire(sandbox, (requestId) => exitError(requestId, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`)));
     this.sandboxes.set(fn.name, sandbox);
+    this.byId.set(id, sandbox);
+    this.wake(sandbox, { type: 'init', init });
     return sandbox;
+  }
+
+  /**
+   * V8's code cache, kept between cold starts in the state directory (0700, like all of it): on a loaded machine it
+   * is what keeps a cold start well inside Lambda's 10-second init.
+   */
+  private compileCache(): string | undefined {
+    if (!this.options.logDir) return undefined;
+    const dir = join(this.options.logDir, '..', 'compile-cache');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    return dir;
+  }
+
+  /**
+   * A message that gives the function work: the environment holds the clock first, so the mapping the message carries
+   * (virtual time at real speed) is the one the function runs on until it reports `quiet` for this message.
+   */
+  private wake(sandbox: Sandbox, message: DistributiveOmit<ToWorker, 'seq' | 'clock'>): void {
+    sandbox.seq++;
+    this.update(sandbox);
+    const clock = this.options.clock.clockSpec();
+    this.send(sandbox, { ...message, seq: sandbox.seq, clock } as ToWorker);
+  }
+
+  /**
+   * Holds the clock while the environment works for an invocation: from the cold start until it reports that it
+   * has nothing left to run but timers and calls that the runtime marked as waits (Clock.waitFor).
+   */
+  private update(sandbox: Sandbox): void {
+    const { quiet } = sandbox;
+    const waits = quiet !== undefined && quiet.seq === sandbox.seq && quiet.calls.every((c) => this.waiting.has(c));
+    const works = !sandbox.retired && sandbox.pending.size > 0 && !waits;
+    if (works && !sandbox.release) sandbox.release = this.options.clock.busy();
+    if (!works && sandbox.release) {
+      sandbox.release();
+      sandbox.release = undefined;
+    }
   }
 
   /** A message to the environment; one whose process is gone is dropped (its exit fails what it held). */
   private send(sandbox: Sandbox, message: ToWorker): void {
     if (sandbox.worker.connected) sandbox.worker.send(message, (err) => err && this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
+  }
+
+  /** A timer of the function, on the virtual clock. */
+  private setTimer(sandbox: Sandbox, id: number, at: number): void {
+    sandbox.timers.get(id)?.();
+    sandbox.timers.set(
+      id,
+      this.options.clock.at(at, () => {
+        sandbox.timers.delete(id);
+        if (sandbox.pending.size > 0) this.wake(sandbox, { type: 'fire', ids: [id] });
+        else sandbox.due.push(id);
+      }),
+    );
+  }
+
+  private clearTimer(sandbox: Sandbox, id: number): void {
+    sandbox.timers.get(id)?.();
+    sandbox.timers.delete(id);
+    sandbox.due = sandbox.due.filter((d) => d !== id);
   }
 
   private environment(fn: LambdaFunction, init: WorkerInit, node: NodeBinary): Record<string, string> {
@@ -319,8 +427,19 @@ export class LambdaRunner {
     switch (message.type) {
       case 'log':
         return this.log(sandbox.fn, message.text);
+      case 'timer':
+        return this.setTimer(sandbox, message.id, message.at);
+      case 'clear':
+        return this.clearTimer(sandbox, message.id);
+      case 'quiet':
+        sandbox.quiet = { seq: message.seq, calls: message.calls };
+        return this.update(sandbox);
+      case 'synced':
+        sandbox.syncs.get(message.seq)?.();
+        sandbox.syncs.delete(message.seq);
+        return;
       case 'ready':
-        clearTimeout(sandbox.initTimer);
+        sandbox.cancelInit();
         sandbox.ready = true;
         sandbox.initDuration = performance.now() - sandbox.spawnedAt;
         for (const pending of sandbox.pending.values()) this.dispatch(sandbox, pending);
@@ -346,20 +465,31 @@ export class LambdaRunner {
   }
 
   private dispatch(sandbox: Sandbox, pending: Pending) {
-    const { fn } = sandbox;
-    const timeoutMs = fn.timeoutSeconds * 1000;
     pending.started = performance.now();
-    this.log(fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
-    // Real time on purpose: a Lambda timeout guards real work, and the virtual clock may run 1000x faster.
-    pending.timer = setTimeout(() => this.timeOut(sandbox, pending), timeoutMs);
-    this.send(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: Date.now() + timeoutMs, clock: this.options.clock.clockSpec() });
+    this.log(sandbox.fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
+    this.startTimeout(sandbox, pending);
+    this.wake(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: pending.deadline! });
+    // Thawed: what fell due while the environment was frozen runs now.
+    if (sandbox.due.length) this.wake(sandbox, { type: 'fire', ids: sandbox.due.splice(0) });
+  }
+
+  /**
+   * The function's timeout, on the virtual clock: real time while the function works, the scale's while it waits (a
+   * function that sleeps past its timeout times out, as on AWS). Started once: at the invocation, or when a cold
+   * start outlasts the init limit.
+   */
+  private startTimeout(sandbox: Sandbox, pending: Pending) {
+    if (pending.deadline !== undefined) return;
+    pending.deadline = this.options.clock.nowMs() + sandbox.fn.timeoutSeconds * 1000;
+    pending.cancelTimeout = this.options.clock.at(pending.deadline, () => this.timeOut(sandbox, pending));
   }
 
   private settle(sandbox: Sandbox, id: string): Pending | undefined {
     const pending = sandbox.pending.get(id);
     if (!pending) return undefined;
-    clearTimeout(pending.timer);
+    pending.cancelTimeout?.();
     sandbox.pending.delete(id);
+    this.update(sandbox);
     if (pending.started === undefined) return pending; // never dispatched: nothing ran, nothing to report
     const duration = performance.now() - pending.started;
     const init = sandbox.initDuration === undefined ? '' : `\tInit Duration: ${sandbox.initDuration.toFixed(2)} ms`;
@@ -382,8 +512,13 @@ export class LambdaRunner {
   private retire(sandbox: Sandbox, cause: (requestId: string) => LambdaInvokeError) {
     if (sandbox.retired) return;
     sandbox.retired = true;
-    clearTimeout(sandbox.initTimer);
+    sandbox.cancelInit();
+    for (const cancel of sandbox.timers.values()) cancel();
+    sandbox.timers.clear();
+    for (const synced of sandbox.syncs.values()) synced();
+    sandbox.syncs.clear();
     if (this.sandboxes.get(sandbox.fn.name) === sandbox) this.sandboxes.delete(sandbox.fn.name);
+    this.byId.delete(sandbox.id);
     for (const pending of [...sandbox.pending.values()]) {
       const err = cause(pending.id);
       if (pending.started !== undefined) this.log(sandbox.fn, `${err.errorMessage}\n${err.errorType}\n`);
@@ -400,6 +535,8 @@ export class LambdaRunner {
     appendFileSync(join(this.options.logDir, `${fn.name}.log`), text, { mode: 0o600 });
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function exitError(requestId: string, reason: string): LambdaInvokeError {
   return new LambdaInvokeError({ errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${reason}`, trace: [] });

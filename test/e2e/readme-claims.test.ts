@@ -8,7 +8,7 @@
  * - `npm run reset` clears the state.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
 import { GetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { execFile } from 'node:child_process';
@@ -93,6 +93,7 @@ describe('README claims on the seeded fleet', () => {
       TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Owner', Value: 'dev@example.com' }, { Key: 'CostCenter', Value: 'none' }, { Key: 'Environment', Value: 'dev' }] }],
     }));
     const id = launched.Instances![0].InstanceId!;
+    await waitUntilInstanceRunning({ client: h.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     expect((await h.finished(await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false }))).status).toBe('SUCCEEDED');
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials }));
     const table = h.rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;

@@ -1,8 +1,9 @@
 /**
  * Every command in the README works exactly as written: the README's ```sh blocks are this test's input, so they
- * cannot drift. The commands run in order, as a new user types them, in a copy of the project (its own cdk.out;
- * node_modules linked) with a fresh state directory, on a port other than the default: `npm start` gets it through
- * OPSFLOW_PORT, and every other command must find it by itself (the runtime records it in its state directory).
+ * cannot drift. The commands run in order, as a new user types them, in a copy of the project (no cdk.out, as in a
+ * fresh clone: the first `npm start` synthesizes it, a later one finds it current; node_modules linked) with a fresh
+ * state directory, on a port other than the default: `npm start` gets it through OPSFLOW_PORT, and every other
+ * command must find it by itself (the runtime records it in its state directory).
  *
  * Substitutions, the only ones (the README says so under "The two commands"):
  *  - `4566` and `4599` in a command stand for the test's port;
@@ -136,7 +137,8 @@ describe('every command in the README, as written', () => {
           for (const link of links) expect({ link, status: (await fetch(link)).status }).toEqual({ link, status: 200 });
         }
         if (/^npx opsflow history/.test(written)) expect(result.stdout).toContain('ExecutionStarted');
-        if (/^curl -X POST/.test(written)) expect(result.stdout).toMatch(/^\w+ -> \w+/);
+        // The scheduled start fired above may or may not have reached this instance yet: either answer the README shows.
+        if (/^curl -X POST/.test(written)) expect(result.stdout).toMatch(/^(\w+ -> \w+|not \w+( yet)?: \S)/);
         if (/ec2\/chat/.test(written)) expect(result.stdout).toMatch(/batch-/);
         if (/^npm run control-link -- i-/.test(written)) expect(result.stdout).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/ec2/control/`, 'm'));
       }
@@ -144,7 +146,11 @@ describe('every command in the README, as written', () => {
 
     // Assess: everything the README shows was run, but the commands it cannot run here.
     expect(skipped.sort()).toEqual(['npm ci', 'npm test', 'npx cdk bootstrap', 'npx cdk deploy']);
-    expect(ran.filter((r) => /(^|\s)npm start\b/.test(r.command)).length).toBeGreaterThanOrEqual(2);
+    const starts = ran.filter((r) => /(^|\s)npm start\b/.test(r.command));
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    // The first `npm start` synthesized; the next ones found cdk.out newer than the sources (local/synth.ts).
+    expect(starts[0].stdout).toContain('… cdk synth (cdk.out has no manifest)');
+    for (const later of starts.slice(1)) expect(later.stdout).toContain('… cdk synth: nothing to do');
     expect(ran.some((r) => r.command.startsWith('npx opsflow history'))).toBe(true);
   }, 1_200_000);
 });

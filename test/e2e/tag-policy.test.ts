@@ -9,7 +9,7 @@
  * Wednesday, hours away from the 06:00 scan and the Ec2Schedule runs, so no scheduled run acts mid-test.
  */
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCallEvent } from '../../local/services/cloudtrail';
@@ -44,7 +44,10 @@ async function launchTagged(tags: Record<string, string>): Promise<string> {
     ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
     TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
   }));
-  return out.Instances![0].InstanceId!;
+  const id = out.Instances![0].InstanceId!;
+  // As an operator would: the policy acts on running instances (a pending one is left alone, and says so).
+  await waitUntilInstanceRunning({ client: h.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
+  return id;
 }
 
 async function run(input: unknown, timeoutMs = 60_000): Promise<{ arn: string; report: Report; status: string; error?: string; cause?: string }> {

@@ -3,13 +3,14 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Clock, type AwsRequest, type ServiceHandler } from '../../local/kernel';
+import { CALL_HEADER, Clock, type AwsRequest, type ServiceHandler } from '../../local/kernel';
 import { LambdaInvokeError, LambdaRunner, LAMBDA_ACCESS_KEY_ID, nodeForRuntime, type LambdaFunction } from '../../local/services/lambda';
 import { createServer, listen } from '../../local/server';
 
 /** A bundle as NodejsFunction emits it: plain CommonJS, one exported handler. */
 const HANDLER = `
 let invocations = 0; // module state survives while the environment stays warm
+let laterRan = false;
 exports.handler = async (event, context) => {
   invocations += 1;
   switch (event.action) {
@@ -30,10 +31,24 @@ exports.handler = async (event, context) => {
       // Paced code, as a function that keeps to an API's rate sleeps between calls.
       const before = Date.now();
       await new Promise((resolve) => setTimeout(resolve, event.ms));
+      const between = Date.now();
       const { setTimeout: sleep } = require('node:timers/promises');
       await sleep(event.ms);
-      return { slept: Date.now() - before };
+      return { first: between - before, second: Date.now() - between, slept: Date.now() - before };
     }
+    case 'poll': {
+      // As the approval worker does: a long poll, with a socket timeout that outlasts it.
+      const { SFNClient, GetActivityTaskCommand } = require('@aws-sdk/client-sfn');
+      const before = Date.now();
+      const task = await new SFNClient({ requestHandler: { requestTimeout: 2 * event.ms } }).send(new GetActivityTaskCommand({ activityArn: 'arn:aws:states:us-east-1:000000000000:activity:a' }));
+      return { waited: Date.now() - before, taskToken: task.taskToken ?? null };
+    }
+    case 'later':
+      laterRan = false;
+      setTimeout(() => (laterRan = true), event.ms);
+      return 'set';
+    case 'laterRan?':
+      return laterRan;
     case 'version':
       return { node: process.versions.node, executionEnv: process.env.AWS_EXECUTION_ENV };
     case 'throw': {
@@ -62,14 +77,25 @@ exports.handler = async (event, context) => {
 
 const ESM_HANDLER = `export const handler = async (event) => ({ esm: true, event });`;
 
+/** A cold start that waits INIT_MS (virtual) before the handler is ready: top-level await, as ES modules allow. */
+const SLOW_INIT_HANDLER = `
+await new Promise((resolve) => setTimeout(resolve, Number(process.env.INIT_MS)));
+export const handler = async () => 'initialized';
+`;
+
+/** GetActivityTask's long poll in the test's endpoint, in virtual ms. */
+const LONG_POLL_MS = 300_000;
+
 describe('LambdaRunner', () => {
   const root = mkdtempSync(join(tmpdir(), 'opsflow-lambda-'));
   const bundle = join(root, 'asset.cjs');
   const esmBundle = join(root, 'asset.esm');
+  const slowInitBundle = join(root, 'asset.slow-init');
   const logDir = join(root, 'logs');
   const clock = new Clock({ scale: 1000, start: Date.UTC(2030, 0, 1) });
   const crashes: string[] = [];
   const seen: AwsRequest[] = [];
+  const polls: AwsRequest[] = [];
   let server: Server;
   let endpoint = '';
   let runner: LambdaRunner;
@@ -99,9 +125,17 @@ describe('LambdaRunner', () => {
     writeFileSync(join(bundle, 'index.js'), HANDLER);
     mkdirSync(esmBundle);
     writeFileSync(join(esmBundle, 'index.mjs'), ESM_HANDLER);
+    mkdirSync(slowInitBundle);
+    writeFileSync(join(slowInitBundle, 'index.mjs'), SLOW_INIT_HANDLER);
     const states: ServiceHandler = {
       services: ['states'],
       async handle(req) {
+        if (req.target === 'AWSStepFunctions.GetActivityTask') {
+          // Nothing arrives: the poll ends empty after LONG_POLL_MS of virtual time, a wait for the caller.
+          polls.push(req);
+          await clock.waitFor(req, clock.sleep(LONG_POLL_MS));
+          return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: '{}' };
+        }
         seen.push(req);
         return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify({ activities: [] }) };
       },
@@ -116,6 +150,10 @@ describe('LambdaRunner', () => {
     runner.register(fn('slow', { timeoutSeconds: 0.3 }));
     runner.register(fn('esm', { assetDir: esmBundle }));
     runner.register(fn('broken', { handler: 'index.missing' }));
+    // Lambda's longest timeout, 15 minutes: room for minutes of sleep and long polls.
+    runner.register(fn('paced', { timeoutSeconds: 900 }));
+    runner.register(fn('slowInit', { assetDir: slowInitBundle, environment: { INIT_MS: '11000' } }));
+    runner.register(fn('stuckInit', { assetDir: slowInitBundle, environment: { INIT_MS: '30000' } }));
   });
 
   afterAll(async () => {
@@ -168,13 +206,70 @@ describe('LambdaRunner', () => {
     }
   });
 
-  it('runs a function\'s timers on the same clock as its Date: paced code sleeps as long as it measures', async () => {
-    // Act: at 1000x, a real 2 x 200 ms sleep measured on a Date that ran at the scale would read 400 virtual seconds.
-    const { slept } = (await runner.invoke('blue', { action: 'sleep', ms: 200 })) as { slept: number };
+  it('runs a function\'s timers on the runtime\'s clock: N virtual seconds of sleep at scale S take about N/S real seconds, as its Date measures them', async () => {
+    // Prepare: a warm environment (a cold start is real work, at real speed).
+    await runner.invoke('paced', { action: 'echo' });
+    const before = clock.nowMs();
+    const started = performance.now();
 
-    // Assess: virtual time runs at real speed while the invocation runs (Clock.busy), so the Date agrees with the timers.
-    expect(slept).toBeGreaterThanOrEqual(400);
-    expect(slept).toBeLessThan(10_000);
+    // Act: paced code sleeps 2 x 5 virtual minutes (setTimeout, then timers/promises).
+    const out = (await runner.invoke('paced', { action: 'sleep', ms: 300_000 })) as { first: number; second: number; slept: number };
+    const real = performance.now() - started;
+
+    // Assess: 600 virtual seconds at 1000x are 0.6 real seconds (given 30 s here for a loaded machine); a function
+    // that held the clock at real speed while it slept would take 10 minutes.
+    expect(real).toBeLessThan(600_000 / clock.scale + 30_000);
+    // Its Date and its timers agree: each sleep lasts what it asked for (the work around it runs at real speed), and
+    // no more time passes for the function than for the runtime.
+    for (const part of [out.first, out.second]) {
+      expect(part).toBeGreaterThanOrEqual(300_000);
+      expect(part).toBeLessThan(310_000);
+    }
+    expect(out.slept).toBeLessThanOrEqual(clock.nowMs() - before);
+  });
+
+  it('does not hold the clock while a function waits on a runtime call that waits on virtual time (a long poll)', async () => {
+    // Prepare
+    await runner.invoke('paced', { action: 'echo' });
+    const before = clock.nowMs();
+    const started = performance.now();
+
+    // Act: GetActivityTask finds nothing for 5 virtual minutes.
+    const out = (await runner.invoke('paced', { action: 'poll', ms: LONG_POLL_MS })) as { waited: number; taskToken: string | null };
+    const real = performance.now() - started;
+
+    // Assess: the call was named, the runtime marked it as a wait, and the minutes passed at the scale.
+    expect(polls.at(-1)!.headers[CALL_HEADER]).toMatch(/^[0-9a-f]{16}:\d+$/);
+    expect(out.taskToken).toBeNull();
+    expect(real).toBeLessThan(LONG_POLL_MS / clock.scale + 30_000);
+    // The function's Date saw the wait, and the answer came once its Date followed the clock again.
+    expect(out.waited).toBeGreaterThanOrEqual(LONG_POLL_MS);
+    expect(out.waited).toBeLessThanOrEqual(clock.nowMs() - before);
+  });
+
+  it('freezes an environment between invocations: a timer due meanwhile fires at the next invocation', async () => {
+    // Prepare: an invocation sets a 1-second timer and returns.
+    await runner.invoke('green', { action: 'later', ms: 1000 });
+
+    // Act: 10 virtual seconds pass with no invocation, then two come.
+    await clock.sleep(10_000);
+    const atThaw = await runner.invoke('green', { action: 'laterRan?' });
+    const after = await runner.invoke('green', { action: 'laterRan?' });
+
+    // Assess: the timer had not run when the next invocation came; it ran then.
+    expect([atThaw, after]).toEqual([false, true]);
+  });
+
+  it('gives a cold start that outlasts the 10-second init limit the function\'s timeout, as Lambda\'s retried init has', async () => {
+    // Act: one init waits 11 virtual seconds (timeout 5 s: it ends within 10 + 5), the other 30.
+    const slow = await runner.invoke('slowInit', {});
+    const stuck = await failure(runner.invoke('stuckInit', {}));
+
+    // Assess
+    expect(slow).toBe('initialized');
+    expect(readFileSync(join(logDir, 'slowInit.log'), 'utf8')).toContain('INIT_REPORT Init Duration: 10000.00 ms\tPhase: init\tStatus: timeout\n');
+    expect(stuck.errorType).toBe('Sandbox.Timedout');
+    expect(stuck.errorMessage).toMatch(/Task timed out after 5\.00 seconds$/);
   });
 
   it('runs each function on the Node.js major its Lambda runtime names', async () => {

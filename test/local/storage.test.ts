@@ -29,6 +29,21 @@ describe('StateDir journal', () => {
     expect([...reopened.entries()]).toEqual([['b', { n: 2 }]]);
   });
 
+  it('answers a commit that is still waiting when the state is closed: the close wrote its changes', async () => {
+    // Prepare: a change queued and a request waiting for it to be durable (a health probe while a deploy fails)
+    const root = fresh();
+    const state = new StateDir(root);
+    state.store<number>('things').put('a', 1);
+    const waiting = state.commit();
+
+    // Act
+    state.close();
+
+    // Assess: it resolves (it hung before, and so did the request waiting on it), and the change is on disk
+    await expect(waiting).resolves.toBeUndefined();
+    expect(readJournal(root).get('things')?.get('a')).toBe(1);
+  });
+
   it('appends a change instead of rewriting the state (a change costs what it changes)', async () => {
     // Prepare
     const root = fresh();

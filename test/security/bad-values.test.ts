@@ -65,7 +65,7 @@ describe('EC2 tags', () => {
     // State an older runtime accepted (or a fleet file holds): the answer must stay well-formed XML.
     h.rt.ec2.fleet.get(id)!.tags.push({ Key: 'Legacy', Value: 'a\u0000b\u0001c' });
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', 'ec2', 'describe-instances'], {
-      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: 'AKIDAWSCLI', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
+      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
     });
     const tags = JSON.parse(stdout).Reservations.flatMap((r: any) => r.Instances).flatMap((i: any) => i.Tags ?? []);
     expect(tags).toContainEqual({ Key: 'Legacy', Value: 'a\uFFFDb\uFFFDc' });
