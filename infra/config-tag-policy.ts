@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isValidEmail } from '../tasks/shared/email';
 import { PolicyInvalidError } from '../tasks/shared/errors';
 import { destructiveActionsOf, parsePolicy } from '../tasks/tag-policy/core/policy';
 import { DESTRUCTIVE, type ActionName, type Policy } from '../tasks/tag-policy/core/types';
@@ -31,9 +32,16 @@ export interface TagPolicyConfig {
   readonly destructiveActions: ActionName[];
   /** Subscribed to the report topic. @default [] */
   readonly reportEmails: string[];
+  /**
+   * Who a principal is, as an approver email, by ARN (IAM user, role, or assumed-role session): the person who starts
+   * a run is never asked to approve it (tasks/tag-policy/core/requester.ts). @default {}
+   */
+  readonly requesterEmails: Record<string, string>;
 }
 
-const SETTINGS = ['policyFile', 'scanSchedule', 'scanTimezone', 'scanEnabled', 'launchEnabled', 'settleSeconds', 'destructiveActions', 'reportEmails'];
+const SETTINGS = ['policyFile', 'scanSchedule', 'scanTimezone', 'scanEnabled', 'launchEnabled', 'settleSeconds', 'destructiveActions', 'reportEmails', 'requesterEmails'];
+/** IAM user and role ARNs, and STS assumed-role session ARNs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns). */
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam::\d{12}:(user|role)\/\S+|sts::\d{12}:assumed-role\/[^/\s]+\/\S+)$/;
 
 export const DEFAULT_TAG_POLICY: TagPolicyConfig = {
   policyFile: 'tag-policy.json',
@@ -45,6 +53,7 @@ export const DEFAULT_TAG_POLICY: TagPolicyConfig = {
   settleSeconds: 120,
   destructiveActions: destructiveActionsOf(parsePolicy(defaultPolicy)),
   reportEmails: [],
+  requesterEmails: {},
 };
 
 /** Parses `tagPolicy` (may be absent), pushing problems that name their field. */
@@ -79,6 +88,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     problems.push(`tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got ${JSON.stringify(t.settleSeconds)}`);
   }
   const reportEmails = emails(t.reportEmails ?? [], 'tagPolicy.reportEmails', problems);
+  const requesterEmails = parseRequesterEmails(t.requesterEmails, problems);
 
   return {
     policyFile,
@@ -90,7 +100,20 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     settleSeconds: settleSeconds as number,
     destructiveActions: destructiveActions ?? (policy ? destructiveActionsOf(policy) : []),
     reportEmails,
+    requesterEmails,
   };
+}
+
+function parseRequesterEmails(v: unknown, problems: string[]): Record<string, string> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(problems, 'tagPolicy.requesterEmails must be an object of principal ARN to email address', {});
+  const out: Record<string, string> = {};
+  for (const [arn, email] of Object.entries(v)) {
+    if (!PRINCIPAL_ARN.test(arn)) problems.push(`tagPolicy.requesterEmails: '${arn}' is not an IAM user, role or assumed-role session ARN`);
+    if (!isValidEmail(email)) problems.push(`tagPolicy.requesterEmails['${arn}'] must be an email address, got ${JSON.stringify(email)}`);
+    else out[arn] = email.toLowerCase();
+  }
+  return out;
 }
 
 function readPolicy(file: string, destructiveActions: readonly ActionName[], problems: string[]): Policy | undefined {

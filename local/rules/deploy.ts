@@ -5,6 +5,8 @@
  */
 import type { ResolvedResource, ResolvedStack } from '../template';
 import { stateMachineDefinition } from '../template';
+import { CfnSchemas } from './cfn-schemas';
+import { getAttProblems, propertyProblems } from './schema-checks';
 
 export interface DeployProblem {
   stack: string;
@@ -246,13 +248,22 @@ const CHECKS: Record<string, Check[]> = {
   'AWS::StepFunctions::StateMachine': [stateMachine],
 };
 
-/** Every problem of every stack of the assembly (one account and region), in template order. */
-export function checkAssembly(stacks: ResolvedStack[]): DeployProblem[] {
+/**
+ * Every problem of every stack of the assembly (one account and region), in template order. A stack whose template
+ * CloudFormation rejects outright (a bad `Fn::GetAtt`) gets only those problems, as CreateStack stops there.
+ */
+export function checkAssembly(stacks: ResolvedStack[], schemas = new CfnSchemas()): DeployProblem[] {
   const problems: DeployProblem[] = [];
   const named = new Map<string, { stack: string; logicalId: string }>();
   for (const stack of stacks) {
+    const templateErrors = getAttProblems(stack, schemas);
+    if (templateErrors.length) {
+      problems.push(...templateErrors.map((p) => ({ stack: stack.stackName, ...p })));
+      continue;
+    }
     for (const r of stack.resources()) {
       const add = (p: Pick<DeployProblem, 'error' | 'message'>) => problems.push({ stack: stack.stackName, logicalId: r.logicalId, type: r.type, ...p });
+      propertyProblems(stack, r.logicalId, schemas).forEach(add);
       for (const check of CHECKS[r.type] ?? []) check(r, stack).forEach(add);
       nameProblems(r).forEach(add);
       // Two resources with one explicit name collide: the second create fails with the service's "already exists".

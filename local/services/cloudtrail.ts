@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type ServiceHandler } from '../kernel';
 import { jsonError } from '../server';
-import { toCloudTrailEvent, type Fleet, type TrailRecord, type UserIdentity } from './fleet';
+import { toCloudTrailEvent, type Caller, type Fleet, type TrailRecord, type UserIdentity } from './fleet';
 
 /**
  * AWS documents `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`; current SDK v3 clients send
@@ -59,8 +59,41 @@ export function apiCallEvent(r: TrailRecord): BusEvent {
   };
 }
 
+/**
+ * A Step Functions API call as CloudTrail records it. "CloudTrail captures all API calls for Step Functions as events"
+ * and the Event history holds "the past 90 days of recorded management events"
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cloud-trail.html); that page's StartExecution
+ * example has `requestParameters` {input, stateMachineArn, name}, `responseElements` {startDate: "Oct 28, 2016
+ * 1:17:25 AM", executionArn} and the caller's `userIdentity`. Its `resources` are not shown there: none are written
+ * here, so a LookupEvents by ResourceName does not find the call (README, unconfirmed behaviours).
+ */
+export function stepFunctionsCall(eventName: string, caller: Caller, atMs: number, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>): TrailRecord {
+  return {
+    eventId: randomUUID(),
+    eventTime: new Date(atMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventName,
+    eventSource: 'states.amazonaws.com',
+    awsRegion: REGION,
+    userIdentity: caller.identity,
+    userAgent: caller.userAgent ?? 'opsflow-local',
+    requestId: caller.requestId ?? randomUUID(),
+    requestParameters,
+    responseElements,
+    resources: [],
+  };
+}
+
+/** `startDate` as the page's example writes it: `Oct 28, 2016 1:17:25 AM` (UTC). */
+export function trailDate(ms: number): string {
+  const d = new Date(ms);
+  const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const h = d.getUTCHours() % 12 || 12;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${month} ${d.getUTCDate()}, ${d.getUTCFullYear()} ${h}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCHours() < 12 ? 'AM' : 'PM'}`;
+}
+
 export interface CloudTrailServiceOptions {
-  /** The records come from the fleet, which writes one per mutating EC2 call. */
+  /** The account's event history: the fleet writes one record per mutating EC2 call, Step Functions one per start. */
   fleet: Fleet;
 }
 
@@ -86,7 +119,7 @@ const ATTRIBUTES: Record<string, (r: TrailRecord) => string[]> = {
   ResourceName: (r) => r.resources.map((x) => x.name),
   ResourceType: (r) => r.resources.map((x) => x.type),
   AccessKeyId: (r) => [r.userIdentity.accessKeyId],
-  // Every recorded EC2 call mutates something.
+  // Every recorded call (EC2's mutating calls, StartExecution) changes something.
   ReadOnly: () => ['false'],
 };
 

@@ -119,20 +119,22 @@ export interface StateChange {
   currentState: InstanceStateName;
 }
 
-/** One CloudTrail management event for a mutating EC2 call. */
+/** One CloudTrail management event: a mutating EC2 call here, a Step Functions call in cloudtrail.ts. */
 export interface TrailRecord {
   eventId: string;
   /** ISO, second precision like CloudTrail. */
   eventTime: string;
   eventName: string;
-  eventSource: 'ec2.amazonaws.com';
+  /** `ec2.amazonaws.com`, `states.amazonaws.com`. */
+  eventSource: string;
   awsRegion: string;
   userIdentity: UserIdentity;
   userAgent: string;
   requestId: string;
   requestParameters: Record<string, unknown>;
   responseElements: Record<string, unknown>;
-  resources: { type: 'AWS::EC2::Instance'; name: string }[];
+  /** `AWS::EC2::Instance` and the instance id; none for Step Functions calls. */
+  resources: { type: string; name: string }[];
 }
 
 export interface RunRequest {
@@ -217,6 +219,15 @@ export const identity = {
     };
   },
 };
+
+/**
+ * The session of a role by ARN (`arn:aws:iam::<account>:role/<path><name>`), as CloudTrail writes a call made with
+ * it; `invokedBy` when an AWS service (Scheduler, EventBridge) made the call with the role.
+ */
+export function roleSessionIdentity(roleArn: string, sessionName: string, accessKeyId: string, invokedBy?: string): UserIdentity {
+  const [, path, name] = /:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn) ?? [, '/', roleArn];
+  return { ...identity.assumedRole(name, sessionName, path), accessKeyId, ...(invokedBy && { invokedBy }) };
+}
 
 /** Local credentials carry no identity, so an access key id stands for an IAM user of that name. */
 export function identityForAccessKey(accessKeyId: string): UserIdentity {
@@ -516,6 +527,14 @@ export class Fleet {
   /** CloudTrail records, oldest first. */
   get trail(): readonly TrailRecord[] {
     return this.records;
+  }
+
+  /**
+   * A management event of another service (Step Functions' StartExecution, local/services/cloudtrail.ts): the account
+   * has one event history, kept here with the EC2 records so LookupEvents sees both, in time order, for 90 days.
+   */
+  recordCall(r: TrailRecord): void {
+    this.append(r);
   }
 
   /** The instances for `ids` in request order, or EC2's Malformed / NotFound error naming the bad ones. */

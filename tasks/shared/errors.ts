@@ -27,6 +27,8 @@ export const ErrorNames = {
   PolicyInvalid: 'Policy.Invalid',
   /** TagPolicy: instances or their tags could not be read; never treated as "untagged". Retried, then fails the run. */
   TagPolicyReadFailed: 'TagPolicy.ReadFailed',
+  /** CloudTrail answered ThrottlingException (after the SDK's own retries); the workflow retries with back-off. */
+  CloudTrailThrottled: 'CloudTrail.Throttled',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -63,4 +65,8 @@ export class PolicyInvalidError extends ProblemsError {
 
 export class TagPolicyReadFailedError extends Error {
   name = ErrorNames.TagPolicyReadFailed;
+}
+
+export class CloudTrailThrottledError extends Error {
+  name = ErrorNames.CloudTrailThrottled;
 }

@@ -1,13 +1,14 @@
 /**
  * TagPolicy, first state: validates the execution input and the deployed policy (embedded in the state machine
  * definition; an input can only narrow it) before any side effect.
- * Event `{ input, policy, execution }` → `{ run, scan, step }` (the run and the initial loop states);
+ * Event `{ input, policy, execution }` → `{ run, scan, step, requester }` (the run and the initial loop states);
  * throws Input.Invalid or Policy.Invalid listing every problem.
  */
 import { EnvError, requireInt, requireString, type Env } from '../shared/env';
 import { lambdaHandler } from '../shared/handler';
 import { validateInput } from './core/input';
 import type { ApplyState } from './core/apply';
+import type { RequesterLookup } from './core/requester';
 import type { ScanState } from './core/scan';
 import { ACTIONS, DESTRUCTIVE, zeroCounts, type ActionName, type Run } from './core/types';
 
@@ -27,7 +28,7 @@ export function loadEnv(env: Env = process.env) {
 
 const env = loadEnv();
 
-export const handler = lambdaHandler(async (event: { input?: unknown; policy?: unknown; execution?: string }): Promise<{ run: Run; scan: ScanState; step: ApplyState }> => {
+export const handler = lambdaHandler(async (event: { input?: unknown; policy?: unknown; execution?: string }): Promise<{ run: Run; scan: ScanState; step: ApplyState; requester: RequesterLookup }> => {
   const run = validateInput(event?.input, {
     deployedPolicy: event?.policy,
     destructiveActions: env.destructiveActions,
@@ -39,5 +40,7 @@ export const handler = lambdaHandler(async (event: { input?: unknown; policy?: u
     run,
     scan: { done: false, counts: zeroCounts() },
     step: { phase: 'tags', done: false, tally: { applied: 0, skipped: 0, failed: 0 } },
+    // Who started the run is looked up only when an approval is to be asked (FindRequester).
+    requester: { done: false, attempts: 0 },
   };
 });

@@ -30,7 +30,7 @@ describe('Lambda steps', () => {
     expect(lambdaSteps.map((s) => s.id).sort()).toEqual([
       'Approval.NotifyApprovers', 'Approval.ValidateInput',
       'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2ScheduleWave.Advance',
-      'TagPolicy.Apply', 'TagPolicy.Evaluate', 'TagPolicy.Plan', 'TagPolicy.Report', 'TagPolicy.ValidateInput',
+      'TagPolicy.Apply', 'TagPolicy.Evaluate', 'TagPolicy.FindRequester', 'TagPolicy.Plan', 'TagPolicy.Report', 'TagPolicy.ValidateInput',
     ]);
   });
 

@@ -80,8 +80,25 @@ describe('TagPolicy state machine', () => {
       Next: 'Approved',
     });
     expect(states.Approved.Next).toBe('Apply');
-    expect(states.Route.Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([['apply', 'StartApply'], ['approve', 'AskApproval']]);
+    expect(states.Route.Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([['apply', 'StartApply'], ['approve', 'FindRequester']]);
     expect(states.Route.Default).toBe('Report');
+  });
+
+  it('names who started the run as requester before every approval, waiting a bounded time for CloudTrail', () => {
+    // Both ways to an approval (destructive actions, over the blast radius after tagging) go through FindRequester.
+    const toApproval = Object.entries(states).flatMap(([name, st]) => [st.Next, st.Default, ...(st.Choices ?? []).map((c: any) => c.Next)].filter((n) => n === 'AskApproval').map(() => name));
+    expect(toApproval).toEqual(['NameRequester']);
+    expect(states.AppliedAll.Choices.find((c: any) => c.And)?.Next).toBe('FindRequester');
+    expect(states.FindRequester).toMatchObject({
+      Parameters: { 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime', requesterEmails: {}, 'lookup.$': '$.requester' },
+      ResultPath: '$.requester',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.approval', Next: 'Report' }],
+      Next: 'RequesterFound',
+    });
+    expect(states.FindRequester.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['CloudTrail.Throttled'] }));
+    expect(states.RequesterFound).toMatchObject({ Choices: [{ Variable: '$.requester.done', BooleanEquals: false, Next: 'WaitForTrail' }], Default: 'NameRequester' });
+    expect(states.WaitForTrail).toMatchObject({ SecondsPath: '$.requester.waitSeconds', Next: 'FindRequester' });
+    expect(states.NameRequester).toMatchObject({ Type: 'Pass', InputPath: '$.requester.requestedBy', ResultPath: '$.plan.approval.requestedBy', Next: 'AskApproval' });
   });
 });
 
@@ -149,6 +166,12 @@ describe('TagPolicy IAM', () => {
     expect(destructive.Condition).toEqual({ Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' } });
   });
 
+  it('lets the requester lookup only read CloudTrail (LookupEvents has no resource-level permissions)', () => {
+    expect(policyOf(json, 'TagPolicyRequesterFn').filter((s) => !/^(xray|logs):/.test(asList(s.Action)[0]))).toEqual([
+      expect.objectContaining({ Action: 'cloudtrail:LookupEvents', Resource: '*', Effect: 'Allow' }),
+    ]);
+  });
+
   it('gives validation, planning and reporting no EC2 access at all', () => {
     expect(actions(json, 'TagPolicyValidateFn')).toEqual([]);
     expect(actions(json, 'TagPolicyPlanFn')).toEqual(['dynamodb:Query']);
@@ -209,6 +232,16 @@ describe('tagPolicy config', () => {
       "tagPolicy.scanTimezone: unknown time zone 'Mars/Olympus'",
       'tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got -1',
     ]);
+  });
+
+  it('takes requesterEmails by principal ARN, and names each bad ARN and email', () => {
+    const ok = parseConfig({ tagPolicy: { requesterEmails: { 'arn:aws:iam::123456789012:user/alice': 'Alice@Example.com', 'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com' } } });
+    expect(ok.tagPolicy.requesterEmails).toEqual({ 'arn:aws:iam::123456789012:user/alice': 'alice@example.com', 'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com' });
+    expect(problems({ requesterEmails: { alice: 'alice@example.com', 'arn:aws:iam::123456789012:role/Ops': 'not-an-email' } })).toEqual([
+      "tagPolicy.requesterEmails: 'alice' is not an IAM user, role or assumed-role session ARN",
+      "tagPolicy.requesterEmails['arn:aws:iam::123456789012:role/Ops'] must be an email address, got \"not-an-email\"",
+    ]);
+    expect(problems({ requesterEmails: ['alice@example.com'] })).toEqual(['tagPolicy.requesterEmails must be an object of principal ARN to email address']);
   });
 
   it('fails when the policy uses a destructive action the config does not enable', () => {

@@ -3,10 +3,14 @@
  * (one stack each, synthesized once), deployed with `opsflow up --cdk-out`; the command exits non-zero and
  * lists every problem with AWS's error name and wording.
  */
-import { CfnResource, Duration } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Duration, Fn } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -53,6 +57,30 @@ const APPS = {
     const role = 'arn:aws:iam::000000000000:role/sm';
     new sfn.CfnStateMachine(stack, 'Broken', { roleArn: role, definitionString: JSON.stringify({ StartAt: 'Missing', States: { Only: { Type: 'Pass', End: true } } }) });
   },
+  // CloudFormation's resource schemas (escape hatches put in what the L1 classes' own validation would not let through).
+  UnknownProperty(stack: import('aws-cdk-lib').Stack) {
+    new sns.CfnTopic(stack, 'Topic', {}).addPropertyOverride('DisplayNme', 'a typo of DisplayName');
+  },
+  WrongType(stack: import('aws-cdk-lib').Stack) {
+    new sfn.CfnActivity(stack, 'Activity', { name: 'two-names' }).addPropertyOverride('Name', ['first', 'second']);
+    (echoFunction(stack, 'Fn').node.defaultChild as CfnResource).addPropertyOverride('Timeout', 'thirty');
+  },
+  MissingRequired(stack: import('aws-cdk-lib').Stack) {
+    new sfn.CfnActivity(stack, 'Activity', { name: 'nameless' }).addPropertyDeletionOverride('Name');
+    new scheduler.CfnSchedule(stack, 'Schedule', {
+      scheduleExpression: 'rate(1 hour)', flexibleTimeWindow: { mode: 'OFF' },
+      target: { arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Nightly', roleArn: 'arn:aws:iam::000000000000:role/scheduler' },
+    }).addPropertyDeletionOverride('Target.RoleArn');
+  },
+  BadEnum(stack: import('aws-cdk-lib').Stack) {
+    new logs.CfnLogGroup(stack, 'Logs', { retentionInDays: 10 });
+    new events.CfnRule(stack, 'Rule', { scheduleExpression: 'rate(1 hour)', state: 'ON' });
+  },
+  GetAtt(stack: import('aws-cdk-lib').Stack) {
+    // A topic's ARN is its `TopicArn` attribute (and its Ref); it has no `Arn`.
+    new CfnOutput(stack, 'AlertsArn', { value: new sns.CfnTopic(stack, 'Alerts', {}).getAtt('Arn').toString() });
+    new CfnOutput(stack, 'Gone', { value: Fn.getAtt('Missing', 'Arn').toString() });
+  },
 };
 
 describe('opsflow up refuses what AWS would refuse at deploy', () => {
@@ -75,7 +103,7 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
 
   it('exits non-zero and lists every problem', () => {
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/the app would not deploy on AWS: 9 problems/);
+    expect(result.stderr).toMatch(/the app would not deploy on AWS: 18 problems/);
   });
 
   it('HTTP API access logs may use HTTP API variables only', () => {
@@ -107,6 +135,34 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
 
   it('invalid ASL', () => {
     expect(line('InvalidAsl', 'Broken')[0]).toMatch(/InvalidDefinition: Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: .*Missing/);
+  });
+
+  it("properties that the type's schema does not have", () => {
+    expect(line('UnknownProperty', 'Topic')).toEqual([
+      expect.stringContaining('(AWS::SNS::Topic): ValidationError: Properties validation failed for resource Topic with message: #: extraneous key [DisplayNme] is not permitted'),
+    ]);
+  });
+
+  it('values of the wrong type', () => {
+    expect(line('WrongType', 'Activity')).toEqual([
+      expect.stringContaining('ValidationError: Properties validation failed for resource Activity with message: #/Name: expected type: String, found: JSONArray'),
+    ]);
+    expect(line('WrongType', 'Fn')).toEqual([expect.stringMatching(/ValidationError: Properties validation failed for resource Fn[0-9A-F]+ with message: #\/Timeout: expected type: Integer, found: String/)]);
+  });
+
+  it('required properties that are missing, at the top and nested', () => {
+    expect(line('MissingRequired', 'Activity')).toEqual([expect.stringContaining('Properties validation failed for resource Activity with message: #: required key [Name] not found')]);
+    expect(line('MissingRequired', 'Schedule')).toEqual([expect.stringContaining('Properties validation failed for resource Schedule with message: #/Target: required key [RoleArn] not found')]);
+  });
+
+  it('values outside the enum, of strings and integers', () => {
+    expect(line('BadEnum', 'Logs')).toEqual([expect.stringContaining('Properties validation failed for resource Logs with message: #/RetentionInDays: failed validation constraint for keyword [enum]')]);
+    expect(line('BadEnum', 'Rule')).toEqual([expect.stringContaining('Properties validation failed for resource Rule with message: #/State: failed validation constraint for keyword [enum]')]);
+  });
+
+  it('Fn::GetAtt of an attribute or a resource that does not exist', () => {
+    expect(line('GetAtt', 'AlertsArn')).toEqual([expect.stringContaining('ValidationError: Template error: resource Alerts does not support attribute type Arn in Fn::GetAtt')]);
+    expect(line('GetAtt', 'Gone')).toEqual([expect.stringContaining('ValidationError: Template error: instance of Fn::GetAtt references undefined resource Missing')]);
   });
 
   it('OPSFLOW_DEPLOY_CHECKS=off (--deploy-checks off) relaxes the refusals', async () => {

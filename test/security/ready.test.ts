@@ -5,6 +5,7 @@
  */
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { mkdtempSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,7 +37,17 @@ describe('/_opsflow/health', () => {
     });
     const answers: Array<Promise<{ status: number; body: string } | Error>> = [];
     let endpoint = '';
-    const probe = () => answers.push(fetch(`${endpoint}/_opsflow/health`).then(async (r) => ({ status: r.status, body: await r.text() }), (e: Error) => e));
+    // node:http, not fetch: a fetch begun while the deploy checks hold the event loop, whose server is gone by the
+    // time it connects, can stay pending in undici with no socket at all; http.get fails with ECONNREFUSED.
+    const probe = () => answers.push(new Promise((done) => {
+      const req = get(`${endpoint}/_opsflow/health`, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk));
+        res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+        res.on('error', done);
+      });
+      req.on('error', done);
+    }));
     const start = Runtime.start({
       cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-ready-')),
       // Probes sent as soon as the endpoint listens, and at each step of the deploy after it.

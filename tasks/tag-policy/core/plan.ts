@@ -52,6 +52,7 @@ export interface ApprovalRequest {
   title: string;
   details: Record<string, unknown>;
   approvers?: string[];
+  /** The run until FindRequester replaces it with who started the execution (core/requester.ts). */
   requestedBy: string;
 }
 

@@ -7,6 +7,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { ApplyState, ApplyTally } from './apply';
 import type { BlastRadius, Phase, RunPlan } from './plan';
+import { requestedByOf, type Requester, type RequesterLookup } from './requester';
 import type { ScanState } from './scan';
 import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
@@ -38,6 +39,8 @@ export interface Report {
   counts: Counts & ApplyTally;
   blastRadius?: BlastRadius;
   approval?: ApprovalOutcome;
+  /** Who started the run, when an approval was asked (core/requester.ts): that person was not asked. */
+  requester?: Requester;
   instances: Finding[];
   /** Instances with findings left out of `instances` (they are in the findings table). */
   omitted: number;
@@ -82,6 +85,7 @@ export interface ReportInput {
   /** The phase an approval would have unlocked, when one was asked for. */
   approvedPhase?: Phase;
   approval?: ApprovalOutcome;
+  requester?: Requester;
   findings: StoredFinding[];
 }
 
@@ -120,6 +124,7 @@ export function buildReport(input: ReportInput): Report {
     counts: { ...c, ...tally },
     ...(input.blastRadius && { blastRadius: input.blastRadius }),
     ...(approval && { approval }),
+    ...(input.requester && { requester: input.requester }),
     instances: shown,
     omitted: instances.length - shown.length,
   };
@@ -146,6 +151,7 @@ export function renderText(report: Report): { subject: string; message: string }
   ];
   if (report.blastRadius?.over) lines.push(`Blast radius: ${report.blastRadius.changes} changes over the cap of ${report.blastRadius.limit}.`);
   if (report.approval) lines.push(`Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`);
+  if (report.requester) lines.push(`Requested by: ${requestedByOf(report.requester)}${report.requester.email ? ' (not asked to approve)' : ''}`);
   for (const i of report.instances) {
     lines.push('', `${i.instanceId}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
     for (const v of i.violations) lines.push(`  - ${v.message}`);
@@ -166,6 +172,7 @@ export interface RunState {
   plan?: RunPlan;
   step?: ApplyState;
   approval?: unknown;
+  requester?: RequesterLookup;
 }
 
 /** The Report task: builds the report from every stored finding, publishes it, returns it as the output. */
@@ -184,6 +191,7 @@ export async function reportStep(state: RunState, deps: { store: RunStore; sns: 
     blastRadius: state.plan?.blastRadius,
     approvedPhase: state.plan?.approvedPhase,
     approval: approvalOutcome(state.approval),
+    requester: state.requester?.done ? state.requester.requester : undefined,
     findings,
   });
   const { subject, message } = renderText(report);
