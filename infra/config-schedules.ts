@@ -25,8 +25,6 @@ export interface ControlConfig {
 export interface Ec2ScheduleConfig {
   /** Instances per Start/StopInstances call. @default 50 */
   readonly batchSize: number;
-  /** Batches of one group acted on at the same time. @default 4 */
-  readonly maxConcurrency: number;
   /** How long verification waits for instances to reach the target state. @default 900 */
   readonly verifyTimeoutSeconds: number;
   /** KMS keys of encrypted EBS volumes the workflow may create grants on (needed to start such instances). @default [] */
@@ -40,7 +38,6 @@ export const DEFAULT_SCHEDULES: SchedulesConfig = {};
 
 export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
   batchSize: 50,
-  maxConcurrency: 4,
   verifyTimeoutSeconds: 900,
   kmsKeyArns: [],
   reportEmails: [],
@@ -141,11 +138,14 @@ export function parseDays(raw: unknown, field: string, problems: string[]): numb
 export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleConfig {
   const d = DEFAULT_EC2_SCHEDULE;
   const e = asObject(raw ?? {}, 'ec2Schedule', problems);
-  unknownKeys(e, Object.keys(d), 'ec2Schedule', problems);
+  if (e.maxConcurrency !== undefined) {
+    // Batches used to run side by side; now a group is paced to EC2's token buckets, which no concurrency speeds up.
+    problems.push('ec2Schedule.maxConcurrency: no longer used (a group is paced to EC2\'s request rates, see the README\'s "How it scales"); remove it');
+  }
+  unknownKeys(e, [...Object.keys(d), 'maxConcurrency'], 'ec2Schedule', problems);
   const c = asObject(e.control ?? {}, 'ec2Schedule.control', problems);
   unknownKeys(c, Object.keys(d.control), 'ec2Schedule.control', problems);
   const batchSize = int(e.batchSize ?? d.batchSize, 'ec2Schedule.batchSize', 1, 1000, problems);
-  const maxConcurrency = int(e.maxConcurrency ?? d.maxConcurrency, 'ec2Schedule.maxConcurrency', 1, 40, problems);
   const verifyTimeoutSeconds = int(e.verifyTimeoutSeconds ?? d.verifyTimeoutSeconds, 'ec2Schedule.verifyTimeoutSeconds', 60, 3600, problems);
   const kmsKeyArns = stringList(e.kmsKeyArns ?? d.kmsKeyArns, 'ec2Schedule.kmsKeyArns', problems);
   kmsKeyArns.forEach((k, i) => {
@@ -160,7 +160,7 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
   allowInstanceIds.forEach((id, i) => {
     if (!INSTANCE_ID.test(id)) problems.push(`ec2Schedule.control.allowInstanceIds[${i}]: '${id}' is not an instance id`);
   });
-  return { batchSize, maxConcurrency, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
+  return { batchSize, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
 }
 
 export function isTimeZone(tz: string): boolean {

@@ -58,7 +58,6 @@ const ec2Schedule: WorkflowRegistration = {
     const w = new Ec2Schedule(scope, 'Ec2Schedule', {
       schedules: config.schedules,
       batchSize: e.batchSize,
-      maxConcurrency: e.maxConcurrency,
       verifyTimeout: Duration.seconds(e.verifyTimeoutSeconds),
       kmsKeyArns: e.kmsKeyArns,
       reportEmails: e.reportEmails,

@@ -4,21 +4,23 @@
  * Input:  {"action":"start"|"stop", "schedule"?: name, "instanceIds"?: [...], "dryRun"?: bool,
  *          "requestedBy"?: string, "groups"?: [group, ...]}  (exactly one of schedule / instanceIds)
  * Output: {"action","schedule","dryRun","requestedBy","holiday","counts":{total,moved,skipped,failed,dryRun},
- *          "instances":[{instanceId,name,from,to,outcome,reason}],"omitted","summary"}; the same report goes to
- *          the report topic (SNS), also when the run fails.
+ *          "instances":[{instanceId,name,from,to,outcome,reason}],"omitted","summary","fullReport"}; the same
+ *          report goes to the report topic (SNS), also when the run fails.
  * Errors: Input.Invalid (cause lists every problem, nothing was done), Ec2.PartialFailure (some instances did
- *         not reach the target state; cause is the summary, the report says which and why).
+ *         not reach the target state; cause is the summary, the report says which and why); when planning or a
+ *         wave fails, the run still reports, then fails with that error and the summary as cause.
  *
  * How it works: each period boundary of each configured schedule is an EventBridge Scheduler schedule with
  * its own time zone (no polling) that starts this workflow with `{"action","schedule"}`. `ValidateInput`
  * checks the input. `Plan` pages DescribeInstances for `Schedule=<name>`, settles instances to leave alone
  * with a reason (Auto Scaling members, already there, terminated, `opsflow:override` in the future,
- * instance-store roots, skip dates) and stores the rest as batches in the table; the state carries only
- * batch keys. `Waves` runs the ordering groups one after the other (start: the schedule's order; stop:
- * reversed), `Batches` their batches with bounded concurrency. `Act` calls Start/StopInstances, bisecting a
- * failing batch; throttling and capacity shortages are retried with back-off. `Verify` polls until each
- * instance reaches running/stopped or the deadline, explaining failures from the StateReason. `Report`
- * builds the report, `PublishReport` sends it, and the run fails with Ec2.PartialFailure if anything failed.
+ * instance-store roots, skip dates) and stores the rest as batches in the table; the state carries one summary
+ * per ordering group. `Waves` runs the groups one after the other (start: the schedule's order; stop: reversed),
+ * each as a child execution of `Ec2ScheduleWave`: a loop of `Advance` passes that verify the instances in
+ * transition and send the Start/StopInstances calls EC2's token buckets allow (bisecting a failing call), then
+ * `Wait` as long as the buckets need to refill, so a 10,000-instance start moves at EC2's 2 instances a second
+ * instead of failing on throttling. `Report` builds the report, whatever ended the run, `PublishReport` sends
+ * it, and the run fails with Ec2.PartialFailure if anything failed.
  *
  * Delegated control: an HTTP API serves signed, revocable control links (`/ec2/control/{instanceId}/{action}`)
  * and a Mattermost/Slack slash command (`/ec2/chat`); both run this workflow for one instance.
@@ -42,6 +44,7 @@ import {
 import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { VERIFY_INTERVAL_SECONDS } from '../tasks/ec2/core/pace';
 import { parseAllowTag } from '../tasks/ec2/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
@@ -53,13 +56,12 @@ import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from './
 import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
 
 /**
- * What a batch execution allows on top of `verifyTimeout`: Act (5 min) with its throttling retries (about 2 min)
- * and capacity retries (1 + 2 + 4 min) and the final attempt.
+ * How long a run may take. At EC2's default rates it starts about 38,000 instances in that time (1,000 at once,
+ * then 2 a second), stops many more; what it has not sent by `actUntil` is reported "not started".
  */
-const BATCH_ACT_ALLOWANCE = Duration.minutes(30);
-
-/** How long the verify loop waits between checks: EC2 transitions take 30-60 s, rarely more. */
-export const VERIFY_INTERVAL = Duration.seconds(15);
+const RUN_TIMEOUT = Duration.hours(6);
+/** What a run keeps for its last Advance pass, the Report and PublishReport after verification. */
+const REPORT_ALLOWANCE = Duration.minutes(30);
 
 /**
  * The conditions under which the Act role may start or stop an instance, one statement each (IAM allows when any
@@ -85,10 +87,8 @@ export function startStopTagConditions(allowTags: string[]): Array<Record<string
 export interface Ec2ScheduleProps {
   /** Named schedules; each period boundary becomes an EventBridge Scheduler schedule. @default {} */
   readonly schedules?: SchedulesConfig;
-  /** Instances per Start/StopInstances call. @default 50 */
+  /** Instances per Start/StopInstances call (fewer where a batch must stay under DynamoDB's 400 KB item size). @default 50 */
   readonly batchSize?: number;
-  /** Batches of one ordering group acted on at once. @default 4 */
-  readonly maxConcurrency?: number;
   /** How long verification waits for the target state. @default Duration.minutes(15) */
   readonly verifyTimeout?: Duration;
   /** KMS keys of encrypted EBS volumes; the workflow may create grants on these (and only these). @default [] */
@@ -107,8 +107,8 @@ export interface Ec2ScheduleProps {
 
 export class Ec2Schedule extends Construct {
   readonly stateMachine: WorkflowStateMachine;
-  /** Acts on and verifies one batch; the main state machine runs one child execution per batch. */
-  readonly batchStateMachine: WorkflowStateMachine;
+  /** Acts on and verifies one ordering group, paced to EC2's token buckets; the main state machine runs one child execution per group. */
+  readonly waveStateMachine: WorkflowStateMachine;
   /** Run batches and control settings (link secret, revoked links, chat token). */
   readonly table: Table;
   /** Receives every run's report. */
@@ -122,14 +122,13 @@ export class Ec2Schedule extends Construct {
     super(scope, id);
     const schedules = props.schedules ?? {};
     const batchSize = props.batchSize ?? 50;
-    const maxConcurrency = props.maxConcurrency ?? 4;
     const verifyTimeout = props.verifyTimeout ?? Duration.minutes(15);
     const prefix = props.scheduleNamePrefix ?? 'opsflow';
     const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'Ec2Schedule');
     const allow = { tags: props.controlAllowTags ?? [SCHEDULE_TAG], instanceIds: props.controlAllowInstanceIds ?? [] };
     if (batchSize < 1 || batchSize > 1000) throw new Error('Ec2Schedule: batchSize must be from 1 to 1000 (StartInstances takes at most 1000 ids)');
-    if (maxConcurrency < 1 || maxConcurrency > 40) throw new Error('Ec2Schedule: maxConcurrency must be from 1 to 40');
-    if (verifyTimeout.toSeconds() < VERIFY_INTERVAL.toSeconds() * 2) throw new Error('Ec2Schedule: verifyTimeout must allow at least two checks (30 seconds)');
+    if (verifyTimeout.toSeconds() < VERIFY_INTERVAL_SECONDS * 2) throw new Error(`Ec2Schedule: verifyTimeout must allow at least two checks (${VERIFY_INTERVAL_SECONDS * 2} seconds)`);
+    if (verifyTimeout.toSeconds() > Duration.hours(1).toSeconds()) throw new Error('Ec2Schedule: verifyTimeout must be at most 1 hour');
     const triggers = Object.entries(schedules).flatMap(([name, s]) => scheduleTriggers(prefix, name, s));
     const tooLong = triggers.find((t) => t.scheduleName.length > 64);
     if (tooLong) throw new Error(`Ec2Schedule: schedule name ${tooLong.scheduleName} exceeds EventBridge Scheduler's 64 characters; shorten scheduleNamePrefix or the schedule name`);
@@ -144,7 +143,8 @@ export class Ec2Schedule extends Construct {
     );
     // The schedules travel in the Lambda environment (4 KB for all variables together, see checkEnvironmentSize):
     // name the config field that fills it, instead of failing the deployment.
-    const planEnvBytes = checkEnvironmentSize('Ec2Schedule', { TABLE_NAME: this.table.tableName, BATCH_SIZE: String(batchSize), SCHEDULES: '', POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps' });
+    const actBudget = RUN_TIMEOUT.minus(verifyTimeout).minus(REPORT_ALLOWANCE);
+    const planEnvBytes = checkEnvironmentSize('Ec2Schedule', { TABLE_NAME: this.table.tableName, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()), SCHEDULES: '', POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps' });
     if (planEnvBytes + Buffer.byteLength(schedulesEnv) > LAMBDA_ENVIRONMENT_BYTES) {
       const most = Object.entries(schedules).sort((a, b) => b[1].skipDates.length - a[1].skipDates.length)[0];
       throw new Error(
@@ -162,19 +162,13 @@ export class Ec2Schedule extends Construct {
       entry: 'tasks/ec2/plan.ts',
       description: 'opsflow ec2 schedule: find targets, settle skips, store batches',
       timeout: Duration.minutes(5),
-      environment: { ...tableEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize) },
+      environment: { ...tableEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
     });
-    const act = new TaskFunction(this, 'ActFn', {
-      entry: 'tasks/ec2/act.ts',
-      description: 'opsflow ec2 schedule: start or stop one batch, bisecting failures',
+    const advance = new TaskFunction(this, 'AdvanceFn', {
+      entry: 'tasks/ec2/advance.ts',
+      description: 'opsflow ec2 schedule: one pass of a group: verify instances in transition, start or stop what EC2 tokens allow',
       timeout: Duration.minutes(5),
-      environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()) },
-    });
-    const verify = new TaskFunction(this, 'VerifyFn', {
-      entry: 'tasks/ec2/verify.ts',
-      description: 'opsflow ec2 schedule: verify one batch reached the target state',
-      timeout: Duration.minutes(1),
-      environment: tableEnv,
+      environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
     });
     const report = new TaskFunction(this, 'ReportFn', {
       entry: 'tasks/ec2/report.ts',
@@ -191,26 +185,27 @@ export class Ec2Schedule extends Construct {
     // Only instances that opted in: a Schedule tag (scheduled runs), or a tag that ec2Schedule.control allows (links
     // and chat), so that IAM allows exactly what the handlers offer; any other instance is refused by IAM.
     for (const conditions of startStopTagConditions(allow.tags)) {
-      act.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
+      advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
     }
     if (allow.instanceIds.length) {
-      act.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })) }));
+      advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })) }));
     }
     if (props.kmsKeyArns?.length) {
       // Starting an instance with encrypted volumes makes EC2 create a grant on the volume's key, as the caller.
-      act.addToRolePolicy(new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }));
+      advance.addToRolePolicy(new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }));
     }
-    for (const fn of [plan, act, verify]) fn.addToRolePolicy(describeInstances);
-    const runItems = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
-    for (const fn of [plan, act, verify]) fn.addToRolePolicy(runItems);
+    for (const fn of [plan, advance]) fn.addToRolePolicy(describeInstances);
+    // Batches are written 25 to a BatchWriteItem and a pass reads its window of batches with one Query.
+    plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [this.table.tableArn] }));
+    advance.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.table.tableArn] }));
     // The full report goes into the table, only under `report#<run>` keys (it never touches control settings).
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html (dynamodb:LeadingKeys)
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } } }));
-    for (const fn of [plan, act, verify]) {
+    for (const fn of [plan, advance]) {
       fn.suppress([{ id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
     }
-    act.suppress([{
+    advance.suppress([{
       id: 'AwsSolutions-IAM5',
       reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag or a tag ec2Schedule.control allows (aws:ResourceTag conditions): instances opt in by tag, their ids are not known at deploy time.',
       appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
@@ -224,70 +219,57 @@ export class Ec2Schedule extends Construct {
     const planStep = new LambdaStep(this, 'Plan', plan, { payload: { 'request.$': '$.request', 'runId.$': '$.runId' }, resultPath: '$.plan' });
     planStep.addRetry(retryThrottling);
 
-    const batchInput = { 'runId.$': '$.runId', 'key.$': '$.key' };
-    const actStep = new LambdaStep(this, 'Act', act, { payload: { ...batchInput, finalAttempt: false }, resultPath: '$.act' });
-    actStep.addRetry(retryThrottling);
-    // Capacity usually comes back within minutes; only the short instances are sent again.
-    actStep.addRetry({ errors: [ErrorNames.Ec2InsufficientCapacity], interval: Duration.minutes(1), backoffRate: 2, maxAttempts: 3 });
-    const actFinal = new LambdaStep(this, 'ActFinalAttempt', act, { payload: { ...batchInput, finalAttempt: true }, resultPath: '$.act' });
-    actFinal.addRetry(retryThrottling);
-    actStep.addCatch(actFinal, { errors: [ErrorNames.Ec2InsufficientCapacity], resultPath: '$.capacityError' });
-
-    const batchDone = new Succeed(this, 'BatchDone');
-    const waitForTransition = new Wait(this, 'WaitForTransition', { time: WaitTime.duration(VERIFY_INTERVAL) });
-    const verifyStep = new LambdaStep(this, 'Verify', verify, { payload: { ...batchInput, 'deadline.$': '$.act.deadline' }, resultPath: '$.verify' });
-    verifyStep.addRetry(retryThrottling);
-    const verifyLoop = waitForTransition
-      .next(verifyStep)
-      .next(new Choice(this, 'Verified?').when(Condition.booleanEquals('$.verify.done', true), batchDone).otherwise(waitForTransition));
-    const needsVerify = new Choice(this, 'AnythingToVerify?').when(Condition.numberGreaterThan('$.act.pending', 0), verifyLoop).otherwise(batchDone);
-    actStep.next(needsVerify);
-    actFinal.next(needsVerify);
-
-    // Each batch is its own child execution: its Act and verify polls (11 + 9 events per poll) go into the child's
-    // history, and the parent records 8 events per batch (Map iteration + .sync task), so no execution comes near
-    // Step Functions' 25,000-event history quota at 10,000 instances (200 batches), however slowly instances stop.
+    // One wave (ordering group) is one child execution: a loop of Advance passes, each verifying what is in
+    // transition and sending what EC2's token buckets allow, with a Wait between passes on Step Functions' clock
+    // (tasks/ec2/core/advance.ts, pace.ts). Its history grows by 9 events a pass, bounded by MAX_PASSES; the parent's
+    // by a fixed few events a wave, so no execution comes near Step Functions' 25,000-event quota at any fleet size.
     // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (history: 25,000 events);
     // https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html (startExecution.sync:2).
-    const batchTimeout = verifyTimeout.plus(BATCH_ACT_ALLOWANCE);
-    this.batchStateMachine = new WorkflowStateMachine(this, 'BatchStateMachine', {
-      stateMachineName: props.stateMachineName ? `${props.stateMachineName}Batch` : workflowStateMachineName(this, 'Ec2ScheduleBatch'),
-      comment: 'One batch of an Ec2Schedule run: starts or stops its instances, then polls until each reached its target state or the deadline.',
-      definition: actStep,
-      timeout: batchTimeout,
+    const advanceStep = new LambdaStep(this, 'Advance', advance, {
+      payload: { 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil' },
+      resultPath: '$.pass',
+      comment: 'Verifies the instances in transition, sends the Start/StopInstances calls EC2\'s tokens allow, says how long to wait',
     });
-    const runBatch = new StartExecutionTask(this, 'RunBatch', {
-      stateMachine: this.batchStateMachine,
+    // A pass repeats nothing it did (each instance carries its status), so any other error is tried again too.
+    advanceStep.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 });
+    const nextPass = new Wait(this, 'WaitForNextPass', { time: WaitTime.secondsPath('$.pass.waitSeconds') });
+    advanceStep.next(
+      new Choice(this, 'WaveDone?')
+        .when(Condition.booleanEquals('$.pass.done', true), new Succeed(this, 'WaveDone'))
+        .otherwise(nextPass.next(advanceStep)),
+    );
+    this.waveStateMachine = new WorkflowStateMachine(this, 'WaveStateMachine', {
+      stateMachineName: props.stateMachineName ? `${props.stateMachineName}Wave` : workflowStateMachineName(this, 'Ec2ScheduleWave'),
+      comment: 'One ordering group of an Ec2Schedule run: starts or stops its instances paced to EC2\'s token buckets, verifying each reaches its target state.',
+      definition: advanceStep,
+      timeout: RUN_TIMEOUT,
+    });
+    const runWave = new StartExecutionTask(this, 'RunWave', {
+      stateMachine: this.waveStateMachine,
       integrationPattern: IntegrationPattern.RUN_JOB,
-      input: TaskInput.fromObject({ 'runId.$': '$.runId', 'key.$': '$.key' }),
+      input: TaskInput.fromObject({ 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil' }),
       associateWithParent: true,
       resultPath: JsonPath.DISCARD,
-      taskTimeout: Timeout.duration(batchTimeout.plus(Duration.minutes(5))),
+      taskTimeout: Timeout.duration(RUN_TIMEOUT),
     });
     // A child that could not start because of the account's open-execution quota or API throttling is started
     // again (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html, errors;
     // https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html).
-    runBatch.addRetry({ errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) });
-    const batches = new MapState(this, 'Batches', {
-      itemsPath: '$.wave.batches',
-      maxConcurrency,
-      itemSelector: { 'runId.$': '$.runId', 'key.$': '$$.Map.Item.Value.key' },
-      resultPath: JsonPath.DISCARD,
-    });
-    batches.itemProcessor(runBatch);
+    runWave.addRetry({ errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) });
     // One ordering group at a time, so `db` is running (verified) before `app` starts.
     const waves = new MapState(this, 'Waves', {
       itemsPath: '$.plan.waves',
       maxConcurrency: 1,
-      itemSelector: { 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value' },
+      itemSelector: { 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value', 'actUntil.$': '$.plan.actUntil' },
       resultPath: JsonPath.DISCARD,
     });
-    waves.itemProcessor(batches);
+    waves.itemProcessor(runWave);
 
-    const reportStep = new LambdaStep(this, 'Report', report, {
-      payload: { 'runId.$': '$.runId', 'request.$': '$.request', plan: { 'holiday.$': '$.plan.holiday', 'targets.$': '$.plan.targets', 'settled.$': '$.plan.settled' } },
-      resultPath: '$.result',
-    });
+    // The whole state (request, plan summary, the failure caught, if any) is a few hundred bytes at any fleet size.
+    const reportStep = new LambdaStep(this, 'Report', report, { resultPath: '$.result' });
+    // Whatever ends the run early, planning or a wave, the report still says what happened to every instance.
+    planStep.addCatch(reportStep, { errors: ['States.ALL'], resultPath: '$.failure' });
+    waves.addCatch(reportStep, { errors: ['States.ALL'], resultPath: '$.failure' });
     const publish = new SnsPublish(this, 'PublishReport', {
       topic: this.topic,
       subject: JsonPath.stringAt('$.result.message.subject'),
@@ -296,6 +278,10 @@ export class Ec2Schedule extends Construct {
       taskTimeout: Timeout.duration(Duration.seconds(60)),
     });
     const outcome = new Choice(this, 'AllAccountedFor?')
+      .when(
+        Condition.isPresent('$.failure'),
+        new Fail(this, 'RunFailed', { errorPath: JsonPath.stringAt('$.failure.Error'), causePath: JsonPath.stringAt('$.result.report.summary') }),
+      )
       .when(
         Condition.numberGreaterThan('$.result.report.counts.failed', 0),
         new Fail(this, 'PartialFailure', { error: ErrorNames.Ec2PartialFailure, causePath: JsonPath.stringAt('$.result.report.summary') }),
@@ -306,11 +292,11 @@ export class Ec2Schedule extends Construct {
       stateMachineName,
       comment: 'Starts or stops the EC2 instances that opted in to a schedule by tag, verifies each reached its target state, and reports.',
       definition: validateInput.next(planStep).next(waves).next(reportStep).next(publish).next(outcome),
-      timeout: Duration.hours(6),
+      timeout: RUN_TIMEOUT,
     });
     NagSuppressions.addResourceSuppressions(
       this.stateMachine,
-      [{ id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the batch executions this workflow starts (execution names are generated).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:.*$/g' }] }],
+      [{ id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the wave executions this workflow starts (execution names are generated).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:.*$/g' }] }],
       true,
     );
 

@@ -74,7 +74,7 @@ export class LocalApi implements OpsflowApi {
   async workflows(): Promise<Workflow[]> {
     const machines = this.deps.deployed.stateMachines.map((m) => ({ ...m, workflow: workflowOf(m.name) }));
     // An example belongs to the workflow whose name starts like the file (approval.json → Approval,
-    // ec2-*.json → Ec2Schedule); of several (Ec2Schedule, Ec2ScheduleBatch), to the shortest: the one people start.
+    // ec2-*.json → Ec2Schedule); of several (Ec2Schedule, Ec2ScheduleWave), to the shortest: the one people start.
     const owner = (file: string) => machines
       .filter((m) => kebab(m.workflow).split('-')[0] === basename(file).split(/[-.]/)[0])
       .sort((a, b) => a.workflow.length - b.workflow.length)[0]?.arn;

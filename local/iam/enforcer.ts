@@ -8,6 +8,8 @@
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
  * Callers without a role session (the AWS CLI, SDKs, `opsflow`) act as the account's administrator.
  */
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import { ACCOUNT, AwsError, REGION, type Clock } from '../kernel';
 import { formList, type DecodedRequest } from '../rules/decode';
 import { actionInfo, keyApplies } from './actions';
@@ -30,6 +32,8 @@ export interface Denial {
   resource: string;
   evaluation: Evaluation;
   message: string;
+  /** The request context the decision saw (what EC2's encoded authorization message carries). */
+  context?: RequestContext;
 }
 
 const isSession = (c: Caller): c is Session => 'role' in c;
@@ -70,7 +74,7 @@ export class IamEnforcer {
     const target = info && info.resourceTypes.length === 0 ? '*' : resource;
     const full = this.context(caller, info, context);
     const identity = isSession(caller) ? caller.role.policies : [];
-    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.resourcePolicyFor(caller, name, resource)));
+    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.resourcePolicyFor(caller, name, resource)), full);
   }
 
   /** The resource's policy as it applies to the caller: for EventBridge publishing to a topic, without conditional Allow statements (see EVENTBRIDGE). */
@@ -114,14 +118,14 @@ export class IamEnforcer {
     return full;
   }
 
-  private decide(caller: Caller, action: string, resource: string, evaluation: Evaluation): Denial | undefined {
+  private decide(caller: Caller, action: string, resource: string, evaluation: Evaluation, context?: RequestContext): Denial | undefined {
     if (evaluation.decision === 'Allow') {
       this.stats.allowed++;
       return undefined;
     }
     this.stats.denied++;
     const principalArn = isSession(caller) ? caller.principal.sessionArn! : caller.service;
-    return { principalArn, action, resource, evaluation, message: deniedMessage(principalArn, action, resource, evaluation) };
+    return { principalArn, action, resource, evaluation, message: deniedMessage(principalArn, action, resource, evaluation), ...(context && { context }) };
   }
 
   /**
@@ -202,11 +206,8 @@ export class IamEnforcer {
 /** The denial in the shape of the service that refuses it. */
 export function serviceError(service: string, denial: Denial): AwsError {
   switch (service) {
-    case 'ec2': {
-      // EC2 adds an encoded message that `aws sts decode-authorization-message` would decode.
-      const encoded = Buffer.from(JSON.stringify({ allowed: false, explicitDeny: denial.evaluation.decision === 'ExplicitDeny', action: denial.action, resource: denial.resource })).toString('base64');
-      return new AwsError('UnauthorizedOperation', `You are not authorized to perform this operation. ${denial.message}. Encoded authorization failure message: ${encoded}`, 403);
-    }
+    case 'ec2':
+      return new AwsError('UnauthorizedOperation', `You are not authorized to perform this operation. ${denial.message}. Encoded authorization failure message: ${encodedAuthorizationMessage(denial)}`, 403);
     case 'sns':
       // SNS spells its actions `SNS:Publish` in its messages.
       return new AwsError('AuthorizationError', denial.message.split(denial.action).join(`SNS:${denial.action.slice(4)}`), 403);
@@ -217,6 +218,41 @@ export function serviceError(service: string, denial: Denial): AwsError {
     default:
       return new AwsError('AccessDeniedException', denial.message, 400);
   }
+}
+
+/** What AWS's encrypted envelope adds to the compressed message, in bytes (see encodedAuthorizationMessage). */
+const ENVELOPE_BYTES = 84;
+
+/**
+ * EC2's encoded authorization message, of the size AWS's has. AWS sends the decision and the whole request context
+ * ("The values of condition keys in the context of the user's request",
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html; up to 10,240 characters,
+ * the API's EncodedMessage length limit), compressed and encrypted, as URL-safe base64. A recorded RunInstances
+ * denial decodes to 2,118 bytes of JSON and was 958 characters encoded; this one is the same JSON shape
+ * (`{allowed, explicitDeny, matchedStatements, failures, context: {principal, action, resource, conditions}}`),
+ * deflated, behind an 84-byte stand-in for the encryption envelope: the recorded message's JSON comes out at 956
+ * characters (test/local/encoded-authorization.test.ts). It is not encrypted: strip the first 84 bytes after
+ * base64url-decoding and inflate the rest to read it.
+ */
+export function encodedAuthorizationMessage(denial: Pick<Denial, 'principalArn' | 'action' | 'resource' | 'evaluation' | 'context'>): string {
+  const values = (v: unknown) => ({ items: (Array.isArray(v) ? v : [v]).map((x) => ({ value: String(x) })) });
+  return encodeAuthorizationMessage({
+    allowed: false,
+    explicitDeny: denial.evaluation.decision === 'ExplicitDeny',
+    matchedStatements: { items: [] },
+    failures: { items: [] },
+    context: {
+      principal: { id: String(denial.context?.['aws:userid'] ?? denial.principalArn), arn: denial.principalArn },
+      action: denial.action,
+      resource: denial.resource,
+      conditions: { items: Object.entries(denial.context ?? {}).filter(([, v]) => v !== undefined).map(([key, v]) => ({ key, values: values(v) })) },
+    },
+  });
+}
+
+/** A decoded authorization message, deflated behind the envelope's stand-in, as URL-safe base64. */
+export function encodeAuthorizationMessage(decoded: unknown): string {
+  return Buffer.concat([randomBytes(ENVELOPE_BYTES), deflateRawSync(Buffer.from(JSON.stringify(decoded)), { level: 9 })]).toString('base64url');
 }
 
 /**

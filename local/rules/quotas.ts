@@ -38,7 +38,8 @@ export const EVENTBRIDGE_ENTRY_BYTES = 262_144;
 
 const bytes = (s: unknown) => Buffer.byteLength(typeof s === 'string' ? s : JSON.stringify(s ?? null));
 
-/** DynamoDB's item size: attribute names plus values, as the item-size docs count them. */
+/** DynamoDB's item size: attribute names plus values, as "DynamoDB item sizes and formats" counts them
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html). */
 export function dynamoItemSize(item: Record<string, unknown>): number {
   let size = 0;
   for (const [name, value] of Object.entries(item ?? {})) size += Buffer.byteLength(name) + attributeSize(value as Record<string, unknown>);

@@ -33,28 +33,62 @@ export class TokenBucket {
 }
 
 /**
- * EC2 request token buckets per API action, and resource token buckets for instance state changes:
- * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
- *   non-mutating (Describe*): 100 tokens, 20/s · unfiltered and unpaginated non-mutating: 50, 10/s
- *   mutating: 200, 5/s · resource-intensive: 50, 5/s
- *   resource tokens (one per instance): RunInstances 1000, 2/s · StartInstances 1000, 2/s ·
- *   StopInstances 1000, 20/s · TerminateInstances 1000, 20/s
+ * EC2's token buckets, per account and region, from "Request throttling for the Amazon EC2 API"
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html). Each call takes one token from its
+ * action's own request bucket ("each API is evaluated individually"; "Limits are applied to individual API actions,
+ * not API action categories": the category gives the bucket's size), and
+ * Run/Start/Stop/TerminateInstances also one token per instance from a resource bucket ("a separate resource token
+ * bucket that depletes based on the number of resources that are impacted by the request"); either bucket being
+ * short refuses the call with RequestLimitExceeded.
+ *
+ * Request buckets ("Request token bucket sizes and refill rates"), capacity and refill per second:
+ *   "Non-mutating actions" (Describe*, List*, Search*, Get*): 100, 20;
+ *   "Unfiltered and unpaginated non-mutating actions" (the listed Describe* actions "when requested without
+ *     specifying either pagination or a filter"): 50, 10;
+ *   "Mutating actions" (every other action): 50, 5;
+ *   "Resource-intensive actions" (the listed ones): 50, 5;
+ *   "Uncategorized actions", each its own: RunInstances 5, 2 · StartInstances 5, 2 · TerminateInstances 100, 5 ·
+ *     CreateTags 100, 10 · DeleteTags 100, 10 (the ones the local EC2 serves).
+ * Resource buckets ("Resource token bucket sizes and refill rates"): RunInstances 1000, 2 · TerminateInstances
+ *   1000, 20 · StartInstances 1000, 2 · StopInstances 1000, 20.
  */
-const EC2_RESOURCE_INTENSIVE = new Set(['AcceptVpcPeeringConnection', 'AuthorizeSecurityGroupIngress', 'CancelSpotFleetRequests', 'CreateKeyPair', 'RequestSpotInstances']);
-const EC2_RESOURCE_BUCKETS: Record<string, [number, number]> = {
+type Rate = readonly [capacity: number, refillPerSecond: number];
+const EC2_NON_MUTATING: Rate = [100, 20];
+const EC2_UNFILTERED: Rate = [50, 10];
+const EC2_MUTATING: Rate = [50, 5];
+const EC2_RESOURCE_INTENSIVE: Rate = [50, 5];
+const EC2_UNFILTERED_ACTIONS = new Set(['DescribeInstances', 'DescribeInstanceStatus', 'DescribeNetworkInterfaces', 'DescribeSecurityGroups', 'DescribeSnapshots', 'DescribeSpotInstanceRequests', 'DescribeVolumes']);
+const EC2_RESOURCE_INTENSIVE_ACTIONS = new Set([
+  'AcceptVpcPeeringConnection', 'AuthorizeSecurityGroupIngress', 'CancelSpotInstanceRequests', 'CreateKeyPair', 'CreateVpcPeeringConnection',
+  'DeleteVpcPeeringConnection', 'RejectVpcPeeringConnection', 'RevokeSecurityGroupIngress', 'RequestSpotInstances',
+]);
+const EC2_UNCATEGORIZED: Record<string, Rate> = {
+  RunInstances: [5, 2],
+  StartInstances: [5, 2],
+  TerminateInstances: [100, 5],
+  CreateTags: [100, 10],
+  DeleteTags: [100, 10],
+};
+export const EC2_RESOURCE_BUCKETS: Record<string, Rate> = {
   RunInstances: [1000, 2],
+  TerminateInstances: [1000, 20],
   StartInstances: [1000, 2],
   StopInstances: [1000, 20],
-  TerminateInstances: [1000, 20],
 };
 
-function ec2Bucket(operation: string, form: URLSearchParams | undefined): [string, number, number] {
-  if (/^(Describe|Get|List)/.test(operation)) {
-    const filtered = [...(form?.keys() ?? [])].some((k) => k.startsWith('Filter.') || k.startsWith('InstanceId.') || k === 'MaxResults');
-    return filtered ? [`${operation}`, 100, 20] : [`${operation}:unfiltered`, 50, 10];
+/** The request bucket of one EC2 call: its key (one per action) and rate. */
+export function ec2RequestBucket(operation: string, form: URLSearchParams | undefined): [string, Rate] {
+  if (EC2_UNCATEGORIZED[operation]) return [operation, EC2_UNCATEGORIZED[operation]];
+  if (EC2_RESOURCE_INTENSIVE_ACTIONS.has(operation)) return [operation, EC2_RESOURCE_INTENSIVE];
+  if (/^(Describe|Get|List|Search)/.test(operation)) {
+    // Pagination is MaxResults/NextToken, a filter is Filter.N. Instance ids are neither: AWS does not say which
+    // bucket a call naming ids takes, so the stricter, smaller one (README, unconfirmed behaviours).
+    const keys = [...(form?.keys() ?? [])];
+    const narrowed = keys.some((k) => k.startsWith('Filter.') || k === 'MaxResults' || k === 'NextToken');
+    if (EC2_UNFILTERED_ACTIONS.has(operation) && !narrowed) return [`${operation}:unfiltered`, EC2_UNFILTERED];
+    return [operation, EC2_NON_MUTATING];
   }
-  if (EC2_RESOURCE_INTENSIVE.has(operation)) return [operation, 50, 5];
-  return [operation, 200, 5];
+  return [operation, EC2_MUTATING];
 }
 
 /** "LookupEvents: 2 transactions per second (TPS) per account per Region." https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html */
@@ -78,7 +112,9 @@ export class RateLimits {
   check = (_req: AwsRequest, d: DecodedRequest): AwsError | undefined => {
     if (!this.rules.rates) return undefined;
     if (d.service === 'ec2') {
-      const [key, capacity, refill] = ec2Bucket(d.operation, d.form);
+      // A call refused by its resource bucket has still taken its request token: AWS does not say, so the
+      // stricter reading (README, unconfirmed behaviours).
+      const [key, [capacity, refill]] = ec2RequestBucket(d.operation, d.form);
       if (!this.bucket(`ec2:${key}`, capacity, refill).take()) return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       const resource = EC2_RESOURCE_BUCKETS[d.operation];
       if (resource) {

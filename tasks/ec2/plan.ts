@@ -12,6 +12,7 @@ export function loadEnv(env: Env = process.env) {
     schedules: requireSchedules(env),
     tableName: requireString(env, 'TABLE_NAME'),
     batchSize: requireInt(env, 'BATCH_SIZE', { min: 1, max: 1000 }),
+    actBudgetSeconds: requireInt(env, 'ACT_BUDGET_SECONDS', { min: 60 }),
   };
 }
 
@@ -21,6 +22,7 @@ const deps = {
   store: new Ec2Store(documentClient(), env.tableName),
   schedules: env.schedules,
   batchSize: env.batchSize,
+  actBudgetSeconds: env.actBudgetSeconds,
   log: logger,
 };
 

@@ -7,7 +7,10 @@
  *  - state transitions of TagPolicy dry-run scans from 10 to 10,000 instances (cost per instance must stay flat);
  *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
  *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine;
- *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms).
+ *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms);
+ *  - Ec2Schedule's scheduled start and stop of 10,000 instances next to EC2's floor (test/bench/scale.ts).
+ *
+ * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only the last.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +21,7 @@ import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
 import { benchRedos } from './redos';
-import { benchScale } from './scale';
+import { benchEc2Floor, benchScale } from './scale';
 import { benchTimeScale } from './time-scale';
 import { benchDurable } from './durable';
 import { benchRules } from './rules';
@@ -82,6 +85,12 @@ async function throughput(h: Harness, stateMachine: string, input: (i: number) =
 async function main() {
   const print = (line: string) => console.log(line);
   print(`opsflow bench on Node ${process.version}`);
+  const only = process.argv[2] ?? process.env.BENCH_ONLY;
+  if (only === 'ec2-floor') {
+    await benchEc2Floor(print);
+    return;
+  }
+  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor)`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
   await benchTimeScale(print);
 
@@ -102,6 +111,7 @@ async function main() {
   await benchScale(print);
   await benchConsole(print);
   await benchDurable(print);
+  await benchEc2Floor(print);
 }
 
 main().catch((err) => {

@@ -9,8 +9,16 @@
  *  - TagPolicy: scan N instances, 20% without the Owner tag (so its creator lookups run), dry run.
  *  - Approval: N approvals started at once; latency from start to the email (p50, p99), emails per approval, failed
  *    executions (test/bench/approval.ts).
+ *
+ * And the EC2 floor (benchEc2Floor; alone: `npm run bench -- ec2-floor`): a scheduled start and a scheduled stop of
+ * 10,000 instances, every rule on, timed in virtual time next to the floor EC2's resource token buckets impose
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html: StartInstances 1,000 then 2 a second,
+ * StopInstances 1,000 then 20 a second: 4,500 s and 450 s for 10,000). Virtual time includes the runtime's own processing
+ * multiplied by the time scale, so these run slower than the rest: start at scale 10, stop at scale 1 (real time), by
+ * default (BENCH_FLOOR_START_SCALE, BENCH_FLOOR_STOP_SCALE; BENCH_FLOOR_SIZE for the fleet).
  */
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { cpus, loadavg } from 'node:os';
 import type { AwsRequest, AwsResponse } from '../../local/kernel';
 import { CloudTrailService } from '../../local/services/cloudtrail';
 import { DynamoDbService } from '../../local/services/dynamodb/service';
@@ -203,6 +211,80 @@ function print(f: Figures): string {
     `  Lambda ${f.lambdaInvocations} invocations, ${f.lambdaGbSeconds.toFixed(2)} GB-s; wall ${f.wallSeconds.toFixed(1)} s; estimated $${f.usd.toFixed(4)} per run (prices of ${PRICES.date})`,
     `  AWS API calls: ${api}`,
   ].join('\n');
+}
+
+// ---- the EC2 floor -------------------------------------------------------------------------------------------------
+
+const FLOOR_SIZE = Number(process.env.BENCH_FLOOR_SIZE ?? 10_000);
+const FLOOR_SCALE = { start: Number(process.env.BENCH_FLOOR_START_SCALE ?? 10), stop: Number(process.env.BENCH_FLOOR_STOP_SCALE ?? 1) };
+/** The resource token buckets of Start/StopInstances: capacity and refill per second (page above). */
+const EC2_RESOURCE = { start: [1000, 2], stop: [1000, 20] } as const;
+/** The issue's target: within 1.2 times the floor. */
+const FLOOR_TARGET = 1.2;
+
+export interface FloorFigures {
+  action: 'start' | 'stop';
+  size: number;
+  status: string;
+  virtualSeconds: number;
+  floorSeconds: number;
+  accounted: string;
+  figures: Figures;
+  timeScale: number;
+}
+
+/** A scheduled start or stop of FLOOR_SIZE instances, timed on the runtime's virtual clock. */
+async function floorRun(action: 'start' | 'stop'): Promise<FloorFigures> {
+  const [capacity, refill] = EC2_RESOURCE[action];
+  const floorSeconds = Math.max(0, FLOOR_SIZE - capacity) / refill;
+  let virtualSeconds = NaN;
+  let accounted = '';
+  calls.clear();
+  const h = await startRuntime({ seedFleet: false, timeScale: FLOOR_SCALE[action], virtualStart: QUIET_START });
+  try {
+    h.rt.ec2.fleet.addInstances(FLOOR_SIZE, { state: action === 'start' ? 'stopped' : 'running', tags: [{ Key: 'Schedule', Value: 'batch-window' }, { Key: 'Name', Value: 'bench' }] });
+    calls.clear();
+    const started = Date.now();
+    const arn = await h.start('Ec2Schedule', { action, schedule: 'batch-window', requestedBy: 'bench' });
+    const done = await h.finished(arn, 6 * 3_600_000);
+    const wall = Date.now() - started;
+    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    virtualSeconds = (+d.stopDate! - +d.startDate!) / 1000;
+    const counts = done.output ? JSON.parse(done.output).counts : undefined;
+    accounted = counts
+      ? `${counts.moved.toLocaleString('en-US')} moved of ${FLOOR_SIZE.toLocaleString('en-US')}${counts.total === FLOOR_SIZE && counts.moved + counts.skipped + counts.failed + counts.dryRun === FLOOR_SIZE ? ', every instance accounted for' : ' (DO NOT ADD UP)'}`
+      : `${done.error}: ${(done.cause ?? '').slice(0, 160)}`;
+    const figures = await measure(h, 'Ec2Schedule', FLOOR_SIZE, done.status!, wall, accounted, 1);
+    return { action, size: FLOOR_SIZE, status: done.status!, virtualSeconds, floorSeconds, accounted, figures, timeScale: FLOOR_SCALE[action] };
+  } finally {
+    await h.stop();
+  }
+}
+
+function printFloor(f: FloorFigures): string {
+  const ratio = f.virtualSeconds / f.floorSeconds;
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const calls = Object.entries(f.figures.apiCalls).filter(([k]) => /ec2:(Start|Stop|Describe)Instances/.test(k)).map(([k, v]) => `${k.slice(4)} ${v}`).join(', ');
+  return [
+    `Ec2Schedule ${f.action} of ${n(f.size)} (time scale ${f.timeScale}): ${f.status} in ${n(f.virtualSeconds)} s of virtual time; EC2's floor ${n(f.floorSeconds)} s; ` +
+      `ratio ${ratio.toFixed(2)} (target ${FLOOR_TARGET}: ${ratio <= FLOOR_TARGET ? 'met' : 'NOT MET'})`,
+    `  ${f.accounted}`,
+    `  executions ${f.figures.executions}, transitions ${f.figures.transitions}, largest history ${f.figures.largestHistory} events (quota 25,000), largest state ${f.figures.largestPayload} bytes (quota 262,144)`,
+    `  Lambda ${f.figures.lambdaInvocations} invocations; EC2 calls that reached EC2: ${calls}; wall ${f.figures.wallSeconds.toFixed(0)} s; estimated $${f.figures.usd.toFixed(4)} per run`,
+  ].join('\n');
+}
+
+/** The scheduled start and stop of 10,000 instances next to EC2's floor. */
+export async function benchEc2Floor(log: (line: string) => void = console.log): Promise<FloorFigures[]> {
+  log(`EC2 floor bench: ${FLOOR_SIZE.toLocaleString('en-US')} instances, every rule on; load ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the start`);
+  const all: FloorFigures[] = [];
+  for (const action of ['start', 'stop'] as const) {
+    const f = await floorRun(action);
+    all.push(f);
+    log(printFloor(f));
+  }
+  log(`  load ${loadavg()[0].toFixed(1)} at the end`);
+  return all;
 }
 
 export async function benchScale(log: (line: string) => void = console.log): Promise<Figures[]> {

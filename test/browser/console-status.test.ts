@@ -233,14 +233,14 @@ describe('child executions', () => {
     await context.close();
   }, 90_000);
 
-  it('executions started by a task (Ec2Schedule batches) are a folded group below the graph too', async () => {
+  it('executions started by a task (Ec2Schedule\'s ordering groups) are a folded group below the graph too', async () => {
     const arn = await h.start('Ec2Schedule', { action: 'stop', schedule: 'office-hours', dryRun: true, requestedBy: 'console-test' });
     await h.finished(arn, 60_000);
     const { context, page } = await open();
     await page.goto(`${h.endpoint}/#/execution/${encodeURIComponent(arn)}`);
     const group = page.locator('.children details.child-group');
     await expect.poll(() => group.count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(await group.first().locator('summary').textContent()).toMatch(/Ec2ScheduleBatch · \d+ executions?/);
+    expect(await group.first().locator('summary').textContent()).toMatch(/Ec2ScheduleWave · \d+ executions?/);
     expect(await group.first().evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     expect(await page.locator('.graph-panel ~ * a[href^="#/execution/"], .execution-header ~ section a[href^="#/execution/"]').count()).toBe(0);
     await context.close();

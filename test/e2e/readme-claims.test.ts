@@ -2,7 +2,7 @@
  * README claims that had no test, each end to end on the local runtime:
  * - skip dates: on a skip date a scheduled start does nothing, a scheduled stop still runs ("skipDates");
  * - the Ec2Schedule output lists at most 50 instances (failures first: unit-tested) and the full report is in the table
- *   (`report#<execution name>`, pages `page#00000`, ... of 500 entries; the 500-entry paging is unit-tested at
+ *   (`report#<execution name>`, pages `page#00000`, ..., cut by their size as DynamoDB counts it: unit-tested at
  *   10,000 instances in test/unit/ec2/report.test.ts);
  * - TagPolicy re-reads every instance before acting: one exempted while the approval was pending is skipped;
  * - `npm run reset` clears the state.

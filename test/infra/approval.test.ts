@@ -32,7 +32,7 @@ describe('Approval state machine', () => {
   const approval = machines.find((m) => m.workflow === 'Approval')!;
 
   it('covers every state machine of the app (the loops below are not empty)', () => {
-    expect(machines.map((m) => m.workflow).sort()).toEqual(['Approval', 'Ec2Schedule', 'Ec2ScheduleBatch', 'TagPolicy']);
+    expect(machines.map((m) => m.workflow).sort()).toEqual(['Approval', 'Ec2Schedule', 'Ec2ScheduleWave', 'TagPolicy']);
   });
 
   it('is valid ASL', async () => {

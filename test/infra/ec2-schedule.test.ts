@@ -70,8 +70,8 @@ describe('Ec2Schedule schedules', () => {
 
   it.each([
     [{ batchSize: 0 }, 'Ec2Schedule: batchSize must be from 1 to 1000'],
-    [{ maxConcurrency: 50 }, 'Ec2Schedule: maxConcurrency must be from 1 to 40'],
-    [{ verifyTimeout: Duration.seconds(20) }, 'Ec2Schedule: verifyTimeout must allow at least two checks'],
+    [{ verifyTimeout: Duration.seconds(15) }, 'Ec2Schedule: verifyTimeout must allow at least two checks'],
+    [{ verifyTimeout: Duration.hours(2) }, 'Ec2Schedule: verifyTimeout must be at most 1 hour'],
   ])('fails synth on bad props %j', (props, message) => {
     expect(() => standalone(props)).toThrow(message);
   });
@@ -95,32 +95,37 @@ describe('Ec2Schedule state machine', () => {
     expect(states.ValidateInput.Next).toBe('Plan');
   });
 
-  it('runs groups one at a time and their batches with bounded concurrency, keeping results out of the state', () => {
+  it('runs ordering groups one at a time, each as a child execution, keeping results out of the state', () => {
     expect(states.Waves).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.waves', ResultPath: null });
-    const batches = states.Waves.ItemProcessor.States.Batches;
-    expect(batches).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.wave.batches', ResultPath: null });
-    // Each batch runs as a child execution (its own history), waited for with .sync:2.
-    expect(batches.ItemProcessor.States.RunBatch).toMatchObject({
+    expect(states.Waves.ItemSelector).toEqual({ 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value', 'actUntil.$': '$.plan.actUntil' });
+    expect(states.Waves.ItemProcessor.States.RunWave).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
-      Parameters: { StateMachineArn: expect.stringContaining(':stateMachine:Ec2ScheduleBatchStateMachine'), Input: { 'runId.$': '$.runId', 'key.$': '$.key', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' } },
+      Parameters: { StateMachineArn: expect.stringContaining(':stateMachine:Ec2ScheduleWaveStateMachine'), Input: { 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' } },
       ResultPath: null,
     });
-    const inner = stateMachines(json).find((m) => m.workflow === 'Ec2ScheduleBatch')!.definition.States as Record<string, any>;
-    expect(inner.Act.Retry).toEqual([
-      expect.objectContaining({ ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'] }),
-      { ErrorEquals: ['Ec2.Throttled'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60 },
-      { ErrorEquals: ['Ec2.InsufficientCapacity'], IntervalSeconds: 60, MaxAttempts: 3, BackoffRate: 2 },
-    ]);
-    expect(inner.Act.Catch).toEqual([{ ErrorEquals: ['Ec2.InsufficientCapacity'], ResultPath: '$.capacityError', Next: 'ActFinalAttempt' }]);
-    expect(inner.WaitForTransition).toMatchObject({ Type: 'Wait', Seconds: 15, Next: 'Verify' });
-    expect(inner['Verified?'].Default).toBe('WaitForTransition');
+  });
+
+  it('paces a group by Advance passes and Waits on Step Functions\' clock, retrying a pass on any error', () => {
+    const wave = stateMachines(json).find((m) => m.workflow === 'Ec2ScheduleWave')!.definition as { StartAt: string; States: Record<string, any> };
+    expect(wave.StartAt).toBe('Advance');
+    expect(wave.States.Advance).toMatchObject({ ResultPath: '$.pass', Next: 'WaveDone?' });
+    expect(wave.States.Advance.Retry.at(-1)).toEqual({ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 });
+    expect(wave.States['WaveDone?']).toMatchObject({ Choices: [{ Variable: '$.pass.done', BooleanEquals: true, Next: 'WaveDone' }], Default: 'WaitForNextPass' });
+    expect(wave.States.WaitForNextPass).toEqual({ Type: 'Wait', SecondsPath: '$.pass.waitSeconds', Next: 'Advance' });
+  });
+
+  it('reports whatever ends the run early: a failed plan or wave is caught into $.failure and goes to the report', () => {
+    expect(states.Plan.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Report' }]);
+    expect(states.Waves.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Report' }]);
+    expect(states['AllAccountedFor?'].Choices[0]).toEqual({ Variable: '$.failure', IsPresent: true, Next: 'RunFailed' });
+    expect(states.RunFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.result.report.summary' });
   });
 
   it('reports, then fails with Ec2.PartialFailure when anything failed', () => {
     expect(states.Report.Next).toBe('PublishReport');
     expect(states.PublishReport).toMatchObject({ Resource: 'arn:aws:states:::sns:publish', Parameters: { 'Message.$': '$.result.message.text', 'Subject.$': '$.result.message.subject' } });
-    expect(states['AllAccountedFor?'].Choices).toEqual([{ Variable: '$.result.report.counts.failed', NumericGreaterThan: 0, Next: 'PartialFailure' }]);
+    expect(states['AllAccountedFor?'].Choices[1]).toEqual({ Variable: '$.result.report.counts.failed', NumericGreaterThan: 0, Next: 'PartialFailure' });
     expect(states.PartialFailure).toMatchObject({ Type: 'Fail', Error: 'Ec2.PartialFailure', CausePath: '$.result.report.summary' });
     expect(states.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.result.report' });
   });
@@ -134,11 +139,11 @@ describe('Ec2Schedule state machine', () => {
 describe('Ec2Schedule IAM', () => {
   const { json } = synthOpsflow();
 
-  it('allows Start/StopInstances only to the act task, only on instances carrying the Schedule tag', () => {
+  it('allows Start/StopInstances only to the Advance task, only on instances carrying the Schedule tag', () => {
     const startStop = statements(json).filter((s) => asList(s.Action).some((a) => a === 'ec2:StartInstances' || a === 'ec2:StopInstances'));
-    const actRole = roleOf(json, 'Ec2ScheduleActFn');
+    const actRole = roleOf(json, 'Ec2ScheduleAdvanceFn');
     expect(startStop.filter((s) => !json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === actRole) && s.policy.startsWith('Ec2Schedule'))).toEqual([]);
-    const act = policyOf(json, 'Ec2ScheduleActFn').find((s) => asList(s.Action).includes('ec2:StartInstances'))!;
+    const act = policyOf(json, 'Ec2ScheduleAdvanceFn').find((s) => asList(s.Action).includes('ec2:StartInstances'))!;
     expect(act.Action).toEqual(['ec2:StartInstances', 'ec2:StopInstances']);
     expect(act.Condition).toEqual({ Null: { 'aws:ResourceTag/Schedule': 'false' } });
     expect(JSON.stringify(act.Resource)).toContain(':instance/*');
@@ -187,7 +192,7 @@ describe('Ec2Schedule control allow-list and the Act role agree (IAM evaluated a
     return v;
   };
   const actPolicies: PolicyDocument[] = (() => {
-    const role = roleOf(json, 'Ec2ScheduleActFn');
+    const role = roleOf(json, 'Ec2ScheduleAdvanceFn');
     return resources(json, 'AWS::IAM::Policy').filter(([, r]) => r.Properties.Roles.some((x: any) => x.Ref === role)).map(([, r]) => resolve(r.Properties.PolicyDocument));
   })();
   /** What IAM decides for the Act role's StartInstances/StopInstances on an instance with these tags. */

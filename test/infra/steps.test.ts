@@ -26,10 +26,10 @@ describe('Lambda steps', () => {
     m.states.filter(([, s]) => s.Type === 'Task' && /:lambda:.*:function:/.test(s.Resource ?? '')).map(([name, s]) => ({ id: `${m.name}.${name}`, state: s })),
   );
 
-  it('are found in all three workflows (Ec2Schedule\'s batches run as child executions of Ec2ScheduleBatch)', () => {
+  it('are found in all three workflows (Ec2Schedule\'s ordering groups run as child executions of Ec2ScheduleWave)', () => {
     expect(lambdaSteps.map((s) => s.id).sort()).toEqual([
       'Approval.NotifyApprovers', 'Approval.ValidateInput',
-      'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2ScheduleBatch.Act', 'Ec2ScheduleBatch.ActFinalAttempt', 'Ec2ScheduleBatch.Verify',
+      'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2ScheduleWave.Advance',
       'TagPolicy.Apply', 'TagPolicy.Evaluate', 'TagPolicy.FindRequester', 'TagPolicy.Plan', 'TagPolicy.Report', 'TagPolicy.ValidateInput',
     ]);
   });

@@ -127,6 +127,8 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
       const findings: StoredFinding[] = Array.from({ length: 300 }, (_, i) => ({
         instanceId: `i-${String(i).padStart(17, '0')}`,
         tags: { Owner: 'o'.repeat(5_000) },
+        violations: [],
+        actions: [],
       }) as unknown as StoredFinding);
       await store.putFindings('wide', findings);
       const pages: number[] = [];

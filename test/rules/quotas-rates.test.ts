@@ -118,6 +118,18 @@ describe('quotas and API rates', () => {
       await expectError(ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
       const writes = Array.from({ length: 26 }, (_, i) => ({ PutRequest: { Item: { pk: { S: `k${i}` } } } }));
       await expectError(ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': writes } })), 'ValidationException', /Member must have length less than or equal to 25/);
+      // Any item of the batch, not only the first.
+      const second: Array<{ PutRequest: { Item: Record<string, { S: string }> } }> = [{ PutRequest: { Item: { pk: { S: 'small' } } } }, { PutRequest: { Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } } }];
+      await expectError(ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': second } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
+    });
+
+    it('DynamoDB: item size as DynamoDB counts it, list and map overhead included (CapacityUnitCalculations.html)', async () => {
+      const ddb = new DynamoDBClient(client());
+      // 400 entries {r: <1,020 bytes>}: 1 + 3 + 1 + 1 + 1,020 = 1,026 bytes each as list elements, 410,400 + 3 for the list:
+      // over 409,600 although the strings alone (408,000 bytes) are not.
+      const entries = { L: Array.from({ length: 400 }, () => ({ M: { r: { S: 'x'.repeat(1020) } } })) };
+      await expectError(ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'page' }, entries } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
+      await ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'page' }, entries: { L: entries.L.slice(0, 390) } } }));
     });
 
     it('DynamoDB: a Scan reads at most 1 MB per page and answers LastEvaluatedKey', async () => {

@@ -1,120 +1,138 @@
 /**
- * Acts on one stored batch: one Start/StopInstances call for the whole batch, and when that call fails, the
- * batch is split in halves until the failure is pinned to single instances, so one bad instance does not
- * block the rest (EC2 rejects a whole call for one instance in the wrong state, a one-time Spot instance or
- * a type without capacity).
+ * Start/StopInstances for the entries of one stored batch: one call for all of them, and when that call fails,
+ * the entries are split in halves until the failure is pinned to single instances, so one bad instance does not
+ * block the rest (EC2 rejects a whole call for one instance in the wrong state, a one-time Spot instance, an
+ * instance IAM does not allow, or a type without capacity).
  *
- * Retried by the state machine, so it is idempotent: only entries still `planned` (or waiting for capacity)
- * are sent, and progress is saved before any error leaves. Throttling that outlives the SDK's own retries
- * raises Ec2.Throttled; instances without capacity raise Ec2.InsufficientCapacity once the rest of the
- * batch is done, so the workflow retries just them later with back-off. On the final attempt (`finalAttempt`,
- * from the state machine's Catch) capacity failures become report entries instead.
+ * Entries are updated in place, so progress is kept whatever happens next. A call never waits: throttling
+ * (`RequestLimitExceeded`), an exhausted call budget and transient EC2 errors end the pass with `Pause`, and the
+ * wave's loop tries again after a Wait on Step Functions' clock (core/pace.ts). Instances without capacity are
+ * tried again later with back-off, up to CAPACITY_TRIES calls.
  */
 import { StartInstancesCommand, StopInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { Ec2InsufficientCapacityError, Ec2ThrottledError } from '../../shared/errors';
-import type { Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
-import type { Ec2Store } from './store';
+import type { Log } from '../../shared/logger';
+import { boundReason, omitEncodedAuthorization } from '../../shared/reasons';
+import type { PassEnd } from './pace';
 import type { BatchEntry, Ec2Action } from './types';
 
-export interface ActInput {
-  runId: string;
-  key: string;
-  finalAttempt?: boolean;
+/** Calls that may meet InsufficientInstanceCapacity for one instance before it is reported failed. */
+export const CAPACITY_TRIES = 5;
+/** First capacity retry after this many seconds, doubling: 1, 2, 4, 8 minutes. */
+const CAPACITY_BACKOFF_SECONDS = 60;
+
+/** The pass must end: EC2 throttled, the pass used its calls, or EC2 had a transient error. */
+export class Pause extends Error {
+  constructor(readonly end: Exclude<PassEnd, 'done'>, cause?: Error) {
+    super(`pass paused: ${end}${cause ? ` (${cause.name})` : ''}`);
+  }
 }
 
-export interface ActResult {
-  /** Instances whose call succeeded and whose state must now be verified. */
-  pending: number;
-  /** ISO time after which verification gives up on the instances still in transition. */
-  deadline: string;
-}
-
-export interface ActDeps {
-  ec2: EC2Client;
-  store: Ec2Store;
+export interface ActContext {
+  action: Ec2Action;
+  dryRun: boolean;
+  /** Sends one Start/StopInstances call; throws `Pause('budget')` when the pass may make no more calls. */
+  call: (ids: string[]) => Promise<void>;
+  now: Date;
   verifyTimeoutSeconds: number;
-  now: () => Date;
   log: Log;
 }
 
-type Call = (ids: string[]) => Promise<void>;
+/** A call counter over Start/StopInstances for one pass: at most `budget` calls. */
+export function caller(ec2: EC2Client, action: Ec2Action, dryRun: boolean, budget: number): { call: ActContext['call']; calls: () => number } {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    call: async (ids) => {
+      if (calls >= budget) throw new Pause('budget');
+      calls++;
+      const input = { InstanceIds: ids, DryRun: dryRun };
+      if (action === 'start') await ec2.send(new StartInstancesCommand(input));
+      else await ec2.send(new StopInstancesCommand(input));
+    },
+  };
+}
 
-export async function act(input: ActInput, deps: ActDeps): Promise<ActResult> {
-  const batch = await deps.store.getBatch(input.runId, input.key);
-  const byId = new Map(batch.entries.map((e) => [e.instanceId, e]));
-  const todo = batch.entries.filter((e) => e.status === 'planned' || e.status === 'capacity').map((e) => e.instanceId);
-  const send = sender(deps.ec2, batch.action, batch.dryRun);
-  let throttledError: Ec2ThrottledError | undefined;
-
-  const attempt: Call = async (ids) => {
+/**
+ * Acts on `entries` (planned, or waiting for capacity), bisecting failures; throws `Pause` to end the pass.
+ * `batch.callSize` is the call size to use: when a pass ends in the middle of a bisection, the next one starts
+ * from the halves it had reached instead of from the whole batch again, so every pass gets on.
+ */
+export async function actOn(entries: BatchEntry[], ctx: ActContext, batch: { callSize?: number } = {}): Promise<void> {
+  const verifyBy = new Date(ctx.now.getTime() + ctx.verifyTimeoutSeconds * 1000).toISOString();
+  const attempt = async (group: BatchEntry[]): Promise<void> => {
     try {
-      await send(ids);
-      for (const id of ids) Object.assign(byId.get(id)!, { status: 'acted', reason: undefined });
+      await ctx.call(group.map((e) => e.instanceId));
+      for (const e of group) Object.assign(e, { status: 'acted', reason: undefined, verifyBy, tries: undefined, retryAt: undefined });
     } catch (err) {
+      if (err instanceof Pause) throw err;
       const e = err as Error;
-      if (isThrottling(e)) throw new Ec2ThrottledError(`EC2 throttled ${batch.action} of batch ${input.key} (${e.name})`);
-      if (batch.dryRun && e.name === 'DryRunOperation') {
-        for (const id of ids) Object.assign(byId.get(id)!, { status: 'dry-run', to: byId.get(id)!.from, reason: `would ${batch.action} (DryRun permitted)` });
+      if (isThrottling(e)) throw new Pause('throttled', e);
+      if (isTransient(e)) throw new Pause('transient', e);
+      if (ctx.dryRun && e.name === 'DryRunOperation') {
+        for (const x of group) Object.assign(x, { status: 'dry-run', to: x.from, reason: `would ${ctx.action} (DryRun permitted)` });
         return;
       }
-      if (ids.length > 1) {
-        const half = Math.ceil(ids.length / 2);
-        await attempt(ids.slice(0, half));
-        await attempt(ids.slice(half));
+      if (group.length > 1) {
+        const half = Math.ceil(group.length / 2);
+        batch.callSize = Math.min(batch.callSize ?? Infinity, half);
+        await attempt(group.slice(0, half));
+        await attempt(group.slice(half));
         return;
       }
-      Object.assign(byId.get(ids[0])!, classifyCallError(e, batch.action));
+      const [one] = group;
+      if (e.name === 'UnauthorizedOperation') ctx.log.warn('not authorized', { instanceId: one.instanceId, action: ctx.action, message: e.message });
+      Object.assign(one, callOutcome(one, e, ctx.action, ctx.now));
     }
   };
-
-  try {
-    if (todo.length > 0) await attempt(todo);
-  } catch (err) {
-    if (!(err instanceof Ec2ThrottledError)) throw err;
-    throttledError = err;
-  }
-
-  const short = batch.entries.filter((e) => e.status === 'capacity');
-  if (input.finalAttempt) {
-    for (const e of short) Object.assign(e, { status: 'failed', to: e.from, reason: `insufficient capacity, still after retries: ${e.reason}` });
-  }
-  // Save before any error leaves: a retry must not act twice or lose what was learned.
-  await deps.store.putBatch(input.runId, input.key, batch);
-  if (throttledError) throw throttledError;
-  if (short.length > 0 && !input.finalAttempt) {
-    deps.log.warn('insufficient capacity', { runId: input.runId, batch: input.key, instances: short.map((e) => e.instanceId) });
-    throw new Ec2InsufficientCapacityError(`${short.length} instance(s) of batch ${input.key} lack capacity: ${short.map((e) => e.instanceId).join(', ')}`);
-  }
-  const pending = batch.entries.filter((e) => e.status === 'acted').length;
-  deps.log.info('acted', { runId: input.runId, batch: input.key, action: batch.action, pending });
-  return { pending, deadline: new Date(deps.now().getTime() + deps.verifyTimeoutSeconds * 1000).toISOString() };
+  const size = batch.callSize ?? entries.length;
+  for (let i = 0; i < entries.length; i += size) await attempt(entries.slice(i, i + size));
 }
 
-function sender(ec2: EC2Client, action: Ec2Action, dryRun: boolean): Call {
-  return async (ids) => {
-    const input = { InstanceIds: ids, DryRun: dryRun };
-    if (action === 'start') await ec2.send(new StartInstancesCommand(input));
-    else await ec2.send(new StopInstancesCommand(input));
-  };
+/** What one instance's failed call means: a final outcome with its reason, or a later capacity retry. */
+export function callOutcome(entry: BatchEntry, e: Error, action: Ec2Action, now: Date): Partial<BatchEntry> {
+  const c = classifyCallError(e, action);
+  if (c.status !== 'capacity') return { ...c, to: entry.from };
+  const tries = (entry.tries ?? 0) + 1;
+  if (tries >= CAPACITY_TRIES) return { status: 'failed', to: entry.from, reason: boundReason(`insufficient capacity, still after ${tries} attempts: ${c.reason}`), tries: undefined, retryAt: undefined };
+  return { status: 'capacity', reason: c.reason, tries, retryAt: new Date(now.getTime() + CAPACITY_BACKOFF_SECONDS * 2 ** (tries - 1) * 1000).toISOString() };
 }
 
-/** What one instance's failed call means for the report. */
-export function classifyCallError(e: Error, action: Ec2Action): Partial<BatchEntry> {
-  const message = e.message || e.name;
+/** What one instance's failed call means for the report; the reason is bounded to MAX_REASON_BYTES. */
+export function classifyCallError(e: Error, action: Ec2Action): { status: BatchEntry['status']; reason: string } {
+  const message = readableMessage(e);
+  const bounded = (status: BatchEntry['status'], reason: string) => ({ status, reason: boundReason(reason) });
   switch (e.name) {
     case 'InsufficientInstanceCapacity':
-      return { status: 'capacity', reason: message };
+      return bounded('capacity', message);
     case 'UnsupportedOperation':
       // One-time Spot requests, instance-store roots: EC2 will never stop these, so they are not failures of the run.
-      return { status: 'skipped', reason: `cannot be ${action === 'start' ? 'started' : 'stopped'}: ${message}` };
+      return bounded('skipped', `cannot be ${action === 'start' ? 'started' : 'stopped'}: ${message}`);
     case 'IncorrectInstanceState':
-      return { status: 'failed', reason: `wrong state for ${action}: ${message}` };
+      return bounded('failed', `wrong state for ${action}: ${message}`);
     case 'UnauthorizedOperation':
-      return { status: 'failed', reason: `not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): ${message}` };
+      return bounded('failed', `not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): ${message}`);
     case 'InvalidInstanceID.NotFound':
-      return { status: 'failed', reason: 'instance not found' };
+      return bounded('failed', 'instance not found');
     default:
-      return { status: 'failed', reason: `${e.name}: ${message}` };
+      return bounded('failed', `${e.name}: ${message}`);
   }
+}
+
+/**
+ * EC2's message without the encoded authorization message it appends to UnauthorizedOperation: the Advance
+ * function's log keeps the whole message (actOn logs it), the report says where it is.
+ */
+export function readableMessage(e: Error): string {
+  const requestId = (e as { $metadata?: { requestId?: string } }).$metadata?.requestId;
+  return omitEncodedAuthorization(e.message || e.name, `the Advance function's log${requestId ? ` (request ${requestId})` : ''}`);
+}
+
+const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'TimeoutError']);
+
+/** A server-side or network error worth trying again later, as opposed to EC2's verdict on the instances. */
+export function isTransient(e: Error): boolean {
+  const fault = (e as { $fault?: string }).$fault;
+  const code = (e as { code?: string }).code;
+  return fault === 'server' || NETWORK.has(e.name) || (code !== undefined && NETWORK.has(code));
 }

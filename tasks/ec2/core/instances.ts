@@ -7,10 +7,12 @@ import { paginateDescribeInstances, type EC2Client, type Filter, type Instance }
 import { Ec2ThrottledError } from '../../shared/errors';
 import type { InstanceFacts } from './types';
 import { isThrottling } from '../../shared/aws-errors';
+import { mapLimit } from '../../shared/limit';
 
 /** EC2 accepts at most 200 values per filter. */
 const FILTER_VALUES = 200;
-const PAGE_SIZE = 500;
+/** DescribeInstances' largest page (MaxResults 5-1000). */
+const PAGE_SIZE = 1000;
 
 export function facts(i: Instance): InstanceFacts {
   const tags: Record<string, string> = {};
@@ -43,6 +45,18 @@ export async function* describeIds(ec2: EC2Client, ids: string[], extra: Filter[
   for (let i = 0; i < ids.length; i += FILTER_VALUES) {
     yield* describe(ec2, [{ Name: 'instance-id', Values: ids.slice(i, i + FILTER_VALUES) }, ...extra]);
   }
+}
+
+/** Like `describeIds`, all at once with up to `concurrency` calls in flight (a pass verifying many instances). */
+export async function describeMany(ec2: EC2Client, ids: string[], concurrency: number): Promise<InstanceFacts[]> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += FILTER_VALUES) chunks.push(ids.slice(i, i + FILTER_VALUES));
+  const found = await mapLimit(chunks, concurrency, async (chunk) => {
+    const out: InstanceFacts[] = [];
+    for await (const f of describe(ec2, [{ Name: 'instance-id', Values: chunk }])) out.push(f);
+    return out;
+  });
+  return found.flat();
 }
 
 /** The SDK retried throttling already; what still comes through becomes the workflow's named retryable error. */

@@ -1,25 +1,35 @@
 /**
  * Plans one Ec2Schedule run: finds the targets page by page, settles the ones to leave alone with a reason,
  * orders the rest into waves (ordering groups: start in the schedule's order, stop in reverse) and cuts each
- * wave into batches. Batches go to the table; the state machine gets only their keys and sizes, so the
- * payload stays a few KiB whatever the fleet size.
+ * wave into batches: at most `batchSize` instances (one Start/StopInstances call each), and never more than fits
+ * a DynamoDB item once every instance carries the longest reason a run may give it. Batches go to the table; the
+ * state machine gets one summary per wave (its number of batches), so the payload stays the same few hundred
+ * bytes whatever the fleet size.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Log } from '../../shared/logger';
 import { describe, describeIds } from './instances';
-import type { Ec2Store } from './store';
 import { ASG_TAG, GROUP_TAG, OVERRIDE_TAG, SCHEDULE_TAG } from './tags';
-import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, Wave } from './types';
+import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
 import { validUntil } from '../../shared/valid-until';
+import { pagesByBytes, valueSize } from '../../shared/item-size';
+import { boundReason, MAX_REASON_BYTES } from '../../shared/reasons';
+import { mapLimit } from '../../shared/limit';
+import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
 
-/** Report entries per stored item: well under DynamoDB's 400 KB item limit. */
-const ENTRIES_PER_ITEM = 200;
+/** The most an entry can grow to during a run: the longest reason, a verification deadline, capacity retries. */
+export function worstCaseSize(e: BatchEntry): number {
+  const iso = '2000-01-01T00:00:00.000Z';
+  return valueSize({ ...e, status: 'capacity', to: 'shutting-down', reason: 'x'.repeat(MAX_REASON_BYTES), verifyBy: iso, tries: 99, retryAt: iso });
+}
 
 export interface PlanDeps {
   ec2: EC2Client;
   store: Ec2Store;
   schedules: Schedules;
   batchSize: number;
+  /** How long after planning the run may still start or stop instances (the rest of its time is for verifying and reporting). */
+  actBudgetSeconds: number;
   now: () => Date;
   log: Log;
 }
@@ -74,19 +84,13 @@ export function waveOrder(groups: string[], action: Ec2Action): string[] {
   return action === 'start' ? order : order.reverse();
 }
 
-export function batches<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Promise<Plan> {
   const now = deps.now();
   const schedule = req.schedule ? deps.schedules[req.schedule] : undefined;
   const holiday = holidayOf(req, schedule, now);
   if (holiday) {
     deps.log.info('skip date: nothing to do', { runId, schedule: req.schedule, holiday });
-    return { holiday, targets: 0, settled: 0, waves: [] };
+    return { holiday, targets: 0, settled: 0, waves: [], actUntil: now.toISOString() };
   }
 
   const found = req.schedule
@@ -105,27 +109,28 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     if (v.kind === 'act') {
       byGroup.get(group)!.push({ instanceId: i.instanceId, name: i.name, from: i.state, status: 'planned' });
     } else {
-      settled.push({ instanceId: i.instanceId, name: i.name, from: i.state, to: i.state, outcome: v.kind === 'skip' ? 'skipped' : 'failed', reason: v.reason });
+      settled.push({ instanceId: i.instanceId, name: i.name, from: i.state, to: i.state, outcome: v.kind === 'skip' ? 'skipped' : 'failed', reason: boundReason(v.reason) });
     }
   }
   for (const id of req.instanceIds ?? []) {
     if (!seen.has(id)) settled.push({ instanceId: id, name: '', from: 'unknown', to: 'unknown', outcome: 'failed', reason: 'instance not found' });
   }
 
-  for (const [n, chunk] of batches(settled, ENTRIES_PER_ITEM).entries()) await deps.store.putEntries(runId, n, chunk);
+  const settledPages = pagesByBytes(settled, LIST_ITEM_BYTES);
+  const stored: Array<{ wave: number; n: number; batch: StoredBatch }> = [];
   const waves: Wave[] = [];
   let targets = 0;
   for (const [group, entries] of byGroup) {
     if (entries.length === 0) continue;
-    const wave: Wave = { group, batches: [] };
-    for (const [n, chunk] of batches(entries, deps.batchSize).entries()) {
-      const key = `${waves.length}-${n}`;
-      await deps.store.putBatch(runId, key, { action: req.action, dryRun: req.dryRun, group, entries: chunk });
-      wave.batches.push({ key, size: chunk.length });
-    }
+    const index = waves.length;
+    const cut = pagesByBytes(entries, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize);
+    for (const [n, chunk] of cut.entries()) stored.push({ wave: index, n, batch: { action: req.action, dryRun: req.dryRun, group, entries: chunk } });
     targets += entries.length;
-    waves.push(wave);
+    waves.push({ index, group, action: req.action, dryRun: req.dryRun, batches: cut.length, instances: entries.length });
   }
-  deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets, settled: settled.length, waves: waves.length });
-  return { holiday: null, targets, settled: settled.length, waves };
+  await deps.store.putBatches(runId, stored);
+  await mapLimit(settledPages, STORE_CONCURRENCY, (page, n) => deps.store.putEntries(runId, n, page));
+  const actUntil = new Date(now.getTime() + deps.actBudgetSeconds * 1000).toISOString();
+  deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets, settled: settled.length, waves: waves.length, actUntil });
+  return { holiday: null, targets, settled: settled.length, waves, actUntil };
 }

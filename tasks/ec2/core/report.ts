@@ -1,25 +1,39 @@
 /**
  * Builds the run's report from the table: one entry per instance `{instanceId, name, from, to, outcome,
- * reason}`, counts, and the SNS message. The full report goes back into the table (`report#<run>`, pages of
- * REPORT_PAGE entries, each far below DynamoDB's 400 KB item limit); the state, the execution output and the SNS
- * message carry only counts, the summary and the first MAX_OUTPUT_ENTRIES entries (failures first), so they
- * stay a few KB whatever the fleet size. Step Functions caps a state payload at 256 KiB
- * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); at 5,000 instances the old report
- * with 500 entries and the 200,000-character text was 265,474 bytes.
+ * reason}`, counts, and the SNS message. It runs however the run went: when planning or a wave failed (the
+ * state machine caught it into `failure`), every instance the run did not finish is reported failed with why.
+ * The full report goes back into the table (`report#<run>`), in pages cut by their size as DynamoDB counts it
+ * (tasks/shared/item-size.ts), each well under the 400 KB item limit whatever the reasons; the state, the execution
+ * output and the SNS message carry only counts, the summary and the first MAX_OUTPUT_ENTRIES entries (failures
+ * first), so they stay a few KB whatever the fleet size. Step Functions caps a state payload at 256 KiB
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
  */
-import type { Ec2Store } from './store';
-import type { Ec2Request, Outcome, Plan, ReportEntry, StoredBatch } from './types';
+import { boundText, pagesByBytes } from '../../shared/item-size';
+import { boundReason } from '../../shared/reasons';
+import { mapLimit } from '../../shared/limit';
+import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
+import type { BatchEntry, Ec2Request, Outcome, Plan, ReportEntry, StoredBatch } from './types';
 
 export const MAX_OUTPUT_ENTRIES = 50;
-/** Report entries per table item: ~200 bytes each, so a page stays near 100 KB (DynamoDB allows 400 KB per item). */
-export const REPORT_PAGE = 500;
 const MAX_MESSAGE_CHARS = 16_000;
+/** The caught error's cause is quoted in reasons and the summary up to this many bytes. */
+const FAILURE_CAUSE_BYTES = 300;
 const ORDER: Outcome[] = ['failed', 'moved', 'dry-run', 'skipped'];
 
+/** An error the state machine caught (Step Functions' `{Error, Cause}`). */
+export interface CaughtError {
+  Error?: string;
+  Cause?: string;
+}
+
+/** The Report task's input: the execution state. */
 export interface ReportInput {
   runId: string;
   request: Ec2Request;
-  plan: Pick<Plan, 'holiday' | 'targets' | 'settled'>;
+  /** Absent when planning failed. */
+  plan?: Pick<Plan, 'holiday' | 'targets' | 'settled'>;
+  /** What ended the run early: planning or a wave failed. */
+  failure?: CaughtError;
 }
 
 export interface Report {
@@ -33,11 +47,27 @@ export interface Report {
   /** Entries left out of `instances`; the full report has them. */
   omitted: number;
   summary: string;
+  /** What ended the run early (planning or a wave failed), when something did. */
+  failure?: string;
   /** Where the full report is: the run table's items `{pk, sk: page#<n>}`, each `{entries: [...]}`. */
   fullReport: { pk: string; pages: number };
 }
 
-export function entriesOf(batch: StoredBatch): ReportEntry[] {
+/** `Error: cause` of a caught error, the cause cut short. */
+export function describeFailure(f: CaughtError): string {
+  const cause = (f.Cause ?? '').trim();
+  return boundText(cause ? `${f.Error ?? 'Error'}: ${cause}` : f.Error ?? 'Error', FAILURE_CAUSE_BYTES);
+}
+
+/** The report lines of a batch; an instance the run did not finish says what it was left at, and why. */
+export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
+  const verb = batch.action === 'start' ? 'started' : 'stopped';
+  const why = failure ? `the run ended early (${failure})` : 'the run ended before it was finished';
+  const unfinished: Record<string, (e: BatchEntry) => string> = {
+    planned: () => `not ${verb}: ${why}`,
+    acted: () => `${batch.action} sent, but not verified: ${why}`,
+    capacity: (e) => `not ${verb}: waiting for capacity (${e.reason ?? ''}) when ${why}`,
+  };
   return batch.entries.map((e) => {
     const final = e.status === 'moved' || e.status === 'skipped' || e.status === 'failed' || e.status === 'dry-run';
     return {
@@ -46,13 +76,15 @@ export function entriesOf(batch: StoredBatch): ReportEntry[] {
       from: e.from,
       to: e.to ?? e.from,
       outcome: final ? (e.status as Outcome) : 'failed',
-      reason: final ? e.reason ?? '' : `not verified (left ${e.status})`,
+      reason: final ? e.reason ?? '' : boundReason(unfinished[e.status](e)),
     };
   });
 }
 
-export function buildReport(input: ReportInput, entries: ReportEntry[]): { report: Report; message: { subject: string; text: string }; entries: ReportEntry[] } {
-  const { request, plan } = input;
+export function buildReport(input: ReportInput, entries: ReportEntry[]): { report: Report; message: { subject: string; text: string }; pages: ReportEntry[][] } {
+  const { request } = input;
+  const plan = input.plan ?? { holiday: null };
+  const failure = input.failure && describeFailure(input.failure);
   const sorted = [...entries].sort((a, b) => ORDER.indexOf(a.outcome) - ORDER.indexOf(b.outcome) || a.name.localeCompare(b.name) || a.instanceId.localeCompare(b.instanceId));
   const count = (o: Outcome) => sorted.filter((e) => e.outcome === o).length;
   const counts = { total: sorted.length, moved: count('moved'), skipped: count('skipped'), failed: count('failed'), dryRun: count('dry-run') };
@@ -60,7 +92,9 @@ export function buildReport(input: ReportInput, entries: ReportEntry[]): { repor
   const summary = plan.holiday
     ? `${request.action} ${what}: skipped, ${plan.holiday} is a skip date of the schedule`
     : `${request.action} ${what}${request.dryRun ? ' (dry run)' : ''}: ${counts.moved} moved, ${counts.skipped} skipped, ${counts.failed} failed` +
-      (counts.dryRun ? `, ${counts.dryRun} would ${request.action}` : '');
+      (counts.dryRun ? `, ${counts.dryRun} would ${request.action}` : '') +
+      (failure ? `; ${input.plan ? 'the run ended early' : 'planning failed'}: ${failure}` : '');
+  const pages = pagesByBytes(sorted, LIST_ITEM_BYTES);
   const report: Report = {
     action: request.action,
     schedule: request.schedule,
@@ -71,19 +105,19 @@ export function buildReport(input: ReportInput, entries: ReportEntry[]): { repor
     instances: sorted.slice(0, MAX_OUTPUT_ENTRIES),
     omitted: Math.max(0, sorted.length - MAX_OUTPUT_ENTRIES),
     summary,
-    fullReport: { pk: reportKey(input.runId), pages: Math.ceil(sorted.length / REPORT_PAGE) },
+    ...(failure && { failure }),
+    fullReport: { pk: reportKey(input.runId), pages: pages.length },
   };
-  return { report, message: { subject: subject(`opsflow: ${summary}`), text: messageText(input, report) }, entries: sorted };
+  return { report, message: { subject: subject(`opsflow: ${summary}`), text: messageText(input, report) }, pages };
 }
 
 export const reportKey = (runId: string) => `report#${runId}`;
 
 export async function report(input: ReportInput, store: Ec2Store): Promise<{ report: Report; message: { subject: string; text: string } }> {
   const run = await store.loadRun(input.runId);
-  const { report, message, entries } = buildReport(input, [...run.entries, ...run.batches.flatMap(entriesOf)]);
-  for (let page = 0; page * REPORT_PAGE < entries.length; page++) {
-    await store.putReportPage(report.fullReport.pk, page, entries.slice(page * REPORT_PAGE, (page + 1) * REPORT_PAGE));
-  }
+  const failure = input.failure && describeFailure(input.failure);
+  const { report, message, pages } = buildReport(input, [...run.entries, ...run.batches.flatMap((b) => entriesOf(b, failure))]);
+  await mapLimit(pages, STORE_CONCURRENCY, (page, n) => store.putReportPage(report.fullReport.pk, n, page));
   return { report, message };
 }
 

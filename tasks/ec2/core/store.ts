@@ -3,9 +3,13 @@
  * report entries settled at planning time) and the control settings (link signing secret, revoked links,
  * chat verification token). One table, partition `pk` + sort `sk`:
  *
- *   run#<execution name> / batch#<wave>-<n>   StoredBatch (one writer at a time: its own Map iteration)
+ *   run#<execution name> / batch#<wave>-<n>   StoredBatch, n zero-padded (one writer at a time: its wave's Advance loop)
+ *   run#<execution name> / wave#<wave>        WaveProgress of that loop
  *   run#<execution name> / entries#<n>        ReportEntry[] settled by the plan (skipped, not found)
  *   report#<execution name> / page#<n>        the run's full report, failures first, in pages
+ *
+ * Items that hold lists (batches, entries, report pages) are cut by their size as DynamoDB counts it
+ * (tasks/shared/item-size.ts), not by a count, so none reaches the 400 KB item limit whatever the reasons say.
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / chat-token                      { token, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
@@ -13,10 +17,22 @@
  *
  * Run items expire after two weeks (TTL `expiresAt`).
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { BatchEntry, ReportEntry, StoredBatch } from './types';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../../shared/limit';
+import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
+import type { BatchEntry, ReportEntry, StoredBatch, WaveProgress } from './types';
 
 const RUN_TTL_SECONDS = 14 * 86_400;
+/** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */
+const WRITE_BATCH = 25;
+/** Rounds of UnprocessedItems before the task fails (and its state retries it). */
+const WRITE_ROUNDS = 8;
+
+/** Storage calls a task keeps in flight at once when they do not depend on each other. */
+export const STORE_CONCURRENCY = 16;
+
+/** The list in one batch, entries or report item takes at most this much of DynamoDB's 400 KB; the rest is keys and room. */
+export const LIST_ITEM_BYTES = Math.floor(DYNAMODB_ITEM_LIMIT * 0.75);
 
 export interface LinkSecret {
   secret: string;
@@ -31,14 +47,61 @@ export class Ec2Store {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async putBatch(runId: string, key: string, batch: StoredBatch): Promise<void> {
-    await this.put(`run#${runId}`, `batch#${key}`, { ...batch, expiresAt: this.expiry() });
+  /** The sort key of batch `n` of wave `wave`: zero-padded, so a wave's batches sort in order and a range is one Query. */
+  static batchKey(wave: number, n: number): string {
+    return `batch#${wave}-${String(n).padStart(5, '0')}`;
   }
 
-  async getBatch(runId: string, key: string): Promise<StoredBatch> {
-    const item = await this.get(`run#${runId}`, `batch#${key}`);
-    if (!item) throw new Error(`batch ${key} of run ${runId} is missing from ${this.tableName}`);
-    return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries } as StoredBatch;
+  /** Writes batches, 25 to a BatchWriteItem (each item is under 400 KB: plan.ts cuts batches by bytes). */
+  async putBatches(runId: string, batches: ReadonlyArray<{ wave: number; n: number; batch: StoredBatch }>): Promise<void> {
+    const expiresAt = this.expiry();
+    const requests = batches.map(({ wave, n, batch }) => ({ PutRequest: { Item: json({ pk: `run#${runId}`, sk: Ec2Store.batchKey(wave, n), ...batch, expiresAt }) } }));
+    const chunks: Array<typeof requests> = [];
+    for (let i = 0; i < requests.length; i += WRITE_BATCH) chunks.push(requests.slice(i, i + WRITE_BATCH));
+    await mapLimit(chunks, STORE_CONCURRENCY, (chunk) => this.write(chunk));
+  }
+
+  /**
+   * Batches `ns` of a wave, read strongly consistent: one Query per run of consecutive numbers (a pass reads a window
+   * of batches), instead of one GetItem per batch.
+   */
+  async getBatches(runId: string, wave: number, ns: readonly number[]): Promise<Map<number, StoredBatch>> {
+    const sorted = [...new Set(ns)].sort((a, b) => a - b);
+    const runs: Array<[number, number]> = [];
+    for (const n of sorted) {
+      const last = runs.at(-1);
+      if (last && n === last[1] + 1) last[1] = n;
+      else runs.push([n, n]);
+    }
+    const found = new Map<number, StoredBatch>();
+    await mapLimit(runs, STORE_CONCURRENCY, async ([from, to]) => {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':pk': `run#${runId}`, ':from': Ec2Store.batchKey(wave, from), ':to': Ec2Store.batchKey(wave, to) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) found.set(Number(String(item.sk).split('-').pop()), asBatch(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    });
+    const missing = sorted.filter((n) => !found.has(n));
+    if (missing.length > 0) throw new Error(`batches ${missing.join(', ')} of wave ${wave} of run ${runId} are missing from ${this.tableName}`);
+    return found;
+  }
+
+  async getWave(runId: string, wave: number): Promise<WaveProgress | undefined> {
+    const item = await this.get(`run#${runId}`, `wave#${wave}`);
+    return item && { acted: item.acted, open: item.open ?? [], sent: item.sent, paced: item.paced, passes: item.passes, errors: item.errors ?? 0 };
+  }
+
+  async putWave(runId: string, wave: number, progress: WaveProgress): Promise<void> {
+    await this.put(`run#${runId}`, `wave#${wave}`, { ...progress, expiresAt: this.expiry() });
   }
 
   async putEntries(runId: string, index: number, entries: ReportEntry[]): Promise<void> {
@@ -64,8 +127,9 @@ export class Ec2Store {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (String(item.sk).startsWith('batch#')) batches.push(item as unknown as StoredBatch);
-        else entries.push(...((item.entries as ReportEntry[]) ?? []));
+        const sk = String(item.sk);
+        if (sk.startsWith('batch#')) batches.push(asBatch(item));
+        else if (sk.startsWith('entries#')) entries.push(...((item.entries as ReportEntry[]) ?? []));
       }
       start = page.LastEvaluatedKey;
     } while (start);
@@ -74,11 +138,11 @@ export class Ec2Store {
 
   /**
    * Where one instance stands in a run for that instance alone (a control link's or a chat command's): the plan
-   * settles it in `entries#00000` or puts it in the only batch of the only wave, `batch#0-0`. Undefined until the
+   * settles it in `entries#00000` or puts it in the only batch of the only wave, `batch#0-00000`. Undefined until the
    * plan has stored either. Reads single items with GetItem, which the link and chat functions may already do.
    */
   async singleInstanceEntry(runId: string, instanceId: string): Promise<ReportEntry | BatchEntry | undefined> {
-    for (const sk of ['entries#00000', 'batch#0-0']) {
+    for (const sk of ['entries#00000', Ec2Store.batchKey(0, 0)]) {
       const item = await this.get(`run#${runId}`, sk);
       const found = ((item?.entries ?? []) as Array<ReportEntry | BatchEntry>).find((e) => e.instanceId === instanceId);
       if (found) return found;
@@ -128,12 +192,30 @@ export class Ec2Store {
   }
 
   private async put(pk: string, sk: string, attributes: Record<string, unknown>): Promise<void> {
-    // Through JSON: optional fields left undefined (a reason not yet known) are dropped, not rejected by the marshaller.
-    const item = JSON.parse(JSON.stringify({ pk, sk, ...attributes }));
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: json({ pk, sk, ...attributes }) }));
+  }
+
+  /** One BatchWriteItem, asking again for what DynamoDB left unprocessed (how it sheds load). */
+  private async write(requests: Array<Record<string, unknown>>): Promise<void> {
+    let todo: Array<Record<string, unknown>> | undefined = requests;
+    for (let round = 0; todo && todo.length > 0; round++) {
+      if (round >= WRITE_ROUNDS) throw new Error(`DynamoDB left ${todo.length} item(s) unprocessed after ${WRITE_ROUNDS} attempts`);
+      if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+      const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: todo as never } }));
+      todo = out.UnprocessedItems?.[this.tableName] as Array<Record<string, unknown>> | undefined;
+    }
   }
 
   private expiry(): number {
     return Math.floor(this.now().getTime() / 1000) + RUN_TTL_SECONDS;
   }
+}
+
+/** Through JSON: optional fields left undefined (a reason not yet known) are dropped, not rejected by the marshaller. */
+function json(item: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(item));
+}
+
+function asBatch(item: Record<string, any>): StoredBatch {
+  return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries, ...(item.callSize && { callSize: item.callSize }) };
 }

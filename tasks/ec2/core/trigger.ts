@@ -110,7 +110,7 @@ export function explainEntry(entry: ReportEntry | BatchEntry, action: Ec2Action)
     case 'dry-run':
       return { outcome: 'not-done', reason };
     case 'capacity':
-      return { outcome: 'waiting', reason: shorten(`EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), so the ${action} is retried in 1, 2 and 4 minutes: ${entry.reason ?? ''}`, FAILURE_CAUSE_CHARS) };
+      return { outcome: 'waiting', reason: shorten(`EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), so the ${action} is retried after 1, 2, 4 and 8 minutes: ${entry.reason ?? ''}`, FAILURE_CAUSE_CHARS) };
     default:
       return undefined; // planned, acted (verification pending), moved
   }

@@ -57,6 +57,11 @@ export interface BatchEntry {
   status: 'planned' | 'acted' | 'capacity' | Outcome;
   to?: string;
   reason?: string;
+  /** acted: when verification gives up on this instance (ISO). */
+  verifyBy?: string;
+  /** capacity: calls that met InsufficientInstanceCapacity so far, and when to try again (ISO). */
+  tries?: number;
+  retryAt?: string;
 }
 
 export interface StoredBatch {
@@ -64,16 +69,36 @@ export interface StoredBatch {
   dryRun: boolean;
   group: string;
   entries: BatchEntry[];
+  /** Set once a call failed for some instance: the next calls for this batch send at most this many (bisection so far). */
+  callSize?: number;
 }
 
-export interface BatchRef {
-  key: string;
-  size: number;
-}
-
+/**
+ * One ordering group's share of a run: its batches are stored as `batch#<index>-<n>`, n from 0 to `batches - 1`.
+ * The state carries only this summary, so it stays the same size whatever the fleet size.
+ */
 export interface Wave {
+  index: number;
   group: string;
-  batches: BatchRef[];
+  action: Ec2Action;
+  dryRun: boolean;
+  batches: number;
+  instances: number;
+}
+
+/** How far a wave has got, stored as `wave#<index>` between the passes of its Advance loop. */
+export interface WaveProgress {
+  /** Batches [0, acted) have had every instance sent to EC2 at least once. */
+  acted: number;
+  /** Batches with instances in transition (acted) or waiting for capacity: verified on every pass. */
+  open: number[];
+  /** Instances sent to EC2 so far (each once). */
+  sent: number;
+  /** EC2 has throttled this wave: from then on each pass waits for the tokens its next calls need. */
+  paced: boolean;
+  passes: number;
+  /** Transient EC2 errors in a row (server errors), for their back-off. */
+  errors: number;
 }
 
 export interface Plan {
@@ -84,4 +109,6 @@ export interface Plan {
   /** Instances already accounted for at planning time (skipped, or not found), stored as report entries. */
   settled: number;
   waves: Wave[];
+  /** After this instant (ISO) nothing more is started or stopped, so the run ends with its report in time. */
+  actUntil: string;
 }

@@ -1,27 +1,11 @@
 /**
- * Verifies one batch after the API calls: an instance counts as moved only when EC2 reports the target
- * state, not when the call returned (an instance whose encrypted volume cannot be decrypted goes
- * `pending` → `stopped`, and the call had "succeeded"). Failures are explained from the StateReason.
- * Called in a Wait loop by the state machine until nothing is in transition or the deadline has passed.
+ * Verification: an instance counts as moved only when EC2 reports the target state, not when the call
+ * returned (an instance whose encrypted volume cannot be decrypted goes `pending` → `stopped`, and the call had
+ * "succeeded"). Failures are explained from the StateReason. The wave's Advance loop (core/advance.ts) checks its
+ * instances in transition on every pass until each reached its target state or its `verifyBy` passed.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { Log } from '../../shared/logger';
-import { describeIds, throttled } from './instances';
-import type { Ec2Store } from './store';
-import type { InstanceFacts } from './types';
-
-export interface VerifyInput {
-  runId: string;
-  key: string;
-  deadline: string;
-}
-
-export interface VerifyDeps {
-  ec2: EC2Client;
-  store: Ec2Store;
-  now: () => Date;
-  log: Log;
-}
+import { boundReason } from '../../shared/reasons';
+import type { BatchEntry, Ec2Action, InstanceFacts } from './types';
 
 const REASONS: Array<[RegExp, string]> = [
   [/^Client\.InternalError$/, 'EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key)'],
@@ -43,36 +27,15 @@ export function explainStateReason(reason: InstanceFacts['stateReason']): string
   return hit ? `${hit[1]} (${reason.code})` : `${reason.code}: ${reason.message}`;
 }
 
-export async function verify(input: VerifyInput, deps: VerifyDeps): Promise<{ done: boolean }> {
-  const batch = await deps.store.getBatch(input.runId, input.key);
-  const open = batch.entries.filter((e) => e.status === 'acted');
-  if (open.length === 0) return { done: true };
-  const target = batch.action === 'start' ? 'running' : 'stopped';
-  const seen = new Map<string, InstanceFacts>();
-  try {
-    for await (const f of describeIds(deps.ec2, open.map((e) => e.instanceId))) seen.set(f.instanceId, f);
-  } catch (err) {
-    throw throttled(err) ?? err;
-  }
-  const expired = deps.now().getTime() >= Date.parse(input.deadline);
-  for (const e of open) {
-    const f = seen.get(e.instanceId);
-    if (!f) {
-      Object.assign(e, { status: 'failed', to: 'unknown', reason: 'instance disappeared during the run' });
-    } else if (f.state === target) {
-      Object.assign(e, { status: 'moved', to: f.state, reason: f.stateReason?.code === 'Client.UserInitiatedHibernate' ? 'hibernated' : '' });
-    } else if (f.state === 'terminated' || f.state === 'shutting-down') {
-      Object.assign(e, { status: 'failed', to: f.state, reason: `${f.state} during the run: ${explainStateReason(f.stateReason)}` });
-    } else if (batch.action === 'start' && f.state === 'stopped') {
-      Object.assign(e, { status: 'failed', to: f.state, reason: `fell back to stopped: ${explainStateReason(f.stateReason)}` });
-    } else if (batch.action === 'stop' && f.state === 'running') {
-      Object.assign(e, { status: 'failed', to: f.state, reason: 'running again: started by someone else during the stop' });
-    } else if (expired) {
-      Object.assign(e, { status: 'failed', to: f.state, reason: `still ${f.state} when verification gave up (deadline ${input.deadline})` });
-    }
-  }
-  await deps.store.putBatch(input.runId, input.key, batch);
-  const done = batch.entries.every((e) => e.status !== 'acted');
-  if (done) deps.log.info('verified', { runId: input.runId, batch: input.key, moved: batch.entries.filter((e) => e.status === 'moved').length });
-  return { done };
+/** Settles one `acted` entry from what EC2 reports now (`undefined`: EC2 no longer knows the instance). */
+export function settle(e: BatchEntry, f: InstanceFacts | undefined, action: Ec2Action, now: Date): void {
+  const target = action === 'start' ? 'running' : 'stopped';
+  const expired = e.verifyBy !== undefined && now.getTime() >= Date.parse(e.verifyBy);
+  const final = (status: BatchEntry['status'], to: string, reason: string) => Object.assign(e, { status, to, reason: boundReason(reason), verifyBy: undefined });
+  if (!f) final('failed', 'unknown', 'instance disappeared during the run');
+  else if (f.state === target) final('moved', f.state, f.stateReason?.code === 'Client.UserInitiatedHibernate' ? 'hibernated' : '');
+  else if (f.state === 'terminated' || f.state === 'shutting-down') final('failed', f.state, `${f.state} during the run: ${explainStateReason(f.stateReason)}`);
+  else if (action === 'start' && f.state === 'stopped') final('failed', f.state, `fell back to stopped: ${explainStateReason(f.stateReason)}`);
+  else if (action === 'stop' && f.state === 'running') final('failed', f.state, 'running again: started by someone else during the stop');
+  else if (expired) final('failed', f.state, `still ${f.state} when verification gave up (deadline ${e.verifyBy})`);
 }

@@ -11,9 +11,17 @@ import { requestedByOf, type Requester, type RequesterLookup } from './requester
 import type { ScanState } from './scan';
 import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
+import { boundText } from '../../shared/item-size';
 
-/** The execution output stays far below the 256 KiB payload limit; the table keeps the full list for 30 days. */
+/**
+ * The execution output lists at most REPORT_INSTANCES instances and REPORT_INSTANCE_BYTES of them, so it stays far
+ * below Step Functions' 256 KiB state (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
+ * whatever their reasons say; the table keeps the full list for 30 days.
+ */
 export const REPORT_INSTANCES = 100;
+export const REPORT_INSTANCE_BYTES = 64 * 1024;
+/** SNS takes at most 262,144 bytes a message (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html). */
+const MAX_MESSAGE_BYTES = 200 * 1024;
 
 export interface ApprovalOutcome {
   decision: 'approved' | 'rejected' | 'timed-out' | 'failed';
@@ -91,6 +99,13 @@ export function buildReport(input: ReportInput): Report {
     ...(f.exemptUntil && { exemptUntil: f.exemptUntil }),
     ...(f.managedBy && { managedBy: f.managedBy }),
   }));
+  const shown: Finding[] = [];
+  let bytes = 0;
+  for (const i of instances.slice(0, REPORT_INSTANCES)) {
+    bytes += Buffer.byteLength(JSON.stringify(i));
+    if (bytes > REPORT_INSTANCE_BYTES) break;
+    shown.push(i);
+  }
   const tally = input.tally ?? { applied: 0, skipped: 0, failed: 0 };
   const c = input.counts;
   const head = run.dryRun ? 'DRY RUN (nothing changed)' : 'APPLIED';
@@ -110,8 +125,8 @@ export function buildReport(input: ReportInput): Report {
     ...(input.blastRadius && { blastRadius: input.blastRadius }),
     ...(approval && { approval }),
     ...(input.requester && { requester: input.requester }),
-    instances: instances.slice(0, REPORT_INSTANCES),
-    omitted: Math.max(0, instances.length - REPORT_INSTANCES),
+    instances: shown,
+    omitted: instances.length - shown.length,
   };
 }
 
@@ -144,7 +159,8 @@ export function renderText(report: Report): { subject: string; message: string }
   }
   if (report.omitted > 0) lines.push('', `${report.omitted} more instances are in the findings table under run ${report.runId}.`);
   const subject = `opsflow tag policy${report.dryRun ? ' [DRY RUN]' : ''}: ${report.counts.violating} violating of ${report.counts.scanned}`;
-  return { subject, message: lines.join('\n') };
+  const message = lines.join('\n');
+  return { subject, message: Buffer.byteLength(message) > MAX_MESSAGE_BYTES ? boundText(message, MAX_MESSAGE_BYTES) : message };
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -13,6 +13,7 @@
 import {
   BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { boundReason } from '../../shared/reasons';
 import type { CreatorIndex, CreatorRecord, CreatorStore } from './creator';
 import type { GraceRecord } from './grace';
 import type { Finding } from './types';
@@ -52,9 +53,14 @@ export class DynamoRunStore implements RunStore {
     private readonly now: () => Date,
   ) {}
 
+  /**
+   * One item per finding. Reasons and messages carry AWS's error text (an UnauthorizedOperation appends an encoded
+   * message of up to 10,240 characters): each is stored bounded (tasks/shared/reasons.ts), so a finding, at most one
+   * action per policy rule, stays far below DynamoDB's 400 KB item size.
+   */
   async putFindings(runId: string, findings: StoredFinding[]): Promise<void> {
     const expiresAt = Math.floor(this.now().getTime() / 1000) + FINDING_TTL_SECONDS;
-    await this.write(findings.map((f) => ({ PutRequest: { Item: { pk: `run#${runId}`, sk: f.instanceId, finding: f, expiresAt } } })));
+    await this.write(findings.map((f) => ({ PutRequest: { Item: { pk: `run#${runId}`, sk: f.instanceId, finding: bounded(f), expiresAt } } })));
   }
 
   async findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage> {
@@ -131,6 +137,15 @@ export class DynamoRunStore implements RunStore {
       }
     }
   }
+}
+
+/** The finding with every reason and violation message bounded. */
+function bounded(f: StoredFinding): StoredFinding {
+  return {
+    ...f,
+    violations: f.violations.map((v) => ({ ...v, message: boundReason(v.message) })),
+    actions: f.actions.map((a) => ({ ...a, reason: boundReason(a.reason) })),
+  };
 }
 
 /** DynamoDB sheds load by returning unprocessed items; after this many rounds the task fails and is retried. */

@@ -120,7 +120,7 @@ describe('chat start/stop whose run fails', () => {
 describe('chat start/stop: why nothing happened', () => {
   const settle = async (store: Awaited<ReturnType<typeof chatSetup>>['store'], sk: 'entries' | 'batch', entry: Record<string, unknown>) => {
     if (sk === 'entries') await store.putEntries('run-1', 0, [{ instanceId: id, name: 'web-01', from: 'stopped', to: 'stopped', outcome: 'skipped', reason: '', ...entry } as never]);
-    else await store.putBatch('run-1', '0-0', { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] });
+    else await store.putBatches('run-1', [{ wave: 0, n: 0, batch: { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] } }]);
   };
 
   it('says the instance was already there, not "running -> running"', async () => {
@@ -134,7 +134,7 @@ describe('chat start/stop: why nothing happened', () => {
     await settle(store, 'batch', { status: 'capacity', reason: 'We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).' });
     expect((await send('carol')).body.text).toBe(
       '`carol`: start `web-01` `i-0feed000000000001`: not started yet: EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), ' +
-        'so the start is retried in 1, 2 and 4 minutes: We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). (still stopped)',
+        'so the start is retried after 1, 2, 4 and 8 minutes: We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). (still stopped)',
     );
   });
 

@@ -4,7 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Ec2Store } from '../../../tasks/ec2/core/store';
 import type { Log } from '../../../tasks/shared/logger';
@@ -18,10 +18,18 @@ export function memoryStore(now = () => new Date('2025-06-04T09:00:00Z')) {
     items.set(key(input.Item.pk, input.Item.sk), structuredClone(input.Item));
     return {};
   });
-  // Pages of two items, so callers must follow LastEvaluatedKey.
+  mock.on(BatchWriteCommand).callsFake((input) => {
+    const requests = Object.values(input.RequestItems).flat() as Array<{ PutRequest: { Item: Record<string, unknown> } }>;
+    if (requests.length > 25) throw new Error('BatchWriteItem takes at most 25 requests');
+    for (const r of requests) items.set(key(r.PutRequest.Item.pk, r.PutRequest.Item.sk), structuredClone(r.PutRequest.Item));
+    return {};
+  });
+  // Pages of two items, so callers must follow LastEvaluatedKey; `sk BETWEEN :from AND :to` when the query has it.
   mock.on(QueryCommand).callsFake((input) => {
     const pk = input.ExpressionAttributeValues[':pk'];
-    const all = [...items.values()].filter((i) => i.pk === pk).sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
+    const [from, to] = [input.ExpressionAttributeValues[':from'], input.ExpressionAttributeValues[':to']];
+    const inRange = (sk: string) => from === undefined || (sk >= from && sk <= to);
+    const all = [...items.values()].filter((i) => i.pk === pk && inRange(String(i.sk))).sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
     const start = input.ExclusiveStartKey ? all.findIndex((i) => i.sk === input.ExclusiveStartKey.sk) + 1 : 0;
     const page = all.slice(start, start + 2);
     return { Items: structuredClone(page), LastEvaluatedKey: start + 2 < all.length ? { pk, sk: page.at(-1)!.sk } : undefined };

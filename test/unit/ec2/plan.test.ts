@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { holidayOf, plan, verdict, waveOrder } from '../../../tasks/ec2/core/plan';
+import { holidayOf, plan, verdict, waveOrder, worstCaseSize } from '../../../tasks/ec2/core/plan';
+import { Ec2Store, LIST_ITEM_BYTES } from '../../../tasks/ec2/core/store';
+import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2/core/types';
 import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 
@@ -9,6 +11,7 @@ const facts = (state: string, tags: Record<string, string> = {}, extra: Partial<
 });
 const request = (over: Partial<Ec2Request> = {}): Ec2Request => ({ action: 'start', schedule: 'oh', instanceIds: null, dryRun: false, requestedBy: null, groups: null, ...over });
 const schedules = { oh: { timezone: 'Europe/Berlin', skipDates: ['2025-12-25'], groups: ['db', 'app'] } };
+const HOUR = 3600;
 
 describe('verdict', () => {
   it.each([
@@ -42,9 +45,9 @@ describe('skip dates', () => {
     const { store, items } = memoryStore();
     const { ec2, mock } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped', { Schedule: 'oh' })]);
 
-    const p = await plan(request(), 'run1', { ec2, store, schedules, batchSize: 2, now: () => new Date('2025-12-25T08:00:00Z'), log: recordingLog() });
+    const p = await plan(request(), 'run1', { ec2, store, schedules, batchSize: 2, actBudgetSeconds: HOUR, now: () => new Date('2025-12-25T08:00:00Z'), log: recordingLog() });
 
-    expect(p).toEqual({ holiday: '2025-12-25', targets: 0, settled: 0, waves: [] });
+    expect(p).toEqual({ holiday: '2025-12-25', targets: 0, settled: 0, waves: [], actUntil: '2025-12-25T08:00:00.000Z' });
     expect(mock.calls()).toHaveLength(0);
     expect(items.size).toBe(0);
   });
@@ -61,19 +64,19 @@ describe('plan', () => {
     ];
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet);
-    const deps = { ec2, store, schedules, batchSize: 2, now: () => NOW, log: recordingLog() };
+    const deps = { ec2, store, schedules, batchSize: 2, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() };
 
     const start = await plan(request(), 'run-start', deps);
     const stop = await plan(request({ action: 'stop' }), 'run-stop', deps);
 
     expect(start.waves).toEqual([
-      { group: 'db', batches: [{ key: '0-0', size: 1 }] },
-      { group: 'app', batches: [{ key: '1-0', size: 2 }, { key: '1-1', size: 1 }] },
-      { group: '', batches: [{ key: '2-0', size: 1 }] },
+      { index: 0, group: 'db', action: 'start', dryRun: false, batches: 1, instances: 1 },
+      { index: 1, group: 'app', action: 'start', dryRun: false, batches: 2, instances: 3 },
+      { index: 2, group: '', action: 'start', dryRun: false, batches: 1, instances: 1 },
     ]);
-    expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null });
+    expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null, actUntil: '2025-06-04T10:00:00.000Z' });
     expect(stop.waves.map((w) => w.group)).toEqual(['']);
-    expect((await store.getBatch('run-start', '1-1')).entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
+    expect((await store.getBatches('run-start', 1, [1])).get(1)!.entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
     expect((await store.loadRun('run-start')).entries).toEqual([
       { instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
     ]);
@@ -86,16 +89,16 @@ describe('plan', () => {
       instance('i-00000000000000a001', 'running', { Schedule: 'oh', 'opsflow:group': 'app' }),
     ]);
 
-    const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', { ec2, store, schedules, batchSize: 5, now: () => NOW, log: recordingLog() });
+    const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', { ec2, store, schedules, batchSize: 5, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
 
-    expect(p.waves).toEqual([{ group: 'db', batches: [{ key: '0-0', size: 1 }] }]);
+    expect(p.waves).toEqual([{ index: 0, group: 'db', action: 'stop', dryRun: false, batches: 1, instances: 1 }]);
   });
 
   it('reports ids that do not exist as failed instead of failing the run', async () => {
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped')]);
 
-    const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', { ec2, store, schedules, batchSize: 5, now: () => NOW, log: recordingLog() });
+    const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', { ec2, store, schedules, batchSize: 5, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
 
     expect(p.targets).toBe(1);
     expect((await store.loadRun('r')).entries).toEqual([expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'instance not found' })]);
@@ -106,10 +109,33 @@ describe('plan', () => {
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
-    const p = await plan(request(), 'big', { ec2, store, schedules, batchSize: 50, now: () => NOW, log: recordingLog() });
+    const p = await plan(request(), 'big', { ec2, store, schedules, batchSize: 50, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
 
     expect(p.targets).toBe(10_000);
-    expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThan(16 * 1024);
+    // One summary per ordering group, not one entry per batch: the same size at any fleet size.
+    expect(p.waves.map((w) => [w.group, w.batches])).toEqual([['db', 20], ['app', 180]]);
+    expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThan(1024);
+  });
+
+  it('cuts batches by bytes as well as by count, so a batch stays under 400 KB when every instance gets the longest reason', async () => {
+    // 256-character names of 3-byte characters: 768 bytes each, the most a Name tag holds.
+    const name = '名'.repeat(256);
+    const fleet = Array.from({ length: 1000 }, (_, n) => instance(`i-${n.toString(16).padStart(17, '0')}`, 'running', { Schedule: 'oh', Name: name }));
+    const { store, items } = memoryStore();
+    const { ec2 } = ec2Fleet(() => fleet, 1000);
+
+    const p = await plan(request({ action: 'stop' }), 'wide', { ec2, store, schedules, batchSize: 1000, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+
+    const [wave] = p.waves;
+    expect(wave.batches).toBeGreaterThan(1);
+    for (let n = 0; n < wave.batches; n++) {
+      const batch = (await store.getBatches('wide', 0, [n])).get(n)!;
+      const worst = batch.entries.reduce((sum, e) => sum + worstCaseSize(e) + 1, 0);
+      expect(worst).toBeLessThanOrEqual(LIST_ITEM_BYTES);
+      // Filled with the longest reasons a run may write, the item still fits.
+      const full = { ...items.get(`run#wide|${Ec2Store.batchKey(0, n)}`)!, entries: batch.entries.map((e) => ({ ...e, status: 'failed', to: 'running', reason: 'x'.repeat(1024) })) };
+      expect(itemSize(full)).toBeLessThan(DYNAMODB_ITEM_LIMIT);
+    }
   });
 
   it('waves follow the schedule order on start and the reverse on stop', () => {

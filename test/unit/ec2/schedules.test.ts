@@ -79,9 +79,13 @@ describe('schedule validation', () => {
   it('defaults to no schedules and to the README\'s ec2Schedule settings', () => {
     expect(parseConfig({}).schedules).toEqual({});
     expect(parseConfig({}).ec2Schedule).toEqual({
-      batchSize: 50, maxConcurrency: 4, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
+      batchSize: 50, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
       control: { allowTags: ['Schedule'], allowInstanceIds: [] },
     });
+  });
+
+  it('says that maxConcurrency is no longer used, rather than ignoring it', () => {
+    expect(() => parseConfig({ ec2Schedule: { maxConcurrency: 4 } })).toThrow(/ec2Schedule\.maxConcurrency: no longer used .*remove it/);
   });
 
   it('accepts the shipped config (opsflow.config.json) with its two schedules', () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainStateReason, verify } from '../../../tasks/ec2/core/verify';
-import type { BatchEntry } from '../../../tasks/ec2/core/types';
-import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
+import { explainStateReason, settle } from '../../../tasks/ec2/core/verify';
+import type { BatchEntry, InstanceFacts } from '../../../tasks/ec2/core/types';
 
 describe('StateReason classification', () => {
   it.each([
@@ -20,36 +19,38 @@ describe('StateReason classification', () => {
   });
 });
 
-describe('verify', () => {
-  const ids = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'];
-  const entries = (): BatchEntry[] => ids.map((instanceId) => ({ instanceId, name: instanceId.slice(-1), from: 'stopped', status: 'acted' }));
+describe('settle', () => {
+  const acted = (from: string): BatchEntry => ({ instanceId: 'i-0000000000000000a', name: 'a', from, status: 'acted', verifyBy: '2025-06-04T09:15:00.000Z' });
+  const facts = (state: string, stateReason?: { code: string; message: string }): InstanceFacts => ({ instanceId: 'i-0000000000000000a', name: 'a', state, instanceType: 't3.micro', tags: {}, rootDeviceType: 'ebs', ...(stateReason && { stateReason }) });
+  const at = new Date('2025-06-04T09:00:30Z');
 
-  it('counts an instance as moved only once it is running, and explains one that fell back to stopped', async () => {
-    const { store } = memoryStore();
-    await store.putBatch('r', '0-0', { action: 'start', dryRun: false, group: '', entries: entries() });
-    let fleet = [instance(ids[0], 'running'), instance(ids[1], 'pending'), instance(ids[2], 'pending')];
-    const { ec2 } = ec2Fleet(() => fleet);
-    const deps = { ec2, store, now: () => new Date('2025-06-04T09:00:30Z'), log: recordingLog() };
+  it('counts an instance as moved only once it is running, and explains one that fell back to stopped', () => {
+    const pending = acted('stopped');
+    settle(pending, facts('pending'), 'start', at);
+    const running = acted('stopped');
+    settle(running, facts('running'), 'start', at);
+    const fell = acted('stopped');
+    settle(fell, facts('stopped', { code: 'Client.InternalError', message: 'Client.InternalError: Client error on launch' }), 'start', at);
 
-    const first = await verify({ runId: 'r', key: '0-0', deadline: '2025-06-04T09:15:00Z' }, deps);
-    fleet = [instance(ids[0], 'running'), instance(ids[1], 'running'), instance(ids[2], 'stopped', {}, { StateReason: { Code: 'Client.InternalError', Message: 'Client.InternalError: Client error on launch' } })];
-    const second = await verify({ runId: 'r', key: '0-0', deadline: '2025-06-04T09:15:00Z' }, deps);
-
-    expect(first).toEqual({ done: false });
-    expect(second).toEqual({ done: true });
-    const batch = await store.getBatch('r', '0-0');
-    expect(batch.entries.map((e) => [e.status, e.to])).toEqual([['moved', 'running'], ['moved', 'running'], ['failed', 'stopped']]);
-    expect(batch.entries[2].reason).toMatch(/^fell back to stopped: EC2 could not attach a volume/);
+    expect(pending.status).toBe('acted');
+    expect(running).toMatchObject({ status: 'moved', to: 'running', reason: '' });
+    expect(running.verifyBy).toBeUndefined();
+    expect(fell).toMatchObject({ status: 'failed', to: 'stopped' });
+    expect(fell.reason).toMatch(/^fell back to stopped: EC2 could not attach a volume/);
   });
 
-  it('gives up on instances still in transition at the deadline', async () => {
-    const { store } = memoryStore();
-    await store.putBatch('r', '0-0', { action: 'stop', dryRun: false, group: '', entries: entries().map((e) => ({ ...e, from: 'running' })) });
-    const { ec2 } = ec2Fleet(() => ids.map((id) => instance(id, 'stopping')));
+  it('gives up on an instance still in transition at its deadline', () => {
+    const e = acted('running');
+    settle(e, facts('stopping'), 'stop', new Date('2025-06-04T09:15:00Z'));
+    expect(e).toMatchObject({ status: 'failed', to: 'stopping', reason: 'still stopping when verification gave up (deadline 2025-06-04T09:15:00.000Z)' });
+  });
 
-    const out = await verify({ runId: 'r', key: '0-0', deadline: '2025-06-04T09:15:00Z' }, { ec2, store, now: () => new Date('2025-06-04T09:15:00Z'), log: recordingLog() });
-
-    expect(out).toEqual({ done: true });
-    expect((await store.getBatch('r', '0-0')).entries[0]).toMatchObject({ status: 'failed', to: 'stopping', reason: 'still stopping when verification gave up (deadline 2025-06-04T09:15:00Z)' });
+  it('fails an instance EC2 no longer knows, and one someone started again during a stop', () => {
+    const gone = acted('running');
+    settle(gone, undefined, 'stop', at);
+    const again = acted('running');
+    settle(again, facts('running'), 'stop', at);
+    expect(gone).toMatchObject({ status: 'failed', to: 'unknown', reason: 'instance disappeared during the run' });
+    expect(again).toMatchObject({ status: 'failed', reason: 'running again: started by someone else during the stop' });
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { approvalOutcome, buildReport, renderText } from '../../../tasks/tag-policy/core/report';
+import { approvalOutcome, buildReport, renderText, REPORT_INSTANCE_BYTES } from '../../../tasks/tag-policy/core/report';
+import { MAX_REASON_BYTES } from '../../../tasks/shared/reasons';
+import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
+import { MemoryStore } from './fakes';
 import type { StoredFinding } from '../../../tasks/tag-policy/core/store';
 import { zeroCounts } from '../../../tasks/tag-policy/core/types';
 import { run } from './fakes';
@@ -54,5 +57,42 @@ describe('buildReport', () => {
     const r = buildReport({ run: run(), counts, findings: many });
     expect(r.instances).toHaveLength(100);
     expect(r.omitted).toBe(50);
+  });
+
+  it('keeps the output and the email bounded by bytes when every action carries a kilobyte of EC2 error text', () => {
+    const denied = `CreateTags failed: UnauthorizedOperation (You are not authorized to perform this operation. ${'x'.repeat(900)})`;
+    const wordy = Array.from({ length: 100 }, (_, n) => ({
+      ...finding,
+      instanceId: `i-${String(n).padStart(17, '0')}`,
+      actions: Array.from({ length: 5 }, (_, k) => ({ action: 'tag' as const, tag: `T${k}`, value: 'v', outcome: 'failed' as const, reason: denied })),
+    }));
+    const r = buildReport({ run: run(), counts, findings: wordy });
+    expect(Buffer.byteLength(JSON.stringify(r.instances))).toBeLessThanOrEqual(REPORT_INSTANCE_BYTES);
+    expect(r.instances.length + r.omitted).toBe(100);
+    expect(r.omitted).toBeGreaterThan(0);
+    expect(Buffer.byteLength(renderText(r).message)).toBeLessThan(256 * 1024);
+  });
+});
+
+describe('stored findings', () => {
+  it('bound every reason, leaving EC2\'s encoded authorization message out, so a finding stays under 400 KB', async () => {
+    const store = new MemoryStore();
+    const encoded = 'Zq9_-'.repeat(2000);
+    const reason = `tag missing; CreateTags failed: UnauthorizedOperation (You are not authorized to perform this operation. Encoded authorization failure message: ${encoded})`;
+    const f: StoredFinding = {
+      instanceId: 'i-0feed000000000027',
+      violations: [{ tag: 'Owner', kind: 'missing', message: 'x'.repeat(5000) }],
+      actions: Array.from({ length: 50 }, (_, k) => ({ action: 'tag' as const, tag: `T${k}`, value: 'v', outcome: 'failed' as const, reason })),
+      tags: {},
+    };
+
+    await store.putFindings('r', [f]);
+
+    const item = store.items.get('run#r|i-0feed000000000027')!;
+    expect(itemSize(item)).toBeLessThan(DYNAMODB_ITEM_LIMIT / 4);
+    const stored = item.finding as StoredFinding;
+    expect(stored.actions[0].reason).toContain("(EC2's encoded authorization message of 10000 characters is left out)");
+    expect(stored.actions.every((a) => Buffer.byteLength(a.reason) <= MAX_REASON_BYTES)).toBe(true);
+    expect(Buffer.byteLength(stored.violations[0].message)).toBeLessThanOrEqual(MAX_REASON_BYTES);
   });
 });
