@@ -289,11 +289,22 @@ export class LambdaRunner implements CallWaits {
       callHeader: CALL_HEADER,
     };
     const node = nodeForRuntime(fn.runtime);
-    const worker = spawn(node.path, ['-e', workerSource()], {
-      env: this.environment(fn, init, node),
-      // stdin unused; stdout and stderr drained into the log; the IPC channel carries invocations and results.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    // The cold start is work from here: the clock runs at real speed before the init limit is read from it, so a
+    // pause of this process (a slow fork, a loaded machine) costs the init real milliseconds, not `scale` times as
+    // many virtual ones (at scale 1000, 10 ms would use up the whole 10-second limit before the function started).
+    const release = this.options.clock.busy();
+    let worker: ChildProcess;
+    try {
+      worker = spawn(node.path, ['-e', workerSource()], {
+        env: this.environment(fn, init, node),
+        // stdin unused; stdout and stderr drained into the log; the IPC channel carries invocations and results.
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const initLimit = this.options.clock.nowMs() + INIT_TIMEOUT_MS;
     const sandbox: Sandbox = {
       id,
       fn,
@@ -305,14 +316,16 @@ export class LambdaRunner implements CallWaits {
       exited: new Promise((done) => worker.once('exit', () => done())),
       // Past the limit, the init goes on under the function's timeout, as Lambda's retried init runs (a second init
       // here would only repeat the same work on a machine that is slower than Lambda's).
-      cancelInit: this.options.clock.at(this.options.clock.nowMs() + INIT_TIMEOUT_MS, () => {
+      cancelInit: this.options.clock.at(initLimit, () => {
         this.log(fn, `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS}.00 ms\tPhase: init\tStatus: timeout\n`);
-        for (const pending of sandbox.pending.values()) this.startTimeout(sandbox, pending);
+        // From the limit's instant: the clock may already read later, however late this callback ran.
+        for (const pending of sandbox.pending.values()) this.startTimeout(sandbox, pending, initLimit);
       }),
       timers: new Map(),
       due: [],
       seq: 0,
       syncs: new Map(),
+      release,
     };
     // Output is captured through the IPC channel; the raw streams only need draining.
     worker.stdout!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
@@ -343,10 +356,14 @@ export class LambdaRunner implements CallWaits {
    * (virtual time at real speed) is the one the function runs on until it reports `quiet` for this message.
    */
   private wake(sandbox: Sandbox, message: DistributiveOmit<ToWorker, 'seq' | 'clock'>): void {
+    this.hold(sandbox);
+    this.send(sandbox, { ...message, seq: sandbox.seq, clock: this.options.clock.clockSpec() } as ToWorker);
+  }
+
+  /** The environment gets work (message `seq`, sent next): it holds the clock from here, until it reports `quiet`. */
+  private hold(sandbox: Sandbox): void {
     sandbox.seq++;
     this.update(sandbox);
-    const clock = this.options.clock.clockSpec();
-    this.send(sandbox, { ...message, seq: sandbox.seq, clock } as ToWorker);
   }
 
   /**
@@ -467,8 +484,11 @@ export class LambdaRunner implements CallWaits {
   private dispatch(sandbox: Sandbox, pending: Pending) {
     pending.started = performance.now();
     this.log(sandbox.fn, `START RequestId: ${pending.id} Version: $LATEST\n`);
-    this.startTimeout(sandbox, pending);
-    this.wake(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: pending.deadline! });
+    // The clock is held before the timeout is read from it, as in `spawn`: a pause in between costs the invocation
+    // real milliseconds, not `scale` times as many virtual ones (up to its whole timeout).
+    this.hold(sandbox);
+    this.startTimeout(sandbox, pending, this.options.clock.nowMs());
+    this.send(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: pending.deadline!, seq: sandbox.seq, clock: this.options.clock.clockSpec() });
     // Thawed: what fell due while the environment was frozen runs now.
     if (sandbox.due.length) this.wake(sandbox, { type: 'fire', ids: sandbox.due.splice(0) });
   }
@@ -476,11 +496,11 @@ export class LambdaRunner implements CallWaits {
   /**
    * The function's timeout, on the virtual clock: real time while the function works, the scale's while it waits (a
    * function that sleeps past its timeout times out, as on AWS). Started once: at the invocation, or when a cold
-   * start outlasts the init limit.
+   * start outlasts the init limit: `from` is that instant.
    */
-  private startTimeout(sandbox: Sandbox, pending: Pending) {
+  private startTimeout(sandbox: Sandbox, pending: Pending, from: number) {
     if (pending.deadline !== undefined) return;
-    pending.deadline = this.options.clock.nowMs() + sandbox.fn.timeoutSeconds * 1000;
+    pending.deadline = from + sandbox.fn.timeoutSeconds * 1000;
     pending.cancelTimeout = this.options.clock.at(pending.deadline, () => this.timeOut(sandbox, pending));
   }
 

@@ -393,3 +393,46 @@ describe('LambdaRunner', () => {
     await expect(runner.invoke('arn:aws:lambda:us-east-1:000000000000:function:blue:7', {})).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 });
+
+/**
+ * A loaded machine, made deterministic: the process stalls for PAUSE_MS real ms right after the runner sets each
+ * timer on the clock (descheduled, a GC pause), which at scale 1000 is PAUSE_MS virtual seconds if the clock is not
+ * held at real speed by then.
+ */
+const PAUSE_MS = 20;
+class PausingClock extends Clock {
+  override at(when: Date | number, fn: () => void): () => void {
+    const cancel = super.at(when, fn);
+    const end = performance.now() + PAUSE_MS;
+    while (performance.now() < end) {
+      // stalled
+    }
+    return cancel;
+  }
+}
+
+describe('LambdaRunner on a machine that stalls', () => {
+  const root = mkdtempSync(join(tmpdir(), 'opsflow-lambda-stall-'));
+  const clock = new PausingClock({ scale: 1000, start: Date.UTC(2030, 0, 1) });
+  let runner: LambdaRunner;
+
+  beforeAll(() => {
+    // The slow cold start, and a handler that works a while (real time), so that its timeout, once over, fires first.
+    writeFileSync(join(root, 'index.mjs'), SLOW_INIT_HANDLER.replace("async () => 'initialized'", "async () => { const end = performance.now() + 50; while (performance.now() < end); return 'initialized'; }"));
+    runner = new LambdaRunner({ clock, endpoint: () => 'http://127.0.0.1:9' });
+    runner.register({ arn: 'arn:aws:lambda:us-east-1:000000000000:function:slowInit', name: 'slowInit', logicalId: 'slowInitLogical', assetDir: root, handler: 'index.handler', environment: { INIT_MS: '11000' }, timeoutSeconds: 5 });
+  });
+
+  afterAll(async () => {
+    await runner?.close();
+  });
+
+  it('counts the init limit and the timeout from when the function starts, not from before a stall', async () => {
+    // Act: a cold start of 11 virtual seconds (past the 10-second limit, within 10 + 5), then a warm invocation.
+    const cold = await runner.invoke('slowInit', {});
+    const warm = await runner.invoke('slowInit', {});
+
+    // Assess: the stalls cost real milliseconds at real speed, not virtual seconds of the init or of the timeout.
+    expect([cold, warm]).toEqual(['initialized', 'initialized']);
+  });
+});
