@@ -45,6 +45,8 @@ export class Clock {
   private keepAlive = 0;
   private realTimer?: NodeJS.Timeout;
   private calls?: CallWaits;
+  /** While due timers' callbacks run: the instant they were due (see fire). */
+  private firingAt?: number;
 
   constructor(opts: { scale?: number; start?: number } = {}) {
     this.scale = opts.scale ?? 1;
@@ -60,6 +62,7 @@ export class Clock {
    * virtual time does not depend on the machine's load.
    */
   nowMs(): number {
+    if (this.firingAt !== undefined) return this.firingAt;
     const linear = this.anchorVirtual + (Date.now() - this.anchorReal) * this.rate;
     // Never before the anchor: a timer set for an instant already past does not take time back.
     return this.rate === 1 || !this.queue.length ? linear : Math.min(linear, Math.max(this.queue[0].at, this.anchorVirtual));
@@ -188,9 +191,19 @@ export class Clock {
     const due: ClockTimer[] = [];
     while (this.queue.length && this.queue[0].at <= now) due.push(this.queue.shift()!);
     this.arm();
-    for (const timer of due) {
-      this.finish(timer);
-      timer.fn();
+    // The callbacks see the instant they were due: a millisecond the machine spends between them would otherwise be
+    // `scale` virtual milliseconds, and what they observe would depend on the machine's load.
+    this.firingAt = now;
+    try {
+      for (const timer of due) {
+        this.finish(timer);
+        timer.fn();
+      }
+    } finally {
+      this.firingAt = undefined;
+      this.anchorVirtual = now;
+      this.anchorReal = Date.now();
+      this.arm();
     }
   }
 

@@ -43,6 +43,18 @@ describe('Clock', () => {
     expect(await seen).toBe(due);
   });
 
+  it('holds time at the instant of due timers while their callbacks run, however long the machine takes between them', async () => {
+    // Prepare: two timers due at the same instant; the first callback is slow (50 real ms, 50 virtual s at this scale).
+    const clock = new Clock({ scale: 1000, start: Date.UTC(2030, 0, 1) });
+    const due = clock.nowMs() + 1000;
+    clock.at(due, () => block(50));
+    const seen = new Promise<number>((resolve) => clock.at(due, () => resolve(clock.nowMs())));
+
+    // Act and assess: the second callback sees the instant it was due, and time goes on from there afterwards.
+    expect(await seen).toBe(due);
+    expect(clock.nowMs()).toBeGreaterThanOrEqual(due);
+  });
+
   it('never goes back: a timer set for an instant already past fires now', async () => {
     // Prepare
     const clock = new Clock({ scale: 1000, start: Date.UTC(2030, 0, 1) });
