@@ -3,11 +3,11 @@
  * decisions, expires overdue requests, heartbeats, retries unsent emails, reminds and escalates.
  * Returns the counts of what it did.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
-import { sleep } from '../shared/sleep';
 import { ApprovalStore } from './core/store';
 import { sweep, type SweepCounts } from './core/sweep';
 

@@ -3,11 +3,11 @@
  * (the event is ignored). Takes the task, records it, emails the approvers. Returns
  * `{ requestId, notified }`; throws Approval.NoTask when no task arrived (the state machine retries).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
-import { sleep } from '../shared/sleep';
 import { ApprovalStore } from './core/store';
 import { deliverNext, type WorkerEvent, type WorkerResult } from './core/worker';
 
