@@ -1,13 +1,13 @@
 /**
  * `npm run test:stress`: the whole suite while busy processes load every core, so a test that depends on how
  * fast the machine is fails here rather than now and then in CI. Bounded: the run is killed after
- * OPSFLOW_STRESS_MINUTES (default 20), and every load process stops by itself at that limit too, even if this
+ * OPSFLOW_STRESS_MINUTES (default 30), and every load process stops by itself at that limit too, even if this
  * script is killed first. Extra arguments go to vitest (e.g. a test file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
-const minutes = Number(process.env.OPSFLOW_STRESS_MINUTES ?? 20);
+const minutes = Number(process.env.OPSFLOW_STRESS_MINUTES ?? 30);
 const limitMs = minutes * 60_000;
 const cores = availableParallelism();
 
