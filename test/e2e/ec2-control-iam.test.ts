@@ -6,15 +6,12 @@
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { App } from 'aws-cdk-lib';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app';
 import { run as runControlLink } from '../../infra/control-link';
 import { Runtime } from '../../local/runtime';
 import { credentials, poll } from './harness';
+import { synthWithConfig } from './synth-config';
 
 describe('Ec2Schedule control allow-list under IAM', () => {
   let rt: Runtime;
@@ -31,25 +28,10 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   };
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'opsflow-control-iam-'));
-    const config = JSON.parse(readFileSync('opsflow.config.json', 'utf8'));
-    config.ec2Schedule.control.allowTags = ['Schedule', 'Team=web'];
-    delete config.local.fleet;
-    writeFileSync(join(dir, 'opsflow.config.json'), JSON.stringify(config));
-    const cdkOut = join(dir, 'cdk.out');
-    // The template comes from this config; the functions' code does not depend on it (the allow-list travels in
-    // the environment), so the bundles `npm test` built into cdk.out are reused instead of bundling 16 again.
-    // Without CDK's built-in template linter (seconds per synth, warnings only): `npm test`'s synth of the shipped app
-    // runs it, and the runtime's deploy checks run on this template.
-    buildApp(new App({ outdir: cdkOut, builtinCloudFormationValidation: false, context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } })).app.synth();
-    const built = resolve(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out');
-    const bundled = JSON.parse(readFileSync(join(built, `${config.stackName}.template.json`), 'utf8'));
-    const templateFile = join(cdkOut, `${config.stackName}.template.json`);
-    const template = JSON.parse(readFileSync(templateFile, 'utf8'));
-    for (const [id, r] of Object.entries<any>(template.Resources)) {
-      if (r.Type === 'AWS::Lambda::Function') r.Metadata['aws:asset:path'] = join(built, bundled.Resources[id].Metadata['aws:asset:path']);
-    }
-    writeFileSync(templateFile, JSON.stringify(template));
+    const { dir, cdkOut } = synthWithConfig('opsflow-control-iam-', (config) => {
+      config.ec2Schedule.control.allowTags = ['Schedule', 'Team=web'];
+      delete config.local.fleet;
+    });
     rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 }, credentials: [credentials] });
     const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfn = new SFNClient(client);

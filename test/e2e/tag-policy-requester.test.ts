@@ -12,18 +12,15 @@ import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrai
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { App } from 'aws-cdk-lib';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app';
 import { ACCOUNT, type OutboxEntry } from '../../local/kernel';
 import { Runtime } from '../../local/runtime';
 import type { Report } from '../../tasks/tag-policy/core/report';
 import deployedPolicy from '../../tag-policy.json';
 import { DEMO } from '../demo-fleet';
 import { credentials, poll } from './harness';
+import { synthWithConfig } from './synth-config';
 
 const operatorKeys = { accessKeyId: 'operator', secretAccessKey: 'operator-secret' };
 const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:user/operator`;
@@ -34,23 +31,13 @@ const client = (keys: typeof credentials) => ({ endpoint: rt.endpoint, region: '
 
 /** The shipped config with a second approver and the operator's email, synthesized with the bundles `npm test` built. */
 function synthesize(): string {
-  dir = mkdtempSync(join(tmpdir(), 'opsflow-requester-'));
-  const config = JSON.parse(readFileSync('opsflow.config.json', 'utf8'));
-  config.approval.approvers = ['approver@example.com', 'second@example.com'];
-  config.tagPolicy.requesterEmails = { [OPERATOR_ARN]: 'approver@example.com' };
-  config.local.fleet = resolve(config.local.fleet);
-  writeFileSync(join(dir, 'opsflow.config.json'), JSON.stringify(config));
-  const cdkOut = join(dir, 'cdk.out');
-  buildApp(new App({ outdir: cdkOut, builtinCloudFormationValidation: false, context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } })).app.synth();
-  const built = resolve(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out');
-  const bundled = JSON.parse(readFileSync(join(built, `${config.stackName}.template.json`), 'utf8'));
-  const templateFile = join(cdkOut, `${config.stackName}.template.json`);
-  const template = JSON.parse(readFileSync(templateFile, 'utf8'));
-  for (const [id, r] of Object.entries<any>(template.Resources)) {
-    if (r.Type === 'AWS::Lambda::Function') r.Metadata['aws:asset:path'] = join(built, bundled.Resources[id].Metadata['aws:asset:path']);
-  }
-  writeFileSync(templateFile, JSON.stringify(template));
-  return cdkOut;
+  const out = synthWithConfig('opsflow-requester-', (config) => {
+    config.approval.approvers = ['approver@example.com', 'second@example.com'];
+    config.tagPolicy.requesterEmails = { [OPERATOR_ARN]: 'approver@example.com' };
+    config.local.fleet = resolve(config.local.fleet);
+  });
+  dir = out.dir;
+  return out.cdkOut;
 }
 
 async function outbox(): Promise<OutboxEntry[]> {
