@@ -15,9 +15,9 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { clientCredentials, clientEndpoint } from '../local/client';
-import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2/core/links';
-import { Ec2Store } from '../tasks/ec2/core/store';
-import { INSTANCE_ID } from '../tasks/ec2/core/validate';
+import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
+import { Ec2Store } from '../tasks/ec2-schedule/core/store';
+import { INSTANCE_ID } from '../tasks/ec2-schedule/core/validate';
 
 export interface CliOptions {
   /** Local runtime endpoint; ignored with --aws. */

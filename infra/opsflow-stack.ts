@@ -1,18 +1,17 @@
 /**
- * The opsflow stack: builds the registered workflows (infra/workflows.ts) with the validated config, reports
+ * The opsflow stack: builds the registered workflows (workflows/index.ts) with the validated config, reports
  * their failures, and outputs their state machines. Nothing here creates resources of its own, and nothing
  * here names a workflow: the registry does.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
-import { FailureAlerts } from '../workflows/failure-alerts';
+import type { Construct } from 'constructs';
+import { WORKFLOWS } from '../workflows';
+import { FailureAlerts } from '../workflows/shared/failure-alerts';
+import { configKey, type BuiltWorkflow, type WorkflowRegistration } from '../workflows/shared/registration';
 import type { OpsflowConfig } from './config';
-import { WORKFLOWS, type BuiltWorkflow, type WorkflowRegistration } from './workflows';
 
 export interface OpsflowStackProps extends StackProps {
   readonly config: OpsflowConfig;
-  /** @default WORKFLOWS */
-  readonly workflows?: readonly WorkflowRegistration[];
 }
 
 /** What the local runtime reads from the template (`Metadata.OpsflowLocal`); AWS ignores it. */
@@ -31,11 +30,15 @@ export class OpsflowStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OpsflowStackProps) {
     super(scope, id, props);
-    const registry = props.workflows ?? WORKFLOWS;
-    for (const w of registry) this.workflows.set(w.name, w.build(this, props.config, this.workflows));
+    const { config } = props;
+    const sections = config as unknown as Record<string, unknown>;
+    const registry = WORKFLOWS as readonly WorkflowRegistration[];
+    for (const w of registry) {
+      this.workflows.set(w.name, w.build(this, sections[configKey(w.name)], { stackName: config.stackName, built: this.workflows }));
+    }
     this.alerts = new FailureAlerts(this, 'FailureAlerts', {
       stateMachines: [...this.workflows.values()].map((w) => w.stateMachine),
-      emails: props.config.alerts.emails,
+      emails: config.alerts.emails,
     });
 
     for (const [name, w] of this.workflows) {
@@ -45,8 +48,8 @@ export class OpsflowStack extends Stack {
     new CfnOutput(this, 'FailureTopicArn', { value: this.alerts.topic.topicArn });
     const local: OpsflowLocalMetadata = {
       workflows: registry.map((w) => ({ name: w.name, tryLocally: w.tryLocally })),
-      ...(props.config.local.fleet && { fleet: props.config.local.fleet }),
-      sesIdentities: props.config.local.sesIdentities,
+      ...(config.local.fleet && { fleet: config.local.fleet }),
+      sesIdentities: config.local.sesIdentities,
     };
     this.templateOptions.metadata = { ...this.templateOptions.metadata, OpsflowLocal: local };
   }

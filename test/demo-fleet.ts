@@ -1,5 +1,5 @@
 /**
- * opsflow's demo fleet (workflows/examples/fleet.json, named in opsflow.config.json), as the tests name its
+ * opsflow's demo fleet (workflows/fleet.json, named in opsflow.config.json), as the tests name its
  * instances. The runtime seeds whatever fleet the app names; these ids belong to the app's file, not to the runtime.
  */
 import { join } from 'node:path';

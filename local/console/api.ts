@@ -36,7 +36,7 @@ export interface Health {
 }
 
 export interface WorkflowExample {
-  /** Path relative to the project, e.g. `workflows/examples/approval.json`. */
+  /** Path relative to the project, e.g. `workflows/approval/examples/approval.json`. */
   file: string;
   /** The file's text, as the Start form prefills it. */
   input: string;

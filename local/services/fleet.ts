@@ -258,7 +258,7 @@ export function toCloudTrailEvent(r: TrailRecord): Record<string, unknown> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Seed: the fleet the app supplies (a JSON file it names; opsflow's is workflows/examples/fleet.json)
+// Seed: the fleet the app supplies (a JSON file it names; opsflow's is workflows/fleet.json)
 
 /** Who launched a seeded instance, as one of the identity shapes above. */
 export type SeedIdentity =

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKFLOWS } from '../../infra/workflows';
+import { WORKFLOWS } from '../../workflows';
 import { startRuntime, type Harness } from './harness';
 
 const exec = promisify(execFile);
@@ -142,7 +142,7 @@ describe('opsflow CLI', () => {
     writeFileSync(bad, '{\n  "title": "x",\n  "approvers": ["a@example.com"],\n}\n');
     await expect(opsflow('start', 'Approval', 'workflows/examples/aproval.json')).rejects.toMatchObject({
       code: 1,
-      stderr: 'opsflow start: input file workflows/examples/aproval.json does not exist (did you mean workflows/examples/approval.json?)\n',
+      stderr: 'opsflow start: input file workflows/examples/aproval.json does not exist (did you mean workflows/approval/examples/approval.json?)\n',
     });
     await expect(opsflow('start', 'Approval', bad)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow start: ${bad}:4:1: not valid JSON: `)) });
   });

@@ -21,7 +21,7 @@ describe('/_opsflow/ API', () => {
     expect(workflows.map((w) => w.name).sort()).toEqual(h.rt.deployed.stateMachines.map((s) => s.name.split('-').pop()).sort());
     const approval = workflows.find((w) => w.name === 'Approval')!;
     expect(approval.definition.StartAt).toBe('ValidateInput');
-    expect(approval.examples.map((e) => e.file)).toContain('workflows/examples/approval.json');
+    expect(approval.examples.map((e) => e.file)).toContain('workflows/approval/examples/approval.json');
     expect(JSON.parse(approval.examples[0].input)).toHaveProperty('title');
     expect(workflows.find((w) => w.name === 'TagPolicy')!.examples.every((e) => e.file.includes('tag-policy'))).toBe(true);
     const examples = (name: string) => workflows.find((w) => w.name === name)?.examples.map((e) => e.file.split('/').pop()) ?? [];

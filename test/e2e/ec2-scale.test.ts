@@ -11,8 +11,8 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Report } from '../../tasks/ec2/core/report';
-import type { ReportEntry } from '../../tasks/ec2/core/types';
+import type { Report } from '../../tasks/ec2-schedule/core/report';
+import type { ReportEntry } from '../../tasks/ec2-schedule/core/types';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../tasks/shared/item-size';
 import { credentials, fullHistory, startRuntime, type Harness } from './harness';
 
@@ -88,7 +88,7 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     // Time runs 10 times faster here, not 100: at 100 the runtime's own processing (each Lambda invocation a second of
     // real time on a loaded machine) passes as minutes of virtual time, which lets tokens refill that AWS would not.
     h = await startRuntime({ seedFleet: false, timeScale: 10, virtualStart: WEDNESDAY });
-    // 1,400, not 10,000: past the bucket's 1,000 the rest is the same loop (test/unit/ec2/advance.test.ts and
+    // 1,400, not 10,000: past the bucket's 1,000 the rest is the same loop (test/unit/ec2-schedule/advance.test.ts and
     // `npm run bench -- ec2-floor` take 10,000 through it); its 200 s of virtual time keep the test near 20 s of real time.
     const db = addGroup(h, 'db', 200);
     const app = addGroup(h, 'app', 1200);

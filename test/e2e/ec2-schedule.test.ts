@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { run as runControlLink } from '../../infra/control-link';
-import type { Report } from '../../tasks/ec2/core/report';
+import type { Report } from '../../tasks/ec2-schedule/core/report';
 import { startRuntime, type Harness } from './harness';
 
 const TIME_SCALE = 100;

@@ -3,7 +3,7 @@
  * - skip dates: on a skip date a scheduled start does nothing, a scheduled stop still runs ("skipDates");
  * - the Ec2Schedule output lists at most 50 instances (failures first: unit-tested) and the full report is in the table
  *   (`report#<execution name>`, pages `page#00000`, ..., cut by their size as DynamoDB counts it: unit-tested at
- *   10,000 instances in test/unit/ec2/report.test.ts);
+ *   10,000 instances in test/unit/ec2-schedule/report.test.ts);
  * - TagPolicy re-reads every instance before acting: one exempted while the approval was pending is skipped;
  * - `npm run reset` clears the state.
  */
@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report as Ec2Report } from '../../tasks/ec2/core/report';
+import type { Report as Ec2Report } from '../../tasks/ec2-schedule/core/report';
 import type { Report as TagReport } from '../../tasks/tag-policy/core/report';
 import { DEMO } from '../demo-fleet';
 import { credentials, startRuntime, type Harness } from './harness';

@@ -1,5 +1,5 @@
 /**
- * TagPolicy end to end on the local runtime, over the seeded demo fleet (workflows/examples/fleet.json, test/demo-fleet.ts DEMO ids): a dry-run
+ * TagPolicy end to end on the local runtime, over the seeded demo fleet (workflows/fleet.json, test/demo-fleet.ts DEMO ids): a dry-run
  * scan report, applied scans that tag, look up a creator and ask approval before stopping (approve and reject),
  * and a launch remediated after the settle delay while a launch tagged right after RunInstances is left alone.
  *

@@ -22,7 +22,7 @@ export interface WalkthroughResult {
   emails: Record<string, number>;
 }
 
-const example = (name: string) => JSON.parse(readFileSync(`workflows/examples/${name}`, 'utf8')) as Record<string, unknown>;
+const example = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 export async function walkthrough(timeScale: number): Promise<WalkthroughResult> {
   const h = await startRuntime({ timeScale, virtualStart: WALKTHROUGH_START });
@@ -43,7 +43,7 @@ async function walk(h: Harness): Promise<WalkthroughResult> {
   };
 
   // Approval: two approvers are emailed; the first one's link approves.
-  const approval = example('approval.json');
+  const approval = example('workflows/approval/examples/approval.json');
   const approvalArn = await h.start('Approval', approval);
   const asked = await h.mail((e) => e.subject.includes(String(approval.title)), 2, 120_000);
   const link = asked.find((e) => e.to.includes('lead@example.com'))!.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
@@ -52,7 +52,7 @@ async function walk(h: Harness): Promise<WalkthroughResult> {
   outcomes.approval = { vote: vote.status, status: a.status, error: a.error, decision: a.output?.decision, approver: a.output?.approver };
 
   // Ec2Schedule: a dry-run stop, then the schedule's start as EventBridge Scheduler fires it.
-  const stop = await finished(await h.start('Ec2Schedule', example('ec2-stop-office-hours-dry-run.json')));
+  const stop = await finished(await h.start('Ec2Schedule', example('workflows/ec2-schedule/examples/ec2-stop-office-hours-dry-run.json')));
   outcomes.ec2DryRunStop = { status: stop.status, error: stop.error, counts: stop.output?.counts };
   const machine = h.arnOf('Ec2Schedule');
   const before = new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions!.map((e) => e.executionArn));
@@ -62,7 +62,7 @@ async function walk(h: Harness): Promise<WalkthroughResult> {
   outcomes.ec2ScheduledStart = { status: start.status, error: start.error, counts: start.output?.counts };
 
   // TagPolicy: a dry-run scan of the demo fleet.
-  const scan = await finished(await h.start('TagPolicy', example('tag-policy-scan-dry-run.json')));
+  const scan = await finished(await h.start('TagPolicy', example('workflows/tag-policy/examples/tag-policy-scan-dry-run.json')));
   outcomes.tagPolicyScan = { status: scan.status, error: scan.error, counts: scan.output?.counts };
 
   // Notifications reach the outbox when the execution publishes them; read it once it has stopped growing.

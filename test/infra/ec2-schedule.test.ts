@@ -4,11 +4,11 @@ import aslValidator from 'asl-validator';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
-import { parseSchedules } from '../../infra/config-schedules';
+import { parseSchedules } from '../../workflows/ec2-schedule/config';
 import { checkEnvironmentSize } from '../../workflows/shared/task-function';
 import { evaluate, type PolicyDocument } from '../../local/iam/policy';
-import { isAllowed } from '../../tasks/ec2/core/allow';
-import { Ec2Schedule, startStopTagConditions } from '../../workflows/ec2-schedule';
+import { isAllowed } from '../../tasks/ec2-schedule/core/allow';
+import { Ec2Schedule, startStopTagConditions } from '../../workflows/ec2-schedule/construct';
 import { asList, statements, synthOpsflow } from './synth';
 
 const resources = (json: any, type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);

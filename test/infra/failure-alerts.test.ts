@@ -7,7 +7,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { DefinitionBody, Pass, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { FailureAlerts } from '../../workflows/failure-alerts';
+import { FailureAlerts } from '../../workflows/shared/failure-alerts';
 import { synthOpsflow } from './synth';
 
 const { json } = synthOpsflow();

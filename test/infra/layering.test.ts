@@ -31,7 +31,7 @@ describe('layering', () => {
     expect(files('workflows').length).toBeGreaterThanOrEqual(8);
     expect(files('tasks').length).toBeGreaterThanOrEqual(60);
     expect(files('local').length).toBeGreaterThanOrEqual(25);
-    expect(imports('workflows/ec2-schedule.ts')).toContain('tasks/shared/errors');
+    expect(imports('workflows/ec2-schedule/construct.ts')).toContain('tasks/shared/errors');
   });
 
   it('keeps constructs independent of the app and its config', () => {

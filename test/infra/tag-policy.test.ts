@@ -11,7 +11,7 @@ import { parseConfig } from '../../infra/config';
 import { stateMachines } from '../../infra/asl';
 import { evaluate, type PolicyDocument } from '../../local/iam/policy';
 import { parsePolicy } from '../../tasks/tag-policy/core/policy';
-import { TagPolicy } from '../../workflows/tag-policy';
+import { TagPolicy } from '../../workflows/tag-policy/construct';
 import deployed from '../../tag-policy.json';
 import { asList, statements, synthOpsflow } from './synth';
 

@@ -1,6 +1,6 @@
 /**
  * Record panels (local/console/records.ts): the format is checked when the template is deployed, the Approval
- * construct's panel (workflows/manual-approval.ts) reads the approval record as the tasks write it, and a record
+ * construct's panel (workflows/approval/construct.ts) reads the approval record as the tasks write it, and a record
  * that says "pending" is shown closed once its execution stopped. Also the console's reading of a crashed
  * function's error (app/failure.ts) and of a Distributed Map's inner states over its child executions (mergeRuns).
  */
@@ -9,7 +9,7 @@ import { describeFailure } from '../../local/console/app/failure';
 import { mergeRuns, type StateRun } from '../../local/console/app/status';
 import { parseRecordPanel, recordView, waitingItem } from '../../local/console/records';
 import type { ApprovalRecord } from '../../tasks/approval/core/types';
-import { APPROVAL_RECORD_PANEL } from '../../workflows/manual-approval';
+import { APPROVAL_RECORD_PANEL } from '../../workflows/approval/construct';
 
 const panel = parseRecordPanel(JSON.parse(JSON.stringify(APPROVAL_RECORD_PANEL)), 'Opsflow-ApprovalTable', 'Opsflow table ApprovalTable');
 

@@ -16,7 +16,7 @@ import { Clock, StateDir } from '../../local/kernel';
 import { DYNAMODB_PAGE_BYTES, dynamoItemSize } from '../../local/rules/quotas';
 import { createServer, listen } from '../../local/server';
 import { DynamoDbService, type TableDefinition } from '../../local/services/dynamodb/service';
-import { Ec2Store } from '../../tasks/ec2/core/store';
+import { Ec2Store } from '../../tasks/ec2-schedule/core/store';
 import { DynamoRunStore, type StoredFinding } from '../../tasks/tag-policy/core/store';
 
 const TABLE: TableDefinition = {

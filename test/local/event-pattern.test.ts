@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matches, patternProblems, selectPath, transformInput } from '../../local/services/event-pattern';
 import { identity } from '../../local/services/fleet';
-import { LAUNCH_RULE_DETAIL } from '../../workflows/tag-policy';
+import { LAUNCH_RULE_DETAIL } from '../../workflows/tag-policy/construct';
 
 const event = {
   version: '0',

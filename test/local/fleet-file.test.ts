@@ -1,5 +1,5 @@
 /**
- * The fleet file the app names (config `local.fleet`, opsflow's is workflows/examples/fleet.json): a file that
+ * The fleet file the app names (config `local.fleet`, opsflow's is workflows/fleet.json): a file that
  * is missing, not JSON, or has a bad field is refused with the file and the field named, both when read on its
  * own and when the runtime deploys an app whose template names it.
  */
@@ -68,7 +68,7 @@ describe('a runtime deploying an app whose fleet file is bad', () => {
     cpSync(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', cdkOut, { recursive: true });
     const templatePath = join(cdkOut, 'Opsflow.template.json');
     const template = JSON.parse(readFileSync(templatePath, 'utf8'));
-    expect(template.Metadata.OpsflowLocal.fleet).toBe('workflows/examples/fleet.json');
+    expect(template.Metadata.OpsflowLocal.fleet).toBe('workflows/fleet.json');
     template.Metadata.OpsflowLocal.fleet = 'my-fleet.json';
     writeFileSync(templatePath, JSON.stringify(template));
     writeFileSync(join(app, 'my-fleet.json'), JSON.stringify({ instances: [{ ...good, state: 'hibernated' }] }));

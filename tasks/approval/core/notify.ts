@@ -33,7 +33,7 @@ import type { ApprovalRecord, SendClaim } from './types';
 
 /**
  * How long a claim to send an email holds. Longer than any approval Lambda can run (worker 90 s, sweep 2 min:
- * workers/manual-approval.ts checks it at synth), so a claim this old belongs to a sender that is gone.
+ * workflows/approval/construct.ts checks it at synth), so a claim this old belongs to a sender that is gone.
  */
 export const SEND_CLAIM_SECONDS = 15 * 60;
 /** The write that records what was sent must not be lost to contention: a lost one means a second email later. */

@@ -33,9 +33,9 @@ describe('parsePolicy', () => {
     expect(p.rules[0]).toMatchObject({ required: true, case: 'sensitive', onMissing: { action: 'notify' }, onInvalid: { action: 'notify' } });
   });
 
-  it('accepts every example input in workflows/examples, through validateInput like the workflow', () => {
-    const dir = 'workflows/examples';
-    const files = readdirSync(dir).filter((f) => f.startsWith('tag-policy-')).sort();
+  it('accepts every example input in workflows/tag-policy/examples, through validateInput like the workflow', () => {
+    const dir = 'workflows/tag-policy/examples';
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
     expect(files).toEqual(['tag-policy-instances.json', 'tag-policy-rules.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']);
     const ctx = { deployedPolicy: deployed, destructiveActions: ['stop', 'terminate'] as const, settleSeconds: 120, executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:example', now: new Date('2025-03-01T00:00:00Z') };
     const runs = Object.fromEntries(files.map((f) => [f, validateInput(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')), ctx)]));
@@ -47,8 +47,8 @@ describe('parsePolicy', () => {
     });
   });
 
-  it('accepts the example policy files in workflows/examples/policies (deployed with tagPolicy.policyFile)', () => {
-    const dir = 'workflows/examples/policies';
+  it('accepts the example policy files in workflows/tag-policy/examples/policies (deployed with tagPolicy.policyFile)', () => {
+    const dir = 'workflows/tag-policy/examples/policies';
     const policies = readdirSync(dir).sort().map((f) => parsePolicy(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'))));
     expect(policies.map((p) => p.description)).toEqual([expect.stringMatching(/^Broom/), expect.stringMatching(/Serverless Policy Engine/)]);
   });

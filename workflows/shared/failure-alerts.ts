@@ -2,7 +2,7 @@
  * Failure notifications: any opsflow execution that fails, times out or is aborted is reported to an SNS topic
  * (its email subscribers) as a message a person can read: the subject names the workflow, what happened and the
  * error; the body gives the cause formatted, when it ended and the execution's console link. A rejected approval
- * (`Approval.Rejected`) is a decision, not a failure, and is not reported. Code: tasks/alerts/.
+ * (`Approval.Rejected`) is a decision, not a failure, and is not reported. Code: tasks/failure-alerts/.
  *
  * Path: an EventBridge rule on Step Functions status changes invokes a function (its resource policy allows this
  * rule only), which publishes with its own role. Not an SNS target of the rule: EventBridge cannot set a subject,
@@ -26,8 +26,8 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { eventRuleName } from './shared/service-roles';
-import { TaskFunction } from './shared/task-function';
+import { eventRuleName } from './service-roles';
+import { TaskFunction } from './task-function';
 
 export interface FailureAlertsProps {
   /** The state machines whose failed, timed-out and aborted executions are reported. */
@@ -39,7 +39,7 @@ export interface FailureAlertsProps {
 export class FailureAlerts extends Construct {
   readonly topic: Topic;
   readonly key: Key;
-  /** Publishes each alert (tasks/alerts/notify.ts). */
+  /** Publishes each alert (tasks/failure-alerts/notify.ts). */
   readonly fn: TaskFunction;
   readonly rule: Rule;
 
@@ -55,7 +55,7 @@ export class FailureAlerts extends Construct {
     for (const email of props.emails ?? []) this.topic.addSubscription(new EmailSubscription(email));
 
     this.fn = new TaskFunction(this, 'NotifyFn', {
-      entry: 'tasks/alerts/notify.ts',
+      entry: 'tasks/failure-alerts/notify.ts',
       description: 'Publishes a readable alert for a failed, timed-out or aborted opsflow execution',
       environment: { TOPIC_ARN: this.topic.topicArn },
     });

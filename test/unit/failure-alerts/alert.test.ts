@@ -2,7 +2,7 @@ import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { consoleOrigin, executionConsoleUrl, formatCause, MAX_CAUSE_CHARS, notify, renderAlert, subject, type ExecutionStatusChange } from '../../../tasks/alerts/core/alert';
+import { consoleOrigin, executionConsoleUrl, formatCause, MAX_CAUSE_CHARS, notify, renderAlert, subject, type ExecutionStatusChange } from '../../../tasks/failure-alerts/core/alert';
 import type { Log } from '../../../tasks/shared/logger';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:execution:Opsflow-Approval:deploy-42';
@@ -115,7 +115,7 @@ describe('console links', () => {
 
   describe('the handler', () => {
     // It loads its environment when imported (cold start): each test imports it afresh.
-    const load = () => vi.importActual<typeof import('../../../tasks/alerts/notify')>('../../../tasks/alerts/notify');
+    const load = () => vi.importActual<typeof import('../../../tasks/failure-alerts/notify')>('../../../tasks/failure-alerts/notify');
     beforeEach(() => {
       vi.resetModules();
       vi.stubEnv('AWS_REGION', 'eu-west-1');

@@ -1,16 +1,16 @@
 /**
- * The EC2 schedule part of opsflow's config: named schedules (`schedules`) and the workflow's settings
- * (`ec2Schedule`), validated at synth so a bad schedule fails `cdk synth` naming the field, e.g.
- * `schedules.office-hours.timezone: unknown time zone 'Europe/Berln'`.
+ * The Ec2Schedule section of opsflow's config (`ec2Schedule`): its named schedules and its settings, validated at
+ * synth so a bad schedule fails `cdk synth` naming the field, e.g.
+ * `ec2Schedule.schedules.office-hours.timezone: unknown time zone 'Europe/Berln'`.
  *
  * A schedule is a set of periods (days of week, start and/or stop wall time), an IANA time zone, optional skip
  * dates and optional ordering groups. Each period boundary becomes one EventBridge Scheduler schedule
  * (`scheduleTriggers`) with `ScheduleExpressionTimezone`, so EventBridge does the DST arithmetic and nothing
  * polls. Instances opt in with the tag `Schedule=<name>` and join a group with `opsflow:group=<group>`.
  */
-import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../tasks/ec2/core/schedules';
-import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
-import { asObject, emails, int, stringList, unknownKeys } from './config-helpers';
+import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
+import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
+import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';
 
 export interface ControlConfig {
   /**
@@ -23,6 +23,8 @@ export interface ControlConfig {
 }
 
 export interface Ec2ScheduleConfig {
+  /** Named schedules; instances opt in with the tag `Schedule=<name>`. @default {} */
+  readonly schedules: SchedulesConfig;
   /** Instances per Start/StopInstances call. @default 50 */
   readonly batchSize: number;
   /** How long verification waits for instances to reach the target state. @default 900 */
@@ -34,9 +36,8 @@ export interface Ec2ScheduleConfig {
   readonly control: ControlConfig;
 }
 
-export const DEFAULT_SCHEDULES: SchedulesConfig = {};
-
 export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
+  schedules: {},
   batchSize: 50,
   verifyTimeoutSeconds: 900,
   kmsKeyArns: [],
@@ -52,13 +53,13 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TAG_KEY = /^[^=]{1,128}$/;
 
 
-/** Parses `schedules`; pushes one problem per bad field. */
+/** Parses `ec2Schedule.schedules`; pushes one problem per bad field. */
 export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfig {
-  if (raw === undefined) return DEFAULT_SCHEDULES;
-  const all = asObject(raw, 'schedules', problems);
+  if (raw === undefined) return DEFAULT_EC2_SCHEDULE.schedules;
+  const all = asObject(raw, 'ec2Schedule.schedules', problems);
   const out: SchedulesConfig = {};
   for (const [name, value] of Object.entries(all)) {
-    const field = `schedules.${name}`;
+    const field = `ec2Schedule.schedules.${name}`;
     if (!NAME.test(name)) problems.push(`${field}: a schedule name must be 1-40 lower-case letters, digits or '-', starting with a letter or digit`);
     const s = asObject(value, field, problems);
     unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups'], field, problems);
@@ -160,7 +161,8 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
   allowInstanceIds.forEach((id, i) => {
     if (!INSTANCE_ID.test(id)) problems.push(`ec2Schedule.control.allowInstanceIds[${i}]: '${id}' is not an instance id`);
   });
-  return { batchSize, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
+  const schedules = parseSchedules(e.schedules, problems);
+  return { schedules, batchSize, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
 }
 
 export function isTimeZone(tz: string): boolean {

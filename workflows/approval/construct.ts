@@ -18,7 +18,7 @@
  * stops the heartbeats, so the task fails with States.HeartbeatTimeout and delivery is retried, never stranded
  * (approvals of 15 minutes or less have no heartbeat, which must be shorter than the deadline: they time out).
  *
- * Locally: `npm start`, then `opsflow start Approval workflows/examples/approval.json` and open the link in `opsflow outbox`.
+ * Locally: `npm start`, then `opsflow start Approval workflows/approval/examples/approval.json` and open the link in `opsflow outbox`.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -33,15 +33,15 @@ import {
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { SEND_CLAIM_SECONDS } from '../tasks/approval/core/notify';
-import { inAllowedDomain } from '../tasks/approval/core/validate';
-import { ErrorNames } from '../tasks/shared/errors';
-import { addRecordPanel, type RecordPanel } from './shared/record-panel';
-import { LinkApi, WorkflowTable } from './shared/resources';
-import { SchedulerRole } from './shared/service-roles';
-import { failWithProblems, LambdaStep } from './shared/steps';
-import { TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+import { SEND_CLAIM_SECONDS } from '../../tasks/approval/core/notify';
+import { inAllowedDomain } from '../../tasks/approval/core/validate';
+import { ErrorNames } from '../../tasks/shared/errors';
+import { addRecordPanel, type RecordPanel } from '../shared/record-panel';
+import { LinkApi, WorkflowTable } from '../shared/resources';
+import { SchedulerRole } from '../shared/service-roles';
+import { failWithProblems, LambdaStep } from '../shared/steps';
+import { TaskFunction } from '../shared/task-function';
+import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
 
 /** How often the sweep runs; the activity's heartbeat timeout allows three missed sweeps. */
 export const SWEEP_INTERVAL = Duration.minutes(5);
@@ -69,7 +69,7 @@ const WORKER_TIMEOUT = Duration.seconds(90);
 const SWEEP_TIMEOUT = Duration.minutes(2);
 // A claim to send an email (tasks/approval/core/notify.ts) is taken over once it is older than any sender can run.
 if (Math.max(WORKER_TIMEOUT.toSeconds(), SWEEP_TIMEOUT.toSeconds()) >= SEND_CLAIM_SECONDS) {
-  throw new Error('ManualApproval: the worker and sweep timeouts must be shorter than SEND_CLAIM_SECONDS');
+  throw new Error('Approval: the worker and sweep timeouts must be shorter than SEND_CLAIM_SECONDS');
 }
 
 /**
@@ -111,7 +111,7 @@ export const APPROVAL_RECORD_PANEL: RecordPanel = {
   waitingOn: 'decision ? [] : ($voted := votes.approver; [approvers[$not(email in $voted)].{ "who": email, "since": notifiedAt }])',
 };
 
-export interface ManualApprovalProps {
+export interface ApprovalProps {
   /** From address of the approval emails. */
   readonly sender: string;
   /**
@@ -143,7 +143,7 @@ export interface ManualApprovalProps {
   readonly allowedRecipientDomains?: string[];
 }
 
-export class ManualApproval extends Construct {
+export class Approval extends Construct {
   /** The standalone `Approval` state machine; other workflows call it with `states:startExecution.sync`. */
   readonly stateMachine: WorkflowStateMachine;
   /** The activity that holds each pending decision. */
@@ -152,27 +152,29 @@ export class ManualApproval extends Construct {
   readonly api: LinkApi;
   /** Approval records: token, hashed link secrets, votes. */
   readonly table: WorkflowTable;
+  /** The longest an approval may wait (`maxTimeout`): a workflow that waits on one waits at least this long. */
+  readonly maxTimeout: Duration;
 
-  constructor(scope: Construct, id: string, props: ManualApprovalProps) {
+  constructor(scope: Construct, id: string, props: ApprovalProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(24);
-    const maxTimeout = props.maxTimeout ?? Duration.days(7);
+    const maxTimeout = (this.maxTimeout = props.maxTimeout ?? Duration.days(7));
     const reminderInterval = props.reminderInterval ?? Duration.hours(4);
     const escalateAfter = props.escalateAfter ?? Duration.hours(12);
     const escalationApprovers = props.escalationApprovers ?? [];
-    if (timeout.toSeconds() > maxTimeout.toSeconds()) throw new Error('ManualApproval: timeout must not exceed maxTimeout');
-    if (reminderInterval.toSeconds() >= timeout.toSeconds()) throw new Error('ManualApproval: reminderInterval must be shorter than timeout');
+    if (timeout.toSeconds() > maxTimeout.toSeconds()) throw new Error('Approval: timeout must not exceed maxTimeout');
+    if (reminderInterval.toSeconds() >= timeout.toSeconds()) throw new Error('Approval: reminderInterval must be shorter than timeout');
     if (escalationApprovers.length && escalateAfter.toSeconds() >= timeout.toSeconds()) {
-      throw new Error('ManualApproval: escalateAfter must be shorter than timeout');
+      throw new Error('Approval: escalateAfter must be shorter than timeout');
     }
 
     const allowedDomains = (props.allowedRecipientDomains ?? []).map((d) => d.toLowerCase());
     for (const domain of allowedDomains) {
-      if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(domain)) throw new Error(`ManualApproval: allowedRecipientDomains has '${domain}', not a domain name`);
+      if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(domain)) throw new Error(`Approval: allowedRecipientDomains has '${domain}', not a domain name`);
     }
     for (const [prop, list] of [['defaultApprovers', props.defaultApprovers ?? []], ['escalationApprovers', escalationApprovers]] as const) {
       const outside = list.filter((email) => !inAllowedDomain(email, allowedDomains));
-      if (outside.length) throw new Error(`ManualApproval: ${prop} ${outside.join(', ')} not in allowedRecipientDomains (${allowedDomains.join(', ')})`);
+      if (outside.length) throw new Error(`Approval: ${prop} ${outside.join(', ')} not in allowedRecipientDomains (${allowedDomains.join(', ')})`);
     }
 
     this.activity = new Activity(this, 'Activity');

@@ -1,8 +1,8 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { isAllowed } from '../../../tasks/ec2/core/allow';
-import { handleChat, parseCommand, REPLY_CHARS } from '../../../tasks/ec2/core/chat';
+import { isAllowed } from '../../../tasks/ec2-schedule/core/allow';
+import { handleChat, parseCommand, REPLY_CHARS } from '../../../tasks/ec2-schedule/core/chat';
 import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 import { parseArgs } from '../../../infra/control-link';
 
@@ -100,7 +100,7 @@ describe('chat start/stop whose run fails', () => {
     const { res, body } = await send(user);
     const requestedBy = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.input!).requestedBy as string;
     expect(requestedBy).toBe(`chat:${'u'.repeat(63)}…`);
-    expect(requestedBy.length).toBeLessThanOrEqual(200); // the workflow's limit (tasks/ec2/core/validate.ts)
+    expect(requestedBy.length).toBeLessThanOrEqual(200); // the workflow's limit (tasks/ec2-schedule/core/validate.ts)
     expect(body.text).toMatch(/^`u{63}…`: start `web-01` `i-0feed000000000001`: failed, States\.Runtime: boom; x+… \(still stopped\)$/);
     expect(res.body.length).toBeLessThan(600);
   });

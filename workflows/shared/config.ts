@@ -2,7 +2,7 @@
  * The one set of config readers every config section uses. Each pushes a problem naming the field and returns a
  * usable fallback, so one synth reports every problem at once.
  */
-import { isValidEmail } from '../tasks/shared/email';
+import { isValidEmail } from '../../tasks/shared/email';
 
 export type Raw = Record<string, unknown>;
 
@@ -49,3 +49,8 @@ export function emails(v: unknown, field: string, problems: string[]): string[] 
   });
   return v.filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase());
 }
+
+const DOMAIN = /^(?!-)[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
+
+/** A DNS domain name such as `example.com` (an SES domain identity). */
+export const isDomain = (s: string) => DOMAIN.test(s);

@@ -1,7 +1,7 @@
 /**
  * Named EC2 schedules as the Ec2Schedule construct takes them, and the EventBridge Scheduler schedules they
  * become: each period boundary is one schedule with `ScheduleExpressionTimezone`, so EventBridge does the DST
- * arithmetic and nothing polls. The app's config (infra/config-schedules.ts) parses into these types; the
+ * arithmetic and nothing polls. The app's config (workflows/ec2-schedule/config.ts) parses into these types; the
  * construct depends on them, never on the config module.
  */
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkLink, linkUrl, newSecret, signLink, type LinkClaims } from '../../../tasks/ec2/core/links';
+import { checkLink, linkUrl, newSecret, signLink, type LinkClaims } from '../../../tasks/ec2-schedule/core/links';
 
 const secret = newSecret();
 const claims: LinkClaims = { instanceId: 'i-0feed000000000011', action: 'stop', linkId: 'abcDEF123_-x', expiresAt: 0 };

@@ -6,12 +6,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isValidEmail } from '../tasks/shared/email';
-import { PolicyInvalidError } from '../tasks/shared/errors';
-import { destructiveActionsOf, parsePolicy } from '../tasks/tag-policy/core/policy';
-import { DESTRUCTIVE, type ActionName, type Policy } from '../tasks/tag-policy/core/types';
-import defaultPolicy from '../tag-policy.json';
-import { emails } from './config-helpers';
+import { isValidEmail } from '../../tasks/shared/email';
+import { PolicyInvalidError } from '../../tasks/shared/errors';
+import { destructiveActionsOf, parsePolicy } from '../../tasks/tag-policy/core/policy';
+import { DESTRUCTIVE, type ActionName, type Policy } from '../../tasks/tag-policy/core/types';
+import defaultPolicy from '../../tag-policy.json';
+import { emails } from '../shared/config';
 
 export interface TagPolicyConfig {
   /** The policy file, relative to the working directory. @default 'tag-policy.json' */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainStateReason, settle } from '../../../tasks/ec2/core/verify';
-import type { BatchEntry, InstanceFacts } from '../../../tasks/ec2/core/types';
+import { explainStateReason, settle } from '../../../tasks/ec2-schedule/core/verify';
+import type { BatchEntry, InstanceFacts } from '../../../tasks/ec2-schedule/core/types';
 
 describe('StateReason classification', () => {
   it.each([

@@ -6,10 +6,10 @@
 import { DescribeInstancesCommand, EC2Client, StartInstancesCommand, StopInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { advance, MAX_PASSES, type AdvanceInput } from '../../../tasks/ec2/core/advance';
-import { EC2_BUCKETS } from '../../../tasks/ec2/core/pace';
-import { plan } from '../../../tasks/ec2/core/plan';
-import type { Ec2Action } from '../../../tasks/ec2/core/types';
+import { advance, MAX_PASSES, type AdvanceInput } from '../../../tasks/ec2-schedule/core/advance';
+import { EC2_BUCKETS } from '../../../tasks/ec2-schedule/core/pace';
+import { plan } from '../../../tasks/ec2-schedule/core/plan';
+import type { Ec2Action } from '../../../tasks/ec2-schedule/core/types';
 import { ec2Error, memoryStore, recordingLog } from './fakes';
 
 const T0 = Date.parse('2025-06-04T09:00:00Z');

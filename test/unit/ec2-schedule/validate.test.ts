@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../../infra/config';
-import { validateRequest } from '../../../tasks/ec2/core/validate';
+import { validateRequest } from '../../../tasks/ec2-schedule/core/validate';
+import { ec2Schedule } from '../../../workflows/ec2-schedule';
 
 const schedules = { 'office-hours': { timezone: 'Europe/Berlin', skipDates: [], groups: ['db', 'app'] } };
 
@@ -49,10 +50,10 @@ describe('Ec2Schedule input', () => {
 describe('shipped examples', () => {
   it('are valid inputs for the shipped config', () => {
     const config = loadConfig();
-    const runtime = Object.fromEntries(Object.entries(config.schedules).map(([n, s]) => [n, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }]));
-    const files = readdirSync('workflows/examples').filter((f) => f.startsWith('ec2-'));
+    const runtime = Object.fromEntries(Object.entries(config.ec2Schedule.schedules).map(([n, s]) => [n, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }]));
+    const files = ec2Schedule.examples;
 
     expect(files.length).toBeGreaterThan(0);
-    for (const f of files) expect(() => validateRequest(JSON.parse(readFileSync(`workflows/examples/${f}`, 'utf8')), runtime), f).not.toThrow();
+    for (const f of files) expect(() => validateRequest(JSON.parse(readFileSync(f, 'utf8')), runtime), f).not.toThrow();
   });
 });

@@ -1,9 +1,9 @@
 import { EC2Client, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { actOn, caller, CAPACITY_TRIES, classifyCallError, Pause, readableMessage } from '../../../tasks/ec2/core/act';
+import { actOn, caller, CAPACITY_TRIES, classifyCallError, Pause, readableMessage } from '../../../tasks/ec2-schedule/core/act';
 import { MAX_REASON_BYTES } from '../../../tasks/shared/reasons';
-import type { BatchEntry } from '../../../tasks/ec2/core/types';
+import type { BatchEntry } from '../../../tasks/ec2-schedule/core/types';
 import { ec2Error, recordingLog } from './fakes';
 
 const ids = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c', 'i-0000000000000000d', 'i-0000000000000000e'];

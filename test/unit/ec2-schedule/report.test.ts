@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_OUTPUT_ENTRIES, report } from '../../../tasks/ec2/core/report';
+import { MAX_OUTPUT_ENTRIES, report } from '../../../tasks/ec2-schedule/core/report';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
-import type { Ec2Request } from '../../../tasks/ec2/core/types';
+import type { Ec2Request } from '../../../tasks/ec2-schedule/core/types';
 import { memoryStore } from './fakes';
 
 const request: Ec2Request = { action: 'start', schedule: 'office-hours', instanceIds: null, dryRun: false, requestedBy: 'e2e', groups: null };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { holidayOf, plan, verdict, waveOrder, worstCaseSize } from '../../../tasks/ec2/core/plan';
-import { Ec2Store, LIST_ITEM_BYTES } from '../../../tasks/ec2/core/store';
+import { holidayOf, plan, verdict, waveOrder, worstCaseSize } from '../../../tasks/ec2-schedule/core/plan';
+import { Ec2Store, LIST_ITEM_BYTES } from '../../../tasks/ec2-schedule/core/store';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
-import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2/core/types';
+import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2-schedule/core/types';
 import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 
 const NOW = new Date('2025-06-04T09:00:00Z');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../../infra/config';
-import { parseSchedules } from '../../../infra/config-schedules';
-import { scheduleTriggers, type ScheduleConfig } from '../../../tasks/ec2/core/schedules';
+import { parseSchedules } from '../../../workflows/ec2-schedule/config';
+import { scheduleTriggers, type ScheduleConfig } from '../../../tasks/ec2-schedule/core/schedules';
 import { nextFire } from '../../../local/services/scheduler';
 
 const parse = (schedules: unknown) => {
@@ -56,18 +56,18 @@ describe('schedule → EventBridge Scheduler translation', () => {
 
 describe('schedule validation', () => {
   it.each([
-    ['the time zone is unknown', { s: { ...officeHours, timezone: 'Europe/Berln' } }, "schedules.s.timezone: unknown time zone 'Europe/Berln'"],
-    ['stop equals start', { s: { ...officeHours, periods: [{ days: 'MON', start: '07:00', stop: '07:00' }] } }, 'schedules.s.periods[0].stop: must differ from start (07:00)'],
-    ['a day name is wrong', { s: { ...officeHours, periods: [{ days: ['MON', 'FUN'], start: '07:00' }] } }, 'schedules.s.periods[0].days[1]: bad day "FUN"'],
-    ['a day range is wrong', { s: { ...officeHours, periods: [{ days: 'MON-FRIDAY', start: '07:00' }] } }, 'schedules.s.periods[0].days: bad day "MON-FRIDAY"'],
-    ['a group is referenced but not defined', { s: { ...officeHours, periods: [{ days: 'MON', stop: '20:00', groups: ['web'] }] } }, "schedules.s.periods[0].groups[0]: group 'web' is not defined in the schedule's groups (db, app)"],
-    ['a time is not HH:MM', { s: { ...officeHours, periods: [{ days: 'MON', start: '7am' }] } }, 'schedules.s.periods[0].start: must be a 24-hour HH:MM time'],
-    ['a period has neither start nor stop', { s: { ...officeHours, periods: [{ days: 'MON' }] } }, 'schedules.s.periods[0]: needs a start, a stop or both'],
-    ['a skip date is not a date', { s: { ...officeHours, skipDates: ['2025-02-30'] } }, "schedules.s.skipDates[0]: '2025-02-30' is not a YYYY-MM-DD date"],
-    ['the name cannot be a schedule name', { 'Office Hours': officeHours }, 'schedules.Office Hours: a schedule name must be'],
-    ['there are no periods', { s: { ...officeHours, periods: [] } }, 'schedules.s.periods: required'],
+    ['the time zone is unknown', { s: { ...officeHours, timezone: 'Europe/Berln' } }, "ec2Schedule.schedules.s.timezone: unknown time zone 'Europe/Berln'"],
+    ['stop equals start', { s: { ...officeHours, periods: [{ days: 'MON', start: '07:00', stop: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].stop: must differ from start (07:00)'],
+    ['a day name is wrong', { s: { ...officeHours, periods: [{ days: ['MON', 'FUN'], start: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].days[1]: bad day "FUN"'],
+    ['a day range is wrong', { s: { ...officeHours, periods: [{ days: 'MON-FRIDAY', start: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].days: bad day "MON-FRIDAY"'],
+    ['a group is referenced but not defined', { s: { ...officeHours, periods: [{ days: 'MON', stop: '20:00', groups: ['web'] }] } }, "ec2Schedule.schedules.s.periods[0].groups[0]: group 'web' is not defined in the schedule's groups (db, app)"],
+    ['a time is not HH:MM', { s: { ...officeHours, periods: [{ days: 'MON', start: '7am' }] } }, 'ec2Schedule.schedules.s.periods[0].start: must be a 24-hour HH:MM time'],
+    ['a period has neither start nor stop', { s: { ...officeHours, periods: [{ days: 'MON' }] } }, 'ec2Schedule.schedules.s.periods[0]: needs a start, a stop or both'],
+    ['a skip date is not a date', { s: { ...officeHours, skipDates: ['2025-02-30'] } }, "ec2Schedule.schedules.s.skipDates[0]: '2025-02-30' is not a YYYY-MM-DD date"],
+    ['the name cannot be a schedule name', { 'Office Hours': officeHours }, 'ec2Schedule.schedules.Office Hours: a schedule name must be'],
+    ['there are no periods', { s: { ...officeHours, periods: [] } }, 'ec2Schedule.schedules.s.periods: required'],
   ])('fails when %s, naming the field', (_case, schedules, message) => {
-    expect(() => parseConfig({ schedules })).toThrow(message);
+    expect(() => parseConfig({ ec2Schedule: { schedules } })).toThrow(message);
   });
 
   it('fails on a bad ec2Schedule setting, naming the field', () => {
@@ -77,11 +77,14 @@ describe('schedule validation', () => {
   });
 
   it('defaults to no schedules and to the README\'s ec2Schedule settings', () => {
-    expect(parseConfig({}).schedules).toEqual({});
     expect(parseConfig({}).ec2Schedule).toEqual({
-      batchSize: 50, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
+      schedules: {}, batchSize: 50, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
       control: { allowTags: ['Schedule'], allowInstanceIds: [] },
     });
+  });
+
+  it('points a top-level schedules section (the old place) to ec2Schedule.schedules', () => {
+    expect(() => parseConfig({ schedules: {} })).toThrow('schedules is a setting of the Ec2Schedule workflow: move it into ec2Schedule.schedules');
   });
 
   it('says that maxConcurrency is no longer used, rather than ignoring it', () => {
@@ -90,8 +93,8 @@ describe('schedule validation', () => {
 
   it('accepts the shipped config (opsflow.config.json) with its two schedules', () => {
     const shipped = loadConfig('opsflow.config.json');
-    expect(Object.keys(shipped.schedules).sort()).toEqual(['batch-window', 'office-hours']);
-    expect(shipped.schedules['office-hours']).toMatchObject({ timezone: 'Europe/Berlin', groups: ['db', 'app'] });
+    expect(Object.keys(shipped.ec2Schedule.schedules).sort()).toEqual(['batch-window', 'office-hours']);
+    expect(shipped.ec2Schedule.schedules['office-hours']).toMatchObject({ timezone: 'Europe/Berlin', groups: ['db', 'app'] });
     expect(shipped.ec2Schedule.reportEmails).toEqual(['ops-reports@example.com']);
   });
 });

@@ -6,7 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Ec2Store } from '../../../tasks/ec2/core/store';
+import { Ec2Store } from '../../../tasks/ec2-schedule/core/store';
 import type { Log } from '../../../tasks/shared/logger';
 
 export function memoryStore(now = () => new Date('2025-06-04T09:00:00Z')) {

@@ -25,7 +25,7 @@
  * CloudTrail (waiting a bounded time for the record), so Approval neither asks nor counts that person.
  * `Apply` re-checks every instance before acting. `Report` ends.
  *
- * Locally: `npm start`, then `opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json`.
+ * Locally: `npm start`, then `opsflow start TagPolicy workflows/tag-policy/examples/tag-policy-scan-dry-run.json`.
  */
 import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -42,14 +42,14 @@ import {
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { destructiveActionsOf, taggableKeysOf } from '../tasks/tag-policy/core/policy';
-import type { ActionName, Policy } from '../tasks/tag-policy/core/types';
-import { ErrorNames } from '../tasks/shared/errors';
-import { ReportTopic, WorkflowTable } from './shared/resources';
-import { EventRuleRole, eventRuleName } from './shared/service-roles';
-import { failWithProblems, LambdaStep } from './shared/steps';
-import { TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+import { destructiveActionsOf, taggableKeysOf } from '../../tasks/tag-policy/core/policy';
+import type { ActionName, Policy } from '../../tasks/tag-policy/core/types';
+import { ErrorNames } from '../../tasks/shared/errors';
+import { ReportTopic, WorkflowTable } from '../shared/resources';
+import { EventRuleRole, eventRuleName } from '../shared/service-roles';
+import { failWithProblems, LambdaStep } from '../shared/steps';
+import { TaskFunction } from '../shared/task-function';
+import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
 
 /**
  * Which RunInstances records start a launch run. A failed call (errorCode set) launched nothing. Launches by EC2 Auto
@@ -75,7 +75,7 @@ export const LAUNCH_RULE_DETAIL = {
 export const EVALUATE_TIMEOUT_ERRORS = ['Lambda.Unknown', 'States.Timeout'] as const;
 
 export interface TagPolicyProps {
-  /** The validated policy (see infra/config-tag-policy.ts); embedded in the state machine definition. */
+  /** The validated policy (see workflows/tag-policy/config.ts); embedded in the state machine definition. */
   readonly policy: Policy;
   /** The Approval state machine, called with `states:startExecution.sync:2` before anything destructive. */
   readonly approvalStateMachine: IStateMachine;

@@ -25,7 +25,7 @@
  * Delegated control: an HTTP API serves signed, revocable control links (`/ec2/control/{instanceId}/{action}`)
  * and a Mattermost/Slack slash command (`/ec2/chat`); both run this workflow for one instance.
  *
- * Locally: `npm start`, then `opsflow start Ec2Schedule workflows/examples/ec2-start-office-hours.json`, or fire
+ * Locally: `npm start`, then `opsflow start Ec2Schedule workflows/ec2-schedule/examples/ec2-start-office-hours.json`, or fire
  * a schedule: `curl -X POST localhost:4566/_opsflow/schedules/opsflow-office-hours-start-0/fire`.
  * A control link: `npm run control-link -- <instanceId> start`.
  */
@@ -44,16 +44,16 @@ import {
 import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { VERIFY_INTERVAL_SECONDS } from '../tasks/ec2/core/pace';
-import { parseAllowTag } from '../tasks/ec2/core/allow';
-import { scheduleTriggers, type SchedulesConfig } from '../tasks/ec2/core/schedules';
-import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
-import { ErrorNames } from '../tasks/shared/errors';
-import { LinkApi, ReportTopic, WorkflowTable } from './shared/resources';
-import { SchedulerRole } from './shared/service-roles';
-import { failWithProblems, LambdaStep } from './shared/steps';
-import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from './shared/task-function';
-import { WorkflowStateMachine, workflowStateMachineName } from './shared/workflow-state-machine';
+import { VERIFY_INTERVAL_SECONDS } from '../../tasks/ec2-schedule/core/pace';
+import { parseAllowTag } from '../../tasks/ec2-schedule/core/allow';
+import { scheduleTriggers, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
+import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
+import { ErrorNames } from '../../tasks/shared/errors';
+import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
+import { SchedulerRole } from '../shared/service-roles';
+import { failWithProblems, LambdaStep } from '../shared/steps';
+import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from '../shared/task-function';
+import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
 
 /**
  * How long a run may take. At EC2's default rates it starts about 38,000 instances in that time (1,000 at once,
@@ -154,24 +154,24 @@ export class Ec2Schedule extends Construct {
     }
     const tableEnv = { TABLE_NAME: this.table.tableName };
     const validate = new TaskFunction(this, 'ValidateFn', {
-      entry: 'tasks/ec2/validate.ts',
+      entry: 'tasks/ec2-schedule/validate.ts',
       description: 'opsflow ec2 schedule: validate the execution input',
       environment: { SCHEDULES: schedulesEnv },
     });
     const plan = new TaskFunction(this, 'PlanFn', {
-      entry: 'tasks/ec2/plan.ts',
+      entry: 'tasks/ec2-schedule/plan.ts',
       description: 'opsflow ec2 schedule: find targets, settle skips, store batches',
       timeout: Duration.minutes(5),
       environment: { ...tableEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
     });
     const advance = new TaskFunction(this, 'AdvanceFn', {
-      entry: 'tasks/ec2/advance.ts',
+      entry: 'tasks/ec2-schedule/advance.ts',
       description: 'opsflow ec2 schedule: one pass of a group: verify instances in transition, start or stop what EC2 tokens allow',
       timeout: Duration.minutes(5),
       environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
     });
     const report = new TaskFunction(this, 'ReportFn', {
-      entry: 'tasks/ec2/report.ts',
+      entry: 'tasks/ec2-schedule/report.ts',
       description: 'opsflow ec2 schedule: build the run report',
       timeout: Duration.minutes(2),
       environment: tableEnv,
@@ -221,7 +221,7 @@ export class Ec2Schedule extends Construct {
 
     // One wave (ordering group) is one child execution: a loop of Advance passes, each verifying what is in
     // transition and sending what EC2's token buckets allow, with a Wait between passes on Step Functions' clock
-    // (tasks/ec2/core/advance.ts, pace.ts). Its history grows by 9 events a pass, bounded by MAX_PASSES; the parent's
+    // (tasks/ec2-schedule/core/advance.ts, pace.ts). Its history grows by 9 events a pass, bounded by MAX_PASSES; the parent's
     // by a fixed few events a wave, so no execution comes near Step Functions' 25,000-event quota at any fleet size.
     // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (history: 25,000 events);
     // https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html (startExecution.sync:2).
@@ -325,12 +325,12 @@ export class Ec2Schedule extends Construct {
     // ---- delegated control: links and chat -------------------------------------------------------------
     const httpEnv = { ...tableEnv, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ALLOW: JSON.stringify(allow) };
     const control = new TaskFunction(this, 'ControlFn', {
-      entry: 'tasks/ec2/control.ts',
+      entry: 'tasks/ec2-schedule/control.ts',
       description: 'opsflow ec2 control links: show an instance, start or stop it through the workflow',
       environment: httpEnv,
     });
     const chat = new TaskFunction(this, 'ChatFn', {
-      entry: 'tasks/ec2/chat.ts',
+      entry: 'tasks/ec2-schedule/chat.ts',
       description: 'opsflow ec2 slash command (Mattermost, Slack): ls, status, start, stop',
       environment: httpEnv,
     });

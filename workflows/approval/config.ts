@@ -1,0 +1,108 @@
+/**
+ * The Approval section of opsflow's config (`approval`): who sends, who approves, how long an approval waits.
+ * Every problem names the field, e.g. `approval.reminderIntervalSeconds (86400) must be shorter than
+ * approval.timeoutSeconds (3600)`.
+ */
+import { isValidEmail as isEmail } from '../../tasks/shared/email';
+import { asObject, emails, int, isDomain, str, unknownKeys } from '../shared/config';
+
+export interface ApprovalConfig {
+  /** From address of approval emails; must be verified in SES (or belong to `sesIdentity`). */
+  readonly sender: string;
+  /** The SES identity the sender belongs to: a domain or an email address. @default the sender's domain */
+  readonly sesIdentity: string;
+  /** Who approves when an execution names no approvers. @default [] (executions must name approvers) */
+  readonly approvers: string[];
+  /** Base URL of the approval links. @default the deployed HTTP API's URL */
+  readonly linkBaseUrl?: string;
+  /** Domains approval emails may go to; enforced by input validation and IAM (ses:Recipients). @default any */
+  readonly allowedRecipientDomains?: string[];
+  /** How long an approval waits for a decision, unless the execution says otherwise. @default 86400 (24 h) */
+  readonly timeoutSeconds: number;
+  /** Longest timeout an execution may ask for. @default 604800 (7 days) */
+  readonly maxTimeoutSeconds: number;
+  /** Reminders go to approvers who have not decided, this often. @default 14400 (4 h) */
+  readonly reminderIntervalSeconds: number;
+  /** Approvers added (and emailed) when no decision has come in `escalateAfterSeconds`. @default [] */
+  readonly escalationApprovers: string[];
+  /** When to escalate. @default 43200 (12 h) */
+  readonly escalateAfterSeconds: number;
+}
+
+export const DEFAULT_APPROVAL: ApprovalConfig = {
+  sender: 'opsflow@example.com',
+  sesIdentity: 'example.com',
+  approvers: [],
+  timeoutSeconds: 86_400,
+  maxTimeoutSeconds: 604_800,
+  reminderIntervalSeconds: 14_400,
+  escalationApprovers: [],
+  escalateAfterSeconds: 43_200,
+};
+
+/** Step Functions activity tasks live at most a year. */
+const MIN_TIMEOUT = 60;
+const MAX_TIMEOUT = 31_536_000;
+
+/** Parses `approval`, merged over the defaults; pushes one problem per bad field. */
+export function parseApproval(raw: unknown, problems: string[]): ApprovalConfig {
+  const a = asObject(raw ?? {}, 'approval', problems);
+  unknownKeys(a, Object.keys(DEFAULT_APPROVAL).concat('linkBaseUrl', 'allowedRecipientDomains'), 'approval', problems);
+  const d = DEFAULT_APPROVAL;
+  const sender = str(a.sender ?? d.sender, 'approval.sender', problems);
+  if (sender && !isEmail(sender)) problems.push(`approval.sender must be an email address, got '${sender}'`);
+  const sesIdentity = str(a.sesIdentity ?? sender.split('@')[1] ?? d.sesIdentity, 'approval.sesIdentity', problems);
+  if (sesIdentity && !isEmail(sesIdentity) && !isDomain(sesIdentity)) {
+    problems.push(`approval.sesIdentity must be a domain or an email address, got '${sesIdentity}'`);
+  }
+  if (sender && sesIdentity && sender !== sesIdentity && !sender.toLowerCase().endsWith(`@${sesIdentity.toLowerCase()}`)) {
+    problems.push(`approval.sender '${sender}' does not belong to approval.sesIdentity '${sesIdentity}'`);
+  }
+  const approvers = emails(a.approvers ?? d.approvers, 'approval.approvers', problems);
+  const escalationApprovers = emails(a.escalationApprovers ?? d.escalationApprovers, 'approval.escalationApprovers', problems);
+  const linkBaseUrl = a.linkBaseUrl === undefined ? undefined : str(a.linkBaseUrl, 'approval.linkBaseUrl', problems);
+  if (linkBaseUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(linkBaseUrl)) {
+    problems.push(`approval.linkBaseUrl must be an http(s) URL without query or fragment, got '${linkBaseUrl}'`);
+  }
+  const maxTimeoutSeconds = seconds(a.maxTimeoutSeconds ?? d.maxTimeoutSeconds, 'approval.maxTimeoutSeconds', MIN_TIMEOUT, MAX_TIMEOUT, problems);
+  const timeoutSeconds = seconds(a.timeoutSeconds ?? d.timeoutSeconds, 'approval.timeoutSeconds', MIN_TIMEOUT, maxTimeoutSeconds || MAX_TIMEOUT, problems);
+  const reminderIntervalSeconds = seconds(a.reminderIntervalSeconds ?? d.reminderIntervalSeconds, 'approval.reminderIntervalSeconds', 300, MAX_TIMEOUT, problems);
+  if (reminderIntervalSeconds && timeoutSeconds && reminderIntervalSeconds >= timeoutSeconds) {
+    problems.push(`approval.reminderIntervalSeconds (${reminderIntervalSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
+  }
+  const escalateAfterSeconds = seconds(a.escalateAfterSeconds ?? d.escalateAfterSeconds, 'approval.escalateAfterSeconds', 300, MAX_TIMEOUT, problems);
+  if (escalationApprovers.length && escalateAfterSeconds && timeoutSeconds && escalateAfterSeconds >= timeoutSeconds) {
+    problems.push(`approval.escalateAfterSeconds (${escalateAfterSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
+  }
+  const allowedRecipientDomains = recipientDomains(a.allowedRecipientDomains, { approvers, escalationApprovers }, problems);
+  return {
+    sender, sesIdentity, approvers, linkBaseUrl, timeoutSeconds, maxTimeoutSeconds,
+    reminderIntervalSeconds, escalationApprovers, escalateAfterSeconds,
+    ...(allowedRecipientDomains ? { allowedRecipientDomains } : {}),
+  };
+}
+
+/** `approval.allowedRecipientDomains`: lower-case domain names; the configured approvers must be in them. */
+function recipientDomains(v: unknown, lists: Record<string, string[]>, problems: string[]): string[] | undefined {
+  if (v === undefined) return undefined;
+  const field = 'approval.allowedRecipientDomains';
+  if (!Array.isArray(v)) {
+    problems.push(`${field} must be an array of domain names, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  const domains: string[] = [];
+  v.forEach((d, i) => {
+    if (typeof d !== 'string' || !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(d)) problems.push(`${field}[${i}] must be a lower-case domain name such as example.com, got ${JSON.stringify(d)}`);
+    else domains.push(d);
+  });
+  for (const [name, list] of Object.entries(lists)) {
+    const outside = list.filter((e) => !domains.includes(e.slice(e.lastIndexOf('@') + 1).toLowerCase()));
+    if (domains.length && outside.length) problems.push(`approval.${name} ${outside.join(', ')} not in ${field} (${domains.join(', ')})`);
+  }
+  return domains;
+}
+
+/** Durations in this section: a problem says "seconds", and an invalid value counts as 0 in later comparisons. */
+function seconds(v: unknown, field: string, min: number, max: number, problems: string[]): number {
+  return int(v, field, min, max, problems, { unit: 'seconds', fallback: 0 });
+}
