@@ -140,9 +140,9 @@ describe('opsflow CLI', () => {
   it('names a missing input file, and gives the file, line and column of malformed JSON', async () => {
     const bad = join(h.stateDir, 'bad.json');
     writeFileSync(bad, '{\n  "title": "x",\n  "approvers": ["a@example.com"],\n}\n');
-    await expect(opsflow('start', 'Approval', 'workflows/examples/aproval.json')).rejects.toMatchObject({
+    await expect(opsflow('start', 'Approval', 'workflows/approval/examples/aproval.json')).rejects.toMatchObject({
       code: 1,
-      stderr: 'opsflow start: input file workflows/examples/aproval.json does not exist (did you mean workflows/approval/examples/approval.json?)\n',
+      stderr: 'opsflow start: input file workflows/approval/examples/aproval.json does not exist (did you mean workflows/approval/examples/approval.json?)\n',
     });
     await expect(opsflow('start', 'Approval', bad)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow start: ${bad}:4:1: not valid JSON: `)) });
   });
