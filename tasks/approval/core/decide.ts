@@ -11,22 +11,12 @@ import { isValidEmail, normalizeEmail } from '../../shared/email';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
+import type { HttpRequest, HttpResponse } from '../../shared/http';
 import { deliverDecision } from './deliver';
 import { findApprover, parseRef } from './links';
-import { COMMENT_MAX_CHARS, htmlResponse, type HttpResponse, type Intent, type RequestFacts } from './pages';
+import { COMMENT_MAX_CHARS, htmlResponse, type Intent, type RequestFacts } from './pages';
 import { ConcurrentUpdateError, type ApprovalStore } from './store';
 import type { ApprovalRecord, Decision, Verdict, Vote } from './types';
-
-export interface DecideRequest {
-  method: string;
-  ref: string | undefined;
-  intent: string | undefined;
-  contentType: string | undefined;
-  /** Decoded (API Gateway may deliver it base64-encoded). */
-  body: string | undefined;
-  /** API Gateway's request id: the only request detail that is logged. */
-  requestId: string;
-}
 
 export interface DecideDeps {
   store: ApprovalStore;
@@ -35,7 +25,8 @@ export interface DecideDeps {
   log: Log;
 }
 
-export async function handleDecisionRequest(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
+/** `request.params.ref` is the link's reference, `request.query.intent` the button the email link preselects. */
+export async function handleDecisionRequest(request: HttpRequest, deps: DecideDeps): Promise<HttpResponse> {
   try {
     return await route(request, deps);
   } catch (error) {
@@ -48,8 +39,8 @@ export async function handleDecisionRequest(request: DecideRequest, deps: Decide
   }
 }
 
-async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
-  const ref = parseRef(request.ref);
+async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpResponse> {
+  const ref = parseRef(request.params.ref);
   if (ref === 'invalid') return invalid();
   const record = await deps.store.get(ref.id);
   const approver = record && findApprover(record.approvers, ref.secret);
@@ -67,9 +58,9 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
   const over = await closeIfOver(deps, record);
   if (over) return settled(over.record, over.state, isPost ? 409 : 200);
   const facts = factsOf(record);
-  const form = { kind: 'pending', facts, you: approver.email, ref: request.ref! } as const;
+  const form = { kind: 'pending', facts, you: approver.email, ref: request.params.ref! } as const;
   // Anything but POST only reads (HEAD from link scanners included).
-  if (!isPost) return htmlResponse(200, { ...form, intent: intentOf(request.intent) });
+  if (!isPost) return htmlResponse(200, { ...form, intent: intentOf(request.query.intent) });
 
   const submitted = parseForm(request);
   if ('problems' in submitted) {
@@ -239,12 +230,12 @@ function invalid(): HttpResponse {
 
 type Form = { verdict: Verdict; comment: string | null } | { problems: string[]; comment: string };
 
-function parseForm(request: DecideRequest): Form {
-  const type = request.contentType?.split(';')[0].trim().toLowerCase();
+function parseForm(request: HttpRequest): Form {
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     return { problems: ['The form must be submitted as application/x-www-form-urlencoded.'], comment: '' };
   }
-  const params = new URLSearchParams(request.body ?? '');
+  const params = new URLSearchParams(request.body);
   // Browsers submit textarea line breaks as CRLF; count them as the one character the user typed.
   const comment = (params.get('comment') ?? '').replace(/\r\n/g, '\n').trim();
   const decisions = params.getAll('decision');
