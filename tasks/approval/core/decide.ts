@@ -98,8 +98,9 @@ async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpRespon
       deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision });
       const { outcome: delivery } = await deliverDecision(deps, stored);
       if (delivery === 'TaskTimedOut' || delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
-        // The task is gone: say why when Step Functions knows (a dead token of a stopped execution also answers
-        // TaskTimedOut, which alone would read as the deadline).
+        // The task is gone: say why when Step Functions knows. TaskTimedOut alone would read as the deadline, but AWS
+        // answers it for any closed task too ("the task associated with the token has already been closed",
+        // https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
         const why = await executionClosure(deps, record).catch(() => undefined);
         if (why && why !== 'deadline') return htmlResponse(410, { kind: 'closed', title: record.title, reason: why });
         if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
@@ -159,8 +160,7 @@ export function closedReason(status: string | undefined, error: string | undefin
       return 'the workflow ended';
     case 'FAILED':
       if (error === ErrorNames.ApprovalTimedOut) return 'deadline';
-      // The local runtime fails the executions that were running when it stopped (local/engine, recover()).
-      if (error === 'Local.RuntimeRestarted') return 'the runtime running the workflow restarted before anyone decided';
+      // Any other error, whoever set it, is named as it is: the page knows the app's own errors only.
       return `the workflow failed (${error ?? 'no error name'}) before anyone decided`;
     default:
       return undefined; // RUNNING, PENDING_REDRIVE (it will run again)
@@ -172,6 +172,7 @@ async function executionClosure(deps: DecideDeps, record: ApprovalRecord): Promi
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn: record.executionArn }));
     return closedReason(execution.status, execution.error);
   } catch (error) {
+    // "The specified execution does not exist": https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
     if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return 'the workflow that asked for it no longer exists';
     throw error;
   }

@@ -372,7 +372,7 @@ describe('the requester\'s own link', () => {
 describe('a request whose execution stopped waiting', () => {
   it.each([
     ['aborted', { status: 'ABORTED' as const }, 'it was stopped (aborted) before anyone decided'],
-    ['lost to a runtime restart', { status: 'FAILED' as const, error: 'Local.RuntimeRestarted' }, 'the runtime running the workflow restarted'],
+    ['failed with an error the app does not know', { status: 'FAILED' as const, error: 'Some.Other' }, 'the workflow failed (Some.Other) before anyone decided'],
     ['timed out', { status: 'TIMED_OUT' as const }, 'the workflow timed out'],
     ['failed', { status: 'FAILED' as const, error: 'Approval.WorkerLost' }, 'the workflow failed (Approval.WorkerLost)'],
   ])('%s: the page and a POST say it is closed and why, never "expired"', async (_, execution, why) => {
