@@ -2,13 +2,11 @@
  * Approval workflow, decision page: API Gateway HTTP API (payload v2) handler for
  * `GET /approvals/{ref}` (show, never changes anything) and `POST /approvals/{ref}` (vote).
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { requireString, type Env } from '../shared/env';
-import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { documentClient, httpHandler, logger } from '../shared/handler';
 import { handleDecisionRequest } from './core/decide';
 import { ApprovalStore } from './core/store';
-import { fromHttpApiEvent } from './http';
 
 export function loadEnv(env: Env = process.env) {
   return { tableName: requireString(env, 'TABLE_NAME') };
@@ -17,6 +15,4 @@ export function loadEnv(env: Env = process.env) {
 const env = loadEnv();
 const deps = { store: new ApprovalStore(documentClient(), env.tableName), sfn: new SFNClient({}), log: logger };
 
-export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
-  handleDecisionRequest(fromHttpApiEvent(event), { ...deps, now: () => new Date() }),
-);
+export const handler = httpHandler((request) => handleDecisionRequest(request, { ...deps, now: () => new Date() }));

@@ -11,22 +11,12 @@ import { isValidEmail, normalizeEmail } from '../../shared/email';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
+import type { HttpRequest, HttpResponse } from '../../shared/http';
 import { deliverDecision } from './deliver';
 import { findApprover, parseRef } from './links';
-import { COMMENT_MAX_CHARS, htmlResponse, type HttpResponse, type Intent, type RequestFacts } from './pages';
+import { COMMENT_MAX_CHARS, htmlResponse, type Intent, type RequestFacts } from './pages';
 import { ConcurrentUpdateError, type ApprovalStore } from './store';
 import type { ApprovalRecord, Decision, Verdict, Vote } from './types';
-
-export interface DecideRequest {
-  method: string;
-  ref: string | undefined;
-  intent: string | undefined;
-  contentType: string | undefined;
-  /** Decoded (API Gateway may deliver it base64-encoded). */
-  body: string | undefined;
-  /** API Gateway's request id: the only request detail that is logged. */
-  requestId: string;
-}
 
 export interface DecideDeps {
   store: ApprovalStore;
@@ -35,7 +25,8 @@ export interface DecideDeps {
   log: Log;
 }
 
-export async function handleDecisionRequest(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
+/** `request.params.ref` is the link's reference, `request.query.intent` the button the email link preselects. */
+export async function handleDecisionRequest(request: HttpRequest, deps: DecideDeps): Promise<HttpResponse> {
   try {
     return await route(request, deps);
   } catch (error) {
@@ -48,8 +39,8 @@ export async function handleDecisionRequest(request: DecideRequest, deps: Decide
   }
 }
 
-async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResponse> {
-  const ref = parseRef(request.ref);
+async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpResponse> {
+  const ref = parseRef(request.params.ref);
   if (ref === 'invalid') return invalid();
   const record = await deps.store.get(ref.id);
   const approver = record && findApprover(record.approvers, ref.secret);
@@ -67,9 +58,9 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
   const over = await closeIfOver(deps, record);
   if (over) return settled(over.record, over.state, isPost ? 409 : 200);
   const facts = factsOf(record);
-  const form = { kind: 'pending', facts, you: approver.email, ref: request.ref! } as const;
+  const form = { kind: 'pending', facts, you: approver.email, ref: request.params.ref! } as const;
   // Anything but POST only reads (HEAD from link scanners included).
-  if (!isPost) return htmlResponse(200, { ...form, intent: intentOf(request.intent) });
+  if (!isPost) return htmlResponse(200, { ...form, intent: intentOf(request.query.intent) });
 
   const submitted = parseForm(request);
   if ('problems' in submitted) {
@@ -107,8 +98,9 @@ async function route(request: DecideRequest, deps: DecideDeps): Promise<HttpResp
       deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision });
       const { outcome: delivery } = await deliverDecision(deps, stored);
       if (delivery === 'TaskTimedOut' || delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
-        // The task is gone: say why when Step Functions knows (a dead token of a stopped execution also answers
-        // TaskTimedOut, which alone would read as the deadline).
+        // The task is gone: say why when Step Functions knows. TaskTimedOut alone would read as the deadline, but AWS
+        // answers it for any closed task too ("the task associated with the token has already been closed",
+        // https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
         const why = await executionClosure(deps, record).catch(() => undefined);
         if (why && why !== 'deadline') return htmlResponse(410, { kind: 'closed', title: record.title, reason: why });
         if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
@@ -168,8 +160,7 @@ export function closedReason(status: string | undefined, error: string | undefin
       return 'the workflow ended';
     case 'FAILED':
       if (error === ErrorNames.ApprovalTimedOut) return 'deadline';
-      // The local runtime fails the executions that were running when it stopped (local/engine, recover()).
-      if (error === 'Local.RuntimeRestarted') return 'the runtime running the workflow restarted before anyone decided';
+      // Any other error, whoever set it, is named as it is: the page knows the app's own errors only.
       return `the workflow failed (${error ?? 'no error name'}) before anyone decided`;
     default:
       return undefined; // RUNNING, PENDING_REDRIVE (it will run again)
@@ -181,6 +172,7 @@ async function executionClosure(deps: DecideDeps, record: ApprovalRecord): Promi
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn: record.executionArn }));
     return closedReason(execution.status, execution.error);
   } catch (error) {
+    // "The specified execution does not exist": https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
     if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return 'the workflow that asked for it no longer exists';
     throw error;
   }
@@ -239,12 +231,12 @@ function invalid(): HttpResponse {
 
 type Form = { verdict: Verdict; comment: string | null } | { problems: string[]; comment: string };
 
-function parseForm(request: DecideRequest): Form {
-  const type = request.contentType?.split(';')[0].trim().toLowerCase();
+function parseForm(request: HttpRequest): Form {
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     return { problems: ['The form must be submitted as application/x-www-form-urlencoded.'], comment: '' };
   }
-  const params = new URLSearchParams(request.body ?? '');
+  const params = new URLSearchParams(request.body);
   // Browsers submit textarea line breaks as CRLF; count them as the one character the user typed.
   const comment = (params.get('comment') ?? '').replace(/\r\n/g, '\n').trim();
   const decisions = params.getAll('decision');

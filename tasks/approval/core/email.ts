@@ -2,7 +2,8 @@
  * The approval emails: one message per approver carrying only that approver's personal links. Nothing
  * else sensitive goes in: no task token, no execution ARN, no other approver's link.
  */
-import { detailsText, escapeHtml, formatUtc } from './html';
+import { escapeHtml } from '../../shared/http';
+import { detailsText, formatUtc } from './format';
 import type { ApprovalLinks } from './links';
 import type { ApprovalRecord } from './types';
 

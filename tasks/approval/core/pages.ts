@@ -2,7 +2,8 @@
  * The approval pages: pure functions from a view model to HTML. No JavaScript, no external assets (the
  * CSP forbids both), every value escaped. Link holders only ever see the request they were asked about.
  */
-import { escapeHtml, formatUtc } from './html';
+import { escapeHtml, html, type HttpResponse } from '../../shared/http';
+import { formatUtc } from './format';
 import type { Decision, Vote } from './types';
 
 export const COMMENT_MAX_CHARS = 1000;
@@ -34,24 +35,9 @@ export type View =
   | { kind: 'unavailable' }
   | { kind: 'error' };
 
-export interface HttpResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-robots-tag': 'noindex',
-};
-
+/** The page for `view`, with the kit's security headers. */
 export function htmlResponse(statusCode: number, view: View): HttpResponse {
-  return { statusCode, headers: { ...PAGE_HEADERS }, body: renderPage(view) };
+  return html(statusCode, renderPage(view));
 }
 
 export function renderPage(view: View): string {

@@ -9,7 +9,7 @@ import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { taskGone } from './aws-errors';
 import { deliverDecision, heartbeat } from './deliver';
-import { formatUtc } from './html';
+import { formatUtc } from './format';
 import { hashSecret, newSecret } from './links';
 import { sendLinks, type MailTarget } from './notify';
 import type { ApprovalStore } from './store';

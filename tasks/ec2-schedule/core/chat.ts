@@ -9,10 +9,11 @@
  */
 import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { timingSafeEqual } from 'node:crypto';
+import { json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
-import type { HttpResult } from './control';
+import { readForm } from './form';
 import type { Ec2Store } from './store';
 import { bold, cell, dialectOf, literal, singleLine, type Dialect } from './chat-markup';
 import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
@@ -75,8 +76,10 @@ export interface ChatDeps {
   log: Log;
 }
 
-export async function handleChat(form: URLSearchParams, deps: ChatDeps): Promise<HttpResult> {
-  if (form.get('ssl_check') === '1') return { statusCode: 200, headers: {}, body: '' }; // Slack's periodic certificate check
+export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<HttpResponse> {
+  const form = readForm(request);
+  if (!(form instanceof URLSearchParams)) return form;
+  if (form.get('ssl_check') === '1') return text(200, ''); // Slack's periodic certificate check
   const expected = await deps.store.chatToken();
   const given = form.get('token') ?? '';
   if (!expected || !sameSecret(given, expected)) {
@@ -157,6 +160,6 @@ const USER_NAME_CHARS = 64;
 /** Longest reply text: far below what Slack and Mattermost accept, and nothing the caller sent is repeated at length. */
 export const REPLY_CHARS = 4000;
 
-function answer(statusCode: number, responseType: 'ephemeral' | 'in_channel', text: string): HttpResult {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: responseType, text: shorten(text, REPLY_CHARS) }) };
+function answer(statusCode: number, responseType: 'ephemeral' | 'in_channel', reply: string): HttpResponse {
+  return json(statusCode, { response_type: responseType, text: shorten(reply, REPLY_CHARS) });
 }

@@ -6,29 +6,16 @@
  * `Accept: application/json`.
  * A wrong, expired or revoked token is a 401 with nothing done and nothing revealed.
  */
-import escapeHtml from 'escape-html';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { escapeHtml as esc, html, json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import type { Log } from '../../shared/logger';
+import { readForm } from './form';
 import { isAllowed, type AllowRules } from './allow';
 import { checkLink } from './links';
 import type { Ec2Store } from './store';
 import { describeOne, describeOutcome, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
 import { INSTANCE_ID } from './validate';
-
-export interface ControlRequest {
-  method: string;
-  instanceId: string;
-  action: string;
-  token?: string;
-  accept: string;
-}
-
-export interface HttpResult {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
 
 export interface ControlDeps {
   store: Ec2Store;
@@ -41,7 +28,26 @@ export interface ControlDeps {
 
 type Format = 'text' | 'html' | 'json';
 
-export async function handleControl(req: ControlRequest, deps: ControlDeps): Promise<HttpResult> {
+/** What a control link request carries: the route's instance and action, the token, and what the caller accepts. */
+interface ControlRequest {
+  method: string;
+  instanceId: string;
+  action: string;
+  token?: string;
+  accept: string;
+}
+
+export async function handleControl(request: HttpRequest, deps: ControlDeps): Promise<HttpResponse> {
+  // A browser form posts the token in the query string of its action URL; a form field works too.
+  const form = request.method === 'POST' ? readForm(request) : new URLSearchParams();
+  if (!(form instanceof URLSearchParams)) return form;
+  const req: ControlRequest = {
+    method: request.method,
+    instanceId: request.params.instanceId ?? '',
+    action: request.params.action ?? '',
+    token: request.query.token ?? form.get('token') ?? undefined,
+    accept: request.headers.accept ?? '*/*',
+  };
   const format = formatOf(req.accept);
   if ((req.action !== 'start' && req.action !== 'stop') || !INSTANCE_ID.test(req.instanceId)) return reply(format, 404, 'No such control link.');
   const action = req.action as Ec2Action;
@@ -71,16 +77,16 @@ export async function handleControl(req: ControlRequest, deps: ControlDeps): Pro
     });
   }
   if (format === 'html') {
-    return html(200, `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`);
+    return htmlPage(200, `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`);
   }
   return text(200, line);
 }
 
-function page(format: Format, i: InstanceFacts, action: Ec2Action, token: string): HttpResult {
+function page(format: Format, i: InstanceFacts, action: Ec2Action, token: string): HttpResponse {
   if (format === 'json') return json(200, { instanceId: i.instanceId, name: i.name, state: i.state, action });
   if (format === 'text') return text(200, `${label(i)}: ${i.state}`);
   const verb = action === 'start' ? 'Start' : 'Stop';
-  return html(
+  return htmlPage(
     200,
     `<h1>${esc(label(i))}</h1><p>State: <strong class="state">${esc(i.state)}</strong></p>` +
       `<form method="post" action="?token=${esc(encodeURIComponent(token))}"><button type="submit">${verb} ${esc(i.name || i.instanceId)}</button></form>`,
@@ -96,21 +102,16 @@ function formatOf(accept: string): Format {
   return 'text';
 }
 
-function reply(format: Format, status: number, message: string): HttpResult {
+function reply(format: Format, status: number, message: string): HttpResponse {
   if (format === 'json') return json(status, { message });
-  if (format === 'html') return html(status, `<p>${esc(message)}</p>`);
+  if (format === 'html') return htmlPage(status, `<p>${esc(message)}</p>`);
   return text(status, message);
 }
 
-const SECURITY = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
-
-const text = (statusCode: number, body: string): HttpResult => ({ statusCode, headers: { 'content-type': 'text/plain; charset=utf-8', ...SECURITY }, body });
-const json = (statusCode: number, body: unknown): HttpResult => ({ statusCode, headers: { 'content-type': 'application/json', ...SECURITY }, body: JSON.stringify(body) });
-const html = (statusCode: number, content: string): HttpResult => ({
-  statusCode,
-  headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", ...SECURITY },
-  body: `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>opsflow instance control</title>` +
-    `<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}button{font-size:1.2em;padding:.4em 1em}</style></head><body>${content}</body></html>`,
-});
-
-const esc = escapeHtml;
+/** A control link's page: the kit's headers, a minimal layout; `content` is escaped where it is built. */
+const htmlPage = (statusCode: number, content: string): HttpResponse =>
+  html(
+    statusCode,
+    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>opsflow instance control</title>` +
+      `<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}button{font-size:1.2em;padding:.4em 1em}</style></head><body>${content}</body></html>`,
+  );

@@ -3,9 +3,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { handleDecisionRequest, type DecideRequest } from '../../../tasks/approval/core/decide';
-import { fromHttpApiEvent } from '../../../tasks/approval/http';
+import { handleDecisionRequest } from '../../../tasks/approval/core/decide';
+import type { HttpRequest } from '../../../tasks/shared/http';
+import { httpRequest } from '../shared/http-request';
 import type { ApprovalRecord } from '../../../tasks/approval/core/types';
 import { FakeTable, NOW, TOKEN, pendingRecord, recordingLog, refFor } from './fakes';
 
@@ -27,12 +27,12 @@ function deps() {
   return { store: table.store, sfn: new SFNClient({ region: 'us-east-1' }), now: () => now, log };
 }
 
-function get(ref: string, intent?: string): DecideRequest {
-  return { method: 'GET', ref, intent, contentType: undefined, body: undefined, requestId: 'req-1' };
+function get(ref: string, intent?: string): HttpRequest {
+  return httpRequest({ method: 'GET', params: { ref }, query: intent === undefined ? {} : { intent } });
 }
 
-function post(ref: string, body: string, contentType = 'application/x-www-form-urlencoded'): DecideRequest {
-  return { method: 'POST', ref, intent: undefined, contentType, body, requestId: 'req-1' };
+function post(ref: string, body: string, contentType = 'application/x-www-form-urlencoded'): HttpRequest {
+  return httpRequest({ method: 'POST', params: { ref }, headers: { 'content-type': contentType }, body });
 }
 
 function seed(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
@@ -369,33 +369,10 @@ describe('the requester\'s own link', () => {
   });
 });
 
-describe('fromHttpApiEvent', () => {
-  it('decodes a base64 body and reads the route, query and content type', () => {
-    // Prepare
-    const event = {
-      requestContext: { http: { method: 'POST' }, requestId: 'abc' },
-      pathParameters: { ref: 'the-ref' },
-      queryStringParameters: { intent: 'approve' },
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: Buffer.from('decision=approve').toString('base64'),
-      isBase64Encoded: true,
-    } as unknown as APIGatewayProxyEventV2;
-    // Act / Assess
-    expect(fromHttpApiEvent(event)).toEqual({
-      method: 'POST',
-      ref: 'the-ref',
-      intent: 'approve',
-      contentType: 'application/x-www-form-urlencoded',
-      body: 'decision=approve',
-      requestId: 'abc',
-    });
-  });
-});
-
 describe('a request whose execution stopped waiting', () => {
   it.each([
     ['aborted', { status: 'ABORTED' as const }, 'it was stopped (aborted) before anyone decided'],
-    ['lost to a runtime restart', { status: 'FAILED' as const, error: 'Local.RuntimeRestarted' }, 'the runtime running the workflow restarted'],
+    ['failed with an error the app does not know', { status: 'FAILED' as const, error: 'Some.Other' }, 'the workflow failed (Some.Other) before anyone decided'],
     ['timed out', { status: 'TIMED_OUT' as const }, 'the workflow timed out'],
     ['failed', { status: 'FAILED' as const, error: 'Approval.WorkerLost' }, 'the workflow failed (Approval.WorkerLost)'],
   ])('%s: the page and a POST say it is closed and why, never "expired"', async (_, execution, why) => {

@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { isAllowed } from '../../../tasks/ec2-schedule/core/allow';
 import { handleChat, parseCommand, REPLY_CHARS } from '../../../tasks/ec2-schedule/core/chat';
 import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
+import { httpRequest } from '../shared/http-request';
+import { SECURITY_HEADERS } from '../../../tasks/shared/http';
+import { FORM_BODY_BYTES } from '../../../tasks/ec2-schedule/core/form';
 import { parseArgs } from '../../../infra/control-link';
 
 describe('slash command parsing', () => {
@@ -76,15 +79,27 @@ async function chatSetup(execution: { status: string; error?: string; cause?: st
     trigger: { sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule', sleep: async () => {} },
     log: recordingLog(),
   };
+  const raw = (body: string) => handleChat(httpRequest({ method: 'POST', body }), deps);
   const send = async (user: string, text = `start ${id}`, extra: Record<string, string> = {}) => {
-    const res = await handleChat(new URLSearchParams({ token: 'chat-token-1234567890', user_name: user, text, ...extra }), deps);
+    const form = new URLSearchParams({ token: 'chat-token-1234567890', user_name: user, text, ...extra });
+    const res = await handleChat(httpRequest({ method: 'POST', body: form.toString() }), deps);
     return { res, body: JSON.parse(res.body) as { response_type: string; text: string } };
   };
-  return { send, sfnMock, store };
+  return { send, raw, sfnMock, store };
 }
 
 /** What Mattermost looks in for mentions: the text without its code spans (removeCodeFromMessage, mattermost-server). */
 const outsideCode = (text: string) => text.replace(/`+(?:.+?|.*?\n(.*?\S.*?\n)*.*?)`+/g, ' ');
+
+describe('chat replies (the HTTP kit)', () => {
+  it('carry the kit\'s security headers, a reply, Slack\'s certificate check and a refusal alike', async () => {
+    const { send, raw, sfnMock } = await chatSetup({ status: 'SUCCEEDED' });
+    const replies = [(await send('alice', 'help')).res, await raw('ssl_check=1'), await raw(`text=${'x'.repeat(FORM_BODY_BYTES)}`)];
+    expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 413]);
+    for (const reply of replies) expect(reply.headers).toMatchObject(SECURITY_HEADERS);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
 
 describe('chat start/stop whose run fails', () => {
   it('reports the failure by name and cause instead of "stopped -> stopped"', async () => {

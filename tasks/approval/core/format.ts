@@ -1,11 +1,4 @@
-/**
- * HTML escaping for the approval pages and emails: every interpolated value goes through `escapeHtml`, the one
- * escaper of the project (the `escape-html` package: & < > " ' as entities, safe in element text and in quoted
- * attributes, and in XML too).
- */
-import escapeHtml from 'escape-html';
-
-export { escapeHtml };
+/** How the approval pages and emails show values to people (HTML escaping is the kit's: tasks/shared/http.ts). */
 
 /** A deadline or timestamp for people: minute precision, always UTC, unambiguous. */
 export function formatUtc(iso: string): string {
