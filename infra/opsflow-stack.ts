@@ -6,6 +6,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { FailureAlerts } from '../workflows/failure-alerts';
+import { declareLocalApp, declareWorkflow } from '../workflows/shared/local-metadata';
 import type { OpsflowConfig } from './config';
 import { WORKFLOWS, type BuiltWorkflow, type WorkflowRegistration } from './workflows';
 
@@ -15,14 +16,11 @@ export interface OpsflowStackProps extends StackProps {
   readonly workflows?: readonly WorkflowRegistration[];
 }
 
-/** What the local runtime reads from the template (`Metadata.OpsflowLocal`); AWS ignores it. */
-export interface OpsflowLocalMetadata {
-  readonly workflows: Array<{ name: string; tryLocally: readonly string[] }>;
-  /** The fleet file the local runtime seeds its simulated EC2 with (config `local.fleet`). */
-  readonly fleet?: string;
-  /** SES identities verified in the local runtime's account (config `local.sesIdentities`). */
-  readonly sesIdentities: readonly string[];
-}
+/**
+ * The EC2 tags the local fleet views show as columns: the instance's name, the schedule Ec2Schedule acts on
+ * (`Schedule`), and the owner TagPolicy enforces (`Owner`).
+ */
+const INTERESTING_TAGS = ['Name', 'Schedule', 'Owner'];
 
 export class OpsflowStack extends Stack {
   /** The built workflows, by registered name. */
@@ -43,11 +41,12 @@ export class OpsflowStack extends Stack {
       for (const [outputId, value] of Object.entries(w.outputs ?? {})) new CfnOutput(this, outputId, { value });
     }
     new CfnOutput(this, 'FailureTopicArn', { value: this.alerts.topic.topicArn });
-    const local: OpsflowLocalMetadata = {
-      workflows: registry.map((w) => ({ name: w.name, tryLocally: w.tryLocally })),
+    // What the local runtime's console and CLI show (README "Local runtime metadata"); AWS ignores it.
+    for (const w of registry) declareWorkflow(this.workflows.get(w.name)!.stateMachine, { name: w.name, examples: w.examples, tryLocally: w.tryLocally });
+    declareLocalApp(this, {
+      interestingTags: INTERESTING_TAGS,
       ...(props.config.local.fleet && { fleet: props.config.local.fleet }),
       sesIdentities: props.config.local.sesIdentities,
-    };
-    this.templateOptions.metadata = { ...this.templateOptions.metadata, OpsflowLocal: local };
+    });
   }
 }

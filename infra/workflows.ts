@@ -13,6 +13,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { Ec2Schedule } from '../workflows/ec2-schedule';
 import { ManualApproval } from '../workflows/manual-approval';
+import { exampleFiles, type WorkflowExample } from '../workflows/shared/local-metadata';
 import { TagPolicy } from '../workflows/tag-policy';
 import type { OpsflowConfig } from './config';
 
@@ -29,6 +30,8 @@ export interface WorkflowRegistration {
   readonly build: (scope: Construct, config: OpsflowConfig, built: ReadonlyMap<string, BuiltWorkflow>) => BuiltWorkflow;
   /** Commands that try the workflow on the local runtime; `opsflow up` prints them. */
   readonly tryLocally: readonly string[];
+  /** Example inputs, offered by the local console's Start form (the first prefilled). */
+  readonly examples: readonly WorkflowExample[];
 }
 
 const approval: WorkflowRegistration = {
@@ -49,6 +52,7 @@ const approval: WorkflowRegistration = {
     return { stateMachine: w.stateMachine, outputs: { ApprovalApiUrl: w.api.apiEndpoint } };
   },
   tryLocally: ['npx opsflow start Approval workflows/examples/approval.json                  # then open the link from: npx opsflow outbox'],
+  examples: exampleFiles('workflows/examples', ['approval.json']),
 };
 
 const ec2Schedule: WorkflowRegistration = {
@@ -72,6 +76,7 @@ const ec2Schedule: WorkflowRegistration = {
     'npx opsflow fire opsflow-office-hours-start-0                               # as EventBridge Scheduler would at 07:00 Berlin',
     'npm run control-link -- i-0feed000000000011 start                           # a delegated start link',
   ],
+  examples: exampleFiles('workflows/examples', ['ec2-start-office-hours.json', 'ec2-stop-instances.json', 'ec2-stop-office-hours-dry-run.json']),
 };
 
 const tagPolicy: WorkflowRegistration = {
@@ -93,6 +98,7 @@ const tagPolicy: WorkflowRegistration = {
     return { stateMachine: w.stateMachine, outputs: { TagPolicyReportTopicArn: w.topic.topicArn } };
   },
   tryLocally: ['npx opsflow start TagPolicy workflows/examples/tag-policy-scan-dry-run.json'],
+  examples: exampleFiles('workflows/examples', ['tag-policy-instances.json', 'tag-policy-rules.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']),
 };
 
 /** Every workflow of the app, in build order. */
