@@ -292,8 +292,8 @@ async function up({ values, port, print }: Context): Promise<void> {
     `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',
-    // The CLI and control-link find this port in the state directory: the hints above need no --port.
-    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow and npm run control-link find it by themselves (it is recorded in ${stateDir()}).`]),
+    // Clients on this machine find this port in the state directory (local/client.ts): the hints above need no --port.
+    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow finds it by itself (it is recorded in ${stateDir()}).`]),
     `Ctrl-C stops it; state survives in ${stateDir()} (npm run reset clears it).`,
   ].join('\n'));
   const stop = async () => {
