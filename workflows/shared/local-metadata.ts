@@ -3,7 +3,9 @@
  * template, so that the runtime's console and CLI can show the app's workflows, their example inputs and how to try
  * them, and the fleet's tags that matter, without knowing the app. CloudFormation stores `Metadata` and ignores it
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/metadata-section-structure.html: "CloudFormation
- * doesn't transform, modify, or redact any information you include in the Metadata section").
+ * does not transform, modify, or redact any information you include in the Metadata section"; for a resource's,
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-metadata.html: "AWS CloudFormation
+ * doesn't validate the syntax within the metadata attribute").
  *
  * Two places, both under the key `OpsflowLocal`:
  * - on a state machine's resource, `workflow`: its name, examples and run hints (`declareWorkflow`);
