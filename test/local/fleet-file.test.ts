@@ -36,7 +36,7 @@ describe('loadFleetSeed', () => {
 
   it('refuses a file that is not JSON, with the parser\'s position', () => {
     const path = file('broken.json', '{"instances": [ {"instanceId": "i-0feed000000000001",, } ]}');
-    expect(() => loadFleetSeed(path)).toThrow(new RegExp(`^fleet file ${path} \\(config local\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`));
+    expect(() => loadFleetSeed(path)).toThrow(new RegExp(`^fleet file ${path} \\(template metadata OpsflowLocal\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`));
   });
 
   it('refuses a file without an instances list', () => {
