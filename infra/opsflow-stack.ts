@@ -7,20 +7,12 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { WORKFLOWS } from '../workflows';
 import { FailureAlerts } from '../workflows/shared/failure-alerts';
+import { declareLocalApp, declareWorkflow, readExamples } from '../workflows/shared/local-metadata';
 import { configKey, type BuiltWorkflow, type WorkflowRegistration } from '../workflows/shared/registration';
 import type { OpsflowConfig } from './config';
 
 export interface OpsflowStackProps extends StackProps {
   readonly config: OpsflowConfig;
-}
-
-/** What the local runtime reads from the template (`Metadata.OpsflowLocal`); AWS ignores it. */
-export interface OpsflowLocalMetadata {
-  readonly workflows: Array<{ name: string; tryLocally: readonly string[] }>;
-  /** The fleet file the local runtime seeds its simulated EC2 with (config `local.fleet`). */
-  readonly fleet?: string;
-  /** SES identities verified in the local runtime's account (config `local.sesIdentities`). */
-  readonly sesIdentities: readonly string[];
 }
 
 export class OpsflowStack extends Stack {
@@ -46,11 +38,13 @@ export class OpsflowStack extends Stack {
       for (const [outputId, value] of Object.entries(w.outputs ?? {})) new CfnOutput(this, outputId, { value });
     }
     new CfnOutput(this, 'FailureTopicArn', { value: this.alerts.topic.topicArn });
-    const local: OpsflowLocalMetadata = {
-      workflows: registry.map((w) => ({ name: w.name, tryLocally: w.tryLocally })),
+    // What the local runtime's console and CLI show (README "Local runtime metadata"); AWS ignores it.
+    for (const w of registry) declareWorkflow(this.workflows.get(w.name)!.stateMachine, { name: w.name, examples: readExamples(w.examples), tryLocally: w.tryLocally });
+    declareLocalApp(this, {
+      // The fleet views' columns: every instance's Name, then the tags the workflows act on.
+      interestingTags: [...new Set(['Name', ...registry.flatMap((w) => w.interestingTags ?? [])])],
       ...(config.local.fleet && { fleet: config.local.fleet }),
       sesIdentities: config.local.sesIdentities,
-    };
-    this.templateOptions.metadata = { ...this.templateOptions.metadata, OpsflowLocal: local };
+    });
   }
 }

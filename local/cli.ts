@@ -13,6 +13,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { awsCliCredentials, clientEndpoint, DEFAULT_PORT, parsePort, PortError, stateDirPath } from './client';
 import { ApiClient, EXECUTION_STATUSES, type ExecutionStatus } from './console/api';
 import { eventSummary } from './console/app/status';
+import { declaredWorkflows } from './console/metadata';
 import { flagValue } from './rules/settings';
 import { resetStateDir } from './storage';
 import { synthNeeded } from './synth';
@@ -45,9 +46,9 @@ interface Context {
 }
 
 /**
- * What the help's examples name: the app's workflows and their `tryLocally` commands, as the app's registry
- * (infra/workflows.ts) writes them into the template (`Metadata.OpsflowLocal`), and its schedules. The CLI names
- * no workflow of its own: a new workflow shows up here without a CLI edit. Without a cdk.out: placeholders.
+ * What the help's examples name: the app's workflows and their `tryLocally` commands, as the app declares them in
+ * its template (README "Local runtime metadata"), and its schedules. The CLI names no workflow of its own: a new
+ * workflow shows up here without a CLI edit. Without a cdk.out: placeholders.
  */
 interface AppHints {
   workflows: string[];
@@ -59,9 +60,9 @@ interface AppHints {
 function appHints(): AppHints {
   try {
     const stacks = loadAssembly(process.env.OPSFLOW_CDK_OUT || 'cdk.out').stacks;
-    const workflows = stacks.flatMap((s) => ((s.template.Metadata?.OpsflowLocal as { workflows?: Array<{ name: string; tryLocally?: string[] }> } | undefined)?.workflows ?? []));
+    const workflows = stacks.flatMap((s) => declaredWorkflows(s.template, s.stackName));
     const schedules = stacks.flatMap((s) => Object.values(s.template.Resources ?? {}).filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties?.Name)).filter((n): n is string => typeof n === 'string');
-    return { workflows: workflows.map((w) => w.name), tryLocally: workflows.flatMap((w) => w.tryLocally ?? []).map((l) => l.replace(/\s+#.*$/, '').trim()), schedules };
+    return { workflows: workflows.map((w) => w.name), tryLocally: workflows.flatMap((w) => w.tryLocally).map((l) => l.replace(/\s+#.*$/, '').trim()), schedules };
   } catch {
     return { workflows: [], tryLocally: [], schedules: [] };
   }
@@ -165,7 +166,7 @@ const commands: Record<string, Command> = {
     usage: 'outbox [--wide]',
     summary: 'emails and notifications sent, each with its link into the app, printed whole',
     details: [
-      'One message a paragraph: when, to whom, the subject, and the link into the app (an approval or control page),',
+      'One message a paragraph: when, to whom, the subject, and the link into the app (the first link to this runtime),',
       'whole, to open in a browser. --wide prints one line a message instead. Every message is also an .eml file',
       'under .opsflow/outbox/; the console\'s Outbox view renders them.',
     ].join('\n'),
@@ -173,7 +174,7 @@ const commands: Record<string, Command> = {
     options: { wide: { type: 'boolean', description: 'one line a message (long lines are not cut)' } },
     async run({ api, endpoint, values, print }) {
       const entries = await api.outbox();
-      // The link worth showing is the one into the app (an approval or control page), not one quoted in details.
+      // The link worth showing is the one into the app (a page the runtime serves), not one quoted in details.
       const appLink = (links: string[]) => links.find((l) => l.startsWith(endpoint)) ?? links[0] ?? '';
       const rows = entries.map((e) => ({ ...e, to: e.to.join(', '), link: appLink(e.links) }));
       print(entries, () => (values.wide
@@ -183,12 +184,14 @@ const commands: Record<string, Command> = {
   },
   fleet: {
     usage: 'fleet',
-    summary: 'the simulated EC2 fleet',
+    summary: 'the simulated EC2 fleet, with a column for each tag the app names',
     examples: ['npx opsflow fleet', 'npx opsflow fleet --json'],
     async run({ api, print }) {
-      const fleet = await api.fleet();
+      // The tag columns are the ones the app names in its template (README "Local runtime metadata").
+      const [fleet, { interestingTags }] = await Promise.all([api.fleet(), api.deployed()]);
+      const columns = ['id', 'type', 'state', ...interestingTags.filter((k) => !['id', 'type', 'state'].includes(k))];
       const tag = (i: (typeof fleet)[number], k: string) => i.tags.find((t) => t.Key === k)?.Value ?? '';
-      print(fleet, () => table(fleet.map((i) => ({ id: i.instanceId, type: i.instanceType, state: i.state, name: tag(i, 'Name'), schedule: tag(i, 'Schedule'), owner: tag(i, 'Owner') })), ['id', 'type', 'state', 'name', 'schedule', 'owner']));
+      print(fleet, () => table(fleet.map((i) => ({ ...Object.fromEntries(interestingTags.map((k) => [k, tag(i, k)])), id: i.instanceId, type: i.instanceType, state: i.state })), columns));
     },
   },
   schedules: {
@@ -274,8 +277,8 @@ async function up({ values, port, print }: Context): Promise<void> {
     '',
     `  Console: ${rt.endpoint}/`,
     '',
-    // The app's workflows as its template lists them; a template without that list: its state machines.
-    table((d.workflows.length ? d.workflows : d.stateMachines).map((w) => ({ workflow: w.name, arn: w.arn ?? '(no state machine)' })), ['workflow', 'arn']),
+    // The app's workflows as its template declares them; a template that declares none: its state machines.
+    table((d.workflows.length ? d.workflows : d.stateMachines).map((w) => ({ workflow: w.name, arn: w.arn })), ['workflow', 'arn']),
     '',
     `activities: ${d.activities.join(', ') || 'none'}   functions: ${d.functions.length}   tables: ${d.tables.length}   topics: ${d.topics.length}`,
     `schedules: ${d.schedules.join(', ') || 'none'}   rules: ${d.rules.length}   HTTP routes: ${d.routes.join(', ') || 'none'}`,
@@ -284,13 +287,13 @@ async function up({ values, port, print }: Context): Promise<void> {
     `accepted with no local effect (not enforced locally): ${Object.entries(d.noLocalEffect).map(([t, n]) => `${t} ×${n}`).join(', ')}`,
     '',
     'Try it (in another terminal, or in the console):',
-    // The app's own hints, from its workflow registry (infra/workflows.ts) by way of the template.
+    // The app's own hints, from its template (README "Local runtime metadata").
     ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
     `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
     '  npx opsflow --help                                                          # every command, with examples',
     '',
-    // The CLI and control-link find this port in the state directory: the hints above need no --port.
-    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow and npm run control-link find it by themselves (it is recorded in ${stateDir()}).`]),
+    // Clients on this machine find this port in the state directory (local/client.ts): the hints above need no --port.
+    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow finds it by itself (it is recorded in ${stateDir()}).`]),
     `Ctrl-C stops it; state survives in ${stateDir()} (npm run reset clears it).`,
   ].join('\n'));
   const stop = async () => {
@@ -431,7 +434,7 @@ function resolveName(typed: string, names: string[], what: string): string {
 function overview(app: AppHints): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
   return [
-    'opsflow: the local AWS runtime for the opsflow workflows, and a client for it.',
+    'opsflow: a local AWS runtime that runs a CDK app\'s cdk.out, and a client for it.',
     '',
     'Usage: npx opsflow <command> [arguments] [--port N] [--json]',
     '',

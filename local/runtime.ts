@@ -7,6 +7,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
+import type { Deployed } from './console/api';
+import { declaredWorkflows, interestingTags } from './console/metadata';
 import { parseRecordPanel, type RecordPanel } from './console/records';
 import { ConsoleServer } from './console/server';
 import { configuredCredentials, Keyring, type Credentials } from './credentials';
@@ -66,30 +68,15 @@ const NO_LOCAL_EFFECT = new Set([
   'AWS::ApiGatewayV2::Integration', 'AWS::ApiGatewayV2::Stage', 'AWS::ApiGatewayV2::Route',
 ]);
 
-/** What an app's template tells the local runtime (`Metadata.OpsflowLocal`); written by infra/opsflow-stack.ts. */
+/**
+ * What an app's template tells the local runtime (`Metadata.OpsflowLocal`, README "Local runtime metadata"); what
+ * the console and the CLI show (workflows, examples, tag columns) is read by local/console/metadata.ts.
+ */
 interface AppMetadata {
-  workflows?: Array<{ name: string; tryLocally?: string[] }>;
   /** The EC2 fleet to simulate: a JSON file (local/services/fleet.ts `FleetSeed`), relative to the app's directory. */
   fleet?: string;
   /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
   sesIdentities?: string[];
-}
-
-export interface Deployed {
-  stateMachines: Array<{ name: string; arn: string }>;
-  /** The app's workflows as its template lists them (`Metadata.OpsflowLocal.workflows`), with their state machines. */
-  workflows: Array<{ name: string; arn?: string; tryLocally: string[] }>;
-  activities: string[];
-  functions: string[];
-  tables: string[];
-  topics: string[];
-  rules: string[];
-  schedules: string[];
-  routes: string[];
-  /** Resource types present in the template that the runtime does not run, with counts. */
-  notRun: Record<string, number>;
-  /** Types accepted with no local effect (IAM, logs, KMS, ...), with counts. */
-  noLocalEffect: Record<string, number>;
 }
 
 export class Runtime {
@@ -123,7 +110,7 @@ export class Runtime {
   /** What the app's tables say about their records (`Metadata.OpsflowLocal.records`), for the console. */
   private readonly recordPanels: RecordPanel[] = [];
   readonly deployed: Deployed = {
-    stateMachines: [], workflows: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
+    stateMachines: [], workflows: [], interestingTags: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
   };
   endpoint = '';
   /** Host header values this runtime answers (its own address); set once it listens. */
@@ -244,7 +231,6 @@ export class Runtime {
       rt.enforceIam(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
-      rt.readAppMetadata(apps);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified = rt.ses.list().map((i) => i.name).join(', ') || 'none';
@@ -302,21 +288,6 @@ export class Runtime {
     if (relaxed.length) this.log(`relaxed, unlike on AWS: ${relaxed.join(', ')}`);
   }
 
-  /**
-   * What the app tells the runtime about itself in its templates (`Metadata.OpsflowLocal`, which AWS ignores):
-   * its workflows, the EC2 fleet to simulate (a JSON file, relative to the app's directory, the parent of
-   * cdk.out, read in `start`) and the SES identities its account has verified (verified in `start`). The runtime
-   * knows no workflow, no instance and no identity of its own.
-   */
-  private readAppMetadata(apps: Array<AppMetadata | undefined>): void {
-    for (const app of apps) {
-      for (const w of app?.workflows ?? []) {
-        const sm = this.deployed.stateMachines.find((s) => s.name === w.name || s.name.endsWith(`-${w.name}`));
-        this.deployed.workflows.push({ name: w.name, arn: sm?.arn, tryLocally: [...(w.tryLocally ?? [])] });
-      }
-    }
-  }
-
   private deploy(stack: ResolvedStack, assemblyDir: string): void {
     this.log(`deploying stack ${stack.stackName}`);
     const all = stack.resources();
@@ -368,6 +339,9 @@ export class Runtime {
       this.sfn.deployActivity({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
       this.deployed.activities.push(r.physicalName);
     }
+    // What the app says about its workflows and its fleet, for the console and the CLI (README "Local runtime metadata").
+    const workflows = new Map(declaredWorkflows(stack.template, stack.stackName).map((w) => [w.logicalId, w]));
+    for (const tag of interestingTags(stack.template, stack.stackName)) if (!this.deployed.interestingTags.includes(tag)) this.deployed.interestingTags.push(tag);
     for (const r of use('AWS::StepFunctions::StateMachine')) {
       const arn = stack.ref(r.logicalId) as string;
       const definition = stateMachineDefinition(r);
@@ -375,6 +349,8 @@ export class Runtime {
       if (r.properties.RoleArn) this.machineRoles.set(arn, String(r.properties.RoleArn));
       this.definitions.set(arn, definition);
       this.deployed.stateMachines.push({ name: r.physicalName, arn });
+      const w = workflows.get(r.logicalId);
+      if (w) this.deployed.workflows.push({ name: w.name, arn, tryLocally: w.tryLocally, examples: w.examples });
     }
     for (const r of use('AWS::Events::Rule')) this.deployRule(r);
     for (const r of use('AWS::Scheduler::Schedule')) {

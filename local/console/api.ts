@@ -9,7 +9,6 @@
  */
 
 import type { OutboxEntry } from '../kernel';
-import type { Deployed } from '../runtime';
 import type { ScheduleSummary } from '../services/scheduler';
 import type { StateRun } from './app/status';
 
@@ -28,18 +27,39 @@ export interface Health {
   /** The runtime's virtual now (ISO). */
   now: string;
   stateMachines: string[];
-  /** The workflow names the API and the CLI take (state machine names without the stack prefix). */
+  /** The workflow names the API and the CLI take: the name a state machine's metadata declares, else its own name. */
   workflows: string[];
   running: number;
   /** The state directory: whether writes succeed, and the last error while they do not. */
   storage?: { ok: boolean; error?: string; since?: string; pending: number; journalBytes: number; stateDir: string };
 }
 
+/** An example input the app declares for a workflow (README "Local runtime metadata"). */
 export interface WorkflowExample {
-  /** Path relative to the project, e.g. `workflows/approval/examples/approval.json`. */
-  file: string;
-  /** The file's text, as the Start form prefills it. */
+  /** As the app names it, e.g. `approval.json`. */
+  name: string;
+  /** The input as JSON text, as the Start form prefills it. */
   input: string;
+}
+
+/** What the runtime deployed from the app's templates. */
+export interface Deployed {
+  stateMachines: Array<{ name: string; arn: string }>;
+  /** The workflows the app declares (`Metadata.OpsflowLocal.workflow` on a state machine), in template order. */
+  workflows: Array<{ name: string; arn: string; tryLocally: string[]; examples: WorkflowExample[] }>;
+  /** The EC2 tag keys the app asks the fleet views to show as columns (`Metadata.OpsflowLocal.interestingTags`). */
+  interestingTags: string[];
+  activities: string[];
+  functions: string[];
+  tables: string[];
+  topics: string[];
+  rules: string[];
+  schedules: string[];
+  routes: string[];
+  /** Resource types present in the template that the runtime does not run, with counts. */
+  notRun: Record<string, number>;
+  /** Types accepted with no local effect (IAM, logs, KMS, ...), with counts. */
+  noLocalEffect: Record<string, number>;
 }
 
 export interface Workflow {
@@ -47,7 +67,7 @@ export interface Workflow {
   arn: string;
   /** The ASL `Comment`, when the definition has one. */
   description: string | null;
-  /** Example inputs from `workflows/examples/` whose file name starts like the workflow's name. */
+  /** The example inputs the app declares for this workflow; none for a state machine it declares nothing about. */
   examples: WorkflowExample[];
   /** The Amazon States Language definition as deployed. */
   definition: AslDefinition;
@@ -233,8 +253,6 @@ export interface Faults {
   crashLambdas: string[];
   diskFull: boolean;
 }
-
-export type { Deployed };
 
 /** Every operation of the API. The server implements it; `ApiClient` implements it over HTTP. */
 export interface OpsflowApi {

@@ -3,8 +3,6 @@
  * services, and `routeApi` maps HTTP requests onto it. The CLI and the browser console call the same routes.
  */
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
 import type { StepFunctionsService } from '../engine';
 import { applyFaultPatch, type Faults as RuntimeFaults } from '../faults';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
@@ -12,7 +10,7 @@ import {
   API_PREFIX, ApiError, EXECUTION_STATUSES, paths,
   type AslDefinition, type ChildGroup, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
   type ExecutionSummary, type Faults, type FleetInstance, type Health, type HistoryEvent, type OpsflowApi, type OutboxMessage, type RecordView,
-  type Schedule, type StartRequest, type StartResult, type WaitingGroup, type Workflow, type WorkflowExample,
+  type Schedule, type StartRequest, type StartResult, type WaitingGroup, type Workflow,
 } from './api';
 import { mergeRuns, stateRuns, type StateRun } from './app/status';
 import { recordView, waitingItem, type ExecutionFacts, type RecordPanel } from './records';
@@ -36,11 +34,8 @@ export interface ApiDeps {
   storage?: () => NonNullable<Health['storage']>;
   /** Whether the app is deployed; until then health answers 'deploying' (503). @default true */
   ready?: () => boolean;
-  /** Where the example inputs are. @default workflows/examples of this project */
-  examplesDir?: string;
 }
 
-const DEFAULT_EXAMPLES = resolve(__dirname, '..', '..', 'workflows', 'examples');
 const PAGE_DEFAULT = 50;
 const PAGE_MAX = 1000;
 /** Child executions listed per group; the group's counts cover all of them. */
@@ -52,7 +47,6 @@ const CHILD_RUNS_CACHED = 20_000;
 type Description = ReturnType<StepFunctionsService['describeExecution']> & { mapRunArn?: string };
 
 export class LocalApi implements OpsflowApi {
-  private examplesCache?: WorkflowExample[];
   private readonly childRuns = new Map<string, Map<string, StateRun>>();
 
   constructor(private readonly deps: ApiDeps) {}
@@ -62,7 +56,7 @@ export class LocalApi implements OpsflowApi {
     const storage = d.storage?.();
     return {
       status: d.ready && !d.ready() ? 'deploying' : storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
-      stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => workflowOf(s.name)),
+      stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => this.workflowOf(s.arn)),
       running: d.sfn.activeCount(), ...(storage && { storage }),
     };
   }
@@ -71,20 +65,15 @@ export class LocalApi implements OpsflowApi {
     return this.deps.deployed;
   }
 
+  /** Every deployed state machine, by the name its app declares (README "Local runtime metadata"), with exactly the examples declared for it. */
   async workflows(): Promise<Workflow[]> {
-    const machines = this.deps.deployed.stateMachines.map((m) => ({ ...m, workflow: workflowOf(m.name) }));
-    // An example belongs to the workflow whose name starts like the file (approval.json → Approval,
-    // ec2-*.json → Ec2Schedule); of several (Ec2Schedule, Ec2ScheduleWave), to the shortest: the one people start.
-    const owner = (file: string) => machines
-      .filter((m) => kebab(m.workflow).split('-')[0] === basename(file).split(/[-.]/)[0])
-      .sort((a, b) => a.workflow.length - b.workflow.length)[0]?.arn;
-    return Promise.all(machines.map(async ({ workflow, arn }) => {
+    return Promise.all(this.deps.deployed.stateMachines.map(async ({ arn }) => {
       const definition = await this.definition(arn);
       return {
-        name: workflow,
+        name: this.workflowOf(arn),
         arn,
         description: typeof definition.Comment === 'string' ? definition.Comment : null,
-        examples: this.examples().filter((e) => owner(e.file) === arn),
+        examples: this.deps.deployed.workflows.find((w) => w.arn === arn)?.examples ?? [],
         definition,
       };
     }));
@@ -110,7 +99,7 @@ export class LocalApi implements OpsflowApi {
     const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
     for (const e of all) counts[e.status] += 1;
     const matching = query.status ? all.filter((e) => e.status === query.status) : all;
-    return { items: matching.slice(offset, offset + limit).map(summary), offset, limit, total: matching.length, counts };
+    return { items: matching.slice(offset, offset + limit).map((e) => summary(e, this.workflowOf)), offset, limit, total: matching.length, counts };
   }
 
   async execution(ref: string): Promise<ExecutionDetail> {
@@ -119,7 +108,7 @@ export class LocalApi implements OpsflowApi {
     const events = this.deps.sfn.history(arn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! }));
     const definition = await this.definition(d.stateMachineArn);
     return {
-      ...summary(d),
+      ...summary(d, this.workflowOf),
       stateMachineArn: d.stateMachineArn,
       input: d.input,
       output: d.output ?? null,
@@ -142,7 +131,7 @@ export class LocalApi implements OpsflowApi {
         const execution = typeof arn === 'string' ? this.facts(arn) : undefined;
         // A record whose execution no longer runs waits on nobody, whatever it says (README "Record panels").
         if (!execution || execution.status !== 'RUNNING') continue;
-        items.push({ executionArn: arn as string, execution: execution.name, workflow: summary(execution).workflow, startDate: iso(execution.startDate)!, ...(await waitingItem(panel, record, this.deps.clock.nowMs())) });
+        items.push({ executionArn: arn as string, execution: execution.name, workflow: this.workflowOf(execution.stateMachineArn), startDate: iso(execution.startDate)!, ...(await waitingItem(panel, record, this.deps.clock.nowMs())) });
       }
       items.sort((a, b) => (a.deadline ?? '\uffff').localeCompare(b.deadline ?? '\uffff') || a.startDate.localeCompare(b.startDate));
       return { panel: panel.name, title: panel.waitingTitle, items };
@@ -256,7 +245,7 @@ export class LocalApi implements OpsflowApi {
         const members = all.filter((e) => e.mapRunArn === mapRunArn);
         const label = /:mapRun:[^/]+\/(.+):[^:]+$/.exec(mapRunArn)?.[1] ?? mapRunArn;
         const states = mergeRuns(members.map((m) => this.runsOf(m)));
-        groups.push({ ...group('map-run', label, members[0]?.stateMachineArn ?? '', members), mapRunArn, states: Object.fromEntries(states) });
+        groups.push({ ...group('map-run', label, members[0]?.stateMachineArn ?? '', members, this.workflowOf), mapRunArn, states: Object.fromEntries(states) });
       }
     }
     const started = new Set<string>();
@@ -269,7 +258,7 @@ export class LocalApi implements OpsflowApi {
       const child = this.facts(arn);
       if (child) byMachine.set(child.stateMachineArn, [...(byMachine.get(child.stateMachineArn) ?? []), child]);
     }
-    for (const [machine, members] of byMachine) groups.push({ ...group('started', machine.split(':').pop()!, machine, members), mapRunArn: null, states: null });
+    for (const [machine, members] of byMachine) groups.push({ ...group('started', machine.split(':').pop()!, machine, members, this.workflowOf), mapRunArn: null, states: null });
     return groups;
   }
 
@@ -299,7 +288,7 @@ export class LocalApi implements OpsflowApi {
 
   private stateMachineArn(ref: string): string {
     const deployed = this.deps.deployed.stateMachines;
-    const match = deployed.find((s) => s.name === ref || s.arn === ref) ?? deployed.find((s) => workflowOf(s.name) === ref);
+    const match = deployed.find((s) => s.name === ref || s.arn === ref) ?? deployed.find((s) => this.workflowOf(s.arn) === ref);
     if (!match) throw new ApiError('StateMachineDoesNotExist', `no workflow named '${ref}'; deployed: ${deployed.map((s) => s.name).join(', ') || 'none'}`, 404);
     return match.arn;
   }
@@ -312,24 +301,17 @@ export class LocalApi implements OpsflowApi {
     return hits[0].executionArn;
   }
 
-  private examples(): WorkflowExample[] {
-    if (this.examplesCache) return this.examplesCache;
-    const dir = this.deps.examplesDir ?? DEFAULT_EXAMPLES;
-    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
-    this.examplesCache = files.map((f) => ({ file: relative(resolve(dir, '..', '..'), join(dir, f)), input: readFileSync(join(dir, f), 'utf8') }));
-    return this.examplesCache;
-  }
+  /** The name the app declares for the state machine, else the state machine's own name (as for one created by CreateStateMachine). */
+  private readonly workflowOf = (stateMachineArn: string): string =>
+    this.deps.deployed.workflows.find((w) => w.arn === stateMachineArn)?.name ?? stateMachineArn.split(':').pop()!;
 }
 
-/** `Opsflow-Approval` → `Approval`: state machine names are `<stackName>-<workflow>` (see infra/asl.ts). */
-function workflowOf(stateMachineName: string): string {
-  return stateMachineName.slice(stateMachineName.lastIndexOf('-') + 1);
-}
+type WorkflowOf = (stateMachineArn: string) => string;
 
-function summary(d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string }): ExecutionSummary {
+function summary(d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string }, workflowOf: WorkflowOf): ExecutionSummary {
   return {
     executionArn: d.executionArn,
-    workflow: workflowOf(d.stateMachineArn.split(':').pop()!),
+    workflow: workflowOf(d.stateMachineArn),
     name: d.name,
     status: d.status as ExecutionStatus,
     startDate: iso(d.startDate)!,
@@ -342,21 +324,13 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-function kebab(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}
-
-function basename(file: string): string {
-  return file.split('/').pop()!;
-}
-
 const STATUS_ORDER: Record<string, number> = { FAILED: 0, TIMED_OUT: 0, ABORTED: 0, RUNNING: 1 };
 
-function group(kind: ChildGroup['kind'], label: string, stateMachineArn: string, members: Description[]): Omit<ChildGroup, 'mapRunArn' | 'states'> {
+function group(kind: ChildGroup['kind'], label: string, stateMachineArn: string, members: Description[], workflowOf: WorkflowOf): Omit<ChildGroup, 'mapRunArn' | 'states'> {
   const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
   for (const m of members) counts[m.status as ExecutionStatus] = (counts[m.status as ExecutionStatus] ?? 0) + 1;
   const order = (m: Description) => STATUS_ORDER[m.status] ?? 2;
-  const items = [...members].sort((a, b) => order(a) - order(b) || b.startDate - a.startDate).slice(0, CHILDREN_SHOWN).map(summary);
+  const items = [...members].sort((a, b) => order(a) - order(b) || b.startDate - a.startDate).slice(0, CHILDREN_SHOWN).map((e) => summary(e, workflowOf));
   return { kind, label, stateMachineArn, total: members.length, counts, items };
 }
 

@@ -306,7 +306,7 @@ function seedIdentity(by: SeedIdentity): UserIdentity {
  */
 export function loadFleetSeed(path: string): FleetSeed {
   const fail = (what: string): never => {
-    throw new Error(`fleet file ${path} (config local.fleet): ${what}`);
+    throw new Error(`fleet file ${path} (template metadata OpsflowLocal.fleet): ${what}`);
   };
   let text = '';
   try {

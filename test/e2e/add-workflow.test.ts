@@ -119,7 +119,9 @@ describe('adding a workflow, as README "Adding a workflow" says', () => {
     const synth = await run(project, 'npx', ['cdk', 'synth', '--quiet']);
     expect(synth.code, synth.stderr).toBe(0);
     const template = JSON.parse(readFileSync(join(project, 'cdk.out', 'Opsflow.template.json'), 'utf8'));
-    expect(template.Metadata.OpsflowLocal.workflows.map((w: { name: string }) => w.name)).toEqual(['Approval', 'Ec2Schedule', 'TagPolicy', 'Hello']);
+    const declared = Object.values<any>(template.Resources).flatMap((r) => r.Metadata?.OpsflowLocal?.workflow ?? []);
+    expect(declared.map((w) => w.name)).toEqual(['Approval', 'Ec2Schedule', 'TagPolicy', 'Hello']);
+    expect(declared[3].examples).toEqual([{ name: 'hello.json', input: HELLO['workflows/hello/examples/hello.json'] }]);
     expect(template.Outputs.HelloStateMachineArn).toBeDefined();
 
     const h = await startRuntime({ cdkOut: join(project, 'cdk.out'), seedFleet: false });

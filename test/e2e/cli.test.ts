@@ -79,7 +79,8 @@ describe('opsflow CLI', () => {
     const app = mkdtempSync(join(tmpdir(), 'opsflow-cli-app-'));
     cpSync('cdk.out/manifest.json', join(app, 'manifest.json'));
     const template = JSON.parse(readFileSync('cdk.out/Opsflow.template.json', 'utf8'));
-    template.Metadata.OpsflowLocal.workflows.unshift({ name: 'Inventory', tryLocally: ['npx opsflow start Inventory workflows/examples/inventory.json   # the new one'] });
+    const inventory = { Type: 'AWS::StepFunctions::StateMachine', Metadata: { OpsflowLocal: { workflow: { name: 'Inventory', tryLocally: ['npx opsflow start Inventory workflows/examples/inventory.json   # the new one'] } } } };
+    template.Resources = { InventoryStateMachine: inventory, ...template.Resources };
     writeFileSync(join(app, 'Opsflow.template.json'), JSON.stringify(template));
 
     // Act

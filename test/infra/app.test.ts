@@ -60,7 +60,10 @@ describe('the registry', () => {
   });
 
   it('tells the local runtime about every workflow through the template', () => {
-    expect(json.Metadata.OpsflowLocal.workflows.map((w: { name: string }) => w.name)).toEqual(registry.map((w) => w.name));
+    const declared = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').map((r) => r.Metadata?.OpsflowLocal?.workflow);
+    expect(declared.filter(Boolean).map((w) => ({ name: w.name, examples: w.examples.map((e: { name: string }) => e.name), tryLocally: w.tryLocally }))).toEqual(
+      registry.map((w) => ({ name: w.name, examples: w.examples.map((e) => e.split('/').pop()), tryLocally: w.tryLocally })),
+    );
   });
 });
 

@@ -31,17 +31,17 @@ describe('loadFleetSeed', () => {
 
   it('says a missing file does not exist, naming it and the config field', () => {
     const missing = join(dir, 'nope.json');
-    expect(() => loadFleetSeed(missing)).toThrow(`fleet file ${missing} (config local.fleet): does not exist`);
+    expect(() => loadFleetSeed(missing)).toThrow(`fleet file ${missing} (template metadata OpsflowLocal.fleet): does not exist`);
   });
 
   it('refuses a file that is not JSON, with the parser\'s position', () => {
     const path = file('broken.json', '{"instances": [ {"instanceId": "i-0feed000000000001",, } ]}');
-    expect(() => loadFleetSeed(path)).toThrow(new RegExp(`^fleet file ${path} \\(config local\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`));
+    expect(() => loadFleetSeed(path)).toThrow(new RegExp(`^fleet file ${path} \\(template metadata OpsflowLocal\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`));
   });
 
   it('refuses a file without an instances list', () => {
     const path = file('empty.json', '{"instance": []}');
-    expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (config local.fleet): instances: must be a list of instances`);
+    expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (template metadata OpsflowLocal.fleet): instances: must be a list of instances`);
   });
 
   it.each([
@@ -56,7 +56,7 @@ describe('loadFleetSeed', () => {
     [{ tags: { CostCenter: 4242 } }, 'instances[1].tags.CostCenter: must be a string, got 4242'],
   ])('names the bad field %j', (patch, problem) => {
     const path = withInstance(patch);
-    expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (config local.fleet): ${problem}`);
+    expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (template metadata OpsflowLocal.fleet): ${problem}`);
   });
 });
 
@@ -75,6 +75,6 @@ describe('a runtime deploying an app whose fleet file is bad', () => {
 
     const start = Runtime.start({ cdkOut, stateDir: join(app, '.opsflow'), port: 0 });
 
-    await expect(start).rejects.toThrow(`fleet file ${join(app, 'my-fleet.json')} (config local.fleet): instances[0].state: must be "running" or "stopped", got "hibernated"`);
+    await expect(start).rejects.toThrow(`fleet file ${join(app, 'my-fleet.json')} (template metadata OpsflowLocal.fleet): instances[0].state: must be "running" or "stopped", got "hibernated"`);
   });
 });

@@ -1,5 +1,6 @@
 /** The Ec2Schedule workflow's registration (workflows/shared/registration.ts). */
 import { Duration } from 'aws-cdk-lib';
+import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { defineWorkflow, examplesIn } from '../shared/registration';
 import { parseEc2Schedule } from './config';
 import { Ec2Schedule } from './construct';
@@ -22,6 +23,7 @@ export const ec2Schedule = defineWorkflow({
     return { construct: w, stateMachine: w.stateMachine, outputs: { Ec2ControlApiUrl: w.api.apiEndpoint, Ec2ScheduleTableName: w.table.tableName } };
   },
   examples: examplesIn(__dirname),
+  interestingTags: [SCHEDULE_TAG],
   tryLocally: [
     'npx opsflow start Ec2Schedule workflows/ec2-schedule/examples/ec2-stop-office-hours-dry-run.json',
     'npx opsflow fire opsflow-office-hours-start-0                               # as EventBridge Scheduler would at 07:00 Berlin',

@@ -41,6 +41,8 @@ export interface WorkflowRegistration<N extends string = string, C = unknown> {
   readonly examples: readonly string[];
   /** Commands that try the workflow on the local runtime; `opsflow up` prints them. */
   readonly tryLocally: readonly string[];
+  /** EC2 tag keys the workflow acts on, shown as columns in the local runtime's fleet views. @default none */
+  readonly interestingTags?: readonly string[];
   /** SES identities the workflow sends from, to verify in the local runtime's account. @default none */
   readonly sesIdentities?: (config: C) => string[];
 }

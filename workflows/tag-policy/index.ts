@@ -28,5 +28,7 @@ export const tagPolicy = defineWorkflow({
     return { construct: w, stateMachine: w.stateMachine, outputs: { TagPolicyReportTopicArn: w.topic.topicArn } };
   },
   examples: examplesIn(__dirname),
+  // The tag the shipped policy's first rule requires: who to ask about an instance.
+  interestingTags: ['Owner'],
   tryLocally: ['npx opsflow start TagPolicy workflows/tag-policy/examples/tag-policy-scan-dry-run.json'],
 });

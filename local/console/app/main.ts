@@ -191,7 +191,7 @@ function workflowCard(w: Workflow): HTMLElement {
         h('select', { id: `${id}-example`, onchange: (e: Event) => {
           input.value = w.examples[Number((e.target as HTMLSelectElement).value)].input;
           check();
-        } }, w.examples.map((ex, i) => h('option', { value: i }, ex.file.split('/').pop()))))
+        } }, w.examples.map((ex, i) => h('option', { value: i }, ex.name))))
     : null;
   const form = h('form', { class: 'start-form', 'aria-label': `Start an execution of ${w.name}` },
     example,
@@ -594,19 +594,20 @@ async function outboxView(route: Route): Promise<HTMLElement> {
 async function fleetView(): Promise<HTMLElement> {
   const box = h('div');
   let shown = '';
+  // The tag columns are the ones the app names in its template (README "Local runtime metadata"); the rest show as Tags.
+  const { interestingTags: columns } = await api.deployed();
   const fill = async () => {
     const fleet = await api.fleet();
     const text = JSON.stringify(fleet);
     if (text === shown) return;
     shown = text;
     const tag = (tags: Array<{ Key: string; Value: string }>, k: string) => tags.find((t) => t.Key === k)?.Value ?? '';
-    replace(box, h('p', { class: 'muted' }, `${fleet.length} instances`), scrollTable('EC2 instances', ['Instance', 'Name', 'Type', 'State', 'Schedule', 'Tags', 'Last transition'], fleet.map((i) => h('tr', null,
+    replace(box, h('p', { class: 'muted' }, `${fleet.length} instances`), scrollTable('EC2 instances', ['Instance', 'Type', 'State', ...columns, 'Tags', 'Last transition'], fleet.map((i) => h('tr', null,
       h('td', null, h('code', null, i.instanceId)),
-      h('td', null, tag(i.tags, 'Name')),
       h('td', null, i.instanceType),
       h('td', null, statusBadge(i.state)),
-      h('td', null, tag(i.tags, 'Schedule') || '—'),
-      h('td', { class: 'tags' }, i.tags.filter((t) => t.Key !== 'Name' && t.Key !== 'Schedule').map((t) => h('span', { class: 'tag' }, `${t.Key}=${t.Value}`))),
+      columns.map((k) => h('td', null, tag(i.tags, k) || '—')),
+      h('td', { class: 'tags' }, i.tags.filter((t) => !columns.includes(t.Key)).map((t) => h('span', { class: 'tag' }, `${t.Key}=${t.Value}`))),
       h('td', null, i.stateTransitionReason || '—', i.stateReason ? h('div', { class: 'muted' }, `${i.stateReason.code}: ${i.stateReason.message}`) : null)))));
   };
   await fill();
