@@ -353,7 +353,7 @@ export class Registry {
   deleteAlias(b: Obj): Obj {
     const aliasArn = requiredString(b, 'stateMachineAliasArn');
     const machine = this.machines.get(aliasArn.replace(/:[^:]+$/, ''));
-    if (!machine || !machine.aliases.some((a) => a.arn === aliasArn)) throw new AwsError('ResourceNotFound', `Resource not found: '${aliasArn}'`);
+    if (!machine?.aliases.some((a) => a.arn === aliasArn)) throw new AwsError('ResourceNotFound', `Resource not found: '${aliasArn}'`);
     machine.aliases = machine.aliases.filter((a) => a.arn !== aliasArn);
     this.changed();
     return {};

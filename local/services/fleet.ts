@@ -225,7 +225,7 @@ export const identity = {
  * it; `invokedBy` when an AWS service (Scheduler, EventBridge) made the call with the role.
  */
 export function roleSessionIdentity(roleArn: string, sessionName: string, accessKeyId: string, invokedBy?: string): UserIdentity {
-  const [, path, name] = /:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn) ?? [, '/', roleArn];
+  const [, path, name] = /:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn) ?? [undefined, '/', roleArn];
   return { ...identity.assumedRole(name, sessionName, path), accessKeyId, ...(invokedBy && { invokedBy }) };
 }
 

@@ -90,7 +90,7 @@ export async function handleChat(form: URLSearchParams, deps: ChatDeps): Promise
   const command = parseCommand(form.get('text') ?? '');
   switch (command.kind) {
     case 'help':
-      return answer(200, 'ephemeral', '```\n' + HELP + '\n```');
+      return answer(200, 'ephemeral', `\`\`\`\n${HELP}\n\`\`\``);
     case 'bad':
       return answer(200, 'ephemeral', `${command.problem} ${literal(shorten(command.got, 100), d)}\n\`\`\`\n${HELP}\n\`\`\``);
     case 'ls':

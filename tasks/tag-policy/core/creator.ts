@@ -228,6 +228,7 @@ async function walk(start: CreatorIndex, wanted: Set<string>, found: Map<string,
     await deps.store.putCreators(records);
     for (const r of records) if (wanted.has(r.instanceId)) found.set(r.instanceId, r.creator);
     const times = (page.out.Events ?? []).map((e) => e.EventTime).filter((t): t is Date => t instanceof Date).map((t) => t.toISOString());
+    // biome-ignore lint/complexity/useMathMinMax: ISO timestamps compare as strings; Math.min would make them NaN.
     const oldestSeen = times.reduce((min, t) => (t < min ? t : min), w.oldestSeen ?? w.end);
     if (page.out.NextToken) {
       index = { ...index, walk: { ...w, nextToken: page.out.NextToken, oldestSeen } };

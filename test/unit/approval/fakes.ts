@@ -94,9 +94,9 @@ export const LINK_BASE = 'https://approve.example.com';
 
 /** Link secrets of the approvers `pendingRecord` creates, by email (43 base64url characters each). */
 export const SECRETS: Record<string, string> = {
-  'alice@example.com': 'A'.repeat(42) + 'a',
-  'bob@example.com': 'B'.repeat(42) + 'b',
-  'carol@example.com': 'C'.repeat(42) + 'c',
+  'alice@example.com': `${'A'.repeat(42)}a`,
+  'bob@example.com': `${'B'.repeat(42)}b`,
+  'carol@example.com': `${'C'.repeat(42)}c`,
 };
 
 export function refFor(record: ApprovalRecord, email: string): string {
