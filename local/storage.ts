@@ -643,10 +643,6 @@ function ownership(root: string): 'owned' | 'empty' | 'corrupt' | 'foreign' {
   return (marker as { owner?: unknown } | null)?.owner === OWNER ? 'owned' : 'foreign';
 }
 
-export function isOwned(root: string): boolean {
-  return existsSync(root) && statSync(root).isDirectory() && ownership(root) === 'owned';
-}
-
 function corruptMarker(root: string): StateError {
   const file = join(root, MARKER);
   let reason = '';

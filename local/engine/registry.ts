@@ -9,7 +9,7 @@
  * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-state-machine-alias.html) routes to one or two
  * versions by weight.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
 import { DefinitionRefusedError, diagnose, expressProblems, invalidDefinitionMessage, prepareDefinition, type Diagnostic, type PreparedDefinition } from './preprocess';
 
@@ -453,10 +453,6 @@ export class Registry {
       truncated: shown.length > max,
     };
   }
-}
-
-export function newClientToken(): string {
-  return randomUUID();
 }
 
 function requiredString(body: Obj, field: string): string {
