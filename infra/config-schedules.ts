@@ -10,6 +10,7 @@
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../tasks/ec2/core/schedules';
 import { SCHEDULE_TAG } from '../tasks/ec2/core/tags';
+import { INSTANCE_ID } from '../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from './config-helpers';
 
 export interface ControlConfig {
@@ -47,7 +48,6 @@ export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TAG_KEY = /^[^=]{1,128}$/;
 

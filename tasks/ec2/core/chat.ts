@@ -9,6 +9,7 @@
  */
 import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { timingSafeEqual } from 'node:crypto';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
@@ -17,7 +18,6 @@ import type { Ec2Store } from './store';
 import { bold, cell, dialectOf, literal, singleLine, type Dialect } from './chat-markup';
 import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
-import { INSTANCE_ID } from './validate';
 import { explainStateReason } from './verify';
 
 export type Command =

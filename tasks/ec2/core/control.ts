@@ -8,13 +8,13 @@
  */
 import escapeHtml from 'escape-html';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { checkLink } from './links';
 import type { Ec2Store } from './store';
 import { describeOne, describeOutcome, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
-import { INSTANCE_ID } from './validate';
 
 export interface ControlRequest {
   method: string;
