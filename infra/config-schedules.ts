@@ -139,7 +139,8 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
   const d = DEFAULT_EC2_SCHEDULE;
   const e = asObject(raw ?? {}, 'ec2Schedule', problems);
   if (e.maxConcurrency !== undefined) {
-    // Batches used to run side by side; now a group is paced to EC2's token buckets, which no concurrency speeds up.
+    // A group is paced to EC2's token buckets, which no concurrency setting speeds up: a config that still sets the
+    // key is told to drop it rather than left believing it applies.
     problems.push('ec2Schedule.maxConcurrency: no longer used (a group is paced to EC2\'s request rates, see the README\'s "How it scales"); remove it');
   }
   unknownKeys(e, [...Object.keys(d), 'maxConcurrency'], 'ec2Schedule', problems);

@@ -1,11 +1,10 @@
 /**
- * Slash command endpoint, compatible with Mattermost and Slack (seed 001 did Mattermost only, with the token
- * in a Lambda environment variable and every instance of the account controllable):
- * form-encoded POST with `token`, `text`, `user_name`; answers `{response_type, text}` JSON, which both
- * chats render. The verification token lives in the Ec2Schedule table (`npm run control-link -- chat-token
- * <token>` sets or rotates it); only instances allowed by `ec2Schedule.control` are listed or controlled.
+ * Slash command endpoint, compatible with Mattermost and Slack: form-encoded POST with `token`, `text`,
+ * `user_name`; answers `{response_type, text}` JSON, which both chats render. The verification token lives in the
+ * Ec2Schedule table (`npm run control-link -- chat-token <token>` sets or rotates it); only instances allowed by
+ * `ec2Schedule.control` are listed or controlled.
  *
- *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (seed style `start -i <id>` works too)
+ *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (`start -i <id>` works too)
  */
 import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { timingSafeEqual } from 'node:crypto';
