@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    // A temp directory for the run, which must be empty at the end (test/temp-dir.ts).
+    globalSetup: ['test/temp-dir.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

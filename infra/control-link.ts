@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { clientCredentials, clientEndpoint } from '../local/client';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
 import { Ec2Store } from '../tasks/ec2-schedule/core/store';
-import { INSTANCE_ID } from '../tasks/ec2-schedule/core/validate';
+import { INSTANCE_ID } from '../tasks/shared/instance-id';
 
 export interface CliOptions {
   /** Local runtime endpoint; ignored with --aws. */

@@ -410,7 +410,7 @@ export class Runtime {
       const integrationId = (stack.template.Resources?.[route.logicalId]?.Properties?.Target as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.['Fn::Join']?.[1]
         ?.map((part) => (part as { Ref?: string }).Ref).find(Boolean);
       const integration = integrationId ? integrations.get(integrationId) : undefined;
-      if (!integration || integration.properties.IntegrationType !== 'AWS_PROXY') {
+      if (integration?.properties.IntegrationType !== 'AWS_PROXY') {
         throw new Error(`HTTP API route ${route.properties.RouteKey} (${target}): only Lambda proxy integrations run locally`);
       }
       this.http.addRoute({

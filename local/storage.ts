@@ -2,9 +2,9 @@
  * Durable local state: named stores of keyed JSON records, kept in memory and journaled to disk.
  *
  * Why a journal and not JSON files or an embedded database:
- * - the runtime used to rewrite one whole JSON file per service on every change (46 MB for a large state, 0.5 s
- *   each time) on a 50 ms timer, so a crash lost acknowledged work. Here a change appends one line: it costs
- *   what it changes, and the line is on disk (write + fdatasync) before the caller answers;
+ * - rewriting one whole JSON file per service on every change costs the whole state each time (46 MB and 0.5 s
+ *   for a large state), and done on a timer it lets a crash lose acknowledged work. Here a change appends one
+ *   line: it costs what it changes, and the line is on disk (write + fdatasync) before the caller answers;
  * - concurrent changes share one fsync (group commit): a batch of 200 StartExecution calls costs a few fsyncs;
  * - no dependency: Node 20 has no node:sqlite, and better-sqlite3 (v12, v13 crashes on Node 20) has no
  *   prebuilt binary reachable here, so it would compile from source on every `npm ci`.
@@ -641,10 +641,6 @@ function ownership(root: string): 'owned' | 'empty' | 'corrupt' | 'foreign' {
     return 'corrupt';
   }
   return (marker as { owner?: unknown } | null)?.owner === OWNER ? 'owned' : 'foreign';
-}
-
-export function isOwned(root: string): boolean {
-  return existsSync(root) && statSync(root).isDirectory() && ownership(root) === 'owned';
 }
 
 function corruptMarker(root: string): StateError {

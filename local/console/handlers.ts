@@ -123,14 +123,14 @@ export class LocalApi implements OpsflowApi {
 
   async waiting(): Promise<WaitingGroup[]> {
     return Promise.all(this.deps.recordPanels.map(async (panel) => {
-      const open = await this.scan(panel.table, '#s IN (' + panel.openStatuses.map((_, i) => `:o${i}`).join(', ') + ')', { '#s': panel.statusAttribute },
+      const open = await this.scan(panel.table, `#s IN (${panel.openStatuses.map((_, i) => `:o${i}`).join(', ')})`, { '#s': panel.statusAttribute },
         Object.fromEntries(panel.openStatuses.map((v, i) => [`:o${i}`, { S: v }])));
       const items = [];
       for (const record of open) {
         const arn = record[panel.executionAttribute];
         const execution = typeof arn === 'string' ? this.facts(arn) : undefined;
         // A record whose execution no longer runs waits on nobody, whatever it says (README "Record panels").
-        if (!execution || execution.status !== 'RUNNING') continue;
+        if (execution?.status !== 'RUNNING') continue;
         items.push({ executionArn: arn as string, execution: execution.name, workflow: this.workflowOf(execution.stateMachineArn), startDate: iso(execution.startDate)!, ...(await waitingItem(panel, record, this.deps.clock.nowMs())) });
       }
       items.sort((a, b) => (a.deadline ?? '\uffff').localeCompare(b.deadline ?? '\uffff') || a.startDate.localeCompare(b.startDate));

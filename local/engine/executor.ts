@@ -4,9 +4,9 @@
  * in JSONPath or JSONata, with variables, Retry/Catch, inline and distributed Map, Parallel, and the
  * history AWS records (types, order, ids and the previousEventId chain of each branch and iteration).
  *
- * It replaces aws-local-stepfunctions' interpreter: that library exports only a closed `StateMachine`
- * whose internals cannot be corrected from outside (see local/engine/DIVERGENCES.md for each difference
- * it had from AWS and the test that now covers it). Task work (Lambda, SDK integrations, activities,
+ * Not aws-local-stepfunctions' interpreter: that library exports only a closed `StateMachine` whose
+ * internals cannot be corrected from outside (local/engine/DIVERGENCES.md lists each difference it has
+ * from AWS and the test that covers it). Task work (Lambda, SDK integrations, activities,
  * tokens, child executions) stays in dispatch.ts behind `Host.task`.
  *
  * History chain (event types from https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html;

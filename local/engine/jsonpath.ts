@@ -92,11 +92,6 @@ function root(path: string, scope: PathScope): { data: unknown; rest: string } |
   return { data: scope.input, rest: path };
 }
 
-export function isDefinite(path: string): boolean {
-  const body = path.startsWith('$$') ? path.slice(2) : path.replace(/^\$([A-Za-z_][A-Za-z0-9_]*)?/, '');
-  return definiteSteps(body) !== undefined;
-}
-
 /**
  * A function call such as `.length()`. "Functions such as length() aren't supported" in reference paths
  * (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html#amazon-states-language-reference-paths);
@@ -160,9 +155,4 @@ export function applyResultPath(path: string, rawInput: unknown, result: unknown
     }
   });
   return copy;
-}
-
-/** A reference path as the validator must see it: definite, no context or variables. */
-export function isReferencePath(path: string): boolean {
-  return path === '$' || (path.startsWith('$') && !path.startsWith('$$') && definiteSteps(path.slice(1)) !== undefined && !/^\$[A-Za-z_]/.test(path));
 }

@@ -9,7 +9,7 @@
  * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-state-machine-alias.html) routes to one or two
  * versions by weight.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
 import { DefinitionRefusedError, diagnose, expressProblems, invalidDefinitionMessage, prepareDefinition, type Diagnostic, type PreparedDefinition } from './preprocess';
 
@@ -353,7 +353,7 @@ export class Registry {
   deleteAlias(b: Obj): Obj {
     const aliasArn = requiredString(b, 'stateMachineAliasArn');
     const machine = this.machines.get(aliasArn.replace(/:[^:]+$/, ''));
-    if (!machine || !machine.aliases.some((a) => a.arn === aliasArn)) throw new AwsError('ResourceNotFound', `Resource not found: '${aliasArn}'`);
+    if (!machine?.aliases.some((a) => a.arn === aliasArn)) throw new AwsError('ResourceNotFound', `Resource not found: '${aliasArn}'`);
     machine.aliases = machine.aliases.filter((a) => a.arn !== aliasArn);
     this.changed();
     return {};
@@ -453,10 +453,6 @@ export class Registry {
       truncated: shown.length > max,
     };
   }
-}
-
-export function newClientToken(): string {
-  return randomUUID();
 }
 
 function requiredString(body: Obj, field: string): string {

@@ -67,8 +67,3 @@ export function resolveRules(overrides: Partial<Rules> = {}, env: NodeJS.Process
 export function flagValue(flag: string, value: string | true | undefined): boolean | undefined {
   return value === undefined ? undefined : onOff(flag, value === true ? 'on' : value);
 }
-
-/** The startup line's list of relaxed rules, empty when all are on. */
-export function relaxed(rules: Rules): string[] {
-  return (Object.keys(SWITCHES) as Array<keyof typeof SWITCHES>).filter((k) => !rules[k]).map((k) => SWITCHES[k]);
-}

@@ -156,7 +156,7 @@ export class Ec2Service implements ServiceHandler {
     );
     await this.publish(this.fleet.trail.at(-1)!);
     const first = instances[0];
-    return el('reservationId', first.reservationId) + el('ownerId', ACCOUNT) + '<groupSet/>' + set('instancesSet', instances.map(instanceXml));
+    return `${el('reservationId', first.reservationId)}${el('ownerId', ACCOUNT)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
   }
 
   private startInstances(p: Params, caller: Caller): string {
@@ -460,7 +460,7 @@ function instanceXml(i: Instance): string {
 }
 
 function reservationXml(instances: Instance[]): string {
-  return el('reservationId', instances[0].reservationId) + el('ownerId', ACCOUNT) + '<groupSet/>' + set('instancesSet', instances.map(instanceXml));
+  return `${el('reservationId', instances[0].reservationId)}${el('ownerId', ACCOUNT)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
 }
 
 function statusXml(i: Instance, now: number): string {

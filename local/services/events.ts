@@ -134,7 +134,7 @@ export class EventsService implements ServiceHandler, EventBus {
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
       const op = req.target?.replace(/^AWSEvents\./, '') ?? '';
-      let input;
+      let input: any;
       try {
         input = req.body.length ? JSON.parse(req.body.toString('utf8')) : {};
       } catch {

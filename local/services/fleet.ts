@@ -154,6 +154,12 @@ export interface RunRequest {
 const DAY = 86_400_000;
 /** CloudTrail event history keeps 90 days. */
 const TRAIL_RETENTION_MS = 90 * DAY;
+/**
+ * `i-` and 8 or 17 hex digits: "Prior to January 2016, the IDs ... used 8 characters after the hyphen (for example,
+ * i-1a2b3c4d). From January 2016 to June 2018, we changed the IDs of these resource types to use 17 characters after
+ * the hyphen" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html). The runtime's one definition:
+ * it imports nothing of the app, which has its own in tasks/shared/instance-id.ts.
+ */
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const USER_SHUTDOWN: StateReason = { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
 const USER_HIBERNATE: StateReason = { code: 'Client.UserInitiatedHibernate', message: 'Client.UserInitiatedHibernate: User initiated hibernate' };
@@ -225,7 +231,7 @@ export const identity = {
  * it; `invokedBy` when an AWS service (Scheduler, EventBridge) made the call with the role.
  */
 export function roleSessionIdentity(roleArn: string, sessionName: string, accessKeyId: string, invokedBy?: string): UserIdentity {
-  const [, path, name] = /:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn) ?? [, '/', roleArn];
+  const [, path, name] = /:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn) ?? [undefined, '/', roleArn];
   return { ...identity.assumedRole(name, sessionName, path), accessKeyId, ...(invokedBy && { invokedBy }) };
 }
 
@@ -326,7 +332,7 @@ export function loadFleetSeed(path: string): FleetSeed {
   seed.instances.forEach((i, n) => {
     const at = `instances[${n}]`;
     if (typeof i !== 'object' || i === null || Array.isArray(i)) fail(`${at}: must be an object, got ${got(i)}`);
-    if (typeof i.instanceId !== 'string' || !/^i-[0-9a-f]{8,17}$/.test(i.instanceId)) fail(`${at}.instanceId: must be an instance id (i- and 8 or 17 hex digits), got ${got(i.instanceId)}`);
+    if (typeof i.instanceId !== 'string' || !INSTANCE_ID.test(i.instanceId)) fail(`${at}.instanceId: must be an instance id (i- and 8 or 17 hex digits), got ${got(i.instanceId)}`);
     if (ids.has(i.instanceId)) fail(`${at}.instanceId: ${i.instanceId} is also instances[${ids.get(i.instanceId)}]`);
     ids.set(i.instanceId, n);
     for (const field of ['name', 'instanceType', 'imageId'] as const) {

@@ -19,8 +19,6 @@ export const ErrorNames = {
   ApprovalNoTask: 'Approval.NoTask',
   /** EC2 answered RequestLimitExceeded (after the SDK's own retries); the workflow retries with back-off. */
   Ec2Throttled: 'Ec2.Throttled',
-  /** Some instances of a batch could not start for lack of capacity; the workflow retries the batch later. */
-  Ec2InsufficientCapacity: 'Ec2.InsufficientCapacity',
   /** Ec2Schedule: some instances did not reach the target state (the report lists them and why). */
   Ec2PartialFailure: 'Ec2.PartialFailure',
   /** TagPolicy: the tag policy (file or execution input) breaks the schema or asks for something EC2 would refuse. */
@@ -53,10 +51,6 @@ export class ApprovalNoTaskError extends Error {
 
 export class Ec2ThrottledError extends Error {
   name = ErrorNames.Ec2Throttled;
-}
-
-export class Ec2InsufficientCapacityError extends Error {
-  name = ErrorNames.Ec2InsufficientCapacity;
 }
 
 export class PolicyInvalidError extends ProblemsError {

@@ -1,5 +1,5 @@
 /**
- * A delegated control link (seed 000) in a real browser: the page shows the instance and one button; pressing
+ * A delegated control link in a real browser: the page shows the instance and one button; pressing
  * it stops exactly that instance. The screenshot is kept in test-artifacts/.
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';

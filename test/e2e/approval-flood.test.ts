@@ -1,7 +1,7 @@
 /**
  * Issue 9 item 20: a flood of unknown approval refs must not lock out approvers. Unknown refs are answered from
  * their shape (404, no table read), and the approval routes' throttle (workflows/approval/construct.ts
- * APPROVAL_API_THROTTLE) is sized for floods: 25 garbage GETs used to spend the whole burst of 20. The buckets are
+ * APPROVAL_API_THROTTLE) is sized for floods: 25 garbage GETs would spend a whole burst of 20. The buckets are
  * shared by every client, as on AWS; the test counts requests, never time, so machine speed cannot change it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

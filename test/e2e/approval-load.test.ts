@@ -40,7 +40,7 @@ describe('200 approvals started at once', () => {
       while (sweeping) checked += ((await h.rt.lambdas.invoke(sweepFn, {})) as { checked: number }).checked;
       return checked;
     })();
-    let needed;
+    let needed: Awaited<ReturnType<typeof h.mail>>;
     try {
       needed = await h.mail((e) => e.service === 'ses' && e.subject.startsWith('Approval needed: Load approval '), COUNT, 120_000);
     } finally {

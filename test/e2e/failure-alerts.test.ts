@@ -3,8 +3,8 @@
  * timed-out and an aborted execution each reach the failure topic's subscriber (the outbox) as a message a person can
  * read — a subject naming the workflow, the outcome and the error, the cause formatted, when it ended and the
  * execution's console link (here the local console, which opens the execution) — and a rejected approval, a decision,
- * does not. Before issue 17 the topic's key and topic policies named the rule (aws:SourceArn), which AWS does not
- * support for EventBridge: every alert was lost (test/rules/eventbridge-sns.test.ts).
+ * does not. A key or topic policy that names the rule (aws:SourceArn), which AWS does not support for EventBridge,
+ * would lose every alert (test/rules/eventbridge-sns.test.ts).
  */
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

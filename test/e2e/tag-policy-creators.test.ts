@@ -2,7 +2,7 @@
  * TagPolicy's creator lookups at fleet scale on the local runtime, every AWS rule on: CloudTrail LookupEvents at
  * 2 requests per second per account and Region (local/rules/rates.ts, on the virtual clock), IAM, quotas.
  * 800 instances without the Owner tag, each launched on its own by one of five people. One LookupEvents per
- * instance (the old way) needs at least 400 virtual seconds at that rate, past the Evaluate Lambda's 5-minute
+ * instance would need at least 400 virtual seconds at that rate, past the Evaluate Lambda's 5-minute
  * timeout, and is throttled at once; per launch it is 16 calls (800 RunInstances events, 50 a page), then none
  * (cached).
  *

@@ -59,7 +59,7 @@ describe('DynamoDbService', () => {
     raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
     doc = DynamoDBDocumentClient.from(raw);
     // Prepare shared data: ten events in one partition, one in another
-    for (let seq = 1; seq <= 10; seq++) await doc.send(new PutCommand({ TableName: 'events', Item: { id: 'run-1', seq, kind: seq % 2 ? 'odd' : 'even', tags: ['t' + seq] } }));
+    for (let seq = 1; seq <= 10; seq++) await doc.send(new PutCommand({ TableName: 'events', Item: { id: 'run-1', seq, kind: seq % 2 ? 'odd' : 'even', tags: [`t${seq}`] } }));
     await doc.send(new PutCommand({ TableName: 'events', Item: { id: 'run-2', seq: 1, kind: 'odd' } }));
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));

@@ -46,6 +46,7 @@ describe('loadFleetSeed', () => {
 
   it.each([
     [{ instanceId: 'web-02' }, 'instances[1].instanceId: must be an instance id (i- and 8 or 17 hex digits), got "web-02"'],
+    [{ instanceId: 'i-0feed0000002' }, 'instances[1].instanceId: must be an instance id (i- and 8 or 17 hex digits), got "i-0feed0000002"'],
     [{ instanceId: 'i-0feed000000000001' }, 'instances[1].instanceId: i-0feed000000000001 is also instances[0]'],
     [{ name: undefined }, 'instances[1].name: must be a non-empty string, got nothing'],
     [{ imageId: 7 }, 'instances[1].imageId: must be a non-empty string, got 7'],

@@ -9,7 +9,8 @@
  *   IAM policies gives a service principal nothing;
  * - a refused delivery is lost: the message never reaches the subscribers and the rule's FailedInvocations counts it
  *   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
- * The first case is opsflow's failure topic as it was before issue 17: its alerts never arrived.
+ * The first case is a failure topic whose key and topic policies both name the rule and the account: its alerts
+ * never arrive.
  */
 import { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -49,7 +50,7 @@ function app(stack: Stack) {
   };
   const forThisTopic = (name: string) => ({ StringEquals: { 'kms:EncryptionContext:aws:sns:topicArn': topicArn(name) } });
 
-  // opsflow's failure topic before issue 17: both policies name the rule and the account.
+  // Both policies name the rule and the account.
   case_('eb-source-conditions', { keyConditions: fromRule('eb-source-conditions'), topicConditions: fromRule('eb-source-conditions') });
   // Only the key policy depends on the source keys.
   case_('eb-key-source-arn', { keyConditions: { ArnEquals: { 'aws:SourceArn': ruleArn('eb-key-source-arn') } } });

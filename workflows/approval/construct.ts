@@ -58,8 +58,8 @@ export const HEARTBEAT_TIMEOUT = Duration.minutes(15);
  * spends the same tokens as approvers. Unknown refs cost one short Lambda run and no table read (decide.ts checks
  * the ref's shape first), so the limit is sized for floods, not for approvers, who click a handful of links: a
  * burst of 200 and 100 per second in the long run, far below the account's default of 10,000 per second
- * (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). At 25 requests the old 20/10
- * locked approvers out. README "Approval page limits" says what a flood above this does.
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). A rate of 10 and burst of 20 would
+ * lock approvers out after 25 requests. README "Approval page limits" says what a flood above this does.
  */
 export const APPROVAL_API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;
 /** Deliveries retried after a heartbeat timeout (a worker died holding the task) before Approval.WorkerLost. */

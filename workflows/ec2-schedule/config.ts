@@ -10,6 +10,7 @@
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
+import { INSTANCE_ID } from '../../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';
 
 export interface ControlConfig {
@@ -48,7 +49,6 @@ export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TAG_KEY = /^[^=]{1,128}$/;
 
@@ -140,7 +140,8 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
   const d = DEFAULT_EC2_SCHEDULE;
   const e = asObject(raw ?? {}, 'ec2Schedule', problems);
   if (e.maxConcurrency !== undefined) {
-    // Batches used to run side by side; now a group is paced to EC2's token buckets, which no concurrency speeds up.
+    // A group is paced to EC2's token buckets, which no concurrency setting speeds up: a config that still sets the
+    // key is told to drop it rather than left believing it applies.
     problems.push('ec2Schedule.maxConcurrency: no longer used (a group is paced to EC2\'s request rates, see the README\'s "How it scales"); remove it');
   }
   unknownKeys(e, [...Object.keys(d), 'maxConcurrency'], 'ec2Schedule', problems);

@@ -11,7 +11,7 @@
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions), and
  * "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for
  * EventBridge-to-encrypted topics" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). With
- * them, KMS refused the data key and every alert was lost (counted only in the rule's FailedInvocations).
+ * them, KMS refuses the data key and every alert is lost (counted only in the rule's FailedInvocations).
  *
  * Least privilege: nothing but the function's role may publish, and it may use the topic's key only through SNS
  * (`kms:ViaService`) for this topic's messages (`kms:EncryptionContext:aws:sns:topicArn`); the key policy names no

@@ -39,7 +39,7 @@ export function evalOperand(item: Item, op: Operand): AV | undefined {
       return resolve(item, op.path) ?? evalOperand(item, op.fallback);
     case 'list_append': {
       const [a, b] = [evalOperand(item, op.a), evalOperand(item, op.b)];
-      if (!a?.L || !b?.L) throw invalid('Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append, operand type: ' + (a?.L ? typeOf(b ?? {}) : typeOf(a ?? {})));
+      if (!a?.L || !b?.L) throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append, operand type: ${a?.L ? typeOf(b ?? {}) : typeOf(a ?? {})}`);
       return { L: [...a.L, ...b.L] };
     }
     case 'arith': {

@@ -16,7 +16,7 @@ import { ExpressionContext, Parser, parseCondition, parseProjection, type Cond, 
 import { dynamoItemSize } from '../../rules/quotas';
 import { checkItem, compareScalars, invalid, typeOf, type Item } from './values';
 
-export type { AV, Item } from './values';
+export type { Item } from './values';
 
 export interface KeySchemaElement {
   AttributeName: string;

@@ -63,7 +63,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepCounts> {
 async function sweepOne(deps: SweepDeps, id: string, counts: SweepCounts): Promise<void> {
   // The index may lag and may not project every attribute: act on the consistent, whole record.
   let record = await deps.store.get(id);
-  if (!record || record.pending !== 'yes') return;
+  if (record?.pending !== 'yes') return;
   const now = deps.now();
 
   if (record.decision && !record.delivered) {

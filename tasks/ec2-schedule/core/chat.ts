@@ -1,15 +1,15 @@
 /**
- * Slash command endpoint, compatible with Mattermost and Slack (seed 001 did Mattermost only, with the token
- * in a Lambda environment variable and every instance of the account controllable):
- * form-encoded POST with `token`, `text`, `user_name`; answers `{response_type, text}` JSON, which both
- * chats render. The verification token lives in the Ec2Schedule table (`npm run control-link -- chat-token
- * <token>` sets or rotates it); only instances allowed by `ec2Schedule.control` are listed or controlled.
+ * Slash command endpoint, compatible with Mattermost and Slack: form-encoded POST with `token`, `text`,
+ * `user_name`; answers `{response_type, text}` JSON, which both chats render. The verification token lives in the
+ * Ec2Schedule table (`npm run control-link -- chat-token <token>` sets or rotates it); only instances allowed by
+ * `ec2Schedule.control` are listed or controlled.
  *
- *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (seed style `start -i <id>` works too)
+ *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (`start -i <id>` works too)
  */
 import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { timingSafeEqual } from 'node:crypto';
 import { json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
@@ -18,7 +18,6 @@ import type { Ec2Store } from './store';
 import { bold, cell, dialectOf, literal, singleLine, type Dialect } from './chat-markup';
 import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
-import { INSTANCE_ID } from './validate';
 import { explainStateReason } from './verify';
 
 export type Command =
@@ -93,7 +92,7 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
   const command = parseCommand(form.get('text') ?? '');
   switch (command.kind) {
     case 'help':
-      return answer(200, 'ephemeral', '```\n' + HELP + '\n```');
+      return answer(200, 'ephemeral', `\`\`\`\n${HELP}\n\`\`\``);
     case 'bad':
       return answer(200, 'ephemeral', `${command.problem} ${literal(shorten(command.got, 100), d)}\n\`\`\`\n${HELP}\n\`\`\``);
     case 'ls':

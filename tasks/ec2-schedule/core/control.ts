@@ -8,6 +8,7 @@
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { escapeHtml as esc, html, json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Log } from '../../shared/logger';
 import { readForm } from './form';
 import { isAllowed, type AllowRules } from './allow';
@@ -15,7 +16,6 @@ import { checkLink } from './links';
 import type { Ec2Store } from './store';
 import { describeOne, describeOutcome, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
-import { INSTANCE_ID } from './validate';
 
 export interface ControlDeps {
   store: Ec2Store;

@@ -1,8 +1,8 @@
 /**
  * Control links: a signed URL per (instance, action) that lets someone without AWS access start or stop
- * exactly that instance (seed 000 did this with one static token in a Lambda environment variable, changed
- * by a CloudFormation stack update). Here each link carries its own id and optional expiry, signed with
- * HMAC-SHA256 under a secret kept in the Ec2Schedule table:
+ * exactly that instance. Not one static token in a Lambda environment variable, which only a CloudFormation
+ * stack update could change: each link carries its own id and optional expiry, signed with HMAC-SHA256 under a
+ * secret kept in the Ec2Schedule table:
  *
  *   <base>/ec2/control/<instanceId>/<action>?token=v1.<linkId>.<expiresAt>.<signature>
  *

@@ -3,9 +3,9 @@
  * with the field it is about, so whoever started the execution fixes the input in one go.
  */
 import { InputInvalidError } from '../../shared/errors';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Ec2Request, Schedules } from './types';
 
-export const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const LIMITS = { instanceIds: 1000, requestedByChars: 200 } as const;
 const FIELDS = ['action', 'schedule', 'instanceIds', 'dryRun', 'requestedBy', 'groups'] as const;
 

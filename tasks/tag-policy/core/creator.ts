@@ -7,8 +7,8 @@
  * (`responseElements.instancesSet.items`), so `resolveCreators` reads CloudTrail's RunInstances events newest
  * first, 50 a page, over the window not read yet, and caches the creator of every instance they name in the
  * workflow's table (`CreatorStore`). A fleet of N instances costs about (launches in 90 days) / 50 LookupEvents
- * calls once, then only the launches since the last walk; the old way cost up to 5 calls per untagged instance on
- * every scan. CloudTrail's facts, from the LookupEvents API reference
+ * calls once, then only the launches since the last walk; a lookup per untagged instance would cost up to 5 calls
+ * per instance on every scan. CloudTrail's facts, from the LookupEvents API reference
  * (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html):
  *   - events of the last 90 days only;
  *   - one lookup attribute per request ("Currently the list can contain only one item"), here EventName;
@@ -228,6 +228,7 @@ async function walk(start: CreatorIndex, wanted: Set<string>, found: Map<string,
     await deps.store.putCreators(records);
     for (const r of records) if (wanted.has(r.instanceId)) found.set(r.instanceId, r.creator);
     const times = (page.out.Events ?? []).map((e) => e.EventTime).filter((t): t is Date => t instanceof Date).map((t) => t.toISOString());
+    // biome-ignore lint/complexity/useMathMinMax: ISO timestamps compare as strings; Math.min would make them NaN.
     const oldestSeen = times.reduce((min, t) => (t < min ? t : min), w.oldestSeen ?? w.end);
     if (page.out.NextToken) {
       index = { ...index, walk: { ...w, nextToken: page.out.NextToken, oldestSeen } };

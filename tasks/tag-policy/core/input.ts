@@ -19,12 +19,12 @@
  * that minute: those are only evaluated, and nobody is credited as their creator.
  */
 import { InputInvalidError } from '../../shared/errors';
+import { INSTANCE_ID } from '../../shared/instance-id';
 import { creatorFromIdentity, type UserIdentityLike } from './creator';
 import { parsePolicy } from './policy';
 import type { ActionName, LaunchFilter, Run } from './types';
 
 const FIELDS = ['mode', 'instanceIds', 'dryRun', 'rules', 'launch'];
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const MAX_INSTANCE_IDS = 1000;
 
 export interface InputContext {

@@ -4,7 +4,6 @@
  * never depends on where the task happens to run.
  */
 export const TEMPLATE_VARIABLES = ['today', 'creator', 'launchTime'] as const;
-export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 
 const VARIABLE = /\$\{([^}]*)\}/g;
 

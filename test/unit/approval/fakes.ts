@@ -7,7 +7,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { CustomMatcher } from 'aws-sdk-client-mock-vitest';
-import { approvalUrl, hashSecret, requestId } from '../../../tasks/approval/core/links';
+import { hashSecret, requestId } from '../../../tasks/approval/core/links';
 import { ApprovalStore } from '../../../tasks/approval/core/store';
 import type { ApprovalRecord } from '../../../tasks/approval/core/types';
 import type { Log } from '../../../tasks/shared/logger';
@@ -94,17 +94,13 @@ export const LINK_BASE = 'https://approve.example.com';
 
 /** Link secrets of the approvers `pendingRecord` creates, by email (43 base64url characters each). */
 export const SECRETS: Record<string, string> = {
-  'alice@example.com': 'A'.repeat(42) + 'a',
-  'bob@example.com': 'B'.repeat(42) + 'b',
-  'carol@example.com': 'C'.repeat(42) + 'c',
+  'alice@example.com': `${'A'.repeat(42)}a`,
+  'bob@example.com': `${'B'.repeat(42)}b`,
+  'carol@example.com': `${'C'.repeat(42)}c`,
 };
 
 export function refFor(record: ApprovalRecord, email: string): string {
   return `${record.id}.${SECRETS[email]}`;
-}
-
-export function linkFor(record: ApprovalRecord, email: string): string {
-  return approvalUrl(LINK_BASE, record.id, SECRETS[email]);
 }
 
 /** A pending request, created an hour before NOW, with a deadline a day after creation. */

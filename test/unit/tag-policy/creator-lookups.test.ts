@@ -2,7 +2,7 @@
  * Creator lookups at fleet scale, through evaluateStep: a mocked CloudTrail that keeps AWS's 2 LookupEvents per
  * second (a token bucket on a fake clock that moves only when the code waits, and 50 ms per call), one lookup
  * attribute, pages of 50, newest first, a time window; a mocked EC2 with 2,000 instances without Owner, launched
- * two at a time. Per instance (the old way) that is 2,000 calls: throttled at once, and 1,000 s at best, past the
+ * two at a time. One lookup per instance would be 2,000 calls: throttled at once, and 1,000 s at best, past the
  * Evaluate Lambda's 5-minute timeout.
  */
 import { CloudTrailClient, LookupEventsCommand, type Event, type LookupEventsCommandInput } from '@aws-sdk/client-cloudtrail';
