@@ -3,15 +3,18 @@
  * whatever the tests leave. os.tmpdir() reads TMPDIR on every call, the test workers and every process they start
  * inherit it, and other processes on the machine keep writing to the usual one: what is in it at the end is this run's.
  *
- * A leftover whose name matches MUST_NOT_LEAVE fails the run. The others are listed (stderr) and removed: many tests
- * still leave their mkdtemp directories (opsflow-e2e-*, opsflow-storage-*, ...); add a pattern here once they clean up.
+ * A leftover whose name matches MUST_NOT_LEAVE fails the run. The others are listed (stderr) and removed: some tests
+ * still leave their mkdtemp directories (opsflow-storage-*, opsflow-synth-*, ...); add a pattern here once they clean up.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** CDK's assemblies of apps synthesized without an outdir (test/setup.ts removes them after each file). */
-const MUST_NOT_LEAVE = [/^cdk\.out/];
+/**
+ * CDK's assemblies of apps synthesized without an outdir (test/setup.ts removes them after each file), and the state
+ * directories of the e2e harness (test/e2e/harness.ts removes its own when the runtime stops).
+ */
+const MUST_NOT_LEAVE = [/^cdk\.out/, /^opsflow-e2e-/];
 
 export default function setup(): () => void {
   const outer = process.env.TMPDIR;

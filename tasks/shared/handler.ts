@@ -1,5 +1,5 @@
 /**
- * The one handler template. Every `tasks/<area>/<task>.ts` is a thin adapter over a pure core:
+ * The one handler template. Every `tasks/<workflow>/<task>.ts` is a thin adapter over a pure core:
  *
  *   export function loadEnv(env: Env = process.env) { ... }    // typed; throws naming the variable
  *   const env = loadEnv();                                     // read once, at cold start

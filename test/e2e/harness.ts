@@ -7,7 +7,7 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartE
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutboxEntry } from '../../local/kernel';
@@ -107,6 +107,8 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): 
       sfn.destroy();
       ec2.destroy();
       await rt.stop();
+      // A state directory the harness made is its own to remove; one the test gave is the test's.
+      if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
   return harness;
