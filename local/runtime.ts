@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { StepFunctionsService } from './engine';
+import type { Deployed } from './console/api';
 import { parseRecordPanel, type RecordPanel } from './console/records';
 import { ConsoleServer } from './console/server';
 import { configuredCredentials, Keyring, type Credentials } from './credentials';
@@ -73,23 +74,6 @@ interface AppMetadata {
   fleet?: string;
   /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
   sesIdentities?: string[];
-}
-
-export interface Deployed {
-  stateMachines: Array<{ name: string; arn: string }>;
-  /** The app's workflows as its template lists them (`Metadata.OpsflowLocal.workflows`), with their state machines. */
-  workflows: Array<{ name: string; arn?: string; tryLocally: string[] }>;
-  activities: string[];
-  functions: string[];
-  tables: string[];
-  topics: string[];
-  rules: string[];
-  schedules: string[];
-  routes: string[];
-  /** Resource types present in the template that the runtime does not run, with counts. */
-  notRun: Record<string, number>;
-  /** Types accepted with no local effect (IAM, logs, KMS, ...), with counts. */
-  noLocalEffect: Record<string, number>;
 }
 
 export class Runtime {
