@@ -389,9 +389,10 @@ export interface Target {
 export type TargetInvoker = (target: Target) => Promise<void>;
 
 /**
- * IAM for the calls an execution makes with its state machine's role: SDK integrations sign with the role's
- * credentials (the endpoint verifies and authorizes them; without a role, with the runtime's own key); Lambda
- * invocations and child executions, which the engine makes itself, are authorized by the engine (the gate, local/rules/gate.ts, answers both). `authorize` returns AWS's denial message, or undefined when allowed.
+ * IAM for the calls an execution makes with its state machine's role (the engine asks, the gate in
+ * local/rules/gate.ts answers): SDK integrations sign with `credentials` (the endpoint verifies and authorizes
+ * them; without a role, with the runtime's own key); Lambda invocations and child executions, which the engine
+ * makes itself, are checked with `authorize`, which returns AWS's denial message, or undefined when allowed.
  */
 export interface TaskIam {
   credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
