@@ -374,6 +374,31 @@ export interface EventBus {
   put(event: BusEvent): Promise<void>;
 }
 
+/** What a rule, a schedule or a subscription delivers to. */
+export interface Target {
+  arn: string;
+  /** JSON text delivered to the target. */
+  input: string;
+  /** The role the service assumes to reach the target (schedule and rule targets with a RoleArn). */
+  roleArn?: string;
+  /** The service principal and `aws:SourceArn` of the delivery, for the target's resource policy. */
+  source?: { service: string; arn: string };
+}
+
+/** Supplied by the runtime: starts a state machine, invokes a Lambda asynchronously or publishes to SNS, by ARN. */
+export type TargetInvoker = (target: Target) => Promise<void>;
+
+/**
+ * IAM for the calls an execution makes with its state machine's role (the engine asks, the gate in
+ * local/rules/gate.ts answers): SDK integrations sign with `credentials` (the endpoint verifies and authorizes
+ * them; without a role, with the runtime's own key); Lambda invocations and child executions, which the engine
+ * makes itself, are checked with `authorize`, which returns AWS's denial message, or undefined when allowed.
+ */
+export interface TaskIam {
+  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  authorize(executionArn: string, action: string, resource: string): string | undefined;
+}
+
 /** One email or notification the app sent, as `GET /_opsflow/outbox` lists it. */
 export interface OutboxEntry {
   id: string;

@@ -11,6 +11,7 @@ import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from
 import { bodyLimit, type BodyLimit } from './limits';
 import { parseSigV4 } from './sigv4';
 import { validateRequest } from './validate';
+import { jsonError } from './wire/errors';
 
 /** Handles everything that is not a signed AWS API call (app routes, `/_opsflow/*`). */
 export type PlainHandler = (req: AwsRequest) => Promise<AwsResponse>;
@@ -216,15 +217,6 @@ function refuseBody(req: IncomingMessage, res: ServerResponse, status: number, c
   const timer = setTimeout(() => req.socket.destroy(), 2000);
   timer.unref();
   req.socket.once('close', () => clearTimeout(timer));
-}
-
-/** AWS JSON 1.0/1.1 error body; services with other protocols render their own. */
-export function jsonError(err: AwsError): AwsResponse {
-  return {
-    status: err.status,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': err.code },
-    body: JSON.stringify({ __type: err.code, message: err.message }),
-  };
 }
 
 export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {

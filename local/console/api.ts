@@ -4,16 +4,34 @@
  * over HTTP with `fetch`, and both the CLI (Node) and the console (browser bundle) use that client, so a
  * route, a field or an error name exists in exactly one place.
  *
- * This file must stay free of Node imports: esbuild bundles it into the browser console. Type-only imports
- * from the runtime are fine (erased by esbuild) and keep its shapes declared once.
+ * This file imports nothing outside local/console/ (.dependency-cruiser.cjs): esbuild bundles it into the
+ * browser console, and the API's shapes are declared here, not borrowed from the runtime. Where the runtime keeps
+ * the same data in its own type (the outbox's OutboxEntry, the scheduler's ScheduleSummary), handlers.ts hands
+ * it over as the API's type, so the compiler checks that the two agree.
  */
-
-import type { OutboxEntry } from '../kernel';
-import type { ScheduleSummary } from '../services/scheduler';
-import type { StateRun } from './app/status';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
+
+/** A state's status in an execution (local/console/app/status.ts derives it from the history). */
+export type StateStatus = 'succeeded' | 'failed' | 'caught' | 'running' | 'aborted' | 'not-reached';
+
+export interface StateRun {
+  name: string;
+  status: StateStatus;
+  /** How many times the state was entered (a state in a Map runs once per item). */
+  entered: number;
+  /** Re-attempts after a failure that a Retry matched. */
+  retries: number;
+  startedAt: string | null;
+  endedAt: string | null;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  cause: string | null;
+  /** Over several executions (a Distributed Map's child executions): how many had the state in each status. */
+  counts?: Partial<Record<StateStatus, number>>;
+}
 
 export interface Health {
   /**
@@ -230,7 +248,19 @@ export interface ChildGroup {
 }
 
 /** An email or SNS message, as the runtime's outbox keeps it. */
-export type OutboxMessage = OutboxEntry;
+export interface OutboxMessage {
+  id: string;
+  service: 'ses' | 'sns';
+  from?: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html?: string;
+  links: string[];
+  sentAt: string;
+  /** SNS topic ARN for notifications. */
+  topicArn?: string;
+}
 
 export interface FleetInstance {
   instanceId: string;
@@ -243,8 +273,19 @@ export interface FleetInstance {
   [other: string]: unknown;
 }
 
-/** A schedule with its next fire time (ISO, UTC; null when it will not fire again), as the scheduler lists it. */
-export type Schedule = ScheduleSummary;
+/** A schedule with its next fire time, as the scheduler lists it. */
+export interface Schedule {
+  name: string;
+  group: string;
+  expression: string;
+  /** IANA zone the expression is evaluated in. */
+  timezone: string;
+  state: 'ENABLED' | 'DISABLED';
+  targetArn: string;
+  /** Next fire (ISO, UTC), or null when it will not fire again. */
+  next: string | null;
+  lastFiredAt: string | null;
+}
 
 export interface Faults {
   ec2ThrottleRate: number;

@@ -10,9 +10,9 @@ import {
   API_PREFIX, ApiError, EXECUTION_STATUSES, paths,
   type AslDefinition, type ChildGroup, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
   type ExecutionSummary, type Faults, type FleetInstance, type Health, type HistoryEvent, type OpsflowApi, type OutboxMessage, type RecordView,
-  type Schedule, type StartRequest, type StartResult, type WaitingGroup, type Workflow,
+  type Schedule, type StartRequest, type StartResult, type StateRun, type WaitingGroup, type Workflow,
 } from './api';
-import { mergeRuns, stateRuns, type StateRun } from './app/status';
+import { mergeRuns, stateRuns } from './app/status';
 import { recordView, waitingItem, type ExecutionFacts, type RecordPanel } from './records';
 
 /** What the API reads from the runtime; a structural view so this module does not import the Runtime class. */

@@ -5,7 +5,7 @@
  * Retry/Catch match.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsError, arn, type Clock } from '../kernel';
+import { AwsError, arn, type Clock, type TaskIam } from '../kernel';
 import { ABORTED, asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
 import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './executor';
 import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
@@ -43,16 +43,6 @@ export interface DispatcherDeps {
   children: ChildExecutions;
   activityExists: (activityArn: string) => boolean;
   iam?: TaskIam;
-}
-
-/**
- * IAM for the calls an execution makes with its state machine's role: SDK integrations sign with the role's
- * credentials (the endpoint verifies and authorizes them; without a role, with the runtime's own key); Lambda
- * invocations and child executions, which the engine makes itself, are authorized here. `authorize` returns AWS's denial message, or undefined when allowed.
- */
-export interface TaskIam {
-  credentials(executionArn: string): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
-  authorize(executionArn: string, action: string, resource: string): string | undefined;
 }
 
 type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';

@@ -6,12 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store } from '../kernel';
-import { jsonError } from '../server';
+import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store, type TaskIam } from '../kernel';
+import { jsonError } from '../wire/errors';
 import { stepFunctionsCall, trailDate } from '../services/cloudtrail';
 import type { Caller, TrailRecord, UserIdentity } from '../services/fleet';
 import { authorizedS3 } from '../services/s3';
-import { Dispatcher, type ChildDescription, type TaskIam } from './dispatch';
+import { Dispatcher, type ChildDescription } from './dispatch';
 import { ABORTED, StatesError } from './errors';
 import { Interpreter, Variables } from './executor';
 import { History, historyPage, page, type HistoryEvent } from './history';

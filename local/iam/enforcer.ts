@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { ACCOUNT, AwsError, REGION, type Clock } from '../kernel';
-import { formList, type DecodedRequest } from '../rules/decode';
+import { formList, type DecodedRequest } from '../wire/decode';
 import { actionInfo, keyApplies } from './actions';
 import type { IamModel, Session } from './model';
 import { deniedMessage, evaluate, evaluateKeyPolicy, statements, type Evaluation, type PolicyDocument, type PrincipalRef, type RequestContext } from './policy';

@@ -6,7 +6,7 @@
  * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
  */
 import { ACCOUNT, REGION } from '../kernel';
-import { formList, type DecodedRequest } from '../rules/decode';
+import { formList, type DecodedRequest } from '../wire/decode';
 import type { RequestContext } from './policy';
 
 export interface ResourceLookups {

@@ -4,11 +4,10 @@
  * makes on the app's behalf: an execution invoking Lambda or starting a child, a schedule or rule reaching
  * its target, API Gateway or SNS invoking a function.
  */
-import { ACCOUNT, AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from '../kernel';
-import type { TaskIam } from '../engine/dispatch';
-import type { Target } from '../services/events';
+import { ACCOUNT, AwsError, type AwsRequest, type AwsResponse, type ServiceHandler, type Target, type TaskIam } from '../kernel';
 import type { IamEnforcer } from '../iam/enforcer';
-import { decode, renderError, type DecodedRequest } from './decode';
+import { decode, type DecodedRequest } from '../wire/decode';
+import { renderError } from '../wire/errors';
 import type { Rules } from './settings';
 
 /** A check on a decoded call; returns the service's error to answer instead of handling it. */

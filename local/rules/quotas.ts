@@ -4,7 +4,7 @@
  * the Lambda runner and DynamoDB's paging import the numbers for the quotas they enforce themselves.
  */
 import { AwsError, type AwsRequest } from '../kernel';
-import type { DecodedRequest } from './decode';
+import type { DecodedRequest } from '../wire/decode';
 
 /** "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string."
  * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions */

@@ -4,7 +4,7 @@
  * as it would be on AWS (waits, retries with back-off) meets the same throttling at any time scale.
  */
 import { AwsError, type AwsRequest, type Clock } from '../kernel';
-import { formList, type DecodedRequest } from './decode';
+import { formList, type DecodedRequest } from '../wire/decode';
 import type { Rules } from './settings';
 
 export class TokenBucket {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type ServiceHandler } from '../kernel';
-import { jsonError } from '../server';
+import { jsonError } from '../wire/errors';
 import { toCloudTrailEvent, type Caller, type Fleet, type TrailRecord, type UserIdentity } from './fleet';
 
 /**

@@ -9,23 +9,9 @@
  * refuses (its resource policy, the key of an encrypted topic) is lost, and only the count says so.
  */
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type Clock, type EventBus, type ServiceHandler } from '../kernel';
-import { jsonError } from '../server';
+import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type Clock, type EventBus, type ServiceHandler, type TargetInvoker } from '../kernel';
+import { jsonError } from '../wire/errors';
 import { matches, patternProblems, selectPath, transformInput, type InputTransformer } from './event-pattern';
-
-/** What a rule, a schedule or a subscription delivers to. */
-export interface Target {
-  arn: string;
-  /** JSON text delivered to the target. */
-  input: string;
-  /** The role the service assumes to reach the target (schedule and rule targets with a RoleArn). */
-  roleArn?: string;
-  /** The service principal and `aws:SourceArn` of the delivery, for the target's resource policy. */
-  source?: { service: string; arn: string };
-}
-
-/** Supplied by the runtime: starts a state machine, invokes a Lambda asynchronously or publishes to SNS, by ARN. */
-export type TargetInvoker = (target: Target) => Promise<void>;
 
 export interface RuleTarget {
   id: string;

@@ -10,8 +10,7 @@
  * - fall back: an ambiguous wall time fires once, at its first occurrence (01:30 EDT, not again at 01:30 EST).
  */
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, REGION, type Clock, type StateDir, type Store } from '../kernel';
-import type { Target, TargetInvoker } from './events';
+import { ACCOUNT, REGION, type Clock, type StateDir, type Store, type Target, type TargetInvoker } from '../kernel';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

@@ -9,8 +9,7 @@
  */
 import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
-import type { TargetInvoker } from './events';
+import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler, type TargetInvoker } from '../kernel';
 
 const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 const PROTOCOLS = ['email', 'email-json', 'lambda', 'sqs', 'https', 'http'] as const;

@@ -26,7 +26,8 @@
  */
 import { NormalizedSchema } from '@smithy/core/schema';
 import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
-import { renderError, type Protocol as WireProtocol } from '../rules/decode';
+import type { Protocol as WireProtocol } from '../wire/decode';
+import { renderError } from '../wire/errors';
 
 type Protocol = 'awsJson' | 'restJson' | 'restXml' | 'awsQuery' | 'ec2Query';
 const WIRE: Record<Protocol, WireProtocol> = { awsJson: 'json', restJson: 'rest-json', restXml: 'rest-xml', awsQuery: 'query', ec2Query: 'ec2' };

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { describeFailure } from '../../local/console/app/failure';
-import { mergeRuns, type StateRun } from '../../local/console/app/status';
+import type { StateRun } from '../../local/console/api';
+import { mergeRuns } from '../../local/console/app/status';
 import { parseRecordPanel, recordView, waitingItem } from '../../local/console/records';
 import type { ApprovalRecord } from '../../tasks/approval/core/types';
 import { APPROVAL_RECORD_PANEL } from '../../workflows/approval/construct';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type AwsRequest } from '../../local/kernel';
-import type { DecodedRequest } from '../../local/rules/decode';
+import type { DecodedRequest } from '../../local/wire/decode';
 import { RateLimits } from '../../local/rules/rates';
 import { resolveRules } from '../../local/rules/settings';
 

@@ -20,7 +20,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ACCOUNT, AwsError, ManualClock, StateDir, arn, type AwsRequest, type ServiceHandler } from '../../local/kernel';
-import { createServer, jsonError, listen } from '../../local/server';
+import { createServer, listen } from '../../local/server';
+import { jsonError } from '../../local/wire/errors';
 import { StepFunctionsService } from '../../local/engine';
 
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/sfn`;

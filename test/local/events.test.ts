@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import { EventBridgeClient, ListRulesCommand, PutEventsCommand, TestEventPatternCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Clock } from '../../local/kernel';
+import { Clock, type Target } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
-import { EventsService, type Target } from '../../local/services/events';
+import { EventsService } from '../../local/services/events';
 
 const SM = 'arn:aws:states:us-east-1:000000000000:stateMachine:remediate';
 const FN = 'arn:aws:lambda:us-east-1:000000000000:function:notify';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resourceRequests } from '../../local/iam/requests';
 import { Clock, StateDir } from '../../local/kernel';
-import type { DecodedRequest } from '../../local/rules/decode';
+import type { DecodedRequest } from '../../local/wire/decode';
 import { SesAccount } from '../../local/services/sesv2';
 
 const identity = (name: string) => `arn:aws:ses:us-east-1:000000000000:identity/${name}`;

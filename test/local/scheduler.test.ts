@@ -2,9 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Clock, ManualClock, StateDir } from '../../local/kernel';
+import { Clock, ManualClock, StateDir, type Target } from '../../local/kernel';
 import { nextFire, Scheduler, validateExpression } from '../../local/services/scheduler';
-import type { Target } from '../../local/services/events';
 
 const next = (expression: string, timezone: string, after: string, anchor?: string) =>
   nextFire(expression, timezone, new Date(after), anchor ? new Date(anchor) : undefined)?.toISOString();

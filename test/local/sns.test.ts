@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Clock, StateDir } from '../../local/kernel';
+import { Clock, StateDir, type Target } from '../../local/kernel';
 import { FileOutbox } from '../../local/outbox';
 import { createServer, listen } from '../../local/server';
-import type { Target } from '../../local/services/events';
 import { SnsService } from '../../local/services/sns';
 
 const TOPIC = 'arn:aws:sns:us-east-1:000000000000:ops-alerts';

@@ -5,14 +5,14 @@
  */
 import {
   ApiClient, ApiError, EXECUTION_STATUSES, paths,
-  type ChildGroup, type ExecutionDetail, type ExecutionPage, type ExecutionStatus, type FieldType, type OutboxMessage, type RecordView, type Workflow,
+  type ChildGroup, type ExecutionDetail, type ExecutionPage, type ExecutionStatus, type FieldType, type OutboxMessage, type RecordView, type StateRun, type StateStatus, type Workflow,
 } from '../api';
 import { duration, formatTime, h, pretty, replace, type Child } from './dom';
 import { describeFailure } from './failure';
 import { layoutDefinition, type LaidOutGraph } from './graph';
 import { icon, iconFor, statusKey } from './icons';
 import { renderGraph, type GraphView } from './render';
-import { eventDetails, eventSummary, stateRuns, STATUS_WORD, type StateRun, type StateStatus } from './status';
+import { eventDetails, eventSummary, stateRuns, STATUS_WORD } from './status';
 import './style.css';
 
 const api = new ApiClient('');

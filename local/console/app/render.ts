@@ -3,10 +3,11 @@
  * Draws a laid-out state machine (graph.ts) as SVG, each state with its status by colour AND by an icon
  * and a word, focusable and clickable (Enter/Space) to show its details.
  */
+import type { StateRun, StateStatus } from '../api';
 import type { LaidOutGraph } from './graph';
 import { s } from './dom';
 import { iconFor, setIcon, svgIcon } from './icons';
-import { STATUS_WORD, type StateRun, type StateStatus } from './status';
+import { STATUS_WORD } from './status';
 
 export interface GraphView {
   svg: SVGSVGElement;

@@ -5,26 +5,7 @@
  * Event names and their details are GetExecutionHistory's
  * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html).
  */
-import type { ExecutionStatus, HistoryEvent } from '../api';
-
-export type StateStatus = 'succeeded' | 'failed' | 'caught' | 'running' | 'aborted' | 'not-reached';
-
-export interface StateRun {
-  name: string;
-  status: StateStatus;
-  /** How many times the state was entered (a state in a Map runs once per item). */
-  entered: number;
-  /** Re-attempts after a failure that a Retry matched. */
-  retries: number;
-  startedAt: string | null;
-  endedAt: string | null;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  cause: string | null;
-  /** Over several executions (a Distributed Map's child executions): how many had the state in each status. */
-  counts?: Partial<Record<StateStatus, number>>;
-}
+import type { ExecutionStatus, HistoryEvent, StateRun, StateStatus } from '../api';
 
 interface Tracking extends StateRun {
   open: number;

@@ -1,12 +1,8 @@
 /**
  * Reads a signed AWS API request into its action and parameters, whatever its protocol, so the rules (IAM,
- * quotas, rates) can look at it before the service handles it; and renders an error in the protocol's own
- * wire format, as the service would.
+ * quotas, rates) can look at it before the service handles it. Its errors, in the same protocols: ./errors.ts.
  */
-import escapeHtml from 'escape-html';
-import { randomUUID } from 'node:crypto';
-import { AwsError, type AwsRequest, type AwsResponse } from '../kernel';
-import { jsonError } from '../server';
+import type { AwsRequest } from '../kernel';
 
 export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml';
 
@@ -111,37 +107,4 @@ export function formList(form: URLSearchParams | undefined, name: string): strin
     if (m) out.push([Number(m[1]), v]);
   }
   return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
-}
-
-// The project's one escaper (escape-html).
-const esc = escapeHtml;
-
-/** An error in the wire format of the request's protocol. */
-export function renderError(protocol: Protocol, err: AwsError): AwsResponse {
-  const requestId = randomUUID();
-  switch (protocol) {
-    case 'ec2':
-      return {
-        status: err.status,
-        headers: { 'content-type': 'text/xml;charset=UTF-8' },
-        body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
-      };
-    case 'query':
-      return {
-        status: err.status,
-        headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-        body: `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${err.status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
-      };
-    case 'rest-xml':
-      // S3's error document: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
-      return {
-        status: err.status,
-        headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },
-        body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message><RequestId>${requestId}</RequestId></Error>`,
-      };
-    case 'rest-json':
-      return { status: err.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code, 'x-amzn-requestid': requestId }, body: JSON.stringify({ message: err.message }) };
-    default:
-      return jsonError(err);
-  }
 }
