@@ -63,7 +63,8 @@ module.exports = {
     ...upward,
     {
       name: 'console-contract-self-contained',
-      comment: "The console's API contract and browser app import only from console/ and npm packages (no Node module, nothing of the runtime): they are bundled for the browser and declare the API's shapes themselves",
+      comment:
+        "The console's API contract and browser app import only from console/ and npm packages (no Node module, nothing of the runtime): they are bundled for the browser and declare the API's shapes themselves",
       severity: 'error',
       from: { path: '^local/console/(api\\.ts$|app/)' },
       to: { pathNot: ['^local/console/', '^node_modules/'] },

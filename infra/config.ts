@@ -102,7 +102,8 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   unknownKeys(lo, ['fleet', 'sesIdentities'], 'local', problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
   if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
-  const sesIdentities = lo.sesIdentities === undefined ? [...new Set(sesIdentitiesUsed.filter(Boolean))] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
+  const sesIdentities =
+    lo.sesIdentities === undefined ? [...new Set(sesIdentitiesUsed.filter(Boolean))] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {

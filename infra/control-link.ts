@@ -124,7 +124,12 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
         secret = { secret: newSecret(), version: 1, rotatedAt: now().toISOString() };
         await store.putLinkSecret(secret);
       }
-      const claims = { instanceId: c.instanceId, action: c.action, linkId: newLinkId(), expiresAt: c.days ? Math.floor(now().getTime() / 1000) + c.days * 86_400 : 0 };
+      const claims = {
+        instanceId: c.instanceId,
+        action: c.action,
+        linkId: newLinkId(),
+        expiresAt: c.days ? Math.floor(now().getTime() / 1000) + c.days * 86_400 : 0,
+      };
       await store.recordIssued(claims.linkId, claims.expiresAt);
       const url = linkUrl(parsed.baseUrl ?? endpoint, claims, signLink(secret.secret, claims));
       const expiry = claims.expiresAt ? `expires ${new Date(claims.expiresAt * 1000).toISOString()}` : 'does not expire';

@@ -39,7 +39,8 @@ export class OpsflowStack extends Stack {
     }
     new CfnOutput(this, 'FailureTopicArn', { value: this.alerts.topic.topicArn });
     // What the local runtime's console and CLI show (README "Local runtime metadata"); AWS ignores it.
-    for (const w of registry) declareWorkflow(this.workflows.get(w.name)!.stateMachine, { name: w.name, examples: readExamples(w.examples), tryLocally: w.tryLocally });
+    for (const w of registry)
+      declareWorkflow(this.workflows.get(w.name)!.stateMachine, { name: w.name, examples: readExamples(w.examples), tryLocally: w.tryLocally });
     declareLocalApp(this, {
       // The fleet views' columns: every instance's Name, then the tags the workflows act on.
       interestingTags: [...new Set(['Name', ...registry.flatMap((w) => w.interestingTags ?? [])])],

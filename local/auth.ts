@@ -16,7 +16,18 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import type { Credentials } from './credentials';
 import { AwsError, REGION, type AwsRequest, type AwsResponse } from './kernel';
-import { EMPTY_SHA256, expectedSignature, parseAmzDate, sameSignature, sha256Hex, UNSIGNED_PAYLOAD, verifyChunks, type Computed, type ReceivedRequest, type SigV4 } from './sigv4';
+import {
+  EMPTY_SHA256,
+  expectedSignature,
+  parseAmzDate,
+  sameSignature,
+  sha256Hex,
+  UNSIGNED_PAYLOAD,
+  verifyChunks,
+  type Computed,
+  type ReceivedRequest,
+  type SigV4,
+} from './sigv4';
 
 export interface AuthContext {
   /** `host:port` values of the runtime's own address (lower case), empty until it listens: the Host header must be one, and its own pages' origins are `http://` those. */
@@ -38,7 +49,10 @@ export const MAX_EXPIRES_SECONDS = 604_800;
 
 /** The x-amz-content-sha256 values S3 accepts besides a hex SHA-256 (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html). */
 const S3_PAYLOAD_MARKERS = new Set([
-  UNSIGNED_PAYLOAD, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+  UNSIGNED_PAYLOAD,
+  'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
 ]);
 
 /** Why a request is refused, before it is put in the service's words (`refusal`). */
@@ -56,7 +70,11 @@ type Reason =
   | { kind: 'chunks' }
   | { kind: 'browser'; from: string };
 
-const amz = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amz = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 /** The request, checked; a refusal in the service's format, or undefined when it authenticates. */
 export async function authenticate(req: AwsRequest, target: string, sig: SigV4, ctx: AuthContext): Promise<AwsResponse | undefined> {
@@ -85,13 +103,24 @@ async function check(req: ReceivedRequest, sig: SigV4, ctx: AuthContext): Promis
   if (!sig.signedHeaders.includes('host')) return { kind: 'incomplete', detail: `'Host' must be a 'SignedHeader' in the AWS Authorization.` };
   const signedAt = parseAmzDate(sig.requestDate);
   if (!signedAt) {
-    return { kind: 'incomplete', detail: sig.location === 'header' ? "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header." : "Query-string authentication requires the 'X-Amz-Date' parameter." };
+    return {
+      kind: 'incomplete',
+      detail:
+        sig.location === 'header'
+          ? "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+          : "Query-string authentication requires the 'X-Amz-Date' parameter.",
+    };
   }
   const expiresText = sig.location === 'query' ? new URLSearchParams(req.target.split('?')[1] ?? '').get('X-Amz-Expires') : null;
   if (sig.location === 'query' && s3 && expiresText === null) {
-    return { kind: 'incomplete', detail: 'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.' };
+    return {
+      kind: 'incomplete',
+      detail:
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+    };
   }
-  if (expiresText !== null && !(/^\d{1,10}$/.test(expiresText) && Number(expiresText) <= MAX_EXPIRES_SECONDS)) return { kind: 'expires-too-long', expires: expiresText };
+  if (expiresText !== null && !(/^\d{1,10}$/.test(expiresText) && Number(expiresText) <= MAX_EXPIRES_SECONDS))
+    return { kind: 'expires-too-long', expires: expiresText };
   if (sig.region !== REGION) return { kind: 'region', region: sig.region };
   if (sig.date !== sig.requestDate!.slice(0, 8)) return { kind: 'scope-date', scopeDate: sig.date, amzDate: sig.requestDate! };
 
@@ -137,7 +166,10 @@ async function check(req: ReceivedRequest, sig: SigV4, ctx: AuthContext): Promis
 function payloadHash(req: ReceivedRequest, sig: SigV4): string | Reason {
   if (sig.service !== 's3') return req.body.length ? sha256Hex(req.body) : EMPTY_SHA256;
   const query = new URLSearchParams(req.target.split('?')[1] ?? '');
-  const declared = sig.location === 'query' ? query.get('X-Amz-Content-Sha256') ?? req.headers['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD : req.headers['x-amz-content-sha256'];
+  const declared =
+    sig.location === 'query'
+      ? (query.get('X-Amz-Content-Sha256') ?? req.headers['x-amz-content-sha256'] ?? UNSIGNED_PAYLOAD)
+      : req.headers['x-amz-content-sha256'];
   if (declared === undefined) return { kind: 'content-sha256', declared: '' };
   if (!/^[0-9a-f]{64}$/.test(declared) && !S3_PAYLOAD_MARKERS.has(declared)) return { kind: 'content-sha256', declared };
   return declared;
@@ -167,7 +199,8 @@ function protocolOf(service: string, path: string): Protocol {
   }
 }
 
-const SIGNATURE_MISMATCH = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 const INVALID_TOKEN = 'The security token included in the request is invalid.';
 
 /**
@@ -215,10 +248,14 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
       // EC2 answers every credential problem with AuthFailure (401) and a stale request with RequestExpired
       // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; AWS-recorded:
       // `<Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message>`).
-      const [code, status, text] = reason.kind === 'incomplete' ? ['IncompleteSignature', 400, message]
-        : reason.kind === 'browser' ? ['ForeignOrigin', 403, message]
-        : reason.kind === 'expired' || reason.kind === 'skewed' ? ['RequestExpired', 400, 'Request has expired.']
-          : ['AuthFailure', 401, 'AWS was not able to validate the provided access credentials'];
+      const [code, status, text] =
+        reason.kind === 'incomplete'
+          ? ['IncompleteSignature', 400, message]
+          : reason.kind === 'browser'
+            ? ['ForeignOrigin', 403, message]
+            : reason.kind === 'expired' || reason.kind === 'skewed'
+              ? ['RequestExpired', 400, 'Request has expired.']
+              : ['AuthFailure', 401, 'AWS was not able to validate the provided access credentials'];
       return {
         status,
         headers: { 'content-type': 'text/xml;charset=UTF-8' },
@@ -229,7 +266,14 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
       // SNS and SES v1: SignatureDoesNotMatch and InvalidClientTokenId, 403, in the Query protocol's ErrorResponse
       // (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html; AWS-recorded SES responses carry
       // `InvalidClientTokenId` / "The security token included in the request is invalid.", 403, Type Sender).
-      const code = reason.kind === 'incomplete' ? 'IncompleteSignature' : reason.kind === 'browser' ? 'ForeignOrigin' : reason.kind === 'unknown-key' || reason.kind === 'token' ? 'InvalidClientTokenId' : 'SignatureDoesNotMatch';
+      const code =
+        reason.kind === 'incomplete'
+          ? 'IncompleteSignature'
+          : reason.kind === 'browser'
+            ? 'ForeignOrigin'
+            : reason.kind === 'unknown-key' || reason.kind === 'token'
+              ? 'InvalidClientTokenId'
+              : 'SignatureDoesNotMatch';
       const xmlns = sig.service === 'ses' ? 'http://ses.amazonaws.com/doc/2010-12-01/' : 'http://sns.amazonaws.com/doc/2010-03-31/';
       return {
         status: reason.kind === 'incomplete' ? 400 : 403,
@@ -241,12 +285,23 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
       // JSON services: InvalidSignatureException and UnrecognizedClientException, 400 (AWS-recorded DynamoDB and
       // Cognito responses); REST-JSON services the same names with 403, the status Smithy's aws.auth#sigv4 trait
       // gives InvalidSignatureException.
-      const code = reason.kind === 'incomplete' ? 'IncompleteSignature' : reason.kind === 'browser' ? 'ForeignOrigin' : reason.kind === 'unknown-key' || reason.kind === 'token' ? 'UnrecognizedClientException' : 'InvalidSignatureException';
+      const code =
+        reason.kind === 'incomplete'
+          ? 'IncompleteSignature'
+          : reason.kind === 'browser'
+            ? 'ForeignOrigin'
+            : reason.kind === 'unknown-key' || reason.kind === 'token'
+              ? 'UnrecognizedClientException'
+              : 'InvalidSignatureException';
       const status = reason.kind === 'incomplete' ? 400 : reason.kind === 'browser' || protocol === 'rest-json' ? 403 : 400;
       const body = protocol === 'rest-json' ? { message } : { __type: code, message };
       return {
         status,
-        headers: { 'content-type': protocol === 'rest-json' ? 'application/json' : 'application/x-amz-json-1.0', 'x-amzn-errortype': code, 'x-amzn-requestid': requestId },
+        headers: {
+          'content-type': protocol === 'rest-json' ? 'application/json' : 'application/x-amz-json-1.0',
+          'x-amzn-errortype': code,
+          'x-amzn-requestid': requestId,
+        },
         body: JSON.stringify(body),
       };
     }
@@ -264,22 +319,41 @@ function s3Refusal(sig: SigV4, reason: Reason): AwsResponse {
   const header = sig.location === 'header';
   const malformed = header ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError';
   const prefix = header ? 'The authorization header is malformed; ' : 'Error parsing the X-Amz-Credential parameter; ';
-  const bytes = (text: string) => Buffer.from(text).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  const bytes = (text: string) =>
+    Buffer.from(text)
+      .toString('hex')
+      .replace(/(..)(?!$)/g, '$1 ');
   let error: AwsError;
   let fields: Record<string, string | number> = {};
   switch (reason.kind) {
     case 'incomplete':
-      error = new AwsError(header ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError', header ? `The authorization header is malformed; ${reason.detail}` : reason.detail, 400);
+      error = new AwsError(
+        header ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError',
+        header ? `The authorization header is malformed; ${reason.detail}` : reason.detail,
+        400,
+      );
       break;
     case 'signature':
-      error = new AwsError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', 403);
+      error = new AwsError(
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+        403,
+      );
       fields = {
-        AWSAccessKeyId: sig.accessKeyId, StringToSign: reason.computed.stringToSign, SignatureProvided: reason.provided,
-        StringToSignBytes: bytes(reason.computed.stringToSign), CanonicalRequest: reason.computed.canonicalRequest, CanonicalRequestBytes: bytes(reason.computed.canonicalRequest),
+        AWSAccessKeyId: sig.accessKeyId,
+        StringToSign: reason.computed.stringToSign,
+        SignatureProvided: reason.provided,
+        StringToSignBytes: bytes(reason.computed.stringToSign),
+        CanonicalRequest: reason.computed.canonicalRequest,
+        CanonicalRequestBytes: bytes(reason.computed.canonicalRequest),
       };
       break;
     case 'chunks':
-      error = new AwsError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', 403);
+      error = new AwsError(
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+        403,
+      );
       fields = { AWSAccessKeyId: sig.accessKeyId };
       break;
     case 'unknown-key':
@@ -297,23 +371,39 @@ function s3Refusal(sig: SigV4, reason: Reason): AwsResponse {
       error = new AwsError(malformed, `${header ? prefix : ''}Invalid credential date. Date is not the same as X-Amz-Date.`, 400);
       break;
     case 'expires-too-long':
-      error = new AwsError('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds', 400);
+      error = new AwsError(
+        'AuthorizationQueryParametersError',
+        'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds',
+        400,
+      );
       break;
     case 'expired':
       error = new AwsError('AccessDenied', 'Request has expired', 403);
-      fields = { 'X-Amz-Expires': reason.expires, Expires: new Date(parseAmzDate(reason.amzDate)!.getTime() + reason.expires * 1000).toISOString().replace(/\.\d{3}/, ''), ServerTime: new Date(reason.now).toISOString().replace(/\.\d{3}/, '') };
+      fields = {
+        'X-Amz-Expires': reason.expires,
+        Expires: new Date(parseAmzDate(reason.amzDate)!.getTime() + reason.expires * 1000).toISOString().replace(/\.\d{3}/, ''),
+        ServerTime: new Date(reason.now).toISOString().replace(/\.\d{3}/, ''),
+      };
       break;
     case 'browser':
       error = new AwsError('ForeignOrigin', frontDoorMessage(reason), 403);
       break;
     case 'skewed':
       error = new AwsError('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', 403);
-      fields = { RequestTime: reason.amzDate, ServerTime: new Date(reason.now).toISOString().replace(/\.\d{3}/, ''), MaxAllowedSkewMilliseconds: SIGNATURE_WINDOW_MS };
+      fields = {
+        RequestTime: reason.amzDate,
+        ServerTime: new Date(reason.now).toISOString().replace(/\.\d{3}/, ''),
+        MaxAllowedSkewMilliseconds: SIGNATURE_WINDOW_MS,
+      };
       break;
     case 'content-sha256':
       if (reason.declared === '') error = new AwsError('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256', 400);
       else if (reason.computed === undefined) {
-        error = new AwsError('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.', 400);
+        error = new AwsError(
+          'InvalidArgument',
+          'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.',
+          400,
+        );
         fields = { ArgumentName: 'x-amz-content-sha256', ArgumentValue: reason.declared };
       } else {
         error = new AwsError('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400);
@@ -322,7 +412,9 @@ function s3Refusal(sig: SigV4, reason: Reason): AwsResponse {
       break;
   }
   const requestId = randomUUID();
-  const extra = Object.entries(fields).map(([k, v]) => `<${k}>${escapeHtml(String(v))}</${k}>`).join('');
+  const extra = Object.entries(fields)
+    .map(([k, v]) => `<${k}>${escapeHtml(String(v))}</${k}>`)
+    .join('');
   return {
     status: error.status,
     headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId },

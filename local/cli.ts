@@ -61,8 +61,18 @@ function appHints(): AppHints {
   try {
     const stacks = loadAssembly(process.env.OPSFLOW_CDK_OUT || 'cdk.out').stacks;
     const workflows = stacks.flatMap((s) => declaredWorkflows(s.template, s.stackName));
-    const schedules = stacks.flatMap((s) => Object.values(s.template.Resources ?? {}).filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties?.Name)).filter((n): n is string => typeof n === 'string');
-    return { workflows: workflows.map((w) => w.name), tryLocally: workflows.flatMap((w) => w.tryLocally).map((l) => l.replace(/\s+#.*$/, '').trim()), schedules };
+    const schedules = stacks
+      .flatMap((s) =>
+        Object.values(s.template.Resources ?? {})
+          .filter((r) => r.Type === 'AWS::Scheduler::Schedule')
+          .map((r) => r.Properties?.Name),
+      )
+      .filter((n): n is string => typeof n === 'string');
+    return {
+      workflows: workflows.map((w) => w.name),
+      tryLocally: workflows.flatMap((w) => w.tryLocally).map((l) => l.replace(/\s+#.*$/, '').trim()),
+      schedules,
+    };
   } catch {
     return { workflows: [], tryLocally: [], schedules: [] };
   }
@@ -71,7 +81,10 @@ function appHints(): AppHints {
 const examplesOf = (c: Command, app: AppHints) => (typeof c.examples === 'function' ? c.examples(app) : c.examples);
 
 const COMMON: Options = {
-  port: { type: 'string', description: 'the runtime\'s port (default OPSFLOW_PORT, else the port the running runtime recorded in its state directory, else 4566)' },
+  port: {
+    type: 'string',
+    description: "the runtime's port (default OPSFLOW_PORT, else the port the running runtime recorded in its state directory, else 4566)",
+  },
   json: { type: 'boolean', description: 'machine-readable output' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
@@ -81,11 +94,11 @@ const commands: Record<string, Command> = {
     usage: 'up [--port N] [--time-scale N] [--cdk-out DIR] [--host ADDR] [--synth] [--iam off] [--quotas off] [--deploy-checks off] [--rates off]',
     summary: 'run the local runtime over the synthesized app until Ctrl-C',
     details: [
-      'Deploys cdk.out onto the local AWS services and serves them, the app\'s HTTP routes and the console on one',
+      "Deploys cdk.out onto the local AWS services and serves them, the app's HTTP routes and the console on one",
       'port. It listens on 127.0.0.1 only; --host ADDR (or OPSFLOW_HOST) listens on ADDR, for a VM or a container,',
       'and answers requests addressed to ADDR:PORT, 127.0.0.1:PORT or localhost:PORT (any other Host is refused).',
       '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
-      'AWS\'s rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off',
+      "AWS's rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off",
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
       'Every AWS request must be signed (SigV4) with credentials the runtime knows: test / test unless',
       'OPSFLOW_CREDENTIALS=KEY:SECRET[,KEY:SECRET...] says otherwise; a wrong signature is refused as AWS refuses it.',
@@ -96,8 +109,8 @@ const commands: Record<string, Command> = {
       'cdk-out': { type: 'string', description: 'the cloud assembly to run (default cdk.out, or OPSFLOW_CDK_OUT)' },
       host: { type: 'string', description: 'the address to listen on (default 127.0.0.1, or OPSFLOW_HOST)' },
       synth: { type: 'boolean', description: 'run `cdk synth --quiet` first' },
-      iam: { type: 'string', description: 'off: do not enforce the template\'s IAM policies (default on, or OPSFLOW_IAM)' },
-      quotas: { type: 'string', description: 'off: do not enforce AWS\'s size and history quotas (default on, or OPSFLOW_QUOTAS)' },
+      iam: { type: 'string', description: "off: do not enforce the template's IAM policies (default on, or OPSFLOW_IAM)" },
+      quotas: { type: 'string', description: "off: do not enforce AWS's size and history quotas (default on, or OPSFLOW_QUOTAS)" },
       'deploy-checks': { type: 'string', description: 'off: deploy what CloudFormation would refuse (default on, or OPSFLOW_DEPLOY_CHECKS)' },
       rates: { type: 'string', description: 'off: no API request rates or Lambda concurrency limit (default on, or OPSFLOW_RATES)' },
     },
@@ -117,7 +130,11 @@ const commands: Record<string, Command> = {
     async run({ args, values, api, print }) {
       const [typed, file] = args;
       const input = file === '-' ? checkedJson(readFileSync(0, 'utf8'), '<stdin>') : file ? readInputFile(file) : '{}';
-      const workflow = resolveName(typed, (await api.workflows()).map((w) => w.name), 'workflow');
+      const workflow = resolveName(
+        typed,
+        (await api.workflows()).map((w) => w.name),
+        'workflow',
+      );
       const out = await api.start({ workflow, input, name: values.name as string | undefined });
       print(out, () => `started ${out.executionArn}`);
     },
@@ -133,16 +150,28 @@ const commands: Record<string, Command> = {
     },
     async run({ args, values, api, print }) {
       const status = values.status as ExecutionStatus | undefined;
-      if (status !== undefined && !EXECUTION_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${EXECUTION_STATUSES.join(', ')}, got '${status}'`);
-      const workflow = args[0] === undefined ? undefined : resolveName(args[0], (await api.workflows()).map((w) => w.name), 'workflow');
+      if (status !== undefined && !EXECUTION_STATUSES.includes(status))
+        throw new UsageError(`--status must be one of ${EXECUTION_STATUSES.join(', ')}, got '${status}'`);
+      const workflow =
+        args[0] === undefined
+          ? undefined
+          : resolveName(
+              args[0],
+              (await api.workflows()).map((w) => w.name),
+              'workflow',
+            );
       const page = await api.executions({ workflow, status, limit: Number(values.limit ?? 100) });
       const rows = page.items.map((e) => ({ workflow: e.workflow, name: e.name, status: e.status, started: e.startDate, stopped: e.stopDate ?? '' }));
-      print(page.items, () => `${table(rows, ['workflow', 'name', 'status', 'started', 'stopped'])}${page.total > rows.length ? `\n(${rows.length} of ${page.total}; --limit shows more)` : ''}`);
+      print(
+        page.items,
+        () =>
+          `${table(rows, ['workflow', 'name', 'status', 'started', 'stopped'])}${page.total > rows.length ? `\n(${rows.length} of ${page.total}; --limit shows more)` : ''}`,
+      );
     },
   },
   history: {
     usage: 'history <execution>',
-    summary: 'an execution\'s events, as GetExecutionHistory returns them (ARN or name)',
+    summary: "an execution's events, as GetExecutionHistory returns them (ARN or name)",
     examples: ['npx opsflow history 6d1f0c9e-…', 'npx opsflow history arn:aws:states:us-east-1:000000000000:execution:<state machine>:my-run --json'],
     positionals: ['execution'],
     async run({ args, api, print }) {
@@ -168,18 +197,21 @@ const commands: Record<string, Command> = {
     details: [
       'One message a paragraph: when, to whom, the subject, and the link into the app (the first link to this runtime),',
       'whole, to open in a browser. --wide prints one line a message instead. Every message is also an .eml file',
-      'under .opsflow/outbox/; the console\'s Outbox view renders them.',
+      "under .opsflow/outbox/; the console's Outbox view renders them.",
     ].join('\n'),
-    examples: ['npx opsflow outbox', 'npx opsflow outbox --json | jq -r \'.[-1].links[0]\''],
+    examples: ['npx opsflow outbox', "npx opsflow outbox --json | jq -r '.[-1].links[0]'"],
     options: { wide: { type: 'boolean', description: 'one line a message (long lines are not cut)' } },
     async run({ api, endpoint, values, print }) {
       const entries = await api.outbox();
       // The link worth showing is the one into the app (a page the runtime serves), not one quoted in details.
       const appLink = (links: string[]) => links.find((l) => l.startsWith(endpoint)) ?? links[0] ?? '';
       const rows = entries.map((e) => ({ ...e, to: e.to.join(', '), link: appLink(e.links) }));
-      print(entries, () => (values.wide
-        ? table(rows, ['id', 'sentAt', 'service', 'to', 'subject', 'link'])
-        : rows.map((r) => [`${r.sentAt}  ${r.service}  ${r.id}  to ${r.to}`, `  ${r.subject}`, ...(r.link ? [`  ${r.link}`] : [])].join('\n')).join('\n\n') || '(none)'));
+      print(entries, () =>
+        values.wide
+          ? table(rows, ['id', 'sentAt', 'service', 'to', 'subject', 'link'])
+          : rows.map((r) => [`${r.sentAt}  ${r.service}  ${r.id}  to ${r.to}`, `  ${r.subject}`, ...(r.link ? [`  ${r.link}`] : [])].join('\n')).join('\n\n') ||
+            '(none)',
+      );
     },
   },
   fleet: {
@@ -191,7 +223,12 @@ const commands: Record<string, Command> = {
       const [fleet, { interestingTags }] = await Promise.all([api.fleet(), api.deployed()]);
       const columns = ['id', 'type', 'state', ...interestingTags.filter((k) => !['id', 'type', 'state'].includes(k))];
       const tag = (i: (typeof fleet)[number], k: string) => i.tags.find((t) => t.Key === k)?.Value ?? '';
-      print(fleet, () => table(fleet.map((i) => ({ ...Object.fromEntries(interestingTags.map((k) => [k, tag(i, k)])), id: i.instanceId, type: i.instanceType, state: i.state })), columns));
+      print(fleet, () =>
+        table(
+          fleet.map((i) => ({ ...Object.fromEntries(interestingTags.map((k) => [k, tag(i, k)])), id: i.instanceId, type: i.instanceType, state: i.state })),
+          columns,
+        ),
+      );
     },
   },
   schedules: {
@@ -200,7 +237,12 @@ const commands: Record<string, Command> = {
     examples: ['npx opsflow schedules'],
     async run({ api, print }) {
       const schedules = await api.schedules();
-      print(schedules, () => table(schedules.map((s) => ({ ...s, next: s.next ? `${inZone(s.next, s.timezone)} ${s.timezone}` : '(none)' })), ['name', 'expression', 'next', 'state']));
+      print(schedules, () =>
+        table(
+          schedules.map((s) => ({ ...s, next: s.next ? `${inZone(s.next, s.timezone)} ${s.timezone}` : '(none)' })),
+          ['name', 'expression', 'next', 'state'],
+        ),
+      );
     },
   },
   fire: {
@@ -272,30 +314,41 @@ async function up({ values, port, print }: Context): Promise<void> {
   await rt.console.prepare();
   const d = rt.deployed;
   const ready = { endpoint: rt.endpoint, console: `${rt.endpoint}/`, readyMs: Date.now() - started, ...d, fleet: rt.ec2.fleet.list().length };
-  print(ready, () => [
-    `opsflow local runtime ready in ${ready.readyMs} ms at ${rt.endpoint}  (time scale ${rt.clock.scale}, state in ${stateDir()})`,
-    '',
-    `  Console: ${rt.endpoint}/`,
-    '',
-    // The app's workflows as its template declares them; a template that declares none: its state machines.
-    table((d.workflows.length ? d.workflows : d.stateMachines).map((w) => ({ workflow: w.name, arn: w.arn })), ['workflow', 'arn']),
-    '',
-    `activities: ${d.activities.join(', ') || 'none'}   functions: ${d.functions.length}   tables: ${d.tables.length}   topics: ${d.topics.length}`,
-    `schedules: ${d.schedules.join(', ') || 'none'}   rules: ${d.rules.length}   HTTP routes: ${d.routes.join(', ') || 'none'}`,
-    `simulated fleet: ${ready.fleet} EC2 instances (opsflow fleet)`,
-    Object.keys(d.notRun).length ? `NOT RUN locally: ${Object.entries(d.notRun).map(([t, n]) => `${t} ×${n}`).join(', ')}` : 'every resource type in the template runs locally',
-    `accepted with no local effect (not enforced locally): ${Object.entries(d.noLocalEffect).map(([t, n]) => `${t} ×${n}`).join(', ')}`,
-    '',
-    'Try it (in another terminal, or in the console):',
-    // The app's own hints, from its template (README "Local runtime metadata").
-    ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
-    `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
-    '  npx opsflow --help                                                          # every command, with examples',
-    '',
-    // Clients on this machine find this port in the state directory (local/client.ts): the hints above need no --port.
-    ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow finds it by itself (it is recorded in ${stateDir()}).`]),
-    `Ctrl-C stops it; state survives in ${stateDir()} (npm run reset clears it).`,
-  ].join('\n'));
+  print(ready, () =>
+    [
+      `opsflow local runtime ready in ${ready.readyMs} ms at ${rt.endpoint}  (time scale ${rt.clock.scale}, state in ${stateDir()})`,
+      '',
+      `  Console: ${rt.endpoint}/`,
+      '',
+      // The app's workflows as its template declares them; a template that declares none: its state machines.
+      table(
+        (d.workflows.length ? d.workflows : d.stateMachines).map((w) => ({ workflow: w.name, arn: w.arn })),
+        ['workflow', 'arn'],
+      ),
+      '',
+      `activities: ${d.activities.join(', ') || 'none'}   functions: ${d.functions.length}   tables: ${d.tables.length}   topics: ${d.topics.length}`,
+      `schedules: ${d.schedules.join(', ') || 'none'}   rules: ${d.rules.length}   HTTP routes: ${d.routes.join(', ') || 'none'}`,
+      `simulated fleet: ${ready.fleet} EC2 instances (opsflow fleet)`,
+      Object.keys(d.notRun).length
+        ? `NOT RUN locally: ${Object.entries(d.notRun)
+            .map(([t, n]) => `${t} ×${n}`)
+            .join(', ')}`
+        : 'every resource type in the template runs locally',
+      `accepted with no local effect (not enforced locally): ${Object.entries(d.noLocalEffect)
+        .map(([t, n]) => `${t} ×${n}`)
+        .join(', ')}`,
+      '',
+      'Try it (in another terminal, or in the console):',
+      // The app's own hints, from its template (README "Local runtime metadata").
+      ...d.workflows.flatMap((w) => w.tryLocally.map((line) => `  ${line}`)),
+      `  ${awsCliCredentials()} aws --region us-east-1 --endpoint-url ${rt.endpoint} stepfunctions list-state-machines`,
+      '  npx opsflow --help                                                          # every command, with examples',
+      '',
+      // Clients on this machine find this port in the state directory (local/client.ts): the hints above need no --port.
+      ...(port === DEFAULT_PORT ? [] : [`On port ${port}: npx opsflow finds it by itself (it is recorded in ${stateDir()}).`]),
+      `Ctrl-C stops it; state survives in ${stateDir()} (npm run reset clears it).`,
+    ].join('\n'),
+  );
   const stop = async () => {
     await rt.stop();
     process.exit(0);
@@ -320,7 +373,11 @@ function synth(log?: (line: string) => void): Promise<void> {
   const cdk = resolve(__dirname, '..', 'node_modules', '.bin', 'cdk');
   return new Promise((done, fail) => {
     execFile(cdk, ['synth', '--quiet'], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`.split('\n').filter((l) => !/feature flags are not configured/.test(l)).join('\n').trim();
+      const output = `${stdout}${stderr}`
+        .split('\n')
+        .filter((l) => !/feature flags are not configured/.test(l))
+        .join('\n')
+        .trim();
       if (err) return fail(new Error(`cdk synth failed:\n${output}`));
       done();
     });
@@ -328,7 +385,15 @@ function synth(log?: (line: string) => void): Promise<void> {
 }
 
 function inZone(iso: string, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(new Date(iso));
 }
 
 /**
@@ -339,7 +404,11 @@ function table(rows: Array<Record<string, unknown>>, columns: string[]): string 
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }
 
@@ -423,9 +492,19 @@ function resolveName(typed: string, names: string[], what: string): string {
   if (names.includes(typed)) return typed;
   const folded = names.filter((n) => n.toLowerCase() === typed.toLowerCase());
   if (folded.length === 1) return folded[0];
-  const best = names.length ? closest(typed.toLowerCase(), names.map((n) => n.toLowerCase())) : undefined;
-  const near = best !== undefined && distance(best, typed.toLowerCase()) <= Math.max(2, Math.floor(typed.length / 3)) ? names.find((n) => n.toLowerCase() === best) : undefined;
-  throw new Error(`no ${what} named '${typed}'${near ? ` (did you mean ${near}?)` : ''}. ${what[0].toUpperCase()}${what.slice(1)}s: ${names.join(', ') || 'none'}`);
+  const best = names.length
+    ? closest(
+        typed.toLowerCase(),
+        names.map((n) => n.toLowerCase()),
+      )
+    : undefined;
+  const near =
+    best !== undefined && distance(best, typed.toLowerCase()) <= Math.max(2, Math.floor(typed.length / 3))
+      ? names.find((n) => n.toLowerCase() === best)
+      : undefined;
+  throw new Error(
+    `no ${what} named '${typed}'${near ? ` (did you mean ${near}?)` : ''}. ${what[0].toUpperCase()}${what.slice(1)}s: ${names.join(', ') || 'none'}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -434,7 +513,7 @@ function resolveName(typed: string, names: string[], what: string): string {
 function overview(app: AppHints): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
   return [
-    'opsflow: a local AWS runtime that runs a CDK app\'s cdk.out, and a client for it.',
+    "opsflow: a local AWS runtime that runs a CDK app's cdk.out, and a client for it.",
     '',
     'Usage: npx opsflow <command> [arguments] [--port N] [--json]',
     '',
@@ -444,8 +523,8 @@ function overview(app: AppHints): string {
     'Examples:',
     ...Object.values(commands).map((c) => `  ${examplesOf(c, app)[0]}`),
     '',
-    '`npx opsflow <command> --help` explains one command. The console, at the runtime\'s address (http://127.0.0.1:4566/',
-    'unless started with --port), shows the same. Without --port, commands find the running runtime\'s port by themselves.',
+    "`npx opsflow <command> --help` explains one command. The console, at the runtime's address (http://127.0.0.1:4566/",
+    "unless started with --port), shows the same. Without --port, commands find the running runtime's port by themselves.",
   ].join('\n');
 }
 
@@ -493,15 +572,22 @@ async function main(argv: string[]): Promise<void> {
   const wanted = command.positionals ?? [];
   const required = wanted.filter((p) => !p.endsWith('?')).length;
   if (parsed.positionals.length < required || parsed.positionals.length > wanted.length) {
-    throw new UsageError(`expected ${wanted.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ') || 'no arguments'}\nusage: npx opsflow ${command.usage}   (npx opsflow ${name} --help)`);
+    throw new UsageError(
+      `expected ${wanted.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ') || 'no arguments'}\nusage: npx opsflow ${command.usage}   (npx opsflow ${name} --help)`,
+    );
   }
   let port: number;
   let endpoint: string;
   try {
     // `up` listens where it is told; every other command talks to the runtime that is running (client.ts).
-    port = name === 'up'
-      ? (parsed.values.port !== undefined ? parsePort(String(parsed.values.port), '--port') : process.env.OPSFLOW_PORT ? parsePort(process.env.OPSFLOW_PORT, 'OPSFLOW_PORT') : DEFAULT_PORT)
-      : Number(new URL(clientEndpoint({ port: parsed.values.port as string | undefined, stateDir: stateDir() })).port || 80);
+    port =
+      name === 'up'
+        ? parsed.values.port !== undefined
+          ? parsePort(String(parsed.values.port), '--port')
+          : process.env.OPSFLOW_PORT
+            ? parsePort(process.env.OPSFLOW_PORT, 'OPSFLOW_PORT')
+            : DEFAULT_PORT
+        : Number(new URL(clientEndpoint({ port: parsed.values.port as string | undefined, stateDir: stateDir() })).port || 80);
     endpoint = name === 'up' ? `http://127.0.0.1:${port}` : clientEndpoint({ port: parsed.values.port as string | undefined, stateDir: stateDir() });
   } catch (err) {
     if (err instanceof PortError) throw new UsageError(err.message);

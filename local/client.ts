@@ -69,7 +69,8 @@ export class PortError extends Error {}
 /** A port number from a flag or variable, or an error naming where it came from. */
 export function parsePort(value: string, from: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(port) || port < 0 || port > 65535) throw new PortError(`${from} must be a port number (0-65535), got '${value}'`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new PortError(`${from} must be a port number (0-65535), got '${value}'`);
   return port;
 }
 

@@ -29,7 +29,9 @@ export function configuredCredentials(value = process.env.OPSFLOW_CREDENTIALS): 
     const secretAccessKey = colon < 0 ? '' : pair.slice(colon + 1).trim();
     // Access key ids are letters and digits (IAM: "[\w]+", https://docs.aws.amazon.com/IAM/latest/APIReference/API_AccessKey.html).
     if (!/^\w{1,128}$/.test(accessKeyId) || !secretAccessKey) {
-      throw new Error(`OPSFLOW_CREDENTIALS: pair ${i + 1} must be '<access key id>:<secret access key>' (letters, digits and _ in the key id; pairs separated by commas), got '${pair.replace(/:.*/, ':…')}'`);
+      throw new Error(
+        `OPSFLOW_CREDENTIALS: pair ${i + 1} must be '<access key id>:<secret access key>' (letters, digits and _ in the key id; pairs separated by commas), got '${pair.replace(/:.*/, ':…')}'`,
+      );
     }
     return { accessKeyId, secretAccessKey };
   });
@@ -47,7 +49,10 @@ export class Keyring {
   readonly lambda: Credentials;
 
   /** `sessions`: the role sessions of the deployed app, by access key id (local/iam/model.ts). */
-  constructor(users: readonly Credentials[], private readonly sessions: (accessKeyId: string) => Credentials | undefined = () => undefined) {
+  constructor(
+    users: readonly Credentials[],
+    private readonly sessions: (accessKeyId: string) => Credentials | undefined = () => undefined,
+  ) {
     this.runtime = { accessKeyId: RUNTIME_ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64') };
     this.lambda = { accessKeyId: LAMBDA_ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64') };
     for (const c of [this.runtime, this.lambda, ...users]) this.known.set(c.accessKeyId, c);

@@ -34,8 +34,7 @@ type Check = (value: unknown) => string | undefined;
 
 const rate: Check = (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? undefined : 'must be a number between 0 and 1');
 const count: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer');
-const names: Check = (v) =>
-  Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0) ? undefined : 'must be an array of non-empty strings';
+const names: Check = (v) => (Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0) ? undefined : 'must be an array of non-empty strings');
 
 const CHECKS: Record<keyof Faults, Check> = {
   ec2ThrottleRate: rate,

@@ -40,7 +40,7 @@ const BY_SERVICE: Record<string, BodyLimit> = {
   // PutObject: "upload a single object up to 5 GB" https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html.
   // The local S3 holds a whole object in memory and reads its file in one call, which Node caps at 2 GiB - 1:
   // the local cap, for a single PUT, a part, and a completed multipart object (local/services/s3.ts).
-  s3: { bytes: S3_LOCAL_OBJECT_BYTES, what: 'local S3 object size (2 GiB - 1: below S3\'s 5 GB, the most the local runtime holds in memory)' },
+  s3: { bytes: S3_LOCAL_OBJECT_BYTES, what: "local S3 object size (2 GiB - 1: below S3's 5 GB, the most the local runtime holds in memory)" },
   // LookupEvents takes a handful of small attributes (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
   cloudtrail: { bytes: 1 * MiB, what: 'CloudTrail request size (local cap: LookupEvents takes a few small attributes)' },
 };

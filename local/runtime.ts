@@ -63,9 +63,19 @@ export interface RuntimeOptions {
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
 const NO_LOCAL_EFFECT = new Set([
-  'AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup',
-  'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::SNS::TopicPolicy', 'AWS::CDK::Metadata', 'AWS::ApiGatewayV2::Api',
-  'AWS::ApiGatewayV2::Integration', 'AWS::ApiGatewayV2::Stage', 'AWS::ApiGatewayV2::Route',
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::Lambda::Permission',
+  'AWS::Logs::LogGroup',
+  'AWS::KMS::Key',
+  'AWS::KMS::Alias',
+  'AWS::SNS::TopicPolicy',
+  'AWS::CDK::Metadata',
+  'AWS::ApiGatewayV2::Api',
+  'AWS::ApiGatewayV2::Integration',
+  'AWS::ApiGatewayV2::Stage',
+  'AWS::ApiGatewayV2::Route',
 ]);
 
 /**
@@ -110,7 +120,18 @@ export class Runtime {
   /** What the app's tables say about their records (`Metadata.OpsflowLocal.records`), for the console. */
   private readonly recordPanels: RecordPanel[] = [];
   readonly deployed: Deployed = {
-    stateMachines: [], workflows: [], interestingTags: [], activities: [], functions: [], tables: [], topics: [], rules: [], schedules: [], routes: [], notRun: {}, noLocalEffect: {},
+    stateMachines: [],
+    workflows: [],
+    interestingTags: [],
+    activities: [],
+    functions: [],
+    tables: [],
+    topics: [],
+    rules: [],
+    schedules: [],
+    routes: [],
+    notRun: {},
+    noLocalEffect: {},
   };
   endpoint = '';
   /** Host header values this runtime answers (its own address); set once it listens. */
@@ -143,13 +164,21 @@ export class Runtime {
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
-    this.dynamodb = new DynamoDbService({ state: this.state, clock: this.clock, pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined, itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined });
+    this.dynamodb = new DynamoDbService({
+      state: this.state,
+      clock: this.clock,
+      pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined,
+      itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined,
+    });
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
-      clock: this.clock, endpoint, crashes: () => this.faults.crashLambdas, logDir: this.state.path('logs'),
+      clock: this.clock,
+      endpoint,
+      crashes: () => this.faults.crashLambdas,
+      logDir: this.state.path('logs'),
       limits: {
         payloadBytes: this.rules.quotas ? LAMBDA_SYNC_PAYLOAD_BYTES : undefined,
         concurrency: this.rules.rates ? this.rules.lambdaConcurrency : undefined,
@@ -177,8 +206,17 @@ export class Runtime {
       },
     });
     this.console = new ConsoleServer({
-      clock: this.clock, endpoint, sfn: this.sfn, outbox: this.outbox, fleet: this.ec2.fleet, scheduler: this.scheduler,
-      faults: this.faults, deployed: this.deployed, dynamodb: this.dynamodb, definitions: this.definitions, recordPanels: this.recordPanels,
+      clock: this.clock,
+      endpoint,
+      sfn: this.sfn,
+      outbox: this.outbox,
+      fleet: this.ec2.fleet,
+      scheduler: this.scheduler,
+      faults: this.faults,
+      deployed: this.deployed,
+      dynamodb: this.dynamodb,
+      definitions: this.definitions,
+      recordPanels: this.recordPanels,
       storage: () => ({ ...this.state.health(), stateDir: this.state.root }),
       ready: () => this.deployDone,
     });
@@ -194,11 +232,19 @@ export class Runtime {
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
-    rt.server = createServer(services.map((s) => rt.gate.wrap(s)), (req) => rt.plain(req), {
-      allowedHosts: () => rt.allowedHosts,
-      clocks: () => [{ now: Date.now(), scale: 1 }, { now: rt.clock.nowMs(), scale: rt.clock.scale }],
-      credentials: (id) => rt.keys.lookup(id),
-    }, { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) });
+    rt.server = createServer(
+      services.map((s) => rt.gate.wrap(s)),
+      (req) => rt.plain(req),
+      {
+        allowedHosts: () => rt.allowedHosts,
+        clocks: () => [
+          { now: Date.now(), scale: 1 },
+          { now: rt.clock.nowMs(), scale: rt.clock.scale },
+        ],
+        credentials: (id) => rt.keys.lookup(id),
+      },
+      { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) },
+    );
     rt.sfn.watchDisconnects(rt.server);
     const host = options.host ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
     let port: number;
@@ -225,7 +271,10 @@ export class Runtime {
       }));
       // What CloudFormation would refuse fails `up` before anything runs, listing every problem.
       if (rt.rules.deployChecks) {
-        const problems = checkAssembly(stacks.map((s) => s.resolved), new CfnSchemas({ log: (line) => rt.log(line) }));
+        const problems = checkAssembly(
+          stacks.map((s) => s.resolved),
+          new CfnSchemas({ log: (line) => rt.log(line) }),
+        );
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
@@ -233,11 +282,19 @@ export class Runtime {
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
-      const verified = rt.ses.list().map((i) => i.name).join(', ') || 'none';
-      rt.log(rt.rules.sesSandbox
-        ? `SES sandbox (OPSFLOW_SES_SANDBOX=off for production access): mail only to verified identities: ${verified}` +
-          (rt.rules.sesPerSecond > SES_SANDBOX_RATE ? `; OPSFLOW_SES_RATE=${rt.rules.sesPerSecond} is above the sandbox's ${SES_SANDBOX_RATE} per second` : '')
-        : `SES production access (OPSFLOW_SES_SANDBOX=off): mail to any recipient, from verified identities: ${verified}`);
+      const verified =
+        rt.ses
+          .list()
+          .map((i) => i.name)
+          .join(', ') || 'none';
+      rt.log(
+        rt.rules.sesSandbox
+          ? `SES sandbox (OPSFLOW_SES_SANDBOX=off for production access): mail only to verified identities: ${verified}` +
+              (rt.rules.sesPerSecond > SES_SANDBOX_RATE
+                ? `; OPSFLOW_SES_RATE=${rt.rules.sesPerSecond} is above the sandbox's ${SES_SANDBOX_RATE} per second`
+                : '')
+          : `SES production access (OPSFLOW_SES_SANDBOX=off): mail to any recipient, from verified identities: ${verified}`,
+      );
       rt.scheduler.start();
       await rt.state.commit();
       rt.deployDone = true;
@@ -254,12 +311,21 @@ export class Runtime {
 
   /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
   private logNodeRuntimes(stacks: ResolvedStack[]): void {
-    const runtimes = new Set(stacks.flatMap((s) => s.resources().filter((r) => r.type === 'AWS::Lambda::Function').map((r) => String(r.properties.Runtime ?? DEFAULT_RUNTIME))));
+    const runtimes = new Set(
+      stacks.flatMap((s) =>
+        s
+          .resources()
+          .filter((r) => r.type === 'AWS::Lambda::Function')
+          .map((r) => String(r.properties.Runtime ?? DEFAULT_RUNTIME)),
+      ),
+    );
     for (const runtime of runtimes) {
       const node = nodeForRuntime(runtime);
-      this.log(node.matches
-        ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
-        : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`);
+      this.log(
+        node.matches
+          ? `Lambda ${runtime} functions run on Node.js ${node.version} (${node.source === 'host' ? 'this Node.js' : `npm package ${node.source}`})`
+          : `Lambda ${runtime} functions run on this Node.js ${node.version}, not the major ${runtime} names: no node-linux-${process.arch} package of that major is installed (npm ci installs it on Linux x64 and arm64)`,
+      );
     }
   }
 
@@ -273,17 +339,23 @@ export class Runtime {
   private enforceIam(stacks: ResolvedStack[]): void {
     const model = IamModel.fromStacks(stacks);
     const tagsByArn = model.resourceTags;
-    this.gate.iam = new IamEnforcer(model, {
-      instanceTags: (id) => this.ec2.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
-      resourceTags: (arn) => tagsByArn.get(arn),
-      volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
-      volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
-      sesIdentity: (address) => this.ses.resolve(address).identity,
-      sesSandbox: () => this.rules.sesSandbox,
-    }, this.clock);
-    this.log(this.rules.iam
-      ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`
-      : 'IAM NOT enforced (OPSFLOW_IAM=off): every call is allowed, unlike on AWS');
+    this.gate.iam = new IamEnforcer(
+      model,
+      {
+        instanceTags: (id) => this.ec2.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
+        resourceTags: (arn) => tagsByArn.get(arn),
+        volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
+        volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
+        sesIdentity: (address) => this.ses.resolve(address).identity,
+        sesSandbox: () => this.rules.sesSandbox,
+      },
+      this.clock,
+    );
+    this.log(
+      this.rules.iam
+        ? `IAM enforced: ${model.roleCount} roles, ${model.statementCount} policy statements (OPSFLOW_IAM=off or --iam off relaxes it)`
+        : 'IAM NOT enforced (OPSFLOW_IAM=off): every call is allowed, unlike on AWS',
+    );
     const relaxed = (['quotas', 'deployChecks', 'rates'] as const).filter((k) => !this.rules[k]);
     if (relaxed.length) this.log(`relaxed, unlike on AWS: ${relaxed.join(', ')}`);
   }
@@ -304,7 +376,7 @@ export class Runtime {
         logicalId: r.logicalId,
         assetDir: lambdaAssetDir(assemblyDir, r),
         handler: (p.Handler as string) ?? 'index.handler',
-        environment: ((p.Environment as { Variables?: Record<string, string> })?.Variables) ?? {},
+        environment: (p.Environment as { Variables?: Record<string, string> })?.Variables ?? {},
         timeoutSeconds: (p.Timeout as number) ?? 3,
         memoryMb: p.MemorySize as number | undefined,
         runtime: p.Runtime as string | undefined,
@@ -341,7 +413,8 @@ export class Runtime {
     }
     // What the app says about its workflows and its fleet, for the console and the CLI (README "Local runtime metadata").
     const workflows = new Map(declaredWorkflows(stack.template, stack.stackName).map((w) => [w.logicalId, w]));
-    for (const tag of interestingTags(stack.template, stack.stackName)) if (!this.deployed.interestingTags.includes(tag)) this.deployed.interestingTags.push(tag);
+    for (const tag of interestingTags(stack.template, stack.stackName))
+      if (!this.deployed.interestingTags.includes(tag)) this.deployed.interestingTags.push(tag);
     for (const r of use('AWS::StepFunctions::StateMachine')) {
       const arn = stack.ref(r.logicalId) as string;
       const definition = stateMachineDefinition(r);
@@ -370,7 +443,18 @@ export class Runtime {
     }
     this.deployRoutes(stack, byType);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
-    if (this.rules.iam) for (const t of ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key', 'AWS::KMS::Alias', 'AWS::S3::BucketPolicy']) handled.add(t);
+    if (this.rules.iam)
+      for (const t of [
+        'AWS::IAM::Role',
+        'AWS::IAM::Policy',
+        'AWS::IAM::ManagedPolicy',
+        'AWS::Lambda::Permission',
+        'AWS::SNS::TopicPolicy',
+        'AWS::KMS::Key',
+        'AWS::KMS::Alias',
+        'AWS::S3::BucketPolicy',
+      ])
+        handled.add(t);
 
     for (const r of all) {
       if (handled.has(r.type) || r.type.startsWith('AWS::ApiGatewayV2::')) continue;
@@ -380,14 +464,36 @@ export class Runtime {
 
   private deployRule(r: ResolvedResource): void {
     const p = r.properties;
-    type CfnTarget = { Id: string; Arn: string; RoleArn?: string; Input?: string; InputPath?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } };
+    type CfnTarget = {
+      Id: string;
+      Arn: string;
+      RoleArn?: string;
+      Input?: string;
+      InputPath?: string;
+      InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+    };
     const targets = ((p.Targets as CfnTarget[] | undefined) ?? []).map((t) => ({
-      id: t.Id, arn: t.Arn, input: t.Input, inputPath: t.InputPath, inputTransformer: t.InputTransformer, roleArn: t.RoleArn,
+      id: t.Id,
+      arn: t.Arn,
+      input: t.Input,
+      inputPath: t.InputPath,
+      inputTransformer: t.InputTransformer,
+      roleArn: t.RoleArn,
     }));
     if (p.ScheduleExpression) {
       // A scheduled rule behaves like a schedule with one target per rule target.
       for (const t of targets) {
-        this.scheduler.add({ name: `${r.physicalName}-${t.id}`, expression: p.ScheduleExpression as string, target: { arn: t.arn, input: t.input ?? '{}', roleArn: t.roleArn, source: { service: 'events.amazonaws.com', arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${r.physicalName}` } }, state: p.State as never });
+        this.scheduler.add({
+          name: `${r.physicalName}-${t.id}`,
+          expression: p.ScheduleExpression as string,
+          target: {
+            arn: t.arn,
+            input: t.input ?? '{}',
+            roleArn: t.roleArn,
+            source: { service: 'events.amazonaws.com', arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${r.physicalName}` },
+          },
+          state: p.State as never,
+        });
       }
     } else {
       this.events.addRule({ name: r.physicalName, eventPattern: p.EventPattern as object, state: p.State as never, targets });
@@ -402,13 +508,19 @@ export class Runtime {
       this.http.addStage({
         apiId: stage.properties.ApiId as string,
         name: stage.properties.StageName as string,
-        throttle: s?.ThrottlingBurstLimit !== undefined ? { burstLimit: s.ThrottlingBurstLimit, rateLimit: s.ThrottlingRateLimit ?? s.ThrottlingBurstLimit } : undefined,
+        throttle:
+          s?.ThrottlingBurstLimit !== undefined
+            ? { burstLimit: s.ThrottlingBurstLimit, rateLimit: s.ThrottlingRateLimit ?? s.ThrottlingBurstLimit }
+            : undefined,
       });
     }
     for (const route of byType('AWS::ApiGatewayV2::Route')) {
       const target = String(route.properties.Target ?? '');
-      const integrationId = (stack.template.Resources?.[route.logicalId]?.Properties?.Target as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.['Fn::Join']?.[1]
-        ?.map((part) => (part as { Ref?: string }).Ref).find(Boolean);
+      const integrationId = (stack.template.Resources?.[route.logicalId]?.Properties?.Target as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.[
+        'Fn::Join'
+      ]?.[1]
+        ?.map((part) => (part as { Ref?: string }).Ref)
+        .find(Boolean);
       const integration = integrationId ? integrations.get(integrationId) : undefined;
       if (integration?.properties.IntegrationType !== 'AWS_PROXY') {
         throw new Error(`HTTP API route ${route.properties.RouteKey} (${target}): only Lambda proxy integrations run locally`);
@@ -468,11 +580,15 @@ export class Runtime {
   private async plain(req: AwsRequest): Promise<AwsResponse> {
     const answered = await this.console.handle(req);
     if (answered) return answered;
-    return (await this.http.handle(req)) ?? {
-      status: 404,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message: `No route for ${req.method} ${req.path}. The local endpoint serves AWS API calls (signed), the app's HTTP API routes (${this.deployed.routes.join(', ') || 'none'}), the console at / and its API under /_opsflow/.` }),
-    };
+    return (
+      (await this.http.handle(req)) ?? {
+        status: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          message: `No route for ${req.method} ${req.path}. The local endpoint serves AWS API calls (signed), the app's HTTP API routes (${this.deployed.routes.join(', ') || 'none'}), the console at / and its API under /_opsflow/.`,
+        }),
+      }
+    );
   }
 
   async stop(): Promise<void> {
@@ -496,8 +612,12 @@ export class Runtime {
  * port before synthesizing (local/cli.ts); this covers a port taken in the moment between, and callers of `start`.
  */
 export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  if (err.code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is in use by another program: stop it, or start on another port: npm start -- --port ${port + 1}`);
-  if (err.code === 'EACCES') return new Error(`no permission to listen on port ${port} on ${host} (ports below 1024 need root): start on another port: npm start -- --port ${DEFAULT_PORT}`);
+  if (err.code === 'EADDRINUSE')
+    return new Error(`port ${port} on ${host} is in use by another program: stop it, or start on another port: npm start -- --port ${port + 1}`);
+  if (err.code === 'EACCES')
+    return new Error(
+      `no permission to listen on port ${port} on ${host} (ports below 1024 need root): start on another port: npm start -- --port ${DEFAULT_PORT}`,
+    );
   if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
   return err;
 }

@@ -27,15 +27,23 @@ export interface ServerOptions {
 
 /** The body is larger than the API's limit: answered 413 without reading the rest. */
 export class BodyTooLarge extends Error {
-  constructor(readonly limit: BodyLimit, received: string) {
+  constructor(
+    readonly limit: BodyLimit,
+    received: string,
+  ) {
     super(`Request body ${received} exceeds the ${limit.bytes}-byte limit (${limit.what})`);
   }
 }
 
 /** The body did not arrive in time: answered 408 (S3: 400 RequestTimeout) without waiting for the rest. */
 export class BodyTimeout extends Error {
-  constructor(readonly service: string, ms: number) {
-    super(`The request body did not arrive within ${ms / 1000} seconds of its headers: the connection is closed. Send the whole body promptly (a client that streams slowly must send the rest within that time).`);
+  constructor(
+    readonly service: string,
+    ms: number,
+  ) {
+    super(
+      `The request body did not arrive within ${ms / 1000} seconds of its headers: the connection is closed. Send the whole body promptly (a client that streams slowly must send the rest within that time).`,
+    );
   }
 }
 
@@ -144,12 +152,19 @@ export async function guard(request: AwsRequest, target: string, guards: ServerG
   const host = (request.headers.host ?? '').toLowerCase();
   const allowed = guards.allowedHosts();
   if (!allowed.includes(host)) {
-    return { status: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'ForeignHost', message: `Host '${host}' is not this runtime's address (${allowed[0]}): refused` }) };
+    return {
+      status: 403,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: 'ForeignHost', message: `Host '${host}' is not this runtime's address (${allowed[0]}): refused` }),
+    };
   }
   const signature = parseSigV4({ headers: request.headers, query: request.query });
   if (!signature) {
-    const looksAws = request.headers['x-amz-target'] !== undefined || /^application\/x-amz-json/i.test(request.headers['content-type'] ?? '')
-      || (request.query.has('Action') && request.query.has('Version')) || /(^|&)Action=[^&]+&(.*&)?Version=|(^|&)Version=[^&]+&(.*&)?Action=/.test(formBody(request));
+    const looksAws =
+      request.headers['x-amz-target'] !== undefined ||
+      /^application\/x-amz-json/i.test(request.headers['content-type'] ?? '') ||
+      (request.query.has('Action') && request.query.has('Version')) ||
+      /(^|&)Action=[^&]+&(.*&)?Version=|(^|&)Version=[^&]+&(.*&)?Action=/.test(formBody(request));
     return looksAws ? jsonError(new AwsError('MissingAuthenticationToken', 'Missing Authentication Token', 403)) : undefined;
   }
   return authenticate(request, target, signature, guards);
@@ -159,7 +174,14 @@ function formBody(request: AwsRequest): string {
   return /^application\/x-www-form-urlencoded/i.test(request.headers['content-type'] ?? '') ? request.body.toString('utf8', 0, 4096) : '';
 }
 
-async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Map<string, ServiceHandler>, plain: PlainHandler, guards?: ServerGuards, options: ServerOptions = {}) {
+async function dispatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  byService: Map<string, ServiceHandler>,
+  plain: PlainHandler,
+  guards?: ServerGuards,
+  options: ServerOptions = {},
+) {
   let response: AwsResponse;
   const mark = options.mark?.();
   try {
@@ -186,7 +208,14 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
       // the other services' front door with RequestTimeoutException, 408 ("Reading the Request timed out",
       // https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html).
       return err.service === 's3'
-        ? refuseBody(req, res, 400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.', true)
+        ? refuseBody(
+            req,
+            res,
+            400,
+            'RequestTimeout',
+            'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+            true,
+          )
         : refuseBody(req, res, 408, 'RequestTimeoutException', err.message);
     }
     if (err instanceof AwsError) response = jsonError(err);
@@ -199,7 +228,13 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, byService: Ma
     await options.commit?.(mark);
   } catch (err) {
     // Not on disk means not done: the client must not see a success that a restart would forget.
-    response = jsonError(new AwsError('ServiceUnavailable', `opsflow could not save this change, so it may not survive a restart: ${(err as Error).message}. GET /_opsflow/health shows the storage state.`, 503));
+    response = jsonError(
+      new AwsError(
+        'ServiceUnavailable',
+        `opsflow could not save this change, so it may not survive a restart: ${(err as Error).message}. GET /_opsflow/health shows the storage state.`,
+        503,
+      ),
+    );
   }
   res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
   res.end(response.body);
@@ -210,7 +245,12 @@ function refuseBody(req: IncomingMessage, res: ServerResponse, status: number, c
   const body = xml
     ? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`
     : JSON.stringify({ __type: code, message });
-  res.writeHead(status, { 'content-type': xml ? 'application/xml' : 'application/json', 'x-amzn-errortype': code, connection: 'close', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': xml ? 'application/xml' : 'application/json',
+    'x-amzn-errortype': code,
+    connection: 'close',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
   req.resume();
   // Closing at once could reset the connection before the client reads the answer; give it a moment, then cut it.

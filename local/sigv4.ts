@@ -71,7 +71,10 @@ function parseCredential(credential: string | undefined, where: string) {
 
 function parseSignedHeaders(value: string | undefined, where: string): string[] {
   if (!value) throw new IncompleteSignatureError(`${where} requires a 'SignedHeaders' parameter.`);
-  return value.split(';').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  return value
+    .split(';')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 function parseSignature(value: string | undefined, where: string): string {
@@ -86,7 +89,7 @@ function parseSignature(value: string | undefined, where: string): string {
  */
 export function parseSigV4(request: { headers: Record<string, string | undefined>; query?: URLSearchParams | string }): SigV4 | undefined {
   const auth = header(request.headers, 'authorization');
-  const query = typeof request.query === 'string' ? new URLSearchParams(request.query) : request.query ?? new URLSearchParams();
+  const query = typeof request.query === 'string' ? new URLSearchParams(request.query) : (request.query ?? new URLSearchParams());
   const requestDate = header(request.headers, 'x-amz-date') ?? query.get('X-Amz-Date') ?? undefined;
   const securityToken = header(request.headers, 'x-amz-security-token') ?? query.get('X-Amz-Security-Token') ?? undefined;
 
@@ -179,7 +182,10 @@ function queryOf(target: string): Record<string, string | string[]> {
   const at = target.indexOf('?');
   const query: Record<string, string | string[]> = Object.create(null);
   if (at < 0) return query;
-  for (const part of target.slice(at + 1).split('#')[0].split('&')) {
+  for (const part of target
+    .slice(at + 1)
+    .split('#')[0]
+    .split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
     const name = decodeComponent(eq < 0 ? part : part.slice(0, eq));
@@ -198,7 +204,11 @@ function pathOf(target: string): string {
 
 /** The SDK's signer with its canonical request and string to sign in reach (protected members). */
 class Verifier extends SignatureV4 {
-  constructor(private readonly sig: SigV4, secretAccessKey: string, sessionToken?: string) {
+  constructor(
+    private readonly sig: SigV4,
+    secretAccessKey: string,
+    sessionToken?: string,
+  ) {
     super({
       service: sig.service,
       region: sig.region,
@@ -275,8 +285,14 @@ export async function verifyChunks(body: Buffer, sig: SigV4, secretAccessKey: st
   if (!trailer) return undefined;
   // After the final chunk: `name:value\r\n` lines, `x-amz-trailer-signature:<sig>\r\n`, then an empty line.
   const lines = body.subarray(at).toString('latin1').split('\r\n');
-  const trailers = lines.filter((l) => l !== '' && !/^x-amz-trailer-signature:/i.test(l)).map((l) => `${l.slice(0, l.indexOf(':')).trim().toLowerCase()}:${l.slice(l.indexOf(':') + 1).trim()}\n`);
-  const provided = lines.find((l) => /^x-amz-trailer-signature:/i.test(l))?.slice('x-amz-trailer-signature:'.length).trim() ?? '';
+  const trailers = lines
+    .filter((l) => l !== '' && !/^x-amz-trailer-signature:/i.test(l))
+    .map((l) => `${l.slice(0, l.indexOf(':')).trim().toLowerCase()}:${l.slice(l.indexOf(':') + 1).trim()}\n`);
+  const provided =
+    lines
+      .find((l) => /^x-amz-trailer-signature:/i.test(l))
+      ?.slice('x-amz-trailer-signature:'.length)
+      .trim() ?? '';
   const expected = await signer.signLine(`AWS4-HMAC-SHA256-TRAILER\n${head}\n${previous}\n${sha256Hex(trailers.join(''))}`);
   return sameSignature(expected, provided) ? undefined : 'signature';
 }

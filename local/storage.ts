@@ -24,7 +24,27 @@
  *   executions.put(arn, record);                      // in memory now, queued for the journal
  *   await state.commit();                             // everything queued so far is on disk (or this rejects)
  */
-import { chmodSync, closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, write, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  write,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -42,7 +62,6 @@ const COMPACT_SLICE = 2_000;
 export class StateError extends Error {
   override name = 'StateError';
 }
-
 
 export interface StorageHealth {
   ok: boolean;
@@ -507,9 +526,17 @@ function replayFile(file: string, last: boolean, apply: (store: string, key: str
 
 /** What the journal on disk holds, store by store, without opening the directory for writing (tests, diagnostics). */
 export function readJournal(root: string): Map<string, Map<string, unknown>> {
-  const gens = readdirSync(root).map((f) => JOURNAL.exec(f)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).sort((a, b) => a - b);
+  const gens = readdirSync(root)
+    .map((f) => JOURNAL.exec(f))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
   let start = 0;
-  for (let i = gens.length - 1; i >= 0; i--) if (isBase(join(root, `journal.${gens[i]}.log`))) { start = i; break; }
+  for (let i = gens.length - 1; i >= 0; i--)
+    if (isBase(join(root, `journal.${gens[i]}.log`))) {
+      start = i;
+      break;
+    }
   const stores = new Map<string, Map<string, unknown>>();
   const replay = gens.slice(start);
   for (const [i, gen] of replay.entries()) {
@@ -687,7 +714,10 @@ function takeLock(root: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = lockHolder(root);
       if (holder === process.pid) return;
-      if (holder !== undefined) throw new StateError(`${root} is in use by another opsflow runtime (pid ${holder}, see ${file}): stop it first, or give this one its own OPSFLOW_STATE_DIR`);
+      if (holder !== undefined)
+        throw new StateError(
+          `${root} is in use by another opsflow runtime (pid ${holder}, see ${file}): stop it first, or give this one its own OPSFLOW_STATE_DIR`,
+        );
       // The process that held it is gone: the lock is stale.
       rmSync(file, { force: true });
     }
@@ -713,7 +743,8 @@ export function resetStateDir(root: string): boolean {
     throw new StateError(`${root} is not an opsflow state directory (no ${MARKER} in it): refusing to delete it. Remove it yourself if you really mean to.`);
   }
   const holder = lockHolder(root);
-  if (holder !== undefined) throw new StateError(`${root} is in use by the opsflow runtime with pid ${holder} (see ${join(root, LOCK)}): stop it before resetting its state`);
+  if (holder !== undefined)
+    throw new StateError(`${root} is in use by the opsflow runtime with pid ${holder} (see ${join(root, LOCK)}): stop it before resetting its state`);
   // Taken, not only read: a runtime starting now waits for the lock rather than writing into a deleted directory.
   takeLock(root);
   rmSync(root, { recursive: true, force: true });

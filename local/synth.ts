@@ -33,7 +33,11 @@ export function synthNeeded(projectDir: string, cdkOut = join(projectDir, 'cdk.o
   for (const file of ALWAYS) if (existsSync(join(projectDir, file)) && newer(join(projectDir, file))) return `${file} changed`;
   for (const { regexp, base } of roots) {
     // Directories under a named one count (a deleted file); the project's own directory changes for other reasons.
-    const changed = walk(projectDir, base!, (rel, isDir) => !exclude.some((x) => x.test(rel)) && (isDir ? base !== '' : regexp.test(rel)) && newer(join(projectDir, rel)));
+    const changed = walk(
+      projectDir,
+      base!,
+      (rel, isDir) => !exclude.some((x) => x.test(rel)) && (isDir ? base !== '' : regexp.test(rel)) && newer(join(projectDir, rel)),
+    );
     if (changed) return `${changed} changed`;
   }
   return undefined;

@@ -196,15 +196,24 @@ export class ResolvedStack {
 
   private pseudoParameter(name: string): unknown {
     switch (name) {
-      case 'AWS::Region': return REGION;
-      case 'AWS::AccountId': return ACCOUNT;
-      case 'AWS::Partition': return 'aws';
-      case 'AWS::URLSuffix': return 'amazonaws.com';
-      case 'AWS::StackName': return this.stackName;
-      case 'AWS::StackId': return `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${this.stackName}/${stableUuid(`stack:${this.stackName}`)}`;
-      case 'AWS::NoValue': return NO_VALUE;
-      case 'AWS::NotificationARNs': return [];
-      default: return undefined;
+      case 'AWS::Region':
+        return REGION;
+      case 'AWS::AccountId':
+        return ACCOUNT;
+      case 'AWS::Partition':
+        return 'aws';
+      case 'AWS::URLSuffix':
+        return 'amazonaws.com';
+      case 'AWS::StackName':
+        return this.stackName;
+      case 'AWS::StackId':
+        return `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${this.stackName}/${stableUuid(`stack:${this.stackName}`)}`;
+      case 'AWS::NoValue':
+        return NO_VALUE;
+      case 'AWS::NotificationARNs':
+        return [];
+      default:
+        return undefined;
     }
   }
 
@@ -248,7 +257,8 @@ export class ResolvedStack {
         const [index, items] = this.list(fn, arg, 2).map((v) => this.walk(v));
         if (!Array.isArray(items)) throw new Error(`Stack ${this.stackName}: Fn::Select needs a list, got ${JSON.stringify(items)}`);
         const i = Number(index);
-        if (!Number.isInteger(i) || i < 0 || i >= items.length) throw new Error(`Stack ${this.stackName}: Fn::Select index ${String(index)} is out of range for ${items.length} item(s)`);
+        if (!Number.isInteger(i) || i < 0 || i >= items.length)
+          throw new Error(`Stack ${this.stackName}: Fn::Select index ${String(index)} is out of range for ${items.length} item(s)`);
         return items[i];
       }
       case 'Fn::Split': {
@@ -270,7 +280,9 @@ export class ResolvedStack {
       case 'Fn::GetAZs':
         return ['a', 'b', 'c'].map((zone) => `${REGION}${zone}`);
       case 'Fn::ImportValue':
-        throw new Error(`Stack ${this.stackName}: Fn::ImportValue ${JSON.stringify(arg)} is not supported by the local runtime (cross-stack exports are not deployed); pass the value as a parameter instead`);
+        throw new Error(
+          `Stack ${this.stackName}: Fn::ImportValue ${JSON.stringify(arg)} is not supported by the local runtime (cross-stack exports are not deployed); pass the value as a parameter instead`,
+        );
       default:
         throw new Error(`Stack ${this.stackName}: intrinsic function ${fn} is not supported by the local runtime`);
     }
@@ -320,7 +332,8 @@ export class ResolvedStack {
   }
 
   private list(fn: string, arg: unknown, length: number): unknown[] {
-    if (!Array.isArray(arg) || arg.length < length) throw new Error(`Stack ${this.stackName}: ${fn} needs a list of ${length} arguments, got ${JSON.stringify(arg)}`);
+    if (!Array.isArray(arg) || arg.length < length)
+      throw new Error(`Stack ${this.stackName}: ${fn} needs a list of ${length} arguments, got ${JSON.stringify(arg)}`);
     return arg;
   }
 
@@ -432,7 +445,12 @@ function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resour
     case 'AWS::ApiGatewayV2::Stage':
       return { Ref: () => name };
     case 'AWS::S3::Bucket':
-      return { Ref: () => name, Arn: () => `arn:aws:s3:::${name}`, DomainName: () => `${name}.s3.amazonaws.com`, RegionalDomainName: () => `${name}.s3.${REGION}.amazonaws.com` };
+      return {
+        Ref: () => name,
+        Arn: () => `arn:aws:s3:::${name}`,
+        DomainName: () => `${name}.s3.amazonaws.com`,
+        RegionalDomainName: () => `${name}.s3.${REGION}.amazonaws.com`,
+      };
     case 'AWS::KMS::Key':
       return { Ref: () => stableUuid(seed), KeyId: () => stableUuid(seed), Arn: () => regional('kms', `key/${stableUuid(seed)}`) };
     case 'AWS::SecretsManager::Secret': {
@@ -449,7 +467,12 @@ function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resour
     case 'AWS::Scheduler::ScheduleGroup':
       return { Ref: () => name, Arn: () => regional('scheduler', `schedule-group/${name}`) };
     case 'AWS::SQS::Queue':
-      return { Ref: () => `${endpoint}/${ACCOUNT}/${name}`, QueueUrl: () => `${endpoint}/${ACCOUNT}/${name}`, Arn: () => regional('sqs', name), QueueName: () => name };
+      return {
+        Ref: () => `${endpoint}/${ACCOUNT}/${name}`,
+        QueueUrl: () => `${endpoint}/${ACCOUNT}/${name}`,
+        Arn: () => regional('sqs', name),
+        QueueName: () => name,
+      };
     default:
       // For most other types the Ref is the physical id; their attributes are not modelled.
       return { Ref: () => name };
@@ -496,10 +519,13 @@ export function lambdaAssetDir(cdkOutDir: string, resource: Pick<ResolvedResourc
   const assetHash = typeof s3Key === 'string' ? /^([^/]+)\.zip$/.exec(s3Key)?.[1] : undefined;
   const assetPath = resource.metadata['aws:asset:path'] ?? (assetHash && `asset.${assetHash}`);
   if (typeof assetPath !== 'string') {
-    throw new Error(`Lambda function ${resource.logicalId} has neither 'aws:asset:path' metadata nor an asset Code.S3Key: only CDK asset code runs locally (${SYNTH_HINT})`);
+    throw new Error(
+      `Lambda function ${resource.logicalId} has neither 'aws:asset:path' metadata nor an asset Code.S3Key: only CDK asset code runs locally (${SYNTH_HINT})`,
+    );
   }
   const dir = resolvePath(cdkOutDir, assetPath);
   if (!existsSync(dir)) throw new Error(`Code of Lambda function ${resource.logicalId} is missing at ${dir}: ${SYNTH_HINT}`);
-  if (!statSync(dir).isDirectory()) throw new Error(`Code of Lambda function ${resource.logicalId} at ${dir} is a file; the local runtime runs unpacked asset directories`);
+  if (!statSync(dir).isDirectory())
+    throw new Error(`Code of Lambda function ${resource.logicalId} at ${dir} is a file; the local runtime runs unpacked asset directories`);
   return dir;
 }

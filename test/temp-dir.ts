@@ -27,7 +27,9 @@ export default function setup(): () => void {
     rmSync(dir, { recursive: true, force: true });
     const forbidden = left.filter((name) => MUST_NOT_LEAVE.some((pattern) => pattern.test(name)));
     const others = left.filter((name) => !forbidden.includes(name));
-    if (others.length > 0) console.warn(`test/temp-dir.ts: the tests left ${others.length} entries in their temp directory (now removed): ${others.join(', ')}`);
-    if (forbidden.length > 0) throw new Error(`the tests left ${forbidden.length} entries they must remove in their temp directory ${dir}: ${forbidden.join(', ')}`);
+    if (others.length > 0)
+      console.warn(`test/temp-dir.ts: the tests left ${others.length} entries in their temp directory (now removed): ${others.join(', ')}`);
+    if (forbidden.length > 0)
+      throw new Error(`the tests left ${forbidden.length} entries they must remove in their temp directory ${dir}: ${forbidden.join(', ')}`);
   };
 }

@@ -7,10 +7,31 @@ import type { StepFunctionsService } from '../engine';
 import { applyFaultPatch, type Faults as RuntimeFaults } from '../faults';
 import { AwsError, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
 import {
-  API_PREFIX, ApiError, EXECUTION_STATUSES, paths,
-  type AslDefinition, type ChildGroup, type Deployed, type ExecutionDetail, type ExecutionPage, type ExecutionQuery, type ExecutionStatus,
-  type ExecutionSummary, type Faults, type FleetInstance, type Health, type HistoryEvent, type OpsflowApi, type OutboxMessage, type RecordView,
-  type Schedule, type StartRequest, type StartResult, type StateRun, type WaitingGroup, type Workflow,
+  API_PREFIX,
+  ApiError,
+  EXECUTION_STATUSES,
+  paths,
+  type AslDefinition,
+  type ChildGroup,
+  type Deployed,
+  type ExecutionDetail,
+  type ExecutionPage,
+  type ExecutionQuery,
+  type ExecutionStatus,
+  type ExecutionSummary,
+  type Faults,
+  type FleetInstance,
+  type Health,
+  type HistoryEvent,
+  type OpsflowApi,
+  type OutboxMessage,
+  type RecordView,
+  type Schedule,
+  type StartRequest,
+  type StartResult,
+  type StateRun,
+  type WaitingGroup,
+  type Workflow,
 } from './api';
 import { mergeRuns, stateRuns } from './app/status';
 import { recordView, waitingItem, type ExecutionFacts, type RecordPanel } from './records';
@@ -55,9 +76,14 @@ export class LocalApi implements OpsflowApi {
     const d = this.deps;
     const storage = d.storage?.();
     return {
-      status: d.ready && !d.ready() ? 'deploying' : storage && !storage.ok ? 'failing' : 'ready', endpoint: d.endpoint(), timeScale: d.clock.scale, now: d.clock.now().toISOString(),
-      stateMachines: d.deployed.stateMachines.map((s) => s.name), workflows: d.deployed.stateMachines.map((s) => this.workflowOf(s.arn)),
-      running: d.sfn.activeCount(), ...(storage && { storage }),
+      status: d.ready && !d.ready() ? 'deploying' : storage && !storage.ok ? 'failing' : 'ready',
+      endpoint: d.endpoint(),
+      timeScale: d.clock.scale,
+      now: d.clock.now().toISOString(),
+      stateMachines: d.deployed.stateMachines.map((s) => s.name),
+      workflows: d.deployed.stateMachines.map((s) => this.workflowOf(s.arn)),
+      running: d.sfn.activeCount(),
+      ...(storage && { storage }),
     };
   }
 
@@ -67,16 +93,18 @@ export class LocalApi implements OpsflowApi {
 
   /** Every deployed state machine, by the name its app declares (README "Local runtime metadata"), with exactly the examples declared for it. */
   async workflows(): Promise<Workflow[]> {
-    return Promise.all(this.deps.deployed.stateMachines.map(async ({ arn }) => {
-      const definition = await this.definition(arn);
-      return {
-        name: this.workflowOf(arn),
-        arn,
-        description: typeof definition.Comment === 'string' ? definition.Comment : null,
-        examples: this.deps.deployed.workflows.find((w) => w.arn === arn)?.examples ?? [],
-        definition,
-      };
-    }));
+    return Promise.all(
+      this.deps.deployed.stateMachines.map(async ({ arn }) => {
+        const definition = await this.definition(arn);
+        return {
+          name: this.workflowOf(arn),
+          arn,
+          description: typeof definition.Comment === 'string' ? definition.Comment : null,
+          examples: this.deps.deployed.workflows.find((w) => w.arn === arn)?.examples ?? [],
+          definition,
+        };
+      }),
+    );
   }
 
   async start(request: StartRequest): Promise<StartResult> {
@@ -122,20 +150,32 @@ export class LocalApi implements OpsflowApi {
   }
 
   async waiting(): Promise<WaitingGroup[]> {
-    return Promise.all(this.deps.recordPanels.map(async (panel) => {
-      const open = await this.scan(panel.table, `#s IN (${panel.openStatuses.map((_, i) => `:o${i}`).join(', ')})`, { '#s': panel.statusAttribute },
-        Object.fromEntries(panel.openStatuses.map((v, i) => [`:o${i}`, { S: v }])));
-      const items = [];
-      for (const record of open) {
-        const arn = record[panel.executionAttribute];
-        const execution = typeof arn === 'string' ? this.facts(arn) : undefined;
-        // A record whose execution no longer runs waits on nobody, whatever it says (README "Record panels").
-        if (execution?.status !== 'RUNNING') continue;
-        items.push({ executionArn: arn as string, execution: execution.name, workflow: this.workflowOf(execution.stateMachineArn), startDate: iso(execution.startDate)!, ...(await waitingItem(panel, record, this.deps.clock.nowMs())) });
-      }
-      items.sort((a, b) => (a.deadline ?? '\uffff').localeCompare(b.deadline ?? '\uffff') || a.startDate.localeCompare(b.startDate));
-      return { panel: panel.name, title: panel.waitingTitle, items };
-    }));
+    return Promise.all(
+      this.deps.recordPanels.map(async (panel) => {
+        const open = await this.scan(
+          panel.table,
+          `#s IN (${panel.openStatuses.map((_, i) => `:o${i}`).join(', ')})`,
+          { '#s': panel.statusAttribute },
+          Object.fromEntries(panel.openStatuses.map((v, i) => [`:o${i}`, { S: v }])),
+        );
+        const items = [];
+        for (const record of open) {
+          const arn = record[panel.executionAttribute];
+          const execution = typeof arn === 'string' ? this.facts(arn) : undefined;
+          // A record whose execution no longer runs waits on nobody, whatever it says (README "Record panels").
+          if (execution?.status !== 'RUNNING') continue;
+          items.push({
+            executionArn: arn as string,
+            execution: execution.name,
+            workflow: this.workflowOf(execution.stateMachineArn),
+            startDate: iso(execution.startDate)!,
+            ...(await waitingItem(panel, record, this.deps.clock.nowMs())),
+          });
+        }
+        items.sort((a, b) => (a.deadline ?? '\uffff').localeCompare(b.deadline ?? '\uffff') || a.startDate.localeCompare(b.startDate));
+        return { panel: panel.name, title: panel.waitingTitle, items };
+      }),
+    );
   }
 
   async stop(ref: string, reason: { error?: string; cause?: string } = {}): Promise<{ stopDate: string }> {
@@ -190,14 +230,33 @@ export class LocalApi implements OpsflowApi {
    * Items of `table` matching `filter`, every page (a Scan page stops at 1 MB of data read, as on AWS), up to `limit`.
    * Through the runtime's DynamoDB, as the console's own reader (not the app's IAM).
    */
-  private async scan(table: string, filter: string, names: Record<string, string>, values: Record<string, unknown>, limit = Infinity): Promise<Array<Record<string, unknown>>> {
+  private async scan(
+    table: string,
+    filter: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    limit = Infinity,
+  ): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];
     let start: unknown;
     do {
       const res = await this.deps.dynamodb.handle({
-        method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'opsflow-console',
+        method: 'POST',
+        path: '/',
+        query: new URLSearchParams(),
+        headers: {},
+        service: 'dynamodb',
+        accessKeyId: 'opsflow-console',
         target: 'DynamoDB_20120810.Scan',
-        body: Buffer.from(JSON.stringify({ TableName: table, FilterExpression: filter, ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: start })),
+        body: Buffer.from(
+          JSON.stringify({
+            TableName: table,
+            FilterExpression: filter,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ExclusiveStartKey: start,
+          }),
+        ),
       });
       if (res.status !== 200) break;
       const page = JSON.parse(res.body.toString()) as { Items?: Record<string, never>[]; LastEvaluatedKey?: unknown };
@@ -225,10 +284,16 @@ export class LocalApi implements OpsflowApi {
     }
     if (!d.mapRunArn) return null;
     const res = await this.deps.sfn.handle({
-      method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'states', accessKeyId: 'opsflow-console',
-      target: 'AWSStepFunctions.DescribeMapRun', body: Buffer.from(JSON.stringify({ mapRunArn: d.mapRunArn })),
+      method: 'POST',
+      path: '/',
+      query: new URLSearchParams(),
+      headers: {},
+      service: 'states',
+      accessKeyId: 'opsflow-console',
+      target: 'AWSStepFunctions.DescribeMapRun',
+      body: Buffer.from(JSON.stringify({ mapRunArn: d.mapRunArn })),
     });
-    return res.status === 200 ? (JSON.parse(res.body.toString()) as { executionArn?: string }).executionArn ?? null : null;
+    return res.status === 200 ? ((JSON.parse(res.body.toString()) as { executionArn?: string }).executionArn ?? null) : null;
   }
 
   /**
@@ -238,7 +303,9 @@ export class LocalApi implements OpsflowApi {
    */
   private children(d: Description, events: HistoryEvent[]): ChildGroup[] {
     const groups: ChildGroup[] = [];
-    const mapRuns = [...new Set(events.flatMap((e) => (/^MapRun(Started|Redriven)$/.test(e.type) ? [String(detailsOf(e).mapRunArn ?? '')] : [])).filter(Boolean))];
+    const mapRuns = [
+      ...new Set(events.flatMap((e) => (/^MapRun(Started|Redriven)$/.test(e.type) ? [String(detailsOf(e).mapRunArn ?? '')] : [])).filter(Boolean)),
+    ];
     if (mapRuns.length) {
       const all: Description[] = this.deps.sfn.listExecutions();
       for (const mapRunArn of mapRuns) {
@@ -258,7 +325,8 @@ export class LocalApi implements OpsflowApi {
       const child = this.facts(arn);
       if (child) byMachine.set(child.stateMachineArn, [...(byMachine.get(child.stateMachineArn) ?? []), child]);
     }
-    for (const [machine, members] of byMachine) groups.push({ ...group('started', machine.split(':').pop()!, machine, members, this.workflowOf), mapRunArn: null, states: null });
+    for (const [machine, members] of byMachine)
+      groups.push({ ...group('started', machine.split(':').pop()!, machine, members, this.workflowOf), mapRunArn: null, states: null });
     return groups;
   }
 
@@ -266,7 +334,10 @@ export class LocalApi implements OpsflowApi {
   private runsOf(child: Description): Map<string, StateRun> {
     const cached = this.childRuns.get(child.executionArn);
     if (cached) return cached;
-    const runs = stateRuns(this.deps.sfn.history(child.executionArn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! })), child.status as ExecutionStatus);
+    const runs = stateRuns(
+      this.deps.sfn.history(child.executionArn).map((e) => ({ ...e, timestamp: iso(e.timestamp)! })),
+      child.status as ExecutionStatus,
+    );
     if (child.status !== 'RUNNING') {
       if (this.childRuns.size >= CHILD_RUNS_CACHED) this.childRuns.clear();
       this.childRuns.set(child.executionArn, runs);
@@ -279,8 +350,14 @@ export class LocalApi implements OpsflowApi {
     const known = this.deps.definitions.get(stateMachineArn);
     if (known) return known as AslDefinition;
     const res = await this.deps.sfn.handle({
-      method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'states', accessKeyId: 'opsflow-console',
-      target: 'AWSStepFunctions.DescribeStateMachine', body: Buffer.from(JSON.stringify({ stateMachineArn })),
+      method: 'POST',
+      path: '/',
+      query: new URLSearchParams(),
+      headers: {},
+      service: 'states',
+      accessKeyId: 'opsflow-console',
+      target: 'AWSStepFunctions.DescribeStateMachine',
+      body: Buffer.from(JSON.stringify({ stateMachineArn })),
     });
     if (res.status !== 200) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`, 404);
     return JSON.parse(JSON.parse(res.body.toString()).definition) as AslDefinition;
@@ -289,7 +366,8 @@ export class LocalApi implements OpsflowApi {
   private stateMachineArn(ref: string): string {
     const deployed = this.deps.deployed.stateMachines;
     const match = deployed.find((s) => s.name === ref || s.arn === ref) ?? deployed.find((s) => this.workflowOf(s.arn) === ref);
-    if (!match) throw new ApiError('StateMachineDoesNotExist', `no workflow named '${ref}'; deployed: ${deployed.map((s) => s.name).join(', ') || 'none'}`, 404);
+    if (!match)
+      throw new ApiError('StateMachineDoesNotExist', `no workflow named '${ref}'; deployed: ${deployed.map((s) => s.name).join(', ') || 'none'}`, 404);
     return match.arn;
   }
 
@@ -297,7 +375,8 @@ export class LocalApi implements OpsflowApi {
     if (ref.startsWith('arn:')) return ref;
     const hits = this.deps.sfn.listExecutions().filter((e) => e.name === ref);
     if (hits.length === 0) throw new ApiError('ExecutionDoesNotExist', `no execution named '${ref}'`, 404);
-    if (hits.length > 1) throw new ApiError('AmbiguousName', `${hits.length} executions are named '${ref}': use the ARN (${hits.map((h) => h.executionArn).join(', ')})`, 400);
+    if (hits.length > 1)
+      throw new ApiError('AmbiguousName', `${hits.length} executions are named '${ref}': use the ARN (${hits.map((h) => h.executionArn).join(', ')})`, 400);
     return hits[0].executionArn;
   }
 
@@ -308,7 +387,10 @@ export class LocalApi implements OpsflowApi {
 
 type WorkflowOf = (stateMachineArn: string) => string;
 
-function summary(d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string }, workflowOf: WorkflowOf): ExecutionSummary {
+function summary(
+  d: { executionArn: string; stateMachineArn: string; name: string; status: string; startDate: number; stopDate?: number; error?: string },
+  workflowOf: WorkflowOf,
+): ExecutionSummary {
   return {
     executionArn: d.executionArn,
     workflow: workflowOf(d.stateMachineArn),
@@ -326,16 +408,26 @@ function iso(ms: number | undefined): string | null {
 
 const STATUS_ORDER: Record<string, number> = { FAILED: 0, TIMED_OUT: 0, ABORTED: 0, RUNNING: 1 };
 
-function group(kind: ChildGroup['kind'], label: string, stateMachineArn: string, members: Description[], workflowOf: WorkflowOf): Omit<ChildGroup, 'mapRunArn' | 'states'> {
+function group(
+  kind: ChildGroup['kind'],
+  label: string,
+  stateMachineArn: string,
+  members: Description[],
+  workflowOf: WorkflowOf,
+): Omit<ChildGroup, 'mapRunArn' | 'states'> {
   const counts = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<ExecutionStatus, number>;
   for (const m of members) counts[m.status as ExecutionStatus] = (counts[m.status as ExecutionStatus] ?? 0) + 1;
   const order = (m: Description) => STATUS_ORDER[m.status] ?? 2;
-  const items = [...members].sort((a, b) => order(a) - order(b) || b.startDate - a.startDate).slice(0, CHILDREN_SHOWN).map((e) => summary(e, workflowOf));
+  const items = [...members]
+    .sort((a, b) => order(a) - order(b) || b.startDate - a.startDate)
+    .slice(0, CHILDREN_SHOWN)
+    .map((e) => summary(e, workflowOf));
   return { kind, label, stateMachineArn, total: members.length, counts, items };
 }
 
 function detailsOf(event: HistoryEvent): Record<string, unknown> {
-  for (const [key, value] of Object.entries(event)) if (key.endsWith('EventDetails') && value && typeof value === 'object') return value as Record<string, unknown>;
+  for (const [key, value] of Object.entries(event))
+    if (key.endsWith('EventDetails') && value && typeof value === 'object') return value as Record<string, unknown>;
   return {};
 }
 
@@ -363,10 +455,16 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
   const q = (name: string) => req.query.get(name) ?? undefined;
   let segments: string[];
   try {
-    segments = req.path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+    segments = req.path
+      .slice(API_PREFIX.length + 1)
+      .split('/')
+      .map(decodeURIComponent);
   } catch {
     // decodeURIComponent throws URIError on `%` not followed by two hex digits or on bytes that are not UTF-8.
-    return json(400, { error: 'BadRequest', message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)` });
+    return json(400, {
+      error: 'BadRequest',
+      message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)`,
+    });
   }
   const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
   const ref = segments[1];
@@ -384,7 +482,15 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
       case 'POST executions':
         return json(200, await api.start(body() as unknown as StartRequest));
       case 'GET executions':
-        return json(200, await api.executions({ workflow: q('workflow'), status: q('status') as ExecutionStatus | undefined, offset: num(q('offset')), limit: num(q('limit')) }));
+        return json(
+          200,
+          await api.executions({
+            workflow: q('workflow'),
+            status: q('status') as ExecutionStatus | undefined,
+            offset: num(q('offset')),
+            limit: num(q('limit')),
+          }),
+        );
       case 'GET executions/:ref':
         return json(200, await api.execution(ref));
       case 'GET waiting':

@@ -33,7 +33,8 @@ export function declaredWorkflows(template: RawTemplate, stackName: string): Dec
     const raw = (r.Metadata?.[KEY] as { workflow?: unknown } | undefined)?.workflow;
     if (raw === undefined) continue;
     const where = `${stackName} ${r.Type === 'AWS::StepFunctions::StateMachine' ? 'state machine' : r.Type} ${logicalId}: ${KEY}.workflow`;
-    if (r.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`${where} is declared on a ${r.Type}; it belongs on an AWS::StepFunctions::StateMachine`);
+    if (r.Type !== 'AWS::StepFunctions::StateMachine')
+      throw new Error(`${where} is declared on a ${r.Type}; it belongs on an AWS::StepFunctions::StateMachine`);
     out.push(parseWorkflow(raw, logicalId, where));
   }
   const names = out.map((w) => w.name.toLowerCase());

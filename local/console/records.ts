@@ -99,7 +99,8 @@ export function parseRecordPanel(raw: unknown, table: string, where: string): Re
     problems.push('openStatuses: must be a non-empty list of strings');
   }
   const list = obj.list as Record<string, unknown> | undefined;
-  if (list !== undefined && (typeof list !== 'object' || list === null || typeof list.label !== 'string')) problems.push('list: must be { label, rows, columns }');
+  if (list !== undefined && (typeof list !== 'object' || list === null || typeof list.label !== 'string'))
+    problems.push('list: must be { label, rows, columns }');
   const panel: RecordPanel = {
     table,
     name: text('name'),
@@ -148,7 +149,9 @@ export async function recordView(panel: RecordPanel, record: Record<string, unkn
   const open = saysOpen && closure === undefined;
   const reason = closure ?? (saysOpen ? null : textOf(await evaluate(panel.closedReason, record)));
   const show = (f: Field) => !f.whileOpen || open;
-  const facts = await Promise.all(panel.facts.filter(show).map(async (f) => ({ label: f.label, type: f.type, value: textOf(await evaluate(f.value, record)) })));
+  const facts = await Promise.all(
+    panel.facts.filter(show).map(async (f) => ({ label: f.label, type: f.type, value: textOf(await evaluate(f.value, record)) })),
+  );
   let list: RecordView['list'] = null;
   if (panel.list) {
     const rows = asList(await evaluate(panel.list.rows, record));
@@ -173,9 +176,18 @@ export async function recordView(panel: RecordPanel, record: Record<string, unkn
 }
 
 /** The waiting view's line for an open record. */
-export async function waitingItem(panel: RecordPanel, record: Record<string, unknown>, nowMs: number): Promise<Omit<WaitingItem, 'executionArn' | 'execution' | 'workflow' | 'startDate'>> {
+export async function waitingItem(
+  panel: RecordPanel,
+  record: Record<string, unknown>,
+  nowMs: number,
+): Promise<Omit<WaitingItem, 'executionArn' | 'execution' | 'workflow' | 'startDate'>> {
   const deadline = textOf(await evaluate(panel.deadline, record));
-  return { title: textOf(await evaluate(panel.title, record)), deadline, overdue: deadline !== null && Date.parse(deadline) <= nowMs, waitingOn: await waitingOn(panel, record) };
+  return {
+    title: textOf(await evaluate(panel.title, record)),
+    deadline,
+    overdue: deadline !== null && Date.parse(deadline) <= nowMs,
+    waitingOn: await waitingOn(panel, record),
+  };
 }
 
 async function waitingOn(panel: RecordPanel, record: Record<string, unknown>): Promise<RecordView['waitingOn']> {
@@ -204,6 +216,12 @@ function textOf(v: unknown): string | null {
   if (v === undefined || v === null || v === '') return null;
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.map((x) => textOf(x) ?? '').filter(Boolean).join(', ') || null;
+  if (Array.isArray(v))
+    return (
+      v
+        .map((x) => textOf(x) ?? '')
+        .filter(Boolean)
+        .join(', ') || null
+    );
   return JSON.stringify(v);
 }

@@ -12,8 +12,15 @@ import { LocalApi, routeApi, type ApiDeps } from './handlers';
 
 /** No inline script or style, nothing from another origin; frames only for the outbox's own email documents. */
 export const CONSOLE_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-  "frame-src 'self'", "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 /**
@@ -21,7 +28,10 @@ export const CONSOLE_CSP = [
  * top-level tab outside the sandbox (so an approval link works as it does from a mail client).
  */
 export const EMAIL_CSP = [
-  "default-src 'none'", "style-src 'unsafe-inline'", "img-src data:", "frame-ancestors 'self'",
+  "default-src 'none'",
+  "style-src 'unsafe-inline'",
+  'img-src data:',
+  "frame-ancestors 'self'",
   'sandbox allow-popups allow-popups-to-escape-sandbox',
 ].join('; ');
 
@@ -92,7 +102,11 @@ export class ConsoleServer {
     const bundle = await this.prepare();
     if (req.path === '/console.js') return asset('text/javascript; charset=utf-8', bundle.js);
     if (req.path === '/console.css') return asset('text/css; charset=utf-8', bundle.css);
-    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONSOLE_CSP, 'cache-control': 'no-store', ...SECURITY_HEADERS }, body: HTML };
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONSOLE_CSP, 'cache-control': 'no-store', ...SECURITY_HEADERS },
+      body: HTML,
+    };
   }
 
   /**
@@ -123,7 +137,17 @@ export class ConsoleServer {
     // Links open in a new tab: inside the sandboxed frame they would navigate only the frame.
     const html = message.html ?? `<pre>${escapeHtml(message.text)}</pre>`;
     const body = `<!doctype html><meta charset="utf-8"><base target="_blank">${html}`;
-    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': EMAIL_CSP, 'cache-control': 'no-store', ...SECURITY_HEADERS, 'cross-origin-opener-policy': 'unsafe-none' }, body };
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': EMAIL_CSP,
+        'cache-control': 'no-store',
+        ...SECURITY_HEADERS,
+        'cross-origin-opener-policy': 'unsafe-none',
+      },
+      body,
+    };
   }
 }
 

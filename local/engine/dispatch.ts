@@ -224,7 +224,12 @@ export class Dispatcher {
     let started: { executionArn: string; startDate: number };
     this.authorize(run.exec, 'states:StartExecution', String(params?.StateMachineArn ?? ''));
     try {
-      started = await this.deps.children.start(String(params?.StateMachineArn ?? ''), input, params?.Name === undefined ? undefined : String(params.Name), run.exec.arn);
+      started = await this.deps.children.start(
+        String(params?.StateMachineArn ?? ''),
+        input,
+        params?.Name === undefined ? undefined : String(params.Name),
+        run.exec.arn,
+      );
     } catch (err) {
       if (err instanceof AwsError) throw taskError(`StepFunctions.${err.code.endsWith('Exception') ? err.code : `${err.code}Exception`}`, err.message);
       throw err;

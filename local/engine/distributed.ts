@@ -158,7 +158,13 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
       run.itemCounts.pending -= count;
       run.itemCounts.running += count;
       deps.changed();
-      const child = await deps.runChild(inputs[n], childStateMachineArn, `arn:aws:states:${REGION}:${ACCOUNT}:execution:${base}:${randomUUID()}`, mapRunArn, signal);
+      const child = await deps.runChild(
+        inputs[n],
+        childStateMachineArn,
+        `arn:aws:states:${REGION}:${ACCOUNT}:execution:${base}:${randomUUID()}`,
+        mapRunArn,
+        signal,
+      );
       results[n] = child;
       if (child.status === 'SUCCEEDED') req.onSucceeded?.(n, child);
       run.executionCounts.running--;
@@ -229,7 +235,13 @@ async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | un
   const bucket = String(params.Bucket ?? '');
   try {
     if (/s3:listObjectsV2$/.test(reader.Resource)) {
-      return s3.listObjects(bucket, params.Prefix ?? '').map((o) => ({ Etag: o.meta.etag, Key: o.key, LastModified: new Date(o.meta.lastModified).toISOString(), Size: o.meta.size, StorageClass: 'STANDARD' }));
+      return s3.listObjects(bucket, params.Prefix ?? '').map((o) => ({
+        Etag: o.meta.etag,
+        Key: o.key,
+        LastModified: new Date(o.meta.lastModified).toISOString(),
+        Size: o.meta.size,
+        StorageClass: 'STANDARD',
+      }));
     }
     const config = reader.ReaderConfig ?? {};
     const text = (key: string) => {
@@ -247,7 +259,9 @@ async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | un
       case 'MANIFEST': {
         // An S3 Inventory manifest: its CSV files list bucket,key[,...] rows.
         const manifest = JSON.parse(text(String(params.Key)));
-        const schema = String(manifest.fileSchema ?? 'Bucket, Key').split(',').map((h: string) => h.trim());
+        const schema = String(manifest.fileSchema ?? 'Bucket, Key')
+          .split(',')
+          .map((h: string) => h.trim());
         const out: Obj[] = [];
         for (const file of manifest.files ?? []) {
           const rows = parseCsv(text(file.key), { CSVHeaderLocation: 'GIVEN', CSVHeaders: schema });
@@ -335,8 +349,14 @@ function writeResults(params: Obj, mapRunArn: string, runId: string, results: Ch
     files[kind].push({ Key: key, Size: body.length });
   };
   const done = results.filter(Boolean);
-  write('SUCCEEDED', done.filter((r) => r.status === 'SUCCEEDED'));
-  write('FAILED', done.filter((r) => r.status !== 'SUCCEEDED'));
+  write(
+    'SUCCEEDED',
+    done.filter((r) => r.status === 'SUCCEEDED'),
+  );
+  write(
+    'FAILED',
+    done.filter((r) => r.status !== 'SUCCEEDED'),
+  );
   write('PENDING', []);
   const manifestKey = `${dir}/manifest.json`;
   try {

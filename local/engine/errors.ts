@@ -48,7 +48,12 @@ export function runtimeError(cause: string): StatesError {
 export function asStatesError(err: unknown): StatesError {
   if (err instanceof StatesError) return err;
   const e = err as Error & { isCatchable?: boolean };
-  if (e && typeof e.name === 'string' && (e.name.includes('.') || e.isCatchable !== undefined) && !/^(TypeError|SyntaxError|RangeError|ReferenceError|Error)$/.test(e.name)) {
+  if (
+    e &&
+    typeof e.name === 'string' &&
+    (e.name.includes('.') || e.isCatchable !== undefined) &&
+    !/^(TypeError|SyntaxError|RangeError|ReferenceError|Error)$/.test(e.name)
+  ) {
     const out = new StatesError(e.name, e.message, { fatal: e.isCatchable === false || e.name === 'States.Runtime' });
     return out;
   }

@@ -142,17 +142,28 @@ export class Variables {
     let total = 0;
     for (const [name, value] of Object.entries(values)) {
       const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
-      if (bytes > VARIABLE_MAX_BYTES) throw new StatesError('States.DataLimitExceeded', `The variable '${name}' has a size of ${bytes} bytes, which exceeds the maximum of ${VARIABLE_MAX_BYTES} bytes.`);
+      if (bytes > VARIABLE_MAX_BYTES)
+        throw new StatesError(
+          'States.DataLimitExceeded',
+          `The variable '${name}' has a size of ${bytes} bytes, which exceeds the maximum of ${VARIABLE_MAX_BYTES} bytes.`,
+        );
       total += bytes;
     }
-    if (total > ASSIGN_MAX_BYTES) throw new StatesError('States.DataLimitExceeded', `The assigned variables have a combined size of ${total} bytes, which exceeds the maximum of ${ASSIGN_MAX_BYTES} bytes.`);
+    if (total > ASSIGN_MAX_BYTES)
+      throw new StatesError(
+        'States.DataLimitExceeded',
+        `The assigned variables have a combined size of ${total} bytes, which exceeds the maximum of ${ASSIGN_MAX_BYTES} bytes.`,
+      );
     for (const [name, value] of Object.entries(values)) {
       const before = this.own.has(name) ? Buffer.byteLength(JSON.stringify(this.own.get(name) ?? null)) : 0;
       this.budget.bytes += Buffer.byteLength(JSON.stringify(value ?? null)) - before;
       this.own.set(name, value);
     }
     if (this.budget.bytes > EXECUTION_VARIABLES_MAX_BYTES) {
-      throw new StatesError('States.DataLimitExceeded', `The variables of this execution have a combined size of ${this.budget.bytes} bytes, which exceeds the maximum of ${EXECUTION_VARIABLES_MAX_BYTES} bytes.`);
+      throw new StatesError(
+        'States.DataLimitExceeded',
+        `The variables of this execution have a combined size of ${this.budget.bytes} bytes, which exceeds the maximum of ${EXECUTION_VARIABLES_MAX_BYTES} bytes.`,
+      );
     }
   }
 }
@@ -199,7 +210,14 @@ export class Interpreter {
   constructor(private readonly host: Host) {}
 
   /** Runs a whole definition from its StartAt (or `startAt`, for a redrive); resolves with its output. */
-  async run(definition: Obj, input: unknown, vars = new Variables(), chain: Chain = { last: 0 }, startAt?: string, succeeded?: Record<string, unknown>): Promise<unknown> {
+  async run(
+    definition: Obj,
+    input: unknown,
+    vars = new Variables(),
+    chain: Chain = { last: 0 },
+    startAt?: string,
+    succeeded?: Record<string, unknown>,
+  ): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
     if (startAt && succeeded) this.resume = { state: startAt, succeeded };
     const scope = startAt ? { ...definition, StartAt: startAt } : definition;
@@ -283,7 +301,8 @@ export class Interpreter {
     for (;;) {
       const context = this.contextFor(name, enteredAt, retryCount, env, type === 'Task');
       try {
-        const outcome = language === 'JSONata' ? await this.jsonataState(name, state, rawInput, context, env) : await this.jsonPathState(name, state, rawInput, context, env);
+        const outcome =
+          language === 'JSONata' ? await this.jsonataState(name, state, rawInput, context, env) : await this.jsonPathState(name, state, rawInput, context, env);
         if (type !== 'Fail') {
           this.exited(type, name, outcome.output, env, outcome.assigned);
         }
@@ -300,7 +319,7 @@ export class Interpreter {
           const max = r.MaxAttempts ?? 3;
           if (retries[retrier] < max) {
             const interval = r.IntervalSeconds ?? 1;
-            let delay = interval * Math.pow(r.BackoffRate ?? 2, retries[retrier]);
+            let delay = interval * (r.BackoffRate ?? 2) ** retries[retrier];
             if (r.MaxDelaySeconds !== undefined) delay = Math.min(delay, r.MaxDelaySeconds);
             if (r.JitterStrategy === 'FULL') delay = Math.random() * delay;
             retries[retrier]++;
@@ -333,7 +352,10 @@ export class Interpreter {
     // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
     const limit = this.host.payloadLimitBytes;
     if (limit !== undefined && Buffer.byteLength(details.output as string) > limit) {
-      throw new StatesError('States.DataLimitExceeded', `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`);
+      throw new StatesError(
+        'States.DataLimitExceeded',
+        `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+      );
     }
     if (assigned) {
       details.assignedVariables = Object.fromEntries(Object.entries(assigned).map(([k, v]) => [k, json(v)]));
@@ -345,9 +367,21 @@ export class Interpreter {
 
   /** Errors the engine itself raises name the state and its entered event, as AWS's causes do. */
   private located(err: StatesError, name: string, enteredId: number): StatesError {
-    const engineError = ['States.Runtime', 'States.QueryEvaluationError', 'States.ResultPathMatchFailure', 'States.ParameterPathFailure', 'States.NoChoiceMatched', 'States.IntrinsicFailure', 'States.ItemReaderFailed'].includes(err.name);
+    const engineError = [
+      'States.Runtime',
+      'States.QueryEvaluationError',
+      'States.ResultPathMatchFailure',
+      'States.ParameterPathFailure',
+      'States.NoChoiceMatched',
+      'States.IntrinsicFailure',
+      'States.ItemReaderFailed',
+    ].includes(err.name);
     if (!engineError || (err as { located?: boolean }).located) return err;
-    const prefixed = new StatesError(err.name, `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${err.cause ?? ''}`, { fatal: err.fatal, terminal: err.terminal });
+    const prefixed = new StatesError(
+      err.name,
+      `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${err.cause ?? ''}`,
+      { fatal: err.fatal, terminal: err.terminal },
+    );
     (prefixed as { located?: boolean }).located = true;
     prefixed.lastEventId = err.lastEventId;
     return prefixed;
@@ -446,7 +480,8 @@ export class Interpreter {
       }
       case 'Task': {
         // Only a Task's Parameters see $$.Task.Token (a placeholder the dispatcher replaces with the issued token).
-        const params = state.Parameters !== undefined ? this.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }, true) : effective;
+        const params =
+          state.Parameters !== undefined ? this.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }, true) : effective;
         if (state.Parameters !== undefined) this.host.inspect?.('afterParameters', params);
         const timeoutSeconds = state.TimeoutSecondsPath !== undefined ? selectPath(state.TimeoutSecondsPath, scopeOf(effective)) : state.TimeoutSeconds;
         const heartbeatSeconds = state.HeartbeatSecondsPath !== undefined ? selectPath(state.HeartbeatSecondsPath, scopeOf(effective)) : state.HeartbeatSeconds;
@@ -485,7 +520,9 @@ export class Interpreter {
         this.host.inspect?.('afterItemsPath', items);
         const selector = state.ItemSelector ?? state.Parameters;
         const itemInput = async (item: unknown, index: number) =>
-          selector === undefined ? item : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env), true);
+          selector === undefined
+            ? item
+            : this.template(selector, this.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env), true);
         const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
         const fields: DistributedFields = {};
         if (isDistributed(state)) {
@@ -493,10 +530,23 @@ export class Interpreter {
           if (state.ItemReader?.Parameters !== undefined) fields.readerParameters = this.template(state.ItemReader.Parameters, scope) as Obj;
           if (state.ResultWriter?.Parameters !== undefined) fields.writerParameters = this.template(state.ResultWriter.Parameters, scope) as Obj;
           if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = this.template(state.ItemBatcher.BatchInput, scope);
-          fields.toleratedFailureCount = state.ToleratedFailureCountPath !== undefined ? (selectPath(state.ToleratedFailureCountPath, scope) as number) : state.ToleratedFailureCount;
-          fields.toleratedFailurePercentage = state.ToleratedFailurePercentagePath !== undefined ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number) : state.ToleratedFailurePercentage;
+          fields.toleratedFailureCount =
+            state.ToleratedFailureCountPath !== undefined ? (selectPath(state.ToleratedFailureCountPath, scope) as number) : state.ToleratedFailureCount;
+          fields.toleratedFailurePercentage =
+            state.ToleratedFailurePercentagePath !== undefined
+              ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number)
+              : state.ToleratedFailurePercentage;
         }
-        const result = await this.map(name, state, effective, state.ItemReader !== undefined && state.ItemsPath === undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
+        const result = await this.map(
+          name,
+          state,
+          effective,
+          state.ItemReader !== undefined && state.ItemsPath === undefined ? undefined : items,
+          itemInput,
+          maxConcurrency,
+          env,
+          fields,
+        );
         const { merged, selected } = withResult(result);
         return finish(merged, next(), selected);
       }
@@ -559,7 +609,16 @@ export class Interpreter {
         for (const [n, rule] of (state.Choices as Obj[]).entries()) {
           const field = `Choices[${n}]/Condition`;
           const value = typeof rule.Condition === 'boolean' ? rule.Condition : await evaluate(rule.Condition, field);
-          if (typeof value !== 'boolean') throw this.evaluationFailed(new StatesError('States.QueryEvaluationError', `The JSONata expression '${isExpression(rule.Condition) ? expressionText(rule.Condition) : rule.Condition}' specified for the field '${field}' returned a non-boolean value.`), name, field, env);
+          if (typeof value !== 'boolean')
+            throw this.evaluationFailed(
+              new StatesError(
+                'States.QueryEvaluationError',
+                `The JSONata expression '${isExpression(rule.Condition) ? expressionText(rule.Condition) : rule.Condition}' specified for the field '${field}' returned a non-boolean value.`,
+              ),
+              name,
+              field,
+              env,
+            );
           if (value) return finish(rawInput, rule.Next, rule.Assign, rule.Output, `Choices[${n}]/`);
         }
         if (state.Default === undefined) throw noChoice();
@@ -594,12 +653,26 @@ export class Interpreter {
         const fields: DistributedFields = {};
         if (isDistributed(state)) {
           if (state.ItemReader?.Arguments !== undefined) fields.readerParameters = (await evaluate(state.ItemReader.Arguments, 'ItemReader/Arguments')) as Obj;
-          if (state.ResultWriter?.Arguments !== undefined) fields.writerParameters = (await evaluate(state.ResultWriter.Arguments, 'ResultWriter/Arguments')) as Obj;
+          if (state.ResultWriter?.Arguments !== undefined)
+            fields.writerParameters = (await evaluate(state.ResultWriter.Arguments, 'ResultWriter/Arguments')) as Obj;
           if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = await evaluate(state.ItemBatcher.BatchInput, 'ItemBatcher/BatchInput');
-          fields.toleratedFailureCount = isExpression(state.ToleratedFailureCount) ? ((await evaluate(state.ToleratedFailureCount, 'ToleratedFailureCount')) as number) : state.ToleratedFailureCount;
-          fields.toleratedFailurePercentage = isExpression(state.ToleratedFailurePercentage) ? ((await evaluate(state.ToleratedFailurePercentage, 'ToleratedFailurePercentage')) as number) : state.ToleratedFailurePercentage;
+          fields.toleratedFailureCount = isExpression(state.ToleratedFailureCount)
+            ? ((await evaluate(state.ToleratedFailureCount, 'ToleratedFailureCount')) as number)
+            : state.ToleratedFailureCount;
+          fields.toleratedFailurePercentage = isExpression(state.ToleratedFailurePercentage)
+            ? ((await evaluate(state.ToleratedFailurePercentage, 'ToleratedFailurePercentage')) as number)
+            : state.ToleratedFailurePercentage;
         }
-        const result = await this.map(name, state, rawInput, state.ItemReader !== undefined && state.Items === undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
+        const result = await this.map(
+          name,
+          state,
+          rawInput,
+          state.ItemReader !== undefined && state.Items === undefined ? undefined : items,
+          itemInput,
+          maxConcurrency,
+          env,
+          fields,
+        );
         states.result = result;
         return finish(result, next());
       }
@@ -623,7 +696,17 @@ export class Interpreter {
     return env.enteredId ?? env.chain.last;
   }
 
-  private async caught(name: string, catcher: Obj, index: number, rawInput: unknown, errorOutput: Obj, context: Obj, env: Env, language: string, enteredId: number): Promise<{ output: unknown; assigned?: Obj }> {
+  private async caught(
+    name: string,
+    catcher: Obj,
+    index: number,
+    rawInput: unknown,
+    errorOutput: Obj,
+    context: Obj,
+    env: Env,
+    language: string,
+    enteredId: number,
+  ): Promise<{ output: unknown; assigned?: Obj }> {
     if (language === 'JSONata') {
       const states = { input: rawInput, errorOutput, context: withoutSentinel(context) };
       const scope = { states, variables: env.vars.all() };
@@ -684,13 +767,21 @@ export class Interpreter {
     if (state.Seconds !== undefined || state.SecondsPath !== undefined) {
       const value = state.SecondsPath !== undefined ? selectPath(state.SecondsPath, scope) : state.Seconds;
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-        throw runtimeError(state.SecondsPath !== undefined ? `The SecondsPath parameter does not reference a valid integer value: ${json(value)}` : `The Seconds parameter is not a valid non-negative integer: ${json(value)}`);
+        throw runtimeError(
+          state.SecondsPath !== undefined
+            ? `The SecondsPath parameter does not reference a valid integer value: ${json(value)}`
+            : `The Seconds parameter is not a valid non-negative integer: ${json(value)}`,
+        );
       }
       delayMs = value * 1000;
     } else {
       const value = state.TimestampPath !== undefined ? selectPath(state.TimestampPath, scope) : state.Timestamp;
       if (!isTimestamp(value)) {
-        throw runtimeError(state.TimestampPath !== undefined ? `The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: ${json(value)}` : `The Timestamp parameter is not a valid ISO-8601 extended offset date-time format string: ${json(value)}`);
+        throw runtimeError(
+          state.TimestampPath !== undefined
+            ? `The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: ${json(value)}`
+            : `The Timestamp parameter is not a valid ISO-8601 extended offset date-time format string: ${json(value)}`,
+        );
       }
       delayMs = Date.parse(value) - this.host.clock.nowMs();
     }
@@ -718,7 +809,13 @@ export class Interpreter {
         return Promise.resolve(done[n]);
       }
       const untrack = this.track(branches[n].chain, depth);
-      return this.runScope(branch, structuredClone(input), { chain: branches[n].chain, vars: new Variables(env.vars), language: env.language, signal, depth }).then(
+      return this.runScope(branch, structuredClone(input), {
+        chain: branches[n].chain,
+        vars: new Variables(env.vars),
+        language: env.language,
+        signal,
+        depth,
+      }).then(
         (result) => {
           untrack();
           if (env.top) this.onBranchSucceeded?.(name, n, result);
@@ -737,7 +834,12 @@ export class Interpreter {
       const { error, index } = settled;
       if (error.fatal || env.signal.aborted) throw error;
       const failingLast = branches[index].chain.last;
-      this.abortBranches(branches.map((b) => b.chain), index, 'Parallel', name);
+      this.abortBranches(
+        branches.map((b) => b.chain),
+        index,
+        'Parallel',
+        name,
+      );
       env.chain.last = this.host.record('ParallelStateFailed', undefined, failingLast);
       error.lastEventId = env.chain.last;
       throw error;
@@ -766,9 +868,19 @@ export class Interpreter {
     }
   }
 
-  private async map(name: string, state: Obj, input: unknown, items: unknown, itemInput: (item: unknown, index: number) => Promise<unknown>, maxConcurrency: unknown, env: Env, fields: DistributedFields = {}): Promise<unknown> {
+  private async map(
+    name: string,
+    state: Obj,
+    input: unknown,
+    items: unknown,
+    itemInput: (item: unknown, index: number) => Promise<unknown>,
+    maxConcurrency: unknown,
+    env: Env,
+    fields: DistributedFields = {},
+  ): Promise<unknown> {
     if (this.host.mock) return this.mocked();
-    if (!Array.isArray(items) && !(isDistributed(state) && items === undefined)) throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
+    if (!Array.isArray(items) && !(isDistributed(state) && items === undefined))
+      throw runtimeError(`Items of the Map state must be an array, got ${json(items)}`);
     if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
       throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);
     }
@@ -894,7 +1006,9 @@ export class Interpreter {
 }
 
 /** Resolves with every value, or with the first failure (the others keep running until aborted). */
-async function settleFirstFailure(runs: Promise<unknown>[]): Promise<{ failed: false; values: unknown[] } | { failed: true; error: StatesError; index: number }> {
+async function settleFirstFailure(
+  runs: Promise<unknown>[],
+): Promise<{ failed: false; values: unknown[] } | { failed: true; error: StatesError; index: number }> {
   return new Promise((resolve) => {
     const values: unknown[] = new Array(runs.length);
     let pending = runs.length;
@@ -943,7 +1057,8 @@ function failState(error: unknown, cause: unknown): StatesError {
 
 function seconds(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw runtimeError(`The ${field} value must be a positive integer, got ${json(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw runtimeError(`The ${field} value must be a positive integer, got ${json(value)}`);
   return value;
 }
 

@@ -90,9 +90,12 @@ function toWire(event: HistoryEvent, includeData: boolean): Record<string, unkno
 export function page<T>(items: T[], params: { maxResults?: unknown; nextToken?: unknown }, collection: string): { items: T[]; nextToken?: string } {
   const { maxResults, nextToken } = params;
   if (maxResults !== undefined && maxResults !== null) {
-    if (typeof maxResults !== 'number' || !Number.isInteger(maxResults)) throw validation(`Value '${String(maxResults)}' at 'maxResults' failed to satisfy constraint: Member must be an integer`);
-    if (maxResults < 0) throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0`);
-    if (maxResults > MAX_RESULTS) throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${MAX_RESULTS}`);
+    if (typeof maxResults !== 'number' || !Number.isInteger(maxResults))
+      throw validation(`Value '${String(maxResults)}' at 'maxResults' failed to satisfy constraint: Member must be an integer`);
+    if (maxResults < 0)
+      throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0`);
+    if (maxResults > MAX_RESULTS)
+      throw validation(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${MAX_RESULTS}`);
   }
   let start = 0;
   if (nextToken !== undefined && nextToken !== null) {

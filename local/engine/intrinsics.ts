@@ -26,10 +26,24 @@ export const MAX_RANGE_ITEMS = 1_000;
 export const HASH_ALGORITHMS: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 export const INTRINSICS = [
-  'States.Format', 'States.StringToJson', 'States.JsonToString', 'States.Array', 'States.ArrayPartition',
-  'States.ArrayContains', 'States.ArrayRange', 'States.ArrayGetItem', 'States.ArrayLength', 'States.ArrayUnique',
-  'States.Base64Encode', 'States.Base64Decode', 'States.Hash', 'States.JsonMerge', 'States.MathRandom',
-  'States.MathAdd', 'States.StringSplit', 'States.UUID',
+  'States.Format',
+  'States.StringToJson',
+  'States.JsonToString',
+  'States.Array',
+  'States.ArrayPartition',
+  'States.ArrayContains',
+  'States.ArrayRange',
+  'States.ArrayGetItem',
+  'States.ArrayLength',
+  'States.ArrayUnique',
+  'States.Base64Encode',
+  'States.Base64Decode',
+  'States.Hash',
+  'States.JsonMerge',
+  'States.MathRandom',
+  'States.MathAdd',
+  'States.StringSplit',
+  'States.UUID',
 ] as const;
 
 export class IntrinsicSyntaxError extends Error {}
@@ -216,7 +230,9 @@ function format(template: string, values: unknown[], escaped: boolean): string {
     } else pieces[pieces.length - 1] += template[i];
   }
   if (pieces.length - 1 !== values.length) {
-    throw new Error(`Number of arguments in States.Format does not match the number of placeholders: ${pieces.length - 1} placeholders, ${values.length} arguments`);
+    throw new Error(
+      `Number of arguments in States.Format does not match the number of placeholders: ${pieces.length - 1} placeholders, ${values.length} arguments`,
+    );
   }
   return pieces.reduce((out, piece, n) => out + (n === 0 ? '' : formatValue(values[n - 1])) + piece, '');
 }

@@ -65,36 +65,54 @@ export function compile(text: string): ReturnType<typeof jsonata> {
 }
 
 function registerAwsFunctions(expr: ReturnType<typeof jsonata>): void {
-  expr.registerFunction('partition', (array: unknown[], size: number) => {
-    if (!Array.isArray(array)) array = array === undefined ? [] : [array];
-    if (!Number.isInteger(size) || size <= 0) throw new Error('$partition: the chunk size must be a positive integer');
-    const out: unknown[][] = [];
-    for (let n = 0; n < array.length; n += size) out.push(array.slice(n, n + size));
-    return out;
-  }, '<an:a>');
-  expr.registerFunction('range', (start: number, end: number, step: number) => {
-    if (!step) throw new Error('$range: the step must not be 0');
-    const out: number[] = [];
-    for (let v = start; step > 0 ? v <= end : v >= end; v += step) {
-      out.push(v);
-      if (out.length > MAX_RANGE_ITEMS) throw new Error(`$range: at most ${MAX_RANGE_ITEMS} items`);
-    }
-    return out;
-  }, '<nnn:a>');
-  expr.registerFunction('hash', (data: unknown, algorithm: string) => {
-    const alg = HASH_ALGORITHMS[algorithm];
-    if (!alg) throw new Error(`$hash: unsupported algorithm '${algorithm}'`);
-    return createHash(alg).update(typeof data === 'string' ? data : JSON.stringify(data), 'utf8').digest('hex');
-  }, '<js:s>');
+  expr.registerFunction(
+    'partition',
+    (array: unknown[], size: number) => {
+      if (!Array.isArray(array)) array = array === undefined ? [] : [array];
+      if (!Number.isInteger(size) || size <= 0) throw new Error('$partition: the chunk size must be a positive integer');
+      const out: unknown[][] = [];
+      for (let n = 0; n < array.length; n += size) out.push(array.slice(n, n + size));
+      return out;
+    },
+    '<an:a>',
+  );
+  expr.registerFunction(
+    'range',
+    (start: number, end: number, step: number) => {
+      if (!step) throw new Error('$range: the step must not be 0');
+      const out: number[] = [];
+      for (let v = start; step > 0 ? v <= end : v >= end; v += step) {
+        out.push(v);
+        if (out.length > MAX_RANGE_ITEMS) throw new Error(`$range: at most ${MAX_RANGE_ITEMS} items`);
+      }
+      return out;
+    },
+    '<nnn:a>',
+  );
+  expr.registerFunction(
+    'hash',
+    (data: unknown, algorithm: string) => {
+      const alg = HASH_ALGORITHMS[algorithm];
+      if (!alg) throw new Error(`$hash: unsupported algorithm '${algorithm}'`);
+      return createHash(alg)
+        .update(typeof data === 'string' ? data : JSON.stringify(data), 'utf8')
+        .digest('hex');
+    },
+    '<js:s>',
+  );
   expr.registerFunction('random', (seed?: number) => (seed === undefined ? Math.random() : seeded(Math.trunc(seed))), '<n?:n>');
   expr.registerFunction('uuid', () => randomUUID(), '<:s>');
-  expr.registerFunction('parse', (text: string) => {
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new Error(`$parse: '${text}' is not valid JSON`);
-    }
-  }, '<s:j>');
+  expr.registerFunction(
+    'parse',
+    (text: string) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new Error(`$parse: '${text}' is not valid JSON`);
+      }
+    },
+    '<s:j>',
+  );
 }
 
 export interface JsonataScope {
@@ -114,10 +132,19 @@ export async function evaluateExpression(text: string, field: string, scope: Jso
     result = await compile(text).evaluate(scope.states.input ?? null, { ...scope.variables, states: scope.states });
   } catch (err) {
     const e = err as { message?: string; code?: string };
-    throw Object.assign(new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' threw an error: ${e.message ?? String(err)}`), { location: field });
+    throw Object.assign(
+      new StatesError(
+        'States.QueryEvaluationError',
+        `The JSONata expression '${text}' specified for the field '${field}' threw an error: ${e.message ?? String(err)}`,
+      ),
+      { location: field },
+    );
   }
   if (result === undefined) {
-    throw Object.assign(new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' returned nothing (undefined).`), { location: field });
+    throw Object.assign(
+      new StatesError('States.QueryEvaluationError', `The JSONata expression '${text}' specified for the field '${field}' returned nothing (undefined).`),
+      { location: field },
+    );
   }
   return plain(result);
 }

@@ -71,7 +71,7 @@ function walk(root: unknown, steps: Step[]): PathResult {
       if (!Array.isArray(current)) return { found: false, missing: bracketForm(steps, n + 1) };
       current = step.index < current.length ? current[step.index] : null;
     } else {
-      if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.prototype.hasOwnProperty.call(current, step.key)) {
+      if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, step.key)) {
         return { found: false, missing: bracketForm(steps, n + 1) };
       }
       current = (current as Record<string, unknown>)[step.key];
@@ -133,7 +133,8 @@ export function selectPath(path: string, scope: PathScope): unknown {
 export function applyResultPath(path: string, rawInput: unknown, result: unknown): unknown {
   if (path === '$') return result;
   const steps = definiteSteps(path.slice(1));
-  if (!path.startsWith('$') || path.startsWith('$$') || !steps) throw new StatesError('States.ResultPathMatchFailure', `Unable to apply ReferencePath ${path} to input ${JSON.stringify(rawInput)}`);
+  if (!path.startsWith('$') || path.startsWith('$$') || !steps)
+    throw new StatesError('States.ResultPathMatchFailure', `Unable to apply ReferencePath ${path} to input ${JSON.stringify(rawInput)}`);
   const fail = () => new StatesError('States.ResultPathMatchFailure', `Unable to apply ReferencePath ${path} to input ${JSON.stringify(rawInput)}`);
   if (typeof rawInput !== 'object' || rawInput === null) throw fail();
   const copy = structuredClone(rawInput) as Record<string, unknown> | unknown[];

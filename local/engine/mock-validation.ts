@@ -32,7 +32,7 @@ async function outputSchema(resource: string): Promise<NormalizedSchema | undefi
   if (!load || !action) return undefined;
   const name = action.charAt(0).toUpperCase() + action.slice(1);
   const op = Object.values(await load()).find((v) => Array.isArray(v) && v[0] === 9 && v[2] === name) as unknown[] | undefined;
-  return op ? NormalizedSchema.of((op[5] as () => never)) : undefined;
+  return op ? NormalizedSchema.of(op[5] as () => never) : undefined;
 }
 
 function pascal(name: string): string {
@@ -54,7 +54,8 @@ function check(schema: NormalizedSchema, value: unknown, path: string, strict: b
     if (type !== 'object') return void wrong('an object');
     // SDK integrations answer with the model's member names capitalized (sfn's `executionArn` is `ExecutionArn`).
     const record = Object.fromEntries(Object.entries(value as Obj).map(([k, v]) => [pascal(k), v]));
-    if (strict) for (const name of required(schema)) if (record[pascal(name)] === undefined) problems.push(`${path ? `${path}.` : ''}${pascal(name)} is required`);
+    if (strict)
+      for (const name of required(schema)) if (record[pascal(name)] === undefined) problems.push(`${path ? `${path}.` : ''}${pascal(name)} is required`);
     // Fields the model does not have (the SdkHttpMetadata of lambda:invoke) are not the model's to judge.
     for (const [name, member] of schema.structIterator()) {
       const v = record[pascal(name)];

@@ -54,13 +54,19 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,79}$/;
  * that run hundreds of definitions already known to be well-formed.
  */
 export function diagnose(original: unknown, opts: { schema?: boolean } = {}): Diagnostic[] {
-  if (!isObj(original) || !isObj(original.States)) return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'The definition must be a JSON object with StartAt and States', location: '/' }];
+  if (!isObj(original) || !isObj(original.States))
+    return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'The definition must be a JSON object with StartAt and States', location: '/' }];
   const out: Diagnostic[] = [];
   // The validator writes a default QueryLanguage into every state, so it gets its own copy.
   const validation = opts.schema === false ? { isValid: true, errors: [] } : aslValidator(structuredClone(original), { checkArn: true, checkPaths: true });
   if (!validation.isValid) {
     for (const e of validation.errors ?? []) {
-      out.push({ severity: 'ERROR', code: e['Error code'] ?? 'SCHEMA_VALIDATION_FAILED', message: e.Message ?? 'Invalid definition', location: e.schemaError?.instancePath || undefined });
+      out.push({
+        severity: 'ERROR',
+        code: e['Error code'] ?? 'SCHEMA_VALIDATION_FAILED',
+        message: e.Message ?? 'Invalid definition',
+        location: e.schemaError?.instancePath || undefined,
+      });
     }
   }
   const topLanguage = original.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
@@ -96,14 +102,25 @@ export function expressProblems(definition: unknown, at = ''): Diagnostic[] {
     const loc = `${at}/States/${name}`;
     const resource = typeof state.Resource === 'string' ? state.Resource : '';
     if (state.Type === 'Task' && /^arn:aws:states:[^:]*:\d+:activity:/.test(resource)) {
-      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'Express state machines do not support activities', location: `${loc}/Resource` });
+      out.push({
+        severity: 'ERROR',
+        code: 'SCHEMA_VALIDATION_FAILED',
+        message: 'Express state machines do not support activities',
+        location: `${loc}/Resource`,
+      });
     }
     const pattern = /\.(sync(:2)?|waitForTaskToken)$/.exec(resource);
     if (state.Type === 'Task' && pattern) {
-      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `Express state machines do not support the '.${pattern[1]}' service integration pattern`, location: `${loc}/Resource` });
+      out.push({
+        severity: 'ERROR',
+        code: 'SCHEMA_VALIDATION_FAILED',
+        message: `Express state machines do not support the '.${pattern[1]}' service integration pattern`,
+        location: `${loc}/Resource`,
+      });
     }
     if (state.Type === 'Map') out.push(...expressProblems(state.ItemProcessor ?? state.Iterator, `${loc}/ItemProcessor`));
-    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) state.Branches.forEach((b: unknown, n: number) => out.push(...expressProblems(b, `${loc}/Branches[${n}]`)));
+    if (state.Type === 'Parallel' && Array.isArray(state.Branches))
+      state.Branches.forEach((b: unknown, n: number) => out.push(...expressProblems(b, `${loc}/Branches[${n}]`)));
   }
   return out;
 }
@@ -125,34 +142,60 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
     names.add(name);
     if (!isObj(state)) continue;
     const language = state.QueryLanguage ?? topLanguage;
-    if (topLanguage === 'JSONata' && state.QueryLanguage === 'JSONPath') error('SCHEMA_VALIDATION_FAILED', 'A state cannot use JSONPath when the state machine uses JSONata', `${loc}/QueryLanguage`);
+    if (topLanguage === 'JSONata' && state.QueryLanguage === 'JSONPath')
+      error('SCHEMA_VALIDATION_FAILED', 'A state cannot use JSONPath when the state machine uses JSONata', `${loc}/QueryLanguage`);
     if (language === 'JSONata') {
       for (const field of ['InputPath', 'Parameters', 'ResultSelector', 'ResultPath', 'OutputPath', 'ItemsPath']) {
         if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is not supported in JSONata states`, `${loc}/${field}`);
       }
       checkJsonata(state, loc, out);
     } else {
-      for (const field of ['Arguments', 'Output']) if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is only supported in JSONata states`, `${loc}/${field}`);
+      for (const field of ['Arguments', 'Output'])
+        if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is only supported in JSONata states`, `${loc}/${field}`);
       for (const field of ['Parameters', 'ResultSelector', 'ItemSelector', 'Assign']) if (field in state) checkTemplate(state[field], `${loc}/${field}`, out);
-      for (const field of ['ErrorPath', 'CausePath']) if (typeof state[field] === 'string' && !state[field].startsWith('$')) checkIntrinsic(state[field], `${loc}/${field}`, out);
+      for (const field of ['ErrorPath', 'CausePath'])
+        if (typeof state[field] === 'string' && !state[field].startsWith('$')) checkIntrinsic(state[field], `${loc}/${field}`, out);
       checkReferencePaths(state, loc, out);
     }
     if (state.Type === 'Wait' && 'Timestamp' in state && !isExpression(state.Timestamp) && !isTimestamp(state.Timestamp)) {
-      error('SCHEMA_VALIDATION_FAILED', 'The value for the field \'Timestamp\' must be a valid ISO-8601 extended offset date-time format string', `${loc}/Timestamp`);
+      error(
+        'SCHEMA_VALIDATION_FAILED',
+        "The value for the field 'Timestamp' must be a valid ISO-8601 extended offset date-time format string",
+        `${loc}/Timestamp`,
+      );
     }
     if (state.Type === 'Choice' && Array.isArray(state.Choices)) state.Choices.forEach((rule: Obj, n: number) => checkRule(rule, `${loc}/Choices[${n}]`, out));
     // "If provided, the "HeartbeatSeconds" interval MUST be smaller than the "TimeoutSeconds" value."
     // (https://states-language.net/spec.html#task-state); values from paths are checked when the state runs (executor.ts).
-    if (state.Type === 'Task' && typeof state.HeartbeatSeconds === 'number' && typeof state.TimeoutSeconds === 'number' && state.HeartbeatSeconds >= state.TimeoutSeconds) {
-      error('SCHEMA_VALIDATION_FAILED', `The value for the field 'HeartbeatSeconds' (${state.HeartbeatSeconds}) must be smaller than the value for the field 'TimeoutSeconds' (${state.TimeoutSeconds})`, `${loc}/HeartbeatSeconds`);
+    if (
+      state.Type === 'Task' &&
+      typeof state.HeartbeatSeconds === 'number' &&
+      typeof state.TimeoutSeconds === 'number' &&
+      state.HeartbeatSeconds >= state.TimeoutSeconds
+    ) {
+      error(
+        'SCHEMA_VALIDATION_FAILED',
+        `The value for the field 'HeartbeatSeconds' (${state.HeartbeatSeconds}) must be smaller than the value for the field 'TimeoutSeconds' (${state.TimeoutSeconds})`,
+        `${loc}/HeartbeatSeconds`,
+      );
     }
     const assigns = [state.Assign, ...(state.Catch ?? []).map((c: Obj) => c?.Assign), ...(state.Choices ?? []).map((c: Obj) => c?.Assign)].filter(isObj);
     for (const assign of assigns) {
       for (const key of Object.keys(assign)) {
         const variable = key.endsWith('.$') ? key.slice(0, -2) : key;
-        if (!VARIABLE_NAME.test(variable) || variable === 'states') error('SCHEMA_VALIDATION_FAILED', `The variable name '${variable}' is invalid: it must start with a letter or underscore and contain only letters, digits and underscores`, `${loc}/Assign`);
+        if (!VARIABLE_NAME.test(variable) || variable === 'states')
+          error(
+            'SCHEMA_VALIDATION_FAILED',
+            `The variable name '${variable}' is invalid: it must start with a letter or underscore and contain only letters, digits and underscores`,
+            `${loc}/Assign`,
+          );
         // https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html#variable-scope
-        if (outerVariables.has(variable)) error('SCHEMA_VALIDATION_FAILED', `The variable '${variable}' is declared in an outer scope and cannot be assigned in a Map or Parallel state's inner scope`, `${loc}/Assign`);
+        if (outerVariables.has(variable))
+          error(
+            'SCHEMA_VALIDATION_FAILED',
+            `The variable '${variable}' is declared in an outer scope and cannot be assigned in a Map or Parallel state's inner scope`,
+            `${loc}/Assign`,
+          );
         assignedHere.add(variable);
       }
     }
@@ -184,11 +227,17 @@ const REFERENCE_PATH_FIELDS = ['ResultPath', 'ItemsPath', 'ErrorPath', 'CausePat
 function checkReferencePaths(state: Obj, loc: string, out: Diagnostic[]): void {
   const check = (value: unknown, at: string, field: string) => {
     if (typeof value === 'string' && value.startsWith('$') && hasFunctionCall(value)) {
-      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field '${field}' must be a valid reference path: functions such as length() aren't supported`, location: at });
+      out.push({
+        severity: 'ERROR',
+        code: 'SCHEMA_VALIDATION_FAILED',
+        message: `The value for the field '${field}' must be a valid reference path: functions such as length() aren't supported`,
+        location: at,
+      });
     }
   };
   for (const field of REFERENCE_PATH_FIELDS) check(state[field], `${loc}/${field}`, field);
-  if (Array.isArray(state.Catch)) state.Catch.forEach((c: unknown, n: number) => isObj(c) && check(c.ResultPath, `${loc}/Catch[${n}]/ResultPath`, 'ResultPath'));
+  if (Array.isArray(state.Catch))
+    state.Catch.forEach((c: unknown, n: number) => isObj(c) && check(c.ResultPath, `${loc}/Catch[${n}]/ResultPath`, 'ResultPath'));
 }
 
 function checkTemplate(value: unknown, loc: string, out: Diagnostic[]): void {
@@ -203,7 +252,12 @@ function checkTemplate(value: unknown, loc: string, out: Diagnostic[]): void {
 
 function checkIntrinsic(text: string, loc: string, out: Diagnostic[]): void {
   if (!isIntrinsic(text)) {
-    out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field must be a valid JSONPath or a valid intrinsic function call: '${text}'`, location: loc });
+    out.push({
+      severity: 'ERROR',
+      code: 'SCHEMA_VALIDATION_FAILED',
+      message: `The value for the field must be a valid JSONPath or a valid intrinsic function call: '${text}'`,
+      location: loc,
+    });
     return;
   }
   try {
@@ -221,7 +275,12 @@ function checkRule(rule: Obj, loc: string, out: Diagnostic[]): void {
     else if (key === 'Not') checkRule(value as Obj, `${loc}/Not`, out);
     const op = comparisonOperator(key);
     if (op?.family === 'Timestamp' && !op.path && !isTimestamp(value)) {
-      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The value for the field '${key}' must be a valid ISO-8601 extended offset date-time format string`, location: `${loc}/${key}` });
+      out.push({
+        severity: 'ERROR',
+        code: 'SCHEMA_VALIDATION_FAILED',
+        message: `The value for the field '${key}' must be a valid ISO-8601 extended offset date-time format string`,
+        location: `${loc}/${key}`,
+      });
     }
   }
 }
@@ -231,7 +290,12 @@ function checkJsonata(value: unknown, loc: string, out: Diagnostic[]): void {
     try {
       jsonata(expressionText(value));
     } catch (err) {
-      out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `The JSONata expression '${expressionText(value)}' is invalid: ${(err as Error).message}`, location: loc });
+      out.push({
+        severity: 'ERROR',
+        code: 'SCHEMA_VALIDATION_FAILED',
+        message: `The JSONata expression '${expressionText(value)}' is invalid: ${(err as Error).message}`,
+        location: loc,
+      });
     }
     return;
   }

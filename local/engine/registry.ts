@@ -11,7 +11,15 @@
  */
 import { createHash } from 'node:crypto';
 import { AwsError, arn, type Clock } from '../kernel';
-import { DefinitionRefusedError, diagnose, expressProblems, invalidDefinitionMessage, prepareDefinition, type Diagnostic, type PreparedDefinition } from './preprocess';
+import {
+  DefinitionRefusedError,
+  diagnose,
+  expressProblems,
+  invalidDefinitionMessage,
+  prepareDefinition,
+  type Diagnostic,
+  type PreparedDefinition,
+} from './preprocess';
 
 type Obj = Record<string, any>;
 
@@ -185,7 +193,8 @@ export class Registry {
     if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     if (!ROLE_ARN.test(roleArn)) throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${roleArn}'`);
     const type = b.type ?? 'STANDARD';
-    if (type !== 'STANDARD' && type !== 'EXPRESS') throw validation(`Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
+    if (type !== 'STANDARD' && type !== 'EXPRESS')
+      throw validation(`Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
     const prepared = this.validDefinition(definitionText, type);
     const smArn = arn.stateMachine(name);
     const revision = this.revision(JSON.stringify(JSON.parse(definitionText)), roleArn);
@@ -194,7 +203,8 @@ export class Registry {
     if (existing) {
       // Idempotent when everything matches; otherwise the name is taken.
       const current = existing.revisions[existing.revisionId];
-      if (current.definition === definitionText && current.roleArn === roleArn && existing.type === type && !b.publish) return { stateMachineArn: smArn, creationDate: existing.creationDate / 1000 };
+      if (current.definition === definitionText && current.roleArn === roleArn && existing.type === type && !b.publish)
+        return { stateMachineArn: smArn, creationDate: existing.creationDate / 1000 };
       throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${smArn}'`);
     }
     this.checkTags(b.tags);
@@ -223,7 +233,10 @@ export class Registry {
   update(b: Obj): Obj {
     const machine = this.machine(requiredString(b, 'stateMachineArn'));
     if (b.definition === undefined && b.roleArn === undefined && b.loggingConfiguration === undefined && b.tracingConfiguration === undefined) {
-      throw new AwsError('MissingRequiredParameter', 'Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified');
+      throw new AwsError(
+        'MissingRequiredParameter',
+        'Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified',
+      );
     }
     const current = machine.revisions[machine.revisionId];
     const definitionText = b.definition ?? current.definition;
@@ -284,7 +297,10 @@ export class Registry {
   publish(b: Obj): Obj {
     const machine = this.machine(requiredString(b, 'stateMachineArn'));
     if (b.revisionId !== undefined && b.revisionId !== machine.revisionId) {
-      throw new AwsError('ConflictException', `Failed to publish the State Machine version for revision ${b.revisionId}. The current State Machine revision is ${machine.revisionId}.`);
+      throw new AwsError(
+        'ConflictException',
+        `Failed to publish the State Machine version for revision ${b.revisionId}. The current State Machine revision is ${machine.revisionId}.`,
+      );
     }
     const version = this.publishVersion(machine, b.description);
     this.changed();
@@ -326,7 +342,8 @@ export class Registry {
     const aliasArn = `${machine.arn}:${name}`;
     const existing = machine.aliases.find((a) => a.name === name);
     if (existing) {
-      if (JSON.stringify(existing.routing) === JSON.stringify(routing) && existing.description === b.description) return { stateMachineAliasArn: aliasArn, creationDate: existing.creationDate / 1000 };
+      if (JSON.stringify(existing.routing) === JSON.stringify(routing) && existing.description === b.description)
+        return { stateMachineAliasArn: aliasArn, creationDate: existing.creationDate / 1000 };
       throw new AwsError('ConflictException', `Alias ${aliasArn} already exists with a different configuration`);
     }
     const now = this.clock.nowMs();
@@ -337,7 +354,14 @@ export class Registry {
 
   describeAlias(b: Obj): Obj {
     const alias = this.alias(requiredString(b, 'stateMachineAliasArn'));
-    return { stateMachineAliasArn: alias.arn, name: alias.name, description: alias.description, routingConfiguration: alias.routing, creationDate: alias.creationDate / 1000, updateDate: alias.updateDate / 1000 };
+    return {
+      stateMachineAliasArn: alias.arn,
+      name: alias.name,
+      description: alias.description,
+      routingConfiguration: alias.routing,
+      creationDate: alias.creationDate / 1000,
+      updateDate: alias.updateDate / 1000,
+    };
   }
 
   updateAlias(b: Obj): Obj {
@@ -373,17 +397,21 @@ export class Registry {
 
   /** https://docs.aws.amazon.com/step-functions/latest/apireference/API_RoutingConfigurationListItem.html: one or two versions of one machine, weights summing to 100. */
   private routing(config: unknown): Alias['routing'] {
-    if (!Array.isArray(config) || config.length < 1 || config.length > 2) throw validation("Value at 'routingConfiguration' failed to satisfy constraint: Member must have length between 1 and 2");
+    if (!Array.isArray(config) || config.length < 1 || config.length > 2)
+      throw validation("Value at 'routingConfiguration' failed to satisfy constraint: Member must have length between 1 and 2");
     const routing = config.map((r: Obj) => ({ stateMachineVersionArn: String(r?.stateMachineVersionArn ?? ''), weight: Number(r?.weight) }));
     const machines = new Set(routing.map((r) => r.stateMachineVersionArn.replace(/:\d+$/, '')));
     if (machines.size !== 1) throw validation('All versions in routingConfiguration must belong to the same state machine');
     for (const r of routing) {
-      if (!Number.isInteger(r.weight) || r.weight < 0 || r.weight > 100) throw validation(`Value '${r.weight}' at 'weight' failed to satisfy constraint: Member must have value between 0 and 100`);
+      if (!Number.isInteger(r.weight) || r.weight < 0 || r.weight > 100)
+        throw validation(`Value '${r.weight}' at 'weight' failed to satisfy constraint: Member must have value between 0 and 100`);
       this.resolve(r.stateMachineVersionArn);
-      if (!/:\d+$/.test(r.stateMachineVersionArn)) throw new AwsError('InvalidArn', `Invalid Arn: '${r.stateMachineVersionArn}' is not a state machine version ARN`);
+      if (!/:\d+$/.test(r.stateMachineVersionArn))
+        throw new AwsError('InvalidArn', `Invalid Arn: '${r.stateMachineVersionArn}' is not a state machine version ARN`);
     }
     if (routing.reduce((s, r) => s + r.weight, 0) !== 100) throw validation('The weights in routingConfiguration must add up to 100');
-    if (routing.length === 2 && routing[0].stateMachineVersionArn === routing[1].stateMachineVersionArn) throw validation('routingConfiguration must name two different versions');
+    if (routing.length === 2 && routing[0].stateMachineVersionArn === routing[1].stateMachineVersionArn)
+      throw validation('routingConfiguration must name two different versions');
     return routing;
   }
 
@@ -415,8 +443,10 @@ export class Registry {
     if (tags === undefined) return;
     if (!Array.isArray(tags)) throw validation("Value at 'tags' failed to satisfy constraint: Member must be a list");
     for (const t of tags as Obj[]) {
-      if (typeof t?.key !== 'string' || t.key.length < 1 || t.key.length > 128) throw validation("Value at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128");
-      if (t.value !== undefined && (typeof t.value !== 'string' || t.value.length > 256)) throw validation("Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256");
+      if (typeof t?.key !== 'string' || t.key.length < 1 || t.key.length > 128)
+        throw validation("Value at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128");
+      if (t.value !== undefined && (typeof t.value !== 'string' || t.value.length > 256))
+        throw validation("Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256");
     }
   }
 

@@ -116,7 +116,8 @@ export class SdkCaller {
 function optimizedInput(target: SdkTarget, params: any): unknown {
   const text = (v: unknown) => (v === undefined || typeof v === 'string' ? v : JSON.stringify(v));
   if (target.prefix === 'SNS') return { ...params, Message: text(params.Message) };
-  if (target.prefix === 'EventBridge' && Array.isArray(params.Entries)) return { ...params, Entries: params.Entries.map((e: any) => ({ ...e, Detail: text(e.Detail) })) };
+  if (target.prefix === 'EventBridge' && Array.isArray(params.Entries))
+    return { ...params, Entries: params.Entries.map((e: any) => ({ ...e, Detail: text(e.Detail) })) };
   return params;
 }
 

@@ -6,7 +6,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ACCOUNT, AwsError, REGION, arn, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir, type Store, type TaskIam } from '../kernel';
+import {
+  ACCOUNT,
+  AwsError,
+  REGION,
+  arn,
+  type AwsRequest,
+  type AwsResponse,
+  type Clock,
+  type EventBus,
+  type ServiceHandler,
+  type StateDir,
+  type Store,
+  type TaskIam,
+} from '../kernel';
 import { jsonError } from '../wire/errors';
 import { stepFunctionsCall, trailDate } from '../services/cloudtrail';
 import type { Caller, TrailRecord, UserIdentity } from '../services/fleet';
@@ -128,7 +141,12 @@ export class StepFunctionsService implements ServiceHandler {
   private readonly dispatcher: Dispatcher;
   private readonly pollSignals = new Map<string, AbortSignal>();
   private readonly stored: {
-    executions: Store<ExecutionMeta>; history: Store<HistoryEvent>; activities: Store<ActivityRecord>; tokens: Store<1>; registry: Store<RegistrySnapshot>; mapRuns: Store<MapRunRecord>;
+    executions: Store<ExecutionMeta>;
+    history: Store<HistoryEvent>;
+    activities: Store<ActivityRecord>;
+    tokens: Store<1>;
+    registry: Store<RegistrySnapshot>;
+    mapRuns: Store<MapRunRecord>;
   };
   private registryDirty = false;
   /** How many of each execution's events are in the history store. */
@@ -148,10 +166,14 @@ export class StepFunctionsService implements ServiceHandler {
       registry: deps.state.store('sfn.registry'),
       mapRuns: deps.state.store('sfn.mapRuns'),
     };
-    this.tokens = new TaskTokens(deps.clock, {
-      issued: (token) => this.stored.tokens.put(token, 1),
-      forgotten: (token) => void this.stored.tokens.delete(token),
-    }, deps.crashActivityWorker);
+    this.tokens = new TaskTokens(
+      deps.clock,
+      {
+        issued: (token) => this.stored.tokens.put(token, 1),
+        forgotten: (token) => void this.stored.tokens.delete(token),
+      },
+      deps.crashActivityWorker,
+    );
     // API-created state machines change rarely (control plane): the registry is one record, written once per turn.
     this.registry = new Registry(deps.clock, () => {
       if (this.registryDirty) return;
@@ -229,9 +251,15 @@ export class StepFunctionsService implements ServiceHandler {
   async startExecution(stateMachineArn: string, input?: string, name?: string, caller?: Caller): Promise<{ executionArn: string; startDate: number }> {
     const started = await this.start(stateMachineArn, input, name);
     if (caller && this.deps.trail) {
-      this.deps.trail.record(stepFunctionsCall('StartExecution', caller, this.deps.clock.nowMs(),
-        { stateMachineArn, ...(name !== undefined && { name }), input: input ?? '{}' },
-        { executionArn: started.executionArn, startDate: trailDate(started.startDate) }));
+      this.deps.trail.record(
+        stepFunctionsCall(
+          'StartExecution',
+          caller,
+          this.deps.clock.nowMs(),
+          { stateMachineArn, ...(name !== undefined && { name }), input: input ?? '{}' },
+          { executionArn: started.executionArn, startDate: trailDate(started.startDate) },
+        ),
+      );
     }
     return started;
   }
@@ -251,7 +279,9 @@ export class StepFunctionsService implements ServiceHandler {
     if (!EXECUTION_NAME.test(executionName)) throw new AwsError('InvalidName', `Invalid Name: '${executionName}'`);
     const express = sm.type === 'EXPRESS';
     // An EXPRESS execution's ARN carries a unique id: the same name starts another, concurrent execution.
-    const executionArn = express ? `arn:aws:states:${REGION}:${ACCOUNT}:express:${sm.name}:${executionName}:${randomUUID()}` : arn.execution(sm.name, executionName);
+    const executionArn = express
+      ? `arn:aws:states:${REGION}:${ACCOUNT}:express:${sm.name}:${executionName}:${randomUUID()}`
+      : arn.execution(sm.name, executionName);
     const existing = this.executions.get(executionArn);
     if (existing) {
       // AWS: same name and input while still running returns the running execution; anything else is a conflict.
@@ -399,7 +429,10 @@ export class StepFunctionsService implements ServiceHandler {
         let mapRun: MapRunRecord | undefined;
         return runDistributedMap(request, {
           // S3 authorizes Distributed Map's reads and writes with the state machine's role.
-          s3: this.deps.s3 && this.deps.iam ? authorizedS3(this.deps.s3, (action, resource) => this.deps.iam!.authorize(record.executionArn, action, resource)) : this.deps.s3,
+          s3:
+            this.deps.s3 && this.deps.iam
+              ? authorizedS3(this.deps.s3, (action, resource) => this.deps.iam!.authorize(record.executionArn, action, resource))
+              : this.deps.s3,
           now: () => this.deps.clock.nowMs(),
           parent: { executionArn: record.executionArn, stateMachineArn: sm.arn, stateMachineName: sm.name },
           runChild: (childInput, childStateMachineArn, executionArn, mapRunArn, childSignal) =>
@@ -414,7 +447,15 @@ export class StepFunctionsService implements ServiceHandler {
           },
           // Resumed by a redrive: the Map Run this Map state started in the failed attempt.
           previous: request.succeeded
-            ? [...this.mapRuns.values()].filter((r) => r.executionArn === record.executionArn && r.mapRunArn.includes(`:mapRun:${sm.name}/${typeof request.state.Label === 'string' && request.state.Label ? request.state.Label : request.stateName}:`)).at(-1)
+            ? [...this.mapRuns.values()]
+                .filter(
+                  (r) =>
+                    r.executionArn === record.executionArn &&
+                    r.mapRunArn.includes(
+                      `:mapRun:${sm.name}/${typeof request.state.Label === 'string' && request.state.Label ? request.state.Label : request.stateName}:`,
+                    ),
+                )
+                .at(-1)
             : undefined,
         });
       },
@@ -461,7 +502,12 @@ export class StepFunctionsService implements ServiceHandler {
     if (record.status !== 'RUNNING' || this.closed) return;
     const history = new History(record.events, this.deps.clock);
     if (outcome.status === 'SUCCEEDED') history.add('ExecutionSucceeded', { output: outcome.output, outputDetails: { truncated: false } });
-    else history.add(`Execution${{ FAILED: 'Failed', TIMED_OUT: 'TimedOut', ABORTED: 'Aborted' }[outcome.status]}`, { error: outcome.error, cause: outcome.cause }, outcome.after);
+    else
+      history.add(
+        `Execution${{ FAILED: 'Failed', TIMED_OUT: 'TimedOut', ABORTED: 'Aborted' }[outcome.status]}`,
+        { error: outcome.error, cause: outcome.cause },
+        outcome.after,
+      );
     Object.assign(record, { status: outcome.status, stopDate: this.deps.clock.nowMs(), output: outcome.output, error: outcome.error, cause: outcome.cause });
     const running = this.running.get(record.executionArn);
     this.running.delete(record.executionArn);
@@ -615,7 +661,13 @@ export class StepFunctionsService implements ServiceHandler {
         if (!this.executions.has(executionArn)) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
         const runs = [...this.mapRuns.values()]
           .filter((r) => r.executionArn === executionArn)
-          .map((r) => ({ executionArn: r.executionArn, mapRunArn: r.mapRunArn, stateMachineArn: r.stateMachineArn, startDate: r.startDate / 1000, ...(r.stopDate !== undefined ? { stopDate: r.stopDate / 1000 } : {}) }));
+          .map((r) => ({
+            executionArn: r.executionArn,
+            mapRunArn: r.mapRunArn,
+            stateMachineArn: r.stateMachineArn,
+            startDate: r.startDate / 1000,
+            ...(r.stopDate !== undefined ? { stopDate: r.stopDate / 1000 } : {}),
+          }));
         const { items, nextToken } = page(runs, b, `ListMapRuns ${executionArn}`);
         return { mapRuns: items, nextToken };
       }
@@ -662,16 +714,30 @@ export class StepFunctionsService implements ServiceHandler {
         };
       }
       case 'ListExecutions': {
-        if (b.stateMachineArn && b.mapRunArn) throw new AwsError('ValidationException', '1 validation error detected: Only one of stateMachineArn and mapRunArn can be specified');
+        if (b.stateMachineArn && b.mapRunArn)
+          throw new AwsError('ValidationException', '1 validation error detected: Only one of stateMachineArn and mapRunArn can be specified');
         if (b.statusFilter && !['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'].includes(b.statusFilter)) {
-          throw new AwsError('ValidationException', `1 validation error detected: Value '${b.statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`);
+          throw new AwsError(
+            'ValidationException',
+            `1 validation error detected: Value '${b.statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`,
+          );
         }
         if (b.mapRunArn) {
           this.describeMapRun(b.mapRunArn);
-          const children = [...this.executions.values()].filter((e) => e.mapRunArn === b.mapRunArn && (!b.statusFilter || e.status === b.statusFilter)).sort((x, y) => y.startDate - x.startDate);
+          const children = [...this.executions.values()]
+            .filter((e) => e.mapRunArn === b.mapRunArn && (!b.statusFilter || e.status === b.statusFilter))
+            .sort((x, y) => y.startDate - x.startDate);
           const { items, nextToken } = page(children, b, `ListExecutions ${b.mapRunArn} ${b.statusFilter ?? ''}`);
           return {
-            executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate), mapRunArn: e.mapRunArn })),
+            executions: items.map((e) => ({
+              executionArn: e.executionArn,
+              stateMachineArn: e.stateMachineArn,
+              name: e.name,
+              status: e.status,
+              startDate: secs(e.startDate),
+              stopDate: secs(e.stopDate),
+              mapRunArn: e.mapRunArn,
+            })),
             nextToken,
           };
         }
@@ -679,17 +745,29 @@ export class StepFunctionsService implements ServiceHandler {
         if (b.stateMachineArn) {
           const resolved = this.registry.resolve(b.stateMachineArn);
           // "This API action is not supported by EXPRESS state machines": https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
-          if (resolved.machine.type === 'EXPRESS') throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
+          if (resolved.machine.type === 'EXPRESS')
+            throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
           qualifier = b.stateMachineArn === resolved.machine.arn ? undefined : b.stateMachineArn;
         }
         const base = b.stateMachineArn ? b.stateMachineArn.replace(/^(arn:[^:]+:states:[^:]+:\d+:stateMachine:[^:]+).*$/, '$1') : undefined;
         const all = this.listExecutions(base)
           .filter((e) => !b.statusFilter || e.status === b.statusFilter)
-          .filter((e) => !qualifier || [this.executions.get(e.executionArn)?.stateMachineVersionArn, this.executions.get(e.executionArn)?.stateMachineAliasArn].includes(qualifier))
+          .filter(
+            (e) =>
+              !qualifier ||
+              [this.executions.get(e.executionArn)?.stateMachineVersionArn, this.executions.get(e.executionArn)?.stateMachineAliasArn].includes(qualifier),
+          )
           .filter((e) => !b.redriveFilter || (b.redriveFilter === 'REDRIVEN') === (this.executions.get(e.executionArn)?.redriveCount ?? 0) > 0);
         const { items, nextToken } = page(all, b, `ListExecutions ${b.stateMachineArn ?? ''} ${b.statusFilter ?? ''} ${b.redriveFilter ?? ''}`);
         return {
-          executions: items.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: secs(e.startDate), stopDate: secs(e.stopDate) })),
+          executions: items.map((e) => ({
+            executionArn: e.executionArn,
+            stateMachineArn: e.stateMachineArn,
+            name: e.name,
+            status: e.status,
+            startDate: secs(e.startDate),
+            stopDate: secs(e.stopDate),
+          })),
           nextToken,
         };
       }
@@ -743,7 +821,8 @@ export class StepFunctionsService implements ServiceHandler {
    * ends, with its status (SUCCEEDED, FAILED or TIMED_OUT), output or error and cause, and 200 even when it failed.
    */
   private async startSyncExecution(stateMachineArn: string, input: string | undefined, name: string | undefined): Promise<Record<string, unknown>> {
-    if (this.registry.resolve(stateMachineArn).machine.type !== 'EXPRESS') throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
+    if (this.registry.resolve(stateMachineArn).machine.type !== 'EXPRESS')
+      throw new AwsError('StateMachineTypeNotSupported', 'This operation is not supported by this type of state machine');
     const { executionArn } = await this.startExecution(stateMachineArn, input, name);
     const done = await this.waitForExecution(executionArn);
     return {
@@ -762,7 +841,16 @@ export class StepFunctionsService implements ServiceHandler {
   }
 
   /** A Distributed Map child execution: the item processor run as an execution of its own, with its own history. */
-  private async runChild(parent: Resolved, mapState: Record<string, any>, language: 'JSONPath' | 'JSONata', input: unknown, childStateMachineArn: string, executionArn: string, mapRunArn: string, signal: AbortSignal): Promise<ChildResult> {
+  private async runChild(
+    parent: Resolved,
+    mapState: Record<string, any>,
+    language: 'JSONPath' | 'JSONata',
+    input: unknown,
+    childStateMachineArn: string,
+    executionArn: string,
+    mapRunArn: string,
+    signal: AbortSignal,
+  ): Promise<ChildResult> {
     const processor = mapState.ItemProcessor ?? mapState.Iterator;
     const definition = { ...processor, QueryLanguage: processor.QueryLanguage ?? language };
     delete definition.ProcessorConfig;
@@ -780,7 +868,11 @@ export class StepFunctionsService implements ServiceHandler {
       mapRunArn,
     };
     this.executions.set(executionArn, record);
-    new History(record.events, this.deps.clock).add('ExecutionStarted', { input: inputText, inputDetails: { truncated: false }, roleArn: parent.revision.roleArn });
+    new History(record.events, this.deps.clock).add('ExecutionStarted', {
+      input: inputText,
+      inputDetails: { truncated: false },
+      roleArn: parent.revision.roleArn,
+    });
     this.save(record, true);
     const target: Resolved = {
       machine: { ...parent.machine, arn: childStateMachineArn, name: childStateMachineArn.split(':stateMachine:')[1] },
@@ -798,7 +890,13 @@ export class StepFunctionsService implements ServiceHandler {
   private describeMapRun(mapRunArn: string): Record<string, unknown> {
     const run = this.mapRuns.get(mapRunArn);
     if (!run) throw new AwsError('ResourceNotFound', `Resource not found: '${mapRunArn}'`);
-    return { ...run, startDate: run.startDate / 1000, ...(run.stopDate !== undefined ? { stopDate: run.stopDate / 1000 } : {}), redriveCount: run.redriveCount ?? 0, ...(run.redriveDate !== undefined ? { redriveDate: run.redriveDate / 1000 } : {}) };
+    return {
+      ...run,
+      startDate: run.startDate / 1000,
+      ...(run.stopDate !== undefined ? { stopDate: run.stopDate / 1000 } : {}),
+      redriveCount: run.redriveCount ?? 0,
+      ...(run.redriveDate !== undefined ? { redriveDate: run.redriveDate / 1000 } : {}),
+    };
   }
 
   /** Tags apply to state machines and activities. */
@@ -825,7 +923,15 @@ export class StepFunctionsService implements ServiceHandler {
     const revision = this.registry.revisionOf(machine.arn, record.revisionId!);
     if (!revision) throw new AwsError('ExecutionNotRedrivable', 'Execution is not redrivable: its state machine revision is no longer available');
     const now = this.deps.clock.nowMs();
-    Object.assign(record, { status: 'RUNNING', redriveCount: (record.redriveCount ?? 0) + 1, redriveDate: now, stopDate: undefined, output: undefined, error: undefined, cause: undefined });
+    Object.assign(record, {
+      status: 'RUNNING',
+      redriveCount: (record.redriveCount ?? 0) + 1,
+      redriveDate: now,
+      stopDate: undefined,
+      output: undefined,
+      error: undefined,
+      cause: undefined,
+    });
     new History(record.events, this.deps.clock).add('ExecutionRedriven', { redriveCount: record.redriveCount });
     const target: Resolved = { machine, revision, prepared: this.registry.preparedOf(revision) };
     this.launch(record, target, JSON.parse(record.input), record.redriveFrom);
@@ -856,13 +962,15 @@ function redriveReason(record: ExecutionRecord): string {
  * for it, and the runtime answers InvalidArn, an error each of them documents (see DIVERGENCES.md).
  */
 function notExpress(executionArn: string): string {
-  if (/^arn:aws[\w-]*:states:[^:]*:\d*:express:/.test(executionArn)) throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: express'`);
+  if (/^arn:aws[\w-]*:states:[^:]*:\d*:express:/.test(executionArn))
+    throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: express'`);
   return executionArn;
 }
 
 function required(body: Record<string, any>, field: string): string {
   const value = body[field];
-  if (typeof value !== 'string' || !value) throw new AwsError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  if (typeof value !== 'string' || !value)
+    throw new AwsError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
   return value;
 }
 

@@ -8,18 +8,29 @@
  */
 import { AwsError, type Clock } from '../kernel';
 import type { Dispatcher } from './dispatch';
-import { ABORTED, asStatesError, errorMatches, StatesError } from './errors';
+import { ABORTED, asStatesError, errorMatches, type StatesError } from './errors';
 import { Interpreter, Variables } from './executor';
 import { mockResultProblems } from './mock-validation';
 import { diagnose, invalidDefinitionMessage } from './preprocess';
 
 type Obj = Record<string, any>;
 
-const INSPECTION_KEYS = ['input', 'afterArguments', 'afterInputPath', 'afterParameters', 'result', 'afterResultSelector', 'afterResultPath', 'afterItemsPath', 'variables'];
+const INSPECTION_KEYS = [
+  'input',
+  'afterArguments',
+  'afterInputPath',
+  'afterParameters',
+  'result',
+  'afterResultSelector',
+  'afterResultPath',
+  'afterItemsPath',
+  'variables',
+];
 
 export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispatcher }): Promise<Obj> {
   const definitionText = b.definition;
-  if (typeof definitionText !== 'string' || !definitionText) throw validation("Value null at 'definition' failed to satisfy constraint: Member must not be null");
+  if (typeof definitionText !== 'string' || !definitionText)
+    throw validation("Value null at 'definition' failed to satisfy constraint: Member must not be null");
   let state: Obj;
   let input: unknown;
   let variables: Obj = {};
@@ -35,7 +46,8 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input is not valid JSON');
   }
   const level = b.inspectionLevel ?? 'INFO';
-  if (!['INFO', 'DEBUG', 'TRACE'].includes(level)) throw validation(`Value '${level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]`);
+  if (!['INFO', 'DEBUG', 'TRACE'].includes(level))
+    throw validation(`Value '${level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]`);
   const name = typeof b.stateName === 'string' && b.stateName ? b.stateName : 'TestState';
   // A lone state is checked as the only state of a machine: its transitions point back at itself.
   const alone: Obj = { ...state };
@@ -55,7 +67,10 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
   if (!mock && (state.Type === 'Map' || state.Type === 'Parallel')) throw validation(`TestState supports ${state.Type} states only when a mock is specified`);
   if (mock && 'result' in mock && state.Type === 'Task') {
     const problems = await mockResultProblems(state.Resource, mock.result, b.mock.fieldValidationMode ?? 'STRICT');
-    if (problems.length) throw validation(`The mocked result does not conform to the API's response (fieldValidationMode ${b.mock.fieldValidationMode ?? 'STRICT'}): ${problems.join('; ')}`);
+    if (problems.length)
+      throw validation(
+        `The mocked result does not conform to the API's response (fieldValidationMode ${b.mock.fieldValidationMode ?? 'STRICT'}): ${problems.join('; ')}`,
+      );
   }
 
   const inspection: Obj = {};
@@ -71,7 +86,14 @@ export async function testState(b: Obj, deps: { clock: Clock; dispatcher: Dispat
     task: (port, request) => deps.dispatcher.run(port, request),
     ...(mock ? { mock } : {}),
     context: {
-      Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:TestState:test', Input: input, Name: 'test', RoleArn: b.roleArn ?? '', StartTime: deps.clock.now().toISOString(), RedriveCount: 0 },
+      Execution: {
+        Id: 'arn:aws:states:us-east-1:123456789012:execution:TestState:test',
+        Input: input,
+        Name: 'test',
+        RoleArn: b.roleArn ?? '',
+        StartTime: deps.clock.now().toISOString(),
+        RedriveCount: 0,
+      },
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:TestState', Name: 'TestState' },
     },
     inspect: (key, value) => {
@@ -115,12 +137,17 @@ function mockOf(raw: unknown, state: Obj): { result: unknown } | { error: string
   if (typeof raw !== 'object') throw validation("Value at 'mock' failed to satisfy constraint: Member must be a structure");
   const mock = raw as Obj;
   if (mock.fieldValidationMode !== undefined && !['STRICT', 'PRESENT', 'NONE'].includes(mock.fieldValidationMode)) {
-    throw validation(`Value '${mock.fieldValidationMode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]`);
+    throw validation(
+      `Value '${mock.fieldValidationMode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]`,
+    );
   }
   if ((mock.result === undefined) === (mock.errorOutput === undefined)) throw validation('A mock must specify exactly one of result and errorOutput');
-  if (!['Task', 'Map', 'Parallel'].includes(state.Type)) throw validation(`A mock is not supported for ${state.Type} states: only Task, Map and Parallel states can be mocked`);
-  if (mock.errorOutput !== undefined) return { error: String(mock.errorOutput.error ?? ''), ...(mock.errorOutput.cause !== undefined ? { cause: String(mock.errorOutput.cause) } : {}) };
-  if (typeof mock.result !== 'string' || Buffer.byteLength(mock.result) > 262144) throw validation("Value at 'mock.result' failed to satisfy constraint: Member must have length less than or equal to 262144");
+  if (!['Task', 'Map', 'Parallel'].includes(state.Type))
+    throw validation(`A mock is not supported for ${state.Type} states: only Task, Map and Parallel states can be mocked`);
+  if (mock.errorOutput !== undefined)
+    return { error: String(mock.errorOutput.error ?? ''), ...(mock.errorOutput.cause !== undefined ? { cause: String(mock.errorOutput.cause) } : {}) };
+  if (typeof mock.result !== 'string' || Buffer.byteLength(mock.result) > 262144)
+    throw validation("Value at 'mock.result' failed to satisfy constraint: Member must have length less than or equal to 262144");
   try {
     return { result: JSON.parse(mock.result) };
   } catch {

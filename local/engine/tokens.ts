@@ -197,7 +197,11 @@ export class TaskTokens {
     entry.cancelHeartbeat?.();
     this.live.delete(entry.token);
     this.bury(entry.token);
-    if (entry.activity) this.queues.set(entry.activity.arn, (this.queues.get(entry.activity.arn) ?? []).filter((t) => t !== entry.token));
+    if (entry.activity)
+      this.queues.set(
+        entry.activity.arn,
+        (this.queues.get(entry.activity.arn) ?? []).filter((t) => t !== entry.token),
+      );
     entry.settle(settlement);
   }
 

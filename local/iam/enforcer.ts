@@ -74,14 +74,23 @@ export class IamEnforcer {
     const target = info && info.resourceTypes.length === 0 ? '*' : resource;
     const full = this.context(caller, info, context);
     const identity = isSession(caller) ? caller.role.policies : [];
-    return this.decide(caller, name, target, evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.resourcePolicyFor(caller, name, resource)), full);
+    return this.decide(
+      caller,
+      name,
+      target,
+      evaluate({ principal: principalOf(caller), action: name, resource: target, context: full }, identity, this.resourcePolicyFor(caller, name, resource)),
+      full,
+    );
   }
 
   /** The resource's policy as it applies to the caller: for EventBridge publishing to a topic, without conditional Allow statements (see EVENTBRIDGE). */
   private resourcePolicyFor(caller: Caller, action: string, resource: string): PolicyDocument | undefined {
     const policy = this.model.resourcePolicy(resource);
     if (!policy || !isEventBridge(caller) || action.toLowerCase() !== 'sns:publish') return policy;
-    return { ...policy, Statement: statements(policy).filter((s) => s.Effect === 'Deny' || s.Condition === undefined || Object.keys(s.Condition).length === 0) };
+    return {
+      ...policy,
+      Statement: statements(policy).filter((s) => s.Effect === 'Deny' || s.Condition === undefined || Object.keys(s.Condition).length === 0),
+    };
   }
 
   /**
@@ -91,7 +100,14 @@ export class IamEnforcer {
    * `context` carries the encryption context (`kms:EncryptionContext:*`). `sourceKeys: false` leaves a service
    * caller's `aws:SourceArn`/`aws:SourceAccount` out of the request, for services that do not pass them on to KMS.
    */
-  checkKey(caller: Caller, action: string, keyRef: string, viaService: string, context: RequestContext = {}, opts: { sourceKeys?: boolean } = {}): Denial | undefined {
+  checkKey(
+    caller: Caller,
+    action: string,
+    keyRef: string,
+    viaService: string,
+    context: RequestContext = {},
+    opts: { sourceKeys?: boolean } = {},
+  ): Denial | undefined {
     const key = this.model.key(keyRef);
     const info = actionInfo(action);
     const name = info?.name ?? action;
@@ -99,7 +115,12 @@ export class IamEnforcer {
     const full = this.context(caller, info, { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${viaService}.${REGION}.amazonaws.com`, ...context });
     if (opts.sourceKeys === false) for (const k of SOURCE_KEYS) delete full[k];
     const identity = isSession(caller) ? caller.role.policies : [];
-    return this.decide(caller, name, key.arn, evaluateKeyPolicy({ principal: principalOf(caller), action: name, resource: key.arn, context: full }, identity, key.policy, ACCOUNT));
+    return this.decide(
+      caller,
+      name,
+      key.arn,
+      evaluateKeyPolicy({ principal: principalOf(caller), action: name, resource: key.arn, context: full }, identity, key.policy, ACCOUNT),
+    );
   }
 
   /** The request context: the global keys the caller brings, then the call's keys the action can see. */
@@ -111,7 +132,12 @@ export class IamEnforcer {
       'aws:RequestedRegion': REGION,
       'aws:SecureTransport': true,
       ...(isSession(caller)
-        ? { 'aws:PrincipalArn': caller.role.arn, 'aws:PrincipalAccount': ACCOUNT, 'aws:PrincipalType': 'AssumedRole', 'aws:userid': `AROA${caller.role.name.toUpperCase().slice(0, 17)}:${caller.sessionName}` }
+        ? {
+            'aws:PrincipalArn': caller.role.arn,
+            'aws:PrincipalAccount': ACCOUNT,
+            'aws:PrincipalType': 'AssumedRole',
+            'aws:userid': `AROA${caller.role.name.toUpperCase().slice(0, 17)}:${caller.sessionName}`,
+          }
         : { 'aws:SourceArn': caller.sourceArn, 'aws:SourceAccount': ACCOUNT, 'aws:PrincipalServiceName': caller.service }),
     };
     for (const [k, v] of Object.entries(context)) if (!info || keyApplies(info, k)) full[k] = v;
@@ -157,7 +183,14 @@ export class IamEnforcer {
     const keyRef = this.model.topicKey(topicArn);
     if (!keyRef) return undefined;
     for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
-      const denial = this.checkKey(caller, action, keyRef, 'sns', { 'kms:EncryptionContext:aws:sns:topicArn': topicArn, 'kms:EncryptionContextKeys': ['aws:sns:topicArn'] }, { sourceKeys: !isEventBridge(caller) });
+      const denial = this.checkKey(
+        caller,
+        action,
+        keyRef,
+        'sns',
+        { 'kms:EncryptionContext:aws:sns:topicArn': topicArn, 'kms:EncryptionContextKeys': ['aws:sns:topicArn'] },
+        { sourceKeys: !isEventBridge(caller) },
+      );
       if (denial) return new AwsError('KMSAccessDenied', `${denial.message} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)`, 400);
     }
     return undefined;
@@ -183,7 +216,13 @@ export class IamEnforcer {
     const evaluation = evaluate({ principal: { type: 'Service', id: caller.service }, action: 'sts:AssumeRole', resource: roleArn, context }, [], trust);
     if (evaluation.decision === 'Allow') return undefined;
     this.stats.denied++;
-    return { principalArn: caller.service, action: 'sts:AssumeRole', resource: roleArn, evaluation, message: deniedMessage(caller.service, 'sts:AssumeRole', roleArn, evaluation) };
+    return {
+      principalArn: caller.service,
+      action: 'sts:AssumeRole',
+      resource: roleArn,
+      evaluation,
+      message: deniedMessage(caller.service, 'sts:AssumeRole', roleArn, evaluation),
+    };
   }
 
   /**
@@ -198,7 +237,8 @@ export class IamEnforcer {
       if (denial) return serviceError(decoded.service, denial);
     }
     if (decoded.service === 'ec2' && decoded.operation === 'StartInstances') this.volumeGrants(session, formList(decoded.form, 'InstanceId'));
-    if (decoded.service === 'sns' && decoded.operation === 'Publish' && typeof decoded.params.TopicArn === 'string') return this.topicKeyDenial(session, decoded.params.TopicArn);
+    if (decoded.service === 'sns' && decoded.operation === 'Publish' && typeof decoded.params.TopicArn === 'string')
+      return this.topicKeyDenial(session, decoded.params.TopicArn);
     return undefined;
   }
 }
@@ -207,7 +247,11 @@ export class IamEnforcer {
 export function serviceError(service: string, denial: Denial): AwsError {
   switch (service) {
     case 'ec2':
-      return new AwsError('UnauthorizedOperation', `You are not authorized to perform this operation. ${denial.message}. Encoded authorization failure message: ${encodedAuthorizationMessage(denial)}`, 403);
+      return new AwsError(
+        'UnauthorizedOperation',
+        `You are not authorized to perform this operation. ${denial.message}. Encoded authorization failure message: ${encodedAuthorizationMessage(denial)}`,
+        403,
+      );
     case 'sns':
       // SNS spells its actions `SNS:Publish` in its messages.
       return new AwsError('AuthorizationError', denial.message.split(denial.action).join(`SNS:${denial.action.slice(4)}`), 403);
@@ -245,7 +289,11 @@ export function encodedAuthorizationMessage(denial: Pick<Denial, 'principalArn' 
       principal: { id: String(denial.context?.['aws:userid'] ?? denial.principalArn), arn: denial.principalArn },
       action: denial.action,
       resource: denial.resource,
-      conditions: { items: Object.entries(denial.context ?? {}).filter(([, v]) => v !== undefined).map(([key, v]) => ({ key, values: values(v) })) },
+      conditions: {
+        items: Object.entries(denial.context ?? {})
+          .filter(([, v]) => v !== undefined)
+          .map(([key, v]) => ({ key, values: values(v) })),
+      },
     },
   });
 }

@@ -71,7 +71,13 @@ export class IamModel {
       const name = roleNameFromArn(arn) ?? r.physicalName;
       const inline = list(r.properties.Policies as Array<{ PolicyDocument: PolicyDocument }> | undefined).map((p) => p.PolicyDocument);
       const managed = list(r.properties.ManagedPolicyArns as string[] | undefined);
-      const role: Role = { name, arn, policies: [...inline], managedPolicyArns: managed.filter((a) => a.includes(':aws:policy/')), trust: r.properties.AssumeRolePolicyDocument as PolicyDocument | undefined };
+      const role: Role = {
+        name,
+        arn,
+        policies: [...inline],
+        managedPolicyArns: managed.filter((a) => a.includes(':aws:policy/')),
+        trust: r.properties.AssumeRolePolicyDocument as PolicyDocument | undefined,
+      };
       this.roles.set(arn, role);
       byName.set(name, role);
       byName.set(String(stack.ref(r.logicalId)), role);
@@ -90,7 +96,8 @@ export class IamModel {
       }
     }
     for (const p of stack.resources('AWS::IAM::Policy')) {
-      for (const roleName of list(p.properties.Roles as string[] | undefined)) byName.get(roleName)?.policies.push(p.properties.PolicyDocument as PolicyDocument);
+      for (const roleName of list(p.properties.Roles as string[] | undefined))
+        byName.get(roleName)?.policies.push(p.properties.PolicyDocument as PolicyDocument);
     }
     const tagged: Array<[string, (id: string) => unknown]> = [
       ['AWS::DynamoDB::Table', (id) => stack.getAtt(id, 'Arn')],
@@ -114,14 +121,17 @@ export class IamModel {
       if (p.properties.SourceAccount) condition.StringEquals = { 'aws:SourceAccount': String(p.properties.SourceAccount) };
       this.addResourceStatement(functionArn, {
         Effect: 'Allow',
-        Principal: principal.endsWith('.amazonaws.com') ? { Service: principal } : { AWS: /^\d{12}$/.test(principal) ? `arn:aws:iam::${principal}:root` : principal },
+        Principal: principal.endsWith('.amazonaws.com')
+          ? { Service: principal }
+          : { AWS: /^\d{12}$/.test(principal) ? `arn:aws:iam::${principal}:root` : principal },
         Action: String(p.properties.Action),
         Resource: functionArn,
         ...(Object.keys(condition).length ? { Condition: condition } : {}),
       });
     }
     for (const p of stack.resources('AWS::SNS::TopicPolicy')) {
-      for (const topic of list(p.properties.Topics as string[] | undefined)) this.addResourcePolicy(String(topic), p.properties.PolicyDocument as PolicyDocument);
+      for (const topic of list(p.properties.Topics as string[] | undefined))
+        this.addResourcePolicy(String(topic), p.properties.PolicyDocument as PolicyDocument);
     }
     for (const p of stack.resources('AWS::S3::BucketPolicy')) {
       const bucket = String(p.properties.Bucket);
@@ -142,9 +152,10 @@ export class IamModel {
     for (const t of stack.resources('AWS::SNS::Topic')) {
       if (t.properties.KmsMasterKeyId) this.topicKeys.set(String(stack.ref(t.logicalId)), String(t.properties.KmsMasterKeyId));
     }
-    this.statementCount = [...this.roles.values()].reduce((n, r) => n + r.policies.reduce((m, d) => m + list(d.Statement).length, 0), 0)
-      + [...this.resourcePolicies.values()].reduce((n, d) => n + list(d.Statement).length, 0)
-      + [...this.keys.values()].reduce((n, d) => n + list(d.Statement).length, 0);
+    this.statementCount =
+      [...this.roles.values()].reduce((n, r) => n + r.policies.reduce((m, d) => m + list(d.Statement).length, 0), 0) +
+      [...this.resourcePolicies.values()].reduce((n, d) => n + list(d.Statement).length, 0) +
+      [...this.keys.values()].reduce((n, d) => n + list(d.Statement).length, 0);
   }
 
   /**
@@ -156,7 +167,9 @@ export class IamModel {
     const alias = /(?:^|:)(alias\/.+)$/.exec(ref)?.[1];
     const managed = alias && /^alias\/aws\/([a-z0-9-]+)$/.exec(alias)?.[1];
     if (managed) return { arn: `arn:aws:kms:${REGION}:${ACCOUNT}:${alias}`, policy: awsManagedKeyPolicy(managed), awsManaged: managed };
-    const keyArn = this.keys.has(ref) ? ref : (this.keyAliases.get(alias ?? ref) ?? (ref.startsWith('arn:') ? ref : `arn:aws:kms:${REGION}:${ACCOUNT}:key/${ref}`));
+    const keyArn = this.keys.has(ref)
+      ? ref
+      : (this.keyAliases.get(alias ?? ref) ?? (ref.startsWith('arn:') ? ref : `arn:aws:kms:${REGION}:${ACCOUNT}:key/${ref}`));
     return { arn: keyArn, policy: this.keys.get(keyArn) ?? defaultKeyPolicy() };
   }
 
@@ -226,7 +239,10 @@ export class IamModel {
  * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
  */
 function defaultKeyPolicy(): PolicyDocument {
-  return { Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] };
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }],
+  };
 }
 
 /**
@@ -238,13 +254,15 @@ function defaultKeyPolicy(): PolicyDocument {
 function awsManagedKeyPolicy(service: string): PolicyDocument {
   return {
     Version: '2012-10-17',
-    Statement: [{
-      Sid: `Allow access through ${service} for all principals in the account that are authorized to use ${service}`,
-      Effect: 'Allow',
-      Principal: { AWS: '*' },
-      Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
-      Resource: '*',
-      Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${service}.${REGION}.amazonaws.com` } },
-    }],
+    Statement: [
+      {
+        Sid: `Allow access through ${service} for all principals in the account that are authorized to use ${service}`,
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey'],
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `${service}.${REGION}.amazonaws.com` } },
+      },
+    ],
   };
 }

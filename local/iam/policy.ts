@@ -83,7 +83,13 @@ const UNESCAPE: Record<string, string> = { [LITERAL_STAR]: '*', [LITERAL_QM]: '?
 export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {
   const glob = GLOBS[caseInsensitive ? 'i' : 's'].get(pattern);
   // `${*}` and `${?}` were substituted by stand-ins: they match the literal character.
-  const escaped = pattern.includes(LITERAL_STAR) || pattern.includes(LITERAL_QM) ? withUnits(glob, glob.units.map((u) => (typeof u === 'string' ? UNESCAPE[u] ?? u : u))) : glob;
+  const escaped =
+    pattern.includes(LITERAL_STAR) || pattern.includes(LITERAL_QM)
+      ? withUnits(
+          glob,
+          glob.units.map((u) => (typeof u === 'string' ? (UNESCAPE[u] ?? u) : u)),
+        )
+      : glob;
   return globMatches(escaped, value);
 }
 
@@ -316,7 +322,9 @@ export function deniedMessage(principalArn: string, action: string, resource: st
 /** The account's root principal as a key policy names it: `arn:aws:iam::<account>:root` or the bare account id. */
 function namesAccountRoot(element: Statement['Principal'], account: string): boolean {
   if (element === undefined || element === '*') return false;
-  return list(element.AWS).some((id) => id === account || id === `arn:aws:iam::${account}:root` || /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(id)?.[1] === account);
+  return list(element.AWS).some(
+    (id) => id === account || id === `arn:aws:iam::${account}:root` || /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(id)?.[1] === account,
+  );
 }
 
 /**
@@ -336,7 +344,11 @@ export function evaluateKeyPolicy(req: AuthorizationRequest, identity: PolicyDoc
   if (id.some((s) => s.Effect === 'Deny')) return { decision: 'ExplicitDeny', policyType: 'identity-based' };
   if (keyHits.some((s) => s.Effect === 'Deny')) return { decision: 'ExplicitDeny', policyType: 'resource-based' };
   if (keyHits.some((s) => s.Effect === 'Allow')) return { decision: 'Allow', policyType: 'resource-based' };
-  const iamEnabled = req.principal.type === 'AWS' && key.some((s) => s.Effect === 'Allow' && namesAccountRoot(s.Principal, account) && statementApplies({ ...s, Principal: undefined }, req, false));
+  const iamEnabled =
+    req.principal.type === 'AWS' &&
+    key.some((s) => s.Effect === 'Allow' && namesAccountRoot(s.Principal, account) && statementApplies({ ...s, Principal: undefined }, req, false));
   if (!iamEnabled) return { decision: 'ImplicitDeny', policyType: 'resource-based' };
-  return id.some((s) => s.Effect === 'Allow') ? { decision: 'Allow', policyType: 'identity-based' } : { decision: 'ImplicitDeny', policyType: 'identity-based' };
+  return id.some((s) => s.Effect === 'Allow')
+    ? { decision: 'Allow', policyType: 'identity-based' }
+    : { decision: 'ImplicitDeny', policyType: 'identity-based' };
 }

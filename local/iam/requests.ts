@@ -37,7 +37,10 @@ export interface ResourceRequest {
 const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
 const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
 
-function tagContext(prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag', tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined): RequestContext {
+function tagContext(
+  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag',
+  tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined,
+): RequestContext {
   const out: RequestContext = {};
   const entries = Array.isArray(tags) ? tags.map((t) => [t.Key, t.Value ?? ''] as const) : Object.entries(tags ?? {});
   for (const [k, v] of entries) out[`${prefix}/${k}`] = v;
@@ -70,18 +73,22 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         case 'CreateTags':
         case 'DeleteTags': {
           const tags: Array<{ Key: string; Value?: string }> = [];
-          for (let i = 1; req.form?.has(`Tag.${i}.Key`); i++) tags.push({ Key: req.form.get(`Tag.${i}.Key`)!, Value: req.form.get(`Tag.${i}.Value`) ?? undefined });
+          for (let i = 1; req.form?.has(`Tag.${i}.Key`); i++)
+            tags.push({ Key: req.form.get(`Tag.${i}.Key`)!, Value: req.form.get(`Tag.${i}.Value`) ?? undefined });
           const requestContext: RequestContext = { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) };
-          return many(formList(req.form, 'ResourceId').map((id) => {
-            const type = id.startsWith('i-') ? 'instance' : id.split('-')[0];
-            return [ec2Arn(type, id), { ...requestContext, ...(type === 'instance' ? instanceContext(lookups, id) : {}) }];
-          }));
+          return many(
+            formList(req.form, 'ResourceId').map((id) => {
+              const type = id.startsWith('i-') ? 'instance' : id.split('-')[0];
+              return [ec2Arn(type, id), { ...requestContext, ...(type === 'instance' ? instanceContext(lookups, id) : {}) }];
+            }),
+          );
         }
         case 'RunInstances': {
           const tags: Array<{ Key: string; Value?: string }> = [];
           for (let s = 1; req.form?.has(`TagSpecification.${s}.ResourceType`); s++) {
             if (req.form.get(`TagSpecification.${s}.ResourceType`) !== 'instance') continue;
-            for (let i = 1; req.form.has(`TagSpecification.${s}.Tag.${i}.Key`); i++) tags.push({ Key: req.form.get(`TagSpecification.${s}.Tag.${i}.Key`)!, Value: req.form.get(`TagSpecification.${s}.Tag.${i}.Value`) ?? undefined });
+            for (let i = 1; req.form.has(`TagSpecification.${s}.Tag.${i}.Key`); i++)
+              tags.push({ Key: req.form.get(`TagSpecification.${s}.Tag.${i}.Key`)!, Value: req.form.get(`TagSpecification.${s}.Tag.${i}.Value`) ?? undefined });
           }
           return one(ec2Arn('instance', '*'), { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) });
         }
@@ -97,9 +104,17 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         case 'TransactWriteItems':
         case 'TransactGetItems': {
           // Each item is authorized as the single-item action it stands for.
-          const ops: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem', Get: 'GetItem' };
+          const ops: Record<string, string> = {
+            Put: 'PutItem',
+            Update: 'UpdateItem',
+            Delete: 'DeleteItem',
+            ConditionCheck: 'ConditionCheckItem',
+            Get: 'GetItem',
+          };
           return ((p.TransactItems ?? []) as Array<Record<string, { TableName?: string }>>).flatMap((item) =>
-            Object.entries(item).filter(([k]) => ops[k]).map(([k, v]) => ({ action: `dynamodb:${ops[k]}`, resource: tableArn(String(v.TableName)), context: {} })),
+            Object.entries(item)
+              .filter(([k]) => ops[k])
+              .map(([k, v]) => ({ action: `dynamodb:${ops[k]}`, resource: tableArn(String(v.TableName)), context: {} })),
           );
         }
         case 'ListTables':
@@ -113,7 +128,10 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
     }
     case 'states': {
       const resource = p.stateMachineArn ?? p.executionArn ?? p.activityArn ?? p.resourceArn ?? p.mapRunArn;
-      return one(typeof resource === 'string' ? resource : '*', typeof resource === 'string' ? tagContext('aws:ResourceTag', lookups.resourceTags(resource)) : {});
+      return one(
+        typeof resource === 'string' ? resource : '*',
+        typeof resource === 'string' ? tagContext('aws:ResourceTag', lookups.resourceTags(resource)) : {},
+      );
     }
     case 'sns': {
       const topic = p.TopicArn ?? p.TargetArn ?? p.ResourceArn;

@@ -100,15 +100,22 @@ interface SpecProperty {
 
 function compactType(t: SpecType): SchemaType {
   switch (t.type) {
-    case 'ref': return { type: 'ref', ref: t.reference!.$ref };
-    case 'array': case 'map': return { type: t.type, element: compactType(t.element!) };
-    case 'union': return { type: 'union', types: t.types!.map(compactType) };
-    default: return (t.allowedValues ? { type: t.type, allowedValues: t.allowedValues } : { type: t.type }) as SchemaType;
+    case 'ref':
+      return { type: 'ref', ref: t.reference!.$ref };
+    case 'array':
+    case 'map':
+      return { type: t.type, element: compactType(t.element!) };
+    case 'union':
+      return { type: 'union', types: t.types!.map(compactType) };
+    default:
+      return (t.allowedValues ? { type: t.type, allowedValues: t.allowedValues } : { type: t.type }) as SchemaType;
   }
 }
 
 function compactProperties(props: Record<string, SpecProperty>): Record<string, SchemaProperty> {
-  return Object.fromEntries(Object.entries(props).map(([name, p]) => [name, p.required ? { type: compactType(p.type), required: true } : { type: compactType(p.type) }]));
+  return Object.fromEntries(
+    Object.entries(props).map(([name, p]) => [name, p.required ? { type: compactType(p.type), required: true } : { type: compactType(p.type) }]),
+  );
 }
 
 /**

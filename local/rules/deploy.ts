@@ -39,16 +39,56 @@ type Check = (r: ResolvedResource, stack: ResolvedStack) => Array<Pick<DeployPro
  * REST-only variables such as `$context.resourcePath` are not among them.
  */
 const HTTP_API_LOG_VARIABLES = new Set([
-  'accountId', 'apiId', 'authorizer.error', 'authorizer.principalId', 'awsEndpointRequestId', 'awsEndpointRequestId2',
-  'customDomain.basePathMatched', 'dataProcessed', 'domainName', 'domainPrefix', 'error.message', 'error.messageString',
-  'error.responseType', 'extendedRequestId', 'httpMethod', 'identity.accountId', 'identity.caller',
-  'identity.cognitoAuthenticationProvider', 'identity.cognitoAuthenticationType', 'identity.cognitoIdentityId',
-  'identity.cognitoIdentityPoolId', 'identity.principalOrgId', 'identity.clientCert.clientCertPem', 'identity.clientCert.subjectDN',
-  'identity.clientCert.issuerDN', 'identity.clientCert.serialNumber', 'identity.clientCert.validity.notBefore',
-  'identity.clientCert.validity.notAfter', 'identity.sourceIp', 'identity.user', 'identity.userAgent', 'identity.userArn',
-  'integration.error', 'integration.integrationStatus', 'integration.latency', 'integration.requestId', 'integration.status',
-  'integrationErrorMessage', 'integrationLatency', 'integrationStatus', 'path', 'protocol', 'requestId', 'requestTime',
-  'requestTimeEpoch', 'responseLatency', 'responseLength', 'routeKey', 'stage', 'status',
+  'accountId',
+  'apiId',
+  'authorizer.error',
+  'authorizer.principalId',
+  'awsEndpointRequestId',
+  'awsEndpointRequestId2',
+  'customDomain.basePathMatched',
+  'dataProcessed',
+  'domainName',
+  'domainPrefix',
+  'error.message',
+  'error.messageString',
+  'error.responseType',
+  'extendedRequestId',
+  'httpMethod',
+  'identity.accountId',
+  'identity.caller',
+  'identity.cognitoAuthenticationProvider',
+  'identity.cognitoAuthenticationType',
+  'identity.cognitoIdentityId',
+  'identity.cognitoIdentityPoolId',
+  'identity.principalOrgId',
+  'identity.clientCert.clientCertPem',
+  'identity.clientCert.subjectDN',
+  'identity.clientCert.issuerDN',
+  'identity.clientCert.serialNumber',
+  'identity.clientCert.validity.notBefore',
+  'identity.clientCert.validity.notAfter',
+  'identity.sourceIp',
+  'identity.user',
+  'identity.userAgent',
+  'identity.userArn',
+  'integration.error',
+  'integration.integrationStatus',
+  'integration.latency',
+  'integration.requestId',
+  'integration.status',
+  'integrationErrorMessage',
+  'integrationLatency',
+  'integrationStatus',
+  'path',
+  'protocol',
+  'requestId',
+  'requestTime',
+  'requestTimeEpoch',
+  'responseLatency',
+  'responseLength',
+  'routeKey',
+  'stage',
+  'status',
 ]);
 /** `$context.authorizer.claims.<property>` and `$context.authorizer.<property>` take any property name. */
 const HTTP_API_LOG_PREFIXES = ['authorizer.claims.', 'authorizer.'];
@@ -56,7 +96,9 @@ const HTTP_API_LOG_PREFIXES = ['authorizer.claims.', 'authorizer.'];
 /** The `$context` variables of an access-log format, and those of them an HTTP API does not have. */
 export function httpApiLogVariables(format: string): { used: string[]; unknown: string[] } {
   const used = [...format.matchAll(/\$context\.([A-Za-z0-9_.]+[A-Za-z0-9_])/g)].map((m) => m[1]);
-  const unknown = [...new Set(used.filter((v) => !HTTP_API_LOG_VARIABLES.has(v) && !HTTP_API_LOG_PREFIXES.some((p) => v.startsWith(p) && v.length > p.length)))];
+  const unknown = [
+    ...new Set(used.filter((v) => !HTTP_API_LOG_VARIABLES.has(v) && !HTTP_API_LOG_PREFIXES.some((p) => v.startsWith(p) && v.length > p.length))),
+  ];
   return { used, unknown };
 }
 
@@ -88,10 +130,24 @@ const httpApiAccessLog: Check = (r, stack) => {
  * function configuration." https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
  */
 const RESERVED_ENV = new Set([
-  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME',
-  'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
 ]);
 
 /** "Function environment variables: 4 KB, for all environment variables associated with the function, in aggregate."
@@ -103,25 +159,85 @@ export const LAMBDA_ENV_LIMIT_BYTES = 4 * 1024;
  * https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#lambda-CreateFunction-request-Runtime
  */
 const KNOWN_RUNTIMES = new Set([
-  'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x', 'nodejs18.x',
-  'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs4.3-edge', 'java8', 'java8.al2', 'java11', 'java17', 'java21', 'java25',
-  'python2.7', 'python3.6', 'python3.7', 'python3.8', 'python3.9', 'python3.10', 'python3.11', 'python3.12', 'python3.13',
-  'python3.14', 'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1', 'dotnetcore3.1', 'dotnet6', 'dotnet8', 'dotnet10', 'go1.x',
-  'ruby2.5', 'ruby2.7', 'ruby3.2', 'ruby3.3', 'ruby3.4', 'provided', 'provided.al2', 'provided.al2023',
+  'nodejs',
+  'nodejs4.3',
+  'nodejs6.10',
+  'nodejs8.10',
+  'nodejs10.x',
+  'nodejs12.x',
+  'nodejs14.x',
+  'nodejs16.x',
+  'nodejs18.x',
+  'nodejs20.x',
+  'nodejs22.x',
+  'nodejs24.x',
+  'nodejs4.3-edge',
+  'java8',
+  'java8.al2',
+  'java11',
+  'java17',
+  'java21',
+  'java25',
+  'python2.7',
+  'python3.6',
+  'python3.7',
+  'python3.8',
+  'python3.9',
+  'python3.10',
+  'python3.11',
+  'python3.12',
+  'python3.13',
+  'python3.14',
+  'dotnetcore1.0',
+  'dotnetcore2.0',
+  'dotnetcore2.1',
+  'dotnetcore3.1',
+  'dotnet6',
+  'dotnet8',
+  'dotnet10',
+  'go1.x',
+  'ruby2.5',
+  'ruby2.7',
+  'ruby3.2',
+  'ruby3.3',
+  'ruby3.4',
+  'provided',
+  'provided.al2',
+  'provided.al2023',
 ]);
 /**
  * Deprecated runtimes whose "Block function create" date has passed, so CreateFunction refuses them:
  * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html#runtimes-deprecated
  */
 const BLOCKED_RUNTIMES = new Set([
-  'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x', 'nodejs4.3-edge',
-  'python2.7', 'python3.6', 'python3.7', 'python3.8', 'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1', 'dotnetcore3.1', 'dotnet6',
-  'go1.x', 'ruby2.5', 'ruby2.7', 'java8', 'provided',
+  'nodejs',
+  'nodejs4.3',
+  'nodejs6.10',
+  'nodejs8.10',
+  'nodejs10.x',
+  'nodejs12.x',
+  'nodejs14.x',
+  'nodejs16.x',
+  'nodejs4.3-edge',
+  'python2.7',
+  'python3.6',
+  'python3.7',
+  'python3.8',
+  'dotnetcore1.0',
+  'dotnetcore2.0',
+  'dotnetcore2.1',
+  'dotnetcore3.1',
+  'dotnet6',
+  'go1.x',
+  'ruby2.5',
+  'ruby2.7',
+  'java8',
+  'provided',
 ]);
 
 const lambdaFunction: Check = (r) => {
   const problems: Array<Pick<DeployProblem, 'error' | 'message'>> = [];
-  const variables = ((r.properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables) ?? {};
+  const variables = (r.properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   const reserved = Object.keys(variables).filter((k) => RESERVED_ENV.has(k));
   if (reserved.length) {
     problems.push({
@@ -140,9 +256,15 @@ const lambdaFunction: Check = (r) => {
   const runtime = r.properties.Runtime;
   if (r.properties.PackageType !== 'Image' && typeof runtime === 'string') {
     if (!KNOWN_RUNTIMES.has(runtime)) {
-      problems.push({ error: 'ValidationException', message: `1 validation error detected: Value '${runtime}' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${[...KNOWN_RUNTIMES].filter((x) => !BLOCKED_RUNTIMES.has(x)).join(', ')}]` });
+      problems.push({
+        error: 'ValidationException',
+        message: `1 validation error detected: Value '${runtime}' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${[...KNOWN_RUNTIMES].filter((x) => !BLOCKED_RUNTIMES.has(x)).join(', ')}]`,
+      });
     } else if (BLOCKED_RUNTIMES.has(runtime)) {
-      problems.push({ error: 'InvalidParameterValueException', message: `The runtime parameter of ${runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.` });
+      problems.push({
+        error: 'InvalidParameterValueException',
+        message: `The runtime parameter of ${runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.`,
+      });
     }
   }
   return problems;
@@ -167,7 +289,9 @@ const stateMachine: Check = (r) => {
     return [{ error: 'InvalidDefinition', message: `Invalid State Machine Definition: '${(err as Error).message}'` }];
   }
   const result = aslValidator(structuredClone(definition), { checkArn: true, checkPaths: true });
-  return result.isValid ? [] : [{ error: 'InvalidDefinition', message: `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ${result.errorsText('; ')}'` }];
+  return result.isValid
+    ? []
+    : [{ error: 'InvalidDefinition', message: `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ${result.errorsText('; ')}'` }];
 };
 
 // ---- Names ---------------------------------------------------------------------------------------------------
@@ -188,39 +312,68 @@ interface NameRule {
 const NAMES: Record<string, NameRule> = {
   // https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html#StepFunctions-CreateStateMachine-request-name
   'AWS::StepFunctions::StateMachine': {
-    property: 'StateMachineName', max: 80, page: 'https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html',
+    property: 'StateMachineName',
+    max: 80,
+    page: 'https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html',
     conflict: { error: 'StateMachineAlreadyExists', message: (n) => `State Machine Already Exists: '${n}'` },
   },
   // https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateActivity.html
   'AWS::StepFunctions::Activity': { property: 'Name', max: 80, page: 'https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateActivity.html' },
   // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html#DDB-CreateTable-request-TableName
   'AWS::DynamoDB::Table': {
-    property: 'TableName', min: 3, max: 255, pattern: /^[a-zA-Z0-9_.-]+$/, page: 'https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html',
+    property: 'TableName',
+    min: 3,
+    max: 255,
+    pattern: /^[a-zA-Z0-9_.-]+$/,
+    page: 'https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html',
     conflict: { error: 'ResourceInUseException', message: (n) => `Table already exists: ${n}` },
   },
   // https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#lambda-CreateFunction-request-FunctionName
   'AWS::Lambda::Function': {
-    property: 'FunctionName', max: 64, pattern: /^[a-zA-Z0-9-_]+$/, page: 'https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html',
+    property: 'FunctionName',
+    max: 64,
+    pattern: /^[a-zA-Z0-9-_]+$/,
+    page: 'https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html',
     conflict: { error: 'ResourceConflictException', message: (n) => `Function already exist: ${n}` },
   },
   // https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html#scheduler-CreateSchedule-request-Name
   'AWS::Scheduler::Schedule': {
-    property: 'Name', max: 64, pattern: /^[0-9a-zA-Z-_.]+$/, page: 'https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html',
+    property: 'Name',
+    max: 64,
+    pattern: /^[0-9a-zA-Z-_.]+$/,
+    page: 'https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html',
     scope: (r) => String(r.properties.GroupName ?? 'default'),
     conflict: { error: 'ConflictException', message: (n) => `Schedule ${n} already exists.` },
   },
   // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html#eventbridge-PutRule-request-Name
-  'AWS::Events::Rule': { property: 'Name', max: 64, pattern: /^[.\-_A-Za-z0-9]+$/, page: 'https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html', scope: (r) => String(r.properties.EventBusName ?? 'default') },
+  'AWS::Events::Rule': {
+    property: 'Name',
+    max: 64,
+    pattern: /^[.\-_A-Za-z0-9]+$/,
+    page: 'https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html',
+    scope: (r) => String(r.properties.EventBusName ?? 'default'),
+  },
   // https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html ("up to 256 characters")
-  'AWS::SNS::Topic': { property: 'TopicName', max: 256, pattern: /^[A-Za-z0-9_-]+(\.fifo)?$/, page: 'https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html' },
+  'AWS::SNS::Topic': {
+    property: 'TopicName',
+    max: 256,
+    pattern: /^[A-Za-z0-9_-]+(\.fifo)?$/,
+    page: 'https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html',
+  },
   // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html#API_CreateRole_RequestParameters
   'AWS::IAM::Role': {
-    property: 'RoleName', max: 64, pattern: /^[\w+=,.@-]+$/, page: 'https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html',
+    property: 'RoleName',
+    max: 64,
+    pattern: /^[\w+=,.@-]+$/,
+    page: 'https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html',
     conflict: { error: 'EntityAlreadyExists', message: (n) => `Role with name ${n} already exists.` },
   },
   // https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
   'AWS::Logs::LogGroup': {
-    property: 'LogGroupName', max: 512, pattern: /^[.\-_/#A-Za-z0-9]+$/, page: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html',
+    property: 'LogGroupName',
+    max: 512,
+    pattern: /^[.\-_/#A-Za-z0-9]+$/,
+    page: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html',
     conflict: { error: 'ResourceAlreadyExistsException', message: () => 'The specified log group already exists' },
   },
 };
@@ -237,7 +390,10 @@ function nameProblems(r: ResolvedResource): Array<Pick<DeployProblem, 'error' | 
     });
   }
   if (rule.pattern && !rule.pattern.test(name)) {
-    problems.push({ error: 'ValidationException', message: `1 validation error detected: Value '${name}' at '${rule.property}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${rule.pattern.source} (${rule.page})` });
+    problems.push({
+      error: 'ValidationException',
+      message: `1 validation error detected: Value '${name}' at '${rule.property}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${rule.pattern.source} (${rule.page})`,
+    });
   }
   return problems;
 }

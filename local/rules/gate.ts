@@ -29,14 +29,16 @@ export class Gate {
   wrap(handler: ServiceHandler): ServiceHandler {
     return {
       services: handler.services,
-      handle: async (req) => (this.refuse(req) ?? handler.handle(req)),
+      handle: async (req) => this.refuse(req) ?? handler.handle(req),
     };
   }
 
   private refuse(req: AwsRequest): AwsResponse | undefined {
     const decoded = decode(req);
     if (!decoded) return undefined;
-    const error = (this.rules.iam ? this.iam?.authorizeCall(req.accessKeyId, decoded) : undefined) ?? this.checks.reduce<AwsError | undefined>((e, check) => e ?? check(req, decoded), undefined);
+    const error =
+      (this.rules.iam ? this.iam?.authorizeCall(req.accessKeyId, decoded) : undefined) ??
+      this.checks.reduce<AwsError | undefined>((e, check) => e ?? check(req, decoded), undefined);
     return error ? renderError(decoded.protocol, error) : undefined;
   }
 
@@ -69,7 +71,8 @@ export class Gate {
   authorizeTarget(target: Target): void {
     if (!this.rules.iam || !this.iam) return;
     const service = target.arn.split(':')[2];
-    const action = service === 'states' ? 'states:StartExecution' : service === 'lambda' ? 'lambda:InvokeFunction' : service === 'sns' ? 'sns:Publish' : undefined;
+    const action =
+      service === 'states' ? 'states:StartExecution' : service === 'lambda' ? 'lambda:InvokeFunction' : service === 'sns' ? 'sns:Publish' : undefined;
     if (!action) return;
     if (target.roleArn && target.source) {
       // The service first assumes the role. Scheduler names the schedule group as aws:SourceArn

@@ -102,10 +102,12 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
   switch (op) {
     case 'states:StartExecution':
     case 'states:StartSyncExecution':
-      if (p.input !== undefined && bytes(p.input) > STATES_PAYLOAD_BYTES) return validation(`of ${bytes(p.input)} bytes`, 'input', `Member must have length less than or equal to ${STATES_PAYLOAD_BYTES}`);
+      if (p.input !== undefined && bytes(p.input) > STATES_PAYLOAD_BYTES)
+        return validation(`of ${bytes(p.input)} bytes`, 'input', `Member must have length less than or equal to ${STATES_PAYLOAD_BYTES}`);
       return undefined;
     case 'states:SendTaskSuccess':
-      if (p.output !== undefined && bytes(p.output) > STATES_PAYLOAD_BYTES) return validation(`of ${bytes(p.output)} bytes`, 'output', `Member must have length less than or equal to ${STATES_PAYLOAD_BYTES}`);
+      if (p.output !== undefined && bytes(p.output) > STATES_PAYLOAD_BYTES)
+        return validation(`of ${bytes(p.output)} bytes`, 'output', `Member must have length less than or equal to ${STATES_PAYLOAD_BYTES}`);
       return undefined;
     case 'sns:Publish':
       if (p.Message !== undefined && bytes(p.Message) > SNS_MESSAGE_BYTES) return new AwsError('InvalidParameter', 'Invalid parameter: Message too long', 400);
@@ -119,13 +121,18 @@ export function requestQuota(_req: AwsRequest, d: DecodedRequest): AwsError | un
     case 'dynamodb:BatchWriteItem': {
       const requests = Object.values((p.RequestItems ?? {}) as Record<string, unknown[]>).flat();
       if (requests.length > DYNAMODB_BATCH_WRITE_ITEMS) {
-        return validation(`with ${requests.length} write requests`, 'requestItems', `Map value must satisfy constraint: [Member must have length less than or equal to ${DYNAMODB_BATCH_WRITE_ITEMS}, Member must have length greater than or equal to 1]`);
+        return validation(
+          `with ${requests.length} write requests`,
+          'requestItems',
+          `Map value must satisfy constraint: [Member must have length less than or equal to ${DYNAMODB_BATCH_WRITE_ITEMS}, Member must have length greater than or equal to 1]`,
+        );
       }
       return undefined;
     }
     case 'dynamodb:TransactWriteItems': {
       const items = (p.TransactItems ?? []) as unknown[];
-      if (items.length > DYNAMODB_TRANSACT_ITEMS) return validation(`with ${items.length} items`, 'transactItems', `Member must have length less than or equal to ${DYNAMODB_TRANSACT_ITEMS}`);
+      if (items.length > DYNAMODB_TRANSACT_ITEMS)
+        return validation(`with ${items.length} items`, 'transactItems', `Member must have length less than or equal to ${DYNAMODB_TRANSACT_ITEMS}`);
       return undefined;
     }
     case 'events:PutEvents': {

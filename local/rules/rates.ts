@@ -57,10 +57,25 @@ const EC2_NON_MUTATING: Rate = [100, 20];
 const EC2_UNFILTERED: Rate = [50, 10];
 const EC2_MUTATING: Rate = [50, 5];
 const EC2_RESOURCE_INTENSIVE: Rate = [50, 5];
-const EC2_UNFILTERED_ACTIONS = new Set(['DescribeInstances', 'DescribeInstanceStatus', 'DescribeNetworkInterfaces', 'DescribeSecurityGroups', 'DescribeSnapshots', 'DescribeSpotInstanceRequests', 'DescribeVolumes']);
+const EC2_UNFILTERED_ACTIONS = new Set([
+  'DescribeInstances',
+  'DescribeInstanceStatus',
+  'DescribeNetworkInterfaces',
+  'DescribeSecurityGroups',
+  'DescribeSnapshots',
+  'DescribeSpotInstanceRequests',
+  'DescribeVolumes',
+]);
 const EC2_RESOURCE_INTENSIVE_ACTIONS = new Set([
-  'AcceptVpcPeeringConnection', 'AuthorizeSecurityGroupIngress', 'CancelSpotInstanceRequests', 'CreateKeyPair', 'CreateVpcPeeringConnection',
-  'DeleteVpcPeeringConnection', 'RejectVpcPeeringConnection', 'RevokeSecurityGroupIngress', 'RequestSpotInstances',
+  'AcceptVpcPeeringConnection',
+  'AuthorizeSecurityGroupIngress',
+  'CancelSpotInstanceRequests',
+  'CreateKeyPair',
+  'CreateVpcPeeringConnection',
+  'DeleteVpcPeeringConnection',
+  'RejectVpcPeeringConnection',
+  'RevokeSecurityGroupIngress',
+  'RequestSpotInstances',
 ]);
 const EC2_UNCATEGORIZED: Record<string, Rate> = {
   RunInstances: [5, 2],
@@ -119,12 +134,14 @@ export class RateLimits {
       const resource = EC2_RESOURCE_BUCKETS[d.operation];
       if (resource) {
         const n = d.operation === 'RunInstances' ? Number(d.params.MaxCount ?? 1) : formList(d.form, 'InstanceId').length;
-        if (!this.bucket(`ec2:resource:${d.operation}`, resource[0], resource[1]).take(Math.max(1, n))) return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+        if (!this.bucket(`ec2:resource:${d.operation}`, resource[0], resource[1]).take(Math.max(1, n)))
+          return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       }
       return undefined;
     }
     if (d.service === 'cloudtrail' && d.operation === 'LookupEvents') {
-      if (!this.bucket('cloudtrail:LookupEvents', CLOUDTRAIL_LOOKUP_PER_SECOND, CLOUDTRAIL_LOOKUP_PER_SECOND).take()) return new AwsError('ThrottlingException', 'Rate exceeded', 400);
+      if (!this.bucket('cloudtrail:LookupEvents', CLOUDTRAIL_LOOKUP_PER_SECOND, CLOUDTRAIL_LOOKUP_PER_SECOND).take())
+        return new AwsError('ThrottlingException', 'Rate exceeded', 400);
       return undefined;
     }
     if (d.service === 'ses' && d.operation === 'SendEmail') {
@@ -133,7 +150,8 @@ export class RateLimits {
       const dest = (d.params.Destination ?? {}) as Record<string, string[] | undefined>;
       const recipients = Math.max(1, (dest.ToAddresses?.length ?? 0) + (dest.CcAddresses?.length ?? 0) + (dest.BccAddresses?.length ?? 0));
       const rate = this.rules.sesPerSecond;
-      if (!this.bucket('ses:send', Math.max(rate, recipients), rate).take(recipients)) return new AwsError('TooManyRequestsException', 'Maximum sending rate exceeded.', 429);
+      if (!this.bucket('ses:send', Math.max(rate, recipients), rate).take(recipients))
+        return new AwsError('TooManyRequestsException', 'Maximum sending rate exceeded.', 429);
     }
     return undefined;
   };

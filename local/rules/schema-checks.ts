@@ -52,11 +52,21 @@ export function getAttProblems(stack: ResolvedStack, schemas: CfnSchemas): Schem
     const target = resources[id];
     const ownerType = resources[owner]?.Type ?? 'Outputs';
     if (!target) {
-      problems.push({ logicalId: owner, type: ownerType, error: 'ValidationError', message: `Template error: instance of Fn::GetAtt references undefined resource ${id}` });
+      problems.push({
+        logicalId: owner,
+        type: ownerType,
+        error: 'ValidationError',
+        message: `Template error: instance of Fn::GetAtt references undefined resource ${id}`,
+      });
       return;
     }
     if (!attributeExists(target.Type, attr, schemas)) {
-      problems.push({ logicalId: owner, type: ownerType, error: 'ValidationError', message: `Template error: resource ${id} does not support attribute type ${attr} in Fn::GetAtt` });
+      problems.push({
+        logicalId: owner,
+        type: ownerType,
+        error: 'ValidationError',
+        message: `Template error: resource ${id} does not support attribute type ${attr} in Fn::GetAtt`,
+      });
     }
   };
   const walk = (owner: string, value: unknown): void => {
@@ -125,11 +135,16 @@ function found(value: unknown): string {
   if (Array.isArray(value)) return 'JSONArray';
   if (value === null) return 'null';
   switch (typeof value) {
-    case 'object': return 'JSONObject';
-    case 'string': return 'String';
-    case 'boolean': return 'Boolean';
-    case 'number': return Number.isInteger(value) ? 'Integer' : 'Number';
-    default: return typeof value;
+    case 'object':
+      return 'JSONObject';
+    case 'string':
+      return 'String';
+    case 'boolean':
+      return 'Boolean';
+    case 'number':
+      return Number.isInteger(value) ? 'Integer' : 'Number';
+    default:
+      return typeof value;
   }
 }
 
@@ -156,7 +171,8 @@ class PropertyValidator {
   value(path: string, value: unknown, type: SchemaType): void {
     if (value === UNKNOWN) return;
     switch (type.type) {
-      case 'string': case 'date-time':
+      case 'string':
+      case 'date-time':
         if (!isScalar(value)) return this.typeError(path, 'String', value);
         return this.enumeration(path, String(value), type.type === 'string' ? type.allowedValues : undefined);
       case 'integer': {
@@ -165,12 +181,14 @@ class PropertyValidator {
         return this.enumeration(path, n, type.allowedValues);
       }
       case 'number':
-        if (!(typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))))) this.typeError(path, 'Number', value);
+        if (!(typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))))
+          this.typeError(path, 'Number', value);
         return;
       case 'boolean':
         if (!(typeof value === 'boolean' || (typeof value === 'string' && /^(true|false)$/i.test(value)))) this.typeError(path, 'Boolean', value);
         return;
-      case 'json': case 'null':
+      case 'json':
+      case 'null':
         return;
       case 'tag':
         return this.object(path, value, { Key: { type: { type: 'string' }, required: true }, Value: { type: { type: 'string' } } });

@@ -67,7 +67,13 @@ export function apiCallEvent(r: TrailRecord): BusEvent {
  * 1:17:25 AM", executionArn} and the caller's `userIdentity`. Its `resources` are not shown there: none are written
  * here, so a LookupEvents by ResourceName does not find the call (README, unconfirmed behaviours).
  */
-export function stepFunctionsCall(eventName: string, caller: Caller, atMs: number, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>): TrailRecord {
+export function stepFunctionsCall(
+  eventName: string,
+  caller: Caller,
+  atMs: number,
+  requestParameters: Record<string, unknown>,
+  responseElements: Record<string, unknown>,
+): TrailRecord {
   return {
     eventId: randomUUID(),
     eventTime: new Date(atMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -149,13 +155,17 @@ export class CloudTrailService implements ServiceHandler {
     if (attrs.length > 1) throw new AwsError('InvalidLookupAttributesException', 'You can specify only one lookup attribute.');
     const attr = attrs[0];
     if (attr && (!attr.AttributeKey || !Object.hasOwn(ATTRIBUTES, attr.AttributeKey) || attr.AttributeValue === undefined)) {
-      throw new AwsError('InvalidLookupAttributesException', `Invalid lookup attribute: ${JSON.stringify(attr)}. AttributeKey must be one of ${Object.keys(ATTRIBUTES).join(', ')} and AttributeValue is required.`);
+      throw new AwsError(
+        'InvalidLookupAttributesException',
+        `Invalid lookup attribute: ${JSON.stringify(attr)}. AttributeKey must be one of ${Object.keys(ATTRIBUTES).join(', ')} and AttributeValue is required.`,
+      );
     }
     const start = input.StartTime === undefined ? -Infinity : input.StartTime * 1000;
     const end = input.EndTime === undefined ? Infinity : input.EndTime * 1000;
     if (start > end) throw new AwsError('InvalidTimeRangeException', 'Start time must not be after end time.');
     const max = input.MaxResults ?? MAX_RESULTS;
-    if (!Number.isInteger(max) || max < 1 || max > MAX_RESULTS) throw new AwsError('InvalidMaxResultsException', `MaxResults must be between 1 and ${MAX_RESULTS}.`);
+    if (!Number.isInteger(max) || max < 1 || max > MAX_RESULTS)
+      throw new AwsError('InvalidMaxResultsException', `MaxResults must be between 1 and ${MAX_RESULTS}.`);
     const offset = input.NextToken === undefined ? 0 : decodeToken(input.NextToken);
 
     const matches = this.fleet.trail

@@ -10,7 +10,19 @@ import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Cloc
 import type { Faults, Random } from '../faults';
 import { compileGlob, globMatches } from '../glob';
 import { apiCallEvent } from './cloudtrail';
-import { Fleet, NOT_XML, STATE_CODES, type FleetSeed, identityForAccessKey, type Caller, type Instance, type InstanceStateName, type StateChange, type Tag, type TrailRecord } from './fleet';
+import {
+  Fleet,
+  NOT_XML,
+  STATE_CODES,
+  type FleetSeed,
+  identityForAccessKey,
+  type Caller,
+  type Instance,
+  type InstanceStateName,
+  type StateChange,
+  type Tag,
+  type TrailRecord,
+} from './fleet';
 
 export interface Ec2ServiceOptions {
   clock: Clock;
@@ -122,7 +134,12 @@ export class Ec2Service implements ServiceHandler {
     const now = this.clock.nowMs();
     const visible = candidates.filter((i) => (all || i.state === 'running') && match(i));
     const { page, nextToken } = paginate(visible, p);
-    return set('instanceStatusSet', page.map((i) => statusXml(i, now))) + el('nextToken', nextToken);
+    return (
+      set(
+        'instanceStatusSet',
+        page.map((i) => statusXml(i, now)),
+      ) + el('nextToken', nextToken)
+    );
   }
 
   private describeTags(p: Params): string {
@@ -142,7 +159,11 @@ export class Ec2Service implements ServiceHandler {
     const minCount = p.int('MinCount', true)!;
     const maxCount = p.int('MaxCount', true)!;
     if (minCount < 1) throw new AwsError('InvalidParameterValue', `Value (${minCount}) for parameter minCount is invalid. Expected a positive integer.`);
-    if (maxCount < minCount) throw new AwsError('InvalidParameterValue', `Value (${maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount (${minCount}).`);
+    if (maxCount < minCount)
+      throw new AwsError(
+        'InvalidParameterValue',
+        `Value (${maxCount}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount (${minCount}).`,
+      );
     const tags = p
       .group('TagSpecification')
       .filter((spec) => spec.required('ResourceType') === 'instance')
@@ -151,7 +172,17 @@ export class Ec2Service implements ServiceHandler {
     dryRun(p);
     this.checkCapacity([instanceType], availabilityZone ?? `${REGION}a`);
     const instances = this.fleet.run(
-      { imageId, instanceType, count: maxCount, minCount, maxCount, tags, availabilityZone, disableApiTermination: p.bool('DisableApiTermination'), clientToken: p.str('ClientToken') },
+      {
+        imageId,
+        instanceType,
+        count: maxCount,
+        minCount,
+        maxCount,
+        tags,
+        availabilityZone,
+        disableApiTermination: p.bool('DisableApiTermination'),
+        clientToken: p.str('ClientToken'),
+      },
       caller,
     );
     await this.publish(this.fleet.trail.at(-1)!);
@@ -164,7 +195,11 @@ export class Ec2Service implements ServiceHandler {
     const targets = this.fleet.require(ids);
     dryRun(p);
     const starting = targets.filter((i) => i.state === 'stopped');
-    if (starting.length > 0) this.checkCapacity(starting.map((i) => i.instanceType), starting[0].availabilityZone);
+    if (starting.length > 0)
+      this.checkCapacity(
+        starting.map((i) => i.instanceType),
+        starting[0].availabilityZone,
+      );
     return changesXml(this.fleet.start(ids, caller));
   }
 
@@ -340,7 +375,10 @@ const INSTANCE_FILTERS: Record<string, Getter<Instance>> = {
 };
 
 /** `tag:<key>` matches the value of that tag. */
-const instanceTag = (key: string): Getter<Instance> => (i) => i.tags.filter((t) => t.Key === key).map((t) => t.Value);
+const instanceTag =
+  (key: string): Getter<Instance> =>
+  (i) =>
+    i.tags.filter((t) => t.Key === key).map((t) => t.Value);
 
 const STATUS_FILTERS: Record<string, Getter<Instance>> = {
   'instance-state-name': INSTANCE_FILTERS['instance-state-name'],
@@ -423,7 +461,13 @@ const el = (name: string, value: string | number | boolean | undefined) => (valu
 /** EC2 lists are `<name><item>...</item></name>`. */
 const set = (name: string, items: string[]) => (items.length > 0 ? `<${name}>${items.map((i) => `<item>${i}</item>`).join('')}</${name}>` : `<${name}/>`);
 const stateXml = (name: string, state: InstanceStateName) => `<${name}>${el('code', STATE_CODES[state])}${el('name', state)}</${name}>`;
-const tagSetXml = (tags: readonly Tag[]) => (tags.length > 0 ? set('tagSet', tags.map((t) => el('key', t.Key) + el('value', t.Value))) : '');
+const tagSetXml = (tags: readonly Tag[]) =>
+  tags.length > 0
+    ? set(
+        'tagSet',
+        tags.map((t) => el('key', t.Key) + el('value', t.Value)),
+      )
+    : '';
 
 function instanceXml(i: Instance): string {
   const azIndex = i.availabilityZone.slice(-1);

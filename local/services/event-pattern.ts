@@ -88,7 +88,7 @@ function matchObject(pattern: Record<string, unknown>, event: Record<string, unk
 function matchLeaf(matchers: unknown[], value: Json): boolean {
   const values = (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((v) => !isObject(v) && !Array.isArray(v));
   return matchers.some((m) => {
-    if (isObject(m) && 'exists' in m) return m.exists === (values.length > 0);
+    if (isObject(m) && 'exists' in m) return m.exists === values.length > 0;
     return values.some((v) => matchOne(m, v));
   });
 }

@@ -9,7 +9,18 @@
  * refuses (its resource policy, the key of an encrypted topic) is lost, and only the count says so.
  */
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type BusEvent, type Clock, type EventBus, type ServiceHandler, type TargetInvoker } from '../kernel';
+import {
+  ACCOUNT,
+  AwsError,
+  REGION,
+  type AwsRequest,
+  type AwsResponse,
+  type BusEvent,
+  type Clock,
+  type EventBus,
+  type ServiceHandler,
+  type TargetInvoker,
+} from '../kernel';
 import { jsonError } from '../wire/errors';
 import { matches, patternProblems, selectPath, transformInput, type InputTransformer } from './event-pattern';
 
@@ -227,7 +238,12 @@ export class EventsService implements ServiceHandler, EventBus {
   private async deliver(rule: Rule, target: RuleTarget, event: BusEvent): Promise<void> {
     rule.metrics.invocations++;
     try {
-      await this.invoke({ arn: target.arn, input: renderInput(rule, target, event), roleArn: target.roleArn, source: { service: 'events.amazonaws.com', arn: rule.arn } });
+      await this.invoke({
+        arn: target.arn,
+        input: renderInput(rule, target, event),
+        roleArn: target.roleArn,
+        source: { service: 'events.amazonaws.com', arn: rule.arn },
+      });
     } catch (err) {
       rule.metrics.failedInvocations++;
       console.error(`events: rule ${rule.name} target ${target.id} (${target.arn}) failed: ${(err as Error).message}`);

@@ -332,7 +332,8 @@ export function loadFleetSeed(path: string): FleetSeed {
   seed.instances.forEach((i, n) => {
     const at = `instances[${n}]`;
     if (typeof i !== 'object' || i === null || Array.isArray(i)) fail(`${at}: must be an object, got ${got(i)}`);
-    if (typeof i.instanceId !== 'string' || !INSTANCE_ID.test(i.instanceId)) fail(`${at}.instanceId: must be an instance id (i- and 8 or 17 hex digits), got ${got(i.instanceId)}`);
+    if (typeof i.instanceId !== 'string' || !INSTANCE_ID.test(i.instanceId))
+      fail(`${at}.instanceId: must be an instance id (i- and 8 or 17 hex digits), got ${got(i.instanceId)}`);
     if (ids.has(i.instanceId)) fail(`${at}.instanceId: ${i.instanceId} is also instances[${ids.get(i.instanceId)}]`);
     ids.set(i.instanceId, n);
     for (const field of ['name', 'instanceType', 'imageId'] as const) {
@@ -407,7 +408,15 @@ const changeItems = (changes: StateChange[]) => ({
   items: changes.map((c) => ({ instanceId: c.instanceId, currentState: stateOf(c.currentState), previousState: stateOf(c.previousState) })),
 });
 
-function record(eventName: string, caller: Caller, atMs: number, ids: readonly string[], requestParameters: Record<string, unknown>, responseElements: Record<string, unknown>, eventId: string = randomUUID()): TrailRecord {
+function record(
+  eventName: string,
+  caller: Caller,
+  atMs: number,
+  ids: readonly string[],
+  requestParameters: Record<string, unknown>,
+  responseElements: Record<string, unknown>,
+  eventId: string = randomUUID(),
+): TrailRecord {
   const requestId = caller.requestId ?? randomUUID();
   return {
     eventId,
@@ -472,8 +481,8 @@ export interface FleetOptions {
   seed?: FleetSeed;
 }
 
-
-const incorrectState = (id: string, verb: string) => new AwsError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be ${verb}.`);
+const incorrectState = (id: string, verb: string) =>
+  new AwsError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be ${verb}.`);
 
 export class Fleet {
   readonly clock: Clock;
@@ -596,13 +605,23 @@ export class Fleet {
         i.launchTime = iso(now);
         this.enter(i, 'pending', '', undefined, now);
         // A volume whose KMS key has no grant cannot be attached: EC2 gives up and the instance falls back to stopped.
-        i.transition = i.sim.kmsGrantMissing || this.grantDenied.has(i.instanceId)
-          ? { to: 'stopped', dueMs: now + TRANSITION_MS.launchFailure, stateTransitionReason: 'Client.InternalError', stateReason: LAUNCH_ERROR }
-          : { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' };
+        i.transition =
+          i.sim.kmsGrantMissing || this.grantDenied.has(i.instanceId)
+            ? { to: 'stopped', dueMs: now + TRANSITION_MS.launchFailure, stateTransitionReason: 'Client.InternalError', stateReason: LAUNCH_ERROR }
+            : { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' };
       }),
     );
     for (const i of targets) this.grantDenied.delete(i.instanceId);
-    this.append(record('StartInstances', caller, now, targets.map((i) => i.instanceId), { instancesSet: idItems(targets.map((i) => i.instanceId)) }, { instancesSet: changeItems(changes) }));
+    this.append(
+      record(
+        'StartInstances',
+        caller,
+        now,
+        targets.map((i) => i.instanceId),
+        { instancesSet: idItems(targets.map((i) => i.instanceId)) },
+        { instancesSet: changeItems(changes) },
+      ),
+    );
     this.mutated();
     return changes;
   }
@@ -615,7 +634,10 @@ export class Fleet {
         throw new AwsError('UnsupportedOperation', `The instance '${i.instanceId}' does not have an 'ebs' root device type and cannot be stopped.`);
       }
       if (i.instanceLifecycle === 'spot' && i.spotRequestType !== 'persistent') {
-        throw new AwsError('UnsupportedOperation', `You can't stop the Spot Instance '${i.instanceId}' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests.`);
+        throw new AwsError(
+          'UnsupportedOperation',
+          `You can't stop the Spot Instance '${i.instanceId}' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests.`,
+        );
       }
       if (opts.hibernate && !i.hibernationConfigured) {
         throw new AwsError('UnsupportedOperation', `The instance '${i.instanceId}' is not enabled for hibernation.`);
@@ -631,12 +653,21 @@ export class Fleet {
         if (i.state !== 'running') return;
         const reason = opts.hibernate ? USER_HIBERNATE : USER_SHUTDOWN;
         this.enter(i, 'stopping', userInitiated(now), reason, now);
-        const takes = opts.force ? duration : i.sim.stopMs ?? duration;
+        const takes = opts.force ? duration : (i.sim.stopMs ?? duration);
         i.transition = { to: 'stopped', dueMs: now + takes, stateTransitionReason: userInitiated(now), stateReason: reason };
       }),
     );
     const params = { instancesSet: idItems(targets.map((i) => i.instanceId)), force: opts.force ?? false, ...(opts.hibernate && { hibernate: true }) };
-    this.append(record('StopInstances', caller, now, targets.map((i) => i.instanceId), params, { instancesSet: changeItems(changes) }));
+    this.append(
+      record(
+        'StopInstances',
+        caller,
+        now,
+        targets.map((i) => i.instanceId),
+        params,
+        { instancesSet: changeItems(changes) },
+      ),
+    );
     this.mutated();
     return changes;
   }
@@ -645,7 +676,10 @@ export class Fleet {
     const targets = this.require(ids);
     const locked = targets.find((i) => i.disableApiTermination);
     if (locked) {
-      throw new AwsError('OperationNotPermitted', `The instance '${locked.instanceId}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+      throw new AwsError(
+        'OperationNotPermitted',
+        `The instance '${locked.instanceId}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`,
+      );
     }
     const now = this.clock.nowMs();
     const changes = targets.map((i) =>
@@ -655,7 +689,16 @@ export class Fleet {
         i.transition = { to: 'terminated', dueMs: now + TRANSITION_MS.terminate, stateTransitionReason: userInitiated(now), stateReason: USER_SHUTDOWN };
       }),
     );
-    this.append(record('TerminateInstances', caller, now, targets.map((i) => i.instanceId), { instancesSet: idItems(targets.map((i) => i.instanceId)) }, { instancesSet: changeItems(changes) }));
+    this.append(
+      record(
+        'TerminateInstances',
+        caller,
+        now,
+        targets.map((i) => i.instanceId),
+        { instancesSet: idItems(targets.map((i) => i.instanceId)) },
+        { instancesSet: changeItems(changes) },
+      ),
+    );
     this.mutated();
     return changes;
   }
@@ -676,7 +719,14 @@ export class Fleet {
       this.dirty.add(i.instanceId);
     }
     this.append(
-      record('CreateTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagItems(tags) } }, { _return: true }),
+      record(
+        'CreateTags',
+        caller,
+        this.clock.nowMs(),
+        ids,
+        { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagItems(tags) } },
+        { _return: true },
+      ),
     );
     this.mutated();
   }
@@ -693,7 +743,14 @@ export class Fleet {
     }
     const tagSet = tags.map((t) => ({ key: t.Key, ...(t.Value !== undefined && { value: t.Value }) }));
     this.append(
-      record('DeleteTags', caller, this.clock.nowMs(), ids, { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagSet } }, { _return: true }),
+      record(
+        'DeleteTags',
+        caller,
+        this.clock.nowMs(),
+        ids,
+        { resourcesSet: { items: ids.map((resourceId) => ({ resourceId })) }, tagSet: { items: tagSet } },
+        { _return: true },
+      ),
     );
     this.mutated();
   }
@@ -706,7 +763,12 @@ export class Fleet {
     const now = this.clock.nowMs();
     const created: Instance[] = [];
     for (let k = 0; k < count; k++) {
-      const inst: Instance = { ...this.blank(this.instances.size, now), ...template, tags: (template.tags ?? []).map((t) => ({ ...t })), sim: { ...template.sim } };
+      const inst: Instance = {
+        ...this.blank(this.instances.size, now),
+        ...template,
+        tags: (template.tags ?? []).map((t) => ({ ...t })),
+        sim: { ...template.sim },
+      };
       this.index(inst);
       created.push(inst);
     }
@@ -837,14 +899,31 @@ function checkTag(t: { Key: string; Value?: string }): void {
   const key = t.Key;
   const shown = (s: string) => JSON.stringify(s).slice(1, -1);
   if (key.length === 0) throw new AwsError('InvalidParameterValue', 'Value (  ) for parameter key is invalid. Tag keys must not be empty');
-  if (codePoints(key) > 128) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tag key exceeds the maximum length of 128 characters`);
-  if (key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use`);
+  if (codePoints(key) > 128)
+    throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tag key exceeds the maximum length of 128 characters`);
+  if (key.toLowerCase().startsWith('aws:'))
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value ( ${shown(key)} ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use`,
+    );
   const badKey = notXml(key);
-  if (badKey) throw new AwsError('InvalidParameterValue', `Value ( ${shown(key)} ) for parameter key is invalid. Tags may not contain ${badKey}, which XML 1.0 cannot carry`);
+  if (badKey)
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value ( ${shown(key)} ) for parameter key is invalid. Tags may not contain ${badKey}, which XML 1.0 cannot carry`,
+    );
   if (t.Value === undefined) return;
-  if (codePoints(t.Value) > 256) throw new AwsError('InvalidParameterValue', `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tag value exceeds the maximum length of 256 characters`);
+  if (codePoints(t.Value) > 256)
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tag value exceeds the maximum length of 256 characters`,
+    );
   const badValue = notXml(t.Value);
-  if (badValue) throw new AwsError('InvalidParameterValue', `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tags may not contain ${badValue}, which XML 1.0 cannot carry`);
+  if (badValue)
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Value ( ${shown(t.Value)} ) for parameter value is invalid. Tags may not contain ${badValue}, which XML 1.0 cannot carry`,
+    );
 }
 
 const codePoints = (s: string) => {

@@ -69,12 +69,16 @@ export class HttpApiRouter {
 
   addRoute(route: HttpRoute): void {
     if (route.payloadFormatVersion !== '2.0') {
-      throw new Error(`Route '${route.routeKey}' of API ${route.apiId}: payload format ${String(route.payloadFormatVersion)} is not supported by the local runtime (use 2.0)`);
+      throw new Error(
+        `Route '${route.routeKey}' of API ${route.apiId}: payload format ${String(route.payloadFormatVersion)} is not supported by the local runtime (use 2.0)`,
+      );
     }
     const compiled = compileRoute(route);
     const clash = this.routes.find((r) => r.shape === compiled.shape);
     if (clash) {
-      throw new Error(`Route '${route.routeKey}' of API ${route.apiId} conflicts with route '${clash.route.routeKey}' of API ${clash.route.apiId}: both would serve the same requests on the shared local port`);
+      throw new Error(
+        `Route '${route.routeKey}' of API ${route.apiId} conflicts with route '${clash.route.routeKey}' of API ${clash.route.apiId}: both would serve the same requests on the shared local port`,
+      );
     }
     this.routes.push(compiled);
   }
@@ -152,7 +156,10 @@ export class HttpApiRouter {
     const now = this.options.clock.nowMs();
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = value;
-    const cookies = headers.cookie?.split(';').map((c) => c.trim()).filter(Boolean);
+    const cookies = headers.cookie
+      ?.split(';')
+      .map((c) => c.trim())
+      .filter(Boolean);
     delete headers.cookie; // format 2.0 moves cookies to their own field
     const host = headers.host ?? '127.0.0.1';
     headers['x-forwarded-for'] = '127.0.0.1';
@@ -204,7 +211,8 @@ function compileRoute(route: HttpRoute): CompiledRoute {
   const compiled = segments.map((part, i): Segment => {
     const param = /^\{([^{}+]+)(\+?)\}$/.exec(part);
     if (!param) return { kind: 'literal', value: part };
-    if (param[2] && i !== segments.length - 1) throw new Error(`Route key '${route.routeKey}' of API ${route.apiId}: a greedy {${param[1]}+} must be the last segment`);
+    if (param[2] && i !== segments.length - 1)
+      throw new Error(`Route key '${route.routeKey}' of API ${route.apiId}: a greedy {${param[1]}+} must be the last segment`);
     return param[2] ? { kind: 'greedy', name: param[1] } : { kind: 'param', name: param[1] };
   });
   const shape = `${method} /${compiled.map((s) => (s.kind === 'literal' ? s.value : s.kind === 'param' ? '{}' : '{+}')).join('/')}`;

@@ -51,8 +51,7 @@ export interface LambdaErrorDocument {
  * Every message gives the function something to run: it carries the clock's mapping (valid while the function works:
  * the runner holds the clock at real speed until the function reports `quiet` for this `seq`).
  */
-export type ToWorker = { seq: number; clock: ClockSpec } & (
-  /** The first message: what to load. */
+export type ToWorker = { seq: number; clock: ClockSpec } /** The first message: what to load. */ & (
   | { type: 'init'; init: WorkerInit }
   /** `deadline`: virtual epoch ms at which the invocation times out. */
   | { type: 'invoke'; id: string; payload: string; deadline: number }
@@ -211,7 +210,8 @@ class VirtualTimeout {
 }
 
 function set(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): VirtualTimeout {
-  if (typeof callback !== 'function') throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof callback}`), { code: 'ERR_INVALID_ARG_TYPE' });
+  if (typeof callback !== 'function')
+    throw Object.assign(new TypeError(`The "callback" argument must be of type function. Received ${typeof callback}`), { code: 'ERR_INVALID_ARG_TYPE' });
   const n = Number(ms);
   return new VirtualTimeout(callback as VirtualTimeout['callback'], args, n >= 1 && n <= 2 ** 31 - 1 ? n : 1, repeat).start();
 }

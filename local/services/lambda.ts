@@ -84,7 +84,12 @@ export function nodeForRuntime(runtime: string = DEFAULT_RUNTIME): NodeBinary {
   const known = nodeBinaries.get(runtime);
   if (known) return known;
   const major = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
-  const host: NodeBinary = { path: process.execPath, version: process.version, source: 'host', matches: major !== undefined && process.versions.node.split('.')[0] === major };
+  const host: NodeBinary = {
+    path: process.execPath,
+    version: process.version,
+    source: 'host',
+    matches: major !== undefined && process.versions.node.split('.')[0] === major,
+  };
   let found = host;
   if (!host.matches && major !== undefined) {
     const pkg = `node-linux-${process.arch}`;
@@ -214,7 +219,9 @@ export class LambdaRunner implements CallWaits {
     const limits = this.options.limits;
     // Lambda's quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
     if (limits?.payloadBytes !== undefined && Buffer.byteLength(text) > limits.payloadBytes) {
-      return Promise.reject(new AwsError('RequestTooLargeException', `Request must be smaller than ${limits.payloadBytes} bytes for the InvokeFunction operation`, 413));
+      return Promise.reject(
+        new AwsError('RequestTooLargeException', `Request must be smaller than ${limits.payloadBytes} bytes for the InvokeFunction operation`, 413),
+      );
     }
     if (limits?.concurrency !== undefined && this.inFlight >= limits.concurrency) {
       return Promise.reject(new AwsError('TooManyRequestsException', 'Rate Exceeded.', 429));
@@ -332,7 +339,11 @@ export class LambdaRunner implements CallWaits {
     worker.stderr!.on('data', (chunk: Buffer) => this.log(fn, chunk.toString('utf8')));
     worker.on('message', (message: FromWorker) => this.onMessage(sandbox, message));
     worker.on('error', (err) => this.retire(sandbox, () => new LambdaInvokeError(errorDocument(err))));
-    worker.on('exit', (code, signal) => this.retire(sandbox, (requestId) => exitError(requestId, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`)));
+    worker.on('exit', (code, signal) =>
+      this.retire(sandbox, (requestId) =>
+        exitError(requestId, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : 'terminated'}` : `exit status ${code}`),
+      ),
+    );
     this.sandboxes.set(fn.name, sandbox);
     this.byId.set(id, sandbox);
     this.wake(sandbox, { type: 'init', init });
@@ -462,10 +473,16 @@ export class LambdaRunner implements CallWaits {
         for (const pending of sandbox.pending.values()) this.dispatch(sandbox, pending);
         return;
       case 'init-error':
-        this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\tUncaught Exception \t${JSON.stringify(message.error)}\n`);
+        this.log(
+          sandbox.fn,
+          `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\tUncaught Exception \t${JSON.stringify(message.error)}\n`,
+        );
         return this.retire(sandbox, () => new LambdaInvokeError(message.error));
       case 'fatal':
-        this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\t${message.error.errorType} \t${JSON.stringify(message.error)}\n`);
+        this.log(
+          sandbox.fn,
+          `${new Date(this.options.clock.nowMs()).toISOString()}\tundefined\tERROR\t${message.error.errorType} \t${JSON.stringify(message.error)}\n`,
+        );
         return this.retire(sandbox, () => new LambdaInvokeError(message.error));
       case 'result':
       case 'error': {
@@ -473,7 +490,13 @@ export class LambdaRunner implements CallWaits {
         if (!pending) return; // already timed out
         const limit = this.options.limits?.payloadBytes;
         if (message.type === 'result' && limit !== undefined && Buffer.byteLength(message.payload) > limit) {
-          pending.reject(new LambdaInvokeError({ errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`, trace: [] }));
+          pending.reject(
+            new LambdaInvokeError({
+              errorType: 'Function.ResponseSizeTooLarge',
+              errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`,
+              trace: [],
+            }),
+          );
         } else if (message.type === 'result') pending.resolve(JSON.parse(message.payload));
         else pending.reject(new LambdaInvokeError(message.error));
         return;
@@ -488,7 +511,14 @@ export class LambdaRunner implements CallWaits {
     // real milliseconds, not `scale` times as many virtual ones (up to its whole timeout).
     this.hold(sandbox);
     this.startTimeout(sandbox, pending, this.options.clock.nowMs());
-    this.send(sandbox, { type: 'invoke', id: pending.id, payload: pending.payload, deadline: pending.deadline!, seq: sandbox.seq, clock: this.options.clock.clockSpec() });
+    this.send(sandbox, {
+      type: 'invoke',
+      id: pending.id,
+      payload: pending.payload,
+      deadline: pending.deadline!,
+      seq: sandbox.seq,
+      clock: this.options.clock.clockSpec(),
+    });
     // Thawed: what fell due while the environment was frozen runs now.
     if (sandbox.due.length) this.wake(sandbox, { type: 'fire', ids: sandbox.due.splice(0) });
   }
@@ -515,7 +545,10 @@ export class LambdaRunner implements CallWaits {
     const init = sandbox.initDuration === undefined ? '' : `\tInit Duration: ${sandbox.initDuration.toFixed(2)} ms`;
     sandbox.initDuration = undefined;
     const memory = sandbox.fn.memoryMb ?? 128;
-    this.log(sandbox.fn, `END RequestId: ${id}\nREPORT RequestId: ${id}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: ${memory} MB${init}\n`);
+    this.log(
+      sandbox.fn,
+      `END RequestId: ${id}\nREPORT RequestId: ${id}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: ${memory} MB${init}\n`,
+    );
     return pending;
   }
 
@@ -523,7 +556,13 @@ export class LambdaRunner implements CallWaits {
     const seconds = sandbox.fn.timeoutSeconds.toFixed(2);
     this.log(sandbox.fn, `${new Date(this.options.clock.nowMs()).toISOString()} ${pending.id} Task timed out after ${seconds} seconds\n`);
     this.settle(sandbox, pending.id);
-    pending.reject(new LambdaInvokeError({ errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${pending.id} Error: Task timed out after ${seconds} seconds`, trace: [] }));
+    pending.reject(
+      new LambdaInvokeError({
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${pending.id} Error: Task timed out after ${seconds} seconds`,
+        trace: [],
+      }),
+    );
     // The handler may still be running: the environment is not reusable.
     this.retire(sandbox, (id) => exitError(id, 'signal: killed'));
   }
@@ -559,7 +598,11 @@ export class LambdaRunner implements CallWaits {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function exitError(requestId: string, reason: string): LambdaInvokeError {
-  return new LambdaInvokeError({ errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${reason}`, trace: [] });
+  return new LambdaInvokeError({
+    errorType: 'Runtime.ExitError',
+    errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${reason}`,
+    trace: [],
+  });
 }
 
 function errorDocument(err: Error): LambdaErrorDocument {

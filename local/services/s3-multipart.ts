@@ -55,7 +55,8 @@ export class MultipartUploads {
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: string | null, body: Buffer): string {
     this.upload(bucket, key, uploadId);
     const n = Number(partNumber);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) throw new AwsError('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER)
+      throw new AwsError('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
     writeDurable(join(this.dir(uploadId), `part.${n}`), body);
     return `"${md5(body).toString('hex')}"`;
   }
@@ -75,13 +76,21 @@ export class MultipartUploads {
       const file = join(this.dir(uploadId), `part.${part.number}`);
       const data = existsSync(file) ? readFileSync(file) : undefined;
       if (!data || `"${md5(data).toString('hex')}"` !== `"${part.etag.replace(/"/g, '')}"`) {
-        throw new AwsError('InvalidPart', "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.");
+        throw new AwsError(
+          'InvalidPart',
+          "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
+        );
       }
       buffers.push(data);
     }
-    if (buffers.slice(0, -1).some((b) => b.length < MIN_PART_BYTES)) throw new AwsError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.');
+    if (buffers.slice(0, -1).some((b) => b.length < MIN_PART_BYTES))
+      throw new AwsError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.');
     if (buffers.reduce((n, b) => n + b.length, 0) > S3_LOCAL_OBJECT_BYTES) {
-      throw new AwsError('EntityTooLarge', `Your proposed upload exceeds the maximum allowed object size: the local S3 keeps objects up to ${S3_LOCAL_OBJECT_BYTES} bytes (local/limits.ts).`, 400);
+      throw new AwsError(
+        'EntityTooLarge',
+        `Your proposed upload exceeds the maximum allowed object size: the local S3 keeps objects up to ${S3_LOCAL_OBJECT_BYTES} bytes (local/limits.ts).`,
+        400,
+      );
     }
     const etag = `"${md5(Buffer.concat(buffers.map(md5))).toString('hex')}-${buffers.length}"`;
     return { ...upload, body: Buffer.concat(buffers), etag };
@@ -101,7 +110,11 @@ export class MultipartUploads {
     const file = /^[\w-]+$/.test(uploadId) ? join(this.dir(uploadId), 'upload.json') : undefined;
     const upload = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Upload) : undefined;
     if (!upload || upload.bucket !== bucket || upload.key !== key) {
-      throw new AwsError('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', 404);
+      throw new AwsError(
+        'NoSuchUpload',
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+        404,
+      );
     }
     return upload;
   }

@@ -25,8 +25,19 @@ const BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** The operations served, by their names in S3's model (local/iam/requests.ts authorizes each). */
 const S3_SERVED = new Set([
-  'ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'ListObjectsV2', 'PutObject', 'GetObject', 'HeadObject', 'DeleteObject',
-  'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'AbortMultipartUpload',
+  'ListBuckets',
+  'CreateBucket',
+  'HeadBucket',
+  'DeleteBucket',
+  'ListObjectsV2',
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'DeleteObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
 ]);
 
 /** "List results are always returned in UTF-8 binary order" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html). */
@@ -69,7 +80,13 @@ export class S3Service implements ServiceHandler {
   }
 
   /** `etag`: a multipart upload's (the MD5 of its parts' MD5s); otherwise the body's MD5. */
-  putObject(bucket: string, key: string, body: Buffer, contentType = 'application/octet-stream', etag = `"${createHash('md5').update(body).digest('hex')}"`): Meta {
+  putObject(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    contentType = 'application/octet-stream',
+    etag = `"${createHash('md5').update(body).digest('hex')}"`,
+  ): Meta {
     this.bucket(bucket);
     checkKey(key);
     const file = this.file(bucket, key);
@@ -102,14 +119,16 @@ export class S3Service implements ServiceHandler {
 
   createBucket(bucket: string): void {
     if (!BUCKET_NAME.test(bucket)) throw new AwsError('InvalidBucketName', 'The specified bucket is not valid.', 400);
-    if (existsSync(join(this.root, bucket))) throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
+    if (existsSync(join(this.root, bucket)))
+      throw new AwsError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', 409);
     mkdirSync(join(this.root, bucket), { mode: 0o700 });
     fsyncDir(this.root);
   }
 
   /** A bucket the template declares (AWS::S3::Bucket): created at deploy, kept with its objects across restarts. */
   ensureBucket(bucket: string): void {
-    if (!BUCKET_NAME.test(bucket)) throw new Error(`S3 bucket name '${bucket}' is not valid (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)`);
+    if (!BUCKET_NAME.test(bucket))
+      throw new Error(`S3 bucket name '${bucket}' is not valid (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)`);
     mkdirSync(join(this.root, bucket), { recursive: true, mode: 0o700 });
   }
 
@@ -148,14 +167,20 @@ export class S3Service implements ServiceHandler {
     } catch {
       throw new AwsError('InvalidURI', "Couldn't parse the specified URI.", 400);
     }
-    const ok = (body = '', headers: Record<string, string> = {}): AwsResponse => ({ status: 200, headers: { 'content-type': 'application/xml', ...headers }, body });
+    const ok = (body = '', headers: Record<string, string> = {}): AwsResponse => ({
+      status: 200,
+      headers: { 'content-type': 'application/xml', ...headers },
+      body,
+    });
     switch (req.operation) {
       case 'ListBuckets': {
         const buckets = readdirSync(this.root)
           .filter((b) => BUCKET_NAME.test(b) && statSync(join(this.root, b)).isDirectory())
           .map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>${new Date(statSync(join(this.root, b)).birthtimeMs).toISOString()}</CreationDate></Bucket>`)
           .join('');
-        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
+        return ok(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Owner><ID>local</ID></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`,
+        );
       }
       case 'CreateBucket':
         this.createBucket(bucket);
@@ -179,7 +204,12 @@ export class S3Service implements ServiceHandler {
       case 'GetObject':
       case 'HeadObject': {
         const { body, meta } = this.getObject(bucket, key);
-        const headers: Record<string, string> = { 'content-type': meta.contentType, etag: meta.etag, 'last-modified': new Date(meta.lastModified).toUTCString(), 'accept-ranges': 'bytes' };
+        const headers: Record<string, string> = {
+          'content-type': meta.contentType,
+          etag: meta.etag,
+          'last-modified': new Date(meta.lastModified).toUTCString(),
+          'accept-ranges': 'bytes',
+        };
         const range = byteRange(req.headers.range, meta.size);
         if (!range) return { status: 200, headers: { ...headers, 'content-length': String(meta.size) }, body: req.method === 'HEAD' ? '' : body };
         const [first, last] = range;
@@ -190,7 +220,9 @@ export class S3Service implements ServiceHandler {
         this.bucket(bucket);
         checkKey(key);
         const uploadId = this.multipart.create(bucket, key, req.headers['content-type']);
-        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`);
+        return ok(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
+        );
       }
       case 'UploadPart':
         return ok('', { etag: this.multipart.uploadPart(bucket, key, req.query.get('uploadId') ?? '', req.query.get('partNumber'), payload(req)) });
@@ -199,7 +231,9 @@ export class S3Service implements ServiceHandler {
         const object = this.multipart.complete(bucket, key, uploadId, req.body);
         const meta = this.putObject(bucket, key, object.body, object.contentType, object.etag);
         this.multipart.discard(uploadId);
-        return ok(`<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Location>/${xml(bucket)}/${xml(key)}</Location><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><ETag>${xml(meta.etag)}</ETag></CompleteMultipartUploadResult>`);
+        return ok(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Location>/${xml(bucket)}/${xml(key)}</Location><Bucket>${xml(bucket)}</Bucket><Key>${xml(key)}</Key><ETag>${xml(meta.etag)}</ETag></CompleteMultipartUploadResult>`,
+        );
       }
       case 'AbortMultipartUpload':
         this.multipart.abort(bucket, key, req.query.get('uploadId') ?? '');
@@ -215,7 +249,11 @@ export class S3Service implements ServiceHandler {
       case undefined:
         throw new AwsError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
       default:
-        throw new AwsError('NotImplemented', `opsflow's local S3 does not implement ${req.operation}: it serves ${[...S3_SERVED].join(', ')} (path-style).`, 501);
+        throw new AwsError(
+          'NotImplemented',
+          `opsflow's local S3 does not implement ${req.operation}: it serves ${[...S3_SERVED].join(', ')} (path-style).`,
+          501,
+        );
     }
   }
 
@@ -234,7 +272,10 @@ export class S3Service implements ServiceHandler {
     if (maxKeys < 0) throw new AwsError('InvalidArgument', 'Argument maxKeys must be an integer between 0 and 2147483647');
     const max = Math.min(maxKeys, 1000);
     // A start-after that is itself a rolled-up prefix (a NextMarker of `boo/`) starts after all of it.
-    const rolledUp = delimiter && startAfter.startsWith(prefix) && startAfter.indexOf(delimiter, prefix.length) === startAfter.length - delimiter.length ? startAfter : undefined;
+    const rolledUp =
+      delimiter && startAfter.startsWith(prefix) && startAfter.indexOf(delimiter, prefix.length) === startAfter.length - delimiter.length
+        ? startAfter
+        : undefined;
     // Names only: the metadata is read for the page's objects alone.
     const entries: Array<{ name: string; object: boolean }> = [];
     for (const key of this.keys(bucket, prefix)) {
@@ -264,7 +305,9 @@ export class S3Service implements ServiceHandler {
       startAfter && `<StartAfter>${name(startAfter)}</StartAfter>`,
       token && `<ContinuationToken>${xml(token)}</ContinuationToken>`,
       truncated && shown.length && `<NextContinuationToken>${Buffer.from(shown.at(-1)!.name).toString('base64url')}</NextContinuationToken>`,
-    ].filter(Boolean).join('');
+    ]
+      .filter(Boolean)
+      .join('');
     return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>${xml(bucket)}</Name><Prefix>${name(prefix)}</Prefix><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${body}${optional}</ListBucketResult>`;
   }
 }
@@ -297,7 +340,8 @@ function payload(req: AwsRequest): Buffer {
   for (;;) {
     const eol = body.indexOf('\r\n', at);
     const size = eol < 0 ? NaN : parseInt(body.subarray(at, eol).toString('latin1').split(';')[0], 16);
-    if (!Number.isInteger(size) || size < 0 || eol + 2 + size > body.length) throw new AwsError('IncompleteBody', 'The request body is not valid aws-chunked encoding.', 400);
+    if (!Number.isInteger(size) || size < 0 || eol + 2 + size > body.length)
+      throw new AwsError('IncompleteBody', 'The request body is not valid aws-chunked encoding.', 400);
     if (size === 0) break;
     chunks.push(body.subarray(eol + 2, eol + 2 + size));
     at = eol + 2 + size + 2;
@@ -305,7 +349,11 @@ function payload(req: AwsRequest): Buffer {
   const data = Buffer.concat(chunks);
   const declared = req.headers['x-amz-decoded-content-length'];
   if (declared !== undefined && Number(declared) !== data.length) {
-    throw new AwsError('IncompleteBody', `You did not provide the number of bytes specified by the x-amz-decoded-content-length header (${declared}; ${data.length} sent).`, 400);
+    throw new AwsError(
+      'IncompleteBody',
+      `You did not provide the number of bytes specified by the x-amz-decoded-content-length header (${declared}; ${data.length} sent).`,
+      400,
+    );
   }
   return data;
 }
@@ -318,7 +366,8 @@ function payload(req: AwsRequest): Buffer {
 function checkKey(key: string): void {
   const bytes = Buffer.byteLength(key);
   if (bytes > 1024) throw new AwsError('KeyTooLongError', 'Your key is too long', 400);
-  if (bytes > MAX_LOCAL_KEY_BYTES) throw new AwsError('KeyTooLongError', `Your key is too long for the local S3: ${bytes} bytes, at most ${MAX_LOCAL_KEY_BYTES} (S3 takes 1,024)`, 400);
+  if (bytes > MAX_LOCAL_KEY_BYTES)
+    throw new AwsError('KeyTooLongError', `Your key is too long for the local S3: ${bytes} bytes, at most ${MAX_LOCAL_KEY_BYTES} (S3 takes 1,024)`, 400);
 }
 
 /**

@@ -89,10 +89,7 @@ interface Cron {
   day: (y: number, m: number, d: number, dow: number) => boolean;
 }
 
-type Parsed =
-  | { kind: 'cron'; cron: Cron }
-  | { kind: 'rate'; periodMs: number }
-  | { kind: 'at'; wall: number };
+type Parsed = { kind: 'cron'; cron: Cron } | { kind: 'rate'; periodMs: number } | { kind: 'at'; wall: number };
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
@@ -445,7 +442,10 @@ export class Scheduler {
     const target = {
       ...s.def.target,
       input: this.contextualize(s, s.def.target.input, scheduledMs),
-      source: s.def.target.source ?? { service: 'scheduler.amazonaws.com', arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.def.group ?? 'default'}/${s.def.name}` },
+      source: s.def.target.source ?? {
+        service: 'scheduler.amazonaws.com',
+        arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.def.group ?? 'default'}/${s.def.name}`,
+      },
     };
     try {
       await this.invoke(target);

@@ -71,7 +71,8 @@ export class SesAccount {
   verify(name: string): boolean {
     const key = name.toLowerCase();
     if (this.identities.has(key)) return false;
-    if (!isAddress(name) && !isDomain(name)) throw new AwsError('BadRequestException', `Invalid email identity: ${name} is neither an email address nor a domain name`);
+    if (!isAddress(name) && !isDomain(name))
+      throw new AwsError('BadRequestException', `Invalid email identity: ${name} is neither an email address nor a domain name`);
     this.identities.put(key, { name, type: isAddress(name) ? 'EMAIL_ADDRESS' : 'DOMAIN', createdAt: this.clock.now().toISOString() });
     return true;
   }
@@ -142,7 +143,8 @@ export class SesV2Service implements ServiceHandler {
       if (req.method === 'POST' && req.path === '/v2/email/outbound-emails') return ok(this.sendEmail(parseBody(req)));
       if (req.method === 'POST' && req.path === '/v2/email/identities') return ok(this.createIdentity(parseBody(req) as { EmailIdentity?: string }));
       // ListEmailIdentities: GET in the API reference (and older clients), POST /list-identities in current SDK models.
-      if ((req.method === 'GET' && req.path === '/v2/email/identities') || (req.method === 'POST' && req.path === '/v2/email/list-identities')) return ok(this.listIdentities());
+      if ((req.method === 'GET' && req.path === '/v2/email/identities') || (req.method === 'POST' && req.path === '/v2/email/list-identities'))
+        return ok(this.listIdentities());
       if (req.method === 'GET' && identity) return ok(this.getIdentity(pathLabel(identity[1])));
       if (req.method === 'DELETE' && identity) return ok(this.deleteIdentity(pathLabel(identity[1])));
       if (req.method === 'GET' && req.path === '/v2/email/account') return ok(this.getAccount());
@@ -190,10 +192,15 @@ export class SesV2Service implements ServiceHandler {
     // current form" (https://aws.amazon.com/blogs/messaging-and-targeting/how-to-handle-a-throttling-maximum-sending-rate-exceeded-error/).
     const failed = this.account.unverified(from, to);
     if (failed.length) {
-      throw new AwsError('MessageRejected', `Email address is not verified. The following identities failed the check in region ${REGION.toUpperCase()}: ${failed.join(', ')}`, 400);
+      throw new AwsError(
+        'MessageRejected',
+        `Email address is not verified. The following identities failed the check in region ${REGION.toUpperCase()}: ${failed.join(', ')}`,
+        400,
+      );
     }
     // Only valid requests count towards injected faults, as throttling happens after validation in AWS too.
-    if (this.random() < this.faults.sesFailRate) throw new AwsError('TooManyRequestsException', 'Maximum sending rate exceeded (injected by OPSFLOW fault settings)', 429);
+    if (this.random() < this.faults.sesFailRate)
+      throw new AwsError('TooManyRequestsException', 'Maximum sending rate exceeded (injected by OPSFLOW fault settings)', 429);
     const entry = this.outbox.add({ service: 'ses', from, to, ...message });
     return { MessageId: entry.id };
   }
@@ -209,11 +216,20 @@ export class SesV2Service implements ServiceHandler {
   private getIdentity(name: string): object {
     const identity = this.account.get(name);
     if (!identity) throw new AwsError('NotFoundException', `Email identity ${name} does not exist.`, 404);
-    return { IdentityType: identity.type, VerifiedForSendingStatus: true, VerificationStatus: 'SUCCESS', FeedbackForwardingStatus: true, Policies: {}, Tags: [] };
+    return {
+      IdentityType: identity.type,
+      VerifiedForSendingStatus: true,
+      VerificationStatus: 'SUCCESS',
+      FeedbackForwardingStatus: true,
+      Policies: {},
+      Tags: [],
+    };
   }
 
   private listIdentities(): object {
-    return { EmailIdentities: this.account.list().map((i) => ({ IdentityType: i.type, IdentityName: i.name, SendingEnabled: true, VerificationStatus: 'SUCCESS' })) };
+    return {
+      EmailIdentities: this.account.list().map((i) => ({ IdentityType: i.type, IdentityName: i.name, SendingEnabled: true, VerificationStatus: 'SUCCESS' })),
+    };
   }
 
   private deleteIdentity(name: string): object {
@@ -224,7 +240,10 @@ export class SesV2Service implements ServiceHandler {
   /** https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetAccount.html: `ProductionAccessEnabled` false is the sandbox. */
   private getAccount(): object {
     const since = this.clock.nowMs() - 24 * 3600_000;
-    const sent = this.outbox.list().filter((e) => e.service === 'ses' && Date.parse(e.sentAt) >= since).reduce((n, e) => n + e.to.length, 0);
+    const sent = this.outbox
+      .list()
+      .filter((e) => e.service === 'ses' && Date.parse(e.sentAt) >= since)
+      .reduce((n, e) => n + e.to.length, 0);
     const sandbox = this.account.sandbox();
     return {
       ProductionAccessEnabled: !sandbox,

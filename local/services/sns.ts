@@ -181,7 +181,8 @@ function checkProtocol(protocol: string, endpoint: string): Protocol {
     https: /^https:\/\/\S+$/,
     http: /^http:\/\/\S+$/,
   };
-  if (!valid[protocol as Protocol].test(endpoint)) throw new AwsError('InvalidParameter', `Invalid parameter: Endpoint is not a valid ${protocol} endpoint: ${endpoint}`);
+  if (!valid[protocol as Protocol].test(endpoint))
+    throw new AwsError('InvalidParameter', `Invalid parameter: Endpoint is not a valid ${protocol} endpoint: ${endpoint}`);
   return protocol as Protocol;
 }
 

@@ -411,9 +411,15 @@ function checkQueryRequest(req: AwsRequest, input: NormalizedSchema, model: Serv
   }
   if (check.invalid) {
     const { wire, value, expected } = check.invalid;
-    return new AwsError(model.validationError, `1 validation error detected: Value '${value}' at '${segment(wire)}' failed to satisfy constraint: Member must be ${expected}`);
+    return new AwsError(
+      model.validationError,
+      `1 validation error detected: Value '${value}' at '${segment(wire)}' failed to satisfy constraint: Member must be ${expected}`,
+    );
   }
-  return notNull(check.missing.map((m) => m.path), model.validationError);
+  return notNull(
+    check.missing.map((m) => m.path),
+    model.validationError,
+  );
 }
 
 function present(prefix: string, check: QueryCheck): boolean {
@@ -455,7 +461,9 @@ function readValue(schema: NormalizedSchema, key: string, path: string, check: Q
     // An empty list is sent as the bare name with an empty value.
     if (check.params.has(key)) check.consumed.add(key);
     const flattened = check.ec2 || schema.getMergedTraits().xmlFlattened;
-    const base = flattened ? key : `${key}.${typeof schema.getValueSchema().getMergedTraits().xmlName === 'string' ? schema.getValueSchema().getMergedTraits().xmlName : 'member'}`;
+    const base = flattened
+      ? key
+      : `${key}.${typeof schema.getValueSchema().getMergedTraits().xmlName === 'string' ? schema.getValueSchema().getMergedTraits().xmlName : 'member'}`;
     for (const i of indexes(base, check)) readValue(schema.getValueSchema(), `${base}.${i}`, `${path}.${i}.member`, check);
     return;
   }
@@ -478,7 +486,8 @@ function readValue(schema: NormalizedSchema, key: string, path: string, check: Q
   if (check.invalid) return;
   let expected: string | undefined;
   if (schema.isBooleanSchema()) expected = /^(true|false)$/i.test(value) ? undefined : 'Boolean';
-  else if (schema.isNumericSchema() || schema.isBigIntegerSchema() || schema.isBigDecimalSchema()) expected = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(NaN|-?Infinity)$/.test(value) ? undefined : 'Number';
+  else if (schema.isNumericSchema() || schema.isBigIntegerSchema() || schema.isBigDecimalSchema())
+    expected = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(NaN|-?Infinity)$/.test(value) ? undefined : 'Number';
   else if (schema.isTimestampSchema()) expected = Number.isNaN(Date.parse(value)) && !/^\d+(\.\d+)?$/.test(value) ? 'Timestamp' : undefined;
   if (expected) check.invalid = { wire: key, value, expected };
 }

@@ -34,7 +34,11 @@ export function renderError(protocol: Protocol, err: AwsError): AwsResponse {
         body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${esc(err.code)}</Code><Message>${esc(err.message)}</Message><RequestId>${requestId}</RequestId></Error>`,
       };
     case 'rest-json':
-      return { status: err.status, headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code, 'x-amzn-requestid': requestId }, body: JSON.stringify({ message: err.message }) };
+      return {
+        status: err.status,
+        headers: { 'content-type': 'application/json', 'x-amzn-errortype': err.code, 'x-amzn-requestid': requestId },
+        body: JSON.stringify({ message: err.message }),
+      };
     default:
       return jsonError(err);
   }

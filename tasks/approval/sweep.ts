@@ -25,5 +25,7 @@ export function loadEnv(env: Env = process.env) {
 const env = loadEnv();
 const deps = { ...env, sfn: new SFNClient({}), ses: new SESv2Client({}), store: new ApprovalStore(documentClient(), env.tableName), log: logger };
 
-export const handler = lambdaHandler(async (_event: unknown, context): Promise<SweepCounts> =>
-  sweep({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }));
+export const handler = lambdaHandler(
+  async (_event: unknown, context): Promise<SweepCounts> =>
+    sweep({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }),
+);

@@ -29,4 +29,6 @@ export function loadEnv(env: Env = process.env): RequestDefaults {
 
 const defaults = loadEnv();
 
-export const handler = lambdaHandler(async (event: { input?: unknown }): Promise<{ request: ApprovalRequest }> => ({ request: validateRequest(event?.input, defaults) }));
+export const handler = lambdaHandler(
+  async (event: { input?: unknown }): Promise<{ request: ApprovalRequest }> => ({ request: validateRequest(event?.input, defaults) }),
+);

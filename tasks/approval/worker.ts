@@ -34,5 +34,7 @@ const deps = {
   log: logger,
 };
 
-export const handler = lambdaHandler(async (event: WorkerEvent, context): Promise<WorkerResult> =>
-  deliverNext({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }, event ?? {}));
+export const handler = lambdaHandler(
+  async (event: WorkerEvent, context): Promise<WorkerResult> =>
+    deliverNext({ ...deps, now: () => new Date(), sleep, remainingMs: context && (() => context.getRemainingTimeInMillis()) }, event ?? {}),
+);

@@ -26,6 +26,6 @@ const deps = {
   log: logger,
 };
 
-export const handler = lambdaHandler(async (event: { request: Ec2Request; runId: string }): Promise<Plan> =>
-  plan(event.request, event.runId, { ...deps, now: () => new Date() }),
+export const handler = lambdaHandler(
+  async (event: { request: Ec2Request; runId: string }): Promise<Plan> => plan(event.request, event.runId, { ...deps, now: () => new Date() }),
 );

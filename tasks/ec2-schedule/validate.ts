@@ -14,7 +14,9 @@ export function loadEnv(env: Env = process.env) {
 
 const env = loadEnv();
 
-export const handler = lambdaHandler(async (event: { input?: unknown; runId?: string }): Promise<{ request: Ec2Request; runId: string }> => ({
-  request: validateRequest(event?.input, env.schedules),
-  runId: String(event?.runId ?? ''),
-}));
+export const handler = lambdaHandler(
+  async (event: { input?: unknown; runId?: string }): Promise<{ request: Ec2Request; runId: string }> => ({
+    request: validateRequest(event?.input, env.schedules),
+    runId: String(event?.runId ?? ''),
+  }),
+);

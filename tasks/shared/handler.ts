@@ -23,7 +23,9 @@ export const logger = createLogger();
  * Wraps a handler so that every log line carries the invocation's Lambda context (request id, function name
  * and version, cold start), as Powertools' `addContext` sets it.
  */
-export function lambdaHandler<Event, Result>(handle: (event: Event, context?: Context) => Promise<Result>): (event: Event, context?: Context) => Promise<Result> {
+export function lambdaHandler<Event, Result>(
+  handle: (event: Event, context?: Context) => Promise<Result>,
+): (event: Event, context?: Context) => Promise<Result> {
   return async (event, context) => {
     if (context) logger.addContext(context);
     return handle(event, context);

@@ -7,7 +7,7 @@
  * carries the same headers and no core ever sees a Lambda event; `httpHandler` (./handler.ts) connects the two.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import escape from 'escape-html';
+import escapeHtmlText from 'escape-html';
 
 /** An HTTP request as the cores see it: decoded, names lower-cased, nothing of API Gateway left. */
 export interface HttpRequest {
@@ -107,5 +107,5 @@ export const json = (statusCode: number, value: unknown): HttpResponse => respon
  * is not one is converted where it is interpolated, on purpose.
  */
 export function escapeHtml(value: string): string {
-  return escape(value);
+  return escapeHtmlText(value);
 }

@@ -69,7 +69,9 @@ export function boundText(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;
   const marker = (cut: number) => ` ... (${cut} more bytes cut)`;
   const total = Buffer.byteLength(text);
-  let keep = Buffer.from(text).subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker(total)))).toString('utf8');
+  let keep = Buffer.from(text)
+    .subarray(0, Math.max(0, maxBytes - Buffer.byteLength(marker(total))))
+    .toString('utf8');
   // A cut through a multi-byte character decodes to U+FFFD: drop it.
   keep = keep.replace(/\uFFFD$/, '');
   return `${keep}${marker(total - Buffer.byteLength(keep))}`;

@@ -15,7 +15,11 @@ const ENCODED = /\s*Encoded authorization failure message: ([A-Za-z0-9_-]+)/g;
 
 /** `message` with EC2's encoded authorization messages left out, saying so, and `where` the whole message is when known. */
 export function omitEncodedAuthorization(message: string, where?: string): string {
-  return message.replace(ENCODED, (_, encoded: string) => ` (EC2's encoded authorization message of ${encoded.length} characters is left out${where ? `: it is in ${where}, for aws sts decode-authorization-message` : ''})`);
+  return message.replace(
+    ENCODED,
+    (_, encoded: string) =>
+      ` (EC2's encoded authorization message of ${encoded.length} characters is left out${where ? `: it is in ${where}, for aws sts decode-authorization-message` : ''})`,
+  );
 }
 
 /** A reason fit to store: the encoded authorization message left out, cut to MAX_REASON_BYTES. */

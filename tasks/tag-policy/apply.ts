@@ -16,6 +16,6 @@ export function loadEnv(env: Env = process.env) {
 const env = loadEnv();
 const deps = { ec2: ec2(), store: runStore(env.tableName), log: logger, batchSize: env.batchSize };
 
-export const handler = lambdaHandler(async (event: { run: Run; step: ApplyState }): Promise<ApplyState> =>
-  applyStep(event.run, event.step, { ...deps, now: () => new Date() }),
+export const handler = lambdaHandler(
+  async (event: { run: Run; step: ApplyState }): Promise<ApplyState> => applyStep(event.run, event.step, { ...deps, now: () => new Date() }),
 );

@@ -28,7 +28,16 @@ const DEFAULT_BUDGET_MS = 5 * 60_000;
 
 const env = loadEnv();
 // One pacer per execution environment: successive invocations keep CloudTrail's pace between them.
-const deps = { ec2: ec2(), cloudtrail: cloudtrail(), store: runStore(env.tableName), log: logger, pageSize: env.pageSize, pagesPerInvocation: env.pagesPerInvocation, sleep: (ms: number) => sleep(ms).then(() => undefined), pacer: new Pacer() };
+const deps = {
+  ec2: ec2(),
+  cloudtrail: cloudtrail(),
+  store: runStore(env.tableName),
+  log: logger,
+  pageSize: env.pageSize,
+  pagesPerInvocation: env.pagesPerInvocation,
+  sleep: (ms: number) => sleep(ms).then(() => undefined),
+  pacer: new Pacer(),
+};
 
 export const handler = lambdaHandler(async (event: { run: Run; scan?: ScanState }, context): Promise<ScanState> => {
   // Lambda's own count of the time left.

@@ -15,6 +15,6 @@ export function loadEnv(env: Env = process.env) {
 
 const store = runStore(loadEnv().tableName);
 
-export const handler = lambdaHandler(async (event: { run: Run; counts: Counts }): Promise<RunPlan & { approval?: ApprovalRequest }> =>
-  planStep(event.run, event.counts, store),
+export const handler = lambdaHandler(
+  async (event: { run: Run; counts: Counts }): Promise<RunPlan & { approval?: ApprovalRequest }> => planStep(event.run, event.counts, store),
 );

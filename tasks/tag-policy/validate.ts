@@ -28,19 +28,25 @@ export function loadEnv(env: Env = process.env) {
 
 const env = loadEnv();
 
-export const handler = lambdaHandler(async (event: { input?: unknown; policy?: unknown; execution?: string }): Promise<{ run: Run; scan: ScanState; step: ApplyState; requester: RequesterLookup }> => {
-  const run = validateInput(event?.input, {
-    deployedPolicy: event?.policy,
-    destructiveActions: env.destructiveActions,
-    settleSeconds: env.settleSeconds,
-    executionArn: String(event?.execution ?? 'local'),
-    now: new Date(),
-  });
-  return {
-    run,
-    scan: { done: false, counts: zeroCounts() },
-    step: { phase: 'tags', done: false, tally: { applied: 0, skipped: 0, failed: 0 } },
-    // Who started the run is looked up only when an approval is to be asked (FindRequester).
-    requester: { done: false, attempts: 0 },
-  };
-});
+export const handler = lambdaHandler(
+  async (event: {
+    input?: unknown;
+    policy?: unknown;
+    execution?: string;
+  }): Promise<{ run: Run; scan: ScanState; step: ApplyState; requester: RequesterLookup }> => {
+    const run = validateInput(event?.input, {
+      deployedPolicy: event?.policy,
+      destructiveActions: env.destructiveActions,
+      settleSeconds: env.settleSeconds,
+      executionArn: String(event?.execution ?? 'local'),
+      now: new Date(),
+    });
+    return {
+      run,
+      scan: { done: false, counts: zeroCounts() },
+      step: { phase: 'tags', done: false, tally: { applied: 0, skipped: 0, failed: 0 } },
+      // Who started the run is looked up only when an approval is to be asked (FindRequester).
+      requester: { done: false, attempts: 0 },
+    };
+  },
+);

@@ -32,7 +32,9 @@ export async function benchConsole(print: (line: string) => void): Promise<void>
       layoutDefinition(largest.def);
       return performance.now() - t;
     });
-    print(`console graph layout, largest state machine (${largest.name}, ${countStates(largest.def)} states): ${median(layouts).toFixed(1)} ms (median of 5; target < 300 ms)`);
+    print(
+      `console graph layout, largest state machine (${largest.name}, ${countStates(largest.def)} states): ${median(layouts).toFixed(1)} ms (median of 5; target < 300 ms)`,
+    );
 
     // 10,000 executions of a one-state machine, started in-process (what they are does not matter to the list).
     const smArn = arn.stateMachine('BenchConsole');
@@ -61,14 +63,19 @@ export async function benchConsole(print: (line: string) => void): Promise<void>
         const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
         const page = await context.newPage();
         await page.goto(`${h.endpoint}/#/executions`, { waitUntil: 'commit' });
-        await page.waitForFunction(() => performance.getEntriesByName('opsflow:executions-rendered').length > 0, undefined, { polling: 'raf', timeout: 30_000 });
+        await page.waitForFunction(() => performance.getEntriesByName('opsflow:executions-rendered').length > 0, undefined, {
+          polling: 'raf',
+          timeout: 30_000,
+        });
         const rows = await page.locator('table.executions tbody tr').count();
         if (rows !== 50) throw new Error(`expected 50 rows on the first page, saw ${rows}`);
         // The rows are painted in the frame after the mark: wait for it and take its time.
         paints.push(await page.evaluate(() => new Promise<number>((done) => requestAnimationFrame(() => done(performance.now())))));
         await context.close();
       }
-      print(`console executions view, first paint with ${EXECUTIONS.toLocaleString('en')} executions: ${median(paints).toFixed(0)} ms (navigation to 50 rows painted, cold page, median of 3; target < 1 s)`);
+      print(
+        `console executions view, first paint with ${EXECUTIONS.toLocaleString('en')} executions: ${median(paints).toFixed(0)} ms (navigation to 50 rows painted, cold page, median of 3; target < 1 s)`,
+      );
     } finally {
       await browser.close();
     }

@@ -39,7 +39,10 @@ function dirBytes(dir: string): number {
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const load = () => `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`;
+const load = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} cores`;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const spread = (xs: number[]) => `${mean(xs).toFixed(0)} (runs: ${xs.map((x) => x.toFixed(0)).join(', ')})`;
 
@@ -119,9 +122,15 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
           started += count;
           const raw = new StateMachine(DEFINITION as never);
           let rawNext = 0;
-          rawRates.push(await rate(count, () => Promise.all(Array.from({ length: inFlight }, async () => {
-            while (rawNext++ < count) await raw.run({ n: rawNext }).result;
-          }))));
+          rawRates.push(
+            await rate(count, () =>
+              Promise.all(
+                Array.from({ length: inFlight }, async () => {
+                  while (rawNext++ < count) await raw.run({ n: rawNext }).result;
+                }),
+              ),
+            ),
+          );
           ceilingRates.push(await rate(count, () => ceilingClient.run(count, inFlight)));
         }
         const ratio = (mean(runtimeRates) / mean(rawRates)) * 100;
@@ -161,7 +170,9 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
       }
       const ms = (xs: number[]) => `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)} ms (runs: ${xs.map((x) => x.toFixed(1)).join(', ')})`;
       const mb = dirBytes(h.stateDir) / 1024 / 1024;
-      print(`after ${at.toLocaleString('en-US')} executions: StartExecution p50 ${ms(p50s)}, p99 ${ms(p99s)} (${REPEATS} runs of 1,000 sequential calls, each answered after its fsync); state on disk ${mb.toFixed(1)} MB (${load()})`);
+      print(
+        `after ${at.toLocaleString('en-US')} executions: StartExecution p50 ${ms(p50s)}, p99 ${ms(p99s)} (${REPEATS} runs of 1,000 sequential calls, each answered after its fsync); state on disk ${mb.toFixed(1)} MB (${load()})`,
+      );
     }
   } finally {
     sfn.destroy();
@@ -170,7 +181,10 @@ export async function benchDurable(print: (line: string) => void, sizes = [10_00
 }
 
 if (require.main === module) {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   benchDurable((line) => console.log(line), sizes.length ? sizes : undefined).catch((err) => {
     console.error(err);
     process.exit(1);

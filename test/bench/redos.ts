@@ -25,24 +25,89 @@ export async function benchRedos(print: (line: string) => void): Promise<void> {
   try {
     // 2,000 instances whose Name tags are as long as EC2 allows: every filter value is tried against each.
     const ids = h.rt.ec2.fleet.addInstances(2_000).map((i) => i.instanceId);
-    for (let i = 0; i < ids.length; i += 1000) await h.ec2.send(new CreateTagsCommand({ Resources: ids.slice(i, i + 1000), Tags: [{ Key: 'Name', Value: 'a'.repeat(256) }] }));
+    for (let i = 0; i < ids.length; i += 1000)
+      await h.ec2.send(new CreateTagsCommand({ Resources: ids.slice(i, i + 1000), Tags: [{ Key: 'Name', Value: 'a'.repeat(256) }] }));
     const table = h.rt.deployed.tables[0];
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/bench`;
     /** Each probe takes `n`, the size of its pathological part; 1 for the warm-up. */
     const probes: Array<[string, (n: number) => Promise<unknown>]> = [
-      ['EC2 DescribeInstances, a 12-star tag filter over 2,000 instances', (n) => h.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: [stars(Math.min(n, 12))] }] }))],
-      ['EC2 DescribeTags, a 12-star ? filter', (n) => h.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'value', Values: [stars(Math.min(n, 12), '?')] }] }))],
-      ['EventBridge TestEventPattern, a 40-star wildcard against 200 KB', (n) => events.send(new TestEventPatternCommand({
-        EventPattern: JSON.stringify({ detail: { m: [{ wildcard: stars(Math.min(n, 40)) }] } }),
-        Event: JSON.stringify({ id: '1', account: ACCOUNT, source: 'bench', time: '2024-01-01T00:00:00Z', region: 'us-east-1', resources: [], 'detail-type': 'x', detail: { m: 'a'.repeat(n * 5_000) } }),
-      }))],
-      ['Step Functions TestState, a 40-star StringMatches against 50,000 characters', (n) => h.sfn.send(new TestStateCommand({ roleArn, input: JSON.stringify({ s: 'a'.repeat(n * 1_250) }), definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.s', StringMatches: stars(Math.min(n, 40)), Next: 'A' }], Default: 'B' }) }))],
-      ['Step Functions TestState, JSONata $match with /(a+)+$/', (n) => h.sfn.send(new TestStateCommand({ roleArn, input: JSON.stringify({ a: `${'a'.repeat(n)}!` }), definition: JSON.stringify({ Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $count($match($states.input.a, /(a+)+$/)) %}', End: true }) }))],
-      ['Step Functions TestState, a JSONPath filter calling match()', (n) => h.sfn.send(new TestStateCommand({ roleArn, input: JSON.stringify({ items: [{ a: `${'a'.repeat(n)}!` }] }), definition: JSON.stringify({ Type: 'Pass', InputPath: '$.items[?(@.a.match(/(a+)+$/))]', End: true }) }))],
+      [
+        'EC2 DescribeInstances, a 12-star tag filter over 2,000 instances',
+        (n) => h.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:Name', Values: [stars(Math.min(n, 12))] }] })),
+      ],
+      [
+        'EC2 DescribeTags, a 12-star ? filter',
+        (n) => h.ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'value', Values: [stars(Math.min(n, 12), '?')] }] })),
+      ],
+      [
+        'EventBridge TestEventPattern, a 40-star wildcard against 200 KB',
+        (n) =>
+          events.send(
+            new TestEventPatternCommand({
+              EventPattern: JSON.stringify({ detail: { m: [{ wildcard: stars(Math.min(n, 40)) }] } }),
+              Event: JSON.stringify({
+                id: '1',
+                account: ACCOUNT,
+                source: 'bench',
+                time: '2024-01-01T00:00:00Z',
+                region: 'us-east-1',
+                resources: [],
+                'detail-type': 'x',
+                detail: { m: 'a'.repeat(n * 5_000) },
+              }),
+            }),
+          ),
+      ],
+      [
+        'Step Functions TestState, a 40-star StringMatches against 50,000 characters',
+        (n) =>
+          h.sfn.send(
+            new TestStateCommand({
+              roleArn,
+              input: JSON.stringify({ s: 'a'.repeat(n * 1_250) }),
+              definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.s', StringMatches: stars(Math.min(n, 40)), Next: 'A' }], Default: 'B' }),
+            }),
+          ),
+      ],
+      [
+        'Step Functions TestState, JSONata $match with /(a+)+$/',
+        (n) =>
+          h.sfn.send(
+            new TestStateCommand({
+              roleArn,
+              input: JSON.stringify({ a: `${'a'.repeat(n)}!` }),
+              definition: JSON.stringify({ Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $count($match($states.input.a, /(a+)+$/)) %}', End: true }),
+            }),
+          ),
+      ],
+      [
+        'Step Functions TestState, a JSONPath filter calling match()',
+        (n) =>
+          h.sfn.send(
+            new TestStateCommand({
+              roleArn,
+              input: JSON.stringify({ items: [{ a: `${'a'.repeat(n)}!` }] }),
+              definition: JSON.stringify({ Type: 'Pass', InputPath: '$.items[?(@.a.match(/(a+)+$/))]', End: true }),
+            }),
+          ),
+      ],
       ...(table
         ? ([
-            [`DynamoDB Scan of ${table}, a 1 MB FilterExpression`, (n) => ddb.send(new ScanCommand({ TableName: table, FilterExpression: `${'attribute_exists(a) AND '.repeat(n * 1_000)}attribute_exists(a)` }))],
-            [`DynamoDB Scan of ${table}, 1,000 nested parentheses`, (n) => ddb.send(new ScanCommand({ TableName: table, FilterExpression: `${'('.repeat(n * 25)}contains(a, :b)${')'.repeat(n * 25)}`, ExpressionAttributeValues: { ':b': { S: 'a'.repeat(n * 1_250) } } }))],
+            [
+              `DynamoDB Scan of ${table}, a 1 MB FilterExpression`,
+              (n) => ddb.send(new ScanCommand({ TableName: table, FilterExpression: `${'attribute_exists(a) AND '.repeat(n * 1_000)}attribute_exists(a)` })),
+            ],
+            [
+              `DynamoDB Scan of ${table}, 1,000 nested parentheses`,
+              (n) =>
+                ddb.send(
+                  new ScanCommand({
+                    TableName: table,
+                    FilterExpression: `${'('.repeat(n * 25)}contains(a, :b)${')'.repeat(n * 25)}`,
+                    ExpressionAttributeValues: { ':b': { S: 'a'.repeat(n * 1_250) } },
+                  }),
+                ),
+            ],
           ] as Array<[string, (n: number) => Promise<unknown>]>)
         : []),
     ];

@@ -14,9 +14,11 @@ async function calls(h: Harness, count: number, concurrency: number): Promise<nu
   const ddb = new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials: fn.credentials, maxAttempts: 1 });
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next++ < count) await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'bench' }, sk: { S: 'bench' } } }));
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'bench' }, sk: { S: 'bench' } } }));
+    }),
+  );
   ddb.destroy();
   return count / ((performance.now() - started) / 1000);
 }
@@ -24,9 +26,11 @@ async function calls(h: Harness, count: number, concurrency: number): Promise<nu
 async function executions(h: Harness, count: number, concurrency: number): Promise<number> {
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next++ < count) await h.rt.sfn.waitForExecution(await h.start('Approval', { title: 'bench', approvers: ['not-an-email'] }));
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await h.rt.sfn.waitForExecution(await h.start('Approval', { title: 'bench', approvers: ['not-an-email'] }));
+    }),
+  );
   return count / ((performance.now() - started) / 1000);
 }
 
@@ -46,6 +50,10 @@ export async function benchRules(print: (line: string) => void): Promise<void> {
     }
   }
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
-  print(`AWS's rules on vs off: DynamoDB GetItem by a Lambda role session: ${results.on.calls.toFixed(0)} vs ${results.off.calls.toFixed(0)} calls/s (${pct(results.on.calls, results.off.calls)}; target ≥ 80%)`);
-  print(`AWS's rules on vs off: Approval validation path: ${results.on.executions.toFixed(1)} vs ${results.off.executions.toFixed(1)} executions/s (${pct(results.on.executions, results.off.executions)}; target ≥ 80%)`);
+  print(
+    `AWS's rules on vs off: DynamoDB GetItem by a Lambda role session: ${results.on.calls.toFixed(0)} vs ${results.off.calls.toFixed(0)} calls/s (${pct(results.on.calls, results.off.calls)}; target ≥ 80%)`,
+  );
+  print(
+    `AWS's rules on vs off: Approval validation path: ${results.on.executions.toFixed(1)} vs ${results.off.executions.toFixed(1)} executions/s (${pct(results.on.executions, results.off.executions)}; target ≥ 80%)`,
+  );
 }

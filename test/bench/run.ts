@@ -35,7 +35,13 @@ const SMALL = {
   States: {
     Prepare: { Type: 'Pass', Parameters: { 'items.$': 'States.ArrayRange(1, 3, 1)', 'n.$': '$.n' }, Next: 'Even?' },
     'Even?': { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 0, Next: 'Each' }], Default: 'Done' },
-    Each: { Type: 'Map', ItemsPath: '$.items', Iterator: { StartAt: 'Double', States: { Double: { Type: 'Pass', End: true } } }, ResultPath: '$.doubled', Next: 'Done' },
+    Each: {
+      Type: 'Map',
+      ItemsPath: '$.items',
+      Iterator: { StartAt: 'Double', States: { Double: { Type: 'Pass', End: true } } },
+      ResultPath: '$.doubled',
+      Next: 'Done',
+    },
     Done: { Type: 'Succeed' },
   },
 };
@@ -58,7 +64,10 @@ async function readyTime(): Promise<number> {
   });
   try {
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/_opsflow/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/_opsflow/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return performance.now() - started;
       if (performance.now() - started > 60_000) throw new Error('opsflow up was not ready within 60 s');
       await new Promise((r) => setTimeout(r, 20));

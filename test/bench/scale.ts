@@ -66,8 +66,13 @@ function actionOf(service: string, req: AwsRequest): string {
   return `${service}:${req.method} ${req.path.split('/').slice(0, 3).join('/')}`;
 }
 for (const [name, cls] of [
-  ['ec2', Ec2Service], ['cloudtrail', CloudTrailService], ['dynamodb', DynamoDbService], ['events', EventsService],
-  ['sesv2', SesV2Service], ['sns', SnsService], ['states', StepFunctionsService],
+  ['ec2', Ec2Service],
+  ['cloudtrail', CloudTrailService],
+  ['dynamodb', DynamoDbService],
+  ['events', EventsService],
+  ['sesv2', SesV2Service],
+  ['sns', SnsService],
+  ['states', StepFunctionsService],
 ] as const) {
   const proto = (cls as unknown as { prototype: { handle(req: AwsRequest): Promise<AwsResponse> } }).prototype;
   const original = proto.handle;
@@ -118,7 +123,8 @@ async function measure(h: Harness, workflow: string, size: number, status: strin
         for (const ev of events) {
           if (ev.type?.endsWith('StateEntered')) transitions++;
           for (const details of Object.values(ev).filter((v) => v && typeof v === 'object' && !(v instanceof Date)) as Array<Record<string, unknown>>) {
-            for (const k of ['input', 'output', 'parameters']) if (typeof details[k] === 'string') largestPayload = Math.max(largestPayload, Buffer.byteLength(details[k] as string));
+            for (const k of ['input', 'output', 'parameters'])
+              if (typeof details[k] === 'string') largestPayload = Math.max(largestPayload, Buffer.byteLength(details[k] as string));
           }
           if (ev.type === 'TaskScheduled') {
             const d = ev.taskScheduledEventDetails!;
@@ -152,7 +158,21 @@ async function measure(h: Harness, workflow: string, size: number, status: strin
     lambdaGbSeconds * PRICES.lambdaPerGbSecond +
     snsPublishes * (PRICES.snsPerPublish + emails * PRICES.snsPerEmailDelivery) +
     sesEmails * PRICES.sesPerEmail;
-  return { workflow, size, status, executions, transitions, largestHistory, largestPayload, lambdaInvocations, lambdaGbSeconds, apiCalls, wallSeconds: wallMs / 1000, usd, note };
+  return {
+    workflow,
+    size,
+    status,
+    executions,
+    transitions,
+    largestHistory,
+    largestPayload,
+    lambdaInvocations,
+    lambdaGbSeconds,
+    apiCalls,
+    wallSeconds: wallMs / 1000,
+    usd,
+    note,
+  };
 }
 
 async function run(workflow: string, size: number, body: (h: Harness) => Promise<{ status: string; note: string }>): Promise<Figures> {
@@ -173,11 +193,19 @@ async function run(workflow: string, size: number, body: (h: Harness) => Promise
 
 const ec2Schedule = (size: number) =>
   run('Ec2Schedule', size, async (h) => {
-    h.rt.ec2.fleet.addInstances(size, { tags: [{ Key: 'Schedule', Value: 'batch-window' }, { Key: 'Name', Value: 'bench' }] });
+    h.rt.ec2.fleet.addInstances(size, {
+      tags: [
+        { Key: 'Schedule', Value: 'batch-window' },
+        { Key: 'Name', Value: 'bench' },
+      ],
+    });
     const done = await h.finished(await h.start('Ec2Schedule', { action: 'stop', schedule: 'batch-window', requestedBy: 'bench' }), 3_600_000);
     const counts = done.output ? JSON.parse(done.output).counts : undefined;
     const honest = counts && counts.total === size && counts.moved + counts.skipped + counts.failed + counts.dryRun === size;
-    return { status: done.status!, note: counts ? `counts ${JSON.stringify(counts)}${honest ? '' : ' (DO NOT ADD UP)'}` : `${done.error}: ${(done.cause ?? '').slice(0, 160)}` };
+    return {
+      status: done.status!,
+      note: counts ? `counts ${JSON.stringify(counts)}${honest ? '' : ' (DO NOT ADD UP)'}` : `${done.error}: ${(done.cause ?? '').slice(0, 160)}`,
+    };
   });
 
 const tagPolicy = (size: number) =>
@@ -204,7 +232,9 @@ const approval = (size: number) =>
   });
 
 function print(f: Figures): string {
-  const api = Object.entries(f.apiCalls).map(([k, v]) => `${k} ${v}`).join(', ');
+  const api = Object.entries(f.apiCalls)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return [
     `${f.workflow} at ${f.size.toLocaleString('en-US')}: ${f.status}; ${f.note}`,
     `  executions ${f.executions}, transitions ${f.transitions}, largest history ${f.largestHistory} events, largest state payload ${f.largestPayload} bytes`,
@@ -242,7 +272,13 @@ async function floorRun(action: 'start' | 'stop'): Promise<FloorFigures> {
   calls.clear();
   const h = await startRuntime({ seedFleet: false, timeScale: FLOOR_SCALE[action], virtualStart: QUIET_START });
   try {
-    h.rt.ec2.fleet.addInstances(FLOOR_SIZE, { state: action === 'start' ? 'stopped' : 'running', tags: [{ Key: 'Schedule', Value: 'batch-window' }, { Key: 'Name', Value: 'bench' }] });
+    h.rt.ec2.fleet.addInstances(FLOOR_SIZE, {
+      state: action === 'start' ? 'stopped' : 'running',
+      tags: [
+        { Key: 'Schedule', Value: 'batch-window' },
+        { Key: 'Name', Value: 'bench' },
+      ],
+    });
     calls.clear();
     const started = Date.now();
     const arn = await h.start('Ec2Schedule', { action, schedule: 'batch-window', requestedBy: 'bench' });
@@ -264,7 +300,10 @@ async function floorRun(action: 'start' | 'stop'): Promise<FloorFigures> {
 function printFloor(f: FloorFigures): string {
   const ratio = f.virtualSeconds / f.floorSeconds;
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
-  const calls = Object.entries(f.figures.apiCalls).filter(([k]) => /ec2:(Start|Stop|Describe)Instances/.test(k)).map(([k, v]) => `${k.slice(4)} ${v}`).join(', ');
+  const calls = Object.entries(f.figures.apiCalls)
+    .filter(([k]) => /ec2:(Start|Stop|Describe)Instances/.test(k))
+    .map(([k, v]) => `${k.slice(4)} ${v}`)
+    .join(', ');
   return [
     `Ec2Schedule ${f.action} of ${n(f.size)} (time scale ${f.timeScale}): ${f.status} in ${n(f.virtualSeconds)} s of virtual time; EC2's floor ${n(f.floorSeconds)} s; ` +
       `ratio ${ratio.toFixed(2)} (target ${FLOOR_TARGET}: ${ratio <= FLOOR_TARGET ? 'met' : 'NOT MET'})`,
@@ -276,7 +315,9 @@ function printFloor(f: FloorFigures): string {
 
 /** The scheduled start and stop of 10,000 instances next to EC2's floor. */
 export async function benchEc2Floor(log: (line: string) => void = console.log): Promise<FloorFigures[]> {
-  log(`EC2 floor bench: ${FLOOR_SIZE.toLocaleString('en-US')} instances, every rule on; load ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the start`);
+  log(
+    `EC2 floor bench: ${FLOOR_SIZE.toLocaleString('en-US')} instances, every rule on; load ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the start`,
+  );
   const all: FloorFigures[] = [];
   for (const action of ['start', 'stop'] as const) {
     const f = await floorRun(action);
@@ -291,7 +332,10 @@ export async function benchScale(log: (line: string) => void = console.log): Pro
   const all: Figures[] = [];
   log(`fleet-scale bench: time scale ${TIME_SCALE}, sizes ${SIZES.join(', ')}`);
   for (const size of SIZES) {
-    for (const [name, bench] of [['Ec2Schedule', ec2Schedule], ['TagPolicy', tagPolicy]] as const) {
+    for (const [name, bench] of [
+      ['Ec2Schedule', ec2Schedule],
+      ['TagPolicy', tagPolicy],
+    ] as const) {
       if (!WORKFLOWS.includes(name)) continue;
       const f = await bench(size);
       all.push(f);

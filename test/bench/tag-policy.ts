@@ -12,7 +12,11 @@ import { identity } from '../../local/services/fleet';
 import { fullHistory, startRuntime, type Harness } from '../e2e/harness';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
-const OWNED = [{ Key: 'Owner', Value: 'team@example.com' }, { Key: 'CostCenter', Value: 'CC-1000' }, { Key: 'Environment', Value: 'dev' }];
+const OWNED = [
+  { Key: 'Owner', Value: 'team@example.com' },
+  { Key: 'CostCenter', Value: 'CC-1000' },
+  { Key: 'Environment', Value: 'dev' },
+];
 const UNOWNED = OWNED.slice(1);
 
 /**
@@ -47,7 +51,10 @@ export function countLookups(): { count: () => number; restore: () => void } {
 export async function benchTagPolicy(): Promise<string[]> {
   const lookups = countLookups();
   const h = await startRuntime({ seedFleet: false, timeScale: 60 });
-  const lines = ['TagPolicy dry-run scan: state transitions and creator lookups by fleet size (20% without Owner)', 'instances  transitions  per-instance  violating  tagged-by-creator  LookupEvents  again  seconds'];
+  const lines = [
+    'TagPolicy dry-run scan: state transitions and creator lookups by fleet size (20% without Owner)',
+    'instances  transitions  per-instance  violating  tagged-by-creator  LookupEvents  again  seconds',
+  ];
   try {
     let size = 0;
     for (const target of SIZES) {
@@ -79,8 +86,11 @@ export async function benchTagPolicy(): Promise<string[]> {
 
 if (require.main === module) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  benchTagPolicy().then((lines) => console.log(lines.join('\n')), (err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  benchTagPolicy().then(
+    (lines) => console.log(lines.join('\n')),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

@@ -32,5 +32,7 @@ function diff(a: object, b: object): Record<string, unknown> {
     o && typeof o === 'object' ? Object.assign({}, ...Object.entries(o).map(([k, v]) => flat(v, `${prefix}${prefix ? '.' : ''}${k}`))) : { [prefix]: o };
   const fa = flat(a);
   const fb = flat(b);
-  return Object.fromEntries([...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => !isDeepStrictEqual(fa[k], fb[k])).map((k) => [k, { scale1: fa[k], this: fb[k] }]));
+  return Object.fromEntries(
+    [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => !isDeepStrictEqual(fa[k], fb[k])).map((k) => [k, { scale1: fa[k], this: fb[k] }]),
+  );
 }

@@ -19,7 +19,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-describe('a failure alert\'s console link', () => {
+describe("a failure alert's console link", () => {
   it('opens the failed execution in the local console', async () => {
     // Prepare: a failed execution and its alert.
     const arn = await h.start('Approval', { title: '', approvers: ['lead@example.com'] });

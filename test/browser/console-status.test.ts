@@ -48,11 +48,14 @@ const approvalTable = () => h.rt.deployed.tables.find((t) => t.includes('Approva
 
 /** The label → text pairs of a `<dl class="facts">`. */
 async function facts(page: Page, scope: string): Promise<Record<string, string>> {
-  return page.locator(scope).first().evaluate((root) => {
-    const out: Record<string, string> = {};
-    for (const dt of Array.from(root.querySelectorAll('dl.facts > dt'))) out[dt.textContent!.trim()] = (dt.nextElementSibling?.textContent ?? '').trim();
-    return out;
-  });
+  return page
+    .locator(scope)
+    .first()
+    .evaluate((root) => {
+      const out: Record<string, string> = {};
+      for (const dt of Array.from(root.querySelectorAll('dl.facts > dt'))) out[dt.textContent!.trim()] = (dt.nextElementSibling?.textContent ?? '').trim();
+      return out;
+    });
 }
 
 /** The page fits the phone's width: nothing but the scrollable graph and tables is wider. */
@@ -69,11 +72,14 @@ describe('the approval panel and stopping', () => {
     await expect.poll(() => panel.textContent(), { timeout: 20_000 }).toContain('ops@example.com');
 
     // The sweep reminded lead twice (4 and 8 hours in): the record counts each reminder email.
-    await ddb.send(new UpdateItemCommand({
-      TableName: approvalTable(), Key: { id: { S: requestId(arn) } },
-      UpdateExpression: 'SET approvers[0].reminders = :n, approvers[0].remindedAt = :at',
-      ExpressionAttributeValues: { ':n': { N: '2' }, ':at': { S: '2030-01-01T08:00:00.000Z' } },
-    }));
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: approvalTable(),
+        Key: { id: { S: requestId(arn) } },
+        UpdateExpression: 'SET approvers[0].reminders = :n, approvers[0].remindedAt = :at',
+        ExpressionAttributeValues: { ':n': { N: '2' }, ':at': { S: '2030-01-01T08:00:00.000Z' } },
+      }),
+    );
     await expect.poll(async () => (await facts(page, 'section[aria-label="Approval: Status truth"]'))['Reminders sent'], { timeout: 10_000 }).toBe('2');
     const open1 = await facts(page, 'section[aria-label="Approval: Status truth"]');
     expect(open1.Status).toMatch(/pending/);
@@ -95,7 +101,8 @@ describe('the approval panel and stopping', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Stop execution' }).click();
     await expect.poll(() => page.locator('.execution-meta .badge').textContent(), { timeout: 15_000 }).toContain('ABORTED');
     // The record still says "pending" (nobody opened a link since); the panel believes the execution.
-    await expect.poll(async () => (await facts(page, 'section[aria-label="Approval: Status truth"]')).Status, { timeout: 10_000 })
+    await expect
+      .poll(async () => (await facts(page, 'section[aria-label="Approval: Status truth"]')).Status, { timeout: 10_000 })
       .toBe('closed its execution was stopped (ABORTED): Stopped from the opsflow console');
     const closed = await facts(page, 'section[aria-label="Approval: Status truth"]');
     expect(closed).not.toHaveProperty('Next reminder');
@@ -189,13 +196,22 @@ describe('child executions', () => {
   it('a Distributed Map over 180 items: its inner states show as run, its children one folded group below the graph', async () => {
     const smArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:FanOut`;
     h.rt.sfn.deployStateMachine({
-      arn: smArn, name: 'FanOut', roleArn: ROLE,
+      arn: smArn,
+      name: 'FanOut',
+      roleArn: ROLE,
       definition: {
         StartAt: 'Fan',
         States: {
           Fan: {
-            Type: 'Map', ItemsPath: '$.items', MaxConcurrency: 20, End: true,
-            ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Shape', States: { Shape: { Type: 'Pass', Next: 'Done' }, Done: { Type: 'Succeed' } } },
+            Type: 'Map',
+            ItemsPath: '$.items',
+            MaxConcurrency: 20,
+            End: true,
+            ItemProcessor: {
+              ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+              StartAt: 'Shape',
+              States: { Shape: { Type: 'Pass', Next: 'Done' }, Done: { Type: 'Succeed' } },
+            },
           },
         },
       },
@@ -212,7 +228,8 @@ describe('child executions', () => {
     // No link to a child execution comes before the graph; the children are one folded group after it.
     const linksBeforeGraph = await page.evaluate(() => {
       const graph = document.querySelector('.graph-panel')!;
-      return Array.from(document.querySelectorAll('a[href^="#/execution/"]')).filter((a) => a.compareDocumentPosition(graph) & Node.DOCUMENT_POSITION_FOLLOWING).length;
+      return Array.from(document.querySelectorAll('a[href^="#/execution/"]')).filter((a) => a.compareDocumentPosition(graph) & Node.DOCUMENT_POSITION_FOLLOWING)
+        .length;
     });
     expect(linksBeforeGraph).toBe(0);
     const group = page.locator('.children details.child-group');
@@ -233,7 +250,7 @@ describe('child executions', () => {
     await context.close();
   }, 90_000);
 
-  it('executions started by a task (Ec2Schedule\'s ordering groups) are a folded group below the graph too', async () => {
+  it("executions started by a task (Ec2Schedule's ordering groups) are a folded group below the graph too", async () => {
     const arn = await h.start('Ec2Schedule', { action: 'stop', schedule: 'office-hours', dryRun: true, requestedBy: 'console-test' });
     await h.finished(arn, 60_000);
     const { context, page } = await open();
@@ -251,7 +268,12 @@ describe('glyphs', () => {
   it('no status renders as a box: timed-out executions, every view, desktop and phone', async () => {
     // An execution that times out: TIMED_OUT is the status whose glyph (⌛) these fonts lacked.
     const smArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:TimesOut`;
-    h.rt.sfn.deployStateMachine({ arn: smArn, name: 'TimesOut', roleArn: `arn:aws:iam::${ACCOUNT}:role/console-status-test`, definition: { StartAt: 'Hold', TimeoutSeconds: 1, States: { Hold: { Type: 'Wait', Seconds: 30, End: true } } } });
+    h.rt.sfn.deployStateMachine({
+      arn: smArn,
+      name: 'TimesOut',
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/console-status-test`,
+      definition: { StartAt: 'Hold', TimeoutSeconds: 1, States: { Hold: { Type: 'Wait', Seconds: 30, End: true } } },
+    });
     const { executionArn } = await h.rt.sfn.startExecution(smArn, '{}');
     await h.until('the execution to time out', () => (h.rt.sfn.describeExecution(executionArn).status === 'TIMED_OUT' ? true : undefined), 20_000);
 

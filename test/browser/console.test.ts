@@ -67,7 +67,11 @@ describe('the local console in Chromium', () => {
     expect((await h.rt.console.api.executions()).total).toBe(0);
 
     // 1. Start an Approval from the console; the page opens the new execution.
-    const arn = await startFromConsole(page, 'Approval', JSON.stringify({ title: 'Console approval', approvers: ['lead@example.com'], requestedBy: 'console-test' }));
+    const arn = await startFromConsole(
+      page,
+      'Approval',
+      JSON.stringify({ title: 'Console approval', approvers: ['lead@example.com'], requestedBy: 'console-test' }),
+    );
     expect(arn).toMatch(/:execution:([\w]+-)?Approval:/);
 
     // 2. Running, with the activity state marked running (by class and by word).
@@ -86,11 +90,20 @@ describe('the local console in Chromium', () => {
 
     // 3. The email in the outbox view; its Approve link opens the approval page in a new tab.
     await page.getByRole('link', { name: 'Outbox' }).click();
-    await page.getByRole('link', { name: /Approval needed: Console approval/ }).first().click();
+    await page
+      .getByRole('link', { name: /Approval needed: Console approval/ })
+      .first()
+      .click();
     const email = page.frameLocator('iframe.email');
     await expect.poll(() => email.locator('body').textContent()).toContain('Console approval');
     await page.screenshot({ path: `${ARTIFACTS}/console-outbox.png` });
-    const [approvalPage] = await Promise.all([context.waitForEvent('page'), email.getByRole('link', { name: /approve/i }).first().click()]);
+    const [approvalPage] = await Promise.all([
+      context.waitForEvent('page'),
+      email
+        .getByRole('link', { name: /approve/i })
+        .first()
+        .click(),
+    ]);
     await approvalPage.waitForLoadState();
     expect(await approvalPage.textContent('h1')).toBe('Console approval');
     await approvalPage.fill('textarea[name=comment]', 'approved in the console test');
@@ -174,11 +187,25 @@ describe('the local console in Chromium', () => {
         const results: string[] = [];
         // The "simple" request a page can send without a preflight: it arrives, and must be refused.
         // (Its answer is unreadable here either way: opaque, and withheld by Cross-Origin-Resource-Policy.)
-        await fetch(`${endpoint}/_opsflow/faults`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"sesFailRate":1}' }).then(() => results.push('no-cors read'), () => results.push('no-cors unreadable'));
+        await fetch(`${endpoint}/_opsflow/faults`, {
+          method: 'POST',
+          mode: 'no-cors',
+          headers: { 'content-type': 'text/plain' },
+          body: '{"sesFailRate":1}',
+        }).then(
+          () => results.push('no-cors read'),
+          () => results.push('no-cors unreadable'),
+        );
         // A JSON write needs a preflight that the runtime never grants.
-        await fetch(`${endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sesFailRate":1}' }).then(() => results.push('json read'), () => results.push('json blocked'));
+        await fetch(`${endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sesFailRate":1}' }).then(
+          () => results.push('json read'),
+          () => results.push('json blocked'),
+        );
         // Reading the outbox from another origin is blocked by the browser (no CORS headers).
-        await fetch(`${endpoint}/_opsflow/outbox`).then(() => results.push('outbox read'), () => results.push('outbox blocked'));
+        await fetch(`${endpoint}/_opsflow/outbox`).then(
+          () => results.push('outbox read'),
+          () => results.push('outbox blocked'),
+        );
         return results;
       }, h.endpoint);
       expect(outcome).toEqual(['no-cors unreadable', 'json blocked', 'outbox blocked']);

@@ -26,8 +26,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const stateOf = async (id: string) =>
-  (await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name;
+const stateOf = async (id: string) => (await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name;
 
 describe('control link in a browser', () => {
   it('shows the instance and stops it with one button, without JavaScript', async () => {

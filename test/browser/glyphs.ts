@@ -12,7 +12,8 @@ export async function boxGlyphs(page: Page): Promise<string[]> {
     const chars = new Set<string>();
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) for (const c of n.textContent ?? '') if (c.codePointAt(0)! > 0x7e && c.trim()) chars.add(c);
-    for (const el of Array.from(document.querySelectorAll('input, textarea'))) for (const c of (el as HTMLInputElement).value) if (c.codePointAt(0)! > 0x7e && c.trim()) chars.add(c);
+    for (const el of Array.from(document.querySelectorAll('input, textarea')))
+      for (const c of (el as HTMLInputElement).value) if (c.codePointAt(0)! > 0x7e && c.trim()) chars.add(c);
     const font = getComputedStyle(document.body).font;
     const draw = (c: string): string => {
       const canvas = document.createElement('canvas');

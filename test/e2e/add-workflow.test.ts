@@ -11,7 +11,24 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRuntime } from './harness';
 
-const PROJECT_FILES = ['package.json', 'package-lock.json', 'cdk.json', 'tsconfig.json', 'vitest.config.ts', 'opsflow.config.json', 'tag-policy.json', 'tag-policy.schema.json', 'README.md', 'infra', 'workflows', 'tasks', 'local', 'test/setup.ts', 'test/infra/app.test.ts', 'test/infra/synth.ts'];
+const PROJECT_FILES = [
+  'package.json',
+  'package-lock.json',
+  'cdk.json',
+  'tsconfig.json',
+  'vitest.config.ts',
+  'opsflow.config.json',
+  'tag-policy.json',
+  'tag-policy.schema.json',
+  'README.md',
+  'infra',
+  'workflows',
+  'tasks',
+  'local',
+  'test/setup.ts',
+  'test/infra/app.test.ts',
+  'test/infra/synth.ts',
+];
 
 /** The new workflow's files, as a developer following the guide writes them. */
 const HELLO: Record<string, string> = {
@@ -86,7 +103,9 @@ export const handler = lambdaHandler(async (event: { name?: unknown }) => greet(
 
 function run(cwd: string, command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(command, args, { cwd, env: { ...process.env, NO_COLOR: '1' }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(command, args, { cwd, env: { ...process.env, NO_COLOR: '1' }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -94,7 +113,9 @@ describe('adding a workflow, as README "Adding a workflow" says', () => {
   const project = mkdtempSync(join(tmpdir(), 'opsflow-add-workflow-'));
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-  it('is one folder in workflows/, one in tasks/, a registry entry and a README row: it synthesizes, validates its config, runs, and the app-wide checks cover it', { timeout: 900_000 }, async () => {
+  it('is one folder in workflows/, one in tasks/, a registry entry and a README row: it synthesizes, validates its config, runs, and the app-wide checks cover it', {
+    timeout: 900_000,
+  }, async () => {
     for (const f of PROJECT_FILES) cpSync(f, join(project, f), { recursive: true });
     symlinkSync(resolve('node_modules'), join(project, 'node_modules'));
     for (const [file, text] of Object.entries(HELLO)) {
@@ -103,7 +124,9 @@ describe('adding a workflow, as README "Adding a workflow" says', () => {
     }
     const registry = join(project, 'workflows/index.ts');
     const before = readFileSync(registry, 'utf8');
-    const after = before.replace(/^(import .*\n)(?!import)/m, "$1import { hello } from './hello';\n").replace(/(export const WORKFLOWS = \[.*?)\]/, '$1, hello]');
+    const after = before
+      .replace(/^(import .*\n)(?!import)/m, "$1import { hello } from './hello';\n")
+      .replace(/(export const WORKFLOWS = \[.*?)\]/, '$1, hello]');
     expect(after.split('\n').length - before.split('\n').length).toBe(1);
     writeFileSync(registry, after);
     const readme = join(project, 'README.md');
@@ -115,7 +138,10 @@ describe('adding a workflow, as README "Adding a workflow" says', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('opsflow config: hello.greeting must be a non-empty string');
 
-    writeFileSync(join(project, 'opsflow.config.json'), JSON.stringify({ ...JSON.parse(readFileSync('opsflow.config.json', 'utf8')), hello: { greeting: 'Good morning' } }));
+    writeFileSync(
+      join(project, 'opsflow.config.json'),
+      JSON.stringify({ ...JSON.parse(readFileSync('opsflow.config.json', 'utf8')), hello: { greeting: 'Good morning' } }),
+    );
     const synth = await run(project, 'npx', ['cdk', 'synth', '--quiet']);
     expect(synth.code, synth.stderr).toBe(0);
     const template = JSON.parse(readFileSync(join(project, 'cdk.out', 'Opsflow.template.json'), 'utf8'));

@@ -16,8 +16,7 @@ import type { OutboxEntry } from '../../local/kernel';
 import { credentials, startRuntime, type Harness } from './harness';
 
 const linkOf = (mail: OutboxEntry) => mail.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
-const approve = (link: string) =>
-  fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+const approve = (link: string) => fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
 
 async function expectClosed(link: string, why: string) {
   const page = await fetch(link);

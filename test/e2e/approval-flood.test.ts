@@ -14,8 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const vote = (link: string) =>
-  fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+const vote = (link: string) => fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
 
 describe('a flood of unknown approval refs', () => {
   it('does not lock out the approver: well past the 25 GETs that used to, the page and the vote still answer', async () => {

@@ -22,8 +22,14 @@ afterAll(() => h?.stop());
 async function records(): Promise<Array<{ approvers: Array<{ notifiedAt: string | null; sending?: unknown }> }>> {
   const table = h.rt.deployed.tables.find((t) => t.includes('Approval'))!;
   const res = await h.rt.dynamodb.handle({
-    method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, service: 'dynamodb', accessKeyId: 'e2e',
-    target: 'DynamoDB_20120810.Scan', body: Buffer.from(JSON.stringify({ TableName: table })),
+    method: 'POST',
+    path: '/',
+    query: new URLSearchParams(),
+    headers: {},
+    service: 'dynamodb',
+    accessKeyId: 'e2e',
+    target: 'DynamoDB_20120810.Scan',
+    body: Buffer.from(JSON.stringify({ TableName: table })),
   });
   return ((JSON.parse(res.body.toString()) as { Items: Record<string, never>[] }).Items ?? []).map((i) => unmarshall(i) as never);
 }
@@ -50,10 +56,14 @@ describe('200 approvals started at once', () => {
     expect(await sweeps).toBeGreaterThan(0);
     // Every record says its approver was reached and nobody is sending: from then on no task sends an "Approval
     // needed" email (reminders aside), so counting now is proof, not luck.
-    await h.until('every approval recorded as sent, with no send in progress', async () => {
-      const all = await records();
-      return (all.length === COUNT && all.every((r) => r.approvers.every((a) => a.notifiedAt !== null && !a.sending))) || undefined;
-    }, 120_000);
+    await h.until(
+      'every approval recorded as sent, with no send in progress',
+      async () => {
+        const all = await records();
+        return (all.length === COUNT && all.every((r) => r.approvers.every((a) => a.notifiedAt !== null && !a.sending))) || undefined;
+      },
+      120_000,
+    );
     const all = (await h.outbox()).filter((e) => e.service === 'ses' && e.subject.startsWith('Approval needed: Load approval '));
     const perTitle = new Map<string, number>();
     for (const m of all) perTitle.set(m.subject, (perTitle.get(m.subject) ?? 0) + 1);

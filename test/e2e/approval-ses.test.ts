@@ -27,7 +27,10 @@ const sentAt = (mails: OutboxEntry[]) => mails.map((m) => Date.parse(m.sentAt));
 /** The output of the execution's NotifyApprovers step (the worker's result), once it has run. */
 const notified = (arn: string) =>
   h.until('NotifyApprovers to finish', () => {
-    const exits = h.rt.sfn.history(arn).filter((e) => e.type === 'TaskStateExited').map((e) => e.stateExitedEventDetails as { name: string; output: string });
+    const exits = h.rt.sfn
+      .history(arn)
+      .filter((e) => e.type === 'TaskStateExited')
+      .map((e) => e.stateExitedEventDetails as { name: string; output: string });
     const exited = exits.find((d) => d.name === 'NotifyApprovers');
     return exited && JSON.parse(exited.output);
   });
@@ -90,11 +93,13 @@ describe('Approval emails in the SES sandbox', () => {
     expect(result).toEqual({
       requestId: expect.any(String),
       notified: 1,
-      undelivered: [{
-        email: 'guest@partner.example.net',
-        error: 'MessageRejected',
-        message: 'Email address is not verified. The following identities failed the check in region US-EAST-1: guest@partner.example.net',
-      }],
+      undelivered: [
+        {
+          email: 'guest@partner.example.net',
+          error: 'MessageRejected',
+          message: 'Email address is not verified. The following identities failed the check in region US-EAST-1: guest@partner.example.net',
+        },
+      ],
     });
     expect((await mailsFor(t, 1)).map((m) => m.to[0])).toEqual(['lead@example.com']);
 

@@ -21,13 +21,22 @@ const title = (what: string) => `${what} #${++n} ${Date.now()}`;
 const linkOf = (mail: OutboxEntry) => mail.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
 const mailsFor = (t: string, count: number) => h.mail((e) => e.subject.includes(t), count);
 const decide = (link: string, decision: string, comment = '') =>
-  fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ decision, comment }).toString() });
+  fetch(link, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ decision, comment }).toString(),
+  });
 const status = async (arn: string) => (await h.sfn.send(new (await import('@aws-sdk/client-sfn')).DescribeExecutionCommand({ executionArn: arn }))).status;
 
 describe('Approval workflow', () => {
   it('emails a personal link to every approver; opening it decides nothing; Approve completes the execution', async () => {
     const t = title('Deploy payments-api');
-    const arn = await h.start('Approval', { title: t, details: { change: 'CHG-1' }, approvers: ['lead@example.com', 'sre@example.com'], requestedBy: 'pipeline' });
+    const arn = await h.start('Approval', {
+      title: t,
+      details: { change: 'CHG-1' },
+      approvers: ['lead@example.com', 'sre@example.com'],
+      requestedBy: 'pipeline',
+    });
     const mails = await mailsFor(t, 2);
     expect(mails.map((m) => m.to[0]).sort()).toEqual(['lead@example.com', 'sre@example.com']);
     expect(linkOf(mails[0])).not.toEqual(linkOf(mails[1]));
@@ -50,7 +59,11 @@ describe('Approval workflow', () => {
     expect(history).toContain('ActivityStarted');
     expect(history).not.toMatch(/AQ[A-Za-z0-9_-]{128}/);
     expect(JSON.parse(done.output!)).toEqual({
-      decision: 'approved', approver: 'lead@example.com', approvers: ['lead@example.com'], comment: 'ship it', decidedAt: expect.any(String),
+      decision: 'approved',
+      approver: 'lead@example.com',
+      approvers: ['lead@example.com'],
+      comment: 'ship it',
+      decidedAt: expect.any(String),
     });
   });
 
@@ -178,8 +191,13 @@ describe('Approval deadline', () => {
     const done = await fast.finished(arn, 60_000);
     expect(done).toMatchObject({ status: 'FAILED', error: 'Approval.TimedOut' });
     const history = fast.rt.sfn.history(arn);
-    expect(history.filter((e) => e.type === 'TaskStateEntered').map((e) => (e.stateEnteredEventDetails as { name: string }).name)).toContain('WaitForShortDecision');
-    const scheduled = history.find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails as { timeoutInSeconds: number; heartbeatInSeconds?: number };
+    expect(history.filter((e) => e.type === 'TaskStateEntered').map((e) => (e.stateEnteredEventDetails as { name: string }).name)).toContain(
+      'WaitForShortDecision',
+    );
+    const scheduled = history.find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails as {
+      timeoutInSeconds: number;
+      heartbeatInSeconds?: number;
+    };
     expect(scheduled.timeoutInSeconds).toBe(60);
     expect(scheduled.heartbeatInSeconds).toBeUndefined();
   });

@@ -19,7 +19,14 @@ const cli = findAwsCliV2();
 const enabled = toolAvailable('AWS CLI v2', cli !== undefined, '`apt-get install awscli` (Debian 12+), or set OPSFLOW_AWS_CLI to an AWS CLI v2 executable');
 let h: Harness;
 let aws: (...args: string[]) => Promise<any>;
-const cliEnv = () => ({ PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' });
+const cliEnv = () => ({
+  PATH: process.env.PATH,
+  HOME: h.stateDir,
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_PAGER: '',
+});
 
 beforeAll(async () => {
   if (!enabled) return;
@@ -33,8 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const stateOf = async (id: string) =>
-  (await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name;
+const stateOf = async (id: string) => (await h.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name;
 
 describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
   it('is version 2', async () => {
@@ -47,7 +53,16 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
     const approval = stateMachines.find((s: any) => s.name === 'Opsflow-Approval');
     expect(approval.stateMachineArn).toBe(h.arnOf('Approval'));
 
-    const started = await aws('stepfunctions', 'start-execution', '--state-machine-arn', approval.stateMachineArn, '--name', 'cli-run', '--input', '{"title":"x","approvers":["not-an-email"]}');
+    const started = await aws(
+      'stepfunctions',
+      'start-execution',
+      '--state-machine-arn',
+      approval.stateMachineArn,
+      '--name',
+      'cli-run',
+      '--input',
+      '{"title":"x","approvers":["not-an-email"]}',
+    );
     expect(started.executionArn).toMatch(/:execution:Opsflow-Approval:cli-run$/);
     await h.finished(started.executionArn);
 
@@ -61,7 +76,13 @@ describe.skipIf(!enabled)('AWS CLI v2 against the local endpoint', () => {
   });
 
   it('describes, stops and starts EC2 instances', async () => {
-    const { Reservations } = await aws('ec2', 'describe-instances', '--filters', 'Name=tag:Schedule,Values=office-hours', 'Name=instance-state-name,Values=running');
+    const { Reservations } = await aws(
+      'ec2',
+      'describe-instances',
+      '--filters',
+      'Name=tag:Schedule,Values=office-hours',
+      'Name=instance-state-name,Values=running',
+    );
     const ids: string[] = Reservations.flatMap((r: any) => r.Instances.map((i: any) => i.InstanceId));
     expect(ids.length).toBeGreaterThan(2);
     const id = ids.find((i) => i !== DEMO.kmsBroken)!;

@@ -13,7 +13,9 @@ import { startRuntime, type Harness } from './harness';
 const exec = promisify(execFile);
 let h: Harness;
 const opsflowWith = async (env: Record<string, string>, ...args: string[]) => {
-  const { stdout } = await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir, ...env } });
+  const { stdout } = await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], {
+    env: { ...process.env, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir, ...env },
+  });
   return stdout;
 };
 const opsflow = (...args: string[]) => opsflowWith({}, ...args);
@@ -60,15 +62,18 @@ describe('opsflow CLI', () => {
     const commands = ['up', 'start', 'executions', 'history', 'stop', 'outbox', 'fleet', 'schedules', 'fire', 'faults', 'reset'];
     for (const command of commands) expect(overview).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     // The overview ends with one example per command; `<command> --help` shows the same and explains the options.
-    const examples = overview.slice(overview.indexOf('Examples:')).split('\n').filter((l) => /^  (npx|npm)/.test(l));
+    const examples = overview
+      .slice(overview.indexOf('Examples:'))
+      .split('\n')
+      .filter((l) => /^ {2}(npx|npm)/.test(l));
     expect(examples).toHaveLength(commands.length);
     const help = await opsflow('faults', '--help');
     expect(help).toMatch(/^npx opsflow faults \[--set JSON\]/);
     expect(help).toMatch(/--set VALUE\s+a JSON object/);
-    expect(help).toMatch(/^Examples:\n  npx opsflow faults\n  npx opsflow faults --set/m);
+    expect(help).toMatch(/^Examples:\n {2}npx opsflow faults\n {2}npx opsflow faults --set/m);
   });
 
-  it('takes the workflows in its examples from the app\'s registry, so a new workflow needs no CLI edit', async () => {
+  it("takes the workflows in its examples from the app's registry, so a new workflow needs no CLI edit", async () => {
     // The CLI's source names none of the app's workflows or schedules.
     const source = readFileSync('local/cli.ts', 'utf8');
     expect(WORKFLOWS.length).toBeGreaterThanOrEqual(3);
@@ -79,7 +84,12 @@ describe('opsflow CLI', () => {
     const app = mkdtempSync(join(tmpdir(), 'opsflow-cli-app-'));
     cpSync('cdk.out/manifest.json', join(app, 'manifest.json'));
     const template = JSON.parse(readFileSync('cdk.out/Opsflow.template.json', 'utf8'));
-    const inventory = { Type: 'AWS::StepFunctions::StateMachine', Metadata: { OpsflowLocal: { workflow: { name: 'Inventory', tryLocally: ['npx opsflow start Inventory workflows/examples/inventory.json   # the new one'] } } } };
+    const inventory = {
+      Type: 'AWS::StepFunctions::StateMachine',
+      Metadata: {
+        OpsflowLocal: { workflow: { name: 'Inventory', tryLocally: ['npx opsflow start Inventory workflows/examples/inventory.json   # the new one'] } },
+      },
+    };
     template.Resources = { InventoryStateMachine: inventory, ...template.Resources };
     writeFileSync(join(app, 'Opsflow.template.json'), JSON.stringify(template));
 
@@ -88,7 +98,9 @@ describe('opsflow CLI', () => {
     const executions = await opsflowWith({ OPSFLOW_CDK_OUT: app }, 'executions', '--help');
 
     // Assess: every registered workflow's start command is an example, the new one's too.
-    const starts = WORKFLOWS.flatMap((w) => w.tryLocally).filter((l) => l.startsWith('npx opsflow start ')).map((l) => l.replace(/\s+#.*$/, ''));
+    const starts = WORKFLOWS.flatMap((w) => w.tryLocally)
+      .filter((l) => l.startsWith('npx opsflow start '))
+      .map((l) => l.replace(/\s+#.*$/, ''));
     expect(starts).toHaveLength(WORKFLOWS.length);
     for (const line of [...starts, 'npx opsflow start Inventory workflows/examples/inventory.json']) expect(startHelp).toContain(`\n  ${line}\n`);
     expect(executions).toContain('npx opsflow executions Inventory --status RUNNING');
@@ -101,8 +113,13 @@ describe('opsflow CLI', () => {
         s.close(() => done(port));
       });
     });
-    const run = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'executions', '--port', String(closed)], { env: { ...process.env, OPSFLOW_ENDPOINT: '' } });
-    await expect(run).rejects.toMatchObject({ code: 1, stderr: `opsflow executions: no opsflow runtime at 127.0.0.1:${closed}: start it with \`npm start\`\n` });
+    const run = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'executions', '--port', String(closed)], {
+      env: { ...process.env, OPSFLOW_ENDPOINT: '' },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr: `opsflow executions: no opsflow runtime at 127.0.0.1:${closed}: start it with \`npm start\`\n`,
+    });
   });
 
   it('explains a wrong command line (exit code 2)', async () => {
@@ -124,7 +141,10 @@ describe('opsflow CLI', () => {
     // Assess: the exact link, on a line of its own and in the wide table, opens the page (a cut one answers 404).
     expect(printed.split('\n').map((l) => l.trim())).toContain(link);
     expect(wide).toContain(link);
-    const shown = printed.split('\n').map((l) => l.trim()).find((l) => l.startsWith(`${h.endpoint}/approvals/`) && printed.includes('Whole links'))!;
+    const shown = printed
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.startsWith(`${h.endpoint}/approvals/`) && printed.includes('Whole links'))!;
     expect((await fetch(shown)).status).toBe(200);
   });
 
@@ -145,20 +165,37 @@ describe('opsflow CLI', () => {
       code: 1,
       stderr: 'opsflow start: input file workflows/approval/examples/aproval.json does not exist (did you mean workflows/approval/examples/approval.json?)\n',
     });
-    await expect(opsflow('start', 'Approval', bad)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow start: ${bad}:4:1: not valid JSON: `)) });
+    await expect(opsflow('start', 'Approval', bad)).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(new RegExp(`^opsflow start: ${bad}:4:1: not valid JSON: `)),
+    });
   });
 
   it('finds the port of the running runtime in its state directory, and reports a port in use before synthesizing', async () => {
     // Act: no --port, no OPSFLOW_PORT, no OPSFLOW_ENDPOINT: the runtime recorded its (random) port in its state.
     const found = await opsflowWith({ OPSFLOW_ENDPOINT: '', OPSFLOW_PORT: '' }, 'executions', '--json');
-    const link = await exec(process.execPath, [require.resolve('tsx/cli'), 'infra/control-link.ts', 'i-0feed000000000011', 'stop'], { env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_PORT: '', OPSFLOW_STATE_DIR: h.stateDir } });
-    const up = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'up', '--synth', '--port', new URL(h.endpoint).port], { env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_STATE_DIR: mkdtempSync(join(tmpdir(), 'opsflow-cli-up-')) } });
+    const link = await exec(process.execPath, [require.resolve('tsx/cli'), 'infra/control-link.ts', 'i-0feed000000000011', 'stop'], {
+      env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_PORT: '', OPSFLOW_STATE_DIR: h.stateDir },
+    });
+    const up = exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'up', '--synth', '--port', new URL(h.endpoint).port], {
+      env: { ...process.env, OPSFLOW_ENDPOINT: '', OPSFLOW_STATE_DIR: mkdtempSync(join(tmpdir(), 'opsflow-cli-up-')) },
+    });
 
     // Assess
     expect(Array.isArray(JSON.parse(found))).toBe(true);
     expect(link.stdout).toMatch(new RegExp(`^${h.endpoint}/ec2/control/i-0feed000000000011/stop\\?token=`));
-    const failed = await up.then(() => undefined, (err: { code: number; stdout: string; stderr: string }) => err);
-    expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(new RegExp(`^opsflow up: port ${new URL(h.endpoint).port} on 127\\.0\\.0\\.1 is in use by another opsflow runtime \\(state in .*\\): stop it, or start on another port: npm start -- --port \\d+\n$`)) });
+    const failed = await up.then(
+      () => undefined,
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    expect(failed).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(
+        new RegExp(
+          `^opsflow up: port ${new URL(h.endpoint).port} on 127\\.0\\.0\\.1 is in use by another opsflow runtime \\(state in .*\\): stop it, or start on another port: npm start -- --port \\d+\n$`,
+        ),
+      ),
+    });
     // Reported before synthesis: `cdk synth` never started.
     expect(failed!.stdout).not.toContain('cdk synth');
   });

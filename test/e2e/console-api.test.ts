@@ -44,7 +44,14 @@ describe('/_opsflow/ API', () => {
     expect(detail.events.map((e) => e.type)).toContain('ActivityStarted');
     // The Approval table's record panel (template metadata) shows the request, open, waiting on its approver.
     expect(detail.records).toHaveLength(1);
-    expect(detail.records[0]).toMatchObject({ panel: 'Approval', title: 'API run', status: 'pending', open: true, reason: null, waitingOn: [{ who: 'lead@example.com' }] });
+    expect(detail.records[0]).toMatchObject({
+      panel: 'Approval',
+      title: 'API run',
+      status: 'pending',
+      open: true,
+      reason: null,
+      waitingOn: [{ who: 'lead@example.com' }],
+    });
     expect(detail.records[0].list!.rows.map((r) => r[0])).toEqual(['lead@example.com']);
     expect((await api.waiting()).find((g) => g.panel === 'Approval')!.items.map((i) => i.execution)).toContain('api-run');
 
@@ -57,7 +64,12 @@ describe('/_opsflow/ API', () => {
     const stopped = await api.execution(started.executionArn);
     expect(stopped).toMatchObject({ status: 'ABORTED', cause: 'stopped from the API test' });
     // The record still says pending; its execution says otherwise, and the console believes the execution.
-    expect(stopped.records[0]).toMatchObject({ status: 'closed', open: false, reason: 'its execution was stopped (ABORTED): stopped from the API test', waitingOn: [] });
+    expect(stopped.records[0]).toMatchObject({
+      status: 'closed',
+      open: false,
+      reason: 'its execution was stopped (ABORTED): stopped from the API test',
+      waitingOn: [],
+    });
     expect((await api.waiting()).find((g) => g.panel === 'Approval')!.items.map((i) => i.execution)).not.toContain('api-run');
     expect((await api.executions({ status: 'ABORTED' })).items.map((e) => e.name)).toContain('api-run');
   });
@@ -67,7 +79,10 @@ describe('/_opsflow/ API', () => {
     await expect(api.start({ workflow: 'Nope', input: '{}' })).rejects.toMatchObject({ error: 'StateMachineDoesNotExist', status: 404 });
     await expect(api.execution('no-such-run')).rejects.toBeInstanceOf(ApiError);
     await expect(api.fire('no-such-schedule')).rejects.toMatchObject({ error: 'ScheduleNotFound', message: expect.stringContaining('known schedules') });
-    await expect(api.setFaults({ ec2ThrottleRate: 2 })).rejects.toMatchObject({ error: 'ValidationException', message: expect.stringContaining('ec2ThrottleRate') });
+    await expect(api.setFaults({ ec2ThrottleRate: 2 })).rejects.toMatchObject({
+      error: 'ValidationException',
+      message: expect.stringContaining('ec2ThrottleRate'),
+    });
   });
 
   it('shows schedules with their zone, fires one, and edits faults', async () => {
@@ -93,6 +108,8 @@ describe('record panel metadata', () => {
     const [id, table] = Object.entries<any>(template.Resources).find(([, r]) => r.Metadata?.OpsflowLocal?.records)!;
     table.Metadata.OpsflowLocal.records.title = 'title &';
     writeFileSync(file, JSON.stringify(template));
-    await expect(startRuntime({ cdkOut, seedFleet: false })).rejects.toThrow(new RegExp(`Opsflow table ${id}: OpsflowLocal\\.records is not a valid record panel: title: not valid JSONata`));
+    await expect(startRuntime({ cdkOut, seedFleet: false })).rejects.toThrow(
+      new RegExp(`Opsflow table ${id}: OpsflowLocal\\.records is not a valid record panel: title: not valid JSONata`),
+    );
   }, 60_000);
 });

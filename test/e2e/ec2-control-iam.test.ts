@@ -23,7 +23,11 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   const state = async (id: string) => (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].State!.Name!;
   const until = <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => poll(what, ms, probe);
   const chat = async (fields: Record<string, string>) => {
-    const res = await fetch(`${rt.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    const res = await fetch(`${rt.endpoint}/ec2/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
     return { status: res.status, raw: await res.clone().text(), body: (await res.json()) as { response_type: string; text: string } };
   };
 
@@ -32,12 +36,29 @@ describe('Ec2Schedule control allow-list under IAM', () => {
       config.ec2Schedule.control.allowTags = ['Schedule', 'Team=web'];
       delete config.local.fleet;
     });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: join(dir, 'state'), seedFleet: false, timeScale: 100, rules: { sesPerSecond: 14 }, credentials: [credentials] });
+    rt = await Runtime.start({
+      cdkOut,
+      port: 0,
+      stateDir: join(dir, 'state'),
+      seedFleet: false,
+      timeScale: 100,
+      rules: { sesPerSecond: 14 },
+      credentials: [credentials],
+    });
     const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfn = new SFNClient(client);
     ec2 = new EC2Client(client);
     const launch = async (tags: Record<string, string>) =>
-      (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }))).Instances![0].InstanceId!;
+      (
+        await ec2.send(
+          new RunInstancesCommand({
+            ImageId: 'ami-0123456789abcdef0',
+            MinCount: 1,
+            MaxCount: 1,
+            TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+          }),
+        )
+      ).Instances![0].InstanceId!;
     web = await launch({ Name: 'web-9', Team: 'web' });
     data = await launch({ Name: 'data-9', Team: 'data' });
     await until('both instances running', async () => ((await state(web)) === 'running' && (await state(data)) === 'running' ? true : undefined));
@@ -50,7 +71,12 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   });
 
   it('stops the Team=web instance and IAM refuses the Team=data one with UnauthorizedOperation', async () => {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: rt.deployed.stateMachines.find((s) => s.name.endsWith('-Ec2Schedule'))!.arn, input: JSON.stringify({ action: 'stop', instanceIds: [web, data], requestedBy: 'e2e' }) }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.deployed.stateMachines.find((s) => s.name.endsWith('-Ec2Schedule'))!.arn,
+        input: JSON.stringify({ action: 'stop', instanceIds: [web, data], requestedBy: 'e2e' }),
+      }),
+    );
     const done = await until('the run to end', async () => {
       const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       return d.status === 'RUNNING' ? undefined : d;

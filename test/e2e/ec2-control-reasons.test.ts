@@ -17,7 +17,11 @@ const TOKEN = 'reasons-chat-token';
 const [, , etl01, etl02] = DEMO.batchWindow; // m5.xlarge, seeded stopped and running
 
 const chat = async (fields: Record<string, string>) => {
-  const res = await fetch(`${h.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: TOKEN, user_name: 'alice', ...fields }).toString() });
+  const res = await fetch(`${h.endpoint}/ec2/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: TOKEN, user_name: 'alice', ...fields }).toString(),
+  });
   return { status: res.status, body: (await res.json()) as { response_type?: string; text?: string; message?: string } };
 };
 const executions = async () => (await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }))).executions?.length ?? 0;
@@ -53,10 +57,11 @@ describe('why a start did not happen', () => {
 });
 
 describe('an oversized body', () => {
-  it('is answered 413 by the chat handler, by API Gateway past Lambda\'s payload quota, and by a control link; nothing runs', async () => {
+  it("is answered 413 by the chat handler, by API Gateway past Lambda's payload quota, and by a control link; nothing runs", async () => {
     const before = await executions();
     const big = (bytes: number) => new URLSearchParams({ token: TOKEN, user_name: 'mallory', text: `start ${etl01} ${'x'.repeat(bytes)}` }).toString();
-    const post = (path: string, body: string) => fetch(`${h.endpoint}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const post = (path: string, body: string) =>
+      fetch(`${h.endpoint}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
 
     const handler = await post('/ec2/chat', big(300_000));
     expect(handler.status).toBe(413);

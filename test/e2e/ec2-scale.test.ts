@@ -50,7 +50,14 @@ async function storedReport(h: Harness, executionArn: string): Promise<ReportEnt
     const entries: ReportEntry[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await doc.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `report#${executionArn.split(':').pop()}` }, ExclusiveStartKey: start }));
+      const page = await doc.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `report#${executionArn.split(':').pop()}` },
+          ExclusiveStartKey: start,
+        }),
+      );
       for (const item of page.Items ?? []) {
         expect(itemSize(item)).toBeLessThan(DYNAMODB_ITEM_LIMIT);
         entries.push(...(item.entries as ReportEntry[]));
@@ -65,7 +72,16 @@ async function storedReport(h: Harness, executionArn: string): Promise<ReportEnt
 
 /** Stopped instances of office-hours in `group`. */
 function addGroup(h: Harness, group: string, count: number) {
-  return h.rt.ec2.fleet.addInstances(count, { state: 'stopped', tags: [{ Key: 'Schedule', Value: 'office-hours' }, { Key: 'opsflow:group', Value: group }, { Key: 'Name', Value: group }] }).map((i) => i.instanceId);
+  return h.rt.ec2.fleet
+    .addInstances(count, {
+      state: 'stopped',
+      tags: [
+        { Key: 'Schedule', Value: 'office-hours' },
+        { Key: 'opsflow:group', Value: group },
+        { Key: 'Name', Value: group },
+      ],
+    })
+    .map((i) => i.instanceId);
 }
 
 async function launchTimes(h: Harness, ids: string[]): Promise<number[]> {
@@ -77,7 +93,7 @@ async function launchTimes(h: Harness, ids: string[]): Promise<number[]> {
   return times;
 }
 
-describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
+describe("Ec2Schedule at fleet scale, paced to EC2's token buckets", () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.stop();
@@ -121,10 +137,16 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     // Act: start, and once db is done, abort the child execution working on app (it waits for EC2's tokens).
     const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', requestedBy: 'scale test' });
     const children = h.rt.deployed.stateMachines.filter((sm) => sm.name !== 'Opsflow-Ec2Schedule' && sm.name.includes('Ec2Schedule'));
-    const child = await h.until('a child execution working on app, after db\'s succeeded', async () => {
-      const list = (await Promise.all(children.map((sm) => h!.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn }))))).flatMap((o) => o.executions ?? []);
-      return list.some((e) => e.status === 'SUCCEEDED') ? list.find((e) => e.status === 'RUNNING') : undefined;
-    }, 120_000);
+    const child = await h.until(
+      "a child execution working on app, after db's succeeded",
+      async () => {
+        const list = (await Promise.all(children.map((sm) => h!.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn }))))).flatMap(
+          (o) => o.executions ?? [],
+        );
+        return list.some((e) => e.status === 'SUCCEEDED') ? list.find((e) => e.status === 'RUNNING') : undefined;
+      },
+      120_000,
+    );
     await h.sfn.send(new StopExecutionCommand({ executionArn: child.executionArn, error: 'Operator.Aborted', cause: 'stopped by the test' }));
     const done = await h.finished(arn, 120_000);
 
@@ -159,7 +181,9 @@ describe('Ec2Schedule at fleet scale, paced to EC2\'s token buckets', () => {
     const stored = await storedReport(h, arn); // each page checked against 400 KB as DynamoDB counts it
     expect(stored).toHaveLength(300);
     for (const e of stored) {
-      expect(e.reason).toMatch(/^not permitted .*is not authorized to perform: ec2:StopInstances .*\(EC2's encoded authorization message of \d+ characters is left out: it is in the Advance function's log/);
+      expect(e.reason).toMatch(
+        /^not permitted .*is not authorized to perform: ec2:StopInstances .*\(EC2's encoded authorization message of \d+ characters is left out: it is in the Advance function's log/,
+      );
     }
     // What EC2 said was long: the encoded message alone was several hundred characters for each instance.
     expect(Number(/message of (\d+) characters/.exec(stored[0].reason)![1])).toBeGreaterThan(500);

@@ -96,7 +96,11 @@ describe('Ec2Schedule on the simulated fleet', () => {
     expect(done.error).toBe('Ec2.PartialFailure');
     expect(done.cause).toBe('start schedule office-hours: 1 moved, 8 skipped, 1 failed');
     const now = await h.instanceStates(DEMO.officeHours);
-    expect(Object.entries(now).filter(([id]) => id !== DEMO.kmsBroken).every(([, s]) => s === 'running')).toBe(true);
+    expect(
+      Object.entries(now)
+        .filter(([id]) => id !== DEMO.kmsBroken)
+        .every(([, s]) => s === 'running'),
+    ).toBe(true);
     expect(now[DEMO.kmsBroken]).toBe('stopped');
     const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.subject.includes('start schedule office-hours'));
     expect(mail.text).toContain(`${DEMO.kmsBroken} reporting-01: stopped -> stopped (fell back to stopped: EC2 could not attach a volume`);
@@ -218,7 +222,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('running -> stopping');
-      await h.until(`${target} stopped`, async () => ((await h.instanceStates([target]))[target] === 'stopped') || undefined);
+      await h.until(`${target} stopped`, async () => (await h.instanceStates([target]))[target] === 'stopped' || undefined);
       const [mail] = await h.mail((m) => isNew(m) && m.service === 'sns' && m.text.includes('Requested by: control-link:'));
       expect(mail.text).toContain(`${target} batch-01: running -> stopped`);
     });
@@ -241,10 +245,14 @@ describe('Ec2Schedule on the simulated fleet', () => {
     });
 
     it('says when a revoke matches nothing, and bounds --days by a named limit', async () => {
-      expect(await runControlLink(['revoke', 'AAAAAAAAAAAA'], { endpoint: h.endpoint })).toBe('nothing revoked: no link with id AAAAAAAAAAAA was handed out (rotate revokes every link)');
+      expect(await runControlLink(['revoke', 'AAAAAAAAAAAA'], { endpoint: h.endpoint })).toBe(
+        'nothing revoked: no link with id AAAAAAAAAAAA was handed out (rotate revokes every link)',
+      );
       await expect(runControlLink(['revoke', ''], { endpoint: h.endpoint })).rejects.toThrow("nothing revoked: '' is not a link id");
       for (const days of ['20000000', '100000000']) {
-        await expect(runControlLink([target, 'start', '--days', days], { endpoint: h.endpoint })).rejects.toThrow(`--days must be a whole number of days from 1 to 3650 (ten years), got ${days}`);
+        await expect(runControlLink([target, 'start', '--days', days], { endpoint: h.endpoint })).rejects.toThrow(
+          `--days must be a whole number of days from 1 to 3650 (ten years), got ${days}`,
+        );
       }
       const ok = await runControlLink([target, 'start', '--days', '3650'], { endpoint: h.endpoint });
       expect(ok).toMatch(/expires \d{4}-/);
@@ -256,7 +264,11 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
   describe('slash command', () => {
     const chat = (fields: Record<string, string>) =>
-      fetch(`${h.endpoint}/ec2/chat`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+      fetch(`${h.endpoint}/ec2/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
 
     beforeEach(async () => {
       await runControlLink(['chat-token', 'mm-verification-token'], { endpoint: h.endpoint });

@@ -73,14 +73,25 @@ describe('failure alerts', () => {
     const link = mail.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
 
     // Act
-    const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=reject&comment=not+today' });
+    const res = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=reject&comment=not+today',
+    });
     expect(res.status).toBe(200);
     expect(await h.finished(arn)).toMatchObject({ status: 'FAILED', error: 'Approval.Rejected' });
 
     // Assess: the rule invoked the function, which decided not to publish (its log says so); nothing reached the topic.
     const fn = h.rt.deployed.functions.find((f) => f.includes('FailureAlertsNotifyFn'))!;
     const log = join(h.stateDir, 'logs', `${fn}.log`);
-    await h.until('the alert function to decide', () => (existsSync(log) && readFileSync(log, 'utf8').includes(`"reason":"Approval.Rejected is a decision, not a failure"`) && readFileSync(log, 'utf8').includes(arn)) || undefined);
+    await h.until(
+      'the alert function to decide',
+      () =>
+        (existsSync(log) &&
+          readFileSync(log, 'utf8').includes(`"reason":"Approval.Rejected is a decision, not a failure"`) &&
+          readFileSync(log, 'utf8').includes(arn)) ||
+        undefined,
+    );
     expect((await h.outbox()).filter((e) => e.service === 'sns' && e.text.includes(arn))).toEqual([]);
     expect(h.rt.events.listRules().find((r) => r.name === 'Opsflow-FailureAlerts')!.metrics.failedInvocations).toBe(0);
   });
@@ -94,8 +105,9 @@ describe('failure alerts of a timed-out execution', () => {
     cpSync(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', cdkOut, { recursive: true });
     const file = join(cdkOut, 'Opsflow.template.json');
     const template = JSON.parse(readFileSync(file, 'utf8'));
-    const [approval] = Object.entries(template.Resources as Record<string, { Type: string; Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } } }>)
-      .filter(([id, r]) => id.startsWith('ApprovalStateMachine') && r.Type === 'AWS::StepFunctions::StateMachine');
+    const [approval] = Object.entries(
+      template.Resources as Record<string, { Type: string; Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } } }>,
+    ).filter(([id, r]) => id.startsWith('ApprovalStateMachine') && r.Type === 'AWS::StepFunctions::StateMachine');
     const parts = approval[1].Properties.DefinitionString['Fn::Join'][1];
     const at = parts.findIndex((p) => typeof p === 'string' && p.includes('"TimeoutSeconds":608400,"Comment"'));
     parts[at] = (parts[at] as string).replace('"TimeoutSeconds":608400,"Comment"', '"TimeoutSeconds":60,"Comment"');

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntime, type Harness } from './harness';
 
 let h: Harness;
-const faults = (patch: object) => fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+const faults = (patch: object) =>
+  fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
 
 // Sweeps every 5 virtual minutes are 2.5 s apart at this scale, and the 15-minute heartbeat window is 7.5 s:
 // wide enough that a busy machine (a Lambda cold start, a slow sweep) cannot make a heartbeat late.
@@ -23,8 +24,15 @@ describe('faults', () => {
     expect((await faults({ sesFailRate: 1 })).status).toBe(200);
     const arn = await h.start('Approval', { title: 'Retried email', approvers: ['lead@example.com'] });
     // The worker has tried to send and reports that nobody was notified: only then is an empty outbox proof.
-    await h.until('the worker to report its failed send', () =>
-      h.rt.sfn.history(arn).some((e) => e.type === 'LambdaFunctionSucceeded' && JSON.parse((e.lambdaFunctionSucceededEventDetails as { output: string }).output).notified === 0) || undefined);
+    await h.until(
+      'the worker to report its failed send',
+      () =>
+        h.rt.sfn
+          .history(arn)
+          .some(
+            (e) => e.type === 'LambdaFunctionSucceeded' && JSON.parse((e.lambdaFunctionSucceededEventDetails as { output: string }).output).notified === 0,
+          ) || undefined,
+    );
     expect((await h.outbox()).filter((e) => e.subject.includes('Retried email'))).toEqual([]);
 
     await faults({ sesFailRate: 0 });
@@ -65,7 +73,11 @@ describe('every delivery going to a worker that dies', () => {
 
   it('fails with Approval.WorkerLost, not Approval.TimedOut: the deadline had not passed', async () => {
     // Prepare: the first delivery and both retries go to workers that die
-    await fetch(`${fast.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashActivityWorkers: 3 }) });
+    await fetch(`${fast.endpoint}/_opsflow/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ crashActivityWorkers: 3 }),
+    });
     // Act
     const arn = await fast.start('Approval', { title: 'Nobody alive', approvers: ['lead@example.com'], timeoutSeconds: 7 * 24 * 3600 });
     const done = await fast.finished(arn, 60_000);
@@ -87,11 +99,19 @@ describe('a crashing worker', () => {
   afterAll(() => real?.stop());
 
   it('is retried by the state machine until the approval goes out', async () => {
-    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashLambdas: ['ApprovalWorkerFn'] }) });
+    await fetch(`${real.endpoint}/_opsflow/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ crashLambdas: ['ApprovalWorkerFn'] }),
+    });
     const arn = await real.start('Approval', { title: 'After a crash', approvers: ['lead@example.com'] });
     const deadline = Date.now() + 10_000;
     while (!real.rt.sfn.history(arn).some((e) => e.type === 'LambdaFunctionFailed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await fetch(`${real.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ crashLambdas: [] }) });
+    await fetch(`${real.endpoint}/_opsflow/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ crashLambdas: [] }),
+    });
 
     await real.mail((e) => e.subject === 'Approval needed: After a crash', 1, 20_000);
     const failures = real.rt.sfn.history(arn).filter((e) => e.type === 'LambdaFunctionFailed');

@@ -3,7 +3,14 @@
  * `npm test` synthesizes first (OPSFLOW_CDK_OUT overrides it), and hands out real SDK clients pointed at it.
  */
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
@@ -59,7 +66,14 @@ export async function startRuntime(options: Omit<RuntimeOptions, 'port'> = {}): 
   // whose rate is set per account (14/s here). Its verified identity is the app's (config local.sesIdentities).
   const rules = { sesPerSecond: 14, sesSandbox: false, ...options.rules };
   // The harness's credentials, whatever OPSFLOW_CREDENTIALS says in the developer's shell.
-  const rt = await Runtime.start({ credentials: [credentials], ...options, cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, rules, stateDir });
+  const rt = await Runtime.start({
+    credentials: [credentials],
+    ...options,
+    cdkOut: options.cdkOut ?? process.env.OPSFLOW_CDK_OUT ?? 'cdk.out',
+    port: 0,
+    rules,
+    stateDir,
+  });
   const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
   const sfn = new SFNClient(client);
   const ec2 = new EC2Client(client);
@@ -156,12 +170,25 @@ export async function signedHeaders(endpoint: string, req: RawSigning): Promise<
     query[k] = query[k] === undefined ? v : [...[query[k]].flat(), v];
   }
   const signer = new SignatureV4({
-    service: req.service, region: req.region ?? 'us-east-1', credentials: req.credentials ?? credentials,
-    sha256: Hash.bind(null, 'sha256'), uriEscapePath: req.service !== 's3', applyChecksum: req.service === 's3',
+    service: req.service,
+    region: req.region ?? 'us-east-1',
+    credentials: req.credentials ?? credentials,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: req.service !== 's3',
+    applyChecksum: req.service === 's3',
   });
-  const signed = await signer.sign({
-    method: req.method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query,
-    headers: { host: url.host, ...req.headers }, body: req.body,
-  } as HttpRequest, { signingDate: req.date ?? new Date() });
+  const signed = await signer.sign(
+    {
+      method: req.method,
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path,
+      query,
+      headers: { host: url.host, ...req.headers },
+      body: req.body,
+    } as HttpRequest,
+    { signingDate: req.date ?? new Date() },
+  );
   return signed.headers as Record<string, string>;
 }

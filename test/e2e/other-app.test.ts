@@ -28,7 +28,11 @@ let h: Harness;
 let api: ApiClient;
 
 const cli = async (...args: string[]) =>
-  (await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_CDK_OUT: cdkOut, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir } })).stdout;
+  (
+    await exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], {
+      env: { ...process.env, OPSFLOW_CDK_OUT: cdkOut, OPSFLOW_ENDPOINT: h.endpoint, OPSFLOW_STATE_DIR: h.stateDir },
+    })
+  ).stdout;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'opsflow-other-app-'));
@@ -45,7 +49,9 @@ afterAll(async () => {
 describe('another app on the runtime', () => {
   it('lists its workflow by the declared name, with exactly its example, and runs it', async () => {
     const workflows = await api.workflows();
-    expect(workflows.map((w) => ({ name: w.name, examples: w.examples, description: w.description }))).toEqual([{ name: 'Bars', examples: [BARS_EXAMPLE], description: 'Counts the bars of a tally.' }]);
+    expect(workflows.map((w) => ({ name: w.name, examples: w.examples, description: w.description }))).toEqual([
+      { name: 'Bars', examples: [BARS_EXAMPLE], description: 'Counts the bars of a tally.' },
+    ]);
     expect((await api.health()).workflows).toEqual(['Bars']);
     expect((await api.deployed()).interestingTags).toEqual(['Counter']);
 
@@ -87,7 +93,11 @@ describe('another app on the runtime', () => {
     up.stderr.on('data', (chunk) => (out += chunk));
     const exited = new Promise((done) => up.once('exit', done));
     try {
-      await h.until('`up` to print its hints', () => (out.includes('Ctrl-C stops it') ? true : up.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 60_000);
+      await h.until(
+        '`up` to print its hints',
+        () => (out.includes('Ctrl-C stops it') ? true : up.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
+        60_000,
+      );
     } finally {
       up.kill('SIGINT');
       await exited;

@@ -25,7 +25,8 @@ const CHRISTMAS_EVE = Date.parse('2025-12-24T06:30:00Z');
 
 /** Fires a schedule as EventBridge Scheduler does and returns the execution it started, once ended. */
 async function fire(h: Harness, schedule: string) {
-  const arns = async () => new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }))).executions?.map((e) => e.executionArn!));
+  const arns = async () =>
+    new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }))).executions?.map((e) => e.executionArn!));
   const before = await arns();
   await h.rt.scheduler.fire(schedule);
   const arn = await h.until(`the execution ${schedule} started`, async () => [...(await arns())].find((a) => !before.has(a)));
@@ -88,19 +89,38 @@ describe('README claims on the seeded fleet', () => {
 
   it('re-reads an instance before acting: one exempted while the approval was pending is left alone', async () => {
     // Prepare: an instance breaking the deployed policy's stop rule (CostCenter), its 72-hour grace period over.
-    const launched = await h.ec2.send(new RunInstancesCommand({
-      ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
-      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Owner', Value: 'dev@example.com' }, { Key: 'CostCenter', Value: 'none' }, { Key: 'Environment', Value: 'dev' }] }],
-    }));
+    const launched = await h.ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-0feed000000000001',
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: 'Owner', Value: 'dev@example.com' },
+              { Key: 'CostCenter', Value: 'none' },
+              { Key: 'Environment', Value: 'dev' },
+            ],
+          },
+        ],
+      }),
+    );
     const id = launched.Instances![0].InstanceId!;
     await waitUntilInstanceRunning({ client: h.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
     expect((await h.finished(await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false }))).status).toBe('SUCCEEDED');
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials }));
     const table = h.rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;
-    await doc.send(new UpdateCommand({
-      TableName: table, Key: { pk: `grace#${id}`, sk: 'grace' }, UpdateExpression: 'SET #r.firstSeenAt = :t',
-      ExpressionAttributeNames: { '#r': 'record' }, ExpressionAttributeValues: { ':t': new Date(h.rt.clock.nowMs() - 73 * 3_600_000).toISOString() },
-    }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: `grace#${id}`, sk: 'grace' },
+        UpdateExpression: 'SET #r.firstSeenAt = :t',
+        ExpressionAttributeNames: { '#r': 'record' },
+        ExpressionAttributeValues: { ':t': new Date(h.rt.clock.nowMs() - 73 * 3_600_000).toISOString() },
+      }),
+    );
     doc.destroy();
     const isNew = await h.unseenMail();
 
@@ -109,7 +129,11 @@ describe('README claims on the seeded fleet', () => {
     const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to stop') && e.text.includes(id));
     await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'opsflow:exempt', Value: 'forever' }] }));
     const link = mail.links.find((l) => l.includes('intent=approve'))!;
-    const res = await fetch(link.replace(/\?intent=.*$/, ''), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    const res = await fetch(link.replace(/\?intent=.*$/, ''), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=approve',
+    });
     expect(res.status).toBe(200);
     const done = await h.finished(arn);
 
@@ -137,7 +161,9 @@ describe('README claims needing a runtime of their own', () => {
     // Act: the command `npm run reset` runs, against this runtime's state directory.
     const script = JSON.parse(readFileSync('package.json', 'utf8')).scripts.reset as string;
     expect(script).toBe('tsx local/cli.ts reset');
-    const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'reset'], { env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_ENDPOINT: endpoint } });
+    const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', 'reset'], {
+      env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_ENDPOINT: endpoint },
+    });
 
     // Assess
     expect(stdout.trim()).toBe(`cleared ${stateDir}`);

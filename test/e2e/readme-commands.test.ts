@@ -29,11 +29,27 @@ const NOT_RUN: Record<string, string> = {
 function readmeBlocks(): string[][] {
   const readme = readFileSync('README.md', 'utf8');
   return [...readme.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map(([, body]) =>
-    body.split('\n').map((line) => line.replace(/\s+#\s.*$/, '').trim()).filter(Boolean),
+    body
+      .split('\n')
+      .map((line) => line.replace(/\s+#\s.*$/, '').trim())
+      .filter(Boolean),
   );
 }
 
-const PROJECT_FILES = ['package.json', 'package-lock.json', 'cdk.json', 'tsconfig.json', 'opsflow.config.json', 'tag-policy.json', 'tag-policy.schema.json', 'README.md', 'infra', 'workflows', 'tasks', 'local'];
+const PROJECT_FILES = [
+  'package.json',
+  'package-lock.json',
+  'cdk.json',
+  'tsconfig.json',
+  'opsflow.config.json',
+  'tag-policy.json',
+  'tag-policy.schema.json',
+  'README.md',
+  'infra',
+  'workflows',
+  'tasks',
+  'local',
+];
 
 async function freePort(): Promise<number> {
   for (;;) {
@@ -74,7 +90,12 @@ describe('every command in the README, as written', () => {
   /** `npm start` and its variants: the runtime stays up for the commands after it, until the next one. */
   async function startRuntime(command: string, port: number) {
     await stopRuntime();
-    const child = spawn('bash', ['-c', command], { cwd: project, env: { ...env, ...(command.includes('--port') ? {} : { OPSFLOW_PORT: String(port) }) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', command], {
+      cwd: project,
+      env: { ...env, ...(command.includes('--port') ? {} : { OPSFLOW_PORT: String(port) }) },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -90,7 +111,9 @@ describe('every command in the README, as written', () => {
 
   function run(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((done) => {
-      execFile('bash', ['-c', command], { cwd: project, env, timeout: 120_000 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      execFile('bash', ['-c', command], { cwd: project, env, timeout: 120_000 }, (err, stdout, stderr) =>
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
     });
   }
 
@@ -125,7 +148,11 @@ describe('every command in the README, as written', () => {
         }
         const result = await run(command);
         // Act and assess, command by command: it works (exit 0, nothing on stderr but npm's own lines).
-        expect({ command: written, code: result.code, stderr: result.stderr }).toEqual({ command: written, code: 0, stderr: expect.not.stringMatching(/Error|error:|    at /) });
+        expect({ command: written, code: result.code, stderr: result.stderr }).toEqual({
+          command: written,
+          code: 0,
+          stderr: expect.not.stringMatching(/Error|error:| {4}at /),
+        });
         ran.push({ command: written, stdout: result.stdout });
         execution = /started arn:aws:states:[^\s]*:execution:[^:\s]+:(\S+)/.exec(result.stdout)?.[1] ?? execution;
         linkId = /\(link id ([A-Za-z0-9_-]+),/.exec(result.stdout)?.[1] ?? linkId;

@@ -17,7 +17,10 @@ beforeAll(async () => {
 afterAll(() => h?.stop());
 
 /** A raw HTTP request: fetch would not let a test choose the Host header. */
-function send(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function send(
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host: `127.0.0.1:${port}`, ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
@@ -29,8 +32,16 @@ function send(path: string, opts: { method?: string; headers?: Record<string, st
   });
 }
 
-const amzDate = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-const running = () => h.rt.ec2.fleet.list().filter((i) => i.state === 'running').map((i) => i.instanceId);
+const amzDate = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+const running = () =>
+  h.rt.ec2.fleet
+    .list()
+    .filter((i) => i.state === 'running')
+    .map((i) => i.instanceId);
 
 describe('the runtime refuses what a foreign web page can send', () => {
   it('listens on 127.0.0.1 only', () => {
@@ -61,15 +72,34 @@ describe('the runtime refuses what a foreign web page can send', () => {
   });
 
   it('refuses an unsigned AWS API call, and signatures that lack host, a date, or are outside the 15-minute window', async () => {
-    const list = (headers: Record<string, string>) => send('/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines', ...headers }, body: '{}' });
-    const auth = (signed: string, date = amzDate(Date.now())) => `AWS4-HMAC-SHA256 Credential=test/${date.slice(0, 8)}/us-east-1/states/aws4_request, SignedHeaders=${signed}, Signature=${'0'.repeat(64)}`;
-    const signed = (date = new Date()) => signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', date, body: '{}', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' } });
+    const list = (headers: Record<string, string>) =>
+      send('/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines', ...headers },
+        body: '{}',
+      });
+    const auth = (signed: string, date = amzDate(Date.now())) =>
+      `AWS4-HMAC-SHA256 Credential=test/${date.slice(0, 8)}/us-east-1/states/aws4_request, SignedHeaders=${signed}, Signature=${'0'.repeat(64)}`;
+    const signed = (date = new Date()) =>
+      signedHeaders(h.endpoint, {
+        method: 'POST',
+        path: '/',
+        service: 'states',
+        date,
+        body: '{}',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' },
+      });
     expect(JSON.parse((await list({})).body)).toMatchObject({ __type: 'MissingAuthenticationToken' });
-    expect(JSON.parse((await list({ authorization: auth('x-amz-date'), 'x-amz-date': amzDate(Date.now()) })).body)).toMatchObject({ __type: 'IncompleteSignature' });
+    expect(JSON.parse((await list({ authorization: auth('x-amz-date'), 'x-amz-date': amzDate(Date.now()) })).body)).toMatchObject({
+      __type: 'IncompleteSignature',
+    });
     expect(JSON.parse((await list({ authorization: auth('host') })).body)).toMatchObject({ __type: 'IncompleteSignature' });
     // Step Functions' front door: "Signature expired: <date> is now earlier than <now - 15 min>".
     const stale = JSON.parse((await list(await signed(new Date(Date.now() - 16 * 60_000)))).body);
-    expect(stale).toMatchObject({ __type: 'InvalidSignatureException', message: expect.stringMatching(/^Signature expired: \d{8}T\d{6}Z is now earlier than/) });
+    expect(stale).toMatchObject({
+      __type: 'InvalidSignatureException',
+      message: expect.stringMatching(/^Signature expired: \d{8}T\d{6}Z is now earlier than/),
+    });
     const ok = await list(await signed());
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).stateMachines.length).toBeGreaterThan(0);
@@ -77,14 +107,30 @@ describe('the runtime refuses what a foreign web page can send', () => {
 
   it('refuses /_opsflow/ writes from a foreign origin or without a JSON content type: the faults stay as they were', async () => {
     const before = JSON.stringify(h.rt.faults);
-    const noCors = await send('/_opsflow/faults', { method: 'POST', headers: { 'content-type': 'text/plain', origin: 'http://127.0.0.1:8080' }, body: '{"crashLambdas":["ApprovalWorkerFn"]}' });
+    const noCors = await send('/_opsflow/faults', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'http://127.0.0.1:8080' },
+      body: '{"crashLambdas":["ApprovalWorkerFn"]}',
+    });
     expect(noCors.status).toBe(403);
-    const sameOriginText = await send('/_opsflow/faults', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"crashLambdas":["ApprovalWorkerFn"]}' });
+    const sameOriginText = await send('/_opsflow/faults', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"crashLambdas":["ApprovalWorkerFn"]}',
+    });
     expect(sameOriginText.status).toBe(415);
-    const crossSite = await send('/_opsflow/faults', { method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, body: '{"sesFailRate":1}' });
+    const crossSite = await send('/_opsflow/faults', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+      body: '{"sesFailRate":1}',
+    });
     expect(crossSite.status).toBe(403);
     expect(JSON.stringify(h.rt.faults)).toBe(before);
-    const own = await send('/_opsflow/faults', { method: 'POST', headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` }, body: '{"sesFailRate":0}' });
+    const own = await send('/_opsflow/faults', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` },
+      body: '{"sesFailRate":0}',
+    });
     expect(own.status).toBe(200);
   });
 

@@ -18,7 +18,9 @@ export function synthWithConfig(prefix: string, change: (config: any) => void): 
   change(config);
   writeFileSync(join(dir, 'opsflow.config.json'), JSON.stringify(config));
   const cdkOut = join(dir, 'cdk.out');
-  buildApp(new App({ outdir: cdkOut, builtinCloudFormationValidation: false, context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } })).app.synth();
+  buildApp(
+    new App({ outdir: cdkOut, builtinCloudFormationValidation: false, context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } }),
+  ).app.synth();
   const built = resolve(process.env.OPSFLOW_CDK_OUT ?? 'cdk.out');
   const bundled = JSON.parse(readFileSync(join(built, `${config.stackName}.template.json`), 'utf8'));
   const templateFile = join(cdkOut, `${config.stackName}.template.json`);

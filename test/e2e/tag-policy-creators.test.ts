@@ -38,7 +38,15 @@ beforeAll(async () => {
   for (let l = 0; l < INSTANCES / PER_LAUNCH; l++) {
     const person = people[l % people.length];
     const launched = h.rt.ec2.fleet.run(
-      { imageId: 'ami-0feed000000000001', instanceType: 't3.micro', count: PER_LAUNCH, tags: [{ Key: 'CostCenter', Value: 'CC-1000' }, { Key: 'Environment', Value: 'dev' }] },
+      {
+        imageId: 'ami-0feed000000000001',
+        instanceType: 't3.micro',
+        count: PER_LAUNCH,
+        tags: [
+          { Key: 'CostCenter', Value: 'CC-1000' },
+          { Key: 'Environment', Value: 'dev' },
+        ],
+      },
       { identity: identity.sso('Developer', person) },
     );
     for (const i of launched) creatorOf.set(i.instanceId, person);
@@ -86,11 +94,14 @@ describe('TagPolicy creator lookups under CloudTrail rate', () => {
     expect(report.counts).toMatchObject({ scanned: INSTANCES, violating: INSTANCES, toTag: INSTANCES, compliant: 0 });
     expect(report.instances.length + report.omitted).toBe(INSTANCES);
     for (const i of report.instances) {
-      expect(i.actions).toContainEqual(expect.objectContaining({ action: 'lookup-creator', tag: 'Owner', value: creatorOf.get(i.instanceId), outcome: 'planned' }));
+      expect(i.actions).toContainEqual(
+        expect.objectContaining({ action: 'lookup-creator', tag: 'Owner', value: creatorOf.get(i.instanceId), outcome: 'planned' }),
+      );
     }
     // Per launch: the RunInstances events, 50 a page, by event name.
     expect(lookups.length).toBeLessThanOrEqual(INSTANCES / PER_LAUNCH / 50 + 1);
-    for (const body of lookups) expect(JSON.parse(body)).toMatchObject({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'RunInstances' }], MaxResults: 50 });
+    for (const body of lookups)
+      expect(JSON.parse(body)).toMatchObject({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'RunInstances' }], MaxResults: 50 });
     // The calls need lookups / 2 virtual seconds at CloudTrail's rate, and every Evaluate invocation ended before its timeout.
     const durations = await invocationDurations(arn, 'Evaluate');
     expect(durations.length).toBeGreaterThan(0);

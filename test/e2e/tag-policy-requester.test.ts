@@ -70,18 +70,28 @@ async function graceOver(id: string): Promise<void> {
   const table = rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;
   const ddb = new DynamoDBClient(client(credentials));
   const firstSeenAt = new Date(rt.clock.nowMs() - deployedPolicy.gracePeriodHours * 3_600_000 - 60_000).toISOString();
-  await ddb.send(new UpdateItemCommand({
-    TableName: table, Key: { pk: { S: `grace#${id}` }, sk: { S: 'grace' } },
-    UpdateExpression: 'SET #r.firstSeenAt = :t', ExpressionAttributeNames: { '#r': 'record' }, ExpressionAttributeValues: { ':t': { S: firstSeenAt } },
-  }));
+  await ddb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { pk: { S: `grace#${id}` }, sk: { S: 'grace' } },
+      UpdateExpression: 'SET #r.firstSeenAt = :t',
+      ExpressionAttributeNames: { '#r': 'record' },
+      ExpressionAttributeValues: { ':t': { S: firstSeenAt } },
+    }),
+  );
   ddb.destroy();
 }
 
 beforeAll(async () => {
   const cdkOut = synthesize();
   rt = await Runtime.start({
-    cdkOut, port: 0, stateDir: join(dir, 'state'), timeScale: 60, virtualStart: Date.parse('2025-03-05T10:00:00Z'),
-    rules: { sesPerSecond: 14, sesSandbox: false }, credentials: [credentials, operatorKeys],
+    cdkOut,
+    port: 0,
+    stateDir: join(dir, 'state'),
+    timeScale: 60,
+    virtualStart: Date.parse('2025-03-05T10:00:00Z'),
+    rules: { sesPerSecond: 14, sesSandbox: false },
+    credentials: [credentials, operatorKeys],
   });
 }, 180_000);
 
@@ -101,7 +111,9 @@ describe('TagPolicy started by an approver', () => {
     const records = (out.Events ?? []).map((e) => JSON.parse(e.CloudTrailEvent!));
     const mine = records.find((r) => r.responseElements?.executionArn === arn);
     expect(mine).toMatchObject({
-      eventSource: 'states.amazonaws.com', eventName: 'StartExecution', managementEvent: true,
+      eventSource: 'states.amazonaws.com',
+      eventName: 'StartExecution',
+      managementEvent: true,
       userIdentity: { type: 'IAMUser', arn: OPERATOR_ARN, accessKeyId: 'operator', userName: 'operator' },
       requestParameters: { stateMachineArn: expect.stringContaining(':stateMachine:') },
     });
@@ -111,17 +123,22 @@ describe('TagPolicy started by an approver', () => {
   it('records a start by the launch rule as its role, on behalf of EventBridge: no person asked for it', async () => {
     // Act: a launch fires the RunInstances rule, which starts a TagPolicy launch run.
     const ec2 = new EC2Client(client(operatorKeys));
-    const id = (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0]
+      .InstanceId!;
     ec2.destroy();
     const trail = new CloudTrailClient(client(credentials));
-    const record = await poll('the launch run\'s StartExecution record', 30_000, async () => {
+    const record = await poll("the launch run's StartExecution record", 30_000, async () => {
       const out = await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'StartExecution' }] }));
       return (out.Events ?? []).map((e) => JSON.parse(e.CloudTrailEvent!)).find((r) => String(r.requestParameters?.input).includes(id));
     });
     trail.destroy();
 
     // Assess
-    expect(record.userIdentity).toMatchObject({ type: 'AssumedRole', invokedBy: 'events.amazonaws.com', arn: expect.stringMatching(/^arn:aws:sts::\d{12}:assumed-role\/.+\/events$/) });
+    expect(record.userIdentity).toMatchObject({
+      type: 'AssumedRole',
+      invokedBy: 'events.amazonaws.com',
+      arn: expect.stringMatching(/^arn:aws:sts::\d{12}:assumed-role\/.+\/events$/),
+    });
     expect((await finished(record.responseElements.executionArn)).status).toBe('SUCCEEDED');
   });
 
@@ -141,12 +158,18 @@ describe('TagPolicy started by an approver', () => {
     // Assess: only the other approver is asked, and the email names the operator as requester.
     expect(mail.to).toEqual(['second@example.com']);
     expect(mail.text).toContain('Requested by: approver@example.com');
-    const toOperator = (await outbox()).filter((e) => !seen.has(e.id) && e.to.includes('approver@example.com') && e.links.some((l) => l.includes('/approvals/')));
+    const toOperator = (await outbox()).filter(
+      (e) => !seen.has(e.id) && e.to.includes('approver@example.com') && e.links.some((l) => l.includes('/approvals/')),
+    );
     expect(toOperator).toEqual([]);
 
     // Act: the other approver approves.
     const link = mail.links.find((l) => l.includes('intent=approve'))!;
-    const res = await fetch(link.replace(/\?intent=.*$/, ''), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    const res = await fetch(link.replace(/\?intent=.*$/, ''), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=approve',
+    });
     expect(res.status).toBe(200);
     const done = await finished(arn);
 

@@ -40,10 +40,15 @@ function freshRuntime(): void {
 
 /** Launches an instance with `tags` at launch (TagSpecifications), as a person or a pipeline does. */
 async function launchTagged(tags: Record<string, string>): Promise<string> {
-  const out = await h.ec2.send(new RunInstancesCommand({
-    ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1,
-    TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
-  }));
+  const out = await h.ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-0feed000000000001',
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+    }),
+  );
   const id = out.Instances![0].InstanceId!;
   // As an operator would: the policy acts on running instances (a pending one is left alone, and says so).
   await waitUntilInstanceRunning({ client: h.ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 1 }, { InstanceIds: [id] });
@@ -61,10 +66,15 @@ async function backdateGrace(id: string, hours: number): Promise<void> {
   const table = h.rt.deployed.tables.find((t) => t.includes('TagPolicy'))!;
   const ddb = new DynamoDBClient({ endpoint: h.endpoint, region: 'us-east-1', credentials });
   const firstSeenAt = new Date(h.rt.clock.nowMs() - hours * 3_600_000 - 60_000).toISOString();
-  await ddb.send(new UpdateItemCommand({
-    TableName: table, Key: { pk: { S: `grace#${id}` }, sk: { S: 'grace' } },
-    UpdateExpression: 'SET #r.firstSeenAt = :t', ExpressionAttributeNames: { '#r': 'record' }, ExpressionAttributeValues: { ':t': { S: firstSeenAt } },
-  }));
+  await ddb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { pk: { S: `grace#${id}` }, sk: { S: 'grace' } },
+      UpdateExpression: 'SET #r.firstSeenAt = :t',
+      ExpressionAttributeNames: { '#r': 'record' },
+      ExpressionAttributeValues: { ':t': { S: firstSeenAt } },
+    }),
+  );
   ddb.destroy();
 }
 
@@ -156,7 +166,8 @@ describe('TagPolicy applied scans', () => {
     expect(byId(first.report, id)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
     await backdateGrace(id, graceHours);
   };
-  const stopMail = (id: string, isNew: (m: OutboxEntry) => boolean) => h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('to stop') && e.text.includes(id));
+  const stopMail = (id: string, isNew: (m: OutboxEntry) => boolean) =>
+    h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('to stop') && e.text.includes(id));
 
   it('tags, looks up the creator, and only starts the grace period before stopping', async () => {
     // Prepare
@@ -169,7 +180,9 @@ describe('TagPolicy applied scans', () => {
     expect(status).toBe('SUCCEEDED');
     expect(report.dryRun).toBe(false);
     expect(await tagsOf(DEMO.missingOwner)).toMatchObject({ Owner: 'carol@example.com' });
-    expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(expect.objectContaining({ action: 'lookup-creator', outcome: 'applied', value: 'carol@example.com' }));
+    expect(byId(report, DEMO.missingOwner)!.actions).toContainEqual(
+      expect.objectContaining({ action: 'lookup-creator', outcome: 'applied', value: 'carol@example.com' }),
+    );
     expect(byId(report, DEMO.badCostCenter)!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
     expect(byId(report, DEMO.asg)!.actions.every((a) => a.action === 'notify')).toBe(true);
     expect(await tagsOf(DEMO.asg)).not.toHaveProperty('Owner', 'carol@example.com');
@@ -233,14 +246,18 @@ describe('TagPolicy launch mode', () => {
   };
   /** The report of the launch execution that covered `id`; fails after 60 s instead of looping forever. */
   const launchReport = (id: string): Promise<Report> =>
-    h.until(`a TagPolicy execution covering ${id}`, async () => {
-      const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
-      for (const e of list.executions ?? []) {
-        const d = await h.finished(e.executionArn!);
-        if (d.input?.includes(id)) return JSON.parse(d.output!) as Report;
-      }
-      return undefined;
-    }, 60_000);
+    h.until(
+      `a TagPolicy execution covering ${id}`,
+      async () => {
+        const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
+        for (const e of list.executions ?? []) {
+          const d = await h.finished(e.executionArn!);
+          if (d.input?.includes(id)) return JSON.parse(d.output!) as Report;
+        }
+        return undefined;
+      },
+      60_000,
+    );
 
   it('checks a new instance after the settle delay, counting tags added right after launch', async () => {
     // Act
@@ -260,14 +277,18 @@ describe('TagPolicy launch mode', () => {
     const ids = out.Instances!.map((i) => i.InstanceId!);
 
     // Act: the rule's run for this launch (its input carries the client token, not the ids).
-    const arn = await h.until('the launch run of the 400 instances', async () => {
-      const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
-      for (const e of list.executions ?? []) {
-        const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }));
-        if (d.input?.includes(out.Instances![0].ClientToken!)) return e.executionArn!;
-      }
-      return undefined;
-    }, 60_000);
+    const arn = await h.until(
+      'the launch run of the 400 instances',
+      async () => {
+        const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
+        for (const e of list.executions ?? []) {
+          const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }));
+          if (d.input?.includes(out.Instances![0].ClientToken!)) return e.executionArn!;
+        }
+        return undefined;
+      },
+      60_000,
+    );
     const done = await h.finished(arn, 120_000);
 
     // Assess: not Input.Invalid: every one of the 400 was evaluated, and the launcher is known.
@@ -279,7 +300,7 @@ describe('TagPolicy launch mode', () => {
     expect(ids).toContain(report.instances[0].instanceId);
   });
 
-  it('starts no run for an EC2 Auto Scaling launch (the rule filters it out), and one for a person\'s', async () => {
+  it("starts no run for an EC2 Auto Scaling launch (the rule filters it out), and one for a person's", async () => {
     // Prepare: Auto Scaling launches through its service-linked role; CloudTrail names it in userIdentity.invokedBy.
     const [scaled] = h.rt.ec2.fleet.run({ imageId: 'ami-0feed000000000001', instanceType: 't3.micro', count: 1 }, { identity: identity.autoScaling() });
     await h.rt.events.put(apiCallEvent(h.rt.ec2.fleet.trail.at(-1)!));
@@ -290,7 +311,9 @@ describe('TagPolicy launch mode', () => {
 
     // Assess
     const list = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('TagPolicy') }));
-    const inputs = await Promise.all((list.executions ?? []).map(async (e) => (await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))).input ?? ''));
+    const inputs = await Promise.all(
+      (list.executions ?? []).map(async (e) => (await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))).input ?? ''),
+    );
     expect(inputs.filter((i) => i.includes(byPerson))).toHaveLength(1);
     expect(inputs.filter((i) => i.includes(scaled.instanceId))).toHaveLength(0);
   });

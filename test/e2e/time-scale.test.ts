@@ -23,7 +23,13 @@ describe('the walkthrough of the three workflows at every documented time scale'
     runs.set(1, walkthrough(1));
     const at60 = walkthrough(60);
     runs.set(60, at60);
-    runs.set(documentedMax, at60.then(() => walkthrough(documentedMax), () => walkthrough(documentedMax)));
+    runs.set(
+      documentedMax,
+      at60.then(
+        () => walkthrough(documentedMax),
+        () => walkthrough(documentedMax),
+      ),
+    );
     // Awaited by each test below; until then a failure must not count as unhandled.
     for (const run of runs.values()) run.catch(() => undefined);
   });

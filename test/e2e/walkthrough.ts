@@ -46,8 +46,15 @@ async function walk(h: Harness): Promise<WalkthroughResult> {
   const approval = example('workflows/approval/examples/approval.json');
   const approvalArn = await h.start('Approval', approval);
   const asked = await h.mail((e) => e.subject.includes(String(approval.title)), 2, 120_000);
-  const link = asked.find((e) => e.to.includes('lead@example.com'))!.links.find((l) => l.includes('/approvals/'))!.split('?')[0];
-  const vote = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ decision: 'approve', comment: 'ship it' }).toString() });
+  const link = asked
+    .find((e) => e.to.includes('lead@example.com'))!
+    .links.find((l) => l.includes('/approvals/'))!
+    .split('?')[0];
+  const vote = await fetch(link, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ decision: 'approve', comment: 'ship it' }).toString(),
+  });
   const a = await finished(approvalArn);
   outcomes.approval = { vote: vote.status, status: a.status, error: a.error, decision: a.output?.decision, approver: a.output?.approver };
 
@@ -57,7 +64,11 @@ async function walk(h: Harness): Promise<WalkthroughResult> {
   const machine = h.arnOf('Ec2Schedule');
   const before = new Set((await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions!.map((e) => e.executionArn));
   await h.rt.scheduler.fire('opsflow-office-hours-start-0');
-  const fired = await h.until('the fired execution', async () => (await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions!.find((e) => !before.has(e.executionArn))?.executionArn, 60_000);
+  const fired = await h.until(
+    'the fired execution',
+    async () => (await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions!.find((e) => !before.has(e.executionArn))?.executionArn,
+    60_000,
+  );
   const start = await finished(fired);
   outcomes.ec2ScheduledStart = { status: start.status, error: start.error, counts: start.output?.counts };
 

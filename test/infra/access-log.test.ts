@@ -16,8 +16,12 @@ describe('HTTP API access logs', () => {
       const fields = JSON.parse(format) as Record<string, string>;
       expect(Object.values(fields), id).toEqual(
         expect.arrayContaining([
-          '$context.requestId', '$context.routeKey', '$context.status', '$context.identity.sourceIp',
-          '$context.integrationErrorMessage', '$context.responseLatency',
+          '$context.requestId',
+          '$context.routeKey',
+          '$context.status',
+          '$context.identity.sourceIp',
+          '$context.integrationErrorMessage',
+          '$context.responseLatency',
         ]),
       );
     }

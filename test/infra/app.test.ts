@@ -14,7 +14,14 @@ import { WORKFLOWS } from '../../workflows';
 import { configKey, folderName, type WorkflowRegistration } from '../../workflows/shared/registration';
 import { asList, statements, synthOpsflow } from './synth';
 
-type State = { Type: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Branches?: Array<{ States: Record<string, State> }>; ItemProcessor?: { States: Record<string, State> }; Iterator?: { States: Record<string, State> } };
+type State = {
+  Type: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Branches?: Array<{ States: Record<string, State> }>;
+  ItemProcessor?: { States: Record<string, State> };
+  Iterator?: { States: Record<string, State> };
+};
 
 function tasks(states: Record<string, State>): Array<[string, State]> {
   return Object.entries(states).flatMap(([name, s]) => [
@@ -30,17 +37,24 @@ const machines = stateMachines(json);
 const resources = Object.values(json.Resources as Record<string, any>);
 
 describe('the registry', () => {
-  it('holds the app\'s workflows, each with one name: its folders, config key and state machine', () => {
+  it("holds the app's workflows, each with one name: its folders, config key and state machine", () => {
     expect(registry.length).toBeGreaterThanOrEqual(3);
     for (const w of registry) {
       expect(w.name, w.name).toMatch(/^[A-Z][A-Za-z0-9]*$/);
       expect(existsSync(`workflows/${folderName(w.name)}/index.ts`), `workflows/${folderName(w.name)}/`).toBe(true);
       expect(existsSync(`tasks/${folderName(w.name)}`), `tasks/${folderName(w.name)}/`).toBe(true);
-      expect(machines.map((m) => m.workflow), w.name).toContain(w.name);
+      expect(
+        machines.map((m) => m.workflow),
+        w.name,
+      ).toContain(w.name);
       expect(Object.keys(parseConfig({})), w.name).toContain(configKey(w.name));
     }
     // Every state machine belongs to a registered workflow (Ec2ScheduleWave is Ec2Schedule's inner machine).
-    for (const m of machines) expect(registry.some((w) => m.workflow.startsWith(w.name)), m.workflow).toBe(true);
+    for (const m of machines)
+      expect(
+        registry.some((w) => m.workflow.startsWith(w.name)),
+        m.workflow,
+      ).toBe(true);
   });
 
   it('gives each workflow example inputs that exist and parse, and a start command naming one', () => {
@@ -55,7 +69,7 @@ describe('the registry', () => {
     }
   });
 
-  it('is what the README\'s table of workflows lists, row by row', () => {
+  it("is what the README's table of workflows lists, row by row", () => {
     const readme = readFileSync('README.md', 'utf8');
     const rows = [...readme.matchAll(/^\| `([A-Za-z0-9]+)` \| (.+?) \| \w+ \|$/gm)].map(([, name, summary]) => ({ name, summary }));
     expect(rows).toEqual(registry.map((w) => ({ name: w.name, summary: w.summary })));
@@ -63,9 +77,9 @@ describe('the registry', () => {
 
   it('tells the local runtime about every workflow through the template', () => {
     const declared = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').map((r) => r.Metadata?.OpsflowLocal?.workflow);
-    expect(declared.filter(Boolean).map((w) => ({ name: w.name, examples: w.examples.map((e: { name: string }) => e.name), tryLocally: w.tryLocally }))).toEqual(
-      registry.map((w) => ({ name: w.name, examples: w.examples.map((e) => e.split('/').pop()), tryLocally: w.tryLocally })),
-    );
+    expect(
+      declared.filter(Boolean).map((w) => ({ name: w.name, examples: w.examples.map((e: { name: string }) => e.name), tryLocally: w.tryLocally })),
+    ).toEqual(registry.map((w) => ({ name: w.name, examples: w.examples.map((e) => e.split('/').pop()), tryLocally: w.tryLocally })));
   });
 });
 
@@ -112,7 +126,10 @@ describe('IAM', () => {
 
   it('uses Resource * only for actions that cannot be scoped (X-Ray, log delivery, EC2 Describe*, CloudTrail lookups, SendTask*)', () => {
     const unscoped = all.filter((s) => asList(s.Resource as string).includes('*')).flatMap((s) => asList(s.Action));
-    for (const a of unscoped) expect(a).toMatch(/^(xray:|ec2:Describe|cloudtrail:LookupEvents$|states:SendTask(Success|Failure|Heartbeat)$|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))/);
+    for (const a of unscoped)
+      expect(a).toMatch(
+        /^(xray:|ec2:Describe|cloudtrail:LookupEvents$|states:SendTask(Success|Failure|Heartbeat)$|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))/,
+      );
   });
 });
 
@@ -121,7 +138,12 @@ describe('task functions', () => {
     const fns = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(fns.length).toBeGreaterThanOrEqual(registry.length);
     for (const fn of fns) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } } });
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
     }
   });
 });
@@ -175,7 +197,11 @@ function imports(file: string): string[] {
 }
 
 const offending = (dir: string, bad: (spec: string, file: string) => boolean) =>
-  files(dir).flatMap((f) => imports(f).filter((spec) => bad(spec, f)).map((spec) => `${f} imports ${spec}`));
+  files(dir).flatMap((f) =>
+    imports(f)
+      .filter((spec) => bad(spec, f))
+      .map((spec) => `${f} imports ${spec}`),
+  );
 
 describe('layering', () => {
   it('finds the files it checks', () => {
@@ -196,7 +222,9 @@ describe('layering', () => {
   it('keeps cores pure: no Lambda event types, no SDK clients built', () => {
     const cores = files('tasks').filter((f) => f.includes('/core/'));
     expect(offending('tasks', (spec, f) => f.includes('/core/') && spec === 'aws-lambda')).toEqual([]);
-    const building = cores.filter((f) => /new \w+Client\(/.test(readFileSync(join(ROOT, f), 'utf8')) || /DynamoDBDocumentClient\.from\(/.test(readFileSync(join(ROOT, f), 'utf8')));
+    const building = cores.filter(
+      (f) => /new \w+Client\(/.test(readFileSync(join(ROOT, f), 'utf8')) || /DynamoDBDocumentClient\.from\(/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
     expect(building).toEqual([]);
   });
 

@@ -8,7 +8,8 @@ import { Approval } from '../../workflows/approval/construct';
 import { asList, statements, synthOpsflow } from './synth';
 
 const policyOf = (json: any, fnPrefix: string) => {
-  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1]
+    .Properties.Role['Fn::GetAtt'][0];
   return statements(json).filter((s) => {
     const policy = json.Resources[s.policy];
     return policy.Properties.Roles.some((r: any) => r.Ref === role);
@@ -54,7 +55,6 @@ describe('Approval state machine', () => {
     expect(states.TimedOut).toMatchObject({ Type: 'Fail', Error: 'Approval.TimedOut' });
     expect(states.AwaitDecision.OutputPath).toBe('$[0]');
   });
-
 });
 
 describe('IAM', () => {
@@ -71,7 +71,9 @@ describe('IAM', () => {
     // Any recipient domain is allowed: in the sandbox any approver's identity may be authorized, so every identity of
     // the account is the resource and the From address is pinned by the condition.
     expect(ses).toEqual({
-      policy: expect.any(String), Effect: 'Allow', Action: 'ses:SendEmail',
+      policy: expect.any(String),
+      Effect: 'Allow',
+      Action: 'ses:SendEmail',
       Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':identity/*']] },
       Condition: { StringEquals: { 'ses:FromAddress': 'opsflow@example.com' } },
     });
@@ -83,10 +85,17 @@ describe('IAM', () => {
     for (const fn of ['ApprovalWorkerFn', 'ApprovalSweepFn']) {
       const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '000000000000' };
       const resolve = (arn: any) => (arn['Fn::Join'][1] as Array<string | { Ref: string }>).map((x) => (typeof x === 'string' ? x : pseudo[x.Ref])).join('');
-      const sendStatements = policyOf(json, fn).filter((s) => asList(s.Action).includes('ses:SendEmail')).map(({ policy: _p, ...st }) => ({ ...st, Resource: resolve(st.Resource) }));
+      const sendStatements = policyOf(json, fn)
+        .filter((s) => asList(s.Action).includes('ses:SendEmail'))
+        .map(({ policy: _p, ...st }) => ({ ...st, Resource: resolve(st.Resource) }));
       const send = (resource: string, from = 'opsflow@example.com') =>
         evaluate(
-          { principal: { type: 'AWS', id: 'arn:aws:iam::000000000000:role/worker' }, action: 'ses:SendEmail', resource, context: { 'ses:FromAddress': from, 'ses:Recipients': ['lead@example.com'] } },
+          {
+            principal: { type: 'AWS', id: 'arn:aws:iam::000000000000:role/worker' },
+            action: 'ses:SendEmail',
+            resource,
+            context: { 'ses:FromAddress': from, 'ses:Recipients': ['lead@example.com'] },
+          },
           [{ Version: '2012-10-17', Statement: sendStatements } as PolicyDocument],
         ).decision;
       const identity = (name: string) => `arn:aws:ses:us-east-1:000000000000:identity/${name}`;
@@ -99,7 +108,10 @@ describe('IAM', () => {
 
   it('lets the decision function only complete tasks, read/write approval records and describe its own executions', () => {
     const statements = policyOf(json, 'ApprovalDecideFn');
-    const actions = statements.flatMap((s) => asList(s.Action)).filter((a) => !/^(xray|logs):/.test(a)).sort();
+    const actions = statements
+      .flatMap((s) => asList(s.Action))
+      .filter((a) => !/^(xray|logs):/.test(a))
+      .sort();
     expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:DescribeExecution', 'states:SendTaskFailure', 'states:SendTaskSuccess']);
     const describe = statements.find((s) => asList(s.Action).includes('states:DescribeExecution'))!;
     expect(JSON.stringify(describe.Resource)).toContain(':execution:Opsflow-Approval:*');
@@ -122,14 +134,15 @@ describe('resources', () => {
   it('sweeps every 5 minutes', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)' });
   });
-
 });
 
 describe('Approval props', () => {
   const props = { sender: 'a@example.com', sesIdentity: 'example.com' };
 
   it('fails when reminderInterval is not shorter than timeout', () => {
-    expect(() => new Approval(new Stack(), 'A', { ...props, timeout: Duration.hours(1), reminderInterval: Duration.hours(1) })).toThrow('Approval: reminderInterval must be shorter than timeout');
+    expect(() => new Approval(new Stack(), 'A', { ...props, timeout: Duration.hours(1), reminderInterval: Duration.hours(1) })).toThrow(
+      'Approval: reminderInterval must be shorter than timeout',
+    );
   });
 
   it('fails when timeout exceeds maxTimeout', () => {
@@ -137,15 +150,24 @@ describe('Approval props', () => {
   });
 
   it('fails when allowedRecipientDomains has something that is not a domain, or an approver outside them', () => {
-    expect(() => new Approval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['*.example.com'] })).toThrow("Approval: allowedRecipientDomains has '*.example.com', not a domain name");
-    expect(() => new Approval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['example.com'], defaultApprovers: ['x@evil.test'] })).toThrow('Approval: defaultApprovers x@evil.test not in allowedRecipientDomains (example.com)');
+    expect(() => new Approval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['*.example.com'] })).toThrow(
+      "Approval: allowedRecipientDomains has '*.example.com', not a domain name",
+    );
+    expect(() => new Approval(new Stack(), 'A', { ...props, allowedRecipientDomains: ['example.com'], defaultApprovers: ['x@evil.test'] })).toThrow(
+      'Approval: defaultApprovers x@evil.test not in allowedRecipientDomains (example.com)',
+    );
   });
 
   it('with allowedRecipientDomains, IAM lets the worker and sweep email only those domains (ses:Recipients)', () => {
     const stack = new Stack();
     new Approval(stack, 'A', { ...props, allowedRecipientDomains: ['example.com', 'corp.example.org'] });
-    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Condition?: unknown }> } } }>;
-    const sends = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => st.Condition);
+    const policies = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')) as Array<{
+      Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Condition?: unknown }> } };
+    }>;
+    const sends = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((st) => st.Action === 'ses:SendEmail')
+      .map((st) => st.Condition);
     expect(sends).toHaveLength(2);
     for (const condition of sends) {
       expect(condition).toEqual({
@@ -156,25 +178,47 @@ describe('Approval props', () => {
     // What the runtime's IAM evaluator (the one that authorizes the worker's and sweep's calls) decides on them.
     const send = (recipients: string[]) =>
       evaluate(
-        { principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/worker' }, action: 'ses:SendEmail', resource: '*', context: { 'ses:FromAddress': 'a@example.com', 'ses:Recipients': recipients } },
-        [{ Version: '2012-10-17', Statement: policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => ({ ...st, Resource: '*' })) } as PolicyDocument],
+        {
+          principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/worker' },
+          action: 'ses:SendEmail',
+          resource: '*',
+          context: { 'ses:FromAddress': 'a@example.com', 'ses:Recipients': recipients },
+        },
+        [
+          {
+            Version: '2012-10-17',
+            Statement: policies
+              .flatMap((p) => p.Properties.PolicyDocument.Statement)
+              .filter((st) => st.Action === 'ses:SendEmail')
+              .map((st) => ({ ...st, Resource: '*' })),
+          } as PolicyDocument,
+        ],
       ).decision;
     expect(send(['ops@example.com', 'lead@corp.example.org'])).toBe('Allow');
     expect(send(['ops@example.com', 'x@evil.test'])).toBe('ImplicitDeny');
     expect(send(['x@example.com.evil.test'])).toBe('ImplicitDeny');
     // The resources: every identity SES may match for the sender (its own address, verified on its own, or its domain)
     // and, in the sandbox, for a recipient of an allowed domain (the address, the domain, or a parent domain).
-    const resources = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Action === 'ses:SendEmail').map((st) => (st as unknown as { Resource: unknown }).Resource);
-    const arn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${name}`]] });
+    const resources = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((st) => st.Action === 'ses:SendEmail')
+      .map((st) => (st as unknown as { Resource: unknown }).Resource);
+    const arn = (name: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${name}`]],
+    });
     for (const r of resources) {
       expect(r).toEqual(['a@example.com', 'example.com', '*@example.com', '*@corp.example.org', 'corp.example.org', 'example.org'].map(arn));
     }
-    const validate = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes('ALLOWED_RECIPIENT_DOMAINS'));
+    const validate = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((f) =>
+      JSON.stringify(f).includes('ALLOWED_RECIPIENT_DOMAINS'),
+    );
     expect(JSON.stringify(validate)).toContain(JSON.stringify(JSON.stringify(['example.com', 'corp.example.org'])).slice(1, -1));
   });
 
   it('fails when escalateAfter is not shorter than timeout', () => {
-    expect(() => new Approval(new Stack(), 'A', { ...props, escalationApprovers: ['b@example.com'], escalateAfter: Duration.days(2) })).toThrow('Approval: escalateAfter must be shorter than timeout');
+    expect(() => new Approval(new Stack(), 'A', { ...props, escalationApprovers: ['b@example.com'], escalateAfter: Duration.days(2) })).toThrow(
+      'Approval: escalateAfter must be shorter than timeout',
+    );
   });
 });
 

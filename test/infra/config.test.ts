@@ -12,12 +12,24 @@ describe('config', () => {
     const c = parseConfig({});
     expect(c.stackName).toBe('Opsflow');
     expect(c.approval).toEqual({
-      sender: 'opsflow@example.com', sesIdentity: 'example.com', approvers: [], linkBaseUrl: undefined,
-      timeoutSeconds: 86400, maxTimeoutSeconds: 604800, reminderIntervalSeconds: 14400, escalationApprovers: [], escalateAfterSeconds: 43200,
+      sender: 'opsflow@example.com',
+      sesIdentity: 'example.com',
+      approvers: [],
+      linkBaseUrl: undefined,
+      timeoutSeconds: 86400,
+      maxTimeoutSeconds: 604800,
+      reminderIntervalSeconds: 14400,
+      escalationApprovers: [],
+      escalateAfterSeconds: 43200,
     });
     expect(c.alerts).toEqual({ emails: [] });
     expect(c.tagPolicy).toMatchObject({
-      policyFile: 'tag-policy.json', scanSchedule: 'cron(0 6 * * ? *)', scanTimezone: 'UTC', scanEnabled: true, launchEnabled: true, settleSeconds: 120,
+      policyFile: 'tag-policy.json',
+      scanSchedule: 'cron(0 6 * * ? *)',
+      scanTimezone: 'UTC',
+      scanEnabled: true,
+      launchEnabled: true,
+      settleSeconds: 120,
     });
   });
 
@@ -35,14 +47,26 @@ describe('config', () => {
 
   it.each([
     ['the sender is not an email', { sender: 'not-an-email' }, 'approval.sender must be an email address'],
-    ['an approver is not an email', { approvers: ['ok@acme.io', 'nope'] }, "approval.approvers[1] must be an email address, got \"nope\""],
+    ['an approver is not an email', { approvers: ['ok@acme.io', 'nope'] }, 'approval.approvers[1] must be an email address, got "nope"'],
     ['an escalation approver is not an email', { escalationApprovers: [42] }, 'approval.escalationApprovers[0] must be an email address'],
     ['the timeout is below a minute', { timeoutSeconds: 30 }, 'approval.timeoutSeconds must be a whole number of seconds from 60 to'],
     ['the timeout exceeds maxTimeoutSeconds', { timeoutSeconds: 700_000 }, 'approval.timeoutSeconds must be a whole number of seconds from 60 to 604800'],
     ['the timeout is not a whole number', { timeoutSeconds: 90.5 }, 'approval.timeoutSeconds must be a whole number'],
-    ['the reminder is not shorter than the timeout', { timeoutSeconds: 3600, reminderIntervalSeconds: 3600 }, 'approval.reminderIntervalSeconds (3600) must be shorter than approval.timeoutSeconds (3600)'],
-    ['escalation comes after the timeout', { timeoutSeconds: 3600, reminderIntervalSeconds: 600, escalationApprovers: ['boss@acme.io'], escalateAfterSeconds: 7200 }, 'approval.escalateAfterSeconds (7200) must be shorter than approval.timeoutSeconds (3600)'],
-    ['the sender is outside the SES identity', { sender: 'ops@acme.io', sesIdentity: 'other.io' }, "approval.sender 'ops@acme.io' does not belong to approval.sesIdentity 'other.io'"],
+    [
+      'the reminder is not shorter than the timeout',
+      { timeoutSeconds: 3600, reminderIntervalSeconds: 3600 },
+      'approval.reminderIntervalSeconds (3600) must be shorter than approval.timeoutSeconds (3600)',
+    ],
+    [
+      'escalation comes after the timeout',
+      { timeoutSeconds: 3600, reminderIntervalSeconds: 600, escalationApprovers: ['boss@acme.io'], escalateAfterSeconds: 7200 },
+      'approval.escalateAfterSeconds (7200) must be shorter than approval.timeoutSeconds (3600)',
+    ],
+    [
+      'the sender is outside the SES identity',
+      { sender: 'ops@acme.io', sesIdentity: 'other.io' },
+      "approval.sender 'ops@acme.io' does not belong to approval.sesIdentity 'other.io'",
+    ],
     ['the link base URL is not a URL', { linkBaseUrl: 'ftp://x' }, 'approval.linkBaseUrl must be an http(s) URL'],
     ['a setting is unknown', { timeout: 5 }, 'approval.timeout is not a known setting'],
   ])('fails when %s', (_case, approval, message) => {
@@ -51,7 +75,10 @@ describe('config', () => {
 
   it('tells the local runtime which SES identities its account has verified: approval.sesIdentity unless local.sesIdentities says', () => {
     expect(parseConfig(withApproval({ sender: 'ops@acme.io' })).local.sesIdentities).toEqual(['acme.io']);
-    expect(parseConfig({ local: { sesIdentities: ['acme.io', 'lead@partner.example.net'] } }).local.sesIdentities).toEqual(['acme.io', 'lead@partner.example.net']);
+    expect(parseConfig({ local: { sesIdentities: ['acme.io', 'lead@partner.example.net'] } }).local.sesIdentities).toEqual([
+      'acme.io',
+      'lead@partner.example.net',
+    ]);
     expect(loadConfig('opsflow.config.json').local.sesIdentities).toEqual(['example.com']);
     expect(() => parseConfig({ local: { sesIdentities: ['acme.io', 'not an identity', 7] } })).toThrow(
       /local\.sesIdentities\[1\] must be a domain or an email address, got "not an identity".*local\.sesIdentities\[2\] must be a domain or an email address, got 7/,

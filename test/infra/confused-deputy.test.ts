@@ -15,7 +15,9 @@ const resources = Object.entries(json.Resources as Record<string, any>);
 const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 const ACCOUNT = { Ref: 'AWS::AccountId' };
 /** `arn:<partition>:<service>:<region>:<account>:<rest>` as CDK's formatArn renders it. */
-const arn = (service: string, rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${rest}`]] });
+const arn = (service: string, rest: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${rest}`]],
+});
 const trustedBy = (role: any, service: string) => (role.Properties.AssumeRolePolicyDocument.Statement as any[]).filter((s) => s.Principal?.Service === service);
 
 describe('roles that EventBridge Scheduler assumes', () => {
@@ -30,7 +32,12 @@ describe('roles that EventBridge Scheduler assumes', () => {
   it('trust Scheduler only for schedules of this account in its default schedule group', () => {
     for (const [id, role] of roles) {
       expect(trustedBy(role, 'scheduler.amazonaws.com'), id).toEqual([
-        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': arn('scheduler', 'schedule-group/default') } } },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': arn('scheduler', 'schedule-group/default') } },
+        },
       ]);
     }
   });
@@ -38,7 +45,9 @@ describe('roles that EventBridge Scheduler assumes', () => {
 
 describe('roles that EventBridge assumes for rule targets', () => {
   const rules = ofType('AWS::Events::Rule');
-  const withRole = rules.flatMap(([id, r]) => (r.Properties.Targets as any[]).filter((t) => t.RoleArn).map((t) => ({ rule: id, name: r.Properties.Name, role: t.RoleArn['Fn::GetAtt'][0] })));
+  const withRole = rules.flatMap(([id, r]) =>
+    (r.Properties.Targets as any[]).filter((t) => t.RoleArn).map((t) => ({ rule: id, name: r.Properties.Name, role: t.RoleArn['Fn::GetAtt'][0] })),
+  );
 
   it('exist (the TagPolicy launch rule starts the state machine through one)', () => {
     expect(withRole.map((w) => w.rule)).toEqual([expect.stringMatching(/^TagPolicyLaunchRule/)]);
@@ -48,7 +57,12 @@ describe('roles that EventBridge assumes for rule targets', () => {
     for (const w of withRole) {
       expect(w.name, w.rule).toBe('Opsflow-TagPolicyLaunch');
       expect(trustedBy(json.Resources[w.role], 'events.amazonaws.com'), w.role).toEqual([
-        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': arn('events', `rule/${w.name}`) } } },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': arn('events', `rule/${w.name}`) } },
+        },
       ]);
     }
   });
@@ -74,7 +88,9 @@ describe('key and topic policies', () => {
       ...ofType('AWS::SNS::TopicPolicy').map(([id, p]) => [id, p.Properties.PolicyDocument] as const),
     ];
     expect(policies.length).toBeGreaterThanOrEqual(2);
-    const grants = policies.flatMap(([id, doc]) => (doc.Statement as any[]).filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || s.Principal?.Service)).map((s) => ({ id, ...s })));
+    const grants = policies.flatMap(([id, doc]) =>
+      (doc.Statement as any[]).filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || s.Principal?.Service)).map((s) => ({ id, ...s })),
+    );
     expect(grants).toEqual([]);
   });
 
@@ -89,7 +105,7 @@ describe('eventRuleName', () => {
     expect(eventRuleName(new Stack(new App(), 'OpsflowProd'), 'FailureAlerts')).toBe('OpsflowProd-FailureAlerts');
   });
 
-  it('fails when the name would exceed EventBridge\'s 64 characters', () => {
+  it("fails when the name would exceed EventBridge's 64 characters", () => {
     expect(() => eventRuleName(new Stack(new App(), `Opsflow${'x'.repeat(50)}`), 'FailureAlerts')).toThrow(/must be 1-64 letters.*shorten stackName/);
   });
 });

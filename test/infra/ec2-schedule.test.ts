@@ -12,7 +12,8 @@ import { Ec2Schedule, startStopTagConditions } from '../../workflows/ec2-schedul
 import { asList, statements, synthOpsflow } from './synth';
 
 const resources = (json: any, type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
-const roleOf = (json: any, fnPrefix: string) => resources(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+const roleOf = (json: any, fnPrefix: string) =>
+  resources(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
 const policyOf = (json: any, fnPrefix: string) => {
   const role = roleOf(json, fnPrefix);
   return statements(json).filter((s) => json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === role));
@@ -29,13 +30,24 @@ function standalone(props: ConstructorParameters<typeof Ec2Schedule>[2]) {
 
 describe('Ec2Schedule schedules', () => {
   const { json } = synthOpsflow();
-  const schedules = Object.fromEntries(resources(json, 'AWS::Scheduler::Schedule').filter(([id]) => id.startsWith('Ec2Schedule')).map(([, r]) => [r.Properties.Name, r.Properties]));
+  const schedules = Object.fromEntries(
+    resources(json, 'AWS::Scheduler::Schedule')
+      .filter(([id]) => id.startsWith('Ec2Schedule'))
+      .map(([, r]) => [r.Properties.Name, r.Properties]),
+  );
 
   it('creates one EventBridge Scheduler schedule per period boundary, in the schedule time zone, and no polling rule', () => {
     expect(Object.keys(schedules).sort()).toEqual([
-      'opsflow-batch-window-start-0', 'opsflow-batch-window-stop-1', 'opsflow-office-hours-start-0', 'opsflow-office-hours-stop-0',
+      'opsflow-batch-window-start-0',
+      'opsflow-batch-window-stop-1',
+      'opsflow-office-hours-start-0',
+      'opsflow-office-hours-stop-0',
     ]);
-    expect(schedules['opsflow-office-hours-start-0']).toMatchObject({ ScheduleExpression: 'cron(0 7 ? * MON-FRI *)', ScheduleExpressionTimezone: 'Europe/Berlin', State: 'ENABLED' });
+    expect(schedules['opsflow-office-hours-start-0']).toMatchObject({
+      ScheduleExpression: 'cron(0 7 ? * MON-FRI *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      State: 'ENABLED',
+    });
     expect(schedules['opsflow-batch-window-stop-1']).toMatchObject({ ScheduleExpression: 'cron(0 4 ? * TUE-SAT *)', ScheduleExpressionTimezone: 'UTC' });
     const rates = Object.values(schedules).filter((s: any) => s.ScheduleExpression.startsWith('rate(') && JSON.stringify(s.Target).includes('Ec2Schedule'));
     expect(rates).toEqual([]);
@@ -56,15 +68,25 @@ describe('Ec2Schedule schedules', () => {
   it('fails synth, naming the field, when skip dates would push a Lambda environment over 4 KB', () => {
     const problems: string[] = [];
     const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
-    const many = parseSchedules({ holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 300 }, (_, i) => day(i)) } }, problems);
+    const many = parseSchedules(
+      { holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 300 }, (_, i) => day(i)) } },
+      problems,
+    );
     expect(problems).toEqual([]);
-    expect(() => standalone({ schedules: many })).toThrow(/the schedules take \d+ bytes of the Lambda environment, which holds 4096 bytes.*schedules\.holidays\.skipDates has 300/);
-    const fits = parseSchedules({ holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 100 }, (_, i) => day(i)) } }, problems);
+    expect(() => standalone({ schedules: many })).toThrow(
+      /the schedules take \d+ bytes of the Lambda environment, which holds 4096 bytes.*schedules\.holidays\.skipDates has 300/,
+    );
+    const fits = parseSchedules(
+      { holidays: { timezone: 'UTC', periods: [{ days: 'MON', start: '07:00' }], skipDates: Array.from({ length: 100 }, (_, i) => day(i)) } },
+      problems,
+    );
     expect(() => standalone({ schedules: fits })).not.toThrow();
   });
 
   it('refuses any task whose environment is over 4 KB', () => {
-    expect(() => checkEnvironmentSize('Fn', { BIG: 'x'.repeat(4094) })).toThrow("Fn: its Lambda environment takes 4097 bytes, over Lambda's 4096-byte limit (largest: BIG 4097 bytes)");
+    expect(() => checkEnvironmentSize('Fn', { BIG: 'x'.repeat(4094) })).toThrow(
+      "Fn: its Lambda environment takes 4097 bytes, over Lambda's 4096-byte limit (largest: BIG 4097 bytes)",
+    );
     expect(checkEnvironmentSize('Fn', { OK: 'x'.repeat(4094) })).toBe(4096);
   });
 
@@ -101,17 +123,23 @@ describe('Ec2Schedule state machine', () => {
     expect(states.Waves.ItemProcessor.States.RunWave).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
-      Parameters: { StateMachineArn: expect.stringContaining(':stateMachine:Ec2ScheduleWaveStateMachine'), Input: { 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' } },
+      Parameters: {
+        StateMachineArn: expect.stringContaining(':stateMachine:Ec2ScheduleWaveStateMachine'),
+        Input: { 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+      },
       ResultPath: null,
     });
   });
 
-  it('paces a group by Advance passes and Waits on Step Functions\' clock, retrying a pass on any error', () => {
+  it("paces a group by Advance passes and Waits on Step Functions' clock, retrying a pass on any error", () => {
     const wave = stateMachines(json).find((m) => m.workflow === 'Ec2ScheduleWave')!.definition as { StartAt: string; States: Record<string, any> };
     expect(wave.StartAt).toBe('Advance');
     expect(wave.States.Advance).toMatchObject({ ResultPath: '$.pass', Next: 'WaveDone?' });
     expect(wave.States.Advance.Retry.at(-1)).toEqual({ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 });
-    expect(wave.States['WaveDone?']).toMatchObject({ Choices: [{ Variable: '$.pass.done', BooleanEquals: true, Next: 'WaveDone' }], Default: 'WaitForNextPass' });
+    expect(wave.States['WaveDone?']).toMatchObject({
+      Choices: [{ Variable: '$.pass.done', BooleanEquals: true, Next: 'WaveDone' }],
+      Default: 'WaitForNextPass',
+    });
     expect(wave.States.WaitForNextPass).toEqual({ Type: 'Wait', SecondsPath: '$.pass.waitSeconds', Next: 'Advance' });
   });
 
@@ -124,7 +152,10 @@ describe('Ec2Schedule state machine', () => {
 
   it('reports, then fails with Ec2.PartialFailure when anything failed', () => {
     expect(states.Report.Next).toBe('PublishReport');
-    expect(states.PublishReport).toMatchObject({ Resource: 'arn:aws:states:::sns:publish', Parameters: { 'Message.$': '$.result.message.text', 'Subject.$': '$.result.message.subject' } });
+    expect(states.PublishReport).toMatchObject({
+      Resource: 'arn:aws:states:::sns:publish',
+      Parameters: { 'Message.$': '$.result.message.text', 'Subject.$': '$.result.message.subject' },
+    });
     expect(states['AllAccountedFor?'].Choices[1]).toEqual({ Variable: '$.result.report.counts.failed', NumericGreaterThan: 0, Next: 'PartialFailure' });
     expect(states.PartialFailure).toMatchObject({ Type: 'Fail', Error: 'Ec2.PartialFailure', CausePath: '$.result.report.summary' });
     expect(states.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.result.report' });
@@ -142,7 +173,9 @@ describe('Ec2Schedule IAM', () => {
   it('allows Start/StopInstances only to the Advance task, only on instances carrying the Schedule tag', () => {
     const startStop = statements(json).filter((s) => asList(s.Action).some((a) => a === 'ec2:StartInstances' || a === 'ec2:StopInstances'));
     const actRole = roleOf(json, 'Ec2ScheduleAdvanceFn');
-    expect(startStop.filter((s) => !json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === actRole) && s.policy.startsWith('Ec2Schedule'))).toEqual([]);
+    expect(
+      startStop.filter((s) => !json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === actRole) && s.policy.startsWith('Ec2Schedule')),
+    ).toEqual([]);
     const act = policyOf(json, 'Ec2ScheduleAdvanceFn').find((s) => asList(s.Action).includes('ec2:StartInstances'))!;
     expect(act.Action).toEqual(['ec2:StartInstances', 'ec2:StopInstances']);
     expect(act.Condition).toEqual({ Null: { 'aws:ResourceTag/Schedule': 'false' } });
@@ -156,7 +189,9 @@ describe('Ec2Schedule IAM', () => {
 
     expect(statements(none.json).filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')))).toEqual([]);
     const grants = statements(withKey.json).filter((s) => asList(s.Action).includes('kms:CreateGrant'));
-    expect(grants).toEqual([expect.objectContaining({ Action: 'kms:CreateGrant', Resource: key, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } })]);
+    expect(grants).toEqual([
+      expect.objectContaining({ Action: 'kms:CreateGrant', Resource: key, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }),
+    ]);
     const byId = statements(withKey.json).find((s) => !s.Condition && asList(s.Action).includes('ec2:StartInstances'))!;
     expect(JSON.stringify(byId.Resource)).toContain('instance/i-0feed000000000020');
   });
@@ -164,7 +199,16 @@ describe('Ec2Schedule IAM', () => {
   it('lets the HTTP handlers read the table and start this workflow, and nothing that changes instances', () => {
     for (const fn of ['Ec2ScheduleControlFn', 'Ec2ScheduleChatFn']) {
       const actions = policyOf(json, fn).flatMap((s) => asList(s.Action));
-      expect(actions.sort(), fn).toEqual(['dynamodb:GetItem', 'ec2:DescribeInstances', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(actions.sort(), fn).toEqual([
+        'dynamodb:GetItem',
+        'ec2:DescribeInstances',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'states:DescribeExecution',
+        'states:StartExecution',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
     }
   });
 
@@ -193,7 +237,9 @@ describe('Ec2Schedule control allow-list and the Act role agree (IAM evaluated a
   };
   const actPolicies: PolicyDocument[] = (() => {
     const role = roleOf(json, 'Ec2ScheduleAdvanceFn');
-    return resources(json, 'AWS::IAM::Policy').filter(([, r]) => r.Properties.Roles.some((x: any) => x.Ref === role)).map(([, r]) => resolve(r.Properties.PolicyDocument));
+    return resources(json, 'AWS::IAM::Policy')
+      .filter(([, r]) => r.Properties.Roles.some((x: any) => x.Ref === role))
+      .map(([, r]) => resolve(r.Properties.PolicyDocument));
   })();
   /** What IAM decides for the Act role's StartInstances/StopInstances on an instance with these tags. */
   const decide = (action: string, tags: Record<string, string>, id = 'i-0123456789abcdef0') =>
@@ -207,23 +253,16 @@ describe('Ec2Schedule control allow-list and the Act role agree (IAM evaluated a
       actPolicies,
     ).decision;
 
-  it.each([
-    [{ Team: 'web' }],
-    [{ Team: 'api' }],
-    [{ Owner: 'dev@example.com' }],
-    [{ Owner: '' }],
-    [{ Env: 'prod', Team: 'data' }],
-  ])('lets the Act role start and stop an instance tagged %j, which the control allow-list allows', (tags) => {
-    expect(isAllowed({ instanceId: 'i-0123456789abcdef0', tags }, { tags: allowTags, instanceIds: [] })).toBe(true);
-    expect(decide('StartInstances', tags)).toBe('Allow');
-    expect(decide('StopInstances', tags)).toBe('Allow');
-  });
+  it.each([[{ Team: 'web' }], [{ Team: 'api' }], [{ Owner: 'dev@example.com' }], [{ Owner: '' }], [{ Env: 'prod', Team: 'data' }]])(
+    'lets the Act role start and stop an instance tagged %j, which the control allow-list allows',
+    (tags) => {
+      expect(isAllowed({ instanceId: 'i-0123456789abcdef0', tags }, { tags: allowTags, instanceIds: [] })).toBe(true);
+      expect(decide('StartInstances', tags)).toBe('Allow');
+      expect(decide('StopInstances', tags)).toBe('Allow');
+    },
+  );
 
-  it.each([
-    [{}],
-    [{ Team: 'data' }],
-    [{ Env: 'dev' }],
-  ])('refuses an instance tagged %j, which the allow-list refuses too', (tags) => {
+  it.each([[{}], [{ Team: 'data' }], [{ Env: 'dev' }]])('refuses an instance tagged %j, which the allow-list refuses too', (tags) => {
     expect(isAllowed({ instanceId: 'i-0123456789abcdef0', tags }, { tags: allowTags, instanceIds: [] })).toBe(false);
     expect(decide('StartInstances', tags)).toBe('ImplicitDeny');
     expect(decide('StopInstances', tags)).toBe('ImplicitDeny');
@@ -247,7 +286,10 @@ describe('Ec2Schedule control allow-list and the Act role agree (IAM evaluated a
       { StringEquals: { 'aws:ResourceTag/Env': 'prod' } },
     ]);
     // A key allowed with any value makes its values redundant.
-    expect(startStopTagConditions(['Team=web', 'Team'])).toEqual([{ Null: { 'aws:ResourceTag/Schedule': 'false' } }, { Null: { 'aws:ResourceTag/Team': 'false' } }]);
+    expect(startStopTagConditions(['Team=web', 'Team'])).toEqual([
+      { Null: { 'aws:ResourceTag/Schedule': 'false' } },
+      { Null: { 'aws:ResourceTag/Team': 'false' } },
+    ]);
     // A value containing '=' keeps everything after the first '=', as the handlers read it.
     expect(startStopTagConditions(['k=a=b'])).toContainEqual({ StringEquals: { 'aws:ResourceTag/k': 'a=b' } });
   });
@@ -257,7 +299,9 @@ describe('Ec2Schedule HTTP API', () => {
   const { json } = synthOpsflow();
 
   it('serves control links and the slash command on routes apart from the approval pages', () => {
-    const keys = resources(json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).filter((k: string) => k.includes('/ec2/'));
+    const keys = resources(json, 'AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties.RouteKey)
+      .filter((k: string) => k.includes('/ec2/'));
     expect(keys.sort()).toEqual(['GET /ec2/control/{instanceId}/{action}', 'POST /ec2/chat', 'POST /ec2/control/{instanceId}/{action}']);
   });
 });

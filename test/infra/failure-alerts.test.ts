@@ -23,20 +23,42 @@ const [fnId, fn] = one('AWS::Lambda::Function', 'FailureAlertsNotifyFn');
 const [ruleId, rule] = one('AWS::Events::Rule', 'FailureAlertsRule');
 const roleId = fn.Properties.Role['Fn::GetAtt'][0];
 const logsId = fn.Properties.LoggingConfig.LogGroup.Ref;
-const MACHINES = ['ApprovalStateMachine', 'Ec2ScheduleStateMachine', 'TagPolicyStateMachine'].map((p) => entries.find(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith(p))![0]);
+const MACHINES = ['ApprovalStateMachine', 'Ec2ScheduleStateMachine', 'TagPolicyStateMachine'].map(
+  (p) => entries.find(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith(p))![0],
+);
 const executionsOf = (machine: string) => ({
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:', { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: machine }] }] }, ':*']],
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':states:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':execution:',
+      { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: machine }] }] },
+      ':*',
+    ],
+  ],
 });
 
 describe('failure alerts', () => {
-  it('encrypt the topic with their own key, whose policy only lets the account\'s IAM policies decide', () => {
+  it("encrypt the topic with their own key, whose policy only lets the account's IAM policies decide", () => {
     expect(topic.Properties).toEqual({ DisplayName: 'opsflow failures', KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
     expect(key.Properties).toEqual({
       Description: 'opsflow failure notifications',
       EnableKeyRotation: true,
       KeyPolicy: {
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } }, Action: 'kms:*', Resource: '*' }],
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
       },
     });
   });
@@ -47,7 +69,16 @@ describe('failure alerts', () => {
       Topics: [{ Ref: topicId }],
       PolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: { Ref: topicId }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
+        Statement: [
+          {
+            Sid: 'AllowPublishThroughSSLOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: { Ref: topicId },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
       },
     });
   });
@@ -66,12 +97,21 @@ describe('failure alerts', () => {
     });
     const permissions = entries.filter(([, r]) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(fnId));
     expect(permissions.map(([, p]) => p.Properties)).toEqual([
-      { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } },
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      },
     ]);
-    expect(fn.Properties.Environment.Variables).toEqual({ POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps', TOPIC_ARN: { Ref: topicId } });
+    expect(fn.Properties.Environment.Variables).toEqual({
+      POWERTOOLS_SERVICE_NAME: 'opsflow',
+      NODE_OPTIONS: '--enable-source-maps',
+      TOPIC_ARN: { Ref: topicId },
+    });
   });
 
-  it('give the function a role that reads the watched executions\' history, publishes to the topic, and uses the key only through SNS for it', () => {
+  it("give the function a role that reads the watched executions' history, publishes to the topic, and uses the key only through SNS for it", () => {
     expect(json.Resources[roleId].Properties.AssumeRolePolicyDocument).toEqual({
       Version: '2012-10-17',
       Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
@@ -98,7 +138,9 @@ describe('failure alerts', () => {
   });
 
   it('are the only thing that may publish to the topic or use its key', () => {
-    const mentions = entries.filter(([, r]) => r.Type === 'AWS::IAM::Policy' && (JSON.stringify(r).includes(`"${topicId}"`) || JSON.stringify(r).includes(`"${keyId}"`)));
+    const mentions = entries.filter(
+      ([, r]) => r.Type === 'AWS::IAM::Policy' && (JSON.stringify(r).includes(`"${topicId}"`) || JSON.stringify(r).includes(`"${keyId}"`)),
+    );
     expect(mentions.map(([id]) => id)).toEqual([expect.stringMatching(/^FailureAlertsNotifyFnRoleDefaultPolicy/)]);
   });
 

@@ -33,9 +33,13 @@ describe('names in the account and region', () => {
 
   it('derive state machine names from the stack name, and the workflow name from the state machine name', () => {
     const machines = stateMachines(staging);
-    expect(machines.map((m) => [m.name, m.workflow]).sort()).toEqual(expect.arrayContaining([
-      ['OpsflowStaging-Approval', 'Approval'], ['OpsflowStaging-Ec2Schedule', 'Ec2Schedule'], ['OpsflowStaging-TagPolicy', 'TagPolicy'],
-    ]));
+    expect(machines.map((m) => [m.name, m.workflow]).sort()).toEqual(
+      expect.arrayContaining([
+        ['OpsflowStaging-Approval', 'Approval'],
+        ['OpsflowStaging-Ec2Schedule', 'Ec2Schedule'],
+        ['OpsflowStaging-TagPolicy', 'TagPolicy'],
+      ]),
+    );
   });
 
   it('fails at synth when the derived name exceeds 80 characters', () => {

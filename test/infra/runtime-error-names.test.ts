@@ -15,7 +15,7 @@ function files(dir: string): string[] {
   });
 }
 
-describe('the app and the runtime\'s error names', () => {
+describe("the app and the runtime's error names", () => {
   it('no file in tasks/, workflows/ or infra/ names a Local.* error', () => {
     const naming = ['tasks', 'workflows', 'infra'].flatMap(files).filter((f) => /\bLocal\.[A-Z]\w+/.test(readFileSync(join(ROOT, f), 'utf8')));
     expect(naming.map((f) => relative('.', f))).toEqual([]);

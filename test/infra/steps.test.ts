@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { stateMachines } from '../../infra/asl';
 import { synthOpsflow } from './synth';
 
-type State = { Type: string; Resource?: string; TimeoutSeconds?: number; Retry?: Array<Record<string, unknown>>; Catch?: Array<{ ErrorEquals: string[]; Next: string }>; Branches?: Array<{ States: Record<string, State> }>; ItemProcessor?: { States: Record<string, State> } };
+type State = {
+  Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  Retry?: Array<Record<string, unknown>>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
+  Branches?: Array<{ States: Record<string, State> }>;
+  ItemProcessor?: { States: Record<string, State> };
+};
 
 function allStates(states: Record<string, State>): Array<[string, State]> {
   return Object.entries(states).flatMap(([name, s]) => [
@@ -26,11 +34,20 @@ describe('Lambda steps', () => {
     m.states.filter(([, s]) => s.Type === 'Task' && /:lambda:.*:function:/.test(s.Resource ?? '')).map(([name, s]) => ({ id: `${m.name}.${name}`, state: s })),
   );
 
-  it('are found in all three workflows (Ec2Schedule\'s ordering groups run as child executions of Ec2ScheduleWave)', () => {
+  it("are found in all three workflows (Ec2Schedule's ordering groups run as child executions of Ec2ScheduleWave)", () => {
     expect(lambdaSteps.map((s) => s.id).sort()).toEqual([
-      'Approval.NotifyApprovers', 'Approval.ValidateInput',
-      'Ec2Schedule.Plan', 'Ec2Schedule.Report', 'Ec2Schedule.ValidateInput', 'Ec2ScheduleWave.Advance',
-      'TagPolicy.Apply', 'TagPolicy.Evaluate', 'TagPolicy.FindRequester', 'TagPolicy.Plan', 'TagPolicy.Report', 'TagPolicy.ValidateInput',
+      'Approval.NotifyApprovers',
+      'Approval.ValidateInput',
+      'Ec2Schedule.Plan',
+      'Ec2Schedule.Report',
+      'Ec2Schedule.ValidateInput',
+      'Ec2ScheduleWave.Advance',
+      'TagPolicy.Apply',
+      'TagPolicy.Evaluate',
+      'TagPolicy.FindRequester',
+      'TagPolicy.Plan',
+      'TagPolicy.Report',
+      'TagPolicy.ValidateInput',
     ]);
   });
 
@@ -61,7 +78,11 @@ describe('Lambda steps', () => {
 
   it('end a run on a problems error with that error and the problem list as cause', () => {
     const failures = machines.flatMap((m) =>
-      m.states.flatMap(([name, s]) => (s.Catch ?? []).filter((c) => /^(Input|Policy)\.Invalid$/.test(c.ErrorEquals[0])).map((c) => ({ id: `${m.name}.${name}`, error: c.ErrorEquals[0], next: c.Next, states: m.states }))),
+      m.states.flatMap(([name, s]) =>
+        (s.Catch ?? [])
+          .filter((c) => /^(Input|Policy)\.Invalid$/.test(c.ErrorEquals[0]))
+          .map((c) => ({ id: `${m.name}.${name}`, error: c.ErrorEquals[0], next: c.Next, states: m.states })),
+      ),
     );
     expect(failures.map((f) => `${f.id} ${f.error}`).sort()).toEqual([
       'Approval.ValidateInput Input.Invalid',

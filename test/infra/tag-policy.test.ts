@@ -16,10 +16,15 @@ import deployed from '../../tag-policy.json';
 import { asList, statements, synthOpsflow } from './synth';
 
 const policyOf = (json: any, fnPrefix: string) => {
-  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1].Properties.Role['Fn::GetAtt'][0];
+  const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fnPrefix))![1]
+    .Properties.Role['Fn::GetAtt'][0];
   return statements(json).filter((s) => json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === role));
 };
-const actions = (json: any, fnPrefix: string) => policyOf(json, fnPrefix).flatMap((s) => asList(s.Action)).filter((a) => !/^(xray|logs):/.test(a)).sort();
+const actions = (json: any, fnPrefix: string) =>
+  policyOf(json, fnPrefix)
+    .flatMap((s) => asList(s.Action))
+    .filter((a) => !/^(xray|logs):/.test(a))
+    .sort();
 
 describe('TagPolicy state machine', () => {
   const { json } = synthOpsflow();
@@ -43,11 +48,38 @@ describe('TagPolicy state machine', () => {
     expect(states.ValidateInput.Parameters.policy).toEqual({
       version: 1,
       description: 'Every EC2 instance says who owns it, who pays for it and which environment it belongs to.',
-      dryRun: true, exemptionTag: 'opsflow:exempt', gracePeriodHours: 72, blastRadius: { maxInstances: 20, maxPercent: 25 }, approvers: [],
+      dryRun: true,
+      exemptionTag: 'opsflow:exempt',
+      gracePeriodHours: 72,
+      blastRadius: { maxInstances: 20, maxPercent: 25 },
+      approvers: [],
       rules: [
-        { key: 'Owner', description: 'Email address of the person or team to ask about the instance.', required: true, pattern: '[^@\\s]+@[^@\\s]+\\.[A-Za-z]{2,}', case: 'insensitive', onMissing: { action: 'lookup-creator' }, onInvalid: { action: 'notify' } },
-        { key: 'CostCenter', description: 'Finance cost center, CC- and four digits. Unbilled instances are stopped after the grace period.', required: true, pattern: 'CC-[0-9]{4}', case: 'sensitive', onMissing: { action: 'stop' }, onInvalid: { action: 'stop' } },
-        { key: 'Environment', required: true, allowedValues: ['dev', 'staging', 'prod'], case: 'normalize', onMissing: { action: 'notify' }, onInvalid: { action: 'notify' } },
+        {
+          key: 'Owner',
+          description: 'Email address of the person or team to ask about the instance.',
+          required: true,
+          pattern: '[^@\\s]+@[^@\\s]+\\.[A-Za-z]{2,}',
+          case: 'insensitive',
+          onMissing: { action: 'lookup-creator' },
+          onInvalid: { action: 'notify' },
+        },
+        {
+          key: 'CostCenter',
+          description: 'Finance cost center, CC- and four digits. Unbilled instances are stopped after the grace period.',
+          required: true,
+          pattern: 'CC-[0-9]{4}',
+          case: 'sensitive',
+          onMissing: { action: 'stop' },
+          onInvalid: { action: 'stop' },
+        },
+        {
+          key: 'Environment',
+          required: true,
+          allowedValues: ['dev', 'staging', 'prod'],
+          case: 'normalize',
+          onMissing: { action: 'notify' },
+          onInvalid: { action: 'notify' },
+        },
       ],
     });
   });
@@ -63,7 +95,7 @@ describe('TagPolicy state machine', () => {
     expect(states.Evaluate.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['TagPolicy.ReadFailed'] }));
   });
 
-  it('waits out EC2 throttling of a remediation page with back-off on Step Functions\' clock, then runs the page again', () => {
+  it("waits out EC2 throttling of a remediation page with back-off on Step Functions' clock, then runs the page again", () => {
     expect(states.AppliedAll.Choices[0]).toEqual({ Variable: '$.step.throttled', IsPresent: true, Next: 'ApplyBackoff' });
     expect(states.ApplyBackoff).toMatchObject({ Type: 'Wait', SecondsPath: '$.step.throttled.waitSeconds', Next: 'Apply' });
   });
@@ -80,13 +112,18 @@ describe('TagPolicy state machine', () => {
       Next: 'Approved',
     });
     expect(states.Approved.Next).toBe('Apply');
-    expect(states.Route.Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([['apply', 'StartApply'], ['approve', 'FindRequester']]);
+    expect(states.Route.Choices.map((c: any) => [c.StringEquals, c.Next])).toEqual([
+      ['apply', 'StartApply'],
+      ['approve', 'FindRequester'],
+    ]);
     expect(states.Route.Default).toBe('Report');
   });
 
   it('names who started the run as requester before every approval, waiting a bounded time for CloudTrail', () => {
     // Both ways to an approval (destructive actions, over the blast radius after tagging) go through FindRequester.
-    const toApproval = Object.entries(states).flatMap(([name, st]) => [st.Next, st.Default, ...(st.Choices ?? []).map((c: any) => c.Next)].filter((n) => n === 'AskApproval').map(() => name));
+    const toApproval = Object.entries(states).flatMap(([name, st]) =>
+      [st.Next, st.Default, ...(st.Choices ?? []).map((c: any) => c.Next)].filter((n) => n === 'AskApproval').map(() => name),
+    );
     expect(toApproval).toEqual(['NameRequester']);
     expect(states.AppliedAll.Choices.find((c: any) => c.And)?.Next).toBe('FindRequester');
     expect(states.FindRequester).toMatchObject({
@@ -96,9 +133,17 @@ describe('TagPolicy state machine', () => {
       Next: 'RequesterFound',
     });
     expect(states.FindRequester.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['CloudTrail.Throttled'] }));
-    expect(states.RequesterFound).toMatchObject({ Choices: [{ Variable: '$.requester.done', BooleanEquals: false, Next: 'WaitForTrail' }], Default: 'NameRequester' });
+    expect(states.RequesterFound).toMatchObject({
+      Choices: [{ Variable: '$.requester.done', BooleanEquals: false, Next: 'WaitForTrail' }],
+      Default: 'NameRequester',
+    });
     expect(states.WaitForTrail).toMatchObject({ SecondsPath: '$.requester.waitSeconds', Next: 'FindRequester' });
-    expect(states.NameRequester).toMatchObject({ Type: 'Pass', InputPath: '$.requester.requestedBy', ResultPath: '$.plan.approval.requestedBy', Next: 'AskApproval' });
+    expect(states.NameRequester).toMatchObject({
+      Type: 'Pass',
+      InputPath: '$.requester.requestedBy',
+      ResultPath: '$.plan.approval.requestedBy',
+      Next: 'AskApproval',
+    });
   });
 });
 
@@ -122,29 +167,31 @@ describe('TagPolicy triggers', () => {
           eventSource: ['ec2.amazonaws.com'],
           eventName: ['RunInstances'],
           errorCode: [{ exists: false }],
-          $or: [
-            { userIdentity: { invokedBy: [{ exists: false }] } },
-            { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } },
-          ],
+          $or: [{ userIdentity: { invokedBy: [{ exists: false }] } }, { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } }],
         },
       },
-      Targets: [Match.objectLike({
-        Arn: { Ref: Match.stringLikeRegexp('^TagPolicyStateMachine') },
-        InputTransformer: {
-          InputPathsMap: {
-            'detail-responseElements-instancesSet-items': '$.detail.responseElements.instancesSet.items',
-            'detail-userIdentity': '$.detail.userIdentity',
-            'detail-requestParameters-clientToken': '$.detail.requestParameters.clientToken',
-            'detail-eventTime': '$.detail.eventTime',
+      Targets: [
+        Match.objectLike({
+          Arn: { Ref: Match.stringLikeRegexp('^TagPolicyStateMachine') },
+          InputTransformer: {
+            InputPathsMap: {
+              'detail-responseElements-instancesSet-items': '$.detail.responseElements.instancesSet.items',
+              'detail-userIdentity': '$.detail.userIdentity',
+              'detail-requestParameters-clientToken': '$.detail.requestParameters.clientToken',
+              'detail-eventTime': '$.detail.eventTime',
+            },
+            InputTemplate:
+              '{"mode":"launch","launch":{"items":<detail-responseElements-instancesSet-items>,"userIdentity":<detail-userIdentity>,"clientToken":<detail-requestParameters-clientToken>,"eventTime":<detail-eventTime>}}',
           },
-          InputTemplate: '{"mode":"launch","launch":{"items":<detail-responseElements-instancesSet-items>,"userIdentity":<detail-userIdentity>,"clientToken":<detail-requestParameters-clientToken>,"eventTime":<detail-eventTime>}}',
-        },
-      })],
+        }),
+      ],
     });
   });
 
   it('reports failed runs through the failure alerts', () => {
-    const rule = Object.values(template.toJSON().Resources as Record<string, any>).find((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern.source?.[0] === 'aws.states');
+    const rule = Object.values(template.toJSON().Resources as Record<string, any>).find(
+      (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern.source?.[0] === 'aws.states',
+    );
     expect(JSON.stringify(rule.Properties.EventPattern.detail.stateMachineArn)).toContain('TagPolicyStateMachine');
   });
 });
@@ -154,16 +201,28 @@ describe('TagPolicy IAM', () => {
   const instanceArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', expect.anything(), ':', { Ref: 'AWS::AccountId' }, ':instance/*']] };
 
   it('lets the evaluation only read EC2, look up CloudTrail, and use its table', () => {
-    expect(actions(json, 'TagPolicyEvaluateFn')).toEqual(['cloudtrail:LookupEvents', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'ec2:DescribeInstances', 'ec2:DescribeTags']);
+    expect(actions(json, 'TagPolicyEvaluateFn')).toEqual([
+      'cloudtrail:LookupEvents',
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'ec2:DescribeInstances',
+      'ec2:DescribeTags',
+    ]);
   });
 
   it('lets remediation tag only instances, and stop/terminate only instances no ASG or stack manages', () => {
     const statementsOf = policyOf(json, 'TagPolicyApplyFn');
-    expect(statementsOf.find((s) => asList(s.Action).includes('ec2:CreateTags'))).toMatchObject({ Action: 'ec2:CreateTags', Resource: instanceArn, Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['CostCenter', 'Environment', 'Owner'] } } });
+    expect(statementsOf.find((s) => asList(s.Action).includes('ec2:CreateTags'))).toMatchObject({
+      Action: 'ec2:CreateTags',
+      Resource: instanceArn,
+      Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['CostCenter', 'Environment', 'Owner'] } },
+    });
     const destructive = statementsOf.find((s) => asList(s.Action).includes('ec2:StopInstances'))!;
     expect(asList(destructive.Action).sort()).toEqual(['ec2:StopInstances', 'ec2:TerminateInstances']);
     expect(destructive.Resource).toEqual(instanceArn);
-    expect(destructive.Condition).toEqual({ Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' } });
+    expect(destructive.Condition).toEqual({
+      Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' },
+    });
   });
 
   it('lets the requester lookup only read CloudTrail (LookupEvents has no resource-level permissions)', () => {
@@ -221,7 +280,9 @@ describe('tagPolicy config', () => {
     writeFileSync(file, JSON.stringify({ version: 1, rules: [{ key: 'aws:Owner', pattern: '(' }] }));
     expect(problems({ policyFile: file })).toEqual([
       `tagPolicy.policyFile (${file}): rules[0].key: 'aws:Owner' starts with 'aws:', which EC2 reserves for AWS`,
-      expect.stringMatching(new RegExp(`^tagPolicy\\.policyFile \\(${file.replace(/[.]/g, '\\.')}\\): rules\\[0\\]\\.pattern: not a valid RE2 regular expression`)),
+      expect.stringMatching(
+        new RegExp(`^tagPolicy\\.policyFile \\(${file.replace(/[.]/g, '\\.')}\\): rules\\[0\\]\\.pattern: not a valid RE2 regular expression`),
+      ),
     ]);
   });
 
@@ -235,17 +296,26 @@ describe('tagPolicy config', () => {
   });
 
   it('takes requesterEmails by principal ARN, and names each bad ARN and email', () => {
-    const ok = parseConfig({ tagPolicy: { requesterEmails: { 'arn:aws:iam::123456789012:user/alice': 'Alice@Example.com', 'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com' } } });
-    expect(ok.tagPolicy.requesterEmails).toEqual({ 'arn:aws:iam::123456789012:user/alice': 'alice@example.com', 'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com' });
+    const ok = parseConfig({
+      tagPolicy: {
+        requesterEmails: { 'arn:aws:iam::123456789012:user/alice': 'Alice@Example.com', 'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com' },
+      },
+    });
+    expect(ok.tagPolicy.requesterEmails).toEqual({
+      'arn:aws:iam::123456789012:user/alice': 'alice@example.com',
+      'arn:aws:sts::123456789012:assumed-role/Ops/bob': 'bob@example.com',
+    });
     expect(problems({ requesterEmails: { alice: 'alice@example.com', 'arn:aws:iam::123456789012:role/Ops': 'not-an-email' } })).toEqual([
       "tagPolicy.requesterEmails: 'alice' is not an IAM user, role or assumed-role session ARN",
-      "tagPolicy.requesterEmails['arn:aws:iam::123456789012:role/Ops'] must be an email address, got \"not-an-email\"",
+      'tagPolicy.requesterEmails[\'arn:aws:iam::123456789012:role/Ops\'] must be an email address, got "not-an-email"',
     ]);
     expect(problems({ requesterEmails: ['alice@example.com'] })).toEqual(['tagPolicy.requesterEmails must be an object of principal ARN to email address']);
   });
 
   it('fails when the policy uses a destructive action the config does not enable', () => {
-    expect(problems({ destructiveActions: [] })).toContain("tagPolicy.policyFile (tag-policy.json): rules[1].onMissing.action: 'stop' is not enabled in this deployment (enabled: none)");
+    expect(problems({ destructiveActions: [] })).toContain(
+      "tagPolicy.policyFile (tag-policy.json): rules[1].onMissing.action: 'stop' is not enabled in this deployment (enabled: none)",
+    );
   });
 });
 
@@ -262,18 +332,25 @@ describe('TagPolicy CreateTags under IAM evaluation (local/iam/policy.ts)', () =
     return v;
   };
   const applyPolicies = (): PolicyDocument[] => {
-    const role = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TagPolicyApplyFn'))![1].Properties.Role['Fn::GetAtt'][0];
+    const role = Object.entries(json.Resources as Record<string, any>).find(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TagPolicyApplyFn'),
+    )![1].Properties.Role['Fn::GetAtt'][0];
     return Object.values(json.Resources as Record<string, any>)
       .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === role))
       .map((r) => resolve(r.Properties.PolicyDocument));
   };
   const createTags = (keys: string[]) =>
     evaluate(
-      { principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/apply' }, action: 'ec2:CreateTags', resource: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0', context: { 'aws:TagKeys': keys } },
+      {
+        principal: { type: 'AWS', id: 'arn:aws:iam::123456789012:role/apply' },
+        action: 'ec2:CreateTags',
+        resource: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0',
+        context: { 'aws:TagKeys': keys },
+      },
       applyPolicies(),
     ).decision;
 
-  it('allows the policy\'s own keys and denies any other (Schedule would enrol the instance in Ec2Schedule)', () => {
+  it("allows the policy's own keys and denies any other (Schedule would enrol the instance in Ec2Schedule)", () => {
     expect(createTags(['Owner'])).toBe('Allow');
     expect(createTags(['Owner', 'CostCenter', 'Environment'])).toBe('Allow');
     expect(createTags(['Schedule'])).toBe('ImplicitDeny');
@@ -284,6 +361,9 @@ describe('TagPolicy CreateTags under IAM evaluation (local/iam/policy.ts)', () =
 describe('TagPolicy launch rule notice', () => {
   it('says at synth and deploy that the launch rule needs a CloudTrail trail and that the scan is the safety net', () => {
     const { stack } = synthOpsflow();
-    Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp('launch rule fires only if this region has a CloudTrail trail.*scheduled scan is the safety net'));
+    Annotations.fromStack(stack).hasInfo(
+      '*',
+      Match.stringLikeRegexp('launch rule fires only if this region has a CloudTrail trail.*scheduled scan is the safety net'),
+    );
   });
 });

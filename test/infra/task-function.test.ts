@@ -50,7 +50,11 @@ describe('task functions and their logs', () => {
     const lambdaRoles = new Set(functions.map(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0]));
     const other = statements(json)
       .filter((s) => json.Resources[s.policy].Properties.Roles.some((r: any) => lambdaRoles.has(r.Ref)))
-      .flatMap((s) => asList(s.Action).filter((a) => a.startsWith('logs:')).map((a) => `${s.policy} ${a}`))
+      .flatMap((s) =>
+        asList(s.Action)
+          .filter((a) => a.startsWith('logs:'))
+          .map((a) => `${s.policy} ${a}`),
+      )
       .filter((a) => !/ logs:(CreateLogStream|PutLogEvents)$/.test(a));
     expect(other).toEqual([]);
   });

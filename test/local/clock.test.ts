@@ -85,7 +85,10 @@ describe('Clock', () => {
     });
 
     // Act
-    const named = await clock.waitFor({ headers: { [CALL_HEADER]: 'f00d:1' } }, clock.sleep(1000).then(() => 'answer'));
+    const named = await clock.waitFor(
+      { headers: { [CALL_HEADER]: 'f00d:1' } },
+      clock.sleep(1000).then(() => 'answer'),
+    );
     const unnamed = await clock.waitFor({ headers: {} }, Promise.resolve('other'));
 
     // Assess

@@ -87,8 +87,15 @@ describe('LookupEvents', () => {
     const asg = await byResource(DEMO.asg);
 
     // Assess
-    const byType = Object.fromEntries(launches.map(([e]) => [record(e).userIdentity.type + (e.Username!.includes('@') ? '/sso' : ''), { e, id: record(e).userIdentity }]));
-    expect(byType.IAMUser.id).toMatchObject({ type: 'IAMUser', arn: 'arn:aws:iam::000000000000:user/alice', userName: 'alice', principalId: expect.stringMatching(/^AIDA/) });
+    const byType = Object.fromEntries(
+      launches.map(([e]) => [record(e).userIdentity.type + (e.Username!.includes('@') ? '/sso' : ''), { e, id: record(e).userIdentity }]),
+    );
+    expect(byType.IAMUser.id).toMatchObject({
+      type: 'IAMUser',
+      arn: 'arn:aws:iam::000000000000:user/alice',
+      userName: 'alice',
+      principalId: expect.stringMatching(/^AIDA/),
+    });
     expect(byType.IAMUser.e.Username).toBe('alice');
     expect(byType.AssumedRole.id).toMatchObject({
       arn: 'arn:aws:sts::000000000000:assumed-role/GitLabDeployRole/gitlab-ci-4242',
@@ -96,7 +103,9 @@ describe('LookupEvents', () => {
     });
     expect(byType.AssumedRole.e.Username).toBe('gitlab-ci-4242');
     expect(byType['AssumedRole/sso'].e.Username).toBe('carol@example.com');
-    expect(byType['AssumedRole/sso'].id.arn).toMatch(/^arn:aws:sts::000000000000:assumed-role\/AWSReservedSSO_AdministratorAccess_[0-9a-f]{16}\/carol@example\.com$/);
+    expect(byType['AssumedRole/sso'].id.arn).toMatch(
+      /^arn:aws:sts::000000000000:assumed-role\/AWSReservedSSO_AdministratorAccess_[0-9a-f]{16}\/carol@example\.com$/,
+    );
     expect(byType['AssumedRole/sso'].id.sessionContext.sessionIssuer.arn).toContain(':role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_');
     expect(byType.FederatedUser.id).toMatchObject({
       arn: 'arn:aws:sts::000000000000:federated-user/dave',
@@ -132,7 +141,12 @@ describe('LookupEvents', () => {
     const three = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 3, MaxCount: 3 }));
     await clock.sleep(2_000);
     const one = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0feed000000000001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
-    const query = { LookupAttributes: [{ AttributeKey: 'EventName' as const, AttributeValue: 'RunInstances' }], StartTime: start, EndTime: new Date(clock.nowMs() + 1_000), MaxResults: 1 };
+    const query = {
+      LookupAttributes: [{ AttributeKey: 'EventName' as const, AttributeValue: 'RunInstances' }],
+      StartTime: start,
+      EndTime: new Date(clock.nowMs() + 1_000),
+      MaxResults: 1,
+    };
 
     // Act: the newest launch first, then the older one through NextToken with the same parameters.
     const first = await trail.send(new LookupEventsCommand(query));

@@ -8,7 +8,11 @@ let id = 0;
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 function ev(type: string, details?: Record<string, unknown>, second = id): HistoryEvent {
   id += 1;
-  const key = type.endsWith('StateEntered') ? 'stateEnteredEventDetails' : type.endsWith('StateExited') ? 'stateExitedEventDetails' : `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+  const key = type.endsWith('StateEntered')
+    ? 'stateEnteredEventDetails'
+    : type.endsWith('StateExited')
+      ? 'stateExitedEventDetails'
+      : `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
   return { id, previousEventId: id - 1, timestamp: at(second), type, ...(details ? { [key]: details } : {}) };
 }
 
@@ -24,7 +28,13 @@ describe('stateRuns', () => {
       ev('ExecutionFailed', { error: 'Policy.Invalid', cause: 'rules: required' }),
     ];
     const runs = stateRuns(events, 'FAILED');
-    expect(runs.get('ValidateInput')).toMatchObject({ status: 'caught', error: 'Policy.Invalid', cause: 'rules: required', retries: 0, input: '{"policy":{}}' });
+    expect(runs.get('ValidateInput')).toMatchObject({
+      status: 'caught',
+      error: 'Policy.Invalid',
+      cause: 'rules: required',
+      retries: 0,
+      input: '{"policy":{}}',
+    });
     expect(runs.get('PolicyInvalid')).toMatchObject({ status: 'failed' });
     expect(runs.has('Evaluate')).toBe(false);
   });
@@ -86,7 +96,12 @@ describe('layoutDefinition', () => {
 
   it('nests Map and Parallel states as groups, each state once, with catch edges marked', () => {
     const g = layoutDefinition(definition);
-    expect(g.nodes.filter((n) => n.kind === 'state').map((n) => n.name).sort()).toEqual(['A', 'B', 'Both', 'Done', 'Each', 'Invalid', 'Validate']);
+    expect(
+      g.nodes
+        .filter((n) => n.kind === 'state')
+        .map((n) => n.name)
+        .sort(),
+    ).toEqual(['A', 'B', 'Both', 'Done', 'Each', 'Invalid', 'Validate']);
     expect(g.groups.map((x) => `${x.kind}:${x.label}`).sort()).toEqual(['Branch:Branch 1', 'Branch:Branch 2', 'Map:Each', 'Parallel:Both']);
     const inside = (name: string, group: string) => {
       const n = g.nodes.find((x) => x.name === name && x.kind === 'state')!;

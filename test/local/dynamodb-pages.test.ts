@@ -21,8 +21,14 @@ import { DynamoRunStore, type StoredFinding } from '../../tasks/tag-policy/core/
 
 const TABLE: TableDefinition = {
   name: 'pages',
-  keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-  attributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+  keySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ],
+  attributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+  ],
 };
 // 30 items of about 50 KB: 1.5 MB in one partition.
 const PAD = 'x'.repeat(50_000);
@@ -40,11 +46,18 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
     service.addTable(TABLE);
     const s = createServer([service], async () => ({ status: 404, body: '' }));
     const port = await listen(s, 0);
-    const raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const raw = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     clients.push(raw);
     const d = DynamoDBDocumentClient.from(raw);
     for (let i = 0; i < ITEMS; i += 25) {
-      const items = Array.from({ length: Math.min(25, ITEMS - i) }, (_, j) => ({ PutRequest: { Item: { pk: 'big', sk: String(i + j).padStart(3, '0'), pad: PAD } } }));
+      const items = Array.from({ length: Math.min(25, ITEMS - i) }, (_, j) => ({
+        PutRequest: { Item: { pk: 'big', sk: String(i + j).padStart(3, '0'), pad: PAD } },
+      }));
       await d.send(new BatchWriteCommand({ RequestItems: { pages: items } }));
     }
     return [s, d];
@@ -90,7 +103,8 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
   });
 
   it('a Query is cut the same way; a smaller Limit still wins', async () => {
-    const q = (extra: object) => doc.send(new QueryCommand({ TableName: 'pages', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'big' }, ...extra }));
+    const q = (extra: object) =>
+      doc.send(new QueryCommand({ TableName: 'pages', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'big' }, ...extra }));
     expect((await q({})).Items).toHaveLength(firstPage);
     expect((await q({ ScanIndexForward: false })).Items![0].sk).toBe(String(ITEMS - 1).padStart(3, '0'));
     const limited = await q({ Limit: 3 });
@@ -114,9 +128,21 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
   describe("the app's stores read every page", () => {
     it('Ec2Schedule: loadRun returns every stored entry of a run larger than 1 MB', async () => {
       const store = new Ec2Store(doc, 'pages');
-      const entry = (n: number) => ({ instanceId: `i-${String(n).padStart(17, '0')}`, name: 'n'.repeat(200), from: 'running', to: 'stopped', outcome: 'skipped' as const, reason: 'r'.repeat(300) });
+      const entry = (n: number) => ({
+        instanceId: `i-${String(n).padStart(17, '0')}`,
+        name: 'n'.repeat(200),
+        from: 'running',
+        to: 'stopped',
+        outcome: 'skipped' as const,
+        reason: 'r'.repeat(300),
+      });
       // 24 items of 100 entries of about 600 bytes: about 1.4 MB in the run partition.
-      for (let i = 0; i < 24; i++) await store.putEntries('large', i, Array.from({ length: 100 }, (_, j) => entry(i * 100 + j)));
+      for (let i = 0; i < 24; i++)
+        await store.putEntries(
+          'large',
+          i,
+          Array.from({ length: 100 }, (_, j) => entry(i * 100 + j)),
+        );
       const { entries } = await store.loadRun('large');
       expect(entries).toHaveLength(2400);
       expect(new Set(entries.map((e) => e.instanceId)).size).toBe(2400);
@@ -124,12 +150,16 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
 
     it('TagPolicy: the findings cursor continues past a 1 MB page even when the page holds fewer than the Limit', async () => {
       const store = new DynamoRunStore(doc, 'pages', () => new Date('2026-01-01T00:00:00Z'));
-      const findings: StoredFinding[] = Array.from({ length: 300 }, (_, i) => ({
-        instanceId: `i-${String(i).padStart(17, '0')}`,
-        tags: { Owner: 'o'.repeat(5_000) },
-        violations: [],
-        actions: [],
-      }) as unknown as StoredFinding);
+      const findings: StoredFinding[] = Array.from(
+        { length: 300 },
+        (_, i) =>
+          ({
+            instanceId: `i-${String(i).padStart(17, '0')}`,
+            tags: { Owner: 'o'.repeat(5_000) },
+            violations: [],
+            actions: [],
+          }) as unknown as StoredFinding,
+      );
       await store.putFindings('wide', findings);
       const pages: number[] = [];
       let cursor: string | undefined;

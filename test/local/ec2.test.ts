@@ -39,7 +39,12 @@ beforeAll(async () => {
   server = createServer([service], async () => ({ status: 404, body: '' }));
   const port = await listen(server, 0);
   // One attempt: retries of injected throttling would only slow the tests down.
-  ec2 = new EC2Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
+  ec2 = new EC2Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+    maxAttempts: 1,
+  });
 });
 
 afterAll(async () => {
@@ -93,7 +98,12 @@ describe('DescribeInstances', () => {
     // Assess
     expect(all).toHaveLength(36);
     expect(all.every((i) => tag(i, 'Name'))).toBe(true);
-    expect(spot).toMatchObject({ InstanceLifecycle: 'spot', SpotInstanceRequestId: 'sir-0feed0016', State: { Code: 16, Name: 'running' }, StateTransitionReason: '' });
+    expect(spot).toMatchObject({
+      InstanceLifecycle: 'spot',
+      SpotInstanceRequestId: 'sir-0feed0016',
+      State: { Code: 16, Name: 'running' },
+      StateTransitionReason: '',
+    });
     expect(spot.Placement?.AvailabilityZone).toMatch(/^us-east-1[abc]$/);
     expect(spot.LaunchTime).toBeInstanceOf(Date);
     expect(spot.PrivateIpAddress).toMatch(/^10\.0\.\d\.\d+$/);
@@ -129,7 +139,9 @@ describe('DescribeInstances', () => {
   it('pages with MaxResults and NextToken', async () => {
     // Act
     const first = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5, Filters: [{ Name: 'tag:Schedule', Values: ['office-hours'] }] }));
-    const second = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: first.NextToken, Filters: [{ Name: 'tag:Schedule', Values: ['office-hours'] }] }));
+    const second = await ec2.send(
+      new DescribeInstancesCommand({ MaxResults: 5, NextToken: first.NextToken, Filters: [{ Name: 'tag:Schedule', Values: ['office-hours'] }] }),
+    );
     const pages: number[] = [];
     for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 10 }, {})) {
       pages.push((page.Reservations ?? []).flatMap((r) => r.Instances ?? []).length);
@@ -252,7 +264,15 @@ describe('RunInstances', () => {
         InstanceType: 't3.nano',
         MinCount: 2,
         MaxCount: 2,
-        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'fresh' }, { Key: 'Team', Value: 'blue' }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: 'Name', Value: 'fresh' },
+              { Key: 'Team', Value: 'blue' },
+            ],
+          },
+        ],
       }),
     );
     const launched = out.Instances ?? [];
@@ -269,8 +289,15 @@ describe('RunInstances', () => {
     expect(record.resources.map((r) => r.name)).toEqual(launched.map((i) => i.InstanceId));
     const event = events.at(-1)!;
     expect(event).toMatchObject({ source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail' });
-    expect(event.detail).toMatchObject({ eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', awsRegion: 'us-east-1', userIdentity: { userName: 'AKIDLOCAL' } });
-    expect(event.detail.responseElements).toMatchObject({ instancesSet: { items: launched.map((i) => expect.objectContaining({ instanceId: i.InstanceId })) } });
+    expect(event.detail).toMatchObject({
+      eventSource: 'ec2.amazonaws.com',
+      eventName: 'RunInstances',
+      awsRegion: 'us-east-1',
+      userIdentity: { userName: 'AKIDLOCAL' },
+    });
+    expect(event.detail.responseElements).toMatchObject({
+      instancesSet: { items: launched.map((i) => expect.objectContaining({ instanceId: i.InstanceId })) },
+    });
   });
 
   it('answers MissingParameter without ImageId and InsufficientInstanceCapacity for a faulted type', async () => {
@@ -299,8 +326,23 @@ describe('tags', () => {
     const id = DEMO.officeHours[2];
 
     // Act
-    await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'CreatedBy', Value: 'alice' }, { Key: 'Environment', Value: 'dev' }] }));
-    const described = await ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: [id] }, { Name: 'key', Values: ['CreatedBy', 'Environment'] }] }));
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [id],
+        Tags: [
+          { Key: 'CreatedBy', Value: 'alice' },
+          { Key: 'Environment', Value: 'dev' },
+        ],
+      }),
+    );
+    const described = await ec2.send(
+      new DescribeTagsCommand({
+        Filters: [
+          { Name: 'resource-id', Values: [id] },
+          { Name: 'key', Values: ['CreatedBy', 'Environment'] },
+        ],
+      }),
+    );
     await ec2.send(new DeleteTagsCommand({ Resources: [id], Tags: [{ Key: 'CreatedBy' }, { Key: 'Environment', Value: 'not-the-value' }] }));
     const after = await instance(id);
 
@@ -316,7 +358,9 @@ describe('tags', () => {
   it('pages DescribeTags and filters by value', async () => {
     // Act
     const first = await ec2.send(new DescribeTagsCommand({ MaxResults: 5, Filters: [{ Name: 'value', Values: ['office-hours'] }] }));
-    const second = await ec2.send(new DescribeTagsCommand({ MaxResults: 5, NextToken: first.NextToken, Filters: [{ Name: 'value', Values: ['office-hours'] }] }));
+    const second = await ec2.send(
+      new DescribeTagsCommand({ MaxResults: 5, NextToken: first.NextToken, Filters: [{ Name: 'value', Values: ['office-hours'] }] }),
+    );
 
     // Assess
     expect(first.Tags).toHaveLength(5);
@@ -340,7 +384,9 @@ describe('DescribeInstanceStatus', () => {
   it('lists running instances by default and every state with IncludeAllInstances', async () => {
     // Act
     const running = await ec2.send(new DescribeInstanceStatusCommand({ MaxResults: 1000 }));
-    const stopped = await ec2.send(new DescribeInstanceStatusCommand({ IncludeAllInstances: true, Filters: [{ Name: 'instance-state-name', Values: ['stopped'] }] }));
+    const stopped = await ec2.send(
+      new DescribeInstanceStatusCommand({ IncludeAllInstances: true, Filters: [{ Name: 'instance-state-name', Values: ['stopped'] }] }),
+    );
     const page = await ec2.send(new DescribeInstanceStatusCommand({ MaxResults: 5 }));
     const next = await ec2.send(new DescribeInstanceStatusCommand({ MaxResults: 5, NextToken: page.NextToken }));
 
@@ -348,7 +394,10 @@ describe('DescribeInstanceStatus', () => {
     const statuses = running.InstanceStatuses ?? [];
     expect(statuses.length).toBeGreaterThan(10);
     expect(statuses.every((s) => s.InstanceState?.Name === 'running')).toBe(true);
-    expect(statuses.find((s) => s.InstanceId === DEMO.spot)).toMatchObject({ InstanceStatus: { Status: 'ok', Details: [{ Name: 'reachability', Status: 'passed' }] }, SystemStatus: { Status: 'ok' } });
+    expect(statuses.find((s) => s.InstanceId === DEMO.spot)).toMatchObject({
+      InstanceStatus: { Status: 'ok', Details: [{ Name: 'reachability', Status: 'passed' }] },
+      SystemStatus: { Status: 'ok' },
+    });
     expect(stopped.InstanceStatuses?.length).toBeGreaterThan(3);
     expect(stopped.InstanceStatuses?.every((s) => s.InstanceState?.Code === 80 && s.InstanceStatus?.Status === 'not-applicable')).toBe(true);
     expect(page.InstanceStatuses).toHaveLength(5);

@@ -29,7 +29,11 @@ describe('encoded authorization message', () => {
       context: { 'aws:Region': 'us-east-1', 'aws:ResourceTag/Name': 'web-01', 'aws:TagKeys': ['Name', 'Team'] },
     });
     const decoded = JSON.parse(inflateRawSync(Buffer.from(encoded, 'base64url').subarray(84)).toString('utf8'));
-    expect(decoded).toMatchObject({ allowed: false, explicitDeny: false, context: { action: 'ec2:StopInstances', resource: expect.stringContaining('i-0123456789abcdef0') } });
+    expect(decoded).toMatchObject({
+      allowed: false,
+      explicitDeny: false,
+      context: { action: 'ec2:StopInstances', resource: expect.stringContaining('i-0123456789abcdef0') },
+    });
     expect(decoded.context.conditions.items).toContainEqual({ key: 'aws:TagKeys', values: { items: [{ value: 'Name' }, { value: 'Team' }] } });
   });
 });

@@ -31,7 +31,8 @@ const engine = new StepFunctionsService({
       healed.add(payload.failOnce);
       throw Object.assign(new Error('once'), { errorType: 'Item.Once', errorMessage: 'fails once' });
     }
-    if (payload?.fail || payload?.Items?.some((i: any) => i.fail)) throw Object.assign(new Error('bad item'), { errorType: 'Item.Bad', errorMessage: 'bad item' });
+    if (payload?.fail || payload?.Items?.some((i: any) => i.fail))
+      throw Object.assign(new Error('bad item'), { errorType: 'Item.Bad', errorMessage: 'bad item' });
     return { seen: payload };
   },
   endpoint: () => 'http://127.0.0.1:1',
@@ -64,7 +65,17 @@ function distributed(name: string, map: Record<string, unknown>, processorState:
     arn: smArn,
     name,
     roleArn: ROLE,
-    definition: { StartAt: 'Fan', States: { Fan: { Type: 'Map', ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Work', States: { Work: processorState } }, End: true, ...map } } },
+    definition: {
+      StartAt: 'Fan',
+      States: {
+        Fan: {
+          Type: 'Map',
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Work', States: { Work: processorState } },
+          End: true,
+          ...map,
+        },
+      },
+    },
   });
   return smArn;
 }
@@ -77,7 +88,11 @@ async function run(smArn: string, input: unknown) {
 async function api(op: string, body: object): Promise<any> {
   const res = await fetch(endpoint, {
     method: 'POST',
-    headers: { 'x-amz-target': `AWSStepFunctions.${op}`, 'content-type': 'application/x-amz-json-1.0', authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20300101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=x' },
+    headers: {
+      'x-amz-target': `AWSStepFunctions.${op}`,
+      'content-type': 'application/x-amz-json-1.0',
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20300101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=x',
+    },
     body: JSON.stringify(body),
   });
   return res.json();
@@ -87,7 +102,9 @@ describe('S3 REST API', () => {
   const headers = { authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20300101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x' };
   it('creates a bucket, puts, gets, lists and deletes objects, with S3 error codes', async () => {
     expect((await fetch(`${endpoint}/app-bucket`, { method: 'PUT', headers })).status).toBe(200);
-    expect((await fetch(`${endpoint}/app-bucket/dir/a.txt`, { method: 'PUT', headers: { ...headers, 'content-type': 'text/plain' }, body: 'hello' })).status).toBe(200);
+    expect(
+      (await fetch(`${endpoint}/app-bucket/dir/a.txt`, { method: 'PUT', headers: { ...headers, 'content-type': 'text/plain' }, body: 'hello' })).status,
+    ).toBe(200);
     const got = await fetch(`${endpoint}/app-bucket/dir/a.txt`, { headers });
     expect([got.status, got.headers.get('content-type'), await got.text()]).toEqual([200, 'text/plain', 'hello']);
     const list = await (await fetch(`${endpoint}/app-bucket?list-type=2&prefix=dir/`, { headers })).text();
@@ -109,7 +126,14 @@ describe('Distributed Map', () => {
     expect(JSON.parse(result.output!)).toEqual([{ seen: { item: { n: 1 } } }, { seen: { item: { n: 2 } } }]);
     const parent = engine.history(executionArn);
     expect(parent.map((e) => `${e.type}<${e.previousEventId}`)).toEqual([
-      'ExecutionStarted<0', 'MapStateEntered<0', 'MapStateStarted<2', 'MapRunStarted<3', 'MapRunSucceeded<4', 'MapStateSucceeded<5', 'MapStateExited<4', 'ExecutionSucceeded<7',
+      'ExecutionStarted<0',
+      'MapStateEntered<0',
+      'MapStateStarted<2',
+      'MapRunStarted<3',
+      'MapRunSucceeded<4',
+      'MapStateSucceeded<5',
+      'MapStateExited<4',
+      'ExecutionSucceeded<7',
     ]);
     const mapRunArn = (parent[3].mapRunStartedEventDetails as any).mapRunArn as string;
     expect(mapRunArn).toMatch(new RegExp(`^arn:aws:states:us-east-1:${ACCOUNT}:mapRun:dmap-items/Fan:`));
@@ -121,15 +145,57 @@ describe('Distributed Map', () => {
     const children = (await api('ListExecutions', { mapRunArn })).executions;
     expect(children).toHaveLength(2);
     const childHistory = engine.history(children[0].executionArn).map((e) => e.type);
-    expect(childHistory).toEqual(['ExecutionStarted', 'TaskStateEntered', 'LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
+    expect(childHistory).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'LambdaFunctionScheduled',
+      'LambdaFunctionStarted',
+      'LambdaFunctionSucceeded',
+      'TaskStateExited',
+      'ExecutionSucceeded',
+    ]);
   });
 
   it.each([
-    ['a JSON array', { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: 'data', Key: 'items.json' } }, [{ n: 1 }, { n: 2 }, { n: 3 }]],
-    ['CSV with a header row', { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' }, Parameters: { Bucket: 'data', Key: 'items.csv' } }, [{ id: '1', name: 'Smith, J' }, { id: '2', name: 'Lee' }]],
-    ['JSON Lines', { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { Bucket: 'data', Key: 'items.jsonl' } }, [{ n: 1 }, { n: 2 }]],
-    ['an S3 inventory manifest', { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'MANIFEST' }, Parameters: { Bucket: 'data', Key: 'inventory/manifest.json' } }, [{ Bucket: 'data', Key: 'a.txt' }, { Bucket: 'data', Key: 'b.txt' }]],
-    ['MaxItems', { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON', MaxItems: 1 }, Parameters: { 'Bucket.$': '$.bucket', Key: 'items.json' } }, [{ n: 1 }]],
+    [
+      'a JSON array',
+      { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: 'data', Key: 'items.json' } },
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+    ],
+    [
+      'CSV with a header row',
+      {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' },
+        Parameters: { Bucket: 'data', Key: 'items.csv' },
+      },
+      [
+        { id: '1', name: 'Smith, J' },
+        { id: '2', name: 'Lee' },
+      ],
+    ],
+    [
+      'JSON Lines',
+      { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { Bucket: 'data', Key: 'items.jsonl' } },
+      [{ n: 1 }, { n: 2 }],
+    ],
+    [
+      'an S3 inventory manifest',
+      { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'MANIFEST' }, Parameters: { Bucket: 'data', Key: 'inventory/manifest.json' } },
+      [
+        { Bucket: 'data', Key: 'a.txt' },
+        { Bucket: 'data', Key: 'b.txt' },
+      ],
+    ],
+    [
+      'MaxItems',
+      {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON', MaxItems: 1 },
+        Parameters: { 'Bucket.$': '$.bucket', Key: 'items.json' },
+      },
+      [{ n: 1 }],
+    ],
   ])('reads items from S3: %s', async (_title, itemReader, items) => {
     const smArn = distributed(`dmap-reader-${_title.replace(/\W+/g, '-')}`, { ItemReader: itemReader }, { Type: 'Pass', End: true });
     const { result } = await run(smArn, { bucket: 'data' });
@@ -138,22 +204,35 @@ describe('Distributed Map', () => {
   });
 
   it('lists objects with s3:listObjectsV2', async () => {
-    const smArn = distributed('dmap-list', { ItemReader: { Resource: 'arn:aws:states:::s3:listObjectsV2', Parameters: { Bucket: 'data', Prefix: 'inventory/' } } }, { Type: 'Pass', End: true });
+    const smArn = distributed(
+      'dmap-list',
+      { ItemReader: { Resource: 'arn:aws:states:::s3:listObjectsV2', Parameters: { Bucket: 'data', Prefix: 'inventory/' } } },
+      { Type: 'Pass', End: true },
+    );
     const { result } = await run(smArn, {});
     expect(JSON.parse(result.output!).map((o: any) => o.Key)).toEqual(['inventory/data.csv', 'inventory/manifest.json']);
   });
 
   it('fails with States.ItemReaderFailed when the object is missing', async () => {
-    const smArn = distributed('dmap-missing', { ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: 'data', Key: 'nope.json' } } });
+    const smArn = distributed('dmap-missing', {
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: 'data', Key: 'nope.json' } },
+    });
     const { result } = await run(smArn, {});
     expect(result.error).toBe('States.ItemReaderFailed');
     expect(result.cause).toMatch(/NoSuchKey/);
   });
 
   it('batches items with ItemBatcher', async () => {
-    const smArn = distributed('dmap-batch', { ItemsPath: '$.items', ItemBatcher: { MaxItemsPerBatch: 2, BatchInput: { 'run.$': '$.run' } } }, { Type: 'Pass', End: true });
+    const smArn = distributed(
+      'dmap-batch',
+      { ItemsPath: '$.items', ItemBatcher: { MaxItemsPerBatch: 2, BatchInput: { 'run.$': '$.run' } } },
+      { Type: 'Pass', End: true },
+    );
     const { result } = await run(smArn, { run: 'r1', items: [1, 2, 3] });
-    expect(JSON.parse(result.output!)).toEqual([{ BatchInput: { run: 'r1' }, Items: [1, 2] }, { BatchInput: { run: 'r1' }, Items: [3] }]);
+    expect(JSON.parse(result.output!)).toEqual([
+      { BatchInput: { run: 'r1' }, Items: [1, 2] },
+      { BatchInput: { run: 'r1' }, Items: [3] },
+    ]);
   });
 
   it('tolerates failures up to ToleratedFailureCount, then fails with States.ExceedToleratedFailureThreshold', async () => {
@@ -163,22 +242,47 @@ describe('Distributed Map', () => {
     expect(JSON.parse(tolerant.result.output!)[1]).toEqual({ Error: 'Item.Bad', Cause: expect.stringContaining('bad item') });
     const percentage = await run(distributed('dmap-percentage', { ItemsPath: '$.items', ToleratedFailurePercentage: 30 }, call({ 'fail.$': '$.fail' })), items);
     expect(percentage.result.error).toBe('States.ExceedToleratedFailureThreshold');
-    const strict = await run(distributed('dmap-strict', { ItemsPath: '$.items', MaxConcurrency: 1 }, call({ 'fail.$': '$.fail' })), { items: [{ fail: true }, { fail: false }] });
+    const strict = await run(distributed('dmap-strict', { ItemsPath: '$.items', MaxConcurrency: 1 }, call({ 'fail.$': '$.fail' })), {
+      items: [{ fail: true }, { fail: false }],
+    });
     expect(strict.result.error).toBe('States.ExceedToleratedFailureThreshold');
-    expect(engine.history(strict.executionArn).map((e) => e.type)).toEqual(['ExecutionStarted', 'MapStateEntered', 'MapStateStarted', 'MapRunStarted', 'MapRunFailed', 'MapStateFailed', 'ExecutionFailed']);
+    expect(engine.history(strict.executionArn).map((e) => e.type)).toEqual([
+      'ExecutionStarted',
+      'MapStateEntered',
+      'MapStateStarted',
+      'MapRunStarted',
+      'MapRunFailed',
+      'MapStateFailed',
+      'ExecutionFailed',
+    ]);
   });
 
   it('a redriven parent runs again only the child executions that did not succeed', async () => {
     // https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html
     const smArn = distributed('dmap-redrive', { ItemsPath: '$.items' }, call({ 'n.$': '$.n', 'failOnce.$': '$.failOnce' }));
-    const items = { items: [{ n: 1, failOnce: 'a' }, { n: 2, failOnce: 'b' }, { n: 3, failOnce: 'c' }] };
+    const items = {
+      items: [
+        { n: 1, failOnce: 'a' },
+        { n: 2, failOnce: 'b' },
+        { n: 3, failOnce: 'c' },
+      ],
+    };
     healed.add('a');
     healed.add('c');
     const { executionArn, result } = await run(smArn, items);
     expect(result.status).toBe('FAILED');
     const before = calls.length;
 
-    const redrive = await engine.handle({ method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, body: Buffer.from(JSON.stringify({ executionArn })), service: 'states', target: 'AWSStepFunctions.RedriveExecution', accessKeyId: 'AKID' });
+    const redrive = await engine.handle({
+      method: 'POST',
+      path: '/',
+      query: new URLSearchParams(),
+      headers: {},
+      body: Buffer.from(JSON.stringify({ executionArn })),
+      service: 'states',
+      target: 'AWSStepFunctions.RedriveExecution',
+      accessKeyId: 'AKID',
+    });
     expect(redrive.status).toBe(200);
     const redriven = await engine.waitForExecution(executionArn);
 
@@ -190,12 +294,25 @@ describe('Distributed Map', () => {
     const events = engine.history(executionArn);
     const started = events.find((e) => e.type === 'MapRunStarted')!.mapRunStartedEventDetails as { mapRunArn: string };
     expect(events.find((e) => e.type === 'MapRunRedriven')!.mapRunRedrivenEventDetails).toEqual({ mapRunArn: started.mapRunArn, redriveCount: 1 });
-    const described = await engine.handle({ method: 'POST', path: '/', query: new URLSearchParams(), headers: {}, body: Buffer.from(JSON.stringify({ mapRunArn: started.mapRunArn })), service: 'states', target: 'AWSStepFunctions.DescribeMapRun', accessKeyId: 'AKID' });
+    const described = await engine.handle({
+      method: 'POST',
+      path: '/',
+      query: new URLSearchParams(),
+      headers: {},
+      body: Buffer.from(JSON.stringify({ mapRunArn: started.mapRunArn })),
+      service: 'states',
+      target: 'AWSStepFunctions.DescribeMapRun',
+      accessKeyId: 'AKID',
+    });
     expect(JSON.parse(String(described.body))).toEqual(expect.objectContaining({ status: 'SUCCEEDED', redriveCount: 1 }));
   });
 
   it('writes results to S3 with ResultWriter', async () => {
-    const smArn = distributed('dmap-writer', { ItemsPath: '$.items', ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'results', Prefix: 'runs' } } }, { Type: 'Pass', End: true });
+    const smArn = distributed(
+      'dmap-writer',
+      { ItemsPath: '$.items', ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'results', Prefix: 'runs' } } },
+      { Type: 'Pass', End: true },
+    );
     const { result } = await run(smArn, { items: ['a', 'b'] });
     const out = JSON.parse(result.output!);
     expect(out.ResultWriterDetails.Bucket).toBe('results');
@@ -205,4 +322,3 @@ describe('Distributed Map', () => {
     expect(succeeded.map((e: any) => e.Output).sort()).toEqual(['"a"', '"b"']);
   });
 });
-

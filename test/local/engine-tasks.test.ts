@@ -42,7 +42,8 @@ class FakeDynamoDb implements ServiceHandler {
       const key = JSON.stringify(body.Key ?? { id: body.Item?.id });
       if (op === 'GetItem') return ok(this.items.has(key) ? { Item: this.items.get(key) } : {});
       if (op === 'PutItem') {
-        if (body.ConditionExpression && this.items.has(key)) throw new AwsError('com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', 'The conditional request failed');
+        if (body.ConditionExpression && this.items.has(key))
+          throw new AwsError('com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', 'The conditional request failed');
         this.items.set(key, body.Item);
         return ok({});
       }
@@ -128,7 +129,15 @@ describe('activities', () => {
     // Assess
     expect(JSON.parse(task.input!)).toEqual({ request: 'stop i-1' });
     expect(result).toMatchObject({ status: 'SUCCEEDED', output: '{"approved":true}' });
-    expect(types(executionArn)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'ActivityScheduled', 'ActivityStarted', 'ActivitySucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
+    expect(types(executionArn)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'ActivityScheduled',
+      'ActivityStarted',
+      'ActivitySucceeded',
+      'TaskStateExited',
+      'ExecutionSucceeded',
+    ]);
     expect(engine.history(executionArn)[3].activityStartedEventDetails).toEqual({ workerName: 'worker-1' });
     await expect(late).rejects.toMatchObject({ name: 'TaskTimedOut' });
   });
@@ -169,16 +178,38 @@ describe('activities', () => {
     const withCaught = (definition: ReturnType<typeof approval>) => ({ ...definition, States: { ...definition.States, Caught: { Type: 'Succeed' } } });
 
     it.each([
-      ['a TimeoutSecondsPath shorter than HeartbeatSeconds', { HeartbeatSeconds: 900 }, { timeoutSeconds: 60 }, 'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (60)'],
-      ['a TimeoutSecondsPath equal to HeartbeatSeconds', { HeartbeatSeconds: 900 }, { timeoutSeconds: 900 }, 'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (900)'],
-      ['a HeartbeatSecondsPath longer than the timeout', { HeartbeatSecondsPath: '$.heartbeat' }, { timeoutSeconds: 60, heartbeat: 61 }, 'The HeartbeatSeconds value (61) must be smaller than the TimeoutSeconds value (60)'],
+      [
+        'a TimeoutSecondsPath shorter than HeartbeatSeconds',
+        { HeartbeatSeconds: 900 },
+        { timeoutSeconds: 60 },
+        'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (60)',
+      ],
+      [
+        'a TimeoutSecondsPath equal to HeartbeatSeconds',
+        { HeartbeatSeconds: 900 },
+        { timeoutSeconds: 900 },
+        'The HeartbeatSeconds value (900) must be smaller than the TimeoutSeconds value (900)',
+      ],
+      [
+        'a HeartbeatSecondsPath longer than the timeout',
+        { HeartbeatSecondsPath: '$.heartbeat' },
+        { timeoutSeconds: 60, heartbeat: 61 },
+        'The HeartbeatSeconds value (61) must be smaller than the TimeoutSeconds value (60)',
+      ],
     ])('fails the execution with States.Runtime, which no Catch handles, before scheduling the task: %s', async (_what, fields, input, cause) => {
       // Prepare
-      const executionArn = await start(deploy(`heartbeat-${Object.values(input).join('-')}-${Object.keys(fields)[0]}`, withCaught(paths(fields))), { request: 'r', ...input });
+      const executionArn = await start(deploy(`heartbeat-${Object.values(input).join('-')}-${Object.keys(fields)[0]}`, withCaught(paths(fields))), {
+        request: 'r',
+        ...input,
+      });
       // Act
       const result = await engine.waitForExecution(executionArn);
       // Assess
-      expect(result).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: `An error occurred while executing the state 'Approve' (entered at the event id #2). ${cause}` });
+      expect(result).toMatchObject({
+        status: 'FAILED',
+        error: 'States.Runtime',
+        cause: `An error occurred while executing the state 'Approve' (entered at the event id #2). ${cause}`,
+      });
       expect(types(executionArn)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'ExecutionFailed']);
     });
 
@@ -187,7 +218,10 @@ describe('activities', () => {
       const task = await takeTask();
       await sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: '"ok"' }));
       expect(await engine.waitForExecution(executionArn)).toMatchObject({ status: 'SUCCEEDED', output: '"ok"' });
-      expect(engine.history(executionArn).find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails).toMatchObject({ timeoutInSeconds: 901, heartbeatInSeconds: 900 });
+      expect(engine.history(executionArn).find((e) => e.type === 'ActivityScheduled')!.activityScheduledEventDetails).toMatchObject({
+        timeoutInSeconds: 901,
+        heartbeatInSeconds: 900,
+      });
     });
   });
 
@@ -196,7 +230,13 @@ describe('activities', () => {
     const smArn = deploy('activity-silent', {
       StartAt: 'Approve',
       States: {
-        Approve: { Type: 'Task', Resource: ACTIVITY, HeartbeatSeconds: 1, Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.timeout', Next: 'Escalate' }], End: true },
+        Approve: {
+          Type: 'Task',
+          Resource: ACTIVITY,
+          HeartbeatSeconds: 1,
+          Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.timeout', Next: 'Escalate' }],
+          End: true,
+        },
         Escalate: { Type: 'Pass', End: true },
       },
     });
@@ -293,7 +333,10 @@ describe('task tokens and integrations', () => {
         Notify: {
           Type: 'Task',
           Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-          Parameters: { FunctionName: 'notify', Payload: { 'token.$': '$$.Task.Token', 'link.$': "States.Format('https://approve.local/?t={}', $$.Task.Token)", 'state.$': '$$.State.Name' } },
+          Parameters: {
+            FunctionName: 'notify',
+            Payload: { 'token.$': '$$.Task.Token', 'link.$': "States.Format('https://approve.local/?t={}', $$.Task.Token)", 'state.$': '$$.State.Name' },
+          },
           End: true,
         },
       },
@@ -309,7 +352,16 @@ describe('task tokens and integrations', () => {
     // Assess
     expect(payload.link).toBe(`https://approve.local/?t=${payload.token}`);
     expect(result).toMatchObject({ status: 'SUCCEEDED', output: '{"decision":"approve"}' });
-    expect(types(executionArn)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSubmitted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionSucceeded']);
+    expect(types(executionArn)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSubmitted',
+      'TaskSucceeded',
+      'TaskStateExited',
+      'ExecutionSucceeded',
+    ]);
   });
 
   it('calls DynamoDB through the SDK and names its errors like Step Functions', async () => {
@@ -317,8 +369,20 @@ describe('task tokens and integrations', () => {
     const smArn = deploy('dynamo', {
       StartAt: 'Put',
       States: {
-        Put: { Type: 'Task', Resource: 'arn:aws:states:::dynamodb:putItem', Parameters: { TableName: 'known', Item: { id: { S: 'a' }, v: { N: '1' } } }, ResultPath: null, Next: 'Get' },
-        Get: { Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:dynamodb:getItem', Parameters: { TableName: 'known', Key: { id: { S: 'a' } } }, ResultPath: '$.got', Next: 'PutAgain' },
+        Put: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::dynamodb:putItem',
+          Parameters: { TableName: 'known', Item: { id: { S: 'a' }, v: { N: '1' } } },
+          ResultPath: null,
+          Next: 'Get',
+        },
+        Get: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::aws-sdk:dynamodb:getItem',
+          Parameters: { TableName: 'known', Key: { id: { S: 'a' } } },
+          ResultPath: '$.got',
+          Next: 'PutAgain',
+        },
         PutAgain: {
           Type: 'Task',
           Resource: 'arn:aws:states:::dynamodb:putItem',

@@ -150,7 +150,17 @@ describe('ASL semantics', () => {
     expect(new Date(result.startDate).toISOString()).toMatch(/^2030-01-/);
     const history = types(executionArn);
     expect(history[0]).toBe('ExecutionStarted');
-    expect(history).toEqual(expect.arrayContaining(['PassStateEntered', 'ChoiceStateExited', 'MapStateStarted', 'MapIterationStarted', 'LambdaFunctionSucceeded', 'ParallelStateStarted', 'ParallelStateSucceeded']));
+    expect(history).toEqual(
+      expect.arrayContaining([
+        'PassStateEntered',
+        'ChoiceStateExited',
+        'MapStateStarted',
+        'MapIterationStarted',
+        'LambdaFunctionSucceeded',
+        'ParallelStateStarted',
+        'ParallelStateSucceeded',
+      ]),
+    );
     expect(history.at(-1)).toBe('ExecutionSucceeded');
   });
 
@@ -300,7 +310,10 @@ describe('ASL semantics', () => {
     // Prepare
     const smArn = deploy('unsupported', {
       StartAt: 'Glue',
-      States: { Glue: { Type: 'Task', Resource: 'arn:aws:states:::glue:startJobRun.sync', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }], End: true }, Caught: { Type: 'Succeed' } },
+      States: {
+        Glue: { Type: 'Task', Resource: 'arn:aws:states:::glue:startJobRun.sync', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }], End: true },
+        Caught: { Type: 'Succeed' },
+      },
     });
 
     // Act
@@ -315,17 +328,32 @@ describe('ASL semantics', () => {
 
 describe('refused definitions', () => {
   it.each([
-    ['a Wait with a malformed timestamp', { StartAt: 'W', States: { W: { Type: 'Wait', Timestamp: '2030-01-01 08:00', End: true } } }, /SCHEMA_VALIDATION_FAILED: .*Timestamp.* at \/States\/W\/Timestamp/],
+    [
+      'a Wait with a malformed timestamp',
+      { StartAt: 'W', States: { W: { Type: 'Wait', Timestamp: '2030-01-01 08:00', End: true } } },
+      /SCHEMA_VALIDATION_FAILED: .*Timestamp.* at \/States\/W\/Timestamp/,
+    ],
     [
       'an intrinsic with an open escape',
       { StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'v.$': "States.Format('a\\b {}', $.x)" }, End: true } } },
       /open escape character.* at \/States\/P\/Parameters\/v\.\$/,
     ],
-    ['a malformed JSONata expression', { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input. %}', End: true } } }, /JSONata expression .* at \/States\/A\/Output/],
-    ['an invalid definition', { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } }, /Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET/],
+    [
+      'a malformed JSONata expression',
+      { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input. %}', End: true } } },
+      /JSONata expression .* at \/States\/A\/Output/,
+    ],
+    [
+      'an invalid definition',
+      { StartAt: 'Missing', States: { A: { Type: 'Pass', End: true } } },
+      /Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET/,
+    ],
     [
       'a Task whose heartbeat is not shorter than its timeout',
-      { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:states:us-east-1:000000000000:activity:a', TimeoutSeconds: 60, HeartbeatSeconds: 60, End: true } } },
+      {
+        StartAt: 'T',
+        States: { T: { Type: 'Task', Resource: 'arn:aws:states:us-east-1:000000000000:activity:a', TimeoutSeconds: 60, HeartbeatSeconds: 60, End: true } },
+      },
       /SCHEMA_VALIDATION_FAILED: The value for the field 'HeartbeatSeconds' \(60\) must be smaller than the value for the field 'TimeoutSeconds' \(60\) at \/States\/T\/HeartbeatSeconds/,
     ],
   ])('refuses %s with a message naming the problem', (_what, definition, message) => {
@@ -352,7 +380,14 @@ describe('API', () => {
 
     // Assess
     expect(started.startDate).toBeInstanceOf(Date);
-    expect(described).toMatchObject({ executionArn: started.executionArn, stateMachineArn: smArn, name: 'first', status: 'SUCCEEDED', input: '{"a":1}', output: '{"a":1}' });
+    expect(described).toMatchObject({
+      executionArn: started.executionArn,
+      stateMachineArn: smArn,
+      name: 'first',
+      status: 'SUCCEEDED',
+      input: '{"a":1}',
+      output: '{"a":1}',
+    });
     expect(described.stopDate!.getTime()).toBeGreaterThanOrEqual(described.startDate!.getTime());
     expect(page1.executions!.map((e) => e.name)).toEqual(['second']);
     expect(page2.executions!.map((e) => e.name)).toEqual(['first']);
@@ -362,7 +397,10 @@ describe('API', () => {
 
   it('returns history pages, reversed and without data on request', async () => {
     // Prepare
-    const smArn = deploy('history', { StartAt: 'One', States: { One: { Type: 'Pass', Result: { secret: 's' }, Next: 'Two' }, Two: { Type: 'Pass', End: true } } });
+    const smArn = deploy('history', {
+      StartAt: 'One',
+      States: { One: { Type: 'Pass', Result: { secret: 's' }, Next: 'Two' }, Two: { Type: 'Pass', End: true } },
+    });
     const { executionArn } = await run(smArn, { in: 1 });
 
     // Act
@@ -416,7 +454,18 @@ describe('API', () => {
     // The event has the fields AWS documents, and no error or cause (https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
     const event = env.busEvents.at(-1)!;
     expect(event).toMatchObject({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change' });
-    expect(Object.keys(event.detail).sort()).toEqual(['executionArn', 'input', 'inputDetails', 'name', 'output', 'outputDetails', 'startDate', 'stateMachineArn', 'status', 'stopDate']);
+    expect(Object.keys(event.detail).sort()).toEqual([
+      'executionArn',
+      'input',
+      'inputDetails',
+      'name',
+      'output',
+      'outputDetails',
+      'startDate',
+      'stateMachineArn',
+      'status',
+      'stopDate',
+    ]);
     expect(event.detail).toMatchObject({ stateMachineArn: smArn, status: 'ABORTED', inputDetails: { included: true }, output: null, outputDetails: null });
     expect(engine.activeCount()).toBe(0);
   });
@@ -424,7 +473,13 @@ describe('API', () => {
   it('reports no status change of an EXPRESS execution: "Only standard workflows emit events to EventBridge"', async () => {
     // Prepare
     const smArn = arn.stateMachine('express-quiet');
-    engine.deployStateMachine({ arn: smArn, name: 'express-quiet', definition: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Mine.Failed' } } }, roleArn: ROLE, type: 'EXPRESS' });
+    engine.deployStateMachine({
+      arn: smArn,
+      name: 'express-quiet',
+      definition: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Mine.Failed' } } },
+      roleArn: ROLE,
+      type: 'EXPRESS',
+    });
     const before = env.busEvents.length;
 
     // Act
@@ -449,7 +504,12 @@ describe('restart', () => {
     // Prepare
     const first = setup();
     const before = first.build();
-    before.deployStateMachine({ arn: arn.stateMachine('long'), name: 'long', definition: { StartAt: 'Sleep', States: { Sleep: { Type: 'Wait', Seconds: 1_000_000, End: true } } }, roleArn: ROLE });
+    before.deployStateMachine({
+      arn: arn.stateMachine('long'),
+      name: 'long',
+      definition: { StartAt: 'Sleep', States: { Sleep: { Type: 'Wait', Seconds: 1_000_000, End: true } } },
+      roleArn: ROLE,
+    });
     const { executionArn } = await before.startExecution(arn.stateMachine('long'));
     await new Promise((resolve) => setTimeout(resolve, 20));
     before.close();

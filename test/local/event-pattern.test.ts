@@ -17,7 +17,10 @@ const event = {
     state: 'running',
     count: 5,
     flag: null,
-    tags: [{ key: 'Env', value: 'Prod' }, { key: 'Owner', value: 'ops' }],
+    tags: [
+      { key: 'Env', value: 'Prod' },
+      { key: 'Owner', value: 'ops' },
+    ],
     eventName: 'RunInstances',
   },
 };
@@ -80,7 +83,8 @@ describe('matches, leaves only (operators work on leaf nodes)', () => {
 describe('the TagPolicy launch rule pattern', () => {
   const pattern = { source: ['aws.ec2'], 'detail-type': ['AWS API Call via CloudTrail'], detail: LAUNCH_RULE_DETAIL };
   const runInstances = (userIdentity: object, extra: object = {}) => ({
-    source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail',
+    source: 'aws.ec2',
+    'detail-type': 'AWS API Call via CloudTrail',
     detail: { eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', userIdentity, ...extra },
   });
 

@@ -27,7 +27,10 @@ describe('EventsService', () => {
       {
         id: 'fn',
         arn: FN,
-        inputTransformer: { InputPathsMap: { who: '$.detail.userIdentity.arn' }, InputTemplate: '{"text": "launched by <who>", "source": <aws.events.event.json>}' },
+        inputTransformer: {
+          InputPathsMap: { who: '$.detail.userIdentity.arn' },
+          InputTemplate: '{"text": "launched by <who>", "source": <aws.events.event.json>}',
+        },
       },
     ],
   });
@@ -39,7 +42,11 @@ describe('EventsService', () => {
   beforeAll(async () => {
     server = createServer([service], async () => ({ status: 404, body: '' }));
     const port = await listen(server, 0);
-    client = new EventBridgeClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' } });
+    client = new EventBridgeClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+    });
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
   beforeEach(() => {
@@ -51,7 +58,11 @@ describe('EventsService', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
 
     // Act
-    await service.put({ source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'RunInstances', userIdentity: { arn: 'arn:aws:iam::000000000000:user/alice' } } });
+    await service.put({
+      source: 'aws.ec2',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: { eventName: 'RunInstances', userIdentity: { arn: 'arn:aws:iam::000000000000:user/alice' } },
+    });
 
     // Assess
     expect(invoked.map((t) => t.arn)).toEqual([SM, FN]);
@@ -89,7 +100,12 @@ describe('EventsService', () => {
     expect(out.Entries?.[1]).toMatchObject({ ErrorCode: 'MalformedDetail' });
     expect(out.Entries?.[2]).toMatchObject({ ErrorCode: 'InvalidArgument', ErrorMessage: expect.stringContaining('Detail') });
     // The delivery names its source, so the target's resource policy can be checked against the rule.
-    expect(invoked[0]).toEqual({ arn: SM, input: '{"constant":1}', roleArn: undefined, source: { service: 'events.amazonaws.com', arn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//) } });
+    expect(invoked[0]).toEqual({
+      arn: SM,
+      input: '{"constant":1}',
+      roleArn: undefined,
+      source: { service: 'events.amazonaws.com', arn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//) },
+    });
   });
 
   it('PutEvents to another bus does not reach default-bus rules', async () => {
@@ -118,10 +134,21 @@ describe('EventsService', () => {
   });
 
   it('TestEventPattern evaluates a pattern and rejects an invalid one by name', async () => {
-    const event = JSON.stringify({ id: '1', source: 'aws.ec2', 'detail-type': 'x', account: '000000000000', region: 'us-east-1', time: '2024-01-01T00:00:00Z', resources: [], detail: { n: 3 } });
+    const event = JSON.stringify({
+      id: '1',
+      source: 'aws.ec2',
+      'detail-type': 'x',
+      account: '000000000000',
+      region: 'us-east-1',
+      time: '2024-01-01T00:00:00Z',
+      resources: [],
+      detail: { n: 3 },
+    });
     const yes = await client.send(new TestEventPatternCommand({ EventPattern: '{"detail":{"n":[{"numeric":[">",2]}]}}', Event: event }));
     expect(yes.Result).toBe(true);
-    await expect(client.send(new TestEventPatternCommand({ EventPattern: '{"source":"aws.ec2"}', Event: event }))).rejects.toMatchObject({ name: 'InvalidEventPatternException' });
+    await expect(client.send(new TestEventPatternCommand({ EventPattern: '{"source":"aws.ec2"}', Event: event }))).rejects.toMatchObject({
+      name: 'InvalidEventPatternException',
+    });
   });
 
   it('rejects an invalid rule at registration, naming the rule and the key', () => {

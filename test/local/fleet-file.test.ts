@@ -14,15 +14,22 @@ const dir = mkdtempSync(join(tmpdir(), 'opsflow-fleet-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const good = {
-  instanceId: 'i-0feed000000000001', name: 'web-01', instanceType: 't3.micro', imageId: 'ami-0feed000000000001',
-  state: 'running', launchedDaysAgo: 3, launchedBy: { iamUser: 'alice' }, tags: { Owner: 'alice@example.com' },
+  instanceId: 'i-0feed000000000001',
+  name: 'web-01',
+  instanceType: 't3.micro',
+  imageId: 'ami-0feed000000000001',
+  state: 'running',
+  launchedDaysAgo: 3,
+  launchedBy: { iamUser: 'alice' },
+  tags: { Owner: 'alice@example.com' },
 };
 function file(name: string, content: string): string {
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
 }
-const withInstance = (patch: Record<string, unknown>) => file('fleet.json', JSON.stringify({ instances: [good, { ...good, instanceId: 'i-0feed000000000002', ...patch }] }));
+const withInstance = (patch: Record<string, unknown>) =>
+  file('fleet.json', JSON.stringify({ instances: [good, { ...good, instanceId: 'i-0feed000000000002', ...patch }] }));
 
 describe('loadFleetSeed', () => {
   it('reads a valid file', () => {
@@ -34,9 +41,11 @@ describe('loadFleetSeed', () => {
     expect(() => loadFleetSeed(missing)).toThrow(`fleet file ${missing} (template metadata OpsflowLocal.fleet): does not exist`);
   });
 
-  it('refuses a file that is not JSON, with the parser\'s position', () => {
+  it("refuses a file that is not JSON, with the parser's position", () => {
     const path = file('broken.json', '{"instances": [ {"instanceId": "i-0feed000000000001",, } ]}');
-    expect(() => loadFleetSeed(path)).toThrow(new RegExp(`^fleet file ${path} \\(template metadata OpsflowLocal\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`));
+    expect(() => loadFleetSeed(path)).toThrow(
+      new RegExp(`^fleet file ${path} \\(template metadata OpsflowLocal\\.fleet\\): is not valid JSON: .*(position 53|line 1 column 54)`),
+    );
   });
 
   it('refuses a file without an instances list', () => {
@@ -76,6 +85,8 @@ describe('a runtime deploying an app whose fleet file is bad', () => {
 
     const start = Runtime.start({ cdkOut, stateDir: join(app, '.opsflow'), port: 0 });
 
-    await expect(start).rejects.toThrow(`fleet file ${join(app, 'my-fleet.json')} (template metadata OpsflowLocal.fleet): instances[0].state: must be "running" or "stopped", got "hibernated"`);
+    await expect(start).rejects.toThrow(
+      `fleet file ${join(app, 'my-fleet.json')} (template metadata OpsflowLocal.fleet): instances[0].state: must be "running" or "stopped", got "hibernated"`,
+    );
   });
 });

@@ -43,7 +43,11 @@ async function eventually(clock: Clock, check: () => boolean): Promise<void> {
 
 /** The tag policy the demo fleet is built to exercise. */
 function breaksPolicy(i: Instance): boolean {
-  return !/^[^@\s]+@[^@\s]+\.[a-z]+$/.test(tag(i, 'Owner') ?? '') || !/^CC-\d{4}$/.test(tag(i, 'CostCenter') ?? '') || !['dev', 'staging', 'prod'].includes(tag(i, 'Environment') ?? '');
+  return (
+    !/^[^@\s]+@[^@\s]+\.[a-z]+$/.test(tag(i, 'Owner') ?? '') ||
+    !/^CC-\d{4}$/.test(tag(i, 'CostCenter') ?? '') ||
+    !['dev', 'staging', 'prod'].includes(tag(i, 'Environment') ?? '')
+  );
 }
 
 describe('seedFleet', () => {

@@ -113,15 +113,21 @@ describe('HttpApiRouter', () => {
     });
 
     it('rejects malformed route keys', () => {
-      expect(() => router.addRoute({ apiId: 'other', routeKey: 'GET /{all+}/tail', integrationArn: fnArn('x'), payloadFormatVersion: '2.0' })).toThrow('a greedy {all+} must be the last segment');
-      expect(() => router.addRoute({ apiId: 'other', routeKey: 'approvals', integrationArn: fnArn('x'), payloadFormatVersion: '2.0' })).toThrow("is not 'METHOD /path' or '$default'");
+      expect(() => router.addRoute({ apiId: 'other', routeKey: 'GET /{all+}/tail', integrationArn: fnArn('x'), payloadFormatVersion: '2.0' })).toThrow(
+        'a greedy {all+} must be the last segment',
+      );
+      expect(() => router.addRoute({ apiId: 'other', routeKey: 'approvals', integrationArn: fnArn('x'), payloadFormatVersion: '2.0' })).toThrow(
+        "is not 'METHOD /path' or '$default'",
+      );
     });
   });
 
   describe('event', () => {
     it('is built like API Gateway payload format 2.0', async () => {
       // Act
-      await fetch(`${base}/approvals/ref-1?a=1&a=2&b=x`, { headers: { 'X-Custom': 'Yes', Cookie: 'session=s1; theme=dark', 'User-Agent': 'approver-browser' } });
+      await fetch(`${base}/approvals/ref-1?a=1&a=2&b=x`, {
+        headers: { 'X-Custom': 'Yes', Cookie: 'session=s1; theme=dark', 'User-Agent': 'approver-browser' },
+      });
 
       // Assess
       const event = calls[0].event;
@@ -164,7 +170,11 @@ describe('HttpApiRouter', () => {
 
     it('passes a JSON body as text', async () => {
       // Act
-      await fetch(`${base}/approvals/ref-1/decision`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"decision":"reject"}' });
+      await fetch(`${base}/approvals/ref-1/decision`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: '{"decision":"reject"}',
+      });
 
       // Assess
       expect([calls[0].event.body, calls[0].event.isBase64Encoded]).toEqual(['{"decision":"reject"}', false]);

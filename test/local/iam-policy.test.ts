@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { conditionHolds, deniedMessage, evaluate, evaluateKeyPolicy, type AuthorizationRequest, type PolicyDocument, type PrincipalRef } from '../../local/iam/policy';
+import {
+  conditionHolds,
+  deniedMessage,
+  evaluate,
+  evaluateKeyPolicy,
+  type AuthorizationRequest,
+  type PolicyDocument,
+  type PrincipalRef,
+} from '../../local/iam/policy';
 
 // Cases follow the examples of AWS's docs: reference_policies_evaluation-logic.html, reference_policies_elements_condition_operators.html,
 // reference_policies_multi-value-conditions.html, reference_policies_variables.html.
 const ROLE: PrincipalRef = { type: 'AWS', id: 'arn:aws:iam::000000000000:role/Act', sessionArn: 'arn:aws:sts::000000000000:assumed-role/Act/fn' };
 const INSTANCE = 'arn:aws:ec2:us-east-1:000000000000:instance/i-0abc';
-const req = (over: Partial<AuthorizationRequest> = {}): AuthorizationRequest => ({ principal: ROLE, action: 'ec2:StopInstances', resource: INSTANCE, context: {}, ...over });
+const req = (over: Partial<AuthorizationRequest> = {}): AuthorizationRequest => ({
+  principal: ROLE,
+  action: 'ec2:StopInstances',
+  resource: INSTANCE,
+  context: {},
+  ...over,
+});
 const doc = (...Statement: PolicyDocument['Statement'][]): PolicyDocument => ({ Version: '2012-10-17', Statement: Statement.flat() });
 
 describe('evaluate: the decision', () => {
@@ -33,11 +47,17 @@ describe('evaluate: the decision', () => {
   it('matches a service principal in a resource policy, with aws:SourceArn', () => {
     const fn = 'arn:aws:lambda:us-east-1:000000000000:function:sweep';
     const policy = doc({
-      Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'lambda:InvokeFunction', Resource: fn,
+      Effect: 'Allow',
+      Principal: { Service: 'scheduler.amazonaws.com' },
+      Action: 'lambda:InvokeFunction',
+      Resource: fn,
       Condition: { ArnLike: { 'aws:SourceArn': 'arn:aws:scheduler:us-east-1:000000000000:schedule/*/sweep' } },
     });
     const svc = (sourceArn: string): AuthorizationRequest => ({
-      principal: { type: 'Service', id: 'scheduler.amazonaws.com' }, action: 'lambda:InvokeFunction', resource: fn, context: { 'aws:SourceArn': sourceArn },
+      principal: { type: 'Service', id: 'scheduler.amazonaws.com' },
+      action: 'lambda:InvokeFunction',
+      resource: fn,
+      context: { 'aws:SourceArn': sourceArn },
     });
     expect(evaluate(svc('arn:aws:scheduler:us-east-1:000000000000:schedule/default/sweep'), [], policy).decision).toBe('Allow');
     expect(evaluate(svc('arn:aws:scheduler:us-east-1:000000000000:schedule/default/other'), [], policy).decision).toBe('ImplicitDeny');
@@ -60,7 +80,10 @@ describe('evaluate: actions and resources', () => {
     expect(allow('arn:aws:ec2:us-east-1:000000000000:volume/*')).toBe('ImplicitDeny');
     // A table ARN does not cover its indexes.
     const table = 'arn:aws:dynamodb:us-east-1:000000000000:table/T';
-    expect(evaluate(req({ action: 'dynamodb:Query', resource: `${table}/index/pending` }), [doc({ Effect: 'Allow', Action: 'dynamodb:Query', Resource: table })]).decision).toBe('ImplicitDeny');
+    expect(
+      evaluate(req({ action: 'dynamodb:Query', resource: `${table}/index/pending` }), [doc({ Effect: 'Allow', Action: 'dynamodb:Query', Resource: table })])
+        .decision,
+    ).toBe('ImplicitDeny');
   });
 
   it('honours NotAction and NotResource', () => {
@@ -132,9 +155,24 @@ describe('conditions', () => {
     expect(conditionHolds({ Bool: { 'aws:SecureTransport': 'false' } }, { 'aws:SecureTransport': true })).toBe(false);
     expect(conditionHolds({ IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } }, { 'aws:SourceIp': '203.0.113.7' })).toBe(true);
     expect(conditionHolds({ NotIpAddress: { 'aws:SourceIp': '203.0.113.0/24' } }, { 'aws:SourceIp': '198.51.100.1' })).toBe(true);
-    expect(conditionHolds({ ArnLike: { 'aws:SourceArn': 'arn:aws:events:*:000000000000:rule/*' } }, { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' })).toBe(true);
-    expect(conditionHolds({ ArnNotEquals: { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' } }, { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' })).toBe(false);
-    expect(conditionHolds({ StringEquals: { 'aws:SourceAccount': '${aws:PrincipalAccount}' } }, { 'aws:SourceAccount': '000000000000', 'aws:PrincipalAccount': '000000000000' })).toBe(true);
+    expect(
+      conditionHolds(
+        { ArnLike: { 'aws:SourceArn': 'arn:aws:events:*:000000000000:rule/*' } },
+        { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' },
+      ),
+    ).toBe(true);
+    expect(
+      conditionHolds(
+        { ArnNotEquals: { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' } },
+        { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/r1' },
+      ),
+    ).toBe(false);
+    expect(
+      conditionHolds(
+        { StringEquals: { 'aws:SourceAccount': '${aws:PrincipalAccount}' } },
+        { 'aws:SourceAccount': '000000000000', 'aws:PrincipalAccount': '000000000000' },
+      ),
+    ).toBe(true);
   });
 
   it('refuses an operator IAM does not have', () => {
@@ -147,7 +185,9 @@ describe('deniedMessage', () => {
     expect(deniedMessage(ROLE.sessionArn!, 'ec2:StopInstances', INSTANCE, { decision: 'ImplicitDeny', policyType: 'identity-based' })).toBe(
       `User: arn:aws:sts::000000000000:assumed-role/Act/fn is not authorized to perform: ec2:StopInstances on resource: ${INSTANCE} because no identity-based policy allows the ec2:StopInstances action`,
     );
-    expect(deniedMessage(ROLE.sessionArn!, 'ec2:StopInstances', INSTANCE, { decision: 'ExplicitDeny', policyType: 'identity-based' })).toMatch(/with an explicit deny in an identity-based policy$/);
+    expect(deniedMessage(ROLE.sessionArn!, 'ec2:StopInstances', INSTANCE, { decision: 'ExplicitDeny', policyType: 'identity-based' })).toMatch(
+      /with an explicit deny in an identity-based policy$/,
+    );
   });
 });
 
@@ -162,7 +202,10 @@ describe('evaluateKeyPolicy: the key policy is required', () => {
     expect(evaluateKeyPolicy(kmsReq(), [iamAllow], root, '000000000000')).toEqual({ decision: 'Allow', policyType: 'identity-based' });
     expect(evaluateKeyPolicy(kmsReq(), [], root, '000000000000')).toEqual({ decision: 'ImplicitDeny', policyType: 'identity-based' });
     // The account as a bare id enables IAM policies too.
-    expect(evaluateKeyPolicy(kmsReq(), [iamAllow], doc({ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'kms:*', Resource: '*' }), '000000000000').decision).toBe('Allow');
+    expect(
+      evaluateKeyPolicy(kmsReq(), [iamAllow], doc({ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'kms:*', Resource: '*' }), '000000000000')
+        .decision,
+    ).toBe('Allow');
   });
 
   it('without a statement for the account, an IAM allow has no effect', () => {
@@ -183,8 +226,17 @@ describe('evaluateKeyPolicy: the key policy is required', () => {
     const events: PrincipalRef = { type: 'Service', id: 'events.amazonaws.com' };
     const context = { 'aws:SourceArn': 'arn:aws:events:us-east-1:000000000000:rule/alerts', 'aws:SourceAccount': '000000000000' };
     expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], root, '000000000000').decision).toBe('ImplicitDeny');
-    const forRule = (arn: string) => doc({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*', Condition: { ArnEquals: { 'aws:SourceArn': arn }, StringEquals: { 'aws:SourceAccount': '000000000000' } } });
+    const forRule = (arn: string) =>
+      doc({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { ArnEquals: { 'aws:SourceArn': arn }, StringEquals: { 'aws:SourceAccount': '000000000000' } },
+      });
     expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], forRule(context['aws:SourceArn']), '000000000000').decision).toBe('Allow');
-    expect(evaluateKeyPolicy(kmsReq({ principal: events, context }), [], forRule('arn:aws:events:us-east-1:000000000000:rule/other'), '000000000000').decision).toBe('ImplicitDeny');
+    expect(
+      evaluateKeyPolicy(kmsReq({ principal: events, context }), [], forRule('arn:aws:events:us-east-1:000000000000:rule/other'), '000000000000').decision,
+    ).toBe('ImplicitDeny');
   });
 });

@@ -17,9 +17,17 @@ describe('ses:SendEmail resources', () => {
   let sandbox = true;
   const account = new SesAccount(new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-iam-ses-'))), new Clock(), () => sandbox);
   for (const name of ['example.com', 'Ops@Example.com', 'lead@partner.example.net']) account.verify(name);
-  const lookups = { instanceTags: () => undefined, resourceTags: () => undefined, sesIdentity: (a: string) => account.resolve(a).identity, sesSandbox: () => sandbox };
+  const lookups = {
+    instanceTags: () => undefined,
+    resourceTags: () => undefined,
+    sesIdentity: (a: string) => account.resolve(a).identity,
+    sesSandbox: () => sandbox,
+  };
   const send = (from: string, to: string[], extra: object = {}): DecodedRequest => ({
-    service: 'ses', operation: 'SendEmail', protocol: 'rest-json', params: { FromEmailAddress: from, Destination: { ToAddresses: to }, ...extra },
+    service: 'ses',
+    operation: 'SendEmail',
+    protocol: 'rest-json',
+    params: { FromEmailAddress: from, Destination: { ToAddresses: to }, ...extra },
   });
   const resources = (req: DecodedRequest) => resourceRequests(req, lookups).map((r) => r.resource);
 
@@ -32,8 +40,15 @@ describe('ses:SendEmail resources', () => {
 
   it('in the sandbox adds each recipient identity once, and the configuration set', () => {
     sandbox = true;
-    expect(resources(send('ops@example.com', ['lead@partner.example.net', 'a@example.com', 'b@example.com', 'guest@partner.example.net'], { ConfigurationSetName: 'cs' }))).toEqual([
-      identity('Ops@Example.com'), identity('lead@partner.example.net'), identity('example.com'), identity('guest@partner.example.net'),
+    expect(
+      resources(
+        send('ops@example.com', ['lead@partner.example.net', 'a@example.com', 'b@example.com', 'guest@partner.example.net'], { ConfigurationSetName: 'cs' }),
+      ),
+    ).toEqual([
+      identity('Ops@Example.com'),
+      identity('lead@partner.example.net'),
+      identity('example.com'),
+      identity('guest@partner.example.net'),
       'arn:aws:ses:us-east-1:000000000000:configuration-set/cs',
     ]);
   });
@@ -41,6 +56,12 @@ describe('ses:SendEmail resources', () => {
   it('carries the condition keys the policies test on every resource', () => {
     sandbox = true;
     const [first, second] = resourceRequests(send('Ops <ops@example.com>', ['a@other.example.org']), lookups);
-    for (const r of [first, second]) expect(r.context).toEqual({ 'ses:FromAddress': 'ops@example.com', 'ses:Recipients': ['a@other.example.org'], 'ses:ApiVersion': '2', 'ses:FromDisplayName': 'Ops' });
+    for (const r of [first, second])
+      expect(r.context).toEqual({
+        'ses:FromAddress': 'ops@example.com',
+        'ses:Recipients': ['a@other.example.org'],
+        'ses:ApiVersion': '2',
+        'ses:FromDisplayName': 'Ops',
+      });
   });
 });

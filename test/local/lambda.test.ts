@@ -206,7 +206,7 @@ describe('LambdaRunner', () => {
     }
   });
 
-  it('runs a function\'s timers on the runtime\'s clock: N virtual seconds of sleep at scale S take about N/S real seconds, as its Date measures them', async () => {
+  it("runs a function's timers on the runtime's clock: N virtual seconds of sleep at scale S take about N/S real seconds, as its Date measures them", async () => {
     // Prepare: a warm environment (a cold start is real work, at real speed).
     await runner.invoke('paced', { action: 'echo' });
     const before = clock.nowMs();
@@ -260,7 +260,7 @@ describe('LambdaRunner', () => {
     expect([atThaw, after]).toEqual([false, true]);
   });
 
-  it('gives a cold start that outlasts the 10-second init limit the function\'s timeout, as Lambda\'s retried init has', async () => {
+  it("gives a cold start that outlasts the 10-second init limit the function's timeout, as Lambda's retried init has", async () => {
     // Act: one init waits 11 virtual seconds (timeout 5 s: it ends within 10 + 5), the other 30.
     const slow = await runner.invoke('slowInit', {});
     const stuck = await failure(runner.invoke('stuckInit', {}));
@@ -418,9 +418,23 @@ describe('LambdaRunner on a machine that stalls', () => {
 
   beforeAll(() => {
     // The slow cold start, and a handler that works a while (real time), so that its timeout, once over, fires first.
-    writeFileSync(join(root, 'index.mjs'), SLOW_INIT_HANDLER.replace("async () => 'initialized'", "async () => { const end = performance.now() + 50; while (performance.now() < end); return 'initialized'; }"));
+    writeFileSync(
+      join(root, 'index.mjs'),
+      SLOW_INIT_HANDLER.replace(
+        "async () => 'initialized'",
+        "async () => { const end = performance.now() + 50; while (performance.now() < end); return 'initialized'; }",
+      ),
+    );
     runner = new LambdaRunner({ clock, endpoint: () => 'http://127.0.0.1:9' });
-    runner.register({ arn: 'arn:aws:lambda:us-east-1:000000000000:function:slowInit', name: 'slowInit', logicalId: 'slowInitLogical', assetDir: root, handler: 'index.handler', environment: { INIT_MS: '11000' }, timeoutSeconds: 5 });
+    runner.register({
+      arn: 'arn:aws:lambda:us-east-1:000000000000:function:slowInit',
+      name: 'slowInit',
+      logicalId: 'slowInitLogical',
+      assetDir: root,
+      handler: 'index.handler',
+      environment: { INIT_MS: '11000' },
+      timeoutSeconds: 5,
+    });
   });
 
   afterAll(async () => {

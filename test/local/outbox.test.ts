@@ -30,7 +30,13 @@ describe('FileOutbox', () => {
 
     // Act
     const first = outbox.add({ service: 'ses', from: 'ops@example.com', to: ['a@example.com'], subject: 'one', text: 'Approve: https://h/approve?t=1&x=2.' });
-    outbox.add({ service: 'sns', to: ['arn:aws:sns:us-east-1:000000000000:t'], subject: 'two', text: 'hello', topicArn: 'arn:aws:sns:us-east-1:000000000000:t' });
+    outbox.add({
+      service: 'sns',
+      to: ['arn:aws:sns:us-east-1:000000000000:t'],
+      subject: 'two',
+      text: 'hello',
+      topicArn: 'arn:aws:sns:us-east-1:000000000000:t',
+    });
     const reloaded = new FileOutbox(state, clock);
     const third = reloaded.add({ service: 'ses', to: ['b@example.com'], subject: 'three', text: 'x' });
 
@@ -63,9 +69,17 @@ describe('FileOutbox', () => {
     expect(subjectHeader.split('\r\n ').every((w) => w.length <= 75 && w.startsWith('=?UTF-8?B?'))).toBe(true);
     expect(decodeSubject(subjectHeader)).toBe(subject);
     expect(eml.split('\r\n').every((line) => line.length <= 998)).toBe(true);
-    expect(body.split('\r\n').filter((l) => !l.startsWith('--')).every((line) => line.length <= 76)).toBe(true);
+    expect(
+      body
+        .split('\r\n')
+        .filter((l) => !l.startsWith('--'))
+        .every((line) => line.length <= 76),
+    ).toBe(true);
     const boundary = /boundary="([^"]+)"/.exec(head)![1];
-    const parts = body.split(`--${boundary}`).slice(1, 3).map((p) => p.slice(p.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''));
+    const parts = body
+      .split(`--${boundary}`)
+      .slice(1, 3)
+      .map((p) => p.slice(p.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''));
     expect(decodeQp(parts[0])).toBe(text);
     expect(decodeQp(parts[1])).toBe(html);
     expect(entry.links).toEqual([`https://example.test/approve?token=${'a'.repeat(120)}`, 'https://example.test/approve?token=1&d=yes']);
@@ -83,7 +97,10 @@ describe('FileOutbox', () => {
 
 describe('extractLinks', () => {
   it('finds text URLs and html hrefs in order, decoded and de-duplicated', () => {
-    const links = extractLinks('See https://a.test/x, and (https://b.test/y) or http://a.test/x', '<a href="https://a.test/x">x</a><a href=\'https://c.test/?a=1&amp;b=&#50;\'>c</a><a href="mailto:x@y">m</a>');
+    const links = extractLinks(
+      'See https://a.test/x, and (https://b.test/y) or http://a.test/x',
+      '<a href="https://a.test/x">x</a><a href=\'https://c.test/?a=1&amp;b=&#50;\'>c</a><a href="mailto:x@y">m</a>',
+    );
     expect(links).toEqual(['https://a.test/x', 'https://b.test/y', 'http://a.test/x', 'https://c.test/?a=1&b=2']);
   });
 });

@@ -3,8 +3,16 @@
  * byte ranges, listings with a delimiter and URL encoding, multipart uploads and S3's errors for each.
  */
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -27,7 +35,10 @@ afterAll(async () => {
 });
 
 async function refusal(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  const err = await p.then(() => undefined, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+  );
   if (!err) throw new Error('the request was accepted');
   return { name: err.name, status: err.$metadata?.httpStatusCode };
 }
@@ -49,14 +60,24 @@ async function signedRaw(line: string, headers: Record<string, string> = {}, bod
   const [method, target] = line.split(' ');
   const extra = Object.fromEntries(Object.entries({ 'content-length': String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => [k.toLowerCase(), v]));
   const signed = await signedHeaders(h.endpoint, { method, path: target.replace(/^[a-z]+:\/\/[^/]*/i, ''), service: 's3', headers: extra, body });
-  return raw(Number(port), `${line}\r\n${Object.entries(signed).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n${body}`);
+  return raw(
+    Number(port),
+    `${line}\r\n${Object.entries(signed)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}Connection: close\r\n\r\n${body}`,
+  );
 }
 
 describe('objects', () => {
   it('GetObject reads a byte range (206, Content-Range), a suffix range, and refuses one past the end with InvalidRange', async () => {
     await s3.send(new PutObjectCommand({ Bucket, Key: 'digits', Body: '0123456789' }));
     const middle = await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=2-4' }));
-    expect([middle.$metadata.httpStatusCode, await middle.Body?.transformToString(), middle.ContentRange, middle.ContentLength]).toEqual([206, '234', 'bytes 2-4/10', 3]);
+    expect([middle.$metadata.httpStatusCode, await middle.Body?.transformToString(), middle.ContentRange, middle.ContentLength]).toEqual([
+      206,
+      '234',
+      'bytes 2-4/10',
+      3,
+    ]);
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=-3' }))).Body?.transformToString()).toBe('789');
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=8-100' }))).Body?.transformToString()).toBe('89');
     expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'digits', Range: 'bytes=10-' })))).toMatchObject({ name: 'InvalidRange', status: 416 });
@@ -101,7 +122,7 @@ describe('writes', () => {
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'streamed-parts' }))).Body?.transformToString()).toBe('hello world');
   });
 
-  it('refuse a key too long with KeyTooLongError: over S3\'s 1,024 bytes, or over the local S3\'s 175', async () => {
+  it("refuse a key too long with KeyTooLongError: over S3's 1,024 bytes, or over the local S3's 175", async () => {
     expect(await refusal(s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({ name: 'KeyTooLongError', status: 400 });
     expect(await refusal(s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(176), Body: 'x' })))).toEqual({ name: 'KeyTooLongError', status: 400 });
     await s3.send(new PutObjectCommand({ Bucket, Key: 'k'.repeat(175), Body: 'x' }));
@@ -135,7 +156,7 @@ describe('keys', () => {
   });
 });
 
-describe('malformed requests get S3\'s 400s', () => {
+describe("malformed requests get S3's 400s", () => {
   it('a key that is not valid percent-encoding is InvalidURI; aws-chunked framing that is cut short or disagrees with its declared length is IncompleteBody', async () => {
     expect(await signedRaw(`GET /${Bucket}/bad%E0%A4%A HTTP/1.1`)).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>InvalidURI<\/Code>/);
     const chunked = { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '5' };
@@ -150,8 +171,12 @@ describe('malformed requests get S3\'s 400s', () => {
 
   it('a CompleteMultipartUpload body that is not the parts list is MalformedXML', async () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'malformed' }));
-    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload><Part>')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/);
-    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload></CompleteMultipartUpload>')).toMatch(/^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/);
+    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload><Part>')).toMatch(
+      /^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/,
+    );
+    expect(await signedRaw(`POST /${Bucket}/malformed?uploadId=${UploadId} HTTP/1.1`, {}, '<CompleteMultipartUpload></CompleteMultipartUpload>')).toMatch(
+      /^HTTP\/1\.1 400[\s\S]*<Code>MalformedXML<\/Code>/,
+    );
   });
 });
 
@@ -159,7 +184,10 @@ describe('multipart uploads', () => {
   const MiB = 1024 * 1024;
   const Key = 'parts/object.bin';
   const start = async () => (await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-test' }))).UploadId!;
-  const part = async (UploadId: string, PartNumber: number, Body: Buffer) => ({ PartNumber, ETag: (await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body }))).ETag! });
+  const part = async (UploadId: string, PartNumber: number, Body: Buffer) => ({
+    PartNumber,
+    ETag: (await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body }))).ETag!,
+  });
 
   it('joins the parts in order into one object whose ETag is the MD5 of the MD5s and the count', async () => {
     const UploadId = await start();
@@ -172,19 +200,39 @@ describe('multipart uploads', () => {
     expect([got.ContentLength, got.ContentType, got.ETag]).toEqual([5 * MiB + second.length, 'application/x-test', done.ETag]);
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([first, second]))).toBe(true);
     // Completed: the upload is gone.
-    expect(await refusal(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 3, Body: 'late' })))).toEqual({ name: 'NoSuchUpload', status: 404 });
+    expect(await refusal(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 3, Body: 'late' })))).toEqual({
+      name: 'NoSuchUpload',
+      status: 404,
+    });
   });
 
   it('refuses a small part that is not the last, parts out of order, a wrong ETag, and an aborted upload; the object is not written', async () => {
     const UploadId = await start();
     const parts = [await part(UploadId, 1, Buffer.from('too small')), await part(UploadId, 2, Buffer.from('end'))];
-    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'parts/never', UploadId, MultipartUpload: { Parts: parts } })))).toEqual({ name: 'NoSuchUpload', status: 404 });
-    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))).toEqual({ name: 'EntityTooSmall', status: 400 });
-    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [...parts].reverse() } })))).toEqual({ name: 'InvalidPartOrder', status: 400 });
-    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0"' }] } })))).toEqual({ name: 'InvalidPart', status: 400 });
-    expect(await refusal(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10_001, Body: 'x' })))).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'parts/never', UploadId, MultipartUpload: { Parts: parts } })))).toEqual({
+      name: 'NoSuchUpload',
+      status: 404,
+    });
+    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))).toEqual({
+      name: 'EntityTooSmall',
+      status: 400,
+    });
+    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [...parts].reverse() } })))).toEqual({
+      name: 'InvalidPartOrder',
+      status: 400,
+    });
+    expect(
+      await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0"' }] } }))),
+    ).toEqual({ name: 'InvalidPart', status: 400 });
+    expect(await refusal(s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 10_001, Body: 'x' })))).toEqual({
+      name: 'InvalidArgument',
+      status: 400,
+    });
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
-    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))).toEqual({ name: 'NoSuchUpload', status: 404 });
+    expect(await refusal(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })))).toEqual({
+      name: 'NoSuchUpload',
+      status: 404,
+    });
     expect(await refusal(s3.send(new GetObjectCommand({ Bucket, Key: 'parts/never' })))).toMatchObject({ name: 'NoSuchKey' });
   });
 });

@@ -10,7 +10,13 @@ const next = (expression: string, timezone: string, after: string, anchor?: stri
 
 describe('nextFire', () => {
   it.each([
-    ['weekday mornings in Paris (summer, UTC+2), Friday to Monday', 'cron(0 9 ? * MON-FRI *)', 'Europe/Paris', '2024-06-07T08:00:00Z', '2024-06-10T07:00:00.000Z'],
+    [
+      'weekday mornings in Paris (summer, UTC+2), Friday to Monday',
+      'cron(0 9 ? * MON-FRI *)',
+      'Europe/Paris',
+      '2024-06-07T08:00:00Z',
+      '2024-06-10T07:00:00.000Z',
+    ],
     ['numeric day-of-week 2-6 is MON-FRI', 'cron(0 9 ? * 2-6 *)', 'Europe/Paris', '2024-06-07T08:00:00Z', '2024-06-10T07:00:00.000Z'],
     ['half-hour zone', 'cron(*/15 * * * ? *)', 'Asia/Kolkata', '2024-03-01T00:07:00Z', '2024-03-01T00:15:00.000Z'],
     ['lists and month names', 'cron(0 6,18 1 JAN,JUL ? *)', 'UTC', '2024-01-01T07:00:00Z', '2024-01-01T18:00:00.000Z'],
@@ -20,11 +26,23 @@ describe('nextFire', () => {
     ['nearest weekday (15W, the 15th is a Saturday)', 'cron(0 0 15W * ? *)', 'UTC', '2024-06-01T00:00:00Z', '2024-06-14T00:00:00.000Z'],
     ['29 February, four years away', 'cron(0 0 29 FEB ? *)', 'UTC', '2024-03-01T00:00:00Z', '2028-02-29T00:00:00.000Z'],
     ['range with step', 'cron(10-30/10 8 * * ? *)', 'UTC', '2024-05-05T08:10:00Z', '2024-05-05T08:20:00.000Z'],
-    ['spring forward: 02:30 does not exist, fires when clocks jump to 03:00 EDT', 'cron(30 2 * * ? *)', 'America/New_York', '2024-03-10T05:00:00Z', '2024-03-10T07:00:00.000Z'],
+    [
+      'spring forward: 02:30 does not exist, fires when clocks jump to 03:00 EDT',
+      'cron(30 2 * * ? *)',
+      'America/New_York',
+      '2024-03-10T05:00:00Z',
+      '2024-03-10T07:00:00.000Z',
+    ],
     ['spring forward at midnight (Santiago)', 'cron(30 0 * * ? *)', 'America/Santiago', '2024-09-07T12:00:00Z', '2024-09-08T04:00:00.000Z'],
     ['fall back: first occurrence of 01:30 (EDT)', 'cron(30 1 * * ? *)', 'America/New_York', '2024-11-03T04:00:00Z', '2024-11-03T05:30:00.000Z'],
     ['fall back: the second 01:30 (EST) does not fire again', 'cron(30 1 * * ? *)', 'America/New_York', '2024-11-03T05:30:00Z', '2024-11-04T06:30:00.000Z'],
-    ['every 30 minutes through the fall-back hour skips the repeated hour', 'cron(0,30 * * * ? *)', 'America/New_York', '2024-11-03T05:30:00Z', '2024-11-03T07:00:00.000Z'],
+    [
+      'every 30 minutes through the fall-back hour skips the repeated hour',
+      'cron(0,30 * * * ? *)',
+      'America/New_York',
+      '2024-11-03T05:30:00Z',
+      '2024-11-03T07:00:00.000Z',
+    ],
     ['at() in the schedule zone', 'at(2030-01-02T03:04:05)', 'Asia/Tokyo', '2024-01-01T00:00:00Z', '2030-01-01T18:04:05.000Z'],
     ['rate keeps the phase of its anchor', 'rate(5 minutes)', 'UTC', '2024-03-01T00:07:00Z', '2024-03-01T00:10:30.000Z', '2024-03-01T00:00:30Z'],
     ['rate before its anchor fires one period after it', 'rate(1 hour)', 'UTC', '2024-03-01T00:00:00Z', '2024-03-01T11:00:00.000Z', '2024-03-01T10:00:00Z'],
@@ -146,7 +164,9 @@ describe('Scheduler', () => {
   it('rejects an invalid schedule naming it', () => {
     const { state, clock, invoke } = setup();
     scheduler = new Scheduler({ clock, state, invoke });
-    expect(() => scheduler!.add({ name: 'bad', expression: 'cron(0 9 * * ? *)', timezone: 'Nowhere/City', target })).toThrow(/^schedule bad: unknown time zone/);
+    expect(() => scheduler!.add({ name: 'bad', expression: 'cron(0 9 * * ? *)', timezone: 'Nowhere/City', target })).toThrow(
+      /^schedule bad: unknown time zone/,
+    );
   });
 
   it('honours state, start and end dates', () => {

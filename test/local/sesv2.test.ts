@@ -3,8 +3,14 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateEmailIdentityCommand, DeleteEmailIdentityCommand, GetAccountCommand, GetEmailIdentityCommand, ListConfigurationSetsCommand, ListEmailIdentitiesCommand,
-  SendEmailCommand, SESv2Client,
+  CreateEmailIdentityCommand,
+  DeleteEmailIdentityCommand,
+  GetAccountCommand,
+  GetEmailIdentityCommand,
+  ListConfigurationSetsCommand,
+  ListEmailIdentitiesCommand,
+  SendEmailCommand,
+  SESv2Client,
 } from '@aws-sdk/client-sesv2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock, StateDir } from '../../local/kernel';
@@ -25,7 +31,12 @@ describe('SesV2Service', () => {
   beforeAll(async () => {
     server = createServer([new SesV2Service({ outbox, account, clock, faults, sendRate: 1, random: () => 0.5 })], async () => ({ status: 404, body: '' }));
     const port = await listen(server, 0);
-    ses = new SESv2Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
+    ses = new SESv2Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -59,18 +70,32 @@ describe('SesV2Service', () => {
   it('stores a raw message with its subject', async () => {
     const raw = 'From: a@example.com\r\nTo: b@example.com\r\nSubject: Raw hello\r\n\r\nbody https://x.test/1\r\n';
     const out = await ses.send(new SendEmailCommand({ Content: { Raw: { Data: Buffer.from(raw) } } }));
-    expect(outbox.list().find((e) => e.id === out.MessageId)).toMatchObject({ from: 'a@example.com', to: ['b@example.com'], subject: 'Raw hello', text: raw, links: ['https://x.test/1'] });
+    expect(outbox.list().find((e) => e.id === out.MessageId)).toMatchObject({
+      from: 'a@example.com',
+      to: ['b@example.com'],
+      subject: 'Raw hello',
+      text: raw,
+      links: ['https://x.test/1'],
+    });
   });
 
   it.each([
     ['a missing FromEmailAddress', { Destination: { ToAddresses: ['a@example.com'] } }, /FromEmailAddress/],
     ['no destination', { FromEmailAddress: 'a@example.com', Destination: {} }, /Destination/],
     ['an invalid address', { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['not-an-address'] } }, /not-an-address/],
-    ['a missing subject', { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['b@example.com'] }, Content: { Simple: { Body: { Text: { Data: 'x' } } } } }, /subject/i],
+    [
+      'a missing subject',
+      { FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['b@example.com'] }, Content: { Simple: { Body: { Text: { Data: 'x' } } } } },
+      /subject/i,
+    ],
   ])('rejects %s with BadRequestException naming the field', async (_name, input, message) => {
     const simple = { Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } } };
     const before = outbox.list().length;
-    await expect(ses.send(new SendEmailCommand({ ...simple, ...(input as object) }))).rejects.toMatchObject({ name: 'BadRequestException', message: expect.stringMatching(message), $metadata: { httpStatusCode: 400 } });
+    await expect(ses.send(new SendEmailCommand({ ...simple, ...(input as object) }))).rejects.toMatchObject({
+      name: 'BadRequestException',
+      message: expect.stringMatching(message),
+      $metadata: { httpStatusCode: 400 },
+    });
     expect(outbox.list()).toHaveLength(before);
   });
 
@@ -80,7 +105,13 @@ describe('SesV2Service', () => {
     const before = outbox.list().length;
 
     // Act
-    const sending = ses.send(new SendEmailCommand({ FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['b@example.com'] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } } }));
+    const sending = ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: 'a@example.com',
+        Destination: { ToAddresses: ['b@example.com'] },
+        Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } },
+      }),
+    );
 
     // Assess
     await expect(sending).rejects.toMatchObject({ name: 'TooManyRequestsException', $metadata: { httpStatusCode: 429 } });
@@ -94,7 +125,11 @@ describe('SesV2Service', () => {
 
   describe('identities and the sandbox', () => {
     const email = (from: string, ...to: string[]) =>
-      new SendEmailCommand({ FromEmailAddress: from, Destination: { ToAddresses: to }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } } });
+      new SendEmailCommand({
+        FromEmailAddress: from,
+        Destination: { ToAddresses: to },
+        Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } },
+      });
     const notVerified = (...identities: string[]) => ({
       name: 'MessageRejected',
       message: `Email address is not verified. The following identities failed the check in region US-EAST-1: ${identities.join(', ')}`,
@@ -113,10 +148,12 @@ describe('SesV2Service', () => {
       // Assess
       expect(created).toMatchObject({ IdentityType: 'EMAIL_ADDRESS', VerifiedForSendingStatus: true });
       expect(read).toMatchObject({ IdentityType: 'EMAIL_ADDRESS', VerifiedForSendingStatus: true, VerificationStatus: 'SUCCESS' });
-      expect(listed.EmailIdentities).toEqual(expect.arrayContaining([
-        { IdentityType: 'DOMAIN', IdentityName: 'example.com', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
-        { IdentityType: 'EMAIL_ADDRESS', IdentityName: 'Ops@Partner.example.net', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
-      ]));
+      expect(listed.EmailIdentities).toEqual(
+        expect.arrayContaining([
+          { IdentityType: 'DOMAIN', IdentityName: 'example.com', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
+          { IdentityType: 'EMAIL_ADDRESS', IdentityName: 'Ops@Partner.example.net', SendingEnabled: true, VerificationStatus: 'SUCCESS' },
+        ]),
+      );
       expect(again).toMatchObject({ name: 'AlreadyExistsException', $metadata: { httpStatusCode: 400 } });
       expect(gone).toMatchObject({ name: 'NotFoundException', $metadata: { httpStatusCode: 404 } });
       await expect(ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'not an identity' }))).rejects.toMatchObject({ name: 'BadRequestException' });
@@ -137,17 +174,27 @@ describe('SesV2Service', () => {
 
       // Act + Assess
       sandbox = true;
-      await expect(ses.send(email('ops@example.com', 'lead@example.com', 'guest@partner.example.net', 'other@partner.example.net'))).rejects.toMatchObject(notVerified('guest@partner.example.net', 'other@partner.example.net'));
+      await expect(ses.send(email('ops@example.com', 'lead@example.com', 'guest@partner.example.net', 'other@partner.example.net'))).rejects.toMatchObject(
+        notVerified('guest@partner.example.net', 'other@partner.example.net'),
+      );
       await expect(ses.send(email('ops@example.com', 'success@simulator.amazonses.com'))).resolves.toBeDefined();
       await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: 'guest@partner.example.net' }));
       await expect(ses.send(email('ops@example.com', 'guest@partner.example.net'))).resolves.toBeDefined();
-      expect(outbox.list().slice(before).map((e) => e.to)).toEqual([['guest@partner.example.net'], ['success@simulator.amazonses.com'], ['guest@partner.example.net']]);
+      expect(
+        outbox
+          .list()
+          .slice(before)
+          .map((e) => e.to),
+      ).toEqual([['guest@partner.example.net'], ['success@simulator.amazonses.com'], ['guest@partner.example.net']]);
       sandbox = false;
     });
 
     it('tells its sandbox status and sending quota (GetAccount)', async () => {
       sandbox = true;
-      expect(await ses.send(new GetAccountCommand({}))).toMatchObject({ ProductionAccessEnabled: false, SendQuota: { MaxSendRate: 1, Max24HourSend: 200, SentLast24Hours: expect.any(Number) } });
+      expect(await ses.send(new GetAccountCommand({}))).toMatchObject({
+        ProductionAccessEnabled: false,
+        SendQuota: { MaxSendRate: 1, Max24HourSend: 200, SentLast24Hours: expect.any(Number) },
+      });
       sandbox = false;
       expect(await ses.send(new GetAccountCommand({}))).toMatchObject({ ProductionAccessEnabled: true });
     });

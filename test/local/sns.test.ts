@@ -87,7 +87,13 @@ describe('SnsService', () => {
     const record = JSON.parse(invoked[0].input).Records[0];
     expect(record).toMatchObject({
       EventSource: 'aws:sns',
-      Sns: { Type: 'Notification', MessageId: out.MessageId, TopicArn: TOPIC, Subject: 'Remediation report', MessageAttributes: { severity: { Type: 'String', Value: 'high' } } },
+      Sns: {
+        Type: 'Notification',
+        MessageId: out.MessageId,
+        TopicArn: TOPIC,
+        Subject: 'Remediation report',
+        MessageAttributes: { severity: { Type: 'String', Value: 'high' } },
+      },
     });
   });
 
@@ -125,7 +131,9 @@ describe('SnsService', () => {
       name: 'InvalidParameterException',
       message: expect.stringContaining('carrier-pigeon'),
     });
-    await expect(client.send(new SubscribeCommand({ TopicArn: TOPIC, Protocol: 'lambda', Endpoint: 'oncall@example.com' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(client.send(new SubscribeCommand({ TopicArn: TOPIC, Protocol: 'lambda', Endpoint: 'oncall@example.com' }))).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+    });
   });
 
   it('renders query-protocol XML as SNS does', async () => {
@@ -134,7 +142,10 @@ describe('SnsService', () => {
     const post = (body: string) =>
       fetch(`http://127.0.0.1:${port}/`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20240101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=x' },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20240101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=x',
+        },
         body,
       });
 
@@ -147,6 +158,8 @@ describe('SnsService', () => {
       /^<PublishResponse xmlns="http:\/\/sns.amazonaws.com\/doc\/2010-03-31\/"><PublishResult><MessageId>[0-9a-f-]{36}<\/MessageId><\/PublishResult><ResponseMetadata><RequestId>[0-9a-f-]{36}<\/RequestId><\/ResponseMetadata><\/PublishResponse>$/,
     );
     expect(notFound.status).toBe(404);
-    expect(await notFound.text()).toMatch(/<ErrorResponse[^>]*><Error><Type>Sender<\/Type><Code>NotFound<\/Code><Message>Topic does not exist<\/Message><\/Error><RequestId>/);
+    expect(await notFound.text()).toMatch(
+      /<ErrorResponse[^>]*><Error><Type>Sender<\/Type><Code>NotFound<\/Code><Message>Topic does not exist<\/Message><\/Error><RequestId>/,
+    );
   });
 });

@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { LOCK, MARKER, readJournal, resetStateDir, StateDir, StateError } from '../../local/storage';
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), 'opsflow-storage-')), 'state');
-const journalFiles = (root: string) => readdirSync(root).filter((f) => /^journal\.\d+\.log$/.test(f)).sort();
+const journalFiles = (root: string) =>
+  readdirSync(root)
+    .filter((f) => /^journal\.\d+\.log$/.test(f))
+    .sort();
 
 describe('StateDir journal', () => {
   it('has a change on disk once commit resolves, and reads it back after a reopen', async () => {
@@ -144,7 +147,10 @@ describe('StateDir journal', () => {
 
     // Act
     store.put('during', 2);
-    const failed = await state.commit().then(() => undefined, (err: Error) => err);
+    const failed = await state.commit().then(
+      () => undefined,
+      (err: Error) => err,
+    );
     const health = state.health();
     fault = undefined;
     store.put('after', 3);

@@ -2,14 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  ResolvedStack,
-  defaultResourcePolicy,
-  lambdaAssetDir,
-  loadAssembly,
-  stateMachineDefinition,
-  type CfnTemplate,
-} from '../../local/template';
+import { ResolvedStack, defaultResourcePolicy, lambdaAssetDir, loadAssembly, stateMachineDefinition, type CfnTemplate } from '../../local/template';
 
 const FIXTURE = join(__dirname, 'fixtures', 'cdk-out');
 const ENDPOINT = 'http://127.0.0.1:4566';
@@ -31,7 +24,10 @@ const template: CfnTemplate = {
     Approvals: { Type: 'AWS::StepFunctions::Activity', Properties: { Name: 'approvals' } },
     Task: {
       Type: 'AWS::Lambda::Function',
-      Properties: { FunctionName: { 'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, 'task']] }, MemorySize: { 'Fn::FindInMap': ['Sizes', { Ref: 'Env' }, 'Memory'] } },
+      Properties: {
+        FunctionName: { 'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, 'task']] },
+        MemorySize: { 'Fn::FindInMap': ['Sizes', { Ref: 'Env' }, 'Memory'] },
+      },
     },
     Role: { Type: 'AWS::IAM::Role', Properties: {} },
     Table: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: 'decisions' } },
@@ -42,7 +38,14 @@ const template: CfnTemplate = {
       Type: 'AWS::StepFunctions::StateMachine',
       Properties: {
         DefinitionString: {
-          'Fn::Join': ['', ['{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"', { Ref: 'Approvals' }, '","Next":"Go"},"Go":{"Type":"Task","Resource":"${TaskArn}","End":true}}}']],
+          'Fn::Join': [
+            '',
+            [
+              '{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"',
+              { Ref: 'Approvals' },
+              '","Next":"Go"},"Go":{"Type":"Task","Resource":"${TaskArn}","End":true}}}',
+            ],
+          ],
         },
         DefinitionSubstitutions: { TaskArn: { 'Fn::GetAtt': ['Task', 'Arn'] } },
       },
@@ -85,7 +88,10 @@ describe('loadAssembly', () => {
   it('fails naming the stack when its template file is missing', () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'opsflow-template-'));
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ artifacts: { S: { type: 'aws:cloudformation:stack', properties: { templateFile: 'S.template.json' } } } }));
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({ artifacts: { S: { type: 'aws:cloudformation:stack', properties: { templateFile: 'S.template.json' } } } }),
+    );
 
     // Act + Assess
     expect(() => loadAssembly(dir)).toThrow(/S\.template\.json of stack 'S' is missing/);
@@ -132,7 +138,14 @@ describe('ResolvedStack', () => {
 
   it('resolves Fn::GetAtt in array and dotted forms', () => {
     const s = stack();
-    expect(s.resolve([{ 'Fn::GetAtt': ['Task', 'Arn'] }, { 'Fn::GetAtt': 'Table.StreamArn' }, { 'Fn::GetAtt': ['Role', 'Arn'] }, { 'Fn::GetAtt': 'Api.ApiEndpoint' }])).toEqual([
+    expect(
+      s.resolve([
+        { 'Fn::GetAtt': ['Task', 'Arn'] },
+        { 'Fn::GetAtt': 'Table.StreamArn' },
+        { 'Fn::GetAtt': ['Role', 'Arn'] },
+        { 'Fn::GetAtt': 'Api.ApiEndpoint' },
+      ]),
+    ).toEqual([
       'arn:aws:lambda:us-east-1:000000000000:function:Opsflow-task',
       'arn:aws:dynamodb:us-east-1:000000000000:table/decisions/stream/1970-01-01T00:00:00.000',
       'arn:aws:iam::000000000000:role/Opsflow-Role',
@@ -203,7 +216,13 @@ describe('ResolvedStack', () => {
     const task = stack().resource('Task');
 
     // Assess
-    expect(task).toEqual({ logicalId: 'Task', type: 'AWS::Lambda::Function', properties: { FunctionName: 'Opsflow-task', MemorySize: 256 }, metadata: {}, physicalName: 'Opsflow-task' });
+    expect(task).toEqual({
+      logicalId: 'Task',
+      type: 'AWS::Lambda::Function',
+      properties: { FunctionName: 'Opsflow-task', MemorySize: 256 },
+      metadata: {},
+      physicalName: 'Opsflow-task',
+    });
   });
 
   it('asks the caller policy for names and attributes', () => {
@@ -214,7 +233,9 @@ describe('ResolvedStack', () => {
     });
 
     // Act + Assess
-    expect(s.resolve({ 'Fn::Sub': '${Approvals}/${Table.Arn}' })).toBe('AWS::StepFunctions::Activity|Approvals|local-Approvals|Ref/AWS::DynamoDB::Table|Table|local-Table|Arn');
+    expect(s.resolve({ 'Fn::Sub': '${Approvals}/${Table.Arn}' })).toBe(
+      'AWS::StepFunctions::Activity|Approvals|local-Approvals|Ref/AWS::DynamoDB::Table|Table|local-Table|Arn',
+    );
   });
 
   it('refuses Fn::ImportValue and unknown intrinsics with clear errors', () => {
@@ -327,7 +348,9 @@ describe('lambdaAssetDir', () => {
   });
 
   it('fails clearly when the asset is missing, not a directory, or not recorded', () => {
-    expect(() => lambdaAssetDir(FIXTURE, asResource('GoneFunction'))).toThrow(/Code of Lambda function GoneFunction is missing at .*asset\.deleted: run `npx cdk synth` first/);
+    expect(() => lambdaAssetDir(FIXTURE, asResource('GoneFunction'))).toThrow(
+      /Code of Lambda function GoneFunction is missing at .*asset\.deleted: run `npx cdk synth` first/,
+    );
     expect(() => lambdaAssetDir(FIXTURE, asResource('ZippedFunction'))).toThrow(/is a file; the local runtime runs unpacked asset directories/);
     expect(() => lambdaAssetDir(FIXTURE, { logicalId: 'Inline', metadata: {}, properties: { Code: { ZipFile: 'exports.handler = 1' } } })).toThrow(
       "Lambda function Inline has neither 'aws:asset:path' metadata nor an asset Code.S3Key",

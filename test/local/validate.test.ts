@@ -8,9 +8,21 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, StartInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
-  CopyObjectCommand, CreateBucketCommand, DeleteBucketAnalyticsConfigurationCommand, DeleteObjectCommand, GetBucketPolicyCommand, GetObjectCommand,
-  GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand,
-  RenameObjectCommand, S3Client,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteBucketAnalyticsConfigurationCommand,
+  DeleteObjectCommand,
+  GetBucketPolicyCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  RenameObjectCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { ListStateMachinesCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -29,18 +41,22 @@ type Middlewared = { middlewareStack: { add: (mw: unknown, opts: object) => void
 /** The command, sent with `body` as its serialized request body (signed as usual). */
 function withBody<C>(command: C, body: string): C {
   (command as Middlewared).middlewareStack.add(
-    (next: (args: { request: { body: unknown; headers: Record<string, string> } }) => Promise<unknown>) => async (args: { request: { body: unknown; headers: Record<string, string> } }) => {
-      args.request.body = body;
-      args.request.headers['content-length'] = String(Buffer.byteLength(body));
-      return next(args);
-    },
+    (next: (args: { request: { body: unknown; headers: Record<string, string> } }) => Promise<unknown>) =>
+      async (args: { request: { body: unknown; headers: Record<string, string> } }) => {
+        args.request.body = body;
+        args.request.headers['content-length'] = String(Buffer.byteLength(body));
+        return next(args);
+      },
     { step: 'build', priority: 'low' },
   );
   return command;
 }
 
 async function refusal(p: Promise<unknown>): Promise<Refusal> {
-  const err = (await p.then(() => undefined, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e)) as (Error & { $metadata?: { httpStatusCode?: number } }) | undefined;
+  const err = (await p.then(
+    () => undefined,
+    (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+  )) as (Error & { $metadata?: { httpStatusCode?: number } }) | undefined;
   if (!err) throw new Error('the request was accepted');
   return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
 }
@@ -76,7 +92,11 @@ describe('Step Functions (AWS JSON 1.0)', () => {
   });
 
   it('refuses an input that is a number', async () => {
-    expect(await start(`{"stateMachineArn":"${smArn}","input":5}`)).toEqual({ name: 'SerializationException', message: 'class java.lang.Short can not be converted to an String', status: 400 });
+    expect(await start(`{"stateMachineArn":"${smArn}","input":5}`)).toEqual({
+      name: 'SerializationException',
+      message: 'class java.lang.Short can not be converted to an String',
+      status: 400,
+    });
   });
 
   it('answers a body of null with ValidationException naming the missing member, not a 500', async () => {
@@ -103,9 +123,16 @@ describe('DynamoDB (AWS JSON 1.0)', () => {
     const ddb = new DynamoDBClient(client());
     const put = (body: string) => refusal(ddb.send(withBody(new PutItemCommand({ TableName: 't', Item: {} }), body)));
 
-    expect(await put('{"TableName":5,"Item":{}}')).toEqual({ name: 'SerializationException', message: 'class java.lang.Short can not be converted to an String', status: 400 });
+    expect(await put('{"TableName":5,"Item":{}}')).toEqual({
+      name: 'SerializationException',
+      message: 'class java.lang.Short can not be converted to an String',
+      status: 400,
+    });
     expect(await put('{"TableName":"t","Item":"x"}')).toMatchObject({ name: 'SerializationException', message: 'Expected map or null' });
-    expect(await put('{"TableName":"t","Item":{"k":{"S":1.5}}}')).toMatchObject({ name: 'SerializationException', message: 'class java.lang.Double can not be converted to an String' });
+    expect(await put('{"TableName":"t","Item":{"k":{"S":1.5}}}')).toMatchObject({
+      name: 'SerializationException',
+      message: 'class java.lang.Double can not be converted to an String',
+    });
     expect(await put('{}')).toEqual({
       name: 'ValidationException',
       message:
@@ -122,9 +149,18 @@ describe('EventBridge and CloudTrail (AWS JSON 1.1)', () => {
     const events = new EventBridgeClient(client());
     const trail = new CloudTrailClient(client());
 
-    expect(await refusal(events.send(withBody(new PutEventsCommand({ Entries: [] }), '{"Entries":"x"}')))).toMatchObject({ name: 'SerializationException', message: 'Expected list or null' });
-    expect(await refusal(events.send(withBody(new PutEventsCommand({ Entries: [] }), '{"Entries":[{"Resources":{}}]}')))).toMatchObject({ name: 'SerializationException', message: 'Start of structure or map found where not expected.' });
-    expect(await refusal(trail.send(withBody(new LookupEventsCommand({}), '{"MaxResults":"5"}')))).toMatchObject({ name: 'SerializationException', message: 'class java.lang.String can not be converted to an Integer' });
+    expect(await refusal(events.send(withBody(new PutEventsCommand({ Entries: [] }), '{"Entries":"x"}')))).toMatchObject({
+      name: 'SerializationException',
+      message: 'Expected list or null',
+    });
+    expect(await refusal(events.send(withBody(new PutEventsCommand({ Entries: [] }), '{"Entries":[{"Resources":{}}]}')))).toMatchObject({
+      name: 'SerializationException',
+      message: 'Start of structure or map found where not expected.',
+    });
+    expect(await refusal(trail.send(withBody(new LookupEventsCommand({}), '{"MaxResults":"5"}')))).toMatchObject({
+      name: 'SerializationException',
+      message: 'class java.lang.String can not be converted to an Integer',
+    });
     events.destroy();
     trail.destroy();
   });
@@ -149,8 +185,14 @@ describe('SES v2 (REST-JSON)', () => {
 describe('SNS (AWS query)', () => {
   it('refuses a Publish without Message with ValidationError', async () => {
     const sns = new SNSClient(client());
-    const err = await refusal(sns.send(withBody(new PublishCommand({ Message: 'x' }), 'Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Ax')));
-    expect(err).toEqual({ name: 'ValidationError', message: "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null", status: 400 });
+    const err = await refusal(
+      sns.send(withBody(new PublishCommand({ Message: 'x' }), 'Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Ax')),
+    );
+    expect(err).toEqual({
+      name: 'ValidationError',
+      message: "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null",
+      status: 400,
+    });
     sns.destroy();
   });
 });
@@ -164,7 +206,10 @@ describe('EC2 (EC2 query)', () => {
       message: 'The request must contain the parameter InstanceId',
       status: 400,
     });
-    expect(await describe_('MaxResults=abc')).toMatchObject({ name: 'InvalidParameterValue', message: "Value (abc) for parameter MaxResults is invalid. Expected: 'Number'." });
+    expect(await describe_('MaxResults=abc')).toMatchObject({
+      name: 'InvalidParameterValue',
+      message: "Value (abc) for parameter MaxResults is invalid. Expected: 'Number'.",
+    });
     expect(await describe_('DryRun=maybe')).toMatchObject({ name: 'InvalidParameterValue' });
     expect(await describe_('Bogus=1')).toMatchObject({ name: 'UnknownParameter', message: 'The parameter Bogus is not recognized' });
   });
@@ -260,5 +305,4 @@ describe('S3 operations that share a method and path with a served one', () => {
     expect(await refusal(s3.send(new RenameObjectCommand({ Bucket, Key: 'kept' } as never)))).toMatchObject({ name: 'NotImplemented', status: 501 });
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'kept' }))).Body?.transformToString()).toBe('original');
   });
-
 });

@@ -14,7 +14,10 @@ import { declaredWorkflows, interestingTags } from '../../local/console/metadata
 import { declareLocalApp, declareWorkflow, readExamples } from '../../workflows/shared/local-metadata';
 import { startRuntime, type Harness } from '../e2e/harness';
 
-const SCHEDULE_EXAMPLES = [{ name: 'ec2-stop.json', input: '{"action":"stop"}' }, { name: 'ec2-start.json', input: '{"action":"start"}' }];
+const SCHEDULE_EXAMPLES = [
+  { name: 'ec2-stop.json', input: '{"action":"stop"}' },
+  { name: 'ec2-start.json', input: '{"action":"start"}' },
+];
 const PATCH_EXAMPLES = [{ name: 'ec2-patch-now.json', input: '{"patch":"now"}' }];
 
 function machine(stack: Stack, name: string): StateMachine {
@@ -43,7 +46,11 @@ describe('workflows declared in the template', () => {
 
   it('gives each workflow exactly its declared examples, whatever the names have in common', async () => {
     const workflows = await new ApiClient(h.endpoint).workflows();
-    expect(Object.fromEntries(workflows.map((w) => [w.name, w.examples]))).toEqual({ Ec2Schedule: SCHEDULE_EXAMPLES, Ec2Patch: PATCH_EXAMPLES, 'Fleet-Helper': [] });
+    expect(Object.fromEntries(workflows.map((w) => [w.name, w.examples]))).toEqual({
+      Ec2Schedule: SCHEDULE_EXAMPLES,
+      Ec2Patch: PATCH_EXAMPLES,
+      'Fleet-Helper': [],
+    });
     expect(h.rt.deployed.interestingTags).toEqual(['Team']);
   });
 
@@ -52,19 +59,26 @@ describe('workflows declared in the template', () => {
     await api.start({ workflow: 'Ec2Patch', input: '{}', name: 'by-workflow' });
     await api.start({ workflow: 'Fleet-Ec2Patch', input: '{}', name: 'by-machine' });
     const page = await api.executions({ workflow: 'Ec2Patch' });
-    expect(page.items.map((e) => [e.workflow, e.name]).sort()).toEqual([['Ec2Patch', 'by-machine'], ['Ec2Patch', 'by-workflow']]);
+    expect(page.items.map((e) => [e.workflow, e.name]).sort()).toEqual([
+      ['Ec2Patch', 'by-machine'],
+      ['Ec2Patch', 'by-workflow'],
+    ]);
   });
 });
 
 describe('malformed declarations', () => {
-  const template = (workflow: unknown, type = 'AWS::StepFunctions::StateMachine') => ({ Resources: { Machine: { Type: type, Metadata: { OpsflowLocal: { workflow } } } } });
+  const template = (workflow: unknown, type = 'AWS::StepFunctions::StateMachine') => ({
+    Resources: { Machine: { Type: type, Metadata: { OpsflowLocal: { workflow } } } },
+  });
 
   it('names the stack, the resource and every bad field', () => {
     expect(() => declaredWorkflows(template({ name: 'has space', examples: [{ name: '', input: '{' }], tryLocally: 'npx' }), 'S')).toThrow(
       /^S state machine Machine: OpsflowLocal\.workflow is not valid: name: must be 1-80 letters.*; examples\[0\]\.name: must be a non-empty string; examples\[0\]\.input: not JSON .*; tryLocally: must be a list of strings$/,
     );
     expect(() => declaredWorkflows(template({ name: 'Bars' }, 'AWS::DynamoDB::Table'), 'S')).toThrow('it belongs on an AWS::StepFunctions::StateMachine');
-    expect(() => interestingTags({ Metadata: { OpsflowLocal: { interestingTags: 'Owner' } } }, 'S')).toThrow('S: OpsflowLocal.interestingTags must be a list of tag keys');
+    expect(() => interestingTags({ Metadata: { OpsflowLocal: { interestingTags: 'Owner' } } }, 'S')).toThrow(
+      'S: OpsflowLocal.interestingTags must be a list of tag keys',
+    );
   });
 
   it('refuses two state machines declaring one name', () => {

@@ -63,7 +63,12 @@ function up(stateDir: string): Promise<Up> {
     // SES at 14 emails/s, an account out of the sandbox (as in the e2e harness): at the sandbox's 1/s the round's
     // approval emails, sent together, would be throttled and wait for the 5-minute sweep to resend them.
     // The runtime accepts the harness's credentials, whatever the developer's shell says.
-    env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_SES_RATE: '14', OPSFLOW_CREDENTIALS: `${credentials.accessKeyId}:${credentials.secretAccessKey}` },
+    env: {
+      ...process.env,
+      OPSFLOW_STATE_DIR: stateDir,
+      OPSFLOW_SES_RATE: '14',
+      OPSFLOW_CREDENTIALS: `${credentials.accessKeyId}:${credentials.secretAccessKey}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so the Lambda workers it spawns can be cleaned up after the crash.
     detached: true,
@@ -156,7 +161,12 @@ describe('kill -9 during mixed load', () => {
       const byTitle = new Map<string, string>();
       for (let k = 0; k < (round < ROUNDS ? APPROVALS_PER_ROUND : 0); k++) {
         const title = `approval round ${round} #${k}`;
-        const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: approval.arn, input: JSON.stringify({ title, approvers: ['lead@example.com'], requestedBy: 'reliability' }) }));
+        const out = await sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: approval.arn,
+            input: JSON.stringify({ title, approvers: ['lead@example.com'], requestedBy: 'reliability' }),
+          }),
+        );
         acknowledged.add(out.executionArn!);
         titles.push(title);
         byTitle.set(title, out.executionArn!);
@@ -193,7 +203,11 @@ describe('kill -9 during mixed load', () => {
       if (!links) roundsWithoutApproval.push(round);
       const decide = async (title: string) => {
         try {
-          const res = await fetch(links!.get(title)!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve&comment=ok' });
+          const res = await fetch(links!.get(title)!, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'decision=approve&comment=ok',
+          });
           if (res.ok) approved.add(byTitle.get(title)!);
         } catch {
           // cut off by the kill
@@ -218,7 +232,11 @@ describe('kill -9 during mixed load', () => {
         for (let i = 0; !stopping && i < FIRES_PER_ROUND; i++) {
           const schedule = u.schedules[Math.floor(random() * u.schedules.length)];
           try {
-            const res = await fetch(`${u.endpoint}/_opsflow/schedules/${encodeURIComponent(schedule)}/fire`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+            const res = await fetch(`${u.endpoint}/_opsflow/schedules/${encodeURIComponent(schedule)}/fire`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{}',
+            });
             if (res.ok) fires += 1;
           } catch {
             // cut off by the kill
@@ -233,7 +251,9 @@ describe('kill -9 during mixed load', () => {
       sfn.destroy();
     }
 
-    console.log(`reliability: ${ROUNDS} kill -9 rounds, ${acknowledged.size} StartExecution acknowledged, ${approved.size} approvals and ${fires} schedule fires acknowledged; lost: ${lost.length}; interrupted and marked ${RESTART_ERROR}: ${interrupted}`);
+    console.log(
+      `reliability: ${ROUNDS} kill -9 rounds, ${acknowledged.size} StartExecution acknowledged, ${approved.size} approvals and ${fires} schedule fires acknowledged; lost: ${lost.length}; interrupted and marked ${RESTART_ERROR}: ${interrupted}`,
+    );
     expect(acknowledged.size).toBeGreaterThan(ROUNDS);
     expect(lost).toEqual([]);
     expect(roundsWithoutApproval).toEqual([]);

@@ -35,11 +35,14 @@ describe('a full disk', () => {
   it('fails the request with 503, says so in health, and works again once there is space; the runtime never crashes', async () => {
     // Prepare
     const approval = h.arnOf('Approval');
-    const faults = (patch: object) => fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+    const faults = (patch: object) =>
+      fetch(`${h.endpoint}/_opsflow/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
     await faults({ diskFull: true });
 
     // Act
-    const refused = await h.sfn.send(new StartExecutionCommand({ stateMachineArn: approval, input: '{}' })).catch((err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
+    const refused = await h.sfn
+      .send(new StartExecutionCommand({ stateMachineArn: approval, input: '{}' }))
+      .catch((err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
     const sick = await fetch(`${h.endpoint}/_opsflow/health`);
     const sickBody = (await sick.json()) as { status: string; storage: { error: string } };
     await faults({ diskFull: false });
@@ -62,7 +65,11 @@ describe('a full disk', () => {
 describe('oversized bodies', () => {
   it('answers 413 from Content-Length, before reading the body, at the Step Functions 1 MB request limit', async () => {
     // Act
-    const res = await fetch(h.endpoint, { method: 'POST', headers: { ...SIGNED, 'x-amz-target': 'AWSStepFunctions.StartExecution', 'content-type': 'application/x-amz-json-1.0' }, body: 'x'.repeat(1024 * 1024 + 1) });
+    const res = await fetch(h.endpoint, {
+      method: 'POST',
+      headers: { ...SIGNED, 'x-amz-target': 'AWSStepFunctions.StartExecution', 'content-type': 'application/x-amz-json-1.0' },
+      body: 'x'.repeat(1024 * 1024 + 1),
+    });
     const body = (await res.json()) as { message: string };
 
     // Assess
@@ -170,7 +177,10 @@ describe('reset', () => {
     mkdirSync(join(foreign, 'src'));
 
     // Act
-    const refused = await Runtime.start({ cdkOut: process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, stateDir: foreign }).then(() => undefined, (err: Error) => err);
+    const refused = await Runtime.start({ cdkOut: process.env.OPSFLOW_CDK_OUT ?? 'cdk.out', port: 0, stateDir: foreign }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
 
     // Assess
     expect(refused?.message).toMatch(/holds files opsflow did not create \(src\)/);

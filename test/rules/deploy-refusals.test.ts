@@ -3,7 +3,7 @@
  * (one stack each, synthesized once), deployed with `opsflow up --cdk-out`; the command exits non-zero and
  * lists every problem with AWS's error name and wording.
  */
-import { CfnOutput, CfnResource, Duration, Fn } from 'aws-cdk-lib';
+import { CfnOutput, type CfnResource, Duration, Fn } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -29,9 +29,14 @@ const APPS = {
   HttpApiAccessLog(stack: import('aws-cdk-lib').Stack) {
     const api = new apigwv2.CfnApi(stack, 'Api', { name: 'links', protocolType: 'HTTP' });
     new apigwv2.CfnStage(stack, 'Stage', {
-      apiId: api.ref, stageName: '$default', autoDeploy: true,
+      apiId: api.ref,
+      stageName: '$default',
+      autoDeploy: true,
       // What CDK's AccessLogFormat.clf() writes: REST API variables.
-      accessLogSettings: { destinationArn: 'arn:aws:logs:us-east-1:000000000000:log-group:api', format: '$context.identity.sourceIp $context.resourcePath $context.requestId' },
+      accessLogSettings: {
+        destinationArn: 'arn:aws:logs:us-east-1:000000000000:log-group:api',
+        format: '$context.identity.sourceIp $context.resourcePath $context.requestId',
+      },
     });
   },
   LambdaEnvironment(stack: import('aws-cdk-lib').Stack) {
@@ -45,17 +50,28 @@ const APPS = {
   Names(stack: import('aws-cdk-lib').Stack) {
     // CDK's L2 checks the length itself; the L1 shows what CloudFormation does with a template that skips it.
     new sfn.CfnStateMachine(stack, 'Long', { stateMachineName: 'w'.repeat(81), roleArn: 'arn:aws:iam::000000000000:role/sm', definitionString: PASS });
-    new sfn.StateMachine(stack, 'First', { stateMachineName: 'Twin', definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P2')), timeout: Duration.minutes(1) });
+    new sfn.StateMachine(stack, 'First', {
+      stateMachineName: 'Twin',
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P2')),
+      timeout: Duration.minutes(1),
+    });
     new dynamodb.Table(stack, 'T1', { tableName: 'twin-table', partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
   },
   NamesElsewhere(stack: import('aws-cdk-lib').Stack) {
     // The same names in another stack of the same account and region.
-    new sfn.StateMachine(stack, 'Second', { stateMachineName: 'Twin', definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P3')), timeout: Duration.minutes(1) });
+    new sfn.StateMachine(stack, 'Second', {
+      stateMachineName: 'Twin',
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P3')),
+      timeout: Duration.minutes(1),
+    });
     new dynamodb.Table(stack, 'T2', { tableName: 'twin-table', partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
   },
   InvalidAsl(stack: import('aws-cdk-lib').Stack) {
     const role = 'arn:aws:iam::000000000000:role/sm';
-    new sfn.CfnStateMachine(stack, 'Broken', { roleArn: role, definitionString: JSON.stringify({ StartAt: 'Missing', States: { Only: { Type: 'Pass', End: true } } }) });
+    new sfn.CfnStateMachine(stack, 'Broken', {
+      roleArn: role,
+      definitionString: JSON.stringify({ StartAt: 'Missing', States: { Only: { Type: 'Pass', End: true } } }),
+    });
   },
   // CloudFormation's resource schemas (escape hatches put in what the L1 classes' own validation would not let through).
   UnknownProperty(stack: import('aws-cdk-lib').Stack) {
@@ -68,7 +84,8 @@ const APPS = {
   MissingRequired(stack: import('aws-cdk-lib').Stack) {
     new sfn.CfnActivity(stack, 'Activity', { name: 'nameless' }).addPropertyDeletionOverride('Name');
     new scheduler.CfnSchedule(stack, 'Schedule', {
-      scheduleExpression: 'rate(1 hour)', flexibleTimeWindow: { mode: 'OFF' },
+      scheduleExpression: 'rate(1 hour)',
+      flexibleTimeWindow: { mode: 'OFF' },
       target: { arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Nightly', roleArn: 'arn:aws:iam::000000000000:role/scheduler' },
     }).addPropertyDeletionOverride('Target.RoleArn');
   },
@@ -91,7 +108,10 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
     cdkOut = synthApp(APPS);
     const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-refusal-'));
     try {
-      const out = await exec('node_modules/.bin/tsx', ['local/cli.ts', 'up', '--cdk-out', cdkOut, '--port', '0'], { env: { ...process.env, OPSFLOW_STATE_DIR: stateDir }, timeout: 60_000 });
+      const out = await exec('node_modules/.bin/tsx', ['local/cli.ts', 'up', '--cdk-out', cdkOut, '--port', '0'], {
+        env: { ...process.env, OPSFLOW_STATE_DIR: stateDir },
+        timeout: 60_000,
+      });
       result = { code: 0, ...out };
     } catch (err) {
       const e = err as { code: number; stderr: string; stdout: string };
@@ -108,24 +128,34 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
 
   it('HTTP API access logs may use HTTP API variables only', () => {
     expect(line('HttpApiAccessLog', 'Stage')).toEqual([
-      expect.stringContaining('(AWS::ApiGatewayV2::Stage): BadRequestException: Invalid access log format for an HTTP API: $context.resourcePath is not an HTTP API access logging variable'),
+      expect.stringContaining(
+        '(AWS::ApiGatewayV2::Stage): BadRequestException: Invalid access log format for an HTTP API: $context.resourcePath is not an HTTP API access logging variable',
+      ),
     ]);
   });
 
   it('Lambda environments: reserved keys and the 4 KB limit', () => {
     const lines = line('LambdaEnvironment', 'Fn');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toContain('InvalidParameterValueException: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION');
+    expect(lines[0]).toContain(
+      'InvalidParameterValueException: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION',
+    );
     expect(lines[1]).toMatch(/InvalidParameterValueException: .*exceeded the 4KB limit \(42\d\d bytes measured as JSON\)/);
   });
 
   it('unknown and retired Lambda runtimes', () => {
-    expect(line('LambdaRuntime', 'Future')[0]).toContain("ValidationException: 1 validation error detected: Value 'nodejs99.x' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set:");
-    expect(line('LambdaRuntime', 'Retired')[0]).toContain('InvalidParameterValueException: The runtime parameter of nodejs16.x is no longer supported for creating or updating AWS Lambda functions.');
+    expect(line('LambdaRuntime', 'Future')[0]).toContain(
+      "ValidationException: 1 validation error detected: Value 'nodejs99.x' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set:",
+    );
+    expect(line('LambdaRuntime', 'Retired')[0]).toContain(
+      'InvalidParameterValueException: The runtime parameter of nodejs16.x is no longer supported for creating or updating AWS Lambda functions.',
+    );
   });
 
   it('names over the length limit', () => {
-    expect(line('Names', 'Long')[0]).toContain(`ValidationException: 1 validation error detected: Value '${'w'.repeat(81)}' at 'StateMachineName' failed to satisfy constraint: Member must have length 1..80`);
+    expect(line('Names', 'Long')[0]).toContain(
+      `ValidationException: 1 validation error detected: Value '${'w'.repeat(81)}' at 'StateMachineName' failed to satisfy constraint: Member must have length 1..80`,
+    );
   });
 
   it('physical names that collide in one account and region', () => {
@@ -139,30 +169,52 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
 
   it("properties that the type's schema does not have", () => {
     expect(line('UnknownProperty', 'Topic')).toEqual([
-      expect.stringContaining('(AWS::SNS::Topic): ValidationError: Properties validation failed for resource Topic with message: #: extraneous key [DisplayNme] is not permitted'),
+      expect.stringContaining(
+        '(AWS::SNS::Topic): ValidationError: Properties validation failed for resource Topic with message: #: extraneous key [DisplayNme] is not permitted',
+      ),
     ]);
   });
 
   it('values of the wrong type', () => {
     expect(line('WrongType', 'Activity')).toEqual([
-      expect.stringContaining('ValidationError: Properties validation failed for resource Activity with message: #/Name: expected type: String, found: JSONArray'),
+      expect.stringContaining(
+        'ValidationError: Properties validation failed for resource Activity with message: #/Name: expected type: String, found: JSONArray',
+      ),
     ]);
-    expect(line('WrongType', 'Fn')).toEqual([expect.stringMatching(/ValidationError: Properties validation failed for resource Fn[0-9A-F]+ with message: #\/Timeout: expected type: Integer, found: String/)]);
+    expect(line('WrongType', 'Fn')).toEqual([
+      expect.stringMatching(
+        /ValidationError: Properties validation failed for resource Fn[0-9A-F]+ with message: #\/Timeout: expected type: Integer, found: String/,
+      ),
+    ]);
   });
 
   it('required properties that are missing, at the top and nested', () => {
-    expect(line('MissingRequired', 'Activity')).toEqual([expect.stringContaining('Properties validation failed for resource Activity with message: #: required key [Name] not found')]);
-    expect(line('MissingRequired', 'Schedule')).toEqual([expect.stringContaining('Properties validation failed for resource Schedule with message: #/Target: required key [RoleArn] not found')]);
+    expect(line('MissingRequired', 'Activity')).toEqual([
+      expect.stringContaining('Properties validation failed for resource Activity with message: #: required key [Name] not found'),
+    ]);
+    expect(line('MissingRequired', 'Schedule')).toEqual([
+      expect.stringContaining('Properties validation failed for resource Schedule with message: #/Target: required key [RoleArn] not found'),
+    ]);
   });
 
   it('values outside the enum, of strings and integers', () => {
-    expect(line('BadEnum', 'Logs')).toEqual([expect.stringContaining('Properties validation failed for resource Logs with message: #/RetentionInDays: failed validation constraint for keyword [enum]')]);
-    expect(line('BadEnum', 'Rule')).toEqual([expect.stringContaining('Properties validation failed for resource Rule with message: #/State: failed validation constraint for keyword [enum]')]);
+    expect(line('BadEnum', 'Logs')).toEqual([
+      expect.stringContaining(
+        'Properties validation failed for resource Logs with message: #/RetentionInDays: failed validation constraint for keyword [enum]',
+      ),
+    ]);
+    expect(line('BadEnum', 'Rule')).toEqual([
+      expect.stringContaining('Properties validation failed for resource Rule with message: #/State: failed validation constraint for keyword [enum]'),
+    ]);
   });
 
   it('Fn::GetAtt of an attribute or a resource that does not exist', () => {
-    expect(line('GetAtt', 'AlertsArn')).toEqual([expect.stringContaining('ValidationError: Template error: resource Alerts does not support attribute type Arn in Fn::GetAtt')]);
-    expect(line('GetAtt', 'Gone')).toEqual([expect.stringContaining('ValidationError: Template error: instance of Fn::GetAtt references undefined resource Missing')]);
+    expect(line('GetAtt', 'AlertsArn')).toEqual([
+      expect.stringContaining('ValidationError: Template error: resource Alerts does not support attribute type Arn in Fn::GetAtt'),
+    ]);
+    expect(line('GetAtt', 'Gone')).toEqual([
+      expect.stringContaining('ValidationError: Template error: instance of Fn::GetAtt references undefined resource Missing'),
+    ]);
   });
 
   it('OPSFLOW_DEPLOY_CHECKS=off (--deploy-checks off) relaxes the refusals', async () => {

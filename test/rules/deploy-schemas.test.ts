@@ -38,7 +38,11 @@ describe('the opsflow cdk.out against CloudFormation resource schemas', () => {
     const [id, fn] = Object.entries(copy.Resources!).find(([, r]) => r.Type === 'AWS::Lambda::Function')!;
     fn.Properties = { ...fn.Properties, MemorySizeMb: 256 };
     expect(checkAssembly([resolved(copy, stackName)], schemas)).toEqual([
-      expect.objectContaining({ logicalId: id, error: 'ValidationError', message: `Properties validation failed for resource ${id} with message: #: extraneous key [MemorySizeMb] is not permitted` }),
+      expect.objectContaining({
+        logicalId: id,
+        error: 'ValidationError',
+        message: `Properties validation failed for resource ${id} with message: #: extraneous key [MemorySizeMb] is not permitted`,
+      }),
     ]);
   });
 });
@@ -51,7 +55,10 @@ describe('values as CloudFormation converts them', () => {
   it('a string of digits is an integer, "true" a boolean, a number a string', () => {
     const s = stack({
       Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: '30', LogGroupName: 404 } },
-      Fn: { Type: 'AWS::Lambda::Function', Properties: { Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: 'x' }, SnapStart: { ApplyOn: 'None' }, MemorySize: '256' } },
+      Fn: {
+        Type: 'AWS::Lambda::Function',
+        Properties: { Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: 'x' }, SnapStart: { ApplyOn: 'None' }, MemorySize: '256' },
+      },
       Key: { Type: 'AWS::KMS::Key', Properties: { EnableKeyRotation: 'true' } },
     });
     expect(['Logs', 'Fn', 'Key'].flatMap((id) => messages(s, id))).toEqual([]);

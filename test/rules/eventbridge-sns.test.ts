@@ -12,7 +12,7 @@
  * The first case is a failure topic whose key and topic policies both name the rule and the account: its alerts
  * never arrive.
  */
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -38,12 +38,21 @@ function app(stack: Stack) {
     if (!masterKey) {
       const key = new kms.Key(stack, `${name}Key`);
       if (opts.keyConditions !== 'none') {
-        key.addToResourcePolicy(new iam.PolicyStatement({ principals: [events_], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: opts.keyConditions }));
+        key.addToResourcePolicy(
+          new iam.PolicyStatement({
+            principals: [events_],
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            resources: ['*'],
+            conditions: opts.keyConditions,
+          }),
+        );
       }
       masterKey = key;
     }
     const topic = new sns.Topic(stack, `${name}Topic`, { topicName: name, masterKey, enforceSSL: true });
-    topic.addToResourcePolicy(new iam.PolicyStatement({ principals: [events_], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: opts.topicConditions }));
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({ principals: [events_], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: opts.topicConditions }),
+    );
     topic.addSubscription(new EmailSubscription(`ops@${name}.example.com`));
     // L1: aws-events-targets' SnsTopic would add its own unconditional grants to the topic and the key.
     new events.CfnRule(stack, `${name}Rule`, { name, eventPattern: { source: [`test.${name}`] }, targets: [{ id: 'topic', arn: topic.topicArn }] });
@@ -58,7 +67,9 @@ function app(stack: Stack) {
   // Only the topic policy has a Condition (the key is scoped the supported way).
   case_('eb-topic-condition', { keyConditions: forThisTopic('eb-topic-condition'), topicConditions: fromRule('eb-topic-condition') });
   // What AWS supports: an unconditional topic statement, and a key statement scoped by the encryption context and SNS.
-  case_('eb-supported', { keyConditions: { StringEquals: { 'kms:EncryptionContext:aws:sns:topicArn': topicArn('eb-supported'), 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } });
+  case_('eb-supported', {
+    keyConditions: { StringEquals: { 'kms:EncryptionContext:aws:sns:topicArn': topicArn('eb-supported'), 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } },
+  });
   // The key's encryption-context condition names another topic.
   case_('eb-other-topic', { keyConditions: forThisTopic('eb-supported') });
   // The AWS managed key of SNS, and a key whose policy only enables IAM policies (a service principal has none).
@@ -85,16 +96,23 @@ describe('EventBridge publishing to an SNS topic', () => {
     failures.length = 0;
     const before = rt.outbox.list().filter((e) => e.topicArn === topicArn(name)).length;
     await rt.events.put({ source: `test.${name}`, 'detail-type': 'test', detail: { hello: name } } as never);
-    const delivered = rt.outbox.list().filter((e) => e.topicArn === topicArn(name)).slice(before);
+    const delivered = rt.outbox
+      .list()
+      .filter((e) => e.topicArn === topicArn(name))
+      .slice(before);
     const metrics = rt.events.listRules().find((r) => r.name === name)!.metrics;
     return { delivered, metrics, failures: [...failures] };
   };
 
-  it('loses the message when the key and topic policies name the rule (aws:SourceArn, aws:SourceAccount): opsflow\'s failure topic before issue 17', async () => {
+  it("loses the message when the key and topic policies name the rule (aws:SourceArn, aws:SourceAccount): opsflow's failure topic before issue 17", async () => {
     const { delivered, metrics, failures } = await publish('eb-source-conditions');
     expect(delivered).toEqual([]);
     expect(metrics).toEqual({ invocations: 1, failedInvocations: 1 });
-    expect(failures).toEqual([expect.stringMatching(/rule eb-source-conditions target .* failed: User: events\.amazonaws\.com is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:000000000000:eb-source-conditions because no resource-based policy allows the sns:Publish action/)]);
+    expect(failures).toEqual([
+      expect.stringMatching(
+        /rule eb-source-conditions target .* failed: User: events\.amazonaws\.com is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:000000000000:eb-source-conditions because no resource-based policy allows the sns:Publish action/,
+      ),
+    ]);
   });
 
   it.each([
@@ -104,14 +122,24 @@ describe('EventBridge publishing to an SNS topic', () => {
     const { delivered, metrics, failures } = await publish(name);
     expect(delivered).toEqual([]);
     expect(metrics).toEqual({ invocations: 1, failedInvocations: 1 });
-    expect(failures).toEqual([expect.stringMatching(new RegExp(`rule ${name} target .* failed: User: events\\.amazonaws\\.com is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:\\S+ because no resource-based policy allows the kms:GenerateDataKey action`))]);
+    expect(failures).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `rule ${name} target .* failed: User: events\\.amazonaws\\.com is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:\\S+ because no resource-based policy allows the kms:GenerateDataKey action`,
+        ),
+      ),
+    ]);
   });
 
   it('loses the message when the topic policy statement for EventBridge has a Condition', async () => {
     const { delivered, metrics, failures } = await publish('eb-topic-condition');
     expect(delivered).toEqual([]);
     expect(metrics).toEqual({ invocations: 1, failedInvocations: 1 });
-    expect(failures).toEqual([expect.stringMatching(/failed: User: events\.amazonaws\.com is not authorized to perform: sns:Publish on resource: \S+:eb-topic-condition because no resource-based policy allows/)]);
+    expect(failures).toEqual([
+      expect.stringMatching(
+        /failed: User: events\.amazonaws\.com is not authorized to perform: sns:Publish on resource: \S+:eb-topic-condition because no resource-based policy allows/,
+      ),
+    ]);
   });
 
   it('delivers with an unconditional topic statement and a key statement scoped by kms:EncryptionContext and kms:ViaService', async () => {
@@ -131,6 +159,10 @@ describe('EventBridge publishing to an SNS topic', () => {
     const { delivered, metrics, failures } = await publish(name);
     expect(delivered).toEqual([]);
     expect(metrics.failedInvocations).toBe(1);
-    expect(failures).toEqual([expect.stringMatching(/is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:\S+ because no resource-based policy allows the kms:GenerateDataKey action/)]);
+    expect(failures).toEqual([
+      expect.stringMatching(
+        /is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:\S+ because no resource-based policy allows the kms:GenerateDataKey action/,
+      ),
+    ]);
   });
 });

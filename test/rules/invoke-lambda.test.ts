@@ -10,7 +10,7 @@
  *   must allow scheduler.amazonaws.com) and invokes with the role's permissions
  *   (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -32,10 +32,17 @@ const fnArn = (name: string) => `arn:aws:lambda:us-east-1:${ACCOUNT}:function:${
 function eventBridgeApp(stack: Stack) {
   const fn = echoFunction(stack, 'Fn', { functionName: 'eb-target', timeout: Duration.seconds(5) });
   new events.Rule(stack, 'Allowed', { ruleName: 'eb-allowed', eventPattern: { source: ['test.allowed'] }, targets: [new targets.LambdaFunction(fn)] });
-  new events.CfnRule(stack, 'NoPermission', { name: 'eb-no-permission', eventPattern: { source: ['test.none'] }, targets: [{ id: 'fn', arn: fn.functionArn }] });
+  new events.CfnRule(stack, 'NoPermission', {
+    name: 'eb-no-permission',
+    eventPattern: { source: ['test.none'] },
+    targets: [{ id: 'fn', arn: fn.functionArn }],
+  });
   new events.CfnRule(stack, 'WrongSource', { name: 'eb-wrong-source', eventPattern: { source: ['test.wrong'] }, targets: [{ id: 'fn', arn: fn.functionArn }] });
   new lambda.CfnPermission(stack, 'OtherRulePermission', {
-    action: 'lambda:InvokeFunction', functionName: fn.functionName, principal: 'events.amazonaws.com', sourceArn: `arn:aws:events:us-east-1:${ACCOUNT}:rule/eb-some-other-rule`,
+    action: 'lambda:InvokeFunction',
+    functionName: fn.functionName,
+    principal: 'events.amazonaws.com',
+    sourceArn: `arn:aws:events:us-east-1:${ACCOUNT}:rule/eb-some-other-rule`,
   });
 }
 
@@ -44,18 +51,29 @@ function apiGatewayApp(stack: Stack) {
   const fn = echoFunction(stack, 'Fn', { functionName: 'api-target', timeout: Duration.seconds(5) });
   const api = new apigw.HttpApi(stack, 'Api');
   api.addRoutes({ path: '/allowed', methods: [apigw.HttpMethod.GET], integration: new HttpLambdaIntegration('Allowed', fn) });
-  const raw = new apigw.CfnIntegration(stack, 'RawIntegration', { apiId: api.apiId, integrationType: 'AWS_PROXY', integrationUri: fn.functionArn, payloadFormatVersion: '2.0' });
+  const raw = new apigw.CfnIntegration(stack, 'RawIntegration', {
+    apiId: api.apiId,
+    integrationType: 'AWS_PROXY',
+    integrationUri: fn.functionArn,
+    payloadFormatVersion: '2.0',
+  });
   new apigw.CfnRoute(stack, 'NoPermission', { apiId: api.apiId, routeKey: 'GET /no-permission', target: `integrations/${raw.ref}` });
   new apigw.CfnRoute(stack, 'WrongSource', { apiId: api.apiId, routeKey: 'GET /wrong-source', target: `integrations/${raw.ref}` });
   new lambda.CfnPermission(stack, 'OtherPathPermission', {
-    action: 'lambda:InvokeFunction', functionName: fn.functionArn, principal: 'apigateway.amazonaws.com', sourceArn: `arn:aws:execute-api:us-east-1:${ACCOUNT}:${api.apiId}/*/*/elsewhere`,
+    action: 'lambda:InvokeFunction',
+    functionName: fn.functionArn,
+    principal: 'apigateway.amazonaws.com',
+    sourceArn: `arn:aws:execute-api:us-east-1:${ACCOUNT}:${api.apiId}/*/*/elsewhere`,
   });
 }
 
 /** Schedules whose execution role may invoke the function, may not, or does not trust Scheduler. */
 function schedulerApp(stack: Stack) {
   const fn = echoFunction(stack, 'Fn', { functionName: 'sched-target', timeout: Duration.seconds(5) });
-  const trusted = () => new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:us-east-1:${ACCOUNT}:schedule-group/default` } } });
+  const trusted = () =>
+    new iam.ServicePrincipal('scheduler.amazonaws.com', {
+      conditions: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:us-east-1:${ACCOUNT}:schedule-group/default` } },
+    });
   const invoker = new iam.Role(stack, 'Invoker', { assumedBy: trusted() });
   fn.grantInvoke(invoker);
   const bare = new iam.Role(stack, 'Bare', { assumedBy: trusted() });
@@ -64,7 +82,12 @@ function schedulerApp(stack: Stack) {
   // A function permission does not help Scheduler: it never calls with its own identity.
   fn.addPermission('SchedulerPrincipal', { principal: new iam.ServicePrincipal('scheduler.amazonaws.com') });
   const schedule = (id: string, name: string, role: iam.Role) =>
-    new scheduler.CfnSchedule(stack, id, { name, scheduleExpression: 'rate(1 day)', flexibleTimeWindow: { mode: 'OFF' }, target: { arn: fn.functionArn, roleArn: role.roleArn, input: '{"from":"scheduler"}' } });
+    new scheduler.CfnSchedule(stack, id, {
+      name,
+      scheduleExpression: 'rate(1 day)',
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: { arn: fn.functionArn, roleArn: role.roleArn, input: '{"from":"scheduler"}' },
+    });
   schedule('Allowed', 'sched-allowed', invoker);
   schedule('NoInvoke', 'sched-no-invoke', bare);
   schedule('NotTrusted', 'sched-not-trusted', untrusted);
@@ -113,7 +136,11 @@ describe('services invoking Lambda are authorized as on AWS', () => {
     it('refuses a rule the resource policy does not name (AccessDeniedException)', async () => {
       await put('test.none');
       expect(invoked).toEqual([]);
-      expect(failures).toEqual([expect.stringContaining(`rule eb-no-permission target fn (${fnArn('eb-target')}) failed: ${refusal('events.amazonaws.com', 'eb-target', 'resource-based')}`)]);
+      expect(failures).toEqual([
+        expect.stringContaining(
+          `rule eb-no-permission target fn (${fnArn('eb-target')}) failed: ${refusal('events.amazonaws.com', 'eb-target', 'resource-based')}`,
+        ),
+      ]);
     });
 
     it('refuses a rule when the permission names another rule as SourceArn', async () => {
@@ -150,13 +177,23 @@ describe('services invoking Lambda are authorized as on AWS', () => {
     it('refuses when the role lacks lambda:InvokeFunction, whatever the function resource policy says', async () => {
       await rt.scheduler.fire('sched-no-invoke');
       expect(invoked).toEqual([]);
-      expect(failures).toEqual([expect.stringMatching(new RegExp(`schedule sched-no-invoke failed to invoke .*User: arn:aws:sts::${ACCOUNT}:assumed-role/[^/]+/scheduler is not authorized to perform: lambda:InvokeFunction on resource: ${fnArn('sched-target')} because no identity-based policy allows the lambda:InvokeFunction action`))]);
+      expect(failures).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `schedule sched-no-invoke failed to invoke .*User: arn:aws:sts::${ACCOUNT}:assumed-role/[^/]+/scheduler is not authorized to perform: lambda:InvokeFunction on resource: ${fnArn('sched-target')} because no identity-based policy allows the lambda:InvokeFunction action`,
+          ),
+        ),
+      ]);
     });
 
     it('refuses when the role does not trust scheduler.amazonaws.com (sts:AssumeRole)', async () => {
       await rt.scheduler.fire('sched-not-trusted');
       expect(invoked).toEqual([]);
-      expect(failures).toEqual([expect.stringMatching(/schedule sched-not-trusted failed to invoke .*User: scheduler\.amazonaws\.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role\/\S+ because no resource-based policy allows the sts:AssumeRole action/)]);
+      expect(failures).toEqual([
+        expect.stringMatching(
+          /schedule sched-not-trusted failed to invoke .*User: scheduler\.amazonaws\.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role\/\S+ because no resource-based policy allows the sts:AssumeRole action/,
+        ),
+      ]);
     });
   });
 });

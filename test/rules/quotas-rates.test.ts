@@ -9,7 +9,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -30,16 +30,29 @@ function app(stack: Stack) {
   echoFunction(stack, 'Echo', { functionName: 'quota-echo', timeout: Duration.seconds(10) });
   // Each branch passes the input on: the Parallel's output is twice the input.
   const twice = new sfn.Parallel(stack, 'Twice').branch(new sfn.Pass(stack, 'A')).branch(new sfn.Pass(stack, 'B'));
-  new sfn.StateMachine(stack, 'Doubler', { stateMachineName: 'quota-doubler', definitionBody: sfn.DefinitionBody.fromChainable(twice), timeout: Duration.minutes(5) });
+  new sfn.StateMachine(stack, 'Doubler', {
+    stateMachineName: 'quota-doubler',
+    definitionBody: sfn.DefinitionBody.fromChainable(twice),
+    timeout: Duration.minutes(5),
+  });
   // Counts to $.n: 4 events a round (Pass and Choice, entered and exited) after ExecutionStarted, then the Succeed
   // state's two and ExecutionSucceeded: 4n + 4 events in all.
   const count = new sfn.Pass(stack, 'Count', { parameters: { 'n.$': '$.n', 'i.$': 'States.MathAdd($.i, 1)' } });
-  const loop = count.next(new sfn.Choice(stack, 'Check').when(sfn.Condition.numberEqualsJsonPath('$.i', '$.n'), new sfn.Succeed(stack, 'Done')).otherwise(count));
-  new sfn.StateMachine(stack, 'Counter', { stateMachineName: 'quota-counter', definitionBody: sfn.DefinitionBody.fromChainable(loop), timeout: Duration.minutes(5) });
+  const loop = count.next(
+    new sfn.Choice(stack, 'Check').when(sfn.Condition.numberEqualsJsonPath('$.i', '$.n'), new sfn.Succeed(stack, 'Done')).otherwise(count),
+  );
+  new sfn.StateMachine(stack, 'Counter', {
+    stateMachineName: 'quota-counter',
+    definitionBody: sfn.DefinitionBody.fromChainable(loop),
+    timeout: Duration.minutes(5),
+  });
 }
 
 const expectError = async (p: Promise<unknown>, name: string, message?: RegExp) => {
-  const err = (await p.then(() => undefined, (e: Error) => e)) as Error & { $metadata?: { httpStatusCode?: number } };
+  const err = (await p.then(
+    () => undefined,
+    (e: Error) => e,
+  )) as Error & { $metadata?: { httpStatusCode?: number } };
   expect(err, `expected ${name}`).toBeDefined();
   expect(err.name).toBe(name);
   if (message) expect(err.message).toMatch(message);
@@ -52,7 +65,14 @@ describe('quotas and API rates', () => {
   const client = () => ({ endpoint: rt.endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
   // The account's SES has the senders' domain verified (it is in the sandbox, the runtime's default).
   const start = async (rules: Partial<Rules> = {}) => {
-    const started = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-quota-')), seedFleet: false, rules, credentials: [credentials] });
+    const started = await Runtime.start({
+      cdkOut,
+      port: 0,
+      stateDir: mkdtempSync(join(tmpdir(), 'opsflow-quota-')),
+      seedFleet: false,
+      rules,
+      credentials: [credentials],
+    });
     started.ses.verify('example.com');
     return started;
   };
@@ -67,12 +87,21 @@ describe('quotas and API rates', () => {
     it('StartExecution input over 262,144 bytes is refused by the API (ValidationException)', async () => {
       const sfnClient = new SFNClient(client());
       const input = JSON.stringify({ pad: 'x'.repeat(262_144) });
-      await expectError(sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-doubler`, input })), 'ValidationException', /Member must have length less than or equal to 262144/);
+      await expectError(
+        sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-doubler`, input })),
+        'ValidationException',
+        /Member must have length less than or equal to 262144/,
+      );
     });
 
     it('a state output over 256 KiB fails the execution with States.DataLimitExceeded', async () => {
       const sfnClient = new SFNClient(client());
-      const { executionArn } = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-doubler`, input: JSON.stringify({ pad: 'x'.repeat(150_000) }) }));
+      const { executionArn } = await sfnClient.send(
+        new StartExecutionCommand({
+          stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-doubler`,
+          input: JSON.stringify({ pad: 'x'.repeat(150_000) }),
+        }),
+      );
       let d = await sfnClient.send(new DescribeExecutionCommand({ executionArn }));
       while (d.status === 'RUNNING') {
         await new Promise((r) => setTimeout(r, 20));
@@ -85,7 +114,9 @@ describe('quotas and API rates', () => {
     it('history: event 25,000 may be ExecutionSucceeded; any other event 25,000 fails the execution', async () => {
       const sfnClient = new SFNClient(client());
       const run = async (n: number) => {
-        const { executionArn } = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-counter`, input: JSON.stringify({ n, i: 0 }) }));
+        const { executionArn } = await sfnClient.send(
+          new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:quota-counter`, input: JSON.stringify({ n, i: 0 }) }),
+        );
         let d = await sfnClient.send(new DescribeExecutionCommand({ executionArn }));
         while (d.status === 'RUNNING') {
           await new Promise((r) => setTimeout(r, 20));
@@ -105,22 +136,51 @@ describe('quotas and API rates', () => {
     });
 
     it('SNS messages over 256 KB (InvalidParameter)', async () => {
-      await expectError(new SNSClient(client()).send(new PublishCommand({ TopicArn: `arn:aws:sns:us-east-1:${ACCOUNT}:quota-topic`, Message: 'x'.repeat(262_145) })), 'InvalidParameterException', /Message too long/);
+      await expectError(
+        new SNSClient(client()).send(new PublishCommand({ TopicArn: `arn:aws:sns:us-east-1:${ACCOUNT}:quota-topic`, Message: 'x'.repeat(262_145) })),
+        'InvalidParameterException',
+        /Message too long/,
+      );
     });
 
     it('SES v2: more than 50 recipients (MessageRejected)', async () => {
       const to = Array.from({ length: 51 }, (_, i) => `r${i}@example.com`);
-      await expectError(new SESv2Client(client()).send(new SendEmailCommand({ FromEmailAddress: 'ops@example.com', Destination: { ToAddresses: to }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } } })), 'MessageRejected', /Recipient count exceeds 50/);
+      await expectError(
+        new SESv2Client(client()).send(
+          new SendEmailCommand({
+            FromEmailAddress: 'ops@example.com',
+            Destination: { ToAddresses: to },
+            Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } },
+          }),
+        ),
+        'MessageRejected',
+        /Recipient count exceeds 50/,
+      );
     });
 
     it('DynamoDB: items over 400 KB and BatchWriteItem over 25 requests (ValidationException)', async () => {
       const ddb = new DynamoDBClient(client());
-      await expectError(ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
+      await expectError(
+        ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } })),
+        'ValidationException',
+        /Item size has exceeded the maximum allowed size/,
+      );
       const writes = Array.from({ length: 26 }, (_, i) => ({ PutRequest: { Item: { pk: { S: `k${i}` } } } }));
-      await expectError(ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': writes } })), 'ValidationException', /Member must have length less than or equal to 25/);
+      await expectError(
+        ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': writes } })),
+        'ValidationException',
+        /Member must have length less than or equal to 25/,
+      );
       // Any item of the batch, not only the first.
-      const second: Array<{ PutRequest: { Item: Record<string, { S: string }> } }> = [{ PutRequest: { Item: { pk: { S: 'small' } } } }, { PutRequest: { Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } } }];
-      await expectError(ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': second } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
+      const second: Array<{ PutRequest: { Item: Record<string, { S: string }> } }> = [
+        { PutRequest: { Item: { pk: { S: 'small' } } } },
+        { PutRequest: { Item: { pk: { S: 'big' }, data: { S: 'x'.repeat(410 * 1024) } } } },
+      ];
+      await expectError(
+        ddb.send(new BatchWriteItemCommand({ RequestItems: { 'quota-table': second } })),
+        'ValidationException',
+        /Item size has exceeded the maximum allowed size/,
+      );
     });
 
     it('DynamoDB: item size as DynamoDB counts it, list and map overhead included (CapacityUnitCalculations.html)', async () => {
@@ -128,25 +188,41 @@ describe('quotas and API rates', () => {
       // 400 entries {r: <1,020 bytes>}: 1 + 3 + 1 + 1 + 1,020 = 1,026 bytes each as list elements, 410,400 + 3 for the list:
       // over 409,600 although the strings alone (408,000 bytes) are not.
       const entries = { L: Array.from({ length: 400 }, () => ({ M: { r: { S: 'x'.repeat(1020) } } })) };
-      await expectError(ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'page' }, entries } })), 'ValidationException', /Item size has exceeded the maximum allowed size/);
+      await expectError(
+        ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'page' }, entries } })),
+        'ValidationException',
+        /Item size has exceeded the maximum allowed size/,
+      );
       await ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: 'page' }, entries: { L: entries.L.slice(0, 390) } } }));
     });
 
     it('DynamoDB: a Scan reads at most 1 MB per page and answers LastEvaluatedKey', async () => {
       const ddb = new DynamoDBClient(client());
       // Five items of 300 KB: 1.5 MB.
-      for (let i = 0; i < 5; i++) await ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: `page-${i}` }, data: { S: 'x'.repeat(300 * 1024) } } }));
-      const page = await ddb.send(new ScanCommand({ TableName: 'quota-table', FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': { S: 'page-' } } }));
+      for (let i = 0; i < 5; i++)
+        await ddb.send(new PutItemCommand({ TableName: 'quota-table', Item: { pk: { S: `page-${i}` }, data: { S: 'x'.repeat(300 * 1024) } } }));
+      const page = await ddb.send(
+        new ScanCommand({ TableName: 'quota-table', FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': { S: 'page-' } } }),
+      );
       expect(page.ScannedCount).toBeLessThan(5);
       expect(page.LastEvaluatedKey).toBeDefined();
     });
 
     it('EventBridge: entries over 256 KB (ValidationException)', async () => {
-      await expectError(new EventBridgeClient(client()).send(new PutEventsCommand({ Entries: [{ Source: 'quota.test', DetailType: 'big', Detail: JSON.stringify({ pad: 'x'.repeat(262_144) }) }] })), 'ValidationException', /^Total size of the entries in the request is over the limit\.$/);
+      await expectError(
+        new EventBridgeClient(client()).send(
+          new PutEventsCommand({ Entries: [{ Source: 'quota.test', DetailType: 'big', Detail: JSON.stringify({ pad: 'x'.repeat(262_144) }) }] }),
+        ),
+        'ValidationException',
+        /^Total size of the entries in the request is over the limit\.$/,
+      );
     });
 
     it('Lambda: a synchronous request over 6 MB (RequestTooLargeException)', async () => {
-      await expect(rt.lambdas.invoke('quota-echo', { pad: 'x'.repeat(6 * 1024 * 1024) })).rejects.toMatchObject({ name: 'RequestTooLargeException', status: 413 });
+      await expect(rt.lambdas.invoke('quota-echo', { pad: 'x'.repeat(6 * 1024 * 1024) })).rejects.toMatchObject({
+        name: 'RequestTooLargeException',
+        status: 413,
+      });
     });
   });
 
@@ -168,7 +244,14 @@ describe('quotas and API rates', () => {
 
     it('SES: the sandbox sends 1 email per second (TooManyRequestsException)', async () => {
       const ses = new SESv2Client(client());
-      const send = () => ses.send(new SendEmailCommand({ FromEmailAddress: 'ops@example.com', Destination: { ToAddresses: ['a@example.com'] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } } }));
+      const send = () =>
+        ses.send(
+          new SendEmailCommand({
+            FromEmailAddress: 'ops@example.com',
+            Destination: { ToAddresses: ['a@example.com'] },
+            Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } },
+          }),
+        );
       const results = await Promise.allSettled([send(), send(), send()]);
       expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toContain('TooManyRequestsException');
     });
@@ -185,7 +268,13 @@ describe('quotas and API rates', () => {
     try {
       const c = { endpoint: relaxed.endpoint, region: 'us-east-1', credentials, maxAttempts: 1 };
       const to = Array.from({ length: 51 }, (_, i) => `r${i}@example.com`);
-      await new SESv2Client(c).send(new SendEmailCommand({ FromEmailAddress: 'ops@example.com', Destination: { ToAddresses: to }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } } }));
+      await new SESv2Client(c).send(
+        new SendEmailCommand({
+          FromEmailAddress: 'ops@example.com',
+          Destination: { ToAddresses: to },
+          Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 'b' } } } },
+        }),
+      );
       const ct = new CloudTrailClient(c);
       await Promise.all([1, 2, 3, 4].map(() => ct.send(new LookupEventsCommand({}))));
     } finally {

@@ -7,7 +7,7 @@
  * 403 AccessDenied. A small CDK app deployed as `opsflow up --cdk-out` does.
  */
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -27,7 +27,9 @@ function app(stack: Stack) {
   const bucket = new s3.CfnBucket(stack, 'Items', { bucketName: BUCKET });
   const statesRole = (name: string, statements: iam.PolicyStatement[]) => {
     const role = new iam.Role(stack, name, { roleName: name, assumedBy: new iam.ServicePrincipal('states.amazonaws.com') });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [`arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:rules-s3-*`] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [`arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:rules-s3-*`] }),
+    );
     for (const s of statements) role.addToPolicy(s);
     return role;
   };
@@ -35,14 +37,20 @@ function app(stack: Stack) {
   const write = new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [`arn:aws:s3:::${BUCKET}/results/*`] });
   const map = (name: string, role: iam.Role) =>
     new sfn.CfnStateMachine(stack, name, {
-      stateMachineName: name, roleArn: role.roleArn,
+      stateMachineName: name,
+      roleArn: role.roleArn,
       definitionString: JSON.stringify({
         StartAt: 'Map',
         States: {
           Map: {
-            Type: 'Map', End: true,
+            Type: 'Map',
+            End: true,
             ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: BUCKET, Key: 'items.json' } },
-            ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Item', States: { Item: { Type: 'Pass', End: true } } },
+            ItemProcessor: {
+              ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+              StartAt: 'Item',
+              States: { Item: { Type: 'Pass', End: true } },
+            },
             ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: BUCKET, Prefix: 'results' } },
           },
         },
@@ -56,7 +64,10 @@ function app(stack: Stack) {
   const uploader = new iam.Role(stack, 'Uploader', { roleName: 'rules-s3-uploader', assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   new s3.CfnBucketPolicy(stack, 'ItemsPolicy', {
     bucket: bucket.ref,
-    policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: uploader.roleArn }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/uploads/*` }] },
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: uploader.roleArn }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/uploads/*` }],
+    },
   });
 }
 
@@ -66,7 +77,14 @@ describe('S3 is authorized', () => {
 
   beforeAll(async () => {
     const cdkOut = synthApp({ S3Rules: app });
-    rt = await Runtime.start({ cdkOut, port: 0, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-s3-')), seedFleet: false, timeScale: 100, credentials: [credentials] });
+    rt = await Runtime.start({
+      cdkOut,
+      port: 0,
+      stateDir: mkdtempSync(join(tmpdir(), 'opsflow-s3-')),
+      seedFleet: false,
+      timeScale: 100,
+      credentials: [credentials],
+    });
     sfnClient = new SFNClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials });
     // The template's bucket exists after deploy; the item source is put as the administrator.
     rt.s3.putObject(BUCKET, 'items.json', Buffer.from(JSON.stringify([{ n: 1 }, { n: 2 }])), 'application/json');
@@ -77,7 +95,9 @@ describe('S3 is authorized', () => {
   });
 
   async function execute(machine: string) {
-    const { executionArn } = await sfnClient.send(new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`, input: '{}' }));
+    const { executionArn } = await sfnClient.send(
+      new StartExecutionCommand({ stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`, input: '{}' }),
+    );
     for (;;) {
       const d = await sfnClient.send(new DescribeExecutionCommand({ executionArn }));
       if (d.status !== 'RUNNING') return d;
@@ -88,11 +108,20 @@ describe('S3 is authorized', () => {
   /** A REST call signed with a role session's credentials, as a Lambda function of that role would sign it. */
   async function rest(role: string, method: string, path: string, body?: string) {
     const session = rt.gate.iam!.model.credentialsFor(roleArn(role), 'test');
-    const headers = await signedHeaders(rt.endpoint, { method, path, service: 's3', body, credentials: session, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    const headers = await signedHeaders(rt.endpoint, {
+      method,
+      path,
+      service: 's3',
+      body,
+      credentials: session,
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
     return fetch(`${rt.endpoint}${path}`, { method, body, headers });
   }
   const deniedXml = (role: string, action: string, resource: string, policy = 'identity-based') =>
-    new RegExp(`^<\\?xml version="1.0" encoding="UTF-8"\\?>\\n<Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::${ACCOUNT}:assumed-role/${role}/test is not authorized to perform: ${action} on resource: &quot;${resource.replace(/[.*]/g, '\\$&')}&quot; because no ${policy} policy allows the ${action} action</Message><RequestId>`);
+    new RegExp(
+      `^<\\?xml version="1.0" encoding="UTF-8"\\?>\\n<Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::${ACCOUNT}:assumed-role/${role}/test is not authorized to perform: ${action} on resource: &quot;${resource.replace(/[.*]/g, '\\$&')}&quot; because no ${policy} policy allows the ${action} action</Message><RequestId>`,
+    );
 
   describe('Distributed Map, with the state machine role', () => {
     it('reads its items and writes its results when the role allows s3:GetObject and s3:PutObject', async () => {
@@ -103,7 +132,9 @@ describe('S3 is authorized', () => {
     it('fails with States.ItemReaderFailed when the role cannot read the item source (AccessDenied)', async () => {
       const d = await execute('rules-s3-no-read');
       expect(d).toMatchObject({ status: 'FAILED', error: 'States.ItemReaderFailed' });
-      expect(d.cause).toContain(`S3 AccessDenied: User: arn:aws:sts::${ACCOUNT}:assumed-role/rules-s3-no-read-role/rules-s3-no-read is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::${BUCKET}/items.json" because no identity-based policy allows the s3:GetObject action`);
+      expect(d.cause).toContain(
+        `S3 AccessDenied: User: arn:aws:sts::${ACCOUNT}:assumed-role/rules-s3-no-read-role/rules-s3-no-read is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::${BUCKET}/items.json" because no identity-based policy allows the s3:GetObject action`,
+      );
     });
 
     it('fails with States.ResultWriterFailed when the role cannot write the results', async () => {

@@ -6,7 +6,15 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import * as S from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +37,10 @@ afterAll(async () => {
 });
 
 async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  const err = await p.then(() => undefined, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+  );
   if (!err) throw new Error('the request was accepted');
   return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
 }
@@ -65,9 +76,18 @@ describe('EC2 tags', () => {
     // State an older runtime accepted (or a fleet file holds): the answer must stay well-formed XML.
     h.rt.ec2.fleet.get(id)!.tags.push({ Key: 'Legacy', Value: 'a\u0000b\u0001c' });
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', 'ec2', 'describe-instances'], {
-      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: h.stateDir,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_PAGER: '',
+      },
     });
-    const tags = JSON.parse(stdout).Reservations.flatMap((r: any) => r.Instances).flatMap((i: any) => i.Tags ?? []);
+    const tags = JSON.parse(stdout)
+      .Reservations.flatMap((r: any) => r.Instances)
+      .flatMap((i: any) => i.Tags ?? []);
     expect(tags).toContainEqual({ Key: 'Legacy', Value: 'a\uFFFDb\uFFFDc' });
   });
 });
@@ -92,9 +112,13 @@ describe('DynamoDB values, nesting, expressions and item sizes', () => {
   it.each([
     ['39 significant digits', '123456789012345678901234567890123456789', 'Attempting to store more than 38 significant digits in a Number'],
     ['a magnitude above 9.99…E+125', '1e126', 'Number overflow. Attempting to store a number with magnitude larger than supported range'],
-    ['1e10000000 (27 bytes that became a 10 MB item)', '1e10000000', 'Number overflow. Attempting to store a number with magnitude larger than supported range'],
+    [
+      '1e10000000 (27 bytes that became a 10 MB item)',
+      '1e10000000',
+      'Number overflow. Attempting to store a number with magnitude larger than supported range',
+    ],
     ['a magnitude below 1E-130', '-1e-131', 'Number underflow. Attempting to store a number with magnitude smaller than supported range'],
-  ])('a number with %s is refused with DynamoDB\'s message', async (_, n, message) => {
+  ])("a number with %s is refused with DynamoDB's message", async (_, n, message) => {
     expect(await refusal(put('n', { n: { N: n } }))).toMatchObject({ name: 'ValidationException', message, status: 400 });
     expect(await refusal(put('ns', { ns: { NS: ['1', n] } }))).toMatchObject({ name: 'ValidationException', message });
   });
@@ -108,8 +132,15 @@ describe('DynamoDB values, nesting, expressions and item sizes', () => {
 
   it('a sum past the range is refused, and the item is left as it was', async () => {
     await put('sum', { n: { N: '9e125' } });
-    const err = await refusal(ddb.send(new UpdateItemCommand({ TableName: table, Key: key('sum'), UpdateExpression: 'SET n = n + :n', ExpressionAttributeValues: { ':n': { N: '9e125' } } })));
-    expect(err).toMatchObject({ name: 'ValidationException', message: 'Number overflow. Attempting to store a number with magnitude larger than supported range' });
+    const err = await refusal(
+      ddb.send(
+        new UpdateItemCommand({ TableName: table, Key: key('sum'), UpdateExpression: 'SET n = n + :n', ExpressionAttributeValues: { ':n': { N: '9e125' } } }),
+      ),
+    );
+    expect(err).toMatchObject({
+      name: 'ValidationException',
+      message: 'Number overflow. Attempting to store a number with magnitude larger than supported range',
+    });
     expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key('sum') }))).Item!.n.N).toBe(`9${'0'.repeat(125)}`);
   });
 
@@ -120,31 +151,88 @@ describe('DynamoDB values, nesting, expressions and item sizes', () => {
     // 3,000 levels overflow the SDK's own serializer, so the JSON is written here and put in the signed request.
     const lists = `${'{"L":['.repeat(3000)}${']}'.repeat(3000)}`;
     const putDeep = new PutItemCommand({ TableName: table, Item: key('deep-3000') });
-    putDeep.middlewareStack.add((next) => async (args) => {
-      (args.request as { body: string }).body = `{"TableName":${JSON.stringify(table)},"Item":{${JSON.stringify(hash)}:{"S":"deep-3000"},"d":${lists}}}`;
-      return next(args);
-    }, { step: 'build', priority: 'high' });
+    putDeep.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { body: string }).body = `{"TableName":${JSON.stringify(table)},"Item":{${JSON.stringify(hash)}:{"S":"deep-3000"},"d":${lists}}}`;
+        return next(args);
+      },
+      { step: 'build', priority: 'high' },
+    );
     expect(await refusal(ddb.send(putDeep))).toMatchObject({ name: 'ValidationException', message, status: 400 });
-    expect(await refusal(ddb.send(new QueryCommand({ TableName: table, KeyConditionExpression: `${hash} = :p`, FilterExpression: 'd = :d', ExpressionAttributeValues: { ':p': { S: 'x' }, ':d': deep(100) } })))).toMatchObject({ message, status: 400 });
+    expect(
+      await refusal(
+        ddb.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: `${hash} = :p`,
+            FilterExpression: 'd = :d',
+            ExpressionAttributeValues: { ':p': { S: 'x' }, ':d': deep(100) },
+          }),
+        ),
+      ),
+    ).toMatchObject({ message, status: 400 });
   });
 
   it('expressions: 4 KB, 100 IN operands, 300 update operators', async () => {
     const filter = `${'attribute_exists(a) AND '.repeat(200)}attribute_exists(a)`;
-    expect(await refusal(ddb.send(new QueryCommand({ TableName: table, KeyConditionExpression: `${hash} = :p`, FilterExpression: filter, ExpressionAttributeValues: { ':p': { S: 'x' } } })))).toMatchObject({
-      name: 'ValidationException', message: `Invalid FilterExpression: Expression size has exceeded the maximum allowed size; expression size: ${filter.length}`,
+    expect(
+      await refusal(
+        ddb.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: `${hash} = :p`,
+            FilterExpression: filter,
+            ExpressionAttributeValues: { ':p': { S: 'x' } },
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      name: 'ValidationException',
+      message: `Invalid FilterExpression: Expression size has exceeded the maximum allowed size; expression size: ${filter.length}`,
     });
     const values = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`:v${i}`, { S: String(i) }]));
-    expect(await refusal(ddb.send(new QueryCommand({ TableName: table, KeyConditionExpression: `${hash} = :p`, FilterExpression: `a IN (${Object.keys(values).join(',')})`, ExpressionAttributeValues: { ...values, ':p': { S: 'x' } } })))).toMatchObject({
+    expect(
+      await refusal(
+        ddb.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: `${hash} = :p`,
+            FilterExpression: `a IN (${Object.keys(values).join(',')})`,
+            ExpressionAttributeValues: { ...values, ':p': { S: 'x' } },
+          }),
+        ),
+      ),
+    ).toMatchObject({
       message: 'Invalid FilterExpression: The IN operator is provided with too many operands; number of operands: 101',
     });
-    expect(await refusal(ddb.send(new UpdateItemCommand({ TableName: table, Key: key('ops'), UpdateExpression: `SET ${Array.from({ length: 301 }, (_, i) => `a${i}=:o+:o`).join(',')}`, ExpressionAttributeValues: { ':o': { N: '1' } } })))).toMatchObject({
+    expect(
+      await refusal(
+        ddb.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: key('ops'),
+            UpdateExpression: `SET ${Array.from({ length: 301 }, (_, i) => `a${i}=:o+:o`).join(',')}`,
+            ExpressionAttributeValues: { ':o': { N: '1' } },
+          }),
+        ),
+      ),
+    ).toMatchObject({
       message: 'Invalid UpdateExpression: The expression contains too many operators; operator count: 301',
     });
   });
 
   it('the 400 KB item size holds after an update too, measured on the stored item', async () => {
     await put('grow', { a: { S: 'x'.repeat(300 * 1024) } });
-    const err = await refusal(ddb.send(new UpdateItemCommand({ TableName: table, Key: key('grow'), UpdateExpression: 'SET b = :b', ExpressionAttributeValues: { ':b': { S: 'y'.repeat(200 * 1024) } } })));
+    const err = await refusal(
+      ddb.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: key('grow'),
+          UpdateExpression: 'SET b = :b',
+          ExpressionAttributeValues: { ':b': { S: 'y'.repeat(200 * 1024) } },
+        }),
+      ),
+    );
     expect(err).toMatchObject({ name: 'ValidationException', message: 'Item size to update has exceeded the maximum allowed size' });
     expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key('grow') }))).Item!.b).toBeUndefined();
   });
@@ -163,7 +251,9 @@ describe('Step Functions maxResults and nextToken', () => {
     for (const maxResults of [-1, 1001]) {
       const err = await refusal(call({ maxResults }));
       expect(err).toMatchObject({ name: 'ValidationException', status: 400 });
-      expect(err.message).toBe(`1 validation error detected: Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value ${maxResults < 0 ? 'greater than or equal to 0' : 'less than or equal to 1000'}`);
+      expect(err.message).toBe(
+        `1 validation error detected: Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value ${maxResults < 0 ? 'greater than or equal to 0' : 'less than or equal to 1000'}`,
+      );
     }
   });
 
@@ -187,9 +277,12 @@ describe('Step Functions maxResults and nextToken', () => {
 });
 
 describe('console API', () => {
-  it.each(['/_opsflow/executions/%E0%A4%A', '/_opsflow/executions/%', '/_opsflow/outbox/%ZZ/html', '/_opsflow/%C0%80'])('a malformed percent-encoding in %s answers 400', async (path) => {
-    const res = await fetch(`${h.endpoint}${path}`);
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: 'BadRequest', message: expect.stringMatching(/percent-encoding/) });
-  });
+  it.each(['/_opsflow/executions/%E0%A4%A', '/_opsflow/executions/%', '/_opsflow/outbox/%ZZ/html', '/_opsflow/%C0%80'])(
+    'a malformed percent-encoding in %s answers 400',
+    async (path) => {
+      const res = await fetch(`${h.endpoint}${path}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'BadRequest', message: expect.stringMatching(/percent-encoding/) });
+    },
+  );
 });

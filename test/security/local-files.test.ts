@@ -18,7 +18,9 @@ let n = 0;
 const dir = () => join(base, `d${n++}`);
 /** The CLI with OPSFLOW_STATE_DIR set; `endpoint` is where it would look for a runtime (a closed port by default). */
 const opsflow = (stateDir: string, endpoint: string, ...args: string[]) =>
-  exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], { env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_ENDPOINT: endpoint } });
+  exec(process.execPath, [require.resolve('tsx/cli'), 'local/cli.ts', ...args], {
+    env: { ...process.env, OPSFLOW_STATE_DIR: stateDir, OPSFLOW_ENDPOINT: endpoint },
+  });
 const CLOSED = 'http://127.0.0.1:9';
 
 let h: Harness;
@@ -34,7 +36,9 @@ describe('opsflow reset', () => {
       mkdirSync(join(root, d), { recursive: true });
       writeFileSync(join(root, d, 'keep.txt'), 'mine');
     }
-    await expect(opsflow(root, CLOSED, 'reset')).rejects.toMatchObject({ stderr: expect.stringMatching(/is not an opsflow state directory \(no opsflow-state\.json in it\): refusing to delete it/) });
+    await expect(opsflow(root, CLOSED, 'reset')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/is not an opsflow state directory \(no opsflow-state\.json in it\): refusing to delete it/),
+    });
     for (const d of subdirs) expect(readFileSync(join(root, d, 'keep.txt'), 'utf8')).toBe('mine');
   });
 
@@ -60,7 +64,9 @@ describe('opsflow up', () => {
     mkdirSync(root, { mode: 0o755 });
     writeFileSync(join(root, 'thesis.tex'), 'mine');
     const before = statSync(root).mode & 0o777;
-    await expect(opsflow(root, CLOSED, 'up', '--port', '0')).rejects.toMatchObject({ stderr: expect.stringMatching(/holds files opsflow did not create \(thesis\.tex\) .*changed nothing here/) });
+    await expect(opsflow(root, CLOSED, 'up', '--port', '0')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/holds files opsflow did not create \(thesis\.tex\) .*changed nothing here/),
+    });
     expect(statSync(root).mode & 0o777).toBe(before);
     expect(readdirSync(root)).toEqual(['thesis.tex']);
   });
@@ -72,7 +78,9 @@ describe('a damaged opsflow-state.json', () => {
     new StateDir(root).close();
     writeFileSync(join(root, MARKER), '{"owner": "opsflow lo');
     const files = readdirSync(root).sort();
-    const fix = new RegExp(`${join(root, MARKER).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged .*restore the marker and keep your state: echo '\\{"owner":"opsflow local runtime"\\}' >`);
+    const fix = new RegExp(
+      `${join(root, MARKER).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged .*restore the marker and keep your state: echo '\\{"owner":"opsflow local runtime"\\}' >`,
+    );
     await expect(opsflow(root, CLOSED, 'up', '--port', '0')).rejects.toMatchObject({ stderr: expect.stringMatching(fix) });
     await expect(opsflow(root, CLOSED, 'reset')).rejects.toMatchObject({ stderr: expect.stringMatching(fix) });
     expect(readdirSync(root).sort()).toEqual(files);

@@ -121,7 +121,8 @@ describe('IAM wildcards in policies and conditions', () => {
       ],
     };
     const long = 'a'.repeat(50_000);
-    const ask = (action: string, resource: string, context: Record<string, string> = {}) => evaluate({ principal, action, resource, context }, [policy as never]).decision;
+    const ask = (action: string, resource: string, context: Record<string, string> = {}) =>
+      evaluate({ principal, action, resource, context }, [policy as never]).decision;
     expect(ask(`ec2:${'A'.repeat(50_000)}`, '*')).toBe('ImplicitDeny');
     expect(ask('ec2:StopInstances', `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/${long}`)).toBe('ImplicitDeny');
     expect(ask('ec2:StartInstances', '*', { 'aws:ResourceTag/Name': long })).toBe('ImplicitDeny');
@@ -132,7 +133,13 @@ describe('IAM wildcards in policies and conditions', () => {
 
 describe('Step Functions: StringMatches, JSONata regular expressions and JSONPath filters (TestState takes them from a request)', () => {
   const state = new StateDir(mkdtempSync(join(tmpdir(), 'opsflow-redos-sfn-')));
-  const engine = new StepFunctionsService({ clock: new Clock(), state, bus: { put: async () => undefined }, invokeLambda: async () => ({}), endpoint: () => 'http://127.0.0.1:1' });
+  const engine = new StepFunctionsService({
+    clock: new Clock(),
+    state,
+    bus: { put: async () => undefined },
+    invokeLambda: async () => ({}),
+    endpoint: () => 'http://127.0.0.1:1',
+  });
   let server: Server;
   let sfn: S.SFNClient;
   const roleArn = `arn:aws:iam::${ACCOUNT}:role/sfn`;
@@ -140,7 +147,13 @@ describe('Step Functions: StringMatches, JSONata regular expressions and JSONPat
 
   beforeAll(async () => {
     server = createServer([engine], async () => ({ status: 404, body: '' }));
-    sfn = new S.SFNClient({ endpoint: `http://127.0.0.1:${await listen(server, 0)}`, region: 'us-east-1', credentials, maxAttempts: 1, disableHostPrefix: true });
+    sfn = new S.SFNClient({
+      endpoint: `http://127.0.0.1:${await listen(server, 0)}`,
+      region: 'us-east-1',
+      credentials,
+      maxAttempts: 1,
+      disableHostPrefix: true,
+    });
   });
   afterAll(async () => {
     engine.close();
@@ -149,13 +162,19 @@ describe('Step Functions: StringMatches, JSONata regular expressions and JSONPat
   });
 
   it('a Choice rule with a 40-star StringMatches against a 50,000-character value answers', async () => {
-    const choice = (pattern: string) => JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.s', StringMatches: pattern, Next: 'Matched' }], Default: 'Other' });
+    const choice = (pattern: string) =>
+      JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.s', StringMatches: pattern, Next: 'Matched' }], Default: 'Other' });
     expect((await sfn.send(new S.TestStateCommand({ definition: choice(stars(40)), roleArn, input }))).nextState).toBe('Other');
     expect((await sfn.send(new S.TestStateCommand({ definition: choice(stars(40, 'a', 'a')), roleArn, input }))).nextState).toBe('Matched');
   });
 
   it('a JSONata $match with /(a+)+$/ runs on RE2', async () => {
-    const definition = JSON.stringify({ Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $count($match($states.input.items[0].a, /(a+)+$/)) %}', End: true });
+    const definition = JSON.stringify({
+      Type: 'Pass',
+      QueryLanguage: 'JSONata',
+      Output: '{% $count($match($states.input.items[0].a, /(a+)+$/)) %}',
+      End: true,
+    });
     const out = await sfn.send(new S.TestStateCommand({ definition, roleArn, input }));
     expect(out.status).toBe('SUCCEEDED');
     expect(JSON.parse(out.output!)).toBe(0);
@@ -187,8 +206,13 @@ describe('DynamoDB expressions', () => {
 
   it('a 1 MB expression is refused by its size, before it is tokenized (tokenizing was quadratic)', async () => {
     const huge = `${'attribute_exists(a) AND '.repeat(40_000)}attribute_exists(a)`;
-    const err = await ddb.send(new QueryCommand({ TableName: 't', KeyConditionExpression: 'pk = :p', FilterExpression: huge, ExpressionAttributeValues: { ':p': { S: 'x' } } })).catch((e: Error) => e);
-    expect(err).toMatchObject({ name: 'ValidationException', message: `Invalid FilterExpression: Expression size has exceeded the maximum allowed size; expression size: ${huge.length}` });
+    const err = await ddb
+      .send(new QueryCommand({ TableName: 't', KeyConditionExpression: 'pk = :p', FilterExpression: huge, ExpressionAttributeValues: { ':p': { S: 'x' } } }))
+      .catch((e: Error) => e);
+    expect(err).toMatchObject({
+      name: 'ValidationException',
+      message: `Invalid FilterExpression: Expression size has exceeded the maximum allowed size; expression size: ${huge.length}`,
+    });
   });
 
   it('the longest expression DynamoDB takes, nested as deep as it goes, parses and evaluates', async () => {
@@ -198,11 +222,15 @@ describe('DynamoDB expressions', () => {
     const negated = `${'NOT '.repeat(1001)}contains(a, :b)`;
     for (const FilterExpression of [nested, negated]) {
       expect(Buffer.byteLength(FilterExpression)).toBeLessThanOrEqual(4096);
-      const out = await ddb.send(new QueryCommand({
-        TableName: 't', KeyConditionExpression: 'pk = :p', FilterExpression,
-        ExpressionAttributeValues: { ':p': { S: 'x' }, ':a': { S: 'a'.repeat(50_000) }, ':b': { S: `${'a'.repeat(50_000)}b` } },
-        ...(FilterExpression === nested ? {} : { ExpressionAttributeValues: { ':p': { S: 'x' }, ':b': { S: `${'a'.repeat(50_000)}b` } } }),
-      }));
+      const out = await ddb.send(
+        new QueryCommand({
+          TableName: 't',
+          KeyConditionExpression: 'pk = :p',
+          FilterExpression,
+          ExpressionAttributeValues: { ':p': { S: 'x' }, ':a': { S: 'a'.repeat(50_000) }, ':b': { S: `${'a'.repeat(50_000)}b` } },
+          ...(FilterExpression === nested ? {} : { ExpressionAttributeValues: { ':p': { S: 'x' }, ':b': { S: `${'a'.repeat(50_000)}b` } } }),
+        }),
+      );
       expect(out.Count).toBe(FilterExpression === nested ? 0 : 1);
     }
   });
@@ -210,8 +238,23 @@ describe('DynamoDB expressions', () => {
   it('ADD and DELETE of 20,000-element number sets are hash lookups, not a comparison of every pair', async () => {
     const numbers = (from: number) => Array.from({ length: 20_000 }, (_, i) => String(from + i));
     await ddb.send(new PutItemCommand({ TableName: 't', Item: { pk: { S: 'set' }, ns: { NS: numbers(0) } } }));
-    await ddb.send(new UpdateItemCommand({ TableName: 't', Key: { pk: { S: 'set' } }, UpdateExpression: 'ADD ns :more', ExpressionAttributeValues: { ':more': { NS: numbers(10_000) } } }));
-    const out = await ddb.send(new UpdateItemCommand({ TableName: 't', Key: { pk: { S: 'set' } }, UpdateExpression: 'DELETE ns :some', ExpressionAttributeValues: { ':some': { NS: numbers(5_000) } }, ReturnValues: 'ALL_NEW' }));
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: 't',
+        Key: { pk: { S: 'set' } },
+        UpdateExpression: 'ADD ns :more',
+        ExpressionAttributeValues: { ':more': { NS: numbers(10_000) } },
+      }),
+    );
+    const out = await ddb.send(
+      new UpdateItemCommand({
+        TableName: 't',
+        Key: { pk: { S: 'set' } },
+        UpdateExpression: 'DELETE ns :some',
+        ExpressionAttributeValues: { ':some': { NS: numbers(5_000) } },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
     // {0..19,999} ∪ {10,000..29,999} without {5,000..24,999}
     expect(out.Attributes!.ns.NS).toHaveLength(10_000);
   });
@@ -236,7 +279,8 @@ describe('S3 prefixes and delimiters', () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'redos-bucket' }));
     // Keys are at most 1,024 bytes on S3 (175 in the local S3; KeyTooLongError past that), which bounds every
     // prefix and delimiter scan.
-    for (let i = 0; i < 50; i++) await s3.send(new PutObjectCommand({ Bucket: 'redos-bucket', Key: `${'a'.repeat(170)}${String(i).padStart(3, '0')}`, Body: 'x' }));
+    for (let i = 0; i < 50; i++)
+      await s3.send(new PutObjectCommand({ Bucket: 'redos-bucket', Key: `${'a'.repeat(170)}${String(i).padStart(3, '0')}`, Body: 'x' }));
   });
   afterAll(async () => {
     s3.destroy();
@@ -265,19 +309,34 @@ describe('request parsing: regular expressions over request text that backtracke
     // `/^(\d+)(.*)$/` on the index and `/\.\d+.*$/` on the unknown name took O(digits²) steps (20,000 digits: 5 s).
     const key = `Filter.${'1'.repeat(200_000)}\n`;
     const cmd = new DescribeInstancesCommand({});
-    cmd.middlewareStack.add((next) => async (args) => {
-      (args.request as { body: string }).body = `Action=DescribeInstances&Version=2016-11-15&${encodeURIComponent(key)}=x`;
-      return next(args);
-    }, { step: 'build', priority: 'high' });
-    const err = await h.ec2.send(cmd).then(() => undefined, (e: Error) => e);
+    cmd.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { body: string }).body = `Action=DescribeInstances&Version=2016-11-15&${encodeURIComponent(key)}=x`;
+        return next(args);
+      },
+      { step: 'build', priority: 'high' },
+    );
+    const err = await h.ec2.send(cmd).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ name: 'UnknownParameter', message: 'The parameter Filter is not recognized' });
   });
 
   it('an SES recipient of 200,000 `<` is refused as an invalid address', async () => {
     const ses = new SESv2Client({ endpoint: h.endpoint, region: 'us-east-1', credentials: harnessCredentials, maxAttempts: 1 });
-    const err = await ses.send(new SendEmailCommand({
-      FromEmailAddress: 'a@example.com', Destination: { ToAddresses: ['<'.repeat(200_000)] }, Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } },
-    })).then(() => undefined, (e: Error) => e);
+    const err = await ses
+      .send(
+        new SendEmailCommand({
+          FromEmailAddress: 'a@example.com',
+          Destination: { ToAddresses: ['<'.repeat(200_000)] },
+          Content: { Simple: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } },
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     ses.destroy();
     expect(err).toMatchObject({ name: 'BadRequestException', message: expect.stringMatching(/^Destination contains an invalid email address/) });
   });

@@ -39,14 +39,20 @@ async function instanceIds(): Promise<string[]> {
 
 /** The fleet's states and tags and the outbox: what the refused requests below would have changed. */
 async function snapshot() {
-  const instances = (await h.ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances!).map((i) => [i.InstanceId, i.State!.Name, i.Tags]);
+  const instances = (await h.ec2.send(new DescribeInstancesCommand({})))
+    .Reservations!.flatMap((r) => r.Instances!)
+    .map((i) => [i.InstanceId, i.State!.Name, i.Tags]);
   return { instances, outbox: (await h.outbox()).length, objects: h.rt.s3.listObjects(BUCKET).map((o) => o.key) };
 }
 
 describe.skipIf(!cliEnabled)('the AWS CLI v2', () => {
   const aws = (env: Record<string, string>, ...args: string[]) =>
-    run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], { env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '', ...env } })
-      .then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr.trim() }));
+    run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], {
+      env: { PATH: process.env.PATH, HOME: h.stateDir, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '', ...env },
+    }).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr.trim() }),
+    );
   const wrongSecret = { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: `${credentials.secretAccessKey}-not` };
 
   it('with a wrong secret is refused by each service in its own words, and stops nothing', async () => {
@@ -60,31 +66,59 @@ describe.skipIf(!cliEnabled)('the AWS CLI v2', () => {
     ];
 
     expect(answers.map((a) => a.code)).toEqual([254, 254, 254, 1]);
-    expect(answers[0].out).toBe('An error occurred (AuthFailure) when calling the StopInstances operation: AWS was not able to validate the provided access credentials');
-    expect(answers[1].out).toBe('An error occurred (InvalidSignatureException) when calling the ListStateMachines operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
-    expect(answers[2].out).toBe('An error occurred (SignatureDoesNotMatch) when calling the Publish operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+    expect(answers[0].out).toBe(
+      'An error occurred (AuthFailure) when calling the StopInstances operation: AWS was not able to validate the provided access credentials',
+    );
+    expect(answers[1].out).toBe(
+      'An error occurred (InvalidSignatureException) when calling the ListStateMachines operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+    );
+    expect(answers[2].out).toBe(
+      'An error occurred (SignatureDoesNotMatch) when calling the Publish operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+    );
     expect(answers[3].out).toMatch(/An error occurred \(403\) when calling the HeadObject operation: Forbidden/);
     expect(await snapshot()).toEqual(before);
   });
 
   it('with an access key the runtime does not know is refused as an unknown key; with the right secret it works', async () => {
     const unknown = await aws({ AWS_ACCESS_KEY_ID: 'AKIDNOBODY', AWS_SECRET_ACCESS_KEY: 'x' }, 'stepfunctions', 'list-state-machines');
-    expect(unknown).toEqual({ code: 254, out: 'An error occurred (UnrecognizedClientException) when calling the ListStateMachines operation: The security token included in the request is invalid.' });
-    const right = await aws({ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey }, 'stepfunctions', 'list-state-machines');
+    expect(unknown).toEqual({
+      code: 254,
+      out: 'An error occurred (UnrecognizedClientException) when calling the ListStateMachines operation: The security token included in the request is invalid.',
+    });
+    const right = await aws(
+      { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+      'stepfunctions',
+      'list-state-machines',
+    );
     expect(right.code).toBe(0);
     expect(JSON.parse(right.out).stateMachines.length).toBeGreaterThan(0);
   });
 });
 
 /** Presigns a request as the SDK does; `mutate` alters the query after signing, as an attacker or a broken client would. */
-async function presigned(service: string, path: string, query: Record<string, string>, options: { region?: string; date?: Date; expiresIn?: number; mutate?: (q: URLSearchParams) => void } = {}): Promise<string> {
+async function presigned(
+  service: string,
+  path: string,
+  query: Record<string, string>,
+  options: { region?: string; date?: Date; expiresIn?: number; mutate?: (q: URLSearchParams) => void } = {},
+): Promise<string> {
   const url = new URL(h.endpoint);
-  const signer = new SignatureV4({ service, region: options.region ?? 'us-east-1', credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: service !== 's3' });
+  const signer = new SignatureV4({
+    service,
+    region: options.region ?? 'us-east-1',
+    credentials,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: service !== 's3',
+  });
   // As @aws-sdk/s3-request-presigner does: an S3 URL signs UNSIGNED-PAYLOAD (and says so in X-Amz-Content-Sha256).
   const headers = { host: url.host, ...(service === 's3' ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } : {}) };
-  const request = await signer.presign({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query, headers } as HttpRequest, {
-    signingDate: options.date ?? new Date(), expiresIn: options.expiresIn ?? 300,
-  });
+  const request = await signer.presign(
+    { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query, headers } as HttpRequest,
+    {
+      signingDate: options.date ?? new Date(),
+      expiresIn: options.expiresIn ?? 300,
+    },
+  );
   const q = new URLSearchParams(request.query as Record<string, string>);
   options.mutate?.(q);
   return `${h.endpoint}${path}?${q.toString().replace(/\+/g, '%20')}`;
@@ -98,40 +132,89 @@ const get = async (url: string) => {
 describe('raw HTTP', () => {
   const stop = (id: string) => ({ Action: 'StopInstances', Version: '2016-11-15', 'InstanceId.1': id });
 
-  it('a wrong signature in the Authorization header: each protocol\'s refusal (S3 with the canonical request it computed)', async () => {
+  it("a wrong signature in the Authorization header: each protocol's refusal (S3 with the canonical request it computed)", async () => {
     const before = await snapshot();
-    const tamper = (headers: Record<string, string>) => ({ ...headers, authorization: headers.authorization.replace(/Signature=\w+/, `Signature=${'0'.repeat(64)}`) });
+    const tamper = (headers: Record<string, string>) => ({
+      ...headers,
+      authorization: headers.authorization.replace(/Signature=\w+/, `Signature=${'0'.repeat(64)}`),
+    });
     const body = `Action=StopInstances&Version=2016-11-15&InstanceId.1=${running}`;
     const formType = { 'content-type': 'application/x-www-form-urlencoded' };
-    const ec2 = await fetch(h.endpoint, { method: 'POST', body, headers: tamper(await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'ec2', body, headers: formType })) });
+    const ec2 = await fetch(h.endpoint, {
+      method: 'POST',
+      body,
+      headers: tamper(await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'ec2', body, headers: formType })),
+    });
     const jsonHeaders = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' };
-    const states = await fetch(h.endpoint, { method: 'POST', body: '{}', headers: tamper(await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', body: '{}', headers: jsonHeaders })) });
-    const s3 = await fetch(`${h.endpoint}/${BUCKET}/data.txt`, { headers: tamper(await signedHeaders(h.endpoint, { method: 'GET', path: `/${BUCKET}/data.txt`, service: 's3' })) });
+    const states = await fetch(h.endpoint, {
+      method: 'POST',
+      body: '{}',
+      headers: tamper(await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', body: '{}', headers: jsonHeaders })),
+    });
+    const s3 = await fetch(`${h.endpoint}/${BUCKET}/data.txt`, {
+      headers: tamper(await signedHeaders(h.endpoint, { method: 'GET', path: `/${BUCKET}/data.txt`, service: 's3' })),
+    });
 
-    expect([ec2.status, await ec2.text()]).toEqual([401, expect.stringContaining('<Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message>')]);
-    expect([states.status, await states.json()]).toEqual([400, { __type: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.' }]);
+    expect([ec2.status, await ec2.text()]).toEqual([
+      401,
+      expect.stringContaining('<Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message>'),
+    ]);
+    expect([states.status, await states.json()]).toEqual([
+      400,
+      {
+        __type: 'InvalidSignatureException',
+        message:
+          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      },
+    ]);
     const s3Body = await s3.text();
     expect(s3.status).toBe(403);
-    expect(s3Body).toMatch(/<Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message><AWSAccessKeyId>test<\/AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n\d{8}T\d{6}Z\n\d{8}\/us-east-1\/s3\/aws4_request\n[0-9a-f]{64}<\/StringToSign><SignatureProvided>0{64}<\/SignatureProvided>/);
+    expect(s3Body).toMatch(
+      /<Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message><AWSAccessKeyId>test<\/AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n\d{8}T\d{6}Z\n\d{8}\/us-east-1\/s3\/aws4_request\n[0-9a-f]{64}<\/StringToSign><SignatureProvided>0{64}<\/SignatureProvided>/,
+    );
     expect(s3Body).toContain(`<CanonicalRequest>GET\n/${BUCKET}/data.txt\n\nhost:`);
     expect(s3Body).not.toContain('us-east-1 data');
     expect(await snapshot()).toEqual(before);
   });
 
-  it('a signature scoped to another region does not get us-east-1\'s data', async () => {
+  it("a signature scoped to another region does not get us-east-1's data", async () => {
     const before = await snapshot();
     const jsonHeaders = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' };
-    const states = await fetch(h.endpoint, { method: 'POST', body: '{}', headers: await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', region: 'eu-west-9', body: '{}', headers: jsonHeaders }) });
-    const s3 = await fetch(`${h.endpoint}/${BUCKET}/data.txt`, { headers: await signedHeaders(h.endpoint, { method: 'GET', path: `/${BUCKET}/data.txt`, service: 's3', region: 'eu-west-9' }) });
+    const states = await fetch(h.endpoint, {
+      method: 'POST',
+      body: '{}',
+      headers: await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', region: 'eu-west-9', body: '{}', headers: jsonHeaders }),
+    });
+    const s3 = await fetch(`${h.endpoint}/${BUCKET}/data.txt`, {
+      headers: await signedHeaders(h.endpoint, { method: 'GET', path: `/${BUCKET}/data.txt`, service: 's3', region: 'eu-west-9' }),
+    });
     const ec2 = await get(await presigned('ec2', '/', stop(running), { region: 'eu-west-9' }));
     const sns = await get(await presigned('sns', '/', { Action: 'ListTopics' }, { region: 'eu-west-9' }));
     const s3Query = await get(await presigned('s3', `/${BUCKET}/data.txt`, {}, { region: 'eu-west-9' }));
 
-    expect([states.status, await states.json()]).toEqual([400, { __type: 'InvalidSignatureException', message: "Credential should be scoped to a valid region, not 'eu-west-9'. " }]);
-    expect([s3.status, await s3.text()]).toEqual([400, expect.stringMatching(/<Code>AuthorizationHeaderMalformed<\/Code><Message>The authorization header is malformed; the region &#39;eu-west-9&#39; is wrong; expecting &#39;us-east-1&#39;<\/Message><Region>us-east-1<\/Region>/)]);
-    expect(s3Query).toEqual({ status: 400, body: expect.stringMatching(/<Code>AuthorizationQueryParametersError<\/Code><Message>Error parsing the X-Amz-Credential parameter; the region &#39;eu-west-9&#39; is wrong; expecting &#39;us-east-1&#39;/) });
+    expect([states.status, await states.json()]).toEqual([
+      400,
+      { __type: 'InvalidSignatureException', message: "Credential should be scoped to a valid region, not 'eu-west-9'. " },
+    ]);
+    expect([s3.status, await s3.text()]).toEqual([
+      400,
+      expect.stringMatching(
+        /<Code>AuthorizationHeaderMalformed<\/Code><Message>The authorization header is malformed; the region &#39;eu-west-9&#39; is wrong; expecting &#39;us-east-1&#39;<\/Message><Region>us-east-1<\/Region>/,
+      ),
+    ]);
+    expect(s3Query).toEqual({
+      status: 400,
+      body: expect.stringMatching(
+        /<Code>AuthorizationQueryParametersError<\/Code><Message>Error parsing the X-Amz-Credential parameter; the region &#39;eu-west-9&#39; is wrong; expecting &#39;us-east-1&#39;/,
+      ),
+    });
     expect(ec2).toEqual({ status: 401, body: expect.stringContaining('<Code>AuthFailure</Code>') });
-    expect(sns).toEqual({ status: 403, body: expect.stringContaining("<Code>SignatureDoesNotMatch</Code><Message>Credential should be scoped to a valid region, not &#39;eu-west-9&#39;. </Message>") });
+    expect(sns).toEqual({
+      status: 403,
+      body: expect.stringContaining(
+        '<Code>SignatureDoesNotMatch</Code><Message>Credential should be scoped to a valid region, not &#39;eu-west-9&#39;. </Message>',
+      ),
+    });
     expect(await snapshot()).toEqual(before);
   });
 
@@ -144,9 +227,24 @@ describe('raw HTTP', () => {
     const s3 = await get(await presigned('s3', `/${BUCKET}/data.txt`, {}, { mutate: yesterday }));
     const states = await get(await presigned('states', '/', {}, { mutate: yesterday }));
 
-    expect(sns).toEqual({ status: 403, body: expect.stringMatching(/<Code>SignatureDoesNotMatch<\/Code><Message>Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: &#39;\d{8}&#39; != &#39;\d{8}&#39;, from &#39;\d{8}T\d{6}Z&#39;\.<\/Message>/) });
-    expect(s3).toEqual({ status: 400, body: expect.stringContaining('<Code>AuthorizationQueryParametersError</Code><Message>Invalid credential date. Date is not the same as X-Amz-Date.</Message>') });
-    expect(JSON.parse(states.body)).toEqual({ __type: 'InvalidSignatureException', message: expect.stringMatching(/^Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\d{8}' != '\d{8}', from '\d{8}T\d{6}Z'\.$/) });
+    expect(sns).toEqual({
+      status: 403,
+      body: expect.stringMatching(
+        /<Code>SignatureDoesNotMatch<\/Code><Message>Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: &#39;\d{8}&#39; != &#39;\d{8}&#39;, from &#39;\d{8}T\d{6}Z&#39;\.<\/Message>/,
+      ),
+    });
+    expect(s3).toEqual({
+      status: 400,
+      body: expect.stringContaining(
+        '<Code>AuthorizationQueryParametersError</Code><Message>Invalid credential date. Date is not the same as X-Amz-Date.</Message>',
+      ),
+    });
+    expect(JSON.parse(states.body)).toEqual({
+      __type: 'InvalidSignatureException',
+      message: expect.stringMatching(
+        /^Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\d{8}' != '\d{8}', from '\d{8}T\d{6}Z'\.$/,
+      ),
+    });
   });
 
   it('an X-Amz-Expires over a week (604,800 s)', async () => {
@@ -156,7 +254,12 @@ describe('raw HTTP', () => {
     // Exactly a week is allowed: the URL below is answered.
     const s3Week = await get(await presigned('s3', `/${BUCKET}/data.txt`, {}, { expiresIn: 604_800 }));
 
-    expect(s3).toEqual({ status: 400, body: expect.stringContaining('<Code>AuthorizationQueryParametersError</Code><Message>X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds</Message>') });
+    expect(s3).toEqual({
+      status: 400,
+      body: expect.stringContaining(
+        '<Code>AuthorizationQueryParametersError</Code><Message>X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds</Message>',
+      ),
+    });
     expect(ec2).toEqual({ status: 401, body: expect.stringContaining('<Code>AuthFailure</Code>') });
     expect(s3Week).toEqual({ status: 200, body: 'us-east-1 data' });
     expect((await h.instanceStates([running]))[running]).toBe('running');
@@ -170,19 +273,31 @@ describe('raw HTTP', () => {
     // Signed the same way and still within its hour: answered.
     const fresh = await get(await presigned('s3', `/${BUCKET}/data.txt`, {}, { date: new Date(Date.now() - 30 * 60_000), expiresIn: 3600 }));
 
-    expect(s3).toEqual({ status: 403, body: expect.stringMatching(/<Code>AccessDenied<\/Code><Message>Request has expired<\/Message><X-Amz-Expires>3600<\/X-Amz-Expires><Expires>[\dT:-]+Z<\/Expires><ServerTime>[\dT:-]+Z<\/ServerTime>/) });
+    expect(s3).toEqual({
+      status: 403,
+      body: expect.stringMatching(
+        /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message><X-Amz-Expires>3600<\/X-Amz-Expires><Expires>[\dT:-]+Z<\/Expires><ServerTime>[\dT:-]+Z<\/ServerTime>/,
+      ),
+    });
     expect(ec2).toEqual({ status: 400, body: expect.stringContaining('<Code>RequestExpired</Code><Message>Request has expired.</Message>') });
-    expect(sns).toEqual({ status: 403, body: expect.stringMatching(/<Code>SignatureDoesNotMatch<\/Code><Message>Signature expired: \d{8}T\d{6}Z is now earlier than/) });
+    expect(sns).toEqual({
+      status: 403,
+      body: expect.stringMatching(/<Code>SignatureDoesNotMatch<\/Code><Message>Signature expired: \d{8}T\d{6}Z is now earlier than/),
+    });
     expect(fresh).toEqual({ status: 200, body: 'us-east-1 data' });
     expect((await h.instanceStates([running]))[running]).toBe('running');
   });
 
-  it('a role session\'s key verifies with its own secret and token only (what the runtime hands a Lambda function)', async () => {
+  it("a role session's key verifies with its own secret and token only (what the runtime hands a Lambda function)", async () => {
     const fn = h.rt.lambdas.list().find((f) => f.credentials)!;
     const session = fn.credentials!;
     const jsonHeaders = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListActivities' };
     const call = async (creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) => {
-      const res = await fetch(h.endpoint, { method: 'POST', body: '{}', headers: await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', body: '{}', headers: jsonHeaders, credentials: creds }) });
+      const res = await fetch(h.endpoint, {
+        method: 'POST',
+        body: '{}',
+        headers: await signedHeaders(h.endpoint, { method: 'POST', path: '/', service: 'states', body: '{}', headers: jsonHeaders, credentials: creds }),
+      });
       return [res.status, ((await res.json()) as { __type?: string }).__type ?? 'answered'];
     };
 

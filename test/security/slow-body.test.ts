@@ -25,7 +25,8 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
 const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-const auth = (service: string) => `AWS4-HMAC-SHA256 Credential=test/${amzDate.slice(0, 8)}/us-east-1/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
+const auth = (service: string) =>
+  `AWS4-HMAC-SHA256 Credential=test/${amzDate.slice(0, 8)}/us-east-1/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
 
 /**
  * Sends `head`, then one byte of the body every `everyMs` (never all of it); resolves with what the server
@@ -74,7 +75,9 @@ describe('a slow request body', () => {
     const { answer } = await trickle(head, 60_000);
 
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(answer).toContain('<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.</Message></Error>');
+    expect(answer).toContain(
+      '<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.</Message></Error>',
+    );
     expect(handled).toEqual([]);
   });
 

@@ -66,7 +66,13 @@ export function parseApproval(raw: unknown, problems: string[]): ApprovalConfig 
   }
   const maxTimeoutSeconds = seconds(a.maxTimeoutSeconds ?? d.maxTimeoutSeconds, 'approval.maxTimeoutSeconds', MIN_TIMEOUT, MAX_TIMEOUT, problems);
   const timeoutSeconds = seconds(a.timeoutSeconds ?? d.timeoutSeconds, 'approval.timeoutSeconds', MIN_TIMEOUT, maxTimeoutSeconds || MAX_TIMEOUT, problems);
-  const reminderIntervalSeconds = seconds(a.reminderIntervalSeconds ?? d.reminderIntervalSeconds, 'approval.reminderIntervalSeconds', 300, MAX_TIMEOUT, problems);
+  const reminderIntervalSeconds = seconds(
+    a.reminderIntervalSeconds ?? d.reminderIntervalSeconds,
+    'approval.reminderIntervalSeconds',
+    300,
+    MAX_TIMEOUT,
+    problems,
+  );
   if (reminderIntervalSeconds && timeoutSeconds && reminderIntervalSeconds >= timeoutSeconds) {
     problems.push(`approval.reminderIntervalSeconds (${reminderIntervalSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
   }
@@ -76,8 +82,15 @@ export function parseApproval(raw: unknown, problems: string[]): ApprovalConfig 
   }
   const allowedRecipientDomains = recipientDomains(a.allowedRecipientDomains, { approvers, escalationApprovers }, problems);
   return {
-    sender, sesIdentity, approvers, linkBaseUrl, timeoutSeconds, maxTimeoutSeconds,
-    reminderIntervalSeconds, escalationApprovers, escalateAfterSeconds,
+    sender,
+    sesIdentity,
+    approvers,
+    linkBaseUrl,
+    timeoutSeconds,
+    maxTimeoutSeconds,
+    reminderIntervalSeconds,
+    escalationApprovers,
+    escalateAfterSeconds,
     ...(allowedRecipientDomains ? { allowedRecipientDomains } : {}),
   };
 }
@@ -92,7 +105,8 @@ function recipientDomains(v: unknown, lists: Record<string, string[]>, problems:
   }
   const domains: string[] = [];
   v.forEach((d, i) => {
-    if (typeof d !== 'string' || !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(d)) problems.push(`${field}[${i}] must be a lower-case domain name such as example.com, got ${JSON.stringify(d)}`);
+    if (typeof d !== 'string' || !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(d))
+      problems.push(`${field}[${i}] must be a lower-case domain name such as example.com, got ${JSON.stringify(d)}`);
     else domains.push(d);
   });
   for (const [name, list] of Object.entries(lists)) {

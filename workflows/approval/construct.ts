@@ -27,9 +27,7 @@ import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke as ScheduleLambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import {
-  Activity, Choice, Condition, Errors, Fail, JsonPath, Parallel, Pass, Timeout,
-} from 'aws-cdk-lib/aws-stepfunctions';
+import { Activity, Choice, Condition, Errors, Fail, JsonPath, Parallel, Pass, Timeout } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsInvokeActivity } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
@@ -172,7 +170,10 @@ export class Approval extends Construct {
     for (const domain of allowedDomains) {
       if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(domain)) throw new Error(`Approval: allowedRecipientDomains has '${domain}', not a domain name`);
     }
-    for (const [prop, list] of [['defaultApprovers', props.defaultApprovers ?? []], ['escalationApprovers', escalationApprovers]] as const) {
+    for (const [prop, list] of [
+      ['defaultApprovers', props.defaultApprovers ?? []],
+      ['escalationApprovers', escalationApprovers],
+    ] as const) {
       const outside = list.filter((email) => !inAllowedDomain(email, allowedDomains));
       if (outside.length) throw new Error(`Approval: ${prop} ${outside.join(', ')} not in allowedRecipientDomains (${allowedDomains.join(', ')})`);
     }
@@ -270,11 +271,16 @@ export class Approval extends Construct {
     worker.addToRolePolicy(sendEmail);
     sweep.addToRolePolicy(sendEmail);
     for (const fn of [worker, sweep]) {
-      fn.suppress([{
-        id: 'AwsSolutions-IAM5',
-        reason: 'ses:SendEmail on the SES identities that may match a recipient (every identity, or the addresses of the allowed domains); the From address and recipients are pinned by ses:FromAddress and ses:Recipients.',
-        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ses:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):identity\\/(\\*|\\*@[a-z0-9.-]+)$/g' }],
-      }]);
+      fn.suppress([
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ses:SendEmail on the SES identities that may match a recipient (every identity, or the addresses of the allowed domains); the From address and recipients are pinned by ses:FromAddress and ses:Recipients.',
+          appliesTo: [
+            { regex: '/^Resource::arn:<AWS::Partition>:ses:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):identity\\/(\\*|\\*@[a-z0-9.-]+)$/g' },
+          ],
+        },
+      ]);
     }
 
     const integration = new HttpLambdaIntegration('Decide', decide);
@@ -288,19 +294,26 @@ export class Approval extends Construct {
     });
     NagSuppressions.addResourceSuppressions(
       schedulerRole,
-      [{ id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the sweep function and its versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*SweepFn[0-9A-F]+\\.Arn>:\\*$/g' }] }],
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'CDK grants lambda:InvokeFunction on the sweep function and its versions (<arn>:*).',
+          appliesTo: [{ regex: '/^Resource::<.*SweepFn[0-9A-F]+\\.Arn>:\\*$/g' }],
+        },
+      ],
       true,
     );
 
     const validateInput = new LambdaStep(this, 'ValidateInput', validate, { payload: { input: JsonPath.entirePayload } });
     failWithProblems(validateInput, ErrorNames.InputInvalid);
 
-    const activityTask = (id: string, heartbeat?: Duration) => new StepFunctionsInvokeActivity(this, id, {
-      activity: this.activity,
-      parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
-      taskTimeout: Timeout.at('$.request.timeoutSeconds'),
-      heartbeatTimeout: heartbeat && Timeout.duration(heartbeat),
-    });
+    const activityTask = (id: string, heartbeat?: Duration) =>
+      new StepFunctionsInvokeActivity(this, id, {
+        activity: this.activity,
+        parameters: { 'request.$': '$.request', 'execution.$': '$$.Execution.Id', 'enteredAt.$': '$$.State.EnteredTime' },
+        taskTimeout: Timeout.at('$.request.timeoutSeconds'),
+        heartbeatTimeout: heartbeat && Timeout.duration(heartbeat),
+      });
     // The heartbeat must be shorter than the deadline: approvals up to 15 minutes wait without one (a worker that dies
     // before storing the task leaves them to time out), longer ones with it (the task is delivered again).
     const waitForDecision = new Choice(this, 'ShortDeadline')
@@ -317,9 +330,7 @@ export class Approval extends Construct {
     // again; failing here instead would end the whole approval before that could happen.
     notifyApprovers.addCatch(new Pass(this, 'TaskTakenElsewhere'), { errors: [ErrorNames.ApprovalNoTask] });
 
-    const awaitDecision = new Parallel(this, 'AwaitDecision', { outputPath: '$[0]' })
-      .branch(waitForDecision)
-      .branch(notifyApprovers);
+    const awaitDecision = new Parallel(this, 'AwaitDecision', { outputPath: '$[0]' }).branch(waitForDecision).branch(notifyApprovers);
     // A worker that crashed after taking the task never stored it, so nothing heartbeats it: deliver again.
     awaitDecision.addRetry({ errors: [Errors.HEARTBEAT_TIMEOUT], interval: Duration.seconds(5), maxAttempts: HEARTBEAT_RETRIES });
     // States.Timeout also matches heartbeat timeouts ("A Task state either ran longer than the TimeoutSeconds value,
@@ -333,10 +344,9 @@ export class Approval extends Construct {
       }),
       { errors: [Errors.HEARTBEAT_TIMEOUT] },
     );
-    awaitDecision.addCatch(
-      new Fail(this, 'TimedOut', { error: ErrorNames.ApprovalTimedOut, cause: 'No decision was made before the approval deadline.' }),
-      { errors: [Errors.TIMEOUT] },
-    );
+    awaitDecision.addCatch(new Fail(this, 'TimedOut', { error: ErrorNames.ApprovalTimedOut, cause: 'No decision was made before the approval deadline.' }), {
+      errors: [Errors.TIMEOUT],
+    });
 
     const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'Approval');
     // The page asks whether the execution still waits (aborted, failed, timed out: it says why the request closed).
@@ -345,11 +355,17 @@ export class Approval extends Construct {
     decide.addToRolePolicy(
       new PolicyStatement({
         actions: ['states:DescribeExecution'],
-        resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        resources: [
+          stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        ],
       }),
     );
     decide.suppress([
-      { id: 'AwsSolutions-IAM5', reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }] },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }],
+      },
     ]);
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {

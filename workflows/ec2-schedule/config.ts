@@ -52,7 +52,6 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const TAG_KEY = /^[^=]{1,128}$/;
 
-
 /** Parses `ec2Schedule.schedules`; pushes one problem per bad field. */
 export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfig {
   if (raw === undefined) return DEFAULT_EC2_SCHEDULE.schedules;
@@ -124,7 +123,9 @@ export function parseDays(raw: unknown, field: string, problems: string[]): numb
     const a = DAY_NAMES.indexOf(from as never);
     const b = to === undefined ? a : DAY_NAMES.indexOf(to as never);
     if (a < 0 || b < 0 || extra !== undefined) {
-      problems.push(`${field}${Array.isArray(raw) ? `[${i}]` : ''}: bad day ${JSON.stringify(token)} (use ${DAY_NAMES.join(', ')}, a range such as MON-FRI, or *)`);
+      problems.push(
+        `${field}${Array.isArray(raw) ? `[${i}]` : ''}: bad day ${JSON.stringify(token)} (use ${DAY_NAMES.join(', ')}, a range such as MON-FRI, or *)`,
+      );
       return;
     }
     for (let d = a; ; d = (d + 1) % 7) {
@@ -181,4 +182,3 @@ function isDate(s: string): boolean {
   const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
   return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
 }
-

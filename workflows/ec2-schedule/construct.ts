@@ -30,16 +30,25 @@
  * A control link: `npm run control-link -- <instanceId> start`.
  */
 import { ArnFormat, Duration, Stack, TimeZone } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import {
-  Choice, Condition, Fail, IntegrationPattern, JsonPath, Map as MapState, Succeed,
-  TaskInput, Timeout, Wait, WaitTime,
+  Choice,
+  Condition,
+  Fail,
+  IntegrationPattern,
+  JsonPath,
+  Map as MapState,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
@@ -127,11 +136,15 @@ export class Ec2Schedule extends Construct {
     const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'Ec2Schedule');
     const allow = { tags: props.controlAllowTags ?? [SCHEDULE_TAG], instanceIds: props.controlAllowInstanceIds ?? [] };
     if (batchSize < 1 || batchSize > 1000) throw new Error('Ec2Schedule: batchSize must be from 1 to 1000 (StartInstances takes at most 1000 ids)');
-    if (verifyTimeout.toSeconds() < VERIFY_INTERVAL_SECONDS * 2) throw new Error(`Ec2Schedule: verifyTimeout must allow at least two checks (${VERIFY_INTERVAL_SECONDS * 2} seconds)`);
+    if (verifyTimeout.toSeconds() < VERIFY_INTERVAL_SECONDS * 2)
+      throw new Error(`Ec2Schedule: verifyTimeout must allow at least two checks (${VERIFY_INTERVAL_SECONDS * 2} seconds)`);
     if (verifyTimeout.toSeconds() > Duration.hours(1).toSeconds()) throw new Error('Ec2Schedule: verifyTimeout must be at most 1 hour');
     const triggers = Object.entries(schedules).flatMap(([name, s]) => scheduleTriggers(prefix, name, s));
     const tooLong = triggers.find((t) => t.scheduleName.length > 64);
-    if (tooLong) throw new Error(`Ec2Schedule: schedule name ${tooLong.scheduleName} exceeds EventBridge Scheduler's 64 characters; shorten scheduleNamePrefix or the schedule name`);
+    if (tooLong)
+      throw new Error(
+        `Ec2Schedule: schedule name ${tooLong.scheduleName} exceeds EventBridge Scheduler's 64 characters; shorten scheduleNamePrefix or the schedule name`,
+      );
 
     const stack = Stack.of(this);
     this.table = new WorkflowTable(this, 'Table');
@@ -144,7 +157,14 @@ export class Ec2Schedule extends Construct {
     // The schedules travel in the Lambda environment (4 KB for all variables together, see checkEnvironmentSize):
     // name the config field that fills it, instead of failing the deployment.
     const actBudget = RUN_TIMEOUT.minus(verifyTimeout).minus(REPORT_ALLOWANCE);
-    const planEnvBytes = checkEnvironmentSize('Ec2Schedule', { TABLE_NAME: this.table.tableName, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()), SCHEDULES: '', POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps' });
+    const planEnvBytes = checkEnvironmentSize('Ec2Schedule', {
+      TABLE_NAME: this.table.tableName,
+      BATCH_SIZE: String(batchSize),
+      ACT_BUDGET_SECONDS: String(actBudget.toSeconds()),
+      SCHEDULES: '',
+      POWERTOOLS_SERVICE_NAME: 'opsflow',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
     if (planEnvBytes + Buffer.byteLength(schedulesEnv) > LAMBDA_ENVIRONMENT_BYTES) {
       const most = Object.entries(schedules).sort((a, b) => b[1].skipDates.length - a[1].skipDates.length)[0];
       throw new Error(
@@ -188,33 +208,53 @@ export class Ec2Schedule extends Construct {
       advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
     }
     if (allow.instanceIds.length) {
-      advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })) }));
+      advance.addToRolePolicy(
+        new PolicyStatement({
+          actions: startStop,
+          resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })),
+        }),
+      );
     }
     if (props.kmsKeyArns?.length) {
       // Starting an instance with encrypted volumes makes EC2 create a grant on the volume's key, as the caller.
-      advance.addToRolePolicy(new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }));
+      advance.addToRolePolicy(
+        new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }),
+      );
     }
     for (const fn of [plan, advance]) fn.addToRolePolicy(describeInstances);
     // Batches are written 25 to a BatchWriteItem and a pass reads its window of batches with one Query.
     plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [this.table.tableArn] }));
-    advance.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
+    advance.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'], resources: [this.table.tableArn] }),
+    );
     report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.table.tableArn] }));
     // The full report goes into the table, only under `report#<run>` keys (it never touches control settings).
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html (dynamodb:LeadingKeys)
-    report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } } }));
+    report.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['report#*'] } },
+      }),
+    );
     for (const fn of [plan, advance]) {
       fn.suppress([{ id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
     }
-    advance.suppress([{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Start/StopInstances on any instance of the account and region, but only with a Schedule tag or a tag ec2Schedule.control allows (aws:ResourceTag conditions): instances opt in by tag, their ids are not known at deploy time.',
-      appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
-    }]);
+    advance.suppress([
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Start/StopInstances on any instance of the account and region, but only with a Schedule tag or a tag ec2Schedule.control allows (aws:ResourceTag conditions): instances opt in by tag, their ids are not known at deploy time.',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):instance\\/\\*$/g' }],
+      },
+    ]);
 
     // ---- state machine ---------------------------------------------------------------------------------
     const retryThrottling = { errors: [ErrorNames.Ec2Throttled], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) };
 
-    const validateInput = new LambdaStep(this, 'ValidateInput', validate, { payload: { input: JsonPath.entirePayload, runId: JsonPath.stringAt('$$.Execution.Name') } });
+    const validateInput = new LambdaStep(this, 'ValidateInput', validate, {
+      payload: { input: JsonPath.entirePayload, runId: JsonPath.stringAt('$$.Execution.Name') },
+    });
     failWithProblems(validateInput, ErrorNames.InputInvalid);
     const planStep = new LambdaStep(this, 'Plan', plan, { payload: { 'request.$': '$.request', 'runId.$': '$.runId' }, resultPath: '$.plan' });
     planStep.addRetry(retryThrottling);
@@ -228,19 +268,17 @@ export class Ec2Schedule extends Construct {
     const advanceStep = new LambdaStep(this, 'Advance', advance, {
       payload: { 'runId.$': '$.runId', 'wave.$': '$.wave', 'actUntil.$': '$.actUntil' },
       resultPath: '$.pass',
-      comment: 'Verifies the instances in transition, sends the Start/StopInstances calls EC2\'s tokens allow, says how long to wait',
+      comment: "Verifies the instances in transition, sends the Start/StopInstances calls EC2's tokens allow, says how long to wait",
     });
     // A pass repeats nothing it did (each instance carries its status), so any other error is tried again too.
     advanceStep.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 });
     const nextPass = new Wait(this, 'WaitForNextPass', { time: WaitTime.secondsPath('$.pass.waitSeconds') });
     advanceStep.next(
-      new Choice(this, 'WaveDone?')
-        .when(Condition.booleanEquals('$.pass.done', true), new Succeed(this, 'WaveDone'))
-        .otherwise(nextPass.next(advanceStep)),
+      new Choice(this, 'WaveDone?').when(Condition.booleanEquals('$.pass.done', true), new Succeed(this, 'WaveDone')).otherwise(nextPass.next(advanceStep)),
     );
     this.waveStateMachine = new WorkflowStateMachine(this, 'WaveStateMachine', {
       stateMachineName: props.stateMachineName ? `${props.stateMachineName}Wave` : workflowStateMachineName(this, 'Ec2ScheduleWave'),
-      comment: 'One ordering group of an Ec2Schedule run: starts or stops its instances paced to EC2\'s token buckets, verifying each reaches its target state.',
+      comment: "One ordering group of an Ec2Schedule run: starts or stops its instances paced to EC2's token buckets, verifying each reaches its target state.",
       definition: advanceStep,
       timeout: RUN_TIMEOUT,
     });
@@ -255,7 +293,13 @@ export class Ec2Schedule extends Construct {
     // A child that could not start because of the account's open-execution quota or API throttling is started
     // again (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html, errors;
     // https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html).
-    runWave.addRetry({ errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.minutes(1) });
+    runWave.addRetry({
+      errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.ThrottlingException'],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 6,
+      maxDelay: Duration.minutes(1),
+    });
     // One ordering group at a time, so `db` is running (verified) before `app` starts.
     const waves = new MapState(this, 'Waves', {
       itemsPath: '$.plan.waves',
@@ -296,7 +340,13 @@ export class Ec2Schedule extends Construct {
     });
     NagSuppressions.addResourceSuppressions(
       this.stateMachine,
-      [{ id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the wave executions this workflow starts (execution names are generated).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:.*$/g' }] }],
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: '.sync needs DescribeExecution/StopExecution on the wave executions this workflow starts (execution names are generated).',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:.*$/g' }],
+        },
+      ],
       true,
     );
 
@@ -341,24 +391,33 @@ export class Ec2Schedule extends Construct {
       fn.addToRolePolicy(
         new PolicyStatement({
           actions: ['states:DescribeExecution'],
-          resources: [stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+          resources: [
+            stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          ],
         }),
       );
-      fn.suppress(
-        [
-          { id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] },
-          { id: 'AwsSolutions-IAM5', reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }] },
-        ],
-      );
+      fn.suppress([
+        { id: 'AwsSolutions-IAM5', reason: 'ec2:DescribeInstances does not support resource-level permissions.', appliesTo: ['Resource::*'] },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }],
+        },
+      ]);
     }
 
     this.api = new LinkApi(this, 'Api', {
       description: 'opsflow EC2 control links and slash command',
       // People click links and type commands: this bounds abuse of a leaked link without getting in their way.
       throttle: { rateLimit: 5, burstLimit: 10 },
-      authentication: 'Link holders and chat servers have no AWS identity: links carry an HMAC signature (revocable, secret rotatable), chat requests a verification token; both are checked by the handler.',
+      authentication:
+        'Link holders and chat servers have no AWS identity: links carry an HMAC signature (revocable, secret rotatable), chat requests a verification token; both are checked by the handler.',
     });
-    this.api.addRoutes({ path: '/ec2/control/{instanceId}/{action}', methods: [HttpMethod.GET, HttpMethod.POST], integration: new HttpLambdaIntegration('Control', control) });
+    this.api.addRoutes({
+      path: '/ec2/control/{instanceId}/{action}',
+      methods: [HttpMethod.GET, HttpMethod.POST],
+      integration: new HttpLambdaIntegration('Control', control),
+    });
     this.api.addRoutes({ path: '/ec2/chat', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('Chat', chat) });
   }
 }

@@ -60,22 +60,47 @@ export class FailureAlerts extends Construct {
       environment: { TOPIC_ARN: this.topic.topicArn },
     });
     // The error and cause are in the execution's last history event, not in the status-change event.
-    this.fn.addToRolePolicy(new PolicyStatement({
-      actions: ['states:GetExecutionHistory'],
-      resources: props.stateMachines.map((sm) => Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${Arn.split(sm.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
-    }));
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:GetExecutionHistory'],
+        resources: props.stateMachines.map((sm) =>
+          Stack.of(this).formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${Arn.split(sm.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
+    );
     this.fn.addToRolePolicy(new PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
     // A publisher to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt on its key
     // (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#send-to-encrypted-topic); the key's default
     // policy lets IAM policies of the account grant it. SNS calls KMS with the topic's ARN as encryption context.
-    this.fn.addToRolePolicy(new PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-      resources: [this.key.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`, 'kms:EncryptionContext:aws:sns:topicArn': this.topic.topicArn } },
-    }));
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `sns.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`,
+            'kms:EncryptionContext:aws:sns:topicArn': this.topic.topicArn,
+          },
+        },
+      }),
+    );
     this.fn.suppress([
-      { id: 'AwsSolutions-IAM5', reason: 'The history of any execution of the watched state machines: execution names are not known in advance.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:.+:execution:.+:\\*$/g' }] },
-      { id: 'AwsSolutions-IAM5', reason: 'kms:GenerateDataKey* is what the SNS guide asks of publishers to an encrypted topic; limited to SNS for this topic by kms:ViaService and the encryption context.', appliesTo: ['Action::kms:GenerateDataKey*'] },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'The history of any execution of the watched state machines: execution names are not known in advance.',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:.+:execution:.+:\\*$/g' }],
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'kms:GenerateDataKey* is what the SNS guide asks of publishers to an encrypted topic; limited to SNS for this topic by kms:ViaService and the encryption context.',
+        appliesTo: ['Action::kms:GenerateDataKey*'],
+      },
     ]);
 
     // The rule keeps a fixed name, so that its FailedInvocations metric (dimension RuleName) is easy to find.

@@ -54,7 +54,10 @@ export function declareWorkflow(stateMachine: IStateMachine, workflow: WorkflowM
   const examples = workflow.examples ?? [];
   const dup = examples.find((e, i) => examples.findIndex((o) => o.name === e.name) !== i);
   if (dup) throw new Error(`${workflow.name}: two examples are named ${dup.name}`);
-  resource.addMetadata(METADATA_KEY, { ...(resource.getMetadata(METADATA_KEY) ?? {}), workflow: { name: workflow.name, examples, tryLocally: workflow.tryLocally ?? [] } });
+  resource.addMetadata(METADATA_KEY, {
+    ...(resource.getMetadata(METADATA_KEY) ?? {}),
+    workflow: { name: workflow.name, examples, tryLocally: workflow.tryLocally ?? [] },
+  });
 }
 
 /** Declares the app-wide facts on the stack's template. */

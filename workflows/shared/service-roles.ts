@@ -5,7 +5,7 @@
  */
 import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 
 /** `aws:SourceAccount` and `aws:SourceArn` of a service acting for `sourceArn`, as one trust/key policy condition. */
 export function sourceConditions(scope: Construct, sourceArn: string): Record<string, Record<string, string>> {
@@ -43,7 +43,12 @@ export interface SchedulerRoleProps {
  */
 export class SchedulerRole extends Role {
   constructor(scope: Construct, id: string, props: SchedulerRoleProps = {}) {
-    const groupArn = Stack.of(scope).formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: props.scheduleGroup ?? 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const groupArn = Stack.of(scope).formatArn({
+      service: 'scheduler',
+      resource: 'schedule-group',
+      resourceName: props.scheduleGroup ?? 'default',
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
     super(scope, id, { assumedBy: new ServicePrincipal('scheduler.amazonaws.com').withConditions(sourceConditions(scope, groupArn)) });
   }
 }

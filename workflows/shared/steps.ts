@@ -14,7 +14,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Fail, JsonPath, Pass, TaskInput, Timeout, type TaskStateBase } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { ErrorName } from '../../tasks/shared/errors';
 
 /** Added to the function's timeout: a cold start and the invocation round trip must fit in the task timeout. */

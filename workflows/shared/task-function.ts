@@ -14,7 +14,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { join } from 'node:path';
 
 export interface TaskFunctionProps {
@@ -47,7 +47,11 @@ export function checkEnvironmentSize(owner: string, environment: Record<string, 
   const sizes = Object.entries(environment).map(([k, v]) => [k, Buffer.byteLength(k, 'utf8') + size(v)] as const);
   const total = sizes.reduce((n, [, b]) => n + b, 0);
   if (total > LAMBDA_ENVIRONMENT_BYTES) {
-    const largest = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, b]) => `${k} ${b} bytes`).join(', ');
+    const largest = [...sizes]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, b]) => `${k} ${b} bytes`)
+      .join(', ');
     throw new Error(`${owner}: its Lambda environment takes ${total} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_BYTES}-byte limit (largest: ${largest})`);
   }
   return total;
@@ -103,7 +107,9 @@ export class TaskFunction extends NodejsFunction {
       [{ id: 'AwsSolutions-L1', reason: 'opsflow pins Node.js 22 (the supported LTS its tasks are tested against) on purpose.' }],
       true,
     );
-    this.suppress([{ id: 'AwsSolutions-IAM5', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
+    this.suppress([
+      { id: 'AwsSolutions-IAM5', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+    ]);
   }
 
   /**

@@ -3,11 +3,11 @@
  * tracing, and a log group with every event but without execution data — task inputs and outputs stay in the
  * execution history, readable only with states:GetExecutionHistory, never copied into logs.
  */
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType, type IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import { NagSuppressions } from 'cdk-nag';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 
 /**
  * A state machine's name in its account and region: `<stackName>-<workflow>`, so a second stack in the same
@@ -59,8 +59,16 @@ export class WorkflowStateMachine extends StateMachine {
     NagSuppressions.addResourceSuppressions(
       this,
       [
-        { id: 'AwsSolutions-IAM5', reason: 'CDK grants lambda:InvokeFunction on the task functions and their versions (<arn>:*).', appliesTo: [{ regex: '/^Resource::<.*Fn[0-9A-F]+\\.Arn>:\\*$/g' }] },
-        { id: 'AwsSolutions-IAM5', reason: 'X-Ray and CloudWatch Logs delivery actions do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'CDK grants lambda:InvokeFunction on the task functions and their versions (<arn>:*).',
+          appliesTo: [{ regex: '/^Resource::<.*Fn[0-9A-F]+\\.Arn>:\\*$/g' }],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'X-Ray and CloudWatch Logs delivery actions do not support resource-level permissions.',
+          appliesTo: ['Resource::*'],
+        },
       ],
       true,
     );

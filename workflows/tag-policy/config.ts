@@ -39,7 +39,17 @@ export interface TagPolicyConfig {
   readonly requesterEmails: Record<string, string>;
 }
 
-const SETTINGS = ['policyFile', 'scanSchedule', 'scanTimezone', 'scanEnabled', 'launchEnabled', 'settleSeconds', 'destructiveActions', 'reportEmails', 'requesterEmails'];
+const SETTINGS = [
+  'policyFile',
+  'scanSchedule',
+  'scanTimezone',
+  'scanEnabled',
+  'launchEnabled',
+  'settleSeconds',
+  'destructiveActions',
+  'reportEmails',
+  'requesterEmails',
+];
 /** IAM user and role ARNs, and STS assumed-role session ARNs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns). */
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam::\d{12}:(user|role)\/\S+|sts::\d{12}:assumed-role\/[^/\s]+\/\S+)$/;
 
@@ -67,13 +77,20 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
   const t = raw as Record<string, unknown>;
   for (const k of Object.keys(t)) if (!SETTINGS.includes(k)) problems.push(`tagPolicy.${k} is not a known setting`);
 
-  const policyFile = typeof t.policyFile === 'string' && t.policyFile !== '' ? t.policyFile : t.policyFile === undefined ? d.policyFile : bad(problems, 'tagPolicy.policyFile must be a non-empty string', d.policyFile);
+  const policyFile =
+    typeof t.policyFile === 'string' && t.policyFile !== ''
+      ? t.policyFile
+      : t.policyFile === undefined
+        ? d.policyFile
+        : bad(problems, 'tagPolicy.policyFile must be a non-empty string', d.policyFile);
   const destructiveActions = parseDestructive(t.destructiveActions, problems);
   const policy = readPolicy(policyFile, destructiveActions ?? DESTRUCTIVE, problems);
 
   const scanSchedule = t.scanSchedule === undefined ? d.scanSchedule : String(t.scanSchedule);
   if (!/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\))$/.test(scanSchedule)) {
-    problems.push(`tagPolicy.scanSchedule must be an EventBridge Scheduler expression (rate(...), cron(6 fields) or at(...)), got ${JSON.stringify(t.scanSchedule)}`);
+    problems.push(
+      `tagPolicy.scanSchedule must be an EventBridge Scheduler expression (rate(...), cron(6 fields) or at(...)), got ${JSON.stringify(t.scanSchedule)}`,
+    );
   }
   const scanTimezone = t.scanTimezone === undefined ? d.scanTimezone : String(t.scanTimezone);
   try {
@@ -106,7 +123,8 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
 
 function parseRequesterEmails(v: unknown, problems: string[]): Record<string, string> {
   if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(problems, 'tagPolicy.requesterEmails must be an object of principal ARN to email address', {});
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return bad(problems, 'tagPolicy.requesterEmails must be an object of principal ARN to email address', {});
   const out: Record<string, string> = {};
   for (const [arn, email] of Object.entries(v)) {
     if (!PRINCIPAL_ARN.test(arn)) problems.push(`tagPolicy.requesterEmails: '${arn}' is not an IAM user, role or assumed-role session ARN`);

@@ -34,10 +34,19 @@ import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution as ScheduleStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import {
-  Choice, Condition, IntegrationPattern, JsonPath, Pass, Succeed,
-  TaskInput, Timeout, Wait, WaitTime, type IStateMachine,
+  Choice,
+  Condition,
+  IntegrationPattern,
+  JsonPath,
+  Pass,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+  type IStateMachine,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
@@ -65,10 +74,7 @@ export const LAUNCH_RULE_DETAIL = {
   eventSource: ['ec2.amazonaws.com'],
   eventName: ['RunInstances'],
   errorCode: [{ exists: false }],
-  $or: [
-    { userIdentity: { invokedBy: [{ exists: false }] } },
-    { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } },
-  ],
+  $or: [{ userIdentity: { invokedBy: [{ exists: false }] } }, { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } }],
 };
 
 /** How Step Functions names a Lambda timeout (Lambda.Unknown) and a task timeout (States.Timeout). */
@@ -207,14 +213,18 @@ export class TagPolicy extends Construct {
     }
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
-    fns.requester.suppress([{ id: 'AwsSolutions-IAM5', reason: 'cloudtrail:LookupEvents does not support resource-level permissions.', appliesTo: ['Resource::*'] }]);
+    fns.requester.suppress([
+      { id: 'AwsSolutions-IAM5', reason: 'cloudtrail:LookupEvents does not support resource-level permissions.', appliesTo: ['Resource::*'] },
+    ]);
     for (const fn of [fns.evaluate, fns.apply]) {
-      fn.suppress(
-        [
-          { id: 'AwsSolutions-IAM5', reason: 'ec2:Describe* and cloudtrail:LookupEvents do not support resource-level permissions.', appliesTo: ['Resource::*'] },
-          { id: 'AwsSolutions-IAM5', reason: 'Remediation targets whichever instances break the policy: any instance in this account and region, never other resource types.', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:instance\\/\\*$/g' }] },
-        ],
-      );
+      fn.suppress([
+        { id: 'AwsSolutions-IAM5', reason: 'ec2:Describe* and cloudtrail:LookupEvents do not support resource-level permissions.', appliesTo: ['Resource::*'] },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'Remediation targets whichever instances break the policy: any instance in this account and region, never other resource types.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:instance\\/\\*$/g' }],
+        },
+      ]);
     }
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
@@ -226,7 +236,11 @@ export class TagPolicy extends Construct {
     NagSuppressions.addResourceSuppressions(
       this.stateMachine,
       [
-        { id: 'AwsSolutions-IAM5', reason: '.sync needs DescribeExecution/StopExecution on the Approval executions this workflow starts (execution ARNs are not known in advance).', appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:execution:.*$/g' }] },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: '.sync needs DescribeExecution/StopExecution on the Approval executions this workflow starts (execution ARNs are not known in advance).',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):<AWS::AccountId>:execution:.*$/g' }],
+        },
       ],
       true,
     );
@@ -267,7 +281,11 @@ export class TagPolicy extends Construct {
     }
   }
 
-  private definition(props: TagPolicyProps, fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'requester' | 'report', TaskFunction>, approvalTimeout: Duration) {
+  private definition(
+    props: TagPolicyProps,
+    fns: Record<'validate' | 'evaluate' | 'plan' | 'apply' | 'requester' | 'report', TaskFunction>,
+    approvalTimeout: Duration,
+  ) {
     const validate = new LambdaStep(this, 'ValidateInput', fns.validate, {
       payload: {
         input: JsonPath.entirePayload,
@@ -324,11 +342,7 @@ export class TagPolicy extends Construct {
     requesterWait.next(findRequester);
     const named = new Pass(this, 'NameRequester', { inputPath: '$.requester.requestedBy', resultPath: '$.plan.approval.requestedBy' });
     named.next(askApproval);
-    findRequester.next(
-      new Choice(this, 'RequesterFound')
-        .when(Condition.booleanEquals('$.requester.done', false), requesterWait)
-        .otherwise(named),
-    );
+    findRequester.next(new Choice(this, 'RequesterFound').when(Condition.booleanEquals('$.requester.done', false), requesterWait).otherwise(named));
     const approved = new Pass(this, 'Approved', {
       parameters: { 'phase.$': '$.plan.approvedPhase', done: false, 'tally.$': '$.step.tally', 'approvedBy.$': '$.approval.approver' },
       resultPath: '$.step',
@@ -338,9 +352,7 @@ export class TagPolicy extends Construct {
       resultPath: '$.step',
     });
 
-    const evaluated = new Choice(this, 'EvaluatedAll')
-      .when(Condition.booleanEquals('$.scan.done', false), evaluate)
-      .otherwise(plan);
+    const evaluated = new Choice(this, 'EvaluatedAll').when(Condition.booleanEquals('$.scan.done', false), evaluate).otherwise(plan);
     evaluate.next(evaluated);
     // EC2 throttled the page: wait (on Step Functions' clock) and run the same page again (core/apply.ts).
     const backoff = new Wait(this, 'ApplyBackoff', { time: WaitTime.secondsPath('$.step.throttled.waitSeconds') });
@@ -361,10 +373,6 @@ export class TagPolicy extends Construct {
         .otherwise(report),
     );
     settle.next(evaluate);
-    return validate.next(
-      new Choice(this, 'IsLaunch')
-        .when(Condition.stringEquals('$.run.mode', 'launch'), settle)
-        .otherwise(evaluate),
-    );
+    return validate.next(new Choice(this, 'IsLaunch').when(Condition.stringEquals('$.run.mode', 'launch'), settle).otherwise(evaluate));
   }
 }

@@ -47,7 +47,15 @@ export function replace(el: Element, ...children: Child[]): void {
 export function formatTime(iso: string | null | undefined, timeZone?: string): string {
   if (!iso) return '';
   const d = new Date(iso);
-  return new Intl.DateTimeFormat(undefined, { timeZone, year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(d);
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone,
+    year: 'numeric',
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).format(d);
 }
 
 export function duration(fromIso: string, toIso: string | null): string {

@@ -25,10 +25,10 @@ export interface Failure {
  */
 const HINTS: Array<[RegExp, string]> = [
   [/^Lambda\.Unknown$/, 'The function failed without an error of its own: it ran out of memory, timed out, or its process ended.'],
-  [/^Runtime\.ExitError$/, 'The function\'s process exited before it returned a result: it crashed or was killed (out of memory, for one).'],
-  [/^Runtime\.ImportModuleError$/, 'The function\'s code could not be loaded: a module it imports is missing from its bundle.'],
+  [/^Runtime\.ExitError$/, "The function's process exited before it returned a result: it crashed or was killed (out of memory, for one)."],
+  [/^Runtime\.ImportModuleError$/, "The function's code could not be loaded: a module it imports is missing from its bundle."],
   [/^Runtime\.HandlerNotFound$/, 'The handler the function is configured with is not exported by its code.'],
-  [/^Runtime\./, 'The Lambda runtime could not run the function\'s code.'],
+  [/^Runtime\./, "The Lambda runtime could not run the function's code."],
   [/^Sandbox\.Timedout$|^States\.Timeout$/, 'The task ran past its timeout.'],
   [/^States\.HeartbeatTimeout$/, 'The task stopped sending heartbeats: the worker holding it is gone.'],
 ];

@@ -22,12 +22,22 @@ const SHAPES: Record<IconName, () => SVGElement[]> = {
 
 /** Which icon a status word gets (execution, state, approval, instance and schedule statuses alike). */
 const BY_STATUS: Record<string, IconName> = {
-  succeeded: 'check', approved: 'check', enabled: 'check',
-  failed: 'cross', rejected: 'cross', terminated: 'cross',
-  running: 'dot', pending: 'dot',
-  'timed-out': 'clock', expired: 'clock',
-  aborted: 'square', stopped: 'square', closed: 'square', disabled: 'square',
-  stopping: 'half', 'shutting-down': 'half',
+  succeeded: 'check',
+  approved: 'check',
+  enabled: 'check',
+  failed: 'cross',
+  rejected: 'cross',
+  terminated: 'cross',
+  running: 'dot',
+  pending: 'dot',
+  'timed-out': 'clock',
+  expired: 'clock',
+  aborted: 'square',
+  stopped: 'square',
+  closed: 'square',
+  disabled: 'square',
+  stopping: 'half',
+  'shutting-down': 'half',
   caught: 'caught',
   'not-reached': 'ring',
 };

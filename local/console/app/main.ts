@@ -4,8 +4,20 @@
  * the CLI uses). Views that show changing things poll the API about once a second while they are open.
  */
 import {
-  ApiClient, ApiError, EXECUTION_STATUSES, paths,
-  type ChildGroup, type ExecutionDetail, type ExecutionPage, type ExecutionStatus, type FieldType, type OutboxMessage, type RecordView, type StateRun, type StateStatus, type Workflow,
+  ApiClient,
+  ApiError,
+  EXECUTION_STATUSES,
+  paths,
+  type ChildGroup,
+  type ExecutionDetail,
+  type ExecutionPage,
+  type ExecutionStatus,
+  type FieldType,
+  type OutboxMessage,
+  type RecordView,
+  type StateRun,
+  type StateStatus,
+  type Workflow,
 } from '../api';
 import { duration, formatTime, h, pretty, replace, type Child } from './dom';
 import { describeFailure } from './failure';
@@ -80,15 +92,58 @@ function section(title: string, ...children: Child[]): HTMLElement {
 }
 
 function scrollTable(caption: string, head: string[], rows: Child[], extraClass = ''): HTMLElement {
-  return h('div', { class: `table-wrap ${extraClass}` }, h('table', null, h('caption', { class: 'visually-hidden' }, caption), h('thead', null, h('tr', null, head.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows)));
+  return h(
+    'div',
+    { class: `table-wrap ${extraClass}` },
+    h(
+      'table',
+      null,
+      h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          head.map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h('tbody', null, rows),
+    ),
+  );
 }
 
 /** A table whose rows become labelled blocks on a narrow screen (each cell says its column). */
 function stackTable(caption: string, head: string[], rows: Child[][], extraClass = ''): HTMLElement {
-  return h('div', { class: `table-wrap ${extraClass}` }, h('table', { class: 'stack' },
-    h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', null, h('tr', null, head.map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', null, rows.map((cells) => h('tr', null, cells.map((c, i) => h('td', { 'data-label': head[i] }, c)))))));
+  return h(
+    'div',
+    { class: `table-wrap ${extraClass}` },
+    h(
+      'table',
+      { class: 'stack' },
+      h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          head.map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        rows.map((cells) =>
+          h(
+            'tr',
+            null,
+            cells.map((c, i) => h('td', { 'data-label': head[i] }, c)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -123,7 +178,14 @@ async function render(): Promise<void> {
   generation += 1;
   const route = currentRoute();
   const active = route.view === 'execution' ? 'executions' : route.view;
-  replace(nav, h('ul', null, SECTIONS.map(([id, label]) => h('li', null, h('a', { href: `#/${id}`, 'aria-current': id === active ? 'page' : undefined }, label)))));
+  replace(
+    nav,
+    h(
+      'ul',
+      null,
+      SECTIONS.map(([id, label]) => h('li', null, h('a', { href: `#/${id}`, 'aria-current': id === active ? 'page' : undefined }, label))),
+    ),
+  );
   const views: Record<string, (r: Route) => Promise<HTMLElement>> = {
     workflows: workflowsView,
     executions: executionsView,
@@ -186,14 +248,26 @@ function workflowCard(w: Workflow): HTMLElement {
   };
   input.addEventListener('input', check);
   const example = w.examples.length
-    ? h('p', null,
+    ? h(
+        'p',
+        null,
         h('label', { for: `${id}-example` }, 'Example input '),
-        h('select', { id: `${id}-example`, onchange: (e: Event) => {
-          input.value = w.examples[Number((e.target as HTMLSelectElement).value)].input;
-          check();
-        } }, w.examples.map((ex, i) => h('option', { value: i }, ex.name))))
+        h(
+          'select',
+          {
+            id: `${id}-example`,
+            onchange: (e: Event) => {
+              input.value = w.examples[Number((e.target as HTMLSelectElement).value)].input;
+              check();
+            },
+          },
+          w.examples.map((ex, i) => h('option', { value: i }, ex.name)),
+        ),
+      )
     : null;
-  const form = h('form', { class: 'start-form', 'aria-label': `Start an execution of ${w.name}` },
+  const form = h(
+    'form',
+    { class: 'start-form', 'aria-label': `Start an execution of ${w.name}` },
     example,
     h('label', { for: input.id }, 'Input (JSON)'),
     input,
@@ -214,11 +288,21 @@ function workflowCard(w: Workflow): HTMLElement {
       const started = await api.start({ workflow: w.name, input: input.value, name: name.value.trim() || undefined });
       go('execution', started.executionArn);
     } catch (err) {
-      replace(result, h('p', { role: 'alert', class: 'error' }, h('strong', null, err instanceof ApiError ? err.error : 'Error'), ` ${err instanceof ApiError ? err.message : describeError(err)}`));
+      replace(
+        result,
+        h(
+          'p',
+          { role: 'alert', class: 'error' },
+          h('strong', null, err instanceof ApiError ? err.error : 'Error'),
+          ` ${err instanceof ApiError ? err.message : describeError(err)}`,
+        ),
+      );
     }
   });
   check();
-  return h('article', { class: 'panel workflow', id },
+  return h(
+    'article',
+    { class: 'panel workflow', id },
     h('h2', null, w.name),
     h('p', { class: 'muted' }, w.description ?? `${Object.keys(w.definition.States).length} states, starts at ${w.definition.StartAt}.`),
     h('p', null, h('a', { href: `#/executions?workflow=${encodeURIComponent(w.name)}` }, `Executions of ${w.name}`)),
@@ -235,28 +319,44 @@ async function executionsView(route: Route): Promise<HTMLElement> {
   const workflow = route.params.get('workflow') ?? '';
   const status = (route.params.get('status') ?? '') as ExecutionStatus | '';
   const offset = Math.max(0, Number(route.params.get('offset') ?? 0) || 0);
-  const [page, { workflows }] = await Promise.all([api.executions({ workflow: workflow || undefined, status: status || undefined, offset, limit: PAGE }), api.health()]);
+  const [page, { workflows }] = await Promise.all([
+    api.executions({ workflow: workflow || undefined, status: status || undefined, offset, limit: PAGE }),
+    api.health(),
+  ]);
   const tbody = h('tbody');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   const statusSelect = h('select', { id: 'filter-status', name: 'status' });
   const fill = (p: ExecutionPage) => {
-    replace(tbody, p.items.length
-      ? p.items.map((e) => h('tr', null,
-          h('td', null, h('a', { href: `#/execution/${encodeURIComponent(e.executionArn)}` }, e.name)),
-          h('td', null, e.workflow),
-          h('td', null, statusBadge(e.status), e.error ? h('span', { class: 'muted' }, ` ${e.error}`) : null),
-          h('td', null, h('time', { datetime: e.startDate }, formatTime(e.startDate))),
-          h('td', null, duration(e.startDate, e.stopDate))))
-      : h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No executions match.')));
+    replace(
+      tbody,
+      p.items.length
+        ? p.items.map((e) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('a', { href: `#/execution/${encodeURIComponent(e.executionArn)}` }, e.name)),
+              h('td', null, e.workflow),
+              h('td', null, statusBadge(e.status), e.error ? h('span', { class: 'muted' }, ` ${e.error}`) : null),
+              h('td', null, h('time', { datetime: e.startDate }, formatTime(e.startDate))),
+              h('td', null, duration(e.startDate, e.stopDate)),
+            ),
+          )
+        : h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No executions match.')),
+    );
     const last = Math.min(p.offset + p.items.length, p.total);
     summary.textContent = p.total ? `${p.offset + 1}–${last} of ${p.total.toLocaleString('en')} executions` : '0 executions';
-    const link = (label: string, to: number, enabled: boolean) => enabled
-      ? h('a', { href: `#/executions?${new URLSearchParams({ ...(workflow && { workflow }), ...(status && { status }), offset: String(to) })}` }, label)
-      : h('span', { class: 'disabled', 'aria-disabled': 'true' }, label);
+    const link = (label: string, to: number, enabled: boolean) =>
+      enabled
+        ? h('a', { href: `#/executions?${new URLSearchParams({ ...(workflow && { workflow }), ...(status && { status }), offset: String(to) })}` }, label)
+        : h('span', { class: 'disabled', 'aria-disabled': 'true' }, label);
     replace(pager, link('← Newer', Math.max(0, p.offset - PAGE), p.offset > 0), link('Older →', p.offset + PAGE, last < p.total));
     const total = EXECUTION_STATUSES.reduce((n, s) => n + p.counts[s], 0);
-    replace(statusSelect, h('option', { value: '', selected: !status }, `All statuses (${total})`), EXECUTION_STATUSES.map((s) => h('option', { value: s, selected: s === status }, `${s} (${p.counts[s]})`)));
+    replace(
+      statusSelect,
+      h('option', { value: '', selected: !status }, `All statuses (${total})`),
+      EXECUTION_STATUSES.map((s) => h('option', { value: s, selected: s === status }, `${s} (${p.counts[s]})`)),
+    );
   };
   fill(page);
   let last = JSON.stringify(page);
@@ -268,20 +368,47 @@ async function executionsView(route: Route): Promise<HTMLElement> {
       fill(next);
     }
   }, 1000);
-  const workflowSelect = h('select', { id: 'filter-workflow', name: 'workflow' }, h('option', { value: '' }, 'All workflows'), workflows.map((n) => h('option', { value: n, selected: n === workflow }, n)));
+  const workflowSelect = h(
+    'select',
+    { id: 'filter-workflow', name: 'workflow' },
+    h('option', { value: '' }, 'All workflows'),
+    workflows.map((n) => h('option', { value: n, selected: n === workflow }, n)),
+  );
   const onFilter = () => go('executions', undefined, { workflow: workflowSelect.value, status: statusSelect.value });
   workflowSelect.addEventListener('change', onFilter);
   statusSelect.addEventListener('change', onFilter);
-  return h('div', null,
+  return h(
+    'div',
+    null,
     h('h1', null, 'Executions'),
-    h('form', { class: 'filters', 'aria-label': 'Filter executions', onsubmit: (e: Event) => e.preventDefault() },
-      h('label', { for: 'filter-workflow' }, 'Workflow '), workflowSelect,
-      h('label', { for: 'filter-status' }, 'Status '), statusSelect),
+    h(
+      'form',
+      { class: 'filters', 'aria-label': 'Filter executions', onsubmit: (e: Event) => e.preventDefault() },
+      h('label', { for: 'filter-workflow' }, 'Workflow '),
+      workflowSelect,
+      h('label', { for: 'filter-status' }, 'Status '),
+      statusSelect,
+    ),
     summary,
-    h('div', { class: 'table-wrap' }, h('table', { class: 'executions' },
-      h('caption', { class: 'visually-hidden' }, 'Executions, newest first'),
-      h('thead', null, h('tr', null, ['Name', 'Workflow', 'Status', 'Started', 'Duration'].map((c) => h('th', { scope: 'col' }, c)))),
-      tbody)),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'executions' },
+        h('caption', { class: 'visually-hidden' }, 'Executions, newest first'),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            ['Name', 'Workflow', 'Status', 'Started', 'Duration'].map((c) => h('th', { scope: 'col' }, c)),
+          ),
+        ),
+        tbody,
+      ),
+    ),
     pager,
   );
 }
@@ -297,7 +424,12 @@ async function executionView(route: Route): Promise<HTMLElement> {
   const header = h('div', { class: 'execution-header' });
   const banner = h('div');
   const records = h('div');
-  const stateDetails = h('section', { class: 'panel state-details', 'aria-label': 'Selected state', 'aria-live': 'polite' }, h('h2', null, 'State'), h('p', { class: 'muted' }, 'Select a state in the graph (click it, or Tab to it and press Enter).'));
+  const stateDetails = h(
+    'section',
+    { class: 'panel state-details', 'aria-label': 'Selected state', 'aria-live': 'polite' },
+    h('h2', null, 'State'),
+    h('p', { class: 'muted' }, 'Select a state in the graph (click it, or Tab to it and press Enter).'),
+  );
   const childrenBox = h('div');
   const io = h('div');
   const historyBox = h('div');
@@ -320,61 +452,95 @@ async function executionView(route: Route): Promise<HTMLElement> {
     if (!selected) return;
     const run = runs.get(selected);
     const status: StateStatus = run?.status ?? 'not-reached';
-    const counts = run?.counts ? Object.entries(run.counts).map(([st, n]) => `${n} ${STATUS_WORD[st as StateStatus].toLowerCase()}`).join(', ') : null;
-    replace(stateDetails,
+    const counts = run?.counts
+      ? Object.entries(run.counts)
+          .map(([st, n]) => `${n} ${STATUS_WORD[st as StateStatus].toLowerCase()}`)
+          .join(', ')
+      : null;
+    replace(
+      stateDetails,
       h('h2', null, selected),
       h('p', null, stateBadge(status)),
-      h('dl', { class: 'facts' },
+      h(
+        'dl',
+        { class: 'facts' },
         counts ? [h('dt', null, 'Child executions'), h('dd', null, counts)] : null,
-        h('dt', null, 'Started'), h('dd', null, run?.startedAt ? formatTime(run.startedAt) : '—'),
-        h('dt', null, 'Ended'), h('dd', null, run?.endedAt ? formatTime(run.endedAt) : '—'),
-        h('dt', null, 'Retries'), h('dd', null, String(run?.retries ?? 0)),
+        h('dt', null, 'Started'),
+        h('dd', null, run?.startedAt ? formatTime(run.startedAt) : '—'),
+        h('dt', null, 'Ended'),
+        h('dd', null, run?.endedAt ? formatTime(run.endedAt) : '—'),
+        h('dt', null, 'Retries'),
+        h('dd', null, String(run?.retries ?? 0)),
         run && run.entered > 1 ? [h('dt', null, 'Runs'), h('dd', null, String(run.entered))] : null,
       ),
       run?.error || run?.cause ? failureView(run.error, run.cause, 'h3') : null,
-      h('h3', null, 'Input'), h('pre', { class: 'json' }, run?.input ? pretty(run.input) : '—'),
-      h('h3', null, 'Output'), h('pre', { class: 'json' }, run?.output ? pretty(run.output) : '—'),
+      h('h3', null, 'Input'),
+      h('pre', { class: 'json' }, run?.input ? pretty(run.input) : '—'),
+      h('h3', null, 'Output'),
+      h('pre', { class: 'json' }, run?.output ? pretty(run.output) : '—'),
     );
   };
 
   const stopButton = h('button', { type: 'button', class: 'danger' }, 'Stop execution');
-  stopButton.addEventListener('click', () => confirmStop(detail, async () => {
-    stopButton.disabled = true;
-    try {
-      await api.stop(detail.executionArn, { cause: 'Stopped from the opsflow console' });
-      say('Execution stopped.');
-      await refresh();
-    } catch (err) {
-      showError(err);
-      stopButton.disabled = false;
-    }
-  }));
+  stopButton.addEventListener('click', () =>
+    confirmStop(detail, async () => {
+      stopButton.disabled = true;
+      try {
+        await api.stop(detail.executionArn, { cause: 'Stopped from the opsflow console' });
+        say('Execution stopped.');
+        await refresh();
+      } catch (err) {
+        showError(err);
+        stopButton.disabled = false;
+      }
+    }),
+  );
 
   const fill = (d: ExecutionDetail) => {
     runs = stateRuns(d.events, d.status);
     // A Distributed Map's inner states run in its child executions: their history, not this one, says how they ran.
     for (const g of d.children) for (const [name, run] of Object.entries(g.states ?? {})) if (!runs.has(name)) runs.set(name, run);
     graph.update(runs);
-    replace(header,
+    replace(
+      header,
       h('h1', null, d.name),
-      h('p', { class: 'execution-meta' },
-        statusBadge(d.status), ' ',
-        h('a', { href: `#/executions?workflow=${encodeURIComponent(d.workflow)}` }, d.workflow), ' · started ',
+      h(
+        'p',
+        { class: 'execution-meta' },
+        statusBadge(d.status),
+        ' ',
+        h('a', { href: `#/executions?workflow=${encodeURIComponent(d.workflow)}` }, d.workflow),
+        ' · started ',
         h('time', { datetime: d.startDate }, formatTime(d.startDate)),
         d.stopDate ? [' · ended ', h('time', { datetime: d.stopDate }, formatTime(d.stopDate))] : null,
-        ` · ${duration(d.startDate, d.stopDate)}`),
+        ` · ${duration(d.startDate, d.stopDate)}`,
+      ),
       h('p', { class: 'muted arn' }, d.executionArn),
       d.parent ? h('p', { class: 'parent' }, 'Started by ', executionLink(d.parent)) : null,
       d.status === 'RUNNING' ? stopButton : null,
     );
-    replace(banner, d.status !== 'RUNNING' && d.status !== 'SUCCEEDED'
-      ? h('div', { class: 'banner error', role: 'alert' }, failureView(d.error ?? d.status, d.cause, 'p'))
-      : null);
+    replace(
+      banner,
+      d.status !== 'RUNNING' && d.status !== 'SUCCEEDED'
+        ? h('div', { class: 'banner error', role: 'alert' }, failureView(d.error ?? d.status, d.cause, 'p'))
+        : null,
+    );
     replace(records, d.records.map(recordPanel));
     // A group someone opened stays open while its counts change.
     const opened = new Set(Array.from(childrenBox.querySelectorAll<HTMLDetailsElement>('details[open]')).map((el) => el.dataset.key));
     replace(childrenBox, childGroups(d.children, opened));
-    replace(io, h('details', { class: 'panel' }, h('summary', null, 'Execution input and output'), h('h3', null, 'Input'), h('pre', { class: 'json' }, pretty(d.input)), h('h3', null, 'Output'), h('pre', { class: 'json' }, d.output ? pretty(d.output) : '—')));
+    replace(
+      io,
+      h(
+        'details',
+        { class: 'panel' },
+        h('summary', null, 'Execution input and output'),
+        h('h3', null, 'Input'),
+        h('pre', { class: 'json' }, pretty(d.input)),
+        h('h3', null, 'Output'),
+        h('pre', { class: 'json' }, d.output ? pretty(d.output) : '—'),
+      ),
+    );
     replace(historyBox, historyTable(d));
     showState();
   };
@@ -396,16 +562,18 @@ async function executionView(route: Route): Promise<HTMLElement> {
     }
   }, 1000);
 
-  return h('div', null,
+  return h(
+    'div',
+    null,
     header,
     banner,
     records,
-    h('div', { class: 'graph-layout' },
-      h('section', { class: 'panel graph-panel', 'aria-label': 'Graph' },
-        h('h2', null, 'Graph'),
-        legendList(),
-        h('div', { class: 'graph-scroll' }, graph.svg)),
-      stateDetails),
+    h(
+      'div',
+      { class: 'graph-layout' },
+      h('section', { class: 'panel graph-panel', 'aria-label': 'Graph' }, h('h2', null, 'Graph'), legendList(), h('div', { class: 'graph-scroll' }, graph.svg)),
+      stateDetails,
+    ),
     childrenBox,
     io,
     historyBox,
@@ -417,12 +585,23 @@ async function executionView(route: Route): Promise<HTMLElement> {
  * <dialog>, so the page behind cannot be used meanwhile and Escape cancels.
  */
 function confirmStop(d: ExecutionDetail, stop: () => Promise<void>): void {
-  const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-stop-title', 'aria-describedby': 'confirm-stop-text' },
+  const dialog = h(
+    'dialog',
+    { class: 'confirm', 'aria-labelledby': 'confirm-stop-title', 'aria-describedby': 'confirm-stop-text' },
     h('h2', { id: 'confirm-stop-title' }, 'Stop this execution?'),
-    h('p', { id: 'confirm-stop-text' }, h('strong', null, d.name), ` of ${d.workflow} ends as ABORTED: its running states are stopped where they are, and it cannot be resumed.`),
-    h('form', { method: 'dialog', class: 'confirm-actions' },
+    h(
+      'p',
+      { id: 'confirm-stop-text' },
+      h('strong', null, d.name),
+      ` of ${d.workflow} ends as ABORTED: its running states are stopped where they are, and it cannot be resumed.`,
+    ),
+    h(
+      'form',
+      { method: 'dialog', class: 'confirm-actions' },
       h('button', { type: 'submit', value: 'cancel', autofocus: true }, 'Keep it running'),
-      h('button', { type: 'submit', value: 'stop', class: 'danger' }, 'Stop execution')));
+      h('button', { type: 'submit', value: 'stop', class: 'danger' }, 'Stop execution'),
+    ),
+  );
   dialog.addEventListener('close', () => {
     dialog.remove();
     if (dialog.returnValue === 'stop') void stop();
@@ -442,11 +621,20 @@ function executionLink(arn: string): HTMLElement {
  */
 function failureView(error: string | null | undefined, cause: string | null | undefined, titleTag: 'p' | 'h3'): HTMLElement {
   const f = describeFailure(error, cause);
-  return h('div', { class: 'failure' },
+  return h(
+    'div',
+    { class: 'failure' },
     h(titleTag, { class: 'failure-title' }, h('strong', { class: 'error-name' }, f.error)),
     f.message ? h('p', { class: 'failure-message' }, f.message) : null,
     f.hint ? h('p', { class: 'muted failure-hint' }, f.hint) : null,
-    f.trace.length ? h('details', { class: 'trace' }, h('summary', null, `Stack trace (${f.trace.length} line${f.trace.length === 1 ? '' : 's'})`), h('pre', null, f.trace.join('\n'))) : null,
+    f.trace.length
+      ? h(
+          'details',
+          { class: 'trace' },
+          h('summary', null, `Stack trace (${f.trace.length} line${f.trace.length === 1 ? '' : 's'})`),
+          h('pre', null, f.trace.join('\n')),
+        )
+      : null,
     f.details ? h('pre', { class: 'cause' }, f.details) : null,
   );
 }
@@ -454,26 +642,53 @@ function failureView(error: string | null | undefined, cause: string | null | un
 /** The executions this one started: one folded group per Map Run or child state machine, below the graph. */
 function childGroups(groups: ChildGroup[], opened: Set<string | undefined>): HTMLElement | null {
   if (groups.length === 0) return null;
-  return h('section', { class: 'panel children', 'aria-label': 'Child executions' },
+  return h(
+    'section',
+    { class: 'panel children', 'aria-label': 'Child executions' },
     h('h2', null, 'Child executions'),
     groups.map((g) => {
       const counts = EXECUTION_STATUSES.filter((st) => g.counts[st] > 0).map((st) => [statusBadge(st), ` ${g.counts[st]} `]);
       const what = g.kind === 'map-run' ? `Map Run of ${g.label}` : `${g.label}`;
       const key = g.mapRunArn ?? g.stateMachineArn;
-      return h('details', { class: 'child-group', 'data-key': key, open: opened.has(key) },
-        h('summary', null, h('span', { class: 'child-label' }, what), ` · ${g.total} execution${g.total === 1 ? '' : 's'} `, h('span', { class: 'child-counts' }, counts)),
-        g.total > g.items.length ? h('p', { class: 'muted' }, `The ${g.items.length} shown: failed, timed out and aborted first, then running, then the newest.`) : null,
-        scrollTable(`${what}: child executions`, ['Name', 'Status', 'Started', 'Duration'], g.items.map((c) => h('tr', null,
-          h('td', null, h('a', { href: `#/execution/${encodeURIComponent(c.executionArn)}` }, c.name)),
-          h('td', null, statusBadge(c.status), c.error ? h('span', { class: 'muted' }, ` ${c.error}`) : null),
-          h('td', null, h('time', { datetime: c.startDate }, formatTime(c.startDate))),
-          h('td', null, duration(c.startDate, c.stopDate))))));
-    }));
+      return h(
+        'details',
+        { class: 'child-group', 'data-key': key, open: opened.has(key) },
+        h(
+          'summary',
+          null,
+          h('span', { class: 'child-label' }, what),
+          ` · ${g.total} execution${g.total === 1 ? '' : 's'} `,
+          h('span', { class: 'child-counts' }, counts),
+        ),
+        g.total > g.items.length
+          ? h('p', { class: 'muted' }, `The ${g.items.length} shown: failed, timed out and aborted first, then running, then the newest.`)
+          : null,
+        scrollTable(
+          `${what}: child executions`,
+          ['Name', 'Status', 'Started', 'Duration'],
+          g.items.map((c) =>
+            h(
+              'tr',
+              null,
+              h('td', null, h('a', { href: `#/execution/${encodeURIComponent(c.executionArn)}` }, c.name)),
+              h('td', null, statusBadge(c.status), c.error ? h('span', { class: 'muted' }, ` ${c.error}`) : null),
+              h('td', null, h('time', { datetime: c.startDate }, formatTime(c.startDate))),
+              h('td', null, duration(c.startDate, c.stopDate)),
+            ),
+          ),
+        ),
+      );
+    }),
+  );
 }
 
 function legendList(): HTMLElement {
   const statuses: StateStatus[] = ['succeeded', 'running', 'caught', 'failed', 'aborted', 'not-reached'];
-  return h('ul', { class: 'legend', 'aria-label': 'Legend' }, statuses.map((st) => h('li', { class: `state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), icon(iconFor(st)), ` ${STATUS_WORD[st]}`)));
+  return h(
+    'ul',
+    { class: 'legend', 'aria-label': 'Legend' },
+    statuses.map((st) => h('li', { class: `state-${st}` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), icon(iconFor(st)), ` ${STATUS_WORD[st]}`)),
+  );
 }
 
 /** One record of a table with a record panel (README "Record panels"): its status, facts and list. */
@@ -484,37 +699,66 @@ function recordPanel(r: RecordView): HTMLElement {
     if (type === 'status') return statusBadge(v);
     return v;
   };
-  return section(`${r.panel}${r.title ? `: ${r.title}` : ''}`,
-    h('dl', { class: 'facts' },
-      h('dt', null, 'Status'), h('dd', null, statusBadge(r.status), r.reason ? h('span', { class: 'record-reason' }, ` ${r.reason}`) : null),
+  return section(
+    `${r.panel}${r.title ? `: ${r.title}` : ''}`,
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', null, 'Status'),
+      h('dd', null, statusBadge(r.status), r.reason ? h('span', { class: 'record-reason' }, ` ${r.reason}`) : null),
       r.deadline ? [h('dt', null, 'Deadline'), h('dd', null, value(r.deadline, 'time'))] : null,
       r.facts.map((f) => [h('dt', null, f.label), h('dd', null, value(f.value, f.type))]),
       r.open && r.waitingOn.length ? [h('dt', null, 'Waiting on'), h('dd', null, r.waitingOn.map((w) => w.who).join(', '))] : null,
     ),
-    r.list ? [h('h3', null, r.list.label), stackTable(r.list.label, r.list.columns.map((c) => c.label), r.list.rows.map((row) => row.map((v, i) => value(v, r.list!.columns[i].type))))] : null,
+    r.list
+      ? [
+          h('h3', null, r.list.label),
+          stackTable(
+            r.list.label,
+            r.list.columns.map((c) => c.label),
+            r.list.rows.map((row) => row.map((v, i) => value(v, r.list!.columns[i].type))),
+          ),
+        ]
+      : null,
   );
 }
 
 /** 12:48:58.123 in the browser's zone; the full date is in the title. */
 function clock(iso: string): string {
-  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false }).format(new Date(iso));
+  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false }).format(
+    new Date(iso),
+  );
 }
 
 function historyTable(d: ExecutionDetail): HTMLElement {
   const start = Date.parse(d.startDate);
-  return h('section', { class: 'panel', 'aria-label': 'Event history' },
+  return h(
+    'section',
+    { class: 'panel', 'aria-label': 'Event history' },
     h('h2', null, `Event history (${d.events.length})`),
     h('p', { class: 'muted' }, 'As GetExecutionHistory returns it.'),
-    scrollTable('Event history', ['ID', 'Type', 'Step', 'Elapsed', 'Time', 'Details'], d.events.map((e) => {
-      const details = eventDetails(e);
-      return h('tr', { class: /Failed|TimedOut|Aborted/.test(e.type) ? 'row-failed' : undefined },
-        h('td', null, String(e.id)),
-        h('td', null, e.type),
-        h('td', null, eventSummary(e)),
-        h('td', null, `${Date.parse(e.timestamp) - start} ms`),
-        h('td', null, h('time', { datetime: e.timestamp, title: formatTime(e.timestamp) }, clock(e.timestamp))),
-        h('td', null, Object.keys(details).length ? h('details', null, h('summary', null, 'Show'), h('pre', { class: 'json' }, JSON.stringify(details, null, 2))) : ''));
-    }), 'history'),
+    scrollTable(
+      'Event history',
+      ['ID', 'Type', 'Step', 'Elapsed', 'Time', 'Details'],
+      d.events.map((e) => {
+        const details = eventDetails(e);
+        return h(
+          'tr',
+          { class: /Failed|TimedOut|Aborted/.test(e.type) ? 'row-failed' : undefined },
+          h('td', null, String(e.id)),
+          h('td', null, e.type),
+          h('td', null, eventSummary(e)),
+          h('td', null, `${Date.parse(e.timestamp) - start} ms`),
+          h('td', null, h('time', { datetime: e.timestamp, title: formatTime(e.timestamp) }, clock(e.timestamp))),
+          h(
+            'td',
+            null,
+            Object.keys(details).length ? h('details', null, h('summary', null, 'Show'), h('pre', { class: 'json' }, JSON.stringify(details, null, 2))) : '',
+          ),
+        );
+      }),
+      'history',
+    ),
   );
 }
 
@@ -530,22 +774,64 @@ async function waitingView(): Promise<HTMLElement> {
     if (text === shown) return;
     shown = text;
     if (groups.length === 0) {
-      replace(box, h('p', { class: 'muted' }, 'The app declares no record panels, so nothing here waits on people. A table declares one in its template metadata (README "Record panels").'));
+      replace(
+        box,
+        h(
+          'p',
+          { class: 'muted' },
+          'The app declares no record panels, so nothing here waits on people. A table declares one in its template metadata (README "Record panels").',
+        ),
+      );
       return;
     }
-    replace(box, groups.map((g) => section(`${g.title} (${g.items.length})`,
-      g.items.length === 0
-        ? h('p', { class: 'muted' }, `No ${g.panel.toLowerCase()} is waiting.`)
-        : stackTable(g.title, ['Request', 'Waiting on', 'Since', 'Deadline'], g.items.map((i) => [
-            [h('a', { href: `#/execution/${encodeURIComponent(i.executionArn)}` }, i.title ?? i.execution), h('div', { class: 'muted' }, `${i.workflow} · ${i.execution}`)],
-            i.waitingOn.length ? h('ul', { class: 'plain' }, i.waitingOn.map((w) => h('li', null, w.who))) : h('span', { class: 'muted' }, 'nobody (deciding)'),
-            i.waitingOn.length ? h('ul', { class: 'plain' }, i.waitingOn.map((w) => h('li', null, w.since ? h('time', { datetime: w.since }, formatTime(w.since)) : h('span', { class: 'muted' }, 'not emailed yet')))) : formatTime(i.startDate),
-            i.deadline ? [h('time', { datetime: i.deadline }, formatTime(i.deadline)), i.overdue ? h('div', { class: 'error' }, 'passed') : null] : '—',
-          ]), 'waiting'))));
+    replace(
+      box,
+      groups.map((g) =>
+        section(
+          `${g.title} (${g.items.length})`,
+          g.items.length === 0
+            ? h('p', { class: 'muted' }, `No ${g.panel.toLowerCase()} is waiting.`)
+            : stackTable(
+                g.title,
+                ['Request', 'Waiting on', 'Since', 'Deadline'],
+                g.items.map((i) => [
+                  [
+                    h('a', { href: `#/execution/${encodeURIComponent(i.executionArn)}` }, i.title ?? i.execution),
+                    h('div', { class: 'muted' }, `${i.workflow} · ${i.execution}`),
+                  ],
+                  i.waitingOn.length
+                    ? h(
+                        'ul',
+                        { class: 'plain' },
+                        i.waitingOn.map((w) => h('li', null, w.who)),
+                      )
+                    : h('span', { class: 'muted' }, 'nobody (deciding)'),
+                  i.waitingOn.length
+                    ? h(
+                        'ul',
+                        { class: 'plain' },
+                        i.waitingOn.map((w) =>
+                          h('li', null, w.since ? h('time', { datetime: w.since }, formatTime(w.since)) : h('span', { class: 'muted' }, 'not emailed yet')),
+                        ),
+                      )
+                    : formatTime(i.startDate),
+                  i.deadline ? [h('time', { datetime: i.deadline }, formatTime(i.deadline)), i.overdue ? h('div', { class: 'error' }, 'passed') : null] : '—',
+                ]),
+                'waiting',
+              ),
+        ),
+      ),
+    );
   };
   await fill();
   poll(fill, 2000);
-  return h('div', null, h('h1', null, 'Waiting'), h('p', { class: 'muted' }, 'Requests that wait on people, from the records the app declares; a request whose execution stopped waits on nobody.'), box);
+  return h(
+    'div',
+    null,
+    h('h1', null, 'Waiting'),
+    h('p', { class: 'muted' }, 'Requests that wait on people, from the records the app declares; a request whose execution stopped waits on nobody.'),
+    box,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -556,27 +842,67 @@ async function outboxView(route: Route): Promise<HTMLElement> {
   const list = h('ul', { class: 'message-list', 'aria-label': 'Messages, newest first' });
   const reader = h('section', { class: 'panel reader', 'aria-label': 'Message', 'aria-live': 'polite' });
   const fillList = (all: OutboxMessage[]) => {
-    replace(list, all.length ? [...all].reverse().map((m) => h('li', null,
-      h('a', { href: `#/outbox/${encodeURIComponent(m.id)}`, 'aria-current': m.id === route.id ? 'true' : undefined },
-        h('span', { class: 'subject' }, m.subject),
-        h('span', { class: 'muted' }, `${m.service === 'ses' ? 'Email' : 'SNS'} · ${m.to.join(', ')} · ${formatTime(m.sentAt)}`)))) : h('li', { class: 'muted' }, 'Nothing sent yet.'));
+    replace(
+      list,
+      all.length
+        ? [...all]
+            .reverse()
+            .map((m) =>
+              h(
+                'li',
+                null,
+                h(
+                  'a',
+                  { href: `#/outbox/${encodeURIComponent(m.id)}`, 'aria-current': m.id === route.id ? 'true' : undefined },
+                  h('span', { class: 'subject' }, m.subject),
+                  h('span', { class: 'muted' }, `${m.service === 'ses' ? 'Email' : 'SNS'} · ${m.to.join(', ')} · ${formatTime(m.sentAt)}`),
+                ),
+              ),
+            )
+        : h('li', { class: 'muted' }, 'Nothing sent yet.'),
+    );
   };
   fillList(messages);
   const shown = messages.find((m) => m.id === route.id);
   if (shown) {
-    replace(reader,
+    replace(
+      reader,
       h('h2', null, shown.subject),
-      h('dl', { class: 'facts' },
-        h('dt', null, shown.service === 'ses' ? 'From' : 'Topic'), h('dd', null, shown.service === 'ses' ? (shown.from ?? '') : (shown.topicArn ?? '')),
-        h('dt', null, 'To'), h('dd', null, shown.to.join(', ')),
-        h('dt', null, 'Sent'), h('dd', null, formatTime(shown.sentAt))),
-      shown.links.length ? [h('h3', null, 'Links'), h('ul', { class: 'links' }, shown.links.map((l) => h('li', null, h('a', { href: l, target: '_blank', rel: 'noopener' }, l))))] : null,
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', null, shown.service === 'ses' ? 'From' : 'Topic'),
+        h('dd', null, shown.service === 'ses' ? (shown.from ?? '') : (shown.topicArn ?? '')),
+        h('dt', null, 'To'),
+        h('dd', null, shown.to.join(', ')),
+        h('dt', null, 'Sent'),
+        h('dd', null, formatTime(shown.sentAt)),
+      ),
+      shown.links.length
+        ? [
+            h('h3', null, 'Links'),
+            h(
+              'ul',
+              { class: 'links' },
+              shown.links.map((l) => h('li', null, h('a', { href: l, target: '_blank', rel: 'noopener' }, l))),
+            ),
+          ]
+        : null,
       shown.html !== undefined
-        ? h('iframe', { class: 'email', title: `Email: ${shown.subject}`, sandbox: 'allow-popups allow-popups-to-escape-sandbox', src: paths.outboxHtml(shown.id) })
+        ? h('iframe', {
+            class: 'email',
+            title: `Email: ${shown.subject}`,
+            sandbox: 'allow-popups allow-popups-to-escape-sandbox',
+            src: paths.outboxHtml(shown.id),
+          })
         : h('pre', { class: 'sns-text' }, shown.text),
     );
   } else {
-    replace(reader, h('h2', null, 'Message'), h('p', { class: 'muted' }, messages.length ? 'Choose a message.' : 'Emails (SES) and notifications (SNS) the workflows send appear here.'));
+    replace(
+      reader,
+      h('h2', null, 'Message'),
+      h('p', { class: 'muted' }, messages.length ? 'Choose a message.' : 'Emails (SES) and notifications (SNS) the workflows send appear here.'),
+    );
   }
   poll(async () => {
     const next = await api.outbox();
@@ -585,7 +911,12 @@ async function outboxView(route: Route): Promise<HTMLElement> {
       fillList(next);
     }
   }, 1500);
-  return h('div', null, h('h1', null, 'Outbox'), h('div', { class: 'outbox' }, h('section', { class: 'panel', 'aria-label': 'Messages' }, h('h2', null, `Messages (${messages.length})`), list), reader));
+  return h(
+    'div',
+    null,
+    h('h1', null, 'Outbox'),
+    h('div', { class: 'outbox' }, h('section', { class: 'panel', 'aria-label': 'Messages' }, h('h2', null, `Messages (${messages.length})`), list), reader),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -602,13 +933,35 @@ async function fleetView(): Promise<HTMLElement> {
     if (text === shown) return;
     shown = text;
     const tag = (tags: Array<{ Key: string; Value: string }>, k: string) => tags.find((t) => t.Key === k)?.Value ?? '';
-    replace(box, h('p', { class: 'muted' }, `${fleet.length} instances`), scrollTable('EC2 instances', ['Instance', 'Type', 'State', ...columns, 'Tags', 'Last transition'], fleet.map((i) => h('tr', null,
-      h('td', null, h('code', null, i.instanceId)),
-      h('td', null, i.instanceType),
-      h('td', null, statusBadge(i.state)),
-      columns.map((k) => h('td', null, tag(i.tags, k) || '—')),
-      h('td', { class: 'tags' }, i.tags.filter((t) => !columns.includes(t.Key)).map((t) => h('span', { class: 'tag' }, `${t.Key}=${t.Value}`))),
-      h('td', null, i.stateTransitionReason || '—', i.stateReason ? h('div', { class: 'muted' }, `${i.stateReason.code}: ${i.stateReason.message}`) : null)))));
+    replace(
+      box,
+      h('p', { class: 'muted' }, `${fleet.length} instances`),
+      scrollTable(
+        'EC2 instances',
+        ['Instance', 'Type', 'State', ...columns, 'Tags', 'Last transition'],
+        fleet.map((i) =>
+          h(
+            'tr',
+            null,
+            h('td', null, h('code', null, i.instanceId)),
+            h('td', null, i.instanceType),
+            h('td', null, statusBadge(i.state)),
+            columns.map((k) => h('td', null, tag(i.tags, k) || '—')),
+            h(
+              'td',
+              { class: 'tags' },
+              i.tags.filter((t) => !columns.includes(t.Key)).map((t) => h('span', { class: 'tag' }, `${t.Key}=${t.Value}`)),
+            ),
+            h(
+              'td',
+              null,
+              i.stateTransitionReason || '—',
+              i.stateReason ? h('div', { class: 'muted' }, `${i.stateReason.code}: ${i.stateReason.message}`) : null,
+            ),
+          ),
+        ),
+      ),
+    );
   };
   await fill();
   poll(fill, 2000);
@@ -626,28 +979,38 @@ async function schedulesView(): Promise<HTMLElement> {
     const text = JSON.stringify(schedules);
     if (text === shown) return;
     shown = text;
-    replace(box, scrollTable('Schedules', ['Schedule', 'Expression', 'Next fire (its time zone)', 'Last fired', 'State', ''], schedules.map((s) => {
-      const fire = h('button', { type: 'button', 'aria-label': `Fire ${s.name} now` }, 'Fire now');
-      fire.addEventListener('click', async () => {
-        fire.disabled = true;
-        try {
-          await api.fire(s.name);
-          say(`Fired ${s.name}.`);
-          await fill();
-        } catch (err) {
-          showError(err);
-        } finally {
-          fire.disabled = false;
-        }
-      });
-      return h('tr', null,
-        h('td', null, s.name, h('div', { class: 'muted' }, s.targetArn.split(':').slice(-1)[0])),
-        h('td', null, h('code', null, s.expression)),
-        h('td', null, s.next ? [h('time', { datetime: s.next }, formatTime(s.next, s.timezone)), h('div', { class: 'muted' }, s.timezone)] : '—'),
-        h('td', null, formatTime(s.lastFiredAt) || '—'),
-        h('td', null, statusBadge(s.state)),
-        h('td', null, fire));
-    })));
+    replace(
+      box,
+      scrollTable(
+        'Schedules',
+        ['Schedule', 'Expression', 'Next fire (its time zone)', 'Last fired', 'State', ''],
+        schedules.map((s) => {
+          const fire = h('button', { type: 'button', 'aria-label': `Fire ${s.name} now` }, 'Fire now');
+          fire.addEventListener('click', async () => {
+            fire.disabled = true;
+            try {
+              await api.fire(s.name);
+              say(`Fired ${s.name}.`);
+              await fill();
+            } catch (err) {
+              showError(err);
+            } finally {
+              fire.disabled = false;
+            }
+          });
+          return h(
+            'tr',
+            null,
+            h('td', null, s.name, h('div', { class: 'muted' }, s.targetArn.split(':').slice(-1)[0])),
+            h('td', null, h('code', null, s.expression)),
+            h('td', null, s.next ? [h('time', { datetime: s.next }, formatTime(s.next, s.timezone)), h('div', { class: 'muted' }, s.timezone)] : '—'),
+            h('td', null, formatTime(s.lastFiredAt) || '—'),
+            h('td', null, statusBadge(s.state)),
+            h('td', null, fire),
+          );
+        }),
+      ),
+    );
   };
   await fill();
   poll(fill, 5000);
@@ -665,24 +1028,59 @@ async function faultsView(): Promise<HTMLElement> {
     h('p', { id: `${id}-hint`, class: 'muted hint' }, hint),
   ];
   const status = h('div', { 'aria-live': 'polite' });
-  const form = h('form', { class: 'panel faults-form', 'aria-label': 'Fault injection' },
-    field('ec2ThrottleRate', 'EC2 throttle rate', String(faults.ec2ThrottleRate), 'Share of EC2 API calls answered RequestLimitExceeded, 0 to 1.', { type: 'number', min: 0, max: 1, step: 0.05 }),
-    field('sesFailRate', 'SES failure rate', String(faults.sesFailRate), 'Share of SES sends that fail, 0 to 1.', { type: 'number', min: 0, max: 1, step: 0.05 }),
-    field('capacityErrorTypes', 'Instance types without capacity', faults.capacityErrorTypes.join(', '), 'Comma-separated, e.g. t3.micro: StartInstances fails with InsufficientInstanceCapacity.', { type: 'text' }),
-    field('crashLambdas', 'Crashing Lambda functions', faults.crashLambdas.join(', '), 'Comma-separated names or logical-id parts, e.g. ApprovalWorkerFn.', { type: 'text' }),
+  const form = h(
+    'form',
+    { class: 'panel faults-form', 'aria-label': 'Fault injection' },
+    field('ec2ThrottleRate', 'EC2 throttle rate', String(faults.ec2ThrottleRate), 'Share of EC2 API calls answered RequestLimitExceeded, 0 to 1.', {
+      type: 'number',
+      min: 0,
+      max: 1,
+      step: 0.05,
+    }),
+    field('sesFailRate', 'SES failure rate', String(faults.sesFailRate), 'Share of SES sends that fail, 0 to 1.', {
+      type: 'number',
+      min: 0,
+      max: 1,
+      step: 0.05,
+    }),
+    field(
+      'capacityErrorTypes',
+      'Instance types without capacity',
+      faults.capacityErrorTypes.join(', '),
+      'Comma-separated, e.g. t3.micro: StartInstances fails with InsufficientInstanceCapacity.',
+      { type: 'text' },
+    ),
+    field('crashLambdas', 'Crashing Lambda functions', faults.crashLambdas.join(', '), 'Comma-separated names or logical-id parts, e.g. ApprovalWorkerFn.', {
+      type: 'text',
+    }),
     h('button', { type: 'submit', class: 'primary' }, 'Save faults'),
     status,
   );
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const value = (id: string) => (form.querySelector(`#${id}`) as HTMLInputElement).value;
-    const list = (id: string) => value(id).split(',').map((v) => v.trim()).filter(Boolean);
+    const list = (id: string) =>
+      value(id)
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
     try {
-      await api.setFaults({ ec2ThrottleRate: Number(value('ec2ThrottleRate')), sesFailRate: Number(value('sesFailRate')), capacityErrorTypes: list('capacityErrorTypes'), crashLambdas: list('crashLambdas') });
+      await api.setFaults({
+        ec2ThrottleRate: Number(value('ec2ThrottleRate')),
+        sesFailRate: Number(value('sesFailRate')),
+        capacityErrorTypes: list('capacityErrorTypes'),
+        crashLambdas: list('crashLambdas'),
+      });
       replace(status, h('p', { class: 'ok' }, 'Saved: the next request sees the new faults.'));
     } catch (err) {
       replace(status, h('p', { role: 'alert', class: 'error' }, describeError(err)));
     }
   });
-  return h('div', null, h('h1', null, 'Faults'), h('p', { class: 'muted' }, 'Failures real AWS produces now and then, switched on deliberately to exercise retries and error paths.'), form);
+  return h(
+    'div',
+    null,
+    h('h1', null, 'Faults'),
+    h('p', { class: 'muted' }, 'Failures real AWS produces now and then, switched on deliberately to exercise retries and error paths.'),
+    form,
+  );
 }

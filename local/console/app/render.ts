@@ -22,16 +22,28 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
   const height = Math.ceil(graph.height + pad * 2);
   const svg = s('svg', { class: 'graph', viewBox: `${-pad} ${-pad} ${width} ${height}`, width, height, role: 'group', 'aria-label': 'State machine graph' });
   svg.append(
-    s('defs', null,
-      s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })),
-      s('marker', { id: 'arrow-catch', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead catch' })),
+    s(
+      'defs',
+      null,
+      s(
+        'marker',
+        { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+        s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }),
+      ),
+      s(
+        'marker',
+        { id: 'arrow-catch', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+        s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead catch' }),
+      ),
     ),
   );
   for (const g of graph.groups) {
     const x = g.x - g.width / 2;
     const y = g.y - g.height / 2;
     svg.append(
-      s('g', { class: `group group-${g.kind.toLowerCase()}` },
+      s(
+        'g',
+        { class: `group group-${g.kind.toLowerCase()}` },
         s('rect', { x, y, width: g.width, height: g.height, rx: 8 }),
         // Bottom left: dagre leaves no room at the top of a group, where its first state sits.
         s('text', { x: x + 8, y: y + g.height - 5, class: 'group-label' }, g.kind === 'Branch' ? g.label : `${g.kind} · ${g.label}`),
@@ -48,7 +60,14 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
     const x = n.x - n.width / 2;
     const y = n.y - n.height / 2;
     if (n.kind === 'terminal') {
-      svg.append(s('g', { class: 'terminal', 'aria-hidden': 'true' }, s('rect', { x, y, width: n.width, height: n.height, rx: n.height / 2 }), s('text', { x: n.x, y: n.y + 4, 'text-anchor': 'middle' }, n.name)));
+      svg.append(
+        s(
+          'g',
+          { class: 'terminal', 'aria-hidden': 'true' },
+          s('rect', { x, y, width: n.width, height: n.height, rx: n.height / 2 }),
+          s('text', { x: n.x, y: n.y + 4, 'text-anchor': 'middle' }, n.name),
+        ),
+      );
       continue;
     }
     if (n.kind === 'join') {
@@ -57,7 +76,9 @@ export function renderGraph(graph: LaidOutGraph, onSelect: (stateName: string) =
     }
     const word = s('text', { x: x + 24, y: y + 32, class: 'status-word' });
     const mark = svgIcon('ring', x + 10, y + 23, 11);
-    const el = s('g', { class: 'node status-not-reached', tabindex: 0, role: 'button', 'data-state': n.name },
+    const el = s(
+      'g',
+      { class: 'node status-not-reached', tabindex: 0, role: 'button', 'data-state': n.name },
       s('rect', { x, y, width: n.width, height: n.height, rx: 6 }),
       s('text', { x: x + 10, y: y + 16, class: 'state-name' }, n.name),
       mark,

@@ -25,7 +25,22 @@ export function stateRuns(events: readonly HistoryEvent[], executionStatus: Exec
   const get = (name: string): Tracking => {
     let run = runs.get(name);
     if (!run) {
-      run = { name, status: 'not-reached', entered: 0, retries: 0, startedAt: null, endedAt: null, input: null, output: null, error: null, cause: null, open: 0, pending: null, failedForGood: false, caught: false };
+      run = {
+        name,
+        status: 'not-reached',
+        entered: 0,
+        retries: 0,
+        startedAt: null,
+        endedAt: null,
+        input: null,
+        output: null,
+        error: null,
+        cause: null,
+        open: 0,
+        pending: null,
+        failedForGood: false,
+        caught: false,
+      };
       runs.set(name, run);
     }
     return run;
@@ -123,7 +138,8 @@ export function mergeRuns(all: Iterable<Map<string, StateRun>>): Map<string, Sta
       m.counts![run.status] = (m.counts![run.status] ?? 0) + 1;
       if (run.startedAt && (!m.startedAt || run.startedAt < m.startedAt)) m.startedAt = run.startedAt;
       if (run.endedAt && (!m.endedAt || run.endedAt > m.endedAt)) m.endedAt = run.endedAt;
-      if (PRECEDENCE.indexOf(run.status) < PRECEDENCE.indexOf(m.status)) Object.assign(m, { status: run.status, input: run.input, output: run.output, error: run.error, cause: run.cause });
+      if (PRECEDENCE.indexOf(run.status) < PRECEDENCE.indexOf(m.status))
+        Object.assign(m, { status: run.status, input: run.input, output: run.output, error: run.error, cause: run.cause });
     }
   }
   for (const m of merged.values()) if (m.status === 'running') m.endedAt = null;
@@ -135,7 +151,8 @@ function isStructural(events: readonly HistoryEvent[], name: string): boolean {
 }
 
 function detailsOf(event: HistoryEvent): Record<string, unknown> {
-  for (const [key, value] of Object.entries(event)) if (key.endsWith('EventDetails') && value && typeof value === 'object') return value as Record<string, unknown>;
+  for (const [key, value] of Object.entries(event))
+    if (key.endsWith('EventDetails') && value && typeof value === 'object') return value as Record<string, unknown>;
   return {};
 }
 

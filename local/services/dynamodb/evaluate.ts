@@ -39,13 +39,19 @@ export function evalOperand(item: Item, op: Operand): AV | undefined {
       return resolve(item, op.path) ?? evalOperand(item, op.fallback);
     case 'list_append': {
       const [a, b] = [evalOperand(item, op.a), evalOperand(item, op.b)];
-      if (!a?.L || !b?.L) throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append, operand type: ${a?.L ? typeOf(b ?? {}) : typeOf(a ?? {})}`);
+      if (!a?.L || !b?.L)
+        throw invalid(
+          `Invalid UpdateExpression: Incorrect operand type for operator or function; operator or function: list_append, operand type: ${a?.L ? typeOf(b ?? {}) : typeOf(a ?? {})}`,
+        );
       return { L: [...a.L, ...b.L] };
     }
     case 'arith': {
       const [a, b] = [evalOperand(item, op.a), evalOperand(item, op.b)];
       if (!a || !b) throw invalid('The provided expression refers to an attribute that does not exist in the item');
-      if (a.N === undefined || b.N === undefined) throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ${op.op}, operand type: ${a.N === undefined ? typeOf(a) : typeOf(b)}`);
+      if (a.N === undefined || b.N === undefined)
+        throw invalid(
+          `Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ${op.op}, operand type: ${a.N === undefined ? typeOf(a) : typeOf(b)}`,
+        );
       return { N: addNumbers(a.N, b.N, op.op === '+' ? 1n : -1n) };
     }
   }
@@ -88,12 +94,14 @@ export function evalCond(item: Item, c: Cond): boolean {
         case 'attribute_not_exists':
           return v === undefined;
         case 'attribute_type':
-          if (!arg?.S || !TYPES.includes(arg.S as never)) throw invalid(`Invalid ConditionExpression: Invalid attribute type name found; type: ${arg?.S}, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}`);
+          if (!arg?.S || !TYPES.includes(arg.S as never))
+            throw invalid(`Invalid ConditionExpression: Invalid attribute type name found; type: ${arg?.S}, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}`);
           return v !== undefined && typeOf(v) === arg.S;
         case 'begins_with':
           if (!v || !arg) return false;
           if (v.S !== undefined && arg.S !== undefined) return v.S.startsWith(arg.S);
-          if (v.B !== undefined && arg.B !== undefined) return Buffer.from(v.B, 'base64').subarray(0, Buffer.from(arg.B, 'base64').length).equals(Buffer.from(arg.B, 'base64'));
+          if (v.B !== undefined && arg.B !== undefined)
+            return Buffer.from(v.B, 'base64').subarray(0, Buffer.from(arg.B, 'base64').length).equals(Buffer.from(arg.B, 'base64'));
           return false;
         case 'contains':
           if (!v || !arg) return false;
@@ -150,13 +158,13 @@ export function applyUpdate(old: Item, actions: UpdateAction[]): Item {
     if (a.k === 'SET') {
       if (!value) throw invalid('The provided expression refers to an attribute that does not exist in the item');
       setPath(item, a.path, checkAV(value, pathText(a.path)));
-    }
-    else if (a.k === 'REMOVE') removePath(item, a.path);
+    } else if (a.k === 'REMOVE') removePath(item, a.path);
     else {
       const current = resolve(item, a.path);
       const t = typeOf(value!);
       if (a.k === 'ADD') {
-        if (t !== 'N' && t !== 'SS' && t !== 'NS' && t !== 'BS') throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: ${t}`);
+        if (t !== 'N' && t !== 'SS' && t !== 'NS' && t !== 'BS')
+          throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: ${t}`);
         if (!current) setPath(item, a.path, clone(value!));
         else if (t === 'N' && current.N !== undefined) setPath(item, a.path, { N: addNumbers(current.N, value!.N!, 1n) });
         else if (t !== 'N' && typeOf(current) === t) {
@@ -165,7 +173,8 @@ export function applyUpdate(old: Item, actions: UpdateAction[]): Item {
           setPath(item, a.path, { [t]: merged });
         } else throw invalid('An operand in the update expression has an incorrect data type');
       } else {
-        if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: ${t}`);
+        if (t !== 'SS' && t !== 'NS' && t !== 'BS')
+          throw invalid(`Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: ${t}`);
         if (!current) return;
         if (typeOf(current) !== t) throw invalid('An operand in the update expression has an incorrect data type');
         const remaining = current[t]!.filter((v) => !setHas(value!, v));
@@ -208,4 +217,3 @@ export function project(item: Item, paths: PathElem[][] | undefined): Item {
   }
   return out;
 }
-

@@ -87,7 +87,8 @@ export class Parser {
       if (pos >= text.length) break;
       re.lastIndex = pos;
       const m = re.exec(text);
-      if (!m) throw invalid(`Invalid ${label}: Syntax error; token: "${text.slice(pos).trim()[0]}", near: "${text.slice(Math.max(0, pos - 5), pos + 5).trim()}"`);
+      if (!m)
+        throw invalid(`Invalid ${label}: Syntax error; token: "${text.slice(pos).trim()[0]}", near: "${text.slice(Math.max(0, pos - 5), pos + 5).trim()}"`);
       const t = m[1] ? 'alias' : m[2] ? 'value' : m[3] ? 'name' : m[4] ? 'num' : 'op';
       this.tokens.push({ t, v: m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5], pos: re.lastIndex - (m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5]).length });
       pos = re.lastIndex;
@@ -148,7 +149,8 @@ export class Parser {
     if (tok.t === 'name') return tok.v;
     if (tok.t === 'alias') {
       const name = this.ctx.names[tok.v];
-      if (name === undefined) throw invalid(`Invalid ${this.label}: An expression attribute name used in the document path is not defined; attribute name: ${tok.v}`);
+      if (name === undefined)
+        throw invalid(`Invalid ${this.label}: An expression attribute name used in the document path is not defined; attribute name: ${tok.v}`);
       this.ctx.usedNames.add(tok.v);
       return name;
     }
@@ -240,7 +242,9 @@ export class Parser {
       }
       this.expectOp(')');
       if (args.length !== BOOLEAN_FUNCTIONS[tok.v] || args[0].k !== 'path') {
-        throw invalid(`Invalid ${this.label}: Incorrect number of operands for operator or function; operator or function: ${tok.v}, number of operands: ${args.length}`);
+        throw invalid(
+          `Invalid ${this.label}: Incorrect number of operands for operator or function; operator or function: ${tok.v}, number of operands: ${args.length}`,
+        );
       }
       return { k: 'fn', name: tok.v, args };
     }
@@ -261,7 +265,8 @@ export class Parser {
         list.push(this.operand());
       }
       this.expectOp(')');
-      if (list.length > MAX_IN_OPERANDS) throw invalid(`Invalid ${this.label}: The IN operator is provided with too many operands; number of operands: ${list.length}`);
+      if (list.length > MAX_IN_OPERANDS)
+        throw invalid(`Invalid ${this.label}: The IN operator is provided with too many operands; number of operands: ${list.length}`);
       return { k: 'in', a, list };
     }
     const op = this.peek();
@@ -273,7 +278,8 @@ export class Parser {
   }
 
   private countOperator(): void {
-    if (++this.operators > MAX_UPDATE_OPERATORS) throw invalid(`Invalid ${this.label}: The expression contains too many operators; operator count: ${this.operators}`);
+    if (++this.operators > MAX_UPDATE_OPERATORS)
+      throw invalid(`Invalid ${this.label}: The expression contains too many operators; operator count: ${this.operators}`);
   }
 
   projection(): PathElem[][] {
@@ -330,4 +336,3 @@ export function parseProjection(text: string, ctx: ExpressionContext): PathElem[
 export function pathText(path: PathElem[]): string {
   return path.map((e, i) => (typeof e === 'number' ? `[${e}]` : i ? `.${e}` : e)).join('');
 }
-

@@ -52,7 +52,6 @@ function keyView(schema: KeySchemaElement[]): KeyView {
   return { hash: schema.find((k) => k.KeyType === 'HASH')!.AttributeName, range: schema.find((k) => k.KeyType === 'RANGE')?.AttributeName };
 }
 
-
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 
 export class DynamoDbService implements ServiceHandler {
@@ -83,7 +82,8 @@ export class DynamoDbService implements ServiceHandler {
     const defined = new Map(def.attributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
     for (const schema of [def.keySchema, ...(def.globalSecondaryIndexes ?? []).map((g) => g.KeySchema)]) {
       if (!schema.some((k) => k.KeyType === 'HASH')) throw new Error(`table ${def.name}: every key schema needs a HASH key`);
-      for (const k of schema) if (!defined.has(k.AttributeName)) throw new Error(`table ${def.name}: key attribute ${k.AttributeName} is missing from attributeDefinitions`);
+      for (const k of schema)
+        if (!defined.has(k.AttributeName)) throw new Error(`table ${def.name}: key attribute ${k.AttributeName} is missing from attributeDefinitions`);
     }
     const table: Table = { def, items: new Map(), createdAt: this.now() };
     const prefix = `${def.name}\n`;
@@ -132,7 +132,9 @@ export class DynamoDbService implements ServiceHandler {
       case 'Scan':
         return this.read(input as unknown as ReadInput, false);
       case 'BatchGetItem':
-        return this.batchGet(input as { RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }> });
+        return this.batchGet(
+          input as { RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }> },
+        );
       case 'BatchWriteItem':
         return this.batchWrite(input as { RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> });
       default:
@@ -231,7 +233,7 @@ export class DynamoDbService implements ServiceHandler {
     const order = [keys.hash, keys.range, ...(index ? [tableKeys.hash, tableKeys.range] : [])].filter((k): k is string => !!k);
     const compare = (a: Item, b: Item) => {
       for (const k of order) {
-        const c = a[k] && b[k] ? compareScalars(a[k], b[k]) ?? 0 : 0;
+        const c = a[k] && b[k] ? (compareScalars(a[k], b[k]) ?? 0) : 0;
         if (c) return c;
       }
       return 0;
@@ -271,12 +273,16 @@ export class DynamoDbService implements ServiceHandler {
     };
   }
 
-  private batchGet(input: { RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }> }) {
+  private batchGet(input: {
+    RequestItems?: Record<string, { Keys: Item[]; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> }>;
+  }) {
     const responses: Record<string, Item[]> = {};
     for (const [name, request] of Object.entries(input.RequestItems ?? {})) {
-      responses[name] = request.Keys.map((Key) => this.getItem({ TableName: name, Key, ProjectionExpression: request.ProjectionExpression, ExpressionAttributeNames: request.ExpressionAttributeNames }).Item).filter(
-        (i): i is Item => !!i,
-      );
+      responses[name] = request.Keys.map(
+        (Key) =>
+          this.getItem({ TableName: name, Key, ProjectionExpression: request.ProjectionExpression, ExpressionAttributeNames: request.ExpressionAttributeNames })
+            .Item,
+      ).filter((i): i is Item => !!i);
     }
     return { Responses: responses, UnprocessedKeys: {} };
   }
@@ -291,8 +297,7 @@ export class DynamoDbService implements ServiceHandler {
         const item = checkItem(r.PutRequest.Item);
         this.checkItemKeys(table, item);
         this.checkSize(item, 'Item size has exceeded the maximum allowed size');
-      }
-      else if (r.DeleteRequest) this.checkKey(table, r.DeleteRequest.Key);
+      } else if (r.DeleteRequest) this.checkKey(table, r.DeleteRequest.Key);
       else throw invalid('Each write request needs PutRequest or DeleteRequest');
     }
     for (const [name, r] of requests) {
@@ -305,7 +310,8 @@ export class DynamoDbService implements ServiceHandler {
   // -- helpers ------------------------------------------------------------------------------------------
 
   private table(name: unknown): Table {
-    if (typeof name !== 'string' || !name) throw invalid('1 validation error detected: Value null at \'tableName\' failed to satisfy constraint: Member must not be null');
+    if (typeof name !== 'string' || !name)
+      throw invalid("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null");
     const table = this.tables.get(name);
     if (!table) throw new AwsError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
     this.expire(table);
@@ -345,7 +351,9 @@ export class DynamoDbService implements ServiceHandler {
               KeySchema: g.KeySchema,
               Projection: g.Projection,
               IndexStatus: 'ACTIVE',
-              ItemCount: [...table.items.values()].filter((i) => g.KeySchema.every((k) => i[k.AttributeName] && typeOf(i[k.AttributeName]) === types.get(k.AttributeName))).length,
+              ItemCount: [...table.items.values()].filter((i) =>
+                g.KeySchema.every((k) => i[k.AttributeName] && typeOf(i[k.AttributeName]) === types.get(k.AttributeName)),
+              ).length,
             })),
           }
         : {}),
@@ -369,15 +377,22 @@ export class DynamoDbService implements ServiceHandler {
       const v = item[k.AttributeName];
       if (v === undefined) throw invalid(`One or more parameter values were invalid: Missing the key ${k.AttributeName} in the item`);
       if (typeOf(v) !== types.get(k.AttributeName)) {
-        throw invalid(`One or more parameter values were invalid: Type mismatch for key ${k.AttributeName} expected: ${types.get(k.AttributeName)} actual: ${typeOf(v)}`);
+        throw invalid(
+          `One or more parameter values were invalid: Type mismatch for key ${k.AttributeName} expected: ${types.get(k.AttributeName)} actual: ${typeOf(v)}`,
+        );
       }
-      if ((v.S ?? v.B) === '') throw invalid(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${k.AttributeName}`);
+      if ((v.S ?? v.B) === '')
+        throw invalid(
+          `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${k.AttributeName}`,
+        );
     }
     for (const g of table.def.globalSecondaryIndexes ?? []) {
       for (const k of g.KeySchema) {
         const v = item[k.AttributeName];
         if (v !== undefined && typeOf(v) !== types.get(k.AttributeName)) {
-          throw invalid(`One or more parameter values were invalid: Type mismatch for Index Key ${k.AttributeName} Expected: ${types.get(k.AttributeName)} Actual: ${typeOf(v)} IndexName: ${g.IndexName}`);
+          throw invalid(
+            `One or more parameter values were invalid: Type mismatch for Index Key ${k.AttributeName} Expected: ${types.get(k.AttributeName)} Actual: ${typeOf(v)} IndexName: ${g.IndexName}`,
+          );
         }
       }
     }
@@ -435,14 +450,17 @@ function checkKeyCondition(cond: Cond, keys: KeyView): void {
   };
   const isValue = (o: Operand) => o.k === 'value';
   const sortConditionOk = (c: Cond) =>
-    (c.k === 'cmp' && c.op !== '<>' && isValue(c.b)) || (c.k === 'between' && isValue(c.lo) && isValue(c.hi)) || (c.k === 'fn' && c.name === 'begins_with' && isValue(c.args[1]));
+    (c.k === 'cmp' && c.op !== '<>' && isValue(c.b)) ||
+    (c.k === 'between' && isValue(c.lo) && isValue(c.hi)) ||
+    (c.k === 'fn' && c.name === 'begins_with' && isValue(c.args[1]));
   let hashSeen = false;
   let rangeSeen = false;
   for (const c of parts) {
     const attr = attributeOf(c);
     if (attr === keys.hash && !hashSeen && c.k === 'cmp' && c.op === '=' && isValue(c.b)) hashSeen = true;
     else if (attr !== undefined && attr === keys.range && !rangeSeen && sortConditionOk(c)) rangeSeen = true;
-    else if (attr !== undefined && attr !== keys.hash && attr !== keys.range) throw invalid(`Query key condition not supported: ${attr} is not a key attribute`);
+    else if (attr !== undefined && attr !== keys.hash && attr !== keys.range)
+      throw invalid(`Query key condition not supported: ${attr} is not a key attribute`);
     else throw invalid('Query key condition not supported');
   }
   if (!hashSeen) throw invalid(`Query condition missed key schema element: ${keys.hash}`);
@@ -451,7 +469,7 @@ function checkKeyCondition(cond: Cond, keys: KeyView): void {
 function indexProjection(item: Item, projection: Projection, keys: string[]): Item {
   const type = projection.ProjectionType ?? 'ALL';
   if (type === 'ALL') return item;
-  const keep = new Set([...keys, ...(type === 'INCLUDE' ? projection.NonKeyAttributes ?? [] : [])]);
+  const keep = new Set([...keys, ...(type === 'INCLUDE' ? (projection.NonKeyAttributes ?? []) : [])]);
   return Object.fromEntries(Object.entries(item).filter(([k]) => keep.has(k)));
 }
 
@@ -476,7 +494,11 @@ function conditionFailed(input: ConditionalInput, old: Item | undefined): AwsErr
 function errorResponse(err: unknown): AwsResponse {
   const error = err instanceof AwsError ? err : new AwsError('InternalServerError', (err as Error).message, 500);
   const namespace =
-    error.code === 'ValidationException' ? 'com.amazon.coral.validate' : error.code === 'UnknownOperationException' || error.code === 'SerializationException' ? 'com.amazon.coral.service' : 'com.amazonaws.dynamodb.v20120810';
+    error.code === 'ValidationException'
+      ? 'com.amazon.coral.validate'
+      : error.code === 'UnknownOperationException' || error.code === 'SerializationException'
+        ? 'com.amazon.coral.service'
+        : 'com.amazonaws.dynamodb.v20120810';
   const body: Record<string, unknown> = { __type: `${namespace}#${error.code}`, message: error.message };
   if (err instanceof ConditionalCheckFailed && err.item) body.Item = err.item;
   return { status: error.status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: JSON.stringify(body) };

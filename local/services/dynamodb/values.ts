@@ -37,7 +37,9 @@ export function checkAV(av: AV, where: string, level = 1): AV {
   if (level > MAX_NESTING) throw invalid(TOO_DEEP);
   const keys = typeof av === 'object' && av !== null ? Object.keys(av) : [];
   if (keys.length !== 1 || !TYPES.includes(keys[0] as never)) {
-    throw invalid(`One or more parameter values were invalid: Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes (${where})`);
+    throw invalid(
+      `One or more parameter values were invalid: Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes (${where})`,
+    );
   }
   const t = keys[0] as (typeof TYPES)[number];
   switch (t) {
@@ -48,9 +50,11 @@ export function checkAV(av: AV, where: string, level = 1): AV {
     case 'BS': {
       const set = av[t]!;
       if (!Array.isArray(set)) throw invalid(`One or more parameter values were invalid: ${t} must be a list (${where})`);
-      if (set.length === 0) throw invalid(`One or more parameter values were invalid: An ${t === 'SS' ? 'string' : t === 'NS' ? 'number' : 'binary'} set  may not be empty`);
+      if (set.length === 0)
+        throw invalid(`One or more parameter values were invalid: An ${t === 'SS' ? 'string' : t === 'NS' ? 'number' : 'binary'} set  may not be empty`);
       const values = t === 'NS' ? set.map((n) => canonicalNumber(n, where)) : t === 'BS' ? set.map(canonicalBinary) : set;
-      if (new Set(values).size !== values.length) throw invalid(`One or more parameter values were invalid: Input collection ${JSON.stringify(set)} contains duplicates.`);
+      if (new Set(values).size !== values.length)
+        throw invalid(`One or more parameter values were invalid: Input collection ${JSON.stringify(set)} contains duplicates.`);
       return { [t]: values };
     }
     case 'B':
@@ -197,4 +201,3 @@ export function setOf(set: AV): Set<string> {
   }
   return members;
 }
-

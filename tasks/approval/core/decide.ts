@@ -114,11 +114,7 @@ async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpRespon
   }
 }
 
-type Settled =
-  | { kind: 'expired' }
-  | { kind: 'closed'; reason?: string }
-  | { kind: 'decided'; decision: Decision }
-  | { kind: 'voted'; vote: Vote };
+type Settled = { kind: 'expired' } | { kind: 'closed'; reason?: string } | { kind: 'decided'; decision: Decision } | { kind: 'voted'; vote: Vote };
 type State = Settled | { kind: 'open' };
 
 /** Where the request stands for this approver. Order matters: a decision stays visible after the deadline. */

@@ -4,7 +4,7 @@
  * It is idempotent: the decision is recorded first, delivery only flips `delivered` and drops `pending`,
  * so whoever retries sends the same thing. Heartbeats are shared by the worker and the sweep.
  */
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { taskGone, type TaskGone } from './aws-errors';
@@ -36,10 +36,7 @@ export function rejectionCause(decision: Decision): string {
   return JSON.stringify({ approver: decision.approver, comment: decision.comment, decidedAt: decision.decidedAt });
 }
 
-export async function deliverDecision(
-  deps: DeliverDeps,
-  record: ApprovalRecord,
-): Promise<{ outcome: DeliveryOutcome; record: ApprovalRecord }> {
+export async function deliverDecision(deps: DeliverDeps, record: ApprovalRecord): Promise<{ outcome: DeliveryOutcome; record: ApprovalRecord }> {
   const decision = record.decision;
   if (!decision) throw new Error(`approval ${record.id} has no decision to deliver`);
 
@@ -48,9 +45,7 @@ export async function deliverDecision(
     if (decision.decision === 'approved') {
       await deps.sfn.send(new SendTaskSuccessCommand({ taskToken: record.token, output: approvalOutput(decision) }));
     } else {
-      await deps.sfn.send(
-        new SendTaskFailureCommand({ taskToken: record.token, error: ErrorNames.ApprovalRejected, cause: rejectionCause(decision) }),
-      );
+      await deps.sfn.send(new SendTaskFailureCommand({ taskToken: record.token, error: ErrorNames.ApprovalRejected, cause: rejectionCause(decision) }));
     }
     outcome = 'delivered';
   } catch (error) {

@@ -65,9 +65,7 @@ export function renderEmail(kind: MailKind, facts: MailFacts, recipient: string,
     p(escapeHtml(INTRO[kind])),
     `<h2 style="margin:0 0 12px;font-size:18px">${escapeHtml(title)}</h2>`,
     p(`<strong>Requested by:</strong> ${escapeHtml(requestedBy)}<br><strong>Deadline:</strong> ${escapeHtml(deadline)}`),
-    details === null
-      ? ''
-      : `<pre style="white-space:pre-wrap;background:#f6f8fa;padding:10px;border-radius:4px">${escapeHtml(details)}</pre>`,
+    details === null ? '' : `<pre style="white-space:pre-wrap;background:#f6f8fa;padding:10px;border-radius:4px">${escapeHtml(details)}</pre>`,
     p(`${button(links.approve, 'Approve', '#1a7f37')}${button(links.reject, 'Reject', '#cf222e')}`),
     p(escapeHtml(confirm)),
     p(`<small>${escapeHtml(personal)}</small>`),

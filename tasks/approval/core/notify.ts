@@ -23,7 +23,7 @@
  * not retried and is returned as `undelivered`, with SES's message, for the execution's history and the log.
  */
 import { randomUUID } from 'node:crypto';
-import { SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { SendEmailCommand, type SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import { isThrottling } from '../../shared/aws-errors';
 import { errorName, type Log } from '../../shared/logger';
 import { renderEmail, type MailKind } from './email';

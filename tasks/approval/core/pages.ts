@@ -59,11 +59,9 @@ export function renderPage(view: View): string {
       ]);
     case 'decided': {
       const d = view.decision;
-      const approvers =
-        d.decision === 'approved' && d.approvers.length > 1 ? `<p>Approved by: ${e(d.approvers.join(', '))}</p>` : '';
+      const approvers = d.decision === 'approved' && d.approvers.length > 1 ? `<p>Approved by: ${e(d.approvers.join(', '))}</p>` : '';
       return layout(view.facts.title, [
-        `<p class="notice ${d.decision}">This request was <strong>${d.decision}</strong> by ${e(d.approver)} ` +
-          `on ${e(formatUtc(d.decidedAt))}.</p>`,
+        `<p class="notice ${d.decision}">This request was <strong>${d.decision}</strong> by ${e(d.approver)} ` + `on ${e(formatUtc(d.decidedAt))}.</p>`,
         approvers,
         d.comment ? `<p>Comment:</p><blockquote>${e(d.comment)}</blockquote>` : '',
         factsBlock(view.facts),
@@ -81,8 +79,7 @@ export function renderPage(view: View): string {
       ]);
     case 'own-request':
       return layout(view.title, [
-        '<p class="notice">You asked for this request, so you cannot decide it: another approver has to. ' +
-          'Nothing was recorded.</p>',
+        '<p class="notice">You asked for this request, so you cannot decide it: another approver has to. ' + 'Nothing was recorded.</p>',
       ]);
     case 'invalid':
       return layout('Approval link not valid', [
@@ -90,13 +87,9 @@ export function renderPage(view: View): string {
           'Links stay valid until the request is decided or expires.</p>',
       ]);
     case 'unavailable':
-      return layout('Temporarily unavailable', [
-        '<p>The approval service is busy right now. Nothing was changed. Please try again in a minute.</p>',
-      ]);
+      return layout('Temporarily unavailable', ['<p>The approval service is busy right now. Nothing was changed. Please try again in a minute.</p>']);
     case 'error':
-      return layout('Something went wrong', [
-        '<p>Your request could not be processed. Nothing was changed. Please try again later.</p>',
-      ]);
+      return layout('Something went wrong', ['<p>Your request could not be processed. Nothing was changed. Please try again later.</p>']);
   }
 }
 
@@ -165,10 +158,7 @@ function decisionForm(view: Extract<View, { kind: 'pending' }>): string {
     const chosen = view.intent === value;
     return `<button type="submit" name="decision" value="${value}"${chosen ? ' class="chosen" autofocus' : ''}>${label}</button>`;
   };
-  const lead =
-    view.intent === null
-      ? 'Approve or reject this request.'
-      : `You are about to <strong>${view.intent}</strong> this request. Confirm below.`;
+  const lead = view.intent === null ? 'Approve or reject this request.' : `You are about to <strong>${view.intent}</strong> this request. Confirm below.`;
   // A relative action resolves to this page's own path (`/approvals/<ref>`) whatever stage prefix serves it.
   return [
     `<form method="post" action="${e(view.ref)}">`,

@@ -3,7 +3,7 @@
  * Creates are conditional on `attribute_not_exists(id)`, updates on the version that was read; a lost race
  * re-reads and re-applies the change (the mutation is a pure function of the current record).
  */
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ApprovalRecord } from './types';
 
 export const PENDING_INDEX = 'pending';

@@ -3,7 +3,7 @@
  * and, per record, delivers an undelivered decision, expires it at the deadline, or keeps it alive:
  * heartbeat, retry unsent emails, remind, escalate. One record's failure never stops the others.
  */
-import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
@@ -127,12 +127,7 @@ async function expire(deps: SweepDeps, record: ApprovalRecord): Promise<void> {
 }
 
 /** Reminds every approver who has not voted (except those emailed a moment ago) and moves the next reminder on. */
-async function remind(
-  deps: SweepDeps,
-  record: ApprovalRecord,
-  now: Date,
-  justEmailed: MailTarget[],
-): Promise<{ record: ApprovalRecord; sent: number }> {
+async function remind(deps: SweepDeps, record: ApprovalRecord, now: Date, justEmailed: MailTarget[]): Promise<{ record: ApprovalRecord; sent: number }> {
   const due = record.nextReminderAt;
   let mine = false;
   // Advance first: a crash after the emails must not turn into a reminder on every sweep.

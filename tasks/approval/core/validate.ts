@@ -59,7 +59,8 @@ export function validateRequest(input: unknown, defaults: RequestDefaults): Appr
   // must be able to reach the quorum without them.
   const requester = requestedBy !== null && isValidEmail(requestedBy) ? normalizeEmail(requestedBy) : undefined;
   const asked = approvers?.filter((a) => a !== requester);
-  if (approvers && asked && asked.length === 0) problems.push(`approvers: the requester ${requester} cannot approve their own request, and there is no other approver`);
+  if (approvers && asked && asked.length === 0)
+    problems.push(`approvers: the requester ${requester} cannot approve their own request, and there is no other approver`);
   const timeoutSeconds = checkTimeout(raw.timeoutSeconds, defaults, problems);
   const excluded = requester !== undefined && asked!.length < approvers!.length ? `, not counting the requester ${requester}` : '';
   const quorum = checkQuorum(raw.quorum, asked?.length === 0 ? undefined : asked, excluded, problems);

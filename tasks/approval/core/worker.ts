@@ -6,7 +6,7 @@
  * approval (a new task token) finds the record, swaps the token, keeps the votes, delivers an existing
  * decision and only emails approvers who were never reached.
  */
-import { GetActivityTaskCommand, SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetActivityTaskCommand, SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
 import type { Log } from '../../shared/logger';

@@ -23,7 +23,10 @@ const CAPACITY_BACKOFF_SECONDS = 60;
 
 /** The pass must end: EC2 throttled, the pass used its calls, or EC2 had a transient error. */
 export class Pause extends Error {
-  constructor(readonly end: Exclude<PassEnd, 'done'>, cause?: Error) {
+  constructor(
+    readonly end: Exclude<PassEnd, 'done'>,
+    cause?: Error,
+  ) {
     super(`pass paused: ${end}${cause ? ` (${cause.name})` : ''}`);
   }
 }
@@ -94,7 +97,14 @@ export function callOutcome(entry: BatchEntry, e: Error, action: Ec2Action, now:
   const c = classifyCallError(e, action);
   if (c.status !== 'capacity') return { ...c, to: entry.from };
   const tries = (entry.tries ?? 0) + 1;
-  if (tries >= CAPACITY_TRIES) return { status: 'failed', to: entry.from, reason: boundReason(`insufficient capacity, still after ${tries} attempts: ${c.reason}`), tries: undefined, retryAt: undefined };
+  if (tries >= CAPACITY_TRIES)
+    return {
+      status: 'failed',
+      to: entry.from,
+      reason: boundReason(`insufficient capacity, still after ${tries} attempts: ${c.reason}`),
+      tries: undefined,
+      retryAt: undefined,
+    };
   return { status: 'capacity', reason: c.reason, tries, retryAt: new Date(now.getTime() + CAPACITY_BACKOFF_SECONDS * 2 ** (tries - 1) * 1000).toISOString() };
 }
 
@@ -111,7 +121,10 @@ export function classifyCallError(e: Error, action: Ec2Action): { status: BatchE
     case 'IncorrectInstanceState':
       return bounded('failed', `wrong state for ${action}: ${message}`);
     case 'UnauthorizedOperation':
-      return bounded('failed', `not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): ${message}`);
+      return bounded(
+        'failed',
+        `not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): ${message}`,
+      );
     case 'InvalidInstanceID.NotFound':
       return bounded('failed', 'instance not found');
     default:

@@ -124,7 +124,10 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
   const open = new Set(progress.open);
   for (const n of dirty) open.add(n);
   progress.open = [...open].sort((a, b) => a - b).filter((n) => cache.get(n)!.entries.some(pending));
-  await deps.store.putBatches(runId, [...dirty].map((n) => ({ wave: wave.index, n, batch: cache.get(n)! })));
+  await deps.store.putBatches(
+    runId,
+    [...dirty].map((n) => ({ wave: wave.index, n, batch: cache.get(n)! })),
+  );
   await deps.store.putWave(runId, wave.index, progress);
 
   const result = { done: progress.acted >= wave.batches && progress.open.length === 0, waitSeconds: 0 };
@@ -133,18 +136,40 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
     const elapsed = (deps.now().getTime() - now.getTime()) / 1000;
     result.waitSeconds = Math.max(0, Math.ceil(waitSeconds(progress, end, calls, cache, wave, now, deps.batchSize) - elapsed));
   }
-  deps.log.info('pass', { runId, wave: wave.index, pass: progress.passes, end, calls, acted: progress.acted, open: progress.open.length, sent: progress.sent, ...result });
+  deps.log.info('pass', {
+    runId,
+    wave: wave.index,
+    pass: progress.passes,
+    end,
+    calls,
+    acted: progress.acted,
+    open: progress.open.length,
+    sent: progress.sent,
+    ...result,
+  });
   return result;
 }
 
 /** Checks every `acted` entry of the open batches against EC2; a throttled or failing check is left to the next pass. */
-async function verifyOpen(open: number[], load: (n: number) => Promise<StoredBatch>, dirty: Set<number>, wave: Wave, now: Date, deps: AdvanceDeps): Promise<void> {
+async function verifyOpen(
+  open: number[],
+  load: (n: number) => Promise<StoredBatch>,
+  dirty: Set<number>,
+  wave: Wave,
+  now: Date,
+  deps: AdvanceDeps,
+): Promise<void> {
   const acted: Array<[number, BatchEntry]> = [];
   for (const n of open) for (const e of (await load(n)).entries) if (e.status === 'acted') acted.push([n, e]);
   if (acted.length === 0) return;
   const seen = new Map<string, InstanceFacts>();
   try {
-    for (const f of await describeMany(deps.ec2, acted.map(([, e]) => e.instanceId), DESCRIBE_CONCURRENCY)) seen.set(f.instanceId, f);
+    for (const f of await describeMany(
+      deps.ec2,
+      acted.map(([, e]) => e.instanceId),
+      DESCRIBE_CONCURRENCY,
+    ))
+      seen.set(f.instanceId, f);
   } catch (err) {
     const e = err as Error;
     if (isThrottling(e) || isTransient(e) || e.name === 'Ec2.Throttled') {
@@ -162,7 +187,8 @@ async function verifyOpen(open: number[], load: (n: number) => Promise<StoredBat
 /** Closes the wave after its time ran out: what was not sent, or still waits for capacity, fails with `why`. */
 async function expire(progress: WaveProgress, load: (n: number) => Promise<StoredBatch>, dirty: Set<number>, wave: Wave, why: string): Promise<void> {
   const verb = wave.action === 'start' ? 'started' : 'stopped';
-  const close = (e: BatchEntry, reason: string) => Object.assign(e, { status: 'failed', to: e.from, reason: boundReason(reason), tries: undefined, retryAt: undefined });
+  const close = (e: BatchEntry, reason: string) =>
+    Object.assign(e, { status: 'failed', to: e.from, reason: boundReason(reason), tries: undefined, retryAt: undefined });
   for (const n of progress.open) {
     const b = await load(n);
     for (const e of b.entries) {
@@ -208,7 +234,12 @@ function waitSeconds(progress: WaveProgress, end: PassEnd, calls: number, batche
   const soonest = Math.min(inTransition ? VERIFY_INTERVAL_SECONDS : Infinity, forRetry);
   // Retries that this pass could not send (EC2 throttled, the pass used its calls, or a transient error) wait for
   // the tokens they need, as a pass sending batches would, instead of calling again every second.
-  const held = end === 'done' ? 0 : end === 'transient' ? actWaitSeconds(wave.action, end, false, 0, batchSize, 0, progress.errors) : retryWaitSeconds(wave.action, progress.paced, next.calls, next.instances);
+  const held =
+    end === 'done'
+      ? 0
+      : end === 'transient'
+        ? actWaitSeconds(wave.action, end, false, 0, batchSize, 0, progress.errors)
+        : retryWaitSeconds(wave.action, progress.paced, next.calls, next.instances);
   return Math.max(held, soonest);
 }
 

@@ -59,7 +59,8 @@ export function parseCommand(text: string): Command {
     case 'start':
     case 'stop': {
       const id = args[0];
-      if (args.length !== 1 || !INSTANCE_ID.test(id)) return { kind: 'bad', problem: `${verb.toLowerCase()} needs one instance id (i-...), got`, got: args.join(' ') };
+      if (args.length !== 1 || !INSTANCE_ID.test(id))
+        return { kind: 'bad', problem: `${verb.toLowerCase()} needs one instance id (i-...), got`, got: args.join(' ') };
       return verb.toLowerCase() === 'status' ? { kind: 'status', instanceId: id } : { kind: 'act', action: verb.toLowerCase() as Ec2Action, instanceId: id };
     }
     default:
@@ -107,7 +108,16 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
       const i = await allowedInstance(deps, command.instanceId);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
       const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, i, command.action, `chat:${user}`);
-      deps.log.info('chat command', { user, action: command.action, instanceId: i.instanceId, from: done.from, to: done.to, outcome: done.outcome, reason: done.reason, failure: done.failure });
+      deps.log.info('chat command', {
+        user,
+        action: command.action,
+        instanceId: i.instanceId,
+        from: done.from,
+        to: done.to,
+        outcome: done.outcome,
+        reason: done.reason,
+        failure: done.failure,
+      });
       return answer(200, 'in_channel', `${literal(user, d)}: ${command.action} ${label(i, d)}: ${describeOutcome(done, command.action)}`);
     }
   }
@@ -137,13 +147,19 @@ async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: stri
     if (rows.length < LIST_LIMIT) rows.push(i);
     else more++;
   }
-  if (rows.length === 0) return tag ? `No instance you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No instance you may control.';
+  if (rows.length === 0)
+    return tag ? `No instance you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No instance you may control.';
   rows.sort((a, b) => a.name.localeCompare(b.name));
   const v = (text: string) => cell(shorten(text, 128), d);
   // Slack draws no tables (https://api.slack.com/reference/surfaces/formatting): one line per instance there.
-  const lines = d === 'slack'
-    ? rows.map((i) => `${v(i.name)} ${v(i.instanceId)} ${i.state} ${v(i.tags.Schedule ?? '')}`)
-    : ['| Name | Instance | State | Schedule |', '|:--|:--|:--|:--|', ...rows.map((i) => `| ${v(i.name)} | ${v(i.instanceId)} | ${i.state} | ${v(i.tags.Schedule ?? '')} |`)];
+  const lines =
+    d === 'slack'
+      ? rows.map((i) => `${v(i.name)} ${v(i.instanceId)} ${i.state} ${v(i.tags.Schedule ?? '')}`)
+      : [
+          '| Name | Instance | State | Schedule |',
+          '|:--|:--|:--|:--|',
+          ...rows.map((i) => `| ${v(i.name)} | ${v(i.instanceId)} | ${i.state} | ${v(i.tags.Schedule ?? '')} |`),
+        ];
   if (more > 0) lines.push('', `... and ${more} more; narrow with ls Key=Value.`);
   return lines.join('\n');
 }

@@ -68,16 +68,35 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
   if (req.method !== 'POST') return reply(format, 405, 'Use GET to look, POST to act.');
 
   const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, instance, action, `control-link:${check.linkId}`);
-  deps.log.info('control link used', { instanceId: req.instanceId, action, linkId: check.linkId, from: done.from, to: done.to, outcome: done.outcome, reason: done.reason, failure: done.failure });
+  deps.log.info('control link used', {
+    instanceId: req.instanceId,
+    action,
+    linkId: check.linkId,
+    from: done.from,
+    to: done.to,
+    outcome: done.outcome,
+    reason: done.reason,
+    failure: done.failure,
+  });
   const line = describeOutcome(done, action);
   if (format === 'json') {
     return json(200, {
-      instanceId: instance.instanceId, name: instance.name, action, from: done.from, to: done.to, outcome: done.outcome, executionArn: done.executionArn,
-      ...(done.reason && { reason: done.reason }), ...(done.failure && { failure: done.failure }),
+      instanceId: instance.instanceId,
+      name: instance.name,
+      action,
+      from: done.from,
+      to: done.to,
+      outcome: done.outcome,
+      executionArn: done.executionArn,
+      ...(done.reason && { reason: done.reason }),
+      ...(done.failure && { failure: done.failure }),
     });
   }
   if (format === 'html') {
-    return htmlPage(200, `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`);
+    return htmlPage(
+      200,
+      `<h1>${esc(label(instance))}</h1><p class="transition">${esc(line)}</p><p>The workflow verifies the result and reports it. <a href="?token=${esc(encodeURIComponent(req.token ?? ''))}">Back</a></p>`,
+    );
   }
   return text(200, line);
 }

@@ -60,11 +60,16 @@ export type Verdict = { kind: 'act' } | { kind: 'skip' | 'fail'; reason: string 
 export function verdict(i: InstanceFacts, action: Ec2Action, now: Date): Verdict {
   if (i.state === 'terminated' || i.state === 'shutting-down') return { kind: 'skip', reason: `instance is ${i.state}` };
   const asg = i.tags[ASG_TAG];
-  if (asg !== undefined) return { kind: 'skip', reason: `member of Auto Scaling group ${asg}: the group would replace it; schedule the group's capacity instead` };
+  if (asg !== undefined)
+    return { kind: 'skip', reason: `member of Auto Scaling group ${asg}: the group would replace it; schedule the group's capacity instead` };
   const override = i.tags[OVERRIDE_TAG];
   if (override !== undefined) {
     const until = overrideUntil(override);
-    if (Number.isNaN(until)) return { kind: 'skip', reason: `${OVERRIDE_TAG} '${override}' is not an ISO date (YYYY-MM-DD, or a timestamp with Z or an offset); left alone until the tag is fixed or removed` };
+    if (Number.isNaN(until))
+      return {
+        kind: 'skip',
+        reason: `${OVERRIDE_TAG} '${override}' is not an ISO date (YYYY-MM-DD, or a timestamp with Z or an offset); left alone until the tag is fixed or removed`,
+      };
     if (until > now.getTime()) return { kind: 'skip', reason: `${OVERRIDE_TAG} until ${override}` };
   }
   if (i.rootDeviceType === 'instance-store') return { kind: 'skip', reason: 'instance-store root device: it cannot be stopped, so it is not scheduled' };
@@ -93,9 +98,7 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     return { holiday, targets: 0, settled: 0, waves: [], actUntil: now.toISOString() };
   }
 
-  const found = req.schedule
-    ? describe(deps.ec2, [{ Name: `tag:${SCHEDULE_TAG}`, Values: [req.schedule] }])
-    : describeIds(deps.ec2, req.instanceIds ?? []);
+  const found = req.schedule ? describe(deps.ec2, [{ Name: `tag:${SCHEDULE_TAG}`, Values: [req.schedule] }]) : describeIds(deps.ec2, req.instanceIds ?? []);
   const groups = schedule?.groups ?? [];
   const byGroup = new Map<string, BatchEntry[]>(waveOrder(groups, req.action).map((g) => [g, []]));
   const settled: ReportEntry[] = [];
@@ -109,7 +112,14 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     if (v.kind === 'act') {
       byGroup.get(group)!.push({ instanceId: i.instanceId, name: i.name, from: i.state, status: 'planned' });
     } else {
-      settled.push({ instanceId: i.instanceId, name: i.name, from: i.state, to: i.state, outcome: v.kind === 'skip' ? 'skipped' : 'failed', reason: boundReason(v.reason) });
+      settled.push({
+        instanceId: i.instanceId,
+        name: i.name,
+        from: i.state,
+        to: i.state,
+        outcome: v.kind === 'skip' ? 'skipped' : 'failed',
+        reason: boundReason(v.reason),
+      });
     }
   }
   for (const id of req.instanceIds ?? []) {

@@ -56,7 +56,7 @@ export interface Report {
 /** `Error: cause` of a caught error, the cause cut short. */
 export function describeFailure(f: CaughtError): string {
   const cause = (f.Cause ?? '').trim();
-  return boundText(cause ? `${f.Error ?? 'Error'}: ${cause}` : f.Error ?? 'Error', FAILURE_CAUSE_BYTES);
+  return boundText(cause ? `${f.Error ?? 'Error'}: ${cause}` : (f.Error ?? 'Error'), FAILURE_CAUSE_BYTES);
 }
 
 /** The report lines of a batch; an instance the run did not finish says what it was left at, and why. */
@@ -76,16 +76,21 @@ export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
       from: e.from,
       to: e.to ?? e.from,
       outcome: final ? (e.status as Outcome) : 'failed',
-      reason: final ? e.reason ?? '' : boundReason(unfinished[e.status](e)),
+      reason: final ? (e.reason ?? '') : boundReason(unfinished[e.status](e)),
     };
   });
 }
 
-export function buildReport(input: ReportInput, entries: ReportEntry[]): { report: Report; message: { subject: string; text: string }; pages: ReportEntry[][] } {
+export function buildReport(
+  input: ReportInput,
+  entries: ReportEntry[],
+): { report: Report; message: { subject: string; text: string }; pages: ReportEntry[][] } {
   const { request } = input;
   const plan = input.plan ?? { holiday: null };
   const failure = input.failure && describeFailure(input.failure);
-  const sorted = [...entries].sort((a, b) => ORDER.indexOf(a.outcome) - ORDER.indexOf(b.outcome) || a.name.localeCompare(b.name) || a.instanceId.localeCompare(b.instanceId));
+  const sorted = [...entries].sort(
+    (a, b) => ORDER.indexOf(a.outcome) - ORDER.indexOf(b.outcome) || a.name.localeCompare(b.name) || a.instanceId.localeCompare(b.instanceId),
+  );
   const count = (o: Outcome) => sorted.filter((e) => e.outcome === o).length;
   const counts = { total: sorted.length, moved: count('moved'), skipped: count('skipped'), failed: count('failed'), dryRun: count('dry-run') };
   const what = request.schedule ? `schedule ${request.schedule}` : `${request.instanceIds?.length ?? 0} instance(s)`;
@@ -129,7 +134,12 @@ function messageText(input: ReportInput, report: Report): string {
     `Requested by: ${report.requestedBy ?? 'not given'}`,
     `Execution: ${input.runId}`,
   ];
-  const counts: Record<Outcome, number> = { failed: report.counts.failed, moved: report.counts.moved, 'dry-run': report.counts.dryRun, skipped: report.counts.skipped };
+  const counts: Record<Outcome, number> = {
+    failed: report.counts.failed,
+    moved: report.counts.moved,
+    'dry-run': report.counts.dryRun,
+    skipped: report.counts.skipped,
+  };
   for (const outcome of ORDER) {
     const group = report.instances.filter((e) => e.outcome === outcome);
     if (counts[outcome] === 0) continue;
@@ -138,11 +148,15 @@ function messageText(input: ReportInput, report: Report): string {
     if (group.length < counts[outcome]) lines.push(`  ... and ${counts[outcome] - group.length} more`);
   }
   if (report.omitted > 0) {
-    lines.push('', `The full report (${report.counts.total} instances) is in the Ec2Schedule table under pk "${report.fullReport.pk}", ${report.fullReport.pages} item(s).`);
+    lines.push(
+      '',
+      `The full report (${report.counts.total} instances) is in the Ec2Schedule table under pk "${report.fullReport.pk}", ${report.fullReport.pages} item(s).`,
+    );
   }
   let text = lines.join('\n');
   // Reasons are bounded, but a message must never approach SNS's 256 KB.
-  if (text.length > MAX_MESSAGE_CHARS) text = `${text.slice(0, MAX_MESSAGE_CHARS)}\n... cut at ${MAX_MESSAGE_CHARS} characters; the full report is in the table.`;
+  if (text.length > MAX_MESSAGE_CHARS)
+    text = `${text.slice(0, MAX_MESSAGE_CHARS)}\n... cut at ${MAX_MESSAGE_CHARS} characters; the full report is in the table.`;
   return text;
 }
 

@@ -75,7 +75,14 @@ export function dayList(days: number[]): string {
   for (let i = 0; i < sorted.length; ) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j - i >= 2 ? `${DAY_NAMES[sorted[i]]}-${DAY_NAMES[sorted[j]]}` : sorted.slice(i, j + 1).map((d) => DAY_NAMES[d]).join(','));
+    parts.push(
+      j - i >= 2
+        ? `${DAY_NAMES[sorted[i]]}-${DAY_NAMES[sorted[j]]}`
+        : sorted
+            .slice(i, j + 1)
+            .map((d) => DAY_NAMES[d])
+            .join(','),
+    );
     i = j + 1;
   }
   return parts.join(',');

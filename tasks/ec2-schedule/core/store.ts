@@ -55,7 +55,9 @@ export class Ec2Store {
   /** Writes batches, 25 to a BatchWriteItem (each item is under 400 KB: plan.ts cuts batches by bytes). */
   async putBatches(runId: string, batches: ReadonlyArray<{ wave: number; n: number; batch: StoredBatch }>): Promise<void> {
     const expiresAt = this.expiry();
-    const requests = batches.map(({ wave, n, batch }) => ({ PutRequest: { Item: json({ pk: `run#${runId}`, sk: Ec2Store.batchKey(wave, n), ...batch, expiresAt }) } }));
+    const requests = batches.map(({ wave, n, batch }) => ({
+      PutRequest: { Item: json({ pk: `run#${runId}`, sk: Ec2Store.batchKey(wave, n), ...batch, expiresAt }) },
+    }));
     const chunks: Array<typeof requests> = [];
     for (let i = 0; i < requests.length; i += WRITE_BATCH) chunks.push(requests.slice(i, i + WRITE_BATCH));
     await mapLimit(chunks, STORE_CONCURRENCY, (chunk) => this.write(chunk));

@@ -87,7 +87,11 @@ export async function trigger(deps: TriggerDeps, instance: InstanceFacts, action
       if (now !== from) return { from, to: now, executionArn, outcome: 'moved' };
       // A run that failed before planning (Input.Invalid, say) leaves the instance as it was: say why.
       if (execution.status !== 'SUCCEEDED') {
-        const failure = { status: execution.status ?? 'UNKNOWN', error: shorten(execution.error ?? execution.status ?? 'unknown', 100), cause: shorten(execution.cause ?? '', FAILURE_CAUSE_CHARS) };
+        const failure = {
+          status: execution.status ?? 'UNKNOWN',
+          error: shorten(execution.error ?? execution.status ?? 'unknown', 100),
+          cause: shorten(execution.cause ?? '', FAILURE_CAUSE_CHARS),
+        };
         return { from, to: now, executionArn, outcome: 'failed', failure };
       }
       return { from, to: now, executionArn, outcome: 'no-change' };
@@ -110,7 +114,13 @@ export function explainEntry(entry: ReportEntry | BatchEntry, action: Ec2Action)
     case 'dry-run':
       return { outcome: 'not-done', reason };
     case 'capacity':
-      return { outcome: 'waiting', reason: shorten(`EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), so the ${action} is retried after 1, 2, 4 and 8 minutes: ${entry.reason ?? ''}`, FAILURE_CAUSE_CHARS) };
+      return {
+        outcome: 'waiting',
+        reason: shorten(
+          `EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), so the ${action} is retried after 1, 2, 4 and 8 minutes: ${entry.reason ?? ''}`,
+          FAILURE_CAUSE_CHARS,
+        ),
+      };
     default:
       return undefined; // planned, acted (verification pending), moved
   }

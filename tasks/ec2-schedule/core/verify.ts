@@ -8,7 +8,10 @@ import { boundReason } from '../../shared/reasons';
 import type { BatchEntry, Ec2Action, InstanceFacts } from './types';
 
 const REASONS: Array<[RegExp, string]> = [
-  [/^Client\.InternalError$/, 'EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key)'],
+  [
+    /^Client\.InternalError$/,
+    'EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key)',
+  ],
   [/^Client\.VolumeLimitExceeded$/, 'the account hit its EBS volume limit'],
   [/^Client\.InvalidSnapshot\.NotFound$/, 'a snapshot the instance needs no longer exists'],
   [/InsufficientInstanceCapacity/, 'AWS had no capacity for this instance type in its Availability Zone'],
@@ -31,7 +34,8 @@ export function explainStateReason(reason: InstanceFacts['stateReason']): string
 export function settle(e: BatchEntry, f: InstanceFacts | undefined, action: Ec2Action, now: Date): void {
   const target = action === 'start' ? 'running' : 'stopped';
   const expired = e.verifyBy !== undefined && now.getTime() >= Date.parse(e.verifyBy);
-  const final = (status: BatchEntry['status'], to: string, reason: string) => Object.assign(e, { status, to, reason: boundReason(reason), verifyBy: undefined });
+  const final = (status: BatchEntry['status'], to: string, reason: string) =>
+    Object.assign(e, { status, to, reason: boundReason(reason), verifyBy: undefined });
   if (!f) final('failed', 'unknown', 'instance disappeared during the run');
   else if (f.state === target) final('moved', f.state, f.stateReason?.code === 'Client.UserInitiatedHibernate' ? 'hibernated' : '');
   else if (f.state === 'terminated' || f.state === 'shutting-down') final('failed', f.state, `${f.state} during the run: ${explainStateReason(f.stateReason)}`);

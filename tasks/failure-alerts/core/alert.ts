@@ -100,7 +100,11 @@ export function renderAlert(event: ExecutionStatusChange, ending: Ending, opts: 
  * are cut (`...`), the error keeping at least half the room; the outcome is never cut.
  */
 export function subject(workflow: string, outcome: string, error?: string): string {
-  const clean = (s: string) => s.replace(/\s+/g, ' ').trim().replace(/[^\x20-\x7e]/g, '?');
+  const clean = (s: string) =>
+    s
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/[^\x20-\x7e]/g, '?');
   const cut = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, Math.max(0, max - 3))}...`);
   const [wf, er] = [clean(workflow), error ? clean(error) : ''];
   const room = MAX_SUBJECT_CHARS - outcome.length - 1 - (er ? 2 : 0);
@@ -127,11 +131,18 @@ export function formatCause(cause: string): string {
   } catch {
     // Not JSON: the text is the cause.
   }
-  return text.length <= MAX_CAUSE_CHARS ? text : `${text.slice(0, MAX_CAUSE_CHARS)}\n... cut at ${MAX_CAUSE_CHARS} characters; the console shows the whole cause`;
+  return text.length <= MAX_CAUSE_CHARS
+    ? text
+    : `${text.slice(0, MAX_CAUSE_CHARS)}\n... cut at ${MAX_CAUSE_CHARS} characters; the console shows the whole cause`;
 }
 
 function isLambdaError(v: unknown): v is { errorType: string; errorMessage: string; trace?: unknown } {
-  return typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).errorType === 'string' && typeof (v as Record<string, unknown>).errorMessage === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Record<string, unknown>).errorType === 'string' &&
+    typeof (v as Record<string, unknown>).errorMessage === 'string'
+  );
 }
 
 const indent = (text: string) => text.split('\n').map((l) => `  ${l}`);

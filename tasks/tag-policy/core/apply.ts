@@ -68,7 +68,10 @@ export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): P
   const tally = { ...state.tally };
   const { throttled, ...rest } = state;
   if (todo.length > 0) {
-    const current = await currentFacts(deps.ec2, todo.map((f) => f.instanceId));
+    const current = await currentFacts(
+      deps.ec2,
+      todo.map((f) => f.instanceId),
+    );
     try {
       if (wantsTags) await applyTags(run, todo, current, deps, tally);
       if (wantsDestructive) await applyDestructive(run, todo, current, state.approvedBy, deps, tally);
@@ -84,7 +87,13 @@ export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): P
       }
       for (const f of todo) {
         for (const a of f.actions) {
-          if (a.outcome === 'planned' && a.action !== 'notify') settle(a, 'failed', `${a.reason}; not applied: EC2 throttled the call (${errorName(err.cause)}) ${THROTTLE_ATTEMPTS + 1} times, the last after a ${BACKOFF_MAX_SECONDS} s wait`, tally);
+          if (a.outcome === 'planned' && a.action !== 'notify')
+            settle(
+              a,
+              'failed',
+              `${a.reason}; not applied: EC2 throttled the call (${errorName(err.cause)}) ${THROTTLE_ATTEMPTS + 1} times, the last after a ${BACKOFF_MAX_SECONDS} s wait`,
+              tally,
+            );
         }
       }
     }
@@ -161,7 +170,12 @@ async function applyTags(run: Run, todo: StoredFinding[], current: Map<string, I
 }
 
 async function applyDestructive(
-  run: Run, todo: StoredFinding[], current: Map<string, InstanceFacts>, approvedBy: string | undefined, deps: ApplyDeps, tally: ApplyTally,
+  run: Run,
+  todo: StoredFinding[],
+  current: Map<string, InstanceFacts>,
+  approvedBy: string | undefined,
+  deps: ApplyDeps,
+  tally: ApplyTally,
 ): Promise<void> {
   const byAction: Record<'stop' | 'terminate', StoredFinding[]> = { stop: [], terminate: [] };
   for (const f of todo) {
@@ -173,16 +187,18 @@ async function applyDestructive(
     const stillDestructive = instance && checkInstance(instance, run.policy).some((v) => v.spec.action === 'stop' || v.spec.action === 'terminate');
     if (stale) settle(a, 'skipped', `${a.reason}; not applied: ${stale}`, tally);
     else if (!stillDestructive) settle(a, 'skipped', `${a.reason}; not applied: fixed since the scan`, tally);
-    else if (f.destructive === 'stop' && instance!.state !== 'running') settle(a, 'skipped', `${a.reason}; not applied: the instance is ${instance!.state}`, tally);
+    else if (f.destructive === 'stop' && instance!.state !== 'running')
+      settle(a, 'skipped', `${a.reason}; not applied: the instance is ${instance!.state}`, tally);
     else byAction[f.destructive].push(f);
   }
   const by = approvedBy ? ` (approved by ${approvedBy})` : '';
   for (const action of ['stop', 'terminate'] as const) {
     const findings = byAction[action];
     if (findings.length === 0) continue;
-    const call = action === 'stop'
-      ? (ids: string[]) => deps.ec2.send(new StopInstancesCommand({ InstanceIds: ids }))
-      : (ids: string[]) => deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    const call =
+      action === 'stop'
+        ? (ids: string[]) => deps.ec2.send(new StopInstancesCommand({ InstanceIds: ids }))
+        : (ids: string[]) => deps.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
     await batched(
       findings.map((f) => f.instanceId),
       call,

@@ -200,7 +200,12 @@ export async function resolveCreators(wanted: LaunchFacts[], deps: CreatorDeps):
 }
 
 /** Reads the walk's pages until it ends or time runs out; caches and saves progress after every page. */
-async function walk(start: CreatorIndex, wanted: Set<string>, found: Map<string, string>, deps: CreatorDeps): Promise<{ index: CreatorIndex; done: boolean; lookups: number }> {
+async function walk(
+  start: CreatorIndex,
+  wanted: Set<string>,
+  found: Map<string, string>,
+  deps: CreatorDeps,
+): Promise<{ index: CreatorIndex; done: boolean; lookups: number }> {
   let index = start;
   let lookups = 0;
   for (;;) {
@@ -227,7 +232,10 @@ async function walk(start: CreatorIndex, wanted: Set<string>, found: Map<string,
     const records = (page.out.Events ?? []).flatMap(recordsOf);
     await deps.store.putCreators(records);
     for (const r of records) if (wanted.has(r.instanceId)) found.set(r.instanceId, r.creator);
-    const times = (page.out.Events ?? []).map((e) => e.EventTime).filter((t): t is Date => t instanceof Date).map((t) => t.toISOString());
+    const times = (page.out.Events ?? [])
+      .map((e) => e.EventTime)
+      .filter((t): t is Date => t instanceof Date)
+      .map((t) => t.toISOString());
     // biome-ignore lint/complexity/useMathMinMax: ISO timestamps compare as strings; Math.min would make them NaN.
     const oldestSeen = times.reduce((min, t) => (t < min ? t : min), w.oldestSeen ?? w.end);
     if (page.out.NextToken) {

@@ -82,7 +82,11 @@ export function planInstance(instance: InstanceFacts, policy: Policy, violations
 
   if (exempt.status === 'exempt') {
     finding.exemptUntil = exempt.until;
-    finding.actions = all.map(({ spec, violation }) => ({ action: spec.action, outcome: 'skipped', reason: `exempt (${policy.exemptionTag}=${exempt.until}): ${violation.message}` }));
+    finding.actions = all.map(({ spec, violation }) => ({
+      action: spec.action,
+      outcome: 'skipped',
+      reason: `exempt (${policy.exemptionTag}=${exempt.until}): ${violation.message}`,
+    }));
     return { ...none, finding };
   }
   const managed = managedBy(instance);
@@ -117,7 +121,11 @@ export function planInstance(instance: InstanceFacts, policy: Policy, violations
       grace = graceStatus(destructive.action, reason, policy.gracePeriodHours, ctx.now, ctx.grace);
       if (grace.state === 'due') {
         due = destructive.action;
-        finding.actions.push({ action: destructive.action, outcome: 'planned', reason: `${reason}; needs approval${policy.gracePeriodHours > 0 ? ` (grace period ended ${grace.dueAt})` : ''}` });
+        finding.actions.push({
+          action: destructive.action,
+          outcome: 'planned',
+          reason: `${reason}; needs approval${policy.gracePeriodHours > 0 ? ` (grace period ended ${grace.dueAt})` : ''}`,
+        });
       } else {
         const until = grace.state === 'none' ? '' : ` until ${grace.dueAt}`;
         finding.actions.push({ action: destructive.action, outcome: 'deferred', reason: `${reason}; grace period${until}, fix the tags before then` });
@@ -131,17 +139,33 @@ function notify(reason: string): ActionResult {
   return { action: 'notify', outcome: 'planned', reason };
 }
 
-function tagAction(instance: InstanceFacts, rule: TagRule, violation: Violation, spec: ActionSpec, ctx: PlanContext, tags: Record<string, string>): ActionResult {
+function tagAction(
+  instance: InstanceFacts,
+  rule: TagRule,
+  violation: Violation,
+  spec: ActionSpec,
+  ctx: PlanContext,
+  tags: Record<string, string>,
+): ActionResult {
   const template = spec.action === 'lookup-creator' ? '${creator}' : spec.value!;
   const expanded = expandTemplate(template, { now: ctx.now, launchTime: instance.launchTime, creator: ctx.creator });
   const value = expanded ?? spec.fallback;
   const base = { action: spec.action, tag: rule.key };
   if (value === undefined) {
-    return { ...base, outcome: 'skipped', reason: `${violation.message}; the creator could not be found in CloudTrail and no fallback is set, notifying instead` };
+    return {
+      ...base,
+      outcome: 'skipped',
+      reason: `${violation.message}; the creator could not be found in CloudTrail and no fallback is set, notifying instead`,
+    };
   }
   const verdict = valueVerdict(value, rule);
   if (!verdict.ok) {
-    return { ...base, value, outcome: 'skipped', reason: `${violation.message}; the default ${JSON.stringify(value)} would break the rule too, notifying instead` };
+    return {
+      ...base,
+      value,
+      outcome: 'skipped',
+      reason: `${violation.message}; the default ${JSON.stringify(value)} would break the rule too, notifying instead`,
+    };
   }
   tags[rule.key] = value;
   return { ...base, value, outcome: 'planned', reason: violation.message };

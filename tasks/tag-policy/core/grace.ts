@@ -34,7 +34,13 @@ export function graceStatus(
   if (gracePeriodHours === 0) return { state: 'due', dueAt: now.toISOString() };
   const firstMs = record ? Date.parse(record.firstSeenAt) : NaN;
   if (Number.isNaN(firstMs)) {
-    return { state: 'started', action, reason: reason ?? '', firstSeenAt: now.toISOString(), dueAt: new Date(now.getTime() + gracePeriodHours * HOUR).toISOString() };
+    return {
+      state: 'started',
+      action,
+      reason: reason ?? '',
+      firstSeenAt: now.toISOString(),
+      dueAt: new Date(now.getTime() + gracePeriodHours * HOUR).toISOString(),
+    };
   }
   const dueMs = firstMs + gracePeriodHours * HOUR;
   const dueAt = new Date(dueMs).toISOString();

@@ -46,7 +46,9 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
   const problems: string[] = [];
   for (const key of Object.keys(input)) {
     if (key === 'policy') {
-      problems.push('policy: an execution cannot bring its own policy (its approvers, grace period, exemption tag and stop/terminate rules come from the deployed policy); narrow the deployed one with rules (a subset of its rule keys), dryRun or instanceIds');
+      problems.push(
+        'policy: an execution cannot bring its own policy (its approvers, grace period, exemption tag and stop/terminate rules come from the deployed policy); narrow the deployed one with rules (a subset of its rule keys), dryRun or instanceIds',
+      );
     } else if (!FIELDS.includes(key)) {
       problems.push(`${key}: unknown field (allowed: mode, instanceIds, dryRun, rules)`);
     }
@@ -55,7 +57,11 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
   const mode = input.mode;
   if (mode !== 'scan' && mode !== 'launch') problems.push(`mode: must be "scan" or "launch", got ${JSON.stringify(mode) ?? 'nothing'}`);
   if (input.dryRun !== undefined && typeof input.dryRun !== 'boolean') problems.push('dryRun: must be true or false');
-  const rules = ruleSubset(input.rules, deployed.rules.map((r) => r.key), problems);
+  const rules = ruleSubset(
+    input.rules,
+    deployed.rules.map((r) => r.key),
+    problems,
+  );
   let instanceIds = ids(input.instanceIds, 'instanceIds', problems);
   let launchedBy: string | undefined;
   let launchFilter: LaunchFilter | undefined;
@@ -64,7 +70,11 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
     if (instanceIds) {
       problems.push('launch: give instanceIds or launch, not both');
     } else if (Array.isArray(launch.items)) {
-      instanceIds = ids(launch.items.map((i: { instanceId?: unknown } | null) => i?.instanceId), 'launch.items[].instanceId', problems);
+      instanceIds = ids(
+        launch.items.map((i: { instanceId?: unknown } | null) => i?.instanceId),
+        'launch.items[].instanceId',
+        problems,
+      );
       launchedBy = creatorFromIdentity(launch.userIdentity);
     } else if (typeof launch.clientToken === 'string' && launch.clientToken !== '') {
       // This launch's instances exactly: its launcher is their creator.
@@ -73,10 +83,13 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
     } else if (typeof launch.eventTime === 'string' && !Number.isNaN(Date.parse(launch.eventTime))) {
       launchFilter = { name: 'launch-time', values: launchMinutes(launch.eventTime) };
     } else {
-      problems.push('launch: the RunInstances record names no instances (no responseElements.instancesSet.items, no requestParameters.clientToken, no eventTime)');
+      problems.push(
+        'launch: the RunInstances record names no instances (no responseElements.instancesSet.items, no requestParameters.clientToken, no eventTime)',
+      );
     }
   }
-  if (mode === 'launch' && !instanceIds && !launchFilter && !problems.some((p) => p.startsWith('launch'))) problems.push('instanceIds: launch mode needs the launched instance ids');
+  if (mode === 'launch' && !instanceIds && !launchFilter && !problems.some((p) => p.startsWith('launch')))
+    problems.push('instanceIds: launch mode needs the launched instance ids');
   if (problems.length > 0) throw new InputInvalidError(problems);
 
   const policy = rules ? { ...deployed, rules: deployed.rules.filter((r) => rules.includes(r.key)) } : deployed;
@@ -102,7 +115,8 @@ function ruleSubset(value: unknown, known: string[], problems: string[]): string
     return undefined;
   }
   const unknown = value.filter((k) => !known.includes(k));
-  if (unknown.length > 0) problems.push(`rules: ${unknown.map((k) => JSON.stringify(k)).join(', ')} not in the deployed policy (its rules: ${known.join(', ')})`);
+  if (unknown.length > 0)
+    problems.push(`rules: ${unknown.map((k) => JSON.stringify(k)).join(', ')} not in the deployed policy (its rules: ${known.join(', ')})`);
   return [...new Set(value as string[])];
 }
 
@@ -124,6 +138,12 @@ function ids(value: unknown, field: string, problems: string[]): string[] | unde
   }
   if (value.length > MAX_INSTANCE_IDS) problems.push(`${field}: at most ${MAX_INSTANCE_IDS} instance ids, got ${value.length}`);
   const bad = value.filter((v) => typeof v !== 'string' || !INSTANCE_ID.test(v));
-  if (bad.length > 0) problems.push(`${field}: not instance ids: ${bad.slice(0, 5).map((b) => JSON.stringify(b)).join(', ')}`);
+  if (bad.length > 0)
+    problems.push(
+      `${field}: not instance ids: ${bad
+        .slice(0, 5)
+        .map((b) => JSON.stringify(b))
+        .join(', ')}`,
+    );
   return [...new Set(value as string[])];
 }

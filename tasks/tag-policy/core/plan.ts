@@ -67,7 +67,16 @@ export function approvalRequest(run: Run, counts: Counts, plan: RunPlan, finding
     : `Tag policy: ${counts.toStop} to stop, ${counts.toTerminate} to terminate`;
   const entry = (f: StoredFinding) => ({
     instanceId: f.instanceId,
-    action: [f.destructive, Object.keys(f.tags).length > 0 ? `tag ${Object.entries(f.tags).map(([k, v]) => `${k}=${v}`).join(', ')}` : undefined].filter(Boolean).join(' + '),
+    action: [
+      f.destructive,
+      Object.keys(f.tags).length > 0
+        ? `tag ${Object.entries(f.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`
+        : undefined,
+    ]
+      .filter(Boolean)
+      .join(' + '),
     reasons: f.violations.map((v) => v.message),
     ...(f.managedBy && { managedBy: f.managedBy }),
   });

@@ -120,7 +120,10 @@ function checkAction(rule: TagRule, spec: ActionSpec, at: string, enabled: reado
   if (spec.action === 'tag' && spec.value === undefined) problems.push(`${at}.value: the 'tag' action needs a value`);
   const usesCreator = spec.action === 'lookup-creator' || (spec.value !== undefined && templateVariables(spec.value).includes('creator'));
   if (spec.fallback !== undefined && !usesCreator) problems.push(`${at}.fallback: only applies when the creator is looked up`);
-  for (const [field, text] of [['value', spec.value], ['fallback', spec.fallback]] as const) {
+  for (const [field, text] of [
+    ['value', spec.value],
+    ['fallback', spec.fallback],
+  ] as const) {
     if (text === undefined) continue;
     const unknown = templateVariables(text).filter((v) => !(TEMPLATE_VARIABLES as readonly string[]).includes(v));
     for (const v of unknown) problems.push(`${at}.${field}: unknown variable \${${v}} (known: ${TEMPLATE_VARIABLES.map((k) => `\${${k}}`).join(', ')})`);

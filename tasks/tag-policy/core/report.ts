@@ -150,12 +150,16 @@ export function renderText(report: Report): { subject: string; message: string }
     `Run ${report.runId} (${report.mode})${report.dryRun ? ' — dry run: this report says what WOULD happen; start with "dryRun": false to apply.' : ''}`,
   ];
   if (report.blastRadius?.over) lines.push(`Blast radius: ${report.blastRadius.changes} changes over the cap of ${report.blastRadius.limit}.`);
-  if (report.approval) lines.push(`Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`);
+  if (report.approval)
+    lines.push(
+      `Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`,
+    );
   if (report.requester) lines.push(`Requested by: ${requestedByOf(report.requester)}${report.requester.email ? ' (not asked to approve)' : ''}`);
   for (const i of report.instances) {
     lines.push('', `${i.instanceId}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
     for (const v of i.violations) lines.push(`  - ${v.message}`);
-    for (const a of i.actions) lines.push(`  * ${a.outcome === 'planned' ? would : ''}${a.action}${a.tag ? ` ${a.tag}=${a.value ?? ''}` : ''}: ${a.outcome} — ${a.reason}`);
+    for (const a of i.actions)
+      lines.push(`  * ${a.outcome === 'planned' ? would : ''}${a.action}${a.tag ? ` ${a.tag}=${a.value ?? ''}` : ''}: ${a.outcome} — ${a.reason}`);
   }
   if (report.omitted > 0) lines.push('', `${report.omitted} more instances are in the findings table under run ${report.runId}.`);
   const subject = `opsflow tag policy${report.dryRun ? ' [DRY RUN]' : ''}: ${report.counts.violating} violating of ${report.counts.scanned}`;

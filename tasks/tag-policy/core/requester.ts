@@ -35,7 +35,7 @@
 import { LookupEventsCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { isValidEmail, normalizeEmail } from '../../shared/email';
 import { CloudTrailThrottledError } from '../../shared/errors';
-import { Pacer } from './creator';
+import type { Pacer } from './creator';
 
 /** Who started the run, as far as CloudTrail says. */
 export interface Requester {
@@ -156,7 +156,8 @@ async function lookup(executionArn: string, startMs: number, deps: RequesterDeps
     });
     for (const e of out.Events ?? []) {
       const record = parse(e.CloudTrailEvent);
-      if (record?.eventSource === 'states.amazonaws.com' && !record.errorCode && record.responseElements?.executionArn === executionArn) return record.userIdentity ?? {};
+      if (record?.eventSource === 'states.amazonaws.com' && !record.errorCode && record.responseElements?.executionArn === executionArn)
+        return record.userIdentity ?? {};
     }
     nextToken = out.NextToken;
     if (!nextToken) return undefined;

@@ -93,7 +93,11 @@ export async function evaluateInstances(run: Run, instances: InstanceFacts[], de
   const now = deps.now();
   const live = instances.filter((i) => i.state !== 'shutting-down' && i.state !== 'terminated');
   const checked = live.map((instance) => ({ instance, violations: checkInstance(instance, run.policy) }));
-  const creators = await creatorsOf(run, checked.filter((c) => needsCreator(c.violations)).map((c) => c.instance), deps);
+  const creators = await creatorsOf(
+    run,
+    checked.filter((c) => needsCreator(c.violations)).map((c) => c.instance),
+    deps,
+  );
   if (!creators) return undefined;
   counts.scanned = live.length;
   const grace = live.length > 0 ? await deps.store.getGrace(live.map((i) => i.instanceId)) : new Map<string, GraceRecord>();
@@ -154,6 +158,7 @@ async function creatorsOf(run: Run, wanted: InstanceFacts[], deps: ScanDeps): Pr
     remainingMs: () => (deps.remainingMs?.() ?? Infinity) - PAGE_RESERVE_MS,
     log: deps.log,
   });
-  if (resolved.lookups > 0) deps.log.info('creator lookups', { instances: wanted.length, found: resolved.creators.size, lookups: resolved.lookups, complete: resolved.complete });
+  if (resolved.lookups > 0)
+    deps.log.info('creator lookups', { instances: wanted.length, found: resolved.creators.size, lookups: resolved.lookups, complete: resolved.complete });
   return resolved.complete ? resolved.creators : undefined;
 }

@@ -34,7 +34,13 @@ interface Located {
 }
 
 function located(error: ErrorObject, root: unknown): Located {
-  const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments =
+    error.instancePath === ''
+      ? []
+      : error.instancePath
+          .slice(1)
+          .split('/')
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   let value = root;
   let path = '';
   const order: number[] = [];

@@ -10,9 +10,7 @@
  *   the walk in progress (core/creator.ts).
  * Reads are BatchGetItem and writes BatchWriteItem only, so the Evaluate role needs no other table action.
  */
-import {
-  BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { boundReason } from '../../shared/reasons';
 import type { CreatorIndex, CreatorRecord, CreatorStore } from './creator';
 import type { GraceRecord } from './grace';
@@ -79,20 +77,28 @@ export class DynamoRunStore implements RunStore {
 
   async getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>> {
     const found = new Map<string, GraceRecord>();
-    for (const item of await this.batchGet(instanceIds.map((id) => ({ pk: `grace#${id}`, sk: 'grace' })))) found.set(item.record.instanceId, item.record as GraceRecord);
+    for (const item of await this.batchGet(instanceIds.map((id) => ({ pk: `grace#${id}`, sk: 'grace' }))))
+      found.set(item.record.instanceId, item.record as GraceRecord);
     return found;
   }
 
   async getCreators(instanceIds: string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
-    for (const item of await this.batchGet([...new Set(instanceIds)].map((id) => ({ pk: `creator#${id}`, sk: 'creator' })))) found.set(item.instanceId, item.creator);
+    for (const item of await this.batchGet([...new Set(instanceIds)].map((id) => ({ pk: `creator#${id}`, sk: 'creator' }))))
+      found.set(item.instanceId, item.creator);
     return found;
   }
 
   async putCreators(records: CreatorRecord[]): Promise<void> {
     const expiresAt = Math.floor(this.now().getTime() / 1000) + CREATOR_TTL_SECONDS;
     const unique = new Map(records.map((r) => [r.instanceId, r]));
-    await this.write([...unique.values()].map((r) => ({ PutRequest: { Item: { pk: `creator#${r.instanceId}`, sk: 'creator', instanceId: r.instanceId, creator: r.creator, launchedAt: r.launchedAt, expiresAt } } })));
+    await this.write(
+      [...unique.values()].map((r) => ({
+        PutRequest: {
+          Item: { pk: `creator#${r.instanceId}`, sk: 'creator', instanceId: r.instanceId, creator: r.creator, launchedAt: r.launchedAt, expiresAt },
+        },
+      })),
+    );
   }
 
   async getCreatorIndex(): Promise<CreatorIndex> {
@@ -111,7 +117,8 @@ export class DynamoRunStore implements RunStore {
       let keys: Record<string, unknown>[] | undefined = allKeys.slice(i, i + READ_BATCH);
       for (let attempt = 0; keys && keys.length > 0; attempt++) {
         if (attempt > 0) await backoff(attempt);
-        const out: { Responses?: Record<string, Record<string, any>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        const out: { Responses?: Record<string, Record<string, any>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
+          await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
         items.push(...(out.Responses?.[this.table] ?? []));
         keys = out.UnprocessedKeys?.[this.table]?.Keys;
       }
@@ -132,7 +139,9 @@ export class DynamoRunStore implements RunStore {
       let batch: Record<string, unknown>[] | undefined = requests.slice(i, i + WRITE_BATCH);
       for (let attempt = 0; batch && batch.length > 0; attempt++) {
         if (attempt > 0) await backoff(attempt);
-        const out: { UnprocessedItems?: Record<string, unknown[]> } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } }));
+        const out: { UnprocessedItems?: Record<string, unknown[]> } = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: batch as never } }),
+        );
         batch = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
       }
     }

@@ -23,7 +23,8 @@ export interface TemplateValues {
 export function expandTemplate(text: string, values: TemplateValues): string | undefined {
   let missing = false;
   const out = text.replace(VARIABLE, (_, name: string) => {
-    const v = name === 'today' ? values.now.toISOString().slice(0, 10) : name === 'creator' ? values.creator : name === 'launchTime' ? values.launchTime : undefined;
+    const v =
+      name === 'today' ? values.now.toISOString().slice(0, 10) : name === 'creator' ? values.creator : name === 'launchTime' ? values.launchTime : undefined;
     if (v === undefined || v === '') missing = true;
     return v ?? '';
   });

@@ -107,7 +107,17 @@ export interface Counts {
 }
 
 export const zeroCounts = (): Counts => ({
-  scanned: 0, inScope: 0, compliant: 0, violating: 0, exempt: 0, toTag: 0, toChange: 0, toStop: 0, toTerminate: 0, deferred: 0, notify: 0,
+  scanned: 0,
+  inScope: 0,
+  compliant: 0,
+  violating: 0,
+  exempt: 0,
+  toTag: 0,
+  toChange: 0,
+  toStop: 0,
+  toTerminate: 0,
+  deferred: 0,
+  notify: 0,
 });
 
 export function addCounts(a: Counts, b: Counts): Counts {

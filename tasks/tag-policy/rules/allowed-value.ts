@@ -21,7 +21,8 @@ export function valueVerdict(value: string, rule: Pick<TagRule, 'key' | 'allowed
     const match = ignoreCase ? rule.allowedValues.find((a) => a.toLowerCase() === value.toLowerCase()) : undefined;
     if (match !== undefined && rule.case === 'insensitive') return OK;
     const expected = `one of ${rule.allowedValues.join(', ')}`;
-    if (match !== undefined) return { ok: false, message: `tag ${rule.key} is ${JSON.stringify(value)}, expected the spelling ${JSON.stringify(match)}`, normalized: match };
+    if (match !== undefined)
+      return { ok: false, message: `tag ${rule.key} is ${JSON.stringify(value)}, expected the spelling ${JSON.stringify(match)}`, normalized: match };
     return { ok: false, message: `tag ${rule.key} is ${JSON.stringify(value)}, expected ${expected}` };
   }
   if (rule.pattern !== undefined) {

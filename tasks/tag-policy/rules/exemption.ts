@@ -6,12 +6,7 @@
 import { validUntil } from '../../shared/valid-until';
 import type { InstanceFacts } from '../core/types';
 
-export type Exemption =
-  | { status: 'none' }
-  | { status: 'exempt'; until: string }
-  | { status: 'expired'; until: string }
-  | { status: 'invalid'; value: string };
-
+export type Exemption = { status: 'none' } | { status: 'exempt'; until: string } | { status: 'expired'; until: string } | { status: 'invalid'; value: string };
 
 export function exemption(instance: InstanceFacts, exemptionTag: string, now: Date): Exemption {
   const raw = instance.tags[exemptionTag];

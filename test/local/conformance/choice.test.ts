@@ -82,10 +82,46 @@ const rows: [object, unknown, boolean][] = [
   [{ Variable: '$.v', IsTimestamp: true }, { v: T1 }, true],
   [{ Variable: '$.v', IsTimestamp: false }, { v: '2030-01-01' }, true],
   [{ Variable: '$.v', IsTimestamp: false }, { v: T1 }, false],
-  [{ And: [{ Variable: '$.a', NumericEquals: 1 }, { Variable: '$.b', NumericEquals: 2 }] }, { a: 1, b: 2 }, true],
-  [{ And: [{ Variable: '$.a', NumericEquals: 1 }, { Variable: '$.b', NumericEquals: 2 }] }, { a: 1, b: 3 }, false],
-  [{ Or: [{ Variable: '$.a', NumericEquals: 1 }, { Variable: '$.b', NumericEquals: 2 }] }, { a: 0, b: 2 }, true],
-  [{ Or: [{ Variable: '$.a', NumericEquals: 1 }, { Variable: '$.b', NumericEquals: 2 }] }, { a: 0, b: 0 }, false],
+  [
+    {
+      And: [
+        { Variable: '$.a', NumericEquals: 1 },
+        { Variable: '$.b', NumericEquals: 2 },
+      ],
+    },
+    { a: 1, b: 2 },
+    true,
+  ],
+  [
+    {
+      And: [
+        { Variable: '$.a', NumericEquals: 1 },
+        { Variable: '$.b', NumericEquals: 2 },
+      ],
+    },
+    { a: 1, b: 3 },
+    false,
+  ],
+  [
+    {
+      Or: [
+        { Variable: '$.a', NumericEquals: 1 },
+        { Variable: '$.b', NumericEquals: 2 },
+      ],
+    },
+    { a: 0, b: 2 },
+    true,
+  ],
+  [
+    {
+      Or: [
+        { Variable: '$.a', NumericEquals: 1 },
+        { Variable: '$.b', NumericEquals: 2 },
+      ],
+    },
+    { a: 0, b: 0 },
+    false,
+  ],
   [{ Not: { Variable: '$.a', StringEquals: 'x' } }, { a: 'y' }, true],
   [{ Not: { Variable: '$.a', StringEquals: 'x' } }, { a: 'x' }, false],
   [{ Variable: '$$.State.Name', StringEquals: 'C' }, {}, true],
@@ -107,12 +143,17 @@ describe('Choice rules', () => {
 
     // Assess (cause from https://docs.aws.amazon.com/step-functions/latest/dg/sample-project-job-poller.html's troubleshooting)
     expect(outcome.error).toBe('States.Runtime');
-    expect(outcome.cause).toBe("An error occurred while executing the state 'C' (entered at the event id #2). Invalid path '$.jobs[0].done': The choice state's condition path references an invalid value.");
+    expect(outcome.cause).toBe(
+      "An error occurred while executing the state 'C' (entered at the event id #2). Invalid path '$.jobs[0].done': The choice state's condition path references an invalid value.",
+    );
   });
 
   it('no matching rule and no Default fails with States.NoChoiceMatched', async () => {
     // Prepare
-    const definition = { StartAt: 'C', States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } } };
+    const definition = {
+      StartAt: 'C',
+      States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } },
+    };
 
     // Act
     const outcome = await runDefinition(definition, { x: 'a' });
@@ -124,8 +165,14 @@ describe('Choice rules', () => {
 
   it('States.NoChoiceMatched is not a States.Runtime error: an enclosing Parallel catches it with States.ALL', async () => {
     // Prepare
-    const choice = { StartAt: 'C', States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } } };
-    const definition = { StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [choice], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
+    const choice = {
+      StartAt: 'C',
+      States: { C: { Type: 'Choice', Choices: [{ Variable: '$.x', StringEquals: 'never', Next: 'D' }] }, D: { Type: 'Succeed' } },
+    };
+    const definition = {
+      StartAt: 'P',
+      States: { P: { Type: 'Parallel', Branches: [choice], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } },
+    };
 
     // Act
     const outcome = await runDefinition(definition, { x: 'a' });
@@ -140,7 +187,13 @@ describe('Choice rules', () => {
     const definition = {
       StartAt: 'C',
       States: {
-        C: { Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 1, Next: 'A' }, { Variable: '$.n', NumericGreaterThan: 0, Next: 'B' }] },
+        C: {
+          Type: 'Choice',
+          Choices: [
+            { Variable: '$.n', NumericGreaterThan: 1, Next: 'A' },
+            { Variable: '$.n', NumericGreaterThan: 0, Next: 'B' },
+          ],
+        },
         A: { Type: 'Pass', Result: 'A', End: true },
         B: { Type: 'Pass', Result: 'B', End: true },
       },

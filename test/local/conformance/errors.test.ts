@@ -42,26 +42,43 @@ describe('Retry', () => {
   });
 
   it('succeeds once a retry succeeds, with $$.State.RetryCount counting attempts', async () => {
-    const o = await runDefinition(task({ Parameters: { 'retry.$': '$$.State.RetryCount' }, Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 5 }] }), {}, {
-      work: (() => {
-        let n = 0;
-        return (input: any) => {
-          if (n++ < 2) throw failWith('E', 'x');
-          return input;
-        };
-      })(),
-    });
+    const o = await runDefinition(
+      task({ Parameters: { 'retry.$': '$$.State.RetryCount' }, Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 5 }] }),
+      {},
+      {
+        work: (() => {
+          let n = 0;
+          return (input: any) => {
+            if (n++ < 2) throw failWith('E', 'x');
+            return input;
+          };
+        })(),
+      },
+    );
     expect(o.output).toEqual({ retry: 2 });
   });
 
   it('waits IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds', async () => {
-    const o = await runDefinition(task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 3, IntervalSeconds: 10, BackoffRate: 3, MaxDelaySeconds: 60 }] }), {}, { work: failing('E') });
+    const o = await runDefinition(
+      task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 3, IntervalSeconds: 10, BackoffRate: 3, MaxDelaySeconds: 60 }] }),
+      {},
+      { work: failing('E') },
+    );
     const scheduled = o.events.filter((e) => e.type === 'TaskScheduled').map((e) => e.timestamp);
     expect(scheduled.slice(1).map((t, n) => (t - scheduled[n]) / 1000)).toEqual([10, 30, 60]);
   });
 
   it('uses the first retrier that matches; a used-up retrier does not fall through to the next', async () => {
-    const o = await runDefinition(task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 1 }, { ErrorEquals: ['States.ALL'], MaxAttempts: 5 }] }), {}, { work: failing('E') });
+    const o = await runDefinition(
+      task({
+        Retry: [
+          { ErrorEquals: ['E'], MaxAttempts: 1 },
+          { ErrorEquals: ['States.ALL'], MaxAttempts: 5 },
+        ],
+      }),
+      {},
+      { work: failing('E') },
+    );
     expect(o.calls.work).toBe(2);
   });
 
@@ -78,7 +95,11 @@ describe('Retry', () => {
   });
 
   it('JitterStrategy FULL waits no longer than the computed interval', async () => {
-    const o = await runDefinition(task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 1, IntervalSeconds: 100, JitterStrategy: 'FULL' }] }), {}, { work: failing('E') });
+    const o = await runDefinition(
+      task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 1, IntervalSeconds: 100, JitterStrategy: 'FULL' }] }),
+      {},
+      { work: failing('E') },
+    );
     const [a, b] = o.events.filter((e) => e.type === 'TaskScheduled').map((e) => e.timestamp);
     expect(b - a).toBeLessThanOrEqual(100_000);
   });
@@ -96,12 +117,28 @@ describe('Catch', () => {
   });
 
   it('catchers are tried in order', async () => {
-    const o = await runDefinition(task({ Catch: [{ ErrorEquals: ['Nope'], Next: 'Other' }, { ErrorEquals: ['E'], Next: 'Caught' }] }, false), {}, { work: failing('E') });
+    const o = await runDefinition(
+      task(
+        {
+          Catch: [
+            { ErrorEquals: ['Nope'], Next: 'Other' },
+            { ErrorEquals: ['E'], Next: 'Caught' },
+          ],
+        },
+        false,
+      ),
+      {},
+      { work: failing('E') },
+    );
     expect(o.events.some((e) => (e.stateEnteredEventDetails as any)?.name === 'Caught')).toBe(true);
   });
 
   it('retries run before the catcher takes over', async () => {
-    const o = await runDefinition(task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 2 }], Catch: [{ ErrorEquals: ['E'], Next: 'Caught' }] }, false), {}, { work: failing('E') });
+    const o = await runDefinition(
+      task({ Retry: [{ ErrorEquals: ['E'], MaxAttempts: 2 }], Catch: [{ ErrorEquals: ['E'], Next: 'Caught' }] }, false),
+      {},
+      { work: failing('E') },
+    );
     expect(o.calls.work).toBe(3);
     expect(o.status).toBe('SUCCEEDED');
   });
@@ -115,7 +152,10 @@ describe('Catch', () => {
           ItemsPath: '$.missing',
           ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
           Retry: [{ ErrorEquals: ['States.ALL'] }],
-          Catch: [{ ErrorEquals: ['States.Runtime'], Next: 'C' }, { ErrorEquals: ['States.ALL'], Next: 'C' }],
+          Catch: [
+            { ErrorEquals: ['States.Runtime'], Next: 'C' },
+            { ErrorEquals: ['States.ALL'], Next: 'C' },
+          ],
           End: true,
         },
         C: { Type: 'Succeed' },
@@ -123,14 +163,19 @@ describe('Catch', () => {
     };
     const o = await runDefinition(definition, {});
     expect(o.error).toBe('States.Runtime');
-    expect(o.cause).toBe("An error occurred while executing the state 'M' (entered at the event id #2). Invalid path '$.missing' : No results for path: $['missing']");
+    expect(o.cause).toBe(
+      "An error occurred while executing the state 'M' (entered at the event id #2). Invalid path '$.missing' : No results for path: $['missing']",
+    );
   });
 
   it('States.DataLimitExceeded is not caught by States.ALL, only by its name', async () => {
     const big = { Type: 'Pass', Parameters: { 'v.$': '$.s' }, Assign: { 'big.$': '$.v' }, End: true };
     const within = (catchers: object[]) => ({
       StartAt: 'P',
-      States: { P: { Type: 'Parallel', Branches: [{ StartAt: 'B', States: { B: big } }], Catch: catchers, End: true }, C: { Type: 'Pass', Result: 'caught', End: true } },
+      States: {
+        P: { Type: 'Parallel', Branches: [{ StartAt: 'B', States: { B: big } }], Catch: catchers, End: true },
+        C: { Type: 'Pass', Result: 'caught', End: true },
+      },
     });
     const input = { s: 'x'.repeat(300 * 1024) };
     const all = await runDefinition(within([{ ErrorEquals: ['States.ALL'], Next: 'C' }]), input);
@@ -143,7 +188,12 @@ describe('Catch', () => {
     const definition = {
       StartAt: 'P',
       States: {
-        P: { Type: 'Parallel', Branches: [{ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'My.Error', Cause: 'why' } } }], Catch: [{ ErrorEquals: ['My.Error'], Next: 'C' }], End: true },
+        P: {
+          Type: 'Parallel',
+          Branches: [{ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'My.Error', Cause: 'why' } } }],
+          Catch: [{ ErrorEquals: ['My.Error'], Next: 'C' }],
+          End: true,
+        },
         C: { Type: 'Pass', End: true },
       },
     };

@@ -50,7 +50,12 @@ export const hang: TaskFn = () => new Promise(() => undefined);
  * `Resource: 'fn:<name>'` in a Task runs tasks[name]; a thrown `{ name, message }` is the task's error.
  * `stopWhen`: after a task call for which it answers true, the run is stopped as StopExecution stops it.
  */
-export async function runDefinition(definition: object, input: unknown = {}, tasks: Record<string, TaskFn> = {}, opts: { stopWhen?: (calls: Record<string, number>) => boolean } = {}): Promise<Outcome> {
+export async function runDefinition(
+  definition: object,
+  input: unknown = {},
+  tasks: Record<string, TaskFn> = {},
+  opts: { stopWhen?: (calls: Record<string, number>) => boolean } = {},
+): Promise<Outcome> {
   const prepared = prepareDefinition(definition, { schema: false });
   const clock = new ManualClock();
   const controller = new AbortController();
@@ -86,7 +91,14 @@ export async function runDefinition(definition: object, input: unknown = {}, tas
       }
     },
     context: {
-      Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:conformance:run', Input: input, Name: 'run', RoleArn: 'arn:aws:iam::123456789012:role/r', StartTime: new Date(START).toISOString(), RedriveCount: 0 },
+      Execution: {
+        Id: 'arn:aws:states:us-east-1:123456789012:execution:conformance:run',
+        Input: input,
+        Name: 'run',
+        RoleArn: 'arn:aws:iam::123456789012:role/r',
+        StartTime: new Date(START).toISOString(),
+        RedriveCount: 0,
+      },
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:conformance', Name: 'conformance' },
     },
   });

@@ -11,65 +11,162 @@ const shape = (o: { events: { type: string; previousEventId: number }[] }) => o.
 describe('history', () => {
   it('a sequence chains each event to the one before; the first state points at 0', async () => {
     const o = await runDefinition({ StartAt: 'A', States: { A: { Type: 'Pass', Next: 'B' }, B: { Type: 'Succeed' } } });
-    expect(shape(o)).toEqual(['ExecutionStarted<0', 'PassStateEntered<0', 'PassStateExited<2', 'SucceedStateEntered<3', 'SucceedStateExited<4', 'ExecutionSucceeded<5']);
+    expect(shape(o)).toEqual([
+      'ExecutionStarted<0',
+      'PassStateEntered<0',
+      'PassStateExited<2',
+      'SucceedStateEntered<3',
+      'SucceedStateExited<4',
+      'ExecutionSucceeded<5',
+    ]);
   });
 
   it('Parallel branches chain from ParallelStateStarted; ParallelStateSucceeded is passed by', async () => {
     const o = await runDefinition({
       StartAt: 'P',
       States: {
-        P: { Type: 'Parallel', Branches: [{ StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }, { StartAt: 'B', States: { B: { Type: 'Pass', End: true } } }], Next: 'After' },
+        P: {
+          Type: 'Parallel',
+          Branches: [
+            { StartAt: 'A', States: { A: { Type: 'Pass', End: true } } },
+            { StartAt: 'B', States: { B: { Type: 'Pass', End: true } } },
+          ],
+          Next: 'After',
+        },
         After: { Type: 'Pass', End: true },
       },
     });
     expect(shape(o)).toEqual([
-      'ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2',
-      'PassStateEntered<3', 'PassStateEntered<3', 'PassStateExited<4', 'PassStateExited<5',
-      'ParallelStateSucceeded<7', 'ParallelStateExited<7', 'PassStateEntered<9', 'PassStateExited<10', 'ExecutionSucceeded<11',
+      'ExecutionStarted<0',
+      'ParallelStateEntered<0',
+      'ParallelStateStarted<2',
+      'PassStateEntered<3',
+      'PassStateEntered<3',
+      'PassStateExited<4',
+      'PassStateExited<5',
+      'ParallelStateSucceeded<7',
+      'ParallelStateExited<7',
+      'PassStateEntered<9',
+      'PassStateExited<10',
+      'ExecutionSucceeded<11',
     ]);
     expect(o.events.filter((e) => e.type === 'ParallelStateSucceeded')).toHaveLength(1);
   });
 
   it('Map with MaxConcurrency 1 runs iterations in order; MapStateStarted has the length', async () => {
-    const o = await runDefinition({ StartAt: 'M', States: { M: { Type: 'Map', MaxConcurrency: 1, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } }, [1, 2]);
+    const o = await runDefinition(
+      {
+        StartAt: 'M',
+        States: { M: { Type: 'Map', MaxConcurrency: 1, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } },
+      },
+      [1, 2],
+    );
     expect(shape(o)).toEqual([
-      'ExecutionStarted<0', 'MapStateEntered<0', 'MapStateStarted<2',
-      'MapIterationStarted<3', 'PassStateEntered<4', 'PassStateExited<5', 'MapIterationSucceeded<6',
-      'MapIterationStarted<3', 'PassStateEntered<8', 'PassStateExited<9', 'MapIterationSucceeded<10',
-      'MapStateSucceeded<11', 'MapStateExited<11', 'ExecutionSucceeded<13',
+      'ExecutionStarted<0',
+      'MapStateEntered<0',
+      'MapStateStarted<2',
+      'MapIterationStarted<3',
+      'PassStateEntered<4',
+      'PassStateExited<5',
+      'MapIterationSucceeded<6',
+      'MapIterationStarted<3',
+      'PassStateEntered<8',
+      'PassStateExited<9',
+      'MapIterationSucceeded<10',
+      'MapStateSucceeded<11',
+      'MapStateExited<11',
+      'ExecutionSucceeded<13',
     ]);
     expect(o.events[2].mapStateStartedEventDetails).toEqual({ length: 2 });
     expect(o.events[3].mapIterationStartedEventDetails).toEqual({ name: 'M', index: 0 });
   });
 
   it('a Map over no items exits from its started event', async () => {
-    const o = await runDefinition({ StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } }, []);
-    expect(shape(o)).toEqual(['ExecutionStarted<0', 'MapStateEntered<0', 'MapStateStarted<2', 'MapStateSucceeded<3', 'MapStateExited<3', 'ExecutionSucceeded<5']);
+    const o = await runDefinition(
+      { StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } },
+      [],
+    );
+    expect(shape(o)).toEqual([
+      'ExecutionStarted<0',
+      'MapStateEntered<0',
+      'MapStateStarted<2',
+      'MapStateSucceeded<3',
+      'MapStateExited<3',
+      'ExecutionSucceeded<5',
+    ]);
   });
 
   it('a caught Map failure records MapIterationFailed and MapStateFailed, then exits; never MapStateSucceeded', async () => {
-    const o = await runDefinition({
-      StartAt: 'M',
-      States: {
-        M: { Type: 'Map', MaxConcurrency: 1, ItemProcessor: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E' } } }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'C' }], End: true },
-        C: { Type: 'Pass', End: true },
+    const o = await runDefinition(
+      {
+        StartAt: 'M',
+        States: {
+          M: {
+            Type: 'Map',
+            MaxConcurrency: 1,
+            ItemProcessor: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'E' } } },
+            Catch: [{ ErrorEquals: ['States.ALL'], Next: 'C' }],
+            End: true,
+          },
+          C: { Type: 'Pass', End: true },
+        },
       },
-    }, [1, 2]);
+      [1, 2],
+    );
     expect(shape(o)).toEqual([
-      'ExecutionStarted<0', 'MapStateEntered<0', 'MapStateStarted<2', 'MapIterationStarted<3', 'FailStateEntered<4',
-      'MapIterationFailed<5', 'MapStateFailed<5', 'MapStateExited<7', 'PassStateEntered<8', 'PassStateExited<9', 'ExecutionSucceeded<10',
+      'ExecutionStarted<0',
+      'MapStateEntered<0',
+      'MapStateStarted<2',
+      'MapIterationStarted<3',
+      'FailStateEntered<4',
+      'MapIterationFailed<5',
+      'MapStateFailed<5',
+      'MapStateExited<7',
+      'PassStateEntered<8',
+      'PassStateExited<9',
+      'ExecutionSucceeded<10',
     ]);
   });
 
   it('States.Runtime inside a Map iteration fails the execution without Failed events', async () => {
-    const o = await runDefinition({ StartAt: 'M', States: { M: { Type: 'Map', MaxConcurrency: 1, ItemProcessor: { StartAt: 'Fast', States: { Fast: { Type: 'Pass', InputPath: '$.nope', End: true } } }, End: true } } }, [{}, {}]);
-    expect(shape(o)).toEqual(['ExecutionStarted<0', 'MapStateEntered<0', 'MapStateStarted<2', 'MapIterationStarted<3', 'PassStateEntered<4', 'ExecutionFailed<5']);
+    const o = await runDefinition(
+      {
+        StartAt: 'M',
+        States: {
+          M: {
+            Type: 'Map',
+            MaxConcurrency: 1,
+            ItemProcessor: { StartAt: 'Fast', States: { Fast: { Type: 'Pass', InputPath: '$.nope', End: true } } },
+            End: true,
+          },
+        },
+      },
+      [{}, {}],
+    );
+    expect(shape(o)).toEqual([
+      'ExecutionStarted<0',
+      'MapStateEntered<0',
+      'MapStateStarted<2',
+      'MapIterationStarted<3',
+      'PassStateEntered<4',
+      'ExecutionFailed<5',
+    ]);
     expect(o.error).toBe('States.Runtime');
   });
 
   it('a Fail state in a branch leaves ParallelStateFailed before ExecutionFailed', async () => {
-    const o = await runDefinition({ StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [{ StartAt: 'Boom', States: { Boom: { Type: 'Fail', Error: 'MyError', Cause: 'my cause' } } }], End: true } } });
-    expect(shape(o)).toEqual(['ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2', 'FailStateEntered<3', 'ParallelStateFailed<4', 'ExecutionFailed<5']);
+    const o = await runDefinition({
+      StartAt: 'P',
+      States: { P: { Type: 'Parallel', Branches: [{ StartAt: 'Boom', States: { Boom: { Type: 'Fail', Error: 'MyError', Cause: 'my cause' } } }], End: true } },
+    });
+    expect(shape(o)).toEqual([
+      'ExecutionStarted<0',
+      'ParallelStateEntered<0',
+      'ParallelStateStarted<2',
+      'FailStateEntered<3',
+      'ParallelStateFailed<4',
+      'ExecutionFailed<5',
+    ]);
     expect(o.error).toBe('MyError');
   });
 
@@ -78,16 +175,36 @@ describe('history', () => {
       {
         StartAt: 'P',
         States: {
-          P: { Type: 'Parallel', Branches: [{ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:boom', End: true } } }], Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true },
+          P: {
+            Type: 'Parallel',
+            Branches: [{ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:boom', End: true } } }],
+            Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }],
+            End: true,
+          },
           H: { Type: 'Pass', End: true },
         },
       },
       {},
-      { boom: () => { throw Object.assign(new Error('no'), { name: 'X.Failed' }); } },
+      {
+        boom: () => {
+          throw Object.assign(new Error('no'), { name: 'X.Failed' });
+        },
+      },
     );
     expect(shape(o)).toEqual([
-      'ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2', 'TaskStateEntered<3', 'TaskScheduled<4', 'TaskStarted<5', 'TaskFailed<6',
-      'TaskStateAborted<7', 'ParallelStateFailed<7', 'ParallelStateExited<9', 'PassStateEntered<10', 'PassStateExited<11', 'ExecutionSucceeded<12',
+      'ExecutionStarted<0',
+      'ParallelStateEntered<0',
+      'ParallelStateStarted<2',
+      'TaskStateEntered<3',
+      'TaskScheduled<4',
+      'TaskStarted<5',
+      'TaskFailed<6',
+      'TaskStateAborted<7',
+      'ParallelStateFailed<7',
+      'ParallelStateExited<9',
+      'PassStateEntered<10',
+      'PassStateExited<11',
+      'ExecutionSucceeded<12',
     ]);
     expect(JSON.parse((o.events[9].stateExitedEventDetails as any).output)).toEqual({ Error: 'X.Failed', Cause: 'no' });
   });
@@ -95,19 +212,59 @@ describe('history', () => {
   it('a retried Parallel starts again without a new entered event', async () => {
     const o = await runDefinition({
       StartAt: 'P',
-      States: { P: { Type: 'Parallel', Branches: [{ StartAt: 'Boom', States: { Boom: { Type: 'Fail', Error: 'E' } } }], Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 1, IntervalSeconds: 1 }], End: true } },
+      States: {
+        P: {
+          Type: 'Parallel',
+          Branches: [{ StartAt: 'Boom', States: { Boom: { Type: 'Fail', Error: 'E' } } }],
+          Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 1, IntervalSeconds: 1 }],
+          End: true,
+        },
+      },
     });
-    expect(shape(o)).toEqual(['ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2', 'FailStateEntered<3', 'ParallelStateFailed<4', 'ParallelStateStarted<5', 'FailStateEntered<6', 'ParallelStateFailed<7', 'ExecutionFailed<8']);
+    expect(shape(o)).toEqual([
+      'ExecutionStarted<0',
+      'ParallelStateEntered<0',
+      'ParallelStateStarted<2',
+      'FailStateEntered<3',
+      'ParallelStateFailed<4',
+      'ParallelStateStarted<5',
+      'FailStateEntered<6',
+      'ParallelStateFailed<7',
+      'ExecutionFailed<8',
+    ]);
   });
 
   it('a nested Map inside a Parallel branch chains to the branch', async () => {
-    const o = await runDefinition({
-      StartAt: 'P',
-      States: { P: { Type: 'Parallel', Branches: [{ StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } }], End: true } },
-    }, [1]);
+    const o = await runDefinition(
+      {
+        StartAt: 'P',
+        States: {
+          P: {
+            Type: 'Parallel',
+            Branches: [
+              { StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } },
+            ],
+            End: true,
+          },
+        },
+      },
+      [1],
+    );
     expect(shape(o)).toEqual([
-      'ExecutionStarted<0', 'ParallelStateEntered<0', 'ParallelStateStarted<2', 'MapStateEntered<3', 'MapStateStarted<4', 'MapIterationStarted<5',
-      'PassStateEntered<6', 'PassStateExited<7', 'MapIterationSucceeded<8', 'MapStateSucceeded<9', 'MapStateExited<9', 'ParallelStateSucceeded<11', 'ParallelStateExited<11', 'ExecutionSucceeded<13',
+      'ExecutionStarted<0',
+      'ParallelStateEntered<0',
+      'ParallelStateStarted<2',
+      'MapStateEntered<3',
+      'MapStateStarted<4',
+      'MapIterationStarted<5',
+      'PassStateEntered<6',
+      'PassStateExited<7',
+      'MapIterationSucceeded<8',
+      'MapStateSucceeded<9',
+      'MapStateExited<9',
+      'ParallelStateSucceeded<11',
+      'ParallelStateExited<11',
+      'ExecutionSucceeded<13',
     ]);
   });
 
@@ -124,7 +281,12 @@ describe('history', () => {
 
     it('a Parallel whose two branches run Tasks', async () => {
       const branch = { StartAt: 'T', States: { T: task } };
-      const o = await runDefinition({ StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [branch, { StartAt: 'U', States: { U: task } }], End: true } } }, {}, { hang }, { stopWhen: (c) => c.hang === 2 });
+      const o = await runDefinition(
+        { StartAt: 'P', States: { P: { Type: 'Parallel', Branches: [branch, { StartAt: 'U', States: { U: task } }], End: true } } },
+        {},
+        { hang },
+        { stopWhen: (c) => c.hang === 2 },
+      );
       const byId = new Map(o.events.map((e) => [e.id, e]));
       const last = o.events.slice(-4);
       expect(last.map((e) => e.type)).toEqual(['TaskStateAborted', 'TaskStateAborted', 'ParallelStateAborted', 'ExecutionAborted']);
@@ -136,10 +298,25 @@ describe('history', () => {
     });
 
     it('an inline Map whose iterations run Tasks: each iteration is aborted, then the Map', async () => {
-      const o = await runDefinition({ StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task } }, End: true } } }, [1, 2], { hang }, { stopWhen: (c) => c.hang === 2 });
+      const o = await runDefinition(
+        { StartAt: 'M', States: { M: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: task } }, End: true } } },
+        [1, 2],
+        { hang },
+        { stopWhen: (c) => c.hang === 2 },
+      );
       const types = o.events.map((e) => e.type);
-      expect(types.slice(-6)).toEqual(['TaskStateAborted', 'MapIterationAborted', 'TaskStateAborted', 'MapIterationAborted', 'MapStateAborted', 'ExecutionAborted']);
-      expect(o.events.filter((e) => e.type === 'MapIterationAborted').map((e) => e.mapIterationAbortedEventDetails)).toEqual([{ name: 'M', index: 0 }, { name: 'M', index: 1 }]);
+      expect(types.slice(-6)).toEqual([
+        'TaskStateAborted',
+        'MapIterationAborted',
+        'TaskStateAborted',
+        'MapIterationAborted',
+        'MapStateAborted',
+        'ExecutionAborted',
+      ]);
+      expect(o.events.filter((e) => e.type === 'MapIterationAborted').map((e) => e.mapIterationAbortedEventDetails)).toEqual([
+        { name: 'M', index: 0 },
+        { name: 'M', index: 1 },
+      ]);
       const mapAborted = o.events.find((e) => e.type === 'MapStateAborted')!;
       expect(mapAborted.previousEventId).toBe(o.events.find((e) => e.type === 'MapStateStarted')!.id);
       expect(o.events.at(-1)!.previousEventId).toBe(mapAborted.id);

@@ -12,7 +12,12 @@ const nine = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 // [title, expression, input, expected value]
 const values: [string, string, unknown, unknown][] = [
   ['States.Format with a literal template (doc example)', "States.Format('Hello, my name is {}.', $.name)", { name: 'Arnav' }, 'Hello, my name is Arnav.'],
-  ['States.Format with a template from the input (doc example)', 'States.Format($.template, $.name)', { name: 'Arnav', template: 'Hello, my name is {}.' }, 'Hello, my name is Arnav.'],
+  [
+    'States.Format with a template from the input (doc example)',
+    'States.Format($.template, $.name)',
+    { name: 'Arnav', template: 'Hello, my name is {}.' },
+    'Hello, my name is Arnav.',
+  ],
   ['States.Format renders numbers, booleans and null', "States.Format('{} {} {}', $.n, $.b, $.z)", { n: 1.5, b: true, z: null }, '1.5 true null'],
   ['States.Format renders objects and arrays as JSON', "States.Format('o={} a={}', $.o, $.a)", { o: { k: 'v' }, a: [1, 'x'] }, 'o={"k":"v"} a=[1,"x"]'],
   ['States.Format keeps escaped reserved characters', "States.Format('\\{\\} it\\'s \\\\ {}', $.x)", { x: 'ok' }, "{} it's \\ ok"],
@@ -70,7 +75,9 @@ describe('intrinsic functions: values', () => {
 
   it('nests up to ten functions (doc example)', async () => {
     // Act: the ARN's third '/'-piece is "1.2.3" (the page's example has one placeholder more than arguments)
-    const outcome = await runDefinition(passWith(values.find(([t]) => t.startsWith('nested'))![1]), { ImageRecipe: { Arn: 'arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/x/1.2.3' } });
+    const outcome = await runDefinition(passWith(values.find(([t]) => t.startsWith('nested'))![1]), {
+      ImageRecipe: { Arn: 'arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/x/1.2.3' },
+    });
 
     // Assess
     expect(outcome.output).toBe('1.2');
@@ -107,7 +114,12 @@ const failures: [string, string, unknown, RegExp][] = [
     { other: 1 },
     /^An error occurred while executing the state 'P' \(entered at the event id #2\)\. The function 'States\.Format\('\{\}', \$\.nope\)' had the following error: The JsonPath argument for the field '\$\.nope' could not be found in the input '\{"other":1\}'$/,
   ],
-  ['an index past the end of an array, as an argument', "States.Format('{}', $.items[5])", { items: [1, 2] }, /The JsonPath argument for the field '\$\.items\[5\]' could not be found/],
+  [
+    'an index past the end of an array, as an argument',
+    "States.Format('{}', $.items[5])",
+    { items: [1, 2] },
+    /The JsonPath argument for the field '\$\.items\[5\]' could not be found/,
+  ],
   ['States.Format with fewer arguments than placeholders', "States.Format('{} {}', $.a)", { a: 1 }, /States\.Format/],
   ['States.StringToJson of text that is not JSON', 'States.StringToJson($.s)', { s: '{nope' }, /not a valid JSON/],
   ['States.ArrayRange over 1,000 items', 'States.ArrayRange(1, 2000, 1)', {}, /at most 1000/],
@@ -134,7 +146,14 @@ describe('intrinsic functions: failures are States.Runtime with AWS causes', () 
     const definition = {
       StartAt: 'M',
       States: {
-        M: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'v.$': "States.Format('{}', $.nope)" }, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }], End: true },
+        M: {
+          Type: 'Map',
+          ItemsPath: '$.items',
+          ItemSelector: { 'v.$': "States.Format('{}', $.nope)" },
+          ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+          End: true,
+        },
         Caught: { Type: 'Succeed' },
       },
     };

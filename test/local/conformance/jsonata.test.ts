@@ -34,7 +34,15 @@ describe('JSONata', () => {
 
   it('Arguments build the task input; $states.result and Output shape the output', async () => {
     const o = await runDefinition(
-      jsonata({ T: { Type: 'Task', Resource: 'fn:double', Arguments: { n: '{% $states.input.n %}' }, Output: { doubled: '{% $states.result.n %}', was: '{% $states.input.n %}' }, End: true } }),
+      jsonata({
+        T: {
+          Type: 'Task',
+          Resource: 'fn:double',
+          Arguments: { n: '{% $states.input.n %}' },
+          Output: { doubled: '{% $states.result.n %}', was: '{% $states.input.n %}' },
+          End: true,
+        },
+      }),
       { n: 2 },
       { double: (x: any) => ({ n: x.n * 2 }) },
     );
@@ -44,7 +52,9 @@ describe('JSONata', () => {
   it('an expression that returns nothing fails with States.QueryEvaluationError and an EvaluationFailed event', async () => {
     const o = await runDefinition(jsonata({ Undef: { Type: 'Pass', Output: { v: '{% $states.input.missing %}' }, End: true } }), { x: 'a' });
     expect(o.error).toBe('States.QueryEvaluationError');
-    expect(o.cause).toBe("An error occurred while executing the state 'Undef' (entered at the event id #2). The JSONata expression '$states.input.missing' specified for the field 'Output/v' returned nothing (undefined).");
+    expect(o.cause).toBe(
+      "An error occurred while executing the state 'Undef' (entered at the event id #2). The JSONata expression '$states.input.missing' specified for the field 'Output/v' returned nothing (undefined).",
+    );
     const failed = o.events.find((e) => e.type === 'EvaluationFailed')!;
     expect(failed.evaluationFailedEventDetails).toEqual({ error: 'States.QueryEvaluationError', cause: o.cause, location: 'Output/v', state: 'Undef' });
   });
@@ -52,18 +62,34 @@ describe('JSONata', () => {
   it('a Catch sees $states.errorOutput and shapes the output with its own Output', async () => {
     const o = await runDefinition(
       jsonata({
-        T: { Type: 'Task', Resource: 'fn:boom', Catch: [{ ErrorEquals: ['States.ALL'], Output: { err: '{% $states.errorOutput.Error %}', input: '{% $states.input %}' }, Next: 'Done' }], End: true },
+        T: {
+          Type: 'Task',
+          Resource: 'fn:boom',
+          Catch: [{ ErrorEquals: ['States.ALL'], Output: { err: '{% $states.errorOutput.Error %}', input: '{% $states.input %}' }, Next: 'Done' }],
+          End: true,
+        },
         Done: { Type: 'Succeed' },
       }),
       { k: 1 },
-      { boom: () => { throw Object.assign(new Error('bad'), { name: 'Boom' }); } },
+      {
+        boom: () => {
+          throw Object.assign(new Error('bad'), { name: 'Boom' });
+        },
+      },
     );
     expect(o.output).toEqual({ err: 'Boom', input: { k: 1 } });
   });
 
   it('Choice Conditions are tried in order', async () => {
     const definition = jsonata({
-      C: { Type: 'Choice', Choices: [{ Condition: '{% $states.input.n > 10 %}', Next: 'Big' }, { Condition: '{% $states.input.n > 0 %}', Next: 'Small' }], Default: 'Zero' },
+      C: {
+        Type: 'Choice',
+        Choices: [
+          { Condition: '{% $states.input.n > 10 %}', Next: 'Big' },
+          { Condition: '{% $states.input.n > 0 %}', Next: 'Small' },
+        ],
+        Default: 'Zero',
+      },
       Big: { Type: 'Pass', Output: 'big', End: true },
       Small: { Type: 'Pass', Output: 'small', End: true },
       Zero: { Type: 'Pass', Output: 'zero', End: true },
@@ -76,15 +102,33 @@ describe('JSONata', () => {
   it('Map Items and ItemSelector with $states.context.Map.Item', async () => {
     const o = await runDefinition(
       jsonata({
-        M: { Type: 'Map', Items: '{% $states.input.xs %}', ItemSelector: { v: '{% $states.context.Map.Item.Value %}', i: '{% $states.context.Map.Item.Index %}' }, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true },
+        M: {
+          Type: 'Map',
+          Items: '{% $states.input.xs %}',
+          ItemSelector: { v: '{% $states.context.Map.Item.Value %}', i: '{% $states.context.Map.Item.Index %}' },
+          ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
+          End: true,
+        },
       }),
       { xs: ['a', 'b'] },
     );
-    expect(o.output).toEqual([{ v: 'a', i: 0 }, { v: 'b', i: 1 }]);
+    expect(o.output).toEqual([
+      { v: 'a', i: 0 },
+      { v: 'b', i: 1 },
+    ]);
   });
 
   it('a JSONata state in a JSONPath machine (QueryLanguage per state)', async () => {
-    const o = await runDefinition({ StartAt: 'A', States: { A: { Type: 'Pass', Parameters: { 'x.$': '$.x' }, Next: 'B' }, B: { Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $states.input.x * 10 %}', End: true } } }, { x: 2 });
+    const o = await runDefinition(
+      {
+        StartAt: 'A',
+        States: {
+          A: { Type: 'Pass', Parameters: { 'x.$': '$.x' }, Next: 'B' },
+          B: { Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $states.input.x * 10 %}', End: true },
+        },
+      },
+      { x: 2 },
+    );
     expect(o.output).toBe(20);
   });
 
@@ -94,12 +138,16 @@ describe('JSONata', () => {
   });
 
   it('a Fail state takes Error and Cause from expressions', async () => {
-    const o = await runDefinition(jsonata({ F: { Type: 'Fail', Error: '{% "E." & $states.input.k %}', Cause: '{% "because " & $states.input.k %}' } }), { k: 'x' });
+    const o = await runDefinition(jsonata({ F: { Type: 'Fail', Error: '{% "E." & $states.input.k %}', Cause: '{% "because " & $states.input.k %}' } }), {
+      k: 'x',
+    });
     expect([o.error, o.cause]).toEqual(['E.x', 'because x']);
   });
 
   it('refuses JSONPath fields in a JSONata state', () => {
-    expect(() => prepareDefinition(jsonata({ P: { Type: 'Pass', InputPath: '$.a', End: true } }), { schema: false })).toThrow(/InputPath.*not supported in JSONata/);
+    expect(() => prepareDefinition(jsonata({ P: { Type: 'Pass', InputPath: '$.a', End: true } }), { schema: false })).toThrow(
+      /InputPath.*not supported in JSONata/,
+    );
   });
 });
 
@@ -116,12 +164,22 @@ describe('variables', () => {
       {},
     );
     expect(o.output).toEqual({ id: 7, fixed: 'f' });
-    expect(o.events.find((e) => e.type === 'PassStateExited')!.stateExitedEventDetails).toEqual(expect.objectContaining({ assignedVariables: { id: '7', fixed: '"f"' } }));
+    expect(o.events.find((e) => e.type === 'PassStateExited')!.stateExitedEventDetails).toEqual(
+      expect.objectContaining({ assignedVariables: { id: '7', fixed: '"f"' } }),
+    );
   });
 
   it('Assign and Output of one state both see the values from before the state', async () => {
-    const o = await runDefinition(jsonata({ A: { Type: 'Pass', Assign: { x: 1 }, Next: 'B' }, B: { Type: 'Pass', Assign: { x: '{% $x + 1 %}' }, Output: { before: '{% $x %}' }, Next: 'C' }, C: { Type: 'Pass', Output: '{% $x %}', End: true } }));
-    expect(o.events.find((e) => (e.stateExitedEventDetails as any)?.name === 'B')!.stateExitedEventDetails).toEqual(expect.objectContaining({ output: '{"before":1}' }));
+    const o = await runDefinition(
+      jsonata({
+        A: { Type: 'Pass', Assign: { x: 1 }, Next: 'B' },
+        B: { Type: 'Pass', Assign: { x: '{% $x + 1 %}' }, Output: { before: '{% $x %}' }, Next: 'C' },
+        C: { Type: 'Pass', Output: '{% $x %}', End: true },
+      }),
+    );
+    expect(o.events.find((e) => (e.stateExitedEventDetails as any)?.name === 'B')!.stateExitedEventDetails).toEqual(
+      expect.objectContaining({ output: '{"before":1}' }),
+    );
     expect(o.output).toBe(2);
   });
 
@@ -129,7 +187,14 @@ describe('variables', () => {
     const o = await runDefinition(
       jsonata({
         A: { Type: 'Pass', Assign: { factor: 10 }, Next: 'M' },
-        M: { Type: 'Map', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', Assign: { inner: '{% $states.input %}' }, Output: '{% $states.input * $factor %}', End: true } } }, Next: 'After' },
+        M: {
+          Type: 'Map',
+          ItemProcessor: {
+            StartAt: 'I',
+            States: { I: { Type: 'Pass', Assign: { inner: '{% $states.input %}' }, Output: '{% $states.input * $factor %}', End: true } },
+          },
+          Next: 'After',
+        },
         After: { Type: 'Pass', Output: { result: '{% $states.input %}', innerVisible: '{% $exists($inner) %}' }, End: true },
       }),
       [1, 2],
@@ -146,7 +211,9 @@ describe('variables', () => {
   });
 
   it('refuses an invalid variable name', () => {
-    expect(() => prepareDefinition({ StartAt: 'A', States: { A: { Type: 'Pass', Assign: { '1x': 1 }, End: true } } }, { schema: false })).toThrow(/variable name '1x' is invalid/);
+    expect(() => prepareDefinition({ StartAt: 'A', States: { A: { Type: 'Pass', Assign: { '1x': 1 }, End: true } } }, { schema: false })).toThrow(
+      /variable name '1x' is invalid/,
+    );
   });
 
   it('a variable over 256 KiB fails with States.DataLimitExceeded', async () => {
@@ -164,7 +231,11 @@ describe('variables', () => {
         },
       },
       {},
-      { boom: () => { throw Object.assign(new Error('the cause'), { name: 'Boom' }); } },
+      {
+        boom: () => {
+          throw Object.assign(new Error('the cause'), { name: 'Boom' });
+        },
+      },
     );
     expect(o.output).toEqual({ why: 'the cause' });
   });

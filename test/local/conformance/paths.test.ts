@@ -22,7 +22,12 @@ const rows: [string, object, unknown, unknown][] = [
   ['a slice', { Parameters: { 'v.$': '$.items[0:2]' } }, { items: ['a', 'b', 'c'] }, { v: ['a', 'b'] }],
   ['a union of indexes', { Parameters: { 'v.$': '$.items[0,2]' } }, { items: ['a', 'b', 'c'] }, { v: ['a', 'c'] }],
   ['a null value is kept', { Parameters: { 'v.$': '$.n' } }, { n: null }, { v: null }],
-  ['static and nested template values', { Parameters: { s: 'x', o: { 'n.$': '$.n', a: [1, { 'm.$': '$.n' }] } } }, { n: 3 }, { s: 'x', o: { n: 3, a: [1, { m: 3 }] } }],
+  [
+    'static and nested template values',
+    { Parameters: { s: 'x', o: { 'n.$': '$.n', a: [1, { 'm.$': '$.n' }] } } },
+    { n: 3 },
+    { s: 'x', o: { n: 3, a: [1, { m: 3 }] } },
+  ],
   ['InputPath selects the effective input', { InputPath: '$.a' }, { a: { b: 1 } }, { b: 1 }],
   ['InputPath null gives {}', { InputPath: null }, { a: 1 }, {}],
   ['OutputPath selects the output', { OutputPath: '$.a' }, { a: 1, b: 2 }, 1],
@@ -61,7 +66,11 @@ describe('paths and input/output processing', () => {
 
   it('a Task sees $$.Task.Token in its Parameters only', async () => {
     // Act
-    const outcome = await runDefinition({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:echo', Parameters: { 'token.$': '$$.Task.Token', 'ctx.$': '$$' }, End: true } } }, {}, { echo: (x) => x });
+    const outcome = await runDefinition(
+      { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:echo', Parameters: { 'token.$': '$$.Task.Token', 'ctx.$': '$$' }, End: true } } },
+      {},
+      { echo: (x) => x },
+    );
 
     // Assess
     const out = outcome.output as any;
@@ -76,13 +85,34 @@ describe('paths and input/output processing', () => {
     // Assess (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation:
     // "An attempt to replace a field, within a state's Parameters field, whose name ends in .$ using a path fails")
     expect(outcome.error).toBe('States.ParameterPathFailure');
-    expect(outcome.cause).toBe(`An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$.nope' specified for the field 'm.$' could not be found in the input '{"x":"a"}'`);
+    expect(outcome.cause).toBe(
+      `An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$.nope' specified for the field 'm.$' could not be found in the input '{"x":"a"}'`,
+    );
   });
 
   it('States.ParameterPathFailure is caught by States.ALL (it is not States.Runtime), in a Task and in a Map ItemSelector', async () => {
     // Prepare
-    const task = { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'fn:echo', Parameters: { 'm.$': '$.nope' }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
-    const map = { StartAt: 'M', States: { M: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'v.$': '$.nope' }, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, Catch: [{ ErrorEquals: ['States.ParameterPathFailure'], Next: 'H' }], End: true }, H: { Type: 'Pass', End: true } } };
+    const task = {
+      StartAt: 'T',
+      States: {
+        T: { Type: 'Task', Resource: 'fn:echo', Parameters: { 'm.$': '$.nope' }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'H' }], End: true },
+        H: { Type: 'Pass', End: true },
+      },
+    };
+    const map = {
+      StartAt: 'M',
+      States: {
+        M: {
+          Type: 'Map',
+          ItemsPath: '$.items',
+          ItemSelector: { 'v.$': '$.nope' },
+          ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
+          Catch: [{ ErrorEquals: ['States.ParameterPathFailure'], Next: 'H' }],
+          End: true,
+        },
+        H: { Type: 'Pass', End: true },
+      },
+    };
 
     // Act
     const caughtInTask = await runDefinition(task, {}, { echo: (x) => x });
@@ -101,7 +131,10 @@ describe('paths and input/output processing', () => {
     const refused = [
       pass({ Result: 1, ResultPath: '$.a.length()' }),
       { StartAt: 'W', States: { W: { Type: 'Wait', SecondsPath: '$.a.length()', End: true } } },
-      { StartAt: 'M', States: { M: { Type: 'Map', ItemsPath: '$.a.length()', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } } },
+      {
+        StartAt: 'M',
+        States: { M: { Type: 'Map', ItemsPath: '$.a.length()', ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } },
+      },
     ];
 
     // Act + Assess
@@ -117,7 +150,9 @@ describe('paths and input/output processing', () => {
 
     // Assess
     expect(outcome.error).toBe('States.Runtime');
-    expect(outcome.cause).toBe("An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.x' : No results for path: $['x']");
+    expect(outcome.cause).toBe(
+      "An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.x' : No results for path: $['x']",
+    );
   });
 
   it('a ResultPath into a non-object input fails with States.ResultPathMatchFailure', async () => {
@@ -130,7 +165,10 @@ describe('paths and input/output processing', () => {
 
   it("a Fail state's ErrorPath and CausePath read paths, the context and intrinsics", async () => {
     // Act
-    const outcome = await runDefinition({ StartAt: 'F', States: { F: { Type: 'Fail', ErrorPath: '$$.State.Name', CausePath: "States.Format('bad {}', $.id)" } } }, { id: 7 });
+    const outcome = await runDefinition(
+      { StartAt: 'F', States: { F: { Type: 'Fail', ErrorPath: '$$.State.Name', CausePath: "States.Format('bad {}', $.id)" } } },
+      { id: 7 },
+    );
 
     // Assess
     expect(outcome.error).toBe('F');

@@ -113,9 +113,7 @@ describe('GET /approvals/{ref}', () => {
     const unknownId = `${'Z'.repeat(22)}.${refFor(record, ALICE).split('.')[1]}`;
     const wrongSecret = `${record.id}.${'Q'.repeat(43)}`;
     // Act
-    const responses = await Promise.all(
-      ['garbage', unknownId, wrongSecret].map((ref) => handleDecisionRequest(get(ref), deps())),
-    );
+    const responses = await Promise.all(['garbage', unknownId, wrongSecret].map((ref) => handleDecisionRequest(get(ref), deps())));
     // Assess
     expect(responses.map((r) => r.statusCode)).toEqual([404, 404, 404]);
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
@@ -349,8 +347,8 @@ describe('POST /approvals/{ref}', () => {
   });
 });
 
-describe('the requester\'s own link', () => {
-  it('refuses the requester\'s vote (403), records nothing and completes nothing; the page says why', async () => {
+describe("the requester's own link", () => {
+  it("refuses the requester's vote (403), records nothing and completes nothing; the page says why", async () => {
     // Prepare: ALICE asked (a parent workflow passed her address) and is on the list, e.g. as an escalation approver.
     const record = seed({ requestedBy: ALICE });
 
@@ -372,7 +370,11 @@ describe('the requester\'s own link', () => {
 describe('a request whose execution stopped waiting', () => {
   it.each([
     ['aborted', { status: 'ABORTED' as const }, 'it was stopped (aborted) before anyone decided'],
-    ['failed with an error the app does not know', { status: 'FAILED' as const, error: 'Some.Other' }, 'the workflow failed (Some.Other) before anyone decided'],
+    [
+      'failed with an error the app does not know',
+      { status: 'FAILED' as const, error: 'Some.Other' },
+      'the workflow failed (Some.Other) before anyone decided',
+    ],
     ['timed out', { status: 'TIMED_OUT' as const }, 'the workflow timed out'],
     ['failed', { status: 'FAILED' as const, error: 'Approval.WorkerLost' }, 'the workflow failed (Approval.WorkerLost)'],
   ])('%s: the page and a POST say it is closed and why, never "expired"', async (_, execution, why) => {

@@ -35,12 +35,8 @@ describe('renderEmail', () => {
   });
 
   it('uses the reminder and escalation subjects', () => {
-    expect(renderEmail('reminder', record, 'alice@example.com', alice).subject).toBe(
-      'Reminder: approval needed: Stop i-0123 in prod',
-    );
-    expect(renderEmail('escalation', record, 'alice@example.com', alice).subject).toBe(
-      'Escalation: approval needed: Stop i-0123 in prod',
-    );
+    expect(renderEmail('reminder', record, 'alice@example.com', alice).subject).toBe('Reminder: approval needed: Stop i-0123 in prod');
+    expect(renderEmail('escalation', record, 'alice@example.com', alice).subject).toBe('Escalation: approval needed: Stop i-0123 in prod');
   });
 
   it('escapes hostile values in the HTML body and keeps the subject on one line', () => {

@@ -62,7 +62,10 @@ export class FakeTable {
 
   private query(input: { IndexName?: string; ExclusiveStartKey?: Item }) {
     if (input.IndexName !== 'pending') throw new Error(`unexpected index ${input.IndexName}`);
-    const ids = [...this.items.values()].filter((i) => i.pending === 'yes').map((i) => i.id as string).sort();
+    const ids = [...this.items.values()]
+      .filter((i) => i.pending === 'yes')
+      .map((i) => i.id as string)
+      .sort();
     const start = input.ExclusiveStartKey ? ids.indexOf(input.ExclusiveStartKey.id as string) + 1 : 0;
     const page = ids.slice(start, start + this.pageSize);
     const more = start + this.pageSize < ids.length;

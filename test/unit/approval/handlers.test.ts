@@ -43,7 +43,12 @@ function without(env: Record<string, string>, name: string): Record<string, stri
 describe('loadEnv', () => {
   it('reads the validate environment', async () => {
     const { loadEnv: loadValidateEnv } = await tasks.validate();
-    expect(loadValidateEnv(VALIDATE_ENV)).toEqual({ approvers: ['ops@example.com'], timeoutSeconds: 3600, maxTimeoutSeconds: 86_400, allowedRecipientDomains: [] });
+    expect(loadValidateEnv(VALIDATE_ENV)).toEqual({
+      approvers: ['ops@example.com'],
+      timeoutSeconds: 3600,
+      maxTimeoutSeconds: 86_400,
+      allowedRecipientDomains: [],
+    });
     expect(loadValidateEnv({ ...VALIDATE_ENV, ALLOWED_RECIPIENT_DOMAINS: '["example.com"]' }).allowedRecipientDomains).toEqual(['example.com']);
     expect(() => loadValidateEnv({ ...VALIDATE_ENV, ALLOWED_RECIPIENT_DOMAINS: '["*@x"]' })).toThrow('ALLOWED_RECIPIENT_DOMAINS');
   });

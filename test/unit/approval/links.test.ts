@@ -51,7 +51,7 @@ describe('approval links', () => {
     expect(parseRef(ref)).toBe('invalid');
   });
 
-  it("identifies the approver whose secret the link carries", () => {
+  it('identifies the approver whose secret the link carries', () => {
     const approvers = [approver('alice@example.com', 'a'.repeat(43)), approver('bob@example.com', 'b'.repeat(43))];
     expect(findApprover(approvers, 'b'.repeat(43))?.email).toBe('bob@example.com');
   });

@@ -22,21 +22,43 @@ let now: Date;
 const ACTIVITY = 'arn:aws:states:us-east-1:000000000000:activity:approval';
 const NEW_TOKEN = 'NEW-TASK-TOKEN-also-secret-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const request: ApprovalRequest = {
-  title: 'Stop i-0123 in prod', details: null, approvers: ['alice@example.com'], requestedBy: null, timeoutSeconds: 86_400, quorum: 1,
+  title: 'Stop i-0123 in prod',
+  details: null,
+  approvers: ['alice@example.com'],
+  requestedBy: null,
+  timeoutSeconds: 86_400,
+  quorum: 1,
 };
 const mail = { sender: 'approvals@example.com', linkBaseUrl: LINK_BASE };
 
 function workerDeps(): WorkerDeps {
   return {
-    sfn: new SFNClient({ region: 'us-east-1' }), ses: new SESv2Client({ region: 'us-east-1' }), store: table.store, activityArn: ACTIVITY,
-    workerName: 'w', ...mail, reminderIntervalSeconds: 4 * 3600, escalateAfterSeconds: 0, escalationApprovers: [], now: () => now, sleep: async () => {}, log: recordingLog(),
+    sfn: new SFNClient({ region: 'us-east-1' }),
+    ses: new SESv2Client({ region: 'us-east-1' }),
+    store: table.store,
+    activityArn: ACTIVITY,
+    workerName: 'w',
+    ...mail,
+    reminderIntervalSeconds: 4 * 3600,
+    escalateAfterSeconds: 0,
+    escalationApprovers: [],
+    now: () => now,
+    sleep: async () => {},
+    log: recordingLog(),
   };
 }
 
 function sweepDeps(): SweepDeps {
   return {
-    sfn: new SFNClient({ region: 'us-east-1' }), ses: new SESv2Client({ region: 'us-east-1' }), store: table.store, ...mail,
-    reminderIntervalSeconds: 4 * 3600, escalationApprovers: [], now: () => now, sleep: async () => {}, log: recordingLog(),
+    sfn: new SFNClient({ region: 'us-east-1' }),
+    ses: new SESv2Client({ region: 'us-east-1' }),
+    store: table.store,
+    ...mail,
+    reminderIntervalSeconds: 4 * 3600,
+    escalationApprovers: [],
+    now: () => now,
+    sleep: async () => {},
+    log: recordingLog(),
   };
 }
 
@@ -121,7 +143,10 @@ describe('one email per approver', () => {
 
   it('a failed send releases its claim: the next sweep retries at once', async () => {
     // Prepare: SES refuses the worker's send (the sandbox had not verified alice yet)
-    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error('Email address is not verified.'), { name: 'MessageRejected' })).resolves({ MessageId: 'm' });
+    ses
+      .on(SendEmailCommand)
+      .rejectsOnce(Object.assign(new Error('Email address is not verified.'), { name: 'MessageRejected' }))
+      .resolves({ MessageId: 'm' });
     await deliverNext(workerDeps());
     // Act
     now = new Date(NOW.getTime() + 60_000);

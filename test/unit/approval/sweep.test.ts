@@ -1,8 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut,
-} from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { findApprover, parseRef } from '../../../tasks/approval/core/links';
@@ -183,9 +181,7 @@ describe('sweep', () => {
     await sweep(deps());
     // Assess
     const mails = sentMails();
-    expect(mails.map((m) => [m.Destination!.ToAddresses![0], m.Content!.Simple!.Subject!.Data])).toEqual([
-      [BOB, 'Approval needed: Stop i-0123 in prod'],
-    ]);
+    expect(mails.map((m) => [m.Destination!.ToAddresses![0], m.Content!.Simple!.Subject!.Data])).toEqual([[BOB, 'Approval needed: Stop i-0123 in prod']]);
     const stored = table.record(record.id);
     expect(stored.approvers[1].notifiedAt).toBe(NOW.toISOString());
     expect(findApprover(stored.approvers, secretIn(mails[0]))?.email).toBe(BOB);

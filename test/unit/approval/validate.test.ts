@@ -82,11 +82,7 @@ describe('validateRequest', () => {
     ['approvers omitted without defaults', { title: 'T' }, /^approvers: at least one approver is required/, noDefaults],
     ['an approver not an email', { title: 'T', approvers: ['a@example.com', 'bob'] }, /^approvers\[1\]: not a valid email address: string "bob"/],
     ['an approver not a string', { title: 'T', approvers: [42] }, /^approvers\[0\]: not a valid email address: number 42/],
-    [
-      'over 20 approvers',
-      { title: 'T', approvers: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) },
-      /^approvers: at most 20 approvers, got 21/,
-    ],
+    ['over 20 approvers', { title: 'T', approvers: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }, /^approvers: at most 20 approvers, got 21/],
     ['requestedBy not a string', { title: 'T', requestedBy: { name: 'x' } }, /^requestedBy: must be a string/],
     ['requestedBy too long', { title: 'T', requestedBy: 'r'.repeat(201) }, /^requestedBy: must be at most 200 characters/],
     ['timeoutSeconds not an integer', { title: 'T', timeoutSeconds: 90.5 }, /^timeoutSeconds: must be an integer/],
@@ -106,10 +102,7 @@ describe('validateRequest', () => {
 
   it('reports every problem at once', () => {
     // Act
-    const problems = problemsOf(
-      { title: '', approvers: ['ok@example.com', 'nope'], timeoutSeconds: 5, quorum: 0, colour: 'red' },
-      noDefaults,
-    );
+    const problems = problemsOf({ title: '', approvers: ['ok@example.com', 'nope'], timeoutSeconds: 5, quorum: 0, colour: 'red' }, noDefaults);
     // Assess
     expect(problems).toEqual([
       expect.stringMatching(/^colour: unknown field/),
@@ -146,14 +139,20 @@ describe('allowedRecipientDomains', () => {
 
 describe('the requester (requestedBy, an email address) never approves their own request', () => {
   it('does not ask the requester, whether named in the input or among the default approvers', () => {
-    expect(validateRequest({ title: 't', approvers: ['Carol@example.com', 'dave@example.com'], requestedBy: 'carol@example.com' }, defaults).approvers).toEqual(['dave@example.com']);
-    expect(validateRequest({ title: 't', requestedBy: 'ops-lead@example.com' }, { ...defaults, approvers: ['ops-lead@example.com', 'erin@example.com'] }).approvers).toEqual(['erin@example.com']);
+    expect(validateRequest({ title: 't', approvers: ['Carol@example.com', 'dave@example.com'], requestedBy: 'carol@example.com' }, defaults).approvers).toEqual(
+      ['dave@example.com'],
+    );
+    expect(
+      validateRequest({ title: 't', requestedBy: 'ops-lead@example.com' }, { ...defaults, approvers: ['ops-lead@example.com', 'erin@example.com'] }).approvers,
+    ).toEqual(['erin@example.com']);
     // A requester that is not an address (a pipeline, a run) excludes nobody.
     expect(validateRequest({ title: 't', requestedBy: 'opsflow TagPolicy scan run 7' }, defaults).approvers).toEqual(['ops-lead@example.com']);
   });
 
   it('fails Input.Invalid when the others cannot reach the quorum without the requester', () => {
-    expect(problemsOf({ title: 't', requestedBy: 'ops-lead@example.com' })).toEqual(['approvers: the requester ops-lead@example.com cannot approve their own request, and there is no other approver']);
+    expect(problemsOf({ title: 't', requestedBy: 'ops-lead@example.com' })).toEqual([
+      'approvers: the requester ops-lead@example.com cannot approve their own request, and there is no other approver',
+    ]);
     expect(problemsOf({ title: 't', approvers: ['a@example.com', 'b@example.com'], requestedBy: 'a@example.com', quorum: 2 })).toEqual([
       'quorum: must be at most the number of approvers (1, not counting the requester a@example.com), got 2',
     ]);

@@ -1,7 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  GetActivityTaskCommand, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, TaskDoesNotExist,
+  GetActivityTaskCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  TaskDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -188,14 +193,27 @@ describe('deliverNext', () => {
     // Prepare: the SES sandbox refuses alice, who is not a verified identity
     offerTask();
     const refusal = 'Email address is not verified. The following identities failed the check in region US-EAST-1: alice@example.com';
-    ses.on(SendEmailCommand).rejectsOnce(Object.assign(new Error(refusal), { name: 'MessageRejected' })).resolves({});
+    ses
+      .on(SendEmailCommand)
+      .rejectsOnce(Object.assign(new Error(refusal), { name: 'MessageRejected' }))
+      .resolves({});
     // Act
     const result = await deliverNext(deps());
     // Assess
-    expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 1, undelivered: [{ email: 'alice@example.com', error: 'MessageRejected', message: refusal }] });
+    expect(result).toEqual({
+      requestId: requestId(EXECUTION),
+      notified: 1,
+      undelivered: [{ email: 'alice@example.com', error: 'MessageRejected', message: refusal }],
+    });
     const approvers = table.record(requestId(EXECUTION)).approvers;
     expect(approvers.map((a) => a.notifiedAt)).toEqual([null, NOW.toISOString()]);
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'approval email not sent', attributes: expect.objectContaining({ error: 'MessageRejected', reason: refusal }) }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'approval email not sent',
+        attributes: expect.objectContaining({ error: 'MessageRejected', reason: refusal }),
+      }),
+    );
   });
 
   describe('SES throttling (1 email per second in the sandbox, each recipient counts)', () => {
@@ -203,14 +221,25 @@ describe('deliverNext', () => {
 
     it('waits a second, then longer, and sends a throttled email again: every approver is emailed now, not by the sweep', async () => {
       // Prepare: three approvers; SES takes the first email and throttles each of the others once or twice
-      offerTask(TOKEN, { request: { ...request, approvers: ['alice@example.com', 'bob@example.com', 'carol@example.com'] }, execution: EXECUTION, enteredAt: NOW.toISOString() });
+      offerTask(TOKEN, {
+        request: { ...request, approvers: ['alice@example.com', 'bob@example.com', 'carol@example.com'] },
+        execution: EXECUTION,
+        enteredAt: NOW.toISOString(),
+      });
       ses.on(SendEmailCommand).resolvesOnce({}).rejectsOnce(throttled()).resolvesOnce({}).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({});
       const waits: number[] = [];
       // Act
       const result = await deliverNext(deps({ sleep: async (ms) => void waits.push(ms) }));
       // Assess
       expect(result).toEqual({ requestId: requestId(EXECUTION), notified: 3 });
-      expect(sentMails().map((m) => m.Destination!.ToAddresses![0])).toEqual(['alice@example.com', 'bob@example.com', 'bob@example.com', 'carol@example.com', 'carol@example.com', 'carol@example.com']);
+      expect(sentMails().map((m) => m.Destination!.ToAddresses![0])).toEqual([
+        'alice@example.com',
+        'bob@example.com',
+        'bob@example.com',
+        'carol@example.com',
+        'carol@example.com',
+        'carol@example.com',
+      ]);
       expect(waits).toEqual([1000, 1000, 2000]);
       expect(table.record(requestId(EXECUTION)).approvers.map((a) => a.notifiedAt)).toEqual([NOW.toISOString(), NOW.toISOString(), NOW.toISOString()]);
     });

@@ -10,7 +10,12 @@ const ids = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'
 const NOW = new Date('2025-06-04T09:00:00Z');
 
 function setup(action: 'start' | 'stop', failFor: (callIds: string[]) => Error | undefined, opts: { dryRun?: boolean; budget?: number } = {}) {
-  const entries: BatchEntry[] = ids.map((instanceId) => ({ instanceId, name: instanceId.slice(-1), from: action === 'start' ? 'stopped' : 'running', status: 'planned' }));
+  const entries: BatchEntry[] = ids.map((instanceId) => ({
+    instanceId,
+    name: instanceId.slice(-1),
+    from: action === 'start' ? 'stopped' : 'running',
+    status: 'planned',
+  }));
   const mock = mockClient(EC2Client);
   const answer = (input: { InstanceIds?: string[] }) => {
     const err = failFor(input.InstanceIds ?? []);
@@ -43,13 +48,15 @@ describe('actOn', () => {
   it('bisects a failing batch so one bad instance does not block the rest', async () => {
     const bad = 'i-0000000000000000c';
     const { entries, mock, ctx, statuses } = setup('stop', (callIds) =>
-      callIds.includes(bad) ? ec2Error('UnsupportedOperation', `You can't stop the Spot Instance '${bad}' because it is associated with a one-time Spot Instance request.`) : undefined,
+      callIds.includes(bad)
+        ? ec2Error('UnsupportedOperation', `You can't stop the Spot Instance '${bad}' because it is associated with a one-time Spot Instance request.`)
+        : undefined,
     );
 
     await actOn(entries, ctx);
 
     expect(statuses()).toEqual({ a: 'acted', b: 'acted', c: 'skipped', d: 'acted', e: 'acted' });
-    expect(entries[2].reason).toContain('cannot be stopped: You can\'t stop the Spot Instance');
+    expect(entries[2].reason).toContain("cannot be stopped: You can't stop the Spot Instance");
     // [a..e] fails → [a,b,c] fails → [a,b] ok, [c] fails → [d,e] ok: five calls, not one per instance.
     expect(sizes(mock, StopInstancesCommand)).toEqual([5, 3, 2, 1, 2]);
   });
@@ -57,7 +64,9 @@ describe('actOn', () => {
   it('ends the pass on throttling, keeping what was done so the next pass sends only the rest', async () => {
     const { entries, ctx, statuses } = setup('start', (callIds) => {
       if (callIds.length <= 2 && callIds.includes('i-0000000000000000d')) return ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
-      return callIds.includes('i-0000000000000000b') ? ec2Error('IncorrectInstanceState', "The instance 'i-0000000000000000b' is not in a state from which it can be started.") : undefined;
+      return callIds.includes('i-0000000000000000b')
+        ? ec2Error('IncorrectInstanceState', "The instance 'i-0000000000000000b' is not in a state from which it can be started.")
+        : undefined;
     });
 
     await expect(actOn(entries, ctx)).rejects.toEqual(expect.objectContaining({ end: 'throttled' }));
@@ -66,9 +75,16 @@ describe('actOn', () => {
   });
 
   it('makes no more calls than the pass budget allows, then pauses', async () => {
-    const { entries, ctx, calls, statuses } = setup('stop', (callIds) => (callIds.includes('i-0000000000000000e') ? ec2Error('IncorrectInstanceState', 'wrong state') : undefined), { budget: 2 });
+    const { entries, ctx, calls, statuses } = setup(
+      'stop',
+      (callIds) => (callIds.includes('i-0000000000000000e') ? ec2Error('IncorrectInstanceState', 'wrong state') : undefined),
+      { budget: 2 },
+    );
 
-    const err = await actOn(entries, ctx).then(() => undefined, (e: unknown) => e);
+    const err = await actOn(entries, ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
     expect(err).toBeInstanceOf(Pause);
     expect((err as Pause).end).toBe('budget');
@@ -84,7 +100,9 @@ describe('actOn', () => {
   });
 
   it('tries instances without capacity again later, with back-off, and reports them after the last try', async () => {
-    const { entries, ctx } = setup('start', (callIds) => (callIds.includes('i-0000000000000000e') ? ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient c5.large capacity') : undefined));
+    const { entries, ctx } = setup('start', (callIds) =>
+      callIds.includes('i-0000000000000000e') ? ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient c5.large capacity') : undefined,
+    );
     await actOn(entries, ctx);
     const e = entries[4];
     expect(e).toMatchObject({ status: 'capacity', tries: 1, retryAt: '2025-06-04T09:01:00.000Z' });
@@ -98,7 +116,9 @@ describe('actOn', () => {
   });
 
   it('in a dry run asks EC2 whether the call would succeed and changes nothing', async () => {
-    const { entries, mock, ctx, statuses } = setup('start', () => ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.'), { dryRun: true });
+    const { entries, mock, ctx, statuses } = setup('start', () => ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.'), {
+      dryRun: true,
+    });
 
     await actOn(entries, ctx);
 
@@ -110,7 +130,10 @@ describe('actOn', () => {
 describe('reasons', () => {
   const encoded = 'Ab3_-'.repeat(400);
   const denied = Object.assign(
-    ec2Error('UnauthorizedOperation', `You are not authorized to perform this operation. User: arn:aws:sts::000000000000:assumed-role/act/s is not authorized to perform: ec2:StopInstances on resource: arn:aws:ec2:us-east-1:000000000000:instance/i-0000000000000000a because no identity-based policy allows the ec2:StopInstances action. Encoded authorization failure message: ${encoded}`),
+    ec2Error(
+      'UnauthorizedOperation',
+      `You are not authorized to perform this operation. User: arn:aws:sts::000000000000:assumed-role/act/s is not authorized to perform: ec2:StopInstances on resource: arn:aws:ec2:us-east-1:000000000000:instance/i-0000000000000000a because no identity-based policy allows the ec2:StopInstances action. Encoded authorization failure message: ${encoded}`,
+    ),
     { $metadata: { httpStatusCode: 403, requestId: 'req-1' } },
   );
 
@@ -120,7 +143,9 @@ describe('reasons', () => {
     expect(r.status).toBe('failed');
     expect(r.reason).toContain('is not authorized to perform: ec2:StopInstances');
     expect(r.reason).not.toContain(encoded.slice(0, 50));
-    expect(r.reason).toContain("(EC2's encoded authorization message of 2000 characters is left out: it is in the Advance function's log (request req-1), for aws sts decode-authorization-message)");
+    expect(r.reason).toContain(
+      "(EC2's encoded authorization message of 2000 characters is left out: it is in the Advance function's log (request req-1), for aws sts decode-authorization-message)",
+    );
     expect(readableMessage(new Error('plain'))).toBe('plain');
   });
 

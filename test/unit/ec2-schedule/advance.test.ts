@@ -47,7 +47,8 @@ function ec2World(count: number, from: 'running' | 'stopped', clock: { now: numb
       throw ec2Error('RequestLimitExceeded', 'Request limit exceeded.');
     }
     settle();
-    if (action === 'start' && ids.some((i) => opts.capacityShort?.has(i))) throw ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient t3.micro capacity');
+    if (action === 'start' && ids.some((i) => opts.capacityShort?.has(i)))
+      throw ec2Error('InsufficientInstanceCapacity', 'We currently do not have sufficient t3.micro capacity');
     for (const i of ids) {
       const x = instances.get(i)!;
       if (action === 'start' && x.state === 'stopped') Object.assign(x, { state: 'pending', to: 'running', dueMs: clock.now + BOOT_MS });
@@ -62,7 +63,12 @@ function ec2World(count: number, from: 'running' | 'stopped', clock: { now: numb
     const wanted = input.Filters?.find((f: { Name: string }) => f.Name === 'instance-id')?.Values as string[] | undefined;
     const tagged = input.Filters?.some((f: { Name: string }) => f.Name.startsWith('tag:'));
     const ids = wanted ? wanted.filter((i) => instances.has(i)) : tagged ? [...instances.keys()] : [];
-    const rows: Instance[] = ids.map((i) => ({ InstanceId: i, State: { Name: instances.get(i)!.state as never }, RootDeviceType: 'ebs', Tags: [{ Key: 'Schedule', Value: 'oh' }] }));
+    const rows: Instance[] = ids.map((i) => ({
+      InstanceId: i,
+      State: { Name: instances.get(i)!.state as never },
+      RootDeviceType: 'ebs',
+      Tags: [{ Key: 'Schedule', Value: 'oh' }],
+    }));
     return { Reservations: rows.length ? [{ Instances: rows }] : [] };
   });
   return { ec2: new EC2Client({ region: 'us-east-1' }), instances, stats };
@@ -76,7 +82,13 @@ async function runWave(action: Ec2Action, count: number, opts: { actBudgetSecond
   const log = recordingLog();
   const now = () => new Date(clock.now);
   const p = await plan({ action, schedule: 'oh', instanceIds: null, dryRun: false, requestedBy: null, groups: null }, 'run', {
-    ec2: world.ec2, store, schedules: { oh: { timezone: 'UTC', skipDates: [], groups: [] } }, batchSize: 50, actBudgetSeconds: opts.actBudgetSeconds ?? 6 * 3600, now, log,
+    ec2: world.ec2,
+    store,
+    schedules: { oh: { timezone: 'UTC', skipDates: [], groups: [] } },
+    batchSize: 50,
+    actBudgetSeconds: opts.actBudgetSeconds ?? 6 * 3600,
+    now,
+    log,
   });
   const input: AdvanceInput = { runId: 'run', wave: p.waves[0], actUntil: p.actUntil };
   const deps = { ec2: world.ec2, store, verifyTimeoutSeconds: 900, batchSize: 50, now, log };
@@ -94,7 +106,7 @@ async function runWave(action: Ec2Action, count: number, opts: { actBudgetSecond
   return { seconds: (clock.now - T0) / 1000, passes, entries, stats: world.stats, world };
 }
 
-describe('a wave paced to EC2\'s token buckets', () => {
+describe("a wave paced to EC2's token buckets", () => {
   it('starts 10,000 instances near the floor of (10,000 - 1,000) / 2 = 4,500 s, in few passes, never throttled for its call rate', async () => {
     const { seconds, passes, entries, stats } = await runWave('start', 10_000);
 
@@ -117,7 +129,7 @@ describe('a wave paced to EC2\'s token buckets', () => {
     expect(passes).toBeLessThan(40);
   });
 
-  it('reports what it could not send in the run\'s time, and ends', async () => {
+  it("reports what it could not send in the run's time, and ends", async () => {
     const { entries } = await runWave('start', 3000, { actBudgetSeconds: 600 });
 
     const moved = entries.filter((e) => e.status === 'moved').length;

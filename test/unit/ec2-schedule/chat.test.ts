@@ -48,7 +48,12 @@ describe('allowed instances', () => {
 
 describe('control-link command line', () => {
   it('parses a link request, rotation, revocation and the chat token', () => {
-    expect(parseArgs(['i-0feed000000000001', 'start', '--days', '7']).command).toEqual({ kind: 'link', instanceId: 'i-0feed000000000001', action: 'start', days: 7 });
+    expect(parseArgs(['i-0feed000000000001', 'start', '--days', '7']).command).toEqual({
+      kind: 'link',
+      instanceId: 'i-0feed000000000001',
+      action: 'start',
+      days: 7,
+    });
     expect(parseArgs(['rotate']).command).toEqual({ kind: 'rotate' });
     expect(parseArgs(['revoke', 'abc123def']).command).toEqual({ kind: 'revoke', linkId: 'abc123def' });
     expect(parseArgs(['chat-token']).command).toEqual({ kind: 'chat-token', token: undefined });
@@ -65,7 +70,11 @@ const id = 'i-0feed000000000001';
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:Ec2Schedule:run-1';
 
 /** The chat core over an in-memory run table, a one-instance fleet and a mocked Step Functions. */
-async function chatSetup(execution: { status: string; error?: string; cause?: string }, tags: Record<string, string> = { Name: 'web-01', Schedule: 'office-hours' }, state: string | (() => string) = 'stopped') {
+async function chatSetup(
+  execution: { status: string; error?: string; cause?: string },
+  tags: Record<string, string> = { Name: 'web-01', Schedule: 'office-hours' },
+  state: string | (() => string) = 'stopped',
+) {
   const { store } = memoryStore();
   await store.putChatToken('chat-token-1234567890');
   const fleet = ec2Fleet(() => [instance(id, typeof state === 'string' ? state : state(), tags)]);
@@ -76,7 +85,11 @@ async function chatSetup(execution: { status: string; error?: string; cause?: st
     store,
     ec2: fleet.ec2,
     allow: { tags: ['Schedule'], instanceIds: [] },
-    trigger: { sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule', sleep: async () => {} },
+    trigger: {
+      sfn: new SFNClient({ region: 'us-east-1' }),
+      stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule',
+      sleep: async () => {},
+    },
     log: recordingLog(),
   };
   const raw = (body: string) => handleChat(httpRequest({ method: 'POST', body }), deps);
@@ -92,7 +105,7 @@ async function chatSetup(execution: { status: string; error?: string; cause?: st
 const outsideCode = (text: string) => text.replace(/`+(?:.+?|.*?\n(.*?\S.*?\n)*.*?)`+/g, ' ');
 
 describe('chat replies (the HTTP kit)', () => {
-  it('carry the kit\'s security headers, a reply, Slack\'s certificate check and a refusal alike', async () => {
+  it("carry the kit's security headers, a reply, Slack's certificate check and a refusal alike", async () => {
     const { send, raw, sfnMock } = await chatSetup({ status: 'SUCCEEDED' });
     const replies = [(await send('alice', 'help')).res, await raw('ssl_check=1'), await raw(`text=${'x'.repeat(FORM_BODY_BYTES)}`)];
     expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 413]);
@@ -106,7 +119,10 @@ describe('chat start/stop whose run fails', () => {
     const { send } = await chatSetup({ status: 'FAILED', error: 'Input.Invalid', cause: 'schedule: unknown' });
     const { res, body } = await send('alice');
     expect(res.statusCode).toBe(200);
-    expect(body).toEqual({ response_type: 'in_channel', text: '`alice`: start `web-01` `i-0feed000000000001`: failed, Input.Invalid: schedule: unknown (still stopped)' });
+    expect(body).toEqual({
+      response_type: 'in_channel',
+      text: '`alice`: start `web-01` `i-0feed000000000001`: failed, Input.Invalid: schedule: unknown (still stopped)',
+    });
   });
 
   it('shortens a huge user name in the reply and in requestedBy, so the action never fails for it', async () => {
@@ -125,7 +141,7 @@ describe('chat start/stop whose run fails', () => {
     expect((await send('bob')).body.text).toBe('`bob`: start `web-01` `i-0feed000000000001`: failed, ABORTED (still stopped)');
   });
 
-  it('bounds a bad command\'s echo of what was typed', async () => {
+  it("bounds a bad command's echo of what was typed", async () => {
     const { body } = await (await chatSetup({ status: 'SUCCEEDED' })).send('dave', `start ${'y'.repeat(100_000)}`);
     expect(body.text.length).toBeLessThan(REPLY_CHARS);
     expect(body.text).toContain('start needs one instance id');
@@ -134,8 +150,18 @@ describe('chat start/stop whose run fails', () => {
 
 describe('chat start/stop: why nothing happened', () => {
   const settle = async (store: Awaited<ReturnType<typeof chatSetup>>['store'], sk: 'entries' | 'batch', entry: Record<string, unknown>) => {
-    if (sk === 'entries') await store.putEntries('run-1', 0, [{ instanceId: id, name: 'web-01', from: 'stopped', to: 'stopped', outcome: 'skipped', reason: '', ...entry } as never]);
-    else await store.putBatches('run-1', [{ wave: 0, n: 0, batch: { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] } }]);
+    if (sk === 'entries')
+      await store.putEntries('run-1', 0, [
+        { instanceId: id, name: 'web-01', from: 'stopped', to: 'stopped', outcome: 'skipped', reason: '', ...entry } as never,
+      ]);
+    else
+      await store.putBatches('run-1', [
+        {
+          wave: 0,
+          n: 0,
+          batch: { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] },
+        },
+      ]);
   };
 
   it('says the instance was already there, not "running -> running"', async () => {
@@ -146,7 +172,10 @@ describe('chat start/stop: why nothing happened', () => {
 
   it('says EC2 had no capacity and that the workflow tries again', async () => {
     const { send, store } = await chatSetup({ status: 'RUNNING' });
-    await settle(store, 'batch', { status: 'capacity', reason: 'We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).' });
+    await settle(store, 'batch', {
+      status: 'capacity',
+      reason: 'We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).',
+    });
     expect((await send('carol')).body.text).toBe(
       '`carol`: start `web-01` `i-0feed000000000001`: not started yet: EC2 has no capacity for this instance type now (InsufficientInstanceCapacity), ' +
         'so the start is retried after 1, 2, 4 and 8 minutes: We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a). (still stopped)',
@@ -155,13 +184,25 @@ describe('chat start/stop: why nothing happened', () => {
 
   it('says IAM refused the call', async () => {
     const { send, store } = await chatSetup({ status: 'RUNNING' });
-    await settle(store, 'batch', { status: 'failed', to: 'stopped', reason: 'not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): You are not authorized to perform this operation.' });
-    expect((await send('carol')).body.text).toMatch(/: not started: not permitted \(only instances tagged Schedule.*You are not authorized to perform this operation\. \(still stopped\)$/);
+    await settle(store, 'batch', {
+      status: 'failed',
+      to: 'stopped',
+      reason:
+        'not permitted (only instances tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped; encrypted volumes need a configured KMS key): You are not authorized to perform this operation.',
+    });
+    expect((await send('carol')).body.text).toMatch(
+      /: not started: not permitted \(only instances tagged Schedule.*You are not authorized to perform this operation\. \(still stopped\)$/,
+    );
   });
 
-  it('says the instance fell back to stopped because of its volume\'s KMS key', async () => {
+  it("says the instance fell back to stopped because of its volume's KMS key", async () => {
     const { send, store } = await chatSetup({ status: 'FAILED', error: 'Ec2.PartialFailure', cause: '0 of 1 moved' });
-    await settle(store, 'batch', { status: 'failed', to: 'stopped', reason: 'fell back to stopped: EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key) (Client.InternalError)' });
+    await settle(store, 'batch', {
+      status: 'failed',
+      to: 'stopped',
+      reason:
+        'fell back to stopped: EC2 could not attach a volume at launch: typically an encrypted EBS volume whose KMS key EC2 cannot use (key disabled or pending deletion, or no kms:CreateGrant for the caller on that key) (Client.InternalError)',
+    });
     const { body } = await send('carol');
     expect(body.text).toMatch(/: not started: fell back to stopped: .*KMS key.*\(Client\.InternalError\) \(still stopped\)$/);
     expect(body.text).not.toContain('Ec2.PartialFailure');
@@ -176,7 +217,9 @@ describe('chat start/stop: why nothing happened', () => {
 
   it('never says "stopped -> stopped" when the run ends with nothing recorded', async () => {
     const { send } = await chatSetup({ status: 'SUCCEEDED' });
-    expect((await send('carol')).body.text).toBe('`carol`: start `web-01` `i-0feed000000000001`: no change yet (stopped): the workflow is still running and reports when it is done');
+    expect((await send('carol')).body.text).toBe(
+      '`carol`: start `web-01` `i-0feed000000000001`: no change yet (stopped): the workflow is still running and reports when it is done',
+    );
   });
 });
 

@@ -38,6 +38,8 @@ describe('control links', () => {
   });
 
   it('builds the URL the HTTP API serves', () => {
-    expect(linkUrl('https://x.execute-api.us-east-1.amazonaws.com/', claims, 'v1.t')).toBe('https://x.execute-api.us-east-1.amazonaws.com/ec2/control/i-0feed000000000011/stop?token=v1.t');
+    expect(linkUrl('https://x.execute-api.us-east-1.amazonaws.com/', claims, 'v1.t')).toBe(
+      'https://x.execute-api.us-east-1.amazonaws.com/ec2/control/i-0feed000000000011/stop?token=v1.t',
+    );
   });
 });

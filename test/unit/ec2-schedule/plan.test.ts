@@ -7,9 +7,23 @@ import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 
 const NOW = new Date('2025-06-04T09:00:00Z');
 const facts = (state: string, tags: Record<string, string> = {}, extra: Partial<InstanceFacts> = {}): InstanceFacts => ({
-  instanceId: 'i-0000000000000000a', name: 'x', state, instanceType: 't3.micro', tags, rootDeviceType: 'ebs', ...extra,
+  instanceId: 'i-0000000000000000a',
+  name: 'x',
+  state,
+  instanceType: 't3.micro',
+  tags,
+  rootDeviceType: 'ebs',
+  ...extra,
 });
-const request = (over: Partial<Ec2Request> = {}): Ec2Request => ({ action: 'start', schedule: 'oh', instanceIds: null, dryRun: false, requestedBy: null, groups: null, ...over });
+const request = (over: Partial<Ec2Request> = {}): Ec2Request => ({
+  action: 'start',
+  schedule: 'oh',
+  instanceIds: null,
+  dryRun: false,
+  requestedBy: null,
+  groups: null,
+  ...over,
+});
 const schedules = { oh: { timezone: 'Europe/Berlin', skipDates: ['2025-12-25'], groups: ['db', 'app'] } };
 const HOUR = 3600;
 
@@ -19,11 +33,31 @@ describe('verdict', () => {
     ['skips a running instance on start', facts('running'), 'start', { kind: 'skip', reason: 'already running' }],
     ['skips a stopped instance on stop', facts('stopped'), 'stop', { kind: 'skip', reason: 'already stopped' }],
     ['skips a terminated instance', facts('terminated'), 'stop', { kind: 'skip', reason: 'instance is terminated' }],
-    ['skips an Auto Scaling member', facts('running', { 'aws:autoscaling:groupName': 'web' }), 'stop', { kind: 'skip', reason: expect.stringContaining('member of Auto Scaling group web') }],
-    ['skips an instance-store root', facts('running', {}, { rootDeviceType: 'instance-store' }), 'stop', { kind: 'skip', reason: expect.stringContaining('instance-store root') }],
-    ['honours an override in the future', facts('running', { 'opsflow:override': '2025-06-04' }), 'stop', { kind: 'skip', reason: 'opsflow:override until 2025-06-04' }],
+    [
+      'skips an Auto Scaling member',
+      facts('running', { 'aws:autoscaling:groupName': 'web' }),
+      'stop',
+      { kind: 'skip', reason: expect.stringContaining('member of Auto Scaling group web') },
+    ],
+    [
+      'skips an instance-store root',
+      facts('running', {}, { rootDeviceType: 'instance-store' }),
+      'stop',
+      { kind: 'skip', reason: expect.stringContaining('instance-store root') },
+    ],
+    [
+      'honours an override in the future',
+      facts('running', { 'opsflow:override': '2025-06-04' }),
+      'stop',
+      { kind: 'skip', reason: 'opsflow:override until 2025-06-04' },
+    ],
     ['ignores an expired override', facts('running', { 'opsflow:override': '2025-06-03T23:59:59Z' }), 'stop', { kind: 'act' }],
-    ['leaves an unreadable override alone', facts('running', { 'opsflow:override': 'next week' }), 'stop', { kind: 'skip', reason: expect.stringContaining('is not an ISO date') }],
+    [
+      'leaves an unreadable override alone',
+      facts('running', { 'opsflow:override': 'next week' }),
+      'stop',
+      { kind: 'skip', reason: expect.stringContaining('is not an ISO date') },
+    ],
     ['fails a start of a stopping instance', facts('stopping'), 'start', { kind: 'fail', reason: expect.stringContaining('still stopping') }],
   ])('%s', (_case, f, action, expected) => {
     expect(verdict(f, action as 'start' | 'stop', NOW)).toEqual(expected);
@@ -45,7 +79,15 @@ describe('skip dates', () => {
     const { store, items } = memoryStore();
     const { ec2, mock } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped', { Schedule: 'oh' })]);
 
-    const p = await plan(request(), 'run1', { ec2, store, schedules, batchSize: 2, actBudgetSeconds: HOUR, now: () => new Date('2025-12-25T08:00:00Z'), log: recordingLog() });
+    const p = await plan(request(), 'run1', {
+      ec2,
+      store,
+      schedules,
+      batchSize: 2,
+      actBudgetSeconds: HOUR,
+      now: () => new Date('2025-12-25T08:00:00Z'),
+      log: recordingLog(),
+    });
 
     expect(p).toEqual({ holiday: '2025-12-25', targets: 0, settled: 0, waves: [], actUntil: '2025-12-25T08:00:00.000Z' });
     expect(mock.calls()).toHaveLength(0);
@@ -76,7 +118,9 @@ describe('plan', () => {
     ]);
     expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null, actUntil: '2025-06-04T10:00:00.000Z' });
     expect(stop.waves.map((w) => w.group)).toEqual(['']);
-    expect((await store.getBatches('run-start', 1, [1])).get(1)!.entries).toEqual([{ instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' }]);
+    expect((await store.getBatches('run-start', 1, [1])).get(1)!.entries).toEqual([
+      { instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' },
+    ]);
     expect((await store.loadRun('run-start')).entries).toEqual([
       { instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
     ]);
@@ -89,7 +133,15 @@ describe('plan', () => {
       instance('i-00000000000000a001', 'running', { Schedule: 'oh', 'opsflow:group': 'app' }),
     ]);
 
-    const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', { ec2, store, schedules, batchSize: 5, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+    const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', {
+      ec2,
+      store,
+      schedules,
+      batchSize: 5,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    });
 
     expect(p.waves).toEqual([{ index: 0, group: 'db', action: 'stop', dryRun: false, batches: 1, instances: 1 }]);
   });
@@ -98,14 +150,26 @@ describe('plan', () => {
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped')]);
 
-    const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', { ec2, store, schedules, batchSize: 5, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+    const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', {
+      ec2,
+      store,
+      schedules,
+      batchSize: 5,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    });
 
     expect(p.targets).toBe(1);
-    expect((await store.loadRun('r')).entries).toEqual([expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'instance not found' })]);
+    expect((await store.loadRun('r')).entries).toEqual([
+      expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'instance not found' }),
+    ]);
   });
 
   it('keeps the state payload small whatever the fleet size', async () => {
-    const fleet = Array.from({ length: 10_000 }, (_, n) => instance(`i-${n.toString(16).padStart(17, '0')}`, 'stopped', { Schedule: 'oh', 'opsflow:group': n % 10 ? 'app' : 'db' }));
+    const fleet = Array.from({ length: 10_000 }, (_, n) =>
+      instance(`i-${n.toString(16).padStart(17, '0')}`, 'stopped', { Schedule: 'oh', 'opsflow:group': n % 10 ? 'app' : 'db' }),
+    );
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
@@ -113,7 +177,10 @@ describe('plan', () => {
 
     expect(p.targets).toBe(10_000);
     // One summary per ordering group, not one entry per batch: the same size at any fleet size.
-    expect(p.waves.map((w) => [w.group, w.batches])).toEqual([['db', 20], ['app', 180]]);
+    expect(p.waves.map((w) => [w.group, w.batches])).toEqual([
+      ['db', 20],
+      ['app', 180],
+    ]);
     expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThan(1024);
   });
 
@@ -124,7 +191,15 @@ describe('plan', () => {
     const { store, items } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
-    const p = await plan(request({ action: 'stop' }), 'wide', { ec2, store, schedules, batchSize: 1000, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+    const p = await plan(request({ action: 'stop' }), 'wide', {
+      ec2,
+      store,
+      schedules,
+      batchSize: 1000,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    });
 
     const [wave] = p.waves;
     expect(wave.batches).toBeGreaterThan(1);
@@ -133,7 +208,10 @@ describe('plan', () => {
       const worst = batch.entries.reduce((sum, e) => sum + worstCaseSize(e) + 1, 0);
       expect(worst).toBeLessThanOrEqual(LIST_ITEM_BYTES);
       // Filled with the longest reasons a run may write, the item still fits.
-      const full = { ...items.get(`run#wide|${Ec2Store.batchKey(0, n)}`)!, entries: batch.entries.map((e) => ({ ...e, status: 'failed', to: 'running', reason: 'x'.repeat(1024) })) };
+      const full = {
+        ...items.get(`run#wide|${Ec2Store.batchKey(0, n)}`)!,
+        entries: batch.entries.map((e) => ({ ...e, status: 'failed', to: 'running', reason: 'x'.repeat(1024) })),
+      };
       expect(itemSize(full)).toBeLessThan(DYNAMODB_ITEM_LIMIT);
     }
   });

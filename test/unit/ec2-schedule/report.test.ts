@@ -9,24 +9,52 @@ const request: Ec2Request = { action: 'start', schedule: 'office-hours', instanc
 describe('report', () => {
   it('accounts for every instance, failures first, with counts and the SNS message', async () => {
     const { store } = memoryStore();
-    await store.putEntries('r', 0, [{ instanceId: 'i-0000000000000000c', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' }]);
-    await store.putBatches('r', [{ wave: 0, n: 0, batch: {
-      action: 'start', dryRun: false, group: 'db',
-      entries: [
-        { instanceId: 'i-0000000000000000a', name: 'db', from: 'stopped', status: 'moved', to: 'running', reason: '' },
-        { instanceId: 'i-0000000000000000b', name: 'kms', from: 'stopped', status: 'failed', to: 'stopped', reason: 'fell back to stopped' },
-      ],
-    } }]);
-    await store.putBatches('r', [{ wave: 1, n: 0, batch: { action: 'start', dryRun: false, group: 'app', entries: [{ instanceId: 'i-0000000000000000d', name: 'app', from: 'stopped', status: 'acted' }] } }]);
+    await store.putEntries('r', 0, [
+      { instanceId: 'i-0000000000000000c', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
+    ]);
+    await store.putBatches('r', [
+      {
+        wave: 0,
+        n: 0,
+        batch: {
+          action: 'start',
+          dryRun: false,
+          group: 'db',
+          entries: [
+            { instanceId: 'i-0000000000000000a', name: 'db', from: 'stopped', status: 'moved', to: 'running', reason: '' },
+            { instanceId: 'i-0000000000000000b', name: 'kms', from: 'stopped', status: 'failed', to: 'stopped', reason: 'fell back to stopped' },
+          ],
+        },
+      },
+    ]);
+    await store.putBatches('r', [
+      {
+        wave: 1,
+        n: 0,
+        batch: {
+          action: 'start',
+          dryRun: false,
+          group: 'app',
+          entries: [{ instanceId: 'i-0000000000000000d', name: 'app', from: 'stopped', status: 'acted' }],
+        },
+      },
+    ]);
 
     const { report: r, message } = await report({ runId: 'r', request, plan: { holiday: null, targets: 3, settled: 1 } }, store);
 
     expect(r.counts).toEqual({ total: 4, moved: 1, skipped: 1, failed: 2, dryRun: 0 });
-    expect(r.instances.map((e) => [e.name, e.outcome])).toEqual([['app', 'failed'], ['kms', 'failed'], ['db', 'moved'], ['up', 'skipped']]);
+    expect(r.instances.map((e) => [e.name, e.outcome])).toEqual([
+      ['app', 'failed'],
+      ['kms', 'failed'],
+      ['db', 'moved'],
+      ['up', 'skipped'],
+    ]);
     expect(r.instances[0].reason).toBe('start sent, but not verified: the run ended before it was finished');
     expect(r.summary).toBe('start schedule office-hours: 1 moved, 1 skipped, 2 failed');
     expect(message.subject).toBe('opsflow: start schedule office-hours: 1 moved, 1 skipped, 2 failed');
-    expect(message.text).toContain('FAILED (2)\n  i-0000000000000000d app: stopped -> stopped (start sent, but not verified: the run ended before it was finished)');
+    expect(message.text).toContain(
+      'FAILED (2)\n  i-0000000000000000d app: stopped -> stopped (start sent, but not verified: the run ended before it was finished)',
+    );
     expect(message.text).toContain('Requested by: e2e');
   });
 
@@ -41,14 +69,24 @@ describe('report', () => {
     const { store, items } = memoryStore();
     const reason = 'fell back to stopped: EC2 could not attach a volume at launch (Client.InternalError)';
     for (let b = 0; b < 200; b++) {
-      await store.putBatches('big', [{ wave: 0, n: b, batch: {
-        action: 'start', dryRun: false, group: '',
-        entries: Array.from({ length: 50 }, (_, i) => {
-          const n = b * 50 + i;
-          const id = `i-0${n.toString(16).padStart(16, '0')}`;
-          return n % 10 === 0 ? { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'failed' as const, to: 'stopped', reason } : { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'moved' as const, to: 'running', reason: '' };
-        }),
-      } }]);
+      await store.putBatches('big', [
+        {
+          wave: 0,
+          n: b,
+          batch: {
+            action: 'start',
+            dryRun: false,
+            group: '',
+            entries: Array.from({ length: 50 }, (_, i) => {
+              const n = b * 50 + i;
+              const id = `i-0${n.toString(16).padStart(16, '0')}`;
+              return n % 10 === 0
+                ? { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'failed' as const, to: 'stopped', reason }
+                : { instanceId: id, name: `web-${n}`, from: 'stopped', status: 'moved' as const, to: 'running', reason: '' };
+            }),
+          },
+        },
+      ]);
     }
 
     const out = await report({ runId: 'big', request, plan: { holiday: null, targets: 10_000, settled: 0 } }, store);
@@ -61,7 +99,9 @@ describe('report', () => {
     expect(out.report.omitted).toBe(10_000 - MAX_OUTPUT_ENTRIES);
     expect(out.message.text).toContain('FAILED (1000)');
     expect(out.message.text).toContain('... and 950 more');
-    expect(out.message.text).toContain(`The full report (10000 instances) is in the Ec2Schedule table under pk "report#big", ${out.report.fullReport.pages} item(s).`);
+    expect(out.message.text).toContain(
+      `The full report (10000 instances) is in the Ec2Schedule table under pk "report#big", ${out.report.fullReport.pages} item(s).`,
+    );
     // The full report: every instance once, in pages each below DynamoDB's 400 KB item limit.
     const pages = Array.from({ length: out.report.fullReport.pages }, (_, p) => items.get(`report#big|page#${String(p).padStart(5, '0')}`));
     expect(pages.every((p) => itemSize(p!) < DYNAMODB_ITEM_LIMIT)).toBe(true);
@@ -74,10 +114,25 @@ describe('report', () => {
     // What an UnauthorizedOperation leaves once bounded: about a kilobyte per instance.
     const reason = `not permitted: You are not authorized to perform this operation. ${'x'.repeat(1000)}`;
     for (let b = 0; b < 20; b++) {
-      await store.putBatches('denied', [{ wave: 0, n: b, batch: {
-        action: 'stop', dryRun: false, group: '',
-        entries: Array.from({ length: 50 }, (_, i) => ({ instanceId: `i-0${(b * 50 + i).toString(16).padStart(16, '0')}`, name: 'web', from: 'running', status: 'failed' as const, to: 'running', reason })),
-      } }]);
+      await store.putBatches('denied', [
+        {
+          wave: 0,
+          n: b,
+          batch: {
+            action: 'stop',
+            dryRun: false,
+            group: '',
+            entries: Array.from({ length: 50 }, (_, i) => ({
+              instanceId: `i-0${(b * 50 + i).toString(16).padStart(16, '0')}`,
+              name: 'web',
+              from: 'running',
+              status: 'failed' as const,
+              to: 'running',
+              reason,
+            })),
+          },
+        },
+      ]);
     }
 
     const out = await report({ runId: 'denied', request: { ...request, action: 'stop' }, plan: { holiday: null, targets: 1000, settled: 0 } }, store);
@@ -91,22 +146,40 @@ describe('report', () => {
 
   it('reports every instance with why, when a wave failed', async () => {
     const { store } = memoryStore();
-    await store.putBatches('cut', [{ wave: 0, n: 0, batch: {
-      action: 'start', dryRun: false, group: '',
-      entries: [
-        { instanceId: 'i-0000000000000000a', name: 'a', from: 'stopped', status: 'moved', to: 'running', reason: '' },
-        { instanceId: 'i-0000000000000000b', name: 'b', from: 'stopped', status: 'planned' },
-        { instanceId: 'i-0000000000000000c', name: 'c', from: 'stopped', status: 'capacity', reason: 'no c5.large' },
-      ],
-    } }]);
+    await store.putBatches('cut', [
+      {
+        wave: 0,
+        n: 0,
+        batch: {
+          action: 'start',
+          dryRun: false,
+          group: '',
+          entries: [
+            { instanceId: 'i-0000000000000000a', name: 'a', from: 'stopped', status: 'moved', to: 'running', reason: '' },
+            { instanceId: 'i-0000000000000000b', name: 'b', from: 'stopped', status: 'planned' },
+            { instanceId: 'i-0000000000000000c', name: 'c', from: 'stopped', status: 'capacity', reason: 'no c5.large' },
+          ],
+        },
+      },
+    ]);
 
-    const { report: r } = await report({ runId: 'cut', request, plan: { holiday: null, targets: 3, settled: 0 }, failure: { Error: 'States.TaskFailed', Cause: 'the wave execution was aborted' } }, store);
+    const { report: r } = await report(
+      {
+        runId: 'cut',
+        request,
+        plan: { holiday: null, targets: 3, settled: 0 },
+        failure: { Error: 'States.TaskFailed', Cause: 'the wave execution was aborted' },
+      },
+      store,
+    );
 
     expect(r.counts).toEqual({ total: 3, moved: 1, skipped: 0, failed: 2, dryRun: 0 });
     expect(r.failure).toBe('States.TaskFailed: the wave execution was aborted');
     expect(r.summary).toBe('start schedule office-hours: 1 moved, 0 skipped, 2 failed; the run ended early: States.TaskFailed: the wave execution was aborted');
     expect(r.instances.find((e) => e.name === 'b')!.reason).toBe('not started: the run ended early (States.TaskFailed: the wave execution was aborted)');
-    expect(r.instances.find((e) => e.name === 'c')!.reason).toBe('not started: waiting for capacity (no c5.large) when the run ended early (States.TaskFailed: the wave execution was aborted)');
+    expect(r.instances.find((e) => e.name === 'c')!.reason).toBe(
+      'not started: waiting for capacity (no c5.large) when the run ended early (States.TaskFailed: the wave execution was aborted)',
+    );
   });
 
   it('still reports when planning failed', async () => {

@@ -16,13 +16,34 @@ describe('schedule → EventBridge Scheduler translation', () => {
     const { out } = parse({ 'office-hours': officeHours });
 
     expect(scheduleTriggers('opsflow', 'office-hours', out['office-hours'])).toEqual([
-      { scheduleName: 'opsflow-office-hours-start-0', schedule: 'office-hours', action: 'start', expression: 'cron(0 7 ? * MON-FRI *)', timezone: 'Europe/Berlin' },
-      { scheduleName: 'opsflow-office-hours-stop-0', schedule: 'office-hours', action: 'stop', expression: 'cron(0 19 ? * MON-FRI *)', timezone: 'Europe/Berlin' },
+      {
+        scheduleName: 'opsflow-office-hours-start-0',
+        schedule: 'office-hours',
+        action: 'start',
+        expression: 'cron(0 7 ? * MON-FRI *)',
+        timezone: 'Europe/Berlin',
+      },
+      {
+        scheduleName: 'opsflow-office-hours-stop-0',
+        schedule: 'office-hours',
+        action: 'stop',
+        expression: 'cron(0 19 ? * MON-FRI *)',
+        timezone: 'Europe/Berlin',
+      },
     ]);
   });
 
   it('stops an overnight period on the following days, and allows start-only and stop-only periods', () => {
-    const { out } = parse({ night: { timezone: 'UTC', periods: [{ days: ['FRI', 'SAT'], start: '22:30', stop: '04:15' }, { days: '*', start: '12:00' }, { days: 'SUN', stop: '23:59' }] } });
+    const { out } = parse({
+      night: {
+        timezone: 'UTC',
+        periods: [
+          { days: ['FRI', 'SAT'], start: '22:30', stop: '04:15' },
+          { days: '*', start: '12:00' },
+          { days: 'SUN', stop: '23:59' },
+        ],
+      },
+    });
 
     expect(scheduleTriggers('opsflow', 'night', out.night).map((t) => [t.scheduleName, t.expression])).toEqual([
       ['opsflow-night-start-0', 'cron(30 22 ? * FRI,SAT *)'],
@@ -57,13 +78,41 @@ describe('schedule → EventBridge Scheduler translation', () => {
 describe('schedule validation', () => {
   it.each([
     ['the time zone is unknown', { s: { ...officeHours, timezone: 'Europe/Berln' } }, "ec2Schedule.schedules.s.timezone: unknown time zone 'Europe/Berln'"],
-    ['stop equals start', { s: { ...officeHours, periods: [{ days: 'MON', start: '07:00', stop: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].stop: must differ from start (07:00)'],
-    ['a day name is wrong', { s: { ...officeHours, periods: [{ days: ['MON', 'FUN'], start: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].days[1]: bad day "FUN"'],
-    ['a day range is wrong', { s: { ...officeHours, periods: [{ days: 'MON-FRIDAY', start: '07:00' }] } }, 'ec2Schedule.schedules.s.periods[0].days: bad day "MON-FRIDAY"'],
-    ['a group is referenced but not defined', { s: { ...officeHours, periods: [{ days: 'MON', stop: '20:00', groups: ['web'] }] } }, "ec2Schedule.schedules.s.periods[0].groups[0]: group 'web' is not defined in the schedule's groups (db, app)"],
-    ['a time is not HH:MM', { s: { ...officeHours, periods: [{ days: 'MON', start: '7am' }] } }, 'ec2Schedule.schedules.s.periods[0].start: must be a 24-hour HH:MM time'],
-    ['a period has neither start nor stop', { s: { ...officeHours, periods: [{ days: 'MON' }] } }, 'ec2Schedule.schedules.s.periods[0]: needs a start, a stop or both'],
-    ['a skip date is not a date', { s: { ...officeHours, skipDates: ['2025-02-30'] } }, "ec2Schedule.schedules.s.skipDates[0]: '2025-02-30' is not a YYYY-MM-DD date"],
+    [
+      'stop equals start',
+      { s: { ...officeHours, periods: [{ days: 'MON', start: '07:00', stop: '07:00' }] } },
+      'ec2Schedule.schedules.s.periods[0].stop: must differ from start (07:00)',
+    ],
+    [
+      'a day name is wrong',
+      { s: { ...officeHours, periods: [{ days: ['MON', 'FUN'], start: '07:00' }] } },
+      'ec2Schedule.schedules.s.periods[0].days[1]: bad day "FUN"',
+    ],
+    [
+      'a day range is wrong',
+      { s: { ...officeHours, periods: [{ days: 'MON-FRIDAY', start: '07:00' }] } },
+      'ec2Schedule.schedules.s.periods[0].days: bad day "MON-FRIDAY"',
+    ],
+    [
+      'a group is referenced but not defined',
+      { s: { ...officeHours, periods: [{ days: 'MON', stop: '20:00', groups: ['web'] }] } },
+      "ec2Schedule.schedules.s.periods[0].groups[0]: group 'web' is not defined in the schedule's groups (db, app)",
+    ],
+    [
+      'a time is not HH:MM',
+      { s: { ...officeHours, periods: [{ days: 'MON', start: '7am' }] } },
+      'ec2Schedule.schedules.s.periods[0].start: must be a 24-hour HH:MM time',
+    ],
+    [
+      'a period has neither start nor stop',
+      { s: { ...officeHours, periods: [{ days: 'MON' }] } },
+      'ec2Schedule.schedules.s.periods[0]: needs a start, a stop or both',
+    ],
+    [
+      'a skip date is not a date',
+      { s: { ...officeHours, skipDates: ['2025-02-30'] } },
+      "ec2Schedule.schedules.s.skipDates[0]: '2025-02-30' is not a YYYY-MM-DD date",
+    ],
     ['the name cannot be a schedule name', { 'Office Hours': officeHours }, 'ec2Schedule.schedules.Office Hours: a schedule name must be'],
     ['there are no periods', { s: { ...officeHours, periods: [] } }, 'ec2Schedule.schedules.s.periods: required'],
   ])('fails when %s, naming the field', (_case, schedules, message) => {
@@ -76,9 +125,13 @@ describe('schedule validation', () => {
     );
   });
 
-  it('defaults to no schedules and to the README\'s ec2Schedule settings', () => {
+  it("defaults to no schedules and to the README's ec2Schedule settings", () => {
     expect(parseConfig({}).ec2Schedule).toEqual({
-      schedules: {}, batchSize: 50, verifyTimeoutSeconds: 900, kmsKeyArns: [], reportEmails: [],
+      schedules: {},
+      batchSize: 50,
+      verifyTimeoutSeconds: 900,
+      kmsKeyArns: [],
+      reportEmails: [],
       control: { allowTags: ['Schedule'], allowInstanceIds: [] },
     });
   });

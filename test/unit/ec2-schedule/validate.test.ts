@@ -9,7 +9,12 @@ const schedules = { 'office-hours': { timezone: 'Europe/Berlin', skipDates: [], 
 describe('Ec2Schedule input', () => {
   it('normalises a scheduled start', () => {
     expect(validateRequest({ action: 'start', schedule: 'office-hours' }, schedules)).toEqual({
-      action: 'start', schedule: 'office-hours', instanceIds: null, dryRun: false, requestedBy: null, groups: null,
+      action: 'start',
+      schedule: 'office-hours',
+      instanceIds: null,
+      dryRun: false,
+      requestedBy: null,
+      groups: null,
     });
   });
 
@@ -50,7 +55,9 @@ describe('Ec2Schedule input', () => {
 describe('shipped examples', () => {
   it('are valid inputs for the shipped config', () => {
     const config = loadConfig();
-    const runtime = Object.fromEntries(Object.entries(config.ec2Schedule.schedules).map(([n, s]) => [n, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }]));
+    const runtime = Object.fromEntries(
+      Object.entries(config.ec2Schedule.schedules).map(([n, s]) => [n, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }]),
+    );
     const files = ec2Schedule.examples;
 
     expect(files.length).toBeGreaterThan(0);

@@ -21,7 +21,15 @@ describe('StateReason classification', () => {
 
 describe('settle', () => {
   const acted = (from: string): BatchEntry => ({ instanceId: 'i-0000000000000000a', name: 'a', from, status: 'acted', verifyBy: '2025-06-04T09:15:00.000Z' });
-  const facts = (state: string, stateReason?: { code: string; message: string }): InstanceFacts => ({ instanceId: 'i-0000000000000000a', name: 'a', state, instanceType: 't3.micro', tags: {}, rootDeviceType: 'ebs', ...(stateReason && { stateReason }) });
+  const facts = (state: string, stateReason?: { code: string; message: string }): InstanceFacts => ({
+    instanceId: 'i-0000000000000000a',
+    name: 'a',
+    state,
+    instanceType: 't3.micro',
+    tags: {},
+    rootDeviceType: 'ebs',
+    ...(stateReason && { stateReason }),
+  });
   const at = new Date('2025-06-04T09:00:30Z');
 
   it('counts an instance as moved only once it is running, and explains one that fell back to stopped', () => {

@@ -2,7 +2,16 @@ import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { consoleOrigin, executionConsoleUrl, formatCause, MAX_CAUSE_CHARS, notify, renderAlert, subject, type ExecutionStatusChange } from '../../../tasks/failure-alerts/core/alert';
+import {
+  consoleOrigin,
+  executionConsoleUrl,
+  formatCause,
+  MAX_CAUSE_CHARS,
+  notify,
+  renderAlert,
+  subject,
+  type ExecutionStatusChange,
+} from '../../../tasks/failure-alerts/core/alert';
 import type { Log } from '../../../tasks/shared/logger';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:execution:Opsflow-Approval:deploy-42';
@@ -28,7 +37,11 @@ function event(status: ExecutionStatusChange['detail']['status'], overrides: Par
 
 describe('renderAlert', () => {
   it('names the workflow, the outcome and the error in the subject; the body has the cause, when, and the console link', () => {
-    const alert = renderAlert(event('FAILED'), { error: 'Input.Invalid', cause: 'approvers: must not be empty; title: is required' }, { consoleOrigin: AWS_CONSOLE });
+    const alert = renderAlert(
+      event('FAILED'),
+      { error: 'Input.Invalid', cause: 'approvers: must not be empty; title: is required' },
+      { consoleOrigin: AWS_CONSOLE },
+    );
 
     expect(alert).toEqual({
       publish: true,
@@ -57,12 +70,19 @@ describe('renderAlert', () => {
   });
 
   it('does not publish a rejected approval: a rejection is a decision, not a failure', () => {
-    const alert = renderAlert(event('FAILED'), { error: 'Approval.Rejected', cause: '{"approver":"lead@example.com","comment":"not now","decidedAt":"2026-03-02T10:15:29Z"}' }, { consoleOrigin: AWS_CONSOLE });
+    const alert = renderAlert(
+      event('FAILED'),
+      { error: 'Approval.Rejected', cause: '{"approver":"lead@example.com","comment":"not now","decidedAt":"2026-03-02T10:15:29Z"}' },
+      { consoleOrigin: AWS_CONSOLE },
+    );
     expect(alert).toEqual({ publish: false, reason: 'Approval.Rejected is a decision, not a failure' });
   });
 
   it('publishes an approval nobody decided (Approval.TimedOut): that is a failure', () => {
-    expect(renderAlert(event('FAILED'), { error: 'Approval.TimedOut' }, { consoleOrigin: AWS_CONSOLE })).toMatchObject({ publish: true, subject: 'Opsflow-Approval failed: Approval.TimedOut' });
+    expect(renderAlert(event('FAILED'), { error: 'Approval.TimedOut' }, { consoleOrigin: AWS_CONSOLE })).toMatchObject({
+      publish: true,
+      subject: 'Opsflow-Approval failed: Approval.TimedOut',
+    });
   });
 
   it('publishes nothing for a status that is not a failure', () => {
@@ -99,7 +119,9 @@ describe('formatCause', () => {
   });
 
   it('leaves text as it is, and cuts what is too long to read', () => {
-    expect(formatCause('The execution reached the maximum number of history events (25000).')).toBe('The execution reached the maximum number of history events (25000).');
+    expect(formatCause('The execution reached the maximum number of history events (25000).')).toBe(
+      'The execution reached the maximum number of history events (25000).',
+    );
     const long = formatCause('x'.repeat(MAX_CAUSE_CHARS + 10));
     expect(long).toBe(`${'x'.repeat(MAX_CAUSE_CHARS)}\n... cut at ${MAX_CAUSE_CHARS} characters; the console shows the whole cause`);
   });
@@ -110,7 +132,9 @@ describe('console links', () => {
     expect(consoleOrigin('eu-west-1')).toBe(AWS_CONSOLE);
     expect(consoleOrigin('eu-west-1', 'https://states.eu-west-1.amazonaws.com')).toBe(AWS_CONSOLE);
     expect(consoleOrigin('us-east-1', 'http://127.0.0.1:4566/')).toBe('http://127.0.0.1:4566');
-    expect(executionConsoleUrl('http://127.0.0.1:4566', 'us-east-1', ARN)).toBe(`http://127.0.0.1:4566/states/home?region=us-east-1#/v2/executions/details/${ARN}`);
+    expect(executionConsoleUrl('http://127.0.0.1:4566', 'us-east-1', ARN)).toBe(
+      `http://127.0.0.1:4566/states/home?region=us-east-1#/v2/executions/details/${ARN}`,
+    );
   });
 
   describe('the handler', () => {
@@ -142,7 +166,13 @@ describe('notify', () => {
   const sns = mockClient(SNSClient);
   const logged: Array<[string, Record<string, unknown>]> = [];
   const log: Log = { info: (m, a) => void logged.push([m, a]), warn: () => {}, error: () => {} };
-  const deps = { sfn: new SFNClient({ region: 'eu-west-1' }), sns: new SNSClient({ region: 'eu-west-1' }), topicArn: 'arn:aws:sns:eu-west-1:123456789012:failures', consoleOrigin: AWS_CONSOLE, log };
+  const deps = {
+    sfn: new SFNClient({ region: 'eu-west-1' }),
+    sns: new SNSClient({ region: 'eu-west-1' }),
+    topicArn: 'arn:aws:sns:eu-west-1:123456789012:failures',
+    consoleOrigin: AWS_CONSOLE,
+    log,
+  };
 
   beforeEach(() => {
     sfn.reset();
@@ -152,16 +182,31 @@ describe('notify', () => {
   });
 
   it('reads the error and cause from the last history event and publishes with a subject', async () => {
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 9, type: 'ExecutionTimedOut', timestamp: new Date(), executionTimedOutEventDetails: { error: 'States.Timeout', cause: 'The state machine timed out.' } }] });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 9,
+          type: 'ExecutionTimedOut',
+          timestamp: new Date(),
+          executionTimedOutEventDetails: { error: 'States.Timeout', cause: 'The state machine timed out.' },
+        },
+      ],
+    });
 
     await notify(event('TIMED_OUT'), deps);
 
     expect(sfn).toHaveReceivedCommandWith(GetExecutionHistoryCommand, { executionArn: ARN, reverseOrder: true, maxResults: 1 });
-    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: deps.topicArn, Subject: 'Opsflow-Approval timed out: States.Timeout', Message: expect.stringContaining('  The state machine timed out.') });
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: deps.topicArn,
+      Subject: 'Opsflow-Approval timed out: States.Timeout',
+      Message: expect.stringContaining('  The state machine timed out.'),
+    });
   });
 
   it('publishes nothing for a rejected approval, and logs why', async () => {
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 12, type: 'ExecutionFailed', timestamp: new Date(), executionFailedEventDetails: { error: 'Approval.Rejected', cause: '{}' } }] });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [{ id: 12, type: 'ExecutionFailed', timestamp: new Date(), executionFailedEventDetails: { error: 'Approval.Rejected', cause: '{}' } }],
+    });
 
     const alert = await notify(event('FAILED'), deps);
 
@@ -172,7 +217,9 @@ describe('notify', () => {
 
   it('fails (so that Lambda retries the event) when SNS refuses the message', async () => {
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 3, type: 'ExecutionAborted', timestamp: new Date(), executionAbortedEventDetails: {} }] });
-    sns.on(PublishCommand).rejects(Object.assign(new Error('User: ... is not authorized to perform: kms:GenerateDataKey'), { name: 'KMSAccessDeniedException' }));
+    sns
+      .on(PublishCommand)
+      .rejects(Object.assign(new Error('User: ... is not authorized to perform: kms:GenerateDataKey'), { name: 'KMSAccessDeniedException' }));
 
     await expect(notify(event('ABORTED'), deps)).rejects.toThrow(/kms:GenerateDataKey/);
   });

@@ -9,7 +9,13 @@ vi.hoisted(() => {
 });
 
 const context = (awsRequestId: string) =>
-  ({ awsRequestId, functionName: 'opsflow-fn', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:opsflow-fn', memoryLimitInMB: '256' }) as unknown as Context;
+  ({
+    awsRequestId,
+    functionName: 'opsflow-fn',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:opsflow-fn',
+    memoryLimitInMB: '256',
+  }) as unknown as Context;
 
 describe('lambdaHandler', () => {
   afterEach(() => vi.restoreAllMocks());

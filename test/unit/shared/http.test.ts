@@ -64,13 +64,23 @@ describe('fromHttpApiEvent', () => {
 
   it('gives empty objects and an empty body when the event has no headers, query, cookies, route parameters or body', () => {
     const request = fromHttpApiEvent(
-      event({ requestContext: { http: { method: 'get' }, requestId: 'r' } as never }, ['headers', 'queryStringParameters', 'rawQueryString', 'cookies', 'pathParameters', 'body', 'isBase64Encoded']),
+      event({ requestContext: { http: { method: 'get' }, requestId: 'r' } as never }, [
+        'headers',
+        'queryStringParameters',
+        'rawQueryString',
+        'cookies',
+        'pathParameters',
+        'body',
+        'isBase64Encoded',
+      ]),
     );
     expect(request).toEqual({ method: 'GET', path: '/approvals/abc', params: {}, query: {}, headers: {}, cookies: {}, body: '', requestId: 'r' });
   });
 
   it('drops parameters and headers whose value is undefined', () => {
-    const request = fromHttpApiEvent(event({ headers: { accept: undefined }, queryStringParameters: { token: undefined }, pathParameters: { ref: undefined } }));
+    const request = fromHttpApiEvent(
+      event({ headers: { accept: undefined }, queryStringParameters: { token: undefined }, pathParameters: { ref: undefined } }),
+    );
     expect(request).toMatchObject({ headers: {}, query: {}, params: {} });
   });
 });
@@ -147,7 +157,10 @@ describe('the kit is the only one in tasks/', () => {
 
   it('is the only file that writes a content-security policy or a security header', () => {
     for (const pattern of [/content-security-policy/i, /default-src/, /x-content-type-options/i, /referrer-policy/i]) {
-      expect(files.filter((f) => pattern.test(f.code)).map((f) => f.path), String(pattern)).toEqual(['tasks/shared/http.ts']);
+      expect(
+        files.filter((f) => pattern.test(f.code)).map((f) => f.path),
+        String(pattern),
+      ).toEqual(['tasks/shared/http.ts']);
     }
   });
 

@@ -17,8 +17,13 @@ describe('DynamoDB item size (CapacityUnitCalculations.html)', () => {
     expect(valueSize(value)).toBe(bytes);
   });
 
-  it('counts an item as the local runtime\'s DynamoDB does', () => {
-    const item = { pk: 'run#x', sk: 'batch#0-0', entries: [{ instanceId: 'i-0123', name: 'wéb', status: 'acted', tries: 12, ok: false, none: null }], expiresAt: 1750000000 };
+  it("counts an item as the local runtime's DynamoDB does", () => {
+    const item = {
+      pk: 'run#x',
+      sk: 'batch#0-0',
+      entries: [{ instanceId: 'i-0123', name: 'wéb', status: 'acted', tries: 12, ok: false, none: null }],
+      expiresAt: 1750000000,
+    };
     expect(itemSize(item)).toBe(dynamoItemSize(marshall(item)));
   });
 });

@@ -42,8 +42,13 @@ const events: Event[] = Array.from({ length: INSTANCES / PER_LAUNCH }, (_, l) =>
 });
 
 const ec2Instance = (id: string): Instance => ({
-  InstanceId: id, State: { Name: 'running' }, LaunchTime: new Date(LAUNCHED + Math.floor(ids.indexOf(id) / PER_LAUNCH) * 1000),
-  Tags: [{ Key: 'CostCenter', Value: 'CC-1001' }, { Key: 'Environment', Value: 'prod' }],
+  InstanceId: id,
+  State: { Name: 'running' },
+  LaunchTime: new Date(LAUNCHED + Math.floor(ids.indexOf(id) / PER_LAUNCH) * 1000),
+  Tags: [
+    { Key: 'CostCenter', Value: 'CC-1001' },
+    { Key: 'Environment', Value: 'prod' },
+  ],
 });
 
 const ec2Mock = mockClient(EC2Client);
@@ -66,7 +71,9 @@ function lookupEvents(input: LookupEventsCommandInput) {
   if (attrs.length > 1) throw Object.assign(new Error('You can specify only one lookup attribute.'), { name: 'InvalidLookupAttributesException' });
   const [attr] = attrs;
   const match = (e: Event) =>
-    !attr || (attr.AttributeKey === 'EventName' && e.EventName === attr.AttributeValue) || (attr.AttributeKey === 'ResourceName' && e.Resources!.some((r) => r.ResourceName === attr.AttributeValue));
+    !attr ||
+    (attr.AttributeKey === 'EventName' && e.EventName === attr.AttributeValue) ||
+    (attr.AttributeKey === 'ResourceName' && e.Resources!.some((r) => r.ResourceName === attr.AttributeValue));
   const inWindow = (e: Event) => (!input.StartTime || +e.EventTime! >= +input.StartTime) && (!input.EndTime || +e.EventTime! <= +input.EndTime);
   const all = events.filter((e) => match(e) && inWindow(e)).sort((a, b) => +b.EventTime! - +a.EventTime!);
   const max = input.MaxResults ?? 50;

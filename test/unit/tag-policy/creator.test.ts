@@ -5,8 +5,10 @@ import { creatorFromIdentity, recordsOf } from '../../../tasks/tag-policy/core/c
 
 describe('creatorFromIdentity', () => {
   it('uses the IAM user name', () => expect(creatorFromIdentity(identity.iamUser('alice'))).toBe('alice'));
-  it('uses the role session name of an assumed role, not the role', () => expect(creatorFromIdentity(identity.assumedRole('GitLabDeployRole', 'gitlab-ci-4242'))).toBe('gitlab-ci-4242'));
-  it('uses the person of an SSO session (the session name is their email)', () => expect(creatorFromIdentity(identity.sso('AdministratorAccess', 'carol@example.com'))).toBe('carol@example.com'));
+  it('uses the role session name of an assumed role, not the role', () =>
+    expect(creatorFromIdentity(identity.assumedRole('GitLabDeployRole', 'gitlab-ci-4242'))).toBe('gitlab-ci-4242'));
+  it('uses the person of an SSO session (the session name is their email)', () =>
+    expect(creatorFromIdentity(identity.sso('AdministratorAccess', 'carol@example.com'))).toBe('carol@example.com'));
   it('uses the federated user name, not the broker', () => expect(creatorFromIdentity(identity.federatedUser('dave', 'fed-broker'))).toBe('dave'));
   it('names root and services', () => {
     expect(creatorFromIdentity({ type: 'Root', arn: 'arn:aws:iam::1:root' })).toBe('root');
@@ -16,7 +18,12 @@ describe('creatorFromIdentity', () => {
 });
 
 describe('recordsOf', () => {
-  const event = (record: object, name = 'RunInstances') => ({ EventName: name, Username: 'x', EventTime: new Date('2025-02-01T10:00:00Z'), CloudTrailEvent: JSON.stringify(record) });
+  const event = (record: object, name = 'RunInstances') => ({
+    EventName: name,
+    Username: 'x',
+    EventTime: new Date('2025-02-01T10:00:00Z'),
+    CloudTrailEvent: JSON.stringify(record),
+  });
   const launched = (...ids: string[]) => ({ instancesSet: { items: ids.map((instanceId) => ({ instanceId })) } });
 
   it('names every instance one RunInstances event launched, each with the person who launched them', () => {

@@ -21,7 +21,9 @@ describe('planInstance', () => {
     const { Owner: _, ...tags } = GOOD_TAGS;
     const p = plan(tags, { creator: 'carol@example.com' });
     expect(p.tags).toEqual({ Owner: 'carol@example.com' });
-    expect(p.finding!.actions).toEqual([{ action: 'lookup-creator', tag: 'Owner', value: 'carol@example.com', outcome: 'planned', reason: 'tag Owner is missing' }]);
+    expect(p.finding!.actions).toEqual([
+      { action: 'lookup-creator', tag: 'Owner', value: 'carol@example.com', outcome: 'planned', reason: 'tag Owner is missing' },
+    ]);
   });
 
   it('notifies instead of writing a creator that breaks the rule (an IAM user name is not an email)', () => {
@@ -45,16 +47,22 @@ describe('planInstance', () => {
     expect(first.destructive).toBeUndefined();
     expect(first.grace).toMatchObject({ state: 'started', action: 'stop' });
     expect(first.finding!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
-    const later = plan({ ...GOOD_TAGS, CostCenter: 'cc-12' }, { grace: { instanceId: 'i-1', action: 'stop', firstSeenAt: '2025-03-01T00:00:00Z', reason: '' } });
+    const later = plan(
+      { ...GOOD_TAGS, CostCenter: 'cc-12' },
+      { grace: { instanceId: 'i-1', action: 'stop', firstSeenAt: '2025-03-01T00:00:00Z', reason: '' } },
+    );
     expect(later.destructive).toBe('stop');
     expect(later.finding!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'planned' }));
   });
 
   it('takes only the strongest destructive action', () => {
-    const policy = policyWith({ gracePeriodHours: 0, rules: [
-      { key: 'A', onMissing: { action: 'stop' } },
-      { key: 'B', onMissing: { action: 'terminate' } },
-    ] });
+    const policy = policyWith({
+      gracePeriodHours: 0,
+      rules: [
+        { key: 'A', onMissing: { action: 'stop' } },
+        { key: 'B', onMissing: { action: 'terminate' } },
+      ],
+    });
     const p = plan({}, {}, policy);
     expect(p.destructive).toBe('terminate');
     expect(p.finding!.actions.filter((a) => a.action === 'stop' || a.action === 'terminate')).toHaveLength(1);

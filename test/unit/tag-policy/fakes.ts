@@ -31,7 +31,14 @@ export class MemoryStore extends DynamoRunStore {
     mock.on(BatchGetCommand).callsFake((input) => {
       const keys = input.RequestItems[TABLE].Keys as Record<string, unknown>[];
       if (keys.length > 100) throw new Error('BatchGetItem takes at most 100 keys');
-      return { Responses: { [TABLE]: keys.map((k) => items.get(key(k))).filter(Boolean).map((i) => structuredClone(i)) } };
+      return {
+        Responses: {
+          [TABLE]: keys
+            .map((k) => items.get(key(k)))
+            .filter(Boolean)
+            .map((i) => structuredClone(i)),
+        },
+      };
     });
     mock.on(BatchWriteCommand).callsFake((input) => {
       const requests = input.RequestItems[TABLE] as Array<{ PutRequest?: { Item: Record<string, any> }; DeleteRequest?: { Key: Record<string, unknown> } }>;

@@ -4,7 +4,13 @@ import { validateInput } from '../../../tasks/tag-policy/core/input';
 import { InputInvalidError, PolicyInvalidError } from '../../../tasks/shared/errors';
 import deployed from '../../../tag-policy.json';
 
-const ctx = { deployedPolicy: deployed, destructiveActions: ['stop', 'terminate'] as const, settleSeconds: 120, executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:run-7', now: new Date('2025-03-01T00:00:00Z') };
+const ctx = {
+  deployedPolicy: deployed,
+  destructiveActions: ['stop', 'terminate'] as const,
+  settleSeconds: 120,
+  executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:run-7',
+  now: new Date('2025-03-01T00:00:00Z'),
+};
 const problems = (input: unknown) => {
   try {
     validateInput(input, ctx);
@@ -16,13 +22,22 @@ const problems = (input: unknown) => {
 
 describe('validateInput', () => {
   it('makes a dry-run scan of the deployed policy by default', () => {
-    expect(validateInput({ mode: 'scan' }, ctx)).toMatchObject({ id: 'run-7', mode: 'scan', dryRun: true, settleSeconds: 0, policy: { rules: expect.any(Array) } });
+    expect(validateInput({ mode: 'scan' }, ctx)).toMatchObject({
+      id: 'run-7',
+      mode: 'scan',
+      dryRun: true,
+      settleSeconds: 0,
+      policy: { rules: expect.any(Array) },
+    });
   });
 
   it('applies only when dryRun is explicitly false', () => expect(validateInput({ mode: 'scan', dryRun: false }, ctx).dryRun).toBe(false));
 
   it('reads the ids and the launcher from the RunInstances rule input', () => {
-    const run = validateInput({ mode: 'launch', launch: { items: [{ instanceId: 'i-0123456789abcdef0' }], userIdentity: identity.sso('Dev', 'erin@example.com') } }, ctx);
+    const run = validateInput(
+      { mode: 'launch', launch: { items: [{ instanceId: 'i-0123456789abcdef0' }], userIdentity: identity.sso('Dev', 'erin@example.com') } },
+      ctx,
+    );
     expect(run).toMatchObject({ mode: 'launch', instanceIds: ['i-0123456789abcdef0'], launchedBy: 'erin@example.com', settleSeconds: 120 });
   });
 
@@ -37,16 +52,24 @@ describe('validateInput', () => {
     expect(problems([])).toEqual(['input: must be a JSON object']);
   });
 
-  it('refuses a policy of its own: approvers, grace period, exemption tag and stop/terminate rules are the deployment\'s', () => {
+  it("refuses a policy of its own: approvers, grace period, exemption tag and stop/terminate rules are the deployment's", () => {
     // Prepare: the self-approval attack: name yourself approver, no grace period, terminate everything untagged.
-    const policy = { version: 1, approvers: ['mallory@example.com'], gracePeriodHours: 0, exemptionTag: 'x', rules: [{ key: 'Code', onMissing: { action: 'terminate' } }] };
+    const policy = {
+      version: 1,
+      approvers: ['mallory@example.com'],
+      gracePeriodHours: 0,
+      exemptionTag: 'x',
+      rules: [{ key: 'Code', onMissing: { action: 'terminate' } }],
+    };
 
     // Act
     const listed = problems({ mode: 'scan', dryRun: false, policy, rules: ['Code', 7] });
 
     // Assess: every problem, and Input.Invalid (the deployed policy is fine; the input is not).
     expect(listed).toEqual([
-      expect.stringMatching(/^policy: an execution cannot bring its own policy \(its approvers, grace period, exemption tag and stop\/terminate rules come from the deployed policy\)/),
+      expect.stringMatching(
+        /^policy: an execution cannot bring its own policy \(its approvers, grace period, exemption tag and stop\/terminate rules come from the deployed policy\)/,
+      ),
       "rules: must be a non-empty array of the deployed policy's rule keys (Owner, CostCenter, Environment)",
     ]);
     expect(() => validateInput({ mode: 'scan', policy }, ctx)).toThrow(InputInvalidError);
@@ -57,8 +80,12 @@ describe('validateInput', () => {
     const deployedRun = validateInput({ mode: 'scan' }, ctx);
     expect(run.policy.rules.map((r) => r.key)).toEqual(['Owner', 'Environment']);
     expect({ ...run.policy, rules: [] }).toEqual({ ...deployedRun.policy, rules: [] });
-    expect(problems({ mode: 'scan', rules: ['Schedule', 'Owner'] })).toEqual(['rules: "Schedule" not in the deployed policy (its rules: Owner, CostCenter, Environment)']);
-    expect(problems({ mode: 'scan', rules: [] })).toEqual(["rules: must be a non-empty array of the deployed policy's rule keys (Owner, CostCenter, Environment)"]);
+    expect(problems({ mode: 'scan', rules: ['Schedule', 'Owner'] })).toEqual([
+      'rules: "Schedule" not in the deployed policy (its rules: Owner, CostCenter, Environment)',
+    ]);
+    expect(problems({ mode: 'scan', rules: [] })).toEqual([
+      "rules: must be a non-empty array of the deployed policy's rule keys (Owner, CostCenter, Environment)",
+    ]);
   });
 
   it('fails Policy.Invalid when the deployed policy itself is broken', () => {
@@ -71,13 +98,20 @@ describe('validateInput, launches whose CloudTrail record omitted the instance l
 
   it('finds the instances of a launch by its client token, crediting the launcher', () => {
     // Prepare: CloudTrail omitted responseElements (over 100 KB), so the rule's `items` path rendered null.
-    const input = { mode: 'launch', launch: { items: null, userIdentity: launcher, clientToken: 'b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11', eventTime: '2025-03-01T10:02:03Z' } };
+    const input = {
+      mode: 'launch',
+      launch: { items: null, userIdentity: launcher, clientToken: 'b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11', eventTime: '2025-03-01T10:02:03Z' },
+    };
 
     // Act
     const run = validateInput(input, ctx);
 
     // Assess
-    expect(run).toMatchObject({ mode: 'launch', launchFilter: { name: 'client-token', values: ['b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11'] }, launchedBy: 'erin@example.com' });
+    expect(run).toMatchObject({
+      mode: 'launch',
+      launchFilter: { name: 'client-token', values: ['b1946ac9-2f3e-4f1c-9b0e-2b1f0c5a7d11'] },
+      launchedBy: 'erin@example.com',
+    });
     expect(run.instanceIds).toBeUndefined();
   });
 

@@ -13,25 +13,40 @@ describe('blastRadius', () => {
   it('is within the cap at the cap', () => expect(blastRadius(counts({ toChange: 20, inScope: 1000 }), policy, true).over).toBe(false));
   it('is over maxInstances', () => expect(blastRadius(counts({ toChange: 21, inScope: 1000 }), policy, true).over).toBe(true));
   it('is over maxPercent of a small fleet', () => {
-    expect(blastRadius(counts({ toChange: 9, inScope: 35 }), policy, true)).toEqual({ over: true, changes: 9, limit: '20 instances or 25% of 35 in scope (8)' });
+    expect(blastRadius(counts({ toChange: 9, inScope: 35 }), policy, true)).toEqual({
+      over: true,
+      changes: 9,
+      limit: '20 instances or 25% of 35 in scope (8)',
+    });
   });
-  it('ignores the percentage when only given instances were checked', () => expect(blastRadius(counts({ toChange: 1, inScope: 1 }), policy, false).over).toBe(false));
+  it('ignores the percentage when only given instances were checked', () =>
+    expect(blastRadius(counts({ toChange: 1, inScope: 1 }), policy, false).over).toBe(false));
 });
 
 describe('planRun', () => {
-  it('only reports a dry run, whatever it found', () => expect(planRun(run({ dryRun: true }), counts({ toTag: 5, toChange: 5, toStop: 1, inScope: 100 })).next).toBe('report'));
+  it('only reports a dry run, whatever it found', () =>
+    expect(planRun(run({ dryRun: true }), counts({ toTag: 5, toChange: 5, toStop: 1, inScope: 100 })).next).toBe('report'));
   it('only reports when nothing would change', () => expect(planRun(run(), counts({ inScope: 100 })).next).toBe('report'));
   it('applies tags directly within the cap', () => {
     expect(planRun(run(), counts({ toTag: 2, toChange: 2, inScope: 100 }))).toMatchObject({ next: 'apply', phase: 'tags', thenApprove: false });
   });
   it('applies tags, then asks before stopping', () => {
-    expect(planRun(run(), counts({ toTag: 2, toStop: 1, toChange: 3, inScope: 100 }))).toMatchObject({ next: 'apply', phase: 'tags', thenApprove: true, approvedPhase: 'destructive' });
+    expect(planRun(run(), counts({ toTag: 2, toStop: 1, toChange: 3, inScope: 100 }))).toMatchObject({
+      next: 'apply',
+      phase: 'tags',
+      thenApprove: true,
+      approvedPhase: 'destructive',
+    });
   });
   it('asks before stopping when there is nothing to tag', () => {
     expect(planRun(run(), counts({ toTerminate: 1, toChange: 1, inScope: 100 }))).toMatchObject({ next: 'approve', approvedPhase: 'destructive' });
   });
   it('asks before changing anything over the blast-radius cap', () => {
-    expect(planRun(run(), counts({ toTag: 50, toChange: 50, inScope: 100 }))).toMatchObject({ next: 'approve', approvedPhase: 'all', blastRadius: { over: true } });
+    expect(planRun(run(), counts({ toTag: 50, toChange: 50, inScope: 100 }))).toMatchObject({
+      next: 'approve',
+      approvedPhase: 'all',
+      blastRadius: { over: true },
+    });
   });
 });
 

@@ -35,9 +35,17 @@ describe('parsePolicy', () => {
 
   it('accepts every example input in workflows/tag-policy/examples, through validateInput like the workflow', () => {
     const dir = 'workflows/tag-policy/examples';
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(files).toEqual(['tag-policy-instances.json', 'tag-policy-rules.json', 'tag-policy-scan-apply.json', 'tag-policy-scan-dry-run.json']);
-    const ctx = { deployedPolicy: deployed, destructiveActions: ['stop', 'terminate'] as const, settleSeconds: 120, executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:example', now: new Date('2025-03-01T00:00:00Z') };
+    const ctx = {
+      deployedPolicy: deployed,
+      destructiveActions: ['stop', 'terminate'] as const,
+      settleSeconds: 120,
+      executionArn: 'arn:aws:states:us-east-1:1:execution:TagPolicy:example',
+      now: new Date('2025-03-01T00:00:00Z'),
+    };
     const runs = Object.fromEntries(files.map((f) => [f, validateInput(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')), ctx)]));
     expect(Object.fromEntries(Object.entries(runs).map(([f, r]) => [f, { mode: r.mode, dryRun: r.dryRun, rules: r.policy.rules.length }]))).toEqual({
       'tag-policy-instances.json': { mode: 'scan', dryRun: true, rules: 3 },
@@ -49,7 +57,9 @@ describe('parsePolicy', () => {
 
   it('accepts the example policy files in workflows/tag-policy/examples/policies (deployed with tagPolicy.policyFile)', () => {
     const dir = 'workflows/tag-policy/examples/policies';
-    const policies = readdirSync(dir).sort().map((f) => parsePolicy(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'))));
+    const policies = readdirSync(dir)
+      .sort()
+      .map((f) => parsePolicy(JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'))));
     expect(policies.map((p) => p.description)).toEqual([expect.stringMatching(/^Broom/), expect.stringMatching(/Serverless Policy Engine/)]);
   });
 
@@ -59,21 +69,27 @@ describe('parsePolicy', () => {
       'rules: must have at least 1 item(s)',
       'colour: is not a known field (known: version, description, dryRun, exemptionTag, gracePeriodHours, blastRadius, approvers, rules)',
     ]);
-    expect(problems(minimal({ onMissing: { action: 'explode' } }))).toEqual(['rules[0].onMissing.action: must be one of "tag", "lookup-creator", "notify", "stop", "terminate", got "explode"']);
+    expect(problems(minimal({ onMissing: { action: 'explode' } }))).toEqual([
+      'rules[0].onMissing.action: must be one of "tag", "lookup-creator", "notify", "stop", "terminate", got "explode"',
+    ]);
     expect(problems(minimal({ required: 'yes' }))).toEqual(['rules[0].required: must be a boolean, got "yes"']);
   });
 
   it('fails on a regular expression that does not compile', () => {
     expect(problems(minimal({ pattern: '([a-z' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression/)]);
     // RE2 syntax: backreferences and lookaround (which need backtracking) are refused.
-    expect(problems(minimal({ pattern: '(a)\\1' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression .*invalid escape sequence/)]);
+    expect(problems(minimal({ pattern: '(a)\\1' }))).toEqual([
+      expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression .*invalid escape sequence/),
+    ]);
     expect(problems(minimal({ pattern: '(?=a)a' }))).toEqual([expect.stringMatching(/^rules\[0\]\.pattern: not a valid RE2 regular expression .*\(\?=/)]);
   });
 
   it('fails on tag keys and values EC2 would refuse', () => {
     expect(problems(minimal({ key: 'aws:owner' }))).toEqual(["rules[0].key: 'aws:owner' starts with 'aws:', which EC2 reserves for AWS"]);
     expect(problems(minimal({ key: 'x'.repeat(129) }))).toEqual(['rules[0].key: must be at most 128 characters, got 129']);
-    expect(problems(minimal({ onMissing: { action: 'tag', value: 'v'.repeat(257) } }))).toEqual(['rules[0].onMissing.value: must be at most 256 characters, got 257']);
+    expect(problems(minimal({ onMissing: { action: 'tag', value: 'v'.repeat(257) } }))).toEqual([
+      'rules[0].onMissing.value: must be at most 256 characters, got 257',
+    ]);
     expect(problems({ ...minimal({}), exemptionTag: 'AWS:exempt' })).toEqual(["exemptionTag: 'AWS:exempt' starts with 'aws:', which EC2 reserves for AWS"]);
   });
 
@@ -86,7 +102,9 @@ describe('parsePolicy', () => {
     ]);
     expect(problems(minimal({ onMissing: { action: 'tag' } }))).toEqual(["rules[0].onMissing.value: the 'tag' action needs a value"]);
     expect(problems(minimal({ onMissing: { action: 'notify', value: 'x' } }))).toEqual(["rules[0].onMissing.value: only the 'tag' action writes a value"]);
-    expect(problems(minimal({ onMissing: { action: 'notify', fallback: 'x' } }))).toEqual(['rules[0].onMissing.fallback: only applies when the creator is looked up']);
+    expect(problems(minimal({ onMissing: { action: 'notify', fallback: 'x' } }))).toEqual([
+      'rules[0].onMissing.fallback: only applies when the creator is looked up',
+    ]);
   });
 
   it('fails on contradictory rules', () => {

@@ -11,9 +11,18 @@ import { run } from './fakes';
 const childFailed = (error: string, cause: string) => ({ Error: 'States.TaskFailed', Cause: JSON.stringify({ Status: 'FAILED', Error: error, Cause: cause }) });
 
 describe('approvalOutcome', () => {
-  it('reads an approval', () => expect(approvalOutcome({ decision: 'approved', approver: 'a@example.com', comment: null })).toEqual({ decision: 'approved', approver: 'a@example.com', comment: undefined }));
+  it('reads an approval', () =>
+    expect(approvalOutcome({ decision: 'approved', approver: 'a@example.com', comment: null })).toEqual({
+      decision: 'approved',
+      approver: 'a@example.com',
+      comment: undefined,
+    }));
   it('reads a rejection with who and why', () => {
-    expect(approvalOutcome(childFailed('Approval.Rejected', JSON.stringify({ approver: 'b@example.com', comment: 'not now' })))).toEqual({ decision: 'rejected', approver: 'b@example.com', comment: 'not now' });
+    expect(approvalOutcome(childFailed('Approval.Rejected', JSON.stringify({ approver: 'b@example.com', comment: 'not now' })))).toEqual({
+      decision: 'rejected',
+      approver: 'b@example.com',
+      comment: 'not now',
+    });
   });
   it('reads a timeout', () => expect(approvalOutcome(childFailed('Approval.TimedOut', 'x'))).toEqual({ decision: 'timed-out' }));
   it('reads the parent task timing out', () => expect(approvalOutcome({ Error: 'States.Timeout', Cause: 'late' })).toEqual({ decision: 'timed-out' }));
@@ -44,7 +53,13 @@ describe('buildReport', () => {
   });
 
   it('marks what waited for a refused approval as rejected', () => {
-    const r = buildReport({ run: run(), counts, approvedPhase: 'destructive', approval: { decision: 'rejected', approver: 'b@example.com' }, findings: [finding] });
+    const r = buildReport({
+      run: run(),
+      counts,
+      approvedPhase: 'destructive',
+      approval: { decision: 'rejected', approver: 'b@example.com' },
+      findings: [finding],
+    });
     expect(r.instances[0].actions).toEqual([
       { action: 'stop', outcome: 'rejected', reason: 'bad CostCenter; needs approval; approval rejected by b@example.com, not applied' },
       { action: 'notify', outcome: 'applied', reason: 'bad CostCenter; reported' },
@@ -75,7 +90,7 @@ describe('buildReport', () => {
 });
 
 describe('stored findings', () => {
-  it('bound every reason, leaving EC2\'s encoded authorization message out, so a finding stays under 400 KB', async () => {
+  it("bound every reason, leaving EC2's encoded authorization message out, so a finding stays under 400 KB", async () => {
     const store = new MemoryStore();
     const encoded = 'Zq9_-'.repeat(2000);
     const reason = `tag missing; CreateTags failed: UnauthorizedOperation (You are not authorized to perform this operation. Encoded authorization failure message: ${encoded})`;

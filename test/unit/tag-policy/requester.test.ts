@@ -28,7 +28,12 @@ const startEvent = (executionArn: string, who: UserIdentity | Record<string, unk
 });
 
 let nowMs: number;
-const deps = () => ({ cloudtrail: new CloudTrailClient({ region: 'us-east-1' }), now: () => new Date(nowMs), sleep: async (ms: number) => void (nowMs += ms), pacer: new Pacer() });
+const deps = () => ({
+  cloudtrail: new CloudTrailClient({ region: 'us-east-1' }),
+  now: () => new Date(nowMs),
+  sleep: async (ms: number) => void (nowMs += ms),
+  pacer: new Pacer(),
+});
 
 beforeEach(() => {
   ct.reset();
@@ -47,13 +52,17 @@ describe('findRequester', () => {
 
     // Assess
     expect(found).toEqual({
-      done: true, attempts: 1, requestedBy: 'approver@example.com',
+      done: true,
+      attempts: 1,
+      requestedBy: 'approver@example.com',
       requester: { kind: 'person', arn: operator.arn, email: 'approver@example.com', matchedBy: 'requesterEmails' },
     });
     const calls = ct.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);
     expect(calls[0]).toMatchObject({
       LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'StartExecution' }],
-      StartTime: new Date(Date.parse(START) - 60_000), EndTime: new Date(Date.parse(START) + 60_000), MaxResults: 50,
+      StartTime: new Date(Date.parse(START) - 60_000),
+      EndTime: new Date(Date.parse(START) + 60_000),
+      MaxResults: 50,
     });
     expect(calls[1].NextToken).toBe('p2');
   });
@@ -81,7 +90,9 @@ describe('findRequester', () => {
 
   it('turns CloudTrail throttling into CloudTrail.Throttled (the workflow retries) and lets other errors through', async () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    ct.on(LookupEventsCommand).rejectsOnce(throttled).rejectsOnce(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+    ct.on(LookupEventsCommand)
+      .rejectsOnce(throttled)
+      .rejectsOnce(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
     const input = { executionArn: EXECUTION, startTime: START, requesterEmails: {} };
     await expect(findRequester(input, deps())).rejects.toMatchObject({ name: 'CloudTrail.Throttled' });
     await expect(findRequester(input, deps())).rejects.toMatchObject({ name: 'AccessDeniedException' });
@@ -91,7 +102,11 @@ describe('findRequester', () => {
 describe('requesterOf', () => {
   it('names no person when an AWS service made the call (a schedule, a rule, a parent execution)', () => {
     const scheduler = identity.serviceRole('Opsflow-ScanScheduleRole', 'scheduler', 'scheduler.amazonaws.com');
-    expect(requesterOf(scheduler, { [scheduler.sessionContext!.sessionIssuer.arn]: 'approver@example.com' })).toEqual({ kind: 'service', invokedBy: 'scheduler.amazonaws.com', arn: scheduler.arn });
+    expect(requesterOf(scheduler, { [scheduler.sessionContext!.sessionIssuer.arn]: 'approver@example.com' })).toEqual({
+      kind: 'service',
+      invokedBy: 'scheduler.amazonaws.com',
+      arn: scheduler.arn,
+    });
   });
 
   it('maps a configured IAM user, role (session issuer) or session ARN to its email', () => {
@@ -103,7 +118,10 @@ describe('requesterOf', () => {
 
   it('trusts an email source identity and an IAM Identity Center session name, not any other session name', () => {
     const sso = identity.sso('Operators', 'Alice@Example.com');
-    const sourced = { ...identity.assumedRole('admin', 'whatever'), sessionContext: { sessionIssuer: identity.assumedRole('admin', 'x').sessionContext!.sessionIssuer, sourceIdentity: 'bob@example.com' } };
+    const sourced = {
+      ...identity.assumedRole('admin', 'whatever'),
+      sessionContext: { sessionIssuer: identity.assumedRole('admin', 'x').sessionContext!.sessionIssuer, sourceIdentity: 'bob@example.com' },
+    };
     // Whoever assumes a role picks its session name: an email there proves nothing.
     const chosen = identity.assumedRole('admin', 'carol@example.com');
     expect(requesterOf(sso, {})).toEqual({ kind: 'person', arn: sso.arn, email: 'alice@example.com', matchedBy: 'identityCenter' });

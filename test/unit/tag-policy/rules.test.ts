@@ -7,7 +7,14 @@ import { presence } from '../../../tasks/tag-policy/rules/presence';
 import type { TagRule } from '../../../tasks/tag-policy/core/types';
 import { instance } from './fakes';
 
-const rule = (r: Partial<TagRule>): TagRule => ({ key: 'Env', required: true, case: 'sensitive', onMissing: { action: 'notify' }, onInvalid: { action: 'notify' }, ...r });
+const rule = (r: Partial<TagRule>): TagRule => ({
+  key: 'Env',
+  required: true,
+  case: 'sensitive',
+  onMissing: { action: 'notify' },
+  onInvalid: { action: 'notify' },
+  ...r,
+});
 
 describe('presence', () => {
   it('accepts a present tag', () => expect(presence(instance('i-1', { Env: 'dev' }), rule({}))).toEqual({ ok: true }));

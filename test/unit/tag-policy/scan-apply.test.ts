@@ -1,7 +1,13 @@
 /** The evaluation and remediation loops against a mocked EC2 and an in-memory table. */
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import {
-  CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client, StopInstancesCommand, TerminateInstancesCommand, type Instance,
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeTagsCommand,
+  EC2Client,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +20,10 @@ const ec2Mock = mockClient(EC2Client);
 const ec2 = new EC2Client({ region: 'us-east-1' });
 const now = () => new Date('2025-03-10T12:00:00Z');
 const ec2Instance = (id: string, tags: Record<string, string>, state = 'running'): Instance => ({
-  InstanceId: id, State: { Name: state as never }, LaunchTime: new Date('2025-01-01T00:00:00Z'), Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+  InstanceId: id,
+  State: { Name: state as never },
+  LaunchTime: new Date('2025-01-01T00:00:00Z'),
+  Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
 });
 const reservations = (...instances: Instance[]) => ({ Reservations: [{ Instances: instances }] });
 
@@ -23,12 +32,23 @@ beforeEach(() => {
   ec2Mock.reset();
   store = new MemoryStore();
 });
-const scanDeps = () => ({ ec2, cloudtrail: new CloudTrailClient({ region: 'us-east-1' }), store, now, log: silentLog(), pageSize: 5, pagesPerInvocation: 2, sleep: async () => {}, pacer: new Pacer() });
+const scanDeps = () => ({
+  ec2,
+  cloudtrail: new CloudTrailClient({ region: 'us-east-1' }),
+  store,
+  now,
+  log: silentLog(),
+  pageSize: 5,
+  pagesPerInvocation: 2,
+  sleep: async () => {},
+  pacer: new Pacer(),
+});
 
 describe('evaluateStep', () => {
   it('pages the fleet inside the task and keeps only counts and a cursor in the state', async () => {
     // Prepare
-    ec2Mock.on(DescribeInstancesCommand)
+    ec2Mock
+      .on(DescribeInstancesCommand)
       .resolvesOnce({ ...reservations(ec2Instance('i-00000001', GOOD_TAGS), ec2Instance('i-00000002', { ...GOOD_TAGS, CostCenter: 'x' })), NextToken: 'p2' })
       .resolvesOnce({ ...reservations(ec2Instance('i-00000003', { ...GOOD_TAGS, Environment: 'Production' })), NextToken: 'p3' });
 
@@ -37,7 +57,10 @@ describe('evaluateStep', () => {
 
     // Assess
     expect(state).toEqual({ cursor: 'p3', done: false, counts: expect.objectContaining({ scanned: 3, compliant: 1, violating: 2, deferred: 1 }) });
-    expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeInstancesCommand, 1, { MaxResults: 5, Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }] });
+    expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeInstancesCommand, 1, {
+      MaxResults: 5,
+      Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }],
+    });
     expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeInstancesCommand, 2, { NextToken: 'p2' });
     expect(store.finding('run-1', 'i-00000002')!.actions).toContainEqual(expect.objectContaining({ action: 'stop', outcome: 'deferred' }));
     expect(store.grace.get('i-00000002')).toMatchObject({ action: 'stop', firstSeenAt: '2025-03-10T12:00:00.000Z' });
@@ -45,7 +68,9 @@ describe('evaluateStep', () => {
 
   it('records no grace period in a dry run, and clears the record of an instance that was fixed', async () => {
     // Prepare
-    ec2Mock.on(DescribeInstancesCommand).resolves(reservations(ec2Instance('i-00000001', GOOD_TAGS), ec2Instance('i-00000002', { ...GOOD_TAGS, CostCenter: 'x' })));
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolves(reservations(ec2Instance('i-00000001', GOOD_TAGS), ec2Instance('i-00000002', { ...GOOD_TAGS, CostCenter: 'x' })));
     await store.putGrace([{ instanceId: 'i-00000001', action: 'stop', firstSeenAt: '2025-03-01T00:00:00Z', reason: 'old' }]);
 
     // Act
@@ -60,7 +85,10 @@ describe('evaluateStep', () => {
 
   it('fails with TagPolicy.ReadFailed, judging nothing, when EC2 cannot be read', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(Object.assign(new Error('slow down'), { name: 'RequestLimitExceeded' }));
-    await expect(evaluateStep(run(), undefined, scanDeps())).rejects.toMatchObject({ name: 'TagPolicy.ReadFailed', message: 'DescribeInstances failed: RequestLimitExceeded' });
+    await expect(evaluateStep(run(), undefined, scanDeps())).rejects.toMatchObject({
+      name: 'TagPolicy.ReadFailed',
+      message: 'DescribeInstances failed: RequestLimitExceeded',
+    });
     expect(store.runs.size).toBe(0);
   });
 
@@ -75,7 +103,9 @@ describe('evaluateStep', () => {
     // Assess
     expect(ok.counts).toMatchObject({ scanned: 1, compliant: 1 });
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
-    await expect(evaluateStep(run({ mode: 'launch', instanceIds: ['i-0000000a'] }), undefined, scanDeps())).rejects.toMatchObject({ name: 'TagPolicy.ReadFailed' });
+    await expect(evaluateStep(run({ mode: 'launch', instanceIds: ['i-0000000a'] }), undefined, scanDeps())).rejects.toMatchObject({
+      name: 'TagPolicy.ReadFailed',
+    });
   });
 });
 
@@ -100,9 +130,9 @@ describe('applyStep', () => {
   it('writes identical tag sets with one CreateTags call and skips instances fixed since the scan', async () => {
     // Prepare
     await store.putFindings('run-1', [tagFinding('i-00000001'), tagFinding('i-00000002'), tagFinding('i-00000003')]);
-    ec2Mock.on(DescribeInstancesCommand).resolves(reservations(
-      ec2Instance('i-00000001', noOwner), ec2Instance('i-00000002', noOwner), ec2Instance('i-00000003', GOOD_TAGS),
-    ));
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolves(reservations(ec2Instance('i-00000001', noOwner), ec2Instance('i-00000002', noOwner), ec2Instance('i-00000003', GOOD_TAGS)));
 
     // Act
     const next = await applyStep(run(), start, applyDeps());
@@ -110,7 +140,10 @@ describe('applyStep', () => {
     // Assess
     expect(next).toMatchObject({ done: true, tally: { applied: 2, skipped: 1, failed: 0 } });
     expect(ec2Mock).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
-    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['i-00000001', 'i-00000002'], Tags: [{ Key: 'Owner', Value: 'carol@example.com' }] });
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, {
+      Resources: ['i-00000001', 'i-00000002'],
+      Tags: [{ Key: 'Owner', Value: 'carol@example.com' }],
+    });
     expect(store.finding('run-1', 'i-00000003')!.actions[0]).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('fixed since the scan') });
   });
 
@@ -128,7 +161,10 @@ describe('applyStep', () => {
 
     // Assess
     expect(next.tally).toEqual({ applied: 1, skipped: 1, failed: 0 });
-    expect(store.finding('run-1', 'i-00000001')!.actions[0]).toMatchObject({ outcome: 'applied', reason: 'tag Code is missing; terminated (approved by boss@example.com)' });
+    expect(store.finding('run-1', 'i-00000001')!.actions[0]).toMatchObject({
+      outcome: 'applied',
+      reason: 'tag Code is missing; terminated (approved by boss@example.com)',
+    });
     expect(store.finding('run-1', 'i-00000002')!.actions[0]).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('termination protection') });
   });
 
@@ -167,7 +203,11 @@ describe('applyStep', () => {
     it('keeps what was done before the throttle and does not send it again', async () => {
       // Prepare: the tags go through; the stop of the same page is throttled.
       const policy = policyWith({ rules: [{ key: 'Owner', onMissing: { action: 'stop' } }] });
-      const both = (id: string) => ({ ...tagFinding(id), actions: [...tagFinding(id).actions, { action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Owner is missing' }], destructive: 'stop' as const });
+      const both = (id: string) => ({
+        ...tagFinding(id),
+        actions: [...tagFinding(id).actions, { action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Owner is missing' }],
+        destructive: 'stop' as const,
+      });
       await store.putFindings('run-1', [both('i-00000001')]);
       ec2Mock.on(DescribeInstancesCommand).resolves(reservations(ec2Instance('i-00000001', {})));
       ec2Mock.on(CreateTagsCommand).resolves({});
@@ -184,7 +224,7 @@ describe('applyStep', () => {
       expect(ec2Mock).toHaveReceivedCommandTimes(StopInstancesCommand, 2);
     });
 
-    it('backs off exponentially, and fails the page\'s actions only after the last attempt, saying why', async () => {
+    it("backs off exponentially, and fails the page's actions only after the last attempt, saying why", async () => {
       // Prepare
       await store.putFindings('run-1', [tagFinding('i-00000001')]);
       ec2Mock.on(DescribeInstancesCommand).resolves(reservations(ec2Instance('i-00000001', noOwner)));
@@ -202,7 +242,10 @@ describe('applyStep', () => {
       expect(waits).toEqual([2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
       expect(waits).toHaveLength(THROTTLE_ATTEMPTS);
       expect(state).toMatchObject({ done: true, tally: { applied: 0, failed: 1 } });
-      expect(store.finding('run-1', 'i-00000001')!.actions[0]).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('EC2 throttled the call (RequestLimitExceeded) 11 times') });
+      expect(store.finding('run-1', 'i-00000001')!.actions[0]).toMatchObject({
+        outcome: 'failed',
+        reason: expect.stringContaining('EC2 throttled the call (RequestLimitExceeded) 11 times'),
+      });
     });
   });
 
@@ -210,10 +253,18 @@ describe('applyStep', () => {
     // Prepare: 50 instances to stop, one of them already stopping (EC2 names it).
     const policy = policyWith({ rules: [{ key: 'Code', onMissing: { action: 'stop' } }] });
     const stopIds = Array.from({ length: 50 }, (_, k) => `i-${String(k + 1).padStart(8, '0')}`);
-    await store.putFindings('run-1', stopIds.map((id) => ({ ...terminateFinding(id), actions: [{ action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Code is missing' }], destructive: 'stop' as const })));
+    await store.putFindings(
+      'run-1',
+      stopIds.map((id) => ({
+        ...terminateFinding(id),
+        actions: [{ action: 'stop' as const, outcome: 'planned' as const, reason: 'tag Code is missing' }],
+        destructive: 'stop' as const,
+      })),
+    );
     ec2Mock.on(DescribeInstancesCommand).resolves(reservations(...stopIds.map((id) => ec2Instance(id, {}))));
     ec2Mock.on(StopInstancesCommand).callsFake(({ InstanceIds }: { InstanceIds: string[] }) => {
-      if (InstanceIds.includes('i-00000007')) throw Object.assign(new Error("The instance 'i-00000007' is not in a state from which it can be stopped."), { name: 'IncorrectInstanceState' });
+      if (InstanceIds.includes('i-00000007'))
+        throw Object.assign(new Error("The instance 'i-00000007' is not in a state from which it can be stopped."), { name: 'IncorrectInstanceState' });
       return {};
     });
 

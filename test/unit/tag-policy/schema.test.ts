@@ -43,6 +43,8 @@ describe('schemaProblems', () => {
   it('counts characters, not UTF-16 units, and says how many there are', () => {
     expect(schemaProblems({ version: 1, rules: [{ key: '🔑'.repeat(128) }] })).toEqual([]);
     expect(schemaProblems({ version: 1, rules: [{ key: '🔑'.repeat(129) }] })).toEqual(['rules[0].key: must be at most 128 characters, got 129']);
-    expect(schemaProblems({ version: 1, approvers: Array(21).fill('a@example.com'), rules: [{ key: 'A' }] })).toEqual(['approvers: must have at most 20 items, got 21']);
+    expect(schemaProblems({ version: 1, approvers: Array(21).fill('a@example.com'), rules: [{ key: 'A' }] })).toEqual([
+      'approvers: must have at most 20 items, got 21',
+    ]);
   });
 });

@@ -6,7 +6,9 @@ describe('default-value templates', () => {
 
   it('expands ${today} as the UTC date', () => expect(expandTemplate('${today}', { now })).toBe('2025-03-05'));
   it('expands ${creator} and ${launchTime}', () => {
-    expect(expandTemplate('${creator} at ${launchTime}', { now, creator: 'alice', launchTime: '2025-01-01T00:00:00.000Z' })).toBe('alice at 2025-01-01T00:00:00.000Z');
+    expect(expandTemplate('${creator} at ${launchTime}', { now, creator: 'alice', launchTime: '2025-01-01T00:00:00.000Z' })).toBe(
+      'alice at 2025-01-01T00:00:00.000Z',
+    );
   });
   it('keeps literals', () => expect(expandTemplate('Proj007', { now })).toBe('Proj007'));
   it('refuses to expand an unknown creator instead of writing an empty value', () => expect(expandTemplate('${creator}', { now })).toBeUndefined());
