@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { loadFleetSeed } from '../local/services/fleet';
 
-export const DEMO_SEED = loadFleetSeed(join(__dirname, '..', 'workflows', 'examples', 'fleet.json'));
+export const DEMO_SEED = loadFleetSeed(join(__dirname, '..', 'workflows', 'fleet.json'));
 
 const seedId = (n: number) => `i-0feed${String(n).padStart(12, '0')}`;
 

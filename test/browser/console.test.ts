@@ -59,7 +59,7 @@ describe('the local console in Chromium', () => {
     // Invalid JSON is refused in the page: nothing is started.
     await page.goto(`${h.endpoint}/`);
     const card = page.locator('#wf-Approval');
-    await expect.poll(() => card.getByLabel('Input (JSON)').inputValue()).toContain('"title"'); // prefilled from workflows/examples/
+    await expect.poll(() => card.getByLabel('Input (JSON)').inputValue()).toContain('"title"'); // prefilled from the examples the app declares
     await card.getByLabel('Input (JSON)').fill('{ "title": ');
     await expect.poll(() => card.locator('.field-status').textContent()).toMatch(/Not valid JSON/);
     await card.getByRole('button', { name: 'Start execution' }).click();

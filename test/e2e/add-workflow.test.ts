@@ -25,7 +25,9 @@ const PROJECT_FILES = [
   'workflows',
   'tasks',
   'local',
+  '.dependency-cruiser.cjs',
   'test/setup.ts',
+  'test/temp-dir.ts',
   'test/infra/app.test.ts',
   'test/infra/synth.ts',
 ];

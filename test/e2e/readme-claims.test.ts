@@ -12,7 +12,9 @@ import { CreateTagsCommand, RunInstancesCommand, waitUntilInstanceRunning } from
 import { GetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report as Ec2Report } from '../../tasks/ec2-schedule/core/report';
@@ -150,8 +152,8 @@ describe('README claims on the seeded fleet', () => {
 
 describe('README claims needing a runtime of their own', () => {
   it('npm run reset clears the state of a stopped runtime', async () => {
-    // Prepare: a runtime that ran an execution, stopped.
-    const h = await startRuntime({ seedFleet: false });
+    // Prepare: a runtime that ran an execution, stopped; its state directory is the test's (the harness removes its own).
+    const h = await startRuntime({ seedFleet: false, stateDir: mkdtempSync(join(tmpdir(), 'opsflow-reset-')) });
     await h.start('Approval', { title: 'Leaves state behind', approvers: ['lead@example.com'] });
     await h.mail((e) => e.subject.includes('Leaves state behind'));
     const { endpoint, stateDir } = h;
