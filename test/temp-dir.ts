@@ -4,17 +4,14 @@
  * inherit it, and other processes on the machine keep writing to the usual one: what is in it at the end is this run's.
  *
  * A leftover whose name matches MUST_NOT_LEAVE fails the run. The others are listed (stderr) and removed: some tests
- * still leave their mkdtemp directories (opsflow-storage-*, opsflow-synth-*, ...); add a pattern here once they clean up.
+ * still leave their mkdtemp directories (opsflow-storage-*, opsflow-synth-*, opsflow-e2e-* given to the harness, ...); add a pattern here once they clean up.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/**
- * CDK's assemblies of apps synthesized without an outdir (test/setup.ts removes them after each file), and the state
- * directories of the e2e harness (test/e2e/harness.ts removes its own when the runtime stops).
- */
-const MUST_NOT_LEAVE = [/^cdk\.out/, /^opsflow-e2e-/];
+/** CDK's assemblies of apps synthesized without an outdir (test/setup.ts removes them after each file). */
+const MUST_NOT_LEAVE = [/^cdk\.out/];
 
 export default function setup(): () => void {
   const outer = process.env.TMPDIR;
