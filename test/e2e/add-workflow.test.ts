@@ -5,32 +5,15 @@
  * runtime runs its example, and the app-wide test (test/infra/app.test.ts) checks it along with the others.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRuntime } from './harness';
+import { copyProject } from './project-copy';
 
-const PROJECT_FILES = [
-  'package.json',
-  'package-lock.json',
-  'cdk.json',
-  'tsconfig.json',
-  'vitest.config.ts',
-  'opsflow.config.json',
-  'tag-policy.json',
-  'tag-policy.schema.json',
-  'README.md',
-  'infra',
-  'workflows',
-  'tasks',
-  'local',
-  '.dependency-cruiser.cjs',
-  'test/setup.ts',
-  'test/temp-dir.ts',
-  'test/infra/app.test.ts',
-  'test/infra/synth.ts',
-];
+/** Beside the project: the app-wide test and what it needs. */
+const TEST_FILES = ['vitest.config.ts', '.dependency-cruiser.cjs', 'test/setup.ts', 'test/temp-dir.ts', 'test/infra/app.test.ts', 'test/infra/synth.ts'];
 
 /** The new workflow's files, as a developer following the guide writes them. */
 const HELLO: Record<string, string> = {
@@ -118,8 +101,7 @@ describe('adding a workflow, as README "Adding a workflow" says', () => {
   it('is one folder in workflows/, one in tasks/, a registry entry and a README row: it synthesizes, validates its config, runs, and the app-wide checks cover it', {
     timeout: 900_000,
   }, async () => {
-    for (const f of PROJECT_FILES) cpSync(f, join(project, f), { recursive: true });
-    symlinkSync(resolve('node_modules'), join(project, 'node_modules'));
+    copyProject(project, TEST_FILES);
     for (const [file, text] of Object.entries(HELLO)) {
       mkdirSync(dirname(join(project, file)), { recursive: true });
       writeFileSync(join(project, file), text.trimStart());

@@ -12,11 +12,12 @@
  * Not run, each for its reason: NOT_RUN. A command this test does not know how to run fails it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyProject } from './project-copy';
 
 const NOT_RUN: Record<string, string> = {
   'npm ci': 'installs what this test runs with: it ran before the suite (.ci/run runs it on a clean checkout)',
@@ -35,21 +36,6 @@ function readmeBlocks(): string[][] {
       .filter(Boolean),
   );
 }
-
-const PROJECT_FILES = [
-  'package.json',
-  'package-lock.json',
-  'cdk.json',
-  'tsconfig.json',
-  'opsflow.config.json',
-  'tag-policy.json',
-  'tag-policy.schema.json',
-  'README.md',
-  'infra',
-  'workflows',
-  'tasks',
-  'local',
-];
 
 async function freePort(): Promise<number> {
   for (;;) {
@@ -119,8 +105,7 @@ describe('every command in the README, as written', () => {
 
   it('runs each command of every sh block in a copy of the project, on another port, and each one works', async () => {
     // Prepare: the project as a clone has it, with the installed node_modules.
-    for (const f of PROJECT_FILES) cpSync(f, join(project, f), { recursive: true });
-    symlinkSync(resolve('node_modules'), join(project, 'node_modules'));
+    copyProject(project);
     const port = await freePort();
     const blocks = readmeBlocks();
     expect(blocks.length).toBeGreaterThanOrEqual(5);
