@@ -135,7 +135,7 @@ function plain(value: unknown): unknown {
 }
 
 /** The JSON type a field expects of its expression's result. */
-export type ExpectedType = 'array' | 'object' | 'string' | 'number' | 'boolean';
+type ExpectedType = 'array' | 'object' | 'string' | 'number' | 'boolean';
 
 /**
  * The type each field takes when its value is one expression. `Items` must give an array (recorded: "Expected 'array',
@@ -163,7 +163,7 @@ const FIELD_TYPES: Record<string, ExpectedType> = {
 };
 
 /** The type a field (`Items`, `Choices[0]/Condition`, ...) takes, if it is one with a type. */
-export function expectedType(field: string): ExpectedType | undefined {
+function expectedType(field: string): ExpectedType | undefined {
   return FIELD_TYPES[field.replace(/^Choices\[\d+\]\//, '')];
 }
 
