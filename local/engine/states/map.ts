@@ -3,6 +3,7 @@
  * iteration on its own chain of history events; a distributed Map's child executions are the host's (distributed.ts).
  */
 import { ABORTED, asStatesError, runtimeError, type StatesError } from '../errors';
+import { maxConcurrencyFromPath } from '../field-checks';
 import type { DistributedFields } from '../host';
 import { evaluateTemplate, isExpression } from '../jsonata';
 import { selectPath } from '../jsonpath';
@@ -18,10 +19,8 @@ export const map: StateType = {
     engine.host.inspect?.('afterItemsPath', items);
     const selector = state.ItemSelector ?? state.Parameters;
     const itemInput = async (item: unknown, index: number) =>
-      selector === undefined
-        ? item
-        : engine.template(selector, engine.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env), true);
-    const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
+      selector === undefined ? item : engine.template(selector, engine.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env));
+    const maxConcurrency = state.MaxConcurrencyPath !== undefined ? maxConcurrencyFromPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
     const fields: DistributedFields = {};
     if (isDistributed(state)) {
       const scope = scopeOf(effective);
@@ -51,7 +50,7 @@ export const map: StateType = {
   },
   async jsonata({ engine, name, state, env, rawInput, states, evaluate, finish, next }) {
     let items: unknown = rawInput;
-    if (state.Items !== undefined) items = isExpression(state.Items) ? await evaluate(state.Items, 'Items') : state.Items;
+    if (state.Items !== undefined) items = await evaluate(state.Items, 'Items');
     const itemInput = async (item: unknown, index: number) => {
       if (state.ItemSelector === undefined) return item;
       const itemStates = { ...states, context: { ...states.context, Map: { Item: { Index: index, Value: item } } } };

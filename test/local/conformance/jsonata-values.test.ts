@@ -144,6 +144,12 @@ describe('JSONata failures: States.QueryEvaluationError with AWS wording and an 
 });
 
 describe('JSONata values as AWS returns them', () => {
+  it('Items given as a list evaluates the expressions inside it (recorded: test_base_evaluate_expressions test_base_map[ITEMS])', async () => {
+    const o = await runDefinition(jsonata({ M: { Type: 'Map', Items: [1, '{% $number("2") %}', 3], ItemProcessor: processor, End: true } }));
+    expect(o.output).toEqual([1, 2, 3]);
+    expect(o.events.find((e) => e.type === 'MapStateStarted')?.mapStateStartedEventDetails).toEqual({ length: 3 });
+  });
+
   it('an Output list evaluates expressions in it and in objects inside it (recorded: outputdecl/test_output LIST_RICH)', async () => {
     const output = [null, 0, 0.1, true, 'string', [], '$nosuchvar', '$.no.such.path', '{% $states.input %}', { key: '{% true %}' }];
     const o = await runDefinition(jsonata({ State0: { Type: 'Pass', Output: output, End: true } }), { input_value: 'stringliteral' });
@@ -161,5 +167,10 @@ describe('JSONata values as AWS returns them', () => {
     const o = await runDefinition(jsonata({ State_0: { Type: 'Pass', Output: output, End: true } }));
     expect(o.error ?? null, o.cause).toBeNull();
     expect(o.output).toEqual(expected);
+  });
+
+  it('$states.context in a Pass state has no State.RetryCount (recorded: outputdecl/test_output BASE_EXPR)', async () => {
+    const o = await runDefinition(jsonata({ State0: { Type: 'Pass', Output: '{% $states.context.State %}', End: true } }));
+    expect(o.output).toEqual({ Name: 'State0', EnteredTime: '2030-01-01T08:00:00.000Z' });
   });
 });
