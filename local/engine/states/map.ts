@@ -4,6 +4,7 @@
  */
 import { ABORTED, asStatesError, runtimeError, type StatesError } from '../errors';
 import { maxConcurrencyFromPath } from '../field-checks';
+import { mapFieldValues } from '../distributed';
 import type { DistributedFields } from '../host';
 import { evaluateTemplate, isExpression } from '../jsonata';
 import { selectPath } from '../jsonpath';
@@ -15,7 +16,8 @@ const INLINE_MAP_CONCURRENCY = 40;
 
 export const map: StateType = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
-    const items = state.ItemsPath !== undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
+    // With an ItemReader, ItemsPath selects within what the reader read (distributed.ts).
+    const items = state.ItemsPath !== undefined && state.ItemReader === undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
     engine.host.inspect?.('afterItemsPath', items);
     const selector = state.ItemSelector ?? state.Parameters;
     const itemInput = async (item: unknown, index: number) =>
@@ -27,24 +29,12 @@ export const map: StateType = {
       if (state.ItemReader?.Parameters !== undefined) fields.readerParameters = engine.template(state.ItemReader.Parameters, scope) as Obj;
       if (state.ResultWriter?.Parameters !== undefined) fields.writerParameters = engine.template(state.ResultWriter.Parameters, scope) as Obj;
       if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = engine.template(state.ItemBatcher.BatchInput, scope);
-      fields.toleratedFailureCount =
-        state.ToleratedFailureCountPath !== undefined ? (selectPath(state.ToleratedFailureCountPath, scope) as number) : state.ToleratedFailureCount;
-      fields.toleratedFailurePercentage =
-        state.ToleratedFailurePercentagePath !== undefined
-          ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number)
-          : state.ToleratedFailurePercentage;
+      Object.assign(
+        fields,
+        await mapFieldValues(state, { path: (path, value = effective) => selectPath(path, scopeOf(value)), expression: async (value) => value }),
+      );
     }
-    const result = await runMap(
-      engine,
-      name,
-      state,
-      effective,
-      state.ItemReader !== undefined && state.ItemsPath === undefined ? undefined : items,
-      itemInput,
-      maxConcurrency,
-      env,
-      fields,
-    );
+    const result = await runMap(engine, name, state, effective, state.ItemReader !== undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
     const { merged, selected } = withResult(result);
     return finish(merged, next(), selected);
   },
@@ -67,12 +57,7 @@ export const map: StateType = {
       if (state.ResultWriter?.Arguments !== undefined)
         fields.writerParameters = (await evaluate(state.ResultWriter.Arguments, 'ResultWriter/Arguments')) as Obj;
       if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = await evaluate(state.ItemBatcher.BatchInput, 'ItemBatcher/BatchInput');
-      fields.toleratedFailureCount = isExpression(state.ToleratedFailureCount)
-        ? ((await evaluate(state.ToleratedFailureCount, 'ToleratedFailureCount')) as number)
-        : state.ToleratedFailureCount;
-      fields.toleratedFailurePercentage = isExpression(state.ToleratedFailurePercentage)
-        ? ((await evaluate(state.ToleratedFailurePercentage, 'ToleratedFailurePercentage')) as number)
-        : state.ToleratedFailurePercentage;
+      Object.assign(fields, await mapFieldValues(state, { path: () => undefined, expression: (value, field) => evaluate(value, field) }));
     }
     const result = await runMap(
       engine,
