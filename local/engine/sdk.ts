@@ -157,7 +157,7 @@ interface SdkModel {
   /** Error prefix of aws-sdk integrations: the service id in Pascal case (`DynamoDb`, `SesV2`, `Ec2`, `Sfn`). */
   prefix: string;
   /** The service's base exception: errors the model does not name are instances of it, not of a subclass. */
-  ServiceException: Function;
+  ServiceException: Constructor;
 }
 
 const models = new Map<string, SdkModel | undefined>();
@@ -182,6 +182,11 @@ function loadModel(id: string): SdkModel | undefined {
   const { serviceId, defaultSigningName } = probe.config;
   probe.destroy();
   return { mod, Client: mod[clientName], signingName: String(defaultSigningName), prefix: pascal(String(serviceId)), ServiceException: mod[base] };
+}
+
+/** The installed `@aws-sdk/client-<service>` module of an aws-sdk service name (TestState's mock validation reads its shapes). */
+export function sdkModule(service: string): Record<string, unknown> | undefined {
+  return sdkModel(service)?.mod;
 }
 
 /** The `<Action>Command` of a camelCase action, if the SDK models it. */
