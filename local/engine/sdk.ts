@@ -34,8 +34,12 @@ export type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';
 interface OptimizedIntegration {
   /** Patterns AWS offers for this API (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html). */
   patterns: readonly Pattern[];
-  /** For the integrations that are one SDK call: the SDK service, error prefix and the older SDK's names. */
-  call?: { service: string; prefix: string; javaService: string; genericError: string };
+  /**
+   * For the integrations that are one SDK call: the SDK service, error prefix, the older SDK's names, and whether the
+   * output carries SdkHttpMetadata/SdkResponseMetadata (recorded for SNS, SQS and DynamoDB; not for EventBridge
+   * PutEvents: services/test_events_task_service.snapshot.json).
+   */
+  call?: { service: string; prefix: string; javaService: string; genericError: string; metadata: boolean };
 }
 
 /**
@@ -54,22 +58,22 @@ const OPTIMIZED: Record<string, OptimizedIntegration> = {
   'dynamodb:deleteItem': { patterns: [''], call: dynamodb() },
   'sns:publish': {
     patterns: ['', 'waitForTaskToken'],
-    call: { service: 'sns', prefix: 'SNS', javaService: 'AmazonSNS', genericError: 'AmazonSNSException' },
+    call: { service: 'sns', prefix: 'SNS', javaService: 'AmazonSNS', genericError: 'AmazonSNSException', metadata: true },
   },
   'sqs:sendMessage': {
     patterns: ['', 'waitForTaskToken'],
-    call: { service: 'sqs', prefix: 'SQS', javaService: 'AmazonSQS', genericError: 'AmazonSQSException' },
+    call: { service: 'sqs', prefix: 'SQS', javaService: 'AmazonSQS', genericError: 'AmazonSQSException', metadata: true },
   },
   'events:putEvents': {
     patterns: ['', 'waitForTaskToken'],
-    call: { service: 'eventbridge', prefix: 'EventBridge', javaService: 'AmazonEventBridge', genericError: 'AmazonEventBridgeException' },
+    call: { service: 'eventbridge', prefix: 'EventBridge', javaService: 'AmazonEventBridge', genericError: 'AmazonEventBridgeException', metadata: false },
   },
   'lambda:invoke': { patterns: ['', 'waitForTaskToken'] },
   'states:startExecution': { patterns: ['', 'sync', 'sync:2', 'waitForTaskToken'] },
 };
 
 function dynamodb(): OptimizedIntegration['call'] {
-  return { service: 'dynamodb', prefix: 'DynamoDB', javaService: 'AmazonDynamoDBv2', genericError: 'AmazonDynamoDBException' };
+  return { service: 'dynamodb', prefix: 'DynamoDB', javaService: 'AmazonDynamoDBv2', genericError: 'AmazonDynamoDBException', metadata: true };
 }
 
 /** The integrations whose services this table judges; other optimized services (ECS, Glue, ...) it cannot. */
@@ -252,7 +256,7 @@ export class SdkCaller {
     if (target.optimized?.prefix === 'EventBridge' && Number(output.FailedEntryCount) > 0) {
       throw new IntegrationError('EventBridge.FailedEntry', JSON.stringify(toJson(output)));
     }
-    if (!target.optimized) return toJson(output);
+    if (!target.optimized?.metadata) return toJson(output);
     return toJson({ ...output, ...sdkMetadata(raw, $metadata?.requestId) });
   }
 

@@ -158,6 +158,14 @@ describe('optimized integrations answer as AWS records them', () => {
     expect(out.get).toMatchObject({ Item: { id: { S: 'k' }, v: { S: 'x' } }, SdkHttpMetadata: { HttpStatusCode: 200 } });
   });
 
+  it('events:putEvents returns Entries and FailedEntryCount only (no SDK metadata, as recorded)', async () => {
+    const d = await run({ Put: task('events:putEvents', { Entries: [{ Source: 'sdk.test', DetailType: 't', Detail: { a: 1 } }] }) });
+    expect(d.status).toBe('SUCCEEDED');
+    const out = JSON.parse(d.output!);
+    expect(Object.keys(out).sort()).toEqual(['Entries', 'FailedEntryCount']);
+    expect(out).toMatchObject({ FailedEntryCount: 0, Entries: [{ EventId: expect.any(String) }] });
+  });
+
   it('DynamoDB.AmazonDynamoDBException for an unmodelled DynamoDB error, with the older SDK cause', async () => {
     const d = await run({ Put: task('dynamodb:putItem', { TableName: TABLE, Item: null }) });
     expect(d).toMatchObject({ status: 'FAILED', error: 'DynamoDB.AmazonDynamoDBException' });
