@@ -162,6 +162,8 @@ interface SdkModel {
   prefix: string;
   /** The service's base exception: errors the model does not name are instances of it, not of a subclass. */
   ServiceException: Constructor;
+  /** Input and output shapes by action, read once. */
+  operations: Map<string, { input: NormalizedSchema; output: NormalizedSchema } | undefined>;
 }
 
 const models = new Map<string, SdkModel | undefined>();
@@ -185,7 +187,14 @@ function loadModel(id: string): SdkModel | undefined {
   const probe = new mod[clientName]({ region: 'us-east-1', credentials: ADMIN }) as { config: Record<string, any>; destroy(): void };
   const { serviceId, defaultSigningName } = probe.config;
   probe.destroy();
-  return { mod, Client: mod[clientName], signingName: String(defaultSigningName), prefix: pascal(String(serviceId)), ServiceException: mod[base] };
+  return {
+    mod,
+    Client: mod[clientName],
+    signingName: String(defaultSigningName),
+    prefix: pascal(String(serviceId)),
+    ServiceException: mod[base],
+    operations: new Map(),
+  };
 }
 
 /** The installed `@aws-sdk/client-<service>` module of an aws-sdk service name (TestState's mock validation reads its shapes). */
@@ -293,9 +302,12 @@ function sdkMetadata(raw: RawResponse | undefined, requestId: string | undefined
 
 /** An operation's input and output shapes, from the SDK's schema (`[9, namespace, name, traits, input, output]`). */
 function operation(model: SdkModel, action: string): { input: NormalizedSchema; output: NormalizedSchema } | undefined {
-  const name = `${action[0].toUpperCase()}${action.slice(1)}`;
-  const op = Object.values(model.mod).find((v) => Array.isArray(v) && v[0] === 9 && v[2] === name) as unknown as unknown[] | undefined;
-  return op ? { input: NormalizedSchema.of(op[4] as never), output: NormalizedSchema.of(op[5] as never) } : undefined;
+  if (!model.operations.has(action)) {
+    const name = `${action[0].toUpperCase()}${action.slice(1)}`;
+    const op = Object.values(model.mod).find((v) => Array.isArray(v) && v[0] === 9 && v[2] === name) as unknown as unknown[] | undefined;
+    model.operations.set(action, op ? { input: NormalizedSchema.of(op[4] as never), output: NormalizedSchema.of(op[5] as never) } : undefined);
+  }
+  return model.operations.get(action);
 }
 
 const capitalized = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
