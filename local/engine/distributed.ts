@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { ACCOUNT, AwsError, REGION } from '../kernel';
 import { ABORTED, StatesError } from './errors';
-import type { DistributedMapRequest } from './executor';
+import type { DistributedMapRequest } from './host';
 
 type Obj = Record<string, any>;
 

@@ -166,7 +166,7 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
     }
     if (state.Type === 'Choice' && Array.isArray(state.Choices)) state.Choices.forEach((rule: Obj, n: number) => checkRule(rule, `${loc}/Choices[${n}]`, out));
     // "If provided, the "HeartbeatSeconds" interval MUST be smaller than the "TimeoutSeconds" value."
-    // (https://states-language.net/spec.html#task-state); values from paths are checked when the state runs (executor.ts).
+    // (https://states-language.net/spec.html#task-state); values from paths are checked when the state runs (states/task.ts).
     if (
       state.Type === 'Task' &&
       typeof state.HeartbeatSeconds === 'number' &&
