@@ -1,16 +1,17 @@
 /**
  * The optimized integrations AWS offers (`arn:aws:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]`),
- * one place for the create-time check (preprocess.ts) and for the task dispatcher. The list is AWS's, not the
- * runtime's: a definition naming an integration AWS offers deploys here even when the runtime cannot run it (the
- * task then fails with States.Runtime); one naming an integration AWS does not offer is refused at create time,
- * as CreateStateMachine refuses it. `aws-sdk:<service>:<action>` integrations are checked elsewhere (sdk.ts).
+ * read by `isOfferedIntegration` (sdk.ts), the one answer for the create-time check and the task dispatcher. The list
+ * is AWS's, not the runtime's: a definition naming an integration AWS offers deploys here even when the runtime cannot
+ * run it (the task then fails with States.Runtime); one naming an integration AWS does not offer is refused at create
+ * time, as CreateStateMachine refuses it.
  *
  * Services and actions: https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html and each
  * service's page linked there ("Supported ... APIs"), e.g. https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html:
  * "Only GetItem, PutItem, UpdateItem, and DeleteItem API actions are available through optimized integration."
  */
 
-type Pattern = 'sync' | 'sync:2' | 'waitForTaskToken';
+/** Service integration patterns: '' is Request Response. */
+export type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';
 
 interface Service {
   actions: string[];
@@ -20,7 +21,7 @@ interface Service {
 
 const ALL_PATTERNS: Pattern[] = ['sync', 'sync:2', 'waitForTaskToken'];
 
-export const OPTIMIZED_INTEGRATIONS: Record<string, Service> = {
+const OPTIMIZED_INTEGRATIONS: Record<string, Service> = {
   // https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html (Request Response, Wait for Callback)
   lambda: { actions: ['invoke'], refused: ['sync', 'sync:2'] },
   // connect-batch.html
@@ -83,16 +84,10 @@ export const OPTIMIZED_INTEGRATIONS: Record<string, Service> = {
   mediaconvert: { actions: ['createJob'] },
 };
 
-/**
- * For a Task's Resource in the `arn:aws:states:::` namespace: false when it names no integration AWS offers.
- * Activity ARNs (they carry an account), Lambda function ARNs and `aws-sdk:` integrations are not judged here.
- */
-export function isOfferedIntegration(resource: string): boolean {
-  if (!/^arn:aws[-a-z]*:states:[^:]*::/.test(resource) || /^arn:aws[-a-z]*:states:[^:]*::aws-sdk:/.test(resource)) return true;
-  const m = /^arn:aws[-a-z]*:states:[^:]*::([^:]+):([^.:]+)(?:\.(sync:2|sync|waitForTaskToken))?$/.exec(resource);
-  if (!m) return false;
-  const [, service, action, pattern] = m;
-  const offered = OPTIMIZED_INTEGRATIONS[service];
+/** Does AWS offer the optimized integration `<service>:<action>` (e.g. `dynamodb:getItem`) with this pattern? */
+export function offersOptimized(integration: string, pattern: Pattern): boolean {
+  const [service, action] = integration.split(':');
+  const offered = Object.hasOwn(OPTIMIZED_INTEGRATIONS, service) ? OPTIMIZED_INTEGRATIONS[service] : undefined;
   if (!offered?.actions.includes(action)) return false;
-  return !pattern || !offered.refused?.includes(pattern as Pattern);
+  return pattern === '' || !offered.refused?.includes(pattern);
 }

@@ -8,7 +8,7 @@
 import jsonata from 'jsonata';
 import { amendAslSchemas } from './asl-schema';
 import { comparisonOperator, isTimestamp } from './choice';
-import { isOfferedIntegration } from './integrations';
+import { isOfferedIntegration } from './sdk';
 import { IntrinsicSyntaxError, isIntrinsic, parseIntrinsic } from './intrinsics';
 import { expressionText, isExpression } from './jsonata';
 import { hasFunctionCall } from './jsonpath';
@@ -244,7 +244,7 @@ const REFERENCE_PATH_FIELDS = ['ResultPath', 'ItemsPath', 'ErrorPath', 'CausePat
  * - Resource: an `arn:aws:states:::` integration AWS does not offer (`dynamodb:query`) is refused in the words of
  *   CreateStateMachine's answer ("The resource provided arn:aws:states:::aws-sdk:apigatewaymanagementapi:postToConnection
  *   is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.",
- *   as a CloudFormation deployment reported it); the list is integrations.ts's.
+ *   as a CloudFormation deployment reported it); `isOfferedIntegration` (sdk.ts) answers it.
  * - Credentials: "RoleArn" is its one field, a role ARN or a path/expression to one
  *   (https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html, Credentials). AWS refused both `{}` and
  *   `{"InvalidField": ...}` (recording: localstack/localstack tests/aws/services/stepfunctions/v2/credentials/
@@ -253,7 +253,7 @@ const REFERENCE_PATH_FIELDS = ['ResultPath', 'ItemsPath', 'ErrorPath', 'CausePat
  */
 function checkTask(state: Obj, loc: string, out: Diagnostic[]): void {
   const error = (message: string, location: string) => out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message, location });
-  if (typeof state.Resource === 'string' && !isOfferedIntegration(state.Resource)) {
+  if (typeof state.Resource === 'string' && isOfferedIntegration(state.Resource) === false) {
     error(
       `The resource provided ${state.Resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.`,
       `${loc}/Resource`,
