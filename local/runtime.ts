@@ -36,6 +36,7 @@ import { Ec2Service } from './services/ec2';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SnsService } from './services/sns';
+import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
 export interface RuntimeOptions {
@@ -107,6 +108,8 @@ export class Runtime {
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
   readonly dynamodb: DynamoDbService;
+  /** SQS queues the app creates at run time (CreateQueue). */
+  readonly sqs: SqsService;
   /** The account's SES: verified identities and sandbox status. */
   readonly ses: SesAccount;
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
@@ -170,6 +173,7 @@ export class Runtime {
       pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined,
       itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined,
     });
+    this.sqs = new SqsService({ state: this.state, clock: this.clock, endpoint });
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
@@ -230,7 +234,7 @@ export class Runtime {
     // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
     const deploying = rt.clock.busy();
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.sqs, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
       services.map((s) => rt.gate.wrap(s)),

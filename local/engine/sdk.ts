@@ -27,6 +27,7 @@ const SDK_SERVICES: Record<string, SdkService> = {
   eventbridge: { pkg: '@aws-sdk/client-eventbridge', client: 'EventBridgeClient', prefix: 'EventBridge' },
   sfn: { pkg: '@aws-sdk/client-sfn', client: 'SFNClient', prefix: 'Sfn' },
   lambda: { pkg: '@aws-sdk/client-lambda', client: 'LambdaClient', prefix: 'Lambda' },
+  sqs: { pkg: '@aws-sdk/client-sqs', client: 'SQSClient', prefix: 'Sqs' },
 };
 
 /** Optimized integrations: `<integration>:<action>` → SDK service id and error prefix. */
@@ -37,6 +38,8 @@ const OPTIMIZED: Record<string, { service: string; prefix: string }> = {
   'dynamodb:updateItem': { service: 'dynamodb', prefix: 'DynamoDB' },
   'dynamodb:deleteItem': { service: 'dynamodb', prefix: 'DynamoDB' },
   'events:putEvents': { service: 'eventbridge', prefix: 'EventBridge' },
+  // https://docs.aws.amazon.com/step-functions/latest/dg/connect-sqs.html: "sendMessage" (and .waitForTaskToken).
+  'sqs:sendMessage': { service: 'sqs', prefix: 'SQS' },
 };
 
 export interface SdkTarget {
@@ -88,10 +91,12 @@ export class SdkCaller {
     try {
       response = await this.client(target.service, mod, credentials).send(new Command(optimizedInput(target, params ?? {})), { abortSignal: signal });
     } catch (err) {
-      throw namedError(target, err as SdkFailure);
+      throw target.prefix === 'SQS' ? sqsError(err as SdkFailure, mod) : namedError(target, err as SdkFailure);
     }
     const output = { ...response };
     delete output.$metadata;
+    delete output[RAW_HEADERS];
+    if (target.prefix === 'SQS') Object.assign(output, sdkMetadata(response));
     // The optimized putEvents fails the task when EventBridge rejected any entry.
     if (target.prefix === 'EventBridge' && target.action === 'putEvents' && Number(output.FailedEntryCount) > 0) {
       throw new IntegrationError('EventBridge.FailedEntry', JSON.stringify(toJson(output)));
@@ -106,6 +111,7 @@ export class SdkCaller {
     if (!client) {
       const Client = mod[SDK_SERVICES[service].client];
       client = new Client({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 }) as SdkClient;
+      keepRawHeaders(client);
       this.clients.set(key, client);
     }
     return client;
@@ -116,6 +122,9 @@ export class SdkCaller {
 function optimizedInput(target: SdkTarget, params: any): unknown {
   const text = (v: unknown) => (v === undefined || typeof v === 'string' ? v : JSON.stringify(v));
   if (target.prefix === 'SNS') return { ...params, Message: text(params.Message) };
+  // A JSON MessageBody is sent as its text (recorded: MessageBody {"Message": ..., "TaskToken": ...} in
+  // localstack/localstack tests/aws/services/stepfunctions/v2/error_handling/test_task_service_sqs.snapshot.json).
+  if (target.prefix === 'SQS') return { ...params, MessageBody: params.MessageBody === null ? undefined : text(params.MessageBody) };
   if (target.prefix === 'EventBridge' && Array.isArray(params.Entries))
     return { ...params, Entries: params.Entries.map((e: any) => ({ ...e, Detail: text(e.Detail) })) };
   return params;
@@ -123,6 +132,62 @@ function optimizedInput(target: SdkTarget, params: any): unknown {
 
 interface SdkFailure extends Error {
   $metadata?: { httpStatusCode?: number; requestId?: string };
+  /** The query protocol's error code (SQS's `x-amzn-query-error`). */
+  Code?: string;
+}
+
+/** The HTTP response headers of a call, kept on its output for the optimized integrations that show them. */
+const RAW_HEADERS = '$opsflowHeaders';
+
+function keepRawHeaders(client: SdkClient): void {
+  (client as unknown as { middlewareStack: { add(mw: unknown, opts: object): void } }).middlewareStack.add(
+    (next: (args: unknown) => Promise<{ response: { headers?: Record<string, string> }; output?: Record<string, unknown> }>) => async (args: unknown) => {
+      const result = await next(args);
+      if (result.output) result.output[RAW_HEADERS] = result.response.headers;
+      return result;
+    },
+    { step: 'finalizeRequest', name: 'opsflowRawHeaders' },
+  );
+}
+
+/**
+ * `SdkHttpMetadata` and `SdkResponseMetadata`, as AWS-recorded sqs:sendMessage outputs carry them (the Java SDK's
+ * view of the response: `AllHttpHeaders` as lists, `HttpHeaders` as values, AWS's header spelling), e.g.
+ * localstack/localstack tests/aws/services/stepfunctions/v2/services/test_sqs_task_service.snapshot.json.
+ */
+function sdkMetadata(response: Record<string, unknown>): Record<string, unknown> {
+  const raw = (response[RAW_HEADERS] ?? {}) as Record<string, string>;
+  const spelled: Record<string, string> = { 'x-amzn-requestid': 'x-amzn-RequestId', 'content-length': 'Content-Length', 'content-type': 'Content-Type', date: 'Date' };
+  const headers = Object.fromEntries(
+    Object.entries(raw)
+      .filter(([k]) => k in spelled || k === 'connection')
+      .map(([k, v]) => [spelled[k] ?? k, v]),
+  );
+  const metadata = response.$metadata as { httpStatusCode?: number; requestId?: string } | undefined;
+  return {
+    SdkHttpMetadata: {
+      AllHttpHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      HttpHeaders: headers,
+      HttpStatusCode: metadata?.httpStatusCode ?? 200,
+    },
+    SdkResponseMetadata: { RequestId: metadata?.requestId ?? headers['x-amzn-RequestId'] },
+  };
+}
+
+/**
+ * SQS errors as Step Functions names them for the optimized integration, after the AWS Java SDK it runs: an error
+ * the SQS model declares is `SQS.<Shape>Exception`, any other `SQS.AmazonSQSException`, with the Java SDK's cause
+ * (recorded: "The request must contain the parameter MessageBody. (Service: AmazonSQS; Status Code: 400; Error Code:
+ * MissingParameter; Request ID: ...; Proxy: null)" as `SQS.AmazonSQSException`, localstack/localstack
+ * tests/aws/services/stepfunctions/v2/error_handling/test_task_service_sqs.snapshot.json). The name of a declared
+ * error (e.g. `SQS.QueueDoesNotExistException`) is unconfirmed (README).
+ */
+function sqsError(err: SdkFailure, mod: Record<string, unknown>): IntegrationError {
+  const status = err.$metadata?.httpStatusCode;
+  if (status === undefined) return new IntegrationError('SQS.SdkClientException', err.message);
+  const declared = err.name !== 'SQSServiceException' && typeof mod[err.name] === 'function';
+  const cause = `${err.message} (Service: AmazonSQS; Status Code: ${status}; Error Code: ${err.Code ?? err.name}; Request ID: ${err.$metadata?.requestId ?? 'local'}; Proxy: null)`;
+  return new IntegrationError(declared ? `SQS.${err.name}Exception` : 'SQS.AmazonSQSException', cause);
 }
 
 function namedError(target: SdkTarget, err: SdkFailure): IntegrationError {

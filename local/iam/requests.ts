@@ -206,6 +206,12 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
           return [];
       }
     }
+    case 'sqs': {
+      // Every SQS action but ListQueues authorizes the queue (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html);
+      // its ARN is arn:aws:sqs:<region>:<account>:<name>, named by QueueName or the end of the QueueUrl.
+      const name = typeof p.QueueName === 'string' ? p.QueueName : /\/\d{12}\/([^/?#]+)\/?$/.exec(String(p.QueueUrl ?? ''))?.[1];
+      return one(name ? `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}` : '*');
+    }
     default:
       return one('*');
   }
