@@ -157,7 +157,12 @@ function keepRawHeaders(client: SdkClient): void {
  */
 function sdkMetadata(response: Record<string, unknown>): Record<string, unknown> {
   const raw = (response[RAW_HEADERS] ?? {}) as Record<string, string>;
-  const spelled: Record<string, string> = { 'x-amzn-requestid': 'x-amzn-RequestId', 'content-length': 'Content-Length', 'content-type': 'Content-Type', date: 'Date' };
+  const spelled: Record<string, string> = {
+    'x-amzn-requestid': 'x-amzn-RequestId',
+    'content-length': 'Content-Length',
+    'content-type': 'Content-Type',
+    date: 'Date',
+  };
   const headers = Object.fromEntries(
     Object.entries(raw)
       .filter(([k]) => k in spelled || k === 'connection')

@@ -153,7 +153,10 @@ export class SqsService implements ServiceHandler {
       }
       case 'ListQueues': {
         const prefix = optionalString(input, 'QueueNamePrefix') ?? '';
-        const urls = [...this.queues.keys()].filter((n) => n.startsWith(prefix)).sort().map((n) => this.url(n));
+        const urls = [...this.queues.keys()]
+          .filter((n) => n.startsWith(prefix))
+          .sort()
+          .map((n) => this.url(n));
         return urls.length ? { QueueUrls: urls.slice(0, 1000) } : {};
       }
       case 'GetQueueAttributes':
@@ -216,10 +219,7 @@ export class SqsService implements ServiceHandler {
       throw new AwsError('UnsupportedOperation', 'FIFO queues are not emulated by the opsflow local runtime (README "Not emulated"); use a standard queue');
     }
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw new AwsError(
-        'InvalidParameterValue',
-        'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length',
-      );
+      throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
     }
     const attributes: Record<string, number> = {};
     for (const [key, value] of Object.entries(given)) {
@@ -289,12 +289,21 @@ export class SqsService implements ServiceHandler {
     // #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
     // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html)
     if (/[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u.test(body)) {
-      throw new AwsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
+      throw new AwsError(
+        'InvalidMessageContents',
+        'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF',
+      );
     }
     const attributes = checkMessageAttributes(input.MessageAttributes);
     const max = q.record.attributes.MaximumMessageSize;
     // The limit counts the body and the attributes' names, types and values.
-    const size = Buffer.byteLength(body) + Object.entries(attributes ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.DataType) + Buffer.byteLength(v.StringValue ?? '') + Buffer.from(v.BinaryValue ?? '', 'base64').length, 0);
+    const size =
+      Buffer.byteLength(body) +
+      Object.entries(attributes ?? {}).reduce(
+        (n, [k, v]) =>
+          n + Buffer.byteLength(k) + Buffer.byteLength(v.DataType) + Buffer.byteLength(v.StringValue ?? '') + Buffer.from(v.BinaryValue ?? '', 'base64').length,
+        0,
+      );
     if (size > max) throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${max} bytes.`);
     const delay = intIn(input, 'DelaySeconds', 0, 900, q.record.attributes.DelaySeconds)!;
     const now = this.clock.nowMs();
@@ -422,7 +431,8 @@ const messageKey = (q: Queue, m: MessageRecord) => `${q.record.name}\n${m.id}`;
 
 function messageIdOf(handle: string): string {
   const [id, count] = Buffer.from(handle, 'base64').toString('utf8').split('\n');
-  if (!id || !/^[0-9a-f-]{36}$/.test(id) || !count) throw new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 404);
+  if (!id || !/^[0-9a-f-]{36}$/.test(id) || !count)
+    throw new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle}" is not a valid receipt handle.`, 404);
   return id;
 }
 
@@ -458,13 +468,20 @@ function checkMessageAttributes(value: unknown): Record<string, MessageAttribute
   const entries = Object.entries(value as Record<string, MessageAttributeValue>);
   if (!entries.length) return undefined;
   // "Each message can have up to 10 attributes" (SendMessage, MessageAttributes).
-  if (entries.length > 10) throw new AwsError('InvalidParameterValue', 'Number of message attributes [' + entries.length + '] exceeds the allowed maximum [10].');
+  if (entries.length > 10) throw new AwsError('InvalidParameterValue', `Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`);
   for (const [name, v] of entries) {
     if (!v?.DataType) throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain a non-empty attribute type.`);
-    if (!/^(String|Number|Binary)(\..+)?$/.test(v.DataType)) throw new AwsError('InvalidParameterValue', `The type of message attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
-    if (v.StringValue === undefined && v.BinaryValue === undefined) throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain a non-empty message attribute value.`);
+    if (!/^(String|Number|Binary)(\..+)?$/.test(v.DataType))
+      throw new AwsError(
+        'InvalidParameterValue',
+        `The type of message attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`,
+      );
+    if (v.StringValue === undefined && v.BinaryValue === undefined)
+      throw new AwsError('InvalidParameterValue', `The message attribute '${name}' must contain a non-empty message attribute value.`);
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, { DataType: v.DataType, ...(v.BinaryValue !== undefined ? { BinaryValue: v.BinaryValue } : { StringValue: v.StringValue }) }]));
+  return Object.fromEntries(
+    entries.map(([k, v]) => [k, { DataType: v.DataType, ...(v.BinaryValue !== undefined ? { BinaryValue: v.BinaryValue } : { StringValue: v.StringValue }) }]),
+  );
 }
 
 function requiredString(input: Record<string, unknown>, name: string): string {
@@ -496,7 +513,17 @@ function intIn(input: Record<string, unknown>, name: string, min: number, max: n
 /** Form fields as the JSON protocol's input (`Attribute.1.Name` → `Attributes`, `MessageAttribute.1.*` → `MessageAttributes`). */
 function fromQuery(form: URLSearchParams): Record<string, unknown> {
   const input: Record<string, unknown> = {};
-  for (const key of ['QueueName', 'QueueUrl', 'QueueNamePrefix', 'MessageBody', 'ReceiptHandle', 'DelaySeconds', 'MaxNumberOfMessages', 'VisibilityTimeout', 'WaitTimeSeconds']) {
+  for (const key of [
+    'QueueName',
+    'QueueUrl',
+    'QueueNamePrefix',
+    'MessageBody',
+    'ReceiptHandle',
+    'DelaySeconds',
+    'MaxNumberOfMessages',
+    'VisibilityTimeout',
+    'WaitTimeSeconds',
+  ]) {
     const v = form.get(key);
     if (v !== null) input[key] = v;
   }

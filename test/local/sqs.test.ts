@@ -86,7 +86,12 @@ describe('SqsService', () => {
 
     // Act
     const first = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: q, VisibilityTimeout: 30, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: q,
+        VisibilityTimeout: 30,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
     );
     const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
     await clock.advance(30_000);

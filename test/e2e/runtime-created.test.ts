@@ -1,0 +1,171 @@
+/**
+ * What apps create at run time (issue 21, class 9), through the whole runtime with the real SDK v3 clients and the
+ * AWS CLI v2: SQS queues made with CreateQueue, reached by state machines through the optimized
+ * `sqs:sendMessage` and `sqs:sendMessage.waitForTaskToken` integrations under their roles' IAM policies (the
+ * Queues fixture, test/fixtures/runtime-created/app.ts).
+ */
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthQueues } from '../fixtures/runtime-created/app';
+import { findAwsCliV2, toolAvailable } from '../tools';
+import { credentials, fullHistory, startRuntime, type Harness } from './harness';
+
+const run = promisify(execFile);
+let dir: string;
+let h: Harness;
+let sqs: SQSClient;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'opsflow-runtime-created-'));
+  synthQueues(join(dir, 'cdk.out'));
+  h = await startRuntime({ cdkOut: join(dir, 'cdk.out'), stateDir: join(dir, 'state'), timeScale: 60 });
+  sqs = new SQSClient({ endpoint: h.endpoint, region: 'us-east-1', credentials });
+}, 120_000);
+afterAll(async () => {
+  sqs?.destroy();
+  await h?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const queue = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+describe('SQS queues created at run time, reached from state machines', () => {
+  it('sqs:sendMessage sends the JSON body as text and answers with the fields AWS records', async () => {
+    // Prepare
+    const jobs = await queue('jobs');
+
+    // Act
+    const done = await h.finished(await h.start('queues-send', { queueUrl: jobs, body: { hello: 'world' } }));
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs, WaitTimeSeconds: 1 }));
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: jobs, ReceiptHandle: received.Messages![0].ReceiptHandle! }));
+
+    // Assess: the output of localstack/localstack tests/aws/services/stepfunctions/v2/services/test_sqs_task_service.snapshot.json
+    expect(done.status).toBe('SUCCEEDED');
+    const output = JSON.parse(done.output!);
+    expect(Object.keys(output).sort()).toEqual(['MD5OfMessageBody', 'MessageId', 'SdkHttpMetadata', 'SdkResponseMetadata']);
+    expect(output.MD5OfMessageBody).toBe(md5('{"hello":"world"}'));
+    expect(output.SdkHttpMetadata).toMatchObject({
+      HttpStatusCode: 200,
+      HttpHeaders: { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': output.SdkResponseMetadata.RequestId },
+      AllHttpHeaders: { 'Content-Type': ['application/x-amz-json-1.0'] },
+    });
+    expect(received.Messages!.map((m) => [m.MessageId, m.Body])).toEqual([[output.MessageId, '{"hello":"world"}']]);
+  });
+
+  it('a missing MessageBody fails as SQS.AmazonSQSException with the Java SDK cause AWS records', async () => {
+    // Act
+    const done = await h.finished(await h.start('queues-send', { queueUrl: await queue('jobs'), body: null }));
+
+    // Assess: localstack/localstack tests/aws/services/stepfunctions/v2/error_handling/test_task_service_sqs.snapshot.json
+    expect(done).toMatchObject({ status: 'FAILED', error: 'SQS.AmazonSQSException' });
+    expect(done.cause).toMatch(
+      /^The request must contain the parameter MessageBody\. \(Service: AmazonSQS; Status Code: 400; Error Code: MissingParameter; Request ID: [0-9a-f-]{36}; Proxy: null\)$/,
+    );
+  });
+
+  it("refuses a send the role's policy does not allow, as SQS refuses it (AccessDenied, sqs:sendmessage)", async () => {
+    // Prepare
+    const other = await queue('other');
+
+    // Act
+    const done = await h.finished(await h.start('queues-send', { queueUrl: other, body: 'x' }));
+    const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: other }));
+
+    // Assess
+    expect(done).toMatchObject({ status: 'FAILED', error: 'SQS.AmazonSQSException' });
+    expect(done.cause).toMatch(
+      /is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the sqs:sendmessage action \(Service: AmazonSQS; Status Code: 403; Error Code: AccessDenied;/,
+    );
+    expect(left.Messages).toBeUndefined();
+  });
+
+  it('a queue that does not exist fails the task as SQS.QueueDoesNotExistException', async () => {
+    // Act
+    const done = await h.finished(await h.start('queues-send', { queueUrl: `${h.endpoint}/000000000000/ghost`, body: 'x' }));
+
+    // Assess
+    expect(done).toMatchObject({ status: 'FAILED', error: 'SQS.QueueDoesNotExistException' });
+    expect(done.cause).toMatch(
+      /^The specified queue does not exist\. \(Service: AmazonSQS; Status Code: 400; Error Code: AWS\.SimpleQueueService\.NonExistentQueue;/,
+    );
+  });
+
+  it('sqs:sendMessage.waitForTaskToken waits for the worker that took the token from the queue', async () => {
+    // Prepare
+    const jobs = await queue('jobs');
+
+    // Act
+    const executionArn = await h.start('queues-worker', { queueUrl: jobs, job: 'resize' });
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs, WaitTimeSeconds: 20 }));
+    const message = JSON.parse(received.Messages![0].Body!);
+    const waiting = (await h.sfn.send(new (await import('@aws-sdk/client-sfn')).DescribeExecutionCommand({ executionArn }))).status;
+    await h.sfn.send(new SendTaskSuccessCommand({ taskToken: message.token, output: JSON.stringify({ resized: message.job }) }));
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: jobs, ReceiptHandle: received.Messages![0].ReceiptHandle! }));
+    const done = await h.finished(executionArn);
+    const history = await fullHistory(h.sfn, executionArn);
+
+    // Assess
+    expect(message.job).toBe('resize');
+    expect(waiting).toBe('RUNNING');
+    expect(done).toMatchObject({ status: 'SUCCEEDED', output: '{"resized":"resize"}' });
+    const submitted = history.find((e) => e.type === 'TaskSubmitted')!;
+    expect(submitted.taskSubmittedEventDetails).toMatchObject({ resource: 'sendMessage.waitForTaskToken', resourceType: 'sqs' });
+    expect(Object.keys(JSON.parse(submitted.taskSubmittedEventDetails!.output!)).sort()).toEqual([
+      'MD5OfMessageBody',
+      'MessageId',
+      'SdkHttpMetadata',
+      'SdkResponseMetadata',
+    ]);
+  });
+});
+
+const cli = findAwsCliV2();
+const cliEnabled = toolAvailable('AWS CLI v2', cli !== undefined, '`apt-get install awscli` (Debian 12+), or set OPSFLOW_AWS_CLI to an AWS CLI v2 executable');
+
+describe.skipIf(!cliEnabled)('SQS through the AWS CLI v2 (the query protocol)', () => {
+  const aws = async (...args: string[]) => {
+    const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', 'sqs', ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_PAGER: '',
+      },
+    });
+    return stdout.trim() ? JSON.parse(stdout) : {};
+  };
+
+  it('creates a queue, sends, receives with attributes, deletes and lists', async () => {
+    // Act
+    const { QueueUrl } = await aws('create-queue', '--queue-name', 'cli-queue', '--attributes', 'VisibilityTimeout=45');
+    const sent = await aws('send-message', '--queue-url', QueueUrl, '--message-body', 'line one\r\nline <two> & "three"');
+    const received = await aws('receive-message', '--queue-url', QueueUrl, '--attribute-names', 'All', '--max-number-of-messages', '10');
+    await aws('delete-message', '--queue-url', QueueUrl, '--receipt-handle', received.Messages[0].ReceiptHandle);
+    const attributes = await aws('get-queue-attributes', '--queue-url', QueueUrl, '--attribute-names', 'All');
+    const listed = await aws('list-queues', '--queue-name-prefix', 'cli-');
+    const missing = await aws('get-queue-url', '--queue-name', 'no-such-queue').catch((e: { stderr: string }) => e.stderr);
+
+    // Assess
+    expect(QueueUrl).toBe(`${h.endpoint}/000000000000/cli-queue`);
+    expect(sent.MD5OfMessageBody).toBe(md5('line one\r\nline <two> & "three"'));
+    expect(received.Messages).toHaveLength(1);
+    expect(received.Messages[0]).toMatchObject({
+      MessageId: sent.MessageId,
+      Body: 'line one\r\nline <two> & "three"',
+      Attributes: { ApproximateReceiveCount: '1' },
+    });
+    expect(attributes.Attributes).toMatchObject({ VisibilityTimeout: '45', ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    expect(listed.QueueUrls).toEqual([QueueUrl]);
+    expect(missing).toMatch(/AWS\.SimpleQueueService\.NonExistentQueue.*The specified queue does not exist/);
+  });
+});
