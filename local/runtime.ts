@@ -166,7 +166,7 @@ export class Runtime {
     this.outbox = new FileOutbox(this.state, this.clock);
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
-    this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
+    this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke, state: this.state });
     this.dynamodb = new DynamoDbService({
       state: this.state,
       clock: this.clock,
@@ -404,7 +404,12 @@ export class Runtime {
     }
     for (const r of use('AWS::S3::Bucket')) this.s3.ensureBucket(r.physicalName);
     for (const r of use('AWS::SNS::Topic')) {
-      this.sns.addTopic({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
+      const fifo = String(r.properties.FifoTopic) === 'true';
+      this.sns.addTopic({
+        arn: stack.ref(r.logicalId) as string,
+        name: r.physicalName,
+        ...(fifo ? { fifo, contentBasedDeduplication: String(r.properties.ContentBasedDeduplication) === 'true' } : {}),
+      });
       this.deployed.topics.push(r.physicalName);
     }
     for (const r of use('AWS::SNS::Subscription')) {
