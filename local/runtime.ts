@@ -17,6 +17,7 @@ import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse, type Target } from './kernel';
 import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
+import { LambdaApi } from './services/lambda-api';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
@@ -115,6 +116,8 @@ export class Runtime {
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
   readonly s3: S3Service;
   readonly lambdas: LambdaRunner;
+  /** The Lambda API: functions the app creates at run time (CreateFunction) and Invoke. */
+  readonly lambdaApi: LambdaApi;
   readonly http: HttpApiRouter;
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
@@ -189,6 +192,19 @@ export class Runtime {
       },
       credentials: this.keys.lambda,
     });
+    this.lambdaApi = new LambdaApi({
+      runner: this.lambdas,
+      state: this.state,
+      clock: this.clock,
+      // Lambda assumes the execution role: it must be a role the app defines, whose trust policy allows Lambda.
+      canAssume: (roleArn, functionArn) => {
+        const iam = this.rules.iam ? this.gate.iam : undefined;
+        if (!iam) return undefined;
+        if (!iam.model.role(roleArn)) return `${roleArn} is not a role of the deployed app`;
+        return iam.assumeRole({ service: 'lambda.amazonaws.com', sourceArn: functionArn }, roleArn)?.message;
+      },
+      credentials: (roleArn, name) => (this.gate.iam ? this.gate.iam.model.credentialsFor(roleArn, name) : undefined),
+    });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
@@ -234,7 +250,7 @@ export class Runtime {
     // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
     const deploying = rt.clock.busy();
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.sqs, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.sqs, rt.lambdaApi, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
       services.map((s) => rt.gate.wrap(s)),
@@ -284,6 +300,8 @@ export class Runtime {
       rt.enforceIam(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
+      // Functions created at run time before a restart, now that IAM knows their roles.
+      rt.lambdaApi.restore();
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =

@@ -30,7 +30,20 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   s3: { prefix: 's3', protocol: 'rest-xml' },
   // SQS speaks AWS JSON 1.0 (X-Amz-Target) and the query protocol (form), told apart per request (decodeSqs).
   sqs: { prefix: 'sqs', protocol: 'sqs-json' },
+  lambda: { prefix: 'lambda', protocol: 'rest-json' },
 };
+
+/**
+ * Lambda REST routes the runtime serves → operation; the path label is `FunctionName`. Invoke's body is the
+ * function's payload, not parameters (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
+ */
+const LAMBDA_ROUTES: Array<[string, RegExp, string]> = [
+  ['POST', /^\/2015-03-31\/functions\/?$/, 'CreateFunction'],
+  ['GET', /^\/2015-03-31\/functions\/?$/, 'ListFunctions'],
+  ['GET', /^\/2015-03-31\/functions\/([^/]+)\/?$/, 'GetFunction'],
+  ['DELETE', /^\/2015-03-31\/functions\/([^/]+)\/?$/, 'DeleteFunction'],
+  ['POST', /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/, 'Invoke'],
+];
 
 /** SES v2 REST routes the runtime emulates → operation; a path label is the `EmailIdentity` parameter. */
 const SES_ROUTES: Array<[string, RegExp, string]> = [
@@ -56,13 +69,14 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
   }
   if (svc.protocol === 'rest-xml') return decodeS3(req);
   if (svc.protocol === 'rest-json') {
-    const route = SES_ROUTES.find(([method, path]) => method === req.method && path.test(req.path));
+    const lambda = req.service === 'lambda';
+    const route = (lambda ? LAMBDA_ROUTES : SES_ROUTES).find(([method, path]) => method === req.method && path.test(req.path));
     if (!route) return undefined;
     const label = route[1].exec(req.path)?.[1];
-    let params = parseJson(req.body) ?? {};
+    let params = route[2] === 'Invoke' ? {} : (parseJson(req.body) ?? {});
     if (label !== undefined) {
       try {
-        params = { ...params, EmailIdentity: decodeURIComponent(label) };
+        params = { ...params, [lambda ? 'FunctionName' : 'EmailIdentity']: decodeURIComponent(label) };
       } catch {
         return undefined;
       }

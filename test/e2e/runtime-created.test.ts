@@ -2,10 +2,13 @@
  * What apps create at run time (issue 21, class 9), through the whole runtime with the real SDK v3 clients and the
  * AWS CLI v2: SQS queues made with CreateQueue, reached by state machines through the optimized
  * `sqs:sendMessage` and `sqs:sendMessage.waitForTaskToken` integrations under their roles' IAM policies (the
- * Queues fixture, test/fixtures/runtime-created/app.ts).
+ * Queues fixture, test/fixtures/runtime-created/app.ts); Lambda functions made with CreateFunction from a Node.js zip
+ * package, invoked through the Lambda API, with IAM on the caller (lambda:*, iam:PassRole) and on the function's role.
  */
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DescribeExecutionCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { strToU8, zipSync } from 'fflate';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -106,7 +109,7 @@ describe('SQS queues created at run time, reached from state machines', () => {
     const executionArn = await h.start('queues-worker', { queueUrl: jobs, job: 'resize' });
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs, WaitTimeSeconds: 20 }));
     const message = JSON.parse(received.Messages![0].Body!);
-    const waiting = (await h.sfn.send(new (await import('@aws-sdk/client-sfn')).DescribeExecutionCommand({ executionArn }))).status;
+    const waiting = (await h.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
     await h.sfn.send(new SendTaskSuccessCommand({ taskToken: message.token, output: JSON.stringify({ resized: message.job }) }));
     await sqs.send(new DeleteMessageCommand({ QueueUrl: jobs, ReceiptHandle: received.Messages![0].ReceiptHandle! }));
     const done = await h.finished(executionArn);
@@ -167,5 +170,145 @@ describe.skipIf(!cliEnabled)('SQS through the AWS CLI v2 (the query protocol)', 
     expect(attributes.Attributes).toMatchObject({ VisibilityTimeout: '45', ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
     expect(listed.QueueUrls).toEqual([QueueUrl]);
     expect(missing).toMatch(/AWS\.SimpleQueueService\.NonExistentQueue.*The specified queue does not exist/);
+  });
+});
+
+/** A Node.js zip package: `index.js` with the given source. */
+const zipOf = (source: string) => zipSync({ 'index.js': strToU8(source) });
+const FN_ROLE = 'arn:aws:iam::000000000000:role/queues-fn-role';
+const STATES_ONLY_ROLE = 'arn:aws:iam::000000000000:role/queues-states-only';
+
+/**
+ * The function sends to two queues with its role's credentials: `jobs`, which the role allows, and `other`,
+ * which it does not; it answers what each send gave, and echoes its event and environment.
+ */
+const SENDER = `
+const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+const sqs = new SQSClient({});
+const send = (url) => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'from lambda' })).then(() => 'sent', (e) => e.name);
+exports.handler = async (event) => {
+  if (event.fail) throw new Error('asked to fail');
+  return { event, greeting: process.env.GREETING, jobs: await send(event.jobs), other: await send(event.other) };
+};`;
+
+describe('Lambda functions created at run time (CreateFunction, Invoke)', () => {
+  const lambdaAs = (creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
+    new LambdaClient({ endpoint: h.endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+  const roleSession = (role: string) => h.rt.gate.iam!.model.credentialsFor(`arn:aws:iam::000000000000:role/${role}`, 'caller');
+  const create = (client: LambdaClient, name: string, role = FN_ROLE) =>
+    client.send(
+      new CreateFunctionCommand({
+        FunctionName: name,
+        Runtime: 'nodejs22.x',
+        Handler: 'index.handler',
+        Role: role,
+        Code: { ZipFile: zipOf(SENDER) },
+        Environment: { Variables: { GREETING: 'hello' } },
+        Timeout: 30,
+      }),
+    );
+  const active = (client: LambdaClient, name: string) =>
+    h.until(`${name} to be Active`, async () =>
+      (await client.send(new GetFunctionCommand({ FunctionName: name }))).Configuration?.State === 'Active' ? true : undefined,
+    );
+  const payloadOf = (out: { Payload?: Uint8Array }) => JSON.parse(Buffer.from(out.Payload!).toString('utf8'));
+
+  it('creates a Node.js function from a zip and invokes it with its role, environment and errors', async () => {
+    // Prepare
+    const lambda = lambdaAs(credentials);
+    const jobs = await queue('jobs');
+    const other = await queue('other');
+
+    // Act
+    const created = await create(lambda, 'echo');
+    await active(lambda, 'echo');
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: strToU8(JSON.stringify({ jobs, other })) }));
+    const failed = await lambda.send(new InvokeCommand({ FunctionName: created.FunctionArn, Payload: strToU8('{"fail":true}') }));
+    const queued = await lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: strToU8('{"fail":true}') }));
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs, MaxNumberOfMessages: 10 }));
+    for (const m of received.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: jobs, ReceiptHandle: m.ReceiptHandle! }));
+
+    // Assess
+    expect(created).toMatchObject({ FunctionName: 'echo', Runtime: 'nodejs22.x', Role: FN_ROLE, State: 'Pending', Timeout: 30 });
+    expect(ok.StatusCode).toBe(200);
+    expect(ok.FunctionError).toBeUndefined();
+    // The function runs with its role: allowed to send to jobs, refused on other.
+    expect(payloadOf(ok)).toEqual({ event: { jobs, other }, greeting: 'hello', jobs: 'sent', other: 'AccessDenied' });
+    expect(received.Messages?.map((m) => m.Body)).toEqual(['from lambda']);
+    expect(failed.FunctionError).toBe('Unhandled');
+    expect(payloadOf(failed)).toMatchObject({ errorType: 'Error', errorMessage: 'asked to fail' });
+    expect(queued.StatusCode).toBe(202);
+    lambda.destroy();
+  });
+
+  it('refuses a role Lambda may not assume, a taken name and an unsupported runtime', async () => {
+    // Prepare
+    const lambda = lambdaAs(credentials);
+
+    // Act
+    const wrongRole = await create(lambda, 'states-role', STATES_ONLY_ROLE).catch((e: Error) => e);
+    const taken = await create(lambda, 'echo').catch((e: Error) => e);
+    const python = await lambda
+      .send(new CreateFunctionCommand({ FunctionName: 'py', Runtime: 'python3.13', Handler: 'index.handler', Role: FN_ROLE, Code: { ZipFile: zipOf('') } }))
+      .catch((e: Error) => e);
+
+    // Assess
+    expect(wrongRole).toMatchObject({
+      name: 'InvalidParameterValueException',
+      message: expect.stringMatching(/^The role defined for the function cannot be assumed by Lambda\./),
+    });
+    expect(taken).toMatchObject({ name: 'ResourceConflictException', message: 'Function already exist: echo' });
+    expect(python).toMatchObject({ name: 'InvalidParameterValueException' });
+    lambda.destroy();
+  });
+
+  it("authorizes the caller's identity: lambda:CreateFunction, iam:PassRole on the role, lambda:InvokeFunction", async () => {
+    // Prepare
+    const deployer = lambdaAs(roleSession('queues-deployer'));
+    const reader = lambdaAs(roleSession('queues-reader'));
+
+    // Act
+    const made = await create(deployer, 'made-by-deployer');
+    const passOther = await create(deployer, 'made-with-other-role', STATES_ONLY_ROLE).catch((e: Error) => e);
+    const outsideName = await create(deployer, 'not-made').catch((e: Error) => e);
+    const readerCreate = await create(reader, 'made-by-reader').catch((e: Error) => e);
+    await active(deployer, 'made-by-deployer');
+    const invoked = await deployer.send(new InvokeCommand({ FunctionName: 'made-by-deployer', InvocationType: 'DryRun' }));
+    const readerInvoke = await reader.send(new InvokeCommand({ FunctionName: 'made-by-deployer', Payload: strToU8('{}') })).catch((e: Error) => e);
+
+    // Assess
+    expect(made.FunctionArn).toBe('arn:aws:lambda:us-east-1:000000000000:function:made-by-deployer');
+    expect(passOther).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(/not authorized to perform: iam:PassRole on resource: arn:aws:iam::000000000000:role\/queues-states-only/),
+    });
+    expect(outsideName).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(/lambda:CreateFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:not-made/),
+    });
+    expect(readerCreate).toMatchObject({ name: 'AccessDeniedException' });
+    expect(invoked.StatusCode).toBe(204);
+    expect(readerInvoke).toMatchObject({ name: 'AccessDeniedException', message: expect.stringMatching(/lambda:InvokeFunction/) });
+    deployer.destroy();
+    reader.destroy();
+  });
+
+  it('deletes a created function; a template function cannot be deleted through the API', async () => {
+    // Prepare
+    const lambda = lambdaAs(credentials);
+    await create(lambda, 'short-lived');
+
+    // Act
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'short-lived' }));
+    const invoke = await lambda.send(new InvokeCommand({ FunctionName: 'short-lived' })).catch((e: Error) => e);
+    const again = await lambda.send(new DeleteFunctionCommand({ FunctionName: 'short-lived' })).catch((e: Error) => e);
+
+    // Assess
+    expect(invoke).toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: 'Function not found: arn:aws:lambda:us-east-1:000000000000:function:short-lived',
+    });
+    expect(again).toMatchObject({ name: 'ResourceNotFoundException' });
+    lambda.destroy();
   });
 });
