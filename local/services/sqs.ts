@@ -315,13 +315,6 @@ export class SqsService implements ServiceHandler {
     return { MD5OfMessageBody: md5(body), ...(attributes ? { MD5OfMessageAttributes: attributesMd5(attributes) } : {}), MessageId: message.id };
   }
 
-  /** Delivers a message from another service (an SNS subscription); the same checks as SendMessage. */
-  deliver(queueArn: string, body: string): void {
-    const name = SqsService.nameOf(queueArn);
-    if (!name || !this.queues.has(name)) throw new AwsError('QueueDoesNotExist', 'The specified queue does not exist.');
-    this.sendMessage({ QueueUrl: this.url(name), MessageBody: body });
-  }
-
   private async receiveMessage(input: Record<string, unknown>): Promise<Record<string, unknown>> {
     const q = this.byUrl(input);
     // "MaxNumberOfMessages ... Valid values: 1 to 10. Default: 1." "WaitTimeSeconds ... If a message is available,
