@@ -1,5 +1,5 @@
 /**
- * The work behind every Task state: the interpreter (executor.ts) calls `run` with the effective input;
+ * The work behind every Task state: the interpreter (interpreter.ts) calls `run` with the effective input;
  * this file picks the integration from the Resource, records the task events AWS shows in history,
  * enforces TimeoutSeconds/HeartbeatSeconds on the virtual clock and turns failures into the error names
  * Retry/Catch match.
@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { AwsError, arn, type Clock, type TaskIam } from '../kernel';
 import { ABORTED, asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
-import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './executor';
+import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './host';
 import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
 import type { TaskTokens } from './tokens';
 

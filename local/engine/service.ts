@@ -1,6 +1,6 @@
 /**
  * The local Step Functions: state machines (registry.ts) and activities, executions run by the interpreter
- * (executor.ts) with the dispatcher behind every Task, Distributed Map runs (distributed.ts), their
+ * (interpreter.ts, states/) with the dispatcher behind every Task, Distributed Map runs (distributed.ts), their
  * history, persistence in the state directory's stores ('sfn.*'), status-change events on the bus, and
  * the AWSStepFunctions JSON 1.0 API.
  */
@@ -26,7 +26,8 @@ import type { Caller, TrailRecord, UserIdentity } from '../services/fleet';
 import { authorizedS3 } from '../services/s3';
 import { Dispatcher, type ChildDescription } from './dispatch';
 import { ABORTED, StatesError } from './errors';
-import { Interpreter, Variables } from './executor';
+import { Interpreter } from './interpreter';
+import { Variables } from './variables';
 import { History, historyPage, page, type HistoryEvent } from './history';
 import { runDistributedMap, type ChildResult, type MapRunRecord, type S3Access } from './distributed';
 import { Registry, type RegistrySnapshot, type Resolved } from './registry';

@@ -9,7 +9,8 @@
 import { AwsError, type Clock } from '../kernel';
 import type { Dispatcher } from './dispatch';
 import { ABORTED, asStatesError, errorMatches, type StatesError } from './errors';
-import { Interpreter, Variables } from './executor';
+import { Interpreter } from './interpreter';
+import { Variables } from './variables';
 import { mockResultProblems } from './mock-validation';
 import { diagnose, invalidDefinitionMessage } from './preprocess';
 

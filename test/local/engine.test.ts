@@ -1,5 +1,5 @@
 /**
- * The Step Functions engine: ASL semantics (local/engine/executor.ts), Lambda tasks, virtual time,
+ * The Step Functions engine: ASL semantics (local/engine/interpreter.ts and states/), Lambda tasks, virtual time,
  * the JSON API seen through the real SFN client, refused definitions and restart recovery.
  * Scale 36000: one virtual hour is 100 real milliseconds.
  */

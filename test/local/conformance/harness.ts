@@ -5,7 +5,8 @@
  */
 import { Clock } from '../../../local/kernel';
 import { StatesError } from '../../../local/engine/errors';
-import { Interpreter, type TaskRequest } from '../../../local/engine/executor';
+import type { TaskRequest } from '../../../local/engine/host';
+import { Interpreter } from '../../../local/engine/interpreter';
 import { History, type HistoryEvent } from '../../../local/engine/history';
 import { prepareDefinition } from '../../../local/engine/preprocess';
 
