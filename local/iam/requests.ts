@@ -134,7 +134,13 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       );
     }
     case 'sns': {
-      const topic = p.TopicArn ?? p.TargetArn ?? p.ResourceArn;
+      // CreateTopic authorizes the topic it would create (resource type topic,
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html).
+      const topic =
+        p.TopicArn ??
+        p.TargetArn ??
+        p.ResourceArn ??
+        (req.operation === 'CreateTopic' && typeof p.Name === 'string' ? `arn:aws:sns:${REGION}:${ACCOUNT}:${p.Name}` : undefined);
       return one(typeof topic === 'string' ? topic : '*');
     }
     case 'ses': {

@@ -5,6 +5,8 @@
  * Queues fixture, test/fixtures/runtime-created/app.ts); Lambda functions made with CreateFunction from a Node.js zip
  * package, invoked through the Lambda API, with IAM on the caller (lambda:*, iam:PassRole) and on the function's role.
  */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
@@ -310,5 +312,53 @@ describe('Lambda functions created at run time (CreateFunction, Invoke)', () => 
     });
     expect(again).toMatchObject({ name: 'ResourceNotFoundException' });
     lambda.destroy();
+  });
+});
+
+describe('IAM on what a role session creates at run time', () => {
+  it("allows the tables, topics and queues its policy names, and refuses others in each service's words", async () => {
+    // Prepare
+    const creds = h.rt.gate.iam!.model.credentialsFor('arn:aws:iam::000000000000:role/queues-deployer', 'caller');
+    const client = { endpoint: h.endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 };
+    const ddb = new DynamoDBClient(client);
+    const sns = new SNSClient(client);
+    const queues = new SQSClient(client);
+    const table = (name: string) =>
+      ddb.send(
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+
+    // Act
+    const madeTable = await table('made-table');
+    const otherTable = await table('other-table').catch((e: Error) => e);
+    const madeTopic = await sns.send(new CreateTopicCommand({ Name: 'made-topic.fifo', Attributes: { FifoTopic: 'true' } }));
+    const otherTopic = await sns.send(new CreateTopicCommand({ Name: 'other-topic' })).catch((e: Error) => e);
+    const madeQueue = await queues.send(new CreateQueueCommand({ QueueName: 'made-queue' }));
+    const otherQueue = await queues.send(new CreateQueueCommand({ QueueName: 'other-queue' })).catch((e: Error) => e);
+
+    // Assess
+    expect(madeTable.TableDescription?.TableStatus).toBe('CREATING');
+    expect(otherTable).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringMatching(/dynamodb:CreateTable on resource: arn:aws:dynamodb:us-east-1:000000000000:table\/other-table/),
+    });
+    expect(madeTopic.TopicArn).toBe('arn:aws:sns:us-east-1:000000000000:made-topic.fifo');
+    expect(otherTopic).toMatchObject({
+      name: 'AuthorizationErrorException',
+      message: expect.stringMatching(/SNS:CreateTopic on resource: arn:aws:sns:us-east-1:000000000000:other-topic/),
+    });
+    expect(madeQueue.QueueUrl).toBe(`${h.endpoint}/000000000000/made-queue`);
+    expect(otherQueue).toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringMatching(/sqs:createqueue on resource: arn:aws:sqs:us-east-1:000000000000:other-queue/),
+    });
+    ddb.destroy();
+    sns.destroy();
+    queues.destroy();
   });
 });
