@@ -42,6 +42,12 @@ const BY_SERVICE: Record<string, BodyLimit> = {
   // the local cap, for a single PUT, a part, and a completed multipart object (local/services/s3.ts).
   s3: { bytes: S3_LOCAL_OBJECT_BYTES, what: "local S3 object size (2 GiB - 1: below S3's 5 GB, the most the local runtime holds in memory)" },
   // LookupEvents takes a handful of small attributes (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html).
+  // SendMessage: "Valid values: An integer from 1,024 bytes (1 KiB) to 1,048,576 bytes (1 MiB)" (MaximumMessageSize,
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html); JSON escaping grows text by up to 6 bytes per byte.
+  sqs: { bytes: 6 * MiB + 64 * KiB, what: 'SQS maximum message size (1 MiB, escaped)' },
+  // CreateFunction: "50 MB (zipped, when uploaded through the Lambda API or SDKs)", base64 in the JSON body
+  // (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+  lambda: { bytes: 70 * MiB, what: 'Lambda deployment package size (50 MB zipped, base64-encoded)' },
   cloudtrail: { bytes: 1 * MiB, what: 'CloudTrail request size (local cap: LookupEvents takes a few small attributes)' },
 };
 

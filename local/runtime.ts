@@ -17,6 +17,7 @@ import { HttpApiRouter } from './services/http-api';
 import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse, type Target } from './kernel';
 import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
+import { LambdaApi } from './services/lambda-api';
 import { FileOutbox } from './outbox';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
@@ -36,6 +37,7 @@ import { Ec2Service } from './services/ec2';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SnsService } from './services/sns';
+import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
 export interface RuntimeOptions {
@@ -107,11 +109,15 @@ export class Runtime {
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
   readonly dynamodb: DynamoDbService;
+  /** SQS queues the app creates at run time (CreateQueue). */
+  readonly sqs: SqsService;
   /** The account's SES: verified identities and sandbox status. */
   readonly ses: SesAccount;
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
   readonly s3: S3Service;
   readonly lambdas: LambdaRunner;
+  /** The Lambda API: functions the app creates at run time (CreateFunction) and Invoke. */
+  readonly lambdaApi: LambdaApi;
   readonly http: HttpApiRouter;
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
@@ -165,13 +171,14 @@ export class Runtime {
     this.outbox = new FileOutbox(this.state, this.clock);
     this.events = new EventsService({ clock: this.clock, invoke });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
-    this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke });
+    this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke, state: this.state });
     this.dynamodb = new DynamoDbService({
       state: this.state,
       clock: this.clock,
       pageBytes: this.rules.quotas ? DYNAMODB_PAGE_BYTES : undefined,
       itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined,
     });
+    this.sqs = new SqsService({ state: this.state, clock: this.clock, endpoint });
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
@@ -186,6 +193,19 @@ export class Runtime {
         concurrency: this.rules.rates ? this.rules.lambdaConcurrency : undefined,
       },
       credentials: this.keys.lambda,
+    });
+    this.lambdaApi = new LambdaApi({
+      runner: this.lambdas,
+      state: this.state,
+      clock: this.clock,
+      // Lambda assumes the execution role: it must be a role the app defines, whose trust policy allows Lambda.
+      canAssume: (roleArn, functionArn) => {
+        const iam = this.rules.iam ? this.gate.iam : undefined;
+        if (!iam) return undefined;
+        if (!iam.model.role(roleArn)) return `${roleArn} is not a role of the deployed app`;
+        return iam.assumeRole({ service: 'lambda.amazonaws.com', sourceArn: functionArn }, roleArn)?.message;
+      },
+      credentials: (roleArn, name) => (this.gate.iam ? this.gate.iam.model.credentialsFor(roleArn, name) : undefined),
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
     this.sfn = new StepFunctionsService({
@@ -233,7 +253,7 @@ export class Runtime {
     // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
     const deploying = rt.clock.busy();
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.sqs, rt.lambdaApi, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
     rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
@@ -284,6 +304,8 @@ export class Runtime {
       rt.enforceIam(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
+      // Functions created at run time before a restart, now that IAM knows their roles.
+      rt.lambdaApi.restore();
       for (const seed of fleets) rt.ec2.fleet.seed(seed);
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
@@ -404,7 +426,12 @@ export class Runtime {
     }
     for (const r of use('AWS::S3::Bucket')) this.s3.ensureBucket(r.physicalName);
     for (const r of use('AWS::SNS::Topic')) {
-      this.sns.addTopic({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });
+      const fifo = String(r.properties.FifoTopic) === 'true';
+      this.sns.addTopic({
+        arn: stack.ref(r.logicalId) as string,
+        name: r.physicalName,
+        ...(fifo ? { fifo, contentBasedDeduplication: String(r.properties.ContentBasedDeduplication) === 'true' } : {}),
+      });
       this.deployed.topics.push(r.physicalName);
     }
     for (const r of use('AWS::SNS::Subscription')) {

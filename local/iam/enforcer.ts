@@ -257,8 +257,16 @@ export function serviceError(service: string, denial: Denial): AwsError {
       return new AwsError('AuthorizationError', denial.message.split(denial.action).join(`SNS:${denial.action.slice(4)}`), 403);
     case 'ses':
       return new AwsError('AccessDeniedException', denial.message, 403);
+    case 'sqs':
+      // SQS names its actions in lower case in its denials: "AccessDenied ... is not authorized to perform:
+      // sqs:sendmessage on resource: arn:aws:sqs:... because no identity-based policy allows the sqs:sendmessage action"
+      // (recorded: https://github.com/aws/serverless-application-model/issues/3633), 403 as its common errors list it.
+      return new AwsError('AccessDenied', denial.message.split(denial.action).join(denial.action.toLowerCase()), 403);
     case 's3':
       return s3AccessDenied(denial.message);
+    case 'lambda':
+      // "AccessDeniedException ... HTTP Status Code: 403" (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+      return new AwsError('AccessDeniedException', denial.message, 403);
     default:
       return new AwsError('AccessDeniedException', denial.message, 400);
   }

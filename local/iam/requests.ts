@@ -134,7 +134,13 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       );
     }
     case 'sns': {
-      const topic = p.TopicArn ?? p.TargetArn ?? p.ResourceArn;
+      // CreateTopic authorizes the topic it would create (resource type topic,
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html).
+      const topic =
+        p.TopicArn ??
+        p.TargetArn ??
+        p.ResourceArn ??
+        (req.operation === 'CreateTopic' && typeof p.Name === 'string' ? `arn:aws:sns:${REGION}:${ACCOUNT}:${p.Name}` : undefined);
       return one(typeof topic === 'string' ? topic : '*');
     }
     case 'ses': {
@@ -205,6 +211,27 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
           // Not served: the service answers NotImplemented and reads nothing, so there is no action to check.
           return [];
       }
+    }
+    case 'lambda': {
+      // Lambda authorizes the function (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html);
+      // CreateFunction also needs iam:PassRole on the execution role: "iam:PassRole ... to pass the role to Lambda"
+      // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html), with iam:PassedToService
+      // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PassedToService).
+      const ref = String(p.FunctionName ?? '');
+      const name = /^(?:arn:aws:lambda:[^:]+:)?(?:\d{12}:)?(?:function:)?([A-Za-z0-9_-]+)/.exec(ref)?.[1];
+      const fn = name ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}` : '*';
+      if (req.operation === 'ListFunctions') return one('*');
+      // The Invoke operation is authorized as lambda:InvokeFunction.
+      const requests: ResourceRequest[] = [{ action: req.operation === 'Invoke' ? 'lambda:InvokeFunction' : action, resource: fn, context: {} }];
+      if (req.operation === 'CreateFunction' && typeof p.Role === 'string')
+        requests.push({ action: 'iam:PassRole', resource: p.Role, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
+      return requests;
+    }
+    case 'sqs': {
+      // Every SQS action but ListQueues authorizes the queue (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html);
+      // its ARN is arn:aws:sqs:<region>:<account>:<name>, named by QueueName or the end of the QueueUrl.
+      const name = typeof p.QueueName === 'string' ? p.QueueName : /\/\d{12}\/([^/?#]+)\/?$/.exec(String(p.QueueUrl ?? ''))?.[1];
+      return one(name ? `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}` : '*');
     }
     default:
       return one('*');

@@ -196,6 +196,13 @@ export class LambdaRunner implements CallWaits {
     this.functions.set(fn.name, fn);
   }
 
+  /** Removes a function; its environment is shut down and invocations in flight fail. */
+  remove(name: string): void {
+    const current = this.sandboxes.get(name);
+    if (current) this.retire(current, (id) => exitError(id, 'signal: terminated'));
+    this.functions.delete(name);
+  }
+
   /** The registered function an ARN (optionally `:$LATEST`-qualified) or name designates. */
   get(arnOrName: string): LambdaFunction | undefined {
     const match = /^arn:aws:lambda:[^:]*:[^:]*:function:([^:]+)(?::(.+))?$/.exec(arnOrName);

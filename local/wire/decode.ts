@@ -4,7 +4,7 @@
  */
 import type { AwsRequest } from '../kernel';
 
-export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml';
+export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml' | 'sqs-json' | 'sqs-query';
 
 export interface DecodedRequest {
   /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`. */
@@ -28,7 +28,22 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   events: { prefix: 'events', protocol: 'json' },
   cloudtrail: { prefix: 'cloudtrail', protocol: 'json' },
   s3: { prefix: 's3', protocol: 'rest-xml' },
+  // SQS speaks AWS JSON 1.0 (X-Amz-Target) and the query protocol (form), told apart per request (decodeSqs).
+  sqs: { prefix: 'sqs', protocol: 'sqs-json' },
+  lambda: { prefix: 'lambda', protocol: 'rest-json' },
 };
+
+/**
+ * Lambda REST routes the runtime serves → operation; the path label is `FunctionName`. Invoke's body is the
+ * function's payload, not parameters (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
+ */
+const LAMBDA_ROUTES: Array<[string, RegExp, string]> = [
+  ['POST', /^\/2015-03-31\/functions\/?$/, 'CreateFunction'],
+  ['GET', /^\/2015-03-31\/functions\/?$/, 'ListFunctions'],
+  ['GET', /^\/2015-03-31\/functions\/([^/]+)\/?$/, 'GetFunction'],
+  ['DELETE', /^\/2015-03-31\/functions\/([^/]+)\/?$/, 'DeleteFunction'],
+  ['POST', /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/, 'Invoke'],
+];
 
 /** SES v2 REST routes the runtime emulates → operation; a path label is the `EmailIdentity` parameter. */
 const SES_ROUTES: Array<[string, RegExp, string]> = [
@@ -45,6 +60,7 @@ const SES_ROUTES: Array<[string, RegExp, string]> = [
 export function decode(req: AwsRequest): DecodedRequest | undefined {
   const svc = SERVICES[req.service];
   if (!svc) return undefined;
+  if (req.service === 'sqs') return decodeSqs(req);
   const base = { service: svc.prefix, protocol: svc.protocol };
   if (svc.protocol === 'ec2' || svc.protocol === 'query') {
     const form = new URLSearchParams(req.body.length ? req.body.toString('utf8') : req.query.toString());
@@ -53,13 +69,14 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
   }
   if (svc.protocol === 'rest-xml') return decodeS3(req);
   if (svc.protocol === 'rest-json') {
-    const route = SES_ROUTES.find(([method, path]) => method === req.method && path.test(req.path));
+    const lambda = req.service === 'lambda';
+    const route = (lambda ? LAMBDA_ROUTES : SES_ROUTES).find(([method, path]) => method === req.method && path.test(req.path));
     if (!route) return undefined;
     const label = route[1].exec(req.path)?.[1];
-    let params = parseJson(req.body) ?? {};
+    let params = route[2] === 'Invoke' ? {} : (parseJson(req.body) ?? {});
     if (label !== undefined) {
       try {
-        params = { ...params, EmailIdentity: decodeURIComponent(label) };
+        params = { ...params, [lambda ? 'FunctionName' : 'EmailIdentity']: decodeURIComponent(label) };
       } catch {
         return undefined;
       }
@@ -87,6 +104,24 @@ function decodeS3(req: AwsRequest): DecodedRequest | undefined {
     return undefined;
   }
   return { service: 's3', protocol: 'rest-xml', operation: req.operation, params: { Bucket: bucket, Key: key, Prefix: req.query.get('prefix') ?? undefined } };
+}
+
+/**
+ * SQS in either protocol: JSON with `X-Amz-Target: AmazonSQS.<Op>`, or a form with `Action`, whose queue may be
+ * the request's path instead of a `QueueUrl` field (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests-json.html).
+ */
+function decodeSqs(req: AwsRequest): DecodedRequest | undefined {
+  if (req.target) {
+    const params = parseJson(req.body);
+    const operation = req.target.startsWith('AmazonSQS.') ? req.target.slice('AmazonSQS.'.length) : undefined;
+    return params && operation ? { service: 'sqs', protocol: 'sqs-json', operation, params } : undefined;
+  }
+  const form = new URLSearchParams(req.body.length ? req.body.toString('utf8') : req.query.toString());
+  const operation = form.get('Action');
+  if (!operation) return undefined;
+  const params: Record<string, any> = Object.fromEntries(form);
+  if (params.QueueUrl === undefined && /^\/\d{12}\/[^/]+\/?$/.test(req.path)) params.QueueUrl = `http://local${req.path}`;
+  return { service: 'sqs', protocol: 'sqs-query', operation, params, form };
 }
 
 function parseJson(body: Buffer): Record<string, any> | undefined {

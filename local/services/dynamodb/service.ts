@@ -3,8 +3,9 @@
  * kept as raw AttributeValue maps, expressions (condition, filter, key condition, update, projection)
  * parsed and evaluated here, and the same error codes and messages AWS uses where the SDKs depend on them.
  *
- * Ops: DescribeTable, DescribeTimeToLive, ListTables, GetItem, PutItem, DeleteItem, UpdateItem, Query, Scan,
- * BatchGetItem, BatchWriteItem. Each written item is journaled in the state store 'dynamodb' (key: table, item key).
+ * Ops: CreateTable, DeleteTable, DescribeTable, DescribeTimeToLive, ListTables, GetItem, PutItem, DeleteItem, UpdateItem,
+ * Query, Scan, BatchGetItem, BatchWriteItem. Each written item is journaled in the state store 'dynamodb' (key: table,
+ * item key); tables made with CreateTable in 'dynamodb.tables' (the template's are deployed again at each start).
  *
  * Local choices: items whose TTL attribute is in the past (virtual clock) are removed as soon as the table is
  * next touched (AWS takes up to a few days); Query and Scan order partitions by key value (AWS by hash);
@@ -35,13 +36,39 @@ export interface TableDefinition {
   attributeDefinitions: { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[];
   globalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchemaElement[]; Projection: Projection }[];
   timeToLiveAttribute?: string;
+  /** @default 'PAY_PER_REQUEST' */
+  billingMode?: 'PAY_PER_REQUEST' | 'PROVISIONED';
+  readCapacity?: number;
+  writeCapacity?: number;
 }
 
 interface Table {
   def: TableDefinition;
   items: Map<string, Item>;
   createdAt: number;
+  /** Virtual ms at which a table made with CreateTable leaves CREATING; the template's are ACTIVE from the start. */
+  activeAt: number;
+  /** Set by DeleteTable: the table is DELETING until then, and gone after. */
+  goneAt?: number;
 }
+
+/** A table made with CreateTable, as journaled. */
+interface CreatedTable {
+  def: TableDefinition;
+  createdAt: number;
+  activeAt: number;
+  goneAt?: number;
+}
+
+/**
+ * "CreateTable is an asynchronous operation. Upon receiving a CreateTable request, DynamoDB immediately returns a
+ * response with a TableStatus of CREATING. After the table is created, DynamoDB sets the TableStatus to ACTIVE. You
+ * can perform read and write operations only on an ACTIVE table."
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html); "the specified table is in
+ * the DELETING state until DynamoDB completes the deletion" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html).
+ * AWS gives no duration: both last this long on the virtual clock (README "Unconfirmed").
+ */
+export const TABLE_TRANSITION_MS = 2_000;
 
 interface KeyView {
   hash: string;
@@ -60,6 +87,8 @@ export class DynamoDbService implements ServiceHandler {
   private readonly tables = new Map<string, Table>();
   /** Items of every table, keyed `<table>\n<item key>`. */
   private readonly stored: Store<Item>;
+  /** Tables made with CreateTable, by name. */
+  private readonly created: Store<CreatedTable>;
 
   /** Query and Scan stop reading once a page holds this many bytes of items; undefined with OPSFLOW_QUOTAS=off. */
   private readonly pageBytes?: number;
@@ -74,8 +103,13 @@ export class DynamoDbService implements ServiceHandler {
   constructor(opts: { state: StateDir; clock?: Clock; pageBytes?: number; itemBytes?: number }) {
     this.clock = opts.clock;
     this.stored = opts.state.store<Item>('dynamodb');
+    this.created = opts.state.store<CreatedTable>('dynamodb.tables');
     this.pageBytes = opts.pageBytes;
     this.itemBytes = opts.itemBytes;
+    for (const t of this.created.values()) {
+      this.addTable(t.def);
+      Object.assign(this.tables.get(t.def.name)!, { createdAt: t.createdAt, activeAt: t.activeAt, goneAt: t.goneAt });
+    }
   }
 
   addTable(def: TableDefinition): void {
@@ -85,7 +119,8 @@ export class DynamoDbService implements ServiceHandler {
       for (const k of schema)
         if (!defined.has(k.AttributeName)) throw new Error(`table ${def.name}: key attribute ${k.AttributeName} is missing from attributeDefinitions`);
     }
-    const table: Table = { def, items: new Map(), createdAt: this.now() };
+    const now = this.now();
+    const table: Table = { def, items: new Map(), createdAt: now, activeAt: now };
     const prefix = `${def.name}\n`;
     for (const [k, item] of this.stored.entries()) if (k.startsWith(prefix)) table.items.set(k.slice(prefix.length), item);
     this.tables.set(def.name, table);
@@ -113,8 +148,12 @@ export class DynamoDbService implements ServiceHandler {
     switch (op) {
       case 'ListTables':
         return this.listTables(input as { ExclusiveStartTableName?: string; Limit?: number });
+      case 'CreateTable':
+        return { TableDescription: this.describe(this.createTable(input as unknown as CreateTableInput)) };
+      case 'DeleteTable':
+        return { TableDescription: this.describe(this.deleteTable(input.TableName)) };
       case 'DescribeTable':
-        return { Table: this.describe(this.table(input.TableName)) };
+        return { Table: this.describe(this.table(input.TableName, true)) };
       case 'DescribeTimeToLive': {
         const attr = this.table(input.TableName).def.timeToLiveAttribute;
         return { TimeToLiveDescription: attr ? { TimeToLiveStatus: 'ENABLED', AttributeName: attr } : { TimeToLiveStatus: 'DISABLED' } };
@@ -144,7 +183,91 @@ export class DynamoDbService implements ServiceHandler {
 
   // -- operations ---------------------------------------------------------------------------------------
 
+  private createTable(input: CreateTableInput): Table {
+    const name = input.TableName;
+    // "TableName ... Length Constraints: Minimum length of 3. Maximum length of 255. Pattern: [a-zA-Z0-9_.-]+" (CreateTable).
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
+      throw invalid(
+        `1 validation error detected: Value '${String(name)}' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+`,
+      );
+    }
+    this.sweep(name);
+    // "ResourceInUseException ... You attempted to recreate an existing table"; AWS's words, as recorded by users:
+    // "Table already exists: <name>" (https://github.com/joshsymonds/Dynamoid/issues/178).
+    if (this.tables.has(name)) throw new AwsError('ResourceInUseException', `Table already exists: ${name}`);
+    const keySchema = input.KeySchema ?? [];
+    const attributeDefinitions = input.AttributeDefinitions ?? [];
+    const keys = [...keySchema, ...(input.GlobalSecondaryIndexes ?? []).flatMap((g) => g.KeySchema ?? [])].map((k) => k.AttributeName);
+    const unused = attributeDefinitions.map((a) => a.AttributeName).filter((a) => !keys.includes(a));
+    // Every attribute definition must be a key of the table or an index (AWS answers this ValidationException).
+    if (unused.length) {
+      throw invalid(
+        `One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [${attributeDefinitions.map((a) => a.AttributeName).join(', ')}], keys used: [${[...new Set(keys)].join(', ')}]`,
+      );
+    }
+    // "BillingMode ... PROVISIONED ... PAY_PER_REQUEST"; "If you set BillingMode as PROVISIONED, you must specify this
+    // property [ProvisionedThroughput]. If you set BillingMode as PAY_PER_REQUEST, you cannot specify this property."
+    // (CreateTable; PROVISIONED is the default).
+    const billingMode = input.BillingMode ?? 'PROVISIONED';
+    if (billingMode === 'PROVISIONED' && !input.ProvisionedThroughput)
+      throw invalid(
+        'One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED',
+      );
+    if (billingMode === 'PAY_PER_REQUEST' && input.ProvisionedThroughput)
+      throw invalid(
+        'One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST',
+      );
+    const def: TableDefinition = {
+      name,
+      keySchema,
+      attributeDefinitions,
+      globalSecondaryIndexes: input.GlobalSecondaryIndexes,
+      billingMode,
+      readCapacity: input.ProvisionedThroughput?.ReadCapacityUnits,
+      writeCapacity: input.ProvisionedThroughput?.WriteCapacityUnits,
+    };
+    try {
+      this.addTable(def);
+    } catch (err) {
+      throw invalid(`One or more parameter values were invalid: ${(err as Error).message.replace(/^table [^:]+: /, '')}`);
+    }
+    const table = this.tables.get(name)!;
+    table.activeAt = table.createdAt + TABLE_TRANSITION_MS;
+    this.created.put(name, { def, createdAt: table.createdAt, activeAt: table.activeAt });
+    return table;
+  }
+
+  private deleteTable(name: unknown): Table {
+    const table = this.table(name, true);
+    // "If a table is in CREATING or UPDATING states, then DynamoDB returns a ResourceInUseException ... If table is
+    // already in the DELETING state, no error is returned." (DeleteTable); AWS's words as recorded by users:
+    // "Attempt to change a resource which is still in use: Table is being created: <name>"
+    // (https://github.com/terraform-aws-modules/terraform-aws-dynamodb-table/issues/51).
+    if (this.status(table) === 'CREATING') {
+      throw new AwsError('ResourceInUseException', `Attempt to change a resource which is still in use: Table is being created: ${table.def.name}`);
+    }
+    table.goneAt ??= this.now() + TABLE_TRANSITION_MS;
+    const created = this.created.get(table.def.name);
+    this.created.put(table.def.name, { ...(created ?? { def: table.def, createdAt: table.createdAt, activeAt: table.activeAt }), goneAt: table.goneAt });
+    return table;
+  }
+
+  private status(table: Table): 'CREATING' | 'ACTIVE' | 'DELETING' {
+    if (table.goneAt !== undefined) return 'DELETING';
+    return this.now() < table.activeAt ? 'CREATING' : 'ACTIVE';
+  }
+
+  /** A deleted table whose deletion is complete is gone, with its items. */
+  private sweep(name: string): void {
+    const table = this.tables.get(name);
+    if (!table || table.goneAt === undefined || this.now() < table.goneAt) return;
+    for (const key of [...table.items.keys()]) this.removeItem(table, key);
+    this.tables.delete(name);
+    this.created.delete(name);
+  }
+
   private listTables(input: { ExclusiveStartTableName?: string; Limit?: number }) {
+    for (const name of [...this.tables.keys()]) this.sweep(name);
     const names = [...this.tables.keys()].sort().filter((n) => !input.ExclusiveStartTableName || n > input.ExclusiveStartTableName);
     const limit = input.Limit ?? 100;
     const page = names.slice(0, limit);
@@ -309,11 +432,20 @@ export class DynamoDbService implements ServiceHandler {
 
   // -- helpers ------------------------------------------------------------------------------------------
 
-  private table(name: unknown): Table {
+  /**
+   * The table a request names. Items are read and written only while it is ACTIVE: "The operation tried to access a
+   * nonexistent table or index. The resource might not be specified correctly, or its status might not be ACTIVE."
+   * (ResourceNotFoundException, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html and
+   * the item operations' pages). A DELETING table "might continue to accept data read and write operations"
+   * (DeleteTable): refused here, the stricter reading. `anyStatus` for the table operations.
+   */
+  private table(name: unknown, anyStatus = false): Table {
     if (typeof name !== 'string' || !name)
       throw invalid("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null");
+    this.sweep(name);
     const table = this.tables.get(name);
-    if (!table) throw new AwsError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+    if (!table || (!anyStatus && this.status(table) !== 'ACTIVE'))
+      throw new AwsError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
     this.expire(table);
     return table;
   }
@@ -335,14 +467,14 @@ export class DynamoDbService implements ServiceHandler {
     return {
       TableName: def.name,
       TableArn: arn.table(def.name),
-      TableStatus: 'ACTIVE',
+      TableStatus: this.status(table),
       KeySchema: def.keySchema,
       AttributeDefinitions: def.attributeDefinitions,
       ItemCount: table.items.size,
       TableSizeBytes: bytes,
       CreationDateTime: table.createdAt / 1000,
-      BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
-      ProvisionedThroughput: { ReadCapacityUnits: 0, WriteCapacityUnits: 0, NumberOfDecreasesToday: 0 },
+      BillingModeSummary: { BillingMode: def.billingMode ?? 'PAY_PER_REQUEST' },
+      ProvisionedThroughput: { ReadCapacityUnits: def.readCapacity ?? 0, WriteCapacityUnits: def.writeCapacity ?? 0, NumberOfDecreasesToday: 0 },
       ...(def.globalSecondaryIndexes?.length
         ? {
             GlobalSecondaryIndexes: def.globalSecondaryIndexes.map((g) => ({
@@ -350,7 +482,7 @@ export class DynamoDbService implements ServiceHandler {
               IndexArn: `${arn.table(def.name)}/index/${g.IndexName}`,
               KeySchema: g.KeySchema,
               Projection: g.Projection,
-              IndexStatus: 'ACTIVE',
+              IndexStatus: this.status(table),
               ItemCount: [...table.items.values()].filter((i) =>
                 g.KeySchema.every((k) => i[k.AttributeName] && typeOf(i[k.AttributeName]) === types.get(k.AttributeName)),
               ).length,
@@ -513,6 +645,15 @@ interface ConditionalInput {
   ExpressionAttributeNames?: Record<string, string>;
   ExpressionAttributeValues?: Item;
   ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
+}
+
+interface CreateTableInput {
+  TableName?: string;
+  KeySchema?: KeySchemaElement[];
+  AttributeDefinitions?: TableDefinition['attributeDefinitions'];
+  GlobalSecondaryIndexes?: TableDefinition['globalSecondaryIndexes'];
+  BillingMode?: 'PAY_PER_REQUEST' | 'PROVISIONED';
+  ProvisionedThroughput?: { ReadCapacityUnits: number; WriteCapacityUnits: number };
 }
 
 interface GetItemInput {

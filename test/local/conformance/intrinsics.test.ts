@@ -32,7 +32,12 @@ const values: [string, string, unknown, unknown][] = [
     {},
     'Formatting arguments fst=run and snd={Id=arn:aws:states:us-east-1:123456789012:stateMachine:conformance, Name=conformance}.',
   ],
-  ['States.Format keeps a JSON string as it is (recorded test_format_2)', "States.Format('{}', $.s)", { s: '{"Arg1": 1, "Arg2": []}' }, '{"Arg1": 1, "Arg2": []}'],
+  [
+    'States.Format keeps a JSON string as it is (recorded test_format_2)',
+    "States.Format('{}', $.s)",
+    { s: '{"Arg1": 1, "Arg2": []}' },
+    '{"Arg1": 1, "Arg2": []}',
+  ],
   ['States.Format keeps escaped reserved characters', "States.Format('\\{\\} it\\'s \\\\ {}', $.x)", { x: 'ok' }, "{} it's \\ ok"],
   ['States.StringToJson (doc example)', 'States.StringToJson($.escapedJsonString)', { escapedJsonString: '{"foo": "bar"}' }, { foo: 'bar' }],
   ['States.StringToJson of an empty string is null', 'States.StringToJson($.s)', { s: '' }, null],
