@@ -343,7 +343,9 @@ function optimizedInput(target: SdkTarget, params: any): unknown {
   const text = (v: unknown) => (v === undefined || typeof v === 'string' ? v : JSON.stringify(v));
   const prefix = target.optimized?.prefix;
   if (prefix === 'SNS') return { ...params, Message: text(params.Message) };
-  if (prefix === 'SQS') return { ...params, MessageBody: text(params.MessageBody) };
+  // A null MessageBody is left out, as the Java SDK leaves it out (recorded: MissingParameter, localstack/localstack
+  // tests/aws/services/stepfunctions/v2/error_handling/test_task_service_sqs.snapshot.json).
+  if (prefix === 'SQS') return { ...params, MessageBody: params.MessageBody === null ? undefined : text(params.MessageBody) };
   if (prefix === 'EventBridge' && Array.isArray(params.Entries))
     return { ...params, Entries: params.Entries.map((e: any) => ({ ...e, Detail: text(e.Detail) })) };
   return params;
@@ -351,6 +353,8 @@ function optimizedInput(target: SdkTarget, params: any): unknown {
 
 interface SdkFailure extends Error {
   $metadata?: { httpStatusCode?: number; requestId?: string; extendedRequestId?: string };
+  /** The query protocol's error code, which awsQueryCompatible services (SQS) send in `x-amzn-query-error`. */
+  Code?: string;
 }
 
 function namedError(target: SdkTarget, model: SdkModel, err: SdkFailure): IntegrationError {
@@ -364,7 +368,7 @@ function namedError(target: SdkTarget, model: SdkModel, err: SdkFailure): Integr
   const suffixed = err.name.endsWith('Exception') ? err.name : `${err.name}Exception`;
   if (optimized) {
     const name = modelled ? suffixed : optimized.genericError;
-    const cause = `${err.message} (Service: ${optimized.javaService}; Status Code: ${status}; Error Code: ${err.name}; Request ID: ${requestId}; Proxy: null)`;
+    const cause = `${err.message} (Service: ${optimized.javaService}; Status Code: ${status}; Error Code: ${err.Code ?? err.name}; Request ID: ${requestId}; Proxy: null)`;
     return new IntegrationError(`${prefix}.${name}`, cause);
   }
   const extended = err.$metadata?.extendedRequestId ? `, Extended Request ID: ${err.$metadata.extendedRequestId}` : '';
