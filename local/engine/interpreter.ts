@@ -223,7 +223,10 @@ export class Interpreter implements Engine {
         `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
       );
     }
-    if (assigned) {
+    // An empty Assign records nothing: AWS's PassStateExited for `"Assign": {}` has no assignedVariables and no
+    // assignedVariablesDetails (recorded on AWS: localstack/localstack
+    // tests/aws/services/stepfunctions/v2/assign/test_assign_base.snapshot.json, "BASE_EMPTY").
+    if (assigned && Object.keys(assigned).length > 0) {
       details.assignedVariables = Object.fromEntries(Object.entries(assigned).map(([k, v]) => [k, json(v)]));
       details.assignedVariablesDetails = { truncated: false };
     }
