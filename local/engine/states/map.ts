@@ -2,6 +2,7 @@
  * Map (https://states-language.net/spec.html#map-state): an inline Map runs its ItemProcessor once per item, each
  * iteration on its own chain of history events; a distributed Map's child executions are the host's (distributed.ts).
  */
+import type { MapState } from '../asl';
 import { ABORTED, asStatesError, runtimeError, type StatesError } from '../errors';
 import type { DistributedFields } from '../host';
 import { evaluateTemplate, isExpression } from '../jsonata';
@@ -12,7 +13,7 @@ import { type Chain, type Engine, type Env, json, type Obj, type StateType } fro
 /** Inline Map runs at most 40 iterations at a time (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html). */
 const INLINE_MAP_CONCURRENCY = 40;
 
-export const map: StateType = {
+export const map: StateType<MapState> = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
     const items = state.ItemsPath !== undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
     engine.host.inspect?.('afterItemsPath', items);
@@ -29,11 +30,13 @@ export const map: StateType = {
       if (state.ResultWriter?.Parameters !== undefined) fields.writerParameters = engine.template(state.ResultWriter.Parameters, scope) as Obj;
       if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = engine.template(state.ItemBatcher.BatchInput, scope);
       fields.toleratedFailureCount =
-        state.ToleratedFailureCountPath !== undefined ? (selectPath(state.ToleratedFailureCountPath, scope) as number) : state.ToleratedFailureCount;
+        state.ToleratedFailureCountPath !== undefined
+          ? (selectPath(state.ToleratedFailureCountPath, scope) as number)
+          : (state.ToleratedFailureCount as number | undefined);
       fields.toleratedFailurePercentage =
         state.ToleratedFailurePercentagePath !== undefined
           ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number)
-          : state.ToleratedFailurePercentage;
+          : (state.ToleratedFailurePercentage as number | undefined);
     }
     const result = await runMap(
       engine,
@@ -94,7 +97,7 @@ export const map: StateType = {
 async function runMap(
   engine: Engine,
   name: string,
-  state: Obj,
+  state: MapState,
   input: unknown,
   items: unknown,
   itemInput: (item: unknown, index: number) => Promise<unknown>,
@@ -109,7 +112,8 @@ async function runMap(
   if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
     throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);
   }
-  const processor = state.ItemProcessor ?? state.Iterator;
+  // preprocess.ts refuses a Map without either.
+  const processor = (state.ItemProcessor ?? state.Iterator)!;
   const startedId = host.record('MapStateStarted', { length: Array.isArray(items) ? items.length : 0 }, env.chain.last);
   env.chain.last = startedId;
 
@@ -229,6 +233,6 @@ async function runMap(
   return results;
 }
 
-function isDistributed(state: Obj): boolean {
+function isDistributed(state: MapState): boolean {
   return (state.ItemProcessor ?? state.Iterator)?.ProcessorConfig?.Mode === 'DISTRIBUTED';
 }
