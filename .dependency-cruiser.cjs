@@ -89,7 +89,7 @@ module.exports = {
       from: { path: '^local/engine/((interpreter|asl|variables|host)\\.ts$|states/)' },
       to: {
         path: [
-          '^local/engine/(api|service|executions|store|activities|registry|dispatch|distributed|test-state|tokens|index)\\.ts$',
+          '^local/engine/(api|service|executions|store|activities|registry|dispatch|test-state|tokens|index)\\.ts$',
           '^local/(storage\\.ts$|wire/|services/)',
         ],
       },

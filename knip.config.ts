@@ -22,6 +22,9 @@ const config: KnipConfig = {
   project: ['**/*.{ts,cjs}'],
   // Written by ajv (tasks/tag-policy/core/schema.compile.ts), exports and all.
   ignore: ['tasks/tag-policy/core/schema.generated.ts'],
+  // The Step Functions engine loads `@aws-sdk/client-<service>` by the service a Task names (local/engine/sdk.ts):
+  // Lambda's client serves `aws-sdk:lambda:*` and TestState's mock validation of `lambda:invoke`, with no static import.
+  ignoreDependencies: ['@aws-sdk/client-lambda'],
   // An export that its own file uses is not dead code, only a visible name; knip reports what nothing uses.
   ignoreExportsUsedInFile: true,
 };

@@ -134,6 +134,8 @@ export class Runtime {
     noLocalEffect: {},
   };
   endpoint = '';
+  /** SigV4 signing names of the services the endpoint answers; SDK integrations reach these. */
+  private served: readonly string[] = [];
   /** Host header values this runtime answers (its own address); set once it listens. */
   private allowedHosts: string[] = [];
   private server?: Server;
@@ -192,6 +194,7 @@ export class Runtime {
       bus: this.events,
       invokeLambda: (fn, payload) => this.lambdas.invoke(fn, payload),
       endpoint,
+      served: () => this.served,
       s3: this.s3,
       iam: this.taskIam(),
       crashActivityWorker: () => this.faults.crashActivityWorkers > 0 && this.faults.crashActivityWorkers-- > 0,
@@ -231,6 +234,7 @@ export class Runtime {
     const deploying = rt.clock.busy();
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
     const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
+    rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
       services.map((s) => rt.gate.wrap(s)),

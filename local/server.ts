@@ -4,6 +4,7 @@
  * after authenticating it as AWS does (local/auth.ts: the signature must verify with a key the runtime knows).
  * Unsigned requests go to the app's HTTP API routes and `/_opsflow/*`.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authenticate, type AuthContext } from './auth';
@@ -183,9 +184,11 @@ async function dispatch(
   options: ServerOptions = {},
 ) {
   let response: AwsResponse;
+  let service: string | undefined;
   const mark = options.mark?.();
   try {
     const request = await readAwsRequest(req, options.bodyTimeoutMs);
+    service = request.service;
     // The signature covers the request target exactly as sent, not as URL parsing normalizes it.
     const refused = guards ? await guard(request, req.url ?? '/', guards) : undefined;
     if (refused) {
@@ -236,7 +239,10 @@ async function dispatch(
       ),
     );
   }
-  res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...response.headers };
+  // Every AWS answer names its request (x-amzn-RequestId; S3's x-amz-request-id), which SDKs report as the request id.
+  if (!Object.keys(headers).some((h) => /^x-amzn?-request-?id$/i.test(h))) headers[service === 's3' ? 'x-amz-request-id' : 'x-amzn-RequestId'] = randomUUID();
+  res.writeHead(response.status, headers);
   res.end(response.body);
 }
 

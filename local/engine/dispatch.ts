@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AwsError, arn, type Clock, type TaskIam } from '../kernel';
 import { ABORTED, asStatesError, runtimeError as statesRuntimeError, StatesError } from './errors';
 import { TOKEN_SENTINEL, type TaskPort, type TaskRequest } from './host';
-import { SdkCaller, sdkTarget, type SdkTarget } from './sdk';
+import { isOfferedIntegration, parseIntegration, type Pattern, SdkCaller, sdkTarget, type SdkTarget } from './sdk';
 import type { TaskTokens } from './tokens';
 
 /** What the dispatcher needs from the running execution. */
@@ -43,9 +43,9 @@ export interface DispatcherDeps {
   children: ChildExecutions;
   activityExists: (activityArn: string) => boolean;
   iam?: TaskIam;
+  /** SigV4 signing names of the services the local endpoint answers: the aws-sdk integrations that can run. Unset: all installed. */
+  served?: () => readonly string[];
 }
-
-type Pattern = '' | 'waitForTaskToken' | 'sync' | 'sync:2';
 
 type Target =
   | { kind: 'activity'; arn: string }
@@ -76,8 +76,11 @@ export class Dispatcher {
   async run(exec: ExecutionPort, request: TaskRequest): Promise<unknown> {
     if (exec.signal.aborted) throw stopped();
     const { stateName, resource, timeoutSeconds, heartbeatSeconds } = request;
-    const target = classify(resource);
-    if (!target) throw runtimeError(`State '${stateName}' uses the resource '${resource}', which the opsflow local runtime does not support`);
+    const target = classify(resource, this.deps.served?.());
+    if (!target) {
+      const why = isOfferedIntegration(resource) === false ? 'which is not an integration AWS offers' : 'which the opsflow local runtime does not support';
+      throw runtimeError(`State '${stateName}' uses the resource '${resource}', ${why}`);
+    }
     const usesToken = target.kind === 'activity' || ('pattern' in target && target.pattern === 'waitForTaskToken');
     const token = usesToken || JSON.stringify(request.input ?? null).includes(TOKEN_SENTINEL) ? this.deps.tokens.issue(exec.arn) : undefined;
     const input = substitute(request.input, token);
@@ -294,20 +297,18 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function classify(resource: string): Target | undefined {
+function classify(resource: string, served: readonly string[] | undefined): Target | undefined {
   if (/^arn:aws:states:[^:]+:\d+:activity:.+$/.test(resource)) return { kind: 'activity', arn: resource };
   if (/^arn:aws:lambda:[^:]+:\d+:function:.+$/.test(resource)) return { kind: 'lambdaFunction', arn: resource };
-  const m = /^arn:aws:states:::(.+?)(?:\.(waitForTaskToken|sync:2|sync))?$/.exec(resource);
-  if (!m) return undefined;
-  const integration = m[1];
-  const pattern = (m[2] ?? '') as Pattern;
+  const parsed = parseIntegration(resource);
+  if (!parsed || !isOfferedIntegration(resource)) return undefined;
+  const { integration, pattern } = parsed;
   const split = integration.lastIndexOf(':');
   const resourceType = integration.slice(0, split);
   const names = { pattern, resourceType, resource: `${integration.slice(split + 1)}${pattern ? `.${pattern}` : ''}` };
   if (integration === 'states:startExecution') return { kind: 'startExecution', ...names };
-  if (pattern === 'sync' || pattern === 'sync:2') return undefined;
   if (integration === 'lambda:invoke') return { kind: 'lambdaInvoke', ...names };
-  const sdk = sdkTarget(integration);
+  const sdk = sdkTarget(integration, served);
   return sdk ? { kind: 'sdk', sdk, ...names } : undefined;
 }
 

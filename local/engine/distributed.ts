@@ -4,6 +4,10 @@
  * Map Run (DescribeMapRun, ListMapRuns, ListExecutions by mapRunArn).
  * - ItemReader reads S3 through the runtime's own S3: a JSON array, JSON Lines, CSV (first-row or given
  *   headers), an S3 inventory manifest, or ListObjectsV2 (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html);
+ * - the fields apply in AWS's order: "ItemReader ... ItemsPath or Items ... ItemSelector ... ItemBatcher ...
+ *   ResultWriter" ("Step Functions applies each option in your Distributed Map state in the order shown",
+ *   https://docs.aws.amazon.com/step-functions/latest/dg/input-output-fields-dist-map.html), so ItemsPath selects
+ *   within what the ItemReader read, and MaxItems limits what ItemsPath selected;
  * - ToleratedFailureCount/Percentage fail the run with States.ExceedToleratedFailureThreshold once exceeded
  *   (https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html);
  * - ResultWriter writes manifest.json and SUCCEEDED_/FAILED_/PENDING_ files under Prefix/<map run id>/
@@ -12,8 +16,9 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { ACCOUNT, AwsError, REGION } from '../kernel';
-import { ABORTED, StatesError } from './errors';
-import type { DistributedMapRequest } from './host';
+import { ABORTED, runtimeError, StatesError } from './errors';
+import type { DistributedFields, DistributedMapRequest } from './host';
+import { isExpression } from './jsonata';
 
 type Obj = Record<string, any>;
 
@@ -90,16 +95,18 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
   const mapRunArn = previous?.mapRunArn ?? `arn:aws:states:${REGION}:${ACCOUNT}:mapRun:${base}:${runId}`;
   const childStateMachineArn = `${deps.parent.stateMachineArn}/${label}`;
 
-  let items = req.items ?? (await readItems(state.ItemReader, fields.readerParameters ?? {}, deps.s3));
-  const maxItems = state.ItemReader?.ReaderConfig?.MaxItems;
-  if (typeof maxItems === 'number' && maxItems > 0) items = items.slice(0, maxItems);
+  const limits = checkLimits(fields);
+  let items = req.items ?? (await readItems(state.ItemReader, fields.readerParameters ?? {}, deps.s3, fields.selectItems));
+  // "MaxItems ... Limits the number of data items passed to the Map state"; 0, AWS's default, is no limit
+  // (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html).
+  if (limits.maxItems) items = items.slice(0, limits.maxItems);
   const selected: unknown[] = [];
   for (let n = 0; n < items.length; n++) selected.push(await req.itemSelector(items[n], n));
-  const inputs = batch(selected, state.ItemBatcher, fields.batchInput);
+  const inputs = batch(selected, state.ItemBatcher ? limits : undefined, fields.batchInput);
 
   const concurrency = req.maxConcurrency ? Math.min(req.maxConcurrency, MAX_CHILDREN) : MAX_CHILDREN;
-  const toleratedCount = fields.toleratedFailureCount ?? 0;
-  const toleratedPercentage = fields.toleratedFailurePercentage ?? 0;
+  const toleratedCount = limits.toleratedFailureCount ?? 0;
+  const toleratedPercentage = limits.toleratedFailurePercentage ?? 0;
   const run: MapRunRecord = {
     mapRunArn,
     executionArn: deps.parent.executionArn,
@@ -144,8 +151,8 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
   let exceeded = false;
   // No tolerance set: any failure fails the run; otherwise either threshold, once exceeded, fails it.
   const exceeds = () => {
-    const hasCount = fields.toleratedFailureCount !== undefined;
-    const hasPercentage = fields.toleratedFailurePercentage !== undefined;
+    const hasCount = limits.toleratedFailureCount !== undefined;
+    const hasPercentage = limits.toleratedFailurePercentage !== undefined;
     if (!hasCount && !hasPercentage) return failedItems > 0;
     return (hasCount && failedItems > toleratedCount) || (hasPercentage && (failedItems * 100) / Math.max(1, selected.length) > toleratedPercentage);
   };
@@ -204,10 +211,90 @@ export async function runDistributedMap(req: DistributedMapRequest, deps: Distri
   return results.map((r) => (r.status === 'SUCCEEDED' ? JSON.parse(r.output ?? 'null') : { Error: r.error, Cause: r.cause }));
 }
 
-function batch(items: unknown[], batcher: Obj | undefined, batchInput: unknown): unknown[] {
-  if (!batcher) return items;
-  const maxItems = batcher.MaxItemsPerBatch ?? Infinity;
-  const maxBytes = batcher.MaxInputBytesPerBatch ?? 256 * 1024;
+/** The numeric fields of a distributed Map, each a literal, a path's value or a JSONata result, checked. */
+interface Limits {
+  maxItems?: number;
+  maxItemsPerBatch?: number;
+  maxInputBytesPerBatch?: number;
+  toleratedFailureCount?: number;
+  toleratedFailurePercentage?: number;
+}
+
+/**
+ * How the interpreter resolves a field: `path` a JSONPath reference path (variables included) against `value`, by
+ * default the state's effective input; `expression` a JSONata value.
+ */
+export interface FieldSources {
+  path(path: string, value?: unknown): unknown;
+  expression(value: string, field: string): Promise<unknown>;
+}
+
+const NUMERIC_FIELDS = [
+  ['maxItems', (s: Obj) => s.ItemReader?.ReaderConfig, 'MaxItems'],
+  ['maxItemsPerBatch', (s: Obj) => s.ItemBatcher, 'MaxItemsPerBatch'],
+  ['maxInputBytesPerBatch', (s: Obj) => s.ItemBatcher, 'MaxInputBytesPerBatch'],
+  ['toleratedFailureCount', (s: Obj) => s, 'ToleratedFailureCount'],
+  ['toleratedFailurePercentage', (s: Obj) => s, 'ToleratedFailurePercentage'],
+] as const;
+
+/**
+ * The fields the interpreter resolves for a distributed Map before it starts: MaxItems(Path),
+ * MaxItemsPerBatch(Path), MaxInputBytesPerBatch(Path), ToleratedFailureCount(Path) and
+ * ToleratedFailurePercentage(Path) as read (checked here when the run starts), each with the field it came from;
+ * and, with an ItemReader, ItemsPath as a selection within what the reader read.
+ */
+export async function mapFieldValues(state: Obj, sources: FieldSources): Promise<Pick<DistributedFields, 'numbers' | 'selectItems'>> {
+  const numbers: NonNullable<DistributedFields['numbers']> = {};
+  for (const [key, holder, field] of NUMERIC_FIELDS) {
+    const at = holder(state);
+    if (!at) continue;
+    if (typeof at[`${field}Path`] === 'string') numbers[key] = { value: sources.path(at[`${field}Path`]), field: `${field}Path` };
+    else if (isExpression(at[field])) numbers[key] = { value: await sources.expression(at[field], field), field };
+    else if (at[field] !== undefined) numbers[key] = { value: at[field], field };
+  }
+  const itemsPath = state.ItemReader !== undefined && typeof state.ItemsPath === 'string' ? state.ItemsPath : undefined;
+  return { numbers, ...(itemsPath ? { selectItems: (read: unknown) => sources.path(itemsPath, read) } : {}) };
+}
+
+/**
+ * The values must be what AWS's pages say, checked before the Map Run starts (a States.Runtime error otherwise;
+ * the cause is the engine's wording). A numeric string is read as its number: AWS ran MaxItemsPath,
+ * MaxItemsPerBatchPath, MaxInputBytesPerBatchPath and ToleratedFailure*Path from variables holding "2", "15000"
+ * and "1" (recordings: localstack/localstack tests/aws/services/stepfunctions/v2/assign/
+ * test_assign_reference_variables.snapshot.json, MAP_STATE_REFERENCE_IN_MAX_ITEMS_PATH, _MAX_PER_BATCH_PATH,
+ * _TOLERATED_FAILURE_PATH).
+ * - ToleratedFailurePercentage(Path): "between zero and 100"; ToleratedFailureCount(Path): "a non-negative integer"
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html);
+ * - MaxItems(Path): "a positive integer" (0 is AWS's "no limit"), up to 100,000,000
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html);
+ * - MaxItemsPerBatch(Path) and MaxInputBytesPerBatch(Path): positive integers, the bytes up to 256 KiB
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+ */
+function checkLimits(fields: DistributedFields): Limits {
+  const limits: Limits = {};
+  const rules: Record<keyof Limits, { min: number; max: number; integer: boolean; what: string }> = {
+    maxItems: { min: 0, max: 100_000_000, integer: true, what: 'an integer from 0 to 100000000' },
+    maxItemsPerBatch: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true, what: 'a positive integer' },
+    maxInputBytesPerBatch: { min: 1, max: 256 * 1024, integer: true, what: 'an integer from 1 to 262144' },
+    toleratedFailureCount: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true, what: 'a non-negative integer' },
+    toleratedFailurePercentage: { min: 0, max: 100, integer: false, what: 'a number from 0 to 100' },
+  };
+  for (const [key, source] of Object.entries(fields.numbers ?? {}) as [keyof Limits, { value: unknown; field: string }][]) {
+    if (!(key in rules)) continue;
+    const { value, field } = source;
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
+    const rule = rules[key];
+    if (!Number.isFinite(n) || n < rule.min || n > rule.max || (rule.integer && !Number.isInteger(n)))
+      throw runtimeError(`The value of the field '${field}' must be ${rule.what}, got ${JSON.stringify(value) ?? 'nothing'}`);
+    limits[key] = n;
+  }
+  return limits;
+}
+
+function batch(items: unknown[], limits: Limits | undefined, batchInput: unknown): unknown[] {
+  if (!limits) return items;
+  const maxItems = limits.maxItemsPerBatch ?? Infinity;
+  const maxBytes = limits.maxInputBytesPerBatch ?? 256 * 1024;
   const batches: unknown[][] = [];
   let current: unknown[] = [];
   let bytes = 0;
@@ -229,8 +316,15 @@ function readerError(cause: string): StatesError {
   return new StatesError('States.ItemReaderFailed', cause);
 }
 
-async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | undefined): Promise<unknown[]> {
+async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | undefined, selectItems?: (read: unknown) => unknown): Promise<unknown[]> {
   if (!reader) return [];
+  const read = await readObject(reader, params, s3);
+  const items = selectItems ? selectItems(read) : read;
+  if (!Array.isArray(items)) throw readerError('Attempting to map over non-iterable node.');
+  return items;
+}
+
+async function readObject(reader: Obj, params: Obj, s3: S3Access | undefined): Promise<unknown> {
   if (!s3) throw readerError('The local runtime has no S3 service to read items from');
   const bucket = String(params.Bucket ?? '');
   try {
@@ -269,11 +363,8 @@ async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | un
         }
         return out;
       }
-      default: {
-        const parsed = JSON.parse(text(String(params.Key)));
-        if (!Array.isArray(parsed)) throw readerError('Attempting to map over non-iterable node.');
-        return parsed;
-      }
+      default:
+        return JSON.parse(text(String(params.Key)));
     }
   } catch (err) {
     if (err instanceof StatesError) throw err;
@@ -282,12 +373,21 @@ async function readItems(reader: Obj | undefined, params: Obj, s3: S3Access | un
   }
 }
 
-/** RFC 4180 CSV; every value is a string, as Step Functions reads it. */
+/**
+ * RFC 4180 CSV; every value is a string, as Step Functions reads it
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/example-csv-parse-dist-map.html): "If the number of fields
+ * in a row is less than the number of fields in the header, Step Functions provides empty strings for the missing
+ * values"; more fields than headers are skipped. A row of empty fields (`,,`) is an item of empty strings; a line
+ * with nothing on it is not a row. Duplicate headers fail the reader (States.ItemReaderFailed, "CSV headers cannot
+ * contain duplicates.", as the reader LocalStack validates against AWS answers; no AWS page states it).
+ */
 function parseCsv(text: string, config: Obj): Obj[] {
   const rows: string[][] = [];
   let row: string[] = [];
   let field = '';
   let quoted = false;
+  // A field was read on this line (even an empty one before a comma, or a quoted empty one).
+  let started = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
@@ -296,24 +396,32 @@ function parseCsv(text: string, config: Obj): Obj[] {
         i++;
       } else if (c === '"') quoted = false;
       else field += c;
-    } else if (c === '"') quoted = true;
+    } else if (c === '"') quoted = started = true;
     else if (c === ',') {
       row.push(field);
       field = '';
+      started = true;
     } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
+      if (started || field) {
+        row.push(field);
+        rows.push(row);
+      }
       row = [];
       field = '';
-    } else field += c;
+      started = false;
+    } else {
+      field += c;
+      started = true;
+    }
   }
-  if (field || row.length) {
+  if (started || field) {
     row.push(field);
     rows.push(row);
   }
   const headers: string[] = config.CSVHeaderLocation === 'GIVEN' ? config.CSVHeaders : (rows.shift() ?? []);
-  return rows.filter((r) => r.some((v) => v !== '')).map((r) => Object.fromEntries(headers.map((h, n) => [h, r[n] ?? ''])));
+  if (new Set(headers).size !== headers.length) throw readerError('CSV headers cannot contain duplicates.');
+  return rows.map((r) => Object.fromEntries(headers.map((h, n) => [h, r[n] ?? ''])));
 }
 
 function writeResults(params: Obj, mapRunArn: string, runId: string, results: ChildResult[], s3: S3Access | undefined, run: MapRunRecord): Obj {

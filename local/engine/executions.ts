@@ -27,6 +27,8 @@ export interface StepFunctionsDeps {
   invokeLambda: (functionArn: string, payload: unknown) => Promise<unknown>;
   /** The local AWS endpoint, for SDK integrations. */
   endpoint: () => string;
+  /** SigV4 signing names of the services that endpoint answers: the aws-sdk integrations that can run. Unset: all installed. */
+  served?: () => readonly string[];
   /** The runtime's S3, for Distributed Map's ItemReader and ResultWriter. */
   s3?: S3Access;
   /** IAM: the execution role's credentials and authorization of the calls the engine makes itself. */
@@ -100,6 +102,7 @@ export class Executions {
       clock: deps.clock,
       tokens: this.tokens,
       endpoint: deps.endpoint,
+      served: deps.served,
       invokeLambda: deps.invokeLambda,
       iam: deps.iam,
       activityExists,

@@ -28,8 +28,15 @@ export interface DistributedFields {
   readerParameters?: Obj;
   writerParameters?: Obj;
   batchInput?: unknown;
-  toleratedFailureCount?: number;
-  toleratedFailurePercentage?: number;
+  /** MaxItems, batch limits and tolerated failures as read, with the field each came from (distributed.ts checks them). */
+  numbers?: Partial<
+    Record<
+      'maxItems' | 'maxItemsPerBatch' | 'maxInputBytesPerBatch' | 'toleratedFailureCount' | 'toleratedFailurePercentage',
+      { value: unknown; field: string }
+    >
+  >;
+  /** With an ItemReader: ItemsPath applied to what the reader read. */
+  selectItems?: (read: unknown) => unknown;
 }
 
 export interface DistributedMapRequest {

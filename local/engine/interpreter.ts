@@ -22,6 +22,7 @@
  */
 import type { Catcher, QueryLanguage, Scope, State, StateFields, StateTypeName } from './asl';
 import { asStatesError, errorMatches, runtimeError, StatesError } from './errors';
+import { stateEntry } from './field-checks';
 import { type Host, TOKEN_SENTINEL } from './host';
 import { evaluateIntrinsic, isIntrinsic } from './intrinsics';
 import { evaluateTemplate, type JsonataScope } from './jsonata';
@@ -167,7 +168,7 @@ export class Interpreter implements Engine {
     const retries: number[] = (fields.Retry ?? []).map(() => 0);
     let retryCount = 0;
     for (;;) {
-      const context = this.contextFor(name, enteredAt, retryCount, env, type === 'Task');
+      const context = this.contextFor(name, type, enteredAt, retryCount, env);
       try {
         const outcome =
           language === 'JSONata' ? await this.jsonataState(name, state, rawInput, context, env) : await this.jsonPathState(name, state, rawInput, context, env);
@@ -242,7 +243,6 @@ export class Interpreter implements Engine {
       'States.Runtime',
       'States.QueryEvaluationError',
       'States.ResultPathMatchFailure',
-      'States.ParameterPathFailure',
       'States.NoChoiceMatched',
       'States.IntrinsicFailure',
       'States.ItemReaderFailed',
@@ -258,14 +258,14 @@ export class Interpreter implements Engine {
     return prefixed;
   }
 
-  private contextFor(name: string, enteredAt: string, retryCount: number, env: Env, task: boolean): Obj {
+  private contextFor(name: string, type: string, enteredAt: string, retryCount: number, env: Env): Obj {
     const context: Obj = {
       Execution: this.host.context.Execution,
-      State: { EnteredTime: enteredAt, Name: name, RetryCount: retryCount },
+      State: stateEntry(type, name, enteredAt, retryCount),
       StateMachine: this.host.context.StateMachine,
       ...(env.extraContext ?? {}),
     };
-    if (task) context.Task = { Token: TOKEN_SENTINEL };
+    if (type === 'Task') context.Task = { Token: TOKEN_SENTINEL };
     return context;
   }
 
@@ -274,35 +274,32 @@ export class Interpreter implements Engine {
   }
 
   /**
-   * A payload template (Parameters, ItemSelector, ResultSelector, Assign): `.$` keys hold paths or intrinsics.
-   * `parameters`: the template is a state's Parameters (or a Map's ItemSelector, which replaces them), where a
-   * path that finds nothing is `States.ParameterPathFailure` ("An attempt to replace a field, within a state's
-   * Parameters field, whose name ends in .$ using a path fails":
-   * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation,
-   * and https://states-language.net/spec.html#appendix-a); elsewhere AWS names no error, and it stays States.Runtime.
+   * A payload template (Parameters, ItemSelector, ResultSelector, Assign): `.$` keys hold paths or intrinsics. A path
+   * that finds nothing fails with States.Runtime, which no Catch handles, in Parameters too: executions on AWS record
+   * States.Runtime there (https://github.com/floci-io/floci/issues/2521), although the error-handling page names
+   * States.ParameterPathFailure for it (local/engine/DIVERGENCES.md).
    */
-  template(template: unknown, scope: PathScope, parameters = false): unknown {
-    if (Array.isArray(template)) return template.map((v) => this.template(v, scope, parameters));
+  template(template: unknown, scope: PathScope): unknown {
+    if (Array.isArray(template)) return template.map((v) => this.template(v, scope));
     if (typeof template !== 'object' || template === null) return template;
     const out: Obj = {};
     for (const [key, value] of Object.entries(template)) {
       if (key.endsWith('.$') && typeof value === 'string') {
-        out[key.slice(0, -2)] = this.dynamicValue(value, key, scope, parameters);
+        out[key.slice(0, -2)] = this.dynamicValue(value, key, scope);
       } else {
-        out[key] = this.template(value, scope, parameters);
+        out[key] = this.template(value, scope);
       }
     }
     return out;
   }
 
   /** The value of a `.$` field: a path (of the input, `$$` context or a `$variable`) or an intrinsic function. */
-  dynamicValue(value: string, field: string, scope: PathScope, parameters = false): unknown {
+  dynamicValue(value: string, field: string, scope: PathScope): unknown {
     if (isIntrinsic(value)) return evaluateIntrinsic(value, scope);
     const r = evaluatePath(value, scope);
     if (!r.found) {
       const data = value.startsWith('$$') ? scope.context : scope.input;
-      const cause = `The JSONPath '${value}' specified for the field '${field}' could not be found in the input '${json(data)}'`;
-      throw parameters ? new StatesError('States.ParameterPathFailure', cause) : runtimeError(cause);
+      throw runtimeError(`The JSONPath '${value}' specified for the field '${field}' could not be found in the input '${json(data)}'`);
     }
     return r.value;
   }

@@ -213,9 +213,23 @@ function roundInt(name: string, position: number, v: unknown): number {
   return Math.round(v as number);
 }
 
-/** The Value of an argument inside States.Format: strings as they are, anything else as JSON text. */
+/**
+ * An argument inside States.Format as AWS renders it: strings as they are, numbers, booleans and null as JSON, and
+ * objects and arrays in Java's collection form, `{Arg1=1, Arg2=[]}` (no quotes, `=` and `, `). Recorded on AWS:
+ * `States.Format('... fst={} ...', $.FunctionInput.fst)` with `{"Arg1": 1, "Arg2": []}` gave `fst={Arg1=1, Arg2=[]}`, and
+ * `$$.StateMachine` gave `{Id=arn:aws:states:..., Name=...}` (localstack/localstack
+ * tests/aws/services/stepfunctions/v2/intrinsic_functions/test_generic.snapshot.json, test_format_2 and
+ * test_context_json_path). The intrinsics page documents only strings.
+ */
 function formatValue(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(', ')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}=${formatValue(x)}`)
+      .join(', ')}}`;
+  }
+  return JSON.stringify(v);
 }
 
 /** States.Format: `escaped` templates are raw intrinsic text, where `\x` is the character x and never a placeholder. */

@@ -9,29 +9,18 @@
  * `lambda:invoke` of the services whose clients are installed. Other resources have no model here and are not checked.
  */
 import { NormalizedSchema } from '@smithy/core/schema';
+import { sdkModule } from './sdk';
 
 type Obj = Record<string, unknown>;
-
-/** SDK integration service names (the Resource's `aws-sdk:<service>:`) to the client packages installed. */
-const CLIENTS: Record<string, () => Promise<Obj>> = {
-  ec2: () => import('@aws-sdk/client-ec2'),
-  sfn: () => import('@aws-sdk/client-sfn'),
-  dynamodb: () => import('@aws-sdk/client-dynamodb'),
-  eventbridge: () => import('@aws-sdk/client-eventbridge'),
-  cloudtrail: () => import('@aws-sdk/client-cloudtrail'),
-  sesv2: () => import('@aws-sdk/client-sesv2'),
-  sns: () => import('@aws-sdk/client-sns'),
-  lambda: () => import('@aws-sdk/client-lambda'),
-};
 
 /** The output schema of the Resource's API, or undefined when the runtime has no model for it. */
 async function outputSchema(resource: string): Promise<NormalizedSchema | undefined> {
   const sdk = /^arn:aws:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
   const [service, action] = sdk ? [sdk[1], sdk[2]] : resource === 'arn:aws:states:::lambda:invoke' ? ['lambda', 'invoke'] : [];
-  const load = service ? CLIENTS[service] : undefined;
-  if (!load || !action) return undefined;
+  const mod = service ? sdkModule(service) : undefined;
+  if (!mod || !action) return undefined;
   const name = action.charAt(0).toUpperCase() + action.slice(1);
-  const op = Object.values(await load()).find((v) => Array.isArray(v) && v[0] === 9 && v[2] === name) as unknown[] | undefined;
+  const op = Object.values(mod).find((v) => Array.isArray(v) && v[0] === 9 && v[2] === name) as unknown[] | undefined;
   return op ? NormalizedSchema.of(op[5] as () => never) : undefined;
 }
 

@@ -6,7 +6,9 @@
  * every problem into an AWS-shaped diagnostic {severity, code, message, location}.
  */
 import jsonata from 'jsonata';
+import { amendAslSchemas } from './asl-schema';
 import { comparisonOperator, isTimestamp } from './choice';
+import { isOfferedIntegration } from './sdk';
 import { IntrinsicSyntaxError, isIntrinsic, parseIntrinsic } from './intrinsics';
 import { expressionText, isExpression } from './jsonata';
 import { hasFunctionCall } from './jsonpath';
@@ -54,9 +56,19 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,79}$/;
  * that run hundreds of definitions already known to be well-formed.
  */
 export function diagnose(original: unknown, opts: { schema?: boolean } = {}): Diagnostic[] {
-  if (!isObj(original) || !isObj(original.States))
-    return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'The definition must be a JSON object with StartAt and States', location: '/' }];
+  // AWS's words, recorded: ValidateStateMachineDefinition answers "Definition must be a valid JSON object" (no
+  // location) for a definition that is not an object, and "These fields are required: [States, StartAt]" at "/"
+  // for `{}`; CreateStateMachine: "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are
+  // required: [States] at /'" (localstack/localstack tests/aws/services/stepfunctions/v2/test_sfn_api_validation.snapshot.json
+  // and test_sfn_api.snapshot.json).
+  if (!isObj(original)) return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'Definition must be a valid JSON object' }];
+  const missing = ['States', 'StartAt'].filter((field) => !(field in original));
+  if (missing.length)
+    return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: `These fields are required: [${missing.join(', ')}]`, location: '/' }];
+  if (!isObj(original.States))
+    return [{ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: "The field 'States' must be a JSON object", location: '/States' }];
   const out: Diagnostic[] = [];
+  amendAslSchemas();
   // The validator writes a default QueryLanguage into every state, so it gets its own copy.
   const validation = opts.schema === false ? { isValid: true, errors: [] } : aslValidator(structuredClone(original), { checkArn: true, checkPaths: true });
   if (!validation.isValid) {
@@ -92,7 +104,8 @@ export function invalidDefinitionMessage(problems: Diagnostic[]): string {
  * EXPRESS state machines support neither activities (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html)
  * nor the Run a Job (.sync) and Wait for Callback (.waitForTaskToken) patterns ("Express Workflows only support
  * Request Response integrations": https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html);
- * the runtime refuses them at create time. The diagnostic's wording is the runtime's own.
+ * the runtime refuses them at create time. The wording for '.waitForTaskToken' is AWS's, recorded (trailing space
+ * included: test_sfn_api_validation.snapshot.json, ILLEGAL_WFTT); the others follow it.
  */
 export function expressProblems(definition: unknown, at = ''): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -105,7 +118,7 @@ export function expressProblems(definition: unknown, at = ''): Diagnostic[] {
       out.push({
         severity: 'ERROR',
         code: 'SCHEMA_VALIDATION_FAILED',
-        message: 'Express state machines do not support activities',
+        message: 'Express state machine does not support Activity ARN',
         location: `${loc}/Resource`,
       });
     }
@@ -114,7 +127,7 @@ export function expressProblems(definition: unknown, at = ''): Diagnostic[] {
       out.push({
         severity: 'ERROR',
         code: 'SCHEMA_VALIDATION_FAILED',
-        message: `Express state machines do not support the '.${pattern[1]}' service integration pattern`,
+        message: `Express state machine does not support '.${pattern[1]}' service integration `,
         location: `${loc}/Resource`,
       });
     }
@@ -142,8 +155,10 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
     names.add(name);
     if (!isObj(state)) continue;
     const language = state.QueryLanguage ?? topLanguage;
+    // Recorded (test_sfn_api_validation.snapshot.json, INVALID_DOWNGRADE_QUERY_LANGUAGE): at the state, in these words.
     if (topLanguage === 'JSONata' && state.QueryLanguage === 'JSONPath')
-      error('SCHEMA_VALIDATION_FAILED', 'A state cannot use JSONPath when the state machine uses JSONata', `${loc}/QueryLanguage`);
+      error('SCHEMA_VALIDATION_FAILED', "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine", loc);
+    if (state.Type === 'Task') checkTask(state, loc, out);
     if (language === 'JSONata') {
       for (const field of ['InputPath', 'Parameters', 'ResultSelector', 'ResultPath', 'OutputPath', 'ItemsPath']) {
         if (field in state) error('SCHEMA_VALIDATION_FAILED', `The field '${field}' is not supported in JSONata states`, `${loc}/${field}`);
@@ -223,6 +238,36 @@ function checkScope(scope: Obj, at: string, topLanguage: string, names: Set<stri
  * or not the schema pass runs (TestState and stored revisions skip it).
  */
 const REFERENCE_PATH_FIELDS = ['ResultPath', 'ItemsPath', 'ErrorPath', 'CausePath', 'SecondsPath', 'TimestampPath'];
+
+/**
+ * A Task's Resource and Credentials.
+ * - Resource: an `arn:aws:states:::` integration AWS does not offer (`dynamodb:query`) is refused in the words of
+ *   CreateStateMachine's answer ("The resource provided arn:aws:states:::aws-sdk:apigatewaymanagementapi:postToConnection
+ *   is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.",
+ *   as a CloudFormation deployment reported it); `isOfferedIntegration` (sdk.ts) answers it.
+ * - Credentials: "RoleArn" is its one field, a role ARN or a path/expression to one
+ *   (https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html, Credentials). AWS refused both `{}` and
+ *   `{"InvalidField": ...}` (recording: localstack/localstack tests/aws/services/stepfunctions/v2/credentials/
+ *   test_credentials_base.snapshot.json, EMPTY_CREDENTIALS and INVALID_CREDENTIALS_FIELD, InvalidDefinition).
+ *   The message words are the engine's (that recording's messages are not compared), in AWS's form.
+ */
+function checkTask(state: Obj, loc: string, out: Diagnostic[]): void {
+  const error = (message: string, location: string) => out.push({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message, location });
+  if (typeof state.Resource === 'string' && isOfferedIntegration(state.Resource) === false) {
+    error(
+      `The resource provided ${state.Resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.`,
+      `${loc}/Resource`,
+    );
+  }
+  if (!('Credentials' in state)) return;
+  const credentials = state.Credentials;
+  if (!isObj(credentials)) {
+    error("The field 'Credentials' must be a JSON object", `${loc}/Credentials`);
+    return;
+  }
+  for (const key of Object.keys(credentials)) if (key !== 'RoleArn' && key !== 'RoleArn.$') error(`Field '${key}' is not supported`, `${loc}/Credentials`);
+  if (!('RoleArn' in credentials) && !('RoleArn.$' in credentials)) error('These fields are required: [RoleArn]', `${loc}/Credentials`);
+}
 
 function checkReferencePaths(state: Obj, loc: string, out: Diagnostic[]): void {
   const check = (value: unknown, at: string, field: string) => {

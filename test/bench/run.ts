@@ -8,9 +8,11 @@
  *  - AWS's rules (IAM, quotas, rates) on vs off: authorized API calls and executions per second (test/bench/rules.ts);
  *  - the console: executions view first paint with 10,000 executions, graph layout of the largest state machine;
  *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms);
- *  - Ec2Schedule's scheduled start and stop of 10,000 instances next to EC2's floor (test/bench/scale.ts).
+ *  - Ec2Schedule's scheduled start and stop of 10,000 instances next to EC2's floor (test/bench/scale.ts);
+ *  - the Step Functions engine in-process next to the raw aws-local-stepfunctions library on the same definitions,
+ *    and JSONata next to JSONPath on the same workflow (test/bench/engine.ts).
  *
- * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only the last.
+ * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only Ec2Schedule's figure; `npm run bench -- engine` only the engine's.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
 import { benchConsole } from './console';
+import { benchEngine } from './engine';
 import { benchRedos } from './redos';
 import { benchEc2Floor, benchScale } from './scale';
 import { benchTimeScale } from './time-scale';
@@ -99,7 +102,11 @@ async function main() {
     await benchEc2Floor(print);
     return;
   }
-  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor)`);
+  if (only === 'engine') {
+    await benchEngine(print);
+    return;
+  }
+  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor, engine)`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
   await benchTimeScale(print);
 
@@ -121,6 +128,7 @@ async function main() {
   await benchConsole(print);
   await benchDurable(print);
   await benchEc2Floor(print);
+  await benchEngine(print);
 }
 
 main().catch((err) => {

@@ -184,6 +184,17 @@ describe('ValidateStateMachineDefinition', () => {
     expect(bad.result).toBe('FAIL');
     expect(bad.diagnostics).toEqual([expect.objectContaining({ severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', location: '/States/P/Parameters/v.$' })]);
   });
+
+  it('words missing top-level fields as AWS does, in both APIs', async () => {
+    // Recorded: localstack/localstack tests/aws/services/stepfunctions/v2/test_sfn_api.snapshot.json (test_create_delete_invalid_sm)
+    expect(await awsError(sfn.send(new S.CreateStateMachineCommand({ name: 'nostates', definition: '{"StartAt":"A"}', roleArn: ROLE })))).toBe(
+      "InvalidDefinition: Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /'",
+    );
+    // Recorded: test_sfn_api_validation.snapshot.json (EMPTY_DICT)
+    expect((await sfn.send(new S.ValidateStateMachineDefinitionCommand({ definition: '{}' }))).diagnostics).toEqual([
+      { severity: 'ERROR', code: 'SCHEMA_VALIDATION_FAILED', message: 'These fields are required: [States, StartAt]', location: '/' },
+    ]);
+  });
 });
 
 describe('TestState', () => {
@@ -212,7 +223,8 @@ describe('TestState', () => {
       });
     const failed = await sfn.send(new S.TestStateCommand({ definition: task({}), roleArn: ROLE, input: '{}' }));
     expect(failed.status).toBe('FAILED');
-    expect(failed.error).toBe('States.ParameterPathFailure');
+    // A missing Parameters path is States.Runtime on AWS today (local/engine/DIVERGENCES.md).
+    expect(failed.error).toBe('States.Runtime');
     const choice = await sfn.send(
       new S.TestStateCommand({
         definition: JSON.stringify({ Type: 'Choice', Choices: [{ Variable: '$.n', NumericGreaterThan: 1, Next: 'Big' }], Default: 'Small' }),
@@ -489,7 +501,7 @@ describe('EXPRESS', () => {
       'arn:aws:states:::states:startExecution.sync:2',
     ]) {
       expect(await awsError(express('refused', task(resource)))).toMatch(
-        /^InvalidDefinition: .*Express state machines do not support.*at \/States\/T\/Resource/,
+        /^InvalidDefinition: .*Express state machine does not support.*at \/States\/T\/Resource/,
       );
     }
   });

@@ -322,3 +322,186 @@ describe('Distributed Map', () => {
     expect(succeeded.map((e: any) => e.Output).sort()).toEqual(['"a"', '"b"']);
   });
 });
+
+/** Issue 21, class 5: the fields of a distributed Map as AWS reads them. Each row names the AWS page or recording. */
+describe('Distributed Map fields', () => {
+  const processor = { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'Work', States: { Work: { Type: 'Pass', End: true } } };
+  const json = (key: string) => ({ Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: 'data', Key: key } });
+  /** Assign `vars` in a first Pass state, then the distributed Map with `fields`; `language` is the machine's. */
+  function withVariables(name: string, vars: object, fields: object, language: 'JSONPath' | 'JSONata' = 'JSONPath') {
+    const smArn = arn.stateMachine(name);
+    engine.deployStateMachine({
+      arn: smArn,
+      name,
+      roleArn: ROLE,
+      definition: {
+        QueryLanguage: language,
+        StartAt: 'Vars',
+        States: { Vars: { Type: 'Pass', Assign: vars, Next: 'Fan' }, Fan: { Type: 'Map', ItemProcessor: processor, End: true, ...fields } },
+      },
+    });
+    return smArn;
+  }
+
+  beforeAll(() => {
+    s3.putObject('data', 'blank-fields.csv', Buffer.from('a,b\n,\n1,2\n\n'));
+    s3.putObject('data', 'duplicate-headers.csv', Buffer.from('a,a\n1,2\n'));
+    s3.putObject('data', 'wrapped.json', Buffer.from(JSON.stringify({ rows: [{ n: 1 }, { n: 2 }], other: [0] })));
+    s3.putObject('data', 'five.json', Buffer.from(JSON.stringify([1, 2, 3, 4, 5])));
+  });
+
+  it('reads a CSV row of empty fields as an item of empty strings', async () => {
+    // "If the number of fields in a row is less than the number of fields in the header, Step Functions provides
+    // empty strings for the missing values" (example-csv-parse-dist-map.html)
+    const reader = { ...json('blank-fields.csv'), ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' } };
+    const { result } = await run(distributed('dmap-csv-blank', { ItemReader: reader }, { Type: 'Pass', End: true }), {});
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(JSON.parse(result.output!)).toEqual([
+      { a: '', b: '' },
+      { a: '1', b: '2' },
+    ]);
+  });
+
+  it('fails the reader on duplicate CSV headers', async () => {
+    const reader = { ...json('duplicate-headers.csv'), ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' } };
+    const { result } = await run(distributed('dmap-csv-duplicate', { ItemReader: reader }), {});
+    expect(result.error).toBe('States.ItemReaderFailed');
+    expect(result.cause).toContain('CSV headers cannot contain duplicates.');
+  });
+
+  it('applies ItemsPath to what the ItemReader read', async () => {
+    // "ItemReader ... ItemsPath ... ItemSelector ... in the order shown" (input-output-fields-dist-map.html)
+    const { result } = await run(distributed('dmap-reader-itemspath', { ItemReader: json('wrapped.json'), ItemsPath: '$.rows' }, { Type: 'Pass', End: true }), {
+      rows: ['from the input'],
+    });
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(JSON.parse(result.output!)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it.each([
+    [
+      'MaxItemsPath from the input',
+      distributed(
+        'dmap-maxitems-input',
+        { ItemReader: { ...json('five.json'), ReaderConfig: { InputType: 'JSON', MaxItemsPath: '$.max' } } },
+        { Type: 'Pass', End: true },
+      ),
+      { max: 2 },
+    ],
+    // Recorded: assign/test_assign_reference_variables.snapshot.json (MAP_STATE_REFERENCE_IN_MAX_ITEMS_PATH: "2" from a variable)
+    [
+      'MaxItemsPath from a variable holding "2"',
+      withVariables(
+        'dmap-maxitems-var',
+        { maxItems: '2' },
+        { ItemReader: { ...json('five.json'), ReaderConfig: { InputType: 'JSON', MaxItemsPath: '$maxItems' } } },
+      ),
+      {},
+    ],
+    // Recorded template: scenarios/map_item_reader_base_json_max_items_jsonata.json5
+    [
+      'a JSONata MaxItems',
+      withVariables(
+        'dmap-maxitems-jsonata',
+        { unused: 0 },
+        {
+          ItemReader: {
+            Resource: 'arn:aws:states:::s3:getObject',
+            ReaderConfig: { InputType: 'JSON', MaxItems: '{% $maxItems := 2 %}' },
+            Arguments: { Bucket: 'data', Key: 'five.json' },
+          },
+        },
+        'JSONata',
+      ),
+      {},
+    ],
+  ])('limits the items with %s', async (_what, smArn, input) => {
+    const { result } = await run(smArn, input);
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(JSON.parse(result.output!)).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['a negative MaxItemsPath value', { ItemReader: { ...json('five.json'), ReaderConfig: { InputType: 'JSON', MaxItemsPath: '$.v' } } }, -1, 'MaxItemsPath'],
+    ['a ToleratedFailurePercentagePath over 100', { ItemsPath: '$.items', ToleratedFailurePercentagePath: '$.v' }, 101, 'ToleratedFailurePercentagePath'],
+    [
+      'a ToleratedFailurePercentagePath that is not a number',
+      { ItemsPath: '$.items', ToleratedFailurePercentagePath: '$.v' },
+      'many',
+      'ToleratedFailurePercentagePath',
+    ],
+    ['a negative ToleratedFailureCountPath', { ItemsPath: '$.items', ToleratedFailureCountPath: '$.v' }, -1, 'ToleratedFailureCountPath'],
+    ['a fractional ToleratedFailureCountPath', { ItemsPath: '$.items', ToleratedFailureCountPath: '$.v' }, 1.5, 'ToleratedFailureCountPath'],
+    ['a MaxItemsPerBatchPath of 0', { ItemsPath: '$.items', ItemBatcher: { MaxItemsPerBatchPath: '$.v' } }, 0, 'MaxItemsPerBatchPath'],
+    [
+      'a MaxInputBytesPerBatchPath over 256 KiB',
+      { ItemsPath: '$.items', ItemBatcher: { MaxInputBytesPerBatchPath: '$.v' } },
+      262145,
+      'MaxInputBytesPerBatchPath',
+    ],
+  ])('fails the Map state before the Map Run on %s', async (_what, fields, value, field) => {
+    const smArn = distributed(`dmap-bad-${field}-${String(value)}`.replace(/[^\w-]/g, ''), fields);
+    const { executionArn, result } = await run(smArn, { v: value, items: [1] });
+    expect(result.error).toBe('States.Runtime');
+    expect(result.cause).toContain(`'${field}'`);
+    expect(engine.history(executionArn).map((e) => e.type)).not.toContain('MapRunStarted');
+  });
+
+  it('reads tolerated failure thresholds from variables holding numeric strings', async () => {
+    // Recorded: assign/test_assign_reference_variables.snapshot.json (MAP_STATE_REFERENCE_IN_TOLERATED_FAILURE_PATH)
+    const smArn = arn.stateMachine('dmap-tolerated-vars');
+    engine.deployStateMachine({
+      arn: smArn,
+      name: 'dmap-tolerated-vars',
+      roleArn: ROLE,
+      definition: {
+        StartAt: 'Vars',
+        States: {
+          Vars: { Type: 'Pass', Assign: { toleratedFailurePercentage: '50', toleratedFailureCount: '1' }, Next: 'Fan' },
+          Fan: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ToleratedFailurePercentagePath: '$toleratedFailurePercentage',
+            ToleratedFailureCountPath: '$toleratedFailureCount',
+            ItemProcessor: {
+              ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+              StartAt: 'Work',
+              States: { Work: call({ 'fail.$': '$.fail' }) },
+            },
+            End: true,
+          },
+        },
+      },
+    });
+    const { executionArn, result } = await run(smArn, { items: [{ fail: true }, { fail: false }, { fail: false }] });
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const described = await api('DescribeMapRun', { mapRunArn: (await api('ListMapRuns', { executionArn })).mapRuns[0].mapRunArn });
+    expect([described.toleratedFailurePercentage, described.toleratedFailureCount]).toEqual([50, 1]);
+  });
+
+  it.each([
+    // Recorded: assign/test_assign_reference_variables.snapshot.json (MAP_STATE_REFERENCE_IN_MAX_PER_BATCH_PATH)
+    [
+      'MaxItemsPerBatchPath from a variable holding "2"',
+      withVariables('dmap-batch-var', { n: '2' }, { ItemsPath: '$.items', ItemBatcher: { MaxItemsPerBatchPath: '$n' } }),
+    ],
+    [
+      'MaxInputBytesPerBatchPath',
+      distributed('dmap-batch-bytes', { ItemsPath: '$.items', ItemBatcher: { MaxInputBytesPerBatchPath: '$.bytes' } }, { Type: 'Pass', End: true }),
+    ],
+    // Recorded template: scenarios/map_item_batcher_base_max_per_batch_jsonata.json5
+    [
+      'a JSONata MaxItemsPerBatch and BatchInput',
+      withVariables(
+        'dmap-batch-jsonata',
+        { n: 2 },
+        { Items: '{% $states.input.items %}', ItemBatcher: { MaxItemsPerBatch: '{% $n %}', BatchInput: { run: '{% $states.input.run %}' } } },
+        'JSONata',
+      ),
+    ],
+  ])('batches with %s', async (_what, smArn) => {
+    const { result } = await run(smArn, { items: [1, 2, 3], bytes: 2, run: 'r' });
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(JSON.parse(result.output!).map((b: any) => b.Items)).toEqual([[1, 2], [3]]);
+  });
+});

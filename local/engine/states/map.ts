@@ -4,6 +4,8 @@
  */
 import type { MapState } from '../asl';
 import { ABORTED, asStatesError, runtimeError, type StatesError } from '../errors';
+import { maxConcurrencyFromPath } from '../field-checks';
+import { mapFieldValues } from '../distributed';
 import type { DistributedFields } from '../host';
 import { evaluateTemplate, isExpression } from '../jsonata';
 import { selectPath } from '../jsonpath';
@@ -15,46 +17,31 @@ const INLINE_MAP_CONCURRENCY = 40;
 
 export const map: StateType<MapState> = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
-    const items = state.ItemsPath !== undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
+    // With an ItemReader, ItemsPath selects within what the reader read (distributed.ts).
+    const items = state.ItemsPath !== undefined && state.ItemReader === undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
     engine.host.inspect?.('afterItemsPath', items);
     const selector = state.ItemSelector ?? state.Parameters;
     const itemInput = async (item: unknown, index: number) =>
-      selector === undefined
-        ? item
-        : engine.template(selector, engine.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env), true);
-    const maxConcurrency = state.MaxConcurrencyPath !== undefined ? selectPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
+      selector === undefined ? item : engine.template(selector, engine.pathScope(effective, { ...context, Map: { Item: { Index: index, Value: item } } }, env));
+    const maxConcurrency = state.MaxConcurrencyPath !== undefined ? maxConcurrencyFromPath(state.MaxConcurrencyPath, scopeOf(effective)) : state.MaxConcurrency;
     const fields: DistributedFields = {};
     if (isDistributed(state)) {
       const scope = scopeOf(effective);
       if (state.ItemReader?.Parameters !== undefined) fields.readerParameters = engine.template(state.ItemReader.Parameters, scope) as Obj;
       if (state.ResultWriter?.Parameters !== undefined) fields.writerParameters = engine.template(state.ResultWriter.Parameters, scope) as Obj;
       if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = engine.template(state.ItemBatcher.BatchInput, scope);
-      fields.toleratedFailureCount =
-        state.ToleratedFailureCountPath !== undefined
-          ? (selectPath(state.ToleratedFailureCountPath, scope) as number)
-          : (state.ToleratedFailureCount as number | undefined);
-      fields.toleratedFailurePercentage =
-        state.ToleratedFailurePercentagePath !== undefined
-          ? (selectPath(state.ToleratedFailurePercentagePath, scope) as number)
-          : (state.ToleratedFailurePercentage as number | undefined);
+      Object.assign(
+        fields,
+        await mapFieldValues(state, { path: (path, value = effective) => selectPath(path, scopeOf(value)), expression: async (value) => value }),
+      );
     }
-    const result = await runMap(
-      engine,
-      name,
-      state,
-      effective,
-      state.ItemReader !== undefined && state.ItemsPath === undefined ? undefined : items,
-      itemInput,
-      maxConcurrency,
-      env,
-      fields,
-    );
+    const result = await runMap(engine, name, state, effective, state.ItemReader !== undefined ? undefined : items, itemInput, maxConcurrency, env, fields);
     const { merged, selected } = withResult(result);
     return finish(merged, next(), selected);
   },
   async jsonata({ engine, name, state, env, rawInput, states, evaluate, finish, next }) {
     let items: unknown = rawInput;
-    if (state.Items !== undefined) items = isExpression(state.Items) ? await evaluate(state.Items, 'Items') : state.Items;
+    if (state.Items !== undefined) items = await evaluate(state.Items, 'Items');
     const itemInput = async (item: unknown, index: number) => {
       if (state.ItemSelector === undefined) return item;
       const itemStates = { ...states, context: { ...states.context, Map: { Item: { Index: index, Value: item } } } };
@@ -71,12 +58,7 @@ export const map: StateType<MapState> = {
       if (state.ResultWriter?.Arguments !== undefined)
         fields.writerParameters = (await evaluate(state.ResultWriter.Arguments, 'ResultWriter/Arguments')) as Obj;
       if (state.ItemBatcher?.BatchInput !== undefined) fields.batchInput = await evaluate(state.ItemBatcher.BatchInput, 'ItemBatcher/BatchInput');
-      fields.toleratedFailureCount = isExpression(state.ToleratedFailureCount)
-        ? ((await evaluate(state.ToleratedFailureCount, 'ToleratedFailureCount')) as number)
-        : state.ToleratedFailureCount;
-      fields.toleratedFailurePercentage = isExpression(state.ToleratedFailurePercentage)
-        ? ((await evaluate(state.ToleratedFailurePercentage, 'ToleratedFailurePercentage')) as number)
-        : state.ToleratedFailurePercentage;
+      Object.assign(fields, await mapFieldValues(state, { path: () => undefined, expression: (value, field) => evaluate(value, field) }));
     }
     const result = await runMap(
       engine,

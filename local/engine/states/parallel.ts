@@ -9,7 +9,7 @@ import type { Chain, Engine, Env, StateType } from './state';
 
 export const parallel: StateType<ParallelState> = {
   async jsonPath({ engine, name, state, env, effective, scopeOf, withResult, finish, next }) {
-    const branchInput = state.Parameters !== undefined ? engine.template(state.Parameters, scopeOf(effective), true) : effective;
+    const branchInput = state.Parameters !== undefined ? engine.template(state.Parameters, scopeOf(effective)) : effective;
     const result = await runParallel(engine, name, state, branchInput, env);
     const { merged, selected } = withResult(result);
     return finish(merged, next(), selected);

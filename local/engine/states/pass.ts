@@ -6,7 +6,7 @@ export const pass: StateType<PassState> = {
   async jsonPath({ engine, state, effective, scopeOf, withResult, finish, next }) {
     let result = effective;
     if (state.Parameters !== undefined) {
-      result = engine.template(state.Parameters, scopeOf(effective), true);
+      result = engine.template(state.Parameters, scopeOf(effective));
       engine.host.inspect?.('afterParameters', result);
     }
     if ('Result' in state) result = state.Result;

@@ -61,9 +61,9 @@ export interface Engine {
   /** TestState's mocked result or error, in place of a Task's, Map's or Parallel's work. */
   mocked(): unknown;
   /** A JSONPath payload template (Parameters, ItemSelector, ResultSelector, Assign). */
-  template(template: unknown, scope: PathScope, parameters?: boolean): unknown;
+  template(template: unknown, scope: PathScope): unknown;
   /** The value of a JSONPath `.$` field. */
-  dynamicValue(value: string, field: string, scope: PathScope, parameters?: boolean): unknown;
+  dynamicValue(value: string, field: string, scope: PathScope): unknown;
   pathScope(input: unknown, context: Obj, env: Env): PathScope;
   /** A JSONata failure, with its EvaluationFailed event recorded. */
   evaluationFailed(err: unknown, name: string, field: string, env: Env): StatesError;

@@ -13,7 +13,7 @@ export const task: StateType<TaskState> = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
     // Only a Task's Parameters see $$.Task.Token (a placeholder the dispatcher replaces with the issued token).
     const params =
-      state.Parameters !== undefined ? engine.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }, true) : effective;
+      state.Parameters !== undefined ? engine.template(state.Parameters, { input: effective, context, variables: (n) => env.vars.get(n) }) : effective;
     if (state.Parameters !== undefined) engine.host.inspect?.('afterParameters', params);
     const timeoutSeconds = state.TimeoutSecondsPath !== undefined ? selectPath(state.TimeoutSecondsPath, scopeOf(effective)) : state.TimeoutSeconds;
     const heartbeatSeconds = state.HeartbeatSecondsPath !== undefined ? selectPath(state.HeartbeatSecondsPath, scopeOf(effective)) : state.HeartbeatSeconds;

@@ -3,7 +3,8 @@ import type { WaitState } from '../asl';
 import { isTimestamp } from '../choice';
 import { runtimeError } from '../errors';
 import { isExpression } from '../jsonata';
-import { type PathScope, selectPath } from '../jsonpath';
+import { secondsFromPath, timestampFromPath } from '../field-checks';
+import type { PathScope } from '../jsonpath';
 import { type Engine, type Env, json, type StateType } from './state';
 
 export const wait: StateType<WaitState> = {
@@ -31,23 +32,15 @@ interface WaitFields {
 async function waitFor(engine: Engine, state: WaitFields, scope: PathScope, env: Env): Promise<void> {
   let delayMs: number;
   if (state.Seconds !== undefined || state.SecondsPath !== undefined) {
-    const value = state.SecondsPath !== undefined ? selectPath(state.SecondsPath, scope) : state.Seconds;
+    const value = state.SecondsPath !== undefined ? secondsFromPath(state.SecondsPath, scope) : state.Seconds;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-      throw runtimeError(
-        state.SecondsPath !== undefined
-          ? `The SecondsPath parameter does not reference a valid integer value: ${json(value)}`
-          : `The Seconds parameter is not a valid non-negative integer: ${json(value)}`,
-      );
+      throw runtimeError(`The Seconds parameter is not a valid non-negative integer: ${json(value)}`);
     }
     delayMs = value * 1000;
   } else {
-    const value = state.TimestampPath !== undefined ? selectPath(state.TimestampPath, scope) : state.Timestamp;
+    const value = state.TimestampPath !== undefined ? timestampFromPath(state.TimestampPath, scope) : state.Timestamp;
     if (!isTimestamp(value)) {
-      throw runtimeError(
-        state.TimestampPath !== undefined
-          ? `The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: ${json(value)}`
-          : `The Timestamp parameter is not a valid ISO-8601 extended offset date-time format string: ${json(value)}`,
-      );
+      throw runtimeError(`The Timestamp parameter is not a valid ISO-8601 extended offset date-time format string: ${json(value)}`);
     }
     delayMs = Date.parse(value) - engine.host.clock.nowMs();
   }

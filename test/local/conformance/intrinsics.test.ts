@@ -19,7 +19,20 @@ const values: [string, string, unknown, unknown][] = [
     'Hello, my name is Arnav.',
   ],
   ['States.Format renders numbers, booleans and null', "States.Format('{} {} {}', $.n, $.b, $.z)", { n: 1.5, b: true, z: null }, '1.5 true null'],
-  ['States.Format renders objects and arrays as JSON', "States.Format('o={} a={}', $.o, $.a)", { o: { k: 'v' }, a: [1, 'x'] }, 'o={"k":"v"} a=[1,"x"]'],
+  // Recorded on AWS: localstack/localstack tests/aws/services/stepfunctions/v2/intrinsic_functions/test_generic.snapshot.json
+  [
+    'States.Format renders objects in Java form (recorded test_format_2)',
+    "States.Format('Formatting arguments fst={} and snd={}.', $.FunctionInput.fst, $.FunctionInput.snd)",
+    { FunctionInput: { fst: { Arg1: 1, Arg2: [] }, snd: { Arg1: 1, Arg2: [] } } },
+    'Formatting arguments fst={Arg1=1, Arg2=[]} and snd={Arg1=1, Arg2=[]}.',
+  ],
+  [
+    'States.Format renders the context object in Java form (recorded test_context_json_path)',
+    "States.Format('Formatting arguments fst={} and snd={}.', $$.Execution.Name, $$.StateMachine)",
+    {},
+    'Formatting arguments fst=run and snd={Id=arn:aws:states:us-east-1:123456789012:stateMachine:conformance, Name=conformance}.',
+  ],
+  ['States.Format keeps a JSON string as it is (recorded test_format_2)', "States.Format('{}', $.s)", { s: '{"Arg1": 1, "Arg2": []}' }, '{"Arg1": 1, "Arg2": []}'],
   ['States.Format keeps escaped reserved characters', "States.Format('\\{\\} it\\'s \\\\ {}', $.x)", { x: 'ok' }, "{} it's \\ ok"],
   ['States.StringToJson (doc example)', 'States.StringToJson($.escapedJsonString)', { escapedJsonString: '{"foo": "bar"}' }, { foo: 'bar' }],
   ['States.StringToJson of an empty string is null', 'States.StringToJson($.s)', { s: '' }, null],
