@@ -197,8 +197,10 @@ describe('isOfferedIntegration: the integrations AWS offers, for create-time che
     ['arn:aws:states:::aws-sdk:s3:noSuchAction', false],
     ['arn:aws:states:::aws-sdk:s3:ListBuckets', false],
     ['arn:aws:states:::aws-sdk:S3:listBuckets', false],
+    // AWS's optimized list covers services the runtime does not serve (connect-ecs.html: RunTask, .sync).
+    ['arn:aws:states:::ecs:runTask.sync', true],
+    ['arn:aws:states:::ecs:describeTasks', false],
     // What the runtime cannot judge is not refused.
-    ['arn:aws:states:::ecs:runTask.sync', undefined],
     ['arn:aws:states:::aws-sdk:athena:startQueryExecution', undefined],
     ['arn:aws:lambda:us-east-1:000000000000:function:f', undefined],
   ])('%s → %s', (resource, offered) => {
