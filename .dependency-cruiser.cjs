@@ -22,6 +22,10 @@
  * but npm packages (no Node module): esbuild bundles them for the browser, and the API's shapes are declared
  * there, not borrowed from the runtime.
  *
+ * Inside engine/: evaluation (interpreter.ts, asl.ts, variables.ts, host.ts, states/) imports neither the API (api.ts),
+ * the execution lifecycle (executions.ts) nor storage (store.ts); storage imports neither of the other two, and the
+ * lifecycle does not import the API.
+ *
  * Between the folders: the runtime imports nothing of the app (it learns the app from the template); a task
  * function runs in Lambda and knows neither the runtime nor the CDK app; a workflow does not know the runtime.
  */
@@ -76,6 +80,33 @@ module.exports = {
       severity: 'error',
       from: { path: '^local/' },
       to: { path: '^(infra|workflows|tasks)/' },
+    },
+    {
+      name: 'engine-evaluation-apart',
+      comment:
+        'Step Functions evaluation (the interpreter core, the typed ASL model and one module per state type) knows neither the API, the execution lifecycle nor storage: it runs a definition for whatever host it is given (local/engine/host.ts)',
+      severity: 'error',
+      from: { path: '^local/engine/((interpreter|asl|variables|host)\\.ts$|states/)' },
+      to: {
+        path: [
+          '^local/engine/(api|service|executions|store|activities|registry|dispatch|test-state|tokens|index)\\.ts$',
+          '^local/(storage\\.ts$|wire/|services/)',
+        ],
+      },
+    },
+    {
+      name: 'engine-store-below-lifecycle',
+      comment: "The engine's storage (store.ts) knows nothing of the API or the execution lifecycle that use it",
+      severity: 'error',
+      from: { path: '^local/engine/store\\.ts$' },
+      to: { path: '^local/engine/(api|service|executions|activities)\\.ts$' },
+    },
+    {
+      name: 'engine-lifecycle-below-api',
+      comment: 'The execution lifecycle (executions.ts) knows nothing of the API (api.ts) that calls it',
+      severity: 'error',
+      from: { path: '^local/engine/executions\\.ts$' },
+      to: { path: '^local/engine/(api|service)\\.ts$' },
     },
     {
       name: 'tasks-not-runtime-or-infra',

@@ -1,2 +1,3 @@
 /** The local Step Functions engine: `StepFunctionsService` is the ServiceHandler for 'states'. */
-export { StepFunctionsService, RESTART_CAUSE, RESTART_ERROR } from './service';
+export { RESTART_CAUSE, RESTART_ERROR } from './executions';
+export { StepFunctionsService } from './service';

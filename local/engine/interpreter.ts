@@ -20,6 +20,7 @@
  * *StateAborted events are "passed by" (the next event points where they point); States.Runtime fails the
  * execution at once without Failed events in enclosing states.
  */
+import type { Catcher, QueryLanguage, Scope, State, StateFields, StateTypeName } from './asl';
 import { asStatesError, errorMatches, runtimeError, StatesError } from './errors';
 import { stateEntry } from './field-checks';
 import { type Host, TOKEN_SENTINEL } from './host';
@@ -31,14 +32,14 @@ import { fail } from './states/fail';
 import { map } from './states/map';
 import { parallel } from './states/parallel';
 import { pass } from './states/pass';
-import type { Chain, Engine, Env, JsonataStep, Obj, PathStep, Processed, QueryLanguage, StateOutcome, StateType } from './states/state';
+import type { Chain, Engine, Env, JsonataStep, Obj, PathStep, Processed, StateOutcome, StateType } from './states/state';
 import { json } from './states/state';
 import { succeed } from './states/succeed';
 import { task } from './states/task';
 import { wait } from './states/wait';
 import { Variables } from './variables';
 
-const STATE_TYPES: Record<string, StateType> = {
+const STATE_TYPES: { [T in StateTypeName]: StateType<Extract<State, { Type: T }>> } = {
   Pass: pass,
   Task: task,
   Choice: choice,
@@ -87,7 +88,7 @@ export class Interpreter implements Engine {
   ): Promise<unknown> {
     const language = definition.QueryLanguage === 'JSONata' ? 'JSONata' : 'JSONPath';
     if (startAt && succeeded) this.resume = { state: startAt, succeeded };
-    const scope = startAt ? { ...definition, StartAt: startAt } : definition;
+    const scope = (startAt ? { ...definition, StartAt: startAt } : definition) as Scope;
     const own: LiveChain = { chain, depth: 0 };
     this.live.add(own);
     try {
@@ -126,10 +127,10 @@ export class Interpreter implements Engine {
 
   /** Runs a single state (TestState); resolves with its output and next state. */
   async runOne(state: Obj, name: string, input: unknown, vars: Variables, language: QueryLanguage): Promise<StateOutcome> {
-    return this.runState(name, state, input, { chain: { last: 0 }, vars, language, signal: this.host.signal });
+    return this.runState(name, state as State, input, { chain: { last: 0 }, vars, language, signal: this.host.signal });
   }
 
-  async runScope(scope: Obj, input: unknown, env: Env): Promise<unknown> {
+  async runScope(scope: Scope, input: unknown, env: Env): Promise<unknown> {
     let name: string = scope.StartAt;
     let data = input;
     for (;;) {
@@ -149,11 +150,12 @@ export class Interpreter implements Engine {
     }
   }
 
-  private languageOf(state: Obj, env: Env): QueryLanguage {
+  private languageOf(state: State, env: Env): QueryLanguage {
     return (state.QueryLanguage ?? env.language) === 'JSONata' ? 'JSONata' : 'JSONPath';
   }
 
-  private async runState(name: string, state: Obj, rawInput: unknown, env: Env): Promise<StateOutcome> {
+  private async runState(name: string, state: State, rawInput: unknown, env: Env): Promise<StateOutcome> {
+    const fields: StateFields = state;
     const { chain } = env;
     const type: string = state.Type;
     const language = this.languageOf(state, env);
@@ -163,7 +165,7 @@ export class Interpreter implements Engine {
     chain.active = { type, name };
     env.enteredId = enteredId;
     this.host.inspect?.('input', rawInput);
-    const retries: number[] = (state.Retry ?? []).map(() => 0);
+    const retries: number[] = (fields.Retry ?? []).map(() => 0);
     let retryCount = 0;
     for (;;) {
       const context = this.contextFor(name, type, enteredAt, retryCount, env);
@@ -180,9 +182,9 @@ export class Interpreter implements Engine {
           err.lastEventId ??= chain.last;
           throw err;
         }
-        const retrier = (state.Retry ?? []).findIndex((r: Obj) => errorMatches(r.ErrorEquals, err, type));
+        const retrier = (fields.Retry ?? []).findIndex((r) => errorMatches(r.ErrorEquals, err, type));
         if (retrier >= 0) {
-          const r = state.Retry[retrier];
+          const r = fields.Retry![retrier];
           const max = r.MaxAttempts ?? 3;
           if (retries[retrier] < max) {
             const interval = r.IntervalSeconds ?? 1;
@@ -199,12 +201,12 @@ export class Interpreter implements Engine {
             continue;
           }
         }
-        const catcherIndex = (state.Catch ?? []).findIndex((c: Obj) => errorMatches(c.ErrorEquals, err, type));
+        const catcherIndex = (fields.Catch ?? []).findIndex((c) => errorMatches(c.ErrorEquals, err, type));
         if (catcherIndex < 0) {
           err.lastEventId ??= chain.last;
           throw err;
         }
-        const catcher = state.Catch[catcherIndex];
+        const catcher = fields.Catch![catcherIndex];
         const errorOutput: Obj = { Error: err.name, ...(err.cause !== undefined ? { Cause: err.cause } : {}) };
         this.host.inspect?.('caught', errorOutput);
         const caught = await this.caught(name, catcher, catcherIndex, rawInput, errorOutput, context, env, language, enteredId);
@@ -224,7 +226,10 @@ export class Interpreter implements Engine {
         `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
       );
     }
-    if (assigned) {
+    // An empty Assign records nothing: AWS's PassStateExited for `"Assign": {}` has no assignedVariables and no
+    // assignedVariablesDetails (recorded on AWS: localstack/localstack
+    // tests/aws/services/stepfunctions/v2/assign/test_assign_base.snapshot.json, "BASE_EMPTY").
+    if (assigned && Object.keys(assigned).length > 0) {
       details.assignedVariables = Object.fromEntries(Object.entries(assigned).map(([k, v]) => [k, json(v)]));
       details.assignedVariablesDetails = { truncated: false };
     }
@@ -302,40 +307,42 @@ export class Interpreter implements Engine {
   // ---- The input and output processing each query language shares -----------------------------------
 
   /** JSONPath: InputPath, then the state's type, then ResultSelector, ResultPath, Assign and OutputPath. */
-  private jsonPathState(name: string, state: Obj, rawInput: unknown, context: Obj, env: Env): Promise<Processed> {
+  private jsonPathState(name: string, state: State, rawInput: unknown, context: Obj, env: Env): Promise<Processed> {
     const type = state.Type;
+    const fields: StateFields = state;
     const scopeOf = (input: unknown) => this.pathScope(input, context, env);
     let effective = rawInput;
     if (type !== 'Fail') {
-      if (state.InputPath === null) effective = {};
-      else if (typeof state.InputPath === 'string') effective = selectPath(state.InputPath, scopeOf(rawInput));
+      if (fields.InputPath === null) effective = {};
+      else if (typeof fields.InputPath === 'string') effective = selectPath(fields.InputPath, scopeOf(rawInput));
       this.host.inspect?.('afterInputPath', effective);
     }
-    const finish = (output: unknown, next: string | undefined, assignFrom: unknown, assignSpec = state.Assign): Processed => {
+    const finish = (output: unknown, next: string | undefined, assignFrom: unknown, assignSpec: unknown = fields.Assign): Processed => {
       const assigned = assignSpec !== undefined ? (this.template(assignSpec, scopeOf(assignFrom)) as Obj) : undefined;
       let out = output;
-      if (state.OutputPath === null) out = {};
-      else if (typeof state.OutputPath === 'string') out = selectPath(state.OutputPath, scopeOf(output));
+      if (fields.OutputPath === null) out = {};
+      else if (typeof fields.OutputPath === 'string') out = selectPath(fields.OutputPath, scopeOf(output));
       if (assigned) env.vars.assign(assigned);
       return { output: out, next, assigned };
     };
     const withResult = (result: unknown) => {
       let selected = result;
-      if (state.ResultSelector !== undefined) {
-        selected = this.template(state.ResultSelector, scopeOf(result));
+      if (fields.ResultSelector !== undefined) {
+        selected = this.template(fields.ResultSelector, scopeOf(result));
         this.host.inspect?.('afterResultSelector', selected);
       }
-      const merged = state.ResultPath === null ? rawInput : applyResultPath(state.ResultPath ?? '$', rawInput, selected);
+      const merged = fields.ResultPath === null ? rawInput : applyResultPath(fields.ResultPath ?? '$', rawInput, selected);
       this.host.inspect?.('afterResultPath', merged);
       return { merged, selected };
     };
-    const next = (): string | undefined => (state.End ? undefined : state.Next);
+    const next = (): string | undefined => (fields.End ? undefined : fields.Next);
     const step: PathStep = { engine: this, name, state, env, context, rawInput, next, effective, scopeOf, withResult, finish };
     return this.stateType(type).jsonPath(step);
   }
 
   /** JSONata: the state's type with `$states`, then Assign and Output (both see the variables as they were before). */
-  private jsonataState(name: string, state: Obj, rawInput: unknown, context: Obj, env: Env): Promise<Processed> {
+  private jsonataState(name: string, state: State, rawInput: unknown, context: Obj, env: Env): Promise<Processed> {
+    const fields: StateFields = state;
     const states: Obj = { input: rawInput, context: withoutSentinel(context) };
     const scope = (): JsonataScope => ({ states, variables: env.vars.all() });
     const evaluate = async (value: unknown, field: string) => {
@@ -345,20 +352,26 @@ export class Interpreter implements Engine {
         throw this.evaluationFailed(err, name, field, env);
       }
     };
-    const finish = async (defaultOutput: unknown, next: string | undefined, assignSpec = state.Assign, outputSpec = state.Output, prefix = '') => {
+    const finish = async (
+      defaultOutput: unknown,
+      next: string | undefined,
+      assignSpec: unknown = fields.Assign,
+      outputSpec: unknown = fields.Output,
+      prefix = '',
+    ) => {
       // Assign and Output see the variables as they were before this state: both are evaluated first.
       const assigned = assignSpec !== undefined ? ((await evaluate(assignSpec, `${prefix}Assign`)) as Obj) : undefined;
       const output = outputSpec !== undefined ? await evaluate(outputSpec, `${prefix}Output`) : defaultOutput;
       if (assigned) env.vars.assign(assigned);
       return { output, next, assigned };
     };
-    const next = (): string | undefined => (state.End ? undefined : state.Next);
+    const next = (): string | undefined => (fields.End ? undefined : fields.Next);
     const step: JsonataStep = { engine: this, name, state, env, context, rawInput, next, states, evaluate, finish };
     return this.stateType(state.Type).jsonata(step);
   }
 
   private stateType(type: string): StateType {
-    const module = STATE_TYPES[type];
+    const module = STATE_TYPES[type as StateTypeName] as StateType | undefined;
     if (!module) throw runtimeError(`Unknown state type '${type}'`);
     return module;
   }
@@ -380,7 +393,7 @@ export class Interpreter implements Engine {
 
   private async caught(
     name: string,
-    catcher: Obj,
+    catcher: Catcher,
     index: number,
     rawInput: unknown,
     errorOutput: Obj,

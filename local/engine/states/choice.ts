@@ -1,19 +1,20 @@
 /** Choice (https://states-language.net/spec.html#choice-state): the first rule that matches names the next state. */
+import type { ChoiceState } from '../asl';
 import { evaluateRule } from '../choice';
 import { StatesError } from '../errors';
 import { expressionText, isExpression } from '../jsonata';
-import type { Obj, StateType } from './state';
+import type { StateType } from './state';
 
-export const choice: StateType = {
+export const choice: StateType<ChoiceState> = {
   async jsonPath({ state, effective, scopeOf, finish }) {
     const scope = scopeOf(effective);
-    const rule = (state.Choices as Obj[]).find((r) => evaluateRule(r, scope));
+    const rule = state.Choices.find((r) => evaluateRule(r, scope));
     const target = rule?.Next ?? state.Default;
     if (target === undefined) throw noChoice();
     return finish(effective, target, effective, rule ? rule.Assign : state.Assign);
   },
   async jsonata({ engine, name, state, env, rawInput, evaluate, finish }) {
-    for (const [n, rule] of (state.Choices as Obj[]).entries()) {
+    for (const [n, rule] of state.Choices.entries()) {
       const field = `Choices[${n}]/Condition`;
       const value = typeof rule.Condition === 'boolean' ? rule.Condition : await evaluate(rule.Condition, field);
       if (typeof value !== 'boolean')

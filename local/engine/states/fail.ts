@@ -1,9 +1,10 @@
 /** Fail (https://states-language.net/spec.html#fail-state): fails the scope with its Error and Cause. */
-import { isExpression } from '../jsonata';
+import type { FailState } from '../asl';
 import { StatesError } from '../errors';
+import { isExpression } from '../jsonata';
 import type { StateType } from './state';
 
-export const fail: StateType = {
+export const fail: StateType<FailState> = {
   async jsonPath({ engine, state, rawInput, scopeOf }) {
     const scope = scopeOf(rawInput);
     const error = state.ErrorPath !== undefined ? engine.dynamicValue(state.ErrorPath, 'ErrorPath', scope) : state.Error;

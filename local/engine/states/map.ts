@@ -2,6 +2,7 @@
  * Map (https://states-language.net/spec.html#map-state): an inline Map runs its ItemProcessor once per item, each
  * iteration on its own chain of history events; a distributed Map's child executions are the host's (distributed.ts).
  */
+import type { MapState } from '../asl';
 import { ABORTED, asStatesError, runtimeError, type StatesError } from '../errors';
 import { maxConcurrencyFromPath } from '../field-checks';
 import { mapFieldValues } from '../distributed';
@@ -14,7 +15,7 @@ import { type Chain, type Engine, type Env, json, type Obj, type StateType } fro
 /** Inline Map runs at most 40 iterations at a time (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html). */
 const INLINE_MAP_CONCURRENCY = 40;
 
-export const map: StateType = {
+export const map: StateType<MapState> = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
     // With an ItemReader, ItemsPath selects within what the reader read (distributed.ts).
     const items = state.ItemsPath !== undefined && state.ItemReader === undefined ? selectPath(state.ItemsPath, scopeOf(effective)) : effective;
@@ -78,7 +79,7 @@ export const map: StateType = {
 async function runMap(
   engine: Engine,
   name: string,
-  state: Obj,
+  state: MapState,
   input: unknown,
   items: unknown,
   itemInput: (item: unknown, index: number) => Promise<unknown>,
@@ -93,7 +94,8 @@ async function runMap(
   if (maxConcurrency !== undefined && (typeof maxConcurrency !== 'number' || !Number.isInteger(maxConcurrency) || maxConcurrency < 0)) {
     throw runtimeError(`The MaxConcurrency of the Map state must be a non-negative integer, got ${json(maxConcurrency)}`);
   }
-  const processor = state.ItemProcessor ?? state.Iterator;
+  // preprocess.ts refuses a Map without either.
+  const processor = (state.ItemProcessor ?? state.Iterator)!;
   const startedId = host.record('MapStateStarted', { length: Array.isArray(items) ? items.length : 0 }, env.chain.last);
   env.chain.last = startedId;
 
@@ -213,6 +215,6 @@ async function runMap(
   return results;
 }
 
-function isDistributed(state: Obj): boolean {
+function isDistributed(state: MapState): boolean {
   return (state.ItemProcessor ?? state.Iterator)?.ProcessorConfig?.Mode === 'DISTRIBUTED';
 }

@@ -2,11 +2,12 @@
  * Parallel (https://states-language.net/spec.html#parallel-state): runs each branch on its own chain of
  * history events, from ParallelStateStarted; the first failure stops the others.
  */
+import type { ParallelState } from '../asl';
 import { ABORTED, asStatesError, type StatesError } from '../errors';
 import { Variables } from '../variables';
-import type { Chain, Engine, Env, Obj, StateType } from './state';
+import type { Chain, Engine, Env, StateType } from './state';
 
-export const parallel: StateType = {
+export const parallel: StateType<ParallelState> = {
   async jsonPath({ engine, name, state, env, effective, scopeOf, withResult, finish, next }) {
     const branchInput = state.Parameters !== undefined ? engine.template(state.Parameters, scopeOf(effective)) : effective;
     const result = await runParallel(engine, name, state, branchInput, env);
@@ -21,17 +22,17 @@ export const parallel: StateType = {
   },
 };
 
-async function runParallel(engine: Engine, name: string, state: Obj, input: unknown, env: Env): Promise<unknown[]> {
+async function runParallel(engine: Engine, name: string, state: ParallelState, input: unknown, env: Env): Promise<unknown[]> {
   const { host } = engine;
   if (host.mock) return engine.mocked() as unknown[];
   const startedId = host.record('ParallelStateStarted', undefined, env.chain.last);
   env.chain.last = startedId;
   const giveUp = new AbortController();
   const signal = AbortSignal.any([env.signal, giveUp.signal]);
-  const branches = (state.Branches as Obj[]).map(() => ({ chain: { last: startedId } as Chain }));
+  const branches = state.Branches.map(() => ({ chain: { last: startedId } as Chain }));
   const depth = (env.depth ?? 0) + 1;
   const done = engine.resumed(name, env) ?? {};
-  const runs = (state.Branches as Obj[]).map((branch, n) => {
+  const runs = state.Branches.map((branch, n) => {
     if (n in done) {
       engine.onBranchSucceeded?.(name, n, done[n]);
       return Promise.resolve(done[n]);

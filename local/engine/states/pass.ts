@@ -1,7 +1,8 @@
 /** Pass (https://states-language.net/spec.html#pass-state): passes its input, or its Result or Parameters, on. */
+import type { PassState } from '../asl';
 import type { StateType } from './state';
 
-export const pass: StateType = {
+export const pass: StateType<PassState> = {
   async jsonPath({ engine, state, effective, scopeOf, withResult, finish, next }) {
     let result = effective;
     if (state.Parameters !== undefined) {

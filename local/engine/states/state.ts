@@ -4,14 +4,13 @@
  * The core runs the loop, Retry/Catch, the input and output processing each language shares and the history
  * chain; a state module does what its type does between the two.
  */
+import type { QueryLanguage, Scope, State } from '../asl';
 import type { StatesError } from '../errors';
 import type { Host } from '../host';
 import type { PathScope } from '../jsonpath';
 import type { Variables } from '../variables';
 
 export type Obj = Record<string, any>;
-
-export type QueryLanguage = 'JSONPath' | 'JSONata';
 
 export interface Chain {
   last: number;
@@ -52,7 +51,7 @@ export interface Engine {
   /** Told about each iteration or branch of a top-level inline Map or Parallel that succeeds, and its result. */
   onBranchSucceeded?: (state: string, index: number, result: unknown) => void;
   /** Runs a branch, an iteration or a whole definition from its StartAt; resolves with its output. */
-  runScope(scope: Obj, input: unknown, env: Env): Promise<unknown>;
+  runScope(scope: Scope, input: unknown, env: Env): Promise<unknown>;
   /** Marks a branch or iteration chain as running (StopExecution aborts it); returns the function that unmarks it. */
   track(chain: Chain, depth: number, iteration?: { name: string; index: number }): () => void;
   /** A redrive's earlier successes for this top-level Map or Parallel. */
@@ -70,10 +69,10 @@ export interface Engine {
   evaluationFailed(err: unknown, name: string, field: string, env: Env): StatesError;
 }
 
-interface Step {
+interface Step<S extends State> {
   engine: Engine;
   name: string;
-  state: Obj;
+  state: S;
   env: Env;
   /** The context object (`$$`, `$states.context`), with `Task.Token` as a placeholder. */
   context: Obj;
@@ -84,7 +83,7 @@ interface Step {
 }
 
 /** A state in JSONPath: its input after InputPath, and the ResultSelector/ResultPath/OutputPath/Assign processing. */
-export interface PathStep extends Step {
+export interface PathStep<S extends State = State> extends Step<S> {
   effective: unknown;
   scopeOf(input: unknown): PathScope;
   withResult(result: unknown): { merged: unknown; selected: unknown };
@@ -92,16 +91,16 @@ export interface PathStep extends Step {
 }
 
 /** A state in JSONata: `$states`, expression evaluation and the Assign/Output processing. */
-export interface JsonataStep extends Step {
+export interface JsonataStep<S extends State = State> extends Step<S> {
   states: Obj;
   evaluate(value: unknown, field: string): Promise<unknown>;
   finish(defaultOutput: unknown, next: string | undefined, assignSpec?: unknown, outputSpec?: unknown, prefix?: string): Promise<Processed>;
 }
 
 /** One state type, in both query languages. */
-export interface StateType {
-  jsonPath(step: PathStep): Promise<Processed>;
-  jsonata(step: JsonataStep): Promise<Processed>;
+export interface StateType<S extends State = State> {
+  jsonPath(step: PathStep<S>): Promise<Processed>;
+  jsonata(step: JsonataStep<S>): Promise<Processed>;
 }
 
 export const json = (v: unknown) => JSON.stringify(v ?? null);

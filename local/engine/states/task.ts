@@ -2,13 +2,14 @@
  * Task (https://states-language.net/spec.html#task-state): the work itself (Lambda, SDK integrations, activities,
  * tokens, child executions) is the host's (dispatch.ts behind `Host.task`); this module evaluates the fields.
  */
+import type { TaskState } from '../asl';
 import { runtimeError } from '../errors';
 import type { TaskPort } from '../host';
 import { evaluateTemplate, isExpression } from '../jsonata';
 import { selectPath } from '../jsonpath';
-import { type Engine, type Env, json, type Obj, type StateType } from './state';
+import { type Engine, type Env, json, type StateType } from './state';
 
-export const task: StateType = {
+export const task: StateType<TaskState> = {
   async jsonPath({ engine, name, state, env, context, effective, scopeOf, withResult, finish, next }) {
     // Only a Task's Parameters see $$.Task.Token (a placeholder the dispatcher replaces with the issued token).
     const params =
@@ -44,7 +45,7 @@ export const task: StateType = {
 async function runTask(
   engine: Engine,
   name: string,
-  state: Obj,
+  state: TaskState,
   input: unknown,
   timeoutSeconds: unknown,
   heartbeatSeconds: unknown,

@@ -1,18 +1,19 @@
 /** Wait (https://states-language.net/spec.html#wait-state): waits Seconds, or until a Timestamp, on the virtual clock. */
+import type { WaitState } from '../asl';
 import { isTimestamp } from '../choice';
 import { runtimeError } from '../errors';
 import { isExpression } from '../jsonata';
 import { secondsFromPath, timestampFromPath } from '../field-checks';
 import type { PathScope } from '../jsonpath';
-import { type Engine, type Env, json, type Obj, type StateType } from './state';
+import { type Engine, type Env, json, type StateType } from './state';
 
-export const wait: StateType = {
+export const wait: StateType<WaitState> = {
   async jsonPath({ engine, state, env, effective, scopeOf, finish, next }) {
     await waitFor(engine, state, scopeOf(effective), env);
     return finish(effective, next(), effective);
   },
   async jsonata({ engine, state, env, context, rawInput, evaluate, finish, next }) {
-    const spec: Obj = { ...state };
+    const spec: WaitFields = { ...state };
     if (isExpression(state.Seconds)) spec.Seconds = await evaluate(state.Seconds, 'Seconds');
     if (isExpression(state.Timestamp)) spec.Timestamp = await evaluate(state.Timestamp, 'Timestamp');
     await waitFor(engine, spec, engine.pathScope(rawInput, context, env), env);
@@ -20,7 +21,15 @@ export const wait: StateType = {
   },
 };
 
-async function waitFor(engine: Engine, state: Obj, scope: PathScope, env: Env): Promise<void> {
+/** A Wait's fields, JSONata's expressions evaluated (to values not yet checked). */
+interface WaitFields {
+  Seconds?: unknown;
+  SecondsPath?: string;
+  Timestamp?: unknown;
+  TimestampPath?: string;
+}
+
+async function waitFor(engine: Engine, state: WaitFields, scope: PathScope, env: Env): Promise<void> {
   let delayMs: number;
   if (state.Seconds !== undefined || state.SecondsPath !== undefined) {
     const value = state.SecondsPath !== undefined ? secondsFromPath(state.SecondsPath, scope) : state.Seconds;

@@ -65,7 +65,8 @@ export async function runDefinition(
   const events: HistoryEvent[] = [];
   const history = new History(events, clock);
   const calls: Record<string, number> = {};
-  history.add('ExecutionStarted', { input: JSON.stringify(input) });
+  // As the service records it (local/engine/executions.ts): the input text, inputDetails and the execution role.
+  history.add('ExecutionStarted', { input: JSON.stringify(input), inputDetails: { truncated: false }, roleArn: 'arn:aws:iam::123456789012:role/r' });
   const interpreter = new Interpreter({
     clock,
     signal: controller.signal,

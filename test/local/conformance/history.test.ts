@@ -3,7 +3,12 @@
  * with the types, order, ids and previousEventId chain AWS records for Parallel branches and Map iterations:
  * a branch chains from *StateStarted, *StateSucceeded is passed by, States.Runtime leaves no Failed events.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { StepFunctionsService } from '../../../local/engine';
+import { ACCOUNT, arn, Clock, StateDir } from '../../../local/kernel';
 import { hang, runDefinition } from './harness';
 
 const shape = (o: { events: { type: string; previousEventId: number }[] }) => o.events.map((e) => `${e.type}<${e.previousEventId}`);
@@ -320,6 +325,81 @@ describe('history', () => {
       const mapAborted = o.events.find((e) => e.type === 'MapStateAborted')!;
       expect(mapAborted.previousEventId).toBe(o.events.find((e) => e.type === 'MapStateStarted')!.id);
       expect(o.events.at(-1)!.previousEventId).toBe(mapAborted.id);
+    });
+  });
+
+  describe('the details AWS records', () => {
+    // Recorded on AWS: localstack/localstack tests/aws/services/stepfunctions/v2/assign/test_assign_base.snapshot.json,
+    // "test_base_cases[BASE_EMPTY]" (template tests/aws/services/stepfunctions/templates/assign/statemachines/
+    // base_empty.json5: one Pass with "Assign": {}): its PassStateExited holds name, output and outputDetails only,
+    // no assignedVariables and no assignedVariablesDetails.
+    it.each(['JSONPath', 'JSONata'])('an empty Assign leaves no assignedVariables in StateExited (%s)', async (QueryLanguage) => {
+      const o = await runDefinition({ QueryLanguage, StartAt: 'State0', States: { State0: { Type: 'Pass', Assign: {}, End: true } } }, { input_value: 'x' });
+      expect(o.events.find((e) => e.type === 'PassStateExited')!.stateExitedEventDetails).toEqual({
+        name: 'State0',
+        output: '{"input_value":"x"}',
+        outputDetails: { truncated: false },
+      });
+    });
+
+    it.each(['JSONPath', 'JSONata'])('an empty Assign in a matched Choice rule or a Catcher leaves none either (%s)', async (QueryLanguage) => {
+      const rule = QueryLanguage === 'JSONata' ? { Condition: '{% true %}' } : { Variable: '$.a', NumericEquals: 1 };
+      const o = await runDefinition(
+        {
+          QueryLanguage,
+          StartAt: 'C',
+          States: {
+            C: { Type: 'Choice', Choices: [{ ...rule, Assign: {}, Next: 'T' }] },
+            T: { Type: 'Task', Resource: 'fn:boom', Catch: [{ ErrorEquals: ['States.ALL'], Assign: {}, Next: 'Done' }], End: true },
+            Done: { Type: 'Succeed' },
+          },
+        },
+        { a: 1 },
+        {
+          boom: () => {
+            throw { name: 'Boom', message: 'no' };
+          },
+        },
+      );
+      const exited = o.events.filter((e) => e.type.endsWith('StateExited')).map((e) => e.stateExitedEventDetails as Record<string, unknown>);
+      expect(exited.map((d) => d.name)).toEqual(['C', 'T', 'Done']);
+      for (const details of exited) expect(Object.keys(details).filter((k) => k.startsWith('assigned'))).toEqual([]);
+    });
+
+    // "input: The state machine's input" and inputDetails "Provides details about input or output in an execution
+    // history event" (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ExecutionStartedEventDetails.html):
+    // the StartExecution input string as the caller sent it (LocalStack's recordings parse it, so they cannot show
+    // spacing; the runtime keeps the caller's text, the reading that loses nothing).
+    it('ExecutionStarted carries the input exactly as sent, with inputDetails and the role', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'opsflow-history-'));
+      const engine = new StepFunctionsService({
+        clock: new Clock({ scale: 36000, start: Date.UTC(2030, 0, 1) }),
+        state: new StateDir(dir),
+        bus: { put: async () => undefined },
+        invokeLambda: async () => ({}),
+        endpoint: () => 'http://127.0.0.1:1',
+      });
+      try {
+        const role = `arn:aws:iam::${ACCOUNT}:role/sfn`;
+        const smArn = arn.stateMachine('history-input');
+        engine.deployStateMachine({
+          arn: smArn,
+          name: 'history-input',
+          definition: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+          roleArn: role,
+        });
+        const sent = ' {  "b" : 1,\n  "a" : [ 2 ] } ';
+        const { executionArn } = await engine.startExecution(smArn, sent);
+        await engine.waitForExecution(executionArn);
+        const [started, entered] = engine.history(executionArn);
+        expect(started.type).toBe('ExecutionStarted');
+        expect(started.executionStartedEventDetails).toEqual({ input: sent, inputDetails: { truncated: false }, roleArn: role });
+        // The state's input is the parsed value, serialised as the engine does every state's data.
+        expect(entered.stateEnteredEventDetails).toEqual(expect.objectContaining({ input: '{"b":1,"a":[2]}' }));
+      } finally {
+        engine.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
