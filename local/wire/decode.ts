@@ -28,6 +28,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   events: { prefix: 'events', protocol: 'json' },
   cloudtrail: { prefix: 'cloudtrail', protocol: 'json' },
   s3: { prefix: 's3', protocol: 'rest-xml' },
+  secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
 };
 
 /** SES v2 REST routes the runtime emulates → operation; a path label is the `EmailIdentity` parameter. */
