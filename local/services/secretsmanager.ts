@@ -10,7 +10,7 @@
  * version", and when AWSCURRENT moves, "Secrets Manager also moves the staging label AWSPREVIOUS to the version that
  * AWSCURRENT was removed from". A ClientRequestToken is the version id: repeated with the same value "the request is
  * ignored"; with a different value it fails, "you cannot modify an existing version" (ResourceExistsException).
- * Versions left without a label are deprecated; the runtime keeps the latest 100 (AWS's quota of versions per secret).
+ * Versions left without a label are deprecated, still readable by id; past 100 the oldest are dropped (MAX_VERSIONS).
  *
  * Local differences: values are held in the state directory in plain text (0600 files, like every record), not
  * encrypted; a KmsKeyId is recorded and returned, and its key policy is not checked.
@@ -22,7 +22,11 @@ import { jsonError } from '../wire/errors';
 const TARGET_PREFIX = 'secretsmanager.';
 const CURRENT = 'AWSCURRENT';
 const PREVIOUS = 'AWSPREVIOUS';
-/** "Maximum number of versions of a secret: 100" (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html). */
+/**
+ * "Secrets Manager removes unlabeled versions when there are more than 100, but it does not remove versions created
+ * less than 24 hours ago" (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html); the
+ * runtime drops the oldest unlabeled ones past 100 whatever their age.
+ */
 const MAX_VERSIONS = 100;
 /** "SecretString ... Length Constraints: Maximum length of 65536" (API_CreateSecret.html). */
 const MAX_SECRET_BYTES = 65_536;
@@ -130,7 +134,7 @@ export class SecretsManagerService implements ServiceHandler {
     }
     const now = this.clock.nowMs();
     const record: SecretRecord = {
-      // "Secrets Manager automatically adds a hyphen and six random characters after the secret name at the end of the ARN" (userguide, secret ARN).
+      // "The ARN includes the name of the secret followed by six random characters" (API_CreateSecret.html, ARN).
       arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${randomSuffix()}`,
       name,
       description: optionalStr(input.Description, 'Description'),
