@@ -1,22 +1,29 @@
 /**
- * Control links and the chat token, from the command line (`npm run control-link -- ...`):
+ * Control links and the chat secrets, from the command line (`npm run control-link -- ...`):
  *
  *   control-link <instanceId> <start|stop> [--days N]   print a signed link (expires after N days; default never)
  *   control-link rotate                                 new signing secret: every link handed out stops working
  *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
- *   control-link chat-token [<token>]                   set the slash command's verification token (or make one)
+ *   control-link chat-secret slack <signingSecret>      set the Slack app's signing secret (the slash command checks signatures)
+ *   control-link chat-secret mattermost <token>         set the Mattermost slash command's token
+ *
+ * The chat secrets live in the deployment's Secrets Manager secret (one JSON value holding both); setting one keeps
+ * the other, and takes effect on the next chat request, without a redeploy (tasks/shared/chat-secrets.ts).
  *
  * Locally (the default) it talks to the runtime of `npm start` (OPSFLOW_ENDPOINT, OPSFLOW_PORT, else the port that
- * runtime recorded in its state directory, else 4566) and finds the table itself. Against AWS: `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>`
- * (the stack outputs), with the usual AWS credentials.
+ * runtime recorded in its state directory, else 4566) and finds the table and the secret itself. Against AWS:
+ * `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>` for links, `--aws --secret <Ec2ChatSecretArn>`
+ * for chat secrets (the stack outputs), with the usual AWS credentials.
  */
 import { parseArgs as parseCommandLine } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { randomBytes } from 'node:crypto';
+import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientCredentials, clientEndpoint } from '../local/client';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
 import { Ec2Store } from '../tasks/ec2-schedule/core/store';
+import type { ChatPlatform, ChatSecrets } from '../tasks/shared/chat-auth';
+import { parseChatSecrets } from '../tasks/shared/chat-secrets';
 import { INSTANCE_ID } from '../tasks/shared/instance-id';
 
 export interface CliOptions {
@@ -29,21 +36,23 @@ export type Command =
   | { kind: 'link'; instanceId: string; action: 'start' | 'stop'; days?: number }
   | { kind: 'rotate' }
   | { kind: 'revoke'; linkId: string }
-  | { kind: 'chat-token'; token?: string };
+  | { kind: 'chat-secret'; platform: ChatPlatform; value: string };
 
 export interface Parsed {
   command: Command;
   aws: boolean;
   table?: string;
   baseUrl?: string;
+  secret?: string;
 }
 
 export const USAGE = `usage:
   npm run control-link -- <instanceId> <start|stop> [--days N]
   npm run control-link -- rotate
   npm run control-link -- revoke <linkId>
-  npm run control-link -- chat-token [<token>]
-options: --aws --table <name> --base-url <url>   (against AWS instead of the local runtime)`;
+  npm run control-link -- chat-secret slack <signingSecret>
+  npm run control-link -- chat-secret mattermost <token>
+options: --aws --table <name> --base-url <url> --secret <arn>   (against AWS instead of the local runtime)`;
 
 /** Longest a link may live. Much longer expiries overflow the signed 32-bit expiry or JavaScript's dates. */
 export const MAX_LINK_DAYS = 3650;
@@ -54,13 +63,13 @@ export function parseArgs(argv: string[]): Parsed {
   // Link ids and tokens are base64url and may start with '-': only '--name' is an option here, as before.
   const hide = (v: string) => (/^-[^-]/.test(v) ? `\u0000${v}` : v);
   const show = (v: string) => (v.startsWith('\u0000') ? v.slice(1) : v);
-  let values: { days?: string; table?: string; 'base-url'?: string; aws?: boolean };
+  let values: { days?: string; table?: string; 'base-url'?: string; secret?: string; aws?: boolean };
   let args: string[];
   try {
     ({ values, positionals: args } = parseCommandLine({
       args: argv.map(hide),
       allowPositionals: true,
-      options: { days: { type: 'string' }, table: { type: 'string' }, 'base-url': { type: 'string' }, aws: { type: 'boolean' } },
+      options: { days: { type: 'string' }, table: { type: 'string' }, 'base-url': { type: 'string' }, secret: { type: 'string' }, aws: { type: 'boolean' } },
     }));
   } catch (err) {
     // node:util names the option it refuses (ERR_PARSE_ARGS_UNKNOWN_OPTION, ..._INVALID_OPTION_VALUE).
@@ -70,15 +79,19 @@ export function parseArgs(argv: string[]): Parsed {
   values = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? show(v) : v]));
   const flags = new Map(Object.entries(values).map(([k, v]) => [`--${k}`, v]));
   const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
-  const common = { aws: values.aws === true, table: values.table, baseUrl: values['base-url'] };
+  const common = { aws: values.aws === true, table: values.table, baseUrl: values['base-url'], secret: values.secret };
+  const [first, second, third] = args;
+  if (first === 'chat-secret') {
+    if (args.length !== 3 || (second !== 'slack' && second !== 'mattermost') || !third) throw new Error(USAGE);
+    if (common.aws && !common.secret) throw new Error('--aws needs --secret <Ec2ChatSecretArn> (a stack output)');
+    return { ...common, command: { kind: 'chat-secret', platform: second, value: third } };
+  }
   if (common.aws && !common.table) throw new Error('--aws needs --table <Ec2ScheduleTableName> (a stack output)');
-  const [first, second] = args;
   if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
   if (first === 'revoke' && args.length === 2) {
     if (!LINK_ID.test(second)) throw new Error(`nothing revoked: '${second}' is not a link id (base64url characters, printed with each link)`);
     return { ...common, command: { kind: 'revoke', linkId: second } };
   }
-  if (first === 'chat-token' && args.length <= 2) return { ...common, command: { kind: 'chat-token', token: second } };
   if (args.length === 2 && INSTANCE_ID.test(first) && (second === 'start' || second === 'stop')) {
     let days: number | undefined;
     if (flags.has('--days')) {
@@ -100,7 +113,11 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
   // The runtime this machine runs (its recorded port, local/client.ts), with the credentials it verifies.
   const endpoint = options.endpoint ?? clientEndpoint();
   const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: clientCredentials() };
-  const table = parsed.table ?? (await localTable(endpoint));
+  if (parsed.command.kind === 'chat-secret') {
+    const secretId = parsed.secret ?? (await localDeployed(endpoint, 'secrets', 'ChatSecret'));
+    return setChatSecret(new SecretsManagerClient(config), secretId, parsed.command.platform, parsed.command.value);
+  }
+  const table = parsed.table ?? (await localDeployed(endpoint, 'tables', 'Ec2Schedule'));
   const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
   const c = parsed.command;
   switch (c.kind) {
@@ -113,11 +130,6 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
       if (!(await store.wasIssued(c.linkId))) return `nothing revoked: no link with id ${c.linkId} was handed out (rotate revokes every link)`;
       await store.revoke(c.linkId);
       return `link ${c.linkId} revoked`;
-    case 'chat-token': {
-      const token = c.token ?? randomBytes(18).toString('base64url');
-      await store.putChatToken(token);
-      return c.token ? 'chat verification token set' : `chat verification token set to ${token} (use it as the slash command's token)`;
-    }
     case 'link': {
       let secret = await store.linkSecret();
       if (!secret) {
@@ -138,17 +150,36 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
   }
 }
 
-/** The Ec2Schedule table of the local runtime, from its deployment summary. */
-async function localTable(endpoint: string): Promise<string> {
-  let deployed: { tables: string[] };
+/**
+ * Sets one platform's secret, keeping the other: a new version of the secret's value, which Secrets Manager makes
+ * AWSCURRENT (the previous value becomes AWSPREVIOUS), so the chat function picks it up on its next request.
+ */
+async function setChatSecret(client: SecretsManagerClient, secretId: string, platform: ChatPlatform, value: string): Promise<string> {
+  let current: ChatSecrets = {};
   try {
-    deployed = (await (await fetch(`${endpoint}/_opsflow/deployed`)).json()) as { tables: string[] };
-  } catch {
-    throw new Error(`no local runtime at ${endpoint}: run \`npm start\` first, or pass --aws --table ... --base-url ...`);
+    current = parseChatSecrets((await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString);
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err; // no value yet: the stack creates the secret empty
   }
-  const table = deployed.tables.find((t) => t.includes('Ec2Schedule'));
-  if (!table) throw new Error(`the runtime at ${endpoint} has no Ec2Schedule table (tables: ${deployed.tables.join(', ')})`);
-  return table;
+  const next: ChatSecrets = { ...current, [platform === 'slack' ? 'slackSigningSecret' : 'mattermostToken']: value };
+  const out = await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
+  return `${platform === 'slack' ? 'Slack signing secret' : 'Mattermost token'} set (secret version ${out.VersionId}); the slash command uses it from its next request`;
+}
+
+/** A table or secret of the local runtime whose name contains `part`, from its deployment summary. */
+async function localDeployed(endpoint: string, kind: 'tables' | 'secrets', part: string): Promise<string> {
+  let deployed: Record<typeof kind, string[] | undefined>;
+  try {
+    deployed = (await (await fetch(`${endpoint}/_opsflow/deployed`)).json()) as typeof deployed;
+  } catch {
+    throw new Error(`no local runtime at ${endpoint}: run \`npm start\` first, or pass --aws --table ... --base-url ... (--secret ... for chat-secret)`);
+  }
+  const found = (deployed[kind] ?? []).find((t) => t.includes(part));
+  if (!found)
+    throw new Error(
+      `the runtime at ${endpoint} has no ${part} ${kind === 'tables' ? 'table' : 'secret'} (${kind}: ${(deployed[kind] ?? []).join(', ') || 'none'})`,
+    );
+  return found;
 }
 
 if (require.main === module) {

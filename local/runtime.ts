@@ -36,6 +36,7 @@ import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, 
 import { Ec2Service } from './services/ec2';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
+import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
@@ -111,6 +112,8 @@ export class Runtime {
   readonly dynamodb: DynamoDbService;
   /** SQS queues the app creates at run time (CreateQueue). */
   readonly sqs: SqsService;
+  /** Secrets Manager: the app's secrets (the chat secrets), durable. */
+  readonly secrets: SecretsManagerService;
   /** The account's SES: verified identities and sandbox status. */
   readonly ses: SesAccount;
   /** S3 for the app and for Distributed Map's ItemReader/ResultWriter. */
@@ -133,6 +136,7 @@ export class Runtime {
     functions: [],
     tables: [],
     topics: [],
+    secrets: [],
     rules: [],
     schedules: [],
     routes: [],
@@ -179,6 +183,7 @@ export class Runtime {
       itemBytes: this.rules.quotas ? DYNAMODB_ITEM_BYTES : undefined,
     });
     this.sqs = new SqsService({ state: this.state, clock: this.clock, endpoint });
+    this.secrets = new SecretsManagerService({ state: this.state, clock: this.clock });
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
@@ -253,7 +258,19 @@ export class Runtime {
     // Deploying is real work: virtual time runs at real speed until the runtime is ready (see Clock.busy).
     const deploying = rt.clock.busy();
     const ses = new SesV2Service({ outbox: rt.outbox, account: rt.ses, clock: rt.clock, faults: rt.faults, sendRate: rt.rules.sesPerSecond });
-    const services = [rt.sfn, rt.ec2, rt.events, rt.sns, rt.dynamodb, rt.sqs, rt.lambdaApi, rt.s3, ses, new CloudTrailService({ fleet: rt.ec2.fleet })];
+    const services = [
+      rt.sfn,
+      rt.ec2,
+      rt.events,
+      rt.sns,
+      rt.dynamodb,
+      rt.sqs,
+      rt.lambdaApi,
+      rt.s3,
+      rt.secrets,
+      ses,
+      new CloudTrailService({ fleet: rt.ec2.fleet }),
+    ];
     rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
@@ -374,6 +391,7 @@ export class Runtime {
         volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
+        secretArn: (id) => this.secrets.arnOf(id),
       },
       this.clock,
     );
@@ -437,6 +455,19 @@ export class Runtime {
     for (const r of use('AWS::SNS::Subscription')) {
       const p = r.properties;
       this.sns.addSubscription({ topicArn: p.TopicArn as string, protocol: p.Protocol as string, endpoint: p.Endpoint as string });
+    }
+    for (const r of use('AWS::SecretsManager::Secret')) {
+      const p = r.properties;
+      const generate = p.GenerateSecretString as Parameters<typeof generateSecretString>[0] | undefined;
+      const arn = stack.ref(r.logicalId) as string;
+      this.secrets.deploy({
+        arn,
+        name: r.physicalName,
+        description: p.Description as string | undefined,
+        kmsKeyId: p.KmsKeyId as string | undefined,
+        value: typeof p.SecretString === 'string' ? p.SecretString : generate ? generateSecretString(generate) : undefined,
+      });
+      this.deployed.secrets.push(arn);
     }
     for (const r of use('AWS::StepFunctions::Activity')) {
       this.sfn.deployActivity({ arn: stack.ref(r.logicalId) as string, name: r.physicalName });

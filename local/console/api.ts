@@ -71,6 +71,8 @@ export interface Deployed {
   functions: string[];
   tables: string[];
   topics: string[];
+  /** Secrets Manager secrets, by ARN (control-link finds the chat secret here). */
+  secrets: string[];
   rules: string[];
   schedules: string[];
   routes: string[];

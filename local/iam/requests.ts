@@ -25,6 +25,8 @@ export interface ResourceLookups {
   sesIdentity?(address: string): string;
   /** Whether the account's SES is in the sandbox, where the recipients' identities are authorized too. */
   sesSandbox?(): boolean;
+  /** The ARN of the secret a SecretId (name or ARN) names, undefined when there is none. */
+  secretArn?(secretId: string): string | undefined;
 }
 
 export interface ResourceRequest {
@@ -142,6 +144,13 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         p.ResourceArn ??
         (req.operation === 'CreateTopic' && typeof p.Name === 'string' ? `arn:aws:sns:${REGION}:${ACCOUNT}:${p.Name}` : undefined);
       return one(typeof topic === 'string' ? topic : '*');
+    }
+    case 'secretsmanager': {
+      // Secrets Manager authorizes on the secret's full ARN, whether the call names it by name or ARN
+      // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html: "Resource":
+      // the secret ARN). A secret that does not exist yet (CreateSecret) is named by its name without the suffix.
+      const id = String(p.SecretId ?? p.Name ?? '');
+      return one(lookups.secretArn?.(id) ?? (id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}`));
     }
     case 'ses': {
       if (req.operation === 'CreateEmailIdentity' || req.operation === 'GetEmailIdentity' || req.operation === 'DeleteEmailIdentity') {

@@ -50,6 +50,8 @@ const MODELS: Record<string, ServiceModel> = {
   sns: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-sns'), validationError: 'ValidationError' },
   ec2: { protocol: 'ec2Query', load: () => import('@aws-sdk/client-ec2'), validationError: 'MissingParameter' },
   s3: { protocol: 'restXml', load: () => import('@aws-sdk/client-s3'), validationError: 'InvalidArgument' },
+  // Secrets Manager's own word for a bad parameter is InvalidParameterException (its API reference's Errors sections).
+  secretsmanager: { protocol: 'awsJson', load: () => import('@aws-sdk/client-secrets-manager'), validationError: 'InvalidParameterException' },
 };
 
 /** The operation's name and input schema, or undefined when the model has no such operation. */

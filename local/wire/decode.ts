@@ -31,6 +31,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   // SQS speaks AWS JSON 1.0 (X-Amz-Target) and the query protocol (form), told apart per request (decodeSqs).
   sqs: { prefix: 'sqs', protocol: 'sqs-json' },
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
+  secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
 };
 
 /**

@@ -93,7 +93,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   });
 
   it('lets the chat command start the Team=web instance, even for a user name too long for requestedBy', async () => {
-    await runControlLink(['chat-token', 'iam-chat-token'], { endpoint: rt.endpoint });
+    await runControlLink(['chat-secret', 'mattermost', 'iam-chat-token'], { endpoint: rt.endpoint });
     await until('web stopped', async () => ((await state(web)) === 'stopped' ? true : undefined));
     const refused = await chat({ token: 'iam-chat-token', text: `start ${data}`, user_name: 'alice' });
     expect(refused.body.text).toBe(`Instance ${data} is not one you may control here.`);

@@ -28,7 +28,7 @@ const executions = async () => (await h.sfn.send(new ListExecutionsCommand({ sta
 
 beforeAll(async () => {
   h = await startRuntime({ stateDir: mkdtempSync(join(tmpdir(), 'opsflow-e2e-reasons-')), timeScale: 100 });
-  await runControlLink(['chat-token', TOKEN], { endpoint: h.endpoint });
+  await runControlLink(['chat-secret', 'mattermost', TOKEN], { endpoint: h.endpoint });
 }, 120_000);
 afterAll(() => h?.stop());
 

@@ -271,11 +271,11 @@ describe('Ec2Schedule on the simulated fleet', () => {
       });
 
     beforeEach(async () => {
-      await runControlLink(['chat-token', 'mm-verification-token'], { endpoint: h.endpoint });
+      await runControlLink(['chat-secret', 'mattermost', 'mm-verification-token'], { endpoint: h.endpoint });
       await prepare(h, [...DEMO.batchWindow, DEMO.asg]);
     });
 
-    it('refuses a wrong verification token with 401', async () => {
+    it('refuses a wrong Mattermost token with 401', async () => {
       const res = await chat({ token: 'nope', text: 'ls', user_name: 'mallory' });
       expect(res.status).toBe(401);
     });

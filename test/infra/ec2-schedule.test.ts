@@ -204,12 +204,37 @@ describe('Ec2Schedule IAM', () => {
         'ec2:DescribeInstances',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        ...(fn === 'Ec2ScheduleChatFn' ? ['secretsmanager:GetSecretValue'] : []),
         'states:DescribeExecution',
         'states:StartExecution',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ]);
     }
+  });
+
+  it('keeps the chat secrets in one Secrets Manager secret that only the chat function reads, with no value in the template', () => {
+    const [[secretId, secret], ...others] = resources(json, 'AWS::SecretsManager::Secret').filter(([id]) => id.startsWith('Ec2Schedule'));
+    expect(others).toEqual([]);
+    // Created empty ("If you omit both GenerateSecretString and SecretString, you create an empty secret"): the operator sets it.
+    expect(Object.keys(secret.Properties)).toEqual(['Description']);
+    expect(JSON.stringify(json)).not.toMatch(/resolve:secretsmanager|SecretString/);
+    // The chat function: GetSecretValue on exactly this secret, by its ARN; its ARN (never its value) in the environment.
+    const reads = statements(json).filter((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:')));
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatchObject({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId } });
+    const role = roleOf(json, 'Ec2ScheduleChatFn');
+    expect(json.Resources[reads[0].policy].Properties.Roles).toEqual([{ Ref: role }]);
+    const chatFn = resources(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('Ec2ScheduleChatFn'))![1];
+    expect(chatFn.Properties.Environment.Variables.CHAT_SECRET_ARN).toEqual({ Ref: secretId });
+    // Under the runtime's IAM evaluator: this secret allowed, any other secret (or the table's link secret) not.
+    const arn = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:Opsflow-Ec2ScheduleChatSecret-AbCdEf';
+    const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: reads[0].Action, Resource: arn }] } as PolicyDocument;
+    const decide = (action: string, resource: string) =>
+      evaluate({ principal: { type: 'AWS', id: 'arn:aws:iam::000000000000:role/chat' }, action, resource, context: {} }, [doc]).decision;
+    expect(decide('secretsmanager:GetSecretValue', arn)).toBe('Allow');
+    expect(decide('secretsmanager:GetSecretValue', `${arn.slice(0, -6)}XyZxYz`)).toBe('ImplicitDeny');
+    expect(decide('secretsmanager:PutSecretValue', arn)).toBe('ImplicitDeny');
   });
 
   it('passes cdk-nag with scoped suppressions', () => {

@@ -20,7 +20,11 @@ export const ec2Schedule = defineWorkflow({
       controlAllowInstanceIds: e.control.allowInstanceIds,
       scheduleNamePrefix: stackName.toLowerCase(),
     });
-    return { construct: w, stateMachine: w.stateMachine, outputs: { Ec2ControlApiUrl: w.api.apiEndpoint, Ec2ScheduleTableName: w.table.tableName } };
+    return {
+      construct: w,
+      stateMachine: w.stateMachine,
+      outputs: { Ec2ControlApiUrl: w.api.apiEndpoint, Ec2ScheduleTableName: w.table.tableName, Ec2ChatSecretArn: w.chatSecret.secretArn },
+    };
   },
   examples: examplesIn(__dirname),
   interestingTags: [SCHEDULE_TAG],

@@ -1,15 +1,17 @@
 /**
- * Slash command endpoint, compatible with Mattermost and Slack: form-encoded POST with `token`, `text`,
- * `user_name`; answers `{response_type, text}` JSON, which both chats render. The verification token lives in the
- * Ec2Schedule table (`npm run control-link -- chat-token <token>` sets or rotates it); only instances allowed by
- * `ec2Schedule.control` are listed or controlled.
+ * Slash command endpoint, compatible with Mattermost and Slack: form-encoded POST with `text`, `user_name`;
+ * answers `{response_type, text}` JSON, which both chats render. Every request is authenticated first as its
+ * platform specifies (Slack's signature, Mattermost's token: tasks/shared/chat-auth.ts) with the secrets of the
+ * deployment's Secrets Manager secret (`npm run control-link -- chat-secret slack|mattermost <value>` sets or
+ * rotates them); only instances allowed by `ec2Schedule.control` are listed or controlled.
  *
  *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (`start -i <id>` works too)
  */
 import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
-import { timingSafeEqual } from 'node:crypto';
 import { json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import { INSTANCE_ID } from '../../shared/instance-id';
+import { verifyChatRequest } from '../../shared/chat-auth';
+import type { ChatSecretSource } from '../../shared/chat-secrets';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
@@ -73,6 +75,9 @@ export interface ChatDeps {
   ec2: EC2Client;
   allow: AllowRules;
   trigger: Omit<TriggerDeps, 'ec2' | 'store'>;
+  /** The deployment's chat secrets (tasks/shared/chat-secrets.ts: cached briefly, read again on a refusal). */
+  secrets: ChatSecretSource;
+  nowMs: () => number;
   log: Log;
 }
 
@@ -80,11 +85,12 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
   const form = readForm(request);
   if (!(form instanceof URLSearchParams)) return form;
   if (form.get('ssl_check') === '1') return text(200, ''); // Slack's periodic certificate check
-  const expected = await deps.store.chatToken();
-  const given = form.get('token') ?? '';
-  if (!expected || !sameSecret(given, expected)) {
-    deps.log.warn('chat command refused: bad verification token', { configured: expected !== undefined });
-    return answer(401, 'ephemeral', 'Unauthorized: wrong verification token.');
+  // The raw body as the chat server sent it: Slack signs its exact bytes (http.ts decodes base64 bodies only).
+  let auth = verifyChatRequest(request, await deps.secrets.get(), deps.nowMs());
+  if (!auth.ok) auth = verifyChatRequest(request, await deps.secrets.get(true), deps.nowMs()); // perhaps just rotated
+  if (!auth.ok) {
+    deps.log.warn('chat command refused', { platform: auth.platform, reason: auth.reason });
+    return answer(401, 'ephemeral', `Unauthorized: ${auth.reason}.`);
   }
   const d = dialectOf(form);
   // Chat servers send what they like: the name is cut to a length a reply, a log line and the workflow's
@@ -162,12 +168,6 @@ async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: stri
         ];
   if (more > 0) lines.push('', `... and ${more} more; narrow with ls Key=Value.`);
   return lines.join('\n');
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** How much of the caller's user name a reply repeats: chat servers send what they like, a reply must stay small. */

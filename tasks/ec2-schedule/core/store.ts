@@ -1,7 +1,7 @@
 /**
  * The Ec2Schedule table: run data that must stay out of the state payload (batches with their instances,
- * report entries settled at planning time) and the control settings (link signing secret, revoked links,
- * chat verification token). One table, partition `pk` + sort `sk`:
+ * report entries settled at planning time) and the control settings (link signing secret, revoked links; the
+ * chat secrets live in Secrets Manager, tasks/shared/chat-secrets.ts). One table, partition `pk` + sort `sk`:
  *
  *   run#<execution name> / batch#<wave>-<n>   StoredBatch, n zero-padded (one writer at a time: its wave's Advance loop)
  *   run#<execution name> / wave#<wave>        WaveProgress of that loop
@@ -11,7 +11,6 @@
  * Items that hold lists (batches, entries, report pages) are cut by their size as DynamoDB counts it
  * (tasks/shared/item-size.ts), not by a count, so none reaches the 400 KB item limit whatever the reasons say.
  *   control / link-secret                     { secret, version, rotatedAt }
- *   control / chat-token                      { token, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
  *   control / issued#<linkId>                 { issuedAt, expiresAt? } (so revoke can tell an unknown id)
  *
@@ -176,15 +175,6 @@ export class Ec2Store {
 
   async revoke(linkId: string): Promise<void> {
     await this.put('control', `revoked#${linkId}`, { revokedAt: this.now().toISOString() });
-  }
-
-  async chatToken(): Promise<string | undefined> {
-    const item = await this.get('control', 'chat-token');
-    return typeof item?.token === 'string' && item.token !== '' ? item.token : undefined;
-  }
-
-  async putChatToken(token: string): Promise<void> {
-    await this.put('control', 'chat-token', { token, rotatedAt: this.now().toISOString() });
   }
 
   private async get(pk: string, sk: string): Promise<Record<string, any> | undefined> {

@@ -47,7 +47,7 @@ describe('allowed instances', () => {
 });
 
 describe('control-link command line', () => {
-  it('parses a link request, rotation, revocation and the chat token', () => {
+  it('parses a link request, rotation, revocation and the chat secrets', () => {
     expect(parseArgs(['i-0feed000000000001', 'start', '--days', '7']).command).toEqual({
       kind: 'link',
       instanceId: 'i-0feed000000000001',
@@ -56,13 +56,22 @@ describe('control-link command line', () => {
     });
     expect(parseArgs(['rotate']).command).toEqual({ kind: 'rotate' });
     expect(parseArgs(['revoke', 'abc123def']).command).toEqual({ kind: 'revoke', linkId: 'abc123def' });
-    expect(parseArgs(['chat-token']).command).toEqual({ kind: 'chat-token', token: undefined });
+    expect(parseArgs(['chat-secret', 'slack', '8f742231b10e8888abcd99yyyzzz85a5']).command).toEqual({
+      kind: 'chat-secret',
+      platform: 'slack',
+      value: '8f742231b10e8888abcd99yyyzzz85a5',
+    });
+    expect(parseArgs(['chat-secret', 'mattermost', '-xyz']).command).toEqual({ kind: 'chat-secret', platform: 'mattermost', value: '-xyz' });
   });
 
   it('refuses bad arguments with the usage', () => {
     expect(() => parseArgs(['web-01', 'start'])).toThrow('usage:');
     expect(() => parseArgs(['i-0feed000000000001', 'reboot'])).toThrow('usage:');
     expect(() => parseArgs(['i-0feed000000000001', 'start', '--aws'])).toThrow('--aws needs --table');
+    expect(() => parseArgs(['chat-token'])).toThrow('usage:');
+    expect(() => parseArgs(['chat-secret', 'teams', 'x'])).toThrow('usage:');
+    expect(() => parseArgs(['chat-secret', 'slack'])).toThrow('usage:');
+    expect(() => parseArgs(['chat-secret', 'slack', 'x', '--aws'])).toThrow('--aws needs --secret <Ec2ChatSecretArn>');
   });
 });
 
@@ -76,7 +85,6 @@ async function chatSetup(
   state: string | (() => string) = 'stopped',
 ) {
   const { store } = memoryStore();
-  await store.putChatToken('chat-token-1234567890');
   const fleet = ec2Fleet(() => [instance(id, typeof state === 'string' ? state : state(), tags)]);
   const sfnMock = mockClient(SFNClient);
   sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN, startDate: new Date() });
@@ -90,6 +98,8 @@ async function chatSetup(
       stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Ec2Schedule',
       sleep: async () => {},
     },
+    secrets: { get: async () => ({ mattermostToken: 'chat-token-1234567890' }) },
+    nowMs: () => Date.now(),
     log: recordingLog(),
   };
   const raw = (body: string) => handleChat(httpRequest({ method: 'POST', body }), deps);
