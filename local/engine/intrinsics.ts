@@ -25,26 +25,32 @@ export const MAX_RANGE_ITEMS = 1_000;
 /** States.Hash / $hash algorithms and their node:crypto names. */
 export const HASH_ALGORITHMS: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
-export const INTRINSICS = [
-  'States.Format',
-  'States.StringToJson',
-  'States.JsonToString',
-  'States.Array',
-  'States.ArrayPartition',
-  'States.ArrayContains',
-  'States.ArrayRange',
-  'States.ArrayGetItem',
-  'States.ArrayLength',
-  'States.ArrayUnique',
-  'States.Base64Encode',
-  'States.Base64Decode',
-  'States.Hash',
-  'States.JsonMerge',
-  'States.MathRandom',
-  'States.MathAdd',
-  'States.StringSplit',
-  'States.UUID',
-] as const;
+/**
+ * Each intrinsic and how many arguments it takes ([min, max]), from https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html
+ * (e.g. States.Hash "takes two arguments", States.JsonMerge "takes three arguments", States.MathRandom "The seed
+ * value is optional", States.UUID "takes no arguments"). The parser checks the count, so a call with the wrong number
+ * of arguments is refused at create time, as CreateStateMachine refuses any other malformed call.
+ */
+const ARITY: Record<string, readonly [number, number]> = {
+  'States.Format': [1, Number.POSITIVE_INFINITY],
+  'States.StringToJson': [1, 1],
+  'States.JsonToString': [1, 1],
+  'States.Array': [0, Number.POSITIVE_INFINITY],
+  'States.ArrayPartition': [2, 2],
+  'States.ArrayContains': [2, 2],
+  'States.ArrayRange': [3, 3],
+  'States.ArrayGetItem': [2, 2],
+  'States.ArrayLength': [1, 1],
+  'States.ArrayUnique': [1, 1],
+  'States.Base64Encode': [1, 1],
+  'States.Base64Decode': [1, 1],
+  'States.Hash': [2, 2],
+  'States.JsonMerge': [3, 3],
+  'States.MathRandom': [2, 3],
+  'States.MathAdd': [2, 2],
+  'States.StringSplit': [2, 2],
+  'States.UUID': [0, 0],
+};
 
 export class IntrinsicSyntaxError extends Error {}
 
@@ -61,7 +67,7 @@ export function parseIntrinsic(text: string): Arg & { kind: 'call' } {
     const m = /^States\.[A-Za-z0-9]+/.exec(text.slice(i));
     if (!m) fail('expected a function name');
     const name = m![0];
-    if (!(INTRINSICS as readonly string[]).includes(name)) fail(`unknown function ${name}`);
+    if (!Object.hasOwn(ARITY, name)) fail(`unknown function ${name}`);
     if (depth > MAX_NESTING) fail(`more than ${MAX_NESTING} nested functions`);
     i += name.length;
     ws();
@@ -69,10 +75,16 @@ export function parseIntrinsic(text: string): Arg & { kind: 'call' } {
     i++;
     ws();
     const args: Arg[] = [];
-    if (text[i] === ')') {
+    const done = (): Arg & { kind: 'call' } => {
+      const [min, max] = ARITY[name];
+      if (args.length < min || args.length > max) {
+        const expected = min === max ? `${min}` : max === Number.POSITIVE_INFINITY ? `at least ${min}` : `${min} to ${max}`;
+        fail(`${name} takes ${expected} argument(s), not ${args.length},`);
+      }
       i++;
       return { kind: 'call', name, args };
-    }
+    };
+    if (text[i] === ')') return done();
     for (;;) {
       ws();
       args.push(arg(depth));
@@ -81,10 +93,7 @@ export function parseIntrinsic(text: string): Arg & { kind: 'call' } {
         i++;
         continue;
       }
-      if (text[i] === ')') {
-        i++;
-        return { kind: 'call', name, args };
-      }
+      if (text[i] === ')') return done();
       fail("expected ',' or ')'");
     }
   };
@@ -196,13 +205,6 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-function expectArgs(name: string, args: unknown[], min: number, max = min): void {
-  if (args.length < min || args.length > max) {
-    const expected = min === max ? `${min}` : `${min} to ${max}`;
-    throw new Error(`The function ${name} expects ${expected} argument(s), got ${args.length}`);
-  }
-}
-
 function expectType(name: string, position: number, v: unknown, type: string): void {
   if (typeName(v) !== type) throw new Error(`Invalid argument ${position} of ${name}: expected ${type}, got ${typeName(v)}`);
 }
@@ -258,7 +260,6 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return format(args[0] as string, args.slice(1), false);
   },
   'States.StringToJson': (args) => {
-    expectArgs('States.StringToJson', args, 1);
     expectType('States.StringToJson', 1, args[0], 'string');
     const s = (args[0] as string).trim();
     // An empty string parses to null on AWS.
@@ -270,12 +271,10 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     }
   },
   'States.JsonToString': (args) => {
-    expectArgs('States.JsonToString', args, 1);
     return JSON.stringify(args[0]);
   },
   'States.Array': (args) => [...args],
   'States.ArrayPartition': (args) => {
-    expectArgs('States.ArrayPartition', args, 2);
     expectType('States.ArrayPartition', 1, args[0], 'array');
     const size = roundInt('States.ArrayPartition', 2, args[1]);
     if (size <= 0) throw new Error('The chunk size of States.ArrayPartition must be a positive integer');
@@ -285,12 +284,10 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return out;
   },
   'States.ArrayContains': (args) => {
-    expectArgs('States.ArrayContains', args, 2);
     expectType('States.ArrayContains', 1, args[0], 'array');
     return (args[0] as unknown[]).some((item) => isDeepStrictEqual(item, args[1]));
   },
   'States.ArrayRange': (args) => {
-    expectArgs('States.ArrayRange', args, 3);
     const [start, end, step] = args.map((a, n) => roundInt('States.ArrayRange', n + 1, a));
     if (step === 0) throw new Error('The step of States.ArrayRange must not be 0');
     const out: number[] = [];
@@ -301,7 +298,6 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return out;
   },
   'States.ArrayGetItem': (args) => {
-    expectArgs('States.ArrayGetItem', args, 2);
     expectType('States.ArrayGetItem', 1, args[0], 'array');
     const index = roundInt('States.ArrayGetItem', 2, args[1]);
     const array = args[0] as unknown[];
@@ -309,25 +305,21 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return array[index];
   },
   'States.ArrayLength': (args) => {
-    expectArgs('States.ArrayLength', args, 1);
     expectType('States.ArrayLength', 1, args[0], 'array');
     return (args[0] as unknown[]).length;
   },
   'States.ArrayUnique': (args) => {
-    expectArgs('States.ArrayUnique', args, 1);
     expectType('States.ArrayUnique', 1, args[0], 'array');
     const out: unknown[] = [];
     for (const item of args[0] as unknown[]) if (!out.some((seen) => isDeepStrictEqual(seen, item))) out.push(item);
     return out;
   },
   'States.Base64Encode': (args) => {
-    expectArgs('States.Base64Encode', args, 1);
     expectType('States.Base64Encode', 1, args[0], 'string');
     if ((args[0] as string).length > MAX_STRING) throw new Error(`The input of States.Base64Encode exceeds ${MAX_STRING} characters`);
     return Buffer.from(args[0] as string, 'utf8').toString('base64');
   },
   'States.Base64Decode': (args) => {
-    expectArgs('States.Base64Decode', args, 1);
     expectType('States.Base64Decode', 1, args[0], 'string');
     const s = args[0] as string;
     if (s.length > MAX_STRING) throw new Error(`The input of States.Base64Decode exceeds ${MAX_STRING} characters`);
@@ -335,7 +327,6 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return Buffer.from(s, 'base64').toString('utf8');
   },
   'States.Hash': (args) => {
-    expectArgs('States.Hash', args, 2);
     expectType('States.Hash', 2, args[1], 'string');
     const data = formatValue(args[0]);
     if (data.length > MAX_STRING) throw new Error(`The input of States.Hash exceeds ${MAX_STRING} characters`);
@@ -344,7 +335,6 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return createHash(algorithm).update(data, 'utf8').digest('hex');
   },
   'States.JsonMerge': (args) => {
-    expectArgs('States.JsonMerge', args, 3);
     expectType('States.JsonMerge', 1, args[0], 'object');
     expectType('States.JsonMerge', 2, args[1], 'object');
     expectType('States.JsonMerge', 3, args[2], 'boolean');
@@ -353,7 +343,6 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return { ...(args[0] as object), ...(args[1] as object) };
   },
   'States.MathRandom': (args) => {
-    expectArgs('States.MathRandom', args, 2, 3);
     const start = roundInt('States.MathRandom', 1, args[0]);
     const end = roundInt('States.MathRandom', 2, args[1]);
     if (end <= start) throw new Error('The end of States.MathRandom must be greater than its start');
@@ -361,12 +350,10 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     return start + Math.floor(r * (end - start));
   },
   'States.MathAdd': (args) => {
-    expectArgs('States.MathAdd', args, 2);
     // Non-integer arguments are rounded to the nearest integer before adding.
     return roundInt('States.MathAdd', 1, args[0]) + roundInt('States.MathAdd', 2, args[1]);
   },
   'States.StringSplit': (args) => {
-    expectArgs('States.StringSplit', args, 2);
     expectType('States.StringSplit', 1, args[0], 'string');
     expectType('States.StringSplit', 2, args[1], 'string');
     // The delimiter is a set of characters; empty pieces are dropped.
@@ -382,8 +369,7 @@ const FUNCTIONS: Record<string, (args: unknown[]) => unknown> = {
     if (piece) out.push(piece);
     return out;
   },
-  'States.UUID': (args) => {
-    expectArgs('States.UUID', args, 0);
+  'States.UUID': () => {
     return randomUUID();
   },
 };

@@ -128,6 +128,18 @@ describe('definitions AWS refuses are refused', () => {
       expect.arrayContaining([expect.objectContaining({ location: '/States/M/ToleratedFailurePercentage' })]),
     ],
     ['a negative MaxItems', map(reader({ MaxItems: -1 })), [expect.objectContaining({ location: '/States/M/ItemReader/ReaderConfig/MaxItems' })]],
+    // Argument counts from the intrinsics page (States.Hash "takes two arguments", States.JsonMerge three, States.Format a
+    // template first); asl-validator checked some functions' counts, the engine now checks every one.
+    ...[
+      ['States.Hash($.a)', /States\.Hash takes 2 argument\(s\), not 1/],
+      ['States.JsonMerge($.a, $.b)', /States\.JsonMerge takes 3 argument\(s\), not 2/],
+      ['States.Format()', /States\.Format takes at least 1 argument\(s\), not 0/],
+      ['States.Array(States.MathRandom(1, 2, 3, 4))', /States\.MathRandom takes 2 to 3 argument\(s\), not 4/],
+    ].map(([call, message]) => [
+      `an intrinsic call with the wrong number of arguments: ${call}`,
+      { StartAt: 'P', States: { P: { Type: 'Pass', Parameters: { 'x.$': call }, End: true } } },
+      expect.arrayContaining([problem(message as RegExp, '/States/P/Parameters/x.$')]),
+    ]),
   ])('%s', (_what, definition, expected) => {
     expect(diagnose(definition)).toEqual(expected);
   });
