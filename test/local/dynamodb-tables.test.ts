@@ -14,46 +14,19 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, StateDir } from '../../local/kernel';
-import { createServer, listen } from '../../local/server';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbService, TABLE_TRANSITION_MS } from '../../local/services/dynamodb/service';
+import { serveOne } from './one-service';
 
-const dir = mkdtempSync(join(tmpdir(), 'opsflow-ddb-tables-'));
-const clock = new ManualClock(Date.UTC(2030, 0, 1));
-let state: StateDir;
-let server: Server;
-let ddb: DynamoDBClient;
-
-async function serve(): Promise<void> {
-  state = new StateDir(dir);
-  server = createServer([new DynamoDbService({ state, clock })], async () => ({ status: 404, body: '' }));
-  const port = await listen(server, 0);
-  ddb = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-}
-async function shutdown(): Promise<void> {
-  ddb.destroy();
-  await state.commit();
-  state.close();
-  await new Promise<void>((r) => server.close(() => r()));
-}
-beforeAll(serve);
-afterAll(async () => {
-  await shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const s = serveOne({
+  prefix: 'ddb-tables',
+  service: (state, clock) => ({ handler: new DynamoDbService({ state, clock }) }),
+  client: (config) => new DynamoDBClient(config),
 });
+const clock = s.clock;
 
 const create = (name: string) =>
-  ddb.send(
+  s.client.send(
     new CreateTableCommand({
       TableName: name,
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
@@ -61,17 +34,17 @@ const create = (name: string) =>
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-const status = async (name: string) => (await ddb.send(new DescribeTableCommand({ TableName: name }))).Table!.TableStatus;
-const put = (name: string) => ddb.send(new PutItemCommand({ TableName: name, Item: { id: { S: 'a' } } }));
+const status = async (name: string) => (await s.client.send(new DescribeTableCommand({ TableName: name }))).Table!.TableStatus;
+const put = (name: string) => s.client.send(new PutItemCommand({ TableName: name, Item: { id: { S: 'a' } } }));
 
 describe('DynamoDB tables created at run time', () => {
   it('is CREATING, refuses items and deletion until ACTIVE, and refuses a second table of the same name', async () => {
     // Act
     const created = await create('jobs');
-    const listed = await ddb.send(new ListTablesCommand({}));
+    const listed = await s.client.send(new ListTablesCommand({}));
     const describedEarly = await status('jobs');
     const earlyPut = await put('jobs').catch((e: Error) => e);
-    const earlyDelete = await ddb.send(new DeleteTableCommand({ TableName: 'jobs' })).catch((e: Error) => e);
+    const earlyDelete = await s.client.send(new DeleteTableCommand({ TableName: 'jobs' })).catch((e: Error) => e);
     const again = await create('jobs').catch((e: Error) => e);
     await clock.advance(TABLE_TRANSITION_MS);
     const describedLater = await status('jobs');
@@ -101,15 +74,15 @@ describe('DynamoDB tables created at run time', () => {
     await put('scratch');
 
     // Act
-    const deleted = await ddb.send(new DeleteTableCommand({ TableName: 'scratch' }));
-    const twice = await ddb.send(new DeleteTableCommand({ TableName: 'scratch' }));
+    const deleted = await s.client.send(new DeleteTableCommand({ TableName: 'scratch' }));
+    const twice = await s.client.send(new DeleteTableCommand({ TableName: 'scratch' }));
     const whileDeleting = await status('scratch');
     await clock.advance(TABLE_TRANSITION_MS);
     const gone = await status('scratch').catch((e: Error) => e);
-    const deleteGone = await ddb.send(new DeleteTableCommand({ TableName: 'scratch' })).catch((e: Error) => e);
+    const deleteGone = await s.client.send(new DeleteTableCommand({ TableName: 'scratch' })).catch((e: Error) => e);
     await create('scratch');
     await clock.advance(TABLE_TRANSITION_MS);
-    const fresh = await ddb.send(new GetItemCommand({ TableName: 'scratch', Key: { id: { S: 'a' } } }));
+    const fresh = await s.client.send(new GetItemCommand({ TableName: 'scratch', Key: { id: { S: 'a' } } }));
 
     // Assess
     expect(deleted.TableDescription!.TableStatus).toBe('DELETING');
@@ -122,7 +95,7 @@ describe('DynamoDB tables created at run time', () => {
 
   it('refuses unused attribute definitions and a provisioned table without throughput, naming the problem', async () => {
     // Act
-    const unused = await ddb
+    const unused = await s.client
       .send(
         new CreateTableCommand({
           TableName: 'bad',
@@ -135,7 +108,7 @@ describe('DynamoDB tables created at run time', () => {
         }),
       )
       .catch((e: Error) => e);
-    const provisioned = await ddb
+    const provisioned = await s.client
       .send(
         new CreateTableCommand({
           TableName: 'bad',
@@ -160,9 +133,8 @@ describe('DynamoDB tables created at run time', () => {
     await put('kept');
 
     // Act
-    await shutdown();
-    await serve();
-    const item = await ddb.send(new GetItemCommand({ TableName: 'kept', Key: { id: { S: 'a' } } }));
+    await s.restart();
+    const item = await s.client.send(new GetItemCommand({ TableName: 'kept', Key: { id: { S: 'a' } } }));
 
     // Assess
     expect(await status('kept')).toBe('ACTIVE');

@@ -5,54 +5,29 @@
  */
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ResourceConflictException } from '@aws-sdk/client-lambda';
 import { strToU8, zipSync } from 'fflate';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, StateDir } from '../../local/kernel';
-import { createServer, listen } from '../../local/server';
+import { describe, expect, it } from 'vitest';
 import { LambdaRunner } from '../../local/services/lambda';
 import { FUNCTION_PENDING_MS, LambdaApi } from '../../local/services/lambda-api';
+import { serveOne } from './one-service';
 
-const dir = mkdtempSync(join(tmpdir(), 'opsflow-lambda-api-'));
-const clock = new ManualClock(Date.UTC(2030, 0, 1));
-let state: StateDir;
-let runner: LambdaRunner;
-let server: Server;
-let lambda: LambdaClient;
-
-async function serve(): Promise<void> {
-  state = new StateDir(dir);
-  runner = new LambdaRunner({ clock, endpoint: () => 'http://127.0.0.1:1' });
-  const api = new LambdaApi({ runner, state, clock });
-  api.restore();
-  server = createServer([api], async () => ({ status: 404, body: '' }));
-  const port = await listen(server, 0);
-  lambda = new LambdaClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-}
-async function shutdown(): Promise<void> {
-  lambda.destroy();
-  await runner.close();
-  await state.commit();
-  state.close();
-  await new Promise<void>((r) => server.close(() => r()));
-}
-beforeAll(serve);
-afterAll(async () => {
-  await shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const s = serveOne({
+  prefix: 'lambda-api',
+  service: (state, clock) => {
+    const runner = new LambdaRunner({ clock, endpoint: () => 'http://127.0.0.1:1' });
+    const api = new LambdaApi({ runner, state, clock });
+    api.restore();
+    return { handler: api, close: () => runner.close() };
+  },
+  client: (config) => new LambdaClient(config),
 });
+const clock = s.clock;
 
 describe('LambdaApi', () => {
   it('creates a function Pending, refuses to invoke it until it is Active, and keeps it across a restart', async () => {
     // Act
-    const created = await lambda.send(
+    const created = await s.client.send(
       new CreateFunctionCommand({
         FunctionName: 'fresh',
         Runtime: 'nodejs20.x',
@@ -61,12 +36,11 @@ describe('LambdaApi', () => {
         Code: { ZipFile: zipSync({ 'lib/main.js': strToU8('exports.handler = async () => 1;') }) },
       }),
     );
-    const pendingInvoke = await lambda.send(new InvokeCommand({ FunctionName: 'fresh' })).catch((e: Error) => e);
+    const pendingInvoke = await s.client.send(new InvokeCommand({ FunctionName: 'fresh' })).catch((e: Error) => e);
     await clock.advance(FUNCTION_PENDING_MS);
-    const later = await lambda.send(new GetFunctionCommand({ FunctionName: 'fresh' }));
-    await shutdown();
-    await serve();
-    const restored = await lambda.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:fresh' }));
+    const later = await s.client.send(new GetFunctionCommand({ FunctionName: 'fresh' }));
+    await s.restart();
+    const restored = await s.client.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:fresh' }));
 
     // Assess
     expect(created).toMatchObject({ State: 'Pending', StateReasonCode: 'Creating', Handler: 'lib/main.handler', Timeout: 3, MemorySize: 128 });
@@ -74,12 +48,12 @@ describe('LambdaApi', () => {
     expect((pendingInvoke as Error).message).toBe('The operation cannot be performed at this time. The function is currently in the following state: Pending');
     expect(later.Configuration?.State).toBe('Active');
     expect(restored.Configuration).toMatchObject({ FunctionName: 'fresh', Runtime: 'nodejs20.x', State: 'Active', CodeSha256: created.CodeSha256 });
-    expect(existsSync(join(dir, 'functions', 'fresh', 'lib', 'main.js'))).toBe(true);
+    expect(existsSync(join(s.dir, 'functions', 'fresh', 'lib', 'main.js'))).toBe(true);
   });
 
   it('refuses a package whose entries leave its directory', async () => {
     // Act
-    const escaped = await lambda
+    const escaped = await s.client
       .send(
         new CreateFunctionCommand({
           FunctionName: 'escape',
@@ -93,6 +67,6 @@ describe('LambdaApi', () => {
 
     // Assess
     expect(escaped).toMatchObject({ name: 'InvalidParameterValueException', message: expect.stringMatching(/outside its root/) });
-    expect(existsSync(join(dir, 'functions', 'outside.js'))).toBe(false);
+    expect(existsSync(join(s.dir, 'functions', 'outside.js'))).toBe(false);
   });
 });

@@ -4,53 +4,31 @@
  * and created or deleted topics kept across a restart.
  */
 import { CreateTopicCommand, DeleteTopicCommand, ListSubscriptionsByTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, StateDir } from '../../local/kernel';
+import { describe, expect, it } from 'vitest';
 import { FileOutbox } from '../../local/outbox';
-import { createServer, listen } from '../../local/server';
 import { SnsService } from '../../local/services/sns';
+import { serveOne } from './one-service';
 
-const dir = mkdtempSync(join(tmpdir(), 'opsflow-sns-fifo-'));
-const clock = new ManualClock(Date.UTC(2030, 0, 1));
 const TEMPLATE_TOPIC = { arn: 'arn:aws:sns:us-east-1:000000000000:from-template', name: 'from-template' };
-let state: StateDir;
 let outbox: FileOutbox;
-let server: Server;
-let sns: SNSClient;
-
-async function serve(): Promise<void> {
-  state = new StateDir(dir);
-  outbox = new FileOutbox(state, clock);
-  const service = new SnsService({ clock, outbox, invoke: async () => undefined, state });
-  service.addTopic(TEMPLATE_TOPIC);
-  server = createServer([service], async () => ({ status: 404, body: '' }));
-  const port = await listen(server, 0);
-  sns = new SNSClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-}
-async function shutdown(): Promise<void> {
-  sns.destroy();
-  await state.commit();
-  state.close();
-  await new Promise<void>((r) => server.close(() => r()));
-}
-beforeAll(serve);
-afterAll(async () => {
-  await shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const s = serveOne({
+  prefix: 'sns-fifo',
+  service: (state, clock) => {
+    outbox = new FileOutbox(state, clock);
+    const service = new SnsService({ clock, outbox, invoke: async () => undefined, state });
+    service.addTopic(TEMPLATE_TOPIC);
+    return { handler: service };
+  },
+  client: (config) => new SNSClient(config),
 });
+const clock = s.clock;
 
 const fifoTopic = async (name: string, contentBased = false) =>
-  (await sns.send(new CreateTopicCommand({ Name: name, Attributes: { FifoTopic: 'true', ...(contentBased ? { ContentBasedDeduplication: 'true' } : {}) } })))
-    .TopicArn!;
+  (
+    await s.client.send(
+      new CreateTopicCommand({ Name: name, Attributes: { FifoTopic: 'true', ...(contentBased ? { ContentBasedDeduplication: 'true' } : {}) } }),
+    )
+  ).TopicArn!;
 const delivered = (topicArn: string) => outbox.list().filter((e) => e.topicArn === topicArn).length;
 const failure = (p: Promise<unknown>) => p.then(() => undefined).catch((e: Error) => ({ name: e.name, message: e.message }));
 
@@ -59,10 +37,10 @@ describe('SNS FIFO topics', () => {
     // Act
     const arn = await fifoTopic('orders.fifo');
     const again = await fifoTopic('orders.fifo');
-    const noSuffix = await failure(sns.send(new CreateTopicCommand({ Name: 'orders', Attributes: { FifoTopic: 'true' } })));
-    const suffixOnly = await failure(sns.send(new CreateTopicCommand({ Name: 'plain.fifo' })));
+    const noSuffix = await failure(s.client.send(new CreateTopicCommand({ Name: 'orders', Attributes: { FifoTopic: 'true' } })));
+    const suffixOnly = await failure(s.client.send(new CreateTopicCommand({ Name: 'plain.fifo' })));
     const changed = await failure(fifoTopic('orders.fifo', true));
-    const cbdOnStandard = await failure(sns.send(new CreateTopicCommand({ Name: 'plain', Attributes: { ContentBasedDeduplication: 'true' } })));
+    const cbdOnStandard = await failure(s.client.send(new CreateTopicCommand({ Name: 'plain', Attributes: { ContentBasedDeduplication: 'true' } })));
 
     // Assess
     expect(arn).toBe('arn:aws:sns:us-east-1:000000000000:orders.fifo');
@@ -76,14 +54,14 @@ describe('SNS FIFO topics', () => {
     const topic = await fifoTopic('payments.fifo');
 
     // Act
-    const noGroup = await failure(sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageDeduplicationId: 'd1' })));
-    const noDedup = await failure(sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g' })));
-    const first = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
+    const noGroup = await failure(s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageDeduplicationId: 'd1' })));
+    const noDedup = await failure(s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g' })));
+    const first = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
     await clock.advance(4 * 60_000);
-    const duplicate = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'other body', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
+    const duplicate = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'other body', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
     const afterDuplicate = delivered(topic);
     await clock.advance(60_000);
-    const later = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
+    const later = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));
 
     // Assess
     expect(noGroup).toEqual({ name: 'InvalidParameterException', message: 'Invalid parameter: The MessageGroupId parameter is required for FIFO topics' });
@@ -104,9 +82,9 @@ describe('SNS FIFO topics', () => {
     const topic = await fifoTopic('events.fifo', true);
 
     // Act
-    const a = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'same', MessageGroupId: 'g' }));
-    const b = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'same', MessageGroupId: 'other-group' }));
-    const c = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'different', MessageGroupId: 'g' }));
+    const a = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'same', MessageGroupId: 'g' }));
+    const b = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'same', MessageGroupId: 'other-group' }));
+    const c = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'different', MessageGroupId: 'g' }));
 
     // Assess
     expect(b.MessageId).toBe(a.MessageId);
@@ -116,11 +94,11 @@ describe('SNS FIFO topics', () => {
 
   it('refuses a MessageDeduplicationId on a standard topic but takes a MessageGroupId', async () => {
     // Prepare
-    const topic = (await sns.send(new CreateTopicCommand({ Name: 'standard' }))).TopicArn!;
+    const topic = (await s.client.send(new CreateTopicCommand({ Name: 'standard' }))).TopicArn!;
 
     // Act
-    const dedup = await failure(sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageDeduplicationId: 'd' })));
-    const grouped = await sns.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g' }));
+    const dedup = await failure(s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageDeduplicationId: 'd' })));
+    const grouped = await s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm', MessageGroupId: 'g' }));
 
     // Assess
     expect(dedup).toMatchObject({ name: 'InvalidParameterException', message: expect.stringMatching(/MessageDeduplicationId/) });
@@ -132,16 +110,16 @@ describe('SNS FIFO topics', () => {
 describe('DeleteTopic', () => {
   it('deletes a topic and its subscriptions, idempotently', async () => {
     // Prepare
-    const topic = (await sns.send(new CreateTopicCommand({ Name: 'short-lived' }))).TopicArn!;
-    await sns.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'email', Endpoint: 'ops@example.com' }));
+    const topic = (await s.client.send(new CreateTopicCommand({ Name: 'short-lived' }))).TopicArn!;
+    await s.client.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'email', Endpoint: 'ops@example.com' }));
 
     // Act
-    await sns.send(new DeleteTopicCommand({ TopicArn: topic }));
-    await sns.send(new DeleteTopicCommand({ TopicArn: topic }));
-    const publish = await failure(sns.send(new PublishCommand({ TopicArn: topic, Message: 'm' })));
-    const subscriptions = await failure(sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topic })));
-    const recreated = await sns.send(new CreateTopicCommand({ Name: 'short-lived' }));
-    const resubscribed = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: recreated.TopicArn }));
+    await s.client.send(new DeleteTopicCommand({ TopicArn: topic }));
+    await s.client.send(new DeleteTopicCommand({ TopicArn: topic }));
+    const publish = await failure(s.client.send(new PublishCommand({ TopicArn: topic, Message: 'm' })));
+    const subscriptions = await failure(s.client.send(new ListSubscriptionsByTopicCommand({ TopicArn: topic })));
+    const recreated = await s.client.send(new CreateTopicCommand({ Name: 'short-lived' }));
+    const resubscribed = await s.client.send(new ListSubscriptionsByTopicCommand({ TopicArn: recreated.TopicArn }));
 
     // Assess
     expect(publish).toMatchObject({ name: 'NotFoundException' });
@@ -152,13 +130,12 @@ describe('DeleteTopic', () => {
   it('keeps created and deleted topics across a restart, a deleted template topic too', async () => {
     // Prepare
     const created = await fifoTopic('kept.fifo');
-    await sns.send(new DeleteTopicCommand({ TopicArn: TEMPLATE_TOPIC.arn }));
+    await s.client.send(new DeleteTopicCommand({ TopicArn: TEMPLATE_TOPIC.arn }));
 
     // Act
-    await shutdown();
-    await serve();
-    const published = await sns.send(new PublishCommand({ TopicArn: created, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'x' }));
-    const template = await failure(sns.send(new PublishCommand({ TopicArn: TEMPLATE_TOPIC.arn, Message: 'm' })));
+    await s.restart();
+    const published = await s.client.send(new PublishCommand({ TopicArn: created, Message: 'm', MessageGroupId: 'g', MessageDeduplicationId: 'x' }));
+    const template = await failure(s.client.send(new PublishCommand({ TopicArn: TEMPLATE_TOPIC.arn, Message: 'm' })));
 
     // Assess
     expect(published.SequenceNumber).toMatch(/^\d{20}$/);

@@ -19,73 +19,46 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, StateDir } from '../../local/kernel';
-import { createServer, listen } from '../../local/server';
+import { describe, expect, it } from 'vitest';
 import { SqsService } from '../../local/services/sqs';
+import { serveOne } from './one-service';
 
-const dir = mkdtempSync(join(tmpdir(), 'opsflow-sqs-'));
-const clock = new ManualClock(Date.UTC(2030, 0, 1));
-let state: StateDir;
-let server: Server;
-let endpoint = '';
-let sqs: SQSClient;
-
-async function serve(): Promise<void> {
-  state = new StateDir(dir);
-  const service = new SqsService({ state, clock, endpoint: () => endpoint });
-  server = createServer([service], async () => ({ status: 404, body: '' }));
-  const port = await listen(server, 0);
-  endpoint = `http://127.0.0.1:${port}`;
-  sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }, maxAttempts: 1 });
-}
-
-async function shutdown(): Promise<void> {
-  sqs.destroy();
-  await state.commit();
-  state.close();
-  await new Promise<void>((r) => server.close(() => r()));
-}
-
-beforeAll(serve);
-afterAll(async () => {
-  await shutdown();
-  rmSync(dir, { recursive: true, force: true });
+const s = serveOne({
+  prefix: 'sqs',
+  service: (state, clock, endpoint) => ({ handler: new SqsService({ state, clock, endpoint }) }),
+  client: (config) => new SQSClient(config),
 });
+const clock = s.clock;
 
-const url = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+const url = async (name: string) => (await s.client.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
 
 describe('SqsService', () => {
   it('creates a queue idempotently, refuses other attributes under the same name, finds and lists it', async () => {
     // Act
-    const a = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '60' } }));
-    const b = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '60' } }));
-    const other = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '10' } })).catch((e: Error) => e);
-    const found = await sqs.send(new GetQueueUrlCommand({ QueueName: 'jobs' }));
-    const listed = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'jo' }));
+    const a = await s.client.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '60' } }));
+    const b = await s.client.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '60' } }));
+    const other = await s.client.send(new CreateQueueCommand({ QueueName: 'jobs', Attributes: { VisibilityTimeout: '10' } })).catch((e: Error) => e);
+    const found = await s.client.send(new GetQueueUrlCommand({ QueueName: 'jobs' }));
+    const listed = await s.client.send(new ListQueuesCommand({ QueueNamePrefix: 'jo' }));
 
     // Assess
-    expect(a.QueueUrl).toBe(`${endpoint}/000000000000/jobs`);
+    expect(a.QueueUrl).toBe(`${s.endpoint}/000000000000/jobs`);
     expect(b.QueueUrl).toBe(a.QueueUrl);
     expect(other).toBeInstanceOf(QueueNameExists);
     expect(found.QueueUrl).toBe(a.QueueUrl);
     expect(listed.QueueUrls).toEqual([a.QueueUrl]);
-    await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'nope' }))).rejects.toBeInstanceOf(QueueDoesNotExist);
+    await expect(s.client.send(new GetQueueUrlCommand({ QueueName: 'nope' }))).rejects.toBeInstanceOf(QueueDoesNotExist);
   });
 
   it('sends and receives with MD5s the SDK checks, hides a received message for its visibility timeout, deletes it', async () => {
     // Prepare
     const q = await url('visibility');
-    const sent = await sqs.send(
+    const sent = await s.client.send(
       new SendMessageCommand({ QueueUrl: q, MessageBody: 'hello', MessageAttributes: { kind: { DataType: 'String', StringValue: 'greeting' } } }),
     );
 
     // Act
-    const first = await sqs.send(
+    const first = await s.client.send(
       new ReceiveMessageCommand({
         QueueUrl: q,
         VisibilityTimeout: 30,
@@ -93,14 +66,14 @@ describe('SqsService', () => {
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
       }),
     );
-    const hidden = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    const hidden = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
     await clock.advance(30_000);
-    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, MessageSystemAttributeNames: ['All'] }));
+    const again = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q, MessageSystemAttributeNames: ['All'] }));
     // The first receive's handle is stale: the request succeeds, the message stays.
-    await sqs.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: first.Messages![0].ReceiptHandle! }));
-    await sqs.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: again.Messages![0].ReceiptHandle! }));
+    await s.client.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: first.Messages![0].ReceiptHandle! }));
+    await s.client.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: again.Messages![0].ReceiptHandle! }));
     await clock.advance(60_000);
-    const gone = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    const gone = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
 
     // Assess
     expect(sent.MD5OfMessageBody).toBe('5d41402abc4b2a76b9719d911017c592');
@@ -116,18 +89,18 @@ describe('SqsService', () => {
     expect(hidden.Messages).toBeUndefined();
     expect(again.Messages![0].Attributes).toMatchObject({ ApproximateReceiveCount: '2', SenderId: '000000000000' });
     expect(gone.Messages).toBeUndefined();
-    await expect(sqs.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: 'not-a-handle' }))).rejects.toBeInstanceOf(ReceiptHandleIsInvalid);
+    await expect(s.client.send(new DeleteMessageCommand({ QueueUrl: q, ReceiptHandle: 'not-a-handle' }))).rejects.toBeInstanceOf(ReceiptHandleIsInvalid);
   });
 
   it('returns at most MaxNumberOfMessages, oldest first', async () => {
     // Prepare
     const q = await url('batch');
-    for (let i = 0; i < 12; i++) await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: `m${i}` }));
+    for (let i = 0; i < 12; i++) await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: `m${i}` }));
 
     // Act
-    const one = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
-    const ten = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 10 }));
-    const tooMany = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 11 })).catch((e: Error) => e);
+    const one = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    const ten = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 10 }));
+    const tooMany = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 11 })).catch((e: Error) => e);
 
     // Assess
     expect(one.Messages!.map((m) => m.Body)).toEqual(['m0']);
@@ -140,12 +113,12 @@ describe('SqsService', () => {
     const q = await url('long-poll');
 
     // Act
-    const waiting = sqs.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 20 }));
+    const waiting = s.client.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 20 }));
     await new Promise((r) => setTimeout(r, 50));
     await clock.advance(5_000);
-    await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'late' }));
+    await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'late' }));
     const woken = await waiting;
-    const empty = sqs.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 20 }));
+    const empty = s.client.send(new ReceiveMessageCommand({ QueueUrl: q, WaitTimeSeconds: 20 }));
     let settled = false;
     void empty.then(() => (settled = true));
     await new Promise((r) => setTimeout(r, 50));
@@ -162,15 +135,15 @@ describe('SqsService', () => {
   it('delays a message by DelaySeconds and makes it visible again at once with ChangeMessageVisibility 0', async () => {
     // Prepare
     const q = await url('delays');
-    await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'later', DelaySeconds: 10 }));
+    await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'later', DelaySeconds: 10 }));
 
     // Act
-    const before = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
-    const counts = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q, AttributeNames: ['All'] }));
+    const before = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    const counts = await s.client.send(new GetQueueAttributesCommand({ QueueUrl: q, AttributeNames: ['All'] }));
     await clock.advance(10_000);
-    const after = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
-    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: q, ReceiptHandle: after.Messages![0].ReceiptHandle!, VisibilityTimeout: 0 }));
-    const released = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    const after = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
+    await s.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: q, ReceiptHandle: after.Messages![0].ReceiptHandle!, VisibilityTimeout: 0 }));
+    const released = await s.client.send(new ReceiveMessageCommand({ QueueUrl: q }));
 
     // Assess
     expect(before.Messages).toBeUndefined();
@@ -190,12 +163,12 @@ describe('SqsService', () => {
     const q = await url('short-lived');
 
     // Act
-    const empty = await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: '' })).catch((e: Error) => e);
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: q }));
-    const sendToDeleted = await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'x' })).catch((e: Error) => e);
-    const recreate = await sqs.send(new CreateQueueCommand({ QueueName: 'short-lived' })).catch((e: Error) => e);
+    const empty = await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: '' })).catch((e: Error) => e);
+    await s.client.send(new DeleteQueueCommand({ QueueUrl: q }));
+    const sendToDeleted = await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'x' })).catch((e: Error) => e);
+    const recreate = await s.client.send(new CreateQueueCommand({ QueueName: 'short-lived' })).catch((e: Error) => e);
     await clock.advance(60_000);
-    const recreated = await sqs.send(new CreateQueueCommand({ QueueName: 'short-lived' }));
+    const recreated = await s.client.send(new CreateQueueCommand({ QueueName: 'short-lived' }));
 
     // Assess
     expect(empty).toMatchObject({ name: 'MissingParameter', message: 'The request must contain the parameter MessageBody.' });
@@ -207,12 +180,11 @@ describe('SqsService', () => {
   it('keeps queues and messages across a restart', async () => {
     // Prepare
     const q = await url('durable');
-    await sqs.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'kept' }));
+    await s.client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: 'kept' }));
 
     // Act
-    await shutdown();
-    await serve();
-    const after = await sqs.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint}/000000000000/durable` }));
+    await s.restart();
+    const after = await s.client.send(new ReceiveMessageCommand({ QueueUrl: `${s.endpoint}/000000000000/durable` }));
 
     // Assess
     expect(after.Messages!.map((m) => m.Body)).toEqual(['kept']);
