@@ -394,6 +394,8 @@ export interface OpsflowApi {
   chatClick(message: string, request: ChatClickRequest): Promise<ChatClickResult>;
   /** Someone submits a modal or dialog the app opened for them. */
   chatSubmit(view: string, request: { as: string; values: string[] }): Promise<ChatSubmitResult>;
+  /** Someone @mentions the app in Teams: the outgoing webhook's signed request goes to the app, its answer is the reply. */
+  chatMention(request: { as: string; text: string }): Promise<{ callback: { url: string; status: number }; reply?: string }>;
   fleet(): Promise<FleetInstance[]>;
   schedules(): Promise<Schedule[]>;
   fire(schedule: string): Promise<{ fired: string }>;
@@ -443,6 +445,7 @@ export const paths = {
   chat: () => `${API_PREFIX}/chat`,
   chatClick: (message: string) => `${API_PREFIX}/chat/${encodeURIComponent(message)}/click`,
   chatSubmit: (view: string) => `${API_PREFIX}/chat-views/${encodeURIComponent(view)}/submit`,
+  chatMention: () => `${API_PREFIX}/chat-mention`,
   fleet: () => `${API_PREFIX}/fleet`,
   schedules: () => `${API_PREFIX}/schedules`,
   fire: (name: string) => `${API_PREFIX}/schedules/${encodeURIComponent(name)}/fire`,
@@ -473,6 +476,8 @@ export class ApiClient implements OpsflowApi {
   chat = () => this.get<ChatState>(paths.chat());
   chatClick = (message: string, request: ChatClickRequest) => this.post<ChatClickResult>(paths.chatClick(message), request);
   chatSubmit = (view: string, request: { as: string; values: string[] }) => this.post<ChatSubmitResult>(paths.chatSubmit(view), request);
+  chatMention = (request: { as: string; text: string }) =>
+    this.post<{ callback: { url: string; status: number }; reply?: string }>(paths.chatMention(), request);
   fleet = () => this.get<FleetInstance[]>(paths.fleet());
   schedules = () => this.get<Schedule[]>(paths.schedules());
   fire = (schedule: string) => this.post<{ fired: string }>(paths.fire(schedule), {});

@@ -223,6 +223,12 @@ export class LocalApi implements OpsflowApi {
     return this.chatCall(() => this.chatServer().submit(view, request.as, request.values));
   }
 
+  async chatMention(request: { as: string; text: string }): Promise<{ callback: { url: string; status: number }; reply?: string }> {
+    if (typeof request?.as !== 'string' || typeof request.text !== 'string' || !request.text.trim())
+      throw new ApiError('ValidationException', 'the body must be {"as": name or email, "text": what they say to the app}', 400);
+    return this.chatCall(() => this.chatServer().mention(request.as, request.text));
+  }
+
   private chatServer(): ChatServer {
     if (!this.deps.chat) throw new ApiError('NoChatServer', 'this runtime has no local chat server', 404);
     return this.deps.chat;
@@ -558,6 +564,8 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
         return json(200, await api.chatClick(ref, body() as unknown as ChatClickRequest));
       case 'POST chat-views/:ref/submit':
         return json(200, await api.chatSubmit(ref, body() as unknown as { as: string; values: string[] }));
+      case 'POST chat-mention':
+        return json(200, await api.chatMention(body() as unknown as { as: string; text: string }));
       case 'GET fleet':
         return json(200, await api.fleet());
       case 'GET schedules':

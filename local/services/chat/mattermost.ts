@@ -113,7 +113,7 @@ export function handleMattermost(ws: Workspace, req: OutboundRequest): OutboundR
       const trigger = b && typeof b.trigger_id === 'string' ? ws.handles.get(b.trigger_id) : undefined;
       if (!b || !isObject(b.dialog) || typeof b.url !== 'string')
         return appError(400, 'api.context.invalid_body_param.app_error', 'Invalid or missing dialog in request body.');
-      if (!trigger || trigger.kind !== 'trigger' || trigger.platform !== 'mattermost' || trigger.uses > 0)
+      if (trigger?.kind !== 'trigger' || trigger.platform !== 'mattermost' || trigger.uses > 0)
         return appError(400, 'interactive_message.decode_trigger_id.signature_failed', 'Failed to decode trigger ID for interactive dialog.');
       ws.handles.put(b.trigger_id as string, { ...trigger, uses: 1 });
       const viewId = mattermostId(randomBytes(8).toString('hex'));

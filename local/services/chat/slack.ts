@@ -110,7 +110,7 @@ export function handleSlack(ws: Workspace, req: OutboundRequest): OutboundRespon
     }
     case 'views.open': {
       const trigger = typeof f.trigger_id === 'string' ? ws.handles.get(f.trigger_id) : undefined;
-      if (!trigger || trigger.kind !== 'trigger' || trigger.platform !== 'slack') return fail('invalid_trigger_id');
+      if (trigger?.kind !== 'trigger' || trigger.platform !== 'slack') return fail('invalid_trigger_id');
       if (trigger.uses > 0) return fail('exchanged_trigger_id');
       const view = jsonField(f.view);
       if (!isObject(view) || view.type !== 'modal' || !Array.isArray(view.blocks)) return fail('invalid_arguments');
@@ -136,7 +136,7 @@ function hooks(ws: Workspace, req: OutboundRequest): OutboundResponse {
   const action = /^\/actions\/[A-Z0-9]+\/\d+\/([a-f0-9]+)$/.exec(req.url.pathname);
   if (action) {
     const handle = ws.handles.get(action[1]);
-    if (!handle || handle.kind !== 'response_url' || handle.platform !== 'slack') return json(404, { ok: false, error: 'no_service' });
+    if (handle?.kind !== 'response_url' || handle.platform !== 'slack') return json(404, { ok: false, error: 'no_service' });
     if (handle.uses >= RESPONSE_URL_USES || ws.clock.nowMs() - handle.issuedAt > RESPONSE_URL_MS) return json(404, { ok: false, error: 'expired_url' });
     if (!isObject(body)) return json(400, { ok: false, error: 'invalid_payload' });
     ws.handles.put(action[1], { ...handle, uses: handle.uses + 1 });
