@@ -37,6 +37,7 @@ import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
 import { Ec2Service } from './services/ec2';
+import { RdsService } from './services/rds';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
@@ -133,6 +134,7 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  readonly rds: RdsService;
   readonly events: EventsService;
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
@@ -224,6 +226,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
+    this.rds = new RdsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
@@ -302,6 +305,7 @@ export class Runtime {
     const services = [
       rt.sfn,
       rt.ec2,
+      rt.rds,
       rt.events,
       rt.sns,
       rt.dynamodb,
@@ -372,7 +376,10 @@ export class Runtime {
       );
       // Functions created at run time before a restart, now that IAM knows their roles.
       rt.lambdaApi.restore();
-      for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const seed of fleets) {
+        rt.ec2.fleet.seed(seed);
+        if (seed.rds) rt.rds.world.seed(seed.rds);
+      }
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
         rt.ses
@@ -489,6 +496,7 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
+        rdsTags: (arn) => this.rds.world.tagsOf(arn),
       },
       this.clock,
     );
@@ -762,6 +770,7 @@ export class Runtime {
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
+    this.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.
