@@ -33,6 +33,7 @@ import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
+import { AutoScalingService } from './services/autoscaling';
 import { Ec2Service } from './services/ec2';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
@@ -106,6 +107,8 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  /** Auto Scaling groups whose instances live in the EC2 fleet. */
+  readonly autoscaling: AutoScalingService;
   readonly events: EventsService;
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
@@ -187,6 +190,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
+    this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
@@ -268,6 +272,7 @@ export class Runtime {
       rt.lambdaApi,
       rt.s3,
       rt.secrets,
+      rt.autoscaling,
       ses,
       new CloudTrailService({ fleet: rt.ec2.fleet }),
     ];
@@ -323,7 +328,10 @@ export class Runtime {
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       // Functions created at run time before a restart, now that IAM knows their roles.
       rt.lambdaApi.restore();
-      for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const seed of fleets) {
+        rt.ec2.fleet.seed(seed);
+        rt.autoscaling.seed(seed.autoScalingGroups ?? []);
+      }
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
         rt.ses
@@ -392,6 +400,7 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
+        autoScalingGroup: (name) => this.autoscaling.groupInfo(name),
       },
       this.clock,
     );

@@ -27,6 +27,8 @@ export interface ResourceLookups {
   sesSandbox?(): boolean;
   /** The ARN of the secret a SecretId (name or ARN) names, undefined when there is none. */
   secretArn?(secretId: string): string | undefined;
+  /** An Auto Scaling group's ARN and tags by name, undefined when there is none. */
+  autoScalingGroup?(name: string): { arn: string; tags: Record<string, string> } | undefined;
 }
 
 export interface ResourceRequest {
@@ -40,7 +42,7 @@ const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:$
 const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
 
 function tagContext(
-  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag',
+  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag' | 'autoscaling:ResourceTag',
   tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined,
 ): RequestContext {
   const out: RequestContext = {};
@@ -235,6 +237,18 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       if (req.operation === 'CreateFunction' && typeof p.Role === 'string')
         requests.push({ action: 'iam:PassRole', resource: p.Role, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
       return requests;
+    }
+    case 'autoscaling': {
+      // UpdateAutoScalingGroup authorizes the group (resource type autoScalingGroup, condition keys
+      // aws:ResourceTag/${TagKey} and autoscaling:ResourceTag/${TagKey}); the Describe* actions have no resource types,
+      // so their resource is `*` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html).
+      // A group that does not exist is authorized as the ARN pattern names it, `autoScalingGroup:*:autoScalingGroupName/<name>`.
+      if (req.operation !== 'UpdateAutoScalingGroup') return one('*');
+      const name = String(p.AutoScalingGroupName ?? '');
+      const group = lookups.autoScalingGroup?.(name);
+      const context: RequestContext = { ...tagContext('aws:ResourceTag', group?.tags), ...tagContext('autoscaling:ResourceTag', group?.tags) };
+      for (const key of ['MinSize', 'MaxSize'] as const) if (p[key] !== undefined) context[`autoscaling:${key}`] = String(p[key]);
+      return one(group?.arn ?? `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`, context);
     }
     case 'sqs': {
       // Every SQS action but ListQueues authorizes the queue (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html);

@@ -52,6 +52,8 @@ const MODELS: Record<string, ServiceModel> = {
   s3: { protocol: 'restXml', load: () => import('@aws-sdk/client-s3'), validationError: 'InvalidArgument' },
   // Secrets Manager's own word for a bad parameter is InvalidParameterException (its API reference's Errors sections).
   secretsmanager: { protocol: 'awsJson', load: () => import('@aws-sdk/client-secrets-manager'), validationError: 'InvalidParameterException' },
+  // Auto Scaling's common errors name ValidationError (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html).
+  autoscaling: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-auto-scaling'), validationError: 'ValidationError' },
 };
 
 /** The operation's name and input schema, or undefined when the model has no such operation. */

@@ -32,6 +32,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   sqs: { prefix: 'sqs', protocol: 'sqs-json' },
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
   secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
+  autoscaling: { prefix: 'autoscaling', protocol: 'query' },
 };
 
 /**
