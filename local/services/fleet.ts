@@ -12,6 +12,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
 import type { GroupSeed } from './autoscaling';
+import type { ClusterSeed } from './ecs';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -305,6 +306,8 @@ export interface FleetSeed {
   instances: SeedInstance[];
   /** Auto Scaling groups (./autoscaling.ts); a group's members are the instances tagged `aws:autoscaling:groupName` with its name. */
   autoScalingGroups?: GroupSeed[];
+  /** ECS clusters with their services (./ecs.ts). */
+  ecsClusters?: ClusterSeed[];
 }
 
 function seedIdentity(by: SeedIdentity): UserIdentity {
@@ -360,7 +363,7 @@ export function loadFleetSeed(path: string): FleetSeed {
       if (typeof value !== 'string') fail(`${at}.tags.${key}: must be a string, got ${got(value)}`);
     }
   });
-  const list = (field: 'autoScalingGroups') => {
+  const list = (field: 'autoScalingGroups' | 'ecsClusters') => {
     const v = seed[field] as unknown;
     if (v !== undefined && !Array.isArray(v)) fail(`${field}: must be a list, got ${got(v)}`);
     return (v ?? []) as unknown[];
@@ -395,6 +398,22 @@ export function loadFleetSeed(path: string): FleetSeed {
     if (g.propagateAtLaunch !== undefined && typeof g.propagateAtLaunch !== 'boolean')
       fail(`${at}.propagateAtLaunch: must be true or false, got ${got(g.propagateAtLaunch)}`);
     tags(`${at}.tags`, g.tags);
+  });
+  const clusters = new Set<string>();
+  list('ecsClusters').forEach((raw, n) => {
+    const at = `ecsClusters[${n}]`;
+    const c = object(at, raw);
+    name(`${at}.name`, c.name, clusters);
+    tags(`${at}.tags`, c.tags);
+    if (!Array.isArray(c.services)) fail(`${at}.services: must be a list, got ${got(c.services)}`);
+    const services = new Set<string>();
+    (c.services as unknown[]).forEach((rawService, k) => {
+      const sat = `${at}.services[${k}]`;
+      const svc = object(sat, rawService);
+      name(`${sat}.name`, svc.name, services);
+      count(`${sat}.desiredCount`, svc.desiredCount);
+      tags(`${sat}.tags`, svc.tags);
+    });
   });
   return seed;
 }

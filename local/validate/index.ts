@@ -54,6 +54,9 @@ const MODELS: Record<string, ServiceModel> = {
   secretsmanager: { protocol: 'awsJson', load: () => import('@aws-sdk/client-secrets-manager'), validationError: 'InvalidParameterException' },
   // Auto Scaling's common errors name ValidationError (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html).
   autoscaling: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-auto-scaling'), validationError: 'ValidationError' },
+  // ECS's word for a bad parameter is InvalidParameterException ("The specified parameter isn't valid", every
+  // operation's Errors); which one it answers for a missing member is unconfirmed (README).
+  ecs: { protocol: 'awsJson', load: () => import('@aws-sdk/client-ecs'), validationError: 'InvalidParameterException' },
 };
 
 /** The operation's name and input schema, or undefined when the model has no such operation. */

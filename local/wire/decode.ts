@@ -33,6 +33,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
   secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
   autoscaling: { prefix: 'autoscaling', protocol: 'query' },
+  ecs: { prefix: 'ecs', protocol: 'json' },
 };
 
 /**
