@@ -21,6 +21,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, StateDir } from '../../local/kernel';
+import { Gate } from '../../local/rules/gate';
+import { RateLimits } from '../../local/rules/rates';
+import { resolveRules } from '../../local/rules/settings';
 import { createServer, listen } from '../../local/server';
 import { EcsService, TASK_START_MS, TASK_STOP_MS, type ClusterSeed } from '../../local/services/ecs';
 import { findAwsCliV2 } from '../tools';
@@ -199,5 +202,46 @@ describe('ECS under IAM', () => {
         'is not authorized to perform: ecs:UpdateService on resource: arn:aws:ecs:us-east-1:000000000000:service/dev-cluster/worker because no identity-based policy allows the ecs:UpdateService action',
       ),
     });
+  });
+});
+
+describe('ECS API rates', () => {
+  const clock = new ManualClock(Date.UTC(2030, 0, 1));
+  const dir = mkdtempSync(join(tmpdir(), 'opsflow-ecs-rates-'));
+  const state = new StateDir(dir);
+  const ecs = new EcsService({ clock, state });
+  ecs.seed(CLUSTERS);
+  const rules = resolveRules({ iam: false, rates: true }, {});
+  const gate = new Gate(rules);
+  gate.use(new RateLimits(clock, rules).check);
+  let server: Server;
+  let client: ECSClient;
+
+  beforeAll(async () => {
+    server = createServer([gate.wrap(ecs)], async () => ({ status: 404, body: '' }));
+    client = new ECSClient({
+      endpoint: `http://127.0.0.1:${await listen(server, 0)}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('throttles UpdateService past its bucket of 50 with ThrottlingException, refilled at 5 per second', async () => {
+    const update = () => client.send(new UpdateServiceCommand({ cluster: 'dev-cluster', service: 'web-api', desiredCount: 2 }));
+    for (let n = 0; n < 50; n++) await update();
+    await expect(update()).rejects.toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+    // The service read bucket is another: describing still works.
+    const { services } = await client.send(new DescribeServicesCommand({ cluster: 'dev-cluster', services: ['web-api'] }));
+    expect(services![0].desiredCount).toBe(2);
+    await clock.advance(200);
+    await update();
+    await expect(update()).rejects.toMatchObject({ name: 'ThrottlingException' });
   });
 });
