@@ -19,6 +19,9 @@ import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { LambdaApi } from './services/lambda-api';
 import { FileOutbox } from './outbox';
+import { Egress, EGRESS_WIRE, NETWORK_CALLS_PATH } from './network/egress';
+import { Internet } from './network/internet';
+import { NetworkModel } from './network/model';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
@@ -83,6 +86,22 @@ const NO_LOCAL_EFFECT = new Set([
   'AWS::ApiGatewayV2::Route',
 ]);
 
+/** Types the network model reads (local/network/model.ts): they decide where the functions' calls can go. */
+const NETWORK_TYPES = [
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::EC2::RouteTable',
+  'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::Route',
+  'AWS::EC2::InternetGateway',
+  'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::NatGateway',
+  'AWS::EC2::EIP',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::SecurityGroupEgress',
+  'AWS::EC2::VPCEndpoint',
+];
+
 /**
  * What an app's template tells the local runtime (`Metadata.OpsflowLocal`, README "Local runtime metadata"); what
  * the console and the CLI show (workflows, examples, tag columns) is read by local/console/metadata.ts.
@@ -128,6 +147,12 @@ export class Runtime {
   /** The Lambda API: functions the app creates at run time (CreateFunction) and Invoke. */
   readonly lambdaApi: LambdaApi;
   readonly http: HttpApiRouter;
+  /** The internet the functions see: stand-ins for the hosts they call (chat servers); add yours with `internet.add`. */
+  readonly internet = new Internet();
+  /** The deployed app's VPCs, subnets, routes, NAT gateways and endpoints (local/network/model.ts). */
+  network?: NetworkModel;
+  /** The functions' way out: outbound calls through the network model, recorded. */
+  readonly egress: Egress;
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
@@ -221,6 +246,7 @@ export class Runtime {
       credentials: (roleArn, name) => (this.gate.iam ? this.gate.iam.model.credentialsFor(roleArn, name) : undefined),
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
+    this.egress = new Egress({ clock: this.clock, internet: this.internet, network: () => this.network, caller: (call) => this.lambdas.caller(call) });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
       state: this.state,
@@ -284,7 +310,8 @@ export class Runtime {
     rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
-      services.map((s) => rt.gate.wrap(s)),
+      // The network first: a call that cannot leave the function's VPC never reaches IAM or the service.
+      services.map((s) => rt.egress.wrap(rt.gate.wrap(s))),
       (req) => rt.plain(req),
       {
         allowedHosts: () => rt.allowedHosts,
@@ -329,6 +356,7 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       // Functions created at run time before a restart, now that IAM knows their roles.
@@ -520,6 +548,8 @@ export class Runtime {
       this.deployed.schedules.push(r.physicalName);
     }
     this.deployRoutes(stack, byType);
+    // The network the functions' calls go through (local/network/model.ts).
+    for (const t of NETWORK_TYPES) use(t);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
     if (this.rules.iam)
       for (const t of [
@@ -656,6 +686,9 @@ export class Runtime {
 
   /** Requests that are not signed AWS API calls: the console, `/_opsflow/*` and the app's HTTP API routes. */
   private async plain(req: AwsRequest): Promise<AwsResponse> {
+    if (req.path === EGRESS_WIRE.path) return this.egress.handle(req);
+    if (req.path === NETWORK_CALLS_PATH && req.method === 'GET')
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ calls: this.egress.list() }) };
     const answered = await this.console.handle(req);
     if (answered) return answered;
     return (
