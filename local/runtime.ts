@@ -135,8 +135,8 @@ export class Runtime {
   readonly internet = new Internet();
   /** Slack, Mattermost and Teams, for the app's chat calls and the people who click (local/services/chat/). */
   readonly chat: ChatServer;
-  /** Where chat clicks are sent: the app's stack outputs ending in `ChatCallbackUrl`. */
-  private chatCallbacks: string[] = [];
+  /** Where chat clicks go (the Slack app's Request URL, the Teams outgoing webhook's callback URL): the stack outputs ending in `ChatCallbackUrl`, set at deploy. */
+  chatRequestUrls: string[] = [];
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
@@ -248,7 +248,7 @@ export class Runtime {
         return this.lambdas.invoke(fn, event);
       },
     });
-    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatCallbacks, deliver: (d) => this.deliverToApp(d) });
+    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatRequestUrls, deliver: (d) => this.deliverToApp(d) });
     this.internet.add(this.chat);
     this.console = new ConsoleServer({
       chat: this.chat,
@@ -386,7 +386,7 @@ export class Runtime {
       channels: setups.flatMap((s) => s.channels ?? []),
       people: setups.flatMap((s) => s.people ?? []),
     });
-    this.chatCallbacks = chatCallbackUrls(outputs);
+    this.chatRequestUrls = chatCallbackUrls(outputs);
     if (!install) return;
     const fields: ChatInstall = this.chat.install();
     for (const arn of chatSecretArns(outputs)) {
