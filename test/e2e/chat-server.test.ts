@@ -78,6 +78,14 @@ describe('the local chat server in the runtime', () => {
     expect(clicked).toBe(`Approver clicked approve on chat-000001: the app answered 200 (${h.endpoint}/ec2/chat)\n`);
   });
 
+  it("keeps the console API's guards: a foreign origin or a form post cannot click", async () => {
+    const click = (headers: Record<string, string>) =>
+      fetch(`${h.endpoint}/_opsflow/chat/chat-000001/click`, { method: 'POST', headers, body: JSON.stringify({ button: 'approve', as: 'Approver' }) });
+    expect((await click({ 'content-type': 'application/json', origin: 'http://evil.example' })).status).toBe(403);
+    expect((await click({ 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await click({ 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+  });
+
   it('says what is wrong: no --as, an unknown button, person or message', async () => {
     const failure = (p: Promise<unknown>) =>
       p.then(
