@@ -17,6 +17,7 @@ import { declaredWorkflows } from './console/metadata';
 import { flagValue } from './rules/settings';
 import { resetStateDir } from './storage';
 import { synthNeeded } from './synth';
+import { NETWORK_CALLS_PATH, type OutboundCall } from './network/egress';
 import { loadAssembly } from './template';
 
 type Options = Record<string, NonNullable<ParseArgsConfig['options']>[string] & { description: string }>;
@@ -211,6 +212,25 @@ const commands: Record<string, Command> = {
           ? table(rows, ['id', 'sentAt', 'service', 'to', 'subject', 'link'])
           : rows.map((r) => [`${r.sentAt}  ${r.service}  ${r.id}  to ${r.to}`, `  ${r.subject}`, ...(r.link ? [`  ${r.link}`] : [])].join('\n')).join('\n\n') ||
             '(none)',
+      );
+    },
+  },
+  network: {
+    usage: 'network',
+    summary: "the functions' outbound calls: to which URL, from which address, and what came of them",
+    details: [
+      'One line a call, oldest first: when (virtual time), the function, the method and URL (query values left out),',
+      'the address it left from (a NAT gateway\'s Elastic IP, or "a changing AWS address" outside a VPC) and the status;',
+      'a call the function\'s VPC gives no way out shows "timed out" and why. README "Static egress".',
+    ].join('\n'),
+    examples: ['npx opsflow network', "npx opsflow network --json | jq -r '.[].sourceIp' | sort -u"],
+    async run({ endpoint, print }) {
+      const { calls } = (await (await fetch(`${endpoint}${NETWORK_CALLS_PATH}`)).json()) as { calls: OutboundCall[] };
+      print(calls, () =>
+        table(
+          calls.map((c) => ({ ...c, call: `${c.method} ${c.url}`, from: c.sourceIp ?? '-', status: c.reason ? `${c.status}: ${c.reason}` : String(c.status) })),
+          ['at', 'functionName', 'call', 'from', 'status'],
+        ),
       );
     },
   },

@@ -19,6 +19,9 @@ import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { LambdaApi } from './services/lambda-api';
 import { FileOutbox } from './outbox';
+import { Egress, EGRESS_WIRE, NETWORK_CALLS_PATH } from './network/egress';
+import { Internet } from './network/internet';
+import { NetworkModel } from './network/model';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
@@ -34,12 +37,12 @@ import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
 import { Ec2Service } from './services/ec2';
+import { RdsService } from './services/rds';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
 import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatInstall, type ChatSetup, type Delivery } from './services/chat/server';
-import { Internet } from './network/internet';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -88,6 +91,22 @@ const NO_LOCAL_EFFECT = new Set([
   'AWS::ApiGatewayV2::Route',
 ]);
 
+/** Types the network model reads (local/network/model.ts): they decide where the functions' calls can go. */
+const NETWORK_TYPES = [
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::EC2::RouteTable',
+  'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::Route',
+  'AWS::EC2::InternetGateway',
+  'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::NatGateway',
+  'AWS::EC2::EIP',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::SecurityGroupEgress',
+  'AWS::EC2::VPCEndpoint',
+];
+
 /**
  * What an app's template tells the local runtime (`Metadata.OpsflowLocal`, README "Local runtime metadata"); what
  * the console and the CLI show (workflows, examples, tag columns) is read by local/console/metadata.ts.
@@ -115,6 +134,7 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  readonly rds: RdsService;
   readonly events: EventsService;
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
@@ -131,8 +151,12 @@ export class Runtime {
   /** The Lambda API: functions the app creates at run time (CreateFunction) and Invoke. */
   readonly lambdaApi: LambdaApi;
   readonly http: HttpApiRouter;
-  /** The internet as functions see it: the stand-ins for hosts outside AWS (local/network/internet.ts). */
+  /** The internet the functions see: stand-ins for the hosts they call (chat servers); add yours with `internet.add`. */
   readonly internet = new Internet();
+  /** The deployed app's VPCs, subnets, routes, NAT gateways and endpoints (local/network/model.ts). */
+  network?: NetworkModel;
+  /** The functions' way out: outbound calls through the network model, recorded. */
+  readonly egress: Egress;
   /** Slack, Mattermost and Teams, for the app's chat calls and the people who click (local/services/chat/). */
   readonly chat: ChatServer;
   /** Where chat clicks go (the Slack app's Request URL, the Teams outgoing webhook's callback URL): the stack outputs ending in `ChatCallbackUrl`, set at deploy. */
@@ -202,6 +226,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
+    this.rds = new RdsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
@@ -228,6 +253,7 @@ export class Runtime {
       credentials: (roleArn, name) => (this.gate.iam ? this.gate.iam.model.credentialsFor(roleArn, name) : undefined),
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
+    this.egress = new Egress({ clock: this.clock, internet: this.internet, network: () => this.network, caller: (call) => this.lambdas.caller(call) });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
       state: this.state,
@@ -279,6 +305,7 @@ export class Runtime {
     const services = [
       rt.sfn,
       rt.ec2,
+      rt.rds,
       rt.events,
       rt.sns,
       rt.dynamodb,
@@ -292,7 +319,8 @@ export class Runtime {
     rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
-      services.map((s) => rt.gate.wrap(s)),
+      // The network first: a call that cannot leave the function's VPC never reaches IAM or the service.
+      services.map((s) => rt.egress.wrap(rt.gate.wrap(s))),
       (req) => rt.plain(req),
       {
         allowedHosts: () => rt.allowedHosts,
@@ -337,6 +365,7 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
       const outputs = Object.assign({}, ...stacks.map((s) => s.resolved.outputs())) as Record<string, unknown>;
@@ -347,7 +376,10 @@ export class Runtime {
       );
       // Functions created at run time before a restart, now that IAM knows their roles.
       rt.lambdaApi.restore();
-      for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const seed of fleets) {
+        rt.ec2.fleet.seed(seed);
+        if (seed.rds) rt.rds.world.seed(seed.rds);
+      }
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
         rt.ses
@@ -464,6 +496,7 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
+        rdsTags: (arn) => this.rds.world.tagsOf(arn),
       },
       this.clock,
     );
@@ -576,6 +609,8 @@ export class Runtime {
       this.deployed.schedules.push(r.physicalName);
     }
     this.deployRoutes(stack, byType);
+    // The network the functions' calls go through (local/network/model.ts).
+    for (const t of NETWORK_TYPES) use(t);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
     if (this.rules.iam)
       for (const t of [
@@ -712,6 +747,9 @@ export class Runtime {
 
   /** Requests that are not signed AWS API calls: the console, `/_opsflow/*` and the app's HTTP API routes. */
   private async plain(req: AwsRequest): Promise<AwsResponse> {
+    if (req.path === EGRESS_WIRE.path) return this.egress.handle(req);
+    if (req.path === NETWORK_CALLS_PATH && req.method === 'GET')
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ calls: this.egress.list() }) };
     const answered = await this.console.handle(req);
     if (answered) return answered;
     return (
@@ -732,6 +770,7 @@ export class Runtime {
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
+    this.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.
