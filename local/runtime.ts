@@ -42,7 +42,7 @@ import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
-import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatInstall, type ChatSetup, type Delivery } from './services/chat/server';
+import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatSetup, type Delivery } from './services/chat/server';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -420,7 +420,7 @@ export class Runtime {
     });
     this.chatRequestUrls = chatCallbackUrls(outputs);
     if (!install) return;
-    const fields: ChatInstall = this.chat.install();
+    const fields = this.chat.secretFields();
     for (const arn of chatSecretArns(outputs)) {
       const current = this.secrets.currentString(arn);
       let value: Record<string, unknown> = {};
@@ -430,7 +430,7 @@ export class Runtime {
       } catch {
         // Not JSON: the install replaces it, as an operator pasting the app's secrets would.
       }
-      if (Object.entries(fields).every(([k, v]) => value[k] === v)) continue;
+      if (Object.entries(fields).every(([k, v]) => JSON.stringify(value[k]) === JSON.stringify(v))) continue;
       this.secrets.putString(arn, JSON.stringify({ ...value, ...fields }));
       this.log(`chat: the local Slack, Mattermost and Teams app is installed into ${arn}`);
     }

@@ -59,8 +59,16 @@ const blocks = [
 describe('the local chat server in the runtime', () => {
   it("installs the local app's secrets into the deployment's chat secret", async () => {
     const value = JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString!);
-    expect(value).toEqual(h.rt.chat.install());
-    expect(Object.keys(value).sort()).toEqual(['mattermostBotToken', 'mattermostToken', 'slackBotToken', 'slackSigningSecret', 'teamsHmacKey']);
+    expect(value).toEqual(h.rt.chat.secretFields());
+    expect(Object.keys(value).sort()).toEqual([
+      'mattermostBotToken',
+      'mattermostToken',
+      'slackBotToken',
+      'slackSigningSecret',
+      'teamsHmacKey',
+      'teamsWebhooks',
+    ]);
+    expect(value.teamsWebhooks.general).toMatch(/^https:\/\/opsflow-local\.webhook\.office\.com\/webhookb2\//);
   });
 
   it('lists a posted message in opsflow chat and opsflow outbox, and clicks it signed as Slack signs', async () => {
