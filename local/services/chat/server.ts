@@ -17,7 +17,6 @@ import { isObject, parseJson } from './wire';
 import { Workspace, type Button, type ChatMessage, type ChatUser, type OpenView, type Platform } from './workspace';
 import type { Clock, StateDir } from '../../kernel';
 
-
 /** What the app's template says about its chat (`Metadata.OpsflowLocal.chat`, README "Local runtime metadata"). */
 export interface ChatSetup {
   mattermostHosts?: string[];
