@@ -44,7 +44,7 @@ import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
-import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatInstall, type ChatSetup, type Delivery } from './services/chat/server';
+import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatSetup, type Delivery } from './services/chat/server';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -165,8 +165,8 @@ export class Runtime {
   readonly egress: Egress;
   /** Slack, Mattermost and Teams, for the app's chat calls and the people who click (local/services/chat/). */
   readonly chat: ChatServer;
-  /** Where chat clicks are sent: the app's stack outputs ending in `ChatCallbackUrl`. */
-  private chatCallbacks: string[] = [];
+  /** Where chat clicks go (the Slack app's Request URL, the Teams outgoing webhook's callback URL): the stack outputs ending in `ChatCallbackUrl`, set at deploy. */
+  chatRequestUrls: string[] = [];
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
@@ -282,7 +282,7 @@ export class Runtime {
         return this.lambdas.invoke(fn, event);
       },
     });
-    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatCallbacks, deliver: (d) => this.deliverToApp(d) });
+    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatRequestUrls, deliver: (d) => this.deliverToApp(d) });
     this.internet.add(this.chat);
     this.console = new ConsoleServer({
       chat: this.chat,
@@ -430,9 +430,9 @@ export class Runtime {
       channels: setups.flatMap((s) => s.channels ?? []),
       people: setups.flatMap((s) => s.people ?? []),
     });
-    this.chatCallbacks = chatCallbackUrls(outputs);
+    this.chatRequestUrls = chatCallbackUrls(outputs);
     if (!install) return;
-    const fields: ChatInstall = this.chat.install();
+    const fields = this.chat.secretFields();
     for (const arn of chatSecretArns(outputs)) {
       const current = this.secrets.currentString(arn);
       let value: Record<string, unknown> = {};
@@ -442,7 +442,7 @@ export class Runtime {
       } catch {
         // Not JSON: the install replaces it, as an operator pasting the app's secrets would.
       }
-      if (Object.entries(fields).every(([k, v]) => value[k] === v)) continue;
+      if (Object.entries(fields).every(([k, v]) => JSON.stringify(value[k]) === JSON.stringify(v))) continue;
       this.secrets.putString(arn, JSON.stringify({ ...value, ...fields }));
       this.log(`chat: the local Slack, Mattermost and Teams app is installed into ${arn}`);
     }

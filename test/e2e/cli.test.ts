@@ -59,7 +59,7 @@ describe('opsflow CLI', () => {
 
   it('has --help for every command, each with an example', async () => {
     const overview = await opsflow('--help');
-    const commands = ['up', 'start', 'executions', 'history', 'stop', 'outbox', 'fleet', 'schedules', 'fire', 'faults', 'reset'];
+    const commands = ['up', 'start', 'executions', 'history', 'stop', 'outbox', 'network', 'chat', 'fleet', 'schedules', 'fire', 'faults', 'reset'];
     for (const command of commands) expect(overview).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     // The overview ends with one example per command; `<command> --help` shows the same and explains the options.
     const examples = overview

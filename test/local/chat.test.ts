@@ -303,6 +303,13 @@ describe('Mattermost', () => {
     ]);
     const patched = await call('PUT', `https://mattermost.example.com/api/v4/posts/${created.body.id}/patch`, { message: 'closed' }, mm());
     expect(patched).toMatchObject({ status: 200, body: { id: created.body.id, message: 'closed', edit_at: expect.any(Number) } });
+    // updatePost replaces the whole post; the body's id must be the path's.
+    const url = `https://mattermost.example.com/api/v4/posts/${created.body.id}`;
+    expect(await call('PUT', url, { id: created.body.id, message: 'Approved', props: {} }, mm())).toMatchObject({
+      status: 200,
+      body: { message: 'Approved', props: {} },
+    });
+    expect((await call('PUT', url, { id: 'x', message: 'y' }, mm())).status).toBe(400);
   });
 
   it('answers incoming webhooks "ok" and serves only the configured host', async () => {
@@ -339,6 +346,12 @@ describe('Teams', () => {
     // A link button opens its URL; nothing goes to the app.
     expect(await chat.click(chat.list()[0].id, 'Open', 'Approver')).toMatchObject({ opened: 'http://127.0.0.1:4566/x' });
     expect(delivered).toEqual([]);
+  });
+
+  it('posts through the webhook the install hands out into its channel', async () => {
+    const url = (chat.secretFields().teamsWebhooks as Record<string, string>)['ops-approvals'];
+    expect(await call('POST', url, { '@type': 'MessageCard', text: 'Approval needed' })).toEqual({ status: 200, body: '1' });
+    expect(chat.list()[0]).toMatchObject({ platform: 'teams', channel: 'ops-approvals', lines: ['Approval needed'] });
   });
 
   it("sends an @mention to the outgoing webhook signed with HMAC-SHA256 of the body, keyed with the token's bytes", async () => {

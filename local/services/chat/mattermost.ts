@@ -7,7 +7,8 @@
  * (https://api.mattermost.com/#tag/authentication); a bad one is 401 with Mattermost's AppError body
  * `{id, message, detailed_error, request_id, status_code}`:
  * - `POST /api/v4/posts` (createPost): `channel_id`, `message`, `props` (`attachments` with `actions`), 201 and the Post;
- * - `PUT /api/v4/posts/{post_id}/patch` (patchPost): `message`, `props`, 200 and the Post;
+ * - `PUT /api/v4/posts/{post_id}` (updatePost: the whole post, `id` the path's) and `PUT /api/v4/posts/{post_id}/patch`
+ *   (patchPost: `message`, `props`), 200 and the Post;
  * - `POST /api/v4/posts/ephemeral` (createPostEphemeral): `{user_id, post: {channel_id, message}}`, 201;
  * - `POST /api/v4/actions/dialogs/open` (openInteractiveDialog): `{trigger_id, url, dialog}`, 200 `{"status": "OK"}`;
  * - `GET /api/v4/users/{user_id}` (getUser): the User, with `email`.
@@ -83,6 +84,14 @@ export function handleMattermost(ws: Workspace, req: OutboundRequest): OutboundR
         from: fromOf(req),
       });
       return json(201, postJson(m));
+    }
+    case 'PUT /posts/:id': {
+      // updatePost replaces the post's message and props; the body's id must be the path's.
+      const m = ws.find('mattermost', id);
+      if (!m || m.visibleTo) return appError(404, 'app.post.get.app_error', 'Unable to get the post.');
+      if (m.via !== 'api') return appError(403, 'api.context.permissions.app_error', 'You do not have the appropriate permissions.');
+      if (!b || b.id !== id) return appError(400, 'api.context.invalid_body_param.app_error', 'Invalid or missing post in request body.');
+      return json(200, postJson(ws.update(m, postContent(b))));
     }
     case 'PUT /posts/:id/patch': {
       const m = ws.find('mattermost', id);

@@ -12,12 +12,10 @@
 import type { InternetHost, OutboundRequest, OutboundResponse } from '../../network/internet';
 import { actionRequest, applyActionResponse, dialogInputs, dialogSubmission, handleMattermost, mattermostButtons, mattermostLines } from './mattermost';
 import { blockActions, handleSlack, servesSlack, slackButtons, slackLines, slackSignedHeaders, viewInputs, viewSubmission } from './slack';
-import { handleTeams, outgoingActivity, servesTeams, teamsAuthorization, teamsButtons, teamsLines } from './teams';
+import { handleTeams, outgoingActivity, servesTeams, teamsAuthorization, teamsButtons, teamsLines, teamsWebhookUrl } from './teams';
 import { isObject, parseJson } from './wire';
 import { Workspace, type Button, type ChatMessage, type ChatUser, type OpenView, type Platform } from './workspace';
 import type { Clock, StateDir } from '../../kernel';
-
-export { PLATFORMS, type ChatInstall, type Platform } from './workspace';
 
 /** What the app's template says about its chat (`Metadata.OpsflowLocal.chat`, README "Local runtime metadata"). */
 export interface ChatSetup {
@@ -124,6 +122,11 @@ export class ChatServer implements InternetHost {
 
   install() {
     return this.ws.install();
+  }
+
+  /** The chat secret's fields an install writes: the app's secrets and one Teams incoming webhook per channel. */
+  secretFields(): Record<string, unknown> {
+    return { ...this.ws.install(), teamsWebhooks: Object.fromEntries([...this.ws.channels.keys()].map((c) => [c, teamsWebhookUrl(c)])) };
   }
 
   users(): ChatUser[] {

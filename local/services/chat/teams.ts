@@ -15,7 +15,7 @@
  *   security token ... generate the HMAC", Microsoft's sample AuthProvider.cs / app.js); the answer's
  *   `{type: "message", text}` is posted as the reply.
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { OutboundRequest, OutboundResponse } from '../../network/internet';
 import { isObject, json, parseJson, text } from './wire';
 import type { Button, ChatUser, Workspace } from './workspace';
@@ -41,11 +41,13 @@ export function handleTeams(ws: Workspace, req: OutboundRequest): OutboundRespon
   const adaptive = Array.isArray(card.attachments) && card.attachments.some((a) => isObject(a) && a.contentType === ADAPTIVE);
   if (!isMessageCard && !adaptive && typeof card.text !== 'string') return text(400, 'Bad payload received by generic incoming webhook.');
   if (isMessageCard && !card.text && !card.summary && !card.title) return text(400, 'Summary or Text is required.');
-  const name = `webhook-${(workflow ? req.url.pathname.split('/')[2] : req.url.pathname.split('/')[4]) ?? 'teams'}`.slice(0, 40);
+  // The webhooks the install hands out post to their channel; any other well-formed URL to one named after it.
+  const own = [...ws.channels.values()].find((c) => req.url.href === teamsWebhookUrl(c.name));
+  const name = own?.name ?? `webhook-${(workflow ? req.url.pathname.split('/')[2] : req.url.pathname.split('/')[4]) ?? 'teams'}`.slice(0, 40);
   ws.add({
     platform: 'teams',
     via: 'webhook',
-    channel: ws.channel(name) ?? { name, slackId: '', mattermostId: '' },
+    channel: own ?? { name, slackId: '', mattermostId: '' },
     author: workflow ? 'Workflows' : 'incoming-webhook',
     payload: card,
     platformId: randomUUID(),
@@ -53,6 +55,13 @@ export function handleTeams(ws: Workspace, req: OutboundRequest): OutboundRespon
   });
   // The connector answers 200 with the body "1"; a workflow accepts the run, 202 with no body.
   return workflow ? { status: 202, headers: {}, body: '' } : text(200, '1');
+}
+
+/** The incoming webhook URL of a channel, as "installing" the connector on it would give (stable per channel). */
+export function teamsWebhookUrl(channel: string): string {
+  const h = createHash('sha256').update(`teams-webhook:${channel}`).digest('hex');
+  const guid = (x: string) => `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return `https://opsflow-local.webhook.office.com/webhookb2/${guid(h)}@${TEAMS_TENANT}/IncomingWebhook/${h.slice(32, 64)}/${guid(h.slice(16, 48))}`;
 }
 
 /** The body of a card: MessageCard or the Adaptive Card of a message attachment. */

@@ -8,7 +8,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock, StateDir, Store } from '../../kernel';
 
 export type Platform = 'slack' | 'mattermost' | 'teams';
-export const PLATFORMS: readonly Platform[] = ['slack', 'mattermost', 'teams'];
 
 /** A person of the local workspace, the same on every platform (ids derived from the email). */
 export interface ChatUser {
