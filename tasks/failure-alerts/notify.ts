@@ -6,7 +6,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { requireString, type Env } from '../shared/env';
 import { lambdaHandler, logger } from '../shared/handler';
-import { consoleOrigin, notify, type Alert, type ExecutionStatusChange } from './core/alert';
+import { consoleOrigin } from '../shared/console-link';
+import { notify, type Alert, type ExecutionStatusChange } from './core/alert';
 
 export function loadEnv(env: Env = process.env) {
   const region = requireString(env, 'AWS_REGION');

@@ -94,6 +94,50 @@ describe('config', () => {
     expect(() => parseConfig({ alerts: { emails: ['x'] } })).toThrow('alerts.emails[0] must be an email address');
   });
 
+  it('takes a chat channel for alerts and for each report', () => {
+    const c = parseConfig({
+      alerts: { chat: { platform: 'slack', channel: 'C0123ABCDE' } },
+      tagPolicy: { reportChat: { platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' } },
+      ec2Schedule: { reportChat: { platform: 'teams', webhook: 'ops-reports' } },
+    });
+    expect(c.alerts.chat).toEqual({ platform: 'slack', channel: 'C0123ABCDE' });
+    expect(c.tagPolicy.reportChat).toEqual({ platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' });
+    expect(c.ec2Schedule.reportChat).toEqual({ platform: 'teams', webhook: 'ops-reports' });
+    expect(parseConfig({ alerts: { chat: { platform: 'slack', channel: '#ops-alerts' } } }).alerts.chat).toEqual({ platform: 'slack', channel: '#ops-alerts' });
+    expect(parseConfig({}).tagPolicy.reportChat).toBeUndefined();
+  });
+
+  it.each([
+    ['a chat target is not an object', { alerts: { chat: 'C0123ABCDE' } }, 'alerts.chat must be an object'],
+    [
+      'the platform is unknown',
+      { alerts: { chat: { platform: 'discord', channel: 'x' } } },
+      'alerts.chat.platform must be "slack", "mattermost" or "teams", got "discord"',
+    ],
+    [
+      'a Slack channel is neither an ID nor a #name',
+      { alerts: { chat: { platform: 'slack', channel: 'Ops Alerts' } } },
+      'alerts.chat.channel must be a Slack channel ID',
+    ],
+    [
+      'a Mattermost channel is not an ID',
+      { tagPolicy: { reportChat: { platform: 'mattermost', channel: 'town-square' } } },
+      'tagPolicy.reportChat.channel must be a Mattermost channel ID (26 lower-case letters and digits), got "town-square"',
+    ],
+    [
+      'a Teams webhook is given as its URL (a credential: it belongs in the chat secret)',
+      { ec2Schedule: { reportChat: { platform: 'teams', webhook: 'https://example.webhook.office.com/webhookb2/x' } } },
+      "ec2Schedule.reportChat.webhook must be the name of an incoming webhook in the chat secret's teamsWebhooks",
+    ],
+    [
+      'a Slack target has a Teams key',
+      { alerts: { chat: { platform: 'slack', channel: 'C0123ABCDE', webhook: 'x' } } },
+      'alerts.chat.webhook is not a known setting',
+    ],
+  ])('fails when %s', (_case, raw, message) => {
+    expect(() => parseConfig(raw)).toThrow(message);
+  });
+
   it('lists every problem at once', () => {
     expect(() => parseConfig(withApproval({ sender: 'x', timeoutSeconds: 1 }))).toThrow(/approval\.sender.*; .*approval\.timeoutSeconds/);
   });
