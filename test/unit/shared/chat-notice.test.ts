@@ -33,14 +33,6 @@ function notice(attack: string): Notice {
   };
 }
 
-/** Every string in a JSON value. */
-function strings(v: unknown): string[] {
-  if (typeof v === 'string') return [v];
-  if (Array.isArray(v)) return v.flatMap(strings);
-  if (v && typeof v === 'object') return Object.values(v).flatMap(strings);
-  return [];
-}
-
 /** Words of the attacks that must never appear outside a literal (code span / monospace run). */
 const TELLTALES = ['evil', 'channel', 'here', 'everyone', 'someone', 'click', 'bold', 'Heading', 'quote', 'U0123', 'Everyone', 'rotating', 'town'];
 
