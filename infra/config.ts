@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseChatTarget, type ChatTarget } from '../tasks/shared/chat-target';
+import { parseChatDestination, type ChatDestination } from '../tasks/shared/chat-target';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
 import { WORKFLOWS } from '../workflows';
 import { asObject, emails, isDomain, str, unknownKeys } from '../workflows/shared/config';
@@ -16,8 +16,8 @@ import { configKey, type WorkflowRegistration } from '../workflows/shared/regist
 export interface AlertsConfig {
   /** Email addresses subscribed to the failure-notification topic. @default [] */
   readonly emails: string[];
-  /** A chat channel that also gets every failure alert (tasks/shared/chat-target.ts). @default none */
-  readonly chat?: ChatTarget;
+  /** A chat channel that also gets every failure alert (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly chat?: ChatDestination;
 }
 
 export interface LocalConfig {
@@ -101,7 +101,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
   unknownKeys(al, ['emails', 'chat'], 'alerts', problems);
   const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
-  const alertChat = al.chat === undefined ? undefined : parseChatTarget(al.chat, 'alerts.chat', problems);
+  const alertChat = al.chat === undefined ? undefined : parseChatDestination(al.chat, 'alerts.chat', problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
   unknownKeys(lo, ['fleet', 'sesIdentities'], 'local', problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);

@@ -19,7 +19,7 @@ import { clip, singleLine } from './chat-text';
 import * as mattermost from './mattermost-text';
 import * as slack from './slack-text';
 import * as teams from './teams-text';
-import type { ChatPlatform } from './chat-target';
+import type { ChatPlatform } from './chat-auth';
 
 /** Our own words (a string), or text from outside (`{ literal }`), shown literally. */
 export type Piece = string | { literal: string };

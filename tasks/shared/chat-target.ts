@@ -1,81 +1,86 @@
 /**
- * Where a notification goes in chat: a Slack channel, a Mattermost channel, or a Teams channel's incoming webhook.
- * Parsed with the same rule at synth (config `alerts.chat`, `tagPolicy.reportChat`, `ec2Schedule.reportChat`, each
- * problem naming the field) and at a function's cold start (its `CHAT_TARGET`), so what synth accepts runs.
+ * Where a notification goes in chat, in the shape `approval.chat` has: `{ "slack": "<channel id>", "mattermost":
+ * "<channel id>", "teams": "<webhook name>", "mattermostUrl": "https://..." }`, each platform optional, one channel
+ * each. Parsed at synth (config `alerts.chat`, `tagPolicy.reportChat`, `ec2Schedule.reportChat`, each problem naming
+ * the field) and at a function's cold start (its `CHAT_TARGETS`, `MATTERMOST_URL`), with the same rules, so what
+ * synth accepts runs.
  *
- * - Slack: a conversation ID (`C…`, `G…`, `D…`) or a `#name`; chat.postMessage's `channel` is "An encoded ID or
- *   channel name that represents a channel, private group, or IM channel" (https://api.slack.com/methods/chat.postMessage),
- *   and names "may only contain lowercase letters, numbers, hyphens, and underscores, and must be 80 characters or
- *   less" (https://api.slack.com/methods/conversations.create).
- * - Mattermost: a channel ID, as `POST /api/v4/posts` takes it (`channel_id`, https://api.mattermost.com/#tag/posts);
- *   Mattermost IDs are 26 lower-case letters and digits.
+ * - Slack: a conversation id; chat.postMessage's `channel` is "An encoded ID or channel name that represents a
+ *   channel, private group, or IM channel" (https://api.slack.com/methods/chat.postMessage). Ids only: a channel
+ *   can be renamed, its id stays.
+ * - Mattermost: a channel id, as `POST /api/v4/posts` takes it (`channel_id`, https://developers.mattermost.com/api-documentation/);
+ *   Mattermost ids are 26 lower-case letters and digits. Posting needs the server's URL (`mattermostUrl`).
  * - Teams: the *name* of an incoming webhook whose URL is in the deployment's chat secret (`teamsWebhooks`): the URL
  *   is a credential (whoever has it can post), so it is never in config, the template or the environment.
  */
-export type ChatPlatform = 'slack' | 'mattermost' | 'teams';
+import type { ChatTarget } from './chat-post';
 
-export type ChatTarget = { platform: 'slack'; channel: string } | { platform: 'mattermost'; channel: string } | { platform: 'teams'; webhook: string };
-
-const SLACK_CHANNEL = /^([CGD][A-Z0-9]{8,20}|#[a-z0-9_-]{1,80})$/;
-const MATTERMOST_CHANNEL = /^[a-z0-9]{26}$/;
-const WEBHOOK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** The target described by `raw`, or undefined with one problem per bad field pushed (`field` is its config path). */
-export function parseChatTarget(raw: unknown, field: string, problems: string[]): ChatTarget | undefined {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(
-      `${field} must be an object: {"platform": "slack", "channel": "C0123456789"}, {"platform": "mattermost", "channel": "<channel id>"} or {"platform": "teams", "webhook": "<name>"}`,
-    );
-    return undefined;
-  }
-  const o = raw as Record<string, unknown>;
-  const known = (keys: string[]) => {
-    for (const k of Object.keys(o))
-      if (!keys.includes(k)) problems.push(`${field}.${k} is not a known setting (for ${String(o.platform)}: ${keys.join(', ')})`);
-  };
-  const value = (key: string, rule: RegExp, what: string) => {
-    const v = o[key];
-    if (typeof v === 'string' && rule.test(v)) return v;
-    problems.push(`${field}.${key} must be ${what}, got ${JSON.stringify(v)}`);
-    return undefined;
-  };
-  switch (o.platform) {
-    case 'slack': {
-      known(['platform', 'channel']);
-      const channel = value('channel', SLACK_CHANNEL, "a Slack channel ID (C0123456789) or a #name of lower-case letters, digits, '-' and '_'");
-      return channel === undefined ? undefined : { platform: 'slack', channel };
-    }
-    case 'mattermost': {
-      known(['platform', 'channel']);
-      const channel = value('channel', MATTERMOST_CHANNEL, 'a Mattermost channel ID (26 lower-case letters and digits)');
-      return channel === undefined ? undefined : { platform: 'mattermost', channel };
-    }
-    case 'teams': {
-      known(['platform', 'webhook']);
-      const webhook = value(
-        'webhook',
-        WEBHOOK_NAME,
-        "the name of an incoming webhook in the chat secret's teamsWebhooks (letters, digits, '-', '_'; not the URL)",
-      );
-      return webhook === undefined ? undefined : { platform: 'teams', webhook };
-    }
-    default:
-      problems.push(`${field}.platform must be "slack", "mattermost" or "teams", got ${JSON.stringify(o.platform)}`);
-      return undefined;
-  }
+export interface ChatDestination {
+  targets: ChatTarget[];
+  /** The Mattermost server, when a target is a Mattermost channel. */
+  mattermostUrl?: string;
 }
 
-/** A function's `CHAT_TARGET` (JSON, written at synth from a validated target); throws naming the variable. */
-export function chatTargetFromEnv(value: string | undefined, name = 'CHAT_TARGET'): ChatTarget | undefined {
-  if (value === undefined || value === '') return undefined;
-  const problems: string[] = [];
+const CHANNEL: Record<ChatTarget['platform'], { shape: RegExp; what: string }> = {
+  slack: { shape: /^[CGD][A-Z0-9]{2,20}$/, what: 'a Slack channel id (C…, G…, D…)' },
+  mattermost: { shape: /^[a-z0-9]{26}$/, what: 'a Mattermost channel id (26 lower-case letters and digits)' },
+  teams: {
+    shape: /^[A-Za-z0-9_.-]{1,64}$/,
+    what: "the name of a Teams incoming webhook in the chat secret's teamsWebhooks (letters, digits, _ . -; at most 64; not its URL)",
+  },
+};
+const PLATFORMS = Object.keys(CHANNEL) as ChatTarget['platform'][];
+const URL_SHAPE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+
+/** The destination `raw` describes; one problem per bad field, each starting with `field` (its config path). */
+export function parseChatDestination(raw: unknown, field: string, problems: string[]): ChatDestination {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(
+      `${field} must be an object such as {"slack": "C0123ABCD"}, {"mattermost": "<channel id>", "mattermostUrl": "https://..."} or {"teams": "<webhook name>"}, got ${JSON.stringify(raw)}`,
+    );
+    return { targets: [] };
+  }
+  const o = raw as Record<string, unknown>;
+  const targets: ChatTarget[] = [];
+  for (const [key, channel] of Object.entries(o)) {
+    if (key === 'mattermostUrl') continue;
+    const rule = CHANNEL[key as ChatTarget['platform']];
+    if (!PLATFORMS.includes(key as ChatTarget['platform']))
+      problems.push(`${field}.${key} is not a known setting (${[...PLATFORMS, 'mattermostUrl'].join(', ')})`);
+    else if (typeof channel !== 'string' || !rule.shape.test(channel)) problems.push(`${field}.${key} must be ${rule.what}, got ${JSON.stringify(channel)}`);
+    else targets.push({ platform: key as ChatTarget['platform'], channel });
+  }
+  const url = o.mattermostUrl;
+  if (url !== undefined && (typeof url !== 'string' || !URL_SHAPE.test(url)))
+    problems.push(`${field}.mattermostUrl must be an http(s) URL without query or fragment, got ${JSON.stringify(url)}`);
+  const mattermostUrl = typeof url === 'string' && URL_SHAPE.test(url) ? url.replace(/\/+$/, '') : undefined;
+  if (o.mattermost !== undefined && url === undefined)
+    problems.push(`${field}.mattermostUrl is required with ${field}.mattermost: the Mattermost server to post to`);
+  if (targets.length === 0 && !problems.length) problems.push(`${field} names no channel: set slack, mattermost or teams, or leave ${field} out`);
+  return { targets, ...(mattermostUrl && { mattermostUrl }) };
+}
+
+/** The environment a posting function gets (workflows/shared/chat-notify.ts). */
+export function chatDestinationEnv(d: ChatDestination): { CHAT_TARGETS: string; MATTERMOST_URL?: string } {
+  return {
+    CHAT_TARGETS: JSON.stringify(Object.fromEntries(d.targets.map((t) => [t.platform, t.channel]))),
+    ...(d.mattermostUrl && { MATTERMOST_URL: d.mattermostUrl }),
+  };
+}
+
+/** A function's `CHAT_TARGETS` and `MATTERMOST_URL`, checked by the synth's rule; undefined when unset; throws naming the variable. */
+export function chatDestinationFromEnv(env: Readonly<Record<string, string | undefined>>): ChatDestination | undefined {
+  const text = env.CHAT_TARGETS;
+  if (text === undefined || text === '') return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(value);
+    raw = JSON.parse(text);
   } catch {
-    throw new Error(`${name} is not JSON`);
+    throw new Error('environment variable CHAT_TARGETS is not JSON');
   }
-  const target = parseChatTarget(raw, name, problems);
-  if (!target) throw new Error(problems.join('; '));
-  return target;
+  const problems: string[] = [];
+  const withUrl = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && env.MATTERMOST_URL ? { ...raw, mattermostUrl: env.MATTERMOST_URL } : raw;
+  const d = parseChatDestination(withUrl, 'CHAT_TARGETS', problems);
+  if (problems.length) throw new Error(`environment variable ${problems.join('; ')}`);
+  return d;
 }

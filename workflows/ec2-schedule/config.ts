@@ -10,7 +10,7 @@
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
-import { parseChatTarget, type ChatTarget } from '../../tasks/shared/chat-target';
+import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { INSTANCE_ID } from '../../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';
 
@@ -35,8 +35,8 @@ export interface Ec2ScheduleConfig {
   readonly kmsKeyArns: string[];
   /** Email addresses subscribed to the schedule report topic. @default [] */
   readonly reportEmails: string[];
-  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts). @default none */
-  readonly reportChat?: ChatTarget;
+  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly reportChat?: ChatDestination;
   readonly control: ControlConfig;
 }
 
@@ -158,7 +158,7 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
     if (!KMS_KEY_ARN.test(k)) problems.push(`ec2Schedule.kmsKeyArns[${i}]: '${k}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
   });
   const reportEmails = emails(e.reportEmails ?? d.reportEmails, 'ec2Schedule.reportEmails', problems);
-  const reportChat = e.reportChat === undefined ? undefined : parseChatTarget(e.reportChat, 'ec2Schedule.reportChat', problems);
+  const reportChat = e.reportChat === undefined ? undefined : parseChatDestination(e.reportChat, 'ec2Schedule.reportChat', problems);
   const allowTags = stringList(c.allowTags ?? d.control.allowTags, 'ec2Schedule.control.allowTags', problems);
   allowTags.forEach((t, i) => {
     if (!TAG_KEY.test(t.split('=')[0])) problems.push(`ec2Schedule.control.allowTags[${i}]: '${t}' must be Key or Key=Value`);

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseChatTarget, type ChatTarget } from '../../tasks/shared/chat-target';
+import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { isValidEmail } from '../../tasks/shared/email';
 import { PolicyInvalidError } from '../../tasks/shared/errors';
 import { destructiveActionsOf, parsePolicy } from '../../tasks/tag-policy/core/policy';
@@ -33,8 +33,8 @@ export interface TagPolicyConfig {
   readonly destructiveActions: ActionName[];
   /** Subscribed to the report topic. @default [] */
   readonly reportEmails: string[];
-  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts). @default none */
-  readonly reportChat?: ChatTarget;
+  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly reportChat?: ChatDestination;
   /**
    * Who a principal is, as an approver email, by ARN (IAM user, role, or assumed-role session): the person who starts
    * a run is never asked to approve it (tasks/tag-policy/core/requester.ts). @default {}
@@ -109,7 +109,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     problems.push(`tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got ${JSON.stringify(t.settleSeconds)}`);
   }
   const reportEmails = emails(t.reportEmails ?? [], 'tagPolicy.reportEmails', problems);
-  const reportChat = t.reportChat === undefined ? undefined : parseChatTarget(t.reportChat, 'tagPolicy.reportChat', problems);
+  const reportChat = t.reportChat === undefined ? undefined : parseChatDestination(t.reportChat, 'tagPolicy.reportChat', problems);
   const requesterEmails = parseRequesterEmails(t.requesterEmails, problems);
 
   return {

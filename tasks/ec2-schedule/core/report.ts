@@ -134,7 +134,7 @@ export async function report(
   input: ReportInput,
   store: Ec2Store,
   chat?: ReportChat,
-): Promise<{ report: Report; message: { subject: string; text: string }; chat?: ChatDelivery }> {
+): Promise<{ report: Report; message: { subject: string; text: string }; chat?: ChatDelivery[] }> {
   const run = await store.loadRun(input.runId);
   const failure = input.failure && describeFailure(input.failure);
   const { report, message, pages } = buildReport(input, [...run.entries, ...run.batches.flatMap((b) => entriesOf(b, failure))]);

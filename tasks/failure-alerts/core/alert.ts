@@ -42,7 +42,7 @@ export interface Ending {
   cause?: string;
 }
 
-export type Alert = { publish: true; subject: string; message: string; chat?: ChatDelivery } | { publish: false; reason: string };
+export type Alert = { publish: true; subject: string; message: string; chat?: ChatDelivery[] } | { publish: false; reason: string };
 
 /** Errors that are decisions, not failures: never published as a failure. */
 const DECISIONS: ReadonlySet<string> = new Set([ErrorNames.ApprovalRejected]);

@@ -242,7 +242,7 @@ export interface ReportDeps {
  * The Report task: builds the report from every stored finding, publishes it, posts it to chat when configured (a chat
  * that cannot be reached costs only its message: logged, and said in `chat`), and returns it as the output.
  */
-export async function reportStep(state: RunState, deps: ReportDeps): Promise<Report & { chat?: ChatDelivery }> {
+export async function reportStep(state: RunState, deps: ReportDeps): Promise<Report & { chat?: ChatDelivery[] }> {
   const findings: StoredFinding[] = [];
   let cursor: string | undefined;
   do {

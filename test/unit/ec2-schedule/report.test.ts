@@ -207,12 +207,12 @@ describe('reportNotice (ec2Schedule.reportChat)', () => {
     await store.putEntries('r', 0, [entry(1, 'moved'), entry(2, 'failed', '@channel db'), entry(3, 'moved'), entry(4, 'moved'), entry(5, 'moved')]);
     const posted: unknown[] = [];
     const out = await report({ runId: 'r', request, plan: { holiday: null, targets: 5, settled: 5 } }, store, {
-      target: { platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' },
+      targets: [{ platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' }],
       post: async (_t, m) => void posted.push(m),
       executionUrl: (runId) => LINK.replace(/:r$/, `:${runId}`),
       log: { info: () => {}, warn: () => {}, error: () => {} },
     });
-    expect(out.chat).toEqual({ delivered: true, platform: 'mattermost' });
+    expect(out.chat).toEqual([{ delivered: true, platform: 'mattermost' }]);
     expect(posted).toHaveLength(1);
 
     const n = reportNotice(out.report, LINK);

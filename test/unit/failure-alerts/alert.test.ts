@@ -227,7 +227,7 @@ describe('notify', () => {
     const chatDeps = (post: PostNotice) => ({
       ...deps,
       log: { ...log, warn: (m: string, a: Record<string, unknown>) => void warned.push([m, a]) },
-      chat: { target: { platform: 'slack' as const, channel: 'C0123ABCDE' }, post },
+      chat: { targets: [{ platform: 'slack' as const, channel: 'C0123ABCDE' }], post },
     });
     beforeEach(() => {
       warned.length = 0;
@@ -243,7 +243,7 @@ describe('notify', () => {
           posted.push(m);
         }),
       );
-      expect(alert).toMatchObject({ publish: true, chat: { delivered: true, platform: 'slack' } });
+      expect(alert).toMatchObject({ publish: true, chat: [{ delivered: true, platform: 'slack' }] });
       expect(posted).toHaveLength(1);
       expect(posted[0]).toMatchObject({ platform: 'slack', body: { text: '🔴 Opsflow-Approval failed' } });
     });
@@ -257,11 +257,11 @@ describe('notify', () => {
         }),
       );
       expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
-      expect(alert).toMatchObject({ publish: true, chat: { delivered: false, reason: 'SlackApiError: channel_not_found' } });
+      expect(alert).toMatchObject({ publish: true, chat: [{ delivered: false, reason: 'SlackApiError: channel_not_found' }] });
       expect(warned).toEqual([
         [
           'chat notification not delivered (the email/SNS message was sent)',
-          { executionArn: ARN, platform: 'slack', reason: 'SlackApiError: channel_not_found' },
+          { executionArn: ARN, platform: 'slack', channel: 'C0123ABCDE', reason: 'SlackApiError: channel_not_found' },
         ],
       ]);
     });
@@ -275,7 +275,7 @@ describe('notify', () => {
           chatDeps(() => new Promise(() => {})),
         );
         await vi.advanceTimersByTimeAsync(CHAT_POST_TIMEOUT_MS);
-        expect(await pending).toMatchObject({ chat: { delivered: false, reason: 'ChatPostTimeout: no answer within 10 s' } });
+        expect(await pending).toMatchObject({ chat: [{ delivered: false, reason: 'ChatPostTimeout: no answer within 10 s' }] });
       } finally {
         vi.useRealTimers();
       }
