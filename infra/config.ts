@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseChatDestination, type ChatDestination } from '../tasks/shared/chat-target';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
 import { WORKFLOWS } from '../workflows';
 import { asObject, emails, isDomain, str, unknownKeys } from '../workflows/shared/config';
@@ -15,6 +16,8 @@ import { configKey, type WorkflowRegistration } from '../workflows/shared/regist
 export interface AlertsConfig {
   /** Email addresses subscribed to the failure-notification topic. @default [] */
   readonly emails: string[];
+  /** Chat channels that also get every failure alert (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly chat?: ChatDestination;
 }
 
 export interface LocalConfig {
@@ -40,7 +43,10 @@ export interface LocalChatConfig {
    * config (a key containing `mattermost`). @default ['mattermost.example.com']
    */
   readonly mattermostHosts: string[];
-  /** The channels that exist: `local.chat.channels` and every value of a config key containing `channel`. */
+  /**
+   * The channels that exist: `local.chat.channels`, every value of a config key containing `channel`, and every
+   * channel a chat destination (`approval.chat`, `alerts.chat`, `*.reportChat`: keys `slack`, `mattermost`, `teams`) names.
+   */
   readonly channels: string[];
   /**
    * The people: everyone a key ending in `approvers` names (named after their address), `local.chat.people`, and
@@ -114,8 +120,9 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     problems.push(`stackName must start with 'Opsflow' and use only letters, digits and '-', got '${stackName}'`);
   }
   const al = asObject(root.alerts ?? {}, 'alerts', problems);
-  unknownKeys(al, ['emails'], 'alerts', problems);
+  unknownKeys(al, ['emails', 'chat'], 'alerts', problems);
   const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
+  const alertChat = al.chat === undefined ? undefined : parseChatDestination(al.chat, 'alerts.chat', problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
   unknownKeys(lo, ['fleet', 'sesIdentities', 'chat'], 'local', problems);
   const chat = localChat(root, asObject(lo.chat ?? {}, 'local.chat', problems), problems);
@@ -127,7 +134,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   if (problems.length) throw new ConfigError(problems);
   return {
     stackName,
-    alerts: { emails: alertEmails },
+    alerts: { emails: alertEmails, ...(alertChat && { chat: alertChat }) },
     local: { ...(fleet ? { fleet } : {}), sesIdentities, chat },
     ...(sections as WorkflowSections),
   };
@@ -162,7 +169,7 @@ function localChat(root: Record<string, unknown>, chat: Record<string, unknown>,
     if (v && typeof v === 'object') return Object.entries(v).forEach(([k, x]) => k !== 'local' && walk(x, k));
     if (typeof v !== 'string') return;
     if (/mattermost/i.test(key) && /^https?:\/\//.test(v)) hosts.add(new URL(v).hostname.toLowerCase());
-    else if (/channel/i.test(key)) named.add(v);
+    else if (/channel/i.test(key) || /^(slack|mattermost|teams)$/.test(key)) named.add(v);
     if (/approvers$/i.test(key) && isEmail(v)) approvers.add(v.toLowerCase());
   };
   walk(root, '');

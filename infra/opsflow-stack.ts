@@ -31,6 +31,7 @@ export class OpsflowStack extends Stack {
     this.alerts = new FailureAlerts(this, 'FailureAlerts', {
       stateMachines: [...this.workflows.values()].map((w) => w.stateMachine),
       emails: config.alerts.emails,
+      ...(config.alerts.chat && { chat: config.alerts.chat }),
     });
 
     for (const [name, w] of this.workflows) {

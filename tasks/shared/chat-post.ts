@@ -38,6 +38,9 @@
  *   and buttons are Chat.Unsupported. Teams approvals are answered by mentioning the outgoing webhook (README).
  */
 import type { ChatPlatform, ChatSecrets } from './chat-auth';
+import type { RenderedNotice } from './chat-notice';
+import * as mattermostText from './mattermost-text';
+import * as slackText from './slack-text';
 
 export const SLACK_API = 'https://slack.com/api';
 /** An interaction's response_url is Slack's: anything else would make a forged click a request forger. */
@@ -152,19 +155,11 @@ export interface ChatMessage {
   buttons?: ChatButton[];
 }
 
-/** Slack: the characters mrkdwn treats as control characters become entities (https://api.slack.com/reference/surfaces/formatting#escaping). */
-export function literalSlack(text: string): string {
-  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
-}
+/** Slack: the characters mrkdwn treats as control characters become entities (the one Slack escaper: slack-text.ts). */
+export const literalSlack = slackText.escape;
 
-/**
- * Markdown (Mattermost, Teams' TextBlock): "Any ASCII punctuation character may be backslash-escaped" (CommonMark
- * https://spec.commonmark.org/0.31.2/#backslash-escapes), so every one is; and `@` is followed by a WORD JOINER
- * (U+2060), so `@channel` and `@here` stay text whatever the server's mention parser makes of a backslash.
- */
-export function literalMarkdown(text: string): string {
-  return text.replace(/[!-/:-@[-`{-~]/g, (c) => (c === '@' ? '@\u2060' : `\\${c}`));
-}
+/** Markdown (Mattermost, Teams' TextBlock): every ASCII punctuation character escaped (the one Markdown escaper: mattermost-text.ts). */
+export const literalMarkdown = mattermostText.escape;
 
 const singleLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
 const cut = (s: string, n: number) => ([...s].length <= n ? s : `${[...s].slice(0, n - 1).join('')}…`);
@@ -262,6 +257,8 @@ export interface ChatUserEmail {
 
 export interface ChatClient {
   post(target: ChatTarget, message: ChatMessage): Promise<PostedMessage>;
+  /** Posts a message already rendered for the target's platform (notifications: tasks/shared/chat-notice.ts). */
+  postRendered(target: ChatTarget, message: RenderedNotice): Promise<PostedMessage>;
   /** Replaces the message (Teams: posts `message` as a follow-up, since a webhook cannot edit). */
   update(posted: PostedMessage, message: ChatMessage): Promise<void>;
   /** Shows `text` to `user` alone in the channel (Slack, Mattermost). */
@@ -356,6 +353,22 @@ export function chatClient(options: ChatClientOptions): ChatClient {
         }
         case 'teams':
           await teams(target.channel, teamsCard(message));
+          return { ...target, id: '' };
+      }
+    },
+    async postRendered(target, rendered) {
+      if (rendered.platform !== target.platform) throw new ChatUnsupportedError(target.platform, `a message rendered for ${rendered.platform}`);
+      switch (rendered.platform) {
+        case 'slack': {
+          const out = (await slack('chat.postMessage', { channel: target.channel, ...rendered.body, unfurl_links: false })) as { ts: string; channel: string };
+          return { platform: 'slack', channel: out.channel ?? target.channel, id: out.ts };
+        }
+        case 'mattermost': {
+          const out = (await mattermost('POST', '/posts', { channel_id: mmId(target.channel), ...rendered.body })) as { id: string };
+          return { ...target, id: out.id };
+        }
+        case 'teams':
+          await teams(target.channel, rendered.body);
           return { ...target, id: '' };
       }
     },

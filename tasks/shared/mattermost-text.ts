@@ -13,13 +13,14 @@
  *   Mattermost's tables follow: https://github.github.com/gfm/#tables-extension-).
  * - Our own words are written with Markdown's punctuation backslash-escaped (CommonMark: "Any ASCII punctuation
  *   character may be backslash-escaped", https://spec.commonmark.org/0.31.2/#backslash-escapes) and an `@` followed
- *   by a word joiner, so that even a word of ours cannot format, link or mention.
+ *   by a word joiner (U+2060), so `@channel` stays text whatever the server's mention parser makes of a backslash:
+ *   even a word of ours cannot format, link or mention.
  */
 import { clip, safeUrl, singleLine } from './chat-text';
 
-/** Our own words, as Markdown: punctuation escaped, `@` unable to start a mention. */
+/** Our own words, as Markdown: every ASCII punctuation character escaped, `@` unable to start a mention. */
 export function escape(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|~<>&:]/g, (c) => `\\${c}`).replace(/@/g, '@\u2060');
+  return text.replace(/[!-/:-@[-`{-~]/g, (c) => (c === '@' ? '@\u2060' : `\\${c}`));
 }
 
 /** Text from outside as an inline code span that shows it literally; '-' for an empty value. Cut at `max` characters. */

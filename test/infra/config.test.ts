@@ -94,6 +94,60 @@ describe('config', () => {
     expect(() => parseConfig({ alerts: { emails: ['x'] } })).toThrow('alerts.emails[0] must be an email address');
   });
 
+  it('takes chat channels for alerts and for each report, in the shape of approval.chat', () => {
+    const c = parseConfig({
+      alerts: { chat: { slack: 'C0123ABCDE', teams: 'ops-alerts' } },
+      tagPolicy: { reportChat: { mattermost: 'abcdefghijklmnopqrstuvwxyz', mattermostUrl: 'https://chat.example.com/' } },
+      ec2Schedule: { reportChat: { teams: 'ops-reports' } },
+    });
+    expect(c.alerts.chat).toEqual({
+      targets: [
+        { platform: 'slack', channel: 'C0123ABCDE' },
+        { platform: 'teams', channel: 'ops-alerts' },
+      ],
+    });
+    expect(c.tagPolicy.reportChat).toEqual({
+      targets: [{ platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' }],
+      mattermostUrl: 'https://chat.example.com',
+    });
+    expect(c.ec2Schedule.reportChat).toEqual({ targets: [{ platform: 'teams', channel: 'ops-reports' }] });
+    expect(parseConfig({}).tagPolicy.reportChat).toBeUndefined();
+    expect(parseConfig({}).alerts.chat).toBeUndefined();
+  });
+
+  it.each([
+    ['a chat destination is not an object', { alerts: { chat: 'C0123ABCDE' } }, 'alerts.chat must be an object such as {"slack": "C0123ABCD"}'],
+    ['the platform is unknown', { alerts: { chat: { discord: 'x' } } }, 'alerts.chat.discord is not a known setting (slack, mattermost, teams, mattermostUrl)'],
+    ['it names no channel', { alerts: { chat: {} } }, 'alerts.chat names no channel: set slack, mattermost or teams, or leave alerts.chat out'],
+    [
+      'a Slack channel is a name, not an id',
+      { alerts: { chat: { slack: '#ops-alerts' } } },
+      'alerts.chat.slack must be a Slack channel id (C…, G…, D…), got "#ops-alerts"',
+    ],
+    [
+      'a Mattermost channel is not an id',
+      { tagPolicy: { reportChat: { mattermost: 'town-square', mattermostUrl: 'https://chat.example.com' } } },
+      'tagPolicy.reportChat.mattermost must be a Mattermost channel id (26 lower-case letters and digits), got "town-square"',
+    ],
+    [
+      'a Mattermost channel comes without its server',
+      { tagPolicy: { reportChat: { mattermost: 'abcdefghijklmnopqrstuvwxyz' } } },
+      'tagPolicy.reportChat.mattermostUrl is required with tagPolicy.reportChat.mattermost',
+    ],
+    [
+      'the Mattermost server is not an http(s) URL',
+      { tagPolicy: { reportChat: { mattermost: 'abcdefghijklmnopqrstuvwxyz', mattermostUrl: 'chat.example.com' } } },
+      'tagPolicy.reportChat.mattermostUrl must be an http(s) URL without query or fragment, got "chat.example.com"',
+    ],
+    [
+      'a Teams webhook is given as its URL (a credential: it belongs in the chat secret)',
+      { ec2Schedule: { reportChat: { teams: 'https://example.webhook.office.com/webhookb2/x' } } },
+      "ec2Schedule.reportChat.teams must be the name of a Teams incoming webhook in the chat secret's teamsWebhooks",
+    ],
+  ])('fails when %s', (_case, raw, message) => {
+    expect(() => parseConfig(raw)).toThrow(message);
+  });
+
   it('lists every problem at once', () => {
     expect(() => parseConfig(withApproval({ sender: 'x', timeoutSeconds: 1 }))).toThrow(/approval\.sender.*; .*approval\.timeoutSeconds/);
   });

@@ -10,6 +10,7 @@
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
+import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { INSTANCE_ID } from '../../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';
 
@@ -34,6 +35,8 @@ export interface Ec2ScheduleConfig {
   readonly kmsKeyArns: string[];
   /** Email addresses subscribed to the schedule report topic. @default [] */
   readonly reportEmails: string[];
+  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly reportChat?: ChatDestination;
   readonly control: ControlConfig;
 }
 
@@ -145,7 +148,7 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
     // key is told to drop it rather than left believing it applies.
     problems.push('ec2Schedule.maxConcurrency: no longer used (a group is paced to EC2\'s request rates, see the README\'s "How it scales"); remove it');
   }
-  unknownKeys(e, [...Object.keys(d), 'maxConcurrency'], 'ec2Schedule', problems);
+  unknownKeys(e, [...Object.keys(d), 'reportChat', 'maxConcurrency'], 'ec2Schedule', problems);
   const c = asObject(e.control ?? {}, 'ec2Schedule.control', problems);
   unknownKeys(c, Object.keys(d.control), 'ec2Schedule.control', problems);
   const batchSize = int(e.batchSize ?? d.batchSize, 'ec2Schedule.batchSize', 1, 1000, problems);
@@ -155,6 +158,7 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
     if (!KMS_KEY_ARN.test(k)) problems.push(`ec2Schedule.kmsKeyArns[${i}]: '${k}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
   });
   const reportEmails = emails(e.reportEmails ?? d.reportEmails, 'ec2Schedule.reportEmails', problems);
+  const reportChat = e.reportChat === undefined ? undefined : parseChatDestination(e.reportChat, 'ec2Schedule.reportChat', problems);
   const allowTags = stringList(c.allowTags ?? d.control.allowTags, 'ec2Schedule.control.allowTags', problems);
   allowTags.forEach((t, i) => {
     if (!TAG_KEY.test(t.split('=')[0])) problems.push(`ec2Schedule.control.allowTags[${i}]: '${t}' must be Key or Key=Value`);
@@ -164,7 +168,15 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
     if (!INSTANCE_ID.test(id)) problems.push(`ec2Schedule.control.allowInstanceIds[${i}]: '${id}' is not an instance id`);
   });
   const schedules = parseSchedules(e.schedules, problems);
-  return { schedules, batchSize, verifyTimeoutSeconds, kmsKeyArns, reportEmails, control: { allowTags, allowInstanceIds } };
+  return {
+    schedules,
+    batchSize,
+    verifyTimeoutSeconds,
+    kmsKeyArns,
+    reportEmails,
+    ...(reportChat && { reportChat }),
+    control: { allowTags, allowInstanceIds },
+  };
 }
 
 export function isTimeZone(tz: string): boolean {

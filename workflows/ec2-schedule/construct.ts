@@ -58,7 +58,9 @@ import { parseAllowTag } from '../../tasks/ec2-schedule/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { ErrorNames } from '../../tasks/shared/errors';
+import type { ChatDestination } from '../../tasks/shared/chat-target';
 import { ChatSecret } from '../shared/chat';
+import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
 import { SchedulerRole } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
@@ -105,6 +107,8 @@ export interface Ec2ScheduleProps {
   readonly kmsKeyArns?: string[];
   /** Email addresses subscribed to the report topic. @default [] */
   readonly reportEmails?: string[];
+  /** Chat channels that also get every report (config `ec2Schedule.reportChat`), posted by the Report task. @default none */
+  readonly reportChat?: ChatDestination;
   /** Instances links and chat may control: `Key` / `Key=Value` tags. @default ['Schedule'] */
   readonly controlAllowTags?: string[];
   /** Instances links and chat may control, by id; also added to the Start/StopInstances policy. @default [] */
@@ -193,12 +197,15 @@ export class Ec2Schedule extends Construct {
       timeout: Duration.minutes(5),
       environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
     });
+    const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
     const report = new TaskFunction(this, 'ReportFn', {
       entry: 'tasks/ec2-schedule/report.ts',
       description: 'opsflow ec2 schedule: build the run report',
       timeout: Duration.minutes(2),
-      environment: tableEnv,
+      ...reportChat,
+      environment: { ...tableEnv, ...reportChat.environment },
     });
+    allowChatNotify(report, props.reportChat);
 
     // ---- IAM: explicit statements, least privilege -----------------------------------------------------
     const instanceArn = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });

@@ -16,6 +16,7 @@ export const ec2Schedule = defineWorkflow({
       verifyTimeout: Duration.seconds(e.verifyTimeoutSeconds),
       kmsKeyArns: e.kmsKeyArns,
       reportEmails: e.reportEmails,
+      ...(e.reportChat && { reportChat: e.reportChat }),
       controlAllowTags: e.control.allowTags,
       controlAllowInstanceIds: e.control.allowInstanceIds,
       scheduleNamePrefix: stackName.toLowerCase(),

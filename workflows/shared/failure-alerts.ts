@@ -16,6 +16,9 @@
  * Least privilege: nothing but the function's role may publish, and it may use the topic's key only through SNS
  * (`kms:ViaService`) for this topic's messages (`kms:EncryptionContext:aws:sns:topicArn`); the key policy names no
  * service. The function reads only the history of the watched state machines' executions.
+ *
+ * With `chat` (config `alerts.chat`), the function also posts each alert to those chat channels, after the SNS
+ * message, so a chat that is down costs only the chat message (tasks/shared/chat-notify.ts).
  */
 import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
@@ -26,6 +29,8 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { ChatDestination } from '../../tasks/shared/chat-target';
+import { allowChatNotify, chatNotifyProps } from './chat-notify';
 import { eventRuleName } from './service-roles';
 import { TaskFunction } from './task-function';
 
@@ -34,6 +39,8 @@ export interface FailureAlertsProps {
   readonly stateMachines: IStateMachine[];
   /** Email addresses subscribed to the topic. @default [] */
   readonly emails?: string[];
+  /** Chat channels that also get every alert (config `alerts.chat`), posted after the SNS message. @default none */
+  readonly chat?: ChatDestination;
 }
 
 export class FailureAlerts extends Construct {
@@ -54,11 +61,14 @@ export class FailureAlerts extends Construct {
     this.topic = new Topic(this, 'Topic', { displayName: 'opsflow failures', masterKey: this.key, enforceSSL: true });
     for (const email of props.emails ?? []) this.topic.addSubscription(new EmailSubscription(email));
 
+    const chat = chatNotifyProps(this, props.chat);
     this.fn = new TaskFunction(this, 'NotifyFn', {
       entry: 'tasks/failure-alerts/notify.ts',
       description: 'Publishes a readable alert for a failed, timed-out or aborted opsflow execution',
-      environment: { TOPIC_ARN: this.topic.topicArn },
+      ...chat,
+      environment: { TOPIC_ARN: this.topic.topicArn, ...chat.environment },
     });
+    allowChatNotify(this.fn, props.chat);
     // The error and cause are in the execution's last history event, not in the status-change event.
     this.fn.addToRolePolicy(
       new PolicyStatement({

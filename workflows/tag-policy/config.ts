@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { isValidEmail } from '../../tasks/shared/email';
 import { PolicyInvalidError } from '../../tasks/shared/errors';
 import { destructiveActionsOf, parsePolicy } from '../../tasks/tag-policy/core/policy';
@@ -32,6 +33,8 @@ export interface TagPolicyConfig {
   readonly destructiveActions: ActionName[];
   /** Subscribed to the report topic. @default [] */
   readonly reportEmails: string[];
+  /** A chat channel that also gets every run's report (tasks/shared/chat-target.ts): `{ slack?, mattermost?, teams?, mattermostUrl? }`. @default none */
+  readonly reportChat?: ChatDestination;
   /**
    * Who a principal is, as an approver email, by ARN (IAM user, role, or assumed-role session): the person who starts
    * a run is never asked to approve it (tasks/tag-policy/core/requester.ts). @default {}
@@ -48,6 +51,7 @@ const SETTINGS = [
   'settleSeconds',
   'destructiveActions',
   'reportEmails',
+  'reportChat',
   'requesterEmails',
 ];
 /** IAM user and role ARNs, and STS assumed-role session ARNs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns). */
@@ -105,6 +109,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     problems.push(`tagPolicy.settleSeconds must be a whole number of seconds from 0 to 86400, got ${JSON.stringify(t.settleSeconds)}`);
   }
   const reportEmails = emails(t.reportEmails ?? [], 'tagPolicy.reportEmails', problems);
+  const reportChat = t.reportChat === undefined ? undefined : parseChatDestination(t.reportChat, 'tagPolicy.reportChat', problems);
   const requesterEmails = parseRequesterEmails(t.requesterEmails, problems);
 
   return {
@@ -117,6 +122,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     settleSeconds: settleSeconds as number,
     destructiveActions: destructiveActions ?? (policy ? destructiveActionsOf(policy) : []),
     reportEmails,
+    ...(reportChat && { reportChat }),
     requesterEmails,
   };
 }

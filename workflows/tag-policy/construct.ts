@@ -54,6 +54,8 @@ import { Construct } from 'constructs';
 import { destructiveActionsOf, taggableKeysOf } from '../../tasks/tag-policy/core/policy';
 import type { ActionName, Policy } from '../../tasks/tag-policy/core/types';
 import { ErrorNames } from '../../tasks/shared/errors';
+import type { ChatDestination } from '../../tasks/shared/chat-target';
+import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { ReportTopic, WorkflowTable } from '../shared/resources';
 import { EventRuleRole, eventRuleName } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
@@ -102,6 +104,8 @@ export interface TagPolicyProps {
   readonly destructiveActions?: ActionName[];
   /** Addresses subscribed to the report topic. @default [] */
   readonly reportEmails?: string[];
+  /** Chat channels that also get every report (config `tagPolicy.reportChat`), posted after the SNS message. @default none */
+  readonly reportChat?: ChatDestination;
   /** DescribeInstances page size. @default 1000 */
   readonly pageSize?: number;
   /** Pages evaluated per Lambda invocation. @default 5 */
@@ -143,6 +147,8 @@ export class TagPolicy extends Construct {
 
     const stack = Stack.of(this);
     const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy');
+    const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
     const table = this.table.tableArn;
     const fns = {
       validate: new TaskFunction(this, 'ValidateFn', {
@@ -176,7 +182,8 @@ export class TagPolicy extends Construct {
         entry: 'tasks/tag-policy/report.ts',
         description: 'opsflow tag policy: build and publish the run report',
         timeout: Duration.minutes(2),
-        environment: { TABLE_NAME: this.table.tableName, TOPIC_ARN: this.topic.topicArn },
+        ...reportChat,
+        environment: { TABLE_NAME: this.table.tableName, TOPIC_ARN: this.topic.topicArn, ...reportChat.environment },
       }),
     };
     // Describe* and LookupEvents do not support resource-level permissions.
@@ -213,6 +220,7 @@ export class TagPolicy extends Construct {
     }
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
+    allowChatNotify(fns.report, props.reportChat);
     fns.requester.suppress([
       { id: 'AwsSolutions-IAM5', reason: 'cloudtrail:LookupEvents does not support resource-level permissions.', appliesTo: ['Resource::*'] },
     ]);
@@ -228,7 +236,7 @@ export class TagPolicy extends Construct {
     }
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
-      stateMachineName: props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy'),
+      stateMachineName,
       comment: 'Applies a tag policy to EC2 instances: adds missing tags, and stops or terminates non-compliant ones behind an approval (dry run by default).',
       definition: this.definition(props, fns, approvalTimeout),
       timeout: approvalTimeout.plus(Duration.hours(12)),

@@ -23,6 +23,7 @@ export const tagPolicy = defineWorkflow({
       settleDelay: Duration.seconds(t.settleSeconds),
       destructiveActions: t.destructiveActions,
       reportEmails: t.reportEmails,
+      ...(t.reportChat && { reportChat: t.reportChat }),
       requesterEmails: t.requesterEmails,
     });
     return { construct: w, stateMachine: w.stateMachine, outputs: { TagPolicyReportTopicArn: w.topic.topicArn } };

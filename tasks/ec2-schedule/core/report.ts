@@ -11,6 +11,9 @@
 import { boundText, pagesByBytes } from '../../shared/item-size';
 import { boundReason } from '../../shared/reasons';
 import { mapLimit } from '../../shared/limit';
+import type { Notice, Piece } from '../../shared/chat-notice';
+import { notifyChat, type ChatDelivery, type ChatNotifier } from '../../shared/chat-notify';
+import type { Log } from '../../shared/logger';
 import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
 import type { BatchEntry, Ec2Request, Outcome, Plan, ReportEntry, StoredBatch } from './types';
 
@@ -118,12 +121,70 @@ export function buildReport(
 
 export const reportKey = (runId: string) => `report#${runId}`;
 
-export async function report(input: ReportInput, store: Ec2Store): Promise<{ report: Report; message: { subject: string; text: string } }> {
+/** The chat channel that also gets every report (config `ec2Schedule.reportChat`), and the execution's console page. */
+export type ReportChat = ChatNotifier & { executionUrl: (runId: string) => string; log: Log };
+
+/**
+ * Stores the full report and returns it with the SNS message, which the state machine publishes next; with a chat
+ * channel configured, the report is posted there first. A chat that cannot be reached (or answers too slowly:
+ * tasks/shared/chat-notify.ts bounds the wait) costs only its own message: `chat` says why, and the SNS message is
+ * still published.
+ */
+export async function report(
+  input: ReportInput,
+  store: Ec2Store,
+  chat?: ReportChat,
+): Promise<{ report: Report; message: { subject: string; text: string }; chat?: ChatDelivery[] }> {
   const run = await store.loadRun(input.runId);
   const failure = input.failure && describeFailure(input.failure);
   const { report, message, pages } = buildReport(input, [...run.entries, ...run.batches.flatMap((b) => entriesOf(b, failure))]);
   await mapLimit(pages, STORE_CONCURRENCY, (page, n) => store.putReportPage(report.fullReport.pk, n, page));
-  return { report, message };
+  if (!chat) return { report, message };
+  const notice = reportNotice(report, chat.executionUrl(input.runId));
+  return { report, message, chat: await notifyChat(notice, chat, chat.log, { runId: input.runId }) };
+}
+
+/** Instances a chat message lists (failures first, as the report sorts them). */
+const MAX_CHAT_LINES = 3;
+
+/**
+ * The report as a chat message (tasks/shared/chat-notice.ts): what ran and the counts, what ended the run early, and
+ * the first instances (failures first). Schedule names, instance names, reasons and who asked are anyone's text
+ * (tags, an execution input, a chat user name): they are shown literally.
+ */
+export function reportNotice(report: Report, link: string): Notice {
+  const c = report.counts;
+  const verb = report.action;
+  const facts: Notice['facts'] = [
+    report.schedule ? { label: 'Schedule', value: [{ literal: report.schedule }] } : { label: 'Instances', value: [`${c.total} named`] },
+    { label: 'Moved', value: [`${c.moved} of ${c.total}`] },
+    { label: 'Failed', value: [`${c.failed}`] },
+    { label: 'Skipped', value: [`${c.skipped}`] },
+  ];
+  if (c.dryRun) facts.push({ label: `Would ${verb}`, value: [`${c.dryRun}`] });
+  if (report.requestedBy) facts.push({ label: 'Requested by', value: [{ literal: report.requestedBy }] });
+  const lines: Piece[][] = [];
+  if (report.failure) lines.push(['Ended early: ', { literal: report.failure }]);
+  for (const e of report.instances.slice(0, MAX_CHAT_LINES)) {
+    lines.push([
+      { literal: e.instanceId },
+      ...(e.name ? [' ', { literal: e.name }] : []),
+      ` ${e.outcome}: ${e.from} → ${e.to}`,
+      ...(e.reason ? [' ', { literal: e.reason }] : []),
+    ]);
+  }
+  const left = c.total - Math.min(report.instances.length, MAX_CHAT_LINES);
+  const title = report.holiday
+    ? `Ec2Schedule ${verb}: skipped, ${report.holiday} is a skip date`
+    : `Ec2Schedule ${verb}${report.dryRun ? ' (dry run)' : ''}: ${c.moved} moved, ${c.failed} failed`;
+  return {
+    tone: c.failed > 0 || report.failure ? 'failure' : report.dryRun || report.holiday ? 'info' : 'success',
+    title,
+    facts,
+    lines,
+    ...(left > 0 && { more: `and ${left} more instances: open the execution` }),
+    link: { url: link, label: 'Open the execution' },
+  };
 }
 
 /** The summary and the entries of the output (failures first); the rest is in the table. */

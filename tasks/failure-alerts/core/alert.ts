@@ -16,6 +16,9 @@ import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { ErrorNames } from '../../shared/errors';
 import type { Log } from '../../shared/logger';
+import { executionConsoleUrl } from '../../shared/console-link';
+import type { Notice } from '../../shared/chat-notice';
+import { notifyChat, type ChatDelivery, type ChatNotifier } from '../../shared/chat-notify';
 
 /** The EventBridge event Step Functions sends when an execution's status changes (the fields used here). */
 export interface ExecutionStatusChange {
@@ -39,7 +42,7 @@ export interface Ending {
   cause?: string;
 }
 
-export type Alert = { publish: true; subject: string; message: string } | { publish: false; reason: string };
+export type Alert = { publish: true; subject: string; message: string; chat?: ChatDelivery[] } | { publish: false; reason: string };
 
 /** Errors that are decisions, not failures: never published as a failure. */
 const DECISIONS: ReadonlySet<string> = new Set([ErrorNames.ApprovalRejected]);
@@ -56,24 +59,6 @@ export const MAX_SUBJECT_CHARS = 99;
 export const MAX_CAUSE_CHARS = 4000;
 /** Stack trace lines kept from a Lambda error. */
 const TRACE_LINES = 5;
-
-/** The Step Functions console page of an execution, at `consoleOrigin` (AWS's console, or a local one). */
-export function executionConsoleUrl(consoleOrigin: string, region: string, executionArn: string): string {
-  return `${consoleOrigin}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
-}
-
-/**
- * Where the Step Functions console is: AWS's (`https://<region>.console.aws.amazon.com`), unless the function's SDK
- * endpoint (`AWS_ENDPOINT_URL`) is not an AWS one: then that endpoint is taken to serve the console too (a local
- * emulator does; the app knows nothing else of it).
- */
-export function consoleOrigin(region: string, endpointUrl?: string): string {
-  if (endpointUrl) {
-    const url = new URL(endpointUrl);
-    if (!/(^|\.)amazonaws\.com(\.cn)?$|(^|\.)api\.aws$/.test(url.hostname)) return url.origin;
-  }
-  return `https://${region}.console.aws.amazon.com`;
-}
 
 /** The alert for an execution that ended, or why none is sent. */
 export function renderAlert(event: ExecutionStatusChange, ending: Ending, opts: { consoleOrigin: string }): Alert {
@@ -93,6 +78,36 @@ export function renderAlert(event: ExecutionStatusChange, ending: Ending, opts: 
     `Execution: ${d.executionArn}`,
   ];
   return { publish: true, subject: subject(workflow, outcome, ending.error), message: lines.join('\n') };
+}
+
+/** Lines of the cause a chat message shows: its first ones (a Lambda error's type and message come first). */
+const CHAT_CAUSE_LINES = 2;
+
+/**
+ * The alert as a chat message (tasks/shared/chat-notice.ts): `<workflow> <outcome>`, the error, the execution's name
+ * and how long it ran, the first lines of the cause, and the console link. The error, the name and the cause are
+ * anyone's text (an execution input, a Lambda's message): they are shown literally.
+ */
+export function alertNotice(event: ExecutionStatusChange, ending: Ending, opts: { consoleOrigin: string }): Notice {
+  const d = event.detail;
+  const workflow = d.stateMachineArn.split(':').pop()!;
+  const cause = ending.cause
+    ? formatCause(ending.cause)
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+    : [];
+  return {
+    tone: 'failure',
+    title: `${workflow} ${OUTCOMES[d.status] ?? d.status.toLowerCase()}`,
+    facts: [
+      { label: 'Error', value: [{ literal: ending.error ?? '(none given)' }] },
+      { label: 'Execution', value: [{ literal: d.name }] },
+      { label: 'Ran', value: [duration((d.stopDate ?? Date.parse(event.time)) - d.startDate)] },
+    ],
+    lines: cause.slice(0, CHAT_CAUSE_LINES).map((l) => [{ literal: l }]),
+    ...(cause.length > CHAT_CAUSE_LINES && { more: 'the whole cause is in the console' }),
+    link: { url: executionConsoleUrl(opts.consoleOrigin, event.region, d.executionArn), label: 'Open the execution' },
+  };
 }
 
 /**
@@ -168,10 +183,12 @@ export interface NotifyDeps {
   sns: SNSClient;
   topicArn: string;
   consoleOrigin: string;
+  /** The chat channel that also gets each alert (config `alerts.chat`). @default none */
+  chat?: ChatNotifier;
   log: Log;
 }
 
-/** The function's work: read how the execution ended, and publish the alert unless it is a decision. */
+/** The function's work: read how the execution ended, and publish the alert unless it is a decision; then post it to chat. */
 export async function notify(event: ExecutionStatusChange, deps: NotifyDeps): Promise<Alert> {
   const ending = await readEnding(deps.sfn, event.detail.executionArn);
   const alert = renderAlert(event, ending, { consoleOrigin: deps.consoleOrigin });
@@ -181,5 +198,8 @@ export async function notify(event: ExecutionStatusChange, deps: NotifyDeps): Pr
   }
   await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: alert.subject, Message: alert.message }));
   deps.log.info('failure alert published', { executionArn: event.detail.executionArn, status: event.detail.status, error: ending.error });
-  return alert;
+  // After the email: a chat that cannot be reached costs nothing but its own message (logged with the reason).
+  if (!deps.chat) return alert;
+  const chat = await notifyChat(alertNotice(event, ending, deps), deps.chat, deps.log, { executionArn: event.detail.executionArn });
+  return { ...alert, chat };
 }

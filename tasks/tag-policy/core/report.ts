@@ -11,7 +11,10 @@ import { requestedByOf, type Requester, type RequesterLookup } from './requester
 import type { ScanState } from './scan';
 import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
+import type { Log } from '../../shared/logger';
 import { boundText } from '../../shared/item-size';
+import type { Notice, Piece } from '../../shared/chat-notice';
+import { notifyChat, type ChatDelivery, type ChatNotifier } from '../../shared/chat-notify';
 
 /**
  * The execution output lists at most REPORT_INSTANCES instances and REPORT_INSTANCE_BYTES of them, so it stays far
@@ -167,6 +170,54 @@ export function renderText(report: Report): { subject: string; message: string }
   return { subject, message: Buffer.byteLength(message) > MAX_MESSAGE_BYTES ? boundText(message, MAX_MESSAGE_BYTES) : message };
 }
 
+/** Instances whose actions failed come first in the chat message, then refused ones, then the rest. */
+const URGENCY: Record<string, number> = { failed: 0, rejected: 1 };
+const urgency = (f: Finding) => Math.min(2, ...f.actions.map((a) => URGENCY[a.outcome] ?? 2));
+
+/**
+ * The report as a chat message (tasks/shared/chat-notice.ts): violating of checked, the counts, then the few
+ * instances that matter most (failed actions first), each with its first violation; the rest is behind the link.
+ * Violation messages quote tag values, anyone's text: they are shown literally, as are approvers and comments.
+ */
+export function reportNotice(report: Report, link: string): Notice {
+  const c = report.counts;
+  const facts: Notice['facts'] = [
+    { label: 'Violating', value: [`${c.violating} of ${c.scanned} checked`] },
+    { label: 'Exempt', value: [`${c.exempt}`] },
+    report.dryRun
+      ? { label: 'Would', value: [`tag ${c.toTag}, stop ${c.toStop}, terminate ${c.toTerminate}`] }
+      : { label: 'Actions', value: [`${c.applied} applied, ${c.skipped} skipped, ${c.failed} failed`] },
+    { label: 'In grace period', value: [`${c.deferred}`] },
+  ];
+  if (report.approval) {
+    const a = report.approval;
+    facts.push({ label: 'Approval', value: [a.decision, ...(a.approver ? [' by ', { literal: a.approver }] : [])] });
+  }
+  const instances = [...report.instances].sort((x, y) => urgency(x) - urgency(y));
+  const lines = instances.map((i): Piece[] => {
+    const failed = i.actions.find((a) => a.outcome === 'failed');
+    const [first, ...others] = i.violations;
+    return [
+      { literal: i.instanceId },
+      ...(first ? [': ', { literal: first.message }] : []),
+      ...(others.length ? [` (+${others.length} more)`] : []),
+      ...(failed ? [`; ${failed.action} failed: `, { literal: failed.reason }] : []),
+    ];
+  });
+  const left = instances.length + report.omitted - Math.min(instances.length, MAX_CHAT_LINES);
+  return {
+    tone: c.failed > 0 ? 'failure' : c.violating > 0 ? 'warning' : 'success',
+    title: `Tag policy${report.dryRun ? ' (dry run)' : ''}: ${c.violating} violating of ${c.scanned}`,
+    facts,
+    lines: lines.slice(0, MAX_CHAT_LINES),
+    ...(left > 0 && { more: `and ${left} more instances: open the execution` }),
+    link: { url: link, label: 'Open the execution' },
+  };
+}
+
+/** Instances a chat message lists. */
+const MAX_CHAT_LINES = 3;
+
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** The Report task's input: the whole execution state. */
@@ -179,8 +230,19 @@ export interface RunState {
   requester?: RequesterLookup;
 }
 
-/** The Report task: builds the report from every stored finding, publishes it, returns it as the output. */
-export async function reportStep(state: RunState, deps: { store: RunStore; sns: SNSClient; topicArn: string }): Promise<Report> {
+export interface ReportDeps {
+  store: RunStore;
+  sns: SNSClient;
+  topicArn: string;
+  /** The chat channel that also gets the report (config `tagPolicy.reportChat`), and the execution's console page. */
+  chat?: ChatNotifier & { executionUrl: (runId: string) => string; log: Log };
+}
+
+/**
+ * The Report task: builds the report from every stored finding, publishes it, posts it to chat when configured (a chat
+ * that cannot be reached costs only its message: logged, and said in `chat`), and returns it as the output.
+ */
+export async function reportStep(state: RunState, deps: ReportDeps): Promise<Report & { chat?: ChatDelivery[] }> {
   const findings: StoredFinding[] = [];
   let cursor: string | undefined;
   do {
@@ -200,5 +262,7 @@ export async function reportStep(state: RunState, deps: { store: RunStore; sns: 
   });
   const { subject, message } = renderText(report);
   await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: subject, Message: message }));
-  return report;
+  if (!deps.chat) return report;
+  const notice = reportNotice(report, deps.chat.executionUrl(report.runId));
+  return { ...report, chat: await notifyChat(notice, deps.chat, deps.chat.log, { runId: report.runId }) };
 }

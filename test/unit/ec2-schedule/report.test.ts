@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_OUTPUT_ENTRIES, report } from '../../../tasks/ec2-schedule/core/report';
+import { MAX_OUTPUT_ENTRIES, report, reportNotice } from '../../../tasks/ec2-schedule/core/report';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import type { Ec2Request } from '../../../tasks/ec2-schedule/core/types';
 import { memoryStore } from './fakes';
@@ -187,5 +187,63 @@ describe('report', () => {
     const { report: r } = await report({ runId: 'none', request, failure: { Error: 'Ec2.Throttled', Cause: 'EC2 throttled the request' } }, store);
     expect(r.counts.total).toBe(0);
     expect(r.summary).toBe('start schedule office-hours: 0 moved, 0 skipped, 0 failed; planning failed: Ec2.Throttled: EC2 throttled the request');
+  });
+});
+
+describe('reportNotice (ec2Schedule.reportChat)', () => {
+  const LINK =
+    'http://127.0.0.1:4566/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:000000000000:execution:Opsflow-Ec2Schedule:r';
+  const entry = (n: number, outcome: 'moved' | 'failed', name = `web-${n}`) => ({
+    instanceId: `i-00000000000000${String(n).padStart(3, '0')}`,
+    name,
+    from: 'stopped',
+    to: outcome === 'moved' ? 'running' : 'stopped',
+    outcome,
+    reason: outcome === 'failed' ? 'fell back to stopped: <http://evil|details>' : '',
+  });
+
+  it('heads with what ran and the counts, lists failures first with their reason (literally), and posts when a chat is configured', async () => {
+    const { store } = memoryStore();
+    await store.putEntries('r', 0, [entry(1, 'moved'), entry(2, 'failed', '@channel db'), entry(3, 'moved'), entry(4, 'moved'), entry(5, 'moved')]);
+    const posted: unknown[] = [];
+    const out = await report({ runId: 'r', request, plan: { holiday: null, targets: 5, settled: 5 } }, store, {
+      targets: [{ platform: 'mattermost', channel: 'abcdefghijklmnopqrstuvwxyz' }],
+      post: async (_t, m) => void posted.push(m),
+      executionUrl: (runId) => LINK.replace(/:r$/, `:${runId}`),
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+    });
+    expect(out.chat).toEqual([{ delivered: true, platform: 'mattermost' }]);
+    expect(posted).toHaveLength(1);
+
+    const n = reportNotice(out.report, LINK);
+    expect(n.tone).toBe('failure');
+    expect(n.title).toBe('Ec2Schedule start: 4 moved, 1 failed');
+    expect(n.facts).toEqual([
+      { label: 'Schedule', value: [{ literal: 'office-hours' }] },
+      { label: 'Moved', value: ['4 of 5'] },
+      { label: 'Failed', value: ['1'] },
+      { label: 'Skipped', value: ['0'] },
+      { label: 'Requested by', value: [{ literal: 'e2e' }] },
+    ]);
+    expect(n.lines[0]).toEqual([
+      { literal: 'i-00000000000000002' },
+      ' ',
+      { literal: '@channel db' },
+      ' failed: stopped → stopped',
+      ' ',
+      { literal: 'fell back to stopped: <http://evil|details>' },
+    ]);
+    expect(n.lines).toHaveLength(3);
+    expect(n.more).toBe('and 2 more instances: open the execution');
+  });
+
+  it('says what ended a run early, and a skip date', async () => {
+    const { store } = memoryStore();
+    const failed = await report({ runId: 'r', request, failure: { Error: 'Lambda.Unknown', Cause: 'timed out' } }, store);
+    const n = reportNotice(failed.report, LINK);
+    expect(n.tone).toBe('failure');
+    expect(n.lines[0]).toEqual(['Ended early: ', { literal: 'Lambda.Unknown: timed out' }]);
+    const holiday = await report({ runId: 'h', request, plan: { holiday: '2025-12-25', targets: 0, settled: 0 } }, store);
+    expect(reportNotice(holiday.report, LINK)).toMatchObject({ tone: 'info', title: 'Ec2Schedule start: skipped, 2025-12-25 is a skip date' });
   });
 });

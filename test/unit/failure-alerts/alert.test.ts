@@ -2,17 +2,11 @@ import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  consoleOrigin,
-  executionConsoleUrl,
-  formatCause,
-  MAX_CAUSE_CHARS,
-  notify,
-  renderAlert,
-  subject,
-  type ExecutionStatusChange,
-} from '../../../tasks/failure-alerts/core/alert';
+import { consoleOrigin, executionConsoleUrl } from '../../../tasks/shared/console-link';
+import { alertNotice, formatCause, MAX_CAUSE_CHARS, notify, renderAlert, subject, type ExecutionStatusChange } from '../../../tasks/failure-alerts/core/alert';
 import type { Log } from '../../../tasks/shared/logger';
+import type { RenderedNotice } from '../../../tasks/shared/chat-notice';
+import { CHAT_POST_TIMEOUT_MS, type PostNotice } from '../../../tasks/shared/chat-notify';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:execution:Opsflow-Approval:deploy-42';
 const AWS_CONSOLE = 'https://eu-west-1.console.aws.amazon.com';
@@ -222,5 +216,92 @@ describe('notify', () => {
       .rejects(Object.assign(new Error('User: ... is not authorized to perform: kms:GenerateDataKey'), { name: 'KMSAccessDeniedException' }));
 
     await expect(notify(event('ABORTED'), deps)).rejects.toThrow(/kms:GenerateDataKey/);
+  });
+
+  describe('to chat (alerts.chat)', () => {
+    const warned: Array<[string, Record<string, unknown>]> = [];
+    const failed = () =>
+      sfn.on(GetExecutionHistoryCommand).resolves({
+        events: [{ id: 7, type: 'ExecutionFailed', timestamp: new Date(), executionFailedEventDetails: { error: 'Lambda.Unknown', cause: 'boom' } }],
+      });
+    const chatDeps = (post: PostNotice) => ({
+      ...deps,
+      log: { ...log, warn: (m: string, a: Record<string, unknown>) => void warned.push([m, a]) },
+      chat: { targets: [{ platform: 'slack' as const, channel: 'C0123ABCDE' }], post },
+    });
+    beforeEach(() => {
+      warned.length = 0;
+    });
+
+    it('posts the alert after publishing it, rendered for the target platform', async () => {
+      failed();
+      const posted: RenderedNotice[] = [];
+      const alert = await notify(
+        event('FAILED'),
+        chatDeps(async (_t, m) => {
+          expect(sns).toHaveReceivedCommand(PublishCommand); // the email went first
+          posted.push(m);
+        }),
+      );
+      expect(alert).toMatchObject({ publish: true, chat: [{ delivered: true, platform: 'slack' }] });
+      expect(posted).toHaveLength(1);
+      expect(posted[0]).toMatchObject({ platform: 'slack', body: { text: '🔴 Opsflow-Approval failed' } });
+    });
+
+    it('keeps the email when the chat refuses, and logs the reason', async () => {
+      failed();
+      const alert = await notify(
+        event('FAILED'),
+        chatDeps(async () => {
+          throw Object.assign(new Error('channel_not_found'), { name: 'SlackApiError' });
+        }),
+      );
+      expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+      expect(alert).toMatchObject({ publish: true, chat: [{ delivered: false, reason: 'SlackApiError: channel_not_found' }] });
+      expect(warned).toEqual([
+        [
+          'chat notification not delivered (the email/SNS message was sent)',
+          { executionArn: ARN, platform: 'slack', channel: 'C0123ABCDE', reason: 'SlackApiError: channel_not_found' },
+        ],
+      ]);
+    });
+
+    it('gives a chat that does not answer up after a bounded wait', async () => {
+      failed();
+      vi.useFakeTimers();
+      try {
+        const pending = notify(
+          event('FAILED'),
+          chatDeps(() => new Promise(() => {})),
+        );
+        await vi.advanceTimersByTimeAsync(CHAT_POST_TIMEOUT_MS);
+        expect(await pending).toMatchObject({ chat: [{ delivered: false, reason: 'ChatPostTimeout: no answer within 10 s' }] });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
+});
+
+describe('alertNotice', () => {
+  it('is the headline, the error, the execution, how long it ran, the first lines of the cause and the console link', () => {
+    const cause = JSON.stringify({
+      errorType: 'TypeError',
+      errorMessage: '<!here> x is undefined',
+      trace: ['TypeError: x', '    at a (f.js:1)', '    at b (f.js:2)'],
+    });
+    const n = alertNotice(event('FAILED'), { error: 'TypeError', cause }, { consoleOrigin: AWS_CONSOLE });
+    expect(n).toEqual({
+      tone: 'failure',
+      title: 'Opsflow-Approval failed',
+      facts: [
+        { label: 'Error', value: [{ literal: 'TypeError' }] },
+        { label: 'Execution', value: [{ literal: 'deploy-42' }] },
+        { label: 'Ran', value: ['1 h 2 min'] },
+      ],
+      lines: [[{ literal: 'TypeError: <!here> x is undefined' }], [{ literal: '    at a (f.js:1)' }]],
+      more: 'the whole cause is in the console',
+      link: { url: executionConsoleUrl(AWS_CONSOLE, 'eu-west-1', ARN), label: 'Open the execution' },
+    });
   });
 });

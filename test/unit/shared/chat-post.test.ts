@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { teamsSignature, verifyTeamsRequest } from '../../../tasks/shared/chat-auth';
+import { renderNotice } from '../../../tasks/shared/chat-notice';
 import {
   ChatApiError,
   ChatErrorNames,
@@ -242,5 +243,43 @@ describe('Teams incoming webhooks and outgoing-webhook HMAC', () => {
     expect(verifyTeamsRequest({ ...signed, body: body.replace('approve', 'reject') }, key)).toMatchObject({ ok: false });
     expect(verifyTeamsRequest({ headers: {}, body }, key)).toMatchObject({ ok: false, reason: 'a Teams request needs Authorization: HMAC <base64 signature>' });
     expect(verifyTeamsRequest(signed, undefined)).toMatchObject({ ok: false, reason: 'no Teams HMAC key is configured for this deployment' });
+  });
+});
+
+describe('postRendered (notifications: tasks/shared/chat-notice.ts)', () => {
+  const notice = {
+    tone: 'failure' as const,
+    title: 'TagPolicy failed',
+    facts: [{ label: 'Error', value: [{ literal: '<!here>' }] }],
+    lines: [],
+    link: { url: 'https://eu-west-1.console.aws.amazon.com/states/home', label: 'Open the execution' },
+  };
+
+  it('sends the rendered body to each platform as post does, with the channel and the credential', async () => {
+    const s = stub({ body: { ok: true, channel: 'C0123ABCD', ts: '1.2' } }, { status: 201, body: { id: MM_POST } }, { body: '1' });
+    const chat = chatClient({ secrets, fetch: s.fetch, mattermostUrl: 'https://chat.example.com' });
+    expect(await chat.postRendered({ platform: 'slack', channel: 'C0123ABCD' }, renderNotice('slack', notice))).toEqual({
+      platform: 'slack',
+      channel: 'C0123ABCD',
+      id: '1.2',
+    });
+    await chat.postRendered({ platform: 'mattermost', channel: MM_CHANNEL }, renderNotice('mattermost', notice));
+    await chat.postRendered({ platform: 'teams', channel: 'ops' }, renderNotice('teams', notice));
+    expect(s.calls.map((c) => [c.url, c.headers.authorization])).toEqual([
+      ['https://slack.com/api/chat.postMessage', 'Bearer xoxb-test'],
+      ['https://chat.example.com/api/v4/posts', 'Bearer mm-bot'],
+      ['https://example.webhook.office.com/webhookb2/abc', undefined],
+    ]);
+    expect(s.calls[0].body).toEqual({ channel: 'C0123ABCD', ...renderNotice('slack', notice).body, unfurl_links: false });
+    expect(s.calls[1].body).toEqual({ channel_id: MM_CHANNEL, ...renderNotice('mattermost', notice).body });
+    expect(s.calls[2].body).toEqual(renderNotice('teams', notice).body);
+  });
+
+  it('refuses a body rendered for another platform', async () => {
+    const chat = chatClient({ secrets, fetch: stub().fetch });
+    await expect(chat.postRendered({ platform: 'teams', channel: 'ops' }, renderNotice('slack', notice))).rejects.toMatchObject({
+      name: ChatErrorNames.Unsupported,
+      message: 'teams: a message rendered for slack is not possible',
+    });
   });
 });

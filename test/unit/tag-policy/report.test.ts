@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { approvalOutcome, buildReport, renderText, REPORT_INSTANCE_BYTES } from '../../../tasks/tag-policy/core/report';
+import { approvalOutcome, buildReport, renderText, REPORT_INSTANCE_BYTES, reportNotice } from '../../../tasks/tag-policy/core/report';
 import { MAX_REASON_BYTES } from '../../../tasks/shared/reasons';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import { MemoryStore } from './fakes';
@@ -109,5 +109,66 @@ describe('stored findings', () => {
     expect(stored.actions[0].reason).toContain("(EC2's encoded authorization message of 10000 characters is left out)");
     expect(stored.actions.every((a) => Buffer.byteLength(a.reason) <= MAX_REASON_BYTES)).toBe(true);
     expect(Buffer.byteLength(stored.violations[0].message)).toBeLessThanOrEqual(MAX_REASON_BYTES);
+  });
+});
+
+describe('reportNotice (tagPolicy.reportChat)', () => {
+  const LINK =
+    'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:Opsflow-TagPolicy:r';
+  const finding = (id: string, message: string, outcome: 'applied' | 'failed' = 'applied'): StoredFinding => ({
+    instanceId: id,
+    violations: [
+      { tag: 'Owner', kind: 'invalid', value: message, message },
+      { tag: 'CostCenter', kind: 'missing', message: 'missing CostCenter' },
+    ],
+    actions: [{ action: 'tag', outcome, reason: outcome === 'failed' ? 'UnauthorizedOperation <!here>' : 'tagged' }],
+    tags: {},
+  });
+
+  it('heads with violating of checked, gives the counts, lists failed instances first, and counts the rest', () => {
+    const findings = ['1', '2', '3', '4'].map((n) => finding(`i-000000000000000${n}`, `bad Owner '@channel ${n}'`));
+    findings.push(finding('i-0000000000000009', 'bad Owner *x*', 'failed'));
+    const r = buildReport({
+      run: run(),
+      counts: { ...zeroCounts(), scanned: 40, violating: 5, exempt: 2 },
+      tally: { applied: 4, skipped: 0, failed: 1 },
+      findings,
+    });
+
+    const n = reportNotice(r, LINK);
+
+    expect(n.tone).toBe('failure');
+    expect(n.title).toBe('Tag policy: 5 violating of 40');
+    expect(n.facts.map((f) => [f.label, f.value])).toEqual([
+      ['Violating', ['5 of 40 checked']],
+      ['Exempt', ['2']],
+      ['Actions', ['4 applied, 0 skipped, 1 failed']],
+      ['In grace period', ['0']],
+    ]);
+    expect(n.lines[0]).toEqual([
+      { literal: 'i-0000000000000009' },
+      ': ',
+      { literal: 'bad Owner *x*' },
+      ' (+1 more)',
+      '; tag failed: ',
+      { literal: 'UnauthorizedOperation <!here>' },
+    ]);
+    expect(n.lines).toHaveLength(3);
+    expect(n.more).toBe('and 2 more instances: open the execution');
+    expect(n.link).toEqual({ url: LINK, label: 'Open the execution' });
+  });
+
+  it('says a dry run in the headline and what it would do; an approver is shown literally', () => {
+    const r = buildReport({
+      run: run({ dryRun: true }),
+      counts: { ...zeroCounts(), scanned: 3, violating: 1, toStop: 1 },
+      approval: { decision: 'rejected', approver: '<!channel>@example.com' },
+      findings: [finding('i-0000000000000001', 'x')],
+    });
+    const n = reportNotice(r, LINK);
+    expect(n.title).toBe('Tag policy (dry run): 1 violating of 3');
+    expect(n.facts).toContainEqual({ label: 'Would', value: ['tag 0, stop 1, terminate 0'] });
+    expect(n.facts).toContainEqual({ label: 'Approval', value: ['rejected', ' by ', { literal: '<!channel>@example.com' }] });
+    expect(n.tone).toBe('warning');
   });
 });
