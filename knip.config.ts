@@ -18,7 +18,14 @@ const taskEntries = handlers('workflows');
 if (taskEntries.length === 0) throw new Error("knip.config.ts: found no `entry: 'tasks/...'` in workflows/; the handlers would all look unused");
 
 const config: KnipConfig = {
-  entry: [...taskEntries, 'local/services/lambda-worker.ts', 'local/console/app/main.ts', 'test/**/*.test.ts', 'test/fixtures/egress/poster.ts', 'test/bench/start-client.ts'],
+  entry: [
+    ...taskEntries,
+    'local/services/lambda-worker.ts',
+    'local/console/app/main.ts',
+    'test/**/*.test.ts',
+    'test/fixtures/egress/poster.ts',
+    'test/bench/start-client.ts',
+  ],
   project: ['**/*.{ts,cjs}'],
   // Written by ajv (tasks/tag-policy/core/schema.compile.ts), exports and all.
   ignore: ['tasks/tag-policy/core/schema.generated.ts'],
