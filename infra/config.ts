@@ -11,6 +11,7 @@ import { parseChatDestination, type ChatDestination } from '../tasks/shared/chat
 import { isValidEmail as isEmail } from '../tasks/shared/email';
 import { WORKFLOWS } from '../workflows';
 import { asObject, emails, isDomain, str, unknownKeys } from '../workflows/shared/config';
+import { type NetworkConfig, parseNetworkConfig } from '../workflows/shared/network';
 import { configKey, type WorkflowRegistration } from '../workflows/shared/registration';
 
 export interface AlertsConfig {
@@ -62,6 +63,8 @@ export interface AppConfig {
   readonly alerts: AlertsConfig;
   /** What the local runtime needs from the app beyond the template. @default {} */
   readonly local: LocalConfig;
+  /** Where the functions' calls leave from (`staticEgress`, README "Static egress"). @default static egress off */
+  readonly network: NetworkConfig;
 }
 
 type Registry = typeof WORKFLOWS;
@@ -72,7 +75,7 @@ export type WorkflowSections = { readonly [W in Registry[number] as Uncapitalize
 
 export type OpsflowConfig = AppConfig & WorkflowSections;
 
-const APP_KEYS = ['$schema', 'stackName', 'alerts', 'local'];
+const APP_KEYS = ['$schema', 'stackName', 'alerts', 'local', 'network'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -131,8 +134,11 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const sesIdentities =
     lo.sesIdentities === undefined ? [...new Set(sesIdentitiesUsed.filter(Boolean))] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
 
+  const network = parseNetworkConfig(root.network, problems);
+
   if (problems.length) throw new ConfigError(problems);
   return {
+    network,
     stackName,
     alerts: { emails: alertEmails, ...(alertChat && { chat: alertChat }) },
     local: { ...(fleet ? { fleet } : {}), sesIdentities, chat },

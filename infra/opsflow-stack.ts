@@ -7,6 +7,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { WORKFLOWS } from '../workflows';
 import { FailureAlerts } from '../workflows/shared/failure-alerts';
+import { StaticEgress } from '../workflows/shared/network';
 import { declareLocalApp, declareWorkflow, readExamples } from '../workflows/shared/local-metadata';
 import { configKey, type BuiltWorkflow, type WorkflowRegistration } from '../workflows/shared/registration';
 import type { OpsflowConfig } from './config';
@@ -25,6 +26,8 @@ export class OpsflowStack extends Stack {
     const { config } = props;
     const sections = config as unknown as Record<string, unknown>;
     const registry = WORKFLOWS as readonly WorkflowRegistration[];
+    // Before the workflows: their functions that call outside AWS are placed in it as they are built.
+    const egress = StaticEgress.build(this, config.network.staticEgress);
     for (const w of registry) {
       this.workflows.set(w.name, w.build(this, sections[configKey(w.name)], { stackName: config.stackName, built: this.workflows }));
     }
@@ -33,6 +36,9 @@ export class OpsflowStack extends Stack {
       emails: config.alerts.emails,
       ...(config.alerts.chat && { chat: config.alerts.chat }),
     });
+
+    // Once every grant is made: the endpoints the placed functions' roles need.
+    egress?.addInterfaceEndpoints();
 
     for (const [name, w] of this.workflows) {
       new CfnOutput(this, `${name}StateMachineArn`, { value: w.stateMachine.stateMachineArn });

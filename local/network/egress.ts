@@ -9,7 +9,7 @@
  */
 import { AwsError, CALL_HEADER, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler } from '../kernel';
 import type { Internet, OutboundRequest } from './internet';
-import type { Destination, NetworkModel } from './model';
+import { CHANGING_AWS_ADDRESS, type Destination, type NetworkModel } from './model';
 
 /** Where a function's calls to other hosts arrive, and the headers that carry them (shared with lambda-worker.ts). */
 export interface EgressWire {
@@ -169,7 +169,10 @@ export class Egress {
 
   private reach(caller: CallCaller, destination: Destination) {
     const network = this.options.network();
-    return network ? network.reach(caller.functionName, caller.sandbox, destination) : ({ ok: true, sourceIp: '', via: '' } as const);
+    // Before the app is deployed no function runs; were one to, it would be outside any VPC.
+    return network
+      ? network.reach(caller.functionName, caller.sandbox, destination)
+      : ({ ok: true, sourceIp: CHANGING_AWS_ADDRESS, via: 'Lambda (no VPC)' } as const);
   }
 
   /**

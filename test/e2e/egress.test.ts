@@ -2,13 +2,15 @@
  * The local network model (local/network/): a function's outbound calls leave through the runtime, which decides
  * from the deployed VPC whether they can leave and from which address, and answers them with the internet's
  * stand-in for the host. The Egress fixture app (test/fixtures/egress) runs one handler in several placements; a
- * tiny InternetHost here stands in for `hooks.example.test`.
+ * tiny InternetHost here stands in for `hooks.example.test`. The app is synthesized with opsflow's static egress on
+ * (two AZs, a NAT gateway in each), and once more with it off.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NETWORK_CALLS_PATH, type OutboundCall } from '../../local/network/egress';
+import { defaultResourcePolicy, loadAssembly, ResolvedStack } from '../../local/template';
 import type { OutboundRequest } from '../../local/network/internet';
 import { CHANGING_AWS_ADDRESS } from '../../local/network/model';
 import { synthEgress } from '../fixtures/egress/app';
@@ -20,26 +22,81 @@ let dir: string;
 let h: Harness;
 const received: OutboundRequest[] = [];
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'opsflow-egress-'));
-  synthEgress(join(dir, 'cdk.out'));
+/** The runtime over the Egress app, with a stand-in for HOST that answers with the address the call came from. */
+async function start(name: string, staticEgress: boolean): Promise<Harness> {
+  const cdkOut = join(dir, name, 'cdk.out');
+  synthEgress(cdkOut, staticEgress ? { staticEgress: { enabled: true, azs: ['us-east-1a', 'us-east-1b'], natGateways: 2 } } : {});
   // Waits run at 1000 times real speed: a 5-second function timeout takes 5 ms.
-  h = await startRuntime({ cdkOut: join(dir, 'cdk.out'), stateDir: join(dir, 'state'), timeScale: 1000 });
-  h.rt.internet.add({
+  const harness = await startRuntime({ cdkOut, stateDir: join(dir, name, 'state'), timeScale: 1000 });
+  harness.rt.internet.add({
     serves: (host) => host === HOST,
     handle: async (request) => {
       received.push(request);
       return { status: 201, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: request.from.sourceIp }) };
     },
   });
-});
+  return harness;
+}
+
+/** The stack's outputs, resolved as the runtime resolved its template. */
+function outputs(harness: Harness, name: string): Record<string, unknown> {
+  const [stack] = loadAssembly(join(dir, name, 'cdk.out')).stacks;
+  const policy = defaultResourcePolicy({ stackName: stack.stackName, endpoint: harness.endpoint });
+  return new ResolvedStack(stack.template, { stackName: stack.stackName, policy }).outputs();
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'opsflow-egress-'));
+  h = await start('on', true);
+}, 240_000);
 afterAll(async () => {
   await h?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const fn = (part: string) => h.rt.deployed.functions.find((f) => f.includes(part))!;
-const calls = async () => ((await (await fetch(`${h.endpoint}${NETWORK_CALLS_PATH}`)).json()) as { calls: OutboundCall[] }).calls;
+const fn = (part: string, harness = h) => harness.rt.deployed.functions.find((f) => f.includes(part))!;
+const calls = async (harness = h) => ((await (await fetch(`${harness.endpoint}${NETWORK_CALLS_PATH}`)).json()) as { calls: OutboundCall[] }).calls;
+
+describe('static egress on', () => {
+  it("a function that calls outside AWS leaves from one of the stack's EgressIps; one that does not stays outside the VPC", async () => {
+    const egressIps = String(outputs(h, 'on').EgressIps).split(',');
+    expect(egressIps).toHaveLength(2);
+    for (const ip of egressIps) expect(ip).toMatch(/^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/);
+    const answer = (await h.rt.lambdas.invoke(fn('Poster'), { url: `https://${HOST}/chat.postMessage`, body: { text: 'hi' } })) as {
+      status: number;
+      body: string;
+    };
+    expect(answer.status).toBe(201);
+    const { from } = JSON.parse(answer.body) as { from: string };
+    expect(egressIps).toContain(from);
+    const recorded = (await calls()).filter((c) => c.functionName === fn('Poster'));
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        url: `https://${HOST}/chat.postMessage`,
+        sourceIp: from,
+        status: 201,
+        via: expect.stringMatching(/^NAT gateway nat-/),
+      }),
+    ]);
+
+    await h.rt.lambdas.invoke(fn('Stays'), { url: `https://${HOST}/hook` });
+    expect((await calls()).filter((c) => c.functionName === fn('Stays')).map((c) => c.sourceIp)).toEqual([CHANGING_AWS_ADDRESS]);
+  });
+});
+
+describe('static egress off', () => {
+  it('the same function leaves from a changing AWS address', async () => {
+    const off = await start('off', false);
+    try {
+      expect(outputs(off, 'off').EgressIps).toBeUndefined();
+      await off.rt.lambdas.invoke(fn('Poster', off), { url: `https://${HOST}/chat.postMessage`, body: { text: 'hi' } });
+      expect((await calls(off)).map((c) => [c.functionName, c.sourceIp, c.status])).toEqual([[fn('Poster', off), CHANGING_AWS_ADDRESS, 201]]);
+    } finally {
+      await off.stop();
+    }
+  }, 240_000);
+});
 
 describe('outbound calls of a function outside a VPC', () => {
   it('reach the host from a changing AWS address, with fetch and with node:https, and are recorded without query values', async () => {

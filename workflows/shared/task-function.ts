@@ -16,6 +16,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions, type NagPackSuppression } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { StaticEgress } from './network';
 
 export interface TaskFunctionProps {
   /** Handler file, relative to the repository root, e.g. `tasks/approval/worker.ts`. */
@@ -28,7 +29,10 @@ export interface TaskFunctionProps {
   readonly timeout?: Duration;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
-  /** The function calls endpoints outside AWS (chat servers, webhooks): placed where it has a static egress when configured. @default false */
+  /**
+   * The function calls hosts outside AWS (chat servers, webhooks): with `network.staticEgress` enabled it runs in the
+   * static-egress VPC's private subnets and leaves from its Elastic IPs (workflows/shared/network.ts). @default false
+   */
   readonly callsOutsideAws?: boolean;
 }
 
@@ -81,7 +85,9 @@ export class TaskFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     const environment = { POWERTOOLS_SERVICE_NAME: 'opsflow', NODE_OPTIONS: '--enable-source-maps', ...props.environment };
     checkEnvironmentSize(`${scope.node.path}/${id}`, environment);
+    const placement = props.callsOutsideAws ? StaticEgress.of(scope)?.place(role) : undefined;
     super(scope, id, {
+      ...placement,
       entry: join(ROOT, props.entry),
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
