@@ -95,15 +95,15 @@ const isLiteral = (p: Piece): p is { literal: string } => typeof p !== 'string';
  */
 export function renderSlack(notice: Notice): SlackMessage {
   const n = bounded(notice);
-  const piece = (p: Piece) => (isLiteral(p) ? slack.literal(p.literal, MAX_LITERAL_CHARS) : slack.escape(singleLine(p)));
+  const piece = (p: Piece) => (isLiteral(p) ? slack.literal(p.literal, MAX_LITERAL_CHARS) : slack.escapeText(singleLine(p)));
   const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true });
   const blocks: Record<string, unknown>[] = [{ type: 'header', text: { type: 'plain_text', text: `${EMOJI[n.tone]} ${n.title}`, emoji: true } }];
   if (n.facts.length) blocks.push({ type: 'section', fields: n.facts.map((f) => mrkdwn(`${slack.bold(f.label)}\n${f.value.map(piece).join('')}`)) });
   const lines = n.lines.map((l) => `• ${l.map(piece).join('')}`);
-  if (n.more) lines.push(`_${slack.escape(n.more)}_`);
+  if (n.more) lines.push(`_${slack.escapeText(n.more)}_`);
   if (lines.length) blocks.push({ type: 'section', text: mrkdwn(lines.join('\n')) });
   blocks.push({ type: 'context', elements: [mrkdwn(slack.link(n.link.url, n.link.label))] });
-  return { text: slack.escape(`${EMOJI[n.tone]} ${n.title}`), blocks };
+  return { text: slack.escapeText(`${EMOJI[n.tone]} ${n.title}`), blocks };
 }
 
 /**
@@ -114,9 +114,9 @@ export function renderSlack(notice: Notice): SlackMessage {
  */
 export function renderMattermost(notice: Notice): MattermostMessage {
   const n = bounded(notice);
-  const piece = (p: Piece) => (isLiteral(p) ? mattermost.literal(p.literal, MAX_LITERAL_CHARS) : mattermost.escape(singleLine(p)));
+  const piece = (p: Piece) => (isLiteral(p) ? mattermost.literal(p.literal, MAX_LITERAL_CHARS) : mattermost.escapeText(singleLine(p)));
   const lines = n.lines.map((l) => `- ${l.map(piece).join('')}`);
-  if (n.more) lines.push(`_${mattermost.escape(n.more)}_`);
+  if (n.more) lines.push(`_${mattermost.escapeText(n.more)}_`);
   lines.push(mattermost.link(n.link.url, n.link.label));
   return {
     message: `${EMOJI[n.tone]} ${mattermost.bold(n.title)}`,

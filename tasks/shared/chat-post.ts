@@ -156,10 +156,10 @@ export interface ChatMessage {
 }
 
 /** Slack: the characters mrkdwn treats as control characters become entities (the one Slack escaper: slack-text.ts). */
-export const literalSlack = slackText.escape;
+export const literalSlack = slackText.escapeText;
 
 /** Markdown (Mattermost, Teams' TextBlock): every ASCII punctuation character escaped (the one Markdown escaper: mattermost-text.ts). */
-export const literalMarkdown = mattermostText.escape;
+export const literalMarkdown = mattermostText.escapeText;
 
 const singleLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
 const cut = (s: string, n: number) => ([...s].length <= n ? s : `${[...s].slice(0, n - 1).join('')}…`);

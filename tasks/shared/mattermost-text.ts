@@ -19,7 +19,7 @@
 import { clip, safeUrl, singleLine } from './chat-text';
 
 /** Our own words, as Markdown: every ASCII punctuation character escaped, `@` unable to start a mention. */
-export function escape(text: string): string {
+export function escapeText(text: string): string {
   return text.replace(/[!-/:-@[-`{-~]/g, (c) => (c === '@' ? '@\u2060' : `\\${c}`));
 }
 
@@ -37,10 +37,10 @@ export function cell(value: string, max?: number): string {
 
 /** Bold, for our own words only. */
 export function bold(text: string): string {
-  return `**${escape(text)}**`;
+  return `**${escapeText(text)}**`;
 }
 
 /** `[label](url)`: the URL percent-encoded where it could end the link. */
 export function link(url: string, label: string): string {
-  return `[${escape(label)}](${safeUrl(url)})`;
+  return `[${escapeText(label)}](${safeUrl(url)})`;
 }

@@ -16,7 +16,7 @@
 import { clip, safeUrl, singleLine } from './chat-text';
 
 /** Our own words, as mrkdwn: only Slack's three control characters are escaped. */
-export function escape(text: string): string {
+export function escapeText(text: string): string {
   return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
 }
 
@@ -24,18 +24,20 @@ export function escape(text: string): string {
 export function literal(value: string, max = Number.MAX_SAFE_INTEGER): string {
   let text = clip(singleLine(value).replace(/`/g, "'").trim(), max);
   if (text === '') text = '-';
-  return `\`${escape(text)}\``;
+  return `\`${escapeText(text)}\``;
 }
 
 /** `literal`, for a table cell: Slack draws no tables, so it is the same. */
-export const cell = literal;
+export function cell(value: string, max?: number): string {
+  return literal(value, max);
+}
 
 /** Bold, for our own words only. */
 export function bold(text: string): string {
-  return `*${escape(text)}*`;
+  return `*${escapeText(text)}*`;
 }
 
 /** `<url|label>`: the URL percent-encoded where it could end the link, the label our own words. */
 export function link(url: string, label: string): string {
-  return `<${escape(safeUrl(url))}|${escape(label)}>`;
+  return `<${escapeText(safeUrl(url))}|${escapeText(label)}>`;
 }

@@ -48,7 +48,7 @@ export function dialectOf(form: URLSearchParams): Dialect {
 
 const markup = (d: Dialect) => (d === 'slack' ? slack : mattermost);
 const literal = (value: string, d: Dialect) => markup(d).literal(value);
-const cell = (value: string, d: Dialect) => markup(d).cell(value);
+const cell = (value: string, d: Dialect) => (d === 'slack' ? slack.cell(value) : mattermost.cell(value));
 const bold = (text: string, d: Dialect) => markup(d).bold(text);
 
 export const HELP = [
