@@ -27,6 +27,12 @@ export interface ResourceLookups {
   sesSandbox?(): boolean;
   /** The ARN of the secret a SecretId (name or ARN) names, undefined when there is none. */
   secretArn?(secretId: string): string | undefined;
+  /** Tags of an RDS DB instance or cluster by ARN (`arn:aws:rds:...:db:<id>`, `:cluster:<id>`), undefined if it does not exist. */
+  rdsTags?(arn: string): Array<{ Key: string; Value: string }> | undefined;
+  /** An Auto Scaling group's ARN and tags by name, undefined when there is none. */
+  autoScalingGroup?(name: string): { arn: string; tags: Record<string, string> } | undefined;
+  /** Tags of an ECS cluster or service by ARN, undefined when there is none. */
+  ecsTags?(arn: string): Record<string, string> | undefined;
 }
 
 export interface ResourceRequest {
@@ -40,7 +46,7 @@ const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:$
 const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
 
 function tagContext(
-  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag',
+  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag' | 'autoscaling:ResourceTag',
   tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined,
 ): RequestContext {
   const out: RequestContext = {};
@@ -53,6 +59,9 @@ function instanceContext(lookups: ResourceLookups, id: string): RequestContext {
   const tags = lookups.instanceTags(id);
   return { ...tagContext('aws:ResourceTag', tags), ...tagContext('ec2:ResourceTag', tags), 'ec2:InstanceID': id };
 }
+
+/** The cluster a request names (by name or ARN), `default` when it names none, as ECS reads it. */
+const clusterName = (ref: unknown) => (typeof ref === 'string' && ref !== '' ? (/:cluster\/(.+)$/.exec(ref)?.[1] ?? ref) : 'default');
 
 const sesArn = (type: string, name: string) => `arn:aws:ses:${REGION}:${ACCOUNT}:${type}/${name}`;
 
@@ -235,6 +244,96 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       if (req.operation === 'CreateFunction' && typeof p.Role === 'string')
         requests.push({ action: 'iam:PassRole', resource: p.Role, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
       return requests;
+    }
+    case 'rds': {
+      // RDS authorizes the DB instance (`arn:${Partition}:rds:${Region}:${Account}:db:${DbInstanceName}`) or the cluster
+      // (`...:cluster:${DbClusterInstanceName}`), whose condition keys are aws:ResourceTag/${TagKey} and rds:db-tag/${TagKey}
+      // (rds:cluster-tag/${TagKey} for a cluster); a Describe call naming none is authorized on `...:db:*` / `...:cluster:*`;
+      // AddTagsToResource also carries aws:RequestTag/${TagKey}, aws:TagKeys and rds:req-tag/${TagKey}
+      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+      const rdsArn = (type: 'db' | 'cluster', id: unknown) =>
+        typeof id === 'string' && id.startsWith('arn:') ? id : `arn:aws:rds:${REGION}:${ACCOUNT}:${type}:${typeof id === 'string' ? id.toLowerCase() : '*'}`;
+      const tagged = (arn: string): RequestContext => {
+        const tags = lookups.rdsTags?.(arn);
+        const own = arn.includes(':cluster:') ? 'rds:cluster-tag' : 'rds:db-tag';
+        const out = tagContext('aws:ResourceTag', tags);
+        for (const t of tags ?? []) out[`${own}/${t.Key}`] = t.Value;
+        return out;
+      };
+      switch (req.operation) {
+        case 'StartDBInstance':
+        case 'StopDBInstance':
+        case 'DescribeDBInstances': {
+          const arn = rdsArn('db', p.DBInstanceIdentifier);
+          return one(arn, tagged(arn));
+        }
+        case 'StartDBCluster':
+        case 'StopDBCluster':
+        case 'DescribeDBClusters': {
+          const arn = rdsArn('cluster', p.DBClusterIdentifier);
+          return one(arn, tagged(arn));
+        }
+        case 'ListTagsForResource':
+        case 'AddTagsToResource':
+        case 'RemoveTagsFromResource': {
+          const arn = String(p.ResourceName ?? '*');
+          const context = tagged(arn);
+          if (req.operation === 'AddTagsToResource') {
+            const tags: Array<{ Key: string; Value?: string }> = [];
+            for (let i = 1; req.form?.has(`Tags.Tag.${i}.Key`); i++)
+              tags.push({ Key: req.form.get(`Tags.Tag.${i}.Key`)!, Value: req.form.get(`Tags.Tag.${i}.Value`) ?? '' });
+            Object.assign(context, tagContext('aws:RequestTag', tags), { 'aws:TagKeys': tags.map((t) => t.Key) });
+            for (const t of tags) context[`rds:req-tag/${t.Key}`] = t.Value ?? '';
+          }
+          if (req.operation === 'RemoveTagsFromResource') context['aws:TagKeys'] = formList(req.form, 'TagKeys.member');
+          return one(arn, context);
+        }
+        default:
+          return one('*');
+      }
+    }
+    case 'autoscaling': {
+      // UpdateAutoScalingGroup authorizes the group (resource type autoScalingGroup, condition keys
+      // aws:ResourceTag/${TagKey} and autoscaling:ResourceTag/${TagKey}); the Describe* actions have no resource types,
+      // so their resource is `*` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html).
+      // A group that does not exist is authorized as the ARN pattern names it, `autoScalingGroup:*:autoScalingGroupName/<name>`.
+      if (req.operation !== 'UpdateAutoScalingGroup') return one('*');
+      const name = String(p.AutoScalingGroupName ?? '');
+      const group = lookups.autoScalingGroup?.(name);
+      const context: RequestContext = { ...tagContext('aws:ResourceTag', group?.tags), ...tagContext('autoscaling:ResourceTag', group?.tags) };
+      for (const key of ['MinSize', 'MaxSize'] as const) if (p[key] !== undefined) context[`autoscaling:${key}`] = String(p[key]);
+      return one(group?.arn ?? `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`, context);
+    }
+    case 'ecs': {
+      // ECS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html):
+      // UpdateService and DescribeServices authorize each service (arn:...:service/<cluster>/<service>, aws:ResourceTag and
+      // ecs:cluster), DescribeClusters each cluster, the tagging actions the resource they name; ListClusters and
+      // ListServices have no resource types (`*`; ListServices carries ecs:cluster).
+      const cluster = clusterName(p.cluster);
+      const clusterArn = `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${cluster}`;
+      const ecsResource = (arn: string, extra: RequestContext = {}): [string, RequestContext] => [
+        arn,
+        { ...tagContext('aws:ResourceTag', lookups.ecsTags?.(arn)), ...extra },
+      ];
+      const serviceArn = (ref: string) => (ref.startsWith('arn:') ? ref : `arn:aws:ecs:${REGION}:${ACCOUNT}:service/${cluster}/${ref}`);
+      switch (req.operation) {
+        case 'UpdateService':
+          return many([ecsResource(serviceArn(String(p.service ?? '')), { 'ecs:cluster': clusterArn })]);
+        case 'DescribeServices':
+          return many((Array.isArray(p.services) ? p.services : []).map((s: unknown) => ecsResource(serviceArn(String(s)), { 'ecs:cluster': clusterArn })));
+        case 'DescribeClusters': {
+          const refs = Array.isArray(p.clusters) && p.clusters.length > 0 ? p.clusters : ['default'];
+          return many(refs.map((c: unknown) => ecsResource(String(c).startsWith('arn:') ? String(c) : `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${c}`)));
+        }
+        case 'ListTagsForResource':
+        case 'TagResource':
+        case 'UntagResource':
+          return many([ecsResource(String(p.resourceArn ?? ''))]);
+        case 'ListServices':
+          return one('*', { 'ecs:cluster': clusterArn });
+        default:
+          return one('*');
+      }
     }
     case 'sqs': {
       // Every SQS action but ListQueues authorizes the queue (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html);
