@@ -25,10 +25,10 @@
  *   `response_type: "ephemeral"` shows it to the clicker alone (https://api.slack.com/interactivity/handling#message_responses).
  * - Mattermost: `<mattermostUrl>/api/v4/...` with `Authorization: Bearer <mattermostBotToken>`
  *   (https://developers.mattermost.com/api-documentation/): POST /posts (answers the post, `id`), PUT
- *   /posts/{post_id} (the whole post: `id`, `message`, `props`), POST /posts/ephemeral (`user_id`, `post`), POST
+ *   /posts/{post_id}/patch (patchPost: the `message` and `props` given replace the post's), POST /posts/ephemeral (`user_id`, `post`), POST
  *   /actions/dialogs/open (`trigger_id`, `url`, `dialog`:
- *   https://developers.mattermost.com/integrate/plugins/interactive-dialogs/), GET /users/{user_id} (`email`,
- *   `email_verified`). Errors are non-2xx with `{"id": "<error id>", "message": ...}`. Buttons are message
+ *   https://developers.mattermost.com/integrate/plugins/interactive-dialogs/), GET /users/{user_id} (`email`, and
+ *   `email_verified`, which the server leaves out when false: model.User's `json:"email_verified,omitempty"`). Errors are non-2xx with `{"id": "<error id>", "message": ...}`. Buttons are message
  *   attachments' `actions`, each with `integration: {url, context}` that Mattermost POSTs back on a click
  *   (https://developers.mattermost.com/integrate/plugins/interactive-messages/).
  * - Teams: an incoming webhook URL (from `teamsWebhooks`, by channel name) takes a message with an Adaptive Card
@@ -365,7 +365,7 @@ export function chatClient(options: ChatClientOptions): ChatClient {
           await slack('chat.update', { channel: posted.channel, ts: posted.id, ...slackBlocks(message) });
           return;
         case 'mattermost':
-          await mattermost('PUT', `/posts/${mmId(posted.id)}`, { id: posted.id, ...mattermostPost(message) });
+          await mattermost('PUT', `/posts/${mmId(posted.id)}/patch`, mattermostPost(message));
           return;
         case 'teams':
           await teams(posted.channel, teamsCard(message));
