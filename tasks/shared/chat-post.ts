@@ -8,8 +8,8 @@
  *   await chat.update(posted, { title: 'Deploy? Approved by lead@example.com' });
  *
  * A message is neutral (`ChatMessage`: a title, lines, fields, a link, buttons) and rendered here per platform, with
- * every text shown literally: nothing a message carries can mention `@channel`, link, or format (`literalSlack`,
- * `literalMarkdown`). Every failure is one of the named errors below (Chat.NotConfigured, Chat.ApiError,
+ * every text shown literally: nothing a message carries can mention `@channel`, link, or format (the shared escapers:
+ * tasks/shared/slack-text.ts, mattermost-text.ts). Every failure is one of the named errors below (Chat.NotConfigured, Chat.ApiError,
  * Chat.RateLimited, Chat.Unreachable, Chat.Unsupported), whose message names the platform and the method and never
  * holds a token.
  *
@@ -38,6 +38,8 @@
  *   and buttons are Chat.Unsupported. Teams approvals are answered by mentioning the outgoing webhook (README).
  */
 import type { ChatPlatform, ChatSecrets } from './chat-auth';
+import * as mattermostText from './mattermost-text';
+import * as slackText from './slack-text';
 
 export const SLACK_API = 'https://slack.com/api';
 /** An interaction's response_url is Slack's: anything else would make a forged click a request forger. */
@@ -152,19 +154,11 @@ export interface ChatMessage {
   buttons?: ChatButton[];
 }
 
-/** Slack: the characters mrkdwn treats as control characters become entities (https://api.slack.com/reference/surfaces/formatting#escaping). */
-export function literalSlack(text: string): string {
-  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
-}
+/** Slack: &, < and > as entities (tasks/shared/slack-text.ts): no mention, no link can be made. */
+export const literalSlack = slackText.escape;
 
-/**
- * Markdown (Mattermost, Teams' TextBlock): "Any ASCII punctuation character may be backslash-escaped" (CommonMark
- * https://spec.commonmark.org/0.31.2/#backslash-escapes), so every one is; and `@` is followed by a WORD JOINER
- * (U+2060), so `@channel` and `@here` stay text whatever the server's mention parser makes of a backslash.
- */
-export function literalMarkdown(text: string): string {
-  return text.replace(/[!-/:-@[-`{-~]/g, (c) => (c === '@' ? '@\u2060' : `\\${c}`));
-}
+/** Markdown (Mattermost, Teams' TextBlock): punctuation backslash-escaped, `@` unable to mention (tasks/shared/mattermost-text.ts). */
+export const literalMarkdown = mattermostText.escape;
 
 const singleLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
 const cut = (s: string, n: number) => ([...s].length <= n ? s : `${[...s].slice(0, n - 1).join('')}…`);
@@ -183,7 +177,8 @@ export function slackBlocks(m: ChatMessage): { text: string; blocks: unknown[] }
   if (m.lines?.length) blocks.push({ type: 'section', text: plain(m.lines.join('\n'), SLACK_SECTION_CHARS) });
   const fields = (m.fields ?? []).slice(0, SLACK_FIELDS);
   if (fields.length) blocks.push({ type: 'section', fields: fields.map((f) => plain(`${singleLine(f.label)}: ${f.value}`, SLACK_FIELD_CHARS)) });
-  if (m.link) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${m.link.url}|${literalSlack(singleLine(m.link.label)).replace(/\|/g, '¦')}>` } });
+  if (m.link)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackText.link(m.link.url, singleLine(m.link.label).replace(/\|/g, '¦')), verbatim: true } });
   if (m.buttons?.length)
     blocks.push({
       type: 'actions',
@@ -200,7 +195,7 @@ export function slackBlocks(m: ChatMessage): { text: string; blocks: unknown[] }
 
 /** A Mattermost post's `message` and `props.attachments` (https://developers.mattermost.com/integrate/reference/message-attachments/). */
 export function mattermostPost(m: ChatMessage): { message: string; props: { attachments: unknown[] } } {
-  const text = [...(m.lines ?? []).map(literalMarkdown), ...(m.link ? [`[${literalMarkdown(singleLine(m.link.label))}](${m.link.url})`] : [])].join('\n');
+  const text = [...(m.lines ?? []).map(literalMarkdown), ...(m.link ? [mattermostText.link(m.link.url, singleLine(m.link.label))] : [])].join('\n');
   const attachment = {
     fallback: plainText(m),
     title: literalMarkdown(singleLine(m.title)),

@@ -17,7 +17,6 @@ let channel: string;
 
 beforeAll(async () => {
   h = await startRuntime();
-  // biome-ignore lint/suspicious/noExplicitAny: the test listens on the chat server's private delivery path
   const app = (h.rt.chat as any).app as { deliver: (d: Delivery) => Promise<{ status: number; body: string }> };
   const deliver = app.deliver;
   app.deliver = async (d) => {
