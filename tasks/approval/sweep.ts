@@ -8,6 +8,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { chatDeps, loadChatEnv } from './chat-deps';
 import { ApprovalStore } from './core/store';
 import { sweep, type SweepCounts } from './core/sweep';
 
@@ -19,11 +20,19 @@ export function loadEnv(env: Env = process.env) {
     linkBaseUrl: requireUrl(env, 'LINK_BASE_URL'),
     reminderIntervalSeconds: requireInt(env, 'REMINDER_INTERVAL_SECONDS', { min: 1 }),
     escalationApprovers: requireEmailList(env, 'ESCALATION_APPROVERS'),
+    ...loadChatEnv(env),
   };
 }
 
 const env = loadEnv();
-const deps = { ...env, sfn: new SFNClient({}), ses: new SESv2Client({}), store: new ApprovalStore(documentClient(), env.tableName), log: logger };
+const deps = {
+  ...env,
+  sfn: new SFNClient({}),
+  ses: new SESv2Client({}),
+  store: new ApprovalStore(documentClient(), env.tableName),
+  log: logger,
+  chat: chatDeps(env).chat,
+};
 
 export const handler = lambdaHandler(
   async (_event: unknown, context): Promise<SweepCounts> =>

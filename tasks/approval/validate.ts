@@ -5,7 +5,7 @@
  */
 import { EnvError, requireEmailList, requireInt, type Env } from '../shared/env';
 import { lambdaHandler } from '../shared/handler';
-import { validateRequest, LIMITS, type RequestDefaults } from './core/validate';
+import { checkChatTargets, validateRequest, LIMITS, type RequestDefaults } from './core/validate';
 import type { ApprovalRequest } from './core/types';
 
 export function loadEnv(env: Env = process.env): RequestDefaults {
@@ -24,7 +24,11 @@ export function loadEnv(env: Env = process.env): RequestDefaults {
     }
     allowedRecipientDomains = parsed as string[];
   }
-  return { approvers, timeoutSeconds, maxTimeoutSeconds, allowedRecipientDomains };
+  const mattermostConfigured = (env.MATTERMOST_URL ?? '') !== '';
+  const problems: string[] = [];
+  const chat = checkChatTargets(JSON.parse(env.CHAT_TARGETS || '{}'), 'CHAT_TARGETS', mattermostConfigured, problems);
+  if (problems.length) throw new EnvError('CHAT_TARGETS', problems.join('; '));
+  return { approvers, timeoutSeconds, maxTimeoutSeconds, allowedRecipientDomains, chat, mattermostConfigured };
 }
 
 const defaults = loadEnv();

@@ -8,6 +8,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireEmailList, requireInt, requireString, requireUrl, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { chatDeps, loadChatEnv } from './chat-deps';
 import { ApprovalStore } from './core/store';
 import { deliverNext, type WorkerEvent, type WorkerResult } from './core/worker';
 
@@ -21,6 +22,7 @@ export function loadEnv(env: Env = process.env) {
     escalateAfterSeconds: requireInt(env, 'ESCALATE_AFTER_SECONDS', { min: 0 }),
     escalationApprovers: requireEmailList(env, 'ESCALATION_APPROVERS'),
     workerName: env.AWS_LAMBDA_FUNCTION_NAME || 'opsflow-worker',
+    ...loadChatEnv(env),
   };
 }
 
@@ -32,6 +34,7 @@ const deps = {
   ses: new SESv2Client({}),
   store: new ApprovalStore(documentClient(), env.tableName),
   log: logger,
+  chat: chatDeps(env).chat,
 };
 
 export const handler = lambdaHandler(

@@ -8,8 +8,8 @@
  *   await chat.update(posted, { title: 'Deploy? Approved by lead@example.com' });
  *
  * A message is neutral (`ChatMessage`: a title, lines, fields, a link, buttons) and rendered here per platform, with
- * every text shown literally: nothing a message carries can mention `@channel`, link, or format (`literalSlack`,
- * `literalMarkdown`). Every failure is one of the named errors below (Chat.NotConfigured, Chat.ApiError,
+ * every text shown literally: nothing a message carries can mention `@channel`, link, or format (the shared escapers:
+ * tasks/shared/slack-text.ts, mattermost-text.ts). Every failure is one of the named errors below (Chat.NotConfigured, Chat.ApiError,
  * Chat.RateLimited, Chat.Unreachable, Chat.Unsupported), whose message names the platform and the method and never
  * holds a token.
  *
@@ -25,10 +25,10 @@
  *   `response_type: "ephemeral"` shows it to the clicker alone (https://api.slack.com/interactivity/handling#message_responses).
  * - Mattermost: `<mattermostUrl>/api/v4/...` with `Authorization: Bearer <mattermostBotToken>`
  *   (https://developers.mattermost.com/api-documentation/): POST /posts (answers the post, `id`), PUT
- *   /posts/{post_id} (the whole post: `id`, `message`, `props`), POST /posts/ephemeral (`user_id`, `post`), POST
+ *   /posts/{post_id}/patch (patchPost: the `message` and `props` given replace the post's), POST /posts/ephemeral (`user_id`, `post`), POST
  *   /actions/dialogs/open (`trigger_id`, `url`, `dialog`:
- *   https://developers.mattermost.com/integrate/plugins/interactive-dialogs/), GET /users/{user_id} (`email`,
- *   `email_verified`). Errors are non-2xx with `{"id": "<error id>", "message": ...}`. Buttons are message
+ *   https://developers.mattermost.com/integrate/plugins/interactive-dialogs/), GET /users/{user_id} (`email`, and
+ *   `email_verified`, which the server leaves out when false: model.User's `json:"email_verified,omitempty"`). Errors are non-2xx with `{"id": "<error id>", "message": ...}`. Buttons are message
  *   attachments' `actions`, each with `integration: {url, context}` that Mattermost POSTs back on a click
  *   (https://developers.mattermost.com/integrate/plugins/interactive-messages/).
  * - Teams: an incoming webhook URL (from `teamsWebhooks`, by channel name) takes a message with an Adaptive Card
@@ -155,10 +155,10 @@ export interface ChatMessage {
   buttons?: ChatButton[];
 }
 
-/** Slack: the characters mrkdwn treats as control characters become entities (the one Slack escaper: slack-text.ts). */
+/** Slack: &, < and > as entities (tasks/shared/slack-text.ts): no mention, no link can be made. */
 export const literalSlack = slackText.escapeText;
 
-/** Markdown (Mattermost, Teams' TextBlock): every ASCII punctuation character escaped (the one Markdown escaper: mattermost-text.ts). */
+/** Markdown (Mattermost, Teams' TextBlock): punctuation backslash-escaped, `@` unable to mention (tasks/shared/mattermost-text.ts). */
 export const literalMarkdown = mattermostText.escapeText;
 
 const singleLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
@@ -178,7 +178,8 @@ export function slackBlocks(m: ChatMessage): { text: string; blocks: unknown[] }
   if (m.lines?.length) blocks.push({ type: 'section', text: plain(m.lines.join('\n'), SLACK_SECTION_CHARS) });
   const fields = (m.fields ?? []).slice(0, SLACK_FIELDS);
   if (fields.length) blocks.push({ type: 'section', fields: fields.map((f) => plain(`${singleLine(f.label)}: ${f.value}`, SLACK_FIELD_CHARS)) });
-  if (m.link) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${m.link.url}|${literalSlack(singleLine(m.link.label)).replace(/\|/g, '¦')}>` } });
+  if (m.link)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackText.link(m.link.url, singleLine(m.link.label).replace(/\|/g, '¦')), verbatim: true } });
   if (m.buttons?.length)
     blocks.push({
       type: 'actions',
@@ -195,7 +196,7 @@ export function slackBlocks(m: ChatMessage): { text: string; blocks: unknown[] }
 
 /** A Mattermost post's `message` and `props.attachments` (https://developers.mattermost.com/integrate/reference/message-attachments/). */
 export function mattermostPost(m: ChatMessage): { message: string; props: { attachments: unknown[] } } {
-  const text = [...(m.lines ?? []).map(literalMarkdown), ...(m.link ? [`[${literalMarkdown(singleLine(m.link.label))}](${m.link.url})`] : [])].join('\n');
+  const text = [...(m.lines ?? []).map(literalMarkdown), ...(m.link ? [mattermostText.link(m.link.url, singleLine(m.link.label))] : [])].join('\n');
   const attachment = {
     fallback: plainText(m),
     title: literalMarkdown(singleLine(m.title)),
@@ -378,7 +379,7 @@ export function chatClient(options: ChatClientOptions): ChatClient {
           await slack('chat.update', { channel: posted.channel, ts: posted.id, ...slackBlocks(message) });
           return;
         case 'mattermost':
-          await mattermost('PUT', `/posts/${mmId(posted.id)}`, { id: posted.id, ...mattermostPost(message) });
+          await mattermost('PUT', `/posts/${mmId(posted.id)}/patch`, mattermostPost(message));
           return;
         case 'teams':
           await teams(posted.channel, teamsCard(message));

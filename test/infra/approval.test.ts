@@ -106,16 +106,28 @@ describe('IAM', () => {
     }
   });
 
-  it('lets the decision function only complete tasks, read/write approval records and describe its own executions', () => {
-    const statements = policyOf(json, 'ApprovalDecideFn');
-    const actions = statements
-      .flatMap((s) => asList(s.Action))
-      .filter((a) => !/^(xray|logs):/.test(a))
-      .sort();
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'states:DescribeExecution', 'states:SendTaskFailure', 'states:SendTaskSuccess']);
-    const describe = statements.find((s) => asList(s.Action).includes('states:DescribeExecution'))!;
-    expect(JSON.stringify(describe.Resource)).toContain(':execution:Opsflow-Approval:*');
-  });
+  it.each(['ApprovalDecideFn', 'ApprovalChatFn'])(
+    'lets %s only complete tasks, read/write approval records, describe its own executions and read the chat secret',
+    (fn) => {
+      const statements = policyOf(json, fn);
+      const actions = statements
+        .flatMap((s) => asList(s.Action))
+        .filter((a) => !/^(xray|logs):/.test(a))
+        .sort();
+      expect(actions).toEqual([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'secretsmanager:GetSecretValue',
+        'states:DescribeExecution',
+        'states:SendTaskFailure',
+        'states:SendTaskSuccess',
+      ]);
+      const describe = statements.find((s) => asList(s.Action).includes('states:DescribeExecution'))!;
+      expect(JSON.stringify(describe.Resource)).toContain(':execution:Opsflow-Approval:*');
+      const secret = statements.find((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'))!;
+      expect(secret.Resource).toEqual({ Ref: expect.stringMatching(/^ChatSecret/) });
+    },
+  );
 });
 
 describe('resources', () => {
@@ -124,6 +136,8 @@ describe('resources', () => {
   it('serves GET and POST /approvals/{ref} through a throttled, logged HTTP API stage', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /approvals/{ref}' });
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /approvals/{ref}' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /chat/approvals' });
+    expect(JSON.stringify(template.toJSON().Outputs.ApprovalChatCallbackUrl.Value)).toContain('/chat/approvals');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },

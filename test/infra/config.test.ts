@@ -7,6 +7,39 @@ import { loadConfig, parseConfig } from '../../infra/config';
 
 const withApproval = (approval: Record<string, unknown>) => ({ approval });
 
+describe('config: approval.chat', () => {
+  it('reads channels per platform, the Mattermost server and the approver map', () => {
+    const c = parseConfig(
+      withApproval({
+        chat: {
+          slack: 'C0123ABCD',
+          mattermost: 'qmd5oqtwoibz8cuzxzg5ekshgr',
+          mattermostUrl: 'https://mm.example.com/',
+          teams: 'ops',
+          approverMap: { 'slack:U0123ABCD': 'Lead@Example.com' },
+        },
+      }),
+    );
+    expect(c.approval.chat).toEqual({
+      targets: [
+        { platform: 'slack', channel: 'C0123ABCD' },
+        { platform: 'mattermost', channel: 'qmd5oqtwoibz8cuzxzg5ekshgr' },
+        { platform: 'teams', channel: 'ops' },
+      ],
+      mattermostUrl: 'https://mm.example.com',
+      approverMap: { 'slack:U0123ABCD': 'lead@example.com' },
+    });
+  });
+
+  it('fails naming every bad field', () => {
+    expect(() =>
+      parseConfig(withApproval({ chat: { slack: '#general', mattermost: 'qmd5oqtwoibz8cuzxzg5ekshgr', discord: 'x', approverMap: { 'slack:bob': 'x' } } })),
+    ).toThrow(
+      'opsflow config: approval.chat.discord is not a known setting; approval.chat.slack: must be a Slack channel id (C…, G…, D…) or user id (U…, W…), got string "#general"; approval.chat.mattermost: this deployment has no Mattermost server (approval.chat.mattermostUrl); approval.chat.approverMap: \'slack:bob\' is not slack:<user id>, mattermost:<user id> or teams:<AAD object id>',
+    );
+  });
+});
+
 describe('config', () => {
   it('synthesizes out of the box with the defaults the README documents', () => {
     const c = parseConfig({});
@@ -21,6 +54,7 @@ describe('config', () => {
       reminderIntervalSeconds: 14400,
       escalationApprovers: [],
       escalateAfterSeconds: 43200,
+      chat: { targets: [], approverMap: {} },
     });
     expect(c.alerts).toEqual({ emails: [] });
     expect(c.tagPolicy).toMatchObject({

@@ -29,7 +29,7 @@ function standalone(props: ConstructorParameters<typeof Ec2Schedule>[2]) {
 }
 
 /** Every function that reads the deployment's chat secret: each talks to a chat server. */
-const CHAT_SECRET_READERS = ['Ec2ScheduleChatFn'];
+const CHAT_SECRET_READERS = ['Ec2ScheduleChatFn', 'ApprovalWorkerFn', 'ApprovalSweepFn', 'ApprovalDecideFn', 'ApprovalChatFn'];
 
 describe('Ec2Schedule schedules', () => {
   const { json } = synthOpsflow();

@@ -11,8 +11,8 @@ const resources = Object.entries(json.Resources as Record<string, any>);
 const functions = resources.filter(([, r]) => r.Type === 'AWS::Lambda::Function');
 
 describe('task functions and their logs', () => {
-  it('finds the 17 task functions', () => {
-    expect(functions.length).toBe(17); // Ec2Schedule's Advance replaced its Act and Verify functions
+  it('finds the 18 task functions', () => {
+    expect(functions.length).toBe(18); // Ec2Schedule's Advance replaced its Act and Verify functions; Approval's Chat votes
   });
 
   it('attaches AWSLambdaBasicExecutionRole (or any managed policy) to no role', () => {

@@ -3,8 +3,23 @@
  * Every problem names the field, e.g. `approval.reminderIntervalSeconds (86400) must be shorter than
  * approval.timeoutSeconds (3600)`.
  */
+import { checkChatTargets } from '../../tasks/approval/core/validate';
+import type { ChatTarget } from '../../tasks/shared/chat-post';
 import { isValidEmail as isEmail } from '../../tasks/shared/email';
 import { asObject, emails, int, isDomain, str, unknownKeys } from '../shared/config';
+
+/** `approval.chat`: where requests are posted with Approve / Reject buttons, and who is who in chat. */
+export interface ApprovalChatConfig {
+  /** Posted to when an execution gives no `chat`; each platform optional. @default [] (no chat) */
+  readonly targets: ChatTarget[];
+  /** The Mattermost server's base URL (`https://mattermost.example.com`); needed for any Mattermost channel. */
+  readonly mattermostUrl?: string;
+  /**
+   * Chat users to approver addresses, `"<platform>:<user id>": "address"` (`slack:U0123ABCD`, `mattermost:<id>`,
+   * `teams:<AAD object id>`). It wins over the address the chat profile gives; Teams users need it. @default {}
+   */
+  readonly approverMap: Record<string, string>;
+}
 
 export interface ApprovalConfig {
   /** From address of approval emails; must be verified in SES (or belong to `sesIdentity`). */
@@ -27,6 +42,8 @@ export interface ApprovalConfig {
   readonly escalationApprovers: string[];
   /** When to escalate. @default 43200 (12 h) */
   readonly escalateAfterSeconds: number;
+  /** Approvals in chat. @default no chat */
+  readonly chat: ApprovalChatConfig;
 }
 
 export const DEFAULT_APPROVAL: ApprovalConfig = {
@@ -38,6 +55,7 @@ export const DEFAULT_APPROVAL: ApprovalConfig = {
   reminderIntervalSeconds: 14_400,
   escalationApprovers: [],
   escalateAfterSeconds: 43_200,
+  chat: { targets: [], approverMap: {} },
 };
 
 /** Step Functions activity tasks live at most a year. */
@@ -81,7 +99,9 @@ export function parseApproval(raw: unknown, problems: string[]): ApprovalConfig 
     problems.push(`approval.escalateAfterSeconds (${escalateAfterSeconds}) must be shorter than approval.timeoutSeconds (${timeoutSeconds})`);
   }
   const allowedRecipientDomains = recipientDomains(a.allowedRecipientDomains, { approvers, escalationApprovers }, problems);
+  const chat = parseChat(a.chat, problems);
   return {
+    chat,
     sender,
     sesIdentity,
     approvers,
@@ -93,6 +113,34 @@ export function parseApproval(raw: unknown, problems: string[]): ApprovalConfig 
     escalateAfterSeconds,
     ...(allowedRecipientDomains ? { allowedRecipientDomains } : {}),
   };
+}
+
+const CHAT_KEYS = ['slack', 'mattermost', 'teams', 'mattermostUrl', 'approverMap'];
+const MAP_KEY = /^(slack:[UW][A-Z0-9]{2,20}|mattermost:[a-z0-9]{26}|teams:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** `approval.chat`: `{ slack?, mattermost?, teams?, mattermostUrl?, approverMap? }`. */
+function parseChat(raw: unknown, problems: string[]): ApprovalChatConfig {
+  if (raw === undefined) return DEFAULT_APPROVAL.chat;
+  const c = asObject(raw, 'approval.chat', problems);
+  unknownKeys(c, CHAT_KEYS, 'approval.chat', problems);
+  const mattermostUrl = c.mattermostUrl === undefined ? undefined : str(c.mattermostUrl, 'approval.chat.mattermostUrl', problems);
+  if (mattermostUrl && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(mattermostUrl)) {
+    problems.push(`approval.chat.mattermostUrl must be an http(s) URL without query or fragment, got '${mattermostUrl}'`);
+  }
+  const { slack, mattermost, teams } = c;
+  const channels = Object.fromEntries(Object.entries({ slack, mattermost, teams }).filter(([, v]) => v !== undefined));
+  const before = problems.length;
+  const targets = checkChatTargets(channels, 'chat', mattermostUrl !== undefined, problems);
+  // checkChatTargets names the input's field: here it is the config's.
+  for (let i = before; i < problems.length; i++) problems[i] = `approval.${problems[i]}`;
+  const approverMap: Record<string, string> = {};
+  for (const [user, email] of Object.entries(asObject(c.approverMap ?? {}, 'approval.chat.approverMap', problems))) {
+    if (!MAP_KEY.test(user)) problems.push(`approval.chat.approverMap: '${user}' is not slack:<user id>, mattermost:<user id> or teams:<AAD object id>`);
+    else if (typeof email !== 'string' || !isEmail(email))
+      problems.push(`approval.chat.approverMap.${user} must be an email address, got ${JSON.stringify(email)}`);
+    else approverMap[user] = email.toLowerCase();
+  }
+  return { targets, ...(mattermostUrl ? { mattermostUrl: mattermostUrl.replace(/\/+$/, '') } : {}), approverMap };
 }
 
 /** `approval.allowedRecipientDomains`: lower-case domain names; the configured approvers must be in them. */

@@ -34,6 +34,8 @@ import { Construct } from 'constructs';
 import { SEND_CLAIM_SECONDS } from '../../tasks/approval/core/notify';
 import { inAllowedDomain } from '../../tasks/approval/core/validate';
 import { ErrorNames } from '../../tasks/shared/errors';
+import type { ChatTarget } from '../../tasks/shared/chat-post';
+import { ChatSecret } from '../shared/chat';
 import { addRecordPanel, type RecordPanel } from '../shared/record-panel';
 import { LinkApi, WorkflowTable } from '../shared/resources';
 import { SchedulerRole } from '../shared/service-roles';
@@ -139,7 +141,16 @@ export interface ApprovalProps {
    * @default [] (any domain)
    */
   readonly allowedRecipientDomains?: string[];
+  /** Where requests are posted with Approve / Reject buttons when the execution gives no `chat`. @default [] (no chat) */
+  readonly chatTargets?: ChatTarget[];
+  /** The Mattermost server's base URL; needed to post to Mattermost. @default none */
+  readonly mattermostUrl?: string;
+  /** Chat users to approver addresses, `"<platform>:<user id>": "address"`. @default {} */
+  readonly approverMap?: Record<string, string>;
 }
+
+/** The path chat servers send clicks to, on the approval API. */
+export const CHAT_CALLBACK_PATH = '/chat/approvals';
 
 export class Approval extends Construct {
   /** The standalone `Approval` state machine; other workflows call it with `states:startExecution.sync`. */
@@ -152,6 +163,8 @@ export class Approval extends Construct {
   readonly table: WorkflowTable;
   /** The longest an approval may wait (`maxTimeout`): a workflow that waits on one waits at least this long. */
   readonly maxTimeout: Duration;
+  /** Where Slack (Interactivity Request URL), Mattermost buttons and the Teams outgoing webhook send votes. */
+  readonly chatCallbackUrl: string;
 
   constructor(scope: Construct, id: string, props: ApprovalProps) {
     super(scope, id);
@@ -194,6 +207,15 @@ export class Approval extends Construct {
       authentication: 'Approvers have no AWS identity: each link carries its own unguessable, expiring, per-approver secret, checked by the handler.',
     });
     const linkBaseUrl = props.linkBaseUrl ?? this.api.apiEndpoint;
+    this.chatCallbackUrl = `${this.api.apiEndpoint}${CHAT_CALLBACK_PATH}`;
+    const chatSecret = ChatSecret.of(this);
+    // Every function that posts, updates or reads chat (worker: posts; sweep: retries, final state; decide and chat:
+    // the vote's update) reads the deployment's chat secret and calls the chat servers.
+    const chatEnv = {
+      ...chatSecret.environment,
+      CHAT_CALLBACK_URL: this.chatCallbackUrl,
+      ...(props.mattermostUrl ? { MATTERMOST_URL: props.mattermostUrl } : {}),
+    };
 
     const stack = Stack.of(this);
     const identityArn = (name: string) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
@@ -236,25 +258,37 @@ export class Approval extends Construct {
         DEFAULT_TIMEOUT_SECONDS: String(timeout.toSeconds()),
         MAX_TIMEOUT_SECONDS: String(maxTimeout.toSeconds()),
         ALLOWED_RECIPIENT_DOMAINS: JSON.stringify(allowedDomains),
+        CHAT_TARGETS: JSON.stringify(Object.fromEntries((props.chatTargets ?? []).map((t) => [t.platform, t.channel]))),
+        ...(props.mattermostUrl ? { MATTERMOST_URL: props.mattermostUrl } : {}),
       },
     });
     const worker = new TaskFunction(this, 'WorkerFn', {
       entry: 'tasks/approval/worker.ts',
       description: 'opsflow approval: take the activity task, store it, email the approvers',
       timeout: WORKER_TIMEOUT,
-      environment: { ...mailEnv, ACTIVITY_ARN: this.activity.activityArn },
+      environment: { ...mailEnv, ...chatEnv, ACTIVITY_ARN: this.activity.activityArn },
+      callsOutsideAws: true,
     });
     const sweep = new TaskFunction(this, 'SweepFn', {
       entry: 'tasks/approval/sweep.ts',
       description: 'opsflow approval: heartbeat pending tasks, remind, escalate, retry deliveries',
       timeout: SWEEP_TIMEOUT,
-      environment: mailEnv,
+      environment: { ...mailEnv, ...chatEnv },
+      callsOutsideAws: true,
     });
     const decide = new TaskFunction(this, 'DecideFn', {
       entry: 'tasks/approval/decide.ts',
       description: 'opsflow approval: serve the approval page and record decisions',
-      environment: { TABLE_NAME: this.table.tableName },
+      environment: { TABLE_NAME: this.table.tableName, ...chatEnv },
+      callsOutsideAws: true,
     });
+    const chat = new TaskFunction(this, 'ChatFn', {
+      entry: 'tasks/approval/chat.ts',
+      description: 'opsflow approval: votes from Slack, Mattermost and Teams',
+      environment: { TABLE_NAME: this.table.tableName, APPROVER_MAP: JSON.stringify(props.approverMap ?? {}), ...chatEnv },
+      callsOutsideAws: true,
+    });
+    for (const fn of [worker, sweep, decide, chat]) chatSecret.allowRead(fn);
 
     this.activity.grant(worker, 'states:GetActivityTask');
     // SendTask* name a task token, not a resource: they support no resource-level permissions, so a grant
@@ -264,9 +298,10 @@ export class Approval extends Construct {
     worker.addToRolePolicy(respond('SendTaskHeartbeat', 'SendTaskSuccess', 'SendTaskFailure'));
     sweep.addToRolePolicy(respond('SendTaskHeartbeat', 'SendTaskSuccess', 'SendTaskFailure'));
     decide.addToRolePolicy(respond('SendTaskSuccess', 'SendTaskFailure'));
+    chat.addToRolePolicy(respond('SendTaskSuccess', 'SendTaskFailure'));
     // Explicit statements rather than table.grant(): that would also open every index to Get/Put.
     const readWrite = new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] });
-    for (const fn of [worker, sweep, decide]) fn.addToRolePolicy(readWrite);
+    for (const fn of [worker, sweep, decide, chat]) fn.addToRolePolicy(readWrite);
     sweep.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.table.tableArn}/index/pending`] }));
     worker.addToRolePolicy(sendEmail);
     sweep.addToRolePolicy(sendEmail);
@@ -285,6 +320,7 @@ export class Approval extends Construct {
 
     const integration = new HttpLambdaIntegration('Decide', decide);
     this.api.addRoutes({ path: '/approvals/{ref}', methods: [HttpMethod.GET, HttpMethod.POST], integration });
+    this.api.addRoutes({ path: CHAT_CALLBACK_PATH, methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('Chat', chat) });
 
     const schedulerRole = new SchedulerRole(this, 'SweepScheduleRole');
     new Schedule(this, 'Sweep', {
@@ -352,21 +388,22 @@ export class Approval extends Construct {
     // The page asks whether the execution still waits (aborted, failed, timed out: it says why the request closed).
     // DescribeExecution's resource is the execution:
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
-    decide.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['states:DescribeExecution'],
-        resources: [
-          stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-        ],
-      }),
-    );
-    decide.suppress([
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.',
-        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }],
-      },
-    ]);
+    const describeExecution = new PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [
+        stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ],
+    });
+    for (const fn of [decide, chat]) {
+      fn.addToRolePolicy(describeExecution);
+      fn.suppress([
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: 'DescribeExecution on executions of this one state machine; execution names are not known in advance.',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:[^:]+:\\*$/g' }],
+        },
+      ]);
+    }
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
       stateMachineName,

@@ -20,8 +20,11 @@ export const approval = defineWorkflow({
       escalationApprovers: a.escalationApprovers,
       escalateAfter: Duration.seconds(a.escalateAfterSeconds),
       allowedRecipientDomains: a.allowedRecipientDomains,
+      chatTargets: a.chat.targets,
+      mattermostUrl: a.chat.mattermostUrl,
+      approverMap: a.chat.approverMap,
     });
-    return { construct: w, stateMachine: w.stateMachine, outputs: { ApprovalApiUrl: w.api.apiEndpoint } };
+    return { construct: w, stateMachine: w.stateMachine, outputs: { ApprovalApiUrl: w.api.apiEndpoint, ApprovalChatCallbackUrl: w.chatCallbackUrl } };
   },
   examples: examplesIn(__dirname),
   tryLocally: ['npx opsflow start Approval workflows/approval/examples/approval.json         # then open the link from: npx opsflow outbox'],

@@ -12,6 +12,7 @@ import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { isThrottling } from '../../shared/aws-errors';
 import type { HttpRequest, HttpResponse } from '../../shared/http';
+import { refreshPosts, type ApprovalChatDeps } from './chat-messages';
 import { deliverDecision } from './deliver';
 import { findApprover, parseRef } from './links';
 import { COMMENT_MAX_CHARS, htmlResponse, type Intent, type RequestFacts } from './pages';
@@ -23,6 +24,8 @@ export interface DecideDeps {
   sfn: SFNClient;
   now: () => Date;
   log: Log;
+  /** Chat: a vote updates the request's chat messages (who voted, who decided). Absent: they are left as they are. */
+  chat?: ApprovalChatDeps;
 }
 
 /** `request.params.ref` is the link's reference, `request.query.intent` the button the email link preselects. */
@@ -49,14 +52,10 @@ async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpRespon
   // Nothing recorded: an escalation list or an old record may still hold the requester's address.
   if (isRequester(record, approver.email)) return htmlResponse(403, { kind: 'own-request', title: record.title });
 
-  const now = deps.now();
-  const state = stateFor(record, approver.email, now);
+  const opened = await openFor(deps, record, approver.email);
   const isPost = request.method === 'POST';
   // A POST to a request that cannot take this vote changes nothing: 409, except for expiry and closure (410).
-  if (state.kind !== 'open') return settled(record, state, isPost ? 409 : 200);
-  // Open as far as the record knows; the execution may have stopped waiting (aborted, failed, a restart).
-  const over = await closeIfOver(deps, record);
-  if (over) return settled(over.record, over.state, isPost ? 409 : 200);
+  if (opened.kind !== 'open') return settled(opened.record, opened.state, isPost ? 409 : 200);
   const facts = factsOf(record);
   const form = { kind: 'pending', facts, you: approver.email, ref: request.params.ref! } as const;
   // Anything but POST only reads (HEAD from link scanners included).
@@ -66,16 +65,60 @@ async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpRespon
   if ('problems' in submitted) {
     return htmlResponse(400, { ...form, intent: null, problems: submitted.problems, comment: submitted.comment });
   }
+  const cast = await castVote(deps, record, { approver: approver.email, decision: submitted.verdict, comment: submitted.comment });
+  switch (cast.kind) {
+    case 'recorded':
+      return htmlResponse(200, { kind: 'voted', facts: factsOf(cast.record), vote: cast.vote, justNow: true });
+    case 'decided':
+      return htmlResponse(200, { kind: 'decided', facts: factsOf(cast.record), decision: cast.record.decision! });
+    case 'gone':
+      return htmlResponse(410, cast.expired ? { kind: 'expired', title: record.title } : { kind: 'closed', title: record.title, reason: cast.reason });
+    case 'settled':
+      return settled(cast.record, cast.state, 409);
+  }
+}
 
+/** Whether `email` may vote on `record` now; closes a record whose execution stopped waiting (DescribeExecution). */
+export async function openFor(
+  deps: DecideDeps,
+  record: ApprovalRecord,
+  email: string,
+): Promise<{ kind: 'open' } | { kind: 'settled'; record: ApprovalRecord; state: Settled }> {
+  const state = stateFor(record, email, deps.now());
+  if (state.kind !== 'open') return { kind: 'settled', record, state };
+  // Open as far as the record knows; the execution may have stopped waiting (aborted, failed, a restart).
+  const over = await closeIfOver(deps, record);
+  return over ? { kind: 'settled', ...over } : { kind: 'open' };
+}
+
+/**
+ * What a vote came to: `recorded` (the quorum is not reached yet), `decided` (this vote decided, and the decision
+ * was handed to Step Functions or left to the sweep), `gone` (it decided, but the task had closed: 410 on the page),
+ * `settled` (the request could not take it any more: someone decided, it expired or closed, or this approver had
+ * voted; 409 on the page, 410 for expiry and closure).
+ */
+export type CastResult =
+  | { kind: 'recorded'; record: ApprovalRecord; vote: Vote }
+  | { kind: 'decided'; record: ApprovalRecord }
+  | { kind: 'gone'; expired: boolean; reason?: string }
+  | { kind: 'settled'; record: ApprovalRecord; state: Settled };
+
+/**
+ * Records one approver's vote under optimistic concurrency, and delivers the decision it brings about. The one rule for
+ * every way of voting: the email link's page and chat buttons (core/chat.ts) both call it, so quorum, replays and
+ * closed requests behave the same whichever way the vote came. `vote.at` is set here.
+ */
+export async function castVote(deps: DecideDeps, record: ApprovalRecord, ballot: Omit<Vote, 'at'>): Promise<CastResult> {
+  const now = deps.now();
   // Set by the mutation below; it may run more than once (lost races), the last run is what was stored.
   let outcome: Settled | { kind: 'recorded'; vote: Vote } | { kind: 'decided now' } | undefined;
   const stored = await deps.store.update(record.id, (current) => {
-    const currentState = stateFor(current, approver.email, now);
+    const currentState = stateFor(current, ballot.approver, now);
     if (currentState.kind !== 'open') {
       outcome = currentState;
       return undefined;
     }
-    const vote: Vote = { approver: approver.email, decision: submitted.verdict, comment: submitted.comment, at: now.toISOString() };
+    const vote: Vote = { ...ballot, at: now.toISOString() };
     current.votes.push(vote);
     const decision = decisionAfter(current, vote);
     if (!decision) {
@@ -90,31 +133,41 @@ async function route(request: HttpRequest, deps: DecideDeps): Promise<HttpRespon
     return current;
   });
 
+  if (outcome!.kind === 'recorded' || outcome!.kind === 'decided now') await showInChat(deps, stored);
   switch (outcome!.kind) {
     case 'recorded':
-      deps.log.info('vote recorded', { requestId: record.id, decision: submitted.verdict });
-      return htmlResponse(200, { kind: 'voted', facts: factsOf(stored), vote: outcome!.vote, justNow: true });
+      deps.log.info('vote recorded', { requestId: record.id, decision: ballot.decision, via: ballot.via?.platform ?? 'email' });
+      return { kind: 'recorded', record: stored, vote: outcome!.vote };
     case 'decided now': {
-      deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision });
+      deps.log.info('request decided', { requestId: record.id, decision: stored.decision!.decision, via: ballot.via?.platform ?? 'email' });
       const { outcome: delivery } = await deliverDecision(deps, stored);
       if (delivery === 'TaskTimedOut' || delivery === 'TaskDoesNotExist' || delivery === 'InvalidToken') {
         // The task is gone: say why when Step Functions knows. TaskTimedOut alone would read as the deadline, but AWS
         // answers it for any closed task too ("the task associated with the token has already been closed",
         // https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
         const why = await executionClosure(deps, record).catch(() => undefined);
-        if (why && why !== 'deadline') return htmlResponse(410, { kind: 'closed', title: record.title, reason: why });
-        if (delivery === 'TaskTimedOut') return htmlResponse(410, { kind: 'expired', title: record.title });
-        return htmlResponse(410, { kind: 'closed', title: record.title });
+        if (why && why !== 'deadline') return { kind: 'gone', expired: false, reason: why };
+        return { kind: 'gone', expired: delivery === 'TaskTimedOut' };
       }
       // 'retry' included: the decision is recorded and stays pending; the sweep delivers it within minutes.
-      return htmlResponse(200, { kind: 'decided', facts: factsOf(stored), decision: stored.decision! });
+      return { kind: 'decided', record: stored };
     }
     default:
-      return settled(stored, outcome!, 409);
+      return { kind: 'settled', record: stored, state: outcome as Settled };
   }
 }
 
-type Settled = { kind: 'expired' } | { kind: 'closed'; reason?: string } | { kind: 'decided'; decision: Decision } | { kind: 'voted'; vote: Vote };
+/** Updates the request's chat messages; a failure is logged, never the voter's problem (the next change retries). */
+async function showInChat(deps: DecideDeps, record: ApprovalRecord): Promise<void> {
+  if (!deps.chat || !record.chat) return;
+  try {
+    await refreshPosts({ store: deps.store, log: deps.log, chat: deps.chat }, record);
+  } catch (error) {
+    deps.log.warn('approval chat messages not updated', { requestId: record.id, error: errorName(error) });
+  }
+}
+
+export type Settled = { kind: 'expired' } | { kind: 'closed'; reason?: string } | { kind: 'decided'; decision: Decision } | { kind: 'voted'; vote: Vote };
 type State = Settled | { kind: 'open' };
 
 /** Where the request stands for this approver. Order matters: a decision stays visible after the deadline. */

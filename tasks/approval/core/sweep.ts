@@ -8,6 +8,7 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { ErrorNames } from '../../shared/errors';
 import { errorName, type Log } from '../../shared/logger';
 import { taskGone } from './aws-errors';
+import { postMissing, refreshPosts, type ApprovalChatDeps } from './chat-messages';
 import { deliverDecision, heartbeat } from './deliver';
 import { formatUtc } from './format';
 import { hashSecret, newSecret } from './links';
@@ -29,6 +30,8 @@ export interface SweepDeps {
   /** Milliseconds the function has left. */
   remainingMs?: () => number;
   log: Log;
+  /** Chat: refused posts are tried again, and messages updated when a request ends. Absent: no chat. */
+  chat?: ApprovalChatDeps;
 }
 
 export interface SweepCounts {
@@ -67,15 +70,17 @@ async function sweepOne(deps: SweepDeps, id: string, counts: SweepCounts): Promi
   const now = deps.now();
 
   if (record.decision && !record.delivered) {
-    const { outcome } = await deliverDecision(deps, record);
+    const { outcome, record: delivered } = await deliverDecision(deps, record);
     if (outcome === 'delivered') counts.delivered++;
+    await showInChat(deps, delivered);
     return;
   }
   if (now.getTime() >= Date.parse(record.deadline)) {
-    await expire(deps, record);
+    await showInChat(deps, await expire(deps, record));
     counts.expired++;
     return;
   }
+  if (deps.chat) record = await postMissing({ ...deps, chat: deps.chat }, record, 'failed');
   const beat = await heartbeat(deps, record);
   if (beat === 'gone') return;
   if (beat === 'ok') counts.heartbeats++;
@@ -102,7 +107,7 @@ async function sweepOne(deps: SweepDeps, id: string, counts: SweepCounts): Promi
  * the execution ends at the request's own deadline even if the state's timeout is longer. If Step
  * Functions cannot be told now (throttled), the record stays on the list and the next sweep tries again.
  */
-async function expire(deps: SweepDeps, record: ApprovalRecord): Promise<void> {
+async function expire(deps: SweepDeps, record: ApprovalRecord): Promise<ApprovalRecord> {
   let retry = false;
   try {
     await deps.sfn.send(
@@ -116,7 +121,7 @@ async function expire(deps: SweepDeps, record: ApprovalRecord): Promise<void> {
     retry = !taskGone(error);
     if (retry) deps.log.warn('expiry not delivered, will retry', { requestId: record.id, error: errorName(error) });
   }
-  await deps.store.update(record.id, (current) => {
+  const stored = await deps.store.update(record.id, (current) => {
     if (current.decision) return undefined; // decided in the meantime: delivery wins
     current.status = 'expired';
     if (retry) current.pending = 'yes';
@@ -124,6 +129,15 @@ async function expire(deps: SweepDeps, record: ApprovalRecord): Promise<void> {
     return current;
   });
   deps.log.info('approval expired', { requestId: record.id });
+  return stored;
+}
+
+/** The request's chat messages show how it ended; a chat failure never stops the sweep's other work. */
+async function showInChat(deps: SweepDeps, record: ApprovalRecord): Promise<void> {
+  if (!deps.chat || !record.chat) return;
+  await refreshPosts({ ...deps, chat: deps.chat }, record).catch((error) =>
+    deps.log.warn('approval chat messages not updated', { requestId: record.id, error: errorName(error) }),
+  );
 }
 
 /** Reminds every approver who has not voted (except those emailed a moment ago) and moves the next reminder on. */

@@ -1,3 +1,6 @@
+import type { ChatPlatform } from '../../shared/chat-auth';
+import type { ChatTarget } from '../../shared/chat-post';
+
 /**
  * The approval request as validated from the execution input, and the record the tasks keep per request
  * in DynamoDB (one record per execution of the Approval state machine).
@@ -13,6 +16,8 @@ export interface ApprovalRequest {
   timeoutSeconds: number;
   /** Distinct approvals needed; one rejection decides at once. */
   quorum: number;
+  /** Where the request is posted with Approve / Reject buttons (input `chat`, else `approval.chat`); absent: nowhere. */
+  chat?: ChatTarget[];
 }
 
 export type Role = 'approver' | 'escalation';
@@ -47,6 +52,25 @@ export interface Vote {
   decision: Verdict;
   comment: string | null;
   at: string;
+  /** Where the vote came from: a chat click (absent: the email link's page). */
+  via?: { platform: ChatPlatform; user: string };
+}
+
+/** One chat message of a request. */
+export interface ChatPost extends ChatTarget {
+  /** Slack's `ts`, Mattermost's post id, '' for Teams; null until posted. */
+  id: string | null;
+  /** What the message shows now (`messageState`): it is updated when the record no longer matches it. */
+  shows: string | null;
+  /** The chat server's refusal of the last post or update (a named error and its message). */
+  error?: string;
+}
+
+/** The request's chat messages and the secret its Mattermost buttons carry back (only its hashes are kept). */
+export interface ChatRecord {
+  /** Hex sha256 of each per-request secret put in a Mattermost button's context; compared in constant time. */
+  secretHashes: string[];
+  posts: ChatPost[];
 }
 
 export interface Decision {
@@ -79,6 +103,8 @@ export interface ApprovalRecord {
   votes: Vote[];
   status: Status;
   decision: Decision | null;
+  /** Present when the request was posted to chat. */
+  chat?: ChatRecord;
   /** Set with status 'closed': why the execution stopped waiting before anyone decided (shown on the page). */
   closedReason?: string;
   /** The decision reached Step Functions, or the task it was meant for is gone. */

@@ -5,6 +5,7 @@
  */
 import { InputInvalidError } from '../../shared/errors';
 import { isValidEmail, normalizeEmail } from '../../shared/email';
+import type { ChatTarget } from '../../shared/chat-post';
 import type { ApprovalRequest } from './types';
 
 export interface RequestDefaults {
@@ -14,6 +15,45 @@ export interface RequestDefaults {
   maxTimeoutSeconds: number;
   /** Lower-case domains every approver's address must be in; empty or absent: any domain. */
   allowedRecipientDomains?: string[];
+  /** Where requests are posted when the input has no `chat` (`approval.chat`). @default [] */
+  chat?: ChatTarget[];
+  /** Whether `approval.chat.mattermostUrl` is set: without it, a Mattermost channel cannot be posted to. */
+  mattermostConfigured?: boolean;
+}
+
+/**
+ * The shape of each platform's channel: a Slack conversation id (channel C/G, DM D) or user id (U/W: the app's DM
+ * with them; https://api.slack.com/methods/chat.postMessage#channels), a Mattermost channel id (26 lower-case letters
+ * and digits), a Teams channel's name in the chat secret's `teamsWebhooks`.
+ */
+export const CHAT_CHANNEL: Record<ChatTarget['platform'], { shape: RegExp; what: string }> = {
+  slack: { shape: /^[CGDUW][A-Z0-9]{2,20}$/, what: 'a Slack channel id (C…, G…, D…) or user id (U…, W…)' },
+  mattermost: { shape: /^[a-z0-9]{26}$/, what: 'a Mattermost channel id (26 lower-case letters and digits)' },
+  teams: { shape: /^[A-Za-z0-9_.-]{1,64}$/, what: 'the name of a Teams channel webhook (letters, digits, _ . -; at most 64)' },
+};
+const PLATFORMS = Object.keys(CHAT_CHANNEL) as ChatTarget['platform'][];
+
+/**
+ * `{ "slack": "C0123ABCD", "mattermost": "<channel id>", "teams": "ops" }`: one channel per platform, each optional;
+ * `{}` posts nowhere. Pushes one problem per bad entry, each starting with `field`; returns the targets.
+ */
+export function checkChatTargets(value: unknown, field: string, mattermostConfigured: boolean, problems: string[]): ChatTarget[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${field}: must be an object such as {"slack": "C0123ABCD"}, got ${describe(value)}`);
+    return [];
+  }
+  const targets: ChatTarget[] = [];
+  for (const [platform, channel] of Object.entries(value as Record<string, unknown>)) {
+    const rule = CHAT_CHANNEL[platform as ChatTarget['platform']];
+    if (!PLATFORMS.includes(platform as ChatTarget['platform'])) {
+      problems.push(`${field}.${platform}: unknown chat platform (allowed: ${PLATFORMS.join(', ')})`);
+    } else if (typeof channel !== 'string' || !rule.shape.test(channel)) {
+      problems.push(`${field}.${platform}: must be ${rule.what}, got ${describe(channel)}`);
+    } else if (platform === 'mattermost' && !mattermostConfigured) {
+      problems.push(`${field}.mattermost: this deployment has no Mattermost server (approval.chat.mattermostUrl)`);
+    } else targets.push({ platform: platform as ChatTarget['platform'], channel });
+  }
+  return targets;
 }
 
 /** The domain of an address that may receive approval emails, by `allowedRecipientDomains` (exact domain match). */
@@ -30,7 +70,7 @@ export const LIMITS = {
   minTimeoutSeconds: 60,
 } as const;
 
-const FIELDS = ['title', 'details', 'approvers', 'requestedBy', 'timeoutSeconds', 'quorum'] as const;
+const FIELDS = ['title', 'details', 'approvers', 'requestedBy', 'timeoutSeconds', 'quorum', 'chat'] as const;
 
 export function validateRequest(input: unknown, defaults: RequestDefaults): ApprovalRequest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -64,6 +104,7 @@ export function validateRequest(input: unknown, defaults: RequestDefaults): Appr
   const timeoutSeconds = checkTimeout(raw.timeoutSeconds, defaults, problems);
   const excluded = requester !== undefined && asked!.length < approvers!.length ? `, not counting the requester ${requester}` : '';
   const quorum = checkQuorum(raw.quorum, asked?.length === 0 ? undefined : asked, excluded, problems);
+  const chat = raw.chat === undefined ? (defaults.chat ?? []) : checkChatTargets(raw.chat, 'chat', defaults.mattermostConfigured ?? false, problems);
 
   if (problems.length > 0) throw new InputInvalidError(problems);
   return {
@@ -73,6 +114,7 @@ export function validateRequest(input: unknown, defaults: RequestDefaults): Appr
     requestedBy,
     timeoutSeconds,
     quorum,
+    ...(chat.length ? { chat } : {}),
   };
 }
 

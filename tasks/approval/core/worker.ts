@@ -10,6 +10,7 @@ import { GetActivityTaskCommand, SendTaskFailureCommand, type SFNClient } from '
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
 import type { Log } from '../../shared/logger';
+import { newChatRecord, postMissing, postRequest, type ApprovalChatDeps } from './chat-messages';
 import { deliverDecision, heartbeat } from './deliver';
 import { hashSecret, newSecret, requestId } from './links';
 import { newClaim, releaseClaim, sendLinks, type MailTarget, type Undelivered } from './notify';
@@ -34,6 +35,8 @@ export interface WorkerDeps {
   /** Milliseconds the function has left. */
   remainingMs?: () => number;
   log: Log;
+  /** Chat: requests with `chat` targets are posted there too. Absent: requests are emailed only. */
+  chat?: ApprovalChatDeps;
 }
 
 export interface WorkerResult {
@@ -102,7 +105,9 @@ export async function deliverNext(deps: WorkerDeps, event: WorkerEvent = {}): Pr
     await releaseClaim(deps.store, id, fresh.claim);
     return { requestId: id, notified: 0 };
   }
-  return result(id, await sendLinks(deps, fresh.record, fresh.targets, fresh.claim));
+  const sent = await sendLinks(deps, fresh.record, fresh.targets, fresh.claim);
+  if (deps.chat) await postRequest({ ...deps, chat: deps.chat }, sent.record, fresh.chatSecret);
+  return result(id, sent);
 }
 
 async function takenElsewhere(deps: WorkerDeps, event: WorkerEvent): Promise<WorkerResult | undefined> {
@@ -144,7 +149,9 @@ async function redeliver(deps: WorkerDeps, id: string, token: string, now: Date)
   const targets: MailTarget[] = record.approvers
     .filter((a) => a.notifiedAt === null)
     .map((a) => ({ email: a.email, kind: a.role === 'escalation' ? 'escalation' : 'request' }));
-  return result(id, await sendLinks(deps, record, targets));
+  const sent = await sendLinks(deps, record, targets);
+  if (deps.chat) await postMissing({ ...deps, chat: deps.chat }, sent.record, 'all');
+  return result(id, sent);
 }
 
 function result(requestId: string, { sent, undelivered }: { sent: MailTarget[]; undelivered: Undelivered[] }): WorkerResult {
@@ -157,7 +164,7 @@ function newRecord(
   token: string,
   input: TaskInput,
   now: Date,
-): { record: ApprovalRecord; targets: MailTarget[]; claim: SendClaim } {
+): { record: ApprovalRecord; targets: MailTarget[]; claim: SendClaim; chatSecret: string } {
   const { request } = input;
   // The first emails are claimed with the record itself: nobody else sends them while this worker does.
   const claim = newClaim(now);
@@ -169,6 +176,7 @@ function newRecord(
   const escalates = deps.escalateAfterSeconds > 0 && deps.escalationApprovers.length > 0 && escalation < deadline;
 
   const targets: MailTarget[] = request.approvers.map((email) => ({ email, kind: 'request', secret: newSecret() }));
+  const chat = newChatRecord(request.chat);
   const record: ApprovalRecord = {
     id,
     executionArn: input.execution,
@@ -196,9 +204,10 @@ function newRecord(
     decision: null,
     delivered: false,
     pending: 'yes',
+    ...(chat.chat ? { chat: chat.chat } : {}),
     version: 1,
   };
-  return { record, targets, claim };
+  return { record, targets, claim, chatSecret: chat.secret };
 }
 
 /**
@@ -232,6 +241,7 @@ export function parseTaskInput(raw: string | undefined): TaskInput {
       requestedBy: request.requestedBy ?? null,
       timeoutSeconds: request.timeoutSeconds!,
       quorum: request.quorum!,
+      ...(Array.isArray(request.chat) && request.chat.length ? { chat: request.chat } : {}),
     },
   };
 }

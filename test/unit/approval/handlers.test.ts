@@ -15,7 +15,10 @@ const MAIL_ENV = {
   REMINDER_INTERVAL_SECONDS: '14400',
   ESCALATE_AFTER_SECONDS: '0',
   ESCALATION_APPROVERS: '[]',
+  CHAT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ChatSecret-AbCdEf',
+  CHAT_CALLBACK_URL: 'https://api.example.com/chat/approvals',
 };
+const CHAT_ENV = { chatSecretArn: MAIL_ENV.CHAT_SECRET_ARN, callbackUrl: MAIL_ENV.CHAT_CALLBACK_URL, mattermostUrl: undefined };
 const WORKER_ENV = { ...MAIL_ENV, ACTIVITY_ARN: 'arn:aws:states:us-east-1:000000000000:activity:approval' };
 
 // Handlers load their environment when imported (cold start): each test imports them afresh into a
@@ -48,8 +51,14 @@ describe('loadEnv', () => {
       timeoutSeconds: 3600,
       maxTimeoutSeconds: 86_400,
       allowedRecipientDomains: [],
+      chat: [],
+      mattermostConfigured: false,
     });
     expect(loadValidateEnv({ ...VALIDATE_ENV, ALLOWED_RECIPIENT_DOMAINS: '["example.com"]' }).allowedRecipientDomains).toEqual(['example.com']);
+    expect(loadValidateEnv({ ...VALIDATE_ENV, CHAT_TARGETS: '{"slack":"C0123ABCD"}' }).chat).toEqual([{ platform: 'slack', channel: 'C0123ABCD' }]);
+    expect(() => loadValidateEnv({ ...VALIDATE_ENV, CHAT_TARGETS: '{"mattermost":"qmd5oqtwoibz8cuzxzg5ekshgr"}' })).toThrow(
+      'CHAT_TARGETS.mattermost: this deployment has no Mattermost server',
+    );
     expect(() => loadValidateEnv({ ...VALIDATE_ENV, ALLOWED_RECIPIENT_DOMAINS: '["*@x"]' })).toThrow('ALLOWED_RECIPIENT_DOMAINS');
   });
 
@@ -64,6 +73,7 @@ describe('loadEnv', () => {
       escalateAfterSeconds: 0,
       escalationApprovers: [],
       workerName: 'fn',
+      ...CHAT_ENV,
     });
     expect(loadWorkerEnv(WORKER_ENV).workerName).toBe('opsflow-worker');
   });
@@ -78,7 +88,7 @@ describe('loadEnv', () => {
     expect(() => loadWorkerEnv(without(WORKER_ENV, name))).toThrow(`environment variable ${name} is required`);
   });
 
-  it.each(['TABLE_NAME', 'SENDER', 'LINK_BASE_URL', 'REMINDER_INTERVAL_SECONDS', 'ESCALATION_APPROVERS'])(
+  it.each(['TABLE_NAME', 'SENDER', 'LINK_BASE_URL', 'REMINDER_INTERVAL_SECONDS', 'ESCALATION_APPROVERS', 'CHAT_SECRET_ARN', 'CHAT_CALLBACK_URL'])(
     'sweep fails naming %s when it is missing',
     async (name) => {
       const { loadEnv: loadSweepEnv } = await tasks.sweep();
@@ -89,6 +99,19 @@ describe('loadEnv', () => {
   it('decide fails naming TABLE_NAME when it is missing', async () => {
     const { loadEnv: loadDecideEnv } = await tasks.decide();
     expect(() => loadDecideEnv({})).toThrow('environment variable TABLE_NAME is required');
+    expect(() => loadDecideEnv({ TABLE_NAME: 't', CHAT_CALLBACK_URL: 'https://x.example/chat' })).toThrow('environment variable CHAT_SECRET_ARN is required');
+  });
+
+  it('reads the chat environment, and fails naming a bad approver map', async () => {
+    const chat = () => vi.importActual<typeof import('../../../tasks/approval/chat')>('../../../tasks/approval/chat');
+    const { loadEnv: loadChatEnv } = await chat();
+    expect(loadChatEnv({ ...MAIL_ENV, APPROVER_MAP: '{"slack:U0123ABCD":"lead@example.com"}', MATTERMOST_URL: 'https://mm.example.com/' })).toEqual({
+      tableName: 'approvals',
+      approverMap: { 'slack:U0123ABCD': 'lead@example.com' },
+      ...CHAT_ENV,
+      mattermostUrl: 'https://mm.example.com',
+    });
+    expect(() => loadChatEnv({ ...MAIL_ENV, APPROVER_MAP: '["lead@example.com"]' })).toThrow('environment variable APPROVER_MAP must be a JSON object');
   });
 
   it.each([

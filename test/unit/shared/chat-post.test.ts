@@ -159,7 +159,7 @@ describe('Mattermost REST API v4', () => {
     await chat.openDialog('trig', 'https://api.example/chat', { callback_id: 'x' });
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
       'POST https://mm.example.com/api/v4/posts',
-      `PUT https://mm.example.com/api/v4/posts/${MM_POST}`,
+      `PUT https://mm.example.com/api/v4/posts/${MM_POST}/patch`,
       'POST https://mm.example.com/api/v4/posts/ephemeral',
       'POST https://mm.example.com/api/v4/actions/dialogs/open',
     ]);
@@ -169,7 +169,7 @@ describe('Mattermost REST API v4', () => {
       { id: 'approve', name: 'Approve', type: 'button', style: 'primary', integration: { url: 'https://api.example/chat', context: { ref: 'r1' } } },
       { id: 'reject', name: 'Reject', type: 'button', style: 'danger', integration: { url: 'https://api.example/chat', context: { ref: 'r1' } } },
     ]);
-    expect(calls[1].body).toMatchObject({ id: MM_POST, message: '' });
+    expect(calls[1].body).toMatchObject({ message: '', props: { attachments: [{ title: 'done' }] } });
     expect(calls[2].body).toEqual({ user_id: 'u5z7h1nwmfgzdpw1p1n5ckzbxc', post: { channel_id: MM_CHANNEL, message: 'no' } });
     expect(calls[3].body).toEqual({ trigger_id: 'trig', url: 'https://api.example/chat', dialog: { callback_id: 'x' } });
   });
@@ -199,7 +199,7 @@ describe('Mattermost REST API v4', () => {
 
   it('renders markdown literally: punctuation backslash-escaped, @ kept from mentioning', () => {
     const { props } = mattermostPost({ title: '*bold* @channel', lines: ['[x](http://evil) | `code`'] });
-    expect(props.attachments[0]).toMatchObject({ title: '\\*bold\\* @\u2060channel', text: '\\[x\\]\\(http\\:\\/\\/evil\\) \\| \\`code\\`' });
+    expect(props.attachments[0]).toMatchObject({ title: '\\*bold\\* @\u2060channel', text: '\\[x\\]\\(http\\://evil\\) \\| \\`code\\`' });
     expect(literalMarkdown('a_b')).toBe('a\\_b');
   });
 });
