@@ -189,7 +189,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
-    this.rds = new RdsService({ clock: this.clock, state: this.state });
+    this.rds = new RdsService({ clock: this.clock, state: this.state, bus: this.events });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
