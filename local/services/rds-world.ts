@@ -19,9 +19,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
-import type { Tag } from './fleet';
 
 export type DbStatus = 'available' | 'stopping' | 'stopped' | 'starting';
+
+/** A resource tag, as RDS's TagList holds it (the fleet's seed checker imports this module, so it is not imported from fleet.ts). */
+export interface Tag {
+  Key: string;
+  Value: string;
+}
 
 /** A status change in progress, stored with its resource so that it survives a restart. */
 export interface DbTransition {
