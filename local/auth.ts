@@ -185,6 +185,7 @@ function protocolOf(service: string, path: string): Protocol {
     case 'ec2':
       return 'ec2';
     case 'sns':
+    case 'rds':
       return 'query';
     case 'ses':
       // SES v2 is REST-JSON under /v2/; SES v1 is the Query protocol.
@@ -263,8 +264,9 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
       };
     }
     case 'query': {
-      // SNS and SES v1: SignatureDoesNotMatch and InvalidClientTokenId, 403, in the Query protocol's ErrorResponse
-      // (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html; AWS-recorded SES responses carry
+      // SNS, RDS and SES v1: SignatureDoesNotMatch and InvalidClientTokenId, 403, in the Query protocol's ErrorResponse
+      // (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html;
+      // AWS-recorded SES responses carry
       // `InvalidClientTokenId` / "The security token included in the request is invalid.", 403, Type Sender).
       const code =
         reason.kind === 'incomplete'
@@ -274,7 +276,11 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
             : reason.kind === 'unknown-key' || reason.kind === 'token'
               ? 'InvalidClientTokenId'
               : 'SignatureDoesNotMatch';
-      const xmlns = sig.service === 'ses' ? 'http://ses.amazonaws.com/doc/2010-12-01/' : 'http://sns.amazonaws.com/doc/2010-03-31/';
+      const xmlns =
+        {
+          ses: 'http://ses.amazonaws.com/doc/2010-12-01/',
+          rds: 'http://rds.amazonaws.com/doc/2014-10-31/',
+        }[sig.service] ?? 'http://sns.amazonaws.com/doc/2010-03-31/';
       return {
         status: reason.kind === 'incomplete' ? 400 : 403,
         headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },

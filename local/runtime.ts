@@ -232,7 +232,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
-    this.rds = new RdsService({ clock: this.clock, state: this.state });
+    this.rds = new RdsService({ clock: this.clock, state: this.state, bus: this.events });
     this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet });
     this.ecs = new EcsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });

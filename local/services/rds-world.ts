@@ -19,9 +19,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
-import type { Tag } from './fleet';
 
 export type DbStatus = 'available' | 'stopping' | 'stopped' | 'starting';
+
+/** A resource tag, as RDS's TagList holds it (the fleet's seed checker imports this module, so it is not imported from fleet.ts). */
+export interface Tag {
+  Key: string;
+  Value: string;
+}
 
 /** A status change in progress, stored with its resource so that it survives a restart. */
 export interface DbTransition {
@@ -115,8 +120,10 @@ const EVENT_RETENTION_MS = 14 * DAY;
  * "RDS-EVENT-0154 The DB instance is being started due to it exceeding the maximum allowed time being stopped",
  * "RDS-EVENT-0150 The DB cluster stopped", "RDS-EVENT-0151 The DB cluster started", "RDS-EVENT-0153 The DB cluster is
  * being started due to it exceeding the maximum allowed time being stopped", category notification). The messages are
- * worded as RDS's event list shows them ("DB instance stopped", "DB instance is being started due to it exceeding the
- * maximum allowed time being stopped.", as recorded by https://github.com/sqlxpert/step-stay-stopped-aws-rds-aurora).
+ * worded as RDS sends them: "DB instance stopped" with RDS-EVENT-0087 in the RDS guide's example event
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-cloud-watch-events.html); the others in that form, the
+ * automatic restarts as users recorded them ("DB instance is being started due to it exceeding the maximum allowed time
+ * being stopped.", https://github.com/sqlxpert/step-stay-stopped-aws-rds-aurora).
  */
 export const RDS_EVENTS = {
   instanceStopped: { eventId: 'RDS-EVENT-0087', message: 'DB instance stopped' },
@@ -264,6 +271,8 @@ export function checkRdsSeed(rds: unknown, fail: (what: string) => never): void 
 export interface RdsWorldOptions {
   clock: Clock;
   state: StateDir;
+  /** Told of every event recorded (the runtime puts it on the default event bus). */
+  onEvent?: (event: RdsEvent) => void;
 }
 
 /** The operation a refusal names ("stopped"/"started"). */
@@ -277,9 +286,11 @@ export class RdsWorld {
   private events: RdsEvent[] = [];
   private sequence: number;
   private timer?: { dueMs: number; cancel: () => void };
+  private readonly onEvent?: (event: RdsEvent) => void;
 
   constructor(opts: RdsWorldOptions) {
     this.clock = opts.clock;
+    this.onEvent = opts.onEvent;
     this.stored = {
       instances: opts.state.store('rds.instances'),
       clusters: opts.state.store('rds.clusters'),
@@ -583,6 +594,7 @@ export class RdsWorld {
     const oldest = this.clock.nowMs() - EVENT_RETENTION_MS;
     while (expired < this.events.length && this.events[expired].dateMs < oldest) this.stored.events.delete(this.events[expired++].key);
     if (expired > 0) this.events = this.events.slice(expired);
+    this.onEvent?.(event);
   }
 
   /** The next instant something happens to an instance (not a cluster member: its cluster decides) or a cluster. */

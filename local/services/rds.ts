@@ -7,7 +7,19 @@
  */
 import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
-import { AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir } from '../kernel';
+import { randomUUID as eventId } from 'node:crypto';
+import {
+  ACCOUNT,
+  AwsError,
+  REGION,
+  type AwsRequest,
+  type AwsResponse,
+  type BusEvent,
+  type Clock,
+  type EventBus,
+  type ServiceHandler,
+  type StateDir,
+} from '../kernel';
 import { Params } from './ec2';
 import { NOT_XML, type Tag } from './fleet';
 import { type DbCluster, type DbInstance, type RdsEvent, RdsWorld, clusterArn, dbArn, parseArn } from './rds-world';
@@ -24,6 +36,8 @@ const PAGE = { min: 20, max: 100, default: 100 };
 export interface RdsServiceOptions {
   clock: Clock;
   state: StateDir;
+  /** Receives RDS's events as the default EventBridge bus does in AWS. */
+  bus?: EventBus;
 }
 
 type Action = (p: Params) => string;
@@ -47,7 +61,8 @@ export class RdsService implements ServiceHandler {
 
   constructor(opts: RdsServiceOptions) {
     this.clock = opts.clock;
-    this.world = new RdsWorld({ clock: opts.clock, state: opts.state });
+    const bus = opts.bus;
+    this.world = new RdsWorld({ clock: opts.clock, state: opts.state, onEvent: bus && ((e) => void publish(bus, e)) });
   }
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
@@ -388,4 +403,40 @@ function eventXml(e: RdsEvent): string {
     el('Date', iso(e.dateMs)),
     el('SourceArn', e.sourceArn),
   ].join('');
+}
+
+/**
+ * "Amazon RDS sends service events directly to EventBridge": "RDS DB Instance Event", "RDS DB Cluster Event", source
+ * `aws.rds` (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html), in the shape of the RDS guide's
+ * example, a stop: detail {EventCategories ["notification"], SourceType "DB_INSTANCE", SourceArn, Date, Message "DB
+ * instance stopped", SourceIdentifier, EventID "RDS-EVENT-0087"}
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-cloud-watch-events.html); a cluster's SourceType is
+ * `CLUSTER`. Delivery trouble must not fail what caused the event.
+ */
+async function publish(bus: EventBus, e: RdsEvent): Promise<void> {
+  const instance = e.sourceType === 'db-instance';
+  const event: BusEvent = {
+    version: '0',
+    id: eventId(),
+    source: 'aws.rds',
+    'detail-type': instance ? 'RDS DB Instance Event' : 'RDS DB Cluster Event',
+    account: ACCOUNT,
+    region: REGION,
+    time: new Date(e.dateMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    resources: [e.sourceArn],
+    detail: {
+      EventCategories: e.categories,
+      SourceType: instance ? 'DB_INSTANCE' : 'CLUSTER',
+      SourceArn: e.sourceArn,
+      Date: new Date(e.dateMs).toISOString(),
+      Message: e.message,
+      SourceIdentifier: e.sourceId,
+      EventID: e.eventId,
+    },
+  };
+  try {
+    await bus.put(event);
+  } catch (err) {
+    console.error(`opsflow: could not publish RDS event ${e.eventId} to the event bus: ${(err as Error).message}`);
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The local RDS inside the whole runtime (`npm start`): the endpoint routes RDS's signed Query requests, the demo
- * fleet's `rds` section is seeded, IAM is enforced on a role session (RDS's AccessDenied), and the databases' state
+ * fleet's `rds` section is seeded, a wrong signature is refused in RDS's words (SignatureDoesNotMatch), IAM is enforced
+ * on a role session (RDS's AccessDenied), and the databases' state
  * survives a restart of the runtime.
  */
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient, StopDBInstanceCommand } from '@aws-sdk/client-rds';
@@ -28,6 +29,16 @@ describe('RDS in the runtime', () => {
       const instances = (await admin.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((i) => i.DBInstanceIdentifier);
       const clusters = (await admin.send(new DescribeDBClustersCommand({}))).DBClusters!.map((c) => c.DBClusterIdentifier);
       const denied = await nobody.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'billing-db' })).catch((e: Error & { Code?: string }) => e.Code);
+      const forged = new RDSClient({
+        endpoint: first.endpoint,
+        region: 'us-east-1',
+        credentials: { ...credentials, secretAccessKey: 'wrong' },
+        maxAttempts: 1,
+      });
+      const unsigned = await forged
+        .send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'billing-db' }))
+        .catch((e: Error & { Code?: string; $metadata: { httpStatusCode?: number } }) => [e.Code, e.$metadata.httpStatusCode]);
+      forged.destroy();
       const stopped = await admin.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'billing-db' }));
       await first.stop();
       const second = await startRuntime({ stateDir });
@@ -40,6 +51,7 @@ describe('RDS in the runtime', () => {
       expect(instances).toEqual(expect.arrayContaining(['billing-db', 'crm-db', 'orders-aurora-1', 'reports-db-replica']));
       expect(clusters).toEqual(['events-serverless', 'orders-aurora']);
       expect(denied).toBe('AccessDenied');
+      expect(unsigned).toEqual(['SignatureDoesNotMatch', 403]);
       expect(stopped.DBInstance?.DBInstanceStatus).toBe('stopping');
       // Stopping takes 5 virtual minutes: still stopping, or stopped if the restart took that long.
       expect(['stopping', 'stopped']).toContain(after);

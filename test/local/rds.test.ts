@@ -18,6 +18,7 @@ import {
   StopDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
+import type { BusEvent } from '../../local/kernel';
 import { loadFleetSeed } from '../../local/services/fleet';
 import { RdsService } from '../../local/services/rds';
 import { MAX_STOPPED_MS, RDS_TRANSITION_MS, type SeedDbInstance } from '../../local/services/rds-world';
@@ -34,10 +35,12 @@ const fillers: SeedDbInstance[] = Array.from({ length: 40 }, (_, n) => ({
   createdDaysAgo: 10,
   tags: {},
 }));
+/** What RDS put on the default event bus. */
+const bus: BusEvent[] = [];
 const s = serveOne({
   prefix: 'rds',
   service: (state, clock) => {
-    const service = new RdsService({ clock, state });
+    const service = new RdsService({ clock, state, bus: { put: async (e) => void bus.push(e) } });
     service.world.seed({ ...demo, dbInstances: [...demo.dbInstances!, ...fillers] });
     return { handler: service, close: async () => service.close() };
   },
@@ -241,6 +244,27 @@ describe('local RDS: the seven-day restart', () => {
 
     // Assess
     expect([beforeSevenDays, atSevenDays, after.DBInstanceStatus]).toEqual(['stopped', 'starting', 'available']);
+    expect(
+      bus.find((e) => (e.detail as { EventID: string; SourceIdentifier: string }).EventID === 'RDS-EVENT-0154' && e.resources?.[0]?.endsWith(':db:billing-db')),
+    ).toEqual({
+      version: '0',
+      id: expect.any(String),
+      source: 'aws.rds',
+      'detail-type': 'RDS DB Instance Event',
+      account: '000000000000',
+      region: 'us-east-1',
+      time: new Date(stoppedAt + MAX_STOPPED_MS).toISOString().replace('.000Z', 'Z'),
+      resources: ['arn:aws:rds:us-east-1:000000000000:db:billing-db'],
+      detail: {
+        EventCategories: ['notification'],
+        SourceType: 'DB_INSTANCE',
+        SourceArn: 'arn:aws:rds:us-east-1:000000000000:db:billing-db',
+        Date: new Date(stoppedAt + MAX_STOPPED_MS).toISOString(),
+        Message: 'DB instance is being started due to it exceeding the maximum allowed time being stopped.',
+        SourceIdentifier: 'billing-db',
+        EventID: 'RDS-EVENT-0154',
+      },
+    });
     // The demo's crm-db, seeded stopped six days before the clock's start, was started one day after it.
     expect(await eventsOf('crm-db', 'db-instance')).toEqual([
       [new Date(START + 86_400_000).toISOString(), 'DB instance is being started due to it exceeding the maximum allowed time being stopped.'],
