@@ -19,6 +19,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
+import { jsonRequest } from '../wire/decode';
 import { jsonError } from '../wire/errors';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
@@ -124,13 +125,7 @@ export class EcsService implements ServiceHandler {
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
-      const op = req.target?.startsWith(TARGET_PREFIX) ? req.target.slice(TARGET_PREFIX.length) : '';
-      let input: Record<string, unknown>;
-      try {
-        input = JSON.parse(req.body.toString('utf8') || '{}') ?? {};
-      } catch {
-        throw new AwsError('SerializationException', 'Request body is not valid JSON');
-      }
+      const { op, input } = jsonRequest(req, TARGET_PREFIX);
       return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(this.dispatch(op, input)) };
     } catch (err) {
       if (!(err instanceof AwsError)) console.error('opsflow: ECS handler failed', err);
