@@ -564,13 +564,13 @@ function int(p: URLSearchParams, name: string): number | undefined {
   if (!/^-?\d+$/.test(v))
     throw new AwsError(
       'ValidationError',
-      `Value '${v}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be an integer`,
+      `1 validation error detected: Value '${v}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be an integer`,
     );
   const n = Number(v);
   if (n < 0)
     throw new AwsError(
       'ValidationError',
-      `Value '${n}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value greater than or equal to 0`,
+      `1 validation error detected: Value '${n}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value greater than or equal to 0`,
     );
   return n;
 }
@@ -585,7 +585,7 @@ function paginate<T>(items: T[], p: URLSearchParams, defaultSize: number): { pag
   if (!Number.isInteger(max) || max < 1 || max > PAGES.max) {
     throw new AwsError(
       'ValidationError',
-      `Value '${raw}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to ${PAGES.max}`,
+      `1 validation error detected: Value '${raw}' at 'maxRecords' failed to satisfy constraint: Member must ${max > PAGES.max ? `have value less than or equal to ${PAGES.max}` : 'be an integer of at least 1'}`,
     );
   }
   const token = p.get('NextToken');

@@ -233,16 +233,21 @@ export class EcsService implements ServiceHandler {
     return { service: this.serviceJson(cluster, service, false) };
   }
 
-  /** "tags: The tags to add to the resource ... Maximum number of 50 items" (API_TagResource.html). */
+  /**
+   * "tags: The tags to add to the resource ... Maximum number of 50 items", and "Do not use aws:, AWS:, or any upper or
+   * lowercase combination of such as a prefix for either keys or values as it is reserved for AWS use"
+   * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html); the messages are the runtime's.
+   */
   private tagResource(input: Record<string, unknown>): unknown {
     const target = this.resource(input.resourceArn);
     const tags = input.tags;
     if (!Array.isArray(tags)) throw new AwsError('InvalidParameterException', 'Tags cannot be empty.');
     for (const t of tags as Array<{ key?: unknown; value?: unknown }>) {
       if (typeof t?.key !== 'string' || t.key === '') throw new AwsError('InvalidParameterException', 'Tag keys must be non-empty strings.');
-      if (t.key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterException', 'Tag keys starting with aws: are reserved.');
-      const existing = target.tags.find((x) => x.key === t.key);
       const value = typeof t.value === 'string' ? t.value : '';
+      if (t.key.toLowerCase().startsWith('aws:') || value.toLowerCase().startsWith('aws:'))
+        throw new AwsError('InvalidParameterException', 'Tag keys and values starting with aws: are reserved for AWS use.');
+      const existing = target.tags.find((x) => x.key === t.key);
       if (existing) existing.value = value;
       else target.tags.push({ key: t.key, value });
     }
