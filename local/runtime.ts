@@ -38,11 +38,13 @@ import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
 import { AutoScalingService } from './services/autoscaling';
 import { Ec2Service } from './services/ec2';
+import { RdsService } from './services/rds';
 import { EcsService } from './services/ecs';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
+import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatInstall, type ChatSetup, type Delivery } from './services/chat/server';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -67,6 +69,11 @@ export interface RuntimeOptions {
   readonly rules?: Partial<Rules>;
   /** The credentials AWS clients may sign with; the endpoint verifies every signature with their secrets. @default OPSFLOW_CREDENTIALS or test/test */
   readonly credentials?: readonly Credentials[];
+  /**
+   * Install the local chat app: write the chat server's secrets into the deployment's chat secret(s) (stack outputs
+   * ending in `ChatSecretArn`) after the deploy, as an operator would after installing the Slack app. @default true
+   */
+  readonly installChat?: boolean;
 }
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
@@ -111,6 +118,8 @@ interface AppMetadata {
   fleet?: string;
   /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
   sesIdentities?: string[];
+  /** The local chat workspace: Mattermost hosts, channels, people (local/services/chat/server.ts `ChatSetup`). */
+  chat?: ChatSetup;
 }
 
 export class Runtime {
@@ -127,6 +136,7 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  readonly rds: RdsService;
   /** Auto Scaling groups whose instances live in the EC2 fleet. */
   readonly autoscaling: AutoScalingService;
   /** ECS clusters and services (task counts on the virtual clock). */
@@ -153,6 +163,10 @@ export class Runtime {
   network?: NetworkModel;
   /** The functions' way out: outbound calls through the network model, recorded. */
   readonly egress: Egress;
+  /** Slack, Mattermost and Teams, for the app's chat calls and the people who click (local/services/chat/). */
+  readonly chat: ChatServer;
+  /** Where chat clicks are sent: the app's stack outputs ending in `ChatCallbackUrl`. */
+  private chatCallbacks: string[] = [];
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
@@ -218,6 +232,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
+    this.rds = new RdsService({ clock: this.clock, state: this.state });
     this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet, bus: this.events });
     this.ecs = new EcsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
@@ -267,7 +282,10 @@ export class Runtime {
         return this.lambdas.invoke(fn, event);
       },
     });
+    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatCallbacks, deliver: (d) => this.deliverToApp(d) });
+    this.internet.add(this.chat);
     this.console = new ConsoleServer({
+      chat: this.chat,
       clock: this.clock,
       endpoint,
       sfn: this.sfn,
@@ -295,6 +313,7 @@ export class Runtime {
     const services = [
       rt.sfn,
       rt.ec2,
+      rt.rds,
       rt.events,
       rt.sns,
       rt.dynamodb,
@@ -359,10 +378,17 @@ export class Runtime {
       rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
+      const outputs = Object.assign({}, ...stacks.map((s) => s.resolved.outputs())) as Record<string, unknown>;
+      rt.setUpChat(
+        apps.map((app) => app?.chat ?? {}),
+        outputs,
+        options.installChat ?? true,
+      );
       // Functions created at run time before a restart, now that IAM knows their roles.
       rt.lambdaApi.restore();
       for (const seed of fleets) {
         rt.ec2.fleet.seed(seed);
+        if (seed.rds) rt.rds.world.seed(seed.rds);
         rt.autoscaling.seed(seed.autoScalingGroups ?? []);
         rt.ecs.seed(seed.ecsClusters ?? []);
       }
@@ -392,6 +418,54 @@ export class Runtime {
       deploying();
     }
     return rt;
+  }
+
+  /**
+   * The chat workspace the app describes, where clicks go, and "installing the app": the chat server's secrets are
+   * merged into each deployment chat secret (a new version only when a field differs, so a restart changes nothing).
+   */
+  private setUpChat(setups: ChatSetup[], outputs: Record<string, unknown>, install: boolean): void {
+    this.chat.configure({
+      mattermostHosts: setups.flatMap((s) => s.mattermostHosts ?? []),
+      channels: setups.flatMap((s) => s.channels ?? []),
+      people: setups.flatMap((s) => s.people ?? []),
+    });
+    this.chatCallbacks = chatCallbackUrls(outputs);
+    if (!install) return;
+    const fields: ChatInstall = this.chat.install();
+    for (const arn of chatSecretArns(outputs)) {
+      const current = this.secrets.currentString(arn);
+      let value: Record<string, unknown> = {};
+      try {
+        const parsed = JSON.parse(current ?? '{}');
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) value = parsed;
+      } catch {
+        // Not JSON: the install replaces it, as an operator pasting the app's secrets would.
+      }
+      if (Object.entries(fields).every(([k, v]) => value[k] === v)) continue;
+      this.secrets.putString(arn, JSON.stringify({ ...value, ...fields }));
+      this.log(`chat: the local Slack, Mattermost and Teams app is installed into ${arn}`);
+    }
+  }
+
+  /**
+   * A chat click's callback, sent to the app as the platform sends it: over HTTP to this runtime's endpoint (the app's
+   * HTTP API). The local chat server reaches nothing else: any other URL is refused with the reason.
+   */
+  private async deliverToApp(d: Delivery): Promise<{ status: number; body: string }> {
+    let url: URL;
+    try {
+      url = new URL(d.url);
+    } catch {
+      throw new ChatError('BadCallbackUrl', `the callback URL ${JSON.stringify(d.url)} is not a URL`);
+    }
+    if (url.origin !== new URL(this.endpoint).origin)
+      throw new ChatError(
+        'UnreachableCallbackUrl',
+        `the local chat server sends callbacks to this runtime's endpoint (${this.endpoint}) only, not to ${url.origin}`,
+      );
+    const res = await fetch(url, { method: 'POST', headers: d.headers, body: d.body });
+    return { status: res.status, body: await res.text() };
   }
 
   /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
@@ -434,6 +508,7 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
+        rdsTags: (arn) => this.rds.world.tagsOf(arn),
         autoScalingGroup: (name) => this.autoscaling.groupInfo(name),
         ecsTags: (arn) => this.ecs.tagsOf(arn),
       },
@@ -709,6 +784,7 @@ export class Runtime {
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
+    this.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.

@@ -11,6 +11,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
+import { checkRdsSeed, type RdsSeed } from './rds-world';
 import type { GroupSeed } from './autoscaling';
 import type { ClusterSeed } from './ecs';
 
@@ -304,6 +305,8 @@ export interface SeedInstance {
 export interface FleetSeed {
   description?: string;
   instances: SeedInstance[];
+  /** RDS DB instances and Aurora clusters (local/services/rds-world.ts). @default none */
+  rds?: RdsSeed;
   /** Auto Scaling groups (./autoscaling.ts); a group's members are the instances tagged `aws:autoscaling:groupName` with its name. */
   autoScalingGroups?: GroupSeed[];
   /** ECS clusters with their services (./ecs.ts). */
@@ -363,6 +366,7 @@ export function loadFleetSeed(path: string): FleetSeed {
       if (typeof value !== 'string') fail(`${at}.tags.${key}: must be a string, got ${got(value)}`);
     }
   });
+  if (seed.rds !== undefined) checkRdsSeed(seed.rds, fail);
   const list = (field: 'autoScalingGroups' | 'ecsClusters') => {
     const v = seed[field] as unknown;
     if (v !== undefined && !Array.isArray(v)) fail(`${field}: must be a list, got ${got(v)}`);

@@ -81,6 +81,16 @@ export class SecretsManagerService implements ServiceHandler {
     this.secrets.put(record.arn, record);
   }
 
+  /** The AWSCURRENT string of a secret, for the runtime's own use (installing the local chat app). */
+  currentString(secretId: string): string | undefined {
+    return this.find(secretId)?.versions.find((v) => v.stages.includes(CURRENT))?.string;
+  }
+
+  /** A new AWSCURRENT version, as PutSecretValue makes it, for the runtime's own use. */
+  putString(secretId: string, value: string): void {
+    this.putValue({ SecretId: secretId, SecretString: value });
+  }
+
   /** The ARN a SecretId (name or ARN) names, or undefined: IAM authorizes requests on it (local/iam/requests.ts). */
   arnOf(secretId: string): string | undefined {
     return this.find(secretId)?.arn;

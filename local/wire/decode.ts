@@ -7,7 +7,7 @@ import { AwsError, type AwsRequest } from '../kernel';
 export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml' | 'sqs-json' | 'sqs-query';
 
 export interface DecodedRequest {
-  /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`. */
+  /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`, `rds`, ... */
   service: string;
   /** Operation name as in the API reference, e.g. `StopInstances`. */
   operation: string;
@@ -32,6 +32,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   sqs: { prefix: 'sqs', protocol: 'sqs-json' },
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
   secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
+  rds: { prefix: 'rds', protocol: 'query' },
   autoscaling: { prefix: 'autoscaling', protocol: 'query' },
   ecs: { prefix: 'ecs', protocol: 'json' },
 };
