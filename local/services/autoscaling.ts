@@ -31,27 +31,14 @@ import {
   type Store,
 } from '../kernel';
 import { apiCallEvent } from './cloudtrail';
-import { identity, type Caller, type Fleet, type Instance, type Tag, type TrailRecord } from './fleet';
+import { identity, type Caller, type Fleet, type GroupSeed, type Instance, type Tag, type TrailRecord } from './fleet';
+
+export type { GroupSeed } from './fleet';
 
 const XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 /** The tag Auto Scaling puts on every instance it launches for a group (see the header). */
 export const GROUP_TAG = 'aws:autoscaling:groupName';
 const AZS = ['a', 'b', 'c'].map((x) => `${REGION}${x}`);
-
-/** A group as the app's fleet file declares it (README "Demo fleet"). */
-export interface GroupSeed {
-  name: string;
-  minSize: number;
-  maxSize: number;
-  desiredCapacity: number;
-  /** The launch template's instance type. @default t3.micro */
-  instanceType?: string;
-  /** The launch template's image. @default ami-0feed000000000001 */
-  imageId?: string;
-  tags?: Record<string, string>;
-  /** Whether the tags are copied to the instances the group launches. @default true */
-  propagateAtLaunch?: boolean;
-}
 
 export interface GroupTag {
   Key: string;

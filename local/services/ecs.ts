@@ -20,19 +20,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonRequest } from '../wire/decode';
+import type { ClusterSeed } from './fleet';
+
+export type { ClusterSeed } from './fleet';
 import { jsonError } from '../wire/errors';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 export const TASK_START_MS = 30_000;
 export const TASK_STOP_MS = 30_000;
 const MAX_EVENTS = 100;
-
-/** A cluster and its services as the app's fleet file declares them (README "Demo fleet"). */
-export interface ClusterSeed {
-  name: string;
-  tags?: Record<string, string>;
-  services: Array<{ name: string; desiredCount: number; tags?: Record<string, string> }>;
-}
 
 interface EcsTag {
   key: string;
