@@ -233,7 +233,7 @@ export class Runtime {
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     this.rds = new RdsService({ clock: this.clock, state: this.state, bus: this.events });
-    this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet });
+    this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet, bus: this.events });
     this.ecs = new EcsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({

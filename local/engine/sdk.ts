@@ -162,10 +162,17 @@ function sdkModel(id: string): SdkModel | undefined {
   return models.get(id);
 }
 
+/**
+ * Step Functions' service names (`aws-sdk:autoscaling:...`, the lower-case SDK service id) that the JavaScript SDK
+ * spells as separate words in its package names; every other name is its package's.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html#supported-services-awssdk-list
+ */
+const PACKAGES: Record<string, string> = { autoscaling: 'auto-scaling', secretsmanager: 'secrets-manager' };
+
 function loadModel(id: string): SdkModel | undefined {
   let mod: Record<string, Constructor>;
   try {
-    mod = require(`@aws-sdk/client-${id}`);
+    mod = require(`@aws-sdk/client-${Object.hasOwn(PACKAGES, id) ? PACKAGES[id] : id}`);
   } catch {
     return undefined;
   }

@@ -18,28 +18,27 @@
  */
 import escapeHtml from 'escape-html';
 import { createHash, randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
-import { identity, type Caller, type Fleet, type Instance, type Tag } from './fleet';
+import {
+  ACCOUNT,
+  AwsError,
+  REGION,
+  type AwsRequest,
+  type AwsResponse,
+  type Clock,
+  type EventBus,
+  type ServiceHandler,
+  type StateDir,
+  type Store,
+} from '../kernel';
+import { apiCallEvent } from './cloudtrail';
+import { identity, type Caller, type Fleet, type GroupSeed, type Instance, type Tag, type TrailRecord } from './fleet';
+
+export type { GroupSeed } from './fleet';
 
 const XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 /** The tag Auto Scaling puts on every instance it launches for a group (see the header). */
 export const GROUP_TAG = 'aws:autoscaling:groupName';
 const AZS = ['a', 'b', 'c'].map((x) => `${REGION}${x}`);
-
-/** A group as the app's fleet file declares it (README "Demo fleet"). */
-export interface GroupSeed {
-  name: string;
-  minSize: number;
-  maxSize: number;
-  desiredCapacity: number;
-  /** The launch template's instance type. @default t3.micro */
-  instanceType?: string;
-  /** The launch template's image. @default ami-0feed000000000001 */
-  imageId?: string;
-  tags?: Record<string, string>;
-  /** Whether the tags are copied to the instances the group launches. @default true */
-  propagateAtLaunch?: boolean;
-}
 
 export interface GroupTag {
   Key: string;
@@ -94,11 +93,14 @@ export class AutoScalingService implements ServiceHandler {
   private readonly fleet: Fleet;
   private readonly groups: Store<Group>;
   private readonly activities: Store<Activity>;
+  private readonly bus?: EventBus;
   private seq = 0;
 
-  constructor(opts: { clock: Clock; state: StateDir; fleet: Fleet }) {
+  /** `bus` receives the CloudTrail RunInstances event of each launch, as the default EventBridge bus does in AWS. */
+  constructor(opts: { clock: Clock; state: StateDir; fleet: Fleet; bus?: EventBus }) {
     this.clock = opts.clock;
     this.fleet = opts.fleet;
+    this.bus = opts.bus;
     this.groups = opts.state.store<Group>('autoscaling.groups');
     this.activities = opts.state.store<Activity>('autoscaling.activities');
     for (const a of this.activities.values()) this.seq = Math.max(this.seq, a.seq + 1);
@@ -128,11 +130,12 @@ export class AutoScalingService implements ServiceHandler {
           .filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down' && i.tags.some((t) => t.Key === GROUP_TAG && t.Value === s.name))
           .map((i) => i.instanceId),
       };
-      this.reconcile(
+      const launches = this.reconcile(
         group,
         `At ${causeTime(this.clock.nowMs())} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${group.desiredCapacity}.`,
       );
       this.groups.put(group.name, group);
+      void this.publish(launches);
     }
   }
 
@@ -148,7 +151,7 @@ export class AutoScalingService implements ServiceHandler {
     for (const [k, v] of req.query) if (!p.has(k)) p.set(k, v);
     const action = p.get('Action') ?? '';
     try {
-      const result = this.dispatch(action, p);
+      const result = await this.dispatch(action, p);
       const body = result === undefined ? '' : `<${action}Result>${result}</${action}Result>`;
       return {
         status: 200,
@@ -166,12 +169,12 @@ export class AutoScalingService implements ServiceHandler {
     }
   }
 
-  private dispatch(action: string, p: URLSearchParams): string | undefined {
+  private async dispatch(action: string, p: URLSearchParams): Promise<string | undefined> {
     switch (action) {
       case 'DescribeAutoScalingGroups':
         return this.describeGroups(p);
       case 'UpdateAutoScalingGroup':
-        this.update(p);
+        await this.publish(this.update(p));
         return undefined;
       case 'DescribeScalingActivities':
         return this.describeActivities(p);
@@ -201,7 +204,7 @@ export class AutoScalingService implements ServiceHandler {
    * messages are AWS's as recorded in answers to the AWS CLI: "Max bound, 3, must be greater than or equal to min
    * bound, 5" and "Desired capacity:0 must be between the specified min size:1 and max size:1" (ValidationError).
    */
-  private update(p: URLSearchParams): void {
+  private update(p: URLSearchParams): TrailRecord[] {
     const name = p.get('AutoScalingGroupName') ?? '';
     const group = this.settled(name);
     if (!group) throw notFound(name);
@@ -224,8 +227,9 @@ export class AutoScalingService implements ServiceHandler {
     const cause =
       `At ${causeTime(now)} a user request update of AutoScalingGroup constraints to min: ${next.min}, max: ${next.max}, desired: ${next.desired}` +
       (from === next.desired ? '.' : ` changing the desired capacity from ${from} to ${next.desired}.`);
-    this.reconcile(group, cause);
+    const launches = this.reconcile(group, cause);
     this.groups.put(group.name, group);
+    return launches;
   }
 
   private describeActivities(p: URLSearchParams): string {
@@ -299,8 +303,12 @@ export class AutoScalingService implements ServiceHandler {
     return group;
   }
 
-  /** Launches or terminates members until the group's size is its desired capacity; one activity per instance. */
-  private reconcile(group: Group, cause: string): void {
+  /**
+   * Launches or terminates members until the group's size is its desired capacity; one activity per instance.
+   * Returns the CloudTrail records of the launches.
+   */
+  private reconcile(group: Group, cause: string): TrailRecord[] {
+    const launches: TrailRecord[] = [];
     const live = group.instances.map((id) => this.fleet.get(id)).filter((i): i is Instance => !!i && i.state !== 'shutting-down' && i.state !== 'terminated');
     const caller: Caller = { identity: identity.autoScaling(), userAgent: 'autoscaling.amazonaws.com', requestId: randomUUID() };
     const now = this.clock.nowMs();
@@ -322,6 +330,7 @@ export class AutoScalingService implements ServiceHandler {
           },
           caller,
         );
+        launches.push(this.fleet.trail.at(-1)!);
         live.push(inst);
         group.instances.push(inst.instanceId);
         this.record(
@@ -351,6 +360,21 @@ export class AutoScalingService implements ServiceHandler {
           now,
         );
         size--;
+      }
+    }
+    return launches;
+  }
+
+  /**
+   * The EventBridge copies of the launches' CloudTrail records (their userIdentity says `invokedBy`
+   * autoscaling.amazonaws.com, which rules can tell apart); delivery trouble must not fail the call that caused it.
+   */
+  private async publish(records: TrailRecord[]): Promise<void> {
+    for (const r of records) {
+      try {
+        await this.bus?.put(apiCallEvent(r));
+      } catch (err) {
+        console.error(`opsflow: could not publish ${r.eventName} to the event bus: ${(err as Error).message}`);
       }
     }
   }
@@ -527,13 +551,13 @@ function int(p: URLSearchParams, name: string): number | undefined {
   if (!/^-?\d+$/.test(v))
     throw new AwsError(
       'ValidationError',
-      `Value '${v}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be an integer`,
+      `1 validation error detected: Value '${v}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must be an integer`,
     );
   const n = Number(v);
   if (n < 0)
     throw new AwsError(
       'ValidationError',
-      `Value '${n}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value greater than or equal to 0`,
+      `1 validation error detected: Value '${n}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value greater than or equal to 0`,
     );
   return n;
 }
@@ -548,7 +572,7 @@ function paginate<T>(items: T[], p: URLSearchParams, defaultSize: number): { pag
   if (!Number.isInteger(max) || max < 1 || max > PAGES.max) {
     throw new AwsError(
       'ValidationError',
-      `Value '${raw}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to ${PAGES.max}`,
+      `1 validation error detected: Value '${raw}' at 'maxRecords' failed to satisfy constraint: Member must ${max > PAGES.max ? `have value less than or equal to ${PAGES.max}` : 'be an integer of at least 1'}`,
     );
   }
   const token = p.get('NextToken');

@@ -19,19 +19,16 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
+import { jsonRequest } from '../wire/decode';
+import type { ClusterSeed } from './fleet';
+
+export type { ClusterSeed } from './fleet';
 import { jsonError } from '../wire/errors';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 export const TASK_START_MS = 30_000;
 export const TASK_STOP_MS = 30_000;
 const MAX_EVENTS = 100;
-
-/** A cluster and its services as the app's fleet file declares them (README "Demo fleet"). */
-export interface ClusterSeed {
-  name: string;
-  tags?: Record<string, string>;
-  services: Array<{ name: string; desiredCount: number; tags?: Record<string, string> }>;
-}
 
 interface EcsTag {
   key: string;
@@ -124,13 +121,7 @@ export class EcsService implements ServiceHandler {
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
-      const op = req.target?.startsWith(TARGET_PREFIX) ? req.target.slice(TARGET_PREFIX.length) : '';
-      let input: Record<string, unknown>;
-      try {
-        input = JSON.parse(req.body.toString('utf8') || '{}') ?? {};
-      } catch {
-        throw new AwsError('SerializationException', 'Request body is not valid JSON');
-      }
+      const { op, input } = jsonRequest(req, TARGET_PREFIX);
       return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(this.dispatch(op, input)) };
     } catch (err) {
       if (!(err instanceof AwsError)) console.error('opsflow: ECS handler failed', err);
@@ -238,16 +229,21 @@ export class EcsService implements ServiceHandler {
     return { service: this.serviceJson(cluster, service, false) };
   }
 
-  /** "tags: The tags to add to the resource ... Maximum number of 50 items" (API_TagResource.html). */
+  /**
+   * "tags: The tags to add to the resource ... Maximum number of 50 items", and "Do not use aws:, AWS:, or any upper or
+   * lowercase combination of such as a prefix for either keys or values as it is reserved for AWS use"
+   * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html); the messages are the runtime's.
+   */
   private tagResource(input: Record<string, unknown>): unknown {
     const target = this.resource(input.resourceArn);
     const tags = input.tags;
     if (!Array.isArray(tags)) throw new AwsError('InvalidParameterException', 'Tags cannot be empty.');
     for (const t of tags as Array<{ key?: unknown; value?: unknown }>) {
       if (typeof t?.key !== 'string' || t.key === '') throw new AwsError('InvalidParameterException', 'Tag keys must be non-empty strings.');
-      if (t.key.toLowerCase().startsWith('aws:')) throw new AwsError('InvalidParameterException', 'Tag keys starting with aws: are reserved.');
-      const existing = target.tags.find((x) => x.key === t.key);
       const value = typeof t.value === 'string' ? t.value : '';
+      if (t.key.toLowerCase().startsWith('aws:') || value.toLowerCase().startsWith('aws:'))
+        throw new AwsError('InvalidParameterException', 'Tag keys and values starting with aws: are reserved for AWS use.');
+      const existing = target.tags.find((x) => x.key === t.key);
       if (existing) existing.value = value;
       else target.tags.push({ key: t.key, value });
     }

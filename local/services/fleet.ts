@@ -12,8 +12,6 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
 import { checkRdsSeed, type RdsSeed } from './rds-world';
-import type { GroupSeed } from './autoscaling';
-import type { ClusterSeed } from './ecs';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -300,6 +298,28 @@ export interface SeedInstance {
   spotRequestType?: 'one-time' | 'persistent';
   /** Simulated faults of this instance. */
   sim?: Instance['sim'];
+}
+
+/** An Auto Scaling group as the fleet file declares it (./autoscaling.ts runs it). */
+export interface GroupSeed {
+  name: string;
+  minSize: number;
+  maxSize: number;
+  desiredCapacity: number;
+  /** The launch template's instance type. @default t3.micro */
+  instanceType?: string;
+  /** The launch template's image. @default ami-0feed000000000001 */
+  imageId?: string;
+  tags?: Record<string, string>;
+  /** Whether the tags are copied to the instances the group launches. @default true */
+  propagateAtLaunch?: boolean;
+}
+
+/** An ECS cluster and its services as the fleet file declares them (./ecs.ts runs them). */
+export interface ClusterSeed {
+  name: string;
+  tags?: Record<string, string>;
+  services: Array<{ name: string; desiredCount: number; tags?: Record<string, string> }>;
 }
 
 export interface FleetSeed {

@@ -2,10 +2,14 @@
  * The runtime serves Auto Scaling and ECS at its one endpoint, signed and gated like every service, over the demo
  * fleet the app's file declares (workflows/fleet.json): the group web-asg around its member web-asg-node, and the
  * Fargate service dev-cluster/web-api, both found by their Schedule tag, as the schedule work will find them; a scale
- * to 0 and back through the runtime, and both kept across a restart of the runtime on the same state directory.
+ * to 0 and back through the runtime, and both kept across a restart of the runtime on the same state directory. The
+ * group's launch reaches CloudTrail and the event bus as Auto Scaling's (invokedBy autoscaling.amazonaws.com), and the
+ * app's TagPolicy launch rule, which leaves such launches to the group, starts no run for it.
  */
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { LookupEventsCommand, CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,9 +66,24 @@ describe('the demo fleet’s Auto Scaling group and ECS service in the runtime',
 
     await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'web-asg', MinSize: 1, MaxSize: 4, DesiredCapacity: 1 }));
     await ecs.send(new UpdateServiceCommand({ cluster: 'dev-cluster', service: 'web-api', desiredCount: 2 }));
-    await h!.until('a new member in service and two tasks running', async () => {
+    const launched = await h!.until('a new member in service and two tasks running', async () => {
       const [now] = await group();
-      return now.Instances!.some((i) => i.LifecycleState === 'InService') && (await service()).runningCount === 2 ? true : undefined;
+      const member = now.Instances!.find((i) => i.LifecycleState === 'InService');
+      return member && (await service()).runningCount === 2 ? member.InstanceId! : undefined;
     });
+
+    const trail = new CloudTrailClient({ endpoint: h!.endpoint, region: 'us-east-1', credentials });
+    const { Events } = await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: launched }] }));
+    trail.destroy();
+    const run = JSON.parse(Events!.find((e) => e.EventName === 'RunInstances')!.CloudTrailEvent!);
+    expect(run.userIdentity).toMatchObject({
+      invokedBy: 'autoscaling.amazonaws.com',
+      sessionContext: { sessionIssuer: { userName: 'AWSServiceRoleForAutoScaling' } },
+    });
+    const { executions } = await h!.sfn.send(new ListExecutionsCommand({ stateMachineArn: h!.arnOf('TagPolicy') }));
+    for (const e of executions!) {
+      const { input } = await h!.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+      expect(input).not.toContain(launched);
+    }
   }, 180_000);
 });

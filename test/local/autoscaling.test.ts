@@ -213,6 +213,10 @@ describe('Auto Scaling through the AWS CLI, with its instances in the EC2 fleet'
       name: 'InvalidNextToken',
       message: 'The NextToken value is not valid.',
     });
+    await expect(served.client.asg.send(new DescribeAutoScalingGroupsCommand({ MaxRecords: 101 }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: "1 validation error detected: Value '101' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 100",
+    });
     const byKey = await served.client.asg.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag-key', Values: ['Team'] }] }));
     expect(byKey.AutoScalingGroups!.map((g) => g.AutoScalingGroupName)).toEqual(['batch-asg']);
   });

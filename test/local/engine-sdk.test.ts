@@ -131,6 +131,16 @@ describe('aws-sdk integrations reach every service the runtime serves, as the SD
     expect(sdkTarget('aws-sdk:sqs:listQueues', ['ec2', 'sns'])).toBeUndefined();
     expect(sdkTarget('aws-sdk:sqs:listQueues', ['sqs'])).toMatchObject({ service: 'sqs', action: 'listQueues' });
   });
+
+  it('finds the SDK client of a service whose package name spells its words apart (autoscaling: client-auto-scaling)', () => {
+    expect(sdkTarget('aws-sdk:autoscaling:updateAutoScalingGroup', ['autoscaling'])).toMatchObject({
+      service: 'autoscaling',
+      action: 'updateAutoScalingGroup',
+    });
+    expect(sdkTarget('aws-sdk:secretsmanager:getSecretValue', ['secretsmanager'])).toMatchObject({ service: 'secretsmanager', action: 'getSecretValue' });
+    expect(sdkTarget('aws-sdk:ecs:updateService', ['ecs'])).toMatchObject({ service: 'ecs', action: 'updateService' });
+    expect(isOfferedIntegration('arn:aws:states:::aws-sdk:autoscaling:noSuchAction')).toBe(false);
+  });
 });
 
 describe('optimized integrations answer as AWS records them', () => {
