@@ -24,6 +24,7 @@ export function facts(i: Instance): InstanceFacts {
     instanceType: i.InstanceType ?? '',
     tags,
     rootDeviceType: i.RootDeviceType ?? 'ebs',
+    ...(i.HibernationOptions?.Configured && { hibernationConfigured: true }),
     ...(i.InstanceLifecycle && { lifecycle: i.InstanceLifecycle }),
     ...(i.StateReason?.Code && { stateReason: { code: i.StateReason.Code, message: i.StateReason.Message ?? '' } }),
   };
