@@ -215,7 +215,16 @@ async function expire(progress: WaveProgress, load: (n: number) => Promise<Store
 }
 
 /** How long to wait: for tokens while there is more to send, else for transitions, else for the next capacity retry. */
-function waitSeconds(buckets: Buckets, progress: WaveProgress, end: PassEnd, calls: number, batches: Map<number, StoredBatch>, wave: Wave, now: Date, batchSize: number): number {
+function waitSeconds(
+  buckets: Buckets,
+  progress: WaveProgress,
+  end: PassEnd,
+  calls: number,
+  batches: Map<number, StoredBatch>,
+  wave: Wave,
+  now: Date,
+  batchSize: number,
+): number {
   if (progress.acted < wave.batches) {
     if (end === 'budget' && calls === 0) return 0; // closing an expired wave: go on at once
     return actWaitSeconds(buckets, end, progress.paced, wave.instances - progress.sent, batchSize, calls, progress.errors);

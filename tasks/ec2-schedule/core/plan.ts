@@ -80,7 +80,9 @@ async function* targets(req: Ec2Request, clients: Clients, kinds: readonly Kind[
     return;
   }
   for (const kind of KINDS) {
-    const ids = refsOf(req).filter((r) => r.kind === kind).map((r) => r.id);
+    const ids = refsOf(req)
+      .filter((r) => r.kind === kind)
+      .map((r) => r.id);
     if (ids.length > 0) yield* await kindOf(kind).find(clients, ids);
   }
 }
@@ -124,12 +126,28 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     if (v.kind === 'act') {
       byWave.get(key(group, r.kind))!.push({ instanceId: r.id, name: r.name, from: r.state, status: 'planned', ...v.entry });
     } else {
-      settled.push({ kind: r.kind, instanceId: r.id, name: r.name, from: r.state, to: r.state, outcome: v.kind === 'skip' ? 'skipped' : 'failed', reason: boundReason(v.reason) });
+      settled.push({
+        kind: r.kind,
+        instanceId: r.id,
+        name: r.name,
+        from: r.state,
+        to: r.state,
+        outcome: v.kind === 'skip' ? 'skipped' : 'failed',
+        reason: boundReason(v.reason),
+      });
     }
   }
   for (const ref of refsOf(req)) {
     if (!seen.has(`${ref.kind}:${ref.id}`))
-      settled.push({ kind: ref.kind, instanceId: ref.id, name: '', from: 'unknown', to: 'unknown', outcome: 'failed', reason: `${kindOf(ref.kind).noun} not found` });
+      settled.push({
+        kind: ref.kind,
+        instanceId: ref.id,
+        name: '',
+        from: 'unknown',
+        to: 'unknown',
+        outcome: 'failed',
+        reason: `${kindOf(ref.kind).noun} not found`,
+      });
   }
 
   const settledPages = pagesByBytes(settled, LIST_ITEM_BYTES);

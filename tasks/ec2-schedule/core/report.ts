@@ -151,7 +151,8 @@ function messageText(input: ReportInput, report: Report): string {
     const group = report.instances.filter((e) => e.outcome === outcome);
     if (counts[outcome] === 0) continue;
     lines.push('', `${outcome.toUpperCase()} (${counts[outcome]})`);
-    for (const e of group) lines.push(`  ${e.kind === 'ec2' ? '' : `${e.kind} `}${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+    for (const e of group)
+      lines.push(`  ${e.kind === 'ec2' ? '' : `${e.kind} `}${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
     if (group.length < counts[outcome]) lines.push(`  ... and ${counts[outcome] - group.length} more`);
   }
   if (report.omitted > 0) {

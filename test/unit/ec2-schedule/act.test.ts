@@ -25,7 +25,11 @@ function setup(action: 'start' | 'stop', failFor: (callIds: string[]) => Error |
   };
   mock.on(StartInstancesCommand).callsFake(answer);
   mock.on(StopInstancesCommand).callsFake(answer);
-  const calls = caller(ec2Kind, { action, dryRun: opts.dryRun ?? false, clients: clientsOf({ ec2: new EC2Client({ region: 'us-east-1' }) }), store: memoryStore().store, runId: 'run' }, opts.budget ?? 100);
+  const calls = caller(
+    ec2Kind,
+    { action, dryRun: opts.dryRun ?? false, clients: clientsOf({ ec2: new EC2Client({ region: 'us-east-1' }) }), store: memoryStore().store, runId: 'run' },
+    opts.budget ?? 100,
+  );
   const log = recordingLog();
   const ctx = { action, dryRun: opts.dryRun ?? false, call: (es: BatchEntry[]) => calls.call(es), now: NOW, verifyTimeoutSeconds: 600, log };
   const statuses = () => Object.fromEntries(entries.map((e) => [e.instanceId.slice(-1), e.status]));

@@ -109,7 +109,16 @@ describe('plan', () => {
     ];
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet);
-    const deps = { clients: clientsOf({ ec2 }), kinds: ['ec2'] as const, store, schedules, batchSize: 2, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() };
+    const deps = {
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'] as const,
+      store,
+      schedules,
+      batchSize: 2,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    };
 
     const start = await plan(request(), 'run-start', deps);
     const stop = await plan(request({ action: 'stop' }), 'run-stop', deps);
@@ -178,7 +187,16 @@ describe('plan', () => {
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
-    const p = await plan(request(), 'big', { clients: clientsOf({ ec2 }), kinds: ['ec2'], store, schedules, batchSize: 50, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+    const p = await plan(request(), 'big', {
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
+      store,
+      schedules,
+      batchSize: 50,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    });
 
     expect(p.targets).toBe(10_000);
     // One summary per ordering group, not one entry per batch: the same size at any fleet size.

@@ -78,7 +78,9 @@ export const asgKind: KindModule<AsgResource> = {
   },
   async call([e], ctx) {
     const update = (min: number, desired: number, max: number) =>
-      ctx.clients.autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: e.instanceId, MinSize: min, DesiredCapacity: desired, MaxSize: max }));
+      ctx.clients.autoscaling.send(
+        new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: e.instanceId, MinSize: min, DesiredCapacity: desired, MaxSize: max }),
+      );
     if (ctx.action === 'stop') await storeThenZero(ctx.store, 'asg', e, ctx.runId, () => update(0, 0, 0).then(() => undefined));
     else await restoreStored(ctx.store, 'asg', e, (s) => update(s.min ?? s.desired, s.desired, s.max ?? s.desired).then(() => undefined));
   },
@@ -92,6 +94,7 @@ export const asgKind: KindModule<AsgResource> = {
     if (!r) return finish(e, 'failed', 'unknown', 'the group disappeared during the run');
     if (action === 'stop' ? r.desired === 0 && r.instances === 0 : r.desired > 0 && r.inService >= r.desired)
       return finish(e, 'moved', r.state, action === 'start' ? `${r.inService} in service` : '');
-    if (expired(e, now)) finish(e, 'failed', r.state, `${r.inService} of ${r.desired} in service (${r.instances} instances) when verification gave up (deadline ${e.verifyBy})`);
+    if (expired(e, now))
+      finish(e, 'failed', r.state, `${r.inService} of ${r.desired} in service (${r.instances} instances) when verification gave up (deadline ${e.verifyBy})`);
   },
 };

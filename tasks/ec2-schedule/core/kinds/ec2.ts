@@ -66,7 +66,9 @@ export const ec2Kind: KindModule<Ec2Resource> = {
     if (r.hibernationConfigured) return { kind: 'act', entry: { hibernate: true } };
     return {
       kind: 'act',
-      entry: { note: `hibernation asked by ${asked}, but the instance was not launched with hibernation configured (HibernationOptions.Configured): stopped instead` },
+      entry: {
+        note: `hibernation asked by ${asked}, but the instance was not launched with hibernation configured (HibernationOptions.Configured): stopped instead`,
+      },
     };
   },
   async call(entries, ctx) {

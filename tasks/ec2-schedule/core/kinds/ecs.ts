@@ -6,13 +6,7 @@
  * Listed by tag through ListClusters, ListServices and DescribeServices with `include: ["TAGS"]` (ECS filters no list
  * by tag).
  */
-import {
-  DescribeServicesCommand,
-  paginateListClusters,
-  paginateListServices,
-  type Service,
-  UpdateServiceCommand,
-} from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, paginateListClusters, paginateListServices, type Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { Bucket } from '../pace';
 import { SCHEDULE_TAG } from '../tags';
 import { expired, finish, overrideVerdict } from './common';

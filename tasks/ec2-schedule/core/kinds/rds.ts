@@ -125,8 +125,7 @@ function stateVerdict(r: Resource, action: Ec2Action, noun: string): Verdict {
 }
 
 /** Said of a database RDS started by itself after seven days stopped, when the schedule stops it again. */
-const restartNote = (event: string) =>
-  `RDS started it by itself after seven days stopped (${event}); stopped again, as the schedule says`;
+const restartNote = (event: string) => `RDS started it by itself after seven days stopped (${event}); stopped again, as the schedule says`;
 
 function settleDb(e: BatchEntry, r: Resource | undefined, action: Ec2Action, now: Date): void {
   const target = action === 'start' ? 'available' : 'stopped';
@@ -145,7 +144,10 @@ function rdsRefusal(e: Error, action: Ec2Action): { status: BatchEntry['status']
   if (e.name === 'InvalidParameterCombination' || e.name === 'UnsupportedOperation' || e.name === 'InvalidParameterValue')
     return { status: 'skipped', reason: `RDS cannot ${verb} it: ${e.message}` };
   if (e.name === 'AccessDenied' || e.name === 'AccessDeniedException')
-    return { status: 'failed', reason: `not permitted (only databases tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped): ${e.message}` };
+    return {
+      status: 'failed',
+      reason: `not permitted (only databases tagged Schedule, or allowed by ec2Schedule.control, may be started or stopped): ${e.message}`,
+    };
   return undefined;
 }
 
@@ -165,11 +167,13 @@ export const rdsInstanceKind: KindModule<RdsInstance> = {
     if (override) return override;
     if (r.cluster) return { kind: 'skip', reason: `member of DB cluster ${r.cluster}: RDS starts and stops it with its cluster; tag the cluster` };
     if (r.replicaOf) return { kind: 'skip', reason: `read replica of ${r.replicaOf}: RDS cannot stop a read replica` };
-    if (r.replicas.length > 0) return { kind: 'skip', reason: `has read replicas (${r.replicas.join(', ')}): RDS cannot stop a DB instance that has a read replica` };
+    if (r.replicas.length > 0)
+      return { kind: 'skip', reason: `has read replicas (${r.replicas.join(', ')}): RDS cannot stop a DB instance that has a read replica` };
     if (r.engine.startsWith('custom-')) return { kind: 'skip', reason: `RDS Custom (${r.engine}): StopDBInstance does not apply to it` };
     if (r.engine.startsWith('sqlserver') && r.multiAz) return { kind: 'skip', reason: 'RDS for SQL Server in a Multi-AZ configuration: RDS cannot stop it' };
     const v = stateVerdict(r, ctx.action, 'DB instance');
-    if (v.kind === 'act' && ctx.action === 'stop' && ctx.restartedByRds.has(`db-instance:${r.id}`)) return { kind: 'act', entry: { note: restartNote('RDS-EVENT-0154') } };
+    if (v.kind === 'act' && ctx.action === 'stop' && ctx.restartedByRds.has(`db-instance:${r.id}`))
+      return { kind: 'act', entry: { note: restartNote('RDS-EVENT-0154') } };
     return v;
   },
   async call([e], ctx) {
@@ -198,7 +202,8 @@ export const rdsClusterKind: KindModule<RdsCluster> = {
     // Aurora Serverless v1 scales to zero by itself and cannot be stopped (aurora-cluster-stop-start.html, Limitations).
     if (r.engineMode === 'serverless') return { kind: 'skip', reason: 'Aurora Serverless v1: RDS cannot stop it (it pauses by itself)' };
     const v = stateVerdict(r, ctx.action, 'DB cluster');
-    if (v.kind === 'act' && ctx.action === 'stop' && ctx.restartedByRds.has(`db-cluster:${r.id}`)) return { kind: 'act', entry: { note: restartNote('RDS-EVENT-0153') } };
+    if (v.kind === 'act' && ctx.action === 'stop' && ctx.restartedByRds.has(`db-cluster:${r.id}`))
+      return { kind: 'act', entry: { note: restartNote('RDS-EVENT-0153') } };
     return v;
   },
   async call([e], ctx) {

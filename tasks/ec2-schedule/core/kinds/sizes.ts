@@ -26,4 +26,5 @@ export async function restoreStored(store: Ec2Store, kind: Kind, e: BatchEntry, 
   Object.assign(e, { sizes: stored.sizes, note: `restored the sizes stored at ${stored.storedAt}` });
 }
 
-export const noStoredSizes = (e: Error) => (e instanceof NoStoredSizesError || e.name === 'NoStoredSizes' ? { status: 'failed' as const, reason: e.message } : undefined);
+export const noStoredSizes = (e: Error) =>
+  e instanceof NoStoredSizesError || e.name === 'NoStoredSizes' ? { status: 'failed' as const, reason: e.message } : undefined;
