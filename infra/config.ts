@@ -29,6 +29,24 @@ export interface LocalConfig {
    * verified too. @default the identities the workflows send from (`approval.sesIdentity`)
    */
   readonly sesIdentities: string[];
+  /** The local chat server's workspace (README "The local chat server"). */
+  readonly chat: LocalChatConfig;
+}
+
+/** The local Slack / Mattermost / Teams workspace: `local.chat` in the config file, plus what the rest of the config names. */
+export interface LocalChatConfig {
+  /**
+   * The Mattermost server's host (`local.chat.mattermostHost`), with the hosts of every Mattermost URL elsewhere in the
+   * config (a key containing `mattermost`). @default ['mattermost.example.com']
+   */
+  readonly mattermostHosts: string[];
+  /** The channels that exist: `local.chat.channels` and every value of a config key containing `channel`. */
+  readonly channels: string[];
+  /**
+   * The people: everyone a key ending in `approvers` names (named after their address), `local.chat.people`, and
+   * one person who approves nothing (visitor@example.com), to see a refusal.
+   */
+  readonly people: Array<{ name: string; email: string }>;
 }
 
 /** The settings of the app itself, not of one workflow. */
@@ -99,7 +117,8 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   unknownKeys(al, ['emails'], 'alerts', problems);
   const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
-  unknownKeys(lo, ['fleet', 'sesIdentities'], 'local', problems);
+  unknownKeys(lo, ['fleet', 'sesIdentities', 'chat'], 'local', problems);
+  const chat = localChat(root, asObject(lo.chat ?? {}, 'local.chat', problems), problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
   if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
   const sesIdentities =
@@ -109,9 +128,57 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   return {
     stackName,
     alerts: { emails: alertEmails },
-    local: { ...(fleet ? { fleet } : {}), sesIdentities },
+    local: { ...(fleet ? { fleet } : {}), sesIdentities, chat },
     ...(sections as WorkflowSections),
   };
+}
+
+const NON_APPROVER = { name: 'Visitor', email: 'visitor@example.com' };
+
+function localChat(root: Record<string, unknown>, chat: Record<string, unknown>, problems: string[]): LocalChatConfig {
+  unknownKeys(chat, ['mattermostHost', 'channels', 'people'], 'local.chat', problems);
+  const host = chat.mattermostHost === undefined ? 'mattermost.example.com' : str(chat.mattermostHost, 'local.chat.mattermostHost', problems);
+  if (host && !/^[a-z0-9.-]+$/i.test(host)) problems.push(`local.chat.mattermostHost must be a host name (no scheme, port or path), got '${host}'`);
+  const channels =
+    chat.channels === undefined
+      ? []
+      : Array.isArray(chat.channels) && chat.channels.every((c) => typeof c === 'string' && c)
+        ? (chat.channels as string[])
+        : [];
+  if (chat.channels !== undefined && !channels.length) problems.push('local.chat.channels must be a list of channel names');
+  const people: Array<{ name: string; email: string }> = [];
+  for (const [i, p] of (Array.isArray(chat.people) ? chat.people : chat.people === undefined ? [] : [null]).entries()) {
+    const o = p as { name?: unknown; email?: unknown } | null;
+    if (!o || typeof o.name !== 'string' || typeof o.email !== 'string' || !isEmail(o.email))
+      problems.push(`local.chat.people[${i}] must be {"name": text, "email": address}`);
+    else people.push({ name: o.name, email: o.email });
+  }
+  // What the rest of the config names: Mattermost URLs, channels, approvers.
+  const hosts = new Set(host ? [host.toLowerCase()] : []);
+  const named = new Set(channels);
+  const approvers = new Set<string>();
+  const walk = (v: unknown, key: string): void => {
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key));
+    if (v && typeof v === 'object') return Object.entries(v).forEach(([k, x]) => k !== 'local' && walk(x, k));
+    if (typeof v !== 'string') return;
+    if (/mattermost/i.test(key) && /^https?:\/\//.test(v)) hosts.add(new URL(v).hostname.toLowerCase());
+    else if (/channel/i.test(key)) named.add(v);
+    if (/approvers$/i.test(key) && isEmail(v)) approvers.add(v.toLowerCase());
+  };
+  walk(root, '');
+  const known = new Set(people.map((p) => p.email.toLowerCase()));
+  for (const email of approvers) if (!known.has(email)) people.push({ name: nameOf(email), email }), known.add(email);
+  if (!known.has(NON_APPROVER.email)) people.push(NON_APPROVER);
+  return { mattermostHosts: [...hosts], channels: [...named], people };
+}
+
+/** `duty-manager@example.com` → `Duty Manager`. */
+function nameOf(email: string): string {
+  return email
+    .split('@')[0]
+    .split(/[._-]+/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
 }
 
 /** A list of SES identities: each a domain or an email address. */

@@ -4,15 +4,17 @@
  *   control-link <instanceId> <start|stop> [--days N]   print a signed link (expires after N days; default never)
  *   control-link rotate                                 new signing secret: every link handed out stops working
  *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
- *   control-link chat-secret slack <signingSecret>      set the Slack app's signing secret (the slash command checks signatures)
- *   control-link chat-secret mattermost <token>         set the Mattermost slash command's token
+ *   control-link chat-secret <field> <value>            set one field of the deployment's chat secret, e.g.
+ *       slackSigningSecret, slackBotToken, mattermostToken, mattermostBotToken, teamsHmacKey, teamsWebhooks.<channel>
+ *       (`slack` and `mattermost` are kept as names of slackSigningSecret and mattermostToken)
  *
- * The chat secrets live in the deployment's Secrets Manager secret (one JSON value holding both); setting one keeps
- * the other, and takes effect on the next chat request, without a redeploy (tasks/shared/chat-secrets.ts).
+ * The chat secrets live in the deployment's one Secrets Manager secret (workflows/shared/chat.ts, one JSON value
+ * holding every field); setting one keeps the others, and takes effect on the next chat request or message, without a
+ * redeploy (tasks/shared/chat-secrets.ts).
  *
  * Locally (the default) it talks to the runtime of `npm start` (OPSFLOW_ENDPOINT, OPSFLOW_PORT, else the port that
  * runtime recorded in its state directory, else 4566) and finds the table and the secret itself. Against AWS:
- * `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>` for links, `--aws --secret <Ec2ChatSecretArn>`
+ * `--aws --table <Ec2ScheduleTableName> --base-url <Ec2ControlApiUrl>` for links, `--aws --secret <ChatSecretArn>`
  * for chat secrets (the stack outputs), with the usual AWS credentials.
  */
 import { parseArgs as parseCommandLine } from 'node:util';
@@ -22,8 +24,8 @@ import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException
 import { clientCredentials, clientEndpoint } from '../local/client';
 import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
 import { Ec2Store } from '../tasks/ec2-schedule/core/store';
-import type { ChatPlatform, ChatSecrets } from '../tasks/shared/chat-auth';
-import { parseChatSecrets } from '../tasks/shared/chat-secrets';
+import type { ChatSecrets } from '../tasks/shared/chat-auth';
+import { CHAT_SECRET_FIELDS, CHAT_SECRET_MAPS, parseChatSecrets } from '../tasks/shared/chat-secrets';
 import { INSTANCE_ID } from '../tasks/shared/instance-id';
 
 export interface CliOptions {
@@ -36,7 +38,8 @@ export type Command =
   | { kind: 'link'; instanceId: string; action: 'start' | 'stop'; days?: number }
   | { kind: 'rotate' }
   | { kind: 'revoke'; linkId: string }
-  | { kind: 'chat-secret'; platform: ChatPlatform; value: string };
+  /** `key`: the entry of a map field (`teamsWebhooks.<key>`). */
+  | { kind: 'chat-secret'; field: keyof ChatSecrets; key?: string; value: string };
 
 export interface Parsed {
   command: Command;
@@ -50,8 +53,9 @@ export const USAGE = `usage:
   npm run control-link -- <instanceId> <start|stop> [--days N]
   npm run control-link -- rotate
   npm run control-link -- revoke <linkId>
-  npm run control-link -- chat-secret slack <signingSecret>
-  npm run control-link -- chat-secret mattermost <token>
+  npm run control-link -- chat-secret <field> <value>
+    fields: ${CHAT_SECRET_FIELDS.map((f) => (CHAT_SECRET_MAPS.includes(f) ? `${f}.<channel>` : f)).join(', ')}
+    (slack = slackSigningSecret, mattermost = mattermostToken)
 options: --aws --table <name> --base-url <url> --secret <arn>   (against AWS instead of the local runtime)`;
 
 /** Longest a link may live. Much longer expiries overflow the signed 32-bit expiry or JavaScript's dates. */
@@ -82,9 +86,10 @@ export function parseArgs(argv: string[]): Parsed {
   const common = { aws: values.aws === true, table: values.table, baseUrl: values['base-url'], secret: values.secret };
   const [first, second, third] = args;
   if (first === 'chat-secret') {
-    if (args.length !== 3 || (second !== 'slack' && second !== 'mattermost') || !third) throw new Error(USAGE);
-    if (common.aws && !common.secret) throw new Error('--aws needs --secret <Ec2ChatSecretArn> (a stack output)');
-    return { ...common, command: { kind: 'chat-secret', platform: second, value: third } };
+    if (args.length !== 3 || !third) throw new Error(USAGE);
+    const target = chatSecretField(second);
+    if (common.aws && !common.secret) throw new Error('--aws needs --secret <ChatSecretArn> (a stack output)');
+    return { ...common, command: { kind: 'chat-secret', ...target, value: third } };
   }
   if (common.aws && !common.table) throw new Error('--aws needs --table <Ec2ScheduleTableName> (a stack output)');
   if (first === 'rotate' && args.length === 1) return { ...common, command: { kind: 'rotate' } };
@@ -115,7 +120,7 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
   const config: DynamoDBClientConfig = parsed.aws ? {} : { endpoint, region: 'us-east-1', credentials: clientCredentials() };
   if (parsed.command.kind === 'chat-secret') {
     const secretId = parsed.secret ?? (await localDeployed(endpoint, 'secrets', 'ChatSecret'));
-    return setChatSecret(new SecretsManagerClient(config), secretId, parsed.command.platform, parsed.command.value);
+    return setChatSecret(new SecretsManagerClient(config), secretId, parsed.command);
   }
   const table = parsed.table ?? (await localDeployed(endpoint, 'tables', 'Ec2Schedule'));
   const store = new Ec2Store(DynamoDBDocumentClient.from(new DynamoDBClient(config)), table, now);
@@ -150,20 +155,35 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
   }
 }
 
+/** `slackBotToken` → that field; `teamsWebhooks.ops` → the `ops` entry of the map; the old platform names still work. */
+function chatSecretField(name: string): { field: keyof ChatSecrets; key?: string } {
+  const alias: Record<string, keyof ChatSecrets> = { slack: 'slackSigningSecret', mattermost: 'mattermostToken' };
+  const [field, key, ...more] = name.split('.');
+  const known = (alias[field] ?? CHAT_SECRET_FIELDS.find((f) => f === field)) as keyof ChatSecrets | undefined;
+  const isMap = known !== undefined && CHAT_SECRET_MAPS.includes(known);
+  if (!known || more.length || (isMap ? !key || !/^[A-Za-z0-9_.-]{1,64}$/.test(key) : key !== undefined)) {
+    throw new Error(`chat-secret: unknown field '${name}'\n${USAGE}`);
+  }
+  return isMap ? { field: known, key } : { field: known };
+}
+
 /**
- * Sets one platform's secret, keeping the other: a new version of the secret's value, which Secrets Manager makes
- * AWSCURRENT (the previous value becomes AWSPREVIOUS), so the chat function picks it up on its next request.
+ * Sets one field of the chat secret, keeping the others: a new version of the secret's value, which Secrets Manager
+ * makes AWSCURRENT (the previous value becomes AWSPREVIOUS), so the chat functions pick it up on their next request.
  */
-async function setChatSecret(client: SecretsManagerClient, secretId: string, platform: ChatPlatform, value: string): Promise<string> {
+async function setChatSecret(client: SecretsManagerClient, secretId: string, c: { field: keyof ChatSecrets; key?: string; value: string }): Promise<string> {
   let current: ChatSecrets = {};
   try {
     current = parseChatSecrets((await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString);
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err; // no value yet: the stack creates the secret empty
   }
-  const next: ChatSecrets = { ...current, [platform === 'slack' ? 'slackSigningSecret' : 'mattermostToken']: value };
+  const value = c.key === undefined ? c.value : { ...((current[c.field] as Record<string, string> | undefined) ?? {}), [c.key]: c.value };
+  const next: ChatSecrets = { ...current, [c.field]: value };
   const out = await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
-  return `${platform === 'slack' ? 'Slack signing secret' : 'Mattermost token'} set (secret version ${out.VersionId}); the slash command uses it from its next request`;
+  const name = c.key === undefined ? c.field : `${c.field}.${c.key}`;
+  const known: Record<string, string> = { slackSigningSecret: 'Slack signing secret', mattermostToken: 'Mattermost token' };
+  return `${known[name] ?? name} set (secret version ${out.VersionId}); chat uses it from its next request`;
 }
 
 /** A table or secret of the local runtime whose name contains `part`, from its deployment summary. */

@@ -46,6 +46,7 @@ export class OpsflowStack extends Stack {
       interestingTags: [...new Set(['Name', ...registry.flatMap((w) => w.interestingTags ?? [])])],
       ...(config.local.fleet && { fleet: config.local.fleet }),
       sesIdentities: config.local.sesIdentities,
+      chat: config.local.chat,
     });
   }
 }

@@ -17,6 +17,7 @@ import { declaredWorkflows } from './console/metadata';
 import { flagValue } from './rules/settings';
 import { resetStateDir } from './storage';
 import { synthNeeded } from './synth';
+import { NETWORK_CALLS_PATH, type OutboundCall } from './network/egress';
 import { loadAssembly } from './template';
 
 type Options = Record<string, NonNullable<ParseArgsConfig['options']>[string] & { description: string }>;
@@ -212,6 +213,107 @@ const commands: Record<string, Command> = {
           : rows.map((r) => [`${r.sentAt}  ${r.service}  ${r.id}  to ${r.to}`, `  ${r.subject}`, ...(r.link ? [`  ${r.link}`] : [])].join('\n')).join('\n\n') ||
             '(none)',
       );
+    },
+  },
+  network: {
+    usage: 'network',
+    summary: "the functions' outbound calls: to which URL, from which address, and what came of them",
+    details: [
+      'One line a call, oldest first: when (virtual time), the function, the method and URL (query values left out),',
+      'the address it left from (a NAT gateway\'s Elastic IP, or "a changing AWS address" outside a VPC) and the status;',
+      'a call the function\'s VPC gives no way out shows "timed out" and why. README "Static egress".',
+    ].join('\n'),
+    examples: ['npx opsflow network', "npx opsflow network --json | jq -r '.[].sourceIp' | sort -u"],
+    async run({ endpoint, print }) {
+      const { calls } = (await (await fetch(`${endpoint}${NETWORK_CALLS_PATH}`)).json()) as { calls: OutboundCall[] };
+      print(calls, () =>
+        table(
+          calls.map((c) => ({ ...c, call: `${c.method} ${c.url}`, from: c.sourceIp ?? '-', status: c.reason ? `${c.status}: ${c.reason}` : String(c.status) })),
+          ['at', 'functionName', 'call', 'from', 'status'],
+        ),
+      );
+    },
+  },
+  chat: {
+    usage: 'chat [list] | chat click <message> <button> --as <person> [--comment TEXT] | chat mention --as <person> <text>',
+    summary: 'the local chat server (Slack, Mattermost, Teams): list messages, click their buttons, talk to the app',
+    details: [
+      '`chat list` shows every message the app posted, newest last, with its buttons. `chat click` clicks one as a person',
+      "of the local workspace: the platform's callback goes to the app signed exactly as Slack (v0 signature) or",
+      'Mattermost sends it. When the app answers with a modal or dialog (Reject asks why), --comment fills it in and',
+      "submits it; without --comment the console's Chat view shows it. `chat mention` @mentions the app in Teams: the",
+      "outgoing webhook's request, signed HMAC, goes to the app and its answer is the reply. The people are the app's",
+      'approvers and one person who approves nothing (README "The local chat server").',
+    ].join('\n'),
+    examples: [
+      'npx opsflow chat list',
+      'npx opsflow chat click chat-000001 Approve --as approver@example.com',
+      'npx opsflow chat click chat-000001 Reject --as approver@example.com --comment "not during the freeze"',
+    ],
+    positionals: ['action?', 'message?', 'button?'],
+    options: {
+      as: { type: 'string', description: 'who clicks or speaks: a name or email of the local workspace' },
+      comment: { type: 'string', description: 'the answer to the modal or dialog the app opens after the click (a Reject comment)' },
+    },
+    async run({ args, values, api, print }) {
+      const [action = 'list', ...rest] = args;
+      const who = () => {
+        if (typeof values.as !== 'string' || !values.as)
+          throw new UsageError(`chat ${action} needs --as <person> (a name or email; \`opsflow chat list\` names them)`);
+        return values.as;
+      };
+      if (action === 'list') {
+        const state = await api.chat();
+        const rows = state.messages.map((m) => ({
+          id: m.id,
+          posted: m.postedAt,
+          where: `${m.platform} #${m.channel}${m.visibleTo ? ` (to ${m.visibleTo})` : ''}`,
+          from: m.author,
+          text: (m.lines[0] ?? '') + (m.lines.length > 1 ? ' …' : '') + (m.edits ? ' (edited)' : ''),
+          buttons: m.buttons.map((b) => b.label).join(' | '),
+        }));
+        const waiting = state.views.map(
+          (v) => `  ${v.id}: "${v.title}" for ${v.user} (after a click on ${v.message}) asks: ${v.inputs.map((i) => i.label).join(', ')}`,
+        );
+        print(state, () =>
+          [
+            table(rows, ['id', 'posted', 'where', 'from', 'text', 'buttons']),
+            ...(waiting.length ? ['', 'Waiting for input (opsflow chat click … --comment, or the console):', ...waiting] : []),
+            '',
+            `People: ${state.users.map((u) => `${u.name} <${u.email}>`).join(', ')}`,
+          ].join('\n'),
+        );
+        return;
+      }
+      if (action === 'click') {
+        const [message, button] = rest;
+        if (!message || !button) throw new UsageError('usage: opsflow chat click <message> <button> --as <person> [--comment TEXT]');
+        const comment = values.comment as string | undefined;
+        const out = await api.chatClick(message, { button, as: who(), ...(comment !== undefined && { values: [comment] }) });
+        print(out, () => {
+          if (out.opened) return `${out.button} is a link: ${out.opened}`;
+          const lines = [`${out.user} clicked ${out.button} on ${out.message}: the app answered ${out.callback?.status} (${out.callback?.url})`];
+          if (out.reply) lines.push(`shown to ${out.user} only: ${out.reply}`);
+          if (out.view && !out.submitted)
+            lines.push(
+              `the app opened "${out.view.title}" (${out.view.id}) asking: ${out.view.inputs.map((i) => i.label).join(', ')}; click again with --comment, or answer it in the console`,
+            );
+          if (out.submitted)
+            lines.push(
+              `submitted "${out.view?.title}": the app answered ${out.submitted.callback.status}${out.submitted.errors ? `, refusing: ${Object.values(out.submitted.errors).join('; ')}` : ''}`,
+            );
+          return lines.join('\n');
+        });
+        return;
+      }
+      if (action === 'mention') {
+        const said = rest.join(' ');
+        if (!said) throw new UsageError('usage: opsflow chat mention --as <person> <text>');
+        const out = await api.chatMention({ as: who(), text: said });
+        print(out, () => `the app answered ${out.callback.status} (${out.callback.url})${out.reply !== undefined ? `: ${out.reply}` : ''}`);
+        return;
+      }
+      throw new UsageError(`unknown chat action '${action}': list, click or mention`);
     },
   },
   fleet: {

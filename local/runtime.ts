@@ -19,6 +19,9 @@ import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { LambdaApi } from './services/lambda-api';
 import { FileOutbox } from './outbox';
+import { Egress, EGRESS_WIRE, NETWORK_CALLS_PATH } from './network/egress';
+import { Internet } from './network/internet';
+import { NetworkModel } from './network/model';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
 import { IamModel } from './iam/model';
@@ -34,10 +37,12 @@ import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
 import { Ec2Service } from './services/ec2';
+import { RdsService } from './services/rds';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
+import { ChatError, ChatServer, chatCallbackUrls, chatSecretArns, type ChatInstall, type ChatSetup, type Delivery } from './services/chat/server';
 import { SqsService } from './services/sqs';
 import { defaultResourcePolicy, lambdaAssetDir, loadAssembly, ResolvedStack, stateMachineDefinition, type ResolvedResource } from './template';
 
@@ -62,6 +67,11 @@ export interface RuntimeOptions {
   readonly rules?: Partial<Rules>;
   /** The credentials AWS clients may sign with; the endpoint verifies every signature with their secrets. @default OPSFLOW_CREDENTIALS or test/test */
   readonly credentials?: readonly Credentials[];
+  /**
+   * Install the local chat app: write the chat server's secrets into the deployment's chat secret(s) (stack outputs
+   * ending in `ChatSecretArn`) after the deploy, as an operator would after installing the Slack app. @default true
+   */
+  readonly installChat?: boolean;
 }
 
 /** Types the runtime accepts without running anything: permissions, logs and encryption are not enforced locally. */
@@ -81,6 +91,22 @@ const NO_LOCAL_EFFECT = new Set([
   'AWS::ApiGatewayV2::Route',
 ]);
 
+/** Types the network model reads (local/network/model.ts): they decide where the functions' calls can go. */
+const NETWORK_TYPES = [
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::EC2::RouteTable',
+  'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::Route',
+  'AWS::EC2::InternetGateway',
+  'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::NatGateway',
+  'AWS::EC2::EIP',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::SecurityGroupEgress',
+  'AWS::EC2::VPCEndpoint',
+];
+
 /**
  * What an app's template tells the local runtime (`Metadata.OpsflowLocal`, README "Local runtime metadata"); what
  * the console and the CLI show (workflows, examples, tag columns) is read by local/console/metadata.ts.
@@ -90,6 +116,8 @@ interface AppMetadata {
   fleet?: string;
   /** SES identities (domains, addresses) verified in the simulated account before the app is deployed. */
   sesIdentities?: string[];
+  /** The local chat workspace: Mattermost hosts, channels, people (local/services/chat/server.ts `ChatSetup`). */
+  chat?: ChatSetup;
 }
 
 export class Runtime {
@@ -106,6 +134,7 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  readonly rds: RdsService;
   readonly events: EventsService;
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
@@ -122,6 +151,16 @@ export class Runtime {
   /** The Lambda API: functions the app creates at run time (CreateFunction) and Invoke. */
   readonly lambdaApi: LambdaApi;
   readonly http: HttpApiRouter;
+  /** The internet the functions see: stand-ins for the hosts they call (chat servers); add yours with `internet.add`. */
+  readonly internet = new Internet();
+  /** The deployed app's VPCs, subnets, routes, NAT gateways and endpoints (local/network/model.ts). */
+  network?: NetworkModel;
+  /** The functions' way out: outbound calls through the network model, recorded. */
+  readonly egress: Egress;
+  /** Slack, Mattermost and Teams, for the app's chat calls and the people who click (local/services/chat/). */
+  readonly chat: ChatServer;
+  /** Where chat clicks are sent: the app's stack outputs ending in `ChatCallbackUrl`. */
+  private chatCallbacks: string[] = [];
   /** The browser console at `/` and the `/_opsflow/` API the CLI uses too. */
   readonly console: ConsoleServer;
   /** Deployed ASL definitions by state machine ARN. */
@@ -187,6 +226,7 @@ export class Runtime {
     this.ses = new SesAccount(this.state, this.clock, () => this.rules.sesSandbox);
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
+    this.rds = new RdsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
@@ -213,6 +253,7 @@ export class Runtime {
       credentials: (roleArn, name) => (this.gate.iam ? this.gate.iam.model.credentialsFor(roleArn, name) : undefined),
     });
     this.s3 = new S3Service({ state: this.state, clock: this.clock });
+    this.egress = new Egress({ clock: this.clock, internet: this.internet, network: () => this.network, caller: (call) => this.lambdas.caller(call) });
     this.sfn = new StepFunctionsService({
       clock: this.clock,
       state: this.state,
@@ -233,7 +274,10 @@ export class Runtime {
         return this.lambdas.invoke(fn, event);
       },
     });
+    this.chat = new ChatServer({ state: this.state, clock: this.clock }, { callbackUrls: () => this.chatCallbacks, deliver: (d) => this.deliverToApp(d) });
+    this.internet.add(this.chat);
     this.console = new ConsoleServer({
+      chat: this.chat,
       clock: this.clock,
       endpoint,
       sfn: this.sfn,
@@ -261,6 +305,7 @@ export class Runtime {
     const services = [
       rt.sfn,
       rt.ec2,
+      rt.rds,
       rt.events,
       rt.sns,
       rt.dynamodb,
@@ -274,7 +319,8 @@ export class Runtime {
     rt.served = services.flatMap((s) => s.services);
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
-      services.map((s) => rt.gate.wrap(s)),
+      // The network first: a call that cannot leave the function's VPC never reaches IAM or the service.
+      services.map((s) => rt.egress.wrap(rt.gate.wrap(s))),
       (req) => rt.plain(req),
       {
         allowedHosts: () => rt.allowedHosts,
@@ -319,11 +365,21 @@ export class Runtime {
         if (problems.length) throw new DeployRefusedError(problems);
       }
       rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
+      const outputs = Object.assign({}, ...stacks.map((s) => s.resolved.outputs())) as Record<string, unknown>;
+      rt.setUpChat(
+        apps.map((app) => app?.chat ?? {}),
+        outputs,
+        options.installChat ?? true,
+      );
       // Functions created at run time before a restart, now that IAM knows their roles.
       rt.lambdaApi.restore();
-      for (const seed of fleets) rt.ec2.fleet.seed(seed);
+      for (const seed of fleets) {
+        rt.ec2.fleet.seed(seed);
+        if (seed.rds) rt.rds.world.seed(seed.rds);
+      }
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
         rt.ses
@@ -350,6 +406,54 @@ export class Runtime {
       deploying();
     }
     return rt;
+  }
+
+  /**
+   * The chat workspace the app describes, where clicks go, and "installing the app": the chat server's secrets are
+   * merged into each deployment chat secret (a new version only when a field differs, so a restart changes nothing).
+   */
+  private setUpChat(setups: ChatSetup[], outputs: Record<string, unknown>, install: boolean): void {
+    this.chat.configure({
+      mattermostHosts: setups.flatMap((s) => s.mattermostHosts ?? []),
+      channels: setups.flatMap((s) => s.channels ?? []),
+      people: setups.flatMap((s) => s.people ?? []),
+    });
+    this.chatCallbacks = chatCallbackUrls(outputs);
+    if (!install) return;
+    const fields: ChatInstall = this.chat.install();
+    for (const arn of chatSecretArns(outputs)) {
+      const current = this.secrets.currentString(arn);
+      let value: Record<string, unknown> = {};
+      try {
+        const parsed = JSON.parse(current ?? '{}');
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) value = parsed;
+      } catch {
+        // Not JSON: the install replaces it, as an operator pasting the app's secrets would.
+      }
+      if (Object.entries(fields).every(([k, v]) => value[k] === v)) continue;
+      this.secrets.putString(arn, JSON.stringify({ ...value, ...fields }));
+      this.log(`chat: the local Slack, Mattermost and Teams app is installed into ${arn}`);
+    }
+  }
+
+  /**
+   * A chat click's callback, sent to the app as the platform sends it: over HTTP to this runtime's endpoint (the app's
+   * HTTP API). The local chat server reaches nothing else: any other URL is refused with the reason.
+   */
+  private async deliverToApp(d: Delivery): Promise<{ status: number; body: string }> {
+    let url: URL;
+    try {
+      url = new URL(d.url);
+    } catch {
+      throw new ChatError('BadCallbackUrl', `the callback URL ${JSON.stringify(d.url)} is not a URL`);
+    }
+    if (url.origin !== new URL(this.endpoint).origin)
+      throw new ChatError(
+        'UnreachableCallbackUrl',
+        `the local chat server sends callbacks to this runtime's endpoint (${this.endpoint}) only, not to ${url.origin}`,
+      );
+    const res = await fetch(url, { method: 'POST', headers: d.headers, body: d.body });
+    return { status: res.status, body: await res.text() };
   }
 
   /** Says which Node.js runs the functions of each Lambda runtime the templates name, and whether it is that major. */
@@ -392,6 +496,7 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
+        rdsTags: (arn) => this.rds.world.tagsOf(arn),
       },
       this.clock,
     );
@@ -504,6 +609,8 @@ export class Runtime {
       this.deployed.schedules.push(r.physicalName);
     }
     this.deployRoutes(stack, byType);
+    // The network the functions' calls go through (local/network/model.ts).
+    for (const t of NETWORK_TYPES) use(t);
     // Enforced by IAM (local/iam): roles, their policies and the resource policies the template sets.
     if (this.rules.iam)
       for (const t of [
@@ -640,6 +747,9 @@ export class Runtime {
 
   /** Requests that are not signed AWS API calls: the console, `/_opsflow/*` and the app's HTTP API routes. */
   private async plain(req: AwsRequest): Promise<AwsResponse> {
+    if (req.path === EGRESS_WIRE.path) return this.egress.handle(req);
+    if (req.path === NETWORK_CALLS_PATH && req.method === 'GET')
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ calls: this.egress.list() }) };
     const answered = await this.console.handle(req);
     if (answered) return answered;
     return (
@@ -660,6 +770,7 @@ export class Runtime {
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
+    this.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.

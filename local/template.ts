@@ -361,6 +361,21 @@ function stableId(seed: string, length: number, alphabet = 'abcdefghijklmnopqrst
   return id;
 }
 
+/** An EC2 id (`vpc-0a1b2c3d4e5f60718`): a prefix and 17 hex digits. */
+function ec2Id(prefix: string, seed: string): string {
+  return `${prefix}-${stableId(`${prefix}:${seed}`, 17, '0123456789abcdef')}`;
+}
+
+/**
+ * An Elastic IP's public address, in the ranges RFC 5737 reserves for documentation (192.0.2.0/24, 198.51.100.0/24,
+ * 203.0.113.0/24): it looks like a public address and can never be one.
+ */
+function elasticIp(seed: string): string {
+  const digest = createHash('sha256').update(`eip:${seed}`).digest();
+  const n = digest.readUInt16BE(0) % (3 * 254);
+  return `${['192.0.2', '198.51.100', '203.0.113'][Math.floor(n / 254)]}.${(n % 254) + 1}`;
+}
+
 function stableUuid(seed: string): string {
   const hex = createHash('sha256').update(seed).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
@@ -473,6 +488,49 @@ function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resour
         Arn: () => regional('sqs', name),
         QueueName: () => name,
       };
+    // The network the local runtime models (local/network/model.ts): EC2's id formats, stable across restarts.
+    case 'AWS::EC2::VPC': {
+      const id = ec2Id('vpc', seed);
+      return {
+        Ref: () => id,
+        VpcId: () => id,
+        CidrBlock: () => p.CidrBlock,
+        CidrBlockAssociations: () => [ec2Id('vpc-cidr-assoc', seed)],
+        DefaultSecurityGroup: () => ec2Id('sg', `${seed}/default`),
+        DefaultNetworkAcl: () => ec2Id('acl', `${seed}/default`),
+        Ipv6CidrBlocks: () => [],
+      };
+    }
+    case 'AWS::EC2::Subnet': {
+      const id = ec2Id('subnet', seed);
+      return {
+        Ref: () => id,
+        SubnetId: () => id,
+        VpcId: () => p.VpcId,
+        AvailabilityZone: () => p.AvailabilityZone,
+        CidrBlock: () => p.CidrBlock,
+        NetworkAclAssociationId: () => ec2Id('aclassoc', seed),
+        Ipv6CidrBlocks: () => [],
+      };
+    }
+    case 'AWS::EC2::RouteTable':
+      return { Ref: () => ec2Id('rtb', seed), RouteTableId: () => ec2Id('rtb', seed) };
+    case 'AWS::EC2::InternetGateway':
+      return { Ref: () => ec2Id('igw', seed), InternetGatewayId: () => ec2Id('igw', seed) };
+    case 'AWS::EC2::NatGateway':
+      return { Ref: () => ec2Id('nat', seed), NatGatewayId: () => ec2Id('nat', seed) };
+    case 'AWS::EC2::EIP':
+      // The Ref of an EIP is its public address.
+      return { Ref: () => elasticIp(seed), PublicIp: () => elasticIp(seed), AllocationId: () => ec2Id('eipalloc', seed) };
+    case 'AWS::EC2::SecurityGroup': {
+      const id = ec2Id('sg', seed);
+      // In a VPC, the Ref of a security group is its id.
+      return { Ref: () => id, GroupId: () => id, VpcId: () => p.VpcId };
+    }
+    case 'AWS::EC2::VPCEndpoint': {
+      const id = ec2Id('vpce', seed);
+      return { Ref: () => id, Id: () => id, DnsEntries: () => [], NetworkInterfaceIds: () => [], CreationTimestamp: () => '1970-01-01T00:00:00.000Z' };
+    }
     default:
       // For most other types the Ref is the physical id; their attributes are not modelled.
       return { Ref: () => name };

@@ -249,10 +249,10 @@ export interface ChildGroup {
   states: Record<string, StateRun> | null;
 }
 
-/** An email or SNS message, as the runtime's outbox keeps it. */
+/** An email or SNS message, as the runtime's outbox keeps it; or a chat message (`service: 'chat'`, `to`: its channel). */
 export interface OutboxMessage {
   id: string;
-  service: 'ses' | 'sns';
+  service: 'ses' | 'sns' | 'chat';
   from?: string;
   to: string[];
   subject: string;
@@ -262,6 +262,84 @@ export interface OutboxMessage {
   sentAt: string;
   /** SNS topic ARN for notifications. */
   topicArn?: string;
+}
+
+export type ChatPlatform = 'slack' | 'mattermost' | 'teams';
+
+export interface ChatButton {
+  /** What `opsflow chat click` takes (the label works too). */
+  id: string;
+  label: string;
+  style?: string;
+  /** A link button: it opens this URL, nothing is sent to the app. */
+  url?: string;
+}
+
+/** A message on the local chat server, as posted by the app (README "The local chat server"). */
+export interface ChatMessage {
+  id: string;
+  platform: ChatPlatform;
+  /** How it arrived: the platform's API, an incoming webhook, a response URL, an integration's answer, a reply. */
+  via: 'api' | 'webhook' | 'response_url' | 'action_response' | 'outgoing_webhook';
+  channel: string;
+  author: string;
+  /** The text, line by line, as the platform shows it (raw markup; render as text). */
+  lines: string[];
+  buttons: ChatButton[];
+  /** Only this person sees it (an ephemeral message). */
+  visibleTo?: string;
+  postedAt: string;
+  updatedAt?: string;
+  edits: number;
+  /** The function that posted it and the address it left from. */
+  from?: { functionName: string; sourceIp: string };
+  /** The payload as posted (Slack blocks, Mattermost props, the Teams card). */
+  payload: Record<string, unknown>;
+}
+
+/** A Slack modal or Mattermost dialog the app opened for someone after a click, waiting for input. */
+export interface ChatView {
+  id: string;
+  platform: 'slack' | 'mattermost';
+  user: string;
+  /** The message whose click opened it. */
+  message: string;
+  title: string;
+  inputs: Array<{ label: string; multiline: boolean; optional: boolean }>;
+}
+
+export interface ChatState {
+  messages: ChatMessage[];
+  views: ChatView[];
+  /** The simulated people who can click. */
+  users: Array<{ name: string; email: string }>;
+}
+
+export interface ChatClickRequest {
+  /** Button id or label. */
+  button: string;
+  /** Who clicks: name or email. */
+  as: string;
+  /** Answers for a modal or dialog the app opens in return (a Reject comment), in order. */
+  values?: string[];
+}
+
+export interface ChatSubmitResult {
+  view: string;
+  callback: { url: string; status: number };
+  /** The app refused the input, by input. */
+  errors?: Record<string, string>;
+}
+
+export interface ChatClickResult {
+  message: string;
+  button: string;
+  user: string;
+  opened?: string;
+  callback?: { url: string; status: number };
+  reply?: string;
+  view?: ChatView;
+  submitted?: ChatSubmitResult;
 }
 
 export interface FleetInstance {
@@ -310,6 +388,14 @@ export interface OpsflowApi {
   waiting(): Promise<WaitingGroup[]>;
   stop(ref: string, reason?: { error?: string; cause?: string }): Promise<{ stopDate: string }>;
   outbox(): Promise<OutboxMessage[]>;
+  /** The local chat server: messages, open modals and dialogs, people. */
+  chat(): Promise<ChatState>;
+  /** Someone clicks a button of a chat message: the platform's signed callback goes to the app. */
+  chatClick(message: string, request: ChatClickRequest): Promise<ChatClickResult>;
+  /** Someone submits a modal or dialog the app opened for them. */
+  chatSubmit(view: string, request: { as: string; values: string[] }): Promise<ChatSubmitResult>;
+  /** Someone @mentions the app in Teams: the outgoing webhook's signed request goes to the app, its answer is the reply. */
+  chatMention(request: { as: string; text: string }): Promise<{ callback: { url: string; status: number }; reply?: string }>;
   fleet(): Promise<FleetInstance[]>;
   schedules(): Promise<Schedule[]>;
   fire(schedule: string): Promise<{ fired: string }>;
@@ -356,6 +442,10 @@ export const paths = {
   outbox: () => `${API_PREFIX}/outbox`,
   /** The email's HTML as its own document, for a sandboxed iframe. */
   outboxHtml: (id: string) => `${API_PREFIX}/outbox/${encodeURIComponent(id)}/html`,
+  chat: () => `${API_PREFIX}/chat`,
+  chatClick: (message: string) => `${API_PREFIX}/chat/${encodeURIComponent(message)}/click`,
+  chatSubmit: (view: string) => `${API_PREFIX}/chat-views/${encodeURIComponent(view)}/submit`,
+  chatMention: () => `${API_PREFIX}/chat-mention`,
   fleet: () => `${API_PREFIX}/fleet`,
   schedules: () => `${API_PREFIX}/schedules`,
   fire: (name: string) => `${API_PREFIX}/schedules/${encodeURIComponent(name)}/fire`,
@@ -383,6 +473,11 @@ export class ApiClient implements OpsflowApi {
   waiting = () => this.get<WaitingGroup[]>(paths.waiting());
   stop = (ref: string, reason: { error?: string; cause?: string } = {}) => this.post<{ stopDate: string }>(paths.stop(ref), reason);
   outbox = () => this.get<OutboxMessage[]>(paths.outbox());
+  chat = () => this.get<ChatState>(paths.chat());
+  chatClick = (message: string, request: ChatClickRequest) => this.post<ChatClickResult>(paths.chatClick(message), request);
+  chatSubmit = (view: string, request: { as: string; values: string[] }) => this.post<ChatSubmitResult>(paths.chatSubmit(view), request);
+  chatMention = (request: { as: string; text: string }) =>
+    this.post<{ callback: { url: string; status: number }; reply?: string }>(paths.chatMention(), request);
   fleet = () => this.get<FleetInstance[]>(paths.fleet());
   schedules = () => this.get<Schedule[]>(paths.schedules());
   fire = (schedule: string) => this.post<{ fired: string }>(paths.fire(schedule), {});

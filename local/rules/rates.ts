@@ -106,6 +106,16 @@ export function ec2RequestBucket(operation: string, form: URLSearchParams | unde
   return [operation, EC2_MUTATING];
 }
 
+/**
+ * "By default, you can make up to 300 requests in a burst and a sustained 12 requests per second", per account and
+ * Region, for "any Amazon RDS API operations" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html):
+ * one bucket for every RDS action (the page does not say that actions have buckets of their own: the stricter reading,
+ * README, unconfirmed behaviours). The page names the error ThrottlingException, "Rate exceeded"; on the wire the Query
+ * API's code is `Throttling` (recorded: https://github.com/aws/aws-cli/issues/8604, "An error occurred (Throttling) when
+ * calling the DescribeDBInstances operation ... Rate exceeded"), which the SDKs retry as throttling.
+ */
+export const RDS_RATE = { burst: 300, perSecond: 12 };
+
 /** "LookupEvents: 2 transactions per second (TPS) per account per Region." https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html */
 export const CLOUDTRAIL_LOOKUP_PER_SECOND = 2;
 
@@ -137,6 +147,10 @@ export class RateLimits {
         if (!this.bucket(`ec2:resource:${d.operation}`, resource[0], resource[1]).take(Math.max(1, n)))
           return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       }
+      return undefined;
+    }
+    if (d.service === 'rds') {
+      if (!this.bucket('rds', RDS_RATE.burst, RDS_RATE.perSecond).take()) return new AwsError('Throttling', 'Rate exceeded', 400);
       return undefined;
     }
     if (d.service === 'cloudtrail' && d.operation === 'LookupEvents') {

@@ -262,8 +262,8 @@ export class Ec2Service implements ServiceHandler {
 // ---------------------------------------------------------------------------------------------------------
 // Query parameters
 
-/** Flat EC2 query parameters with helpers for the `Name.N` and `Name.N.Member` list encodings. */
-class Params {
+/** Flat query parameters (EC2, and RDS: local/services/rds.ts) with helpers for the `Name.N` and `Name.N.Member` list encodings. */
+export class Params {
   private constructor(private readonly map: Map<string, string>) {}
 
   static parse(req: AwsRequest): Params {

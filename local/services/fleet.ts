@@ -11,6 +11,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
+import { checkRdsSeed, type RdsSeed } from './rds-world';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -297,6 +298,8 @@ export interface SeedInstance {
 export interface FleetSeed {
   description?: string;
   instances: SeedInstance[];
+  /** RDS DB instances and Aurora clusters (local/services/rds-world.ts). @default none */
+  rds?: RdsSeed;
 }
 
 function seedIdentity(by: SeedIdentity): UserIdentity {
@@ -352,6 +355,7 @@ export function loadFleetSeed(path: string): FleetSeed {
       if (typeof value !== 'string') fail(`${at}.tags.${key}: must be a string, got ${got(value)}`);
     }
   });
+  if (seed.rds !== undefined) checkRdsSeed(seed.rds, fail);
   return seed;
 }
 

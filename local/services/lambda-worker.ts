@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format as formatLog, promisify } from 'node:util';
 import type { ClockSpec } from '../kernel';
+import type { EgressWire } from '../network/egress';
 
 export interface WorkerInit {
   taskRoot: string;
@@ -38,6 +39,8 @@ export interface WorkerInit {
   sandbox: string;
   /** CALL_HEADER (a value import would break `node -e`: this file imports types only). */
   callHeader: string;
+  /** Where outbound calls that are not to the runtime's AWS endpoint go instead of the internet (local/network/egress.ts). */
+  egress: EgressWire;
 }
 
 /** The error document Lambda returns for a failed invocation. */
@@ -279,34 +282,58 @@ function installVirtualTimers() {
   (require('node:module') as { syncBuiltinESMExports(): void }).syncBuiltinESMExports();
 }
 
-/** Calls in flight (node:http and node:https, which the AWS SDK uses): to the runtime, by their name. */
+/** Calls in flight (node:http, node:https and fetch): to the runtime, by their name. */
 const calls = new Set<string>();
 let lastCall = 0;
 
+/** A new call's name, counted in flight until `end` (reported at once: until the runtime says the call waits, it is work). */
+function startCall(): { id: string; end: () => void } {
+  const id = `${init.sandbox}:${++lastCall}`;
+  calls.add(id);
+  checkQuiet();
+  let ended = false;
+  return {
+    id,
+    end: () => {
+      if (ended) return;
+      ended = true;
+      calls.delete(id);
+      checkQuiet();
+    },
+  };
+}
+
 /**
- * Calls to the runtime (AWS_ENDPOINT_URL) carry their name in CALL_HEADER, so that a request that waits on virtual
- * time (a long poll) can tell the runner whose call waits. Calls elsewhere count as work until they end.
+ * Every call a function makes leaves through the runtime, named by CALL_HEADER: calls to its AWS endpoint
+ * (AWS_ENDPOINT_URL) go there as they are, so that a request that waits on virtual time (a long poll) can tell the
+ * runner whose call waits, and so that the network model can hold a call that the function's VPC gives no way out;
+ * every other call (node:http, node:https, and fetch, which does not use them) goes to the runtime's egress path
+ * with its URL, instead of to the internet: the network model decides whether it leaves, and from which address, and
+ * the runtime's stand-in for that host answers it (local/network/).
  */
 function nameCalls() {
-  const runtimeHost = process.env.AWS_ENDPOINT_URL ? new URL(process.env.AWS_ENDPOINT_URL).host : undefined;
+  const runtime = new URL(process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1');
+  const http = require('node:http') as typeof import('node:http');
+  const toRuntime = http.request;
   for (const name of ['node:http', 'node:https']) {
     const mod = require(name) as typeof import('node:http');
     const request = mod.request;
+    const defaultProtocol = name === 'node:https' ? 'https:' : 'http:';
     const tracked = function (this: unknown, ...args: unknown[]): ClientRequest {
-      const req = (request as (...a: unknown[]) => ClientRequest).apply(this, args);
-      const id = `${init.sandbox}:${++lastCall}`;
-      calls.add(id);
-      try {
-        if (req.getHeader('host') === runtimeHost) req.setHeader(init.callHeader, id);
-      } catch {
-        // headers already sent: the call is not named, and counts as work until it ends
+      const target = requestTarget(defaultProtocol, args);
+      const call = startCall();
+      let req: ClientRequest;
+      if (!target || target.host === runtime.host) {
+        req = (request as (...a: unknown[]) => ClientRequest).apply(this, args);
+        try {
+          req.setHeader(init.callHeader, call.id);
+        } catch {
+          // headers already sent: the call is not named, and counts as work until it ends
+        }
+      } else {
+        req = egressRequest(toRuntime, runtime, target, args, call.id);
       }
-      req.once('close', () => {
-        calls.delete(id);
-        checkQuiet();
-      });
-      // Reported at once: until the runtime says the call waits, it is work.
-      checkQuiet();
+      req.once('close', call.end);
       return req;
     };
     mod.request = tracked as typeof mod.request;
@@ -315,6 +342,140 @@ function nameCalls() {
       req.end();
       return req;
     } as typeof mod.get;
+  }
+  const realFetch = globalThis.fetch;
+  if (realFetch) globalThis.fetch = (input, options) => egressFetch(realFetch, runtime, new Request(input, options), 0);
+  // ES modules that import `request` or `get` by name see the new functions too.
+  (require('node:module') as { syncBuiltinESMExports(): void }).syncBuiltinESMExports();
+}
+
+type RequestOptions = import('node:http').RequestOptions;
+
+/** The URL a node:http(s) `request(url?, options?, callback?)` call asks for, as Node resolves its arguments. */
+function requestTarget(defaultProtocol: string, args: unknown[]): (URL & { options: RequestOptions }) | undefined {
+  const first = args[0];
+  const url = typeof first === 'string' || first instanceof URL ? new URL(String(first)) : undefined;
+  const options = ((url ? args[1] : first) ?? {}) as RequestOptions;
+  if (typeof options !== 'object') return Object.assign(url ?? new URL(`${defaultProtocol}//localhost/`), { options: {} });
+  const protocol = options.protocol ?? url?.protocol ?? defaultProtocol;
+  const hostname = options.hostname ?? options.host?.replace(/:\d+$/, '') ?? url?.hostname ?? 'localhost';
+  const port = options.port ?? url?.port ?? '';
+  const path = options.path ?? (url ? url.pathname + url.search : '/');
+  try {
+    const target = new URL(`${protocol}//${hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname}${port ? `:${port}` : ''}${path}`);
+    return Object.assign(target, { options });
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a failed lookup or connection shows to the function: the error Node raises for it. */
+function networkError(code: string, target: URL, connectTimeoutMs?: number): Error {
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return Object.assign(new Error(`Connect Timeout Error (attempted address: ${target.hostname}:${port}, timeout: ${connectTimeoutMs}ms)`), {
+      name: 'ConnectTimeoutError',
+      code,
+    });
+  // getaddrinfo's error, as dns.lookup reports it (https://nodejs.org/api/dns.html#error-codes).
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${target.hostname}`), {
+    errno: -3008,
+    code: 'ENOTFOUND',
+    syscall: 'getaddrinfo',
+    hostname: target.hostname,
+  });
+}
+
+/** A node:http(s) request to another host, sent to the runtime's egress path instead; its answer is the host's. */
+function egressRequest(
+  toRuntime: typeof import('node:http').request,
+  runtime: URL,
+  target: URL & { options: RequestOptions },
+  args: unknown[],
+  call: string,
+): ClientRequest {
+  const { options } = target;
+  const callback = args.find((a) => typeof a === 'function') as ((res: import('node:http').IncomingMessage) => void) | undefined;
+  const headers: Record<string, string | string[] | number> = {};
+  for (const [k, v] of Object.entries((options.headers ?? {}) as Record<string, string | string[] | number | undefined>)) if (v !== undefined) headers[k] = v;
+  if (options.auth && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization'))
+    headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+  const url = new URL(target.href);
+  const req = toRuntime(
+    new URL(init.egress.path, runtime),
+    {
+      method: options.method ?? 'GET',
+      headers: { ...headers, [init.egress.urlHeader]: url.href, [init.callHeader]: call },
+      signal: options.signal,
+      timeout: options.timeout,
+    },
+    callback,
+  );
+  // The runtime says the lookup or the connection failed: the function sees that error, not a response.
+  const emit = req.emit;
+  req.emit = function (this: ClientRequest, event: string | symbol, ...rest: unknown[]): boolean {
+    const res = rest[0] as import('node:http').IncomingMessage | undefined;
+    const code = event === 'response' ? res?.headers[init.egress.errorHeader] : undefined;
+    if (typeof code !== 'string') return emit.call(this, event, ...rest);
+    res!.resume();
+    this.destroy(networkError(code, url));
+    return true;
+  } as ClientRequest['emit'];
+  return req;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+/**
+ * fetch, whose calls go to the runtime as node:http's do: to the AWS endpoint named, elsewhere through the egress
+ * path. The egress answer is read whole, then handed over as the host's Response (redirects followed here, as
+ * fetch follows them, so that a redirect to another host leaves through the runtime too).
+ */
+async function egressFetch(realFetch: typeof fetch, runtime: URL, request: Request, redirects: number): Promise<Response> {
+  const url = new URL(request.url);
+  const call = startCall();
+  try {
+    const headers = new Headers(request.headers);
+    headers.set(init.callHeader, call.id);
+    if (url.host === runtime.host) {
+      const answer = await realFetch(new Request(request, { headers }));
+      return new Response(NULL_BODY.has(answer.status) ? null : await answer.arrayBuffer(), answer);
+    }
+    headers.set(init.egress.urlHeader, url.href);
+    headers.set(init.egress.connectTimeoutHeader, String(init.egress.fetchConnectTimeoutMs));
+    const body = request.body ? await request.arrayBuffer() : undefined;
+    const answer = await realFetch(new URL(init.egress.path, runtime), { method: request.method, headers, body, signal: request.signal, redirect: 'manual' });
+    const payload = await answer.arrayBuffer();
+    const error = answer.headers.get(init.egress.errorHeader);
+    // undici's fetch rejects with "fetch failed", the cause being the lookup's or the connection's error.
+    if (error) throw new TypeError('fetch failed', { cause: networkError(error, url, init.egress.fetchConnectTimeoutMs) });
+    const location = answer.headers.get('location');
+    if (REDIRECTS.has(answer.status) && location && request.redirect !== 'manual') {
+      if (request.redirect === 'error' || redirects >= 20) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });
+      const next = new URL(location, url);
+      const keepsBody = answer.status === 307 || answer.status === 308;
+      return await egressFetch(
+        realFetch,
+        runtime,
+        new Request(next, {
+          method: keepsBody || request.method === 'HEAD' ? request.method : 'GET',
+          headers: request.headers,
+          body: keepsBody ? body : undefined,
+          signal: request.signal,
+        }),
+        redirects + 1,
+      );
+    }
+    const response = new Response(NULL_BODY.has(answer.status) ? null : payload, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers: answer.headers,
+    });
+    Object.defineProperties(response, { url: { value: url.href }, redirected: { value: redirects > 0 } });
+    return response;
+  } finally {
+    call.end();
   }
 }
 

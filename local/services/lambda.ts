@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { transformSync } from 'esbuild';
 import { LAMBDA_ACCESS_KEY_ID } from '../credentials';
 import { AwsError, CALL_HEADER, REGION, type CallWaits, type Clock } from '../kernel';
+import { EGRESS_WIRE, type CallCaller } from '../network/egress';
 import type { FromWorker, LambdaErrorDocument, ToWorker, WorkerInit } from './lambda-worker';
 
 export interface LambdaFunction {
@@ -262,6 +263,14 @@ export class LambdaRunner implements CallWaits {
     };
   }
 
+  /** The function and execution environment that made a call (CALL_HEADER `<sandbox>:<n>`), while it runs. */
+  caller(call: string): CallCaller | undefined {
+    const sandbox = this.byId.get(call.split(':')[0]);
+    if (!sandbox || sandbox.retired) return undefined;
+    const deadlines = [...sandbox.pending.values()].flatMap((p) => (p.deadline === undefined ? [] : [p.deadline]));
+    return { functionName: sandbox.fn.name, sandbox: sandbox.id, deadline: deadlines.length ? Math.max(...deadlines) : undefined };
+  }
+
   /** Terminates every environment; invocations in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
@@ -301,6 +310,7 @@ export class LambdaRunner implements CallWaits {
       compileCache: this.compileCache(),
       sandbox: id,
       callHeader: CALL_HEADER,
+      egress: EGRESS_WIRE,
     };
     const node = nodeForRuntime(fn.runtime);
     // The cold start is work from here: the clock runs at real speed before the init limit is read from it, so a

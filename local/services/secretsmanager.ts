@@ -18,6 +18,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonError } from '../wire/errors';
+import { jsonRequest } from '../wire/decode';
 
 const TARGET_PREFIX = 'secretsmanager.';
 const CURRENT = 'AWSCURRENT';
@@ -80,6 +81,16 @@ export class SecretsManagerService implements ServiceHandler {
     this.secrets.put(record.arn, record);
   }
 
+  /** The AWSCURRENT string of a secret, for the runtime's own use (installing the local chat app). */
+  currentString(secretId: string): string | undefined {
+    return this.find(secretId)?.versions.find((v) => v.stages.includes(CURRENT))?.string;
+  }
+
+  /** A new AWSCURRENT version, as PutSecretValue makes it, for the runtime's own use. */
+  putString(secretId: string, value: string): void {
+    this.putValue({ SecretId: secretId, SecretString: value });
+  }
+
   /** The ARN a SecretId (name or ARN) names, or undefined: IAM authorizes requests on it (local/iam/requests.ts). */
   arnOf(secretId: string): string | undefined {
     return this.find(secretId)?.arn;
@@ -87,14 +98,8 @@ export class SecretsManagerService implements ServiceHandler {
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
-      const op = req.target?.startsWith(TARGET_PREFIX) ? req.target.slice(TARGET_PREFIX.length) : '';
-      let input: Record<string, unknown>;
-      try {
-        input = JSON.parse(req.body.toString('utf8') || '{}');
-      } catch {
-        throw new AwsError('SerializationException', 'Request body is not valid JSON');
-      }
-      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(this.dispatch(op, input ?? {})) };
+      const { op, input } = jsonRequest(req, TARGET_PREFIX);
+      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(this.dispatch(op, input)) };
     } catch (err) {
       return jsonError(err instanceof AwsError ? err : new AwsError('InternalServiceError', (err as Error).message, 500));
     }

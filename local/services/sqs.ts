@@ -17,6 +17,7 @@ import escapeHtml from 'escape-html';
 import { createHash, randomUUID } from 'node:crypto';
 import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { sqsJsonError, sqsQueryError, SQS_XMLNS } from '../wire/errors';
+import { jsonRequest } from '../wire/decode';
 
 const TARGET_PREFIX = 'AmazonSQS.';
 
@@ -120,12 +121,7 @@ export class SqsService implements ServiceHandler {
     try {
       let input: Record<string, unknown>;
       if (json) {
-        op = req.target!.startsWith(TARGET_PREFIX) ? req.target!.slice(TARGET_PREFIX.length) : '';
-        try {
-          input = JSON.parse(req.body.toString('utf8') || '{}');
-        } catch {
-          throw new AwsError('SerializationException', 'Request body is not valid JSON');
-        }
+        ({ op, input } = jsonRequest(req, TARGET_PREFIX));
       } else {
         const form = new URLSearchParams(req.body.toString('utf8'));
         for (const [k, v] of req.query) if (!form.has(k)) form.set(k, v);

@@ -13,7 +13,8 @@
  *   constraint: Member must not be null" (common errors: https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html,
  *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html). SES v2 declares
  *   `BadRequestException` for input it refuses (https://docs.aws.amazon.com/ses/latest/APIReference-V2/CommonErrors.html).
- * - AWS query (SNS): `ValidationError` with the same message (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html).
+ * - AWS query (SNS, RDS): `ValidationError` with the same message (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html,
+ *   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html).
  * - EC2 query: `MissingParameter`, `InvalidParameterValue` and `UnknownParameter`
  *   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
  * - REST-XML (S3, path-style): the operation is found as S3 finds it, by method, path, query literals
@@ -52,6 +53,9 @@ const MODELS: Record<string, ServiceModel> = {
   s3: { protocol: 'restXml', load: () => import('@aws-sdk/client-s3'), validationError: 'InvalidArgument' },
   // Secrets Manager's own word for a bad parameter is InvalidParameterException (its API reference's Errors sections).
   secretsmanager: { protocol: 'awsJson', load: () => import('@aws-sdk/client-secrets-manager'), validationError: 'InvalidParameterException' },
+  // RDS's common errors list ValidationError, "The input fails to satisfy the constraints specified by an AWS service"
+  // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html); the message is SNS's form (unconfirmed).
+  rds: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-rds'), validationError: 'ValidationError' },
 };
 
 /** The operation's name and input schema, or undefined when the model has no such operation. */

@@ -2,12 +2,12 @@
  * Reads a signed AWS API request into its action and parameters, whatever its protocol, so the rules (IAM,
  * quotas, rates) can look at it before the service handles it. Its errors, in the same protocols: ./errors.ts.
  */
-import type { AwsRequest } from '../kernel';
+import { AwsError, type AwsRequest } from '../kernel';
 
 export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml' | 'sqs-json' | 'sqs-query';
 
 export interface DecodedRequest {
-  /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`. */
+  /** IAM service prefix: `ec2`, `states`, `dynamodb`, `ses`, `sns`, `events`, `cloudtrail`, `rds`, ... */
   service: string;
   /** Operation name as in the API reference, e.g. `StopInstances`. */
   operation: string;
@@ -32,6 +32,7 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   sqs: { prefix: 'sqs', protocol: 'sqs-json' },
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
   secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
+  rds: { prefix: 'rds', protocol: 'query' },
 };
 
 /**
@@ -143,4 +144,18 @@ export function formList(form: URLSearchParams | undefined, name: string): strin
     if (m) out.push([Number(m[1]), v]);
   }
   return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+/**
+ * An AWS JSON protocol request as its service reads it: the operation named by `X-Amz-Target` after the service's
+ * prefix ('' for another prefix or none) and the body's object; a body that is not JSON is the protocol's
+ * SerializationException.
+ */
+export function jsonRequest(req: AwsRequest, targetPrefix: string): { op: string; input: Record<string, unknown> } {
+  const op = req.target?.startsWith(targetPrefix) ? req.target.slice(targetPrefix.length) : '';
+  try {
+    return { op, input: JSON.parse(req.body.toString('utf8') || '{}') ?? {} };
+  } catch {
+    throw new AwsError('SerializationException', 'Request body is not valid JSON');
+  }
 }

@@ -18,16 +18,30 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** What the deployment's chat secret holds (Secrets Manager, JSON); an unset platform accepts nothing. */
+/**
+ * What the deployment's one chat secret holds (Secrets Manager, JSON; tasks/shared/chat-secrets.ts reads it,
+ * `control-link chat-secret <field> <value>` sets one field). An unset field configures nothing: requests it would
+ * verify are refused, calls it would authorize fail with Chat.NotConfigured.
+ */
 export interface ChatSecrets {
+  /** Slack app → Basic Information → Signing Secret: verifies every request from Slack (v0 signature). */
   slackSigningSecret?: string;
+  /** Slack app → OAuth & Permissions → Bot User OAuth Token (`xoxb-...`): posts, updates, looks up users. */
+  slackBotToken?: string;
+  /** Mattermost slash command's token: verifies the slash command's requests. */
   mattermostToken?: string;
+  /** Mattermost bot account's access token: posts, updates, opens dialogs, looks up users. */
+  mattermostBotToken?: string;
+  /** Teams outgoing webhook's security token (base64, as Teams shows it): verifies `Authorization: HMAC ...`. */
+  teamsHmacKey?: string;
+  /** Teams incoming webhook URLs by channel name (each URL is a credential: whoever has it can post). */
+  teamsWebhooks?: Record<string, string>;
 }
 
 /** Slack: "more than five minutes from local time". */
 export const SLACK_MAX_SKEW_SECONDS = 5 * 60;
 
-export type ChatPlatform = 'slack' | 'mattermost';
+export type ChatPlatform = 'slack' | 'mattermost' | 'teams';
 
 export type ChatAuth =
   | { ok: true; platform: ChatPlatform }
@@ -75,6 +89,26 @@ function verifyMattermost(body: string, expected: string | undefined): ChatAuth 
 /** `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}`: how Slack signs, and how the local chat stand-in will. */
 export function slackSignature(signingSecret: string, timestamp: string, body: string): string {
   return `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`, 'utf8').digest('hex')}`;
+}
+
+/**
+ * Teams outgoing webhooks (https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-outgoing-webhook):
+ * the request carries `Authorization: HMAC <base64>`, the HMAC-SHA256 of the request body keyed with the
+ * base64-decoded security token Teams showed when the webhook was created. Teams sends no timestamp: a replayed request
+ * verifies, so whatever it asks must be idempotent (an approval vote is: a second vote is refused).
+ */
+export function verifyTeamsRequest(request: ChatRequest, hmacKey: string | undefined): ChatAuth {
+  const refuse = (reason: string): ChatAuth => ({ ok: false, platform: 'teams', reason });
+  const header = request.headers.authorization ?? '';
+  const m = /^HMAC ([A-Za-z0-9+/]+={0,2})$/.exec(header.trim());
+  if (!m) return refuse('a Teams request needs Authorization: HMAC <base64 signature>');
+  if (!hmacKey) return refuse('no Teams HMAC key is configured for this deployment');
+  return sameSecret(m[1], teamsSignature(hmacKey, request.body)) ? { ok: true, platform: 'teams' } : refuse('the Teams HMAC does not match the request');
+}
+
+/** Base64 HMAC-SHA256 of `body` under the base64-decoded `hmacKey`: how Teams signs, and how the local stand-in does. */
+export function teamsSignature(hmacKey: string, body: string): string {
+  return createHmac('sha256', Buffer.from(hmacKey, 'base64')).update(body, 'utf8').digest('base64');
 }
 
 /** Constant time for equal lengths; lengths differ only for a malformed guess, which learns nothing from it. */

@@ -1,6 +1,7 @@
 /**
- * The deployment's chat secrets, read from AWS Secrets Manager (one secret, JSON `{ "slackSigningSecret": "...",
- * "mattermostToken": "..." }`) and kept for a short while, so that a rotation takes effect without a redeploy:
+ * The deployment's chat secrets, read from AWS Secrets Manager (one secret per deployment, workflows/shared/chat.ts;
+ * JSON `{ "slackSigningSecret": "...", "slackBotToken": "...", "mattermostToken": "...", ... }`, the fields of
+ * `ChatSecrets`) and kept for a short while, so that a rotation takes effect without a redeploy:
  *
  * - a value read less than CACHE_MS ago is used as is;
  * - a request the cached value refuses is judged once more against a fresh read, so the first request signed with
@@ -44,7 +45,23 @@ async function read(client: SecretsManagerClient, secretId: string): Promise<Cha
   return parseChatSecrets(text);
 }
 
-/** Only non-empty string fields count; anything else (not JSON, other shapes) configures nothing. */
+/** The fields of the secret's JSON, as `control-link chat-secret <field> <value>` names them. */
+export const CHAT_SECRET_FIELDS = [
+  'slackSigningSecret',
+  'slackBotToken',
+  'mattermostToken',
+  'mattermostBotToken',
+  'teamsHmacKey',
+  'teamsWebhooks',
+] as const satisfies readonly (keyof ChatSecrets)[];
+
+/** Fields whose value is an object of strings by name (`teamsWebhooks.<channel>`); the others are strings. */
+export const CHAT_SECRET_MAPS: readonly (keyof ChatSecrets)[] = ['teamsWebhooks'];
+
+/**
+ * Only non-empty string fields (and, for maps, non-empty string entries) count; anything else (not JSON, other
+ * shapes, unknown fields) configures nothing, so a typo in a hand-edited secret refuses rather than misleads.
+ */
 export function parseChatSecrets(text: string | undefined): ChatSecrets {
   let value: unknown;
   try {
@@ -52,9 +69,16 @@ export function parseChatSecrets(text: string | undefined): ChatSecrets {
   } catch {
     return {};
   }
-  const field = (name: keyof ChatSecrets) => {
-    const v = (value as Record<string, unknown> | null)?.[name];
-    return typeof v === 'string' && v !== '' ? v : undefined;
-  };
-  return { slackSigningSecret: field('slackSigningSecret'), mattermostToken: field('mattermostToken') };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+  const raw = value as Record<string, unknown>;
+  const secrets: Record<string, unknown> = {};
+  for (const field of CHAT_SECRET_FIELDS) {
+    const v = raw[field];
+    if (CHAT_SECRET_MAPS.includes(field)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+      const entries = Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '');
+      if (entries.length) secrets[field] = Object.fromEntries(entries);
+    } else if (typeof v === 'string' && v !== '') secrets[field] = v;
+  }
+  return secrets as ChatSecrets;
 }

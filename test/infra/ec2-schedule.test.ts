@@ -28,6 +28,9 @@ function standalone(props: ConstructorParameters<typeof Ec2Schedule>[2]) {
   return { stack, json: Template.fromStack(stack).toJSON() };
 }
 
+/** Every function that reads the deployment's chat secret: each talks to a chat server. */
+const CHAT_SECRET_READERS = ['Ec2ScheduleChatFn'];
+
 describe('Ec2Schedule schedules', () => {
   const { json } = synthOpsflow();
   const schedules = Object.fromEntries(
@@ -213,18 +216,19 @@ describe('Ec2Schedule IAM', () => {
     }
   });
 
-  it('keeps the chat secrets in one Secrets Manager secret that only the chat function reads, with no value in the template', () => {
-    const [[secretId, secret], ...others] = resources(json, 'AWS::SecretsManager::Secret').filter(([id]) => id.startsWith('Ec2Schedule'));
+  it('keeps the chat secrets in one Secrets Manager secret per stack that only the chat functions read, with no value in the template', () => {
+    const [[secretId, secret], ...others] = resources(json, 'AWS::SecretsManager::Secret');
+    expect(secretId).toMatch(/^ChatSecret/);
     expect(others).toEqual([]);
+    expect(json.Outputs.ChatSecretArn.Value).toEqual({ Ref: secretId });
     // Created empty ("If you omit both GenerateSecretString and SecretString, you create an empty secret"): the operator sets it.
     expect(Object.keys(secret.Properties)).toEqual(['Description']);
     expect(JSON.stringify(json)).not.toMatch(/resolve:secretsmanager|SecretString/);
-    // The chat function: GetSecretValue on exactly this secret, by its ARN; its ARN (never its value) in the environment.
+    // The chat functions: GetSecretValue on exactly this secret, by its ARN; its ARN (never its value) in the environment.
     const reads = statements(json).filter((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:')));
-    expect(reads).toHaveLength(1);
-    expect(reads[0]).toMatchObject({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId } });
-    const role = roleOf(json, 'Ec2ScheduleChatFn');
-    expect(json.Resources[reads[0].policy].Properties.Roles).toEqual([{ Ref: role }]);
+    for (const read of reads) expect(read).toMatchObject({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId } });
+    const readers = reads.flatMap((r) => json.Resources[r.policy].Properties.Roles.map((x: { Ref: string }) => x.Ref)).sort();
+    expect(readers).toEqual(CHAT_SECRET_READERS.map((fn) => roleOf(json, fn)).sort());
     const chatFn = resources(json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('Ec2ScheduleChatFn'))![1];
     expect(chatFn.Properties.Environment.Variables.CHAT_SECRET_ARN).toEqual({ Ref: secretId });
     // Under the runtime's IAM evaluator: this secret allowed, any other secret (or the table's link secret) not.

@@ -6,6 +6,8 @@
 import { CfnOutput, type CfnResource, Duration, Fn } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -46,6 +48,22 @@ const APPS = {
   LambdaRuntime(stack: import('aws-cdk-lib').Stack) {
     echoFunction(stack, 'Future', { runtime: new lambda.Runtime('nodejs99.x', lambda.RuntimeFamily.NODEJS) });
     echoFunction(stack, 'Retired', { runtime: new lambda.Runtime('nodejs16.x', lambda.RuntimeFamily.NODEJS) });
+  },
+  LambdaVpc(stack: import('aws-cdk-lib').Stack) {
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      availabilityZones: ['us-east-1a'],
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    const inVpc = { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } };
+    const lambdaRole = (id: string) => new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    echoFunction(stack, 'NoEni', { ...inVpc, role: lambdaRole('NoEniRole') });
+    // Create and delete on every resource, but no DescribeNetworkInterfaces.
+    const noDescribe = lambdaRole('NoDescribeRole');
+    noDescribe.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface'], resources: ['*'] }));
+    echoFunction(stack, 'NoDescribe', { ...inVpc, role: noDescribe });
+    // The role CDK makes for a VPC function carries AWSLambdaVPCAccessExecutionRole: accepted.
+    echoFunction(stack, 'Managed', inVpc);
   },
   Names(stack: import('aws-cdk-lib').Stack) {
     // CDK's L2 checks the length itself; the L1 shows what CloudFormation does with a template that skips it.
@@ -123,7 +141,7 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
 
   it('exits non-zero and lists every problem', () => {
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/the app would not deploy on AWS: 18 problems/);
+    expect(result.stderr).toMatch(/the app would not deploy on AWS: 20 problems/);
   });
 
   it('HTTP API access logs may use HTTP API variables only', () => {
@@ -150,6 +168,18 @@ describe('opsflow up refuses what AWS would refuse at deploy', () => {
     expect(line('LambdaRuntime', 'Retired')[0]).toContain(
       'InvalidParameterValueException: The runtime parameter of nodejs16.x is no longer supported for creating or updating AWS Lambda functions.',
     );
+  });
+
+  it('Lambda functions in a VPC whose role cannot manage network interfaces', () => {
+    expect(line('LambdaVpc', 'NoEni')).toEqual([
+      expect.stringContaining(
+        '(AWS::Lambda::Function): InvalidParameterValueException: The provided execution role does not have permissions to call CreateNetworkInterface on EC2',
+      ),
+    ]);
+    expect(line('LambdaVpc', 'NoDescribe')).toEqual([
+      expect.stringContaining('InvalidParameterValueException: The provided execution role does not have permissions to call DescribeNetworkInterfaces on EC2'),
+    ]);
+    expect(line('LambdaVpc', 'Managed')).toEqual([]);
   });
 
   it('names over the length limit', () => {

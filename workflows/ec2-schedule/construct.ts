@@ -34,7 +34,6 @@ import { type HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { type CfnSecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
@@ -61,6 +60,7 @@ import { kindOf } from '../../tasks/ec2-schedule/core/kinds';
 import type { Kind } from '../../tasks/ec2-schedule/core/kinds/kind';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { ErrorNames } from '../../tasks/shared/errors';
+import { ChatSecret } from '../shared/chat';
 import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
 import { grantKinds } from './kinds-iam';
 import { SchedulerRole } from '../shared/service-roles';
@@ -130,8 +130,8 @@ export class Ec2Schedule extends Construct {
   readonly topic: Topic;
   /** Serves control links and the slash command. */
   readonly api: HttpApi;
-  /** The slash command's secrets (Slack signing secret, Mattermost token), created empty: the operator sets them. */
-  readonly chatSecret: Secret;
+  /** The deployment's chat secret (workflows/shared/chat.ts), which the slash command verifies requests with. */
+  readonly chatSecret: ChatSecret;
   /** The EventBridge Scheduler schedules, one per period boundary. */
   readonly schedules: Schedule[] = [];
 
@@ -398,23 +398,14 @@ export class Ec2Schedule extends Construct {
       description: 'opsflow ec2 control links: show an instance, start or stop it through the workflow',
       environment: httpEnv,
     });
-    // One secret per deployment, JSON { slackSigningSecret, mattermostToken }, created with no value: the template
-    // holds none, and no generated value could be right since Slack and Mattermost issue them. CloudFormation: "If
-    // you omit both GenerateSecretString and SecretString, you create an empty secret"
-    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-secretsmanager-secret.html).
-    // Until `npm run control-link -- chat-secret ...` sets it, every chat request is refused.
-    this.chatSecret = new Secret(this, 'ChatSecret', { description: 'opsflow ec2 slash command: {"slackSigningSecret": ..., "mattermostToken": ...}' });
-    (this.chatSecret.node.defaultChild as CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
-    NagSuppressions.addResourceSuppressions(this.chatSecret, [
-      { id: 'AwsSolutions-SMG4', reason: 'Slack and Mattermost issue these secrets; they are rotated in the chat, then set with control-link chat-secret.' },
-    ]);
+    // The deployment's one chat secret (workflows/shared/chat.ts): the slash command verifies Slack and Mattermost with it.
+    this.chatSecret = ChatSecret.of(this);
     const chat = new TaskFunction(this, 'ChatFn', {
       entry: 'tasks/ec2-schedule/chat.ts',
       description: 'opsflow ec2 slash command (Mattermost, Slack): ls, status, start, stop',
-      environment: { ...httpEnv, CHAT_SECRET_ARN: this.chatSecret.secretArn },
+      environment: { ...httpEnv, ...this.chatSecret.environment },
     });
-    // Least privilege: read this one secret, nothing else (no DescribeSecret, no other secret).
-    chat.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.chatSecret.secretArn] }));
+    this.chatSecret.allowRead(chat);
     for (const fn of [control, chat]) {
       fn.addToRolePolicy(describeInstances);
       fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }));

@@ -24,7 +24,7 @@ export const ec2Schedule = defineWorkflow({
     return {
       construct: w,
       stateMachine: w.stateMachine,
-      outputs: { Ec2ControlApiUrl: w.api.apiEndpoint, Ec2ScheduleTableName: w.table.tableName, Ec2ChatSecretArn: w.chatSecret.secretArn },
+      outputs: { Ec2ControlApiUrl: w.api.apiEndpoint, Ec2ScheduleTableName: w.table.tableName },
     };
   },
   examples: examplesIn(__dirname),

@@ -45,6 +45,12 @@ export interface LocalAppMetadata {
   readonly fleet?: string;
   /** SES identities (domains, addresses) verified in the local runtime's account. @default none */
   readonly sesIdentities?: readonly string[];
+  /** The local chat server's workspace: Mattermost hosts, channels, people. @default one channel, one person */
+  readonly chat?: {
+    readonly mattermostHosts?: readonly string[];
+    readonly channels?: readonly string[];
+    readonly people?: ReadonlyArray<{ readonly name: string; readonly email: string }>;
+  };
 }
 
 /** Declares `workflow` on the state machine's CloudFormation resource. */

@@ -28,6 +28,8 @@ export interface TaskFunctionProps {
   readonly timeout?: Duration;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** The function calls endpoints outside AWS (chat servers, webhooks): placed where it has a static egress when configured. @default false */
+  readonly callsOutsideAws?: boolean;
 }
 
 const ROOT = join(__dirname, '..', '..');

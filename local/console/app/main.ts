@@ -8,6 +8,10 @@ import {
   ApiError,
   EXECUTION_STATUSES,
   paths,
+  type ChatClickResult,
+  type ChatMessage,
+  type ChatState,
+  type ChatView,
   type ChildGroup,
   type ExecutionDetail,
   type ExecutionPage,
@@ -37,6 +41,7 @@ const SECTIONS: Array<[string, string]> = [
   ['executions', 'Executions'],
   ['waiting', 'Waiting'],
   ['outbox', 'Outbox'],
+  ['chat', 'Chat'],
   ['fleet', 'Fleet'],
   ['schedules', 'Schedules'],
   ['faults', 'Faults'],
@@ -192,6 +197,7 @@ async function render(): Promise<void> {
     execution: executionView,
     waiting: waitingView,
     outbox: outboxView,
+    chat: chatView,
     fleet: fleetView,
     schedules: schedulesView,
     faults: faultsView,
@@ -855,7 +861,11 @@ async function outboxView(route: Route): Promise<HTMLElement> {
                   'a',
                   { href: `#/outbox/${encodeURIComponent(m.id)}`, 'aria-current': m.id === route.id ? 'true' : undefined },
                   h('span', { class: 'subject' }, m.subject),
-                  h('span', { class: 'muted' }, `${m.service === 'ses' ? 'Email' : 'SNS'} · ${m.to.join(', ')} · ${formatTime(m.sentAt)}`),
+                  h(
+                    'span',
+                    { class: 'muted' },
+                    `${m.service === 'ses' ? 'Email' : m.service === 'sns' ? 'SNS' : 'Chat'} · ${m.to.join(', ')} · ${formatTime(m.sentAt)}`,
+                  ),
                 ),
               ),
             )
@@ -871,8 +881,8 @@ async function outboxView(route: Route): Promise<HTMLElement> {
       h(
         'dl',
         { class: 'facts' },
-        h('dt', null, shown.service === 'ses' ? 'From' : 'Topic'),
-        h('dd', null, shown.service === 'ses' ? (shown.from ?? '') : (shown.topicArn ?? '')),
+        h('dt', null, shown.service === 'sns' ? 'Topic' : 'From'),
+        h('dd', null, shown.service === 'sns' ? (shown.topicArn ?? '') : (shown.from ?? '')),
         h('dt', null, 'To'),
         h('dd', null, shown.to.join(', ')),
         h('dt', null, 'Sent'),
@@ -916,6 +926,158 @@ async function outboxView(route: Route): Promise<HTMLElement> {
     null,
     h('h1', null, 'Outbox'),
     h('div', { class: 'outbox' }, h('section', { class: 'panel', 'aria-label': 'Messages' }, h('h2', null, `Messages (${messages.length})`), list), reader),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chat: the local chat server's messages, with buttons that click as a chosen person (README "The local chat server")
+
+const PLATFORM_NAME = { slack: 'Slack', mattermost: 'Mattermost', teams: 'Teams' } as const;
+
+async function chatView(): Promise<HTMLElement> {
+  let state: ChatState = await api.chat();
+  const who = h(
+    'select',
+    { id: 'chat-as', name: 'as' },
+    state.users.map((u) => h('option', { value: u.email }, `${u.name} <${u.email}>`)),
+  );
+  const outcome = h('p', { class: 'chat-outcome', role: 'status', 'aria-live': 'polite' });
+  const views = h('div', { class: 'chat-views' });
+  const list = h('ol', { class: 'chat-messages', 'aria-label': 'Messages, oldest first' });
+  let shownMessages = '';
+  let shownViews = '';
+
+  const fill = (next: ChatState) => {
+    state = next;
+    const messages = JSON.stringify(next.messages);
+    if (messages !== shownMessages) {
+      shownMessages = messages;
+      replace(
+        list,
+        next.messages.length
+          ? next.messages.map(messageItem)
+          : h('li', { class: 'muted' }, 'Nothing posted yet. Messages the app sends to Slack, Mattermost or Teams appear here.'),
+      );
+    }
+    // Forms waiting for input are rebuilt only when the set changes, so typing is never lost to a refresh.
+    const open = JSON.stringify(next.views.map((v) => v.id));
+    if (open !== shownViews) {
+      shownViews = open;
+      replace(views, next.views.map(viewForm));
+    }
+  };
+
+  const report = (r: ChatClickResult) => {
+    if (r.opened) return void window.open(r.opened, '_blank', 'noopener');
+    const parts = [`${r.user} clicked ${r.button}: the app answered ${r.callback?.status}.`];
+    if (r.reply) parts.push(`Shown to ${r.user} only: ${r.reply}`);
+    if (r.view && !r.submitted) parts.push(`The app asks for input: "${r.view.title}".`);
+    outcome.textContent = parts.join(' ');
+  };
+
+  const messageItem = (m: ChatMessage): HTMLElement =>
+    h(
+      'li',
+      { class: `chat-message${m.visibleTo ? ' ephemeral' : ''}`, 'data-message-id': m.id },
+      h(
+        'p',
+        { class: 'chat-meta' },
+        h('span', { class: `badge badge-${m.platform}` }, PLATFORM_NAME[m.platform]),
+        ` #${m.channel} · `,
+        h('strong', null, m.author),
+        ` · ${formatTime(m.postedAt)}`,
+        m.edits ? ` · edited ${formatTime(m.updatedAt)}` : '',
+        m.visibleTo ? ` · only ${m.visibleTo} sees this` : '',
+        ` · ${m.id}`,
+      ),
+      // Text from the app is shown as text: markup in it stays visible characters, never HTML.
+      m.lines.map((line) => h('p', { class: 'chat-line' }, line)),
+      m.buttons.length
+        ? h(
+            'div',
+            { class: 'chat-buttons', role: 'group', 'aria-label': `Buttons of ${m.id}` },
+            m.buttons.map((b) =>
+              b.url && m.platform !== 'mattermost'
+                ? h('a', { class: 'chat-link', href: b.url, target: '_blank', rel: 'noopener' }, b.label)
+                : h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: b.style === 'primary' ? 'primary' : b.style === 'danger' ? 'danger' : undefined,
+                      onclick: async (e: Event) => {
+                        const button = e.currentTarget as HTMLButtonElement;
+                        button.disabled = true;
+                        try {
+                          report(await api.chatClick(m.id, { button: b.id, as: who.value }));
+                          fill(await api.chat());
+                        } catch (err) {
+                          outcome.textContent = describeError(err);
+                        } finally {
+                          button.disabled = false;
+                        }
+                      },
+                    },
+                    b.label,
+                  ),
+            ),
+          )
+        : null,
+    );
+
+  const viewForm = (v: ChatView): HTMLElement => {
+    const fields = v.inputs.map((input, i) => {
+      const id = `chat-view-${v.id}-${i}`;
+      return h(
+        'p',
+        null,
+        h('label', { for: id }, input.label + (input.optional ? ' (optional)' : '')),
+        input.multiline ? h('textarea', { id, rows: 3, required: !input.optional }) : h('input', { id, type: 'text', required: !input.optional }),
+      );
+    });
+    const status = h('p', { class: 'field-status', 'aria-live': 'polite' });
+    return h(
+      'form',
+      {
+        class: 'panel chat-view',
+        'aria-label': `${v.title} for ${v.user}`,
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          const values = fields.map((f) => (f.querySelector('textarea, input') as HTMLInputElement).value);
+          const user = state.users.find((u) => u.name === v.user);
+          try {
+            const out = await api.chatSubmit(v.id, { as: user?.email ?? v.user, values });
+            status.textContent = out.errors
+              ? `The app refused: ${Object.values(out.errors).join('; ')}`
+              : `Submitted: the app answered ${out.callback.status}.`;
+            outcome.textContent = status.textContent;
+            fill(await api.chat());
+          } catch (err) {
+            status.textContent = describeError(err);
+          }
+        },
+      },
+      h('h2', null, `${v.title} `, h('span', { class: 'muted' }, `(${PLATFORM_NAME[v.platform]}, for ${v.user}, after a click on ${v.message})`)),
+      fields,
+      h('button', { type: 'submit', class: 'primary' }, 'Submit'),
+      status,
+    );
+  };
+
+  fill(state);
+  poll(async () => fill(await api.chat()), 1500);
+  return h(
+    'div',
+    null,
+    h('h1', null, 'Chat'),
+    h(
+      'p',
+      { class: 'muted' },
+      'The local chat server stands in for Slack, Mattermost and Teams. A button sends the app the callback the platform would send, signed with the local app’s secrets, as the person chosen here.',
+    ),
+    h('p', null, h('label', { for: 'chat-as' }, 'Click as '), who),
+    outcome,
+    views,
+    h('section', { class: 'panel', 'aria-label': 'Messages' }, list),
   );
 }
 

@@ -16,6 +16,7 @@ import { applyUpdate, clone, evalCond, project } from './evaluate';
 import { ExpressionContext, Parser, parseCondition, parseProjection, type Cond, type Operand } from './expressions';
 import { dynamoItemSize } from '../../rules/quotas';
 import { checkItem, compareScalars, invalid, typeOf, type Item } from './values';
+import { jsonRequest } from '../../wire/decode';
 
 export type { Item } from './values';
 
@@ -128,13 +129,7 @@ export class DynamoDbService implements ServiceHandler {
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
-      const op = req.target?.startsWith(TARGET_PREFIX) ? req.target.slice(TARGET_PREFIX.length) : '';
-      let input: Record<string, unknown>;
-      try {
-        input = JSON.parse(req.body.toString('utf8') || '{}');
-      } catch {
-        throw new AwsError('SerializationException', 'Request body is not valid JSON');
-      }
+      const { op, input } = jsonRequest(req, TARGET_PREFIX);
       return ok(this.dispatch(op, input));
     } catch (err) {
       return errorResponse(err);

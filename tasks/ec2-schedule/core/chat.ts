@@ -17,7 +17,9 @@ import { isAllowed, type AllowRules } from './allow';
 import { describe } from './instances';
 import { readForm } from './form';
 import type { Ec2Store } from './store';
-import { bold, cell, dialectOf, literal, singleLine, type Dialect } from './chat-markup';
+import { singleLine } from '../../shared/chat-text';
+import * as mattermost from '../../shared/mattermost-text';
+import * as slack from '../../shared/slack-text';
 import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
 import type { Ec2Action, InstanceFacts } from './types';
 import { explainStateReason } from './verify';
@@ -31,6 +33,23 @@ export type Command =
   | { kind: 'bad'; problem: string; got: string };
 
 const LIST_LIMIT = 50;
+
+/**
+ * How the caller's chat reads a reply's `text`: Slack's mrkdwn, or Markdown (Mattermost and anything else). Text
+ * from outside (the caller's user name, an instance's Name tag, what was typed) goes through that platform's escaper
+ * (tasks/shared/slack-text.ts, mattermost-text.ts), the one notifications and approvals use too.
+ */
+export type Dialect = 'slack' | 'markdown';
+
+/** Slack sends `api_app_id` with every slash command (https://api.slack.com/interactivity/slash-commands); Mattermost does not. */
+export function dialectOf(form: URLSearchParams): Dialect {
+  return form.has('api_app_id') ? 'slack' : 'markdown';
+}
+
+const markup = (d: Dialect) => (d === 'slack' ? slack : mattermost);
+const literal = (value: string, d: Dialect) => markup(d).literal(value);
+const cell = (value: string, d: Dialect) => markup(d).cell(value);
+const bold = (text: string, d: Dialect) => markup(d).bold(text);
 
 export const HELP = [
   'Usage:',

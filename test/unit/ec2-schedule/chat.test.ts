@@ -58,10 +58,17 @@ describe('control-link command line', () => {
     expect(parseArgs(['revoke', 'abc123def']).command).toEqual({ kind: 'revoke', linkId: 'abc123def' });
     expect(parseArgs(['chat-secret', 'slack', '8f742231b10e8888abcd99yyyzzz85a5']).command).toEqual({
       kind: 'chat-secret',
-      platform: 'slack',
+      field: 'slackSigningSecret',
       value: '8f742231b10e8888abcd99yyyzzz85a5',
     });
-    expect(parseArgs(['chat-secret', 'mattermost', '-xyz']).command).toEqual({ kind: 'chat-secret', platform: 'mattermost', value: '-xyz' });
+    expect(parseArgs(['chat-secret', 'mattermost', '-xyz']).command).toEqual({ kind: 'chat-secret', field: 'mattermostToken', value: '-xyz' });
+    expect(parseArgs(['chat-secret', 'slackBotToken', 'xoxb-1']).command).toEqual({ kind: 'chat-secret', field: 'slackBotToken', value: 'xoxb-1' });
+    expect(parseArgs(['chat-secret', 'teamsWebhooks.ops', 'https://x.example/hook']).command).toEqual({
+      kind: 'chat-secret',
+      field: 'teamsWebhooks',
+      key: 'ops',
+      value: 'https://x.example/hook',
+    });
   });
 
   it('refuses bad arguments with the usage', () => {
@@ -69,9 +76,11 @@ describe('control-link command line', () => {
     expect(() => parseArgs(['i-0feed000000000001', 'reboot'])).toThrow('usage:');
     expect(() => parseArgs(['i-0feed000000000001', 'start', '--aws'])).toThrow('--aws needs --table');
     expect(() => parseArgs(['chat-token'])).toThrow('usage:');
-    expect(() => parseArgs(['chat-secret', 'teams', 'x'])).toThrow('usage:');
+    expect(() => parseArgs(['chat-secret', 'teams', 'x'])).toThrow("unknown field 'teams'");
+    expect(() => parseArgs(['chat-secret', 'teamsWebhooks', 'x'])).toThrow("unknown field 'teamsWebhooks'");
+    expect(() => parseArgs(['chat-secret', 'slackBotToken.x', 'x'])).toThrow("unknown field 'slackBotToken.x'");
     expect(() => parseArgs(['chat-secret', 'slack'])).toThrow('usage:');
-    expect(() => parseArgs(['chat-secret', 'slack', 'x', '--aws'])).toThrow('--aws needs --secret <Ec2ChatSecretArn>');
+    expect(() => parseArgs(['chat-secret', 'slack', 'x', '--aws'])).toThrow('--aws needs --secret <ChatSecretArn>');
   });
 });
 
