@@ -77,12 +77,13 @@ export const asgKind: KindModule<AsgResource> = {
     return { kind: 'act' };
   },
   async call([e], ctx) {
-    const update = (min: number, desired: number, max: number) =>
-      ctx.clients.autoscaling.send(
+    const update = async (min: number, desired: number, max: number) => {
+      await ctx.clients.autoscaling.send(
         new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: e.instanceId, MinSize: min, DesiredCapacity: desired, MaxSize: max }),
       );
-    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'asg', e, ctx.runId, () => update(0, 0, 0).then(() => undefined));
-    else await restoreStored(ctx.store, 'asg', e, (s) => update(s.min ?? s.desired, s.desired, s.max ?? s.desired).then(() => undefined));
+    };
+    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'asg', e, ctx.runId, () => update(0, 0, 0));
+    else await restoreStored(ctx.store, 'asg', e, (s) => update(s.min ?? s.desired, s.desired, s.max ?? s.desired));
   },
   refusal(e) {
     if (e.name === 'ScalingActivityInProgressFault' || e.name === 'ScalingActivityInProgress')

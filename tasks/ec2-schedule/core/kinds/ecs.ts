@@ -110,7 +110,9 @@ export const ecsKind: KindModule<EcsService> = {
   },
   async call([e], ctx) {
     const [cluster, service] = [e.instanceId.slice(0, e.instanceId.indexOf('/')), e.instanceId.slice(e.instanceId.indexOf('/') + 1)];
-    const update = (desiredCount: number) => ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount })).then(() => undefined);
+    const update = async (desiredCount: number) => {
+      await ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount }));
+    };
     if (ctx.action === 'stop') await storeThenZero(ctx.store, 'ecs-service', e, ctx.runId, () => update(0));
     else await restoreStored(ctx.store, 'ecs-service', e, (s) => update(s.desired));
   },
