@@ -129,7 +129,7 @@ function environment(clock: { now: number }) {
       MaxSize: 4,
       Instances: [],
       Tags: tagList({ Schedule: 'env', 'opsflow:group': 'app' }).map((t) => ({ ...t, ResourceId: 'web-asg' })),
-    } as AutoScalingGroup,
+    } as unknown as AutoScalingGroup,
   ];
   const inService = (g: AutoScalingGroup) =>
     Array.from({ length: g.DesiredCapacity ?? 0 }, (_, n) => ({ InstanceId: `i-asg${n}`, LifecycleState: 'InService' })) as AutoScalingGroup['Instances'];
