@@ -36,8 +36,10 @@ import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
 import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
+import { AutoScalingService } from './services/autoscaling';
 import { Ec2Service } from './services/ec2';
 import { RdsService } from './services/rds';
+import { EcsService } from './services/ecs';
 import { EventsService } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
@@ -135,6 +137,10 @@ export class Runtime {
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
   readonly rds: RdsService;
+  /** Auto Scaling groups whose instances live in the EC2 fleet. */
+  readonly autoscaling: AutoScalingService;
+  /** ECS clusters and services (task counts on the virtual clock). */
+  readonly ecs: EcsService;
   readonly events: EventsService;
   readonly scheduler: Scheduler;
   readonly sns: SnsService;
@@ -227,6 +233,8 @@ export class Runtime {
     this.seedFleet = options.seedFleet ?? true;
     this.ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: this.events });
     this.rds = new RdsService({ clock: this.clock, state: this.state });
+    this.autoscaling = new AutoScalingService({ clock: this.clock, state: this.state, fleet: this.ec2.fleet });
+    this.ecs = new EcsService({ clock: this.clock, state: this.state });
     mkdirSync(this.state.path('logs'), { recursive: true, mode: 0o700 });
     this.lambdas = new LambdaRunner({
       clock: this.clock,
@@ -313,6 +321,8 @@ export class Runtime {
       rt.lambdaApi,
       rt.s3,
       rt.secrets,
+      rt.autoscaling,
+      rt.ecs,
       ses,
       new CloudTrailService({ fleet: rt.ec2.fleet }),
     ];
@@ -379,6 +389,8 @@ export class Runtime {
       for (const seed of fleets) {
         rt.ec2.fleet.seed(seed);
         if (seed.rds) rt.rds.world.seed(seed.rds);
+        rt.autoscaling.seed(seed.autoScalingGroups ?? []);
+        rt.ecs.seed(seed.ecsClusters ?? []);
       }
       for (const identity of apps.flatMap((app) => app?.sesIdentities ?? [])) rt.ses.verify(identity);
       const verified =
@@ -497,6 +509,8 @@ export class Runtime {
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
         rdsTags: (arn) => this.rds.world.tagsOf(arn),
+        autoScalingGroup: (name) => this.autoscaling.groupInfo(name),
+        ecsTags: (arn) => this.ecs.tagsOf(arn),
       },
       this.clock,
     );

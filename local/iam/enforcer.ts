@@ -268,6 +268,16 @@ export function serviceError(service: string, denial: Denial): AwsError {
       // RDS's common error "AccessDenied: You do not have sufficient access to perform this action", 403
       // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html), with IAM's denial as its message.
       return new AwsError('AccessDenied', denial.message, 403);
+    case 'autoscaling':
+      // AccessDenied, 403, as denied calls are recorded ("AccessDenied ... is not authorized to perform:
+      // autoscaling:DescribeScalingActivities because no identity-based policy allows ... (Service: AutoScaling, Status
+      // Code: 403 ...)"); Auto Scaling's API reference does not state it (README, unconfirmed behaviours).
+      return new AwsError('AccessDenied', denial.message, 403);
+    case 'ecs':
+      // "An error occurred (AccessDeniedException) when calling the UpdateService operation: User: ... is not authorized
+      // to perform: ecs:UpdateService on resource: arn:aws:ecs:...:service/<cluster>/<service> because no identity-based
+      // policy allows the ecs:UpdateService action" (as recorded); a client error, 400, like ECS's other exceptions.
+      return new AwsError('AccessDeniedException', denial.message, 400);
     case 'lambda':
       // "AccessDeniedException ... HTTP Status Code: 403" (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
       return new AwsError('AccessDeniedException', denial.message, 403);

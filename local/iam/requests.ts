@@ -29,6 +29,10 @@ export interface ResourceLookups {
   secretArn?(secretId: string): string | undefined;
   /** Tags of an RDS DB instance or cluster by ARN (`arn:aws:rds:...:db:<id>`, `:cluster:<id>`), undefined if it does not exist. */
   rdsTags?(arn: string): Array<{ Key: string; Value: string }> | undefined;
+  /** An Auto Scaling group's ARN and tags by name, undefined when there is none. */
+  autoScalingGroup?(name: string): { arn: string; tags: Record<string, string> } | undefined;
+  /** Tags of an ECS cluster or service by ARN, undefined when there is none. */
+  ecsTags?(arn: string): Record<string, string> | undefined;
 }
 
 export interface ResourceRequest {
@@ -42,7 +46,7 @@ const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:$
 const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
 
 function tagContext(
-  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag',
+  prefix: 'aws:ResourceTag' | 'aws:RequestTag' | 'ec2:ResourceTag' | 'autoscaling:ResourceTag',
   tags: Record<string, string> | Array<{ Key: string; Value?: string }> | undefined,
 ): RequestContext {
   const out: RequestContext = {};
@@ -55,6 +59,9 @@ function instanceContext(lookups: ResourceLookups, id: string): RequestContext {
   const tags = lookups.instanceTags(id);
   return { ...tagContext('aws:ResourceTag', tags), ...tagContext('ec2:ResourceTag', tags), 'ec2:InstanceID': id };
 }
+
+/** The cluster a request names (by name or ARN), `default` when it names none, as ECS reads it. */
+const clusterName = (ref: unknown) => (typeof ref === 'string' && ref !== '' ? (/:cluster\/(.+)$/.exec(ref)?.[1] ?? ref) : 'default');
 
 const sesArn = (type: string, name: string) => `arn:aws:ses:${REGION}:${ACCOUNT}:${type}/${name}`;
 
@@ -281,6 +288,49 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
           if (req.operation === 'RemoveTagsFromResource') context['aws:TagKeys'] = formList(req.form, 'TagKeys.member');
           return one(arn, context);
         }
+        default:
+          return one('*');
+      }
+    }
+    case 'autoscaling': {
+      // UpdateAutoScalingGroup authorizes the group (resource type autoScalingGroup, condition keys
+      // aws:ResourceTag/${TagKey} and autoscaling:ResourceTag/${TagKey}); the Describe* actions have no resource types,
+      // so their resource is `*` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html).
+      // A group that does not exist is authorized as the ARN pattern names it, `autoScalingGroup:*:autoScalingGroupName/<name>`.
+      if (req.operation !== 'UpdateAutoScalingGroup') return one('*');
+      const name = String(p.AutoScalingGroupName ?? '');
+      const group = lookups.autoScalingGroup?.(name);
+      const context: RequestContext = { ...tagContext('aws:ResourceTag', group?.tags), ...tagContext('autoscaling:ResourceTag', group?.tags) };
+      for (const key of ['MinSize', 'MaxSize'] as const) if (p[key] !== undefined) context[`autoscaling:${key}`] = String(p[key]);
+      return one(group?.arn ?? `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`, context);
+    }
+    case 'ecs': {
+      // ECS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html):
+      // UpdateService and DescribeServices authorize each service (arn:...:service/<cluster>/<service>, aws:ResourceTag and
+      // ecs:cluster), DescribeClusters each cluster, the tagging actions the resource they name; ListClusters and
+      // ListServices have no resource types (`*`; ListServices carries ecs:cluster).
+      const cluster = clusterName(p.cluster);
+      const clusterArn = `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${cluster}`;
+      const ecsResource = (arn: string, extra: RequestContext = {}): [string, RequestContext] => [
+        arn,
+        { ...tagContext('aws:ResourceTag', lookups.ecsTags?.(arn)), ...extra },
+      ];
+      const serviceArn = (ref: string) => (ref.startsWith('arn:') ? ref : `arn:aws:ecs:${REGION}:${ACCOUNT}:service/${cluster}/${ref}`);
+      switch (req.operation) {
+        case 'UpdateService':
+          return many([ecsResource(serviceArn(String(p.service ?? '')), { 'ecs:cluster': clusterArn })]);
+        case 'DescribeServices':
+          return many((Array.isArray(p.services) ? p.services : []).map((s: unknown) => ecsResource(serviceArn(String(s)), { 'ecs:cluster': clusterArn })));
+        case 'DescribeClusters': {
+          const refs = Array.isArray(p.clusters) && p.clusters.length > 0 ? p.clusters : ['default'];
+          return many(refs.map((c: unknown) => ecsResource(String(c).startsWith('arn:') ? String(c) : `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${c}`)));
+        }
+        case 'ListTagsForResource':
+        case 'TagResource':
+        case 'UntagResource':
+          return many([ecsResource(String(p.resourceArn ?? ''))]);
+        case 'ListServices':
+          return one('*', { 'ecs:cluster': clusterArn });
         default:
           return one('*');
       }

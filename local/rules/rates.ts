@@ -116,6 +116,30 @@ export function ec2RequestBucket(operation: string, form: URLSearchParams | unde
  */
 export const RDS_RATE = { burst: 300, perSecond: 12 };
 
+/**
+ * ECS's request buckets, per account and Region, shared by the actions of one category ("All API actions in a category
+ * share the same token bucket"), capacity and refill per second, from "Request throttling for the Amazon ECS API"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html): Cluster read actions
+ * (DescribeClusters, ListClusters) 50, 20 · Service read actions (DescribeServices, ListServices) 100, 20 · Service
+ * modify actions (CreateService, DeleteService, UpdateService) 50, 5 · Tag read actions (ListTagsForResource) 50, 20 ·
+ * Tag modify actions (TagResource, UntagResource) 20, 10. A throttled call is "ThrottlingException ... Rate exceeded",
+ * status 400, as that page shows it. Amazon EC2 Auto Scaling publishes no numbers ("all Amazon EC2 Auto Scaling API
+ * calls have a single, shared API limit", https://repost.aws/knowledge-center/autoscaling-api-calls-throttled), so its
+ * calls are not throttled here (README, unconfirmed behaviours).
+ */
+export const ECS_BUCKETS: Record<string, readonly [category: string, capacity: number, refillPerSecond: number]> = {
+  DescribeClusters: ['cluster-read', 50, 20],
+  ListClusters: ['cluster-read', 50, 20],
+  DescribeServices: ['service-read', 100, 20],
+  ListServices: ['service-read', 100, 20],
+  CreateService: ['service-modify', 50, 5],
+  DeleteService: ['service-modify', 50, 5],
+  UpdateService: ['service-modify', 50, 5],
+  ListTagsForResource: ['tag-read', 50, 20],
+  TagResource: ['tag-modify', 20, 10],
+  UntagResource: ['tag-modify', 20, 10],
+};
+
 /** "LookupEvents: 2 transactions per second (TPS) per account per Region." https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html */
 export const CLOUDTRAIL_LOOKUP_PER_SECOND = 2;
 
@@ -151,6 +175,11 @@ export class RateLimits {
     }
     if (d.service === 'rds') {
       if (!this.bucket('rds', RDS_RATE.burst, RDS_RATE.perSecond).take()) return new AwsError('Throttling', 'Rate exceeded', 400);
+      return undefined;
+    }
+    if (d.service === 'ecs' && Object.hasOwn(ECS_BUCKETS, d.operation)) {
+      const [category, capacity, refill] = ECS_BUCKETS[d.operation];
+      if (!this.bucket(`ecs:${category}`, capacity, refill).take()) return new AwsError('ThrottlingException', 'Rate exceeded', 400);
       return undefined;
     }
     if (d.service === 'cloudtrail' && d.operation === 'LookupEvents') {

@@ -12,6 +12,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
 import { checkRdsSeed, type RdsSeed } from './rds-world';
+import type { GroupSeed } from './autoscaling';
+import type { ClusterSeed } from './ecs';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -146,6 +148,11 @@ export interface RunRequest {
   minCount?: number;
   maxCount?: number;
   tags?: Tag[];
+  /**
+   * Tags an AWS service puts on what it launches, under the `aws:` prefix callers may not use (Auto Scaling's
+   * `aws:autoscaling:groupName`): added after the caller's tags, never checked as theirs.
+   */
+  serviceTags?: Tag[];
   availabilityZone?: string;
   disableApiTermination?: boolean;
   /** `HibernationOptions.Configured`: hibernation can only be enabled at launch (hibernating-prerequisites.html). */
@@ -302,6 +309,10 @@ export interface FleetSeed {
   instances: SeedInstance[];
   /** RDS DB instances and Aurora clusters (local/services/rds-world.ts). @default none */
   rds?: RdsSeed;
+  /** Auto Scaling groups (./autoscaling.ts); a group's members are the instances tagged `aws:autoscaling:groupName` with its name. */
+  autoScalingGroups?: GroupSeed[];
+  /** ECS clusters with their services (./ecs.ts). */
+  ecsClusters?: ClusterSeed[];
 }
 
 function seedIdentity(by: SeedIdentity): UserIdentity {
@@ -358,6 +369,58 @@ export function loadFleetSeed(path: string): FleetSeed {
     }
   });
   if (seed.rds !== undefined) checkRdsSeed(seed.rds, fail);
+  const list = (field: 'autoScalingGroups' | 'ecsClusters') => {
+    const v = seed[field] as unknown;
+    if (v !== undefined && !Array.isArray(v)) fail(`${field}: must be a list, got ${got(v)}`);
+    return (v ?? []) as unknown[];
+  };
+  const object = (at: string, v: unknown) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${at}: must be an object, got ${got(v)}`);
+    return v as Record<string, unknown>;
+  };
+  const name = (at: string, v: unknown, seen: Set<string>) => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]{1,255}$/.test(v)) fail(`${at}: must be a name of 1 to 255 letters, digits, '.', '_' or '-', got ${got(v)}`);
+    if (seen.has(v as string)) fail(`${at}: ${v} is named twice`);
+    seen.add(v as string);
+  };
+  const count = (at: string, v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) < 0) fail(`${at}: must be a whole number from 0, got ${got(v)}`);
+    return v as number;
+  };
+  const tags = (at: string, v: unknown) => {
+    if (v === undefined) return;
+    for (const [key, value] of Object.entries(object(at, v))) if (typeof value !== 'string') fail(`${at}.${key}: must be a string, got ${got(value)}`);
+  };
+  const groups = new Set<string>();
+  list('autoScalingGroups').forEach((raw, n) => {
+    const at = `autoScalingGroups[${n}]`;
+    const g = object(at, raw);
+    name(`${at}.name`, g.name, groups);
+    const [min, max, desired] = (['minSize', 'maxSize', 'desiredCapacity'] as const).map((f) => count(`${at}.${f}`, g[f]));
+    // The sizes Auto Scaling accepts: "MinSize <= DesiredCapacity <= MaxSize" (API_CreateAutoScalingGroup.html).
+    if (!(min <= desired && desired <= max)) fail(`${at}: needs minSize <= desiredCapacity <= maxSize, got ${min}, ${desired}, ${max}`);
+    for (const f of ['instanceType', 'imageId'] as const)
+      if (g[f] !== undefined && (typeof g[f] !== 'string' || g[f] === '')) fail(`${at}.${f}: must be a non-empty string, got ${got(g[f])}`);
+    if (g.propagateAtLaunch !== undefined && typeof g.propagateAtLaunch !== 'boolean')
+      fail(`${at}.propagateAtLaunch: must be true or false, got ${got(g.propagateAtLaunch)}`);
+    tags(`${at}.tags`, g.tags);
+  });
+  const clusters = new Set<string>();
+  list('ecsClusters').forEach((raw, n) => {
+    const at = `ecsClusters[${n}]`;
+    const c = object(at, raw);
+    name(`${at}.name`, c.name, clusters);
+    tags(`${at}.tags`, c.tags);
+    if (!Array.isArray(c.services)) fail(`${at}.services: must be a list, got ${got(c.services)}`);
+    const services = new Set<string>();
+    (c.services as unknown[]).forEach((rawService, k) => {
+      const sat = `${at}.services[${k}]`;
+      const svc = object(sat, rawService);
+      name(`${sat}.name`, svc.name, services);
+      count(`${sat}.desiredCount`, svc.desiredCount);
+      tags(`${sat}.tags`, svc.tags);
+    });
+  });
   return seed;
 }
 
@@ -583,7 +646,7 @@ export class Fleet {
         imageId: req.imageId,
         instanceType: req.instanceType,
         state: 'pending',
-        tags: (req.tags ?? []).map((t) => ({ ...t })),
+        tags: [...(req.tags ?? []), ...(req.serviceTags ?? [])].map((t) => ({ ...t })),
         availabilityZone: req.availabilityZone ?? AZS[n % 3],
         disableApiTermination: req.disableApiTermination ?? false,
         ...(req.hibernationConfigured && { hibernationConfigured: true }),

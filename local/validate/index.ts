@@ -56,6 +56,11 @@ const MODELS: Record<string, ServiceModel> = {
   // RDS's common errors list ValidationError, "The input fails to satisfy the constraints specified by an AWS service"
   // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html); the message is SNS's form (unconfirmed).
   rds: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-rds'), validationError: 'ValidationError' },
+  // Auto Scaling's common errors name ValidationError (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html).
+  autoscaling: { protocol: 'awsQuery', load: () => import('@aws-sdk/client-auto-scaling'), validationError: 'ValidationError' },
+  // ECS's word for a bad parameter is InvalidParameterException ("The specified parameter isn't valid", every
+  // operation's Errors); which one it answers for a missing member is unconfirmed (README).
+  ecs: { protocol: 'awsJson', load: () => import('@aws-sdk/client-ecs'), validationError: 'InvalidParameterException' },
 };
 
 /** The operation's name and input schema, or undefined when the model has no such operation. */

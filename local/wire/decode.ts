@@ -33,6 +33,8 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   lambda: { prefix: 'lambda', protocol: 'rest-json' },
   secretsmanager: { prefix: 'secretsmanager', protocol: 'json' },
   rds: { prefix: 'rds', protocol: 'query' },
+  autoscaling: { prefix: 'autoscaling', protocol: 'query' },
+  ecs: { prefix: 'ecs', protocol: 'json' },
 };
 
 /**

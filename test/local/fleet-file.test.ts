@@ -68,6 +68,30 @@ describe('loadFleetSeed', () => {
     const path = withInstance(patch);
     expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (template metadata OpsflowLocal.fleet): ${problem}`);
   });
+  const group = { name: 'web-asg', minSize: 1, maxSize: 4, desiredCapacity: 2, tags: { Schedule: 'office-hours' } };
+  const cluster = { name: 'dev', tags: { Schedule: 'office-hours' }, services: [{ name: 'web-api', desiredCount: 2 }] };
+  it('reads Auto Scaling groups and ECS clusters', () => {
+    const seed = loadFleetSeed(file('kinds.json', JSON.stringify({ instances: [good], autoScalingGroups: [group], ecsClusters: [cluster] })));
+    expect([seed.autoScalingGroups, seed.ecsClusters]).toEqual([[group], [cluster]]);
+  });
+
+  it.each([
+    [{ autoScalingGroups: {} }, 'autoScalingGroups: must be a list, got {}'],
+    [{ autoScalingGroups: [{ ...group, name: 'a:b' }] }, "autoScalingGroups[0].name: must be a name of 1 to 255 letters, digits, '.', '_' or '-', got \"a:b\""],
+    [{ autoScalingGroups: [group, group] }, 'autoScalingGroups[1].name: web-asg is named twice'],
+    [{ autoScalingGroups: [{ ...group, maxSize: -1 }] }, 'autoScalingGroups[0].maxSize: must be a whole number from 0, got -1'],
+    [{ autoScalingGroups: [{ ...group, desiredCapacity: 5 }] }, 'autoScalingGroups[0]: needs minSize <= desiredCapacity <= maxSize, got 1, 5, 4'],
+    [{ autoScalingGroups: [{ ...group, propagateAtLaunch: 'yes' }] }, 'autoScalingGroups[0].propagateAtLaunch: must be true or false, got "yes"'],
+    [{ autoScalingGroups: [{ ...group, tags: { Schedule: 1 } }] }, 'autoScalingGroups[0].tags.Schedule: must be a string, got 1'],
+    [{ ecsClusters: [{ ...cluster, services: undefined }] }, 'ecsClusters[0].services: must be a list, got nothing'],
+    [
+      { ecsClusters: [{ ...cluster, services: [{ name: 'web-api', desiredCount: 1.5 }] }] },
+      'ecsClusters[0].services[0].desiredCount: must be a whole number from 0, got 1.5',
+    ],
+  ])('names the bad field of a group or cluster %j', (extra, problem) => {
+    const path = file('kinds.json', JSON.stringify({ instances: [good], ...extra }));
+    expect(() => loadFleetSeed(path)).toThrow(`fleet file ${path} (template metadata OpsflowLocal.fleet): ${problem}`);
+  });
 });
 
 describe('a runtime deploying an app whose fleet file is bad', () => {
