@@ -22,8 +22,9 @@ export interface AsgResource extends Resource {
 }
 
 /**
- * Auto Scaling publishes no token-bucket figures for its API; these are chosen below what it has been seen to allow,
- * the stricter choice (README, unconfirmed behaviours). One group a call.
+ * Amazon EC2 Auto Scaling publishes no figures: "all Amazon EC2 Auto Scaling API calls have a single, shared API limit"
+ * (https://repost.aws/knowledge-center/autoscaling-api-calls-throttled). These are a modest choice (README, unconfirmed
+ * behaviours); the Advance loop still waits out a `Throttling` answer whatever the real limit. One group a call.
  */
 const ASG_BUCKET: Bucket = { capacity: 20, refill: 2 };
 /** DescribeAutoScalingGroups takes up to 100 names (AutoScalingGroupNames; MaxRecords 100). */

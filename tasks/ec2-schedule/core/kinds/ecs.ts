@@ -23,11 +23,10 @@ export interface EcsService extends Resource {
 }
 
 /**
- * ECS's request throttling uses token buckets per action group
- * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html); these figures are chosen at or
- * below the service-modification group's, the stricter choice (README, unconfirmed behaviours). One service a call.
+ * "Service modify actions (CreateService, DeleteService, UpdateService)" share one bucket of 50 tokens refilled at 5 a
+ * second (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html). One service a call.
  */
-const ECS_BUCKET: Bucket = { capacity: 20, refill: 1 };
+const ECS_BUCKET: Bucket = { capacity: 50, refill: 5 };
 /** DescribeServices takes at most 10 services a call (API_DescribeServices.html). */
 const DESCRIBE_SERVICES = 10;
 
