@@ -1,7 +1,7 @@
 /** Environment readers shared by the Ec2Schedule handlers; each throws naming the variable at cold start. */
 import { EnvError, requireString, type Env } from '../shared/env';
 import type { AllowRules } from './core/allow';
-import { KINDS, type Kind } from './core/kinds/kind';
+import { KINDS, type Kind } from './core/types';
 import type { Schedules } from './core/types';
 
 function json(env: Env, name: string): unknown {

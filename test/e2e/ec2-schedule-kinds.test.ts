@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KINDS } from '../../tasks/ec2-schedule/core/kinds/kind';
+import { KINDS } from '../../tasks/ec2-schedule/core/types';
 import type { Report } from '../../tasks/ec2-schedule/core/report';
 import { findAwsCliV2, toolAvailable } from '../tools';
 import { credentials, startRuntime, type Harness } from './harness';

@@ -9,7 +9,7 @@
  * polls. Instances opt in with the tag `Schedule=<name>` and join a group with `opsflow:group=<group>`.
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
-import { KINDS, type Kind } from '../../tasks/ec2-schedule/core/kinds/kind';
+import { KINDS, type Kind } from '../../tasks/ec2-schedule/core/types';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { INSTANCE_ID } from '../../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';

@@ -57,7 +57,7 @@ import { VERIFY_INTERVAL_SECONDS } from '../../tasks/ec2-schedule/core/pace';
 import { parseAllowTag } from '../../tasks/ec2-schedule/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { kindOf } from '../../tasks/ec2-schedule/core/kinds';
-import type { Kind } from '../../tasks/ec2-schedule/core/kinds/kind';
+import type { Kind } from '../../tasks/ec2-schedule/core/types';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { ErrorNames } from '../../tasks/shared/errors';
 import { ChatSecret } from '../shared/chat';

@@ -15,7 +15,7 @@
  */
 import type { Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { Kind } from '../../tasks/ec2-schedule/core/kinds/kind';
+import type { Kind } from '../../tasks/ec2-schedule/core/types';
 import type { TaskFunction } from '../shared/task-function';
 
 type Conditions = Array<Record<string, Record<string, string | string[]>>>;

@@ -22,8 +22,7 @@
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../shared/limit';
 import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
-import type { Kind } from './kinds/kind';
-import type { BatchEntry, ReportEntry, Sizes, StoredBatch, WaveProgress } from './types';
+import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, WaveProgress } from './types';
 
 const RUN_TTL_SECONDS = 14 * 86_400;
 /** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */

@@ -2,7 +2,9 @@
  * Shapes shared by the Ec2Schedule tasks. Everything here is what travels in the state machine's payload or
  * in the run table, so it is kept small: the state carries ids of batches, never the fleet.
  */
-import type { Kind } from './kinds/kind';
+/** The kinds of resource a schedule moves (core/kinds/*.ts); `Resource.kind` and each wave carry one. */
+export const KINDS = ['rds-cluster', 'rds-instance', 'ec2', 'asg', 'ecs-service'] as const;
+export type Kind = (typeof KINDS)[number];
 
 export type Ec2Action = 'start' | 'stop';
 

@@ -4,7 +4,7 @@
  */
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
-import { KINDS, type Kind } from './kinds/kind';
+import { KINDS, type Kind } from './types';
 import type { Ec2Request, ResourceRef, Schedules } from './types';
 
 export const LIMITS = { instanceIds: 1000, requestedByChars: 200 } as const;

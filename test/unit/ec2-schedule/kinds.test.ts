@@ -22,7 +22,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { advance } from '../../../tasks/ec2-schedule/core/advance';
-import { KINDS, type Kind } from '../../../tasks/ec2-schedule/core/kinds/kind';
+import { KINDS, type Kind } from '../../../tasks/ec2-schedule/core/types';
 import { rdsInstanceKind, rdsRestarts } from '../../../tasks/ec2-schedule/core/kinds/rds';
 import { plan } from '../../../tasks/ec2-schedule/core/plan';
 import { entriesOf } from '../../../tasks/ec2-schedule/core/report';

@@ -2,7 +2,8 @@
 import { asgKind } from './asg';
 import { ec2Kind } from './ec2';
 import { ecsKind } from './ecs';
-import type { Kind, KindModule, Resource } from './kind';
+import type { Kind } from '../types';
+import type { KindModule, Resource } from './kind';
 import { rdsClusterKind, rdsInstanceKind } from './rds';
 
 const MODULES: Record<Kind, KindModule<any>> = {

@@ -10,11 +10,7 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Bucket } from '../pace';
 import type { Ec2Store } from '../store';
-import type { BatchEntry, Ec2Action } from '../types';
-
-/** The kinds of resource a schedule moves; `Resource.kind` and each wave carry one. */
-export const KINDS = ['rds-cluster', 'rds-instance', 'ec2', 'asg', 'ecs-service'] as const;
-export type Kind = (typeof KINDS)[number];
+import type { BatchEntry, Ec2Action, Kind } from '../types';
 
 /** The SDK clients the kinds call; a handler builds them once, tests pass mocks. */
 export interface Clients {

@@ -4,8 +4,7 @@
  * with nothing stored fails with a reason rather than guess a size.
  */
 import type { Ec2Store } from '../store';
-import type { BatchEntry, Sizes } from '../types';
-import type { Kind } from './kind';
+import type { BatchEntry, Sizes, Kind } from '../types';
 
 /** The start of a group or service that opsflow never scaled to zero. */
 export class NoStoredSizesError extends Error {
