@@ -181,6 +181,9 @@ export class Ec2Service implements ServiceHandler {
         tags,
         availabilityZone,
         disableApiTermination: p.bool('DisableApiTermination'),
+        // "You can't enable hibernation on an existing instance" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/hibernating-prerequisites.html):
+        // RunInstances' HibernationOptions.Configured is the only way in.
+        hibernationConfigured: p.bool('HibernationOptions.Configured'),
         clientToken: p.str('ClientToken'),
       },
       caller,

@@ -153,6 +153,8 @@ export interface RunRequest {
   serviceTags?: Tag[];
   availabilityZone?: string;
   disableApiTermination?: boolean;
+  /** `HibernationOptions.Configured`: hibernation can only be enabled at launch (hibernating-prerequisites.html). */
+  hibernationConfigured?: boolean;
   /** `ClientToken`: the SDKs send a generated one when the caller gives none (an idempotency token). */
   clientToken?: string;
 }
@@ -667,6 +669,7 @@ export class Fleet {
         tags: [...(req.tags ?? []), ...(req.serviceTags ?? [])].map((t) => ({ ...t })),
         availabilityZone: req.availabilityZone ?? AZS[n % 3],
         disableApiTermination: req.disableApiTermination ?? false,
+        ...(req.hibernationConfigured && { hibernationConfigured: true }),
         ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
         launchedBy: caller.identity,
         transition: { to: 'running', dueMs: now + TRANSITION_MS.boot, stateTransitionReason: '' },
@@ -727,7 +730,11 @@ export class Fleet {
         );
       }
       if (opts.hibernate && !i.hibernationConfigured) {
-        throw new AwsError('UnsupportedOperation', `The instance '${i.instanceId}' is not enabled for hibernation.`);
+        // "You can hibernate an instance only if it's enabled for hibernation" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Hibernate.html);
+        // the code is EC2's UnsupportedHibernationConfiguration (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html),
+        // whose message ends with the instance id, as AWS Instance Scheduler parses it (aws-solutions/instance-scheduler-on-aws,
+        // source/code/schedulers/ec2_service.py: `Message.split(":")[-1]`). The wording before the id is not recorded.
+        throw new AwsError('UnsupportedHibernationConfiguration', `The instance is not enabled for hibernation: ${i.instanceId}`);
       }
     }
     const now = this.clock.nowMs();

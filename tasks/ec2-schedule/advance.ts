@@ -1,7 +1,7 @@
 /** Ec2Schedule: one pass of a wave: verify what is in transition, act on what EC2's tokens allow. See core/advance.ts. */
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { kindClients } from './clients';
 import { advance, type AdvanceInput, type AdvanceResult } from './core/advance';
 import { Ec2Store } from './core/store';
 
@@ -16,7 +16,7 @@ export function loadEnv(env: Env = process.env) {
 const env = loadEnv();
 const deps = {
   // One attempt per call: the SDK would sleep through throttling here; the wave's Wait state waits instead.
-  ec2: new EC2Client({ maxAttempts: 1 }),
+  clients: kindClients({ maxAttempts: 1 }),
   store: new Ec2Store(documentClient(), env.tableName),
   verifyTimeoutSeconds: env.verifyTimeoutSeconds,
   batchSize: env.batchSize,

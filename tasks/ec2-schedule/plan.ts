@@ -1,15 +1,16 @@
 /** Ec2Schedule: find the targets, settle the ones to leave alone, store waves of batches. See core/plan.ts. */
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { kindClients } from './clients';
 import { plan } from './core/plan';
 import { Ec2Store } from './core/store';
 import type { Ec2Request, Plan } from './core/types';
-import { requireSchedules } from './env';
+import { requireKinds, requireSchedules } from './env';
 
 export function loadEnv(env: Env = process.env) {
   return {
     schedules: requireSchedules(env),
+    kinds: requireKinds(env),
     tableName: requireString(env, 'TABLE_NAME'),
     batchSize: requireInt(env, 'BATCH_SIZE', { min: 1, max: 1000 }),
     actBudgetSeconds: requireInt(env, 'ACT_BUDGET_SECONDS', { min: 60 }),
@@ -18,7 +19,8 @@ export function loadEnv(env: Env = process.env) {
 
 const env = loadEnv();
 const deps = {
-  ec2: new EC2Client({}),
+  clients: kindClients(),
+  kinds: env.kinds,
   store: new Ec2Store(documentClient(), env.tableName),
   schedules: env.schedules,
   batchSize: env.batchSize,

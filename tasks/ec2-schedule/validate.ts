@@ -6,17 +6,17 @@ import type { Env } from '../shared/env';
 import { lambdaHandler } from '../shared/handler';
 import { validateRequest } from './core/validate';
 import type { Ec2Request } from './core/types';
-import { requireSchedules } from './env';
+import { requireKinds, requireSchedules } from './env';
 
 export function loadEnv(env: Env = process.env) {
-  return { schedules: requireSchedules(env) };
+  return { schedules: requireSchedules(env), kinds: requireKinds(env) };
 }
 
 const env = loadEnv();
 
 export const handler = lambdaHandler(
   async (event: { input?: unknown; runId?: string }): Promise<{ request: Ec2Request; runId: string }> => ({
-    request: validateRequest(event?.input, env.schedules),
+    request: validateRequest(event?.input, env.schedules, env.kinds),
     runId: String(event?.runId ?? ''),
   }),
 );

@@ -153,7 +153,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
     expect(done.status).toBe('FAILED');
     expect(done.error).toBe('Input.Invalid');
     expect(done.cause).toContain('action: must be "start" or "stop"');
-    expect(done.cause).toContain('schedule, instanceIds: give exactly one of them');
+    expect(done.cause).toContain('schedule, instanceIds, resources: give exactly one of them');
     expect(done.cause).toContain('instanceIds[0]: not an instance id');
   });
 

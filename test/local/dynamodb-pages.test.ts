@@ -134,6 +134,7 @@ describe('DynamoDB Query and Scan pages stop at 1 MB', () => {
         from: 'running',
         to: 'stopped',
         outcome: 'skipped' as const,
+        kind: 'ec2' as const,
         reason: 'r'.repeat(300),
       });
       // 24 items of 100 entries of about 600 bytes: about 1.4 MB in the run partition.

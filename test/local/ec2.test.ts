@@ -214,7 +214,7 @@ describe('lifecycle', () => {
     expect(after.StateTransitionReason).toBe('Client.InternalError');
   });
 
-  it('refuses to stop Spot (one-time) and instance-store instances with UnsupportedOperation', async () => {
+  it('refuses to stop Spot (one-time) and instance-store instances with UnsupportedOperation, hibernation of one not configured with UnsupportedHibernationConfiguration', async () => {
     // Act
     const spot = await errorOf(ec2.send(new StopInstancesCommand({ InstanceIds: [DEMO.spot] })));
     const store = await errorOf(ec2.send(new StopInstancesCommand({ InstanceIds: [DEMO.instanceStore] })));
@@ -223,8 +223,10 @@ describe('lifecycle', () => {
     // Assess
     expect(spot.name).toBe('UnsupportedOperation');
     expect(store.name).toBe('UnsupportedOperation');
-    expect(hibernate.name).toBe('UnsupportedOperation');
+    expect(hibernate.name).toBe('UnsupportedHibernationConfiguration');
+    expect(hibernate.message).toMatch(new RegExp(`: ${DEMO.officeHours[1]}$`));
     expect((await instance(DEMO.spot)).State?.Name).toBe('running');
+    expect((await instance(DEMO.officeHours[1])).State?.Name).toBe('running');
   });
 
   it('hibernates an instance configured for it', async () => {
@@ -234,6 +236,29 @@ describe('lifecycle', () => {
 
     // Assess
     expect(out.StoppingInstances?.[0].CurrentState?.Name).toBe('stopping');
+    expect(stopped.StateReason?.Code).toBe('Client.UserInitiatedHibernate');
+  });
+
+  it('enables hibernation at launch only (RunInstances HibernationOptions.Configured), and hibernates such an instance', async () => {
+    // Prepare
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-0feed000000000001',
+        InstanceType: 'c5.large',
+        MinCount: 1,
+        MaxCount: 1,
+        HibernationOptions: { Configured: true },
+      }),
+    );
+    const id = run.Instances![0].InstanceId!;
+    await waitForState(id, 'running');
+
+    // Act
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id], Hibernate: true }));
+    const stopped = await waitForState(id, 'stopped');
+
+    // Assess
+    expect(stopped.HibernationOptions?.Configured).toBe(true);
     expect(stopped.StateReason?.Code).toBe('Client.UserInitiatedHibernate');
   });
 

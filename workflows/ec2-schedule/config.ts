@@ -9,6 +9,7 @@
  * polls. Instances opt in with the tag `Schedule=<name>` and join a group with `opsflow:group=<group>`.
  */
 import { DAY_NAMES, type PeriodConfig, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
+import { KINDS, type Kind } from '../../tasks/ec2-schedule/core/types';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { INSTANCE_ID } from '../../tasks/shared/instance-id';
@@ -27,6 +28,11 @@ export interface ControlConfig {
 export interface Ec2ScheduleConfig {
   /** Named schedules; instances opt in with the tag `Schedule=<name>`. @default {} */
   readonly schedules: SchedulesConfig;
+  /**
+   * The kinds of resource the schedules move (`ec2`, `rds-instance`, `rds-cluster`, `asg`, `ecs-service`); the
+   * workflow's roles get the permissions of these kinds only. @default ['ec2']
+   */
+  readonly kinds: Kind[];
   /** Instances per Start/StopInstances call. @default 50 */
   readonly batchSize: number;
   /** How long verification waits for instances to reach the target state. @default 900 */
@@ -42,6 +48,7 @@ export interface Ec2ScheduleConfig {
 
 export const DEFAULT_EC2_SCHEDULE: Ec2ScheduleConfig = {
   schedules: {},
+  kinds: ['ec2'],
   batchSize: 50,
   verifyTimeoutSeconds: 900,
   kmsKeyArns: [],
@@ -64,7 +71,8 @@ export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfi
     const field = `ec2Schedule.schedules.${name}`;
     if (!NAME.test(name)) problems.push(`${field}: a schedule name must be 1-40 lower-case letters, digits or '-', starting with a letter or digit`);
     const s = asObject(value, field, problems);
-    unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups'], field, problems);
+    unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups', 'hibernate'], field, problems);
+    if (s.hibernate !== undefined && typeof s.hibernate !== 'boolean') problems.push(`${field}.hibernate: must be true or false`);
     const timezone = typeof s.timezone === 'string' ? s.timezone : '';
     if (!timezone) problems.push(`${field}.timezone: required, an IANA time zone such as Europe/Berlin`);
     else if (!isTimeZone(timezone)) problems.push(`${field}.timezone: unknown time zone '${timezone}' (expected an IANA name such as Europe/Berlin)`);
@@ -81,7 +89,7 @@ export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfi
     if (!Array.isArray(s.periods) || s.periods.length === 0) problems.push(`${field}.periods: required, a non-empty list of periods`);
     else periods = s.periods.map((p, i) => parsePeriod(p, `${field}.periods[${i}]`, groups, problems));
     const description = s.description === undefined ? undefined : String(s.description);
-    out[name] = { ...(description !== undefined && { description }), timezone, periods, skipDates, groups };
+    out[name] = { ...(description !== undefined && { description }), timezone, periods, skipDates, groups, ...(s.hibernate === true && { hibernate: true }) };
   }
   return out;
 }
@@ -168,8 +176,15 @@ export function parseEc2Schedule(raw: unknown, problems: string[]): Ec2ScheduleC
     if (!INSTANCE_ID.test(id)) problems.push(`ec2Schedule.control.allowInstanceIds[${i}]: '${id}' is not an instance id`);
   });
   const schedules = parseSchedules(e.schedules, problems);
+  const kinds = stringList(e.kinds ?? d.kinds, 'ec2Schedule.kinds', problems) as Kind[];
+  kinds.forEach((k, i) => {
+    if (!(KINDS as readonly string[]).includes(k)) problems.push(`ec2Schedule.kinds[${i}]: '${k}' is not a kind (${KINDS.join(', ')})`);
+    if (kinds.indexOf(k) !== i) problems.push(`ec2Schedule.kinds[${i}]: '${k}' is listed twice`);
+  });
+  if (kinds.length === 0) problems.push('ec2Schedule.kinds: name at least one kind');
   return {
     schedules,
+    kinds,
     batchSize,
     verifyTimeoutSeconds,
     kmsKeyArns,

@@ -56,12 +56,15 @@ import { Construct } from 'constructs';
 import { VERIFY_INTERVAL_SECONDS } from '../../tasks/ec2-schedule/core/pace';
 import { parseAllowTag } from '../../tasks/ec2-schedule/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
+import { kindOf } from '../../tasks/ec2-schedule/core/kinds';
+import type { Kind } from '../../tasks/ec2-schedule/core/types';
 import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { ErrorNames } from '../../tasks/shared/errors';
 import type { ChatDestination } from '../../tasks/shared/chat-target';
 import { ChatSecret } from '../shared/chat';
 import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
+import { grantKinds } from './kinds-iam';
 import { SchedulerRole } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
 import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from '../shared/task-function';
@@ -99,6 +102,8 @@ export function startStopTagConditions(allowTags: string[]): Array<Record<string
 export interface Ec2ScheduleProps {
   /** Named schedules; each period boundary becomes an EventBridge Scheduler schedule. @default {} */
   readonly schedules?: SchedulesConfig;
+  /** The kinds of resource the schedules move; the roles get these kinds' permissions only. @default ['ec2'] */
+  readonly kinds?: Kind[];
   /** Instances per Start/StopInstances call (fewer where a batch must stay under DynamoDB's 400 KB item size). @default 50 */
   readonly batchSize?: number;
   /** How long verification waits for the target state. @default Duration.minutes(15) */
@@ -137,6 +142,8 @@ export class Ec2Schedule extends Construct {
   constructor(scope: Construct, id: string, props: Ec2ScheduleProps = {}) {
     super(scope, id);
     const schedules = props.schedules ?? {};
+    const kinds = props.kinds ?? ['ec2'];
+    if (kinds.length === 0) throw new Error('Ec2Schedule: kinds must name at least one kind');
     const batchSize = props.batchSize ?? 50;
     const verifyTimeout = props.verifyTimeout ?? Duration.minutes(15);
     const prefix = props.scheduleNamePrefix ?? 'opsflow';
@@ -159,16 +166,24 @@ export class Ec2Schedule extends Construct {
 
     // ---- task functions -------------------------------------------------------------------------------
     const schedulesEnv = JSON.stringify(
-      Object.fromEntries(Object.entries(schedules).map(([name, s]) => [name, { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups }])),
+      Object.fromEntries(
+        Object.entries(schedules).map(([name, s]) => [
+          name,
+          { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups, ...(s.hibernate && { hibernate: true }) },
+        ]),
+      ),
     );
     // The schedules travel in the Lambda environment (4 KB for all variables together, see checkEnvironmentSize):
     // name the config field that fills it, instead of failing the deployment.
-    const actBudget = RUN_TIMEOUT.minus(verifyTimeout).minus(REPORT_ALLOWANCE);
+    // A database takes longer to verify than an instance (kinds/rds.ts): the run keeps the longest of its kinds' times.
+    const longestVerify = Duration.seconds(Math.max(verifyTimeout.toSeconds(), ...kinds.map((k) => kindOf(k).verifySeconds)));
+    const actBudget = RUN_TIMEOUT.minus(longestVerify).minus(REPORT_ALLOWANCE);
     const planEnvBytes = checkEnvironmentSize('Ec2Schedule', {
       TABLE_NAME: this.table.tableName,
       BATCH_SIZE: String(batchSize),
       ACT_BUDGET_SECONDS: String(actBudget.toSeconds()),
       SCHEDULES: '',
+      KINDS: JSON.stringify(kinds),
       POWERTOOLS_SERVICE_NAME: 'opsflow',
       NODE_OPTIONS: '--enable-source-maps',
     });
@@ -180,16 +195,17 @@ export class Ec2Schedule extends Construct {
       );
     }
     const tableEnv = { TABLE_NAME: this.table.tableName };
+    const kindsEnv = { KINDS: JSON.stringify(kinds) };
     const validate = new TaskFunction(this, 'ValidateFn', {
       entry: 'tasks/ec2-schedule/validate.ts',
       description: 'opsflow ec2 schedule: validate the execution input',
-      environment: { SCHEDULES: schedulesEnv },
+      environment: { SCHEDULES: schedulesEnv, ...kindsEnv },
     });
     const plan = new TaskFunction(this, 'PlanFn', {
       entry: 'tasks/ec2-schedule/plan.ts',
       description: 'opsflow ec2 schedule: find targets, settle skips, store batches',
       timeout: Duration.minutes(5),
-      environment: { ...tableEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
+      environment: { ...tableEnv, ...kindsEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
     });
     const advance = new TaskFunction(this, 'AdvanceFn', {
       entry: 'tasks/ec2-schedule/advance.ts',
@@ -214,10 +230,10 @@ export class Ec2Schedule extends Construct {
     const startStop = ['ec2:StartInstances', 'ec2:StopInstances'];
     // Only instances that opted in: a Schedule tag (scheduled runs), or a tag that ec2Schedule.control allows (links
     // and chat), so that IAM allows exactly what the handlers offer; any other instance is refused by IAM.
-    for (const conditions of startStopTagConditions(allow.tags)) {
+    for (const conditions of kinds.includes('ec2') ? startStopTagConditions(allow.tags) : []) {
       advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
     }
-    if (allow.instanceIds.length) {
+    if (allow.instanceIds.length && kinds.includes('ec2')) {
       advance.addToRolePolicy(
         new PolicyStatement({
           actions: startStop,
@@ -383,7 +399,7 @@ export class Ec2Schedule extends Construct {
     }
 
     // ---- delegated control: links and chat -------------------------------------------------------------
-    const httpEnv = { ...tableEnv, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ALLOW: JSON.stringify(allow) };
+    const httpEnv = { ...tableEnv, ...kindsEnv, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ALLOW: JSON.stringify(allow) };
     const control = new TaskFunction(this, 'ControlFn', {
       entry: 'tasks/ec2-schedule/control.ts',
       description: 'opsflow ec2 control links: show an instance, start or stop it through the workflow',
@@ -418,6 +434,9 @@ export class Ec2Schedule extends Construct {
         },
       ]);
     }
+
+    // The other kinds: read where EC2 is described, act where EC2 is started and stopped, under the same tag conditions.
+    grantKinds(stack, kinds, startStopTagConditions(allow.tags), { readers: [control, chat], planner: plan, actor: advance });
 
     this.api = new LinkApi(this, 'Api', {
       description: 'opsflow EC2 control links and slash command',

@@ -12,6 +12,7 @@ export const ec2Schedule = defineWorkflow({
   build: (scope, e, { stackName }) => {
     const w = new Ec2Schedule(scope, 'Ec2Schedule', {
       schedules: e.schedules,
+      kinds: e.kinds,
       batchSize: e.batchSize,
       verifyTimeout: Duration.seconds(e.verifyTimeoutSeconds),
       kmsKeyArns: e.kmsKeyArns,

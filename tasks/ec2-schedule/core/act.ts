@@ -1,5 +1,6 @@
 /**
- * Start/StopInstances for the entries of one stored batch: one call for all of them, and when that call fails,
+ * The start or stop calls for the entries of one stored batch, whatever their kind (kinds/*.ts make the call): EC2's
+ * Start/StopInstances takes the whole batch in one call, the other kinds one resource a call. When a call fails,
  * the entries are split in halves until the failure is pinned to single instances, so one bad instance does not
  * block the rest (EC2 rejects a whole call for one instance in the wrong state, a one-time Spot instance, an
  * instance IAM does not allow, or a type without capacity).
@@ -9,10 +10,10 @@
  * wave's loop tries again after a Wait on Step Functions' clock (core/pace.ts). Instances without capacity are
  * tried again later with back-off, up to CAPACITY_TRIES calls.
  */
-import { StartInstancesCommand, StopInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { isThrottling } from '../../shared/aws-errors';
 import type { Log } from '../../shared/logger';
 import { boundReason, omitEncodedAuthorization } from '../../shared/reasons';
+import type { CallContext, KindModule } from './kinds/kind';
 import type { PassEnd } from './pace';
 import type { BatchEntry, Ec2Action } from './types';
 
@@ -34,26 +35,42 @@ export class Pause extends Error {
 export interface ActContext {
   action: Ec2Action;
   dryRun: boolean;
-  /** Sends one Start/StopInstances call; throws `Pause('budget')` when the pass may make no more calls. */
-  call: (ids: string[]) => Promise<void>;
+  /** Sends one start or stop call; throws `Pause('budget')` when the pass may make no more calls. */
+  call: (entries: BatchEntry[]) => Promise<void>;
+  /** The kind's reading of its service's refusals, before the generic one. */
+  refusal?: KindModule['refusal'];
   now: Date;
   verifyTimeoutSeconds: number;
   log: Log;
 }
 
-/** A call counter over Start/StopInstances for one pass: at most `budget` calls. */
-export function caller(ec2: EC2Client, action: Ec2Action, dryRun: boolean, budget: number): { call: ActContext['call']; calls: () => number } {
+/**
+ * A call counter over one kind's start or stop call for one pass: at most `budget` calls. A kind whose API has no
+ * DryRun (RDS, Auto Scaling, ECS) is not called in a dry run: its entries say what would be done, unchecked.
+ */
+export function caller(
+  kind: KindModule,
+  ctx: Omit<CallContext, 'hibernate'>,
+  budget: number,
+): { call: (entries: BatchEntry[], batch?: { hibernate?: boolean }) => Promise<void>; calls: () => number } {
   let calls = 0;
   return {
     calls: () => calls,
-    call: async (ids) => {
+    call: async (entries, batch) => {
+      if (ctx.dryRun && !kind.dryRun) throw new NoDryRun(kind.noun);
       if (calls >= budget) throw new Pause('budget');
       calls++;
-      const input = { InstanceIds: ids, DryRun: dryRun };
-      if (action === 'start') await ec2.send(new StartInstancesCommand(input));
-      else await ec2.send(new StopInstancesCommand(input));
+      await kind.call(entries, { ...ctx, hibernate: batch?.hibernate === true });
     },
   };
+}
+
+/** A dry run of a kind whose API cannot check permissions without acting. */
+class NoDryRun extends Error {
+  name = 'NoDryRun';
+  constructor(noun: string) {
+    super(`the ${noun} API has no DryRun, so permissions were not checked`);
+  }
 }
 
 /**
@@ -65,7 +82,7 @@ export async function actOn(entries: BatchEntry[], ctx: ActContext, batch: { cal
   const verifyBy = new Date(ctx.now.getTime() + ctx.verifyTimeoutSeconds * 1000).toISOString();
   const attempt = async (group: BatchEntry[]): Promise<void> => {
     try {
-      await ctx.call(group.map((e) => e.instanceId));
+      await ctx.call(group);
       for (const e of group) Object.assign(e, { status: 'acted', reason: undefined, verifyBy, tries: undefined, retryAt: undefined });
     } catch (err) {
       if (err instanceof Pause) throw err;
@@ -74,6 +91,10 @@ export async function actOn(entries: BatchEntry[], ctx: ActContext, batch: { cal
       if (isTransient(e)) throw new Pause('transient', e);
       if (ctx.dryRun && e.name === 'DryRunOperation') {
         for (const x of group) Object.assign(x, { status: 'dry-run', to: x.from, reason: `would ${ctx.action} (DryRun permitted)` });
+        return;
+      }
+      if (e instanceof NoDryRun) {
+        for (const x of group) Object.assign(x, { status: 'dry-run', to: x.from, reason: `would ${ctx.action} (${e.message})` });
         return;
       }
       if (group.length > 1) {
@@ -85,7 +106,7 @@ export async function actOn(entries: BatchEntry[], ctx: ActContext, batch: { cal
       }
       const [one] = group;
       if (e.name === 'UnauthorizedOperation') ctx.log.warn('not authorized', { instanceId: one.instanceId, action: ctx.action, message: e.message });
-      Object.assign(one, callOutcome(one, e, ctx.action, ctx.now));
+      Object.assign(one, callOutcome(one, e, ctx.action, ctx.now, ctx.refusal));
     }
   };
   const size = batch.callSize ?? entries.length;
@@ -93,8 +114,8 @@ export async function actOn(entries: BatchEntry[], ctx: ActContext, batch: { cal
 }
 
 /** What one instance's failed call means: a final outcome with its reason, or a later capacity retry. */
-export function callOutcome(entry: BatchEntry, e: Error, action: Ec2Action, now: Date): Partial<BatchEntry> {
-  const c = classifyCallError(e, action);
+export function callOutcome(entry: BatchEntry, e: Error, action: Ec2Action, now: Date, refusal?: KindModule['refusal']): Partial<BatchEntry> {
+  const c = refusal?.(e, action) ?? classifyCallError(e, action);
   if (c.status !== 'capacity') return { ...c, to: entry.from };
   const tries = (entry.tries ?? 0) + 1;
   if (tries >= CAPACITY_TRIES)

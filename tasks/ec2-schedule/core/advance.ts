@@ -14,23 +14,20 @@
  * time ran out", so the wave, and the run with its report, always end. MAX_PASSES bounds the loop's history.
  * Every pass is idempotent (entries carry their status), so a retried pass repeats nothing.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Log } from '../../shared/logger';
 import { boundReason } from '../../shared/reasons';
 import { actOn, caller, isTransient, Pause } from './act';
-import { describeMany } from './instances';
 import { isThrottling } from '../../shared/aws-errors';
-import { actWaitSeconds, batchesPerPass, callsPerPass, retryWaitSeconds, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
+import type { Clients, KindModule, Resource } from './kinds/kind';
+import { kindOf } from './kinds';
+import { actWaitSeconds, batchesPerPass, type Buckets, callsPerPass, retryWaitSeconds, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
 import type { Ec2Store } from './store';
-import type { BatchEntry, InstanceFacts, StoredBatch, Wave, WaveProgress } from './types';
-import { settle } from './verify';
+import type { BatchEntry, StoredBatch, Wave, WaveProgress } from './types';
 
 /** Passes a wave may take (9 history events each): far below Step Functions' 25,000 events whatever the fleet size. */
 export const MAX_PASSES = 2000;
 /** Batches a pass closes after the run's time ran out; the rest go to the next pass, so each stays short. */
 const EXPIRE_PER_PASS = 100;
-/** DescribeInstances calls a pass keeps in flight: a fifth of the (filtered) request bucket of 100. */
-const DESCRIBE_CONCURRENCY = 5;
 
 export interface AdvanceInput {
   runId: string;
@@ -46,8 +43,8 @@ export interface AdvanceResult {
 }
 
 export interface AdvanceDeps {
-  /** Makes one attempt per call: throttling is waited out by the state machine, not by the SDK sleeping here. */
-  ec2: EC2Client;
+  /** Each makes one attempt per call: throttling is waited out by the state machine, not by the SDK sleeping here. */
+  clients: Clients;
   store: Ec2Store;
   verifyTimeoutSeconds: number;
   /** Instances per Start/StopInstances call (the batch size), for the pacing arithmetic. */
@@ -60,24 +57,26 @@ const pending = (e: BatchEntry) => e.status === 'acted' || e.status === 'capacit
 
 export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<AdvanceResult> {
   const { runId, wave } = input;
+  const kind = kindOf(wave.kind);
+  const buckets = kind.buckets[wave.action];
   const now = deps.now();
   const progress: WaveProgress = (await deps.store.getWave(runId, wave.index)) ?? { acted: 0, open: [], sent: 0, paced: false, passes: 0, errors: 0 };
   progress.passes++;
   const dirty = new Set<number>();
   // Everything this pass may touch, read at once: the open batches, and the next ones its calls may reach.
-  const reach = Math.min(wave.batches, progress.acted + batchesPerPass(wave.action, deps.batchSize));
+  const reach = Math.min(wave.batches, progress.acted + batchesPerPass(buckets, deps.batchSize));
   const cache = await deps.store.getBatches(runId, wave.index, [...progress.open, ...range(progress.acted, reach)]);
   const load = async (n: number): Promise<StoredBatch> => {
     if (!cache.has(n)) {
       // Past what was read up front (closing an expired wave): read the next stretch at once.
-      for (const [k, v] of await deps.store.getBatches(runId, wave.index, range(n, Math.min(wave.batches, n + batchesPerPass(wave.action, deps.batchSize))))) {
+      for (const [k, v] of await deps.store.getBatches(runId, wave.index, range(n, Math.min(wave.batches, n + batchesPerPass(buckets, deps.batchSize))))) {
         if (!cache.has(k)) cache.set(k, v);
       }
     }
     return cache.get(n)!;
   };
 
-  await verifyOpen(progress.open, load, dirty, wave, now, deps);
+  await verifyOpen(kind, progress.open, load, dirty, wave, now, deps);
 
   const outOfTime = now.getTime() >= Date.parse(input.actUntil) || progress.passes >= MAX_PASSES;
   let end: PassEnd = 'done';
@@ -87,8 +86,17 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
     await expire(progress, load, dirty, wave, why);
     end = progress.acted < wave.batches ? 'budget' : 'done';
   } else {
-    const budget = caller(deps.ec2, wave.action, wave.dryRun, callsPerPass(wave.action));
-    const ctx = { action: wave.action, dryRun: wave.dryRun, call: budget.call, now, verifyTimeoutSeconds: deps.verifyTimeoutSeconds, log: deps.log };
+    const budget = caller(kind, { action: wave.action, dryRun: wave.dryRun, clients: deps.clients, store: deps.store, runId }, callsPerPass(buckets));
+    const verifyTimeoutSeconds = Math.max(deps.verifyTimeoutSeconds, kind.verifySeconds);
+    const ctxOf = (b: StoredBatch) => ({
+      action: wave.action,
+      dryRun: wave.dryRun,
+      call: (entries: BatchEntry[]) => budget.call(entries, b),
+      refusal: kind.refusal,
+      now,
+      verifyTimeoutSeconds,
+      log: deps.log,
+    });
     try {
       // Capacity retries that are due, then the batches not yet sent, in order.
       for (const n of progress.open) {
@@ -96,7 +104,7 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
         const due = b.entries.filter((e) => e.status === 'capacity' && Date.parse(e.retryAt ?? '') <= now.getTime());
         if (due.length === 0) continue;
         dirty.add(n);
-        await actOn(due, ctx, b);
+        await actOn(due, ctxOf(b), b);
       }
       while (progress.acted < wave.batches) {
         const n = progress.acted;
@@ -104,7 +112,7 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
         const todo = b.entries.filter((e) => e.status === 'planned');
         dirty.add(n);
         try {
-          await actOn(todo, ctx, b);
+          await actOn(todo, ctxOf(b), b);
         } finally {
           progress.sent += todo.length - b.entries.filter((e) => e.status === 'planned').length;
         }
@@ -134,7 +142,9 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
   if (!result.done) {
     // The wait counts from the start of this pass: tokens refilled while it ran.
     const elapsed = (deps.now().getTime() - now.getTime()) / 1000;
-    result.waitSeconds = Math.max(0, Math.ceil(waitSeconds(progress, end, calls, cache, wave, now, deps.batchSize) - elapsed));
+    // Resources per call: a batch for EC2, one for the kinds whose calls take one.
+    const perCall = Math.min(deps.batchSize, kind.idsPerCall);
+    result.waitSeconds = Math.max(0, Math.ceil(waitSeconds(buckets, progress, end, calls, cache, wave, now, perCall) - elapsed));
   }
   deps.log.info('pass', {
     runId,
@@ -150,8 +160,9 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
   return result;
 }
 
-/** Checks every `acted` entry of the open batches against EC2; a throttled or failing check is left to the next pass. */
+/** Checks every `acted` entry of the open batches against its service; a throttled or failing check is left to the next pass. */
 async function verifyOpen(
+  kind: KindModule,
   open: number[],
   load: (n: number) => Promise<StoredBatch>,
   dirty: Set<number>,
@@ -162,14 +173,13 @@ async function verifyOpen(
   const acted: Array<[number, BatchEntry]> = [];
   for (const n of open) for (const e of (await load(n)).entries) if (e.status === 'acted') acted.push([n, e]);
   if (acted.length === 0) return;
-  const seen = new Map<string, InstanceFacts>();
+  const seen = new Map<string, Resource>();
   try {
-    for (const f of await describeMany(
-      deps.ec2,
+    for (const r of await kind.find(
+      deps.clients,
       acted.map(([, e]) => e.instanceId),
-      DESCRIBE_CONCURRENCY,
     ))
-      seen.set(f.instanceId, f);
+      seen.set(r.id, r);
   } catch (err) {
     const e = err as Error;
     if (isThrottling(e) || isTransient(e) || e.name === 'Ec2.Throttled') {
@@ -179,7 +189,7 @@ async function verifyOpen(
     throw err;
   }
   for (const [n, e] of acted) {
-    settle(e, seen.get(e.instanceId), wave.action, now);
+    kind.settle(e, seen.get(e.instanceId), wave.action, now);
     if (e.status !== 'acted') dirty.add(n);
   }
 }
@@ -205,10 +215,19 @@ async function expire(progress: WaveProgress, load: (n: number) => Promise<Store
 }
 
 /** How long to wait: for tokens while there is more to send, else for transitions, else for the next capacity retry. */
-function waitSeconds(progress: WaveProgress, end: PassEnd, calls: number, batches: Map<number, StoredBatch>, wave: Wave, now: Date, batchSize: number): number {
+function waitSeconds(
+  buckets: Buckets,
+  progress: WaveProgress,
+  end: PassEnd,
+  calls: number,
+  batches: Map<number, StoredBatch>,
+  wave: Wave,
+  now: Date,
+  batchSize: number,
+): number {
   if (progress.acted < wave.batches) {
     if (end === 'budget' && calls === 0) return 0; // closing an expired wave: go on at once
-    return actWaitSeconds(wave.action, end, progress.paced, wave.instances - progress.sent, batchSize, calls, progress.errors);
+    return actWaitSeconds(buckets, end, progress.paced, wave.instances - progress.sent, batchSize, calls, progress.errors);
   }
   let retryAt = Infinity;
   let inTransition = false;
@@ -225,7 +244,7 @@ function waitSeconds(progress: WaveProgress, end: PassEnd, calls: number, batche
       if (at <= now.getTime()) due++;
     }
     const size = b.callSize ?? due;
-    for (let left = due; left > 0 && next.calls < callsPerPass(wave.action); left -= size) {
+    for (let left = due; left > 0 && next.calls < callsPerPass(buckets); left -= size) {
       next.calls++;
       next.instances += Math.min(size, left);
     }
@@ -238,8 +257,8 @@ function waitSeconds(progress: WaveProgress, end: PassEnd, calls: number, batche
     end === 'done'
       ? 0
       : end === 'transient'
-        ? actWaitSeconds(wave.action, end, false, 0, batchSize, 0, progress.errors)
-        : retryWaitSeconds(wave.action, progress.paced, next.calls, next.instances);
+        ? actWaitSeconds(buckets, end, false, 0, batchSize, 0, progress.errors)
+        : retryWaitSeconds(buckets, progress.paced, next.calls, next.instances);
   return Math.max(held, soonest);
 }
 

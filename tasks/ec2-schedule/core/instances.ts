@@ -24,6 +24,7 @@ export function facts(i: Instance): InstanceFacts {
     instanceType: i.InstanceType ?? '',
     tags,
     rootDeviceType: i.RootDeviceType ?? 'ebs',
+    ...(i.HibernationOptions?.Configured && { hibernationConfigured: true }),
     ...(i.InstanceLifecycle && { lifecycle: i.InstanceLifecycle }),
     ...(i.StateReason?.Code && { stateReason: { code: i.StateReason.Code, message: i.StateReason.Message ?? '' } }),
   };
@@ -40,14 +41,7 @@ export async function* describe(ec2: EC2Client, filters: Filter[]): AsyncGenerat
   }
 }
 
-/** The instances with these ids (unknown ids are left out), `instance-id` filters of at most 200 values. */
-export async function* describeIds(ec2: EC2Client, ids: string[], extra: Filter[] = []): AsyncGenerator<InstanceFacts> {
-  for (let i = 0; i < ids.length; i += FILTER_VALUES) {
-    yield* describe(ec2, [{ Name: 'instance-id', Values: ids.slice(i, i + FILTER_VALUES) }, ...extra]);
-  }
-}
-
-/** Like `describeIds`, all at once with up to `concurrency` calls in flight (a pass verifying many instances). */
+/** The instances with these ids (unknown ids are left out), `instance-id` filters of at most 200 values, up to `concurrency` calls in flight. */
 export async function describeMany(ec2: EC2Client, ids: string[], concurrency: number): Promise<InstanceFacts[]> {
   const chunks: string[][] = [];
   for (let i = 0; i < ids.length; i += FILTER_VALUES) chunks.push(ids.slice(i, i + FILTER_VALUES));

@@ -18,13 +18,19 @@
  */
 import type { Ec2Action } from './types';
 
+/** A kind's buckets for one action: instances (or resources) and calls. */
+export interface Buckets {
+  resource: Bucket;
+  request: Bucket;
+}
+
 export interface Bucket {
   capacity: number;
   /** Tokens per second. */
   refill: number;
 }
 
-export const EC2_BUCKETS: Record<Ec2Action, { resource: Bucket; request: Bucket }> = {
+export const EC2_BUCKETS: Record<Ec2Action, Buckets> = {
   start: { resource: { capacity: 1000, refill: 2 }, request: { capacity: 5, refill: 2 } },
   stop: { resource: { capacity: 1000, refill: 20 }, request: { capacity: 50, refill: 5 } },
 };
@@ -38,14 +44,18 @@ const BUCKET_SHARE = 0.9;
 /** Why a pass stopped sending calls. */
 export type PassEnd = 'done' | 'throttled' | 'budget' | 'transient';
 
-/** Calls one pass may make: what the request bucket holds, so a pass alone is never throttled for its call rate. */
-export function callsPerPass(action: Ec2Action): number {
-  return EC2_BUCKETS[action].request.capacity;
+/**
+ * Calls one pass may make: what the request bucket holds, so a pass alone is never throttled for its call rate, and
+ * at most MAX_CALLS_PER_PASS, so a pass of one-resource calls (RDS's bucket holds 300) stays short.
+ */
+export function callsPerPass(b: Buckets): number {
+  return Math.min(b.request.capacity, MAX_CALLS_PER_PASS);
 }
+const MAX_CALLS_PER_PASS = 50;
 
 /** Batches one pass can act on: one call each at least, and no more instances than the resource bucket holds. */
-export function batchesPerPass(action: Ec2Action, batchSize: number): number {
-  return Math.min(callsPerPass(action), Math.ceil(EC2_BUCKETS[action].resource.capacity / batchSize));
+export function batchesPerPass(b: Buckets, batchSize: number): number {
+  return Math.min(callsPerPass(b), Math.ceil(b.resource.capacity / batchSize));
 }
 
 /**
@@ -54,11 +64,11 @@ export function batchesPerPass(action: Ec2Action, batchSize: number): number {
  * @param calls calls this pass made
  * @param errors transient errors in a row (for `transient`)
  */
-export function actWaitSeconds(action: Ec2Action, end: PassEnd, paced: boolean, remaining: number, batchSize: number, calls: number, errors = 0): number {
-  const { resource, request } = EC2_BUCKETS[action];
+export function actWaitSeconds(b: Buckets, end: PassEnd, paced: boolean, remaining: number, batchSize: number, calls: number, errors = 0): number {
+  const { resource, request } = b;
   if (end === 'transient') return Math.min(60, 2 ** Math.max(0, errors));
   if (paced) {
-    const wanted = Math.min(remaining, callsPerPass(action) * batchSize, Math.floor(resource.capacity * BUCKET_SHARE));
+    const wanted = Math.min(remaining, callsPerPass(b) * batchSize, Math.floor(resource.capacity * BUCKET_SHARE));
     return Math.max(1, Math.ceil(wanted / resource.refill));
   }
   // Not throttled yet: come back as soon as the request bucket has the calls of another pass.
@@ -70,8 +80,8 @@ export function actWaitSeconds(action: Ec2Action, end: PassEnd, paced: boolean, 
  * call size their batch was split to, often one instance a call, so the request bucket can be what limits them).
  * Until EC2 has throttled the wave, only the request bucket is waited for; after, the resource bucket too.
  */
-export function retryWaitSeconds(action: Ec2Action, paced: boolean, calls: number, instances: number): number {
-  const { resource, request } = EC2_BUCKETS[action];
+export function retryWaitSeconds(b: Buckets, paced: boolean, calls: number, instances: number): number {
+  const { resource, request } = b;
   const forCalls = Math.max(1, calls) / request.refill;
   const forInstances = paced ? Math.min(instances, Math.floor(resource.capacity * BUCKET_SHARE)) / resource.refill : 0;
   return Math.max(1, Math.ceil(Math.max(forCalls, forInstances)));

@@ -1,34 +1,48 @@
 /**
- * Plans one Ec2Schedule run: finds the targets page by page, settles the ones to leave alone with a reason,
- * orders the rest into waves (ordering groups: start in the schedule's order, stop in reverse) and cuts each
- * wave into batches: at most `batchSize` instances (one Start/StopInstances call each), and never more than fits
- * a DynamoDB item once every instance carries the longest reason a run may give it. Batches go to the table; the
- * state machine gets one summary per wave (its number of batches), so the payload stays the same few hundred
- * bytes whatever the fleet size.
+ * Plans one Ec2Schedule run: finds the targets of every kind page by page (kinds/*.ts), settles the ones to leave
+ * alone with a reason, orders the rest into waves, one per ordering group and kind (groups: start in the schedule's
+ * order, stop in reverse; within a group, databases start first and stop last: kinds/kind.ts `KINDS`) and cuts each
+ * wave into batches: at most `batchSize` resources (one Start/StopInstances call each for EC2, one call a resource for
+ * the other kinds), and never more than fits a DynamoDB item once every entry carries the longest reason a run may
+ * give it. Batches go to the table; the state machine gets one summary per wave (its number of batches), so the
+ * payload stays the same few hundred bytes whatever the fleet size.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Log } from '../../shared/logger';
-import { describe, describeIds } from './instances';
-import { ASG_TAG, GROUP_TAG, OVERRIDE_TAG, SCHEDULE_TAG } from './tags';
-import type { BatchEntry, Ec2Action, Ec2Request, InstanceFacts, Plan, ReportEntry, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
-import { validUntil } from '../../shared/valid-until';
-import { pagesByBytes, valueSize } from '../../shared/item-size';
 import { boundReason, MAX_REASON_BYTES } from '../../shared/reasons';
+import { pagesByBytes, valueSize } from '../../shared/item-size';
 import { mapLimit } from '../../shared/limit';
+import { kindOf } from './kinds';
+import type { Clients, PlanContext, Resource } from './kinds/kind';
+import { KINDS, type Kind } from './types';
+import { rdsRestarts } from './kinds/rds';
 import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
+import { GROUP_TAG } from './tags';
+import type { BatchEntry, Ec2Action, Ec2Request, Plan, ReportEntry, ResourceRef, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
 
 /** The most an entry can grow to during a run: the longest reason, a verification deadline, capacity retries. */
 export function worstCaseSize(e: BatchEntry): number {
   const iso = '2000-01-01T00:00:00.000Z';
-  return valueSize({ ...e, status: 'capacity', to: 'shutting-down', reason: 'x'.repeat(MAX_REASON_BYTES), verifyBy: iso, tries: 99, retryAt: iso });
+  return valueSize({
+    ...e,
+    status: 'capacity',
+    to: 'shutting-down',
+    reason: 'x'.repeat(MAX_REASON_BYTES),
+    verifyBy: iso,
+    tries: 99,
+    retryAt: iso,
+    sizes: { min: 99999, desired: 99999, max: 99999 },
+    note: e.note ?? 'x'.repeat(120),
+  });
 }
 
 export interface PlanDeps {
-  ec2: EC2Client;
+  clients: Clients;
+  /** The kinds this deployment schedules (`ec2Schedule.kinds`); IAM allows no others. */
+  kinds: readonly Kind[];
   store: Ec2Store;
   schedules: Schedules;
   batchSize: number;
-  /** How long after planning the run may still start or stop instances (the rest of its time is for verifying and reporting). */
+  /** How long after planning the run may still start or stop resources (the rest of its time is for verifying and reporting). */
   actBudgetSeconds: number;
   now: () => Date;
   log: Log;
@@ -49,44 +63,34 @@ export function holidayOf(req: Ec2Request, schedule: ScheduleRuntime | undefined
   return schedule.skipDates.includes(today) ? today : null;
 }
 
-/** The override deadline of `opsflow:override`, by the project's one "valid until" rule (tasks/shared/valid-until.ts). */
-export function overrideUntil(value: string): number {
-  return validUntil(value) ?? NaN;
-}
-
-export type Verdict = { kind: 'act' } | { kind: 'skip' | 'fail'; reason: string };
-
-/** Why an instance is left alone, or `act`. Checked in this order so the most fundamental reason wins. */
-export function verdict(i: InstanceFacts, action: Ec2Action, now: Date): Verdict {
-  if (i.state === 'terminated' || i.state === 'shutting-down') return { kind: 'skip', reason: `instance is ${i.state}` };
-  const asg = i.tags[ASG_TAG];
-  if (asg !== undefined)
-    return { kind: 'skip', reason: `member of Auto Scaling group ${asg}: the group would replace it; schedule the group's capacity instead` };
-  const override = i.tags[OVERRIDE_TAG];
-  if (override !== undefined) {
-    const until = overrideUntil(override);
-    if (Number.isNaN(until))
-      return {
-        kind: 'skip',
-        reason: `${OVERRIDE_TAG} '${override}' is not an ISO date (YYYY-MM-DD, or a timestamp with Z or an offset); left alone until the tag is fixed or removed`,
-      };
-    if (until > now.getTime()) return { kind: 'skip', reason: `${OVERRIDE_TAG} until ${override}` };
-  }
-  if (i.rootDeviceType === 'instance-store') return { kind: 'skip', reason: 'instance-store root device: it cannot be stopped, so it is not scheduled' };
-  if (action === 'start') {
-    if (i.state === 'running' || i.state === 'pending') return { kind: 'skip', reason: `already ${i.state}` };
-    if (i.state === 'stopping') return { kind: 'fail', reason: 'still stopping: it can only be started once stopped' };
-  } else {
-    if (i.state === 'stopped' || i.state === 'stopping') return { kind: 'skip', reason: `already ${i.state}` };
-    if (i.state === 'pending') return { kind: 'fail', reason: 'still starting: it can only be stopped once running' };
-  }
-  return { kind: 'act' };
-}
-
-/** Wave order: the schedule's groups, then instances in no (known) group; reversed for stop. */
+/** Wave order: the schedule's groups, then resources in no (known) group; reversed for stop. */
 export function waveOrder(groups: string[], action: Ec2Action): string[] {
   const order = [...groups, ''];
   return action === 'start' ? order : order.reverse();
+}
+
+/** Kind order within a group: databases start first and stop last, services on capacity start last and stop first. */
+export function kindOrder(action: Ec2Action): Kind[] {
+  return action === 'start' ? [...KINDS] : [...KINDS].reverse();
+}
+
+/** Every resource of every kind tagged for the schedule, or the ones the request names. */
+async function* targets(req: Ec2Request, clients: Clients, kinds: readonly Kind[]): AsyncGenerator<Resource> {
+  if (req.schedule) {
+    for (const kind of KINDS) if (kinds.includes(kind)) yield* kindOf(kind).list(clients, req.schedule);
+    return;
+  }
+  for (const kind of KINDS) {
+    const ids = refsOf(req)
+      .filter((r) => r.kind === kind)
+      .map((r) => r.id);
+    if (ids.length > 0) yield* await kindOf(kind).find(clients, ids);
+  }
+}
+
+/** The resources a request names: `instanceIds` are EC2's. */
+export function refsOf(req: Ec2Request): ResourceRef[] {
+  return [...(req.instanceIds ?? []).map((id) => ({ kind: 'ec2' as const, id })), ...(req.resources ?? [])];
 }
 
 export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Promise<Plan> {
@@ -98,49 +102,87 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     return { holiday, targets: 0, settled: 0, waves: [], actUntil: now.toISOString() };
   }
 
-  const found = req.schedule ? describe(deps.ec2, [{ Name: `tag:${SCHEDULE_TAG}`, Values: [req.schedule] }]) : describeIds(deps.ec2, req.instanceIds ?? []);
   const groups = schedule?.groups ?? [];
-  const byGroup = new Map<string, BatchEntry[]>(waveOrder(groups, req.action).map((g) => [g, []]));
+  const key = (group: string, kind: Kind) => `${group}|${kind}`;
+  const byWave = new Map<string, BatchEntry[]>();
+  for (const g of waveOrder(groups, req.action)) for (const k of kindOrder(req.action)) byWave.set(key(g, k), []);
   const settled: ReportEntry[] = [];
   const seen = new Set<string>();
-  for await (const i of found) {
-    seen.add(i.instanceId);
-    const tagged = i.tags[GROUP_TAG];
+  const ctx: PlanContext = { action: req.action, now, hibernate: schedule?.hibernate === true, restartedByRds: new Set() };
+  let restarts: Promise<Set<string>> | undefined;
+  for await (const r of targets(req, deps.clients, deps.kinds)) {
+    seen.add(`${r.kind}:${r.id}`);
+    const tagged = r.tags[GROUP_TAG];
     const group = tagged !== undefined && groups.includes(tagged) ? tagged : '';
     if (req.groups && !req.groups.includes(group)) continue; // this period moves other groups only
-    const v = verdict(i, req.action, now);
+    if (req.action === 'stop' && r.kind.startsWith('rds-')) {
+      restarts ??= rdsRestarts(deps.clients, now).catch((err: Error) => {
+        // The restart is only the report's note: a stop goes on without it.
+        deps.log.warn('RDS events unreadable: restarts after seven days are not noted', { error: err.name, message: err.message });
+        return new Set<string>();
+      });
+      ctx.restartedByRds = await restarts;
+    }
+    const v = kindOf(r.kind).plan(r, ctx);
     if (v.kind === 'act') {
-      byGroup.get(group)!.push({ instanceId: i.instanceId, name: i.name, from: i.state, status: 'planned' });
+      byWave.get(key(group, r.kind))!.push({ instanceId: r.id, name: r.name, from: r.state, status: 'planned', ...v.entry });
     } else {
       settled.push({
-        instanceId: i.instanceId,
-        name: i.name,
-        from: i.state,
-        to: i.state,
+        kind: r.kind,
+        instanceId: r.id,
+        name: r.name,
+        from: r.state,
+        to: r.state,
         outcome: v.kind === 'skip' ? 'skipped' : 'failed',
         reason: boundReason(v.reason),
       });
     }
   }
-  for (const id of req.instanceIds ?? []) {
-    if (!seen.has(id)) settled.push({ instanceId: id, name: '', from: 'unknown', to: 'unknown', outcome: 'failed', reason: 'instance not found' });
+  for (const ref of refsOf(req)) {
+    if (!seen.has(`${ref.kind}:${ref.id}`))
+      settled.push({
+        kind: ref.kind,
+        instanceId: ref.id,
+        name: '',
+        from: 'unknown',
+        to: 'unknown',
+        outcome: 'failed',
+        reason: `${kindOf(ref.kind).noun} not found`,
+      });
   }
 
   const settledPages = pagesByBytes(settled, LIST_ITEM_BYTES);
   const stored: Array<{ wave: number; n: number; batch: StoredBatch }> = [];
   const waves: Wave[] = [];
-  let targets = 0;
-  for (const [group, entries] of byGroup) {
+  let count = 0;
+  for (const [k, entries] of byWave) {
     if (entries.length === 0) continue;
+    const [group, kind] = k.split('|') as [string, Kind];
     const index = waves.length;
-    const cut = pagesByBytes(entries, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize);
-    for (const [n, chunk] of cut.entries()) stored.push({ wave: index, n, batch: { action: req.action, dryRun: req.dryRun, group, entries: chunk } });
-    targets += entries.length;
-    waves.push({ index, group, action: req.action, dryRun: req.dryRun, batches: cut.length, instances: entries.length });
+    const oneACall = kindOf(kind).idsPerCall === 1;
+    // `Hibernate` is one option for a whole StopInstances call: hibernating instances get batches of their own.
+    const parts = [entries.filter((e) => !e.hibernate), entries.filter((e) => e.hibernate)];
+    let n = 0;
+    for (const part of parts) {
+      for (const chunk of pagesByBytes(part, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize)) {
+        const batch: StoredBatch = {
+          kind,
+          action: req.action,
+          dryRun: req.dryRun,
+          group,
+          entries: chunk,
+          ...(chunk[0]?.hibernate && { hibernate: true }),
+          ...(oneACall && { callSize: 1 }),
+        };
+        stored.push({ wave: index, n: n++, batch });
+      }
+    }
+    count += entries.length;
+    waves.push({ index, group, kind, action: req.action, dryRun: req.dryRun, batches: n, instances: entries.length });
   }
   await deps.store.putBatches(runId, stored);
   await mapLimit(settledPages, STORE_CONCURRENCY, (page, n) => deps.store.putEntries(runId, n, page));
   const actUntil = new Date(now.getTime() + deps.actBudgetSeconds * 1000).toISOString();
-  deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets, settled: settled.length, waves: waves.length, actUntil });
-  return { holiday: null, targets, settled: settled.length, waves, actUntil };
+  deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets: count, settled: settled.length, waves: waves.length, actUntil });
+  return { holiday: null, targets: count, settled: settled.length, waves, actUntil };
 }

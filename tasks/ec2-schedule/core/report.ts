@@ -73,13 +73,16 @@ export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
   };
   return batch.entries.map((e) => {
     const final = e.status === 'moved' || e.status === 'skipped' || e.status === 'failed' || e.status === 'dry-run';
+    const reason = final ? (e.reason ?? '') : unfinished[e.status](e);
     return {
+      kind: batch.kind,
       instanceId: e.instanceId,
       name: e.name,
       from: e.from,
       to: e.to ?? e.from,
       outcome: final ? (e.status as Outcome) : 'failed',
-      reason: final ? (e.reason ?? '') : boundReason(unfinished[e.status](e)),
+      // What the plan noted (a seven-day restart, hibernation not configured, the sizes restored) goes with any outcome.
+      reason: boundReason([e.note, reason].filter(Boolean).join('; ')),
     };
   });
 }
@@ -96,7 +99,11 @@ export function buildReport(
   );
   const count = (o: Outcome) => sorted.filter((e) => e.outcome === o).length;
   const counts = { total: sorted.length, moved: count('moved'), skipped: count('skipped'), failed: count('failed'), dryRun: count('dry-run') };
-  const what = request.schedule ? `schedule ${request.schedule}` : `${request.instanceIds?.length ?? 0} instance(s)`;
+  const what = request.schedule
+    ? `schedule ${request.schedule}`
+    : request.resources
+      ? `${request.resources.length} resource(s)`
+      : `${request.instanceIds?.length ?? 0} instance(s)`;
   const summary = plan.holiday
     ? `${request.action} ${what}: skipped, ${plan.holiday} is a skip date of the schedule`
     : `${request.action} ${what}${request.dryRun ? ' (dry run)' : ''}: ${counts.moved} moved, ${counts.skipped} skipped, ${counts.failed} failed` +
@@ -167,6 +174,7 @@ export function reportNotice(report: Report, link: string): Notice {
   if (report.failure) lines.push(['Ended early: ', { literal: report.failure }]);
   for (const e of report.instances.slice(0, MAX_CHAT_LINES)) {
     lines.push([
+      ...(e.kind === 'ec2' ? [] : [`${e.kind} `]),
       { literal: e.instanceId },
       ...(e.name ? [' ', { literal: e.name }] : []),
       ` ${e.outcome}: ${e.from} → ${e.to}`,
@@ -205,7 +213,8 @@ function messageText(input: ReportInput, report: Report): string {
     const group = report.instances.filter((e) => e.outcome === outcome);
     if (counts[outcome] === 0) continue;
     lines.push('', `${outcome.toUpperCase()} (${counts[outcome]})`);
-    for (const e of group) lines.push(`  ${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+    for (const e of group)
+      lines.push(`  ${e.kind === 'ec2' ? '' : `${e.kind} `}${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
     if (group.length < counts[outcome]) lines.push(`  ... and ${counts[outcome] - group.length} more`);
   }
   if (report.omitted > 0) {

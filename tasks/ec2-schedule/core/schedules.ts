@@ -28,6 +28,8 @@ export interface ScheduleConfig {
   readonly skipDates: string[];
   /** Ordering groups: started in this order, stopped in reverse; instances in no group go last on start. @default [] */
   readonly groups: string[];
+  /** Stops hibernate the EC2 instances launched with hibernation configured (the others stop normally). @default false */
+  readonly hibernate?: boolean;
 }
 
 export type SchedulesConfig = Record<string, ScheduleConfig>;

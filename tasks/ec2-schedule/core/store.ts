@@ -13,13 +13,16 @@
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
  *   control / issued#<linkId>                 { issuedAt, expiresAt? } (so revoke can tell an unknown id)
+ *   sizes / <kind>#<id>                       { sizes, storedAt, runId }: an Auto Scaling group's or ECS service's
+ *                                             sizes before a stop scaled it to zero, restored by the next start; kept
+ *                                             (no TTL) until the next stop replaces them
  *
  * Run items expire after two weeks (TTL `expiresAt`).
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../shared/limit';
 import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
-import type { BatchEntry, ReportEntry, StoredBatch, WaveProgress } from './types';
+import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, WaveProgress } from './types';
 
 const RUN_TTL_SECONDS = 14 * 86_400;
 /** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */
@@ -151,6 +154,16 @@ export class Ec2Store {
     return undefined;
   }
 
+  /** Stores what a stop is about to scale to zero, before the call that does it, so a start can restore it. */
+  async putSizes(kind: Kind, id: string, sizes: Sizes, runId: string): Promise<void> {
+    await this.put('sizes', `${kind}#${id}`, { sizes, storedAt: this.now().toISOString(), runId });
+  }
+
+  async getSizes(kind: Kind, id: string): Promise<{ sizes: Sizes; storedAt: string } | undefined> {
+    const item = await this.get('sizes', `${kind}#${id}`);
+    return item && { sizes: item.sizes as Sizes, storedAt: String(item.storedAt) };
+  }
+
   async linkSecret(): Promise<LinkSecret | undefined> {
     const item = await this.get('control', 'link-secret');
     return item && typeof item.secret === 'string' ? { secret: item.secret, version: Number(item.version), rotatedAt: String(item.rotatedAt) } : undefined;
@@ -209,5 +222,13 @@ function json(item: Record<string, unknown>): Record<string, unknown> {
 }
 
 function asBatch(item: Record<string, any>): StoredBatch {
-  return { action: item.action, dryRun: item.dryRun, group: item.group, entries: item.entries, ...(item.callSize && { callSize: item.callSize }) };
+  return {
+    kind: item.kind,
+    action: item.action,
+    dryRun: item.dryRun,
+    group: item.group,
+    entries: item.entries,
+    ...(item.hibernate && { hibernate: true }),
+    ...(item.callSize && { callSize: item.callSize }),
+  };
 }

@@ -7,3 +7,5 @@ export const GROUP_TAG = 'opsflow:group';
 export const OVERRIDE_TAG = 'opsflow:override';
 /** Set by EC2 Auto Scaling on its members. */
 export const ASG_TAG = 'aws:autoscaling:groupName';
+/** `opsflow:hibernate=true` on an EC2 instance: hibernate it on scheduled stops, as a schedule's `hibernate: true` does. */
+export const HIBERNATE_TAG = 'opsflow:hibernate';

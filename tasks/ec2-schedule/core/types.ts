@@ -2,13 +2,25 @@
  * Shapes shared by the Ec2Schedule tasks. Everything here is what travels in the state machine's payload or
  * in the run table, so it is kept small: the state carries ids of batches, never the fleet.
  */
+/** The kinds of resource a schedule moves (core/kinds/*.ts); `Resource.kind` and each wave carry one. */
+export const KINDS = ['rds-cluster', 'rds-instance', 'ec2', 'asg', 'ecs-service'] as const;
+export type Kind = (typeof KINDS)[number];
+
 export type Ec2Action = 'start' | 'stop';
+
+/** One resource named by a caller (a control link, a chat command, an RDS event). */
+export interface ResourceRef {
+  kind: Kind;
+  id: string;
+}
 
 /** The validated execution input. */
 export interface Ec2Request {
   action: Ec2Action;
   schedule: string | null;
   instanceIds: string[] | null;
+  /** Resources of any kind, by kind and id (exactly one of schedule, instanceIds, resources). */
+  resources: ResourceRef[] | null;
   dryRun: boolean;
   requestedBy: string | null;
   /** Only these ordering groups of the schedule (a period limited to some groups). */
@@ -20,6 +32,8 @@ export interface ScheduleRuntime {
   timezone: string;
   skipDates: string[];
   groups: string[];
+  /** Stop EC2 instances configured for hibernation with `Hibernate=true`. */
+  hibernate?: boolean;
 }
 
 export type Schedules = Record<string, ScheduleRuntime>;
@@ -32,6 +46,8 @@ export interface InstanceFacts {
   instanceType: string;
   tags: Record<string, string>;
   rootDeviceType: string;
+  /** `HibernationOptions.Configured`: set at launch, it alone lets `StopInstances` hibernate the instance. */
+  hibernationConfigured?: boolean;
   lifecycle?: string;
   stateReason?: { code: string; message: string };
 }
@@ -40,6 +56,8 @@ export type Outcome = 'moved' | 'skipped' | 'failed' | 'dry-run';
 
 /** One line of the report. */
 export interface ReportEntry {
+  kind: Kind;
+  /** The resource's id (`Resource.id`): an instance id for EC2, a DB identifier, a group name, `<cluster>/<service>`. */
   instanceId: string;
   name: string;
   from: string;
@@ -62,9 +80,25 @@ export interface BatchEntry {
   /** capacity: calls that met InsufficientInstanceCapacity so far, and when to try again (ISO). */
   tries?: number;
   retryAt?: string;
+  /** EC2: stop with `Hibernate=true` (planned in batches of their own, since the option is per call). */
+  hibernate?: boolean;
+  /** Auto Scaling group and ECS service sizes when planned (stop stores them, start restores the stored ones). */
+  sizes?: Sizes;
+  /** Said in the report whatever the outcome: "restarted by RDS after seven days stopped; stopped again". */
+  note?: string;
+}
+
+/** An Auto Scaling group's min/desired/max, or an ECS service's desired count (`desired` alone). */
+export interface Sizes {
+  min?: number;
+  desired: number;
+  max?: number;
 }
 
 export interface StoredBatch {
+  kind: Kind;
+  /** EC2: a stop with `Hibernate=true` (every instance of the batch is configured for it). */
+  hibernate?: boolean;
   action: Ec2Action;
   dryRun: boolean;
   group: string;
@@ -80,6 +114,7 @@ export interface StoredBatch {
 export interface Wave {
   index: number;
   group: string;
+  kind: Kind;
   action: Ec2Action;
   dryRun: boolean;
   batches: number;

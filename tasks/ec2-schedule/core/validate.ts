@@ -4,12 +4,27 @@
  */
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
-import type { Ec2Request, Schedules } from './types';
+import { KINDS, type Kind } from './types';
+import type { Ec2Request, ResourceRef, Schedules } from './types';
 
 export const LIMITS = { instanceIds: 1000, requestedByChars: 200 } as const;
-const FIELDS = ['action', 'schedule', 'instanceIds', 'dryRun', 'requestedBy', 'groups'] as const;
+const FIELDS = ['action', 'schedule', 'instanceIds', 'resources', 'dryRun', 'requestedBy', 'groups'] as const;
 
-export function validateRequest(input: unknown, schedules: Schedules): Ec2Request {
+/**
+ * What each kind's id looks like: RDS identifiers are 1-63 letters, digits or hyphens starting with a letter
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints), Auto Scaling
+ * group names 1-255 characters (API_CreateAutoScalingGroup.html), ECS `<cluster>/<service>` with names of 1-255
+ * letters, digits, hyphens and underscores (API_CreateService.html).
+ */
+export const RESOURCE_ID: Record<Kind, RegExp> = {
+  ec2: INSTANCE_ID,
+  'rds-instance': /^[A-Za-z][A-Za-z0-9-]{0,62}$/,
+  'rds-cluster': /^[A-Za-z][A-Za-z0-9-]{0,62}$/,
+  asg: /^[^\s:/][^:]{0,254}$/,
+  'ecs-service': /^[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/,
+};
+
+export function validateRequest(input: unknown, schedules: Schedules, kinds: readonly Kind[] = KINDS): Ec2Request {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InputInvalidError([`input: must be a JSON object, got ${describe(input)}`]);
   }
@@ -24,7 +39,8 @@ export function validateRequest(input: unknown, schedules: Schedules): Ec2Reques
 
   const hasSchedule = raw.schedule !== undefined && raw.schedule !== null;
   const hasIds = raw.instanceIds !== undefined && raw.instanceIds !== null;
-  if (hasSchedule === hasIds) problems.push('schedule, instanceIds: give exactly one of them');
+  const hasResources = raw.resources !== undefined && raw.resources !== null;
+  if (Number(hasSchedule) + Number(hasIds) + Number(hasResources) !== 1) problems.push('schedule, instanceIds, resources: give exactly one of them');
 
   let schedule: string | null = null;
   if (hasSchedule) {
@@ -47,6 +63,31 @@ export function validateRequest(input: unknown, schedules: Schedules): Ec2Reques
         if (typeof id !== 'string' || !INSTANCE_ID.test(id)) problems.push(`instanceIds[${i}]: not an instance id: ${describe(id)}`);
       });
       instanceIds = [...new Set(raw.instanceIds as string[])];
+    }
+  }
+
+  let resources: ResourceRef[] | null = null;
+  if (hasResources) {
+    if (!Array.isArray(raw.resources) || raw.resources.length === 0) {
+      problems.push(`resources: must be a non-empty array of {"kind", "id"}, got ${describe(raw.resources)}`);
+    } else if (raw.resources.length > LIMITS.instanceIds) {
+      problems.push(`resources: at most ${LIMITS.instanceIds}, got ${raw.resources.length}`);
+    } else {
+      const refs: ResourceRef[] = [];
+      raw.resources.forEach((r, i) => {
+        const kind = (r as { kind?: unknown })?.kind;
+        const id = (r as { id?: unknown })?.id;
+        if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
+          problems.push(`resources[${i}].kind: must be one of ${KINDS.join(', ')}, got ${describe(kind)}`);
+        } else if (!kinds.includes(kind as Kind)) {
+          problems.push(`resources[${i}].kind: ${kind} is not scheduled by this deployment (ec2Schedule.kinds: ${kinds.join(', ')})`);
+        } else if (typeof id !== 'string' || !RESOURCE_ID[kind as Kind].test(id)) {
+          problems.push(`resources[${i}].id: not a ${kind} id: ${describe(id)}`);
+        } else if (Object.keys(r as object).some((k) => k !== 'kind' && k !== 'id')) {
+          problems.push(`resources[${i}]: only "kind" and "id" are allowed`);
+        } else if (!refs.some((x) => x.kind === kind && x.id === id)) refs.push({ kind: kind as Kind, id });
+      });
+      resources = refs;
     }
   }
 
@@ -74,7 +115,7 @@ export function validateRequest(input: unknown, schedules: Schedules): Ec2Reques
   }
 
   if (problems.length > 0) throw new InputInvalidError(problems);
-  return { action: action as Ec2Request['action'], schedule, instanceIds, dryRun: raw.dryRun === true, requestedBy, groups };
+  return { action: action as Ec2Request['action'], schedule, instanceIds, resources, dryRun: raw.dryRun === true, requestedBy, groups };
 }
 
 function describe(value: unknown): string {

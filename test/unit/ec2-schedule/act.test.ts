@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { actOn, caller, CAPACITY_TRIES, classifyCallError, Pause, readableMessage } from '../../../tasks/ec2-schedule/core/act';
 import { MAX_REASON_BYTES } from '../../../tasks/shared/reasons';
 import type { BatchEntry } from '../../../tasks/ec2-schedule/core/types';
-import { ec2Error, recordingLog } from './fakes';
+import { ec2Kind } from '../../../tasks/ec2-schedule/core/kinds/ec2';
+import { clientsOf, ec2Error, memoryStore, recordingLog } from './fakes';
 
 const ids = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c', 'i-0000000000000000d', 'i-0000000000000000e'];
 const NOW = new Date('2025-06-04T09:00:00Z');
@@ -24,9 +25,13 @@ function setup(action: 'start' | 'stop', failFor: (callIds: string[]) => Error |
   };
   mock.on(StartInstancesCommand).callsFake(answer);
   mock.on(StopInstancesCommand).callsFake(answer);
-  const calls = caller(new EC2Client({ region: 'us-east-1' }), action, opts.dryRun ?? false, opts.budget ?? 100);
+  const calls = caller(
+    ec2Kind,
+    { action, dryRun: opts.dryRun ?? false, clients: clientsOf({ ec2: new EC2Client({ region: 'us-east-1' }) }), store: memoryStore().store, runId: 'run' },
+    opts.budget ?? 100,
+  );
   const log = recordingLog();
-  const ctx = { action, dryRun: opts.dryRun ?? false, call: calls.call, now: NOW, verifyTimeoutSeconds: 600, log };
+  const ctx = { action, dryRun: opts.dryRun ?? false, call: (es: BatchEntry[]) => calls.call(es), now: NOW, verifyTimeoutSeconds: 600, log };
   const statuses = () => Object.fromEntries(entries.map((e) => [e.instanceId.slice(-1), e.status]));
   return { entries, mock, ctx, calls, statuses, log };
 }

@@ -10,7 +10,7 @@ import { advance, MAX_PASSES, type AdvanceInput } from '../../../tasks/ec2-sched
 import { EC2_BUCKETS } from '../../../tasks/ec2-schedule/core/pace';
 import { plan } from '../../../tasks/ec2-schedule/core/plan';
 import type { Ec2Action } from '../../../tasks/ec2-schedule/core/types';
-import { ec2Error, memoryStore, recordingLog } from './fakes';
+import { clientsOf, ec2Error, memoryStore, recordingLog } from './fakes';
 
 const T0 = Date.parse('2025-06-04T09:00:00Z');
 const BOOT_MS = 30_000;
@@ -81,8 +81,9 @@ async function runWave(action: Ec2Action, count: number, opts: { actBudgetSecond
   const { store } = memoryStore(() => new Date(clock.now));
   const log = recordingLog();
   const now = () => new Date(clock.now);
-  const p = await plan({ action, schedule: 'oh', instanceIds: null, dryRun: false, requestedBy: null, groups: null }, 'run', {
-    ec2: world.ec2,
+  const p = await plan({ action, schedule: 'oh', instanceIds: null, resources: null, dryRun: false, requestedBy: null, groups: null }, 'run', {
+    clients: clientsOf({ ec2: world.ec2 }),
+    kinds: ['ec2'],
     store,
     schedules: { oh: { timezone: 'UTC', skipDates: [], groups: [] } },
     batchSize: 50,
@@ -91,7 +92,7 @@ async function runWave(action: Ec2Action, count: number, opts: { actBudgetSecond
     log,
   });
   const input: AdvanceInput = { runId: 'run', wave: p.waves[0], actUntil: p.actUntil };
-  const deps = { ec2: world.ec2, store, verifyTimeoutSeconds: 900, batchSize: 50, now, log };
+  const deps = { clients: clientsOf({ ec2: world.ec2 }), store, verifyTimeoutSeconds: 900, batchSize: 50, now, log };
   let passes = 0;
   for (;;) {
     const r = await advance(input, deps);

@@ -178,7 +178,7 @@ describe('chat start/stop: why nothing happened', () => {
         {
           wave: 0,
           n: 0,
-          batch: { action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] },
+          batch: { kind: 'ec2', action: 'start', dryRun: false, group: '', entries: [{ instanceId: id, name: 'web-01', from: 'stopped', ...entry } as never] },
         },
       ]);
   };

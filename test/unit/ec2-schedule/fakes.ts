@@ -5,7 +5,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { Clients } from '../../../tasks/ec2-schedule/core/kinds/kind';
 import { Ec2Store } from '../../../tasks/ec2-schedule/core/store';
 import type { Log } from '../../../tasks/shared/logger';
 
@@ -78,4 +82,16 @@ export function recordingLog(): Log & { lines: Array<[string, string, Record<str
 /** An error shaped like the SDK's for an EC2 error code. */
 export function ec2Error(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+}
+
+/** The kinds' clients, each for a mock or none (a client no mock intercepts fails its calls: no test reaches the network). */
+export function clientsOf(over: Partial<Clients> = {}): Clients {
+  const region = 'us-east-1';
+  return {
+    ec2: new EC2Client({ region }),
+    rds: new RDSClient({ region }),
+    autoscaling: new AutoScalingClient({ region }),
+    ecs: new ECSClient({ region }),
+    ...over,
+  };
 }

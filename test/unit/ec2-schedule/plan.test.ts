@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { holidayOf, plan, verdict, waveOrder, worstCaseSize } from '../../../tasks/ec2-schedule/core/plan';
+import { verdict } from '../../../tasks/ec2-schedule/core/kinds/ec2';
+import { holidayOf, plan, waveOrder, worstCaseSize } from '../../../tasks/ec2-schedule/core/plan';
 import { Ec2Store, LIST_ITEM_BYTES } from '../../../tasks/ec2-schedule/core/store';
 import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import type { Ec2Request, InstanceFacts } from '../../../tasks/ec2-schedule/core/types';
-import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
+import { clientsOf, ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 
 const NOW = new Date('2025-06-04T09:00:00Z');
 const facts = (state: string, tags: Record<string, string> = {}, extra: Partial<InstanceFacts> = {}): InstanceFacts => ({
@@ -22,6 +23,7 @@ const request = (over: Partial<Ec2Request> = {}): Ec2Request => ({
   dryRun: false,
   requestedBy: null,
   groups: null,
+  resources: null,
   ...over,
 });
 const schedules = { oh: { timezone: 'Europe/Berlin', skipDates: ['2025-12-25'], groups: ['db', 'app'] } };
@@ -80,7 +82,8 @@ describe('skip dates', () => {
     const { ec2, mock } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped', { Schedule: 'oh' })]);
 
     const p = await plan(request(), 'run1', {
-      ec2,
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
       store,
       schedules,
       batchSize: 2,
@@ -106,15 +109,24 @@ describe('plan', () => {
     ];
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet);
-    const deps = { ec2, store, schedules, batchSize: 2, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() };
+    const deps = {
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'] as const,
+      store,
+      schedules,
+      batchSize: 2,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    };
 
     const start = await plan(request(), 'run-start', deps);
     const stop = await plan(request({ action: 'stop' }), 'run-stop', deps);
 
     expect(start.waves).toEqual([
-      { index: 0, group: 'db', action: 'start', dryRun: false, batches: 1, instances: 1 },
-      { index: 1, group: 'app', action: 'start', dryRun: false, batches: 2, instances: 3 },
-      { index: 2, group: '', action: 'start', dryRun: false, batches: 1, instances: 1 },
+      { index: 0, group: 'db', kind: 'ec2', action: 'start', dryRun: false, batches: 1, instances: 1 },
+      { index: 1, group: 'app', kind: 'ec2', action: 'start', dryRun: false, batches: 2, instances: 3 },
+      { index: 2, group: '', kind: 'ec2', action: 'start', dryRun: false, batches: 1, instances: 1 },
     ]);
     expect(start).toMatchObject({ targets: 5, settled: 1, holiday: null, actUntil: '2025-06-04T10:00:00.000Z' });
     expect(stop.waves.map((w) => w.group)).toEqual(['']);
@@ -122,7 +134,7 @@ describe('plan', () => {
       { instanceId: 'i-000000000000000a3', name: 'app-3', from: 'stopped', status: 'planned' },
     ]);
     expect((await store.loadRun('run-start')).entries).toEqual([
-      { instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
+      { kind: 'ec2', instanceId: 'i-00000000000000f001', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
     ]);
   });
 
@@ -134,7 +146,8 @@ describe('plan', () => {
     ]);
 
     const p = await plan(request({ action: 'stop', groups: ['db'] }), 'r', {
-      ec2,
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
       store,
       schedules,
       batchSize: 5,
@@ -143,7 +156,7 @@ describe('plan', () => {
       log: recordingLog(),
     });
 
-    expect(p.waves).toEqual([{ index: 0, group: 'db', action: 'stop', dryRun: false, batches: 1, instances: 1 }]);
+    expect(p.waves).toEqual([{ index: 0, group: 'db', kind: 'ec2', action: 'stop', dryRun: false, batches: 1, instances: 1 }]);
   });
 
   it('reports ids that do not exist as failed instead of failing the run', async () => {
@@ -151,7 +164,8 @@ describe('plan', () => {
     const { ec2 } = ec2Fleet(() => [instance('i-0000000000000000a', 'stopped')]);
 
     const p = await plan(request({ schedule: null, instanceIds: ['i-0000000000000000a', 'i-0000000000000000b'] }), 'r', {
-      ec2,
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
       store,
       schedules,
       batchSize: 5,
@@ -162,7 +176,7 @@ describe('plan', () => {
 
     expect(p.targets).toBe(1);
     expect((await store.loadRun('r')).entries).toEqual([
-      expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'instance not found' }),
+      expect.objectContaining({ instanceId: 'i-0000000000000000b', outcome: 'failed', reason: 'EC2 instance not found' }),
     ]);
   });
 
@@ -173,7 +187,16 @@ describe('plan', () => {
     const { store } = memoryStore();
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
-    const p = await plan(request(), 'big', { ec2, store, schedules, batchSize: 50, actBudgetSeconds: HOUR, now: () => NOW, log: recordingLog() });
+    const p = await plan(request(), 'big', {
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
+      store,
+      schedules,
+      batchSize: 50,
+      actBudgetSeconds: HOUR,
+      now: () => NOW,
+      log: recordingLog(),
+    });
 
     expect(p.targets).toBe(10_000);
     // One summary per ordering group, not one entry per batch: the same size at any fleet size.
@@ -192,7 +215,8 @@ describe('plan', () => {
     const { ec2 } = ec2Fleet(() => fleet, 1000);
 
     const p = await plan(request({ action: 'stop' }), 'wide', {
-      ec2,
+      clients: clientsOf({ ec2 }),
+      kinds: ['ec2'],
       store,
       schedules,
       batchSize: 1000,

@@ -4,19 +4,20 @@ import { DYNAMODB_ITEM_LIMIT, itemSize } from '../../../tasks/shared/item-size';
 import type { Ec2Request } from '../../../tasks/ec2-schedule/core/types';
 import { memoryStore } from './fakes';
 
-const request: Ec2Request = { action: 'start', schedule: 'office-hours', instanceIds: null, dryRun: false, requestedBy: 'e2e', groups: null };
+const request: Ec2Request = { action: 'start', schedule: 'office-hours', instanceIds: null, dryRun: false, requestedBy: 'e2e', groups: null, resources: null };
 
 describe('report', () => {
   it('accounts for every instance, failures first, with counts and the SNS message', async () => {
     const { store } = memoryStore();
     await store.putEntries('r', 0, [
-      { instanceId: 'i-0000000000000000c', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
+      { kind: 'ec2', instanceId: 'i-0000000000000000c', name: 'up', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
     ]);
     await store.putBatches('r', [
       {
         wave: 0,
         n: 0,
         batch: {
+          kind: 'ec2',
           action: 'start',
           dryRun: false,
           group: 'db',
@@ -32,6 +33,7 @@ describe('report', () => {
         wave: 1,
         n: 0,
         batch: {
+          kind: 'ec2',
           action: 'start',
           dryRun: false,
           group: 'app',
@@ -74,6 +76,7 @@ describe('report', () => {
           wave: 0,
           n: b,
           batch: {
+            kind: 'ec2',
             action: 'start',
             dryRun: false,
             group: '',
@@ -119,6 +122,7 @@ describe('report', () => {
           wave: 0,
           n: b,
           batch: {
+            kind: 'ec2',
             action: 'stop',
             dryRun: false,
             group: '',
@@ -151,6 +155,7 @@ describe('report', () => {
         wave: 0,
         n: 0,
         batch: {
+          kind: 'ec2',
           action: 'start',
           dryRun: false,
           group: '',
@@ -194,6 +199,7 @@ describe('reportNotice (ec2Schedule.reportChat)', () => {
   const LINK =
     'http://127.0.0.1:4566/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:000000000000:execution:Opsflow-Ec2Schedule:r';
   const entry = (n: number, outcome: 'moved' | 'failed', name = `web-${n}`) => ({
+    kind: 'ec2' as const,
     instanceId: `i-00000000000000${String(n).padStart(3, '0')}`,
     name,
     from: 'stopped',

@@ -128,12 +128,19 @@ describe('schedule validation', () => {
   it("defaults to no schedules and to the README's ec2Schedule settings", () => {
     expect(parseConfig({}).ec2Schedule).toEqual({
       schedules: {},
+      kinds: ['ec2'],
       batchSize: 50,
       verifyTimeoutSeconds: 900,
       kmsKeyArns: [],
       reportEmails: [],
       control: { allowTags: ['Schedule'], allowInstanceIds: [] },
     });
+  });
+
+  it('fails synth naming a kind it does not know, or one listed twice', () => {
+    expect(() => parseConfig({ ec2Schedule: { kinds: ['ec2', 'rds', 'ec2'] } })).toThrow(
+      /ec2Schedule\.kinds\[1\]: 'rds' is not a kind \(rds-cluster, rds-instance, ec2, asg, ecs-service\)[\s\S]*ec2Schedule\.kinds\[2\]: 'ec2' is listed twice/,
+    );
   });
 
   it('points a top-level schedules section (the old place) to ec2Schedule.schedules', () => {

@@ -12,6 +12,7 @@ describe('Ec2Schedule input', () => {
       action: 'start',
       schedule: 'office-hours',
       instanceIds: null,
+      resources: null,
       dryRun: false,
       requestedBy: null,
       groups: null,
@@ -32,7 +33,7 @@ describe('Ec2Schedule input', () => {
       problems = (err as { problems: string[] }).problems;
     }
     expect(problems).toEqual([
-      'extra: unknown field (allowed: action, schedule, instanceIds, dryRun, requestedBy, groups)',
+      'extra: unknown field (allowed: action, schedule, instanceIds, resources, dryRun, requestedBy, groups)',
       'action: must be "start" or "stop", got "reboot"',
       'schedule: unknown schedule "nope" (known: office-hours)',
       'dryRun: must be true or false, got "yes"',
@@ -40,8 +41,8 @@ describe('Ec2Schedule input', () => {
   });
 
   it.each([
-    [{ action: 'start' }, 'schedule, instanceIds: give exactly one of them'],
-    [{ action: 'start', schedule: 'office-hours', instanceIds: ['i-0feed000000000001'] }, 'schedule, instanceIds: give exactly one of them'],
+    [{ action: 'start' }, 'schedule, instanceIds, resources: give exactly one of them'],
+    [{ action: 'start', schedule: 'office-hours', instanceIds: ['i-0feed000000000001'] }, 'schedule, instanceIds, resources: give exactly one of them'],
     [{ action: 'start', instanceIds: [] }, 'instanceIds: must be a non-empty array'],
     [{ action: 'start', instanceIds: ['web-01'] }, 'instanceIds[0]: not an instance id'],
     [{ action: 'stop', schedule: 'office-hours', groups: ['web'] }, "groups[0]: 'web' is not a group of schedule office-hours"],

@@ -1,7 +1,7 @@
 /** The one "valid until" rule shared by the exemption tag and opsflow:override. */
 import { describe, expect, it } from 'vitest';
 import { validUntil } from '../../../tasks/shared/valid-until';
-import { overrideUntil } from '../../../tasks/ec2-schedule/core/plan';
+import { overrideUntil } from '../../../tasks/ec2-schedule/core/kinds/common';
 
 describe('validUntil', () => {
   it('reads a date as through that UTC day, a zoned timestamp as that instant', () => {
