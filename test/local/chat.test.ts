@@ -312,6 +312,14 @@ describe('Mattermost', () => {
     expect((await call('PUT', url, { id: 'x', message: 'y' }, mm())).status).toBe(400);
   });
 
+  it("gives a person's verified address (getUser), which approvals in chat require before a vote counts", async () => {
+    const person = chat.users()[0];
+    expect(await call('GET', `https://mattermost.example.com/api/v4/users/${person.mattermostId}`, '', mm())).toMatchObject({
+      status: 200,
+      body: { id: person.mattermostId, email: person.email, email_verified: true },
+    });
+  });
+
   it('answers incoming webhooks "ok" and serves only the configured host', async () => {
     expect(chat.serves('mattermost.example.com')).toBe(true);
     expect(chat.serves('chat.other.example')).toBe(false);
