@@ -199,7 +199,7 @@ describe('Mattermost REST API v4', () => {
 
   it('renders markdown literally: punctuation backslash-escaped, @ kept from mentioning', () => {
     const { props } = mattermostPost({ title: '*bold* @channel', lines: ['[x](http://evil) | `code`'] });
-    expect(props.attachments[0]).toMatchObject({ title: '\\*bold\\* @\u2060channel', text: '\\[x\\]\\(http\\://evil\\) \\| \\`code\\`' });
+    expect(props.attachments[0]).toMatchObject({ title: '\\*bold\\* @\u2060channel', text: '\\[x\\]\\(http\\:\\/\\/evil\\) \\| \\`code\\`' });
     expect(literalMarkdown('a_b')).toBe('a\\_b');
   });
 });
