@@ -93,16 +93,24 @@ describe.each([1, 2])('static egress on, two AZs, %i NAT gateway(s)', (natGatewa
     expect(json.Outputs.EgressIps.Value).toEqual(eips.length === 1 ? { Ref: eips[0] } : { 'Fn::Join': [',', eips.map((id) => ({ Ref: id }))] });
   });
 
-  it('has gateway endpoints for DynamoDB and S3 on the private route tables', () => {
+  it('has gateway endpoints for DynamoDB and S3, and interface endpoints only for what the placed functions call', () => {
     const endpoints = ofType(json, 'AWS::EC2::VPCEndpoint').map(([, r]) => [JSON.stringify(r.Properties.ServiceName), r.Properties.VpcEndpointType]);
-    expect(endpoints.map(([name, type]) => [name.match(/\.(dynamodb|s3)"/)?.[1], type]).sort()).toEqual([
+    // The approval functions read the chat secret, send SES mail and answer Step Functions (SendTaskSuccess and so on).
+    expect(endpoints.map(([name, type]) => [name.match(/"\.([a-z0-9]+)"/)?.[1], type]).sort()).toEqual([
       ['dynamodb', 'Gateway'],
+      ['email', 'Interface'],
       ['s3', 'Gateway'],
+      ['secretsmanager', 'Interface'],
+      ['states', 'Interface'],
     ]);
   });
 
-  it('keeps every opsflow function that needs nothing outside AWS out of the VPC, and stays cdk-nag clean', () => {
-    expect(ofType(json, 'AWS::Lambda::Function').filter(([, r]) => r.Properties.VpcConfig)).toEqual([]);
+  it('places the functions that post to chat (callsOutsideAws) in the VPC, keeps every other one out, and stays cdk-nag clean', () => {
+    const placed = ofType(json, 'AWS::Lambda::Function')
+      .filter(([, r]) => r.Properties.VpcConfig)
+      .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
+    // With no chat notification configured, only the Approval functions talk to chat (approval.chat may come per execution).
+    expect(placed.sort()).toEqual(['ApprovalChatFn', 'ApprovalDecideFn', 'ApprovalSweepFn', 'ApprovalWorkerFn']);
     expect(nagFindings(stack)).toEqual([]);
   });
 });

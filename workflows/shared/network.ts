@@ -193,7 +193,10 @@ export class StaticEgress extends Construct {
           id: 'AwsSolutions-IAM5',
           reason:
             'Lambda creates and deletes the function\'s network interfaces, whose ids are not known before; DescribeNetworkInterfaces works only on "*" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).',
-          appliesTo: ['Resource::*', { regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]+:[^:]+:network-interface\\/\\*$/g' }],
+          appliesTo: [
+            'Resource::*',
+            { regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):network-interface\\/\\*$/g' },
+          ],
         },
       ],
       true,
