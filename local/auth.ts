@@ -186,7 +186,8 @@ function protocolOf(service: string, path: string): Protocol {
       return 'ec2';
     case 'sns':
     case 'rds':
-    // Auto Scaling speaks the query protocol too: an error in JSON is "unexpected content" to its XML parser.
+    // Auto Scaling speaks the query protocol too (InvalidClientTokenId, 403, among its common errors:
+    // https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html): a JSON error is "unexpected content" to its XML parser.
     case 'autoscaling':
       return 'query';
     case 'ses':
