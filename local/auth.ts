@@ -186,6 +186,9 @@ function protocolOf(service: string, path: string): Protocol {
       return 'ec2';
     case 'sns':
     case 'rds':
+    // Auto Scaling speaks the query protocol too (InvalidClientTokenId, 403, among its common errors:
+    // https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html): a JSON error is "unexpected content" to its XML parser.
+    case 'autoscaling':
       return 'query';
     case 'ses':
       // SES v2 is REST-JSON under /v2/; SES v1 is the Query protocol.
@@ -264,7 +267,7 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
       };
     }
     case 'query': {
-      // SNS, RDS and SES v1: SignatureDoesNotMatch and InvalidClientTokenId, 403, in the Query protocol's ErrorResponse
+      // SNS, RDS, Auto Scaling and SES v1: SignatureDoesNotMatch and InvalidClientTokenId, 403, in the Query protocol's ErrorResponse
       // (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html;
       // AWS-recorded SES responses carry
       // `InvalidClientTokenId` / "The security token included in the request is invalid.", 403, Type Sender).
@@ -280,6 +283,7 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
         {
           ses: 'http://ses.amazonaws.com/doc/2010-12-01/',
           rds: 'http://rds.amazonaws.com/doc/2014-10-31/',
+          autoscaling: 'http://autoscaling.amazonaws.com/doc/2011-01-01/',
         }[sig.service] ?? 'http://sns.amazonaws.com/doc/2010-03-31/';
       return {
         status: reason.kind === 'incomplete' ? 400 : 403,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { authenticate, type AuthContext } from './auth';
 import { AwsError, type AwsRequest, type AwsResponse, type ServiceHandler } from './kernel';
 import { bodyLimit, type BodyLimit } from './limits';
-import { parseSigV4 } from './sigv4';
+import { parseAmzDate, parseSigV4 } from './sigv4';
 import { validateRequest } from './validate';
 import { jsonError } from './wire/errors';
 
@@ -185,14 +185,16 @@ async function dispatch(
 ) {
   let response: AwsResponse;
   let service: string | undefined;
+  let date: string | undefined;
   const mark = options.mark?.();
   try {
     const request = await readAwsRequest(req, options.bodyTimeoutMs);
     service = request.service;
     // The signature covers the request target exactly as sent, not as URL parsing normalizes it.
     const refused = guards ? await guard(request, req.url ?? '/', guards) : undefined;
+    date = guards && signerDate(request, guards);
     if (refused) {
-      res.writeHead(refused.status, { 'content-type': 'application/json', ...refused.headers });
+      res.writeHead(refused.status, { 'content-type': 'application/json', ...(date && { date }), ...refused.headers });
       res.end(refused.body);
       return;
     }
@@ -239,11 +241,26 @@ async function dispatch(
       ),
     );
   }
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...response.headers };
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(date && { date }), ...response.headers };
   // Every AWS answer names its request (x-amzn-RequestId; S3's x-amz-request-id), which SDKs report as the request id.
   if (!Object.keys(headers).some((h) => /^x-amzn?-request-?id$/i.test(h))) headers[service === 's3' ? 'x-amz-request-id' : 'x-amzn-RequestId'] = randomUUID();
   res.writeHead(response.status, headers);
   res.end(response.body);
+}
+
+/**
+ * The answer's `Date` on the clock the request was signed by. SDK v3 clients move their own clock to a response's
+ * `Date` when it is 5 minutes or more off theirs (`systemClockOffset`, corrected in @aws-sdk/core's
+ * AwsSdkSigV4Signer, `isClockSkewed`), as they do against AWS. Local Lambdas sign on the virtual clock and the AWS CLI
+ * on the real one: a function answered in real time would shift its SDK's clock to real time, which the virtual clock
+ * (running faster, and jumping while idle) then leaves behind, until its signatures fit neither clock and are refused.
+ */
+function signerDate(request: AwsRequest, guards: ServerGuards): string | undefined {
+  const signedAt = parseAmzDate(request.headers['x-amz-date'] ?? request.query.get('X-Amz-Date') ?? undefined)?.getTime();
+  if (signedAt === undefined) return undefined;
+  const off = (c: { now: number; scale: number }) => Math.abs(c.now - signedAt) / Math.max(1, c.scale);
+  const nearest = guards.clocks().reduce((a, b) => (off(b) < off(a) ? b : a));
+  return new Date(nearest.now).toUTCString();
 }
 
 /** Answers a body it will not read (too large, too slow), then discards the rest unread and closes the connection. */
