@@ -136,7 +136,7 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
     case 'status': {
       const i = await allowedResource(deps, command.target, d);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
-      if (!isInstance(i)) return answer(200, 'ephemeral', `${label(i, d)}: ${bold(literal(i.state, d), d)}`);
+      if (!isInstance(i)) return answer(200, 'ephemeral', `${label(i, d)}: ${bold(i.state, d)}`);
       const why = i.state === 'stopped' && i.stateReason ? `\nWhy: ${explainStateReason(i.stateReason)}` : '';
       return answer(200, 'ephemeral', `${label(i, d)} ${i.instanceType}: ${bold(i.state, d)}${why}`);
     }
@@ -170,7 +170,7 @@ function label(r: Resource, d: Dialect): string {
 async function allowedResource(deps: ChatDeps, target: ResourceName, d: Dialect): Promise<Resource | string> {
   const found = await allowedOne(deps, target);
   // An EC2 id is plain text (the reply it always was); any other id is literal (a group's name is anyone's text).
-  return found.ok ? found.resource : refusal(target, found.kinds, INSTANCE_ID.test(target.id) ? target.id : literal(shorten(target.id, 100), d));
+  return found.ok ? found.resource : refusal(target, found.kinds, (t) => (INSTANCE_ID.test(t) ? t : literal(shorten(t, 120), d)));
 }
 
 async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: string }): Promise<string> {

@@ -43,11 +43,11 @@ export async function allowedOne(
   return found.length === 1 ? { ok: true, resource: found[0] } : { ok: false, kinds: found.map((r) => r.kind) };
 }
 
-/** Why a name found nothing to control (`kinds` empty), or more than one resource: the text a reply carries, `id` as the caller's dialect shows it. */
-export function refusal(name: ResourceName, kinds: readonly Kind[], id: string): string {
+/** Why a name found nothing to control (`kinds` empty), or more than one resource: a reply's text, `show` writing what the caller typed as the reply's dialect shows it. */
+export function refusal(name: ResourceName, kinds: readonly Kind[], show: (text: string) => string): string {
   if (kinds.length === 0)
-    return `${name.kind === 'ec2' || (!name.kind && RESOURCE_ID.ec2.test(name.id)) ? 'Instance' : 'Resource'} ${id} is not one you may control here.`;
-  return `${id} names a resource of each of these kinds: ${kinds.join(', ')}; name one as <kind>:<id>, for example ${kinds[0]}:${id}.`;
+    return `${name.kind === 'ec2' || (!name.kind && RESOURCE_ID.ec2.test(name.id)) ? 'Instance' : 'Resource'} ${show(name.id)} is not one you may control here.`;
+  return `${show(name.id)} names a resource of each of these kinds: ${kinds.join(', ')}; name one as <kind>:<id>, for example ${show(`${kinds[0]}:${name.id}`)}.`;
 }
 
 /** How a reply names the kind: `RDS DB instance`. */
