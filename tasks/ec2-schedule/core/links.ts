@@ -46,6 +46,12 @@ export function signLink(secret: string, claims: LinkClaims): string {
   return `${VERSION}.${claims.linkId}.${claims.expiresAt}.${signature(secret, claims)}`;
 }
 
+/**
+ * The target percent-encoded (an Auto Scaling group's name may hold any character but `:`); an EC2 id and the usual
+ * names read the same. HTTP APIs hand the Lambda the path parameter decoded (recorded events in
+ * https://github.com/aws-powertools/powertools-lambda-python/issues/1098: `Chester%20Mall` arrives as `Chester Mall`),
+ * as the local runtime does; a name with `?` or `#` is unconfirmed there and best scheduled, not linked.
+ */
 export function linkUrl(baseUrl: string, claims: LinkClaims, token: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/ec2/control/${encodeURIComponent(claims.target).replaceAll('%3A', ':')}/${claims.action}?token=${token}`;
 }
