@@ -135,6 +135,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
 
   it('lets the chat command stop the Team=web RDS DB instance by its identifier, and refuses the Team=data one', async () => {
     const dbState = async (id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0].DBInstanceStatus!;
+    await runControlLink(['chat-secret', 'mattermost', 'iam-chat-token'], { endpoint: rt.endpoint });
     await until('web-db available', async () => ((await dbState('web-db')) === 'available' ? true : undefined));
     const refused = await chat({ token: 'iam-chat-token', text: 'stop data-db', user_name: 'alice' });
     expect(refused.body.text).toBe('Resource `data-db` is not one you may control here.');
