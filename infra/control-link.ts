@@ -1,7 +1,8 @@
 /**
  * Control links and the chat secrets, from the command line (`npm run control-link -- ...`):
  *
- *   control-link <instanceId> <start|stop> [--days N]   print a signed link (expires after N days; default never)
+ *   control-link <target> <start|stop> [--days N]       print a signed link (expires after N days; default never);
+ *       <target>: an EC2 instance id, or <kind>:<id> for another scheduled kind (rds-instance:db-1, ecs-service:c/s)
  *   control-link rotate                                 new signing secret: every link handed out stops working
  *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
  *   control-link chat-secret <field> <value>            set one field of the deployment's chat secret, e.g.
@@ -22,11 +23,13 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientCredentials, clientEndpoint } from '../local/client';
-import { linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
+import { linkTarget, linkUrl, newLinkId, newSecret, signLink } from '../tasks/ec2-schedule/core/links';
+import { parseName } from '../tasks/ec2-schedule/core/resolve';
+import { KINDS } from '../tasks/ec2-schedule/core/types';
+import { INSTANCE_ID } from '../tasks/shared/instance-id';
 import { Ec2Store } from '../tasks/ec2-schedule/core/store';
 import type { ChatSecrets } from '../tasks/shared/chat-auth';
 import { CHAT_SECRET_FIELDS, CHAT_SECRET_MAPS, parseChatSecrets } from '../tasks/shared/chat-secrets';
-import { INSTANCE_ID } from '../tasks/shared/instance-id';
 
 export interface CliOptions {
   /** Local runtime endpoint; ignored with --aws. */
@@ -35,7 +38,7 @@ export interface CliOptions {
 }
 
 export type Command =
-  | { kind: 'link'; instanceId: string; action: 'start' | 'stop'; days?: number }
+  | { kind: 'link'; target: string; action: 'start' | 'stop'; days?: number }
   | { kind: 'rotate' }
   | { kind: 'revoke'; linkId: string }
   /** `key`: the entry of a map field (`teamsWebhooks.<key>`). */
@@ -50,7 +53,7 @@ export interface Parsed {
 }
 
 export const USAGE = `usage:
-  npm run control-link -- <instanceId> <start|stop> [--days N]
+  npm run control-link -- <instanceId | kind:id> <start|stop> [--days N]
   npm run control-link -- rotate
   npm run control-link -- revoke <linkId>
   npm run control-link -- chat-secret <field> <value>
@@ -97,7 +100,10 @@ export function parseArgs(argv: string[]): Parsed {
     if (!LINK_ID.test(second)) throw new Error(`nothing revoked: '${second}' is not a link id (base64url characters, printed with each link)`);
     return { ...common, command: { kind: 'revoke', linkId: second } };
   }
-  if (args.length === 2 && INSTANCE_ID.test(first) && (second === 'start' || second === 'stop')) {
+  // A link names its kind (links.ts): a bare id only for EC2.
+  const named = args.length === 2 ? parseName(first, KINDS) : undefined;
+  const resource = named && (named.kind ? { kind: named.kind, id: named.id } : INSTANCE_ID.test(first) ? { kind: 'ec2' as const, id: first } : undefined);
+  if (resource && (second === 'start' || second === 'stop')) {
     let days: number | undefined;
     if (flags.has('--days')) {
       days = Number(str('--days'));
@@ -106,7 +112,7 @@ export function parseArgs(argv: string[]): Parsed {
       }
     }
     if (common.aws && !common.baseUrl) throw new Error('--aws needs --base-url <Ec2ControlApiUrl> to print links (a stack output)');
-    return { ...common, command: { kind: 'link', instanceId: first, action: second, days } };
+    return { ...common, command: { kind: 'link', target: linkTarget(resource), action: second, days } };
   }
   throw new Error(USAGE);
 }
@@ -142,7 +148,7 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
         await store.putLinkSecret(secret);
       }
       const claims = {
-        instanceId: c.instanceId,
+        target: c.target,
         action: c.action,
         linkId: newLinkId(),
         expiresAt: c.days ? Math.floor(now().getTime() / 1000) + c.days * 86_400 : 0,
@@ -150,7 +156,7 @@ export async function run(argv: string[], options: CliOptions = {}): Promise<str
       await store.recordIssued(claims.linkId, claims.expiresAt);
       const url = linkUrl(parsed.baseUrl ?? endpoint, claims, signLink(secret.secret, claims));
       const expiry = claims.expiresAt ? `expires ${new Date(claims.expiresAt * 1000).toISOString()}` : 'does not expire';
-      return `${url}\n(link id ${claims.linkId}, ${expiry}; open it to see the instance, POST to it (or press the button) to ${c.action})`;
+      return `${url}\n(link id ${claims.linkId}, ${expiry}; open it to see the resource, POST to it (or press the button) to ${c.action})`;
     }
   }
 }

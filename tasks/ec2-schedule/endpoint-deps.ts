@@ -1,20 +1,27 @@
 /** What the two HTTP endpoints (control links, chat) share: their environment, clients, store and trigger settings. */
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireString, type Env } from '../shared/env';
 import { documentClient, logger } from '../shared/handler';
 import { Ec2Store } from './core/store';
-import { requireAllow } from './env';
+import { kindClients } from './clients';
+import { requireAllow, requireKinds } from './env';
 
 export function loadEnv(env: Env = process.env) {
-  return { tableName: requireString(env, 'TABLE_NAME'), stateMachineArn: requireString(env, 'STATE_MACHINE_ARN'), allow: requireAllow(env) };
+  return {
+    tableName: requireString(env, 'TABLE_NAME'),
+    stateMachineArn: requireString(env, 'STATE_MACHINE_ARN'),
+    allow: requireAllow(env),
+    kinds: requireKinds(env),
+  };
 }
 
 export function endpointDeps(env = loadEnv()) {
   return {
     store: new Ec2Store(documentClient(), env.tableName),
-    ec2: new EC2Client({}),
+    // The kinds' clients: links and chat find a resource of any scheduled kind (core/resolve.ts).
+    clients: kindClients(),
+    kinds: env.kinds,
     allow: env.allow,
     trigger: { sfn: new SFNClient({}), stateMachineArn: env.stateMachineArn, sleep: (ms: number) => sleep(ms) },
     nowMs: () => Date.now(),

@@ -3,8 +3,13 @@
  * an app whose `ec2Schedule.control.allowTags` allows `Team=web` is synthesized and deployed; an instance tagged
  * Team=web (no Schedule tag) is stopped and started, one tagged Team=data is refused by IAM (UnauthorizedOperation).
  * A chat start by a user whose name is too long for requestedBy still starts the instance, the name shortened.
+ * With RDS DB instances scheduled too, the chat command finds a DB instance by its identifier (the chat function
+ * reads RDS under the runtime's IAM) and stops the Team=web one through the workflow; the Team=data one is refused.
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +22,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   let rt: Runtime;
   let sfn: SFNClient;
   let ec2: EC2Client;
+  let rds: RDSClient;
   let web: string;
   let data: string;
 
@@ -32,15 +38,35 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   };
 
   beforeAll(async () => {
+    // A fleet of two DB instances only (no EC2 instance: those are launched below), one per team.
+    const db = (id: string, team: string) => ({
+      id,
+      engine: 'postgres',
+      engineVersion: '16.4',
+      instanceClass: 'db.t4g.micro',
+      status: 'available',
+      createdDaysAgo: 1,
+      tags: { Team: team },
+    });
+    const fleetFile = join(mkdtempSync(join(tmpdir(), 'opsflow-control-iam-fleet-')), 'fleet.json');
+    writeFileSync(
+      fleetFile,
+      JSON.stringify({
+        instances: [],
+        rds: { dbClusters: [], dbInstances: [db('web-db', 'web'), db('data-db', 'data')] },
+        autoScalingGroups: [],
+        ecsClusters: [],
+      }),
+    );
     const { dir, cdkOut } = synthWithConfig('opsflow-control-iam-', (config) => {
       config.ec2Schedule.control.allowTags = ['Schedule', 'Team=web'];
-      delete config.local.fleet;
+      config.ec2Schedule.kinds = ['ec2', 'rds-instance'];
+      config.local.fleet = fleetFile;
     });
     rt = await Runtime.start({
       cdkOut,
       port: 0,
       stateDir: join(dir, 'state'),
-      seedFleet: false,
       timeScale: 100,
       rules: { sesPerSecond: 14 },
       credentials: [credentials],
@@ -48,6 +74,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
     const client = { endpoint: rt.endpoint, region: 'us-east-1', credentials };
     sfn = new SFNClient(client);
     ec2 = new EC2Client(client);
+    rds = new RDSClient(client);
     const launch = async (tags: Record<string, string>) =>
       (
         await ec2.send(
@@ -67,6 +94,7 @@ describe('Ec2Schedule control allow-list under IAM', () => {
   afterAll(async () => {
     sfn?.destroy();
     ec2?.destroy();
+    rds?.destroy();
     await rt?.stop();
   });
 
@@ -103,5 +131,18 @@ describe('Ec2Schedule control allow-list under IAM', () => {
     // At 100x the boot may be over before the command looks again.
     expect(long.body.text).toMatch(new RegExp(`^\`u{63}…\`: start \`web-9\` \`${web}\`: stopped -> (pending|running)$`));
     expect(long.raw.length).toBeLessThan(400);
+  });
+
+  it('lets the chat command stop the Team=web RDS DB instance by its identifier, and refuses the Team=data one', async () => {
+    const dbState = async (id: string) => (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0].DBInstanceStatus!;
+    await runControlLink(['chat-secret', 'mattermost', 'iam-chat-token'], { endpoint: rt.endpoint });
+    await until('web-db available', async () => ((await dbState('web-db')) === 'available' ? true : undefined));
+    const refused = await chat({ token: 'iam-chat-token', text: 'stop data-db', user_name: 'alice' });
+    expect(refused.body.text).toBe('Resource `data-db` is not one you may control here.');
+
+    const stopped = await chat({ token: 'iam-chat-token', text: 'stop web-db', user_name: 'alice' });
+    expect(stopped.body.text).toMatch(/^`alice`: stop RDS DB instance `web-db`: available -> (stopping|stopped)$/);
+    await until('web-db stopped', async () => ((await dbState('web-db')) === 'stopped' ? true : undefined), 120_000);
+    expect(await dbState('data-db')).toBe('available');
   });
 });

@@ -1,9 +1,9 @@
 /**
- * Which instances links and chat commands may control (config `ec2Schedule.control`): an instance matching
- * any allowed tag (`Key` present, or `Key=Value`) or listed by id. Checked on every request, so narrowing
+ * Which resources links and chat commands may control (config `ec2Schedule.control`): a resource of any scheduled
+ * kind matching any allowed tag (`Key` present, or `Key=Value`), or an EC2 instance listed by id (`allowInstanceIds`). Checked on every request, so narrowing
  * the config and redeploying takes control away from links that were already handed out.
  */
-import type { InstanceFacts } from './types';
+import type { Kind } from './types';
 
 export interface AllowRules {
   tags: string[];
@@ -22,8 +22,12 @@ export function parseAllowTag(rule: string): AllowTag {
   return eq < 0 ? { key: rule } : { key: rule.slice(0, eq), value: rule.slice(eq + 1) };
 }
 
-export function isAllowed(i: Pick<InstanceFacts, 'instanceId' | 'tags'>, rules: AllowRules): boolean {
-  if (rules.instanceIds.includes(i.instanceId)) return true;
+/** An EC2 instance (`instanceId`) or a resource of any kind (`kind`, `id`); `allowInstanceIds` names EC2 instances only. */
+export type Allowable = { tags: Record<string, string> } & ({ instanceId: string } | { kind: Kind; id: string });
+
+export function isAllowed(i: Allowable, rules: AllowRules): boolean {
+  const instanceId = 'instanceId' in i ? i.instanceId : i.kind === 'ec2' ? i.id : undefined;
+  if (instanceId !== undefined && rules.instanceIds.includes(instanceId)) return true;
   return rules.tags.some((rule) => {
     const { key, value } = parseAllowTag(rule);
     return value === undefined ? Object.hasOwn(i.tags, key) : i.tags[key] === value;

@@ -3,11 +3,13 @@
  * answers `{response_type, text}` JSON, which both chats render. Every request is authenticated first as its
  * platform specifies (Slack's signature, Mattermost's token: tasks/shared/chat-auth.ts) with the secrets of the
  * deployment's Secrets Manager secret (`npm run control-link -- chat-secret slack|mattermost <value>` sets or
- * rotates them); only instances allowed by `ec2Schedule.control` are listed or controlled.
+ * rotates them); only resources allowed by `ec2Schedule.control` are listed or controlled. `status`, `start` and `stop`
+ * take a resource of any scheduled kind (`ec2Schedule.kinds`), by id (`start db-1`) or as `<kind>:<id>` when an id
+ * names resources of several kinds (resolve.ts); `ls` lists EC2 instances.
  *
  *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (`start -i <id>` works too)
  */
-import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
+import type { Filter } from '@aws-sdk/client-ec2';
 import { json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import { INSTANCE_ID } from '../../shared/instance-id';
 import { verifyChatRequest } from '../../shared/chat-auth';
@@ -20,15 +22,17 @@ import type { Ec2Store } from './store';
 import { singleLine } from '../../shared/chat-text';
 import * as mattermost from '../../shared/mattermost-text';
 import * as slack from '../../shared/slack-text';
-import { describeOne, describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
-import type { Ec2Action, InstanceFacts } from './types';
+import type { Clients, Resource } from './kinds/kind';
+import { allowedOne, nounOf, parseName, refusal, type ResourceName } from './resolve';
+import { describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
+import type { Ec2Action, InstanceFacts, Kind } from './types';
 import { explainStateReason } from './verify';
 
 export type Command =
   | { kind: 'help' }
   | { kind: 'ls'; tag?: { key: string; value: string } }
-  | { kind: 'status'; instanceId: string }
-  | { kind: 'act'; action: Ec2Action; instanceId: string }
+  | { kind: 'status'; target: ResourceName }
+  | { kind: 'act'; action: Ec2Action; target: ResourceName }
   /** `problem` is the reply's own words; `got`, what the caller typed, is echoed only as literal text. */
   | { kind: 'bad'; problem: string; got: string };
 
@@ -53,14 +57,16 @@ const bold = (text: string, d: Dialect) => markup(d).bold(text);
 
 export const HELP = [
   'Usage:',
-  '  ls [Key=Value]   list the instances you may control (optionally with a tag)',
-  '  status <id>      state of one instance, and why it stopped',
-  '  start <id>       start an instance (the workflow verifies and reports)',
-  '  stop <id>        stop an instance',
+  '  ls [Key=Value]   list the EC2 instances you may control (optionally with a tag)',
+  '  status <id>      state of one resource, and why an instance stopped',
+  '  start <id>       start a resource (the workflow verifies and reports)',
+  '  stop <id>        stop a resource',
+  "  <id> is an EC2 instance id, or any scheduled resource's (db-1); <kind>:<id> (asg:web) when several kinds share it",
   '  help             this text',
 ].join('\n');
 
-export function parseCommand(text: string): Command {
+/** `kinds`: the deployment's scheduled kinds (`ec2Schedule.kinds`), the ids a command may name. */
+export function parseCommand(text: string, kinds: readonly Kind[]): Command {
   const words = text.trim().split(/\s+/).filter(Boolean);
   const [verb = 'help', ...rest] = words;
   const args = rest.filter((w, i) => w !== '-i' && !(w === '-r' || rest[i - 1] === '-r'));
@@ -79,10 +85,12 @@ export function parseCommand(text: string): Command {
     case 'status':
     case 'start':
     case 'stop': {
-      const id = args[0];
-      if (args.length !== 1 || !INSTANCE_ID.test(id))
-        return { kind: 'bad', problem: `${verb.toLowerCase()} needs one instance id (i-...), got`, got: args.join(' ') };
-      return verb.toLowerCase() === 'status' ? { kind: 'status', instanceId: id } : { kind: 'act', action: verb.toLowerCase() as Ec2Action, instanceId: id };
+      const target = args.length === 1 ? parseName(args[0], kinds) : undefined;
+      if (!target) {
+        const what = kinds.length === 1 && kinds[0] === 'ec2' ? 'instance id (i-...)' : `id of a ${kinds.join(', ')} (or <kind>:<id>)`;
+        return { kind: 'bad', problem: `${verb.toLowerCase()} needs one ${what}, got`, got: args.join(' ') };
+      }
+      return verb.toLowerCase() === 'status' ? { kind: 'status', target } : { kind: 'act', action: verb.toLowerCase() as Ec2Action, target };
     }
     default:
       return { kind: 'bad', problem: 'unknown command', got: verb };
@@ -91,9 +99,11 @@ export function parseCommand(text: string): Command {
 
 export interface ChatDeps {
   store: Ec2Store;
-  ec2: EC2Client;
+  clients: Clients;
+  /** The kinds this deployment schedules (`ec2Schedule.kinds`): the ones a command may name. */
+  kinds: readonly Kind[];
   allow: AllowRules;
-  trigger: Omit<TriggerDeps, 'ec2' | 'store'>;
+  trigger: Omit<TriggerDeps, 'clients' | 'store'>;
   /** The deployment's chat secrets (tasks/shared/chat-secrets.ts: cached briefly, read again on a refusal). */
   secrets: ChatSecretSource;
   nowMs: () => number;
@@ -115,7 +125,7 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
   // Chat servers send what they like: the name is cut to a length a reply, a log line and the workflow's
   // requestedBy (at most 200 characters) all take, so a long name never fails the action.
   const user = shorten(singleLine(form.get('user_name') ?? '').trim() || 'someone', USER_NAME_CHARS);
-  const command = parseCommand(form.get('text') ?? '');
+  const command = parseCommand(form.get('text') ?? '', deps.kinds);
   switch (command.kind) {
     case 'help':
       return answer(200, 'ephemeral', `\`\`\`\n${HELP}\n\`\`\``);
@@ -124,19 +134,20 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
     case 'ls':
       return answer(200, 'ephemeral', await list(deps, d, command.tag));
     case 'status': {
-      const i = await allowedInstance(deps, command.instanceId);
+      const i = await allowedResource(deps, command.target, d);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
+      if (!isInstance(i)) return answer(200, 'ephemeral', `${label(i, d)}: ${bold(i.state, d)}`);
       const why = i.state === 'stopped' && i.stateReason ? `\nWhy: ${explainStateReason(i.stateReason)}` : '';
       return answer(200, 'ephemeral', `${label(i, d)} ${i.instanceType}: ${bold(i.state, d)}${why}`);
     }
     case 'act': {
-      const i = await allowedInstance(deps, command.instanceId);
+      const i = await allowedResource(deps, command.target, d);
       if (typeof i === 'string') return answer(200, 'ephemeral', i);
-      const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, i, command.action, `chat:${user}`);
+      const done = await trigger({ ...deps.trigger, clients: deps.clients, store: deps.store }, i, command.action, `chat:${user}`);
       deps.log.info('chat command', {
         user,
         action: command.action,
-        instanceId: i.instanceId,
+        ...(i.kind === 'ec2' ? { instanceId: i.id } : { kind: i.kind, id: i.id }),
         from: done.from,
         to: done.to,
         outcome: done.outcome,
@@ -148,26 +159,29 @@ export async function handleChat(request: HttpRequest, deps: ChatDeps): Promise<
   }
 }
 
-/** The instance as `name` `i-...` (both literal: the Name tag is anyone's text). */
-function label(i: InstanceFacts, d: Dialect): string {
-  return i.name ? `${literal(shorten(i.name, 128), d)} ${literal(i.instanceId, d)}` : literal(i.instanceId, d);
+const isInstance = (r: Resource): r is Resource & InstanceFacts => r.kind === 'ec2';
+
+/** The resource as `name` `id` (both literal: the Name tag is anyone's text), another kind's led by its noun. */
+function label(r: Resource, d: Dialect): string {
+  const named = r.name && r.name !== r.id ? `${literal(shorten(r.name, 128), d)} ${literal(r.id, d)}` : literal(r.id, d);
+  return r.kind === 'ec2' ? named : `${nounOf(r)} ${named}`;
 }
 
-async function allowedInstance(deps: ChatDeps, instanceId: string): Promise<InstanceFacts | string> {
-  const i = await describeOne(deps.ec2, instanceId);
-  // Not found and not allowed read the same, so the command cannot probe the account for instances.
-  if (!i || !isAllowed(i, deps.allow)) return `Instance ${instanceId} is not one you may control here.`;
-  return i;
+async function allowedResource(deps: ChatDeps, target: ResourceName, d: Dialect): Promise<Resource | string> {
+  const found = await allowedOne(deps, target);
+  // An EC2 id is plain text (the reply it always was); any other id is literal (a group's name is anyone's text).
+  return found.ok ? found.resource : refusal(target, found.kinds, (t) => (INSTANCE_ID.test(t) ? t : literal(shorten(t, 120), d)));
 }
 
 async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: string }): Promise<string> {
+  if (!deps.kinds.includes('ec2')) return 'ls lists EC2 instances, which this deployment does not schedule; name a resource: status <id>.';
   const filters: Filter[] = [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }];
   if (tag) filters.push({ Name: `tag:${tag.key}`, Values: [tag.value] });
   // Narrow the scan server-side when the allow rules are tag keys only.
   if (deps.allow.instanceIds.length === 0 && deps.allow.tags.every((t) => !t.includes('='))) filters.push({ Name: 'tag-key', Values: deps.allow.tags });
   const rows: InstanceFacts[] = [];
   let more = 0;
-  for await (const i of describe(deps.ec2, filters)) {
+  for await (const i of describe(deps.clients.ec2, filters)) {
     if (!isAllowed(i, deps.allow)) continue;
     if (rows.length < LIST_LIMIT) rows.push(i);
     else more++;

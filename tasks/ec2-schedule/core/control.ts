@@ -1,34 +1,38 @@
 /**
- * `GET|POST /ec2/control/{instanceId}/{action}?token=...`: a control link. GET shows the instance's state and
+ * `GET|POST /ec2/control/{instanceId}/{action}?token=...`: a control link, for an EC2 instance or a resource of any
+ * scheduled kind (the route's `{instanceId}` is the link's target: links.ts). GET shows the resource's state and
  * a button and never changes anything (mail scanners and link previews fetch URLs); POST (the button, or
- * `curl -X POST`) runs the workflow for that one instance and answers with the transition, or why there was none
+ * `curl -X POST`) runs the workflow for that one resource and answers with the transition, or why there was none
  * (`stopped -> pending`, `not started: already running`), as plain text for `curl`, HTML for browsers, JSON for
  * `Accept: application/json`.
  * A wrong, expired or revoked token is a 401 with nothing done and nothing revealed.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import { escapeHtml as esc, html, json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
-import { INSTANCE_ID } from '../../shared/instance-id';
 import type { Log } from '../../shared/logger';
 import { readForm } from './form';
 import { isAllowed, type AllowRules } from './allow';
-import { checkLink } from './links';
+import type { Clients, Resource } from './kinds/kind';
+import { checkLink, parseLinkTarget } from './links';
+import { nounOf } from './resolve';
+import { kindOf } from './kinds';
 import type { Ec2Store } from './store';
-import { describeOne, describeOutcome, trigger, type TriggerDeps } from './trigger';
-import type { Ec2Action, InstanceFacts } from './types';
+import { describeOutcome, trigger, type TriggerDeps } from './trigger';
+import type { Ec2Action, Kind } from './types';
 
 export interface ControlDeps {
   store: Ec2Store;
-  ec2: EC2Client;
+  clients: Clients;
+  /** The kinds this deployment schedules (`ec2Schedule.kinds`): a link for another kind is refused. */
+  kinds: readonly Kind[];
   allow: AllowRules;
-  trigger: Omit<TriggerDeps, 'ec2' | 'store'>;
+  trigger: Omit<TriggerDeps, 'clients' | 'store'>;
   nowMs: () => number;
   log: Log;
 }
 
 type Format = 'text' | 'html' | 'json';
 
-/** What a control link request carries: the route's instance and action, the token, and what the caller accepts. */
+/** What a control link request carries: the route's target (links.ts) and action, the token, and what the caller accepts. */
 interface ControlRequest {
   method: string;
   instanceId: string;
@@ -49,7 +53,8 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
     accept: request.headers.accept ?? '*/*',
   };
   const format = formatOf(req.accept);
-  if ((req.action !== 'start' && req.action !== 'stop') || !INSTANCE_ID.test(req.instanceId)) return reply(format, 404, 'No such control link.');
+  const target = parseLinkTarget(req.instanceId);
+  if ((req.action !== 'start' && req.action !== 'stop') || !target || !deps.kinds.includes(target.kind)) return reply(format, 404, 'No such control link.');
   const action = req.action as Ec2Action;
   const secret = await deps.store.linkSecret();
   const check = secret ? checkLink(secret.secret, req.instanceId, action, req.token, deps.nowMs()) : ({ ok: false, reason: 'signature' } as const);
@@ -58,16 +63,17 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
     deps.log.warn('control link refused', { instanceId: req.instanceId, action, reason: check.ok ? 'revoked' : check.reason });
     return reply(format, 401, 'This link is not valid: it may have been revoked or replaced.');
   }
-  const instance = await describeOne(deps.ec2, req.instanceId);
-  if (!instance) return reply(format, 404, `Instance ${req.instanceId} no longer exists.`);
+  const what = target.kind === 'ec2' ? 'Instance' : 'Resource';
+  const instance = (await kindOf(target.kind).find(deps.clients, [target.id])).find((r) => r.id === target.id);
+  if (!instance) return reply(format, 404, `${what} ${target.id} no longer exists.`);
   if (!isAllowed(instance, deps.allow)) {
     deps.log.warn('control link for an instance no longer delegated', { instanceId: req.instanceId, linkId: check.linkId });
-    return reply(format, 403, `Instance ${req.instanceId} is no longer delegated.`);
+    return reply(format, 403, `${what} ${target.id} is no longer delegated.`);
   }
   if (req.method === 'GET') return page(format, instance, action, req.token ?? '');
   if (req.method !== 'POST') return reply(format, 405, 'Use GET to look, POST to act.');
 
-  const done = await trigger({ ...deps.trigger, ec2: deps.ec2, store: deps.store }, instance, action, `control-link:${check.linkId}`);
+  const done = await trigger({ ...deps.trigger, clients: deps.clients, store: deps.store }, instance, action, `control-link:${check.linkId}`);
   deps.log.info('control link used', {
     instanceId: req.instanceId,
     action,
@@ -81,7 +87,7 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
   const line = describeOutcome(done, action);
   if (format === 'json') {
     return json(200, {
-      instanceId: instance.instanceId,
+      ...ids(instance),
       name: instance.name,
       action,
       from: done.from,
@@ -101,18 +107,25 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
   return text(200, line);
 }
 
-function page(format: Format, i: InstanceFacts, action: Ec2Action, token: string): HttpResponse {
-  if (format === 'json') return json(200, { instanceId: i.instanceId, name: i.name, state: i.state, action });
+function page(format: Format, i: Resource, action: Ec2Action, token: string): HttpResponse {
+  if (format === 'json') return json(200, { ...ids(i), name: i.name, state: i.state, action });
   if (format === 'text') return text(200, `${label(i)}: ${i.state}`);
   const verb = action === 'start' ? 'Start' : 'Stop';
   return htmlPage(
     200,
     `<h1>${esc(label(i))}</h1><p>State: <strong class="state">${esc(i.state)}</strong></p>` +
-      `<form method="post" action="?token=${esc(encodeURIComponent(token))}"><button type="submit">${verb} ${esc(i.name || i.instanceId)}</button></form>`,
+      `<form method="post" action="?token=${esc(encodeURIComponent(token))}"><button type="submit">${verb} ${esc(i.name || i.id)}</button></form>`,
   );
 }
 
-const label = (i: InstanceFacts) => (i.name ? `${i.name} (${i.instanceId})` : i.instanceId);
+/** An instance as `name (i-...)`, as links always showed it; another kind led by its noun: `RDS DB instance db-1`. */
+const label = (r: Resource) => {
+  const named = r.name && r.name !== r.id ? `${r.name} (${r.id})` : r.id;
+  return r.kind === 'ec2' ? named : `${nounOf(r)} ${named}`;
+};
+
+/** JSON answers name an instance `instanceId`, as they always did; another kind by `kind` and `id`. */
+const ids = (r: Resource) => (r.kind === 'ec2' ? { instanceId: r.id } : { kind: r.kind, id: r.id });
 
 function formatOf(accept: string): Format {
   const a = accept.toLowerCase();

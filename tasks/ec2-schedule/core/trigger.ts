@@ -1,19 +1,19 @@
 /**
- * Runs the Ec2Schedule workflow for one instance on behalf of a link or a chat command, and reports what happened
- * to the instance: the transition the caller asked about (`stopped -> pending`), or why there was none (already in
+ * Runs the Ec2Schedule workflow for one resource (an EC2 instance, or any scheduled kind's: core/kinds/) on behalf of a
+ * link or a chat command, and reports what happened to it: the transition the caller asked about (`stopped -> pending`), or why there was none (already in
  * that state, no capacity, not permitted, a volume's KMS key, a failed run), from the workflow's own record of the
  * run, while the workflow still verifies, explains and reports as for any scheduled run. The workflow acts within
- * a second or two, so this polls until the instance's state changes, the run settles the instance, or the run ends,
+ * a second or two, so this polls until the resource's state changes, the run settles the instance, or the run ends,
  * bounded well inside API Gateway's 30 s integration timeout.
  */
-import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { facts } from './instances';
+import { kindOf } from './kinds';
+import type { Clients, Resource } from './kinds/kind';
 import type { Ec2Store } from './store';
-import type { BatchEntry, Ec2Action, InstanceFacts, ReportEntry } from './types';
+import type { BatchEntry, Ec2Action, ReportEntry } from './types';
 
 export interface TriggerDeps {
-  ec2: EC2Client;
+  clients: Clients;
   sfn: SFNClient;
   /** The run table, where the workflow records what it decided for the instance and why. */
   store: Pick<Ec2Store, 'singleInstanceEntry'>;
@@ -53,21 +53,23 @@ export function shorten(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-export async function describeOne(ec2: EC2Client, instanceId: string): Promise<InstanceFacts | undefined> {
-  const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
-  const i = out.Reservations?.flatMap((r) => r.Instances ?? [])[0];
-  return i ? facts(i) : undefined;
+/** The resource's state now, by its kind's own `find`; `unknown` once it is gone. */
+async function stateOf(clients: Clients, r: Pick<Resource, 'kind' | 'id'>): Promise<string> {
+  return (await kindOf(r.kind).find(clients, [r.id])).find((x) => x.id === r.id)?.state ?? 'unknown';
 }
 
-export async function trigger(deps: TriggerDeps, instance: InstanceFacts, action: Ec2Action, requestedBy: string): Promise<Triggered> {
+/** An EC2 instance as `instanceIds` (the input links and chat always sent), any other kind as `resources`. */
+const target = (r: Pick<Resource, 'kind' | 'id'>) => (r.kind === 'ec2' ? { instanceIds: [r.id] } : { resources: [{ kind: r.kind, id: r.id }] });
+
+export async function trigger(deps: TriggerDeps, resource: Resource, action: Ec2Action, requestedBy: string): Promise<Triggered> {
   const started = await deps.sfn.send(
-    new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, input: JSON.stringify({ action, instanceIds: [instance.instanceId], requestedBy }) }),
+    new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, input: JSON.stringify({ action, ...target(resource), requestedBy }) }),
   );
   const executionArn = started.executionArn!;
   const runId = executionArn.slice(executionArn.lastIndexOf(':') + 1); // the workflow keys its run by execution name
-  const from = instance.state;
+  const from = resource.state;
   const settled = async (): Promise<Triggered | undefined> => {
-    const entry = await deps.store.singleInstanceEntry(runId, instance.instanceId);
+    const entry = await deps.store.singleInstanceEntry(runId, resource.id);
     const why = entry && explainEntry(entry, action);
     return why && { from, to: ('to' in entry && entry.to) || from, executionArn, ...why };
   };
@@ -77,13 +79,13 @@ export async function trigger(deps: TriggerDeps, instance: InstanceFacts, action
     await deps.sleep(300);
     const early = await settled();
     if (early) return early;
-    const to = (await describeOne(deps.ec2, instance.instanceId))?.state ?? 'unknown';
+    const to = await stateOf(deps.clients, resource);
     if (to !== from) return { from, to, executionArn, outcome: 'moved' };
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (execution.status !== 'RUNNING') {
       const final = await settled();
       if (final) return final;
-      const now = (await describeOne(deps.ec2, instance.instanceId))?.state ?? 'unknown';
+      const now = await stateOf(deps.clients, resource);
       if (now !== from) return { from, to: now, executionArn, outcome: 'moved' };
       // A run that failed before planning (Input.Invalid, say) leaves the instance as it was: say why.
       if (execution.status !== 'SUCCEEDED') {

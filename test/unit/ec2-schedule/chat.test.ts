@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { isAllowed } from '../../../tasks/ec2-schedule/core/allow';
 import { handleChat, parseCommand, REPLY_CHARS } from '../../../tasks/ec2-schedule/core/chat';
-import { ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
+import { clientsOf, ec2Fleet, instance, memoryStore, recordingLog } from './fakes';
 import { httpRequest } from '../shared/http-request';
 import { SECURITY_HEADERS } from '../../../tasks/shared/http';
 import { FORM_BODY_BYTES } from '../../../tasks/ec2-schedule/core/form';
@@ -16,12 +16,12 @@ describe('slash command parsing', () => {
     ['ls', { kind: 'ls' }],
     ['ls Schedule=office-hours', { kind: 'ls', tag: { key: 'Schedule', value: 'office-hours' } }],
     ['ls -r us-west-2', { kind: 'ls' }],
-    ['status i-0feed000000000001', { kind: 'status', instanceId: 'i-0feed000000000001' }],
-    ['START i-0feed000000000001', { kind: 'act', action: 'start', instanceId: 'i-0feed000000000001' }],
-    ['stop -i i-0feed000000000001', { kind: 'act', action: 'stop', instanceId: 'i-0feed000000000001' }],
-    ['  stop   i-0feed000000000001  ', { kind: 'act', action: 'stop', instanceId: 'i-0feed000000000001' }],
+    ['status i-0feed000000000001', { kind: 'status', target: { id: 'i-0feed000000000001' } }],
+    ['START i-0feed000000000001', { kind: 'act', action: 'start', target: { id: 'i-0feed000000000001' } }],
+    ['stop -i i-0feed000000000001', { kind: 'act', action: 'stop', target: { id: 'i-0feed000000000001' } }],
+    ['  stop   i-0feed000000000001  ', { kind: 'act', action: 'stop', target: { id: 'i-0feed000000000001' } }],
   ])('parses %j', (text, expected) => {
-    expect(parseCommand(text)).toEqual(expected);
+    expect(parseCommand(text, ['ec2'])).toEqual(expected);
   });
 
   it.each([
@@ -30,7 +30,18 @@ describe('slash command parsing', () => {
     ['stop', 'stop needs one instance id (i-...), got', ''],
     ['ls a b', 'ls takes one Key=Value filter, got', 'a b'],
   ])('refuses %j', (text, problem, got) => {
-    expect(parseCommand(text)).toEqual({ kind: 'bad', problem, got });
+    expect(parseCommand(text, ['ec2'])).toEqual({ kind: 'bad', problem, got });
+  });
+
+  it("reads any scheduled kind's id, bare or as <kind>:<id>, and only those kinds'", () => {
+    const kinds = ['ec2', 'rds-instance', 'ecs-service'] as const;
+    expect(parseCommand('start db-1', kinds)).toEqual({ kind: 'act', action: 'start', target: { id: 'db-1' } });
+    expect(parseCommand('stop ecs-service:main/web', kinds)).toEqual({ kind: 'act', action: 'stop', target: { kind: 'ecs-service', id: 'main/web' } });
+    expect(parseCommand('status asg:web', kinds)).toEqual({
+      kind: 'bad',
+      problem: 'status needs one id of a ec2, rds-instance, ecs-service (or <kind>:<id>), got',
+      got: 'asg:web',
+    });
   });
 });
 
@@ -50,10 +61,11 @@ describe('control-link command line', () => {
   it('parses a link request, rotation, revocation and the chat secrets', () => {
     expect(parseArgs(['i-0feed000000000001', 'start', '--days', '7']).command).toEqual({
       kind: 'link',
-      instanceId: 'i-0feed000000000001',
+      target: 'i-0feed000000000001',
       action: 'start',
       days: 7,
     });
+    expect(parseArgs(['ecs-service:main/web', 'stop']).command).toEqual({ kind: 'link', target: 'ecs-service:main:web', action: 'stop' });
     expect(parseArgs(['rotate']).command).toEqual({ kind: 'rotate' });
     expect(parseArgs(['revoke', 'abc123def']).command).toEqual({ kind: 'revoke', linkId: 'abc123def' });
     expect(parseArgs(['chat-secret', 'slack', '8f742231b10e8888abcd99yyyzzz85a5']).command).toEqual({
@@ -100,7 +112,8 @@ async function chatSetup(
   sfnMock.on(DescribeExecutionCommand).resolves(execution as never);
   const deps = {
     store,
-    ec2: fleet.ec2,
+    clients: clientsOf({ ec2: fleet.ec2 }),
+    kinds: ['ec2'] as const,
     allow: { tags: ['Schedule'], instanceIds: [] },
     trigger: {
       sfn: new SFNClient({ region: 'us-east-1' }),
