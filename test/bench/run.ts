@@ -10,9 +10,12 @@
  *  - the longest event-loop stall while pathological patterns are served (test/bench/redos.ts; target under 100 ms);
  *  - Ec2Schedule's scheduled start and stop of 10,000 instances next to EC2's floor (test/bench/scale.ts);
  *  - the Step Functions engine in-process next to the raw aws-local-stepfunctions library on the same definitions,
- *    and JSONata next to JSONPath on the same workflow (test/bench/engine.ts).
+ *    and JSONata next to JSONPath on the same workflow (test/bench/engine.ts);
+ *  - approvals in chat: start to Slack message, click to decision (test/bench/chat.ts);
+ *  - Ec2Schedule's scheduled stop and start of every resource kind at 1,000 each (test/bench/kinds.ts).
  *
- * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only Ec2Schedule's figure; `npm run bench -- engine` only the engine's.
+ * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only Ec2Schedule's figure; `npm run bench -- engine` only the engine's;
+ * `npm run bench -- chat` and `npm run bench -- kinds` only those.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -21,8 +24,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arn } from '../../local/kernel';
 import { startRuntime, type Harness } from '../e2e/harness';
+import { benchChat } from './chat';
 import { benchConsole } from './console';
 import { benchEngine } from './engine';
+import { benchKinds } from './kinds';
 import { benchRedos } from './redos';
 import { benchEc2Floor, benchScale } from './scale';
 import { benchTimeScale } from './time-scale';
@@ -106,7 +111,15 @@ async function main() {
     await benchEngine(print);
     return;
   }
-  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor, engine)`);
+  if (only === 'chat') {
+    await benchChat(print);
+    return;
+  }
+  if (only === 'kinds') {
+    await benchKinds(print);
+    return;
+  }
+  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor, engine, chat, kinds)`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
   await benchTimeScale(print);
 
@@ -129,6 +142,8 @@ async function main() {
   await benchDurable(print);
   await benchEc2Floor(print);
   await benchEngine(print);
+  await benchChat(print);
+  await benchKinds(print);
 }
 
 main().catch((err) => {

@@ -22,8 +22,11 @@ import { cpus, loadavg } from 'node:os';
 import type { AwsRequest, AwsResponse } from '../../local/kernel';
 import { CloudTrailService } from '../../local/services/cloudtrail';
 import { DynamoDbService } from '../../local/services/dynamodb/service';
+import { AutoScalingService } from '../../local/services/autoscaling';
 import { Ec2Service } from '../../local/services/ec2';
+import { EcsService } from '../../local/services/ecs';
 import { EventsService } from '../../local/services/events';
+import { RdsService } from '../../local/services/rds';
 import { SesV2Service } from '../../local/services/sesv2';
 import { SnsService } from '../../local/services/sns';
 import { StepFunctionsService } from '../../local/engine/service';
@@ -56,7 +59,7 @@ const QUIET_START = Date.parse('2026-11-29T07:00:00Z');
 const WORKFLOWS = (process.env.BENCH_WORKFLOWS ?? 'Ec2Schedule,TagPolicy,Approval').split(',');
 
 // ---- AWS API calls by action, counted at the endpoint (the calls the tasks make through the SDK) ----------------
-const calls = new Map<string, number>();
+export const calls = new Map<string, number>();
 function actionOf(service: string, req: AwsRequest): string {
   if (req.target) return `${service}:${req.target.split('.').pop()}`;
   const form = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '') ? new URLSearchParams(req.body.toString('utf8')) : undefined;
@@ -73,6 +76,9 @@ for (const [name, cls] of [
   ['sesv2', SesV2Service],
   ['sns', SnsService],
   ['states', StepFunctionsService],
+  ['rds', RdsService],
+  ['autoscaling', AutoScalingService],
+  ['ecs', EcsService],
 ] as const) {
   const proto = (cls as unknown as { prototype: { handle(req: AwsRequest): Promise<AwsResponse> } }).prototype;
   const original = proto.handle;
@@ -86,7 +92,7 @@ for (const [name, cls] of [
   };
 }
 
-interface Figures {
+export interface Figures {
   workflow: string;
   size: number;
   status: string;
@@ -103,7 +109,18 @@ interface Figures {
 }
 
 /** Every execution of every state machine in this runtime, measured from its history. */
-async function measure(h: Harness, workflow: string, size: number, status: string, wallMs: number, note: string, emails = 0): Promise<Figures> {
+export async function measure(
+  h: Harness,
+  workflow: string,
+  size: number,
+  status: string,
+  wallMs: number,
+  note: string,
+  emails = 0,
+  timeScale = TIME_SCALE,
+  /** Only executions started at or after this moment (a second run on the same runtime). */
+  since = 0,
+): Promise<Figures> {
   let executions = 0;
   let transitions = 0;
   let largestHistory = 0;
@@ -116,6 +133,7 @@ async function measure(h: Harness, workflow: string, size: number, status: strin
     do {
       const page = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: sm.arn, maxResults: 1000, nextToken }));
       for (const e of page.executions ?? []) {
+        if (+e.startDate! < since) continue;
         executions++;
         const events = await fullHistory(h.sfn, e.executionArn!);
         largestHistory = Math.max(largestHistory, events.length);
@@ -140,7 +158,7 @@ async function measure(h: Harness, workflow: string, size: number, status: strin
           if (ev.type === 'LambdaFunctionStarted') started.set(ev.id!, +ev.timestamp!);
           if (ev.type === 'LambdaFunctionSucceeded' || ev.type === 'LambdaFunctionFailed' || ev.type === 'LambdaFunctionTimedOut') {
             const from = started.get(ev.previousEventId!);
-            if (from !== undefined) lambdaRealMs += (+ev.timestamp! - from) / TIME_SCALE;
+            if (from !== undefined) lambdaRealMs += (+ev.timestamp! - from) / timeScale;
           }
         }
       }
@@ -290,7 +308,7 @@ async function floorRun(action: 'start' | 'stop'): Promise<FloorFigures> {
     accounted = counts
       ? `${counts.moved.toLocaleString('en-US')} moved of ${FLOOR_SIZE.toLocaleString('en-US')}${counts.total === FLOOR_SIZE && counts.moved + counts.skipped + counts.failed + counts.dryRun === FLOOR_SIZE ? ', every instance accounted for' : ' (DO NOT ADD UP)'}`
       : `${done.error}: ${(done.cause ?? '').slice(0, 160)}`;
-    const figures = await measure(h, 'Ec2Schedule', FLOOR_SIZE, done.status!, wall, accounted, 1);
+    const figures = await measure(h, 'Ec2Schedule', FLOOR_SIZE, done.status!, wall, accounted, 1, FLOOR_SCALE[action]);
     return { action, size: FLOOR_SIZE, status: done.status!, virtualSeconds, floorSeconds, accounted, figures, timeScale: FLOOR_SCALE[action] };
   } finally {
     await h.stop();
