@@ -139,7 +139,7 @@ export class LambdaApi implements ServiceHandler {
     };
     this.stored.put(name, record);
     this.register(record);
-    return this.configuration(record);
+    return this.configuration(record, record.createdAt);
   }
 
   /** The package's files under the state directory; entries that would land outside it are refused. */
@@ -241,8 +241,9 @@ export class LambdaApi implements ServiceHandler {
     }
   }
 
-  private configuration(r: FunctionRecord): Record<string, unknown> {
-    const pending = this.options.clock.nowMs() < r.createdAt + FUNCTION_PENDING_MS;
+  /** The configuration as of `at` (virtual ms): CreateFunction answers as of the creation, Pending whatever time its work took. */
+  private configuration(r: FunctionRecord, at = this.options.clock.nowMs()): Record<string, unknown> {
+    const pending = at < r.createdAt + FUNCTION_PENDING_MS;
     return {
       FunctionName: r.name,
       FunctionArn: arn.lambda(r.name),

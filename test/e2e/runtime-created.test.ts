@@ -172,7 +172,8 @@ describe.skipIf(!cliEnabled)('SQS through the AWS CLI v2 (the query protocol)', 
     expect(attributes.Attributes).toMatchObject({ VisibilityTimeout: '45', ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
     expect(listed.QueueUrls).toEqual([QueueUrl]);
     expect(missing).toMatch(/AWS\.SimpleQueueService\.NonExistentQueue.*The specified queue does not exist/);
-  });
+    // Eight AWS CLI processes, each a Python start of seconds on a loaded 2-core machine: more than the default minute.
+  }, 240_000);
 });
 
 /** A Node.js zip package: `index.js` with the given source. */
