@@ -124,6 +124,8 @@ describe('StateDir journal', () => {
     await state.compacted();
     store.put('late', 'after compaction');
     await state.commit();
+    // That commit may start one more compaction (rounds written while the last one ran can leave the journal long).
+    await state.compacted();
     state.close();
     const reopened = new StateDir(root).store<string>('s');
     const bytes = journalFiles(root).reduce((n, f) => n + statSync(join(root, f)).size, 0);
@@ -132,7 +134,9 @@ describe('StateDir journal', () => {
     expect(reopened.size).toBe(51);
     expect(reopened.get('k7')).toMatch(/^19-/);
     expect(reopened.get('late')).toBe('after compaction');
-    expect(bytes).toBeLessThan(50 * 260 * 2);
+    // About 230 kB were written; once no compaction runs, the journal is below the 50 kB threshold (or twice the live
+    // records), however the rounds fell against the background compactions.
+    expect(bytes).toBeLessThan(50_000);
   });
 
   it('fails the commit on a full disk, says so in health, keeps the change and saves it once the disk recovers', async () => {
