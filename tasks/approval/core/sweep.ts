@@ -3,33 +3,21 @@
  * and, per record, delivers an undelivered decision, expires it at the deadline, or keeps it alive:
  * heartbeat, retry unsent emails, remind, escalate. One record's failure never stops the others.
  */
-import { SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SendTaskFailureCommand } from '@aws-sdk/client-sfn';
 import { ErrorNames } from '../../shared/errors';
-import { errorName, type Log } from '../../shared/logger';
+import { errorName } from '../../shared/logger';
 import { taskGone } from './aws-errors';
 import { postMissing, refreshPosts, type ApprovalChatDeps } from './chat-messages';
-import { deliverDecision, heartbeat } from './deliver';
+import { deliverDecision, heartbeat, type DeliverDeps } from './deliver';
 import { formatUtc } from './format';
 import { hashSecret, newSecret } from './links';
-import { sendLinks, type MailTarget } from './notify';
-import type { ApprovalStore } from './store';
+import { sendLinks, type MailTarget, type NotifyDeps } from './notify';
 import type { ApprovalRecord } from './types';
 
-export interface SweepDeps {
-  sfn: SFNClient;
-  ses: SESv2Client;
-  store: ApprovalStore;
-  sender: string;
-  linkBaseUrl: string;
+/** Mail (notify.ts) and delivery to Step Functions (deliver.ts), as the worker has them. */
+export interface SweepDeps extends NotifyDeps, DeliverDeps {
   reminderIntervalSeconds: number;
   escalationApprovers: string[];
-  now: () => Date;
-  /** Waits on the clock `now` reads: a throttled email is sent again after a second or a few (notify.ts). */
-  sleep: (ms: number) => Promise<void>;
-  /** Milliseconds the function has left. */
-  remainingMs?: () => number;
-  log: Log;
   /** Chat: refused posts are tried again, and messages updated when a request ends. Absent: no chat. */
   chat?: ApprovalChatDeps;
 }

@@ -6,35 +6,22 @@
  * approval (a new task token) finds the record, swaps the token, keeps the votes, delivers an existing
  * decision and only emails approvers who were never reached.
  */
-import { GetActivityTaskCommand, SendTaskFailureCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { GetActivityTaskCommand, SendTaskFailureCommand } from '@aws-sdk/client-sfn';
 import { ApprovalNoTaskError, InputInvalidError } from '../../shared/errors';
-import type { Log } from '../../shared/logger';
 import { newChatRecord, postMissing, postRequest, type ApprovalChatDeps } from './chat-messages';
-import { deliverDecision, heartbeat } from './deliver';
+import { deliverDecision, heartbeat, type DeliverDeps } from './deliver';
 import { hashSecret, newSecret, requestId } from './links';
-import { newClaim, releaseClaim, sendLinks, type MailTarget, type Undelivered } from './notify';
-import type { ApprovalStore } from './store';
+import { newClaim, releaseClaim, sendLinks, type MailTarget, type NotifyDeps, type Undelivered } from './notify';
 import type { ApprovalRecord, ApprovalRequest, SendClaim } from './types';
 
-export interface WorkerDeps {
-  sfn: SFNClient;
-  ses: SESv2Client;
-  store: ApprovalStore;
+/** Mail (notify.ts) and delivery to Step Functions (deliver.ts), as the sweep has them. */
+export interface WorkerDeps extends NotifyDeps, DeliverDeps {
   activityArn: string;
   workerName: string;
-  sender: string;
-  linkBaseUrl: string;
   reminderIntervalSeconds: number;
   /** 0: no escalation. */
   escalateAfterSeconds: number;
   escalationApprovers: string[];
-  now: () => Date;
-  /** Waits on the clock `now` reads: a throttled email is sent again after a second or a few (notify.ts). */
-  sleep: (ms: number) => Promise<void>;
-  /** Milliseconds the function has left. */
-  remainingMs?: () => number;
-  log: Log;
   /** Chat: requests with `chat` targets are posted there too. Absent: requests are emailed only. */
   chat?: ApprovalChatDeps;
 }
