@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as runControlLink } from '../../infra/control-link';
 import { KINDS } from '../../tasks/ec2-schedule/core/types';
 import type { Report } from '../../tasks/ec2-schedule/core/report';
 import { findAwsCliV2, toolAvailable } from '../tools';
@@ -171,4 +172,23 @@ describe.skipIf(!enabled)('one schedule stops and starts a whole environment', (
     const restored = (await aws('autoscaling', 'describe-auto-scaling-groups', '--auto-scaling-group-names', 'web-asg')).AutoScalingGroups[0];
     expect([restored.MinSize, restored.DesiredCapacity, restored.MaxSize]).toEqual([1, 1, 4]);
   }, 600_000);
+
+  it('lists every kind one may control in the chat command, each as a command names it', async () => {
+    await runControlLink(['chat-secret', 'mattermost', 'mm-verification-token'], { endpoint: h.endpoint });
+    const res = await fetch(`${h.endpoint}/ec2/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'mm-verification-token', text: 'ls Schedule=office-hours', user_name: 'alice' }).toString(),
+    });
+    const rows = ((await res.json()) as { text: string }).text.split('\n');
+    expect(rows.slice(0, 2)).toEqual(['| Name | Resource | State | Schedule |', '|:--|:--|:--|:--|']);
+    // One row per resource of each kind, found through the runtime's RDS, Auto Scaling and ECS (names sort the rows).
+    const row = (name: string) => rows.find((r) => r.startsWith(`| \`${name}\` |`));
+    expect(row('billing-db')).toBe('| `billing-db` | `rds-instance:billing-db` | available | `office-hours` |');
+    expect(row('orders-aurora')).toBe('| `orders-aurora` | `rds-cluster:orders-aurora` | available | `office-hours` |');
+    expect(row('web-asg')).toBe('| `web-asg` | `asg:web-asg` | 1/1/4 | `office-hours` |');
+    expect(row('web-api')).toBe('| `web-api` | `ecs-service:dev-cluster/web-api` | 2/2 running | `office-hours` |');
+    expect(row('web-01')).toBe('| `web-01` | `i-0feed000000000001` | running | `office-hours` |');
+    expect(rows.filter((r) => r.includes('batch-window'))).toEqual([]);
+  }, 120_000);
 });

@@ -5,32 +5,31 @@
  * deployment's Secrets Manager secret (`npm run control-link -- chat-secret slack|mattermost <value>` sets or
  * rotates them); only resources allowed by `ec2Schedule.control` are listed or controlled. `status`, `start` and `stop`
  * take a resource of any scheduled kind (`ec2Schedule.kinds`), by id (`start db-1`) or as `<kind>:<id>` when an id
- * names resources of several kinds (resolve.ts); `ls` lists EC2 instances.
+ * names resources of several kinds (resolve.ts); `ls` lists the resources of every scheduled kind.
  *
  *   ls [Key=Value]   status <id>   start <id>   stop <id>   help      (`start -i <id>` works too)
  */
-import type { Filter } from '@aws-sdk/client-ec2';
 import { json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import { INSTANCE_ID } from '../../shared/instance-id';
 import { verifyChatRequest } from '../../shared/chat-auth';
 import type { ChatSecretSource } from '../../shared/chat-secrets';
 import type { Log } from '../../shared/logger';
 import { isAllowed, type AllowRules } from './allow';
-import { describe } from './instances';
 import { readForm } from './form';
 import type { Ec2Store } from './store';
 import { singleLine } from '../../shared/chat-text';
 import * as mattermost from '../../shared/mattermost-text';
 import * as slack from '../../shared/slack-text';
-import type { Clients, Resource } from './kinds/kind';
+import { kindOf } from './kinds';
+import type { Clients, Resource, TagFilter } from './kinds/kind';
 import { allowedOne, nounOf, parseName, refusal, type ResourceName } from './resolve';
 import { describeOutcome, shorten, trigger, type TriggerDeps } from './trigger';
-import type { Ec2Action, InstanceFacts, Kind } from './types';
+import { KINDS, type Ec2Action, type InstanceFacts, type Kind } from './types';
 import { explainStateReason } from './verify';
 
 export type Command =
   | { kind: 'help' }
-  | { kind: 'ls'; tag?: { key: string; value: string } }
+  | { kind: 'ls'; tag?: TagFilter }
   | { kind: 'status'; target: ResourceName }
   | { kind: 'act'; action: Ec2Action; target: ResourceName }
   /** `problem` is the reply's own words; `got`, what the caller typed, is echoed only as literal text. */
@@ -57,7 +56,7 @@ const bold = (text: string, d: Dialect) => markup(d).bold(text);
 
 export const HELP = [
   'Usage:',
-  '  ls [Key=Value]   list the EC2 instances you may control (optionally with a tag)',
+  '  ls [Key=Value]   list the resources you may control (optionally with a tag)',
   '  status <id>      state of one resource, and why an instance stopped',
   '  start <id>       start a resource (the workflow verifies and reports)',
   '  stop <id>        stop a resource',
@@ -173,31 +172,33 @@ async function allowedResource(deps: ChatDeps, target: ResourceName, d: Dialect)
   return found.ok ? found.resource : refusal(target, found.kinds, (t) => (INSTANCE_ID.test(t) ? t : literal(shorten(t, 120), d)));
 }
 
-async function list(deps: ChatDeps, d: Dialect, tag?: { key: string; value: string }): Promise<string> {
-  if (!deps.kinds.includes('ec2')) return 'ls lists EC2 instances, which this deployment does not schedule; name a resource: status <id>.';
-  const filters: Filter[] = [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }];
-  if (tag) filters.push({ Name: `tag:${tag.key}`, Values: [tag.value] });
-  // Narrow the scan server-side when the allow rules are tag keys only.
-  if (deps.allow.instanceIds.length === 0 && deps.allow.tags.every((t) => !t.includes('='))) filters.push({ Name: 'tag-key', Values: deps.allow.tags });
-  const rows: InstanceFacts[] = [];
+/** EC2 lists an instance for a while after it is terminated; `ls` shows only what can still be started or stopped. */
+const GONE = new Set(['terminated', 'shutting-down']);
+
+/** The resources of every scheduled kind one may control, as a command names them (`<kind>:<id>` but for EC2). */
+async function list(deps: ChatDeps, d: Dialect, tag?: TagFilter): Promise<string> {
+  const rows: Resource[] = [];
   let more = 0;
-  for await (const i of describe(deps.clients.ec2, filters)) {
-    if (!isAllowed(i, deps.allow)) continue;
-    if (rows.length < LIST_LIMIT) rows.push(i);
-    else more++;
+  for (const kind of KINDS.filter((k) => deps.kinds.includes(k))) {
+    for await (const r of kindOf(kind).list(deps.clients, tag)) {
+      if (GONE.has(r.state) || !isAllowed(r, deps.allow)) continue;
+      if (rows.length < LIST_LIMIT) rows.push(r);
+      else more++;
+    }
   }
   if (rows.length === 0)
-    return tag ? `No instance you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No instance you may control.';
+    return tag ? `No resource you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No resource you may control.';
   rows.sort((a, b) => a.name.localeCompare(b.name));
   const v = (text: string) => cell(shorten(text, 128), d);
-  // Slack draws no tables (https://api.slack.com/reference/surfaces/formatting): one line per instance there.
+  const ref = (r: Resource) => v(r.kind === 'ec2' ? r.id : `${r.kind}:${r.id}`);
+  // Slack draws no tables (https://api.slack.com/reference/surfaces/formatting): one line per resource there.
   const lines =
     d === 'slack'
-      ? rows.map((i) => `${v(i.name)} ${v(i.instanceId)} ${i.state} ${v(i.tags.Schedule ?? '')}`)
+      ? rows.map((r) => `${v(r.name)} ${ref(r)} ${r.state} ${v(r.tags.Schedule ?? '')}`)
       : [
-          '| Name | Instance | State | Schedule |',
+          '| Name | Resource | State | Schedule |',
           '|:--|:--|:--|:--|',
-          ...rows.map((i) => `| ${v(i.name)} | ${v(i.instanceId)} | ${i.state} | ${v(i.tags.Schedule ?? '')} |`),
+          ...rows.map((r) => `| ${v(r.name)} | ${ref(r)} | ${r.state} | ${v(r.tags.Schedule ?? '')} |`),
         ];
   if (more > 0) lines.push('', `... and ${more} more; narrow with ls Key=Value.`);
   return lines.join('\n');

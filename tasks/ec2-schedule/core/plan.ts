@@ -16,7 +16,7 @@ import type { Clients, PlanContext, Resource } from './kinds/kind';
 import { KINDS, type Kind } from './types';
 import { rdsRestarts } from './kinds/rds';
 import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
-import { GROUP_TAG } from './tags';
+import { GROUP_TAG, SCHEDULE_TAG } from './tags';
 import type { BatchEntry, Ec2Action, Ec2Request, Plan, ReportEntry, ResourceRef, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
 
 /** The most an entry can grow to during a run: the longest reason, a verification deadline, capacity retries. */
@@ -77,7 +77,7 @@ export function kindOrder(action: Ec2Action): Kind[] {
 /** Every resource of every kind tagged for the schedule, or the ones the request names. */
 async function* targets(req: Ec2Request, clients: Clients, kinds: readonly Kind[]): AsyncGenerator<Resource> {
   if (req.schedule) {
-    for (const kind of KINDS) if (kinds.includes(kind)) yield* kindOf(kind).list(clients, req.schedule);
+    for (const kind of KINDS) if (kinds.includes(kind)) yield* kindOf(kind).list(clients, { key: SCHEDULE_TAG, value: req.schedule });
     return;
   }
   for (const kind of KINDS) {

@@ -292,7 +292,7 @@ describe('chat markup: echoed names are text, never mentions, links or formattin
   it('echoes a bad command and an ls filter as text too', async () => {
     const { send } = await chatSetup({ status: 'SUCCEEDED' });
     expect((await send('alice', '<!channel>')).body.text).toMatch(/^unknown command `<!channel>`\n```/);
-    expect((await send('alice', 'ls Team=<!here>')).body.text).toBe('No instance you may control has `Team=<!here>`.');
-    expect((await send('alice', 'ls Team=<!here>', { api_app_id: 'A1' })).body.text).toBe('No instance you may control has `Team=&lt;!here&gt;`.');
+    expect((await send('alice', 'ls Team=<!here>')).body.text).toBe('No resource you may control has `Team=<!here>`.');
+    expect((await send('alice', 'ls Team=<!here>', { api_app_id: 'A1' })).body.text).toBe('No resource you may control has `Team=&lt;!here&gt;`.');
   });
 });

@@ -8,7 +8,6 @@
  */
 import { type AutoScalingGroup, paginateDescribeAutoScalingGroups, UpdateAutoScalingGroupCommand, type Filter } from '@aws-sdk/client-auto-scaling';
 import type { Bucket } from '../pace';
-import { SCHEDULE_TAG } from '../tags';
 import { chunked, expired, finish, overrideVerdict, tagRecord } from './common';
 import type { Clients, KindModule, Resource } from './kind';
 import { noStoredSizes, restoreStored, storeThenZero } from './sizes';
@@ -22,9 +21,11 @@ export interface AsgResource extends Resource {
 }
 
 /**
- * Amazon EC2 Auto Scaling publishes no figures: "all Amazon EC2 Auto Scaling API calls have a single, shared API limit"
- * (https://repost.aws/knowledge-center/autoscaling-api-calls-throttled). These are a modest choice (README, unconfirmed
- * behaviours); the Advance loop still waits out a `Throttling` answer whatever the real limit. One group a call.
+ * Amazon EC2 Auto Scaling publishes the algorithm, not the figures: it "uses the token bucket algorithm" and "throttles
+ * API requests based on a shared API bucket" (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/Welcome.html,
+ * API request rate; https://repost.aws/knowledge-center/autoscaling-api-calls-throttled). The size and refill here are
+ * a modest choice (README, unconfirmed behaviours); the Advance loop still waits out a `Throttling` answer whatever
+ * the real limit. One group a call.
  */
 const ASG_BUCKET: Bucket = { capacity: 20, refill: 2 };
 /** DescribeAutoScalingGroups takes up to 100 names (AutoScalingGroupNames; MaxRecords 100). */
@@ -62,9 +63,9 @@ export const asgKind: KindModule<AsgResource> = {
   dryRun: false,
   buckets: { start: { resource: ASG_BUCKET, request: ASG_BUCKET }, stop: { resource: ASG_BUCKET, request: ASG_BUCKET } },
   verifySeconds: 900,
-  async *list(c, schedule) {
+  async *list(c, tag) {
     // DescribeAutoScalingGroups filters by tag: "tag:<key>" (API_DescribeAutoScalingGroups.html, Filters).
-    yield* await groups(c, { Filters: [{ Name: `tag:${SCHEDULE_TAG}`, Values: [schedule] }] });
+    yield* await groups(c, tag ? { Filters: [{ Name: `tag:${tag.key}`, Values: [tag.value] }] } : {});
   },
   find: (c, ids) => chunked(ids, NAMES, (chunk) => groups(c, { AutoScalingGroupNames: chunk })),
   plan(r, ctx) {

@@ -3,7 +3,7 @@ import { boundReason } from '../../../shared/reasons';
 import { validUntil } from '../../../shared/valid-until';
 import { OVERRIDE_TAG } from '../tags';
 import type { BatchEntry } from '../types';
-import type { Verdict } from './kind';
+import type { TagFilter, Verdict } from './kind';
 
 export function tagRecord(tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -28,6 +28,9 @@ export function overrideVerdict(tags: Record<string, string>, now: Date): Verdic
     };
   return until > now.getTime() ? { kind: 'skip', reason: `${OVERRIDE_TAG} until ${override}` } : undefined;
 }
+
+/** Whether tags match a list's filter (no filter: every resource), for the APIs that filter no list by tag. */
+export const hasTag = (tags: Record<string, string>, tag: TagFilter | undefined) => tag === undefined || tags[tag.key] === tag.value;
 
 /** Settles an entry for good: its outcome, the state it ended in, why. */
 export function finish(e: BatchEntry, status: BatchEntry['status'], to: string, reason: string): void {

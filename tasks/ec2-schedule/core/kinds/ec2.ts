@@ -13,7 +13,7 @@
 import { StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { describe, describeMany } from '../instances';
 import { EC2_BUCKETS } from '../pace';
-import { ASG_TAG, HIBERNATE_TAG, SCHEDULE_TAG } from '../tags';
+import { ASG_TAG, HIBERNATE_TAG } from '../tags';
 import type { Ec2Action, InstanceFacts } from '../types';
 import { settle } from '../verify';
 import { overrideVerdict } from './common';
@@ -52,8 +52,8 @@ export const ec2Kind: KindModule<Ec2Resource> = {
   dryRun: true,
   buckets: EC2_BUCKETS,
   verifySeconds: 0,
-  async *list(c, schedule) {
-    for await (const f of describe(c.ec2, [{ Name: `tag:${SCHEDULE_TAG}`, Values: [schedule] }])) yield asResource(f);
+  async *list(c, tag) {
+    for await (const f of describe(c.ec2, tag ? [{ Name: `tag:${tag.key}`, Values: [tag.value] }] : [])) yield asResource(f);
   },
   async find(c, ids) {
     return (await describeMany(c.ec2, [...ids], DESCRIBE_CONCURRENCY)).map(asResource);

@@ -8,8 +8,7 @@
  */
 import { DescribeServicesCommand, paginateListClusters, paginateListServices, type Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { Bucket } from '../pace';
-import { SCHEDULE_TAG } from '../tags';
-import { expired, finish, overrideVerdict } from './common';
+import { expired, finish, hasTag, overrideVerdict } from './common';
 import type { Clients, KindModule, Resource } from './kind';
 import { noStoredSizes, restoreStored, storeThenZero } from './sizes';
 
@@ -69,13 +68,13 @@ export const ecsKind: KindModule<EcsService> = {
   dryRun: false,
   buckets: { start: { resource: ECS_BUCKET, request: ECS_BUCKET }, stop: { resource: ECS_BUCKET, request: ECS_BUCKET } },
   verifySeconds: 900,
-  async *list(c, schedule) {
+  async *list(c, tag) {
     for await (const clusters of paginateListClusters({ client: c.ecs }, {})) {
       for (const clusterArn of clusters.clusterArns ?? []) {
         const cluster = nameOf(clusterArn);
         const arns: string[] = [];
         for await (const page of paginateListServices({ client: c.ecs }, { cluster })) arns.push(...(page.serviceArns ?? []));
-        for (const s of await describe(c, cluster, arns)) if (s.tags[SCHEDULE_TAG] === schedule) yield s;
+        for (const s of await describe(c, cluster, arns)) if (hasTag(s.tags, tag)) yield s;
       }
     }
   },

@@ -31,6 +31,11 @@ export interface Resource {
   tags: Record<string, string>;
 }
 
+export interface TagFilter {
+  key: string;
+  value: string;
+}
+
 export type Verdict = { kind: 'act'; entry?: Partial<BatchEntry> } | { kind: 'skip' | 'fail'; reason: string };
 
 export interface PlanContext {
@@ -64,8 +69,8 @@ export interface KindModule<R extends Resource = Resource> {
   readonly buckets: Record<Ec2Action, { resource: Bucket; request: Bucket }>;
   /** How long verification waits at least for this kind (a database starts in minutes, not seconds). */
   readonly verifySeconds: number;
-  /** The resources tagged `Schedule=<schedule>`, page by page. */
-  list(c: Clients, schedule: string): AsyncGenerator<R>;
+  /** The resources tagged `key=value` (the plan: `Schedule=<schedule>`), or every one (the chat's `ls`), page by page. */
+  list(c: Clients, tag?: TagFilter): AsyncGenerator<R>;
   /** These resources, unknown ids left out. */
   find(c: Clients, ids: readonly string[]): Promise<R[]>;
   /** Whether to act on it, or why not (checked after the engine's own: override tag). */

@@ -34,9 +34,8 @@ import {
   StopDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import type { Bucket } from '../pace';
-import { SCHEDULE_TAG } from '../tags';
 import type { BatchEntry, Ec2Action } from '../types';
-import { chunked, expired, finish, overrideVerdict, tagRecord } from './common';
+import { chunked, expired, finish, hasTag, overrideVerdict, tagRecord } from './common';
 import type { Clients, KindModule, Resource, Verdict } from './kind';
 
 /** One bucket for every RDS call; a start or stop is one resource a call, so both buckets are the request bucket. */
@@ -158,8 +157,8 @@ export const rdsInstanceKind: KindModule<RdsInstance> = {
   dryRun: false,
   buckets: RDS_BUCKETS,
   verifySeconds: RDS_VERIFY_SECONDS,
-  async *list(c, schedule) {
-    for await (const r of instances(c.rds)) if (r.tags[SCHEDULE_TAG] === schedule) yield r;
+  async *list(c, tag) {
+    for await (const r of instances(c.rds)) if (hasTag(r.tags, tag)) yield r;
   },
   find: (c, ids) => chunked(ids, FILTER_VALUES, (chunk) => collect(instances(c.rds, [{ Name: 'db-instance-id', Values: chunk }]))),
   plan(r, ctx) {
@@ -192,8 +191,8 @@ export const rdsClusterKind: KindModule<RdsCluster> = {
   dryRun: false,
   buckets: RDS_BUCKETS,
   verifySeconds: RDS_VERIFY_SECONDS,
-  async *list(c, schedule) {
-    for await (const r of clusters(c.rds)) if (r.tags[SCHEDULE_TAG] === schedule) yield r;
+  async *list(c, tag) {
+    for await (const r of clusters(c.rds)) if (hasTag(r.tags, tag)) yield r;
   },
   find: (c, ids) => chunked(ids, FILTER_VALUES, (chunk) => collect(clusters(c.rds, [{ Name: 'db-cluster-id', Values: chunk }]))),
   plan(r, ctx) {
