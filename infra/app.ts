@@ -4,18 +4,53 @@
  */
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { WORKFLOWS } from '../workflows';
+import type { WorkflowRegistration } from '../workflows/shared/registration';
+import { configKey } from '../workflows/shared/registration';
+import { allAccounts, allRegions } from '../workflows/shared/targets';
 import { loadConfig } from './config';
+import { MemberStack, MemberStackSet, memberTemplateBody } from './member-stack';
 import { OpsflowStack } from './opsflow-stack';
 
-export function buildApp(app = new App()): { app: App; stack: OpsflowStack } {
+export function buildApp(app = new App()): { app: App; stack: OpsflowStack; member?: MemberStack } {
   const config = loadConfig(app.node.tryGetContext('config') ?? 'opsflow.config.json');
   const stack = new OpsflowStack(app, config.stackName, {
     config,
     description: 'opsflow: Step Functions workflows for cloud operations',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
+  // With `targets`: the member stack, for every target account and region (README "Deploy: member accounts"). It has
+  // no environment: the same template serves every account and region, and knows the hub by its parameters.
+  let member: MemberStack | undefined;
+  if (config.targets) {
+    const sections = config as unknown as Record<string, unknown>;
+    const overrides = (WORKFLOWS as readonly WorkflowRegistration[]).flatMap((w) => w.targetOverrides?.(sections[configKey(w.name)]) ?? []);
+    const id = `${config.stackName}Member`;
+    const props = {
+      targets: config.targets,
+      regions: allRegions(
+        config.targets,
+        overrides.map((o) => o.override),
+      ),
+      access: [...stack.workflows.values()].flatMap((w) => (w.member ? [w.member] : [])),
+      description: `opsflow member: the role and event forwarding the ${config.stackName} hub uses in this account`,
+    };
+    member = new MemberStack(app, id, props);
+    if (config.targets.deploy === 'stackset') {
+      new MemberStackSet(stack, 'MemberStackSet', {
+        stackSetName: id,
+        templateBody: memberTemplateBody(id, props),
+        targets: config.targets,
+        accounts: allAccounts(
+          config.targets,
+          overrides.map((o) => o.override),
+        ),
+        regions: props.regions,
+      });
+    }
+  }
   Aspects.of(app).add(new AwsSolutionsChecks({ reports: true }));
-  return { app, stack };
+  return { app, stack, ...(member && { member }) };
 }
 
 if (require.main === module) {

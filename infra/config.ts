@@ -13,6 +13,7 @@ import { WORKFLOWS } from '../workflows';
 import { asObject, emails, isDomain, str, unknownKeys } from '../workflows/shared/config';
 import { type NetworkConfig, parseNetworkConfig } from '../workflows/shared/network';
 import { configKey, type WorkflowRegistration } from '../workflows/shared/registration';
+import { hubRoleName, isOuId, parseTargets, type TargetsConfig } from '../workflows/shared/targets';
 
 export interface AlertsConfig {
   /** Email addresses subscribed to the failure-notification topic. @default [] */
@@ -65,6 +66,11 @@ export interface AppConfig {
   readonly local: LocalConfig;
   /** Where the functions' calls leave from (`staticEgress`, README "Static egress"). @default static egress off */
   readonly network: NetworkConfig;
+  /**
+   * The accounts and regions of an AWS Organization the workflows act in, through a member role in each account
+   * (README "Accounts and regions"). @default none: the hub's own account and region only
+   */
+  readonly targets?: TargetsConfig;
 }
 
 type Registry = typeof WORKFLOWS;
@@ -75,7 +81,7 @@ export type WorkflowSections = { readonly [W in Registry[number] as Uncapitalize
 
 export type OpsflowConfig = AppConfig & WorkflowSections;
 
-const APP_KEYS = ['$schema', 'stackName', 'alerts', 'local', 'network'];
+const APP_KEYS = ['$schema', 'stackName', 'alerts', 'local', 'network', 'targets'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -135,15 +141,35 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     lo.sesIdentities === undefined ? [...new Set(sesIdentitiesUsed.filter(Boolean))] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
 
   const network = parseNetworkConfig(root.network, problems);
+  const targets = parseTargets(root.targets, problems);
+  if (targets?.deploy === 'stackset' && ![targets.accounts, ...overridesOf(sections)].some((list) => list.some(isOuId)))
+    problems.push('targets.deploy: a service-managed StackSet deploys to OUs: name at least one OU (ou-…) in targets.accounts, or deploy "stacks"');
+  for (const w of WORKFLOWS as readonly WorkflowRegistration[]) {
+    const section = sections[configKey(w.name)];
+    if (!targets)
+      for (const { field } of w.targetOverrides?.(section) ?? [])
+        problems.push(`${field}: needs the top-level targets (organizationId, externalId, accounts, regions), which set up the member role it uses`);
+    // The acting roles' names (IAM: at most 64 characters, https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+    const longest = targets && stackName && (w.actingTasks ?? []).map((t) => hubRoleName(stackName, w.name, t)).find((n) => n.length > 64);
+    if (longest) problems.push(`stackName: with targets, the hub role ${longest} must be at most 64 characters; shorten stackName`);
+  }
 
   if (problems.length) throw new ConfigError(problems);
   return {
     network,
+    ...(targets && { targets }),
     stackName,
     alerts: { emails: alertEmails, ...(alertChat && { chat: alertChat }) },
     local: { ...(fleet ? { fleet } : {}), sesIdentities, chat },
     ...(sections as WorkflowSections),
   };
+}
+
+/** The accounts of every workflow's own `targets`. */
+function overridesOf(sections: Record<string, unknown>): string[][] {
+  return (WORKFLOWS as readonly WorkflowRegistration[]).flatMap((w) =>
+    (w.targetOverrides?.(sections[configKey(w.name)]) ?? []).map((o) => o.override.accounts ?? []),
+  );
 }
 
 const NON_APPROVER = { name: 'Visitor', email: 'visitor@example.com' };

@@ -29,7 +29,10 @@ export class OpsflowStack extends Stack {
     // Before the workflows: their functions that call outside AWS are placed in it as they are built.
     const egress = StaticEgress.build(this, config.network.staticEgress);
     for (const w of registry) {
-      this.workflows.set(w.name, w.build(this, sections[configKey(w.name)], { stackName: config.stackName, built: this.workflows }));
+      this.workflows.set(
+        w.name,
+        w.build(this, sections[configKey(w.name)], { stackName: config.stackName, built: this.workflows, ...(config.targets && { targets: config.targets }) }),
+      );
     }
     this.alerts = new FailureAlerts(this, 'FailureAlerts', {
       stateMachines: [...this.workflows.values()].map((w) => w.stateMachine),

@@ -8,7 +8,8 @@ import { parseSchedules } from '../../workflows/ec2-schedule/config';
 import { checkEnvironmentSize } from '../../workflows/shared/task-function';
 import { evaluate, type PolicyDocument } from '../../local/iam/policy';
 import { isAllowed } from '../../tasks/ec2-schedule/core/allow';
-import { Ec2Schedule, startStopTagConditions } from '../../workflows/ec2-schedule/construct';
+import { Ec2Schedule } from '../../workflows/ec2-schedule/construct';
+import { startStopTagConditions } from '../../workflows/ec2-schedule/kinds-iam';
 import { asList, statements, synthOpsflow } from './synth';
 
 const resources = (json: any, type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);

@@ -14,6 +14,7 @@ import { SCHEDULE_TAG } from '../../tasks/ec2-schedule/core/tags';
 import { parseChatDestination, type ChatDestination } from '../../tasks/shared/chat-target';
 import { INSTANCE_ID } from '../../tasks/shared/instance-id';
 import { asObject, emails, int, stringList, unknownKeys } from '../shared/config';
+import { parseTargetsOverride } from '../shared/targets';
 
 export interface ControlConfig {
   /**
@@ -71,7 +72,7 @@ export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfi
     const field = `ec2Schedule.schedules.${name}`;
     if (!NAME.test(name)) problems.push(`${field}: a schedule name must be 1-40 lower-case letters, digits or '-', starting with a letter or digit`);
     const s = asObject(value, field, problems);
-    unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups', 'hibernate'], field, problems);
+    unknownKeys(s, ['description', 'timezone', 'periods', 'skipDates', 'groups', 'hibernate', 'targets'], field, problems);
     if (s.hibernate !== undefined && typeof s.hibernate !== 'boolean') problems.push(`${field}.hibernate: must be true or false`);
     const timezone = typeof s.timezone === 'string' ? s.timezone : '';
     if (!timezone) problems.push(`${field}.timezone: required, an IANA time zone such as Europe/Berlin`);
@@ -89,7 +90,16 @@ export function parseSchedules(raw: unknown, problems: string[]): SchedulesConfi
     if (!Array.isArray(s.periods) || s.periods.length === 0) problems.push(`${field}.periods: required, a non-empty list of periods`);
     else periods = s.periods.map((p, i) => parsePeriod(p, `${field}.periods[${i}]`, groups, problems));
     const description = s.description === undefined ? undefined : String(s.description);
-    out[name] = { ...(description !== undefined && { description }), timezone, periods, skipDates, groups, ...(s.hibernate === true && { hibernate: true }) };
+    const targets = s.targets === undefined ? undefined : parseTargetsOverride(s.targets, `${field}.targets`, problems);
+    out[name] = {
+      ...(description !== undefined && { description }),
+      timezone,
+      periods,
+      skipDates,
+      groups,
+      ...(s.hibernate === true && { hibernate: true }),
+      ...(targets && { targets }),
+    };
   }
   return out;
 }

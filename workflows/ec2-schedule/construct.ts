@@ -54,7 +54,6 @@ import { SnsPublish, StepFunctionsStartExecution as StartExecutionTask } from 'a
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { VERIFY_INTERVAL_SECONDS } from '../../tasks/ec2-schedule/core/pace';
-import { parseAllowTag } from '../../tasks/ec2-schedule/core/allow';
 import { scheduleTriggers, type SchedulesConfig } from '../../tasks/ec2-schedule/core/schedules';
 import { kindOf } from '../../tasks/ec2-schedule/core/kinds';
 import type { Kind } from '../../tasks/ec2-schedule/core/types';
@@ -64,8 +63,9 @@ import type { ChatDestination } from '../../tasks/shared/chat-target';
 import { ChatSecret } from '../shared/chat';
 import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
-import { grantKinds } from './kinds-iam';
+import { describeInstancesStatement, ec2ActStatements, grantKinds, startStopTagConditions } from './kinds-iam';
 import { SchedulerRole } from '../shared/service-roles';
+import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig } from '../shared/targets';
 import { failWithProblems, LambdaStep } from '../shared/steps';
 import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from '../shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
@@ -77,27 +77,6 @@ import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workfl
 const RUN_TIMEOUT = Duration.hours(6);
 /** What a run keeps for its last Advance pass, the Report and PublishReport after verification. */
 const REPORT_ALLOWANCE = Duration.minutes(30);
-
-/**
- * The conditions under which the Act role may start or stop an instance, one statement each (IAM allows when any
- * statement does): the Schedule tag is present, or the instance matches an `allowTags` entry, read as the handlers
- * read it (`parseAllowTag`): `Key` is the tag present with any value (`Null` false), `Key=Value` that value
- * (`StringEquals`, values of one key together). EC2 authorizes Start/StopInstances per instance with
- * `aws:ResourceTag/<key>`: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html;
- * operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
- */
-export function startStopTagConditions(allowTags: string[]): Array<Record<string, Record<string, string | string[]>>> {
-  const present = new Set<string>([SCHEDULE_TAG]);
-  const values = new Map<string, string[]>();
-  for (const { key, value } of allowTags.map(parseAllowTag)) {
-    if (value === undefined) present.add(key);
-    else values.set(key, [...new Set([...(values.get(key) ?? []), value])]);
-  }
-  return [
-    ...[...present].map((key) => ({ Null: { [`aws:ResourceTag/${key}`]: 'false' } })),
-    ...[...values].filter(([key]) => !present.has(key)).map(([key, vs]) => ({ StringEquals: { [`aws:ResourceTag/${key}`]: vs.length === 1 ? vs[0] : vs } })),
-  ];
-}
 
 export interface Ec2ScheduleProps {
   /** Named schedules; each period boundary becomes an EventBridge Scheduler schedule. @default {} */
@@ -122,7 +101,16 @@ export interface Ec2ScheduleProps {
   readonly scheduleNamePrefix?: string;
   /** @default `<stackName>-Ec2Schedule` */
   readonly stateMachineName?: string;
+  /**
+   * Act in the accounts and regions of an organisation too: the Plan, Advance, Control and Chat roles are named
+   * `hubRoleName(stackName, 'Ec2Schedule', <task>)` and may assume the member role (workflows/shared/targets.ts).
+   * @default none: this account and region only
+   */
+  readonly targets?: { readonly config: TargetsConfig; readonly stackName: string };
 }
+
+/** The tasks whose roles act in member accounts (their roles' names: `hubRoleName`). */
+export const EC2_SCHEDULE_ACTING_TASKS = ['Plan', 'Advance', 'Control', 'Chat'] as const;
 
 export class Ec2Schedule extends Construct {
   readonly stateMachine: WorkflowStateMachine;
@@ -195,6 +183,8 @@ export class Ec2Schedule extends Construct {
       );
     }
     const tableEnv = { TABLE_NAME: this.table.tableName };
+    const roleName = (task: (typeof EC2_SCHEDULE_ACTING_TASKS)[number]) =>
+      props.targets && { roleName: hubRoleName(props.targets.stackName, 'Ec2Schedule', task) };
     const kindsEnv = { KINDS: JSON.stringify(kinds) };
     const validate = new TaskFunction(this, 'ValidateFn', {
       entry: 'tasks/ec2-schedule/validate.ts',
@@ -205,12 +195,14 @@ export class Ec2Schedule extends Construct {
       entry: 'tasks/ec2-schedule/plan.ts',
       description: 'opsflow ec2 schedule: find targets, settle skips, store batches',
       timeout: Duration.minutes(5),
+      ...roleName('Plan'),
       environment: { ...tableEnv, ...kindsEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
     });
     const advance = new TaskFunction(this, 'AdvanceFn', {
       entry: 'tasks/ec2-schedule/advance.ts',
       description: 'opsflow ec2 schedule: one pass of a group: verify instances in transition, start or stop what EC2 tokens allow',
       timeout: Duration.minutes(5),
+      ...roleName('Advance'),
       environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
     });
     const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
@@ -224,29 +216,9 @@ export class Ec2Schedule extends Construct {
     allowChatNotify(report, props.reportChat);
 
     // ---- IAM: explicit statements, least privilege -----------------------------------------------------
-    const instanceArn = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
-    // DescribeInstances supports no resource-level permissions.
-    const describeInstances = new PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] });
-    const startStop = ['ec2:StartInstances', 'ec2:StopInstances'];
-    // Only instances that opted in: a Schedule tag (scheduled runs), or a tag that ec2Schedule.control allows (links
-    // and chat), so that IAM allows exactly what the handlers offer; any other instance is refused by IAM.
-    for (const conditions of kinds.includes('ec2') ? startStopTagConditions(allow.tags) : []) {
-      advance.addToRolePolicy(new PolicyStatement({ actions: startStop, resources: [instanceArn], conditions }));
-    }
-    if (allow.instanceIds.length && kinds.includes('ec2')) {
-      advance.addToRolePolicy(
-        new PolicyStatement({
-          actions: startStop,
-          resources: allow.instanceIds.map((i) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: i })),
-        }),
-      );
-    }
-    if (props.kmsKeyArns?.length) {
-      // Starting an instance with encrypted volumes makes EC2 create a grant on the volume's key, as the caller.
-      advance.addToRolePolicy(
-        new PolicyStatement({ actions: ['kms:CreateGrant'], resources: props.kmsKeyArns, conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } }),
-      );
-    }
+    const describeInstances = describeInstancesStatement();
+    const act = { kinds, allowTags: allow.tags, allowInstanceIds: allow.instanceIds, kmsKeyArns: props.kmsKeyArns ?? [] };
+    for (const statement of ec2ActStatements(hubScope(stack), act)) advance.addToRolePolicy(statement);
     for (const fn of [plan, advance]) fn.addToRolePolicy(describeInstances);
     // Batches are written 25 to a BatchWriteItem and a pass reads its window of batches with one Query.
     plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [this.table.tableArn] }));
@@ -404,6 +376,7 @@ export class Ec2Schedule extends Construct {
       entry: 'tasks/ec2-schedule/control.ts',
       description: 'opsflow ec2 control links: show an instance, start or stop it through the workflow',
       environment: httpEnv,
+      ...roleName('Control'),
     });
     // The deployment's one chat secret (workflows/shared/chat.ts): the slash command verifies Slack and Mattermost with it.
     this.chatSecret = ChatSecret.of(this);
@@ -411,6 +384,7 @@ export class Ec2Schedule extends Construct {
       entry: 'tasks/ec2-schedule/chat.ts',
       description: 'opsflow ec2 slash command (Mattermost, Slack): ls, status, start, stop',
       environment: { ...httpEnv, ...this.chatSecret.environment },
+      ...roleName('Chat'),
     });
     this.chatSecret.allowRead(chat);
     for (const fn of [control, chat]) {
@@ -436,7 +410,13 @@ export class Ec2Schedule extends Construct {
     }
 
     // The other kinds: read where EC2 is described, act where EC2 is started and stopped, under the same tag conditions.
-    grantKinds(stack, kinds, startStopTagConditions(allow.tags), { readers: [control, chat], planner: plan, actor: advance });
+    grantKinds(hubScope(stack), kinds, startStopTagConditions(allow.tags), { readers: [control, chat], planner: plan, actor: advance });
+
+    if (props.targets) {
+      // The same roles act in member accounts through the member role (infra/member-stack.ts); the plan resolves OUs.
+      for (const fn of [plan, advance, control, chat]) grantAssumeMember(fn, props.targets.config, stack.partition);
+      grantResolveOus(plan, props.targets.config, stack.partition);
+    }
 
     this.api = new LinkApi(this, 'Api', {
       description: 'opsflow EC2 control links and slash command',

@@ -10,7 +10,7 @@
  * Two places, both under the key `OpsflowLocal`:
  * - on a state machine's resource, `workflow`: its name, examples and run hints (`declareWorkflow`);
  * - on the template, the app-wide facts (`declareLocalApp`): the tags the fleet views show as columns, the fleet
- *   file to seed, the SES identities to verify.
+ *   file to seed, the SES identities to verify; on the member stack's template, `member: true`.
  * Record panels (workflows/shared/record-panel.ts) are a third: on a table's resource, `records`.
  */
 import { readFileSync } from 'node:fs';
@@ -39,6 +39,11 @@ export interface WorkflowMetadata {
 
 /** Template metadata `OpsflowLocal`: facts about the whole app. */
 export interface LocalAppMetadata {
+  /**
+   * This template is the member stack (infra/member-stack.ts): the runtime deploys it into every simulated member account
+   * of the organisation, not as an app of its own. @default false
+   */
+  readonly member?: boolean;
   /** EC2 tag keys the fleet views (console, `opsflow fleet`) show as columns, in this order. @default none */
   readonly interestingTags?: readonly string[];
   /** The EC2 fleet to simulate: a JSON file, relative to the app's directory (the parent of cdk.out). @default none */

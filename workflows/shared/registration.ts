@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { MemberAccess, TargetsConfig, TargetsOverride } from './targets';
 
 /** The project root: what example paths, policy files and task entries are relative to. */
 export const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -20,6 +21,8 @@ export interface BuiltWorkflow {
   readonly stateMachine: IStateMachine;
   /** Stack outputs besides `<name>StateMachineArn`, by output id. @default none */
   readonly outputs?: Record<string, string>;
+  /** With `targets` configured: what the member role must allow, and which hub roles it trusts. @default none (acts in the hub only) */
+  readonly member?: MemberAccess;
 }
 
 export interface BuildContext {
@@ -27,6 +30,8 @@ export interface BuildContext {
   readonly stackName: string;
   /** The workflows registered before this one, by name. */
   readonly built: ReadonlyMap<string, BuiltWorkflow>;
+  /** The accounts and regions of the organisation to act in (config `targets`). @default none: the hub's own account and region */
+  readonly targets?: TargetsConfig;
 }
 
 export interface WorkflowRegistration<N extends string = string, C = unknown> {
@@ -45,6 +50,13 @@ export interface WorkflowRegistration<N extends string = string, C = unknown> {
   readonly interestingTags?: readonly string[];
   /** SES identities the workflow sends from, to verify in the local runtime's account. @default none */
   readonly sesIdentities?: (config: C) => string[];
+  /**
+   * The tasks whose roles act in member accounts when `targets` is set: their roles get fixed names
+   * (`hubRoleName`, workflows/shared/targets.ts) that the member role trusts. @default none
+   */
+  readonly actingTasks?: readonly string[];
+  /** The section's own `targets` (per schedule, per policy), each with its field path, checked against the top-level `targets`. @default none */
+  readonly targetOverrides?: (config: C) => Array<{ field: string; override: TargetsOverride }>;
 }
 
 /** Types a registration; nothing more. */

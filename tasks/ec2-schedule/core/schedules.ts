@@ -30,6 +30,8 @@ export interface ScheduleConfig {
   readonly groups: string[];
   /** Stops hibernate the EC2 instances launched with hibernation configured (the others stop normally). @default false */
   readonly hibernate?: boolean;
+  /** The accounts and regions this schedule acts in, over the top-level `targets` (workflows/shared/targets.ts). @default the top level's */
+  readonly targets?: { readonly accounts?: string[]; readonly regions?: string[] };
 }
 
 export type SchedulesConfig = Record<string, ScheduleConfig>;
