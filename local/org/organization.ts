@@ -83,7 +83,7 @@ export function organizationProblems(raw: unknown, where = 'organization'): stri
   const regions = raw.regions ?? [];
   if (!Array.isArray(regions) || !regions.every((r) => typeof r === 'string' && REGION_CODE.test(r)))
     problems.push(`${where}.regions must be a list of region codes such as "eu-west-1", got ${JSON.stringify(raw.regions)}`);
-  const known = new Set([REGION, ...(Array.isArray(regions) ? regions : [])]);
+  const known = new Set([REGION, ...(Array.isArray(regions) ? regions.filter((r) => typeof r === 'string' && REGION_CODE.test(r)) : [])]);
   const seen = new Set<string>();
   const account = (a: unknown, at: string, member: boolean): void => {
     if (!obj(a)) {
