@@ -112,8 +112,13 @@ describe('STS AssumeRole into a member account', () => {
     );
   });
 
-  it('refuses a role that does not exist as AWS does: AccessDenied, not NoSuchEntity', async () => {
+  it('refuses a role that does not exist as AWS does (AccessDenied, not NoSuchEntity): the member stack is in every member account only', async () => {
     await expect(assume(USER, { RoleArn: member('111111111111', 'no-such-role') })).rejects.toMatchObject({ name: 'AccessDenied' });
+    // The member stack is deployed into the member accounts, not into the hub (the management account).
+    await expect(assume(USER, { RoleArn: member('000000000000', 'opsflow-operator') })).rejects.toMatchObject({ name: 'AccessDenied' });
+    // The outside account is not a member: no member stack there.
+    await expect(assume(USER, { RoleArn: member('999999999999', 'opsflow-operator') })).rejects.toMatchObject({ name: 'AccessDenied' });
+    expect((await assume(USER, { RoleArn: member('333333333333', 'opsflow-operator') })).AssumedRoleUser?.Arn).toMatch(/^arn:aws:sts::333333333333:/);
   });
 
   it("holds DurationSeconds to the role's MaxSessionDuration, and role chaining to one hour", async () => {
