@@ -511,7 +511,18 @@ export class Runtime {
           }),
       ),
     );
-    if (resolved.length) this.log(`member stacks ${templates.map((t) => t.stackName).join(', ')} deployed into ${members.length} member accounts (IAM roles)`);
+    if (resolved.length) {
+      // Only their IAM takes effect so far: say which of their resource types do not run, as for the hub's.
+      const skipped = new Set(
+        templates
+          .flatMap((t) => Object.values(t.template.Resources ?? {}).map((r) => r.Type))
+          .filter((type) => !type.startsWith('AWS::IAM::') && type !== 'AWS::CDK::Metadata'),
+      );
+      this.log(
+        `member stacks ${templates.map((t) => t.stackName).join(', ')} deployed into ${members.length} member accounts: their IAM roles and policies` +
+          (skipped.size ? `; not run in member accounts: ${[...skipped].sort().join(', ')}` : ''),
+      );
+    }
     return resolved;
   }
 
