@@ -12,7 +12,8 @@
  *            request's protocol (JSON, REST-JSON, query, EC2 query, REST-XML)
  *   checks   what AWS checks before a service acts: authentication (auth.ts), request validation against the
  *            service models (validate/), IAM (iam/), quotas, rates and deploy checks (rules/)
- *   services the emulated AWS services (services/) and the network their functions' calls go through (network/)
+ *   services the emulated AWS services (services/), the network their functions' calls go through (network/), and
+ *            the simulated organization: accounts, regions, STS and Organizations (org/)
  *   engine   Step Functions (engine/), which calls the services (S3 for Distributed Map, CloudTrail)
  *   front    the HTTP endpoint (server.ts) and the console: its API contract, server and browser app (console/)
  *   runtime  runtime.ts, which builds all of the above from a cloud assembly
@@ -33,7 +34,7 @@ const LAYERS = [
   ['base', '^local/(kernel|storage|glob|limits|sigv4|credentials|faults|outbox|template|synth|client|unshadow-node)\\.[cm]?[jt]s$'],
   ['wire', '^local/wire/'],
   ['checks', '^local/(auth\\.ts$|validate/|iam/|rules/)'],
-  ['services', '^local/(services|network)/'],
+  ['services', '^local/(services|network|org)/'],
   ['engine', '^local/engine/'],
   ['front', '^local/(server\\.ts$|console/)'],
   ['runtime', '^local/runtime\\.ts$'],

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseChatDestination, type ChatDestination } from '../tasks/shared/chat-target';
 import { isValidEmail as isEmail } from '../tasks/shared/email';
+import { organizationProblems, type OrganizationSpec } from '../local/org/organization';
 import { WORKFLOWS } from '../workflows';
 import { asObject, emails, isDomain, str, unknownKeys } from '../workflows/shared/config';
 import { type NetworkConfig, parseNetworkConfig } from '../workflows/shared/network';
@@ -36,6 +37,11 @@ export interface LocalConfig {
   readonly sesIdentities: string[];
   /** The local chat server's workspace (README "The local chat server"). */
   readonly chat: LocalChatConfig;
+  /**
+   * A simulated AWS Organization for the local runtime (README "A simulated organization"): member accounts (id, name,
+   * OU path), regions, and a fleet file per account and region. Only `npm start` reads it. @default none (one account, one region)
+   */
+  readonly organization?: OrganizationSpec;
 }
 
 /** The local Slack / Mattermost / Teams workspace: `local.chat` in the config file, plus what the rest of the config names. */
@@ -133,10 +139,20 @@ export function parseConfig(raw: unknown): OpsflowConfig {
   const alertEmails = emails(al.emails ?? [], 'alerts.emails', problems);
   const alertChat = al.chat === undefined ? undefined : parseChatDestination(al.chat, 'alerts.chat', problems);
   const lo = asObject(root.local ?? {}, 'local', problems);
-  unknownKeys(lo, ['fleet', 'sesIdentities', 'chat'], 'local', problems);
+  unknownKeys(lo, ['fleet', 'sesIdentities', 'chat', 'organization'], 'local', problems);
   const chat = localChat(root, asObject(lo.chat ?? {}, 'local.chat', problems), problems);
   const fleet = lo.fleet === undefined ? undefined : str(lo.fleet, 'local.fleet', problems);
   if (fleet && !existsSync(resolve(fleet))) problems.push(`local.fleet: file ${fleet} does not exist`);
+  const organization = lo.organization === undefined ? undefined : (lo.organization as OrganizationSpec);
+  if (organization !== undefined) {
+    const orgProblems = organizationProblems(organization, 'local.organization');
+    problems.push(...orgProblems);
+    if (!orgProblems.length)
+      [...organization.accounts, ...(organization.outside ?? [])].forEach((a) => {
+        for (const [region, file] of Object.entries(a.fleets ?? {}))
+          if (!existsSync(resolve(file))) problems.push(`local.organization: account ${a.id}'s fleet in ${region}, file ${file}, does not exist`);
+      });
+  }
   const sesIdentities =
     lo.sesIdentities === undefined ? [...new Set(sesIdentitiesUsed.filter(Boolean))] : identities(lo.sesIdentities, 'local.sesIdentities', problems);
 
@@ -160,7 +176,7 @@ export function parseConfig(raw: unknown): OpsflowConfig {
     ...(targets && { targets }),
     stackName,
     alerts: { emails: alertEmails, ...(alertChat && { chat: alertChat }) },
-    local: { ...(fleet ? { fleet } : {}), sesIdentities, chat },
+    local: { ...(fleet ? { fleet } : {}), sesIdentities, chat, ...(organization && { organization }) },
     ...(sections as WorkflowSections),
   };
 }

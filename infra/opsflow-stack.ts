@@ -57,6 +57,7 @@ export class OpsflowStack extends Stack {
       ...(config.local.fleet && { fleet: config.local.fleet }),
       sesIdentities: config.local.sesIdentities,
       chat: config.local.chat,
+      ...(config.local.organization && { organization: config.local.organization }),
     });
   }
 }

@@ -39,6 +39,8 @@ export interface AuthContext {
    * which local Lambdas sign with. `scale` is how many of its milliseconds pass per real one.
    */
   clocks(): Array<{ now: number; scale: number }>;
+  /** The regions a credential scope may name: the hub's, and a simulated organization's (local/org/). @default [REGION] */
+  regions?(): readonly string[];
 }
 
 /** "The request must reach AWS within five minutes of the time stamp" (15 minutes for most services, which is what they answer). https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html */
@@ -121,7 +123,7 @@ async function check(req: ReceivedRequest, sig: SigV4, ctx: AuthContext): Promis
   }
   if (expiresText !== null && !(/^\d{1,10}$/.test(expiresText) && Number(expiresText) <= MAX_EXPIRES_SECONDS))
     return { kind: 'expires-too-long', expires: expiresText };
-  if (sig.region !== REGION) return { kind: 'region', region: sig.region };
+  if (!(ctx.regions?.() ?? [REGION]).includes(sig.region)) return { kind: 'region', region: sig.region };
   if (sig.date !== sig.requestDate!.slice(0, 8)) return { kind: 'scope-date', scopeDate: sig.date, amzDate: sig.requestDate! };
 
   const key = ctx.credentials(sig.accessKeyId);
@@ -189,6 +191,8 @@ function protocolOf(service: string, path: string): Protocol {
     // Auto Scaling speaks the query protocol too (InvalidClientTokenId, 403, among its common errors:
     // https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html): a JSON error is "unexpected content" to its XML parser.
     case 'autoscaling':
+    // STS: the query protocol (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html lists InvalidClientTokenId, 403).
+    case 'sts':
       return 'query';
     case 'ses':
       // SES v2 is REST-JSON under /v2/; SES v1 is the Query protocol.
@@ -284,6 +288,7 @@ function refusal(sig: SigV4, path: string, reason: Reason): AwsResponse {
           ses: 'http://ses.amazonaws.com/doc/2010-12-01/',
           rds: 'http://rds.amazonaws.com/doc/2014-10-31/',
           autoscaling: 'http://autoscaling.amazonaws.com/doc/2011-01-01/',
+          sts: 'https://sts.amazonaws.com/doc/2011-06-15/',
         }[sig.service] ?? 'http://sns.amazonaws.com/doc/2010-03-31/';
       return {
         status: reason.kind === 'incomplete' ? 400 : 403,

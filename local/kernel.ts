@@ -9,6 +9,17 @@ export const ACCOUNT = '000000000000';
 export const REGION = 'us-east-1';
 
 /**
+ * Where state lives: one account in one region. The hub (`ACCOUNT`, `REGION`) holds the deployed app; a simulated
+ * organization (local/org/) adds member accounts and regions, each with services of its own (local/org/partitions.ts).
+ */
+export interface Partition {
+  readonly account: string;
+  readonly region: string;
+}
+
+export const HUB: Partition = { account: ACCOUNT, region: REGION };
+
+/**
  * Virtual time: one clock for everything the runtime runs, and for the functions it runs.
  *
  * While nothing works, everything waits (Wait states, task and heartbeat timeouts, retry back-off, schedules, EC2
@@ -331,6 +342,10 @@ export interface AwsRequest {
   operation?: string;
   /** Caller identity derived from the access key id (used for CloudTrail records). */
   accessKeyId: string;
+  /** The SigV4 credential scope's region; undefined for unsigned requests. */
+  region?: string;
+  /** The account and region the request acts in (the access key's account, the scope's region); set by local/org/partitions.ts. @default HUB */
+  partition?: Partition;
 }
 
 export interface AwsResponse {

@@ -14,7 +14,11 @@ import { ConsoleServer } from './console/server';
 import { configuredCredentials, Keyring, type Credentials } from './credentials';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
-import { ACCOUNT, AwsError, Clock, REGION, StateDir, type AwsRequest, type AwsResponse, type Target } from './kernel';
+import { ACCOUNT, AwsError, Clock, HUB, REGION, StateDir, type AwsRequest, type AwsResponse, type Partition, type Target } from './kernel';
+import { Organization, type OrganizationSpec } from './org/organization';
+import { Partitions } from './org/partitions';
+import { StsService } from './org/sts';
+import { OrganizationsService } from './org/organizations';
 import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
 import { LambdaApi } from './services/lambda-api';
@@ -24,7 +28,7 @@ import { Internet } from './network/internet';
 import { NetworkModel } from './network/model';
 import { Scheduler } from './services/scheduler';
 import { IamEnforcer } from './iam/enforcer';
-import { IamModel } from './iam/model';
+import { accountOfArn, IamModel } from './iam/model';
 import { CfnSchemas } from './rules/cfn-schemas';
 import { checkAssembly, DeployRefusedError } from './rules/deploy';
 import { Gate } from './rules/gate';
@@ -35,7 +39,7 @@ import { createServer, listen, ownHosts } from './server';
 import { CloudTrailService } from './services/cloudtrail';
 import { DynamoDbService } from './services/dynamodb/service';
 import { S3Service } from './services/s3';
-import { identityForAccessKey, loadFleetSeed, roleSessionIdentity, type Caller, type UserIdentity } from './services/fleet';
+import { identityForAccessKey, inAccount, loadFleetSeed, roleSessionIdentity, type Caller, type FleetSeed, type UserIdentity } from './services/fleet';
 import { AutoScalingService } from './services/autoscaling';
 import { Ec2Service } from './services/ec2';
 import { RdsService } from './services/rds';
@@ -120,6 +124,10 @@ interface AppMetadata {
   sesIdentities?: string[];
   /** The local chat workspace: Mattermost hosts, channels, people (local/services/chat/server.ts `ChatSetup`). */
   chat?: ChatSetup;
+  /** A simulated AWS Organization: member accounts, regions, a fleet per account and region (local/org/organization.ts). */
+  organization?: OrganizationSpec;
+  /** A member stack: deployed into every member account of the simulated organization, not into the hub (README "A simulated organization"). */
+  member?: boolean;
 }
 
 export class Runtime {
@@ -136,6 +144,12 @@ export class Runtime {
   readonly outbox: FileOutbox;
   readonly sfn: StepFunctionsService;
   readonly ec2: Ec2Service;
+  /** The simulated organization, when the app declares one (`Metadata.OpsflowLocal.organization`). */
+  org?: Organization;
+  /** State per account and region: each request goes to the services of its partition (local/org/partitions.ts). */
+  readonly partitions: Partitions;
+  /** EC2 in the organization's other partitions (every account × region but the hub's). */
+  readonly memberEc2 = new Map<string, Ec2Service>();
   readonly rds: RdsService;
   /** Auto Scaling groups whose instances live in the EC2 fleet. */
   readonly autoscaling: AutoScalingService;
@@ -206,7 +220,22 @@ export class Runtime {
     this.gate = new Gate(this.rules);
     if (this.rules.quotas) this.gate.use(requestQuota);
     // A malformed OPSFLOW_CREDENTIALS fails here, before the state directory is locked.
-    this.keys = new Keyring(options.credentials ?? configuredCredentials(), (id) => this.gate.iam?.model.session(id)?.credentials);
+    const users = options.credentials ?? configuredCredentials();
+    // A member account's administrator signs with the account id as access key id (LocalStack's convention,
+    // https://docs.localstack.cloud/references/credentials/: "a 12-digit number which will be taken ... as the account ID"),
+    // and the first configured secret, so no page can guess a secret the user's own key does not already give away.
+    const accountKey = (id: string) => (id !== ACCOUNT && this.org?.account(id) ? { accessKeyId: id, secretAccessKey: users[0].secretAccessKey } : undefined);
+    // STS's sessions expire (on the virtual clock); the runtime's own role sessions do not.
+    const session = (id: string) => {
+      const s = this.gate.iam?.model.session(id);
+      return s && (s.expiresMs === undefined || s.expiresMs > this.clock.nowMs()) ? s : undefined;
+    };
+    this.keys = new Keyring(users, (id) => session(id)?.credentials ?? accountKey(id));
+    this.partitions = new Partitions((id) => {
+      const s = session(id);
+      if (s) return accountOfArn(s.role.arn);
+      return id !== ACCOUNT && this.org?.account(id) ? id : ACCOUNT;
+    });
     this.state = new StateDir(resolve(options.stateDir ?? '.opsflow'));
     this.state.lock();
     this.state.writeFault = () => (this.faults.diskFull ? 'ENOSPC' : undefined);
@@ -330,7 +359,14 @@ export class Runtime {
     // An answer means durable: every change a request made is on disk before its response leaves.
     rt.server = createServer(
       // The network first: a call that cannot leave the function's VPC never reaches IAM or the service.
-      services.map((s) => rt.egress.wrap(rt.gate.wrap(s))),
+      [
+        ...services.map((s) => rt.egress.wrap(rt.partitions.route(rt.gate.wrap(s)))),
+        // Global services: one for every account and region.
+        ...[
+          new StsService({ clock: rt.clock, model: () => rt.gate.iam?.model, org: () => rt.org }),
+          new OrganizationsService({ org: () => rt.org, accountOf: (key) => rt.partitions.accountOf(key) }),
+        ].map((s) => rt.egress.wrap(rt.partitions.global(rt.gate.wrap(s)))),
+      ],
       (req) => rt.plain(req),
       {
         allowedHosts: () => rt.allowedHosts,
@@ -339,6 +375,7 @@ export class Runtime {
           { now: rt.clock.nowMs(), scale: rt.clock.scale },
         ],
         credentials: (id) => rt.keys.lookup(id),
+        regions: () => rt.org?.regions ?? [REGION],
       },
       { mark: () => rt.state.mark(), commit: (mark) => rt.state.commit(mark) },
     );
@@ -362,19 +399,25 @@ export class Runtime {
       const apps = assembly.stacks.map((s) => s.template.Metadata?.OpsflowLocal as AppMetadata | undefined);
       // A bad fleet file is refused (naming the file and the field) before the deploy checks, which take seconds.
       const fleets = rt.seedFleet ? apps.flatMap((app) => (app?.fleet ? [loadFleetSeed(resolve(cdkOut, '..', app.fleet))] : [])) : [];
-      const stacks = assembly.stacks.map((s) => ({
+      const orgs = apps.flatMap((app) => (app?.organization ? [app.organization] : []));
+      if (orgs.length > 1) throw new Error('template metadata OpsflowLocal.organization: more than one stack declares an organization');
+      if (orgs[0]) rt.addOrganization(new Organization(orgs[0]), (file) => loadFleetSeed(resolve(cdkOut, '..', file)));
+      const all = assembly.stacks.map((s) => ({
         assemblyDir: s.assemblyDir,
+        member: (s.template.Metadata?.OpsflowLocal as AppMetadata | undefined)?.member === true,
         resolved: new ResolvedStack(s.template, { stackName: s.stackName, policy: defaultResourcePolicy({ stackName: s.stackName, endpoint: rt.endpoint }) }),
       }));
+      const stacks = all.filter((s) => !s.member);
+      const memberStacks = rt.memberStacks(assembly.stacks.filter((_, i) => all[i].member));
       // What CloudFormation would refuse fails `up` before anything runs, listing every problem.
       if (rt.rules.deployChecks) {
         const problems = checkAssembly(
-          stacks.map((s) => s.resolved),
+          all.map((s) => s.resolved),
           new CfnSchemas({ log: (line) => rt.log(line) }),
         );
         if (problems.length) throw new DeployRefusedError(problems);
       }
-      rt.enforceIam(stacks.map((s) => s.resolved));
+      rt.enforceIam([...stacks.map((s) => s.resolved), ...memberStacks]);
       rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
@@ -418,6 +461,74 @@ export class Runtime {
       deploying();
     }
     return rt;
+  }
+
+  /**
+   * The organization's accounts in its regions: each partition but the hub's gets EC2 (seeded with its fleet file),
+   * CloudTrail and EventBridge of its own, behind the same rules as the hub's.
+   */
+  private addOrganization(org: Organization, loadSeed: (file: string) => FleetSeed): void {
+    this.org = org;
+    // Fleet files are read before anything is created: a bad one is refused naming the file.
+    const seeds = new Map(org.accounts.flatMap((a) => Object.entries(a.fleets).map(([region, file]) => [`${a.id}/${region}`, loadSeed(file)] as const)));
+    for (const p of org.partitions()) {
+      if (p.account === HUB.account && p.region === HUB.region) continue;
+      const events = new EventsService({ clock: this.clock, invoke: (t) => this.invokeTarget(t), partition: p });
+      const ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: events, partition: p, identity: (k) => this.identityOf(k) });
+      const seed = seeds.get(`${p.account}/${p.region}`);
+      if (seed && this.seedFleet) ec2.fleet.seed(seed);
+      this.memberEc2.set(`${p.account}/${p.region}`, ec2);
+      this.partitions.add(
+        p,
+        [ec2, new CloudTrailService({ fleet: ec2.fleet }), events].map((s) => this.gate.wrap(s)),
+      );
+    }
+    const members = org.accounts.filter((a) => a.member).length;
+    this.log(
+      `organization ${org.id}: ${members} accounts (hub ${ACCOUNT}) and ${org.accounts.length - members} outside, in ${org.regions.join(', ')}; ` +
+        `an account's administrator signs with its account id as access key id`,
+    );
+  }
+
+  /**
+   * Member stacks (`Metadata.OpsflowLocal.member`) as deployed into each member account of the organization (not the
+   * hub, the management account, which a StackSet with service-managed permissions skips too:
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html).
+   * Their IAM is what takes effect here: the roles, their trust and identity policies, in the account's ARNs.
+   */
+  private memberStacks(templates: Array<{ stackName: string; template: ResolvedStack['template'] }>): ResolvedStack[] {
+    if (!templates.length) return [];
+    const members = (this.org?.accounts ?? []).filter((a) => a.member && a.id !== ACCOUNT);
+    if (!members.length)
+      this.log(`member stacks ${templates.map((t) => t.stackName).join(', ')} not deployed: the app declares no organization with member accounts`);
+    const resolved = members.flatMap((a) =>
+      templates.map(
+        (t) =>
+          new ResolvedStack(t.template, {
+            stackName: t.stackName,
+            policy: defaultResourcePolicy({ stackName: t.stackName, endpoint: this.endpoint, account: a.id }),
+            partition: { account: a.id, region: REGION },
+          }),
+      ),
+    );
+    if (resolved.length) {
+      // Only their IAM takes effect so far: say which of their resource types do not run, as for the hub's.
+      const skipped = new Set(
+        templates
+          .flatMap((t) => Object.values(t.template.Resources ?? {}).map((r) => r.Type))
+          .filter((type) => !type.startsWith('AWS::IAM::') && type !== 'AWS::CDK::Metadata'),
+      );
+      this.log(
+        `member stacks ${templates.map((t) => t.stackName).join(', ')} deployed into ${members.length} member accounts: their IAM roles and policies` +
+          (skipped.size ? `; not run in member accounts: ${[...skipped].sort().join(', ')}` : ''),
+      );
+    }
+    return resolved;
+  }
+
+  /** EC2 of one account in one region (the hub's, or a member partition's). */
+  ec2In(p: Partition): Ec2Service | undefined {
+    return p.account === HUB.account && p.region === HUB.region ? this.ec2 : this.memberEc2.get(`${p.account}/${p.region}`);
   }
 
   /**
@@ -501,7 +612,7 @@ export class Runtime {
     this.gate.iam = new IamEnforcer(
       model,
       {
-        instanceTags: (id) => this.ec2.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
+        instanceTags: (id, p) => (p ? this.ec2In(p) : this.ec2)?.fleet.get(id)?.tags as Array<{ Key: string; Value: string }> | undefined,
         resourceTags: (arn) => tagsByArn.get(arn),
         volumeKey: (id) => this.ec2.fleet.get(id)?.sim.volumeKmsKeyArn,
         volumeGrant: (id, allowed) => void (allowed ? this.ec2.fleet.grantDenied.delete(id) : this.ec2.fleet.grantDenied.add(id)),
@@ -743,7 +854,10 @@ export class Runtime {
    */
   private identityOf(accessKeyId: string, invokedBy?: string): UserIdentity {
     const session = this.gate.iam?.model.session(accessKeyId);
-    if (session) return roleSessionIdentity(session.role.arn, session.sessionName, accessKeyId, invokedBy);
+    if (session) return inAccount(roleSessionIdentity(session.role.arn, session.sessionName, accessKeyId, invokedBy), accountOfArn(session.role.arn));
+    // A member account's administrator key: the account's root user, as CloudTrail names it.
+    if (accessKeyId !== ACCOUNT && this.org?.account(accessKeyId))
+      return { type: 'Root', principalId: accessKeyId, arn: `arn:aws:iam::${accessKeyId}:root`, accountId: accessKeyId, accessKeyId };
     // IAM off: the runtime's own key signs a service's call; CloudTrail still names the service.
     return { ...identityForAccessKey(accessKeyId), ...(invokedBy && { invokedBy }) };
   }
@@ -784,6 +898,7 @@ export class Runtime {
     this.scheduler.stop();
     this.sfn.close();
     this.ec2.close();
+    for (const ec2 of this.memberEc2.values()) ec2.close();
     this.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });

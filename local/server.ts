@@ -81,6 +81,7 @@ export async function readAwsRequest(req: IncomingMessage, bodyTimeoutMs = BODY_
     service: signature?.service ?? '',
     target: headers['x-amz-target'],
     accessKeyId: signature?.accessKeyId ?? '',
+    region: signature?.region,
   };
 }
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { ACCOUNT, REGION, arn } from './kernel';
+import { ACCOUNT, REGION, arn, type Partition } from './kernel';
 
 export interface CfnResource {
   Type: string;
@@ -99,6 +99,8 @@ export interface ResolvedStackOptions {
   policy: ResourcePolicy;
   /** Parameter values overriding the template's defaults. */
   parameters?: Record<string, string>;
+  /** Where the stack is deployed: `AWS::AccountId`, `AWS::Region` (a member stack in a member account). @default HUB */
+  partition?: Partition;
 }
 
 /** `Ref: AWS::NoValue`: removes the property (or list element) that holds it. */
@@ -197,9 +199,9 @@ export class ResolvedStack {
   private pseudoParameter(name: string): unknown {
     switch (name) {
       case 'AWS::Region':
-        return REGION;
+        return this.options.partition?.region ?? REGION;
       case 'AWS::AccountId':
-        return ACCOUNT;
+        return this.options.partition?.account ?? ACCOUNT;
       case 'AWS::Partition':
         return 'aws';
       case 'AWS::URLSuffix':
@@ -415,6 +417,8 @@ export interface DefaultPolicyOptions {
   stackName: string;
   /** Base URL of the local endpoint (e.g. http://127.0.0.1:4566): HTTP API endpoints and SQS queue URLs. */
   endpoint: string;
+  /** The account roles are created in (a member stack's). @default ACCOUNT */
+  account?: string;
 }
 
 /** Local names, ARNs and URLs (us-east-1, account 000000000000) for the resource types the app uses. */
@@ -431,7 +435,8 @@ export function defaultResourcePolicy(options: DefaultPolicyOptions): ResourcePo
 }
 
 /** `Ref` and `Fn::GetAtt` values per type, computed lazily: only the one asked for is built. */
-function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resource: ResolvedResource): Record<string, () => unknown> {
+function defaultAttributes(options: DefaultPolicyOptions, resource: ResolvedResource): Record<string, () => unknown> {
+  const { stackName, endpoint } = options;
   const name = resource.physicalName;
   const p = resource.properties;
   const seed = `${stackName}/${resource.logicalId}`;
@@ -450,7 +455,7 @@ function defaultAttributes({ stackName, endpoint }: DefaultPolicyOptions, resour
     case 'AWS::IAM::Role':
       return {
         Ref: () => name,
-        Arn: () => `arn:aws:iam::${ACCOUNT}:role${(p.Path as string | undefined) ?? '/'}${name}`,
+        Arn: () => `arn:aws:iam::${options.account ?? ACCOUNT}:role${(p.Path as string | undefined) ?? '/'}${name}`,
         RoleId: () => `AROA${stableId(seed, 17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}`,
       };
     case 'AWS::Logs::LogGroup':

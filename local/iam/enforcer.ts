@@ -68,11 +68,11 @@ export class IamEnforcer {
    * Decides one action on one resource for a caller. Actions without resource-level permissions are
    * authorized on `*`, whatever resource the caller names, as AWS does.
    */
-  check(caller: Caller, action: string, resource: string, context: RequestContext = {}): Denial | undefined {
+  check(caller: Caller, action: string, resource: string, context: RequestContext = {}, region = REGION): Denial | undefined {
     const info = actionInfo(action);
     const name = info?.name ?? action;
     const target = info && info.resourceTypes.length === 0 ? '*' : resource;
-    const full = this.context(caller, info, context);
+    const full = this.context(caller, info, context, region);
     const identity = isSession(caller) ? caller.role.policies : [];
     return this.decide(
       caller,
@@ -124,17 +124,18 @@ export class IamEnforcer {
   }
 
   /** The request context: the global keys the caller brings, then the call's keys the action can see. */
-  private context(caller: Caller, info: ReturnType<typeof actionInfo>, context: RequestContext): RequestContext {
+  private context(caller: Caller, info: ReturnType<typeof actionInfo>, context: RequestContext, region = REGION): RequestContext {
     const now = this.clock.now();
     const full: RequestContext = {
       'aws:CurrentTime': now.toISOString(),
       'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
-      'aws:RequestedRegion': REGION,
+      'aws:RequestedRegion': region,
       'aws:SecureTransport': true,
       ...(isSession(caller)
         ? {
             'aws:PrincipalArn': caller.role.arn,
-            'aws:PrincipalAccount': ACCOUNT,
+            // The role's account: a member account's for a session of a member stack's role.
+            'aws:PrincipalAccount': /^arn:aws[a-z-]*:iam::(\d{12}):/.exec(caller.role.arn)?.[1] ?? ACCOUNT,
             'aws:PrincipalType': 'AssumedRole',
             'aws:userid': `AROA${caller.role.name.toUpperCase().slice(0, 17)}:${caller.sessionName}`,
           }
@@ -233,7 +234,7 @@ export class IamEnforcer {
     const session = this.model.session(accessKeyId);
     if (!session) return undefined;
     for (const r of resourceRequests(decoded, this.lookups)) {
-      const denial = this.check(session, r.action, r.resource, r.context);
+      const denial = this.check(session, r.action, r.resource, r.context, decoded.partition?.region);
       if (denial) return serviceError(decoded.service, denial);
     }
     if (decoded.service === 'ec2' && decoded.operation === 'StartInstances') this.volumeGrants(session, formList(decoded.form, 'InstanceId'));

@@ -21,6 +21,8 @@ export interface Role {
   managedPolicyArns: string[];
   /** The trust policy (`AssumeRolePolicyDocument`): who may assume the role; undefined for roles not in the templates. */
   trust?: PolicyDocument;
+  /** `MaxSessionDuration` in seconds: "If you do not specify a value for this setting, the default maximum of one hour is applied" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iam-role.html). */
+  maxSessionDuration?: number;
 }
 
 export interface Session {
@@ -29,6 +31,15 @@ export interface Session {
   principal: PrincipalRef;
   /** The session's temporary credentials; the endpoint verifies signatures with them (local/auth.ts). */
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  /** When STS AssumeRole's credentials expire (virtual epoch ms); sessions the runtime hands its own callers do not. */
+  expiresMs?: number;
+  /** The session came from role chaining (AssumeRole called with a role session's credentials). */
+  chained?: boolean;
+}
+
+/** The account of an IAM or STS ARN (`arn:aws:iam::<account>:role/x`). */
+export function accountOfArn(arn: string): string {
+  return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1] ?? ACCOUNT;
 }
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -77,6 +88,7 @@ export class IamModel {
         policies: [...inline],
         managedPolicyArns: managed.filter((a) => a.includes(':aws:policy/')),
         trust: r.properties.AssumeRolePolicyDocument as PolicyDocument | undefined,
+        maxSessionDuration: Number(r.properties.MaxSessionDuration ?? 3600),
       };
       this.roles.set(arn, role);
       byName.set(name, role);
@@ -217,10 +229,32 @@ export class IamModel {
     this.sessions.set(accessKeyId, {
       role,
       sessionName,
-      principal: { type: 'AWS', id: role.arn, sessionArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role.name}/${sessionName}` },
+      principal: { type: 'AWS', id: role.arn, sessionArn: `arn:aws:sts::${accountOfArn(role.arn)}:assumed-role/${role.name}/${sessionName}` },
       credentials,
     });
     return credentials;
+  }
+
+  /**
+   * A session STS AssumeRole hands out (local/org/sts.ts): new random credentials at each call, as STS gives, valid
+   * until `expiresMs`. The role must be one the templates define.
+   */
+  assumeRole(role: Role, sessionName: string, expiresMs: number, chained: boolean): Session {
+    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const session: Session = {
+      role,
+      sessionName,
+      principal: { type: 'AWS', id: role.arn, sessionArn: `arn:aws:sts::${accountOfArn(role.arn)}:assumed-role/${role.name}/${sessionName}` },
+      credentials: {
+        accessKeyId,
+        secretAccessKey: randomBytes(30).toString('base64'),
+        sessionToken: `opsflow-local-sts-${randomBytes(48).toString('base64url')}`,
+      },
+      expiresMs,
+      chained,
+    };
+    this.sessions.set(accessKeyId, session);
+    return session;
   }
 
   /** The role session an access key belongs to; undefined means the caller is outside the app (administrator). */

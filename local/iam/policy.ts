@@ -48,6 +48,12 @@ export interface PrincipalRef {
   id: string;
   /** `arn:aws:sts::<account>:assumed-role/<role>/<session>` for role sessions. */
   sessionArn?: string;
+  /**
+   * The principal's account, when a policy naming the account (`arn:aws:iam::<account>:root` or the bare id) is to
+   * match it: a trust policy does so ("delegates ... to the account",
+   * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts).
+   */
+  account?: string;
 }
 
 export interface AuthorizationRequest {
@@ -266,6 +272,7 @@ function principalMatches(element: Statement['Principal'], principal: PrincipalR
       if (type === 'Service' && id === principal.id) return true;
       // A role ARN names every session of the role; an assumed-role ARN names one session.
       if (type === 'AWS' && (id === principal.id || id === principal.sessionArn)) return true;
+      if (type === 'AWS' && principal.account && (id === principal.account || id === `arn:aws:iam::${principal.account}:root`)) return true;
     }
   }
   return false;

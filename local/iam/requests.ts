@@ -5,13 +5,14 @@
  * template's tags, `aws:RequestTag/*`, `aws:TagKeys`, `ses:FromAddress`, `ses:Recipients`, `events:source`, ...).
  * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
  */
-import { ACCOUNT, REGION } from '../kernel';
+import { ACCOUNT, HUB, REGION, type Partition } from '../kernel';
 import { formList, type DecodedRequest } from '../wire/decode';
 import type { RequestContext } from './policy';
 
 export interface ResourceLookups {
   /** Tags of an EC2 instance, undefined if it does not exist. */
-  instanceTags(instanceId: string): Array<{ Key: string; Value: string }> | undefined;
+  /** `partition`: the member partition the instance is in (local/org/partitions.ts); undefined: the hub. */
+  instanceTags(instanceId: string, partition?: Partition): Array<{ Key: string; Value: string }> | undefined;
   /** Tags of a resource from the template (tables, topics, state machines), by ARN. */
   resourceTags(arn: string): Record<string, string> | undefined;
   /** The customer managed KMS key of an instance's encrypted volume, if any. */
@@ -42,7 +43,7 @@ export interface ResourceRequest {
   context: RequestContext;
 }
 
-const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
+const ec2Arn = (type: string, id: string, p: Partition = HUB) => `arn:aws:ec2:${p.region}:${p.account}:${type}/${id}`;
 const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`);
 
 function tagContext(
@@ -55,8 +56,8 @@ function tagContext(
   return out;
 }
 
-function instanceContext(lookups: ResourceLookups, id: string): RequestContext {
-  const tags = lookups.instanceTags(id);
+function instanceContext(lookups: ResourceLookups, id: string, partition?: Partition): RequestContext {
+  const tags = lookups.instanceTags(id, partition);
   return { ...tagContext('aws:ResourceTag', tags), ...tagContext('ec2:ResourceTag', tags), 'ec2:InstanceID': id };
 }
 
@@ -80,7 +81,7 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
         case 'StopInstances':
         case 'TerminateInstances':
         case 'RebootInstances':
-          return many(ids.map((id) => [ec2Arn('instance', id), instanceContext(lookups, id)]));
+          return many(ids.map((id) => [ec2Arn('instance', id, req.partition), instanceContext(lookups, id, req.partition)]));
         case 'CreateTags':
         case 'DeleteTags': {
           const tags: Array<{ Key: string; Value?: string }> = [];
@@ -90,7 +91,7 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
           return many(
             formList(req.form, 'ResourceId').map((id) => {
               const type = id.startsWith('i-') ? 'instance' : id.split('-')[0];
-              return [ec2Arn(type, id), { ...requestContext, ...(type === 'instance' ? instanceContext(lookups, id) : {}) }];
+              return [ec2Arn(type, id, req.partition), { ...requestContext, ...(type === 'instance' ? instanceContext(lookups, id, req.partition) : {}) }];
             }),
           );
         }
@@ -101,7 +102,7 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
             for (let i = 1; req.form.has(`TagSpecification.${s}.Tag.${i}.Key`); i++)
               tags.push({ Key: req.form.get(`TagSpecification.${s}.Tag.${i}.Key`)!, Value: req.form.get(`TagSpecification.${s}.Tag.${i}.Value`) ?? undefined });
           }
-          return one(ec2Arn('instance', '*'), { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) });
+          return one(ec2Arn('instance', '*', req.partition), { ...tagContext('aws:RequestTag', tags), 'aws:TagKeys': tags.map((t) => t.Key) });
         }
         default:
           return one('*');
@@ -341,6 +342,11 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       const name = typeof p.QueueName === 'string' ? p.QueueName : /\/\d{12}\/([^/?#]+)\/?$/.exec(String(p.QueueUrl ?? ''))?.[1];
       return one(name ? `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}` : '*');
     }
+    // STS authorizes AssumeRole itself, against the caller's identity policy and the role's trust policy together
+    // (local/org/sts.ts); GetCallerIdentity needs no permission ("No permissions are required to perform this
+    // operation", https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+    case 'sts':
+      return [];
     default:
       return one('*');
   }

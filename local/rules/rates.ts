@@ -3,7 +3,7 @@
  * second is N per virtual second, so with OPSFLOW_TIME_SCALE=S the real-time rate is N×S. A workflow paced
  * as it would be on AWS (waits, retries with back-off) meets the same throttling at any time scale.
  */
-import { AwsError, type AwsRequest, type Clock } from '../kernel';
+import { AwsError, HUB, type AwsRequest, type Clock } from '../kernel';
 import { formList, type DecodedRequest } from '../wire/decode';
 import type { Rules } from './settings';
 
@@ -158,32 +158,37 @@ export class RateLimits {
   }
 
   /** The gate's check: the service's throttling error when the call exceeds its rate. */
-  check = (_req: AwsRequest, d: DecodedRequest): AwsError | undefined => {
+  check = (req: AwsRequest, d: DecodedRequest): AwsError | undefined => {
     if (!this.rules.rates) return undefined;
+    // Every rate here is per account and Region: a member partition of a simulated organization has buckets of its own.
+    const where =
+      req.partition && (req.partition.account !== HUB.account || req.partition.region !== HUB.region)
+        ? `${req.partition.account}/${req.partition.region}/`
+        : '';
     if (d.service === 'ec2') {
       // A call refused by its resource bucket has still taken its request token: AWS does not say, so the
       // stricter reading (README, unconfirmed behaviours).
       const [key, [capacity, refill]] = ec2RequestBucket(d.operation, d.form);
-      if (!this.bucket(`ec2:${key}`, capacity, refill).take()) return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+      if (!this.bucket(`${where}ec2:${key}`, capacity, refill).take()) return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       const resource = EC2_RESOURCE_BUCKETS[d.operation];
       if (resource) {
         const n = d.operation === 'RunInstances' ? Number(d.params.MaxCount ?? 1) : formList(d.form, 'InstanceId').length;
-        if (!this.bucket(`ec2:resource:${d.operation}`, resource[0], resource[1]).take(Math.max(1, n)))
+        if (!this.bucket(`${where}ec2:resource:${d.operation}`, resource[0], resource[1]).take(Math.max(1, n)))
           return new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       }
       return undefined;
     }
     if (d.service === 'rds') {
-      if (!this.bucket('rds', RDS_RATE.burst, RDS_RATE.perSecond).take()) return new AwsError('Throttling', 'Rate exceeded', 400);
+      if (!this.bucket(`${where}rds`, RDS_RATE.burst, RDS_RATE.perSecond).take()) return new AwsError('Throttling', 'Rate exceeded', 400);
       return undefined;
     }
     if (d.service === 'ecs' && Object.hasOwn(ECS_BUCKETS, d.operation)) {
       const [category, capacity, refill] = ECS_BUCKETS[d.operation];
-      if (!this.bucket(`ecs:${category}`, capacity, refill).take()) return new AwsError('ThrottlingException', 'Rate exceeded', 400);
+      if (!this.bucket(`${where}ecs:${category}`, capacity, refill).take()) return new AwsError('ThrottlingException', 'Rate exceeded', 400);
       return undefined;
     }
     if (d.service === 'cloudtrail' && d.operation === 'LookupEvents') {
-      if (!this.bucket('cloudtrail:LookupEvents', CLOUDTRAIL_LOOKUP_PER_SECOND, CLOUDTRAIL_LOOKUP_PER_SECOND).take())
+      if (!this.bucket(`${where}cloudtrail:LookupEvents`, CLOUDTRAIL_LOOKUP_PER_SECOND, CLOUDTRAIL_LOOKUP_PER_SECOND).take())
         return new AwsError('ThrottlingException', 'Rate exceeded', 400);
       return undefined;
     }
@@ -193,7 +198,7 @@ export class RateLimits {
       const dest = (d.params.Destination ?? {}) as Record<string, string[] | undefined>;
       const recipients = Math.max(1, (dest.ToAddresses?.length ?? 0) + (dest.CcAddresses?.length ?? 0) + (dest.BccAddresses?.length ?? 0));
       const rate = this.rules.sesPerSecond;
-      if (!this.bucket('ses:send', Math.max(rate, recipients), rate).take(recipients))
+      if (!this.bucket(`${where}ses:send`, Math.max(rate, recipients), rate).take(recipients))
         return new AwsError('TooManyRequestsException', 'Maximum sending rate exceeded.', 429);
     }
     return undefined;

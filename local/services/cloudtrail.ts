@@ -51,8 +51,8 @@ export function apiCallEvent(r: TrailRecord): BusEvent {
     id: randomUUID(),
     source: `aws.${r.eventSource.replace('.amazonaws.com', '')}`,
     'detail-type': 'AWS API Call via CloudTrail',
-    account: ACCOUNT,
-    region: REGION,
+    account: r.recipientAccountId ?? ACCOUNT,
+    region: r.awsRegion,
     time: r.eventTime,
     resources: [],
     detail: deliveredRecord(r),
@@ -114,6 +114,7 @@ interface LookupEventsInput {
 /** CloudTrail's Username: the IAM user name, the role session name, or the federated user name. */
 export function usernameOf(id: UserIdentity): string {
   if (id.type === 'IAMUser') return id.userName ?? id.arn.split('/').pop()!;
+  if (id.type === 'Root') return 'root';
   return id.arn.split('/').pop()!;
 }
 

@@ -6,7 +6,7 @@
  */
 import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type EventBus, type ServiceHandler, type StateDir } from '../kernel';
+import { AwsError, type AwsRequest, type AwsResponse, type Clock, type EventBus, type Partition, type ServiceHandler, type StateDir } from '../kernel';
 import type { Faults, Random } from '../faults';
 import { compileGlob, globMatches } from '../glob';
 import { apiCallEvent } from './cloudtrail';
@@ -22,6 +22,7 @@ import {
   type StateChange,
   type Tag,
   type TrailRecord,
+  type UserIdentity,
 } from './fleet';
 
 export interface Ec2ServiceOptions {
@@ -35,6 +36,10 @@ export interface Ec2ServiceOptions {
   seed?: FleetSeed;
   /** Probability source for fault rates. @default Math.random */
   random?: Random;
+  /** The account and region of this EC2 (local/org/partitions.ts). @default HUB */
+  partition?: Partition;
+  /** Who made a call, as CloudTrail writes it. @default an IAM user named after the access key (identityForAccessKey) */
+  identity?: (accessKeyId: string) => UserIdentity;
 }
 
 const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -52,6 +57,7 @@ export class Ec2Service implements ServiceHandler {
   private readonly bus?: EventBus;
   private readonly random: Random;
   private readonly clock: Clock;
+  private readonly identity: (accessKeyId: string) => UserIdentity;
   private readonly actions: Record<string, Action> = {
     DescribeInstances: (p) => this.describeInstances(p),
     DescribeInstanceStatus: (p) => this.describeInstanceStatus(p),
@@ -69,7 +75,8 @@ export class Ec2Service implements ServiceHandler {
     this.faults = opts.faults;
     this.bus = opts.bus;
     this.random = opts.random ?? Math.random;
-    this.fleet = new Fleet({ clock: opts.clock, state: opts.state, seed: opts.seed });
+    this.identity = opts.identity ?? identityForAccessKey;
+    this.fleet = new Fleet({ clock: opts.clock, state: opts.state, seed: opts.seed, partition: opts.partition });
   }
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
@@ -80,7 +87,7 @@ export class Ec2Service implements ServiceHandler {
       const run = Object.hasOwn(this.actions, action) ? this.actions[action] : undefined;
       if (!run) throw new AwsError('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
       if (this.random() < this.faults.ec2ThrottleRate) throw new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
-      const caller: Caller = { identity: identityForAccessKey(req.accessKeyId), userAgent: req.headers['user-agent'], requestId };
+      const caller: Caller = { identity: this.identity(req.accessKeyId), userAgent: req.headers['user-agent'], requestId };
       const body = await run(params, caller);
       return {
         status: 200,
@@ -119,7 +126,12 @@ export class Ec2Service implements ServiceHandler {
       if (last && last[0].reservationId === i.reservationId) last.push(i);
       else reservations.push([i]);
     }
-    return set('reservationSet', reservations.map(reservationXml)) + el('nextToken', nextToken);
+    return (
+      set(
+        'reservationSet',
+        reservations.map((r) => reservationXml(r, this.fleet.partition.account)),
+      ) + el('nextToken', nextToken)
+    );
   }
 
   private describeInstanceStatus(p: Params): string {
@@ -170,7 +182,7 @@ export class Ec2Service implements ServiceHandler {
       .flatMap((spec) => readTags(spec));
     const availabilityZone = p.str('Placement.AvailabilityZone');
     dryRun(p);
-    this.checkCapacity([instanceType], availabilityZone ?? `${REGION}a`);
+    this.checkCapacity([instanceType], availabilityZone ?? `${this.fleet.partition.region}a`);
     const instances = this.fleet.run(
       {
         imageId,
@@ -190,7 +202,7 @@ export class Ec2Service implements ServiceHandler {
     );
     await this.publish(this.fleet.trail.at(-1)!);
     const first = instances[0];
-    return `${el('reservationId', first.reservationId)}${el('ownerId', ACCOUNT)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
+    return `${el('reservationId', first.reservationId)}${el('ownerId', this.fleet.partition.account)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
   }
 
   private startInstances(p: Params, caller: Caller): string {
@@ -244,7 +256,7 @@ export class Ec2Service implements ServiceHandler {
   private checkCapacity(types: string[], az: string): void {
     const short = types.find((t) => this.faults.capacityErrorTypes.includes(t));
     if (!short) return;
-    const others = ['a', 'b', 'c'].map((x) => `${REGION}${x}`).filter((x) => x !== az);
+    const others = ['a', 'b', 'c'].map((x) => `${this.fleet.partition.region}${x}`).filter((x) => x !== az);
     throw new AwsError(
       'InsufficientInstanceCapacity',
       `We currently do not have sufficient ${short} capacity in the Availability Zone you requested (${az}). Our system will be working on provisioning additional capacity. You can currently get ${short} capacity by not specifying an Availability Zone in your request or choosing ${others.join(', ')}.`,
@@ -506,8 +518,8 @@ function instanceXml(i: Instance): string {
   ].join('');
 }
 
-function reservationXml(instances: Instance[]): string {
-  return `${el('reservationId', instances[0].reservationId)}${el('ownerId', ACCOUNT)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
+function reservationXml(instances: Instance[], ownerId: string): string {
+  return `${el('reservationId', instances[0].reservationId)}${el('ownerId', ownerId)}<groupSet/>${set('instancesSet', instances.map(instanceXml))}`;
 }
 
 function statusXml(i: Instance, now: number): string {

@@ -10,14 +10,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ACCOUNT,
   AwsError,
-  REGION,
+  HUB,
   type AwsRequest,
   type AwsResponse,
   type BusEvent,
   type Clock,
   type EventBus,
+  type Partition,
   type ServiceHandler,
   type TargetInvoker,
 } from '../kernel';
@@ -85,9 +85,13 @@ export class EventsService implements ServiceHandler, EventBus {
   private readonly invoke: TargetInvoker;
   private readonly rules = new Map<string, Rule>();
 
-  constructor(opts: { clock: Clock; invoke: TargetInvoker }) {
+  /** The account and region of this EventBridge (local/org/partitions.ts). */
+  private readonly partition: Partition;
+
+  constructor(opts: { clock: Clock; invoke: TargetInvoker; partition?: Partition }) {
     this.clock = opts.clock;
     this.invoke = opts.invoke;
+    this.partition = opts.partition ?? HUB;
   }
 
   addRule(def: RuleDefinition): void {
@@ -106,7 +110,7 @@ export class EventsService implements ServiceHandler, EventBus {
       eventPattern: def.eventPattern,
       state: def.state ?? 'ENABLED',
       targets: def.targets,
-      arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${busPart}${def.name}`,
+      arn: `arn:aws:events:${this.partition.region}:${this.partition.account}:rule/${busPart}${def.name}`,
       metrics: { invocations: 0, failedInvocations: 0 },
     });
   }
@@ -210,8 +214,8 @@ export class EventsService implements ServiceHandler, EventBus {
     return {
       version: '0',
       id: randomUUID(),
-      account: ACCOUNT,
-      region: REGION,
+      account: this.partition.account,
+      region: this.partition.region,
       time: isoSeconds(this.clock.nowMs()),
       resources: [],
       ...stripUndefined(event),

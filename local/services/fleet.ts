@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
+import { ACCOUNT, AwsError, HUB, type Clock, type Partition, type StateDir, type Store } from '../kernel';
 import { checkRdsSeed, type RdsSeed } from './rds-world';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
@@ -40,7 +40,7 @@ export interface StateReason {
 
 /** A CloudTrail `userIdentity`, in the shapes CloudTrail writes (see `identity`). */
 export interface UserIdentity {
-  type: 'IAMUser' | 'AssumedRole' | 'FederatedUser';
+  type: 'IAMUser' | 'AssumedRole' | 'FederatedUser' | 'Root';
   principalId: string;
   arn: string;
   accountId: string;
@@ -136,6 +136,8 @@ export interface TrailRecord {
   responseElements: Record<string, unknown>;
   /** `AWS::EC2::Instance` and the instance id; none for Step Functions calls. */
   resources: { type: string; name: string }[];
+  /** The account whose trail holds the record (a member account's fleet). @default ACCOUNT */
+  recipientAccountId?: string;
 }
 
 export interface RunRequest {
@@ -266,7 +268,7 @@ export function toCloudTrailEvent(r: TrailRecord): Record<string, unknown> {
     readOnly: false,
     eventType: 'AwsApiCall',
     managementEvent: true,
-    recipientAccountId: ACCOUNT,
+    recipientAccountId: r.recipientAccountId ?? ACCOUNT,
     eventCategory: 'Management',
   };
 }
@@ -445,7 +447,7 @@ export function loadFleetSeed(path: string): FleetSeed {
 }
 
 /** The seed's instances as launched before `nowMs`, each with the RunInstances record of the identity that launched it. */
-export function seedFleet(seed: FleetSeed, nowMs: number): { instances: Instance[]; trail: TrailRecord[] } {
+export function seedFleet(seed: FleetSeed, nowMs: number, partition: Partition = HUB): { instances: Instance[]; trail: TrailRecord[] } {
   const instances: Instance[] = [];
   const trail: TrailRecord[] = [];
   seed.instances.forEach((row, i) => {
@@ -465,22 +467,31 @@ export function seedFleet(seed: FleetSeed, nowMs: number): { instances: Instance
       launchTime: iso(launchedMs),
       stateChangedMs: stopped ? stoppedMs : launchedMs,
       tags: [{ Key: 'Name', Value: name }, ...Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))],
-      availabilityZone: AZS[n % 3],
+      availabilityZone: zone(partition, n),
       privateIpAddress: `10.0.${n % 3}.${10 + n}`,
       rootDeviceType: 'ebs',
       disableApiTermination: false,
       sim: { ...sim },
-      launchedBy: seedIdentity(launchedBy),
+      launchedBy: inAccount(seedIdentity(launchedBy), partition.account),
       ...extra,
     };
     instances.push(inst);
     const run = { imageId: inst.imageId, instanceType: inst.instanceType, count: 1, tags: inst.tags };
-    trail.push(runRecord([inst], run, { identity: inst.launchedBy, requestId: uuidFrom(`req/${inst.instanceId}`) }, launchedMs, uuidFrom(inst.instanceId)));
+    trail.push(
+      runRecord(partition, [inst], run, { identity: inst.launchedBy, requestId: uuidFrom(`req/${inst.instanceId}`) }, launchedMs, uuidFrom(inst.instanceId)),
+    );
   });
   return { instances, trail };
 }
 
-const AZS = [`${REGION}a`, `${REGION}b`, `${REGION}c`];
+/** A seed's identity in a member account's fleet: the same shape, in that account (seeds name no account). */
+export function inAccount(id: UserIdentity, account: string): UserIdentity {
+  if (account === ACCOUNT) return id;
+  return JSON.parse(JSON.stringify(id).replaceAll(`:${ACCOUNT}:`, `:${account}:`).replaceAll(`"${ACCOUNT}`, `"${account}`)) as UserIdentity;
+}
+
+/** The partition's region's three zones, in turn. */
+const zone = (partition: Partition, n: number) => `${partition.region}${'abc'[n % 3]}`;
 
 function uuidFrom(seed: string): string {
   const h = hex(seed, 32);
@@ -498,6 +509,7 @@ const changeItems = (changes: StateChange[]) => ({
 });
 
 function record(
+  partition: Partition,
   eventName: string,
   caller: Caller,
   atMs: number,
@@ -512,7 +524,8 @@ function record(
     eventTime: trailTime(atMs),
     eventName,
     eventSource: 'ec2.amazonaws.com',
-    awsRegion: REGION,
+    awsRegion: partition.region,
+    ...(partition.account !== ACCOUNT && { recipientAccountId: partition.account }),
     userIdentity: caller.identity,
     userAgent: caller.userAgent ?? 'opsflow-local',
     requestId,
@@ -522,10 +535,11 @@ function record(
   };
 }
 
-function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs: number, eventId?: string): TrailRecord {
+function runRecord(partition: Partition, instances: Instance[], req: RunRequest, caller: Caller, atMs: number, eventId?: string): TrailRecord {
   const first = instances[0];
   const tags = req.tags ?? [];
   return record(
+    partition,
     'RunInstances',
     caller,
     atMs,
@@ -541,7 +555,7 @@ function runRecord(instances: Instance[], req: RunRequest, caller: Caller, atMs:
     },
     {
       reservationId: first.reservationId,
-      ownerId: ACCOUNT,
+      ownerId: partition.account,
       groupSet: {},
       instancesSet: {
         items: instances.map((i) => ({
@@ -568,6 +582,8 @@ export interface FleetOptions {
   state: StateDir;
   /** Instances to start with when the state directory has no fleet yet (see also `seed()`). @default none */
   seed?: FleetSeed;
+  /** The account and region this fleet is in; a member's state is stored apart from the hub's. @default HUB */
+  partition?: Partition;
 }
 
 const incorrectState = (id: string, verb: string) =>
@@ -586,16 +602,22 @@ export class Fleet {
   /** No saved fleet was found: a seed may still be planted (see `seed()`). */
   private fresh: boolean;
 
+  readonly partition: Partition;
+
   constructor(opts: FleetOptions) {
     this.clock = opts.clock;
-    this.stored = { instances: opts.state.store('fleet.instances'), trail: opts.state.store('fleet.trail'), meta: opts.state.store('fleet.meta') };
+    this.partition = opts.partition ?? HUB;
+    // The hub's stores keep today's names, so a state directory from before organizations still loads.
+    const prefix =
+      this.partition.account === HUB.account && this.partition.region === HUB.region ? 'fleet' : `fleet.${this.partition.account}.${this.partition.region}`;
+    this.stored = { instances: opts.state.store(`${prefix}.instances`), trail: opts.state.store(`${prefix}.trail`), meta: opts.state.store(`${prefix}.meta`) };
     const saved = this.stored.meta.get('created') === true;
     this.fresh = !saved;
     if (saved) {
       for (const inst of this.stored.instances.values()) this.index(inst, false);
       this.records = [...this.stored.trail.values()].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : 0));
     } else {
-      const initial = opts.seed ? seedFleet(opts.seed, this.clock.nowMs()) : { instances: [], trail: [] };
+      const initial = opts.seed ? seedFleet(opts.seed, this.clock.nowMs(), this.partition) : { instances: [], trail: [] };
       for (const inst of initial.instances) this.index(inst);
       for (const r of initial.trail) this.append(r);
       this.stored.meta.put('created', true);
@@ -611,7 +633,7 @@ export class Fleet {
   seed(seed: FleetSeed): void {
     if (!this.fresh || this.instances.size > 0) return;
     this.fresh = false;
-    const initial = seedFleet(seed, this.clock.nowMs());
+    const initial = seedFleet(seed, this.clock.nowMs(), this.partition);
     for (const inst of initial.instances) this.index(inst);
     for (const r of initial.trail) this.append(r);
     this.flush();
@@ -667,7 +689,7 @@ export class Fleet {
         instanceType: req.instanceType,
         state: 'pending',
         tags: [...(req.tags ?? []), ...(req.serviceTags ?? [])].map((t) => ({ ...t })),
-        availabilityZone: req.availabilityZone ?? AZS[n % 3],
+        availabilityZone: req.availabilityZone ?? zone(this.partition, n),
         disableApiTermination: req.disableApiTermination ?? false,
         ...(req.hibernationConfigured && { hibernationConfigured: true }),
         ...(req.clientToken !== undefined && { clientToken: req.clientToken }),
@@ -677,7 +699,7 @@ export class Fleet {
       this.index(inst);
       created.push(inst);
     }
-    this.append(runRecord(created, req, caller, now));
+    this.append(runRecord(this.partition, created, req, caller, now));
     this.mutated();
     return created;
   }
@@ -704,6 +726,7 @@ export class Fleet {
     for (const i of targets) this.grantDenied.delete(i.instanceId);
     this.append(
       record(
+        this.partition,
         'StartInstances',
         caller,
         now,
@@ -754,6 +777,7 @@ export class Fleet {
     const params = { instancesSet: idItems(targets.map((i) => i.instanceId)), force: opts.force ?? false, ...(opts.hibernate && { hibernate: true }) };
     this.append(
       record(
+        this.partition,
         'StopInstances',
         caller,
         now,
@@ -785,6 +809,7 @@ export class Fleet {
     );
     this.append(
       record(
+        this.partition,
         'TerminateInstances',
         caller,
         now,
@@ -814,6 +839,7 @@ export class Fleet {
     }
     this.append(
       record(
+        this.partition,
         'CreateTags',
         caller,
         this.clock.nowMs(),
@@ -838,6 +864,7 @@ export class Fleet {
     const tagSet = tags.map((t) => ({ key: t.Key, ...(t.Value !== undefined && { value: t.Value }) }));
     this.append(
       record(
+        this.partition,
         'DeleteTags',
         caller,
         this.clock.nowMs(),
@@ -897,7 +924,7 @@ export class Fleet {
       launchTime: iso(now),
       stateChangedMs: now,
       tags: [],
-      availabilityZone: AZS[n % 3],
+      availabilityZone: zone(this.partition, n),
       privateIpAddress: `10.1.${Math.floor(n / 250) % 256}.${(n % 250) + 4}`,
       rootDeviceType: 'ebs',
       disableApiTermination: false,

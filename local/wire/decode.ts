@@ -2,7 +2,7 @@
  * Reads a signed AWS API request into its action and parameters, whatever its protocol, so the rules (IAM,
  * quotas, rates) can look at it before the service handles it. Its errors, in the same protocols: ./errors.ts.
  */
-import { AwsError, type AwsRequest } from '../kernel';
+import { AwsError, type AwsRequest, type Partition } from '../kernel';
 
 export type Protocol = 'json' | 'ec2' | 'query' | 'rest-json' | 'rest-xml' | 'sqs-json' | 'sqs-query';
 
@@ -16,6 +16,8 @@ export interface DecodedRequest {
   params: Record<string, any>;
   /** Form fields in order, for list parameters (`InstanceId.1`, ...). */
   form?: URLSearchParams;
+  /** The account and region the call acts in (local/org/partitions.ts); undefined: the hub. */
+  partition?: Partition;
 }
 
 /** Signing service → IAM prefix and protocol. */
@@ -35,6 +37,8 @@ const SERVICES: Record<string, { prefix: string; protocol: Protocol }> = {
   rds: { prefix: 'rds', protocol: 'query' },
   autoscaling: { prefix: 'autoscaling', protocol: 'query' },
   ecs: { prefix: 'ecs', protocol: 'json' },
+  sts: { prefix: 'sts', protocol: 'query' },
+  organizations: { prefix: 'organizations', protocol: 'json' },
 };
 
 /**
@@ -65,7 +69,7 @@ export function decode(req: AwsRequest): DecodedRequest | undefined {
   const svc = SERVICES[req.service];
   if (!svc) return undefined;
   if (req.service === 'sqs') return decodeSqs(req);
-  const base = { service: svc.prefix, protocol: svc.protocol };
+  const base = { service: svc.prefix, protocol: svc.protocol, ...(req.partition && { partition: req.partition }) };
   if (svc.protocol === 'ec2' || svc.protocol === 'query') {
     const form = new URLSearchParams(req.body.length ? req.body.toString('utf8') : req.query.toString());
     const operation = form.get('Action');
