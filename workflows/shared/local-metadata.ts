@@ -52,8 +52,6 @@ export interface LocalAppMetadata {
   readonly sesIdentities?: readonly string[];
   /** A simulated AWS Organization (local/org/organization.ts `OrganizationSpec`): accounts, regions, fleets. @default none */
   readonly organization?: unknown;
-  /** A member stack: the local runtime deploys it into every member account of the simulated organization, not the hub. @default false */
-  readonly member?: boolean;
   /** The local chat server's workspace: Mattermost hosts, channels, people. @default one channel, one person */
   readonly chat?: {
     readonly mattermostHosts?: readonly string[];
