@@ -132,7 +132,7 @@ export class MemberStack extends Stack {
     }
 
     // The local runtime deploys this template into every simulated member account (README "Local runtime metadata").
-    declareLocalApp(this, { member: true });
+    declareLocalApp(this, { member: true, hubParameters: { account: 'HubAccountId', region: 'HubRegion' } });
   }
 }
 
@@ -155,7 +155,6 @@ export function memberTemplateBody(id: string, props: MemberStackProps): string 
     );
   return body;
 }
-
 
 export interface MemberStackSetProps {
   /** The StackSet's name (`<stackName>Member`, as the member stack's). */

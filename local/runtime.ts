@@ -128,6 +128,8 @@ interface AppMetadata {
   organization?: OrganizationSpec;
   /** A member stack: deployed into every member account of the simulated organization, not into the hub (README "A simulated organization"). */
   member?: boolean;
+  /** A member stack's parameters that take the hub's account id and region. */
+  hubParameters?: { account: string; region: string };
 }
 
 export class Runtime {
@@ -405,7 +407,11 @@ export class Runtime {
       const all = assembly.stacks.map((s) => ({
         assemblyDir: s.assemblyDir,
         member: (s.template.Metadata?.OpsflowLocal as AppMetadata | undefined)?.member === true,
-        resolved: new ResolvedStack(s.template, { stackName: s.stackName, policy: defaultResourcePolicy({ stackName: s.stackName, endpoint: rt.endpoint }) }),
+        resolved: new ResolvedStack(s.template, {
+          stackName: s.stackName,
+          parameters: hubParameters(s.template),
+          policy: defaultResourcePolicy({ stackName: s.stackName, endpoint: rt.endpoint }),
+        }),
       }));
       const stacks = all.filter((s) => !s.member);
       const memberStacks = rt.memberStacks(assembly.stacks.filter((_, i) => all[i].member));
@@ -506,6 +512,7 @@ export class Runtime {
         (t) =>
           new ResolvedStack(t.template, {
             stackName: t.stackName,
+            parameters: hubParameters(t.template),
             policy: defaultResourcePolicy({ stackName: t.stackName, endpoint: this.endpoint, account: a.id }),
             partition: { account: a.id, region: REGION },
           }),
@@ -922,4 +929,10 @@ export function listenError(err: NodeJS.ErrnoException, host: string, port: numb
     );
   if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
   return err;
+}
+
+/** The hub's account and region for the parameters a member stack names (`Metadata.OpsflowLocal.hubParameters`). */
+function hubParameters(template: ResolvedStack['template']): Record<string, string> | undefined {
+  const names = (template.Metadata?.OpsflowLocal as AppMetadata | undefined)?.hubParameters;
+  return names && { [names.account]: ACCOUNT, [names.region]: REGION };
 }

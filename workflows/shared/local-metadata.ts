@@ -44,6 +44,11 @@ export interface LocalAppMetadata {
    * of the organisation, not as an app of its own. @default false
    */
   readonly member?: boolean;
+  /**
+   * A member stack's parameters that take the hub's account id and region (the StackSet passes the hub stack's own);
+   * the runtime fills them with its hub's. @default none
+   */
+  readonly hubParameters?: { readonly account: string; readonly region: string };
   /** EC2 tag keys the fleet views (console, `opsflow fleet`) show as columns, in this order. @default none */
   readonly interestingTags?: readonly string[];
   /** The EC2 fleet to simulate: a JSON file, relative to the app's directory (the parent of cdk.out). @default none */
