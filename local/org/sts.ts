@@ -171,6 +171,8 @@ export class StsService implements ServiceHandler {
 
     const org = this.opts.org();
     const account = org?.account(caller.account);
+    const resourceAccountId = accountOfArn(role.arn);
+    const resourceAccount = org?.account(resourceAccountId);
     const now = this.opts.clock.now();
     // The request context: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
     // (aws:PrincipalOrgID "The identifier of an organization in AWS Organizations to which the requesting principal
@@ -187,6 +189,10 @@ export class StsService implements ServiceHandler {
       'aws:userid': caller.userId,
       ...(caller.principalType === 'User' && { 'aws:username': caller.arn.split('/').pop() }),
       ...(org && account?.member && { 'aws:PrincipalOrgID': org.id, 'aws:PrincipalOrgPaths': [account.orgPath!] }),
+      // aws:ResourceOrgID: "the identifier of the organization in AWS Organizations to which the resource being
+      // requested belongs" (same page): the role's account's, which the hub's identity policy conditions on.
+      'aws:ResourceAccount': resourceAccountId,
+      ...(org && resourceAccount?.member && { 'aws:ResourceOrgID': org.id, 'aws:ResourceOrgPaths': [resourceAccount.orgPath!] }),
       'sts:RoleSessionName': sessionName!,
       ...(externalId !== undefined && { 'sts:ExternalId': externalId }),
     };
