@@ -83,10 +83,8 @@ const entry = (r: Report, id: string) => r.instances.find((e) => e.instanceId ==
 beforeAll(async () => {
   if (!enabled) return;
   const fleet = JSON.parse(readFileSync('workflows/fleet.json', 'utf8'));
-  // The group and the service join group app; billing-db was stopped almost seven days ago, so RDS starts it by itself
-  // a virtual minute and a half into the test (0.001 day), before the scheduled stop.
-  fleet.autoScalingGroups[0].tags['opsflow:group'] = 'app';
-  fleet.ecsClusters[0].services[0].tags['opsflow:group'] = 'app';
+  // billing-db was stopped almost seven days ago, so RDS starts it by itself a virtual minute and a half into the test
+  // (0.001 day), before the scheduled stop.
   Object.assign(
     fleet.rds.dbInstances.find((d: { id: string }) => d.id === 'billing-db'),
     { status: 'stopped', stoppedDaysAgo: 6.999 },
