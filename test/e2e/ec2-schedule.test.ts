@@ -384,14 +384,17 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(res.status).toBe(401);
     });
 
-    it('lists the instances one may control, filtered by tag', async () => {
+    it('lists the resources one may control, of every scheduled kind, filtered by tag', async () => {
       const res = await chat({ token: 'mm-verification-token', text: 'ls Schedule=batch-window', user_name: 'alice', command: '/ec2' });
 
       expect(res.status).toBe(200);
       const body = (await res.json()) as { response_type: string; text: string };
       expect(body.response_type).toBe('ephemeral');
       expect(body.text).toContain(`| \`batch-01\` | \`${DEMO.batchWindow[0]}\` | stopped | \`batch-window\` |`);
-      expect(body.text.split('\n').filter((l: string) => l.includes('batch-window'))).toHaveLength(4);
+      // The four batch-window instances and the demo's batch-window database, named as a command takes it.
+      const rows = body.text.split('\n').filter((l: string) => l.includes('batch-window'));
+      expect(rows).toHaveLength(5);
+      expect(rows.find((l) => l.includes('crm-db'))).toMatch(/^\| `crm-db` \| `rds-instance:crm-db` \| [a-z-]+ \| `batch-window` \|$/);
     });
 
     it('starts an instance and tells the channel', async () => {
