@@ -135,7 +135,9 @@ describe('README claims on the seeded fleet', () => {
 
     // Act: while the approver decides, the owner exempts the instance; then the approver approves.
     const arn = await h.start('TagPolicy', { mode: 'scan', instanceIds: [id], dryRun: false });
-    const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to stop') && e.text.includes(id));
+    // The approval email comes after the scan's and the approval's functions start: in a whole-suite run on a loaded
+    // 2-core machine that took longer than the harness's default 15 real seconds; alone, a few. A deadline, not a wait.
+    const [mail] = await h.mail((e) => isNew(e) && e.service === 'ses' && e.subject.includes('1 to stop') && e.text.includes(id), 1, 60_000);
     await h.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'opsflow:exempt', Value: 'forever' }] }));
     const link = mail.links.find((l) => l.includes('intent=approve'))!;
     const res = await fetch(link.replace(/\?intent=.*$/, ''), {
