@@ -26,6 +26,21 @@ export function findAwsCliV2(): string | undefined {
 }
 
 /**
+ * The environment the AWS CLI runs with in a test: exactly these credentials in us-east-1, `home` a scratch directory
+ * (nothing from the developer's shell or ~/.aws reaches it), no pager.
+ */
+export function awsCliEnv(home: string, credentials: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_PAGER: '',
+  };
+}
+
+/**
  * Whether tests needing `tool` run: true when it is there; when it is not, false with one line saying how to
  * enable them, or a thrown error under OPSFLOW_REQUIRE_TOOLS=1.
  */

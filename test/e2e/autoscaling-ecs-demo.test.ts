@@ -18,12 +18,17 @@ import { DEMO } from '../demo-fleet';
 import { credentials, startRuntime, type Harness } from './harness';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'opsflow-asg-ecs-demo-'));
+/**
+ * Wednesday 4 June 2025, 10:00 UTC (12:00 Berlin), hours from any boundary of the demo's schedules: office-hours, which
+ * in the demo config scales web-asg and web-api too, must not move them under this test (the restart keeps the clock).
+ */
+const WEDNESDAY_NOON_BERLIN = Date.parse('2025-06-04T10:00:00Z');
 let h: Harness | undefined;
 let asg: AutoScalingClient;
 let ecs: ECSClient;
 
 async function start(): Promise<void> {
-  h = await startRuntime({ stateDir, timeScale: 100 });
+  h = await startRuntime({ stateDir, timeScale: 100, virtualStart: WEDNESDAY_NOON_BERLIN });
   const config = { endpoint: h.endpoint, region: 'us-east-1', credentials };
   asg = new AutoScalingClient(config);
   ecs = new ECSClient(config);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../demo-fleet';
-import { findAwsCliV2, toolAvailable } from '../tools';
+import { awsCliEnv, findAwsCliV2, toolAvailable } from '../tools';
 import { credentials, startRuntime, type Harness } from './harness';
 
 const run = promisify(execFile);
@@ -19,14 +19,7 @@ const cli = findAwsCliV2();
 const enabled = toolAvailable('AWS CLI v2', cli !== undefined, '`apt-get install awscli` (Debian 12+), or set OPSFLOW_AWS_CLI to an AWS CLI v2 executable');
 let h: Harness;
 let aws: (...args: string[]) => Promise<any>;
-const cliEnv = () => ({
-  PATH: process.env.PATH,
-  HOME: h.stateDir,
-  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-  AWS_DEFAULT_REGION: 'us-east-1',
-  AWS_PAGER: '',
-});
+const cliEnv = () => awsCliEnv(h.stateDir, credentials);
 
 beforeAll(async () => {
   if (!enabled) return;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runControlLink } from '../../infra/control-link';
 import { KINDS } from '../../tasks/ec2-schedule/core/types';
 import type { Report } from '../../tasks/ec2-schedule/core/report';
-import { findAwsCliV2, toolAvailable } from '../tools';
+import { awsCliEnv, findAwsCliV2, toolAvailable } from '../tools';
 import { credentials, startRuntime, type Harness } from './harness';
 import { synthWithConfig } from './synth-config';
 
@@ -83,10 +83,8 @@ const entry = (r: Report, id: string) => r.instances.find((e) => e.instanceId ==
 beforeAll(async () => {
   if (!enabled) return;
   const fleet = JSON.parse(readFileSync('workflows/fleet.json', 'utf8'));
-  // The group and the service join group app; billing-db was stopped almost seven days ago, so RDS starts it by itself
-  // a virtual minute and a half into the test (0.001 day), before the scheduled stop.
-  fleet.autoScalingGroups[0].tags['opsflow:group'] = 'app';
-  fleet.ecsClusters[0].services[0].tags['opsflow:group'] = 'app';
+  // billing-db was stopped almost seven days ago, so RDS starts it by itself a virtual minute and a half into the test
+  // (0.001 day), before the scheduled stop.
   Object.assign(
     fleet.rds.dbInstances.find((d: { id: string }) => d.id === 'billing-db'),
     { status: 'stopped', stoppedDaysAgo: 6.999 },
@@ -103,14 +101,7 @@ beforeAll(async () => {
   h = await startRuntime({ cdkOut, stateDir: join(dir, 'state'), timeScale: TIME_SCALE, virtualStart: WEDNESDAY_EVENING });
   aws = async (...args: string[]) => {
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: h.stateDir,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_PAGER: '',
-      },
+      env: awsCliEnv(h.stateDir, credentials),
     });
     return stdout.trim() ? JSON.parse(stdout) : {};
   };

@@ -1,12 +1,26 @@
 /**
  * Ec2Schedule end to end on the local runtime's simulated fleet: schedules fired by name, the KMS-broken
  * instance reported while the rest move, ordering groups, overrides, injected throttling, a control link
- * and slash commands. Virtual time runs 100x faster and starts on a fixed Wednesday that is no skip date.
- * Each test sets up the instances it uses (the seed's tags, and the states it needs) instead of relying on what
- * an earlier test left, so each passes alone and in any order (vitest --sequence.shuffle).
+ * and slash commands. The demo config schedules every kind, so office-hours also holds the RDS databases, the Auto
+ * Scaling group web-asg and the ECS service dev-cluster/web-api, and batch-window the RDS instance crm-db.
+ * Virtual time runs 100x faster and starts on a fixed Wednesday that is no skip date.
+ * Each test sets up the instances and the other kinds' resources it uses (the seed's tags, and the states it needs)
+ * instead of relying on what an earlier test left, so each passes alone. In any order (vitest --sequence.shuffle) but
+ * one: once office-hours has stopped and started, web-asg's new member carries the group's propagated
+ * Schedule=office-hours tag, and office-hours' counts hold one more instance (skipped: the group's).
  */
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, DeleteTagsCommand, DescribeInstancesCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+  StartDBClusterCommand,
+  StartDBInstanceCommand,
+  StopDBInstanceCommand,
+} from '@aws-sdk/client-rds';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +28,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO, DEMO_SEED } from '../demo-fleet';
 import { run as runControlLink } from '../../infra/control-link';
 import type { Report } from '../../tasks/ec2-schedule/core/report';
-import { startRuntime, type Harness } from './harness';
+import { credentials, startRuntime, type Harness } from './harness';
 
 const TIME_SCALE = 100;
 /** Wednesday 4 June 2025, 09:00 UTC: a working day, and not a skip date of office-hours. */
@@ -58,6 +72,73 @@ async function prepare(h: Harness, ids: readonly string[], want: Record<string, 
   });
 }
 
+/**
+ * The other kinds' resources that schedules move, in the seed's state unless `want` says otherwise, through their APIs
+ * as an operator would put them there: office-hours' billing-db and orders-aurora available, web-asg at 1/1/4 with a
+ * member in service, web-api at 2 tasks running; batch-window's crm-db stopped. Waits for RDS transitions in flight.
+ */
+async function prepareKinds(h: Harness, want: { crmDb?: 'available' | 'stopped' } = {}): Promise<void> {
+  const config = { endpoint: h.endpoint, region: 'us-east-1', credentials };
+  const rds = new RDSClient(config);
+  const asg = new AutoScalingClient(config);
+  const ecs = new ECSClient(config);
+  try {
+    const settled = (s?: string) => s === 'available' || s === 'stopped';
+    const statuses = () =>
+      h.until('RDS transitions in flight to end', async () => {
+        const i = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!;
+        const c = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters!;
+        const all: Record<string, string | undefined> = Object.fromEntries([
+          ...i.map((d) => [d.DBInstanceIdentifier!, d.DBInstanceStatus]),
+          ...c.map((d) => [d.DBClusterIdentifier!, d.Status]),
+        ]);
+        return Object.values(all).every(settled) ? all : undefined;
+      });
+    const now = await statuses();
+    if (now['billing-db'] === 'stopped') await rds.send(new StartDBInstanceCommand({ DBInstanceIdentifier: 'billing-db' }));
+    if (now['orders-aurora'] === 'stopped') await rds.send(new StartDBClusterCommand({ DBClusterIdentifier: 'orders-aurora' }));
+    const crmDb = want.crmDb ?? 'stopped';
+    if (now['crm-db'] === 'available' && crmDb === 'stopped') await rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'crm-db' }));
+    if (now['crm-db'] === 'stopped' && crmDb === 'available') await rds.send(new StartDBInstanceCommand({ DBInstanceIdentifier: 'crm-db' }));
+    await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'web-asg', MinSize: 1, DesiredCapacity: 1, MaxSize: 4 }));
+    await ecs.send(new UpdateServiceCommand({ cluster: 'dev-cluster', service: 'web-api', desiredCount: 2 }));
+    await h.until(
+      'the seed state of every kind',
+      async () => {
+        const db = await statuses();
+        const [group] = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['web-asg'] }))).AutoScalingGroups!;
+        const [service] = (await ecs.send(new DescribeServicesCommand({ cluster: 'dev-cluster', services: ['web-api'] }))).services!;
+        return (
+          (db['billing-db'] === 'available' &&
+            db['orders-aurora'] === 'available' &&
+            db['crm-db'] === crmDb &&
+            group.Instances!.some((m) => m.LifecycleState === 'InService') &&
+            service.runningCount === 2) ||
+          undefined
+        );
+      },
+      60_000,
+    );
+  } finally {
+    rds.destroy();
+    asg.destroy();
+    ecs.destroy();
+  }
+}
+
+/** Each wave of a run (its child executions of Ec2ScheduleWave) as `group:kind`, in the order they started. */
+async function waveOrder(h: Harness, parentArn: string): Promise<string[]> {
+  const runId = parentArn.slice(parentArn.lastIndexOf(':') + 1);
+  const { executions } = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2ScheduleWave') }));
+  const waves = [];
+  for (const e of executions ?? []) {
+    const d = await h.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+    const input = JSON.parse(d.input ?? '{}');
+    if (input.runId === runId) waves.push({ at: d.startDate!.getTime(), wave: `${input.wave.group || '-'}:${input.wave.kind}` });
+  }
+  return waves.sort((a, b) => a.at - b.at).map((w) => w.wave);
+}
+
 /** The executions of Ec2Schedule so far. */
 async function executionArns(h: Harness): Promise<Set<string>> {
   const out = await h.sfn.send(new ListExecutionsCommand({ stateMachineArn: h.arnOf('Ec2Schedule') }));
@@ -85,6 +166,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
   it('starts office-hours when its schedule fires: the KMS-broken instance is reported, the rest is running', async () => {
     await prepare(h, DEMO.officeHours);
+    await prepareKinds(h);
     const before = await executionArns(h);
     const isNew = await h.unseenMail();
 
@@ -94,7 +176,9 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
     expect(done.status).toBe('FAILED');
     expect(done.error).toBe('Ec2.PartialFailure');
-    expect(done.cause).toBe('start schedule office-hours: 1 moved, 8 skipped, 1 failed');
+    // 19: the ten instances, the two Aurora clusters, five RDS instances (one a member of orders-aurora), web-asg and
+    // web-api. Only api-02 was stopped; every other resource is already up or one RDS refuses to move.
+    expect(done.cause).toBe('start schedule office-hours: 1 moved, 17 skipped, 1 failed');
     const now = await h.instanceStates(DEMO.officeHours);
     expect(
       Object.entries(now)
@@ -107,27 +191,41 @@ describe('Ec2Schedule on the simulated fleet', () => {
     expect(mail.text).toContain('(Client.InternalError)');
     expect(mail.text).toMatch(/i-0feed000000000004 api-02: stopped -> running/);
     expect(mail.text).toMatch(/i-0feed000000000001 web-01: running -> running \(already running\)/);
+    expect(mail.text).toContain('reports-db-replica');
   });
 
   it('stops office-hours app servers before the databases, honouring a live override and ignoring an expired one', async () => {
     // Prepare: office-hours after its start (the KMS-broken instance could not start).
     const [web01, web02] = DEMO.officeHours;
     await prepare(h, DEMO.officeHours, Object.fromEntries(DEMO.officeHours.map((id) => [id, id === DEMO.kmsBroken ? 'stopped' : 'running'])));
+    await prepareKinds(h);
     await h.ec2.send(new CreateTagsCommand({ Resources: [web01], Tags: [{ Key: 'opsflow:override', Value: '2099-01-31' }] }));
     await h.ec2.send(new CreateTagsCommand({ Resources: [web02], Tags: [{ Key: 'opsflow:override', Value: '2025-01-31' }] }));
     const trailBefore = h.rt.ec2.fleet.trail.length;
 
-    const done = await h.finished(await h.start('Ec2Schedule', { action: 'stop', schedule: 'office-hours', requestedBy: 'e2e' }), 60_000);
+    const arn = await h.start('Ec2Schedule', { action: 'stop', schedule: 'office-hours', requestedBy: 'e2e' });
+    const done = await h.finished(arn, 120_000);
 
     expect(done.status).toBe('SUCCEEDED');
     const report = JSON.parse(done.output!) as Report;
-    expect(report.counts).toEqual({ total: 10, moved: 8, skipped: 2, failed: 0, dryRun: 0 });
+    // Moved: eight instances, billing-db, orders-aurora, web-asg and web-api. Skipped: web-01 (override), reporting-01,
+    // and the five databases RDS will not stop (a replica and its source, SQL Server Multi-AZ, Serverless v1, a member).
+    expect(report.counts).toEqual({ total: 19, moved: 12, skipped: 7, failed: 0, dryRun: 0 });
+    // Waves: group app's service, group and instances, then group db's instances, RDS instances and Aurora clusters last.
+    expect(await waveOrder(h, arn)).toEqual(['app:ecs-service', 'app:asg', 'app:ec2', 'db:ec2', 'db:rds-instance', 'db:rds-cluster']);
+    expect(entry(report, 'billing-db')).toMatchObject({ kind: 'rds-instance', outcome: 'moved', to: 'stopped' });
+    expect(entry(report, 'orders-aurora')).toMatchObject({ kind: 'rds-cluster', outcome: 'moved', to: 'stopped' });
+    expect(entry(report, 'web-asg')).toMatchObject({ kind: 'asg', outcome: 'moved', from: '1/1/4', to: '0/0/0' });
+    expect(entry(report, 'dev-cluster/web-api')).toMatchObject({ kind: 'ecs-service', outcome: 'moved', to: '0/0 running' });
+    // worker-01 asks for hibernation by its tag and was launched with it configured.
+    expect(entry(report, DEMO.hibernationConfigured)).toMatchObject({ outcome: 'moved', to: 'stopped', reason: 'hibernated' });
+    expect(entry(report, 'legacy-mssql')).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('SQL Server in a Multi-AZ configuration') });
     expect(entry(report, web01)).toMatchObject({ outcome: 'skipped', reason: 'opsflow:override until 2099-01-31', from: 'running' });
     expect(entry(report, web02)).toMatchObject({ outcome: 'moved', from: 'running', to: 'stopped' });
     expect(entry(report, DEMO.kmsBroken)).toMatchObject({ outcome: 'skipped', reason: 'already stopped' });
     const stops = h.rt.ec2.fleet.trail.slice(trailBefore).filter((r) => r.eventName === 'StopInstances');
     const stoppedIds = stops.map((r) => r.resources.map((x) => x.name));
-    // Waves: instances without a group (app-tagged ones belong to group app) ... app, then db last.
+    // EC2's own calls: app's instances, then db's last.
     expect(stoppedIds.at(-1)!.sort()).toEqual([...DEMO.officeHoursDb].sort());
     expect(stoppedIds.slice(0, -1).flat()).not.toContain(DEMO.officeHoursDb[0]);
     expect((await h.instanceStates([web01]))[web01]).toBe('running');
@@ -136,12 +234,14 @@ describe('Ec2Schedule on the simulated fleet', () => {
   it('marks a dry run and changes nothing', async () => {
     // Prepare: office-hours stopped but for web-01 (kept running by an override).
     await prepare(h, DEMO.officeHours, Object.fromEntries(DEMO.officeHours.map((id) => [id, id === DEMO.officeHours[0] ? 'running' : 'stopped'])));
+    await prepareKinds(h);
 
     const done = await h.finished(await h.start('Ec2Schedule', { action: 'start', schedule: 'office-hours', dryRun: true }), 60_000);
 
     expect(done.status).toBe('SUCCEEDED');
     const report = JSON.parse(done.output!) as Report;
     expect(report.dryRun).toBe(true);
+    // The nine stopped instances; the other kinds are up already (skipped, as a real start would leave them).
     expect(report.counts.dryRun).toBe(9);
     expect(entry(report, DEMO.officeHours[1])).toMatchObject({ outcome: 'dry-run', from: 'stopped', to: 'stopped', reason: 'would start (DryRun permitted)' });
     expect(Object.values(await h.instanceStates(DEMO.officeHoursDb))).toEqual(['stopped', 'stopped']);
@@ -159,6 +259,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
   it('survives EC2 throttling: the workflow retries with back-off until EC2 answers again', async () => {
     await prepare(h, DEMO.batchWindow);
+    await prepareKinds(h, { crmDb: 'stopped' });
     h.rt.faults.ec2ThrottleRate = 1;
     const arn = await h.start('Ec2Schedule', { action: 'start', schedule: 'batch-window' });
     try {
@@ -172,7 +273,10 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
     const done = await h.finished(arn, 60_000);
     expect(done.status).toBe('SUCCEEDED');
-    expect(JSON.parse(done.output!).counts).toMatchObject({ moved: 3, skipped: 1, failed: 0 });
+    // batch-01, batch-02, etl-01 and the RDS instance crm-db moved (RDS is not throttled here); etl-02 was running.
+    const report = JSON.parse(done.output!) as Report;
+    expect(report.counts).toMatchObject({ moved: 4, skipped: 1, failed: 0 });
+    expect(entry(report, 'crm-db')).toMatchObject({ kind: 'rds-instance', outcome: 'moved', to: 'available' });
     expect(Object.values(await h.instanceStates(DEMO.batchWindow))).toEqual(['running', 'running', 'running', 'running']);
   });
 
@@ -272,7 +376,7 @@ describe('Ec2Schedule on the simulated fleet', () => {
 
     beforeEach(async () => {
       await runControlLink(['chat-secret', 'mattermost', 'mm-verification-token'], { endpoint: h.endpoint });
-      await prepare(h, [...DEMO.batchWindow, DEMO.asg]);
+      await prepare(h, [...DEMO.batchWindow, DEMO.spot]);
     });
 
     it('refuses a wrong Mattermost token with 401', async () => {
@@ -280,14 +384,17 @@ describe('Ec2Schedule on the simulated fleet', () => {
       expect(res.status).toBe(401);
     });
 
-    it('lists the instances one may control, filtered by tag', async () => {
+    it('lists the resources one may control, of every scheduled kind, filtered by tag', async () => {
       const res = await chat({ token: 'mm-verification-token', text: 'ls Schedule=batch-window', user_name: 'alice', command: '/ec2' });
 
       expect(res.status).toBe(200);
       const body = (await res.json()) as { response_type: string; text: string };
       expect(body.response_type).toBe('ephemeral');
       expect(body.text).toContain(`| \`batch-01\` | \`${DEMO.batchWindow[0]}\` | stopped | \`batch-window\` |`);
-      expect(body.text.split('\n').filter((l: string) => l.includes('batch-window'))).toHaveLength(4);
+      // The four batch-window instances and the demo's batch-window database, named as a command takes it.
+      const rows = body.text.split('\n').filter((l: string) => l.includes('batch-window'));
+      expect(rows).toHaveLength(5);
+      expect(rows.find((l) => l.includes('crm-db'))).toMatch(/^\| `crm-db` \| `rds-instance:crm-db` \| [a-z-]+ \| `batch-window` \|$/);
     });
 
     it('starts an instance and tells the channel', async () => {
@@ -300,13 +407,14 @@ describe('Ec2Schedule on the simulated fleet', () => {
     });
 
     it('refuses an instance outside the allowed set, and answers a bad command with help', async () => {
-      const outside = (await (await chat({ token: 'mm-verification-token', text: `stop ${DEMO.asg}`, user_name: 'alice' })).json()) as { text: string };
+      // The Spot instance carries no Schedule tag (web-asg's member, once the demo's, is replaced when office-hours stops the group).
+      const outside = (await (await chat({ token: 'mm-verification-token', text: `stop ${DEMO.spot}`, user_name: 'alice' })).json()) as { text: string };
       const bad = (await (await chat({ token: 'mm-verification-token', text: 'reboot everything', user_name: 'alice' })).json()) as { text: string };
 
-      expect(outside.text).toBe(`Instance ${DEMO.asg} is not one you may control here.`);
+      expect(outside.text).toBe(`Instance ${DEMO.spot} is not one you may control here.`);
       expect(bad.text).toContain('unknown command `reboot`');
       expect(bad.text).toContain('start <id>');
-      expect((await h.instanceStates([DEMO.asg]))[DEMO.asg]).toBe('running');
+      expect((await h.instanceStates([DEMO.spot]))[DEMO.spot]).toBe('running');
     });
   });
 });

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthQueues } from '../fixtures/runtime-created/app';
-import { findAwsCliV2, toolAvailable } from '../tools';
+import { awsCliEnv, findAwsCliV2, toolAvailable } from '../tools';
 import { credentials, fullHistory, startRuntime, type Harness } from './harness';
 
 const run = promisify(execFile);
@@ -138,14 +138,7 @@ const cliEnabled = toolAvailable('AWS CLI v2', cli !== undefined, '`apt-get inst
 describe.skipIf(!cliEnabled)('SQS through the AWS CLI v2 (the query protocol)', () => {
   const aws = async (...args: string[]) => {
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', 'sqs', ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_PAGER: '',
-      },
+      env: awsCliEnv(dir, credentials),
     });
     return stdout.trim() ? JSON.parse(stdout) : {};
   };

@@ -186,6 +186,21 @@ describe('Ec2Schedule IAM', () => {
     expect(JSON.stringify(act.Resource)).toContain(':instance/*');
   });
 
+  it('lets only the Advance task stop, start and scale the other kinds the demo config schedules, only those carrying the Schedule tag', () => {
+    const changes = (s: { Action: string | string[] }) => asList(s.Action).some((a) => /^(rds:(Start|Stop)DB|autoscaling:Update|ecs:Update)/.test(a));
+    const actRole = roleOf(json, 'Ec2ScheduleAdvanceFn');
+    expect(statements(json).filter((s) => changes(s) && !json.Resources[s.policy].Properties.Roles.some((r: any) => r.Ref === actRole))).toEqual([]);
+    const acts = policyOf(json, 'Ec2ScheduleAdvanceFn').filter(changes);
+    const resourceType = (s: { Resource: unknown }) => /:(db|cluster|autoScalingGroup|service)[:/]\*/.exec(JSON.stringify(s.Resource))?.[1];
+    const schedule = { Null: { 'aws:ResourceTag/Schedule': 'false' } };
+    expect(acts.map((s) => [s.Action, resourceType(s), s.Condition])).toEqual([
+      [['rds:StartDBInstance', 'rds:StopDBInstance'], 'db', schedule],
+      [['rds:StartDBCluster', 'rds:StopDBCluster'], 'cluster', schedule],
+      ['autoscaling:UpdateAutoScalingGroup', 'autoScalingGroup', schedule],
+      ['ecs:UpdateService', 'service', schedule],
+    ]);
+  });
+
   it('grants KMS CreateGrant for configured keys only, for AWS resources only', () => {
     const key = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const none = standalone({});
@@ -201,13 +216,20 @@ describe('Ec2Schedule IAM', () => {
   });
 
   it('lets the HTTP handlers read the table and start this workflow, and nothing that changes instances', () => {
+    // The demo config schedules every kind, so the handlers may describe each kind's resources, and change none.
     for (const fn of ['Ec2ScheduleControlFn', 'Ec2ScheduleChatFn']) {
       const actions = policyOf(json, fn).flatMap((s) => asList(s.Action));
       expect(actions.sort(), fn).toEqual([
+        'autoscaling:DescribeAutoScalingGroups',
         'dynamodb:GetItem',
         'ec2:DescribeInstances',
+        'ecs:DescribeServices',
+        'ecs:ListClusters',
+        'ecs:ListServices',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        'rds:DescribeDBClusters',
+        'rds:DescribeDBInstances',
         ...(fn === 'Ec2ScheduleChatFn' ? ['secretsmanager:GetSecretValue'] : []),
         'states:DescribeExecution',
         'states:StartExecution',

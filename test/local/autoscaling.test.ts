@@ -25,7 +25,7 @@ import { createServer, listen } from '../../local/server';
 import { AutoScalingService, type GroupSeed } from '../../local/services/autoscaling';
 import { Ec2Service } from '../../local/services/ec2';
 import { TRANSITION_MS, type FleetSeed } from '../../local/services/fleet';
-import { findAwsCliV2 } from '../tools';
+import { awsCliEnv, findAwsCliV2 } from '../tools';
 import { gateWithRole } from './iam-gate';
 import { serveOne } from './one-service';
 
@@ -87,14 +87,7 @@ async function cli(args: string[]): Promise<unknown> {
   const bin = findAwsCliV2();
   expect(bin, 'AWS CLI v2 (/usr/bin/aws) is installed on this machine').toBeDefined();
   const { stdout } = await promisify(execFile)(bin!, ['--endpoint-url', served.endpoint, '--output', 'json', 'autoscaling', ...args], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: served.dir,
-      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-      AWS_SECRET_ACCESS_KEY: 'x',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_PAGER: '',
-    },
+    env: awsCliEnv(served.dir, { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }),
   });
   return stdout.trim() === '' ? undefined : JSON.parse(stdout);
 }

@@ -26,7 +26,7 @@ import { RateLimits } from '../../local/rules/rates';
 import { resolveRules } from '../../local/rules/settings';
 import { createServer, listen } from '../../local/server';
 import { EcsService, TASK_START_MS, TASK_STOP_MS, type ClusterSeed } from '../../local/services/ecs';
-import { findAwsCliV2 } from '../tools';
+import { awsCliEnv, findAwsCliV2 } from '../tools';
 import { gateWithRole } from './iam-gate';
 import { serveOne } from './one-service';
 
@@ -63,14 +63,7 @@ async function cli(args: string[]): Promise<Record<string, any>> {
   const bin = findAwsCliV2();
   expect(bin, 'AWS CLI v2 (/usr/bin/aws) is installed on this machine').toBeDefined();
   const { stdout } = await promisify(execFile)(bin!, ['--endpoint-url', served.endpoint, '--output', 'json', 'ecs', ...args], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: served.dir,
-      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-      AWS_SECRET_ACCESS_KEY: 'x',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_PAGER: '',
-    },
+    env: awsCliEnv(served.dir, { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' }),
   });
   return JSON.parse(stdout);
 }

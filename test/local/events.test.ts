@@ -11,8 +11,9 @@ const BROKEN = 'arn:aws:lambda:us-east-1:000000000000:function:broken';
 
 describe('EventsService', () => {
   const invoked: Target[] = [];
+  const clock = new Clock({ start: Date.parse('2024-05-01T10:00:00.500Z') });
   const service = new EventsService({
-    clock: new Clock({ start: Date.parse('2024-05-01T10:00:00.500Z') }),
+    clock,
     invoke: async (t) => {
       if (t.arn === BROKEN) throw new Error('function crashed');
       invoked.push(t);
@@ -58,6 +59,7 @@ describe('EventsService', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
 
     // Act
+    const before = clock.nowMs();
     await service.put({
       source: 'aws.ec2',
       'detail-type': 'AWS API Call via CloudTrail',
@@ -69,7 +71,11 @@ describe('EventsService', () => {
     expect(JSON.parse(invoked[0].input)).toEqual({ eventName: 'RunInstances', userIdentity: { arn: 'arn:aws:iam::000000000000:user/alice' } });
     const transformed = JSON.parse(invoked[1].input);
     expect(transformed.text).toBe('launched by arn:aws:iam::000000000000:user/alice');
-    expect(transformed.source).toMatchObject({ version: '0', account: '000000000000', region: 'us-east-1', time: '2024-05-01T10:00:00Z', resources: [] });
+    expect(transformed.source).toMatchObject({ version: '0', account: '000000000000', region: 'us-east-1', resources: [] });
+    // The clock's time of the put, to the second (the clock runs in real time: a loaded machine may pass a second).
+    expect(transformed.source.time).toMatch(/^2024-05-01T10:00:\d\dZ$/);
+    expect(Date.parse(transformed.source.time)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(Date.parse(transformed.source.time)).toBeLessThanOrEqual(clock.nowMs());
     expect(transformed.source.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(error).toHaveBeenCalledTimes(1);
     expect(error.mock.calls[0][0]).toMatch(/rule on-run-instances target broken .*function crashed/);

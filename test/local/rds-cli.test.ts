@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadFleetSeed } from '../../local/services/fleet';
 import { RdsService } from '../../local/services/rds';
 import { RDS_TRANSITION_MS } from '../../local/services/rds-world';
-import { findAwsCliV2, toolAvailable } from '../tools';
+import { awsCliEnv, findAwsCliV2, toolAvailable } from '../tools';
 import { serveOne } from './one-service';
 
 const run = promisify(execFile);
@@ -28,14 +28,7 @@ const s = serveOne({
 
 /** `aws rds <args>` as JSON; a failure as `{ error: stderr }`. */
 async function aws(...args: string[]): Promise<any> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: s.dir,
-    AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-    AWS_SECRET_ACCESS_KEY: 'x',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_PAGER: '',
-  };
+  const env = awsCliEnv(s.dir, { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' });
   try {
     const { stdout } = await run(cli!, ['--endpoint-url', s.endpoint, '--output', 'json', 'rds', ...args], { env });
     return stdout.trim() ? JSON.parse(stdout) : {};

@@ -24,7 +24,7 @@ import { resourceRequests } from '../../local/iam/requests';
 import { Clock, StateDir } from '../../local/kernel';
 import { createServer, listen } from '../../local/server';
 import { SecretsManagerService } from '../../local/services/secretsmanager';
-import { findAwsCliV2 } from '../tools';
+import { awsCliEnv, findAwsCliV2 } from '../tools';
 
 const root = mkdtempSync(join(tmpdir(), 'opsflow-secretsmanager-'));
 const state = new StateDir(root);
@@ -115,14 +115,7 @@ describe('SecretsManagerService', () => {
       cli!,
       ['--endpoint-url', endpoint, '--output', 'json', 'secretsmanager', 'get-secret-value', '--secret-id', 'chat/cli'],
       {
-        env: {
-          PATH: process.env.PATH,
-          HOME: root,
-          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-          AWS_DEFAULT_REGION: 'us-east-1',
-          AWS_PAGER: '',
-        },
+        env: awsCliEnv(root, credentials),
       },
     );
     const out = JSON.parse(stdout) as { SecretString: string; VersionStages: string[]; Name: string };

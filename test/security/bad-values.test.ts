@@ -19,7 +19,7 @@ import { CreateTagsCommand, DescribeInstancesCommand, RunInstancesCommand } from
 import * as S from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, startRuntime, type Harness } from '../e2e/harness';
-import { findAwsCliV2, toolAvailable } from '../tools';
+import { awsCliEnv, findAwsCliV2, toolAvailable } from '../tools';
 
 const run = promisify(execFile);
 const cli = findAwsCliV2();
@@ -76,14 +76,7 @@ describe('EC2 tags', () => {
     // State an older runtime accepted (or a fleet file holds): the answer must stay well-formed XML.
     h.rt.ec2.fleet.get(id)!.tags.push({ Key: 'Legacy', Value: 'a\u0000b\u0001c' });
     const { stdout } = await run(cli!, ['--endpoint-url', h.endpoint, '--output', 'json', 'ec2', 'describe-instances'], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: h.stateDir,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_PAGER: '',
-      },
+      env: awsCliEnv(h.stateDir, credentials),
     });
     const tags = JSON.parse(stdout)
       .Reservations.flatMap((r: any) => r.Instances)

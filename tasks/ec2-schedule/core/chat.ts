@@ -175,20 +175,23 @@ async function allowedResource(deps: ChatDeps, target: ResourceName, d: Dialect)
 /** EC2 lists an instance for a while after it is terminated; `ls` shows only what can still be started or stopped. */
 const GONE = new Set(['terminated', 'shutting-down']);
 
-/** The resources of every scheduled kind one may control, as a command names them (`<kind>:<id>` but for EC2). */
+/**
+ * The resources of every scheduled kind one may control, as a command names them (`<kind>:<id>` but for EC2). The kinds
+ * are listed at once, not one after another: Slack wants a reply "within 3000 milliseconds"
+ * (https://api.slack.com/interactivity/slash-commands, "Delayed responses and multiple responses").
+ */
 async function list(deps: ChatDeps, d: Dialect, tag?: TagFilter): Promise<string> {
-  const rows: Resource[] = [];
-  let more = 0;
-  for (const kind of KINDS.filter((k) => deps.kinds.includes(k))) {
-    for await (const r of kindOf(kind).list(deps.clients, tag)) {
-      if (GONE.has(r.state) || !isAllowed(r, deps.allow)) continue;
-      if (rows.length < LIST_LIMIT) rows.push(r);
-      else more++;
-    }
-  }
-  if (rows.length === 0)
-    return tag ? `No resource you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No resource you may control.';
-  rows.sort((a, b) => a.name.localeCompare(b.name));
+  const perKind = await Promise.all(
+    KINDS.filter((k) => deps.kinds.includes(k)).map(async (kind) => {
+      const out: Resource[] = [];
+      for await (const r of kindOf(kind).list(deps.clients, tag)) if (!GONE.has(r.state) && isAllowed(r, deps.allow)) out.push(r);
+      return out;
+    }),
+  );
+  const all = perKind.flat().sort((a, b) => a.name.localeCompare(b.name));
+  if (all.length === 0) return tag ? `No resource you may control has ${literal(shorten(`${tag.key}=${tag.value}`, 100), d)}.` : 'No resource you may control.';
+  const rows = all.slice(0, LIST_LIMIT);
+  const more = all.length - rows.length;
   const v = (text: string) => cell(shorten(text, 128), d);
   const ref = (r: Resource) => v(r.kind === 'ec2' ? r.id : `${r.kind}:${r.id}`);
   // Slack draws no tables (https://api.slack.com/reference/surfaces/formatting): one line per resource there.

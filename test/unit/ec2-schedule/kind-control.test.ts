@@ -26,7 +26,8 @@ function setup(opts: { tags?: Record<string, string>; clusterToo?: boolean; kind
     TagList: tagList(opts.tags ?? { Schedule: 'office-hours' }),
   });
   rds.on(DescribeDBInstancesCommand).callsFake((input) => ({
-    DBInstances: input.Filters?.some((f: { Values: string[] }) => f.Values.includes('db-1')) ? [db()] : [],
+    // Listed with no filter (ls), or found by its identifier.
+    DBInstances: !input.Filters || input.Filters.some((f: { Values: string[] }) => f.Values.includes('db-1')) ? [db()] : [],
   }));
   rds.on(DescribeDBClustersCommand).resolves({
     DBClusters: opts.clusterToo ? [{ DBClusterIdentifier: 'db-1', Status: 'stopped', Engine: 'aurora-postgresql', TagList: tagList({ Schedule: 'x' }) }] : [],
@@ -78,6 +79,11 @@ describe('chat commands for any scheduled kind', () => {
     const { chat, started } = setup({ tags: { Team: 'data' } });
     expect((await chat('start db-1')).text).toBe('Resource `db-1` is not one you may control here.');
     expect(started()).toEqual([]);
+  });
+
+  it('ls lists a DB instance one may control as <kind>:<id>, and leaves out one the allow-list does not allow', async () => {
+    expect((await setup().chat('ls')).text.split('\n')[2]).toBe('| `db-1` | `rds-instance:db-1` | stopped | `office-hours` |');
+    expect((await setup({ tags: { Team: 'data' } }).chat('ls')).text).toBe('No resource you may control.');
   });
 
   it('asks which kind when an id names resources of several kinds, and acts on the one named as <kind>:<id>', async () => {
