@@ -12,6 +12,7 @@
 import { type Account, type OrganizationsClient, paginateListAccountsForParent, paginateListOrganizationalUnitsForParent } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { isThrottling } from './aws-errors';
+import { EnvError, type Env } from './env';
 import { mapLimit } from './limit';
 
 export interface Target {
@@ -140,7 +141,7 @@ export type TargetResult<T> = { target: Target; ok: true; value: T } | { target:
 
 /** Why a target failed, naming it: the report's reason for every resource it could not reach. */
 export function targetReason(target: Target, e: unknown): string {
-  const where = `${target.account}/${target.region}`;
+  const where = targetName(target);
   if (e instanceof TargetUnreachable) return `${where}: ${e.message}`;
   if (!(e instanceof Error)) return `${where}: ${String(e)}`;
   if (isThrottling(e)) return `${where}: throttled (${e.name}: ${e.message}); the other targets went on`;
@@ -157,3 +158,90 @@ export async function forEachTarget<T>(targets: readonly Target[], concurrency: 
     }
   });
 }
+
+/** `TARGETS` (set by the hub's constructs when config `targets` is present): the member role and default targets. */
+export interface TargetsEnv {
+  hubAccount: string;
+  partition: string;
+  roleName: string;
+  externalId: string;
+  /** Account ids and OU ids, resolved at run time (`resolveAccounts`). */
+  accounts: string[];
+  regions: string[];
+}
+
+/** A per-schedule or per-policy choice over the defaults (config `...targets`, carried in the workflow's own env). */
+export interface TargetsChoice {
+  accounts?: string[];
+  regions?: string[];
+}
+
+/** `TARGETS`, or `undefined` when the deployment acts in its own account and region only (no config `targets`). */
+export function readTargets(env: Env): TargetsEnv | undefined {
+  const raw = env.TARGETS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let v: Partial<TargetsEnv>;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new EnvError('TARGETS', 'must be JSON');
+  }
+  const strings = (a: unknown) => Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === 'string');
+  for (const k of ['hubAccount', 'partition', 'roleName', 'externalId'] as const)
+    if (typeof v?.[k] !== 'string' || v[k] === '') throw new EnvError('TARGETS', `needs ${k}`);
+  if (!strings(v.accounts) || !strings(v.regions)) throw new EnvError('TARGETS', 'needs accounts and regions, non-empty lists');
+  return v as TargetsEnv;
+}
+
+/** What an SDK client's constructor takes here: the region, and the member account's credentials (none: the function's own). */
+export interface TargetClientConfig {
+  region?: string;
+  credentials?: () => Promise<TargetCredentialsValue>;
+  maxAttempts?: number;
+}
+
+/**
+ * The hub's reach: the targets of a run, and SDK clients for each, built once per account and region and sharing one
+ * credential cache (`TargetCredentials`). Without `TARGETS` there is one target, the function's own account and
+ * region, and `targets()` answers `[undefined]`, so a deployment without config `targets` acts as it always has.
+ */
+export class Reach<C> {
+  private readonly clients = new Map<string, C>();
+  private readonly credentials?: TargetCredentials;
+
+  constructor(
+    private readonly make: (config: TargetClientConfig) => C,
+    readonly settings: TargetsEnv | undefined,
+    private readonly aws: { sts: () => STSClient; organizations: () => OrganizationsClient; sessionName: string; nowMs?: () => number },
+    private readonly maxAttempts?: number,
+  ) {
+    if (settings) this.credentials = new TargetCredentials(aws.sts(), { ...settings, sessionName: aws.sessionName }, aws.nowMs ?? Date.now);
+  }
+
+  /** Clients for `target`; `undefined` (no targets configured): the function's own account and region. */
+  for(target: Target | undefined): C {
+    const key = target ? `${target.account}/${target.region}` : '';
+    let c = this.clients.get(key);
+    if (!c) {
+      const attempts = this.maxAttempts === undefined ? {} : { maxAttempts: this.maxAttempts };
+      const credentials = target && this.credentials?.provider(target.account);
+      c = this.make({ ...attempts, ...(target && { region: target.region }), ...(credentials && { credentials }) });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /**
+   * The targets of one run: the accounts (OUs resolved now) of `choice` or the defaults, in each of its regions;
+   * `[undefined]` without `TARGETS`. OUs are resolved at every run, so an account moved into an OU is reached.
+   */
+  async targets(choice?: TargetsChoice): Promise<Array<Target | undefined>> {
+    if (!this.settings) return [undefined];
+    const entries = choice?.accounts ?? this.settings.accounts;
+    const accounts = entries.some((e) => !ACCOUNT_ID.test(e)) ? await resolveAccounts(this.aws.organizations(), entries) : [...entries];
+    return targetsOf(accounts, choice?.regions ?? this.settings.regions);
+  }
+}
+
+/** `<account>/<region>`, how reports, links and chat name a target. */
+export const targetName = (t: Target) => `${t.account}/${t.region}`;

@@ -8,8 +8,17 @@ export type Kind = (typeof KINDS)[number];
 
 export type Ec2Action = 'start' | 'stop';
 
+/**
+ * Where a resource lives when the hub acts in an organisation's accounts and regions (config `targets`, issue 23):
+ * both set, or neither (the hub's own account and region). Spread into refs, waves and report lines.
+ */
+export interface Where {
+  account?: string;
+  region?: string;
+}
+
 /** One resource named by a caller (a control link, a chat command, an RDS event). */
-export interface ResourceRef {
+export interface ResourceRef extends Where {
   kind: Kind;
   id: string;
 }
@@ -55,7 +64,7 @@ export interface InstanceFacts {
 export type Outcome = 'moved' | 'skipped' | 'failed' | 'dry-run';
 
 /** One line of the report. */
-export interface ReportEntry {
+export interface ReportEntry extends Where {
   kind: Kind;
   /** The resource's id (`Resource.id`): an instance id for EC2, a DB identifier, a group name, `<cluster>/<service>`. */
   instanceId: string;
@@ -111,7 +120,7 @@ export interface StoredBatch {
  * One ordering group's share of a run: its batches are stored as `batch#<index>-<n>`, n from 0 to `batches - 1`.
  * The state carries only this summary, so it stays the same size whatever the fleet size.
  */
-export interface Wave {
+export interface Wave extends Where {
   index: number;
   group: string;
   kind: Kind;
