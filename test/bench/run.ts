@@ -14,6 +14,8 @@
  *  - approvals in chat: start to Slack message, click to decision (test/bench/chat.ts);
  *  - Ec2Schedule's scheduled stop and start of every resource kind at 1,000 each (test/bench/kinds.ts).
  *
+ * Only alone, for its size: `npm run bench -- org`, one hub stopping 50 accounts × 4 regions × 500 instances (test/bench/org.ts).
+ *
  * `npm run bench -- ec2-floor` (or BENCH_ONLY=ec2-floor) runs only Ec2Schedule's figure; `npm run bench -- engine` only the engine's;
  * `npm run bench -- chat` and `npm run bench -- kinds` only those.
  */
@@ -28,6 +30,7 @@ import { benchChat } from './chat';
 import { benchConsole } from './console';
 import { benchEngine } from './engine';
 import { benchKinds } from './kinds';
+import { benchOrg } from './org';
 import { benchRedos } from './redos';
 import { benchEc2Floor, benchScale } from './scale';
 import { benchTimeScale } from './time-scale';
@@ -119,7 +122,11 @@ async function main() {
     await benchKinds(print);
     return;
   }
-  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor, engine, chat, kinds)`);
+  if (only === 'org') {
+    await benchOrg(print);
+    return;
+  }
+  if (only) throw new Error(`unknown bench part '${only}' (known: ec2-floor, engine, chat, kinds, org)`);
   print(`opsflow up ready after synth: ${(await readyTime()).toFixed(0)} ms (process start to health "ready")`);
   await benchTimeScale(print);
 

@@ -30,6 +30,8 @@ import { RdsService } from '../../local/services/rds';
 import { SesV2Service } from '../../local/services/sesv2';
 import { SnsService } from '../../local/services/sns';
 import { StepFunctionsService } from '../../local/engine/service';
+import { OrganizationsService } from '../../local/org/organizations';
+import { StsService } from '../../local/org/sts';
 import { credentials, fullHistory, startRuntime, type Harness } from '../e2e/harness';
 import { launchTagPolicyFleet } from './tag-policy';
 import { approvalLoad, approvalLoadStatus, printApprovalLoad } from './approval';
@@ -79,6 +81,8 @@ for (const [name, cls] of [
   ['rds', RdsService],
   ['autoscaling', AutoScalingService],
   ['ecs', EcsService],
+  ['sts', StsService],
+  ['organizations', OrganizationsService],
 ] as const) {
   const proto = (cls as unknown as { prototype: { handle(req: AwsRequest): Promise<AwsResponse> } }).prototype;
   const original = proto.handle;
