@@ -8,12 +8,18 @@ import { WORKFLOWS } from '../workflows';
 import type { WorkflowRegistration } from '../workflows/shared/registration';
 import { configKey } from '../workflows/shared/registration';
 import { allAccounts, allRegions } from '../workflows/shared/targets';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG, SYNTHESIZED_CONFIG } from '../local/synth';
 import { loadConfig } from './config';
 import { MemberStack, MemberStackSet, memberTemplateBody } from './member-stack';
 import { OpsflowStack } from './opsflow-stack';
 
+/** The config file an app is built from: `-c config=<file>`, or opsflow.config.json. */
+export const configPath = (app: App): string => app.node.tryGetContext('config') ?? DEFAULT_CONFIG;
+
 export function buildApp(app = new App()): { app: App; stack: OpsflowStack; member?: MemberStack } {
-  const config = loadConfig(app.node.tryGetContext('config') ?? 'opsflow.config.json');
+  const config = loadConfig(configPath(app));
   const stack = new OpsflowStack(app, config.stackName, {
     config,
     description: 'opsflow: Step Functions workflows for cloud operations',
@@ -55,7 +61,10 @@ export function buildApp(app = new App()): { app: App; stack: OpsflowStack; memb
 
 if (require.main === module) {
   try {
-    buildApp().app.synth();
+    const { app } = buildApp();
+    app.synth();
+    // Which config this cdk.out was built from: `npm start -- --config <file>` synthesizes again when it is another.
+    writeFileSync(join(app.outdir, SYNTHESIZED_CONFIG), configPath(app));
   } catch (err) {
     // A config problem is the user's to fix: print the message naming the field, not a stack trace.
     if ((err as Error).name === 'ConfigError') {

@@ -5,7 +5,7 @@
  * --help` explains one with an example.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -16,7 +16,7 @@ import { eventSummary } from './console/app/status';
 import { declaredWorkflows } from './console/metadata';
 import { flagValue } from './rules/settings';
 import { resetStateDir } from './storage';
-import { synthNeeded } from './synth';
+import { DEFAULT_CONFIG, synthNeeded } from './synth';
 import { NETWORK_CALLS_PATH, type OutboundCall } from './network/egress';
 import { loadAssembly } from './template';
 
@@ -92,13 +92,15 @@ const COMMON: Options = {
 
 const commands: Record<string, Command> = {
   up: {
-    usage: 'up [--port N] [--time-scale N] [--cdk-out DIR] [--host ADDR] [--synth] [--iam off] [--quotas off] [--deploy-checks off] [--rates off]',
+    usage:
+      'up [--port N] [--time-scale N] [--cdk-out DIR] [--host ADDR] [--synth [--config FILE]] [--iam off] [--quotas off] [--deploy-checks off] [--rates off]',
     summary: 'run the local runtime over the synthesized app until Ctrl-C',
     details: [
       "Deploys cdk.out onto the local AWS services and serves them, the app's HTTP routes and the console on one",
       'port. It listens on 127.0.0.1 only; --host ADDR (or OPSFLOW_HOST) listens on ADDR, for a VM or a container,',
       'and answers requests addressed to ADDR:PORT, 127.0.0.1:PORT or localhost:PORT (any other Host is refused).',
-      '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does).',
+      '--synth runs `cdk synth` first and shows its output only when it fails (what `npm start` does); with --config FILE',
+      'it synthesizes the app from that config file (`cdk synth -c config=FILE`), e.g. opsflow.org.config.json.',
       "AWS's rules (IAM, quotas, deploy-time refusals, API rates) are all on; --iam off, --quotas off, --deploy-checks off",
       'and --rates off (or OPSFLOW_IAM=off, OPSFLOW_QUOTAS=off, ...) relax one, and the startup lines say so.',
       'Every AWS request must be signed (SigV4) with credentials the runtime knows: test / test unless',
@@ -110,6 +112,7 @@ const commands: Record<string, Command> = {
       'cdk-out': { type: 'string', description: 'the cloud assembly to run (default cdk.out, or OPSFLOW_CDK_OUT)' },
       host: { type: 'string', description: 'the address to listen on (default 127.0.0.1, or OPSFLOW_HOST)' },
       synth: { type: 'boolean', description: 'run `cdk synth --quiet` first' },
+      config: { type: 'string', description: 'with --synth: the config file to synthesize from (default opsflow.config.json)' },
       iam: { type: 'string', description: "off: do not enforce the template's IAM policies (default on, or OPSFLOW_IAM)" },
       quotas: { type: 'string', description: "off: do not enforce AWS's size and history quotas (default on, or OPSFLOW_QUOTAS)" },
       'deploy-checks': { type: 'string', description: 'off: deploy what CloudFormation would refuse (default on, or OPSFLOW_DEPLOY_CHECKS)' },
@@ -395,7 +398,10 @@ async function up({ values, port, print }: Context): Promise<void> {
   const host = (values.host as string | undefined) ?? process.env.OPSFLOW_HOST ?? '127.0.0.1';
   // Before `cdk synth`, which takes half a minute: a port in use is known at once.
   await portAvailable(host, port);
-  if (values.synth) await synth(log);
+  const config = values.config as string | undefined;
+  if (config !== undefined && !values.synth) throw new UsageError('--config FILE needs --synth: it says what to synthesize (npm start passes --synth)');
+  if (config !== undefined && !existsSync(config)) throw new UsageError(`--config: ${config} does not exist`);
+  if (values.synth) await synth(config ?? DEFAULT_CONFIG, log);
   const started = Date.now();
   // Loaded here, not at the top: every other command starts in a fraction of the time without the runtime's modules.
   const { Runtime } = require('./runtime') as typeof import('./runtime');
@@ -465,8 +471,8 @@ async function up({ values, port, print }: Context): Promise<void> {
  * act on here: the count of unconfigured feature flags (aws-cdk-cli#913 asks for a way to turn it off; there is
  * none), so it is dropped.
  */
-function synth(log?: (line: string) => void): Promise<void> {
-  const reason = synthNeeded(process.cwd());
+function synth(config: string, log?: (line: string) => void): Promise<void> {
+  const reason = synthNeeded(process.cwd(), undefined, config);
   if (!reason) {
     log?.("cdk synth: nothing to do, cdk.out is newer than the app's sources (cdk.json watch.include)");
     return Promise.resolve();
@@ -474,15 +480,20 @@ function synth(log?: (line: string) => void): Promise<void> {
   log?.(`cdk synth (${reason})`);
   const cdk = resolve(__dirname, '..', 'node_modules', '.bin', 'cdk');
   return new Promise((done, fail) => {
-    execFile(cdk, ['synth', '--quiet'], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`
-        .split('\n')
-        .filter((l) => !/feature flags are not configured/.test(l))
-        .join('\n')
-        .trim();
-      if (err) return fail(new Error(`cdk synth failed:\n${output}`));
-      done();
-    });
+    execFile(
+      cdk,
+      ['synth', '--quiet', ...(config === DEFAULT_CONFIG ? [] : ['-c', `config=${config}`])],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const output = `${stdout}${stderr}`
+          .split('\n')
+          .filter((l) => !/feature flags are not configured/.test(l))
+          .join('\n')
+          .trim();
+        if (err) return fail(new Error(`cdk synth failed:\n${output}`));
+        done();
+      },
+    );
   });
 }
 

@@ -9,13 +9,20 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ALWAYS = ['cdk.json', 'package.json', 'package-lock.json', 'tsconfig.json'];
+/** The app's config file unless `-c config=<file>` names another (infra/app.ts). */
+export const DEFAULT_CONFIG = 'opsflow.config.json';
+/** A file in cdk.out naming the config it was synthesized from (written by infra/app.ts after each synth). */
+export const SYNTHESIZED_CONFIG = 'opsflow-config.txt';
 /** Never sources: what synthesis and npm write, and the runtime's state. */
 const NEVER = new Set(['node_modules', 'cdk.out', '.git', '.opsflow']);
 
-/** Why cdk.out must be synthesized again, or undefined when it is current. */
-export function synthNeeded(projectDir: string, cdkOut = join(projectDir, 'cdk.out')): string | undefined {
+/** Why cdk.out must be synthesized again, or undefined when it is current. `config`: the config file it must come from. */
+export function synthNeeded(projectDir: string, cdkOut = join(projectDir, 'cdk.out'), config = DEFAULT_CONFIG): string | undefined {
   const manifest = join(cdkOut, 'manifest.json');
   if (!existsSync(manifest)) return `${relative(projectDir, cdkOut) || cdkOut} has no manifest`;
+  const marker = join(cdkOut, SYNTHESIZED_CONFIG);
+  const built = existsSync(marker) ? readFileSync(marker, 'utf8') : DEFAULT_CONFIG;
+  if (built !== config) return `cdk.out was synthesized from ${built}, not ${config}`;
   const synthesized = statSync(manifest).mtimeMs;
   let watch: { include?: unknown; exclude?: unknown } | undefined;
   try {
@@ -30,7 +37,7 @@ export function synthNeeded(projectDir: string, cdkOut = join(projectDir, 'cdk.o
   if (roots.some((r) => r.base === undefined)) return "cdk.json's watch.include has a glob this check does not read";
 
   const newer = (path: string) => statSync(path).mtimeMs > synthesized;
-  for (const file of ALWAYS) if (existsSync(join(projectDir, file)) && newer(join(projectDir, file))) return `${file} changed`;
+  for (const file of [...ALWAYS, config]) if (existsSync(join(projectDir, file)) && newer(join(projectDir, file))) return `${file} changed`;
   for (const { regexp, base } of roots) {
     // Directories under a named one count (a deleted file); the project's own directory changes for other reasons.
     const changed = walk(

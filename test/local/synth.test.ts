@@ -54,6 +54,19 @@ describe('synthNeeded: does `npm start` need cdk synth', () => {
     expect(synthNeeded(dir)).toBe('infra/stacks changed');
   });
 
+  it('says yes when cdk.out was synthesized from another config file, or the config outside the globs changed', () => {
+    const dir = project();
+    mkdirSync(join(dir, 'examples'));
+    writeFileSync(join(dir, 'examples/org.json'), '{}');
+    touch(dir, 'examples/org.json', 1000);
+    expect(synthNeeded(dir, undefined, 'examples/org.json')).toBe('cdk.out was synthesized from opsflow.config.json, not examples/org.json');
+    writeFileSync(join(dir, 'cdk.out/opsflow-config.txt'), 'examples/org.json');
+    expect(synthNeeded(dir, undefined, 'examples/org.json')).toBeUndefined();
+    expect(synthNeeded(dir)).toBe('cdk.out was synthesized from examples/org.json, not opsflow.config.json');
+    touch(dir, 'examples/org.json', 3000);
+    expect(synthNeeded(dir, undefined, 'examples/org.json')).toBe('examples/org.json changed');
+  });
+
   it('ignores files outside the watched globs and those they exclude', () => {
     const dir = project();
     touch(dir, 'README.md', 3000);
