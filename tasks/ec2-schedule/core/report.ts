@@ -238,7 +238,7 @@ function messageText(input: ReportInput, report: Report): string {
   if (report.unreachable) {
     // A target the hub could not list: none of its resources were looked at, so they are in no line below.
     lines.push('', `UNREACHABLE TARGETS (${report.counts.unreachable})`);
-    for (const t of report.unreachable) lines.push(`  ${t.account}/${t.region}: ${t.reason}`);
+    for (const t of report.unreachable) lines.push(`  ${t.reason}`); // the reason starts with <account>/<region> (targetReason)
     if (report.unreachable.length < (report.counts.unreachable ?? 0))
       lines.push(`  ... and ${(report.counts.unreachable ?? 0) - report.unreachable.length} more (the run table's unreachable# items)`);
   }
