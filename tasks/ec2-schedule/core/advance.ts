@@ -90,7 +90,8 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
     await expire(progress, load, dirty, wave, why);
     end = progress.acted < wave.batches ? 'budget' : 'done';
   } else {
-    const budget = caller(kind, { action: wave.action, dryRun: wave.dryRun, clients: deps.clients, store: deps.store, runId }, callsPerPass(buckets));
+    const where = wave.account ? { account: wave.account, region: wave.region } : {};
+    const budget = caller(kind, { action: wave.action, dryRun: wave.dryRun, clients: deps.clients, store: deps.store, runId, where }, callsPerPass(buckets));
     const verifyTimeoutSeconds = Math.max(deps.verifyTimeoutSeconds, kind.verifySeconds);
     const ctxOf = (b: StoredBatch) => ({
       action: wave.action,

@@ -14,7 +14,7 @@
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
  *   control / issued#<linkId>                 { issuedAt, expiresAt? } (so revoke can tell an unknown id)
- *   sizes / <kind>#<id>                       { sizes, storedAt, runId }: an Auto Scaling group's or ECS service's
+ *   sizes / <kind>#[<account>/<region>/]<id>  { sizes, storedAt, runId }: an Auto Scaling group's or ECS service's
  *                                             sizes before a stop scaled it to zero, restored by the next start; kept
  *                                             (no TTL) until the next stop replaces them
  *
@@ -23,7 +23,9 @@
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../shared/limit';
 import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
-import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, UnreachableTarget, WaveProgress } from './types';
+import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, UnreachableTarget, WaveProgress, Where } from './types';
+
+const sizesKey = (kind: Kind, id: string, w: Where) => (w.account ? `${kind}#${w.account}/${w.region}/${id}` : `${kind}#${id}`);
 
 const RUN_TTL_SECONDS = 14 * 86_400;
 /** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */
@@ -162,12 +164,13 @@ export class Ec2Store {
   }
 
   /** Stores what a stop is about to scale to zero, before the call that does it, so a start can restore it. */
-  async putSizes(kind: Kind, id: string, sizes: Sizes, runId: string): Promise<void> {
-    await this.put('sizes', `${kind}#${id}`, { sizes, storedAt: this.now().toISOString(), runId });
+  /** `where`: a group or service in a target (config `targets`) is keyed by its account and region too, names being theirs. */
+  async putSizes(kind: Kind, id: string, sizes: Sizes, runId: string, where: Where = {}): Promise<void> {
+    await this.put('sizes', sizesKey(kind, id, where), { sizes, storedAt: this.now().toISOString(), runId });
   }
 
-  async getSizes(kind: Kind, id: string): Promise<{ sizes: Sizes; storedAt: string } | undefined> {
-    const item = await this.get('sizes', `${kind}#${id}`);
+  async getSizes(kind: Kind, id: string, where: Where = {}): Promise<{ sizes: Sizes; storedAt: string } | undefined> {
+    const item = await this.get('sizes', sizesKey(kind, id, where));
     return item && { sizes: item.sizes as Sizes, storedAt: String(item.storedAt) };
   }
 

@@ -9,6 +9,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { plan, type PlanDeps } from '../../../tasks/ec2-schedule/core/plan';
+import { restoreStored, storeThenZero } from '../../../tasks/ec2-schedule/core/kinds/sizes';
 import type { Clients } from '../../../tasks/ec2-schedule/core/kinds/kind';
 import type { Ec2Request, Schedules } from '../../../tasks/ec2-schedule/core/types';
 import { Reach, type TargetClientConfig, type TargetsEnv } from '../../../tasks/shared/targets';
@@ -145,7 +146,7 @@ describe('plan across targets', () => {
       { account: GONE, region: 'eu-west-1', reason: expect.stringMatching(/^222222222222\/eu-west-1: the hub cannot assume /) },
     ]);
     // Credentials are shared by the regions of an account: one AssumeRole for PROD (a refusal is asked again).
-    const assumed = stsMock.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleArn);
+    const assumed = stsMock.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleArn ?? '');
     expect(assumed.filter((a) => a.includes(PROD))).toHaveLength(1);
     expect(assumed.every((a) => a.endsWith(':role/opsflow-member'))).toBe(true);
   });
@@ -212,5 +213,21 @@ describe('plan across targets', () => {
     expect(p.lanes!.every((l) => l.waves.length === 2)).toBe(true);
     // The state the Lanes map reads: the request, the runId and this plan (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html: 256 KiB).
     expect(Buffer.byteLength(JSON.stringify({ request: request(), runId: 'x'.repeat(80), plan: p }))).toBeLessThan(100_000);
+  });
+});
+
+describe('sizes across targets', () => {
+  it('keeps the sizes of same-named groups in different accounts apart: each start restores its own account and region', async () => {
+    const { store } = memoryStore();
+    const entry = (desired: number) => ({ instanceId: 'web', name: 'web', from: 'running', status: 'planned' as const, sizes: { min: 1, desired, max: 9 } });
+    const prod = { account: PROD, region: 'eu-west-1' };
+    await storeThenZero(store, 'asg', entry(4), 'run', async () => {}, prod);
+    await storeThenZero(store, 'asg', entry(2), 'run', async () => {}, { account: GONE, region: 'eu-west-1' });
+
+    const restored: number[] = [];
+    await restoreStored(store, 'asg', entry(0), async (s) => void restored.push(s.desired), prod);
+    expect(restored).toEqual([4]);
+    // The hub's own group of that name was never scaled to zero: nothing to restore.
+    await expect(restoreStored(store, 'asg', entry(0), async () => {})).rejects.toThrow(/no sizes stored/);
   });
 });
