@@ -200,6 +200,8 @@ const notFound = (ref: ResourceRef, reason: string): ReportEntry => ({
   reason: boundReason(reason),
 });
 
+const NO_TARGETS = 'not reachable: this deployment acts in its own account and region only (no config targets)';
+
 type Listed = { target: Target | undefined; refs: ResourceRef[] } & ({ ok: true; value: TargetPlan } | { ok: false; reason: string });
 
 /**
@@ -210,8 +212,11 @@ type Listed = { target: Target | undefined; refs: ResourceRef[] } & ({ ok: true;
 async function listTargets(req: Ec2Request, schedule: ScheduleRuntime | undefined, now: Date, deps: PlanDeps): Promise<Listed[]> {
   const reach = deps.reach;
   if (!reach) {
-    const refs = refsOf(req);
-    return [{ target: undefined, refs, ok: true, value: await planTarget(req, refs, undefined, deps.clients, schedule, now, deps) }];
+    // Without TARGETS the run reaches its own account and region only: a resource named elsewhere is not looked for.
+    const [here, elsewhere] = [refsOf(req).filter((r) => !r.account), refsOf(req).filter((r) => r.account)];
+    const listed: Listed[] = [{ target: undefined, refs: here, ok: true, value: await planTarget(req, here, undefined, deps.clients, schedule, now, deps) }];
+    for (const ref of elsewhere) listed[0].ok && listed[0].value.settled.push(notFound(ref, NO_TARGETS));
+    return listed;
   }
   const wanted = new Map<string, { target: Target | undefined; refs: ResourceRef[] }>();
   if (req.schedule) {

@@ -200,12 +200,7 @@ describe('plan across targets', () => {
     const targets = Array.from({ length: 50 }, (_, a) => String(100000000000 + a)).flatMap((account) =>
       ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-southeast-2'].map((region) => ({ account, region })),
     );
-    const { store } = memoryStore();
-    const deps: PlanDeps = {
-      ...world().deps,
-      store,
-      reach: { targets: async () => targets, for: () => clientsOf() },
-    };
+    const deps: PlanDeps = { ...world().deps, reach: { targets: async () => targets, for: () => clientsOf() } };
 
     const p = await plan(request(), 'run', deps);
 
@@ -213,6 +208,23 @@ describe('plan across targets', () => {
     expect(p.lanes!.every((l) => l.waves.length === 2)).toBe(true);
     // The state the Lanes map reads: the request, the runId and this plan (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html: 256 KiB).
     expect(Buffer.byteLength(JSON.stringify({ request: request(), runId: 'x'.repeat(80), plan: p }))).toBeLessThan(100_000);
+  });
+});
+
+describe('plan without targets', () => {
+  it('does not look for a resource named in another account: it fails with why, and nothing is acted on', async () => {
+    const { mock } = ec2Fleet(() => fleetOf(HUB, 'us-east-1'));
+    mocks.push(mock);
+    const { deps: base, items } = world();
+    const deps: PlanDeps = { ...base, reach: undefined };
+
+    const p = await plan(request({ schedule: null, resources: [{ kind: 'ec2', id: 'i-000u00000000000d', account: PROD, region: 'us-east-1' }] }), 'run', deps);
+
+    expect(p).toMatchObject({ targets: 0, settled: 1, waves: [] });
+    expect(mock.calls()).toHaveLength(0);
+    expect(stored(items, 'entries#')[0].entries).toEqual([
+      expect.objectContaining({ account: PROD, outcome: 'failed', reason: expect.stringContaining('acts in its own account and region only') }),
+    ]);
   });
 });
 
