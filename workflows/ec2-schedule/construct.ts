@@ -22,6 +22,10 @@
  * instead of failing on throttling. `Report` builds the report, whatever ended the run, `PublishReport` sends
  * it, and the run fails with Ec2.PartialFailure if anything failed.
  *
+ * With config `targets`: Plan lists every account × region (TARGETS, tasks/shared/targets.ts), a target it cannot
+ * reach is reported with its reason, and `Lanes` runs one lane per target side by side, each lane's groups in order
+ * (`lanes()` below).
+ *
  * Delegated control: an HTTP API serves signed, revocable control links (`/ec2/control/{instanceId}/{action}`)
  * and a Mattermost/Slack slash command (`/ec2/chat`); both run this workflow for one instance.
  *

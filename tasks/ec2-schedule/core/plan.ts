@@ -6,6 +6,10 @@
  * the other kinds), and never more than fits a DynamoDB item once every entry carries the longest reason a run may
  * give it. Batches go to the table; the state machine gets one summary per wave (its number of batches), so the
  * payload stays the same few hundred bytes whatever the fleet size.
+ *
+ * With `TARGETS` (config `targets`, issue 23) the same is done for every account × region of the run, each listed on
+ * its own with that target's clients (`Reach`): its waves carry its `account`/`region` and form its lane; a target that
+ * cannot be listed is stored as `unreachable#<n>` with its reason, and the others are planned.
  */
 import type { Log } from '../../shared/logger';
 import { boundReason, MAX_REASON_BYTES } from '../../shared/reasons';
