@@ -1,7 +1,8 @@
 /** Ec2Schedule: one pass of a wave: verify what is in transition, act on what EC2's tokens allow. See core/advance.ts. */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
-import { kindClients } from './clients';
+import { kindClients, kindReach } from './clients';
+import { waveTarget } from './core/advance';
 import { advance, type AdvanceInput, type AdvanceResult } from './core/advance';
 import { Ec2Store } from './core/store';
 
@@ -14,13 +15,18 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
+// One attempt per call: the SDK would sleep through throttling here; the wave's Wait state waits instead.
+const own = kindClients({ maxAttempts: 1 });
+// With TARGETS, a wave acts in its target's account and region (Wave.account/region), with that account's buckets.
+const reach = kindReach('advance', process.env, 1);
 const deps = {
-  // One attempt per call: the SDK would sleep through throttling here; the wave's Wait state waits instead.
-  clients: kindClients({ maxAttempts: 1 }),
   store: new Ec2Store(documentClient(), env.tableName),
   verifyTimeoutSeconds: env.verifyTimeoutSeconds,
   batchSize: env.batchSize,
   log: logger,
 };
 
-export const handler = lambdaHandler(async (event: AdvanceInput): Promise<AdvanceResult> => advance(event, { ...deps, now: () => new Date() }));
+export const handler = lambdaHandler(
+  async (event: AdvanceInput): Promise<AdvanceResult> =>
+    advance(event, { ...deps, clients: reach ? reach.for(waveTarget(event.wave)) : own, now: () => new Date() }),
+);

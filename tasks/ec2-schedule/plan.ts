@@ -1,7 +1,7 @@
 /** Ec2Schedule: find the targets, settle the ones to leave alone, store waves of batches. See core/plan.ts. */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
-import { kindClients } from './clients';
+import { kindClients, kindReach } from './clients';
 import { plan } from './core/plan';
 import { Ec2Store } from './core/store';
 import type { Ec2Request, Plan } from './core/types';
@@ -18,8 +18,10 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
+const reach = kindReach('plan', process.env);
 const deps = {
   clients: kindClients(),
+  ...(reach && { reach }),
   kinds: env.kinds,
   store: new Ec2Store(documentClient(), env.tableName),
   schedules: env.schedules,

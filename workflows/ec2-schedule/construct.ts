@@ -22,6 +22,10 @@
  * instead of failing on throttling. `Report` builds the report, whatever ended the run, `PublishReport` sends
  * it, and the run fails with Ec2.PartialFailure if anything failed.
  *
+ * With config `targets`: Plan lists every account × region (TARGETS, tasks/shared/targets.ts), a target it cannot
+ * reach is reported with its reason, and `Lanes` runs one lane per target side by side, each lane's groups in order
+ * (`lanes()` below).
+ *
  * Delegated control: an HTTP API serves signed, revocable control links (`/ec2/control/{instanceId}/{action}`)
  * and a Mattermost/Slack slash command (`/ec2/chat`); both run this workflow for one instance.
  *
@@ -44,6 +48,7 @@ import {
   IntegrationPattern,
   JsonPath,
   Map as MapState,
+  Pass,
   Succeed,
   TaskInput,
   Timeout,
@@ -157,7 +162,14 @@ export class Ec2Schedule extends Construct {
       Object.fromEntries(
         Object.entries(schedules).map(([name, s]) => [
           name,
-          { timezone: s.timezone, skipDates: s.skipDates, groups: s.groups, ...(s.hibernate && { hibernate: true }) },
+          {
+            timezone: s.timezone,
+            skipDates: s.skipDates,
+            groups: s.groups,
+            ...(s.hibernate && { hibernate: true }),
+            // The schedule's own accounts and regions over TARGETS' (ScheduleRuntime.targets).
+            ...(props.targets && s.targets && { targets: s.targets }),
+          },
         ]),
       ),
     );
@@ -166,7 +178,20 @@ export class Ec2Schedule extends Construct {
     // A database takes longer to verify than an instance (kinds/rds.ts): the run keeps the longest of its kinds' times.
     const longestVerify = Duration.seconds(Math.max(verifyTimeout.toSeconds(), ...kinds.map((k) => kindOf(k).verifySeconds)));
     const actBudget = RUN_TIMEOUT.minus(longestVerify).minus(REPORT_ALLOWANCE);
+    // TARGETS (config `targets`): the member role and the default accounts and regions, read by tasks/shared/targets.ts
+    // `readTargets`; the account and partition are the stack's own (`hubAccount`: its resources are reached without AssumeRole).
+    const targetsOf = (t: TargetsConfig, hubAccount: string, partition: string) => ({
+      hubAccount,
+      partition,
+      roleName: t.roleName,
+      externalId: t.externalId,
+      accounts: t.accounts,
+      regions: t.regions,
+    });
+    const targetsEnv = props.targets && { TARGETS: stack.toJsonString(targetsOf(props.targets.config, stack.account, stack.partition)) };
     const planEnvBytes = checkEnvironmentSize('Ec2Schedule', {
+      // Counted at its longest: a 12-digit account, the longest partition name.
+      ...(props.targets && { TARGETS: JSON.stringify(targetsOf(props.targets.config, '000000000000', 'aws-iso-b')) }),
       TABLE_NAME: this.table.tableName,
       BATCH_SIZE: String(batchSize),
       ACT_BUDGET_SECONDS: String(actBudget.toSeconds()),
@@ -196,14 +221,21 @@ export class Ec2Schedule extends Construct {
       description: 'opsflow ec2 schedule: find targets, settle skips, store batches',
       timeout: Duration.minutes(5),
       ...roleName('Plan'),
-      environment: { ...tableEnv, ...kindsEnv, SCHEDULES: schedulesEnv, BATCH_SIZE: String(batchSize), ACT_BUDGET_SECONDS: String(actBudget.toSeconds()) },
+      environment: {
+        ...tableEnv,
+        ...kindsEnv,
+        ...targetsEnv,
+        SCHEDULES: schedulesEnv,
+        BATCH_SIZE: String(batchSize),
+        ACT_BUDGET_SECONDS: String(actBudget.toSeconds()),
+      },
     });
     const advance = new TaskFunction(this, 'AdvanceFn', {
       entry: 'tasks/ec2-schedule/advance.ts',
       description: 'opsflow ec2 schedule: one pass of a group: verify instances in transition, start or stop what EC2 tokens allow',
       timeout: Duration.minutes(5),
       ...roleName('Advance'),
-      environment: { ...tableEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
+      environment: { ...tableEnv, ...targetsEnv, VERIFY_TIMEOUT_SECONDS: String(verifyTimeout.toSeconds()), BATCH_SIZE: String(batchSize) },
     });
     const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
     const report = new TaskFunction(this, 'ReportFn', {
@@ -299,13 +331,15 @@ export class Ec2Schedule extends Construct {
       maxDelay: Duration.minutes(1),
     });
     // One ordering group at a time, so `db` is running (verified) before `app` starts.
-    const waves = new MapState(this, 'Waves', {
-      itemsPath: '$.plan.waves',
-      maxConcurrency: 1,
-      itemSelector: { 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value', 'actUntil.$': '$.plan.actUntil' },
-      resultPath: JsonPath.DISCARD,
-    });
-    waves.itemProcessor(runWave);
+    const waves = props.targets
+      ? this.lanes(runWave)
+      : new MapState(this, 'Waves', {
+          itemsPath: '$.plan.waves',
+          maxConcurrency: 1,
+          itemSelector: { 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value', 'actUntil.$': '$.plan.actUntil' },
+          resultPath: JsonPath.DISCARD,
+        });
+    if (!props.targets) waves.itemProcessor(runWave);
 
     // The whole state (request, plan summary, the failure caught, if any) is a few hundred bytes at any fleet size.
     const reportStep = new LambdaStep(this, 'Report', report, { resultPath: '$.result' });
@@ -319,15 +353,15 @@ export class Ec2Schedule extends Construct {
       resultPath: JsonPath.DISCARD,
       taskTimeout: Timeout.duration(Duration.seconds(60)),
     });
+    const partialFailure = new Fail(this, 'PartialFailure', { error: ErrorNames.Ec2PartialFailure, causePath: JsonPath.stringAt('$.result.report.summary') });
+    // A target the plan could not reach fails the run after its report, as a failed instance does (counts.unreachable).
+    const failed = Condition.numberGreaterThan('$.result.report.counts.failed', 0);
     const outcome = new Choice(this, 'AllAccountedFor?')
       .when(
         Condition.isPresent('$.failure'),
         new Fail(this, 'RunFailed', { errorPath: JsonPath.stringAt('$.failure.Error'), causePath: JsonPath.stringAt('$.result.report.summary') }),
       )
-      .when(
-        Condition.numberGreaterThan('$.result.report.counts.failed', 0),
-        new Fail(this, 'PartialFailure', { error: ErrorNames.Ec2PartialFailure, causePath: JsonPath.stringAt('$.result.report.summary') }),
-      )
+      .when(props.targets ? Condition.or(failed, Condition.isPresent('$.result.report.counts.unreachable')) : failed, partialFailure)
       .otherwise(new Succeed(this, 'Done', { outputPath: '$.result.report' }));
 
     this.stateMachine = new WorkflowStateMachine(this, 'StateMachine', {
@@ -371,7 +405,7 @@ export class Ec2Schedule extends Construct {
     }
 
     // ---- delegated control: links and chat -------------------------------------------------------------
-    const httpEnv = { ...tableEnv, ...kindsEnv, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ALLOW: JSON.stringify(allow) };
+    const httpEnv = { ...tableEnv, ...kindsEnv, ...targetsEnv, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, ALLOW: JSON.stringify(allow) };
     const control = new TaskFunction(this, 'ControlFn', {
       entry: 'tasks/ec2-schedule/control.ts',
       description: 'opsflow ec2 control links: show an instance, start or stop it through the workflow',
@@ -431,5 +465,41 @@ export class Ec2Schedule extends Construct {
       integration: new HttpLambdaIntegration('Control', control),
     });
     this.api.addRoutes({ path: '/ec2/chat', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('Chat', chat) });
+  }
+
+  /**
+   * With targets: one lane per target (account × region, `Plan.lanes`). Lanes run side by side, up to 40 at once,
+   * Step Functions' most for an inline Map ("up to 40 concurrent iterations",
+   * https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html); within a lane the waves run one at a
+   * time, so a target's `db` is verified before its `app` starts, and its EC2 buckets (the member account's, per
+   * region) pace one wave at a time as they do without targets. A lane whose wave fails ends alone (`LaneFailed`):
+   * the report says its unfinished resources failed, and the other targets go on.
+   *
+   * History: a lane adds 2 events to the parent (MapIterationStarted/Succeeded), its Map 4 (entered, started,
+   * succeeded, exited) and each wave 8 (its iteration's 2, RunWave's 6: entered, scheduled, started, submitted,
+   * succeeded, exited), so 6 + 8w events, 22 for two waves: 200 targets of two waves are about 4,400 events, well
+   * under the 25,000 of https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html. The state holds the
+   * lanes' wave summaries, about 200 bytes a wave: 400 waves are about 80 KB of the 256 KiB a state may carry.
+   */
+  private lanes(runWave: StartExecutionTask): MapState {
+    const laneWaves = new MapState(this, 'Waves', {
+      itemsPath: '$.lane.waves',
+      maxConcurrency: 1,
+      itemSelector: { 'runId.$': '$.runId', 'wave.$': '$$.Map.Item.Value', 'actUntil.$': '$.actUntil' },
+      resultPath: JsonPath.DISCARD,
+    });
+    laneWaves.itemProcessor(runWave);
+    laneWaves.addCatch(new Pass(this, 'LaneFailed', { comment: "The report says what this target's unfinished resources were left at" }), {
+      errors: ['States.ALL'],
+      resultPath: JsonPath.DISCARD,
+    });
+    const lanes = new MapState(this, 'Lanes', {
+      itemsPath: '$.plan.lanes',
+      maxConcurrency: 40,
+      itemSelector: { 'runId.$': '$.runId', 'lane.$': '$$.Map.Item.Value', 'actUntil.$': '$.plan.actUntil' },
+      resultPath: JsonPath.DISCARD,
+    });
+    lanes.itemProcessor(laneWaves);
+    return lanes;
   }
 }

@@ -23,6 +23,7 @@ import { kindOf } from './kinds';
 import { actWaitSeconds, batchesPerPass, type Buckets, callsPerPass, retryWaitSeconds, VERIFY_INTERVAL_SECONDS, type PassEnd } from './pace';
 import type { Ec2Store } from './store';
 import type { BatchEntry, StoredBatch, Wave, WaveProgress } from './types';
+import type { Target } from '../../shared/targets';
 
 /** Passes a wave may take (9 history events each): far below Step Functions' 25,000 events whatever the fleet size. */
 export const MAX_PASSES = 2000;
@@ -52,6 +53,9 @@ export interface AdvanceDeps {
   now: () => Date;
   log: Log;
 }
+
+/** The wave's target (account and region), `undefined` for the function's own: whose clients the pass uses. */
+export const waveTarget = (wave: Wave): Target | undefined => (wave.account && wave.region ? { account: wave.account, region: wave.region } : undefined);
 
 const pending = (e: BatchEntry) => e.status === 'acted' || e.status === 'capacity';
 
@@ -86,7 +90,8 @@ export async function advance(input: AdvanceInput, deps: AdvanceDeps): Promise<A
     await expire(progress, load, dirty, wave, why);
     end = progress.acted < wave.batches ? 'budget' : 'done';
   } else {
-    const budget = caller(kind, { action: wave.action, dryRun: wave.dryRun, clients: deps.clients, store: deps.store, runId }, callsPerPass(buckets));
+    const where = wave.account ? { account: wave.account, region: wave.region } : {};
+    const budget = caller(kind, { action: wave.action, dryRun: wave.dryRun, clients: deps.clients, store: deps.store, runId, where }, callsPerPass(buckets));
     const verifyTimeoutSeconds = Math.max(deps.verifyTimeoutSeconds, kind.verifySeconds);
     const ctxOf = (b: StoredBatch) => ({
       action: wave.action,

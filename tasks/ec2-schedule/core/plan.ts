@@ -6,6 +6,10 @@
  * the other kinds), and never more than fits a DynamoDB item once every entry carries the longest reason a run may
  * give it. Batches go to the table; the state machine gets one summary per wave (its number of batches), so the
  * payload stays the same few hundred bytes whatever the fleet size.
+ *
+ * With `TARGETS` (config `targets`, issue 23) the same is done for every account × region of the run, each listed on
+ * its own with that target's clients (`Reach`): its waves carry its `account`/`region` and form its lane; a target that
+ * cannot be listed is stored as `unreachable#<n>` with its reason, and the others are planned.
  */
 import type { Log } from '../../shared/logger';
 import { boundReason, MAX_REASON_BYTES } from '../../shared/reasons';
@@ -17,7 +21,22 @@ import { KINDS, type Kind } from './types';
 import { rdsRestarts } from './kinds/rds';
 import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
 import { GROUP_TAG, SCHEDULE_TAG } from './tags';
-import type { BatchEntry, Ec2Action, Ec2Request, Plan, ReportEntry, ResourceRef, ScheduleRuntime, Schedules, StoredBatch, Wave } from './types';
+import type {
+  BatchEntry,
+  Ec2Action,
+  Ec2Request,
+  Lane,
+  Plan,
+  ReportEntry,
+  ResourceRef,
+  ScheduleRuntime,
+  Schedules,
+  StoredBatch,
+  UnreachableTarget,
+  Wave,
+  Where,
+} from './types';
+import { forEachTarget, type Target, type TargetsChoice } from '../../shared/targets';
 
 /** The most an entry can grow to during a run: the longest reason, a verification deadline, capacity retries. */
 export function worstCaseSize(e: BatchEntry): number {
@@ -36,7 +55,13 @@ export function worstCaseSize(e: BatchEntry): number {
 }
 
 export interface PlanDeps {
+  /** The function's own account and region. */
   clients: Clients;
+  /**
+   * With `TARGETS` (config `targets`): the accounts and regions of the run and their clients; the plan answers
+   * `lanes`, one per target. Absent: the run acts with `clients` alone and the plan answers `waves`, as it always has.
+   */
+  reach?: TargetReach;
   /** The kinds this deployment schedules (`ec2Schedule.kinds`); IAM allows no others. */
   kinds: readonly Kind[];
   store: Ec2Store;
@@ -74,23 +99,151 @@ export function kindOrder(action: Ec2Action): Kind[] {
   return action === 'start' ? [...KINDS] : [...KINDS].reverse();
 }
 
-/** Every resource of every kind tagged for the schedule, or the ones the request names. */
-async function* targets(req: Ec2Request, clients: Clients, kinds: readonly Kind[]): AsyncGenerator<Resource> {
+/** Every resource of every kind tagged for the schedule, or the ones the request names (`refs`, of this target). */
+async function* resources(req: Ec2Request, refs: readonly ResourceRef[], clients: Clients, kinds: readonly Kind[]): AsyncGenerator<Resource> {
   if (req.schedule) {
     for (const kind of KINDS) if (kinds.includes(kind)) yield* kindOf(kind).list(clients, { key: SCHEDULE_TAG, value: req.schedule });
     return;
   }
   for (const kind of KINDS) {
-    const ids = refsOf(req)
-      .filter((r) => r.kind === kind)
-      .map((r) => r.id);
+    const ids = refs.filter((r) => r.kind === kind).map((r) => r.id);
     if (ids.length > 0) yield* await kindOf(kind).find(clients, ids);
   }
 }
 
-/** The resources a request names: `instanceIds` are EC2's. */
+/** The resources a request names: `instanceIds` are EC2's, in the function's own account and region. */
 export function refsOf(req: Ec2Request): ResourceRef[] {
   return [...(req.instanceIds ?? []).map((id) => ({ kind: 'ec2' as const, id })), ...(req.resources ?? [])];
+}
+
+/** The run's reach over an organisation's accounts and regions (tasks/shared/targets.ts `Reach`). */
+export interface TargetReach {
+  targets(choice?: TargetsChoice): Promise<Array<Target | undefined>>;
+  for(target: Target | undefined): Clients;
+}
+
+/**
+ * Targets listed at once. Each lists its kinds page by page with its own credentials and its own API buckets (the
+ * member account's), so ten at a time keep a 200-target run's plan well inside its five minutes without a burst of
+ * AssumeRole calls (issue 23: "AssumeRole is paced").
+ */
+export const TARGET_CONCURRENCY = 10;
+
+/** `{account, region}` of a target, nothing for the function's own account and region. */
+export const whereOf = (t: Target | undefined): Where => (t ? { account: t.account, region: t.region } : {});
+const keyOf = (w: Where) => (w.account ? `${w.account}/${w.region}` : '');
+
+/** One target's plan: the entries to act on per `<group>|<kind>` (in wave order), and the ones settled now. */
+interface TargetPlan {
+  byWave: Map<string, BatchEntry[]>;
+  settled: ReportEntry[];
+}
+
+const waveKey = (group: string, kind: Kind) => `${group}|${kind}`;
+
+async function planTarget(
+  req: Ec2Request,
+  refs: readonly ResourceRef[],
+  target: Target | undefined,
+  clients: Clients,
+  schedule: ScheduleRuntime | undefined,
+  now: Date,
+  deps: PlanDeps,
+): Promise<TargetPlan> {
+  const where = whereOf(target);
+  const groups = schedule?.groups ?? [];
+  const byWave = new Map<string, BatchEntry[]>();
+  for (const g of waveOrder(groups, req.action)) for (const k of kindOrder(req.action)) byWave.set(waveKey(g, k), []);
+  const settled: ReportEntry[] = [];
+  const seen = new Set<string>();
+  const ctx: PlanContext = { action: req.action, now, hibernate: schedule?.hibernate === true, restartedByRds: new Set() };
+  let restarts: Promise<Set<string>> | undefined;
+  for await (const r of resources(req, refs, clients, deps.kinds)) {
+    seen.add(`${r.kind}:${r.id}`);
+    const tagged = r.tags[GROUP_TAG];
+    const group = tagged !== undefined && groups.includes(tagged) ? tagged : '';
+    if (req.groups && !req.groups.includes(group)) continue; // this period moves other groups only
+    if (req.action === 'stop' && r.kind.startsWith('rds-')) {
+      restarts ??= rdsRestarts(clients, now).catch((err: Error) => {
+        // The restart is only the report's note: a stop goes on without it.
+        deps.log.warn('RDS events unreadable: restarts after seven days are not noted', { error: err.name, message: err.message, ...where });
+        return new Set<string>();
+      });
+      ctx.restartedByRds = await restarts;
+    }
+    const v = kindOf(r.kind).plan(r, ctx);
+    if (v.kind === 'act') {
+      byWave.get(waveKey(group, r.kind))!.push({ instanceId: r.id, name: r.name, from: r.state, status: 'planned', ...v.entry });
+    } else {
+      settled.push({
+        ...where,
+        kind: r.kind,
+        instanceId: r.id,
+        name: r.name,
+        from: r.state,
+        to: r.state,
+        outcome: v.kind === 'skip' ? 'skipped' : 'failed',
+        reason: boundReason(v.reason),
+      });
+    }
+  }
+  for (const ref of refs) {
+    if (!seen.has(`${ref.kind}:${ref.id}`)) settled.push(notFound(ref, `${kindOf(ref.kind).noun} not found`));
+  }
+  return { byWave, settled };
+}
+
+const notFound = (ref: ResourceRef, reason: string): ReportEntry => ({
+  ...whereOf(ref.account ? { account: ref.account, region: ref.region! } : undefined),
+  kind: ref.kind,
+  instanceId: ref.id,
+  name: '',
+  from: 'unknown',
+  to: 'unknown',
+  outcome: 'failed',
+  reason: boundReason(reason),
+});
+
+const NO_TARGETS = 'not reachable: this deployment acts in its own account and region only (no config targets)';
+
+type Listed = { target: Target | undefined; refs: ResourceRef[] } & ({ ok: true; value: TargetPlan } | { ok: false; reason: string });
+
+/**
+ * Lists every target, each on its own: a target that cannot be listed (its role refused, throttled, any error) is
+ * its result, never the run's, so the others are planned. The function's own account and region (no `TARGETS`, or a
+ * request naming resources without an account) fails the plan as it always has.
+ */
+async function listTargets(req: Ec2Request, schedule: ScheduleRuntime | undefined, now: Date, deps: PlanDeps): Promise<Listed[]> {
+  const reach = deps.reach;
+  if (!reach) {
+    // Without TARGETS the run reaches its own account and region only: a resource named elsewhere is not looked for.
+    const [here, elsewhere] = [refsOf(req).filter((r) => !r.account), refsOf(req).filter((r) => r.account)];
+    const listed: Listed[] = [{ target: undefined, refs: here, ok: true, value: await planTarget(req, here, undefined, deps.clients, schedule, now, deps) }];
+    for (const ref of elsewhere) listed[0].ok && listed[0].value.settled.push(notFound(ref, NO_TARGETS));
+    return listed;
+  }
+  const wanted = new Map<string, { target: Target | undefined; refs: ResourceRef[] }>();
+  if (req.schedule) {
+    for (const t of await reach.targets(schedule?.targets)) wanted.set(keyOf(whereOf(t)), { target: t, refs: [] });
+  } else {
+    for (const ref of refsOf(req)) {
+      const target = ref.account && ref.region ? { account: ref.account, region: ref.region } : undefined;
+      const k = keyOf(whereOf(target));
+      if (!wanted.has(k)) wanted.set(k, { target, refs: [] });
+      wanted.get(k)!.refs.push(ref);
+    }
+  }
+  const all = [...wanted.values()];
+  const own = all.find((w) => w.target === undefined);
+  const others = all.filter((w): w is { target: Target; refs: ResourceRef[] } => w.target !== undefined);
+  const results = await forEachTarget(
+    others.map((w) => w.target),
+    TARGET_CONCURRENCY,
+    (t) => planTarget(req, wanted.get(keyOf(t))!.refs, t, reach.for(t), schedule, now, deps),
+  );
+  const listed: Listed[] = results.map((r, i) => ({ ...r, refs: others[i].refs }));
+  if (own) listed.unshift({ ...own, ok: true, value: await planTarget(req, own.refs, undefined, reach.for(undefined), schedule, now, deps) });
+  return listed;
 }
 
 export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Promise<Plan> {
@@ -102,87 +255,66 @@ export async function plan(req: Ec2Request, runId: string, deps: PlanDeps): Prom
     return { holiday, targets: 0, settled: 0, waves: [], actUntil: now.toISOString() };
   }
 
-  const groups = schedule?.groups ?? [];
-  const key = (group: string, kind: Kind) => `${group}|${kind}`;
-  const byWave = new Map<string, BatchEntry[]>();
-  for (const g of waveOrder(groups, req.action)) for (const k of kindOrder(req.action)) byWave.set(key(g, k), []);
+  const listed = await listTargets(req, schedule, now, deps);
   const settled: ReportEntry[] = [];
-  const seen = new Set<string>();
-  const ctx: PlanContext = { action: req.action, now, hibernate: schedule?.hibernate === true, restartedByRds: new Set() };
-  let restarts: Promise<Set<string>> | undefined;
-  for await (const r of targets(req, deps.clients, deps.kinds)) {
-    seen.add(`${r.kind}:${r.id}`);
-    const tagged = r.tags[GROUP_TAG];
-    const group = tagged !== undefined && groups.includes(tagged) ? tagged : '';
-    if (req.groups && !req.groups.includes(group)) continue; // this period moves other groups only
-    if (req.action === 'stop' && r.kind.startsWith('rds-')) {
-      restarts ??= rdsRestarts(deps.clients, now).catch((err: Error) => {
-        // The restart is only the report's note: a stop goes on without it.
-        deps.log.warn('RDS events unreadable: restarts after seven days are not noted', { error: err.name, message: err.message });
-        return new Set<string>();
-      });
-      ctx.restartedByRds = await restarts;
-    }
-    const v = kindOf(r.kind).plan(r, ctx);
-    if (v.kind === 'act') {
-      byWave.get(key(group, r.kind))!.push({ instanceId: r.id, name: r.name, from: r.state, status: 'planned', ...v.entry });
-    } else {
-      settled.push({
-        kind: r.kind,
-        instanceId: r.id,
-        name: r.name,
-        from: r.state,
-        to: r.state,
-        outcome: v.kind === 'skip' ? 'skipped' : 'failed',
-        reason: boundReason(v.reason),
-      });
-    }
-  }
-  for (const ref of refsOf(req)) {
-    if (!seen.has(`${ref.kind}:${ref.id}`))
-      settled.push({
-        kind: ref.kind,
-        instanceId: ref.id,
-        name: '',
-        from: 'unknown',
-        to: 'unknown',
-        outcome: 'failed',
-        reason: `${kindOf(ref.kind).noun} not found`,
-      });
-  }
-
-  const settledPages = pagesByBytes(settled, LIST_ITEM_BYTES);
+  const unreachable: UnreachableTarget[] = [];
   const stored: Array<{ wave: number; n: number; batch: StoredBatch }> = [];
-  const waves: Wave[] = [];
+  const lanes: Lane[] = [];
+  let index = 0;
   let count = 0;
-  for (const [k, entries] of byWave) {
-    if (entries.length === 0) continue;
-    const [group, kind] = k.split('|') as [string, Kind];
-    const index = waves.length;
-    const oneACall = kindOf(kind).idsPerCall === 1;
-    // `Hibernate` is one option for a whole StopInstances call: hibernating instances get batches of their own.
-    const parts = [entries.filter((e) => !e.hibernate), entries.filter((e) => e.hibernate)];
-    let n = 0;
-    for (const part of parts) {
-      for (const chunk of pagesByBytes(part, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize)) {
-        const batch: StoredBatch = {
-          kind,
-          action: req.action,
-          dryRun: req.dryRun,
-          group,
-          entries: chunk,
-          ...(chunk[0]?.hibernate && { hibernate: true }),
-          ...(oneACall && { callSize: 1 }),
-        };
-        stored.push({ wave: index, n: n++, batch });
-      }
+  for (const l of listed) {
+    if (!l.ok) {
+      // Unreachable: the target is reported with its reason, and each resource the request named there fails with it.
+      unreachable.push({ ...(l.target as Target), reason: boundReason(l.reason) });
+      for (const ref of l.refs) settled.push(notFound(ref, l.reason));
+      continue;
     }
-    count += entries.length;
-    waves.push({ index, group, kind, action: req.action, dryRun: req.dryRun, batches: n, instances: entries.length });
+    const where = whereOf(l.target);
+    settled.push(...l.value.settled);
+    const waves: Wave[] = [];
+    for (const [k, entries] of l.value.byWave) {
+      if (entries.length === 0) continue;
+      const [group, kind] = k.split('|') as [string, Kind];
+      const oneACall = kindOf(kind).idsPerCall === 1;
+      // `Hibernate` is one option for a whole StopInstances call: hibernating instances get batches of their own.
+      const parts = [entries.filter((e) => !e.hibernate), entries.filter((e) => e.hibernate)];
+      let n = 0;
+      for (const part of parts) {
+        for (const chunk of pagesByBytes(part, LIST_ITEM_BYTES, deps.batchSize, worstCaseSize)) {
+          const batch: StoredBatch = {
+            ...where,
+            kind,
+            action: req.action,
+            dryRun: req.dryRun,
+            group,
+            entries: chunk,
+            ...(chunk[0]?.hibernate && { hibernate: true }),
+            ...(oneACall && { callSize: 1 }),
+          };
+          stored.push({ wave: index, n: n++, batch });
+        }
+      }
+      count += entries.length;
+      waves.push({ index: index++, group, kind, action: req.action, dryRun: req.dryRun, batches: n, instances: entries.length, ...where });
+    }
+    if (waves.length > 0) lanes.push({ ...where, waves });
   }
   await deps.store.putBatches(runId, stored);
-  await mapLimit(settledPages, STORE_CONCURRENCY, (page, n) => deps.store.putEntries(runId, n, page));
+  await mapLimit(pagesByBytes(settled, LIST_ITEM_BYTES), STORE_CONCURRENCY, (page, n) => deps.store.putEntries(runId, n, page));
+  await mapLimit(pagesByBytes(unreachable, LIST_ITEM_BYTES), STORE_CONCURRENCY, (page, n) => deps.store.putUnreachable(runId, n, page));
   const actUntil = new Date(now.getTime() + deps.actBudgetSeconds * 1000).toISOString();
-  deps.log.info('planned', { runId, action: req.action, schedule: req.schedule, targets: count, settled: settled.length, waves: waves.length, actUntil });
-  return { holiday: null, targets: count, settled: settled.length, waves, actUntil };
+  const waveCount = lanes.reduce((sum, l) => sum + l.waves.length, 0);
+  deps.log.info('planned', {
+    runId,
+    action: req.action,
+    schedule: req.schedule,
+    targets: count,
+    settled: settled.length,
+    waves: waveCount,
+    ...(deps.reach && { lanes: lanes.length, unreachable: unreachable.length }),
+    actUntil,
+  });
+  // Without TARGETS the state machine runs one flat list of waves, as it always has.
+  if (!deps.reach) return { holiday: null, targets: count, settled: settled.length, waves: lanes[0]?.waves ?? [], actUntil };
+  return { holiday: null, targets: count, settled: settled.length, waves: [], lanes, unreachable: unreachable.length, actUntil };
 }

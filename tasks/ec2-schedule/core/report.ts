@@ -1,6 +1,7 @@
 /**
  * Builds the run's report from the table: one entry per instance `{instanceId, name, from, to, outcome,
- * reason}`, counts, and the SNS message. It runs however the run went: when planning or a wave failed (the
+ * reason}` (with `account`/`region` when the run acts in an organisation's targets, written `<account>/<region>` before
+ * each line), counts, the targets the plan could not reach with their reasons, and the SNS message. It runs however the run went: when planning or a wave failed (the
  * state machine caught it into `failure`), every instance the run did not finish is reported failed with why.
  * The full report goes back into the table (`report#<run>`), in pages cut by their size as DynamoDB counts it
  * (tasks/shared/item-size.ts), each well under the 400 KB item limit whatever the reasons; the state, the execution
@@ -15,7 +16,7 @@ import type { Notice, Piece } from '../../shared/chat-notice';
 import { notifyChat, type ChatDelivery, type ChatNotifier } from '../../shared/chat-notify';
 import type { Log } from '../../shared/logger';
 import { LIST_ITEM_BYTES, STORE_CONCURRENCY, type Ec2Store } from './store';
-import type { BatchEntry, Ec2Request, Outcome, Plan, ReportEntry, StoredBatch } from './types';
+import type { BatchEntry, Ec2Request, Outcome, Plan, ReportEntry, StoredBatch, UnreachableTarget, Where } from './types';
 
 export const MAX_OUTPUT_ENTRIES = 50;
 const MAX_MESSAGE_CHARS = 16_000;
@@ -34,7 +35,7 @@ export interface ReportInput {
   runId: string;
   request: Ec2Request;
   /** Absent when planning failed. */
-  plan?: Pick<Plan, 'holiday' | 'targets' | 'settled'>;
+  plan?: Pick<Plan, 'holiday' | 'targets' | 'settled' | 'unreachable'>;
   /** What ended the run early: planning or a wave failed. */
   failure?: CaughtError;
 }
@@ -45,8 +46,11 @@ export interface Report {
   dryRun: boolean;
   requestedBy: string | null;
   holiday: string | null;
-  counts: Record<'total' | 'moved' | 'skipped' | 'failed' | 'dryRun', number>;
+  /** `unreachable`: targets (account × region) the plan could not list; present when there were any. */
+  counts: Record<'total' | 'moved' | 'skipped' | 'failed' | 'dryRun', number> & { unreachable?: number };
   instances: ReportEntry[];
+  /** The first MAX_OUTPUT_ENTRIES unreachable targets with their reasons (config `targets`); all are in the run table. */
+  unreachable?: UnreachableTarget[];
   /** Entries left out of `instances`; the full report has them. */
   omitted: number;
   summary: string;
@@ -65,7 +69,12 @@ export function describeFailure(f: CaughtError): string {
 /** The report lines of a batch; an instance the run did not finish says what it was left at, and why. */
 export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
   const verb = batch.action === 'start' ? 'started' : 'stopped';
-  const why = failure ? `the run ended early (${failure})` : 'the run ended before it was finished';
+  // With targets, a wave that failed ends only its own lane (workflows/ec2-schedule/construct.ts `LaneFailed`).
+  const why = failure
+    ? `the run ended early (${failure})`
+    : batch.account
+      ? `the waves in ${batch.account}/${batch.region} failed (the execution's history says why)`
+      : 'the run ended before it was finished';
   const unfinished: Record<string, (e: BatchEntry) => string> = {
     planned: () => `not ${verb}: ${why}`,
     acted: () => `${batch.action} sent, but not verified: ${why}`,
@@ -75,6 +84,7 @@ export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
     const final = e.status === 'moved' || e.status === 'skipped' || e.status === 'failed' || e.status === 'dry-run';
     const reason = final ? (e.reason ?? '') : unfinished[e.status](e);
     return {
+      ...(batch.account && { account: batch.account, region: batch.region }),
       kind: batch.kind,
       instanceId: e.instanceId,
       name: e.name,
@@ -87,9 +97,13 @@ export function entriesOf(batch: StoredBatch, failure?: string): ReportEntry[] {
   });
 }
 
+/** `<account>/<region> ` before a line of a resource in a target (config `targets`), nothing for the hub's own. */
+export const wherePrefix = (w: Where) => (w.account ? `${w.account}/${w.region} ` : '');
+
 export function buildReport(
   input: ReportInput,
   entries: ReportEntry[],
+  unreachable: UnreachableTarget[] = [],
 ): { report: Report; message: { subject: string; text: string }; pages: ReportEntry[][] } {
   const { request } = input;
   const plan = input.plan ?? { holiday: null };
@@ -98,7 +112,14 @@ export function buildReport(
     (a, b) => ORDER.indexOf(a.outcome) - ORDER.indexOf(b.outcome) || a.name.localeCompare(b.name) || a.instanceId.localeCompare(b.instanceId),
   );
   const count = (o: Outcome) => sorted.filter((e) => e.outcome === o).length;
-  const counts = { total: sorted.length, moved: count('moved'), skipped: count('skipped'), failed: count('failed'), dryRun: count('dry-run') };
+  const counts: Report['counts'] = {
+    total: sorted.length,
+    moved: count('moved'),
+    skipped: count('skipped'),
+    failed: count('failed'),
+    dryRun: count('dry-run'),
+    ...(unreachable.length > 0 && { unreachable: unreachable.length }),
+  };
   const what = request.schedule
     ? `schedule ${request.schedule}`
     : request.resources
@@ -108,6 +129,7 @@ export function buildReport(
     ? `${request.action} ${what}: skipped, ${plan.holiday} is a skip date of the schedule`
     : `${request.action} ${what}${request.dryRun ? ' (dry run)' : ''}: ${counts.moved} moved, ${counts.skipped} skipped, ${counts.failed} failed` +
       (counts.dryRun ? `, ${counts.dryRun} would ${request.action}` : '') +
+      (unreachable.length ? `; ${unreachable.length} target(s) unreachable` : '') +
       (failure ? `; ${input.plan ? 'the run ended early' : 'planning failed'}: ${failure}` : '');
   const pages = pagesByBytes(sorted, LIST_ITEM_BYTES);
   const report: Report = {
@@ -118,6 +140,7 @@ export function buildReport(
     holiday: plan.holiday,
     counts,
     instances: sorted.slice(0, MAX_OUTPUT_ENTRIES),
+    ...(unreachable.length > 0 && { unreachable: unreachable.slice(0, MAX_OUTPUT_ENTRIES) }),
     omitted: Math.max(0, sorted.length - MAX_OUTPUT_ENTRIES),
     summary,
     ...(failure && { failure }),
@@ -144,7 +167,7 @@ export async function report(
 ): Promise<{ report: Report; message: { subject: string; text: string }; chat?: ChatDelivery[] }> {
   const run = await store.loadRun(input.runId);
   const failure = input.failure && describeFailure(input.failure);
-  const { report, message, pages } = buildReport(input, [...run.entries, ...run.batches.flatMap((b) => entriesOf(b, failure))]);
+  const { report, message, pages } = buildReport(input, [...run.entries, ...run.batches.flatMap((b) => entriesOf(b, failure))], run.unreachable);
   await mapLimit(pages, STORE_CONCURRENCY, (page, n) => store.putReportPage(report.fullReport.pk, n, page));
   if (!chat) return { report, message };
   const notice = reportNotice(report, chat.executionUrl(input.runId));
@@ -168,12 +191,15 @@ export function reportNotice(report: Report, link: string): Notice {
     { label: 'Failed', value: [`${c.failed}`] },
     { label: 'Skipped', value: [`${c.skipped}`] },
   ];
+  if (c.unreachable) facts.push({ label: 'Unreachable targets', value: [`${c.unreachable}`] });
   if (c.dryRun) facts.push({ label: `Would ${verb}`, value: [`${c.dryRun}`] });
   if (report.requestedBy) facts.push({ label: 'Requested by', value: [{ literal: report.requestedBy }] });
   const lines: Piece[][] = [];
   if (report.failure) lines.push(['Ended early: ', { literal: report.failure }]);
+  for (const t of (report.unreachable ?? []).slice(0, MAX_CHAT_LINES)) lines.push(['Unreachable: ', { literal: t.reason }]);
   for (const e of report.instances.slice(0, MAX_CHAT_LINES)) {
     lines.push([
+      ...(e.account ? [wherePrefix(e)] : []),
       ...(e.kind === 'ec2' ? [] : [`${e.kind} `]),
       { literal: e.instanceId },
       ...(e.name ? [' ', { literal: e.name }] : []),
@@ -186,7 +212,7 @@ export function reportNotice(report: Report, link: string): Notice {
     ? `Ec2Schedule ${verb}: skipped, ${report.holiday} is a skip date`
     : `Ec2Schedule ${verb}${report.dryRun ? ' (dry run)' : ''}: ${c.moved} moved, ${c.failed} failed`;
   return {
-    tone: c.failed > 0 || report.failure ? 'failure' : report.dryRun || report.holiday ? 'info' : 'success',
+    tone: c.failed > 0 || c.unreachable || report.failure ? 'failure' : report.dryRun || report.holiday ? 'info' : 'success',
     title,
     facts,
     lines,
@@ -209,12 +235,21 @@ function messageText(input: ReportInput, report: Report): string {
     'dry-run': report.counts.dryRun,
     skipped: report.counts.skipped,
   };
+  if (report.unreachable) {
+    // A target the hub could not list: none of its resources were looked at, so they are in no line below.
+    lines.push('', `UNREACHABLE TARGETS (${report.counts.unreachable})`);
+    for (const t of report.unreachable) lines.push(`  ${t.reason}`); // the reason starts with <account>/<region> (targetReason)
+    if (report.unreachable.length < (report.counts.unreachable ?? 0))
+      lines.push(`  ... and ${(report.counts.unreachable ?? 0) - report.unreachable.length} more (the run table's unreachable# items)`);
+  }
   for (const outcome of ORDER) {
     const group = report.instances.filter((e) => e.outcome === outcome);
     if (counts[outcome] === 0) continue;
     lines.push('', `${outcome.toUpperCase()} (${counts[outcome]})`);
     for (const e of group)
-      lines.push(`  ${e.kind === 'ec2' ? '' : `${e.kind} `}${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+      lines.push(
+        `  ${wherePrefix(e)}${e.kind === 'ec2' ? '' : `${e.kind} `}${e.instanceId} ${e.name || '-'}: ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`,
+      );
     if (group.length < counts[outcome]) lines.push(`  ... and ${counts[outcome] - group.length} more`);
   }
   if (report.omitted > 0) {

@@ -6,6 +6,7 @@
  *   run#<execution name> / batch#<wave>-<n>   StoredBatch, n zero-padded (one writer at a time: its wave's Advance loop)
  *   run#<execution name> / wave#<wave>        WaveProgress of that loop
  *   run#<execution name> / entries#<n>        ReportEntry[] settled by the plan (skipped, not found)
+ *   run#<execution name> / unreachable#<n>    UnreachableTarget[]: targets the plan could not list (config `targets`)
  *   report#<execution name> / page#<n>        the run's full report, failures first, in pages
  *
  * Items that hold lists (batches, entries, report pages) are cut by their size as DynamoDB counts it
@@ -13,7 +14,7 @@
  *   control / link-secret                     { secret, version, rotatedAt }
  *   control / revoked#<linkId>                { revokedAt }
  *   control / issued#<linkId>                 { issuedAt, expiresAt? } (so revoke can tell an unknown id)
- *   sizes / <kind>#<id>                       { sizes, storedAt, runId }: an Auto Scaling group's or ECS service's
+ *   sizes / <kind>#[<account>/<region>/]<id>  { sizes, storedAt, runId }: an Auto Scaling group's or ECS service's
  *                                             sizes before a stop scaled it to zero, restored by the next start; kept
  *                                             (no TTL) until the next stop replaces them
  *
@@ -22,7 +23,9 @@
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../shared/limit';
 import { DYNAMODB_ITEM_LIMIT } from '../../shared/item-size';
-import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, WaveProgress } from './types';
+import type { Kind, BatchEntry, ReportEntry, Sizes, StoredBatch, UnreachableTarget, WaveProgress, Where } from './types';
+
+const sizesKey = (kind: Kind, id: string, w: Where) => (w.account ? `${kind}#${w.account}/${w.region}/${id}` : `${kind}#${id}`);
 
 const RUN_TTL_SECONDS = 14 * 86_400;
 /** "up to 25 item put or delete operations" a BatchWriteItem (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html). */
@@ -112,14 +115,19 @@ export class Ec2Store {
     await this.put(`run#${runId}`, `entries#${String(index).padStart(5, '0')}`, { entries, expiresAt: this.expiry() });
   }
 
+  async putUnreachable(runId: string, index: number, targets: UnreachableTarget[]): Promise<void> {
+    await this.put(`run#${runId}`, `unreachable#${String(index).padStart(5, '0')}`, { targets, expiresAt: this.expiry() });
+  }
+
   async putReportPage(pk: string, page: number, entries: ReportEntry[]): Promise<void> {
     await this.put(pk, `page#${String(page).padStart(5, '0')}`, { entries, expiresAt: this.expiry() });
   }
 
   /** Everything stored for a run: batches and settled entries, page by page. */
-  async loadRun(runId: string): Promise<{ batches: StoredBatch[]; entries: ReportEntry[] }> {
+  async loadRun(runId: string): Promise<{ batches: StoredBatch[]; entries: ReportEntry[]; unreachable: UnreachableTarget[] }> {
     const batches: StoredBatch[] = [];
     const entries: ReportEntry[] = [];
+    const unreachable: UnreachableTarget[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
@@ -134,10 +142,11 @@ export class Ec2Store {
         const sk = String(item.sk);
         if (sk.startsWith('batch#')) batches.push(asBatch(item));
         else if (sk.startsWith('entries#')) entries.push(...((item.entries as ReportEntry[]) ?? []));
+        else if (sk.startsWith('unreachable#')) unreachable.push(...((item.targets as UnreachableTarget[]) ?? []));
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return { batches, entries };
+    return { batches, entries, unreachable };
   }
 
   /**
@@ -155,12 +164,13 @@ export class Ec2Store {
   }
 
   /** Stores what a stop is about to scale to zero, before the call that does it, so a start can restore it. */
-  async putSizes(kind: Kind, id: string, sizes: Sizes, runId: string): Promise<void> {
-    await this.put('sizes', `${kind}#${id}`, { sizes, storedAt: this.now().toISOString(), runId });
+  /** `where`: a group or service in a target (config `targets`) is keyed by its account and region too, names being theirs. */
+  async putSizes(kind: Kind, id: string, sizes: Sizes, runId: string, where: Where = {}): Promise<void> {
+    await this.put('sizes', sizesKey(kind, id, where), { sizes, storedAt: this.now().toISOString(), runId });
   }
 
-  async getSizes(kind: Kind, id: string): Promise<{ sizes: Sizes; storedAt: string } | undefined> {
-    const item = await this.get('sizes', `${kind}#${id}`);
+  async getSizes(kind: Kind, id: string, where: Where = {}): Promise<{ sizes: Sizes; storedAt: string } | undefined> {
+    const item = await this.get('sizes', sizesKey(kind, id, where));
     return item && { sizes: item.sizes as Sizes, storedAt: String(item.storedAt) };
   }
 
@@ -223,6 +233,7 @@ function json(item: Record<string, unknown>): Record<string, unknown> {
 
 function asBatch(item: Record<string, any>): StoredBatch {
   return {
+    ...(item.account && { account: item.account, region: item.region }),
     kind: item.kind,
     action: item.action,
     dryRun: item.dryRun,

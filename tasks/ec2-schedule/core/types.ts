@@ -43,6 +43,8 @@ export interface ScheduleRuntime {
   groups: string[];
   /** Stop EC2 instances configured for hibernation with `Hibernate=true`. */
   hibernate?: boolean;
+  /** The accounts and regions this schedule acts in, over `TARGETS`' (config `ec2Schedule.schedules.<name>.targets`). */
+  targets?: { accounts?: string[]; regions?: string[] };
 }
 
 export type Schedules = Record<string, ScheduleRuntime>;
@@ -104,7 +106,8 @@ export interface Sizes {
   max?: number;
 }
 
-export interface StoredBatch {
+/** `account`/`region` of its target when the run acts in an organisation's accounts and regions (`Plan.lanes`). */
+export interface StoredBatch extends Where {
   kind: Kind;
   /** EC2: a stop with `Hibernate=true` (every instance of the batch is configured for it). */
   hibernate?: boolean;
@@ -152,7 +155,27 @@ export interface Plan {
   targets: number;
   /** Instances already accounted for at planning time (skipped, or not found), stored as report entries. */
   settled: number;
+  /** The waves of a run in its own account and region (no `TARGETS`); empty when `lanes` is set. */
   waves: Wave[];
+  /**
+   * With `TARGETS`: one lane per target (account × region) that has something to do, its waves in order. Lanes run
+   * side by side, the waves of a lane one after the other (workflows/ec2-schedule/construct.ts).
+   */
+  lanes?: Lane[];
+  /** With `TARGETS`: targets that could not be listed, stored as `unreachable#<n>` for the report (only the count travels). */
+  unreachable?: number;
   /** After this instant (ISO) nothing more is started or stopped, so the run ends with its report in time. */
   actUntil: string;
+}
+
+/** One target's share of a run: its waves (each carrying the target's `account`/`region`), run one at a time. */
+export interface Lane extends Where {
+  waves: Wave[];
+}
+
+/** A target the plan could not list (AssumeRole refused, throttled, any error): reported with its reason. */
+export interface UnreachableTarget {
+  account: string;
+  region: string;
+  reason: string;
 }

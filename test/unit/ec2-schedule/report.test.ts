@@ -253,3 +253,62 @@ describe('reportNotice (ec2Schedule.reportChat)', () => {
     expect(reportNotice(holiday.report, LINK)).toMatchObject({ tone: 'info', title: 'Ec2Schedule start: skipped, 2025-12-25 is a skip date' });
   });
 });
+
+describe('report across targets', () => {
+  it("names each line's account/region, lists the unreachable targets with their reasons, and counts them", async () => {
+    const { store } = memoryStore();
+    await store.putBatches('t', [
+      {
+        wave: 0,
+        n: 0,
+        batch: {
+          account: '111111111111',
+          region: 'eu-west-1',
+          kind: 'ec2',
+          action: 'start',
+          dryRun: false,
+          group: '',
+          entries: [
+            { instanceId: 'i-0000000000000000a', name: 'web', from: 'stopped', status: 'moved', to: 'running', reason: '' },
+            { instanceId: 'i-0000000000000000b', name: 'api', from: 'stopped', status: 'planned' },
+          ],
+        },
+      },
+    ]);
+    await store.putEntries('t', 0, [
+      { kind: 'ec2', instanceId: 'i-0000000000000000c', name: 'hub', from: 'running', to: 'running', outcome: 'skipped', reason: 'already running' },
+    ]);
+    const reason = '222222222222/us-east-1: the hub cannot assume arn:aws:iam::222222222222:role/opsflow-member (AccessDenied: no)';
+    await store.putUnreachable('t', 0, [{ account: '222222222222', region: 'us-east-1', reason }]);
+
+    const { report: r, message } = await report({ runId: 't', request, plan: { holiday: null, targets: 2, settled: 1, unreachable: 1 } }, store);
+
+    expect(r.counts).toEqual({ total: 3, moved: 1, skipped: 1, failed: 1, dryRun: 0, unreachable: 1 });
+    expect(r.unreachable).toEqual([{ account: '222222222222', region: 'us-east-1', reason }]);
+    expect(r.summary).toBe('start schedule office-hours: 1 moved, 1 skipped, 1 failed; 1 target(s) unreachable');
+    // A lane whose wave failed ends alone: its unfinished instances say so, naming the target.
+    expect(r.instances.find((e) => e.instanceId === 'i-0000000000000000b')).toMatchObject({
+      account: '111111111111',
+      region: 'eu-west-1',
+      outcome: 'failed',
+      reason: "not started: the waves in 111111111111/eu-west-1 failed (the execution's history says why)",
+    });
+    expect(message.text).toContain(`UNREACHABLE TARGETS (1)\n  ${reason}`);
+    expect(message.text).toContain('MOVED (1)\n  111111111111/eu-west-1 i-0000000000000000a web: stopped -> running');
+    // The hub's own instance is written as it always was.
+    expect(message.text).toContain('SKIPPED (1)\n  i-0000000000000000c hub: running -> running (already running)');
+    const notice = reportNotice(r, 'https://console/x');
+    expect(notice.tone).toBe('failure');
+    expect(notice.facts).toContainEqual({ label: 'Unreachable targets', value: ['1'] });
+    expect(notice.lines).toContainEqual(['Unreachable: ', { literal: reason }]);
+    expect(notice.lines[1]).toEqual([
+      '111111111111/eu-west-1 ',
+      { literal: 'i-0000000000000000b' },
+      ' ',
+      { literal: 'api' },
+      ' failed: stopped → stopped',
+      ' ',
+      { literal: "not started: the waves in 111111111111/eu-west-1 failed (the execution's history says why)" },
+    ]);
+  });
+});

@@ -48,8 +48,26 @@ describe('Ec2Schedule input', () => {
     [{ action: 'stop', schedule: 'office-hours', groups: ['web'] }, "groups[0]: 'web' is not a group of schedule office-hours"],
     [{ action: 'stop', instanceIds: ['i-0feed000000000001'], groups: ['db'] }, 'groups: only allowed together with schedule'],
     ['start', 'input: must be a JSON object'],
+    [
+      { action: 'stop', resources: [{ kind: 'ec2', id: 'i-0feed000000000001', account: '111111111111' }] },
+      'resources[0]: give both account and region, or neither',
+    ],
+    [
+      { action: 'stop', resources: [{ kind: 'ec2', id: 'i-0feed000000000001', account: '1111', region: 'eu-west-1' }] },
+      'resources[0].account: must be a 12-digit',
+    ],
+    [
+      { action: 'stop', resources: [{ kind: 'ec2', id: 'i-0feed000000000001', account: '111111111111', region: 'Europe' }] },
+      'resources[0].region: must be a region',
+    ],
   ])('refuses %j', (input, problem) => {
     expect(() => validateRequest(input, schedules)).toThrow(problem);
+  });
+
+  it('keeps the account and region of a resource in a target, the same id in two places twice', () => {
+    const at = (account: string) => ({ kind: 'ec2', id: 'i-0feed000000000001', account, region: 'eu-west-1' });
+    const r = validateRequest({ action: 'stop', resources: [at('111111111111'), at('222222222222'), at('111111111111')] }, schedules);
+    expect(r.resources).toEqual([at('111111111111'), at('222222222222')]);
   });
 });
 

@@ -84,8 +84,8 @@ export const asgKind: KindModule<AsgResource> = {
         new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: e.instanceId, MinSize: min, DesiredCapacity: desired, MaxSize: max }),
       );
     };
-    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'asg', e, ctx.runId, () => update(0, 0, 0));
-    else await restoreStored(ctx.store, 'asg', e, (s) => update(s.min ?? s.desired, s.desired, s.max ?? s.desired));
+    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'asg', e, ctx.runId, () => update(0, 0, 0), ctx.where);
+    else await restoreStored(ctx.store, 'asg', e, (s) => update(s.min ?? s.desired, s.desired, s.max ?? s.desired), ctx.where);
   },
   refusal(e) {
     if (e.name === 'ScalingActivityInProgressFault' || e.name === 'ScalingActivityInProgress')

@@ -111,8 +111,8 @@ export const ecsKind: KindModule<EcsService> = {
     const update = async (desiredCount: number) => {
       await ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount }));
     };
-    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'ecs-service', e, ctx.runId, () => update(0));
-    else await restoreStored(ctx.store, 'ecs-service', e, (s) => update(s.desired));
+    if (ctx.action === 'stop') await storeThenZero(ctx.store, 'ecs-service', e, ctx.runId, () => update(0), ctx.where);
+    else await restoreStored(ctx.store, 'ecs-service', e, (s) => update(s.desired), ctx.where);
   },
   refusal(e) {
     if (e.name === 'ServiceNotActiveException' || e.name === 'ServiceNotFoundException' || e.name === 'ClusterNotFoundException')

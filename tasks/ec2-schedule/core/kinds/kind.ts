@@ -10,7 +10,7 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Bucket } from '../pace';
 import type { Ec2Store } from '../store';
-import type { BatchEntry, Ec2Action, Kind } from '../types';
+import type { BatchEntry, Ec2Action, Kind, Where } from '../types';
 
 /** The SDK clients the kinds call; a handler builds them once, tests pass mocks. */
 export interface Clients {
@@ -53,6 +53,8 @@ export interface CallContext {
   clients: Clients;
   store: Ec2Store;
   runId: string;
+  /** The wave's target (config `targets`): the account and region its resources are in; empty for the function's own. */
+  where?: Where;
   /** The batch's call option: EC2's `Hibernate`. */
   hibernate: boolean;
 }
