@@ -2,14 +2,20 @@
  * Tag policy: finds EC2 instances that break the tagging policy (tag-policy.json) and remediates them, on a
  * schedule over the whole fleet and right after launch (CloudTrail RunInstances), safe by default.
  *
- * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...]}: an
+ * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...],
+ *         "account"?, "region"? (with targets: where instanceIds are)}: an
  *         input only narrows the deployed policy (the RunInstances rule sends {"mode":"launch","launch":{"items",
  *         "userIdentity","clientToken","eventTime"}}; `items` is null when CloudTrail omitted a large responseElements)
  * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,"requester"?,
  *          "instances":[{"instanceId","violations":[...],"actions":[{"action","outcome","reason"}]}],"omitted"}
  *         — also published to the report topic.
  * Errors: Input.Invalid, Policy.Invalid (causes list every problem; nothing was read or changed),
- *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read).
+ *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read; with
+ *         `targets`, a target that could not be read is reported with its reason, the others go on, and the run
+ *         fails after the report, the summary as cause).
+ * Targets: with config `targets`, Evaluate walks every account × region of the policy (`tagPolicy.targets` over the
+ *         top level's), and a launch forwarded from a member account is evaluated there (`account`, `region` of the
+ *         event); Apply acts on each finding in its own account and region (tasks/shared/targets.ts, `Reach`).
  *
  * How it works: `ValidateInput` checks the input and the policy (the deployed policy is embedded in this
  * definition, so a deploy is the only way to change it; an input can only select some of its rules). Launch runs
