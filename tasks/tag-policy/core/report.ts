@@ -129,7 +129,9 @@ export function buildReport(input: ReportInput): Report {
       ? `would tag ${c.toTag}, stop ${c.toStop}, terminate ${c.toTerminate}; ${c.deferred} in grace period`
       : `${tally.applied} actions applied, ${tally.skipped} skipped, ${tally.failed} failed; ${c.deferred} in grace period`) +
     verdict +
-    (input.unreachable?.length ? `; ${input.unreachable.length} targets could not be read: ${input.unreachable.map((u) => u.target).join(', ')}` : '') +
+    (input.unreachable?.length
+      ? `; ${input.unreachable.length} target${input.unreachable.length === 1 ? '' : 's'} could not be read: ${input.unreachable.map((u) => u.target).join(', ')}`
+      : '') +
     (input.ignored ? `; not evaluated: ${input.ignored}` : '');
   return {
     runId: run.id,
@@ -176,7 +178,11 @@ export function renderText(report: Report): { subject: string; message: string }
     );
   if (report.requester) lines.push(`Requested by: ${requestedByOf(report.requester)}${report.requester.email ? ' (not asked to approve)' : ''}`);
   if (report.unreachable)
-    lines.push('', 'Targets that could not be read (their instances were not checked):', ...report.unreachable.map((u) => `  - ${u.reason}`));
+    lines.push(
+      '',
+      'Targets that could not be read (their instances, or the rest of them, were not checked):',
+      ...report.unreachable.map((u) => `  - ${u.reason}`),
+    );
   for (const i of report.instances) {
     lines.push('', `${instanceName(i)}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
     for (const v of i.violations) lines.push(`  - ${v.message}`);

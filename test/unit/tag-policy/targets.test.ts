@@ -12,6 +12,7 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Reach, type Target, type TargetClientConfig } from '../../../tasks/shared/targets';
+import { readPolicyTargets } from '../../../tasks/tag-policy/clients';
 import { applyStep } from '../../../tasks/tag-policy/core/apply';
 import { Pacer } from '../../../tasks/tag-policy/core/creator';
 import { planRun } from '../../../tasks/tag-policy/core/plan';
@@ -239,5 +240,16 @@ describe('apply over targets', () => {
       outcome: 'failed',
       reason: expect.stringContaining(`not applied: ${REFUSING}/us-east-1: the hub cannot assume`),
     });
+  });
+});
+
+describe('POLICY_TARGETS', () => {
+  it('reads tagPolicy.targets, and fails naming the variable when it is not accounts and/or regions', () => {
+    expect(readPolicyTargets({})).toBeUndefined();
+    expect(readPolicyTargets({ POLICY_TARGETS: '{"regions":["eu-west-1"]}' })).toEqual({ regions: ['eu-west-1'] });
+    expect(() => readPolicyTargets({ POLICY_TARGETS: '{"regions":[]}' })).toThrow(
+      'environment variable POLICY_TARGETS must be {"accounts"?: [...], "regions"?: [...]}',
+    );
+    expect(() => readPolicyTargets({ POLICY_TARGETS: 'eu-west-1' })).toThrow('environment variable POLICY_TARGETS must be JSON');
   });
 });
