@@ -3,7 +3,7 @@
  * `tagPolicy.targets` in `POLICY_TARGETS`), the launch rule passes the event's account and region, and a run that could
  * not read a target ends failed after its report. Without `targets`, none of it is in the template.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -25,7 +25,11 @@ function hubTemplate(change: (config: any) => void): any {
   change(config);
   writeFileSync(join(dir, 'opsflow.config.json'), JSON.stringify(config));
   const { app } = buildApp(new App({ outdir: join(dir, 'cdk.out'), context: { config: join(dir, 'opsflow.config.json'), 'aws:cdk:bundling-stacks': [] } }));
-  return app.synth().getStackByName('Opsflow').template;
+  try {
+    return app.synth().getStackByName('Opsflow').template;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A value as CloudFormation resolves it in account 123456789012, partition aws. */
