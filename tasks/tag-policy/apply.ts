@@ -5,7 +5,8 @@
  */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { lambdaHandler, logger } from '../shared/handler';
-import { ec2, runStore } from './clients';
+import type { Target } from '../shared/targets';
+import { reach, runStore } from './clients';
 import { applyStep, type ApplyState } from './core/apply';
 import type { Run } from './core/types';
 
@@ -14,7 +15,15 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const deps = { ec2: ec2(), store: runStore(env.tableName), log: logger, batchSize: env.batchSize };
+// With config `targets`: each finding is re-checked and acted on in its own account and region.
+const targets = reach(process.env, 'opsflow-tag-policy-apply');
+const deps = {
+  ec2: targets.for(undefined).ec2,
+  ...(targets.settings && { ec2In: (t: Target) => targets.for(t).ec2 }),
+  store: runStore(env.tableName),
+  log: logger,
+  batchSize: env.batchSize,
+};
 
 export const handler = lambdaHandler(
   async (event: { run: Run; step: ApplyState }): Promise<ApplyState> => applyStep(event.run, event.step, { ...deps, now: () => new Date() }),

@@ -2,14 +2,20 @@
  * Tag policy: finds EC2 instances that break the tagging policy (tag-policy.json) and remediates them, on a
  * schedule over the whole fleet and right after launch (CloudTrail RunInstances), safe by default.
  *
- * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...]}: an
+ * Input:  {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...],
+ *         "account"?, "region"? (with targets: where instanceIds are)}: an
  *         input only narrows the deployed policy (the RunInstances rule sends {"mode":"launch","launch":{"items",
  *         "userIdentity","clientToken","eventTime"}}; `items` is null when CloudTrail omitted a large responseElements)
  * Output: {"runId","mode","dryRun","summary","counts","blastRadius"?,"approval"?,"requester"?,
  *          "instances":[{"instanceId","violations":[...],"actions":[{"action","outcome","reason"}]}],"omitted"}
  *         — also published to the report topic.
  * Errors: Input.Invalid, Policy.Invalid (causes list every problem; nothing was read or changed),
- *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read).
+ *         TagPolicy.ReadFailed (EC2 could not be read after retries: nothing is judged on a failed read; with
+ *         `targets`, a target that could not be read is reported with its reason, the others go on, and the run
+ *         fails after the report, the summary as cause).
+ * Targets: with config `targets`, Evaluate walks every account × region of the policy (`tagPolicy.targets` over the
+ *         top level's), and a launch forwarded from a member account is evaluated there (`account`, `region` of the
+ *         event); Apply acts on each finding in its own account and region (tasks/shared/targets.ts, `Reach`).
  *
  * How it works: `ValidateInput` checks the input and the policy (the deployed policy is embedded in this
  * definition, so a deploy is the only way to change it; an input can only select some of its rules). Launch runs
@@ -38,6 +44,7 @@ import type { Topic } from 'aws-cdk-lib/aws-sns';
 import {
   Choice,
   Condition,
+  Fail,
   IntegrationPattern,
   JsonPath,
   Pass,
@@ -59,7 +66,7 @@ import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { ReportTopic, WorkflowTable } from '../shared/resources';
 import { EventRuleRole, eventRuleName } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
-import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig } from '../shared/targets';
+import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig, type TargetsOverride } from '../shared/targets';
 import { TaskFunction } from '../shared/task-function';
 import { describeStatement, lookupEventsStatement, remediationStatements } from './iam';
 import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
@@ -128,7 +135,17 @@ export interface TagPolicyProps {
    * `hubRoleName(stackName, 'TagPolicy', <task>)` and may assume the member role (workflows/shared/targets.ts);
    * the default event bus admits the organisation's forwarded launches. @default none: this account and region only
    */
-  readonly targets?: { readonly config: TargetsConfig; readonly stackName: string };
+  readonly targets?: { readonly config: TargetsConfig; readonly stackName: string; readonly override?: TargetsOverride };
+}
+
+/**
+ * `TARGETS` (tasks/shared/targets.ts, `readTargets`): the member role and the default accounts and regions. The hub's
+ * account and partition are the stack's, resolved by CloudFormation.
+ */
+function targetsEnv(scope: Construct, config: TargetsConfig): string {
+  const stack = Stack.of(scope);
+  const { roleName, externalId, accounts, regions } = config;
+  return stack.toJsonString({ hubAccount: stack.account, partition: stack.partition, roleName, externalId, accounts, regions });
 }
 
 /** The tasks whose roles act in member accounts (their roles' names: `hubRoleName`). */
@@ -163,6 +180,11 @@ export class TagPolicy extends Construct {
     const stateMachineName = props.stateMachineName ?? workflowStateMachineName(this, 'TagPolicy');
     const reportChat = chatNotifyProps(this, props.reportChat, stateMachineName);
     const table = this.table.tableArn;
+    // With targets: where Evaluate reads and Apply acts (the tag policy's own accounts and regions over the defaults).
+    const reach = props.targets && {
+      TARGETS: targetsEnv(this, props.targets.config),
+      ...(props.targets.override && { POLICY_TARGETS: JSON.stringify(props.targets.override) }),
+    };
     const fns = {
       validate: new TaskFunction(this, 'ValidateFn', {
         entry: 'tasks/tag-policy/validate.ts',
@@ -174,7 +196,7 @@ export class TagPolicy extends Construct {
         description: 'opsflow tag policy: evaluate a few pages of instances and store the findings',
         timeout: Duration.minutes(5),
         ...(props.targets && { roleName: hubRoleName(props.targets.stackName, 'TagPolicy', 'Evaluate') }),
-        environment: { TABLE_NAME: this.table.tableName, PAGE_SIZE: String(pageSize), PAGES_PER_INVOCATION: String(pagesPerInvocation) },
+        environment: { TABLE_NAME: this.table.tableName, PAGE_SIZE: String(pageSize), PAGES_PER_INVOCATION: String(pagesPerInvocation), ...reach },
       }),
       plan: new TaskFunction(this, 'PlanFn', {
         entry: 'tasks/tag-policy/plan.ts',
@@ -186,7 +208,7 @@ export class TagPolicy extends Construct {
         description: 'opsflow tag policy: re-check and remediate a page of findings',
         timeout: Duration.minutes(2),
         ...(props.targets && { roleName: hubRoleName(props.targets.stackName, 'TagPolicy', 'Apply') }),
-        environment: { TABLE_NAME: this.table.tableName, BATCH_SIZE: '100' },
+        environment: { TABLE_NAME: this.table.tableName, BATCH_SIZE: '100', ...(reach && { TARGETS: reach.TARGETS }) },
       }),
       requester: new TaskFunction(this, 'RequesterFn', {
         entry: 'tasks/tag-policy/requester.ts',
@@ -273,6 +295,11 @@ export class TagPolicy extends Construct {
             role: new EventRuleRole(this, 'LaunchRuleRole', { ruleName: launchRuleName }),
             input: RuleTargetInput.fromObject({
               mode: 'launch',
+              // With targets, the launch may be a member account's, forwarded by its member stack: an event keeps "the
+              // account and region in which it occurred"
+              // (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html), where Evaluate
+              // reads the instances and CloudTrail.
+              ...(props.targets && { account: EventField.account, region: EventField.region }),
               launch: {
                 items: EventField.fromPath('$.detail.responseElements.instancesSet.items'),
                 userIdentity: EventField.fromPath('$.detail.userIdentity'),
@@ -338,7 +365,14 @@ export class TagPolicy extends Construct {
     const apply = new LambdaStep(this, 'Apply', fns.apply, { payload: { 'run.$': '$.run', 'step.$': '$.step' }, resultPath: '$.step' });
     apply.addRetry(readRetry);
     // No payload: the report gets the whole state; its result replaces the state.
-    const report = new LambdaStep(this, 'Report', fns.report).next(new Succeed(this, 'Done'));
+    const report = new LambdaStep(this, 'Report', fns.report);
+    const done = new Succeed(this, 'Done');
+    if (props.targets) {
+      // A target whose instances could not be read ends the run failed, as a failed read does without targets
+      // (TagPolicy.ReadFailed), but after the report: the other targets' findings are delivered; the cause names them.
+      const unread = new Fail(this, 'TargetsUnread', { error: ErrorNames.TagPolicyReadFailed, causePath: JsonPath.stringAt('$.summary') });
+      report.next(new Choice(this, 'AllTargetsRead').when(Condition.isPresent('$.unreachable'), unread).otherwise(done));
+    } else report.next(done);
 
     const askApproval = new StepFunctionsStartExecution(this, 'AskApproval', {
       stateMachine: props.approvalStateMachine,

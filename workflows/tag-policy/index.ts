@@ -27,7 +27,7 @@ export const tagPolicy = defineWorkflow({
       reportEmails: t.reportEmails,
       ...(t.reportChat && { reportChat: t.reportChat }),
       requesterEmails: t.requesterEmails,
-      ...(targets && { targets: { config: targets, stackName } }),
+      ...(targets && { targets: { config: targets, stackName, ...(t.targets && { override: t.targets }) } }),
     });
     return {
       construct: w,

@@ -14,16 +14,21 @@
  */
 import { CreateTagsCommand, StopInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { isThrottling } from '../../shared/aws-errors';
+import { TagPolicyReadFailedError } from '../../shared/errors';
+import { type Target, targetName, targetReason } from '../../shared/targets';
 import { errorName, type Log } from '../../shared/logger';
 import { checkInstance } from './evaluate';
-import { describeByIds } from './instances';
+import { describeByIds, InstancesNotVisible } from './instances';
 import type { Phase } from './plan';
 import type { RunStore, StoredFinding } from './store';
 import { exemption } from '../rules/exemption';
 import type { ActionResult, InstanceFacts, Run } from './types';
 
 export interface ApplyDeps {
+  /** EC2 of this account and region: the findings without account and region (no config `targets`). */
   ec2: EC2Client;
+  /** With config `targets`: EC2 in a finding's account and region (tasks/shared/targets.ts, `Reach`). @default `ec2` for every finding */
+  ec2In?: (target: Target) => EC2Client;
   store: RunStore;
   now: () => Date;
   log: Log;
@@ -68,13 +73,28 @@ export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): P
   const tally = { ...state.tally };
   const { throttled, ...rest } = state;
   if (todo.length > 0) {
-    const current = await currentFacts(
-      deps.ec2,
-      todo.map((f) => f.instanceId),
-    );
     try {
-      if (wantsTags) await applyTags(run, todo, current, deps, tally);
-      if (wantsDestructive) await applyDestructive(run, todo, current, state.approvedBy, deps, tally);
+      // Each target's findings with that target's EC2: re-read there, and acted on there.
+      for (const [target, findings] of byTarget(todo)) {
+        const ec2 = target && deps.ec2In ? deps.ec2In(target) : deps.ec2;
+        let current: Map<string, InstanceFacts>;
+        try {
+          current = await currentFacts(
+            ec2,
+            findings.map((f) => f.instanceId),
+          );
+        } catch (err) {
+          const cause = err instanceof TagPolicyReadFailedError && err.cause ? err.cause : err;
+          // A throttled read passes (the workflow retries the step, as without targets); a target that cannot be
+          // reached (its role refused, EC2 access denied) fails its actions, saying why, and the other targets go on.
+          if (!target || isThrottling(cause)) throw err;
+          unreachable(findings, targetReason(target, cause), tally);
+          continue;
+        }
+        const d = { ...deps, ec2 };
+        if (wantsTags) await applyTags(run, findings, current, d, tally);
+        if (wantsDestructive) await applyDestructive(run, findings, current, state.approvedBy, d, tally);
+      }
     } catch (err) {
       if (!(err instanceof Throttled)) throw err;
       const attempts = (throttled?.attempts ?? 0) + 1;
@@ -102,6 +122,25 @@ export async function applyStep(run: Run, state: ApplyState, deps: ApplyDeps): P
   return { ...rest, cursor: page.cursor, done: page.cursor === undefined, tally };
 }
 
+/** Findings by their account and region (`undefined`: this account and region), in the page's order. */
+function byTarget(findings: StoredFinding[]): Map<Target | undefined, StoredFinding[]> {
+  const groups = new Map<string, { target?: Target; findings: StoredFinding[] }>();
+  for (const f of findings) {
+    const target = f.account && f.region ? { account: f.account, region: f.region } : undefined;
+    const key = target ? targetName(target) : '';
+    const group = groups.get(key) ?? { target, findings: [] };
+    group.findings.push(f);
+    groups.set(key, group);
+  }
+  return new Map([...groups.values()].map((g) => [g.target, g.findings]));
+}
+
+/** Every action still to apply on these findings fails: their target could not be reached. */
+function unreachable(findings: StoredFinding[], reason: string, tally: ApplyTally): void {
+  for (const f of findings)
+    for (const a of f.actions) if (a.outcome === 'planned' && a.action !== 'notify') settle(a, 'failed', `${a.reason}; not applied: ${reason}`, tally);
+}
+
 /** Instances that vanished since the scan are simply absent from the map. */
 async function currentFacts(ec2: EC2Client, ids: string[]): Promise<Map<string, InstanceFacts>> {
   const facts = new Map<string, InstanceFacts>();
@@ -109,12 +148,12 @@ async function currentFacts(ec2: EC2Client, ids: string[]): Promise<Map<string, 
     for (const f of await describeByIds(ec2, ids, { tagsFromDescribeTags: false })) facts.set(f.instanceId, f);
   } catch (err) {
     // Some instances are gone (terminated and forgotten): read the rest one by one.
-    if ((err as Error).name !== 'TagPolicy.ReadFailed' || !(err as Error).message.includes('does not (yet) know')) throw err;
+    if (!(err instanceof InstancesNotVisible)) throw err;
     for (const id of ids) {
       try {
         for (const f of await describeByIds(ec2, [id], { tagsFromDescribeTags: false })) facts.set(f.instanceId, f);
       } catch (inner) {
-        if (!(inner as Error).message.includes('does not (yet) know')) throw inner;
+        if (!(inner instanceof InstancesNotVisible)) throw inner;
       }
     }
   }

@@ -3,7 +3,8 @@
  * share. Every input problem is listed in one Input.Invalid; the deployed policy (embedded in the definition) is
  * checked again and fails Policy.Invalid.
  *
- * Input: {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...]}.
+ * Input: {"mode": "scan"|"launch", "instanceIds"?: [...], "dryRun"?: bool, "rules"?: ["<deployed rule key>", ...],
+ * "account"?, "region"?} (with config `targets`: where `instanceIds` are; a launch's come from its event).
  * The input can only narrow the deployed policy (a subset of its rules, a dry run, a scope of instances), never
  * widen it: a policy of its own could name its own approvers, a zero grace period, another exemption tag and
  * stop/terminate rules, so whoever may call states:StartExecution could approve their own termination of any
@@ -24,7 +25,11 @@ import { creatorFromIdentity, type UserIdentityLike } from './creator';
 import { parsePolicy } from './policy';
 import type { ActionName, LaunchFilter, Run } from './types';
 
-const FIELDS = ['mode', 'instanceIds', 'dryRun', 'rules', 'launch'];
+const FIELDS = ['mode', 'instanceIds', 'dryRun', 'rules', 'launch', 'account', 'region'];
+/** Account ids: 12 digits (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html, Id: `^\d{12}$`). */
+const ACCOUNT_ID = /^\d{12}$/;
+/** A region name as the partitions spell them (us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1). */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export const MAX_INSTANCE_IDS = 1000;
 
 export interface InputContext {
@@ -50,7 +55,7 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
         'policy: an execution cannot bring its own policy (its approvers, grace period, exemption tag and stop/terminate rules come from the deployed policy); narrow the deployed one with rules (a subset of its rule keys), dryRun or instanceIds',
       );
     } else if (!FIELDS.includes(key)) {
-      problems.push(`${key}: unknown field (allowed: mode, instanceIds, dryRun, rules)`);
+      problems.push(`${key}: unknown field (allowed: mode, instanceIds, dryRun, rules, account, region)`);
     }
   }
 
@@ -90,6 +95,9 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
   }
   if (mode === 'launch' && !instanceIds && !launchFilter && !problems.some((p) => p.startsWith('launch')))
     problems.push('instanceIds: launch mode needs the launched instance ids');
+  const where = whereOf(input, problems);
+  if (where && !instanceIds && !launchFilter)
+    problems.push('account: account and region name where instanceIds (or a launch) are; a scan without them walks every target');
   if (problems.length > 0) throw new InputInvalidError(problems);
 
   const policy = rules ? { ...deployed, rules: deployed.rules.filter((r) => rules.includes(r.key)) } : deployed;
@@ -101,10 +109,27 @@ export function validateInput(raw: unknown, ctx: InputContext): Run {
     ...(instanceIds && { instanceIds }),
     ...(launchFilter && { launchFilter }),
     ...(launchedBy && { launchedBy }),
+    ...where,
     settleSeconds: mode === 'launch' ? ctx.settleSeconds : 0,
     policy,
     startedAt: ctx.now.toISOString(),
   };
+}
+
+/**
+ * `account` and `region`, both or neither: where the instances are (the launch rule sends the event's `account` and
+ * `region`, where the RunInstances call happened). Whether that is one of the policy's targets is Evaluate's to check,
+ * with the targets resolved (OUs).
+ */
+function whereOf(input: Record<string, unknown>, problems: string[]): { account: string; region: string } | undefined {
+  const { account, region } = input;
+  if (account === undefined && region === undefined) return undefined;
+  const before = problems.length;
+  if (typeof account !== 'string' || !ACCOUNT_ID.test(account))
+    problems.push(`account: must be a 12-digit account id, got ${JSON.stringify(account) ?? 'nothing'}`);
+  if (typeof region !== 'string' || !REGION.test(region))
+    problems.push(`region: must be a region name such as eu-west-1, got ${JSON.stringify(region) ?? 'nothing'}`);
+  return problems.length === before ? { account: account as string, region: region as string } : undefined;
 }
 
 /** `rules`: distinct keys of the deployed policy's rules. */

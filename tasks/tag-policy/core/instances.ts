@@ -47,7 +47,7 @@ export async function describeByIds(ec2: EC2Client, ids: string[], opts: { tagsF
     }
   }
   const missing = ids.filter((id) => !found.some((f) => f.instanceId === id));
-  if (missing.length > 0) throw new TagPolicyReadFailedError(`EC2 does not (yet) know instance(s) ${missing.join(', ')}`);
+  if (missing.length > 0) throw new InstancesNotVisible(`EC2 does not (yet) know instance(s) ${missing.join(', ')}`);
   return found;
 }
 
@@ -78,10 +78,17 @@ export function toFacts(i: Instance): InstanceFacts {
   };
 }
 
+/**
+ * EC2 does not show (some of) the instances asked for: right after a launch its API is eventually consistent, so the
+ * workflow retries (same error name); never a target's fault.
+ */
+export class InstancesNotVisible extends TagPolicyReadFailedError {}
+
+/** The failed call is kept as `cause`: a target's report names why it could not be read (AssumeRole refused, throttled). */
 async function read<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new TagPolicyReadFailedError(`${what} failed: ${(err as Error).name}`);
+    throw new TagPolicyReadFailedError(`${what} failed: ${(err as Error).name}`, { cause: err });
   }
 }

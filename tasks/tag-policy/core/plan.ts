@@ -67,6 +67,7 @@ export function approvalRequest(run: Run, counts: Counts, plan: RunPlan, finding
     : `Tag policy: ${counts.toStop} to stop, ${counts.toTerminate} to terminate`;
   const entry = (f: StoredFinding) => ({
     instanceId: f.instanceId,
+    ...(f.account && { account: f.account, region: f.region }),
     action: [
       f.destructive,
       Object.keys(f.tags).length > 0

@@ -8,7 +8,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { ApplyState, ApplyTally } from './apply';
 import type { BlastRadius, Phase, RunPlan } from './plan';
 import { requestedByOf, type Requester, type RequesterLookup } from './requester';
-import type { ScanState } from './scan';
+import type { ScanState, Unreachable } from './scan';
 import type { RunStore, StoredFinding } from './store';
 import type { ActionResult, Counts, Finding, Run } from './types';
 import type { Log } from '../../shared/logger';
@@ -47,6 +47,13 @@ export interface Report {
   instances: Finding[];
   /** Instances with findings left out of `instances` (they are in the findings table). */
   omitted: number;
+  /**
+   * With config `targets`: the targets (`<account>/<region>`) whose instances could not be read, each with its reason;
+   * the run then ends failed (TagPolicy.ReadFailed) after this report, as a failed read fails it without targets.
+   */
+  unreachable?: Unreachable[];
+  /** Why nothing was evaluated: the run named an account and region outside the policy's targets. */
+  ignored?: string;
 }
 
 /**
@@ -90,6 +97,8 @@ export interface ReportInput {
   approval?: ApprovalOutcome;
   requester?: Requester;
   findings: StoredFinding[];
+  unreachable?: Unreachable[];
+  ignored?: string;
 }
 
 export function buildReport(input: ReportInput): Report {
@@ -97,6 +106,7 @@ export function buildReport(input: ReportInput): Report {
   const refused = approval !== undefined && approval.decision !== 'approved';
   const instances: Finding[] = input.findings.map((f) => ({
     instanceId: f.instanceId,
+    ...(f.account && { account: f.account, region: f.region }),
     violations: f.violations,
     actions: f.actions.map((a) => finalAction(a, run.dryRun, refused ? input.approvedPhase : undefined, approval)),
     ...(f.exemptUntil && { exemptUntil: f.exemptUntil }),
@@ -118,7 +128,11 @@ export function buildReport(input: ReportInput): Report {
     (run.dryRun
       ? `would tag ${c.toTag}, stop ${c.toStop}, terminate ${c.toTerminate}; ${c.deferred} in grace period`
       : `${tally.applied} actions applied, ${tally.skipped} skipped, ${tally.failed} failed; ${c.deferred} in grace period`) +
-    verdict;
+    verdict +
+    (input.unreachable?.length
+      ? `; ${input.unreachable.length} target${input.unreachable.length === 1 ? '' : 's'} could not be read: ${input.unreachable.map((u) => u.target).join(', ')}`
+      : '') +
+    (input.ignored ? `; not evaluated: ${input.ignored}` : '');
   return {
     runId: run.id,
     mode: run.mode,
@@ -130,8 +144,13 @@ export function buildReport(input: ReportInput): Report {
     ...(input.requester && { requester: input.requester }),
     instances: shown,
     omitted: instances.length - shown.length,
+    ...(input.unreachable?.length && { unreachable: input.unreachable }),
+    ...(input.ignored && { ignored: input.ignored }),
   };
 }
+
+/** How a report names an instance: `<account>/<region> <id>` in a target, else its id. */
+export const instanceName = (i: Finding) => (i.account ? `${i.account}/${i.region} ${i.instanceId}` : i.instanceId);
 
 function finalAction(a: ActionResult, dryRun: boolean, refusedPhase: Phase | undefined, approval: ApprovalOutcome | undefined): ActionResult {
   if (a.outcome !== 'planned') return a;
@@ -158,8 +177,14 @@ export function renderText(report: Report): { subject: string; message: string }
       `Approval: ${report.approval.decision}${report.approval.approver ? ` by ${report.approval.approver}` : ''}${report.approval.comment ? ` ("${report.approval.comment}")` : ''}`,
     );
   if (report.requester) lines.push(`Requested by: ${requestedByOf(report.requester)}${report.requester.email ? ' (not asked to approve)' : ''}`);
+  if (report.unreachable)
+    lines.push(
+      '',
+      'Targets that could not be read (their instances, or the rest of them, were not checked):',
+      ...report.unreachable.map((u) => `  - ${u.reason}`),
+    );
   for (const i of report.instances) {
-    lines.push('', `${i.instanceId}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
+    lines.push('', `${instanceName(i)}${i.managedBy ? ` (managed by ${i.managedBy})` : ''}${i.exemptUntil ? ` (exempt until ${i.exemptUntil})` : ''}`);
     for (const v of i.violations) lines.push(`  - ${v.message}`);
     for (const a of i.actions)
       lines.push(`  * ${a.outcome === 'planned' ? would : ''}${a.action}${a.tag ? ` ${a.tag}=${a.value ?? ''}` : ''}: ${a.outcome} — ${a.reason}`);
@@ -189,6 +214,7 @@ export function reportNotice(report: Report, link: string): Notice {
       : { label: 'Actions', value: [`${c.applied} applied, ${c.skipped} skipped, ${c.failed} failed`] },
     { label: 'In grace period', value: [`${c.deferred}`] },
   ];
+  if (report.unreachable) facts.push({ label: 'Not read', value: [report.unreachable.map((u) => u.target).join(', ')] });
   if (report.approval) {
     const a = report.approval;
     facts.push({ label: 'Approval', value: [a.decision, ...(a.approver ? [' by ', { literal: a.approver }] : [])] });
@@ -198,7 +224,7 @@ export function reportNotice(report: Report, link: string): Notice {
     const failed = i.actions.find((a) => a.outcome === 'failed');
     const [first, ...others] = i.violations;
     return [
-      { literal: i.instanceId },
+      { literal: instanceName(i) },
       ...(first ? [': ', { literal: first.message }] : []),
       ...(others.length ? [` (+${others.length} more)`] : []),
       ...(failed ? [`; ${failed.action} failed: `, { literal: failed.reason }] : []),
@@ -206,7 +232,7 @@ export function reportNotice(report: Report, link: string): Notice {
   });
   const left = instances.length + report.omitted - Math.min(instances.length, MAX_CHAT_LINES);
   return {
-    tone: c.failed > 0 ? 'failure' : c.violating > 0 ? 'warning' : 'success',
+    tone: c.failed > 0 || report.unreachable ? 'failure' : c.violating > 0 ? 'warning' : 'success',
     title: `Tag policy${report.dryRun ? ' (dry run)' : ''}: ${c.violating} violating of ${c.scanned}`,
     facts,
     lines: lines.slice(0, MAX_CHAT_LINES),
@@ -259,6 +285,8 @@ export async function reportStep(state: RunState, deps: ReportDeps): Promise<Rep
     approval: approvalOutcome(state.approval),
     requester: state.requester?.done ? state.requester.requester : undefined,
     findings,
+    unreachable: state.scan.unreachable,
+    ignored: state.scan.ignored,
   });
   const { subject, message } = renderText(report);
   await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: subject, Message: message }));

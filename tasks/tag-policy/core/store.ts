@@ -9,12 +9,18 @@
  * - `pk = creators`, `sk = index`: how far CloudTrail's RunInstances history has been read into those entries, and
  *   the walk in progress (core/creator.ts).
  * Reads are BatchGetItem and writes BatchWriteItem only, so the Evaluate role needs no other table action.
+ *
+ * With config `targets` (issue 23) an instance is named by its account and region too: a finding's `sk`, and the
+ * grace and creator keys, are `<account>/<region>/<instanceId>` (`at(target)` gives the store of one target), and each
+ * target has its own creator index (`sk = index#<account>/<region>`): CloudTrail's history is per account and region.
+ * Without `targets` the keys are the instance id alone, as they always were.
  */
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { boundReason } from '../../shared/reasons';
 import type { CreatorIndex, CreatorRecord, CreatorStore } from './creator';
 import type { GraceRecord } from './grace';
-import type { Finding } from './types';
+import { type Target, targetName } from '../../shared/targets';
+import type { Finding, Where } from './types';
 
 export interface StoredFinding extends Finding {
   /** Tags to write (tag phase). */
@@ -36,7 +42,12 @@ export interface RunStore extends CreatorStore {
   getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>>;
   putGrace(records: GraceRecord[]): Promise<void>;
   deleteGrace(instanceIds: string[]): Promise<void>;
+  /** The store of one target's instances (grace and creator keys, creator index); `undefined`: this one. */
+  at(target: Target | undefined): RunStore;
 }
+
+/** A finding's sort key: its instance id, prefixed with `<account>/<region>/` when it is in a target. */
+export const findingKey = (f: Where & { instanceId: string }) => (f.account && f.region ? `${f.account}/${f.region}/${f.instanceId}` : f.instanceId);
 
 const FINDING_TTL_SECONDS = 30 * 86_400;
 const CREATOR_TTL_SECONDS = 365 * 86_400;
@@ -49,7 +60,17 @@ export class DynamoRunStore implements RunStore {
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly now: () => Date,
+    /** `<account>/<region>/` of the target this store is for; '' without targets. */
+    private readonly prefix = '',
   ) {}
+
+  at(target: Target | undefined): RunStore {
+    return target ? new DynamoRunStore(this.db, this.table, this.now, `${targetName(target)}/`) : this;
+  }
+
+  private get indexKey() {
+    return this.prefix ? { pk: INDEX_KEY.pk, sk: `${INDEX_KEY.sk}#${this.prefix.slice(0, -1)}` } : INDEX_KEY;
+  }
 
   /**
    * One item per finding. Reasons and messages carry AWS's error text (an UnauthorizedOperation appends an encoded
@@ -58,7 +79,7 @@ export class DynamoRunStore implements RunStore {
    */
   async putFindings(runId: string, findings: StoredFinding[]): Promise<void> {
     const expiresAt = Math.floor(this.now().getTime() / 1000) + FINDING_TTL_SECONDS;
-    await this.write(findings.map((f) => ({ PutRequest: { Item: { pk: `run#${runId}`, sk: f.instanceId, finding: bounded(f), expiresAt } } })));
+    await this.write(findings.map((f) => ({ PutRequest: { Item: { pk: `run#${runId}`, sk: findingKey(f), finding: bounded(f), expiresAt } } })));
   }
 
   async findings(runId: string, cursor: string | undefined, limit: number): Promise<FindingsPage> {
@@ -77,14 +98,14 @@ export class DynamoRunStore implements RunStore {
 
   async getGrace(instanceIds: string[]): Promise<Map<string, GraceRecord>> {
     const found = new Map<string, GraceRecord>();
-    for (const item of await this.batchGet(instanceIds.map((id) => ({ pk: `grace#${id}`, sk: 'grace' }))))
+    for (const item of await this.batchGet(instanceIds.map((id) => ({ pk: `grace#${this.prefix}${id}`, sk: 'grace' }))))
       found.set(item.record.instanceId, item.record as GraceRecord);
     return found;
   }
 
   async getCreators(instanceIds: string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
-    for (const item of await this.batchGet([...new Set(instanceIds)].map((id) => ({ pk: `creator#${id}`, sk: 'creator' }))))
+    for (const item of await this.batchGet([...new Set(instanceIds)].map((id) => ({ pk: `creator#${this.prefix}${id}`, sk: 'creator' }))))
       found.set(item.instanceId, item.creator);
     return found;
   }
@@ -95,19 +116,26 @@ export class DynamoRunStore implements RunStore {
     await this.write(
       [...unique.values()].map((r) => ({
         PutRequest: {
-          Item: { pk: `creator#${r.instanceId}`, sk: 'creator', instanceId: r.instanceId, creator: r.creator, launchedAt: r.launchedAt, expiresAt },
+          Item: {
+            pk: `creator#${this.prefix}${r.instanceId}`,
+            sk: 'creator',
+            instanceId: r.instanceId,
+            creator: r.creator,
+            launchedAt: r.launchedAt,
+            expiresAt,
+          },
         },
       })),
     );
   }
 
   async getCreatorIndex(): Promise<CreatorIndex> {
-    const [item] = await this.batchGet([INDEX_KEY]);
+    const [item] = await this.batchGet([this.indexKey]);
     return (item?.index as CreatorIndex | undefined) ?? {};
   }
 
   async putCreatorIndex(index: CreatorIndex): Promise<void> {
-    await this.write([{ PutRequest: { Item: { ...INDEX_KEY, index } } }]);
+    await this.write([{ PutRequest: { Item: { ...this.indexKey, index } } }]);
   }
 
   /** BatchGetItem in chunks of 100, asking again for UnprocessedKeys (how DynamoDB sheds load). */
@@ -127,11 +155,11 @@ export class DynamoRunStore implements RunStore {
   }
 
   async putGrace(records: GraceRecord[]): Promise<void> {
-    await this.write(records.map((r) => ({ PutRequest: { Item: { pk: `grace#${r.instanceId}`, sk: 'grace', record: r } } })));
+    await this.write(records.map((r) => ({ PutRequest: { Item: { pk: `grace#${this.prefix}${r.instanceId}`, sk: 'grace', record: r } } })));
   }
 
   async deleteGrace(instanceIds: string[]): Promise<void> {
-    await this.write(instanceIds.map((id) => ({ DeleteRequest: { Key: { pk: `grace#${id}`, sk: 'grace' } } })));
+    await this.write(instanceIds.map((id) => ({ DeleteRequest: { Key: { pk: `grace#${this.prefix}${id}`, sk: 'grace' } } })));
   }
 
   private async write(requests: Record<string, unknown>[]): Promise<void> {

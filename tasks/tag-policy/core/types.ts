@@ -78,8 +78,17 @@ export interface ActionResult {
   value?: string;
 }
 
+/**
+ * Where an instance is, with config `targets` (issue 23): its account and region, both or neither. Neither: the
+ * deployment's own account and region (no `targets` configured).
+ */
+export interface Where {
+  account?: string;
+  region?: string;
+}
+
 /** One instance with at least one violation, as stored for the run and reported. */
-export interface Finding {
+export interface Finding extends Where {
   instanceId: string;
   violations: Violation[];
   actions: ActionResult[];
@@ -132,8 +141,12 @@ export interface LaunchFilter {
   values: string[];
 }
 
-/** The run as validated at execution start; travels in the state payload (small: no instance lists). */
-export interface Run {
+/**
+ * The run as validated at execution start; travels in the state payload (small: no instance lists). `account` and
+ * `region` (launch mode: the RunInstances event's; or given with `instanceIds`) name the one target whose instances
+ * are evaluated; without them a scan walks every target of the policy.
+ */
+export interface Run extends Where {
   id: string;
   mode: 'scan' | 'launch';
   dryRun: boolean;

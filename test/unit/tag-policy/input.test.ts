@@ -41,9 +41,22 @@ describe('validateInput', () => {
     expect(run).toMatchObject({ mode: 'launch', instanceIds: ['i-0123456789abcdef0'], launchedBy: 'erin@example.com', settleSeconds: 120 });
   });
 
+  it("keeps a launch's account and region (the event's, from a member account), both or neither, and only with instances", () => {
+    const launch = { mode: 'launch', launch: { items: [{ instanceId: 'i-0123456789abcdef0' }] } };
+    expect(validateInput({ ...launch, account: '222222222222', region: 'eu-west-1' }, ctx)).toMatchObject({ account: '222222222222', region: 'eu-west-1' });
+    expect(problems({ ...launch, account: '2222', region: 'Mars' })).toEqual([
+      'account: must be a 12-digit account id, got "2222"',
+      'region: must be a region name such as eu-west-1, got "Mars"',
+    ]);
+    expect(problems({ ...launch, account: '222222222222' })).toEqual(['region: must be a region name such as eu-west-1, got nothing']);
+    expect(problems({ mode: 'scan', account: '222222222222', region: 'eu-west-1' })).toEqual([
+      'account: account and region name where instanceIds (or a launch) are; a scan without them walks every target',
+    ]);
+  });
+
   it('lists every input problem at once', () => {
     expect(problems({ mode: 'sweep', dryRun: 'no', instanceIds: ['web-01'], extra: 1 })).toEqual([
-      'extra: unknown field (allowed: mode, instanceIds, dryRun, rules)',
+      'extra: unknown field (allowed: mode, instanceIds, dryRun, rules, account, region)',
       'mode: must be "scan" or "launch", got "sweep"',
       'dryRun: must be true or false',
       'instanceIds: not instance ids: "web-01"',
