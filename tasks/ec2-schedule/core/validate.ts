@@ -5,7 +5,7 @@
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
 import { KINDS, type Kind } from './types';
-import type { Ec2Request, ResourceRef, Schedules } from './types';
+import type { Ec2Request, ResourceRef, Schedules, Where } from './types';
 
 export const LIMITS = { instanceIds: 1000, requestedByChars: 200 } as const;
 const FIELDS = ['action', 'schedule', 'instanceIds', 'resources', 'dryRun', 'requestedBy', 'groups'] as const;
@@ -23,6 +23,11 @@ export const RESOURCE_ID: Record<Kind, RegExp> = {
   asg: /^[^\s:/][^:]{0,254}$/,
   'ecs-service': /^[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/,
 };
+
+/** An AWS account id: twelve digits. */
+export const ACCOUNT_ID = /^\d{12}$/;
+/** A region code (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`): letters, hyphens, a number last. */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 export function validateRequest(input: unknown, schedules: Schedules, kinds: readonly Kind[] = KINDS): Ec2Request {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -83,9 +88,13 @@ export function validateRequest(input: unknown, schedules: Schedules, kinds: rea
           problems.push(`resources[${i}].kind: ${kind} is not scheduled by this deployment (ec2Schedule.kinds: ${kinds.join(', ')})`);
         } else if (typeof id !== 'string' || !RESOURCE_ID[kind as Kind].test(id)) {
           problems.push(`resources[${i}].id: not a ${kind} id: ${describe(id)}`);
-        } else if (Object.keys(r as object).some((k) => k !== 'kind' && k !== 'id')) {
-          problems.push(`resources[${i}]: only "kind" and "id" are allowed`);
-        } else if (!refs.some((x) => x.kind === kind && x.id === id)) refs.push({ kind: kind as Kind, id });
+        } else if (Object.keys(r as object).some((k) => !REF_FIELDS.includes(k))) {
+          problems.push(`resources[${i}]: only ${REF_FIELDS.map((f) => `"${f}"`).join(', ')} are allowed`);
+        } else {
+          const where = whereOf(r as Where, `resources[${i}]`, problems);
+          if (where && !refs.some((x) => x.kind === kind && x.id === id && x.account === where.account && x.region === where.region))
+            refs.push({ kind: kind as Kind, id, ...where });
+        }
       });
       resources = refs;
     }
@@ -116,6 +125,19 @@ export function validateRequest(input: unknown, schedules: Schedules, kinds: rea
 
   if (problems.length > 0) throw new InputInvalidError(problems);
   return { action: action as Ec2Request['action'], schedule, instanceIds, resources, dryRun: raw.dryRun === true, requestedBy, groups };
+}
+
+/** A resource's fields; `account` and `region` name a target of config `targets` (links and chat for a spoke's resource). */
+const REF_FIELDS = ['kind', 'id', 'account', 'region'];
+
+/** `{account, region}` (both, well formed), `{}` (neither: the hub's own), or undefined with the problem recorded. */
+function whereOf(r: Where, at: string, problems: string[]): Where | undefined {
+  if (r.account === undefined && r.region === undefined) return {};
+  if (r.account === undefined || r.region === undefined) problems.push(`${at}: give both account and region, or neither (the hub's own)`);
+  else if (typeof r.account !== 'string' || !ACCOUNT_ID.test(r.account)) problems.push(`${at}.account: not an account id (12 digits): ${describe(r.account)}`);
+  else if (typeof r.region !== 'string' || !REGION.test(r.region)) problems.push(`${at}.region: not a region code: ${describe(r.region)}`);
+  else return { account: r.account, region: r.region };
+  return undefined;
 }
 
 function describe(value: unknown): string {
