@@ -2,7 +2,8 @@
  * Control links and the chat secrets, from the command line (`npm run control-link -- ...`):
  *
  *   control-link <target> <start|stop> [--days N]       print a signed link (expires after N days; default never);
- *       <target>: an EC2 instance id, or <kind>:<id> for another scheduled kind (rds-instance:db-1, ecs-service:c/s)
+ *       <target>: an EC2 instance id, or <kind>:<id> for another scheduled kind (rds-instance:db-1, ecs-service:c/s),
+ *       followed by @<account>/<region> for one in another account or region of the organisation (config `targets`)
  *   control-link rotate                                 new signing secret: every link handed out stops working
  *   control-link revoke <linkId>                        one link stops working (the id is printed with each link)
  *   control-link chat-secret <field> <value>            set one field of the deployment's chat secret, e.g.
@@ -53,7 +54,7 @@ export interface Parsed {
 }
 
 export const USAGE = `usage:
-  npm run control-link -- <instanceId | kind:id> <start|stop> [--days N]
+  npm run control-link -- <instanceId | kind:id>[@<account>/<region>] <start|stop> [--days N]
   npm run control-link -- rotate
   npm run control-link -- revoke <linkId>
   npm run control-link -- chat-secret <field> <value>
@@ -102,7 +103,10 @@ export function parseArgs(argv: string[]): Parsed {
   }
   // A link names its kind (links.ts): a bare id only for EC2.
   const named = args.length === 2 ? parseName(first, KINDS) : undefined;
-  const resource = named && (named.kind ? { kind: named.kind, id: named.id } : INSTANCE_ID.test(first) ? { kind: 'ec2' as const, id: first } : undefined);
+  const where = named?.account ? { account: named.account, region: named.region } : {};
+  const resource =
+    named &&
+    (named.kind ? { kind: named.kind, id: named.id, ...where } : INSTANCE_ID.test(named.id) ? { kind: 'ec2' as const, id: named.id, ...where } : undefined);
   if (resource && (second === 'start' || second === 'stop')) {
     let days: number | undefined;
     if (flags.has('--days')) {

@@ -6,7 +6,7 @@ import { httpHandler } from '../shared/handler';
 import { handleChat } from './core/chat';
 import { endpointDeps } from './endpoint-deps';
 
-const deps = endpointDeps();
+const deps = endpointDeps('chat');
 /** The deployment's chat secret (workflows/ec2-schedule/construct.ts): its ARN, never its value, is in the environment. */
 const secrets = chatSecretSource(new SecretsManagerClient({}), requireString(process.env, 'CHAT_SECRET_ARN'), deps.nowMs);
 

@@ -3,6 +3,6 @@ import { httpHandler } from '../shared/handler';
 import { handleControl } from './core/control';
 import { endpointDeps } from './endpoint-deps';
 
-const deps = endpointDeps();
+const deps = endpointDeps('control');
 
 export const handler = httpHandler((request) => handleControl(request, deps));

@@ -79,3 +79,19 @@ describe('an oversized body', () => {
     expect(await executions()).toBe(before);
   });
 });
+
+describe('a link or command for another account and region (config targets)', () => {
+  it('is refused by a deployment without targets, before anything runs; the same link moved to another account is 401', async () => {
+    const before = await executions();
+    const link = (await runControlLink([`${etl02}@111111111111/eu-west-1`, 'start'], { endpoint: h.endpoint })).split('\n')[0];
+    expect(new URL(link).pathname).toBe(`/ec2/control/${etl02}@111111111111:eu-west-1/start`);
+    const res = await fetch(link, { method: 'POST' });
+    expect([res.status, await res.text()]).toEqual([403, 'This link is for 111111111111/eu-west-1, which this deployment does not reach.']);
+    const moved = await fetch(link.replace('@111111111111:', '@222222222222:'), { method: 'POST' });
+    expect(moved.status).toBe(401);
+
+    const { body } = await chat({ text: `start ${etl02}@111111111111/eu-west-1` });
+    expect(body.text).toBe('111111111111/eu-west-1 is not reached by this deployment: it acts in its own account and region only.');
+    expect(await executions()).toBe(before);
+  });
+});

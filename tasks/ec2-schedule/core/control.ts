@@ -6,6 +6,11 @@
  * (`stopped -> pending`, `not started: already running`), as plain text for `curl`, HTML for browsers, JSON for
  * `Accept: application/json`.
  * A wrong, expired or revoked token is a 401 with nothing done and nothing revealed.
+ *
+ * A link for a resource in another account or region of the organisation (links.ts: `@<account>:<region>`) acts
+ * there with the member role (config `targets`, tasks/shared/targets.ts); the allow-list is checked on that account's
+ * own Describe answer. A target this deployment does not reach is a 403 before any AssumeRole; one whose role cannot be
+ * assumed now is a 502 with nothing done.
  */
 import { escapeHtml as esc, html, json, text, type HttpRequest, type HttpResponse } from '../../shared/http';
 import type { Log } from '../../shared/logger';
@@ -13,15 +18,19 @@ import { readForm } from './form';
 import { isAllowed, type AllowRules } from './allow';
 import type { Clients, Resource } from './kinds/kind';
 import { checkLink, parseLinkTarget } from './links';
-import { nounOf } from './resolve';
+import { clientsFor, nounOf } from './resolve';
 import { kindOf } from './kinds';
 import type { Ec2Store } from './store';
 import { describeOutcome, trigger, type TriggerDeps } from './trigger';
-import type { Ec2Action, Kind } from './types';
+import type { Ec2Action, Kind, Where } from './types';
+import { targetName, TargetUnreachable, type Reach } from '../../shared/targets';
 
 export interface ControlDeps {
   store: Ec2Store;
+  /** The hub's own account and region: a link without `@<account>:<region>`. */
   clients: Clients;
+  /** With `TARGETS` (config `targets`): the clients of the organisation's other accounts and regions. */
+  reach?: Reach<Clients>;
   /** The kinds this deployment schedules (`ec2Schedule.kinds`): a link for another kind is refused. */
   kinds: readonly Kind[];
   allow: AllowRules;
@@ -63,9 +72,25 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
     deps.log.warn('control link refused', { instanceId: req.instanceId, action, reason: check.ok ? 'revoked' : check.reason });
     return reply(format, 401, 'This link is not valid: it may have been revoked or replaced.');
   }
+  const where: Where = target.account ? { account: target.account, region: target.region } : {};
+  const reach = await clientsFor(deps, where);
+  if (!reach.ok) {
+    deps.log.warn('control link for a target not reached', { instanceId: req.instanceId, linkId: check.linkId, reason: reach.reason });
+    return reply(format, 403, `This link is for ${where.account}/${where.region}, which this deployment does not reach.`);
+  }
+  const clients = reach.clients;
   const what = target.kind === 'ec2' ? 'Instance' : 'Resource';
-  const instance = (await kindOf(target.kind).find(deps.clients, [target.id])).find((r) => r.id === target.id);
-  if (!instance) return reply(format, 404, `${what} ${target.id} no longer exists.`);
+  let found: Resource | undefined;
+  try {
+    found = (await kindOf(target.kind).find(clients, [target.id])).find((r) => r.id === target.id);
+  } catch (e) {
+    if (!(e instanceof TargetUnreachable)) throw e;
+    // The reason (the role, the member stack to deploy) is for the operators' log, not for whoever holds the link.
+    deps.log.error('control link target unreachable', { instanceId: req.instanceId, linkId: check.linkId, reason: e.message });
+    return reply(format, 502, `The hub cannot reach ${where.account}/${where.region} now; nothing was done.`);
+  }
+  if (!found) return reply(format, 404, `${what} ${target.id} no longer exists.`);
+  const instance: Resource & Where = { ...found, ...where };
   if (!isAllowed(instance, deps.allow)) {
     deps.log.warn('control link for an instance no longer delegated', { instanceId: req.instanceId, linkId: check.linkId });
     return reply(format, 403, `${what} ${target.id} is no longer delegated.`);
@@ -73,7 +98,7 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
   if (req.method === 'GET') return page(format, instance, action, req.token ?? '');
   if (req.method !== 'POST') return reply(format, 405, 'Use GET to look, POST to act.');
 
-  const done = await trigger({ ...deps.trigger, clients: deps.clients, store: deps.store }, instance, action, `control-link:${check.linkId}`);
+  const done = await trigger({ ...deps.trigger, clients, store: deps.store }, instance, action, `control-link:${check.linkId}`);
   deps.log.info('control link used', {
     instanceId: req.instanceId,
     action,
@@ -107,7 +132,7 @@ export async function handleControl(request: HttpRequest, deps: ControlDeps): Pr
   return text(200, line);
 }
 
-function page(format: Format, i: Resource, action: Ec2Action, token: string): HttpResponse {
+function page(format: Format, i: Resource & Where, action: Ec2Action, token: string): HttpResponse {
   if (format === 'json') return json(200, { ...ids(i), name: i.name, state: i.state, action });
   if (format === 'text') return text(200, `${label(i)}: ${i.state}`);
   const verb = action === 'start' ? 'Start' : 'Stop';
@@ -118,14 +143,21 @@ function page(format: Format, i: Resource, action: Ec2Action, token: string): Ht
   );
 }
 
-/** An instance as `name (i-...)`, as links always showed it; another kind led by its noun: `RDS DB instance db-1`. */
-const label = (r: Resource) => {
+/**
+ * An instance as `name (i-...)`, as links always showed it; another kind led by its noun: `RDS DB instance db-1`;
+ * one in another account or region followed by `in <account>/<region>`.
+ */
+const label = (r: Resource & Where) => {
   const named = r.name && r.name !== r.id ? `${r.name} (${r.id})` : r.id;
-  return r.kind === 'ec2' ? named : `${nounOf(r)} ${named}`;
+  const where = r.account && r.region ? ` in ${targetName({ account: r.account, region: r.region })}` : '';
+  return `${r.kind === 'ec2' ? named : `${nounOf(r)} ${named}`}${where}`;
 };
 
-/** JSON answers name an instance `instanceId`, as they always did; another kind by `kind` and `id`. */
-const ids = (r: Resource) => (r.kind === 'ec2' ? { instanceId: r.id } : { kind: r.kind, id: r.id });
+/** JSON answers name an instance `instanceId`, as they always did; another kind by `kind` and `id`; a spoke's with `account`, `region`. */
+const ids = (r: Resource & Where) => ({
+  ...(r.kind === 'ec2' ? { instanceId: r.id } : { kind: r.kind, id: r.id }),
+  ...(r.account && { account: r.account, region: r.region }),
+});
 
 function formatOf(accept: string): Format {
   const a = accept.toLowerCase();

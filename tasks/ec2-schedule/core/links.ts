@@ -8,13 +8,17 @@
  *
  * `<target>` is an EC2 instance id as it is (the links handed out before kinds existed stay valid, byte for byte), or
  * `<kind>:<id>` for any other kind (`rds-instance:db-1`), its `/` written `:` (ECS's `<cluster>/<service>`): no kind's
- * id has a `:` (validate.ts RESOURCE_ID), so the segment reads back one way. A link is valid for the target and action
- * it was signed for only. Revoking one link stores its id;
+ * id has a `:` (validate.ts RESOURCE_ID), so the segment reads back one way. A resource in another account or region
+ * of the organisation (config `targets`) adds `@<account>:<region>` (`i-0abc…@111122223333:eu-west-1`, the chat's
+ * `@<account>/<region>` with its `/` written `:` too); without it the link means the hub's own account and region, as
+ * every link did before. The signature covers the whole segment, so a link is valid for the resource, the account,
+ * the region and the action it was signed for only: changing the account in a link breaks its signature. Revoking one link stores its id;
  * rotating the secret revokes every link at once, effective on the next request (no redeploy).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { INSTANCE_ID } from '../../shared/instance-id';
-import { KINDS, type Ec2Action, type Kind } from './types';
+import { splitWhere, whereSuffix } from './resolve';
+import { KINDS, type Ec2Action, type Kind, type Where } from './types';
 import { RESOURCE_ID } from './validate';
 
 const VERSION = 'v1';
@@ -53,7 +57,8 @@ export function signLink(secret: string, claims: LinkClaims): string {
  * as the local runtime does; a name with `?` or `#` is unconfirmed there and best scheduled, not linked.
  */
 export function linkUrl(baseUrl: string, claims: LinkClaims, token: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/ec2/control/${encodeURIComponent(claims.target).replaceAll('%3A', ':')}/${claims.action}?token=${token}`;
+  const segment = encodeURIComponent(claims.target).replaceAll('%3A', ':').replaceAll('%40', '@'); // both allowed in a path (RFC 3986 pchar)
+  return `${baseUrl.replace(/\/+$/, '')}/ec2/control/${segment}/${claims.action}?token=${token}`;
 }
 
 export type LinkCheck = { ok: true; linkId: string; expiresAt: number } | { ok: false; reason: 'malformed' | 'signature' | 'expired' };
@@ -71,15 +76,16 @@ export function checkLink(secret: string, target: string, action: Ec2Action, tok
 }
 
 /** A resource's `<target>` segment (see above). */
-export function linkTarget(r: { kind: Kind; id: string }): string {
-  return r.kind === 'ec2' ? r.id : `${r.kind}:${r.id.replaceAll('/', ':')}`;
+export function linkTarget(r: { kind: Kind; id: string } & Where): string {
+  return `${r.kind === 'ec2' ? r.id : `${r.kind}:${r.id.replaceAll('/', ':')}`}${whereSuffix(r, ':')}`;
 }
 
-/** The resource a `<target>` segment names, or undefined when it names none. */
-export function parseLinkTarget(target: string): { kind: Kind; id: string } | undefined {
-  if (INSTANCE_ID.test(target)) return { kind: 'ec2', id: target };
+/** The resource a `<target>` segment names (with its account and region, if in a spoke), or undefined when it names none. */
+export function parseLinkTarget(segment: string): ({ kind: Kind; id: string } & Where) | undefined {
+  const { name: target, where } = splitWhere(segment, ':');
+  if (INSTANCE_ID.test(target)) return { kind: 'ec2', id: target, ...where };
   const colon = target.indexOf(':');
   const kind = target.slice(0, colon) as Kind;
   const id = target.slice(colon + 1).replaceAll(':', '/');
-  return colon > 0 && kind !== 'ec2' && KINDS.includes(kind) && RESOURCE_ID[kind].test(id) ? { kind, id } : undefined;
+  return colon > 0 && kind !== 'ec2' && KINDS.includes(kind) && RESOURCE_ID[kind].test(id) ? { kind, id, ...where } : undefined;
 }

@@ -10,9 +10,10 @@ import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from 
 import { kindOf } from './kinds';
 import type { Clients, Resource } from './kinds/kind';
 import type { Ec2Store } from './store';
-import type { BatchEntry, Ec2Action, ReportEntry } from './types';
+import type { BatchEntry, Ec2Action, ReportEntry, Where } from './types';
 
 export interface TriggerDeps {
+  /** The clients of the resource's own account and region (the hub's, or a spoke's: resolve.ts `clientsFor`). */
   clients: Clients;
   sfn: SFNClient;
   /** The run table, where the workflow records what it decided for the instance and why. */
@@ -58,10 +59,16 @@ async function stateOf(clients: Clients, r: Pick<Resource, 'kind' | 'id'>): Prom
   return (await kindOf(r.kind).find(clients, [r.id])).find((x) => x.id === r.id)?.state ?? 'unknown';
 }
 
-/** An EC2 instance as `instanceIds` (the input links and chat always sent), any other kind as `resources`. */
-const target = (r: Pick<Resource, 'kind' | 'id'>) => (r.kind === 'ec2' ? { instanceIds: [r.id] } : { resources: [{ kind: r.kind, id: r.id }] });
+/**
+ * An EC2 instance of the hub's own account and region as `instanceIds` (the input links and chat always sent), any
+ * other kind, and anything in another account or region, as `resources` (which alone carry `account` and `region`).
+ */
+const target = (r: Pick<Resource, 'kind' | 'id'> & Where) =>
+  r.kind === 'ec2' && !r.account
+    ? { instanceIds: [r.id] }
+    : { resources: [{ kind: r.kind, id: r.id, ...(r.account && { account: r.account, region: r.region }) }] };
 
-export async function trigger(deps: TriggerDeps, resource: Resource, action: Ec2Action, requestedBy: string): Promise<Triggered> {
+export async function trigger(deps: TriggerDeps, resource: Resource & Where, action: Ec2Action, requestedBy: string): Promise<Triggered> {
   const started = await deps.sfn.send(
     new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, input: JSON.stringify({ action, ...target(resource), requestedBy }) }),
   );

@@ -5,7 +5,7 @@
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
 import { KINDS, type Kind } from './types';
-import type { Ec2Request, ResourceRef, Schedules } from './types';
+import type { Ec2Request, ResourceRef, Schedules, Where } from './types';
 
 export const LIMITS = { instanceIds: 1000, requestedByChars: 200 } as const;
 const FIELDS = ['action', 'schedule', 'instanceIds', 'resources', 'dryRun', 'requestedBy', 'groups'] as const;
@@ -24,10 +24,10 @@ export const RESOURCE_ID: Record<Kind, RegExp> = {
   'ecs-service': /^[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/,
 };
 
-/** Account ids: 12 digits (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html, Id: `^\d{12}$`). */
-const ACCOUNT_ID = /^\d{12}$/;
-/** Region names as AWS writes them: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`. */
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** An AWS account id: twelve digits. */
+export const ACCOUNT_ID = /^\d{12}$/;
+/** A region code (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`): letters, hyphens, a number last. */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 export function validateRequest(input: unknown, schedules: Schedules, kinds: readonly Kind[] = KINDS): Ec2Request {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -82,25 +82,19 @@ export function validateRequest(input: unknown, schedules: Schedules, kinds: rea
       raw.resources.forEach((r, i) => {
         const kind = (r as { kind?: unknown })?.kind;
         const id = (r as { id?: unknown })?.id;
-        // A resource in a target (config `targets`) names its account and region, both or neither (types.ts `Where`).
-        const { account, region } = (r ?? {}) as { account?: unknown; region?: unknown };
-        const where = account === undefined && region === undefined ? {} : { account: String(account), region: String(region) };
         if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
           problems.push(`resources[${i}].kind: must be one of ${KINDS.join(', ')}, got ${describe(kind)}`);
         } else if (!kinds.includes(kind as Kind)) {
           problems.push(`resources[${i}].kind: ${kind} is not scheduled by this deployment (ec2Schedule.kinds: ${kinds.join(', ')})`);
         } else if (typeof id !== 'string' || !RESOURCE_ID[kind as Kind].test(id)) {
           problems.push(`resources[${i}].id: not a ${kind} id: ${describe(id)}`);
-        } else if (Object.keys(r as object).some((k) => !['kind', 'id', 'account', 'region'].includes(k))) {
-          problems.push(`resources[${i}]: only "kind", "id", "account" and "region" are allowed`);
-        } else if ((account === undefined) !== (region === undefined)) {
-          problems.push(`resources[${i}]: give both account and region, or neither (the deployment's own)`);
-        } else if (account !== undefined && (typeof account !== 'string' || !ACCOUNT_ID.test(account))) {
-          problems.push(`resources[${i}].account: must be a 12-digit account id, got ${describe(account)}`);
-        } else if (region !== undefined && (typeof region !== 'string' || !REGION.test(region))) {
-          problems.push(`resources[${i}].region: must be a region name such as eu-west-1, got ${describe(region)}`);
-        } else if (!refs.some((x) => x.kind === kind && x.id === id && x.account === where.account && x.region === where.region))
-          refs.push({ kind: kind as Kind, id, ...where });
+        } else if (Object.keys(r as object).some((k) => !REF_FIELDS.includes(k))) {
+          problems.push(`resources[${i}]: only ${REF_FIELDS.map((f) => `"${f}"`).join(', ')} are allowed`);
+        } else {
+          const where = whereOf(r as Where, `resources[${i}]`, problems);
+          if (where && !refs.some((x) => x.kind === kind && x.id === id && x.account === where.account && x.region === where.region))
+            refs.push({ kind: kind as Kind, id, ...where });
+        }
       });
       resources = refs;
     }
@@ -131,6 +125,19 @@ export function validateRequest(input: unknown, schedules: Schedules, kinds: rea
 
   if (problems.length > 0) throw new InputInvalidError(problems);
   return { action: action as Ec2Request['action'], schedule, instanceIds, resources, dryRun: raw.dryRun === true, requestedBy, groups };
+}
+
+/** A resource's fields; `account` and `region` name a target of config `targets` (links and chat for a spoke's resource). */
+const REF_FIELDS = ['kind', 'id', 'account', 'region'];
+
+/** `{account, region}` (both, well formed), `{}` (neither: the hub's own), or undefined with the problem recorded. */
+function whereOf(r: Where, at: string, problems: string[]): Where | undefined {
+  if (r.account === undefined && r.region === undefined) return {};
+  if (r.account === undefined || r.region === undefined) problems.push(`${at}: give both account and region, or neither (the hub's own)`);
+  else if (typeof r.account !== 'string' || !ACCOUNT_ID.test(r.account)) problems.push(`${at}.account: not an account id (12 digits): ${describe(r.account)}`);
+  else if (typeof r.region !== 'string' || !REGION.test(r.region)) problems.push(`${at}.region: not a region code: ${describe(r.region)}`);
+  else return { account: r.account, region: r.region };
+  return undefined;
 }
 
 function describe(value: unknown): string {

@@ -66,6 +66,11 @@ describe('control-link command line', () => {
       days: 7,
     });
     expect(parseArgs(['ecs-service:main/web', 'stop']).command).toEqual({ kind: 'link', target: 'ecs-service:main:web', action: 'stop' });
+    expect(parseArgs(['i-0feed000000000001@111111111111/eu-west-1', 'stop']).command).toEqual({
+      kind: 'link',
+      target: 'i-0feed000000000001@111111111111:eu-west-1',
+      action: 'stop',
+    });
     expect(parseArgs(['rotate']).command).toEqual({ kind: 'rotate' });
     expect(parseArgs(['revoke', 'abc123def']).command).toEqual({ kind: 'revoke', linkId: 'abc123def' });
     expect(parseArgs(['chat-secret', 'slack', '8f742231b10e8888abcd99yyyzzz85a5']).command).toEqual({
