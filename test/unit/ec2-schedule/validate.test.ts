@@ -54,11 +54,11 @@ describe('Ec2Schedule input', () => {
     ],
     [
       { action: 'stop', resources: [{ kind: 'ec2', id: 'i-0feed000000000001', account: '1111', region: 'eu-west-1' }] },
-      'resources[0].account: must be a 12-digit',
+      'resources[0].account: not an account id (12 digits)',
     ],
     [
       { action: 'stop', resources: [{ kind: 'ec2', id: 'i-0feed000000000001', account: '111111111111', region: 'Europe' }] },
-      'resources[0].region: must be a region',
+      'resources[0].region: not a region code',
     ],
   ])('refuses %j', (input, problem) => {
     expect(() => validateRequest(input, schedules)).toThrow(problem);
