@@ -170,7 +170,7 @@ describe('with targets', () => {
 
   it('synthesizes the member stack <stackName>Member beside the hub, marked for the local runtime, with no bootstrap to check', () => {
     expect(built.assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Opsflow', 'OpsflowMember']);
-    expect(member.Metadata.OpsflowLocal).toEqual({ member: true });
+    expect(member.Metadata.OpsflowLocal).toEqual({ member: true, hubParameters: { account: 'HubAccountId', region: 'HubRegion' } });
     expect(Object.keys(member.Parameters)).toEqual(['HubAccountId', 'HubRegion']);
     expect(member.Rules).toBeUndefined();
   });
@@ -259,7 +259,7 @@ describe('with targets', () => {
     const roleOf = (s: { policy: string }) => hub.Resources[hub.Resources[s.policy].Properties.Roles[0].Ref].Properties.RoleName;
     expect(list.map(roleOf).sort()).toEqual(['Opsflow-Ec2SchedulePlan', 'Opsflow-TagPolicyEvaluate']);
     for (const s of list) {
-      expect(asList(s.Action).sort()).toEqual(['organizations:ListAccountsForParent', 'organizations:ListChildren']);
+      expect(asList(s.Action).sort()).toEqual(['organizations:ListAccountsForParent', 'organizations:ListOrganizationalUnitsForParent']);
       expect(JSON.stringify(s.Resource)).toContain(':organizations::*:ou/o-abcdef1234/ou-*');
       expect(JSON.stringify(s.Resource)).toContain(':organizations::*:root/o-abcdef1234/r-*');
     }

@@ -449,7 +449,8 @@ export class Ec2Schedule extends Construct {
     if (props.targets) {
       // The same roles act in member accounts through the member role (infra/member-stack.ts); the plan resolves OUs.
       for (const fn of [plan, advance, control, chat]) grantAssumeMember(fn, props.targets.config, stack.partition);
-      grantResolveOus(plan, props.targets.config, stack.partition);
+      // Control and Chat check a named target against the configured accounts, OUs resolved like Plan's.
+      for (const fn of [plan, control, chat]) grantResolveOus(fn, props.targets.config, stack.partition);
     }
 
     this.api = new LinkApi(this, 'Api', {

@@ -212,16 +212,18 @@ export function grantAssumeMember(fn: Grantee, targets: TargetsConfig, partition
 }
 
 /**
- * Lets a hub role resolve OUs to accounts: ListChildren and ListAccountsForParent on the organisation's OUs and root
- * (resource types `organizationalunit`, `root`:
+ * Lets a hub role resolve OUs to accounts: the two calls tasks/shared/targets.ts `resolveAccounts` makes,
+ * ListAccountsForParent and ListOrganizationalUnitsForParent (each its own IAM action), on the organisation's OUs and
+ * root (resource types `organizationalunit`, `root`:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html). Organizations answers
  * these only in the management account or a delegated administrator
- * (https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListChildren.html).
+ * (https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListOrganizationalUnitsForParent.html: "This operation
+ * can be called only from the organization's management account or by a member account that is a delegated administrator").
  */
 export function grantResolveOus(fn: Grantee, targets: TargetsConfig, partition: string): void {
   fn.addToRolePolicy(
     new PolicyStatement({
-      actions: ['organizations:ListAccountsForParent', 'organizations:ListChildren'],
+      actions: ['organizations:ListAccountsForParent', 'organizations:ListOrganizationalUnitsForParent'],
       resources: [
         `arn:${partition}:organizations::*:ou/${targets.organizationId}/ou-*`,
         `arn:${partition}:organizations::*:root/${targets.organizationId}/r-*`,
