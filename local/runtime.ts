@@ -338,6 +338,7 @@ export class Runtime {
       sfn: this.sfn,
       outbox: this.outbox,
       fleet: this.ec2.fleet,
+      fleets: () => this.org?.partitions().flatMap((p) => (this.ec2In(p) ? [{ ...p, fleet: this.ec2In(p)!.fleet }] : [])),
       scheduler: this.scheduler,
       faults: this.faults,
       deployed: this.deployed,
@@ -506,6 +507,7 @@ export class Runtime {
         [ec2, new CloudTrailService({ fleet: ec2.fleet }), events].map((s) => this.gate.wrap(s)),
       );
     }
+    this.deployed.organization = { accounts: org.accounts.map((a) => ({ id: a.id, name: a.name })), regions: [...org.regions] };
     const members = org.accounts.filter((a) => a.member).length;
     this.log(
       `organization ${org.id}: ${members} accounts (hub ${ACCOUNT}) and ${org.accounts.length - members} outside, in ${org.regions.join(', ')}; ` +
