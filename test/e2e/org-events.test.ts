@@ -62,16 +62,21 @@ it("deploys the member stack's forwarding rule into each member account and regi
   expect(h.rt.events.listRules().map((r) => r.name)).not.toContain('OpsflowMember-TagPolicyLaunch');
 });
 
-it("forwards a member account's RunInstances in eu-west-1 to the hub's bus, where the launch rule matches it", async () => {
-  const before = launchRule().metrics.invocations;
-  const ec2 = new EC2Client({ endpoint: h.endpoint, region: 'eu-west-1', credentials: admin('111111111111') });
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0a1b2c3d4e5f60001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
-  const id = run.Instances![0].InstanceId!;
-  const event = await h.until('the forwarded launch', () => received.find((e) => JSON.stringify((e.detail as any).responseElements ?? {}).includes(id)));
-  expect(event).toMatchObject({ account: '111111111111', region: 'eu-west-1', source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail' });
-  await h.until('the hub launch rule to run', () => (launchRule().metrics.invocations > before ? true : undefined));
-  const forwarder = h.rt.eventsIn({ account: '111111111111', region: 'eu-west-1' })!.listRules()[0];
-  expect(forwarder.metrics).toEqual({ invocations: 1, failedInvocations: 0 });
+it("forwards a member account's RunInstances in each region to the hub's bus, where the launch rule matches it", async () => {
+  // One forwarding role per region (each stack instance has its own): us-east-1's trust names its own rule.
+  for (const region of ['us-east-1', 'eu-west-1']) {
+    const before = launchRule().metrics.invocations;
+    const ec2 = new EC2Client({ endpoint: h.endpoint, region, credentials: admin('111111111111') });
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: 'ami-0a1b2c3d4e5f60001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+    const id = run.Instances![0].InstanceId!;
+    const event = await h.until(`the forwarded launch from ${region}`, () =>
+      received.find((e) => JSON.stringify((e.detail as any).responseElements ?? {}).includes(id)),
+    );
+    expect(event).toMatchObject({ account: '111111111111', region, source: 'aws.ec2', 'detail-type': 'AWS API Call via CloudTrail' });
+    await h.until('the hub launch rule to run', () => (launchRule().metrics.invocations > before ? true : undefined));
+    const forwarder = h.rt.eventsIn({ account: '111111111111', region })!.listRules()[0];
+    expect(forwarder.metrics).toEqual({ invocations: 1, failedInvocations: 0 });
+  }
 });
 
 it("admits a member account's PutEvents to the hub's bus and refuses an outside account's", async () => {
