@@ -8,7 +8,7 @@ import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, ListRulesCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { BusEvent } from '../../local/kernel';
 import { type Harness, startRuntime } from './harness';
 import { synthWithConfig } from './synth-config';
@@ -115,3 +115,28 @@ it("drops a member's forwarded launch that the hub bus's policy refuses, and cou
     rmSync(synth.dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+it('does not send an event received from a member account on to another account', async () => {
+  // A hub rule that would pass the member's events on to another bus: "these events are not sent" (eb-cross-account.html).
+  h.rt.events.addRule({
+    name: 'probe-onward',
+    eventPattern: { source: ['example.onward'] },
+    targets: [{ id: 'onward', arn: 'arn:aws:events:eu-west-1:111111111111:event-bus/default' }],
+  });
+  const member = new EventBridgeClient({ endpoint: h.endpoint, region: 'us-east-1', credentials: admin('111111111111') });
+  const onward = () => h.rt.events.listRules().find((r) => r.name === 'probe-onward')!.metrics;
+  // The refusal is logged as the delivery fails, before PutEvents's answer arrives: listen from before the call.
+  const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+  let logged = '';
+  let sent: { Entries?: Array<{ EventId?: string }> };
+  try {
+    sent = await member.send(new PutEventsCommand({ Entries: [{ Source: 'example.onward', DetailType: 'probe', Detail: '{}', EventBusName: HUB_BUS }] }));
+    await h.until('the onward delivery to be refused', () => (onward().failedInvocations > 0 ? true : undefined));
+    logged = errors.mock.calls.flat().join('\n');
+  } finally {
+    errors.mockRestore();
+  }
+  expect(logged).toContain('an event of account 111111111111 sent to account 000000000000 is not sent on to account 111111111111');
+  expect(onward()).toEqual({ invocations: 1, failedInvocations: 1 });
+  expect(received.filter((e) => e.id === sent.Entries![0].EventId)).toHaveLength(1);
+});
