@@ -322,15 +322,30 @@ const commands: Record<string, Command> = {
   fleet: {
     usage: 'fleet',
     summary: 'the simulated EC2 fleet, with a column for each tag the app names',
-    examples: ['npx opsflow fleet', 'npx opsflow fleet --json'],
-    async run({ api, print }) {
+    details:
+      'With a simulated organization (README "A simulated organization"), every account\'s fleet in every region, with account and region columns; --account and --region keep one.',
+    examples: ['npx opsflow fleet', 'npx opsflow fleet --json', 'npx opsflow fleet --account 111111111111 --region eu-west-1'],
+    options: {
+      account: { type: 'string', description: 'only this account (twelve digits)' },
+      region: { type: 'string', description: 'only this region (eu-west-1)' },
+    },
+    async run({ api, print, values }) {
       // The tag columns are the ones the app names in its template (README "Local runtime metadata").
-      const [fleet, { interestingTags }] = await Promise.all([api.fleet(), api.deployed()]);
-      const columns = ['id', 'type', 'state', ...interestingTags.filter((k) => !['id', 'type', 'state'].includes(k))];
+      const filter = { account: values.account as string | undefined, region: values.region as string | undefined };
+      const [fleet, { interestingTags, organization }] = await Promise.all([api.fleet(filter), api.deployed()]);
+      const where = organization ? ['account', 'region'] : [];
+      const fixed = [...where, 'id', 'type', 'state'];
+      const columns = [...fixed, ...interestingTags.filter((k) => !fixed.includes(k))];
       const tag = (i: (typeof fleet)[number], k: string) => i.tags.find((t) => t.Key === k)?.Value ?? '';
       print(fleet, () =>
         table(
-          fleet.map((i) => ({ ...Object.fromEntries(interestingTags.map((k) => [k, tag(i, k)])), id: i.instanceId, type: i.instanceType, state: i.state })),
+          fleet.map((i) => ({
+            ...Object.fromEntries(interestingTags.map((k) => [k, tag(i, k)])),
+            ...(organization && { account: i.account, region: i.region }),
+            id: i.instanceId,
+            type: i.instanceType,
+            state: i.state,
+          })),
           columns,
         ),
       );

@@ -14,10 +14,11 @@ import { ConsoleServer } from './console/server';
 import { configuredCredentials, Keyring, type Credentials } from './credentials';
 import { defaultFaults, type Faults } from './faults';
 import { HttpApiRouter } from './services/http-api';
-import { ACCOUNT, AwsError, Clock, HUB, REGION, StateDir, type AwsRequest, type AwsResponse, type Partition, type Target } from './kernel';
+import { ACCOUNT, AwsError, Clock, HUB, REGION, StateDir, type AwsRequest, type AwsResponse, type BusEvent, type Partition, type Target } from './kernel';
 import { Organization, type OrganizationSpec } from './org/organization';
 import { Partitions } from './org/partitions';
 import { StsService } from './org/sts';
+import { EventBuses, parseBusArn } from './org/event-buses';
 import { OrganizationsService } from './org/organizations';
 import { DEFAULT_PORT, forgetEndpoint, recordEndpoint } from './client';
 import { DEFAULT_RUNTIME, LambdaRunner, nodeForRuntime } from './services/lambda';
@@ -44,7 +45,7 @@ import { AutoScalingService } from './services/autoscaling';
 import { Ec2Service } from './services/ec2';
 import { RdsService } from './services/rds';
 import { EcsService } from './services/ecs';
-import { EventsService } from './services/events';
+import { EventsService, type OtherBuses, type RuleTarget } from './services/events';
 import { SesAccount, SesV2Service } from './services/sesv2';
 import { SecretsManagerService, generateSecretString } from './services/secretsmanager';
 import { SnsService } from './services/sns';
@@ -152,6 +153,14 @@ export class Runtime {
   readonly partitions: Partitions;
   /** EC2 in the organization's other partitions (every account × region but the hub's). */
   readonly memberEc2 = new Map<string, Ec2Service>();
+  /** The member stacks' event rules, where they run. */
+  readonly memberRules: Array<Partition & { name: string }> = [];
+  /** EventBridge in the organization's other partitions, by `<account>/<region>`. */
+  private readonly memberEvents = new Map<string, EventsService>();
+  /** STS: also who an access key is, for the policies of other accounts' event buses. */
+  private readonly sts: StsService;
+  /** The event buses' policies, for events crossing accounts (local/org/event-buses.ts). */
+  private readonly buses: EventBuses;
   readonly rds: RdsService;
   /** Auto Scaling groups whose instances live in the EC2 fleet. */
   readonly autoscaling: AutoScalingService;
@@ -249,7 +258,14 @@ export class Runtime {
     const endpoint = () => this.endpoint;
     const invoke = (t: Target) => this.invokeTarget(t);
     this.outbox = new FileOutbox(this.state, this.clock);
-    this.events = new EventsService({ clock: this.clock, invoke });
+    this.sts = new StsService({ clock: this.clock, model: () => this.gate.iam?.model, org: () => this.org });
+    this.buses = new EventBuses({
+      org: () => this.org,
+      policy: (arn) => this.gate.iam?.model.resourcePolicy(arn),
+      enforced: () => this.rules.iam && this.gate.iam !== undefined,
+      now: () => this.clock.now(),
+    });
+    this.events = new EventsService({ clock: this.clock, invoke, otherBuses: this.otherBuses() });
     this.scheduler = new Scheduler({ clock: this.clock, state: this.state, invoke });
     this.sns = new SnsService({ clock: this.clock, outbox: this.outbox, invoke, state: this.state });
     this.dynamodb = new DynamoDbService({
@@ -322,6 +338,7 @@ export class Runtime {
       sfn: this.sfn,
       outbox: this.outbox,
       fleet: this.ec2.fleet,
+      fleets: () => this.org?.partitions().flatMap((p) => (this.ec2In(p) ? [{ ...p, fleet: this.ec2In(p)!.fleet }] : [])),
       scheduler: this.scheduler,
       faults: this.faults,
       deployed: this.deployed,
@@ -364,10 +381,9 @@ export class Runtime {
       [
         ...services.map((s) => rt.egress.wrap(rt.partitions.route(rt.gate.wrap(s)))),
         // Global services: one for every account and region.
-        ...[
-          new StsService({ clock: rt.clock, model: () => rt.gate.iam?.model, org: () => rt.org }),
-          new OrganizationsService({ org: () => rt.org, accountOf: (key) => rt.partitions.accountOf(key) }),
-        ].map((s) => rt.egress.wrap(rt.partitions.global(rt.gate.wrap(s)))),
+        ...[rt.sts, new OrganizationsService({ org: () => rt.org, accountOf: (key) => rt.partitions.accountOf(key) })].map((s) =>
+          rt.egress.wrap(rt.partitions.global(rt.gate.wrap(s))),
+        ),
       ],
       (req) => rt.plain(req),
       {
@@ -423,7 +439,8 @@ export class Runtime {
         );
         if (problems.length) throw new DeployRefusedError(problems);
       }
-      rt.enforceIam([...stacks.map((s) => s.resolved), ...memberStacks]);
+      rt.enforceIam([...stacks.map((s) => s.resolved), ...memberStacks.map((s) => s.resolved)]);
+      rt.deployMemberRules(memberStacks);
       rt.network = NetworkModel.fromStacks(stacks.map((s) => s.resolved));
       rt.logNodeRuntimes(stacks.map((s) => s.resolved));
       for (const stack of stacks) rt.deploy(stack.resolved, stack.assemblyDir);
@@ -479,7 +496,8 @@ export class Runtime {
     const seeds = new Map(org.accounts.flatMap((a) => Object.entries(a.fleets).map(([region, file]) => [`${a.id}/${region}`, loadSeed(file)] as const)));
     for (const p of org.partitions()) {
       if (p.account === HUB.account && p.region === HUB.region) continue;
-      const events = new EventsService({ clock: this.clock, invoke: (t) => this.invokeTarget(t), partition: p });
+      const events = new EventsService({ clock: this.clock, invoke: (t) => this.invokeTarget(t), partition: p, otherBuses: this.otherBuses() });
+      this.memberEvents.set(`${p.account}/${p.region}`, events);
       const ec2 = new Ec2Service({ clock: this.clock, state: this.state, faults: this.faults, bus: events, partition: p, identity: (k) => this.identityOf(k) });
       const seed = seeds.get(`${p.account}/${p.region}`);
       if (seed && this.seedFleet) ec2.fleet.seed(seed);
@@ -489,6 +507,7 @@ export class Runtime {
         [ec2, new CloudTrailService({ fleet: ec2.fleet }), events].map((s) => this.gate.wrap(s)),
       );
     }
+    this.deployed.organization = { accounts: org.accounts.map((a) => ({ id: a.id, name: a.name })), regions: [...org.regions] };
     const members = org.accounts.filter((a) => a.member).length;
     this.log(
       `organization ${org.id}: ${members} accounts (hub ${ACCOUNT}) and ${org.accounts.length - members} outside, in ${org.regions.join(', ')}; ` +
@@ -497,40 +516,101 @@ export class Runtime {
   }
 
   /**
-   * Member stacks (`Metadata.OpsflowLocal.member`) as deployed into each member account of the organization (not the
-   * hub, the management account, which a StackSet with service-managed permissions skips too:
+   * Member stacks (`Metadata.OpsflowLocal.member`) as deployed into each member account of the organization, in each
+   * of its regions, as a StackSet's stack instances are (not into the hub, the management account, which a StackSet
+   * with service-managed permissions skips too:
    * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html).
-   * Their IAM is what takes effect here: the roles, their trust and identity policies, in the account's ARNs.
+   * Their IAM takes effect (the roles, their trust and identity policies, in the account's ARNs) and their event
+   * rules run in their account and region (`deployMemberRules`). A role without a name gets one per stack instance,
+   * as CloudFormation generates it (`<stack>-<logical id>-<random>`): here the region stands for the random part.
    */
-  private memberStacks(templates: Array<{ stackName: string; template: ResolvedStack['template'] }>): ResolvedStack[] {
+  private memberStacks(templates: Array<{ stackName: string; template: ResolvedStack['template'] }>): Array<{ partition: Partition; resolved: ResolvedStack }> {
     if (!templates.length) return [];
     const members = (this.org?.accounts ?? []).filter((a) => a.member && a.id !== ACCOUNT);
     if (!members.length)
       this.log(`member stacks ${templates.map((t) => t.stackName).join(', ')} not deployed: the app declares no organization with member accounts`);
+    const regions = this.org?.regions ?? [REGION];
     const resolved = members.flatMap((a) =>
-      templates.map(
-        (t) =>
-          new ResolvedStack(t.template, {
-            stackName: t.stackName,
-            parameters: hubParameters(t.template),
-            policy: defaultResourcePolicy({ stackName: t.stackName, endpoint: this.endpoint, account: a.id }),
-            partition: { account: a.id, region: REGION },
-          }),
+      regions.flatMap((region) =>
+        templates.map((t) => {
+          const policy = defaultResourcePolicy({ stackName: t.stackName, endpoint: this.endpoint, account: a.id });
+          const physicalName: typeof policy.physicalName = (id, r) => {
+            const name = policy.physicalName(id, r);
+            return region === REGION || r.type !== 'AWS::IAM::Role' || r.properties.RoleName ? name : `${name.slice(0, 63 - region.length)}-${region}`;
+          };
+          const partition = { account: a.id, region };
+          return {
+            partition,
+            resolved: new ResolvedStack(t.template, {
+              stackName: t.stackName,
+              parameters: hubParameters(t.template),
+              policy: { ...policy, physicalName },
+              partition,
+            }),
+          };
+        }),
       ),
     );
     if (resolved.length) {
-      // Only their IAM takes effect so far: say which of their resource types do not run, as for the hub's.
+      const run = new Set(['AWS::Events::Rule', 'AWS::CDK::Metadata']);
       const skipped = new Set(
         templates
           .flatMap((t) => Object.values(t.template.Resources ?? {}).map((r) => r.Type))
-          .filter((type) => !type.startsWith('AWS::IAM::') && type !== 'AWS::CDK::Metadata'),
+          .filter((type) => !type.startsWith('AWS::IAM::') && !run.has(type)),
       );
       this.log(
-        `member stacks ${templates.map((t) => t.stackName).join(', ')} deployed into ${members.length} member accounts: their IAM roles and policies` +
+        `member stacks ${templates.map((t) => t.stackName).join(', ')} deployed into ${members.length} member accounts × ${regions.length} regions: ` +
+          `their IAM roles and policies, and their event rules` +
           (skipped.size ? `; not run in member accounts: ${[...skipped].sort().join(', ')}` : ''),
       );
     }
     return resolved;
+  }
+
+  /** The event rules of member stacks, on the default bus of their account and region. */
+  private deployMemberRules(stacks: Array<{ partition: Partition; resolved: ResolvedStack }>): void {
+    for (const { partition, resolved } of stacks) {
+      const events = this.eventsIn(partition);
+      if (!events) continue;
+      for (const r of resolved.resources('AWS::Events::Rule')) {
+        const p = r.properties;
+        if (p.ScheduleExpression || !p.EventPattern) continue;
+        events.addRule({
+          name: r.physicalName,
+          eventBusName: busNameOf(p.EventBusName),
+          eventPattern: p.EventPattern as object,
+          state: p.State as never,
+          targets: ruleTargets(p),
+        });
+        this.memberRules.push({ ...partition, name: r.physicalName });
+      }
+    }
+  }
+
+  /** EventBridge of one account in one region (the hub's, or a member partition's). */
+  eventsIn(p: Partition): EventsService | undefined {
+    return p.account === HUB.account && p.region === HUB.region ? this.events : this.memberEvents.get(`${p.account}/${p.region}`);
+  }
+
+  /** What an EventBridge needs to send to another account's or region's bus. */
+  private otherBuses(): OtherBuses {
+    return { at: (p) => this.eventsIn(p), refusal: (key, arn) => this.buses.refusal(this.sts.caller(key), arn) };
+  }
+
+  /**
+   * A rule's target that is another event bus: the event goes there as it is, if that bus's policy admits the rule's
+   * role (or, without a role, its account). An event received from another account goes no further (`notSentOnward`).
+   */
+  private async forwardEvent(target: Target): Promise<void> {
+    const bus = parseBusArn(target.arn);
+    const there = bus && this.eventsIn(bus);
+    if (!bus || !there) throw new AwsError('ResourceNotFoundException', `Event bus ${target.arn} is not simulated by the local runtime`);
+    const from = target.source ? /^arn:aws[a-z-]*:events:[a-z0-9-]+:(\d{12}):/.exec(target.source.arn)?.[1] : undefined;
+    const event = JSON.parse(target.input) as BusEvent;
+    const key = target.roleArn ? this.gate.iam?.model.credentialsFor(target.roleArn, 'events').accessKeyId : from;
+    const refused = key ? this.buses.refusal(this.sts.caller(key), target.arn, target.source?.arn) : undefined;
+    if (refused) throw new AwsError('AccessDeniedException', refused);
+    await there.receive(bus.name, event);
   }
 
   /** EC2 of one account in one region (the hub's, or a member partition's). */
@@ -754,6 +834,7 @@ export class Runtime {
         'AWS::KMS::Key',
         'AWS::KMS::Alias',
         'AWS::S3::BucketPolicy',
+        'AWS::Events::EventBusPolicy',
       ])
         handled.add(t);
 
@@ -765,22 +846,7 @@ export class Runtime {
 
   private deployRule(r: ResolvedResource): void {
     const p = r.properties;
-    type CfnTarget = {
-      Id: string;
-      Arn: string;
-      RoleArn?: string;
-      Input?: string;
-      InputPath?: string;
-      InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
-    };
-    const targets = ((p.Targets as CfnTarget[] | undefined) ?? []).map((t) => ({
-      id: t.Id,
-      arn: t.Arn,
-      input: t.Input,
-      inputPath: t.InputPath,
-      inputTransformer: t.InputTransformer,
-      roleArn: t.RoleArn,
-    }));
+    const targets = ruleTargets(p);
     if (p.ScheduleExpression) {
       // A scheduled rule behaves like a schedule with one target per rule target.
       for (const t of targets) {
@@ -838,6 +904,7 @@ export class Runtime {
 
   /** Where schedules, rules and subscriptions deliver: a state machine, a Lambda function or an SNS topic. */
   private async invokeTarget(target: Target): Promise<void> {
+    if (target.arn.split(':')[2] === 'events') notSentOnward(target);
     this.gate.authorizeTarget(target);
     const service = target.arn.split(':')[2];
     if (service === 'states') {
@@ -850,6 +917,8 @@ export class Runtime {
       });
     } else if (service === 'sns') {
       await this.sns.publish(target.arn, target.input);
+    } else if (service === 'events') {
+      await this.forwardEvent(target);
     } else {
       throw new AwsError('InvalidTarget', `the local runtime cannot deliver to ${target.arn}`);
     }
@@ -935,4 +1004,42 @@ export function listenError(err: NodeJS.ErrnoException, host: string, port: numb
 function hubParameters(template: ResolvedStack['template']): Record<string, string> | undefined {
   const names = (template.Metadata?.OpsflowLocal as AppMetadata | undefined)?.hubParameters;
   return names && { [names.account]: ACCOUNT, [names.region]: REGION };
+}
+
+/** An AWS::Events::Rule's targets, as EventBridge keeps them. */
+function ruleTargets(p: Record<string, unknown>): RuleTarget[] {
+  type CfnTarget = {
+    Id: string;
+    Arn: string;
+    RoleArn?: string;
+    Input?: string;
+    InputPath?: string;
+    InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+  };
+  return ((p.Targets as CfnTarget[] | undefined) ?? []).map((t) => ({
+    id: t.Id,
+    arn: t.Arn,
+    input: t.Input,
+    inputPath: t.InputPath,
+    inputTransformer: t.InputTransformer,
+    roleArn: t.RoleArn,
+  }));
+}
+
+/** A rule's `EventBusName`: a name, or an ARN whose last part is the name; absent: the default bus. */
+function busNameOf(nameOrArn: unknown): string | undefined {
+  return typeof nameOrArn === 'string' ? nameOrArn.slice(nameOrArn.lastIndexOf('/') + 1) : undefined;
+}
+
+/**
+ * "If a receiver account sets up a rule that sends events received from a sender account on to a third account, these
+ * events are not sent to the third account" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html).
+ * Not back to the sender either (AWS does not say; the stricter reading, README "Unconfirmed behaviours").
+ */
+function notSentOnward(target: Target): void {
+  const from = target.source ? /^arn:aws[a-z-]*:events:[a-z0-9-]+:(\d{12}):/.exec(target.source.arn)?.[1] : undefined;
+  const to = parseBusArn(target.arn)?.account;
+  const event = target.input.startsWith('{') ? (JSON.parse(target.input) as Partial<BusEvent>) : {};
+  if (from && to && to !== from && event.account && event.account !== from)
+    throw new AwsError('AccessDeniedException', `an event of account ${event.account} sent to account ${from} is not sent on to account ${to}`);
 }

@@ -80,6 +80,8 @@ export interface Deployed {
   notRun: Record<string, number>;
   /** Types accepted with no local effect (IAM, logs, KMS, ...), with counts. */
   noLocalEffect: Record<string, number>;
+  /** The simulated organization's accounts (the hub first, then members, then outside ones) and regions; absent without one. */
+  organization?: { accounts: Array<{ id: string; name: string }>; regions: string[] };
 }
 
 export interface Workflow {
@@ -350,7 +352,16 @@ export interface FleetInstance {
   stateTransitionReason: string;
   stateReason?: { code: string; message: string };
   launchTime: string;
+  /** Where the instance is: only with a simulated organization. */
+  account?: string;
+  region?: string;
   [other: string]: unknown;
+}
+
+/** `GET fleet?account=&region=`: the instances of one account and/or region (with a simulated organization). */
+export interface FleetFilter {
+  account?: string;
+  region?: string;
 }
 
 /** A schedule with its next fire time, as the scheduler lists it. */
@@ -396,7 +407,7 @@ export interface OpsflowApi {
   chatSubmit(view: string, request: { as: string; values: string[] }): Promise<ChatSubmitResult>;
   /** Someone @mentions the app in Teams: the outgoing webhook's signed request goes to the app, its answer is the reply. */
   chatMention(request: { as: string; text: string }): Promise<{ callback: { url: string; status: number }; reply?: string }>;
-  fleet(): Promise<FleetInstance[]>;
+  fleet(filter?: FleetFilter): Promise<FleetInstance[]>;
   schedules(): Promise<Schedule[]>;
   fire(schedule: string): Promise<{ fired: string }>;
   faults(): Promise<Faults>;
@@ -478,7 +489,10 @@ export class ApiClient implements OpsflowApi {
   chatSubmit = (view: string, request: { as: string; values: string[] }) => this.post<ChatSubmitResult>(paths.chatSubmit(view), request);
   chatMention = (request: { as: string; text: string }) =>
     this.post<{ callback: { url: string; status: number }; reply?: string }>(paths.chatMention(), request);
-  fleet = () => this.get<FleetInstance[]>(paths.fleet());
+  fleet = (filter: FleetFilter = {}) => {
+    const q = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => !!e[1]));
+    return this.get<FleetInstance[]>(`${paths.fleet()}${q.size ? `?${q}` : ''}`);
+  };
   schedules = () => this.get<Schedule[]>(paths.schedules());
   fire = (schedule: string) => this.post<{ fired: string }>(paths.fire(schedule), {});
   faults = () => this.get<Faults>(paths.faults());

@@ -5,7 +5,7 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { StepFunctionsService } from '../engine';
 import { applyFaultPatch, type Faults as RuntimeFaults } from '../faults';
-import { AwsError, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
+import { AwsError, HUB, type AwsRequest, type AwsResponse, type Clock, type Outbox, type ServiceHandler } from '../kernel';
 import {
   API_PREFIX,
   ApiError,
@@ -24,6 +24,7 @@ import {
   type ExecutionStatus,
   type ExecutionSummary,
   type Faults,
+  type FleetFilter,
   type FleetInstance,
   type Health,
   type HistoryEvent,
@@ -50,6 +51,8 @@ export interface ApiDeps {
   /** The local chat server (Slack, Mattermost, Teams). */
   chat?: ChatServer;
   fleet: { list(): readonly unknown[] };
+  /** With a simulated organization: every account's fleet in every region (the hub's included); undefined without. */
+  fleets?: () => Array<{ account: string; region: string; fleet: { list(): readonly unknown[] } }> | undefined;
   scheduler: { list(): Schedule[]; fire(name: string): Promise<void> };
   faults: RuntimeFaults;
   deployed: Deployed;
@@ -244,8 +247,20 @@ export class LocalApi implements OpsflowApi {
     }
   }
 
-  async fleet(): Promise<FleetInstance[]> {
-    return this.deps.fleet.list() as FleetInstance[];
+  /** The hub's fleet; with a simulated organization, every partition's, each instance naming its account and region. */
+  async fleet(filter: FleetFilter = {}): Promise<FleetInstance[]> {
+    const problems = [
+      ...(filter.account !== undefined && !/^\d{12}$/.test(filter.account) ? [`account must be twelve digits, got ${JSON.stringify(filter.account)}`] : []),
+      ...(filter.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(filter.region)
+        ? [`region must be a region code such as eu-west-1, got ${JSON.stringify(filter.region)}`]
+        : []),
+    ];
+    if (problems.length) throw new ApiError('ValidationException', problems.join('; '), 400);
+    const wanted = (p: { account: string; region: string }) =>
+      (filter.account === undefined || p.account === filter.account) && (filter.region === undefined || p.region === filter.region);
+    const fleets = this.deps.fleets?.();
+    if (!fleets) return wanted(HUB) ? (this.deps.fleet.list() as FleetInstance[]) : [];
+    return fleets.filter(wanted).flatMap((p) => (p.fleet.list() as FleetInstance[]).map((i) => ({ ...i, account: p.account, region: p.region })));
   }
 
   async schedules(): Promise<Schedule[]> {
@@ -567,7 +582,7 @@ export async function routeApi(api: LocalApi & OpsflowApi, outboxHtml: (id: stri
       case 'POST chat-mention':
         return json(200, await api.chatMention(body() as unknown as { as: string; text: string }));
       case 'GET fleet':
-        return json(200, await api.fleet());
+        return json(200, await api.fleet({ account: q('account'), region: q('region') }));
       case 'GET schedules':
         return json(200, await api.schedules());
       case 'POST schedules/:ref/fire':

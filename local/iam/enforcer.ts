@@ -36,6 +36,8 @@ export interface Denial {
   context?: RequestContext;
 }
 
+/** `aws:SourceAccount`: the account of the rule, schedule or topic that calls (a member account's rule for its own role). */
+const sourceAccount = (sourceArn: string) => /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):/.exec(sourceArn)?.[1] ?? ACCOUNT;
 const isSession = (c: Caller): c is Session => 'role' in c;
 const principalOf = (c: Caller): PrincipalRef => (isSession(c) ? c.principal : { type: 'Service', id: c.service });
 
@@ -139,7 +141,7 @@ export class IamEnforcer {
             'aws:PrincipalType': 'AssumedRole',
             'aws:userid': `AROA${caller.role.name.toUpperCase().slice(0, 17)}:${caller.sessionName}`,
           }
-        : { 'aws:SourceArn': caller.sourceArn, 'aws:SourceAccount': ACCOUNT, 'aws:PrincipalServiceName': caller.service }),
+        : { 'aws:SourceArn': caller.sourceArn, 'aws:SourceAccount': sourceAccount(caller.sourceArn), 'aws:PrincipalServiceName': caller.service }),
     };
     for (const [k, v] of Object.entries(context)) if (!info || keyApplies(info, k)) full[k] = v;
     return full;
@@ -211,7 +213,7 @@ export class IamEnforcer {
     const context: RequestContext = {
       'aws:CurrentTime': now.toISOString(),
       'aws:SourceArn': caller.sourceArn,
-      'aws:SourceAccount': ACCOUNT,
+      'aws:SourceAccount': sourceAccount(caller.sourceArn),
       'aws:PrincipalServiceName': caller.service,
     };
     const evaluation = evaluate({ principal: { type: 'Service', id: caller.service }, action: 'sts:AssumeRole', resource: roleArn, context }, [], trust);

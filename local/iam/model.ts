@@ -145,6 +145,14 @@ export class IamModel {
       for (const topic of list(p.properties.Topics as string[] | undefined))
         this.addResourcePolicy(String(topic), p.properties.PolicyDocument as PolicyDocument);
     }
+    // An event bus's policy: one statement per resource (`Statement`), or the whole policy (`Policy`)
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-eventbuspolicy.html).
+    for (const p of stack.resources('AWS::Events::EventBusPolicy')) {
+      const bus = String(p.properties.EventBusName ?? 'default');
+      const busArn = bus.startsWith('arn:') ? bus : `arn:aws:events:${stack.ref('AWS::Region')}:${stack.ref('AWS::AccountId')}:event-bus/${bus}`;
+      if (p.properties.Policy) this.addResourcePolicy(busArn, p.properties.Policy as PolicyDocument);
+      else if (p.properties.Statement) this.addResourceStatement(busArn, { Sid: p.properties.StatementId as string, ...(p.properties.Statement as Statement) });
+    }
     for (const p of stack.resources('AWS::S3::BucketPolicy')) {
       const bucket = String(p.properties.Bucket);
       this.addResourcePolicy(bucket.startsWith('arn:') ? bucket : `arn:aws:s3:::${bucket}`, p.properties.PolicyDocument as PolicyDocument);

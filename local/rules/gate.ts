@@ -72,7 +72,15 @@ export class Gate {
     if (!this.rules.iam || !this.iam) return;
     const service = target.arn.split(':')[2];
     const action =
-      service === 'states' ? 'states:StartExecution' : service === 'lambda' ? 'lambda:InvokeFunction' : service === 'sns' ? 'sns:Publish' : undefined;
+      service === 'states'
+        ? 'states:StartExecution'
+        : service === 'lambda'
+          ? 'lambda:InvokeFunction'
+          : service === 'sns'
+            ? 'sns:Publish'
+            : service === 'events'
+              ? 'events:PutEvents'
+              : undefined;
     if (!action) return;
     if (target.roleArn && target.source) {
       // The service first assumes the role. Scheduler names the schedule group as aws:SourceArn

@@ -21,6 +21,7 @@ import {
   type ServiceHandler,
   type TargetInvoker,
 } from '../kernel';
+import { parseBusArn } from '../org/event-buses';
 import { jsonError } from '../wire/errors';
 import { matches, patternProblems, selectPath, transformInput, type InputTransformer } from './event-pattern';
 
@@ -87,11 +88,13 @@ export class EventsService implements ServiceHandler, EventBus {
 
   /** The account and region of this EventBridge (local/org/partitions.ts). */
   private readonly partition: Partition;
+  private readonly otherBuses?: OtherBuses;
 
-  constructor(opts: { clock: Clock; invoke: TargetInvoker; partition?: Partition }) {
+  constructor(opts: { clock: Clock; invoke: TargetInvoker; partition?: Partition; otherBuses?: OtherBuses }) {
     this.clock = opts.clock;
     this.invoke = opts.invoke;
     this.partition = opts.partition ?? HUB;
+    this.otherBuses = opts.otherBuses;
   }
 
   addRule(def: RuleDefinition): void {
@@ -132,6 +135,14 @@ export class EventsService implements ServiceHandler, EventBus {
     await this.dispatch('default', this.complete(event));
   }
 
+  /**
+   * An event another account or region sent to one of this partition's buses (PutEvents by ARN, a rule's bus target),
+   * already admitted by the bus's policy: dispatched as it was sent, its `account` and `region` the source's.
+   */
+  async receive(bus: string, event: BusEvent): Promise<void> {
+    await this.dispatch(bus, event);
+  }
+
   async handle(req: AwsRequest): Promise<AwsResponse> {
     try {
       const op = req.target?.replace(/^AWSEvents\./, '') ?? '';
@@ -143,7 +154,7 @@ export class EventsService implements ServiceHandler, EventBus {
       }
       switch (op) {
         case 'PutEvents':
-          return ok(this.putEvents(input.Entries));
+          return ok(this.putEvents(input.Entries, req.accessKeyId));
         case 'ListRules':
           return ok(this.listRulesApi(input));
         case 'TestEventPattern':
@@ -158,9 +169,21 @@ export class EventsService implements ServiceHandler, EventBus {
     }
   }
 
-  private putEvents(entries: PutEventsEntry[] | undefined) {
+  private putEvents(entries: PutEventsEntry[] | undefined, accessKeyId: string) {
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {
       throw new AwsError('ValidationException', 'Entries must contain between 1 and 10 entries');
+    }
+    // Another account's or region's bus, named by ARN: its policy decides before any entry is sent. Refused as the
+    // IAM denial of the whole call (the stricter reading: AWS's pages do not say; README "Unconfirmed behaviours").
+    const elsewhere = new Map<string, EventsService>();
+    for (const arn of new Set(entries.map((e) => e.EventBusName).filter((n): n is string => !!n?.startsWith('arn:')))) {
+      const bus = parseBusArn(arn);
+      if (!bus || (bus.account === this.partition.account && bus.region === this.partition.region)) continue;
+      const there = this.otherBuses?.at(bus);
+      if (!there) throw new AwsError('ResourceNotFoundException', `Event bus ${bus.name} does not exist.`);
+      const refused = this.otherBuses!.refusal(accessKeyId, arn);
+      if (refused) throw new AwsError('AccessDeniedException', refused);
+      elsewhere.set(arn, there);
     }
     const results = entries.map((entry) => {
       const missing = (['Source', 'DetailType', 'Detail'] as const).filter((k) => !entry[k]);
@@ -182,7 +205,8 @@ export class EventsService implements ServiceHandler, EventBus {
         time: entry.Time === undefined ? undefined : isoSeconds(typeof entry.Time === 'number' ? entry.Time * 1000 : Date.parse(entry.Time)),
       });
       // Like AWS, PutEvents answers once the event is accepted; delivery happens afterwards.
-      void this.dispatch(busName(entry.EventBusName), event);
+      const there = entry.EventBusName ? elsewhere.get(entry.EventBusName) : undefined;
+      void (there ? there.receive(busName(entry.EventBusName), event) : this.dispatch(busName(entry.EventBusName), event));
       return { EventId: event.id };
     });
     return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
@@ -253,6 +277,14 @@ export class EventsService implements ServiceHandler, EventBus {
       console.error(`events: rule ${rule.name} target ${target.id} (${target.arn}) failed: ${(err as Error).message}`);
     }
   }
+}
+
+/** The buses of the organization's other accounts and regions (local/org/event-buses.ts), for PutEvents by ARN. */
+export interface OtherBuses {
+  /** The EventBridge of that account and region, if the runtime simulates it. */
+  at(partition: Partition): EventsService | undefined;
+  /** Why the bus refuses the caller's events (its resource policy), or undefined. */
+  refusal(accessKeyId: string, busArn: string): string | undefined;
 }
 
 function renderInput(rule: Rule, target: RuleTarget, event: BusEvent): string {

@@ -23,7 +23,14 @@ it('deploys the synthesized member stack into each member account of the simulat
       regions: ['eu-west-1'],
       accounts: [
         { id: '000000000000', name: 'hub' },
-        { id: '111111111111', name: 'prod', ou: 'Workloads/Prod' },
+        // A fleet file by absolute path: the config checks it from the working directory, the runtime from cdk.out's
+        // parent, a temporary directory here.
+        {
+          id: '111111111111',
+          name: 'prod',
+          ou: 'Workloads/Prod',
+          fleets: { 'eu-west-1': join(process.cwd(), 'test/fixtures/org-app/fleets/prod-eu-west-1.json') },
+        },
       ],
     };
   });
@@ -31,17 +38,19 @@ it('deploys the synthesized member stack into each member account of the simulat
   try {
     const h = await startRuntime({ cdkOut, stateDir: join(dir, 'state'), log: (l) => lines.push(l) });
     try {
-      expect(lines.join('\n')).toContain('member stacks OpsflowMember deployed into 1 member accounts');
+      expect(lines.join('\n')).toContain('member stacks OpsflowMember deployed into 1 member accounts × 2 regions');
       const advance = h.rt.gate.iam!.model.credentialsFor('arn:aws:iam::000000000000:role/Opsflow-Ec2ScheduleAdvance', 'advance-fn');
       const sts = new STSClient({ endpoint: h.endpoint, region: 'us-east-1', credentials: advance });
       const settings = { hubAccount: '000000000000', partition: 'aws', roleName: 'opsflow-member', sessionName: 'opsflow-advance' };
 
       const member = new TargetCredentials(sts, { ...settings, externalId: 'opsflow-ext-1234' }, () => h.rt.clock.nowMs()).provider('111111111111')!;
       const ec2 = new EC2Client({ endpoint: h.endpoint, region: 'eu-west-1', credentials: member });
-      // Authorized by the member role's EC2 statements. Not yet: its seeded fleet (prod-eu-west-1.json) answers no
-      // instance on this path, while test/e2e/aws-cli-org.test.ts sees it (next session: see the closing note).
+      // Authorized by the member role's EC2 statements, and answered from the member's own fleet in eu-west-1.
       const found = await ec2.send(new DescribeInstancesCommand({}));
-      expect(found.$metadata.httpStatusCode).toBe(200);
+      expect(found.Reservations!.flatMap((r) => r.Instances!.map((i) => [i.InstanceId, i.Placement!.AvailabilityZone]))).toEqual([
+        ['i-0111111111111f001', 'eu-west-1b'],
+      ]);
+      expect(found.Reservations![0].OwnerId).toBe('111111111111');
 
       const wrong = new TargetCredentials(sts, { ...settings, externalId: 'not-the-id' }, () => h.rt.clock.nowMs()).provider('111111111111')!;
       await expect(wrong()).rejects.toThrow(/^the hub cannot assume arn:aws:iam::111111111111:role\/opsflow-member \(AccessDenied: /);

@@ -1084,13 +1084,16 @@ async function chatView(): Promise<HTMLElement> {
 // ---------------------------------------------------------------------------------------------------------
 // Fleet
 
-async function fleetView(): Promise<HTMLElement> {
+async function fleetView(route: Route): Promise<HTMLElement> {
   const box = h('div');
   let shown = '';
   // The tag columns are the ones the app names in its template (README "Local runtime metadata"); the rest show as Tags.
-  const { interestingTags: columns } = await api.deployed();
+  const { interestingTags: columns, organization } = await api.deployed();
+  // With a simulated organization: every account's instances in every region, filtered by `#/fleet?account=&region=`.
+  const account = (organization && route.params.get('account')) || undefined;
+  const region = (organization && route.params.get('region')) || undefined;
   const fill = async () => {
-    const fleet = await api.fleet();
+    const fleet = await api.fleet({ account, region });
     const text = JSON.stringify(fleet);
     if (text === shown) return;
     shown = text;
@@ -1100,11 +1103,12 @@ async function fleetView(): Promise<HTMLElement> {
       h('p', { class: 'muted' }, `${fleet.length} instances`),
       scrollTable(
         'EC2 instances',
-        ['Instance', 'Type', 'State', ...columns, 'Tags', 'Last transition'],
+        [...(organization ? ['Account', 'Region'] : []), 'Instance', 'Type', 'State', ...columns, 'Tags', 'Last transition'],
         fleet.map((i) =>
           h(
             'tr',
             null,
+            organization ? [h('td', null, i.account ?? '—'), h('td', null, i.region ?? '—')] : null,
             h('td', null, h('code', null, i.instanceId)),
             h('td', null, i.instanceType),
             h('td', null, statusBadge(i.state)),
@@ -1127,7 +1131,36 @@ async function fleetView(): Promise<HTMLElement> {
   };
   await fill();
   poll(fill, 2000);
-  return h('div', null, h('h1', null, 'Fleet'), box);
+  if (!organization) return h('div', null, h('h1', null, 'Fleet'), box);
+  const accountSelect = h(
+    'select',
+    { id: 'filter-account', name: 'account' },
+    h('option', { value: '' }, 'All accounts'),
+    organization.accounts.map((a) => h('option', { value: a.id, selected: a.id === account }, `${a.id} (${a.name})`)),
+  );
+  const regionSelect = h(
+    'select',
+    { id: 'filter-region', name: 'region' },
+    h('option', { value: '' }, 'All regions'),
+    organization.regions.map((r) => h('option', { value: r, selected: r === region }, r)),
+  );
+  const onFilter = () => go('fleet', undefined, { account: accountSelect.value, region: regionSelect.value });
+  accountSelect.addEventListener('change', onFilter);
+  regionSelect.addEventListener('change', onFilter);
+  return h(
+    'div',
+    null,
+    h('h1', null, 'Fleet'),
+    h(
+      'form',
+      { class: 'filters', 'aria-label': 'Filter instances', onsubmit: (e: Event) => e.preventDefault() },
+      h('label', { for: 'filter-account' }, 'Account '),
+      accountSelect,
+      h('label', { for: 'filter-region' }, 'Region '),
+      regionSelect,
+    ),
+    box,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
