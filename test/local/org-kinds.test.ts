@@ -14,7 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, StateDir, type BusEvent } from '../../local/kernel';
 import { Runtime } from '../../local/runtime';
+import { RdsService } from '../../local/services/rds';
 
 const CDK_OUT = join(__dirname, '../fixtures/org-app/assembly');
 const USER = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -158,5 +160,32 @@ describe('RDS, Auto Scaling and ECS per account and region', () => {
       );
     expect(throttled).toMatchObject({ name: 'ThrottlingException' });
     await expect(ecs('hub', 'us-east-1').send(new ListServicesCommand({ cluster: 'apps' }))).resolves.toMatchObject({ serviceArns: [expect.any(String)] });
+  });
+});
+
+describe("a member partition's RDS events", () => {
+  it('go to its own event bus in its account and region, naming its ARN', async () => {
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    const bus: BusEvent[] = [];
+    const state = new StateDir(join(dir, 'rds-events'));
+    const partition = { account: '111111111111', region: 'eu-west-1' };
+    const service = new RdsService({ clock, state, bus: { put: async (e) => void bus.push(e) }, partition });
+    service.world.seed({
+      dbInstances: [
+        { id: 'orders-db', engine: 'postgres', engineVersion: '16.4', instanceClass: 'db.t4g.medium', status: 'available', createdDaysAgo: 1, tags: {} },
+      ],
+    });
+    service.world.stopInstance('orders-db');
+    await clock.advance(60 * 60_000);
+    service.close();
+    expect(bus).toEqual([
+      expect.objectContaining({
+        source: 'aws.rds',
+        account: '111111111111',
+        region: 'eu-west-1',
+        resources: ['arn:aws:rds:eu-west-1:111111111111:db:orders-db'],
+        detail: expect.objectContaining({ EventID: 'RDS-EVENT-0087' }),
+      }),
+    ]);
   });
 });
