@@ -14,7 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, StateDir, type BusEvent } from '../../local/kernel';
+import { ManualClock, StateDir, type AwsRequest, type BusEvent } from '../../local/kernel';
+import { RateLimits } from '../../local/rules/rates';
+import { resolveRules } from '../../local/rules/settings';
 import { Runtime } from '../../local/runtime';
 import { RdsService } from '../../local/services/rds';
 
@@ -148,19 +150,6 @@ describe('RDS, Auto Scaling and ECS per account and region', () => {
       denied('arn:aws:ecs:eu-west-1:111111111111:service/apps/api'),
     );
   });
-
-  it("a partition's ECS rate buckets are its own: throttling one leaves the hub's untouched", async () => {
-    // ECS's service-read bucket holds 100 calls (local/rules/rates.ts): a burst beyond it is throttled.
-    const member = ecs('111111111111', 'eu-west-1');
-    let throttled: unknown;
-    for (let n = 0; n < 400 && !throttled; n++)
-      throttled = await member.send(new ListServicesCommand({ cluster: 'apps' })).then(
-        () => undefined,
-        (err) => err,
-      );
-    expect(throttled).toMatchObject({ name: 'ThrottlingException' });
-    await expect(ecs('hub', 'us-east-1').send(new ListServicesCommand({ cluster: 'apps' }))).resolves.toMatchObject({ serviceArns: [expect.any(String)] });
-  });
 });
 
 describe("a member partition's RDS events", () => {
@@ -187,5 +176,23 @@ describe("a member partition's RDS events", () => {
         detail: expect.objectContaining({ EventID: 'RDS-EVENT-0087' }),
       }),
     ]);
+  });
+});
+
+describe("a member partition's RDS and ECS rate buckets", () => {
+  it("are its own: emptying one partition's leaves the hub's and another's full (virtual time stands still)", () => {
+    const limits = new RateLimits(new ManualClock(Date.UTC(2030, 0, 1)), resolveRules({}, {}));
+    const prod = { account: '111111111111', region: 'eu-west-1' };
+    const call = (partition: { account: string; region: string } | undefined, service: 'rds' | 'ecs', operation: string) =>
+      limits.check({ partition } as AwsRequest, { service, operation, protocol: service === 'rds' ? 'query' : 'json', params: {} })?.name ?? 'ok';
+    const times = (n: number, ...args: Parameters<typeof call>) => Array.from({ length: n }, () => call(...args));
+    // ECS service read: 100 at once (local/rules/rates.ts ECS_BUCKETS); RDS: 300 at once (RDS_RATE).
+    expect(times(100, prod, 'ecs', 'ListServices').every((r) => r === 'ok')).toBe(true);
+    expect(call(prod, 'ecs', 'DescribeServices')).toBe('ThrottlingException');
+    expect(call(undefined, 'ecs', 'ListServices')).toBe('ok');
+    expect(call({ account: '111111111111', region: 'us-east-1' }, 'ecs', 'ListServices')).toBe('ok');
+    expect(times(300, prod, 'rds', 'DescribeDBInstances').every((r) => r === 'ok')).toBe(true);
+    expect(call(prod, 'rds', 'StopDBInstance')).toBe('Throttling');
+    expect(call({ account: '222222222222', region: 'eu-west-1' }, 'rds', 'DescribeDBInstances')).toBe('ok');
   });
 });
