@@ -161,6 +161,8 @@ export class Runtime {
   private readonly sts: StsService;
   /** The event buses' policies, for events crossing accounts (local/org/event-buses.ts). */
   private readonly buses: EventBuses;
+  /** RDS, Auto Scaling (over that partition's EC2) and ECS in the organization's other partitions, by `<account>/<region>`. */
+  readonly memberKinds = new Map<string, { rds: RdsService; autoscaling: AutoScalingService; ecs: EcsService }>();
   readonly rds: RdsService;
   /** Auto Scaling groups whose instances live in the EC2 fleet. */
   readonly autoscaling: AutoScalingService;
@@ -487,8 +489,8 @@ export class Runtime {
   }
 
   /**
-   * The organization's accounts in its regions: each partition but the hub's gets EC2 (seeded with its fleet file),
-   * CloudTrail and EventBridge of its own, behind the same rules as the hub's.
+   * The organization's accounts in its regions: each partition but the hub's gets EC2, RDS, Auto Scaling and ECS (seeded
+   * with its fleet file), CloudTrail and EventBridge of its own, behind the same rules as the hub's.
    */
   private addOrganization(org: Organization, loadSeed: (file: string) => FleetSeed): void {
     this.org = org;
@@ -502,9 +504,10 @@ export class Runtime {
       const seed = seeds.get(`${p.account}/${p.region}`);
       if (seed && this.seedFleet) ec2.fleet.seed(seed);
       this.memberEc2.set(`${p.account}/${p.region}`, ec2);
+      const kinds = this.memberKindsIn(p, ec2, events, seed);
       this.partitions.add(
         p,
-        [ec2, new CloudTrailService({ fleet: ec2.fleet }), events].map((s) => this.gate.wrap(s)),
+        [ec2, new CloudTrailService({ fleet: ec2.fleet }), events, kinds.rds, kinds.autoscaling, kinds.ecs].map((s) => this.gate.wrap(s)),
       );
     }
     this.deployed.organization = { accounts: org.accounts.map((a) => ({ id: a.id, name: a.name })), regions: [...org.regions] };
@@ -513,6 +516,25 @@ export class Runtime {
       `organization ${org.id}: ${members} accounts (hub ${ACCOUNT}) and ${org.accounts.length - members} outside, in ${org.regions.join(', ')}; ` +
         `an account's administrator signs with its account id as access key id`,
     );
+  }
+
+  /**
+   * A member partition's RDS, Auto Scaling groups (over its EC2 fleet) and ECS, each stored apart from the hub's and
+   * seeded once from the partition's fleet file (`rds`, `autoScalingGroups`, `ecsClusters`), as the hub's are.
+   */
+  private memberKindsIn(p: Partition, ec2: Ec2Service, events: EventsService, seed: FleetSeed | undefined) {
+    const kinds = {
+      rds: new RdsService({ clock: this.clock, state: this.state, bus: events, partition: p }),
+      autoscaling: new AutoScalingService({ clock: this.clock, state: this.state, fleet: ec2.fleet, bus: events }),
+      ecs: new EcsService({ clock: this.clock, state: this.state, partition: p }),
+    };
+    if (seed && this.seedFleet) {
+      if (seed.rds) kinds.rds.world.seed(seed.rds);
+      kinds.autoscaling.seed(seed.autoScalingGroups ?? []);
+      kinds.ecs.seed(seed.ecsClusters ?? []);
+    }
+    this.memberKinds.set(`${p.account}/${p.region}`, kinds);
+    return kinds;
   }
 
   /**
@@ -618,6 +640,11 @@ export class Runtime {
     return p.account === HUB.account && p.region === HUB.region ? this.ec2 : this.memberEc2.get(`${p.account}/${p.region}`);
   }
 
+  /** RDS, Auto Scaling and ECS of one account in one region (the hub's, or a member partition's). */
+  kindsIn(p: Partition): { rds: RdsService; autoscaling: AutoScalingService; ecs: EcsService } | undefined {
+    return p.account === HUB.account && p.region === HUB.region ? this : this.memberKinds.get(`${p.account}/${p.region}`);
+  }
+
   /**
    * The chat workspace the app describes, where clicks go, and "installing the app": the chat server's secrets are
    * merged into each deployment chat secret (a new version only when a field differs, so a restart changes nothing).
@@ -706,9 +733,10 @@ export class Runtime {
         sesIdentity: (address) => this.ses.resolve(address).identity,
         sesSandbox: () => this.rules.sesSandbox,
         secretArn: (id) => this.secrets.arnOf(id),
-        rdsTags: (arn) => this.rds.world.tagsOf(arn),
-        autoScalingGroup: (name) => this.autoscaling.groupInfo(name),
-        ecsTags: (arn) => this.ecs.tagsOf(arn),
+        // Each in the account and region its ARN (or, for a group by name, the request) names.
+        rdsTags: (arn) => this.kindsIn(partitionOfArn(arn))?.rds.world.tagsOf(arn),
+        autoScalingGroup: (name, p) => this.kindsIn(p ?? HUB)?.autoscaling.groupInfo(name),
+        ecsTags: (arn) => this.kindsIn(partitionOfArn(arn))?.ecs.tagsOf(arn),
       },
       this.clock,
     );
@@ -976,6 +1004,7 @@ export class Runtime {
     this.ec2.close();
     for (const ec2 of this.memberEc2.values()) ec2.close();
     this.rds.close();
+    for (const kinds of this.memberKinds.values()) kinds.rds.close();
     await this.lambdas.close();
     this.state.store('runtime').put('clock', { virtualNow: this.clock.nowMs(), scale: this.clock.scale });
     // Long-polling clients (GetActivityTask) would hold close() open for up to a minute.
@@ -998,6 +1027,12 @@ export function listenError(err: NodeJS.ErrnoException, host: string, port: numb
     );
   if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: it is not an address of this machine (--host, OPSFLOW_HOST)`);
   return err;
+}
+
+/** The account and region an ARN names (`arn:aws:<service>:<region>:<account>:...`). */
+function partitionOfArn(arn: string): Partition {
+  const [, , , region = '', account = ''] = arn.split(':');
+  return { account, region };
 }
 
 /** The hub's account and region for the parameters a member stack names (`Metadata.OpsflowLocal.hubParameters`). */

@@ -30,8 +30,8 @@ export interface ResourceLookups {
   secretArn?(secretId: string): string | undefined;
   /** Tags of an RDS DB instance or cluster by ARN (`arn:aws:rds:...:db:<id>`, `:cluster:<id>`), undefined if it does not exist. */
   rdsTags?(arn: string): Array<{ Key: string; Value: string }> | undefined;
-  /** An Auto Scaling group's ARN and tags by name, undefined when there is none. */
-  autoScalingGroup?(name: string): { arn: string; tags: Record<string, string> } | undefined;
+  /** An Auto Scaling group's ARN and tags by name in the partition (undefined: the hub), undefined when there is none. */
+  autoScalingGroup?(name: string, partition?: Partition): { arn: string; tags: Record<string, string> } | undefined;
   /** Tags of an ECS cluster or service by ARN, undefined when there is none. */
   ecsTags?(arn: string): Record<string, string> | undefined;
 }
@@ -252,8 +252,11 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       // (rds:cluster-tag/${TagKey} for a cluster); a Describe call naming none is authorized on `...:db:*` / `...:cluster:*`;
       // AddTagsToResource also carries aws:RequestTag/${TagKey}, aws:TagKeys and rds:req-tag/${TagKey}
       // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+      const where = req.partition ?? HUB;
       const rdsArn = (type: 'db' | 'cluster', id: unknown) =>
-        typeof id === 'string' && id.startsWith('arn:') ? id : `arn:aws:rds:${REGION}:${ACCOUNT}:${type}:${typeof id === 'string' ? id.toLowerCase() : '*'}`;
+        typeof id === 'string' && id.startsWith('arn:')
+          ? id
+          : `arn:aws:rds:${where.region}:${where.account}:${type}:${typeof id === 'string' ? id.toLowerCase() : '*'}`;
       const tagged = (arn: string): RequestContext => {
         const tags = lookups.rdsTags?.(arn);
         const own = arn.includes(':cluster:') ? 'rds:cluster-tag' : 'rds:db-tag';
@@ -300,10 +303,11 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       // A group that does not exist is authorized as the ARN pattern names it, `autoScalingGroup:*:autoScalingGroupName/<name>`.
       if (req.operation !== 'UpdateAutoScalingGroup') return one('*');
       const name = String(p.AutoScalingGroupName ?? '');
-      const group = lookups.autoScalingGroup?.(name);
+      const where = req.partition ?? HUB;
+      const group = lookups.autoScalingGroup?.(name, req.partition);
       const context: RequestContext = { ...tagContext('aws:ResourceTag', group?.tags), ...tagContext('autoscaling:ResourceTag', group?.tags) };
       for (const key of ['MinSize', 'MaxSize'] as const) if (p[key] !== undefined) context[`autoscaling:${key}`] = String(p[key]);
-      return one(group?.arn ?? `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`, context);
+      return one(group?.arn ?? `arn:aws:autoscaling:${where.region}:${where.account}:autoScalingGroup:*:autoScalingGroupName/${name}`, context);
     }
     case 'ecs': {
       // ECS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html):
@@ -311,12 +315,14 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       // ecs:cluster), DescribeClusters each cluster, the tagging actions the resource they name; ListClusters and
       // ListServices have no resource types (`*`; ListServices carries ecs:cluster).
       const cluster = clusterName(p.cluster);
-      const clusterArn = `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${cluster}`;
+      const where = req.partition ?? HUB;
+      const ecsArn = (rest: string) => `arn:aws:ecs:${where.region}:${where.account}:${rest}`;
+      const clusterArn = ecsArn(`cluster/${cluster}`);
       const ecsResource = (arn: string, extra: RequestContext = {}): [string, RequestContext] => [
         arn,
         { ...tagContext('aws:ResourceTag', lookups.ecsTags?.(arn)), ...extra },
       ];
-      const serviceArn = (ref: string) => (ref.startsWith('arn:') ? ref : `arn:aws:ecs:${REGION}:${ACCOUNT}:service/${cluster}/${ref}`);
+      const serviceArn = (ref: string) => (ref.startsWith('arn:') ? ref : ecsArn(`service/${cluster}/${ref}`));
       switch (req.operation) {
         case 'UpdateService':
           return many([ecsResource(serviceArn(String(p.service ?? '')), { 'ecs:cluster': clusterArn })]);
@@ -324,7 +330,7 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
           return many((Array.isArray(p.services) ? p.services : []).map((s: unknown) => ecsResource(serviceArn(String(s)), { 'ecs:cluster': clusterArn })));
         case 'DescribeClusters': {
           const refs = Array.isArray(p.clusters) && p.clusters.length > 0 ? p.clusters : ['default'];
-          return many(refs.map((c: unknown) => ecsResource(String(c).startsWith('arn:') ? String(c) : `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${c}`)));
+          return many(refs.map((c: unknown) => ecsResource(String(c).startsWith('arn:') ? String(c) : ecsArn(`cluster/${c}`))));
         }
         case 'ListTagsForResource':
         case 'TagResource':

@@ -1,8 +1,9 @@
 /**
  * State per account and region. A partition is one account in one region; the hub partition (`HUB`) holds the
  * deployed app and every service, as the runtime always had. Each other partition of a simulated organization has
- * EC2 (its fleet), its CloudTrail event history and its default event bus, each the same service code over its own
- * stores, so `DescribeInstances` signed for eu-west-1 with a member account's credentials sees that fleet only.
+ * EC2 (its fleet), RDS, Auto Scaling (over its fleet), ECS, its CloudTrail event history and its default event bus,
+ * each the same service code over its own stores, so `DescribeInstances` or `DescribeDBInstances` signed for eu-west-1
+ * with a member account's credentials sees that partition's resources only.
  *
  * A request's partition is the account of its access key (a member account's key or a role session in it) and the
  * region of its SigV4 credential scope, as AWS decides it: the scope names the region

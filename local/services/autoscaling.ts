@@ -19,26 +19,25 @@
 import escapeHtml from 'escape-html';
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  ACCOUNT,
   AwsError,
-  REGION,
+  HUB,
   type AwsRequest,
   type AwsResponse,
   type Clock,
   type EventBus,
+  type Partition,
   type ServiceHandler,
   type StateDir,
   type Store,
 } from '../kernel';
 import { apiCallEvent } from './cloudtrail';
-import { identity, type Caller, type Fleet, type GroupSeed, type Instance, type Tag, type TrailRecord } from './fleet';
+import { identity, inAccount, type Caller, type Fleet, type GroupSeed, type Instance, type Tag, type TrailRecord } from './fleet';
 
 export type { GroupSeed } from './fleet';
 
 const XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 /** The tag Auto Scaling puts on every instance it launches for a group (see the header). */
 export const GROUP_TAG = 'aws:autoscaling:groupName';
-const AZS = ['a', 'b', 'c'].map((x) => `${REGION}${x}`);
 
 export interface GroupTag {
   Key: string;
@@ -94,15 +93,28 @@ export class AutoScalingService implements ServiceHandler {
   private readonly groups: Store<Group>;
   private readonly activities: Store<Activity>;
   private readonly bus?: EventBus;
+  /** The account and region of the fleet the groups live in: their ARNs and zones name it. */
+  private readonly partition: Partition;
+  private readonly azs: string[];
   private seq = 0;
 
-  /** `bus` receives the CloudTrail RunInstances event of each launch, as the default EventBridge bus does in AWS. */
+  /**
+   * `bus` receives the CloudTrail RunInstances event of each launch, as the default EventBridge bus does in AWS.
+   * The groups are in the fleet's account and region (local/org/partitions.ts); a member partition's are stored apart.
+   */
   constructor(opts: { clock: Clock; state: StateDir; fleet: Fleet; bus?: EventBus }) {
     this.clock = opts.clock;
     this.fleet = opts.fleet;
     this.bus = opts.bus;
-    this.groups = opts.state.store<Group>('autoscaling.groups');
-    this.activities = opts.state.store<Activity>('autoscaling.activities');
+    this.partition = opts.fleet.partition;
+    this.azs = ['a', 'b', 'c'].map((x) => `${this.partition.region}${x}`);
+    // The hub keeps the store names it always had, so existing state directories load unchanged.
+    const prefix =
+      this.partition.account === HUB.account && this.partition.region === HUB.region
+        ? 'autoscaling'
+        : `autoscaling.${this.partition.account}.${this.partition.region}`;
+    this.groups = opts.state.store<Group>(`${prefix}.groups`);
+    this.activities = opts.state.store<Activity>(`${prefix}.activities`);
     for (const a of this.activities.values()) this.seq = Math.max(this.seq, a.seq + 1);
   }
 
@@ -116,7 +128,7 @@ export class AutoScalingService implements ServiceHandler {
       const id = uuidFrom(`group/${s.name}`);
       const group: Group = {
         name: s.name,
-        arn: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${id}:autoScalingGroupName/${s.name}`,
+        arn: `arn:aws:autoscaling:${this.partition.region}:${this.partition.account}:autoScalingGroup:${id}:autoScalingGroupName/${s.name}`,
         minSize: s.minSize,
         maxSize: s.maxSize,
         desiredCapacity: s.desiredCapacity,
@@ -310,7 +322,11 @@ export class AutoScalingService implements ServiceHandler {
   private reconcile(group: Group, cause: string): TrailRecord[] {
     const launches: TrailRecord[] = [];
     const live = group.instances.map((id) => this.fleet.get(id)).filter((i): i is Instance => !!i && i.state !== 'shutting-down' && i.state !== 'terminated');
-    const caller: Caller = { identity: identity.autoScaling(), userAgent: 'autoscaling.amazonaws.com', requestId: randomUUID() };
+    const caller: Caller = {
+      identity: inAccount(identity.autoScaling(), this.partition.account),
+      userAgent: 'autoscaling.amazonaws.com',
+      requestId: randomUUID(),
+    };
     const now = this.clock.nowMs();
     let size = live.length;
     if (size < group.desiredCapacity) {
@@ -318,7 +334,7 @@ export class AutoScalingService implements ServiceHandler {
       while (size < group.desiredCapacity) {
         // "Amazon EC2 Auto Scaling attempts to distribute instances evenly between the Availability Zones that are
         // enabled for your Auto Scaling group" (https://docs.aws.amazon.com/autoscaling/ec2/userguide/auto-scaling-benefits.html#arch-AutoScalingMultiAZ).
-        const az = fewest(live);
+        const az = fewest(live, this.azs);
         const [inst] = this.fleet.run(
           {
             imageId: group.imageId,
@@ -415,7 +431,7 @@ export class AutoScalingService implements ServiceHandler {
       el('MaxSize', g.maxSize),
       el('DesiredCapacity', g.desiredCapacity),
       el('DefaultCooldown', 300),
-      `<AvailabilityZones>${AZS.map((z) => `<member>${z}</member>`).join('')}</AvailabilityZones>`,
+      `<AvailabilityZones>${this.azs.map((z) => `<member>${z}</member>`).join('')}</AvailabilityZones>`,
       '<LoadBalancerNames/>',
       '<TargetGroupARNs/>',
       el('HealthCheckType', 'EC2'),
@@ -423,7 +439,7 @@ export class AutoScalingService implements ServiceHandler {
       `<Instances>${instances.join('')}</Instances>`,
       el('CreatedTime', new Date(g.createdMs).toISOString()),
       '<SuspendedProcesses/>',
-      el('VPCZoneIdentifier', AZS.map(subnetOf).join(',')),
+      el('VPCZoneIdentifier', this.azs.map(subnetOf).join(',')),
       '<EnabledMetrics/>',
       `<Tags>${g.tags
         .map(
@@ -433,7 +449,7 @@ export class AutoScalingService implements ServiceHandler {
         .join('')}</Tags>`,
       '<TerminationPolicies><member>Default</member></TerminationPolicies>',
       el('NewInstancesProtectedFromScaleIn', false),
-      el('ServiceLinkedRoleARN', `arn:aws:iam::${ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`),
+      el('ServiceLinkedRoleARN', `arn:aws:iam::${this.partition.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`),
       el('CapacityRebalance', false),
     ].join('');
   }
@@ -480,9 +496,9 @@ function chooseForTermination(live: Instance[], n: number): Instance[] {
 }
 
 /** The zone with the fewest of these instances, the first in order on a tie. */
-function fewest(instances: Instance[]): string {
-  const counts = AZS.map((z) => instances.filter((i) => i.availabilityZone === z).length);
-  return AZS[counts.indexOf(Math.min(...counts))];
+function fewest(instances: Instance[], azs: string[]): string {
+  const counts = azs.map((z) => instances.filter((i) => i.availabilityZone === z).length);
+  return azs[counts.indexOf(Math.min(...counts))];
 }
 
 const subnetOf = (az: string) => `subnet-0feed00000000000${az.slice(-1)}`;

@@ -18,7 +18,7 @@
  * deployments other than the one PRIMARY deployment, load balancers, capacity providers, EC2 launch type.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type AwsRequest, type AwsResponse, type Clock, type ServiceHandler, type StateDir, type Store } from '../kernel';
+import { AwsError, HUB, type AwsRequest, type AwsResponse, type Clock, type Partition, type ServiceHandler, type StateDir, type Store } from '../kernel';
 import { jsonRequest } from '../wire/decode';
 import type { ClusterSeed } from './fleet';
 
@@ -71,33 +71,52 @@ interface Cluster {
   services: ServiceRecord[];
 }
 
-const clusterArn = (name: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${name}`;
-const serviceArn = (cluster: string, name: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:service/${cluster}/${name}`;
+const arnPrefix = (p: Partition) => `arn:aws:ecs:${p.region}:${p.account}:`;
 const epochSeconds = (ms: number) => ms / 1000;
 
 export class EcsService implements ServiceHandler {
   readonly services = ['ecs'] as const;
   private readonly clock: Clock;
   private readonly clusters: Store<Cluster>;
+  /** The account and region of these clusters (local/org/partitions.ts): their ARNs name it. */
+  readonly partition: Partition;
 
-  constructor(opts: { clock: Clock; state: StateDir }) {
+  /** `partition`: a member partition's clusters are stored apart from the hub's. @default HUB */
+  constructor(opts: { clock: Clock; state: StateDir; partition?: Partition }) {
     this.clock = opts.clock;
-    this.clusters = opts.state.store<Cluster>('ecs');
+    this.partition = opts.partition ?? HUB;
+    const p = this.partition;
+    // The hub keeps the store name it always had, so existing state directories load unchanged.
+    this.clusters = opts.state.store<Cluster>(p.account === HUB.account && p.region === HUB.region ? 'ecs' : `ecs.${p.account}.${p.region}`);
+  }
+
+  private clusterArn(name: string): string {
+    return `${arnPrefix(this.partition)}cluster/${name}`;
+  }
+
+  private serviceArn(cluster: string, name: string): string {
+    return `${arnPrefix(this.partition)}service/${cluster}/${name}`;
+  }
+
+  /** What an ARN of this account and region names after `arn:aws:ecs:<region>:<account>:`; undefined for any other ARN. */
+  private local(arn: string): string | undefined {
+    const prefix = arnPrefix(this.partition);
+    return arn.startsWith(prefix) ? arn.slice(prefix.length) : undefined;
   }
 
   /** The app's clusters and services, created once: one that exists keeps its counts (a restart must not undo a schedule). */
   seed(seeds: readonly ClusterSeed[]): void {
     const now = this.clock.nowMs();
     for (const s of seeds) {
-      const cluster: Cluster = this.clusters.get(s.name) ?? { name: s.name, arn: clusterArn(s.name), tags: ecsTags(s.tags), services: [] };
+      const cluster: Cluster = this.clusters.get(s.name) ?? { name: s.name, arn: this.clusterArn(s.name), tags: ecsTags(s.tags), services: [] };
       for (const svc of s.services) {
         if (cluster.services.some((x) => x.name === svc.name)) continue;
         const tasks: Task[] = Array.from({ length: svc.desiredCount }, () => ({ id: taskId(), lastStatus: 'RUNNING', desiredStatus: 'RUNNING' }));
         cluster.services.push({
           name: svc.name,
-          arn: serviceArn(s.name, svc.name),
+          arn: this.serviceArn(s.name, svc.name),
           desiredCount: svc.desiredCount,
-          taskDefinition: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/${svc.name}:1`,
+          taskDefinition: `${arnPrefix(this.partition)}task-definition/${svc.name}:1`,
           createdMs: now,
           updatedMs: now,
           deploymentId: `ecs-svc/${BigInt(`0x${createHash('sha1').update(`${s.name}/${svc.name}`).digest('hex').slice(0, 15)}`)
@@ -171,7 +190,7 @@ export class EcsService implements ServiceHandler {
     const failures: unknown[] = [];
     for (const ref of refs.length > 0 ? refs : ['default']) {
       const c = this.findCluster(ref);
-      if (!c) failures.push({ arn: ref.startsWith('arn:') ? ref : clusterArn(ref), reason: 'MISSING' });
+      if (!c) failures.push({ arn: ref.startsWith('arn:') ? ref : this.clusterArn(ref), reason: 'MISSING' });
       else {
         clusters.push(this.clusterJson(c, tags));
         this.clusters.put(c.name, c);
@@ -200,7 +219,7 @@ export class EcsService implements ServiceHandler {
     const failures: unknown[] = [];
     for (const ref of refs) {
       const s = this.findService(cluster, ref);
-      if (!s) failures.push({ arn: ref.startsWith('arn:') ? ref : serviceArn(cluster.name, ref), reason: 'MISSING' });
+      if (!s) failures.push({ arn: ref.startsWith('arn:') ? ref : this.serviceArn(cluster.name, ref), reason: 'MISSING' });
       else services.push(this.serviceJson(cluster, this.settle(s), tags));
     }
     this.clusters.put(cluster.name, cluster);
@@ -315,18 +334,18 @@ export class EcsService implements ServiceHandler {
   }
 
   private findCluster(ref: string): Cluster | undefined {
-    const name = ref.startsWith('arn:') ? /^arn:aws:ecs:[^:]+:\d{12}:cluster\/(.+)$/.exec(ref)?.[1] : ref;
+    const name = ref.startsWith('arn:') ? /^cluster\/(.+)$/.exec(this.local(ref) ?? '')?.[1] : ref;
     return name === undefined ? undefined : this.clusters.get(name);
   }
 
   /** A service by name, or by ARN in either format (`service/<cluster>/<name>` or the older `service/<name>`). */
   private findService(cluster: Cluster, ref: string): ServiceRecord | undefined {
-    const name = ref.startsWith('arn:') ? /^arn:aws:ecs:[^:]+:\d{12}:service\/(?:[^/]+\/)?([^/]+)$/.exec(ref)?.[1] : ref;
+    const name = ref.startsWith('arn:') ? /^service\/(?:[^/]+\/)?([^/]+)$/.exec(this.local(ref) ?? '')?.[1] : ref;
     return cluster.services.find((s) => s.name === name);
   }
 
   private byArn(arn: string): { tags: EcsTag[]; cluster: Cluster } | undefined {
-    const m = /^arn:aws:ecs:[^:]+:\d{12}:(cluster|service)\/([^/]+)(?:\/([^/]+))?$/.exec(arn);
+    const m = /^(cluster|service)\/([^/]+)(?:\/([^/]+))?$/.exec(this.local(arn) ?? '');
     if (!m) return undefined;
     const cluster = this.clusters.get(m[2]);
     if (!cluster) return undefined;
@@ -408,7 +427,7 @@ export class EcsService implements ServiceHandler {
       placementConstraints: [],
       placementStrategy: [],
       schedulingStrategy: 'REPLICA',
-      createdBy: `arn:aws:iam::${ACCOUNT}:role/opsflow-demo`,
+      createdBy: `arn:aws:iam::${this.partition.account}:role/opsflow-demo`,
       enableECSManagedTags: false,
       propagateTags: 'NONE',
       enableExecuteCommand: false,

@@ -13,12 +13,13 @@
  *   StopDBCluster, StartDBCluster) — the operations and their errors;
  * - https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html — the event ids.
  *
- * State is four stores ('rds.instances', 'rds.clusters', 'rds.events', 'rds.meta'); pending transitions and the
+ * State is four stores ('rds.instances', 'rds.clusters', 'rds.events', 'rds.meta'; a member partition's are
+ * 'rds.<account>.<region>.instances' and so on); pending transitions and the
  * automatic restart are stored as due virtual times, so a restarted runtime completes the overdue ones in time order
  * and schedules the rest.
  */
 import { randomBytes } from 'node:crypto';
-import { ACCOUNT, AwsError, REGION, type Clock, type StateDir, type Store } from '../kernel';
+import { AwsError, HUB, type Clock, type Partition, type StateDir, type Store } from '../kernel';
 
 export type DbStatus = 'available' | 'stopping' | 'stopped' | 'starting';
 
@@ -140,10 +141,11 @@ export const RDS_EVENTS = {
   },
 } as const;
 
-export const dbArn = (id: string) => `arn:aws:rds:${REGION}:${ACCOUNT}:db:${id}`;
-export const clusterArn = (id: string) => `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:${id}`;
+/** ARNs name the account and region of the world that holds the resource (the hub's, or a member partition's). */
+export const dbArn = (id: string, p: Partition = HUB) => `arn:aws:rds:${p.region}:${p.account}:db:${id}`;
+export const clusterArn = (id: string, p: Partition = HUB) => `arn:aws:rds:${p.region}:${p.account}:cluster:${id}`;
 
-const AZS = [`${REGION}a`, `${REGION}b`, `${REGION}c`];
+const azs = (p: Partition) => [`${p.region}a`, `${p.region}b`, `${p.region}c`];
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const resourceSuffix = () => [...randomBytes(26)].map((b) => ALNUM[b % ALNUM.length]).join('');
 
@@ -273,6 +275,8 @@ export interface RdsWorldOptions {
   state: StateDir;
   /** Told of every event recorded (the runtime puts it on the default event bus). */
   onEvent?: (event: RdsEvent) => void;
+  /** The account and region of these databases (local/org/partitions.ts); a member partition's state is stored apart. @default HUB */
+  partition?: Partition;
 }
 
 /** The operation a refusal names ("stopped"/"started"). */
@@ -280,6 +284,7 @@ type Verb = 'stop' | 'start';
 
 export class RdsWorld {
   readonly clock: Clock;
+  readonly partition: Partition;
   private readonly stored: { instances: Store<DbInstance>; clusters: Store<DbCluster>; events: Store<RdsEvent>; meta: Store<number> };
   private readonly instances = new Map<string, DbInstance>();
   private readonly clusters = new Map<string, DbCluster>();
@@ -291,11 +296,15 @@ export class RdsWorld {
   constructor(opts: RdsWorldOptions) {
     this.clock = opts.clock;
     this.onEvent = opts.onEvent;
+    this.partition = opts.partition ?? HUB;
+    // The hub keeps the store names it always had, so existing state directories load unchanged.
+    const p = this.partition;
+    const prefix = p.account === HUB.account && p.region === HUB.region ? 'rds' : `rds.${p.account}.${p.region}`;
     this.stored = {
-      instances: opts.state.store('rds.instances'),
-      clusters: opts.state.store('rds.clusters'),
-      events: opts.state.store('rds.events'),
-      meta: opts.state.store('rds.meta'),
+      instances: opts.state.store(`${prefix}.instances`),
+      clusters: opts.state.store(`${prefix}.clusters`),
+      events: opts.state.store(`${prefix}.events`),
+      meta: opts.state.store(`${prefix}.meta`),
     };
     for (const i of this.stored.instances.values()) this.instances.set(i.id, i);
     for (const c of this.stored.clusters.values()) this.clusters.set(c.id, c);
@@ -341,7 +350,7 @@ export class RdsWorld {
         ...(i.cluster !== undefined && { clusterId: i.cluster, clusterWriter: writer }),
         ...(i.readReplicaSource !== undefined && { replicaSourceId: i.readReplicaSource }),
         tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
-        availabilityZone: AZS[n % AZS.length],
+        availabilityZone: azs(this.partition)[n % 3],
         createdMs: at(i.createdDaysAgo),
         allocatedStorage: i.cluster !== undefined ? 1 : 20,
         masterUsername: i.engine.includes('postgres') ? 'postgres' : 'admin',
@@ -454,7 +463,7 @@ export class RdsWorld {
 
   /** The tags of a resource by ARN (db: or cluster:), or undefined when there is no such resource. */
   tagsOf(arn: string): Tag[] | undefined {
-    const ref = parseArn(arn);
+    const ref = parseArn(arn, this.partition);
     if (!ref) return undefined;
     return (ref.type === 'db' ? this.instances.get(ref.id) : this.clusters.get(ref.id))?.tags;
   }
@@ -554,7 +563,7 @@ export class RdsWorld {
   }
 
   private resource(arn: string): DbInstance | DbCluster {
-    const ref = parseArn(arn);
+    const ref = parseArn(arn, this.partition);
     if (!ref) throw new AwsError('InvalidParameterValue', `Invalid resource name: ${arn}`);
     this.settle();
     return ref.type === 'db' ? this.instance(ref.id) : this.cluster(ref.id);
@@ -581,7 +590,7 @@ export class RdsWorld {
       key,
       sourceId: r.id,
       sourceType: type,
-      sourceArn: type === 'db-instance' ? dbArn(r.id) : clusterArn(r.id),
+      sourceArn: type === 'db-instance' ? dbArn(r.id, this.partition) : clusterArn(r.id, this.partition),
       eventId: what.eventId,
       message: what.message,
       categories: ['notification'],
@@ -663,9 +672,9 @@ export class RdsWorld {
   }
 }
 
-/** `arn:aws:rds:<region>:<account>:db:<id>` or `:cluster:<id>` of this account and region. */
-export function parseArn(arn: string): { type: 'db' | 'cluster'; id: string } | undefined {
+/** `arn:aws:rds:<region>:<account>:db:<id>` or `:cluster:<id>` of the partition's account and region. */
+export function parseArn(arn: string, p: Partition = HUB): { type: 'db' | 'cluster'; id: string } | undefined {
   const m = /^arn:aws:rds:([^:]*):(\d{12}):(db|cluster):([^:]+)$/.exec(arn);
-  if (!m || m[1] !== REGION || m[2] !== ACCOUNT) return undefined;
+  if (!m || m[1] !== p.region || m[2] !== p.account) return undefined;
   return { type: m[3] as 'db' | 'cluster', id: m[4].toLowerCase() };
 }

@@ -9,14 +9,13 @@ import escapeHtml from 'escape-html';
 import { randomUUID } from 'node:crypto';
 import { randomUUID as eventId } from 'node:crypto';
 import {
-  ACCOUNT,
   AwsError,
-  REGION,
   type AwsRequest,
   type AwsResponse,
   type BusEvent,
   type Clock,
   type EventBus,
+  type Partition,
   type ServiceHandler,
   type StateDir,
 } from '../kernel';
@@ -38,6 +37,8 @@ export interface RdsServiceOptions {
   state: StateDir;
   /** Receives RDS's events as the default EventBridge bus does in AWS. */
   bus?: EventBus;
+  /** The account and region of this RDS (local/org/partitions.ts): its ARNs, zones and events name them. @default HUB */
+  partition?: Partition;
 }
 
 type Action = (p: Params) => string;
@@ -62,7 +63,12 @@ export class RdsService implements ServiceHandler {
   constructor(opts: RdsServiceOptions) {
     this.clock = opts.clock;
     const bus = opts.bus;
-    this.world = new RdsWorld({ clock: opts.clock, state: opts.state, onEvent: bus && ((e) => void publish(bus, e)) });
+    this.world = new RdsWorld({
+      clock: opts.clock,
+      state: opts.state,
+      partition: opts.partition,
+      onEvent: bus && ((e) => void publish(bus, e, this.world.partition)),
+    });
   }
 
   async handle(req: AwsRequest): Promise<AwsResponse> {
@@ -107,13 +113,13 @@ export class RdsService implements ServiceHandler {
   private describeInstances(p: Params): string {
     const id = p.str('DBInstanceIdentifier');
     const match = compileFilters<DbInstance>(p, {
-      'db-cluster-id': (i) => (i.clusterId !== undefined ? [i.clusterId, clusterArn(i.clusterId)] : []),
-      'db-instance-id': (i) => [i.id, dbArn(i.id)],
+      'db-cluster-id': (i) => (i.clusterId !== undefined ? [i.clusterId, clusterArn(i.clusterId, this.world.partition)] : []),
+      'db-instance-id': (i) => [i.id, dbArn(i.id, this.world.partition)],
       'dbi-resource-id': (i) => [i.resourceId],
       domain: () => [],
       engine: (i) => [i.engine],
     });
-    const candidates = id !== undefined ? [this.world.instance(idOf(id, 'db'))] : this.world.listInstances();
+    const candidates = id !== undefined ? [this.world.instance(idOf(id, 'db', this.world.partition))] : this.world.listInstances();
     const { page, marker } = paginate(candidates.filter(match), p);
     return (
       el('Marker', marker) +
@@ -130,12 +136,12 @@ export class RdsService implements ServiceHandler {
     const id = p.str('DBClusterIdentifier');
     const match = compileFilters<DbCluster>(p, {
       'clone-group-id': () => [],
-      'db-cluster-id': (c) => [c.id, clusterArn(c.id)],
+      'db-cluster-id': (c) => [c.id, clusterArn(c.id, this.world.partition)],
       'db-cluster-resource-id': (c) => [c.resourceId],
       domain: () => [],
       engine: (c) => [c.engine],
     });
-    const candidates = id !== undefined ? [this.world.cluster(idOf(id, 'cluster'))] : this.world.listClusters();
+    const candidates = id !== undefined ? [this.world.cluster(idOf(id, 'cluster', this.world.partition))] : this.world.listClusters();
     const { page, marker } = paginate(candidates.filter(match), p);
     return (
       el('Marker', marker) +
@@ -171,7 +177,7 @@ export class RdsService implements ServiceHandler {
 
   /** The tags of the resource an ARN names, or RDS's not-found error for it. */
   private resourceTags(arn: string): Tag[] {
-    const ref = parseArn(arn);
+    const ref = parseArn(arn, this.world.partition);
     if (!ref) throw new AwsError('InvalidParameterValue', `Invalid resource name: ${arn}`);
     return ref.type === 'db' ? this.world.instance(ref.id).tags : this.world.cluster(ref.id).tags;
   }
@@ -224,7 +230,7 @@ export class RdsService implements ServiceHandler {
       el('DBInstanceStatus', i.status),
       el('AutomaticRestartTime', iso(this.world.autoStartMs(i))),
       el('MasterUsername', i.masterUsername),
-      `<Endpoint>${el('Address', `${i.id}.c0feed000000.${REGION}.rds.amazonaws.com`)}${el('Port', port)}${el('HostedZoneId', 'Z2R2ITUGPM61AM')}</Endpoint>`,
+      `<Endpoint>${el('Address', `${i.id}.c0feed000000.${this.world.partition.region}.rds.amazonaws.com`)}${el('Port', port)}${el('HostedZoneId', 'Z2R2ITUGPM61AM')}</Endpoint>`,
       el('AllocatedStorage', i.allocatedStorage),
       el('InstanceCreateTime', iso(i.createdMs)),
       el('PreferredBackupWindow', '03:00-03:30'),
@@ -257,7 +263,7 @@ export class RdsService implements ServiceHandler {
       el('StorageEncrypted', true),
       el('DbiResourceId', i.resourceId),
       el('CopyTagsToSnapshot', false),
-      el('DBInstanceArn', dbArn(i.id)),
+      el('DBInstanceArn', dbArn(i.id, this.world.partition)),
       el('DeletionProtection', false),
       tagListXml(i.tags),
     ].join('');
@@ -265,7 +271,7 @@ export class RdsService implements ServiceHandler {
 
   private clusterXml(c: DbCluster): string {
     const port = c.engine === 'aurora-postgresql' ? 5432 : 3306;
-    const host = `c0feed000000.${REGION}.rds.amazonaws.com`;
+    const host = `c0feed000000.${this.world.partition.region}.rds.amazonaws.com`;
     const members = this.world
       .membersOf(c.id)
       .map(
@@ -280,7 +286,7 @@ export class RdsService implements ServiceHandler {
       list(
         'AvailabilityZones',
         'AvailabilityZone',
-        ['a', 'b', 'c'].map((z) => `${REGION}${z}`),
+        ['a', 'b', 'c'].map((z) => `${this.world.partition.region}${z}`),
       ),
       el('BackupRetentionPeriod', 7),
       el('DBClusterIdentifier', c.id),
@@ -301,7 +307,7 @@ export class RdsService implements ServiceHandler {
       el('HostedZoneId', 'Z2R2ITUGPM61AM'),
       el('StorageEncrypted', true),
       el('DbClusterResourceId', c.resourceId),
-      el('DBClusterArn', clusterArn(c.id)),
+      el('DBClusterArn', clusterArn(c.id, this.world.partition)),
       el('ClusterCreateTime', iso(c.createdMs)),
       el('EngineMode', c.engineMode),
       el('DeletionProtection', false),
@@ -310,10 +316,10 @@ export class RdsService implements ServiceHandler {
   }
 }
 
-/** An identifier or the ARN of one (DescribeDB* accept both); an ARN of another type names nothing here. */
-function idOf(ref: string, type: 'db' | 'cluster'): string {
+/** An identifier or the ARN of one (DescribeDB* accept both); an ARN of another type, account or region names nothing here. */
+function idOf(ref: string, type: 'db' | 'cluster', partition: Partition): string {
   if (!ref.startsWith('arn:')) return ref;
-  const parsed = parseArn(ref);
+  const parsed = parseArn(ref, partition);
   if (!parsed || parsed.type !== type) throw new AwsError('InvalidParameterValue', `Invalid ${type === 'db' ? 'database' : 'cluster'} identifier: ${ref}`);
   return parsed.id;
 }
@@ -413,15 +419,15 @@ function eventXml(e: RdsEvent): string {
  * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-cloud-watch-events.html); a cluster's SourceType is
  * `CLUSTER`. Delivery trouble must not fail what caused the event.
  */
-async function publish(bus: EventBus, e: RdsEvent): Promise<void> {
+async function publish(bus: EventBus, e: RdsEvent, where: Partition): Promise<void> {
   const instance = e.sourceType === 'db-instance';
   const event: BusEvent = {
     version: '0',
     id: eventId(),
     source: 'aws.rds',
     'detail-type': instance ? 'RDS DB Instance Event' : 'RDS DB Cluster Event',
-    account: ACCOUNT,
-    region: REGION,
+    account: where.account,
+    region: where.region,
     time: new Date(e.dateMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     resources: [e.sourceArn],
     detail: {
