@@ -737,6 +737,7 @@ export class Runtime {
         rdsTags: (arn) => this.kindsIn(partitionOfArn(arn))?.rds.world.tagsOf(arn),
         autoScalingGroup: (name, p) => this.kindsIn(p ?? HUB)?.autoscaling.groupInfo(name),
         ecsTags: (arn) => this.kindsIn(partitionOfArn(arn))?.ecs.tagsOf(arn),
+        organizationParent: (id) => (this.org && id === this.org.rootId ? this.org.rootArn : this.org?.ous.find((ou) => ou.id === id)?.arn),
       },
       this.clock,
     );

@@ -34,6 +34,8 @@ export interface ResourceLookups {
   autoScalingGroup?(name: string, partition?: Partition): { arn: string; tags: Record<string, string> } | undefined;
   /** Tags of an ECS cluster or service by ARN, undefined when there is none. */
   ecsTags?(arn: string): Record<string, string> | undefined;
+  /** The ARN of an organisation's root or OU by id (`r-…`, `ou-…`), undefined when there is none. */
+  organizationParent?(id: string): string | undefined;
 }
 
 export interface ResourceRequest {
@@ -185,6 +187,14 @@ export function resourceRequests(req: DecodedRequest, lookups: ResourceLookups):
       const resources: Array<[string, RequestContext]> = [...new Set(identities)].map((arn) => [arn, context]);
       if (p.ConfigurationSetName) resources.push([sesArn('configuration-set', String(p.ConfigurationSetName)), context]);
       return many(resources);
+    }
+    case 'organizations': {
+      // The parent listings act on the root or OU they name: resource types `root`, `organizationalunit`
+      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html); an unknown
+      // parent is left to the service to refuse (ParentNotFoundException).
+      if (['ListAccountsForParent', 'ListOrganizationalUnitsForParent', 'ListChildren'].includes(req.operation) && typeof p.ParentId === 'string')
+        return one(lookups.organizationParent?.(p.ParentId) ?? '*');
+      return one('*');
     }
     case 'events': {
       if (req.operation === 'PutEvents') {

@@ -13,10 +13,11 @@
  */
 import { CreateTagsCommand, DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, poll, startRuntime } from './harness';
+import { credentials, type Harness, poll, startRuntime } from './harness';
 import { synthWithConfig } from './synth-config';
 
 const HUB = '000000000000';
@@ -31,8 +32,11 @@ const MIDDAY = Date.parse('2025-06-04T12:00:00Z');
 
 let h: Harness;
 let dir: string;
+let policyDir: string;
 
-const ec2 = (account: string, region: string) => new EC2Client({ endpoint: h.endpoint, region, credentials: { accessKeyId: account, secretAccessKey: 'test' } });
+/** An account's administrator: the hub's are the runtime's credentials, a member's sign with the account id (README). */
+const ec2 = (account: string, region: string) =>
+  new EC2Client({ endpoint: h.endpoint, region, credentials: account === HUB ? credentials : { accessKeyId: account, secretAccessKey: 'test' } });
 
 /** The instances on office-hours in one account and region, by state. */
 async function scheduled(account: string, region: string): Promise<Record<string, string>> {
@@ -51,6 +55,8 @@ beforeAll(async () => {
   policy.dryRun = false;
   // A rule whose remedy is a tag, so the hub's change shows in the spoke.
   policy.rules.find((r: { key: string }) => r.key === 'Environment').onMissing = { action: 'tag', value: 'dev' };
+  policyDir = mkdtempSync(join(tmpdir(), 'opsflow-org-policy-'));
+  writeFileSync(join(policyDir, 'tag-policy.json'), JSON.stringify(policy));
   const synth = synthWithConfig('opsflow-org-', (c) => {
     const abs = (file: string) => join(process.cwd(), file);
     c.local.fleet = abs('test/fixtures/org-app/fleets/hub-us-east-1.json');
@@ -59,10 +65,9 @@ beforeAll(async () => {
     for (const a of org.accounts) a.fleets = Object.fromEntries(Object.entries(a.fleets as Record<string, string>).map(([r, f]) => [r, abs(f)]));
     org.accounts.push({ id: LEGACY, name: 'legacy', fleets: { 'us-east-1': abs('test/fixtures/org-app/fleets/prod-us-east-1.json') } });
     c.local.organization = org;
-    c.tagPolicy.policyFile = join(synth.dir, 'tag-policy.json');
+    c.tagPolicy.policyFile = join(policyDir, 'tag-policy.json');
   });
   dir = synth.dir;
-  writeFileSync(join(dir, 'tag-policy.json'), JSON.stringify(policy));
   h = await startRuntime({ cdkOut: synth.cdkOut, stateDir: join(dir, 'state'), timeScale: 20, virtualStart: MIDDAY });
   // Legacy's member stack was deployed for another hub: its role trusts that hub's roles, not this one's.
   const legacy = h.rt.gate.iam!.model.role(`arn:aws:iam::${LEGACY}:role/opsflow-member`)!;
@@ -71,7 +76,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of [dir, policyDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 describe('Ec2Schedule across the organisation', () => {
@@ -97,7 +102,8 @@ describe('Ec2Schedule across the organisation', () => {
         for (const region of REGIONS) for (const id of Object.keys(before[`${account}/${region}`])) expect(report).toContain(`${account}/${region} ${id}`);
       expect(report).toContain('UNREACHABLE TARGETS (4)');
       for (const account of [LEGACY, PARTNER])
-        for (const region of REGIONS) expect(report).toContain(`${account}/${region}: the hub cannot assume arn:aws:iam::${account}:role/opsflow-member (AccessDenied: `);
+        for (const region of REGIONS)
+          expect(report).toContain(`${account}/${region}: the hub cannot assume arn:aws:iam::${account}:role/opsflow-member (AccessDenied: `);
     }
   }, 700_000);
 
@@ -116,7 +122,15 @@ describe('TagPolicy across the organisation', () => {
     const spoke = ec2(DEV, 'eu-west-1');
     const run = await spoke.send(new RunInstancesCommand({ ImageId: 'ami-0a1b2c3d4e5f60001', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
     const id = run.Instances![0].InstanceId!;
-    await spoke.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'Owner', Value: 'dev@example.com' }, { Key: 'CostCenter', Value: 'CC-5678' }] }));
+    await spoke.send(
+      new CreateTagsCommand({
+        Resources: [id],
+        Tags: [
+          { Key: 'Owner', Value: 'dev@example.com' },
+          { Key: 'CostCenter', Value: 'CC-5678' },
+        ],
+      }),
+    );
     const tags = await poll('the hub to tag the spoke instance', 300_000, async () => {
       const out = await spoke.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
       const t = Object.fromEntries(out.Reservations![0].Instances![0].Tags!.map((x) => [x.Key, x.Value]));

@@ -70,7 +70,7 @@ import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { LinkApi, ReportTopic, WorkflowTable } from '../shared/resources';
 import { describeInstancesStatement, ec2ActStatements, grantKinds, startStopTagConditions } from './kinds-iam';
 import { SchedulerRole } from '../shared/service-roles';
-import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig } from '../shared/targets';
+import { allRegions, grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig } from '../shared/targets';
 import { failWithProblems, LambdaStep } from '../shared/steps';
 import { checkEnvironmentSize, LAMBDA_ENVIRONMENT_BYTES, TaskFunction } from '../shared/task-function';
 import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
@@ -250,7 +250,16 @@ export class Ec2Schedule extends Construct {
     // ---- IAM: explicit statements, least privilege -----------------------------------------------------
     const describeInstances = describeInstancesStatement();
     const act = { kinds, allowTags: allow.tags, allowInstanceIds: allow.instanceIds, kmsKeyArns: props.kmsKeyArns ?? [] };
-    for (const statement of ec2ActStatements(hubScope(stack), act)) advance.addToRolePolicy(statement);
+    const hub = hubScope(
+      stack,
+      props.targets
+        ? allRegions(
+            props.targets.config,
+            Object.values(schedules).flatMap((s) => (s.targets ? [s.targets] : [])),
+          )
+        : [],
+    );
+    for (const statement of ec2ActStatements(hub, act)) advance.addToRolePolicy(statement);
     for (const fn of [plan, advance]) fn.addToRolePolicy(describeInstances);
     // Batches are written 25 to a BatchWriteItem and a pass reads its window of batches with one Query.
     plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [this.table.tableArn] }));
@@ -444,7 +453,7 @@ export class Ec2Schedule extends Construct {
     }
 
     // The other kinds: read where EC2 is described, act where EC2 is started and stopped, under the same tag conditions.
-    grantKinds(hubScope(stack), kinds, startStopTagConditions(allow.tags), { readers: [control, chat], planner: plan, actor: advance });
+    grantKinds(hub, kinds, startStopTagConditions(allow.tags), { readers: [control, chat], planner: plan, actor: advance });
 
     if (props.targets) {
       // The same roles act in member accounts through the member role (infra/member-stack.ts); the plan resolves OUs.

@@ -171,8 +171,13 @@ export interface ArnScope {
   arns(service: string, resource: string): string[];
 }
 
-export function hubScope(scope: Stack): ArnScope {
-  return { arns: (service, resource) => [`arn:${scope.partition}:${service}:${scope.region}:${scope.account}:${resource}`] };
+/**
+ * The hub's own account: in its own region and, with `targets`, in every target region too, since the hub account may
+ * be a target itself (listed, or in a listed OU) and its functions reach it there with their own credentials.
+ */
+export function hubScope(scope: Stack, targetRegions: readonly string[] = []): ArnScope {
+  const regions = [scope.region, ...targetRegions.filter((r) => r !== scope.region)];
+  return { arns: (service, resource) => regions.map((region) => `arn:${scope.partition}:${service}:${region}:${scope.account}:${resource}`) };
 }
 
 export function memberScope(scope: Stack, regions: readonly string[]): ArnScope {

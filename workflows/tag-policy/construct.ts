@@ -66,7 +66,7 @@ import { allowChatNotify, chatNotifyProps } from '../shared/chat-notify';
 import { ReportTopic, WorkflowTable } from '../shared/resources';
 import { EventRuleRole, eventRuleName } from '../shared/service-roles';
 import { failWithProblems, LambdaStep } from '../shared/steps';
-import { grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig, type TargetsOverride } from '../shared/targets';
+import { allRegions, grantAssumeMember, grantResolveOus, hubRoleName, hubScope, type TargetsConfig, type TargetsOverride } from '../shared/targets';
 import { TaskFunction } from '../shared/task-function';
 import { describeStatement, lookupEventsStatement, remediationStatements } from './iam';
 import { WorkflowStateMachine, workflowStateMachineName } from '../shared/workflow-state-machine';
@@ -232,7 +232,8 @@ export class TagPolicy extends Construct {
     fns.plan.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     fns.apply.addToRolePolicy(describe);
     fns.apply.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], resources: [table] }));
-    for (const statement of remediationStatements(hubScope(stack), props.policy, destructive)) fns.apply.addToRolePolicy(statement);
+    const hub = hubScope(stack, props.targets ? allRegions(props.targets.config, props.targets.override ? [props.targets.override] : []) : []);
+    for (const statement of remediationStatements(hub, props.policy, destructive)) fns.apply.addToRolePolicy(statement);
     fns.report.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table] }));
     this.topic.grantPublish(fns.report);
     allowChatNotify(fns.report, props.reportChat);
