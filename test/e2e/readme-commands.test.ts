@@ -160,9 +160,15 @@ describe('every command in the README, as written', () => {
     expect(skipped.sort()).toEqual(['npm ci', 'npm test', 'npx cdk bootstrap', 'npx cdk deploy']);
     const starts = ran.filter((r) => /(^|\s)npm start\b/.test(r.command));
     expect(starts.length).toBeGreaterThanOrEqual(2);
-    // The first `npm start` synthesized; the next ones found cdk.out newer than the sources (local/synth.ts).
+    // The first `npm start` synthesized; the next ones found cdk.out newer than the sources (local/synth.ts), but
+    // for one with another --config than the start before it, which synthesized again from that config.
     expect(starts[0].stdout).toContain('… cdk synth (cdk.out has no manifest)');
-    for (const later of starts.slice(1)) expect(later.stdout).toContain('… cdk synth: nothing to do');
+    const configOf = (command: string) => /--config (\S+)/.exec(command)?.[1] ?? 'opsflow.config.json';
+    starts.slice(1).forEach((later, i) => {
+      const [before, now] = [configOf(starts[i].command), configOf(later.command)];
+      expect(later.stdout).toContain(before === now ? '… cdk synth: nothing to do' : `… cdk synth (cdk.out was synthesized from ${before}, not ${now})`);
+    });
+    expect(starts.some((s) => configOf(s.command) !== 'opsflow.config.json')).toBe(true);
     expect(ran.some((r) => r.command.startsWith('npx opsflow history'))).toBe(true);
   }, 1_200_000);
 });
