@@ -14,7 +14,6 @@ import { Pacer } from './core/creator';
 import type { TargetClients } from './core/scan';
 import { DynamoRunStore } from './core/store';
 
-export const ec2 = () => new EC2Client({});
 export const cloudtrail = () => new CloudTrailClient({});
 export const runStore = (table: string) => new DynamoRunStore(documentClient(), table, () => new Date());
 

@@ -26,7 +26,14 @@ it('shows every account and region, and filters by account and region', async ()
   await page.goto(`${h.endpoint}/#/fleet`);
   const table = page.getByRole('table', { name: 'EC2 instances' });
   await expect.poll(() => table.locator('th').allTextContents()).toEqual(expect.arrayContaining(['Account', 'Region', 'Instance']));
-  const rows = () => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).slice(0, 3).map((td) => td.textContent)));
+  const rows = () =>
+    table.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) =>
+        Array.from(tr.querySelectorAll('td'))
+          .slice(0, 3)
+          .map((td) => td.textContent),
+      ),
+    );
   await expect.poll(rows).toHaveLength(6);
 
   await page.getByLabel('Account').selectOption('111111111111');

@@ -9,7 +9,7 @@
  * role is one per account, so its name, external id and organisation are the top level's). No `targets`: the hub
  * acts in its own account and region, as it always has.
  */
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import type { EventPattern } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
