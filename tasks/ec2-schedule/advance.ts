@@ -1,6 +1,7 @@
 /** Ec2Schedule: one pass of a wave: verify what is in transition, act on what EC2's tokens allow. See core/advance.ts. */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { readTargets } from '../shared/targets';
 import { kindClients, kindReach } from './clients';
 import { waveTarget } from './core/advance';
 import { advance, type AdvanceInput, type AdvanceResult } from './core/advance';
@@ -18,7 +19,7 @@ const env = loadEnv();
 // One attempt per call: the SDK would sleep through throttling here; the wave's Wait state waits instead.
 const own = kindClients({ maxAttempts: 1 });
 // With TARGETS, a wave acts in its target's account and region (Wave.account/region), with that account's buckets.
-const reach = kindReach('advance', process.env, 1);
+const reach = kindReach('advance', readTargets(process.env), 1);
 const deps = {
   store: new Ec2Store(documentClient(), env.tableName),
   verifyTimeoutSeconds: env.verifyTimeoutSeconds,

@@ -5,8 +5,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
-import type { Env } from '../shared/env';
-import { Reach, readTargets, type TargetClientConfig } from '../shared/targets';
+import { Reach, type TargetClientConfig, type TargetsEnv } from '../shared/targets';
 import type { Clients } from './core/kinds/kind';
 
 /** `maxAttempts: 1` where a Wait state, not the SDK sleeping in the function, waits out throttling (the Advance loop). */
@@ -19,8 +18,7 @@ export function kindClients(config: TargetClientConfig = {}): Clients {
  * (tasks/shared/targets.ts); `undefined` without, and the function acts in its own account and region only.
  * `task` names the AssumeRole session (`opsflow-ec2-<task>`), which the member account's CloudTrail shows as who acted.
  */
-export function kindReach(task: string, env: Env, maxAttempts?: number): Reach<Clients> | undefined {
-  const settings = readTargets(env);
+export function kindReach(task: string, settings: TargetsEnv | undefined, maxAttempts?: number): Reach<Clients> | undefined {
   if (!settings) return undefined;
   return new Reach(
     kindClients,

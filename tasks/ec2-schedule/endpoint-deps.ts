@@ -1,13 +1,11 @@
 /** What the two HTTP endpoints (control links, chat) share: their environment, clients, store and trigger settings. */
-import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { STSClient } from '@aws-sdk/client-sts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireString, type Env } from '../shared/env';
 import { documentClient, logger } from '../shared/handler';
-import { Reach, readTargets } from '../shared/targets';
+import { readTargets } from '../shared/targets';
 import { Ec2Store } from './core/store';
-import { kindClients } from './clients';
+import { kindClients, kindReach } from './clients';
 import { requireAllow, requireKinds } from './env';
 
 export function loadEnv(env: Env = process.env) {
@@ -28,13 +26,7 @@ export function endpointDeps(task: 'control' | 'chat', env = loadEnv()) {
     // The kinds' clients: links and chat find a resource of any scheduled kind (core/resolve.ts).
     clients: kindClients(),
     // A spoke's clients, built on first use per account and region; its credentials by AssumeRole, cached per account.
-    ...(env.targets && {
-      reach: new Reach(kindClients, env.targets, {
-        sts: () => new STSClient({}),
-        organizations: () => new OrganizationsClient({}),
-        sessionName: `opsflow-ec2-${task}`,
-      }),
-    }),
+    ...(env.targets && { reach: kindReach(task, env.targets) }),
     kinds: env.kinds,
     allow: env.allow,
     trigger: { sfn: new SFNClient({}), stateMachineArn: env.stateMachineArn, sleep: (ms: number) => sleep(ms) },

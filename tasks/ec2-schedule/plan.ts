@@ -1,6 +1,7 @@
 /** Ec2Schedule: find the targets, settle the ones to leave alone, store waves of batches. See core/plan.ts. */
 import { requireInt, requireString, type Env } from '../shared/env';
 import { documentClient, lambdaHandler, logger } from '../shared/handler';
+import { readTargets } from '../shared/targets';
 import { kindClients, kindReach } from './clients';
 import { plan } from './core/plan';
 import { Ec2Store } from './core/store';
@@ -18,7 +19,7 @@ export function loadEnv(env: Env = process.env) {
 }
 
 const env = loadEnv();
-const reach = kindReach('plan', process.env);
+const reach = kindReach('plan', readTargets(process.env));
 const deps = {
   clients: kindClients(),
   ...(reach && { reach }),
