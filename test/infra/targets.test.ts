@@ -254,15 +254,23 @@ describe('with targets', () => {
     expect(assume.map(roleOf).sort()).toEqual([...HUB_ACTING_ROLES].sort());
   });
 
-  it('lets the roles that plan resolve OUs, within the organisation', () => {
+  it('lets the roles that resolve OUs (planning, and checking a named target) list them, within the organisation', () => {
     const list = statements(hub).filter((s) => asList(s.Action).some((a) => a.startsWith('organizations:')));
     const roleOf = (s: { policy: string }) => hub.Resources[hub.Resources[s.policy].Properties.Roles[0].Ref].Properties.RoleName;
-    expect(list.map(roleOf).sort()).toEqual(['Opsflow-Ec2SchedulePlan', 'Opsflow-TagPolicyEvaluate']);
+    expect(list.map(roleOf).sort()).toEqual(['Opsflow-Ec2ScheduleChat', 'Opsflow-Ec2ScheduleControl', 'Opsflow-Ec2SchedulePlan', 'Opsflow-TagPolicyEvaluate']);
     for (const s of list) {
       expect(asList(s.Action).sort()).toEqual(['organizations:ListAccountsForParent', 'organizations:ListOrganizationalUnitsForParent']);
       expect(JSON.stringify(s.Resource)).toContain(':organizations::*:ou/o-abcdef1234/ou-*');
       expect(JSON.stringify(s.Resource)).toContain(':organizations::*:root/o-abcdef1234/r-*');
     }
+  });
+
+  it("lets the hub's own roles act in the hub account in every target region (the hub account may be a target)", () => {
+    const start = statements(hub).find((s) => asList(s.Action).includes('ec2:StartInstances'))!;
+    const resources = JSON.stringify(start.Resource);
+    expect(resources).toContain(':ec2:eu-west-1:');
+    expect(resources).toContain(':ec2:us-east-1:');
+    expect(resources).toContain('AWS::Region');
   });
 
   it("opens the hub's default event bus to PutEvents from the organisation only", () => {
