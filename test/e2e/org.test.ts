@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as runControlLink } from '../../infra/control-link';
 import { credentials, type Harness, poll, startRuntime } from './harness';
 import { synthWithConfig } from './synth-config';
 
@@ -115,6 +116,37 @@ describe('Ec2Schedule across the organisation', () => {
       ),
     ).rejects.toMatchObject({ name: 'AccessDenied' });
   });
+});
+
+describe('control links and the chat command in a spoke', () => {
+  const TOKEN = 'org-chat-token';
+  const SPOKE = 'i-0111111111111b001'; // prod-euw1-web, on office-hours (allowTags: Schedule)
+  const chat = async (text: string) => {
+    const res = await fetch(`${h.endpoint}/ec2/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: TOKEN, user_name: 'alice', text }).toString(),
+    });
+    return ((await res.json()) as { text: string }).text;
+  };
+
+  it('a signed link stops an instance in another account and region through the workflow, and the chat lists and starts it there', async () => {
+    await runControlLink(['chat-secret', 'mattermost', TOKEN], { endpoint: h.endpoint });
+    const where = `${PROD}/eu-west-1`;
+    const state = async () => (await scheduled(PROD, 'eu-west-1'))[SPOKE];
+    expect(await state()).toBe('running');
+
+    const link = (await runControlLink([`${SPOKE}@${where}`, 'stop'], { endpoint: h.endpoint })).split('\n')[0];
+    const page = await fetch(link);
+    expect(await page.text()).toContain(`in ${where}`);
+    const res = await fetch(link, { method: 'POST', headers: { accept: 'text/plain' } });
+    expect([res.status, await res.text()]).toEqual([200, 'running -> stopping']);
+    await poll(`${SPOKE} stopped`, 120_000, async () => ((await state()) === 'stopped' ? true : undefined));
+
+    expect(await chat('ls')).toContain(`\`${SPOKE}@${where}\``);
+    expect(await chat(`start ${SPOKE}@${where}`)).toMatch(new RegExp(`^\`alice\`: start .*${SPOKE}.*: stopped -> (pending|running)`));
+    await poll(`${SPOKE} running`, 120_000, async () => ((await state()) === 'running' ? true : undefined));
+  }, 300_000);
 });
 
 describe('TagPolicy across the organisation', () => {
