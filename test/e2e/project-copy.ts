@@ -8,6 +8,7 @@ const PROJECT_FILES = [
   'cdk.json',
   'tsconfig.json',
   'opsflow.config.json',
+  'opsflow.org.config.json',
   'tag-policy.json',
   'tag-policy.schema.json',
   'README.md',
