@@ -39,7 +39,10 @@ export interface TargetCredentialsValue {
   expiration?: Date;
 }
 
-const ACCOUNT_ID = /^\d{12}$/;
+/** Account ids: 12 digits (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html, Id: `^\d{12}$`). */
+export const ACCOUNT_ID = /^\d{12}$/;
+/** A region code as the partitions spell them: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`. */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /**
  * The accounts of `entries` (account ids, and OU ids whose accounts are taken recursively through their child OUs),

@@ -8,7 +8,8 @@ import { KINDS, type Kind, type Where } from './types';
 import { kindOf } from './kinds';
 import type { Clients, Resource } from './kinds/kind';
 import { isAllowed, type AllowRules } from './allow';
-import { ACCOUNT_ID, REGION, RESOURCE_ID } from './validate';
+import { ACCOUNT_ID, REGION } from '../../shared/targets';
+import { RESOURCE_ID } from './validate';
 import { targetName, type Reach } from '../../shared/targets';
 
 /** A resource as typed or linked: `kind` absent for a bare id; `account`/`region` absent for the hub's own. */

@@ -4,6 +4,7 @@
  */
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
+import { ACCOUNT_ID, REGION } from '../../shared/targets';
 import { KINDS, type Kind } from './types';
 import type { Ec2Request, ResourceRef, Schedules, Where } from './types';
 
@@ -23,11 +24,6 @@ export const RESOURCE_ID: Record<Kind, RegExp> = {
   asg: /^[^\s:/][^:]{0,254}$/,
   'ecs-service': /^[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/,
 };
-
-/** An AWS account id: twelve digits. */
-export const ACCOUNT_ID = /^\d{12}$/;
-/** A region code (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`): letters, hyphens, a number last. */
-export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 export function validateRequest(input: unknown, schedules: Schedules, kinds: readonly Kind[] = KINDS): Ec2Request {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {

@@ -22,14 +22,11 @@
 import { InputInvalidError } from '../../shared/errors';
 import { INSTANCE_ID } from '../../shared/instance-id';
 import { creatorFromIdentity, type UserIdentityLike } from './creator';
+import { ACCOUNT_ID, REGION } from '../../shared/targets';
 import { parsePolicy } from './policy';
 import type { ActionName, LaunchFilter, Run } from './types';
 
 const FIELDS = ['mode', 'instanceIds', 'dryRun', 'rules', 'launch', 'account', 'region'];
-/** Account ids: 12 digits (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html, Id: `^\d{12}$`). */
-const ACCOUNT_ID = /^\d{12}$/;
-/** A region name as the partitions spell them (us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1). */
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export const MAX_INSTANCE_IDS = 1000;
 
 export interface InputContext {
